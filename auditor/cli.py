@@ -1,0 +1,198 @@
+"""The command line: parse, dispatch, map errors to exit codes. No audit logic lives here."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from auditor import __version__
+from auditor.errors import AuditError, ExitCode, SnapshotFileError
+from auditor.model import Severity, Snapshot, snapshot_from_json, snapshot_to_json
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+FORMATS = ("text", "json")
+FAIL_ON = ("error", "warning", "info", "never")
+
+
+def _fail(message: str) -> None:
+    click.echo(f"dbaudit: error: {message}", err=True)
+    sys.exit(int(ExitCode.ERROR))
+
+
+def handle_errors(func: F) -> F:
+    """One clear line on stderr and exit 2 for every failure the user can act on; never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except AuditError as exc:
+            _fail(str(exc))
+        except KeyboardInterrupt:
+            _fail("interrupted")
+        except BrokenPipeError:
+            sys.exit(int(ExitCode.OK))
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _split(values: tuple[str, ...]) -> tuple[str, ...]:
+    out: list[str] = []
+    for v in values:
+        out.extend(p.strip() for p in v.split(",") if p.strip())
+    return tuple(out)
+
+
+def _connection_options(func: F) -> F:
+    func = click.option("--schema", "schemas", multiple=True, metavar="PATTERN",
+                        help="Audit only schemas matching this glob (repeatable; default: all non-system).")(func)
+    func = click.option("--exclude-schema", "exclude_schemas", multiple=True, metavar="PATTERN",
+                        help="Leave out schemas matching this glob (repeatable).")(func)
+    func = click.option("--connect-timeout", type=click.IntRange(1, 600), default=10, show_default=True,
+                        help="Seconds to wait for the server to answer.")(func)
+    func = click.option("--statement-timeout", type=click.IntRange(100, 3_600_000), default=30_000,
+                        show_default=True, help="Upper bound of every statement dbaudit sends, in ms.")(func)
+    return func
+
+
+def _collect(dsn_text: str | None, schemas: tuple[str, ...], exclude_schemas: tuple[str, ...],
+             connect_timeout: int, statement_timeout: int) -> Snapshot:
+    from auditor.connectors import CollectOptions, collect
+    from auditor.dsn import parse_dsn
+
+    dsn = parse_dsn(dsn_text)
+    options = CollectOptions(
+        include_schemas=_split(schemas),
+        exclude_schemas=_split(exclude_schemas),
+        connect_timeout_s=connect_timeout,
+        statement_timeout_ms=statement_timeout,
+    )
+    return collect(dsn, options)
+
+
+def _load_snapshot(path: str) -> Snapshot:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SnapshotFileError(f"cannot read snapshot {path}: {exc.strerror}") from None
+    try:
+        return snapshot_from_json(text)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise SnapshotFileError(f"{path} is not a dbaudit snapshot: {str(exc).splitlines()[0]}") from None
+
+
+def _write(text: str, output: str | None) -> None:
+    if output is None or output == "-":
+        click.echo(text, nl=not text.endswith("\n"))
+        return
+    try:
+        Path(output).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise AuditError(f"cannot write {output}: {exc.strerror}") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="dbaudit")
+def main() -> None:
+    """Audit a live PostgreSQL or MySQL/MariaDB database: indexes, keys, workload, risks.
+
+    \b
+    Exit codes: 0 no finding at or above --fail-on, 1 there are, 2 usage, connection or permission error.
+    """
+
+
+@main.command()
+@click.argument("dsn", required=False)
+@click.option("--from", "from_file", metavar="FILE", help="Scan a saved snapshot instead of a live server.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("-o", "--output", metavar="FILE", help="Write the report to FILE instead of stdout.")
+@click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
+              help="Exit 1 when a finding has at least this severity.")
+@click.option("--select", multiple=True, metavar="CHECKS",
+              help="Run only these checks: codes, names, families, prefixes or globs (comma-separated).")
+@click.option("--ignore", multiple=True, metavar="CHECKS", help="Leave out these checks (same forms as --select).")
+@click.option("--color/--no-color", default=None, help="Colour the text report (default: when on a terminal).")
+@_connection_options
+@handle_errors
+def scan(dsn: str | None, from_file: str | None, fmt: str, output: str | None, fail_on: str,
+         select: tuple[str, ...], ignore: tuple[str, ...], color: bool | None, schemas: tuple[str, ...],
+         exclude_schemas: tuple[str, ...], connect_timeout: int, statement_timeout: int) -> None:
+    """Audit the database at DSN (or a snapshot saved with `dbaudit snapshot`).
+
+    DSN is a postgresql:// URL or libpq key=value string; without it dbaudit reads DBAUDIT_DSN, then the PG*
+    variables.
+    """
+    from auditor.engine import SelectionError, all_checks, run_checks, select_checks
+    from auditor.report import build_report
+    from reports import render
+
+    if from_file and dsn:
+        raise click.UsageError("give either a DSN or --from FILE, not both")
+    try:
+        specs = select_checks(all_checks(), _split(select), _split(ignore))
+    except SelectionError as exc:
+        raise click.UsageError(str(exc)) from None
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    if from_file:
+        snap = _load_snapshot(from_file)
+    else:
+        snap = _collect(dsn, schemas, exclude_schemas, connect_timeout, statement_timeout)
+    result = run_checks(snap, specs)
+    report = build_report(snap, result, started, time.perf_counter() - t0)
+    use_color = color if color is not None else (output is None and sys.stdout.isatty())
+    _write(render(report, fmt, color=use_color), output)
+    if fail_on != "never" and report.at_or_above(Severity(fail_on)):
+        sys.exit(int(ExitCode.FINDINGS))
+
+
+@main.command()
+@click.argument("dsn", required=False)
+@click.option("-o", "--output", metavar="FILE", help="Write the snapshot to FILE (default: stdout).")
+@_connection_options
+@handle_errors
+def snapshot(dsn: str | None, output: str | None, schemas: tuple[str, ...], exclude_schemas: tuple[str, ...],
+             connect_timeout: int, statement_timeout: int) -> None:
+    """Save what dbaudit reads from the server as JSON, to scan later with `dbaudit scan --from FILE`."""
+    snap = _collect(dsn, schemas, exclude_schemas, connect_timeout, statement_timeout)
+    _write(snapshot_to_json(snap), output)
+    if output and output != "-":
+        click.echo(f"snapshot of {snap.dsn}: {len(snap.tables)} tables, {len(snap.indexes)} indexes -> {output}",
+                   err=True)
+
+
+@main.command(name="checks")
+@click.option("--format", "fmt", type=click.Choice(("text", "json", "markdown")), default="text",
+              show_default=True)
+@handle_errors
+def list_checks(fmt: str) -> None:
+    """List every check with its code, name, severity and engines."""
+    from reports.catalogue import render_catalogue
+
+    click.echo(render_catalogue(fmt), nl=False)
+
+
+@main.command()
+@click.argument("check")
+@handle_errors
+def explain(check: str) -> None:
+    """Print the documentation of one check, by code (IX01) or name (unused-index)."""
+    from auditor.engine import find_check
+    from reports.catalogue import render_explain
+
+    spec = find_check(check)
+    if spec is None:
+        raise click.UsageError(f"no check called {check!r}; `dbaudit checks` lists them")
+    click.echo(render_explain(spec), nl=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

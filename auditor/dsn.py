@@ -1,0 +1,151 @@
+"""Parsing and displaying connection strings without ever leaking the password.
+
+Accepted forms:
+
+* ``postgresql://user:pass@host:5432/db?sslmode=require`` and ``postgres://…``
+* libpq ``key=value`` strings: ``host=db dbname=shop user=app``
+* ``mysql://`` / ``mariadb://`` URLs (connector: issue 4)
+* nothing at all: ``$DBAUDIT_DSN``, then libpq's own ``PG*`` variables (PGHOST, PGPORT, PGUSER, PGDATABASE, …)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from auditor.errors import DsnError
+
+PG_SCHEMES = ("postgresql", "postgres")
+MYSQL_SCHEMES = ("mysql", "mariadb")
+
+_PG_ENV = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGUSER", "PGDATABASE", "PGSERVICE", "PGPASSWORD", "PGPASSFILE")
+
+
+@dataclass(frozen=True)
+class Dsn:
+    engine: str  # "postgresql" or "mysql"
+    params: Mapping[str, str] = field(default_factory=dict)  # driver keywords; may hold the password
+    source: str = "argument"  # where it came from: argument, DBAUDIT_DSN, environment
+
+    @property
+    def display(self) -> str:
+        """URL form without the password, for reports and messages."""
+        p = self.params
+        if self.engine == "mysql":
+            scheme = "mysql"
+            user = p.get("user", "")
+            host = p.get("unix_socket") and "localhost" or p.get("host", "localhost")
+            port = p.get("port", "")
+            db = p.get("database", "")
+        else:
+            scheme = "postgresql"
+            user = p.get("user") or os.environ.get("PGUSER", "")
+            host = p.get("host") or p.get("hostaddr") or os.environ.get("PGHOST", "")
+            port = p.get("port") or os.environ.get("PGPORT", "")
+            db = p.get("dbname") or os.environ.get("PGDATABASE", "")
+        if host.startswith("/"):
+            host = f"[{host}]"
+        out = f"{scheme}://"
+        if user:
+            out += f"{user}@"
+        out += host
+        if port:
+            out += f":{port}"
+        if db:
+            out += f"/{db}"
+        return out
+
+    @property
+    def database(self) -> str:
+        if self.engine == "mysql":
+            return self.params.get("database", "")
+        return self.params.get("dbname") or os.environ.get("PGDATABASE", "") or self.params.get("user", "")
+
+
+def parse_dsn(text: str | None, environ: Mapping[str, str] | None = None) -> Dsn:
+    """Turn the user's DSN (or the environment) into a :class:`Dsn`; errors never echo the password."""
+    env = os.environ if environ is None else environ
+    source = "argument"
+    if text is None or not text.strip():
+        text = env.get("DBAUDIT_DSN", "")
+        source = "DBAUDIT_DSN"
+        if not text.strip():
+            if not any(k in env for k in _PG_ENV):
+                raise DsnError(
+                    "no DSN given: pass one (e.g. postgresql://user@host/db), set DBAUDIT_DSN, or set PGHOST/PGDATABASE"
+                )
+            return Dsn(engine="postgresql", params={}, source="PG* environment")
+    text = text.strip()
+    scheme_match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", text)
+    if scheme_match:
+        scheme = scheme_match.group(1).lower()
+        if scheme in PG_SCHEMES:
+            return Dsn(engine="postgresql", params=_parse_pg(text, source), source=source)
+        if scheme in MYSQL_SCHEMES:
+            return Dsn(engine="mysql", params=_parse_mysql_url(text, source), source=source)
+        raise DsnError(f"unsupported DSN scheme {scheme!r} ({source}): use postgresql://, postgres:// or mysql://")
+    if "=" in text:
+        return Dsn(engine="postgresql", params=_parse_pg(text, source), source=source)
+    raise DsnError(
+        f"malformed DSN ({source}): expected a URL like postgresql://user@host:5432/db or key=value pairs"
+    )
+
+
+def _parse_pg(text: str, source: str) -> dict[str, str]:
+    from psycopg import conninfo
+
+    try:
+        params = conninfo.conninfo_to_dict(text)
+    except Exception as exc:  # psycopg raises ProgrammingError with libpq's text
+        raise DsnError(f"malformed DSN ({source}): {_scrub_libpq_message(str(exc))}") from None
+    out = {k: str(v) for k, v in params.items() if v is not None}
+    port = out.get("port")
+    if port is not None and not all(p.isdigit() for p in port.split(",")):
+        raise DsnError(f"malformed DSN ({source}): port {port!r} is not a number")
+    return out
+
+
+def _scrub_libpq_message(msg: str) -> str:
+    # libpq quotes the offending token; it may be a password ("password secret" without "="), so drop it
+    msg = re.sub(r'"[^"]*"', "…", msg.splitlines()[0] if msg else "")
+    return msg.strip() or "could not parse the connection string"
+
+
+def _parse_mysql_url(text: str, source: str) -> dict[str, str]:
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise DsnError(f"malformed DSN ({source}): the port is not a number") from None
+    out: dict[str, str] = {}
+    if parts.username:
+        out["user"] = unquote(parts.username)
+    if parts.password:
+        out["password"] = unquote(parts.password)
+    if parts.hostname:
+        out["host"] = parts.hostname
+    if port:
+        out["port"] = str(port)
+    db = unquote(parts.path.lstrip("/"))
+    if db:
+        out["database"] = db
+    for key, value in parse_qsl(parts.query):
+        if key in ("socket", "unix_socket"):
+            out["unix_socket"] = value
+        else:
+            out[key] = value
+    return out
+
+
+def redact(text: str, dsn: Dsn | None = None) -> str:
+    """Remove any password (from the DSN or URL-embedded) from a message."""
+    text = re.sub(r"(://[^:/@\s]*):[^@\s]*@", r"\1:***@", text)
+    text = re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", text, flags=re.IGNORECASE)
+    if dsn is not None:
+        pw = dsn.params.get("password")
+        if pw:
+            text = text.replace(pw, "***")
+    return text

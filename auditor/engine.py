@@ -1,0 +1,314 @@
+"""The check registry, selection, preconditions and the run loop.
+
+A check is a small pure function over ``(snapshot, options)`` registered with :func:`check`. Preconditions are
+declared on the decorator; the engine turns an unmet one into a :class:`~auditor.model.Skipped` entry that says why
+and how to enable the check.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import inspect
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from auditor.model import Finding, Hit, Severity, Skipped, Snapshot
+
+DOCS_BASE = "https://github.com/dbaudit/dbaudit/blob/main/docs/checks.md"
+
+DOC_SECTIONS_REQUIRED = ("What it does", "Why is this bad?", "Example", "Fix")
+DOC_SECTIONS_OPTIONAL = ("Options", "Known problems", "References")
+
+ENGINES = frozenset({"postgresql", "mysql"})
+
+CODE_RE = re.compile(r"^[A-Z]{2}\d{2}$")
+NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+
+@dataclass(frozen=True)
+class Unmet:
+    """Why a precondition does not hold, and the grant or setting that would make it hold."""
+
+    reason: str
+    enable: str | None = None
+
+
+Precondition = Callable[[Snapshot], Unmet | None]
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """Checks without options take this."""
+
+
+CheckFunc = Callable[[Snapshot, Any], Iterable[Hit]]
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    code: str
+    name: str
+    severity: Severity
+    category: str
+    engines: frozenset[str]
+    func: CheckFunc
+    options: type = NoOptions
+    requires: tuple[Precondition, ...] = ()
+    not_applicable: Mapping[str, str] = dataclasses.field(default_factory=dict)  # engine -> why
+
+    @property
+    def doc(self) -> str:
+        return inspect.cleandoc(self.func.__doc__ or "")
+
+    @property
+    def summary(self) -> str:
+        return self.doc.splitlines()[0] if self.doc else ""
+
+    @property
+    def doc_url(self) -> str:
+        return f"{DOCS_BASE}#{self.code.lower()}-{self.name}"
+
+    def doc_sections(self) -> dict[str, str]:
+        return parse_doc_sections(self.doc)
+
+
+REGISTRY: dict[str, CheckSpec] = {}
+
+
+def check(
+    *,
+    code: str,
+    name: str,
+    severity: Severity,
+    engines: Iterable[str],
+    options: type = NoOptions,
+    requires: Iterable[Precondition] = (),
+    not_applicable: Mapping[str, str] | None = None,
+    category: str | None = None,
+) -> Callable[[CheckFunc], CheckFunc]:
+    """Register a check. The family (category) defaults to the module's name, e.g. ``checks.indexes``."""
+
+    def register(func: CheckFunc) -> CheckFunc:
+        if not CODE_RE.match(code):
+            raise ValueError(f"check code {code!r} must be two capitals and two digits")
+        if not NAME_RE.match(name):
+            raise ValueError(f"check name {name!r} must be kebab-case")
+        for spec in REGISTRY.values():
+            if spec.code == code or spec.name == name:
+                if spec.func.__qualname__ == func.__qualname__ and spec.func.__module__ == func.__module__:
+                    break  # re-import of the same module
+                raise ValueError(f"check {code} {name} collides with {spec.code} {spec.name}")
+        engine_set = frozenset(engines)
+        unknown = engine_set - ENGINES
+        if unknown:
+            raise ValueError(f"check {code}: unknown engines {sorted(unknown)}")
+        family = category or func.__module__.rsplit(".", 1)[-1]
+        REGISTRY[code] = CheckSpec(
+            code=code,
+            name=name,
+            severity=severity,
+            category=family,
+            engines=engine_set,
+            func=func,
+            options=options,
+            requires=tuple(requires),
+            not_applicable=dict(not_applicable or {}),
+        )
+        return func
+
+    return register
+
+
+def load_checks() -> dict[str, CheckSpec]:
+    """Import the battery (registration happens at import) and return the registry."""
+    import checks  # noqa: F401  (imports every family)
+
+    return REGISTRY
+
+
+def all_checks() -> list[CheckSpec]:
+    return sorted(load_checks().values(), key=lambda s: s.code)
+
+
+def find_check(token: str) -> CheckSpec | None:
+    token = token.strip()
+    for spec in all_checks():
+        if spec.code.lower() == token.lower() or spec.name == token.lower():
+            return spec
+    return None
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Preconditions
+# --------------------------------------------------------------------------------------------------------------
+
+
+def requires_extension(name: str, enable: str | None = None) -> Precondition:
+    def pre(snap: Snapshot) -> Unmet | None:
+        if snap.engine != "postgresql" or name in snap.extensions:
+            return None
+        return Unmet(f"the {name} extension is not installed", enable or f"CREATE EXTENSION {name}")
+
+    pre.__name__ = f"requires_extension_{name}"
+    return pre
+
+
+def requires_capability(name: str, reason: str, enable: str) -> Precondition:
+    def pre(snap: Snapshot) -> Unmet | None:
+        return None if name in snap.capabilities else Unmet(reason, enable)
+
+    pre.__name__ = f"requires_capability_{name}"
+    return pre
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Selection
+# --------------------------------------------------------------------------------------------------------------
+
+
+class SelectionError(ValueError):
+    pass
+
+
+def _matches(spec: CheckSpec, token: str) -> bool:
+    t = token.strip()
+    if not t:
+        return False
+    low = t.lower()
+    if low == "all":
+        return True
+    if any(ch in t for ch in "*?["):
+        return fnmatch.fnmatchcase(spec.code, t.upper()) or fnmatch.fnmatchcase(spec.name, low)
+    if spec.code.lower() == low or spec.name == low or spec.category == low:
+        return True
+    # a code prefix: "IX" or "IX0"
+    return bool(re.fullmatch(r"[A-Za-z]{1,2}\d?", t)) and spec.code.startswith(t.upper())
+
+
+def select_checks(
+    specs: Iterable[CheckSpec], select: Iterable[str] = (), ignore: Iterable[str] = ()
+) -> list[CheckSpec]:
+    """Pick checks by code (IX01), name (unused-index), family (indexes), prefix (IX) or glob (IX0*, *-index).
+
+    An empty ``select`` means every check. A token that matches no check is an error naming the nearest ones.
+    """
+    specs = list(specs)
+    select = [s for s in select if s.strip()]
+    ignore = [s for s in ignore if s.strip()]
+    for token in [*select, *ignore]:
+        if not any(_matches(spec, token) for spec in specs):
+            raise SelectionError(f"no check matches {token!r}{_nearest_hint(token, specs)}")
+    chosen = [s for s in specs if not select or any(_matches(s, t) for t in select)]
+    return [s for s in chosen if not any(_matches(s, t) for t in ignore)]
+
+
+def _nearest_hint(token: str, specs: list[CheckSpec]) -> str:
+    import difflib
+
+    names = [s.name for s in specs] + [s.code for s in specs] + sorted({s.category for s in specs})
+    close = difflib.get_close_matches(token.lower(), [n.lower() for n in names], n=3, cutoff=0.5)
+    if not close:
+        return " (see `dbaudit checks`)"
+    originals = {n.lower(): n for n in names}
+    return "; did you mean " + " or ".join(originals[c] for c in close) + "?"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Running
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunResult:
+    findings: tuple[Finding, ...]
+    skipped: tuple[Skipped, ...]
+    ran: tuple[str, ...]  # codes of the checks that ran
+
+
+def unmet_precondition(spec: CheckSpec, snap: Snapshot) -> Unmet | None:
+    if snap.engine not in spec.engines:
+        why = spec.not_applicable.get(snap.engine)
+        return Unmet(why or f"not applicable to {snap.engine}", None)
+    if snap.engine in spec.not_applicable:
+        return Unmet(spec.not_applicable[snap.engine], None)
+    for pre in spec.requires:
+        unmet = pre(snap)
+        if unmet is not None:
+            return unmet
+    return None
+
+
+def run_checks(
+    snap: Snapshot,
+    specs: Iterable[CheckSpec],
+    options: Mapping[str, Any] | None = None,
+    severities: Mapping[str, Severity] | None = None,
+) -> RunResult:
+    """Run the given checks over a snapshot. ``options`` maps a check code to its options instance."""
+    options = options or {}
+    severities = severities or {}
+    findings: list[Finding] = []
+    skipped: list[Skipped] = []
+    ran: list[str] = []
+    for spec in specs:
+        unmet = unmet_precondition(spec, snap)
+        if unmet is not None:
+            skipped.append(Skipped(check=spec.name, code=spec.code, reason=unmet.reason, enable=unmet.enable))
+            continue
+        opts = options.get(spec.code) or spec.options()
+        default_severity = severities.get(spec.code, spec.severity)
+        for hit in spec.func(snap, opts):
+            findings.append(stamp(spec, hit, default_severity))
+        ran.append(spec.code)
+    findings.sort(key=lambda f: (-f.severity.rank, f.code, f.object.label()))
+    return RunResult(findings=tuple(findings), skipped=tuple(skipped), ran=tuple(ran))
+
+
+def stamp(spec: CheckSpec, hit: Hit, default_severity: Severity | None = None) -> Finding:
+    return Finding(
+        code=spec.code,
+        check=spec.name,
+        severity=hit.severity or default_severity or spec.severity,
+        category=spec.category,
+        object=hit.object,
+        message=hit.message,
+        details=dict(hit.details),
+        remediation=hit.remediation,
+        doc_url=spec.doc_url,
+    )
+
+
+def iter_hits(spec: CheckSpec, snap: Snapshot, opts: Any = None) -> Iterator[Hit]:
+    """Run one check directly (tests)."""
+    yield from spec.func(snap, opts if opts is not None else spec.options())
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Docstrings
+# --------------------------------------------------------------------------------------------------------------
+
+_SECTION_RE = re.compile(r"^## (.+?)\s*$", re.MULTILINE)
+
+
+def parse_doc_sections(doc: str) -> dict[str, str]:
+    """Split a check docstring into its summary and ``## Section`` bodies."""
+    out: dict[str, str] = {}
+    parts = _SECTION_RE.split(doc)
+    out["summary"] = parts[0].strip()
+    for title, body in zip(parts[1::2], parts[2::2], strict=False):
+        out[title.strip()] = body.strip()
+    return out
+
+
+def option_fields(spec: CheckSpec) -> list[tuple[str, str, Any]]:
+    """(name, type, default) of a check's options."""
+    if not dataclasses.is_dataclass(spec.options):
+        return []
+    out = []
+    for f in dataclasses.fields(spec.options):
+        default = f.default if f.default is not dataclasses.MISSING else None
+        out.append((f.name, str(f.type), default))
+    return out

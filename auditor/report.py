@@ -1,0 +1,67 @@
+"""The Report: everything a reporter renders, assembled from a snapshot and a run's findings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from auditor import __version__
+from auditor.engine import RunResult
+from auditor.model import Finding, Note, Severity, Skipped, Snapshot
+from auditor.scoring import Metric, Score, compute_metrics, compute_score
+
+REPORT_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Target:
+    engine: str
+    server_version: str
+    database: str
+    dsn: str
+
+
+@dataclass(frozen=True)
+class Report:
+    target: Target
+    started_at: datetime
+    duration_s: float
+    findings: tuple[Finding, ...]
+    skipped: tuple[Skipped, ...]
+    metrics: tuple[Metric, ...]
+    score: Score
+    notes: tuple[Note, ...] = ()
+    checks_run: tuple[str, ...] = ()
+    snapshot: Snapshot | None = field(default=None, compare=False)
+    tool_version: str = __version__
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for f in self.findings if f.severity == severity)
+
+    def at_or_above(self, severity: Severity) -> list[Finding]:
+        return [f for f in self.findings if f.severity.rank >= severity.rank]
+
+    def metric_values(self) -> dict[str, Any]:
+        return {m.key: m.value for m in self.metrics}
+
+
+def build_report(snapshot: Snapshot, result: RunResult, started_at: datetime, duration_s: float) -> Report:
+    metrics = compute_metrics(snapshot, result.findings)
+    return Report(
+        target=Target(
+            engine=snapshot.engine,
+            server_version=snapshot.server_version,
+            database=snapshot.database,
+            dsn=snapshot.dsn,
+        ),
+        started_at=started_at,
+        duration_s=round(duration_s, 3),
+        findings=result.findings,
+        skipped=result.skipped,
+        metrics=metrics,
+        score=compute_score(metrics, result.findings),
+        notes=snapshot.notes,
+        checks_run=result.ran,
+        snapshot=snapshot,
+    )
