@@ -8,13 +8,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from auditor import __version__
 from auditor.errors import AuditError, ExitCode, SnapshotFileError
 from auditor.model import Severity, Snapshot, snapshot_from_json, snapshot_to_json
+
+if TYPE_CHECKING:
+    from auditor.connectors import CollectOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -60,22 +63,40 @@ def _connection_options(func: F) -> F:
                         help="Seconds to wait for the server to answer.")(func)
     func = click.option("--statement-timeout", type=click.IntRange(100, 3_600_000), default=30_000,
                         show_default=True, help="Upper bound of every statement dbaudit sends, in ms.")(func)
+    func = click.option("--no-sample", "no_sample", is_flag=True,
+                        help="Do not read data samples (the normalization checks NF02-NF04 are then skipped).")(func)
+    func = click.option("--show-samples", is_flag=True,
+                        help="Keep a few sampled example values in the snapshot and report (off: never shown).")(func)
+    func = click.option("--sample-rows", type=click.IntRange(100, 1_000_000), default=10_000, show_default=True,
+                        help="Rows sampled per table.")(func)
+    func = click.option("--sample-budget", type=click.FloatRange(1, 3600), default=60.0, show_default=True,
+                        help="Seconds the whole data sampling may take.")(func)
+    func = click.option("--no-workload", "no_workload", is_flag=True,
+                        help="Do not read pg_stat_statements / EXPLAIN statements (WL checks are skipped).")(func)
     return func
 
 
-def _collect(dsn_text: str | None, schemas: tuple[str, ...], exclude_schemas: tuple[str, ...],
-             connect_timeout: int, statement_timeout: int) -> Snapshot:
-    from auditor.connectors import CollectOptions, collect
+def _collect_options(kwargs: dict[str, Any]) -> CollectOptions:
+    from auditor.connectors import CollectOptions
+
+    return CollectOptions(
+        include_schemas=_split(kwargs["schemas"]),
+        exclude_schemas=_split(kwargs["exclude_schemas"]),
+        connect_timeout_s=kwargs["connect_timeout"],
+        statement_timeout_ms=kwargs["statement_timeout"],
+        sample=not kwargs["no_sample"],
+        show_samples=kwargs["show_samples"],
+        sample_rows=kwargs["sample_rows"],
+        sample_budget_s=kwargs["sample_budget"],
+        workload=not kwargs["no_workload"],
+    )
+
+
+def _collect(dsn_text: str | None, conn_kwargs: dict[str, Any]) -> Snapshot:
+    from auditor.connectors import collect
     from auditor.dsn import parse_dsn
 
-    dsn = parse_dsn(dsn_text)
-    options = CollectOptions(
-        include_schemas=_split(schemas),
-        exclude_schemas=_split(exclude_schemas),
-        connect_timeout_s=connect_timeout,
-        statement_timeout_ms=statement_timeout,
-    )
-    return collect(dsn, options)
+    return collect(parse_dsn(dsn_text), _collect_options(conn_kwargs))
 
 
 def _load_snapshot(path: str) -> Snapshot:
@@ -83,6 +104,8 @@ def _load_snapshot(path: str) -> Snapshot:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise SnapshotFileError(f"cannot read snapshot {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise SnapshotFileError(f"{path} is not a dbaudit snapshot: it is not UTF-8 text") from None
     try:
         return snapshot_from_json(text)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -123,8 +146,7 @@ def main() -> None:
 @_connection_options
 @handle_errors
 def scan(dsn: str | None, from_file: str | None, fmt: str, output: str | None, fail_on: str,
-         select: tuple[str, ...], ignore: tuple[str, ...], color: bool | None, schemas: tuple[str, ...],
-         exclude_schemas: tuple[str, ...], connect_timeout: int, statement_timeout: int) -> None:
+         select: tuple[str, ...], ignore: tuple[str, ...], color: bool | None, **conn_kwargs: Any) -> None:
     """Audit the database at DSN (or a snapshot saved with `dbaudit snapshot`).
 
     DSN is a postgresql:// URL or libpq key=value string; without it dbaudit reads DBAUDIT_DSN, then the PG*
@@ -135,17 +157,15 @@ def scan(dsn: str | None, from_file: str | None, fmt: str, output: str | None, f
     from reports import render
 
     if from_file and dsn:
-        raise click.UsageError("give either a DSN or --from FILE, not both")
+        raise AuditError("give either a DSN or --from FILE, not both")
     try:
         specs = select_checks(all_checks(), _split(select), _split(ignore))
     except SelectionError as exc:
-        raise click.UsageError(str(exc)) from None
+        # one line, like every other error (click's UsageError would add a usage banner)
+        raise AuditError(str(exc)) from None
     started = datetime.now(UTC)
     t0 = time.perf_counter()
-    if from_file:
-        snap = _load_snapshot(from_file)
-    else:
-        snap = _collect(dsn, schemas, exclude_schemas, connect_timeout, statement_timeout)
+    snap = _load_snapshot(from_file) if from_file else _collect(dsn, conn_kwargs)
     result = run_checks(snap, specs)
     report = build_report(snap, result, started, time.perf_counter() - t0)
     use_color = color if color is not None else (output is None and sys.stdout.isatty())
@@ -159,10 +179,9 @@ def scan(dsn: str | None, from_file: str | None, fmt: str, output: str | None, f
 @click.option("-o", "--output", metavar="FILE", help="Write the snapshot to FILE (default: stdout).")
 @_connection_options
 @handle_errors
-def snapshot(dsn: str | None, output: str | None, schemas: tuple[str, ...], exclude_schemas: tuple[str, ...],
-             connect_timeout: int, statement_timeout: int) -> None:
+def snapshot(dsn: str | None, output: str | None, **conn_kwargs: Any) -> None:
     """Save what dbaudit reads from the server as JSON, to scan later with `dbaudit scan --from FILE`."""
-    snap = _collect(dsn, schemas, exclude_schemas, connect_timeout, statement_timeout)
+    snap = _collect(dsn, conn_kwargs)
     _write(snapshot_to_json(snap), output)
     if output and output != "-":
         click.echo(f"snapshot of {snap.dsn}: {len(snap.tables)} tables, {len(snap.indexes)} indexes -> {output}",
@@ -185,12 +204,12 @@ def list_checks(fmt: str) -> None:
 @handle_errors
 def explain(check: str) -> None:
     """Print the documentation of one check, by code (IX01) or name (unused-index)."""
-    from auditor.engine import find_check
+    from auditor.engine import _nearest_hint, all_checks, find_check
     from reports.catalogue import render_explain
 
     spec = find_check(check)
     if spec is None:
-        raise click.UsageError(f"no check called {check!r}; `dbaudit checks` lists them")
+        raise AuditError(f"no check called {check!r}{_nearest_hint(check, all_checks())}")
     click.echo(render_explain(spec), nl=False)
 
 

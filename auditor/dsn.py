@@ -46,14 +46,10 @@ class Dsn:
             host = p.get("host") or p.get("hostaddr") or os.environ.get("PGHOST", "")
             port = p.get("port") or os.environ.get("PGPORT", "")
             db = p.get("dbname") or os.environ.get("PGDATABASE", "")
-        if host.startswith("/"):
-            host = f"[{host}]"
         out = f"{scheme}://"
         if user:
             out += f"{user}@"
-        out += host
-        if port:
-            out += f":{port}"
+        out += _display_hosts(host, port)
         if db:
             out += f"/{db}"
         return out
@@ -63,6 +59,21 @@ class Dsn:
         if self.engine == "mysql":
             return self.params.get("database", "")
         return self.params.get("dbname") or os.environ.get("PGDATABASE", "") or self.params.get("user", "")
+
+
+def _display_hosts(host: str, port: str) -> str:
+    """``h1:5432,h2:5433`` from libpq's parallel lists (``host=h1,h2 port=5432,5433``; one port for all)."""
+    hosts = host.split(",")
+    ports = port.split(",") if port else [""]
+    if len(ports) == 1:
+        ports = ports * len(hosts)
+    parts: list[str] = []
+    for i, h in enumerate(hosts):
+        if h.startswith("/") or ":" in h:
+            h = f"[{h}]"  # a socket directory, or an IPv6 address whose colons would read as a port
+        p = ports[i] if i < len(ports) else ""
+        parts.append(f"{h}:{p}" if p else h)
+    return ",".join(parts)
 
 
 def parse_dsn(text: str | None, environ: Mapping[str, str] | None = None) -> Dsn:
@@ -75,7 +86,8 @@ def parse_dsn(text: str | None, environ: Mapping[str, str] | None = None) -> Dsn
         if not text.strip():
             if not any(k in env for k in _PG_ENV):
                 raise DsnError(
-                    "no DSN given: pass one (e.g. postgresql://user@host/db), set DBAUDIT_DSN, or set PGHOST/PGDATABASE"
+                    "no DSN given: pass one (e.g. postgresql://user@host/db), set DBAUDIT_DSN,"
+                    " or set PGHOST/PGDATABASE"
                 )
             return Dsn(engine="postgresql", params={}, source="PG* environment")
     text = text.strip()
@@ -103,7 +115,8 @@ def _parse_pg(text: str, source: str) -> dict[str, str]:
         raise DsnError(f"malformed DSN ({source}): {_scrub_libpq_message(str(exc))}") from None
     out = {k: str(v) for k, v in params.items() if v is not None}
     port = out.get("port")
-    if port is not None and not all(p.isdigit() for p in port.split(",")):
+    # an empty entry in a multi-host list means the default port
+    if port is not None and not all(p.isdigit() or p == "" for p in port.split(",")):
         raise DsnError(f"malformed DSN ({source}): port {port!r} is not a number")
     return out
 
@@ -114,7 +127,21 @@ def _scrub_libpq_message(msg: str) -> str:
     return msg.strip() or "could not parse the connection string"
 
 
+MYSQL_QUERY_KEYS = (
+    "socket", "unix_socket", "ssl", "ssl_mode", "ssl_ca", "ssl_cert", "ssl_key", "ssl_verify",
+    "connect_timeout", "charset",
+)
+_SSL_MODES = ("disabled", "preferred", "required", "verify_ca", "verify_identity")
+_BOOL_WORDS = {"1": "true", "true": "true", "yes": "true", "on": "true",
+               "0": "false", "false": "false", "no": "false", "off": "false"}
+
+
 def _parse_mysql_url(text: str, source: str) -> dict[str, str]:
+    """``mysql://user:pass@host:3306/db?ssl_ca=/ca.pem`` -> PyMySQL-style keywords (still strings).
+
+    The socket is given as ``?socket=/run/mysqld/mysqld.sock`` (or ``unix_socket``), or as a percent-encoded
+    path in the host position: ``mysql://root@%2Frun%2Fmysqld%2Fmysqld.sock/shop``.
+    """
     try:
         parts = urlsplit(text)
         port = parts.port
@@ -125,16 +152,43 @@ def _parse_mysql_url(text: str, source: str) -> dict[str, str]:
         out["user"] = unquote(parts.username)
     if parts.password:
         out["password"] = unquote(parts.password)
-    if parts.hostname:
+    netloc_host = parts.netloc.rpartition("@")[2]
+    raw_host = unquote(netloc_host.rsplit(":", 1)[0] if port else netloc_host)
+    if raw_host.startswith("/"):
+        out["unix_socket"] = raw_host
+    elif parts.hostname:
         out["host"] = parts.hostname
     if port:
         out["port"] = str(port)
     db = unquote(parts.path.lstrip("/"))
+    if "/" in db:
+        raise DsnError(f"malformed DSN ({source}): the database name {db!r} contains '/'")
     if db:
         out["database"] = db
-    for key, value in parse_qsl(parts.query):
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        key = key.lower().replace("-", "_")
+        if key not in MYSQL_QUERY_KEYS:
+            raise DsnError(
+                f"malformed DSN ({source}): unknown option {key!r} for mysql:// "
+                f"(known: {', '.join(MYSQL_QUERY_KEYS)})"
+            )
         if key in ("socket", "unix_socket"):
             out["unix_socket"] = value
+        elif key in ("ssl", "ssl_verify"):
+            word = _BOOL_WORDS.get(value.lower())
+            if word is None:
+                raise DsnError(f"malformed DSN ({source}): {key} must be true or false, not {value!r}")
+            out[key] = word
+        elif key == "ssl_mode":
+            if value.lower() not in _SSL_MODES:
+                raise DsnError(f"malformed DSN ({source}): ssl_mode must be one of {', '.join(_SSL_MODES)}")
+            out[key] = value.lower()
+        elif key == "connect_timeout":
+            if not value.isdigit() or int(value) <= 0:
+                raise DsnError(
+                    f"malformed DSN ({source}): connect_timeout must be a positive number of seconds"
+                )
+            out[key] = value
         else:
             out[key] = value
     return out

@@ -47,6 +47,7 @@ class Column:
     identity: str | None = None  # "always" / "by default" for identity columns
     null_frac: float | None = None  # pg_stats: share of NULLs
     n_distinct: float | None = None  # pg_stats: > 0 absolute count, < 0 minus the share of rows
+    generated: str | None = None  # expression of a GENERATED ALWAYS AS (...) column (then default is None)
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,9 @@ class Index:
     tuples_fetched: int | None = None
     visible: bool = True  # MySQL 8 invisible indexes
     is_partition_child: bool = False  # attached to a partitioned parent's index
+    # MySQL/InnoDB: the index a foreign key relies on (its columns lead it; InnoDB refuses to drop it, error 1553).
+    # Set on one index per foreign key side that no primary key or unique index already serves.
+    supports_fk: bool = False
 
     @property
     def qualified(self) -> str:
@@ -232,6 +236,160 @@ class Note:
     enable: str | None = None  # the grant or setting that would lift the limit
 
 
+# ---- data samples (the normalization probe) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListProfile:
+    """How the sampled values of one text column look as delimited lists (NF02): counts only, never values."""
+
+    non_null: int = 0  # sampled non-null values
+    list_rows: int = 0  # values holding a list with the dominant delimiter
+    delimiter: str | None = None  # ",", ";", "|" or "json" (a JSON array stored as text)
+    avg_items: float = 0.0  # mean item count of those list values
+    two_item_share: float = 0.0  # share of those list values with exactly two items ("Smith, John", "Austin, TX")
+
+
+@dataclass(frozen=True)
+class ColumnSample:
+    """One sampled column: value codes (equal values share a code, see auditor.sampling), never the values."""
+
+    name: str
+    data_type: str = ""
+    codes: str = ""  # auditor.sampling.encode_codes: compressed dense codes, row-aligned across the table's columns
+    distinct: int = 0  # distinct non-null values in the sample
+    nulls: int = 0
+    profile: ListProfile | None = None  # text columns only
+    examples: tuple[str, ...] = ()  # a few raw values, only collected with --show-samples
+
+
+@dataclass(frozen=True)
+class TableSample:
+    schema: str
+    table: str
+    rows: int = 0  # rows in the sample
+    method: str = ""  # "full", "bernoulli", "system"; "" when skipped
+    percent: float | None = None  # TABLESAMPLE percentage
+    estimated_rows: int | None = None
+    duration_s: float = 0.0
+    columns: tuple[ColumnSample, ...] = ()
+    unsampled_columns: tuple[str, ...] = ()  # types without useful equality (bytea, json, arrays...) or no privilege
+    skipped_reason: str | None = None  # set when the table was not sampled at all
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.schema, self.table)
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """The data-sampling probe's result. ``enabled=False`` records that the user turned sampling off."""
+
+    enabled: bool = True
+    show_samples: bool = False
+    rows_per_table: int = 0
+    budget_s: float = 0.0
+    duration_s: float = 0.0
+    queries: int = 0  # round trips of the probe (not part of the fixed catalog query count)
+    tables: tuple[TableSample, ...] = ()
+
+    def table(self, schema: str, name: str) -> TableSample | None:
+        for t in self.tables:
+            if t.schema == schema and t.table == name:
+                return t
+        return None
+
+
+# ---- workload (pg_stat_statements and the probes over it) -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One normalized statement of the recorded workload (pg_stat_statements rows of one queryid, pooled)."""
+
+    queryid: str  # as text: the 64-bit id does not survive JSON number handling everywhere
+    query: str  # normalized text, constants replaced by $n
+    calls: int = 0
+    total_ms: float = 0.0
+    mean_ms: float = 0.0
+    stddev_ms: float = 0.0  # population standard deviation of the execution time
+    min_ms: float = 0.0
+    max_ms: float = 0.0
+    rows: int = 0
+    shared_blks_hit: int = 0
+    shared_blks_read: int = 0
+    blk_read_ms: float | None = None  # only when track_io_timing is on
+    toplevel: bool = True  # False for statements nested in functions (pg_stat_statements.track = all)
+    roles: int = 1  # how many pg_stat_statements rows (users) were pooled into this one
+
+
+@dataclass(frozen=True)
+class PlanScan:
+    """One relation access of a generic plan."""
+
+    schema: str | None
+    table: str
+    scan_type: str  # "Seq Scan", "Index Scan", "Index Only Scan", "Bitmap Heap Scan", ...
+    alias: str | None = None
+    index: str | None = None  # the index used, for index scans
+    plan_rows: float | None = None  # planner's estimate of the rows this node returns
+
+
+@dataclass(frozen=True)
+class IndexProposal:
+    """The index WL02 proposes for a statement, derived from its parse tree, and hypopg's verdict on it."""
+
+    schema: str
+    table: str
+    columns: tuple[str, ...]
+    equality: tuple[str, ...] = ()
+    range: tuple[str, ...] = ()
+    sort: tuple[str, ...] = ()
+    verified: bool = False  # hypopg was run
+    used: bool | None = None  # the planner chose the hypothetical index (None: not verified)
+    cost_before: float | None = None
+    cost_after: float | None = None
+    note: str | None = None  # why it is unverified
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """What EXPLAIN (generic plan, no ANALYZE) said about one statement, or why it could not say."""
+
+    queryid: str
+    explained: bool = False
+    reason: str | None = None  # why not explained: "utility statement", "relation does not exist", ...
+    method: str | None = None  # "generic_plan" (EXPLAIN GENERIC_PLAN, 16+) or "prepare" (force_generic_plan)
+    total_cost: float | None = None
+    plan_rows: float | None = None
+    scans: tuple[PlanScan, ...] = ()
+    proposals: tuple[IndexProposal, ...] = ()
+
+
+@dataclass(frozen=True)
+class WorkloadInfo:
+    """Where the workload figures come from and how much of it the probes covered."""
+
+    source: str = "pg_stat_statements"
+    status: str = "ok"  # ok, not_installed, not_loaded, no_privilege, error
+    message: str | None = None  # why not ok, one line
+    extension_version: str | None = None
+    stats_reset: datetime | None = None  # pg_stat_statements_info.stats_reset (1.9+)
+    dealloc: int | None = None  # entries evicted since the reset (1.9+): the view is incomplete when > 0
+    can_read_all: bool = True  # superuser or pg_read_all_stats
+    role: str | None = None  # the role the probe ran as, for the GRANT that would lift a limit
+    hidden_statements: int = 0  # rows shown as <insufficient privilege>
+    statements_total: int = 0  # statements of this database kept for analysis
+    excluded_self: int = 0  # statements dbaudit sent itself
+    excluded_catalog: int = 0  # statements that touch only pg_catalog / information_schema
+    statements_explained: int = 0
+    explain_budget: int = 0
+    not_explained: Mapping[str, int] = field(default_factory=dict)  # reason -> count
+    hypopg_version: str | None = None
+    probe_seconds: float | None = None
+    queries_sent: int = 0
+
+
 @dataclass(frozen=True)
 class Snapshot:
     engine: str  # "postgresql" or "mysql"
@@ -255,6 +413,10 @@ class Snapshot:
     constraints: tuple[Constraint, ...] = ()
     sequences: tuple[Sequence, ...] = ()
     notes: tuple[Note, ...] = ()
+    statements: tuple[Statement, ...] = ()  # the recorded workload (pg_stat_statements)
+    plans: tuple[PlanSummary, ...] = ()  # generic plans of the costliest statements
+    workload: WorkloadInfo | None = None  # None: the workload was not probed
+    sampling: Sampling | None = None  # None: no data sample was collected (see auditor.sampling)
     format_version: int = SNAPSHOT_FORMAT_VERSION
 
     # ---- lookups (computed once, not serialized) -------------------------------------------------------------
@@ -437,16 +599,16 @@ def _build(tp: Any, value: Any) -> Any:
         # the first member that accepts the value wins; our unions are "X | None"
         return _build(args[0], value) if len(args) == 1 else value
     if origin is tuple:
-        args = typing.get_args(tp)
-        inner = args[0] if args else Any
-        return tuple(_build(inner, v) for v in value)
+        targs = typing.get_args(tp)
+        tinner = targs[0] if targs else Any
+        return tuple(_build(tinner, v) for v in value)
     if origin in (list, set, frozenset):
         (inner,) = typing.get_args(tp) or (Any,)
         return origin(_build(inner, v) for v in value)
     if origin in (dict, Mapping) or tp in (dict, Mapping) or origin is typing.Mapping:
-        args = typing.get_args(tp)
-        inner = args[1] if len(args) == 2 else Any
-        return {k: _build(inner, v) for k, v in value.items()}
+        margs = typing.get_args(tp)
+        minner = margs[1] if len(margs) == 2 else Any
+        return {k: _build(minner, v) for k, v in value.items()}
     if tp is datetime:
         return datetime.fromisoformat(value)
     if isinstance(tp, type) and issubclass(tp, enum.Enum):

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from auditor import __version__
+from auditor.dsn import redact
 from auditor.engine import RunResult
 from auditor.model import Finding, Note, Severity, Skipped, Snapshot
 from auditor.scoring import Metric, Score, compute_metrics, compute_score
@@ -53,7 +54,8 @@ def build_report(snapshot: Snapshot, result: RunResult, started_at: datetime, du
             engine=snapshot.engine,
             server_version=snapshot.server_version,
             database=snapshot.database,
-            dsn=snapshot.dsn,
+            # a snapshot saved by hand or by another tool may carry a password; reports never do
+            dsn=redact(snapshot.dsn),
         ),
         started_at=started_at,
         duration_s=round(duration_s, 3),

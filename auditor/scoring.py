@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from auditor.model import Finding, Severity, Snapshot
+from auditor.model import Finding, Severity, Snapshot, Table
 
 SEVERITY_WEIGHT = {Severity.ERROR: 10.0, Severity.WARNING: 3.0, Severity.INFO: 0.5}
 PER_CHECK_CAP = 25.0
@@ -104,19 +104,8 @@ def compute_metrics(snapshot: Snapshot, findings: Iterable[Finding]) -> tuple[Me
             )
         )
 
-    for key, label, target in (
-        ("index_coverage_pct", "Workload index coverage", ">= 90 %"),
-        ("p95_ms", "P95 latency", "< 100 ms"),
-        ("p99_ms", "P99 latency", "< 500 ms"),
-    ):
-        metrics.append(
-            Metric(key=key, label=label, value=None, target=target,
-                   reason="workload statistics are not collected by this version")
-        )
-    metrics.append(
-        Metric(key="normalization_pct", label="Tables in 3NF", value=None, unit="%", target="100 %",
-               reason="normalization checks are not part of this version")
-    )
+    metrics.extend(_workload_metrics(snapshot))
+    metrics.append(_normalization_metric(snapshot, tables, findings))
     return tuple(metrics)
 
 
@@ -135,3 +124,55 @@ def grade_for(value: int) -> str:
         if value >= threshold:
             return grade
     return "F"
+
+
+def _workload_metrics(snapshot: Snapshot) -> list[Metric]:
+    from auditor.workload import DEFAULT_LARGE_ROWS, index_coverage, workload_percentiles
+
+    out: list[Metric] = []
+    pct, how = index_coverage(snapshot, DEFAULT_LARGE_ROWS)
+    out.append(
+        Metric(
+            key="index_coverage_pct", label="Workload index coverage", value=pct, unit="%", target=">= 90 %",
+            passed=None if pct is None else pct >= 90.0,
+            method="calls-weighted share of explained statements whose generic plan reaches every table of "
+            f">= {DEFAULT_LARGE_ROWS} rows through an index; {how}" if pct is not None else "",
+            reason=None if pct is not None else how,
+        )
+    )
+    lat = workload_percentiles(snapshot)
+    for key, label, value, limit in (
+        ("p50_ms", "P50 latency", lat.p50_ms, None),
+        ("p95_ms", "P95 latency", lat.p95_ms, 100.0),
+        ("p99_ms", "P99 latency", lat.p99_ms, 500.0),
+    ):
+        out.append(
+            Metric(
+                key=key, label=label, value=value, unit="ms",
+                target=f"< {limit:g} ms" if limit is not None else "",
+                passed=None if value is None or limit is None else value < limit,
+                method=f"{lat.method}; {lat.statements} statements, {lat.calls} calls" if value is not None else "",
+                reason=None if value is not None else lat.reason,
+            )
+        )
+    return out
+
+
+def _normalization_metric(snapshot: Snapshot, tables: list[Table], findings: list[Finding]) -> Metric:
+    label, target = "Tables in 3NF", "100 %"
+    if not tables:
+        return Metric(key="normalization_pct", label=label, value=None, unit="%", target=target,
+                      reason="no tables in the audited schemas")
+    flagged = {(f.object.schema, f.object.table) for f in findings if f.code.startswith("NF")}
+    sampled = snapshot.sampling is not None and bool(snapshot.sampling.tables)
+    if not sampled:
+        return Metric(key="normalization_pct", label=label, value=None, unit="%", target=target,
+                      reason="no data sample was collected (sampling off with --no-sample, or no readable "
+                      "table), so 2NF/3NF cannot be judged")
+    clean = sum(1 for t in tables if (t.schema, t.name) not in flagged)
+    pct = round(100.0 * clean / len(tables), 1)
+    return Metric(
+        key="normalization_pct", label=label, value=pct, unit="%", target=target, passed=clean == len(tables),
+        method=f"share of tables with no NF01-NF04 finding ({clean}/{len(tables)}); dependencies judged on "
+        "sampled data",
+    )

@@ -1,3 +1,530 @@
 """Indexes: unused, duplicate, redundant, invalid, and foreign keys without one."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from auditor import sqlquote
+from auditor.engine import NoOptions, check
+from auditor.model import Constraint, Hit, Index, IndexKey, ObjectRef, Severity, Snapshot, Table
+
+BOTH = ("postgresql", "mysql")
+
+# Methods whose scans can find the rows of a foreign key's value: BRIN only narrows block ranges, which makes
+# every referential check on a delete a scan of large parts of the table.
+_FK_LOOKUP_METHODS_EXCLUDED = frozenset({"brin"})
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Shared helpers
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _index_ref(ix: Index) -> ObjectRef:
+    return ObjectRef(type="index", schema=ix.schema, table=ix.table, index=ix.name)
+
+
+def _on_partitioned_parent(snap: Snapshot, ix: Index) -> bool:
+    table = snap.table(ix.schema, ix.table)
+    return table is not None and table.kind == "partitioned"
+
+
+def drop_index_sql(snap: Snapshot, ix: Index) -> str:
+    """The statement that drops an index without blocking writes where the engine allows it."""
+    if snap.engine == "mysql":
+        return (
+            f"ALTER TABLE {sqlquote.qualified('mysql', ix.schema, ix.table)} "
+            f"DROP INDEX {sqlquote.ident('mysql', ix.name)};"
+        )
+    # PostgreSQL refuses CONCURRENTLY on the index of a partitioned table
+    concurrently = "" if _on_partitioned_parent(snap, ix) else "CONCURRENTLY "
+    return f"DROP INDEX {concurrently}{sqlquote.pg_qualified(ix.schema, ix.name)};"
+
+
+def _droppable(ix: Index) -> bool:
+    """An index attached to a partitioned parent's index can only go with the parent's."""
+    return not ix.is_partition_child
+
+
+def _key_text(keys: tuple[IndexKey, ...]) -> str:
+    return ", ".join(k.text + (" DESC" if k.descending else "") for k in keys)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 2 * 3600:
+        minutes = max(1, round(seconds / 60))
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    if seconds < 2 * 86400:
+        return f"{round(seconds / 3600)} hours"
+    return f"{round(seconds / 86400)} days"
+
+
+def _stats_window(snap: Snapshot) -> str:
+    """How long the usage counters cover: "the 12 days since statistics were reset on 2026-11-12"."""
+    age = snap.stats_age_seconds()
+    since = snap.stats_since
+    if age is None or since is None:
+        return "a statistics window of unknown age"
+    what = "statistics were reset" if since == snap.stats_reset else "the server started"
+    return f"the {_duration(age)} since {what} on {_day(since)}"
+
+
+def _day(moment: datetime) -> str:
+    return moment.date().isoformat()
+
+
+def _fk_covering_only_by(snap: Snapshot, ix: Index) -> Constraint | None:
+    """A foreign key of the index's table that this index is the only one to cover."""
+    indexes = snap.indexes_of(ix.schema, ix.table)
+    for fk in snap.constraints_of(ix.schema, ix.table, "foreign_key"):
+        covering = [i for i in indexes if _covers_columns(i, fk.columns)]
+        if covering and all(i.name == ix.name for i in covering):
+            return fk
+    return None
+
+
+def _covers_columns(ix: Index, columns: tuple[str, ...]) -> bool:
+    """Whether the index's leading key positions are exactly the given columns, in any order."""
+    if not ix.is_valid or ix.predicate is not None or ix.method in _FK_LOOKUP_METHODS_EXCLUDED:
+        return False
+    n = len(columns)
+    if len(ix.keys) < n:
+        return False
+    leading = ix.columns[:n]
+    if any(c is None for c in leading):
+        return False
+    return sorted(c for c in leading if c is not None) == sorted(columns)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# IX01 unused-index
+# ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnusedIndexOptions:
+    """Options of unused-index.
+
+    min_stats_age_days: statistics covering at least this many days make "never scanned" a warning.
+    min_table_scans: below that age, an index is reported (as info) only when its table was read at least this
+    many times (sequential plus index scans) in the window, so the planner had its chances to use it.
+    """
+
+    min_stats_age_days: float = 7.0
+    min_table_scans: int = 100
+
+
+@check(
+    code="IX01",
+    name="unused-index",
+    severity=Severity.WARNING,
+    engines=BOTH,
+    options=UnusedIndexOptions,
+)
+def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
+    """Index never scanned since the statistics were reset or the server started.
+
+    ## What it does
+    Flags valid indexes whose scan counter is zero. Indexes that back a primary key, unique or exclusion
+    constraint, and unique indexes, are never flagged: they enforce something even when no query reads them.
+    Indexes of partitioned tables are judged through their partitions, whose counters the server keeps.
+
+    The counters only cover the time since the last statistics reset or server start, and the message says how
+    long that is. When the window is shorter than `min_stats_age_days` (or unknown), an index is only
+    reported, as info, if its table was read at least `min_table_scans` times meanwhile, so a freshly started
+    server does not produce a wall of false alarms.
+
+    ## Why is this bad?
+    Every index slows down each INSERT, most UPDATEs and every DELETE on its table, takes disk and cache
+    space, and lengthens vacuum, backups and replication, for nothing if no query uses it.
+
+    ## Example
+    ```sql
+    CREATE INDEX orders_status_idx ON orders (status);  -- idx_scan = 0 after 30 days of traffic
+    ```
+
+    ## Fix
+    Check the standbys and rare jobs (month-end reports) first: the counters are per server. Then:
+    ```sql
+    DROP INDEX CONCURRENTLY orders_status_idx;
+    ```
+
+    ## Options
+    - `min_stats_age_days` (default 7.0): statistics at least this old make a finding a warning.
+    - `min_table_scans` (default 100): for younger statistics, the table reads needed before an unscanned
+      index is reported (as info).
+
+    ## Known problems
+    Scan counters are per server: an index used only on a read replica looks unused on the primary. An index
+    that is the only one covering a foreign key is reported without a drop statement, since deleting
+    referenced rows would then scan the table. On MySQL/MariaDB the index InnoDB keeps for a foreign key is
+    never reported (InnoDB refuses to drop it), and performance_schema counts rows read through an index rather
+    than lookups, so an index used only by lookups that find nothing looks unused.
+
+    ## References
+    - https://www.postgresql.org/docs/current/monitoring-stats.html#MONITORING-PG-STAT-ALL-INDEXES-VIEW
+    """
+    age = snap.stats_age_seconds()
+    mature = age is not None and age >= opts.min_stats_age_days * 86400
+    window = _stats_window(snap)
+    for ix in snap.indexes:
+        if ix.scans is None or ix.scans != 0:
+            continue
+        if ix.backs_constraint or ix.is_unique or not ix.is_valid or _on_partitioned_parent(snap, ix):
+            continue
+        if ix.supports_fk:
+            continue  # InnoDB keeps this index for a foreign key and refuses to drop it
+        table = snap.table(ix.schema, ix.table)
+        table_scans = _table_scans(table)
+        severity: Severity | None = None
+        if not mature:
+            if table_scans is None or table_scans < opts.min_table_scans:
+                continue  # too little evidence that the planner ever had a reason to use the index
+            severity = Severity.INFO
+        message = f"{ix.qualified} on {ix.table} had no scans in {window}"
+        if table_scans is not None:
+            message += f" while the table was read {table_scans} times"
+        remediation: str | None = drop_index_sql(snap, ix)
+        fk = _fk_covering_only_by(snap, ix) if snap.engine == "postgresql" else None
+        if fk is not None:
+            message += f"; it is the only index covering foreign key {fk.name}, used by deletes on the parent"
+            remediation = None
+        if not _droppable(ix):
+            message += "; it is attached to its partitioned table's index and goes only with that one"
+            remediation = None
+        yield Hit(
+            object=_index_ref(ix),
+            message=message,
+            details={
+                "index_bytes": ix.size_bytes,
+                "stats_age_s": round(age) if age is not None else None,
+                "stats_since": snap.stats_since.isoformat() if snap.stats_since else None,
+                "table_scans": table_scans,
+            },
+            remediation=remediation,
+            severity=severity,
+        )
+
+
+def _table_scans(table: Table | None) -> int | None:
+    if table is None:
+        return None
+    parts = [table.stats.seq_scan, table.stats.idx_scan]
+    if all(p is None for p in parts):
+        return None
+    return sum(p for p in parts if p is not None)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# IX02 duplicate-index
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _signature(ix: Index) -> tuple[object, ...]:
+    return (ix.schema, ix.table, ix.keys, ix.predicate, ix.method, ix.include)
+
+
+def _keep_rank(ix: Index) -> tuple[object, ...]:
+    """Sort key choosing the duplicate to keep: the constraint's, else a unique one, else the most used."""
+    stricter_unique = "NULLS NOT DISTINCT" in ix.definition.upper()
+    return (not ix.backs_constraint, not ix.is_unique, not stricter_unique, -(ix.scans or 0), ix.name)
+
+
+@check(code="IX02", name="duplicate-index", severity=Severity.WARNING, engines=BOTH)
+def duplicate_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
+    """Two or more indexes with the same definition on the same table.
+
+    ## What it does
+    Groups the valid indexes of a table that have the same key list (columns and expressions, compared exactly
+    with their operator classes, collations and DESC/NULLS ordering), the same predicate, the same access
+    method and the same INCLUDE columns. It keeps the one that backs a constraint, else a unique one, else
+    the most scanned, else the first by name, and reports every other one with `details.duplicate_of`.
+
+    An expression index, or a partial index with another predicate, is not a duplicate of a plain index. When
+    two constraint-backed indexes duplicate each other no index is proposed for dropping: the redundant
+    constraint must go first.
+
+    ## Why is this bad?
+    The copies give no query anything the kept index does not, while each one slows every write, takes disk
+    and cache, and lengthens vacuum and backups.
+
+    ## Example
+    ```sql
+    CREATE TABLE users (id bigint PRIMARY KEY, email text);
+    CREATE INDEX users_email_idx ON users (email);
+    CREATE INDEX users_email_idx1 ON users (email);
+    ```
+
+    ## Fix
+    ```sql
+    DROP INDEX CONCURRENTLY users_email_idx1;
+    ```
+
+    ## References
+    - https://wiki.postgresql.org/wiki/Index_Maintenance#Duplicate_indexes
+    """
+    groups: dict[tuple[object, ...], list[Index]] = {}
+    for ix in snap.indexes:
+        # attached partition indexes mirror their parent's, which is reported (and dropped) once
+        if not ix.is_valid or ix.is_partition_child:
+            continue
+        groups.setdefault(_signature(ix), []).append(ix)
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        members.sort(key=_keep_rank)
+        kept = members[0]
+        for ix in members[1:]:
+            message = f"{ix.qualified} on {ix.table} duplicates {kept.name} ({_key_text(ix.keys)})"
+            remediation: str | None = drop_index_sql(snap, ix)
+            if ix.backs_constraint:
+                what = ix.constraint or ix.name
+                message += (
+                    f"; both back constraints: drop the redundant one, {what}, once nothing depends on it"
+                )
+                remediation = None
+            yield Hit(
+                object=_index_ref(ix),
+                message=message,
+                details={
+                    "duplicate_of": kept.name,
+                    "index_bytes": ix.size_bytes,
+                    "scans": ix.scans,
+                    "duplicate_of_scans": kept.scans,
+                },
+                remediation=remediation,
+            )
+
+
+# ------------------------------------------------------------------------------------------------------------
+# IX03 redundant-index
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _include_covered(narrow: Index, wide: Index) -> bool:
+    available = {k.column for k in wide.keys if k.column is not None} | set(wide.include)
+    return set(narrow.include) <= available
+
+
+@check(code="IX03", name="redundant-index", severity=Severity.WARNING, engines=BOTH)
+def redundant_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
+    """B-tree index whose keys are a leading prefix of another index's keys.
+
+    ## What it does
+    Flags a non-unique B-tree index that backs no constraint when another valid B-tree index of the same table
+    starts with the same keys (same columns or expressions, operator classes, collations and ordering) and has
+    more, with the same predicate (both full, or the same WHERE clause). `details.covered_by` names the wider
+    index. Equal key lists are duplicates (IX02), and a unique index is never redundant: it enforces
+    uniqueness on exactly its keys, which the wider index does not.
+
+    ## Why is this bad?
+    The wider index serves every lookup and range scan the narrow one serves, so the narrow one only costs
+    write time, disk and cache.
+
+    ## Example
+    ```sql
+    CREATE INDEX orders_customer_idx ON orders (customer_id);
+    CREATE INDEX orders_customer_created_idx ON orders (customer_id, created_at);
+    ```
+
+    ## Fix
+    ```sql
+    DROP INDEX CONCURRENTLY orders_customer_idx;
+    ```
+
+    ## Known problems
+    The narrow index is smaller, so a very hot lookup on it can be slightly faster; check its scan count
+    first. Key orderings must match exactly, although a B-tree can also be read backwards.
+    """
+    for ix in snap.indexes:
+        if (
+            ix.method != "btree"
+            or ix.is_unique
+            or ix.backs_constraint
+            or not ix.is_valid
+            or ix.is_partition_child
+        ):
+            continue
+        n = len(ix.keys)
+        wider = [
+            other
+            for other in snap.indexes_of(ix.schema, ix.table)
+            if other.name != ix.name
+            and other.is_valid
+            and other.method == "btree"
+            and other.predicate == ix.predicate
+            and len(other.keys) > n
+            and other.keys[:n] == ix.keys
+            and _include_covered(ix, other)
+        ]
+        if not wider:
+            continue
+        cover = sorted(wider, key=lambda o: (-len(o.keys), not o.backs_constraint, o.name))[0]
+        yield Hit(
+            object=_index_ref(ix),
+            message=(
+                f"{ix.qualified} on {ix.table} ({_key_text(ix.keys)}) is a leading prefix of "
+                f"{cover.name} ({_key_text(cover.keys)})"
+            ),
+            details={"covered_by": cover.name, "index_bytes": ix.size_bytes, "scans": ix.scans},
+            remediation=drop_index_sql(snap, ix),
+        )
+
+
+# ------------------------------------------------------------------------------------------------------------
+# IX04 invalid-index
+# ------------------------------------------------------------------------------------------------------------
+
+
+@check(code="IX04", name="invalid-index", severity=Severity.ERROR, engines=BOTH)
+def invalid_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
+    """Index left INVALID by a failed concurrent build.
+
+    ## What it does
+    Flags indexes the server marks as not valid, which is what a failed or cancelled `CREATE INDEX
+    CONCURRENTLY` or `REINDEX CONCURRENTLY` leaves behind (a partitioned table's index is also invalid while a
+    partition lacks its attached index).
+
+    ## Why is this bad?
+    The planner never uses an invalid index, yet every write still maintains it. A unique one does not enforce
+    anything, and the table looks indexed when it is not.
+
+    ## Example
+    ```sql
+    CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email);
+    -- ERROR: could not create unique index ... Key (email)=(...) is duplicated.
+    ```
+
+    ## Fix
+    Remove the cause (duplicates, a lock timeout), then rebuild it:
+    ```sql
+    REINDEX INDEX CONCURRENTLY users_email_key;
+    -- or: DROP INDEX CONCURRENTLY users_email_key; then CREATE INDEX CONCURRENTLY again
+    ```
+
+    ## References
+    - https://www.postgresql.org/docs/current/sql-createindex.html#SQL-CREATEINDEX-CONCURRENTLY
+    """
+    for ix in snap.indexes:
+        if ix.is_valid:
+            continue
+        message = (
+            f"{ix.qualified} on {ix.table} is invalid: queries do not use it but writes still maintain it"
+        )
+        remediation: str | None
+        if snap.engine == "mysql":
+            remediation = None
+        elif _on_partitioned_parent(snap, ix):
+            message += "; a partition has no index attached to it yet"
+            remediation = None
+        elif snap.server_version_num and snap.server_version_num < 120000:
+            remediation = drop_index_sql(snap, ix)
+        else:
+            remediation = f"REINDEX INDEX CONCURRENTLY {sqlquote.pg_qualified(ix.schema, ix.name)};"
+        yield Hit(
+            object=_index_ref(ix),
+            message=message,
+            details={"index_bytes": ix.size_bytes, "unique": ix.is_unique},
+            remediation=remediation,
+        )
+
+
+# ------------------------------------------------------------------------------------------------------------
+# IX05 missing-fk-index
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _inherited_from_parent(snap: Snapshot, fk: Constraint) -> bool:
+    """Whether a partition's foreign key is its parent's, cloned onto it (the parent is judged instead)."""
+    table = snap.table(fk.schema, fk.table)
+    if table is None or not table.is_partition or not table.parent:
+        return False
+    parent_schema, _, parent_name = table.parent.rpartition(".")
+    return any(
+        p.columns == fk.columns and p.ref_table_key == fk.ref_table_key and p.ref_columns == fk.ref_columns
+        for p in snap.constraints_of(parent_schema or fk.schema, parent_name, "foreign_key")
+    )
+
+
+def _taken_relation_names(snap: Snapshot) -> set[tuple[str, str]]:
+    # indexes and tables share one namespace per schema; built once per run, not once per finding
+    return {(ix.schema, ix.name) for ix in snap.indexes} | {(t.schema, t.name) for t in snap.tables}
+
+
+def _new_index_name(taken_pairs: set[tuple[str, str]], fk: Constraint) -> str:
+    taken = {name for schema, name in taken_pairs if schema == fk.schema}
+    name = sqlquote.index_name(fk.table, fk.columns)
+    n = 1
+    while name in taken:
+        name = sqlquote.index_name(fk.table, fk.columns, suffix=f"idx{n}")
+        n += 1
+    return name
+
+
+@check(
+    code="IX05",
+    name="missing-fk-index",
+    severity=Severity.WARNING,
+    engines=("postgresql",),
+    not_applicable={"mysql": "InnoDB creates an index for every foreign key by itself"},
+)
+def missing_fk_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
+    """Foreign key whose columns no index leads with.
+
+    ## What it does
+    Flags foreign keys whose columns are not the leading columns of any valid, non-partial index of the
+    referencing table. A composite foreign key is judged as a whole and in any order: the first n columns of
+    the index must be exactly the key's n columns. A primary key, a unique constraint or a wider index that
+    starts with them all count. Partitions are judged through their partitioned table.
+
+    ## Why is this bad?
+    PostgreSQL does not index the referencing side by itself. Every DELETE or key UPDATE on the referenced
+    table then scans the referencing table to check for rows, under lock, and joins from parent to children
+    cannot use an index.
+
+    ## Example
+    ```sql
+    CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint REFERENCES customers (id));
+    ```
+
+    ## Fix
+    ```sql
+    CREATE INDEX CONCURRENTLY orders_customer_id_idx ON orders (customer_id);
+    ```
+    (without CONCURRENTLY on a partitioned table, where PostgreSQL does not support it)
+
+    ## Known problems
+    A small or append-only referencing table whose parent rows are never deleted may not need the index.
+
+    ## References
+    - https://www.postgresql.org/docs/current/ddl-constraints.html#DDL-CONSTRAINTS-FK
+    """
+    taken = _taken_relation_names(snap)
+    for fk in snap.foreign_keys():
+        if not fk.columns or _inherited_from_parent(snap, fk):
+            continue
+        if any(_covers_columns(ix, fk.columns) for ix in snap.indexes_of(fk.schema, fk.table)):
+            continue
+        table = snap.table(fk.schema, fk.table)
+        ref_schema, ref_table = fk.ref_table_key or (fk.schema, "?")
+        ref_label = f"{ref_schema}.{ref_table}"
+        columns = ", ".join(fk.columns)
+        concurrently = "" if table is not None and table.kind == "partitioned" else "CONCURRENTLY "
+        remediation = (
+            f"CREATE INDEX {concurrently}{sqlquote.pg_ident(_new_index_name(taken, fk))} "
+            f"ON {sqlquote.pg_qualified(fk.schema, fk.table)} ({sqlquote.pg_column_list(fk.columns)});"
+        )
+        yield Hit(
+            object=ObjectRef(
+                type="foreign_key", schema=fk.schema, table=fk.table, columns=fk.columns, constraint=fk.name
+            ),
+            message=f"{fk.schema}.{fk.table}({columns}) references {ref_label} but no index leads with it",
+            details={
+                "table_rows": table.estimated_rows if table is not None else None,
+                "references": f"{ref_label}({', '.join(fk.ref_columns)})",
+                "on_delete": fk.on_delete,
+            },
+            remediation=remediation,
+        )

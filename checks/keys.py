@@ -2,12 +2,41 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
+from auditor import sqlquote
 from auditor.engine import NoOptions, check
-from auditor.model import Hit, ObjectRef, Severity, Snapshot
+from auditor.model import ColumnRef, Constraint, Hit, ObjectRef, Sequence, Severity, Snapshot, Table
 
 BOTH = ("postgresql", "mysql")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# KY01 no-primary-key
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _promotable_key(snap: Snapshot, table: Table) -> str | None:
+    """A unique constraint or index over NOT NULL columns that could become the primary key."""
+    candidates: list[tuple[str, tuple[str, ...]]] = [
+        (c.name, c.columns) for c in snap.constraints_of(table.schema, table.name, "unique")
+    ]
+    candidates += [
+        (ix.name, tuple(c for c in ix.columns if c is not None))
+        for ix in snap.indexes_of(table.schema, table.name)
+        if ix.is_unique
+        and ix.is_valid
+        and ix.predicate is None
+        and None not in ix.columns
+        and not ix.constraint
+    ]
+    for name, columns in sorted(candidates, key=lambda c: (len(c[1]), c[0])):
+        cols = [table.column(c) for c in columns]
+        if columns and all(c is not None and not c.nullable for c in cols):
+            return name
+    return None
 
 
 @check(code="KY01", name="no-primary-key", severity=Severity.WARNING, engines=BOTH)
@@ -16,12 +45,12 @@ def no_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
 
     ## What it does
     Flags ordinary and partitioned tables that have no PRIMARY KEY constraint. Partitions are judged through
-    their parent, and a table whose rows are identified by a NOT NULL unique constraint is still flagged, but the
-    message says which unique key could be promoted.
+    their parent, and a table whose rows are identified by a NOT NULL unique constraint is still flagged, but
+    the message says which unique key could be promoted.
 
     ## Why is this bad?
-    Without a primary key rows cannot be addressed reliably: ORMs and logical replication need one, duplicate rows
-    creep in, and other tables cannot reference this one with a foreign key.
+    Without a primary key rows cannot be addressed reliably: ORMs and logical replication need one, duplicate
+    rows creep in, and other tables cannot reference this one with a foreign key.
 
     ## Example
     ```sql
@@ -41,8 +70,396 @@ def no_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
             continue
         if snap.constraints_of(table.schema, table.name, "primary_key"):
             continue
+        message = f"{table.qualified} has no primary key"
+        promotable = _promotable_key(snap, table)
+        if promotable is not None:
+            message += f"; its NOT NULL unique key {promotable} could be promoted"
         yield Hit(
             object=ObjectRef(type="table", schema=table.schema, table=table.name),
-            message=f"{table.qualified} has no primary key",
-            details={"table_rows": table.estimated_rows},
+            message=message,
+            details={"table_rows": table.estimated_rows, "promotable_key": promotable},
         )
+
+
+# ------------------------------------------------------------------------------------------------------------
+# KY02 fk-type-mismatch
+# ------------------------------------------------------------------------------------------------------------
+
+# Spellings of one type, mapped to the form PostgreSQL's format_type prints (MySQL types pass through).
+_PG_ALIASES = {
+    "int": "integer",
+    "int4": "integer",
+    "int2": "smallint",
+    "int8": "bigint",
+    "varchar": "character varying",
+    "char": "character",
+    "bpchar": "character",
+    "bool": "boolean",
+    "float8": "double precision",
+    "float4": "real",
+    "decimal": "numeric",
+    "timestamptz": "timestamp with time zone",
+    "timetz": "time with time zone",
+    "varbit": "bit varying",
+}
+# Types whose modifier is a maximum length: a different length is a smaller matter than a different type.
+_LENGTH_TYPES = frozenset(
+    {"character varying", "character", "bit varying", "bit", "varchar", "char", "varbinary", "binary"}
+)
+_MYSQL_INTEGERS = frozenset({"tinyint", "smallint", "mediumint", "int", "integer", "bigint"})
+_MODIFIER = re.compile(r"\(([^)]*)\)")
+
+
+def normalize_type(engine: str, data_type: str) -> tuple[str, str]:
+    """(base type, full normalized type) of a column type as the server prints it."""
+    text = " ".join(data_type.strip().lower().split())
+    base = _MODIFIER.sub("", text).strip()
+    base = " ".join(base.split())
+    if engine == "mysql":
+        first = base.split(" ", 1)[0]
+        if first in _MYSQL_INTEGERS:
+            # display widths such as int(11) mean nothing for the values a column holds
+            text = base
+        return base, text
+    head, _, rest = base.partition(" ")
+    if head in _PG_ALIASES and not rest:
+        base = _PG_ALIASES[head]
+        mod = _MODIFIER.search(text)
+        text = base + (f"({mod.group(1)})" if mod else "")
+    return base, text
+
+
+@check(code="KY02", name="fk-type-mismatch", severity=Severity.WARNING, engines=BOTH)
+def fk_type_mismatch(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
+    """Foreign key column whose type differs from the referenced column's.
+
+    ## What it does
+    Compares, pair by pair, the type of each foreign key column with the type of the column it references:
+    integer against bigint, text against varchar, numeric precisions, and so on. When the only difference is
+    the length of a character or bit type (varchar(10) against varchar(20)) the finding is info.
+
+    ## Why is this bad?
+    Joins across the key compare values of two types and may need a cast, which can keep an index from being
+    used; a narrower referencing column overflows or truncates values the referenced key accepts (an integer
+    foreign key on a bigint id fails once ids pass 2^31).
+
+    ## Example
+    ```sql
+    CREATE TABLE customers (id bigint PRIMARY KEY);
+    CREATE TABLE orders (id bigint PRIMARY KEY, customer_id integer REFERENCES customers (id));
+    ```
+
+    ## Fix
+    Give the referencing column the referenced column's type (this rewrites the table under an ACCESS
+    EXCLUSIVE lock, except when only a varchar length grows):
+    ```sql
+    ALTER TABLE orders ALTER COLUMN customer_id TYPE bigint;
+    ```
+    """
+    for fk in snap.foreign_keys():
+        ref_key = fk.ref_table_key
+        table = snap.table(fk.schema, fk.table)
+        ref = snap.table(*ref_key) if ref_key else None
+        if table is None or ref is None or table.is_partition and _has_parent_fk(snap, table, fk):
+            continue
+        pairs = []
+        worst: Severity | None = None
+        for column, ref_column in zip(fk.columns, fk.ref_columns, strict=False):
+            mine, theirs = table.column(column), ref.column(ref_column)
+            if mine is None or theirs is None:
+                continue
+            base, full = normalize_type(snap.engine, mine.data_type)
+            ref_base, ref_full = normalize_type(snap.engine, theirs.data_type)
+            if full == ref_full:
+                continue
+            level = Severity.INFO if base == ref_base and base in _LENGTH_TYPES else Severity.WARNING
+            if worst is None or level.rank > worst.rank:
+                worst = level
+            pairs.append((column, mine.data_type, ref_column, theirs.data_type))
+        if not pairs or worst is None:
+            continue
+        described = ", ".join(f"{c} {t} -> {rc} {rt}" for c, t, rc, rt in pairs)
+        yield Hit(
+            object=ObjectRef(
+                type="foreign_key", schema=fk.schema, table=fk.table, columns=fk.columns, constraint=fk.name
+            ),
+            message=f"{table.qualified} foreign key {fk.name} has columns whose types differ from "
+            f"{ref.qualified}'s: {described}",
+            details={
+                "pairs": [
+                    {"column": c, "type": t, "ref_column": rc, "ref_type": rt} for c, t, rc, rt in pairs
+                ],
+                "references": ref.qualified,
+            },
+            remediation=_retype_sql(
+                snap, fk, [(c, rt) for c, t, _, rt in pairs if not _narrows(snap, t, rt)]
+            ),
+            severity=Severity.INFO if worst is Severity.INFO else None,
+        )
+
+
+def _narrows(snap: Snapshot, mine: str, theirs: str) -> bool:
+    """Whether giving the referencing column the referenced type would cut its integer range."""
+    a, b = integer_range(snap.engine, mine), integer_range(snap.engine, theirs)
+    return a is not None and b is not None and b[1] < a[1]
+
+
+def _has_parent_fk(snap: Snapshot, table: Table, fk: Constraint) -> bool:
+    if not table.parent:
+        return False
+    parent_schema, _, parent_name = table.parent.rpartition(".")
+    return any(
+        p.columns == fk.columns and p.ref_table_key == fk.ref_table_key
+        for p in snap.constraints_of(parent_schema or table.schema, parent_name, "foreign_key")
+    )
+
+
+def _retype_sql(snap: Snapshot, fk: Constraint, changes: list[tuple[str, str]]) -> str | None:
+    # narrowing a wider referencing column is no fix: the referenced key is the one to widen, with its other
+    # referencing columns, which is a migration of its own
+    if snap.engine == "mysql" or not changes:
+        return None  # MODIFY needs the column's whole definition, which a type alone does not give
+    table = sqlquote.pg_qualified(fk.schema, fk.table)
+    # the referenced type is printed by the server, already quoted where it needs to be
+    actions = ", ".join(f"ALTER COLUMN {sqlquote.pg_ident(c)} TYPE {t}" for c, t in changes)
+    return f"ALTER TABLE {table} {actions};"
+
+
+# ------------------------------------------------------------------------------------------------------------
+# KY03 unvalidated-constraint
+# ------------------------------------------------------------------------------------------------------------
+
+
+@check(code="KY03", name="unvalidated-constraint", severity=Severity.WARNING, engines=BOTH)
+def unvalidated_constraint(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
+    """Constraint added NOT VALID and never validated.
+
+    ## What it does
+    Flags foreign keys, check constraints (and, on PostgreSQL 18, NOT NULL constraints) that were added with
+    NOT VALID and never validated afterwards.
+
+    ## Why is this bad?
+    NOT VALID only checks new and updated rows: the rows already there may break the rule, and the planner
+    cannot use the constraint to prove anything (constraint exclusion, join removal).
+
+    ## Example
+    ```sql
+    ALTER TABLE orders ADD CONSTRAINT orders_customer_fk
+        FOREIGN KEY (customer_id) REFERENCES customers (id) NOT VALID;
+    ```
+
+    ## Fix
+    Validation takes only a SHARE UPDATE EXCLUSIVE lock, so reads and writes go on while it scans:
+    ```sql
+    ALTER TABLE orders VALIDATE CONSTRAINT orders_customer_fk;
+    ```
+
+    ## References
+    - https://www.postgresql.org/docs/current/sql-altertable.html#SQL-ALTERTABLE-DESC-VALIDATE-CONSTRAINT
+    """
+    for con in snap.constraints:
+        if con.validated:
+            continue
+        remediation = None
+        if snap.engine == "postgresql":
+            remediation = (
+                f"ALTER TABLE {sqlquote.pg_qualified(con.schema, con.table)} "
+                f"VALIDATE CONSTRAINT {sqlquote.pg_ident(con.name)};"
+                " -- takes only a SHARE UPDATE EXCLUSIVE lock"
+            )
+        kind = con.type.replace("_", " ")
+        ref_type = "foreign_key" if con.type == "foreign_key" else "constraint"
+        yield Hit(
+            object=ObjectRef(
+                type=ref_type,
+                schema=con.schema,
+                table=con.table,
+                columns=con.columns or None,
+                constraint=con.name,
+            ),
+            message=f"{kind} constraint {con.name} on {con.schema}.{con.table} was never validated: "
+            "existing rows may break it",
+            details={"constraint_type": con.type},
+            remediation=remediation,
+        )
+
+
+# ------------------------------------------------------------------------------------------------------------
+# KY04 sequence-exhaustion
+# ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SequenceExhaustionOptions:
+    """Options of sequence-exhaustion: the share of the usable range (percent) for a warning, an error."""
+
+    warn_pct: float = 75.0
+    error_pct: float = 90.0
+
+
+_PG_INT_RANGE = {
+    "smallint": (-(2**15), 2**15 - 1),
+    "integer": (-(2**31), 2**31 - 1),
+    "bigint": (-(2**63), 2**63 - 1),
+}
+_MYSQL_INT_BITS = {"tinyint": 8, "smallint": 16, "mediumint": 24, "int": 32, "integer": 32, "bigint": 64}
+
+
+def integer_range(engine: str, data_type: str) -> tuple[int, int] | None:
+    """(min, max) of an integer column type; None for anything else (numeric columns have no such limit)."""
+    base, _ = normalize_type(engine, data_type)
+    words = base.split()
+    if not words:
+        return None
+    if engine == "mysql":
+        bits = _MYSQL_INT_BITS.get(words[0])
+        if bits is None:
+            return None
+        if "unsigned" in words:
+            return (0, 2**bits - 1)
+        return (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+    head = _PG_ALIASES.get(base, base)
+    return _PG_INT_RANGE.get(head)
+
+
+def _usable_range(snap: Snapshot, seq: Sequence) -> tuple[int | None, int | None, ColumnRef | None]:
+    """The narrowest (min, max) of the sequence's bounds and its columns' types, and the limiting column."""
+    low, high = seq.min_value, seq.max_value
+    own = integer_range(snap.engine, seq.data_type) if seq.kind == "sequence" else None
+    if own is not None:
+        low = own[0] if low is None else max(low, own[0])
+        high = own[1] if high is None else min(high, own[1])
+    limiting: ColumnRef | None = None
+    for ref in seq.feeds:
+        rng = integer_range(snap.engine, ref.data_type)
+        if rng is None:
+            continue
+        bound_before = high if seq.increment > 0 else low
+        low = rng[0] if low is None else max(low, rng[0])
+        high = rng[1] if high is None else min(high, rng[1])
+        if (high if seq.increment > 0 else low) != bound_before:
+            limiting = ref
+    return low, high, limiting
+
+
+@check(
+    code="KY04",
+    name="sequence-exhaustion",
+    severity=Severity.WARNING,
+    engines=BOTH,
+    options=SequenceExhaustionOptions,
+)
+def sequence_exhaustion(snap: Snapshot, opts: SequenceExhaustionOptions) -> Iterator[Hit]:
+    """Sequence or AUTO_INCREMENT counter past a share of its usable range.
+
+    ## What it does
+    Measures how much of its range a sequence (or a MySQL AUTO_INCREMENT counter) has used. The usable range
+    ends at the smaller of the sequence's own limit and the largest value of the narrowest integer column it
+    feeds: an integer column fed by a bigint sequence fails at 2^31 - 1, whatever the sequence allows.
+    Descending sequences are measured towards their minimum. Warning from `warn_pct`, error from `error_pct`.
+
+    ## Why is this bad?
+    When the range runs out every INSERT fails ("nextval: reached maximum value" or "integer out of range", a
+    duplicate key on MySQL), and the fix, widening the column, rewrites the table under an exclusive lock: it
+    must be done well before.
+
+    ## Example
+    ```sql
+    CREATE TABLE events (id serial PRIMARY KEY);  -- integer column, 1.9 billion ids used
+    ```
+
+    ## Fix
+    Widen the column and the sequence to bigint. This rewrites the table under an ACCESS EXCLUSIVE lock (plan
+    a window, or migrate through a new column):
+    ```sql
+    ALTER TABLE events ALTER COLUMN id TYPE bigint;
+    ALTER SEQUENCE events_id_seq AS bigint NO MAXVALUE;
+    ```
+
+    ## Options
+    - `warn_pct` (default 75.0): share of the range used that makes a warning.
+    - `error_pct` (default 90.0): share of the range used that makes an error.
+
+    ## Known problems
+    A sequence whose last value cannot be read (never used, or no privilege) is not judged.
+    """
+    for seq in snap.sequences:
+        if seq.last_value is None or seq.increment == 0:
+            continue
+        low, high, limiting = _usable_range(snap, seq)
+        ascending = seq.increment > 0
+        limit = high if ascending else low
+        if limit is None:
+            continue
+        if seq.cycle and limiting is None:
+            continue  # wraps around by design, and no column overflows before it does
+        # Measured from zero, as "share of the type's range" is read, unless the sequence was set up to count
+        # from the far end of the range (start at the type's minimum to double an integer's headroom).
+        start = seq.start_value if seq.start_value is not None else 0
+        origin = min(start, 0) if ascending else max(start, 0)
+        span = (limit - origin) if ascending else (origin - limit)
+        used = (seq.last_value - origin) if ascending else (origin - seq.last_value)
+        if span <= 0:
+            continue
+        pct = 100.0 * max(used, 0) / span
+        if pct < opts.warn_pct:
+            continue
+        severity = Severity.ERROR if pct >= opts.error_pct else None
+        typed = [ref for ref in seq.feeds if integer_range(snap.engine, ref.data_type) is not None]
+        column_type = (limiting or (typed[0] if typed else None) or seq).data_type
+        label = _sequence_label(seq)
+        if limiting is not None:
+            bound = f"the {limiting.data_type} column {limiting.table}.{limiting.column}"
+        else:
+            bound = f"its own {'maximum' if ascending else 'minimum'}"
+        yield Hit(
+            object=ObjectRef(
+                type="sequence",
+                schema=seq.schema,
+                table=limiting.table if limiting else (seq.feeds[0].table if seq.feeds else None),
+                columns=(limiting.column,) if limiting else None,
+                sequence=seq.name,
+            ),
+            message=f"{label} has used {pct:.1f}% of its range ({seq.last_value} of {limit}), up to {bound}",
+            details={
+                "last_value": seq.last_value,
+                "max_value": limit,
+                "used_pct": round(pct, 2),
+                "column_type": column_type,
+                "increment": seq.increment,
+            },
+            remediation=_widen_sql(snap, seq),
+            severity=severity,
+        )
+
+
+def _sequence_label(seq: Sequence) -> str:
+    if seq.kind == "auto_increment" and seq.feeds:
+        ref = seq.feeds[0]
+        return f"AUTO_INCREMENT of {ref.schema}.{ref.table}.{ref.column}"
+    return f"sequence {seq.qualified}"
+
+
+def _widen_sql(snap: Snapshot, seq: Sequence) -> str | None:
+    narrow = [
+        ref
+        for ref in seq.feeds
+        if (rng := integer_range(snap.engine, ref.data_type)) is not None and rng[1] < 2**63 - 1
+    ]
+    lines = ["-- rewrites the table under an exclusive lock: plan a maintenance window"]
+    if snap.engine == "mysql":
+        for ref in narrow:
+            unsigned = " UNSIGNED" if "unsigned" in ref.data_type.lower() else ""
+            lines.append(
+                f"ALTER TABLE {sqlquote.mysql_qualified(ref.schema, ref.table)} MODIFY "
+                f"{sqlquote.mysql_ident(ref.column)} BIGINT{unsigned} NOT NULL AUTO_INCREMENT;"
+            )
+        return "\n".join(lines) if narrow else None
+    for ref in narrow:
+        lines.append(
+            f"ALTER TABLE {sqlquote.pg_qualified(ref.schema, ref.table)} "
+            f"ALTER COLUMN {sqlquote.pg_ident(ref.column)} TYPE bigint;"
+        )
+    bound = "NO MAXVALUE" if seq.increment > 0 else "NO MINVALUE"
+    lines.append(f"ALTER SEQUENCE {sqlquote.pg_qualified(seq.schema, seq.name)} AS bigint {bound};")
+    return "\n".join(lines)

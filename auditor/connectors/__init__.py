@@ -16,6 +16,16 @@ class CollectOptions:
     connect_timeout_s: int = 10
     statement_timeout_ms: int = 30_000
     lock_timeout_ms: int = 1_000
+    idle_in_transaction_timeout_ms: int = 60_000  # ends a stalled session server-side
+    # data sampling for the normalization checks (auditor.sampling); --no-sample sets sample=False
+    sample: bool = True
+    show_samples: bool = False  # keep a few raw example values in the snapshot (--show-samples)
+    sample_rows: int = 10_000  # rows per table
+    sample_table_timeout_s: float = 5.0
+    sample_budget_s: float = 60.0  # the whole sampling probe
+    sample_max_tables: int = 200
+    # the workload probe (pg_stat_statements, generic-plan EXPLAIN, hypopg); --no-workload sets it off
+    workload: bool = True
 
 
 def collect(dsn: Dsn, options: CollectOptions | None = None) -> Snapshot:
@@ -26,5 +36,7 @@ def collect(dsn: Dsn, options: CollectOptions | None = None) -> Snapshot:
 
         return collect_pg(dsn, options)
     if dsn.engine == "mysql":
-        raise AuditError("MySQL/MariaDB support is not available yet in this version of dbaudit")
+        from auditor.connectors.mysql import collect as collect_mysql
+
+        return collect_mysql(dsn, options)
     raise AuditError(f"unsupported engine {dsn.engine!r}")

@@ -1,0 +1,726 @@
+"""MySQL and MariaDB connector: one read-only session, a fixed number of catalog queries, a Snapshot out.
+
+Everything comes from ``information_schema`` in bulk (one query per snapshot area, whatever the number of
+tables), index usage from ``performance_schema`` when it is on, index sizes from InnoDB's persistent
+statistics when the session may read them. The SQL lives in ``sql/*.sql``, one file per area, with
+per-flavor variants by suffix (``indexes.mysql8.sql``, ``indexes.mariadb.sql``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from typing import Any
+
+import pymysql
+import pymysql.cursors
+
+from auditor.connectors import CollectOptions
+from auditor.dsn import Dsn, redact
+from auditor.errors import ConnectError
+from auditor.model import (
+    Column,
+    ColumnRef,
+    Constraint,
+    Index,
+    IndexKey,
+    Note,
+    Snapshot,
+    Table,
+    TableStats,
+)
+from auditor.model import (
+    Sequence as SequenceInfo,
+)
+
+SYSTEM_SCHEMAS = frozenset({"information_schema", "performance_schema", "mysql", "sys"})
+
+PERFORMANCE_SCHEMA_ENABLE = "[mysqld]\nperformance_schema = ON"
+
+SETTINGS = (
+    "version", "version_comment", "performance_schema", "innodb_page_size", "auto_increment_increment",
+    "auto_increment_offset", "max_connections", "innodb_buffer_pool_size", "sql_mode", "character_set_server",
+    "collation_server", "default_storage_engine", "innodb_file_per_table", "innodb_stats_persistent",
+    "innodb_flush_log_at_trx_commit", "sync_binlog", "log_bin", "binlog_format", "read_only",
+    "transaction_isolation", "tx_isolation", "lower_case_table_names", "long_query_time", "slow_query_log",
+    "table_open_cache", "tmp_table_size", "max_heap_table_size", "max_allowed_packet", "wait_timeout",
+    "query_cache_type", "query_cache_size", "performance_schema_digests_size", "max_digest_length",
+    "information_schema_stats_expiry", "userstat", "foreign_key_checks", "time_zone", "system_time_zone",
+)
+
+# Counters that say performance_schema ran out of room: then a missing usage row is no proof of zero reads.
+_PS_LOST = ("Performance_schema_index_stat_lost", "Performance_schema_table_handles_lost",
+            "Performance_schema_table_instances_lost")
+
+_INTEGER_MAX = {
+    "tinyint": (127, 255),
+    "smallint": (32767, 65535),
+    "mediumint": (8388607, 16777215),
+    "int": (2147483647, 4294967295),
+    "integer": (2147483647, 4294967295),
+    "bigint": (9223372036854775807, 18446744073709551615),
+}
+
+_CONSTRAINT_TYPES = {"PRIMARY KEY": "primary_key", "UNIQUE": "unique", "FOREIGN KEY": "foreign_key"}
+
+
+def load_sql(name: str) -> str:
+    path = resources.files("auditor.connectors.mysql").joinpath("sql", f"{name}.sql")
+    return path.read_text(encoding="utf-8")
+
+
+def quote_ident(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Session
+# ------------------------------------------------------------------------------------------------------------
+
+
+class _Session:
+    """A connection that counts its round trips (the query-count test and the benchmark read the figure)."""
+
+    def __init__(self, conn: pymysql.connections.Connection[Any]) -> None:
+        self.conn = conn
+        self.queries = 0
+
+    def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        self.queries += 1
+        with self.conn.cursor(pymysql.cursors.DictCursor) as cur:
+            cur.execute(sql, params)
+            return list(cur.fetchall())
+
+    def run(self, sql: str) -> None:
+        self.queries += 1
+        with self.conn.cursor() as cur:
+            cur.execute(sql)
+
+
+def _connect_kwargs(dsn: Dsn, options: CollectOptions) -> dict[str, Any]:
+    p = dsn.params
+    kwargs: dict[str, Any] = {
+        "user": p.get("user") or "root",
+        "password": p.get("password", ""),
+        "database": p.get("database") or None,
+        "charset": p.get("charset", "utf8mb4"),
+        "connect_timeout": int(p.get("connect_timeout", options.connect_timeout_s)),
+        # PyMySQL reads the server's greeting under read_timeout: bound it by the connect timeout, and widen
+        # it to the statement bound once connected (see _connect)
+        "read_timeout": int(p.get("connect_timeout", options.connect_timeout_s)),
+        "write_timeout": _socket_bound_s(options),
+        "autocommit": True,
+        "program_name": "dbaudit",
+    }
+    if p.get("unix_socket"):
+        kwargs["unix_socket"] = p["unix_socket"]
+    else:
+        kwargs["host"] = p.get("host", "localhost")
+        kwargs["port"] = int(p.get("port", "3306"))
+    mode = p.get("ssl_mode", "")
+    wants_ssl = (
+        p.get("ssl") == "true" or any(k in p for k in ("ssl_ca", "ssl_cert", "ssl_key"))
+        or mode in ("required", "verify_ca", "verify_identity")
+    )
+    if wants_ssl and mode != "disabled":
+        ssl: dict[str, Any] = {}
+        for key in ("ssl_ca", "ssl_cert", "ssl_key"):
+            if p.get(key):
+                kwargs[key] = p[key]
+        verify = p.get("ssl_verify")
+        if verify is not None:
+            kwargs["ssl_verify_cert"] = verify == "true"
+            kwargs["ssl_verify_identity"] = verify == "true"
+        elif mode in ("verify_ca", "verify_identity"):
+            kwargs["ssl_verify_cert"] = True
+            kwargs["ssl_verify_identity"] = mode == "verify_identity"
+        if not any(k in kwargs for k in ("ssl_ca", "ssl_cert", "ssl_key")):
+            kwargs["ssl"] = ssl  # TLS without a CA file: PyMySQL's default context
+    return kwargs
+
+
+def _socket_bound_s(options: CollectOptions) -> int:
+    return max(5, options.statement_timeout_ms // 1000 + 10)
+
+
+def _connect(dsn: Dsn, options: CollectOptions) -> pymysql.connections.Connection[Any]:
+    kwargs = _connect_kwargs(dsn, options)
+    where = dsn.display
+    try:
+        conn = pymysql.connect(**kwargs)
+        # a hung server must not hang the audit: the socket gives up a little after the statement bound
+        conn._read_timeout = _socket_bound_s(options)
+        return conn
+    except pymysql.err.OperationalError as exc:
+        code = exc.args[0] if exc.args else 0
+        text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+        if code in (1045, 1698):
+            msg = f"access denied for user {kwargs['user']!r} at {where}: check the user and password"
+        elif code == 1049:
+            msg = f"unknown database {kwargs['database']!r} on {where}"
+        elif code == 1044:
+            msg = f"user {kwargs['user']!r} may not use database {kwargs['database']!r} on {where}"
+        elif code in (2003, 2002, 2013, 2006):
+            msg = f"cannot connect to {where}: {_network_reason(text)}"
+        else:
+            msg = f"cannot connect to {where}: MySQL error {code}: {text}"
+        raise ConnectError(redact(msg, dsn)) from None
+    except OSError as exc:  # includes socket timeouts
+        raise ConnectError(redact(f"cannot connect to {where}: {exc}", dsn)) from None
+    except pymysql.err.MySQLError as exc:
+        raise ConnectError(redact(f"cannot connect to {where}: {exc}", dsn)) from None
+
+
+def _network_reason(text: str) -> str:
+    low = text.lower()
+    if "name or service not known" in low or "nodename nor servname" in low or "errno -2" in low \
+            or "errno -3" in low or "no address associated" in low:
+        return "unknown host"
+    if "refused" in low:
+        return "connection refused (is the server running and listening on that port?)"
+    if "timed out" in low or "timeout" in low:
+        return "timed out"
+    if "no such file" in low:
+        return "no server socket at that path"
+    return " ".join(text.split())
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Collection
+# ------------------------------------------------------------------------------------------------------------
+
+
+def version_num(version: str) -> int:
+    """'10.11.6-MariaDB-0+deb12u1' -> 101106, '8.0.36' -> 80036 (a 5.5.5- replication prefix is dropped)."""
+    text = version[len("5.5.5-"):] if version.startswith("5.5.5-") else version
+    m = re.match(r"(\d+)\.(\d+)\.(\d+)", text)
+    if not m:
+        return 0
+    major, minor, patch = (int(g) for g in m.groups())
+    return major * 10000 + minor * 100 + patch
+
+
+def _session_setup(flavor: str, vnum: int, options: CollectOptions) -> str:
+    lock_s = max(1, (options.lock_timeout_ms + 999) // 1000)
+    parts = [f"lock_wait_timeout = {lock_s}", f"innodb_lock_wait_timeout = {lock_s}"]
+    if flavor == "mariadb":
+        if vnum >= 100100:
+            parts.append(f"max_statement_time = {options.statement_timeout_ms / 1000:.3f}")
+    else:
+        if vnum >= 50708:
+            parts.append(f"max_execution_time = {int(options.statement_timeout_ms)}")
+        if vnum >= 80000:
+            # MySQL 8 caches TABLES/STATISTICS figures for a day by default; the audit wants today's
+            parts.append("information_schema_stats_expiry = 0")
+    return "SET SESSION " + ", ".join(parts)
+
+
+def select_schemas(names: Iterable[str], database: str | None, options: CollectOptions) -> list[str]:
+    if database:
+        return [database]
+    chosen = []
+    for name in names:
+        if name.lower() in SYSTEM_SCHEMAS:
+            continue
+        if options.include_schemas and not any(fnmatch.fnmatchcase(name, g) for g in options.include_schemas):
+            continue
+        if any(fnmatch.fnmatchcase(name, g) for g in options.exclude_schemas):
+            continue
+        chosen.append(name)
+    return chosen
+
+
+def collect(dsn: Dsn, options: CollectOptions | None = None) -> Snapshot:
+    """Open a read-only session on a MySQL or MariaDB server and return its snapshot."""
+    options = options or CollectOptions()
+    started = time.monotonic()
+    conn = _connect(dsn, options)
+    try:
+        session = _Session(conn)
+        try:
+            return _collect(session, dsn, options, started)
+        except pymysql.err.OperationalError as exc:
+            code = exc.args[0] if exc.args else 0
+            text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+            if code in (1969, 3024):  # max_statement_time / max_execution_time exceeded
+                raise ConnectError(
+                    f"a catalog query on {dsn.display} ran past the statement bound of "
+                    f"{options.statement_timeout_ms} ms"
+                ) from None
+            raise ConnectError(redact(f"{dsn.display}: MySQL error {code}: {text}", dsn)) from None
+        except pymysql.err.MySQLError as exc:
+            raise ConnectError(redact(f"{dsn.display}: {exc}", dsn)) from None
+    finally:
+        with contextlib.suppress(pymysql.err.Error):
+            conn.close()
+
+
+def _collect(session: _Session, dsn: Dsn, options: CollectOptions, started: float) -> Snapshot:
+    notes: list[Note] = []
+    server = session.rows(load_sql("server"))[0]
+    version = str(server["server_version"])
+    comment = str(server["version_comment"] or "")
+    flavor = "mariadb" if "mariadb" in (version + " " + comment).lower() else "mysql"
+    vnum = version_num(version)
+    now_utc: datetime = server["now_utc"].replace(tzinfo=UTC)
+
+    session.run(_session_setup(flavor, vnum, options))
+    session.run("SET SESSION TRANSACTION READ ONLY")
+    session.run("START TRANSACTION READ ONLY")
+
+    settings = {
+        str(r["Variable_name"]): str(r["Value"])
+        for r in session.rows(load_sql("settings"), {"names": SETTINGS})
+    }
+    status = {str(r["Variable_name"]): str(r["Value"]) for r in session.rows(load_sql("status"))}
+    server_started = None
+    if status.get("Uptime", "").isdigit():
+        server_started = now_utc - timedelta(seconds=int(status["Uptime"]))
+
+    database = dsn.params.get("database") or ""
+    schema_names = [str(r["schema_name"]) for r in session.rows(load_sql("schemas"))]
+    schemas = select_schemas(schema_names, database, options)
+    # an empty IN () is a syntax error; a name no schema has keeps the query count fixed and matches nothing
+    params = {"schemas": tuple(schemas) or ("",)}
+
+    table_rows = session.rows(load_sql("tables"), params)
+    column_rows = session.rows(load_sql("columns"), params)
+    is_mysql8 = flavor == "mysql" and vnum >= 80000
+    if is_mysql8:
+        index_sql = "indexes.mysql8"
+    elif flavor == "mariadb" and vnum >= 100600:
+        index_sql = "indexes.mariadb"
+    else:
+        index_sql = "indexes"
+    index_rows = session.rows(load_sql(index_sql), params)
+    constraint_rows = session.rows(load_sql("constraints"), params)
+
+    check_rows: list[dict[str, Any]] = []
+    has_checks = (flavor == "mariadb" and vnum >= 100202) or (flavor == "mysql" and vnum >= 80016)
+    if has_checks:
+        check_sql = "check_constraints.mysql8" if is_mysql8 else "check_constraints"
+        check_rows = session.rows(load_sql(check_sql), params)
+
+    capabilities: list[str] = []
+    size_rows: list[dict[str, Any]] = []
+    try:
+        size_rows = session.rows(load_sql("index_sizes"), params)
+        capabilities.append("innodb_index_stats")
+    except pymysql.err.MySQLError as exc:
+        # no SELECT on mysql.innodb_index_stats is common for audit users: sizes stay unknown
+        notes.append(Note(
+            area="indexes",
+            message="index sizes unknown: mysql.innodb_index_stats is not readable "
+                    f"({_mysql_error_text(exc)})",
+            enable="GRANT SELECT ON mysql.innodb_index_stats TO <audit user>",
+        ))
+
+    ps_on = settings.get("performance_schema", "").upper() in ("ON", "1")
+    usage_rows: list[dict[str, Any]] | None = None
+    if ps_on:
+        try:
+            usage_rows = session.rows(load_sql("index_usage"), params)
+            capabilities.append("performance_schema")
+        except pymysql.err.MySQLError as exc:
+            notes.append(Note(
+                area="statistics",
+                message=f"index usage unknown: performance_schema is not readable ({_mysql_error_text(exc)})",
+                enable="GRANT SELECT ON performance_schema.* TO <audit user>",
+            ))
+    else:
+        notes.append(Note(
+            area="statistics",
+            message="performance_schema is off: index usage and the workload are not recorded by this server",
+            enable=PERFORMANCE_SCHEMA_ENABLE,
+        ))
+    lost = [k for k in _PS_LOST if status.get(k, "0") not in ("0", "")]
+    if usage_rows is not None and lost:
+        notes.append(Note(
+            area="statistics",
+            message="performance_schema dropped some table/index instruments (" + ", ".join(lost) + " > 0): "
+                    "indexes without a usage row are reported as unknown, not as unused",
+            enable="[mysqld]\nperformance_schema_max_table_instances = -1\n"
+                   "performance_schema_max_table_handles = -1",
+        ))
+    session.run("COMMIT")
+
+    tables, sequences = _build_tables(table_rows, column_rows)
+    if usage_rows is not None:
+        tables = _with_table_stats(tables, usage_rows, missing_is_zero=not lost)
+    constraints = _build_constraints(constraint_rows, check_rows)
+    page_size = int(settings.get("innodb_page_size", "16384") or 16384)
+    indexes = _build_indexes(
+        index_rows, constraints, size_rows, page_size, usage_rows, missing_is_zero=not lost
+    )
+    indexes = mark_fk_indexes(indexes, constraints)
+    increment = int(settings.get("auto_increment_increment", "1") or 1)
+    sequences = [s if increment == 1 else _with_increment(s, increment) for s in sequences]
+
+    return Snapshot(
+        engine="mysql",
+        server_version=version,
+        server_version_num=vnum,
+        database=database,
+        dsn=dsn.display,
+        collected_at=datetime.now(UTC),
+        collect_duration_s=round(time.monotonic() - started, 3),
+        queries_sent=session.queries,
+        flavor=flavor,
+        settings=settings,
+        capabilities=tuple(capabilities),
+        stats_reset=None,
+        server_started=server_started,
+        schemas=tuple(schemas),
+        tables=tuple(tables),
+        indexes=tuple(indexes),
+        constraints=tuple(constraints),
+        sequences=tuple(sequences),
+        notes=tuple(notes),
+    )
+
+
+def _mysql_error_text(exc: pymysql.err.MySQLError) -> str:
+    if len(exc.args) > 1:
+        return f"error {exc.args[0]}: {' '.join(str(exc.args[1]).split())}"
+    return " ".join(str(exc).split())
+
+
+def _with_table_stats(
+    tables: list[Table], usage_rows: Sequence[Mapping[str, Any]], missing_is_zero: bool
+) -> list[Table]:
+    """Table activity from performance_schema, summed over the table's rows.
+
+    performance_schema counts rows, not scans: ``seq_scan`` / ``seq_tup_read`` get the rows read by full
+    table scans (the INDEX_NAME NULL row) and ``idx_scan`` / ``idx_tup_fetch`` the rows read through indexes.
+    A table with a non-zero figure was read; the figures are not comparable with PostgreSQL's scan counts.
+    """
+    sums: dict[tuple[str, str], dict[str, int]] = {}
+    for r in usage_rows:
+        key = (_text(r["schema_name"]), _text(r["table_name"]))
+        acc = sums.setdefault(key, {"seq": 0, "idx": 0, "ins": 0, "upd": 0, "del": 0})
+        if r["index_name"] is None:
+            acc["seq"] += int(r["count_read"] or 0)
+        else:
+            acc["idx"] += int(r["count_read"] or 0)
+        acc["ins"] += int(r["count_insert"] or 0)
+        acc["upd"] += int(r["count_update"] or 0)
+        acc["del"] += int(r["count_delete"] or 0)
+    out = []
+    for t in tables:
+        acc_or_none = sums.get(t.key)
+        if acc_or_none is None and (not missing_is_zero or t.kind != "table"):
+            out.append(t)
+            continue
+        acc = acc_or_none or {"seq": 0, "idx": 0, "ins": 0, "upd": 0, "del": 0}
+        stats = TableStats(
+            seq_scan=acc["seq"], seq_tup_read=acc["seq"], idx_scan=acc["idx"], idx_tup_fetch=acc["idx"],
+            n_tup_ins=acc["ins"], n_tup_upd=acc["upd"], n_tup_del=acc["del"],
+        )
+        out.append(replace(t, stats=stats))
+    return out
+
+
+def mark_fk_indexes(indexes: list[Index], constraints: Sequence[Constraint]) -> list[Index]:
+    """Mark, per foreign key side, the index InnoDB relies on, unless a primary key or unique index serves it.
+
+    InnoDB needs an index whose leading columns are the foreign key's columns in the same order, on the child
+    and on the parent, and refuses to drop the last one (error 1553). When several plain indexes qualify, the
+    narrowest is marked: a wider one that leads with the same columns serves the key as well, so it stays free
+    to be judged unused, and the narrow one can still be judged redundant to it.
+    """
+    by_table: dict[tuple[str, str], list[Index]] = {}
+    for ix in indexes:
+        by_table.setdefault(ix.table_key, []).append(ix)
+    marked: set[tuple[str, str, str]] = set()
+    for fk in constraints:
+        if fk.type != "foreign_key":
+            continue
+        sides = [((fk.schema, fk.table), fk.columns)]
+        if fk.ref_table is not None:
+            sides.append(((fk.ref_schema or fk.schema, fk.ref_table), fk.ref_columns))
+        for table_key, columns in sides:
+            n = len(columns)
+            serving = [
+                ix for ix in by_table.get(table_key, [])
+                if ix.method == "btree" and ix.columns[:n] == tuple(columns)
+            ]
+            if not serving or any(ix.is_primary or ix.is_unique for ix in serving):
+                continue
+            keep = min(serving, key=lambda ix: (len(ix.keys), ix.name))
+            marked.add((keep.schema, keep.table, keep.name))
+    return [
+        replace(ix, supports_fk=True) if (ix.schema, ix.table, ix.name) in marked else ix for ix in indexes
+    ]
+
+
+def _with_increment(seq: SequenceInfo, increment: int) -> SequenceInfo:
+    return replace(seq, increment=increment)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Building the snapshot from rows
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes | bytearray):
+        return value.decode("utf-8", errors="replace")
+    return "" if value is None else str(value)
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def integer_max(column_type: str) -> int | None:
+    """Largest value of an integer column type ('int(10) unsigned' -> 4294967295); None for other types."""
+    words = column_type.lower().replace("(", " (").split()
+    if not words or words[0] not in _INTEGER_MAX:
+        return None
+    signed_max, unsigned_max = _INTEGER_MAX[words[0]]
+    return unsigned_max if "unsigned" in words else signed_max
+
+
+def _column_default(raw: Any, flavor_quoted_null: bool = True) -> str | None:
+    if raw is None:
+        return None
+    text = _text(raw)
+    # MariaDB 10.2.7+ prints defaults as SQL expressions, and DEFAULT NULL as the word NULL
+    if flavor_quoted_null and text == "NULL":
+        return None
+    return text
+
+
+def _build_tables(
+    table_rows: Sequence[Mapping[str, Any]], column_rows: Sequence[Mapping[str, Any]]
+) -> tuple[list[Table], list[SequenceInfo]]:
+    columns: dict[tuple[str, str], list[Column]] = {}
+    auto_columns: dict[tuple[str, str], Column] = {}
+    for r in column_rows:
+        key = (_text(r["schema_name"]), _text(r["table_name"]))
+        extra = _text(r["extra"]).lower()
+        identity = "auto_increment" if "auto_increment" in extra else None
+        default = _column_default(r["column_default"])
+        generated = _text(r["generation_expression"])
+        if generated and ("virtual" in extra or "stored" in extra or "persistent" in extra):
+            default = f"GENERATED ALWAYS AS ({generated})"
+        col = Column(
+            name=_text(r["column_name"]),
+            data_type=_text(r["column_type"]),
+            nullable=_text(r["is_nullable"]).upper() == "YES",
+            default=default,
+            comment=_text(r["comment"]) or None,
+            position=int(r["position"]),
+            identity=identity,
+        )
+        columns.setdefault(key, []).append(col)
+        if identity:
+            auto_columns[key] = col
+    tables: list[Table] = []
+    sequences: list[SequenceInfo] = []
+    for r in table_rows:
+        schema, name = _text(r["schema_name"]), _text(r["table_name"])
+        table_type = _text(r["table_type"]).upper()
+        if table_type in ("BASE TABLE", "SYSTEM VERSIONED"):
+            kind = "table"
+        elif table_type == "VIEW":
+            kind = "view"
+        else:  # SEQUENCE (MariaDB), SYSTEM VIEW, TEMPORARY: not audited as tables
+            continue
+        data, index = _opt_int(r["table_bytes"]), _opt_int(r["index_bytes"])
+        total = None if data is None and index is None else (data or 0) + (index or 0)
+        comment = _text(r["comment"])
+        if kind == "view" and comment.upper() == "VIEW":
+            comment = ""  # MySQL puts the word VIEW in TABLE_COMMENT of every view
+        tables.append(Table(
+            schema=schema,
+            name=name,
+            kind=kind,
+            estimated_rows=_opt_int(r["estimated_rows"]) if kind == "table" else None,
+            total_bytes=total if kind == "table" else None,
+            table_bytes=data if kind == "table" else None,
+            index_bytes=index if kind == "table" else None,
+            comment=comment or None,
+            engine=_text(r["engine"]) or None,
+            columns=tuple(columns.get((schema, name), ())),
+        ))
+        auto = auto_columns.get((schema, name))
+        if auto is not None and kind == "table":
+            counter = _opt_int(r["auto_increment"])
+            sequences.append(SequenceInfo(
+                schema=schema,
+                name=name,
+                data_type=auto.data_type,
+                start_value=1,
+                increment=1,
+                min_value=1,
+                max_value=integer_max(auto.data_type),
+                # AUTO_INCREMENT is the next value to hand out; None when the engine keeps no counter
+                last_value=None if counter is None else counter - 1,
+                feeds=(ColumnRef(schema, name, auto.name, auto.data_type),),
+                kind="auto_increment",
+            ))
+    return tables, sequences
+
+
+def _rule(value: Any) -> str | None:
+    text = _text(value)
+    return text.lower() if text else None
+
+
+def _build_constraints(
+    rows: Sequence[Mapping[str, Any]], check_rows: Sequence[Mapping[str, Any]]
+) -> list[Constraint]:
+    grouped: dict[tuple[str, str, str, str], list[Mapping[str, Any]]] = {}
+    for r in rows:
+        key = (_text(r["schema_name"]), _text(r["table_name"]), _text(r["constraint_name"]),
+               _text(r["constraint_type"]))
+        grouped.setdefault(key, []).append(r)
+    out: list[Constraint] = []
+    for (schema, table, name, ctype), parts in grouped.items():
+        parts = sorted(parts, key=lambda p: int(p["position"]))
+        kind = _CONSTRAINT_TYPES[ctype]
+        cols = tuple(_text(p["column_name"]) for p in parts)
+        col_list = ", ".join(quote_ident(c) for c in cols)
+        if kind == "foreign_key":
+            first = parts[0]
+            ref_schema, ref_table = _text(first["ref_schema"]), _text(first["ref_table"])
+            ref_cols = tuple(_text(p["ref_column"]) for p in parts)
+            on_update, on_delete = _rule(first["update_rule"]), _rule(first["delete_rule"])
+            definition = (
+                f"FOREIGN KEY ({col_list}) REFERENCES {quote_ident(ref_schema)}.{quote_ident(ref_table)} "
+                f"({', '.join(quote_ident(c) for c in ref_cols)})"
+                f" ON DELETE {(on_delete or 'restrict').upper()}"
+                f" ON UPDATE {(on_update or 'restrict').upper()}"
+            )
+            out.append(Constraint(
+                schema=schema, table=table, name=name, type=kind, columns=cols, definition=definition,
+                validated=True, ref_schema=ref_schema, ref_table=ref_table, ref_columns=ref_cols,
+                on_update=on_update, on_delete=on_delete, match_type="simple",
+            ))
+        else:
+            definition = ("PRIMARY KEY" if kind == "primary_key" else "UNIQUE") + f" ({col_list})"
+            # in MySQL a primary key or unique constraint is its index, under the same name
+            out.append(Constraint(schema=schema, table=table, name=name, type=kind, columns=cols,
+                                  definition=definition, validated=True, index=name))
+    for r in check_rows:
+        level = _text(r["level"]).lower()
+        name = _text(r["constraint_name"])
+        out.append(Constraint(
+            schema=_text(r["schema_name"]), table=_text(r["table_name"]), name=name, type="check",
+            columns=(name,) if level == "column" else (),
+            definition=f"CHECK ({_text(r['check_clause'])})", validated=True,
+        ))
+    return out
+
+
+def _base_table_name(name: str) -> str:
+    # partitions of a table appear in innodb_index_stats as t#P#p0 (MariaDB) or t#p#p0 (MySQL 8)
+    low = name.lower()
+    cut = low.find("#p#")
+    return name if cut < 0 else name[:cut]
+
+
+def _build_indexes(
+    rows: Sequence[Mapping[str, Any]],
+    constraints: Sequence[Constraint],
+    size_rows: Sequence[Mapping[str, Any]],
+    page_size: int,
+    usage_rows: Sequence[Mapping[str, Any]] | None,
+    missing_is_zero: bool,
+) -> list[Index]:
+    pages: dict[tuple[str, str, str], int] = {}
+    for r in size_rows:
+        key = (_text(r["schema_name"]), _base_table_name(_text(r["table_name"])), _text(r["index_name"]))
+        pages[key] = pages.get(key, 0) + int(r["pages"])
+    usage: dict[tuple[str, str, str], tuple[int, int]] = {}
+    for r in usage_rows or ():
+        if r["index_name"] is None:
+            continue
+        key = (_text(r["schema_name"]), _text(r["table_name"]), _text(r["index_name"]))
+        usage[key] = (int(r["count_read"] or 0), int(r["count_fetch"] or 0))
+    backing = {(c.schema, c.table, c.name): c for c in constraints if c.type in ("primary_key", "unique")}
+
+    grouped: dict[tuple[str, str, str], list[Mapping[str, Any]]] = {}
+    for r in rows:
+        key = (_text(r["schema_name"]), _text(r["table_name"]), _text(r["index_name"]))
+        grouped.setdefault(key, []).append(r)
+    out: list[Index] = []
+    for (schema, table, name), parts in grouped.items():
+        parts = sorted(parts, key=lambda p: int(p["seq_in_index"]))
+        first = parts[0]
+        keys = tuple(_index_key(p) for p in parts)
+        method = _text(first["index_type"]).lower() or "btree"
+        is_primary = name == "PRIMARY"
+        is_unique = int(first["non_unique"]) == 0
+        cons = backing.get((schema, table, name))
+        constraint_type = "primary_key" if is_primary else ("unique" if is_unique else None)
+        scans = read = fetched = None
+        if usage_rows is not None:
+            hit = usage.get((schema, table, name))
+            if hit is not None:
+                read, fetched = hit
+            elif missing_is_zero:
+                # performance_schema keeps a row only for tables opened since the server started
+                read, fetched = 0, 0
+            scans = read
+        size = pages.get((schema, table, name))
+        out.append(Index(
+            schema=schema,
+            table=table,
+            name=name,
+            keys=keys,
+            method=method,
+            is_unique=is_unique,
+            is_primary=is_primary,
+            constraint=(cons.name if cons else (name if constraint_type else None)),
+            constraint_type=constraint_type,
+            definition=_index_definition(schema, table, name, keys, method, is_unique, is_primary),
+            size_bytes=None if size is None else size * page_size,
+            scans=scans,
+            tuples_read=read,
+            tuples_fetched=fetched,
+            visible=_text(first["is_visible"]).upper() != "NO",
+        ))
+    return out
+
+
+def _index_key(row: Mapping[str, Any]) -> IndexKey:
+    column = _text(row["column_name"]) or None
+    descending = _text(row["collation"]).upper() == "D"
+    expression = _text(row["expression"]) or None
+    sub_part = _opt_int(row["sub_part"])
+    if column is not None and sub_part is not None:
+        # a prefix key is not the column: it neither equals a full-column key nor serves a foreign key
+        return IndexKey(column=None, expression=f"{quote_ident(column)}({sub_part})", descending=descending)
+    if column is None:
+        return IndexKey(column=None, expression=expression or "?", descending=descending)
+    return IndexKey(column=column, descending=descending)
+
+
+def _key_sql(key: IndexKey) -> str:
+    if key.column is not None:
+        text = quote_ident(key.column)
+    elif key.expression is not None and re.fullmatch(r"`(?:[^`]|``)+`\(\d+\)", key.expression):
+        text = key.expression  # a prefix key prints as `col`(n), not as a functional key part
+    else:
+        text = f"({key.expression})"
+    return text + (" DESC" if key.descending else "")
+
+
+def _index_definition(
+    schema: str, table: str, name: str, keys: tuple[IndexKey, ...], method: str, unique: bool, primary: bool
+) -> str:
+    target = f"{quote_ident(schema)}.{quote_ident(table)}"
+    key_list = ", ".join(_key_sql(k) for k in keys)
+    if primary:
+        return f"ALTER TABLE {target} ADD PRIMARY KEY ({key_list})"
+    kind = {"fulltext": "FULLTEXT ", "spatial": "SPATIAL "}.get(method, "UNIQUE " if unique else "")
+    using = f" USING {method.upper()}" if method in ("btree", "hash") else ""
+    return f"CREATE {kind}INDEX {quote_ident(name)} ON {target} ({key_list}){using}"

@@ -1,0 +1,14 @@
+-- Columns of the audited schemas: full type (with unsigned and lengths), nullability, default, extra, comment.
+SELECT c.TABLE_SCHEMA AS schema_name,
+       c.TABLE_NAME AS table_name,
+       c.COLUMN_NAME AS column_name,
+       c.ORDINAL_POSITION AS position,
+       c.COLUMN_TYPE AS column_type,
+       c.IS_NULLABLE AS is_nullable,
+       c.COLUMN_DEFAULT AS column_default,
+       c.EXTRA AS extra,
+       c.COLUMN_COMMENT AS comment,
+       c.GENERATION_EXPRESSION AS generation_expression
+FROM information_schema.COLUMNS AS c
+WHERE c.TABLE_SCHEMA IN %(schemas)s
+ORDER BY c.TABLE_SCHEMA, c.TABLE_NAME, c.ORDINAL_POSITION

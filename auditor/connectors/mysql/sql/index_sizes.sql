@@ -1,0 +1,8 @@
+-- InnoDB persistent statistics: pages per index ('size'); needs SELECT on mysql.innodb_index_stats.
+SELECT s.database_name AS schema_name,
+       s.table_name AS table_name,
+       s.index_name AS index_name,
+       s.stat_value AS pages
+FROM mysql.innodb_index_stats AS s
+WHERE s.database_name IN %(schemas)s
+  AND s.stat_name = 'size'

@@ -1,0 +1,14 @@
+-- Tables and views of the audited schemas with row estimates, sizes, storage engine and AUTO_INCREMENT counter.
+SELECT t.TABLE_SCHEMA AS schema_name,
+       t.TABLE_NAME AS table_name,
+       t.TABLE_TYPE AS table_type,
+       t.ENGINE AS engine,
+       t.TABLE_ROWS AS estimated_rows,
+       t.DATA_LENGTH AS table_bytes,
+       t.INDEX_LENGTH AS index_bytes,
+       t.AUTO_INCREMENT AS auto_increment,
+       t.CREATE_OPTIONS AS create_options,
+       t.TABLE_COMMENT AS comment
+FROM information_schema.TABLES AS t
+WHERE t.TABLE_SCHEMA IN %(schemas)s
+ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME

@@ -1,0 +1,350 @@
+"""PostgreSQL connector: one read-only session, a fixed set of bulk catalog queries, a :class:`Snapshot` out.
+
+The queries live in ``sql/*.sql`` (one per snapshot area, columns aliased to the snapshot's field names).
+Their number does not depend on the size of the schema: each reads a whole area at once, filtered in SQL to
+the schemas being audited. A query the role may not run is noted, and the collection goes on with the rest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from auditor.connectors import CollectOptions
+from auditor.connectors.postgres.session import (
+    RECOVERABLE,
+    Session,
+    SessionLimits,
+    read_only_session,
+)
+from auditor.dsn import Dsn
+from auditor.model import (
+    Column,
+    ColumnRef,
+    Constraint,
+    Index,
+    IndexKey,
+    Note,
+    Sequence,
+    Snapshot,
+    Table,
+    TableStats,
+)
+from auditor.sqlquote import pg_ident, pg_qualified
+from auditor.workload import DBAUDIT_MARKER
+
+__all__ = ["collect", "glob_to_regex", "limits_of"]
+
+# settings the checks and reports read; autovacuum*, track_* and pg_stat_statements.* come along by prefix
+SETTINGS = (
+    "shared_buffers", "work_mem", "maintenance_work_mem", "effective_cache_size", "random_page_cost",
+    "seq_page_cost", "effective_io_concurrency", "max_connections", "default_statistics_target",
+    "shared_preload_libraries", "statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout",
+    "log_min_duration_statement", "wal_level", "max_wal_size", "min_wal_size", "checkpoint_timeout",
+    "checkpoint_completion_target", "synchronous_commit", "fsync", "full_page_writes", "jit", "ssl",
+    "password_encryption", "listen_addresses", "server_encoding", "lc_collate", "TimeZone", "block_size",
+    "data_checksums", "max_parallel_workers", "max_parallel_workers_per_gather", "max_worker_processes",
+    "huge_pages", "temp_buffers", "hot_standby", "max_locks_per_transaction", "default_transaction_isolation",
+    "in_hot_standby", "server_version",
+)
+
+STAT_FIELDS = (
+    "seq_scan", "seq_tup_read", "idx_scan", "idx_tup_fetch", "n_tup_ins", "n_tup_upd", "n_tup_del",
+    "n_tup_hot_upd", "n_live_tup", "n_dead_tup", "n_mod_since_analyze", "last_vacuum", "last_autovacuum",
+    "last_analyze", "last_autoanalyze", "vacuum_count", "autovacuum_count", "analyze_count",
+    "autoanalyze_count",
+)
+
+
+def glob_to_regex(pattern: str) -> str:
+    """A schema glob (``*``, ``?``, ``[abc]``) as an anchored PostgreSQL regular expression."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "*":
+            out.append(".*")
+        elif ch == "?":
+            out.append(".")
+        elif ch == "[" and "]" in pattern[i + 1:]:
+            end = pattern.index("]", i + 2 if pattern[i + 1:i + 2] in ("!", "]") else i + 1)
+            body = pattern[i + 1:end]
+            if body.startswith("!"):
+                body = "^" + body[1:]
+            out.append("[" + body.replace("\\", "\\\\") + "]")
+            i = end
+        elif ch.isalnum() or ch == "_" or ord(ch) > 127:
+            out.append(ch)
+        else:
+            out.append("\\" + ch)
+        i += 1
+    return "^" + "".join(out) + "$"
+
+
+def limits_of(options: CollectOptions) -> SessionLimits:
+    return SessionLimits(
+        connect_timeout_s=options.connect_timeout_s,
+        statement_timeout_ms=options.statement_timeout_ms,
+        lock_timeout_ms=options.lock_timeout_ms,
+        idle_in_transaction_timeout_ms=options.idle_in_transaction_timeout_ms,
+    )
+
+
+def collect(dsn: Dsn, options: CollectOptions) -> Snapshot:
+    """Read the server's catalog in one read-only transaction and return the snapshot."""
+    started = time.perf_counter()
+    collected_at = datetime.now(UTC)
+    with read_only_session(dsn, limits_of(options)) as session:
+        snap = _Collector(session, dsn, options).run()
+        catalog_queries = session.round_trips + 1  # and the COMMIT that ends the session
+        duration = round(time.perf_counter() - started, 4)
+        snap = _run_probes(session, snap, options)
+    return dataclasses.replace(snap, queries_sent=catalog_queries, collected_at=collected_at,
+                               collect_duration_s=duration)
+
+
+def _run_probes(session: Session, snap: Snapshot, options: CollectOptions) -> Snapshot:
+    """The bounded live probes, in the same read-only transaction, after the catalog (they need its tables).
+
+    They count their own round trips (``Sampling.queries``, ``WorkloadInfo.queries_sent``): the snapshot's
+    ``queries_sent`` and ``collect_duration_s`` cover the fixed catalog part only.
+    """
+    from auditor.connectors.postgres import sampling, workload
+
+    def sample(s: Snapshot) -> Snapshot:
+        return dataclasses.replace(s, sampling=sampling.probe(session.conn, s.tables, options))
+
+    snap = _guarded(session, snap, "sampling", sample)
+    if options.workload:
+        snap = _guarded(session, snap, "workload", lambda s: workload.collect_workload(session.conn, s))
+    return snap
+
+
+def _guarded(session: Session, snap: Snapshot, area: str, probe: Callable[[Snapshot], Snapshot]) -> Snapshot:
+    """Run a probe under its own savepoint: a server error costs its part of the snapshot, not the run."""
+    session.conn.execute(f"{DBAUDIT_MARKER} SAVEPOINT dbaudit_probe")
+    try:
+        return probe(snap)
+    except (psycopg.errors.Error, psycopg.DatabaseError) as exc:
+        if session.conn.broken:
+            raise
+        session.conn.execute(f"{DBAUDIT_MARKER} ROLLBACK TO SAVEPOINT dbaudit_probe")
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        note = Note(area=area, message=f"the {area} probe stopped: {first}")
+        return dataclasses.replace(snap, notes=(*snap.notes, note))
+
+
+class _Collector:
+    def __init__(self, session: Session, dsn: Dsn, options: CollectOptions) -> None:
+        self.session = session
+        self.dsn = dsn
+        self.options = options
+        self.notes: list[Note] = []
+
+    def _area(self, area: str, params: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+        """Rows of one catalog query, or None (with a note) when the server refused it."""
+        try:
+            return self.session.query(area, params)
+        except RECOVERABLE as exc:
+            self.session.rollback_area()
+            self.notes.append(_refusal_note(area, exc))
+            return None
+
+    def run(self) -> Snapshot:
+        server = (self._area("server", {"settings": list(SETTINGS)}) or [{}])[0]
+        role = str(server.get("role") or "")
+        ext = (self._area("extensions", {}) or [{}])[0]
+        schema_rows = self._area("schemas", {
+            "include": [glob_to_regex(p) for p in self.options.include_schemas],
+            "exclude": [glob_to_regex(p) for p in self.options.exclude_schemas],
+        }) or []
+        schemas = [r["name"] for r in schema_rows]
+        scope = {"schemas": schemas}
+        table_rows = self._area("tables", scope) or []
+        column_rows = self._area("columns", scope) or []
+        stat_rows = self._area("column_stats", scope) or []
+        constraint_rows = self._area("constraints", scope) or []
+        index_rows = self._area("indexes", scope) or []
+        sequence_rows = self._area("sequences", scope) or []
+
+        tables = _tables(table_rows, column_rows, stat_rows)
+        self.notes.extend(_privilege_notes(table_rows, sequence_rows, role, self.session.server_major))
+        capabilities = list(server.get("member_of") or [])
+        if server.get("is_superuser"):
+            capabilities.insert(0, "superuser")
+        version_num = int(server.get("server_version_num") or self.session.conn.info.server_version)
+        return Snapshot(
+            engine="postgresql",
+            server_version=_short_version(str(server.get("server_version") or ""), version_num),
+            server_version_num=version_num,
+            database=str(server.get("database") or self.dsn.database),
+            dsn=self.dsn.display,
+            settings={str(k): str(v) for k, v in (server.get("settings") or {}).items()},
+            extensions={str(k): str(v) for k, v in (ext.get("installed") or {}).items()},
+            available_extensions=tuple(ext.get("available") or ()),
+            capabilities=tuple(capabilities),
+            stats_reset=server.get("stats_reset"),
+            server_started=server.get("server_started"),
+            schemas=tuple(schemas),
+            tables=tables,
+            indexes=tuple(_index(r) for r in index_rows),
+            constraints=tuple(_constraint(r) for r in constraint_rows),
+            sequences=tuple(_sequence(r) for r in sequence_rows),
+            notes=tuple(self.notes),
+        )
+
+
+def _short_version(text: str, num: int) -> str:
+    """'15.19' from '15.19 (Debian 15.19-0+deb12u1)'."""
+    m = re.match(r"\d+(\.\d+)*", text)
+    if m:
+        return m.group(0)
+    return f"{num // 10000}.{num % 10000}"
+
+
+def _refusal_note(area: str, exc: psycopg.Error) -> Note:
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        return Note(area=area,
+                    message=f"the {area} query was refused ({first}); that part of the snapshot is empty",
+                    enable="GRANT pg_read_all_stats TO <role>, or run dbaudit as the database owner")
+    if isinstance(exc, psycopg.errors.LockNotAvailable):
+        return Note(area=area, message=f"the {area} query waited longer than lock_timeout ({first}); "
+                                       "that part of the snapshot is empty",
+                    enable="run dbaudit again when no DDL holds the tables")
+    return Note(area=area,
+                message=f"the {area} query ran past statement_timeout; that part of the snapshot is empty",
+                enable="raise --statement-timeout")
+
+
+def _int(v: Any) -> int | None:
+    return None if v is None else int(v)
+
+
+def _float(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
+def _group(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    out: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault((r["schema"], r["table"]), []).append(r)
+    return out
+
+
+def _tables(table_rows: list[dict[str, Any]], column_rows: list[dict[str, Any]],
+            stat_rows: list[dict[str, Any]]) -> tuple[Table, ...]:
+    columns_of = _group(column_rows)
+    stats = {(r["schema"], r["table"], r["name"]): r for r in stat_rows}
+    tables: list[Table] = []
+    for r in table_rows:
+        key = (r["schema"], r["name"])
+        cols = []
+        for c in columns_of.get(key, []):
+            st = stats.get((key[0], key[1], c["name"]), {})
+            cols.append(Column(
+                name=c["name"], data_type=c["data_type"], nullable=bool(c["nullable"]), default=c["default"],
+                comment=c["comment"], position=int(c["position"]), identity=c["identity"],
+                null_frac=_float(st.get("null_frac")), n_distinct=_float(st.get("n_distinct")),
+                generated=c["generated"],
+            ))
+        parent = None
+        if r["parent_name"] is not None:
+            parent = f"{r['parent_schema']}.{r['parent_name']}"
+        tables.append(Table(
+            schema=r["schema"], name=r["name"], kind=r["kind"], estimated_rows=_int(r["estimated_rows"]),
+            total_bytes=_int(r["total_bytes"]), table_bytes=_int(r["table_bytes"]),
+            index_bytes=_int(r["index_bytes"]), toast_bytes=_int(r["toast_bytes"]), comment=r["comment"],
+            parent=parent, is_partition=bool(r["is_partition"]), columns=tuple(cols),
+            stats=TableStats(**{f: r[f] for f in STAT_FIELDS}),
+        ))
+    return tuple(tables)
+
+
+def _index(r: dict[str, Any]) -> Index:
+    keys = tuple(
+        IndexKey(column=k["column"], expression=k["expression"], descending=bool(k["descending"]),
+                 nulls_first=bool(k["nulls_first"]), opclass=k["opclass"], collation=k["collation"])
+        for k in (r["keys"] or ())
+    )
+    return Index(
+        schema=r["schema"], table=r["table"], name=r["name"], keys=keys, include=tuple(r["include"] or ()),
+        method=r["method"], is_unique=bool(r["is_unique"]), is_primary=bool(r["is_primary"]),
+        predicate=r["predicate"], is_valid=bool(r["is_valid"]), is_ready=bool(r["is_ready"]),
+        constraint=r["constraint"], constraint_type=r["constraint_type"], definition=r["definition"] or "",
+        size_bytes=_int(r["size_bytes"]), scans=_int(r["scans"]), tuples_read=_int(r["tuples_read"]),
+        tuples_fetched=_int(r["tuples_fetched"]), is_partition_child=bool(r["is_partition_child"]),
+    )
+
+
+def _constraint(r: dict[str, Any]) -> Constraint:
+    return Constraint(
+        schema=r["schema"], table=r["table"], name=r["name"], type=r["type"],
+        columns=tuple(r["columns"] or ()),
+        definition=r["definition"] or "", validated=bool(r["validated"]), deferrable=bool(r["deferrable"]),
+        ref_schema=r["ref_schema"], ref_table=r["ref_table"], ref_columns=tuple(r["ref_columns"] or ()),
+        on_update=r["on_update"], on_delete=r["on_delete"], match_type=r["match_type"], index=r["index"],
+    )
+
+
+def _sequence(r: dict[str, Any]) -> Sequence:
+    feeds = tuple(
+        ColumnRef(schema=f["schema"], table=f["table"], column=f["column"], data_type=f["data_type"])
+        for f in (r["feeds"] or ())
+    )
+    return Sequence(
+        schema=r["schema"], name=r["name"], data_type=r["data_type"], start_value=_int(r["start_value"]),
+        increment=int(r["increment"]), min_value=_int(r["min_value"]), max_value=_int(r["max_value"]),
+        last_value=_int(r["last_value"]), cycle=bool(r["cycle"]), feeds=feeds,
+    )
+
+
+def _privilege_notes(table_rows: list[dict[str, Any]], sequence_rows: list[dict[str, Any]], role: str,
+                     server_major: int) -> list[Note]:
+    notes: list[Note] = []
+    grantee = pg_ident(role) if role else "<role>"
+    everything = f"GRANT pg_read_all_data TO {grantee}" if server_major >= 14 else None
+
+    def grant(kind: str, rows: list[dict[str, Any]], all_rows: list[dict[str, Any]],
+              label: Callable[[dict[str, Any]], str]) -> str:
+        """GRANT ... ON ALL ... IN SCHEMA where a whole schema is closed, else the objects one by one."""
+        closed_schemas = {r["schema"] for r in rows}
+        parts: list[str] = []
+        for schema in sorted(closed_schemas):
+            total = sum(1 for r in all_rows if r["schema"] == schema)
+            mine = [r for r in rows if r["schema"] == schema]
+            if len(mine) == total and total > 1:
+                everything_in = f"ALL {kind.upper()}S IN SCHEMA {pg_ident(schema)}"
+                parts.append(f"GRANT SELECT ON {everything_in} TO {grantee};")
+            else:
+                kw = "" if kind == "table" else "SEQUENCE "
+                parts.append(f"GRANT SELECT ON {kw}{', '.join(label(r) for r in mine)} TO {grantee};")
+        text = " ".join(parts)
+        return f"{text} (or {everything})" if everything else text
+
+    closed = [r for r in table_rows if not r["readable"]]
+    if closed:
+        names = tuple(f"{r['schema']}.{r['name']}" for r in closed)
+        notes.append(Note(
+            area="privileges",
+            message=f"role {role or '?'} cannot read {len(closed)} table(s): their column statistics are "
+                    "missing and data sampling skips them",
+            objects=names,
+            enable=grant("table", closed, table_rows, lambda r: pg_qualified(r["schema"], r["name"])),
+        ))
+    hidden = [r for r in sequence_rows if not r["readable"]]
+    if hidden:
+        notes.append(Note(
+            area="sequences",
+            message=f"role {role or '?'} cannot read the last value of {len(hidden)} sequence(s): their "
+                    "headroom is unknown",
+            objects=tuple(f"{r['schema']}.{r['name']}" for r in hidden),
+            enable=grant("sequence", hidden, sequence_rows, lambda r: pg_qualified(r["schema"], r["name"])),
+        ))
+    return notes

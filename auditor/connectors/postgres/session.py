@@ -1,0 +1,245 @@
+"""The one read-only session of a PostgreSQL collection: connecting, guarding, counting, and error wording.
+
+Every catalog statement goes through :meth:`Session.execute`, which counts round trips and statements, so
+that the snapshot can state how many queries the collection cost, and a test can prove that this number does
+not grow with the schema.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import psycopg
+from psycopg import ClientCursor, errors
+from psycopg.rows import dict_row
+
+from auditor.dsn import Dsn, redact
+from auditor.errors import AuditError, ConnectError
+from auditor.workload import DBAUDIT_MARKER
+
+APPLICATION_NAME = "dbaudit"
+M = DBAUDIT_MARKER  # starts every statement we send, so the workload probe can leave ours out
+
+# Errors of a single catalog query that leave the rest of the collection possible: the area is noted as
+# incomplete and the run goes on (insufficient_privilege, lock_not_available, query_canceled by the timeout).
+RECOVERABLE = (errors.InsufficientPrivilege, errors.LockNotAvailable, errors.QueryCanceled)
+
+
+@dataclass(frozen=True)
+class SessionLimits:
+    connect_timeout_s: int = 10
+    statement_timeout_ms: int = 30_000
+    lock_timeout_ms: int = 1_000
+    idle_in_transaction_timeout_ms: int = 60_000
+
+
+# ------------------------------------------------------------------------------------------------------------
+# SQL files
+# ------------------------------------------------------------------------------------------------------------
+
+_VARIANT = re.compile(r"^(?P<area>[a-z_]+?)(?:_pg(?P<major>\d+))?\.sql$")
+
+
+def pick_sql_file(area: str, server_major: int, names: list[str]) -> str:
+    """The file for ``area`` on a server of this major version.
+
+    ``area_pgNN.sql`` serves servers from version NN on; the highest NN not above the server's wins, and the
+    plain ``area.sql`` serves the rest (the oldest supported versions).
+    """
+    best: tuple[int, str] | None = None
+    for name in names:
+        m = _VARIANT.match(name)
+        if not m or m.group("area") != area:
+            continue
+        major = int(m.group("major") or 0)
+        if major <= server_major and (best is None or major > best[0]):
+            best = (major, name)
+    if best is None:
+        raise FileNotFoundError(f"no SQL file for {area!r}")
+    return best[1]
+
+
+def load_sql(area: str, server_major: int) -> str:
+    folder = resources.files(__package__).joinpath("sql")
+    names = [entry.name for entry in folder.iterdir()]
+    return folder.joinpath(pick_sql_file(area, server_major, names)).read_text(encoding="utf-8")
+
+
+def sql_description(text: str) -> str:
+    first = text.lstrip().splitlines()[0] if text.strip() else ""
+    return first.removeprefix("--").strip().removeprefix("description:").strip()
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Connecting
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _endpoint(dsn: Dsn) -> tuple[str, str]:
+    """Host and port as libpq will use them, for messages."""
+    p = dsn.params
+    host = p.get("host") or p.get("hostaddr") or os.environ.get("PGHOST", "") or "localhost"
+    port = p.get("port") or os.environ.get("PGPORT", "") or "5432"
+    return host.split(",")[0], port.split(",")[0]
+
+
+def _user(dsn: Dsn) -> str:
+    import getpass
+
+    user = dsn.params.get("user") or os.environ.get("PGUSER", "")
+    if not user:
+        try:
+            user = getpass.getuser()
+        except Exception:  # no login name at all (container without passwd entry)
+            user = "?"
+    return user
+
+
+def connect_error_message(exc: psycopg.Error, dsn: Dsn, connect_timeout_s: int) -> str:
+    """One line a user can act on, from psycopg's multi-line text; never the password."""
+    host, port = _endpoint(dsn)
+    if host.startswith("/"):
+        where = f"the socket in {host} (port {port})"
+    else:
+        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    raw = str(exc)
+    text = " ".join(raw.split())
+    user = _user(dsn)
+    database = dsn.database or user
+    if isinstance(exc, errors.ConnectionTimeout) or "timeout expired" in text:
+        return f"no answer from {where} within {connect_timeout_s} s (--connect-timeout)"
+    m = re.search(r"failed to resolve host '([^']*)'|could not translate host name \"([^\"]*)\"", text)
+    if m:
+        return f"could not resolve host '{m.group(1) or m.group(2)}'"
+    if "Connection refused" in text:
+        return f"connection refused at {where}: is PostgreSQL running and listening there?"
+    if "No such file or directory" in text and host.startswith("/"):
+        return f"no PostgreSQL socket in {host} for port {port}: is the server running?"
+    if "password authentication failed" in text or "authentication failed" in text:
+        return f"authentication failed for user '{user}' at {where}"
+    if "no password supplied" in text:
+        return (f"the server at {where} asks a password for user '{user}' and none was given"
+                " (PGPASSWORD, ~/.pgpass)")
+    m = re.search(r'database "([^"]*)" does not exist', text)
+    if m:
+        return f"database '{m.group(1)}' does not exist at {where}"
+    m = re.search(r'role "([^"]*)" does not exist', text)
+    if m:
+        return f"role '{m.group(1)}' does not exist at {where}"
+    if "permission denied for database" in text or "CONNECT privilege" in text:
+        return f"user '{user}' may not connect to database '{database}' at {where} (GRANT CONNECT)"
+    if "no pg_hba.conf entry" in text:
+        return f"the server at {where} does not accept user '{user}' for database '{database}' (pg_hba.conf)"
+    if "too many clients" in text or "remaining connection slots" in text:
+        return f"the server at {where} has no free connection slot"
+    if "the database system is starting up" in text or "shutting down" in text:
+        return f"the server at {where} is starting up or shutting down"
+    # libpq's own wording, first line only, without its "connection failed: ..." preambles
+    first = raw.strip().splitlines()[0] if raw.strip() else type(exc).__name__
+    first = re.sub(r"^connection failed:\s*", "", first)
+    first = re.sub(r'^connection to server at "[^"]*"(?: \([^)]*\))?, port \d+ failed:\s*', "", first)
+    first = re.sub(r"^FATAL:\s*", "", first)
+    return f"cannot connect to {where}: {first}"
+
+
+class Session:
+    """A connection inside one REPEATABLE READ READ ONLY transaction, counting what it sends."""
+
+    def __init__(self, conn: psycopg.Connection[Any], dsn: Dsn) -> None:
+        self.conn = conn
+        self.dsn = dsn
+        self.round_trips = 0  # execute calls: what the snapshot reports as queries_sent
+        self.statements = 0  # SQL statements inside them, as the server counts them
+        self.server_major = conn.info.server_version // 10000
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Send one round trip (may hold several statements) and return the rows of the last result."""
+        self.round_trips += 1
+        self.statements += _count_statements(sql)
+        with self.conn.cursor(row_factory=dict_row) as cur:
+            try:
+                cur.execute(sql, params)  # type: ignore[arg-type]  # text from our own files, not user input
+            except psycopg.OperationalError as exc:
+                if self.conn.closed or self.conn.broken:
+                    host, port = _endpoint(self.dsn)
+                    raise ConnectError(f"lost the connection to {host}:{port}: {_first_line(exc)}") from None
+                raise
+            rows: list[dict[str, Any]] = []
+            while True:
+                if cur.description is not None:
+                    rows = cur.fetchall()
+                if not cur.nextset():
+                    break
+            return rows
+
+    def query(self, area: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Run the catalog query of ``area`` under a savepoint: a refusal must not end the transaction.
+
+        The savepoint travels in the same round trip as the query, thanks to client-side binding.
+        """
+        sql = load_sql(area, self.server_major)
+        # the marker after the semicolon stays with the SELECT in pg_stat_statements, which then tells our
+        # catalog reads apart from the application's workload
+        return self.execute(f"{M} SAVEPOINT dbaudit_area;\n{M} {sql}", params)
+
+    def rollback_area(self) -> None:
+        self.execute(f"{M} ROLLBACK TO SAVEPOINT dbaudit_area")
+
+
+def _count_statements(sql: str) -> int:
+    # our SQL files hold no semicolon inside literals or comments, so a split is exact for them
+    body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+    return sum(1 for part in body.split(";") if part.strip())
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def connect(dsn: Dsn, limits: SessionLimits) -> psycopg.Connection[Any]:
+    """Open the connection (no transaction yet), or raise ConnectError with one clear line."""
+    kwargs: dict[str, Any] = dict(dsn.params)
+    kwargs["connect_timeout"] = str(limits.connect_timeout_s)
+    kwargs["application_name"] = APPLICATION_NAME
+    # a startup option rather than a SET: it holds for the whole session, even after the audit transaction
+    # ends or is rolled back, and costs no round trip
+    kwargs["options"] = (kwargs.get("options", "") + " -c default_transaction_read_only=on").strip()
+    try:
+        conn = psycopg.connect(autocommit=True, cursor_factory=ClientCursor, **kwargs)
+    except psycopg.Error as exc:
+        raise ConnectError(redact(connect_error_message(exc, dsn, limits.connect_timeout_s), dsn)) from None
+    return conn
+
+
+@contextmanager
+def read_only_session(dsn: Dsn, limits: SessionLimits) -> Iterator[Session]:
+    """A session inside one read-only REPEATABLE READ transaction, so every catalog query sees the same state.
+
+    The transaction is opened by hand (the connection is in autocommit mode) so that psycopg sends nothing of
+    its own; ``default_transaction_read_only`` (a startup option) also covers anything sent after it.
+    """
+    conn = connect(dsn, limits)
+    session = Session(conn, dsn)
+    idle_ms = int(limits.idle_in_transaction_timeout_ms)
+    try:
+        session.execute(
+            f"{M} BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\n"
+            f"{M} SET LOCAL statement_timeout = {int(limits.statement_timeout_ms)};\n"
+            f"{M} SET LOCAL lock_timeout = {int(limits.lock_timeout_ms)};\n"
+            f"{M} SET LOCAL idle_in_transaction_session_timeout = {idle_ms}"
+        )
+        yield session
+        if not conn.closed:
+            # nothing was written, so ending it either way is the same; COMMIT says "all went well" in logs
+            session.execute(f"{M} COMMIT")
+    except psycopg.Error as exc:
+        raise AuditError(redact(f"catalog read failed: {_first_line(exc)}", dsn)) from None
+    finally:
+        conn.close()

@@ -1,0 +1,24 @@
+-- description: columns of the audited tables: formatted type, nullability, default, identity, generation, comment
+SELECT
+    n.nspname AS schema,
+    c.relname AS table,
+    a.attname AS name,
+    pg_catalog.format_type(a.atttypid, a.atttypmod) AS data_type,
+    NOT a.attnotnull AS nullable,
+    CASE WHEN a.attgenerated = '' THEN pg_catalog.pg_get_expr(ad.adbin, ad.adrelid, true) END AS default,
+    CASE WHEN a.attgenerated <> '' THEN pg_catalog.pg_get_expr(ad.adbin, ad.adrelid, true) END AS generated,
+    d.description AS comment,
+    a.attnum AS position,
+    CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by default' END AS identity
+  FROM pg_catalog.pg_attribute a
+  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+  LEFT JOIN pg_catalog.pg_description d
+         ON d.objoid = c.oid AND d.classoid = 'pg_catalog.pg_class'::regclass AND d.objsubid = a.attnum
+ WHERE a.attnum > 0 AND NOT a.attisdropped
+   AND c.relkind IN ('r', 'p', 'f', 'm')
+   AND n.nspname = ANY (%(schemas)s::text[])
+   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
+                    WHERE e.classid = 'pg_catalog.pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e')
+ ORDER BY 1, 2, a.attnum

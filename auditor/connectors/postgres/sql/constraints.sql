@@ -1,0 +1,47 @@
+-- description: table constraints (primary key, unique, foreign key, check, exclusion) with columns and FK details
+-- Clones that partitioning makes of a parent's constraint (conparentid <> 0) are left out: the parent's row
+-- stands for them. NOT NULL rows (contype 'n', PostgreSQL 18) are kept only while NOT VALID, as the other
+-- versions have no such row and columns already carry their nullability.
+SELECT
+    n.nspname AS schema,
+    c.relname AS table,
+    con.conname AS name,
+    CASE con.contype WHEN 'p' THEN 'primary_key' WHEN 'u' THEN 'unique' WHEN 'f' THEN 'foreign_key'
+                     WHEN 'c' THEN 'check' WHEN 'x' THEN 'exclusion' WHEN 'n' THEN 'not_null' END AS type,
+    ARRAY(SELECT a.attname::text
+            FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
+            JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
+           ORDER BY k.ord) AS columns,
+    pg_catalog.pg_get_constraintdef(con.oid, true) AS definition,
+    con.convalidated AS validated,
+    con.condeferrable AS deferrable,
+    rn.nspname AS ref_schema,
+    rc.relname AS ref_table,
+    ARRAY(SELECT a.attname::text
+            FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
+            JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum
+           ORDER BY k.ord) AS ref_columns,
+    CASE WHEN con.contype = 'f' THEN
+        CASE con.confupdtype WHEN 'a' THEN 'no action' WHEN 'r' THEN 'restrict' WHEN 'c' THEN 'cascade'
+                             WHEN 'n' THEN 'set null' WHEN 'd' THEN 'set default' END END AS on_update,
+    CASE WHEN con.contype = 'f' THEN
+        CASE con.confdeltype WHEN 'a' THEN 'no action' WHEN 'r' THEN 'restrict' WHEN 'c' THEN 'cascade'
+                             WHEN 'n' THEN 'set null' WHEN 'd' THEN 'set default' END END AS on_delete,
+    CASE WHEN con.contype = 'f' THEN
+        CASE con.confmatchtype WHEN 's' THEN 'simple' WHEN 'f' THEN 'full' WHEN 'p' THEN 'partial' END
+    END AS match_type,
+    -- for a foreign key conindid is the referenced side's index, not one of this table
+    CASE WHEN con.contype IN ('p', 'u', 'x') THEN ic.relname END AS index
+  FROM pg_catalog.pg_constraint con
+  JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN pg_catalog.pg_class rc ON rc.oid = con.confrelid
+  LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace
+  LEFT JOIN pg_catalog.pg_class ic ON ic.oid = con.conindid
+ WHERE (con.contype IN ('p', 'u', 'f', 'c', 'x') OR (con.contype = 'n' AND NOT con.convalidated))
+   AND con.conparentid = 0
+   AND c.relkind IN ('r', 'p', 'f', 'm')
+   AND n.nspname = ANY (%(schemas)s::text[])
+   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
+                    WHERE e.classid = 'pg_catalog.pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e')
+ ORDER BY 1, 2, 3

@@ -1,0 +1,56 @@
+-- description: indexes with their keys in order (column or expression, ordering, opclass, collation), INCLUDE
+-- columns, predicate, method, flags, the constraint they back, definition, size and scan counters
+SELECT
+    n.nspname AS schema,
+    t.relname AS table,
+    ic.relname AS name,
+    (SELECT json_agg(json_build_object(
+                'column', CASE WHEN k.attnum <> 0 THEN a.attname END,
+                -- per-position text, without ordering, opclass or collation (those come next)
+                'expression', CASE WHEN k.attnum = 0
+                                   THEN pg_catalog.pg_get_indexdef(i.indexrelid, k.ord::int, true) END,
+                'descending', (i.indoption[k.ord - 1] & 1) = 1,
+                'nulls_first', (i.indoption[k.ord - 1] & 2) = 2,
+                'opclass', CASE WHEN NOT opc.opcdefault THEN opc.opcname END,
+                'collation', CASE WHEN i.indcollation[k.ord - 1] <> 0
+                                   AND i.indcollation[k.ord - 1] <> coalesce(a.attcollation, 100)
+                                  THEN coll.collname END)
+            ORDER BY k.ord)
+       FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+       LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum AND k.attnum <> 0
+       LEFT JOIN pg_catalog.pg_opclass opc ON opc.oid = i.indclass[k.ord - 1]
+       LEFT JOIN pg_catalog.pg_collation coll ON coll.oid = i.indcollation[k.ord - 1]
+      WHERE k.ord <= i.indnkeyatts) AS keys,
+    ARRAY(SELECT a.attname::text
+            FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+            JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+           WHERE k.ord > i.indnkeyatts
+           ORDER BY k.ord) AS include,
+    am.amname AS method,
+    i.indisunique AS is_unique,
+    i.indisprimary AS is_primary,
+    pg_catalog.pg_get_expr(i.indpred, i.indrelid, true) AS predicate,
+    i.indisvalid AS is_valid,
+    i.indisready AS is_ready,
+    con.conname AS constraint,
+    CASE con.contype WHEN 'p' THEN 'primary_key' WHEN 'u' THEN 'unique' WHEN 'x' THEN 'exclusion' END
+        AS constraint_type,
+    pg_catalog.pg_get_indexdef(i.indexrelid) AS definition,
+    pg_catalog.pg_relation_size(i.indexrelid) AS size_bytes,
+    s.idx_scan AS scans,
+    s.idx_tup_read AS tuples_read,
+    s.idx_tup_fetch AS tuples_fetched,
+    ic.relispartition AS is_partition_child
+  FROM pg_catalog.pg_index i
+  JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+  JOIN pg_catalog.pg_class t ON t.oid = i.indrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
+  JOIN pg_catalog.pg_am am ON am.oid = ic.relam
+  LEFT JOIN pg_catalog.pg_constraint con
+         ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
+  LEFT JOIN pg_catalog.pg_stat_all_indexes s ON s.indexrelid = i.indexrelid
+ WHERE t.relkind IN ('r', 'p', 'm')
+   AND n.nspname = ANY (%(schemas)s::text[])
+   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
+                    WHERE e.classid = 'pg_catalog.pg_class'::regclass AND e.objid = t.oid AND e.deptype = 'e')
+ ORDER BY 1, 2, 3

@@ -1,0 +1,21 @@
+-- description: server version, a subset of settings, statistics reset and start times, the role's capabilities
+SELECT
+    current_setting('server_version') AS server_version,
+    current_setting('server_version_num')::int AS server_version_num,
+    current_database() AS database,
+    current_user AS role,
+    (SELECT json_object_agg(s.name, current_setting(s.name))
+       FROM pg_catalog.pg_settings s
+      WHERE s.name = ANY (%(settings)s::text[])
+         OR s.name ~ '^autovacuum'
+         OR s.name ~ '^pg_stat_statements\.'
+         OR s.name ~ '^track_') AS settings,
+    (SELECT d.stats_reset FROM pg_catalog.pg_stat_database d WHERE d.datname = current_database()) AS stats_reset,
+    pg_catalog.pg_postmaster_start_time() AS server_started,
+    (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) AS is_superuser,
+    -- pg_read_all_data appeared in PostgreSQL 14: looked up by name so that 13 does not fail on it
+    ARRAY(SELECT r.rolname::text
+            FROM pg_catalog.pg_roles r
+           WHERE r.rolname IN ('pg_read_all_stats', 'pg_monitor', 'pg_read_all_data', 'pg_read_all_settings')
+             AND pg_catalog.pg_has_role(current_user, r.oid, 'USAGE')
+           ORDER BY 1) AS member_of

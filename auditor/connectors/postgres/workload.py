@@ -1,0 +1,370 @@
+"""The workload probe: pg_stat_statements ingestion, generic-plan EXPLAIN, hypopg verification.
+
+Called by the PostgreSQL connector on its session once the catalog part of the snapshot is filled (the proposals
+need the tables, columns and indexes):
+
+    snapshot = collect_workload(conn, snapshot, WorkloadOptions())
+
+It never writes: every EXPLAIN is without ANALYZE, inside a read-only transaction, each statement in a savepoint
+under ``statement_timeout``; hypopg's hypothetical indexes live in the session's memory and are reset after each
+use. Every SQL text sent starts with :data:`~auditor.workload.DBAUDIT_MARKER`, so the probe's own statements are
+recognised in pg_stat_statements and left out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import errors as pgerrors
+from psycopg.rows import tuple_row
+
+from auditor.model import IndexProposal, PlanScan, PlanSummary, Snapshot, Statement, WorkloadInfo
+from auditor.sqlquote import pg_column_list, pg_qualified
+from auditor.workload import DBAUDIT_MARKER, SEQ_SCANS, analyze_query, is_large, propose_index
+
+M = DBAUDIT_MARKER
+HIDDEN_TEXT = "<insufficient privilege>"
+ENABLE_PGSS = "shared_preload_libraries = 'pg_stat_statements'; CREATE EXTENSION pg_stat_statements"
+
+
+@dataclass(frozen=True)
+class WorkloadOptions:
+    max_explain: int = 200  # statements explained, costliest (total time) first
+    explain_timeout_ms: int = 2_000  # statement_timeout of each EXPLAIN
+    time_budget_s: float = 30.0  # the whole probe stops explaining after this
+    proposal_min_rows: int = 1_000  # seq scans of smaller tables get no index proposal
+    hypopg: bool = True  # verify proposals with hypothetical indexes when the extension is there
+
+
+# pg_stat_statements columns by the names the snapshot uses; the first name present in the view wins
+# (1.8 / PG13 renamed total_time -> total_exec_time, 1.11 / PG17 blk_read_time -> shared_blk_read_time).
+_COLUMNS: Mapping[str, tuple[str, ...]] = {
+    "total_ms": ("total_exec_time", "total_time"),
+    "mean_ms": ("mean_exec_time", "mean_time"),
+    "stddev_ms": ("stddev_exec_time", "stddev_time"),
+    "min_ms": ("min_exec_time", "min_time"),
+    "max_ms": ("max_exec_time", "max_time"),
+    "rows": ("rows",),
+    "shared_blks_hit": ("shared_blks_hit",),
+    "shared_blks_read": ("shared_blks_read",),
+    "blk_read_ms": ("shared_blk_read_time", "blk_read_time"),
+    "toplevel": ("toplevel",),
+}
+
+
+class _Session:
+    """The connection plus a count of the round trips the probe makes."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+        self.sent = 0
+
+    def rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        self.sent += 1
+        # tuples whatever row factory the connector set on its connection
+        with self.conn.cursor(row_factory=tuple_row) as cur:
+            cur.execute(M + " " + sql, params)
+            return cur.fetchall() if cur.description else []
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A savepoint sent with the marker (psycopg's own would show up in pg_stat_statements unmarked)."""
+        self.rows("SAVEPOINT dbaudit_probe")
+        try:
+            yield
+        except psycopg.Error:
+            self.rows("ROLLBACK TO SAVEPOINT dbaudit_probe")
+            self.rows("RELEASE SAVEPOINT dbaudit_probe")
+            raise
+        self.rows("RELEASE SAVEPOINT dbaudit_probe")
+
+    def one(self, sql: str, params: Sequence[Any] | None = None) -> tuple[Any, ...] | None:
+        rows = self.rows(sql, params)
+        return rows[0] if rows else None
+
+
+def collect_workload(conn: psycopg.Connection[Any], snapshot: Snapshot,
+                     options: WorkloadOptions | None = None) -> Snapshot:
+    """The snapshot with ``statements``, ``plans`` and ``workload`` filled in from the live server."""
+    options = options or WorkloadOptions()
+    started = time.monotonic()
+    session = _Session(conn)
+    # Inside the connector's read-only transaction when there is one; else a read-only transaction of our own,
+    # begun and ended by hand so that psycopg sends no unmarked statement of its own.
+    own = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    if own:
+        session.rows("BEGIN READ ONLY" if conn.autocommit else "SET TRANSACTION READ ONLY")
+    try:
+        statements, plans, info = _probe(session, snapshot, options, started)
+    except BaseException:
+        if own:
+            conn.rollback() if not conn.autocommit else session.rows("ROLLBACK")
+        raise
+    if own:
+        conn.commit() if not conn.autocommit else session.rows("COMMIT")
+    info = dataclasses.replace(info, probe_seconds=round(time.monotonic() - started, 3),
+                               queries_sent=session.sent)
+    return dataclasses.replace(snapshot, statements=statements, plans=plans, workload=info)
+
+
+def _probe(session: _Session, snapshot: Snapshot, options: WorkloadOptions,
+           started: float) -> tuple[tuple[Statement, ...], tuple[PlanSummary, ...], WorkloadInfo]:
+    row = session.one(
+        "SELECT (SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements'),"
+        " (SELECT quote_ident(n.nspname) FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
+        "   WHERE e.extname = 'pg_stat_statements'),"
+        " (SELECT extversion FROM pg_extension WHERE extname = 'hypopg'),"
+        " (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)"
+        "   OR pg_has_role(current_user, 'pg_read_all_stats', 'MEMBER'),"
+        " current_setting('server_version_num')::int, current_user"
+    )
+    assert row is not None
+    version, nsp, hypopg_version, can_read_all, server_version_num, role = row
+    if version is None:
+        return (), (), WorkloadInfo(status="not_installed", message="pg_stat_statements is not installed",
+                                    hypopg_version=hypopg_version, can_read_all=bool(can_read_all), role=role)
+    present = {r[0] for r in session.rows(
+        "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped",
+        (f"{nsp}.pg_stat_statements",))}
+    select = ["s.queryid::text", "s.query", "s.calls"]
+    for names in _COLUMNS.values():
+        name = next((n for n in names if n in present), None)
+        select.append(f"s.{name}" if name else "NULL")
+    try:
+        with session.savepoint():
+            raw = session.rows(
+                f"SELECT {', '.join(select)} FROM {nsp}.pg_stat_statements s"
+                " WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+    except psycopg.Error as exc:
+        # created but not preloaded: "pg_stat_statements must be loaded via shared_preload_libraries"
+        status = "not_loaded" if "shared_preload_libraries" in str(exc) else "error"
+        message = (str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        return (), (), WorkloadInfo(status=status, message=message, extension_version=version,
+                                    hypopg_version=hypopg_version, can_read_all=bool(can_read_all), role=role)
+    reset_time = dealloc = None
+    if "pg_stat_statements_info" in {r[0] for r in session.rows(
+            "SELECT c.relname FROM pg_class c WHERE c.relnamespace = to_regnamespace(%s)"
+            " AND c.relname = 'pg_stat_statements_info'", (nsp,))}:
+        info_row = session.one(f"SELECT stats_reset, dealloc FROM {nsp}.pg_stat_statements_info")
+        if info_row is not None:
+            reset_time, dealloc = info_row
+    statements, counts = pool_rows(raw)
+    info = WorkloadInfo(
+        extension_version=version, stats_reset=reset_time, dealloc=dealloc, can_read_all=bool(can_read_all),
+        hidden_statements=counts["hidden"], statements_total=len(statements), excluded_self=counts["self"],
+        excluded_catalog=counts["catalog"], hypopg_version=hypopg_version, role=role,
+        explain_budget=options.max_explain,
+    )
+    if counts["hidden"] and not can_read_all:
+        info = dataclasses.replace(
+            info, status="no_privilege",
+            message=f"{counts['hidden']} statements of other roles show as {HIDDEN_TEXT}")
+    plans = _explain_all(session, snapshot, statements, options, started, server_version_num,
+                         hypopg=options.hypopg and hypopg_version is not None)
+    not_explained: dict[str, int] = {}
+    for plan in plans:
+        if not plan.explained and plan.reason:
+            not_explained[plan.reason] = not_explained.get(plan.reason, 0) + 1
+    info = dataclasses.replace(info, statements_explained=sum(1 for p in plans if p.explained),
+                               not_explained=not_explained)
+    if not hypopg_version:
+        plans = tuple(_label_unverified(p) for p in plans)
+    return statements, plans, info
+
+
+def pool_rows(raw: Sequence[Sequence[Any]]) -> tuple[tuple[Statement, ...], dict[str, int]]:
+    """One Statement per (queryid, toplevel), pooling the rows of different roles; counts what was left out."""
+    counts = {"hidden": 0, "self": 0, "catalog": 0}
+    groups: dict[tuple[str, bool], list[Sequence[Any]]] = {}
+    for r in raw:
+        queryid, query = r[0], r[1]
+        if queryid is None or query is None or query == HIDDEN_TEXT:
+            counts["hidden"] += 1
+            continue
+        if DBAUDIT_MARKER in query:
+            counts["self"] += 1
+            continue
+        toplevel = r[12] if r[12] is not None else True
+        groups.setdefault((queryid, bool(toplevel)), []).append(r)
+    out: list[Statement] = []
+    for (queryid, toplevel), rows in groups.items():
+        query = rows[0][1]
+        if analyze_query(query).catalog_only:
+            counts["catalog"] += 1
+            continue
+        calls = sum(int(r[2] or 0) for r in rows)
+        total = sum(float(r[3] or 0.0) for r in rows)
+        mean = total / calls if calls else 0.0
+        # pooled population variance: E[x^2] - mean^2, with E[x^2] per row = stddev^2 + mean^2
+        second = sum(int(r[2] or 0) * (float(r[5] or 0) ** 2 + float(r[4] or 0) ** 2) for r in rows)
+        variance = max(0.0, second / calls - mean**2) if calls else 0.0
+        read_times = [float(r[11]) for r in rows if r[11] is not None]
+        out.append(Statement(
+            queryid=queryid, query=query, calls=calls, total_ms=total, mean_ms=mean,
+            stddev_ms=variance**0.5 if len(rows) > 1 else float(rows[0][5] or 0.0),
+            min_ms=min(float(r[6] or 0.0) for r in rows), max_ms=max(float(r[7] or 0.0) for r in rows),
+            rows=sum(int(r[8] or 0) for r in rows), shared_blks_hit=sum(int(r[9] or 0) for r in rows),
+            shared_blks_read=sum(int(r[10] or 0) for r in rows),
+            blk_read_ms=sum(read_times) if read_times else None, toplevel=toplevel, roles=len(rows),
+        ))
+    out.sort(key=lambda s: (-s.total_ms, s.queryid))
+    return tuple(out), counts
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Generic plans
+# ------------------------------------------------------------------------------------------------------------
+
+
+_REASONS: Mapping[type[Exception], str] = {
+    pgerrors.UndefinedTable: "relation does not exist (dropped, or a temporary table)",
+    pgerrors.UndefinedColumn: "column does not exist",
+    pgerrors.UndefinedFunction: "function or operator does not exist",
+    pgerrors.UndefinedObject: "object does not exist",
+    pgerrors.IndeterminateDatatype: "parameter types cannot be inferred",
+    pgerrors.AmbiguousParameter: "parameter types cannot be inferred",
+    pgerrors.QueryCanceled: "EXPLAIN exceeded statement_timeout",
+    pgerrors.SyntaxError: "syntax error",
+    pgerrors.InsufficientPrivilege: "permission denied",
+    pgerrors.FeatureNotSupported: "not supported by EXPLAIN",
+    pgerrors.ReadOnlySqlTransaction: "refused in a read-only transaction",
+}
+
+
+def _reason(exc: psycopg.Error) -> str:
+    for cls, reason in _REASONS.items():
+        if isinstance(exc, cls):
+            return reason
+    return f"error {exc.sqlstate or type(exc).__name__}"
+
+
+def _explain_all(session: _Session, snapshot: Snapshot, statements: Sequence[Statement],
+                 options: WorkloadOptions, started: float, server_version_num: int,
+                 hypopg: bool) -> tuple[PlanSummary, ...]:
+    plans: list[PlanSummary] = []
+    old = session.one("SELECT current_setting('statement_timeout'), current_setting('plan_cache_mode')")
+    assert old is not None
+    session.rows("SELECT set_config('statement_timeout', %s, true), set_config('plan_cache_mode', "
+                 "'force_generic_plan', true)", (str(options.explain_timeout_ms),))
+    try:
+        budget = options.max_explain
+        for n, stmt in enumerate(statements):
+            shape = analyze_query(stmt.query)
+            if not shape.explainable:
+                reason = "utility statement" if shape.kind in ("utility", "session") else (
+                    f"cannot be parsed: {shape.error}" if shape.kind == "unparsed" else f"{shape.kind} statement")
+                plans.append(PlanSummary(queryid=stmt.queryid, reason=reason))
+                continue
+            if budget <= 0:
+                plans.append(PlanSummary(queryid=stmt.queryid, reason="over the statement budget"))
+                continue
+            if time.monotonic() - started > options.time_budget_s:
+                plans.append(PlanSummary(queryid=stmt.queryid, reason="over the time budget"))
+                continue
+            budget -= 1
+            plans.append(_explain_one(session, snapshot, stmt, shape.params, n, server_version_num, options,
+                                      hypopg))
+    finally:
+        session.rows("SELECT set_config('statement_timeout', %s, true), set_config('plan_cache_mode', %s, true)",
+                     (old[0], old[1]))
+    return tuple(plans)
+
+
+def _explain_one(session: _Session, snapshot: Snapshot, stmt: Statement, params: int, n: int,
+                 server_version_num: int, options: WorkloadOptions, hypopg: bool) -> PlanSummary:
+    method = "generic_plan" if server_version_num >= 160000 else "prepare"
+    try:
+        plan = _plan(session, stmt.query, params, n, method)
+    except psycopg.Error as exc:
+        return PlanSummary(queryid=stmt.queryid, reason=_reason(exc), method=method)
+    scans = tuple(_scans(plan))
+    proposals: list[IndexProposal] = []
+    for scan in scans:
+        if scan.scan_type not in SEQ_SCANS or scan.schema is None:
+            continue
+        table = snapshot.table(scan.schema, scan.table)
+        if not is_large(table, options.proposal_min_rows):
+            continue
+        proposal = propose_index(snapshot, stmt.query, scan.schema, scan.table)
+        if proposal is None or proposal in proposals:
+            continue
+        if hypopg:
+            proposal = _verify(session, stmt.query, params, n, method, proposal, float(plan["Total Cost"]))
+        proposals.append(proposal)
+    return PlanSummary(queryid=stmt.queryid, explained=True, method=method, total_cost=float(plan["Total Cost"]),
+                       plan_rows=float(plan["Plan Rows"]), scans=scans, proposals=tuple(proposals))
+
+
+def _plan(session: _Session, query: str, params: int, n: int, method: str) -> dict[str, Any]:
+    """The top plan node of the statement's generic plan; raises psycopg.Error when it cannot be had."""
+    if method == "generic_plan":
+        with session.savepoint():  # a savepoint: one failed statement must not abort the probe
+            row = session.one(f"EXPLAIN (GENERIC_PLAN, VERBOSE, FORMAT JSON) {query}")
+    else:
+        name = f"dbaudit_wl_{n}"
+        prepared = False
+        try:
+            with session.savepoint():
+                session.rows(f"PREPARE {name} AS {query}")
+                prepared = True
+                args = f"({', '.join(['NULL'] * params)})" if params else ""
+                row = session.one(f"EXPLAIN (VERBOSE, FORMAT JSON) EXECUTE {name}{args}")
+        finally:
+            if prepared:  # a prepared statement outlives the rolled-back savepoint
+                session.rows(f"DEALLOCATE {name}")
+    assert row is not None
+    doc = row[0]
+    top: dict[str, Any] = doc[0]["Plan"]
+    return top
+
+
+def _scans(node: Mapping[str, Any]) -> Iterator[PlanScan]:
+    node_type = str(node.get("Node Type", ""))
+    if "Relation Name" in node and node_type != "ModifyTable":
+        index = node.get("Index Name")
+        if index is None and node_type == "Bitmap Heap Scan":
+            index = next((c.get("Index Name") for c in _descend(node) if c.get("Index Name")), None)
+        yield PlanScan(schema=node.get("Schema"), table=str(node["Relation Name"]), scan_type=node_type,
+                       alias=node.get("Alias"), index=index, plan_rows=node.get("Plan Rows"))
+    for child in node.get("Plans", ()):
+        yield from _scans(child)
+
+
+def _descend(node: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    for child in node.get("Plans", ()):
+        yield child
+        yield from _descend(child)
+
+
+def _verify(session: _Session, query: str, params: int, n: int, method: str, proposal: IndexProposal,
+            cost_before: float) -> IndexProposal:
+    """Plan the statement again with the proposal as a hypothetical index (session memory only)."""
+    ddl = f"CREATE INDEX ON {pg_qualified(proposal.schema, proposal.table)} ({pg_column_list(proposal.columns)})"
+    try:
+        with session.savepoint():
+            try:
+                created = session.one("SELECT indexname FROM hypopg_create_index(%s)", (ddl,))
+                plan = _plan(session, query, params, n, method)
+            finally:
+                session.rows("SELECT hypopg_reset()")
+    except psycopg.Error as exc:
+        return dataclasses.replace(proposal, note=f"hypopg could not verify it: {_reason(exc)}")
+    hypo_name = str(created[0]) if created else ""
+    used = any(s.index == hypo_name for s in _scans(plan))
+    return dataclasses.replace(proposal, verified=True, used=used, cost_before=cost_before,
+                               cost_after=float(plan["Total Cost"]))
+
+
+def _label_unverified(plan: PlanSummary) -> PlanSummary:
+    if not plan.proposals:
+        return plan
+    note = "unverified: hypopg is not installed (CREATE EXTENSION hypopg)"
+    return dataclasses.replace(plan, proposals=tuple(
+        p if p.verified or p.note else dataclasses.replace(p, note=note) for p in plan.proposals))

@@ -1,0 +1,386 @@
+"""Engine-independent parts of data sampling: value codes, list profiles and functional-dependency discovery.
+
+Privacy model. A connector's sampling probe hashes every sampled value on the server and turns the hashes
+into *dense codes* per column (0, 1, 2, ... in order of first appearance; NULL is -1). Codes preserve equality
+inside one column -- all that distinct counts and functional-dependency discovery need -- and carry nothing of
+the value itself: not even a hash that could be matched against guesses. Text columns also get a
+:class:`ListProfile` (counts of delimited-list-looking values) computed while the values are in memory, and
+then the values are dropped. Raw values are kept only as a few ``examples`` when the user passes
+``--show-samples``.
+
+Codes are stored in the snapshot as ``"u1:"``/``"u2:"``/``"u4:"`` + base64(zlib(little-endian code + 1)), so
+that a 10,000-row column costs a few KB of JSON and loads without a per-value Python object.
+
+Everything here is pure: no connection, no I/O.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from auditor.model import ColumnSample, ListProfile, TableSample
+
+Codes = npt.NDArray[np.int64]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Budget
+# ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SamplingBudget:
+    """Limits of the sampling probe; every one is a bound, so a scan's cost does not depend on the data."""
+
+    rows_per_table: int = 10_000
+    table_timeout_s: float = 5.0  # per-table statement_timeout
+    budget_s: float = 60.0  # whole probe; tables left when it runs out are skipped with a note
+    max_tables: int = 200  # tables past it (in schema, name order) are skipped with a note
+    max_columns: int = 100  # wider tables are skipped
+    max_table_bytes: int = 1 << 40  # 1 TiB: above it even TABLESAMPLE SYSTEM is not worth the risk
+    full_read_rows: int = 20_000  # tables estimated at or below this are read whole (up to rows_per_table)
+    bernoulli_max_rows: int = 1_000_000  # up to this, row-level BERNOULLI; above, block-level SYSTEM
+    profile_chars: int = 512  # text is cut to this length before profiling
+    show_samples: bool = False
+    examples_per_column: int = 3
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Codes
+# ------------------------------------------------------------------------------------------------------------
+
+
+def dense_codes(values: Sequence[object]) -> Codes:
+    """Dense codes for a column of values or hashes: equal values share a code, NULL (None) is -1."""
+    seen: dict[object, int] = {}
+    out = np.empty(len(values), dtype=np.int64)
+    for i, v in enumerate(values):
+        if v is None:
+            out[i] = -1
+        else:
+            code = seen.get(v)
+            if code is None:
+                code = seen[v] = len(seen)
+            out[i] = code
+    return out
+
+
+def encode_codes(codes: Codes) -> str:
+    shifted = codes.astype(np.int64) + 1
+    top = int(shifted.max()) if shifted.size else 0
+    kind, dtype = ("u1", "<u1") if top < 1 << 8 else ("u2", "<u2") if top < 1 << 16 else ("u4", "<u4")
+    raw = shifted.astype(dtype).tobytes()
+    return kind + ":" + base64.b64encode(zlib.compress(raw, 6)).decode("ascii")
+
+
+def decode_codes(text: str) -> Codes:
+    if not text:
+        return np.empty(0, dtype=np.int64)
+    kind, _, payload = text.partition(":")
+    dtype = {"u1": "<u1", "u2": "<u2", "u4": "<u4"}.get(kind)
+    if dtype is None:
+        raise ValueError(f"unknown code encoding {kind!r}")
+    raw = zlib.decompress(base64.b64decode(payload))
+    return np.frombuffer(raw, dtype=dtype).astype(np.int64) - 1
+
+
+def column_sample(name: str, data_type: str, values: Sequence[object], profile: ListProfile | None = None,
+                  examples: tuple[str, ...] = ()) -> ColumnSample:
+    codes = dense_codes(values)
+    nulls = int((codes < 0).sum())
+    distinct = int(codes.max()) + 1 if codes.size and codes.max() >= 0 else 0
+    return ColumnSample(name=name, data_type=data_type, codes=encode_codes(codes), distinct=distinct,
+                        nulls=nulls, profile=profile, examples=examples)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Delimited-list profile (NF02)
+# ------------------------------------------------------------------------------------------------------------
+
+DELIMITERS = (",", ";", "|")
+MAX_ITEM_CHARS = 40
+MAX_ITEM_WORDS = 3
+
+_DECIMAL_COMMA = re.compile(r"^[-+]?\d{1,3}(?:\.\d{3})*,\d+$|^[-+]?\d+,\d+$")
+_INT = re.compile(r"^[-+]?\d+$")
+_NUMBER = re.compile(r"^[-+]?\d*[.,]?\d+(?:[eE][-+]?\d+)?$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$", re.IGNORECASE)
+_ALPHA_WORDS = re.compile(r"^[^\W\d_]+(?:[ '\-][^\W\d_]+){0,2}$")
+_TOKEN = re.compile(r"^[\w][\w.\-:/#+]*$")
+# Sentences, not lists: an item holding one of these words is prose ("I liked it, and it works").
+_STOP_WORDS = frozenset(re.findall(r"\w+", (
+    "a an and are as at be but by for from has have he her his i if in is it its me my not of on or our "
+    "she so that the their they this to was we were with you your"
+)))
+
+
+def _item_class(item: str) -> str | None:
+    """Shape of one list item; None when it does not look like a list item at all."""
+    if not item or len(item) > MAX_ITEM_CHARS or item[-1] in ".!?" and not _NUMBER.match(item):
+        return None
+    if _INT.match(item):
+        return "int"
+    if _NUMBER.match(item):
+        return "number"
+    if _EMAIL.match(item):
+        return "email"
+    if _URL.match(item):
+        return "url"
+    if _ALPHA_WORDS.match(item):
+        words = item.lower().replace("-", " ").replace("'", " ").split()
+        if len(words) > MAX_ITEM_WORDS or any(w in _STOP_WORDS for w in words):
+            return None
+        return "words"
+    if _TOKEN.match(item):
+        return "token"
+    return None  # "12 Main St", "IL 62701": multi-word with digits is an address part, not a list item
+
+
+def list_items(value: str) -> tuple[str, list[str]] | None:
+    """(delimiter, items) when ``value`` looks like a delimited list, else None.
+
+    A list has at least two non-empty items of one shape (all integers, all e-mails, all short word groups,
+    all codes...), none of them prose (no sentence end, no stop word), no item longer than 40 characters. A
+    JSON array stored as text is a list whatever its length.
+    """
+    text = value.strip()
+    if not text:
+        return None
+    if text[0] == "[" and text[-1] == "]":
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, list):
+            return "json", [str(x) for x in parsed]
+    if _DECIMAL_COMMA.match(text):
+        return None
+    for delim in DELIMITERS:
+        if delim not in text:
+            continue
+        items = [p.strip() for p in text.split(delim)]
+        if items and items[-1] == "" and len(items) > 2:
+            items.pop()  # a trailing delimiter ("a,b,c,") is still a list
+        if len(items) < 2:
+            continue
+        classes = {_item_class(i) for i in items}
+        if len(classes) == 1 and None not in classes:
+            return delim, items
+    return None
+
+
+def list_profile(values: Iterable[str | None]) -> ListProfile:
+    """Count the values that hold delimited lists, for the dominant delimiter."""
+    non_null = 0
+    per_delim: dict[str, list[int]] = {}
+    for v in values:
+        if v is None:
+            continue
+        non_null += 1
+        found = list_items(v)
+        if found is not None:
+            per_delim.setdefault(found[0], []).append(len(found[1]))
+    if not per_delim:
+        return ListProfile(non_null=non_null)
+    delim, counts = max(per_delim.items(), key=lambda kv: len(kv[1]))
+    return ListProfile(
+        non_null=non_null,
+        list_rows=len(counts),
+        delimiter=delim,
+        avg_items=round(sum(counts) / len(counts), 3),
+        two_item_share=round(sum(1 for c in counts if c == 2) / len(counts), 3),
+    )
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Functional dependencies (NF03, NF04)
+# ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FdThresholds:
+    """When a dependency found in a sample counts; the checks' options carry the same fields."""
+
+    max_error: float = 0.01  # g3: share of the repeated rows to remove for the FD to hold exactly
+    min_rows: int = 20  # sampled rows with a non-null determinant
+    min_support_rows: int = 20  # rows whose determinant value occurs at least twice
+    min_mean_group: float = 2.0  # rows per distinct determinant value: below it the FD is nearly vacuous
+    max_determinant_uniqueness: float = 0.9  # distinct/rows above it: nearly unique, a key, not a determinant
+    quasi_constant_share: float = 0.95  # a dependent this constant is 'determined' by anything
+    max_chance: float = 1e-6  # probability that independent columns would agree this well
+
+
+@dataclass(frozen=True)
+class Dependency:
+    determinant: tuple[str, ...]
+    dependent: str
+    rows: int  # rows with a non-null determinant
+    support_rows: int  # of which in repeated determinant groups: the rows that witness the FD
+    determinant_distinct: int
+    dependent_distinct: int
+    violations: int  # rows to remove for the FD to hold exactly
+    chance: float  # probability that independent columns would look this dependent
+
+    @property
+    def error(self) -> float:
+        return self.violations / self.support_rows if self.support_rows else 1.0
+
+    @property
+    def confidence(self) -> float:
+        return 1.0 - self.error
+
+    def evidence(self, sample_rows: int) -> dict[str, object]:
+        return {
+            "sample_rows": sample_rows,
+            "determinant_distinct": self.determinant_distinct,
+            "dependent_distinct": self.dependent_distinct,
+            "support_rows": self.support_rows,
+            "violating_rows": self.violations,
+            "confidence": round(self.confidence, 4),
+            "chance": float(f"{self.chance:.3g}"),
+        }
+
+
+class SampleFrame:
+    """A table sample decoded for analysis: one code array per column, rows aligned."""
+
+    def __init__(self, sample: TableSample) -> None:
+        self.sample = sample
+        self.codes: dict[str, Codes] = {c.name: decode_codes(c.codes) for c in sample.columns}
+        self.rows = sample.rows
+        self._stats: dict[str, tuple[int, int, float]] = {}
+
+    def __contains__(self, column: str) -> bool:
+        return column in self.codes
+
+    def column_stats(self, column: str) -> tuple[int, int, float]:
+        """(non-null rows, distinct, top value share among all rows) of one column."""
+        if column not in self._stats:
+            c = self.codes[column]
+            counts = np.bincount(c + 1)  # slot 0 counts NULLs
+            nonnull = int(c.size - counts[0]) if counts.size else 0
+            distinct = int((counts[1:] > 0).sum())
+            top = float(counts.max() / c.size) if c.size else 1.0
+            self._stats[column] = (nonnull, distinct, top)
+        return self._stats[column]
+
+    def is_unique(self, column: str) -> bool:
+        nonnull, distinct, _ = self.column_stats(column)
+        return nonnull == self.rows and distinct == self.rows and self.rows > 0
+
+    def combined(self, columns: Sequence[str]) -> Codes:
+        """Codes of a column tuple: NULL when any member is NULL."""
+        out = self.codes[columns[0]].copy()
+        for name in columns[1:]:
+            other = self.codes[name]
+            null = (out < 0) | (other < 0)
+            mixed = out * (int(other.max()) + 1) + other
+            _, inverse = np.unique(np.where(null, -1, mixed), return_inverse=True)
+            out = inverse.astype(np.int64) - (1 if null.any() else 0)
+            out[null] = -1
+        return out
+
+
+class _Determinant:
+    """Per-determinant precomputation: which rows witness a dependency, grouped."""
+
+    def __init__(self, codes: Codes) -> None:
+        mask = codes >= 0
+        x = codes[mask]
+        self.mask = mask
+        self.rows = int(x.size)
+        counts = np.bincount(x) if x.size else np.zeros(0, dtype=np.int64)
+        self.distinct = int((counts > 0).sum())
+        repeated = counts[x] >= 2 if x.size else np.zeros(0, dtype=bool)
+        self.support = int(repeated.sum())
+        self.x = x[repeated]
+        self.repeated = repeated
+        # sizes of the repeated groups, in the order np.unique sorts their codes
+        self.sizes = counts[counts >= 2]
+
+    def usable(self, th: FdThresholds) -> bool:
+        if self.rows < th.min_rows or self.distinct < 2 or self.support < th.min_support_rows:
+            return False
+        if self.distinct / self.rows > th.max_determinant_uniqueness:
+            return False
+        return self.rows / self.distinct >= th.min_mean_group
+
+
+def _kept_rows(x: Codes, y: Codes) -> tuple[int, Codes]:
+    """Rows kept if each group keeps its most frequent dependent value; distinct values per group."""
+    width = int(y.max()) + 1
+    pairs, counts = np.unique(x * width + y, return_counts=True)
+    groups = pairs // width
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    best = np.maximum.reduceat(counts, starts)
+    pair_groups = np.diff(np.r_[starts, pairs.size])  # distinct dependent values per determinant group
+    return int(best.sum()), pair_groups
+
+
+def _chance(group_sizes_pure: Counter[int], y: Codes) -> float:
+    """Chance that independent columns agree within every pure group: prod over groups of sum_v p_v^size."""
+    freqs = np.bincount(y).astype(np.float64)
+    p = freqs[freqs > 0] / y.size
+    log_chance = 0.0
+    for size, n_groups in group_sizes_pure.items():
+        log_chance += n_groups * math.log(max(float((p**size).sum()), 1e-300))
+    return math.exp(max(log_chance, -700.0))
+
+
+def dependency(frame: SampleFrame, det: _Determinant, determinant: tuple[str, ...], dependent: str,
+               th: FdThresholds) -> Dependency | None:
+    """The dependency determinant -> dependent when the sample supports it within the thresholds."""
+    _, dep_distinct, top = frame.column_stats(dependent)
+    if dep_distinct < 2 or top >= th.quasi_constant_share:
+        return None
+    y = frame.codes[dependent][det.mask][det.repeated] + 1  # NULL is a value of the dependent here
+    kept, pair_groups = _kept_rows(det.x, y)
+    violations = det.support - kept
+    if violations > th.max_error * det.support:
+        return None
+    # group sizes of the pure groups, for the chance estimate (impure groups give no evidence)
+    pure_sizes = Counter(det.sizes[pair_groups == 1].tolist())
+    chance = _chance(pure_sizes, y)
+    if chance > th.max_chance:
+        return None
+    return Dependency(
+        determinant=determinant,
+        dependent=dependent,
+        rows=det.rows,
+        support_rows=det.support,
+        determinant_distinct=det.distinct,
+        dependent_distinct=dep_distinct,
+        violations=violations,
+        chance=chance,
+    )
+
+
+def find_dependencies(frame: SampleFrame, determinants: Iterable[tuple[str, ...]], dependents: Iterable[str],
+                      th: FdThresholds) -> list[Dependency]:
+    """Every dependency from one of ``determinants`` (column tuples) to one of ``dependents`` that holds."""
+    deps = [d for d in dependents if d in frame]
+    out: list[Dependency] = []
+    for determinant in determinants:
+        if not all(c in frame for c in determinant):
+            continue
+        det = _Determinant(frame.combined(determinant))
+        if not det.usable(th):
+            continue
+        for dependent in deps:
+            if dependent in determinant:
+                continue
+            found = dependency(frame, det, determinant, dependent, th)
+            if found is not None:
+                out.append(found)
+    return out

@@ -1,0 +1,568 @@
+"""Workload analysis, pure: latency percentiles, parse-tree shape of statements, index proposals, coverage.
+
+Nothing here touches a connection. The live probe (``auditor.connectors.postgres.workload``) and the WL checks
+both build on these functions, so a saved snapshot gives the same answers offline.
+
+Percentiles (docs/workload.md has the method, its assumptions and the error the benchmark measured):
+pg_stat_statements keeps, per statement, the number of calls and the mean, population standard deviation,
+minimum and maximum of the execution time -- no histogram. Each statement's latency is modelled as a log-normal
+shifted to start at the observed minimum, with the observed mean and standard deviation, truncated at the observed
+maximum. A statement called once is a point mass at its one value; one called twice is its min and max. The
+workload's percentiles are the quantiles of the calls-weighted mixture of those distributions, found by bisection
+of the mixture's CDF.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import statistics
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pglast import ast, parse_sql
+from pglast.enums import A_Expr_Kind, BoolExprType, SetOperation
+
+from auditor.model import Index, IndexProposal, PlanSummary, Snapshot, Statement, Table
+
+_STD_NORMAL = statistics.NormalDist()
+
+INDEX_SCANS = frozenset({"Index Scan", "Index Only Scan", "Bitmap Heap Scan"})
+SEQ_SCANS = frozenset({"Seq Scan", "Parallel Seq Scan"})
+CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
+DEFAULT_LARGE_ROWS = 10_000
+
+# The marker every SQL text dbaudit sends starts with, so its own statements can be told apart in
+# pg_stat_statements (which records neither application_name nor the client).
+DBAUDIT_MARKER = "/* dbaudit */"
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Latency distributions
+# ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LatencyModel:
+    """The latency distribution of one statement, fitted to its calls, mean, stddev, min and max (ms)."""
+
+    calls: int
+    mean: float
+    stddev: float
+    low: float
+    high: float
+    shifted: bool = True  # shift the log-normal to start at the minimum (False: a plain log-normal from 0)
+
+    @classmethod
+    def of(cls, stmt: Statement, shifted: bool = True) -> LatencyModel:
+        low = min(stmt.min_ms, stmt.mean_ms)
+        high = max(stmt.max_ms, stmt.mean_ms)
+        return cls(calls=stmt.calls, mean=stmt.mean_ms, stddev=stmt.stddev_ms, low=low, high=high, shifted=shifted)
+
+    def _params(self) -> tuple[float, float, float] | None:
+        """(origin, mu, sigma) of the log-normal, or None when the distribution is a point or two points."""
+        if self.calls <= 2 or self.stddev <= 0 or self.high <= self.low:
+            return None
+        origin = self.low if self.shifted else 0.0
+        m = self.mean - origin
+        if m <= 0:
+            return None
+        sigma2 = math.log1p((self.stddev / m) ** 2)
+        return origin, math.log(m) - sigma2 / 2, math.sqrt(sigma2)
+
+    def cdf(self, x: float) -> float:
+        params = self._params()
+        if params is None:
+            if self.calls == 2 and self.high > self.low:
+                return 0.0 if x < self.low else (0.5 if x < self.high else 1.0)
+            return 1.0 if x >= self.mean else 0.0
+        if x < self.low:
+            return 0.0
+        if x >= self.high:
+            return 1.0
+        origin, mu, sigma = params
+        if x <= origin:
+            return 0.0
+        return _STD_NORMAL.cdf((math.log(x - origin) - mu) / sigma)
+
+    def quantile(self, q: float) -> float:
+        params = self._params()
+        if params is None:
+            if self.calls == 2 and self.high > self.low:
+                return self.low if q <= 0.5 else self.high
+            return self.mean
+        origin, mu, sigma = params
+        value = origin + math.exp(mu + sigma * _STD_NORMAL.inv_cdf(min(max(q, 1e-9), 1 - 1e-9)))
+        return min(max(value, self.low), self.high)
+
+
+def mixture_quantile(models: Sequence[LatencyModel], q: float, weights: Sequence[float] | None = None) -> float:
+    """The q-quantile of the mixture of ``models`` weighted by ``weights`` (default: their calls).
+
+    The smallest x with F(x) >= q, by bisection on [min low, max high]; point masses make F a step function,
+    which bisection handles as well as a smooth one.
+    """
+    if not models:
+        raise ValueError("no latency models")
+    w = list(weights) if weights is not None else [float(m.calls) for m in models]
+    total = sum(w)
+    if total <= 0:
+        raise ValueError("weights sum to zero")
+
+    def cdf(x: float) -> float:
+        return sum(wi * m.cdf(x) for wi, m in zip(w, models, strict=True)) / total
+
+    lo = min(m.low for m in models)
+    hi = max(m.high for m in models)
+    if cdf(lo) >= q:
+        return lo
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        if cdf(mid) >= q:
+            hi = mid
+        else:
+            lo = mid
+        if hi - lo <= 1e-6 * max(1.0, hi):
+            break
+    return hi
+
+
+@dataclass(frozen=True)
+class WorkloadLatency:
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    statements: int = 0
+    calls: int = 0
+    reason: str | None = None  # why there are no figures
+    method: str = (
+        "calls-weighted mixture of per-statement log-normals shifted to the minimum and fitted to the mean and "
+        "stddev of pg_stat_statements, truncated at the maximum"
+    )
+
+
+def latency_statements(snapshot: Snapshot) -> list[Statement]:
+    """The statements that count in the latency figures: top-level, called, not transaction or session control."""
+    out = []
+    for stmt in snapshot.statements:
+        if not stmt.toplevel or stmt.calls <= 0:
+            continue
+        if analyze_query(stmt.query).kind == "session":
+            continue
+        out.append(stmt)
+    return out
+
+
+def workload_percentiles(snapshot: Snapshot) -> WorkloadLatency:
+    """Workload-wide P50/P95/P99 (ms), for the scoring's p50_ms / p95_ms / p99_ms metrics."""
+    if snapshot.workload is None:
+        return WorkloadLatency(None, None, None, reason="the workload was not collected")
+    if snapshot.workload.status != "ok":
+        return WorkloadLatency(None, None, None, reason=snapshot.workload.message or snapshot.workload.status)
+    stmts = latency_statements(snapshot)
+    if not stmts:
+        return WorkloadLatency(None, None, None, reason="pg_stat_statements holds no statement of this database")
+    models = [LatencyModel.of(s) for s in stmts]
+    p50, p95, p99 = (round(mixture_quantile(models, q), 3) for q in (0.50, 0.95, 0.99))
+    return WorkloadLatency(p50, p95, p99, statements=len(stmts), calls=sum(s.calls for s in stmts))
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Parse-tree shape (pglast)
+# ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RelationRef:
+    schema: str | None
+    name: str
+    alias: str | None = None
+
+    @property
+    def ref(self) -> str:
+        return self.alias or self.name
+
+
+@dataclass(frozen=True)
+class ColumnUse:
+    qualifier: str | None  # table name or alias written before the column, None when unqualified
+    column: str
+    kind: str  # "eq" (= or IN against a value), "join" (= against another column), "range", "sort"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One SELECT / UPDATE / DELETE level: its FROM relations and the columns its conditions and sort use."""
+
+    relations: tuple[RelationRef, ...] = ()
+    uses: tuple[ColumnUse, ...] = ()
+    has_limit: bool = False
+    has_offset: bool = False
+    limit_one: bool = False  # LIMIT 1 written as a constant (pg_stat_statements usually turns it into $n)
+
+
+@dataclass(frozen=True)
+class QueryShape:
+    kind: str  # select, insert, update, delete, merge, utility, session (transaction / SET / SHOW), unparsed
+    relations: tuple[RelationRef, ...] = ()
+    scopes: tuple[Scope, ...] = ()
+    params: int = 0  # highest $n
+    error: str | None = None
+
+    @property
+    def has_offset(self) -> bool:
+        return any(s.has_offset for s in self.scopes)
+
+    @property
+    def has_limit(self) -> bool:
+        return any(s.has_limit for s in self.scopes)
+
+    @property
+    def explainable(self) -> bool:
+        return self.kind in ("select", "insert", "update", "delete", "merge")
+
+    @property
+    def catalog_only(self) -> bool:
+        """Every relation is a system catalog (pg_catalog, information_schema, or an unqualified pg_*)."""
+        if not self.relations:
+            return False
+        return all(
+            (r.schema in CATALOG_SCHEMAS) if r.schema else r.name.startswith("pg_") for r in self.relations
+        )
+
+
+_SESSION_NODES = (
+    ast.TransactionStmt, ast.VariableSetStmt, ast.VariableShowStmt, ast.DiscardStmt, ast.DeallocateStmt,
+    ast.PrepareStmt, ast.ExecuteStmt, ast.ListenStmt, ast.UnlistenStmt, ast.NotifyStmt, ast.ConstraintsSetStmt,
+)
+_KINDS: dict[type[Any], str] = {
+    ast.SelectStmt: "select", ast.InsertStmt: "insert", ast.UpdateStmt: "update", ast.DeleteStmt: "delete",
+}
+if hasattr(ast, "MergeStmt"):
+    _KINDS[ast.MergeStmt] = "merge"
+_RANGE_OPS = frozenset({"<", ">", "<=", ">="})
+
+
+def _walk(node: Any) -> Iterator[Any]:
+    """Every pglast node under ``node`` (itself included), depth first."""
+    if isinstance(node, ast.Node):
+        yield node
+        for name in getattr(type(node), "__slots__", ()):
+            yield from _walk(getattr(node, name, None))
+    elif isinstance(node, tuple | list):
+        for item in node:
+            yield from _walk(item)
+
+
+@functools.lru_cache(maxsize=8192)
+def analyze_query(text: str) -> QueryShape:
+    """The shape of a normalized statement: its kind, relations, and per-level predicate and sort columns."""
+    try:
+        raw = parse_sql(text)
+    except Exception as exc:  # noqa: BLE001 - pglast raises its own ParseError and a few others; all mean "no shape"
+        return QueryShape(kind="unparsed", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    if not raw:
+        return QueryShape(kind="unparsed", error="empty statement")
+    stmt = raw[0].stmt
+    if isinstance(stmt, ast.ExplainStmt):
+        return QueryShape(kind="utility")
+    kind = next((k for t, k in _KINDS.items() if isinstance(stmt, t)), None)
+    if kind is None:
+        kind = "session" if isinstance(stmt, _SESSION_NODES) else "utility"
+    relations: list[RelationRef] = []
+    scopes: list[Scope] = []
+    params = 0
+    cte_names = {
+        cte.ctename for node in _walk(stmt) if isinstance(node, ast.WithClause) for cte in (node.ctes or ())
+    }
+    for node in _walk(stmt):
+        if isinstance(node, ast.RangeVar) and not (node.schemaname is None and node.relname in cte_names):
+            relations.append(_relation(node))
+        elif isinstance(node, ast.ParamRef):
+            params = max(params, node.number or 0)
+        elif isinstance(node, ast.SelectStmt | ast.UpdateStmt | ast.DeleteStmt):
+            scopes.append(_scope(node, cte_names))
+    return QueryShape(kind=kind, relations=tuple(dict.fromkeys(relations)), scopes=tuple(scopes), params=params)
+
+
+def _relation(rv: ast.RangeVar) -> RelationRef:
+    alias = rv.alias.aliasname if rv.alias is not None else None
+    return RelationRef(schema=rv.schemaname, name=rv.relname or "", alias=alias)
+
+
+def _scope(node: Any, cte_names: set[str]) -> Scope:
+    relations: list[RelationRef] = []
+    conditions: list[Any] = []
+
+    def from_item(item: Any) -> None:
+        if isinstance(item, ast.RangeVar):
+            if not (item.schemaname is None and item.relname in cte_names):
+                relations.append(_relation(item))
+        elif isinstance(item, ast.JoinExpr):
+            from_item(item.larg)
+            from_item(item.rarg)
+            if item.quals is not None:
+                conditions.append(item.quals)
+        # subqueries and functions in FROM are scopes of their own (or have no table)
+
+    if isinstance(node, ast.SelectStmt):
+        for item in node.fromClause or ():
+            from_item(item)
+    elif isinstance(node, ast.UpdateStmt):
+        from_item(node.relation)
+        for item in node.fromClause or ():
+            from_item(item)
+    else:  # DeleteStmt
+        from_item(node.relation)
+        for item in node.usingClause or ():
+            from_item(item)
+    if node.whereClause is not None:
+        conditions.append(node.whereClause)
+    uses: list[ColumnUse] = []
+    for cond in conditions:
+        _conditions(cond, uses)
+    has_limit = has_offset = limit_one = False
+    if isinstance(node, ast.SelectStmt):
+        for sort in node.sortClause or ():
+            col = _column(sort.node)
+            if col is not None:
+                uses.append(ColumnUse(col[0], col[1], "sort"))
+        has_offset = node.limitOffset is not None
+        count = node.limitCount
+        has_limit = count is not None and not (isinstance(count, ast.A_Const) and count.isnull)
+        limit_one = isinstance(count, ast.A_Const) and isinstance(count.val, ast.Integer) and count.val.ival == 1
+        if node.op not in (None, SetOperation.SETOP_NONE):
+            relations = []  # the set operation's own level has no FROM; its arms are scopes of their own
+    return Scope(relations=tuple(relations), uses=tuple(uses), has_limit=has_limit, has_offset=has_offset,
+                 limit_one=limit_one)
+
+
+def _column(node: Any) -> tuple[str | None, str] | None:
+    """(qualifier, column) of a plain column reference, else None (expressions cannot use a plain index)."""
+    if not isinstance(node, ast.ColumnRef):
+        return None
+    fields = node.fields or ()
+    names = [str(f.sval) for f in fields if isinstance(f, ast.String)]
+    if len(names) != len(fields) or not names:
+        return None  # "t.*"
+    return (names[-2] if len(names) >= 2 else None), names[-1]
+
+
+def _is_value(node: Any) -> bool:
+    """A parameter, constant or expression of them: no column of any table inside (sublinks aside)."""
+    if isinstance(node, ast.SubLink):
+        return False
+    return not any(isinstance(n, ast.ColumnRef | ast.SubLink) for n in _walk(node))
+
+
+def _conditions(node: Any, uses: list[ColumnUse]) -> None:
+    if isinstance(node, ast.BoolExpr):
+        if node.boolop == BoolExprType.AND_EXPR:
+            for arg in node.args or ():
+                _conditions(arg, uses)
+        return  # OR / NOT: no single index serves them reliably
+    if not isinstance(node, ast.A_Expr):
+        return
+    op = node.name[-1].sval if node.name and isinstance(node.name[-1], ast.String) else ""
+    left, right = _column(node.lexpr), _column(node.rexpr)
+    kind = node.kind
+    if kind == A_Expr_Kind.AEXPR_OP and op == "=":
+        if left and right:
+            uses.append(ColumnUse(left[0], left[1], "join"))
+            uses.append(ColumnUse(right[0], right[1], "join"))
+        elif left and _is_value(node.rexpr):
+            uses.append(ColumnUse(left[0], left[1], "eq"))
+        elif right and _is_value(node.lexpr):
+            uses.append(ColumnUse(right[0], right[1], "eq"))
+    elif kind == A_Expr_Kind.AEXPR_OP and op in _RANGE_OPS:
+        if left and not right and _is_value(node.rexpr):
+            uses.append(ColumnUse(left[0], left[1], "range"))
+        elif right and not left and _is_value(node.lexpr):
+            uses.append(ColumnUse(right[0], right[1], "range"))
+    elif kind in (A_Expr_Kind.AEXPR_IN, A_Expr_Kind.AEXPR_OP_ANY) and op == "=" and left and _is_value(node.rexpr):
+        uses.append(ColumnUse(left[0], left[1], "eq"))
+    elif kind in (A_Expr_Kind.AEXPR_BETWEEN, A_Expr_Kind.AEXPR_BETWEEN_SYM) and left and _is_value(node.rexpr):
+        uses.append(ColumnUse(left[0], left[1], "range"))
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Resolving names against the snapshot
+# ------------------------------------------------------------------------------------------------------------
+
+
+def resolve_table(snapshot: Snapshot, rel: RelationRef) -> Table | None:
+    """The snapshot table a relation reference names; unqualified names try ``public`` first, then any schema."""
+    if rel.schema:
+        return snapshot.table(rel.schema, rel.name)
+    found = snapshot.table("public", rel.name)
+    if found is not None:
+        return found
+    matches = [t for t in snapshot.tables if t.name == rel.name]
+    return matches[0] if len(matches) == 1 else None
+
+
+def scope_columns(snapshot: Snapshot, scope: Scope) -> dict[tuple[str, str], list[ColumnUse]]:
+    """The column uses of one level, attributed to the snapshot tables they belong to."""
+    tables: list[tuple[RelationRef, Table]] = []
+    for rel in scope.relations:
+        t = resolve_table(snapshot, rel)
+        if t is not None:
+            tables.append((rel, t))
+    out: dict[tuple[str, str], list[ColumnUse]] = {}
+    for use in scope.uses:
+        owner: Table | None = None
+        if use.qualifier is not None:
+            owner = next((t for rel, t in tables if use.qualifier in (rel.alias, rel.name) and
+                          (rel.alias is None or use.qualifier == rel.alias)), None)
+        elif len(scope.relations) == 1 and tables:
+            owner = tables[0][1]
+        else:
+            owners = [t for _, t in tables if t.column(use.column) is not None]
+            owner = owners[0] if len(owners) == 1 else None
+        if owner is not None and (not owner.columns or owner.column(use.column) is not None):
+            out.setdefault(owner.key, []).append(use)
+    return out
+
+
+def table_rows(table: Table) -> int | None:
+    """Best row estimate: reltuples, else the live-tuple counter (a never-analyzed table has no reltuples)."""
+    figures = [v for v in (table.estimated_rows, table.stats.n_live_tup) if v is not None and v >= 0]
+    return max(figures) if figures else None
+
+
+def is_large(table: Table | None, large_rows: int) -> bool:
+    rows = table_rows(table) if table is not None else None
+    return rows is not None and rows >= large_rows
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Index proposal
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _unique(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+def propose_index(snapshot: Snapshot, query: str, schema: str, table: str) -> IndexProposal | None:
+    """The b-tree index that would let ``query`` reach ``schema.table`` without reading all of it, or None.
+
+    Equality columns first (compared with a value, or failing those, join columns), then either the sort
+    columns (when the level has a LIMIT and sorts only by this table's columns) or the first range column.
+    None when the statement gives nothing to index on, or an existing index already leads with those columns.
+    """
+    shape = analyze_query(query)
+    best: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None = None
+    for scope in shape.scopes:
+        uses = scope_columns(snapshot, scope).get((schema, table))
+        if not uses:
+            continue
+        eq = _unique(u.column for u in uses if u.kind == "eq")
+        if not eq:
+            eq = _unique(u.column for u in uses if u.kind == "join")
+        rng = tuple(c for c in _unique(u.column for u in uses if u.kind == "range") if c not in eq)
+        all_sorts = [u for u in scope.uses if u.kind == "sort"]
+        sort: tuple[str, ...] = ()
+        if scope.has_limit and all_sorts and len(all_sorts) == sum(1 for u in uses if u.kind == "sort"):
+            sort = tuple(c for c in _unique(u.column for u in all_sorts) if c not in eq)
+        tail = sort if sort else rng[:1]
+        if not eq and not tail:
+            continue
+        candidate = (eq, rng[:1] if not sort else (), sort)
+        if best is None or len(eq) + len(tail) > len(best[0]) + len(best[1]) + len(best[2]):
+            best = candidate
+    if best is None:
+        return None
+    eq, rng, sort = best
+    columns = eq + (sort or rng)
+    if leading_index(snapshot, schema, table, columns, len(eq)) is not None:
+        return None
+    return IndexProposal(schema=schema, table=table, columns=columns, equality=eq, range=rng, sort=sort)
+
+
+def leading_index(snapshot: Snapshot, schema: str, table: str, columns: Sequence[str], n_eq: int) -> Index | None:
+    """An existing valid, non-partial index whose leading keys are ``columns`` (the first n_eq in any order)."""
+    for ix in snapshot.indexes_of(schema, table):
+        if not ix.is_valid or ix.predicate is not None or len(ix.keys) < len(columns):
+            continue
+        lead = ix.columns[: len(columns)]
+        if set(lead[:n_eq]) == set(columns[:n_eq]) and tuple(lead[n_eq:]) == tuple(columns[n_eq:]):
+            return ix
+    return None
+
+
+def index_name(table: str, columns: Sequence[str]) -> str:
+    """A name in the server's own style (table_col1_col2_idx), cut to the 63-byte identifier limit."""
+    name = "_".join([table, *columns, "idx"])
+    encoded = name.encode()
+    if len(encoded) <= 63:
+        return name
+    return encoded[:59].decode(errors="ignore") + "_idx"
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Coverage and single-row lookups
+# ------------------------------------------------------------------------------------------------------------
+
+
+def plans_by_queryid(snapshot: Snapshot) -> dict[str, PlanSummary]:
+    return {p.queryid: p for p in snapshot.plans}
+
+
+def index_coverage(snapshot: Snapshot, large_rows: int = DEFAULT_LARGE_ROWS) -> tuple[float | None, str]:
+    """Calls-weighted share (%) of the explained statements whose plan reaches every large table by an index.
+
+    A statement that reads no large table counts as covered (a 3-row lookup table read sequentially is fine).
+    Returns (None, why) when nothing was explained.
+    """
+    if snapshot.workload is None or snapshot.workload.status != "ok":
+        why = "the workload was not collected" if snapshot.workload is None else (
+            snapshot.workload.message or snapshot.workload.status)
+        return None, why
+    plans = plans_by_queryid(snapshot)
+    covered_calls = total_calls = statements = large_statements = uncovered = 0
+    for stmt in snapshot.statements:
+        plan = plans.get(stmt.queryid)
+        if plan is None or not plan.explained or not stmt.toplevel:
+            continue
+        statements += 1
+        total_calls += stmt.calls
+        large = [s for s in plan.scans if s.schema is not None
+                 and is_large(snapshot.table(s.schema, s.table), large_rows)]
+        if large:
+            large_statements += 1
+        if all(s.scan_type in INDEX_SCANS for s in large):
+            covered_calls += stmt.calls
+        else:
+            uncovered += 1
+    if statements == 0 or total_calls == 0:
+        return None, "no statement of the workload could be explained"
+    pct = round(100.0 * covered_calls / total_calls, 1)
+    return pct, (
+        f"{statements} explained statements ({total_calls} calls), {large_statements} read a table of "
+        f">= {large_rows} rows, {uncovered} reach one without an index"
+    )
+
+
+def single_row_lookup(snapshot: Snapshot, stmt: Statement) -> str | None:
+    """Why ``stmt`` is a single-row lookup (equality on a primary or unique key, or LIMIT 1), else None."""
+    shape = analyze_query(stmt.query)
+    if shape.kind != "select" or not shape.scopes or stmt.calls <= 0:
+        return None
+    if stmt.rows > stmt.calls:  # more than one row per call on average: not a single-row lookup
+        return None
+    top = shape.scopes[0]
+    for key, uses in scope_columns(snapshot, top).items():
+        eq = {u.column for u in uses if u.kind == "eq"}
+        for con in snapshot.constraints_of(*key):
+            if con.type in ("primary_key", "unique") and con.columns and set(con.columns) <= eq:
+                what = "primary key" if con.type == "primary_key" else "unique key"
+                return f"equality on the {what} of {key[0]}.{key[1]} ({', '.join(con.columns)})"
+        for ix in snapshot.indexes_of(*key):
+            cols = ix.columns
+            if ix.is_unique and ix.predicate is None and cols and None not in cols and set(cols) <= eq:  # type: ignore[arg-type]
+                return f"equality on the unique index {ix.qualified} ({', '.join(c for c in cols if c)})"
+    if top.limit_one or (top.has_limit and top.relations):
+        return "LIMIT returning at most one row per call"
+    return None

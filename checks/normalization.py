@@ -1,0 +1,579 @@
+"""Normalization: repeating groups (names and types), and multi-valued columns and functional dependencies
+found in the bounded data sample the connector stores in the snapshot (see auditor.sampling)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from itertools import combinations
+
+from auditor.engine import Unmet, check
+from auditor.model import Constraint, Hit, ObjectRef, Severity, Snapshot, Table, TableSample
+from auditor.sampling import Dependency, FdThresholds, SampleFrame, find_dependencies
+from auditor.sqlquote import pg_qualified
+
+BOTH = ("postgresql", "mysql")
+
+ENABLE_SAMPLING = "run the scan without --no-sample (data sampling is on by default)"
+
+
+def requires_sample(snap: Snapshot) -> Unmet | None:
+    if snap.sampling is None:
+        return Unmet("no data sample was collected (a snapshot from a collector without sampling)",
+                     "collect again with a dbaudit that samples data, without --no-sample")
+    if not snap.sampling.enabled:
+        return Unmet("data sampling was off (--no-sample)", ENABLE_SAMPLING)
+    return None
+
+
+def _sampled(snap: Snapshot) -> Iterator[tuple[Table, TableSample]]:
+    if snap.sampling is None:
+        return
+    for ts in snap.sampling.tables:
+        table = snap.table(ts.schema, ts.table)
+        if table is not None and ts.skipped_reason is None and ts.rows > 0:
+            yield table, ts
+
+
+# ------------------------------------------------------------------------------------------------------------
+# NF01 repeating-group
+# ------------------------------------------------------------------------------------------------------------
+
+DEFAULT_ALLOWED_FAMILIES = (
+    "address", "address_line", "addressline", "addr", "addr_line", "street", "street_line", "line",
+)
+
+_NUM_SUFFIX = re.compile(r"^(?P<stem>.*?[^\d_])_?(?P<n>\d{1,4})$")
+_LETTER_SUFFIX = re.compile(r"^(?P<stem>.*[^_])_(?P<l>[a-z])$")
+_TYPE_FAMILIES = {
+    "text": "text", "character varying": "text", "varchar": "text", "character": "text", "char": "text",
+    "bpchar": "text", "citext": "text", "smallint": "int", "integer": "int", "bigint": "int", "int": "int",
+    "tinyint": "int", "mediumint": "int", "numeric": "number", "decimal": "number", "real": "number",
+    "double precision": "number", "double": "number", "float": "number", "timestamp with time zone": "time",
+    "timestamp without time zone": "time", "timestamp": "time", "datetime": "time", "date": "date",
+}
+
+
+def _type_family(data_type: str) -> str:
+    base = data_type.lower().split("(", 1)[0].strip()
+    if base.endswith(" unsigned"):
+        base = base[: -len(" unsigned")]
+    return _TYPE_FAMILIES.get(base, base)
+
+
+@dataclass(frozen=True)
+class RepeatingGroupOptions:
+    allowed_families: tuple[str, ...] = DEFAULT_ALLOWED_FAMILIES  # stems that may repeat (case-insensitive)
+    min_members: int = 2
+
+
+def repeating_groups(table: Table, opts: RepeatingGroupOptions) -> list[tuple[str, list[str]]]:
+    """(stem, member columns in order) of every repeating group of a table."""
+    names = {c.name.lower(): c for c in table.columns}
+    numbered: dict[str, dict[int, str]] = {}
+    lettered: dict[str, dict[str, str]] = {}
+    for c in table.columns:
+        low = c.name.lower()
+        m = _NUM_SUFFIX.match(low)
+        if m:
+            numbered.setdefault(m["stem"].rstrip("_"), {})[int(m["n"])] = c.name
+            continue
+        m = _LETTER_SUFFIX.match(low)
+        if m:
+            lettered.setdefault(m["stem"], {})[m["l"]] = c.name
+    allowed = {a.lower() for a in opts.allowed_families}
+    out: list[tuple[str, list[str]]] = []
+    for stem, by_n in numbered.items():
+        if stem in allowed:
+            continue
+        nums = sorted(by_n)
+        if nums != list(range(nums[0], nums[0] + len(nums))):
+            continue  # ipv4/ipv6, sha1/sha256, int4/int8: names with numbers, not a numbered series
+        members = [by_n[n] for n in nums]
+        if nums[0] == 2 and stem in names:
+            members.insert(0, names[stem].name)  # phone, phone2, phone3
+        out.append((stem, members))
+    for stem, by_l in lettered.items():
+        letters = sorted(by_l)
+        if stem in allowed or letters != [chr(ord("a") + i) for i in range(len(letters))]:
+            continue  # point_x/point_y, size_s/size_m: suffix letters that are not a series from "a"
+        out.append((stem, [by_l[x] for x in letters]))
+    result = []
+    for stem, members in out:
+        if len(members) < opts.min_members:
+            continue
+        families = {_type_family(c.data_type) for c in table.columns if c.name in members}
+        if len(families) == 1:
+            result.append((stem, members))
+    return sorted(result, key=lambda g: g[1][0])
+
+
+@check(code="NF01", name="repeating-group", severity=Severity.WARNING, engines=BOTH,
+       options=RepeatingGroupOptions)
+def repeating_group(snap: Snapshot, opts: RepeatingGroupOptions) -> Iterator[Hit]:
+    """Columns that repeat one attribute with a numbered or lettered suffix (1NF).
+
+    ## What it does
+    Finds families of two or more columns that repeat one attribute with a suffix: a number series
+    (`phone1, phone2, phone3`, `email_1, email_2`, or `phone, phone2`) or a letter series from `a` (`tag_a,
+    tag_b`), whose types are the same or compatible (all text, all integers...). Judged from names and types
+    only; no data is read. Numbers that are not a series (`ipv4`/`ipv6`, `sha1`/`sha256`) and letters that do
+    not start at `a` (`point_x`/`point_y`) are not families.
+
+    ## Why is this bad?
+    A repeating group caps the number of values (a fourth phone needs a schema change), spreads one attribute
+    over several columns so that every query must search all of them (`WHERE phone1 = $1 OR phone2 = $1 ...`),
+    and cannot be indexed or constrained as one attribute. It breaks first normal form.
+
+    ## Example
+    ```sql
+    CREATE TABLE contacts (id bigint PRIMARY KEY, name text, phone1 text, phone2 text, phone3 text);
+    ```
+
+    ## Fix
+    Move the attribute to a child table, one row per value:
+    ```sql
+    CREATE TABLE contact_phones (
+        contact_id bigint NOT NULL REFERENCES contacts (id),
+        position smallint NOT NULL,
+        phone text NOT NULL,
+        PRIMARY KEY (contact_id, position)
+    );
+    ```
+
+    ## Options
+    - `allowed_families` (default `address, address_line, addressline, addr, addr_line, street, street_line,
+      line`): stems that may repeat, because `address_line1/address_line2` is the conventional postal layout
+      and not a list.
+    - `min_members` (default 2): the smallest family reported.
+
+    ## Known problems
+    Deliberate pairs with another meaning (`x1, x2` of a segment) are reported; add their stem to
+    `allowed_families`.
+
+    ## References
+    - https://en.wikipedia.org/wiki/First_normal_form
+    """
+    for table in snap.tables:
+        if table.kind not in ("table", "partitioned") or table.is_partition:
+            continue
+        for stem, members in repeating_groups(table, opts):
+            child = f"{table.name}_{stem}s"
+            yield Hit(
+                object=ObjectRef(type="table", schema=table.schema, table=table.name, columns=tuple(members)),
+                message=f"{table.qualified} repeats one attribute in {len(members)} columns "
+                        f"({', '.join(members)}): a repeating group",
+                details={"stem": stem, "members": list(members)},
+                remediation=f"-- move {', '.join(members)} to a child table, one row per value, e.g.\n"
+                            f"-- CREATE TABLE {pg_qualified(table.schema, child)} (<key of {table.name}> "
+                            f"REFERENCES {pg_qualified(table.schema, table.name)}, position smallint, "
+                            f"{stem} ..., PRIMARY KEY (<key>, position));",
+            )
+
+
+# ------------------------------------------------------------------------------------------------------------
+# NF02 multi-valued-column
+# ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MultiValuedOptions:
+    min_share: float = 0.2  # share of sampled non-null values that hold a list
+    min_rows: int = 20  # sampled non-null values needed to judge
+    max_two_item_share: float = 0.9  # above it the lists are pairs ("Smith, John", "Austin, TX")
+    report_structured_types: bool = True  # arrays and json/jsonb as info
+
+
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "|": "pipe", "json": "JSON array"}
+
+
+def _is_structured(data_type: str) -> str | None:
+    t = data_type.lower().strip()
+    if t.endswith("]") or t == "array":
+        return "array"
+    if t in ("json", "jsonb"):
+        return t
+    return None
+
+
+@check(code="NF02", name="multi-valued-column", severity=Severity.WARNING, engines=BOTH,
+       options=MultiValuedOptions, requires=(requires_sample,))
+def multi_valued_column(snap: Snapshot, opts: MultiValuedOptions) -> Iterator[Hit]:
+    """Text column whose values hold delimited lists, found in the data sample (1NF).
+
+    ## What it does
+    Reads the list profile the sampling probe computed for each sampled text column and reports a column
+    when at least `min_share` of its sampled non-null values hold a delimited list: comma, semicolon or pipe
+    separated, or a JSON array stored as text. Array and json/jsonb columns are reported as info from their
+    type.
+
+    A value counts as a list only when it splits into two or more non-empty items of one shape (all integers,
+    all e-mail addresses, all short word groups of at most three words, all codes), none longer than 40
+    characters and none that reads as prose (a sentence end, or a stop word such as "and", "the", "it").
+    Decimal numbers with a comma (`3,14`, `1.234,56`) are not lists, and address parts mixing digits and words
+    (`12 Main St, Springfield`) are not list items. A column whose lists almost always have exactly two items
+    (`max_two_item_share`) holds pairs such as `Smith, John` or `Austin, TX`, and is not reported.
+
+    ## Why is this bad?
+    A list in one column cannot be constrained (no foreign key per item), indexed for "rows with item X"
+    without special indexes, or updated item by item without rewriting the string; queries parse strings
+    with LIKE or split functions. It breaks first normal form.
+
+    ## Example
+    ```sql
+    CREATE TABLE articles (id bigint PRIMARY KEY, title text, tags text);  -- 'postgres,performance,index'
+    ```
+
+    ## Fix
+    ```sql
+    CREATE TABLE article_tags (article_id bigint REFERENCES articles (id), tag text,
+                               PRIMARY KEY (article_id, tag));
+    ```
+    An array or jsonb column (reported as info) is sometimes the right choice: for values always read and
+    written together, with a GIN index where they are searched.
+
+    ## Options
+    - `min_share` (default 0.2): share of sampled non-null values that must hold a list.
+    - `min_rows` (default 20): sampled non-null values needed before judging a column.
+    - `max_two_item_share` (default 0.9): above it the lists are pairs, not lists.
+    - `report_structured_types` (default true): report array and json/jsonb columns as info.
+
+    ## Known problems
+    Needs the data sample (on by default, off with `--no-sample`). Values are never shown unless the scan ran
+    with `--show-samples`, which keeps a few examples in the snapshot.
+
+    ## References
+    - https://en.wikipedia.org/wiki/First_normal_form
+    """
+    for table, ts in _sampled(snap):
+        for cs in ts.columns:
+            p = cs.profile
+            if p is None or p.non_null < opts.min_rows or not p.delimiter:
+                continue
+            share = p.list_rows / p.non_null
+            pairs = p.delimiter != "json" and p.two_item_share > opts.max_two_item_share
+            if share < opts.min_share or pairs:
+                continue
+            details: dict[str, object] = {
+                "delimiter": p.delimiter, "list_share": round(share, 3), "list_rows": p.list_rows,
+                "sampled_values": p.non_null, "avg_items": p.avg_items, "sample_rows": ts.rows,
+            }
+            if snap.sampling is not None and snap.sampling.show_samples and cs.examples:
+                details["examples"] = list(cs.examples)
+            yield Hit(
+                object=ObjectRef(type="column", schema=table.schema, table=table.name, columns=(cs.name,)),
+                message=f"{table.qualified}.{cs.name} holds {DELIMITER_NAMES.get(p.delimiter, p.delimiter)}-"
+                        f"separated lists in {share:.0%} of {p.non_null} sampled values "
+                        f"({p.avg_items:.1f} items on average)",
+                details=details,
+            )
+    if not opts.report_structured_types:
+        return
+    for table in snap.tables:
+        if table.kind not in ("table", "partitioned") or table.is_partition:
+            continue
+        for c in table.columns:
+            kind = _is_structured(c.data_type)
+            if kind is None:
+                continue
+            yield Hit(
+                object=ObjectRef(type="column", schema=table.schema, table=table.name, columns=(c.name,)),
+                message=f"{table.qualified}.{c.name} is a {c.data_type} column: several values in one "
+                        "column; fine when they are always read together, otherwise a child table",
+                details={"data_type": c.data_type, "kind": kind},
+                severity=Severity.INFO,
+            )
+
+
+# ------------------------------------------------------------------------------------------------------------
+# NF03 partial-dependency, NF04 transitive-dependency
+# ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DependencyOptions:
+    max_error: float = 0.01
+    min_rows: int = 20
+    min_support_rows: int = 20
+    min_mean_group: float = 2.0
+    max_determinant_uniqueness: float = 0.9
+    quasi_constant_share: float = 0.95
+    max_chance: float = 1e-6
+    max_key_columns: int = 4  # NF03: composite keys wider than this are not split
+
+    def thresholds(self) -> FdThresholds:
+        names = {f.name for f in fields(FdThresholds)}
+        return FdThresholds(**{k: getattr(self, k) for k in names})
+
+
+
+
+def _keys(snap: Snapshot, table: Table) -> list[tuple[str, ...]]:
+    """Declared candidate keys: primary key, unique constraints, unique indexes without predicate."""
+    keys: list[tuple[str, ...]] = []
+    for c in snap.constraints_of(table.schema, table.name):
+        if c.type in ("primary_key", "unique") and c.columns:
+            keys.append(tuple(c.columns))
+    for ix in snap.indexes_of(table.schema, table.name):
+        cols = ix.columns
+        if ix.is_unique and ix.predicate is None and cols and all(c is not None for c in cols):
+            keys.append(tuple(c for c in cols if c is not None))
+    return list(dict.fromkeys(keys))
+
+
+def _fk_of(snap: Snapshot, table: Table, columns: tuple[str, ...]) -> Constraint | None:
+    for fk in snap.constraints_of(table.schema, table.name, "foreign_key"):
+        if tuple(fk.columns) == columns:
+            return fk
+    return None
+
+
+def _representative(snap: Snapshot, table: Table, members: list[str]) -> str:
+    """The column that names a one-to-one class: a foreign key, then an *_id/_code column, then order."""
+    order = {c.name: i for i, c in enumerate(table.columns)}
+
+    def rank(name: str) -> tuple[int, int, int]:
+        is_fk = _fk_of(snap, table, (name,)) is not None
+        idish = name.lower().endswith(("_id", "id", "_code", "_no", "_key"))
+        return (0 if is_fk else 1, 0 if idish else 1, order.get(name, 0))
+
+    return min(members, key=rank)
+
+
+def _group(snap: Snapshot, table: Table,
+           deps: list[Dependency]) -> list[tuple[tuple[str, ...], list[Dependency]]]:
+    """Group dependencies by determinant, merge one-to-one columns, and drop what another dependent implies.
+
+    With a -> b and b -> a (one-to-one), only the representative is reported as determinant, the other as its
+    dependent. With a -> b, b -> c and a -> c, c is reported under b only.
+    """
+    holds = {(d.determinant, d.dependent): d for d in deps}
+    single = {d.determinant[0] for d in deps if len(d.determinant) == 1}
+    # one-to-one classes among single-column determinants
+    parent = {c: c for c in single}
+
+    def find(c: str) -> str:
+        while parent[c] != c:
+            c = parent[c]
+        return c
+
+    for (det, dep) in holds:
+        if len(det) == 1 and dep in single and ((dep,), det[0]) in holds:
+            parent[find(det[0])] = find(dep)
+    classes: dict[str, list[str]] = {}
+    for c in single:
+        classes.setdefault(find(c), []).append(c)
+    rep_of = {c: _representative(snap, table, members) for members in classes.values() for c in members}
+
+    by_det: dict[tuple[str, ...], dict[str, Dependency]] = {}
+    for d in deps:
+        det = d.determinant
+        if len(det) == 1 and rep_of.get(det[0], det[0]) != det[0]:
+            continue  # reported under its one-to-one representative
+        by_det.setdefault(det, {})[d.dependent] = d
+    def cls(c: str) -> str:
+        return rep_of.get(c, c)
+
+    def implied(y: str, det: tuple[str, ...], dependents: dict[str, Dependency]) -> bool:
+        det_class = cls(det[0]) if len(det) == 1 else None
+        for z in dependents:
+            if z == y or (det_class is not None and cls(z) == det_class) or ((z,), y) not in holds:
+                continue
+            if ((y,), z) not in holds or z == cls(y):
+                return True  # z -> y strictly, or y is one-to-one with z and z names their class
+        return False
+
+    out: list[tuple[tuple[str, ...], list[Dependency]]] = []
+    for det, dependents in by_det.items():
+        kept = [d for name, d in dependents.items() if not implied(name, det, dependents)]
+        if kept:
+            out.append((det, sorted(kept, key=lambda x: x.dependent)))
+    return sorted(out)
+
+
+def _hit(snap: Snapshot, table: Table, ts: TableSample, det: tuple[str, ...], deps: list[Dependency],
+         key: tuple[str, ...] | None) -> Hit:
+    dependents = [d.dependent for d in deps]
+    det_text = ", ".join(f"{table.qualified}.{c}" for c in det) if len(det) == 1 else \
+        f"({', '.join(det)}) of {table.qualified}"
+    dep_text = ", ".join(f"{table.qualified}.{c}" for c in dependents)
+    verb = "is" if len(dependents) == 1 else "are"
+    message = f"{dep_text} {verb} determined by {det_text}"
+    if key is not None:
+        message += f", part of the key ({', '.join(key)})"
+    fk = _fk_of(snap, table, det)
+    details: dict[str, object] = {
+        "determinant": list(det),
+        "dependent": dependents,
+        "evidence": {d.dependent: d.evidence(ts.rows) for d in deps},
+        "sample_rows": ts.rows,
+        "sample_method": ts.method,
+    }
+    if key is not None:
+        details["key"] = list(key)
+    if fk is not None and fk.ref_table is not None:
+        ref = pg_qualified(fk.ref_schema or table.schema, fk.ref_table)
+        message += f": {'it duplicates' if len(dependents) == 1 else 'they duplicate'} data of {ref}"
+        details["references"] = f"{fk.ref_schema or table.schema}.{fk.ref_table}"
+        remediation = (f"-- read {', '.join(dependents)} from {ref} through {', '.join(det)} and drop the "
+                       f"copies from {table.qualified}")
+    else:
+        remediation = (f"-- move {', '.join(dependents)} to a table keyed by {', '.join(det)}, "
+                       f"referenced from {table.qualified}")
+    return Hit(
+        object=ObjectRef(type="table", schema=table.schema, table=table.name, columns=(*det, *dependents)),
+        message=message,
+        details=details,
+        remediation=remediation,
+    )
+
+
+@check(code="NF03", name="partial-dependency", severity=Severity.WARNING, engines=BOTH,
+       options=DependencyOptions, requires=(requires_sample,))
+def partial_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[Hit]:
+    """Non-key column determined by part of a composite key, found in the data sample (2NF).
+
+    ## What it does
+    For each table with a composite primary key (or a composite unique key whose columns are all NOT NULL),
+    looks in the sampled rows for a non-key column whose value is fixed by a proper subset of the key: every
+    sampled row with the same `order_id` has the same `customer_id`, whatever the `product_id`. Dependencies
+    are found on value codes (equality only, never the values), allowing a small error (`max_error`), and
+    need support: the determinant's values must repeat, and independent columns must be very unlikely to
+    agree that well. Columns of any declared key, and columns unique in the sample, are not dependents.
+    Where the determinant is a foreign key, the message says that the dependent duplicates data of the
+    referenced table.
+
+    ## Why is this bad?
+    The dependent value is stored once per key row instead of once per determinant value: it is repeated,
+    can disagree between rows (update anomalies), and cannot exist without a full key row. It breaks second
+    normal form.
+
+    ## Example
+    ```sql
+    CREATE TABLE order_items (order_id bigint, product_id bigint, customer_id bigint, qty int,
+                              PRIMARY KEY (order_id, product_id));  -- customer_id depends on order_id alone
+    ```
+
+    ## Fix
+    ```sql
+    ALTER TABLE order_items DROP COLUMN customer_id;  -- read it from orders through order_id
+    ```
+
+    ## Options
+    - `max_key_columns` (default 4): wider composite keys are not split.
+    - `max_error` (default 0.01): the g3 error bound: the share of the witnessing rows (rows whose
+      determinant value repeats) that would have to be removed for the dependency to hold exactly.
+    - `min_rows` (default 20), `min_support_rows` (default 20): sampled rows with a non-null determinant, and
+      of them rows whose determinant value occurs at least twice.
+    - `min_mean_group` (default 2.0): sampled rows per distinct determinant value; below it the dependency is
+      nearly vacuous.
+    - `max_determinant_uniqueness` (default 0.9): a determinant with more distinct values per row than this
+      is nearly unique (a key), not a determinant.
+    - `quasi_constant_share` (default 0.95): a dependent whose most common value covers this share of the
+      sample is "determined" by anything, and is left out.
+    - `max_chance` (default 1e-6): the probability that independent columns with the same value frequencies
+      would agree within every consistent determinant group; a dependency more likely than this to be a
+      coincidence is not reported.
+
+    ## Known problems
+    A sample shows what the data does, not what it must do: a dependency that holds by accident in the sample
+    (or only in it) is reported, and one broken by a few rows beyond `max_error` is not. Needs the data sample
+    (on by default, off with `--no-sample`). Deliberate denormalization (a price copied at order time) is
+    reported too; suppress it by check and object.
+
+    ## References
+    - https://en.wikipedia.org/wiki/Second_normal_form
+    - Kivinen & Mannila, "Approximate inference of functional dependencies from relations" (g3 error), 1995
+    """
+    th = opts.thresholds()
+    for table, ts in _sampled(snap):
+        keys = _keys(snap, table)
+        prime = {c for k in keys for c in k}
+        composite = [k for k in keys if 1 < len(k) <= opts.max_key_columns and _key_is_not_null(table, k)]
+        if not composite:
+            continue
+        frame = SampleFrame(ts)
+        non_prime = [c.name for c in ts.columns if c.name not in prime and not frame.is_unique(c.name)]
+        reported: set[tuple[tuple[str, ...], str]] = set()
+        for key in composite:
+            subsets = [s for size in range(1, len(key)) for s in combinations(key, size)]
+            deps = find_dependencies(frame, subsets, non_prime, th)
+            # keep minimal determinants only: (a) -> x makes (a, b) -> x redundant
+            deps = [d for d in deps if not any(
+                o.dependent == d.dependent and set(o.determinant) < set(d.determinant) for o in deps)]
+            deps = [d for d in deps if (d.determinant, d.dependent) not in reported]
+            for det, group in _group(snap, table, deps):
+                reported.update((det, d.dependent) for d in group)
+                yield _hit(snap, table, ts, det, group, key)
+
+
+
+def _key_is_not_null(table: Table, key: tuple[str, ...]) -> bool:
+    cols = [table.column(c) for c in key]
+    return all(c is not None and not c.nullable for c in cols)
+
+
+@check(code="NF04", name="transitive-dependency", severity=Severity.WARNING, engines=BOTH,
+       options=DependencyOptions, requires=(requires_sample,))
+def transitive_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[Hit]:
+    """Non-key column determined by another non-key column, found in the data sample (3NF).
+
+    ## What it does
+    Looks in the sampled rows of each table for a non-key column whose value is fixed by another non-key
+    column: every row with the same `customer_id` has the same `customer_email`, or every row with the same
+    `zip_code` the same `city`. Declared keys (primary key, unique constraints, unique indexes), columns
+    unique in the sample, constant or nearly constant columns, and nearly unique columns are never
+    determinants; the determinant's values must repeat (support) and independent columns must be very
+    unlikely to agree that well. Two columns that determine each other (one-to-one) are reported once, and a
+    dependency implied by two others (a -> b -> c) is reported only at its last step. Evidence is counts
+    (distinct values, support, confidence, sample size), never values. Where the determinant is a foreign
+    key, the message says that the dependent duplicates data of the referenced table.
+
+    ## Why is this bad?
+    The dependent is a fact about the determinant, stored again on every row that mentions it: it wastes
+    space, and an update of one row leaves the others disagreeing. It breaks third normal form.
+
+    ## Example
+    ```sql
+    CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint REFERENCES customers, customer_email text);
+    ```
+
+    ## Fix
+    ```sql
+    ALTER TABLE orders DROP COLUMN customer_email;  -- join customers through customer_id
+    ```
+
+    ## Options
+    - `max_error` (default 0.01): the g3 error bound: the share of the witnessing rows (rows whose
+      determinant value repeats) that would have to be removed for the dependency to hold exactly.
+    - `min_rows` (default 20), `min_support_rows` (default 20): sampled rows with a non-null determinant, and
+      of them rows whose determinant value occurs at least twice.
+    - `min_mean_group` (default 2.0): sampled rows per distinct determinant value; below it the dependency is
+      nearly vacuous.
+    - `max_determinant_uniqueness` (default 0.9): a determinant with more distinct values per row than this
+      is nearly unique (a key), not a determinant.
+    - `quasi_constant_share` (default 0.95): a dependent whose most common value covers this share of the
+      sample is "determined" by anything, and is left out.
+    - `max_chance` (default 1e-6): the probability that independent columns with the same value frequencies
+      would agree within every consistent determinant group; a dependency more likely than this to be a
+      coincidence is not reported.
+
+    ## Known problems
+    A sample shows what the data does, not what it must do; on small tables coincidences are possible despite
+    the chance bound, and deliberate denormalization (a snapshot of an address at order time) is reported.
+    Needs the data sample (on by default, off with `--no-sample`).
+
+    ## References
+    - https://en.wikipedia.org/wiki/Third_normal_form
+    """
+    th = opts.thresholds()
+    for table, ts in _sampled(snap):
+        keys = _keys(snap, table)
+        prime = {c for k in keys for c in k}
+        frame = SampleFrame(ts)
+        candidates = [c.name for c in ts.columns if c.name not in prime and not frame.is_unique(c.name)]
+        deps = find_dependencies(frame, [(c,) for c in candidates], candidates, th)
+        for det, group in _group(snap, table, deps):
+            yield _hit(snap, table, ts, det, group, None)
+

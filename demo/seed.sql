@@ -1,0 +1,171 @@
+-- dbaudit demo: a small blogging application with planted problems and look-alikes that are fine.
+--
+-- PLANTED (dbaudit must report each one):
+--   IX01 unused-index          posts_status_idx: posts is read hundreds of times, never through it
+--   IX02 duplicate-index       comments_post_id_idx1 duplicates comments_post_id_idx
+--   IX03 redundant-index       sessions_user_id_idx is a leading prefix of sessions_user_id_expires_at_idx
+--   IX04 invalid-index         users_display_name_key (a failed CREATE UNIQUE INDEX CONCURRENTLY, see run_demo.py)
+--   IX05 missing-fk-index      comments.author_id -> users: no index leads with author_id
+--   KY01 no-primary-key        audit_log
+--   KY02 fk-type-mismatch      sessions.user_id is integer, users.id is bigint
+--   KY03 unvalidated-constraint user_settings_theme_check (CHECK ... NOT VALID), notifications_user_id_fkey (FK NOT VALID)
+--   KY04 sequence-exhaustion   notifications_id_seq (serial at 2,000,000,000 of 2,147,483,647)
+--                              page_views_id_seq (a bigint sequence feeding an integer column, at 2,100,000,000)
+--
+-- LOOK-ALIKES (dbaudit must stay silent on them):
+--   users_email_lower_idx      expression index on lower(email) beside the unique email index: not a duplicate
+--   comments_visible_post_idx  partial index on post_id WHERE NOT hidden: not a duplicate of the plain ones
+--   tags_name_slug_idx         wider than the UNIQUE (name) constraint's index, which is therefore not redundant
+--   post_tags                  FK post_id covered by the PK's leading column, FK tag_id by its own index
+--   user_settings              FK user_id covered by the primary key; one-row-per-user table with a PK
+--   comments_body_length       added NOT VALID, then validated
+--   audit_log_id_seq           bigint sequence at 2,000,000,000: far from bigint's limit
+--   comments.post_id, post_tags.tag_id  FK types equal to the referenced keys
+--   tags_name_slug_idx, comments_* indexes  never scanned, but on tables read too rarely for evidence
+
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+
+CREATE TABLE users (
+    id           bigserial PRIMARY KEY,
+    email        text        NOT NULL,
+    display_name text        NOT NULL,
+    country_code char(2),
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT users_email_key UNIQUE (email)
+);
+CREATE INDEX users_email_lower_idx ON users (lower(email));
+
+CREATE TABLE user_settings (
+    user_id bigint PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    theme   text NOT NULL DEFAULT 'light',
+    locale  text NOT NULL DEFAULT 'en'
+);
+
+CREATE TABLE posts (
+    id         bigserial PRIMARY KEY,
+    author_id  bigint      NOT NULL REFERENCES users (id),
+    title      text        NOT NULL,
+    body       text        NOT NULL,
+    status     text        NOT NULL DEFAULT 'published',
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX posts_author_id_idx ON posts (author_id);
+CREATE INDEX posts_status_idx ON posts (status);
+
+CREATE TABLE comments (
+    id         bigserial PRIMARY KEY,
+    post_id    bigint      NOT NULL REFERENCES posts (id) ON DELETE CASCADE,
+    author_id  bigint      NOT NULL REFERENCES users (id),
+    body       text        NOT NULL,
+    hidden     boolean     NOT NULL DEFAULT false,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX comments_post_id_idx ON comments (post_id);
+CREATE INDEX comments_post_id_idx1 ON comments (post_id);
+CREATE INDEX comments_visible_post_idx ON comments (post_id) WHERE NOT hidden;
+
+CREATE TABLE tags (
+    id   serial PRIMARY KEY,
+    name text NOT NULL,
+    slug text NOT NULL,
+    CONSTRAINT tags_name_key UNIQUE (name)
+);
+CREATE INDEX tags_name_slug_idx ON tags (name, slug);
+
+CREATE TABLE post_tags (
+    post_id bigint  NOT NULL REFERENCES posts (id) ON DELETE CASCADE,
+    tag_id  integer NOT NULL REFERENCES tags (id),
+    PRIMARY KEY (post_id, tag_id)
+);
+CREATE INDEX post_tags_tag_id_idx ON post_tags (tag_id);
+
+CREATE TABLE sessions (
+    id         bigserial PRIMARY KEY,
+    user_id    integer     NOT NULL REFERENCES users (id),
+    token      text        NOT NULL,
+    expires_at timestamptz NOT NULL
+);
+CREATE INDEX sessions_user_id_idx ON sessions (user_id);
+CREATE INDEX sessions_user_id_expires_at_idx ON sessions (user_id, expires_at);
+
+CREATE TABLE audit_log (
+    id         bigserial,
+    user_id    bigint,
+    action     text        NOT NULL,
+    logged_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE notifications (
+    id         serial PRIMARY KEY,
+    user_id    bigint      NOT NULL,
+    message    text        NOT NULL,
+    read_at    timestamptz
+);
+CREATE INDEX notifications_user_id_idx ON notifications (user_id);
+
+-- A migration tool created the sequence as bigint but the column as integer: the column runs out first.
+CREATE SEQUENCE page_views_id_seq AS bigint;
+CREATE TABLE page_views (
+    id        integer PRIMARY KEY DEFAULT nextval('page_views_id_seq'),
+    path      text        NOT NULL,
+    viewed_at timestamptz NOT NULL DEFAULT now()
+);
+ALTER SEQUENCE page_views_id_seq OWNED BY page_views.id;
+
+-- Data: a few thousand rows, pseudo-random but repeatable (setseed), so that columns do not determine
+-- each other by accident of modular arithmetic.
+SELECT setseed(0.42);
+INSERT INTO users (email, display_name, country_code, created_at)
+SELECT 'user' || g || '@example.com',
+       'User ' || (g % 1500),          -- display names repeat: the unique index below cannot be built
+       (ARRAY['DE', 'FR', 'US', 'JP', 'BR'])[1 + floor(random() * 5)::int],
+       now() - make_interval(days => floor(random() * 700)::int)
+FROM generate_series(1, 2000) AS g;
+
+INSERT INTO user_settings (user_id, theme)
+SELECT id, CASE WHEN random() < 0.3 THEN 'dark' ELSE 'light' END FROM users WHERE id % 4 <> 0;
+
+INSERT INTO posts (author_id, title, body, status, created_at)
+SELECT 1 + floor(random() * 2000)::int, 'Post number ' || g,
+       repeat('Lorem ipsum dolor sit amet. ', 1 + floor(random() * 8)::int),
+       CASE WHEN random() < 0.1 THEN 'draft' ELSE 'published' END, now() - make_interval(hours => g)
+FROM generate_series(1, 5000) AS g;
+
+INSERT INTO comments (post_id, author_id, body, hidden, created_at)
+SELECT 1 + (g * 13) % 5000, 1 + (g * 17) % 2000, 'Comment ' || g, g % 25 = 0, now() - make_interval(mins => g)
+FROM generate_series(1, 15000) AS g;
+
+INSERT INTO tags (name, slug)
+SELECT 'Tag ' || g, 'tag-' || g FROM generate_series(1, 50) AS g;
+
+INSERT INTO post_tags (post_id, tag_id)
+SELECT DISTINCT 1 + (g * 3) % 5000, 1 + (g * 11) % 50 FROM generate_series(1, 8000) AS g;
+
+INSERT INTO sessions (user_id, token, expires_at)
+SELECT 1 + g % 2000, md5(g::text), now() + make_interval(hours => g % 72 - 24)
+FROM generate_series(1, 3000) AS g;
+
+INSERT INTO audit_log (user_id, action, logged_at)
+SELECT 1 + floor(random() * 2000)::int, (ARRAY['login', 'logout', 'post', 'comment'])[1 + floor(random() * 4)::int],
+       now() - make_interval(mins => g)
+FROM generate_series(1, 10000) AS g;
+
+INSERT INTO notifications (user_id, message)
+SELECT 1 + g % 2000, 'You have a new comment (' || g || ')' FROM generate_series(1, 2000) AS g;
+
+INSERT INTO page_views (path)
+SELECT '/posts/' || (1 + g % 5000) FROM generate_series(1, 3000) AS g;
+
+-- Constraints added NOT VALID: one validated afterwards (fine), two left unvalidated (planted).
+ALTER TABLE comments ADD CONSTRAINT comments_body_length CHECK (length(body) <= 10000) NOT VALID;
+ALTER TABLE comments VALIDATE CONSTRAINT comments_body_length;
+ALTER TABLE user_settings ADD CONSTRAINT user_settings_theme_check CHECK (theme IN ('light', 'dark')) NOT VALID;
+ALTER TABLE notifications ADD CONSTRAINT notifications_user_id_fkey
+    FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;
+
+-- Sequences: two close to their column's limit (planted), one bigint far from it (fine).
+SELECT setval('notifications_id_seq', 2000000000);
+SELECT setval('page_views_id_seq', 2100000000);
+SELECT setval('audit_log_id_seq', 2000000000);
+
+ANALYZE;

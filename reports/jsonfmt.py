@@ -1,0 +1,77 @@
+"""The JSON report, format version 1 (DESIGN.md, "A finding, and the JSON report").
+
+Field names are a public contract: fields may be added, never renamed or removed. Keys come out in a fixed
+order (contract fields first, additions after) so that two runs over the same snapshot give identical output.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from auditor.model import Note, Severity, Skipped
+from auditor.report import REPORT_FORMAT_VERSION, Report
+from auditor.scoring import Metric
+
+TOOL_NAME = "dbaudit"
+
+
+def iso_utc(moment: datetime) -> str:
+    """ISO 8601 in UTC with a ``Z``, to the second; a naive datetime is taken as UTC already."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _metric(metric: Metric) -> dict[str, Any]:
+    return {
+        "key": metric.key,
+        "label": metric.label,
+        "value": metric.value,
+        "unit": metric.unit,
+        "target": metric.target,
+        "passed": metric.passed,
+        "method": metric.method,
+        "reason": metric.reason,
+    }
+
+
+def _skipped(entry: Skipped) -> dict[str, Any]:
+    # "enable" is always present (null when nothing would enable the check) so consumers need no key test
+    return {"check": entry.check, "code": entry.code, "reason": entry.reason, "enable": entry.enable}
+
+
+def _note(note: Note) -> dict[str, Any]:
+    return {"area": note.area, "message": note.message, "objects": list(note.objects), "enable": note.enable}
+
+
+def report_dict(report: Report) -> dict[str, Any]:
+    """The report as plain JSON types, in contract order."""
+    summary = {sev.value: report.count(sev) for sev in (Severity.ERROR, Severity.WARNING, Severity.INFO)}
+    summary["total"] = len(report.findings)
+    return {
+        "format_version": REPORT_FORMAT_VERSION,
+        "tool": {"name": TOOL_NAME, "version": report.tool_version},
+        "target": {
+            "engine": report.target.engine,
+            "server_version": report.target.server_version,
+            "database": report.target.database,
+            "dsn": report.target.dsn,
+        },
+        "started_at": iso_utc(report.started_at),
+        "duration_s": report.duration_s,
+        "metrics": {m.key: m.value for m in report.metrics},
+        "score": {"value": report.score.value, "grade": report.score.grade},
+        "findings": [f.as_dict() for f in report.findings],
+        "skipped": [_skipped(s) for s in report.skipped],
+        # additions to the version 1 contract
+        "summary": summary,
+        "quality": [_metric(m) for m in report.metrics],
+        "notes": [_note(n) for n in report.notes],
+        "checks_run": list(report.checks_run),
+    }
+
+
+def render_json(report: Report) -> str:
+    return json.dumps(report_dict(report), indent=2, ensure_ascii=False, default=str) + "\n"

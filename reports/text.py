@@ -1,0 +1,197 @@
+"""The human report: header, findings by severity with their fix, counts, metrics, skipped checks, notes.
+
+Laid out for a 100-column terminal; long messages wrap, remediation SQL is printed as is (indented) so that it
+can be copied. Formatting only: every figure comes from the Report.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterable
+
+from tabulate import tabulate
+
+from auditor.model import Finding, Severity
+from auditor.report import Report
+from auditor.scoring import Metric
+from reports.jsonfmt import iso_utc
+
+WIDTH = 100
+ORDER = (Severity.ERROR, Severity.WARNING, Severity.INFO)
+ENGINE_LABEL = {"postgresql": "PostgreSQL", "mysql": "MySQL"}
+
+_ANSI = {"red": "31", "yellow": "33", "cyan": "36", "green": "32", "bold": "1", "dim": "2"}
+SEVERITY_COLOUR = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+GRADE_COLOUR = {"A": "green", "B": "green", "C": "yellow", "D": "yellow", "F": "red"}
+
+
+class _Painter:
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __call__(self, text: str, *styles: str) -> str:
+        if not self.enabled or not styles:
+            return text
+        codes = ";".join(_ANSI[s] for s in styles)
+        return f"\x1b[{codes}m{text}\x1b[0m"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _wrap(text: str, indent: str, hang: int = 0) -> list[str]:
+    """Wrap to WIDTH; ``hang`` extra spaces on continuation lines line them up after a "label: " prefix."""
+    wrapped = textwrap.wrap(
+        " ".join(text.split()),
+        WIDTH,
+        initial_indent=indent,
+        subsequent_indent=indent + " " * hang,
+        break_on_hyphens=False,
+    )
+    return wrapped or [indent]
+
+
+def _heading(title: str, paint: _Painter) -> list[str]:
+    return ["", paint(title, "bold"), paint("-" * len(title), "dim")]
+
+
+def _header(report: Report, paint: _Painter) -> list[str]:
+    target = report.target
+    engine = ENGINE_LABEL.get(target.engine, target.engine)
+    score = report.score
+    rows = [
+        ("target", target.dsn or "(unknown)"),
+        ("server", f"{engine} {target.server_version}".strip()),
+        ("database", target.database or "(unknown)"),
+        ("started", f"{iso_utc(report.started_at)}, took {report.duration_s:.2f} s"),
+        ("findings", _counts_line(report)),
+        (
+            "score",
+            paint(f"{score.value}/100, grade {score.grade}", "bold", GRADE_COLOUR.get(score.grade, "bold")),
+        ),
+    ]
+    return [paint(f"dbaudit {report.tool_version} report", "bold"), tabulate(rows, tablefmt="plain")]
+
+
+def _counts_line(report: Report) -> str:
+    return ", ".join(
+        (
+            _plural(report.count(Severity.ERROR), "error"),
+            _plural(report.count(Severity.WARNING), "warning"),
+            f"{report.count(Severity.INFO)} info",
+        )
+    )
+
+
+def _finding(finding: Finding, paint: _Painter) -> list[str]:
+    code = paint(finding.code, SEVERITY_COLOUR[finding.severity])
+    lines = [f"  {code}  {finding.check}  {finding.object.label()}"]
+    lines.extend(_wrap(finding.message, "        "))
+    if finding.remediation:
+        lines.append(paint("        fix:", "dim"))
+        lines.extend("          " + line for line in finding.remediation.splitlines())
+    return lines
+
+
+def _findings(findings: Iterable[Finding], paint: _Painter) -> list[str]:
+    by_severity: dict[Severity, list[Finding]] = {sev: [] for sev in ORDER}
+    for f in findings:
+        by_severity[f.severity].append(f)
+    lines: list[str] = []
+    for sev in ORDER:
+        group = by_severity[sev]
+        if not group:
+            continue
+        lines.extend(_heading(f"{sev.value.upper()} ({len(group)})", paint))
+        for finding in group:
+            lines.extend(_finding(finding, paint))
+            lines.append("")
+        lines.pop()
+    if not lines:
+        lines = ["", paint("No findings.", "green")]
+    return lines
+
+
+def _counts(report: Report) -> list[str]:
+    rows = [[sev.value, report.count(sev)] for sev in ORDER]
+    rows.append(["total", len(report.findings)])
+    return [tabulate(rows, headers=["severity", "findings"], tablefmt="simple", colalign=("left", "right"))]
+
+
+def _metric_value(metric: Metric) -> str:
+    if metric.value is None:
+        return "-"
+    value = f"{metric.value:,}" if isinstance(metric.value, int) else f"{metric.value:g}"
+    if metric.unit == "%":
+        return f"{value} %"
+    return f"{value} {metric.unit}".strip()
+
+
+def _metric_status(metric: Metric, paint: _Painter) -> str:
+    if metric.value is None:
+        return paint("not measured", "dim")
+    if metric.passed is None:
+        return ""
+    return paint("pass", "green") if metric.passed else paint("FAIL", "red")
+
+
+def _metrics(metrics: Iterable[Metric], paint: _Painter) -> list[str]:
+    rows = [
+        [
+            m.label,
+            _metric_value(m),
+            m.target,
+            _metric_status(m, paint),
+            m.reason if m.value is None else m.method,
+        ]
+        for m in metrics
+    ]
+    if not rows:
+        return []
+    table = tabulate(
+        rows,
+        headers=["metric", "value", "target", "status", "how / why not"],
+        tablefmt="simple",
+        maxcolwidths=[None, None, None, None, 44],
+    )
+    return [*_heading("Quality metrics", paint), table]
+
+
+def _skipped(report: Report, paint: _Painter) -> list[str]:
+    if not report.skipped:
+        return []
+    lines = _heading(f"Skipped checks ({len(report.skipped)})", paint)
+    for entry in report.skipped:
+        lines.append(f"  {entry.code}  {entry.check}")
+        lines.extend(_wrap(f"why: {entry.reason}", "        ", hang=5))
+        if entry.enable:
+            lines.extend(_wrap(f"to enable: {entry.enable}", "        ", hang=11))
+    return lines
+
+
+def _notes(report: Report, paint: _Painter) -> list[str]:
+    if not report.notes:
+        return []
+    lines = _heading(f"Notes ({len(report.notes)})", paint)
+    for note in report.notes:
+        lines.extend(_wrap(f"[{note.area}] {note.message}", "  ", hang=len(note.area) + 3))
+        if note.objects:
+            shown = ", ".join(note.objects[:10])
+            more = f" and {len(note.objects) - 10} more" if len(note.objects) > 10 else ""
+            lines.extend(_wrap(f"objects: {shown}{more}", "        ", hang=9))
+        if note.enable:
+            lines.extend(_wrap(f"to enable: {note.enable}", "        ", hang=11))
+    return lines
+
+
+def render_text(report: Report, color: bool = False) -> str:
+    paint = _Painter(color)
+    lines = _header(report, paint)
+    lines.extend(_findings(report.findings, paint))
+    lines.extend(_heading("Summary", paint))
+    lines.extend(_counts(report))
+    lines.extend(_metrics(report.metrics, paint))
+    lines.extend(_skipped(report, paint))
+    lines.extend(_notes(report, paint))
+    return "\n".join(line.rstrip() for line in lines) + "\n"

@@ -1,0 +1,344 @@
+"""IX01-IX05 on tiny snapshots: each check fires on its planted case and stays silent on the look-alike."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from auditor.engine import iter_hits, load_checks, run_checks
+from auditor.model import Hit, IndexKey, Severity, Snapshot
+from checks.indexes import UnusedIndexOptions
+from tests.builders import fk, index, pk, snap, table, unique
+
+SPECS = load_checks()
+
+
+def hits(code: str, snapshot: Snapshot, opts: Any = None) -> list[Hit]:
+    return list(iter_hits(SPECS[code], snapshot, opts))
+
+
+def names(found: list[Hit]) -> list[str]:
+    return sorted(h.object.index or "" for h in found)
+
+
+# ---- IX01 unused-index -------------------------------------------------------------------------------------
+
+
+def test_unused_index_fires_on_unscanned_plain_index_with_mature_stats() -> None:
+    s = snap(
+        table("orders", ["id", "status text"], seq_scan=10, idx_scan=5),
+        pk("orders"),
+        index("orders", ["status"], name="orders_status_idx", scans=0, size_bytes=16384),
+        index("orders", ["id", "status"], name="orders_used_idx", scans=3),
+        stats_age=timedelta(days=12),
+    )
+    found = hits("IX01", s)
+    assert names(found) == ["orders_status_idx"]
+    hit = found[0]
+    assert hit.severity is None  # the check's default: warning
+    assert "12 days since statistics were reset on 2026-11-12" in hit.message
+    assert hit.details["index_bytes"] == 16384
+    assert hit.details["table_scans"] == 15
+    assert hit.details["stats_age_s"] == 12 * 86400
+    assert hit.object.table == "orders" and hit.object.type == "index"
+    assert hit.remediation == "DROP INDEX CONCURRENTLY public.orders_status_idx;"
+
+
+def test_unused_index_never_flags_constraint_unique_unknown_or_invalid_indexes() -> None:
+    s = snap(
+        table("t", ["id", "a", "b", "c", "d"], seq_scan=1000),
+        pk("t"),  # scans=0 but backs the primary key
+        unique("t", ["a"]),
+        index("t", ["b"], unique=True, name="t_b_uniq"),  # a unique index enforces without being read
+        index("t", ["c"], scans=None),  # unknown counter
+        index("t", ["d"], valid=False),  # IX04's job
+        index(
+            "t", ["(a + b)"], name="t_excl", constraint="t_excl", constraint_type="exclusion", method="gist"
+        ),
+    )
+    assert hits("IX01", s) == []
+
+
+def test_unused_index_judges_partitions_not_partitioned_parents() -> None:
+    s = snap(
+        table("events", ["id", "kind"], kind="partitioned", seq_scan=None),
+        table("events_2026", ["id", "kind"], is_partition=True, parent="public.events", seq_scan=300),
+        index("events", ["kind"], name="events_kind_idx", scans=0),
+        index("events_2026", ["kind"], name="events_2026_kind_idx", scans=0, partition_child=True),
+    )
+    found = hits("IX01", s)
+    assert names(found) == ["events_2026_kind_idx"]
+    # an attached partition index cannot be dropped alone
+    assert found[0].remediation is None
+
+
+def test_unused_index_stats_age_edge() -> None:
+    objects = (table("t", ["id", "a"], seq_scan=0, idx_scan=0), index("t", ["a"], name="t_a_idx"))
+    seven = timedelta(days=7)
+    assert names(hits("IX01", snap(*objects, stats_age=seven))) == ["t_a_idx"]
+    assert hits("IX01", snap(*objects, stats_age=seven - timedelta(seconds=1))) == []
+    assert hits("IX01", snap(*objects, stats_age=None)) == []
+    assert names(hits("IX01", snap(*objects, stats_age=timedelta(days=2)), UnusedIndexOptions(2.0, 100))) == [
+        "t_a_idx"
+    ]
+
+
+def test_unused_index_on_young_stats_needs_table_reads_and_is_info() -> None:
+    def young(reads: int) -> list[Hit]:
+        return hits(
+            "IX01",
+            snap(
+                table("t", ["id", "a"], seq_scan=reads, idx_scan=0),
+                index("t", ["a"], name="t_a_idx"),
+                stats_age=timedelta(hours=3),
+                stats_reset=False,
+            ),
+        )
+
+    assert young(99) == []
+    found = young(100)
+    assert names(found) == ["t_a_idx"]
+    assert found[0].severity is Severity.INFO
+    assert "in the 3 hours since the server started on 2026-11-24" in found[0].message
+
+
+def test_unused_index_that_alone_covers_a_foreign_key_gets_no_drop_statement() -> None:
+    s = snap(
+        table("customers"),
+        table("orders", ["id", "customer_id"], seq_scan=500),
+        fk("orders", ["customer_id"], "customers"),
+        index("orders", ["customer_id"], name="orders_customer_idx"),
+    )
+    (hit,) = hits("IX01", s)
+    assert hit.remediation is None
+    assert "orders_customer_id_fkey" in hit.message
+
+
+def test_unused_index_remediation_on_mysql() -> None:
+    s = snap(
+        table("t", ["id", "a"], schema="shop"), index("t", ["a"], name="a", schema="shop"), engine="mysql"
+    )
+    (hit,) = hits("IX01", s)
+    assert hit.remediation == "ALTER TABLE `shop`.`t` DROP INDEX `a`;"
+
+
+# ---- IX02 duplicate-index ----------------------------------------------------------------------------------
+
+
+def test_duplicate_index_keeps_the_most_scanned_and_reports_the_other() -> None:
+    s = snap(
+        table("users", ["id", "email text"]),
+        index("users", ["email"], name="users_email_a", scans=3),
+        index("users", ["email"], name="users_email_b", scans=40),
+    )
+    (hit,) = hits("IX02", s)
+    assert hit.object.index == "users_email_a"
+    assert hit.details["duplicate_of"] == "users_email_b"
+    assert hit.remediation == "DROP INDEX CONCURRENTLY public.users_email_a;"
+
+
+def test_duplicate_index_never_proposes_dropping_the_constraint_index() -> None:
+    s = snap(
+        table("users", ["id", "email text"]),
+        pk("users"),
+        index("users", ["id"], name="aaa_users_id", scans=1000),
+        unique("users", ["email"]),
+        index("users", ["email"], unique=True, name="aaa_users_email_uniq", scans=500),
+        index("users", ["email"], name="users_email_plain", scans=900),
+    )
+    found = {h.object.index or "": h for h in hits("IX02", s)}
+    assert sorted(found) == ["aaa_users_email_uniq", "aaa_users_id", "users_email_plain"]
+    assert found["aaa_users_id"].details["duplicate_of"] == "users_pkey"
+    assert found["aaa_users_email_uniq"].details["duplicate_of"] == "users_email_key"
+    assert found["users_email_plain"].details["duplicate_of"] == "users_email_key"
+
+
+def test_duplicate_constraint_indexes_are_reported_without_a_drop() -> None:
+    s = snap(table("t"), pk("t"), unique("t", ["id"], name="t_id_key"))
+    (hit,) = hits("IX02", s)
+    assert hit.object.index in ("t_id_key", "t_pkey")
+    assert hit.remediation is None
+    assert "constraint" in hit.message
+
+
+def test_duplicate_index_look_alikes_stay_silent() -> None:
+    s = snap(
+        table("t", ["id", "a", "b"]),
+        index("t", ["a"], name="plain"),
+        index("t", ["(lower(a))"], name="expression"),
+        index("t", ["a"], name="partial", predicate="(b > 0)"),
+        index("t", ["a"], name="partial_other", predicate="(b < 0)"),
+        index("t", ["a DESC"], name="descending"),
+        index("t", [IndexKey("a", opclass="text_pattern_ops")], name="pattern_ops"),
+        index("t", [IndexKey("a", collation="C")], name="collated"),
+        index("t", ["a"], name="hashed", method="hash"),
+        index("t", ["a"], name="covering", include=["b"]),
+        index("t", ["a"], name="broken", valid=False),
+        index("t", ["a", "b"], name="wider"),
+    )
+    assert hits("IX02", s) == []
+
+
+def test_duplicate_partial_indexes_with_the_same_predicate_are_duplicates() -> None:
+    s = snap(
+        table("t", ["id", "a", "b"]),
+        index("t", ["a"], name="p1", predicate="(b > 0)"),
+        index("t", ["a"], name="p2", predicate="(b > 0)"),
+    )
+    assert names(hits("IX02", s)) == ["p2"]
+
+
+def test_duplicate_index_on_partitioned_table_drops_without_concurrently() -> None:
+    s = snap(
+        table("ev", ["id", "a"], kind="partitioned"),
+        table("ev_1", ["id", "a"], is_partition=True, parent="public.ev"),
+        index("ev", ["a"], name="ev_a1"),
+        index("ev", ["a"], name="ev_a2"),
+        index("ev_1", ["a"], name="ev_1_a1", partition_child=True),
+        index("ev_1", ["a"], name="ev_1_a2", partition_child=True),
+    )
+    (hit,) = hits("IX02", s)
+    assert hit.remediation == "DROP INDEX public.ev_a2;"
+
+
+# ---- IX03 redundant-index ----------------------------------------------------------------------------------
+
+
+def test_redundant_index_fires_on_leading_prefix() -> None:
+    s = snap(
+        table("orders", ["id", "customer_id", "created_at"]),
+        index("orders", ["customer_id"], name="orders_customer_idx"),
+        index("orders", ["customer_id", "created_at"], name="orders_customer_created_idx"),
+    )
+    (hit,) = hits("IX03", s)
+    assert hit.object.index == "orders_customer_idx"
+    assert hit.details["covered_by"] == "orders_customer_created_idx"
+    assert hit.remediation == "DROP INDEX CONCURRENTLY public.orders_customer_idx;"
+
+
+def test_redundant_index_is_covered_by_a_primary_key() -> None:
+    s = snap(table("line", ["order_id", "n"]), pk("line", ["order_id", "n"]), index("line", ["order_id"]))
+    assert [h.details["covered_by"] for h in hits("IX03", s)] == ["line_pkey"]
+
+
+def test_redundant_index_look_alikes_stay_silent() -> None:
+    s = snap(
+        table("t", ["id", "a", "b", "c"]),
+        index("t", ["a", "b", "c"], name="wide"),
+        unique("t", ["a"]),  # a unique index is never redundant
+        index("t", ["a"], unique=True, name="a_uniq"),
+        index("t", ["b"], name="not_leading"),
+        index("t", ["a", "b", "c"], name="equal_is_ix02"),
+        index("t", ["a DESC"], name="other_order"),
+        index("t", [IndexKey("a", opclass="text_pattern_ops")], name="other_opclass"),
+        index("t", ["a"], name="partial", predicate="(c > 0)"),
+        index("t", ["a"], name="hashed", method="hash"),
+        index("t", ["(lower(a))"], name="expression"),
+        index("t", ["a"], name="covering", include=["id"]),
+    )
+    assert hits("IX03", s) == []
+
+
+def test_redundant_index_needs_the_same_predicate_and_a_valid_wider_index() -> None:
+    s = snap(
+        table("t", ["id", "a", "b"]),
+        index("t", ["a"], name="narrow_partial", predicate="(b > 0)"),
+        index("t", ["a", "b"], name="wide_partial", predicate="(b > 0)"),
+        index("t", ["id"], name="narrow_full"),
+        index("t", ["id", "a"], name="wide_invalid", valid=False),
+    )
+    assert names(hits("IX03", s)) == ["narrow_partial"]
+
+
+# ---- IX04 invalid-index ------------------------------------------------------------------------------------
+
+
+def test_invalid_index_fires_with_reindex() -> None:
+    s = snap(table("t", ["id", "a"]), index("t", ["a"], name="t_a_idx", valid=False), index("t", ["id"]))
+    (hit,) = hits("IX04", s)
+    assert hit.object.index == "t_a_idx"
+    assert hit.remediation == "REINDEX INDEX CONCURRENTLY public.t_a_idx;"
+    old = snap(
+        table("t", ["id", "a"]), index("t", ["a"], name="t_a_idx", valid=False), server_version_num=110000
+    )
+    assert hits("IX04", old)[0].remediation == "DROP INDEX CONCURRENTLY public.t_a_idx;"
+
+
+# ---- IX05 missing-fk-index ---------------------------------------------------------------------------------
+
+
+def test_missing_fk_index_fires_with_create_index() -> None:
+    s = snap(
+        table("customers"),
+        table("orders", ["id", "customer_id"], rows=120000),
+        pk("orders"),
+        fk("orders", ["customer_id"], "customers", on_delete="cascade"),
+        index("orders", ["id", "customer_id"], name="not_leading"),
+        index("orders", ["customer_id"], name="partial", predicate="(customer_id > 0)"),
+        index("orders", ["customer_id"], name="invalid", valid=False),
+        index("orders", ["(customer_id + 0)"], name="expression"),
+    )
+    (hit,) = hits("IX05", s)
+    assert hit.object.type == "foreign_key"
+    assert hit.object.columns == ("customer_id",)
+    assert hit.object.constraint == "orders_customer_id_fkey"
+    assert hit.details == {"table_rows": 120000, "references": "public.customers(id)", "on_delete": "cascade"}
+    assert hit.message == "public.orders(customer_id) references public.customers but no index leads with it"
+    assert hit.remediation == (
+        "CREATE INDEX CONCURRENTLY orders_customer_id_idx ON public.orders (customer_id);"
+    )
+
+
+def test_missing_fk_index_composite_judged_as_a_whole_any_order() -> None:
+    parent = (table("p", ["a", "b"]), pk("p", ["a", "b"]))
+    child = table("c", ["id", "a", "b", "x"])
+    key = fk("c", ["a", "b"], "p", ["a", "b"])
+    covered: list[list[Any]] = [
+        [index("c", ["b", "a"])],
+        [index("c", ["a", "b", "x"])],
+        [pk("c", ["a", "b", "id"])],
+        [unique("c", ["b", "a"])],
+    ]
+    for extra in covered:
+        assert hits("IX05", snap(*parent, child, key, *extra)) == [], extra
+    not_covered: list[list[Any]] = [
+        [],
+        [index("c", ["a"])],
+        [index("c", ["a", "x", "b"])],
+        [index("c", ["x", "a", "b"])],
+    ]
+    for extra in not_covered:
+        assert len(hits("IX05", snap(*parent, child, key, *extra))) == 1, extra
+
+
+def test_missing_fk_index_judges_partitioned_parent_not_its_partitions() -> None:
+    s = snap(
+        table("customers"),
+        table("ev", ["id", "customer_id"], kind="partitioned"),
+        table("ev_1", ["id", "customer_id"], is_partition=True, parent="public.ev"),
+        fk("ev", ["customer_id"], "customers"),
+        fk("ev_1", ["customer_id"], "customers", name="ev_customer_id_fkey"),
+    )
+    (hit,) = hits("IX05", s)
+    assert hit.object.table == "ev"
+    assert hit.remediation == "CREATE INDEX ev_customer_id_idx ON public.ev (customer_id);"
+
+
+def test_missing_fk_index_avoids_taken_names_and_quotes() -> None:
+    s = snap(
+        table("customers", schema="My Schema"),
+        table("order", ["id", "user id"], schema="My Schema"),
+        fk("order", ["user id"], "customers", schema="My Schema"),
+        index("order", ["id"], name="order_user_id_idx", schema="My Schema"),
+    )
+    (hit,) = hits("IX05", s)
+    assert hit.remediation == (
+        'CREATE INDEX CONCURRENTLY order_user_id_idx1 ON "My Schema"."order" ("user id");'
+    )
+
+
+def test_missing_fk_index_is_skipped_on_mysql() -> None:
+    s = snap(table("p"), table("c", ["id", "p_id"]), fk("c", ["p_id"], "p"), engine="mysql")
+    result = run_checks(s, [SPECS["IX05"]])
+    assert result.findings == ()
+    assert result.skipped[0].reason == "InnoDB creates an index for every foreign key by itself"

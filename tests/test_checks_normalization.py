@@ -1,0 +1,277 @@
+"""NF01-NF04 over tiny snapshots with hand-built samples: each fires on its case and not on its look-alike."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from auditor.engine import REGISTRY, iter_hits, load_checks, run_checks
+from auditor.model import Hit, Sampling, Snapshot, TableSample, snapshot_from_json, snapshot_to_json
+from auditor.sampling import column_sample, decode_codes, dense_codes, encode_codes, list_items, list_profile
+from checks.normalization import MultiValuedOptions, RepeatingGroupOptions
+from tests.builders import fk, pk, snap, table
+
+load_checks()
+
+
+def sample(name: str, columns: dict[str, Sequence[object]], text: Sequence[str] = ()) -> TableSample:
+    rows = len(next(iter(columns.values())))
+    cols = tuple(
+        column_sample(
+            c,
+            "text" if c in text else "integer",
+            values,
+            list_profile([None if v is None else str(v) for v in values]) if c in text else None,
+        )
+        for c, values in columns.items()
+    )
+    return TableSample(schema="public", table=name, rows=rows, method="full", columns=cols)
+
+
+def hits(code: str, s: Snapshot, opts: object = None) -> list[Hit]:
+    return list(iter_hits(REGISTRY[code], s, opts))
+
+
+# ---- codes and profiles ---
+
+
+def test_codes_round_trip_and_keep_equality_only() -> None:
+    codes = dense_codes(["b", "a", None, "b", "c"] * 100)
+    assert list(codes[:5]) == [0, 1, -1, 0, 2]
+    assert (decode_codes(encode_codes(codes)) == codes).all()
+    big = dense_codes(list(range(70_000)))
+    assert encode_codes(big).startswith("u4:") and (decode_codes(encode_codes(big)) == big).all()
+
+
+@pytest.mark.parametrize(
+    "value", ["red,green,blue", "a@x.com; b@y.com", "python|sql|go", '["a", "b"]', "1,2,3"]
+)
+def test_list_values(value: str) -> None:
+    assert list_items(value) is not None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "12 Main St, Springfield, IL",
+        "3,14",
+        "1.234,56",
+        "I liked it, and it broke",
+        "Done. Thanks, bye",
+        "plain text",
+    ],
+)
+def test_not_list_values(value: str) -> None:
+    assert list_items(value) is None
+
+
+# ---- NF01 ---
+
+
+def test_nf01_fires_on_numbered_and_lettered_families() -> None:
+    s = snap(
+        table(
+            "contacts",
+            [
+                "id",
+                "phone1 text",
+                "phone2 text",
+                "phone3 text",
+                "tag_a text",
+                "tag_b text",
+                "email text",
+                "email2 text",
+            ],
+        )
+    )
+    found = sorted(h.object.columns or () for h in hits("NF01", s))
+    assert found == [("email", "email2"), ("phone1", "phone2", "phone3"), ("tag_a", "tag_b")]
+
+
+def test_nf01_silent_on_lookalikes() -> None:
+    s = snap(
+        table(
+            "t",
+            [
+                "id",
+                "address_line1 text",
+                "address_line2 text",
+                "ipv4 text",
+                "ipv6 text",
+                "point_x real",
+                "point_y real",
+                "sha1 text",
+                "sha256 text",
+                "val1 text",
+                "val2 integer",
+            ],
+        )
+    )
+    assert hits("NF01", s) == []
+    assert (
+        len(hits("NF01", s, RepeatingGroupOptions(allowed_families=()))) == 1
+    )  # the option lifts the allowance
+
+
+# ---- NF02 ---
+
+
+def _nf02_snap(values: Sequence[str | None]) -> Snapshot:
+    ts = sample("posts", {"id": list(range(len(values))), "v": values}, text=("v",))
+    return snap(table("posts", ["id", "v text"]), pk("posts"), sampling=Sampling(tables=(ts,)))
+
+
+def test_nf02_fires_on_lists() -> None:
+    found = hits("NF02", _nf02_snap(["red,green", "blue,red,yellow", "x", None] * 10))
+    assert [h.object.columns for h in found] == [("v",)]
+    assert found[0].details["list_share"] == 0.667 and "examples" not in found[0].details
+
+
+def test_nf02_silent_on_free_text_names_addresses_and_below_threshold() -> None:
+    assert hits("NF02", _nf02_snap(["Smith, John", "Doe, Jane"] * 20)) == []
+    assert (
+        hits("NF02", _nf02_snap(["12 Main St, Springfield, IL", "3,14", "Hello there, friend."] * 10)) == []
+    )
+    assert hits("NF02", _nf02_snap(["red,green,blue"] * 3 + ["word"] * 27)) == []  # 10 % of values
+    assert (
+        len(
+            hits(
+                "NF02", _nf02_snap(["red,green,blue"] * 3 + ["word"] * 27), MultiValuedOptions(min_share=0.1)
+            )
+        )
+        == 1
+    )
+
+
+def test_nf02_reports_arrays_and_json_as_info() -> None:
+    s = snap(table("t", ["id", "tags text[]", "doc jsonb"]), sampling=Sampling(tables=()))
+    assert [(h.object.columns, h.severity and h.severity.value) for h in hits("NF02", s)] == [
+        (("tags",), "info"),
+        (("doc",), "info"),
+    ]
+
+
+# ---- NF03 / NF04 ---
+
+N = 200
+
+
+def _orders() -> Snapshot:
+    ids = list(range(N))
+    customer = [i % 40 for i in ids]
+    cols: dict[str, Sequence[object]] = {
+        "id": ids,
+        "customer_id": customer,
+        "customer_email": [f"c{c}@x" for c in customer],  # planted: customer_id -> customer_email
+        "status": ["open"] * N,  # constant: not a determinant, not a dependent
+        "reference": [f"R{i}" for i in ids],  # unique in the data: a candidate key, not a determinant
+        "amount": [(i * 7919) % 97 for i in ids],
+    }
+    ts = sample("orders", cols, text=("customer_email", "status", "reference"))
+    return snap(
+        table(
+            "orders", ["id", "customer_id", "customer_email text", "status text", "reference text", "amount"]
+        ),
+        pk("orders"),
+        table("customers", ["id"]),
+        pk("customers"),
+        fk("orders", ["customer_id"], "customers"),
+        sampling=Sampling(tables=(ts,)),
+    )
+
+
+def test_nf04_fires_on_fk_determined_column() -> None:
+    found = hits("NF04", _orders())
+    assert [(h.details["determinant"], h.details["dependent"]) for h in found] == [
+        (["customer_id"], ["customer_email"])
+    ]
+    assert found[0].message == (
+        "public.orders.customer_email is determined by public.orders.customer_id: "
+        "it duplicates data of public.customers"
+    )
+    ev = found[0].details["evidence"]["customer_email"]
+    assert ev["determinant_distinct"] == 40 and ev["support_rows"] == N and ev["confidence"] == 1.0
+
+
+def test_nf04_silent_on_key_attribute_unique_and_constant_columns() -> None:
+    ids = list(range(N))
+    cols: dict[str, Sequence[object]] = {
+        "id": ids,
+        "name": [f"n{i}" for i in ids],
+        "flag": [1] * N,
+        "code": [i % 50 for i in ids],
+        "other": [(i * 31) % 7 for i in ids],
+    }
+    s = snap(table("t", list(cols)), pk("t"), sampling=Sampling(tables=(sample("t", cols),)))
+    assert hits("NF04", s) == []
+
+
+def test_nf04_approximate_dependency_within_error_bound() -> None:
+    s = _orders()
+    ts = s.sampling.tables[0] if s.sampling else None
+    assert ts is not None
+    noisy = [f"c{i % 40}@x" for i in range(N)]
+    noisy[5] = "typo"  # 1 row of 200: 0.5 % error
+    cols = {c.name: decode_codes(c.codes).tolist() for c in ts.columns}
+    cols["customer_email"] = noisy
+    s2 = snap(
+        *[t for t in s.tables],
+        pk("orders"),
+        pk("customers"),
+        fk("orders", ["customer_id"], "customers"),
+        sampling=Sampling(tables=(sample("orders", cols),)),
+    )
+    found = hits("NF04", s2)
+    assert found and found[0].details["evidence"]["customer_email"]["violating_rows"] == 1
+    from checks.normalization import DependencyOptions
+
+    strict = hits("NF04", s2, DependencyOptions(max_error=0.001))
+    # the other direction still holds exactly (the typo is a value of its own), so only that one is reported
+    assert [h.details["determinant"] for h in strict] == [["customer_email"]]
+
+
+def test_nf03_fires_on_part_of_composite_key_and_not_on_whole_key() -> None:
+    order = [i // 4 for i in range(N)]
+    product = [(i * 7) % 30 for i in range(N)]
+    cols: dict[str, Sequence[object]] = {
+        "order_id": order,
+        "product_id": product,
+        "product_name": [f"p{p}" for p in product],  # planted: product_id -> product_name
+        "qty": [(i * 13) % 9 for i in range(N)],  # depends on the whole key only
+    }
+    t = table(
+        "order_items",
+        ["order_id", "product_id", "product_name text", "qty"],
+        not_null=["order_id", "product_id"],
+    )
+    s = snap(
+        t,
+        pk("order_items", ["order_id", "product_id"]),
+        table("products", ["id"]),
+        pk("products"),
+        fk("order_items", ["product_id"], "products"),
+        sampling=Sampling(tables=(sample("order_items", cols),)),
+    )
+    found = hits("NF03", s)
+    assert [(h.details["determinant"], h.details["dependent"]) for h in found] == [
+        (["product_id"], ["product_name"])
+    ]
+    assert "part of the key (order_id, product_id)" in found[0].message
+
+
+def test_data_checks_skip_without_sample() -> None:
+    for sampling, reason in (
+        (None, "no data sample was collected"),
+        (Sampling(enabled=False), "data sampling was off (--no-sample)"),
+    ):
+        s = snap(table("t", ["id"]), sampling=sampling)
+        result = run_checks(s, [REGISTRY[c] for c in ("NF02", "NF03", "NF04")])
+        assert len(result.skipped) == 3 and all(sk.reason.startswith(reason) for sk in result.skipped)
+
+
+def test_sample_round_trips_through_json() -> None:
+    s = _orders()
+    again = snapshot_from_json(snapshot_to_json(s))
+    assert again.sampling == s.sampling
+    assert [h.message for h in hits("NF04", again)] == [h.message for h in hits("NF04", s)]

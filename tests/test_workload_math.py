@@ -1,0 +1,241 @@
+"""Pure workload analysis: latency models and their mixture, parse-tree shapes, index proposals, coverage."""
+
+from __future__ import annotations
+
+import random
+import statistics
+
+import pytest
+
+from auditor.model import PlanScan, PlanSummary, Statement, WorkloadInfo
+from auditor.workload import (
+    LatencyModel,
+    analyze_query,
+    index_coverage,
+    mixture_quantile,
+    propose_index,
+    single_row_lookup,
+    workload_percentiles,
+)
+from tests.builders import index, pk, snap, table, unique
+
+
+def stmt_of(samples: list[float], query: str = "SELECT 1", queryid: str = "1") -> Statement:
+    """What pg_stat_statements would record for these per-call latencies."""
+    return Statement(queryid=queryid, query=query, calls=len(samples), total_ms=sum(samples),
+                     mean_ms=statistics.fmean(samples), stddev_ms=statistics.pstdev(samples),
+                     min_ms=min(samples), max_ms=max(samples), rows=len(samples))
+
+
+def true_quantile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# ---- per-statement model --------------------------------------------------------------------------------------
+
+
+def test_one_call_is_its_value() -> None:
+    model = LatencyModel.of(stmt_of([42.0]))
+    assert model.quantile(0.5) == model.quantile(0.99) == 42.0
+
+
+def test_two_calls_are_min_and_max() -> None:
+    model = LatencyModel.of(stmt_of([10.0, 30.0]))
+    assert model.quantile(0.5) == 10.0
+    assert model.quantile(0.95) == 30.0
+
+
+def test_constant_latency_is_a_point() -> None:
+    assert LatencyModel.of(stmt_of([5.0] * 100)).quantile(0.99) == 5.0
+
+
+def test_lognormal_samples_are_recovered() -> None:
+    rng = random.Random(7)
+    samples = [2.0 + rng.lognormvariate(1.0, 0.6) for _ in range(20_000)]
+    model = LatencyModel.of(stmt_of(samples))
+    for q in (0.5, 0.95, 0.99):
+        assert model.quantile(q) == pytest.approx(true_quantile(samples, q), rel=0.06)
+
+
+def test_estimate_never_leaves_min_max() -> None:
+    samples = [1.0] * 98 + [1000.0, 1000.0]
+    model = LatencyModel.of(stmt_of(samples))
+    for q in (0.01, 0.5, 0.95, 0.999):
+        assert 1.0 <= model.quantile(q) <= 1000.0
+
+
+def test_quantile_and_cdf_agree() -> None:
+    model = LatencyModel(calls=500, mean=20.0, stddev=15.0, low=3.0, high=400.0)
+    for q in (0.3, 0.5, 0.9, 0.95, 0.99):
+        assert model.cdf(model.quantile(q)) == pytest.approx(q, abs=1e-6)
+
+
+# ---- mixture ----------------------------------------------------------------------------------------------------
+
+
+def test_mixture_of_one_is_the_model() -> None:
+    model = LatencyModel(calls=500, mean=20.0, stddev=15.0, low=3.0, high=400.0)
+    assert mixture_quantile([model], 0.95) == pytest.approx(model.quantile(0.95), rel=1e-4)
+
+
+def test_mixture_is_calls_weighted() -> None:
+    fast = LatencyModel.of(stmt_of([1.0] * 900))
+    slow = LatencyModel.of(stmt_of([100.0] * 100))
+    assert mixture_quantile([fast, slow], 0.5) == pytest.approx(1.0)
+    assert mixture_quantile([fast, slow], 0.89) == pytest.approx(1.0)
+    assert mixture_quantile([fast, slow], 0.95) == pytest.approx(100.0, rel=1e-4)
+
+
+def test_mixture_matches_pooled_samples() -> None:
+    rng = random.Random(3)
+    a = [rng.lognormvariate(0.0, 0.4) for _ in range(8000)]
+    b = [30 + rng.lognormvariate(2.0, 0.5) for _ in range(800)]
+    models = [LatencyModel.of(stmt_of(a)), LatencyModel.of(stmt_of(b))]
+    pooled = a + b
+    for q in (0.5, 0.95, 0.99):
+        assert mixture_quantile(models, q) == pytest.approx(true_quantile(pooled, q), rel=0.1)
+
+
+def test_workload_percentiles_skip_session_statements() -> None:
+    s = snap(
+        statements=(stmt_of([1.0] * 99 + [2.0], "SELECT * FROM t WHERE id = $1", "1"),
+                    stmt_of([900.0] * 1000, "COMMIT", "2")),
+        workload=WorkloadInfo(),
+    )
+    lat = workload_percentiles(s)
+    assert lat.statements == 1 and lat.calls == 100
+    assert lat.p99_ms is not None and lat.p99_ms <= 2.0
+
+
+def test_workload_percentiles_without_workload_say_why() -> None:
+    lat = workload_percentiles(snap())
+    assert lat.p95_ms is None and lat.reason
+    lat = workload_percentiles(snap(workload=WorkloadInfo(status="not_installed", message="not installed")))
+    assert lat.p95_ms is None and lat.reason == "not installed"
+
+
+# ---- parse tree -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("query", "kind"), [
+    ("SELECT * FROM t WHERE id = $1", "select"),
+    ("UPDATE t SET a = $1 WHERE id = $2", "update"),
+    ("INSERT INTO t VALUES ($1)", "insert"),
+    ("DELETE FROM t WHERE id = $1", "delete"),
+    ("BEGIN", "session"),
+    ("SET work_mem = $1", "session"),
+    ("VACUUM t", "utility"),
+    ("CREATE TABLE x (a int)", "utility"),
+    ("SELEC nonsense", "unparsed"),
+])
+def test_kinds(query: str, kind: str) -> None:
+    assert analyze_query(query).kind == kind
+
+
+def test_offset_found_in_the_tree_not_the_text() -> None:
+    assert analyze_query("SELECT * FROM posts ORDER BY id LIMIT $1 OFFSET $2").has_offset
+    assert analyze_query("SELECT * FROM (SELECT * FROM p OFFSET $1) s").has_offset
+    assert not analyze_query('SELECT "offset", $1 AS note FROM pages WHERE "offset" > $2').has_offset
+    assert not analyze_query("SELECT * FROM posts WHERE id > $1 ORDER BY id LIMIT $2").has_offset
+
+
+def test_catalog_only() -> None:
+    assert analyze_query("SELECT * FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace").catalog_only
+    assert analyze_query("SELECT * FROM information_schema.tables").catalog_only
+    assert not analyze_query("SELECT * FROM pg_class JOIN orders ON true").catalog_only
+    assert not analyze_query("SELECT pg_sleep($1)").catalog_only
+
+
+def test_column_uses() -> None:
+    shape = analyze_query(
+        "SELECT * FROM orders o JOIN customers c ON c.id = o.customer_id "
+        "WHERE o.status IN ($1, $2) AND o.created_at >= $3 AND (o.a = $4 OR o.b = $5) ORDER BY o.created_at LIMIT $6"
+    )
+    uses = {(u.qualifier, u.column, u.kind) for u in shape.scopes[0].uses}
+    assert ("o", "status", "eq") in uses
+    assert ("o", "created_at", "range") in uses
+    assert ("o", "customer_id", "join") in uses
+    assert ("o", "created_at", "sort") in uses
+    assert not any(u.column in ("a", "b") for u in shape.scopes[0].uses)  # OR: no single index
+
+
+# ---- index proposal -------------------------------------------------------------------------------------------
+
+ORDERS = table("orders", ["id", "customer_id", "status text", "created_at timestamptz", "total numeric"],
+               rows=100_000)
+
+
+def test_equality_first_then_range() -> None:
+    s = snap(ORDERS, pk("orders"))
+    p = propose_index(s, "SELECT * FROM orders WHERE created_at > $1 AND customer_id = $2", "public", "orders")
+    assert p is not None
+    assert p.columns == ("customer_id", "created_at")
+    assert p.equality == ("customer_id",) and p.range == ("created_at",)
+
+
+def test_sort_with_limit() -> None:
+    s = snap(ORDERS, pk("orders"))
+    p = propose_index(s, "SELECT * FROM orders o WHERE o.status = $1 ORDER BY o.created_at DESC LIMIT $2",
+                      "public", "orders")
+    assert p is not None and p.columns == ("status", "created_at") and p.sort == ("created_at",)
+
+
+def test_no_proposal_without_predicate() -> None:
+    s = snap(ORDERS, pk("orders"))
+    assert propose_index(s, "SELECT count(*) FROM orders", "public", "orders") is None
+    assert propose_index(s, "SELECT * FROM orders WHERE lower(status) = $1", "public", "orders") is None
+
+
+def test_no_proposal_when_an_index_leads_with_the_columns() -> None:
+    query = "SELECT * FROM orders WHERE status = $1 AND customer_id = $2"
+    covered = snap(ORDERS, pk("orders"), index("orders", ["customer_id", "status", "total"]))
+    assert propose_index(covered, query, "public", "orders") is None
+    other_order = snap(ORDERS, pk("orders"), index("orders", ["total", "customer_id", "status"]))
+    assert propose_index(other_order, query, "public", "orders") is not None
+
+
+def test_join_columns_when_no_value_equality() -> None:
+    s = snap(ORDERS, pk("orders"), table("customers", ["id", "email text"]), pk("customers"))
+    p = propose_index(s, "SELECT * FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.email = $1",
+                      "public", "orders")
+    assert p is not None and p.columns == ("customer_id",)
+
+
+# ---- coverage, single-row lookups -----------------------------------------------------------------------------
+
+
+def test_index_coverage_is_calls_weighted() -> None:
+    s = snap(
+        ORDERS, table("countries", ["code text"], rows=3),
+        statements=(Statement(queryid="1", query="q1", calls=90), Statement(queryid="2", query="q2", calls=10),
+                    Statement(queryid="3", query="q3", calls=100)),
+        plans=(PlanSummary(queryid="1", explained=True,
+                           scans=(PlanScan("public", "orders", "Index Scan", index="orders_pkey"),
+                                  PlanScan("public", "countries", "Seq Scan"))),
+               PlanSummary(queryid="2", explained=True, scans=(PlanScan("public", "orders", "Seq Scan"),)),
+               PlanSummary(queryid="3", reason="utility statement")),
+        workload=WorkloadInfo(),
+    )
+    pct, reason = index_coverage(s, 10_000)
+    assert pct == 90.0
+    assert "2 explained statements" in reason
+    assert index_coverage(s, 1_000_000)[0] == 100.0  # nothing is large
+
+
+def test_index_coverage_unmeasured() -> None:
+    assert index_coverage(snap(), 10_000)[0] is None
+    assert index_coverage(snap(workload=WorkloadInfo()), 10_000)[0] is None
+
+
+def test_single_row_lookup() -> None:
+    users = table("users", ["id", "email text", "country text"], rows=5000)
+    s = snap(users, pk("users"), unique("users", ["email"]))
+    by_pk = Statement(queryid="1", query="SELECT * FROM users WHERE id = $1", calls=100, rows=100)
+    by_email = Statement(queryid="2", query="SELECT id FROM users u WHERE u.email = $1", calls=100, rows=90)
+    by_country = Statement(queryid="3", query="SELECT * FROM users WHERE country = $1", calls=100, rows=9000)
+    first = Statement(queryid="4", query="SELECT * FROM users WHERE country = $1 LIMIT $2", calls=100, rows=100)
+    assert single_row_lookup(s, by_pk) is not None and "primary key" in str(single_row_lookup(s, by_pk))
+    assert single_row_lookup(s, by_email) is not None
+    assert single_row_lookup(s, by_country) is None
+    assert single_row_lookup(s, first) is not None
