@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from collections.abc import Callable
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-FORMATS = ("text", "json")
+FORMATS = ("text", "json", "markdown", "html", "sarif", "junit")
 FAIL_ON = ("error", "warning", "info", "never")
 
 
@@ -135,41 +136,73 @@ def main() -> None:
 @main.command()
 @click.argument("dsn", required=False)
 @click.option("--from", "from_file", metavar="FILE", help="Scan a saved snapshot instead of a live server.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="Report format (default: the config file's, else text).")
 @click.option("-o", "--output", metavar="FILE", help="Write the report to FILE instead of stdout.")
-@click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
-              help="Exit 1 when a finding has at least this severity.")
+@click.option("--fail-on", type=click.Choice(FAIL_ON), default=None,
+              help="Exit 1 when a finding has at least this severity (default: the config file's, else error).")
+@click.option("--config", "config_file", metavar="FILE",
+              help="Read settings from FILE (default: ./dbaudit.toml, else [tool.dbaudit] of ./pyproject.toml).")
+@click.option("--baseline", "baseline_file", metavar="FILE",
+              help="Compare with the findings recorded in FILE: only new ones count for the exit code.")
+@click.option("--update-baseline", is_flag=True,
+              help="Record this run's findings in the --baseline FILE (and exit 0).")
 @click.option("--select", multiple=True, metavar="CHECKS",
               help="Run only these checks: codes, names, families, prefixes or globs (comma-separated).")
 @click.option("--ignore", multiple=True, metavar="CHECKS", help="Leave out these checks (same forms as --select).")
 @click.option("--color/--no-color", default=None, help="Colour the text report (default: when on a terminal).")
 @_connection_options
 @handle_errors
-def scan(dsn: str | None, from_file: str | None, fmt: str, output: str | None, fail_on: str,
+def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | None, fail_on: str | None,
+         config_file: str | None, baseline_file: str | None, update_baseline: bool,
          select: tuple[str, ...], ignore: tuple[str, ...], color: bool | None, **conn_kwargs: Any) -> None:
     """Audit the database at DSN (or a snapshot saved with `dbaudit snapshot`).
 
     DSN is a postgresql:// URL or libpq key=value string; without it dbaudit reads DBAUDIT_DSN, then the PG*
     variables.
     """
+    from auditor import baseline as baselines
+    from auditor.config import apply_severities, load_config, suppress
     from auditor.engine import SelectionError, all_checks, run_checks, select_checks
     from auditor.report import build_report
     from reports import render
 
     if from_file and dsn:
         raise AuditError("give either a DSN or --from FILE, not both")
+    config = load_config(config_file)
+    # command-line flags win over the file, the file over the built-in defaults
+    fmt = fmt or config.format or "text"
+    if fmt not in FORMATS:
+        raise AuditError(f"{config.path}: format {fmt!r} is not available in this dbaudit ({', '.join(FORMATS)})")
+    fail_on = fail_on or config.fail_on or "error"
+    chosen = _split(select) if select else (config.select or ())
+    left_out = _split(ignore) if ignore else (config.ignore_checks or ())
+    baseline_path = baseline_file or (str(config.baseline) if config.baseline else None)
+    if update_baseline and not baseline_path:
+        raise AuditError("--update-baseline needs --baseline FILE (or baseline = \"FILE\" in the config)")
     try:
-        specs = select_checks(all_checks(), _split(select), _split(ignore))
+        specs = select_checks(all_checks(), chosen, left_out)
     except SelectionError as exc:
         # one line, like every other error (click's UsageError would add a usage banner)
         raise AuditError(str(exc)) from None
+    known = baselines.read_baseline(baseline_path) if baseline_path and not update_baseline else None
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     snap = _load_snapshot(from_file) if from_file else _collect(dsn, conn_kwargs)
-    result = run_checks(snap, specs)
-    report = build_report(snap, result, started, time.perf_counter() - t0)
+    result = apply_severities(run_checks(snap, specs, config.options), config.severities)
+    kept = suppress(result, config.ignores)
+    report = build_report(snap, kept.result, started, time.perf_counter() - t0, config.targets)
+    report = dataclasses.replace(report, suppressed=kept.suppressed, stale_ignores=kept.stale)
+    if update_baseline and baseline_path:
+        count = baselines.write_baseline(baseline_path, report.findings, snap.database, started)
+        click.echo(f"baseline {baseline_path}: {count} findings recorded", err=True)
+    elif known is not None:
+        new, comparison = baselines.compare(report.findings, known, report.checks_run)
+        report = dataclasses.replace(report, findings=new, baseline=comparison)
     use_color = color if color is not None else (output is None and sys.stdout.isatty())
     _write(render(report, fmt, color=use_color), output)
+    if update_baseline:
+        return  # recording a baseline accepts today's findings
     if fail_on != "never" and report.at_or_above(Severity(fail_on)):
         sys.exit(int(ExitCode.FINDINGS))
 

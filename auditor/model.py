@@ -321,6 +321,15 @@ class Statement:
     blk_read_ms: float | None = None  # only when track_io_timing is on
     toplevel: bool = True  # False for statements nested in functions (pg_stat_statements.track = all)
     roles: int = 1  # how many pg_stat_statements rows (users) were pooled into this one
+    # MySQL/MariaDB (performance_schema digests): server-side percentiles (MySQL 8 QUANTILE_95/99, None
+    # elsewhere), one sample text (MySQL 8 QUERY_SAMPLE_TEXT, shown only with --show-samples), whether
+    # stddev_ms is an estimate (MariaDB keeps none), and the execution counters the index coverage reads
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    sample_text: str | None = None
+    stddev_estimated: bool = False
+    rows_examined: int | None = None  # SUM_ROWS_EXAMINED
+    no_index_calls: int | None = None  # SUM_NO_INDEX_USED: executions that scanned a table without an index
 
 
 @dataclass(frozen=True)
@@ -388,6 +397,8 @@ class WorkloadInfo:
     hypopg_version: str | None = None
     probe_seconds: float | None = None
     queries_sent: int = 0
+    percentile_method: str | None = None  # how per-statement latency figures were obtained, when not the default
+    plan_method: str | None = None  # how plans / index coverage were obtained, when not generic-plan EXPLAIN
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from auditor import __version__
+from auditor.baseline import BaselineComparison
+from auditor.config import IgnoreRule, SuppressedFinding
 from auditor.dsn import redact
 from auditor.engine import RunResult
 from auditor.model import Finding, Note, Severity, Skipped, Snapshot
-from auditor.scoring import Metric, Score, compute_metrics, compute_score
+from auditor.scoring import Metric, Score, Targets, compute_metrics, compute_score
 
 REPORT_FORMAT_VERSION = 1
 
@@ -36,6 +38,13 @@ class Report:
     checks_run: tuple[str, ...] = ()
     snapshot: Snapshot | None = field(default=None, compare=False)
     tool_version: str = __version__
+    targets: Targets = field(default_factory=Targets)
+    # suppression and baselines (auditor.config, auditor.baseline): findings an ignore rule took out, ignore
+    # rules whose check ran but matched nothing, and the comparison with --baseline (findings then holds only
+    # the new ones)
+    suppressed: tuple[SuppressedFinding, ...] = ()
+    stale_ignores: tuple[IgnoreRule, ...] = ()
+    baseline: BaselineComparison | None = None
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity == severity)
@@ -47,8 +56,15 @@ class Report:
         return {m.key: m.value for m in self.metrics}
 
 
-def build_report(snapshot: Snapshot, result: RunResult, started_at: datetime, duration_s: float) -> Report:
-    metrics = compute_metrics(snapshot, result.findings)
+def build_report(
+    snapshot: Snapshot,
+    result: RunResult,
+    started_at: datetime,
+    duration_s: float,
+    targets: Targets | None = None,
+) -> Report:
+    targets = targets or Targets()
+    metrics = compute_metrics(snapshot, result.findings, targets)
     return Report(
         target=Target(
             engine=snapshot.engine,
@@ -66,4 +82,5 @@ def build_report(snapshot: Snapshot, result: RunResult, started_at: datetime, du
         notes=snapshot.notes,
         checks_run=result.ran,
         snapshot=snapshot,
+        targets=targets,
     )

@@ -1,21 +1,24 @@
 """Quality metrics and the health score.
 
 Each metric carries its target, its value, pass/fail and how it was measured; a metric that could not be measured
-has ``value = None`` and says why in ``reason`` instead of showing 0.
+has ``value = None`` and says why in ``reason`` instead of showing 0. The targets come from :class:`Targets`
+(``[tool.dbaudit.targets]`` in the configuration).
 
 The health score (0-100) is documented in docs/scoring.md:
 
-    score = 100
-            - sum over checks of min(cap, weight(severity) x findings of that check)
-            - 10 x failed metrics
-    clamped to 0..100; weights: error 10, warning 3, info 0.5; cap 25 per check.
+    penalty(check, severity) = min(cap(severity), weight(severity) x findings of that check at that severity)
+    score = 100 - sum of the penalties - 5 x failed metrics, clamped to 0..100
+    weights: error 10, warning 3, info 0.5; caps: error 25, warning 10, info 2.
     grade: A >= 90, B >= 80, C >= 70, D >= 60, else F.
 
-The per-check cap keeps one systemic problem (say 300 unused indexes) from hiding every other signal.
+The per-check cap makes the score count kinds of problems rather than objects: one systemic habit (every foreign
+key of a 500-table schema without its index) costs as much as it does in a 10-table schema, and does not hide
+every other signal.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,8 +26,32 @@ from dataclasses import dataclass
 from auditor.model import Finding, Severity, Snapshot, Table
 
 SEVERITY_WEIGHT = {Severity.ERROR: 10.0, Severity.WARNING: 3.0, Severity.INFO: 0.5}
-PER_CHECK_CAP = 25.0
-FAILED_METRIC_PENALTY = 10.0
+SEVERITY_CAP = {Severity.ERROR: 25.0, Severity.WARNING: 10.0, Severity.INFO: 2.0}
+FAILED_METRIC_PENALTY = 5.0
+GRADES = ((90, "A"), (80, "B"), (70, "C"), (60, "D"))
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The quality targets (DESIGN.md, "Quality metrics"); ``[tool.dbaudit.targets]`` overrides them."""
+
+    index_coverage_pct: float = 90.0  # at least
+    p95_ms: float = 100.0  # below
+    p99_ms: float = 500.0  # below
+    schema_completeness_pct: float = 95.0  # at least
+    normalization_pct: float = 100.0  # at least
+    unused_indexes: int = 0  # at most
+    large_table_rows: int = 10_000  # a table this large must be reached through an index (index coverage)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One sub-figure of a metric (schema completeness shows its parts)."""
+
+    label: str
+    value: float | None  # None: not applicable (say why in detail)
+    detail: str = ""
+    counted: bool = True  # False: shown for information, not part of the metric's value
 
 
 @dataclass(frozen=True)
@@ -37,114 +64,208 @@ class Metric:
     passed: bool | None = None  # None when unmeasured or when the metric has no target
     method: str = ""
     reason: str | None = None  # why it could not be measured
+    parts: tuple[Part, ...] = ()
 
 
 @dataclass(frozen=True)
 class Score:
     value: int
     grade: str
-    formula: str = "100 - sum_checks(min(25, weight x count)) - 10 x failed metrics; error 10, warning 3, info 0.5"
+    formula: str = (
+        "100 - sum over checks and severities of min(cap, weight x count) - 5 x failed metrics; "
+        "weight/cap: error 10/25, warning 3/10, info 0.5/2"
+    )
 
 
-def compute_metrics(snapshot: Snapshot, findings: Iterable[Finding]) -> tuple[Metric, ...]:
+def compute_metrics(snapshot: Snapshot, findings: Iterable[Finding], targets: Targets | None = None) -> tuple[
+        Metric, ...]:
+    targets = targets or Targets()
     findings = list(findings)
-    metrics: list[Metric] = []
-
-    unused = [f for f in findings if f.code == "IX01"]
-    unused_bytes = sum(int(f.details.get("index_bytes") or 0) for f in unused)
-    metrics.append(
-        Metric(
-            key="unused_indexes",
-            label="Unused indexes",
-            value=len(unused),
-            unit="indexes",
-            target="0",
-            passed=len(unused) == 0,
-            method="IX01 findings: indexes with no scans since the statistics were reset",
-        )
-    )
-    metrics.append(
-        Metric(
-            key="unused_index_bytes",
-            label="Unused index size",
-            value=unused_bytes,
-            unit="bytes",
-            target="0",
-            passed=None,  # judged through unused_indexes; not penalised twice
-            method="sum of the sizes of the IX01 indexes",
-        )
-    )
-
-    tables = [t for t in snapshot.tables if t.kind in ("table", "partitioned") and not t.is_partition]
-    if tables:
-        with_pk = sum(1 for t in tables if snapshot.constraints_of(t.schema, t.name, "primary_key"))
-        commented = sum(1 for t in tables if t.comment)
-        pk_pct = 100.0 * with_pk / len(tables)
-        metrics.append(
-            Metric(
-                key="schema_completeness_pct",
-                label="Schema completeness",
-                value=round(pk_pct, 1),
-                unit="%",
-                target=">= 95 %",
-                passed=pk_pct >= 95.0,
-                method=f"share of tables with a primary key ({with_pk}/{len(tables)}); "
-                f"{commented} of {len(tables)} tables have a comment",
-            )
-        )
-    else:
-        metrics.append(
-            Metric(
-                key="schema_completeness_pct",
-                label="Schema completeness",
-                value=None,
-                unit="%",
-                target=">= 95 %",
-                reason="no tables in the audited schemas",
-            )
-        )
-
-    metrics.extend(_workload_metrics(snapshot))
-    metrics.append(_normalization_metric(snapshot, tables, findings))
+    tables = audited_tables(snapshot)
+    metrics: list[Metric] = [*_unused_metrics(findings, targets), _completeness_metric(snapshot, tables, targets)]
+    metrics.extend(_workload_metrics(snapshot, targets))
+    metrics.append(_normalization_metric(snapshot, tables, findings, targets))
     return tuple(metrics)
 
 
 def compute_score(metrics: Iterable[Metric], findings: Iterable[Finding]) -> Score:
-    per_check: dict[str, float] = defaultdict(float)
-    for f in findings:
-        per_check[f.code] += SEVERITY_WEIGHT[f.severity]
-    penalty = sum(min(PER_CHECK_CAP, v) for v in per_check.values())
+    penalty = sum(p for _, _, _, p in penalties(findings))
     failed = Counter(m.passed for m in metrics)[False]
     value = int(round(max(0.0, min(100.0, 100.0 - penalty - FAILED_METRIC_PENALTY * failed))))
     return Score(value=value, grade=grade_for(value))
 
 
+def penalties(findings: Iterable[Finding]) -> list[tuple[str, Severity, int, float]]:
+    """(check code, severity, findings, points lost) per check and severity, largest loss first."""
+    counts: dict[tuple[str, Severity], int] = defaultdict(int)
+    for f in findings:
+        counts[(f.code, f.severity)] += 1
+    out = [
+        (code, sev, n, min(SEVERITY_CAP[sev], SEVERITY_WEIGHT[sev] * n)) for (code, sev), n in counts.items()
+    ]
+    return sorted(out, key=lambda row: (-row[3], row[0], -row[1].rank))
+
+
 def grade_for(value: int) -> str:
-    for threshold, grade in ((90, "A"), (80, "B"), (70, "C"), (60, "D")):
+    for threshold, grade in GRADES:
         if value >= threshold:
             return grade
     return "F"
 
 
-def _workload_metrics(snapshot: Snapshot) -> list[Metric]:
-    from auditor.workload import DEFAULT_LARGE_ROWS, index_coverage, workload_percentiles
+def audited_tables(snapshot: Snapshot) -> list[Table]:
+    """Ordinary and partitioned tables; partitions are judged through their parent."""
+    return [t for t in snapshot.tables if t.kind in ("table", "partitioned") and not t.is_partition]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Unused indexes
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _unused_metrics(findings: list[Finding], targets: Targets) -> list[Metric]:
+    unused = [f for f in findings if f.code == "IX01"]
+    unused_bytes = sum(int(f.details.get("index_bytes") or 0) for f in unused)
+    young = sum(1 for f in unused if f.severity == Severity.INFO)
+    method = "IX01 findings: indexes with no scans since the statistics were reset"
+    if young:
+        method += f" ({young} of them on statistics younger than IX01's evidence window, reported as info)"
+    return [
+        Metric(
+            key="unused_indexes", label="Unused indexes", value=len(unused), unit="indexes",
+            target=f"<= {targets.unused_indexes}" if targets.unused_indexes else "0",
+            passed=len(unused) <= targets.unused_indexes, method=method,
+        ),
+        Metric(
+            key="unused_index_bytes", label="Unused index size", value=unused_bytes, unit="bytes", target="0",
+            passed=None,  # judged through unused_indexes; not penalised twice
+            method="sum of the sizes of the IX01 indexes",
+        ),
+    ]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Schema completeness
+# ------------------------------------------------------------------------------------------------------------
+
+# A column that names another entity: customer_id, customerId, CustomerID (not a bare "id").
+_REF_COLUMN = re.compile(r"^(?P<stem>.+?)_?(?:id|Id|ID)$")
+
+
+def _singular_forms(name: str) -> set[str]:
+    """The names a table of entities called ``name`` may have: customer -> customer, customers, customeres..."""
+    n = name.lower()
+    forms = {n, n + "s", n + "es"}
+    if n.endswith("y"):
+        forms.add(n[:-1] + "ies")
+    return forms
+
+
+def reference_candidates(snapshot: Snapshot, tables: list[Table]) -> list[tuple[Table, str, Table]]:
+    """(table, column, referenced table) for columns named after another table of the same schema.
+
+    ``orders.customer_id`` with a table ``customers`` (or ``customer``) is a candidate. A table's own key
+    (``film.film_id``) is not, and neither is a column named after no table (``external_id``).
+    """
+    by_name: dict[tuple[str, str], Table] = {}
+    for t in tables:
+        by_name.setdefault((t.schema, t.name.lower()), t)
+    out: list[tuple[Table, str, Table]] = []
+    for t in tables:
+        for col in t.columns:
+            m = _REF_COLUMN.match(col.name)
+            if m is None or not m.group("stem").strip("_"):
+                continue
+            stem = m.group("stem").rstrip("_")
+            target = next((by_name[(t.schema, f)] for f in sorted(_singular_forms(stem))
+                           if (t.schema, f) in by_name), None)
+            if target is None or target.key == t.key:
+                continue
+            out.append((t, col.name, target))
+    return out
+
+
+def _share(part: int, whole: int) -> float:
+    return round(100.0 * part / whole, 1)
+
+
+def _completeness_metric(snapshot: Snapshot, tables: list[Table], targets: Targets) -> Metric:
+    label, target = "Schema completeness", f">= {targets.schema_completeness_pct:g} %"
+    if not tables:
+        return Metric(key="schema_completeness_pct", label=label, value=None, unit="%", target=target,
+                      reason="no tables in the audited schemas")
+    parts: list[Part] = []
+
+    with_pk = sum(1 for t in tables if snapshot.constraints_of(t.schema, t.name, "primary_key"))
+    parts.append(Part("Tables with a primary key", _share(with_pk, len(tables)), f"{with_pk}/{len(tables)}"))
+
+    # a partitioned table may declare its foreign keys on each partition instead (pagila's payment does)
+    parent_of = {t.key: tuple(t.parent.split(".", 1)) for t in snapshot.tables if t.parent and "." in t.parent}
+    fk_columns = {(*parent_of.get(c.table_key, c.table_key), col) for c in snapshot.foreign_keys()
+                  for col in c.columns}
+    candidates = reference_candidates(snapshot, tables)
+    if candidates:
+        declared = sum(1 for t, col, _ in candidates if (t.schema, t.name, col) in fk_columns)
+        parts.append(Part("Reference columns declared as foreign keys", _share(declared, len(candidates)),
+                          f"{declared}/{len(candidates)} columns named after another table (x_id -> x/xs)"))
+    else:
+        parts.append(Part("Reference columns declared as foreign keys", None,
+                          "no column is named after another table (x_id -> x/xs)"))
+
+    def constrained(t: Table) -> bool:
+        pk_cols = {col for c in snapshot.constraints_of(t.schema, t.name, "primary_key") for col in c.columns}
+        if any(not col.nullable and col.name not in pk_cols for col in t.columns):
+            return True
+        return any(c.type in ("unique", "check", "foreign_key", "exclusion")
+                   for c in snapshot.constraints_of(t.schema, t.name))
+
+    with_constraints = sum(1 for t in tables if constrained(t))
+    parts.append(Part("Tables with constraints beyond the key", _share(with_constraints, len(tables)),
+                      f"{with_constraints}/{len(tables)} declare NOT NULL on a non-key column, a CHECK, UNIQUE "
+                      "or FOREIGN KEY"))
+
+    commented = sum(1 for t in tables if t.comment)
+    parts.append(Part("Tables with a comment", _share(commented, len(tables)), f"{commented}/{len(tables)}",
+                      counted=False))
+
+    counted = [p.value for p in parts if p.counted and p.value is not None]
+    value = round(sum(counted) / len(counted), 1)
+    return Metric(
+        key="schema_completeness_pct", label=label, value=value, unit="%", target=target,
+        passed=value >= targets.schema_completeness_pct,
+        method="mean of: " + "; ".join(f"{p.label.lower()} {p.detail}" for p in parts if p.counted
+                                       and p.value is not None)
+        + f" (comments, shown apart, are not counted: {commented}/{len(tables)} tables have one)",
+        parts=tuple(parts),
+    )
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Workload and normalization
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _workload_metrics(snapshot: Snapshot, targets: Targets) -> list[Metric]:
+    from auditor.workload import index_coverage, workload_percentiles
 
     out: list[Metric] = []
-    pct, how = index_coverage(snapshot, DEFAULT_LARGE_ROWS)
+    large = targets.large_table_rows
+    pct, how = index_coverage(snapshot, large)
     out.append(
         Metric(
-            key="index_coverage_pct", label="Workload index coverage", value=pct, unit="%", target=">= 90 %",
-            passed=None if pct is None else pct >= 90.0,
+            key="index_coverage_pct", label="Workload index coverage", value=pct, unit="%",
+            target=f">= {targets.index_coverage_pct:g} %",
+            passed=None if pct is None else pct >= targets.index_coverage_pct,
             method="calls-weighted share of explained statements whose generic plan reaches every table of "
-            f">= {DEFAULT_LARGE_ROWS} rows through an index; {how}" if pct is not None else "",
+            f">= {large} rows through an index; {how}" if pct is not None else "",
             reason=None if pct is not None else how,
         )
     )
     lat = workload_percentiles(snapshot)
     for key, label, value, limit in (
         ("p50_ms", "P50 latency", lat.p50_ms, None),
-        ("p95_ms", "P95 latency", lat.p95_ms, 100.0),
-        ("p99_ms", "P99 latency", lat.p99_ms, 500.0),
+        ("p95_ms", "P95 latency", lat.p95_ms, targets.p95_ms),
+        ("p99_ms", "P99 latency", lat.p99_ms, targets.p99_ms),
     ):
         out.append(
             Metric(
@@ -158,21 +279,27 @@ def _workload_metrics(snapshot: Snapshot) -> list[Metric]:
     return out
 
 
-def _normalization_metric(snapshot: Snapshot, tables: list[Table], findings: list[Finding]) -> Metric:
-    label, target = "Tables in 3NF", "100 %"
+def _normalization_metric(snapshot: Snapshot, tables: list[Table], findings: list[Finding],
+                          targets: Targets) -> Metric:
+    label = "Tables in 3NF"
+    target = "100 %" if targets.normalization_pct >= 100 else f">= {targets.normalization_pct:g} %"
     if not tables:
         return Metric(key="normalization_pct", label=label, value=None, unit="%", target=target,
                       reason="no tables in the audited schemas")
-    flagged = {(f.object.schema, f.object.table) for f in findings if f.code.startswith("NF")}
     sampled = snapshot.sampling is not None and bool(snapshot.sampling.tables)
     if not sampled:
         return Metric(key="normalization_pct", label=label, value=None, unit="%", target=target,
                       reason="no data sample was collected (sampling off with --no-sample, or no readable "
                       "table), so 2NF/3NF cannot be judged")
+    nf = [f for f in findings if f.code.startswith("NF")]
+    # info-level NF findings are design notes (an array column read as a whole), not violations
+    flagged = {(f.object.schema, f.object.table) for f in nf if f.severity != Severity.INFO}
+    notes = {(f.object.schema, f.object.table) for f in nf if f.severity == Severity.INFO} - flagged
     clean = sum(1 for t in tables if (t.schema, t.name) not in flagged)
-    pct = round(100.0 * clean / len(tables), 1)
-    return Metric(
-        key="normalization_pct", label=label, value=pct, unit="%", target=target, passed=clean == len(tables),
-        method=f"share of tables with no NF01-NF04 finding ({clean}/{len(tables)}); dependencies judged on "
-        "sampled data",
-    )
+    pct = _share(clean, len(tables))
+    method = (f"share of tables with no NF01-NF04 finding of warning or error severity ({clean}/{len(tables)}); "
+              "dependencies judged on sampled data")
+    if notes:
+        method += f"; {len(notes)} more with an info-level design note, not counted"
+    return Metric(key="normalization_pct", label=label, value=pct, unit="%", target=target,
+                  passed=pct >= targets.normalization_pct, method=method)

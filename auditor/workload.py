@@ -14,6 +14,7 @@ of the mixture's CDF.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import statistics
@@ -28,8 +29,10 @@ from auditor.model import Index, IndexProposal, PlanSummary, Snapshot, Statement
 
 _STD_NORMAL = statistics.NormalDist()
 
-INDEX_SCANS = frozenset({"Index Scan", "Index Only Scan", "Bitmap Heap Scan"})
-SEQ_SCANS = frozenset({"Seq Scan", "Parallel Seq Scan"})
+# PostgreSQL plan node names, and the names auditor.mysql_workload gives MySQL's EXPLAIN access types
+INDEX_SCANS = frozenset({"Index Scan", "Index Only Scan", "Bitmap Heap Scan", "Index Lookup", "Index Range Scan",
+                         "Full Index Scan"})
+SEQ_SCANS = frozenset({"Seq Scan", "Parallel Seq Scan", "Full Table Scan"})
 CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
 DEFAULT_LARGE_ROWS = 10_000
 
@@ -148,7 +151,7 @@ def latency_statements(snapshot: Snapshot) -> list[Statement]:
     for stmt in snapshot.statements:
         if not stmt.toplevel or stmt.calls <= 0:
             continue
-        if analyze_query(stmt.query).kind == "session":
+        if query_shape(snapshot, stmt.query).kind == "session":
             continue
         out.append(stmt)
     return out
@@ -162,10 +165,29 @@ def workload_percentiles(snapshot: Snapshot) -> WorkloadLatency:
         return WorkloadLatency(None, None, None, reason=snapshot.workload.message or snapshot.workload.status)
     stmts = latency_statements(snapshot)
     if not stmts:
-        return WorkloadLatency(None, None, None, reason="pg_stat_statements holds no statement of this database")
+        source = "performance_schema" if snapshot.engine == "mysql" else "pg_stat_statements"
+        return WorkloadLatency(None, None, None, reason=f"{source} holds no statement of this database")
     models = [LatencyModel.of(s) for s in stmts]
     p50, p95, p99 = (round(mixture_quantile(models, q), 3) for q in (0.50, 0.95, 0.99))
-    return WorkloadLatency(p50, p95, p99, statements=len(stmts), calls=sum(s.calls for s in stmts))
+    latency = WorkloadLatency(p50, p95, p99, statements=len(stmts), calls=sum(s.calls for s in stmts))
+    if snapshot.workload.percentile_method:
+        latency = dataclasses.replace(latency, method=snapshot.workload.percentile_method)
+    return latency
+
+
+def statement_percentile(stmt: Statement, q: float) -> float:
+    """A statement's P95 / P99: the server's own figure where it keeps one (MySQL 8), else the model's estimate."""
+    own = stmt.p95_ms if q == 0.95 else stmt.p99_ms if q == 0.99 else None
+    return own if own is not None else LatencyModel.of(stmt).quantile(q)
+
+
+def query_shape(snapshot: Snapshot, text: str) -> QueryShape:
+    """The shape of a statement text in the audited engine's dialect (pglast, or sqlglot for MySQL)."""
+    if snapshot.engine == "mysql":
+        from auditor.mysql_workload import analyze_mysql
+
+        return analyze_mysql(text)
+    return analyze_query(text)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -392,13 +414,17 @@ def _conditions(node: Any, uses: list[ColumnUse]) -> None:
 
 
 def resolve_table(snapshot: Snapshot, rel: RelationRef) -> Table | None:
-    """The snapshot table a relation reference names; unqualified names try ``public`` first, then any schema."""
+    """The snapshot table a relation reference names; unqualified names try ``public`` (MySQL: the connection's
+    database) first, then any schema."""
     if rel.schema:
         return snapshot.table(rel.schema, rel.name)
-    found = snapshot.table("public", rel.name)
+    found = snapshot.table(snapshot.database if snapshot.engine == "mysql" else "public", rel.name)
     if found is not None:
         return found
     matches = [t for t in snapshot.tables if t.name == rel.name]
+    if not matches and snapshot.engine == "mysql":
+        # MariaDB digests print some names in capitals (ID, STATUS); the server matches them regardless
+        matches = [t for t in snapshot.tables if t.name.lower() == rel.name.lower()]
     return matches[0] if len(matches) == 1 else None
 
 
@@ -418,8 +444,14 @@ def scope_columns(snapshot: Snapshot, scope: Scope) -> dict[tuple[str, str], lis
         elif len(scope.relations) == 1 and tables:
             owner = tables[0][1]
         else:
-            owners = [t for _, t in tables if t.column(use.column) is not None]
+            owners = [t for _, t in tables if t.column(use.column) is not None or (
+                snapshot.engine == "mysql" and any(c.name.lower() == use.column.lower() for c in t.columns))]
             owner = owners[0] if len(owners) == 1 else None
+        if owner is not None and snapshot.engine == "mysql" and owner.column(use.column) is None:
+            # MySQL column names are case-insensitive, and MariaDB digests print some in capitals
+            spelled = next((c.name for c in owner.columns if c.name.lower() == use.column.lower()), None)
+            if spelled is not None:
+                use = dataclasses.replace(use, column=spelled)
         if owner is not None and (not owner.columns or owner.column(use.column) is not None):
             out.setdefault(owner.key, []).append(use)
     return out
@@ -452,7 +484,7 @@ def propose_index(snapshot: Snapshot, query: str, schema: str, table: str) -> In
     columns (when the level has a LIMIT and sorts only by this table's columns) or the first range column.
     None when the statement gives nothing to index on, or an existing index already leads with those columns.
     """
-    shape = analyze_query(query)
+    shape = query_shape(snapshot, query)
     best: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None = None
     for scope in shape.scopes:
         uses = scope_columns(snapshot, scope).get((schema, table))
@@ -539,15 +571,16 @@ def index_coverage(snapshot: Snapshot, large_rows: int = DEFAULT_LARGE_ROWS) -> 
     if statements == 0 or total_calls == 0:
         return None, "no statement of the workload could be explained"
     pct = round(100.0 * covered_calls / total_calls, 1)
-    return pct, (
-        f"{statements} explained statements ({total_calls} calls), {large_statements} read a table of "
-        f">= {large_rows} rows, {uncovered} reach one without an index"
-    )
+    how = (f"{statements} explained statements ({total_calls} calls), {large_statements} read a table of "
+           f">= {large_rows} rows, {uncovered} reach one without an index")
+    if snapshot.workload.plan_method:
+        how += f" (plans: {snapshot.workload.plan_method})"
+    return pct, how
 
 
 def single_row_lookup(snapshot: Snapshot, stmt: Statement) -> str | None:
     """Why ``stmt`` is a single-row lookup (equality on a primary or unique key, or LIMIT 1), else None."""
-    shape = analyze_query(stmt.query)
+    shape = query_shape(snapshot, stmt.query)
     if shape.kind != "select" or not shape.scopes or stmt.calls <= 0:
         return None
     if stmt.rows > stmt.calls:  # more than one row per call on average: not a single-row lookup

@@ -1,4 +1,8 @@
-"""Workload: slow statements, statements that need an index, N+1 lookups, OFFSET paging (pg_stat_statements)."""
+"""Workload: slow statements, statements that need an index, N+1 lookups, OFFSET paging.
+
+The workload is pg_stat_statements on PostgreSQL and performance_schema's statement digests on MySQL/MariaDB;
+the preconditions name the setting or grant of the engine at hand.
+"""
 
 from __future__ import annotations
 
@@ -9,26 +13,56 @@ from typing import Any
 
 from auditor.engine import Unmet, check, requires_extension
 from auditor.model import Hit, IndexProposal, ObjectRef, Severity, Snapshot, Statement
-from auditor.sqlquote import pg_column_list, pg_ident, pg_qualified
+from auditor.sqlquote import column_list, pg_ident, qualified
 from auditor.workload import (
     DEFAULT_LARGE_ROWS,
     SEQ_SCANS,
-    LatencyModel,
-    analyze_query,
     index_name,
     is_large,
     plans_by_queryid,
+    query_shape,
     single_row_lookup,
+    statement_percentile,
     table_rows,
 )
 
-PG = ("postgresql",)
+ENGINES = ("postgresql", "mysql")
 ENABLE_PGSS = "shared_preload_libraries = 'pg_stat_statements'; CREATE EXTENSION pg_stat_statements"
-NOT_ON_MYSQL = {"mysql": "the workload checks read pg_stat_statements (PostgreSQL)"}
+ENABLE_PERFORMANCE_SCHEMA = "[mysqld]\nperformance_schema = ON"
+ENABLE_DIGESTS = ("UPDATE performance_schema.setup_consumers SET ENABLED = 'YES' WHERE NAME = 'statements_digest' "
+                  "(and in my.cnf: [mysqld] performance-schema-consumer-statements-digest = ON)")
+
+
+def _mysql_account(role: str | None) -> str:
+    """'app@10.%' (CURRENT_USER()) as the account of a GRANT: 'app'@'10.%'."""
+    if not role or "@" not in role:
+        return "<audit user>"
+    name, host = role.rsplit("@", 1)
+    return f"'{name}'@'{host}'"
+
+
+def _mysql_workload_readable(snap: Snapshot) -> Unmet | None:
+    w = snap.workload
+    if w is None:
+        return Unmet("the workload was not collected (performance_schema was not read)", ENABLE_PERFORMANCE_SCHEMA)
+    if w.status == "ok":
+        return None
+    if w.status == "not_loaded":
+        return Unmet("performance_schema is off: the server records no statement digests",
+                     ENABLE_PERFORMANCE_SCHEMA)
+    if w.status == "not_installed":
+        return Unmet(w.message or "performance_schema records no statement digests", ENABLE_DIGESTS)
+    if w.status == "no_privilege":
+        return Unmet(w.message or "performance_schema is not readable",
+                     f"GRANT SELECT ON performance_schema.* TO {_mysql_account(w.role)}")
+    return Unmet(w.message or f"performance_schema could not be read ({w.status})", None)
 
 
 def workload_readable(snap: Snapshot) -> Unmet | None:
-    """The workload was read in full: pg_stat_statements installed, loaded, and every role's statements visible."""
+    """The workload was read in full: pg_stat_statements installed, loaded, and every role's statements visible
+    (on MySQL/MariaDB: performance_schema on, its digest consumer enabled, and readable)."""
+    if snap.engine == "mysql":
+        return _mysql_workload_readable(snap)
     w = snap.workload
     if w is None:
         return Unmet("the workload was not collected (pg_stat_statements was not read)", ENABLE_PGSS)
@@ -59,7 +93,7 @@ def _figures(stmt: Statement) -> dict[str, Any]:
 
 
 def _countable(snap: Snapshot) -> list[Statement]:
-    return [s for s in snap.statements if s.toplevel and s.calls > 0 and analyze_query(s.query).explainable]
+    return [s for s in snap.statements if s.toplevel and s.calls > 0 and query_shape(snap, s.query).explainable]
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -72,8 +106,8 @@ class SlowQueryOptions:
     min_calls: int = 1
 
 
-@check(code="WL01", name="slow-query", severity=Severity.WARNING, engines=PG, options=SlowQueryOptions,
-       requires=REQUIRES, not_applicable=NOT_ON_MYSQL)
+@check(code="WL01", name="slow-query", severity=Severity.WARNING, engines=ENGINES, options=SlowQueryOptions,
+       requires=REQUIRES)
 def slow_query(snap: Snapshot, opts: SlowQueryOptions) -> Iterator[Hit]:
     """Statement whose estimated P95 latency (or mean) exceeds the latency target.
 
@@ -108,17 +142,19 @@ def slow_query(snap: Snapshot, opts: SlowQueryOptions) -> Iterator[Hit]:
     for stmt in _countable(snap):
         if stmt.calls < opts.min_calls:
             continue
-        p95 = LatencyModel.of(stmt).quantile(0.95)
+        p95 = statement_percentile(stmt, 0.95)
         if p95 <= opts.p95_target_ms and stmt.mean_ms <= opts.mean_target_ms:
             continue
-        why = (f"estimated P95 {p95:.1f} ms > {opts.p95_target_ms:g} ms" if p95 > opts.p95_target_ms
+        what = "P95" if stmt.p95_ms is not None else "estimated P95"
+        why = (f"{what} {p95:.1f} ms > {opts.p95_target_ms:g} ms" if p95 > opts.p95_target_ms
                else f"mean {stmt.mean_ms:.1f} ms > {opts.mean_target_ms:g} ms")
         yield Hit(
             object=_query_ref(stmt),
             message=f"slow statement: {why} over {stmt.calls} calls",
             details={**_figures(stmt), "p95_ms": round(p95, 3), "stddev_ms": round(stmt.stddev_ms, 3),
                      "min_ms": round(stmt.min_ms, 3), "max_ms": round(stmt.max_ms, 3),
-                     "p95_target_ms": opts.p95_target_ms},
+                     "p95_target_ms": opts.p95_target_ms,
+                     "p95_source": "server" if stmt.p95_ms is not None else "estimate"},
         )
 
 
@@ -144,8 +180,8 @@ def _worth_it(proposal: IndexProposal, scan_rows: float | None, rows: int | None
     return scan_rows <= rows * opts.max_selectivity
 
 
-@check(code="WL02", name="missing-index-for-query", severity=Severity.WARNING, engines=PG,
-       options=MissingIndexOptions, requires=REQUIRES, not_applicable=NOT_ON_MYSQL)
+@check(code="WL02", name="missing-index-for-query", severity=Severity.WARNING, engines=ENGINES,
+       options=MissingIndexOptions, requires=REQUIRES)
 def missing_index_for_query(snap: Snapshot, opts: MissingIndexOptions) -> Iterator[Hit]:
     """Statement that reads a large table sequentially where an index would serve it; proposes the index.
 
@@ -201,12 +237,10 @@ def missing_index_for_query(snap: Snapshot, opts: MissingIndexOptions) -> Iterat
             rows = table_rows(table) if table is not None else None
             if not _worth_it(proposal, scans[0].plan_rows, rows, opts):
                 continue
-            cols = pg_column_list(proposal.columns)
             if proposal.verified:
                 verdict = f"hypopg: plan cost {proposal.cost_before:.1f} -> {proposal.cost_after:.1f}"
             else:
                 verdict = proposal.note or "unverified"
-            name = pg_ident(_index_name(proposal))
             yield Hit(
                 object=ObjectRef(type="query", schema=proposal.schema, table=proposal.table,
                                  columns=proposal.columns, query=stmt.query, queryid=stmt.queryid),
@@ -215,10 +249,20 @@ def missing_index_for_query(snap: Snapshot, opts: MissingIndexOptions) -> Iterat
                 details={**_figures(stmt), "table_rows": rows, "scan": scans[0].scan_type,
                          "equality_columns": list(proposal.equality), "range_columns": list(proposal.range),
                          "sort_columns": list(proposal.sort), "verified": proposal.verified,
-                         "cost_before": proposal.cost_before, "cost_after": proposal.cost_after},
-                remediation=(f"CREATE INDEX CONCURRENTLY {name} ON "
-                             f"{pg_qualified(proposal.schema, proposal.table)} ({cols});"),
+                         "cost_before": proposal.cost_before, "cost_after": proposal.cost_after,
+                         "plan_method": plan.method},
+                remediation=_create_index(snap.engine, proposal),
             )
+
+
+def _create_index(engine: str, proposal: IndexProposal) -> str:
+    name = _index_name(proposal)
+    target = qualified(engine, proposal.schema, proposal.table)
+    cols = column_list(engine, proposal.columns)
+    if engine == "mysql":
+        # InnoDB builds a secondary index online: reads and writes go on during the build
+        return f"CREATE INDEX {qualified(engine, None, name)} ON {target} ({cols}) ALGORITHM=INPLACE, LOCK=NONE;"
+    return f"CREATE INDEX CONCURRENTLY {qualified(engine, None, name)} ON {target} ({cols});"
 
 
 def _index_name(proposal: IndexProposal) -> str:
@@ -234,8 +278,8 @@ class NPlusOneOptions:
     ratio: float = 10.0  # ... and it must be called this many times more than the workload's median statement
 
 
-@check(code="WL03", name="n-plus-one", severity=Severity.WARNING, engines=PG, options=NPlusOneOptions,
-       requires=REQUIRES, not_applicable=NOT_ON_MYSQL)
+@check(code="WL03", name="n-plus-one", severity=Severity.WARNING, engines=ENGINES, options=NPlusOneOptions,
+       requires=REQUIRES)
 def n_plus_one(snap: Snapshot, opts: NPlusOneOptions) -> Iterator[Hit]:
     """Single-row lookup called far more often than its neighbours: the N+1 query pattern.
 
@@ -291,8 +335,8 @@ class OffsetPaginationOptions:
     min_calls: int = 1
 
 
-@check(code="WL04", name="offset-pagination", severity=Severity.INFO, engines=PG,
-       options=OffsetPaginationOptions, requires=REQUIRES, not_applicable=NOT_ON_MYSQL)
+@check(code="WL04", name="offset-pagination", severity=Severity.INFO, engines=ENGINES,
+       options=OffsetPaginationOptions, requires=REQUIRES)
 def offset_pagination(snap: Snapshot, opts: OffsetPaginationOptions) -> Iterator[Hit]:
     """LIMIT/OFFSET paging.
 
@@ -322,12 +366,17 @@ def offset_pagination(snap: Snapshot, opts: OffsetPaginationOptions) -> Iterator
     - https://use-the-index-luke.com/no-offset
     """
     for stmt in snap.statements:
-        if stmt.calls < opts.min_calls or not analyze_query(stmt.query).has_offset:
+        if stmt.calls < opts.min_calls or not query_shape(snap, stmt.query).has_offset:
             continue
         yield Hit(
             object=_query_ref(stmt),
             message=f"pages with OFFSET ({stmt.calls} calls, mean {stmt.mean_ms:.1f} ms); use keyset pagination",
             details=_figures(stmt),
-            remediation="-- keyset pagination: WHERE (sort_key, id) > ($last_sort_key, $last_id) "
-            "ORDER BY sort_key, id LIMIT $page_size",
+            remediation=_KEYSET_MYSQL if snap.engine == "mysql" else _KEYSET_PG,
         )
+
+
+_KEYSET_PG = ("-- keyset pagination: WHERE (sort_key, id) > ($last_sort_key, $last_id) "
+              "ORDER BY sort_key, id LIMIT $page_size")
+_KEYSET_MYSQL = ("-- keyset pagination: WHERE (sort_key, id) > (?, ?) ORDER BY sort_key, id LIMIT ? "
+                 "(the last row's sort_key and id)")

@@ -24,6 +24,7 @@ from auditor.throwaway import PostgresServer, ThrowawayError, start_postgres  # 
 from demo.workload import run_workload  # noqa: E402
 
 DBNAME = "blog"
+OUT = HERE.parent / "out"  # the design documents the demo ends with (gitignored)
 
 # (code, names any of which the finding's object may carry). IX02 may name either index of the duplicate pair:
 # which one is kept depends on which the planner happened to scan.
@@ -99,6 +100,22 @@ def _verify(report_json: str) -> bool:
     return not missing and not unexpected
 
 
+def _write_documents(dbaudit: Path, dsn: str) -> list[Path] | None:
+    """The design document as markdown and HTML in out/ (gitignored); None when a scan failed."""
+    OUT.mkdir(exist_ok=True)
+    written: list[Path] = []
+    for fmt, name in (("markdown", "demo-report.md"), ("html", "demo-report.html")):
+        path = OUT / name
+        run = subprocess.run([str(dbaudit), "scan", dsn, "--format", fmt, "-o", str(path)],
+                             capture_output=True, text=True)
+        if run.returncode not in (0, 1):
+            print(f"demo: dbaudit scan --format {fmt} failed (exit {run.returncode}): {run.stderr.strip()}",
+                  file=sys.stderr)
+            return None
+        written.append(path)
+    return written
+
+
 def main() -> int:
     dbaudit = Path(sys.executable).parent / "dbaudit"
     if not dbaudit.exists():
@@ -153,7 +170,12 @@ def main() -> int:
                   f"{as_json.stderr.strip()}", file=sys.stderr)
             return 2
         ok = _verify(as_json.stdout)
+        written = _write_documents(dbaudit, dsn)
+        if written is None:
+            return 2
     print(f"demo: done in {time.perf_counter() - t0:.1f} s (server stopped and removed)", file=sys.stderr)
+    for path in written:
+        print(f"demo: wrote {path}", file=sys.stderr)
     return 0 if ok else 1
 
 

@@ -14,4 +14,20 @@ def render(report: Report, fmt: str, *, color: bool = False) -> str:
         from reports.jsonfmt import render_json
 
         return render_json(report)
+    if fmt == "sarif":
+        from reports.sarif import render_sarif
+
+        return render_sarif(report)
+    if fmt == "junit":
+        from reports.junit import render_junit
+
+        return render_junit(report)
+    if fmt == "markdown":
+        from reports.markdown import render_markdown
+
+        return render_markdown(report)
+    if fmt == "html":
+        from reports.htmlfmt import render_html
+
+        return render_html(report)
     raise ValueError(f"unknown format {fmt!r}")

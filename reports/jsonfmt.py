@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from auditor.config import IgnoreRule
 from auditor.model import Note, Severity, Skipped
 from auditor.report import REPORT_FORMAT_VERSION, Report
 from auditor.scoring import Metric
@@ -46,6 +47,23 @@ def _note(note: Note) -> dict[str, Any]:
     return {"area": note.area, "message": note.message, "objects": list(note.objects), "enable": note.enable}
 
 
+def _ignore_rule(rule: IgnoreRule) -> dict[str, Any]:
+    return {"check": rule.check, "object": rule.object, "reason": rule.reason, "where": rule.where}
+
+
+def _baseline(report: Report) -> dict[str, Any] | None:
+    """With --baseline: ``findings`` holds only the new findings; this says what the baseline held."""
+    if report.baseline is None:
+        return None
+    return {
+        "path": report.baseline.path,
+        "entries": report.baseline.entries,
+        "new": len(report.findings),
+        "unchanged": len(report.baseline.unchanged),
+        "fixed": [entry.as_dict() for entry in report.baseline.fixed],
+    }
+
+
 def report_dict(report: Report) -> dict[str, Any]:
     """The report as plain JSON types, in contract order."""
     summary = {sev.value: report.count(sev) for sev in (Severity.ERROR, Severity.WARNING, Severity.INFO)}
@@ -70,6 +88,11 @@ def report_dict(report: Report) -> dict[str, Any]:
         "quality": [_metric(m) for m in report.metrics],
         "notes": [_note(n) for n in report.notes],
         "checks_run": list(report.checks_run),
+        "suppressed": [
+            {**item.finding.as_dict(), "suppressed_by": _ignore_rule(item.rule)} for item in report.suppressed
+        ],
+        "stale_ignores": [_ignore_rule(rule) for rule in report.stale_ignores],
+        "baseline": _baseline(report),
     }
 
 

@@ -185,6 +185,29 @@ def _notes(report: Report, paint: _Painter) -> list[str]:
     return lines
 
 
+def _policy(report: Report, paint: _Painter) -> list[str]:
+    """Suppressed findings, stale ignores and the baseline comparison (auditor.config, auditor.baseline)."""
+    lines: list[str] = []
+    if report.suppressed:
+        lines.extend(_heading(f"Suppressed findings ({len(report.suppressed)})", paint))
+        for item in report.suppressed:
+            lines.append(f"  {item.finding.code}  {item.finding.check}  {item.finding.object.label()}")
+            lines.extend(_wrap(f"reason: {item.rule.reason}", "        ", hang=8))
+    if report.stale_ignores:
+        lines.extend(_heading(f"Stale ignores ({len(report.stale_ignores)})", paint))
+        for rule in report.stale_ignores:
+            lines.extend(_wrap(f"{rule.where or 'ignore'}: check {rule.check!r}, object {rule.object!r} matched no "
+                               "finding; remove it", "  ", hang=4))
+    if report.baseline is not None:
+        base = report.baseline
+        lines.extend(_heading("Baseline", paint))
+        lines.extend(_wrap(f"{base.path}: {base.entries} recorded; {len(report.findings)} new, "
+                           f"{len(base.unchanged)} unchanged (not shown above), {len(base.fixed)} fixed", "  ", hang=4))
+        for entry in base.fixed:
+            lines.append(f"  fixed: {entry.code}  {entry.check}  {entry.object}")
+    return lines
+
+
 def render_text(report: Report, color: bool = False) -> str:
     paint = _Painter(color)
     lines = _header(report, paint)
@@ -194,4 +217,5 @@ def render_text(report: Report, color: bool = False) -> str:
     lines.extend(_metrics(report.metrics, paint))
     lines.extend(_skipped(report, paint))
     lines.extend(_notes(report, paint))
+    lines.extend(_policy(report, paint))
     return "\n".join(line.rstrip() for line in lines) + "\n"

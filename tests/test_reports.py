@@ -328,14 +328,14 @@ def test_iso_utc_converts_other_zones() -> None:
 
 
 def test_scoring_page_matches_the_code() -> None:
-    from auditor.scoring import FAILED_METRIC_PENALTY, PER_CHECK_CAP, SEVERITY_WEIGHT, compute_score
+    from auditor.scoring import FAILED_METRIC_PENALTY, SEVERITY_CAP, SEVERITY_WEIGHT, compute_score
 
     page = (Path(__file__).resolve().parent.parent / "docs" / "scoring.md").read_text(encoding="utf-8")
     for sev, weight in SEVERITY_WEIGHT.items():
-        assert f"| {sev.value} | {weight:g} |" in page, (
-            f"docs/scoring.md: weight of {sev.value} is not {weight:g}"
+        assert f"| {sev.value} | {weight:g} | {SEVERITY_CAP[sev]:g} |" in page, (
+            f"docs/scoring.md: weight/cap of {sev.value} is not {weight:g}/{SEVERITY_CAP[sev]:g}"
         )
-    assert f"min({PER_CHECK_CAP:g}, " in page and f"Per-check cap: {PER_CHECK_CAP:g}" in page
+    assert f"Failed metric: {FAILED_METRIC_PENALTY:g}**" in page
     assert f"- {FAILED_METRIC_PENALTY:g} x (number of failed metrics)" in page
 
     # the worked example of the page
@@ -354,5 +354,5 @@ def test_scoring_page_matches_the_code() -> None:
         Metric(key=k, label=k, value=1, passed=False) for k in ("unused_indexes", "schema_completeness_pct")
     ]
     score = compute_score(failed, findings)
-    assert (score.value, score.grade) == (26, "F")
-    assert "= 26  ->  grade F" in page
+    assert (score.value, score.grade) == (51, "F")
+    assert "= 51  ->  grade F" in page

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -11,6 +12,8 @@ from auditor.connectors.mysql import collect
 from auditor.dsn import parse_dsn
 from auditor.engine import RunResult, all_checks, run_checks, select_checks
 from auditor.model import Finding, Snapshot
+from checks.indexes import UnusedIndexOptions
+from tests import test_seeded_pg as pg_seed
 from tests.mysql_support import (  # noqa: F401  (pytest fixtures)
     MySqlServer,
     mysql_server,
@@ -128,3 +131,63 @@ def test_missing_fk_index_is_skipped_for_innodb(seeded: tuple[Snapshot, RunResul
     (skip,) = [s for s in result.skipped if s.code == "IX05"]
     assert "InnoDB" in skip.reason
     assert _on(result, "IX05") == []
+
+
+# ---- the same planted problems as tests/test_seeded_pg.py, on MariaDB ---------------------------------------
+
+# The PostgreSQL seed's object names, planted again on MariaDB for every check that applies to both engines.
+# IX04 (an index left invalid by a failed concurrent build) and KY03 (NOT VALID) cannot exist on InnoDB: there
+# the check must stay silent. IX05 is not applicable (InnoDB indexes every foreign key itself).
+CROSS_ENGINE_SEED = """
+CREATE TABLE nopk (a int, b text);
+CREATE TABLE customers (id bigint PRIMARY KEY, name varchar(50));
+SET foreign_key_checks = 0;
+-- KY02 as a dump loads it: the child first, the parent with a wider key later
+CREATE TABLE items (
+  order_id bigint, product_id int, qty int, PRIMARY KEY (order_id, product_id), KEY items_product (product_id),
+  CONSTRAINT items_product_id_fkey FOREIGN KEY (product_id) REFERENCES products (id)
+);
+CREATE TABLE products (id bigint PRIMARY KEY, sku varchar(20) UNIQUE);
+SET foreign_key_checks = 1;
+CREATE TABLE orders (
+  id bigint PRIMARY KEY, customer_id bigint, created_at date, code varchar(20), region varchar(20),
+  KEY orders_cc (customer_id, created_at), KEY orders_c (customer_id),
+  KEY orders_code_region (code, region), UNIQUE KEY orders_code_key (code),
+  CONSTRAINT orders_customer_fk FOREIGN KEY (customer_id) REFERENCES customers (id)
+);
+CREATE TABLE users (id bigint PRIMARY KEY, email varchar(100), KEY users_email_idx (email),
+                    KEY users_email_idx2 (email));
+CREATE TABLE ctr (id int AUTO_INCREMENT PRIMARY KEY) AUTO_INCREMENT = 1700000001;
+CREATE TABLE big (id bigint AUTO_INCREMENT PRIMARY KEY) AUTO_INCREMENT = 1700000001;
+CREATE TABLE hot (id int PRIMARY KEY, a int, b int, c int, KEY hot_a_idx (a), KEY hot_b_idx (b),
+                  UNIQUE KEY hot_c_key (c));
+INSERT INTO hot VALUES (1, 1, 1, 1), (2, 2, 2, 2), (3, 3, 3, 3);
+"""
+
+
+def _mysql_name(ref: Any) -> str:
+    # an AUTO_INCREMENT counter is reported by its table; the PostgreSQL seed names the serial's sequence
+    if ref.type == "sequence":
+        return f"{ref.sequence}_id_seq"
+    return pg_seed._name(ref)
+
+
+def test_same_planted_problems_as_on_postgresql(mysql_server: MySqlServer) -> None:  # noqa: F811
+    db, dsn = new_db_on(mysql_server, CROSS_ENGINE_SEED)
+    with mysql_server.connect(db) as conn, conn.cursor() as cur:
+        for i in range(110):  # hot is read, through hot_b_idx only; hot_a_idx never
+            cur.execute("SELECT b FROM hot FORCE INDEX (hot_b_idx) WHERE b = %s", (1 + i % 3,))
+            cur.fetchall()
+    snap = collect(parse_dsn(dsn), CollectOptions(sample=False, workload=False))
+    specs = {s.code: s for s in all_checks()}
+    shared = [c for c in pg_seed.EXPECTED if "mysql" in specs[c].engines and "mysql" not in
+              specs[c].not_applicable]
+    young = {"IX01": UnusedIndexOptions(min_stats_age_days=36500)}
+    result = run_checks(snap, [specs[c] for c in shared], options=young)
+    found: dict[str, set[str]] = {code: set() for code in shared}
+    for f in result.findings:
+        found[f.code].add(_mysql_name(f.object))
+    cannot_exist_on_innodb = {"IX04", "KY03"}
+    expected = {c: (set() if c in cannot_exist_on_innodb else pg_seed.EXPECTED[c]) for c in shared}
+    assert found == expected
+    assert "IX05" not in shared

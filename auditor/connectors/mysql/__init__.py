@@ -38,6 +38,7 @@ from auditor.model import (
 from auditor.model import (
     Sequence as SequenceInfo,
 )
+from auditor.workload import DBAUDIT_MARKER
 
 SYSTEM_SCHEMAS = frozenset({"information_schema", "performance_schema", "mysql", "sys"})
 
@@ -94,13 +95,13 @@ class _Session:
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         self.queries += 1
         with self.conn.cursor(pymysql.cursors.DictCursor) as cur:
-            cur.execute(sql, params)
+            cur.execute(f"{DBAUDIT_MARKER} {sql}", params)
             return list(cur.fetchall())
 
     def run(self, sql: str) -> None:
         self.queries += 1
         with self.conn.cursor() as cur:
-            cur.execute(sql)
+            cur.execute(f"{DBAUDIT_MARKER} {sql}")
 
 
 def _connect_kwargs(dsn: Dsn, options: CollectOptions) -> dict[str, Any]:
@@ -349,6 +350,8 @@ def _collect(session: _Session, dsn: Dsn, options: CollectOptions, started: floa
                    "performance_schema_max_table_handles = -1",
         ))
     session.run("COMMIT")
+    catalog_queries = session.queries
+    catalog_seconds = round(time.monotonic() - started, 3)
 
     tables, sequences = _build_tables(table_rows, column_rows)
     if usage_rows is not None:
@@ -362,15 +365,15 @@ def _collect(session: _Session, dsn: Dsn, options: CollectOptions, started: floa
     increment = int(settings.get("auto_increment_increment", "1") or 1)
     sequences = [s if increment == 1 else _with_increment(s, increment) for s in sequences]
 
-    return Snapshot(
+    snap = Snapshot(
         engine="mysql",
         server_version=version,
         server_version_num=vnum,
         database=database,
         dsn=dsn.display,
         collected_at=datetime.now(UTC),
-        collect_duration_s=round(time.monotonic() - started, 3),
-        queries_sent=session.queries,
+        collect_duration_s=catalog_seconds,
+        queries_sent=catalog_queries,
         flavor=flavor,
         settings=settings,
         capabilities=tuple(capabilities),
@@ -383,6 +386,28 @@ def _collect(session: _Session, dsn: Dsn, options: CollectOptions, started: floa
         sequences=tuple(sequences),
         notes=tuple(notes),
     )
+    return _run_probes(session, snap, options, flavor, vnum, ps_on=ps_on,
+                       user=_text(server.get("current_user_name")) or None,
+                       digest_lost=_opt_int(status.get("Performance_schema_digest_lost")))
+
+
+def _run_probes(session: _Session, snap: Snapshot, options: CollectOptions, flavor: str, vnum: int, *,
+                ps_on: bool, user: str | None, digest_lost: int | None) -> Snapshot:
+    """The bounded live probes after the catalog; they count their own round trips (not in ``queries_sent``).
+
+    ``ps_on`` is False only when performance_schema is off; when it is on but not readable the workload probe
+    records the refusal itself.
+    """
+    from auditor.connectors.mysql import sampling, workload
+
+    is_mysql8 = flavor == "mysql" and vnum >= 80000
+    snap = replace(snap, sampling=sampling.probe(session, snap, options, flavor, vnum))
+    if options.workload:
+        snap = workload.collect_workload(
+            session, snap, load_sql("digests.mysql8" if is_mysql8 else "digests"), ps_on=ps_on,
+            is_mysql8=is_mysql8, user=user, digest_lost=digest_lost,
+            options=workload.MySqlWorkloadOptions(keep_sample_text=options.show_samples))
+    return snap
 
 
 def _mysql_error_text(exc: pymysql.err.MySQLError) -> str:

@@ -1,5 +1,6 @@
 -- CHECK constraints (MySQL 8.0.16+): the table comes from TABLE_CONSTRAINTS, names are unique per schema.
-SELECT tc.TABLE_SCHEMA AS schema_name,
+SELECT 1 AS dbaudit_probe,  -- an alias survives in statement digests, which drop comments
+       tc.TABLE_SCHEMA AS schema_name,
        tc.TABLE_NAME AS table_name,
        tc.CONSTRAINT_NAME AS constraint_name,
        'Table' AS level,

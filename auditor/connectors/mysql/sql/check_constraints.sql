@@ -1,5 +1,6 @@
 -- CHECK constraints (MariaDB 10.2+): names are per table; a column-level check is named after its column.
-SELECT cc.CONSTRAINT_SCHEMA AS schema_name,
+SELECT 1 AS dbaudit_probe,  -- an alias survives in statement digests, which drop comments
+       cc.CONSTRAINT_SCHEMA AS schema_name,
        cc.TABLE_NAME AS table_name,
        cc.CONSTRAINT_NAME AS constraint_name,
        cc.LEVEL AS level,

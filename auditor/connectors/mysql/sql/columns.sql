@@ -1,5 +1,6 @@
 -- Columns of the audited schemas: full type (with unsigned and lengths), nullability, default, extra, comment.
-SELECT c.TABLE_SCHEMA AS schema_name,
+SELECT 1 AS dbaudit_probe,  -- an alias survives in statement digests, which drop comments
+       c.TABLE_SCHEMA AS schema_name,
        c.TABLE_NAME AS table_name,
        c.COLUMN_NAME AS column_name,
        c.ORDINAL_POSITION AS position,

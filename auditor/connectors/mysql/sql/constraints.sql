@@ -1,5 +1,6 @@
 -- Primary, unique and foreign keys with their column pairs in ORDINAL_POSITION order and the FK actions.
-SELECT tc.TABLE_SCHEMA AS schema_name,
+SELECT 1 AS dbaudit_probe,  -- an alias survives in statement digests, which drop comments
+       tc.TABLE_SCHEMA AS schema_name,
        tc.TABLE_NAME AS table_name,
        tc.CONSTRAINT_NAME AS constraint_name,
        tc.CONSTRAINT_TYPE AS constraint_type,

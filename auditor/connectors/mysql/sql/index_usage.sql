@@ -1,5 +1,6 @@
 -- Reads and writes per index since server start (performance_schema); INDEX_NAME NULL is the table-scan row.
-SELECT u.OBJECT_SCHEMA AS schema_name,
+SELECT 1 AS dbaudit_probe,  -- an alias survives in statement digests, which drop comments
+       u.OBJECT_SCHEMA AS schema_name,
        u.OBJECT_NAME AS table_name,
        u.INDEX_NAME AS index_name,
        u.COUNT_READ AS count_read,

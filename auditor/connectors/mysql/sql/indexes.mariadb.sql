@@ -1,5 +1,6 @@
 -- Index key positions (MariaDB 10.6+, which has IGNORED indexes): one row per key column in SEQ_IN_INDEX order.
-SELECT s.TABLE_SCHEMA AS schema_name,
+SELECT 1 AS dbaudit_probe,  -- an alias survives in statement digests, which drop comments
+       s.TABLE_SCHEMA AS schema_name,
        s.TABLE_NAME AS table_name,
        s.INDEX_NAME AS index_name,
        s.SEQ_IN_INDEX AS seq_in_index,

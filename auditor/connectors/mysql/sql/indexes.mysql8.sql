@@ -1,5 +1,6 @@
 -- Index key positions (MySQL 8: functional key parts in EXPRESSION, invisible indexes): one row per key part.
-SELECT s.TABLE_SCHEMA AS schema_name,
+SELECT 1 AS dbaudit_probe,  -- an alias survives in statement digests, which drop comments
+       s.TABLE_SCHEMA AS schema_name,
        s.TABLE_NAME AS table_name,
        s.INDEX_NAME AS index_name,
        s.SEQ_IN_INDEX AS seq_in_index,

@@ -1,5 +1,6 @@
 -- Tables and views of the audited schemas with row estimates, sizes, storage engine and AUTO_INCREMENT counter.
-SELECT t.TABLE_SCHEMA AS schema_name,
+SELECT 1 AS dbaudit_probe,  -- an alias survives in statement digests, which drop comments
+       t.TABLE_SCHEMA AS schema_name,
        t.TABLE_NAME AS table_name,
        t.TABLE_TYPE AS table_type,
        t.ENGINE AS engine,

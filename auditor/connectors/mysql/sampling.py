@@ -1,0 +1,232 @@
+"""The MySQL / MariaDB data-sampling probe behind the normalization checks (NF02-NF04).
+
+``probe(session, snapshot, options, flavor, vnum)`` reads a bounded sample of each base table and returns a
+:class:`~auditor.model.Sampling`, in the same model the PostgreSQL probe fills (see :mod:`auditor.sampling`).
+
+How rows are chosen, by the table's estimated row count E and the row budget N:
+
+- E unknown or at most N, or no single integer primary key: the first N rows (``LIMIT N``; the whole table
+  when it is small; method ``full`` or ``first_rows``);
+- larger, with a single-column integer primary key: a primary-key-range sample (method ``pk_ranges``): the key's
+  MIN and MAX (two index dives), then N rows in :data:`RANGES` chunks starting at evenly spaced key values,
+  each chunk read in key order through the primary key. Rows of one chunk are neighbours, so values
+  clustered by insertion order are over-represented; that can only make a determinant look more repeated.
+
+Bounds: rows per table, a per-table time bound (``SET STATEMENT max_statement_time = s FOR`` on MariaDB, the
+session's ``max_execution_time`` on MySQL), a total time budget, a maximum number of tables, width and size
+limits; a table that is not sampled is kept with its ``skipped_reason``.
+
+What crosses the wire: every sampled column as ``LEFT(MD5(col), 16)`` (64 bits of a hash the server computes),
+turned into dense codes on arrival. Text columns are also fetched, cut to ``profile_chars`` characters, only to
+compute their delimited-list profile in memory; the text is then dropped unless ``show_samples`` keeps a few
+examples. BLOB, BINARY, JSON and spatial columns are not read. Every query carries the ``dbaudit_probe``
+column alias, so that the workload probe recognises its digests (performance_schema strips comments).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import pymysql
+
+from auditor.connectors import CollectOptions
+from auditor.model import Column, ColumnSample, Sampling, Snapshot, Table, TableSample
+from auditor.mysql_workload import PROBE_ALIAS
+from auditor.sampling import SamplingBudget, column_sample, list_items, list_profile
+from auditor.sqlquote import mysql_ident, mysql_qualified
+
+RANGES = 10
+_SKIP_TYPES = ("tinyblob", "blob", "mediumblob", "longblob", "binary", "varbinary", "json", "geometry", "point",
+               "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection",
+               "bit", "vector")
+_TEXT_TYPES = ("char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set")
+_INT_TYPES = ("tinyint", "smallint", "mediumint", "int", "integer", "bigint")
+
+
+class Session(Protocol):
+    queries: int
+
+    def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]: ...
+
+    def run(self, sql: str) -> None: ...
+
+
+def _base(data_type: str) -> str:
+    return data_type.lower().split("(", 1)[0].split()[0] if data_type.strip() else ""
+
+
+def sampled_type(data_type: str) -> bool:
+    return _base(data_type) not in _SKIP_TYPES
+
+
+def is_text_type(data_type: str) -> bool:
+    return _base(data_type) in _TEXT_TYPES
+
+
+def budget_of(options: CollectOptions) -> SamplingBudget:
+    return SamplingBudget(rows_per_table=options.sample_rows, table_timeout_s=options.sample_table_timeout_s,
+                          budget_s=options.sample_budget_s, max_tables=options.sample_max_tables,
+                          show_samples=options.show_samples)
+
+
+def probe(session: Session, snapshot: Snapshot, options: CollectOptions, flavor: str, vnum: int) -> Sampling:
+    """The connector's entry point: sample the snapshot's tables, or record that sampling is off."""
+    budget = budget_of(options)
+    if not options.sample:
+        return Sampling(enabled=False, show_samples=False, rows_per_table=budget.rows_per_table, budget_s=0.0)
+    return sample_tables(session, snapshot, budget, flavor, vnum, options.statement_timeout_ms)
+
+
+def sample_tables(session: Session, snapshot: Snapshot, budget: SamplingBudget, flavor: str, vnum: int,
+                  session_timeout_ms: int) -> Sampling:
+    started = time.perf_counter()
+    sent_before = session.queries
+    candidates = sorted((t for t in snapshot.tables if t.kind == "table"), key=lambda t: (t.schema, t.name))
+    mysql_bound = flavor != "mariadb" and vnum >= 50708
+    results: list[TableSample] = []
+    try:
+        for i, table in enumerate(candidates):
+            if i >= budget.max_tables:
+                results.append(_skipped(table, f"past the limit of {budget.max_tables} sampled tables"))
+                continue
+            remaining = budget.budget_s - (time.perf_counter() - started)
+            results.append(_sample_one(session, snapshot, table, budget, remaining, flavor, mysql_bound))
+    finally:
+        if mysql_bound:
+            session.run(f"SET SESSION max_execution_time = {int(session_timeout_ms)}")
+    return Sampling(enabled=True, show_samples=budget.show_samples, rows_per_table=budget.rows_per_table,
+                    budget_s=budget.budget_s, duration_s=round(time.perf_counter() - started, 4),
+                    queries=session.queries - sent_before, tables=tuple(results))
+
+
+def _skipped(table: Table, reason: str) -> TableSample:
+    return TableSample(schema=table.schema, table=table.name, estimated_rows=table.estimated_rows,
+                       skipped_reason=reason)
+
+
+def integer_pk(snapshot: Snapshot, table: Table) -> Column | None:
+    """The single integer primary-key column a range sample walks, or None."""
+    for ix in snapshot.indexes_of(table.schema, table.name):
+        if ix.is_primary and len(ix.keys) == 1 and ix.keys[0].column is not None:
+            col = table.column(ix.keys[0].column)
+            if col is not None and _base(col.data_type) in _INT_TYPES:
+                return col
+    return None
+
+
+def _sample_one(session: Session, snapshot: Snapshot, table: Table, budget: SamplingBudget, remaining: float,
+                flavor: str, mysql_bound: bool) -> TableSample:
+    if len(table.columns) > budget.max_columns:
+        return _skipped(table, f"{len(table.columns)} columns, more than the limit of {budget.max_columns}")
+    if table.total_bytes is not None and table.total_bytes > budget.max_table_bytes:
+        return _skipped(table, f"{table.total_bytes} bytes, more than the limit of {budget.max_table_bytes}")
+    if remaining < 0.2:
+        return _skipped(table, f"the sampling budget of {budget.budget_s:g} s was used up")
+    columns = [c for c in table.columns if sampled_type(c.data_type)]
+    unsampled = tuple(c.name for c in table.columns if c not in columns)
+    if not columns:
+        return TableSample(schema=table.schema, table=table.name, estimated_rows=table.estimated_rows,
+                           unsampled_columns=unsampled, skipped_reason="no column of a sampled type")
+    text_cols = [c for c in columns if is_text_type(c.data_type)]
+    exprs = [f"'{PROBE_ALIAS}' AS {PROBE_ALIAS}"]
+    # aliases keep the result's column names distinct, whatever the table's column names are
+    exprs += [f"LEFT(MD5({mysql_ident(c.name)}), 16) AS h{i}" for i, c in enumerate(columns)]
+    exprs += [f"LEFT({mysql_ident(c.name)}, {budget.profile_chars}) AS t{i}" for i, c in enumerate(text_cols)]
+    select_list = ", ".join(exprs)
+    target = mysql_qualified(table.schema, table.name)
+    n = budget.rows_per_table
+    timeout_s = max(0.1, min(budget.table_timeout_s, remaining))
+    pk = integer_pk(snapshot, table)
+    est = table.estimated_rows
+    t0 = time.perf_counter()
+    try:
+        if mysql_bound:
+            session.run(f"SET SESSION max_execution_time = {int(timeout_s * 1000)}")
+        if pk is None or est is None or est <= n:
+            method = "full" if est is not None and est <= n else "first_rows"
+            sql = f"SELECT {select_list} FROM {target} LIMIT {n}"
+        else:
+            method = "pk_ranges"
+            key = mysql_ident(pk.name)
+            bounds = session.rows(_bounded(
+                f"SELECT '{PROBE_ALIAS}' AS {PROBE_ALIAS}, MIN({key}) AS lo, MAX({key}) AS hi FROM {target}",
+                flavor, timeout_s))
+            lo, hi = bounds[0]["lo"], bounds[0]["hi"]
+            if lo is None:
+                sql = f"SELECT {select_list} FROM {target} LIMIT {n}"
+            else:
+                step = (int(hi) - int(lo) + 1) / RANGES
+                per = max(1, n // RANGES)
+                arms = [f"(SELECT {select_list} FROM {target} WHERE {key} >= {int(lo) + int(i * step)} "
+                        f"AND {key} < {int(lo) + int((i + 1) * step) if i < RANGES - 1 else int(hi) + 1} "
+                        f"ORDER BY {key} LIMIT {per})" for i in range(RANGES)]
+                sql = " UNION ALL ".join(arms)
+        rows = session.rows(_bounded(sql, flavor, timeout_s))
+    except pymysql.err.MySQLError as exc:
+        if not _recoverable(exc):
+            raise
+        return _skipped(table, _failure_reason(exc, timeout_s))
+    samples = _column_samples(rows, columns, text_cols, budget)
+    return TableSample(schema=table.schema, table=table.name, rows=len(rows), method=method,
+                       estimated_rows=est, duration_s=round(time.perf_counter() - t0, 4), columns=samples,
+                       unsampled_columns=unsampled)
+
+
+def _bounded(sql: str, flavor: str, timeout_s: float) -> str:
+    if flavor == "mariadb":
+        return f"SET STATEMENT max_statement_time = {timeout_s:.3f} FOR {sql}"
+    return sql  # MySQL: the session's max_execution_time, set per table
+
+
+def _recoverable(exc: pymysql.err.MySQLError) -> bool:
+    code = exc.args[0] if exc.args else 0
+    return isinstance(code, int) and code < 2000  # server errors; client errors (2006, 2013: gone) are not
+
+
+def _column_samples(rows: list[dict[str, Any]], columns: list[Column], text_cols: list[Column],
+                    budget: SamplingBudget) -> tuple[ColumnSample, ...]:
+    tuples = [tuple(r.values()) for r in rows]
+    text_at = {c.name: 1 + len(columns) + i for i, c in enumerate(text_cols)}
+    out: list[ColumnSample] = []
+    for i, c in enumerate(columns):
+        hashes = [r[1 + i] for r in tuples]
+        profile = None
+        examples: tuple[str, ...] = ()
+        if c.name in text_at:
+            texts = [None if r[text_at[c.name]] is None else _as_text(r[text_at[c.name]]) for r in tuples]
+            profile = list_profile(texts)
+            if budget.show_samples:
+                examples = _examples(texts, budget.examples_per_column)
+            del texts  # the raw text is not kept past this point
+        out.append(column_sample(c.name, c.data_type, hashes, profile, examples))
+    return tuple(out)
+
+
+def _as_text(value: Any) -> str:
+    return value.decode("utf-8", errors="replace") if isinstance(value, bytes | bytearray) else str(value)
+
+
+def _examples(texts: list[str | None], limit: int) -> tuple[str, ...]:
+    seen: list[str] = []
+    for want_list in (True, False):
+        for t in texts:
+            if t is None or t[:80] in seen or (list_items(t) is not None) != want_list:
+                continue
+            seen.append(t[:80])
+            if len(seen) >= limit:
+                return tuple(seen)
+    return tuple(seen)
+
+
+def _failure_reason(exc: pymysql.err.MySQLError, timeout_s: float) -> str:
+    code = exc.args[0] if exc.args else 0
+    if code in (1969, 3024):
+        return f"sampling took longer than {timeout_s:g} s"
+    if code in (1142, 1143):
+        return "no SELECT privilege on the table"
+    if code in (1205, 1213):
+        return "the table was locked"
+    text = " ".join(str(exc.args[1] if len(exc.args) > 1 else exc).split())
+    return f"sampling failed: error {code}: {text}"

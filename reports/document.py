@@ -1,0 +1,516 @@
+"""The design document as a list of presentation blocks, rendered by reports.markdown and reports.htmlfmt.
+
+Both formats carry the same content because both render these blocks; the HTML report adds the charts (the
+markdown renderer shows their figures as tables already present nearby, so it skips them). Every figure comes
+from the Report, auditor.scoring and auditor.design: nothing here decides anything, it only arranges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from auditor import design
+from auditor.model import Finding, Severity, Snapshot
+from auditor.report import Report
+from auditor.scoring import Metric, penalties
+from reports.jsonfmt import iso_utc
+
+ENGINE_LABEL = {"postgresql": "PostgreSQL", "mysql": "MySQL"}
+
+
+# ---- blocks --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Code:
+    text: str
+
+
+@dataclass(frozen=True)
+class Strong:
+    text: str
+
+
+@dataclass(frozen=True)
+class Badge:
+    """A short status word: pass, FAIL, error, warning, info, not measured."""
+
+    text: str
+    kind: str  # pass, fail, na, error, warning, info, grade-A..F
+
+
+Inline = str | Code | Strong | Badge
+Cell = Inline | tuple[Inline, ...]
+
+
+@dataclass(frozen=True)
+class Heading:
+    level: int
+    text: str
+    anchor: str
+
+
+@dataclass(frozen=True)
+class Para:
+    runs: tuple[Inline, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: tuple[str, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+    numeric: frozenset[int] = frozenset()  # right-aligned columns, sorted as numbers
+    sort_keys: tuple[tuple[float | None, ...], ...] = ()  # per row, per numeric column: the raw number
+
+
+@dataclass(frozen=True)
+class CodeBlock:
+    text: str
+    lang: str = ""
+
+
+@dataclass(frozen=True)
+class ListBlock:
+    items: tuple[tuple[Block, ...], ...]
+    ordered: bool = False
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: float
+    text: str  # the value as printed beside the bar
+    kind: str = ""  # css class: "warn" for an unused index
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    bars: tuple[Bar, ...]
+
+
+Block = Heading | Para | Table | CodeBlock | ListBlock | Chart
+
+
+@dataclass
+class Document:
+    title: str
+    subtitle: str
+    blocks: list[Block] = field(default_factory=list)
+
+    def h(self, level: int, text: str, anchor: str) -> None:
+        self.blocks.append(Heading(level, text, anchor))
+
+    def p(self, *runs: Inline) -> None:
+        self.blocks.append(Para(tuple(runs)))
+
+
+# ---- number formatting -------------------------------------------------------------------------------------
+
+
+def human_bytes(n: int | None) -> str:
+    if n is None:
+        return "-"
+    value = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(value) < 1024 or unit == "TB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+def count(n: int | None) -> str:
+    return "-" if n is None else f"{n:,}"
+
+
+def ms(v: float | None) -> str:
+    if v is None:
+        return "-"
+    return f"{v:,.3f} ms" if v < 10 else f"{v:,.1f} ms"
+
+
+def pct(v: float | None) -> str:
+    return "-" if v is None else f"{v:g} %"
+
+
+def metric_value(m: Metric) -> str:
+    if m.value is None:
+        return "-"
+    if m.unit == "bytes" and isinstance(m.value, int):
+        return human_bytes(m.value)
+    value = f"{m.value:,}" if isinstance(m.value, int) else f"{m.value:g}"
+    return f"{value} {m.unit}".strip()
+
+
+def metric_status(m: Metric) -> Badge | str:
+    if m.value is None:
+        return Badge("not measured", "na")
+    if m.passed is None:
+        return ""
+    return Badge("pass", "pass") if m.passed else Badge("FAIL", "fail")
+
+
+def severity_badge(sev: Severity) -> Badge:
+    return Badge(sev.value, sev.value)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _one_line(text: str, limit: int = 0) -> str:
+    flat = " ".join(text.split())
+    return flat if not limit or len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+# ---- the sections ----------------------------------------------------------------------------------------------
+
+
+def build_document(report: Report) -> Document:
+    snap = report.snapshot or Snapshot(engine=report.target.engine, server_version=report.target.server_version,
+                                       database=report.target.database)
+    target = report.target
+    engine = ENGINE_LABEL.get(target.engine, target.engine)
+    if snap.flavor == "mariadb":
+        engine = "MariaDB"
+    doc = Document(
+        title=f"Database design: {target.database or '(unknown database)'}",
+        subtitle=f"Reverse-engineered from the live database by dbaudit {report.tool_version} on "
+        f"{iso_utc(report.started_at)}: {engine} {target.server_version}, {target.dsn or '(unknown DSN)'}",
+    )
+    _summary(doc, report, snap, engine)
+    _er(doc, snap)
+    _tables(doc, snap)
+    _normalization(doc, report)
+    _indexing(doc, report, snap)
+    _queries(doc, report, snap)
+    _scaling(doc, report, snap)
+    _metrics(doc, report)
+    _next_steps(doc, report)
+    _appendix(doc, report)
+    return doc
+
+
+def _summary(doc: Document, report: Report, snap: Snapshot, engine: str) -> None:
+    doc.h(2, "1. Executive summary", "summary")
+    tables = design.audited_tables(snap)
+    total_bytes = sum(t.total_bytes or 0 for t in snap.tables if t.kind in ("table", "partitioned"))
+    index_bytes = sum(t.index_bytes or 0 for t in snap.tables if t.kind in ("table", "partitioned"))
+    rows = sum(t.estimated_rows or 0 for t in snap.tables if t.kind == "table")
+    measured = [m for m in report.metrics if m.passed is not None]
+    failed = [m for m in measured if m.passed is False]
+    unmeasured = [m for m in report.metrics if m.value is None]
+    score = report.score
+    doc.blocks.append(Table(
+        headers=("", ""),
+        rows=(
+            ("Engine", f"{engine} {report.target.server_version}".strip()),
+            ("Database", (Code(report.target.database or "?"), f" at {report.target.dsn}")),
+            ("Size", f"{len(tables)} tables, {len(snap.indexes)} indexes, {human_bytes(total_bytes)} "
+                     f"(of which indexes {human_bytes(index_bytes)}), about {rows:,} rows"),
+            ("Health score", (Strong(f"{score.value}/100"), " ", Badge(f"grade {score.grade}",
+                                                                        f"grade-{score.grade}"))),
+            ("Findings", f"{_plural(report.count(Severity.ERROR), 'error')}, "
+                         f"{_plural(report.count(Severity.WARNING), 'warning')}, {report.count(Severity.INFO)} info"),
+            ("Quality metrics", f"{len(measured) - len(failed)} passed, {len(failed)} failed"
+                                + (f" ({', '.join(m.label for m in failed)})" if failed else "")
+                                + f", {len(unmeasured)} not measured"),
+        ),
+    ))
+    risks = design.key_risks(report.findings)
+    doc.h(3, "Key risks", "risks")
+    if not risks:
+        doc.p("No error or warning finding.")
+        return
+    doc.blocks.append(ListBlock(tuple(
+        (Para((severity_badge(r.severity) if r.severity else "", " ", Strong(r.title), f": {r.detail}")),)
+        for r in risks
+    ), ordered=True))
+
+
+def _er(doc: Document, snap: Snapshot) -> None:
+    doc.h(2, "2. Entity-relationship diagram", "er")
+    model = design.er_model(snap)
+    if not model.entities:
+        doc.p("The audited schemas hold no table.")
+        return
+    doc.p(f"{len(model.entities)} tables and {len(model.relations)} foreign-key relationships, from the "
+          "catalog. Crow's feet mark the referencing side; ", Code("|o"),
+          " marks a foreign key whose columns may be NULL; keys and up to "
+          f"{design.ER_MAX_COLUMNS} columns per table are shown.")
+    doc.blocks.append(CodeBlock(design.mermaid_er(model), "mermaid"))
+    if model.relations:
+        doc.blocks.append(Table(
+            headers=("Referenced table", "Referencing table", "Columns", "Cardinality", "Foreign key"),
+            rows=tuple(
+                (Code(".".join(r.parent)), Code(".".join(r.child)), Code(", ".join(r.columns)),
+                 ("0..1" if r.optional else "1") + (" to 0..1" if r.one_to_one else " to many"), Code(r.constraint))
+                for r in model.relations
+            ),
+        ))
+    if model.omitted:
+        shown = ", ".join(f"{s}.{n}" for s, n in model.omitted[:20])
+        more = f" and {len(model.omitted) - 20} more" if len(model.omitted) > 20 else ""
+        doc.p(f"Trimmed: the diagram shows the {len(model.entities)} most connected of {model.total_tables} "
+              f"tables; left out: {shown}{more} ({model.omitted_relations} relationships not drawn).")
+    hidden = [e for e in model.entities if e.hidden_columns]
+    if hidden:
+        doc.p("Columns left out of the diagram (see the table definitions): "
+              + ", ".join(f"{e.name} ({e.hidden_columns})" for e in hidden) + ".")
+
+
+def _tables(doc: Document, snap: Snapshot) -> None:
+    doc.h(2, "3. Table definitions", "tables")
+    profiles = design.table_profiles(snap)
+    if not profiles:
+        doc.p("No tables.")
+        return
+    doc.blocks.append(Table(
+        headers=("Table", "Rows (est.)", "Size", "Indexes", "Scans", "Index scans", "Rows written", "Reads"),
+        rows=tuple(
+            (Code(p.table.qualified), count(p.table.estimated_rows), human_bytes(p.table.total_bytes),
+             str(len(p.indexes)), count(p.mix.reads), pct(p.mix.index_scan_pct), count(p.mix.writes),
+             pct(p.mix.read_pct))
+            for p in profiles
+        ),
+        numeric=frozenset({1, 2, 3, 4, 5, 6, 7}),
+        sort_keys=tuple(
+            (None, p.table.estimated_rows, p.table.total_bytes, len(p.indexes), p.mix.reads,
+             p.mix.index_scan_pct, p.mix.writes, p.mix.read_pct)
+            for p in profiles
+        ),
+    ))
+    doc.p("Reads is the read/write mix: table scans (sequential and index) as a share of scans plus rows "
+          "written, from the server's statistics since they were last reset.")
+    for p in profiles:
+        t = p.table
+        doc.h(3, t.qualified, f"t-{t.schema}-{t.name}")
+        facts: list[Inline] = [f"{t.kind.replace('_', ' ')}, about {count(t.estimated_rows)} rows, "
+                               f"{human_bytes(t.total_bytes)}"]
+        if p.partitions:
+            facts.append(f", {p.partitions} partitions")
+        if t.engine:
+            facts.append(f", engine {t.engine}")
+        if p.mix.reads is not None or p.mix.writes is not None:
+            facts.append(f"; {count(p.mix.reads)} scans ({pct(p.mix.index_scan_pct)} by index), "
+                         f"{count(p.mix.rows_inserted)} rows inserted, {count(p.mix.rows_updated)} updated, "
+                         f"{count(p.mix.rows_deleted)} deleted")
+        doc.p(*facts, ".")
+        if t.comment:
+            doc.p("Comment: ", _one_line(t.comment))
+        doc.blocks.append(Table(
+            headers=("Column", "Type", "Constraints"),
+            rows=tuple((Code(c.column.name), Code(c.column.data_type), "; ".join(c.constraints))
+                       for c in p.columns),
+        ))
+        if p.constraints:
+            doc.blocks.append(Table(
+                headers=("Constraint", "Definition"),
+                rows=tuple((Code(c.name), (Code(_one_line(c.definition)),
+                                           "" if c.validated else " (NOT VALID)")) for c in p.constraints),
+            ))
+        if p.indexes:
+            doc.blocks.append(Table(
+                headers=("Index", "Definition", "Size", "Scans"),
+                rows=tuple(
+                    (Code(i.name), Code(_one_line(i.definition) or ", ".join(k.text for k in i.keys)),
+                     human_bytes(i.size_bytes), count(i.scans) + ("" if i.is_valid else " (INVALID)"))
+                    for i in p.indexes
+                ),
+                numeric=frozenset({2, 3}),
+                sort_keys=tuple((None, None, i.size_bytes, i.scans) for i in p.indexes),
+            ))
+
+
+def _findings_table(findings: Sequence[Finding]) -> Table:
+    return Table(
+        headers=("Severity", "Check", "Object", "Finding"),
+        rows=tuple((severity_badge(f.severity), f"{f.code} {f.check}", Code(f.object.label()), f.message)
+                   for f in findings),
+    )
+
+
+def _normalization(doc: Document, report: Report) -> None:
+    doc.h(2, "4. Normalization analysis", "normalization")
+    metric = next((m for m in report.metrics if m.key == "normalization_pct"), None)
+    if metric is not None:
+        if metric.value is None:
+            doc.p(Strong(f"{metric.label}: not measured"), f" ({metric.reason}).")
+        else:
+            doc.p(Strong(f"{metric.label}: {metric_value(metric)}"), f" (target {metric.target}); {metric.method}.")
+    nf = [f for f in report.findings if f.code.startswith("NF")]
+    if nf:
+        doc.blocks.append(_findings_table(nf))
+    else:
+        doc.p("No repeating group, multi-valued column, partial or transitive dependency was found.")
+
+
+def _sql_item(f: Finding) -> tuple[Block, ...]:
+    head = Para((severity_badge(f.severity), " ", f"{f.code} ", Code(f.object.label()), f": {f.message}"))
+    return (head, CodeBlock(f.remediation, "sql")) if f.remediation else (head,)
+
+
+def _indexing(doc: Document, report: Report, snap: Snapshot) -> None:
+    doc.h(2, "5. Indexing strategy", "indexing")
+    strategy = design.index_strategy(report.findings)
+    doc.h(3, "Drop or rebuild", "index-drop")
+    if strategy.drop:
+        doc.p(f"{len(strategy.drop)} indexes cost writes and space without serving reads"
+              + (f"; the unused ones hold {human_bytes(strategy.unused_bytes)}" if strategy.unused_bytes else "")
+              + ". Check replicas and rare jobs before dropping an unused index: its statistics are this "
+              "server's only.")
+        doc.blocks.append(ListBlock(tuple(_sql_item(f) for f in strategy.drop)))
+    else:
+        doc.p("Nothing to drop.")
+    doc.h(3, "Add", "index-add")
+    if strategy.add:
+        doc.p("Indexes the workload or the foreign keys need (WL02 proposals first, verified with hypothetical "
+              "indexes where hypopg is installed):")
+        doc.blocks.append(ListBlock(tuple(_sql_item(f) for f in strategy.add)))
+    else:
+        doc.p("No missing index was found.")
+    usage = design.index_usage(snap)
+    if usage:
+        doc.blocks.append(Chart(
+            "Index usage: scans since the statistics were reset (never-scanned indexes that back no constraint marked)",
+            tuple(Bar(f"{i.table}.{i.name}", float(i.scans or 0),
+                      count(i.scans) if i.scans or i.backs_constraint else "0, never scanned",
+                      "" if i.scans or i.backs_constraint else "warn") for i in usage),
+        ))
+
+
+def _queries(doc: Document, report: Report, snap: Snapshot) -> None:
+    doc.h(2, "6. Query optimization", "queries")
+    views = design.top_statements(snap, report.findings)
+    if not views:
+        why = (snap.workload.message or snap.workload.status) if snap.workload else "the workload was not collected"
+        doc.p(f"No workload figures: {why}.")
+        return
+    info = snap.workload
+    if info is not None:
+        since = f" since {iso_utc(info.stats_reset)}" if info.stats_reset else ""
+        doc.p(f"The {len(views)} statements with the most total execution time of the {info.statements_total} "
+              f"recorded by {info.source}{since}; {info.statements_explained} were explained (generic plans, "
+              "never executed).")
+    doc.blocks.append(Table(
+        headers=("#", "Statement", "Total", "Share", "Calls", "Mean", "Rows", "Plan", "Findings"),
+        rows=tuple(
+            (str(i), Code(_one_line(v.statement.query, 90)), ms(v.statement.total_ms), pct(v.share_pct),
+             count(v.statement.calls), ms(v.statement.mean_ms), count(v.statement.rows),
+             _plan_text(v), ", ".join(sorted({f.code for f in v.findings})) or "-")
+            for i, v in enumerate(views, 1)
+        ),
+        numeric=frozenset({0, 2, 3, 4, 5, 6}),
+        sort_keys=tuple((float(i), None, v.statement.total_ms, v.share_pct, float(v.statement.calls),
+                         v.statement.mean_ms, float(v.statement.rows)) for i, v in enumerate(views, 1)),
+    ))
+    doc.blocks.append(Chart("Total execution time by statement (ms)", tuple(
+        Bar(f"#{i} {_one_line(v.statement.query, 60)}", v.statement.total_ms, ms(v.statement.total_ms))
+        for i, v in enumerate(views, 1)
+    )))
+    flagged = [(i, v) for i, v in enumerate(views, 1) if v.findings]
+    for i, v in flagged:
+        doc.h(3, f"Statement #{i}", f"q{i}")
+        doc.blocks.append(CodeBlock(v.statement.query.strip(), "sql"))
+        doc.blocks.append(ListBlock(tuple(_sql_item(f) for f in v.findings)))
+
+
+def _plan_text(v: design.StatementView) -> str:
+    if v.plan is None:
+        return "not explained"
+    if not v.plan.explained:
+        return f"not explained: {v.plan.reason or 'unknown'}"
+    scans = [f"{s.scan_type} on {s.table}" + (f" ({s.index})" if s.index else "") for s in v.plan.scans]
+    return "; ".join(scans[:4]) + ("; ..." if len(scans) > 4 else "") if scans else "no table scan"
+
+
+def _scaling(doc: Document, report: Report, snap: Snapshot) -> None:
+    doc.h(2, "7. Scaling notes", "scaling")
+    largest = design.largest_tables(snap)
+    if largest:
+        doc.blocks.append(Table(
+            headers=("Table", "Rows (est.)", "Total size", "Partitions"),
+            rows=tuple((Code(r.table.qualified), count(r.rows), human_bytes(r.total_bytes),
+                        str(r.partitions) if r.partitions else "-") for r in largest),
+            numeric=frozenset({1, 2, 3}),
+            sort_keys=tuple((None, r.rows, r.total_bytes, r.partitions) for r in largest),
+        ))
+        doc.blocks.append(Chart("Largest tables (total size with indexes and TOAST)", tuple(
+            Bar(r.table.qualified, float(r.total_bytes or 0), human_bytes(r.total_bytes)) for r in largest
+        )))
+    candidates = design.partition_candidates(snap)
+    if candidates:
+        doc.p(f"Partitioning candidates (unpartitioned, at least {design.PARTITION_ROWS:,} estimated rows): ",
+              *[run for r in candidates for run in (Code(r.table.qualified), f" ({count(r.rows)} rows) ")])
+    else:
+        doc.p(f"No unpartitioned table has {design.PARTITION_ROWS:,} estimated rows or more: partitioning is not "
+              "needed for size yet.")
+    seq = [f for f in report.findings if f.code == "KY04"]
+    if seq:
+        doc.p("Counters running out of range:")
+        doc.blocks.append(ListBlock(tuple(_sql_item(f) for f in seq)))
+
+
+def _metrics(doc: Document, report: Report) -> None:
+    doc.h(2, "8. Quality metrics", "metrics")
+    doc.blocks.append(Table(
+        headers=("Metric", "Value", "Target", "Status", "How it was measured / why not"),
+        rows=tuple((m.label, metric_value(m), m.target or "-", metric_status(m),
+                    (m.reason or "") if m.value is None else m.method) for m in report.metrics),
+    ))
+    for m in report.metrics:
+        if m.parts:
+            doc.p(Strong(f"{m.label}, its parts:"))
+            doc.blocks.append(Table(
+                headers=("Part", "Share", "Counted", "Detail"),
+                rows=tuple((p.label, pct(p.value), "yes" if p.counted and p.value is not None else "no",
+                            p.detail) for p in m.parts),
+            ))
+    score = report.score
+    doc.p(Strong(f"Health score {score.value}/100, grade {score.grade}"), f": {score.formula} "
+          "(docs/scoring.md).")
+    lost = penalties(report.findings)
+    failed = [m for m in report.metrics if m.passed is False]
+    if lost or failed:
+        rows: list[tuple[Cell, ...]] = [(f"{code} ({sev.value})", str(n), f"-{points:g}")
+                                        for code, sev, n, points in lost]
+        from auditor.scoring import FAILED_METRIC_PENALTY
+
+        rows += [(f"failed metric: {m.label}", "1", f"-{FAILED_METRIC_PENALTY:g}") for m in failed]
+        doc.blocks.append(Table(headers=("Points lost to", "Findings", "Points"), rows=tuple(rows),
+                                numeric=frozenset({1, 2})))
+
+
+def _next_steps(doc: Document, report: Report) -> None:
+    doc.h(2, "9. Next steps", "next")
+    steps = design.next_steps(report.findings, report.metrics, report.skipped)
+    if not steps:
+        doc.p("Nothing to do: no finding, every measured metric meets its target.")
+        return
+    items: list[tuple[Block, ...]] = []
+    for s in steps:
+        gain = f" (+{s.points:g} points)" if s.points else ""
+        head: list[Inline] = [Strong(s.title + gain), f": {s.detail}"]
+        blocks: list[Block] = [Para(tuple(head))]
+        if s.sql:
+            blocks.append(CodeBlock("\n".join(s.sql), "sql"))
+        items.append(tuple(blocks))
+    doc.blocks.append(ListBlock(tuple(items), ordered=True))
+
+
+def _appendix(doc: Document, report: Report) -> None:
+    if not report.skipped and not report.notes:
+        return
+    doc.h(2, "Appendix: what this audit could not see", "appendix")
+    if report.skipped:
+        doc.blocks.append(Table(
+            headers=("Check", "Why skipped", "To enable"),
+            rows=tuple((f"{s.code} {s.check}", s.reason, Code(s.enable) if s.enable else "-")
+                       for s in report.skipped),
+        ))
+    for n in report.notes:
+        more = f" Objects: {', '.join(n.objects[:10])}" + (" ..." if len(n.objects) > 10 else "") + "." \
+            if n.objects else ""
+        doc.p(Strong(f"[{n.area}]"), f" {n.message}.{more}", *((" To enable: ", Code(n.enable)) if n.enable
+                                                               else ()))

@@ -1,0 +1,136 @@
+"""auditor.design: the ER model and its trimming, the Mermaid text, read/write mix, sizes, strategy, steps."""
+
+from __future__ import annotations
+
+import re
+
+from auditor.design import (
+    er_model,
+    index_strategy,
+    largest_tables,
+    mermaid_er,
+    mermaid_word,
+    next_steps,
+    partition_candidates,
+    top_statements,
+)
+from auditor.model import Severity
+from auditor.scoring import Metric
+from tests.builders import fk, pk, snap, table
+from tests.report_samples import design_findings, design_report, design_snapshot
+
+# Mermaid erDiagram grammar, line by line, as dbaudit writes it
+ENTITY = re.compile(r'^    "[\w .$-]+" \{$')
+WORD = r"[A-Za-z_][\w\-\[\]()]*"
+ATTRIBUTE = re.compile(rf'^        {WORD} {WORD}( (PK|FK|UK)(,(PK|FK|UK))*)?( "[\w .$-]*")?$')
+RELATION = re.compile(r'^    "[\w .$-]+" (\|\||\|o)--(o\{|o\|) "[\w .$-]+" : "[\w .$-]*"$')
+
+
+def assert_mermaid_syntax(text: str) -> None:
+    lines = text.splitlines()
+    assert lines[0] == "erDiagram"
+    for line in lines[1:]:
+        assert ENTITY.match(line) or ATTRIBUTE.match(line) or RELATION.match(line) or line == "    }", line
+        if ATTRIBUTE.match(line):  # an attribute named PK/FK/UK would be read as a key marker
+            assert line.split()[1].lower() not in {"pk", "fk", "uk"}, line
+
+
+def test_mermaid_of_odd_names_is_valid() -> None:
+    text = mermaid_er(er_model(design_snapshot()))
+    assert_mermaid_syntax(text)
+    assert "<" not in text and "&" not in text and "%" not in text and "`" not in text
+    assert '"Sales Data.odd _name_ _b__amp____x_" {' in text
+    assert "        integer pk_ \"column pk\"" in text  # a column named like a key keyword is renamed
+    assert "        numeric(10_2) weird_col \"column weird col\"" in text
+    assert '"public.customers" ||--o{ "public.orders" : "orders_customer_id_fkey"' in text
+
+
+def test_mermaid_words() -> None:
+    assert mermaid_word("character varying(20)") == "character_varying(20)"
+    assert mermaid_word("2fa") == "_2fa"
+    assert mermaid_word("FK") == "FK_"
+    assert mermaid_word("") == "_"
+
+
+def test_names_that_sanitise_alike_stay_apart() -> None:
+    text = mermaid_er(er_model(snap(table("a b"), table("a<b"))))
+    assert '"a b" {' in text and '"a_b" {' in text
+    text = mermaid_er(er_model(snap(table("a<b"), table("a>b"))))
+    assert '"a_b" {' in text and '"a_b_2" {' in text
+
+
+def test_cardinality_from_nullability_and_uniqueness() -> None:
+    s = snap(
+        table("users", ["id"]), pk("users"),
+        table("profiles", ["user_id"], not_null=["user_id"]), pk("profiles", ["user_id"]),
+        fk("profiles", ["user_id"], "users"),
+        table("posts", ["id", "editor_id"]), pk("posts"), fk("posts", ["editor_id"], "users"),
+    )
+    text = mermaid_er(er_model(s))
+    assert '"users" ||--o| "profiles"' in text  # one-to-one: the FK is the child's key
+    assert '"users" |o--o{ "posts"' in text  # nullable FK: optional parent
+
+
+def test_large_schema_is_trimmed_to_the_most_connected() -> None:
+    objects: list = [table("hub", ["id"]), pk("hub")]
+    for i in range(60):
+        objects += [table(f"spoke{i:02}", ["id", "hub_id"]), fk(f"spoke{i:02}", ["hub_id"], "hub")]
+    objects += [table(f"lonely{i}", ["id"]) for i in range(5)]
+    model = er_model(snap(*objects), max_tables=40)
+    names = {e.name for e in model.entities}
+    assert len(names) == 40 and "hub" in names and not any(n.startswith("lonely") for n in names)
+    assert model.total_tables == 66 and len(model.omitted) == 26
+    assert model.omitted_relations == 21
+    assert_mermaid_syntax(mermaid_er(model))
+
+
+def test_wide_tables_keep_their_keys() -> None:
+    cols = ["id", *[f"c{i}" for i in range(30)], "owner_id"]
+    s = snap(table("owners"), pk("owners"), table("wide", cols), pk("wide"), fk("wide", ["owner_id"], "owners"))
+    wide = next(e for e in er_model(s, max_columns=5).entities if e.name == "wide")
+    assert [a.name for a in wide.attributes] == ["id", "c0", "c1", "c2", "owner_id"]
+    assert wide.hidden_columns == 27
+
+
+def test_partitions_count_into_their_parent() -> None:
+    parent = table("events", ["id"], kind="partitioned", rows=0)
+    parts = [table(f"events_{i}", ["id"], is_partition=True, parent="public.events", rows=60_000_000)
+             for i in range(2)]
+    s = snap(parent, *parts, table("big", rows=200_000_000))
+    sizes = {t.table.name: t for t in largest_tables(s)}
+    assert sizes["events"].rows == 120_000_000 and sizes["events"].partitions == 2
+    assert [c.table.name for c in partition_candidates(s)] == ["big"]  # events is partitioned already
+    assert {e.name for e in er_model(s).entities} == {"events", "big"}
+
+
+def test_index_strategy_and_statements() -> None:
+    strategy = index_strategy(design_findings())
+    assert [f.code for f in strategy.drop] == ["IX04", "IX01"]
+    assert [f.code for f in strategy.add] == ["WL02", "IX05"]
+    assert strategy.unused_bytes == 2_000_000_000
+    views = top_statements(design_snapshot(), design_findings())
+    assert [v.statement.queryid for v in views] == ["101", "102", "103"]
+    assert [f.code for f in views[0].findings] == ["WL02"] and views[0].share_pct == 94.7
+
+
+def test_next_steps_put_errors_first_then_points() -> None:
+    report = design_report()
+    steps = next_steps(report.findings, report.metrics, report.skipped)
+    assert steps[0].code == "IX04" and steps[0].severity == Severity.ERROR and steps[0].points == 10
+    assert all(s.points == 3 for s in steps[1:6])
+    failed = [s for s in steps if s.title.startswith("Bring")]
+    assert len(failed) == sum(1 for m in report.metrics if m.passed is False)
+    assert steps[-1].title == "Enable WL03 n-plus-one" and steps[-1].points == 0
+    assert next_steps((), (Metric("k", "K", 1, passed=True),)) == []
+
+
+def test_read_write_mix() -> None:
+    from auditor.design import table_profiles
+
+    profiles = {p.table.name: p for p in table_profiles(design_snapshot())}
+    mix = profiles["customers"].mix
+    assert mix.reads == 9_004 and mix.writes == 1_500 and mix.read_pct == 85.7 and mix.index_scan_pct == 100.0
+    assert profiles["products"].mix.read_pct is None  # no statistics: no made-up figure
+    cols = {c.column.name: c.constraints for c in profiles["orders"].columns}
+    assert cols["customer_id"] == ("FK -> public.customers(id)", "NOT NULL")
+

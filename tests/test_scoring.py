@@ -1,0 +1,88 @@
+"""Quality metrics and the score: targets, the schema-completeness parts, unmeasured reasons, the caps."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from auditor.model import Finding, ObjectRef, Sampling, Severity, TableSample
+from auditor.scoring import Targets, compute_metrics, compute_score, reference_candidates
+from tests.builders import fk, pk, snap, table
+
+
+def _f(code: str, severity: Severity = Severity.WARNING, tbl: str = "t", **details: object) -> Finding:
+    return Finding(code=code, check="x", severity=severity, category="c",
+                   object=ObjectRef("table", "public", tbl), message="m", details=details)
+
+
+def _metric(metrics: tuple, key: str):  # type: ignore[no-untyped-def,type-arg]
+    return next(m for m in metrics if m.key == key)
+
+
+def test_unmeasured_metrics_say_why_never_zero() -> None:
+    metrics = compute_metrics(snap(), [])
+    for key in ("schema_completeness_pct", "index_coverage_pct", "p95_ms", "p99_ms", "normalization_pct"):
+        m = _metric(metrics, key)
+        assert m.value is None and m.passed is None and m.reason, key
+
+
+def test_targets_change_the_verdicts() -> None:
+    s = snap(table("a", ["id"]), pk("a"), table("b", ["id"]))  # 1 of 2 tables with a key, none constrained: 25 %
+    strict = _metric(compute_metrics(s, []), "schema_completeness_pct")
+    lenient = _metric(compute_metrics(s, [], Targets(schema_completeness_pct=25)), "schema_completeness_pct")
+    assert strict.passed is False and lenient.passed is True and lenient.target == ">= 25 %"
+    unused = [_f("IX01", index_bytes=100), _f("IX01", index_bytes=50)]
+    assert _metric(compute_metrics(s, unused), "unused_indexes").passed is False
+    assert _metric(compute_metrics(s, unused, Targets(unused_indexes=2)), "unused_indexes").passed is True
+
+
+def test_schema_completeness_parts() -> None:
+    s = snap(
+        table("customers", ["id", "name text"], not_null=["name"]), pk("customers"),
+        table("orders", ["id", "customer_id", "product_id", "external_id"]), pk("orders"),
+        fk("orders", ["customer_id"], "customers"),
+        table("products", ["id", "title text"]), pk("products"),
+    )
+    m = _metric(compute_metrics(s, []), "schema_completeness_pct")
+    parts = {p.label: p for p in m.parts}
+    assert parts["Tables with a primary key"].value == 100.0
+    # customer_id is declared, product_id is not; external_id names no table; products.id is its own key
+    assert parts["Reference columns declared as foreign keys"].value == 50.0
+    # customers has NOT NULL name, orders has an FK; products declares nothing beyond its key
+    assert parts["Tables with constraints beyond the key"].value == 66.7
+    assert parts["Tables with a comment"].counted is False
+    assert m.value == round((100 + 50 + 66.7) / 3, 1)
+
+
+def test_reference_candidates_follow_plurals_and_partitions() -> None:
+    s = snap(table("categories", ["id"]), table("items", ["id", "category_id", "items_id"]))
+    found = [(t.name, c, r.name) for t, c, r in reference_candidates(s, list(s.tables))]
+    assert found == [("items", "category_id", "categories")]  # items_id names its own table
+    # a foreign key declared on the partitions counts for the partitioned parent
+    parent = table("payment", ["id", "category_id"], kind="partitioned")
+    part = table("payment_p1", ["id", "category_id"], is_partition=True, parent="public.payment")
+    s2 = snap(table("categories", ["id"]), pk("categories"), parent, part,
+              fk("payment_p1", ["category_id"], "categories"))
+    m = _metric(compute_metrics(s2, []), "schema_completeness_pct")
+    assert next(p for p in m.parts if p.label.startswith("Reference")).value == 100.0
+
+
+def test_normalization_counts_warnings_not_info_notes() -> None:
+    s = snap(table("a"), table("b"), sampling=Sampling(tables=(TableSample("public", "a", rows=10),)))
+    info_only = _metric(compute_metrics(s, [_f("NF02", Severity.INFO, "a")]), "normalization_pct")
+    assert info_only.value == 100.0 and info_only.passed and "info-level" in info_only.method
+    warned = _metric(compute_metrics(s, [_f("NF04", Severity.WARNING, "a")]), "normalization_pct")
+    assert warned.value == 50.0 and warned.passed is False
+    unsampled = _metric(compute_metrics(replace(s, sampling=None), []), "normalization_pct")
+    assert unsampled.value is None and "sample" in (unsampled.reason or "")
+
+
+def test_score_caps_per_check_and_severity() -> None:
+    many_warnings = [_f("IX05", tbl=f"t{i}") for i in range(300)]
+    assert compute_score((), many_warnings).value == 90  # capped at 10
+    one_error = [_f("IX04", Severity.ERROR)]
+    assert compute_score((), one_error).value == 90
+    three_errors = [_f("KY04", Severity.ERROR, tbl=f"s{i}") for i in range(3)]
+    assert compute_score((), three_errors).value == 75  # capped at 25
+    infos = [_f("IX01", Severity.INFO, tbl=f"t{i}") for i in range(10)]
+    assert compute_score((), infos).value == 98
+    assert compute_score((), many_warnings + three_errors).grade == "D"  # 65
