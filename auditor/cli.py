@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -97,7 +98,29 @@ def _collect(dsn_text: str | None, conn_kwargs: dict[str, Any]) -> Snapshot:
     from auditor.connectors import collect
     from auditor.dsn import parse_dsn
 
-    return collect(parse_dsn(dsn_text), _collect_options(conn_kwargs))
+    options = _collect_options(conn_kwargs)
+    snap = collect(parse_dsn(dsn_text), options)
+    if not snap.schemas and (options.include_schemas or options.exclude_schemas):
+        # an audit of nothing would print "no findings": the patterns are wrong (the PostgreSQL connector
+        # says so itself, with the schemas there are)
+        given = [f"--schema {p!r}" for p in options.include_schemas]
+        given += [f"--exclude-schema {p!r}" for p in options.exclude_schemas]
+        raise AuditError(f"no schema left to audit with {' '.join(given)}")
+    return snap
+
+
+def _check_output(output: str | None) -> None:
+    """Fail before the collection, which can take minutes, when the report could not be written anyway."""
+    if output is None or output == "-":
+        return
+    path = Path(output)
+    folder = path.parent
+    if path.is_dir():
+        raise AuditError(f"cannot write {output}: it is a directory")
+    if not folder.is_dir():
+        raise AuditError(f"cannot write {output}: directory {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise AuditError(f"cannot write {output}: permission denied")
 
 
 def _load_snapshot(path: str) -> Snapshot:
@@ -163,12 +186,13 @@ def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | 
     """
     from auditor import baseline as baselines
     from auditor.config import apply_severities, load_config, suppress
-    from auditor.engine import SelectionError, all_checks, run_checks, select_checks
+    from auditor.engine import SelectionError, all_checks, mark_not_needed, needed_probes, run_checks, select_checks
     from auditor.report import build_report
     from reports import render
 
     if from_file and dsn:
         raise AuditError("give either a DSN or --from FILE, not both")
+    _check_output(output)
     config = load_config(config_file)
     # command-line flags win over the file, the file over the built-in defaults
     fmt = fmt or config.format or "text"
@@ -188,7 +212,11 @@ def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | 
     known = baselines.read_baseline(baseline_path) if baseline_path and not update_baseline else None
     started = datetime.now(UTC)
     t0 = time.perf_counter()
-    snap = _load_snapshot(from_file) if from_file else _collect(dsn, conn_kwargs)
+    # collect only the probes a selected check reads: --select KY01 neither samples data nor EXPLAINs
+    unneeded = {"sampling", "workload"} - needed_probes(specs)
+    conn_kwargs["no_sample"] = conn_kwargs["no_sample"] or "sampling" in unneeded
+    conn_kwargs["no_workload"] = conn_kwargs["no_workload"] or "workload" in unneeded
+    snap = _load_snapshot(from_file) if from_file else mark_not_needed(_collect(dsn, conn_kwargs), unneeded)
     result = apply_severities(run_checks(snap, specs, config.options), config.severities)
     kept = suppress(result, config.ignores)
     report = build_report(snap, kept.result, started, time.perf_counter() - t0, config.targets)
@@ -214,6 +242,7 @@ def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | 
 @handle_errors
 def snapshot(dsn: str | None, output: str | None, **conn_kwargs: Any) -> None:
     """Save what dbaudit reads from the server as JSON, to scan later with `dbaudit scan --from FILE`."""
+    _check_output(output)
     snap = _collect(dsn, conn_kwargs)
     _write(snapshot_to_json(snap), output)
     if output and output != "-":

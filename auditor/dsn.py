@@ -112,7 +112,7 @@ def _parse_pg(text: str, source: str) -> dict[str, str]:
     try:
         params = conninfo.conninfo_to_dict(text)
     except Exception as exc:  # psycopg raises ProgrammingError with libpq's text
-        raise DsnError(f"malformed DSN ({source}): {_scrub_libpq_message(str(exc))}") from None
+        raise DsnError(f"malformed DSN ({source}): {_scrub_libpq_message(str(exc), text)}") from None
     out = {k: str(v) for k, v in params.items() if v is not None}
     port = out.get("port")
     # an empty entry in a multi-host list means the default port
@@ -121,10 +121,38 @@ def _parse_pg(text: str, source: str) -> dict[str, str]:
     return out
 
 
-def _scrub_libpq_message(msg: str) -> str:
-    # libpq quotes the offending token; it may be a password ("password secret" without "="), so drop it
-    msg = re.sub(r'"[^"]*"', "…", msg.splitlines()[0] if msg else "")
-    return msg.strip() or "could not parse the connection string"
+def _scrub_libpq_message(msg: str, text: str = "") -> str:
+    """libpq's first line, with any quoted token that could be (part of) a password replaced by "…".
+
+    libpq quotes the token it stumbled on ('missing "=" after "dbname"'), which is what makes its message
+    useful, so only tokens that stand where a password would are hidden: the words after a ``password``
+    keyword up to the next ``key=``, and the password of a URL.
+    """
+    first = msg.splitlines()[0] if msg else ""
+    secrets = _password_words(text)
+
+    def hide(m: re.Match[str]) -> str:
+        token = m.group(1)
+        if token and any(token in word or word in token for word in secrets):
+            return '"…"'
+        return m.group(0)
+
+    first = re.sub(r'"([^"]*)"', hide, first)
+    return first.strip() or "could not parse the connection string"
+
+
+def _password_words(text: str) -> set[str]:
+    words: set[str] = set()
+    for m in re.finditer(r"password", text, flags=re.IGNORECASE):
+        rest = text[m.end():]
+        following_key = re.search(r"\s[A-Za-z_]+\s*=", rest)
+        span = rest[: following_key.start()] if following_key else rest
+        words.update(w for w in re.split(r"[\s='\\]+", span) if w)
+    url = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://([^@/?#]*)@", text)
+    if url and ":" in url.group(1):
+        secret = url.group(1).split(":", 1)[1]
+        words.update(w for w in {secret, unquote(secret)} if w)
+    return words
 
 
 MYSQL_QUERY_KEYS = (

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.model import Finding, Hit, Severity, Skipped, Snapshot
+from auditor.model import Finding, Hit, Severity, Skipped, Snapshot, WorkloadInfo
 
 DOCS_BASE = "https://github.com/dbaudit/dbaudit/blob/main/docs/checks.md"
 
@@ -23,6 +23,9 @@ DOC_SECTIONS_REQUIRED = ("What it does", "Why is this bad?", "Example", "Fix")
 DOC_SECTIONS_OPTIONAL = ("Options", "Known problems", "References")
 
 ENGINES = frozenset({"postgresql", "mysql"})
+# the live probes a check may need beyond the catalog; the CLI skips a probe that no selected check needs
+PROBES = frozenset({"sampling", "workload"})
+NOT_NEEDED = "not collected: no selected check needs it"
 
 CODE_RE = re.compile(r"^[A-Z]{2}\d{2}$")
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
@@ -58,6 +61,7 @@ class CheckSpec:
     options: type = NoOptions
     requires: tuple[Precondition, ...] = ()
     not_applicable: Mapping[str, str] = dataclasses.field(default_factory=dict)  # engine -> why
+    needs: frozenset[str] = frozenset()  # probes whose results the check reads (PROBES)
 
     @property
     def doc(self) -> str:
@@ -88,8 +92,13 @@ def check(
     requires: Iterable[Precondition] = (),
     not_applicable: Mapping[str, str] | None = None,
     category: str | None = None,
+    needs: Iterable[str] = (),
 ) -> Callable[[CheckFunc], CheckFunc]:
-    """Register a check. The family (category) defaults to the module's name, e.g. ``checks.indexes``."""
+    """Register a check. The family (category) defaults to the module's name, e.g. ``checks.indexes``.
+
+    ``needs`` names the live probes the check reads (``"sampling"``, ``"workload"``); a scan collects a probe
+    only when a selected check needs it.
+    """
 
     def register(func: CheckFunc) -> CheckFunc:
         if not CODE_RE.match(code):
@@ -106,6 +115,9 @@ def check(
         if unknown:
             raise ValueError(f"check {code}: unknown engines {sorted(unknown)}")
         family = category or func.__module__.rsplit(".", 1)[-1]
+        need_set = frozenset(needs)
+        if need_set - PROBES:
+            raise ValueError(f"check {code}: unknown probes {sorted(need_set - PROBES)}")
         REGISTRY[code] = CheckSpec(
             code=code,
             name=name,
@@ -116,6 +128,7 @@ def check(
             options=options,
             requires=tuple(requires),
             not_applicable=dict(not_applicable or {}),
+            needs=need_set,
         )
         return func
 
@@ -214,6 +227,21 @@ def _nearest_hint(token: str, specs: list[CheckSpec]) -> str:
         return " (see `dbaudit checks`)"
     originals = {n.lower(): n for n in names}
     return "; did you mean " + " or ".join(originals[c] for c in close) + "?"
+
+
+def needed_probes(specs: Iterable[CheckSpec]) -> frozenset[str]:
+    """The probes the given checks read: a scan with ``--select KY01`` needs neither sampling nor the workload."""
+    return frozenset().union(*(spec.needs for spec in specs))
+
+
+def mark_not_needed(snap: Snapshot, probes: Iterable[str]) -> Snapshot:
+    """Record in the snapshot that these probes were left out because no selected check needs them (the
+    workload metrics then say so instead of "the workload was not collected")."""
+    if "workload" in set(probes) and snap.workload is None:
+        source = "performance_schema" if snap.engine == "mysql" else "pg_stat_statements"
+        snap = dataclasses.replace(snap, workload=WorkloadInfo(source=source, status="not_collected",
+                                                               message=NOT_NEEDED))
+    return snap
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ class Column:
     null_frac: float | None = None  # pg_stats: share of NULLs
     n_distinct: float | None = None  # pg_stats: > 0 absolute count, < 0 minus the share of rows
     generated: str | None = None  # expression of a GENERATED ALWAYS AS (...) column (then default is None)
+    base_type: str | None = None  # PostgreSQL: the type under a domain (data_type names the domain); else None
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,13 @@ class Constraint:
     on_delete: str | None = None
     match_type: str | None = None  # "simple", "full", "partial"
     index: str | None = None  # the index that backs a PK/unique/exclusion constraint
+    # foreign keys (PostgreSQL): the referenced columns' types, pairwise with ``ref_columns``, read from the
+    # catalog so that they are known when the referenced table lies outside the audited schemas; the base
+    # types hold the type under a domain, None where the referenced column's type is no domain
+    ref_column_types: tuple[str, ...] = ()
+    ref_column_base_types: tuple[str | None, ...] = ()
+    # a domain's constraint (PostgreSQL): the domain's name; ``table`` is then "" and ``schema`` the domain's
+    domain: str | None = None
 
     @property
     def table_key(self) -> tuple[str, str]:
@@ -248,6 +256,11 @@ class ListProfile:
     delimiter: str | None = None  # ",", ";", "|" or "json" (a JSON array stored as text)
     avg_items: float = 0.0  # mean item count of those list values
     two_item_share: float = 0.0  # share of those list values with exactly two items ("Smith, John", "Austin, TX")
+    # Of list_rows, the values whose items are word groups: the only shape terse prose can take ("Great product,
+    # fast shipping"). item_recurrence: share of their item occurrences, counted once per distinct value, whose
+    # item occurs in at least two distinct values (tags reuse a vocabulary, prose does not); None: not measured.
+    word_list_rows: int = 0
+    item_recurrence: float | None = None
 
 
 @dataclass(frozen=True)
@@ -320,7 +333,10 @@ class Statement:
     shared_blks_read: int = 0
     blk_read_ms: float | None = None  # only when track_io_timing is on
     toplevel: bool = True  # False for statements nested in functions (pg_stat_statements.track = all)
-    roles: int = 1  # how many pg_stat_statements rows (users) were pooled into this one
+    roles: int = 1  # how many pg_stat_statements rows (roles, parameter types) were pooled into this one
+    # every queryid pooled into this statement when there are several: one text gets a queryid per parameter
+    # type (psycopg 3 binds an int as int2, int4 or int8 by its value), and they are merged by text
+    queryids: tuple[str, ...] = ()
     # MySQL/MariaDB (performance_schema digests): server-side percentiles (MySQL 8 QUANTILE_95/99, None
     # elsewhere), one sample text (MySQL 8 QUERY_SAMPLE_TEXT, shown only with --show-samples), whether
     # stddev_ms is an estimate (MariaDB keeps none), and the execution counters the index coverage reads
@@ -342,6 +358,10 @@ class PlanScan:
     alias: str | None = None
     index: str | None = None  # the index used, for index scans
     plan_rows: float | None = None  # planner's estimate of the rows this node returns
+    # index and bitmap scans: the conditions applied to the rows the index returned (EXPLAIN's Filter, as text)
+    # and the planner's estimate of the rows the index itself returns (the Bitmap Index Scan child's Plan Rows)
+    filter: str | None = None
+    index_rows: float | None = None
 
 
 @dataclass(frozen=True)
@@ -359,6 +379,9 @@ class IndexProposal:
     cost_before: float | None = None
     cost_after: float | None = None
     note: str | None = None  # why it is unverified
+    # the index the plan uses today when the proposal improves on an index scan that filters most of what it
+    # reads (None: the proposal replaces a sequential scan)
+    current_index: str | None = None
 
 
 @dataclass(frozen=True)
@@ -496,10 +519,11 @@ class ObjectRef:
     sequence: str | None = None
     query: str | None = None
     queryid: str | None = None
+    domain: str | None = None  # a domain's constraint: the domain (then table is None)
 
     def label(self) -> str:
         """Short human form: schema.table(cols) / schema.index ..."""
-        base = ".".join(p for p in (self.schema, self.table) if p)
+        base = ".".join(p for p in (self.schema, self.table or self.domain) if p)
         if self.type == "index" and self.index:
             return f"{self.schema}.{self.index}" if self.schema else self.index
         if self.type == "sequence" and self.sequence:

@@ -27,13 +27,13 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from auditor.workload import ColumnUse, QueryShape, RelationRef, Scope
+from auditor.workload import PROBE_ALIAS, ColumnUse, QueryShape, RelationRef, Scope
 
 SYSTEM_SCHEMAS = frozenset({"mysql", "performance_schema", "information_schema", "sys"})
 
 # performance_schema digests strip comments, so the /* dbaudit */ marker every statement carries does not
-# survive into DIGEST_TEXT; statements of dbaudit that read user tables carry this column alias instead.
-PROBE_ALIAS = "dbaudit_probe"
+# survive into DIGEST_TEXT; statements of dbaudit that read user tables carry the column alias PROBE_ALIAS
+# (defined with the marker in auditor.workload) instead.
 
 PICOSECONDS_PER_MS = 1e9
 

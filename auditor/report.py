@@ -64,7 +64,7 @@ def build_report(
     targets: Targets | None = None,
 ) -> Report:
     targets = targets or Targets()
-    metrics = compute_metrics(snapshot, result.findings, targets)
+    metrics = compute_metrics(snapshot, result.findings, targets, checks_run=result.ran)
     return Report(
         target=Target(
             engine=snapshot.engine,

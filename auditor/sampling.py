@@ -4,9 +4,9 @@ Privacy model. A connector's sampling probe hashes every sampled value on the se
 into *dense codes* per column (0, 1, 2, ... in order of first appearance; NULL is -1). Codes preserve equality
 inside one column -- all that distinct counts and functional-dependency discovery need -- and carry nothing of
 the value itself: not even a hash that could be matched against guesses. Text columns also get a
-:class:`ListProfile` (counts of delimited-list-looking values) computed while the values are in memory, and
-then the values are dropped. Raw values are kept only as a few ``examples`` when the user passes
-``--show-samples``.
+:class:`ListProfile` (counts of delimited-list-looking values, and how much their items recur across values)
+computed while the values are in memory, and then the values are dropped. Raw values are kept only as a few
+``examples`` when the user passes ``--show-samples``.
 
 Codes are stored in the snapshot as ``"u1:"``/``"u2:"``/``"u4:"`` + base64(zlib(little-endian code + 1)), so
 that a 10,000-row column costs a few KB of JSON and loads without a per-value Python object.
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from auditor.model import ColumnSample, ListProfile, TableSample
+from auditor.model import ColumnSample, ListProfile, Note, Sampling, TableSample
 
 Codes = npt.NDArray[np.int64]
 
@@ -53,6 +53,63 @@ class SamplingBudget:
     profile_chars: int = 512  # text is cut to this length before profiling
     show_samples: bool = False
     examples_per_column: int = 3
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Coverage: why tables were not sampled, in words the checks and reports share
+# ------------------------------------------------------------------------------------------------------------
+
+EMPTY = "empty"  # a sampled table with no rows: nothing to judge, though nothing failed
+
+
+def _fix_for(reason: str) -> str | None:
+    if "budget" in reason:
+        return "give the probe more time with --sample-budget SECONDS (default 60)"
+    if "privilege" in reason:
+        return "GRANT SELECT on the tables to the role that scans"
+    if "took longer" in reason or "locked" in reason:
+        return "scan when the server is less busy, or sample fewer rows with --sample-rows"
+    return None
+
+
+def skipped_tables(sampling: Sampling) -> Counter[str]:
+    """Tables the sample cannot judge, counted by reason (``EMPTY`` for tables sampled with no rows)."""
+    return Counter(t.skipped_reason or EMPTY for t in sampling.tables if t.skipped_reason is not None or t.rows == 0)
+
+
+def describe_skips(skips: Counter[str], limit: int = 3) -> str:
+    """'9: the sampling budget of 60 s was used up; 2: empty' -- the commonest reasons first."""
+    parts = [f"{n}: {'no rows' if reason == EMPTY else reason}" for reason, n in skips.most_common(limit)]
+    rest = sum(skips.values()) - sum(n for _, n in skips.most_common(limit))
+    if rest:
+        parts.append(f"{rest}: other reasons")
+    return "; ".join(parts)
+
+
+def sampling_gap(sampling: Sampling | None, notes: Iterable[Note] = ()) -> tuple[str, str | None] | None:
+    """(reason, how to fix) when the data sample can judge no table at all, else None.
+
+    Tells apart the cases a user acts on differently: the probe failed (its note says why), the snapshot comes
+    from a collector older than sampling, sampling was turned off, and every table was skipped (no privilege,
+    budget used up...) or empty.
+    """
+    if sampling is None:
+        stopped = next((n for n in notes if n.area == "sampling"), None)
+        if stopped is not None:
+            return stopped.message, stopped.enable or "fix the cause above and scan again"
+        return ("the snapshot holds no data sample: it was written by a dbaudit from before data sampling",
+                "collect the snapshot again with this dbaudit (sampling is on unless --no-sample)")
+    if not sampling.enabled:
+        return ("data sampling was off (--no-sample)",
+                "run the scan without --no-sample (data sampling is on by default)")
+    skips = skipped_tables(sampling)
+    if not sampling.tables or sum(skips.values()) < len(sampling.tables):
+        return None  # some table was sampled (or there is no table to judge)
+    if set(skips) == {EMPTY}:
+        return f"every sampled table is empty ({len(sampling.tables)})", None
+    reason = f"no table could be sampled ({describe_skips(skips)})"
+    fixes = [f for f in (_fix_for(r) for r, _ in skips.most_common()) if f]
+    return reason, "; ".join(dict.fromkeys(fixes)) or None
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -147,12 +204,12 @@ def _item_class(item: str) -> str | None:
     return None  # "12 Main St", "IL 62701": multi-word with digits is an address part, not a list item
 
 
-def list_items(value: str) -> tuple[str, list[str]] | None:
-    """(delimiter, items) when ``value`` looks like a delimited list, else None.
+def list_shape(value: str) -> tuple[str, list[str], str] | None:
+    """(delimiter, items, item shape) when ``value`` looks like a delimited list, else None.
 
     A list has at least two non-empty items of one shape (all integers, all e-mails, all short word groups,
     all codes...), none of them prose (no sentence end, no stop word), no item longer than 40 characters. A
-    JSON array stored as text is a list whatever its length.
+    JSON array stored as text is a list whatever its length (shape ``"json"``).
     """
     text = value.strip()
     if not text:
@@ -163,7 +220,7 @@ def list_items(value: str) -> tuple[str, list[str]] | None:
         except ValueError:
             parsed = None
         if isinstance(parsed, list):
-            return "json", [str(x) for x in parsed]
+            return "json", [str(x) for x in parsed], "json"
     if _DECIMAL_COMMA.match(text):
         return None
     for delim in DELIMITERS:
@@ -176,30 +233,64 @@ def list_items(value: str) -> tuple[str, list[str]] | None:
             continue
         classes = {_item_class(i) for i in items}
         if len(classes) == 1 and None not in classes:
-            return delim, items
+            return delim, items, classes.pop() or ""
     return None
 
 
+def list_items(value: str) -> tuple[str, list[str]] | None:
+    """(delimiter, items) when ``value`` looks like a delimited list (see :func:`list_shape`), else None."""
+    found = list_shape(value)
+    return None if found is None else (found[0], found[1])
+
+
+def item_recurrence(lists: Iterable[tuple[str, ...]]) -> float | None:
+    """Share of item occurrences whose item also occurs in another of the distinct ``lists``.
+
+    Counted over distinct lists, not rows: a review repeated in a thousand rows is still one text. Tags,
+    sizes or names reuse a small vocabulary across values ("golf;tennis", "chess;golf"); terse free text
+    ("Great product, fast shipping") puts different phrases in every value. None with fewer than two
+    distinct lists: nothing to compare.
+    """
+    distinct = [tuple(dict.fromkeys(items)) for items in set(lists)]
+    if len(distinct) < 2:
+        return None
+    spread = Counter(item for items in distinct for item in items)
+    total = sum(len(items) for items in distinct)
+    recurring = sum(1 for items in distinct for item in items if spread[item] >= 2)
+    return round(recurring / total, 3) if total else None
+
+
 def list_profile(values: Iterable[str | None]) -> ListProfile:
-    """Count the values that hold delimited lists, for the dominant delimiter."""
+    """Count the values that hold delimited lists, for the dominant delimiter.
+
+    The values are read once, in memory; only counts and shares come out (see the module's privacy model).
+    """
     non_null = 0
     per_delim: dict[str, list[int]] = {}
+    word_lists: dict[str, list[tuple[str, ...]]] = {}  # word-group lists per delimiter, items case-folded
     for v in values:
         if v is None:
             continue
         non_null += 1
-        found = list_items(v)
-        if found is not None:
-            per_delim.setdefault(found[0], []).append(len(found[1]))
+        found = list_shape(v)
+        if found is None:
+            continue
+        delim, items, shape = found
+        per_delim.setdefault(delim, []).append(len(items))
+        if shape == "words":
+            word_lists.setdefault(delim, []).append(tuple(" ".join(i.lower().split()) for i in items))
     if not per_delim:
         return ListProfile(non_null=non_null)
     delim, counts = max(per_delim.items(), key=lambda kv: len(kv[1]))
+    words = word_lists.get(delim, [])
     return ListProfile(
         non_null=non_null,
         list_rows=len(counts),
         delimiter=delim,
         avg_items=round(sum(counts) / len(counts), 3),
         two_item_share=round(sum(1 for c in counts if c == 2) / len(counts), 3),
+        word_list_rows=len(words),
+        item_recurrence=item_recurrence(words) if words else None,
     )
 
 

@@ -77,14 +77,17 @@ class Score:
     )
 
 
-def compute_metrics(snapshot: Snapshot, findings: Iterable[Finding], targets: Targets | None = None) -> tuple[
-        Metric, ...]:
+def compute_metrics(snapshot: Snapshot, findings: Iterable[Finding], targets: Targets | None = None,
+                    checks_run: Iterable[str] | None = None) -> tuple[Metric, ...]:
+    """The quality metrics. ``checks_run`` (codes) lets a metric built on findings say it was not measured when
+    none of its checks ran (``--select IX`` does not judge normalization); None: every check ran."""
     targets = targets or Targets()
     findings = list(findings)
     tables = audited_tables(snapshot)
     metrics: list[Metric] = [*_unused_metrics(findings, targets), _completeness_metric(snapshot, tables, targets)]
     metrics.extend(_workload_metrics(snapshot, targets))
-    metrics.append(_normalization_metric(snapshot, tables, findings, targets))
+    ran = None if checks_run is None else frozenset(checks_run)
+    metrics.append(_normalization_metric(snapshot, tables, findings, targets, ran))
     return tuple(metrics)
 
 
@@ -251,12 +254,13 @@ def _workload_metrics(snapshot: Snapshot, targets: Targets) -> list[Metric]:
     out: list[Metric] = []
     large = targets.large_table_rows
     pct, how = index_coverage(snapshot, large)
+    plans = "generic plan" if snapshot.engine == "postgresql" else "EXPLAIN plan"
     out.append(
         Metric(
             key="index_coverage_pct", label="Workload index coverage", value=pct, unit="%",
             target=f">= {targets.index_coverage_pct:g} %",
             passed=None if pct is None else pct >= targets.index_coverage_pct,
-            method="calls-weighted share of explained statements whose generic plan reaches every table of "
+            method=f"calls-weighted share of explained statements whose {plans} reaches every table of "
             f">= {large} rows through an index; {how}" if pct is not None else "",
             reason=None if pct is not None else how,
         )
@@ -280,17 +284,23 @@ def _workload_metrics(snapshot: Snapshot, targets: Targets) -> list[Metric]:
 
 
 def _normalization_metric(snapshot: Snapshot, tables: list[Table], findings: list[Finding],
-                          targets: Targets) -> Metric:
+                          targets: Targets, ran: frozenset[str] | None = None) -> Metric:
     label = "Tables in 3NF"
     target = "100 %" if targets.normalization_pct >= 100 else f">= {targets.normalization_pct:g} %"
+    if ran is not None and not any(code.startswith("NF") for code in ran):
+        # no finding because nothing looked: "100 % pass" would be a claim the run never tested
+        return Metric(key="normalization_pct", label=label, value=None, unit="%", target=target,
+                      reason="not measured: no normalization check (NF01-NF04) ran")
     if not tables:
         return Metric(key="normalization_pct", label=label, value=None, unit="%", target=target,
                       reason="no tables in the audited schemas")
-    sampled = snapshot.sampling is not None and bool(snapshot.sampling.tables)
-    if not sampled:
+    from auditor.sampling import sampling_gap
+
+    gap = sampling_gap(snapshot.sampling, snapshot.notes)
+    if gap is not None or snapshot.sampling is None or not snapshot.sampling.tables:
+        why = gap[0] if gap is not None else "no table was sampled"
         return Metric(key="normalization_pct", label=label, value=None, unit="%", target=target,
-                      reason="no data sample was collected (sampling off with --no-sample, or no readable "
-                      "table), so 2NF/3NF cannot be judged")
+                      reason=f"{why}, so 2NF/3NF cannot be judged")
     nf = [f for f in findings if f.code.startswith("NF")]
     # info-level NF findings are design notes (an array column read as a whole), not violations
     flagged = {(f.object.schema, f.object.table) for f in nf if f.severity != Severity.INFO}

@@ -1,15 +1,18 @@
 """Workload analysis, pure: latency percentiles, parse-tree shape of statements, index proposals, coverage.
 
-Nothing here touches a connection. The live probe (``auditor.connectors.postgres.workload``) and the WL checks
-both build on these functions, so a saved snapshot gives the same answers offline.
+Nothing here touches a connection. The live probes (``auditor.connectors.postgres.workload`` over
+pg_stat_statements, ``auditor.connectors.mysql.workload`` over performance_schema's statement digests) and the
+WL checks both build on these functions, so a saved snapshot gives the same answers offline. Statement shapes
+come from pglast on PostgreSQL and from sqlglot (``auditor.mysql_workload``) on MySQL/MariaDB.
 
 Percentiles (docs/workload.md has the method, its assumptions and the error the benchmark measured):
 pg_stat_statements keeps, per statement, the number of calls and the mean, population standard deviation,
-minimum and maximum of the execution time -- no histogram. Each statement's latency is modelled as a log-normal
-shifted to start at the observed minimum, with the observed mean and standard deviation, truncated at the observed
-maximum. A statement called once is a point mass at its one value; one called twice is its min and max. The
-workload's percentiles are the quantiles of the calls-weighted mixture of those distributions, found by bisection
-of the mixture's CDF.
+minimum and maximum of the execution time -- no histogram (MySQL 8 digests add P95/P99, used as they are;
+MariaDB keeps no standard deviation, which ``auditor.mysql_workload`` fits to the maximum). Each statement's
+latency is modelled as a log-normal shifted to start at the observed minimum, with the observed mean and standard
+deviation, truncated at the observed maximum. A statement called once is a point mass at its one value; one
+called twice is its min and max. The workload's percentiles are the quantiles of the calls-weighted mixture of
+those distributions, found by bisection of the mixture's CDF.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import re
 import statistics
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -25,7 +29,7 @@ from typing import Any
 from pglast import ast, parse_sql
 from pglast.enums import A_Expr_Kind, BoolExprType, SetOperation
 
-from auditor.model import Index, IndexProposal, PlanSummary, Snapshot, Statement, Table
+from auditor.model import Index, IndexProposal, PlanScan, PlanSummary, Snapshot, Statement, Table
 
 _STD_NORMAL = statistics.NormalDist()
 
@@ -39,6 +43,25 @@ DEFAULT_LARGE_ROWS = 10_000
 # The marker every SQL text dbaudit sends starts with, so its own statements can be told apart in
 # pg_stat_statements (which records neither application_name nor the client).
 DBAUDIT_MARKER = "/* dbaudit */"
+# ... and a column alias its statements over user tables carry as well: an alias survives where a comment is
+# dropped (MySQL digests strip comments; a PostgreSQL multi-statement string keeps a comment with one statement)
+PROBE_ALIAS = "dbaudit_probe"
+_OWN_ALIAS = re.compile(r'\bAS\s+[`"]?' + PROBE_ALIAS + r'\b', re.IGNORECASE)
+# the data-sampling SELECT of dbaudit 0.1, which carried neither mark: psycopg quotes every identifier
+_LEGACY_SAMPLE = re.compile(r'^\s*SELECT\s+hashtext(?:extended)?\("(?:[^"]|"")+"::text(?:, \$1)?\)')
+
+
+def marked(sql: str) -> str:
+    """``sql`` with the marker before and after it. The one after is what counts: PostgreSQL 18 records a
+    statement's text from its first token on, dropping a leading comment (15-17 keep it for the first
+    statement of a string only); a comment before the statement's end is kept by every version. The newline
+    ends a trailing ``--`` comment of ``sql``."""
+    return f"{DBAUDIT_MARKER} {sql}\n{DBAUDIT_MARKER}"
+
+
+def is_own_statement(text: str) -> bool:
+    """A statement dbaudit sent itself (marker comment, probe alias, or the old unmarked sampling SELECT)."""
+    return DBAUDIT_MARKER in text or bool(_OWN_ALIAS.search(text)) or bool(_LEGACY_SAMPLE.match(text))
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -458,9 +481,20 @@ def scope_columns(snapshot: Snapshot, scope: Scope) -> dict[tuple[str, str], lis
 
 
 def table_rows(table: Table) -> int | None:
-    """Best row estimate: reltuples, else the live-tuple counter (a never-analyzed table has no reltuples)."""
-    figures = [v for v in (table.estimated_rows, table.stats.n_live_tup) if v is not None and v >= 0]
-    return max(figures) if figures else None
+    """Best row estimate: reltuples when the table was analysed, else the live-tuple counter.
+
+    Not the larger of the two: the counter drifts (after CREATE TABLE AS + ANALYZE it counts the rows twice),
+    while reltuples is what ANALYZE measured. The counter wins only when the table was never analysed
+    (reltuples unknown) or has changed by more than its own size since the last ANALYZE.
+    """
+    live = table.stats.n_live_tup if table.stats.n_live_tup is not None and table.stats.n_live_tup >= 0 else None
+    analysed = table.estimated_rows if table.estimated_rows is not None and table.estimated_rows >= 0 else None
+    if analysed is None:
+        return live
+    changed = table.stats.n_mod_since_analyze
+    if live is not None and changed is not None and changed > max(analysed, 1000):
+        return live
+    return analysed
 
 
 def is_large(table: Table | None, large_rows: int) -> bool:
@@ -513,6 +547,37 @@ def propose_index(snapshot: Snapshot, query: str, schema: str, table: str) -> In
     return IndexProposal(schema=schema, table=table, columns=columns, equality=eq, range=rng, sort=sort)
 
 
+def weak_index_scan(snapshot: Snapshot, scan: PlanScan, proposal: IndexProposal,
+                    filter_ratio: float = 10.0) -> str | None:
+    """Why an index scan serves ``proposal``'s statement badly, or None when it serves it well enough.
+
+    Weak: the index the plan uses does not lead with every equality column of the proposal (so the others are
+    checked row by row after the index lookup), and the plan shows it -- a Filter on one of those columns, or
+    an index estimate at least ``filter_ratio`` times the rows the scan returns. A range query served by its
+    index, or a primary-key lookup, gives no proposal in the first place (an index already leads with it).
+    """
+    if scan.index is None or not proposal.equality:
+        return None
+    index = next((ix for ix in snapshot.indexes_of(proposal.schema, proposal.table) if ix.name == scan.index), None)
+    if index is None:
+        return None
+    served: list[str] = []
+    for col in index.columns:
+        if col is None or col not in proposal.equality:
+            break
+        served.append(col)
+    missing = [c for c in proposal.equality if c not in served]
+    if not missing:
+        return None
+    filtered = [c for c in missing if scan.filter and re.search(r"\b" + re.escape(c) + r"\b", scan.filter)]
+    if filtered:
+        return f"{scan.index} leaves {', '.join(filtered)} to a Filter"
+    if scan.index_rows and scan.plan_rows and scan.index_rows >= filter_ratio * max(scan.plan_rows, 1.0):
+        return (f"{scan.index} returns an estimated {scan.index_rows:.0f} rows for {scan.plan_rows:.0f} kept "
+                f"({', '.join(missing)} not in the index)")
+    return None
+
+
 def leading_index(snapshot: Snapshot, schema: str, table: str, columns: Sequence[str], n_eq: int) -> Index | None:
     """An existing valid, non-partial index whose leading keys are ``columns`` (the first n_eq in any order)."""
     for ix in snapshot.indexes_of(schema, table):
@@ -542,10 +607,19 @@ def plans_by_queryid(snapshot: Snapshot) -> dict[str, PlanSummary]:
     return {p.queryid: p for p in snapshot.plans}
 
 
+def better_index_verified(proposal: IndexProposal, max_cost_ratio: float = 0.5) -> bool:
+    """hypopg planned the statement with the proposed index, used it, and the cost fell to the ratio or less."""
+    return (proposal.verified and bool(proposal.used) and proposal.cost_before is not None
+            and proposal.cost_after is not None and proposal.cost_after <= proposal.cost_before * max_cost_ratio)
+
+
 def index_coverage(snapshot: Snapshot, large_rows: int = DEFAULT_LARGE_ROWS) -> tuple[float | None, str]:
     """Calls-weighted share (%) of the explained statements whose plan reaches every large table by an index.
 
     A statement that reads no large table counts as covered (a 3-row lookup table read sequentially is fine).
+    An index scan counts as covered unless it filters most of what its index returns *and* hypopg verified a
+    better index (used, cost at least halved): the plan alone is not evidence enough to call an index scan
+    uncovered, so without hypopg every index scan counts as covered.
     Returns (None, why) when nothing was explained.
     """
     if snapshot.workload is None or snapshot.workload.status != "ok":
@@ -553,7 +627,7 @@ def index_coverage(snapshot: Snapshot, large_rows: int = DEFAULT_LARGE_ROWS) -> 
             snapshot.workload.message or snapshot.workload.status)
         return None, why
     plans = plans_by_queryid(snapshot)
-    covered_calls = total_calls = statements = large_statements = uncovered = 0
+    covered_calls = total_calls = statements = large_statements = uncovered = weak_index = 0
     for stmt in snapshot.statements:
         plan = plans.get(stmt.queryid)
         if plan is None or not plan.explained or not stmt.toplevel:
@@ -564,7 +638,12 @@ def index_coverage(snapshot: Snapshot, large_rows: int = DEFAULT_LARGE_ROWS) -> 
                  and is_large(snapshot.table(s.schema, s.table), large_rows)]
         if large:
             large_statements += 1
-        if all(s.scan_type in INDEX_SCANS for s in large):
+        weak = [p for p in plan.proposals if p.current_index is not None and better_index_verified(p)
+                and is_large(snapshot.table(p.schema, p.table), large_rows)]
+        if weak:
+            weak_index += 1
+            uncovered += 1
+        elif all(s.scan_type in INDEX_SCANS for s in large):
             covered_calls += stmt.calls
         else:
             uncovered += 1
@@ -573,6 +652,9 @@ def index_coverage(snapshot: Snapshot, large_rows: int = DEFAULT_LARGE_ROWS) -> 
     pct = round(100.0 * covered_calls / total_calls, 1)
     how = (f"{statements} explained statements ({total_calls} calls), {large_statements} read a table of "
            f">= {large_rows} rows, {uncovered} reach one without an index")
+    if weak_index:
+        how += (f" (of which {weak_index} through an index that filters most of what it reads, where hypopg "
+                "verified an index at least halving the cost)")
     if snapshot.workload.plan_method:
         how += f" (plans: {snapshot.workload.plan_method})"
     return pct, how

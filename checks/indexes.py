@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,6 +47,22 @@ def drop_index_sql(snap: Snapshot, ix: Index) -> str:
 def _droppable(ix: Index) -> bool:
     """An index attached to a partitioned parent's index can only go with the parent's."""
     return not ix.is_partition_child
+
+
+def _reading_keys(snap: Snapshot, ix: Index) -> tuple[IndexKey, ...]:
+    """The index's keys in the orientation that starts ascending, for comparing what two indexes can serve.
+
+    A B-tree is read in both directions: (a DESC) serves every scan (a) serves, backwards, and (a DESC, b)
+    the same as (a, b DESC). Flipping every key (direction and NULLS order) of an index that starts
+    descending gives one form for both; mixed directions stay distinct, (a, b DESC) is not (a, b). MySQL
+    keeps NULLs lowest in either direction, so only the direction counts there.
+    """
+    keys = ix.keys
+    if ix.method == "btree" and keys and keys[0].descending:
+        keys = tuple(dataclasses.replace(k, descending=not k.descending, nulls_first=not k.nulls_first) for k in keys)
+    if snap.engine == "mysql":
+        keys = tuple(dataclasses.replace(k, nulls_first=False) for k in keys)
+    return keys
 
 
 def _key_text(keys: tuple[IndexKey, ...]) -> str:
@@ -134,7 +151,10 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
     The counters only cover the time since the last statistics reset or server start, and the message says how
     long that is. When the window is shorter than `min_stats_age_days` (or unknown), an index is only
     reported, as info, if its table was read at least `min_table_scans` times meanwhile, so a freshly started
-    server does not produce a wall of false alarms.
+    server does not produce a wall of false alarms. Those reads are the table's sequential scans plus the scans
+    of its indexes that are neither unique nor back a constraint: the lookups foreign keys make in the
+    referenced table's primary key or unique index, one per row written to a referencing table, are not a
+    query the planner could have served with another index, and a freshly loaded schema has millions of them.
 
     ## Why is this bad?
     Every index slows down each INSERT, most UPDATEs and every DELETE on its table, takes disk and cache
@@ -153,8 +173,8 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
 
     ## Options
     - `min_stats_age_days` (default 7.0): statistics at least this old make a finding a warning.
-    - `min_table_scans` (default 100): for younger statistics, the table reads needed before an unscanned
-      index is reported (as info).
+    - `min_table_scans` (default 100): for younger statistics, the table reads (sequential scans and scans of
+      indexes that enforce nothing) needed before an unscanned index is reported (as info).
 
     ## Known problems
     Scan counters are per server: an index used only on a read replica looks unused on the primary. An index
@@ -177,7 +197,7 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
         if ix.supports_fk:
             continue  # InnoDB keeps this index for a foreign key and refuses to drop it
         table = snap.table(ix.schema, ix.table)
-        table_scans = _table_scans(table)
+        table_scans = _table_scans(snap, table)
         severity: Severity | None = None
         if not mature:
             if table_scans is None or table_scans < opts.min_table_scans:
@@ -185,7 +205,7 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
             severity = Severity.INFO
         message = f"{ix.qualified} on {ix.table} had no scans in {window}"
         if table_scans is not None:
-            message += f" while the table was read {table_scans} times"
+            message += f" while queries read the table {table_scans} times"
         remediation: str | None = drop_index_sql(snap, ix)
         fk = _fk_covering_only_by(snap, ix) if snap.engine == "postgresql" else None
         if fk is not None:
@@ -208,13 +228,23 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
         )
 
 
-def _table_scans(table: Table | None) -> int | None:
+def _table_scans(snap: Snapshot, table: Table | None) -> int | None:
+    """How often queries read the table: sequential scans plus scans of indexes that enforce nothing.
+
+    Scans of a primary key, unique or exclusion index are left out: every row inserted into a referencing
+    table makes its foreign key look up the referenced key, so loading child rows makes a parent "read"
+    thousands of times without a single query having had the chance to use another index.
+    """
     if table is None:
         return None
-    parts = [table.stats.seq_scan, table.stats.idx_scan]
-    if all(p is None for p in parts):
+    index_scans = [
+        ix.scans
+        for ix in snap.indexes_of(table.schema, table.name)
+        if ix.scans is not None and not ix.backs_constraint and not ix.is_unique
+    ]
+    if table.stats.seq_scan is None and not index_scans:
         return None
-    return sum(p for p in parts if p is not None)
+    return (table.stats.seq_scan or 0) + sum(index_scans)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -222,14 +252,16 @@ def _table_scans(table: Table | None) -> int | None:
 # ------------------------------------------------------------------------------------------------------------
 
 
-def _signature(ix: Index) -> tuple[object, ...]:
-    return (ix.schema, ix.table, ix.keys, ix.predicate, ix.method, ix.include)
+def _signature(snap: Snapshot, ix: Index) -> tuple[object, ...]:
+    return (ix.schema, ix.table, _reading_keys(snap, ix), ix.predicate, ix.method, ix.include)
 
 
 def _keep_rank(ix: Index) -> tuple[object, ...]:
     """Sort key choosing the duplicate to keep: the constraint's, else a unique one, else the most used."""
     stricter_unique = "NULLS NOT DISTINCT" in ix.definition.upper()
-    return (not ix.backs_constraint, not ix.is_unique, not stricter_unique, -(ix.scans or 0), ix.name)
+    # between an index and its reversed twin, keep the one written in the plainer, ascending form
+    reversed_form = bool(ix.keys) and ix.keys[0].descending
+    return (not ix.backs_constraint, not ix.is_unique, not stricter_unique, -(ix.scans or 0), reversed_form, ix.name)
 
 
 @check(code="IX02", name="duplicate-index", severity=Severity.WARNING, engines=BOTH)
@@ -239,8 +271,11 @@ def duplicate_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     ## What it does
     Groups the valid indexes of a table that have the same key list (columns and expressions, compared exactly
     with their operator classes, collations and DESC/NULLS ordering), the same predicate, the same access
-    method and the same INCLUDE columns. It keeps the one that backs a constraint, else a unique one, else
-    the most scanned, else the first by name, and reports every other one with `details.duplicate_of`.
+    method and the same INCLUDE columns. A B-tree is read in both directions, so an index whose every key is
+    flipped (ASC and DESC, NULLS FIRST and LAST swapped: `(a)` and `(a DESC)`) is the same index; mixed
+    directions (`(a, b)` and `(a, b DESC)`) are not. It keeps the one that backs a constraint, else a unique
+    one, else the most scanned, else the first by name, and reports every other one with
+    `details.duplicate_of`.
 
     An expression index, or a partial index with another predicate, is not a duplicate of a plain index. When
     two constraint-backed indexes duplicate each other no index is proposed for dropping: the redundant
@@ -270,7 +305,7 @@ def duplicate_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
         # attached partition indexes mirror their parent's, which is reported (and dropped) once
         if not ix.is_valid or ix.is_partition_child:
             continue
-        groups.setdefault(_signature(ix), []).append(ix)
+        groups.setdefault(_signature(snap, ix), []).append(ix)
     for members in groups.values():
         if len(members) < 2:
             continue
@@ -278,6 +313,8 @@ def duplicate_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
         kept = members[0]
         for ix in members[1:]:
             message = f"{ix.qualified} on {ix.table} duplicates {kept.name} ({_key_text(ix.keys)})"
+            if ix.keys != kept.keys:
+                message += f", which is ({_key_text(kept.keys)}) and serves the same scans read backwards"
             remediation: str | None = drop_index_sql(snap, ix)
             if ix.backs_constraint:
                 what = ix.constraint or ix.name
@@ -315,9 +352,11 @@ def redundant_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     ## What it does
     Flags a non-unique B-tree index that backs no constraint when another valid B-tree index of the same table
     starts with the same keys (same columns or expressions, operator classes, collations and ordering) and has
-    more, with the same predicate (both full, or the same WHERE clause). `details.covered_by` names the wider
-    index. Equal key lists are duplicates (IX02), and a unique index is never redundant: it enforces
-    uniqueness on exactly its keys, which the wider index does not.
+    more, with the same predicate (both full, or the same WHERE clause), or has the same keys and INCLUDEs
+    more columns (`(a)` under `(a) INCLUDE (b)`). Keys are compared in the direction a B-tree can be read, so
+    `(a DESC)` is a prefix of `(a, b)`. `details.covered_by` names the wider index. Equal definitions are
+    duplicates (IX02), and a unique index is never redundant: it enforces uniqueness on exactly its keys,
+    which the wider index does not.
 
     ## Why is this bad?
     The wider index serves every lookup and range scan the narrow one serves, so the narrow one only costs
@@ -336,7 +375,7 @@ def redundant_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
 
     ## Known problems
     The narrow index is smaller, so a very hot lookup on it can be slightly faster; check its scan count
-    first. Key orderings must match exactly, although a B-tree can also be read backwards.
+    first.
     """
     for ix in snap.indexes:
         if (
@@ -347,27 +386,45 @@ def redundant_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
             or ix.is_partition_child
         ):
             continue
-        n = len(ix.keys)
-        wider = [
+        keys = _reading_keys(snap, ix)
+        n = len(keys)
+        candidates = [
             other
             for other in snap.indexes_of(ix.schema, ix.table)
             if other.name != ix.name
             and other.is_valid
             and other.method == "btree"
             and other.predicate == ix.predicate
-            and len(other.keys) > n
-            and other.keys[:n] == ix.keys
-            and _include_covered(ix, other)
         ]
-        if not wider:
-            continue
-        cover = sorted(wider, key=lambda o: (-len(o.keys), not o.backs_constraint, o.name))[0]
-        yield Hit(
-            object=_index_ref(ix),
-            message=(
+        wider = [
+            other
+            for other in candidates
+            if len(other.keys) > n and _reading_keys(snap, other)[:n] == keys and _include_covered(ix, other)
+        ]
+        # same keys, and the other one carries more INCLUDE columns: it serves all this one does, and more
+        covering = [
+            other
+            for other in candidates
+            if _reading_keys(snap, other) == keys and set(ix.include) < set(other.include)
+        ]
+        if wider:
+            cover = sorted(wider, key=lambda o: (-len(o.keys), not o.backs_constraint, o.name))[0]
+            message = (
                 f"{ix.qualified} on {ix.table} ({_key_text(ix.keys)}) is a leading prefix of "
                 f"{cover.name} ({_key_text(cover.keys)})"
-            ),
+            )
+        elif covering:
+            cover = sorted(covering, key=lambda o: (not o.backs_constraint, -len(o.include), o.name))[0]
+            extra = [c for c in cover.include if c not in ix.include]
+            message = (
+                f"{ix.qualified} on {ix.table} ({_key_text(ix.keys)}) has the same keys as {cover.name}, "
+                f"which also INCLUDEs ({', '.join(extra)})"
+            )
+        else:
+            continue
+        yield Hit(
+            object=_index_ref(ix),
+            message=message,
             details={"covered_by": cover.name, "index_bytes": ix.size_bytes, "scans": ix.scans},
             remediation=drop_index_sql(snap, ix),
         )
@@ -398,8 +455,10 @@ def invalid_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     ```
 
     ## Fix
-    Remove the cause (duplicates, a lock timeout), then rebuild it:
+    Remove the cause (duplicates, a lock timeout), then rebuild it. For a unique index the proposed fix starts
+    with the query that lists the duplicated key values:
     ```sql
+    SELECT email, count(*) FROM users WHERE email IS NOT NULL GROUP BY email HAVING count(*) > 1;
     REINDEX INDEX CONCURRENTLY users_email_key;
     -- or: DROP INDEX CONCURRENTLY users_email_key; then CREATE INDEX CONCURRENTLY again
     ```
@@ -423,12 +482,37 @@ def invalid_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
             remediation = drop_index_sql(snap, ix)
         else:
             remediation = f"REINDEX INDEX CONCURRENTLY {sqlquote.pg_qualified(ix.schema, ix.name)};"
+        if ix.is_unique and remediation is not None:
+            # rebuilding a unique index over the same duplicates fails again, and leaves it invalid again
+            message += (
+                "; a unique build most likely failed on duplicate values: find and resolve them first, "
+                "then rebuild it"
+            )
+            remediation = f"{_duplicates_sql(ix)}\n{remediation}"
         yield Hit(
             object=_index_ref(ix),
             message=message,
             details={"index_bytes": ix.size_bytes, "unique": ix.is_unique},
             remediation=remediation,
         )
+
+
+def _duplicates_sql(ix: Index) -> str:
+    """The query listing the key values a unique index refuses, as a comment line plus the SELECT."""
+    keys = [sqlquote.pg_ident(k.column) if k.column is not None else f"({k.expression})" for k in ix.keys]
+    conditions: list[str] = []
+    if "NULLS NOT DISTINCT" not in ix.definition.upper():
+        # rows with a NULL key never conflict in a unique index
+        conditions = [f"{k} IS NOT NULL" for k in keys]
+    if ix.predicate:
+        conditions.append(f"({ix.predicate})")
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    listed = ", ".join(keys)
+    return (
+        "-- the key values held more than once: resolve them before rebuilding\n"
+        f"SELECT {listed}, count(*) FROM {sqlquote.pg_qualified(ix.schema, ix.table)}{where} "
+        f"GROUP BY {listed} HAVING count(*) > 1;"
+    )
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -446,6 +530,20 @@ def _inherited_from_parent(snap: Snapshot, fk: Constraint) -> bool:
         p.columns == fk.columns and p.ref_table_key == fk.ref_table_key and p.ref_columns == fk.ref_columns
         for p in snap.constraints_of(parent_schema or fk.schema, parent_name, "foreign_key")
     )
+
+
+def _covered(snap: Snapshot, schema: str, name: str, columns: tuple[str, ...], table: Table | None) -> bool:
+    """Whether an index leads with the columns: on the table, or on every partition of a partitioned table.
+
+    The lookups of a foreign key on a partitioned table run partition by partition, so indexes that every
+    partition has on its own serve them as well as one index on the parent would.
+    """
+    if any(_covers_columns(ix, columns) for ix in snap.indexes_of(schema, name)):
+        return True
+    if table is None or table.kind != "partitioned":
+        return False
+    parts = [t for t in snap.tables if t.is_partition and t.parent == table.qualified]
+    return bool(parts) and all(_covered(snap, p.schema, p.name, columns, p) for p in parts)
 
 
 def _taken_relation_names(snap: Snapshot) -> set[tuple[str, str]]:
@@ -477,7 +575,9 @@ def missing_fk_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     Flags foreign keys whose columns are not the leading columns of any valid, non-partial index of the
     referencing table. A composite foreign key is judged as a whole and in any order: the first n columns of
     the index must be exactly the key's n columns. A primary key, a unique constraint or a wider index that
-    starts with them all count. Partitions are judged through their partitioned table.
+    starts with them all count. Partitions are judged through their partitioned table, which counts as
+    covered when it has such an index, or when every one of its partitions has its own (the lookups run per
+    partition).
 
     ## Why is this bad?
     PostgreSQL does not index the referencing side by itself. Every DELETE or key UPDATE on the referenced
@@ -505,9 +605,9 @@ def missing_fk_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     for fk in snap.foreign_keys():
         if not fk.columns or _inherited_from_parent(snap, fk):
             continue
-        if any(_covers_columns(ix, fk.columns) for ix in snap.indexes_of(fk.schema, fk.table)):
-            continue
         table = snap.table(fk.schema, fk.table)
+        if _covered(snap, fk.schema, fk.table, fk.columns, table):
+            continue
         ref_schema, ref_table = fk.ref_table_key or (fk.schema, "?")
         ref_label = f"{ref_schema}.{ref_table}"
         columns = ", ".join(fk.columns)

@@ -136,7 +136,10 @@ def fk_type_mismatch(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     ## What it does
     Compares, pair by pair, the type of each foreign key column with the type of the column it references:
     integer against bigint, text against varchar, numeric precisions, and so on. When the only difference is
-    the length of a character or bit type (varchar(10) against varchar(20)) the finding is info.
+    the length of a character or bit type (varchar(10) against varchar(20)) the finding is info. A column
+    whose type is a domain is compared through the type under the domain, and no ALTER COLUMN is proposed
+    for it (that would drop the domain from the column). The referenced column's type is read with the
+    foreign key, so a key into a schema left out with `--exclude-schema` is still checked.
 
     ## Why is this bad?
     Joins across the key compare values of two types and may need a cast, which can keep an index from being
@@ -160,42 +163,99 @@ def fk_type_mismatch(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
         ref_key = fk.ref_table_key
         table = snap.table(fk.schema, fk.table)
         ref = snap.table(*ref_key) if ref_key else None
-        if table is None or ref is None or table.is_partition and _has_parent_fk(snap, table, fk):
+        if table is None or ref_key is None or table.is_partition and _has_parent_fk(snap, table, fk):
             continue
-        pairs = []
+        ref_label = f"{ref_key[0]}.{ref_key[1]}"
+        pairs: list[_TypePair] = []
         worst: Severity | None = None
-        for column, ref_column in zip(fk.columns, fk.ref_columns, strict=False):
-            mine, theirs = table.column(column), ref.column(ref_column)
+        for i, (column, ref_column) in enumerate(zip(fk.columns, fk.ref_columns, strict=False)):
+            mine = table.column(column)
+            theirs = _referenced_type(fk, i, ref, ref_column)
             if mine is None or theirs is None:
                 continue
-            base, full = normalize_type(snap.engine, mine.data_type)
-            ref_base, ref_full = normalize_type(snap.engine, theirs.data_type)
+            ref_type, ref_base = theirs
+            # a domain is judged by the type under it: a domain over bigint referencing a bigint key matches
+            base, full = normalize_type(snap.engine, mine.base_type or mine.data_type)
+            ref_base_name, ref_full = normalize_type(snap.engine, ref_base or ref_type)
             if full == ref_full:
                 continue
-            level = Severity.INFO if base == ref_base and base in _LENGTH_TYPES else Severity.WARNING
+            level = Severity.INFO if base == ref_base_name and base in _LENGTH_TYPES else Severity.WARNING
             if worst is None or level.rank > worst.rank:
                 worst = level
-            pairs.append((column, mine.data_type, ref_column, theirs.data_type))
+            pairs.append(_TypePair(column, mine.data_type, mine.base_type, ref_column, ref_type, ref_base))
         if not pairs or worst is None:
             continue
-        described = ", ".join(f"{c} {t} -> {rc} {rt}" for c, t, rc, rt in pairs)
+        described = ", ".join(p.describe() for p in pairs)
+        message = (
+            f"{table.qualified} foreign key {fk.name} has columns whose types differ from {ref_label}'s: "
+            f"{described}"
+        )
+        domains = sorted({p.type for p in pairs if p.base_type is not None})
+        if domains:
+            # ALTER COLUMN ... TYPE would replace the domain (and drop its constraints) on this column
+            message += (
+                f"; {', '.join(domains)} {'is a domain' if len(domains) == 1 else 'are domains'}: change the "
+                "type under the domain, or give the column another domain, rather than retype the column"
+            )
+        changes = [
+            (p.column, p.ref_type)
+            for p in pairs
+            if p.base_type is None and not _narrows(snap, p.type, p.ref_base_type or p.ref_type)
+        ]
         yield Hit(
             object=ObjectRef(
                 type="foreign_key", schema=fk.schema, table=fk.table, columns=fk.columns, constraint=fk.name
             ),
-            message=f"{table.qualified} foreign key {fk.name} has columns whose types differ from "
-            f"{ref.qualified}'s: {described}",
+            message=message,
             details={
-                "pairs": [
-                    {"column": c, "type": t, "ref_column": rc, "ref_type": rt} for c, t, rc, rt in pairs
-                ],
-                "references": ref.qualified,
+                "pairs": [p.as_details() for p in pairs],
+                "references": ref_label,
             },
-            remediation=_retype_sql(
-                snap, fk, [(c, rt) for c, t, _, rt in pairs if not _narrows(snap, t, rt)]
-            ),
+            remediation=_retype_sql(snap, fk, changes),
             severity=Severity.INFO if worst is Severity.INFO else None,
         )
+
+
+@dataclass(frozen=True)
+class _TypePair:
+    """One foreign key column and the column it references, with the types under their domains (or None)."""
+
+    column: str
+    type: str
+    base_type: str | None
+    ref_column: str
+    ref_type: str
+    ref_base_type: str | None
+
+    def describe(self) -> str:
+        mine = self.type + (f" (over {self.base_type})" if self.base_type else "")
+        theirs = self.ref_type + (f" (over {self.ref_base_type})" if self.ref_base_type else "")
+        return f"{self.column} {mine} -> {self.ref_column} {theirs}"
+
+    def as_details(self) -> dict[str, str]:
+        out = {"column": self.column, "type": self.type, "ref_column": self.ref_column, "ref_type": self.ref_type}
+        if self.base_type:
+            out["base_type"] = self.base_type
+        if self.ref_base_type:
+            out["ref_base_type"] = self.ref_base_type
+        return out
+
+
+def _referenced_type(
+    fk: Constraint, position: int, ref: Table | None, ref_column: str
+) -> tuple[str, str | None] | None:
+    """(declared type, type under its domain or None) of a referenced column.
+
+    The constraint carries them when the connector read them (PostgreSQL), so a referenced table outside the
+    audited schemas is still judged; otherwise they come from the referenced table of the snapshot.
+    """
+    if position < len(fk.ref_column_types):
+        bases = fk.ref_column_base_types
+        return fk.ref_column_types[position], bases[position] if position < len(bases) else None
+    column = ref.column(ref_column) if ref is not None else None
+    if column is None:
+        return None
+    return column.data_type, column.base_type
 
 
 def _narrows(snap: Snapshot, mine: str, theirs: str) -> bool:
@@ -236,7 +296,9 @@ def unvalidated_constraint(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
 
     ## What it does
     Flags foreign keys, check constraints (and, on PostgreSQL 18, NOT NULL constraints) that were added with
-    NOT VALID and never validated afterwards.
+    NOT VALID and never validated afterwards, including the check constraints of domains
+    (`ALTER DOMAIN ... ADD CONSTRAINT ... NOT VALID`), which are validated with `ALTER DOMAIN ... VALIDATE
+    CONSTRAINT`.
 
     ## Why is this bad?
     NOT VALID only checks new and updated rows: the rows already there may break the rule, and the planner
@@ -260,6 +322,10 @@ def unvalidated_constraint(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     for con in snap.constraints:
         if con.validated:
             continue
+        kind = con.type.replace("_", " ")
+        if con.domain is not None:
+            yield _unvalidated_domain_constraint(snap, con, kind)
+            continue
         remediation = None
         if snap.engine == "postgresql":
             remediation = (
@@ -267,7 +333,6 @@ def unvalidated_constraint(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
                 f"VALIDATE CONSTRAINT {sqlquote.pg_ident(con.name)};"
                 " -- takes only a SHARE UPDATE EXCLUSIVE lock"
             )
-        kind = con.type.replace("_", " ")
         ref_type = "foreign_key" if con.type == "foreign_key" else "constraint"
         yield Hit(
             object=ObjectRef(
@@ -282,6 +347,20 @@ def unvalidated_constraint(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
             details={"constraint_type": con.type},
             remediation=remediation,
         )
+
+
+def _unvalidated_domain_constraint(snap: Snapshot, con: Constraint, kind: str) -> Hit:
+    domain = sqlquote.pg_qualified(con.schema, con.domain or "")
+    return Hit(
+        object=ObjectRef(type="constraint", schema=con.schema, domain=con.domain, constraint=con.name),
+        message=f"{kind} constraint {con.name} on domain {con.schema}.{con.domain} was never validated: "
+        "values already stored in columns of this domain may break it",
+        details={"constraint_type": con.type, "domain": f"{con.schema}.{con.domain}"},
+        remediation=(
+            f"ALTER DOMAIN {domain} VALIDATE CONSTRAINT {sqlquote.pg_ident(con.name)};"
+            " -- scans every column of the domain; writes to those tables may wait meanwhile"
+        ),
+    )
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -376,6 +455,10 @@ def sequence_exhaustion(snap: Snapshot, opts: SequenceExhaustionOptions) -> Iter
     ALTER SEQUENCE events_id_seq AS bigint NO MAXVALUE;
     ```
 
+    Only the ALTER TABLE rewrites the table: a sequence feeding bigint columns is widened on its own. A
+    sequence given its own MAXVALUE below its type's limit (`MAXVALUE 999999`) may be part of a numbering
+    scheme, so the fix then raises that limit by a digit rather than removing it.
+
     ## Options
     - `warn_pct` (default 75.0): share of the range used that makes a warning.
     - `error_pct` (default 90.0): share of the range used that makes an error.
@@ -428,7 +511,7 @@ def sequence_exhaustion(snap: Snapshot, opts: SequenceExhaustionOptions) -> Iter
                 "column_type": column_type,
                 "increment": seq.increment,
             },
-            remediation=_widen_sql(snap, seq),
+            remediation=_widen_sql(snap, seq, limiting),
             severity=severity,
         )
 
@@ -440,14 +523,27 @@ def _sequence_label(seq: Sequence) -> str:
     return f"sequence {seq.qualified}"
 
 
-def _widen_sql(snap: Snapshot, seq: Sequence) -> str | None:
-    narrow = [
-        ref
-        for ref in seq.feeds
-        if (rng := integer_range(snap.engine, ref.data_type)) is not None and rng[1] < 2**63 - 1
-    ]
-    lines = ["-- rewrites the table under an exclusive lock: plan a maintenance window"]
+def _own_bound(snap: Snapshot, seq: Sequence) -> int | None:
+    """The MAXVALUE (MINVALUE when descending) a sequence was given below what its type allows, else None."""
+    if seq.kind != "sequence":
+        return None
+    own = integer_range(snap.engine, seq.data_type)
+    if own is None:
+        return None
+    if seq.increment > 0:
+        return seq.max_value if seq.max_value is not None and seq.max_value < own[1] else None
+    return seq.min_value if seq.min_value is not None and seq.min_value > own[0] else None
+
+
+def _widen_sql(snap: Snapshot, seq: Sequence, limiting: ColumnRef | None) -> str | None:
+    rewrite = "-- rewrites the table under an exclusive lock: plan a maintenance window"
     if snap.engine == "mysql":
+        narrow = [
+            ref
+            for ref in seq.feeds
+            if (rng := integer_range(snap.engine, ref.data_type)) is not None and rng[1] < 2**63 - 1
+        ]
+        lines = [rewrite] if narrow else []
         for ref in narrow:
             unsigned = " UNSIGNED" if "unsigned" in ref.data_type.lower() else ""
             lines.append(
@@ -455,11 +551,45 @@ def _widen_sql(snap: Snapshot, seq: Sequence) -> str | None:
                 f"{sqlquote.mysql_ident(ref.column)} BIGINT{unsigned} NOT NULL AUTO_INCREMENT;"
             )
         return "\n".join(lines) if narrow else None
-    for ref in narrow:
-        lines.append(
-            f"ALTER TABLE {sqlquote.pg_qualified(ref.schema, ref.table)} "
-            f"ALTER COLUMN {sqlquote.pg_ident(ref.column)} TYPE bigint;"
-        )
-    bound = "NO MAXVALUE" if seq.increment > 0 else "NO MINVALUE"
-    lines.append(f"ALTER SEQUENCE {sqlquote.pg_qualified(seq.schema, seq.name)} AS bigint {bound};")
+    ascending = seq.increment > 0
+    name = sqlquote.pg_qualified(seq.schema, seq.name)
+    own_bound = _own_bound(snap, seq) if limiting is None else None
+    if own_bound is None:
+        narrow = [
+            ref
+            for ref in seq.feeds
+            if (rng := integer_range(snap.engine, ref.data_type)) is not None and rng[1] < 2**63 - 1
+        ]
+        lines = [rewrite] if narrow else []
+        lines += [_retype_column_sql(ref) for ref in narrow]
+        lines.append(f"ALTER SEQUENCE {name} AS bigint {'NO MAXVALUE' if ascending else 'NO MINVALUE'};")
+        return "\n".join(lines)
+    # A limit set by hand below the type's (MAXVALUE 999999) is part of a numbering scheme, such as numbers of
+    # a fixed width: lifting it to the type's limit would be a change of format, so propose one more digit.
+    digits = str(abs(own_bound))
+    widened = abs(own_bound) * 10 + (9 if set(digits) == {"9"} else 0)  # 999999 -> 9999999, 5000 -> 50000
+    widened = min(widened, 2**63 - 1) if ascending else -min(widened, 2**63)
+    keyword = "MAXVALUE" if ascending else "MINVALUE"
+    lines = [
+        f"-- the sequence stops at its own {keyword} {own_bound}, set below its type's limit: the numbering "
+        "scheme (e.g. numbers of a fixed width) may depend on it; raise it only where the format allows"
+    ]
+    narrow = [
+        ref
+        for ref in seq.feeds
+        if (rng := integer_range(snap.engine, ref.data_type)) is not None and not rng[0] <= widened <= rng[1]
+    ]
+    if narrow:
+        lines.append(rewrite)
+        lines += [_retype_column_sql(ref) for ref in narrow]
+    own = integer_range(snap.engine, seq.data_type)
+    retype = " AS bigint" if own is not None and not own[0] <= widened <= own[1] else ""
+    lines.append(f"ALTER SEQUENCE {name}{retype} {keyword} {widened};")
     return "\n".join(lines)
+
+
+def _retype_column_sql(ref: ColumnRef) -> str:
+    return (
+        f"ALTER TABLE {sqlquote.pg_qualified(ref.schema, ref.table)} "
+        f"ALTER COLUMN {sqlquote.pg_ident(ref.column)} TYPE bigint;"
+    )

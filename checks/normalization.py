@@ -10,21 +10,14 @@ from itertools import combinations
 
 from auditor.engine import Unmet, check
 from auditor.model import Constraint, Hit, ObjectRef, Severity, Snapshot, Table, TableSample
-from auditor.sampling import Dependency, FdThresholds, SampleFrame, find_dependencies
+from auditor.sampling import Dependency, FdThresholds, SampleFrame, find_dependencies, sampling_gap
 from auditor.sqlquote import pg_qualified
 
 BOTH = ("postgresql", "mysql")
 
-ENABLE_SAMPLING = "run the scan without --no-sample (data sampling is on by default)"
-
-
 def requires_sample(snap: Snapshot) -> Unmet | None:
-    if snap.sampling is None:
-        return Unmet("no data sample was collected (a snapshot from a collector without sampling)",
-                     "collect again with a dbaudit that samples data, without --no-sample")
-    if not snap.sampling.enabled:
-        return Unmet("data sampling was off (--no-sample)", ENABLE_SAMPLING)
-    return None
+    gap = sampling_gap(snap.sampling, snap.notes)
+    return None if gap is None else Unmet(*gap)
 
 
 def _sampled(snap: Snapshot) -> Iterator[tuple[Table, TableSample]]:
@@ -182,6 +175,7 @@ class MultiValuedOptions:
     min_share: float = 0.2  # share of sampled non-null values that hold a list
     min_rows: int = 20  # sampled non-null values needed to judge
     max_two_item_share: float = 0.9  # above it the lists are pairs ("Smith, John", "Austin, TX")
+    min_item_recurrence: float = 0.3  # word-group lists whose items recur less are terse prose, not lists
     report_structured_types: bool = True  # arrays and json/jsonb as info
 
 
@@ -198,7 +192,7 @@ def _is_structured(data_type: str) -> str | None:
 
 
 @check(code="NF02", name="multi-valued-column", severity=Severity.WARNING, engines=BOTH,
-       options=MultiValuedOptions, requires=(requires_sample,))
+       options=MultiValuedOptions, requires=(requires_sample,), needs=("sampling",))
 def multi_valued_column(snap: Snapshot, opts: MultiValuedOptions) -> Iterator[Hit]:
     """Text column whose values hold delimited lists, found in the data sample (1NF).
 
@@ -214,6 +208,13 @@ def multi_valued_column(snap: Snapshot, opts: MultiValuedOptions) -> Iterator[Hi
     Decimal numbers with a comma (`3,14`, `1.234,56`) are not lists, and address parts mixing digits and words
     (`12 Main St, Springfield`) are not list items. A column whose lists almost always have exactly two items
     (`max_two_item_share`) holds pairs such as `Smith, John` or `Austin, TX`, and is not reported.
+
+    Lists of word groups must also reuse a vocabulary: tags, sizes or names recur across values (`golf;tennis`,
+    `chess;golf`), while terse free text (`Great product, fast shipping, would buy again`) puts different
+    phrases in every value. The probe measures, over the distinct word-group lists of a column, the share of
+    item occurrences whose item occurs in at least two of them; below `min_item_recurrence` those values are
+    not counted as lists. Integer, number, e-mail, URL, code and JSON lists need no recurrence: their shape is
+    not prose.
 
     ## Why is this bad?
     A list in one column cannot be constrained (no foreign key per item), indexed for "rows with item X"
@@ -237,11 +238,16 @@ def multi_valued_column(snap: Snapshot, opts: MultiValuedOptions) -> Iterator[Hi
     - `min_share` (default 0.2): share of sampled non-null values that must hold a list.
     - `min_rows` (default 20): sampled non-null values needed before judging a column.
     - `max_two_item_share` (default 0.9): above it the lists are pairs, not lists.
+    - `min_item_recurrence` (default 0.3): word-group lists whose items recur across distinct values less
+      than this are free text, not lists.
     - `report_structured_types` (default true): report array and json/jsonb columns as info.
 
     ## Known problems
     Needs the data sample (on by default, off with `--no-sample`). Values are never shown unless the scan ran
-    with `--show-samples`, which keeps a few examples in the snapshot.
+    with `--show-samples`, which keeps a few examples in the snapshot. Free text written from a small set of
+    stock phrases recombined across rows ("fast shipping, great price" / "great price, would buy again")
+    reuses its phrases like tags do, and is reported. A column with a single distinct list value has nothing
+    to compare, so its shape alone decides.
 
     ## References
     - https://en.wikipedia.org/wiki/First_normal_form
@@ -251,14 +257,19 @@ def multi_valued_column(snap: Snapshot, opts: MultiValuedOptions) -> Iterator[Hi
             p = cs.profile
             if p is None or p.non_null < opts.min_rows or not p.delimiter:
                 continue
-            share = p.list_rows / p.non_null
+            list_rows = p.list_rows
+            if p.item_recurrence is not None and p.item_recurrence < opts.min_item_recurrence:
+                list_rows -= p.word_list_rows  # phrases that never recur: prose written with commas
+            share = list_rows / p.non_null
             pairs = p.delimiter != "json" and p.two_item_share > opts.max_two_item_share
             if share < opts.min_share or pairs:
                 continue
             details: dict[str, object] = {
-                "delimiter": p.delimiter, "list_share": round(share, 3), "list_rows": p.list_rows,
+                "delimiter": p.delimiter, "list_share": round(share, 3), "list_rows": list_rows,
                 "sampled_values": p.non_null, "avg_items": p.avg_items, "sample_rows": ts.rows,
             }
+            if p.item_recurrence is not None:
+                details["item_recurrence"] = p.item_recurrence
             if snap.sampling is not None and snap.sampling.show_samples and cs.examples:
                 details["examples"] = list(cs.examples)
             yield Hit(
@@ -430,7 +441,7 @@ def _hit(snap: Snapshot, table: Table, ts: TableSample, det: tuple[str, ...], de
 
 
 @check(code="NF03", name="partial-dependency", severity=Severity.WARNING, engines=BOTH,
-       options=DependencyOptions, requires=(requires_sample,))
+       options=DependencyOptions, requires=(requires_sample,), needs=("sampling",))
 def partial_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[Hit]:
     """Non-key column determined by part of a composite key, found in the data sample (2NF).
 
@@ -515,7 +526,7 @@ def _key_is_not_null(table: Table, key: tuple[str, ...]) -> bool:
 
 
 @check(code="NF04", name="transitive-dependency", severity=Severity.WARNING, engines=BOTH,
-       options=DependencyOptions, requires=(requires_sample,))
+       options=DependencyOptions, requires=(requires_sample,), needs=("sampling",))
 def transitive_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[Hit]:
     """Non-key column determined by another non-key column, found in the data sample (3NF).
 

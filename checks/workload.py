@@ -1,7 +1,9 @@
 """Workload: slow statements, statements that need an index, N+1 lookups, OFFSET paging.
 
-The workload is pg_stat_statements on PostgreSQL and performance_schema's statement digests on MySQL/MariaDB;
-the preconditions name the setting or grant of the engine at hand.
+The workload is pg_stat_statements on PostgreSQL and performance_schema's statement digests
+(events_statements_summary_by_digest) on MySQL/MariaDB; the preconditions name the setting or grant of the
+engine at hand. Every check reads the snapshot only: the probes (auditor.connectors.*.workload) collected the
+statements, their plans and the index proposals.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.engine import Unmet, check, requires_extension
+from auditor.engine import Unmet, check
 from auditor.model import Hit, IndexProposal, ObjectRef, Severity, Snapshot, Statement
 from auditor.sqlquote import column_list, pg_ident, qualified
 from auditor.workload import (
@@ -24,6 +26,7 @@ from auditor.workload import (
     single_row_lookup,
     statement_percentile,
     table_rows,
+    weak_index_scan,
 )
 
 ENGINES = ("postgresql", "mysql")
@@ -58,6 +61,27 @@ def _mysql_workload_readable(snap: Snapshot) -> Unmet | None:
     return Unmet(w.message or f"performance_schema could not be read ({w.status})", None)
 
 
+def _preloaded(snap: Snapshot) -> bool:
+    libraries = snap.settings.get("shared_preload_libraries", "")
+    return "pg_stat_statements" in {part.strip().strip('"') for part in libraries.split(",")}
+
+
+def _enable_pgss(snap: Snapshot) -> str:
+    """The whole recipe, or just the CREATE EXTENSION when the library is already preloaded (the snapshot's
+    settings say so)."""
+    return "CREATE EXTENSION pg_stat_statements" if _preloaded(snap) else ENABLE_PGSS
+
+
+def pgss_installed(snap: Snapshot) -> Unmet | None:
+    """PostgreSQL: the pg_stat_statements extension is created in the audited database."""
+    if snap.engine != "postgresql" or "pg_stat_statements" in snap.extensions:
+        return None
+    why = "the pg_stat_statements extension is not installed"
+    if _preloaded(snap):
+        why += " (the library is preloaded; the extension is not created in this database)"
+    return Unmet(why, _enable_pgss(snap))
+
+
 def workload_readable(snap: Snapshot) -> Unmet | None:
     """The workload was read in full: pg_stat_statements installed, loaded, and every role's statements visible
     (on MySQL/MariaDB: performance_schema on, its digest consumer enabled, and readable)."""
@@ -69,7 +93,7 @@ def workload_readable(snap: Snapshot) -> Unmet | None:
     if w.status == "ok":
         return None
     if w.status == "not_installed":
-        return Unmet("pg_stat_statements is not installed", ENABLE_PGSS)
+        return Unmet("pg_stat_statements is not installed", _enable_pgss(snap))
     if w.status == "not_loaded":
         return Unmet("pg_stat_statements is not loaded", "shared_preload_libraries = 'pg_stat_statements' "
                      "(then restart the server)")
@@ -80,7 +104,8 @@ def workload_readable(snap: Snapshot) -> Unmet | None:
     return Unmet(w.message or f"pg_stat_statements could not be read ({w.status})", None)
 
 
-REQUIRES = (requires_extension("pg_stat_statements", ENABLE_PGSS), workload_readable)
+REQUIRES = (pgss_installed, workload_readable)
+NEEDS = ("workload",)
 
 
 def _query_ref(stmt: Statement) -> ObjectRef:
@@ -88,8 +113,11 @@ def _query_ref(stmt: Statement) -> ObjectRef:
 
 
 def _figures(stmt: Statement) -> dict[str, Any]:
-    return {"calls": stmt.calls, "mean_ms": round(stmt.mean_ms, 3), "total_ms": round(stmt.total_ms, 3),
-            "rows": stmt.rows}
+    out: dict[str, Any] = {"calls": stmt.calls, "mean_ms": round(stmt.mean_ms, 3),
+                           "total_ms": round(stmt.total_ms, 3), "rows": stmt.rows}
+    if stmt.queryids:
+        out["queryids"] = list(stmt.queryids)  # one text, several parameter types: merged into one statement
+    return out
 
 
 def _countable(snap: Snapshot) -> list[Statement]:
@@ -107,16 +135,17 @@ class SlowQueryOptions:
 
 
 @check(code="WL01", name="slow-query", severity=Severity.WARNING, engines=ENGINES, options=SlowQueryOptions,
-       requires=REQUIRES)
+       requires=REQUIRES, needs=NEEDS)
 def slow_query(snap: Snapshot, opts: SlowQueryOptions) -> Iterator[Hit]:
     """Statement whose estimated P95 latency (or mean) exceeds the latency target.
 
     ## What it does
-    Estimates each statement's P95 from the calls, mean, standard deviation, minimum and maximum that
-    pg_stat_statements records (a log-normal shifted to the minimum and truncated at the maximum, see
-    docs/workload.md), and flags SELECT / INSERT / UPDATE / DELETE / MERGE statements whose P95 estimate is
-    above `p95_target_ms` or whose mean is above `mean_target_ms`. One slow outlier among many fast calls does
-    not make a statement slow.
+    Takes each statement's P95: on MySQL 8 the digest's own `QUANTILE_95`; on PostgreSQL an estimate from the
+    calls, mean, standard deviation, minimum and maximum that pg_stat_statements records (a log-normal shifted
+    to the minimum and truncated at the maximum, see docs/workload.md); on MariaDB the same model with the
+    standard deviation fitted to the maximum, since its digests keep none. Flags SELECT / INSERT / UPDATE /
+    DELETE / MERGE statements whose P95 is above `p95_target_ms` or whose mean is above `mean_target_ms`. One
+    slow outlier among many fast calls does not make a statement slow.
 
     ## Why is this bad?
     The 95th percentile is what one user in twenty waits for; a statement slower than the target is where
@@ -181,19 +210,29 @@ def _worth_it(proposal: IndexProposal, scan_rows: float | None, rows: int | None
 
 
 @check(code="WL02", name="missing-index-for-query", severity=Severity.WARNING, engines=ENGINES,
-       options=MissingIndexOptions, requires=REQUIRES)
+       options=MissingIndexOptions, requires=REQUIRES, needs=NEEDS)
 def missing_index_for_query(snap: Snapshot, opts: MissingIndexOptions) -> Iterator[Hit]:
     """Statement that reads a large table sequentially where an index would serve it; proposes the index.
 
     ## What it does
-    Reads the generic plan (EXPLAIN without ANALYZE) of the costliest statements. Where a plan reads a table of
-    at least `large_rows` estimated rows with a sequential scan, it derives an index from the statement's parse
-    tree: the columns compared for equality first, then the sort columns (ORDER BY ... LIMIT) or one range
-    column. No index is proposed when an existing index already leads with those columns. Where hypopg is
-    installed, the statement is planned again with the index as a hypothetical one (nothing is written) and
-    the finding is kept only when the planner uses it and the cost at least halves; the costs before and after
-    are reported. Without hypopg the proposal is labelled unverified and kept when the scan keeps at most
-    `max_selectivity` of the table's rows.
+    Reads the plans of the costliest statements: on PostgreSQL the generic plan (EXPLAIN without ANALYZE, the
+    plan for any parameter values); on MySQL 8 EXPLAIN FORMAT=JSON of the digest's sample text; on MariaDB,
+    which keeps no sample text, the digest counters (executions without an index that examined most of a large
+    table). Where a plan reads a table of at least `large_rows` estimated rows with a sequential (full) scan,
+    it derives an index from the statement's parse tree: the columns compared for equality first, then the sort
+    columns (ORDER BY ... LIMIT) or one range column. No index is proposed when an existing index already leads
+    with those columns.
+
+    On PostgreSQL an index or bitmap scan is questioned too, when its index does not lead with every equality
+    column and the plan shows the rest checked row by row (a `Filter` on such a column, or an index estimate
+    ten times the rows kept): `WHERE customer_id = $1 AND status_id = $2` served by an index on `status_id`
+    alone. Such a proposal needs hypopg.
+
+    Where hypopg is installed (PostgreSQL), the statement is planned again with the index as a hypothetical one
+    (nothing is written) and the finding is kept only when the planner uses it and the cost falls to
+    `max_cost_ratio` or less; the costs before and after are reported. Without hypopg (and on MySQL/MariaDB,
+    which have no hypothetical indexes) a sequential-scan proposal is labelled unverified and kept when the
+    scan keeps at most `max_selectivity` of the table's rows.
 
     ## Why is this bad?
     A sequential scan reads the whole table on every call; with a matching index the statement reads a few
@@ -216,7 +255,9 @@ def missing_index_for_query(snap: Snapshot, opts: MissingIndexOptions) -> Iterat
 
     ## Known problems
     Generic plans assume default selectivities for parameters, so a plan for a rare value may differ from the
-    plan the statement gets with real values. Expressions (`lower(email) = $1`) and OR conditions get no proposal.
+    plan the statement gets with real values (MySQL 8 plans the one sample text, MariaDB's counters are
+    averages). Expressions (`lower(email) = $1`) and OR conditions get no proposal. An index scan that filters
+    is only reported with hypopg's verdict.
 
     ## References
     - https://github.com/HypoPG/hypopg
@@ -230,8 +271,11 @@ def missing_index_for_query(snap: Snapshot, opts: MissingIndexOptions) -> Iterat
             table = snap.table(proposal.schema, proposal.table)
             if not is_large(table, opts.large_rows):
                 continue
-            scans = [s for s in plan.scans if s.scan_type in SEQ_SCANS and (s.schema, s.table) ==
-                     (proposal.schema, proposal.table)]
+            on_table = [s for s in plan.scans if (s.schema, s.table) == (proposal.schema, proposal.table)]
+            if proposal.current_index is None:
+                scans = [s for s in on_table if s.scan_type in SEQ_SCANS]
+            else:  # an index scan that filters: only a verified gain counts, the plan alone is weak evidence
+                scans = [s for s in on_table if s.index == proposal.current_index and proposal.verified]
             if not scans:
                 continue
             rows = table_rows(table) if table is not None else None
@@ -241,16 +285,21 @@ def missing_index_for_query(snap: Snapshot, opts: MissingIndexOptions) -> Iterat
                 verdict = f"hypopg: plan cost {proposal.cost_before:.1f} -> {proposal.cost_after:.1f}"
             else:
                 verdict = proposal.note or "unverified"
+            how = f"{scans[0].scan_type} on {proposal.schema}.{proposal.table} ({rows} rows)"
+            if proposal.current_index is not None:
+                how += f" via {weak_index_scan(snap, scans[0], proposal) or proposal.current_index}"
+            details: dict[str, Any] = {
+                **_figures(stmt), "table_rows": rows, "scan": scans[0].scan_type,
+                "equality_columns": list(proposal.equality), "range_columns": list(proposal.range),
+                "sort_columns": list(proposal.sort), "verified": proposal.verified,
+                "cost_before": proposal.cost_before, "cost_after": proposal.cost_after, "plan_method": plan.method}
+            if proposal.current_index is not None:
+                details.update(current_index=proposal.current_index, filter=scans[0].filter)
             yield Hit(
                 object=ObjectRef(type="query", schema=proposal.schema, table=proposal.table,
                                  columns=proposal.columns, query=stmt.query, queryid=stmt.queryid),
-                message=(f"{scans[0].scan_type} on {proposal.schema}.{proposal.table} ({rows} rows); "
-                         f"index ({', '.join(proposal.columns)}) proposed, {verdict}"),
-                details={**_figures(stmt), "table_rows": rows, "scan": scans[0].scan_type,
-                         "equality_columns": list(proposal.equality), "range_columns": list(proposal.range),
-                         "sort_columns": list(proposal.sort), "verified": proposal.verified,
-                         "cost_before": proposal.cost_before, "cost_after": proposal.cost_after,
-                         "plan_method": plan.method},
+                message=f"{how}; index ({', '.join(proposal.columns)}) proposed, {verdict}",
+                details=details,
                 remediation=_create_index(snap.engine, proposal),
             )
 
@@ -279,14 +328,16 @@ class NPlusOneOptions:
 
 
 @check(code="WL03", name="n-plus-one", severity=Severity.WARNING, engines=ENGINES, options=NPlusOneOptions,
-       requires=REQUIRES)
+       requires=REQUIRES, needs=NEEDS)
 def n_plus_one(snap: Snapshot, opts: NPlusOneOptions) -> Iterator[Hit]:
     """Single-row lookup called far more often than its neighbours: the N+1 query pattern.
 
     ## What it does
     Flags SELECT statements that fetch one row per call (equality on every column of a primary key or unique
     key, or a LIMIT returning at most one row per call) and are called at least `min_calls` times and at least
-    `ratio` times as often as the median statement of the workload.
+    `ratio` times as often as the median statement of the workload. Calls are counted per statement text: on
+    PostgreSQL the pg_stat_statements rows of one text (one per role and per parameter type -- psycopg 3 binds
+    an int as int2, int4 or int8 by its value) are merged first; MySQL/MariaDB digests are per text already.
 
     ## Why is this bad?
     It is the signature of a loop in the application that fetches rows one by one (an ORM's lazy loading):
@@ -336,13 +387,14 @@ class OffsetPaginationOptions:
 
 
 @check(code="WL04", name="offset-pagination", severity=Severity.INFO, engines=ENGINES,
-       options=OffsetPaginationOptions, requires=REQUIRES)
+       options=OffsetPaginationOptions, requires=REQUIRES, needs=NEEDS)
 def offset_pagination(snap: Snapshot, opts: OffsetPaginationOptions) -> Iterator[Hit]:
     """LIMIT/OFFSET paging.
 
     ## What it does
-    Flags statements with an OFFSET clause at any level, found in the parse tree (pglast), not by matching
-    text, so a column or string named "offset" is not mistaken for one.
+    Flags statements with an OFFSET clause at any level, found in the parse tree (pglast on PostgreSQL, sqlglot
+    on MySQL/MariaDB digests, including `LIMIT offset, count`), not by matching text, so a column or string
+    named "offset" is not mistaken for one.
 
     ## Why is this bad?
     The server reads and throws away every row before the offset: page 1,000 of 20 rows reads 20,000 rows.

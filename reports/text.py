@@ -13,6 +13,7 @@ from tabulate import tabulate
 
 from auditor.model import Finding, Severity
 from auditor.report import Report
+from auditor.sampling import describe_skips, skipped_tables
 from auditor.scoring import Metric
 from reports.jsonfmt import iso_utc
 
@@ -22,6 +23,7 @@ ENGINE_LABEL = {"postgresql": "PostgreSQL", "mysql": "MySQL"}
 
 _ANSI = {"red": "31", "yellow": "33", "cyan": "36", "green": "32", "bold": "1", "dim": "2"}
 SEVERITY_COLOUR = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+_SINGULAR = {"indexes": "index", "bytes": "byte", "tables": "table", "statements": "statement"}
 GRADE_COLOUR = {"A": "green", "B": "green", "C": "yellow", "D": "yellow", "F": "red"}
 
 
@@ -59,6 +61,8 @@ def _heading(title: str, paint: _Painter) -> list[str]:
 def _header(report: Report, paint: _Painter) -> list[str]:
     target = report.target
     engine = ENGINE_LABEL.get(target.engine, target.engine)
+    if report.snapshot is not None and report.snapshot.flavor == "mariadb":
+        engine = "MariaDB"
     score = report.score
     rows = [
         ("target", target.dsn or "(unknown)"),
@@ -66,12 +70,32 @@ def _header(report: Report, paint: _Painter) -> list[str]:
         ("database", target.database or "(unknown)"),
         ("started", f"{iso_utc(report.started_at)}, took {report.duration_s:.2f} s"),
         ("findings", _counts_line(report)),
+        ("by check", _per_check_line(report)),
         (
             "score",
             paint(f"{score.value}/100, grade {score.grade}", "bold", GRADE_COLOUR.get(score.grade, "bold")),
         ),
     ]
-    return [paint(f"dbaudit {report.tool_version} report", "bold"), tabulate(rows, tablefmt="plain")]
+    width = max(len(label) for label, _ in rows) + 2
+    lines = [paint(f"dbaudit {report.tool_version} report", "bold")]
+    for label, value in rows:
+        if not value:
+            continue
+        if "\x1b" in value:  # painted: short, and textwrap would count the escape codes
+            lines.append(label.ljust(width) + value)
+            continue
+        # wrapped by hand: tabulate would not wrap a long per-check line
+        lines.extend(textwrap.wrap(value, WIDTH, initial_indent=label.ljust(width), subsequent_indent=" " * width,
+                                   break_long_words=False, break_on_hyphens=False))
+    return lines
+
+
+def _per_check_line(report: Report) -> str:
+    """'IX05 x13, KY01 x2, IX04 x1': the checks that fired, most findings first, to see the shape at a glance."""
+    counts: dict[str, int] = {}
+    for f in report.findings:
+        counts[f.code] = counts.get(f.code, 0) + 1
+    return ", ".join(f"{code} x{n}" for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def _counts_line(report: Report) -> str:
@@ -125,7 +149,8 @@ def _metric_value(metric: Metric) -> str:
     value = f"{metric.value:,}" if isinstance(metric.value, int) else f"{metric.value:g}"
     if metric.unit == "%":
         return f"{value} %"
-    return f"{value} {metric.unit}".strip()
+    unit = _SINGULAR.get(metric.unit, metric.unit) if metric.value == 1 else metric.unit
+    return f"{value} {unit}".strip()
 
 
 def _metric_status(metric: Metric, paint: _Painter) -> str:
@@ -137,25 +162,40 @@ def _metric_status(metric: Metric, paint: _Painter) -> str:
 
 
 def _metrics(metrics: Iterable[Metric], paint: _Painter) -> list[str]:
-    rows = [
-        [
-            m.label,
-            _metric_value(m),
-            m.target,
-            _metric_status(m, paint),
-            m.reason if m.value is None else m.method,
-        ]
-        for m in metrics
-    ]
+    """One line per metric; how each was measured (or why not) once below the table, as numbered notes.
+
+    P50, P95 and P99 come from one model and share its note, so the table stays one line per metric.
+    """
+    notes: dict[str, int] = {}  # note text -> its number
+    rows = []
+    for m in metrics:
+        text = f"why not: {m.reason}" if m.value is None else (f"how: {m.method}" if m.method else "")
+        ref = f"[{notes.setdefault(text, len(notes) + 1)}]" if text else ""
+        rows.append([m.label, _metric_value(m), m.target, _metric_status(m, paint), ref])
     if not rows:
         return []
-    table = tabulate(
-        rows,
-        headers=["metric", "value", "target", "status", "how / why not"],
-        tablefmt="simple",
-        maxcolwidths=[None, None, None, None, 44],
-    )
-    return [*_heading("Quality metrics", paint), table]
+    table = tabulate(rows, headers=["metric", "value", "target", "status", "note"], tablefmt="simple")
+    lines = [*_heading("Quality metrics", paint), table, ""]
+    for text, number in notes.items():
+        tag = f"[{number}]"
+        lines.extend(_wrap(f"{tag} {text}", "  ", hang=len(tag) + 1))
+    return lines
+
+
+def _data_sample(report: Report) -> list[str]:
+    """Which tables the normalization checks could judge: a partial sample is otherwise invisible."""
+    sampling = report.snapshot.sampling if report.snapshot is not None else None
+    if sampling is None:
+        return []
+    if not sampling.enabled:
+        return ["", "data sample: off (--no-sample); NF02-NF04 skipped"]
+    skips = skipped_tables(sampling)
+    judged = len(sampling.tables) - sum(skips.values())
+    text = (f"data sample: {judged} of {len(sampling.tables)} tables sampled (up to "
+            f"{sampling.rows_per_table:,} rows each) in {sampling.duration_s:.2f} s")
+    if skips:
+        text += f"; not judged by NF02-NF04: {describe_skips(skips)}"
+    return ["", *_wrap(text, "", hang=13)]
 
 
 def _skipped(report: Report, paint: _Painter) -> list[str]:
@@ -214,6 +254,7 @@ def render_text(report: Report, color: bool = False) -> str:
     lines.extend(_findings(report.findings, paint))
     lines.extend(_heading("Summary", paint))
     lines.extend(_counts(report))
+    lines.extend(_data_sample(report))
     lines.extend(_metrics(report.metrics, paint))
     lines.extend(_skipped(report, paint))
     lines.extend(_notes(report, paint))

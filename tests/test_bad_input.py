@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -110,6 +110,64 @@ def password_role(pg_server: PgServer) -> Iterator[str]:
     yield right
     with psycopg.connect(pg_server.dsn(), autocommit=True) as conn:
         conn.execute(f"DROP ROLE IF EXISTS {PASSWORD_ROLE}")
+
+
+@pytest.fixture
+def http_listener() -> Iterator[int]:
+    """A port where a web server answers: the first byte PostgreSQL's client reads is the "H" of HTTP/1.1."""
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def answer() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                try:
+                    conn.recv(1024)
+                    conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+        server.close()
+
+
+@pytest.mark.parametrize("sslmode", ["prefer", "disable"])
+def test_another_service_on_the_port(http_listener: int, sslmode: str) -> None:
+    run = dbaudit("scan", f"host=127.0.0.1 port={http_listener} user=app sslmode={sslmode} password={SECRET}",
+                  "--connect-timeout", str(CONNECT_TIMEOUT))
+    assert_one_clear_line(
+        run, f"the server at 127.0.0.1:{http_listener} did not answer as PostgreSQL (is it another service?)"
+    )
+
+
+def test_schema_pattern_matching_nothing_is_an_error(pg_new_db: Callable[..., str]) -> None:
+    dsn = pg_new_db("CREATE SCHEMA billing; CREATE TABLE billing.t (id int PRIMARY KEY);")
+    run = dbaudit("scan", dsn, "--schema", "nosuchschema", "--no-workload", "--no-sample")
+    assert_one_clear_line(run, "no schema matches --schema 'nosuchschema' (schemas: billing, public)")
+    run = dbaudit("snapshot", dsn, "--exclude-schema", "public", "--exclude-schema", "bill*")
+    assert_one_clear_line(
+        run, "--exclude-schema 'public' --exclude-schema 'bill*' leaves no schema to audit (schemas: billing, public)"
+    )
+    # the look-alike: a pattern that matches audits that schema alone
+    ok = dbaudit("scan", dsn, "--schema", "bill*", "--no-workload", "--no-sample", "--format", "json")
+    assert ok.code == 0, ok
+    assert '"database"' in ok.stdout
 
 
 def test_wrong_password(pg_server: PgServer, password_role: str) -> None:

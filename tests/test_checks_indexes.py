@@ -38,7 +38,8 @@ def test_unused_index_fires_on_unscanned_plain_index_with_mature_stats() -> None
     assert hit.severity is None  # the check's default: warning
     assert "12 days since statistics were reset on 2026-11-12" in hit.message
     assert hit.details["index_bytes"] == 16384
-    assert hit.details["table_scans"] == 15
+    # 10 sequential scans + 3 of orders_used_idx; the primary key's lookups are not queries' choices
+    assert hit.details["table_scans"] == 13
     assert hit.details["stats_age_s"] == 12 * 86400
     assert hit.object.table == "orders" and hit.object.type == "index"
     assert hit.remediation == "DROP INDEX CONCURRENTLY public.orders_status_idx;"
@@ -100,6 +101,29 @@ def test_unused_index_on_young_stats_needs_table_reads_and_is_info() -> None:
     assert names(found) == ["t_a_idx"]
     assert found[0].severity is Severity.INFO
     assert "in the 3 hours since the server started on 2026-11-24" in found[0].message
+
+
+def test_unused_index_young_stats_leave_out_constraint_lookups_from_the_evidence() -> None:
+    # a freshly loaded parent: its primary key and unique index were looked up by foreign key checks while
+    # child rows were loaded; only sequential scans and the other index's scans were queries' choices
+    def young(seq: int, other: int) -> list[Hit]:
+        return hits(
+            "IX01",
+            snap(
+                table("invoices", ["id", "number", "status", "account_id"], seq_scan=seq, idx_scan=126_000),
+                pk("invoices", scans=120_000),
+                index("invoices", ["number"], name="invoices_number_uidx", unique=True, scans=6_000),
+                index("invoices", ["account_id"], name="invoices_account_idx", scans=other),
+                index("invoices", ["status"], name="invoices_status_idx"),
+                stats_age=timedelta(hours=1),
+            ),
+        )
+
+    assert young(seq=10, other=80) == []
+    (hit,) = young(seq=20, other=80)
+    assert hit.object.index == "invoices_status_idx"
+    assert hit.details["table_scans"] == 100
+    assert "while queries read the table 100 times" in hit.message
 
 
 def test_unused_index_that_alone_covers_a_foreign_key_gets_no_drop_statement() -> None:
@@ -168,7 +192,8 @@ def test_duplicate_index_look_alikes_stay_silent() -> None:
         index("t", ["(lower(a))"], name="expression"),
         index("t", ["a"], name="partial", predicate="(b > 0)"),
         index("t", ["a"], name="partial_other", predicate="(b < 0)"),
-        index("t", ["a DESC"], name="descending"),
+        # direction flipped but NULLS not: read backwards it is (a NULLS FIRST), another order than (a)
+        index("t", ["a DESC NULLS LAST"], name="descending_nulls_last"),
         index("t", [IndexKey("a", opclass="text_pattern_ops")], name="pattern_ops"),
         index("t", [IndexKey("a", collation="C")], name="collated"),
         index("t", ["a"], name="hashed", method="hash"),
@@ -177,6 +202,46 @@ def test_duplicate_index_look_alikes_stay_silent() -> None:
         index("t", ["a", "b"], name="wider"),
     )
     assert hits("IX02", s) == []
+
+
+def test_duplicate_index_read_backwards_is_a_duplicate() -> None:
+    s = snap(
+        table("invoices", ["id", "issued_at", "due_at", "total"]),
+        index("invoices", ["issued_at"], name="invoices_issued_idx"),
+        index("invoices", ["issued_at DESC"], name="invoices_issued_desc_idx"),
+        index("invoices", ["due_at DESC", "total DESC"], name="due_total_desc", scans=3),
+        index("invoices", ["due_at", "total"], name="due_total"),
+    )
+    found = {h.object.index: h for h in hits("IX02", s)}
+    assert set(found) == {"invoices_issued_desc_idx", "due_total"}
+    hit = found["invoices_issued_desc_idx"]
+    assert hit.details["duplicate_of"] == "invoices_issued_idx"
+    assert "read backwards" in hit.message
+    # mixed directions are another order, in both column counts
+    mixed = snap(
+        table("t", ["id", "a", "b"]),
+        index("t", ["a", "b"], name="a_b"),
+        index("t", ["a", "b DESC"], name="a_b_desc"),
+        index("t", ["a DESC", "b"], name="a_desc_b"),
+    )
+    assert names(hits("IX02", mixed)) == ["a_desc_b"]  # (a DESC, b) read backwards is (a, b DESC)
+    # hash indexes have no order to read backwards
+    hashed = snap(
+        table("t", ["id", "a"]),
+        index("t", ["a"], name="h1", method="gist"),
+        index("t", ["a DESC"], name="h2", method="gist"),
+    )
+    assert hits("IX02", hashed) == []
+
+
+def test_duplicate_index_read_backwards_on_mysql_ignores_nulls_order() -> None:
+    s = snap(
+        table("t", ["id", "a"]),
+        index("t", ["a"], name="a_asc", scans=1),
+        index("t", [IndexKey("a", descending=True)], name="a_desc"),
+        engine="mysql",
+    )
+    assert names(hits("IX02", s)) == ["a_desc"]
 
 
 def test_duplicate_partial_indexes_with_the_same_predicate_are_duplicates() -> None:
@@ -221,6 +286,39 @@ def test_redundant_index_is_covered_by_a_primary_key() -> None:
     assert [h.details["covered_by"] for h in hits("IX03", s)] == ["line_pkey"]
 
 
+def test_redundant_index_same_keys_with_more_include_columns() -> None:
+    s = snap(
+        table("payments", ["id", "paid_at", "amount", "method"]),
+        index("payments", ["paid_at"], name="payments_paid_at_idx"),
+        index("payments", ["paid_at"], name="payments_paid_at_amount_idx", include=["amount"]),
+    )
+    (hit,) = hits("IX03", s)
+    assert hit.object.index == "payments_paid_at_idx"
+    assert hit.details["covered_by"] == "payments_paid_at_amount_idx"
+    assert "also INCLUDEs (amount)" in hit.message
+    assert hit.remediation == "DROP INDEX CONCURRENTLY public.payments_paid_at_idx;"
+    # look-alikes: a unique narrow index enforces something; INCLUDE sets that are not a strict superset;
+    # another predicate
+    silent = snap(
+        table("t", ["id", "a", "b", "c"]),
+        index("t", ["a"], name="a_uniq", unique=True),
+        index("t", ["a"], name="a_inc_b", include=["b"]),
+        index("t", ["a"], name="a_inc_c", include=["c"]),
+        index("t", ["b"], name="b_partial", predicate="(c > 0)"),
+        index("t", ["b"], name="b_inc_c", include=["c"]),
+    )
+    assert hits("IX03", silent) == []
+
+
+def test_redundant_index_prefix_read_backwards() -> None:
+    s = snap(
+        table("t", ["id", "a", "b"]),
+        index("t", ["a DESC"], name="a_desc"),
+        index("t", ["a", "b"], name="a_b"),
+    )
+    assert names(hits("IX03", s)) == ["a_desc"]
+
+
 def test_redundant_index_look_alikes_stay_silent() -> None:
     s = snap(
         table("t", ["id", "a", "b", "c"]),
@@ -229,7 +327,7 @@ def test_redundant_index_look_alikes_stay_silent() -> None:
         index("t", ["a"], unique=True, name="a_uniq"),
         index("t", ["b"], name="not_leading"),
         index("t", ["a", "b", "c"], name="equal_is_ix02"),
-        index("t", ["a DESC"], name="other_order"),
+        index("t", ["a DESC NULLS LAST"], name="other_order"),
         index("t", [IndexKey("a", opclass="text_pattern_ops")], name="other_opclass"),
         index("t", ["a"], name="partial", predicate="(c > 0)"),
         index("t", ["a"], name="hashed", method="hash"),
@@ -262,6 +360,32 @@ def test_invalid_index_fires_with_reindex() -> None:
         table("t", ["id", "a"]), index("t", ["a"], name="t_a_idx", valid=False), server_version_num=110000
     )
     assert hits("IX04", old)[0].remediation == "DROP INDEX CONCURRENTLY public.t_a_idx;"
+
+
+def test_invalid_unique_index_asks_to_resolve_duplicates_before_the_rebuild() -> None:
+    s = snap(
+        table("products", ["id", "name", "sku"]),
+        index("products", ["name"], name="products_name_uidx", unique=True, valid=False),
+        index("products", ["sku", "(lower(name))"], name="partial_uidx", unique=True, valid=False,
+              predicate="(id > 0)"),
+    )
+    found = {h.object.index: h for h in hits("IX04", s)}
+    hit = found["products_name_uidx"]
+    assert "failed on duplicate values" in hit.message
+    assert hit.remediation == (
+        "-- the key values held more than once: resolve them before rebuilding\n"
+        "SELECT name, count(*) FROM public.products WHERE name IS NOT NULL GROUP BY name HAVING count(*) > 1;\n"
+        "REINDEX INDEX CONCURRENTLY public.products_name_uidx;"
+    )
+    partial = found["partial_uidx"].remediation or ""
+    assert (
+        "SELECT sku, (lower(name)), count(*) FROM public.products WHERE sku IS NOT NULL AND (lower(name)) IS NOT "
+        "NULL AND ((id > 0)) GROUP BY sku, (lower(name)) HAVING count(*) > 1;"
+    ) in partial
+    # the look-alike: a non-unique invalid index is rebuilt straight away
+    (plain,) = hits("IX04", snap(table("t", ["id", "a"]), index("t", ["a"], name="t_a_idx", valid=False)))
+    assert plain.remediation == "REINDEX INDEX CONCURRENTLY public.t_a_idx;"
+    assert "duplicate" not in plain.message
 
 
 # ---- IX05 missing-fk-index ---------------------------------------------------------------------------------
@@ -322,6 +446,25 @@ def test_missing_fk_index_judges_partitioned_parent_not_its_partitions() -> None
     (hit,) = hits("IX05", s)
     assert hit.object.table == "ev"
     assert hit.remediation == "CREATE INDEX ev_customer_id_idx ON public.ev (customer_id);"
+
+
+def test_missing_fk_index_partitioned_table_covered_when_every_partition_has_an_index() -> None:
+    def parts(*indexed: bool) -> Snapshot:
+        objects: list[Any] = [
+            table("users"),
+            table("req", ["user_id", "status"], kind="partitioned"),
+            fk("req", ["user_id"], "users"),
+        ]
+        for i, has_index in enumerate(indexed):
+            objects.append(table(f"req_{i}", ["user_id", "status"], is_partition=True, parent="public.req"))
+            if has_index:
+                objects.append(index(f"req_{i}", ["user_id"], name=f"req_{i}_user_idx"))
+        return snap(*objects)
+
+    assert hits("IX05", parts(True, True)) == []
+    (hit,) = hits("IX05", parts(True, False))  # one partition without: its lookups scan it
+    assert hit.object.table == "req"
+    assert len(hits("IX05", parts())) == 1  # no partition at all proves nothing
 
 
 def test_missing_fk_index_avoids_taken_names_and_quotes() -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
 import pytest
 
 from auditor.engine import iter_hits, load_checks
-from auditor.model import ColumnRef, Hit, Severity, Snapshot
+from auditor.model import Column, ColumnRef, Constraint, Hit, Severity, Snapshot
 from checks.keys import SequenceExhaustionOptions, integer_range
 from tests.builders import check_constraint, fk, index, pk, sequence, snap, table, unique
 
@@ -84,6 +85,39 @@ def test_fk_type_mismatch_severity(mine: str, theirs: str, severity: Severity | 
     assert hit.severity is severity
 
 
+def test_fk_type_mismatch_into_a_table_outside_the_snapshot() -> None:
+    # archive.legacy_customers was left out with --exclude-schema: the key carries the referenced types
+    key = dataclasses.replace(
+        fk("accounts", ["legacy_customer_id"], "legacy_customers", ref_schema="archive"),
+        ref_column_types=("bigint",), ref_column_base_types=(None,),
+    )
+    s = snap(table("accounts", ["id bigint", "legacy_customer_id integer"]), key)
+    (hit,) = hits("KY02", s)
+    assert "archive.legacy_customers's: legacy_customer_id integer -> id bigint" in hit.message
+    assert hit.details["references"] == "archive.legacy_customers"
+    assert hit.remediation == "ALTER TABLE public.accounts ALTER COLUMN legacy_customer_id TYPE bigint;"
+    matching = dataclasses.replace(key, ref_column_types=("integer",))
+    assert hits("KY02", snap(table("accounts", ["id bigint", "legacy_customer_id integer"]), matching)) == []
+
+
+def test_fk_type_mismatch_compares_the_type_under_a_domain() -> None:
+    accounts = table("accounts", ["id bigint"])
+    over_bigint = Column("account_id", "account_ref", base_type="bigint")
+    key = fk("credits", ["account_id"], "accounts")
+    assert hits("KY02", snap(accounts, table("credits", [over_bigint]), key)) == []
+    # a domain over integer does differ, but retyping the column would drop its domain: no ALTER
+    over_int = Column("account_id", "small_ref", base_type="integer")
+    (hit,) = hits("KY02", snap(accounts, table("credits", [over_int]), key))
+    assert "account_id small_ref (over integer) -> id bigint" in hit.message
+    assert "small_ref is a domain" in hit.message
+    assert hit.remediation is None
+    assert hit.details["pairs"][0]["base_type"] == "integer"
+    # the referenced side may be the domain, read from the key
+    key = dataclasses.replace(fk("t", ["a"], "accounts"), ref_column_types=("account_ref",),
+                              ref_column_base_types=("bigint",))
+    assert hits("KY02", snap(accounts, table("t", ["a bigint"]), key)) == []
+
+
 def test_fk_type_mismatch_never_proposes_narrowing_an_integer() -> None:
     s = snap(table("p", ["id integer"]), table("c", ["id", "p_id bigint"]), fk("c", ["p_id"], "p"))
     (hit,) = hits("KY02", s)
@@ -145,6 +179,20 @@ def test_unvalidated_constraint_fires_on_not_valid_fk_and_check() -> None:
     assert "SHARE UPDATE EXCLUSIVE" in found["c_positive"].remediation
 
 
+def test_unvalidated_domain_constraint_is_validated_through_the_domain() -> None:
+    s = snap(
+        table("t", ["id", "amount"]),
+        Constraint("public", "", "cents_nonneg", "check", definition="CHECK (VALUE >= 0) NOT VALID",
+                   validated=False, domain="cents"),
+        Constraint("public", "", "Odd \"name\"", "check", validated=True, domain="My Domain"),
+    )
+    (hit,) = hits("KY03", s)
+    assert hit.object.type == "constraint" and hit.object.domain == "cents" and hit.object.table is None
+    assert hit.object.label() == "public.cents [cents_nonneg]"
+    assert "domain public.cents" in hit.message
+    assert (hit.remediation or "").startswith("ALTER DOMAIN public.cents VALIDATE CONSTRAINT cents_nonneg;")
+
+
 # ---- KY04 sequence-exhaustion ------------------------------------------------------------------------------
 
 
@@ -193,6 +241,35 @@ def test_sequence_own_maxvalue_limits() -> None:
     (hit,) = seq_hits(sequence("s", last_value=800, max_value=1000, feeds=[("t", "id", "bigint")]))
     assert hit.details["max_value"] == 1000
     assert "ALTER TABLE" not in (hit.remediation or "")
+
+
+def test_sequence_with_its_own_maxvalue_gets_it_raised_not_removed() -> None:
+    # invoice numbers INV-000001..INV-999999: the six digits are the format, not an accident
+    s = sequence("invoice_number_seq", last_value=850_000, max_value=999_999, feeds=[("invoices", "number", "text")])
+    (hit,) = seq_hits(s)
+    remediation = hit.remediation or ""
+    assert remediation.endswith("ALTER SEQUENCE public.invoice_number_seq MAXVALUE 9999999;")
+    assert "numbering scheme" in remediation
+    assert "NO MAXVALUE" not in remediation and "AS bigint" not in remediation
+    assert "rewrites the table" not in remediation
+    # an integer sequence whose own limit grows past an integer column: the column is retyped too
+    (hit,) = seq_hits(
+        sequence("s", data_type="integer", last_value=1_800_000_000, max_value=2_000_000_000,
+                 feeds=[("t", "id", "integer")])
+    )
+    lines = (hit.remediation or "").splitlines()
+    assert "ALTER TABLE public.t ALTER COLUMN id TYPE bigint;" in lines
+    assert lines[-1] == "ALTER SEQUENCE public.s AS bigint MAXVALUE 20000000000;"
+    assert any("rewrites the table" in line for line in lines)
+
+
+def test_sequence_remediation_says_rewrite_only_with_an_alter_table() -> None:
+    # the column was widened to bigint, the integer sequence was not: no table to rewrite
+    (hit,) = seq_hits(
+        sequence("notifications_id_seq", data_type="integer", last_value=1_900_000_000,
+                 feeds=[("notifications", "id", "bigint")])
+    )
+    assert hit.remediation == "ALTER SEQUENCE public.notifications_id_seq AS bigint NO MAXVALUE;"
 
 
 def test_smallint_column_is_the_narrowest() -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import pytest
 
 from auditor.engine import REGISTRY, iter_hits, load_checks, run_checks
-from auditor.model import Hit, Sampling, Snapshot, TableSample, snapshot_from_json, snapshot_to_json
+from auditor.model import Hit, Note, Sampling, Snapshot, TableSample, snapshot_from_json, snapshot_to_json
 from auditor.sampling import column_sample, decode_codes, dense_codes, encode_codes, list_items, list_profile
 from checks.normalization import MultiValuedOptions, RepeatingGroupOptions
 from tests.builders import fk, pk, snap, table
@@ -133,15 +134,59 @@ def test_nf02_silent_on_free_text_names_addresses_and_below_threshold() -> None:
     assert (
         hits("NF02", _nf02_snap(["12 Main St, Springfield, IL", "3,14", "Hello there, friend."] * 10)) == []
     )
-    assert hits("NF02", _nf02_snap(["red,green,blue"] * 3 + ["word"] * 27)) == []  # 10 % of values
-    assert (
-        len(
-            hits(
-                "NF02", _nf02_snap(["red,green,blue"] * 3 + ["word"] * 27), MultiValuedOptions(min_share=0.1)
-            )
-        )
-        == 1
-    )
+    few = ["red,green,blue", "green,blue", "blue,red"] + ["word"] * 27  # 10 % of values hold lists
+    assert hits("NF02", _nf02_snap(few)) == []
+    assert len(hits("NF02", _nf02_snap(few), MultiValuedOptions(min_share=0.1))) == 1
+
+
+# Terse reviews: comma-separated phrases without stop words, each phrase written once (red team, case 2)
+REVIEWS = [
+    "Great product, fast shipping, would buy again",
+    "Works as described, solid build quality",
+    "Arrived late, box damaged, product fine",
+    "I love it, my kids play with it every day.",
+    "Not what I expected, the colour is off and it feels cheap.",
+    "Excellent value, quick delivery, friendly support",
+    "Good",
+    "Decent, nothing special",
+]
+# Terse free text with many distinct values: a phrase may come back now and then, most do not
+TERSE = [
+    "Nice colour, soft fabric, true to size", "Runs small, order a size up", "Cheap plastic, broke quickly",
+    "Perfect fit, great price, fast dispatch", "Slow delivery, good packaging", "Loud motor, strong suction",
+    "Lovely gift, wrapped nicely, thanks", "Battery weak, charger missing, disappointed",
+    "Sturdy frame, easy assembly, clear manual", "Bright screen, short battery life",
+    "Comfortable, breathable, stylish", "Smells odd, returned", "Great price, quick dispatch, recommended",
+    "Too heavy, awkward handle", "Crisp sound, deep bass, comfy pads",
+]
+
+
+def test_list_profile_measures_item_recurrence() -> None:
+    tags = list_profile(["golf;tennis", "chess;golf;yoga", "tennis;yoga", "jazz;chess"] * 10)
+    assert tags.word_list_rows == 40 and tags.item_recurrence == 0.889  # 8 of 9 occurrences: all but jazz
+    reviews = list_profile(REVIEWS * 50)
+    assert reviews.list_rows == 200 and reviews.item_recurrence == 0.0  # counted over distinct texts, not rows
+    assert list_profile(["12,15,99", "3,4"] * 10).item_recurrence is None  # numbers: no word items
+    assert list_profile(["red,green,blue"] * 10).item_recurrence is None  # one distinct list: nothing to compare
+
+
+def test_nf02_fires_on_tags_ids_and_recurring_vocabularies() -> None:
+    tags = ["golf;tennis;chess", "hiking;golf", "yoga;cooking;jazz;golf", "tennis;yoga", None, "chess"] * 20
+    ids = [f"{(i * 7) % 500},{(i * 13) % 500},{(i * 17) % 500}" for i in range(60)]  # ids need not recur
+    colours = ["red,green,blue", "green,blue", "blue,red", "dark red,light green"] * 10
+    for values in (tags, ids, colours):
+        found = hits("NF02", _nf02_snap(values))
+        assert [h.object.columns for h in found] == [("v",)], values[:3]
+
+
+def test_nf02_silent_on_terse_free_text() -> None:
+    assert hits("NF02", _nf02_snap(REVIEWS * 50)) == []
+    assert hits("NF02", _nf02_snap(TERSE * 4)) == []
+    profile = list_profile(TERSE * 4)
+    assert profile.two_item_share < 0.9  # not silenced as pairs: the recurrence test does it
+    assert profile.item_recurrence is not None and profile.item_recurrence < 0.3
+    # the option restores the old, shape-only judgement
+    assert len(hits("NF02", _nf02_snap(REVIEWS * 50), MultiValuedOptions(min_item_recurrence=0.0))) == 1
 
 
 def test_nf02_reports_arrays_and_json_as_info() -> None:
@@ -260,14 +305,48 @@ def test_nf03_fires_on_part_of_composite_key_and_not_on_whole_key() -> None:
     assert "part of the key (order_id, product_id)" in found[0].message
 
 
-def test_data_checks_skip_without_sample() -> None:
-    for sampling, reason in (
-        (None, "no data sample was collected"),
-        (Sampling(enabled=False), "data sampling was off (--no-sample)"),
-    ):
-        s = snap(table("t", ["id"]), sampling=sampling)
-        result = run_checks(s, [REGISTRY[c] for c in ("NF02", "NF03", "NF04")])
-        assert len(result.skipped) == 3 and all(sk.reason.startswith(reason) for sk in result.skipped)
+def _skips(s: Snapshot) -> set[tuple[str, str | None]]:
+    result = run_checks(s, [REGISTRY[c] for c in ("NF02", "NF03", "NF04")])
+    assert len(result.skipped) == 3
+    return {(sk.reason, sk.enable) for sk in result.skipped}
+
+
+def _skipped_table(name: str, reason: str | None) -> TableSample:
+    return TableSample(schema="public", table=name, skipped_reason=reason)
+
+
+def test_data_checks_skip_with_the_reason_that_applies() -> None:
+    t = table("t", ["id"])
+    [(reason, enable)] = _skips(snap(t, sampling=None))
+    assert reason.startswith("the snapshot holds no data sample: it was written by a dbaudit from before")
+    assert enable is not None and "collect the snapshot again" in enable
+    [(reason, enable)] = _skips(snap(t, sampling=Sampling(enabled=False)))
+    assert reason == "data sampling was off (--no-sample)" and enable and "without --no-sample" in enable
+
+    # the probe failed: its note says why, and nothing claims the collector is old
+    stopped = dataclasses.replace(
+        snap(t, sampling=None), notes=(Note(area="sampling", message="the sampling probe stopped: boom"),)
+    )
+    assert _skips(stopped) == {("the sampling probe stopped: boom", "fix the cause above and scan again")}
+
+    budget = "the sampling budget of 60 s was used up"
+    denied = "no SELECT privilege on the table"
+    tables = (_skipped_table("a", budget), _skipped_table("b", budget), _skipped_table("c", denied))
+    [(reason, enable)] = _skips(snap(t, sampling=Sampling(tables=tables)))
+    assert reason == f"no table could be sampled (2: {budget}; 1: {denied})"
+    assert enable == ("give the probe more time with --sample-budget SECONDS (default 60); "
+                      "GRANT SELECT on the tables to the role that scans")
+
+    empty = TableSample(schema="public", table="t", rows=0, method="full")
+    assert _skips(snap(t, sampling=Sampling(tables=(empty,)))) == {("every sampled table is empty (1)", None)}
+
+
+def test_data_checks_run_when_some_table_was_sampled() -> None:
+    s = _orders()
+    assert s.sampling is not None
+    partial = Sampling(tables=(*s.sampling.tables, _skipped_table("late", "the sampling budget of 60 s was used up")))
+    result = run_checks(dataclasses.replace(s, sampling=partial), [REGISTRY["NF04"]])
+    assert result.skipped == () and [f.code for f in result.findings] == ["NF04"]
 
 
 def test_sample_round_trips_through_json() -> None:

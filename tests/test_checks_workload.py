@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from auditor.engine import find_check, iter_hits, run_checks
+from auditor.connectors.postgres.workload import pool_rows
+from auditor.engine import (
+    NOT_NEEDED,
+    all_checks,
+    find_check,
+    iter_hits,
+    mark_not_needed,
+    needed_probes,
+    run_checks,
+    select_checks,
+)
 from auditor.model import (
     IndexProposal,
     PlanScan,
     PlanSummary,
     Snapshot,
     Statement,
+    TableStats,
     WorkloadInfo,
     snapshot_from_json,
     snapshot_to_json,
 )
+from auditor.scoring import compute_metrics
+from auditor.workload import index_coverage, propose_index, table_rows, weak_index_scan
 from checks.workload import MissingIndexOptions, NPlusOneOptions, SlowQueryOptions
-from tests.builders import pk, snap, table
+from tests.builders import index, pk, snap, table
 
 PGSS = {"pg_stat_statements": "1.10"}
 ORDERS = table("orders", ["id", "customer_id", "status text", "created_at timestamptz"], rows=200_000)
@@ -141,6 +155,14 @@ def test_skipped_without_extension_or_privilege() -> None:
     result = run_checks(no_ext, specs)  # type: ignore[arg-type]
     assert len(result.skipped) == 4
     assert all("shared_preload_libraries = 'pg_stat_statements'" in (s.enable or "") for s in result.skipped)
+    # preloaded but not created in this database: the hint is the one statement that is missing
+    preloaded = snap(ORDERS, settings={"shared_preload_libraries": "hypopg, pg_stat_statements"})
+    result = run_checks(preloaded, specs)  # type: ignore[arg-type]
+    assert [s.enable for s in result.skipped] == ["CREATE EXTENSION pg_stat_statements"] * 4
+    not_installed = wl_snap(workload=WorkloadInfo(status="not_installed"), extensions={},
+                            settings={"shared_preload_libraries": "auto_explain"})
+    assert {s.enable for s in run_checks(not_installed, specs).skipped} == {  # type: ignore[arg-type]
+        "shared_preload_libraries = 'pg_stat_statements'; CREATE EXTENSION pg_stat_statements"}
     hidden = wl_snap(workload=WorkloadInfo(status="no_privilege", role="app user", can_read_all=False,
                                            message="3 statements of other roles show as <insufficient privilege>"))
     result = run_checks(hidden, specs)  # type: ignore[arg-type]
@@ -154,3 +176,149 @@ def test_workload_snapshot_round_trips() -> None:
                 plans=(plan("-42", proposal(verified=True, used=True, cost_before=1.5, cost_after=0.5)),),
                 workload=WorkloadInfo(not_explained={"utility statement": 2}, extension_version="1.10"))
     assert snapshot_from_json(snapshot_to_json(s)) == s
+
+
+# ---- WL02 on an index scan that filters (red team case 2) -----------------------------------------------------
+
+FILTERED_Q = ("SELECT id, created_at FROM orders WHERE customer_id = $1 AND status = $2 "
+              "ORDER BY created_at DESC LIMIT $3")
+STATUS_IX = index("orders", ["status"], name="orders_status_idx")
+CREATED_IX = index("orders", ["created_at"], name="orders_created_at_idx")
+
+
+def filtered_snap(*props: IndexProposal, scan: PlanScan | None = None) -> Snapshot:
+    scan = scan or PlanScan("public", "orders", "Bitmap Heap Scan", index="orders_status_idx", plan_rows=1.0,
+                            filter="(orders.customer_id = $1)", index_rows=20_000.0)
+    plans = (PlanSummary(queryid="1", explained=True, total_cost=1356.0, scans=(scan,), proposals=props),)
+    return snap(ORDERS, pk("orders"), STATUS_IX, CREATED_IX, statements=(stmt("1", FILTERED_Q, calls=300),),
+                plans=plans, workload=WorkloadInfo(), extensions=PGSS)
+
+
+def three_columns(**kw: Any) -> IndexProposal:
+    return proposal(columns=("customer_id", "status", "created_at"), equality=("customer_id", "status"),
+                    sort=("created_at",), current_index="orders_status_idx", **kw)
+
+
+def test_propose_index_for_equality_then_sort_and_weak_scan_reasons() -> None:
+    s = filtered_snap()
+    p = propose_index(s, FILTERED_Q, "public", "orders")
+    assert p is not None and p.columns == ("customer_id", "status", "created_at") and p.sort == ("created_at",)
+    scan = s.plans[0].scans[0]
+    assert weak_index_scan(s, scan, p) == "orders_status_idx leaves customer_id to a Filter"
+    # no Filter text, but the index returns 20000 rows for the 1 kept
+    no_filter = dataclasses.replace(scan, filter=None)
+    assert "20000 rows for 1 kept" in (weak_index_scan(s, no_filter, p) or "")
+    # an index estimate close to the rows kept, and no Filter: the index serves the statement well enough
+    assert weak_index_scan(s, dataclasses.replace(no_filter, index_rows=3.0), p) is None
+    # the index leads with every equality column: nothing to question
+    both = index("orders", ["status", "customer_id"], name="orders_status_customer_idx")
+    s2 = dataclasses.replace(s, indexes=(*s.indexes, both))
+    assert weak_index_scan(s2, dataclasses.replace(scan, index="orders_status_customer_idx"), p) is None
+
+
+def test_look_alikes_get_no_proposal() -> None:
+    s = filtered_snap()
+    # a range query served by its index, a primary-key lookup, keyset paging: an index already leads with it
+    for query in ("SELECT id FROM orders WHERE created_at >= $1 AND created_at < $2 ORDER BY created_at LIMIT $3",
+                  "SELECT * FROM orders WHERE id = $1",
+                  "SELECT * FROM orders WHERE id > $1 ORDER BY id LIMIT $2"):
+        assert propose_index(s, query, "public", "orders") is None, query
+
+
+def test_missing_index_fires_on_a_filtering_index_scan_only_when_verified() -> None:
+    good = three_columns(verified=True, used=True, cost_before=1356.0, cost_after=8.1)
+    hits = list(iter_hits(find_check("WL02"), filtered_snap(good)))  # type: ignore[arg-type]
+    assert len(hits) == 1
+    assert hits[0].object.columns == ("customer_id", "status", "created_at")
+    assert "via orders_status_idx leaves customer_id to a Filter" in hits[0].message
+    assert hits[0].details["current_index"] == "orders_status_idx"
+    assert hits[0].remediation == ("CREATE INDEX CONCURRENTLY orders_customer_id_status_created_at_idx "
+                                   "ON public.orders (customer_id, status, created_at);")
+    # unverified (no hypopg), or a gain under half: silent, the plan alone is weak evidence
+    assert codes_for("WL02", filtered_snap(three_columns(note="unverified"))) == []
+    small_gain = three_columns(verified=True, used=True, cost_before=1356.0, cost_after=900.0)
+    assert codes_for("WL02", filtered_snap(small_gain)) == []
+
+
+def test_coverage_counts_a_filtering_index_scan_only_when_verified() -> None:
+    good = three_columns(verified=True, used=True, cost_before=1356.0, cost_after=8.1)
+    pct, how = index_coverage(filtered_snap(good))
+    assert pct == 0.0 and "filters most of what it reads" in how
+    assert index_coverage(filtered_snap(three_columns(note="unverified")))[0] == 100.0
+    small_gain = three_columns(verified=True, used=True, cost_before=1356.0, cost_after=900.0)
+    assert index_coverage(filtered_snap(small_gain))[0] == 100.0
+
+
+# ---- row estimates ---------------------------------------------------------------------------------------------
+
+
+def test_table_rows_prefers_reltuples_of_an_analysed_table() -> None:
+    base = table("t", ["id"], rows=200_000)
+    # CREATE TABLE AS + ANALYZE: the live-tuple counter says twice the rows ANALYZE counted
+    doubled = dataclasses.replace(base, stats=TableStats(n_live_tup=400_000, n_mod_since_analyze=0))
+    assert table_rows(doubled) == 200_000
+    never = dataclasses.replace(base, estimated_rows=None, stats=TableStats(n_live_tup=1234))
+    assert table_rows(never) == 1234
+    grown = dataclasses.replace(base, stats=TableStats(n_live_tup=900_000, n_mod_since_analyze=700_000))
+    assert table_rows(grown) == 900_000
+
+
+# ---- one statement per text ------------------------------------------------------------------------------------
+
+
+def pgss_row(queryid: str, query: str, calls: int, mean: float, stddev: float, lo: float, hi: float,
+             toplevel: bool = True) -> tuple[Any, ...]:
+    return (queryid, query, calls, calls * mean, mean, stddev, lo, hi, calls, 0, 0, None, toplevel)
+
+
+def test_rows_of_one_text_are_merged_and_own_statements_dropped() -> None:
+    q = "SELECT id, full_name FROM customers WHERE id = $1"
+    raw = [
+        pgss_row("11", q, 3282, 0.004, 0.001, 0.002, 0.05),  # int4 parameters
+        pgss_row("22", q, 1718, 0.006, 0.002, 0.003, 0.08),  # int8 parameters (values above 2**31 - 1)
+        pgss_row("33", q, 4, 1.0, 0.0, 1.0, 1.0, toplevel=False),  # nested in a function: kept apart
+        pgss_row("44", "SELECT * FROM orders WHERE id = $1", 10, 0.1, 0.0, 0.1, 0.1),
+        pgss_row("55", "/* dbaudit */ SELECT 1", 1, 0.1, 0.0, 0.1, 0.1),
+        pgss_row("66", 'SELECT hashtextextended("id"::text, $1), 1 AS "dbaudit_probe" FROM "public"."t" '
+                       'TABLESAMPLE SYSTEM ($2) REPEATABLE ($3) LIMIT $4', 1, 9.0, 0.0, 9.0, 9.0),
+        pgss_row("77", 'SELECT hashtextextended("id"::text, $1), left("name"::text, $2) FROM "public"."t" '
+                       'LIMIT $3', 1, 9.0, 0.0, 9.0, 9.0),  # dbaudit 0.1's unmarked sampling SELECT
+    ]
+    statements, counts = pool_rows(raw)
+    assert counts["self"] == 3
+    merged = next(s for s in statements if s.query == q and s.toplevel)
+    assert merged.calls == 5000 and merged.queryid == "11" and merged.queryids == ("11", "22")
+    assert merged.min_ms == 0.002 and merged.max_ms == 0.08
+    assert abs(merged.mean_ms - (3282 * 0.004 + 1718 * 0.006) / 5000) < 1e-12
+    # pooled population variance: within-group plus between-group spread
+    var = (3282 * (0.001**2 + 0.004**2) + 1718 * (0.002**2 + 0.006**2)) / 5000 - merged.mean_ms**2
+    assert abs(merged.stddev_ms - var**0.5) < 1e-12
+    assert sum(1 for s in statements if s.query == q) == 2
+    # WL03 sees one statement with every call, and names both queryids
+    neighbours = [stmt(str(i), f"SELECT * FROM orders WHERE status = $1 AND id > ${i}", calls=20, rows=400)
+                  for i in range(2, 8)]
+    s = snap(table("customers", ["id", "full_name text"], rows=50_000), pk("customers"), ORDERS, pk("orders"),
+             statements=(merged, *neighbours), workload=WorkloadInfo(), extensions=PGSS)
+    hits = list(iter_hits(find_check("WL03"), s))  # type: ignore[arg-type]
+    assert len(hits) == 1 and hits[0].details["calls"] == 5000 and hits[0].details["queryids"] == ["11", "22"]
+
+
+# ---- probes a selection needs ----------------------------------------------------------------------------------
+
+
+def test_a_selection_needs_only_its_probes() -> None:
+    def needs(*tokens: str) -> frozenset[str]:
+        return needed_probes(select_checks(all_checks(), tokens))
+
+    assert needs("KY01") == frozenset()
+    assert needs("IX", "KY") == frozenset()
+    assert needs("WL02") == {"workload"}
+    assert needs("NF03") == {"sampling"}
+    assert needs() == {"workload", "sampling"}
+    marked = mark_not_needed(snap(ORDERS), {"workload", "sampling"})
+    assert marked.workload is not None and marked.workload.status == "not_collected"
+    metrics = {m.key: m for m in compute_metrics(marked, [], checks_run=["KY01"])}
+    assert metrics["p95_ms"].value is None and metrics["p95_ms"].reason == NOT_NEEDED
+    assert metrics["index_coverage_pct"].reason == NOT_NEEDED
+    assert metrics["normalization_pct"].value is None
+    assert "no normalization check" in (metrics["normalization_pct"].reason or "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -208,6 +209,26 @@ def test_output_file(no_pk_file: str, tmp_path: Path) -> None:
 def test_output_to_an_unwritable_place(no_pk_file: str, tmp_path: Path) -> None:
     result = run("scan", "--from", no_pk_file, "--output", str(tmp_path / "missing-dir" / "r.txt"))
     assert_one_line_error(result, "cannot write")
+
+
+@pytest.mark.parametrize("command", ["scan", "snapshot"])
+def test_unwritable_output_fails_before_collecting(tmp_path: Path, command: str) -> None:
+    # the DSN points at a closed port: had the collection started, the error would be about the connection
+    target = str(tmp_path / "no-such-dir" / "x.json")
+    result = run(command, "postgresql://app@127.0.0.1:1/shop", "--connect-timeout", "1", "-o", target)
+    assert_one_line_error(result, f"cannot write {target}: directory", "does not exist")
+    result = run(command, "postgresql://app@127.0.0.1:1/shop", "--connect-timeout", "1", "-o", str(tmp_path))
+    assert_one_line_error(result, "it is a directory")
+
+
+def test_mariadb_server_is_labelled_mariadb_in_the_text_header(tmp_path: Path) -> None:
+    snap = dataclasses.replace(_snapshot(with_pk=True), engine="mysql", flavor="mariadb",
+                               server_version="10.11.19-MariaDB", dsn="mysql://root@127.0.0.1:3306/shop")
+    result = run("scan", "--from", _save(tmp_path, snap), "--no-color")
+    assert "MariaDB 10.11.19-MariaDB" in result.stdout
+    assert "MySQL 10.11" not in result.stdout
+    mysql = dataclasses.replace(snap, flavor=None, server_version="8.0.36")
+    assert "MySQL 8.0.36" in run("scan", "--from", _save(tmp_path, mysql, "m.json"), "--no-color").stdout
 
 
 def test_select_and_ignore(no_pk_file: str) -> None:

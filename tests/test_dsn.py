@@ -92,6 +92,30 @@ def test_malformed_strings_give_one_line_without_the_password(text: str, expecte
     assert SECRET not in message and "\n" not in message
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    # the quoted token is what makes libpq's message useful: kept where it cannot be a password
+    ("host=db dbname shop", 'missing "=" after "dbname"'),
+    ("host=db user=app bogus=1", 'invalid connection option "bogus"'),
+    ("postgresql://app@db/shop?bogus=1", 'invalid URI query parameter: "bogus"'),
+])
+def test_malformed_strings_keep_libpq_tokens_that_are_no_password(text: str, expected: str) -> None:
+    with pytest.raises(DsnError) as info:
+        parse_dsn(text, environ={})
+    assert expected in str(info.value)
+
+
+@pytest.mark.parametrize("text", [
+    f"host=db password=my {SECRET} dbname=x",  # a password with a space, unquoted: libpq quotes its 2nd word
+    f"host=db password={SECRET} shop",
+    f"postgresql://app:{SECRET}@db/shop?{SECRET}=1",
+])
+def test_malformed_strings_hide_tokens_standing_where_a_password_would(text: str) -> None:
+    with pytest.raises(DsnError) as info:
+        parse_dsn(text, environ={})
+    message = str(info.value)
+    assert SECRET not in message and '"…"' in message
+
+
 def test_malformed_dbaudit_dsn_says_where_it_came_from() -> None:
     with pytest.raises(DsnError, match=r"\(DBAUDIT_DSN\)"):
         parse_dsn(None, environ={"DBAUDIT_DSN": "not a dsn"})

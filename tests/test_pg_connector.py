@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -270,6 +270,47 @@ def test_schema_patterns_are_applied(seeded: tuple[str, Snapshot]) -> None:
     assert {i.schema for i in only.indexes} == {"Ärger"} and only.sequences == ()
     without = collect(parse_dsn(dsn), CollectOptions(exclude_schemas=("?rger", "nothing*")))
     assert without.schemas == ("public",) and {c.schema for c in without.constraints} == {"public"}
+
+
+DOMAINS = """
+CREATE SCHEMA kept;
+CREATE SCHEMA other;
+CREATE DOMAIN kept.ref AS bigint;
+CREATE DOMAIN kept.ref2 AS kept.ref;
+CREATE DOMAIN kept.code AS varchar(12);
+CREATE DOMAIN kept.cents AS bigint;
+ALTER DOMAIN kept.cents ADD CONSTRAINT cents_nonneg CHECK (VALUE >= 0) NOT VALID;
+ALTER DOMAIN kept.cents ADD CONSTRAINT cents_small CHECK (VALUE < 10000000000);
+CREATE DOMAIN other.hidden AS int;
+ALTER DOMAIN other.hidden ADD CONSTRAINT hidden_pos CHECK (VALUE > 0) NOT VALID;
+CREATE TABLE other.parents (id kept.ref2 PRIMARY KEY, code kept.code UNIQUE);
+CREATE TABLE kept.children (
+    parent_id kept.ref2 REFERENCES other.parents (id), code varchar(12) REFERENCES other.parents (code),
+    amount kept.cents, n int
+);
+"""
+
+
+def test_domains_and_types_of_referenced_columns(pg_new_db: Callable[..., str]) -> None:
+    snap = collect(parse_dsn(pg_new_db(DOMAINS)), CollectOptions(exclude_schemas=("other",), workload=False,
+                                                                  sample=False))
+    assert snap.table("other", "parents") is None
+    children = snap.table("kept", "children")
+    assert children is not None
+    types = {c.name: (c.data_type, c.base_type) for c in children.columns}
+    assert types == {"parent_id": ("kept.ref2", "bigint"), "code": ("character varying(12)", None),
+                     "amount": ("kept.cents", "bigint"), "n": ("integer", None)}
+    fks = {c.columns: c for c in snap.foreign_keys()}
+    assert fks[("parent_id",)].ref_column_types == ("kept.ref2",)
+    assert fks[("parent_id",)].ref_column_base_types == ("bigint",)
+    assert fks[("code",)].ref_column_types == ("kept.code",)
+    assert fks[("code",)].ref_column_base_types == ("character varying(12)",)
+    # only the unvalidated constraint of a domain in an audited schema, with the domain named and no table
+    domain_constraints = [c for c in snap.constraints if c.domain is not None]
+    assert [(c.schema, c.domain, c.name, c.type, c.validated, c.table) for c in domain_constraints] == [
+        ("kept", "cents", "cents_nonneg", "check", False, "")
+    ]
+    assert snapshot_from_json(snapshot_to_json(snap)) == snap
 
 
 def test_glob_to_regex() -> None:

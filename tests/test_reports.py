@@ -6,6 +6,7 @@ and review the diff.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -17,7 +18,7 @@ import pytest
 
 from auditor.dsn import parse_dsn
 from auditor.engine import DOCS_BASE, RunResult
-from auditor.model import Finding, Note, ObjectRef, Severity, Skipped, Snapshot
+from auditor.model import Finding, Note, ObjectRef, Sampling, Severity, Skipped, Snapshot, TableSample
 from auditor.report import Report, Target, build_report
 from auditor.scoring import Metric, Score
 from reports import render
@@ -356,3 +357,27 @@ def test_scoring_page_matches_the_code() -> None:
     score = compute_score(failed, findings)
     assert (score.value, score.grade) == (51, "F")
     assert "= 51  ->  grade F" in page
+
+
+def test_text_report_says_which_tables_the_sample_covers() -> None:
+    budget = "the sampling budget of 60 s was used up"
+    sampling = Sampling(rows_per_table=10_000, duration_s=60.2, tables=(
+        TableSample(schema="public", table="a", rows=10_000, method="full"),
+        TableSample(schema="public", table="b", skipped_reason=budget),
+        TableSample(schema="public", table="c", skipped_reason=budget),
+    ))
+    snapshot = Snapshot(engine="postgresql", server_version="15.18", database="shop", sampling=sampling)
+    text = render_text(dataclasses.replace(sample_report(), snapshot=snapshot))
+    assert (f"data sample: 1 of 3 tables sampled (up to 10,000 rows each) in 60.20 s; not judged by NF02-NF04: "
+            f"2: {budget}") in " ".join(text.split())
+    off = dataclasses.replace(snapshot, sampling=Sampling(enabled=False))
+    assert "data sample: off (--no-sample)" in render_text(dataclasses.replace(sample_report(), snapshot=off))
+
+
+def test_text_metrics_state_a_shared_method_once() -> None:
+    method = "calls-weighted mixture of per-statement log-normals; 21 statements, 573 calls"
+    metrics = tuple(Metric(key=k, label=k, value=1.5, unit="ms", method=method) for k in ("p50", "p95", "p99"))
+    text = render_text(dataclasses.replace(sample_report(), metrics=metrics))
+    assert text.count(method) == 1
+    assert [line.split()[-1] for line in text.splitlines() if line.startswith("p9") or line.startswith("p50")] \
+        == ["[1]", "[1]", "[1]"]

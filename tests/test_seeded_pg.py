@@ -35,7 +35,8 @@ CREATE INDEX orders_cc ON orders (customer_id, created_at);
 CREATE INDEX orders_c ON orders (customer_id);
 CREATE INDEX orders_code_region ON orders (code, region);
 CREATE UNIQUE INDEX orders_code_key ON orders (code);
-CREATE INDEX orders_created_desc ON orders (created_at DESC);
+-- (created_at DESC NULLS LAST) read backwards is (created_at NULLS FIRST), which (created_at, region) is not
+CREATE INDEX orders_created_desc ON orders (created_at DESC NULLS LAST);
 CREATE INDEX orders_created_region ON orders (created_at, region);
 
 -- IX05 + KY02: items.product_id (integer, no index) -> products.id (bigint);

@@ -24,6 +24,7 @@ from auditor.connectors.postgres.session import (
     read_only_session,
 )
 from auditor.dsn import Dsn
+from auditor.errors import AuditError
 from auditor.model import (
     Column,
     ColumnRef,
@@ -164,7 +165,9 @@ class _Collector:
             "include": [glob_to_regex(p) for p in self.options.include_schemas],
             "exclude": [glob_to_regex(p) for p in self.options.exclude_schemas],
         }) or []
-        schemas = [r["name"] for r in schema_rows]
+        schemas = [r["name"] for r in schema_rows if r["included"] and not r["excluded"]]
+        if not schemas and schema_rows:
+            raise AuditError(_no_schema_message(schema_rows, self.options))
         scope = {"schemas": schemas}
         table_rows = self._area("tables", scope) or []
         column_rows = self._area("columns", scope) or []
@@ -198,6 +201,17 @@ class _Collector:
             sequences=tuple(_sequence(r) for r in sequence_rows),
             notes=tuple(self.notes),
         )
+
+
+def _no_schema_message(rows: list[dict[str, Any]], options: CollectOptions) -> str:
+    """Why the patterns select nothing, with the schemas there are: auditing nothing would look like a pass."""
+    names = [str(r["name"]) for r in rows]
+    shown = ", ".join(names[:20]) + (f", ... ({len(names)} in all)" if len(names) > 20 else "")
+    if not any(r["included"] for r in rows):
+        patterns = " ".join(f"--schema {p!r}" for p in options.include_schemas)
+        return f"no schema matches {patterns} (schemas: {shown})"
+    patterns = " ".join(f"--exclude-schema {p!r}" for p in options.exclude_schemas)
+    return f"{patterns} leaves no schema to audit (schemas: {shown})"
 
 
 def _short_version(text: str, num: int) -> str:
@@ -252,7 +266,7 @@ def _tables(table_rows: list[dict[str, Any]], column_rows: list[dict[str, Any]],
                 name=c["name"], data_type=c["data_type"], nullable=bool(c["nullable"]), default=c["default"],
                 comment=c["comment"], position=int(c["position"]), identity=c["identity"],
                 null_frac=_float(st.get("null_frac")), n_distinct=_float(st.get("n_distinct")),
-                generated=c["generated"],
+                generated=c["generated"], base_type=c["base_type"],
             ))
         parent = None
         if r["parent_name"] is not None:
@@ -290,6 +304,8 @@ def _constraint(r: dict[str, Any]) -> Constraint:
         definition=r["definition"] or "", validated=bool(r["validated"]), deferrable=bool(r["deferrable"]),
         ref_schema=r["ref_schema"], ref_table=r["ref_table"], ref_columns=tuple(r["ref_columns"] or ()),
         on_update=r["on_update"], on_delete=r["on_delete"], match_type=r["match_type"], index=r["index"],
+        ref_column_types=tuple(r["ref_column_types"] or ()),
+        ref_column_base_types=tuple(r["ref_column_base_types"] or ()), domain=r["domain"],
     )
 
 

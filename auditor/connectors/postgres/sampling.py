@@ -37,6 +37,7 @@ from psycopg import sql as pgsql
 from auditor.connectors import CollectOptions
 from auditor.model import ColumnSample, Sampling, Table, TableSample
 from auditor.sampling import SamplingBudget, column_sample, list_items, list_profile
+from auditor.workload import DBAUDIT_MARKER, PROBE_ALIAS
 
 SAMPLED_KINDS = ("table", "partitioned")
 _SKIP_TYPES = ("bytea", "json", "jsonb", "xml", "tsvector", "tsquery", "point", "line", "lseg", "box", "path",
@@ -68,12 +69,22 @@ class _Probe:
     original_timeout: str = "0"
     started: float = field(default_factory=time.perf_counter)
 
-    def run(self, sql: str | pgsql.Composable, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
-        """One round trip; rows of the last result that has any."""
+    def run(self, *statements: str | pgsql.Composable,
+            params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        """One round trip of one or more statements; rows of the last result that has any.
+
+        Every statement starts and ends with the marker: pg_stat_statements records each statement of a
+        multi-statement string on its own (15-17: the text from just after the previous semicolon; 18: from
+        its first token, dropping a leading comment), so a marker only at the start of the string would leave
+        the sampling SELECTs unmarked in the audited workload. The one before each semicolon is kept by all.
+        """
         self.queries += 1
         rows: list[tuple[Any, ...]] = []
+        before, after = pgsql.SQL(DBAUDIT_MARKER + " "), pgsql.SQL("\n" + DBAUDIT_MARKER)
+        text = pgsql.SQL(";\n").join(before + (pgsql.SQL(s) if isinstance(s, str) else s) + after
+                                      for s in statements)
         with self.conn.cursor() as cur:
-            cur.execute(sql, params)  # type: ignore[arg-type]  # composed from our literals and quoted names
+            cur.execute(text, params)
             while True:
                 if cur.description is not None:
                     rows = cur.fetchall()
@@ -147,7 +158,7 @@ def _readable_columns(probe: _Probe, tables: list[Table]) -> dict[tuple[str, str
         " JOIN unnest(%s::text[], %s::text[]) AS want(schema_name, table_name)"
         "   ON want.schema_name = n.nspname AND want.table_name = c.relname"
         " GROUP BY n.nspname, c.relname",
-        ([t.schema for t in tables], [t.name for t in tables]),
+        params=([t.schema for t in tables], [t.name for t in tables]),
     )
     return {(r[0], r[1]): set(r[2] or ()) for r in rows}
 
@@ -195,18 +206,19 @@ def _sample_one(probe: _Probe, table: Table, readable: set[str] | None) -> Table
         sample_clause = pgsql.SQL(" TABLESAMPLE {} ({}) REPEATABLE ({})").format(
             pgsql.SQL(method.upper()), pgsql.Literal(percent), pgsql.Literal(_SEED))
     timeout_ms = max(100, int(min(budget.table_timeout_s, remaining) * 1000))
-    select = pgsql.SQL("SELECT {} FROM {}{} LIMIT {}").format(
-        pgsql.SQL(", ").join(exprs), pgsql.Identifier(table.schema, table.name), sample_clause,
-        pgsql.Literal(budget.rows_per_table))
-    statement = pgsql.SQL("SAVEPOINT dbaudit_sample; SET LOCAL statement_timeout = {}; {}; "
-                          "RELEASE SAVEPOINT dbaudit_sample").format(pgsql.Literal(timeout_ms), select)
+    # the alias is a second mark, inside the statement: it survives where a comment is dropped
+    select = pgsql.SQL("SELECT {}, 1 AS {} FROM {}{} LIMIT {}").format(
+        pgsql.SQL(", ").join(exprs), pgsql.Identifier(PROBE_ALIAS), pgsql.Identifier(table.schema, table.name),
+        sample_clause, pgsql.Literal(budget.rows_per_table))
     t0 = time.perf_counter()
     try:
-        rows = probe.run(statement)
+        rows = probe.run("SAVEPOINT dbaudit_sample",
+                         pgsql.SQL("SET LOCAL statement_timeout = {}").format(pgsql.Literal(timeout_ms)),
+                         select, "RELEASE SAVEPOINT dbaudit_sample")
     except psycopg.Error as exc:
         if probe.conn.closed or probe.conn.broken:
             raise
-        probe.run("ROLLBACK TO SAVEPOINT dbaudit_sample; RELEASE SAVEPOINT dbaudit_sample")
+        probe.run("ROLLBACK TO SAVEPOINT dbaudit_sample", "RELEASE SAVEPOINT dbaudit_sample")
         return _skipped(table, _failure_reason(exc, timeout_ms))
     samples = _column_samples(rows, columns, text_cols, budget)
     return TableSample(

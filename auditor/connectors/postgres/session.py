@@ -117,6 +117,10 @@ def connect_error_message(exc: psycopg.Error, dsn: Dsn, connect_timeout_s: int) 
     m = re.search(r"failed to resolve host '([^']*)'|could not translate host name \"([^\"]*)\"", text)
     if m:
         return f"could not resolve host '{m.group(1) or m.group(2)}'"
+    if ("received invalid response to SSL negotiation" in text
+            or re.search(r"expected authentication request from server, but received", text)):
+        # the first byte of something else's greeting ("H" of HTTP/1.1, "S" of SSH-2.0): not PostgreSQL
+        return f"the server at {where} did not answer as PostgreSQL (is it another service?)"
     if "Connection refused" in text:
         return f"connection refused at {where}: is PostgreSQL running and listening there?"
     if "No such file or directory" in text and host.startswith("/"):

@@ -7,8 +7,9 @@ need the tables, columns and indexes):
 
 It never writes: every EXPLAIN is without ANALYZE, inside a read-only transaction, each statement in a savepoint
 under ``statement_timeout``; hypopg's hypothetical indexes live in the session's memory and are reset after each
-use. Every SQL text sent starts with :data:`~auditor.workload.DBAUDIT_MARKER`, so the probe's own statements are
-recognised in pg_stat_statements and left out.
+use. Every SQL text sent starts and ends with :data:`~auditor.workload.DBAUDIT_MARKER` (see
+:func:`~auditor.workload.marked`), so the probe's own statements are recognised in pg_stat_statements and left
+out.
 """
 
 from __future__ import annotations
@@ -26,9 +27,17 @@ from psycopg.rows import tuple_row
 
 from auditor.model import IndexProposal, PlanScan, PlanSummary, Snapshot, Statement, WorkloadInfo
 from auditor.sqlquote import pg_column_list, pg_qualified
-from auditor.workload import DBAUDIT_MARKER, SEQ_SCANS, analyze_query, is_large, propose_index
+from auditor.workload import (
+    INDEX_SCANS,
+    SEQ_SCANS,
+    analyze_query,
+    is_large,
+    is_own_statement,
+    marked,
+    propose_index,
+    weak_index_scan,
+)
 
-M = DBAUDIT_MARKER
 HIDDEN_TEXT = "<insufficient privilege>"
 ENABLE_PGSS = "shared_preload_libraries = 'pg_stat_statements'; CREATE EXTENSION pg_stat_statements"
 
@@ -69,7 +78,7 @@ class _Session:
         self.sent += 1
         # tuples whatever row factory the connector set on its connection
         with self.conn.cursor(row_factory=tuple_row) as cur:
-            cur.execute(M + " " + sql, params)
+            cur.execute(marked(sql), params)
             return cur.fetchall() if cur.description else []
 
     @contextlib.contextmanager
@@ -180,25 +189,57 @@ def _probe(session: _Session, snapshot: Snapshot, options: WorkloadOptions,
 
 
 def pool_rows(raw: Sequence[Sequence[Any]]) -> tuple[tuple[Statement, ...], dict[str, int]]:
-    """One Statement per (queryid, toplevel), pooling the rows of different roles; counts what was left out."""
+    """One Statement per statement text (and toplevel), pooling rows of different roles and queryids.
+
+    pg_stat_statements keys its rows by (role, database, queryid, toplevel), and the queryid covers the
+    parameter types: psycopg 3 binds a Python int as int2, int4 or int8 by its value, so one statement of the
+    application shows up as two or three rows with the same text. They are one statement to the user and to
+    the checks (WL03 counts calls, WL02 weighs them), so rows are merged when they share a queryid or a text
+    (whitespace aside): calls, time, rows and blocks are summed, min/max combined, mean and standard
+    deviation pooled. The merged statement keeps the queryid with the most calls and lists all in
+    ``queryids``. Also counts what was left out.
+    """
     counts = {"hidden": 0, "self": 0, "catalog": 0}
-    groups: dict[tuple[str, bool], list[Sequence[Any]]] = {}
+    kept: list[Sequence[Any]] = []
     for r in raw:
         queryid, query = r[0], r[1]
         if queryid is None or query is None or query == HIDDEN_TEXT:
             counts["hidden"] += 1
             continue
-        if DBAUDIT_MARKER in query:
+        if is_own_statement(query):
             counts["self"] += 1
             continue
-        toplevel = r[12] if r[12] is not None else True
-        groups.setdefault((queryid, bool(toplevel)), []).append(r)
+        kept.append(r)
+    # union-find over the rows: same (queryid, toplevel) or same (text, toplevel) join a group
+    parent = list(range(len(kept)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first: dict[tuple[str, str, bool], int] = {}
+    for i, r in enumerate(kept):
+        toplevel = bool(r[12]) if r[12] is not None else True
+        for key in (("id", str(r[0]), toplevel), ("text", " ".join(str(r[1]).split()), toplevel)):
+            j = first.setdefault(key, i)
+            if j != i:
+                parent[find(i)] = find(j)
+    groups: dict[int, list[Sequence[Any]]] = {}
+    for i, r in enumerate(kept):
+        groups.setdefault(find(i), []).append(r)
     out: list[Statement] = []
-    for (queryid, toplevel), rows in groups.items():
-        query = rows[0][1]
+    for rows in groups.values():
+        calls_by_id: dict[str, int] = {}
+        for r in rows:
+            calls_by_id[str(r[0])] = calls_by_id.get(str(r[0]), 0) + int(r[2] or 0)
+        queryid = max(calls_by_id, key=lambda q: (calls_by_id[q], q))
+        query = next(str(r[1]) for r in rows if str(r[0]) == queryid)
         if analyze_query(query).catalog_only:
             counts["catalog"] += 1
             continue
+        toplevel = bool(rows[0][12]) if rows[0][12] is not None else True
         calls = sum(int(r[2] or 0) for r in rows)
         total = sum(float(r[3] or 0.0) for r in rows)
         mean = total / calls if calls else 0.0
@@ -213,6 +254,7 @@ def pool_rows(raw: Sequence[Sequence[Any]]) -> tuple[tuple[Statement, ...], dict
             rows=sum(int(r[8] or 0) for r in rows), shared_blks_hit=sum(int(r[9] or 0) for r in rows),
             shared_blks_read=sum(int(r[10] or 0) for r in rows),
             blk_read_ms=sum(read_times) if read_times else None, toplevel=toplevel, roles=len(rows),
+            queryids=tuple(sorted(calls_by_id, key=lambda q: (-calls_by_id[q], q))) if len(calls_by_id) > 1 else (),
         ))
     out.sort(key=lambda s: (-s.total_ms, s.queryid))
     return tuple(out), counts
@@ -287,14 +329,20 @@ def _explain_one(session: _Session, snapshot: Snapshot, stmt: Statement, params:
     scans = tuple(_scans(plan))
     proposals: list[IndexProposal] = []
     for scan in scans:
-        if scan.scan_type not in SEQ_SCANS or scan.schema is None:
+        if scan.schema is None or scan.scan_type not in SEQ_SCANS | INDEX_SCANS:
             continue
         table = snapshot.table(scan.schema, scan.table)
         if not is_large(table, options.proposal_min_rows):
             continue
         proposal = propose_index(snapshot, stmt.query, scan.schema, scan.table)
-        if proposal is None or proposal in proposals:
+        if proposal is None or any(p.columns == proposal.columns for p in proposals):
             continue
+        if scan.scan_type in INDEX_SCANS:
+            # an index scan is questioned only when the index leaves equality columns to a Filter; without
+            # hypopg there is no second plan to compare with, so the proposal is not made at all
+            if not hypopg or weak_index_scan(snapshot, scan, proposal) is None:
+                continue
+            proposal = dataclasses.replace(proposal, current_index=scan.index)
         if hypopg:
             proposal = _verify(session, stmt.query, params, n, method, proposal, float(plan["Total Cost"]))
         proposals.append(proposal)
@@ -331,8 +379,12 @@ def _scans(node: Mapping[str, Any]) -> Iterator[PlanScan]:
         index = node.get("Index Name")
         if index is None and node_type == "Bitmap Heap Scan":
             index = next((c.get("Index Name") for c in _descend(node) if c.get("Index Name")), None)
+        index_rows = None
+        if node_type == "Bitmap Heap Scan":
+            index_rows = next((c.get("Plan Rows") for c in _descend(node) if c.get("Index Name")), None)
         yield PlanScan(schema=node.get("Schema"), table=str(node["Relation Name"]), scan_type=node_type,
-                       alias=node.get("Alias"), index=index, plan_rows=node.get("Plan Rows"))
+                       alias=node.get("Alias"), index=index, plan_rows=node.get("Plan Rows"),
+                       filter=node.get("Filter") if index is not None else None, index_rows=index_rows)
     for child in node.get("Plans", ()):
         yield from _scans(child)
 

@@ -4,6 +4,14 @@ SELECT
     c.relname AS table,
     a.attname AS name,
     pg_catalog.format_type(a.atttypid, a.atttypmod) AS data_type,
+    -- the type under a domain (through domains over domains); NULL where the type is no domain
+    (WITH RECURSIVE d(base, typmod, depth) AS (
+         SELECT t.typbasetype, t.typtypmod, 1 FROM pg_catalog.pg_type t
+          WHERE t.oid = a.atttypid AND t.typtype = 'd'
+         UNION ALL
+         SELECT t.typbasetype, t.typtypmod, d.depth + 1 FROM d
+           JOIN pg_catalog.pg_type t ON t.oid = d.base AND t.typtype = 'd')
+     SELECT pg_catalog.format_type(base, typmod) FROM d ORDER BY depth DESC LIMIT 1) AS base_type,
     NOT a.attnotnull AS nullable,
     CASE WHEN a.attgenerated = '' THEN pg_catalog.pg_get_expr(ad.adbin, ad.adrelid, true) END AS default,
     CASE WHEN a.attgenerated <> '' THEN pg_catalog.pg_get_expr(ad.adbin, ad.adrelid, true) END AS generated,

@@ -1,7 +1,12 @@
--- description: table constraints (primary key, unique, foreign key, check, exclusion) with columns and FK details
+-- description: table constraints (primary key, unique, foreign key, check, exclusion) with columns and FK details,
+-- plus the NOT VALID constraints of domains
 -- Clones that partitioning makes of a parent's constraint (conparentid <> 0) are left out: the parent's row
 -- stands for them. NOT NULL rows (contype 'n', PostgreSQL 18) are kept only while NOT VALID, as the other
 -- versions have no such row and columns already carry their nullability.
+-- The referenced columns' types come along (declared, and the type under a domain), so that KY02 can judge a
+-- foreign key whose referenced table lies outside the audited schemas.
+-- Domain constraints (contypid <> 0) have no table: only the unvalidated ones are read, for KY03, with the
+-- domain's name in "domain" and an empty "table".
 SELECT
     n.nspname AS schema,
     c.relname AS table,
@@ -21,6 +26,21 @@ SELECT
             FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
             JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum
            ORDER BY k.ord) AS ref_columns,
+    ARRAY(SELECT pg_catalog.format_type(a.atttypid, a.atttypmod)
+            FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
+            JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum
+           ORDER BY k.ord) AS ref_column_types,
+    -- the type under a domain (through domains over domains), NULL where the column's type is no domain
+    ARRAY(SELECT (WITH RECURSIVE d(base, typmod, depth) AS (
+                      SELECT t.typbasetype, t.typtypmod, 1 FROM pg_catalog.pg_type t
+                       WHERE t.oid = a.atttypid AND t.typtype = 'd'
+                      UNION ALL
+                      SELECT t.typbasetype, t.typtypmod, d.depth + 1 FROM d
+                        JOIN pg_catalog.pg_type t ON t.oid = d.base AND t.typtype = 'd')
+                  SELECT pg_catalog.format_type(base, typmod) FROM d ORDER BY depth DESC LIMIT 1)
+            FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
+            JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum
+           ORDER BY k.ord) AS ref_column_base_types,
     CASE WHEN con.contype = 'f' THEN
         CASE con.confupdtype WHEN 'a' THEN 'no action' WHEN 'r' THEN 'restrict' WHEN 'c' THEN 'cascade'
                              WHEN 'n' THEN 'set null' WHEN 'd' THEN 'set default' END END AS on_update,
@@ -31,7 +51,8 @@ SELECT
         CASE con.confmatchtype WHEN 's' THEN 'simple' WHEN 'f' THEN 'full' WHEN 'p' THEN 'partial' END
     END AS match_type,
     -- for a foreign key conindid is the referenced side's index, not one of this table
-    CASE WHEN con.contype IN ('p', 'u', 'x') THEN ic.relname END AS index
+    CASE WHEN con.contype IN ('p', 'u', 'x') THEN ic.relname END AS index,
+    NULL::text AS domain
   FROM pg_catalog.pg_constraint con
   JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -44,4 +65,19 @@ SELECT
    AND n.nspname = ANY (%(schemas)s::text[])
    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
                     WHERE e.classid = 'pg_catalog.pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e')
+UNION ALL
+SELECT
+    n.nspname, '', con.conname,
+    CASE con.contype WHEN 'c' THEN 'check' WHEN 'n' THEN 'not_null' END,
+    ARRAY[]::text[], pg_catalog.pg_get_constraintdef(con.oid, true), con.convalidated, con.condeferrable,
+    NULL, NULL, ARRAY[]::text[], ARRAY[]::text[], ARRAY[]::text[], NULL, NULL, NULL, NULL,
+    t.typname::text
+  FROM pg_catalog.pg_constraint con
+  JOIN pg_catalog.pg_type t ON t.oid = con.contypid
+  JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+ WHERE con.contypid <> 0
+   AND NOT con.convalidated
+   AND n.nspname = ANY (%(schemas)s::text[])
+   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
+                    WHERE e.classid = 'pg_catalog.pg_type'::regclass AND e.objid = t.oid AND e.deptype = 'e')
  ORDER BY 1, 2, 3
