@@ -26,6 +26,7 @@ from auditor.model import (
     Table,
 )
 from auditor.scoring import FAILED_METRIC_PENALTY, Metric, audited_tables, penalties
+from auditor.workload import latency_statements
 
 ER_MAX_TABLES = 40
 ER_MAX_COLUMNS = 12  # per entity in the diagram; keys are always shown
@@ -418,7 +419,8 @@ def top_statements(snapshot: Snapshot, findings: Iterable[Finding], limit: int =
         if f.object.queryid:
             by_query[f.object.queryid].append(f)
     plans = {p.queryid: p for p in snapshot.plans}
-    stmts = [s for s in snapshot.statements if s.toplevel]
+    # transaction and session control (BEGIN, SET, SAVEPOINT...) is not what a DBA tunes
+    stmts = latency_statements(snapshot)
     total = sum(s.total_ms for s in stmts) or 1.0
     ranked = sorted(stmts, key=lambda s: (-s.total_ms, s.queryid))[:limit]
     return [

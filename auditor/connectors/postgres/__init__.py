@@ -38,7 +38,7 @@ from auditor.model import (
     TableStats,
 )
 from auditor.sqlquote import pg_ident, pg_qualified
-from auditor.workload import DBAUDIT_MARKER
+from auditor.workload import marked
 
 __all__ = ["collect", "glob_to_regex", "limits_of"]
 
@@ -129,13 +129,13 @@ def _run_probes(session: Session, snap: Snapshot, options: CollectOptions) -> Sn
 
 def _guarded(session: Session, snap: Snapshot, area: str, probe: Callable[[Snapshot], Snapshot]) -> Snapshot:
     """Run a probe under its own savepoint: a server error costs its part of the snapshot, not the run."""
-    session.conn.execute(f"{DBAUDIT_MARKER} SAVEPOINT dbaudit_probe")
+    session.conn.execute(marked("SAVEPOINT dbaudit_probe"))
     try:
         return probe(snap)
     except (psycopg.errors.Error, psycopg.DatabaseError) as exc:
         if session.conn.broken:
             raise
-        session.conn.execute(f"{DBAUDIT_MARKER} ROLLBACK TO SAVEPOINT dbaudit_probe")
+        session.conn.execute(marked("ROLLBACK TO SAVEPOINT dbaudit_probe"))
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         note = Note(area=area, message=f"the {area} probe stopped: {first}")
         return dataclasses.replace(snap, notes=(*snap.notes, note))

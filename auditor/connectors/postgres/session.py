@@ -21,10 +21,9 @@ from psycopg.rows import dict_row
 
 from auditor.dsn import Dsn, redact
 from auditor.errors import AuditError, ConnectError
-from auditor.workload import DBAUDIT_MARKER
+from auditor.workload import marked
 
 APPLICATION_NAME = "dbaudit"
-M = DBAUDIT_MARKER  # starts every statement we send, so the workload probe can leave ours out
 
 # Errors of a single catalog query that leave the rest of the collection possible: the area is noted as
 # incomplete and the run goes on (insufficient_privilege, lock_not_available, query_canceled by the timeout).
@@ -190,10 +189,10 @@ class Session:
         sql = load_sql(area, self.server_major)
         # the marker after the semicolon stays with the SELECT in pg_stat_statements, which then tells our
         # catalog reads apart from the application's workload
-        return self.execute(f"{M} SAVEPOINT dbaudit_area;\n{M} {sql}", params)
+        return self.execute(f"{marked('SAVEPOINT dbaudit_area')};\n{marked(sql)}", params)
 
     def rollback_area(self) -> None:
-        self.execute(f"{M} ROLLBACK TO SAVEPOINT dbaudit_area")
+        self.execute(marked("ROLLBACK TO SAVEPOINT dbaudit_area"))
 
 
 def _count_statements(sql: str) -> int:
@@ -234,15 +233,15 @@ def read_only_session(dsn: Dsn, limits: SessionLimits) -> Iterator[Session]:
     idle_ms = int(limits.idle_in_transaction_timeout_ms)
     try:
         session.execute(
-            f"{M} BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\n"
-            f"{M} SET LOCAL statement_timeout = {int(limits.statement_timeout_ms)};\n"
-            f"{M} SET LOCAL lock_timeout = {int(limits.lock_timeout_ms)};\n"
-            f"{M} SET LOCAL idle_in_transaction_session_timeout = {idle_ms}"
+            marked("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") + ";\n"
+            + marked(f"SET LOCAL statement_timeout = {int(limits.statement_timeout_ms)}") + ";\n"
+            + marked(f"SET LOCAL lock_timeout = {int(limits.lock_timeout_ms)}") + ";\n"
+            + marked(f"SET LOCAL idle_in_transaction_session_timeout = {idle_ms}")
         )
         yield session
         if not conn.closed:
             # nothing was written, so ending it either way is the same; COMMIT says "all went well" in logs
-            session.execute(f"{M} COMMIT")
+            session.execute(marked("COMMIT"))
     except psycopg.Error as exc:
         raise AuditError(redact(f"catalog read failed: {_first_line(exc)}", dsn)) from None
     finally:
