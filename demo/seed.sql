@@ -11,6 +11,12 @@
 --   KY03 unvalidated-constraint user_settings_theme_check (CHECK ... NOT VALID), notifications_user_id_fkey (FK NOT VALID)
 --   KY04 sequence-exhaustion   notifications_id_seq (serial at 2,000,000,000 of 2,147,483,647)
 --                              page_views_id_seq (a bigint sequence feeding an integer column, at 2,100,000,000)
+--   NF01 repeating-group       users.phone1, phone2, phone3
+--   NF02 multi-valued-column   posts.tag_list holds comma-separated tag names
+--   NF04 transitive-dependency comments.author_email copies users.email through author_id
+--   WL02 missing-index-for-query  "comments by author" reads comments (15,000 rows) without an index (workload.py)
+--   WL03 n-plus-one            the author of every comment fetched one by one (workload.py)
+--   WL04 offset-pagination     the front page paged with OFFSET (workload.py)
 --
 -- LOOK-ALIKES (dbaudit must stay silent on them):
 --   users_email_lower_idx      expression index on lower(email) beside the unique email index: not a duplicate
@@ -22,6 +28,9 @@
 --   audit_log_id_seq           bigint sequence at 2,000,000,000: far from bigint's limit
 --   comments.post_id, post_tags.tag_id  FK types equal to the referenced keys
 --   tags_name_slug_idx, comments_* indexes  never scanned, but on tables read too rarely for evidence
+--   users.address_line1/2     a conventional pair, not a repeating group
+--   comments.body              free text, not a list; posts.title unique in the data
+--   the archive page           keyset pagination (WHERE created_at < $1 ORDER BY created_at DESC LIMIT), no OFFSET
 
 CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
 
@@ -30,6 +39,11 @@ CREATE TABLE users (
     email        text        NOT NULL,
     display_name text        NOT NULL,
     country_code char(2),
+    phone1       text,
+    phone2       text,
+    phone3       text,
+    address_line1 text,
+    address_line2 text,
     created_at   timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT users_email_key UNIQUE (email)
 );
@@ -47,8 +61,10 @@ CREATE TABLE posts (
     title      text        NOT NULL,
     body       text        NOT NULL,
     status     text        NOT NULL DEFAULT 'published',
+    tag_list   text,
     created_at timestamptz NOT NULL DEFAULT now()
 );
+CREATE INDEX posts_created_at_idx ON posts (created_at);
 CREATE INDEX posts_author_id_idx ON posts (author_id);
 CREATE INDEX posts_status_idx ON posts (status);
 
@@ -56,6 +72,7 @@ CREATE TABLE comments (
     id         bigserial PRIMARY KEY,
     post_id    bigint      NOT NULL REFERENCES posts (id) ON DELETE CASCADE,
     author_id  bigint      NOT NULL REFERENCES users (id),
+    author_email text,
     body       text        NOT NULL,
     hidden     boolean     NOT NULL DEFAULT false,
     created_at timestamptz NOT NULL DEFAULT now()
@@ -115,25 +132,40 @@ ALTER SEQUENCE page_views_id_seq OWNED BY page_views.id;
 -- Data: a few thousand rows, pseudo-random but repeatable (setseed), so that columns do not determine
 -- each other by accident of modular arithmetic.
 SELECT setseed(0.42);
-INSERT INTO users (email, display_name, country_code, created_at)
+INSERT INTO users (email, display_name, country_code, phone1, phone2, phone3, address_line1, address_line2,
+                   created_at)
 SELECT 'user' || g || '@example.com',
        'User ' || (g % 1500),          -- display names repeat: the unique index below cannot be built
        (ARRAY['DE', 'FR', 'US', 'JP', 'BR'])[1 + floor(random() * 5)::int],
+       '+1-555-' || lpad(floor(random() * 10000000)::text, 7, '0'),
+       CASE WHEN random() < 0.4 THEN '+1-555-' || lpad(floor(random() * 10000000)::text, 7, '0') END,
+       CASE WHEN random() < 0.1 THEN '+1-555-' || lpad(floor(random() * 10000000)::text, 7, '0') END,
+       floor(random() * 900 + 1)::int || ' Main Street',
+       CASE WHEN random() < 0.3 THEN 'Apt ' || floor(random() * 90 + 1)::int END,
        now() - make_interval(days => floor(random() * 700)::int)
 FROM generate_series(1, 2000) AS g;
 
 INSERT INTO user_settings (user_id, theme)
 SELECT id, CASE WHEN random() < 0.3 THEN 'dark' ELSE 'light' END FROM users WHERE id % 4 <> 0;
 
-INSERT INTO posts (author_id, title, body, status, created_at)
+INSERT INTO posts (author_id, title, body, status, tag_list, created_at)
 SELECT 1 + floor(random() * 2000)::int, 'Post number ' || g,
        repeat('Lorem ipsum dolor sit amet. ', 1 + floor(random() * 8)::int),
-       CASE WHEN random() < 0.1 THEN 'draft' ELSE 'published' END, now() - make_interval(hours => g)
+       CASE WHEN random() < 0.1 THEN 'draft' ELSE 'published' END,
+       -- a denormalized copy of the post's tags as "news,python,databases" (post_tags is the real relation)
+       (SELECT string_agg(t, ',') FROM (
+            SELECT (ARRAY['news', 'python', 'databases', 'postgres', 'travel', 'food', 'music', 'sports',
+                          'science', 'design', 'security', 'devops'])[1 + floor(random() * 12)::int] AS t
+            FROM generate_series(1, 1 + (g % 3))) AS picked),
+       now() - make_interval(hours => g)
 FROM generate_series(1, 5000) AS g;
 
 INSERT INTO comments (post_id, author_id, body, hidden, created_at)
-SELECT 1 + (g * 13) % 5000, 1 + (g * 17) % 2000, 'Comment ' || g, g % 25 = 0, now() - make_interval(mins => g)
+SELECT 1 + floor(random() * 5000)::int, 1 + floor(random() * 2000)::int, 'Comment ' || g, random() < 0.04,
+       now() - make_interval(mins => g)
 FROM generate_series(1, 15000) AS g;
+-- the application copies the author's e-mail onto each comment: data of users, kept twice
+UPDATE comments c SET author_email = u.email FROM users u WHERE u.id = c.author_id;
 
 INSERT INTO tags (name, slug)
 SELECT 'Tag ' || g, 'tag-' || g FROM generate_series(1, 50) AS g;

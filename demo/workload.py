@@ -54,4 +54,21 @@ def run_workload(dsn: str, seed: int = 7) -> int:
             conn.execute("SELECT count(*) FROM notifications WHERE user_id = %s AND read_at IS NULL",
                          (rng.randint(1, 2000),))
             sent += 1
+        for _ in range(40):  # a user's comment history: comments has no index on author_id (WL02)
+            conn.execute("SELECT id, body, created_at FROM comments WHERE author_id = %s "
+                         "ORDER BY created_at DESC", (rng.randint(1, 2000),))
+            sent += 1
+        for page in range(30):  # the front page, paged with OFFSET (WL04)
+            conn.execute("SELECT id, title FROM posts ORDER BY created_at DESC LIMIT 20 OFFSET %s",
+                         (20 * (page % 10),))
+            sent += 1
+        for _ in range(30):  # the archive, paged by keyset: fine
+            conn.execute("SELECT id, title, created_at FROM posts WHERE created_at < now() - %s::interval "
+                         "ORDER BY created_at DESC LIMIT 20", (f"{rng.randint(1, 900)} hours",))
+            sent += 1
+        author_ids = [r[0] for r in conn.execute("SELECT author_id FROM comments ORDER BY id LIMIT 1500")]
+        sent += 1
+        for author_id in author_ids:  # each comment's author fetched one by one: N+1 (WL03)
+            conn.execute("SELECT display_name FROM users WHERE id = %s", (author_id,))
+            sent += 1
     return sent

@@ -1,0 +1,19 @@
+"""The demo's planted database, scanned on the suite's server: every planted problem, no look-alike."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from demo.run_demo import drive, seed, verify
+from tests.conftest import NewDb
+
+
+def test_demo_database_reports_exactly_its_planted_problems(pg_new_db: NewDb) -> None:
+    dsn = pg_new_db()
+    seed(dsn)
+    drive(dsn)
+    done = subprocess.run([sys.executable, "-m", "auditor.cli", "scan", dsn, "--format", "json"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode in (0, 1), done.stderr
+    assert verify(done.stdout), done.stdout[-3000:]
