@@ -94,12 +94,17 @@ def _collect_options(kwargs: dict[str, Any]) -> CollectOptions:
     )
 
 
-def _collect(dsn_text: str | None, conn_kwargs: dict[str, Any]) -> Snapshot:
+def _collect(dsn_text: str | None, conn_kwargs: dict[str, Any], workload_off: bool | None = None) -> Snapshot:
+    """``workload_off``: the user gave --no-workload (default: the flag in ``conn_kwargs``), recorded in the
+    snapshot so that the WL checks say so rather than ask to enable what may well be on."""
     from auditor.connectors import collect
     from auditor.dsn import parse_dsn
+    from auditor.engine import mark_workload_off
 
     options = _collect_options(conn_kwargs)
     snap = collect(parse_dsn(dsn_text), options)
+    if conn_kwargs["no_workload"] if workload_off is None else workload_off:
+        snap = mark_workload_off(snap)
     if not snap.schemas and (options.include_schemas or options.exclude_schemas):
         # an audit of nothing would print "no findings": the patterns are wrong (the PostgreSQL connector
         # says so itself, with the schemas there are)
@@ -215,12 +220,14 @@ def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | 
     # collect only the probes a selected check reads: --select KY01 neither samples data nor EXPLAINs
     unneeded = {"sampling", "workload"} - needed_probes(specs)
     conn_kwargs["no_sample"] = conn_kwargs["no_sample"] or "sampling" in unneeded
+    workload_off = conn_kwargs["no_workload"]  # the user's --no-workload, not a probe left out as unneeded
     conn_kwargs["no_workload"] = conn_kwargs["no_workload"] or "workload" in unneeded
-    snap = _load_snapshot(from_file) if from_file else mark_not_needed(_collect(dsn, conn_kwargs), unneeded)
+    snap = _load_snapshot(from_file) if from_file else mark_not_needed(
+        _collect(dsn, conn_kwargs, workload_off), unneeded)
     result = apply_severities(run_checks(snap, specs, config.options), config.severities)
     kept = suppress(result, config.ignores)
     report = build_report(snap, kept.result, started, time.perf_counter() - t0, config.targets)
-    report = dataclasses.replace(report, suppressed=kept.suppressed, stale_ignores=kept.stale)
+    report = dataclasses.replace(report, suppressed=kept.suppressed, stale_ignores=kept.stale, fail_on=fail_on)
     if update_baseline and baseline_path:
         count = baselines.write_baseline(baseline_path, report.findings, snap.database, started)
         click.echo(f"baseline {baseline_path}: {count} findings recorded", err=True)

@@ -44,6 +44,13 @@ PYPROJECT = "pyproject.toml"
 FORMATS = ("text", "json", "markdown", "html", "sarif", "junit")
 FAIL_ON = ("error", "warning", "info", "never")
 
+# Check options that mirror a metric target: a target set in [targets] moves the option too, unless the check's
+# own table sets it (so p95_ms = 50 makes WL01 flag statements over 50 ms, as the metric counts them).
+TARGET_OPTIONS: Mapping[str, tuple[tuple[str, str], ...]] = {
+    "p95_ms": (("WL01", "p95_target_ms"),),
+    "large_table_rows": (("WL02", "large_rows"),),
+}
+
 TOP_LEVEL_KEYS = ("select", "ignore", "fail-on", "format", "severities", "checks", "targets", "baseline")
 IGNORE_KEYS = ("check", "object", "reason")
 
@@ -235,6 +242,7 @@ def parse_config(table: Mapping[str, Any], path: Path | None = None) -> Config:
             raise ConfigError(f"{where}: baseline must be a file name (a string), got {_type_name(value)}")
         baseline = (path.parent if path else Path.cwd()) / value
 
+    targets = _targets(table.get("targets"), where)
     return Config(
         path=path,
         select=select,
@@ -242,8 +250,9 @@ def parse_config(table: Mapping[str, Any], path: Path | None = None) -> Config:
         fail_on=fail_on,
         format=fmt,
         severities=_severities(table.get("severities"), where, specs),
-        options=_check_options(table.get("checks"), where, specs),
-        targets=_targets(table.get("targets"), where),
+        options=_mirror_targets(_check_options(table.get("checks"), where, specs), table.get("checks"),
+                                targets, table.get("targets")),
+        targets=targets,
         ignores=ignores,
         baseline=baseline,
     )
@@ -310,6 +319,29 @@ def _check_options(value: Any, where: str, specs: list[CheckSpec]) -> dict[str, 
         if spec.code in out:
             raise ConfigError(f"{where}: [{section}] configures {spec.code} a second time")
         out[spec.code] = build_options(spec, given, f"{where}: [{section}]")
+    return out
+
+
+def _mirror_targets(options: dict[str, Any], checks: Any, targets: Targets | None,
+                    given_targets: Any) -> dict[str, Any]:
+    """``options`` with each target of :data:`TARGET_OPTIONS` set in the file copied into the check options
+    that mirror it, where the check's own table does not set that option (the check's own value wins)."""
+    if targets is None or not isinstance(given_targets, dict):
+        return options
+    set_by_check = {(spec.code, key) for token, given in (checks or {}).items()
+                    if (spec := find_check(str(token))) is not None for key in given}
+    out = dict(options)
+    for target, mirrors in TARGET_OPTIONS.items():
+        if target not in given_targets:
+            continue
+        for code, option in mirrors:
+            spec = find_check(code)
+            if spec is None or (code, option) in set_by_check:
+                continue
+            current = out.get(code) or spec.options()
+            value = getattr(targets, target)
+            hint = typing.get_type_hints(spec.options)[option]
+            out[code] = dataclasses.replace(current, **{option: int(value) if hint is int else float(value)})
     return out
 
 

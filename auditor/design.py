@@ -25,7 +25,7 @@ from auditor.model import (
     Statement,
     Table,
 )
-from auditor.scoring import FAILED_METRIC_PENALTY, Metric, audited_tables, penalties
+from auditor.scoring import FAILED_METRIC_PENALTY, Metric, audited_tables, penalties, unused_candidate_reason
 from auditor.workload import latency_statements
 
 ER_MAX_TABLES = 40
@@ -281,6 +281,7 @@ class TableProfile:
     constraints: tuple[Constraint, ...]  # check and exclusion constraints (keys show on the columns)
     mix: ReadWriteMix
     partitions: int = 0
+    size: TableSize | None = None  # rows and bytes with the partitions summed in (table_sizes)
 
 
 def _qualified_cols(schema: str | None, table: str | None, cols: Iterable[str]) -> str:
@@ -288,10 +289,7 @@ def _qualified_cols(schema: str | None, table: str | None, cols: Iterable[str]) 
 
 
 def table_profiles(snapshot: Snapshot) -> list[TableProfile]:
-    partitions: dict[str, int] = defaultdict(int)
-    for t in snapshot.tables:
-        if t.is_partition and t.parent:
-            partitions[t.parent] += 1
+    sizes = table_sizes(snapshot)
     out: list[TableProfile] = []
     for t in sorted(audited_tables(snapshot), key=lambda t: (t.schema, t.name)):
         cons = snapshot.constraints_of(t.schema, t.name)
@@ -325,7 +323,8 @@ def table_profiles(snapshot: Snapshot) -> list[TableProfile]:
             indexes=tuple(sorted(snapshot.indexes_of(t.schema, t.name), key=lambda i: i.name)),
             constraints=tuple(c for c in cons if c.type in ("check", "exclusion")),
             mix=ReadWriteMix(s.seq_scan, s.idx_scan, s.n_tup_ins, s.n_tup_upd, s.n_tup_del),
-            partitions=partitions.get(t.qualified, 0),
+            partitions=sizes[t.key].partitions if t.key in sizes else 0,
+            size=sizes.get(t.key),
         ))
     return out
 
@@ -336,36 +335,74 @@ class TableSize:
     rows: int | None
     total_bytes: int | None
     partitions: int = 0
+    rows_from_live: bool = False  # some rows come from the live-tuple count of a never-analyzed table
+
+
+def row_estimate(t: Table) -> tuple[int | None, bool]:
+    """The table's rows: the planner's estimate, else (never analyzed) the statistics' live-tuple count.
+
+    The second value says the figure is the live-tuple count: PostgreSQL keeps ``n_live_tup`` up to date on
+    every write, while ``reltuples`` stays unknown until the first ANALYZE.
+    """
+    if t.estimated_rows is not None:
+        return t.estimated_rows, False
+    if t.kind != "partitioned" and t.stats.n_live_tup is not None:
+        return t.stats.n_live_tup, True
+    return None, False
+
+
+def _owner(t: Table, by_key: dict[tuple[str, str], Table] | None = None) -> tuple[str, str]:
+    """The table a relation's size counts for: a partition's top-level parent, else itself."""
+    key = t.key
+    seen = {key}
+    current = t
+    while current.is_partition and current.parent and "." in current.parent:
+        schema, name = current.parent.split(".", 1)
+        key = (schema, name)
+        parent = by_key.get(key) if by_key is not None else None
+        if parent is None or key in seen:
+            break
+        seen.add(key)
+        current = parent
+    return key
+
+
+def table_sizes(snapshot: Snapshot) -> dict[tuple[str, str], TableSize]:
+    """Rows and total size of every audited table, each partitioned table with its partitions summed in.
+
+    Rows come from the leaf tables only: a partitioned parent that was analyzed carries the total of its
+    partitions as its own estimate, and adding both would count every row twice. Sizes add up every member
+    (a partitioned parent has no storage of its own on PostgreSQL, so it adds nothing).
+    """
+    tables = {t.key: t for t in audited_tables(snapshot)}
+    by_key = {t.key: t for t in snapshot.tables}
+    members: dict[tuple[str, str], list[Table]] = defaultdict(list)
+    for t in snapshot.tables:
+        owner = _owner(t, by_key)
+        if owner in tables:
+            members[owner].append(t)
+
+    def total(values: Iterable[int | None]) -> int | None:
+        known = [v for v in values if v is not None]
+        return sum(known) if known else None
+
+    out: dict[tuple[str, str], TableSize] = {}
+    for k, ms in members.items():
+        leaves = [m for m in ms if m.kind != "partitioned"] or [tables[k]]
+        estimates = [row_estimate(m) for m in leaves]
+        rows = total(r for r, _ in estimates)
+        if rows is None and tables[k].estimated_rows is not None:
+            rows = tables[k].estimated_rows  # partitions never counted, the parent was analyzed
+        out[k] = TableSize(tables[k], rows, total(m.total_bytes for m in ms), sum(1 for m in ms if m.key != k),
+                           rows_from_live=any(live and r is not None for r, live in estimates))
+    return out
 
 
 def largest_tables(snapshot: Snapshot, limit: int = LARGEST_TABLES) -> list[TableSize]:
     """The largest tables by total size (partitions summed into their parent), then by rows."""
-    tables = {t.key: t for t in audited_tables(snapshot)}
-    members: dict[tuple[str, str], list[Table]] = defaultdict(list)
-    for t in snapshot.tables:
-        owner = _owner(t)
-        if owner in tables:
-            members[owner].append(t)
-
-    def total(values: list[int | None]) -> int | None:
-        known = [v for v in values if v is not None]
-        return sum(known) if known else None
-
-    rows = [
-        TableSize(tables[k], total([m.estimated_rows for m in ms]), total([m.total_bytes for m in ms]),
-                  sum(1 for m in ms if m.key != k))
-        for k, ms in members.items()
-    ]
+    rows = list(table_sizes(snapshot).values())
     rows.sort(key=lambda r: (-(r.total_bytes or 0), -(r.rows or 0), r.table.schema, r.table.name))
     return rows[:limit]
-
-
-def _owner(t: Table) -> tuple[str, str]:
-    """The table a relation's size counts for: a partition's parent, else itself."""
-    if t.is_partition and t.parent and "." in t.parent:
-        schema, name = t.parent.split(".", 1)
-        return (schema, name)
-    return t.key
 
 
 def partition_candidates(snapshot: Snapshot, min_rows: int = PARTITION_ROWS) -> list[TableSize]:
@@ -387,6 +424,8 @@ class IndexStrategy:
     drop: tuple[Finding, ...]  # IX04, IX02, IX03, IX01, in that order
     add: tuple[Finding, ...]  # WL02 (verified by the workload first), IX05
     unused_bytes: int = 0
+    # IX01 findings not to act on yet: too early to judge, or an index the check says to keep
+    watch: tuple[Finding, ...] = ()
 
 
 def index_strategy(findings: Iterable[Finding]) -> IndexStrategy:
@@ -395,11 +434,13 @@ def index_strategy(findings: Iterable[Finding]) -> IndexStrategy:
     def ordered(codes: Sequence[str]) -> tuple[Finding, ...]:
         return tuple(f for code in codes for f in findings if f.code == code)
 
-    drop = ordered(DROP_CODES)
+    listed = ordered(DROP_CODES)
+    drop = tuple(f for f in listed if unused_candidate_reason(f) is None)
     return IndexStrategy(
         drop=drop,
         add=ordered(ADD_CODES),
         unused_bytes=sum(int(f.details.get("index_bytes") or 0) for f in drop if f.code == "IX01"),
+        watch=tuple(f for f in listed if unused_candidate_reason(f) is not None),
     )
 
 
@@ -469,12 +510,18 @@ def next_steps(findings: Iterable[Finding], metrics: Iterable[Metric], skipped: 
         group = [f for f in findings if f.code == code and f.severity == sev]
         first = group[0]
         what = f"{n} {first.check} finding{'s' if n != 1 else ''}"
+        title = f"{code} {first.check}: fix {n} {sev.value}{'s' if n != 1 and sev != Severity.INFO else ''}"
+        # an unused index that is too early to judge, or one to keep, is watched, never dropped
+        watched = [f for f in group if unused_candidate_reason(f) is not None]
+        if watched and len(watched) == n:
+            reasons = sorted({unused_candidate_reason(f) or "" for f in watched})
+            title = f"{code} {first.check}: watch {n} candidate{'s' if n != 1 else ''} ({', '.join(reasons)})"
         steps.append(Step(
-            title=f"{code} {first.check}: fix {n} {sev.value}{'s' if n != 1 and sev != Severity.INFO else ''}",
+            title=title,
             detail=f"{what}; e.g. {first.message}",
             points=points, severity=sev, code=code,
             examples=tuple(f.object.label() for f in group[:5]),
-            sql=tuple(f.remediation for f in group if f.remediation)[:max_sql],
+            sql=tuple(f.remediation for f in group if f.remediation and f not in watched)[:max_sql],
         ))
     steps.sort(key=lambda s: (s.severity != Severity.ERROR, -s.points, s.code or ""))
     for m in metrics:

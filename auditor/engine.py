@@ -26,6 +26,7 @@ ENGINES = frozenset({"postgresql", "mysql"})
 # the live probes a check may need beyond the catalog; the CLI skips a probe that no selected check needs
 PROBES = frozenset({"sampling", "workload"})
 NOT_NEEDED = "not collected: no selected check needs it"
+WORKLOAD_OFF = "workload collection was off (--no-workload)"
 
 CODE_RE = re.compile(r"^[A-Z]{2}\d{2}$")
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
@@ -241,6 +242,16 @@ def mark_not_needed(snap: Snapshot, probes: Iterable[str]) -> Snapshot:
         source = "performance_schema" if snap.engine == "mysql" else "pg_stat_statements"
         snap = dataclasses.replace(snap, workload=WorkloadInfo(source=source, status="not_collected",
                                                                message=NOT_NEEDED))
+    return snap
+
+
+def mark_workload_off(snap: Snapshot) -> Snapshot:
+    """Record in the snapshot that the user turned the workload probe off (``--no-workload``): the WL checks
+    and the metrics then say so instead of asking to enable pg_stat_statements or performance_schema, which
+    may well be on. Both connectors leave ``workload`` None when the probe does not run."""
+    if snap.workload is None:
+        source = "performance_schema" if snap.engine == "mysql" else "pg_stat_statements"
+        snap = dataclasses.replace(snap, workload=WorkloadInfo(source=source, status="off", message=WORKLOAD_OFF))
     return snap
 
 

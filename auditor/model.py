@@ -53,7 +53,11 @@ class Column:
 
 @dataclass(frozen=True)
 class TableStats:
-    """Activity counters (pg_stat_user_tables); None where the server keeps no such figure."""
+    """Activity counters (pg_stat_user_tables); None where the server keeps no such figure.
+
+    MySQL/MariaDB count rows, not scans: only ``seq_tup_read`` (rows read by full scans) and ``idx_tup_fetch``
+    (rows read through indexes) are set there, ``seq_scan`` and ``idx_scan`` stay None.
+    """
 
     seq_scan: int | None = None
     seq_tup_read: int | None = None
@@ -141,7 +145,9 @@ class Index:
     constraint_type: str | None = None  # "primary_key", "unique", "exclusion"
     definition: str = ""  # CREATE INDEX statement as the server prints it
     size_bytes: int | None = None
-    scans: int | None = None  # idx_scan; None when unknown (no statistics, no privilege)
+    # idx_scan; None when unknown (no statistics, no privilege). MySQL/MariaDB keep no scan count: there it is
+    # performance_schema's COUNT_READ, the rows read through the index (0 still means never used)
+    scans: int | None = None
     tuples_read: int | None = None
     tuples_fetched: int | None = None
     visible: bool = True  # MySQL 8 invisible indexes
@@ -362,6 +368,8 @@ class PlanScan:
     # and the planner's estimate of the rows the index itself returns (the Bitmap Index Scan child's Plan Rows)
     filter: str | None = None
     index_rows: float | None = None
+    # index and bitmap scans: the conditions the index itself applies (EXPLAIN's Index Cond, as text)
+    index_cond: str | None = None
 
 
 @dataclass(frozen=True)

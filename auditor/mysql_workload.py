@@ -64,8 +64,14 @@ _RANGE = (exp.GT, exp.GTE, exp.LT, exp.LTE)
 
 
 def digest_to_sql(text: str) -> str:
-    """A digest text sqlglot can parse: ``IN (...)`` (a collapsed value list) becomes ``IN (?)``."""
-    return re.sub(r"\(\s*\.\.\.\s*\)", "(?)", text).strip()
+    """A digest text sqlglot can parse: ``IN (...)`` (a collapsed value list) becomes ``IN (?)``.
+
+    MariaDB also collapses a run of values outside parentheses: ``LIMIT ?, 20`` (the comma form of OFFSET)
+    becomes ``LIMIT ?, ...``, which becomes ``LIMIT ?, ?`` here. A text cut at max_digest_length ends in
+    ``...`` after anything but ``?,``, so it stays recognisable as truncated.
+    """
+    sql = re.sub(r"\(\s*\.\.\.\s*\)", "(?)", text).strip()
+    return re.sub(r"\?\s*,\s*\.\.\.", "?, ?", sql)
 
 
 @functools.lru_cache(maxsize=8192)

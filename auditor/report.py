@@ -45,6 +45,8 @@ class Report:
     suppressed: tuple[SuppressedFinding, ...] = ()
     stale_ignores: tuple[IgnoreRule, ...] = ()
     baseline: BaselineComparison | None = None
+    # the effective --fail-on (error, warning, info, never): findings below it do not fail a CI job
+    fail_on: str = "error"
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity == severity)

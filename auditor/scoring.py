@@ -84,9 +84,10 @@ def compute_metrics(snapshot: Snapshot, findings: Iterable[Finding], targets: Ta
     targets = targets or Targets()
     findings = list(findings)
     tables = audited_tables(snapshot)
-    metrics: list[Metric] = [*_unused_metrics(findings, targets), _completeness_metric(snapshot, tables, targets)]
-    metrics.extend(_workload_metrics(snapshot, targets))
     ran = None if checks_run is None else frozenset(checks_run)
+    metrics: list[Metric] = [*_unused_metrics(snapshot, findings, targets, ran),
+                             _completeness_metric(snapshot, tables, targets)]
+    metrics.extend(_workload_metrics(snapshot, targets))
     metrics.append(_normalization_metric(snapshot, tables, findings, targets, ran))
     return tuple(metrics)
 
@@ -126,23 +127,64 @@ def audited_tables(snapshot: Snapshot) -> list[Table]:
 # ------------------------------------------------------------------------------------------------------------
 
 
-def _unused_metrics(findings: list[Finding], targets: Targets) -> list[Metric]:
-    unused = [f for f in findings if f.code == "IX01"]
+def unused_candidate_reason(finding: Finding) -> str | None:
+    """Why an IX01 finding is a candidate to watch rather than an index to drop; None: drop it.
+
+    An info-level IX01 comes from statistics younger than the check's evidence window ("too early to judge"),
+    and one without a drop statement is an index the tool itself says to keep (the only index covering a
+    foreign key, or one attached to its partitioned table's index).
+    """
+    if finding.code != "IX01":
+        return None
+    if finding.severity == Severity.INFO:
+        return "too early to judge"
+    if not finding.remediation:
+        return "kept"
+    return None
+
+
+def _unused_metrics(snapshot: Snapshot, findings: list[Finding], targets: Targets,
+                    ran: frozenset[str] | None) -> list[Metric]:
+    target = f"<= {targets.unused_indexes}" if targets.unused_indexes else "0"
+    reason: str | None = None
+    if ran is not None and "IX01" not in ran:
+        # no finding because nothing looked: "0, pass" would be a claim the run never tested
+        reason = "not measured: IX01 (unused-index) did not run (not selected, ignored or skipped)"
+    elif snapshot.indexes and all(ix.scans is None for ix in snapshot.indexes):
+        reason = ("not measured: no index usage figures were collected (statistics not readable: "
+                  "performance_schema off or no privilege on it, or no access to the statistics views)")
+    if reason is not None:
+        return [
+            Metric(key="unused_indexes", label="Unused indexes", value=None, unit="indexes", target=target,
+                   reason=reason),
+            Metric(key="unused_index_bytes", label="Unused index size", value=None, unit="bytes", target="0",
+                   reason=reason),
+        ]
+    reported = [f for f in findings if f.code == "IX01"]
+    unused = [f for f in reported if unused_candidate_reason(f) is None]
     unused_bytes = sum(int(f.details.get("index_bytes") or 0) for f in unused)
-    young = sum(1 for f in unused if f.severity == Severity.INFO)
-    method = "IX01 findings: indexes with no scans since the statistics were reset"
-    if young:
-        method += f" ({young} of them on statistics younger than IX01's evidence window, reported as info)"
+    method = "IX01 findings of warning or error severity with a drop statement: indexes with no scans since " \
+             "the statistics were reset"
+    kinds = Counter(unused_candidate_reason(f) for f in reported if unused_candidate_reason(f) is not None)
+    if kinds:
+        n = sum(kinds.values())
+        why = []
+        if kinds["too early to judge"]:
+            why.append(f"{kinds['too early to judge']} too early to judge (statistics younger than IX01's "
+                       "evidence window, reported as info)")
+        if kinds["kept"]:
+            why.append(f"{kinds['kept']} to keep (the only index covering a foreign key, or attached to its "
+                       "partitioned table's index)")
+        method += f"; {n} more candidate{'s' if n != 1 else ''}, not counted: " + ", ".join(why)
     return [
         Metric(
-            key="unused_indexes", label="Unused indexes", value=len(unused), unit="indexes",
-            target=f"<= {targets.unused_indexes}" if targets.unused_indexes else "0",
+            key="unused_indexes", label="Unused indexes", value=len(unused), unit="indexes", target=target,
             passed=len(unused) <= targets.unused_indexes, method=method,
         ),
         Metric(
             key="unused_index_bytes", label="Unused index size", value=unused_bytes, unit="bytes", target="0",
             passed=None,  # judged through unused_indexes; not penalised twice
-            method="sum of the sizes of the IX01 indexes",
+            method="sum of the sizes of the counted IX01 indexes",
         ),
     ]
 

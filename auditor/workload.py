@@ -511,23 +511,35 @@ def _unique(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
-def propose_index(snapshot: Snapshot, query: str, schema: str, table: str) -> IndexProposal | None:
+def propose_index(snapshot: Snapshot, query: str, schema: str, table: str,
+                  max_selectivity: float = 0.1) -> IndexProposal | None:
     """The b-tree index that would let ``query`` reach ``schema.table`` without reading all of it, or None.
 
     Equality columns first (compared with a value, or failing those, join columns), then either the sort
     columns (when the level has a LIMIT and sorts only by this table's columns) or the first range column.
     None when the statement gives nothing to index on, or an existing index already leads with those columns.
+
+    In a join, a level whose only equality columns are join columns gives nothing when an index already leads
+    with them (the join reaches the table through it -- the primary key, say; a range column added behind it
+    does not change how the join runs), and a range column known to be non-selective (fewer than
+    1 / ``max_selectivity`` distinct values, from pg_stats or the data sample) is not proposed in a join.
     """
     shape = query_shape(snapshot, query)
+    found = snapshot.table(schema, table)
     best: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None = None
     for scope in shape.scopes:
         uses = scope_columns(snapshot, scope).get((schema, table))
         if not uses:
             continue
+        in_join = len(scope.relations) > 1
         eq = _unique(u.column for u in uses if u.kind == "eq")
         if not eq:
             eq = _unique(u.column for u in uses if u.kind == "join")
+            if eq and _led_by_an_index(snapshot, schema, table, eq):
+                continue
         rng = tuple(c for c in _unique(u.column for u in uses if u.kind == "range") if c not in eq)
+        if in_join and found is not None:
+            rng = tuple(c for c in rng if not _non_selective(snapshot, found, c, max_selectivity))
         all_sorts = [u for u in scope.uses if u.kind == "sort"]
         sort: tuple[str, ...] = ()
         if scope.has_limit and all_sorts and len(all_sorts) == sum(1 for u in uses if u.kind == "sort"):
@@ -547,14 +559,46 @@ def propose_index(snapshot: Snapshot, query: str, schema: str, table: str) -> In
     return IndexProposal(schema=schema, table=table, columns=columns, equality=eq, range=rng, sort=sort)
 
 
+def _led_by_an_index(snapshot: Snapshot, schema: str, table: str, columns: Sequence[str]) -> bool:
+    """An existing valid, non-partial index starts with ``columns`` (in any order), whatever its length."""
+    n = len(columns)
+    return any(ix.is_valid and ix.predicate is None and len(ix.keys) >= n and set(ix.columns[:n]) == set(columns)
+               for ix in snapshot.indexes_of(schema, table))
+
+
+def column_distinct(snapshot: Snapshot, table: Table, column: str) -> float | None:
+    """Distinct values of a column: pg_stats' n_distinct (a negative one is a share of the rows), else the
+    distinct values the data sample saw; None when neither is known."""
+    col = table.column(column)
+    if col is not None and col.n_distinct:
+        if col.n_distinct > 0:
+            return col.n_distinct
+        rows = table_rows(table)
+        return -col.n_distinct * rows if rows else None
+    sample = snapshot.sampling.table(table.schema, table.name) if snapshot.sampling is not None else None
+    if sample is None or sample.skipped_reason or not sample.rows:
+        return None
+    seen = next((c for c in sample.columns if c.name == column), None)
+    return float(seen.distinct) if seen is not None and seen.distinct else None
+
+
+def _non_selective(snapshot: Snapshot, table: Table, column: str, max_selectivity: float) -> bool:
+    """A range on this column keeps more than ``max_selectivity`` of the rows on average: it has fewer distinct
+    values than 1 / max_selectivity (a range covers one value at least)."""
+    distinct = column_distinct(snapshot, table, column)
+    return distinct is not None and max_selectivity > 0 and distinct < 1 / max_selectivity
+
+
 def weak_index_scan(snapshot: Snapshot, scan: PlanScan, proposal: IndexProposal,
                     filter_ratio: float = 10.0) -> str | None:
     """Why an index scan serves ``proposal``'s statement badly, or None when it serves it well enough.
 
     Weak: the index the plan uses does not lead with every equality column of the proposal (so the others are
-    checked row by row after the index lookup), and the plan shows it -- a Filter on one of those columns, or
-    an index estimate at least ``filter_ratio`` times the rows the scan returns. A range query served by its
-    index, or a primary-key lookup, gives no proposal in the first place (an index already leads with it).
+    checked row by row after the index lookup), and the plan shows it -- a Filter on one of those columns, an
+    Index Cond that constrains such a column but not the index's leading column (the scan walks the whole
+    index and tests every entry: ``customer_id = $1`` on an index of (rental_date, inventory_id, customer_id)),
+    or an index estimate at least ``filter_ratio`` times the rows the scan returns. A range query served by
+    its index, or a primary-key lookup, gives no proposal in the first place (an index already leads with it).
     """
     if scan.index is None or not proposal.equality:
         return None
@@ -569,13 +613,23 @@ def weak_index_scan(snapshot: Snapshot, scan: PlanScan, proposal: IndexProposal,
     missing = [c for c in proposal.equality if c not in served]
     if not missing:
         return None
-    filtered = [c for c in missing if scan.filter and re.search(r"\b" + re.escape(c) + r"\b", scan.filter)]
+    filtered = [c for c in missing if scan.filter and _mentions(scan.filter, c)]
     if filtered:
         return f"{scan.index} leaves {', '.join(filtered)} to a Filter"
+    lead = index.columns[0] if index.columns else None
+    walked = [c for c in missing if scan.index_cond and _mentions(scan.index_cond, c)]
+    if walked and lead is not None and scan.index_cond and not _mentions(scan.index_cond, lead):
+        return (f"{scan.index} is walked whole: its Index Cond tests {', '.join(walked)} but not its leading "
+                f"column {lead}")
     if scan.index_rows and scan.plan_rows and scan.index_rows >= filter_ratio * max(scan.plan_rows, 1.0):
         return (f"{scan.index} returns an estimated {scan.index_rows:.0f} rows for {scan.plan_rows:.0f} kept "
                 f"({', '.join(missing)} not in the index)")
     return None
+
+
+def _mentions(text: str, column: str) -> bool:
+    """EXPLAIN's condition text names the column (bare, qualified or quoted)."""
+    return re.search(r'(?<![\w$])"?' + re.escape(column) + r'"?(?![\w$])', text) is not None
 
 
 def leading_index(snapshot: Snapshot, schema: str, table: str, columns: Sequence[str], n_eq: int) -> Index | None:

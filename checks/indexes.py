@@ -125,8 +125,9 @@ class UnusedIndexOptions:
     """Options of unused-index.
 
     min_stats_age_days: statistics covering at least this many days make "never scanned" a warning.
-    min_table_scans: below that age, an index is reported (as info) only when its table was read at least this
-    many times (sequential plus index scans) in the window, so the planner had its chances to use it.
+    min_table_scans: below that age, an index is reported (as info) only when the table's other indexes that
+    enforce nothing were scanned at least this many times in the window (on MySQL/MariaDB: read at least this
+    many rows), so the planner had its chances to use it.
     """
 
     min_stats_age_days: float = 7.0
@@ -150,11 +151,17 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
 
     The counters only cover the time since the last statistics reset or server start, and the message says how
     long that is. When the window is shorter than `min_stats_age_days` (or unknown), an index is only
-    reported, as info, if its table was read at least `min_table_scans` times meanwhile, so a freshly started
-    server does not produce a wall of false alarms. Those reads are the table's sequential scans plus the scans
-    of its indexes that are neither unique nor back a constraint: the lookups foreign keys make in the
-    referenced table's primary key or unique index, one per row written to a referencing table, are not a
-    query the planner could have served with another index, and a freshly loaded schema has millions of them.
+    reported, as info, if the table's other indexes were scanned at least `min_table_scans` times meanwhile,
+    so a freshly started server does not produce a wall of false alarms. Only indexes that are neither unique
+    nor back a constraint count: the lookups foreign keys make in the referenced table's primary key or unique
+    index, one per row written to a referencing table, are not a query the planner could have served with
+    another index, and a freshly loaded schema has millions of them. Sequential scans do not count either:
+    dbaudit's own sampling reads every table that way (and by primary key ranges on MySQL), so counting them
+    would make each new scan of the same database report more indexes. On MySQL/MariaDB, performance_schema
+    counts rows rather than scans, so the evidence there is rows read through those indexes.
+
+    FULLTEXT and SPATIAL indexes are never reported on MySQL/MariaDB: performance_schema records no reads for
+    them even when MATCH ... AGAINST queries use them.
 
     ## Why is this bad?
     Every index slows down each INSERT, most UPDATEs and every DELETE on its table, takes disk and cache
@@ -173,15 +180,18 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
 
     ## Options
     - `min_stats_age_days` (default 7.0): statistics at least this old make a finding a warning.
-    - `min_table_scans` (default 100): for younger statistics, the table reads (sequential scans and scans of
-      indexes that enforce nothing) needed before an unscanned index is reported (as info).
+    - `min_table_scans` (default 100): for younger statistics, the scans of the table's other indexes that
+      enforce nothing (rows read through them on MySQL/MariaDB) needed before an unscanned index is reported
+      (as info).
 
     ## Known problems
     Scan counters are per server: an index used only on a read replica looks unused on the primary. An index
     that is the only one covering a foreign key is reported without a drop statement, since deleting
     referenced rows would then scan the table. On MySQL/MariaDB the index InnoDB keeps for a foreign key is
     never reported (InnoDB refuses to drop it), and performance_schema counts rows read through an index rather
-    than lookups, so an index used only by lookups that find nothing looks unused.
+    than lookups, so an index used only by lookups that find nothing looks unused. FULLTEXT and SPATIAL
+    indexes there are never judged, whatever their use. On young statistics, a table read only by sequential
+    scans gives no evidence, so its unused indexes wait for `min_stats_age_days`.
 
     ## References
     - https://www.postgresql.org/docs/current/monitoring-stats.html#MONITORING-PG-STAT-ALL-INDEXES-VIEW
@@ -196,16 +206,23 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
             continue
         if ix.supports_fk:
             continue  # InnoDB keeps this index for a foreign key and refuses to drop it
+        if snap.engine == "mysql" and ix.method in ("fulltext", "spatial"):
+            continue  # performance_schema counts no reads for these: usage unknown
         table = snap.table(ix.schema, ix.table)
-        table_scans = _table_scans(snap, table)
+        table_scans = _table_scans(snap, table, ix)
         severity: Severity | None = None
         if not mature:
             if table_scans is None or table_scans < opts.min_table_scans:
                 continue  # too little evidence that the planner ever had a reason to use the index
             severity = Severity.INFO
-        message = f"{ix.qualified} on {ix.table} had no scans in {window}"
-        if table_scans is not None:
-            message += f" while queries read the table {table_scans} times"
+        if snap.engine == "mysql":
+            message = f"{ix.qualified} on {ix.table} read no rows in {window}"
+            if table_scans is not None:
+                message += f" while queries read {table_scans} rows of the table through its other indexes"
+        else:
+            message = f"{ix.qualified} on {ix.table} had no scans in {window}"
+            if table_scans is not None:
+                message += f" while queries scanned the table's other indexes {table_scans} times"
         remediation: str | None = drop_index_sql(snap, ix)
         fk = _fk_covering_only_by(snap, ix) if snap.engine == "postgresql" else None
         if fk is not None:
@@ -228,23 +245,26 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
         )
 
 
-def _table_scans(snap: Snapshot, table: Table | None) -> int | None:
-    """How often queries read the table: sequential scans plus scans of indexes that enforce nothing.
+def _table_scans(snap: Snapshot, table: Table | None, unused: Index) -> int | None:
+    """The evidence that queries read the table: scans of its other indexes that enforce nothing.
 
+    On MySQL/MariaDB ``Index.scans`` holds performance_schema's COUNT_READ, so the figure is rows, not scans.
     Scans of a primary key, unique or exclusion index are left out: every row inserted into a referencing
     table makes its foreign key look up the referenced key, so loading child rows makes a parent "read"
-    thousands of times without a single query having had the chance to use another index.
+    thousands of times without a single query having had the chance to use another index. Sequential scans
+    are left out because dbaudit's sampling makes them (and reads MySQL tables by primary key ranges): with
+    them, each rescan of the same database would add evidence and findings.
     """
     if table is None:
         return None
     index_scans = [
         ix.scans
         for ix in snap.indexes_of(table.schema, table.name)
-        if ix.scans is not None and not ix.backs_constraint and not ix.is_unique
+        if ix.name != unused.name and ix.scans is not None and not ix.backs_constraint and not ix.is_unique
     ]
-    if table.stats.seq_scan is None and not index_scans:
+    if not index_scans:
         return None
-    return (table.stats.seq_scan or 0) + sum(index_scans)
+    return sum(index_scans)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -561,6 +581,45 @@ def _new_index_name(taken_pairs: set[tuple[str, str]], fk: Constraint) -> str:
     return name
 
 
+# Beyond this many partitions the remediation shows the ATTACH steps as a comment rather than one per partition.
+_MAX_LISTED_PARTITIONS = 12
+
+
+def _partitioned_fk_index_sql(snap: Snapshot, taken: set[tuple[str, str]], fk: Constraint, table: Table) -> str:
+    """An index for a partitioned table's foreign key that never locks the whole table while it is built.
+
+    CREATE INDEX on a partitioned table cannot run CONCURRENTLY and blocks writes to every partition until all
+    are indexed. Creating the parent's index ON ONLY the parent (invalid, empty), building each partition's
+    index CONCURRENTLY and attaching it makes the parent's index valid once every partition has one.
+    """
+    cols = sqlquote.pg_column_list(fk.columns)
+    parent_index = _new_index_name(taken, fk)
+    taken.add((fk.schema, parent_index))
+    lines = [f"CREATE INDEX {sqlquote.pg_ident(parent_index)} ON ONLY {sqlquote.pg_qualified(fk.schema, fk.table)} "
+             f"({cols});"]
+    parts = sorted((t for t in snap.tables if t.is_partition and t.parent == table.qualified),
+                   key=lambda t: (t.schema, t.name))
+    if not parts:
+        return lines[0]
+    if len(parts) > _MAX_LISTED_PARTITIONS:
+        lines.append(f"-- then, for each of its {len(parts)} partitions (a sub-partitioned one without CONCURRENTLY):")
+        lines.append(f"--   CREATE INDEX CONCURRENTLY <partition>_{'_'.join(fk.columns)}_idx ON <partition> ({cols});")
+        lines.append(f"--   ALTER INDEX {sqlquote.pg_qualified(fk.schema, parent_index)} ATTACH PARTITION "
+                     f"<partition>_{'_'.join(fk.columns)}_idx;")
+        lines.append("-- the parent's index becomes valid when every partition's index is attached")
+        return "\n".join(lines)
+    for part in parts:
+        name = _new_index_name(taken, dataclasses.replace(fk, schema=part.schema, table=part.name))
+        taken.add((part.schema, name))
+        # a sub-partitioned partition refuses CONCURRENTLY too; its own index then covers its sub-partitions
+        concurrently = "" if part.kind == "partitioned" else "CONCURRENTLY "
+        lines.append(f"CREATE INDEX {concurrently}{sqlquote.pg_ident(name)} "
+                     f"ON {sqlquote.pg_qualified(part.schema, part.name)} ({cols});")
+        lines.append(f"ALTER INDEX {sqlquote.pg_qualified(fk.schema, parent_index)} "
+                     f"ATTACH PARTITION {sqlquote.pg_qualified(part.schema, name)};")
+    return "\n".join(lines)
+
+
 @check(
     code="IX05",
     name="missing-fk-index",
@@ -593,7 +652,9 @@ def missing_fk_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     ```sql
     CREATE INDEX CONCURRENTLY orders_customer_id_idx ON orders (customer_id);
     ```
-    (without CONCURRENTLY on a partitioned table, where PostgreSQL does not support it)
+    On a partitioned table, where PostgreSQL refuses CONCURRENTLY, the index is created ON ONLY the parent,
+    then built CONCURRENTLY on each partition and attached (`ALTER INDEX ... ATTACH PARTITION`), so that no
+    write waits for the whole table to be indexed.
 
     ## Known problems
     A small or append-only referencing table whose parent rows are never deleted may not need the index.
@@ -611,11 +672,13 @@ def missing_fk_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
         ref_schema, ref_table = fk.ref_table_key or (fk.schema, "?")
         ref_label = f"{ref_schema}.{ref_table}"
         columns = ", ".join(fk.columns)
-        concurrently = "" if table is not None and table.kind == "partitioned" else "CONCURRENTLY "
-        remediation = (
-            f"CREATE INDEX {concurrently}{sqlquote.pg_ident(_new_index_name(taken, fk))} "
-            f"ON {sqlquote.pg_qualified(fk.schema, fk.table)} ({sqlquote.pg_column_list(fk.columns)});"
-        )
+        if table is not None and table.kind == "partitioned":
+            remediation = _partitioned_fk_index_sql(snap, taken, fk, table)
+        else:
+            remediation = (
+                f"CREATE INDEX CONCURRENTLY {sqlquote.pg_ident(_new_index_name(taken, fk))} "
+                f"ON {sqlquote.pg_qualified(fk.schema, fk.table)} ({sqlquote.pg_column_list(fk.columns)});"
+            )
         yield Hit(
             object=ObjectRef(
                 type="foreign_key", schema=fk.schema, table=fk.table, columns=fk.columns, constraint=fk.name

@@ -32,6 +32,7 @@ from auditor.workload import (
 ENGINES = ("postgresql", "mysql")
 ENABLE_PGSS = "shared_preload_libraries = 'pg_stat_statements'; CREATE EXTENSION pg_stat_statements"
 ENABLE_PERFORMANCE_SCHEMA = "[mysqld]\nperformance_schema = ON"
+RUN_WITH_WORKLOAD = "run the scan without --no-workload"
 ENABLE_DIGESTS = ("UPDATE performance_schema.setup_consumers SET ENABLED = 'YES' WHERE NAME = 'statements_digest' "
                   "(and in my.cnf: [mysqld] performance-schema-consumer-statements-digest = ON)")
 
@@ -42,6 +43,14 @@ def _mysql_account(role: str | None) -> str:
         return "<audit user>"
     name, host = role.rsplit("@", 1)
     return f"'{name}'@'{host}'"
+
+
+def _turned_off(snap: Snapshot) -> Unmet | None:
+    """The user turned the workload probe off (--no-workload): nothing was read, whatever the server has on."""
+    w = snap.workload
+    if w is not None and w.status == "off":
+        return Unmet(w.message or "workload collection was off (--no-workload)", RUN_WITH_WORKLOAD)
+    return None
 
 
 def _mysql_workload_readable(snap: Snapshot) -> Unmet | None:
@@ -74,8 +83,8 @@ def _enable_pgss(snap: Snapshot) -> str:
 
 def pgss_installed(snap: Snapshot) -> Unmet | None:
     """PostgreSQL: the pg_stat_statements extension is created in the audited database."""
-    if snap.engine != "postgresql" or "pg_stat_statements" in snap.extensions:
-        return None
+    if snap.engine != "postgresql" or "pg_stat_statements" in snap.extensions or _turned_off(snap):
+        return None  # turned off: workload_readable says so
     why = "the pg_stat_statements extension is not installed"
     if _preloaded(snap):
         why += " (the library is preloaded; the extension is not created in this database)"
@@ -85,6 +94,9 @@ def pgss_installed(snap: Snapshot) -> Unmet | None:
 def workload_readable(snap: Snapshot) -> Unmet | None:
     """The workload was read in full: pg_stat_statements installed, loaded, and every role's statements visible
     (on MySQL/MariaDB: performance_schema on, its digest consumer enabled, and readable)."""
+    off = _turned_off(snap)
+    if off is not None:
+        return off
     if snap.engine == "mysql":
         return _mysql_workload_readable(snap)
     w = snap.workload
@@ -160,7 +172,8 @@ def slow_query(snap: Snapshot, opts: SlowQueryOptions) -> Iterator[Hit]:
     Look at its plan (`EXPLAIN (ANALYZE, BUFFERS)` with real values), add the index WL02 proposes, or rewrite it.
 
     ## Options
-    - `p95_target_ms` (100): target for the P95 estimate.
+    - `p95_target_ms` (100): target for the P95 estimate. When the config sets the latency target
+      (`[tool.dbaudit.targets] p95_ms`) and not this option, the target is used.
     - `mean_target_ms` (100): target for the mean.
     - `min_calls` (1): ignore statements called fewer times.
 
@@ -221,12 +234,16 @@ def missing_index_for_query(snap: Snapshot, opts: MissingIndexOptions) -> Iterat
     table). Where a plan reads a table of at least `large_rows` estimated rows with a sequential (full) scan,
     it derives an index from the statement's parse tree: the columns compared for equality first, then the sort
     columns (ORDER BY ... LIMIT) or one range column. No index is proposed when an existing index already leads
-    with those columns.
+    with those columns; in a join, none for a table whose only equality columns are join columns that an
+    index (the primary key, say) already leads with, and no range column with fewer than 1 / `max_selectivity`
+    distinct values.
 
     On PostgreSQL an index or bitmap scan is questioned too, when its index does not lead with every equality
-    column and the plan shows the rest checked row by row (a `Filter` on such a column, or an index estimate
-    ten times the rows kept): `WHERE customer_id = $1 AND status_id = $2` served by an index on `status_id`
-    alone. Such a proposal needs hypopg.
+    column and the plan shows the rest checked row by row (a `Filter` on such a column, an `Index Cond` on
+    such a column but not on the index's leading column -- a walk through the whole index -- or an index
+    estimate ten times the rows kept): `WHERE customer_id = $1 AND status_id = $2` served by an index on
+    `status_id` alone, or `WHERE customer_id = $1 ORDER BY rental_date DESC LIMIT 10` served by an index on
+    `(rental_date, inventory_id, customer_id)`. Such a proposal needs hypopg.
 
     Where hypopg is installed (PostgreSQL), the statement is planned again with the index as a hypothetical one
     (nothing is written) and the finding is kept only when the planner uses it and the cost falls to
@@ -249,7 +266,8 @@ def missing_index_for_query(snap: Snapshot, opts: MissingIndexOptions) -> Iterat
     ```
 
     ## Options
-    - `large_rows` (10000): smaller tables may be scanned sequentially.
+    - `large_rows` (10000): smaller tables may be scanned sequentially. When the config sets
+      `[tool.dbaudit.targets] large_table_rows` and not this option, the target is used.
     - `max_cost_ratio` (0.5): hypopg-verified proposals must cut the plan cost to this share or less.
     - `max_selectivity` (0.1): unverified proposals need a scan keeping at most this share of the rows.
 

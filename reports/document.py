@@ -195,9 +195,11 @@ def build_document(report: Report) -> Document:
 def _summary(doc: Document, report: Report, snap: Snapshot, engine: str) -> None:
     doc.h(2, "1. Executive summary", "summary")
     tables = design.audited_tables(snap)
-    total_bytes = sum(t.total_bytes or 0 for t in snap.tables if t.kind in ("table", "partitioned"))
+    # every relation once: a partition through its parent (design.table_sizes), never beside it
+    sizes = design.table_sizes(snap)
+    total_bytes = sum(r.total_bytes or 0 for r in sizes.values())
     index_bytes = sum(t.index_bytes or 0 for t in snap.tables if t.kind in ("table", "partitioned"))
-    rows = sum(t.estimated_rows or 0 for t in snap.tables if t.kind == "table")
+    rows = sum(r.rows or 0 for r in sizes.values())
     measured = [m for m in report.metrics if m.passed is not None]
     failed = [m for m in measured if m.passed is False]
     unmeasured = [m for m in report.metrics if m.value is None]
@@ -269,27 +271,28 @@ def _tables(doc: Document, snap: Snapshot) -> None:
     doc.blocks.append(Table(
         headers=("Table", "Rows (est.)", "Size", "Indexes", "Scans", "Index scans", "Rows written", "Reads"),
         rows=tuple(
-            (Code(p.table.qualified), count(p.table.estimated_rows), human_bytes(p.table.total_bytes),
+            (Code(p.table.qualified), _rows(p), human_bytes(_bytes(p)),
              str(len(p.indexes)), count(p.mix.reads), pct(p.mix.index_scan_pct), count(p.mix.writes),
              pct(p.mix.read_pct))
             for p in profiles
         ),
         numeric=frozenset({1, 2, 3, 4, 5, 6, 7}),
         sort_keys=tuple(
-            (None, p.table.estimated_rows, p.table.total_bytes, len(p.indexes), p.mix.reads,
+            (None, _row_count(p), _bytes(p), len(p.indexes), p.mix.reads,
              p.mix.index_scan_pct, p.mix.writes, p.mix.read_pct)
             for p in profiles
         ),
     ))
     doc.p("Reads is the read/write mix: table scans (sequential and index) as a share of scans plus rows "
-          "written, from the server's statistics since they were last reset.")
+          "written, from the server's statistics since they were last reset."
+          + (" Rows marked (live) are the live-tuple count of a table never analyzed, which has no planner "
+             "estimate yet." if any(p.size is not None and p.size.rows_from_live for p in profiles) else ""))
     for p in profiles:
         t = p.table
         doc.h(3, t.qualified, f"t-{t.schema}-{t.name}")
-        facts: list[Inline] = [f"{t.kind.replace('_', ' ')}, about {count(t.estimated_rows)} rows, "
-                               f"{human_bytes(t.total_bytes)}"]
+        facts: list[Inline] = [f"{t.kind.replace('_', ' ')}, about {_rows(p)} rows, {human_bytes(_bytes(p))}"]
         if p.partitions:
-            facts.append(f", {p.partitions} partitions")
+            facts.append(f", {p.partitions} partitions (rows and size summed over them)")
         if t.engine:
             facts.append(f", engine {t.engine}")
         if p.mix.reads is not None or p.mix.writes is not None:
@@ -321,6 +324,19 @@ def _tables(doc: Document, snap: Snapshot) -> None:
                 numeric=frozenset({2, 3}),
                 sort_keys=tuple((None, None, i.size_bytes, i.scans) for i in p.indexes),
             ))
+
+
+def _row_count(p: design.TableProfile) -> int | None:
+    return p.size.rows if p.size is not None else p.table.estimated_rows
+
+
+def _rows(p: design.TableProfile) -> str:
+    live = p.size is not None and p.size.rows_from_live and p.size.rows is not None
+    return count(_row_count(p)) + (" (live)" if live else "")
+
+
+def _bytes(p: design.TableProfile) -> int | None:
+    return p.size.total_bytes if p.size is not None else p.table.total_bytes
 
 
 def _findings_table(findings: Sequence[Finding]) -> Table:
@@ -363,6 +379,12 @@ def _indexing(doc: Document, report: Report, snap: Snapshot) -> None:
         doc.blocks.append(ListBlock(tuple(_sql_item(f) for f in strategy.drop)))
     else:
         doc.p("Nothing to drop.")
+    if strategy.watch:
+        doc.p(f"{len(strategy.watch)} unused-index candidates not to drop yet (statistics too young to judge, "
+              "or an index the check says to keep, such as the only one covering a foreign key):")
+        doc.blocks.append(ListBlock(tuple(
+            (Para((severity_badge(f.severity), " ", f"{f.code} ", Code(f.object.label()), f": {f.message}")),)
+            for f in strategy.watch)))
     doc.h(3, "Add", "index-add")
     if strategy.add:
         doc.p("Indexes the workload or the foreign keys need (WL02 proposals first, verified with hypothetical "

@@ -3,8 +3,9 @@
 A check that ran and found nothing passes; one with findings has a single ``failure`` element whose message
 counts them and whose text lists each (object, message, fix, documentation). One failure per testcase, because
 several CI readers keep only the first failure of a testcase. A check that could not run is ``skipped`` with the
-reason. Findings already in a ``--baseline`` and suppressed ones do not fail; they are listed in the testcase's
-``system-out``.
+reason. Findings below the effective ``--fail-on`` (warnings and info with the default ``error``, every finding
+with ``never``), findings already in a ``--baseline`` and suppressed ones do not fail; they are listed in the
+testcase's ``system-out``, so that a job whose scan exits 0 shows no failure either.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from auditor.engine import find_check
-from auditor.model import Finding, Skipped
+from auditor.model import Finding, Severity, Skipped
 from auditor.report import Report
 from reports.jsonfmt import TOOL_NAME, iso_utc
 
@@ -52,6 +53,17 @@ def _finding_text(finding: Finding) -> str:
     return "\n".join(lines)
 
 
+def _fails(finding: Finding, fail_on: str) -> bool:
+    """Whether the finding makes the scan exit 1, as the CLI decides it."""
+    if fail_on == "never":
+        return False
+    try:
+        threshold = Severity(fail_on)
+    except ValueError:
+        threshold = Severity.ERROR
+    return finding.severity.rank >= threshold.rank
+
+
 def _cases(report: Report) -> list[_Case]:
     cases: dict[str, _Case] = {}
 
@@ -71,7 +83,11 @@ def _cases(report: Report) -> list[_Case]:
     for entry in report.skipped:
         case(entry.code, entry.check).skipped = entry
     for finding in report.findings:
-        case(finding.code, finding.check, finding.category).findings.append(finding)
+        c = case(finding.code, finding.check, finding.category)
+        if _fails(finding, report.fail_on):
+            c.findings.append(finding)
+        else:
+            c.quiet.append(f"below --fail-on {report.fail_on}: {_finding_text(finding)}")
     for finding in report.baseline.unchanged if report.baseline else ():
         case(finding.code, finding.check, finding.category).quiet.append(
             f"in the baseline: {finding.object.label()}: {_one_line(finding.message)}"

@@ -54,6 +54,15 @@ def _wrap(text: str, indent: str, hang: int = 0) -> list[str]:
     return wrapped or [indent]
 
 
+def _enable(text: str, indent: str) -> list[str]:
+    """What would enable a check; a multi-line fix (a my.cnf section) keeps its lines, indented under it."""
+    parts = [line.rstrip() for line in text.strip().splitlines() if line.strip()]
+    if len(parts) <= 1:
+        return _wrap(f"to enable: {text}", indent, hang=11)
+    # each line is a line of a file or a statement: joining them would make "[mysqld] performance_schema = ON"
+    return [f"{indent}to enable:", *(f"{indent}  {line}" for line in parts)]
+
+
 def _heading(title: str, paint: _Painter) -> list[str]:
     return ["", paint(title, "bold"), paint("-" * len(title), "dim")]
 
@@ -206,7 +215,7 @@ def _skipped(report: Report, paint: _Painter) -> list[str]:
         lines.append(f"  {entry.code}  {entry.check}")
         lines.extend(_wrap(f"why: {entry.reason}", "        ", hang=5))
         if entry.enable:
-            lines.extend(_wrap(f"to enable: {entry.enable}", "        ", hang=11))
+            lines.extend(_enable(entry.enable, "        "))
     return lines
 
 
@@ -221,7 +230,7 @@ def _notes(report: Report, paint: _Painter) -> list[str]:
             more = f" and {len(note.objects) - 10} more" if len(note.objects) > 10 else ""
             lines.extend(_wrap(f"objects: {shown}{more}", "        ", hang=9))
         if note.enable:
-            lines.extend(_wrap(f"to enable: {note.enable}", "        ", hang=11))
+            lines.extend(_enable(note.enable, "        "))
     return lines
 
 

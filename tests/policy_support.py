@@ -68,6 +68,12 @@ def policy_snapshot(*, extra_unused: bool = False) -> Snapshot:
         _plain_index("audit_2025", "audit_2025_at_idx", "at"),
         _plain_index("audit_2026", "audit_2026_at_idx", "at"),
     ]
+    # IX01's evidence on young statistics: 500 scans of another plain index per table
+    indexes += [
+        Index("public", t, f"{t}_lower_note_idx", keys=(IndexKey(expression="lower(note)"),), scans=500,
+              size_bytes=8192)
+        for t in ("orders", "audit_2025", "audit_2026")
+    ]
     if extra_unused:
         indexes.append(_plain_index("orders", "orders_at_idx", "at"))
     return Snapshot(

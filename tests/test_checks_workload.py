@@ -8,10 +8,12 @@ from typing import Any
 from auditor.connectors.postgres.workload import pool_rows
 from auditor.engine import (
     NOT_NEEDED,
+    WORKLOAD_OFF,
     all_checks,
     find_check,
     iter_hits,
     mark_not_needed,
+    mark_workload_off,
     needed_probes,
     run_checks,
     select_checks,
@@ -216,6 +218,30 @@ def test_propose_index_for_equality_then_sort_and_weak_scan_reasons() -> None:
     assert weak_index_scan(s2, dataclasses.replace(scan, index="orders_status_customer_idx"), p) is None
 
 
+RENTAL = table("rental", ["rental_id", "rental_date timestamptz", "inventory_id", "customer_id"], rows=16_044)
+RENTAL_IX = index("rental", ["rental_date", "inventory_id", "customer_id"], unique=True,
+                  name="idx_unq_rental_rental_date_inventory_id_customer_id")
+RENTAL_Q = "SELECT rental_id, rental_date FROM rental WHERE customer_id = $1 ORDER BY rental_date DESC LIMIT $2"
+
+
+def test_index_cond_on_a_non_leading_column_is_a_whole_index_walk() -> None:
+    """pagila: customer_id = $1 answered by an Index Cond on the third column of the unique index."""
+    s = snap(RENTAL, pk("rental", ["rental_id"]), RENTAL_IX)
+    p = propose_index(s, RENTAL_Q, "public", "rental")
+    assert p is not None and p.columns == ("customer_id", "rental_date") and p.sort == ("rental_date",)
+    walk = PlanScan("public", "rental", "Index Scan", index=RENTAL_IX.name, plan_rows=27.0,
+                    index_cond="(rental.customer_id = $1)")
+    assert weak_index_scan(s, walk, p) == (f"{RENTAL_IX.name} is walked whole: its Index Cond tests customer_id "
+                                           "but not its leading column rental_date")
+    # look-alikes: the leading column constrained too (a range descent), or no Index Cond at all (a plain walk
+    # in sort order, which the LIMIT stops early)
+    led = dataclasses.replace(walk, index_cond="((rental.rental_date >= $2) AND (rental.customer_id = $1))")
+    assert weak_index_scan(s, led, p) is None
+    assert weak_index_scan(s, dataclasses.replace(walk, index_cond=None), p) is None
+    # a column whose name merely contains the missing one is not it
+    assert weak_index_scan(s, dataclasses.replace(walk, index_cond="(rental.old_customer_id = $1)"), p) is None
+
+
 def test_look_alikes_get_no_proposal() -> None:
     s = filtered_snap()
     # a range query served by its index, a primary-key lookup, keyset paging: an index already leads with it
@@ -322,3 +348,19 @@ def test_a_selection_needs_only_its_probes() -> None:
     assert metrics["index_coverage_pct"].reason == NOT_NEEDED
     assert metrics["normalization_pct"].value is None
     assert "no normalization check" in (metrics["normalization_pct"].reason or "")
+
+
+def test_workload_turned_off_says_so_on_both_engines() -> None:
+    """--no-workload: the reason is the flag, the fix is to drop it -- not to enable what may well be on."""
+    specs = [find_check(c) for c in ("WL01", "WL02", "WL03", "WL04")]
+    for base in (snap(ORDERS, extensions=PGSS), snap(ORDERS), snap(ORDERS, engine="mysql")):
+        off = mark_workload_off(base)
+        assert off.workload is not None and off.workload.status == "off"
+        result = run_checks(off, specs)  # type: ignore[arg-type]
+        assert [(s.reason, s.enable) for s in result.skipped] == [
+            (WORKLOAD_OFF, "run the scan without --no-workload")] * 4
+        metrics = {m.key: m for m in compute_metrics(off, [], checks_run=[])}
+        assert metrics["p95_ms"].reason == WORKLOAD_OFF
+        assert snapshot_from_json(snapshot_to_json(off)) == off
+    # a workload that was read is never marked off; "not collected" stays what it was
+    assert mark_workload_off(wl_snap()).workload == WorkloadInfo()

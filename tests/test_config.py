@@ -15,8 +15,10 @@ from click.testing import CliRunner, Result
 
 from auditor.cli import main
 from auditor.config import ConfigError, IgnoreRule, load_config, object_names, parse_config
+from auditor.engine import find_check, run_checks
 from auditor.errors import ExitCode
-from auditor.model import ObjectRef, Severity
+from auditor.model import ObjectRef, Severity, Statement, WorkloadInfo
+from tests.builders import snap, table
 from tests.policy_support import save_snapshot
 from tests.test_cli import assert_one_line_error
 
@@ -202,6 +204,26 @@ def test_targets_reach_the_metrics(workdir: Path) -> None:
     quality = {q["key"]: q for q in scan_json()["quality"]}
     assert quality["unused_indexes"]["target"] == "<= 5" and quality["unused_indexes"]["passed"] is True
     assert quality["schema_completeness_pct"]["target"] == ">= 30 %"
+
+
+def test_a_target_moves_the_check_option_that_mirrors_it() -> None:
+    """Red team 2 M4: targets.p95_ms = 50 makes WL01 flag a statement of P95 ~ 80 ms; WL01's own option wins."""
+    slow = Statement(queryid="1", query="SELECT * FROM t WHERE a = $1", calls=100, total_ms=7000.0, mean_ms=70.0,
+                     stddev_ms=5.0, min_ms=60.0, max_ms=90.0, rows=100)
+    s = snap(table("t", ["id", "a"]), statements=(slow,), workload=WorkloadInfo(),
+             extensions={"pg_stat_statements": "1.10"})
+
+    def wl01(table: dict[str, Any]) -> list[str]:
+        return [f.code for f in run_checks(s, [find_check("WL01")], parse_config(table).options).findings]  # type: ignore[list-item]
+
+    assert wl01({}) == []
+    assert wl01({"targets": {"p95_ms": 50}}) == ["WL01"]
+    assert wl01({"targets": {"p95_ms": 50}, "checks": {"slow-query": {"p95_target_ms": 200}}}) == []
+    assert wl01({"targets": {"p99_ms": 50}}) == []  # look-alike: no check mirrors the P99 target
+    # other options of the check are kept; the rows threshold of coverage moves WL02's large_rows
+    mixed = parse_config({"targets": {"p95_ms": 50, "large_table_rows": 500}, "checks": {"WL01": {"min_calls": 3}}})
+    assert (mixed.options["WL01"].p95_target_ms, mixed.options["WL01"].min_calls) == (50.0, 3)
+    assert mixed.options["WL02"].large_rows == 500 and isinstance(mixed.options["WL02"].large_rows, int)
 
 
 def test_parse_config_builds_typed_values() -> None:

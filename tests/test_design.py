@@ -12,10 +12,12 @@ from auditor.design import (
     mermaid_word,
     next_steps,
     partition_candidates,
+    table_profiles,
+    table_sizes,
     top_statements,
 )
-from auditor.model import Severity
-from auditor.scoring import Metric
+from auditor.model import Finding, ObjectRef, Severity, TableStats
+from auditor.scoring import Metric, compute_metrics
 from tests.builders import fk, pk, snap, table
 from tests.report_samples import design_findings, design_report, design_snapshot
 
@@ -134,3 +136,60 @@ def test_read_write_mix() -> None:
     cols = {c.column.name: c.constraints for c in profiles["orders"].columns}
     assert cols["customer_id"] == ("FK -> public.customers(id)", "NOT NULL")
 
+
+
+def test_partitioned_sizes_count_each_row_once_and_never_analyzed_tables_show_live_tuples() -> None:
+    from dataclasses import replace
+
+    # an analyzed parent carries its partitions' total as its own estimate: counting both would double it
+    parent = replace(table("payment", ["id"], kind="partitioned", rows=16_000), total_bytes=0)
+    parts = [replace(table(f"payment_p{i}", ["id"], is_partition=True, parent="public.payment", rows=8_000),
+                     total_bytes=1_000_000) for i in range(2)]
+    sub = replace(table("payment_p2", ["id"], kind="partitioned", is_partition=True, parent="public.payment",
+                        rows=None), total_bytes=0)
+    leaf = replace(table("payment_p2_a", ["id"], is_partition=True, parent="public.payment_p2", rows=None),
+                   total_bytes=500, stats=TableStats(n_live_tup=7))
+    category = replace(table("category", ["id"], rows=None), total_bytes=100, stats=TableStats(n_live_tup=16))
+    s = snap(parent, *parts, sub, leaf, category)
+    sizes = table_sizes(s)
+    assert set(sizes) == {("public", "payment"), ("public", "category")}
+    pay = sizes[("public", "payment")]
+    assert (pay.rows, pay.total_bytes, pay.partitions) == (16_007, 2_000_500, 4)
+    assert pay.rows_from_live  # the never-analyzed sub-partition contributes its live tuples
+    cat = sizes[("public", "category")]
+    assert (cat.rows, cat.rows_from_live) == (16, True)
+    profiles = {p.table.name: p for p in table_profiles(s)}
+    assert profiles["payment"].size == pay and profiles["payment"].partitions == 4
+
+    from reports.markdown import render_markdown
+
+    text = render_markdown(_report_of(s))
+    assert "partitioned, about 16,007 (live) rows, 1.9 MB, 4 partitions" in text
+    assert "about 16 (live) rows" in text and "about - rows" not in text
+    assert "2 tables, 0 indexes, 1.9 MB (of which indexes 0 B), about 16,023 rows" in text
+
+
+def _report_of(s):  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from auditor.engine import RunResult
+    from auditor.report import build_report
+
+    return build_report(s, RunResult(findings=(), skipped=(), ran=()), datetime(2026, 1, 1, tzinfo=UTC), 0.0)
+
+
+def test_unused_index_candidates_are_watched_not_dropped() -> None:
+    def ix01(severity: Severity, remediation: str | None, name: str) -> Finding:
+        return Finding(code="IX01", check="unused-index", severity=severity, category="indexes",
+                       object=ObjectRef("index", "public", "t", index=name), message=f"{name} unused",
+                       details={"index_bytes": 10}, remediation=remediation)
+
+    young = ix01(Severity.INFO, "DROP INDEX CONCURRENTLY public.a;", "a")
+    kept = ix01(Severity.WARNING, None, "b")
+    strategy = index_strategy([young, kept])
+    assert strategy.drop == () and strategy.watch == (young, kept) and strategy.unused_bytes == 0
+    metrics = compute_metrics(snap(), [young, kept], checks_run=("IX01",))
+    steps = next_steps([young], metrics)
+    # no failed metric, and the info step proposes no DROP
+    assert [s.title for s in steps] == ["IX01 unused-index: watch 1 candidate (too early to judge)"]
+    assert steps[0].sql == ()

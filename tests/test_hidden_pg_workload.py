@@ -111,7 +111,7 @@ def test_slow_aggregate_is_wl01_and_gets_no_index(scanned: tuple[Snapshot, list[
 def test_missing_indexes(scanned: tuple[Snapshot, list[Finding]], pg_server: Any) -> None:
     snap, findings = scanned
     proposed = {(f.object.table, f.object.columns) for f in wl(findings, "WL02")}
-    want = {("events", ("session_id",))}
+    want: set[tuple[str | None, tuple[str, ...] | None]] = {("events", ("session_id",))}
     if pg_server.has_hypopg:
         # the weak index scan is questioned only with hypopg's verdict (without it: silent, documented)
         want.add(("orders", ("customer_id", "status_id", "created_at")))
@@ -181,3 +181,26 @@ def test_select_collects_only_what_the_selected_checks_need(case2: str) -> None:
     reasons = {m["key"]: m["reason"] for m in report["quality"]}
     assert reasons["p95_ms"] == reasons["index_coverage_pct"] == "not collected: no selected check needs it"
     assert "no normalization check" in reasons["normalization_pct"]
+
+
+def test_no_workload_says_it_was_off(case2: str) -> None:
+    """Red team 2 M3: pg_stat_statements is on and readable; with --no-workload the skipped WL checks name the
+    flag, not a shared_preload_libraries recipe. `dbaudit snapshot --no-workload` records it as well."""
+    result = CliRunner().invoke(main, ["scan", case2, "--no-workload", "--no-sample", "--select", "WL,KY01",
+                                       "--format", "json", "--fail-on", "never"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    skipped = {s["code"]: (s["reason"], s["enable"]) for s in report["skipped"]}
+    off = ("workload collection was off (--no-workload)", "run the scan without --no-workload")
+    assert {code: skipped.get(code) for code in ("WL01", "WL02", "WL03", "WL04")} == dict.fromkeys(
+        ("WL01", "WL02", "WL03", "WL04"), off)
+    reasons = {m["key"]: m["reason"] for m in report["quality"]}
+    assert reasons["p95_ms"] == reasons["index_coverage_pct"] == off[0]
+    saved = CliRunner().invoke(main, ["snapshot", case2, "--no-workload", "--no-sample"])
+    assert saved.exit_code == 0, saved.output
+    assert json.loads(saved.output)["workload"]["status"] == "off"
+    # look-alike: a selection that needs no workload still says "not needed", not "off"
+    unneeded = CliRunner().invoke(main, ["scan", case2, "--select", "KY01", "--no-sample", "--format", "json",
+                                         "--fail-on", "never"])
+    assert {m["key"]: m["reason"] for m in json.loads(unneeded.output)["quality"]}["p95_ms"] == (
+        "not collected: no selected check needs it")

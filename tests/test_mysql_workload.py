@@ -78,6 +78,8 @@ def drive(server: MySqlServer, db: str) -> None:
             run("SELECT SUM(total) FROM orders WHERE status = %s", "paid")  # a third of the table
             run("SELECT * FROM countries WHERE name = %s", "Italy")  # a 3-row table
             run("SELECT * FROM orders ORDER BY id LIMIT %s OFFSET %s", 20, 200)  # WL04
+            # WL04 in the comma form, whose digest MariaDB writes as LIMIT ?, ...
+            run("SELECT id FROM orders ORDER BY created_at DESC LIMIT %s, 20", 40 * (i % 5))
             run("SELECT * FROM orders WHERE id > %s ORDER BY id LIMIT %s", 200, 20)  # keyset look-alike
             run("SELECT * FROM customers WHERE email = %s", f"c{cid}@example.com")
         for _ in range(3):  # WL01; its look-alike has one slow outlier among many fast calls
@@ -140,7 +142,10 @@ def test_missing_index(scanned: tuple[Snapshot, RunResult]) -> None:
 def test_n_plus_one_and_offset(scanned: tuple[Snapshot, RunResult]) -> None:
     (lookup,) = _queries(scanned[1], "WL03")
     assert lookup.startswith("SELECT * FROM `customers` WHERE") and lookup.endswith("= ?")
-    assert _queries(scanned[1], "WL04") == ["SELECT * FROM `orders` ORDER BY ID LIMIT ? OFFSET ?"]
+    assert _queries(scanned[1], "WL04") == [
+        "SELECT * FROM `orders` ORDER BY ID LIMIT ? OFFSET ?",
+        "SELECT ID FROM `orders` ORDER BY `created_at` DESC LIMIT ?, ...",
+    ]
 
 
 def test_metrics_state_their_method(scanned: tuple[Snapshot, RunResult]) -> None:
@@ -251,6 +256,9 @@ def test_digest_shapes() -> None:
     assert [r.name for r in shape.relations] == ["orders", "customers"]
     assert analyze_mysql("SELECT `offset` FROM `pages` WHERE `offset` = ?").has_offset is False
     assert analyze_mysql("SELECT * FROM `t` LIMIT 1").scopes[0].limit_one
+    paged = analyze_mysql("SELECT `id` FROM `kb` ORDER BY `published_at` DESC LIMIT ?, ...")
+    assert paged.kind == "select" and paged.scopes[0].has_offset
+    assert analyze_mysql("SELECT `a` , `b` , ...").kind == "unparsed"  # cut at max_digest_length
     assert analyze_mysql("SET SESSION `sql_mode` = ?").kind == "session"
     assert analyze_mysql("COMMIT").kind == "session"
     assert analyze_mysql("SHOW WARNINGS").kind == "session"

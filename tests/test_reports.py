@@ -381,3 +381,17 @@ def test_text_metrics_state_a_shared_method_once() -> None:
     assert text.count(method) == 1
     assert [line.split()[-1] for line in text.splitlines() if line.startswith("p9") or line.startswith("p50")] \
         == ["[1]", "[1]", "[1]"]
+
+
+def test_text_keeps_the_lines_of_a_multi_line_enable() -> None:
+    fix = "[mysqld]\nperformance_schema = ON"
+    report = dataclasses.replace(sample_report(), skipped=(
+        Skipped(check="slow-query", code="WL01", reason="performance_schema is OFF", enable=fix),
+        Skipped(check="n-plus-one", code="WL03", reason="pg_stat_statements is not installed",
+                enable="CREATE EXTENSION pg_stat_statements"),
+    ))
+    lines = render_text(report).splitlines()
+    at = lines.index("  WL01  slow-query")
+    # each line of the my.cnf section stays a line, indented under the entry, never "[mysqld] performance_schema"
+    assert lines[at + 2:at + 5] == ["        to enable:", "          [mysqld]", "          performance_schema = ON"]
+    assert "        to enable: CREATE EXTENSION pg_stat_statements" in lines

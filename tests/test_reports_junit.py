@@ -5,6 +5,7 @@ Regenerate the golden file after an intended change with ``UPDATE_GOLDEN=1 pytes
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
@@ -38,8 +39,13 @@ def test_junit_matches_golden() -> None:
     assert actual == path.read_text(encoding="utf-8"), "report.junit.xml differs; rerun with UPDATE_GOLDEN=1"
 
 
+def strict_report() -> Report:
+    """The policy report as a scan with --fail-on info renders it: every finding fails its check."""
+    return dataclasses.replace(policy_report(), fail_on="info")
+
+
 def test_one_suite_per_family_one_case_per_check() -> None:
-    root = parse(policy_report())
+    root = parse(strict_report())
     assert root.tag == "testsuites"
     suites = {s.get("name", ""): s for s in root.findall("testsuite")}
     assert sorted(suites) == ["dbaudit.indexes", "dbaudit.keys", "dbaudit.normalization", "dbaudit.workload"]
@@ -63,7 +69,7 @@ def test_one_suite_per_family_one_case_per_check() -> None:
 
 
 def test_failures_skips_and_quiet_findings() -> None:
-    cases = {c.get("name"): c for c in parse(policy_report()).iter("testcase")}
+    cases = {c.get("name"): c for c in parse(strict_report()).iter("testcase")}
     failure = cases["IX04 invalid-index"].find("failure")
     assert failure is not None and failure.get("type") == "error"
     assert failure.get("message", "").startswith("1 finding: public.orders_created_idx: ")
@@ -79,7 +85,7 @@ def test_failures_skips_and_quiet_findings() -> None:
 
 
 def test_hostile_names_and_control_characters_stay_well_formed() -> None:
-    text = render_junit(policy_report())
+    text = render_junit(strict_report())
     assert "\x01" not in text
     root = ET.fromstring(text.encode("utf-8"))
     failure = [c for c in root.iter("testcase") if c.get("name") == "KY01 no-primary-key"][0].find("failure")
@@ -107,9 +113,26 @@ def test_junit_from_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     result = CliRunner().invoke(main, ["scan", "--from", "snap.json", "--format", "junit", "-o", "junit.xml"])
     assert result.exit_code == 0, result.output
     root = ET.parse(tmp_path / "junit.xml").getroot()
+    # the scan exits 0 (warnings are below the default --fail-on error): CI must not see a failure either
+    assert root.get("failures") == "0" and not list(root.iter("failure"))
     cases = {c.get("name"): c for c in root.iter("testcase")}
-    assert "2 findings" in cases["KY01 no-primary-key"].find("failure").get("message", "")  # type: ignore[union-attr]
+    assert "below --fail-on error: [warning]" in (cases["KY01 no-primary-key"].findtext("system-out") or "")
     assert int(root.get("skipped", "0")) == 7  # no workload, no sample in this snapshot
+    strict = CliRunner().invoke(main, ["scan", "--from", "snap.json", "--format", "junit", "-o", "strict.xml",
+                                       "--fail-on", "warning"])
+    assert strict.exit_code == 1, strict.output
+    cases = {c.get("name"): c for c in ET.parse(tmp_path / "strict.xml").getroot().iter("testcase")}
+    assert "2 findings" in cases["KY01 no-primary-key"].find("failure").get("message", "")  # type: ignore[union-attr]
+
+
+def test_findings_below_fail_on_are_not_failures() -> None:
+    report = policy_report()
+    default = {c.get("name"): c for c in parse(report).iter("testcase")}
+    assert default["IX04 invalid-index"].find("failure") is not None  # an error fails with the default
+    assert default["WL03 n-plus-one"].find("failure") is None  # info: listed, not failed
+    assert "[info]" in (default["WL03 n-plus-one"].findtext("system-out") or "")
+    never = parse(dataclasses.replace(report, fail_on="never"))
+    assert never.get("failures") == "0" and not list(never.iter("failure"))
 
 
 def test_password_never_appears() -> None:

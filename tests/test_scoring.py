@@ -6,12 +6,13 @@ from dataclasses import replace
 
 from auditor.model import Finding, ObjectRef, Sampling, Severity, TableSample
 from auditor.scoring import Targets, compute_metrics, compute_score, reference_candidates
-from tests.builders import fk, pk, snap, table
+from tests.builders import fk, index, pk, snap, table
 
 
-def _f(code: str, severity: Severity = Severity.WARNING, tbl: str = "t", **details: object) -> Finding:
+def _f(code: str, severity: Severity = Severity.WARNING, tbl: str = "t", remediation: str | None = None,
+       **details: object) -> Finding:
     return Finding(code=code, check="x", severity=severity, category="c",
-                   object=ObjectRef("table", "public", tbl), message="m", details=details)
+                   object=ObjectRef("table", "public", tbl), message="m", details=details, remediation=remediation)
 
 
 def _metric(metrics: tuple, key: str):  # type: ignore[no-untyped-def,type-arg]
@@ -30,7 +31,8 @@ def test_targets_change_the_verdicts() -> None:
     strict = _metric(compute_metrics(s, []), "schema_completeness_pct")
     lenient = _metric(compute_metrics(s, [], Targets(schema_completeness_pct=25)), "schema_completeness_pct")
     assert strict.passed is False and lenient.passed is True and lenient.target == ">= 25 %"
-    unused = [_f("IX01", index_bytes=100), _f("IX01", index_bytes=50)]
+    unused = [_f("IX01", index_bytes=100, remediation="DROP INDEX i1;"),
+              _f("IX01", index_bytes=50, remediation="DROP INDEX i2;")]
     assert _metric(compute_metrics(s, unused), "unused_indexes").passed is False
     assert _metric(compute_metrics(s, unused, Targets(unused_indexes=2)), "unused_indexes").passed is True
 
@@ -86,3 +88,32 @@ def test_score_caps_per_check_and_severity() -> None:
     infos = [_f("IX01", Severity.INFO, tbl=f"t{i}") for i in range(10)]
     assert compute_score((), infos).value == 98
     assert compute_score((), many_warnings + three_errors).grade == "D"  # 65
+
+
+def test_unused_indexes_unmeasured_when_ix01_did_not_run_or_no_usage_was_read() -> None:
+    measured = snap(table("t", ["id", "a"]), index("t", ["a"], scans=5))
+    # --select KY, --ignore IX01, or IX01 skipped: nothing looked, so no "0, pass"
+    for key in ("unused_indexes", "unused_index_bytes"):
+        m = _metric(compute_metrics(measured, [], checks_run=("KY01",)), key)
+        assert m.value is None and m.passed is None and "IX01" in (m.reason or ""), key
+    # IX01 ran but no index has a usage figure (MariaDB with performance_schema off, no privilege)
+    blind = snap(table("t", ["id", "a"]), index("t", ["a"], scans=None), index("t", ["id"], scans=None))
+    m = _metric(compute_metrics(blind, [], checks_run=("IX01",)), "unused_indexes")
+    assert m.value is None and m.passed is None and "usage figures" in (m.reason or "")
+    # the look-alike: usage figures read, IX01 ran, nothing unused
+    ok = _metric(compute_metrics(measured, [], checks_run=("IX01", "KY01")), "unused_indexes")
+    assert ok.value == 0 and ok.passed is True and ok.reason is None
+
+
+def test_unused_index_candidates_do_not_fail_the_metric() -> None:
+    s = snap(table("t", ["id", "a"]), index("t", ["a"], scans=0))
+    young = _f("IX01", Severity.INFO, remediation="DROP INDEX CONCURRENTLY public.t_a_idx;", index_bytes=100)
+    kept = _f("IX01", Severity.WARNING, tbl="u", index_bytes=50)  # the only index covering a foreign key
+    m = _metric(compute_metrics(s, [young, kept], checks_run=("IX01",)), "unused_indexes")
+    assert m.value == 0 and m.passed is True
+    assert "2 more candidates, not counted: 1 too early to judge" in m.method and "1 to keep" in m.method
+    assert _metric(compute_metrics(s, [young, kept]), "unused_index_bytes").value == 0
+    drop = _f("IX01", Severity.WARNING, remediation="DROP INDEX CONCURRENTLY public.v_a_idx;", index_bytes=7)
+    m = _metric(compute_metrics(s, [young, kept, drop]), "unused_indexes")
+    assert m.value == 1 and m.passed is False
+    assert _metric(compute_metrics(s, [young, kept, drop]), "unused_index_bytes").value == 7

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import statistics
 
 import pytest
 
-from auditor.model import PlanScan, PlanSummary, Statement, WorkloadInfo
+from auditor.model import (
+    Column,
+    ColumnSample,
+    IndexProposal,
+    PlanScan,
+    PlanSummary,
+    Sampling,
+    Statement,
+    TableSample,
+    WorkloadInfo,
+)
 from auditor.workload import (
     LatencyModel,
     analyze_query,
@@ -200,6 +211,46 @@ def test_join_columns_when_no_value_equality() -> None:
     p = propose_index(s, "SELECT * FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.email = $1",
                       "public", "orders")
     assert p is not None and p.columns == ("customer_id",)
+
+
+TICKETS = table("tickets", ["id", "organization_id", Column("priority", "integer", n_distinct=4.0),
+                            Column("created_at", "timestamptz", n_distinct=-0.9)], rows=60_000)
+COMMENTS = table("ticket_comments", ["id", "ticket_id", "body text"], rows=200_000)
+JOIN_AGGREGATE = ("SELECT t.organization_id, count(*), avg(length(c.body)) FROM tickets t "
+                  "JOIN ticket_comments c ON c.ticket_id = t.id WHERE t.priority >= $1 "
+                  "GROUP BY t.organization_id ORDER BY 2 DESC LIMIT 10")
+
+
+def test_join_column_led_by_the_primary_key_gives_no_proposal() -> None:
+    """Red team 2: the join reaches tickets through its one-column primary key; (id, priority) adds nothing."""
+    s = snap(TICKETS, pk("tickets"), COMMENTS, pk("ticket_comments"))
+    assert propose_index(s, JOIN_AGGREGATE, "public", "tickets") is None
+    # any index leading with the join column does as well; without one the join column alone is proposed
+    assert propose_index(s, JOIN_AGGREGATE, "public", "ticket_comments") == IndexProposal(
+        "public", "ticket_comments", ("ticket_id",), equality=("ticket_id",))
+    indexed = snap(TICKETS, pk("tickets"), COMMENTS, pk("ticket_comments"), index("ticket_comments", ["ticket_id"]))
+    assert propose_index(indexed, JOIN_AGGREGATE, "public", "ticket_comments") is None
+
+
+def test_non_selective_range_in_a_join_is_not_proposed() -> None:
+    orgs = table("organizations", ["id", "name text"], rows=500)
+    s = snap(TICKETS, pk("tickets"), orgs, pk("organizations"))
+    join = "SELECT * FROM organizations o JOIN tickets t ON t.organization_id = o.id WHERE t.{} >= $1"
+    few = propose_index(s, join.format("priority"), "public", "tickets")  # 4 values: any range keeps 25 %
+    assert few is not None and few.columns == ("organization_id",) and few.range == ()
+    many = propose_index(s, join.format("created_at"), "public", "tickets")  # look-alike: selective range
+    assert many is not None and many.columns == ("organization_id", "created_at")
+    # outside a join the range stays (the scan's own selectivity decides, see WL02)
+    alone = propose_index(s, "SELECT * FROM tickets WHERE priority >= $1", "public", "tickets")
+    assert alone is not None and alone.columns == ("priority",)
+    # the data sample's distinct count stands in for pg_stats
+    sampled = dataclasses.replace(TICKETS, columns=tuple(dataclasses.replace(c, n_distinct=None)
+                                                         for c in TICKETS.columns))
+    sample = Sampling(tables=(TableSample(schema="public", table="tickets", rows=10_000,
+                                          columns=(ColumnSample("priority", distinct=4),)),))
+    s2 = snap(sampled, pk("tickets"), orgs, pk("organizations"), sampling=sample)
+    p2 = propose_index(s2, join.format("priority"), "public", "tickets")
+    assert p2 is not None and p2.columns == ("organization_id",)
 
 
 # ---- coverage, single-row lookups -----------------------------------------------------------------------------

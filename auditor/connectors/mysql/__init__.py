@@ -357,6 +357,7 @@ def _collect(session: _Session, dsn: Dsn, options: CollectOptions, started: floa
     if usage_rows is not None:
         tables = _with_table_stats(tables, usage_rows, missing_is_zero=not lost)
     constraints = _build_constraints(constraint_rows, check_rows)
+    notes.extend(constraint_notes(constraints, index_rows))
     page_size = int(settings.get("innodb_page_size", "16384") or 16384)
     indexes = _build_indexes(
         index_rows, constraints, size_rows, page_size, usage_rows, missing_is_zero=not lost
@@ -421,9 +422,9 @@ def _with_table_stats(
 ) -> list[Table]:
     """Table activity from performance_schema, summed over the table's rows.
 
-    performance_schema counts rows, not scans: ``seq_scan`` / ``seq_tup_read`` get the rows read by full
-    table scans (the INDEX_NAME NULL row) and ``idx_scan`` / ``idx_tup_fetch`` the rows read through indexes.
-    A table with a non-zero figure was read; the figures are not comparable with PostgreSQL's scan counts.
+    performance_schema counts rows, not scans: ``seq_tup_read`` gets the rows read by full table scans (the
+    INDEX_NAME NULL row) and ``idx_tup_fetch`` the rows read through indexes; ``seq_scan`` and ``idx_scan``
+    stay None, since no scan count exists (and dbaudit's own sampling reads rows too).
     """
     sums: dict[tuple[str, str], dict[str, int]] = {}
     for r in usage_rows:
@@ -444,7 +445,7 @@ def _with_table_stats(
             continue
         acc = acc_or_none or {"seq": 0, "idx": 0, "ins": 0, "upd": 0, "del": 0}
         stats = TableStats(
-            seq_scan=acc["seq"], seq_tup_read=acc["seq"], idx_scan=acc["idx"], idx_tup_fetch=acc["idx"],
+            seq_tup_read=acc["seq"], idx_tup_fetch=acc["idx"],
             n_tup_ins=acc["ins"], n_tup_upd=acc["upd"], n_tup_del=acc["del"],
         )
         out.append(replace(t, stats=stats))
@@ -621,9 +622,12 @@ def _build_constraints(
             definition = (
                 f"FOREIGN KEY ({col_list}) REFERENCES {quote_ident(ref_schema)}.{quote_ident(ref_table)} "
                 f"({', '.join(quote_ident(c) for c in ref_cols)})"
-                f" ON DELETE {(on_delete or 'restrict').upper()}"
-                f" ON UPDATE {(on_update or 'restrict').upper()}"
             )
+            # the actions are None when REFERENTIAL_CONSTRAINTS hides the row: print none rather than guess
+            if on_delete is not None:
+                definition += f" ON DELETE {on_delete.upper()}"
+            if on_update is not None:
+                definition += f" ON UPDATE {on_update.upper()}"
             out.append(Constraint(
                 schema=schema, table=table, name=name, type=kind, columns=cols, definition=definition,
                 validated=True, ref_schema=ref_schema, ref_table=ref_table, ref_columns=ref_cols,
@@ -643,6 +647,43 @@ def _build_constraints(
             definition=f"CHECK ({_text(r['check_clause'])})", validated=True,
         ))
     return out
+
+
+def constraint_notes(constraints: Sequence[Constraint], index_rows: Sequence[Mapping[str, Any]]) -> list[Note]:
+    """Notes for what information_schema hid from this account about keys.
+
+    A primary key or unique index that STATISTICS shows but KEY_COLUMN_USAGE did not return means keys are
+    missing from the snapshot; foreign keys without their ON DELETE / ON UPDATE actions mean
+    REFERENTIAL_CONSTRAINTS returned nothing for them (MariaDB shows it only with a privilege beyond SELECT).
+    """
+    notes: list[Note] = []
+    known = {(c.schema, c.table, c.name) for c in constraints if c.type in ("primary_key", "unique")}
+    missing = sorted({
+        f"{_text(r['schema_name'])}.{_text(r['table_name'])}.{_text(r['index_name'])}"
+        for r in index_rows
+        if int(r["non_unique"]) == 0
+        and (_text(r["schema_name"]), _text(r["table_name"]), _text(r["index_name"])) not in known
+    })
+    if missing:
+        notes.append(Note(
+            area="privileges",
+            message=f"{len(missing)} primary key or unique index(es) are not listed in "
+                    "information_schema.KEY_COLUMN_USAGE for this account: key checks may miss them",
+            objects=tuple(missing[:20]),
+            enable="GRANT REFERENCES ON <database>.* TO <audit user>",
+        ))
+    hidden = sorted(
+        f"{c.schema}.{c.table}.{c.name}" for c in constraints if c.type == "foreign_key" and c.on_delete is None
+    )
+    if hidden:
+        notes.append(Note(
+            area="privileges",
+            message=f"ON DELETE / ON UPDATE actions of {len(hidden)} foreign key(s) unknown: "
+                    "information_schema.REFERENTIAL_CONSTRAINTS returns no rows for this account",
+            objects=tuple(hidden[:20]),
+            enable="GRANT REFERENCES ON <database>.* TO <audit user>",
+        ))
+    return notes
 
 
 def _base_table_name(name: str) -> str:

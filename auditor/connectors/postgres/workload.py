@@ -380,11 +380,14 @@ def _scans(node: Mapping[str, Any]) -> Iterator[PlanScan]:
         if index is None and node_type == "Bitmap Heap Scan":
             index = next((c.get("Index Name") for c in _descend(node) if c.get("Index Name")), None)
         index_rows = None
+        index_cond = node.get("Index Cond")
         if node_type == "Bitmap Heap Scan":
             index_rows = next((c.get("Plan Rows") for c in _descend(node) if c.get("Index Name")), None)
+            index_cond = next((c.get("Index Cond") for c in _descend(node) if c.get("Index Name")), None)
         yield PlanScan(schema=node.get("Schema"), table=str(node["Relation Name"]), scan_type=node_type,
                        alias=node.get("Alias"), index=index, plan_rows=node.get("Plan Rows"),
-                       filter=node.get("Filter") if index is not None else None, index_rows=index_rows)
+                       filter=node.get("Filter") if index is not None else None, index_rows=index_rows,
+                       index_cond=index_cond if index is not None else None)
     for child in node.get("Plans", ()):
         yield from _scans(child)
 

@@ -1,9 +1,16 @@
 -- Primary, unique and foreign keys with their column pairs in ORDINAL_POSITION order and the FK actions.
+-- Built from KEY_COLUMN_USAGE, not TABLE_CONSTRAINTS: an account with only SELECT on the tables sees every row
+-- of KEY_COLUMN_USAGE but none of TABLE_CONSTRAINTS or REFERENTIAL_CONSTRAINTS (MariaDB wants another table
+-- privilege for those), so the type comes from the row itself and the actions stay NULL when hidden.
 SELECT 1 AS dbaudit_probe,  -- an alias survives in statement digests, which drop comments
-       tc.TABLE_SCHEMA AS schema_name,
-       tc.TABLE_NAME AS table_name,
-       tc.CONSTRAINT_NAME AS constraint_name,
-       tc.CONSTRAINT_TYPE AS constraint_type,
+       k.TABLE_SCHEMA AS schema_name,
+       k.TABLE_NAME AS table_name,
+       k.CONSTRAINT_NAME AS constraint_name,
+       CASE
+         WHEN k.REFERENCED_TABLE_NAME IS NOT NULL THEN 'FOREIGN KEY'
+         WHEN k.CONSTRAINT_NAME = 'PRIMARY' THEN 'PRIMARY KEY'
+         ELSE 'UNIQUE'
+       END AS constraint_type,
        k.COLUMN_NAME AS column_name,
        k.ORDINAL_POSITION AS position,
        k.REFERENCED_TABLE_SCHEMA AS ref_schema,
@@ -12,15 +19,10 @@ SELECT 1 AS dbaudit_probe,  -- an alias survives in statement digests, which dro
        r.UPDATE_RULE AS update_rule,
        r.DELETE_RULE AS delete_rule,
        r.MATCH_OPTION AS match_option
-FROM information_schema.TABLE_CONSTRAINTS AS tc
-JOIN information_schema.KEY_COLUMN_USAGE AS k
-  ON k.CONSTRAINT_SCHEMA = tc.CONSTRAINT_SCHEMA
- AND k.TABLE_NAME = tc.TABLE_NAME
- AND k.CONSTRAINT_NAME = tc.CONSTRAINT_NAME
+FROM information_schema.KEY_COLUMN_USAGE AS k
 LEFT JOIN information_schema.REFERENTIAL_CONSTRAINTS AS r
-  ON r.CONSTRAINT_SCHEMA = tc.CONSTRAINT_SCHEMA
- AND r.TABLE_NAME = tc.TABLE_NAME
- AND r.CONSTRAINT_NAME = tc.CONSTRAINT_NAME
-WHERE tc.TABLE_SCHEMA IN %(schemas)s
-  AND tc.CONSTRAINT_TYPE IN ('PRIMARY KEY', 'UNIQUE', 'FOREIGN KEY')
-ORDER BY tc.TABLE_SCHEMA, tc.TABLE_NAME, tc.CONSTRAINT_NAME, k.ORDINAL_POSITION
+  ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA
+ AND r.TABLE_NAME = k.TABLE_NAME
+ AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME
+WHERE k.TABLE_SCHEMA IN %(schemas)s
+ORDER BY k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION
