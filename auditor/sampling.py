@@ -24,11 +24,15 @@ import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from auditor.model import ColumnSample, ListProfile, Note, Sampling, TableSample
+from auditor.model import ColumnSample, ListProfile, Note, Sampling, Table, TableSample
+
+if TYPE_CHECKING:
+    from auditor.connectors import CollectOptions
 
 Codes = npt.NDArray[np.int64]
 
@@ -53,6 +57,59 @@ class SamplingBudget:
     profile_chars: int = 512  # text is cut to this length before profiling
     show_samples: bool = False
     examples_per_column: int = 3
+
+    @classmethod
+    def from_options(cls, options: CollectOptions) -> SamplingBudget:
+        return cls(rows_per_table=options.sample_rows, table_timeout_s=options.sample_table_timeout_s,
+                   budget_s=options.sample_budget_s, max_tables=options.sample_max_tables,
+                   show_samples=options.show_samples)
+
+
+# Seconds of budget below which no further table is started: a sample could not finish in it.
+MIN_TABLE_SECONDS = 0.2
+
+
+def skipped_table(table: Table, reason: str) -> TableSample:
+    return TableSample(schema=table.schema, table=table.name, estimated_rows=table.estimated_rows,
+                       skipped_reason=reason)
+
+
+def over_limits(table: Table, budget: SamplingBudget, remaining_s: float) -> TableSample | None:
+    """The skipped record of a table too wide or too big to sample, or met after the budget ran out."""
+    if len(table.columns) > budget.max_columns:
+        return skipped_table(table, f"{len(table.columns)} columns, more than the limit of {budget.max_columns}")
+    if table.total_bytes is not None and table.total_bytes > budget.max_table_bytes:
+        return skipped_table(table, f"{table.total_bytes} bytes, more than the limit of {budget.max_table_bytes}")
+    if remaining_s < MIN_TABLE_SECONDS:
+        return skipped_table(table, f"the sampling budget of {budget.budget_s:g} s was used up")
+    return None
+
+
+def profiled_column(name: str, data_type: str, hashes: Sequence[object], texts: list[str | None] | None,
+                    budget: SamplingBudget) -> ColumnSample:
+    """One column's sample: equality codes from the server-side hashes, plus, for a text column, the NF02
+    list profile and (only with --show-samples) a few example values. The raw texts are not kept."""
+    profile = None
+    examples: tuple[str, ...] = ()
+    if texts is not None:
+        profile = list_profile(texts)
+        if budget.show_samples:
+            examples = sample_examples(texts, budget.examples_per_column)
+    return column_sample(name, data_type, hashes, profile, examples)
+
+
+def sample_examples(texts: Iterable[str | None], limit: int, max_chars: int = 80) -> tuple[str, ...]:
+    """A few distinct values cut to ``max_chars``, list-looking ones first (they are what NF02 shows)."""
+    seen: list[str] = []
+    texts = list(texts)
+    for want_list in (True, False):
+        for t in texts:
+            if t is None or t[:max_chars] in seen or (list_items(t) is not None) != want_list:
+                continue
+            seen.append(t[:max_chars])
+            if len(seen) >= limit:
+                return tuple(seen)
+    return tuple(seen)
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -268,6 +268,15 @@ class QueryShape:
         return self.kind in ("select", "insert", "update", "delete", "merge")
 
     @property
+    def not_explained_reason(self) -> str:
+        """Why a statement of this shape is not explained (the reason recorded in its PlanSummary)."""
+        if self.kind in ("utility", "session"):
+            return "utility statement"
+        if self.kind == "unparsed":
+            return f"cannot be parsed: {self.error}"
+        return f"{self.kind} statement"
+
+    @property
     def catalog_only(self) -> bool:
         """Every relation is a system catalog (pg_catalog, information_schema, or an unqualified pg_*)."""
         if not self.relations:

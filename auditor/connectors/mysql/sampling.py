@@ -34,7 +34,7 @@ import pymysql
 from auditor.connectors import CollectOptions
 from auditor.model import Column, ColumnSample, Sampling, Snapshot, Table, TableSample
 from auditor.mysql_workload import PROBE_ALIAS
-from auditor.sampling import SamplingBudget, column_sample, list_items, list_profile
+from auditor.sampling import SamplingBudget, over_limits, profiled_column, skipped_table
 from auditor.sqlquote import mysql_ident, mysql_qualified
 
 RANGES = 10
@@ -65,15 +65,9 @@ def is_text_type(data_type: str) -> bool:
     return _base(data_type) in _TEXT_TYPES
 
 
-def budget_of(options: CollectOptions) -> SamplingBudget:
-    return SamplingBudget(rows_per_table=options.sample_rows, table_timeout_s=options.sample_table_timeout_s,
-                          budget_s=options.sample_budget_s, max_tables=options.sample_max_tables,
-                          show_samples=options.show_samples)
-
-
 def probe(session: Session, snapshot: Snapshot, options: CollectOptions, flavor: str, vnum: int) -> Sampling:
     """The connector's entry point: sample the snapshot's tables, or record that sampling is off."""
-    budget = budget_of(options)
+    budget = SamplingBudget.from_options(options)
     if not options.sample:
         return Sampling(enabled=False, show_samples=False, rows_per_table=budget.rows_per_table, budget_s=0.0)
     return sample_tables(session, snapshot, budget, flavor, vnum, options.statement_timeout_ms)
@@ -89,7 +83,7 @@ def sample_tables(session: Session, snapshot: Snapshot, budget: SamplingBudget, 
     try:
         for i, table in enumerate(candidates):
             if i >= budget.max_tables:
-                results.append(_skipped(table, f"past the limit of {budget.max_tables} sampled tables"))
+                results.append(skipped_table(table, f"past the limit of {budget.max_tables} sampled tables"))
                 continue
             remaining = budget.budget_s - (time.perf_counter() - started)
             results.append(_sample_one(session, snapshot, table, budget, remaining, flavor, mysql_bound))
@@ -99,11 +93,6 @@ def sample_tables(session: Session, snapshot: Snapshot, budget: SamplingBudget, 
     return Sampling(enabled=True, show_samples=budget.show_samples, rows_per_table=budget.rows_per_table,
                     budget_s=budget.budget_s, duration_s=round(time.perf_counter() - started, 4),
                     queries=session.queries - sent_before, tables=tuple(results))
-
-
-def _skipped(table: Table, reason: str) -> TableSample:
-    return TableSample(schema=table.schema, table=table.name, estimated_rows=table.estimated_rows,
-                       skipped_reason=reason)
 
 
 def integer_pk(snapshot: Snapshot, table: Table) -> Column | None:
@@ -118,12 +107,9 @@ def integer_pk(snapshot: Snapshot, table: Table) -> Column | None:
 
 def _sample_one(session: Session, snapshot: Snapshot, table: Table, budget: SamplingBudget, remaining: float,
                 flavor: str, mysql_bound: bool) -> TableSample:
-    if len(table.columns) > budget.max_columns:
-        return _skipped(table, f"{len(table.columns)} columns, more than the limit of {budget.max_columns}")
-    if table.total_bytes is not None and table.total_bytes > budget.max_table_bytes:
-        return _skipped(table, f"{table.total_bytes} bytes, more than the limit of {budget.max_table_bytes}")
-    if remaining < 0.2:
-        return _skipped(table, f"the sampling budget of {budget.budget_s:g} s was used up")
+    too_much = over_limits(table, budget, remaining)
+    if too_much is not None:
+        return too_much
     columns = [c for c in table.columns if sampled_type(c.data_type)]
     unsampled = tuple(c.name for c in table.columns if c not in columns)
     if not columns:
@@ -167,7 +153,7 @@ def _sample_one(session: Session, snapshot: Snapshot, table: Table, budget: Samp
     except pymysql.err.MySQLError as exc:
         if not _recoverable(exc):
             raise
-        return _skipped(table, _failure_reason(exc, timeout_s))
+        return skipped_table(table, _failure_reason(exc, timeout_s))
     samples = _column_samples(rows, columns, text_cols, budget)
     return TableSample(schema=table.schema, table=table.name, rows=len(rows), method=method,
                        estimated_rows=est, duration_s=round(time.perf_counter() - t0, 4), columns=samples,
@@ -189,35 +175,16 @@ def _column_samples(rows: list[dict[str, Any]], columns: list[Column], text_cols
                     budget: SamplingBudget) -> tuple[ColumnSample, ...]:
     tuples = [tuple(r.values()) for r in rows]
     text_at = {c.name: 1 + len(columns) + i for i, c in enumerate(text_cols)}
-    out: list[ColumnSample] = []
-    for i, c in enumerate(columns):
-        hashes = [r[1 + i] for r in tuples]
-        profile = None
-        examples: tuple[str, ...] = ()
-        if c.name in text_at:
-            texts = [None if r[text_at[c.name]] is None else _as_text(r[text_at[c.name]]) for r in tuples]
-            profile = list_profile(texts)
-            if budget.show_samples:
-                examples = _examples(texts, budget.examples_per_column)
-            del texts  # the raw text is not kept past this point
-        out.append(column_sample(c.name, c.data_type, hashes, profile, examples))
-    return tuple(out)
+    return tuple(
+        profiled_column(c.name, c.data_type, [r[1 + i] for r in tuples],
+                        [None if r[text_at[c.name]] is None else _as_text(r[text_at[c.name]]) for r in tuples]
+                        if c.name in text_at else None, budget)
+        for i, c in enumerate(columns)
+    )
 
 
 def _as_text(value: Any) -> str:
     return value.decode("utf-8", errors="replace") if isinstance(value, bytes | bytearray) else str(value)
-
-
-def _examples(texts: list[str | None], limit: int) -> tuple[str, ...]:
-    seen: list[str] = []
-    for want_list in (True, False):
-        for t in texts:
-            if t is None or t[:80] in seen or (list_items(t) is not None) != want_list:
-                continue
-            seen.append(t[:80])
-            if len(seen) >= limit:
-                return tuple(seen)
-    return tuple(seen)
 
 
 def _failure_reason(exc: pymysql.err.MySQLError, timeout_s: float) -> str:

@@ -197,9 +197,7 @@ def plan_statements(session: Session, snapshot: Snapshot, statements: Sequence[S
     for stmt in statements:
         shape = analyze_mysql(stmt.query)
         if not shape.explainable:
-            reason = "utility statement" if shape.kind in ("utility", "session") else (
-                f"cannot be parsed: {shape.error}" if shape.kind == "unparsed" else f"{shape.kind} statement")
-            plans.append(PlanSummary(queryid=stmt.queryid, reason=reason))
+            plans.append(PlanSummary(queryid=stmt.queryid, reason=shape.not_explained_reason))
             continue
         sample = samples.get(stmt.queryid)
         if not is_mysql8 or sample is None:

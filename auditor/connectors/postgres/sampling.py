@@ -36,7 +36,7 @@ from psycopg import sql as pgsql
 
 from auditor.connectors import CollectOptions
 from auditor.model import ColumnSample, Sampling, Table, TableSample
-from auditor.sampling import SamplingBudget, column_sample, list_items, list_profile
+from auditor.sampling import SamplingBudget, over_limits, profiled_column, skipped_table
 from auditor.workload import DBAUDIT_MARKER, PROBE_ALIAS
 
 SAMPLED_KINDS = ("table", "partitioned")
@@ -115,7 +115,7 @@ def sample_tables(conn: psycopg.Connection[Any], tables: Iterable[Table],
         readable = _readable_columns(probe, candidates)
         for i, table in enumerate(candidates):
             if i >= budget.max_tables:
-                results.append(_skipped(table, f"past the limit of {budget.max_tables} sampled tables"))
+                results.append(skipped_table(table, f"past the limit of {budget.max_tables} sampled tables"))
                 continue
             results.append(_sample_one(probe, table, readable.get(table.key)))
         probe.run(pgsql.SQL("SET LOCAL statement_timeout = {}").format(pgsql.Literal(probe.original_timeout)))
@@ -137,11 +137,6 @@ def sampling_off(budget: SamplingBudget | None = None) -> Sampling:
     """What the snapshot records under ``--no-sample``: the checks then say how to turn sampling on."""
     budget = budget or SamplingBudget()
     return Sampling(enabled=False, show_samples=False, rows_per_table=budget.rows_per_table, budget_s=0.0)
-
-
-def _skipped(table: Table, reason: str) -> TableSample:
-    return TableSample(schema=table.schema, table=table.name, estimated_rows=table.estimated_rows,
-                       skipped_reason=reason)
 
 
 def _readable_columns(probe: _Probe, tables: list[Table]) -> dict[tuple[str, str], set[str]]:
@@ -176,16 +171,13 @@ def _method(table: Table, budget: SamplingBudget) -> tuple[str, float | None]:
 def _sample_one(probe: _Probe, table: Table, readable: set[str] | None) -> TableSample:
     budget = probe.budget
     if readable is None:
-        return _skipped(table, "table not found when sampling (dropped during the scan?)")
+        return skipped_table(table, "table not found when sampling (dropped during the scan?)")
     if not readable:
-        return _skipped(table, "no SELECT privilege on the table")
-    if len(table.columns) > budget.max_columns:
-        return _skipped(table, f"{len(table.columns)} columns, more than the limit of {budget.max_columns}")
-    if table.total_bytes is not None and table.total_bytes > budget.max_table_bytes:
-        return _skipped(table, f"{table.total_bytes} bytes, more than the limit of {budget.max_table_bytes}")
+        return skipped_table(table, "no SELECT privilege on the table")
     remaining = probe.remaining()
-    if remaining < 0.2:
-        return _skipped(table, f"the sampling budget of {budget.budget_s:g} s was used up")
+    too_much = over_limits(table, budget, remaining)
+    if too_much is not None:
+        return too_much
 
     columns = [c for c in table.columns if c.name in readable and sampled_type(c.data_type)]
     unsampled = tuple(c.name for c in table.columns if c not in columns)
@@ -219,7 +211,7 @@ def _sample_one(probe: _Probe, table: Table, readable: set[str] | None) -> Table
         if probe.conn.closed or probe.conn.broken:
             raise
         probe.run("ROLLBACK TO SAVEPOINT dbaudit_sample", "RELEASE SAVEPOINT dbaudit_sample")
-        return _skipped(table, _failure_reason(exc, timeout_ms))
+        return skipped_table(table, _failure_reason(exc, timeout_ms))
     samples = _column_samples(rows, columns, text_cols, budget)
     return TableSample(
         schema=table.schema,
@@ -237,33 +229,11 @@ def _sample_one(probe: _Probe, table: Table, readable: set[str] | None) -> Table
 def _column_samples(rows: list[tuple[Any, ...]], columns: list[Any], text_cols: list[Any],
                     budget: SamplingBudget) -> tuple[ColumnSample, ...]:
     text_at = {c.name: len(columns) + i for i, c in enumerate(text_cols)}
-    out: list[ColumnSample] = []
-    for i, c in enumerate(columns):
-        hashes = [r[i] for r in rows]
-        profile = None
-        examples: tuple[str, ...] = ()
-        if c.name in text_at:
-            j = text_at[c.name]
-            texts = [r[j] for r in rows]
-            profile = list_profile(texts)
-            if budget.show_samples:
-                examples = _examples(texts, budget.examples_per_column)
-            del texts  # the raw text is not kept past this point
-        out.append(column_sample(c.name, c.data_type, hashes, profile, examples))
-    return tuple(out)
-
-
-def _examples(texts: list[str | None], limit: int) -> tuple[str, ...]:
-    """A few distinct values, list-looking ones first (they are what NF02 shows)."""
-    seen: list[str] = []
-    for want_list in (True, False):
-        for t in texts:
-            if t is None or t in seen or (list_items(t) is not None) != want_list:
-                continue
-            seen.append(t[:80])
-            if len(seen) >= limit:
-                return tuple(seen)
-    return tuple(seen)
+    return tuple(
+        profiled_column(c.name, c.data_type, [r[i] for r in rows],
+                        [r[text_at[c.name]] for r in rows] if c.name in text_at else None, budget)
+        for i, c in enumerate(columns)
+    )
 
 
 def _failure_reason(exc: psycopg.Error, timeout_ms: int) -> str:
@@ -277,19 +247,9 @@ def _failure_reason(exc: psycopg.Error, timeout_ms: int) -> str:
     return f"sampling failed: {first}"
 
 
-def budget_of(options: CollectOptions) -> SamplingBudget:
-    return SamplingBudget(
-        rows_per_table=options.sample_rows,
-        table_timeout_s=options.sample_table_timeout_s,
-        budget_s=options.sample_budget_s,
-        max_tables=options.sample_max_tables,
-        show_samples=options.show_samples,
-    )
-
-
 def probe(conn: psycopg.Connection[Any], tables: Iterable[Table], options: CollectOptions) -> Sampling:
     """The connector's entry point: sample the tables, or record that sampling is off."""
-    budget = budget_of(options)
+    budget = SamplingBudget.from_options(options)
     if not options.sample:
         return sampling_off(budget)
     return sample_tables(conn, tables, budget)

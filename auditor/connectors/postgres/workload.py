@@ -300,9 +300,7 @@ def _explain_all(session: _Session, snapshot: Snapshot, statements: Sequence[Sta
         for n, stmt in enumerate(statements):
             shape = analyze_query(stmt.query)
             if not shape.explainable:
-                reason = "utility statement" if shape.kind in ("utility", "session") else (
-                    f"cannot be parsed: {shape.error}" if shape.kind == "unparsed" else f"{shape.kind} statement")
-                plans.append(PlanSummary(queryid=stmt.queryid, reason=reason))
+                plans.append(PlanSummary(queryid=stmt.queryid, reason=shape.not_explained_reason))
                 continue
             if budget <= 0:
                 plans.append(PlanSummary(queryid=stmt.queryid, reason="over the statement budget"))
