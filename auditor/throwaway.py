@@ -35,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -211,21 +211,11 @@ class PostgresServer:
     def stop(self) -> None:
         """Fast shutdown, then delete the data directory. Safe to call twice."""
         proc, self._process = self._process, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGINT)  # "fast" shutdown: no need to wait for clients
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-        shutil.rmtree(self.base_dir, ignore_errors=True)
-        atexit.unregister(self.stop)
+        # SIGINT is PostgreSQL's "fast" shutdown: no need to wait for clients
+        stop_server(proc, signal.SIGINT, timeout=15, base_dir=self.base_dir, on_exit=self.stop)
 
     def log_tail(self, lines: int = 15) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return tail(self.log_path, lines)
 
     def __enter__(self) -> PostgresServer:
         return self
@@ -233,6 +223,29 @@ class PostgresServer:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+def stop_server(proc: subprocess.Popen[bytes] | None, sig: signal.Signals, timeout: float, base_dir: Path,
+                on_exit: Callable[[], None]) -> None:
+    """Stop a throwaway server process with its clean-shutdown signal (killing it past ``timeout``), delete its
+    directory and drop the atexit hook that would have done so."""
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+    shutil.rmtree(base_dir, ignore_errors=True)
+    atexit.unregister(on_exit)
+
+
+def tail(path: Path, lines: int = 15, missing: str = "") -> str:
+    """The last lines of a server log (``missing`` when it cannot be read)."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return missing
 
 
 def _run_as(user: _OsUser | None, args: list[str], log: Path) -> None:

@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 import pymysql
 
-from auditor.throwaway import free_port
+from auditor.throwaway import free_port, stop_server, tail
 
 INSTALL_DB_NAMES = ("mariadb-install-db", "mysql_install_db")
 SERVER_NAMES = ("mariadbd", "mysqld")
@@ -100,22 +100,11 @@ class MariaDbServer:
 
     def stop(self) -> None:
         """Stop the server (SIGTERM is MariaDB's clean shutdown) and delete its directory."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        self.process = None
-        shutil.rmtree(self.base_dir, ignore_errors=True)
-        atexit.unregister(self.stop)
+        proc, self.process = self.process, None
+        stop_server(proc, signal.SIGTERM, timeout=20, base_dir=self.base_dir, on_exit=self.stop)
 
     def log_tail(self, lines: int = 15) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no server log)"
+        return tail(self.log_path, lines, missing="(no server log)")
 
     def __enter__(self) -> MariaDbServer:
         return self
