@@ -149,9 +149,9 @@ def _unused_metrics(snapshot: Snapshot, findings: list[Finding], targets: Target
     reason: str | None = None
     if ran is not None and "IX01" not in ran:
         # no finding because nothing looked: "0, pass" would be a claim the run never tested
-        reason = "not measured: IX01 (unused-index) did not run (not selected, ignored or skipped)"
+        reason = "IX01 (unused-index) did not run (not selected, ignored or skipped)"
     elif snapshot.indexes and all(ix.scans is None for ix in snapshot.indexes):
-        reason = ("not measured: no index usage figures were collected (statistics not readable: "
+        reason = ("no index usage figures were collected (statistics not readable: "
                   "performance_schema off or no privilege on it, or no access to the statistics views)")
     if reason is not None:
         return [
@@ -332,7 +332,7 @@ def _normalization_metric(snapshot: Snapshot, tables: list[Table], findings: lis
     if ran is not None and not any(code.startswith("NF") for code in ran):
         # no finding because nothing looked: "100 % pass" would be a claim the run never tested
         return Metric(key="normalization_pct", label=label, value=None, unit="%", target=target,
-                      reason="not measured: no normalization check (NF01-NF04) ran")
+                      reason="no normalization check (NF01-NF04) ran")
     if not tables:
         return Metric(key="normalization_pct", label=label, value=None, unit="%", target=target,
                       reason="no tables in the audited schemas")

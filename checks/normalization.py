@@ -188,6 +188,8 @@ def _is_structured(data_type: str) -> str | None:
         return "array"
     if t in ("json", "jsonb"):
         return t
+    if t.startswith("set("):  # MySQL SET: a built-in multi-valued type, like an array
+        return "set"
     return None
 
 
@@ -199,7 +201,7 @@ def multi_valued_column(snap: Snapshot, opts: MultiValuedOptions) -> Iterator[Hi
     ## What it does
     Reads the list profile the sampling probe computed for each sampled text column and reports a column
     when at least `min_share` of its sampled non-null values hold a delimited list: comma, semicolon or pipe
-    separated, or a JSON array stored as text. Array and json/jsonb columns are reported as info from their
+    separated, or a JSON array stored as text. Array, json/jsonb and MySQL SET columns are reported as info from their
     type.
 
     A value counts as a list only when it splits into two or more non-empty items of one shape (all integers,
@@ -240,7 +242,7 @@ def multi_valued_column(snap: Snapshot, opts: MultiValuedOptions) -> Iterator[Hi
     - `max_two_item_share` (default 0.9): above it the lists are pairs, not lists.
     - `min_item_recurrence` (default 0.3): word-group lists whose items recur across distinct values less
       than this are free text, not lists.
-    - `report_structured_types` (default true): report array and json/jsonb columns as info.
+    - `report_structured_types` (default true): report array, json/jsonb and MySQL SET columns as info.
 
     ## Known problems
     Needs the data sample (on by default, off with `--no-sample`). Values are never shown unless the scan ran
@@ -255,8 +257,8 @@ def multi_valued_column(snap: Snapshot, opts: MultiValuedOptions) -> Iterator[Hi
     for table, ts in _sampled(snap):
         for cs in ts.columns:
             p = cs.profile
-            if p is None or p.non_null < opts.min_rows or not p.delimiter:
-                continue
+            if p is None or p.non_null < opts.min_rows or not p.delimiter or _is_structured(cs.data_type):
+                continue  # a structured column's values are lists by design: reported as info below
             list_rows = p.list_rows
             if p.item_recurrence is not None and p.item_recurrence < opts.min_item_recurrence:
                 list_rows -= p.word_list_rows  # phrases that never recur: prose written with commas

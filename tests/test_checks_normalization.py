@@ -197,6 +197,19 @@ def test_nf02_reports_arrays_and_json_as_info() -> None:
     ]
 
 
+def test_nf02_reports_a_mysql_set_column_as_info_even_when_its_sampled_values_look_like_lists() -> None:
+    values = ["Trailers,Deleted Scenes", "Commentaries", "Trailers,Commentaries,Behind the Scenes"] * 20
+    ts = sample("film", {"id": list(range(len(values))), "special_features": values}, text=("special_features",))
+    ts = dataclasses.replace(ts, columns=tuple(
+        dataclasses.replace(c, data_type="set('Trailers','Commentaries','Deleted Scenes','Behind the Scenes')")
+        if c.name == "special_features" else c for c in ts.columns))
+    special = "special_features set('Trailers','Commentaries','Deleted Scenes','Behind the Scenes')"
+    s = snap(table("film", ["id", special]), pk("film"), sampling=Sampling(tables=(ts,)))
+    s = dataclasses.replace(s, engine="mysql")
+    found = hits("NF02", s)
+    assert [(h.object.columns, h.severity and h.severity.value) for h in found] == [(("special_features",), "info")]
+
+
 # ---- NF03 / NF04 ---
 
 N = 200
