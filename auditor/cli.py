@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -15,8 +12,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from auditor import __version__
-from auditor.errors import AuditError, ExitCode, SnapshotFileError
-from auditor.model import Severity, Snapshot, snapshot_from_json, snapshot_to_json
+from auditor.errors import AuditError, ExitCode
+from auditor.model import Severity, snapshot_to_json
 
 if TYPE_CHECKING:
     from auditor.connectors import CollectOptions
@@ -94,26 +91,6 @@ def _collect_options(kwargs: dict[str, Any]) -> CollectOptions:
     )
 
 
-def _collect(dsn_text: str | None, conn_kwargs: dict[str, Any], workload_off: bool | None = None) -> Snapshot:
-    """``workload_off``: the user gave --no-workload (default: the flag in ``conn_kwargs``), recorded in the
-    snapshot so that the WL checks say so rather than ask to enable what may well be on."""
-    from auditor.connectors import collect
-    from auditor.dsn import parse_dsn
-    from auditor.engine import mark_workload_off
-
-    options = _collect_options(conn_kwargs)
-    snap = collect(parse_dsn(dsn_text), options)
-    if conn_kwargs["no_workload"] if workload_off is None else workload_off:
-        snap = mark_workload_off(snap)
-    if not snap.schemas and (options.include_schemas or options.exclude_schemas):
-        # an audit of nothing would print "no findings": the patterns are wrong (the PostgreSQL connector
-        # says so itself, with the schemas there are)
-        given = [f"--schema {p!r}" for p in options.include_schemas]
-        given += [f"--exclude-schema {p!r}" for p in options.exclude_schemas]
-        raise AuditError(f"no schema left to audit with {' '.join(given)}")
-    return snap
-
-
 def _check_output(output: str | None) -> None:
     """Fail before the collection, which can take minutes, when the report could not be written anyway."""
     if output is None or output == "-":
@@ -126,19 +103,6 @@ def _check_output(output: str | None) -> None:
         raise AuditError(f"cannot write {output}: directory {folder} does not exist")
     if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise AuditError(f"cannot write {output}: permission denied")
-
-
-def _load_snapshot(path: str) -> Snapshot:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SnapshotFileError(f"cannot read snapshot {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise SnapshotFileError(f"{path} is not a dbaudit snapshot: it is not UTF-8 text") from None
-    try:
-        return snapshot_from_json(text)
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise SnapshotFileError(f"{path} is not a dbaudit snapshot: {str(exc).splitlines()[0]}") from None
 
 
 def _write(text: str, output: str | None) -> None:
@@ -189,10 +153,8 @@ def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | 
     DSN is a postgresql:// URL or libpq key=value string; without it dbaudit reads DBAUDIT_DSN, then the PG*
     variables.
     """
-    from auditor import baseline as baselines
-    from auditor.config import apply_severities, load_config, suppress
-    from auditor.engine import SelectionError, all_checks, mark_not_needed, needed_probes, run_checks, select_checks
-    from auditor.report import build_report
+    from auditor.audit import AuditSettings, SnapshotFile, run_audit
+    from auditor.config import load_config
     from reports import render
 
     if from_file and dsn:
@@ -203,42 +165,24 @@ def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | 
     fmt = fmt or config.format or "text"
     if fmt not in FORMATS:
         raise AuditError(f"{config.path}: format {fmt!r} is not available in this dbaudit ({', '.join(FORMATS)})")
-    fail_on = fail_on or config.fail_on or "error"
-    chosen = _split(select) if select else (config.select or ())
-    left_out = _split(ignore) if ignore else (config.ignore_checks or ())
-    baseline_path = baseline_file or (str(config.baseline) if config.baseline else None)
-    if update_baseline and not baseline_path:
-        raise AuditError("--update-baseline needs --baseline FILE (or baseline = \"FILE\" in the config)")
-    try:
-        specs = select_checks(all_checks(), chosen, left_out)
-    except SelectionError as exc:
-        # one line, like every other error (click's UsageError would add a usage banner)
-        raise AuditError(str(exc)) from None
-    known = baselines.read_baseline(baseline_path) if baseline_path and not update_baseline else None
-    started = datetime.now(UTC)
-    t0 = time.perf_counter()
-    # collect only the probes a selected check reads: --select KY01 neither samples data nor EXPLAINs
-    unneeded = {"sampling", "workload"} - needed_probes(specs)
-    conn_kwargs["no_sample"] = conn_kwargs["no_sample"] or "sampling" in unneeded
-    workload_off = conn_kwargs["no_workload"]  # the user's --no-workload, not a probe left out as unneeded
-    conn_kwargs["no_workload"] = conn_kwargs["no_workload"] or "workload" in unneeded
-    snap = _load_snapshot(from_file) if from_file else mark_not_needed(
-        _collect(dsn, conn_kwargs, workload_off), unneeded)
-    result = apply_severities(run_checks(snap, specs, config.options), config.severities)
-    kept = suppress(result, config.ignores)
-    report = build_report(snap, kept.result, started, time.perf_counter() - t0, config.targets)
-    report = dataclasses.replace(report, suppressed=kept.suppressed, stale_ignores=kept.stale, fail_on=fail_on)
-    if update_baseline and baseline_path:
-        count = baselines.write_baseline(baseline_path, report.findings, snap.database, started)
-        click.echo(f"baseline {baseline_path}: {count} findings recorded", err=True)
-    elif known is not None:
-        new, comparison = baselines.compare(report.findings, known, report.checks_run)
-        report = dataclasses.replace(report, findings=new, baseline=comparison)
+    settings = AuditSettings.from_config(
+        config,
+        select=_split(select) if select else None,
+        ignore=_split(ignore) if ignore else None,
+        fail_on=fail_on,
+        baseline=baseline_file,
+        update_baseline=update_baseline,
+        collect=_collect_options(conn_kwargs),
+        workload_off=conn_kwargs["no_workload"],
+    )
+    report = run_audit(SnapshotFile(from_file) if from_file else dsn, settings)
+    if settings.update_baseline:
+        click.echo(f"baseline {settings.baseline}: {len(report.findings)} findings recorded", err=True)
     use_color = color if color is not None else (output is None and sys.stdout.isatty())
     _write(render(report, fmt, color=use_color), output)
-    if update_baseline:
+    if settings.update_baseline:
         return  # recording a baseline accepts today's findings
-    if fail_on != "never" and report.at_or_above(Severity(fail_on)):
+    if settings.fail_on != "never" and report.at_or_above(Severity(settings.fail_on)):
         sys.exit(int(ExitCode.FINDINGS))
 
 
@@ -249,8 +193,10 @@ def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | 
 @handle_errors
 def snapshot(dsn: str | None, output: str | None, **conn_kwargs: Any) -> None:
     """Save what dbaudit reads from the server as JSON, to scan later with `dbaudit scan --from FILE`."""
+    from auditor.audit import collect_snapshot
+
     _check_output(output)
-    snap = _collect(dsn, conn_kwargs)
+    snap = collect_snapshot(dsn, _collect_options(conn_kwargs), workload_off=conn_kwargs["no_workload"])
     _write(snapshot_to_json(snap), output)
     if output and output != "-":
         click.echo(f"snapshot of {snap.dsn}: {len(snap.tables)} tables, {len(snap.indexes)} indexes -> {output}",

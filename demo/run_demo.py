@@ -20,7 +20,11 @@ import psycopg
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run as a script from anywhere: make the project importable
 
+from auditor.audit import AuditSettings, run_audit  # noqa: E402
+from auditor.errors import AuditError  # noqa: E402
+from auditor.report import Report  # noqa: E402
 from auditor.throwaway import PostgresServer, ThrowawayError, start_postgres  # noqa: E402
+from reports import render  # noqa: E402
 from demo.workload import run_workload  # noqa: E402
 
 DBNAME = "blog"
@@ -108,18 +112,13 @@ def _verify(report_json: str) -> bool:
     return not missing and not unexpected
 
 
-def _write_documents(dbaudit: Path, dsn: str) -> list[Path] | None:
-    """The design document as markdown and HTML in out/ (gitignored); None when a scan failed."""
+def _write_documents(report: Report) -> list[Path]:
+    """The design document as markdown and HTML in out/ (gitignored)."""
     OUT.mkdir(exist_ok=True)
     written: list[Path] = []
     for fmt, name in (("markdown", "demo-report.md"), ("html", "demo-report.html")):
         path = OUT / name
-        run = subprocess.run([str(dbaudit), "scan", dsn, "--format", fmt, "-o", str(path)],
-                             capture_output=True, text=True)
-        if run.returncode not in (0, 1):
-            print(f"demo: dbaudit scan --format {fmt} failed (exit {run.returncode}): {run.stderr.strip()}",
-                  file=sys.stderr)
-            return None
+        path.write_text(render(report, fmt), encoding="utf-8")
         written.append(path)
     return written
 
@@ -189,16 +188,15 @@ def main() -> int:
         if text.returncode not in (0, 1):
             print(f"demo: dbaudit scan failed (exit {text.returncode})", file=sys.stderr)
             return 2
-        as_json = subprocess.run([str(dbaudit), "scan", dsn, "--format", "json"],
-                                 capture_output=True, text=True)
-        if as_json.returncode not in (0, 1):
-            print(f"demo: dbaudit scan --format json failed (exit {as_json.returncode}): "
-                  f"{as_json.stderr.strip()}", file=sys.stderr)
+        # the same audit through the Python API (auditor.audit), rendered as JSON to verify it and as the
+        # design document: one more collection, however many formats
+        try:
+            report = run_audit(dsn, AuditSettings())
+        except AuditError as exc:
+            print(f"demo: run_audit failed: {exc}", file=sys.stderr)
             return 2
-        ok = _verify(as_json.stdout)
-        written = _write_documents(dbaudit, dsn)
-        if written is None:
-            return 2
+        ok = _verify(render(report, "json"))
+        written = _write_documents(report)
     print(f"demo: done in {time.perf_counter() - t0:.1f} s (server stopped and removed)", file=sys.stderr)
     for path in written:
         print(f"demo: wrote {path}", file=sys.stderr)

@@ -1,0 +1,186 @@
+"""The audit pipeline, and dbaudit's Python API: ``run_audit(source, settings) -> Report``.
+
+One function runs a whole audit: collect (or load) the snapshot → run the selected checks → apply the configured
+severities → suppress what the ignore rules cover → compare with (or record) the baseline. The command line, the
+demo and the tests call it; so can any Python program::
+
+    from auditor.audit import AuditSettings, run_audit
+    from auditor.config import load_config
+
+    report = run_audit("postgresql://app@db.internal/shop", AuditSettings.from_config(load_config()))
+    for finding in report.findings:
+        print(finding.code, finding.object.label(), finding.message)
+
+``source`` is a DSN (a ``postgresql://``/``mysql://`` URL or a libpq key=value string; None reads
+``DBAUDIT_DSN`` and the ``PG*`` variables), a :class:`SnapshotFile` saved by ``dbaudit snapshot``, or a
+:class:`~auditor.model.Snapshot` already in memory. Every failure the user can act on raises
+:class:`~auditor.errors.AuditError` (one line, never a password); rendering is left to ``reports.render``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from auditor import baseline as baselines
+from auditor.config import Config, IgnoreRule, apply_severities, suppress
+from auditor.connectors import CollectOptions
+from auditor.engine import (
+    CheckSpec,
+    SelectionError,
+    all_checks,
+    mark_not_needed,
+    mark_workload_off,
+    needed_probes,
+    run_checks,
+    select_checks,
+)
+from auditor.errors import AuditError, SnapshotFileError
+from auditor.model import Severity, Snapshot, snapshot_from_json
+from auditor.report import Report, build_report
+from auditor.scoring import Targets
+
+__all__ = ["AuditSettings", "Progress", "SnapshotFile", "collect_snapshot", "load_snapshot", "run_audit"]
+
+# Called with the name of each phase as it starts ("collect", "checks", ...): the CLI shows progress with it.
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SnapshotFile:
+    """A snapshot saved with ``dbaudit snapshot`` (``dbaudit scan --from FILE``)."""
+
+    path: str
+
+
+Source = str | Snapshot | SnapshotFile | None
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """Everything a run needs besides its source. :meth:`from_config` builds it from a configuration file, the
+    command line's flags given as overrides (flags win over the file, the file over the defaults)."""
+
+    select: tuple[str, ...] = ()  # check codes, names, families, prefixes or globs; empty: every check
+    ignore: tuple[str, ...] = ()  # checks left out (same forms)
+    collect: CollectOptions = field(default_factory=CollectOptions)
+    # the user turned the workload probe off (--no-workload): the WL checks then say so rather than ask to
+    # enable pg_stat_statements, which may well be on
+    workload_off: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict)  # check code -> options dataclass instance
+    severities: Mapping[str, Severity] = field(default_factory=dict)  # check code -> severity
+    ignores: tuple[IgnoreRule, ...] = ()  # suppressions by check + object pattern
+    targets: Targets | None = None  # None: the defaults of auditor.scoring
+    baseline: str | None = None  # compare with the findings recorded in this file
+    update_baseline: bool = False  # record this run's findings in ``baseline`` instead
+    fail_on: str = "error"  # error, warning, info, never: recorded in the report for the renderers and the CLI
+    progress: Progress | None = field(default=None, compare=False)
+
+    @classmethod
+    def from_config(cls, config: Config, **overrides: Any) -> AuditSettings:
+        """Settings from a validated configuration; ``overrides`` (None values ignored) win over the file."""
+        base = cls(
+            select=config.select or (),
+            ignore=config.ignore_checks or (),
+            options=config.options,
+            severities=config.severities,
+            ignores=config.ignores,
+            targets=config.targets,
+            baseline=str(config.baseline) if config.baseline else None,
+            fail_on=config.fail_on or "error",
+        )
+        return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+    def checks(self) -> list[CheckSpec]:
+        """The selected checks, or AuditError naming the nearest check when a token matches none."""
+        try:
+            return select_checks(all_checks(), self.select, self.ignore)
+        except SelectionError as exc:
+            raise AuditError(str(exc)) from None
+
+
+def run_audit(source: Source, settings: AuditSettings | None = None) -> Report:
+    """Collect or load the snapshot, run the checks and return the report (see the module's docstring)."""
+    settings = settings or AuditSettings()
+    if settings.update_baseline and not settings.baseline:
+        raise AuditError("--update-baseline needs --baseline FILE (or baseline = \"FILE\" in the config)")
+    specs = settings.checks()
+    # a missing or broken baseline fails before the collection, which can take minutes
+    known = baselines.read_baseline(settings.baseline) if settings.baseline and not settings.update_baseline \
+        else None
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    _phase(settings, "collect")
+    snap = _snapshot_of(source, settings, specs)
+    _phase(settings, "checks")
+    result = apply_severities(run_checks(snap, specs, settings.options), settings.severities)
+    kept = suppress(result, settings.ignores)
+    _phase(settings, "report")
+    report = build_report(snap, kept.result, started, time.perf_counter() - t0, settings.targets)
+    report = dataclasses.replace(report, suppressed=kept.suppressed, stale_ignores=kept.stale,
+                                 fail_on=settings.fail_on)
+    if settings.update_baseline and settings.baseline:
+        # recording a baseline accepts today's findings; the report itself stays a plain one
+        baselines.write_baseline(settings.baseline, report.findings, snap.database, started)
+    elif known is not None:
+        new, comparison = baselines.compare(report.findings, known, report.checks_run)
+        report = dataclasses.replace(report, findings=new, baseline=comparison)
+    return report
+
+
+def _phase(settings: AuditSettings, name: str) -> None:
+    if settings.progress is not None:
+        settings.progress(name)
+
+
+def _snapshot_of(source: Source, settings: AuditSettings, specs: list[CheckSpec]) -> Snapshot:
+    if isinstance(source, Snapshot):
+        return source
+    if isinstance(source, SnapshotFile):
+        return load_snapshot(source.path)
+    # collect only the probes a selected check reads: --select KY01 neither samples data nor EXPLAINs
+    unneeded = {"sampling", "workload"} - needed_probes(specs)
+    options = dataclasses.replace(
+        settings.collect,
+        sample=settings.collect.sample and "sampling" not in unneeded,
+        workload=settings.collect.workload and not settings.workload_off and "workload" not in unneeded,
+    )
+    snap = collect_snapshot(source, options, workload_off=settings.workload_off)
+    return mark_not_needed(snap, unneeded)
+
+
+def collect_snapshot(dsn_text: str | None, options: CollectOptions, workload_off: bool = False) -> Snapshot:
+    """Read a live server into a snapshot. ``workload_off``: the user turned the workload probe off, which the
+    snapshot records so that the WL checks say so rather than ask to enable what may well be on."""
+    from auditor.connectors import collect
+    from auditor.dsn import parse_dsn
+
+    snap = collect(parse_dsn(dsn_text), options)
+    if workload_off:
+        snap = mark_workload_off(snap)
+    if not snap.schemas and (options.include_schemas or options.exclude_schemas):
+        # an audit of nothing would print "no findings": the patterns are wrong (the PostgreSQL connector
+        # says so itself, with the schemas there are)
+        given = [f"--schema {p!r}" for p in options.include_schemas]
+        given += [f"--exclude-schema {p!r}" for p in options.exclude_schemas]
+        raise AuditError(f"no schema left to audit with {' '.join(given)}")
+    return snap
+
+
+def load_snapshot(path: str) -> Snapshot:
+    """A snapshot saved by ``dbaudit snapshot``, or SnapshotFileError with one line saying what is wrong."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SnapshotFileError(f"cannot read snapshot {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise SnapshotFileError(f"{path} is not a dbaudit snapshot: it is not UTF-8 text") from None
+    try:
+        return snapshot_from_json(text)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise SnapshotFileError(f"{path} is not a dbaudit snapshot: {str(exc).splitlines()[0]}") from None
