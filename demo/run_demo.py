@@ -24,8 +24,8 @@ from auditor.audit import AuditSettings, run_audit  # noqa: E402
 from auditor.errors import AuditError  # noqa: E402
 from auditor.report import Report  # noqa: E402
 from auditor.throwaway import PostgresServer, ThrowawayError, start_postgres  # noqa: E402
-from reports import render  # noqa: E402
 from demo.workload import run_workload  # noqa: E402
+from reports import render  # noqa: E402
 
 DBNAME = "blog"
 OUT = HERE.parent / "out"  # the design documents the demo ends with (gitignored)
