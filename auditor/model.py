@@ -18,6 +18,8 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
+from auditor.operations import Activity
+
 SNAPSHOT_FORMAT_VERSION = 1
 
 
@@ -459,6 +461,7 @@ class Snapshot:
     plans: tuple[PlanSummary, ...] = ()  # generic plans of the costliest statements
     workload: WorkloadInfo | None = None  # None: the workload was not probed
     sampling: Sampling | None = None  # None: no data sample was collected (see auditor.sampling)
+    activity: Activity | None = None  # the server's sessions; None: not read (refused, or an older snapshot)
     format_version: int = SNAPSHOT_FORMAT_VERSION
 
     # ---- lookups (computed once, not serialized) -------------------------------------------------------------

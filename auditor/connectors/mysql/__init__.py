@@ -22,6 +22,7 @@ import pymysql
 import pymysql.cursors
 
 from auditor.connectors import CollectOptions
+from auditor.connectors.mysql import operations
 from auditor.dsn import Dsn, redact
 from auditor.errors import ConnectError
 from auditor.model import (
@@ -38,6 +39,7 @@ from auditor.model import (
 from auditor.model import (
     Sequence as SequenceInfo,
 )
+from auditor.operations import Activity
 from auditor.workload import DBAUDIT_MARKER
 
 SYSTEM_SCHEMAS = frozenset({"information_schema", "performance_schema", "mysql", "sys"})
@@ -349,6 +351,7 @@ def _collect(session: _Session, dsn: Dsn, options: CollectOptions, started: floa
             enable="[mysqld]\nperformance_schema_max_table_instances = -1\n"
                    "performance_schema_max_table_handles = -1",
         ))
+    activity = _read_activity(session, now_utc, ps_on, _text(server.get("current_user_name")), notes)
     session.run("COMMIT")
     catalog_queries = session.queries
     catalog_seconds = round(time.monotonic() - started, 3)
@@ -386,6 +389,7 @@ def _collect(session: _Session, dsn: Dsn, options: CollectOptions, started: floa
         constraints=tuple(constraints),
         sequences=tuple(sequences),
         notes=tuple(notes),
+        activity=activity,
     )
     return _run_probes(session, snap, options, flavor, vnum, ps_on=ps_on,
                        user=_text(server.get("current_user_name")) or None,
@@ -409,6 +413,30 @@ def _run_probes(session: _Session, snap: Snapshot, options: CollectOptions, flav
             is_mysql8=is_mysql8, user=user, digest_lost=digest_lost,
             options=workload.MySqlWorkloadOptions(keep_sample_text=options.show_samples))
     return snap
+
+
+def _read_activity(session: _Session, now_utc: datetime, ps_on: bool, user: str,
+                   notes: list[Note]) -> Activity:
+    """The server's threads with their InnoDB transactions; TLS and socket from performance_schema when on.
+
+    INNODB_TRX needs the PROCESS privilege (and PROCESSLIST shows other accounts' threads only with it): without
+    it the area stays empty and says which GRANT fills it.
+    """
+    try:
+        rows = session.rows(load_sql("sessions"))
+    except pymysql.err.MySQLError as exc:
+        enable = f"GRANT PROCESS ON *.* TO {operations.account(user)}"
+        reason = f"the server's sessions and transactions are not readable ({_mysql_error_text(exc)})"
+        notes.append(Note(area="activity", message=reason, enable=enable))
+        return Activity(complete=False, reason=reason, enable=enable)
+    kinds: dict[int, str] | None = None
+    if ps_on:
+        try:
+            kinds = {int(r["pid"]): _text(r["connection_type"]) for r in session.rows(load_sql("session_connections"))
+                     if r["connection_type"] is not None}
+        except pymysql.err.MySQLError:
+            kinds = None  # performance_schema not readable: the workload probe notes it with its grant
+    return operations.activity(rows, kinds, now_utc)
 
 
 def _mysql_error_text(exc: pymysql.err.MySQLError) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 
 from auditor.connectors import CollectOptions
+from auditor.connectors.postgres import operations
 from auditor.connectors.postgres.session import (
     RECOVERABLE,
     Session,
@@ -175,6 +176,7 @@ class _Collector:
         constraint_rows = self._area("constraints", scope) or []
         index_rows = self._area("indexes", scope) or []
         sequence_rows = self._area("sequences", scope) or []
+        activity_rows = self._area("activity", {})
 
         tables = _tables(table_rows, column_rows, stat_rows)
         self.notes.extend(_privilege_notes(table_rows, sequence_rows, role, self.session.server_major))
@@ -200,6 +202,7 @@ class _Collector:
             constraints=tuple(_constraint(r) for r in constraint_rows),
             sequences=tuple(_sequence(r) for r in sequence_rows),
             notes=tuple(self.notes),
+            activity=None if activity_rows is None else operations.activity(activity_rows, capabilities, role),
         )
 
 
