@@ -19,6 +19,7 @@ from functools import cached_property
 from typing import Any
 
 from auditor.operations import Activity
+from auditor.posture import Posture
 
 SNAPSHOT_FORMAT_VERSION = 1
 
@@ -462,6 +463,7 @@ class Snapshot:
     workload: WorkloadInfo | None = None  # None: the workload was not probed
     sampling: Sampling | None = None  # None: no data sample was collected (see auditor.sampling)
     activity: Activity | None = None  # the server's sessions; None: not read (refused, or an older snapshot)
+    posture: Posture | None = None  # settings, counters and security facts; None: not read (older snapshot)
     format_version: int = SNAPSHOT_FORMAT_VERSION
 
     # ---- lookups (computed once, not serialized) -------------------------------------------------------------
@@ -531,9 +533,21 @@ class ObjectRef:
     query: str | None = None
     queryid: str | None = None
     domain: str | None = None  # a domain's constraint: the domain (then table is None)
+    # server-level objects (settings and security checks)
+    setting: str | None = None  # a server setting ("fsync")
+    role: str | None = None  # a role, or a MySQL/MariaDB account ('app'@'%')
+    function: str | None = None  # a function or procedure with its identity arguments ("f(integer)")
+    rule: str | None = None  # a pg_hba.conf rule ("pg_hba.conf line 5")
+    database: str | None = None
 
     def label(self) -> str:
         """Short human form: schema.table(cols) / schema.index ..."""
+        server_level = {"setting": self.setting, "role": self.role, "hba_rule": self.rule,
+                        "database": self.database}
+        if server_level.get(self.type):
+            return str(server_level[self.type])
+        if self.type == "function" and self.function:
+            return f"{self.schema}.{self.function}" if self.schema else self.function
         base = ".".join(p for p in (self.schema, self.table or self.domain) if p)
         if self.type == "index" and self.index:
             return f"{self.schema}.{self.index}" if self.schema else self.index

@@ -73,3 +73,24 @@ def index_name(table: str, columns: Iterable[str], suffix: str = "idx", max_len:
     base = re.sub(r"\s+", "_", base)
     room = max_len - len(suffix) - 1
     return f"{base[:room]}_{suffix}"
+
+
+def pg_literal(text: str) -> str:
+    """A PostgreSQL string literal (standard_conforming_strings, the default since 9.1): quotes doubled."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+
+def mysql_account(user: str, host: str) -> str:
+    """An account name as CREATE/DROP/GRANT write it: 'user'@'host'.
+
+    A name with a backslash is quoted as an identifier instead, where a backslash is itself whatever the
+    sql_mode (NO_BACKSLASH_ESCAPES changes how a string literal reads it, not an identifier).
+    """
+
+    def part(text: str) -> str:
+        if "\\" in text:
+            return mysql_ident(text)
+        return "'" + text.replace("'", "''") + "'"
+
+    return f"{part(user)}@{part(host)}"

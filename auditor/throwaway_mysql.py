@@ -20,6 +20,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -69,6 +70,7 @@ class MariaDbServer:
     base_dir: Path
     port: int = 0
     performance_schema: bool = True
+    extra_args: tuple[str, ...] = ()
     version: str = ""
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
@@ -115,14 +117,19 @@ class MariaDbServer:
         self.stop()
 
 
-def start_mariadb(performance_schema: bool = True, timeout: float = 60.0) -> MariaDbServer:
-    """Bootstrap a data directory and start a server on a free port; raises ThrowawayMySqlError on failure."""
+def start_mariadb(performance_schema: bool = True, timeout: float = 60.0,
+                  extra_args: Sequence[str] = ()) -> MariaDbServer:
+    """Bootstrap a data directory and start a server on a free port; raises ThrowawayMySqlError on failure.
+
+    ``extra_args`` are further server options (``--innodb-flush-log-at-trx-commit=2``, ``--log-bin``); they
+    come last, so they override the defaults above.
+    """
     binaries = find_mariadb()
     if binaries is None:
         raise ThrowawayMySqlError("no MariaDB binaries found (mariadb-install-db and mariadbd)")
     # a short path: the unix socket lives inside and sun_path holds only 107 bytes
     base = Path(tempfile.mkdtemp(prefix="dbaudit-my-", dir="/tmp"))
-    server = MariaDbServer(base_dir=base, performance_schema=performance_schema)
+    server = MariaDbServer(base_dir=base, performance_schema=performance_schema, extra_args=tuple(extra_args))
     atexit.register(server.stop)
     install = [
         str(binaries.install_db), "--no-defaults", f"--datadir={server.data_dir}", "--user=root",
@@ -153,6 +160,7 @@ def _launch(server: MariaDbServer, binary: Path, timeout: float) -> bool:
         "--innodb-buffer-pool-size=16M", "--innodb-log-file-size=8M", "--innodb-flush-log-at-trx-commit=0",
         "--innodb-doublewrite=0", "--max-connections=30", "--character-set-server=utf8mb4",
         "--collation-server=utf8mb4_general_ci",
+        *server.extra_args,
     ]
     server.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout

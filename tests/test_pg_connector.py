@@ -348,6 +348,8 @@ def _schema_of(n: int) -> str:
                      + (f" REFERENCES t{i - 1} (id)" if i else "") + ", note text);")
         parts.append(f"CREATE INDEX t{i}_prev ON t{i} (prev_id);")
         parts.append(f"CREATE SEQUENCE t{i}_extra_seq;")
+        parts.append(f"CREATE FUNCTION t{i}_touch(k int) RETURNS void SECURITY DEFINER "
+                     f"LANGUAGE sql AS 'UPDATE t{i} SET note = note WHERE id = k';")
     return "\n".join(parts)
 
 
@@ -374,6 +376,10 @@ def test_query_count_does_not_grow_with_the_schema(pg_server: PgServer) -> None:
     assert len(snap_small.tables) == 3 and len(snap_large.tables) == 60
     assert len(snap_large.indexes) == 180 and len(snap_large.sequences) == 120
     assert sum(1 for _ in snap_large.foreign_keys()) == 59
+    # the settings and security areas read the whole schema in bulk as well
+    assert snap_large.posture is not None and snap_large.posture.io is not None
+    assert len(snap_large.posture.definer_functions or ()) == 60
+    assert len(snap_large.posture.io) == 60 + 180  # every table's heap and every index
     assert snap_small.queries_sent == snap_large.queries_sent
     # what the server saw: the same number of statements, and at least one per round trip we counted
     assert server_small == server_large

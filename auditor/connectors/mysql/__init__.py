@@ -23,6 +23,7 @@ import pymysql.cursors
 
 from auditor.connectors import CollectOptions
 from auditor.connectors.mysql import operations
+from auditor.connectors.mysql.posture import collect_posture, mysql_login
 from auditor.dsn import Dsn, redact
 from auditor.errors import ConnectError
 from auditor.model import (
@@ -55,6 +56,10 @@ SETTINGS = (
     "table_open_cache", "tmp_table_size", "max_heap_table_size", "max_allowed_packet", "wait_timeout",
     "query_cache_type", "query_cache_size", "performance_schema_digests_size", "max_digest_length",
     "information_schema_stats_expiry", "userstat", "foreign_key_checks", "time_zone", "system_time_zone",
+    # durability, memory, connections and transport (the settings and security checks)
+    "innodb_doublewrite", "innodb_flush_method", "innodb_log_file_size", "innodb_buffer_pool_instances",
+    "extra_max_connections", "max_user_connections", "have_ssl", "have_openssl", "require_secure_transport",
+    "bind_address", "skip_networking", "ssl_cert", "tls_version", "interactive_timeout",
 )
 
 # Counters that say performance_schema ran out of room: then a missing usage row is no proof of zero reads.
@@ -352,6 +357,9 @@ def _collect(session: _Session, dsn: Dsn, options: CollectOptions, started: floa
                    "performance_schema_max_table_handles = -1",
         ))
     activity = _read_activity(session, now_utc, ps_on, _text(server.get("current_user_name")), notes)
+    posture = collect_posture(
+        lambda area: session.rows(load_sql(area)), flavor, status,
+        mysql_login(_text(server.get("current_user_name"))), "performance_schema" in capabilities, notes)
     session.run("COMMIT")
     catalog_queries = session.queries
     catalog_seconds = round(time.monotonic() - started, 3)
@@ -390,6 +398,7 @@ def _collect(session: _Session, dsn: Dsn, options: CollectOptions, started: floa
         sequences=tuple(sequences),
         notes=tuple(notes),
         activity=activity,
+        posture=posture,
     )
     return _run_probes(session, snap, options, flavor, vnum, ps_on=ps_on,
                        user=_text(server.get("current_user_name")) or None,

@@ -18,6 +18,7 @@ import psycopg
 
 from auditor.connectors import CollectOptions
 from auditor.connectors.postgres import operations
+from auditor.connectors.postgres.posture import collect_posture
 from auditor.connectors.postgres.session import (
     RECOVERABLE,
     Session,
@@ -180,6 +181,7 @@ class _Collector:
 
         tables = _tables(table_rows, column_rows, stat_rows)
         self.notes.extend(_privilege_notes(table_rows, sequence_rows, role, self.session.server_major))
+        posture = collect_posture(self._area, server, schemas, self.notes)
         capabilities = list(server.get("member_of") or [])
         if server.get("is_superuser"):
             capabilities.insert(0, "superuser")
@@ -203,6 +205,7 @@ class _Collector:
             sequences=tuple(_sequence(r) for r in sequence_rows),
             notes=tuple(self.notes),
             activity=None if activity_rows is None else operations.activity(activity_rows, capabilities, role),
+            posture=posture,
         )
 
 

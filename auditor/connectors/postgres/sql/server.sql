@@ -13,6 +13,10 @@ SELECT
     (SELECT d.stats_reset FROM pg_catalog.pg_stat_database d WHERE d.datname = current_database()) AS stats_reset,
     pg_catalog.pg_postmaster_start_time() AS server_started,
     (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) AS is_superuser,
+    -- superuser-only by default: the posture areas that read them run only when they may
+    pg_catalog.has_table_privilege('pg_catalog.pg_hba_file_rules', 'SELECT')
+        AND pg_catalog.has_function_privilege('pg_catalog.pg_hba_file_rules()', 'EXECUTE') AS can_read_hba,
+    pg_catalog.has_table_privilege('pg_catalog.pg_authid', 'SELECT') AS can_read_authid,
     -- pg_read_all_data appeared in PostgreSQL 14: looked up by name so that 13 does not fail on it
     ARRAY(SELECT r.rolname::text
             FROM pg_catalog.pg_roles r

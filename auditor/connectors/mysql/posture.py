@@ -1,0 +1,92 @@
+"""The posture areas of a MySQL/MariaDB collection: accounts, their global privileges, what each user runs.
+
+The settings and status counters come with the catalog's SHOW GLOBAL VARIABLES / STATUS; this adds mysql.user
+(plugin, whether the password is empty, the static privileges on ``*.*`` -- never the hash) and, from
+performance_schema, how many data statements each user ran. mysql.user is readable only with a grant on it:
+without one the accounts are left out with a Note naming the GRANT, and the account checks are skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pymysql
+
+from auditor.model import Note
+from auditor.posture import ROLES_AREA, USER_STATEMENTS_AREA, Posture, Role, UserStatements
+
+# the static privileges accounts*.sql reads from mysql.user; holding every one is ALL PRIVILEGES on *.*
+STATIC_PRIVILEGES = (
+    "SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "RELOAD", "SHUTDOWN", "PROCESS", "FILE",
+    "REFERENCES", "INDEX", "ALTER", "SHOW DATABASES", "SUPER", "CREATE TEMPORARY TABLES", "LOCK TABLES",
+    "EXECUTE", "REPLICATION SLAVE", "REPLICATION CLIENT", "CREATE VIEW", "SHOW VIEW", "CREATE ROUTINE",
+    "ALTER ROUTINE", "CREATE USER", "EVENT", "TRIGGER", "CREATE TABLESPACE",
+)
+
+Rows = Callable[[str], "list[dict[str, Any]]"]
+
+
+def mysql_login(current_user: str) -> str:
+    """``'user'@'host'`` from CURRENT_USER()'s ``user@host``."""
+    user, sep, host = current_user.rpartition("@")
+    if not sep:
+        return f"'{current_user}'@'%'"
+    return f"'{user}'@'{host}'"
+
+
+def collect_posture(rows: Rows, flavor: str, status: Mapping[str, str], login: str, ps_readable: bool,
+                    notes: list[Note]) -> Posture:
+    """Accounts and per-user statement counts through ``rows(area_name)``; refusals become notes."""
+    roles: tuple[Role, ...] | None = None
+    try:
+        account_rows = rows("accounts" if flavor == "mariadb" else "accounts.mysql")
+        roles = tuple(_role(r) for r in account_rows)
+    except pymysql.err.MySQLError as exc:
+        notes.append(Note(
+            area=ROLES_AREA,
+            message=f"accounts not read: mysql.user is not readable ({_error_text(exc)})",
+            enable=f"GRANT SELECT ON mysql.user TO {login}",
+        ))
+    statements: tuple[UserStatements, ...] | None = None
+    if ps_readable:
+        try:
+            statements = tuple(
+                UserStatements(user=_text(r["user_name"]), dml=int(r["dml"] or 0), other=int(r["other"] or 0))
+                for r in rows("user_statements"))
+        except pymysql.err.MySQLError as exc:
+            notes.append(Note(
+                area=USER_STATEMENTS_AREA,
+                message=f"statements per user unknown: performance_schema is not readable ({_error_text(exc)})",
+                enable=f"GRANT SELECT ON performance_schema.* TO {login}",
+            ))
+    return Posture(login=login, roles=roles, passwords_known=roles is not None, status=dict(status),
+                   user_statements=statements)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes | bytearray):
+        return value.decode("utf-8", errors="replace")
+    return "" if value is None else str(value)
+
+
+def _error_text(exc: pymysql.err.MySQLError) -> str:
+    if len(exc.args) > 1:
+        return f"error {exc.args[0]}: {' '.join(str(exc.args[1]).split())}"
+    return " ".join(str(exc).split())
+
+
+def _role(r: Mapping[str, Any]) -> Role:
+    held = tuple(p for p in _text(r["privileges"]).split(",") if p)
+    return Role(
+        name=_text(r["user_name"]),
+        host=_text(r["host"]),
+        plugin=_text(r["plugin"]),
+        password="empty" if int(r["empty_password"] or 0) else "set",
+        locked=bool(int(r["locked"] or 0)),
+        is_role=bool(int(r["is_role"] or 0)),
+        login=not bool(int(r["is_role"] or 0)),
+        global_privileges=held,
+        grant_option=bool(int(r["grant_option"] or 0)),
+        all_privileges=set(held) >= set(STATIC_PRIVILEGES),
+    )
