@@ -49,6 +49,8 @@ FAIL_ON = ("error", "warning", "info", "never")
 TARGET_OPTIONS: Mapping[str, tuple[tuple[str, str], ...]] = {
     "p95_ms": (("WL01", "p95_target_ms"),),
     "large_table_rows": (("WL02", "large_rows"),),
+    "cache_hit_ratio_pct": (("ST08", "target_pct"),),
+    "cache_hit_min_blocks": (("ST08", "min_blocks"),),
 }
 
 TOP_LEVEL_KEYS = ("select", "ignore", "fail-on", "format", "severities", "checks", "targets", "baseline")
@@ -122,6 +124,12 @@ def object_names(obj: ObjectRef) -> list[str]:
     for sub in (obj.index, obj.sequence, obj.constraint):
         if sub:
             names.append(f"{schema_prefix}{sub}")
+    for server_level in (obj.setting, obj.role, obj.rule, obj.database):
+        if server_level:
+            names.append(server_level)
+    if obj.function:
+        names.append(f"{schema_prefix}{obj.function}")
+        names.append(f"{schema_prefix}{obj.function.split('(', 1)[0]}")
     if obj.query:
         names.append(" ".join(obj.query.split()))
     if obj.queryid:

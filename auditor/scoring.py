@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from auditor.model import Finding, Severity, Snapshot, Table
+from auditor.posture import hit_ratios
 
 SEVERITY_WEIGHT = {Severity.ERROR: 10.0, Severity.WARNING: 3.0, Severity.INFO: 0.5}
 SEVERITY_CAP = {Severity.ERROR: 25.0, Severity.WARNING: 10.0, Severity.INFO: 2.0}
@@ -42,6 +43,8 @@ class Targets:
     normalization_pct: float = 100.0  # at least
     unused_indexes: int = 0  # at most
     large_table_rows: int = 10_000  # a table this large must be reached through an index (index coverage)
+    cache_hit_ratio_pct: float = 99.0  # at least (PgHero's cache_hit_rate_threshold)
+    cache_hit_min_blocks: int = 100_000  # block requests before the ratio is judged
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ def compute_metrics(snapshot: Snapshot, findings: Iterable[Finding], targets: Ta
                              _completeness_metric(snapshot, tables, targets)]
     metrics.extend(_workload_metrics(snapshot, targets))
     metrics.append(_normalization_metric(snapshot, tables, findings, targets, ran))
+    metrics.append(_cache_metric(snapshot, targets))
     return tuple(metrics)
 
 
@@ -355,3 +359,36 @@ def _normalization_metric(snapshot: Snapshot, tables: list[Table], findings: lis
         method += f"; {len(notes)} more with an info-level design note, not counted"
     return Metric(key="normalization_pct", label=label, value=pct, unit="%", target=target,
                   passed=pct >= targets.normalization_pct, method=method)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Cache hit ratio
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _cache_metric(snapshot: Snapshot, targets: Targets) -> Metric:
+    """The lowest of the cache hit ratios the server's counters give (PgHero passes a database only when both
+    its table and its index ratio meet the target), once there were enough requests to judge."""
+    label, target = "Cache hit ratio", f">= {targets.cache_hit_ratio_pct:g} %"
+    ratios = hit_ratios(snapshot.engine, snapshot.posture)
+    if not ratios:
+        why = ("the buffer counters were not read (pg_statio_user_tables / _indexes)" if snapshot.engine ==
+               "postgresql" else "the InnoDB buffer pool counters were not read (SHOW GLOBAL STATUS)")
+        return Metric(key="cache_hit_ratio_pct", label=label, value=None, unit="%", target=target, reason=why)
+    judged = [r for r in ratios if r.requests >= targets.cache_hit_min_blocks]
+    shown = "; ".join(f"{r.kind}: {r.hits:,} of {r.requests:,} requests served from the cache"
+                      + (f" ({100.0 * r.hits / r.requests:.2f} %)" if r.requests else "") for r in ratios)
+    if not judged:
+        return Metric(key="cache_hit_ratio_pct", label=label, value=None, unit="%", target=target,
+                      reason=f"fewer than {targets.cache_hit_min_blocks:,} block requests since the statistics "
+                             f"were reset or the server started ({shown}): too few to judge")
+    worst = min(judged, key=lambda r: (r.pct or 0.0))
+    value = round(worst.pct or 0.0, 2)
+    source = ("block requests of the audited tables' heap and indexes served from shared buffers "
+              "(pg_statio_user_tables / _indexes)" if snapshot.engine == "postgresql"
+              else "InnoDB page requests served by the buffer pool (1 - Innodb_buffer_pool_reads / "
+                   "Innodb_buffer_pool_read_requests)")
+    return Metric(key="cache_hit_ratio_pct", label=label, value=value, unit="%", target=target,
+                  passed=value >= targets.cache_hit_ratio_pct,
+                  method=f"the lowest ratio of {source}, since the statistics were reset or the server started; "
+                         f"{shown}")

@@ -1,7 +1,7 @@
 """The check battery: one module per family. Importing this package registers every check."""
 
-from checks import indexes, keys, normalization, workload
+from checks import indexes, keys, normalization, security, settings, workload
 
-FAMILIES = (indexes, keys, normalization, workload)
+FAMILIES = (indexes, keys, normalization, workload, settings, security)
 
-__all__ = ["FAMILIES", "indexes", "keys", "normalization", "workload"]
+__all__ = ["FAMILIES", "indexes", "keys", "normalization", "security", "settings", "workload"]

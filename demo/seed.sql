@@ -17,6 +17,11 @@
 --   WL02 missing-index-for-query  "comments by author" reads comments (15,000 rows) without an index (workload.py)
 --   WL03 n-plus-one            the author of every comment fetched one by one (workload.py)
 --   WL04 offset-pagination     the front page paged with OFFSET (workload.py)
+--   ST07 planner-settings      enable_memoize switched off for every session of this database
+--   SC03 public-schema-create  CREATE on schema public granted to PUBLIC (the default before PostgreSQL 15)
+--   SC05 security-definer-search-path  publish_post() runs as its owner with the caller's search_path
+--   and on the demo's own throwaway server (run_demo.py): ST01 fsync, full_page_writes off (synchronous_commit
+--   off reported as info only), SC01 its pg_hba.conf trust rules
 --
 -- LOOK-ALIKES (dbaudit must stay silent on them):
 --   users_email_lower_idx      expression index on lower(email) beside the unique email index: not a duplicate
@@ -31,6 +36,10 @@
 --   users.address_line1/2     a conventional pair, not a repeating group
 --   comments.body              free text, not a list; posts.title unique in the data
 --   the archive page           keyset pagination (WHERE created_at < $1 ORDER BY created_at DESC LIMIT), no OFFSET
+--   random_page_cost          tuned to 1.1 for this database's SSDs: not the spinning-disk default
+--   schema reporting          CREATE granted to one named role (blog_deployer), not to PUBLIC
+--   hide_comment()            SECURITY DEFINER with search_path = pg_catalog, pg_temp and qualified names
+--   count_comments()          SECURITY INVOKER: runs with the caller's rights, its search_path is the caller's
 
 CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
 
@@ -199,5 +208,35 @@ ALTER TABLE notifications ADD CONSTRAINT notifications_user_id_fkey
 SELECT setval('notifications_id_seq', 2000000000);
 SELECT setval('page_views_id_seq', 2100000000);
 SELECT setval('audit_log_id_seq', 2000000000);
+
+-- Settings stored for this database: one planner method switched off after a regression (planted), the
+-- random-page cost tuned for SSDs (fine).
+DO $$
+BEGIN
+    EXECUTE format('ALTER DATABASE %I SET enable_memoize = off', current_database());
+    EXECUTE format('ALTER DATABASE %I SET random_page_cost = 1.1', current_database());
+END
+$$;
+
+-- Who may create objects: everyone in public (planted), one deployment role in reporting (fine).
+GRANT CREATE ON SCHEMA public TO PUBLIC;
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'blog_deployer') THEN
+        CREATE ROLE blog_deployer NOLOGIN;
+    END IF;
+END
+$$;
+CREATE SCHEMA reporting;
+GRANT CREATE ON SCHEMA reporting TO blog_deployer;
+
+-- Functions that run as their owner: one with the caller's search_path (planted), one with a fixed path and
+-- qualified names (fine); and one that runs as its caller (fine).
+CREATE FUNCTION publish_post(p bigint) RETURNS void SECURITY DEFINER
+    LANGUAGE sql AS $$ UPDATE posts SET status = 'published' WHERE id = p $$;
+CREATE FUNCTION hide_comment(c bigint) RETURNS void SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE sql AS $$ UPDATE public.comments SET hidden = true WHERE id = c $$;
+CREATE FUNCTION count_comments(p bigint) RETURNS bigint SECURITY INVOKER
+    LANGUAGE sql AS $$ SELECT count(*) FROM comments WHERE post_id = p $$;
 
 ANALYZE;

@@ -30,6 +30,7 @@ from auditor.model import (
     Table,
     TableStats,
 )
+from auditor.posture import Posture, ServerSetting
 
 NOW = datetime(2026, 11, 24, 21, 0, tzinfo=UTC)
 
@@ -256,6 +257,7 @@ def snap(
     stats_age: timedelta | None = timedelta(days=30),
     stats_reset: bool = True,
     server_version_num: int = 150000,
+    database: str = "test",
     **extra: Any,
 ) -> Snapshot:
     """A snapshot of the given objects (nested tuples are flattened), collected at :data:`NOW`.
@@ -273,7 +275,7 @@ def snap(
     return Snapshot(
         engine=engine,
         server_version_num=server_version_num,
-        database="test",
+        database=database,
         collected_at=NOW,
         stats_reset=since if stats_reset else None,
         server_started=None if stats_reset else since,
@@ -283,3 +285,50 @@ def snap(
         sequences=tuple(o for o in flat if isinstance(o, Sequence)),
         **extra,
     )
+
+
+# ---- the posture (settings and security checks) ----------------------------------------------------------------
+
+# built-in defaults (boot_val, unit, context) of the PostgreSQL settings the tests use
+_PG_DEFAULTS: dict[str, tuple[str, str | None, str]] = {
+    "fsync": ("on", None, "sighup"),
+    "full_page_writes": ("on", None, "sighup"),
+    "synchronous_commit": ("on", None, "user"),
+    "autovacuum": ("on", None, "sighup"),
+    "track_counts": ("on", None, "superuser"),
+    "autovacuum_vacuum_cost_delay": ("2", "ms", "sighup"),
+    "autovacuum_vacuum_cost_limit": ("-1", None, "sighup"),
+    "vacuum_cost_delay": ("0", "ms", "user"),
+    "vacuum_cost_limit": ("200", None, "user"),
+    "vacuum_cost_page_miss": ("2", None, "user"),
+    "block_size": ("8192", None, "internal"),
+    "shared_buffers": ("16384", "8kB", "postmaster"),
+    "max_wal_size": ("1024", "MB", "sighup"),
+    "checkpoint_timeout": ("300", "s", "sighup"),
+    "statement_timeout": ("0", "ms", "user"),
+    "idle_in_transaction_session_timeout": ("0", "ms", "user"),
+    "random_page_cost": ("4", None, "user"),
+    "seq_page_cost": ("1", None, "user"),
+    "enable_nestloop": ("on", None, "user"),
+    "enable_seqscan": ("on", None, "user"),
+    "enable_partitionwise_join": ("off", None, "user"),
+    "password_encryption": ("scram-sha-256", None, "user"),
+    "max_connections": ("100", None, "postmaster"),
+}
+
+
+def pg_settings(**overrides: str) -> tuple[ServerSetting, ...]:
+    """Every setting of :data:`_PG_DEFAULTS` at its default, with ``overrides`` (name=value) applied."""
+    out = []
+    for name, (boot, unit, context) in _PG_DEFAULTS.items():
+        value = overrides.get(name, boot)
+        out.append(ServerSetting(name=name, value=value, unit=unit, boot_value=boot,
+                                 source="default" if value == boot else "configuration file", context=context))
+    return tuple(out)
+
+
+def posture(**fields: Any) -> Posture:
+    """A Posture with PostgreSQL's default settings unless ``settings`` is given."""
+    fields.setdefault("settings", pg_settings())
+    fields.setdefault("login", "dbaudit")
+    return Posture(**fields)

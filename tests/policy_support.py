@@ -25,6 +25,7 @@ from auditor.model import (
     TableStats,
     snapshot_to_json,
 )
+from auditor.posture import CheckpointStats, DatabaseStats, HbaRule, Posture, SchemaPrivileges
 from auditor.report import Report, Target
 from auditor.scoring import Metric, Score
 
@@ -90,6 +91,27 @@ def policy_snapshot(*, extra_unused: bool = False) -> Snapshot:
             Constraint("public", "orders", "orders_pkey", "primary_key", columns=("id",), index="orders_pkey"),
         ),
         indexes=tuple(indexes),
+        posture=_healthy_posture(),
+    )
+
+
+def _healthy_posture() -> Posture:
+    """A well-kept server: durable, SCRAM everywhere, tuned planner costs; the settings and security checks run
+    and find nothing."""
+    from tests.builders import pg_settings
+
+    return Posture(
+        login="app",
+        settings=pg_settings(random_page_cost="1.1", shared_buffers="262144"),
+        role_settings=(),
+        roles=(),
+        passwords_known=True,
+        hba_rules=(HbaRule(1, "hostssl", ("all",), ("all",), "10.0.0.0", "255.0.0.0", "scram-sha-256"),),
+        schema_privileges=(SchemaPrivileges("public", "pg_database_owner", public_usage=True),),
+        definer_functions=(),
+        database_stats=DatabaseStats(blks_read=10, blks_hit=10_000, size_bytes=50 * 1024**2),
+        checkpoints=CheckpointStats("pg_stat_bgwriter", timed=200, requested=3, stats_reset=STATS_RESET),
+        io=(),
     )
 
 

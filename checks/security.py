@@ -1,0 +1,557 @@
+"""Security: authentication, passwords, who may create objects, privilege escalation, accounts."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from auditor.engine import NoOptions, Unmet, check
+from auditor.model import Hit, ObjectRef, Severity, Snapshot
+from auditor.posture import PASSWORDS_AREA, DefinerFunction, HbaRule, Role
+from auditor.sqlquote import mysql_account, mysql_ident, pg_ident, pg_qualified
+from checks._posture import alter_system, requires_posture, scope
+
+# Authentication plugins that check who the client is without a password (socket credentials, PAM, Kerberos,
+# LDAP, Windows): an empty authentication string is no empty password for them.
+NO_PASSWORD_PLUGINS = frozenset({
+    "unix_socket", "auth_socket", "win_socket", "named_pipe", "pam", "auth_pam", "auth_pam_compat",
+    "authentication_pam", "gssapi", "auth_gssapi", "authentication_kerberos", "authentication_ldap_sasl",
+    "authentication_ldap_simple", "authentication_windows", "authentication_fido", "authentication_webauthn",
+})
+
+# Accounts a MySQL/MariaDB server creates for itself: locked, or administrative by design
+SYSTEM_ACCOUNTS = frozenset({"mariadb.sys", "mysql.sys", "mysql.session", "mysql.infoschema", "debian-sys-maint"})
+
+
+def _hba_ref(rule: HbaRule) -> ObjectRef:
+    where = f"{rule.file} line {rule.line}" if rule.file else f"pg_hba.conf line {rule.line}"
+    return ObjectRef(type="hba_rule", rule=where)
+
+
+def _address(rule: HbaRule) -> str:
+    """The rule's address as pg_hba.conf is usually written: 10.0.0.0/8 rather than 10.0.0.0 255.0.0.0."""
+    if not rule.address or not rule.netmask:
+        return rule.address or ""
+    try:
+        mask = ipaddress.ip_address(rule.netmask)
+    except ValueError:
+        return f"{rule.address} {rule.netmask}"
+    bits = bin(int(mask))[2:].zfill(mask.max_prefixlen)
+    prefix = bits.find("0") if "0" in bits else mask.max_prefixlen
+    if "1" in bits[prefix:]:  # not a contiguous mask: keep the form the file may have used
+        return f"{rule.address} {rule.netmask}"
+    return f"{rule.address}/{prefix}"
+
+
+def _hba_text(rule: HbaRule, method: str | None = None) -> str:
+    parts = [rule.type, ",".join(rule.databases), ",".join(rule.users)]
+    if rule.address:
+        parts.append(_address(rule))
+    parts.append(method or rule.method)
+    parts.extend(rule.options)
+    return " ".join(p for p in parts if p)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# SC01 weak-authentication
+# ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WeakAuthenticationOptions:
+    # local-socket rules for these users are the administrator's own way in (Debian: "local all postgres peer")
+    trusted_local_users: tuple[str, ...] = ("postgres",)
+
+
+@check(code="SC01", name="weak-authentication", severity=Severity.ERROR, engines=("postgresql",),
+       options=WeakAuthenticationOptions, requires=(requires_posture(postgresql=("hba_rules",)),),
+       not_applicable={"mysql": "MySQL/MariaDB authenticate per account (SC08 empty-password, SC07)"})
+def weak_authentication(snap: Snapshot, opts: WeakAuthenticationOptions) -> Iterator[Hit]:
+    """A pg_hba.conf rule that lets clients in without a password (`trust`) or with one sent in clear (`password`).
+
+    ## What it does
+    Reads the rules the server loaded (pg_hba_file_rules) and flags `trust` (error) and `password` (warning).
+    Local-socket rules for the administrator's own OS user (`trusted_local_users`, by default `postgres`) are
+    not flagged: that is how the package's maintenance scripts get in.
+
+    ## Why is this bad?
+    `trust` accepts any client that matches the rule as whichever role it names, superusers included: over
+    TCP anyone who reaches the port (or, on loopback, any process on the machine), on the local socket any OS
+    user. `password` sends the password in clear text, readable by anyone on the path unless the connection
+    is encrypted.
+
+    ## Example
+    ```
+    host  all  all  10.0.0.0/8  trust
+    ```
+
+    ## Fix
+    Use `scram-sha-256` in pg_hba.conf, then reload:
+    ```sql
+    SELECT pg_reload_conf();
+    ```
+
+    ## Options
+    - `trusted_local_users` (default ["postgres"]): users whose `local` rules are not flagged.
+
+    ## Known problems
+    pg_hba_file_rules is readable by superusers only: for another role the check is skipped, saying which
+    GRANT enables it. A `trust` rule on a socket only root can reach is harmless but still flagged.
+
+    ## References
+    - https://www.postgresql.org/docs/current/auth-trust.html
+    - https://www.postgresql.org/docs/current/auth-password.html
+    """
+    assert snap.posture is not None
+    for rule in snap.posture.hba_rules or ():
+        if rule.error or rule.method not in ("trust", "password"):
+            continue
+        if rule.type == "local" and rule.users and set(rule.users) <= set(opts.trusted_local_users):
+            continue
+        text = _hba_text(rule)
+        fix = f"-- {_hba_ref(rule).rule}: {_hba_text(rule, 'scram-sha-256')}\nSELECT pg_reload_conf();"
+        if rule.method == "trust":
+            who = _who(rule)
+            yield Hit(
+                object=_hba_ref(rule),
+                message=f"pg_hba.conf rule \"{text}\" trusts {who} without a password, as any role it names"
+                        + (" (superusers included)" if "all" in rule.users else ""),
+                details={"type": rule.type, "databases": list(rule.databases), "users": list(rule.users),
+                         "address": rule.address, "method": rule.method, "line": rule.line},
+                remediation=fix,
+            )
+        else:
+            yield Hit(
+                object=_hba_ref(rule),
+                message=f"pg_hba.conf rule \"{text}\" asks for the password in clear text: anyone on the path "
+                        "reads it unless the connection is encrypted",
+                details={"type": rule.type, "databases": list(rule.databases), "users": list(rule.users),
+                         "address": rule.address, "method": rule.method, "line": rule.line},
+                remediation=fix,
+                severity=Severity.WARNING,
+            )
+
+
+def _who(rule: HbaRule) -> str:
+    if rule.type == "local":
+        return "every OS user of the machine on the local socket"
+    address = (rule.address or "").lower()
+    if address in ("all", "0.0.0.0", "::", "samenet", "samehost") or rule.netmask in ("0.0.0.0", "::"):
+        return "every client that reaches the port"
+    if address.startswith("127.") or address in ("::1", "localhost"):
+        return "every process of the machine"
+    return f"every client from {_address(rule)}"
+
+
+# ------------------------------------------------------------------------------------------------------------
+# SC02 md5-password
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _passwords_or_md5_setting(snap: Snapshot) -> Unmet | None:
+    """Password kinds are needed, unless password_encryption = md5 alone is a finding."""
+    posture = snap.posture
+    if posture is None or posture.roles is None or posture.passwords_known:
+        return None
+    setting = posture.setting("password_encryption")
+    if setting is not None and setting.value == "md5":
+        return None
+    note = next((n for n in snap.notes if n.area == PASSWORDS_AREA), None)
+    reason = note.message if note else "the kind of each role's password is unknown"
+    return Unmet(reason, note.enable if note else None)
+
+
+@check(code="SC02", name="md5-password", severity=Severity.WARNING, engines=("postgresql",),
+       requires=(requires_posture(postgresql=("settings", "roles")), _passwords_or_md5_setting),
+       not_applicable={"mysql": "MySQL/MariaDB authentication plugins are judged by SC08 (empty-password)"})
+def md5_password(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
+    """Passwords stored as MD5 hashes, or `password_encryption = md5` storing new ones that way.
+
+    ## What it does
+    Flags `password_encryption = md5` and every role that may log in whose stored password is an MD5 hash
+    (read from pg_authid as its kind only, never the hash). Roles with SCRAM-SHA-256 passwords or without a
+    password are not findings.
+
+    ## Why is this bad?
+    An MD5 hash is the password's equivalent: whoever reads it (a backup, a replica, pg_authid) can log in
+    with it, and it is cheap to brute-force. SCRAM-SHA-256 stores a salted, iterated verifier and never
+    sends the password. MD5 passwords are deprecated since PostgreSQL 18.
+
+    ## Example
+    ```sql
+    SET password_encryption = 'md5';
+    CREATE ROLE app LOGIN PASSWORD '...';
+    ```
+
+    ## Fix
+    ```sql
+    ALTER SYSTEM SET password_encryption = 'scram-sha-256';
+    SELECT pg_reload_conf();
+    ```
+    then set each password again (psql's `\\password app` hashes it on the client), and use `scram-sha-256`
+    in pg_hba.conf.
+
+    ## Known problems
+    The kind of each password is in pg_authid, readable by superusers only: for another role only the
+    setting is judged, and the check is skipped when the setting is fine.
+
+    ## References
+    - https://www.postgresql.org/docs/current/auth-password.html
+    - postgresqltuner.pl (password_encryption, passwords equal to the user name)
+    """
+    assert snap.posture is not None
+    setting = snap.posture.setting("password_encryption")
+    if setting is not None and setting.value == "md5":
+        yield Hit(
+            object=ObjectRef(type="setting", setting="password_encryption"),
+            message=f"password_encryption = md5{scope(snap, setting)}: every password set from now on is stored "
+                    "as an MD5 hash",
+            details={"setting": "password_encryption", "value": setting.value},
+            remediation=alter_system(snap, "password_encryption", "scram-sha-256", setting),
+        )
+    if not snap.posture.passwords_known:
+        return
+    for role in snap.posture.roles or ():
+        if not role.login or role.password != "md5":
+            continue
+        yield Hit(
+            object=ObjectRef(type="role", role=role.name),
+            message=f"role {role.name} logs in with a password stored as an MD5 hash: whoever reads the hash "
+                    "can log in with it; set it again under scram-sha-256",
+            details={"role": role.name, "password": "md5", "superuser": role.superuser},
+            remediation="SET password_encryption = 'scram-sha-256';\n"
+                        f"ALTER ROLE {pg_ident(role.name)} PASSWORD '<the new password>';"
+                        f"  -- or, in psql: \\password {pg_ident(role.name)}",
+        )
+
+
+# ------------------------------------------------------------------------------------------------------------
+# SC03 public-schema-create
+# ------------------------------------------------------------------------------------------------------------
+
+
+@check(code="SC03", name="public-schema-create", severity=Severity.WARNING, engines=("postgresql",),
+       requires=(requires_posture(postgresql=("schema_privileges",)),),
+       not_applicable={"mysql": "MySQL/MariaDB grant CREATE per account, never to everyone"})
+def public_schema_create(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
+    """CREATE on a schema granted to PUBLIC: every role may put objects where others look them up.
+
+    ## What it does
+    Reads the ACL of every audited schema (with the built-in default when none is stored) and flags those
+    where PUBLIC holds CREATE. CREATE granted to named roles is not a finding.
+
+    ## Why is this bad?
+    Any role that may log in can create functions, operators and tables in that schema. Placed early on
+    other roles' search_path, they shadow the objects those roles meant to call (CVE-2018-1058): a
+    superuser's unqualified `lower(...)` runs the attacker's function. PostgreSQL 15 stopped granting it on
+    `public` by default; databases created earlier and upgraded keep the old grant.
+
+    ## Example
+    ```sql
+    GRANT CREATE ON SCHEMA public TO PUBLIC;  -- the default before PostgreSQL 15
+    ```
+
+    ## Fix
+    ```sql
+    REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+    ```
+    and grant CREATE to the roles that deploy schema changes.
+
+    ## References
+    - https://wiki.postgresql.org/wiki/A_Guide_to_CVE-2018-1058:_Protect_Your_Search_Path
+    - https://www.postgresql.org/docs/current/ddl-schemas.html#DDL-SCHEMAS-PATTERNS
+    """
+    assert snap.posture is not None
+    for sp in snap.posture.schema_privileges or ():
+        if not sp.public_create:
+            continue
+        yield Hit(
+            object=ObjectRef(type="schema", schema=sp.schema),
+            message=f"every role may create objects in schema {sp.schema} (CREATE granted to PUBLIC): any "
+                    "login can plant functions and tables that shadow the ones other roles look up through "
+                    "their search_path",
+            details={"schema": sp.schema, "owner": sp.owner, "named_grantees": list(sp.create_grantees)},
+            remediation=f"REVOKE CREATE ON SCHEMA {pg_ident(sp.schema)} FROM PUBLIC;",
+        )
+
+
+# ------------------------------------------------------------------------------------------------------------
+# SC05 security-definer-search-path
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _path_entries(path: str) -> list[str]:
+    out = []
+    for raw in path.split(","):
+        item = raw.strip()
+        if item.startswith('"') and item.endswith('"') and len(item) >= 2:
+            item = item[1:-1].replace('""', '"')
+        elif item != "$user":
+            item = item.lower()
+        if item:
+            out.append(item)
+    return out
+
+
+@check(code="SC05", name="security-definer-search-path", severity=Severity.WARNING, engines=("postgresql",),
+       requires=(requires_posture(postgresql=("definer_functions", "schema_privileges")),),
+       not_applicable={"mysql": "MySQL/MariaDB resolve a routine's unqualified names in its own database"})
+def security_definer_search_path(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
+    """A SECURITY DEFINER function that resolves names through its caller's search_path.
+
+    ## What it does
+    Flags SECURITY DEFINER functions and procedures of the audited schemas that do not fix `search_path`
+    (`ALTER FUNCTION ... SET search_path`), or whose fixed path includes a schema where PUBLIC may create
+    objects (warnings); a fixed path that does not name `pg_temp` last is reported as info. SECURITY INVOKER
+    functions and paths such as `pg_catalog, pg_temp` or `app, pg_temp` are fine.
+
+    ## Why is this bad?
+    The function runs with its owner's privileges but looks up unqualified tables, functions and operators
+    through the search_path of whoever calls it. A caller who can create objects in a schema on that path
+    (or in `pg_temp`, searched first for tables unless named) substitutes their own and runs code as the
+    owner: a privilege escalation, to superuser when a superuser owns the function.
+
+    ## Example
+    ```sql
+    CREATE FUNCTION app.touch(id int) RETURNS void SECURITY DEFINER
+        LANGUAGE sql AS $$ UPDATE accounts SET seen = now() WHERE account_id = id $$;
+    ```
+
+    ## Fix
+    ```sql
+    ALTER FUNCTION app.touch(integer) SET search_path = app, pg_temp;
+    ```
+
+    ## Known problems
+    A function that qualifies every name it uses is safe without a fixed path; it is still flagged, since
+    the check does not read function bodies.
+
+    ## References
+    - https://www.postgresql.org/docs/current/sql-createfunction.html#SQL-CREATEFUNCTION-SECURITY
+    - https://wiki.postgresql.org/wiki/A_Guide_to_CVE-2018-1058:_Protect_Your_Search_Path
+    """
+    assert snap.posture is not None
+    writable = {sp.schema for sp in snap.posture.schema_privileges or () if sp.public_create}
+    for fn in snap.posture.definer_functions or ():
+        path = fn.search_path
+        owner = f"its owner {fn.owner}" + (" (a superuser)" if fn.owner_superuser else "")
+        details = {"function": f"{fn.name}({fn.arguments})", "owner": fn.owner,
+                   "owner_superuser": fn.owner_superuser, "public_execute": fn.public_execute,
+                   "search_path": path}
+        if path is None:
+            yield Hit(object=_function_ref(fn),
+                      message=f"SECURITY DEFINER {fn.kind} {fn.schema}.{fn.name}({fn.arguments}) runs as {owner} "
+                              "but resolves names through the caller's search_path: a caller who can create "
+                              "objects on that path runs code with the owner's rights",
+                      details=details, remediation=_definer_fix(fn, writable))
+            continue
+        entries = _path_entries(path)
+        exposed = [e for e in entries if e in writable]
+        if exposed:
+            yield Hit(object=_function_ref(fn),
+                      message=f"SECURITY DEFINER {fn.kind} {fn.schema}.{fn.name}({fn.arguments}) runs as {owner} "
+                              f"with search_path = {path}, which includes {', '.join(exposed)}, where every role "
+                              "may create objects",
+                      details={**details, "writable_schemas": exposed}, remediation=_definer_fix(fn, writable))
+        elif not entries or entries[-1] != "pg_temp":
+            yield Hit(object=_function_ref(fn),
+                      message=f"SECURITY DEFINER {fn.kind} {fn.schema}.{fn.name}({fn.arguments}) fixes search_path "
+                              f"= {path} without pg_temp last: the caller's temporary tables are searched first "
+                              "and can stand in for the tables it names",
+                      details=details, remediation=_definer_fix(fn, writable, keep=entries),
+                      severity=Severity.INFO)
+
+
+def _function_ref(fn: DefinerFunction) -> ObjectRef:
+    return ObjectRef(type="function", schema=fn.schema, function=f"{fn.name}({fn.arguments})")
+
+
+def _definer_fix(fn: DefinerFunction, writable: set[str], keep: list[str] | None = None) -> str:
+    """``ALTER FUNCTION ... SET search_path`` to the function's own schema (when safe) and pg_temp last."""
+    if keep:
+        path = [e for e in keep if e != "pg_temp" and e not in writable] or ["pg_catalog"]
+    elif fn.schema not in writable:
+        path = [fn.schema]
+    else:
+        path = ["pg_catalog"]
+    shown = ", ".join(e if e == "$user" else pg_ident(e) for e in [*path, "pg_temp"])
+    kind = "PROCEDURE" if fn.kind == "procedure" else "FUNCTION"
+    statement = f"ALTER {kind} {pg_qualified(fn.schema, fn.name)}({fn.arguments}) SET search_path = {shown};"
+    if path == ["pg_catalog"]:
+        statement += f"  -- then qualify every name the body uses ({fn.schema} is writable by every role)" \
+            if fn.schema in writable else "  -- then qualify every name the body uses"
+    return statement
+
+
+# ------------------------------------------------------------------------------------------------------------
+# SC07 anonymous-user, SC08 empty-password, SC09 app-user-global-privileges (MySQL/MariaDB)
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _account_ref(role: Role) -> ObjectRef:
+    return ObjectRef(type="role", role=mysql_account(role.name, role.host or "%"))
+
+
+@check(code="SC07", name="anonymous-user", severity=Severity.ERROR, engines=("mysql",),
+       requires=(requires_posture(mysql=("roles",)),),
+       not_applicable={"postgresql": "PostgreSQL has no anonymous roles"})
+def anonymous_user(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
+    """An account with an empty user name: anyone may connect through it.
+
+    ## What it does
+    Flags every account of mysql.user whose user name is empty (`''@'localhost'`, `''@'%'`).
+
+    ## Why is this bad?
+    An anonymous account accepts any user name. It also outranks named accounts with a less specific host:
+    `app` connecting from localhost may be matched as `''@'localhost'` and lose its own privileges, or gain
+    the anonymous ones. Old installers created such accounts for testing.
+
+    ## Example
+    ```sql
+    CREATE USER ''@'localhost';
+    ```
+
+    ## Fix
+    ```sql
+    DROP USER ''@'localhost';
+    ```
+
+    ## References
+    - MySQLTuner ("Remove Anonymous User accounts")
+    - https://mariadb.com/kb/en/mariadb-secure-installation/
+    """
+    assert snap.posture is not None
+    for role in snap.posture.roles or ():
+        if role.name != "" or role.is_role:
+            continue
+        account = mysql_account("", role.host or "%")
+        yield Hit(
+            object=_account_ref(role),
+            message=f"anonymous account {account}: any user name may connect through it, and it outranks named "
+                    "accounts with a less specific host",
+            details={"account": account, "password": role.password, "privileges": list(role.global_privileges)},
+            remediation=f"DROP USER {account};",
+        )
+
+
+@check(code="SC08", name="empty-password", severity=Severity.ERROR, engines=("mysql",),
+       requires=(requires_posture(mysql=("roles",)),),
+       not_applicable={"postgresql": "PostgreSQL roles without a password cannot log in by password (see SC01)"})
+def empty_password(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
+    """An account that logs in without a password and without socket or PAM authentication.
+
+    ## What it does
+    Flags named accounts whose stored password is empty and whose authentication plugin asks for a password
+    (the default `mysql_native_password`, `caching_sha2_password`, `ed25519`...). Accounts authenticated by
+    the operating system (`unix_socket`, `auth_socket`, PAM, GSSAPI, LDAP), locked accounts, accounts with an
+    expired password and roles are not findings; anonymous accounts are SC07's.
+
+    ## Why is this bad?
+    Anyone who can reach the server and guess the account name logs in, with every privilege the account has.
+
+    ## Example
+    ```sql
+    CREATE USER 'report'@'%';
+    ```
+
+    ## Fix
+    ```sql
+    ALTER USER 'report'@'%' IDENTIFIED BY '<a new password>';
+    ```
+    or, for a local administrator, `IDENTIFIED VIA unix_socket` (MariaDB) / `IDENTIFIED WITH auth_socket`
+    (MySQL).
+
+    ## References
+    - MySQLTuner ("User has no password set"; socket plugins excluded)
+    - https://mariadb.com/kb/en/authentication-plugin-unix-socket/
+    """
+    assert snap.posture is not None
+    for role in snap.posture.roles or ():
+        if role.name == "" or role.is_role or role.locked or role.password != "empty":
+            continue
+        if (role.plugin or "").lower() in NO_PASSWORD_PLUGINS:
+            continue
+        account = mysql_account(role.name, role.host or "%")
+        yield Hit(
+            object=_account_ref(role),
+            message=f"account {account} logs in without a password (plugin {role.plugin or 'mysql_native_password'})"
+                    + (", with ALL PRIVILEGES on *.*" if role.all_privileges else ""),
+            details={"account": account, "plugin": role.plugin or "", "all_privileges": role.all_privileges},
+            remediation=f"ALTER USER {account} IDENTIFIED BY '<a new password>';",
+        )
+
+
+@dataclass(frozen=True)
+class AppUserGlobalPrivilegesOptions:
+    min_data_statements: int = 1000  # data statements (SELECT/INSERT/UPDATE/DELETE...) that mark an application
+    admin_accounts: tuple[str, ...] = ("root",)  # administrative by design, never flagged
+
+
+@check(code="SC09", name="app-user-global-privileges", severity=Severity.ERROR, engines=("mysql",),
+       options=AppUserGlobalPrivilegesOptions, requires=(requires_posture(mysql=("roles", "user_statements")),),
+       not_applicable={"postgresql": "see SC04 (superuser-application-role)"})
+def app_user_global_privileges(snap: Snapshot, opts: AppUserGlobalPrivilegesOptions) -> Iterator[Hit]:
+    """An account that runs the application's statements holds ALL or GRANT OPTION on `*.*`.
+
+    ## What it does
+    Flags accounts with every static privilege on `*.*` (ALL PRIVILEGES) or with GRANT OPTION on `*.*`, when
+    their user ran at least `min_data_statements` data statements (SELECT, INSERT, UPDATE, DELETE, REPLACE,
+    LOAD DATA) since the server started (performance_schema). The administrative accounts
+    (`admin_accounts`, by default `root`), the server's own accounts and dbaudit's own account are not judged.
+
+    ## Why is this bad?
+    Whoever takes over the application (an SQL injection, a leaked configuration) then owns the whole
+    server: every database, FILE to read and write server files, SUPER to change settings, and with GRANT
+    OPTION the means to create further accounts.
+
+    ## Example
+    ```sql
+    GRANT ALL PRIVILEGES ON *.* TO 'shop'@'%' WITH GRANT OPTION;
+    ```
+
+    ## Fix
+    ```sql
+    REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'shop'@'%';
+    GRANT SELECT, INSERT, UPDATE, DELETE ON `shop`.* TO 'shop'@'%';
+    ```
+
+    ## Options
+    - `min_data_statements` (default 1000): below, the account is taken for an administrator's.
+    - `admin_accounts` (default ["root"]): user names never flagged.
+
+    ## Known problems
+    performance_schema counts statements per user name, not per account: accounts sharing a user name share
+    the evidence. An account dbaudit itself runs as is not judged, since its own reads count too.
+
+    ## References
+    - https://dev.mysql.com/doc/refman/8.0/en/privileges-provided.html
+    - MySQLTuner (users with ALL PRIVILEGES / SUPER)
+    """
+    assert snap.posture is not None
+    dml = {s.user: s.dml for s in snap.posture.user_statements or ()}
+    me = snap.posture.login
+    database = snap.database or (snap.schemas[0] if len(snap.schemas) == 1 else None)
+    for role in snap.posture.roles or ():
+        if role.is_role or role.name in opts.admin_accounts or role.name in SYSTEM_ACCOUNTS or role.name == "":
+            continue
+        account = mysql_account(role.name, role.host or "%")
+        if account == me or f"'{role.name}'@'{role.host}'" == me:
+            continue
+        if not (role.all_privileges or role.grant_option):
+            continue
+        ran = dml.get(role.name, 0)
+        if ran < opts.min_data_statements:
+            continue
+        held = "ALL PRIVILEGES" if role.all_privileges else ", ".join(role.global_privileges) or "USAGE"
+        what = held + (" WITH GRANT OPTION" if role.grant_option else "")
+        target = f"{mysql_ident(database)}.*" if database else "<database>.*"
+        yield Hit(
+            object=_account_ref(role),
+            message=f"account {account} holds {what} on *.* and ran {ran:,} data statements: it serves an "
+                    "application, which then controls the whole server",
+            details={"account": account, "all_privileges": role.all_privileges, "grant_option": role.grant_option,
+                     "data_statements": ran},
+            remediation=f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {account};\n"
+                        f"GRANT SELECT, INSERT, UPDATE, DELETE ON {target} TO {account};",
+        )

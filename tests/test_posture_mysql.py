@@ -1,0 +1,239 @@
+"""Settings and security checks on real MariaDB servers configured for the purpose.
+
+``bad``: the redo log flushed once a second, the binary log never synced, no doublewrite, a 16 MB buffer pool
+under 40 MB of data, max_connections nearly used up, an anonymous account, a passwordless one, and an
+application account with ALL PRIVILEGES on *.* running the application's statements. ``good``: durable
+settings, a pool that holds the data, and the look-alikes -- a unix_socket account without a password, an
+administrator with ALL PRIVILEGES who runs a handful of statements, an application account with grants on its
+database only. The fixes dbaudit prints are then run on a third server, and a user with SELECT on the schema
+and performance_schema only gets the account checks skipped with the GRANT that enables them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+
+import pymysql
+import pytest
+
+from auditor.connectors import CollectOptions, collect
+from auditor.dsn import parse_dsn
+from auditor.engine import load_checks, run_checks
+from auditor.model import Finding, Severity, Snapshot
+from auditor.throwaway_mysql import MariaDbServer, find_mariadb, start_mariadb
+from checks.settings import CacheHitRatioOptions, MemorySettingsOptions
+
+pytestmark = pytest.mark.skipif(find_mariadb() is None, reason="no MariaDB server binary on this machine")
+
+SPECS = load_checks()
+CODES = ("ST01", "ST03", "ST04", "ST08", "SC07", "SC08", "SC09")
+OPTIONS = {
+    "ST03": MemorySettingsOptions(size_factor=2, min_requests=10_000),  # 40 MB of data against a 16 MB pool
+    "ST08": CacheHitRatioOptions(min_blocks=10_000),
+}
+
+BAD_ARGS = ("--innodb-flush-log-at-trx-commit=2", "--log-bin=dbaudit-bin", "--sync-binlog=0",
+            "--max-connections=10")
+GOOD_ARGS = ("--innodb-flush-log-at-trx-commit=1", "--innodb-doublewrite=1", "--log-bin=dbaudit-bin",
+             "--sync-binlog=1", "--innodb-buffer-pool-size=256M")
+
+SEED = """
+CREATE TABLE events (id INT PRIMARY KEY, kind INT NOT NULL, payload VARCHAR(200) NOT NULL) ENGINE=InnoDB;
+INSERT INTO events SELECT seq, seq % 17, REPEAT(MD5(seq), 5) FROM seq_1_to_200000;
+CREATE TABLE users (id INT PRIMARY KEY, name VARCHAR(50) NOT NULL) ENGINE=InnoDB;
+INSERT INTO users SELECT id, CONCAT('user ', id) FROM events WHERE id <= 2000;
+ANALYZE TABLE events, users;
+"""
+
+BAD_ACCOUNTS = """
+CREATE USER ''@'localhost';
+CREATE USER 'report'@'%';
+CREATE USER 'shop'@'%' IDENTIFIED BY 'shop-secret-1';
+GRANT ALL PRIVILEGES ON *.* TO 'shop'@'%' WITH GRANT OPTION;
+"""
+GOOD_ACCOUNTS = """
+CREATE USER 'sockadm'@'localhost' IDENTIFIED VIA unix_socket;
+CREATE USER 'dba'@'%' IDENTIFIED BY 'dba-secret-1';
+GRANT ALL PRIVILEGES ON *.* TO 'dba'@'%';
+CREATE USER 'app'@'%' IDENTIFIED BY 'app-secret-1';
+GRANT SELECT, INSERT, UPDATE, DELETE ON shop.* TO 'app'@'%';
+"""
+
+def _connect(server: MariaDbServer, user: str = "root", password: str = "",
+             database: str | None = "shop") -> pymysql.connections.Connection[pymysql.cursors.Cursor]:
+    return pymysql.connect(host="127.0.0.1", port=server.port, user=user, password=password, database=database,
+                           autocommit=True, client_flag=pymysql.constants.CLIENT.MULTI_STATEMENTS)
+
+
+def _run(conn: pymysql.connections.Connection[pymysql.cursors.Cursor], sql: str) -> None:
+    with conn.cursor() as cur:
+        cur.execute(sql)
+        while cur.nextset():
+            pass
+
+
+def _app_traffic(server: MariaDbServer, user: str, password: str, statements: int) -> None:
+    with _connect(server, user, password) as conn, conn.cursor() as cur:
+        for i in range(statements):
+            if i % 10 == 0:
+                cur.execute("UPDATE users SET name = name WHERE id = %s", (i % 2000 + 1,))
+            else:
+                cur.execute("SELECT name FROM users WHERE id = %s", (i % 2000 + 1,))
+
+
+def _seed(server: MariaDbServer, accounts: str) -> str:
+    with _connect(server, database=None) as conn:
+        _run(conn, "CREATE DATABASE shop")
+    with _connect(server) as conn:
+        _run(conn, SEED)
+        _run(conn, accounts)
+    return server.dsn("shop")
+
+
+def _host_names(server: MariaDbServer) -> set[str]:
+    with _connect(server, database=None) as conn, conn.cursor() as cur:
+        cur.execute("SELECT Host FROM mysql.user WHERE User = 'root'")
+        return {str(r[0]) for r in cur.fetchall()}
+
+
+@pytest.fixture(scope="module")
+def bad() -> Iterator[tuple[MariaDbServer, str]]:
+    server = start_mariadb(extra_args=BAD_ARGS)
+    try:
+        dsn = _seed(server, BAD_ACCOUNTS)
+        _app_traffic(server, "shop", "shop-secret-1", 1200)
+        with _connect(server) as conn:  # 40,000 random lookups through a pool a third of the table's size
+            _run(conn, "SELECT COUNT(*) FROM events a JOIN events b ON b.id = (a.id * 7919) % 200000 + 1 "
+                       "WHERE a.id <= 40000 AND b.payload LIKE 'x%'")
+        with ExitStack() as stack:  # a burst: 9 of the 10 connections at once
+            for _ in range(9):
+                stack.enter_context(_connect(server))
+        yield server, dsn
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def good() -> Iterator[tuple[MariaDbServer, str]]:
+    server = start_mariadb(extra_args=GOOD_ARGS)
+    try:
+        dsn = _seed(server, GOOD_ACCOUNTS)
+        _app_traffic(server, "app", "app-secret-1", 1200)
+        _app_traffic(server, "dba", "dba-secret-1", 5)
+        yield server, dsn
+    finally:
+        server.stop()
+
+
+def _scan(dsn: str, codes: tuple[str, ...] = CODES) -> tuple[Snapshot, list[Finding], dict[str, str | None]]:
+    snap = collect(parse_dsn(dsn), CollectOptions(sample=False, workload=False))
+    result = run_checks(snap, [SPECS[c] for c in codes], options=OPTIONS)
+    return snap, list(result.findings), {s.code: s.enable for s in result.skipped}
+
+
+def _found(findings: list[Finding]) -> set[tuple[str, str]]:
+    return {(f.code, f.object.label()) for f in findings}
+
+
+def _roots(server: MariaDbServer) -> set[tuple[str, str]]:
+    """root, created by the throwaway's bootstrap without a password, is honestly reported by SC08 on both."""
+    return {("SC08", f"'root'@'{host}'") for host in _host_names(server)}
+
+
+def test_every_planted_problem_is_found_and_nothing_else(bad: tuple[MariaDbServer, str]) -> None:
+    server, dsn = bad
+    _, findings, skipped = _scan(dsn)
+    assert skipped == {}
+    expected = {
+        ("ST01", "innodb_doublewrite"), ("ST01", "innodb_flush_log_at_trx_commit"), ("ST01", "sync_binlog"),
+        ("ST03", "innodb_buffer_pool_size"), ("ST04", "max_connections"), ("ST08", "shop"),
+        ("SC07", "''@'localhost'"), ("SC08", "'report'@'%'"), ("SC09", "'shop'@'%'"),
+    } | _roots(server)
+    assert _found(findings) == expected
+    by = {(f.code, f.object.label()): f for f in findings}
+    assert by[("ST01", "innodb_flush_log_at_trx_commit")].severity is Severity.WARNING
+    assert "operating system crash" in by[("ST01", "innodb_flush_log_at_trx_commit")].message
+    assert by[("ST04", "max_connections")].details["max_used_connections"] >= 9
+    assert "dbaudit proposes no size" in by[("ST03", "innodb_buffer_pool_size")].message
+    assert by[("SC09", "'shop'@'%'")].details["data_statements"] >= 1000
+    # what the server says: the flagged accounts really are anonymous / passwordless / global
+    with _connect(server, database=None) as conn, conn.cursor() as cur:
+        cur.execute("SELECT User, Host FROM mysql.user WHERE authentication_string = '' AND plugin IN "
+                    "('', 'mysql_native_password') AND User <> '' AND password_expired = 'N'")
+        passwordless = {f"'{u}'@'{h}'" for u, h in cur.fetchall()}
+    assert passwordless == {label for code, label in expected if code == "SC08"}
+
+
+def test_the_look_alikes_stay_silent(good: tuple[MariaDbServer, str]) -> None:
+    server, dsn = good
+    _, findings, skipped = _scan(dsn)
+    assert skipped == {}
+    assert _found(findings) == _roots(server)
+
+
+def test_no_secret_reaches_the_snapshot(bad: tuple[MariaDbServer, str], good: tuple[MariaDbServer, str]) -> None:
+    from auditor.model import snapshot_to_json
+
+    for server, dsn in (bad, good):
+        text = snapshot_to_json(collect(parse_dsn(dsn), CollectOptions(sample=False, workload=False)))
+        assert not any(s in text for s in ("shop-secret-1", "dba-secret-1", "app-secret-1"))
+        with _connect(server, database=None) as conn, conn.cursor() as cur:
+            cur.execute("SELECT authentication_string FROM mysql.user WHERE authentication_string <> ''")
+            hashes = [str(r[0]) for r in cur.fetchall() if str(r[0]) != "invalid"]
+        assert hashes and not any(h in text for h in hashes)
+
+
+def test_printed_fixes_run_and_resolve_the_findings() -> None:
+    server = start_mariadb(extra_args=BAD_ARGS)
+    try:
+        dsn = _seed(server, BAD_ACCOUNTS)
+        _app_traffic(server, "shop", "shop-secret-1", 1200)
+        with ExitStack() as stack:
+            for _ in range(9):
+                stack.enter_context(_connect(server))
+        _, before, _ = _scan(dsn)
+        fixed = {"SC07", "SC08", "SC09", "ST04"}
+        # root keeps its empty password: the harness logs in with it
+        targets = [f for f in before if (f.code in fixed and "'root'" not in (f.object.role or ""))
+                   or f.object.setting in ("innodb_flush_log_at_trx_commit", "sync_binlog")]
+        assert {f.code for f in targets} == {"ST01", "ST04", "SC07", "SC08", "SC09"}
+        with _connect(server) as conn:
+            for f in targets:
+                sql = (f.remediation or "").replace("<a new password>", "renewed-" + uuid.uuid4().hex[:6])
+                body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+                _run(conn, body)
+        _, after, _ = _scan(dsn)
+        assert _found(after) & {(f.code, f.object.label()) for f in targets} == set()
+        # the innodb_doublewrite fix is an option-file change and a restart: still reported
+        assert ("ST01", "innodb_doublewrite") in _found(after)
+    finally:
+        server.stop()
+
+
+def test_a_user_without_mysql_user_gets_the_account_checks_skipped(bad: tuple[MariaDbServer, str]) -> None:
+    server, dsn = bad
+    user, password = "auditor_" + uuid.uuid4().hex[:6], "aud-" + uuid.uuid4().hex[:8]
+    with _connect(server, database=None) as conn:
+        _run(conn, f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'; "
+                   f"GRANT SELECT ON shop.* TO '{user}'@'%'; "
+                   f"GRANT SELECT ON performance_schema.* TO '{user}'@'%'")
+    try:
+        limited = server.dsn("shop", user=user, password=password)
+        _, root_findings, _ = _scan(dsn)
+        _, findings, skipped = _scan(limited)
+        grant = f"GRANT SELECT ON mysql.user TO '{user}'@'%'"
+        assert skipped == {"SC07": grant, "SC08": grant, "SC09": grant}
+        # no false finding from what it cannot see: the rest agrees with root's scan
+        settings_checks = {fc for fc in _found(root_findings) if fc[0].startswith("ST")}
+        assert _found(findings) == settings_checks
+        # the GRANT named in the skip enables the checks, with root's results
+        with _connect(server, database=None) as conn:
+            _run(conn, grant)
+        _, findings, skipped = _scan(limited)
+        assert skipped == {}
+        assert _found(findings) == _found(root_findings)
+    finally:
+        with _connect(server, database=None) as conn:
+            _run(conn, f"DROP USER '{user}'@'%'")
