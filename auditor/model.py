@@ -355,6 +355,8 @@ class Statement:
     stddev_estimated: bool = False
     rows_examined: int | None = None  # SUM_ROWS_EXAMINED
     no_index_calls: int | None = None  # SUM_NO_INDEX_USED: executions that scanned a table without an index
+    # PostgreSQL: calls per role that ran it (pg_stat_statements keeps a row per role); empty when not known
+    users: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,21 @@ def requires_posture(*, postgresql: Iterable[str] = (), mysql: Iterable[str] = (
     return pre
 
 
+def requires_activity(*engines: str) -> Precondition:
+    """The sessions (Snapshot.activity) on the given engines; a missing one skips with its note's GRANT."""
+
+    def pre(snap: Snapshot) -> Unmet | None:
+        if snap.engine not in engines or snap.activity is not None:
+            return None
+        note = next((n for n in snap.notes if n.area == "activity"), None)
+        if note is not None:
+            return Unmet(note.message, note.enable)
+        return Unmet("the sessions were not read (a snapshot from an older dbaudit)", None)
+
+    pre.__name__ = "requires_activity_" + "_".join(engines)
+    return pre
+
+
 def size(n: float | int | None) -> str:
     """1.5 GB, 128 MB, 640 kB (binary units, as PostgreSQL prints them)."""
     if n is None:

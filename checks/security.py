@@ -7,10 +7,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from auditor.engine import NoOptions, Unmet, check
-from auditor.model import Hit, ObjectRef, Severity, Snapshot
+from auditor.model import Hit, ObjectRef, Severity, Snapshot, Statement
+from auditor.operations import REMOTE, Backend
 from auditor.posture import PASSWORDS_AREA, DefinerFunction, HbaRule, Role
 from auditor.sqlquote import mysql_account, mysql_ident, pg_ident, pg_qualified
-from checks._posture import alter_system, requires_posture, scope
+from auditor.workload import query_shape
+from checks._posture import BOTH, alter_system, requires_activity, requires_posture, scope
 
 # Authentication plugins that check who the client is without a password (socket credentials, PAM, Kerberos,
 # LDAP, Windows): an empty authentication string is no empty password for them.
@@ -274,6 +276,272 @@ def public_schema_create(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
             details={"schema": sp.schema, "owner": sp.owner, "named_grantees": list(sp.create_grantees)},
             remediation=f"REVOKE CREATE ON SCHEMA {pg_ident(sp.schema)} FROM PUBLIC;",
         )
+
+
+# ------------------------------------------------------------------------------------------------------------
+# SC04 superuser-application-role
+# ------------------------------------------------------------------------------------------------------------
+
+APP_KINDS = frozenset({"select", "insert", "update", "delete", "merge"})
+
+
+@dataclass(frozen=True)
+class SuperuserApplicationRoleOptions:
+    min_app_calls: int = 1000  # calls of data statements on the audited tables that mark an application
+    min_sessions: int = 5  # concurrent client sessions, administration tools aside, that mark an application
+    # application_name prefixes of administration tools, whose sessions are an administrator's
+    admin_applications: tuple[str, ...] = (
+        "psql", "pg_dump", "pg_dumpall", "pg_restore", "pg_basebackup", "pg_upgrade", "pg_repack", "pgAdmin",
+        "DBeaver", "DataGrip", "Navicat", "dbaudit",
+    )
+
+
+def _app_evidence_visible(snap: Snapshot) -> Unmet | None:
+    """SC04 reads pg_stat_statements per role, or the sessions: at least one must be there in full."""
+    if snap.engine != "postgresql":
+        return None
+    wl, act = snap.workload, snap.activity
+    if (wl is not None and wl.status == "ok") or (act is not None and act.complete):
+        return None
+    why = []
+    if wl is None or wl.status != "ok":
+        why.append(f"pg_stat_statements: {(wl.message or wl.status) if wl is not None else 'not collected'}")
+    if act is None or not act.complete:
+        why.append(f"sessions: {(act.reason or 'incomplete') if act is not None else 'not read'}")
+    login = snap.posture.login if snap.posture is not None else ""
+    enable = (act.enable if act is not None and act.enable else
+              f"GRANT pg_read_all_stats TO {pg_ident(login) if login else '<role>'}")
+    return Unmet("which roles run the application's statements is not visible (" + "; ".join(why) + ")", enable)
+
+
+@check(code="SC04", name="superuser-application-role", severity=Severity.ERROR, engines=("postgresql",),
+       options=SuperuserApplicationRoleOptions,
+       requires=(requires_posture(postgresql=("roles",)), _app_evidence_visible), needs=("workload",),
+       not_applicable={"mysql": "see SC09 (app-user-global-privileges)"})
+def superuser_application_role(snap: Snapshot, opts: SuperuserApplicationRoleOptions) -> Iterator[Hit]:
+    """A superuser role that logs in and runs the application's statements.
+
+    ## What it does
+    For every superuser role that may log in, weighs two kinds of evidence: the calls of data statements
+    (SELECT, INSERT, UPDATE, DELETE, MERGE on tables other than the catalog) it ran in the audited database
+    according to pg_stat_statements, at least `min_app_calls`; and the client sessions it holds open now, at
+    least `min_sessions`, administration tools (`admin_applications`: psql, pg_dump, pgAdmin...) and dbaudit's
+    own session aside. A superuser that only runs maintenance (VACUUM, ANALYZE, CREATE INDEX, COPY for
+    backups) is not a finding; neither is a role that only holds pg_read_all_data or pg_monitor.
+
+    ## Why is this bad?
+    A superuser bypasses every permission check and row-level security policy. Whoever takes over the
+    application through an SQL injection or a leaked configuration owns the whole server: every database,
+    `COPY ... TO PROGRAM` to run commands as the server's OS user, and the means to hide it.
+
+    ## Example
+    ```
+    DATABASE_URL=postgresql://postgres:secret@db/shop
+    ```
+
+    ## Fix
+    ```sql
+    CREATE ROLE shop_app LOGIN PASSWORD '<a new password>';
+    GRANT CONNECT ON DATABASE shop TO shop_app;
+    GRANT USAGE ON SCHEMA public TO shop_app;
+    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO shop_app;
+    GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO shop_app;
+    ```
+    then point the application at the new role.
+
+    ## Options
+    - `min_app_calls` (default 1000): data statement calls below this are taken for an administrator's.
+    - `min_sessions` (default 5): open sessions below this are taken for an administrator's.
+    - `admin_applications`: application_name prefixes of administration tools.
+
+    ## Known problems
+    pg_stat_statements keeps statements per role since its last reset only, and the sessions are a moment's
+    view: an application that ran as a superuser long ago and no longer connects is not seen. Without
+    pg_read_all_stats other roles' statements and sessions are hidden; the check is then skipped.
+
+    ## References
+    - https://www.postgresql.org/docs/current/role-attributes.html ("a superuser ... bypasses all permission
+      checks"; "it is good practice to create a role that has the CREATEDB and CREATEROLE privileges, but is
+      not a superuser")
+    - PgHero (connections per user), pganalyze (per-role statement statistics)
+    """
+    assert snap.posture is not None
+    supers = {r.name for r in snap.posture.roles or () if r.superuser and r.login}
+    if not supers:
+        return
+    calls: dict[str, int] = {name: 0 for name in supers}
+    statements: dict[str, list[Statement]] = {name: [] for name in supers}
+    for stmt in snap.statements:
+        if not stmt.toplevel or not (set(stmt.users) & supers):
+            continue
+        shape = query_shape(snap, stmt.query)
+        if shape.kind not in APP_KINDS or shape.catalog_only:
+            continue
+        for user, n in stmt.users.items():
+            if user in supers:
+                calls[user] += n
+                statements[user].append(stmt)
+    sessions: dict[str, list[Backend]] = {name: [] for name in supers}
+    if snap.activity is not None:
+        for b in snap.activity.clients():
+            app = b.application_name or ""
+            if b.user in supers and not any(app.startswith(p) for p in opts.admin_applications):
+                sessions[b.user].append(b)
+    for role in sorted(supers):
+        ran, open_now = calls[role], sessions[role]
+        if ran < opts.min_app_calls and len(open_now) < opts.min_sessions:
+            continue
+        evidence = []
+        if ran >= opts.min_app_calls:
+            top = max(statements[role], key=lambda s: s.users.get(role, 0))
+            evidence.append(f"ran {len(statements[role])} data statements ({ran:,} calls) on the application's "
+                            f"tables, e.g. {_short(top.query)}")
+        if len(open_now) >= opts.min_sessions:
+            apps = sorted({b.application_name or "(no application_name)" for b in open_now})
+            evidence.append(f"holds {len(open_now)} client sessions now ({', '.join(apps[:3])})")
+        yield Hit(
+            object=ObjectRef(type="role", role=role),
+            message=f"superuser {role} serves an application: it " + " and ".join(evidence)
+                    + "; whoever takes over the application owns the whole server",
+            details={"role": role, "app_calls": ran, "app_statements": len(statements[role]),
+                     "sessions": len(open_now)},
+            remediation=_app_role_fix(snap, role),
+        )
+
+
+def _short(query: str, limit: int = 80) -> str:
+    flat = " ".join(query.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def _app_role_fix(snap: Snapshot, role: str) -> str:
+    new = pg_ident(f"{snap.database or 'app'}_app")
+    schemas = [pg_ident(s) for s in snap.schemas] or ["public"]
+    lines = [f"CREATE ROLE {new} LOGIN PASSWORD '<a new password>';  -- the application's own role"]
+    if snap.database:
+        lines.append(f"GRANT CONNECT ON DATABASE {pg_ident(snap.database)} TO {new};")
+    for schema in schemas:
+        lines += [f"GRANT USAGE ON SCHEMA {schema} TO {new};",
+                  f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {new};",
+                  f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {new};"]
+    lines.append(f"-- then point the application at {new}; superuser {role} stays for administration")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# SC06 unencrypted-connections
+# ------------------------------------------------------------------------------------------------------------
+
+
+def listens_beyond_loopback(addresses: str) -> bool:
+    """Whether a listen_addresses / bind_address value accepts connections from other machines."""
+    for part in (p.strip().strip("[]") for p in addresses.split(",")):
+        if not part or part.lower() == "localhost":
+            continue
+        if part in ("*", "0.0.0.0", "::"):
+            return True
+        try:
+            if not ipaddress.ip_address(part).is_loopback:
+                return True
+        except ValueError:  # a host name other than localhost resolves to some interface's address
+            return True
+    return False
+
+
+@check(code="SC06", name="unencrypted-connections", severity=Severity.WARNING, engines=BOTH,
+       requires=(requires_posture(postgresql=("settings",)), requires_activity("postgresql", "mysql")))
+def unencrypted_connections(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
+    """SSL off on a server that listens beyond the machine, or remote sessions without encryption.
+
+    ## What it does
+    Flags SSL switched off (PostgreSQL `ssl = off`; MySQL/MariaDB `have_ssl` other than YES) when the server
+    listens on other addresses than loopback (`listen_addresses`, `bind_address`), and the client sessions open
+    now that come over TCP from another machine without encryption (pg_stat_ssl; performance_schema's
+    connection type), grouped by role. Local-socket and loopback sessions, and servers that listen on
+    loopback only, are not findings.
+
+    ## Why is this bad?
+    Without TLS, passwords sent in clear (`password` authentication, MySQL's first handshake with some
+    plugins), every statement and every row travel readable by anyone on the network path, and can be
+    altered on the way.
+
+    ## Example
+    ```
+    listen_addresses = '*'   # and ssl = off
+    ```
+
+    ## Fix
+    ```sql
+    ALTER SYSTEM SET ssl = on;  -- with ssl_cert_file and ssl_key_file in place
+    SELECT pg_reload_conf();
+    ```
+    then `hostssl` instead of `host` in pg_hba.conf; on MySQL/MariaDB `ALTER USER ... REQUIRE SSL` or
+    `require_secure_transport = ON`.
+
+    ## Known problems
+    The sessions are a moment's view. A proxy or pooler on the database machine makes remote clients look
+    local: their leg of the network is not seen.
+
+    ## References
+    - https://www.postgresql.org/docs/current/ssl-tcp.html
+    - MySQLTuner (have_ssl, remote users without REQUIRE SSL); PgHero and pg-extras (`ssl_used`)
+    """
+    if snap.engine == "postgresql":
+        assert snap.posture is not None
+        ssl = snap.posture.setting("ssl")
+        listen = snap.posture.setting("listen_addresses")
+        ssl_off = ssl is not None and ssl.value.strip().lower() in ("off", "false", "0")
+        addresses = listen.value if listen is not None else ""
+        if ssl_off and listens_beyond_loopback(addresses):
+            yield Hit(
+                object=ObjectRef(type="setting", setting="ssl"),
+                message=f"ssl = off while the server listens on {addresses}: every connection from another "
+                        "machine, its password and its data travel unencrypted",
+                details={"ssl": ssl.value if ssl else None, "listen_addresses": addresses},
+                remediation=alter_system(snap, "ssl", "on", ssl) + "  -- ssl_cert_file and ssl_key_file first",
+            )
+    else:
+        have = (snap.settings.get("have_ssl") or "").upper()
+        bind = snap.settings.get("bind_address") or "*"
+        networked = (snap.settings.get("skip_networking") or "OFF").upper() in ("OFF", "0")
+        if have and have != "YES" and networked and listens_beyond_loopback(bind):
+            yield Hit(
+                object=ObjectRef(type="setting", setting="have_ssl"),
+                message=f"TLS is not available (have_ssl = {have}) while the server listens on {bind}: every "
+                        "connection from another machine, its password and its data travel unencrypted",
+                details={"have_ssl": have, "bind_address": bind},
+                remediation="-- in the server's option file, then restart the server:\n"
+                            "-- [mysqld]\n-- ssl_cert = /etc/mysql/server-cert.pem\n"
+                            "-- ssl_key = /etc/mysql/server-key.pem\n-- require_secure_transport = ON",
+            )
+    assert snap.activity is not None
+    plain: dict[str, list[Backend]] = {}
+    for b in snap.activity.clients():
+        if b.client == REMOTE and b.ssl is False and b.user:
+            plain.setdefault(b.user, []).append(b)
+    for user, sessions in sorted(plain.items()):
+        clients = sorted({b.client_addr or "?" for b in sessions})
+        shown = ", ".join(clients[:5]) + (f" and {len(clients) - 5} more" if len(clients) > 5 else "")
+        yield Hit(
+            object=ObjectRef(type="role", role=user if snap.engine == "postgresql" else _account_name(snap, user)),
+            message=f"{len(sessions)} session(s) of {user} from {shown} are not encrypted: its password and data "
+                    "travel readable on the network",
+            details={"user": user, "sessions": len(sessions), "client_addresses": clients},
+            remediation=_encrypt_fix(snap, user),
+        )
+
+
+def _account_name(snap: Snapshot, user: str) -> str:
+    hosts = sorted({r.host or "%" for r in (snap.posture.roles or ()) if r.name == user}) \
+        if snap.posture is not None else []
+    return mysql_account(user, hosts[0] if len(hosts) == 1 else "%")
+
+
+def _encrypt_fix(snap: Snapshot, user: str) -> str:
+    if snap.engine == "postgresql":
+        return (f"-- pg_hba.conf: a hostssl rule for {user} before its host rules (and ssl = on), then\n"
+                "SELECT pg_reload_conf();")
+    return f"ALTER USER {_account_name(snap, user)} REQUIRE SSL;"
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -11,7 +11,16 @@ from auditor.engine import NoOptions, check
 from auditor.model import Hit, ObjectRef, Severity, Snapshot
 from auditor.posture import Posture, ServerSetting, hit_ratios
 from auditor.sqlquote import pg_ident, pg_literal
-from checks._posture import BOTH, alter_system, mysql_set_global, pct, requires_posture, scope, size
+from checks._posture import (
+    BOTH,
+    alter_system,
+    mysql_set_global,
+    pct,
+    requires_activity,
+    requires_posture,
+    scope,
+    size,
+)
 
 
 def _setting_ref(name: str) -> ObjectRef:
@@ -400,35 +409,49 @@ class ConnectionHeadroomOptions:
     max_used_pct: float = 85.0  # MySQLTuner: "Highest connection usage" above 85 %
 
 
-@check(code="ST04", name="connection-headroom", severity=Severity.WARNING, engines=("mysql",),
-       options=ConnectionHeadroomOptions, requires=(requires_posture(mysql=("status",)),))
+@check(code="ST04", name="connection-headroom", severity=Severity.WARNING, engines=BOTH,
+       options=ConnectionHeadroomOptions,
+       requires=(requires_posture(postgresql=("settings",), mysql=("status",)), requires_activity("postgresql")))
 def connection_headroom(snap: Snapshot, opts: ConnectionHeadroomOptions) -> Iterator[Hit]:
     """Connections in use close to `max_connections`: the next burst is refused.
 
     ## What it does
-    MySQL/MariaDB: compares `Max_used_connections`, the most connections open at once since the server
-    started, with `max_connections`, and flags a peak at or above `max_used_pct` of it; connections already
-    refused for lack of a slot (`Connection_errors_max_connections`) make it an error.
+    PostgreSQL: counts the client connections open at collection time (pg_stat_activity, dbaudit's own
+    included) against the slots `max_connections` leaves once `superuser_reserved_connections` (and
+    `reserved_connections`, PostgreSQL 16+) are set aside. MySQL/MariaDB: compares `Max_used_connections`,
+    the most connections open at once since the server started, with `max_connections`. Flags a use at or
+    above `max_used_pct`; connections already refused for lack of a slot (MySQL's
+    `Connection_errors_max_connections`), or every slot taken, make it an error.
 
     ## Why is this bad?
-    When every slot is taken the server refuses new connections ("Too many connections"): the application
-    fails although the database itself is idle.
+    When every slot is taken the server refuses new connections ("too many clients", "Too many
+    connections"): the application fails although the database itself is idle.
 
     ## Example
-    `max_connections = 151` and `Max_used_connections = 149` after a traffic peak.
+    `max_connections = 100` and 92 connections held open by application pools.
 
     ## Fix
-    Pool connections in the application (or a proxy), lower `wait_timeout` for idle ones, or raise the limit:
+    Pool connections (PgBouncer, a proxy, smaller application pools), close idle ones
+    (`idle_session_timeout`, MySQL's `wait_timeout`), or raise the limit:
     ```sql
-    SET GLOBAL max_connections = 300;  -- and in the option file
+    ALTER SYSTEM SET max_connections = 200;  -- takes effect after a server restart
     ```
 
     ## Options
-    - `max_used_pct` (default 85): MySQLTuner's threshold for "Highest connection usage".
+    - `max_used_pct` (default 85): MySQLTuner's threshold for "Highest connection usage"; postgresqltuner.pl
+      warns above 70 % and alarms above 90 %.
+
+    ## Known problems
+    On PostgreSQL the count is a moment's view, not the day's peak: a nightly scan misses the daytime burst
+    (the history of runs shows the trend).
 
     ## References
-    - MySQLTuner (`pct_connections_used` above 85 %); postgresqltuner.pl warns above 70 % and alarms above 90 %
+    - MySQLTuner (`pct_connections_used` above 85 %), postgresqltuner.pl (connection slots used)
+    - PgHero (`total_connections_threshold`)
     """
+    if snap.engine == "postgresql":
+        yield from _pg_connections(snap, opts)
+        return
     assert snap.posture is not None
     peak = snap.posture.status_int("Max_used_connections")
     limit_text = snap.settings.get("max_connections", "")
@@ -452,6 +475,38 @@ def connection_headroom(snap: Snapshot, opts: ConnectionHeadroomOptions) -> Iter
                  "refused": refused},
         remediation=mysql_set_global(snap, "max_connections", str(new_limit)),
         severity=Severity.ERROR if refused else None,
+    )
+
+
+def _pg_connections(snap: Snapshot, opts: ConnectionHeadroomOptions) -> Iterator[Hit]:
+    assert snap.posture is not None and snap.activity is not None
+    limit_setting = snap.posture.setting("max_connections")
+    limit = limit_setting.number() if limit_setting is not None else None
+    if limit is None or limit <= 0:
+        return
+    reserved = 0.0
+    for name in ("superuser_reserved_connections", "reserved_connections"):
+        s = snap.posture.setting(name)
+        reserved += (s.number() or 0.0) if s is not None else 0.0
+    usable = max(1.0, limit - reserved)
+    clients = [b for b in snap.activity.backends if b.backend_type == "client backend"]
+    used = 100.0 * len(clients) / usable
+    if used < opts.max_used_pct:
+        return
+    by_user: dict[str, int] = {}
+    for b in clients:
+        by_user[b.user or "?"] = by_user.get(b.user or "?", 0) + 1
+    busiest = ", ".join(f"{u} {n}" for u, n in sorted(by_user.items(), key=lambda kv: (-kv[1], kv[0]))[:3])
+    new_limit = max(int(limit) + 1, int(len(clients) / (opts.max_used_pct / 100.0) + reserved) + 1)
+    yield Hit(
+        object=_setting_ref("max_connections"),
+        message=f"{len(clients)} client connections are open of the {usable:g} that max_connections = {limit:g} "
+                f"leaves to ordinary roles ({used:.0f} %, at collection time; by role: {busiest}); pool them or "
+                "raise the limit",
+        details={"connections": len(clients), "usable": usable, "max_connections": limit,
+                 "used_pct": round(used, 1), "by_role": by_user},
+        remediation=alter_system(snap, "max_connections", str(new_limit), limit_setting),
+        severity=Severity.ERROR if len(clients) >= usable else None,
     )
 
 

@@ -55,6 +55,8 @@ PLANTED: list[tuple[str, frozenset[str]]] = [
     ("ST07", frozenset({"enable_memoize"})),
     ("SC03", frozenset({"public"})),
     ("SC05", frozenset({"publish_post(p bigint)"})),
+    # the demo's application logs in as the superuser postgres, as too many do
+    ("SC04", frozenset({"postgres"})),
 ]
 # What a throwaway server plants by itself (auditor/throwaway.py: no durability, loopback trusted): required on
 # the demo's own server; on another one (DBAUDIT_TEST_PG_DSN) these codes are not judged. A rule on PostgreSQL
@@ -111,7 +113,7 @@ def _object_names(finding: dict[str, object]) -> set[str]:
     obj = finding.get("object")
     if not isinstance(obj, dict):
         return set()
-    keys = ("index", "constraint", "sequence", "table", "query", "setting", "function", "rule")
+    keys = ("index", "constraint", "sequence", "table", "query", "setting", "function", "rule", "role")
     names = {str(obj[k]) for k in keys if obj.get(k)}
     if obj.get("type") == "schema" and obj.get("schema"):
         names.add(str(obj["schema"]))

@@ -20,6 +20,7 @@
 --   ST07 planner-settings      enable_memoize switched off for every session of this database
 --   SC03 public-schema-create  CREATE on schema public granted to PUBLIC (the default before PostgreSQL 15)
 --   SC05 security-definer-search-path  publish_post() runs as its owner with the caller's search_path
+--   SC04 superuser-application-role  the application (workload.py) logs in as the superuser postgres
 --   and on the demo's own throwaway server (run_demo.py): ST01 fsync, full_page_writes off (synchronous_commit
 --   off reported as info only), SC01 its pg_hba.conf trust rules
 --

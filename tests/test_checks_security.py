@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from auditor.engine import iter_hits, load_checks, unmet_precondition
-from auditor.model import Hit, Note, Severity, Snapshot
+from auditor.model import Hit, Note, Severity, Snapshot, Statement, WorkloadInfo
+from auditor.operations import LOCAL, LOOPBACK, REMOTE, Activity, Backend
 from auditor.posture import (
     HBA_AREA,
     PASSWORDS_AREA,
@@ -12,10 +13,15 @@ from auditor.posture import (
     HbaRule,
     Role,
     SchemaPrivileges,
+    ServerSetting,
     UserStatements,
 )
-from checks.security import AppUserGlobalPrivilegesOptions, WeakAuthenticationOptions
-from tests.builders import pg_settings, posture, snap
+from checks.security import (
+    AppUserGlobalPrivilegesOptions,
+    SuperuserApplicationRoleOptions,
+    WeakAuthenticationOptions,
+)
+from tests.builders import pg_settings, posture, snap, table
 
 SPECS = load_checks()
 
@@ -217,3 +223,103 @@ def test_mysql_account_checks_skip_without_mysql_user() -> None:
     for code in ("SC07", "SC08", "SC09"):
         unmet = unmet_precondition(SPECS[code], s)
         assert unmet is not None and unmet.enable == "GRANT SELECT ON mysql.user TO 'audit'@'%'", code
+
+
+# ---- SC04 ----------------------------------------------------------------------------------------------------
+
+
+def _stmt(query: str, users: dict[str, int], toplevel: bool = True) -> Statement:
+    return Statement(queryid=str(abs(hash(query)) % 10**9), query=query, calls=sum(users.values()),
+                     users=users, toplevel=toplevel)
+
+
+def _session(user: str, app: str = "", client: str = LOOPBACK, ssl: bool | None = False, pid: int = 0,
+             addr: str | None = "127.0.0.1", is_self: bool = False) -> Backend:
+    return Backend(pid=pid, user=user, application_name=app, backend_type="client backend", client=client,
+                   client_addr=addr, ssl=ssl, is_self=is_self)
+
+
+_SUPERS = (Role("postgres", superuser=True), Role("admin", superuser=True), Role("reader", member_of=(
+    "pg_read_all_data",)), Role("shop"))
+
+
+def _sc04(*statements: Statement, sessions: tuple[Backend, ...] = (), status: str = "ok") -> Snapshot:
+    t = table("orders", schema="app")
+    return snap(t, schemas=("app",), database="shop", statements=statements,
+                workload=WorkloadInfo(status=status), activity=Activity(backends=sessions),
+                posture=posture(roles=_SUPERS))
+
+
+def test_sc04_a_superuser_running_the_application_is_an_error() -> None:
+    s = _sc04(_stmt("SELECT id FROM app.orders WHERE id = $1", {"postgres": 4000, "shop": 100}),
+              _stmt("UPDATE app.orders SET total = $1 WHERE id = $2", {"postgres": 500}),
+              _stmt("VACUUM app.orders", {"admin": 3}),
+              _stmt("SELECT count(*) FROM pg_class", {"admin": 5000}))
+    (h,) = hits("SC04", s)
+    assert h.object.role == "postgres" and h.severity is None
+    assert "2 data statements (4,500 calls)" in h.message and "SELECT id FROM app.orders" in h.message
+    assert h.remediation is not None and h.remediation.startswith("CREATE ROLE shop_app LOGIN")
+    assert "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA app TO shop_app;" in h.remediation
+
+
+def test_sc04_maintenance_only_admins_and_pg_read_all_data_roles_are_silent() -> None:
+    s = _sc04(_stmt("VACUUM (ANALYZE) app.orders", {"admin": 50}),
+              _stmt("CREATE INDEX CONCURRENTLY o_idx ON app.orders (total)", {"admin": 1}),
+              _stmt("COPY app.orders (id, total) TO stdout", {"postgres": 40}),
+              _stmt("SELECT * FROM app.orders WHERE id = $1", {"reader": 90000, "admin": 999}),
+              sessions=tuple(_session("admin", "psql", pid=i) for i in range(8)))
+    assert hits("SC04", s) == []
+
+
+def test_sc04_sessions_of_a_pool_count_as_evidence_and_the_edges() -> None:
+    pool = tuple(_session("postgres", "shop-web", pid=i) for i in range(5))
+    (h,) = hits("SC04", _sc04(sessions=pool))
+    assert "holds 5 client sessions now (shop-web)" in h.message
+    assert hits("SC04", _sc04(sessions=pool[:4])) == []
+    s = _sc04(_stmt("SELECT id FROM app.orders WHERE id = $1", {"postgres": 999}))
+    assert hits("SC04", s) == []
+    assert len(hits("SC04", s, SuperuserApplicationRoleOptions(min_app_calls=999))) == 1
+
+
+def test_sc04_is_skipped_when_neither_statements_nor_sessions_are_fully_visible() -> None:
+    s = snap(posture=posture(roles=_SUPERS), workload=WorkloadInfo(status="no_privilege", message="hidden"),
+             activity=Activity(complete=False, reason="no pg_read_all_stats", enable="GRANT pg_read_all_stats TO a"))
+    unmet = unmet_precondition(SPECS["SC04"], s)
+    assert unmet is not None and unmet.enable == "GRANT pg_read_all_stats TO a"
+
+
+# ---- SC06 ----------------------------------------------------------------------------------------------------
+
+
+def test_sc06_ssl_off_on_a_networked_server_and_remote_plain_sessions() -> None:
+    settings = pg_settings() + (ServerSetting("ssl", "off", boot_value="off", context="sighup"),
+                                ServerSetting("listen_addresses", "*", boot_value="localhost", context="postmaster"))
+    sessions = (_session("shop", client=REMOTE, addr="10.0.0.5", pid=1),
+                _session("shop", client=REMOTE, addr="10.0.0.6", pid=2),
+                _session("shop", client=REMOTE, addr="10.0.0.7", ssl=True, pid=3),
+                _session("admin", client=LOOPBACK, pid=4), _session("admin", client=LOCAL, addr=None, pid=5))
+    found = hits("SC06", snap(posture=posture(settings=settings), activity=Activity(backends=sessions)))
+    assert [h.object.label() for h in found] == ["ssl", "shop"]
+    assert "listens on *" in found[0].message
+    assert "2 session(s) of shop from 10.0.0.5, 10.0.0.6" in found[1].message
+
+
+def test_sc06_loopback_only_servers_and_local_sessions_are_silent() -> None:
+    settings = pg_settings() + (ServerSetting("ssl", "off", boot_value="off"),
+                                ServerSetting("listen_addresses", "localhost, 127.0.0.1, ::1", boot_value="localhost"))
+    sessions = (_session("admin", client=LOOPBACK, pid=4), _session("admin", client=LOCAL, addr=None, pid=5),
+                _session("hidden", client=None, ssl=None, addr=None, pid=6))
+    assert hits("SC06", snap(posture=posture(settings=settings), activity=Activity(backends=sessions))) == []
+
+
+def test_sc06_mysql_have_ssl_and_require_ssl_fix() -> None:
+    roles = (Role("shop", host="10.%", password="set"),)
+    sessions = (Backend(pid=1, user="shop", backend_type="client", client=REMOTE, client_addr="10.0.0.5", ssl=False),)
+    s = snap(engine="mysql", settings={"have_ssl": "DISABLED", "bind_address": "0.0.0.0", "skip_networking": "OFF"},
+             posture=posture(settings=None, roles=roles), activity=Activity(backends=sessions))
+    found = hits("SC06", s)
+    assert [h.object.label() for h in found] == ["have_ssl", "'shop'@'10.%'"]
+    assert found[1].remediation == "ALTER USER 'shop'@'10.%' REQUIRE SSL;"
+    quiet = snap(engine="mysql", settings={"have_ssl": "DISABLED", "bind_address": "127.0.0.1"},
+                 posture=posture(settings=None), activity=Activity())
+    assert hits("SC06", quiet) == []

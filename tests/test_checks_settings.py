@@ -288,3 +288,23 @@ def test_a_value_stored_for_the_database_is_fixed_there_not_with_alter_system() 
     (h,) = hits("ST07", snap(posture=posture(settings=settings), database="blog"))
     assert "for every session in database blog" in h.message
     assert h.remediation == "ALTER DATABASE blog SET enable_nestloop = on;  -- new sessions get it"
+
+
+def test_st04_postgresql_counts_client_connections_against_the_usable_slots() -> None:
+    from auditor.operations import Activity, Backend
+    from auditor.posture import ServerSetting
+
+    settings = pg_settings() + (ServerSetting("superuser_reserved_connections", "3", boot_value="3"),)
+
+    def activity(n: int) -> Activity:
+        clients = tuple(Backend(pid=i, user="app" if i else "dbaudit", backend_type="client backend", is_self=not i)
+                        for i in range(n))
+        return Activity(backends=(*clients, Backend(pid=999, backend_type="autovacuum launcher")))
+
+    # 100 - 3 reserved = 97 usable; 83 / 97 = 85.6 %
+    (h,) = hits("ST04", snap(posture=posture(settings=settings), activity=activity(83)))
+    assert "83 client connections are open of the 97" in h.message and "app 82" in h.message
+    assert h.severity is None and h.remediation is not None and "restart" in h.remediation
+    assert hits("ST04", snap(posture=posture(settings=settings), activity=activity(82))) == []  # 84.5 %
+    (full,) = hits("ST04", snap(posture=posture(settings=settings), activity=activity(97)))
+    assert full.severity is Severity.ERROR

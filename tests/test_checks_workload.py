@@ -293,8 +293,18 @@ def test_table_rows_prefers_reltuples_of_an_analysed_table() -> None:
 
 
 def pgss_row(queryid: str, query: str, calls: int, mean: float, stddev: float, lo: float, hi: float,
-             toplevel: bool = True) -> tuple[Any, ...]:
-    return (queryid, query, calls, calls * mean, mean, stddev, lo, hi, calls, 0, 0, None, toplevel)
+             toplevel: bool = True, user: str | None = None) -> tuple[Any, ...]:
+    row = (queryid, query, calls, calls * mean, mean, stddev, lo, hi, calls, 0, 0, None, toplevel)
+    return row if user is None else (*row, user)
+
+
+def test_pooled_statements_keep_their_calls_per_role() -> None:
+    q = "SELECT id FROM orders WHERE id = $1"
+    raw = [pgss_row("1", q, 300, 0.01, 0.0, 0.01, 0.01, user="shop"),
+           pgss_row("2", q, 20, 0.01, 0.0, 0.01, 0.01, user="postgres"),
+           pgss_row("3", q, 5, 0.01, 0.0, 0.01, 0.01, user="shop")]
+    (stmt,), _ = pool_rows(raw)
+    assert stmt.calls == 325 and dict(stmt.users) == {"shop": 305, "postgres": 20}
 
 
 def test_rows_of_one_text_are_merged_and_own_statements_dropped() -> None:

@@ -28,7 +28,7 @@ from checks.settings import CacheHitRatioOptions, MemorySettingsOptions
 pytestmark = pytest.mark.skipif(find_mariadb() is None, reason="no MariaDB server binary on this machine")
 
 SPECS = load_checks()
-CODES = ("ST01", "ST03", "ST04", "ST08", "SC07", "SC08", "SC09")
+CODES = ("ST01", "ST03", "ST04", "ST08", "SC06", "SC07", "SC08", "SC09")
 OPTIONS = {
     "ST03": MemorySettingsOptions(size_factor=2, min_requests=10_000),  # 40 MB of data against a 16 MB pool
     "ST08": CacheHitRatioOptions(min_blocks=10_000),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from urllib.parse import quote
 
 import psycopg
@@ -25,7 +26,8 @@ from auditor.throwaway import PostgresServer, start_postgres
 from checks.settings import CacheHitRatioOptions, CheckpointPressureOptions, MemorySettingsOptions
 
 SPECS = load_checks()
-CODES = ("ST01", "ST02", "ST03", "ST05", "ST06", "ST07", "ST08", "SC01", "SC02", "SC03", "SC05")
+CODES = ("ST01", "ST02", "ST03", "ST04", "ST05", "ST06", "ST07", "ST08",
+         "SC01", "SC02", "SC03", "SC04", "SC05", "SC06")
 # the time and size thresholds lowered through their options, never by waiting
 OPTIONS = {
     "ST03": MemorySettingsOptions(size_factor=0.25),  # a 40 MB database against 128 MB of shared_buffers
@@ -34,6 +36,7 @@ OPTIONS = {
 }
 
 BAD_SETTINGS = {
+    "max_connections": "14",  # 11 slots for ordinary roles
     "password_encryption": "md5",
     "enable_nestloop": "off",
     "autovacuum_vacuum_cost_delay": "'20ms'",
@@ -48,6 +51,7 @@ local all postgres                 trust
 host  all app_pw   127.0.0.1/32    password
 host  all app_md5  127.0.0.1/32    md5
 host  all postgres 127.0.0.1/32    trust
+host  all app_admin,dba,reader 127.0.0.1/32 trust
 host  all all      127.0.0.1/32    scram-sha-256
 """
 GOOD_SETTINGS = {"fsync": "on", "full_page_writes": "on", "synchronous_commit": "off", "random_page_cost": "1.1"}
@@ -58,6 +62,7 @@ host  all all      ::1/128         scram-sha-256
 """
 
 SEED = """
+CREATE EXTENSION pg_stat_statements;
 CREATE SCHEMA app;
 CREATE TABLE app.events (id bigint PRIMARY KEY, kind int NOT NULL, payload text NOT NULL);
 INSERT INTO app.events SELECT g, g % 17, repeat(md5(g::text), 3) FROM generate_series(1, 300000) g;
@@ -83,6 +88,9 @@ CREATE FUNCTION app.touch_unsafe(uid int) RETURNS void SECURITY DEFINER
 
 ROLES_BAD = """
 CREATE ROLE report_writer NOLOGIN;
+CREATE ROLE app_admin LOGIN SUPERUSER;
+CREATE ROLE dba LOGIN SUPERUSER;
+CREATE ROLE reader LOGIN IN ROLE pg_read_all_data;
 CREATE ROLE app_md5 LOGIN PASSWORD 'md5-secret-1';
 ALTER ROLE app_md5 SET statement_timeout = '30s';
 ALTER ROLE app_md5 SET idle_in_transaction_session_timeout = '5min';
@@ -101,13 +109,15 @@ EXPECTED_BAD = {
     ("ST01", "fsync"), ("ST01", "full_page_writes"), ("ST01", "synchronous_commit"),
     ("ST02", "autovacuum_vacuum_cost_delay"),
     ("ST03", "shared_buffers"),
-    ("ST05", "app_scram"),
+    ("ST04", "max_connections"),
+    ("ST05", "app_scram"), ("ST05", "reader"),
     ("ST06", "max_wal_size"),
     ("ST07", "enable_nestloop"), ("ST07", "random_page_cost"),
     ("ST08", "shop"),
-    ("SC01", "pg_hba.conf line 2"), ("SC01", "pg_hba.conf line 4"),
+    ("SC01", "pg_hba.conf line 2"), ("SC01", "pg_hba.conf line 4"), ("SC01", "pg_hba.conf line 5"),
     ("SC02", "password_encryption"), ("SC02", "app_md5"),
     ("SC03", "public"),
+    ("SC04", "app_admin"),
     ("SC05", "app.touch_unsafe(uid integer)"),
 }
 EXPECTED_GOOD = {("ST01", "synchronous_commit")}  # info: a legitimate choice, said so
@@ -139,6 +149,7 @@ def bad() -> Iterator[tuple[PostgresServer, str]]:
         """)
         _force_requested_checkpoints(server, dsn)
         _read_through_a_small_cache(dsn)
+        _traffic(server, dsn)
         yield server, dsn
     finally:
         server.stop()
@@ -155,6 +166,26 @@ def good() -> Iterator[tuple[PostgresServer, str]]:
         yield server, dsn
     finally:
         server.stop()
+
+
+def _traffic(server: PostgresServer, dsn: str) -> None:
+    """The application runs as the superuser app_admin; dba only maintains; reader (pg_read_all_data) reads."""
+    with psycopg.connect(_as(dsn, "app_admin"), autocommit=True) as conn:
+        for i in range(1200):
+            conn.execute("SELECT name FROM app.users WHERE id = %s", (i % 2000 + 1,))
+    with psycopg.connect(_as(dsn, "dba"), autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE) app.users")
+        conn.execute("CREATE INDEX users_name_idx ON app.users (name)")
+        conn.execute("REINDEX INDEX app.users_name_idx")
+    with psycopg.connect(_as(dsn, "reader"), autocommit=True) as conn:
+        for i in range(1500):
+            conn.execute("SELECT name FROM app.users WHERE id = %s", (i % 2000 + 1,))
+
+
+def _pool(dsn: str, role: str, application: str, n: int, stack: ExitStack) -> None:
+    """``n`` idle sessions of ``role``, as an application's connection pool holds them."""
+    for _ in range(n):
+        stack.enter_context(psycopg.connect(_as(dsn, role), application_name=application))
 
 
 def _checkpoints(conn: psycopg.Connection[tuple[object, ...]]) -> tuple[int, int]:
@@ -182,7 +213,7 @@ def _read_through_a_small_cache(dsn: str) -> None:
 
 
 def _scan(dsn: str, codes: tuple[str, ...] = CODES) -> tuple[Snapshot, list[Finding]]:
-    snap = collect(parse_dsn(dsn), CollectOptions(sample=False, workload=False))
+    snap = collect(parse_dsn(dsn), CollectOptions(sample=False))
     result = run_checks(snap, [SPECS[c] for c in codes], options=OPTIONS)
     return snap, list(result.findings)
 
@@ -192,7 +223,12 @@ def _found(findings: list[Finding]) -> set[tuple[str, str]]:
 
 
 def test_every_planted_problem_is_found_and_nothing_else(bad: tuple[PostgresServer, str]) -> None:
-    snap, findings = _scan(bad[1])
+    with ExitStack() as stack:
+        # a pool of the application (superuser) and one of the administrators' psql sessions: with dbaudit's own
+        # session, 10 of the 11 ordinary slots
+        _pool(bad[1], "app_admin", "shop-web", 6, stack)
+        _pool(bad[1], "dba", "psql", 3, stack)
+        snap, findings = _scan(bad[1])
     assert _found(findings) == EXPECTED_BAD
     by = {(f.code, f.object.label()): f for f in findings}
     assert by[("ST01", "fsync")].severity is Severity.ERROR
@@ -203,6 +239,11 @@ def test_every_planted_problem_is_found_and_nothing_else(bad: tuple[PostgresServ
     assert by[("ST08", "shop")].details["kind"] == "table"
     assert "app.events" in by[("ST08", "shop")].message
     assert by[("ST06", "max_wal_size")].details["requested"] >= 3
+    assert "1 data statements (1,200 calls)" in by[("SC04", "app_admin")].message
+    assert "holds 6 client sessions now (shop-web)" in by[("SC04", "app_admin")].message
+    assert by[("ST04", "max_connections")].details == {
+        "connections": 10, "usable": 11.0, "max_connections": 14.0, "used_pct": 90.9,
+        "by_role": {"app_admin": 6, "dba": 3, "postgres": 1}}
     assert snap.posture is not None and snap.posture.passwords_known
     # the catalog agrees: the md5 role really stores an md5 hash, the SCRAM one a SCRAM verifier
     with psycopg.connect(bad[1]) as conn:
@@ -244,8 +285,9 @@ def test_printed_fixes_run_and_resolve_the_findings() -> None:
         _, before = _scan(dsn)
         # pg_hba.conf and shared_buffers are not changed by SQL alone (an edit, a restart); ST06 counts past
         # checkpoints, which a larger max_wal_size does not undo
+        # SC04's fix is a new role for the application, which past statements keep pointing at
         fixable = [f for f in before if f.remediation and not f.remediation.lstrip().startswith("--")
-                   and "restart" not in f.remediation and f.code != "ST06"]
+                   and "restart" not in f.remediation and f.code not in ("ST06", "SC04")]
         assert {f.code for f in fixable} >= {"ST01", "ST02", "ST05", "ST07", "SC02", "SC03", "SC05"}
         with psycopg.connect(dsn, autocommit=True) as conn:
             for f in fixable:

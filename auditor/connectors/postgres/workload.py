@@ -145,6 +145,7 @@ def _probe(session: _Session, snapshot: Snapshot, options: WorkloadOptions,
     for names in _COLUMNS.values():
         name = next((n for n in names if n in present), None)
         select.append(f"s.{name}" if name else "NULL")
+    select.append("pg_catalog.pg_get_userbyid(s.userid)::text")  # the role: SC04 weighs who runs what
     try:
         with session.savepoint():
             raw = session.rows(
@@ -247,6 +248,10 @@ def pool_rows(raw: Sequence[Sequence[Any]]) -> tuple[tuple[Statement, ...], dict
         second = sum(int(r[2] or 0) * (float(r[5] or 0) ** 2 + float(r[4] or 0) ** 2) for r in rows)
         variance = max(0.0, second / calls - mean**2) if calls else 0.0
         read_times = [float(r[11]) for r in rows if r[11] is not None]
+        users: dict[str, int] = {}
+        for r in rows:
+            if len(r) > 13 and r[13] is not None:
+                users[str(r[13])] = users.get(str(r[13]), 0) + int(r[2] or 0)
         out.append(Statement(
             queryid=queryid, query=query, calls=calls, total_ms=total, mean_ms=mean,
             stddev_ms=variance**0.5 if len(rows) > 1 else float(rows[0][5] or 0.0),
@@ -255,6 +260,7 @@ def pool_rows(raw: Sequence[Sequence[Any]]) -> tuple[tuple[Statement, ...], dict
             shared_blks_read=sum(int(r[10] or 0) for r in rows),
             blk_read_ms=sum(read_times) if read_times else None, toplevel=toplevel, roles=len(rows),
             queryids=tuple(sorted(calls_by_id, key=lambda q: (-calls_by_id[q], q))) if len(calls_by_id) > 1 else (),
+            users=users,
         ))
     out.sort(key=lambda s: (-s.total_ms, s.queryid))
     return tuple(out), counts
