@@ -487,8 +487,41 @@ class Snapshot:
             out.setdefault(c.table_key, []).append(c)
         return out
 
+    @cached_property
+    def _parents(self) -> dict[tuple[str, str], tuple[str, str]]:
+        """Child table key -> parent table key, for partitions and inheritance children whose parent is known."""
+        out: dict[tuple[str, str], tuple[str, str]] = {}
+        for t in self.tables:
+            if not t.parent:
+                continue
+            # "schema.table": either part may hold a dot, so take the split that names a known table
+            for at in (i for i, ch in enumerate(t.parent) if ch == "."):
+                candidate = (t.parent[:at], t.parent[at + 1:])
+                if candidate in self.table_map:
+                    out[t.key] = candidate
+                    break
+        return out
+
+    @cached_property
+    def _children(self) -> dict[tuple[str, str], list[Table]]:
+        out: dict[tuple[str, str], list[Table]] = {}
+        for t in self.tables:
+            parent = self._parents.get(t.key)
+            if parent is not None:
+                out.setdefault(parent, []).append(t)
+        return out
+
     def table(self, schema: str, name: str) -> Table | None:
         return self.table_map.get((schema, name))
+
+    def parent_of(self, table: Table) -> Table | None:
+        """The partitioned parent of a partition, or the parent of an inheritance child; None for others."""
+        key = self._parents.get(table.key)
+        return self.table_map.get(key) if key is not None else None
+
+    def children_of(self, table: Table) -> list[Table]:
+        """The direct partitions (or inheritance children) of a table, in snapshot order."""
+        return self._children.get(table.key, [])
 
     def indexes_of(self, schema: str, table: str) -> list[Index]:
         return self._indexes_by_table.get((schema, table), [])

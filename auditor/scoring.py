@@ -140,10 +140,10 @@ def unused_candidate_reason(finding: Finding) -> str | None:
     """
     if finding.code != "IX01":
         return None
-    if finding.severity == Severity.INFO:
-        return "too early to judge"
     if not finding.remediation:
         return "kept"
+    if finding.severity == Severity.INFO:
+        return "too early to judge"
     return None
 
 

@@ -30,6 +30,7 @@ from pglast import ast, parse_sql
 from pglast.enums import A_Expr_Kind, BoolExprType, SetOperation
 
 from auditor.model import Index, IndexProposal, PlanScan, PlanSummary, Snapshot, Statement, Table
+from auditor.relations import table_rows
 
 _STD_NORMAL = statistics.NormalDist()
 
@@ -487,23 +488,6 @@ def scope_columns(snapshot: Snapshot, scope: Scope) -> dict[tuple[str, str], lis
         if owner is not None and (not owner.columns or owner.column(use.column) is not None):
             out.setdefault(owner.key, []).append(use)
     return out
-
-
-def table_rows(table: Table) -> int | None:
-    """Best row estimate: reltuples when the table was analysed, else the live-tuple counter.
-
-    Not the larger of the two: the counter drifts (after CREATE TABLE AS + ANALYZE it counts the rows twice),
-    while reltuples is what ANALYZE measured. The counter wins only when the table was never analysed
-    (reltuples unknown) or has changed by more than its own size since the last ANALYZE.
-    """
-    live = table.stats.n_live_tup if table.stats.n_live_tup is not None and table.stats.n_live_tup >= 0 else None
-    analysed = table.estimated_rows if table.estimated_rows is not None and table.estimated_rows >= 0 else None
-    if analysed is None:
-        return live
-    changed = table.stats.n_mod_since_analyze
-    if live is not None and changed is not None and changed > max(analysed, 1000):
-        return live
-    return analysed
 
 
 def is_large(table: Table | None, large_rows: int) -> bool:

@@ -10,13 +10,9 @@ from datetime import datetime
 from auditor import sqlquote
 from auditor.engine import NoOptions, check
 from auditor.model import Constraint, Hit, Index, IndexKey, ObjectRef, Severity, Snapshot, Table
+from auditor.relations import fk_lookup_indexes, fk_lookup_served
 
 BOTH = ("postgresql", "mysql")
-
-# Methods whose scans can find the rows of a foreign key's value: BRIN only narrows block ranges, which makes
-# every referential check on a delete a scan of large parts of the table.
-_FK_LOOKUP_METHODS_EXCLUDED = frozenset({"brin"})
-
 
 # ------------------------------------------------------------------------------------------------------------
 # Shared helpers
@@ -92,27 +88,13 @@ def _day(moment: datetime) -> str:
     return moment.date().isoformat()
 
 
-def _fk_covering_only_by(snap: Snapshot, ix: Index) -> Constraint | None:
-    """A foreign key of the index's table that this index is the only one to cover."""
-    indexes = snap.indexes_of(ix.schema, ix.table)
+def _fk_served_only_by(snap: Snapshot, ix: Index) -> Constraint | None:
+    """A foreign key of the index's table whose referential lookups this index alone can serve."""
     for fk in snap.constraints_of(ix.schema, ix.table, "foreign_key"):
-        covering = [i for i in indexes if _covers_columns(i, fk.columns)]
-        if covering and all(i.name == ix.name for i in covering):
+        serving = fk_lookup_indexes(snap, ix.schema, ix.table, fk.columns)
+        if serving and all(i.name == ix.name for i in serving):
             return fk
     return None
-
-
-def _covers_columns(ix: Index, columns: tuple[str, ...]) -> bool:
-    """Whether the index's leading key positions are exactly the given columns, in any order."""
-    if not ix.is_valid or ix.predicate is not None or ix.method in _FK_LOOKUP_METHODS_EXCLUDED:
-        return False
-    n = len(columns)
-    if len(ix.keys) < n:
-        return False
-    leading = ix.columns[:n]
-    if any(c is None for c in leading):
-        return False
-    return sorted(c for c in leading if c is not None) == sorted(columns)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -186,8 +168,10 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
 
     ## Known problems
     Scan counters are per server: an index used only on a read replica looks unused on the primary. An index
-    that is the only one covering a foreign key is reported without a drop statement, since deleting
-    referenced rows would then scan the table. On MySQL/MariaDB the index InnoDB keeps for a foreign key is
+    that is the only one serving a foreign key's referential lookups (the notion IX05 uses: leading with the
+    key's columns, partial only when its predicate is implied by them being NOT NULL) is reported as info,
+    without a drop statement, saying why: every DELETE on the referenced table would scan the referencing one
+    without it, and IX05 would report the key. On MySQL/MariaDB the index InnoDB keeps for a foreign key is
     never reported (InnoDB refuses to drop it), and performance_schema counts rows read through an index rather
     than lookups, so an index used only by lookups that find nothing looks unused. FULLTEXT and SPATIAL
     indexes there are never judged, whatever their use. On young statistics, a table read only by sequential
@@ -224,10 +208,20 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
             if table_scans is not None:
                 message += f" while queries scanned the table's other indexes {table_scans} times"
         remediation: str | None = drop_index_sql(snap, ix)
-        fk = _fk_covering_only_by(snap, ix) if snap.engine == "postgresql" else None
+        details: dict[str, object] = {}
+        fk = _fk_served_only_by(snap, ix) if snap.engine == "postgresql" else None
         if fk is not None:
-            message += f"; it is the only index covering foreign key {fk.name}, used by deletes on the parent"
+            # not unused in a way that warrants dropping it: the referential checks need it the day a parent
+            # row is deleted, and dropping it makes IX05 report the foreign key
+            ref_schema, ref_table = fk.ref_table_key or (fk.schema, "?")
+            message += (
+                f"; keep it: it is the only index that serves the lookups of foreign key {fk.name} "
+                f"({', '.join(fk.columns)}), which every DELETE or key UPDATE on {ref_schema}.{ref_table} "
+                f"makes; without it each of them would scan {ix.schema}.{ix.table}"
+            )
             remediation = None
+            severity = Severity.INFO
+            details["serves_foreign_key"] = fk.name
         if not _droppable(ix):
             message += "; it is attached to its partitioned table's index and goes only with that one"
             remediation = None
@@ -239,6 +233,7 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
                 "stats_age_s": round(age) if age is not None else None,
                 "stats_since": snap.stats_since.isoformat() if snap.stats_since else None,
                 "table_scans": table_scans,
+                **details,
             },
             remediation=remediation,
             severity=severity,
@@ -552,20 +547,6 @@ def _inherited_from_parent(snap: Snapshot, fk: Constraint) -> bool:
     )
 
 
-def _covered(snap: Snapshot, schema: str, name: str, columns: tuple[str, ...], table: Table | None) -> bool:
-    """Whether an index leads with the columns: on the table, or on every partition of a partitioned table.
-
-    The lookups of a foreign key on a partitioned table run partition by partition, so indexes that every
-    partition has on its own serve them as well as one index on the parent would.
-    """
-    if any(_covers_columns(ix, columns) for ix in snap.indexes_of(schema, name)):
-        return True
-    if table is None or table.kind != "partitioned":
-        return False
-    parts = [t for t in snap.tables if t.is_partition and t.parent == table.qualified]
-    return bool(parts) and all(_covered(snap, p.schema, p.name, columns, p) for p in parts)
-
-
 def _taken_relation_names(snap: Snapshot) -> set[tuple[str, str]]:
     # indexes and tables share one namespace per schema; built once per run, not once per finding
     return {(ix.schema, ix.name) for ix in snap.indexes} | {(t.schema, t.name) for t in snap.tables}
@@ -631,12 +612,15 @@ def missing_fk_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     """Foreign key whose columns no index leads with.
 
     ## What it does
-    Flags foreign keys whose columns are not the leading columns of any valid, non-partial index of the
-    referencing table. A composite foreign key is judged as a whole and in any order: the first n columns of
-    the index must be exactly the key's n columns. A primary key, a unique constraint or a wider index that
-    starts with them all count. Partitions are judged through their partitioned table, which counts as
-    covered when it has such an index, or when every one of its partitions has its own (the lookups run per
-    partition).
+    Flags foreign keys whose referential lookups no index of the referencing table can serve. The lookup
+    PostgreSQL makes for every DELETE or key UPDATE on the referenced table is `fk_col = $1` on each key
+    column, so an index serves it when it is valid, not BRIN, and its first n key columns are exactly the
+    key's n columns (a composite foreign key is judged as a whole and in any order). A primary key, a unique
+    constraint or a wider index that starts with them all count, and so does a partial index whose predicate
+    the lookup implies: `fk_col = $1` is strict, so it implies `fk_col IS NOT NULL` -- the usual partial index
+    of a nullable foreign key, `WHERE fk_col IS NOT NULL` -- but not `WHERE deleted_at IS NULL`. Partitions
+    are judged through their partitioned table, which counts as covered when it has such an index, or when
+    every one of its partitions has its own (the lookups run per partition).
 
     ## Why is this bad?
     PostgreSQL does not index the referencing side by itself. Every DELETE or key UPDATE on the referenced
@@ -667,7 +651,9 @@ def missing_fk_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
         if not fk.columns or _inherited_from_parent(snap, fk):
             continue
         table = snap.table(fk.schema, fk.table)
-        if _covered(snap, fk.schema, fk.table, fk.columns, table):
+        if table is not None and fk_lookup_served(snap, table, fk.columns):
+            continue
+        if table is None and fk_lookup_indexes(snap, fk.schema, fk.table, fk.columns):
             continue
         ref_schema, ref_table = fk.ref_table_key or (fk.schema, "?")
         ref_label = f"{ref_schema}.{ref_table}"

@@ -21,9 +21,11 @@ idx AS (
     JOIN pg_class t ON t.oid = i.indrelid
     WHERE t.relnamespace IN (SELECT oid FROM user_ns)
 ),
--- IX05: foreign keys (not the clones a partitioned table's key leaves on its partitions) that no valid, full,
+-- IX05: foreign keys (not the clones a partitioned table's key leaves on its partitions) that no valid,
 -- non-BRIN index leads with, as a set of columns; on a partitioned table, unless every leaf partition has
--- such an index of its own (the key's columns found by name there)
+-- such an index of its own (the key's columns found by name there). A partial index counts when its predicate,
+-- as pg_get_expr prints it, is "col IS NOT NULL" tests of the key's columns joined by AND: the lookup's
+-- "col = $1" implies them (issue 13; before, only full indexes counted)
 fk_on AS (
     SELECT c.oid AS conoid, r.relid,
            (SELECT array_agg(a2.attnum ORDER BY a2.attnum)
@@ -41,7 +43,12 @@ fk_covered AS (
     SELECT f.conoid, f.relid, f.on_itself,
            EXISTS (
                SELECT 1 FROM idx
-               WHERE idx.indrelid = f.relid AND idx.indisvalid AND idx.indpred IS NULL AND idx.amname <> 'brin'
+               WHERE idx.indrelid = f.relid AND idx.indisvalid AND idx.amname <> 'brin'
+                 AND (idx.pred IS NULL OR NOT EXISTS (
+                        SELECT 1 FROM regexp_split_to_table(idx.pred, ' AND ') AS part
+                        WHERE coalesce(substring(btrim(part, '() ') FROM '^"?(.*?)"? IS NOT NULL$'), '')
+                              NOT IN (SELECT a.attname FROM pg_attribute a
+                                      WHERE a.attrelid = f.relid AND a.attnum = ANY (f.cols))))
                  AND idx.indnkeyatts >= cardinality(f.cols)
                  AND (SELECT array_agg(k ORDER BY k) FROM unnest(idx.keycols[1:cardinality(f.cols)]) k) = f.cols
            ) AS covered

@@ -444,6 +444,20 @@ def test_missing_fk_index_composite_judged_as_a_whole_any_order() -> None:
         assert len(hits("IX05", snap(*parent, child, key, *extra))) == 1, extra
 
 
+def test_missing_fk_index_partial_index_counts_only_when_the_lookup_implies_its_predicate() -> None:
+    parent = (table("p", ["a", "b"]), pk("p", ["a", "b"]))
+    child = table("c", ["id", "a", "b", "deleted_at timestamptz"])
+    key = fk("c", ["a", "b"], "p", ["a", "b"])
+    implied = ["(a IS NOT NULL)", "((b IS NOT NULL) AND (a IS NOT NULL))", '("a" IS NOT NULL)']
+    for predicate in implied:
+        assert hits("IX05", snap(*parent, child, key, index("c", ["b", "a"], predicate=predicate))) == [], predicate
+    not_implied = ["((a IS NOT NULL) OR (b IS NOT NULL))", "(deleted_at IS NULL)", "(a > 0)",
+                   "((a IS NOT NULL) AND (deleted_at IS NULL))", "(id IS NOT NULL)", "(a IS NULL)"]
+    for predicate in not_implied:
+        found = hits("IX05", snap(*parent, child, key, index("c", ["b", "a"], predicate=predicate)))
+        assert len(found) == 1, predicate
+
+
 def test_missing_fk_index_judges_partitioned_parent_not_its_partitions() -> None:
     s = snap(
         table("customers"),
