@@ -375,6 +375,9 @@ class PlanScan:
     index_rows: float | None = None
     # index and bitmap scans: the conditions the index itself applies (EXPLAIN's Index Cond, as text)
     index_cond: str | None = None
+    # a parallel-aware scan: the workers planned by the Gather above it (its plan_rows is per process, see
+    # auditor.workload.scan_rows); None for a scan that runs in one process
+    workers: int | None = None
 
 
 @dataclass(frozen=True)

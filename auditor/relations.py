@@ -24,6 +24,7 @@ from typing import Any
 from pglast import ast, parse_sql
 from pglast.enums import BoolExprType, NullTestType
 
+from auditor import sqlquote
 from auditor.model import Index, Snapshot, Table
 
 # BRIN only narrows block ranges: every referential check on a delete would read large parts of the table
@@ -183,3 +184,112 @@ def fk_lookup_served(snapshot: Snapshot, table: Table, columns: Sequence[str]) -
         return False
     parts = snapshot.children_of(table)
     return bool(parts) and all(fk_lookup_served(snapshot, p, columns) for p in parts)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Creating an index on the table as the planner sees it
+# ------------------------------------------------------------------------------------------------------------
+
+# Beyond this many partitions the statement shows the per-partition steps as a comment rather than one per partition.
+MAX_LISTED_PARTITIONS = 12
+
+
+def new_index_name(table: str, columns: Sequence[str], suffix: str = "idx") -> str:
+    """A name in the server's own style (table_col1_col2_idx), cut to PostgreSQL's 63-byte identifier limit."""
+    base = "_".join([table, *columns]).replace(" ", "_")
+    room = 63 - len(suffix.encode()) - 1
+    cut = base.encode()[:room].decode(errors="ignore")
+    return f"{cut}_{suffix}"
+
+
+class IndexNames:
+    """New index names that collide with nothing: on PostgreSQL indexes and tables share one namespace per
+    schema, on MySQL an index name is unique per table. Built once per run; each name given is reserved."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self._per_table = snapshot.engine == "mysql"
+        self._taken: dict[tuple[str, ...], set[str]] = {}
+        for ix in snapshot.indexes:
+            self._taken.setdefault(self._space(ix.schema, ix.table), set()).add(ix.name)
+        if not self._per_table:
+            for t in snapshot.tables:
+                self._taken.setdefault((t.schema,), set()).add(t.name)
+
+    def _space(self, schema: str, table: str) -> tuple[str, ...]:
+        return (schema, table) if self._per_table else (schema,)
+
+    def new(self, schema: str, table: str, columns: Sequence[str]) -> str:
+        taken = self._taken.setdefault(self._space(schema, table), set())
+        name = new_index_name(table, columns)
+        n = 1
+        while name in taken:
+            name = new_index_name(table, columns, suffix=f"idx{n}")
+            n += 1
+        taken.add(name)
+        return name
+
+
+def create_index_sql(snapshot: Snapshot, table: Table, columns: Sequence[str], names: IndexNames,
+                     with_children: bool = True) -> str:
+    """The statements that create a B-tree index on ``columns`` of ``table`` without blocking writes for long.
+
+    - MySQL/MariaDB: one online ALTER (InnoDB builds a secondary index while reads and writes go on).
+    - A plain PostgreSQL table: CREATE INDEX CONCURRENTLY.
+    - A partitioned table, where PostgreSQL refuses CONCURRENTLY and a plain CREATE INDEX blocks writes to every
+      partition until all are indexed: the parent's index ON ONLY the parent (invalid, empty), each partition's
+      built CONCURRENTLY and attached; the parent's index becomes valid once every partition has one.
+    - An inheritance parent (``with_children``): its children do not share its indexes, so one index per table.
+    """
+    engine = snapshot.engine
+    if engine == "mysql":
+        name = names.new(table.schema, table.name, columns)
+        return (f"CREATE INDEX {sqlquote.mysql_ident(name)} ON {sqlquote.mysql_qualified(table.schema, table.name)} "
+                f"({sqlquote.column_list(engine, columns)}) ALGORITHM=INPLACE, LOCK=NONE;")
+    cols = sqlquote.pg_column_list(columns)
+    if table.kind == "partitioned":
+        return _partitioned_index_sql(snapshot, table, columns, names)
+    targets = members(snapshot, table) if with_children else [table]
+    if len(targets) > 1:
+        # an inheritance tree: the members that already have the index need none
+        targets = [t for t in targets if not _has_index_on(snapshot, t, columns)] or [table]
+    lines = []
+    if len(targets) > 1 or targets[0].key != table.key:
+        lines.append("-- inheritance children do not share their parent's indexes: one index per table")
+    for t in targets:
+        name = names.new(t.schema, t.name, columns)
+        lines.append(f"CREATE INDEX CONCURRENTLY {sqlquote.pg_ident(name)} "
+                     f"ON {sqlquote.pg_qualified(t.schema, t.name)} ({cols});")
+    return "\n".join(lines)
+
+
+def _has_index_on(snapshot: Snapshot, table: Table, columns: Sequence[str]) -> bool:
+    n = len(columns)
+    return any(ix.is_valid and ix.predicate is None and tuple(ix.columns[:n]) == tuple(columns)
+               for ix in snapshot.indexes_of(table.schema, table.name))
+
+
+def _partitioned_index_sql(snapshot: Snapshot, table: Table, columns: Sequence[str], names: IndexNames) -> str:
+    cols = sqlquote.pg_column_list(columns)
+    parent_index = names.new(table.schema, table.name, columns)
+    lines = [f"CREATE INDEX {sqlquote.pg_ident(parent_index)} "
+             f"ON ONLY {sqlquote.pg_qualified(table.schema, table.name)} ({cols});"]
+    parts = sorted(snapshot.children_of(table), key=lambda t: (t.schema, t.name))
+    if not parts:
+        return lines[0]
+    if len(parts) > MAX_LISTED_PARTITIONS:
+        stem = "_".join(columns)
+        lines.append(f"-- then, for each of its {len(parts)} partitions (a sub-partitioned one without CONCURRENTLY):")
+        lines.append(f"--   CREATE INDEX CONCURRENTLY <partition>_{stem}_idx ON <partition> ({cols});")
+        lines.append(f"--   ALTER INDEX {sqlquote.pg_qualified(table.schema, parent_index)} ATTACH PARTITION "
+                     f"<partition>_{stem}_idx;")
+        lines.append("-- the parent's index becomes valid when every partition's index is attached")
+        return "\n".join(lines)
+    for part in parts:
+        name = names.new(part.schema, part.name, columns)
+        # a sub-partitioned partition refuses CONCURRENTLY too; its own index then covers its sub-partitions
+        concurrently = "" if part.kind == "partitioned" else "CONCURRENTLY "
+        lines.append(f"CREATE INDEX {concurrently}{sqlquote.pg_ident(name)} "
+                     f"ON {sqlquote.pg_qualified(part.schema, part.name)} ({cols});")
+        lines.append(f"ALTER INDEX {sqlquote.pg_qualified(table.schema, parent_index)} "
+                     f"ATTACH PARTITION {sqlquote.pg_qualified(part.schema, name)};")
+    return "\n".join(lines)

@@ -67,18 +67,9 @@ def column_list(engine: str, columns: Iterable[str]) -> str:
     return ", ".join(ident(engine, c) for c in columns)
 
 
-def index_name(table: str, columns: Iterable[str], suffix: str = "idx", max_len: int = 63) -> str:
-    """A conventional new index name (table_col1_col2_idx), cut to the identifier length limit."""
-    base = "_".join([table, *columns])
-    base = re.sub(r"\s+", "_", base)
-    room = max_len - len(suffix) - 1
-    return f"{base[:room]}_{suffix}"
-
-
 def pg_literal(text: str) -> str:
     """A PostgreSQL string literal (standard_conforming_strings, the default since 9.1): quotes doubled."""
     return "'" + text.replace("'", "''") + "'"
-
 
 
 def mysql_account(user: str, host: str) -> str:

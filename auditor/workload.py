@@ -22,7 +22,7 @@ import functools
 import math
 import re
 import statistics
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,13 +30,14 @@ from pglast import ast, parse_sql
 from pglast.enums import A_Expr_Kind, BoolExprType, SetOperation
 
 from auditor.model import Index, IndexProposal, PlanScan, PlanSummary, Snapshot, Statement, Table
-from auditor.relations import table_rows
+from auditor.relations import is_partition_tree, members, named_table, planned_rows
 
 _STD_NORMAL = statistics.NormalDist()
 
 # PostgreSQL plan node names, and the names auditor.mysql_workload gives MySQL's EXPLAIN access types
 INDEX_SCANS = frozenset({"Index Scan", "Index Only Scan", "Bitmap Heap Scan", "Index Lookup", "Index Range Scan",
-                         "Full Index Scan"})
+                         "Full Index Scan", "Parallel Index Scan", "Parallel Index Only Scan",
+                         "Parallel Bitmap Heap Scan"})
 SEQ_SCANS = frozenset({"Seq Scan", "Parallel Seq Scan", "Full Table Scan"})
 CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
 DEFAULT_LARGE_ROWS = 10_000
@@ -490,9 +491,46 @@ def scope_columns(snapshot: Snapshot, scope: Scope) -> dict[tuple[str, str], lis
     return out
 
 
-def is_large(table: Table | None, large_rows: int) -> bool:
-    rows = table_rows(table) if table is not None else None
+def is_large(snapshot: Snapshot, table: Table | None, large_rows: int) -> bool:
+    """The table, as the planner reads it (with its partitions or inheritance children), has ``large_rows``."""
+    rows = planned_rows(snapshot, table) if table is not None else None
     return rows is not None and rows >= large_rows
+
+
+def named_tables(snapshot: Snapshot, query: str) -> frozenset[tuple[str, str]]:
+    """The snapshot tables a statement names."""
+    shape = query_shape(snapshot, query)
+    return frozenset(t.key for t in (resolve_table(snapshot, r) for r in shape.relations) if t is not None)
+
+
+def scan_table(snapshot: Snapshot, scan: PlanScan, named: Collection[tuple[str, str]]) -> Table | None:
+    """The table the statement named for one scan of its plan: the scanned table, or the partitioned table (the
+    inheritance parent) the statement named when the plan scans one of its members. None: not in the snapshot."""
+    scanned = snapshot.table(scan.schema, scan.table) if scan.schema is not None else None
+    return named_table(snapshot, scanned, named) if scanned is not None else None
+
+
+def parallel_divisor(snapshot: Snapshot, workers: int | None) -> float:
+    """By how much the planner divided a parallel-aware node's row estimate: the processes sharing the scan.
+
+    PostgreSQL's get_parallel_divisor (costsize.c): the planned workers, plus the leader's share, 1 - 0.3 x
+    workers when positive, if parallel_leader_participation is on (the default). 2 workers: 2.4.
+    """
+    if not workers:
+        return 1.0
+    divisor = float(workers)
+    if snapshot.settings.get("parallel_leader_participation", "on").lower() not in ("off", "false", "0"):
+        leader = 1.0 - 0.3 * workers
+        if leader > 0:
+            divisor += leader
+    return divisor
+
+
+def scan_rows(snapshot: Snapshot, scan: PlanScan) -> float | None:
+    """The rows a scan returns in all, by the planner's estimate: a parallel scan's estimate is per process."""
+    if scan.plan_rows is None:
+        return None
+    return scan.plan_rows * parallel_divisor(snapshot, scan.workers)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -552,11 +590,33 @@ def propose_index(snapshot: Snapshot, query: str, schema: str, table: str,
     return IndexProposal(schema=schema, table=table, columns=columns, equality=eq, range=rng, sort=sort)
 
 
+def _tree_index(snapshot: Snapshot, schema: str, table: str, fits: Callable[[Index], bool]) -> Index | None:
+    """An index that fits, on the table as the planner reads it.
+
+    A plain table: one of its own. A partitioned table: its own (every partition has it attached), else one on
+    every partition that holds rows. An inheritance parent: one on itself and on every child (they do not share
+    indexes).
+    """
+    own = next((ix for ix in snapshot.indexes_of(schema, table) if fits(ix)), None)
+    found = snapshot.table(schema, table)
+    if found is None or not is_partition_tree(snapshot, found) or (own is not None and found.kind == "partitioned"):
+        return own
+    first: Index | None = None
+    for member in members(snapshot, found):
+        if member.kind == "partitioned":
+            continue
+        mine = next((ix for ix in snapshot.indexes_of(member.schema, member.name) if fits(ix)), None)
+        if mine is None:
+            return None
+        first = first or mine
+    return own or first
+
+
 def _led_by_an_index(snapshot: Snapshot, schema: str, table: str, columns: Sequence[str]) -> bool:
     """An existing valid, non-partial index starts with ``columns`` (in any order), whatever its length."""
     n = len(columns)
-    return any(ix.is_valid and ix.predicate is None and len(ix.keys) >= n and set(ix.columns[:n]) == set(columns)
-               for ix in snapshot.indexes_of(schema, table))
+    return _tree_index(snapshot, schema, table, lambda ix: ix.is_valid and ix.predicate is None and len(ix.keys) >= n
+                       and set(ix.columns[:n]) == set(columns)) is not None
 
 
 def column_distinct(snapshot: Snapshot, table: Table, column: str) -> float | None:
@@ -566,7 +626,7 @@ def column_distinct(snapshot: Snapshot, table: Table, column: str) -> float | No
     if col is not None and col.n_distinct:
         if col.n_distinct > 0:
             return col.n_distinct
-        rows = table_rows(table)
+        rows = planned_rows(snapshot, table)
         return -col.n_distinct * rows if rows else None
     sample = snapshot.sampling.table(table.schema, table.name) if snapshot.sampling is not None else None
     if sample is None or sample.skipped_reason or not sample.rows:
@@ -595,7 +655,9 @@ def weak_index_scan(snapshot: Snapshot, scan: PlanScan, proposal: IndexProposal,
     """
     if scan.index is None or not proposal.equality:
         return None
-    index = next((ix for ix in snapshot.indexes_of(proposal.schema, proposal.table) if ix.name == scan.index), None)
+    # the index belongs to the scanned table: a partition's own when the proposal is for its partitioned table
+    owner = (scan.schema or proposal.schema, scan.table)
+    index = next((ix for ix in snapshot.indexes_of(*owner) if ix.name == scan.index), None)
     if index is None:
         return None
     served: list[str] = []
@@ -614,8 +676,9 @@ def weak_index_scan(snapshot: Snapshot, scan: PlanScan, proposal: IndexProposal,
     if walked and lead is not None and scan.index_cond and not _mentions(scan.index_cond, lead):
         return (f"{scan.index} is walked whole: its Index Cond tests {', '.join(walked)} but not its leading "
                 f"column {lead}")
-    if scan.index_rows and scan.plan_rows and scan.index_rows >= filter_ratio * max(scan.plan_rows, 1.0):
-        return (f"{scan.index} returns an estimated {scan.index_rows:.0f} rows for {scan.plan_rows:.0f} kept "
+    kept = scan_rows(snapshot, scan)
+    if scan.index_rows and kept and scan.index_rows >= filter_ratio * max(kept, 1.0):
+        return (f"{scan.index} returns an estimated {scan.index_rows:.0f} rows for {kept:.0f} kept "
                 f"({', '.join(missing)} not in the index)")
     return None
 
@@ -626,23 +689,16 @@ def _mentions(text: str, column: str) -> bool:
 
 
 def leading_index(snapshot: Snapshot, schema: str, table: str, columns: Sequence[str], n_eq: int) -> Index | None:
-    """An existing valid, non-partial index whose leading keys are ``columns`` (the first n_eq in any order)."""
-    for ix in snapshot.indexes_of(schema, table):
+    """An existing valid, non-partial index whose leading keys are ``columns`` (the first n_eq in any order), on
+    the table as the planner reads it (a partitioned table's own, or one on every member)."""
+
+    def fits(ix: Index) -> bool:
         if not ix.is_valid or ix.predicate is not None or len(ix.keys) < len(columns):
-            continue
+            return False
         lead = ix.columns[: len(columns)]
-        if set(lead[:n_eq]) == set(columns[:n_eq]) and tuple(lead[n_eq:]) == tuple(columns[n_eq:]):
-            return ix
-    return None
+        return set(lead[:n_eq]) == set(columns[:n_eq]) and tuple(lead[n_eq:]) == tuple(columns[n_eq:])
 
-
-def index_name(table: str, columns: Sequence[str]) -> str:
-    """A name in the server's own style (table_col1_col2_idx), cut to the 63-byte identifier limit."""
-    name = "_".join([table, *columns, "idx"])
-    encoded = name.encode()
-    if len(encoded) <= 63:
-        return name
-    return encoded[:59].decode(errors="ignore") + "_idx"
+    return _tree_index(snapshot, schema, table, fits)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -664,6 +720,8 @@ def index_coverage(snapshot: Snapshot, large_rows: int = DEFAULT_LARGE_ROWS) -> 
     """Calls-weighted share (%) of the explained statements whose plan reaches every large table by an index.
 
     A statement that reads no large table counts as covered (a 3-row lookup table read sequentially is fine).
+    Tables are judged as the planner reads them: the partitions of a large partitioned table are large, whatever
+    their own size.
     An index scan counts as covered unless it filters most of what its index returns *and* hypopg verified a
     better index (used, cost at least halved): the plan alone is not evidence enough to call an index scan
     uncovered, so without hypopg every index scan counts as covered.
@@ -681,12 +739,13 @@ def index_coverage(snapshot: Snapshot, large_rows: int = DEFAULT_LARGE_ROWS) -> 
             continue
         statements += 1
         total_calls += stmt.calls
-        large = [s for s in plan.scans if s.schema is not None
-                 and is_large(snapshot.table(s.schema, s.table), large_rows)]
+        named = named_tables(snapshot, stmt.query)
+        # judged as the planner reads the table: a partition of a large partitioned table is part of it
+        large = [s for s in plan.scans if is_large(snapshot, scan_table(snapshot, s, named), large_rows)]
         if large:
             large_statements += 1
         weak = [p for p in plan.proposals if p.current_index is not None and better_index_verified(p)
-                and is_large(snapshot.table(p.schema, p.table), large_rows)]
+                and is_large(snapshot, snapshot.table(p.schema, p.table), large_rows)]
         if weak:
             weak_index += 1
             uncovered += 1

@@ -10,7 +10,7 @@ from datetime import datetime
 from auditor import sqlquote
 from auditor.engine import NoOptions, check
 from auditor.model import Constraint, Hit, Index, IndexKey, ObjectRef, Severity, Snapshot, Table
-from auditor.relations import fk_lookup_indexes, fk_lookup_served
+from auditor.relations import IndexNames, create_index_sql, fk_lookup_indexes, fk_lookup_served
 
 BOTH = ("postgresql", "mysql")
 
@@ -547,60 +547,6 @@ def _inherited_from_parent(snap: Snapshot, fk: Constraint) -> bool:
     )
 
 
-def _taken_relation_names(snap: Snapshot) -> set[tuple[str, str]]:
-    # indexes and tables share one namespace per schema; built once per run, not once per finding
-    return {(ix.schema, ix.name) for ix in snap.indexes} | {(t.schema, t.name) for t in snap.tables}
-
-
-def _new_index_name(taken_pairs: set[tuple[str, str]], fk: Constraint) -> str:
-    taken = {name for schema, name in taken_pairs if schema == fk.schema}
-    name = sqlquote.index_name(fk.table, fk.columns)
-    n = 1
-    while name in taken:
-        name = sqlquote.index_name(fk.table, fk.columns, suffix=f"idx{n}")
-        n += 1
-    return name
-
-
-# Beyond this many partitions the remediation shows the ATTACH steps as a comment rather than one per partition.
-_MAX_LISTED_PARTITIONS = 12
-
-
-def _partitioned_fk_index_sql(snap: Snapshot, taken: set[tuple[str, str]], fk: Constraint, table: Table) -> str:
-    """An index for a partitioned table's foreign key that never locks the whole table while it is built.
-
-    CREATE INDEX on a partitioned table cannot run CONCURRENTLY and blocks writes to every partition until all
-    are indexed. Creating the parent's index ON ONLY the parent (invalid, empty), building each partition's
-    index CONCURRENTLY and attaching it makes the parent's index valid once every partition has one.
-    """
-    cols = sqlquote.pg_column_list(fk.columns)
-    parent_index = _new_index_name(taken, fk)
-    taken.add((fk.schema, parent_index))
-    lines = [f"CREATE INDEX {sqlquote.pg_ident(parent_index)} ON ONLY {sqlquote.pg_qualified(fk.schema, fk.table)} "
-             f"({cols});"]
-    parts = sorted((t for t in snap.tables if t.is_partition and t.parent == table.qualified),
-                   key=lambda t: (t.schema, t.name))
-    if not parts:
-        return lines[0]
-    if len(parts) > _MAX_LISTED_PARTITIONS:
-        lines.append(f"-- then, for each of its {len(parts)} partitions (a sub-partitioned one without CONCURRENTLY):")
-        lines.append(f"--   CREATE INDEX CONCURRENTLY <partition>_{'_'.join(fk.columns)}_idx ON <partition> ({cols});")
-        lines.append(f"--   ALTER INDEX {sqlquote.pg_qualified(fk.schema, parent_index)} ATTACH PARTITION "
-                     f"<partition>_{'_'.join(fk.columns)}_idx;")
-        lines.append("-- the parent's index becomes valid when every partition's index is attached")
-        return "\n".join(lines)
-    for part in parts:
-        name = _new_index_name(taken, dataclasses.replace(fk, schema=part.schema, table=part.name))
-        taken.add((part.schema, name))
-        # a sub-partitioned partition refuses CONCURRENTLY too; its own index then covers its sub-partitions
-        concurrently = "" if part.kind == "partitioned" else "CONCURRENTLY "
-        lines.append(f"CREATE INDEX {concurrently}{sqlquote.pg_ident(name)} "
-                     f"ON {sqlquote.pg_qualified(part.schema, part.name)} ({cols});")
-        lines.append(f"ALTER INDEX {sqlquote.pg_qualified(fk.schema, parent_index)} "
-                     f"ATTACH PARTITION {sqlquote.pg_qualified(part.schema, name)};")
-    return "\n".join(lines)
-
-
 @check(
     code="IX05",
     name="missing-fk-index",
@@ -646,7 +592,7 @@ def missing_fk_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     ## References
     - https://www.postgresql.org/docs/current/ddl-constraints.html#DDL-CONSTRAINTS-FK
     """
-    taken = _taken_relation_names(snap)
+    names = IndexNames(snap)
     for fk in snap.foreign_keys():
         if not fk.columns or _inherited_from_parent(snap, fk):
             continue
@@ -658,13 +604,9 @@ def missing_fk_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
         ref_schema, ref_table = fk.ref_table_key or (fk.schema, "?")
         ref_label = f"{ref_schema}.{ref_table}"
         columns = ", ".join(fk.columns)
-        if table is not None and table.kind == "partitioned":
-            remediation = _partitioned_fk_index_sql(snap, taken, fk, table)
-        else:
-            remediation = (
-                f"CREATE INDEX CONCURRENTLY {sqlquote.pg_ident(_new_index_name(taken, fk))} "
-                f"ON {sqlquote.pg_qualified(fk.schema, fk.table)} ({sqlquote.pg_column_list(fk.columns)});"
-            )
+        # the lookups read ONLY the referencing table: an inheritance parent's children need no index for them
+        target = table or Table(schema=fk.schema, name=fk.table)
+        remediation = create_index_sql(snap, target, fk.columns, names, with_children=False)
         yield Hit(
             object=ObjectRef(
                 type="foreign_key", schema=fk.schema, table=fk.table, columns=fk.columns, constraint=fk.name

@@ -14,18 +14,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditor.engine import Unmet, check
-from auditor.model import Hit, IndexProposal, ObjectRef, Severity, Snapshot, Statement
-from auditor.sqlquote import column_list, pg_ident, qualified
+from auditor.model import Hit, IndexProposal, ObjectRef, PlanScan, Severity, Snapshot, Statement, Table
+from auditor.relations import IndexNames, create_index_sql, members, planned_rows
+from auditor.sqlquote import pg_ident
 from auditor.workload import (
     DEFAULT_LARGE_ROWS,
     SEQ_SCANS,
-    index_name,
     is_large,
+    named_tables,
     plans_by_queryid,
     query_shape,
+    scan_rows,
+    scan_table,
     single_row_lookup,
     statement_percentile,
-    table_rows,
     weak_index_scan,
 )
 
@@ -238,6 +240,19 @@ def missing_index_for_query(snap: Snapshot, opts: MissingIndexOptions) -> Iterat
     index (the primary key, say) already leads with, and no range column with fewer than 1 / `max_selectivity`
     distinct values.
 
+    Tables are judged as the planner reads them. A statement that names a partitioned table (or an
+    inheritance parent) reads all its members: their rows are summed against `large_rows`, however small each
+    partition is, and the index is proposed on the table the statement names -- created ON ONLY the parent,
+    built CONCURRENTLY on each partition and attached, so that no write waits for the whole table (an
+    inheritance tree gets one index per member that lacks it, since its children do not share their parent's
+    indexes). A statement that names one partition is judged on that partition alone. An existing index counts
+    when the partitioned table has it, or every member does.
+
+    The rows a scan keeps are the planner's estimate over the whole table: a parallel scan's estimate is per
+    process, so it is multiplied by the processes sharing it, as PostgreSQL divided it (the planned workers,
+    plus the leader's share `1 - 0.3 x workers` while positive, unless `parallel_leader_participation` is off:
+    2.4 for two workers).
+
     On PostgreSQL an index or bitmap scan is questioned too, when its index does not lead with every equality
     column and the plan shows the rest checked row by row (a `Filter` on such a column, an `Index Cond` on
     such a column but not on the index's leading column -- a walk through the whole index -- or an index
@@ -281,36 +296,46 @@ def missing_index_for_query(snap: Snapshot, opts: MissingIndexOptions) -> Iterat
     - https://github.com/HypoPG/hypopg
     """
     plans = plans_by_queryid(snap)
+    names = IndexNames(snap)
     for stmt in snap.statements:
         plan = plans.get(stmt.queryid)
         if plan is None or not plan.explained:
             continue
+        named = named_tables(snap, stmt.query)
         for proposal in plan.proposals:
             table = snap.table(proposal.schema, proposal.table)
-            if not is_large(table, opts.large_rows):
+            if table is None or not is_large(snap, table, opts.large_rows):
                 continue
-            on_table = [s for s in plan.scans if (s.schema, s.table) == (proposal.schema, proposal.table)]
+            # the scans of the table as the statement named it: each partition's, for a partitioned table
+            on_table = [s for s in plan.scans if (t := scan_table(snap, s, named)) is not None and t.key == table.key]
             if proposal.current_index is None:
                 scans = [s for s in on_table if s.scan_type in SEQ_SCANS]
             else:  # an index scan that filters: only a verified gain counts, the plan alone is weak evidence
                 scans = [s for s in on_table if s.index == proposal.current_index and proposal.verified]
             if not scans:
                 continue
-            rows = table_rows(table) if table is not None else None
-            if not _worth_it(proposal, scans[0].plan_rows, rows, opts):
+            rows = planned_rows(snap, table)
+            per_scan = [scan_rows(snap, s) for s in scans]
+            kept = sum(r for r in per_scan if r is not None) if all(r is not None for r in per_scan) else None
+            if not _worth_it(proposal, kept, rows, opts):
                 continue
             if proposal.verified:
                 verdict = f"hypopg: plan cost {proposal.cost_before:.1f} -> {proposal.cost_after:.1f}"
             else:
                 verdict = proposal.note or "unverified"
-            how = f"{scans[0].scan_type} on {proposal.schema}.{proposal.table} ({rows} rows)"
+            how = _scan_text(snap, table, scans, rows, kept)
             if proposal.current_index is not None:
                 how += f" via {weak_index_scan(snap, scans[0], proposal) or proposal.current_index}"
             details: dict[str, Any] = {
                 **_figures(stmt), "table_rows": rows, "scan": scans[0].scan_type,
                 "equality_columns": list(proposal.equality), "range_columns": list(proposal.range),
                 "sort_columns": list(proposal.sort), "verified": proposal.verified,
-                "cost_before": proposal.cost_before, "cost_after": proposal.cost_after, "plan_method": plan.method}
+                "cost_before": proposal.cost_before, "cost_after": proposal.cost_after, "plan_method": plan.method,
+                "scan_rows": round(kept, 1) if kept is not None else None}
+            if len(scans) > 1 or (scans[0].schema, scans[0].table) != table.key:
+                details["scanned"] = [f"{s.schema}.{s.table}" for s in scans]
+            if any(s.workers for s in scans):
+                details["parallel_workers"] = max(s.workers or 0 for s in scans)
             if proposal.current_index is not None:
                 details.update(current_index=proposal.current_index, filter=scans[0].filter)
             yield Hit(
@@ -318,22 +343,27 @@ def missing_index_for_query(snap: Snapshot, opts: MissingIndexOptions) -> Iterat
                                  columns=proposal.columns, query=stmt.query, queryid=stmt.queryid),
                 message=f"{how}; index ({', '.join(proposal.columns)}) proposed, {verdict}",
                 details=details,
-                remediation=_create_index(snap.engine, proposal),
+                remediation=create_index_sql(snap, table, proposal.columns, names),
             )
 
 
-def _create_index(engine: str, proposal: IndexProposal) -> str:
-    name = _index_name(proposal)
-    target = qualified(engine, proposal.schema, proposal.table)
-    cols = column_list(engine, proposal.columns)
-    if engine == "mysql":
-        # InnoDB builds a secondary index online: reads and writes go on during the build
-        return f"CREATE INDEX {qualified(engine, None, name)} ON {target} ({cols}) ALGORITHM=INPLACE, LOCK=NONE;"
-    return f"CREATE INDEX CONCURRENTLY {qualified(engine, None, name)} ON {target} ({cols});"
-
-
-def _index_name(proposal: IndexProposal) -> str:
-    return index_name(proposal.table, proposal.columns)
+def _scan_text(snap: Snapshot, table: Table, scans: list[PlanScan], rows: int | None, kept: float | None) -> str:
+    """'Seq Scan on public.orders (60000 rows)', naming the partitions read and a parallel scan's estimate."""
+    kind = scans[0].scan_type
+    target = f"{table.schema}.{table.name}"
+    members_scanned = [s for s in scans if (s.schema, s.table) != table.key]
+    if members_scanned:
+        what = "partitions" if table.kind == "partitioned" else "inheritance children"
+        held = sum(1 for m in members(snap, table) if m.key != table.key and m.kind != "partitioned")
+        text = f"{kind} on {len(members_scanned)} of the {held} {what} of {target} ({rows} rows in all)"
+    else:
+        text = f"{kind} on {target} ({rows} rows)"
+    workers = max((s.workers or 0) for s in scans)
+    if workers and kept is not None:
+        # EXPLAIN shows a parallel scan's rows per process; the selectivity is judged on the total
+        text += (f", a parallel scan with {workers} workers planned keeping an estimated {kept:.0f} rows in all "
+                 f"({sum(s.plan_rows or 0 for s in scans):.0f} per process)")
+    return text
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -29,8 +29,9 @@ from auditor.model import (
     snapshot_from_json,
     snapshot_to_json,
 )
+from auditor.relations import table_rows
 from auditor.scoring import compute_metrics
-from auditor.workload import index_coverage, propose_index, table_rows, weak_index_scan
+from auditor.workload import index_coverage, propose_index, weak_index_scan
 from checks.workload import MissingIndexOptions, NPlusOneOptions, SlowQueryOptions
 from tests.builders import index, pk, snap, table
 

@@ -28,7 +28,8 @@ from auditor.connectors.postgres import collect
 from auditor.dsn import parse_dsn
 from auditor.engine import all_checks, run_checks
 from auditor.model import Finding, Snapshot
-from auditor.workload import is_own_statement, table_rows
+from auditor.relations import table_rows
+from auditor.workload import is_own_statement
 
 SCHEMA = Path(__file__).parent / "data" / "hidden_pg" / "case2_wl_schema.sql"
 

@@ -41,7 +41,8 @@ from auditor.mysql_workload import (
     stddev_from_quantile,
     touches_only_system_schemas,
 )
-from auditor.workload import SEQ_SCANS, is_large, propose_index, resolve_table, table_rows
+from auditor.relations import table_rows
+from auditor.workload import SEQ_SCANS, is_large, propose_index, resolve_table
 
 PERFORMANCE_SCHEMA_ENABLE = "[mysqld]\nperformance_schema = ON"
 PLAN_EXPLAIN = "EXPLAIN FORMAT=JSON of MySQL 8 sample statement texts"
@@ -225,7 +226,7 @@ def counter_plan(snapshot: Snapshot, stmt: Statement, options: MySqlWorkloadOpti
         tables = [t for t in (resolve_table(snapshot, r) for r in shape.relations) if t is not None]
         for table in dict.fromkeys(tables):
             rows = table_rows(table)
-            if not is_large(table, options.proposal_min_rows) or rows is None:
+            if not is_large(snapshot, table, options.proposal_min_rows) or rows is None:
                 continue
             if examined < options.counter_scan_share * rows:
                 continue
@@ -292,7 +293,7 @@ def plan_from_explain(snapshot: Snapshot, stmt: Statement, doc: Mapping[str, Any
                         alias=rel.alias if rel is not None else None, index=access["key"],
                         plan_rows=access["rows"])
         scans.append(scan)
-        if scan.scan_type in SEQ_SCANS and is_large(table, options.proposal_min_rows):
+        if scan.scan_type in SEQ_SCANS and is_large(snapshot, table, options.proposal_min_rows):
             proposal = propose_index(snapshot, stmt.query, table.schema, table.name)
             if proposal is not None and proposal not in proposals:
                 proposals.append(dataclasses.replace(proposal, note=UNVERIFIED))

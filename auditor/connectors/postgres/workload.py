@@ -25,7 +25,8 @@ import psycopg
 from psycopg import errors as pgerrors
 from psycopg.rows import tuple_row
 
-from auditor.model import IndexProposal, PlanScan, PlanSummary, Snapshot, Statement, WorkloadInfo
+from auditor.model import IndexProposal, PlanScan, PlanSummary, Snapshot, Statement, Table, WorkloadInfo
+from auditor.relations import is_partition_tree, members
 from auditor.sqlquote import pg_column_list, pg_qualified
 from auditor.workload import (
     INDEX_SCANS,
@@ -34,7 +35,9 @@ from auditor.workload import (
     is_large,
     is_own_statement,
     marked,
+    named_tables,
     propose_index,
+    scan_table,
     weak_index_scan,
 )
 
@@ -331,15 +334,19 @@ def _explain_one(session: _Session, snapshot: Snapshot, stmt: Statement, params:
     except psycopg.Error as exc:
         return PlanSummary(queryid=stmt.queryid, reason=_reason(exc), method=method)
     scans = tuple(_scans(plan))
+    named = named_tables(snapshot, stmt.query)
     proposals: list[IndexProposal] = []
     for scan in scans:
         if scan.schema is None or scan.scan_type not in SEQ_SCANS | INDEX_SCANS:
             continue
-        table = snapshot.table(scan.schema, scan.table)
-        if not is_large(table, options.proposal_min_rows):
+        # the table the statement named: a partitioned table (an inheritance parent) for a scan of its member,
+        # judged by the rows of all its members and given the index on itself
+        table = scan_table(snapshot, scan, named)
+        if table is None or not is_large(snapshot, table, options.proposal_min_rows):
             continue
-        proposal = propose_index(snapshot, stmt.query, scan.schema, scan.table)
-        if proposal is None or any(p.columns == proposal.columns for p in proposals):
+        proposal = propose_index(snapshot, stmt.query, table.schema, table.name)
+        if proposal is None or any((p.schema, p.table, p.columns) == (proposal.schema, proposal.table,
+                                                                       proposal.columns) for p in proposals):
             continue
         if scan.scan_type in INDEX_SCANS:
             # an index scan is questioned only when the index leaves equality columns to a Filter; without
@@ -348,7 +355,9 @@ def _explain_one(session: _Session, snapshot: Snapshot, stmt: Statement, params:
                 continue
             proposal = dataclasses.replace(proposal, current_index=scan.index)
         if hypopg:
-            proposal = _verify(session, stmt.query, params, n, method, proposal, float(plan["Total Cost"]))
+            targets = [table] if table.kind == "partitioned" or not is_partition_tree(snapshot, table) \
+                else [m for m in members(snapshot, table) if m.kind != "partitioned"]
+            proposal = _verify(session, stmt.query, params, n, method, proposal, float(plan["Total Cost"]), targets)
         proposals.append(proposal)
     return PlanSummary(queryid=stmt.queryid, explained=True, method=method, total_cost=float(plan["Total Cost"]),
                        plan_rows=float(plan["Plan Rows"]), scans=scans, proposals=tuple(proposals))
@@ -377,8 +386,14 @@ def _plan(session: _Session, query: str, params: int, n: int, method: str) -> di
     return top
 
 
-def _scans(node: Mapping[str, Any]) -> Iterator[PlanScan]:
+_PARALLEL_NAMES = frozenset({"Seq Scan", "Index Scan", "Index Only Scan", "Bitmap Heap Scan"})
+
+
+def _scans(node: Mapping[str, Any], workers: int | None = None) -> Iterator[PlanScan]:
+    """The relation accesses of a plan; ``workers``: the workers the Gather above the node planned."""
     node_type = str(node.get("Node Type", ""))
+    if node.get("Workers Planned") is not None:
+        workers = int(node["Workers Planned"])
     if "Relation Name" in node and node_type != "ModifyTable":
         index = node.get("Index Name")
         if index is None and node_type == "Bitmap Heap Scan":
@@ -388,12 +403,17 @@ def _scans(node: Mapping[str, Any]) -> Iterator[PlanScan]:
         if node_type == "Bitmap Heap Scan":
             index_rows = next((c.get("Plan Rows") for c in _descend(node) if c.get("Index Name")), None)
             index_cond = next((c.get("Index Cond") for c in _descend(node) if c.get("Index Name")), None)
-        yield PlanScan(schema=node.get("Schema"), table=str(node["Relation Name"]), scan_type=node_type,
+        # JSON plans say "Seq Scan" with "Parallel Aware": true where the text form says "Parallel Seq Scan"; its
+        # row estimate is then per process
+        parallel = bool(node.get("Parallel Aware")) and node_type in _PARALLEL_NAMES and bool(workers)
+        yield PlanScan(schema=node.get("Schema"), table=str(node["Relation Name"]),
+                       scan_type=f"Parallel {node_type}" if parallel else node_type,
                        alias=node.get("Alias"), index=index, plan_rows=node.get("Plan Rows"),
                        filter=node.get("Filter") if index is not None else None, index_rows=index_rows,
-                       index_cond=index_cond if index is not None else None)
+                       index_cond=index_cond if index is not None else None,
+                       workers=workers if parallel else None)
     for child in node.get("Plans", ()):
-        yield from _scans(child)
+        yield from _scans(child, workers)
 
 
 def _descend(node: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
@@ -403,20 +423,26 @@ def _descend(node: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
 
 
 def _verify(session: _Session, query: str, params: int, n: int, method: str, proposal: IndexProposal,
-            cost_before: float) -> IndexProposal:
-    """Plan the statement again with the proposal as a hypothetical index (session memory only)."""
-    ddl = f"CREATE INDEX ON {pg_qualified(proposal.schema, proposal.table)} ({pg_column_list(proposal.columns)})"
+            cost_before: float, targets: Sequence[Table]) -> IndexProposal:
+    """Plan the statement again with the proposal as a hypothetical index (session memory only) on each of
+    ``targets``: the table, a partitioned table (hypopg gives its partitions the index), or every member of an
+    inheritance tree (whose children do not share their parent's indexes)."""
     try:
         with session.savepoint():
             try:
-                created = session.one("SELECT indexname FROM hypopg_create_index(%s)", (ddl,))
+                created: set[str] = set()
+                for target in targets:
+                    ddl = (f"CREATE INDEX ON {pg_qualified(target.schema, target.name)} "
+                           f"({pg_column_list(proposal.columns)})")
+                    row = session.one("SELECT indexname FROM hypopg_create_index(%s)", (ddl,))
+                    if row:
+                        created.add(str(row[0]))
                 plan = _plan(session, query, params, n, method)
             finally:
                 session.rows("SELECT hypopg_reset()")
     except psycopg.Error as exc:
         return dataclasses.replace(proposal, note=f"hypopg could not verify it: {_reason(exc)}")
-    hypo_name = str(created[0]) if created else ""
-    used = any(s.index == hypo_name for s in _scans(plan))
+    used = any(s.index in created for s in _scans(plan))
     return dataclasses.replace(proposal, verified=True, used=used, cost_before=cost_before,
                                cost_after=float(plan["Total Cost"]))
 
