@@ -18,6 +18,7 @@ only such index) and IX05 (a foreign key without one).
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
@@ -112,6 +113,71 @@ def named_table(snapshot: Snapshot, scanned: Table, named: Collection[tuple[str,
         if t.key in named:
             return t
     return scanned
+
+
+# ------------------------------------------------------------------------------------------------------------
+# References
+# ------------------------------------------------------------------------------------------------------------
+
+# A column that names another entity: customer_id, customerId, CustomerID (not a bare "id").
+_REF_COLUMN = re.compile(r"^(?P<stem>.+?)_?(?:id|Id|ID)$")
+
+
+def _singular_forms(name: str) -> set[str]:
+    """The names a table of entities called ``name`` may have: customer -> customer, customers, customeres..."""
+    n = name.lower()
+    forms = {n, n + "s", n + "es"}
+    if n.endswith("y"):
+        forms.add(n[:-1] + "ies")
+    return forms
+
+
+def reference_candidates(snapshot: Snapshot, tables: list[Table]) -> list[tuple[Table, str, Table]]:
+    """(table, column, referenced table) for columns named after another table of the same schema.
+
+    ``orders.customer_id`` with a table ``customers`` (or ``customer``) is a candidate. A table's own key
+    (``film.film_id``) is not, and neither is a column named after no table (``external_id``).
+    """
+    by_name: dict[tuple[str, str], Table] = {}
+    for t in tables:
+        by_name.setdefault((t.schema, t.name.lower()), t)
+    out: list[tuple[Table, str, Table]] = []
+    for t in tables:
+        for col in t.columns:
+            m = _REF_COLUMN.match(col.name)
+            if m is None or not m.group("stem").strip("_"):
+                continue
+            stem = m.group("stem").rstrip("_")
+            target = next((by_name[(t.schema, f)] for f in sorted(_singular_forms(stem))
+                           if (t.schema, f) in by_name), None)
+            if target is None or target.key == t.key:
+                continue
+            out.append((t, col.name, target))
+    return out
+
+
+def referencing_columns(snapshot: Snapshot, schema: str, table: str,
+                        columns: Sequence[str]) -> dict[tuple[str, str], list[str]]:
+    """The tables whose rows name one row of ``schema.table`` by ``columns``, with how: table key -> labels.
+
+    Declared foreign keys to exactly those columns count ("orders(customer_id) [orders_customer_id_fkey]"), and,
+    when ``columns`` is the table's one-column primary key, columns named after the table that no foreign key
+    declares ("orders(customer_id), named after it": many schemas leave their references undeclared).
+    """
+    out: dict[tuple[str, str], list[str]] = {}
+    declared: set[tuple[str, str, str]] = set()
+    for fk in snapshot.foreign_keys():
+        if fk.ref_table_key == (schema, table) and sorted(fk.ref_columns) == sorted(columns):
+            out.setdefault(fk.table_key, []).append(f"{fk.schema}.{fk.table}({', '.join(fk.columns)}) [{fk.name}]")
+            declared.update((fk.schema, fk.table, c) for c in fk.columns)
+    pk = snapshot.constraints_of(schema, table, "primary_key")
+    if len(columns) == 1 and pk and tuple(pk[0].columns) == tuple(columns):
+        tables = [t for t in snapshot.tables if t.kind in ("table", "partitioned")]
+        for child, column, target in reference_candidates(snapshot, tables):
+            if target.key == (schema, table) and (child.schema, child.name, column) not in declared:
+                out.setdefault(child.key, []).append(
+                    f"{child.schema}.{child.name}({column}), named after {schema}.{table}")
+    return out
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -18,13 +18,13 @@ every other signal.
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from auditor.model import Finding, Severity, Snapshot, Table
 from auditor.posture import hit_ratios
+from auditor.relations import reference_candidates
 
 SEVERITY_WEIGHT = {Severity.ERROR: 10.0, Severity.WARNING: 3.0, Severity.INFO: 0.5}
 SEVERITY_CAP = {Severity.ERROR: 25.0, Severity.WARNING: 10.0, Severity.INFO: 2.0}
@@ -196,43 +196,6 @@ def _unused_metrics(snapshot: Snapshot, findings: list[Finding], targets: Target
 # ------------------------------------------------------------------------------------------------------------
 # Schema completeness
 # ------------------------------------------------------------------------------------------------------------
-
-# A column that names another entity: customer_id, customerId, CustomerID (not a bare "id").
-_REF_COLUMN = re.compile(r"^(?P<stem>.+?)_?(?:id|Id|ID)$")
-
-
-def _singular_forms(name: str) -> set[str]:
-    """The names a table of entities called ``name`` may have: customer -> customer, customers, customeres..."""
-    n = name.lower()
-    forms = {n, n + "s", n + "es"}
-    if n.endswith("y"):
-        forms.add(n[:-1] + "ies")
-    return forms
-
-
-def reference_candidates(snapshot: Snapshot, tables: list[Table]) -> list[tuple[Table, str, Table]]:
-    """(table, column, referenced table) for columns named after another table of the same schema.
-
-    ``orders.customer_id`` with a table ``customers`` (or ``customer``) is a candidate. A table's own key
-    (``film.film_id``) is not, and neither is a column named after no table (``external_id``).
-    """
-    by_name: dict[tuple[str, str], Table] = {}
-    for t in tables:
-        by_name.setdefault((t.schema, t.name.lower()), t)
-    out: list[tuple[Table, str, Table]] = []
-    for t in tables:
-        for col in t.columns:
-            m = _REF_COLUMN.match(col.name)
-            if m is None or not m.group("stem").strip("_"):
-                continue
-            stem = m.group("stem").rstrip("_")
-            target = next((by_name[(t.schema, f)] for f in sorted(_singular_forms(stem))
-                           if (t.schema, f) in by_name), None)
-            if target is None or target.key == t.key:
-                continue
-            out.append((t, col.name, target))
-    return out
-
 
 def _share(part: int, whole: int) -> float:
     return round(100.0 * part / whole, 1)

@@ -30,7 +30,7 @@ from pglast import ast, parse_sql
 from pglast.enums import A_Expr_Kind, BoolExprType, SetOperation
 
 from auditor.model import Index, IndexProposal, PlanScan, PlanSummary, Snapshot, Statement, Table
-from auditor.relations import is_partition_tree, members, named_table, planned_rows
+from auditor.relations import is_partition_tree, members, named_table, planned_rows, referencing_columns
 
 _STD_NORMAL = statistics.NormalDist()
 
@@ -766,7 +766,17 @@ def index_coverage(snapshot: Snapshot, large_rows: int = DEFAULT_LARGE_ROWS) -> 
     return pct, how
 
 
-def single_row_lookup(snapshot: Snapshot, stmt: Statement) -> str | None:
+@dataclass(frozen=True)
+class Lookup:
+    """What makes a statement a single-row lookup: the table and the key it compares for equality."""
+
+    schema: str
+    table: str
+    columns: tuple[str, ...]  # the key's columns; for a LIMIT lookup the columns compared for equality, if any
+    why: str
+
+
+def single_row_lookup(snapshot: Snapshot, stmt: Statement) -> Lookup | None:
     """Why ``stmt`` is a single-row lookup (equality on a primary or unique key, or LIMIT 1), else None."""
     shape = query_shape(snapshot, stmt.query)
     if shape.kind != "select" or not shape.scopes or stmt.calls <= 0:
@@ -774,16 +784,84 @@ def single_row_lookup(snapshot: Snapshot, stmt: Statement) -> str | None:
     if stmt.rows > stmt.calls:  # more than one row per call on average: not a single-row lookup
         return None
     top = shape.scopes[0]
-    for key, uses in scope_columns(snapshot, top).items():
+    used = scope_columns(snapshot, top)
+    for key, uses in used.items():
         eq = {u.column for u in uses if u.kind == "eq"}
         for con in snapshot.constraints_of(*key):
             if con.type in ("primary_key", "unique") and con.columns and set(con.columns) <= eq:
                 what = "primary key" if con.type == "primary_key" else "unique key"
-                return f"equality on the {what} of {key[0]}.{key[1]} ({', '.join(con.columns)})"
+                return Lookup(key[0], key[1], tuple(con.columns),
+                              f"equality on the {what} of {key[0]}.{key[1]} ({', '.join(con.columns)})")
         for ix in snapshot.indexes_of(*key):
-            cols = ix.columns
-            if ix.is_unique and ix.predicate is None and cols and None not in cols and set(cols) <= eq:  # type: ignore[arg-type]
-                return f"equality on the unique index {ix.qualified} ({', '.join(c for c in cols if c)})"
+            cols = tuple(c for c in ix.columns if c is not None)
+            if ix.is_unique and ix.predicate is None and cols and len(cols) == len(ix.columns) and set(cols) <= eq:
+                return Lookup(key[0], key[1], cols,
+                              f"equality on the unique index {ix.qualified} ({', '.join(cols)})")
     if top.limit_one or (top.has_limit and top.relations):
-        return "LIMIT returning at most one row per call"
+        tables = [resolve_table(snapshot, r) for r in top.relations]
+        if len(tables) == 1 and tables[0] is not None:
+            eq_cols = tuple(dict.fromkeys(u.column for u in used.get(tables[0].key, []) if u.kind == "eq"))
+            return Lookup(tables[0].schema, tables[0].name, eq_cols, "LIMIT returning at most one row per call")
+        return Lookup("", "", (), "LIMIT returning at most one row per call")
+    return None
+
+
+@dataclass(frozen=True)
+class Loop:
+    """The evidence that a lookup runs in a loop: the statements whose rows it is called once for."""
+
+    parents: tuple[Statement, ...]
+    references: tuple[str, ...]  # how the parents' tables name the looked-up row: "public.orders(customer_id) [...]"
+    rows: int  # rows the parents returned, all calls together
+    calls: int  # the parents' calls
+
+    @property
+    def rows_per_call(self) -> float:
+        return self.rows / self.calls if self.calls else 0.0
+
+
+def loop_parents(snapshot: Snapshot, lookup_stmt: Statement, lookup: Lookup, statements: Sequence[Statement],
+                 min_rows_per_call: float = 2.0, tolerance: float = 0.5) -> Loop | None:
+    """The parent statements that explain a lookup's calls as a loop over their rows, or None.
+
+    A parent is a SELECT that reads a table whose rows name the looked-up row (a foreign key to the lookup's key,
+    or a column named after its table, see :func:`auditor.relations.referencing_columns`) and returns at least
+    ``min_rows_per_call`` rows per call: an application that fetches one row and then its parent makes one lookup
+    per request, not a loop. The lookup's calls must match the rows the parent returned -- calls x rows per call
+    -- within ``tolerance`` (0.5: from half to one and a half times; an identity map that skips repeated keys
+    makes fewer calls than rows). The parent closest to a match wins; failing a single one, all the candidates
+    together (a lookup made for the rows of two list pages).
+    """
+    if not lookup.table or lookup_stmt.calls <= 0:
+        return None
+    refs = referencing_columns(snapshot, lookup.schema, lookup.table, lookup.columns) if lookup.columns else {}
+    if not refs:
+        return None
+    candidates: list[tuple[Statement, tuple[str, ...]]] = []
+    for stmt in statements:
+        if stmt.queryid == lookup_stmt.queryid or not stmt.toplevel or stmt.calls <= 0:
+            continue
+        if stmt.rows < min_rows_per_call * stmt.calls:
+            continue
+        shape = query_shape(snapshot, stmt.query)
+        if shape.kind != "select":
+            continue
+        tables = {t.key for t in (resolve_table(snapshot, r) for r in shape.relations) if t is not None}
+        how = tuple(label for key in sorted(tables & set(refs)) for label in refs[key])
+        if how:
+            candidates.append((stmt, how))
+
+    def matches(rows: int) -> bool:
+        return rows > 0 and (1 - tolerance) * rows <= lookup_stmt.calls <= (1 + tolerance) * rows
+
+    singles = [(abs(math.log(lookup_stmt.calls / p.rows)), p.queryid, p, how) for p, how in candidates
+               if matches(p.rows)]
+    if singles:
+        _, _, parent, how = min(singles, key=lambda c: (c[0], c[1]))
+        return Loop((parent,), how, parent.rows, parent.calls)
+    if len(candidates) > 1 and matches(sum(p.rows for p, _ in candidates)):
+        candidates.sort(key=lambda c: (-c[0].rows, c[0].queryid))
+        how = tuple(dict.fromkeys(label for _, labels in candidates for label in labels))
+        return Loop(tuple(p for p, _ in candidates), how, sum(p.rows for p, _ in candidates),
+                    sum(p.calls for p, _ in candidates))
     return None

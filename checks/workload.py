@@ -21,6 +21,7 @@ from auditor.workload import (
     DEFAULT_LARGE_ROWS,
     SEQ_SCANS,
     is_large,
+    loop_parents,
     named_tables,
     plans_by_queryid,
     query_shape,
@@ -373,40 +374,63 @@ def _scan_text(snap: Snapshot, table: Table, scans: list[PlanScan], rows: int | 
 class NPlusOneOptions:
     min_calls: int = 1000  # a lookup called fewer times is not a hot loop
     ratio: float = 10.0  # ... and it must be called this many times more than the workload's median statement
+    min_rows_per_call: float = 2.0  # a parent statement returning fewer rows per call is not looped over
+    match_tolerance: float = 0.5  # the lookup's calls within (1 +- this) x the rows the parent returned
+
+
+def _short(query: str, width: int = 90) -> str:
+    text = " ".join(query.split())
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 @check(code="WL03", name="n-plus-one", severity=Severity.WARNING, engines=ENGINES, options=NPlusOneOptions,
        requires=REQUIRES, needs=NEEDS)
 def n_plus_one(snap: Snapshot, opts: NPlusOneOptions) -> Iterator[Hit]:
-    """Single-row lookup called far more often than its neighbours: the N+1 query pattern.
+    """Single-row lookup called once per row of another statement: the N+1 query pattern.
 
     ## What it does
-    Flags SELECT statements that fetch one row per call (equality on every column of a primary key or unique
-    key, or a LIMIT returning at most one row per call) and are called at least `min_calls` times and at least
-    `ratio` times as often as the median statement of the workload. Calls are counted per statement text: on
-    PostgreSQL the pg_stat_statements rows of one text (one per role and per parameter type -- psycopg 3 binds
-    an int as int2, int4 or int8 by its value) are merged first; MySQL/MariaDB digests are per text already.
+    Takes the SELECT statements that fetch one row per call (equality on every column of a primary key or
+    unique key, or a LIMIT returning at most one row per call) and are called at least `min_calls` times and at
+    least `ratio` times as often as the median statement of the workload. Calls are counted per statement text:
+    on PostgreSQL the pg_stat_statements rows of one text (one per role and per parameter type -- psycopg 3
+    binds an int as int2, int4 or int8 by its value) are merged first; MySQL/MariaDB digests are per text
+    already.
+
+    A hot lookup is not yet a loop: an application that reads the signed-in user once per request makes as many
+    calls. A finding needs the loop's other half, a parent statement: a SELECT that reads a table whose rows
+    name the looked-up row (a foreign key to the lookup's key, or a column named after its table, such as
+    `orders.customer_id` for `customers`), returns at least `min_rows_per_call` rows per call, and whose calls x
+    rows per call -- the rows it returned in all -- match the lookup's calls within `match_tolerance`. The
+    closest such parent is named, with its figures; failing a single one, all of them together (a lookup made
+    for the rows of two list pages). Without a parent the lookup is not reported.
 
     ## Why is this bad?
-    It is the signature of a loop in the application that fetches rows one by one (an ORM's lazy loading):
-    N round trips where one query would do. Each call is fast, so it never shows up as a slow query.
+    The application fetches rows one by one in a loop over the parent's result (an ORM's lazy loading): N round
+    trips where one query would do. Each call is fast, so it never shows up as a slow query.
 
     ## Example
     ```sql
-    SELECT * FROM users WHERE id = $1;  -- 120,000 calls; the median statement: 300 calls
+    SELECT id, customer_id FROM orders WHERE created_at >= $1 ORDER BY created_at LIMIT 25;  -- 200 calls
+    SELECT * FROM customers WHERE id = $1;  -- 5,000 calls: once per order row
     ```
 
     ## Fix
     ```sql
-    SELECT * FROM users WHERE id = ANY($1);  -- one call with every id, or a JOIN in the parent query
+    SELECT * FROM customers WHERE id = ANY($1);  -- one call with every id, or a JOIN in the parent query
     ```
 
     ## Options
     - `min_calls` (1000): fewer calls are not a hot loop.
     - `ratio` (10): how many times the median statement's calls.
+    - `min_rows_per_call` (2): a parent returning fewer rows per call, on average, is not looped over.
+    - `match_tolerance` (0.5): the lookup's calls must lie between (1 - tolerance) and (1 + tolerance) times the
+      rows the parent returned; below one, an identity map that skips keys seen before.
 
     ## Known problems
-    A lookup table read once per request by design looks the same; ignore the finding for that statement.
+    The statistics count calls and rows, not which request made them: a lookup made once per request can match
+    a list statement's rows by coincidence, and a loop over rows the application filters or caches heavily
+    (fewer lookups than half the rows) is missed. A parent that reads the key through a view or a function is
+    not recognised.
     """
     stmts = _countable(snap)
     if not stmts:
@@ -415,14 +439,28 @@ def n_plus_one(snap: Snapshot, opts: NPlusOneOptions) -> Iterator[Hit]:
     for stmt in stmts:
         if stmt.calls < opts.min_calls or stmt.calls < opts.ratio * median:
             continue
-        why = single_row_lookup(snap, stmt)
-        if why is None:
+        lookup = single_row_lookup(snap, stmt)
+        if lookup is None:
             continue
+        loop = loop_parents(snap, stmt, lookup, stmts, opts.min_rows_per_call, opts.match_tolerance)
+        if loop is None:
+            continue  # a hot lookup without a statement to loop over: once per request, not N+1
+        parent = loop.parents[0]
+        if len(loop.parents) == 1:
+            source = (f"the {loop.rows} rows that `{_short(parent.query)}` returned in {loop.calls} calls "
+                      f"({loop.rows_per_call:.1f} per call)")
+        else:
+            source = (f"the {loop.rows} rows that {len(loop.parents)} statements returned in {loop.calls} calls "
+                      f"({loop.rows_per_call:.1f} per call), the largest `{_short(parent.query)}`")
         yield Hit(
             object=_query_ref(stmt),
-            message=(f"single-row lookup called {stmt.calls} times ({stmt.calls / median:.0f}x the median "
-                     f"statement): {why}"),
-            details={**_figures(stmt), "median_calls": median, "lookup": why},
+            message=(f"single-row lookup called {stmt.calls} times, {stmt.calls / loop.calls:.1f} times per call "
+                     f"of its parent: once for each of {source}, rows that name it through "
+                     f"{'; '.join(loop.references)}; {lookup.why}"),
+            details={**_figures(stmt), "median_calls": median, "lookup": lookup.why,
+                     "parent_queryids": [p.queryid for p in loop.parents], "parent_calls": loop.calls,
+                     "parent_rows": loop.rows, "lookups_per_parent_call": round(stmt.calls / loop.calls, 2),
+                     "references": list(loop.references)},
         )
 
 

@@ -33,7 +33,7 @@ from auditor.relations import table_rows
 from auditor.scoring import compute_metrics
 from auditor.workload import index_coverage, propose_index, weak_index_scan
 from checks.workload import MissingIndexOptions, NPlusOneOptions, SlowQueryOptions
-from tests.builders import index, pk, snap, table
+from tests.builders import fk, index, pk, snap, table
 
 PGSS = {"pg_stat_statements": "1.10"}
 ORDERS = table("orders", ["id", "customer_id", "status text", "created_at timestamptz"], rows=200_000)
@@ -128,15 +128,59 @@ def test_missing_index_unverified_uses_selectivity() -> None:
 # ---- WL03 -----------------------------------------------------------------------------------------------------
 
 
-def test_n_plus_one() -> None:
-    neighbours = [stmt(str(i), f"SELECT * FROM orders WHERE status = $1 AND id > ${i + 2}", calls=50, rows=500)
-                  for i in range(10, 15)]
-    hot_pk = stmt("1", "SELECT * FROM users WHERE id = $1", calls=20_000, rows=20_000)
-    hot_scan = stmt("2", "SELECT * FROM orders WHERE status = $1", calls=20_000, rows=400_000)
-    mild_pk = stmt("3", "SELECT * FROM orders WHERE id = $1", calls=300, rows=300)
-    s = wl_snap(hot_pk, hot_scan, mild_pk, *neighbours)
-    assert codes_for("WL03", s) == ["1"]
-    assert codes_for("WL03", s, NPlusOneOptions(min_calls=100, ratio=5.0)) == ["1", "3"]
+CUSTOMERS = table("customers", ["id", "email text"], rows=50_000)
+INVOICES = table("invoices", ["id", "buyer", "total numeric"], rows=80_000)
+LOOKUP = "SELECT * FROM customers WHERE id = $1"
+LIST = "SELECT id, customer_id FROM orders WHERE created_at >= $1 ORDER BY created_at LIMIT $2"
+
+
+def loop_snap(*statements: Statement) -> Snapshot:
+    neighbours = [stmt(f"n{i}", f"SELECT * FROM users WHERE email = $1 AND id > ${i + 2}", calls=50, rows=50)
+                  for i in range(6)]
+    return snap(ORDERS, pk("orders"), USERS, pk("users"), CUSTOMERS, pk("customers"), INVOICES, pk("invoices"),
+                fk("invoices", ["buyer"], "customers"), statements=(*statements, *neighbours),
+                workload=WorkloadInfo(), extensions=PGSS)
+
+
+def test_n_plus_one_needs_a_parent_that_it_loops_over() -> None:
+    lookup = stmt("1", LOOKUP, calls=20_000)
+    parent = stmt("p", LIST, calls=1000, rows=20_000)  # orders.customer_id, named after customers: 20 rows a call
+    once_per_request = stmt("2", "SELECT * FROM users WHERE id = $1", calls=20_000)  # nothing names users
+    hot_scan = stmt("3", "SELECT * FROM orders WHERE status = $1", calls=20_000, rows=400_000)
+    s = loop_snap(lookup, parent, once_per_request, hot_scan)
+    (hit,) = [h for h in iter_hits(find_check("WL03"), s)]  # type: ignore[arg-type]
+    assert hit.object.queryid == "1"
+    assert hit.message == (
+        "single-row lookup called 20000 times, 20.0 times per call of its parent: once for each of the 20000 rows "
+        f"that `{LIST}` returned in 1000 calls (20.0 per call), rows that name it through public.orders(customer_id), "
+        "named after public.customers; equality on the primary key of public.customers (id)")
+    assert hit.details["parent_queryids"] == ["p"] and hit.details["lookups_per_parent_call"] == 20.0
+    # without its parent, the same lookup is one per request: silent
+    assert codes_for("WL03", loop_snap(lookup, once_per_request, hot_scan)) == []
+
+
+def test_n_plus_one_parent_edges() -> None:
+    lookup = stmt("1", LOOKUP, calls=20_000)
+    # an identity map that skips repeated keys: half as many lookups as rows is the edge of the tolerance
+    assert codes_for("WL03", loop_snap(lookup, stmt("p", LIST, calls=1000, rows=40_000))) == ["1"]
+    assert codes_for("WL03", loop_snap(lookup, stmt("p", LIST, calls=1000, rows=40_100))) == []
+    assert codes_for("WL03", loop_snap(lookup, stmt("p", LIST, calls=1000, rows=13_334))) == ["1"]
+    assert codes_for("WL03", loop_snap(lookup, stmt("p", LIST, calls=1000, rows=13_300))) == []
+    # a parent of one row per call (read an order, then its customer) is no loop, however its calls match
+    assert codes_for("WL03", loop_snap(lookup, stmt("p", LIST, calls=20_000, rows=20_000))) == []
+    assert codes_for("WL03", loop_snap(lookup, stmt("p", LIST, calls=20_000, rows=20_000)),
+                     NPlusOneOptions(min_rows_per_call=1.0)) == ["1"]
+    # two list statements whose rows together match, one through a declared foreign key
+    by_buyer = stmt("q", "SELECT id, buyer, total FROM invoices WHERE total > $1 LIMIT $2", calls=400, rows=8_000)
+    two = loop_snap(lookup, stmt("p", LIST, calls=600, rows=12_000), by_buyer)
+    (hit,) = [h for h in iter_hits(find_check("WL03"), two)]  # type: ignore[arg-type]
+    assert hit.details["parent_queryids"] == ["p", "q"] and hit.details["parent_rows"] == 20_000
+    assert hit.details["references"] == ["public.orders(customer_id), named after public.customers",
+                                         "public.invoices(buyer) [invoices_buyer_fkey]"]
+    # the hotness filters still apply
+    neighbours_hot = loop_snap(stmt("1", LOOKUP, calls=900), stmt("p", LIST, calls=45, rows=900))
+    assert codes_for("WL03", neighbours_hot) == []
+    assert codes_for("WL03", neighbours_hot, NPlusOneOptions(min_calls=100, ratio=5.0)) == ["1"]
 
 
 # ---- WL04 -----------------------------------------------------------------------------------------------------
@@ -334,8 +378,9 @@ def test_rows_of_one_text_are_merged_and_own_statements_dropped() -> None:
     # WL03 sees one statement with every call, and names both queryids
     neighbours = [stmt(str(i), f"SELECT * FROM orders WHERE status = $1 AND id > ${i}", calls=20, rows=400)
                   for i in range(2, 8)]
+    parent = stmt("p", LIST, calls=250, rows=5000)  # the page whose every order's customer is looked up
     s = snap(table("customers", ["id", "full_name text"], rows=50_000), pk("customers"), ORDERS, pk("orders"),
-             statements=(merged, *neighbours), workload=WorkloadInfo(), extensions=PGSS)
+             statements=(merged, parent, *neighbours), workload=WorkloadInfo(), extensions=PGSS)
     hits = list(iter_hits(find_check("WL03"), s))  # type: ignore[arg-type]
     assert len(hits) == 1 and hits[0].details["calls"] == 5000 and hits[0].details["queryids"] == ["11", "22"]
 

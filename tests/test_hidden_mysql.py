@@ -140,8 +140,11 @@ def workload(cur: Any, r: random.Random, data: dict[str, Any]) -> None:
         cur.execute(sql, args)
         cur.fetchall()
 
-    for _ in range(1500):  # [P] WL03: a user lookup per ticket row
-        run("SELECT id, email, full_name FROM users WHERE id = %s", (r.randrange(1, N_USERS + 1),))
+    for _ in range(60):  # [P] WL03: a queue page of 25 tickets, then each requester looked up one by one
+        cur.execute("SELECT id, requester_id, subject FROM tickets WHERE status = %s ORDER BY created_at DESC "
+                    "LIMIT 25", (r.choice(STATUSES),))
+        for _, requester, _ in cur.fetchall():
+            run("SELECT id, email, full_name FROM users WHERE id = %s", (requester,))
     for _ in range(250):  # [T] a tiny table by its unique key: neither WL03 nor WL02
         run("SELECT id, name, monthly_price FROM plans WHERE code = %s", (r.choice(["free", "team", "biz", "ent"]),))
     for _ in range(120):  # [T] a tiny table by an unindexed column: not WL02

@@ -86,8 +86,11 @@ def drive(server: MySqlServer, db: str) -> None:
             run("SELECT SLEEP(%s), NOW()", 0.15)
         for i in range(60):
             run("SELECT SLEEP(%s), CURDATE()", 0.3 if i == 0 else 0.0005)
-        for i in range(1500):  # WL03; its look-alike is as hot but returns many rows
-            run("SELECT * FROM customers WHERE id = %s", 1 + i % 5000)
+        for page in range(100):  # WL03: a page of 15 orders, then each customer; the look-alike returns many rows
+            cur.execute("SELECT id, customer_id FROM orders WHERE created_at >= %s ORDER BY created_at LIMIT 15",
+                        (f"2024-01-{1 + page % 10:02d}",))
+            for _, cid in cur.fetchall():
+                run("SELECT * FROM customers WHERE id = %s", cid)
         for _ in range(1500):
             run("SELECT code FROM countries WHERE name <> %s", "x")
 

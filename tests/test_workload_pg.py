@@ -63,9 +63,13 @@ def drive(dsn: str, with_hypopg: bool) -> None:
             conn.execute("SELECT pg_sleep(%s), now()", (0.15,)).fetchall()
         for i in range(60):
             conn.execute("SELECT pg_sleep(%s), clock_timestamp()", (0.3 if i == 0 else 0.0005,)).fetchall()
-        # WL03: a primary-key lookup in a loop; its look-alike is as hot but returns many rows
-        for i in range(1500):
-            conn.execute("SELECT * FROM customers WHERE id = %s", (1 + i % 5000,)).fetchall()
+        # WL03: a page of 15 orders, then each order's customer looked up one by one; the look-alike below is
+        # as hot but returns many rows
+        for page in range(100):
+            rows = conn.execute("SELECT id, customer_id FROM orders WHERE created_at >= %s ORDER BY created_at "
+                                "LIMIT 15", (f"2024-01-{1 + page % 28:02d}",)).fetchall()
+            for _, cid in rows:
+                conn.execute("SELECT * FROM customers WHERE id = %s", (cid,)).fetchall()
         for _ in range(1500):
             conn.execute("SELECT code FROM countries WHERE name <> %s", ("x",)).fetchall()
 
