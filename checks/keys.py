@@ -436,6 +436,9 @@ def sequence_exhaustion(snap: Snapshot, opts: SequenceExhaustionOptions) -> Iter
     ends at the smaller of the sequence's own limit and the largest value of the narrowest integer column it
     feeds: an integer column fed by a bigint sequence fails at 2^31 - 1, whatever the sequence allows.
     Descending sequences are measured towards their minimum. Warning from `warn_pct`, error from `error_pct`.
+    A finding names the table and the column(s) the sequence feeds (`object.table`, `object.columns`), the
+    limiting column's table first, so that a baseline or an ignore by table and column finds it; on
+    MySQL/MariaDB, where the counter is the AUTO_INCREMENT column's own, the object is that column.
 
     ## Why is this bad?
     When the range runs out every INSERT fails ("nextval: reached maximum value" or "integer out of range", a
@@ -495,21 +498,35 @@ def sequence_exhaustion(snap: Snapshot, opts: SequenceExhaustionOptions) -> Iter
             bound = f"the {limiting.data_type} column {limiting.table}.{limiting.column}"
         else:
             bound = f"its own {'maximum' if ascending else 'minimum'}"
+        # the table and columns it feeds, so that a baseline or an ignore by table and column finds it: the
+        # limiting column's table first, else the first it feeds
+        fed = limiting or (seq.feeds[0] if seq.feeds else None)
+        fed_columns = tuple(dict.fromkeys(
+            r.column for r in seq.feeds if fed is not None and (r.schema, r.table) == (fed.schema, fed.table)))
+        if snap.engine == "mysql":
+            # an AUTO_INCREMENT counter is the column's, not a sequence object of its own
+            obj = ObjectRef(type="column", schema=fed.schema if fed else seq.schema, table=fed.table if fed else None,
+                            columns=fed_columns or None)
+        else:
+            # the schema is the table's: a sequence kept in another schema is named with its own
+            elsewhere = fed is not None and fed.schema != seq.schema
+            obj = ObjectRef(type="sequence", schema=fed.schema if fed else seq.schema,
+                            table=fed.table if fed else None, columns=fed_columns or None,
+                            sequence=seq.qualified if elsewhere else seq.name)
+        feeds = ", ".join(f"{r.schema}.{r.table}.{r.column}" for r in seq.feeds)
+        message = f"{label} has used {pct:.1f}% of its range ({seq.last_value} of {limit}), up to {bound}"
+        if seq.kind == "sequence" and feeds:
+            message += f"; it feeds {feeds}"
         yield Hit(
-            object=ObjectRef(
-                type="sequence",
-                schema=seq.schema,
-                table=limiting.table if limiting else (seq.feeds[0].table if seq.feeds else None),
-                columns=(limiting.column,) if limiting else None,
-                sequence=seq.name,
-            ),
-            message=f"{label} has used {pct:.1f}% of its range ({seq.last_value} of {limit}), up to {bound}",
+            object=obj,
+            message=message,
             details={
                 "last_value": seq.last_value,
                 "max_value": limit,
                 "used_pct": round(pct, 2),
                 "column_type": column_type,
                 "increment": seq.increment,
+                "feeds": [f"{r.schema}.{r.table}.{r.column}" for r in seq.feeds],
             },
             remediation=_widen_sql(snap, seq, limiting),
             severity=severity,

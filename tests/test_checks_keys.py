@@ -225,7 +225,9 @@ def test_int4_column_fed_by_bigint_sequence_counts_as_int4() -> None:
     assert hit.severity is Severity.ERROR
     assert hit.details["max_value"] == INT_MAX
     assert hit.details["column_type"] == "integer"
-    assert hit.object.sequence == "t_id_seq" and hit.object.table == "t"
+    assert hit.object.sequence == "t_id_seq" and hit.object.table == "t" and hit.object.columns == ("id",)
+    assert hit.object.label() == "public.t_id_seq" and hit.details["feeds"] == ["public.t.id"]
+    assert hit.message.endswith("; it feeds public.t.id")
     assert hit.remediation is not None
     assert "ALTER TABLE public.t ALTER COLUMN id TYPE bigint;" in hit.remediation
     assert "ALTER SEQUENCE public.t_id_seq AS bigint NO MAXVALUE;" in hit.remediation
@@ -278,7 +280,8 @@ def test_smallint_column_is_the_narrowest() -> None:
     )
     (hit,) = seq_hits(s)
     assert hit.details["max_value"] == 32767
-    assert hit.object.table == "b"
+    assert hit.object.table == "b" and hit.object.columns == ("id",)  # the limiting column's table
+    assert hit.details["feeds"] == ["public.a.id", "public.b.id"]
 
 
 def test_descending_sequence_is_measured_towards_its_minimum() -> None:
@@ -313,6 +316,10 @@ def test_mysql_auto_increment_against_unsigned_types() -> None:
     assert ai(200, "smallint(6)") == []
     assert ai(3_300_000_000, "int(10) unsigned")[0].severity is None
     (hit,) = ai(13_000_000, "mediumint unsigned")
+    # the counter is the column's: no sequence object, the column named
+    assert (hit.object.type, hit.object.schema, hit.object.table, hit.object.columns, hit.object.sequence) == (
+        "column", "shop", "t", ("id",), None)
+    assert hit.object.label() == "shop.t(id)"
     assert hit.remediation is not None
     assert "ALTER TABLE `shop`.`t` MODIFY `id` BIGINT UNSIGNED NOT NULL AUTO_INCREMENT;" in hit.remediation
 

@@ -257,7 +257,7 @@ def test_planted_key_and_index_findings(scanned: tuple[Snapshot, RunResult]) -> 
     _, result = scanned
     assert _objects(result, "KY02") == {"attachments(ticket_id)"}  # not organizations.plan_code (NULL only)
     # the AUTO_INCREMENT counter of notifications, not assets (BIGINT) nor inventory_movements (UNSIGNED)
-    assert _objects(result, "KY04") == {"notifications.notifications"}
+    assert _objects(result, "KY04") == {"notifications(id)"}  # the AUTO_INCREMENT column, not a "sequence"
     assert _objects(result, "IX02") & {"ticket_history.ix_hist_ticket_copy", "ticket_history.ix_hist_ticket"}
     assert "tickets.ix_tickets_status" in _objects(result, "IX03")
     assert "kb_articles.uq_kb_slug" not in _objects(result, "IX03")  # a unique index enforces something

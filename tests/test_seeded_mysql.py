@@ -166,9 +166,9 @@ INSERT INTO hot VALUES (1, 1, 1, 1), (2, 2, 2, 2), (3, 3, 3, 3);
 
 
 def _mysql_name(ref: Any) -> str:
-    # an AUTO_INCREMENT counter is reported by its table; the PostgreSQL seed names the serial's sequence
-    if ref.type == "sequence":
-        return f"{ref.sequence}_id_seq"
+    # an AUTO_INCREMENT counter is reported by its column; the PostgreSQL seed names the serial's sequence
+    if ref.type == "column" and ref.columns == ("id",):
+        return f"{ref.table}_id_seq"
     return pg_seed._name(ref)
 
 
