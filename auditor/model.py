@@ -125,10 +125,15 @@ class IndexKey:
     nulls_first: bool = False
     opclass: str | None = None  # None when it is the type's default operator class
     collation: str | None = None  # None when it is the column's default collation
+    # MySQL/MariaDB prefix key `col(N)`: the leading N characters (bytes for binary types) of ``column`` are
+    # indexed, not the whole value; None for a whole column
+    prefix_length: int | None = None
 
     @property
     def text(self) -> str:
-        return self.column if self.column is not None else f"({self.expression})"
+        if self.column is not None:
+            return self.column if self.prefix_length is None else f"{self.column}({self.prefix_length})"
+        return f"({self.expression})"
 
 
 @dataclass(frozen=True)
@@ -169,8 +174,9 @@ class Index:
 
     @property
     def columns(self) -> tuple[str | None, ...]:
-        """Key columns in order; None at expression positions."""
-        return tuple(k.column for k in self.keys)
+        """Key columns in order; None at expression and prefix-key positions (a prefix is not the column's value:
+        it serves neither a foreign key nor an ORDER BY on the column)."""
+        return tuple(k.column if k.prefix_length is None else None for k in self.keys)
 
     @property
     def backs_constraint(self) -> bool:

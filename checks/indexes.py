@@ -356,8 +356,23 @@ def duplicate_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
 
 
 def _include_covered(narrow: Index, wide: Index) -> bool:
-    available = {k.column for k in wide.keys if k.column is not None} | set(wide.include)
+    available = {c for c in wide.columns if c is not None} | set(wide.include)
     return set(narrow.include) <= available
+
+
+def _key_served(narrow: IndexKey, wide: IndexKey) -> bool:
+    """A wide index's key position serves every lookup the narrow one's does: the same key, or, for a MySQL
+    prefix key `col(N)`, the whole column or a longer prefix of it (`col` or `col(M)`, M >= N)."""
+    if narrow == wide:
+        return True
+    if narrow.prefix_length is None or narrow.column is None:
+        return False
+    same_otherwise = dataclasses.replace(wide, prefix_length=narrow.prefix_length) == narrow
+    return same_otherwise and (wide.prefix_length is None or wide.prefix_length >= narrow.prefix_length)
+
+
+def _leads_with(narrow: tuple[IndexKey, ...], wide: tuple[IndexKey, ...]) -> bool:
+    return len(wide) >= len(narrow) and all(_key_served(n, w) for n, w in zip(narrow, wide, strict=False))
 
 
 @check(code="IX03", name="redundant-index", severity=Severity.WARNING, engines=BOTH)
@@ -369,7 +384,10 @@ def redundant_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     starts with the same keys (same columns or expressions, operator classes, collations and ordering) and has
     more, with the same predicate (both full, or the same WHERE clause), or has the same keys and INCLUDEs
     more columns (`(a)` under `(a) INCLUDE (b)`). Keys are compared in the direction a B-tree can be read, so
-    `(a DESC)` is a prefix of `(a, b)`. `details.covered_by` names the wider index. Equal definitions are
+    `(a DESC)` is a prefix of `(a, b)`. A MySQL/MariaDB prefix key `col(N)` is served by the whole column or a
+    longer prefix of it at the same position: `(name(10))` is redundant beside `(name)`, `(name(20), x)` or
+    `(name, x)`, while `(name)` is never redundant beside `(name(10), x)` (a prefix cannot return the column's
+    value, sort by it or cover a query). `details.covered_by` names the wider index. Equal definitions are
     duplicates (IX02), and a unique index is never redundant: it enforces uniqueness on exactly its keys,
     which the wider index does not.
 
@@ -414,7 +432,10 @@ def redundant_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
         wider = [
             other
             for other in candidates
-            if len(other.keys) > n and _reading_keys(snap, other)[:n] == keys and _include_covered(ix, other)
+            if _include_covered(ix, other) and _leads_with(keys, _reading_keys(snap, other))
+            # as many keys is wider only where a prefix key of this one is the whole column (or a longer
+            # prefix) there: equal keys are duplicates (IX02)
+            and (len(other.keys) > n or _reading_keys(snap, other) != keys)
         ]
         # same keys, and the other one carries more INCLUDE columns: it serves all this one does, and more
         covering = [
@@ -428,6 +449,11 @@ def redundant_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
                 f"{ix.qualified} on {ix.table} ({_key_text(ix.keys)}) is a leading prefix of "
                 f"{cover.name} ({_key_text(cover.keys)})"
             )
+            prefixes = [k.text for k in ix.keys if k.prefix_length is not None]
+            if prefixes:
+                # a prefix key is read from the wider index's whole column (or longer prefix) just as well
+                message += f", whose keys hold at least what the prefix key{'s' if len(prefixes) > 1 else ''} " \
+                           f"{', '.join(prefixes)} index{'' if len(prefixes) > 1 else 'es'}"
         elif covering:
             cover = sorted(covering, key=lambda o: (not o.backs_constraint, -len(o.include), o.name))[0]
             extra = [c for c in cover.include if c not in ix.include]

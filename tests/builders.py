@@ -8,13 +8,14 @@
         stats_age=timedelta(days=30),
     )
 
-Columns are ``"name"`` (integer) or ``"name type words"``; index keys are column names, ``"(expression)"``, an
-optional trailing ``DESC`` / ``NULLS FIRST``, or ready-made :class:`IndexKey` objects. Everything defaults to
-the ``public`` schema.
+Columns are ``"name"`` (integer) or ``"name type words"``; index keys are column names, ``"(expression)"``,
+``"name(10)"`` (a MySQL prefix key), an optional trailing ``DESC`` / ``NULLS FIRST``, or ready-made
+:class:`IndexKey` objects. Everything defaults to the ``public`` schema.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -93,6 +94,10 @@ def key(spec: str | IndexKey) -> IndexKey:
             nulls_first = True  # PostgreSQL's default for DESC, as the catalog reports it
     if text.startswith("(") and text.endswith(")"):
         return IndexKey(expression=text[1:-1], descending=descending, nulls_first=nulls_first)
+    prefix = re.fullmatch(r"(\w+)\((\d+)\)", text)  # a MySQL prefix key: name(10)
+    if prefix is not None:
+        return IndexKey(column=prefix.group(1), prefix_length=int(prefix.group(2)), descending=descending,
+                        nulls_first=nulls_first)
     return IndexKey(column=text, descending=descending, nulls_first=nulls_first)
 
 

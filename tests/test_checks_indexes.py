@@ -328,6 +328,27 @@ def test_redundant_index_prefix_read_backwards() -> None:
     assert names(hits("IX03", s)) == ["a_desc"]
 
 
+def test_redundant_index_mysql_prefix_keys() -> None:
+    def redundant(*indexes: Any) -> dict[str, str]:
+        s = snap(table("t", ["id", "name varchar(80)", "x"], schema="shop"), *indexes, engine="mysql")
+        return {str(h.object.index): h.details["covered_by"] for h in hits("IX03", s)}
+
+    shop = {"schema": "shop"}
+    assert redundant(index("t", ["name(10)"], name="p10", **shop), index("t", ["name"], name="full", **shop)) == {
+        "p10": "full"}
+    # a longer prefix serves a shorter one, never the other way round; the edge: equal lengths are IX02's
+    assert redundant(index("t", ["name(9)"], name="p9", **shop), index("t", ["name(10)"], name="p10", **shop)) == {
+        "p9": "p10"}
+    assert redundant(index("t", ["name(10)"], name="a", **shop), index("t", ["name(10)"], name="b", **shop)) == {}
+    assert redundant(index("t", ["name(10)", "x"], name="px", **shop), index("t", ["name", "x"], name="fx", **shop)
+                     ) == {"px": "fx"}
+    # look-alikes: the whole column beside a prefix, a prefix beside another column, a unique prefix
+    assert redundant(index("t", ["name"], name="full", **shop), index("t", ["name(10)", "x"], name="px", **shop)) == {}
+    assert redundant(index("t", ["name(10)"], name="p10", **shop), index("t", ["x", "name"], name="xn", **shop)) == {}
+    assert redundant(index("t", ["name(10)"], name="u", unique=True, **shop),
+                     index("t", ["name"], name="full", **shop)) == {}
+
+
 def test_redundant_index_look_alikes_stay_silent() -> None:
     s = snap(
         table("t", ["id", "a", "b", "c"]),

@@ -128,7 +128,8 @@ def test_indexes(shop: tuple[str, Snapshot]) -> None:
     assert uq.is_unique and not uq.is_primary
     assert uq.constraint == "uq_email" and uq.constraint_type == "unique"
     prefix = by_name[("customers", "ix_name_prefix")]
-    assert prefix.keys == (IndexKey(column=None, expression="`name`(10)"),)
+    assert prefix.keys == (IndexKey(column="name", prefix_length=10),)
+    assert prefix.columns == (None,)  # a prefix is not the column's value: no foreign key or sort uses it
     assert "(`name`(10))" in prefix.definition and prefix.constraint is None
     fulltext = by_name[("customers", "ft_name")]
     assert fulltext.method == "fulltext" and fulltext.columns == ("name",)

@@ -800,8 +800,8 @@ def _index_key(row: Mapping[str, Any]) -> IndexKey:
     expression = _text(row["expression"]) or None
     sub_part = _opt_int(row["sub_part"])
     if column is not None and sub_part is not None:
-        # a prefix key is not the column: it neither equals a full-column key nor serves a foreign key
-        return IndexKey(column=None, expression=f"{quote_ident(column)}({sub_part})", descending=descending)
+        # a prefix key is not the column (Index.columns leaves it out), but IX03 compares it with one
+        return IndexKey(column=column, prefix_length=sub_part, descending=descending)
     if column is None:
         return IndexKey(column=None, expression=expression or "?", descending=descending)
     return IndexKey(column=column, descending=descending)
@@ -810,8 +810,10 @@ def _index_key(row: Mapping[str, Any]) -> IndexKey:
 def _key_sql(key: IndexKey) -> str:
     if key.column is not None:
         text = quote_ident(key.column)
+        if key.prefix_length is not None:
+            text += f"({key.prefix_length})"
     elif key.expression is not None and re.fullmatch(r"`(?:[^`]|``)+`\(\d+\)", key.expression):
-        text = key.expression  # a prefix key prints as `col`(n), not as a functional key part
+        text = key.expression  # a prefix key of a snapshot written before prefix_length existed
     else:
         text = f"({key.expression})"
     return text + (" DESC" if key.descending else "")

@@ -98,8 +98,9 @@ def sample_tables(session: Session, snapshot: Snapshot, budget: SamplingBudget, 
 def integer_pk(snapshot: Snapshot, table: Table) -> Column | None:
     """The single integer primary-key column a range sample walks, or None."""
     for ix in snapshot.indexes_of(table.schema, table.name):
-        if ix.is_primary and len(ix.keys) == 1 and ix.keys[0].column is not None:
-            col = table.column(ix.keys[0].column)
+        name = ix.columns[0] if ix.is_primary and len(ix.keys) == 1 else None
+        if name is not None:
+            col = table.column(name)
             if col is not None and _base(col.data_type) in _INT_TYPES:
                 return col
     return None
