@@ -136,7 +136,8 @@ def reference_candidates(snapshot: Snapshot, tables: list[Table]) -> list[tuple[
     """(table, column, referenced table) for columns named after another table of the same schema.
 
     ``orders.customer_id`` with a table ``customers`` (or ``customer``) is a candidate. A table's own key
-    (``film.film_id``) is not, and neither is a column named after no table (``external_id``).
+    (``film.film_id``) is not, nor the key a partition or an inheritance child has from its parent, and neither
+    is a column named after no table (``external_id``).
     """
     by_name: dict[tuple[str, str], Table] = {}
     for t in tables:
@@ -150,7 +151,9 @@ def reference_candidates(snapshot: Snapshot, tables: list[Table]) -> list[tuple[
             stem = m.group("stem").rstrip("_")
             target = next((by_name[(t.schema, f)] for f in sorted(_singular_forms(stem))
                            if (t.schema, f) in by_name), None)
-            if target is None or target.key == t.key:
+            # a table's own key (film.film_id) is no reference, nor is the key an inheritance child or a partition
+            # has from its parent (payment_p2007_01.payment_id in jOOQ's sakila)
+            if target is None or any(a.key == target.key for a in ancestors(snapshot, t)):
                 continue
             out.append((t, col.name, target))
     return out

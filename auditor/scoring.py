@@ -211,10 +211,17 @@ def _completeness_metric(snapshot: Snapshot, tables: list[Table], targets: Targe
     with_pk = sum(1 for t in tables if snapshot.constraints_of(t.schema, t.name, "primary_key"))
     parts.append(Part("Tables with a primary key", _share(with_pk, len(tables)), f"{with_pk}/{len(tables)}"))
 
-    # a partitioned table may declare its foreign keys on each partition instead (pagila's payment does)
-    parent_of = {t.key: tuple(t.parent.split(".", 1)) for t in snapshot.tables if t.parent and "." in t.parent}
-    fk_columns = {(*parent_of.get(c.table_key, c.table_key), col) for c in snapshot.foreign_keys()
-                  for col in c.columns}
+    # A foreign key counts for its own table. A partitioned table may declare its keys on each partition instead
+    # (pagila's payment does): a partition's key counts for its partitioned ancestors too. An inheritance child
+    # is a table of its own (jOOQ's sakila payment_p2007_01...): its keys count for it, never for its parent.
+    fk_columns: set[tuple[str, str, str]] = set()
+    for c in snapshot.foreign_keys():
+        owners = [c.table_key]
+        table = snapshot.table(*c.table_key)
+        while table is not None and table.is_partition and (parent := snapshot.parent_of(table)) is not None:
+            owners.append(parent.key)
+            table = parent
+        fk_columns.update((schema, name, col) for schema, name in owners for col in c.columns)
     candidates = reference_candidates(snapshot, tables)
     if candidates:
         declared = sum(1 for t, col, _ in candidates if (t.schema, t.name, col) in fk_columns)

@@ -68,6 +68,20 @@ def test_reference_candidates_follow_plurals_and_partitions() -> None:
     assert next(p for p in m.parts if p.label.startswith("Reference")).value == 100.0
 
 
+def test_foreign_keys_of_inheritance_children_count_for_the_children() -> None:
+    # jOOQ's sakila: payment's yearly children inherit from it and declare their own keys; the parent has none
+    parent = table("payment", ["payment_id", "customer_id"])
+    kids = [table(f"payment_p{y}", ["payment_id", "customer_id"], parent="public.payment") for y in (1, 2)]
+    s = snap(table("customer", ["customer_id"]), pk("customer", ["customer_id"]), parent, pk("payment", ["payment_id"]),
+             *kids, *(fk(k.name, ["customer_id"], "customer", ["customer_id"]) for k in kids))
+    found = sorted((t.name, c) for t, c, _ in reference_candidates(s, list(s.tables)))
+    # a child's payment_id is the key it has from its parent, not a reference to it
+    assert found == [("payment", "customer_id"), ("payment_p1", "customer_id"), ("payment_p2", "customer_id")]
+    m = _metric(compute_metrics(s, []), "schema_completeness_pct")
+    part = next(p for p in m.parts if p.label.startswith("Reference"))
+    assert part.detail.startswith("2/3")  # the children's keys are theirs; the parent declares none
+
+
 def test_normalization_counts_warnings_not_info_notes() -> None:
     s = snap(table("a"), table("b"), sampling=Sampling(tables=(TableSample("public", "a", rows=10),)))
     info_only = _metric(compute_metrics(s, [_f("NF02", Severity.INFO, "a")]), "normalization_pct")
