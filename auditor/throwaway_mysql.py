@@ -79,6 +79,10 @@ class MariaDbServer:
         return self.base_dir / "data"
 
     @property
+    def tmp_dir(self) -> Path:
+        return self.base_dir / "tmp"
+
+    @property
     def socket_path(self) -> Path:
         return self.base_dir / "mysqld.sock"
 
@@ -131,9 +135,12 @@ def start_mariadb(performance_schema: bool = True, timeout: float = 60.0,
     base = Path(tempfile.mkdtemp(prefix="dbaudit-my-", dir="/tmp"))
     server = MariaDbServer(base_dir=base, performance_schema=performance_schema, extra_args=tuple(extra_args))
     atexit.register(server.stop)
+    # a private tmpdir: bootstraps running at the same time in the shared /tmp remove each other's temporary
+    # tables ("Unknown table 'mysql.tmp_user_sys'") and fail
+    server.tmp_dir.mkdir()
     install = [
-        str(binaries.install_db), "--no-defaults", f"--datadir={server.data_dir}", "--user=root",
-        "--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve",
+        str(binaries.install_db), "--no-defaults", f"--datadir={server.data_dir}", f"--tmpdir={server.tmp_dir}",
+        "--user=root", "--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve",
     ]
     with open(base / "install.log", "wb") as log:
         done = subprocess.run(install, stdout=log, stderr=subprocess.STDOUT, timeout=timeout, check=False)
@@ -153,6 +160,7 @@ def start_mariadb(performance_schema: bool = True, timeout: float = 60.0,
 def _launch(server: MariaDbServer, binary: Path, timeout: float) -> bool:
     args = [
         str(binary), "--no-defaults", "--user=root", f"--datadir={server.data_dir}", f"--port={server.port}",
+        f"--tmpdir={server.tmp_dir}",
         "--bind-address=127.0.0.1", f"--socket={server.socket_path}",
         f"--pid-file={server.base_dir / 'p.pid'}",
         f"--log-error={server.log_path}", "--skip-name-resolve", "--skip-log-bin",
