@@ -18,6 +18,7 @@ from a per-digest histogram) and one ``QUERY_SAMPLE_TEXT`` with real values; Mar
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import re
 import statistics
@@ -28,6 +29,10 @@ import sqlglot
 from sqlglot import exp
 
 from auditor.workload import PROBE_ALIAS, ColumnUse, QueryShape, RelationRef, Scope
+
+# sqlglot warns on stderr about every statement it reads as a bare command (GRANT, CREATE USER...): those are
+# utility statements to dbaudit, and a scan's stderr carries only its own one-line messages
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 SYSTEM_SCHEMAS = frozenset({"mysql", "performance_schema", "information_schema", "sys"})
 
