@@ -302,7 +302,7 @@ def create_index_sql(snapshot: Snapshot, table: Table, columns: Sequence[str], n
                      with_children: bool = True) -> str:
     """The statements that create a B-tree index on ``columns`` of ``table`` without blocking writes for long.
 
-    - MySQL/MariaDB: one online ALTER (InnoDB builds a secondary index while reads and writes go on).
+    - MySQL/MariaDB: one online CREATE INDEX (InnoDB builds a secondary index while reads and writes go on).
     - A plain PostgreSQL table: CREATE INDEX CONCURRENTLY.
     - A partitioned table, where PostgreSQL refuses CONCURRENTLY and a plain CREATE INDEX blocks writes to every
       partition until all are indexed: the parent's index ON ONLY the parent (invalid, empty), each partition's
@@ -312,8 +312,10 @@ def create_index_sql(snapshot: Snapshot, table: Table, columns: Sequence[str], n
     engine = snapshot.engine
     if engine == "mysql":
         name = names.new(table.schema, table.name, columns)
+        # in CREATE INDEX the two options take a space, not a comma: the comma form is ALTER TABLE's, and
+        # MariaDB and MySQL both refuse it here (error 1064)
         return (f"CREATE INDEX {sqlquote.mysql_ident(name)} ON {sqlquote.mysql_qualified(table.schema, table.name)} "
-                f"({sqlquote.column_list(engine, columns)}) ALGORITHM=INPLACE, LOCK=NONE;")
+                f"({sqlquote.column_list(engine, columns)}) ALGORITHM=INPLACE LOCK=NONE;")
     cols = sqlquote.pg_column_list(columns)
     if table.kind == "partitioned":
         return _partitioned_index_sql(snapshot, table, columns, names)

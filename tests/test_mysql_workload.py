@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import pymysql
 import pytest
 
 from auditor.connectors import CollectOptions
@@ -132,14 +133,26 @@ def test_slow_query(scanned: tuple[Snapshot, RunResult]) -> None:
     assert _queries(scanned[1], "WL01") == ["SELECT `SLEEP` (?) , NOW ( )"]
 
 
-def test_missing_index(scanned: tuple[Snapshot, RunResult]) -> None:
+def test_missing_index(scanned: tuple[Snapshot, RunResult], mysql_server: MySqlServer) -> None:  # noqa: F811
     snap, result = scanned
     found = [f for f in result.findings if f.code == "WL02"]
     assert [(f.object.table, f.object.columns) for f in found] == [("orders", ("customer_id",))]
-    assert found[0].remediation == (
+    fix = found[0].remediation
+    assert fix == (
         f"CREATE INDEX `orders_customer_id_idx` ON `{snap.database}`.`orders` (`customer_id`) "
-        "ALGORITHM=INPLACE, LOCK=NONE;")
+        "ALGORITHM=INPLACE LOCK=NONE;")
     assert found[0].details["plan_method"] == "digest_counters"
+    # the fix runs as printed (MariaDB refuses the comma of ALTER TABLE's form here) and builds the index
+    with mysql_server.connect(snap.database) as conn, conn.cursor() as cur:
+        cur.execute(fix)
+        try:
+            cur.execute("SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE()"
+                        " AND INDEX_NAME = 'orders_customer_id_idx'")
+            assert cur.fetchall() == (("customer_id",),)
+            with pytest.raises(pymysql.err.ProgrammingError, match="1064"):  # the form the tests once asserted
+                cur.execute(fix.replace("orders_customer_id_idx", "comma_form_idx").replace(" LOCK", ", LOCK"))
+        finally:
+            cur.execute("DROP INDEX `orders_customer_id_idx` ON `orders`")
 
 
 def test_n_plus_one_and_offset(scanned: tuple[Snapshot, RunResult]) -> None:
@@ -379,7 +392,7 @@ def test_mysql8_quantiles_sample_text_and_explain_json() -> None:
     assert by_code["WL01"].details["p95_source"] == "server" and "P95 302.0 ms" in by_code["WL01"].message
     assert by_code["WL02"].remediation == (
         "CREATE INDEX `orders_customer_id_created_at_idx` ON `shop`.`orders` (`customer_id`, `created_at`) "
-        "ALGORITHM=INPLACE, LOCK=NONE;")
+        "ALGORITHM=INPLACE LOCK=NONE;")
     lat = workload_percentiles(snap)
     assert lat.method == PERCENTILE_METHOD_QUANTILES and lat.p99_ms is not None
     pct, _ = index_coverage(snap)
