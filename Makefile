@@ -30,6 +30,7 @@ bench: install
 	$(BIN)/python bench/bench_catalog.py
 	$(BIN)/python bench/bench_percentiles.py
 	$(BIN)/python bench/bench_normalization.py
+	$(BIN)/python bench/bench_cost.py
 
 docs: install
 	@mkdir -p docs

@@ -20,11 +20,13 @@ demo and the tests call it; so can any Python program::
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import stat
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from auditor import baseline as baselines
@@ -40,12 +42,13 @@ from auditor.engine import (
     run_checks,
     select_checks,
 )
-from auditor.errors import AuditError, SnapshotFileError
-from auditor.model import Severity, Snapshot, snapshot_from_json
+from auditor.errors import AuditError, ExitCode, SnapshotFileError
+from auditor.model import SNAPSHOT_MAX_MB, Severity, Snapshot, SnapshotFieldError, snapshot_from_json
 from auditor.report import Report, build_report
 from auditor.scoring import Targets
 
-__all__ = ["AuditSettings", "Progress", "SnapshotFile", "collect_snapshot", "load_snapshot", "run_audit"]
+__all__ = ["AuditSettings", "Progress", "SnapshotFile", "Verdict", "collect_snapshot", "load_snapshot", "run_audit",
+           "verdict"]
 
 # Called with the name of each phase as it starts ("collect", "checks", ...): the CLI shows progress with it.
 Progress = Callable[[str], None]
@@ -53,9 +56,10 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class SnapshotFile:
-    """A snapshot saved with ``dbaudit snapshot`` (``dbaudit scan --from FILE``)."""
+    """A snapshot saved with ``dbaudit snapshot`` (``dbaudit scan --from FILE``), read up to ``max_bytes``."""
 
     path: str
+    max_bytes: int = SNAPSHOT_MAX_MB * 1_000_000
 
 
 Source = str | Snapshot | SnapshotFile | None
@@ -79,6 +83,8 @@ class AuditSettings:
     baseline: str | None = None  # compare with the findings recorded in this file
     update_baseline: bool = False  # record this run's findings in ``baseline`` instead
     fail_on: str = "error"  # error, warning, info, never: recorded in the report for the renderers and the CLI
+    # an audit that judged nothing (no table seen, no check run) is an error unless this is set (--allow-empty)
+    allow_empty: bool = False
     progress: Progress | None = field(default=None, compare=False)
 
     @classmethod
@@ -124,6 +130,9 @@ def run_audit(source: Source, settings: AuditSettings | None = None) -> Report:
     report = build_report(snap, kept.result, started, time.perf_counter() - t0, settings.targets)
     report = dataclasses.replace(report, suppressed=kept.suppressed, stale_ignores=kept.stale,
                                  fail_on=settings.fail_on)
+    if settings.update_baseline and (report.partial or report.empty):
+        # a baseline written from a partial or empty audit would accept, unseen, whatever the rest holds
+        raise AuditError(f"not recording a baseline: {report.partial or report.empty}")
     if settings.update_baseline and settings.baseline:
         # recording a baseline accepts today's findings; the report itself stays a plain one
         baselines.write_baseline(settings.baseline, report.findings, snap.database, started)
@@ -133,16 +142,60 @@ def run_audit(source: Source, settings: AuditSettings | None = None) -> Report:
     return report
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """How a run ends: its exit code, and the line to print on stderr (None: none)."""
+
+    exit_code: ExitCode
+    message: str | None = None
+    level: str = "error"  # "error" or "warning": the word after "dbaudit: "
+
+
+def verdict(report: Report, settings: AuditSettings) -> Verdict:
+    """The exit code of a finished run (README, "Exit codes").
+
+    A partial report (the scan stopped early) and an audit that judged nothing end in 2, whatever the findings:
+    neither may pass a CI job. ``--allow-empty`` turns the second into a warning.
+    """
+    if report.partial:
+        return Verdict(ExitCode.ERROR, f"partial report: {report.partial}")
+    if report.empty and not settings.allow_empty:
+        return Verdict(ExitCode.ERROR, f"{report.empty} (--allow-empty accepts an empty audit)")
+    warning = Verdict(ExitCode.OK, report.empty, "warning") if report.empty else Verdict(ExitCode.OK)
+    if settings.update_baseline:
+        return warning  # recording a baseline accepts today's findings
+    if settings.fail_on != "never" and report.at_or_above(Severity(settings.fail_on)):
+        return dataclasses.replace(warning, exit_code=ExitCode.FINDINGS)
+    return warning
+
+
+def without_sample_values(snap: Snapshot) -> Snapshot:
+    """The snapshot without the sampled values it may hold (saved with ``--show-samples``): they are shown only
+    when the scan itself asks for them, whatever the file holds."""
+    sampling = snap.sampling
+    if sampling is not None and (sampling.show_samples or any(c.examples for t in sampling.tables
+                                                               for c in t.columns)):
+        sampling = dataclasses.replace(sampling, show_samples=False, tables=tuple(
+            dataclasses.replace(t, columns=tuple(dataclasses.replace(c, examples=()) if c.examples else c
+                                                 for c in t.columns))
+            for t in sampling.tables))
+    statements = snap.statements
+    if any(st.sample_text is not None for st in statements):
+        statements = tuple(dataclasses.replace(st, sample_text=None) for st in statements)
+    if sampling is snap.sampling and statements is snap.statements:
+        return snap
+    return dataclasses.replace(snap, sampling=sampling, statements=statements)
+
+
 def _phase(settings: AuditSettings, name: str) -> None:
     if settings.progress is not None:
         settings.progress(name)
 
 
 def _snapshot_of(source: Source, settings: AuditSettings, specs: list[CheckSpec]) -> Snapshot:
-    if isinstance(source, Snapshot):
-        return source
-    if isinstance(source, SnapshotFile):
-        return load_snapshot(source.path)
+    if isinstance(source, Snapshot | SnapshotFile):
+        snap = source if isinstance(source, Snapshot) else load_snapshot(source.path, source.max_bytes)
+        return snap if settings.collect.show_samples else without_sample_values(snap)
     # collect only the probes a selected check reads: --select KY01 neither samples data nor EXPLAINs
     unneeded = {"sampling", "workload"} - needed_probes(specs)
     options = dataclasses.replace(
@@ -172,15 +225,54 @@ def collect_snapshot(dsn_text: str | None, options: CollectOptions, workload_off
     return snap
 
 
-def load_snapshot(path: str) -> Snapshot:
-    """A snapshot saved by ``dbaudit snapshot``, or SnapshotFileError with one line saying what is wrong."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SnapshotFileError(f"cannot read snapshot {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise SnapshotFileError(f"{path} is not a dbaudit snapshot: it is not UTF-8 text") from None
+def load_snapshot(path: str, max_bytes: int = SNAPSHOT_MAX_MB * 1_000_000) -> Snapshot:
+    """A snapshot saved by ``dbaudit snapshot``, or SnapshotFileError with one line saying what is wrong.
+
+    The file is read up to ``max_bytes`` (``--max-snapshot-mb``): ``--from /dev/zero`` or a stray multi-gigabyte
+    file ends at once rather than filling the memory. Every field is checked as it is rebuilt, and the error
+    names the first that does not fit.
+    """
+    text = _read_capped(path, max_bytes)
     try:
         return snapshot_from_json(text)
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise SnapshotFileError(f"{path} is not a dbaudit snapshot: {str(exc).splitlines()[0]}") from None
+    except SnapshotFieldError as exc:
+        raise SnapshotFileError(f"{path} is not a dbaudit snapshot: {_clip(str(exc))}") from None
+    except json.JSONDecodeError as exc:
+        raise SnapshotFileError(f"{path} is not a dbaudit snapshot: invalid JSON at line {exc.lineno} column "
+                                f"{exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise SnapshotFileError(f"{path} is not a dbaudit snapshot: its JSON is nested too deeply") from None
+    except (ValueError, TypeError) as exc:
+        raise SnapshotFileError(f"{path} is not a dbaudit snapshot: {_clip(str(exc))}") from None
+
+
+def _read_capped(path: str, max_bytes: int) -> str:
+    limit = f"larger than {max_bytes / 1_000_000:g} MB (--max-snapshot-mb)"
+    try:
+        with open(path, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if stat.S_ISDIR(info.st_mode):
+                raise SnapshotFileError(f"cannot read snapshot {path}: it is a directory")
+            if stat.S_ISREG(info.st_mode) and info.st_size > max_bytes:
+                raise SnapshotFileError(f"snapshot {path} is {limit}")
+            head = handle.read(64 * 1024)
+            if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+                # /dev/zero, a binary file, a report saved by mistake: no need to read further
+                raise SnapshotFileError(f"{path} is not a dbaudit snapshot: it does not hold a JSON object")
+            rest = handle.read(max_bytes + 1 - len(head))
+    except IsADirectoryError:
+        raise SnapshotFileError(f"cannot read snapshot {path}: it is a directory") from None
+    except OSError as exc:
+        raise SnapshotFileError(f"cannot read snapshot {path}: {exc.strerror}") from None
+    data = head + rest
+    if len(data) > max_bytes:
+        raise SnapshotFileError(f"snapshot {path} is {limit}")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise SnapshotFileError(f"{path} is not a dbaudit snapshot: it is not UTF-8 text") from None
+
+
+def _clip(text: str, limit: int = 300) -> str:
+    first = (text.splitlines() or [""])[0]
+    return first if len(first) <= limit else first[:limit - 3] + "..."

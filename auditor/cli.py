@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -13,7 +14,8 @@ import click
 
 from auditor import __version__
 from auditor.errors import AuditError, ExitCode
-from auditor.model import Severity, snapshot_to_json
+from auditor.model import SNAPSHOT_MAX_MB, snapshot_to_json
+from auditor.textsafe import terminal_safe
 
 if TYPE_CHECKING:
     from auditor.connectors import CollectOptions
@@ -24,13 +26,22 @@ FORMATS = ("text", "json", "markdown", "html", "sarif", "junit")
 FAIL_ON = ("error", "warning", "info", "never")
 
 
+def _say(message: str, level: str = "error") -> None:
+    # object names and server messages can hold control characters: a terminal must not act on them
+    click.echo(f"dbaudit: {level}: {terminal_safe(' '.join(message.split()))}", err=True)
+
+
 def _fail(message: str) -> None:
-    click.echo(f"dbaudit: error: {message}", err=True)
+    _say(message)
     sys.exit(int(ExitCode.ERROR))
 
 
 def handle_errors(func: F) -> F:
-    """One clear line on stderr and exit 2 for every failure the user can act on; never a traceback."""
+    """One clear line on stderr and exit 2 for every failure the user can act on; never a traceback.
+
+    An error dbaudit did not foresee is a bug: it still ends in one line (its type and first line, no
+    password), and ``DBAUDIT_DEBUG=1`` shows the traceback for a bug report.
+    """
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -42,8 +53,60 @@ def handle_errors(func: F) -> F:
             _fail("interrupted")
         except BrokenPipeError:
             sys.exit(int(ExitCode.OK))
+        except (SystemExit, click.exceptions.Exit, click.ClickException):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
+            if os.environ.get("DBAUDIT_DEBUG"):
+                raise
+            from auditor.dsn import redact
+
+            first = (str(exc).strip().splitlines() or [""])[0]
+            _fail(redact(f"internal error: {type(exc).__name__}: {first} (set DBAUDIT_DEBUG=1 to see where; "
+                         "please report it)"))
 
     return wrapper  # type: ignore[return-value]
+
+
+class Finite(click.ParamType):
+    """A number within [low, high]; NaN and the infinities are refused (they pass every range comparison)."""
+
+    name = "number"
+
+    def __init__(self, low: float, high: float, integer: bool = False) -> None:
+        self.low, self.high, self.integer = low, high, integer
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            number = float(value)
+        else:
+            try:
+                number = float(str(value).strip())
+            except ValueError:
+                self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        if self.integer and number != int(number):
+            self.fail(f"{value!r} is not a whole number", param, ctx)
+        if not self.low <= number <= self.high:
+            self.fail(f"{value!r} is not in the range {self.low:g} to {self.high:g}", param, ctx)
+        return int(number) if self.integer else number
+
+
+class Group(click.Group):
+    """The dbaudit command group: usage errors end like every other error, in one line, exit 2."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except click.exceptions.Abort:
+            _fail("interrupted")
+        except click.ClickException as exc:
+            # click's own text, e.g. "No such option: --fromm (Possible options: --from)"
+            _fail(exc.format_message())
+        except BrokenPipeError:
+            sys.exit(int(ExitCode.OK))
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 def _split(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -58,17 +121,20 @@ def _connection_options(func: F) -> F:
                         help="Audit only schemas matching this glob (repeatable; default: all non-system).")(func)
     func = click.option("--exclude-schema", "exclude_schemas", multiple=True, metavar="PATTERN",
                         help="Leave out schemas matching this glob (repeatable).")(func)
-    func = click.option("--connect-timeout", type=click.IntRange(1, 600), default=10, show_default=True,
+    func = click.option("--connect-timeout", type=Finite(1, 600, integer=True), default=10, show_default=True,
                         help="Seconds to wait for the server to answer.")(func)
-    func = click.option("--statement-timeout", type=click.IntRange(100, 3_600_000), default=30_000,
-                        show_default=True, help="Upper bound of every statement dbaudit sends, in ms.")(func)
+    func = click.option("--statement-timeout", type=Finite(100, 3_600_000, integer=True), default=30_000,
+                        show_default=True,
+                        help="Upper bound of every statement dbaudit sends, probes included, in ms.")(func)
+    func = click.option("--timeout", "scan_timeout", type=Finite(1, 86_400), default=600, show_default=True,
+                        help="Seconds the whole scan may take; past it the report is partial (exit 2).")(func)
     func = click.option("--no-sample", "no_sample", is_flag=True,
                         help="Do not read data samples (the normalization checks NF02-NF04 are then skipped).")(func)
     func = click.option("--show-samples", is_flag=True,
                         help="Keep a few sampled example values in the snapshot and report (off: never shown).")(func)
-    func = click.option("--sample-rows", type=click.IntRange(100, 1_000_000), default=10_000, show_default=True,
-                        help="Rows sampled per table.")(func)
-    func = click.option("--sample-budget", type=click.FloatRange(1, 3600), default=60.0, show_default=True,
+    func = click.option("--sample-rows", type=Finite(100, 1_000_000, integer=True), default=10_000,
+                        show_default=True, help="Rows sampled per table.")(func)
+    func = click.option("--sample-budget", type=Finite(1, 3600), default=60.0, show_default=True,
                         help="Seconds the whole data sampling may take.")(func)
     func = click.option("--no-workload", "no_workload", is_flag=True,
                         help="Do not read pg_stat_statements / EXPLAIN statements (WL checks are skipped).")(func)
@@ -83,6 +149,7 @@ def _collect_options(kwargs: dict[str, Any]) -> CollectOptions:
         exclude_schemas=_split(kwargs["exclude_schemas"]),
         connect_timeout_s=kwargs["connect_timeout"],
         statement_timeout_ms=kwargs["statement_timeout"],
+        timeout_s=kwargs["scan_timeout"],
         sample=not kwargs["no_sample"],
         show_samples=kwargs["show_samples"],
         sample_rows=kwargs["sample_rows"],
@@ -115,13 +182,14 @@ def _write(text: str, output: str | None) -> None:
         raise AuditError(f"cannot write {output}: {exc.strerror}") from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="dbaudit")
 def main() -> None:
     """Audit a live PostgreSQL or MySQL/MariaDB database: indexes, keys, workload, risks.
 
     \b
-    Exit codes: 0 no finding at or above --fail-on, 1 there are, 2 usage, connection or permission error.
+    Exit codes: 0 no finding at or above --fail-on, 1 there are, 2 usage, connection or permission error,
+    a partial report (the scan stopped early), or an audit that saw no table (unless --allow-empty).
     """
 
 
@@ -143,17 +211,22 @@ def main() -> None:
               help="Run only these checks: codes, names, families, prefixes or globs (comma-separated).")
 @click.option("--ignore", multiple=True, metavar="CHECKS", help="Leave out these checks (same forms as --select).")
 @click.option("--color/--no-color", default=None, help="Colour the text report (default: when on a terminal).")
+@click.option("--allow-empty", is_flag=True,
+              help="Accept an audit that saw no table or ran no check (otherwise exit 2).")
+@click.option("--max-snapshot-mb", type=Finite(1, 1_000_000), default=SNAPSHOT_MAX_MB, show_default=True,
+              help="Refuse a --from snapshot file larger than this.")
 @_connection_options
 @handle_errors
 def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | None, fail_on: str | None,
          config_file: str | None, baseline_file: str | None, update_baseline: bool,
-         select: tuple[str, ...], ignore: tuple[str, ...], color: bool | None, **conn_kwargs: Any) -> None:
+         select: tuple[str, ...], ignore: tuple[str, ...], color: bool | None, allow_empty: bool,
+         max_snapshot_mb: float, **conn_kwargs: Any) -> None:
     """Audit the database at DSN (or a snapshot saved with `dbaudit snapshot`).
 
     DSN is a postgresql:// URL or libpq key=value string; without it dbaudit reads DBAUDIT_DSN, then the PG*
     variables.
     """
-    from auditor.audit import AuditSettings, SnapshotFile, run_audit
+    from auditor.audit import AuditSettings, SnapshotFile, run_audit, verdict
     from auditor.config import load_config
     from reports import render
 
@@ -174,16 +247,19 @@ def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | 
         update_baseline=update_baseline,
         collect=_collect_options(conn_kwargs),
         workload_off=conn_kwargs["no_workload"],
+        allow_empty=allow_empty,
     )
-    report = run_audit(SnapshotFile(from_file) if from_file else dsn, settings)
+    source = SnapshotFile(from_file, max_bytes=int(max_snapshot_mb * 1_000_000)) if from_file else dsn
+    report = run_audit(source, settings)
     if settings.update_baseline:
         click.echo(f"baseline {settings.baseline}: {len(report.findings)} findings recorded", err=True)
     use_color = color if color is not None else (output is None and sys.stdout.isatty())
     _write(render(report, fmt, color=use_color), output)
-    if settings.update_baseline:
-        return  # recording a baseline accepts today's findings
-    if settings.fail_on != "never" and report.at_or_above(Severity(settings.fail_on)):
-        sys.exit(int(ExitCode.FINDINGS))
+    end = verdict(report, settings)
+    if end.message:
+        _say(end.message, end.level)
+    if end.exit_code != ExitCode.OK:
+        sys.exit(int(end.exit_code))
 
 
 @main.command()
@@ -199,8 +275,10 @@ def snapshot(dsn: str | None, output: str | None, **conn_kwargs: Any) -> None:
     snap = collect_snapshot(dsn, _collect_options(conn_kwargs), workload_off=conn_kwargs["no_workload"])
     _write(snapshot_to_json(snap), output)
     if output and output != "-":
-        click.echo(f"snapshot of {snap.dsn}: {len(snap.tables)} tables, {len(snap.indexes)} indexes -> {output}",
-                   err=True)
+        click.echo(terminal_safe(f"snapshot of {snap.dsn}: {len(snap.tables)} tables, {len(snap.indexes)} "
+                                 f"indexes -> {output}"), err=True)
+    if snap.interrupted:
+        _fail(f"partial snapshot: the scan stopped early: {snap.interrupted}")
 
 
 @main.command(name="checks")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import fnmatch
+import math
 import tomllib
 import types
 import typing
@@ -381,6 +382,8 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
         raise ConfigError(f"{where} must be an integer, got {_type_name(value)}")
     if tp is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
+            if not math.isfinite(value):  # TOML has nan and inf, which pass every range comparison
+                raise ConfigError(f"{where} must be a finite number, got {value}")
             return float(value)
         raise ConfigError(f"{where} must be a number, got {_type_name(value)}")
     if tp is str:

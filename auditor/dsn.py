@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from auditor.errors import DsnError
 
@@ -94,6 +94,7 @@ def parse_dsn(text: str | None, environ: Mapping[str, str] | None = None) -> Dsn
     scheme_match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", text)
     if scheme_match:
         scheme = scheme_match.group(1).lower()
+        text = encode_url_credentials(text)
         if scheme in PG_SCHEMES:
             return Dsn(engine="postgresql", params=_parse_pg(text, source), source=source)
         if scheme in MYSQL_SCHEMES:
@@ -104,6 +105,38 @@ def parse_dsn(text: str | None, environ: Mapping[str, str] | None = None) -> Dsn
     raise DsnError(
         f"malformed DSN ({source}): expected a URL like postgresql://user@host:5432/db or key=value pairs"
     )
+
+
+def _split_url_credentials(text: str) -> tuple[str, str, str] | None:
+    """(``scheme://``, user info, the rest) of a URL with credentials, else None.
+
+    The user info ends at the *last* ``@``: a password may hold ``@``, ``/``, ``?``, ``#`` or ``:`` unencoded,
+    and parsers that stop at the first of them (libpq stops at the first ``@`` or ``/``) would read part of the
+    password as the host, the database or the port -- and quote it in their error message.
+    """
+    m = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*://)(.*)$", text, flags=re.DOTALL)
+    if m is None or "@" not in m.group(2):
+        return None
+    info, _, rest = m.group(2).rpartition("@")
+    return m.group(1), info, rest
+
+
+def _encode_component(text: str) -> str:
+    """A user name or password percent-encoded in full; valid ``%XX`` escapes keep their meaning, a ``%`` that
+    starts none is a literal percent sign."""
+    literal_percent = re.sub(r"%(?![0-9A-Fa-f]{2})", "%25", text)
+    return quote(unquote(literal_percent), safe="")
+
+
+def encode_url_credentials(text: str) -> str:
+    """The URL with its user name and password percent-encoded, so that any parser reads them whole."""
+    parts = _split_url_credentials(text)
+    if parts is None:
+        return text
+    prefix, info, rest = parts
+    user, colon, password = info.partition(":")
+    encoded = _encode_component(user) + (":" + _encode_component(password) if colon else "")
+    return f"{prefix}{encoded}@{rest}"
 
 
 def _parse_pg(text: str, source: str) -> dict[str, str]:
@@ -148,10 +181,10 @@ def _password_words(text: str) -> set[str]:
         following_key = re.search(r"\s[A-Za-z_]+\s*=", rest)
         span = rest[: following_key.start()] if following_key else rest
         words.update(w for w in re.split(r"[\s='\\]+", span) if w)
-    url = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://([^@/?#]*)@", text)
-    if url and ":" in url.group(1):
-        secret = url.group(1).split(":", 1)[1]
-        words.update(w for w in {secret, unquote(secret)} if w)
+    parts = _split_url_credentials(text)
+    if parts is not None and ":" in parts[1]:
+        secret = parts[1].split(":", 1)[1]
+        words.update(w for w in {secret, unquote(secret), _encode_component(secret)} if w)
     return words
 
 

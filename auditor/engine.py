@@ -26,6 +26,10 @@ ENGINES = frozenset({"postgresql", "mysql"})
 # the live probes a check may need beyond the catalog; the CLI skips a probe that no selected check needs
 PROBES = frozenset({"sampling", "workload"})
 NOT_NEEDED = "not collected: no selected check needs it"
+# The catalog areas most checks read; a check reads these unless its decorator says otherwise (``reads=``).
+# When the query of an area failed (Snapshot.unread_areas), the checks reading it are skipped: judging keys
+# without the indexes (say) would report every foreign key as unindexed.
+CORE_AREAS = frozenset({"tables", "columns", "constraints", "indexes"})
 WORKLOAD_OFF = "workload collection was off (--no-workload)"
 
 CODE_RE = re.compile(r"^[A-Z]{2}\d{2}$")
@@ -63,6 +67,7 @@ class CheckSpec:
     requires: tuple[Precondition, ...] = ()
     not_applicable: Mapping[str, str] = dataclasses.field(default_factory=dict)  # engine -> why
     needs: frozenset[str] = frozenset()  # probes whose results the check reads (PROBES)
+    reads: frozenset[str] = CORE_AREAS  # catalog areas whose rows the check reads
 
     @property
     def doc(self) -> str:
@@ -94,6 +99,7 @@ def check(
     not_applicable: Mapping[str, str] | None = None,
     category: str | None = None,
     needs: Iterable[str] = (),
+    reads: Iterable[str] = CORE_AREAS,
 ) -> Callable[[CheckFunc], CheckFunc]:
     """Register a check. The family (category) defaults to the module's name, e.g. ``checks.indexes``.
 
@@ -130,6 +136,7 @@ def check(
             requires=tuple(requires),
             not_applicable=dict(not_applicable or {}),
             needs=need_set,
+            reads=frozenset(reads),
         )
         return func
 
@@ -273,6 +280,11 @@ def unmet_precondition(spec: CheckSpec, snap: Snapshot) -> Unmet | None:
         return Unmet(why or f"not applicable to {snap.engine}", None)
     if snap.engine in spec.not_applicable:
         return Unmet(spec.not_applicable[snap.engine], None)
+    unread = sorted(spec.reads & set(snap.unread_areas))
+    if unread:
+        note = next((n for n in snap.notes if n.area in unread), None)
+        why = f"the {', '.join(unread)} catalog quer{'ies' if len(unread) > 1 else 'y'} failed"
+        return Unmet(f"{why} ({note.message})" if note else why, note.enable if note else None)
     for pre in spec.requires:
         unmet = pre(snap)
         if unmet is not None:

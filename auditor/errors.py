@@ -8,7 +8,9 @@ import enum
 class ExitCode(enum.IntEnum):
     OK = 0  # no finding at or above --fail-on
     FINDINGS = 1  # findings at or above --fail-on
-    ERROR = 2  # usage, connection or permission error
+    # usage, connection or permission error; also a partial report (the scan stopped early) and an audit
+    # that saw no table (unless --allow-empty): neither may pass a CI job
+    ERROR = 2
 
 
 class AuditError(Exception):
@@ -35,3 +37,11 @@ class ConnectError(AuditError):
 
 class SnapshotFileError(AuditError):
     """A saved snapshot could not be read."""
+
+
+class ScanInterrupted(ConnectError):
+    """The server stopped answering, the connection died, or ``--timeout`` ran out in the middle of a scan.
+
+    Raised while the catalog is being read (then there is nothing to report); during the probes the connector
+    catches it and returns what it collected, marked as partial (``Snapshot.interrupted``).
+    """

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
+import math
 import types
 import typing
 from collections.abc import Iterator, Mapping
@@ -425,7 +427,7 @@ class WorkloadInfo:
     """Where the workload figures come from and how much of it the probes covered."""
 
     source: str = "pg_stat_statements"
-    status: str = "ok"  # ok, not_installed, not_loaded, no_privilege, error
+    status: str = "ok"  # ok, not_installed, not_loaded, no_privilege, error, off, not_collected, interrupted
     message: str | None = None  # why not ok, one line
     extension_version: str | None = None
     stats_reset: datetime | None = None  # pg_stat_statements_info.stats_reset (1.9+)
@@ -475,6 +477,11 @@ class Snapshot:
     sampling: Sampling | None = None  # None: no data sample was collected (see auditor.sampling)
     activity: Activity | None = None  # the server's sessions; None: not read (refused, or an older snapshot)
     posture: Posture | None = None  # settings, counters and security facts; None: not read (older snapshot)
+    # catalog areas ("tables", "indexes", ...) whose query failed: the checks that read them are skipped
+    unread_areas: tuple[str, ...] = ()
+    # set when the collection ended early (the server stopped answering, the connection died, --timeout ran
+    # out): why, and what was not collected. The report is then partial.
+    interrupted: str | None = None
     format_version: int = SNAPSHOT_FORMAT_VERSION
 
     # ---- lookups (computed once, not serialized) -------------------------------------------------------------
@@ -693,41 +700,196 @@ def to_jsonable(value: Any) -> Any:
     return _jsonable(value)
 
 
-def _build(tp: Any, value: Any) -> Any:
-    """Rebuild a value of type ``tp`` from its JSON form (inverse of :func:`_jsonable`)."""
+class SnapshotFieldError(ValueError):
+    """A value of a snapshot file that does not fit its field; ``str()`` names the field: ``tables[3].name: ...``.
+
+    The path is assembled on the way out (each container adds its key while the error passes through), so a
+    valid file pays nothing for it.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.path: list[str] = []
+
+    def __str__(self) -> str:
+        where = "".join(reversed(self.path)).lstrip(".")
+        return f"{where}: {self.reason}" if where else self.reason
+
+
+Builder = typing.Callable[[Any], Any]
+
+
+def _json_type(value: Any) -> str:
     if value is None:
-        return None
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _expected(tp: Any) -> str:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        # the first member that accepts the value wins; our unions are "X | None"
-        return _build(args[0], value) if len(args) == 1 else value
-    if origin is tuple:
-        targs = typing.get_args(tp)
-        tinner = targs[0] if targs else Any
-        return tuple(_build(tinner, v) for v in value)
-    if origin in (list, set, frozenset):
-        (inner,) = typing.get_args(tp) or (Any,)
-        return origin(_build(inner, v) for v in value)
+        return " or ".join(_expected(a) for a in typing.get_args(tp) if a is not type(None))
+    if origin in (tuple, list, set, frozenset):
+        return "an array"
+    if origin in (dict, Mapping) or tp in (dict, Mapping) or (isinstance(tp, type) and dataclasses.is_dataclass(tp)):
+        return "an object"
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+             datetime: "an ISO 8601 date and time"}
+    if tp in names:
+        return names[tp]
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return "one of " + ", ".join(repr(m.value) for m in tp)
+    return str(tp)
+
+
+@functools.cache
+def _builder(tp: Any) -> Builder:
+    """A function that rebuilds a value of type ``tp`` from its JSON form (the inverse of :func:`_jsonable`),
+    checking it on the way; made once per type, so a large snapshot resolves each class's fields once."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        members = typing.get_args(tp)
+        optional = type(None) in members
+        inner = [_builder(a) for a in members if a is not type(None)]
+
+        def build_union(value: Any) -> Any:
+            if value is None:
+                if optional:
+                    return None
+                raise SnapshotFieldError(f"expected {_expected(tp)}, got null")
+            if len(inner) == 1:
+                return inner[0](value)
+            for b in inner:
+                try:
+                    return b(value)
+                except SnapshotFieldError:
+                    continue
+            raise SnapshotFieldError(f"expected {_expected(tp)}, got {_json_type(value)}")
+
+        return build_union
+    if origin in (tuple, list, set, frozenset):
+        args = [a for a in typing.get_args(tp) if a is not Ellipsis] or [Any]
+        item = _builder(args[0])
+        make: Any = origin
+
+        def build_sequence(value: Any) -> Any:
+            if not isinstance(value, list):
+                raise SnapshotFieldError(f"expected an array, got {_json_type(value)}")
+            out = []
+            for i, v in enumerate(value):
+                try:
+                    out.append(item(v))
+                except SnapshotFieldError as exc:
+                    exc.path.append(f"[{i}]")
+                    raise
+            return make(out)
+
+        return build_sequence
     if origin in (dict, Mapping) or tp in (dict, Mapping) or origin is typing.Mapping:
         margs = typing.get_args(tp)
-        minner = margs[1] if len(margs) == 2 else Any
-        return {k: _build(minner, v) for k, v in value.items()}
-    if tp is datetime:
-        return datetime.fromisoformat(value)
-    if isinstance(tp, type) and issubclass(tp, enum.Enum):
-        return tp(value)
+        inner_value = _builder(margs[1] if len(margs) == 2 else Any)
+
+        def build_mapping(value: Any) -> Any:
+            if not isinstance(value, dict):
+                raise SnapshotFieldError(f"expected an object, got {_json_type(value)}")
+            out = {}
+            for k, v in value.items():
+                try:
+                    out[k] = inner_value(v)
+                except SnapshotFieldError as exc:
+                    exc.path.append(f"[{k!r}]")
+                    raise
+            return out
+
+        return build_mapping
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        hints = typing.get_type_hints(tp)
-        kwargs = {}
-        names = {f.name for f in dataclasses.fields(tp)}
-        for key, v in value.items():
-            if key in names:  # unknown keys from a newer writer are ignored
-                kwargs[key] = _build(hints[key], v)
-        return tp(**kwargs)
-    if tp is float and isinstance(value, int):
-        return float(value)
+        return _dataclass_builder(tp)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        enum_type: Any = tp
+
+        def build_enum(value: Any) -> Any:
+            try:
+                return enum_type(value)
+            except ValueError:
+                raise SnapshotFieldError(f"expected {_expected(tp)}, got {value!r}"[:200]) from None
+
+        return build_enum
+    if tp is datetime:
+        def build_datetime(value: Any) -> Any:
+            if isinstance(value, str):
+                try:
+                    return datetime.fromisoformat(value)
+                except ValueError:
+                    pass
+            raise SnapshotFieldError(f"expected {_expected(tp)}, got {_json_type(value)}")
+
+        return build_datetime
+    scalar = _SCALARS.get(tp)
+    if scalar is not None:
+        return scalar
+    return _identity
+
+
+def _identity(value: Any) -> Any:
     return value
+
+
+def _checked(accepts: typing.Callable[[Any], bool], expected: str, convert: Builder = _identity) -> Builder:
+    def build(value: Any) -> Any:
+        if accepts(value):
+            return convert(value)
+        raise SnapshotFieldError(f"expected {expected}, got {_json_type(value)}")
+
+    return build
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+_SCALARS: dict[Any, Builder] = {
+    bool: _checked(lambda v: isinstance(v, bool), "true or false"),
+    int: _checked(lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    float: _checked(lambda v: _is_number(v) and math.isfinite(v), "a finite number", float),
+    str: _checked(lambda v: isinstance(v, str), "a string"),
+}
+
+
+def _dataclass_builder(tp: type) -> Builder:
+    hints = typing.get_type_hints(tp)
+    fields = [(f.name, _builder(hints[f.name]),
+               f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+              for f in dataclasses.fields(tp) if f.init]
+
+    def build_dataclass(value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise SnapshotFieldError(f"expected an object, got {_json_type(value)}")
+        kwargs = {}
+        for name, build, required in fields:
+            if name in value:  # keys a newer writer added are ignored
+                try:
+                    kwargs[name] = build(value[name])
+                except SnapshotFieldError as exc:
+                    exc.path.append(f".{name}")
+                    raise
+            elif required:
+                error = SnapshotFieldError("missing")
+                error.path.append(f".{name}")
+                raise error
+        return tp(**kwargs)
+
+    return build_dataclass
 
 
 def snapshot_to_dict(snapshot: Snapshot) -> dict[str, Any]:
@@ -735,12 +897,18 @@ def snapshot_to_dict(snapshot: Snapshot) -> dict[str, Any]:
 
 
 def snapshot_from_dict(data: Mapping[str, Any]) -> Snapshot:
+    """The snapshot a JSON object describes, or :class:`SnapshotFieldError` naming the first field that does not
+    fit (``tables[3].columns[0].nullable: expected true or false, got a string``)."""
+    if not isinstance(data, Mapping):
+        raise SnapshotFieldError(f"expected a JSON object at the top, got {_json_type(data)}")
     version = data.get("format_version", SNAPSHOT_FORMAT_VERSION)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise SnapshotFieldError(f"format_version: expected an integer, got {_json_type(version)}")
     if version > SNAPSHOT_FORMAT_VERSION:
-        raise ValueError(
-            f"snapshot format_version {version} is newer than this dbaudit understands ({SNAPSHOT_FORMAT_VERSION})"
+        raise SnapshotFieldError(
+            f"format_version {version} is newer than this dbaudit understands ({SNAPSHOT_FORMAT_VERSION})"
         )
-    result = _build(Snapshot, dict(data))
+    result = _builder(Snapshot)(dict(data))
     assert isinstance(result, Snapshot)
     return result
 
@@ -750,4 +918,14 @@ def snapshot_to_json(snapshot: Snapshot, indent: int | None = 1) -> str:
 
 
 def snapshot_from_json(text: str) -> Snapshot:
-    return snapshot_from_dict(json.loads(text))
+    """Parse and check a snapshot file's text. Raises :class:`SnapshotFieldError` (a bad field, NaN or Infinity),
+    ``json.JSONDecodeError`` (not JSON) or ``RecursionError`` (nested deeper than Python's parser goes)."""
+    return snapshot_from_dict(json.loads(text, parse_constant=_no_constant))
+
+
+def _no_constant(name: str) -> Any:
+    raise SnapshotFieldError(f"{name} is not a number JSON allows")
+
+
+# --from refuses files larger than this (--max-snapshot-mb): a 10,000-table snapshot is about 80 MB
+SNAPSHOT_MAX_MB = 512

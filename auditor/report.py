@@ -12,7 +12,7 @@ from auditor.config import IgnoreRule, SuppressedFinding
 from auditor.dsn import redact
 from auditor.engine import RunResult
 from auditor.model import Finding, Note, Severity, Skipped, Snapshot
-from auditor.scoring import Metric, Score, Targets, compute_metrics, compute_score
+from auditor.scoring import Metric, Score, Targets, audited_tables, compute_metrics, compute_score
 
 REPORT_FORMAT_VERSION = 1
 
@@ -47,6 +47,11 @@ class Report:
     baseline: BaselineComparison | None = None
     # the effective --fail-on (error, warning, info, never): findings below it do not fail a CI job
     fail_on: str = "error"
+    # the scan stopped early (Snapshot.interrupted): why, and what is missing. The report is not graded.
+    partial: str | None = None
+    # why this audit judged nothing (no table seen, no check run). The report is not graded, and the run
+    # fails unless the user accepts it (--allow-empty)
+    empty: str | None = None
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity == severity)
@@ -67,6 +72,13 @@ def build_report(
 ) -> Report:
     targets = targets or Targets()
     metrics = compute_metrics(snapshot, result.findings, targets, checks_run=result.ran)
+    empty = empty_reason(snapshot, result)
+    partial = f"the scan stopped early: {snapshot.interrupted}" if snapshot.interrupted else None
+    not_graded = None
+    if partial is not None:
+        not_graded = "partial scan"
+    elif empty is not None:
+        not_graded = "nothing was audited"
     return Report(
         target=Target(
             engine=snapshot.engine,
@@ -80,9 +92,34 @@ def build_report(
         findings=result.findings,
         skipped=result.skipped,
         metrics=metrics,
-        score=compute_score(metrics, result.findings),
+        score=compute_score(metrics, result.findings, not_graded=not_graded),
         notes=snapshot.notes,
         checks_run=result.ran,
         snapshot=snapshot,
         targets=targets,
+        partial=partial,
+        empty=empty,
     )
+
+
+def empty_reason(snapshot: Snapshot, result: RunResult) -> str | None:
+    """Why the audit judged nothing, in words a user acts on; None when it judged something.
+
+    "No findings, 100/100" for a database nobody looked at would be a false pass: a forgotten database name
+    (``postgresql://host`` audits the empty ``postgres`` database), an account that may see no table, every
+    check deselected.
+    """
+    if not result.ran:
+        if result.skipped:
+            return f"no check ran: all {len(result.skipped)} selected checks were skipped (see Skipped checks)"
+        return "no check ran: --select/--ignore (or the configuration) left no check selected"
+    if audited_tables(snapshot):
+        return None
+    where = f"database {snapshot.database!r}" if snapshot.database else "the server"
+    schemas = ", ".join(snapshot.schemas) if snapshot.schemas else "none"
+    text = f"the audit saw no table in {where} (schemas: {schemas})"
+    if snapshot.engine == "postgresql" and "/" not in snapshot.dsn.split("://", 1)[-1]:
+        text += "; the DSN names no database, so the server's default one was audited"
+    elif snapshot.engine == "mysql" and not snapshot.database:
+        text += "; the DSN names no database and the account sees no table in any"
+    return text + ": check the database name, the --schema patterns and the account's privileges"

@@ -45,6 +45,9 @@ class Targets:
     large_table_rows: int = 10_000  # a table this large must be reached through an index (index coverage)
     cache_hit_ratio_pct: float = 99.0  # at least (PgHero's cache_hit_rate_threshold)
     cache_hit_min_blocks: int = 100_000  # block requests before the ratio is judged
+    # a metric computed from a part of its objects (sampled tables, explained statements' calls) is reported
+    # only when that part reaches this share; below it the metric is "not measured", never a pass
+    min_measured_pct: float = 50.0
 
 
 @dataclass(frozen=True)
@@ -68,16 +71,33 @@ class Metric:
     method: str = ""
     reason: str | None = None  # why it could not be measured
     parts: tuple[Part, ...] = ()
+    # what the value was computed from when it covers only part of the objects: "18 of 20 tables",
+    # "24 of 26 statements (95.1 % of their calls)"; None when it covers them all
+    measured: str | None = None
 
 
 @dataclass(frozen=True)
 class Score:
-    value: int
-    grade: str
+    value: int | None  # None: not graded (``reason`` says why)
+    grade: str  # A-F, or NOT_GRADED
     formula: str = (
         "100 - sum over checks and severities of min(cap, weight x count) - 5 x failed metrics; "
         "weight/cap: error 10/25, warning 3/10, info 0.5/2"
     )
+    reason: str | None = None
+
+    @property
+    def graded(self) -> bool:
+        return self.value is not None
+
+    def label(self) -> str:
+        """'71/100, grade C', or 'not graded (why)'."""
+        if self.value is None:
+            return f"{NOT_GRADED} ({self.reason})" if self.reason else NOT_GRADED
+        return f"{self.value}/100, grade {self.grade}"
+
+
+NOT_GRADED = "not graded"
 
 
 def compute_metrics(snapshot: Snapshot, findings: Iterable[Finding], targets: Targets | None = None,
@@ -96,7 +116,11 @@ def compute_metrics(snapshot: Snapshot, findings: Iterable[Finding], targets: Ta
     return tuple(metrics)
 
 
-def compute_score(metrics: Iterable[Metric], findings: Iterable[Finding]) -> Score:
+def compute_score(metrics: Iterable[Metric], findings: Iterable[Finding], not_graded: str | None = None) -> Score:
+    """The health score; ``not_graded``: why there is none (an audit of nothing, a partial scan): a score of
+    100 for a database nobody looked at would read as a pass."""
+    if not_graded is not None:
+        return Score(value=None, grade=NOT_GRADED, reason=not_graded)
     penalty = sum(p for _, _, _, p in penalties(findings))
     failed = Counter(m.passed for m in metrics)[False]
     value = int(round(max(0.0, min(100.0, 100.0 - penalty - FAILED_METRIC_PENALTY * failed))))
@@ -271,6 +295,16 @@ def _workload_metrics(snapshot: Snapshot, targets: Targets) -> list[Metric]:
     large = targets.large_table_rows
     pct, how = index_coverage(snapshot, large)
     plans = "generic plan" if snapshot.engine == "postgresql" else "EXPLAIN plan"
+    measured = explained_share(snapshot)
+    of: str | None = None
+    if pct is not None and measured is not None:
+        explained, candidates, calls_pct = measured
+        of = f"{explained} of {candidates} statements ({calls_pct:g} % of their calls)"
+        if calls_pct < targets.min_measured_pct:
+            pct, how = None, (f"only {of} could be explained, below the {targets.min_measured_pct:g} % a "
+                              f"figure needs; not explained: {_not_explained(snapshot)}")
+        elif explained == candidates:
+            of = None
     out.append(
         Metric(
             key="index_coverage_pct", label="Workload index coverage", value=pct, unit="%",
@@ -279,6 +313,7 @@ def _workload_metrics(snapshot: Snapshot, targets: Targets) -> list[Metric]:
             method=f"calls-weighted share of explained statements whose {plans} reaches every table of "
             f">= {large} rows through an index; {how}" if pct is not None else "",
             reason=None if pct is not None else how,
+            measured=of,
         )
     )
     lat = workload_percentiles(snapshot)
@@ -299,6 +334,35 @@ def _workload_metrics(snapshot: Snapshot, targets: Targets) -> list[Metric]:
     return out
 
 
+def explained_share(snapshot: Snapshot) -> tuple[int, int, float] | None:
+    """(explained, candidates, % of the candidates' calls explained) over the top-level statements dbaudit tried
+    or meant to explain; statements that have no plan by nature (utility statements: SET, BEGIN, DDL) are not
+    candidates. None when no statement is a candidate."""
+    from auditor.workload import plans_by_queryid, unexplainable_by_nature
+
+    plans = plans_by_queryid(snapshot)
+    explained = candidates = explained_calls = candidate_calls = 0
+    for stmt in snapshot.statements:
+        plan = plans.get(stmt.queryid)
+        if plan is None or not stmt.toplevel or (not plan.explained and unexplainable_by_nature(plan.reason)):
+            continue
+        candidates += 1
+        candidate_calls += stmt.calls
+        if plan.explained:
+            explained += 1
+            explained_calls += stmt.calls
+    if candidates == 0:
+        return None
+    share = 100.0 * explained_calls / candidate_calls if candidate_calls else 100.0 * explained / candidates
+    return explained, candidates, round(share, 1)
+
+
+def _not_explained(snapshot: Snapshot) -> str:
+    reasons = dict(snapshot.workload.not_explained) if snapshot.workload is not None else {}
+    top = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+    return "; ".join(f"{n}: {reason}" for reason, n in top) or "see the workload notes"
+
+
 def _normalization_metric(snapshot: Snapshot, tables: list[Table], findings: list[Finding],
                           targets: Targets, ran: frozenset[str] | None = None) -> Metric:
     label = "Tables in 3NF"
@@ -310,7 +374,7 @@ def _normalization_metric(snapshot: Snapshot, tables: list[Table], findings: lis
     if not tables:
         return Metric(key="normalization_pct", label=label, value=None, unit="%", target=target,
                       reason="no tables in the audited schemas")
-    from auditor.sampling import sampling_gap
+    from auditor.sampling import describe_skips, sampling_gap, skipped_tables
 
     gap = sampling_gap(snapshot.sampling, snapshot.notes)
     if gap is not None or snapshot.sampling is None or not snapshot.sampling.tables:
@@ -319,16 +383,31 @@ def _normalization_metric(snapshot: Snapshot, tables: list[Table], findings: lis
                       reason=f"{why}, so 2NF/3NF cannot be judged")
     nf = [f for f in findings if f.code.startswith("NF")]
     # info-level NF findings are design notes (an array column read as a whole), not violations
-    flagged = {(f.object.schema, f.object.table) for f in nf if f.severity != Severity.INFO}
+    audited = {t.key for t in tables}
+    flagged = {(f.object.schema or "", f.object.table or "") for f in nf if f.severity != Severity.INFO} & audited
     notes = {(f.object.schema, f.object.table) for f in nf if f.severity == Severity.INFO} - flagged
-    clean = sum(1 for t in tables if (t.schema, t.name) not in flagged)
-    pct = _share(clean, len(tables))
-    method = (f"share of tables with no NF01-NF04 finding of warning or error severity ({clean}/{len(tables)}); "
-              "dependencies judged on sampled data")
+    # a table counts when its data was sampled (NF02-NF04 judged it) or a finding already says it is not in
+    # 3NF; a table nobody sampled is neither clean nor flagged, and stays out of the share
+    judged = {t.key for t in snapshot.sampling.tables if t.skipped_reason is None and t.rows > 0}
+    measured = (judged & audited) | flagged
+    of = f"{len(measured)} of {len(audited)} tables"
+    share = 100.0 * len(measured) / len(audited)
+    if share < targets.min_measured_pct:
+        skips = skipped_tables(snapshot.sampling)
+        why = f"; not judged: {describe_skips(skips)}" if skips else ""
+        return Metric(key="normalization_pct", label=label, value=None, unit="%", target=target,
+                      reason=f"only {of} could be judged ({share:.0f} %, below the {targets.min_measured_pct:g} % "
+                             f"a figure needs){why}", measured=of)
+    clean = len(measured - flagged)
+    pct = _share(clean, len(measured))
+    method = (f"share of the tables measured ({of}: sampled, or flagged by a finding) with no NF01-NF04 "
+              f"finding of warning or error severity ({clean}/{len(measured)}); dependencies judged on sampled "
+              "data")
     if notes:
         method += f"; {len(notes)} more with an info-level design note, not counted"
     return Metric(key="normalization_pct", label=label, value=pct, unit="%", target=target,
-                  passed=pct >= targets.normalization_pct, method=method)
+                  passed=pct >= targets.normalization_pct, method=method,
+                  measured=of if len(measured) < len(audited) else None)
 
 
 # ------------------------------------------------------------------------------------------------------------

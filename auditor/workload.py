@@ -716,6 +716,13 @@ def better_index_verified(proposal: IndexProposal, max_cost_ratio: float = 0.5) 
             and proposal.cost_after is not None and proposal.cost_after <= proposal.cost_before * max_cost_ratio)
 
 
+def unexplainable_by_nature(reason: str | None) -> bool:
+    """Whether a plan's ``reason`` says the statement has no plan at all (SET, BEGIN, DDL, COPY...), as opposed
+    to a statement dbaudit meant to explain and could not (refused, locked, over a budget, unparsed)."""
+    return reason == "utility statement" or (reason is not None and reason.endswith(" statement")
+                                             and not reason.startswith(("over ", "cannot ")))
+
+
 def index_coverage(snapshot: Snapshot, large_rows: int = DEFAULT_LARGE_ROWS) -> tuple[float | None, str]:
     """Calls-weighted share (%) of the explained statements whose plan reaches every large table by an index.
 

@@ -427,6 +427,7 @@ def _usable_range(snap: Snapshot, seq: Sequence) -> tuple[int | None, int | None
     severity=Severity.WARNING,
     engines=BOTH,
     options=SequenceExhaustionOptions,
+    reads=("sequences", "tables", "columns"),
 )
 def sequence_exhaustion(snap: Snapshot, opts: SequenceExhaustionOptions) -> Iterator[Hit]:
     """Sequence or AUTO_INCREMENT counter past a share of its usable range.

@@ -212,7 +212,10 @@ def _summary(doc: Document, report: Report, snap: Snapshot, engine: str) -> None
             ("Size", f"{len(tables)} tables, {len(snap.indexes)} indexes, {human_bytes(total_bytes)} "
                      f"(of which indexes {human_bytes(index_bytes)}), about {rows:,} rows"),
             ("Health score", (Strong(f"{score.value}/100"), " ", Badge(f"grade {score.grade}",
-                                                                        f"grade-{score.grade}"))),
+                                                                        f"grade-{score.grade}"))
+                             if score.graded else Strong(score.label())),
+            *((("Partial report", Strong(report.partial)),) if report.partial else ()),
+            *((("Nothing audited", Strong(report.empty)),) if report.empty else ()),
             ("Findings", f"{_plural(report.count(Severity.ERROR), 'error')}, "
                          f"{_plural(report.count(Severity.WARNING), 'warning')}, {report.count(Severity.INFO)} info"),
             ("Quality metrics", f"{len(measured) - len(failed)} passed, {len(failed)} failed"
@@ -490,8 +493,7 @@ def _metrics(doc: Document, report: Report) -> None:
                             p.detail) for p in m.parts),
             ))
     score = report.score
-    doc.p(Strong(f"Health score {score.value}/100, grade {score.grade}"), f": {score.formula} "
-          "(docs/scoring.md).")
+    doc.p(Strong(f"Health score {score.label()}"), f": {score.formula} (docs/scoring.md).")
     lost = penalties(report.findings)
     failed = [m for m in report.metrics if m.passed is False]
     if lost or failed:

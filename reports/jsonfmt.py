@@ -35,6 +35,7 @@ def _metric(metric: Metric) -> dict[str, Any]:
         "passed": metric.passed,
         "method": metric.method,
         "reason": metric.reason,
+        "measured": metric.measured,
     }
 
 
@@ -80,7 +81,7 @@ def report_dict(report: Report) -> dict[str, Any]:
         "started_at": iso_utc(report.started_at),
         "duration_s": report.duration_s,
         "metrics": {m.key: m.value for m in report.metrics},
-        "score": {"value": report.score.value, "grade": report.score.grade},
+        "score": {"value": report.score.value, "grade": report.score.grade, "reason": report.score.reason},
         "findings": [f.as_dict() for f in report.findings],
         "skipped": [_skipped(s) for s in report.skipped],
         # additions to the version 1 contract
@@ -93,6 +94,9 @@ def report_dict(report: Report) -> dict[str, Any]:
         ],
         "stale_ignores": [_ignore_rule(rule) for rule in report.stale_ignores],
         "baseline": _baseline(report),
+        # the scan stopped early (why, and what is missing); the audit judged nothing (why). Both: not graded
+        "partial": report.partial,
+        "empty": report.empty,
     }
 
 

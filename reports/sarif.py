@@ -210,12 +210,14 @@ def sarif_dict(report: Report) -> dict[str, Any]:
         for rule in report.stale_ignores
     ]
     invocation: dict[str, Any] = {
-        "executionSuccessful": True,
+        # a partial scan (it stopped early) or an audit of nothing is not a successful run
+        "executionSuccessful": not (report.partial or report.empty),
         "startTimeUtc": iso_utc(report.started_at),
         "endTimeUtc": iso_utc(report.started_at + timedelta(seconds=report.duration_s)),
     }
-    if skipped_notes:
-        invocation["toolExecutionNotifications"] = skipped_notes
+    problems = [{"level": "error", "message": {"text": text}} for text in (report.partial, report.empty) if text]
+    if skipped_notes or problems:
+        invocation["toolExecutionNotifications"] = problems + skipped_notes
     if stale_notes:
         invocation["toolConfigurationNotifications"] = stale_notes
 
@@ -224,7 +226,7 @@ def sarif_dict(report: Report) -> dict[str, Any]:
         "serverVersion": report.target.server_version,
         "database": report.target.database,
         "dsn": report.target.dsn,
-        "score": {"value": report.score.value, "grade": report.score.grade},
+        "score": {"value": report.score.value, "grade": report.score.grade, "reason": report.score.reason},
         "metrics": {m.key: m.value for m in report.metrics},
     }
     if report.baseline is not None:

@@ -82,9 +82,13 @@ def _header(report: Report, paint: _Painter) -> list[str]:
         ("by check", _per_check_line(report)),
         (
             "score",
-            paint(f"{score.value}/100, grade {score.grade}", "bold", GRADE_COLOUR.get(score.grade, "bold")),
+            paint(score.label(), "bold", GRADE_COLOUR.get(score.grade, "bold")),
         ),
     ]
+    if report.partial:
+        rows.insert(0, ("PARTIAL", report.partial))
+    if report.empty:
+        rows.insert(0, ("EMPTY", report.empty))
     width = max(len(label) for label, _ in rows) + 2
     lines = [paint(f"dbaudit {report.tool_version} report", "bold")]
     for label, value in rows:

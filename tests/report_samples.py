@@ -79,6 +79,7 @@ def design_snapshot() -> Snapshot:
     sampling = Sampling(rows_per_table=10_000, tables=(
         TableSample("public", "orders", rows=10_000, method="system"),
         TableSample("public", "customers", rows=10_000, method="bernoulli"),
+        TableSample("public", "order_items", rows=2_000, method="full"),
     ))
     return snap(
         customers, orders, items, products, odd,

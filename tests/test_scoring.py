@@ -86,8 +86,9 @@ def test_normalization_counts_warnings_not_info_notes() -> None:
     s = snap(table("a"), table("b"), sampling=Sampling(tables=(TableSample("public", "a", rows=10),)))
     info_only = _metric(compute_metrics(s, [_f("NF02", Severity.INFO, "a")]), "normalization_pct")
     assert info_only.value == 100.0 and info_only.passed and "info-level" in info_only.method
+    # "b" was never sampled: it is neither clean nor flagged, and stays out of the share
     warned = _metric(compute_metrics(s, [_f("NF04", Severity.WARNING, "a")]), "normalization_pct")
-    assert warned.value == 50.0 and warned.passed is False
+    assert warned.value == 0.0 and warned.passed is False and warned.measured == "1 of 2 tables"
     unsampled = _metric(compute_metrics(replace(s, sampling=None), []), "normalization_pct")
     assert unsampled.value is None and "sample" in (unsampled.reason or "")
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from auditor.dsn import Dsn
 from auditor.errors import AuditError
-from auditor.model import Snapshot
+from auditor.model import Note, Snapshot, WorkloadInfo
 
 
 @dataclass(frozen=True)
@@ -14,7 +15,9 @@ class CollectOptions:
     include_schemas: tuple[str, ...] = ()  # glob patterns; empty: every non-system schema
     exclude_schemas: tuple[str, ...] = ()  # glob patterns
     connect_timeout_s: int = 10
-    statement_timeout_ms: int = 30_000
+    statement_timeout_ms: int = 30_000  # every statement, probes included (their own limits are capped by it)
+    # the whole collection (--timeout): past it the scan ends with a partial report; None: no overall bound
+    timeout_s: float | None = 600.0
     lock_timeout_ms: int = 1_000
     idle_in_transaction_timeout_ms: int = 60_000  # ends a stalled session server-side
     # data sampling for the normalization checks (auditor.sampling); --no-sample sets sample=False
@@ -26,6 +29,34 @@ class CollectOptions:
     sample_max_tables: int = 200
     # the workload probe (pg_stat_statements, generic-plan EXPLAIN, hypopg); --no-workload sets it off
     workload: bool = True
+
+
+# the probes, in the order they run, with the words a partial report uses for what they collect
+PROBE_WORDS = {"sampling": "the data sample (NF02-NF04)",
+               "workload": "the workload (WL01-WL04, latency, index coverage)"}
+
+
+def interrupted(snap: Snapshot, why: str, missing: list[str]) -> Snapshot:
+    """The snapshot of a scan that stopped early: ``why``, what was not collected, and for each probe not
+    collected a record that says so (the checks reading it then say the scan stopped, rather than ask to
+    enable a data sample or pg_stat_statements that may well be on)."""
+    words = [PROBE_WORDS[name] for name in missing]
+    reason = f"not collected: the scan stopped early ({why})"
+    notes = list(snap.notes)
+    workload = snap.workload
+    if "sampling" in missing:
+        notes.append(Note(area="sampling", message=f"the data sample was {reason}",
+                          enable="scan again when the server answers"))
+    if "workload" in missing:
+        source = "performance_schema" if snap.engine == "mysql" else "pg_stat_statements"
+        workload = WorkloadInfo(source=source, status="interrupted", message=f"the workload was {reason}")
+    return dataclasses.replace(snap, notes=tuple(notes), workload=workload, sampling=None if "sampling" in missing
+                               else snap.sampling, interrupted=f"{why}; not collected: {', '.join(words)}")
+
+
+def probe_limit_s(limit_s: float, options: CollectOptions) -> float:
+    """A probe's own time limit per statement, capped by ``--statement-timeout``: the smaller of the two."""
+    return min(limit_s, options.statement_timeout_ms / 1000)
 
 
 def collect(dsn: Dsn, options: CollectOptions | None = None) -> Snapshot:

@@ -11,21 +11,24 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import re
+import ssl
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
 
 import pymysql
+import pymysql.charset
 import pymysql.cursors
 
-from auditor.connectors import CollectOptions
+from auditor.connectors import CollectOptions, interrupted, probe_limit_s
+from auditor.connectors.guard import Clock, WaitExpired, Watchdog, keepalive, statement_bound_s
 from auditor.connectors.mysql import operations
 from auditor.connectors.mysql.posture import collect_posture, mysql_login
 from auditor.dsn import Dsn, redact
-from auditor.errors import ConnectError
+from auditor.errors import ConnectError, ScanInterrupted
 from auditor.model import (
     Column,
     ColumnRef,
@@ -93,22 +96,121 @@ def quote_ident(name: str) -> str:
 
 
 class _Session:
-    """A connection that counts its round trips (the query-count test and the benchmark read the figure)."""
+    """A connection that counts its round trips (the query-count test and the benchmark read the figure), and
+    whose every wait is bounded by the watchdog (a server that stops answering ends the scan, not hangs it)."""
 
-    def __init__(self, conn: pymysql.connections.Connection[Any]) -> None:
+    def __init__(self, conn: pymysql.connections.Connection[Any], watchdog: Watchdog | None = None) -> None:
         self.conn = conn
         self.queries = 0
+        self.watchdog = watchdog
 
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         self.queries += 1
-        with self.conn.cursor(pymysql.cursors.DictCursor) as cur:
+        with self._bounded(), self.conn.cursor(pymysql.cursors.DictCursor) as cur:
             cur.execute(f"{DBAUDIT_MARKER} {sql}", params)
             return list(cur.fetchall())
 
     def run(self, sql: str) -> None:
         self.queries += 1
-        with self.conn.cursor() as cur:
+        with self._bounded(), self.conn.cursor() as cur:
             cur.execute(f"{DBAUDIT_MARKER} {sql}")
+
+    @contextlib.contextmanager
+    def _bounded(self) -> Iterator[None]:
+        sock = getattr(self.conn, "_sock", None)
+        if self.watchdog is None or sock is None:
+            yield
+            return
+        try:
+            with self.watchdog.waiting(sock.fileno()):
+                yield
+        except WaitExpired:
+            raise ScanInterrupted(self.watchdog.describe() or "the scan ran out of time") from None
+        except pymysql.err.OperationalError as exc:
+            why = self.watchdog.describe()
+            if why is not None:
+                raise ScanInterrupted(why) from None
+            if _lost(exc):
+                raise ScanInterrupted(f"lost the connection to the server: {_mysql_error_text(exc)}") from None
+            raise
+
+
+def _lost(exc: pymysql.err.MySQLError) -> bool:
+    """The connection itself is gone (client errors 2006 server gone away, 2013 lost connection)."""
+    return bool(exc.args) and exc.args[0] in (2006, 2013)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# TLS: ssl_mode as the mysql client reads it
+# --------------------------------------------------------------------------------------------------------------
+
+TLS_MODES = ("disabled", "preferred", "required", "verify_ca", "verify_identity")
+_CR_SSL_CONNECTION_ERROR = 2026
+
+
+def tls_mode(params: Mapping[str, str]) -> str:
+    """The effective ssl_mode of a DSN, as the mysql client would settle it.
+
+    ``ssl_mode`` wins; ``ssl=true`` means required and ``ssl=false`` disabled; ``ssl_verify=true`` asks for the
+    server's identity to be checked; a CA file given without a mode asks for it to be used (verify_ca), as libpq
+    does for ``sslmode=require`` with a root certificate. Nothing given: preferred (TLS when the server offers
+    it, plaintext otherwise), the mysql client's default.
+    """
+    mode = params.get("ssl_mode")
+    if mode is None:
+        if params.get("ssl") == "false":
+            mode = "disabled"
+        elif params.get("ssl") == "true":
+            mode = "required"
+        else:
+            mode = "preferred"
+    if mode in ("preferred", "required") and params.get("ssl_ca"):
+        mode = "verify_ca" if params.get("ssl_mode") != "preferred" else mode
+    if params.get("ssl_verify") == "true" and mode != "disabled":
+        mode = "verify_identity"
+    return mode
+
+
+def tls_context(params: Mapping[str, str], mode: str) -> ssl.SSLContext | None:
+    """The TLS context for ``mode`` (None: no TLS): certificates verified only in the verify modes."""
+    if mode == "disabled":
+        return None
+    ca = params.get("ssl_ca")
+    try:
+        ctx = ssl.create_default_context(cafile=ca)
+        ctx.check_hostname = mode == "verify_identity"
+        ctx.verify_mode = ssl.CERT_REQUIRED if mode in ("verify_ca", "verify_identity") else ssl.CERT_NONE
+        if ca and mode in ("preferred", "required") and params.get("ssl_verify") != "false":
+            ctx.verify_mode = ssl.CERT_REQUIRED  # a CA given is a CA to check against
+        if params.get("ssl_cert"):
+            ctx.load_cert_chain(params["ssl_cert"], keyfile=params.get("ssl_key") or None)
+    except (OSError, ssl.SSLError) as exc:
+        what = "ssl_ca" if ca and not params.get("ssl_cert") else "ssl_ca/ssl_cert/ssl_key"
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConnectError(f"cannot load the TLS files ({what}): {' '.join(str(reason).split())}") from None
+    return ctx
+
+
+class _Connection(pymysql.connections.Connection):  # type: ignore[type-arg]
+    """PyMySQL's connection with ssl_mode enforced before any credential is sent.
+
+    PyMySQL asks for TLS when the server offers it; whether it refuses a server without TLS depends on its
+    version, and an empty ``ssl`` option silently means no TLS at all. Here a server that does not offer TLS is
+    refused under required / verify_ca / verify_identity (client error 2026, as the mysql client), and
+    reached in plaintext under preferred.
+    """
+
+    dbaudit_tls = "preferred"
+
+    def _request_authentication(self) -> None:
+        from pymysql.constants import CLIENT
+
+        if self.ssl and not (self.server_capabilities & CLIENT.SSL):  # type: ignore[has-type]
+            if self.dbaudit_tls in ("required", "verify_ca", "verify_identity"):
+                raise pymysql.err.OperationalError(
+                    _CR_SSL_CONNECTION_ERROR, "SSL is required but the server doesn't support it")
+            self.ssl = False  # preferred: plaintext, as the mysql client falls back
+        super()._request_authentication()  # type: ignore[misc]
 
 
 def _connect_kwargs(dsn: Dsn, options: CollectOptions) -> dict[str, Any]:
@@ -131,39 +233,35 @@ def _connect_kwargs(dsn: Dsn, options: CollectOptions) -> dict[str, Any]:
     else:
         kwargs["host"] = p.get("host", "localhost")
         kwargs["port"] = int(p.get("port", "3306"))
-    mode = p.get("ssl_mode", "")
-    wants_ssl = (
-        p.get("ssl") == "true" or any(k in p for k in ("ssl_ca", "ssl_cert", "ssl_key"))
-        or mode in ("required", "verify_ca", "verify_identity")
-    )
-    if wants_ssl and mode != "disabled":
-        ssl: dict[str, Any] = {}
-        for key in ("ssl_ca", "ssl_cert", "ssl_key"):
-            if p.get(key):
-                kwargs[key] = p[key]
-        verify = p.get("ssl_verify")
-        if verify is not None:
-            kwargs["ssl_verify_cert"] = verify == "true"
-            kwargs["ssl_verify_identity"] = verify == "true"
-        elif mode in ("verify_ca", "verify_identity"):
-            kwargs["ssl_verify_cert"] = True
-            kwargs["ssl_verify_identity"] = mode == "verify_identity"
-        if not any(k in kwargs for k in ("ssl_ca", "ssl_cert", "ssl_key")):
-            kwargs["ssl"] = ssl  # TLS without a CA file: PyMySQL's default context
+    ctx = tls_context(p, tls_mode(p))
+    if ctx is None:
+        kwargs["ssl_disabled"] = True
+    else:
+        kwargs["ssl"] = ctx
     return kwargs
 
 
 def _socket_bound_s(options: CollectOptions) -> int:
-    return max(5, options.statement_timeout_ms // 1000 + 10)
+    return max(5, int(statement_bound_s(options.statement_timeout_ms)) + 1)
 
 
-def _connect(dsn: Dsn, options: CollectOptions) -> pymysql.connections.Connection[Any]:
+def _connect(dsn: Dsn, options: CollectOptions, clock: Clock | None = None) -> pymysql.connections.Connection[Any]:
+    charset = dsn.params.get("charset", "utf8mb4")
+    if pymysql.charset.charset_by_name(charset) is None:
+        raise ConnectError(f"unknown charset {charset!r} in the DSN (?charset=): use a MySQL character set name "
+                           "such as utf8mb4")
     kwargs = _connect_kwargs(dsn, options)
+    if clock is not None:
+        kwargs["connect_timeout"] = max(1, min(kwargs["connect_timeout"], int(clock.cap(kwargs["connect_timeout"]))))
     where = dsn.display
     try:
-        conn = pymysql.connect(**kwargs)
+        conn = _Connection(defer_connect=True, **kwargs)
+        conn.dbaudit_tls = tls_mode(dsn.params)
+        conn.connect()
         # a hung server must not hang the audit: the socket gives up a little after the statement bound
         conn._read_timeout = _socket_bound_s(options)
+        if conn._sock is not None:
+            keepalive(conn._sock, options.statement_timeout_ms)
         return conn
     except pymysql.err.OperationalError as exc:
         code = exc.args[0] if exc.args else 0
@@ -174,15 +272,26 @@ def _connect(dsn: Dsn, options: CollectOptions) -> pymysql.connections.Connectio
             msg = f"unknown database {kwargs['database']!r} on {where}"
         elif code == 1044:
             msg = f"user {kwargs['user']!r} may not use database {kwargs['database']!r} on {where}"
+        elif code == _CR_SSL_CONNECTION_ERROR and "doesn't support" in text:
+            msg = (f"the server at {where} does not offer TLS, and ssl_mode={tls_mode(dsn.params)} requires it "
+                   "(nothing was sent; use ssl_mode=preferred to allow plaintext)")
+        elif code in (2003, 2026) and ("[SSL" in text or "certificate" in text.lower()):
+            # PyMySQL wraps the ssl module's error: "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed:
+            # self-signed certificate in certificate chain (_ssl.c:1006)"
+            found = re.search(r"\[SSL: ([A-Z_]+)\]\s*([^(]*)", text)
+            reason = f"{found.group(1)}: {found.group(2).strip()}" if found else " ".join(text.split())
+            msg = f"TLS handshake with {where} failed: {reason}"
         elif code in (2003, 2002, 2013, 2006):
             msg = f"cannot connect to {where}: {_network_reason(text)}"
         else:
             msg = f"cannot connect to {where}: MySQL error {code}: {text}"
         raise ConnectError(redact(msg, dsn)) from None
+    except ssl.SSLError as exc:
+        raise ConnectError(redact(f"TLS handshake with {where} failed: {exc.reason or exc}", dsn)) from None
     except OSError as exc:  # includes socket timeouts
         raise ConnectError(redact(f"cannot connect to {where}: {exc}", dsn)) from None
-    except pymysql.err.MySQLError as exc:
-        raise ConnectError(redact(f"cannot connect to {where}: {exc}", dsn)) from None
+    except (pymysql.err.MySQLError, LookupError, ValueError) as exc:
+        raise ConnectError(redact(f"cannot connect to {where}: {' '.join(str(exc).split())}", dsn)) from None
 
 
 def _network_reason(text: str) -> str:
@@ -248,11 +357,13 @@ def collect(dsn: Dsn, options: CollectOptions | None = None) -> Snapshot:
     """Open a read-only session on a MySQL or MariaDB server and return its snapshot."""
     options = options or CollectOptions()
     started = time.monotonic()
-    conn = _connect(dsn, options)
+    clock = Clock.start(options.timeout_s)
+    conn = _connect(dsn, options, clock)
+    watchdog = Watchdog(options.statement_timeout_ms, clock)
     try:
-        session = _Session(conn)
+        session = _Session(conn, watchdog)
         try:
-            return _collect(session, dsn, options, started)
+            return _collect(session, dsn, options, started, clock)
         except pymysql.err.OperationalError as exc:
             code = exc.args[0] if exc.args else 0
             text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
@@ -265,11 +376,12 @@ def collect(dsn: Dsn, options: CollectOptions | None = None) -> Snapshot:
         except pymysql.err.MySQLError as exc:
             raise ConnectError(redact(f"{dsn.display}: {exc}", dsn)) from None
     finally:
-        with contextlib.suppress(pymysql.err.Error):
+        watchdog.close()
+        with contextlib.suppress(pymysql.err.Error, OSError):
             conn.close()
 
 
-def _collect(session: _Session, dsn: Dsn, options: CollectOptions, started: float) -> Snapshot:
+def _collect(session: _Session, dsn: Dsn, options: CollectOptions, started: float, clock: Clock) -> Snapshot:
     notes: list[Note] = []
     server = session.rows(load_sql("server"))[0]
     version = str(server["server_version"])
@@ -314,6 +426,14 @@ def _collect(session: _Session, dsn: Dsn, options: CollectOptions, started: floa
     if has_checks:
         check_sql = "check_constraints.mysql8" if is_mysql8 else "check_constraints"
         check_rows = session.rows(load_sql(check_sql), params)
+
+    partial = {(_text(r["schema_name"]), _text(r["table_name"]))
+               for r in session.rows(load_sql("partial_tables"), params)}
+    if partial:
+        notes.append(_partial_note(partial, _text(server.get("current_user_name"))))
+        table_rows, column_rows, index_rows, constraint_rows, check_rows = (
+            [r for r in rows if (_text(r["schema_name"]), _text(r["table_name"])) not in partial]
+            for rows in (table_rows, column_rows, index_rows, constraint_rows, check_rows))
 
     capabilities: list[str] = []
     size_rows: list[dict[str, Any]] = []
@@ -402,25 +522,40 @@ def _collect(session: _Session, dsn: Dsn, options: CollectOptions, started: floa
     )
     return _run_probes(session, snap, options, flavor, vnum, ps_on=ps_on,
                        user=_text(server.get("current_user_name")) or None,
-                       digest_lost=_opt_int(status.get("Performance_schema_digest_lost")))
+                       digest_lost=_opt_int(status.get("Performance_schema_digest_lost")), clock=clock)
 
 
 def _run_probes(session: _Session, snap: Snapshot, options: CollectOptions, flavor: str, vnum: int, *,
-                ps_on: bool, user: str | None, digest_lost: int | None) -> Snapshot:
-    """The bounded live probes after the catalog; they count their own round trips (not in ``queries_sent``).
+                ps_on: bool, user: str | None, digest_lost: int | None, clock: Clock) -> Snapshot:
+    """The bounded live probes after the catalog's COMMIT, statement by statement (autocommit), so that the
+    metadata lock a sample takes ends with it; they count their own round trips (not in ``queries_sent``).
 
     ``ps_on`` is False only when performance_schema is off; when it is on but not readable the workload probe
-    records the refusal itself.
+    records the refusal itself. When the connection is lost or cut (the server stopped answering,
+    ``--timeout`` ran out), the snapshot keeps what was collected and says what is missing in ``interrupted``.
     """
     from auditor.connectors.mysql import sampling, workload
 
     is_mysql8 = flavor == "mysql" and vnum >= 80000
-    snap = replace(snap, sampling=sampling.probe(session, snap, options, flavor, vnum))
-    if options.workload:
-        snap = workload.collect_workload(
-            session, snap, load_sql("digests.mysql8" if is_mysql8 else "digests"), ps_on=ps_on,
-            is_mysql8=is_mysql8, user=user, digest_lost=digest_lost,
-            options=workload.MySqlWorkloadOptions(keep_sample_text=options.show_samples))
+    missing = ["sampling", "workload"] if options.workload else ["sampling"]
+    try:
+        if clock.expired():
+            raise ScanInterrupted(f"the scan ran past --timeout {clock.timeout_s:g} s")
+        bounded = replace(options, sample_budget_s=clock.cap(options.sample_budget_s, reserve=5.0),
+                          sample_table_timeout_s=probe_limit_s(options.sample_table_timeout_s, options))
+        snap = replace(snap, sampling=sampling.probe(session, snap, bounded, flavor, vnum))
+        missing.pop(0)
+        if options.workload:
+            if clock.expired():
+                raise ScanInterrupted(f"the scan ran past --timeout {clock.timeout_s:g} s")
+            snap = workload.collect_workload(
+                session, snap, load_sql("digests.mysql8" if is_mysql8 else "digests"), ps_on=ps_on,
+                is_mysql8=is_mysql8, user=user, digest_lost=digest_lost,
+                options=workload.MySqlWorkloadOptions(
+                    keep_sample_text=options.show_samples,
+                    time_budget_s=clock.cap(workload.MySqlWorkloadOptions.time_budget_s, reserve=2.0)))
+    except ScanInterrupted as exc:
+        return interrupted(snap, exc.message, missing)
     return snap
 
 
@@ -446,6 +581,23 @@ def _read_activity(session: _Session, now_utc: datetime, ps_on: bool, user: str,
         except pymysql.err.MySQLError:
             kinds = None  # performance_schema not readable: the workload probe notes it with its grant
     return operations.activity(rows, kinds, now_utc)
+
+
+def _partial_note(partial: set[tuple[str, str]], user: str) -> Note:
+    names = sorted(f"{schema}.{table}" for schema, table in partial)
+    who = "<audit user>"
+    if "@" in user:
+        name, host = user.rsplit("@", 1)
+        who = f"'{name}'@'{host}'"
+    grants = " ".join(f"GRANT SELECT ON {quote_ident(s)}.{quote_ident(t)} TO {who};" for s, t in sorted(partial)[:5])
+    return Note(
+        area="privileges",
+        message=f"{len(names)} table(s) are visible to this account through column-level privileges only: their "
+                "other columns, and the keys and indexes built on them, are hidden, so no check judged these "
+                "tables (a primary key on a hidden column would read as missing)",
+        objects=tuple(names),
+        enable=grants + (" ..." if len(partial) > 5 else ""),
+    )
 
 
 def _mysql_error_text(exc: pymysql.err.MySQLError) -> str:

@@ -1,5 +1,8 @@
 """PostgreSQL connector: one read-only session, a fixed set of bulk catalog queries, a :class:`Snapshot` out.
 
+The catalog is read in one short REPEATABLE READ transaction, committed before any probe runs; the probes
+(data sample, EXPLAIN) then run statement by statement, so no lock outlives the statement that needed it.
+
 The queries live in ``sql/*.sql`` (one per snapshot area, columns aliased to the snapshot's field names).
 Their number does not depend on the size of the schema: each reads a whole area at once, filtered in SQL to
 the schemas being audited. A query the role may not run is noted, and the collection goes on with the rest.
@@ -16,17 +19,18 @@ from typing import Any
 
 import psycopg
 
-from auditor.connectors import CollectOptions
+from auditor.connectors import CollectOptions, interrupted, probe_limit_s
+from auditor.connectors.guard import Clock, WaitExpired
 from auditor.connectors.postgres import operations
 from auditor.connectors.postgres.posture import collect_posture
 from auditor.connectors.postgres.session import (
     RECOVERABLE,
     Session,
     SessionLimits,
-    read_only_session,
+    open_session,
 )
 from auditor.dsn import Dsn
-from auditor.errors import AuditError
+from auditor.errors import AuditError, ScanInterrupted
 from auditor.model import (
     Column,
     ColumnRef,
@@ -40,7 +44,6 @@ from auditor.model import (
     TableStats,
 )
 from auditor.sqlquote import pg_ident, pg_qualified
-from auditor.workload import marked
 
 __all__ = ["collect", "glob_to_regex", "limits_of"]
 
@@ -90,9 +93,13 @@ def glob_to_regex(pattern: str) -> str:
     return "^" + "".join(out) + "$"
 
 
-def limits_of(options: CollectOptions) -> SessionLimits:
+def limits_of(options: CollectOptions, clock: Clock | None = None) -> SessionLimits:
+    connect_s = options.connect_timeout_s
+    if clock is not None:
+        # libpq counts whole seconds, and 0 would mean "wait forever"
+        connect_s = max(1, min(connect_s, int(clock.cap(connect_s))))
     return SessionLimits(
-        connect_timeout_s=options.connect_timeout_s,
+        connect_timeout_s=connect_s,
         statement_timeout_ms=options.statement_timeout_ms,
         lock_timeout_ms=options.lock_timeout_ms,
         idle_in_transaction_timeout_ms=options.idle_in_transaction_timeout_ms,
@@ -100,47 +107,78 @@ def limits_of(options: CollectOptions) -> SessionLimits:
 
 
 def collect(dsn: Dsn, options: CollectOptions) -> Snapshot:
-    """Read the server's catalog in one read-only transaction and return the snapshot."""
+    """Read the catalog in one short read-only transaction, commit, then run the probes statement by statement.
+
+    The catalog's locks end with its COMMIT, before any probe runs; the probes run in autocommit mode, so the
+    lock a sample or an EXPLAIN takes ends with its statement. When the connection is lost or cut (the server
+    stopped answering, ``--timeout`` ran out) during the probes, the snapshot keeps what was collected and says
+    what is missing in ``interrupted``.
+    """
+    clock = Clock.start(options.timeout_s)
     started = time.perf_counter()
     collected_at = datetime.now(UTC)
-    with read_only_session(dsn, limits_of(options)) as session:
-        snap = _Collector(session, dsn, options).run()
-        catalog_queries = session.round_trips + 1  # and the COMMIT that ends the session
+    with open_session(dsn, limits_of(options, clock), clock) as session:
+        with session.transaction():
+            snap = _Collector(session, dsn, options).run()
+        catalog_queries = session.round_trips
         duration = round(time.perf_counter() - started, 4)
-        snap = _run_probes(session, snap, options)
+        snap = _run_probes(session, snap, options, clock)
     return dataclasses.replace(snap, queries_sent=catalog_queries, collected_at=collected_at,
                                collect_duration_s=duration)
 
 
-def _run_probes(session: Session, snap: Snapshot, options: CollectOptions) -> Snapshot:
-    """The bounded live probes, in the same read-only transaction, after the catalog (they need its tables).
+def _run_probes(session: Session, snap: Snapshot, options: CollectOptions, clock: Clock) -> Snapshot:
+    """The bounded live probes, after the catalog's COMMIT (they need its tables), in autocommit mode.
 
     They count their own round trips (``Sampling.queries``, ``WorkloadInfo.queries_sent``): the snapshot's
-    ``queries_sent`` and ``collect_duration_s`` cover the fixed catalog part only.
+    ``queries_sent`` and ``collect_duration_s`` cover the fixed catalog part only. Their budgets shrink to what
+    is left of ``--timeout``, so that they end in time rather than being cut.
     """
     from auditor.connectors.postgres import sampling, workload
 
     def sample(s: Snapshot) -> Snapshot:
-        return dataclasses.replace(s, sampling=sampling.probe(session.conn, s.tables, options))
+        bounded = dataclasses.replace(options, sample_budget_s=clock.cap(options.sample_budget_s, reserve=5.0),
+                                      sample_table_timeout_s=probe_limit_s(options.sample_table_timeout_s, options))
+        return dataclasses.replace(s, sampling=sampling.probe(session.conn, s.tables, bounded))
 
-    snap = _guarded(session, snap, "sampling", sample)
+    def explain(s: Snapshot) -> Snapshot:
+        bounded = workload.WorkloadOptions(
+            time_budget_s=clock.cap(workload.WorkloadOptions.time_budget_s, reserve=2.0),
+            explain_timeout_ms=min(workload.WorkloadOptions.explain_timeout_ms, options.statement_timeout_ms))
+        return workload.collect_workload(session.conn, s, bounded)
+
+    steps: list[tuple[str, Callable[[Snapshot], Snapshot]]] = [("sampling", sample)]
     if options.workload:
-        snap = _guarded(session, snap, "workload", lambda s: workload.collect_workload(session.conn, s))
+        steps.append(("workload", explain))
+    for i, (area, probe) in enumerate(steps):
+        try:
+            if clock.expired():
+                raise ScanInterrupted(f"the scan ran past --timeout {clock.timeout_s:g} s")
+            snap = _guarded(session, snap, area, probe)
+        except (ScanInterrupted, WaitExpired, psycopg.OperationalError) as exc:
+            if isinstance(exc, psycopg.OperationalError) and not (session.conn.closed or session.conn.broken):
+                raise
+            why = exc.message if isinstance(exc, ScanInterrupted) else str(session.interruption(exc))
+            return interrupted(snap, why, [name for name, _ in steps[i:]])
     return snap
 
 
 def _guarded(session: Session, snap: Snapshot, area: str, probe: Callable[[Snapshot], Snapshot]) -> Snapshot:
-    """Run a probe under its own savepoint: a server error costs its part of the snapshot, not the run."""
-    session.conn.execute(marked("SAVEPOINT dbaudit_probe"))
+    """Run a probe: a server error costs its part of the snapshot, not the run; a lost connection ends it."""
     try:
         return probe(snap)
     except (psycopg.errors.Error, psycopg.DatabaseError) as exc:
-        if session.conn.broken:
+        if session.conn.closed or session.conn.broken:
             raise
-        session.conn.execute(marked("ROLLBACK TO SAVEPOINT dbaudit_probe"))
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         note = Note(area=area, message=f"the {area} probe stopped: {first}")
         return dataclasses.replace(snap, notes=(*snap.notes, note))
+
+
+# catalog areas, in the order they are read; each is one query, filtered to the audited schemas
+CATALOG_AREAS = ("tables", "columns", "column_stats", "constraints", "indexes", "sequences")
+# how often an area query is retried when a table was locked after locks.sql was read
+LOCK_RETRIES = 2
 
 
 class _Collector:
@@ -149,15 +187,30 @@ class _Collector:
         self.dsn = dsn
         self.options = options
         self.notes: list[Note] = []
+        self.unread: list[str] = []
+        self.locked: dict[int, dict[str, Any]] = {}  # oid -> locks.sql row, for every relation left out
 
     def _area(self, area: str, params: Mapping[str, Any]) -> list[dict[str, Any]] | None:
         """Rows of one catalog query, or None (with a note) when the server refused it."""
-        try:
-            return self.session.query(area, params)
-        except RECOVERABLE as exc:
-            self.session.rollback_area()
-            self.notes.append(_refusal_note(area, exc))
-            return None
+        for attempt in range(LOCK_RETRIES + 1):
+            try:
+                return self.session.query(area, {**params, "locked": sorted(self.locked)})
+            except RECOVERABLE as exc:
+                self.session.rollback_area()
+                if isinstance(exc, psycopg.errors.LockNotAvailable) and attempt < LOCK_RETRIES \
+                        and area != "locks" and "schemas" in params:
+                    # a table was locked after locks.sql was read: read the holders again, leave it out too
+                    self._read_locks(params["schemas"])
+                    continue
+                self.notes.append(_refusal_note(area, exc))
+                self.unread.append(area)
+                return None
+        return None  # pragma: no cover (the loop returns)
+
+    def _read_locks(self, schemas: list[str]) -> None:
+        rows = self._area("locks", {"schemas": schemas}) or []
+        for r in rows:
+            self.locked.setdefault(int(r["oid"]), r)
 
     def run(self) -> Snapshot:
         server = (self._area("server", {"settings": list(SETTINGS)}) or [{}])[0]
@@ -170,17 +223,16 @@ class _Collector:
         schemas = [r["name"] for r in schema_rows if r["included"] and not r["excluded"]]
         if not schemas and schema_rows:
             raise AuditError(_no_schema_message(schema_rows, self.options))
+        self._read_locks(schemas)
         scope = {"schemas": schemas}
-        table_rows = self._area("tables", scope) or []
-        column_rows = self._area("columns", scope) or []
-        stat_rows = self._area("column_stats", scope) or []
-        constraint_rows = self._area("constraints", scope) or []
-        index_rows = self._area("indexes", scope) or []
-        sequence_rows = self._area("sequences", scope) or []
+        rows = {area: self._area(area, scope) or [] for area in CATALOG_AREAS}
+        rows = _without_locked(rows, self.locked.values())
+        if self.locked:
+            self.notes.append(_locked_note(list(self.locked.values())))
         activity_rows = self._area("activity", {})
 
-        tables = _tables(table_rows, column_rows, stat_rows)
-        self.notes.extend(_privilege_notes(table_rows, sequence_rows, role, self.session.server_major))
+        tables = _tables(rows["tables"], rows["columns"], rows["column_stats"])
+        self.notes.extend(_privilege_notes(rows["tables"], rows["sequences"], role, self.session.server_major))
         posture = collect_posture(self._area, server, schemas, self.notes)
         capabilities = list(server.get("member_of") or [])
         if server.get("is_superuser"):
@@ -200,13 +252,46 @@ class _Collector:
             server_started=server.get("server_started"),
             schemas=tuple(schemas),
             tables=tables,
-            indexes=tuple(_index(r) for r in index_rows),
-            constraints=tuple(_constraint(r) for r in constraint_rows),
-            sequences=tuple(_sequence(r) for r in sequence_rows),
+            indexes=tuple(_index(r) for r in rows["indexes"]),
+            constraints=tuple(_constraint(r) for r in rows["constraints"]),
+            sequences=tuple(_sequence(r) for r in rows["sequences"]),
             notes=tuple(self.notes),
             activity=None if activity_rows is None else operations.activity(activity_rows, capabilities, role),
             posture=posture,
+            unread_areas=tuple(self.unread),
         )
+
+
+def _without_locked(rows: dict[str, list[dict[str, Any]]],
+                    locked: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Every area without the locked relations, so that no check judges a table from part of its catalog.
+
+    An area read before a retry may still hold a table that a later area left out: the union of every lock
+    seen during the transaction decides, for every area alike.
+    """
+    tables = {(r["schema"], r["name"]) for r in locked if r["kind"] == "table"}
+    sequences = {(r["schema"], r["name"]) for r in locked if r["kind"] == "sequence"}
+    if not tables and not sequences:
+        return rows
+    out = dict(rows)
+    out["tables"] = [r for r in rows["tables"] if (r["schema"], r["name"]) not in tables]
+    for area in ("columns", "column_stats", "indexes"):
+        out[area] = [r for r in rows[area] if (r["schema"], r["table"]) not in tables]
+    out["constraints"] = [r for r in rows["constraints"] if (r["schema"], r["table"]) not in tables]
+    out["sequences"] = [r for r in rows["sequences"] if (r["schema"], r["name"]) not in sequences]
+    return out
+
+
+def _locked_note(locked: list[dict[str, Any]]) -> Note:
+    names = tuple(sorted(f"{r['schema']}.{r['name']}" for r in locked))
+    return Note(
+        area="locks",
+        message=f"{len(names)} relation(s) were locked by another session (ACCESS EXCLUSIVE: an ALTER TABLE, "
+                "TRUNCATE, DROP or REINDEX in progress) and were not read; no check judged them, and they are "
+                "left out of the metrics",
+        objects=names,
+        enable="run dbaudit again when that statement has finished",
+    )
 
 
 def _no_schema_message(rows: list[dict[str, Any]], options: CollectOptions) -> str:

@@ -1,4 +1,4 @@
-"""The one read-only session of a PostgreSQL collection: connecting, guarding, counting, and error wording.
+"""The one read-only session of a PostgreSQL collection: connecting, bounding, counting, and error wording.
 
 Every catalog statement goes through :meth:`Session.execute`, which counts round trips and statements, so
 that the snapshot can state how many queries the collection cost, and a test can prove that this number does
@@ -19,8 +19,17 @@ import psycopg
 from psycopg import ClientCursor, errors
 from psycopg.rows import dict_row
 
+from auditor.connectors.guard import (
+    KEEPALIVE_COUNT,
+    KEEPALIVE_IDLE_S,
+    KEEPALIVE_INTERVAL_S,
+    Clock,
+    WaitExpired,
+    Watchdog,
+    user_timeout_ms,
+)
 from auditor.dsn import Dsn, redact
-from auditor.errors import AuditError, ConnectError
+from auditor.errors import AuditError, ConnectError, ScanInterrupted
 from auditor.workload import marked
 
 APPLICATION_NAME = "dbaudit"
@@ -141,22 +150,47 @@ def connect_error_message(exc: psycopg.Error, dsn: Dsn, connect_timeout_s: int) 
         return f"the server at {where} does not accept user '{user}' for database '{database}' (pg_hba.conf)"
     if "too many clients" in text or "remaining connection slots" in text:
         return f"the server at {where} has no free connection slot"
+    m = re.search(r'invalid (\w+) value: "([^"]*)"', text)
+    if m:
+        allowed = {"sslmode": " (disable, allow, prefer, require, verify-ca or verify-full)"}.get(m.group(1), "")
+        return f"invalid {m.group(1)} value {m.group(2)!r} in the DSN{allowed}"
+    if "server does not support SSL, but SSL was required" in text:
+        return f"the server at {where} does not offer TLS, and sslmode requires it (use sslmode=prefer to allow " \
+               "plaintext)"
     if "the database system is starting up" in text or "shutting down" in text:
         return f"the server at {where} is starting up or shutting down"
     # libpq's own wording, first line only, without its "connection failed: ..." preambles
     first = raw.strip().splitlines()[0] if raw.strip() else type(exc).__name__
-    first = re.sub(r"^connection failed:\s*", "", first)
+    first = re.sub(r"^(connection failed|connection is bad):\s*", "", first)
     first = re.sub(r'^connection to server at "[^"]*"(?: \([^)]*\))?, port \d+ failed:\s*', "", first)
     first = re.sub(r"^FATAL:\s*", "", first)
     return f"cannot connect to {where}: {first}"
 
 
-class Session:
-    """A connection inside one REPEATABLE READ READ ONLY transaction, counting what it sends."""
+class GuardedConnection(psycopg.Connection[Any]):
+    """A psycopg connection whose every wait for the server is bounded by a :class:`Watchdog`.
 
-    def __init__(self, conn: psycopg.Connection[Any], dsn: Dsn) -> None:
+    psycopg runs each blocking operation (execute, fetch, commit) through :meth:`wait`; bracketing it here
+    bounds the probes too, which use the connection directly.
+    """
+
+    watchdog: Watchdog | None = None
+
+    def wait(self, gen: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        dog = self.watchdog
+        if dog is None or self.closed:
+            return super().wait(gen, *args, **kwargs)
+        with dog.waiting(self.pgconn.socket):
+            return super().wait(gen, *args, **kwargs)
+
+
+class Session:
+    """An autocommit connection that counts what it sends; the catalog is read inside :meth:`transaction`."""
+
+    def __init__(self, conn: psycopg.Connection[Any], dsn: Dsn, watchdog: Watchdog | None = None) -> None:
         self.conn = conn
         self.dsn = dsn
+        self.watchdog = watchdog
         self.round_trips = 0  # execute calls: what the snapshot reports as queries_sent
         self.statements = 0  # SQL statements inside them, as the server counts them
         self.server_major = conn.info.server_version // 10000
@@ -168,10 +202,9 @@ class Session:
         with self.conn.cursor(row_factory=dict_row) as cur:
             try:
                 cur.execute(sql, params)  # type: ignore[arg-type]  # text from our own files, not user input
-            except psycopg.OperationalError as exc:
-                if self.conn.closed or self.conn.broken:
-                    host, port = _endpoint(self.dsn)
-                    raise ConnectError(f"lost the connection to {host}:{port}: {_first_line(exc)}") from None
+            except (psycopg.OperationalError, WaitExpired) as exc:
+                if isinstance(exc, WaitExpired) or self.conn.closed or self.conn.broken:
+                    raise self.interruption(exc) from None
                 raise
             rows: list[dict[str, Any]] = []
             while True:
@@ -180,6 +213,14 @@ class Session:
                 if not cur.nextset():
                     break
             return rows
+
+    def interruption(self, exc: BaseException) -> ScanInterrupted:
+        """The error to end the scan with when the connection was cut or lost: why, in one line."""
+        why = self.watchdog.describe() if self.watchdog is not None else None
+        if why is None:
+            host, port = _endpoint(self.dsn)
+            why = f"lost the connection to {host}:{port}: {_first_line(exc)}"
+        return ScanInterrupted(redact(why, self.dsn))
 
     def query(self, area: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Run the catalog query of ``area`` under a savepoint: a refusal must not end the transaction.
@@ -194,6 +235,19 @@ class Session:
     def rollback_area(self) -> None:
         self.execute(marked("ROLLBACK TO SAVEPOINT dbaudit_area"))
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One REPEATABLE READ READ ONLY transaction, so that every catalog query sees the same state.
+
+        Opened and ended by hand (the connection is in autocommit mode) so that psycopg sends nothing of its
+        own. It holds the catalog queries only: the probes run after its COMMIT, each statement on its own,
+        so that no lock outlives the statement that needed it.
+        """
+        self.execute(marked("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+        yield
+        # nothing was written, so ending it either way is the same; COMMIT says "all went well" in logs
+        self.execute(marked("COMMIT"))
+
 
 def _count_statements(sql: str) -> int:
     # our SQL files hold no semicolon inside literals or comments, so a split is exact for them
@@ -206,43 +260,54 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def connect(dsn: Dsn, limits: SessionLimits) -> psycopg.Connection[Any]:
-    """Open the connection (no transaction yet), or raise ConnectError with one clear line."""
+def connect(dsn: Dsn, limits: SessionLimits, watchdog: Watchdog | None = None) -> psycopg.Connection[Any]:
+    """Open the connection (autocommit, no transaction yet), or raise ConnectError with one clear line.
+
+    Read-only is a startup option: it holds for the whole session, inside and outside transactions. The
+    timeouts are set by :func:`open_session` with a session-level SET instead, so that pg_settings' reset_val
+    still shows the server's own values to the settings checks. TCP keepalives and ``tcp_user_timeout`` let
+    the kernel notice a dead peer; the watchdog bounds the waits themselves. A DSN that sets any of these keeps
+    its own value.
+    """
     kwargs: dict[str, Any] = dict(dsn.params)
     kwargs["connect_timeout"] = str(limits.connect_timeout_s)
     kwargs["application_name"] = APPLICATION_NAME
-    # a startup option rather than a SET: it holds for the whole session, even after the audit transaction
-    # ends or is rolled back, and costs no round trip
+    for key, value in (("keepalives", 1), ("keepalives_idle", KEEPALIVE_IDLE_S),
+                       ("keepalives_interval", KEEPALIVE_INTERVAL_S), ("keepalives_count", KEEPALIVE_COUNT),
+                       ("tcp_user_timeout", user_timeout_ms(limits.statement_timeout_ms))):
+        kwargs.setdefault(key, str(value))
     kwargs["options"] = (kwargs.get("options", "") + " -c default_transaction_read_only=on").strip()
     try:
-        conn = psycopg.connect(autocommit=True, cursor_factory=ClientCursor, **kwargs)
+        conn = GuardedConnection.connect(autocommit=True, cursor_factory=ClientCursor, **kwargs)
     except psycopg.Error as exc:
         raise ConnectError(redact(connect_error_message(exc, dsn, limits.connect_timeout_s), dsn)) from None
+    conn.watchdog = watchdog
     return conn
 
 
 @contextmanager
-def read_only_session(dsn: Dsn, limits: SessionLimits) -> Iterator[Session]:
-    """A session inside one read-only REPEATABLE READ transaction, so every catalog query sees the same state.
-
-    The transaction is opened by hand (the connection is in autocommit mode) so that psycopg sends nothing of
-    its own; ``default_transaction_read_only`` (a startup option) also covers anything sent after it.
-    """
-    conn = connect(dsn, limits)
-    session = Session(conn, dsn)
-    idle_ms = int(limits.idle_in_transaction_timeout_ms)
+def open_session(dsn: Dsn, limits: SessionLimits, clock: Clock | None = None) -> Iterator[Session]:
+    """A read-only, bounded session (see :func:`connect`), closed on the way out."""
+    watchdog = Watchdog(limits.statement_timeout_ms, clock or Clock())
+    conn = connect(dsn, limits, watchdog)
     try:
-        session.execute(
-            marked("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") + ";\n"
-            + marked(f"SET LOCAL statement_timeout = {int(limits.statement_timeout_ms)}") + ";\n"
-            + marked(f"SET LOCAL lock_timeout = {int(limits.lock_timeout_ms)}") + ";\n"
-            + marked(f"SET LOCAL idle_in_transaction_session_timeout = {idle_ms}")
-        )
+        session = Session(conn, dsn, watchdog)
+        # for the session, not LOCAL: the probes run outside any transaction; one round trip for the three
+        session.execute(";\n".join(marked(f"SET {name} = {int(value)}") for name, value in (
+            ("statement_timeout", limits.statement_timeout_ms), ("lock_timeout", limits.lock_timeout_ms),
+            ("idle_in_transaction_session_timeout", limits.idle_in_transaction_timeout_ms))))
         yield session
-        if not conn.closed:
-            # nothing was written, so ending it either way is the same; COMMIT says "all went well" in logs
-            session.execute(marked("COMMIT"))
     except psycopg.Error as exc:
+        if conn.closed or conn.broken:
+            raise Session(conn, dsn, watchdog).interruption(exc) from None
         raise AuditError(redact(f"catalog read failed: {_first_line(exc)}", dsn)) from None
     finally:
+        watchdog.close()
         conn.close()
+
+
+@contextmanager
+def read_only_session(dsn: Dsn, limits: SessionLimits) -> Iterator[Session]:
+    """A session inside one read-only REPEATABLE READ transaction (the catalog's), for tests and tools."""
+    with open_session(dsn, limits) as session, session.transaction():
+        yield session

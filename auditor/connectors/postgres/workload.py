@@ -5,11 +5,13 @@ need the tables, columns and indexes):
 
     snapshot = collect_workload(conn, snapshot, WorkloadOptions())
 
-It never writes: every EXPLAIN is without ANALYZE, inside a read-only transaction, each statement in a savepoint
-under ``statement_timeout``; hypopg's hypothetical indexes live in the session's memory and are reset after each
-use. Every SQL text sent starts and ends with :data:`~auditor.workload.DBAUDIT_MARKER` (see
-:func:`~auditor.workload.marked`), so the probe's own statements are recognised in pg_stat_statements and left
-out.
+It never writes: every EXPLAIN is without ANALYZE, read-only, under ``statement_timeout`` (the probe's own limit,
+capped by the session's). On the connector's autocommit session each statement is its own transaction, so the
+lock an EXPLAIN takes ends with it and an application's ALTER TABLE never queues behind the probe; inside a
+caller's transaction each statement gets a savepoint instead. hypopg's hypothetical indexes live in the
+session's memory and are reset after each use. Every SQL text sent starts and ends with
+:data:`~auditor.workload.DBAUDIT_MARKER` (see :func:`~auditor.workload.marked`), so the probe's own statements
+are recognised in pg_stat_statements and left out.
 """
 
 from __future__ import annotations
@@ -84,9 +86,19 @@ class _Session:
             cur.execute(marked(sql), params)
             return cur.fetchall() if cur.description else []
 
+    @property
+    def in_transaction(self) -> bool:
+        return self.conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:
-        """A savepoint sent with the marker (psycopg's own would show up in pg_stat_statements unmarked)."""
+        """A savepoint sent with the marker (psycopg's own would show up in pg_stat_statements unmarked).
+
+        Outside a transaction (autocommit) a failed statement spoils nothing, so none is needed.
+        """
+        if not self.in_transaction:
+            yield
+            return
         self.rows("SAVEPOINT dbaudit_probe")
         try:
             yield
@@ -107,19 +119,19 @@ def collect_workload(conn: psycopg.Connection[Any], snapshot: Snapshot,
     options = options or WorkloadOptions()
     started = time.monotonic()
     session = _Session(conn)
-    # Inside the connector's read-only transaction when there is one; else a read-only transaction of our own,
-    # begun and ended by hand so that psycopg sends no unmarked statement of its own.
-    own = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    # In autocommit mode (the connector's session) every statement is its own short transaction. A connection
+    # that is not in autocommit mode opens a transaction by itself: it is made read-only and ended at the end.
+    own = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE and not conn.autocommit
     if own:
-        session.rows("BEGIN READ ONLY" if conn.autocommit else "SET TRANSACTION READ ONLY")
+        session.rows("SET TRANSACTION READ ONLY")
     try:
         statements, plans, info = _probe(session, snapshot, options, started)
     except BaseException:
-        if own:
-            conn.rollback() if not conn.autocommit else session.rows("ROLLBACK")
+        if own and not conn.closed:
+            conn.rollback()
         raise
     if own:
-        conn.commit() if not conn.autocommit else session.rows("COMMIT")
+        conn.commit()
     info = dataclasses.replace(info, probe_seconds=round(time.monotonic() - started, 3),
                                queries_sent=session.sent)
     return dataclasses.replace(snapshot, statements=statements, plans=plans, workload=info)
@@ -286,6 +298,7 @@ _REASONS: Mapping[type[Exception], str] = {
     pgerrors.InsufficientPrivilege: "permission denied",
     pgerrors.FeatureNotSupported: "not supported by EXPLAIN",
     pgerrors.ReadOnlySqlTransaction: "refused in a read-only transaction",
+    pgerrors.LockNotAvailable: "a table it reads was locked by another session (lock_timeout)",
 }
 
 
@@ -302,8 +315,13 @@ def _explain_all(session: _Session, snapshot: Snapshot, statements: Sequence[Sta
     plans: list[PlanSummary] = []
     old = session.one("SELECT current_setting('statement_timeout'), current_setting('plan_cache_mode')")
     assert old is not None
-    session.rows("SELECT set_config('statement_timeout', %s, true), set_config('plan_cache_mode', "
-                 "'force_generic_plan', true)", (str(options.explain_timeout_ms),))
+    # the smaller of the probe's limit and the session's (--statement-timeout); 0 means no limit
+    session_ms = _milliseconds(str(old[0]))
+    limit = options.explain_timeout_ms if not session_ms else min(options.explain_timeout_ms, session_ms)
+    # SET LOCAL inside a caller's transaction; on the autocommit session, for the session, restored below
+    local = session.in_transaction
+    session.rows("SELECT set_config('statement_timeout', %s, %s), set_config('plan_cache_mode', "
+                 "'force_generic_plan', %s)", (str(limit), local, local))
     try:
         budget = options.max_explain
         for n, stmt in enumerate(statements):
@@ -321,9 +339,24 @@ def _explain_all(session: _Session, snapshot: Snapshot, statements: Sequence[Sta
             plans.append(_explain_one(session, snapshot, stmt, shape.params, n, server_version_num, options,
                                       hypopg))
     finally:
-        session.rows("SELECT set_config('statement_timeout', %s, true), set_config('plan_cache_mode', %s, true)",
-                     (old[0], old[1]))
+        if not session.conn.closed:
+            session.rows("SELECT set_config('statement_timeout', %s, %s), set_config('plan_cache_mode', %s, %s)",
+                         (old[0], local, old[1], local))
     return tuple(plans)
+
+
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "min": 60_000.0, "h": 3_600_000.0, "d": 86_400_000.0}
+
+
+def _milliseconds(setting: str) -> int:
+    """'30s' -> 30000, '4321ms' -> 4321, '0' -> 0: current_setting('statement_timeout') as milliseconds."""
+    text = setting.strip()
+    number = text.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = text[len(number):] or "ms"
+    try:
+        return int(float(number) * _UNITS_MS.get(unit, 1.0))
+    except ValueError:
+        return 0
 
 
 def _explain_one(session: _Session, snapshot: Snapshot, stmt: Statement, params: int, n: int,

@@ -27,6 +27,8 @@ SELECT
  WHERE a.attnum > 0 AND NOT a.attisdropped
    AND c.relkind IN ('r', 'p', 'f', 'm')
    AND n.nspname = ANY (%(schemas)s::text[])
+   -- pg_get_expr locks the table: tables under ACCESS EXCLUSIVE are left out (locks.sql)
+   AND c.oid <> ALL (%(locked)s::oid[])
    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
                     WHERE e.classid = 'pg_catalog.pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e')
  ORDER BY 1, 2, a.attnum

@@ -36,7 +36,9 @@ SELECT
     CASE con.contype WHEN 'p' THEN 'primary_key' WHEN 'u' THEN 'unique' WHEN 'x' THEN 'exclusion' END
         AS constraint_type,
     pg_catalog.pg_get_indexdef(i.indexrelid) AS definition,
-    pg_catalog.pg_relation_size(i.indexrelid) AS size_bytes,
+    -- relpages, not pg_relation_size(): no lock (see tables.sql); partitioned indexes have no storage
+    CASE WHEN ic.relkind = 'I' THEN 0 WHEN ic.reltuples < 0 AND ic.relpages = 0 THEN NULL
+         ELSE ic.relpages::bigint * current_setting('block_size')::bigint END AS size_bytes,
     s.idx_scan AS scans,
     s.idx_tup_read AS tuples_read,
     s.idx_tup_fetch AS tuples_fetched,
@@ -51,6 +53,8 @@ SELECT
   LEFT JOIN pg_catalog.pg_stat_all_indexes s ON s.indexrelid = i.indexrelid
  WHERE t.relkind IN ('r', 'p', 'm')
    AND n.nspname = ANY (%(schemas)s::text[])
+   -- pg_get_indexdef and pg_get_expr lock the table: tables under ACCESS EXCLUSIVE are left out (locks.sql)
+   AND t.oid <> ALL (%(locked)s::oid[])
    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
                     WHERE e.classid = 'pg_catalog.pg_class'::regclass AND e.objid = t.oid AND e.deptype = 'e')
  ORDER BY 1, 2, 3

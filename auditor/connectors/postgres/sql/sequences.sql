@@ -36,6 +36,8 @@ SELECT
   JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE n.nspname = ANY (%(schemas)s::text[])
+   -- pg_sequence_last_value locks the sequence: sequences under ACCESS EXCLUSIVE are left out (locks.sql)
+   AND c.oid <> ALL (%(locked)s::oid[])
    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
                     WHERE e.classid = 'pg_catalog.pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e')
  ORDER BY 1, 2

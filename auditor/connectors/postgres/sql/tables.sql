@@ -9,10 +9,17 @@ SELECT
          WHEN current_setting('server_version_num')::int < 140000 AND c.reltuples = 0 AND c.relpages = 0
               AND coalesce(s.last_analyze, s.last_autoanalyze, s.last_vacuum, s.last_autovacuum) IS NULL THEN NULL
          ELSE c.reltuples::bigint END AS estimated_rows,
-    pg_catalog.pg_total_relation_size(c.oid) AS total_bytes,
-    pg_catalog.pg_relation_size(c.oid) AS table_bytes,
-    pg_catalog.pg_indexes_size(c.oid) AS index_bytes,
-    CASE WHEN c.reltoastrelid <> 0 THEN pg_catalog.pg_total_relation_size(c.reltoastrelid) END AS toast_bytes,
+    -- sizes from pg_class.relpages (as of the last VACUUM, ANALYZE or CREATE INDEX) times the block size:
+    -- pg_relation_size() would take an ACCESS SHARE lock on every relation, held to the end of the catalog
+    -- transaction, and wait behind any ALTER TABLE; unknown (NULL) for a table never vacuumed nor analyzed
+    CASE WHEN c.relkind IN ('p', 'f') THEN 0
+         WHEN c.reltuples < 0 AND c.relpages = 0 THEN NULL
+         ELSE (c.relpages + coalesce(toast.pages, 0) + coalesce(ix.pages, 0)) * bs.size END AS total_bytes,
+    CASE WHEN c.relkind IN ('p', 'f') THEN 0
+         WHEN c.reltuples < 0 AND c.relpages = 0 THEN NULL
+         ELSE c.relpages * bs.size END AS table_bytes,
+    CASE WHEN c.relkind IN ('p', 'f') THEN 0 ELSE coalesce(ix.pages, 0) * bs.size END AS index_bytes,
+    CASE WHEN c.reltoastrelid <> 0 THEN toast.pages * bs.size END AS toast_bytes,
     d.description AS comment,
     pn.nspname AS parent_schema,
     pc.relname AS parent_name,
@@ -30,8 +37,20 @@ SELECT
   LEFT JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent
   LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
   LEFT JOIN pg_catalog.pg_stat_all_tables s ON s.relid = c.oid
+  CROSS JOIN (SELECT current_setting('block_size')::bigint AS size) bs
+  -- the TOAST table and its index
+  LEFT JOIN LATERAL (SELECT sum(tc.relpages)::bigint AS pages
+                       FROM pg_catalog.pg_class tc
+                      WHERE tc.oid = c.reltoastrelid
+                         OR tc.oid IN (SELECT ti.indexrelid FROM pg_catalog.pg_index ti
+                                        WHERE ti.indrelid = c.reltoastrelid)) toast ON c.reltoastrelid <> 0
+  LEFT JOIN LATERAL (SELECT sum(xc.relpages)::bigint AS pages
+                       FROM pg_catalog.pg_index x
+                       JOIN pg_catalog.pg_class xc ON xc.oid = x.indexrelid
+                      WHERE x.indrelid = c.oid) ix ON true
  WHERE c.relkind IN ('r', 'p', 'f', 'm')
    AND n.nspname = ANY (%(schemas)s::text[])
+   AND c.oid <> ALL (%(locked)s::oid[])
    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
                     WHERE e.classid = 'pg_catalog.pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e')
  ORDER BY 1, 2

@@ -1,0 +1,73 @@
+"""Text a terminal shows without acting on it: control characters in object names and server messages escaped.
+
+A table can be named ``"\\x1b]0;pwned\\x07orders"``: printed raw, the escape sequence sets the terminal's title
+(others recolour it, move the cursor, or hide the rest of the line), and a carriage return or a bidirectional
+override makes a line read as something else. Every string that comes from the audited database, a snapshot
+file or a server message is therefore shown with its C0 and C1 control characters, DEL and the Unicode
+bidirectional controls written as ``\\xNN`` / ``\\uNNNN``; dbaudit's own colours are added after escaping.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+# C0 controls but tab and newline, DEL, C1 controls; the bidirectional marks, embeddings, overrides, isolates
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_UNSAFE_OR_NEWLINE = re.compile(_UNSAFE.pattern[:-1] + "\t\n]")
+# in JSON text: what json.dumps(ensure_ascii=False) leaves raw (it escapes C0 itself)
+_JSON_RAW = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+
+T = TypeVar("T")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group(0))
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def terminal_safe(text: str, keep_newlines: bool = False) -> str:
+    """``text`` with every character a terminal would act on escaped (tabs and newlines too, unless kept)."""
+    pattern = _UNSAFE if keep_newlines else _UNSAFE_OR_NEWLINE
+    return pattern.sub(_escape, text)
+
+
+def json_safe(text: str) -> str:
+    """JSON text whose strings hold no raw DEL, C1 or bidirectional control (written as ``\\uNNNN`` escapes,
+    which every JSON reader decodes back): JSON reports are read in terminals too."""
+    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+
+
+# fields whose text is SQL to copy: their newlines are line breaks of the statement, kept as they are
+_MULTILINE_FIELDS = frozenset({"remediation", "enable"})
+
+
+def safe_copy(value: T, skip: frozenset[str] = frozenset(), _keep_newlines: bool = False) -> T:
+    """A copy of a dataclass tree (tuples, lists and mappings inside it too) with every string made
+    :func:`terminal_safe`; fields named in ``skip`` are left as they are. Objects without strings to change are
+    returned as they are, so the copy costs little when nothing needs escaping."""
+    if isinstance(value, str):
+        return terminal_safe(value, keep_newlines=_keep_newlines)  # type: ignore[return-value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes: dict[str, Any] = {}
+        for f in dataclasses.fields(value):
+            if f.name in skip or not f.init:
+                continue
+            old = getattr(value, f.name)
+            new = safe_copy(old, skip, f.name in _MULTILINE_FIELDS)
+            if new is not old:
+                changes[f.name] = new
+        return dataclasses.replace(value, **changes) if changes else value  # type: ignore[type-var]
+    if isinstance(value, tuple | list):
+        items = [safe_copy(v, skip, _keep_newlines) for v in value]
+        if all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        return type(value)(items)  # type: ignore[return-value]
+    if isinstance(value, Mapping):
+        pairs = {safe_copy(k, skip, _keep_newlines): safe_copy(v, skip, _keep_newlines) for k, v in value.items()}
+        if all(k in value and value[k] is v for k, v in pairs.items()):
+            return value
+        return pairs  # type: ignore[return-value]
+    return value
