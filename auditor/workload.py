@@ -311,6 +311,26 @@ def _walk(node: Any) -> Iterator[Any]:
             yield from _walk(item)
 
 
+# pg_stat_statements replaces the string of a typed literal (interval '1 day', date '2024-01-01') by a parameter
+# and keeps the type name: "interval $1" is then no SQL PostgreSQL's server parses (libpg_query, pglast's parser,
+# accepts it for normalized texts). Written as a cast it plans the same: the literal's type was known.
+_TYPED_LITERAL = re.compile(
+    r"\b(interval|timestamptz|timestamp(?:\s+with(?:out)?\s+time\s+zone)?|timetz|"
+    r"time(?:\s+with(?:out)?\s+time\s+zone)?|date|uuid|jsonb|json|inet|cidr|macaddr|numeric|decimal|bigint|"
+    r"smallint|integer|int[248]?|boolean|bool|text|bytea|money|real|float[48]|double\s+precision|point)"
+    r"\s+\$(\d+)\b", re.IGNORECASE)
+_QUOTED = re.compile(r"('(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")")
+
+
+def explainable_text(query: str) -> str:
+    """A normalized PostgreSQL statement the server can PREPARE: typed literals whose string became a parameter
+    (``now() - interval $1``) written as casts (``now() - $1::interval``); quoted text is left alone."""
+    parts = _QUOTED.split(query)
+    for i in range(0, len(parts), 2):  # even parts lie outside quotes
+        parts[i] = _TYPED_LITERAL.sub(lambda m: f"${m.group(2)}::{' '.join(m.group(1).split())}", parts[i])
+    return "".join(parts)
+
+
 @functools.lru_cache(maxsize=8192)
 def analyze_query(text: str) -> QueryShape:
     """The shape of a normalized statement: its kind, relations, and per-level predicate and sort columns."""

@@ -34,6 +34,7 @@ from auditor.workload import (
     INDEX_SCANS,
     SEQ_SCANS,
     analyze_query,
+    explainable_text,
     is_large,
     is_own_statement,
     marked,
@@ -362,8 +363,9 @@ def _milliseconds(setting: str) -> int:
 def _explain_one(session: _Session, snapshot: Snapshot, stmt: Statement, params: int, n: int,
                  server_version_num: int, options: WorkloadOptions, hypopg: bool) -> PlanSummary:
     method = "generic_plan" if server_version_num >= 160000 else "prepare"
+    query = explainable_text(stmt.query)
     try:
-        plan = _plan(session, stmt.query, params, n, method)
+        plan = _plan(session, query, params, n, method)
     except psycopg.Error as exc:
         return PlanSummary(queryid=stmt.queryid, reason=_reason(exc), method=method)
     scans = tuple(_scans(plan))
@@ -390,7 +392,7 @@ def _explain_one(session: _Session, snapshot: Snapshot, stmt: Statement, params:
         if hypopg:
             targets = [table] if table.kind == "partitioned" or not is_partition_tree(snapshot, table) \
                 else [m for m in members(snapshot, table) if m.kind != "partitioned"]
-            proposal = _verify(session, stmt.query, params, n, method, proposal, float(plan["Total Cost"]), targets)
+            proposal = _verify(session, query, params, n, method, proposal, float(plan["Total Cost"]), targets)
         proposals.append(proposal)
     return PlanSummary(queryid=stmt.queryid, explained=True, method=method, total_cost=float(plan["Total Cost"]),
                        plan_rows=float(plan["Plan Rows"]), scans=scans, proposals=tuple(proposals))
