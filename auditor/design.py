@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from auditor.model import (
@@ -523,14 +523,22 @@ def statement_time_saved(finding: Finding) -> tuple[float, bool] | None:
     return float(total), False
 
 
-def _saved(findings: Iterable[Finding]) -> tuple[float | None, str]:
-    """Time the fixes of ``findings`` would save, counting each statement once, and how it was estimated."""
+def _statement_key(f: Finding) -> str:
+    return f.object.queryid or f.object.query or f.message
+
+
+def _saved(findings: Iterable[Finding], fixed_elsewhere: Collection[str] = ()) -> tuple[float | None, str]:
+    """Time the fixes of ``findings`` would save, counting each statement once, and how it was estimated.
+
+    A slow statement (WL01) that another workload finding gives a fix for (an index, a join instead of a loop)
+    is counted there, not here: WL01 names a symptom, the other step the cure.
+    """
     by_statement: dict[str, tuple[float, bool]] = {}
     for f in findings:
         saved = statement_time_saved(f)
-        if saved is None:
+        key = _statement_key(f)
+        if saved is None or (f.code == "WL01" and key in fixed_elsewhere):
             continue
-        key = f.object.queryid or f.object.query or f.message
         if key not in by_statement or saved[0] > by_statement[key][0]:
             by_statement[key] = saved
     if not by_statement:
@@ -610,6 +618,7 @@ def next_steps(findings: Iterable[Finding], metrics: Iterable[Metric], skipped: 
     """
     findings = list(findings)
     share = _points_per_finding(findings)
+    cured = {_statement_key(f) for f in findings if f.code in WORKLOAD_TIME_CODES and f.code != "WL01"}
     steps: list[Step] = []
     merged: set[int] = set()
     for lead, group in _index_groups(findings):
@@ -643,7 +652,7 @@ def next_steps(findings: Iterable[Finding], metrics: Iterable[Metric], skipped: 
         if watched and len(watched) == n:
             reasons = sorted({unused_candidate_reason(f) or "" for f in watched})
             title = f"{code} {first.check}: watch {n} candidate{'s' if n != 1 else ''} ({', '.join(reasons)})"
-        saves, how = _saved(group)
+        saves, how = _saved(group, cured)
         steps.append(Step(
             title=title,
             detail=f"{what}; e.g. {first.message}",

@@ -213,6 +213,47 @@ def _not_null_columns(predicate: str) -> frozenset[str] | None:
     return frozenset(out) if where is not None and collect(where) else None
 
 
+@functools.lru_cache(maxsize=4096)
+def literal_equality_columns(predicate: str) -> frozenset[str] | None:
+    """The columns of a predicate that is a conjunction of ``col = constant`` (or ``col IN (constants)``)
+    tests, else None: ``(status = 'open'::text)`` -> {status}."""
+    try:
+        raw = parse_sql(f"SELECT 1 WHERE {predicate}")
+    except Exception:  # noqa: BLE001 - pglast raises its own ParseError and a few others; all mean "not provable"
+        return None
+    where = getattr(raw[0].stmt, "whereClause", None) if raw else None
+    out: set[str] = set()
+
+    def constant(node: Any) -> bool:
+        while isinstance(node, ast.TypeCast):
+            node = node.arg
+        if isinstance(node, ast.A_Const):
+            return True
+        return isinstance(node, tuple | list) and all(constant(n) for n in node)
+
+    def column(node: Any) -> str | None:
+        while isinstance(node, ast.TypeCast):
+            node = node.arg
+        if isinstance(node, ast.ColumnRef):
+            fields = node.fields or ()
+            last = fields[-1] if fields else None
+            if isinstance(last, ast.String):
+                return str(last.sval)
+        return None
+
+    def collect(node: Any) -> bool:
+        if isinstance(node, ast.BoolExpr) and node.boolop == BoolExprType.AND_EXPR:
+            return all(collect(arg) for arg in node.args or ())
+        if isinstance(node, ast.A_Expr) and node.name and getattr(node.name[-1], "sval", None) == "=":
+            name = column(node.lexpr)
+            if name is not None and constant(node.rexpr):
+                out.add(name)
+                return True
+        return False
+
+    return frozenset(out) if where is not None and collect(where) else None
+
+
 def implied_by_lookup(predicate: str | None, columns: Collection[str]) -> bool:
     """A partial index's predicate holds for every row a lookup ``col = $1`` on ``columns`` can find.
 

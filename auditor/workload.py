@@ -30,7 +30,14 @@ from pglast import ast, parse_sql
 from pglast.enums import A_Expr_Kind, BoolExprType, SetOperation
 
 from auditor.model import Index, IndexProposal, PlanScan, PlanSummary, Snapshot, Statement, Table
-from auditor.relations import is_partition_tree, members, named_table, planned_rows, referencing_columns
+from auditor.relations import (
+    is_partition_tree,
+    literal_equality_columns,
+    members,
+    named_table,
+    planned_rows,
+    referencing_columns,
+)
 
 _STD_NORMAL = statistics.NormalDist()
 
@@ -607,7 +614,47 @@ def propose_index(snapshot: Snapshot, query: str, schema: str, table: str,
     columns = eq + (sort or rng)
     if leading_index(snapshot, schema, table, columns, len(eq)) is not None:
         return None
+    if literal_partial_index(snapshot, schema, table, eq) is not None:
+        return None
     return IndexProposal(schema=schema, table=table, columns=columns, equality=eq, range=rng, sort=sort)
+
+
+def literal_partial_index(snapshot: Snapshot, schema: str, table: str, eq: Sequence[str]) -> Index | None:
+    """A scanned partial index that the statement's literal values may select, which its generic plan cannot.
+
+    pg_stat_statements replaces a statement's constants by parameters: ``status = 'open'`` is recorded as
+    ``status = $2``, and a generic plan of that text can never use a partial index ``WHERE status = 'open'``,
+    while each execution, with its literal, did. Such an index (its predicate only ``col = constant`` tests on
+    columns the statement compares for equality, leading with one of the statement's equality columns, and
+    scanned since the statistics were reset) is taken to serve the statement: proposing another would be the
+    normalization's artefact. A never-scanned one is no such evidence.
+    """
+    wanted = set(eq)
+
+    def fits(ix: Index) -> bool:
+        if not ix.is_valid or ix.predicate is None or not ix.columns or ix.columns[0] not in wanted:
+            return False
+        if ix.scans is not None and ix.scans == 0:
+            return False
+        tested = literal_equality_columns(ix.predicate)
+        return bool(tested) and tested is not None and tested <= wanted
+
+    return _tree_index(snapshot, schema, table, fits)
+
+
+def _literal_partial_serves(snapshot: Snapshot, query: str, scan: PlanScan,
+                            named: Collection[tuple[str, str]]) -> bool:
+    """A sequential scan in a generic plan where the executed statements' literals select a partial index
+    (see literal_partial_index): the plan's scan is the normalization's artefact."""
+    table = scan_table(snapshot, scan, named)
+    if table is None or snapshot.engine != "postgresql":
+        return False
+    for scope in query_shape(snapshot, query).scopes:
+        uses = scope_columns(snapshot, scope).get(table.key) or []
+        eq = [u.column for u in uses if u.kind == "eq"]
+        if eq and literal_partial_index(snapshot, table.schema, table.name, eq) is not None:
+            return True
+    return False
 
 
 def _tree_index(snapshot: Snapshot, schema: str, table: str, fits: Callable[[Index], bool]) -> Index | None:
@@ -776,7 +823,8 @@ def index_coverage(snapshot: Snapshot, large_rows: int = DEFAULT_LARGE_ROWS) -> 
         if weak:
             weak_index += 1
             uncovered += 1
-        elif all(s.scan_type in INDEX_SCANS for s in large):
+        elif all(s.scan_type in INDEX_SCANS or _literal_partial_serves(snapshot, stmt.query, s, named)
+                 for s in large):
             covered_calls += stmt.calls
         else:
             uncovered += 1

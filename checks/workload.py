@@ -291,7 +291,13 @@ def missing_index_for_query(snap: Snapshot, opts: MissingIndexOptions) -> Iterat
     Generic plans assume default selectivities for parameters, so a plan for a rare value may differ from the
     plan the statement gets with real values (MySQL 8 plans the one sample text, MariaDB's counters are
     averages). Expressions (`lower(email) = $1`) and OR conditions get no proposal. An index scan that filters
-    is only reported with hypopg's verdict.
+    is only reported with hypopg's verdict. pg_stat_statements records the literals of a statement as
+    parameters (`status = 'open'` becomes `status = $2`), so its generic plan cannot use a partial index
+    `WHERE status = 'open'` that every execution used: no index is proposed where such a partial index (its
+    predicate only `column = constant` tests on columns the statement compares for equality, leading with one
+    of its equality columns) was scanned since the statistics were reset, and index coverage counts the
+    statement as covered. Statements whose typed literals were normalized (`now() - interval $1`) are planned
+    with the cast (`$1::interval`).
 
     ## References
     - https://github.com/HypoPG/hypopg

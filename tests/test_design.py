@@ -264,3 +264,12 @@ def test_an_identical_proposal_merges_but_a_different_key_does_not() -> None:
     steps = next_steps([wl, fk, other], ())
     assert [s.sql for s in steps] == [(sql,), ("CREATE INDEX CONCURRENTLY t_b_idx ON public.t (b);",)]
     assert steps[0].codes == ("IX05", "WL02")
+
+
+def test_a_slow_statement_with_a_fix_elsewhere_counts_its_time_there() -> None:
+    sql = "CREATE INDEX CONCURRENTLY orders_customer_id_idx ON public.orders (customer_id);"
+    cured = _wl("WL02", "1", 30_000.0, columns=("customer_id",), remediation=sql)
+    slow_cured = _wl("WL01", "1", 30_000.0)  # the same statement: the index is its cure
+    slow_alone = _wl("WL01", "2", 2_000.0)
+    steps = next_steps([cured, slow_cured, slow_alone], (), workload_ms=40_000.0)
+    assert [(s.code, s.saves_ms) for s in steps] == [("WL02", 30_000.0), ("WL01", 2_000.0)]
