@@ -380,6 +380,33 @@ def _has_index_on(snapshot: Snapshot, table: Table, columns: Sequence[str]) -> b
                for ix in snapshot.indexes_of(table.schema, table.name))
 
 
+def attachable_index(snapshot: Snapshot, part: Table, columns: Sequence[str]) -> Index | None:
+    """A partition's index that ``ALTER INDEX parent ATTACH PARTITION`` accepts for a plain B-tree index on
+    ``columns``: valid, attached to no other index, B-tree, not unique, no predicate, exactly those columns in
+    that order, ascending, with the default operator class and collation."""
+    for ix in snapshot.indexes_of(part.schema, part.name):
+        if (not ix.is_valid or ix.is_partition_child or ix.is_unique or ix.backs_constraint or ix.method != "btree"
+                or ix.predicate is not None or len(ix.keys) != len(columns)):
+            continue
+        if all(k.column == c and k.expression is None and not k.descending and not k.nulls_first
+               and k.opclass is None and k.collation is None for k, c in zip(ix.keys, columns, strict=True)):
+            return ix
+    return None
+
+
+def unserved_partitions(snapshot: Snapshot, table: Table, columns: Sequence[str]) -> list[Table]:
+    """The leaf partitions of a partitioned table whose foreign-key lookups on ``columns`` no index serves."""
+    out: list[Table] = []
+    for part in sorted(snapshot.children_of(table), key=lambda t: (t.schema, t.name)):
+        if fk_lookup_indexes(snapshot, part.schema, part.name, columns):
+            continue
+        if part.kind == "partitioned":
+            out.extend(unserved_partitions(snapshot, part, columns))
+        else:
+            out.append(part)
+    return out
+
+
 def _partitioned_index_sql(snapshot: Snapshot, table: Table, columns: Sequence[str], names: IndexNames) -> str:
     cols = sqlquote.pg_column_list(columns)
     parent_index = names.new(table.schema, table.name, columns)
@@ -397,6 +424,13 @@ def _partitioned_index_sql(snapshot: Snapshot, table: Table, columns: Sequence[s
         lines.append("-- the parent's index becomes valid when every partition's index is attached")
         return "\n".join(lines)
     for part in parts:
+        existing = attachable_index(snapshot, part, columns)
+        if existing is not None:
+            # the partition has the very index already: attached, it counts for the parent (a second one built
+            # beside it would be a duplicate)
+            lines.append(f"ALTER INDEX {sqlquote.pg_qualified(table.schema, parent_index)} "
+                         f"ATTACH PARTITION {sqlquote.pg_qualified(part.schema, existing.name)};")
+            continue
         name = names.new(part.schema, part.name, columns)
         # a sub-partitioned partition refuses CONCURRENTLY too; its own index then covers its sub-partitions
         concurrently = "" if part.kind == "partitioned" else "CONCURRENTLY "

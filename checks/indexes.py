@@ -10,7 +10,14 @@ from datetime import datetime
 from auditor import sqlquote
 from auditor.engine import NoOptions, check
 from auditor.model import Constraint, Hit, Index, IndexKey, ObjectRef, Severity, Snapshot, Table
-from auditor.relations import IndexNames, create_index_sql, fk_lookup_indexes, fk_lookup_served
+from auditor.relations import (
+    IndexNames,
+    create_index_sql,
+    fk_lookup_indexes,
+    fk_lookup_served,
+    unserved_partitions,
+)
+from auditor.relations import members as tree_members
 
 BOTH = ("postgresql", "mysql")
 
@@ -610,7 +617,9 @@ def missing_fk_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     ```
     On a partitioned table, where PostgreSQL refuses CONCURRENTLY, the index is created ON ONLY the parent,
     then built CONCURRENTLY on each partition and attached (`ALTER INDEX ... ATTACH PARTITION`), so that no
-    write waits for the whole table to be indexed.
+    write waits for the whole table to be indexed. A partitioned table's key is served when every partition has
+    such an index; when only some have one, the message names those without, and the fix attaches the index a
+    partition already has (exactly those columns, plain B-tree) rather than building a duplicate beside it.
 
     ## Known problems
     A small or append-only referencing table whose parent rows are never deleted may not need the index.
@@ -633,11 +642,19 @@ def missing_fk_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
         # the lookups read ONLY the referencing table: an inheritance parent's children need no index for them
         target = table or Table(schema=fk.schema, name=fk.table)
         remediation = create_index_sql(snap, target, fk.columns, names, with_children=False)
+        missing = ""
+        if table is not None and table.kind == "partitioned":
+            unserved = unserved_partitions(snap, table, fk.columns)
+            leaves = [m for m in tree_members(snap, table) if m.kind != "partitioned" and m.key != table.key]
+            if unserved and len(unserved) < len(leaves):
+                shown = ", ".join(p.name for p in unserved[:5]) + (" ..." if len(unserved) > 5 else "")
+                missing = f" on {len(unserved)} of its {len(leaves)} partitions ({shown})"
         yield Hit(
             object=ObjectRef(
                 type="foreign_key", schema=fk.schema, table=fk.table, columns=fk.columns, constraint=fk.name
             ),
-            message=f"{fk.schema}.{fk.table}({columns}) references {ref_label} but no index leads with it",
+            message=f"{fk.schema}.{fk.table}({columns}) references {ref_label} but no index leads with it"
+                    + missing,
             details={
                 "table_rows": table.estimated_rows if table is not None else None,
                 "references": f"{ref_label}({', '.join(fk.ref_columns)})",

@@ -1,0 +1,69 @@
+"""IX05 on partitioned referencing tables, on a real server: the lookups run partition by partition.
+
+A foreign key on a partitioned table is served when every partition has an index leading with its columns
+(the parent needs none of its own); one partition without it is reported, naming it. The fix creates the
+parent's index ON ONLY the parent, attaches the index a partition already has (building a second one would be a
+duplicate) and builds the missing one CONCURRENTLY; it is run here: the parent's index is valid, nothing is
+reported again, and no duplicate index is left.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from auditor.connectors import CollectOptions, collect
+from auditor.dsn import parse_dsn
+from auditor.engine import load_checks, run_checks
+from auditor.model import Finding
+from tests.conftest import NewDb
+
+SCHEMA = """
+CREATE TABLE customers (id int PRIMARY KEY);
+INSERT INTO customers SELECT generate_series(1, 50000);
+-- every partition has its index: served
+CREATE TABLE visits (id bigint NOT NULL, customer_id int NOT NULL REFERENCES customers, at date NOT NULL,
+                     PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+CREATE TABLE visits_2023 PARTITION OF visits FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
+CREATE TABLE visits_2024 PARTITION OF visits FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE INDEX ON visits_2023 (customer_id);
+CREATE INDEX ON visits_2024 (customer_id);
+-- one partition lacks it: reported
+CREATE TABLE clicks (id bigint NOT NULL, customer_id int NOT NULL REFERENCES customers, at date NOT NULL,
+                     PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+CREATE TABLE clicks_2023 PARTITION OF clicks FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
+CREATE TABLE clicks_2024 PARTITION OF clicks FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE INDEX clicks_2023_by_customer ON clicks_2023 (customer_id);
+INSERT INTO visits SELECT g, 1 + g % 50000, date '2023-01-01' + (g % 700) FROM generate_series(1, 60000) g;
+INSERT INTO clicks SELECT g, 1 + g % 50000, date '2023-01-01' + (g % 700) FROM generate_series(1, 60000) g;
+ANALYZE;
+"""
+
+
+def _scan(dsn: str) -> list[Finding]:
+    snap = collect(parse_dsn(dsn), CollectOptions(sample=False, workload=False))
+    specs = load_checks()
+    return list(run_checks(snap, [specs["IX02"], specs["IX03"], specs["IX05"]]).findings)
+
+
+def test_a_partition_without_the_index_is_named_and_the_fix_attaches_what_exists(pg_new_db: NewDb) -> None:
+    dsn = pg_new_db(SCHEMA)
+    found = _scan(dsn)
+    assert [(f.code, f.object.table) for f in found] == [("IX05", "clicks")]
+    (f,) = found
+    assert f.message.endswith("no index leads with it on 1 of its 2 partitions (clicks_2024)"), f.message
+    assert f.remediation == "\n".join([
+        "CREATE INDEX clicks_customer_id_idx ON ONLY public.clicks (customer_id);",
+        "ALTER INDEX public.clicks_customer_id_idx ATTACH PARTITION public.clicks_2023_by_customer;",
+        "CREATE INDEX CONCURRENTLY clicks_2024_customer_id_idx ON public.clicks_2024 (customer_id);",
+        "ALTER INDEX public.clicks_customer_id_idx ATTACH PARTITION public.clicks_2024_customer_id_idx;",
+    ])
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for statement in f.remediation.splitlines():
+            conn.execute(statement)
+        rows: Any = conn.execute("SELECT indexrelid::regclass::text, indisvalid FROM pg_index "
+                                 "WHERE indrelid IN ('clicks'::regclass, 'clicks_2023'::regclass) "
+                                 "AND NOT indisprimary ORDER BY 1").fetchall()
+    assert rows == [("clicks_2023_by_customer", True), ("clicks_customer_id_idx", True)]
+    assert _scan(dsn) == []
