@@ -382,11 +382,11 @@ def _has_index_on(snapshot: Snapshot, table: Table, columns: Sequence[str]) -> b
 
 def attachable_index(snapshot: Snapshot, part: Table, columns: Sequence[str]) -> Index | None:
     """A partition's index that ``ALTER INDEX parent ATTACH PARTITION`` accepts for a plain B-tree index on
-    ``columns``: valid, attached to no other index, B-tree, not unique, no predicate, exactly those columns in
-    that order, ascending, with the default operator class and collation."""
+    ``columns``: valid, attached to no other index, B-tree, not unique, no predicate nor INCLUDE, exactly those
+    columns in that order, ascending, with the default operator class and collation."""
     for ix in snapshot.indexes_of(part.schema, part.name):
         if (not ix.is_valid or ix.is_partition_child or ix.is_unique or ix.backs_constraint or ix.method != "btree"
-                or ix.predicate is not None or len(ix.keys) != len(columns)):
+                or ix.predicate is not None or ix.include or len(ix.keys) != len(columns)):
             continue
         if all(k.column == c and k.expression is None and not k.descending and not k.nulls_first
                and k.opclass is None and k.collation is None for k, c in zip(ix.keys, columns, strict=True)):
@@ -421,6 +421,11 @@ def _partitioned_index_sql(snapshot: Snapshot, table: Table, columns: Sequence[s
         lines.append(f"--   CREATE INDEX CONCURRENTLY <partition>_{stem}_idx ON <partition> ({cols});")
         lines.append(f"--   ALTER INDEX {sqlquote.pg_qualified(table.schema, parent_index)} ATTACH PARTITION "
                      f"<partition>_{stem}_idx;")
+        having = [p.name for p in parts if attachable_index(snapshot, p, columns) is not None]
+        if having:
+            many = f"{len(having)} partitions have" if len(having) > 1 else "1 partition has"
+            lines.append(f"-- {many} an index on exactly ({cols}) already (e.g. {having[0]}): attach that one "
+                         "instead of building another")
         lines.append("-- the parent's index becomes valid when every partition's index is attached")
         return "\n".join(lines)
     for part in parts:

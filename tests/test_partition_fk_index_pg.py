@@ -67,3 +67,22 @@ def test_a_partition_without_the_index_is_named_and_the_fix_attaches_what_exists
                                  "AND NOT indisprimary ORDER BY 1").fetchall()
     assert rows == [("clicks_2023_by_customer", True), ("clicks_customer_id_idx", True)]
     assert _scan(dsn) == []
+
+
+def test_only_an_identical_index_is_attached_and_long_fixes_say_so() -> None:
+    from auditor.relations import IndexNames, attachable_index, create_index_sql
+    from tests.builders import index, key, snap, table
+
+    parent = table("t", ["id", "a", "b"], kind="partitioned")
+    parts = [table(f"t_p{i:02}", ["id", "a", "b"], is_partition=True, parent="public.t") for i in range(14)]
+    look_alikes = [
+        index("t_p01", ["a"], unique=True), index("t_p02", ["a"], predicate="(b > 0)"),
+        index("t_p03", ["a"], include=["b"]), index("t_p04", [key("a DESC")]), index("t_p05", ["a", "b"]),
+        index("t_p06", ["a"], method="hash"), index("t_p07", ["a"], valid=False),
+        index("t_p08", ["a"], partition_child=True),
+    ]
+    s = snap(parent, *parts, index("t_p00", ["a"], name="p00_by_a"), *look_alikes)
+    assert attachable_index(s, parts[0], ["a"]) is not None
+    assert [attachable_index(s, p, ["a"]) for p in parts[1:9]] == [None] * 8
+    sql = create_index_sql(s, parent, ["a"], IndexNames(s))
+    assert "-- 1 partition has an index on exactly (a) already (e.g. t_p00): attach that one" in sql
