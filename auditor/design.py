@@ -572,6 +572,9 @@ def _index_target(f: Finding) -> tuple[str, str, tuple[str, ...]] | None:
         return None
     if not f.object.table or not f.object.columns:
         return None
+    expression = f.details.get("expression")
+    if expression:  # an expression index serves only its expression: it merges with the same one alone
+        return f.object.schema or "", f.object.table, (f"({expression})",)
     return f.object.schema or "", f.object.table, tuple(f.object.columns)
 
 
@@ -633,7 +636,7 @@ def next_steps(findings: Iterable[Finding], metrics: Iterable[Metric], skipped: 
             detail += f"; also serves the lookups of foreign key {', '.join(also)}"
         steps.append(Step(
             title=f"Create the index on {lead.object.schema}.{lead.object.table} "
-                  f"({', '.join(lead.object.columns or ())})",
+                  f"({lead.details.get('expression') or ', '.join(lead.object.columns or ())})",
             detail=detail,
             points=round(sum(share.get(id(f), 0.0) for f in group), 2),
             severity=max((f.severity for f in group), key=lambda s: s.rank), code=lead.code,

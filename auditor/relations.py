@@ -340,7 +340,7 @@ class IndexNames:
 
 
 def create_index_sql(snapshot: Snapshot, table: Table, columns: Sequence[str], names: IndexNames,
-                     with_children: bool = True) -> str:
+                     with_children: bool = True, expression: str | None = None) -> str:
     """The statements that create a B-tree index on ``columns`` of ``table`` without blocking writes for long.
 
     - MySQL/MariaDB: one online CREATE INDEX (InnoDB builds a secondary index while reads and writes go on).
@@ -349,6 +349,8 @@ def create_index_sql(snapshot: Snapshot, table: Table, columns: Sequence[str], n
       partition until all are indexed: the parent's index ON ONLY the parent (invalid, empty), each partition's
       built CONCURRENTLY and attached; the parent's index becomes valid once every partition has one.
     - An inheritance parent (``with_children``): its children do not share its indexes, so one index per table.
+
+    ``expression`` (PostgreSQL): an index on that expression of ``columns``' one column instead, named after it.
     """
     engine = snapshot.engine
     if engine == "mysql":
@@ -357,13 +359,15 @@ def create_index_sql(snapshot: Snapshot, table: Table, columns: Sequence[str], n
         # MariaDB and MySQL both refuse it here (error 1064)
         return (f"CREATE INDEX {sqlquote.mysql_ident(name)} ON {sqlquote.mysql_qualified(table.schema, table.name)} "
                 f"({sqlquote.column_list(engine, columns)}) ALGORITHM=INPLACE LOCK=NONE;")
-    cols = sqlquote.pg_column_list(columns)
+    cols = f"({expression})" if expression else sqlquote.pg_column_list(columns)
+    if expression:
+        columns = tuple(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", expression))[:4] or tuple(columns)  # for the name
     if table.kind == "partitioned":
-        return _partitioned_index_sql(snapshot, table, columns, names)
+        return _partitioned_index_sql(snapshot, table, columns, names, cols, attach=expression is None)
     targets = members(snapshot, table) if with_children else [table]
     if len(targets) > 1:
         # an inheritance tree: the members that already have the index need none
-        targets = [t for t in targets if not _has_index_on(snapshot, t, columns)] or [table]
+        targets = [t for t in targets if expression or not _has_index_on(snapshot, t, columns)] or [table]
     lines = []
     if len(targets) > 1 or targets[0].key != table.key:
         lines.append("-- inheritance children do not share their parent's indexes: one index per table")
@@ -407,8 +411,8 @@ def unserved_partitions(snapshot: Snapshot, table: Table, columns: Sequence[str]
     return out
 
 
-def _partitioned_index_sql(snapshot: Snapshot, table: Table, columns: Sequence[str], names: IndexNames) -> str:
-    cols = sqlquote.pg_column_list(columns)
+def _partitioned_index_sql(snapshot: Snapshot, table: Table, columns: Sequence[str], names: IndexNames, cols: str,
+                           attach: bool = True) -> str:
     parent_index = names.new(table.schema, table.name, columns)
     lines = [f"CREATE INDEX {sqlquote.pg_ident(parent_index)} "
              f"ON ONLY {sqlquote.pg_qualified(table.schema, table.name)} ({cols});"]
@@ -421,7 +425,7 @@ def _partitioned_index_sql(snapshot: Snapshot, table: Table, columns: Sequence[s
         lines.append(f"--   CREATE INDEX CONCURRENTLY <partition>_{stem}_idx ON <partition> ({cols});")
         lines.append(f"--   ALTER INDEX {sqlquote.pg_qualified(table.schema, parent_index)} ATTACH PARTITION "
                      f"<partition>_{stem}_idx;")
-        having = [p.name for p in parts if attachable_index(snapshot, p, columns) is not None]
+        having = [p.name for p in parts if attach and attachable_index(snapshot, p, columns) is not None]
         if having:
             many = f"{len(having)} partitions have" if len(having) > 1 else "1 partition has"
             lines.append(f"-- {many} an index on exactly ({cols}) already (e.g. {having[0]}): attach that one "
@@ -429,7 +433,7 @@ def _partitioned_index_sql(snapshot: Snapshot, table: Table, columns: Sequence[s
         lines.append("-- the parent's index becomes valid when every partition's index is attached")
         return "\n".join(lines)
     for part in parts:
-        existing = attachable_index(snapshot, part, columns)
+        existing = attachable_index(snapshot, part, columns) if attach else None
         if existing is not None:
             # the partition has the very index already: attached, it counts for the parent (a second one built
             # beside it would be a duplicate)

@@ -28,6 +28,7 @@ from typing import Any
 
 from pglast import ast, parse_sql
 from pglast.enums import A_Expr_Kind, BoolExprType, SetOperation
+from pglast.stream import RawStream
 
 from auditor.model import Index, IndexProposal, PlanScan, PlanSummary, Snapshot, Statement, Table
 from auditor.relations import (
@@ -242,7 +243,9 @@ class RelationRef:
 class ColumnUse:
     qualifier: str | None  # table name or alias written before the column, None when unqualified
     column: str
-    kind: str  # "eq" (= or IN against a value), "join" (= against another column), "range", "sort"
+    kind: str  # "eq" (= or IN against a value), "join" (= against another column), "range", "sort",
+    # "expr_eq" (an expression of this one column = a value: lower(email) = lower($1))
+    expression: str | None = None  # expr_eq: the expression, without the column's qualifier
 
 
 @dataclass(frozen=True)
@@ -432,6 +435,31 @@ def _column(node: Any) -> tuple[str | None, str] | None:
     return (names[-2] if len(names) >= 2 else None), names[-1]
 
 
+def _expression(node: Any) -> tuple[str | None, str, str] | None:
+    """(qualifier, column, text) of an expression over exactly one column (``lower(c.email)`` ->
+    ('c', 'email', 'lower(email)')), the form an expression index takes; None for anything else."""
+    if isinstance(node, ast.ColumnRef) or _column(node) is not None:
+        return None
+    if not isinstance(node, ast.FuncCall | ast.A_Expr | ast.TypeCast | ast.CoalesceExpr):
+        return None
+    inner = list(_walk(node))
+    if any(isinstance(n, ast.SubLink | ast.ParamRef) for n in inner):
+        return None
+    if any(isinstance(n, ast.FuncCall) and (n.agg_star or n.over is not None) for n in inner):
+        return None
+    refs = [c for n in inner if isinstance(n, ast.ColumnRef) and (c := _column(n)) is not None]
+    if len(refs) != 1 or sum(1 for n in inner if isinstance(n, ast.ColumnRef)) != 1:
+        return None
+    qualifier, column = refs[0]
+    try:
+        text = RawStream()(node)
+    except Exception:  # noqa: BLE001 - pglast cannot print every node; no proposal then
+        return None
+    if qualifier is not None:
+        text = re.sub(r'(?<![\w$."])"?' + re.escape(qualifier) + r'"?\.', "", text)
+    return qualifier, column, text
+
+
 def _is_value(node: Any) -> bool:
     """A parameter, constant or expression of them: no column of any table inside (sublinks aside)."""
     if isinstance(node, ast.SubLink):
@@ -458,6 +486,11 @@ def _conditions(node: Any, uses: list[ColumnUse]) -> None:
             uses.append(ColumnUse(left[0], left[1], "eq"))
         elif right and _is_value(node.lexpr):
             uses.append(ColumnUse(right[0], right[1], "eq"))
+        elif not left and not right:
+            expr = _expression(node.lexpr) if _is_value(node.rexpr) else \
+                _expression(node.rexpr) if _is_value(node.lexpr) else None
+            if expr is not None:
+                uses.append(ColumnUse(expr[0], expr[1], "expr_eq", expression=expr[2]))
     elif kind == A_Expr_Kind.AEXPR_OP and op in _RANGE_OPS:
         if left and not right and _is_value(node.rexpr):
             uses.append(ColumnUse(left[0], left[1], "range"))
@@ -597,7 +630,7 @@ def propose_index(snapshot: Snapshot, query: str, schema: str, table: str,
                 continue
         rng = tuple(c for c in _unique(u.column for u in uses if u.kind == "range") if c not in eq)
         if in_join and found is not None:
-            rng = tuple(c for c in rng if not _non_selective(snapshot, found, c, max_selectivity))
+            rng = tuple(c for c in rng if not non_selective(snapshot, found, c, max_selectivity))
         all_sorts = [u for u in scope.uses if u.kind == "sort"]
         sort: tuple[str, ...] = ()
         if scope.has_limit and all_sorts and len(all_sorts) == sum(1 for u in uses if u.kind == "sort"):
@@ -609,7 +642,7 @@ def propose_index(snapshot: Snapshot, query: str, schema: str, table: str,
         if best is None or len(eq) + len(tail) > len(best[0]) + len(best[1]) + len(best[2]):
             best = candidate
     if best is None:
-        return None
+        return _expression_proposal(snapshot, shape, schema, table)
     eq, rng, sort = best
     columns = eq + (sort or rng)
     if leading_index(snapshot, schema, table, columns, len(eq)) is not None:
@@ -617,6 +650,40 @@ def propose_index(snapshot: Snapshot, query: str, schema: str, table: str,
     if literal_partial_index(snapshot, schema, table, eq) is not None:
         return None
     return IndexProposal(schema=schema, table=table, columns=columns, equality=eq, range=rng, sort=sort)
+
+
+def _expression_proposal(snapshot: Snapshot, shape: QueryShape, schema: str, table: str) -> IndexProposal | None:
+    """An expression index for a level that compares only an expression of one column with a value
+    (``lower(email) = lower($1)``); PostgreSQL only, None where an index on that expression exists."""
+    if snapshot.engine != "postgresql":
+        return None
+    for scope in shape.scopes:
+        uses = scope_columns(snapshot, scope).get((schema, table)) or []
+        if any(u.kind != "expr_eq" for u in uses if u.kind != "sort"):
+            continue  # plain columns to index: the column proposal's business
+        exprs = [u for u in uses if u.kind == "expr_eq" and u.expression]
+        if not exprs:
+            continue
+        use = exprs[0]
+        wanted = normal_expression(use.expression or "")
+        def has_it(ix: Index, wanted: str = wanted) -> bool:
+            return ix.is_valid and ix.predicate is None and bool(ix.keys) \
+                and normal_expression(ix.keys[0].expression or "") == wanted
+
+        if _tree_index(snapshot, schema, table, has_it) is not None:
+            return None
+        return IndexProposal(schema=schema, table=table, columns=(use.column,), expression=use.expression)
+    return None
+
+
+def normal_expression(text: str) -> str:
+    """An expression as written or as pg_get_indexdef prints it, compared loosely: no spaces, quotes, casts to
+    text or outer parentheses (``lower((email)::text)`` and ``lower(email)`` match)."""
+    t = re.sub(r"::\w+(\s+\w+)*", "", text.replace(" ", "").replace('"', "").lower())
+    t = re.sub(r"(?<=[(,])\((\w+)\)", r"\1", t)  # lower((email)) -> lower(email); lower(email) stays
+    while t.startswith("(") and t.endswith(")"):
+        t = t[1:-1]
+    return t
 
 
 def literal_partial_index(snapshot: Snapshot, schema: str, table: str, eq: Sequence[str]) -> Index | None:
@@ -702,7 +769,7 @@ def column_distinct(snapshot: Snapshot, table: Table, column: str) -> float | No
     return float(seen.distinct) if seen is not None and seen.distinct else None
 
 
-def _non_selective(snapshot: Snapshot, table: Table, column: str, max_selectivity: float) -> bool:
+def non_selective(snapshot: Snapshot, table: Table, column: str, max_selectivity: float) -> bool:
     """A range on this column keeps more than ``max_selectivity`` of the rows on average: it has fewer distinct
     values than 1 / max_selectivity (a range covers one value at least)."""
     distinct = column_distinct(snapshot, table, column)

@@ -273,3 +273,16 @@ def test_a_slow_statement_with_a_fix_elsewhere_counts_its_time_there() -> None:
     slow_alone = _wl("WL01", "2", 2_000.0)
     steps = next_steps([cured, slow_cured, slow_alone], (), workload_ms=40_000.0)
     assert [(s.code, s.saves_ms) for s in steps] == [("WL02", 30_000.0), ("WL01", 2_000.0)]
+
+
+def test_an_expression_index_merges_only_with_the_same_expression() -> None:
+    expr = _wl("WL02", "1", 500.0, table="t", columns=("name",), expression="lower(name)",
+               remediation="CREATE INDEX CONCURRENTLY t_lower_name_idx ON public.t ((lower(name)));")
+    plain = _wl("WL02", "2", 400.0, table="t", columns=("name",),
+                remediation="CREATE INDEX CONCURRENTLY t_name_idx ON public.t (name);")
+    fk = _ix05("t", ("name",), "CREATE INDEX CONCURRENTLY t_name_idx ON public.t (name);")
+    steps = next_steps([expr, plain, fk], ())
+    assert [(s.title, s.codes) for s in steps] == [
+        ("Create the index on public.t (lower(name))", ("WL02",)),
+        ("Create the index on public.t (name)", ("IX05", "WL02")),
+    ]

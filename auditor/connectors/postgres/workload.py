@@ -380,9 +380,11 @@ def _explain_one(session: _Session, snapshot: Snapshot, stmt: Statement, params:
         if table is None or not is_large(snapshot, table, options.proposal_min_rows):
             continue
         proposal = propose_index(snapshot, stmt.query, table.schema, table.name)
-        if proposal is None or any((p.schema, p.table, p.columns) == (proposal.schema, proposal.table,
-                                                                       proposal.columns) for p in proposals):
+        if proposal is None or any((p.schema, p.table, p.columns, p.expression) == (
+                proposal.schema, proposal.table, proposal.columns, proposal.expression) for p in proposals):
             continue
+        if scan.scan_type in INDEX_SCANS and proposal.expression is not None:
+            continue  # an index scan already: an expression index is proposed only for a sequential scan
         if scan.scan_type in INDEX_SCANS:
             # an index scan is questioned only when the index leaves equality columns to a Filter; without
             # hypopg there is no second plan to compare with, so the proposal is not made at all
@@ -467,8 +469,8 @@ def _verify(session: _Session, query: str, params: int, n: int, method: str, pro
             try:
                 created: set[str] = set()
                 for target in targets:
-                    ddl = (f"CREATE INDEX ON {pg_qualified(target.schema, target.name)} "
-                           f"({pg_column_list(proposal.columns)})")
+                    keys = f"({proposal.expression})" if proposal.expression else pg_column_list(proposal.columns)
+                    ddl = f"CREATE INDEX ON {pg_qualified(target.schema, target.name)} ({keys})"
                     row = session.one("SELECT indexname FROM hypopg_create_index(%s)", (ddl,))
                     if row:
                         created.add(str(row[0]))
