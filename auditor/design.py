@@ -587,6 +587,15 @@ def _serves(wide: tuple[str, ...], narrow: tuple[str, ...], ordered: bool) -> bo
     return lead == narrow if ordered else set(lead) == set(narrow)
 
 
+def _same_table(lead: Finding, table: tuple[str, str], code: str) -> bool:
+    """The lead's index lands on ``table``: its own table, or, for an IX05 key declared on a partition (pagila
+    declares its payment keys partition by partition), one of the partitions a WL02 index on the partitioned
+    table covers (details.scanned names them)."""
+    if (lead.object.schema or "", lead.object.table) == table:
+        return True
+    return lead.code == "WL02" and code == "IX05" and f"{table[0]}.{table[1]}" in lead.details.get("scanned", ())
+
+
 def _index_groups(findings: list[Finding]) -> list[tuple[Finding, list[Finding]]]:
     """One index per table where several proposals would do: (the finding whose index to create, every finding
     that index resolves). A WL02 proposal absorbs a narrower WL02 proposal it leads with (same columns in order)
@@ -597,7 +606,7 @@ def _index_groups(findings: list[Finding]) -> list[tuple[Finding, list[Finding]]
     proposals.sort(key=lambda ft: (-len(ft[1][2]), ft[0].code != "WL02", ft[1]))
     groups: list[tuple[Finding, tuple[str, str, tuple[str, ...]], list[Finding]]] = []
     for f, (schema, table, columns) in proposals:
-        home = next((g for g in groups if g[1][:2] == (schema, table)
+        home = next((g for g in groups if _same_table(g[0], (schema, table), f.code)
                      and _serves(g[1][2], columns, ordered=f.code == "WL02")
                      and (g[0].code == "WL02" or g[1][2] == columns)), None)
         if home is None:
@@ -633,7 +642,8 @@ def next_steps(findings: Iterable[Finding], metrics: Iterable[Metric], skipped: 
         detail = (f"resolves {counted}; e.g. {lead.message}" if len(group) > 1
                   else f"1 {lead.check} finding; e.g. {lead.message}")
         if also:
-            detail += f"; also serves the lookups of foreign key {', '.join(also)}"
+            more = f" and {len(also) - 3} more" if len(also) > 3 else ""
+            detail += f"; also serves the lookups of foreign key {', '.join(also[:3])}{more}"
         steps.append(Step(
             title=f"Create the index on {lead.object.schema}.{lead.object.table} "
                   f"({lead.details.get('expression') or ', '.join(lead.object.columns or ())})",

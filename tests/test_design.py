@@ -286,3 +286,17 @@ def test_an_expression_index_merges_only_with_the_same_expression() -> None:
         ("Create the index on public.t (lower(name))", ("WL02",)),
         ("Create the index on public.t (name)", ("IX05", "WL02")),
     ]
+
+
+def test_keys_declared_on_partitions_merge_into_the_partitioned_tables_index() -> None:
+    fix = "CREATE INDEX payment_rental_id_idx ON ONLY public.payment (rental_id);"
+    wl = _wl("WL02", "1", 300.0, table="payment", columns=("rental_id",), remediation=fix,
+             scanned=["public.payment_p1", "public.payment_p2"])
+    on_parts = [_ix05(f"payment_p{i}", ("rental_id",), f"CREATE INDEX CONCURRENTLY p{i} ON public.payment_p{i} "
+                      "(rental_id);") for i in (1, 2, 3)]
+    steps = next_steps([wl, *on_parts], ())
+    assert steps[0].title == "Create the index on public.payment (rental_id)" and steps[0].codes == ("IX05", "WL02")
+    assert "resolves IX05 x2, WL02" in steps[0].detail
+    # a partition the statement did not read keeps its own step
+    assert [s.code for s in steps[1:]] == ["IX05"] and steps[1].examples == ("public.payment_p3(rental_id) "
+                                                                            "[payment_p3_fkey]",)
