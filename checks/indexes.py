@@ -12,6 +12,7 @@ from auditor.engine import NoOptions, check
 from auditor.model import Constraint, Hit, Index, IndexKey, ObjectRef, Severity, Snapshot, Table
 from auditor.relations import (
     IndexNames,
+    ancestors,
     create_index_sql,
     fk_lookup_indexes,
     fk_lookup_served,
@@ -96,11 +97,18 @@ def _day(moment: datetime) -> str:
 
 
 def _fk_served_only_by(snap: Snapshot, ix: Index) -> Constraint | None:
-    """A foreign key of the index's table whose referential lookups this index alone can serve."""
-    for fk in snap.constraints_of(ix.schema, ix.table, "foreign_key"):
-        serving = fk_lookup_indexes(snap, ix.schema, ix.table, fk.columns)
-        if serving and all(i.name == ix.name for i in serving):
-            return fk
+    """A foreign key of the index's table whose referential lookups this index alone can serve.
+
+    A key declared on a partitioned table is checked partition by partition: on a partition, its ancestors'
+    keys count as its own (PostgreSQL clones them onto each partition)."""
+    table = snap.table(ix.schema, ix.table)
+    owners = list(ancestors(snap, table)) if table is not None else []
+    keys = [(o.schema, o.name) for o in owners] or [(ix.schema, ix.table)]
+    for schema, name in keys:
+        for fk in snap.constraints_of(schema, name, "foreign_key"):
+            serving = fk_lookup_indexes(snap, ix.schema, ix.table, fk.columns)
+            if serving and all(i.name == ix.name for i in serving):
+                return fk
     return None
 
 
@@ -176,7 +184,8 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
     ## Known problems
     Scan counters are per server: an index used only on a read replica looks unused on the primary. An index
     that is the only one serving a foreign key's referential lookups (the notion IX05 uses: leading with the
-    key's columns, partial only when its predicate is implied by them being NOT NULL) is reported as info,
+    key's columns, partial only when its predicate is implied by them being NOT NULL; on a partition, the keys
+    declared on its partitioned table count, since their lookups run partition by partition) is reported as info,
     without a drop statement, saying why: every DELETE on the referenced table would scan the referencing one
     without it, and IX05 would report the key. On MySQL/MariaDB the index InnoDB keeps for a foreign key is
     never reported (InnoDB refuses to drop it), and performance_schema counts rows read through an index rather

@@ -69,6 +69,22 @@ def test_a_partition_without_the_index_is_named_and_the_fix_attaches_what_exists
     assert _scan(dsn) == []
 
 
+def test_the_only_index_of_a_partition_behind_its_parents_key_is_kept(pg_new_db: NewDb) -> None:
+    from auditor.model import Severity
+    from checks.indexes import UnusedIndexOptions
+
+    dsn = pg_new_db(SCHEMA)
+    snap = collect(parse_dsn(dsn), CollectOptions(sample=False, workload=False))
+    found = {f.object.index: f for f in run_checks(snap, [load_checks()["IX01"]],
+                                                   options={"IX01": UnusedIndexOptions(min_stats_age_days=0)}).findings}
+    # never scanned, each the only index that serves visits_customer_id_fkey on its partition: kept, as info
+    for name in ("visits_2023_customer_id_idx", "visits_2024_customer_id_idx", "clicks_2023_by_customer"):
+        f = found[name]
+        assert f.severity == Severity.INFO and f.remediation is None, (name, f.message)
+        assert "keep it: it is the only index that serves the lookups of foreign key" in f.message
+    assert found["visits_2023_customer_id_idx"].details["serves_foreign_key"] == "visits_customer_id_fkey"
+
+
 def test_only_an_identical_index_is_attached_and_long_fixes_say_so() -> None:
     from auditor.relations import IndexNames, attachable_index, create_index_sql
     from tests.builders import index, key, snap, table
