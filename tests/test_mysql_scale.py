@@ -33,7 +33,9 @@ def _scoped_queries() -> list[str]:
                   and "%(schemas)s" in entry.read_text(encoding="utf-8"))
 
 
-def test_catalog_queries_scan_only_the_audited_schema(mysql_server: MySqlServer, mysql_new_db: NewMySqlDb) -> None:
+def test_catalog_queries_scan_only_the_audited_schema(
+    mysql_server: MySqlServer, mysql_new_db: NewMySqlDb  # noqa: F811
+) -> None:
     dsn = mysql_new_db(SCHEMA)
     mysql_new_db(SCHEMA)  # another database with foreign keys on the same server
     database = dsn.rsplit("/", 1)[1].split("?", 1)[0]
