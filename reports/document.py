@@ -14,6 +14,7 @@ from auditor import design
 from auditor.model import Finding, Severity, Snapshot
 from auditor.report import Report
 from auditor.scoring import Metric, penalties
+from reports.erdiagram import table_anchor
 from reports.jsonfmt import iso_utc
 
 ENGINE_LABEL = {"postgresql": "PostgreSQL", "mysql": "MySQL"}
@@ -90,7 +91,32 @@ class Chart:
     bars: tuple[Bar, ...]
 
 
-Block = Heading | Para | Table | CodeBlock | ListBlock | Chart
+@dataclass(frozen=True)
+class ErDiagram:
+    """The entity-relationship diagram: Mermaid source in markdown, an SVG drawn at report time in HTML."""
+
+    model: design.ErModel
+
+
+@dataclass(frozen=True)
+class FindingItem:
+    severity: Severity
+    code: str
+    check: str
+    table: str  # "schema.table" the finding is about, "" for server-level objects and queries
+    object: str
+    message: str
+    fix: str | None  # the remediation SQL, when the check gives one
+
+
+@dataclass(frozen=True)
+class FindingList:
+    """Every finding, most severe first: a filterable list with copyable fix SQL in HTML, a table in markdown."""
+
+    items: tuple[FindingItem, ...]
+
+
+Block = Heading | Para | Table | CodeBlock | ListBlock | Chart | ErDiagram | FindingList
 
 
 @dataclass
@@ -188,6 +214,7 @@ def build_document(report: Report) -> Document:
     _scaling(doc, report, snap)
     _metrics(doc, report)
     _next_steps(doc, report)
+    _all_findings(doc, report)
     _appendix(doc, report)
     return doc
 
@@ -244,7 +271,7 @@ def _er(doc: Document, snap: Snapshot) -> None:
           "catalog. Crow's feet mark the referencing side; ", Code("|o"),
           " marks a foreign key whose columns may be NULL; keys and up to "
           f"{design.ER_MAX_COLUMNS} columns per table are shown.")
-    doc.blocks.append(CodeBlock(design.mermaid_er(model), "mermaid"))
+    doc.blocks.append(ErDiagram(model))
     if model.relations:
         doc.blocks.append(Table(
             headers=("Referenced table", "Referencing table", "Columns", "Cardinality", "Foreign key"),
@@ -292,7 +319,7 @@ def _tables(doc: Document, snap: Snapshot) -> None:
              "estimate yet." if any(p.size is not None and p.size.rows_from_live for p in profiles) else ""))
     for p in profiles:
         t = p.table
-        doc.h(3, t.qualified, f"t-{t.schema}-{t.name}")
+        doc.h(3, t.qualified, table_anchor(t.schema, t.name))
         facts: list[Inline] = [f"{t.kind.replace('_', ' ')}, about {_rows(p)} rows, {human_bytes(_bytes(p))}"]
         if p.partitions:
             facts.append(f", {p.partitions} partitions (rows and size summed over them)")
@@ -521,6 +548,31 @@ def _next_steps(doc: Document, report: Report) -> None:
             blocks.append(CodeBlock("\n".join(s.sql), "sql"))
         items.append(tuple(blocks))
     doc.blocks.append(ListBlock(tuple(items), ordered=True))
+
+
+SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
+
+
+def finding_table(f: Finding) -> str:
+    """The table a finding is about, "schema.table", or "" when it is about no table."""
+    o = f.object
+    return ".".join(p for p in (o.schema, o.table) if p) if o.table else ""
+
+
+def _all_findings(doc: Document, report: Report) -> None:
+    doc.h(2, "10. All findings", "findings")
+    if not report.findings:
+        doc.p("No finding.")
+        return
+    ordered = sorted(report.findings, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.code,
+                                                      f.object.label()))
+    fixes = sum(1 for f in ordered if f.remediation)
+    doc.p(f"{_plural(len(ordered), 'finding')}, most severe first; {fixes} come with the SQL that fixes them "
+          "(read it before running it).")
+    doc.blocks.append(FindingList(tuple(
+        FindingItem(f.severity, f.code, f.check, finding_table(f), f.object.label(), f.message, f.remediation)
+        for f in ordered
+    )))
 
 
 def _appendix(doc: Document, report: Report) -> None:
