@@ -23,8 +23,8 @@ from auditor.model import Severity
 from reports.htmlfmt import render_html
 from tests.conftest import NewDb, PgServer
 from tests.report_samples import ODD_TABLE, design_report
-from tests.test_sample_schemas import _load as load_sample
 from tests.test_reports_markdown import golden
+from tests.test_sample_schemas import _load as load_sample
 
 CHROMIUM_FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
