@@ -41,6 +41,7 @@ VALUE_WIDTH = 90
 BAR_HEIGHT = 18
 BAR_GAP = 6
 LABEL_CHARS = 40
+COPY_BUTTON = '<button type="button" class="copy" title="Copy the SQL">Copy SQL</button>'
 
 
 def _esc(text: str) -> str:
@@ -168,7 +169,7 @@ def _finding_list(block: FindingList) -> str:
         sev = i.severity.value
         fix = ""
         if i.fix:
-            fix = ('<div class="fix"><button type="button" class="copy" title="Copy the SQL">Copy SQL</button>'
+            fix = (f'<div class="fix">{COPY_BUTTON}'
                    f'<pre><code class="language-sql">{_esc(i.fix.rstrip())}</code></pre></div>')
         rows.append(
             f'<li class="finding" data-severity="{_esc(sev)}" data-check="{_esc(i.code)}" '
@@ -189,6 +190,8 @@ def _block(block: Block) -> str:
     if isinstance(block, CodeBlock):
         cls = f' class="language-{_esc(block.lang)}"' if block.lang else ""
         pre = f"<pre><code{cls}>{_esc(block.text.rstrip())}</code></pre>"
+        if block.lang == "sql":  # SQL to run: a copy button beside it
+            return f'<div class="fix">{COPY_BUTTON}{pre}</div>'
         return pre
     if isinstance(block, ListBlock):
         tag = "ol" if block.ordered else "ul"

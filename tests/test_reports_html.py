@@ -134,7 +134,8 @@ def test_findings_list_has_filters_and_fix_sql() -> None:
     report = design_report()
     page = render_html(report)
     assert page.count('<li class="finding"') == len(report.findings)
-    assert page.count('class="copy"') == sum(1 for f in report.findings if f.remediation)
+    listed = page[page.index('id="findings"'):]
+    assert listed.count('class="copy"') == sum(1 for f in report.findings if f.remediation)
     assert '<option value="error">error (1)</option>' in page
     assert '<option value="IX05">IX05 missing-fk-index (1)</option>' in page
     assert '<option value="public.orders">public.orders (2)</option>' in page
