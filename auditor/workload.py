@@ -176,6 +176,15 @@ class WorkloadLatency:
 _PAGING_WORD = re.compile(r"\b(?:offset|limit)\b", re.IGNORECASE)
 
 
+_CATALOG_WORD = re.compile(r"pg_|information_schema", re.IGNORECASE)
+
+
+def may_read_catalog(text: str) -> bool:
+    """Whether :attr:`QueryShape.catalog_only` can hold: a catalog relation's name holds ``pg_`` (pg_catalog,
+    pg_class...) or is information_schema's, whatever its case; a text with neither needs no parse."""
+    return _CATALOG_WORD.search(text) is not None
+
+
 def may_page(text: str) -> bool:
     """Whether the text can hold an OFFSET: every OFFSET is written with the word OFFSET, or on MySQL as
     ``LIMIT n, m``; a text with neither word needs no parse to know it has none."""
