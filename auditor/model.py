@@ -881,15 +881,6 @@ def _identity(value: Any) -> Any:
     return value
 
 
-def _checked(accepts: typing.Callable[[Any], bool], expected: str, convert: Builder = _identity) -> Builder:
-    def build(value: Any) -> Any:
-        if accepts(value):
-            return convert(value)
-        raise SnapshotFieldError(f"expected {expected}, got {_json_type(value)}")
-
-    return build
-
-
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -910,9 +901,21 @@ def _build_float(value: Any) -> Any:
     raise SnapshotFieldError(f"expected a finite number, got {_json_type(value)}")
 
 
+def _build_bool(value: Any) -> Any:
+    if value is True or value is False:
+        return value
+    raise SnapshotFieldError(f"expected true or false, got {_json_type(value)}")
+
+
+def _build_int(value: Any) -> Any:
+    if type(value) is int or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise SnapshotFieldError(f"expected an integer, got {_json_type(value)}")
+
+
 _SCALARS: dict[Any, Builder] = {
-    bool: _checked(lambda v: isinstance(v, bool), "true or false"),
-    int: _checked(lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    bool: _build_bool,
+    int: _build_int,
     float: _build_float,
     str: _build_str,
 }
