@@ -103,7 +103,10 @@ class LatencyModel:
         return origin, math.log(m) - sigma2 / 2, math.sqrt(sigma2)
 
     def cdf(self, x: float) -> float:
-        params = self._params()
+        return self._cdf(self._params(), x)
+
+    def _cdf(self, params: tuple[float, float, float] | None, x: float) -> float:
+        """The CDF at ``x`` given :meth:`_params` (computed once by :func:`mixture_quantile`, not per point)."""
         if params is None:
             if self.calls == 2 and self.high > self.low:
                 return 0.0 if x < self.low else (0.5 if x < self.high else 1.0)
@@ -141,8 +144,11 @@ def mixture_quantile(models: Sequence[LatencyModel], q: float, weights: Sequence
     if total <= 0:
         raise ValueError("weights sum to zero")
 
+    # each model's log-normal parameters once: the bisection evaluates every model's CDF up to 100 times
+    fitted = [(wi, m, m._params()) for wi, m in zip(w, models, strict=True)]
+
     def cdf(x: float) -> float:
-        return sum(wi * m.cdf(x) for wi, m in zip(w, models, strict=True)) / total
+        return sum(wi * m._cdf(params, x) for wi, m, params in fitted) / total
 
     lo = min(m.low for m in models)
     hi = max(m.high for m in models)
