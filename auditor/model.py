@@ -486,6 +486,12 @@ class Snapshot:
 
     # ---- lookups (computed once, not serialized) -------------------------------------------------------------
     @cached_property
+    def memo(self) -> dict[str, Any]:
+        """Values pure helpers derive from the whole snapshot, kept for the next caller (the snapshot is
+        frozen, so they cannot go stale): ``auditor.relations`` keeps its name-based references here."""
+        return {}
+
+    @cached_property
     def table_map(self) -> dict[tuple[str, str], Table]:
         return {t.key: t for t in self.tables}
 
