@@ -890,6 +890,30 @@ class Loop:
         return self.rows / self.calls if self.calls else 0.0
 
 
+ParentIndex = dict[tuple[str, str], list[tuple[int, Statement, frozenset[tuple[str, str]]]]]
+
+
+def _parents_by_table(snapshot: Snapshot, statements: Sequence[Statement], min_rows_per_call: float) -> ParentIndex:
+    """The statements that can be a loop's parent (top-level SELECTs returning at least ``min_rows_per_call`` rows
+    per call), by each table they read, with their position and tables: built once for a run of WL03, which asks
+    for every hot lookup (a pass over the whole workload per lookup is lookups x statements)."""
+    memo = snapshot.memo.get("loop_parents")
+    if memo is not None and memo[0] is statements and memo[1] == min_rows_per_call:
+        return memo[2]  # type: ignore[no-any-return]
+    index: ParentIndex = {}
+    for pos, stmt in enumerate(statements):
+        if not stmt.toplevel or stmt.calls <= 0 or stmt.rows < min_rows_per_call * stmt.calls:
+            continue
+        if query_kind(snapshot, stmt.query) != "select":
+            continue
+        shape = query_shape(snapshot, stmt.query)
+        tables = frozenset(t.key for t in (resolve_table(snapshot, r) for r in shape.relations) if t is not None)
+        for key in tables:
+            index.setdefault(key, []).append((pos, stmt, tables))
+    snapshot.memo["loop_parents"] = (statements, min_rows_per_call, index)
+    return index
+
+
 def loop_parents(snapshot: Snapshot, lookup_stmt: Statement, lookup: Lookup, statements: Sequence[Statement],
                  min_rows_per_call: float = 2.0, tolerance: float = 0.5) -> Loop | None:
     """The parent statements that explain a lookup's calls as a loop over their rows, or None.
@@ -907,16 +931,13 @@ def loop_parents(snapshot: Snapshot, lookup_stmt: Statement, lookup: Lookup, sta
     refs = referencing_columns(snapshot, lookup.schema, lookup.table, lookup.columns) if lookup.columns else {}
     if not refs:
         return None
+    # the statements that read one of the referencing tables, in workload order
+    by_table = _parents_by_table(snapshot, statements, min_rows_per_call)
+    reading = sorted({pos: (stmt, tables) for key in refs for pos, stmt, tables in by_table.get(key, ())}.items())
     candidates: list[tuple[Statement, tuple[str, ...]]] = []
-    for stmt in statements:
-        if stmt.queryid == lookup_stmt.queryid or not stmt.toplevel or stmt.calls <= 0:
+    for _, (stmt, tables) in reading:
+        if stmt.queryid == lookup_stmt.queryid:
             continue
-        if stmt.rows < min_rows_per_call * stmt.calls:
-            continue
-        shape = query_shape(snapshot, stmt.query)
-        if shape.kind != "select":
-            continue
-        tables = {t.key for t in (resolve_table(snapshot, r) for r in shape.relations) if t is not None}
         how = tuple(label for key in sorted(tables & set(refs)) for label in refs[key])
         if how:
             candidates.append((stmt, how))
