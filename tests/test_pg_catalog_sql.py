@@ -66,3 +66,20 @@ def test_sizes_keys_and_domains_as_the_server_says(pg_new_db: NewDb) -> None:
     assert lower.include == ("j",) and lower.predicate == "k IS NOT NULL"
     assert indexes["notes_c_idx"].keys[0].collation == "C"
     assert {ix.name: ix.include for ix in snap.indexes_of("public", "docs")}["docs_pkey"] == ()
+
+
+def test_sample_rows_bounded_by_the_values_the_client_holds(pg_new_db: NewDb) -> None:
+    """--sample-rows bounds the server's work; max_values bounds the client's (rows x sampled expressions)."""
+    from auditor.connectors.postgres.sampling import sample_tables
+    from auditor.sampling import SamplingBudget
+
+    dsn = pg_new_db("CREATE TABLE wide (id int PRIMARY KEY, a int, b text, c text);"
+                    "INSERT INTO wide SELECT g, g % 7, 'x' || g, 'y' || (g % 3) FROM generate_series(1, 5000) g;"
+                    "ANALYZE wide;")
+    snap = collect(parse_dsn(dsn), CollectOptions(sample=False, workload=False))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        asked = sample_tables(conn, snap.tables, SamplingBudget(rows_per_table=4000))
+        bounded = sample_tables(conn, snap.tables, SamplingBudget(rows_per_table=4000, max_values=6000))
+    # 4 hashed columns + 2 text profiles = 6 values a row: 6,000 values are 1,000 rows
+    assert asked.tables[0].rows == 4000 and bounded.tables[0].rows == 1000
+    assert SamplingBudget(rows_per_table=10_000).rows_for(200) == 10_000  # the default's widest table: untouched
