@@ -294,6 +294,31 @@ class ColumnSample:
 
 
 @dataclass(frozen=True)
+class ParentMatch:
+    """One column of a sampled table compared, row by row on the server, with one column of the row its foreign
+    key references: counts only, never values (the copies-through-foreign-keys probe, NF03/NF04)."""
+
+    column: str  # the sampled (child) table's column
+    parent_column: str  # the referenced table's column
+    compared: int = 0  # joined rows where either is non-null (a NULL beside a value disagrees)
+    equal: int = 0  # of them, rows where the two are equal (compared as text)
+
+
+@dataclass(frozen=True)
+class ForeignKeyJoin:
+    """A sample of a table's rows joined to the rows its foreign key references."""
+
+    constraint: str
+    columns: tuple[str, ...] = ()  # the foreign key's columns, in the sampled table
+    ref_schema: str = ""
+    ref_table: str = ""
+    rows: int = 0  # sampled rows that found their referenced row
+    parents: int = 0  # distinct referenced rows among them
+    matches: tuple[ParentMatch, ...] = ()
+    skipped_reason: str | None = None  # set when the join could not be read
+
+
+@dataclass(frozen=True)
 class TableSample:
     schema: str
     table: str
@@ -305,6 +330,7 @@ class TableSample:
     columns: tuple[ColumnSample, ...] = ()
     unsampled_columns: tuple[str, ...] = ()  # types without useful equality (bytea, json, arrays...) or no privilege
     skipped_reason: str | None = None  # set when the table was not sampled at all
+    fk_joins: tuple[ForeignKeyJoin, ...] = ()  # sampled rows compared with the rows their foreign keys reference
 
     @property
     def key(self) -> tuple[str, str]:

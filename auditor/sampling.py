@@ -22,14 +22,14 @@ import math
 import re
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from auditor.model import ColumnSample, ListProfile, Note, Sampling, Table, TableSample
+from auditor.model import ColumnSample, Constraint, ListProfile, Note, Sampling, Table, TableSample
 
 if TYPE_CHECKING:
     from auditor.connectors import CollectOptions
@@ -110,6 +110,49 @@ def sample_examples(texts: Iterable[str | None], limit: int, max_chars: int = 80
             if len(seen) >= limit:
                 return tuple(seen)
     return tuple(seen)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Copies through foreign keys: which child/parent column pairs the join probe compares
+# ------------------------------------------------------------------------------------------------------------
+
+MAX_PAIRS_PER_FK = 120  # aggregates per join query stay bounded whatever the tables' widths
+
+_FAMILIES = {
+    "text": "text", "character varying": "text", "varchar": "text", "character": "text", "char": "text",
+    "bpchar": "text", "citext": "text", "name": "text", "tinytext": "text", "mediumtext": "text",
+    "longtext": "text", "enum": "text", "smallint": "int", "integer": "int", "bigint": "int", "int": "int",
+    "tinyint": "int", "mediumint": "int", "int2": "int", "int4": "int", "int8": "int", "numeric": "number",
+    "decimal": "number", "real": "float", "double precision": "float", "double": "float", "float": "float",
+    "money": "number", "timestamp with time zone": "time", "timestamp without time zone": "time",
+    "timestamp": "time", "datetime": "time", "date": "date", "uuid": "uuid", "boolean": "bool", "bool": "bool",
+}
+
+
+def type_family(data_type: str) -> str:
+    """A coarse family of a column type: columns of one family can hold copies of each other."""
+    base = data_type.lower().split("(", 1)[0].strip()
+    for suffix in (" unsigned", " zerofill"):
+        base = base.removesuffix(suffix)
+    return _FAMILIES.get(base, base)
+
+
+def copy_pairs(child: Table, parent: Table, fk: Constraint, sampled: Callable[[str], bool],
+               key_columns: Iterable[str] = (), limit: int = MAX_PAIRS_PER_FK) -> list[tuple[str, str]]:
+    """(child column, parent column) pairs the foreign-key join probe compares: same type family, both of a
+    sampled type; not the foreign key's own columns, not the child's key columns (they identify, they are
+    not copies), not the referenced key. Nearest names first, at most ``limit`` pairs."""
+    skip_child = set(fk.columns) | set(key_columns)
+    skip_parent = set(fk.ref_columns)
+    kids = [c for c in child.columns if c.name not in skip_child and sampled(c.data_type)]
+    parents = [c for c in parent.columns if c.name not in skip_parent and sampled(c.data_type)]
+    pairs = [(k.name, p.name) for k in kids for p in parents if type_family(k.data_type) == type_family(p.data_type)]
+
+    def nearness(pair: tuple[str, str]) -> tuple[int, int]:
+        k, p = pair[0].lower(), pair[1].lower()
+        return (0 if k == p else 1 if k.endswith(p) or p.endswith(k) else 2, 0)
+
+    return sorted(pairs, key=nearness)[:limit]
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -379,6 +422,9 @@ class Dependency:
     dependent_distinct: int
     violations: int  # rows to remove for the FD to hold exactly
     chance: float  # probability that independent columns would look this dependent
+    groups: int = 0  # determinant values whose rows were examined together (repeated groups, or parents)
+    kind: str = "uniform"  # the sample that showed it: "uniform", "groups" (whole groups), "foreign_key_join"
+    copies: str | None = None  # "schema.table.column" of the referenced row's column the dependent equals
 
     @property
     def error(self) -> float:
@@ -397,17 +443,43 @@ class Dependency:
             "violating_rows": self.violations,
             "confidence": round(self.confidence, 4),
             "chance": float(f"{self.chance:.3g}"),
+            "groups": self.groups,
+            "sampling": self.kind,
+            **({"copies": self.copies} if self.copies else {}),
         }
 
 
 class SampleFrame:
     """A table sample decoded for analysis: one code array per column, rows aligned."""
 
-    def __init__(self, sample: TableSample) -> None:
+    def __init__(self, sample: TableSample | None, codes: dict[str, Codes] | None = None) -> None:
         self.sample = sample
-        self.codes: dict[str, Codes] = {c.name: decode_codes(c.codes) for c in sample.columns}
-        self.rows = sample.rows
+        self.codes: dict[str, Codes] = codes if codes is not None else \
+            {c.name: decode_codes(c.codes) for c in sample.columns} if sample is not None else {}
+        self.rows = sample.rows if sample is not None else len(next(iter(self.codes.values()), ()))
         self._stats: dict[str, tuple[int, int, float]] = {}
+
+    def rows_where(self, mask: npt.NDArray[np.bool_]) -> SampleFrame:
+        """The frame of the rows ``mask`` selects."""
+        return SampleFrame(None, {name: c[mask] for name, c in self.codes.items()})
+
+    def first_of_each(self, columns: Sequence[str]) -> SampleFrame:
+        """One row per distinct value of ``columns`` (rows where any is NULL dropped): facts stored once per
+        determinant value, counted once."""
+        combined = self.combined(columns)
+        _, first = np.unique(combined, return_index=True)
+        mask = np.zeros(self.rows, dtype=bool)
+        mask[first] = True
+        return self.rows_where(mask & (combined >= 0))
+
+    def collision(self, column: str) -> float:
+        """Probability that two sampled non-null values of ``column`` drawn at random are equal."""
+        c = self.codes[column]
+        c = c[c >= 0]
+        if not c.size:
+            return 1.0
+        p = np.bincount(c).astype(np.float64) / c.size
+        return float((p * p).sum())
 
     def __contains__(self, column: str) -> bool:
         return column in self.codes
@@ -511,6 +583,7 @@ def dependency(frame: SampleFrame, det: _Determinant, determinant: tuple[str, ..
         dependent_distinct=dep_distinct,
         violations=violations,
         chance=chance,
+        groups=int(det.sizes.size),
     )
 
 
@@ -532,3 +605,11 @@ def find_dependencies(frame: SampleFrame, determinants: Iterable[tuple[str, ...]
             if found is not None:
                 out.append(found)
     return out
+
+
+def judge(frame: SampleFrame, determinant: Sequence[str], dependent: str, th: FdThresholds) -> Dependency | None:
+    """The one dependency ``determinant -> dependent`` on ``frame``, or None when it does not hold there."""
+    if not all(c in frame for c in (*determinant, dependent)):
+        return None
+    det = _Determinant(frame.combined(determinant))
+    return dependency(frame, det, tuple(determinant), dependent, th) if det.usable(th) else None

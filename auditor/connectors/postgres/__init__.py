@@ -139,7 +139,8 @@ def _run_probes(session: Session, snap: Snapshot, options: CollectOptions, clock
     def sample(s: Snapshot) -> Snapshot:
         bounded = dataclasses.replace(options, sample_budget_s=clock.cap(options.sample_budget_s, reserve=5.0),
                                       sample_table_timeout_s=probe_limit_s(options.sample_table_timeout_s, options))
-        return dataclasses.replace(s, sampling=sampling.probe(session.conn, s.tables, bounded))
+        return dataclasses.replace(s, sampling=sampling.probe(session.conn, s.tables, bounded,
+                                                                    s.constraints))
 
     def explain(s: Snapshot) -> Snapshot:
         bounded = workload.WorkloadOptions(

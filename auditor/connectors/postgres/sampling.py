@@ -26,6 +26,7 @@ bounded probe, outside the fixed catalog query count, and reports its own count 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -35,8 +36,15 @@ import psycopg
 from psycopg import sql as pgsql
 
 from auditor.connectors import CollectOptions
-from auditor.model import ColumnSample, Sampling, Table, TableSample
-from auditor.sampling import SamplingBudget, over_limits, profiled_column, skipped_table
+from auditor.model import ColumnSample, Constraint, ForeignKeyJoin, ParentMatch, Sampling, Table, TableSample
+from auditor.sampling import (
+    MIN_TABLE_SECONDS,
+    SamplingBudget,
+    copy_pairs,
+    over_limits,
+    profiled_column,
+    skipped_table,
+)
 from auditor.workload import DBAUDIT_MARKER, PROBE_ALIAS
 
 SAMPLED_KINDS = ("table", "partitioned")
@@ -68,6 +76,8 @@ class _Probe:
     own_transaction: bool = False
     original_timeout: str = "0"
     started: float = field(default_factory=time.perf_counter)
+    by_key: dict[tuple[str, str], Table] = field(default_factory=dict)
+    constraints: dict[tuple[str, str], list[Constraint]] = field(default_factory=dict)
 
     def run(self, *statements: str | pgsql.Composable,
             params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
@@ -97,10 +107,17 @@ class _Probe:
 
 
 def sample_tables(conn: psycopg.Connection[Any], tables: Iterable[Table],
-                  budget: SamplingBudget | None = None) -> Sampling:
-    """Sample the given snapshot tables on ``conn`` (read-only; inside or outside a transaction)."""
+                  budget: SamplingBudget | None = None, constraints: Iterable[Constraint] = ()) -> Sampling:
+    """Sample the given snapshot tables on ``conn`` (read-only; inside or outside a transaction).
+
+    With the snapshot's ``constraints``, each sampled table's rows are also joined to the rows their foreign
+    keys reference (see :func:`_fk_joins`)."""
     budget = budget or SamplingBudget()
+    tables = list(tables)
     probe = _Probe(conn, budget)
+    probe.by_key = {t.key: t for t in tables}
+    for c in constraints:
+        probe.constraints.setdefault((c.schema, c.table), []).append(c)
     if conn.info.server_version < 110000:
         # hashtextextended came with PostgreSQL 11; 32 bits are enough for equality within one sample
         probe.hash_fn = "hashtext({}::text)"
@@ -213,6 +230,7 @@ def _sample_one(probe: _Probe, table: Table, readable: set[str] | None) -> Table
         probe.run("ROLLBACK TO SAVEPOINT dbaudit_sample", "RELEASE SAVEPOINT dbaudit_sample")
         return skipped_table(table, _failure_reason(exc, timeout_ms))
     samples = _column_samples(rows, columns, text_cols, budget)
+    joins = _fk_joins(probe, table, readable, sample_clause) if rows else ()
     return TableSample(
         schema=table.schema,
         table=table.name,
@@ -223,6 +241,7 @@ def _sample_one(probe: _Probe, table: Table, readable: set[str] | None) -> Table
         duration_s=round(time.perf_counter() - t0, 4),
         columns=samples,
         unsampled_columns=unsampled,
+        fk_joins=joins,
     )
 
 
@@ -247,9 +266,77 @@ def _failure_reason(exc: psycopg.Error, timeout_ms: int) -> str:
     return f"sampling failed: {first}"
 
 
-def probe(conn: psycopg.Connection[Any], tables: Iterable[Table], options: CollectOptions) -> Sampling:
+def probe(conn: psycopg.Connection[Any], tables: Iterable[Table], options: CollectOptions,
+          constraints: Iterable[Constraint] = ()) -> Sampling:
     """The connector's entry point: sample the tables, or record that sampling is off."""
     budget = SamplingBudget.from_options(options)
     if not options.sample:
         return sampling_off(budget)
-    return sample_tables(conn, tables, budget)
+    return sample_tables(conn, tables, budget, constraints)
+
+
+def _fk_joins(probe: _Probe, table: Table, readable: set[str],
+              sample_clause: pgsql.Composable) -> tuple[ForeignKeyJoin, ...]:
+    """Join a sample of the table's rows (drawn like the main sample) to the rows each foreign key references
+    and count, per pair of same-family columns, the rows where child and parent agree.
+
+    One statement per foreign key, in its own savepoint under the per-table timeout; only counts come back.
+    The comparison is ``child::text = parent::text`` on the server: no value crosses the wire.
+    """
+    out: list[ForeignKeyJoin] = []
+    keys = {c for k in probe.constraints.get(table.key, []) if k.type in ("primary_key", "unique")
+            for c in k.columns}
+    for fk in probe.constraints.get(table.key, []):
+        if fk.type != "foreign_key" or not fk.columns or len(fk.columns) != len(fk.ref_columns):
+            continue
+        parent = probe.by_key.get((fk.ref_schema or table.schema, fk.ref_table or ""))
+        if parent is None or not all(c in readable for c in fk.columns):
+            continue
+        pairs = [(k, p) for k, p in copy_pairs(table, parent, fk, sampled_type, keys) if k in readable]
+        if not pairs:
+            continue
+        remaining = probe.remaining()
+        if remaining < MIN_TABLE_SECONDS:
+            out.append(ForeignKeyJoin(constraint=fk.name, columns=fk.columns, ref_schema=parent.schema,
+                                      ref_table=parent.name, skipped_reason="the sampling budget was used up"))
+            continue
+        out.append(_fk_join(probe, table, parent, fk, pairs, sample_clause, remaining))
+    return tuple(out)
+
+
+def _fk_join(probe: _Probe, table: Table, parent: Table, fk: Constraint, pairs: list[tuple[str, str]],
+             sample_clause: pgsql.Composable, remaining: float) -> ForeignKeyJoin:
+    budget = probe.budget
+    ident = pgsql.Identifier
+    child_cols = list(dict.fromkeys([*fk.columns, *(k for k, _ in pairs)]))
+    on = pgsql.SQL(" AND ").join(pgsql.SQL("p.{} = c.{}").format(ident(r), ident(f))
+                                 for f, r in zip(fk.columns, fk.ref_columns, strict=True))
+    parent_key = pgsql.SQL(", ").join(pgsql.SQL("p.{}").format(ident(r)) for r in fk.ref_columns)
+    if len(fk.ref_columns) > 1:
+        parent_key = pgsql.SQL("({})").format(parent_key)
+    aggs: list[pgsql.Composable] = [pgsql.SQL("count(*)"), pgsql.SQL("count(DISTINCT {})").format(parent_key)]
+    for k, p in pairs:
+        aggs.append(pgsql.SQL("count(*) FILTER (WHERE c.{k} IS NOT NULL OR p.{p} IS NOT NULL)").format(
+            k=ident(k), p=ident(p)))
+        aggs.append(pgsql.SQL("count(*) FILTER (WHERE c.{k}::text = p.{p}::text)").format(k=ident(k), p=ident(p)))
+    select = pgsql.SQL("SELECT {aggs}, 1 AS {mark} FROM (SELECT {cols} FROM {child}{clause} LIMIT {n}) AS c"
+                       " JOIN {parent} AS p ON {on}").format(
+        aggs=pgsql.SQL(", ").join(aggs), mark=ident(PROBE_ALIAS),
+        cols=pgsql.SQL(", ").join(ident(c) for c in child_cols), child=ident(table.schema, table.name),
+        clause=sample_clause, n=pgsql.Literal(budget.rows_per_table), parent=ident(parent.schema, parent.name),
+        on=on)
+    timeout_ms = max(100, int(min(budget.table_timeout_s, remaining) * 1000))
+    base = ForeignKeyJoin(constraint=fk.name, columns=fk.columns, ref_schema=parent.schema, ref_table=parent.name)
+    try:
+        rows = probe.run("SAVEPOINT dbaudit_sample",
+                         pgsql.SQL("SET LOCAL statement_timeout = {}").format(pgsql.Literal(timeout_ms)),
+                         select, "RELEASE SAVEPOINT dbaudit_sample")
+    except psycopg.Error as exc:
+        if probe.conn.closed or probe.conn.broken:
+            raise
+        probe.run("ROLLBACK TO SAVEPOINT dbaudit_sample", "RELEASE SAVEPOINT dbaudit_sample")
+        return dataclasses.replace(base, skipped_reason=_failure_reason(exc, timeout_ms))
+    row = rows[0]
+    matches = tuple(ParentMatch(column=k, parent_column=p, compared=int(row[2 + 2 * i]), equal=int(row[3 + 2 * i]))
+                    for i, (k, p) in enumerate(pairs))
+    return dataclasses.replace(base, rows=int(row[0]), parents=int(row[1]), matches=matches)
