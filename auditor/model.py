@@ -319,6 +319,28 @@ class ForeignKeyJoin:
 
 
 @dataclass(frozen=True)
+class GroupSelection:
+    """The rows of a group sample chosen for one candidate determinant: every row of each chosen value."""
+
+    determinant: tuple[str, ...]
+    mask: str = ""  # auditor.sampling.encode_codes of 1 (chosen for this determinant) / 0, row-aligned
+    rows: int = 0  # rows chosen for it
+
+
+@dataclass(frozen=True)
+class GroupSample:
+    """A second sample of a large table, keyed by the hash of candidate determinants, so that each chosen
+    determinant value comes with all its rows (codes only, like the uniform sample)."""
+
+    rows: int = 0
+    method: str = "hash"  # rows where hash(determinant) falls in a slice of the hash space
+    duration_s: float = 0.0
+    columns: tuple[ColumnSample, ...] = ()
+    selections: tuple[GroupSelection, ...] = ()
+    skipped_reason: str | None = None
+
+
+@dataclass(frozen=True)
 class TableSample:
     schema: str
     table: str
@@ -331,6 +353,7 @@ class TableSample:
     unsampled_columns: tuple[str, ...] = ()  # types without useful equality (bytea, json, arrays...) or no privilege
     skipped_reason: str | None = None  # set when the table was not sampled at all
     fk_joins: tuple[ForeignKeyJoin, ...] = ()  # sampled rows compared with the rows their foreign keys reference
+    groups: GroupSample | None = None  # whole groups of high-cardinality candidate determinants (large tables)
 
     @property
     def key(self) -> tuple[str, str]:

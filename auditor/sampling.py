@@ -29,7 +29,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from auditor.model import ColumnSample, Constraint, ListProfile, Note, Sampling, Table, TableSample
+from auditor.model import (
+    ColumnSample,
+    Constraint,
+    GroupSample,
+    GroupSelection,
+    ListProfile,
+    Note,
+    Sampling,
+    Table,
+    TableSample,
+)
 
 if TYPE_CHECKING:
     from auditor.connectors import CollectOptions
@@ -153,6 +163,97 @@ def copy_pairs(child: Table, parent: Table, fk: Constraint, sampled: Callable[[s
         return (0 if k == p else 1 if k.endswith(p) or p.endswith(k) else 2, 0)
 
     return sorted(pairs, key=nearness)[:limit]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Group sampling: whole groups of high-cardinality candidate determinants
+# ------------------------------------------------------------------------------------------------------------
+
+MAX_GROUP_CANDIDATES = 6  # determinants per table whose groups a second, hash-keyed sample keeps whole
+HASH_SLICES = 1 << 20  # the hash space is cut into this many slices; a candidate takes the first k
+GROUP_SEED = 7  # a seed of its own, so that the chosen values do not follow the uniform sample's order
+_GROUP_FAMILIES = ("text", "int", "uuid", "number")  # codes, ids, names; not floats, times or flags
+_IDISH = ("_id", "id", "_code", "code", "_no", "_num", "_key", "sku", "zip", "postcode", "postal_code", "_ref")
+
+
+def group_candidates(table: Table, sample: TableSample, constraints: Iterable[Constraint],
+                     limit: int = MAX_GROUP_CANDIDATES) -> list[tuple[str, ...]]:
+    """Candidate determinants whose groups the uniform sample cannot see whole, best first.
+
+    The uniform sample of a large table almost never holds two rows of a value that occurs two or three
+    times in the table: a code with tens of thousands of values, an order id of a composite-key order-lines
+    table, a foreign key. Those are the candidates: proper leading prefixes and single columns of composite
+    declared keys (2NF), foreign keys (3NF), and other columns of a code-like type whose values rarely repeat
+    in the sample (fewer than two rows per value) and are mostly non-NULL. Declared single-column keys are
+    never candidates (their groups are one row). None when the uniform sample read the whole table.
+    """
+    if sample.rows == 0 or (sample.method == "full" and (table.estimated_rows or 0) <= sample.rows):
+        return []
+    frame = SampleFrame(sample)
+    cols = {c.name: c for c in table.columns}
+    constraints = list(constraints)
+    unique_one = {k.columns[0] for k in constraints if k.type in ("primary_key", "unique") and len(k.columns) == 1}
+
+    def sparse(det: tuple[str, ...]) -> bool:
+        if not all(c in frame for c in det):
+            return False
+        codes = frame.combined(det)
+        nonnull = int((codes >= 0).sum())
+        if nonnull < max(20, sample.rows // 2):
+            return False  # NULL-heavy: not a determinant worth a scan
+        distinct = int(np.unique(codes[codes >= 0]).size)
+        return nonnull / max(distinct, 1) < 2.0 * 1.5  # fewer than ~3 rows per value: support is thin
+
+    found: list[tuple[str, ...]] = []
+    for k in constraints:
+        if k.type in ("primary_key", "unique") and len(k.columns) > 1:
+            found += [tuple(k.columns[:i]) for i in range(1, len(k.columns))]
+            found += [(c,) for c in k.columns[1:]]
+    for k in constraints:
+        if k.type == "foreign_key" and k.columns:
+            found.append(tuple(k.columns))
+    others = [c.name for c in table.columns if type_family(c.data_type) in _GROUP_FAMILIES]
+    others.sort(key=lambda n: 0 if n.lower().endswith(_IDISH) else 1)
+    found += [(c,) for c in others]
+    out: list[tuple[str, ...]] = []
+    for det in dict.fromkeys(found):
+        if len(det) == 1 and det[0] in unique_one or not all(c in cols for c in det) or not sparse(det):
+            continue
+        out.append(det)
+        if len(out) >= limit:
+            break
+    return out
+
+
+def group_threshold(estimated_rows: int | None, rows_per_table: int, candidates: int) -> int:
+    """How many of the ``HASH_SLICES`` slices each candidate takes: about rows_per_table / candidates rows."""
+    est = max(int(estimated_rows or 0), 1)
+    share = (rows_per_table / max(candidates, 1)) / est
+    return max(1, min(HASH_SLICES, int(share * HASH_SLICES)))
+
+
+def group_sample(columns: Sequence[tuple[str, str]], hashes: Sequence[Sequence[object]],
+                 selections: Sequence[tuple[tuple[str, ...], Sequence[object]]], duration_s: float) -> GroupSample:
+    """The GroupSample of rows fetched by a connector: per column its hashes (row-aligned), per candidate
+    determinant the rows chosen for it (truthy flags)."""
+    cols = tuple(column_sample(name, data_type, values) for (name, data_type), values in zip(columns, hashes,
+                                                                                             strict=True))
+    sels = []
+    for det, flags in selections:
+        mask = np.array([1 if f else 0 for f in flags], dtype=np.int64)
+        sels.append(GroupSelection(determinant=tuple(det), mask=encode_codes(mask), rows=int(mask.sum())))
+    rows = len(hashes[0]) if hashes else 0
+    return GroupSample(rows=rows, duration_s=round(duration_s, 4), columns=cols, selections=tuple(sels))
+
+
+def group_frames(sample: TableSample) -> list[tuple[tuple[str, ...], SampleFrame]]:
+    """(determinant, frame of the rows chosen for it) for each selection of the table's group sample."""
+    g = sample.groups
+    if g is None or g.skipped_reason is not None or not g.rows:
+        return []
+    codes = {c.name: decode_codes(c.codes) for c in g.columns}
+    whole = SampleFrame(None, codes)
+    return [(sel.determinant, whole.rows_where(decode_codes(sel.mask) == 1)) for sel in g.selections if sel.rows]
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -613,3 +714,15 @@ def judge(frame: SampleFrame, determinant: Sequence[str], dependent: str, th: Fd
         return None
     det = _Determinant(frame.combined(determinant))
     return dependency(frame, det, tuple(determinant), dependent, th) if det.usable(th) else None
+
+
+def violations_on(frame: SampleFrame, determinant: Sequence[str], dependent: str) -> tuple[int, int]:
+    """(rows in repeated determinant groups, rows to remove for determinant -> dependent to hold) on frame."""
+    if not all(c in frame for c in (*determinant, dependent)):
+        return 0, 0
+    det = _Determinant(frame.combined(determinant))
+    if det.support == 0:
+        return 0, 0
+    y = frame.codes[dependent][det.mask][det.repeated] + 1
+    kept, _ = _kept_rows(det.x, y)
+    return det.support, det.support - kept

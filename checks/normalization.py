@@ -26,8 +26,10 @@ from auditor.sampling import (
     FdThresholds,
     SampleFrame,
     find_dependencies,
+    group_frames,
     judge,
     sampling_gap,
+    violations_on,
 )
 from auditor.sqlquote import mysql_ident, mysql_qualified, pg_ident, pg_qualified
 
@@ -543,6 +545,43 @@ def _drop_echoes(frame: SampleFrame, deps: list[Dependency], th: FdThresholds) -
     return kept
 
 
+def _group_thresholds(th: FdThresholds) -> FdThresholds:
+    """Thresholds on whole groups: two or three rows per value are full support there (each group is
+    complete), so fewer rows per value pass; more witnessing rows are asked instead."""
+    return replace(th, min_mean_group=min(th.min_mean_group, 1.5),
+                   max_determinant_uniqueness=max(th.max_determinant_uniqueness, 0.8),
+                   min_support_rows=max(th.min_support_rows, 50))
+
+
+def _with_groups(ts: TableSample, found: list[Dependency], determinants: list[tuple[str, ...]],
+                 dependents: list[str], th: FdThresholds) -> list[Dependency]:
+    """Add the dependencies the group sample shows for ``determinants``, and drop those it refutes.
+
+    The group sample holds every row of each chosen determinant value, so a violation there is a real one:
+    a dependency the uniform sample suggested and the whole groups break is dropped.
+    """
+    frames = {det: frame for det, frame in group_frames(ts) if det in determinants}
+    if not frames:
+        return found
+    gth = _group_thresholds(th)
+    kept = []
+    for d in found:
+        frame = frames.get(d.determinant)
+        if frame is not None and d.kind != "foreign_key_join":
+            support, bad = violations_on(frame, d.determinant, d.dependent)
+            if support and bad > th.max_error * support:
+                continue
+        kept.append(d)
+    have = {(d.determinant, d.dependent) for d in kept}
+    for det, frame in frames.items():
+        deps = [y for y in dependents if y not in det and y in frame and not frame.is_unique(y)]
+        for g in find_dependencies(frame, [det], deps, gth):
+            if (g.determinant, g.dependent) not in have:
+                kept.append(replace(g, kind="groups"))
+                have.add((g.determinant, g.dependent))
+    return kept
+
+
 def _drop_ambiguous(deps: list[Dependency]) -> list[Dependency]:
     """Drop a dependent that two unrelated columns each determine: it follows a hidden attribute of the rows.
 
@@ -730,6 +769,8 @@ def partial_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[Hit]
         for key in composite:
             subsets = [s for size in range(1, len(key)) for s in combinations(key, size)]
             deps = find_dependencies(frame, subsets, non_prime, th)
+            dependents = [c.name for c in ts.columns if c.name not in prime]
+            deps = _with_groups(ts, deps, subsets, dependents, th)
             deps = _merge(deps, [c for c in copies if set(c.determinant) < set(key)])
             # keep minimal determinants only: (a) -> x makes (a, b) -> x redundant
             deps = [d for d in deps if not any(
@@ -829,6 +870,9 @@ def transitive_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[H
         frame = SampleFrame(ts)
         candidates = [c.name for c in ts.columns if c.name not in prime and not frame.is_unique(c.name)]
         deps = find_dependencies(frame, [(c,) for c in candidates], candidates, th)
+        non_prime = [c.name for c in ts.columns if c.name not in prime]
+        group_dets = [det for det, _ in group_frames(ts) if not set(det) & prime]
+        deps = _with_groups(ts, deps, group_dets, non_prime, th)
         in_keys = [set(k) for k in keys if len(k) > 1]
         copies = [c for c in _copies(snap, table, ts, frame, th) if c.dependent not in prime
                   and not any(set(c.determinant) <= k for k in in_keys) and not set(c.determinant) & prime]

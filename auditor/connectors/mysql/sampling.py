@@ -37,6 +37,7 @@ from auditor.model import (
     Column,
     ColumnSample,
     ForeignKeyJoin,
+    GroupSample,
     ParentMatch,
     Sampling,
     Snapshot,
@@ -45,9 +46,14 @@ from auditor.model import (
 )
 from auditor.mysql_workload import PROBE_ALIAS
 from auditor.sampling import (
+    GROUP_SEED,
+    HASH_SLICES,
     MIN_TABLE_SECONDS,
     SamplingBudget,
     copy_pairs,
+    group_candidates,
+    group_sample,
+    group_threshold,
     over_limits,
     profiled_column,
     skipped_table,
@@ -175,9 +181,50 @@ def _sample_one(session: Session, snapshot: Snapshot, table: Table, budget: Samp
         return skipped_table(table, _failure_reason(exc, timeout_s))
     samples = _column_samples(rows, columns, text_cols, budget)
     joins = _fk_joins(session, snapshot, table, budget, started, flavor, mysql_bound) if rows else ()
-    return TableSample(schema=table.schema, table=table.name, rows=len(rows), method=method,
-                       estimated_rows=est, duration_s=round(time.perf_counter() - t0, 4), columns=samples,
-                       unsampled_columns=unsampled, fk_joins=joins)
+    uniform = TableSample(schema=table.schema, table=table.name, rows=len(rows), method=method,
+                          estimated_rows=est, columns=samples, unsampled_columns=unsampled, fk_joins=joins)
+    candidates = group_candidates(table, uniform, snapshot.constraints_of(table.schema, table.name))
+    groups = _group_sample(session, table, columns, candidates, budget, started, flavor, mysql_bound) \
+        if candidates else None
+    return replace(uniform, duration_s=round(time.perf_counter() - t0, 4), groups=groups)
+
+
+def _group_sample(session: Session, table: Table, columns: list[Column], candidates: list[tuple[str, ...]],
+                  budget: SamplingBudget, started: float, flavor: str, mysql_bound: bool) -> GroupSample:
+    """Rows whose candidate determinant hashes into the first slices of the hash space (``CRC32(det) &
+    (2^20 - 1) < k``, one flag per candidate): every row of each chosen value. One scan of the table under
+    the per-table time bound, LIMIT ``rows_per_table``; only hashes come back."""
+    remaining = budget.budget_s - (time.perf_counter() - started)
+    if remaining < MIN_TABLE_SECONDS:
+        return GroupSample(skipped_reason="the sampling budget was used up")
+    timeout_s = max(0.1, min(budget.table_timeout_s, remaining))
+    k = group_threshold(table.estimated_rows, budget.rows_per_table, len(candidates))
+
+    def flag(det: tuple[str, ...]) -> str:
+        nonnull = " AND ".join(f"{mysql_ident(c)} IS NOT NULL" for c in det)
+        key = mysql_ident(det[0]) if len(det) == 1 else \
+            f"CONCAT_WS(CHAR(31), {', '.join(mysql_ident(c) for c in det)})"
+        return f"({nonnull} AND (CRC32(CONCAT({key}, '#{GROUP_SEED}')) & {HASH_SLICES - 1}) < {k})"
+
+    flags = [flag(det) for det in candidates]
+    exprs = [f"'{PROBE_ALIAS}' AS {PROBE_ALIAS}"]
+    exprs += [f"LEFT(MD5({mysql_ident(c.name)}), 16) AS h{i}" for i, c in enumerate(columns)]
+    exprs += [f"{f} AS s{j}" for j, f in enumerate(flags)]
+    sql = (f"SELECT {', '.join(exprs)} FROM {mysql_qualified(table.schema, table.name)} "
+           f"WHERE {' OR '.join(flags)} LIMIT {budget.rows_per_table}")
+    t0 = time.perf_counter()
+    try:
+        if mysql_bound:
+            session.run(f"SET SESSION max_execution_time = {int(timeout_s * 1000)}")
+        rows = session.rows(_bounded(sql, flavor, timeout_s))
+    except pymysql.err.MySQLError as exc:
+        if not _recoverable(exc):
+            raise
+        return GroupSample(skipped_reason=_failure_reason(exc, timeout_s))
+    return group_sample([(c.name, c.data_type) for c in columns],
+                        [[r[f"h{i}"] for r in rows] for i in range(len(columns))],
+                        [(det, [r[f"s{j}"] for r in rows]) for j, det in enumerate(candidates)],
+                        time.perf_counter() - t0)
 
 
 def _fk_joins(session: Session, snapshot: Snapshot, table: Table, budget: SamplingBudget, started: float,

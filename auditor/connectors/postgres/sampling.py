@@ -36,11 +36,25 @@ import psycopg
 from psycopg import sql as pgsql
 
 from auditor.connectors import CollectOptions
-from auditor.model import ColumnSample, Constraint, ForeignKeyJoin, ParentMatch, Sampling, Table, TableSample
+from auditor.model import (
+    ColumnSample,
+    Constraint,
+    ForeignKeyJoin,
+    GroupSample,
+    ParentMatch,
+    Sampling,
+    Table,
+    TableSample,
+)
 from auditor.sampling import (
+    GROUP_SEED,
+    HASH_SLICES,
     MIN_TABLE_SECONDS,
     SamplingBudget,
     copy_pairs,
+    group_candidates,
+    group_sample,
+    group_threshold,
     over_limits,
     profiled_column,
     skipped_table,
@@ -231,18 +245,57 @@ def _sample_one(probe: _Probe, table: Table, readable: set[str] | None) -> Table
         return skipped_table(table, _failure_reason(exc, timeout_ms))
     samples = _column_samples(rows, columns, text_cols, budget)
     joins = _fk_joins(probe, table, readable, sample_clause) if rows else ()
-    return TableSample(
-        schema=table.schema,
-        table=table.name,
-        rows=len(rows),
-        method=method,
-        percent=percent,
-        estimated_rows=table.estimated_rows,
-        duration_s=round(time.perf_counter() - t0, 4),
-        columns=samples,
-        unsampled_columns=unsampled,
-        fk_joins=joins,
-    )
+    uniform = TableSample(schema=table.schema, table=table.name, rows=len(rows), method=method, percent=percent,
+                          estimated_rows=table.estimated_rows, columns=samples, unsampled_columns=unsampled,
+                          fk_joins=joins)
+    candidates = group_candidates(table, uniform, probe.constraints.get(table.key, []))
+    groups = _group_sample(probe, table, columns, candidates) if candidates else None
+    return dataclasses.replace(uniform, duration_s=round(time.perf_counter() - t0, 4), groups=groups)
+
+
+def _group_sample(probe: _Probe, table: Table, columns: list[Any],
+                  candidates: list[tuple[str, ...]]) -> GroupSample:
+    """Rows whose candidate determinant hashes into the first slices of the hash space: every row of each
+    chosen value, so that dependencies are judged on whole groups.
+
+    One statement, a scan of the table under the per-table timeout (``hashtextextended(det::text, seed) &
+    (2^20 - 1) < k``, one flag per candidate); LIMIT ``rows_per_table``. Only hashes come back.
+    """
+    budget = probe.budget
+    remaining = probe.remaining()
+    if remaining < MIN_TABLE_SECONDS:
+        return GroupSample(skipped_reason="the sampling budget was used up")
+    k = group_threshold(table.estimated_rows, budget.rows_per_table, len(candidates))
+    ident = pgsql.Identifier
+
+    def hashed(det: tuple[str, ...]) -> pgsql.Composable:
+        inner = ident(det[0]) if len(det) == 1 else pgsql.SQL("ROW({})").format(
+            pgsql.SQL(", ").join(ident(c) for c in det))
+        nonnull = pgsql.SQL(" AND ").join(pgsql.SQL("{} IS NOT NULL").format(ident(c)) for c in det)
+        return pgsql.SQL("({nonnull} AND (hashtextextended(({inner})::text, {seed}) & {mask}) < {k})").format(
+            nonnull=nonnull, inner=inner, seed=pgsql.Literal(GROUP_SEED), mask=pgsql.Literal(HASH_SLICES - 1),
+            k=pgsql.Literal(k))
+
+    flags = [hashed(det) for det in candidates]
+    exprs = [pgsql.SQL(probe.hash_fn).format(ident(c.name)) for c in columns]
+    select = pgsql.SQL("SELECT {}, {}, 1 AS {} FROM {} WHERE {} LIMIT {}").format(
+        pgsql.SQL(", ").join(exprs), pgsql.SQL(", ").join(flags), ident(PROBE_ALIAS),
+        ident(table.schema, table.name), pgsql.SQL(" OR ").join(flags), pgsql.Literal(budget.rows_per_table))
+    timeout_ms = max(100, int(min(budget.table_timeout_s, remaining) * 1000))
+    t0 = time.perf_counter()
+    try:
+        rows = probe.run("SAVEPOINT dbaudit_sample",
+                         pgsql.SQL("SET LOCAL statement_timeout = {}").format(pgsql.Literal(timeout_ms)),
+                         select, "RELEASE SAVEPOINT dbaudit_sample")
+    except psycopg.Error as exc:
+        if probe.conn.closed or probe.conn.broken:
+            raise
+        probe.run("ROLLBACK TO SAVEPOINT dbaudit_sample", "RELEASE SAVEPOINT dbaudit_sample")
+        return GroupSample(skipped_reason=_failure_reason(exc, timeout_ms))
+    n = len(columns)
+    return group_sample([(c.name, c.data_type) for c in columns], [[r[i] for r in rows] for i in range(n)],
+                        [(det, [r[n + j] for r in rows]) for j, det in enumerate(candidates)],
+                        time.perf_counter() - t0)
 
 
 def _column_samples(rows: list[tuple[Any, ...]], columns: list[Any], text_cols: list[Any],
