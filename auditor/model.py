@@ -278,6 +278,9 @@ class ListProfile:
     # item occurs in at least two distinct values (tags reuse a vocabulary, prose does not); None: not measured.
     word_list_rows: int = 0
     item_recurrence: float | None = None
+    # share of the distinct items seen at two or more positions across values ("red,green" / "green,blue"),
+    # a value holding one item alone counting as position 0: pairs ("Smith, John") keep their parts in place
+    position_overlap: float | None = None
 
 
 @dataclass(frozen=True)

@@ -228,7 +228,7 @@ def group_candidates(table: Table, sample: TableSample, constraints: Iterable[Co
 def group_threshold(estimated_rows: int | None, rows_per_table: int, candidates: int) -> int:
     """How many of the ``HASH_SLICES`` slices each candidate takes: about rows_per_table / candidates rows."""
     est = max(int(estimated_rows or 0), 1)
-    share = (rows_per_table / max(candidates, 1)) / est
+    share = 0.8 * (rows_per_table / max(candidates, 1)) / est  # 80 %: LIMIT should not cut the scan short
     return max(1, min(HASH_SLICES, int(share * HASH_SLICES)))
 
 
@@ -397,12 +397,16 @@ def _item_class(item: str) -> str | None:
         return "url"
     if _ALPHA_WORDS.match(item):
         words = item.lower().replace("-", " ").replace("'", " ").split()
-        if len(words) > MAX_ITEM_WORDS or any(w in _STOP_WORDS for w in words):
-            return None
+        if len(words) > MAX_ITEM_WORDS or words[0] in _STOP_WORDS or words[-1] in _STOP_WORDS:
+            return None  # "and it works", "I liked it": prose; "Behind the Scenes" is a name
         return "words"
     if _TOKEN.match(item):
         return "token"
     return None  # "12 Main St", "IL 62701": multi-word with digits is an address part, not a list item
+
+
+_MIXABLE = frozenset({"int", "words", "token"})
+RECURRING_SHAPES = ("words", "mixed")  # shapes prose can take: counted as lists only when their items recur
 
 
 def list_shape(value: str) -> tuple[str, list[str], str] | None:
@@ -435,6 +439,8 @@ def list_shape(value: str) -> tuple[str, list[str], str] | None:
         classes = {_item_class(i) for i in items}
         if len(classes) == 1 and None not in classes:
             return delim, items, classes.pop() or ""
+        if None not in classes and classes <= _MIXABLE:
+            return delim, items, "mixed"  # codes and words ("A12, blue, XL-3"): a list if its items recur
     return None
 
 
@@ -461,6 +467,23 @@ def item_recurrence(lists: Iterable[tuple[str, ...]]) -> float | None:
     return round(recurring / total, 3) if total else None
 
 
+def position_overlap(lists: Iterable[tuple[str, ...]], singles: Iterable[str] = ()) -> float | None:
+    """Share of the distinct items of ``lists`` seen at two or more positions (a value holding one item
+    alone counts as position 0). Pairs keep their parts in place ("Smith, John": surnames first, given names
+    second; "Austin, TX"); lists do not ("red,green", "green,blue"). None without a list to measure."""
+    positions: dict[str, set[int]] = {}
+    for items in lists:
+        for i, item in enumerate(items):
+            positions.setdefault(item, set()).add(i)
+    if not positions:
+        return None
+    for item in singles:
+        if item in positions:
+            positions[item].add(0)
+    moved = sum(1 for p in positions.values() if len(p) > 1)
+    return round(moved / len(positions), 3)
+
+
 def list_profile(values: Iterable[str | None]) -> ListProfile:
     """Count the values that hold delimited lists, for the dominant delimiter.
 
@@ -469,22 +492,30 @@ def list_profile(values: Iterable[str | None]) -> ListProfile:
     non_null = 0
     per_delim: dict[str, list[int]] = {}
     word_lists: dict[str, list[tuple[str, ...]]] = {}  # word-group lists per delimiter, items case-folded
+    all_lists: dict[str, set[tuple[str, ...]]] = {}  # distinct lists per delimiter, items case-folded
+    singles: set[str] = set()  # short values that hold no list: an item standing alone
     for v in values:
         if v is None:
             continue
         non_null += 1
         found = list_shape(v)
         if found is None:
+            text = " ".join(v.lower().split())
+            if text and len(text) <= MAX_ITEM_CHARS:
+                singles.add(text)
             continue
         delim, items, shape = found
         per_delim.setdefault(delim, []).append(len(items))
-        if shape == "words":
-            word_lists.setdefault(delim, []).append(tuple(" ".join(i.lower().split()) for i in items))
+        folded = tuple(" ".join(i.lower().split()) for i in items)
+        all_lists.setdefault(delim, set()).add(folded)
+        if shape in RECURRING_SHAPES:
+            word_lists.setdefault(delim, []).append(folded)
     if not per_delim:
         return ListProfile(non_null=non_null)
     delim, counts = max(per_delim.items(), key=lambda kv: len(kv[1]))
     words = word_lists.get(delim, [])
     return ListProfile(
+        position_overlap=position_overlap(all_lists.get(delim, set()), singles),
         non_null=non_null,
         list_rows=len(counts),
         delimiter=delim,

@@ -234,6 +234,7 @@ class MultiValuedOptions:
     min_rows: int = 20  # sampled non-null values needed to judge
     max_two_item_share: float = 0.9  # above it the lists are pairs ("Smith, John", "Austin, TX")
     min_item_recurrence: float = 0.3  # word-group lists whose items recur less are terse prose, not lists
+    min_position_overlap: float = 0.2  # two-item values whose items change places this often are lists
     report_structured_types: bool = True  # arrays and json/jsonb as info
 
 
@@ -263,13 +264,19 @@ def multi_valued_column(snap: Snapshot, opts: MultiValuedOptions) -> Iterator[Hi
     type.
 
     A value counts as a list only when it splits into two or more non-empty items of one shape (all integers,
-    all e-mail addresses, all short word groups of at most three words, all codes), none longer than 40
-    characters and none that reads as prose (a sentence end, or a stop word such as "and", "the", "it").
+    all e-mail addresses, all short word groups of at most three words, all codes) or of codes, integers
+    and word groups mixed (`A12, blue, XL-3`), none longer than 40 characters and none that reads as prose
+    (a sentence end, or an item that starts or ends with a stop word such as "and", "the", "it"; "Behind the
+    Scenes" is a name).
     Decimal numbers with a comma (`3,14`, `1.234,56`) are not lists, and address parts mixing digits and words
     (`12 Main St, Springfield`) are not list items. A column whose lists almost always have exactly two items
-    (`max_two_item_share`) holds pairs such as `Smith, John` or `Austin, TX`, and is not reported.
+    (`max_two_item_share`) holds pairs such as `Smith, John` or `Austin, TX`, and is not reported, unless
+    its items change places across values (`red,green` / `green,blue`, or an item also standing alone):
+    pairs keep their parts in place, lists do not (`min_position_overlap`). So a column with a handful of
+    distinct combinations is still a list when its items recur and move.
 
-    Lists of word groups must also reuse a vocabulary: tags, sizes or names recur across values (`golf;tennis`,
+    Lists of word groups (and mixed lists) must also reuse a vocabulary: tags, sizes or names recur across
+    values (`golf;tennis`,
     `chess;golf`), while terse free text (`Great product, fast shipping, would buy again`) puts different
     phrases in every value. The probe measures, over the distinct word-group lists of a column, the share of
     item occurrences whose item occurs in at least two of them; below `min_item_recurrence` those values are
@@ -297,7 +304,9 @@ def multi_valued_column(snap: Snapshot, opts: MultiValuedOptions) -> Iterator[Hi
     ## Options
     - `min_share` (default 0.2): share of sampled non-null values that must hold a list.
     - `min_rows` (default 20): sampled non-null values needed before judging a column.
-    - `max_two_item_share` (default 0.9): above it the lists are pairs, not lists.
+    - `max_two_item_share` (default 0.9): above it the lists are pairs, not lists...
+    - `min_position_overlap` (default 0.2): ...unless at least this share of their distinct items is seen
+      at two positions (first and second, or alone).
     - `min_item_recurrence` (default 0.3): word-group lists whose items recur across distinct values less
       than this are free text, not lists.
     - `report_structured_types` (default true): report array, json/jsonb and MySQL SET columns as info.
@@ -321,7 +330,8 @@ def multi_valued_column(snap: Snapshot, opts: MultiValuedOptions) -> Iterator[Hi
             if p.item_recurrence is not None and p.item_recurrence < opts.min_item_recurrence:
                 list_rows -= p.word_list_rows  # phrases that never recur: prose written with commas
             share = list_rows / p.non_null
-            pairs = p.delimiter != "json" and p.two_item_share > opts.max_two_item_share
+            pairs = (p.delimiter != "json" and p.two_item_share > opts.max_two_item_share
+                     and (p.position_overlap or 0.0) < opts.min_position_overlap)
             if share < opts.min_share or pairs:
                 continue
             details: dict[str, object] = {
@@ -330,6 +340,8 @@ def multi_valued_column(snap: Snapshot, opts: MultiValuedOptions) -> Iterator[Hi
             }
             if p.item_recurrence is not None:
                 details["item_recurrence"] = p.item_recurrence
+            if p.position_overlap is not None:
+                details["position_overlap"] = p.position_overlap
             if snap.sampling is not None and snap.sampling.show_samples and cs.examples:
                 details["examples"] = list(cs.examples)
             yield Hit(

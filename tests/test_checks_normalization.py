@@ -176,7 +176,9 @@ def test_list_profile_measures_item_recurrence() -> None:
     tags = list_profile(["golf;tennis", "chess;golf;yoga", "tennis;yoga", "jazz;chess"] * 10)
     assert tags.word_list_rows == 40 and tags.item_recurrence == 0.889  # 8 of 9 occurrences: all but jazz
     reviews = list_profile(REVIEWS * 50)
-    assert reviews.list_rows == 200 and reviews.item_recurrence == 0.0  # counted over distinct texts, not rows
+    # "Works as described" reads as a name-like item now (stop words only inside), yet nothing recurs:
+    # counted over distinct texts, not rows
+    assert reviews.list_rows == 250 and reviews.item_recurrence == 0.0
     assert list_profile(["12,15,99", "3,4"] * 10).item_recurrence is None  # numbers: no word items
     assert list_profile(["red,green,blue"] * 10).item_recurrence is None  # one distinct list: nothing to compare
 
@@ -504,3 +506,34 @@ def test_nf01_link_tables_are_not_repeating_groups() -> None:
     )
     assert [(h.object.table, h.object.columns) for h in hits("NF01", s)] == [
         ("election", ("seconder_1", "seconder_2"))]
+
+
+# ---- NF02: lists with few distinct combinations, mixed shapes; pairs and prose stay silent ---
+
+
+@pytest.mark.parametrize(("name", "values", "listed"), [
+    ("few_combinations", ["Trailers,Deleted Scenes", "Commentaries,Trailers", "Trailers",
+                          "Behind the Scenes,Commentaries"], True),
+    ("two_combinations", ["red,green", "green,blue"], True),
+    ("mixed_shapes", ["A12,blue,XL-3", "B7,red", "C3,green,XL-3", "blue,A12"], True),
+    ("last_first", ["Smith, John", "Doe, Jane", "Brown, Bob", "Lee, Ann", "James, Lee"], False),
+    ("city_state", ["Austin, TX", "Dallas, TX", "Reno, NV", "Salem, OR"], False),
+    ("titles", ["The Good, the Bad and the Ugly", "Crime and Punishment", "Hello, World"], False),
+    ("addresses", ["12 Main St, Springfield, IL", "5 Oak Ave, Austin, TX"], False),
+    ("one_combination", ["red,green"], False),  # nothing to compare: a pair as far as the sample shows
+])
+def test_nf02_lists_with_few_combinations_and_mixed_shapes(name: str, values: list[str], listed: bool) -> None:
+    rows = values * (200 // len(values))
+    ts = sample("t", {"id": list(range(len(rows))), "v": rows}, text=("v",))
+    s = snap(table("t", ["id", "v text"]), pk("t"), sampling=Sampling(tables=(ts,)))
+    assert bool(hits("NF02", s)) == listed, (name, ts.columns[1].profile)
+
+
+def test_nf02_position_overlap_edge() -> None:
+    from auditor.sampling import position_overlap
+
+    # 1 of 5 items changes places: 0.2, the default min_position_overlap, makes two-item values lists
+    assert position_overlap([("a", "b"), ("c", "d"), ("b", "e")]) == 0.2
+    assert position_overlap([("a", "b"), ("c", "d")]) == 0.0
+    assert position_overlap([("a", "b")], singles=["b"]) == 0.5
+    assert position_overlap([]) is None
