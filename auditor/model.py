@@ -101,6 +101,7 @@ class Table:
     engine: str | None = None  # storage engine (MySQL)
     columns: tuple[Column, ...] = ()
     stats: TableStats = field(default_factory=TableStats)
+    policy_columns: tuple[str, ...] = ()  # columns row-level security policies read (PostgreSQL)
 
     @property
     def qualified(self) -> str:

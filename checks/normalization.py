@@ -29,6 +29,7 @@ from auditor.sampling import (
     group_frames,
     judge,
     sampling_gap,
+    type_family,
     violations_on,
 )
 from auditor.sqlquote import mysql_ident, mysql_qualified, pg_ident, pg_qualified
@@ -787,12 +788,23 @@ def partial_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[Hit]
             # keep minimal determinants only: (a) -> x makes (a, b) -> x redundant
             deps = [d for d in deps if not any(
                 o.dependent == d.dependent and set(o.determinant) < set(d.determinant) for o in deps)]
-            deps = [d for d in deps if (d.determinant, d.dependent) not in reported]
+            deps = [d for d in deps if (d.determinant, d.dependent) not in reported
+                    and d.dependent not in table.policy_columns]
             for det, group in _group(snap, table, deps):
                 reported.update((det, d.dependent) for d in group)
                 for part in _split_near(group):
                     yield _hit(snap, table, ts, det, part, key)
 
+
+
+def _null_heavy_text(frame: SampleFrame, ts: TableSample, column: str) -> bool:
+    """A text column NULL in most sampled rows: free text filled now and then (a composer, a note) is no
+    determinant; the few rows that have it say nothing about the others."""
+    sample = next((c for c in ts.columns if c.name == column), None)
+    if sample is None or type_family(sample.data_type) != "text" or not frame.rows:
+        return False
+    nonnull, _, _ = frame.column_stats(column)
+    return nonnull < 0.5 * frame.rows
 
 
 def _key_is_not_null(table: Table, key: tuple[str, ...]) -> bool:
@@ -820,7 +832,10 @@ def transitive_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[H
     customer's city and state), a dependency between those facts (city -> state) is judged again on one row
     per that determinant, so a few dozen addresses do not pass for hundreds of rows. A dependent that two
     unrelated columns each determine (Chinook's track.unit_price, fixed by album and by genre because videos
-    cost more) follows a hidden attribute of the rows, not either column, and is not reported.
+    cost more) follows a hidden attribute of the rows, not either column, and is not reported. A text
+    column NULL in most sampled rows (a note written now and then) is no determinant, and a column that a
+    row-level security policy reads (a `tenant_id` beside the key that determines it) is carried for the
+    policy, not a dependent (PostgreSQL).
 
     Copies through foreign keys: the probe joins a sample of the rows to the rows each foreign key
     (single or composite) references and counts, per pair of columns of one type family, the rows where the
@@ -870,7 +885,7 @@ def transitive_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[H
     the chance bound, and deliberate denormalization (a snapshot of an address at order time) is reported,
     worded as a copy with how to tell a snapshot. Needs the data sample (on by default, off with
     `--no-sample`). MySQL/MariaDB join the first rows of the table to the referenced rows, not a spread
-    sample. Columns carried for row-level security policies are not recognised yet.
+    sample.
 
     ## References
     - https://en.wikipedia.org/wiki/Third_normal_form
@@ -881,7 +896,8 @@ def transitive_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[H
         prime = {c for k in keys for c in k}
         frame = SampleFrame(ts)
         candidates = [c.name for c in ts.columns if c.name not in prime and not frame.is_unique(c.name)]
-        deps = find_dependencies(frame, [(c,) for c in candidates], candidates, th)
+        determinants = [(c,) for c in candidates if not _null_heavy_text(frame, ts, c)]
+        deps = find_dependencies(frame, determinants, candidates, th)
         non_prime = [c.name for c in ts.columns if c.name not in prime]
         group_dets = [det for det, _ in group_frames(ts) if not set(det) & prime]
         deps = _with_groups(ts, deps, group_dets, non_prime, th)
@@ -889,6 +905,7 @@ def transitive_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[H
         copies = [c for c in _copies(snap, table, ts, frame, th) if c.dependent not in prime
                   and not any(set(c.determinant) <= k for k in in_keys) and not set(c.determinant) & prime]
         deps = _drop_ambiguous(_drop_echoes(frame, _merge(deps, copies), th))
+        deps = [d for d in deps if d.dependent not in table.policy_columns]
         for det, group in _group(snap, table, deps):
             for part in _split_near(group):
                 yield _hit(snap, table, ts, det, part, None)

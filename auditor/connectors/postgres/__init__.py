@@ -369,6 +369,7 @@ def _tables(table_rows: list[dict[str, Any]], column_rows: list[dict[str, Any]],
             index_bytes=_int(r["index_bytes"]), toast_bytes=_int(r["toast_bytes"]), comment=r["comment"],
             parent=parent, is_partition=bool(r["is_partition"]), columns=tuple(cols),
             stats=TableStats(**{f: r[f] for f in STAT_FIELDS}),
+            policy_columns=tuple(sorted(r.get("policy_columns") or ())),
         ))
     return tuple(tables)
 
