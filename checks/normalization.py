@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from itertools import combinations
 
@@ -531,16 +531,19 @@ def _merge(found: list[Dependency], copies: list[Dependency]) -> list[Dependency
     return list(merged.values())
 
 
-def _drop_echoes(frame: SampleFrame, deps: list[Dependency], th: FdThresholds) -> list[Dependency]:
+def _drop_echoes(frame: SampleFrame, deps: list[Dependency], th: FdThresholds,
+                 key_parts: Sequence[Dependency] = ()) -> list[Dependency]:
     """Drop x -> y where both x and y are stored once per value of another determinant k (k -> x, k -> y).
 
     Rows that repeat k repeat its facts: an invoice table repeats the billing city and state of each
     customer on every invoice, so "city -> state" seems supported by hundreds of rows while only the
     customers' few dozen addresses say anything. Such a dependency is judged again on one row per k; it
-    stays only if it still holds there with the support the thresholds ask.
+    stays only if it still holds there with the support the thresholds ask. ``key_parts`` are the
+    dependencies of parts of composite keys (NF03's): an order's reference and date, stored on each of its
+    lines, are facts of the order, not of each other.
     """
     by_det: dict[tuple[str, ...], set[str]] = {}
-    for d in deps:
+    for d in [*deps, *key_parts]:
         by_det.setdefault(d.determinant, set()).add(d.dependent)
     kept = []
     for d in deps:
@@ -593,6 +596,27 @@ def _with_groups(ts: TableSample, found: list[Dependency], determinants: list[tu
                 kept.append(replace(g, kind="groups"))
                 have.add((g.determinant, g.dependent))
     return kept
+
+
+def _drop_reversed(deps: list[Dependency]) -> list[Dependency]:
+    """Drop x -> c where c is part of a multi-column determinant d with d -> x: x names the same thing as d
+    (a label copied through a composite foreign key identifies its parent row), reported once, under d."""
+    holds = {(d.determinant, d.dependent) for d in deps}
+    wide = [det for det, _ in holds if len(det) > 1]
+    return [d for d in deps if not (len(d.determinant) == 1 and any(
+        d.dependent in w and (w, d.determinant[0]) in holds for w in wide))]
+
+
+def _key_part_dependencies(ts: TableSample, frame: SampleFrame, keys: list[tuple[str, ...]], prime: set[str],
+                           th: FdThresholds, max_key_columns: int) -> list[Dependency]:
+    """Dependencies of proper subsets of composite keys on non-key columns (what NF03 looks for)."""
+    subsets = list(dict.fromkeys(s for k in keys if 1 < len(k) <= max_key_columns
+                                 for size in range(1, len(k)) for s in combinations(k, size)))
+    if not subsets:
+        return []
+    dependents = [c.name for c in ts.columns if c.name not in prime]
+    found = find_dependencies(frame, subsets, [c for c in dependents if not frame.is_unique(c)], th)
+    return _with_groups(ts, found, subsets, dependents, th)
 
 
 def _drop_ambiguous(deps: list[Dependency]) -> list[Dependency]:
@@ -904,7 +928,8 @@ def transitive_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[H
         in_keys = [set(k) for k in keys if len(k) > 1]
         copies = [c for c in _copies(snap, table, ts, frame, th) if c.dependent not in prime
                   and not any(set(c.determinant) <= k for k in in_keys) and not set(c.determinant) & prime]
-        deps = _drop_ambiguous(_drop_echoes(frame, _merge(deps, copies), th))
+        key_parts = _key_part_dependencies(ts, frame, keys, prime, th, opts.max_key_columns)
+        deps = _drop_ambiguous(_drop_reversed(_drop_echoes(frame, _merge(deps, copies), th, key_parts)))
         deps = [d for d in deps if d.dependent not in table.policy_columns]
         for det, group in _group(snap, table, deps):
             for part in _split_near(group):
