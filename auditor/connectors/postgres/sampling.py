@@ -20,8 +20,18 @@ cut to ``profile_chars`` characters, only to compute their delimited-list profil
 dropped and never stored, unless ``show_samples`` keeps a few examples. Columns whose types have no useful
 equality for normalization (bytea, json, jsonb, xml, arrays, tsvector, geometric types) are not read at all.
 
-The probe sends one round trip for privileges, then one per sampled table (two when a table fails): it is a
-bounded probe, outside the fixed catalog query count, and reports its own count in ``Sampling.queries``.
+Two more statements per table, for NF03/NF04 (each under the same per-table timeout, in its own savepoint):
+
+- per foreign key, the sampled rows joined to the rows it references, counting per pair of same-family
+  columns the rows where ``child::text = parent::text`` (copies through foreign keys; counts only);
+- for a table larger than the row budget, a whole-group sample: the rows whose candidate determinant (foreign
+  keys, prefixes of composite keys, codes seen fewer than three times per value in the uniform sample) hashes
+  into the first slices of the hash space, ``hashtextextended(det::text, 7) & (2^20 - 1) < k``, so that every
+  chosen value comes with all its rows; one scan, LIMIT the row budget, hashes only.
+
+The probe sends one round trip for privileges, then one per sampled table, foreign key and group sample (two
+when one fails): it is a bounded probe, outside the fixed catalog query count, and reports its own count in
+``Sampling.queries``.
 """
 
 from __future__ import annotations
