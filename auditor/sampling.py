@@ -177,7 +177,7 @@ _IDISH = ("_id", "id", "_code", "code", "_no", "_num", "_key", "sku", "zip", "po
 
 
 def group_candidates(table: Table, sample: TableSample, constraints: Iterable[Constraint],
-                     limit: int = MAX_GROUP_CANDIDATES) -> list[tuple[str, ...]]:
+                     rows_per_table: int, limit: int = MAX_GROUP_CANDIDATES) -> list[tuple[str, ...]]:
     """Candidate determinants whose groups the uniform sample cannot see whole, best first.
 
     The uniform sample of a large table almost never holds two rows of a value that occurs two or three
@@ -185,9 +185,10 @@ def group_candidates(table: Table, sample: TableSample, constraints: Iterable[Co
     table, a foreign key. Those are the candidates: proper leading prefixes and single columns of composite
     declared keys (2NF), foreign keys (3NF), and other columns of a code-like type whose values rarely repeat
     in the sample (fewer than two rows per value) and are mostly non-NULL. Declared single-column keys are
-    never candidates (their groups are one row). None when the uniform sample read the whole table.
+    never candidates (their groups are one row). None when the uniform sample read the whole table (a plain
+    read that stopped short of its LIMIT).
     """
-    if sample.rows == 0 or (sample.method == "full" and (table.estimated_rows or 0) <= sample.rows):
+    if sample.rows == 0 or (sample.method in ("full", "first_rows") and sample.rows < rows_per_table):
         return []
     frame = SampleFrame(sample)
     cols = {c.name: c for c in table.columns}

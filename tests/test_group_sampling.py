@@ -19,7 +19,7 @@ import pytest
 from auditor.connectors import CollectOptions, collect
 from auditor.dsn import parse_dsn
 from auditor.engine import REGISTRY, all_checks, iter_hits, load_checks, run_checks, select_checks
-from auditor.model import Constraint, Finding, Sampling, Snapshot, TableSample
+from auditor.model import Constraint, Finding, Sampling, Snapshot, TableSample, snapshot_to_json
 from auditor.sampling import column_sample, group_candidates, group_sample
 from tests.builders import pk, snap, table
 from tests.conftest import NewDb
@@ -104,6 +104,9 @@ def test_pg_whole_groups_find_what_the_uniform_sample_cannot(pg_new_db: NewDb) -
     assert _planted(findings) == EXPECTED, [f.message for f in findings]
     _check_groups(s)
     assert all("whole-group sample" in f.message for f in findings)
+    # hashes only: no sampled value in the snapshot
+    text = snapshot_to_json(s)
+    assert "Product name" not in text and '"P1' not in text and "2020-" not in text
     # read-only: the probe changed nothing it sampled
     with psycopg.connect(dsn) as conn:
         row = conn.execute("SELECT n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables "
@@ -145,10 +148,12 @@ def test_candidates_are_sparse_keys_prefixes_foreign_keys_and_codes() -> None:
     key = Constraint(schema="public", table="t", name="t_pkey", type="primary_key", columns=("order_id", "line_no"))
     # order_id: a key prefix seen once per value; code: a code seen once per value; flag: repeats enough
     # already; notes: NULL-heavy; line_no: repeats enough
-    assert group_candidates(t, _uniform(n, cols), [key]) == [("order_id",), ("code",)]
-    # a table the uniform sample read whole needs no second sample
+    assert group_candidates(t, _uniform(n, cols), [key], n) == [("order_id",), ("code",)]
+    # a table the uniform sample read whole (its LIMIT not reached) needs no second sample; one never analyzed
+    # (no estimate) read up to the LIMIT may be larger, and gets one
     whole = dataclasses.replace(_uniform(n, cols), method="full")
-    assert group_candidates(table("t", list(cols), rows=n), whole, [key]) == []
+    assert group_candidates(table("t", list(cols), rows=None), whole, [key], n + 1) == []
+    assert group_candidates(table("t", list(cols), rows=None), whole, [key], n) == [("order_id",), ("code",)]
 
 
 def test_whole_groups_refute_what_the_uniform_sample_suggested() -> None:

@@ -183,7 +183,8 @@ def _sample_one(session: Session, snapshot: Snapshot, table: Table, budget: Samp
     joins = _fk_joins(session, snapshot, table, budget, started, flavor, mysql_bound) if rows else ()
     uniform = TableSample(schema=table.schema, table=table.name, rows=len(rows), method=method,
                           estimated_rows=est, columns=samples, unsampled_columns=unsampled, fk_joins=joins)
-    candidates = group_candidates(table, uniform, snapshot.constraints_of(table.schema, table.name))
+    candidates = group_candidates(table, uniform, snapshot.constraints_of(table.schema, table.name),
+                                  budget.rows_per_table)
     groups = _group_sample(session, table, columns, candidates, budget, started, flavor, mysql_bound) \
         if candidates else None
     return replace(uniform, duration_s=round(time.perf_counter() - t0, 4), groups=groups)

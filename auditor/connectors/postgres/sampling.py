@@ -258,7 +258,7 @@ def _sample_one(probe: _Probe, table: Table, readable: set[str] | None) -> Table
     uniform = TableSample(schema=table.schema, table=table.name, rows=len(rows), method=method, percent=percent,
                           estimated_rows=table.estimated_rows, columns=samples, unsampled_columns=unsampled,
                           fk_joins=joins)
-    candidates = group_candidates(table, uniform, probe.constraints.get(table.key, []))
+    candidates = group_candidates(table, uniform, probe.constraints.get(table.key, []), budget.rows_per_table)
     groups = _group_sample(probe, table, columns, candidates) if candidates else None
     return dataclasses.replace(uniform, duration_s=round(time.perf_counter() - t0, 4), groups=groups)
 
