@@ -192,3 +192,47 @@ def test_group_sample_support_edge(groups: int) -> None:
     s = snap(table("t", ["id", "det", "dep"], rows=100_000), pk("t"), sampling=Sampling(tables=(ts,)))
     found = list(iter_hits(REGISTRY["NF04"], s))
     assert bool(found) == (groups == 25)
+
+
+# ---- copies through a composite foreign key, each parent seen about once in the uniform sample ---
+
+PG_COMPOSITE = """
+CREATE TABLE shelves (aisle int NOT NULL, slot int NOT NULL, label text NOT NULL, PRIMARY KEY (aisle, slot));
+INSERT INTO shelves SELECT g / 10, g % 10, 'shelf ' || (hashint4(g) & 16777215) FROM generate_series(0, 29999) g;
+CREATE TABLE stock (id bigint PRIMARY KEY, aisle int NOT NULL, slot int NOT NULL, label text NOT NULL, qty int NOT NULL,
+                    FOREIGN KEY (aisle, slot) REFERENCES shelves);
+INSERT INTO stock SELECT g, s.aisle, s.slot, s.label, hashint4(g) & 63
+FROM generate_series(1, 75000) g
+CROSS JOIN LATERAL (SELECT (hashint4(g * 3) & 1048575) % 30000 AS k) x
+JOIN shelves s ON s.aisle = x.k / 10 AND s.slot = x.k % 10;
+ANALYZE;
+"""
+
+MYSQL_COMPOSITE = """
+CREATE TABLE shelves (aisle int NOT NULL, slot int NOT NULL, label varchar(40) NOT NULL, PRIMARY KEY (aisle, slot));
+INSERT INTO shelves SELECT seq DIV 10, seq MOD 10, CONCAT('shelf ', CRC32(seq) & 16777215) FROM seq_0_to_29999;
+CREATE TABLE stock (id bigint PRIMARY KEY, aisle int NOT NULL, slot int NOT NULL, label varchar(40) NOT NULL,
+                    qty int NOT NULL, FOREIGN KEY (aisle, slot) REFERENCES shelves (aisle, slot));
+INSERT INTO stock SELECT g.seq, s.aisle, s.slot, s.label, CRC32(g.seq) & 63
+FROM seq_1_to_75000 g
+JOIN shelves s ON s.aisle = ((CRC32(g.seq * 3) & 1048575) MOD 30000) DIV 10
+              AND s.slot = ((CRC32(g.seq * 3) & 1048575) MOD 30000) MOD 10;
+ANALYZE TABLE shelves, stock;
+"""
+
+
+def _composite_copy(findings: list[Finding]) -> None:
+    assert [(f.code, f.object.table, f.details["determinant"], f.details["copies"]) for f in findings] == [
+        ("NF04", "stock", ["aisle", "slot"], {"label": next(iter(f.details["copies"].values()))})  # type: ignore[union-attr]
+        for f in findings]
+    [f] = findings
+    assert str(next(iter(f.details["copies"].values()))).endswith("shelves.label")  # type: ignore[union-attr]
+    assert "through the foreign key (aisle, slot)" in f.message
+
+
+def test_pg_copy_through_a_composite_foreign_key(pg_new_db: NewDb) -> None:
+    _composite_copy(_scan(pg_new_db(PG_COMPOSITE))[1])
+
+
+def test_mariadb_copy_through_a_composite_foreign_key(mysql_server: MySqlServer) -> None:  # noqa: F811
+    _composite_copy(_scan(new_db_on(mysql_server, MYSQL_COMPOSITE)[1])[1])
