@@ -587,6 +587,8 @@ def _with_groups(ts: TableSample, found: list[Dependency], determinants: list[tu
             support, bad = violations_on(frame, d.determinant, d.dependent)
             if support and bad > th.max_error * support:
                 continue
+            if bad:  # within a near-dependency's allowance: its violations are the whole groups'
+                d = replace(d, violations=bad, support_rows=support, kind="groups")
         kept.append(d)
     have = {(d.determinant, d.dependent) for d in kept}
     for det, frame in frames.items():
