@@ -63,6 +63,9 @@ class SamplingBudget:
     max_columns: int = 100  # wider tables are skipped
     max_table_bytes: int = 1 << 40  # 1 TiB: above it even TABLESAMPLE SYSTEM is not worth the risk
     full_read_rows: int = 20_000  # tables estimated at or below this are read whole (up to rows_per_table)
+    # whole-group sample: tables estimated above this are not scanned for it; on PostgreSQL their candidate
+    # determinants that lead an index are read through it instead (= ANY of values drawn by TABLESAMPLE)
+    group_scan_max_rows: int = 5_000_000
     bernoulli_max_rows: int = 1_000_000  # up to this, row-level BERNOULLI; above, block-level SYSTEM
     profile_chars: int = 512  # text is cut to this length before profiling
     show_samples: bool = False

@@ -236,3 +236,30 @@ def test_pg_copy_through_a_composite_foreign_key(pg_new_db: NewDb) -> None:
 
 def test_mariadb_copy_through_a_composite_foreign_key(mysql_server: MySqlServer) -> None:  # noqa: F811
     _composite_copy(_scan(new_db_on(mysql_server, MYSQL_COMPOSITE)[1])[1])
+
+
+def test_pg_table_too_large_to_scan_reads_whole_groups_through_its_indexes(pg_new_db: NewDb) -> None:
+    from auditor.connectors.postgres.sampling import sample_tables
+    from auditor.sampling import SamplingBudget
+
+    dsn = pg_new_db(PG_SEED + "CREATE INDEX ON order_lines (product_code);")
+    s = collect(parse_dsn(dsn), CollectOptions(workload=False, sample=False))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        sampling = sample_tables(conn, s.tables, SamplingBudget(group_scan_max_rows=100_000), s.constraints,
+                                 s.indexes)
+    ts = sampling.table("public", "order_lines")
+    assert ts is not None and ts.groups is not None and ts.groups.method == "index", ts.groups
+    assert {sel.determinant for sel in ts.groups.selections} == {("order_id",), ("product_code",)}
+    assert ts.groups.rows <= 10_000
+    findings = run_checks(dataclasses.replace(s, sampling=sampling), select_checks(all_checks(), NF)).findings
+    assert _planted(list(findings)) == EXPECTED, [f.message for f in findings]
+
+    # without an index on the code, only the key prefix is read through its index
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP INDEX order_lines_product_code_idx")
+        s = collect(parse_dsn(dsn), CollectOptions(workload=False, sample=False))
+        sampling = sample_tables(conn, s.tables, SamplingBudget(group_scan_max_rows=100_000), s.constraints,
+                                 s.indexes)
+    ts = sampling.table("public", "order_lines")
+    assert ts is not None and ts.groups is not None
+    assert {sel.determinant for sel in ts.groups.selections} == {("order_id",)}

@@ -140,7 +140,7 @@ def _run_probes(session: Session, snap: Snapshot, options: CollectOptions, clock
         bounded = dataclasses.replace(options, sample_budget_s=clock.cap(options.sample_budget_s, reserve=5.0),
                                       sample_table_timeout_s=probe_limit_s(options.sample_table_timeout_s, options))
         return dataclasses.replace(s, sampling=sampling.probe(session.conn, s.tables, bounded,
-                                                                    s.constraints))
+                                                                    s.constraints, s.indexes))
 
     def explain(s: Snapshot) -> Snapshot:
         bounded = workload.WorkloadOptions(

@@ -27,7 +27,9 @@ Two more statements per table, for NF03/NF04 (each under the same per-table time
 - for a table larger than the row budget, a whole-group sample: the rows whose candidate determinant (foreign
   keys, prefixes of composite keys, codes seen fewer than three times per value in the uniform sample) hashes
   into the first slices of the hash space, ``hashtextextended(det::text, 7) & (2^20 - 1) < k``, so that every
-  chosen value comes with all its rows; one scan, LIMIT the row budget, hashes only.
+  chosen value comes with all its rows; one scan, LIMIT the row budget, hashes only. A table estimated above
+  ``group_scan_max_rows`` is not scanned: each candidate that leads a valid, non-partial btree index is read
+  through it (``det = ANY (ARRAY(SELECT det FROM t TABLESAMPLE SYSTEM (p) ... LIMIT m))``), one statement each.
 
 The probe sends one round trip for privileges, then one per sampled table, foreign key and group sample (two
 when one fails): it is a bounded probe, outside the fixed catalog query count, and reports its own count in
@@ -51,6 +53,7 @@ from auditor.model import (
     Constraint,
     ForeignKeyJoin,
     GroupSample,
+    Index,
     ParentMatch,
     Sampling,
     Table,
@@ -101,6 +104,7 @@ class _Probe:
     original_timeout: str = "0"
     started: float = field(default_factory=time.perf_counter)
     by_key: dict[tuple[str, str], Table] = field(default_factory=dict)
+    indexed: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # leading columns of usable indexes
     constraints: dict[tuple[str, str], list[Constraint]] = field(default_factory=dict)
 
     def run(self, *statements: str | pgsql.Composable,
@@ -131,7 +135,8 @@ class _Probe:
 
 
 def sample_tables(conn: psycopg.Connection[Any], tables: Iterable[Table],
-                  budget: SamplingBudget | None = None, constraints: Iterable[Constraint] = ()) -> Sampling:
+                  budget: SamplingBudget | None = None, constraints: Iterable[Constraint] = (),
+                  indexes: Iterable[Index] = ()) -> Sampling:
     """Sample the given snapshot tables on ``conn`` (read-only; inside or outside a transaction).
 
     With the snapshot's ``constraints``, each sampled table's rows are also joined to the rows their foreign
@@ -142,6 +147,10 @@ def sample_tables(conn: psycopg.Connection[Any], tables: Iterable[Table],
     probe.by_key = {t.key: t for t in tables}
     for c in constraints:
         probe.constraints.setdefault((c.schema, c.table), []).append(c)
+    for ix in indexes:
+        lead = ix.columns[0] if ix.columns else None
+        if lead is not None and ix.is_valid and ix.predicate is None and ix.method == "btree":
+            probe.indexed.setdefault((ix.schema, ix.table), set()).add(lead)
     if conn.info.server_version < 110000:
         # hashtextextended came with PostgreSQL 11; 32 bits are enough for equality within one sample
         probe.hash_fn = "hashtext({}::text)"
@@ -275,6 +284,8 @@ def _group_sample(probe: _Probe, table: Table, columns: list[Any],
     remaining = probe.remaining()
     if remaining < MIN_TABLE_SECONDS:
         return GroupSample(skipped_reason="the sampling budget was used up")
+    if (table.estimated_rows or 0) > budget.group_scan_max_rows:
+        return _group_sample_by_index(probe, table, columns, candidates)
     k = group_threshold(table.estimated_rows, budget.rows_per_table, len(candidates))
     ident = pgsql.Identifier
 
@@ -308,6 +319,58 @@ def _group_sample(probe: _Probe, table: Table, columns: list[Any],
                         time.perf_counter() - t0)
 
 
+def _group_sample_by_index(probe: _Probe, table: Table, columns: list[Any],
+                           candidates: list[tuple[str, ...]]) -> GroupSample:
+    """The whole-group sample of a table too large to scan: for each single-column candidate that leads a
+    valid, non-partial index, about ``rows_per_table / candidates / 3`` of its values drawn with
+    ``TABLESAMPLE SYSTEM`` and every row of them read through the index (``= ANY (ARRAY(...))``), one bounded
+    statement per candidate. Candidates without such an index are left out."""
+    budget = probe.budget
+    est = max(int(table.estimated_rows or 0), 1)
+    usable = [det for det in candidates if len(det) == 1 and det[0] in probe.indexed.get(table.key, set())]
+    if not usable:
+        return GroupSample(skipped_reason=f"{est} rows, more than {budget.group_scan_max_rows} for a whole-group "
+                                          "scan, and no index leads with a candidate determinant")
+    ident = pgsql.Identifier
+    per = max(1, budget.rows_per_table // len(usable))
+    values = max(1, per // 3)
+    percent = min(100.0, max(1e-4, round(100.0 * values * 4 / est, 6)))
+    exprs = [pgsql.SQL(probe.hash_fn).format(ident(c.name)) for c in columns]
+    hashes: list[list[Any]] = [[] for _ in columns]
+    flags: list[list[bool]] = [[] for _ in usable]
+    t0 = time.perf_counter()
+    for j, det in enumerate(usable):
+        remaining = probe.remaining()
+        if remaining < MIN_TABLE_SECONDS:
+            break
+        d = ident(det[0])
+        select = pgsql.SQL(
+            "SELECT {exprs}, 1 AS {mark} FROM {t} WHERE {d} = ANY (ARRAY(SELECT {d} FROM {t} TABLESAMPLE SYSTEM "
+            "({p}) REPEATABLE ({seed}) WHERE {d} IS NOT NULL LIMIT {m})) LIMIT {n}").format(
+            exprs=pgsql.SQL(", ").join(exprs), mark=ident(PROBE_ALIAS), t=ident(table.schema, table.name), d=d,
+            p=pgsql.Literal(percent), seed=pgsql.Literal(GROUP_SEED), m=pgsql.Literal(values),
+            n=pgsql.Literal(per))
+        timeout_ms = max(100, int(min(budget.table_timeout_s, remaining) * 1000))
+        try:
+            rows = probe.run("SAVEPOINT dbaudit_sample",
+                             pgsql.SQL("SET LOCAL statement_timeout = {}").format(pgsql.Literal(timeout_ms)),
+                             select, "RELEASE SAVEPOINT dbaudit_sample")
+        except psycopg.Error:
+            if probe.conn.closed or probe.conn.broken:
+                raise
+            probe.run("ROLLBACK TO SAVEPOINT dbaudit_sample", "RELEASE SAVEPOINT dbaudit_sample")
+            continue
+        for i in range(len(columns)):
+            hashes[i].extend(r[i] for r in rows)
+        for jj in range(len(usable)):
+            flags[jj].extend([jj == j] * len(rows))
+    if not hashes or not hashes[0]:
+        return GroupSample(skipped_reason="the whole-group sample through the indexes read no row")
+    g = group_sample([(c.name, c.data_type) for c in columns], hashes, list(zip(usable, flags, strict=True)),
+                     time.perf_counter() - t0)
+    return dataclasses.replace(g, method="index")
+
+
 def _column_samples(rows: list[tuple[Any, ...]], columns: list[Any], text_cols: list[Any],
                     budget: SamplingBudget) -> tuple[ColumnSample, ...]:
     text_at = {c.name: len(columns) + i for i, c in enumerate(text_cols)}
@@ -330,12 +393,12 @@ def _failure_reason(exc: psycopg.Error, timeout_ms: int) -> str:
 
 
 def probe(conn: psycopg.Connection[Any], tables: Iterable[Table], options: CollectOptions,
-          constraints: Iterable[Constraint] = ()) -> Sampling:
+          constraints: Iterable[Constraint] = (), indexes: Iterable[Index] = ()) -> Sampling:
     """The connector's entry point: sample the tables, or record that sampling is off."""
     budget = SamplingBudget.from_options(options)
     if not options.sample:
         return sampling_off(budget)
-    return sample_tables(conn, tables, budget, constraints)
+    return sample_tables(conn, tables, budget, constraints, indexes)
 
 
 def _fk_joins(probe: _Probe, table: Table, readable: set[str],
