@@ -562,10 +562,17 @@ def _mysql_widen_step(snap: Snapshot, f: Finding) -> Step | None:
             continue
         parts = [_unquote(p) for p in re.findall(_IDENT, m["table"])]
         schema, name = (parts[0], parts[1]) if len(parts) == 2 else (snap.database or "", parts[0])
-        change = m["change"].replace('"', '\\"')
-        forward.append(f'-- pt-online-schema-change --alter "{change}" D={schema},t={name} '
+        change = "'" + m["change"].replace("'", "'\\''") + "'"  # one shell word: backticks stay literal
+        forward.append(f"-- pt-online-schema-change --alter {change} D={schema},t={name} "
                        "--no-drop-old-table --execute")
-        forward.append(f"--   (or: gh-ost --database={schema} --table={name} --alter=\"{change}\" --execute)")
+        forward.append(f"--   (or: gh-ost --database={schema} --table={name} --alter={change} --execute)")
+        referenced = [fk.name for fk in snap.foreign_keys() if fk.ref_table_key == (schema, name)]
+        own = snap.constraints_of(schema, name, "foreign_key")
+        if referenced:
+            forward.append(f"--   {name} is referenced by foreign keys ({', '.join(referenced)}): pt-online-schema-"
+                           "change needs --alter-foreign-keys-method=rebuild_constraints")
+        if referenced or own:
+            forward.append("--   gh-ost does not support tables with foreign keys: use pt-online-schema-change")
         rollback.append(f"-- pt-online-schema-change kept the old table as _{name}_old: "
                         f"RENAME TABLE {sqlquote.mysql_qualified(schema, name)} TO "
                         f"{sqlquote.mysql_qualified(schema, name + '_widened')}, "

@@ -286,7 +286,8 @@ def _er(doc: Document, snap: Snapshot) -> None:
         shown = ", ".join(f"{s}.{n}" for s, n in model.omitted[:20])
         more = f" and {len(model.omitted) - 20} more" if len(model.omitted) > 20 else ""
         doc.p(f"Trimmed: the diagram shows the {len(model.entities)} most connected of {model.total_tables} "
-              f"tables; left out: {shown}{more} ({model.omitted_relations} relationships not drawn).")
+              f"tables; left out: {shown}{more} ({model.omitted_relations} relationships not drawn). Every "
+              "table has its definition in section 3.")
     hidden = [e for e in model.entities if e.hidden_columns]
     if hidden:
         doc.p("Columns left out of the diagram (see the table definitions): "
@@ -599,9 +600,11 @@ def _migration(doc: Document, report: Report, snap: Snapshot) -> None:
         phases = sorted({s.phase for s in plan.steps})
         doc.p(f"The schema fixes as {_plural(len(plan.steps), 'step')} in {len(phases)} phases that keep the "
               "application running: additive changes first, then backfills and validations, then a short "
-              "switch, and what nothing uses is dropped last. Run every statement on its own (",
-              Code("CONCURRENTLY"), " refuses a transaction block), finish a phase everywhere (replicas "
-              "included) before the next, and keep each step's rollback at hand.")
+              "switch, and what nothing uses is dropped last. ",
+              *(("Run the statements one at a time",) if mysql else
+                ("Run every statement on its own (", Code("CONCURRENTLY"), " refuses a transaction block)")),
+              ", finish a phase everywhere (replicas included) before the next, and keep each step's rollback "
+              "at hand.")
         if mysql:
             doc.p("MySQL and MariaDB have no ", Code("NOT VALID"), ": a foreign key is added with ",
                   Code("SET SESSION foreign_key_checks = 0"), " (then ", Code("ALGORITHM=INPLACE, LOCK=NONE"),
