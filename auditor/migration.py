@@ -75,6 +75,7 @@ class Step:
     rollback: tuple[str, ...]  # statements that undo it; comments only where nothing needs undoing
     lock: str  # what it locks, for how long
     note: str = ""
+    kind: str = ""  # steps of one kind ("add-index", "drop-index", "drop-unused") merge when there are many
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ def _index_add_step(snap: Snapshot, f: Finding) -> Step | None:
         "A failed or cancelled concurrent build leaves an INVALID index behind: run the rollback, then retry."
     more = f" (and {len(names) - 1} on its partitions or children)" if len(names) > 1 else ""
     return Step(1, f"Add the index {names[0]} on {table}{more}", table, (f.code,), forward, tuple(rollback),
-                lock, note)
+                lock, note, "add-index")
 
 
 def _recreate_index_sql(snap: Snapshot, ix: Index) -> tuple[str, ...]:
@@ -198,7 +199,7 @@ def _index_drop_step(snap: Snapshot, f: Finding) -> Step | None:
         lock = "SHARE UPDATE EXCLUSIVE: reads and writes go on"
     table = f"{ix.schema}.{ix.table}"
     return Step(4, f"Drop the {why} index {ix.qualified}".replace("  ", " "), table, (f.code,), forward,
-                _recreate_index_sql(snap, ix), lock, note)
+                _recreate_index_sql(snap, ix), lock, note, "drop-unused" if f.code == "IX01" else "drop-index")
 
 
 def _rebuild_step(snap: Snapshot, f: Finding) -> Step | None:
@@ -584,6 +585,30 @@ def _mysql_widen_step(snap: Snapshot, f: Finding) -> Step | None:
                 "Both tools need a primary or unique key on the table; test them on a replica first.")
 
 
+GROUP_AT = 4  # this many steps of one kind in a phase read better as one step with one statement a line
+_GROUP_TITLES = {"add-index": "Add {n} indexes", "drop-index": "Drop {n} duplicate or redundant indexes",
+                 "drop-unused": "Drop {n} unused indexes"}
+
+
+def _merged(steps: list[Step]) -> list[Step]:
+    """Many steps of one kind (a schema with hundreds of missing foreign-key indexes) as one step each kind."""
+    out: list[Step] = []
+    for step in steps:
+        group = [s for s in steps if s.kind and s.kind == step.kind and s.phase == step.phase]
+        if len(group) < GROUP_AT or not step.kind:
+            out.append(step)
+            continue
+        if step is not group[0]:
+            continue
+        tables = sorted({s.table for s in group})
+        codes = tuple(sorted({c for s in group for c in s.codes}))
+        title = _GROUP_TITLES[step.kind].format(n=len(group)) + f" on {len(tables)} tables"
+        out.append(Step(step.phase, title, ", ".join(tables), codes,
+                        tuple(line for s in group for line in s.forward),
+                        tuple(line for s in reversed(group) for line in s.rollback), step.lock, step.note, step.kind))
+    return out
+
+
 # ---- the plan --------------------------------------------------------------------------------------------------
 
 
@@ -624,6 +649,7 @@ def plan(snap: Snapshot, findings: Iterable[Finding]) -> Plan:
     for code in INDEX_DROP_CODES:
         steps += [s for f in findings if f.code == code and (s := _index_drop_step(snap, f)) is not None]
     steps.sort(key=lambda s: s.phase)  # stable: the order above holds within a phase
+    steps = _merged(steps)
     design = tuple((f, DESIGN_CODES[f.code]) for f in findings if f.code in DESIGN_CODES)
     server = tuple(f for f in findings if f.code[:2] in ("SC", "ST"))
     return Plan(snap.engine, tuple(steps), design, tuple(manual), server)

@@ -111,3 +111,16 @@ def test_partition_key_without_a_time_column_hashes_the_key() -> None:
     assert scaling.partition_key(s, t).startswith("PARTITION BY HASH (id)")
     m = snap(table("blobs", ["id", "data blob"]), pk("blobs"), engine="mysql")
     assert scaling.partition_key(m, m.tables[0]).startswith("PARTITION BY KEY (id)")
+
+
+def test_many_steps_of_one_kind_read_as_one() -> None:
+    names = [f"t{n}" for n in range(5)]
+    s = snap(*(table(n, ["id", "ref_id"]) for n in names))
+    found = [_finding("IX05", ObjectRef("foreign_key", "public", n, ("ref_id",)),
+                      f"CREATE INDEX CONCURRENTLY {n}_ref_id_idx ON public.{n} (ref_id);") for n in names]
+    three = plan(s, found[:3]).steps
+    assert len(three) == 3  # below the mark: one step each
+    (step,) = plan(s, found).steps
+    assert step.title == "Add 5 indexes on 5 tables" and step.codes == ("IX05",)
+    assert step.forward[0].startswith("CREATE INDEX CONCURRENTLY t0_ref_id_idx")
+    assert step.rollback[0] == "DROP INDEX CONCURRENTLY IF EXISTS public.t4_ref_id_idx;"  # undone in reverse
