@@ -534,7 +534,8 @@ def _partitioning(doc: Document, report: Report, snap: Snapshot) -> None:
         return
     doc.p(f"Unpartitioned tables past {design.PARTITION_ROWS:,} estimated rows or "
           f"{human_bytes(scaling.PARTITION_BYTES)}, or growing there within a year. Partitioning rewrites the "
-          "table: build the partitioned copy beside it and move the rows in batches, as in the migration plan.")
+          "table: build the partitioned copy beside it, copy the rows in batches while a trigger keeps it in step, "
+          "then switch names in one short transaction (the pattern of the migration plan's widenings).")
     doc.blocks.append(Table(
         headers=("Table", "Rows (est.)", "Total size", "Why", "Partition key to start from"),
         rows=tuple((Code(c.table.qualified), count(c.rows), human_bytes(c.total_bytes), c.reason, Code(c.key))

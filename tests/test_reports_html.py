@@ -204,6 +204,12 @@ window.addEventListener("load", function () {
   choose("check", ""); choose("table", "public.orders"); set("orders", shown());
   set("count-text", document.querySelector(".f-count").textContent);
   document.querySelector(".f-reset").click(); set("reset", shown());
+  var copy = document.querySelector("li.finding .fix button.copy");
+  copy.click();
+  window.setTimeout(function () {
+    set("copy", copy.textContent);
+    set("selected", String(window.getSelection()) === copy.parentNode.querySelector("code").textContent);
+  }, 50);
 });
 </script></body>"""
 
@@ -235,6 +241,9 @@ def test_diagram_drawn_filters_work_and_nothing_overflows(width: int) -> None:
         # the filters: 6 findings, 1 error, 1 IX05, 2 on public.orders (IX01 and WL02), then all again
         assert (got["all"], got["errors"], got["ix05"], got["orders"], got["reset"]) == ("6", "1", "1", "2", "6")
         assert got["count-text"] == "2 of 6 shown"
+        # the copy button: on the clipboard where the browser allows the page to write it, else the SQL selected
+        # for Ctrl+C (headless Chromium gives a script's click no clipboard)
+        assert (got["copy"], got["selected"]) in {("Copied", "false"), ("Selected: press Ctrl+C", "true")}, got
 
         shot = tmp / "shot.png"
         run = _run([f"--window-size={width},2000", f"--screenshot={shot}", html_file_of(tmp, width).as_uri()], tmp)
