@@ -57,6 +57,7 @@ DESIGN_CODES = {
 }
 # MySQL 8.0.16+ CHECK ... NOT ENFORCED: the closest thing to NOT VALID there
 _INTEGER_TYPES = {"smallint", "integer", "bigint", "int", "tinyint", "mediumint", "int2", "int4", "int8"}
+_INT_RANK = {"smallint": 1, "int2": 1, "integer": 2, "int": 2, "int4": 2, "bigint": 3, "int8": 3}
 _IDENT = r'(?:"(?:[^"]|"")+"|`(?:[^`]|``)+`|[^\s."`(;]+)'
 _CREATE_INDEX = re.compile(
     rf"^CREATE (?P<unique>UNIQUE )?INDEX (?P<conc>CONCURRENTLY )?(?P<name>{_IDENT}) ON (?P<only>ONLY )?"
@@ -231,7 +232,7 @@ def _validate_step(snap: Snapshot, f: Finding) -> Step | None:
             f"SELECT count(*) FROM {qualified} WHERE NOT ({clause});  -- must be 0 before enforcing",
             f"ALTER TABLE {qualified} ALTER CHECK {sqlquote.mysql_ident(con.name)} ENFORCED;",
         ), (f"ALTER TABLE {qualified} ALTER CHECK {sqlquote.mysql_ident(con.name)} NOT ENFORCED;",),
-            "MySQL 8.0.16+ checks the existing rows as it enforces", "")
+            "MySQL 8.0.16+ reads every row as it enforces the check: time it on a replica first", "")
     if not f.remediation:
         return None
     return Step(2, f"Validate {o.constraint} on {table}", table, (f.code,), _sql_lines(f.remediation),
@@ -277,7 +278,8 @@ def _widenings(snap: Snapshot, findings: Sequence[Finding]) -> list[_Widen]:
                 continue
             for name, ref_type in zip(con.columns, con.ref_column_types, strict=False):
                 c = t.column(name)
-                if c is None or c.data_type == ref_type or ref_type.split("(")[0] not in _INTEGER_TYPES:
+                # only a widening: a wider referencing column is KY02's other case, whose fix is the referenced key's
+                if c is None or _INT_RANK.get(ref_type, 0) <= _INT_RANK.get(c.data_type, 9):
                     continue
                 key = (t.schema, t.name, c.name)
                 if key in found:

@@ -124,3 +124,18 @@ def test_many_steps_of_one_kind_read_as_one() -> None:
     assert step.title == "Add 5 indexes on 5 tables" and step.codes == ("IX05",)
     assert step.forward[0].startswith("CREATE INDEX CONCURRENTLY t0_ref_id_idx")
     assert step.rollback[0] == "DROP INDEX CONCURRENTLY IF EXISTS public.t4_ref_id_idx;"  # undone in reverse
+
+
+def test_a_wider_referencing_column_is_not_narrowed() -> None:
+    s = snap(table("customers", ["id"]), table("orders", ["id", "customer_id bigint"]), pk("customers"),
+             pk("orders"), replace(fk("orders", ["customer_id"], "customers"), ref_column_types=("integer",)))
+    found = [_finding("KY02", ObjectRef("foreign_key", "public", "orders", ("customer_id",),
+                                        constraint="orders_customer_id_fkey"))]
+    assert plan(s, found).steps == ()
+    widened = replace(s, constraints=tuple(replace(c, ref_column_types=("bigint",)) if c.type == "foreign_key"
+                                           else c for c in s.constraints))
+    narrow = replace(widened, tables=tuple(
+        replace(t, columns=tuple(replace(c, data_type="integer") for c in t.columns)) if t.name == "orders" else t
+        for t in widened.tables))
+    assert [st.title for st in plan(narrow, found).steps][0] == (
+        "Widen public.orders.customer_id to bigint: add customer_id_new, kept in step by a trigger")
