@@ -357,6 +357,12 @@ def widen_blocker(snap: Snapshot, w: _Widen) -> str | None:
               if con.type in ("unique", "exclusion", "check") and w.column.name in con.columns]
     if others:
         return f"constraints {', '.join(others)} name the column and would need rebuilding"
+    word = re.compile(rf"\b{re.escape(w.column.name)}\b")
+    by_expression = [ix.name for ix in snap.indexes_of(w.table.schema, w.table.name)
+                     if any(k.expression and word.search(k.expression) for k in ix.keys)
+                     or (ix.predicate and word.search(ix.predicate))]
+    if by_expression:
+        return f"expression or partial indexes {', '.join(by_expression)} use the column and would need rebuilding"
     return None
 
 
@@ -410,13 +416,15 @@ def _pg_widen_steps(snap: Snapshot, w: _Widen, dropped: frozenset[tuple[str, str
         if c.name not in ix.columns or ix.backs_constraint or (ix.schema, ix.name) in dropped:
             continue
         keys = _key_list(ix, c.name, new)
-        if keys is None or ix.predicate:
+        if keys is None:  # an expression on another column, beside this one: left to the reader
             manual.append(ix.name)
             continue
         copy = _with_suffix(ix.name, "_new")
         unique = "UNIQUE " if ix.is_unique else ""
         method = f" USING {ix.method}" if ix.method != "btree" else ""
-        forward.append(f"CREATE {unique}INDEX CONCURRENTLY {sqlquote.pg_ident(copy)} ON {qt}{method} ({keys});")
+        where = f" WHERE {ix.predicate}" if ix.predicate else ""  # a predicate on other columns, kept as is
+        forward.append(f"CREATE {unique}INDEX CONCURRENTLY {sqlquote.pg_ident(copy)} ON {qt}{method} ({keys})"
+                       f"{where};")
         rollback.append(f"DROP INDEX CONCURRENTLY IF EXISTS {sqlquote.pg_qualified(t.schema, copy)};")
         renames.append((copy, ix.name))
     steps.append(Step(

@@ -139,3 +139,16 @@ def test_a_wider_referencing_column_is_not_narrowed() -> None:
         for t in widened.tables))
     assert [st.title for st in plan(narrow, found).steps][0] == (
         "Widen public.orders.customer_id to bigint: add customer_id_new, kept in step by a trigger")
+
+
+def test_an_expression_index_on_the_column_is_left_to_the_reader() -> None:
+    s = snap(table("orders", ["id", "customer_id", "note text"]), table("customers", ["id bigint"]), pk("orders"),
+             pk("customers"), replace(fk("orders", ["customer_id"], "customers"), ref_column_types=("bigint",)),
+             index("orders", ["(customer_id % 16)"], name="orders_shard_idx"))
+    found = [_finding("KY02", ObjectRef("foreign_key", "public", "orders", ("customer_id",),
+                                        constraint="orders_customer_id_fkey"))]
+    p = plan(s, found)
+    assert p.steps == ()
+    assert [why for _, why in p.manual] == [
+        "public.orders.customer_id: expression or partial indexes orders_shard_idx use the column and would need "
+        "rebuilding"]
