@@ -513,15 +513,33 @@ def _growth(doc: Document, report: Report) -> None:
               + ("this report was made without one." if history is None else
                  "the history holds no earlier run with table sizes, or no table grew."))
         return
+    span = scaling.interval_s(history)
+    previous = getattr(getattr(history, "previous_run", None), "started_at", None)
+    since = f" on {iso_utc(previous)}" if previous is not None else ""
+    doc.p(f"What grew since the previous recorded run{since}"
+          + (f", {_duration(span)} before this one" if span else "") + "."
+          + ("" if (span or 0) >= scaling.MIN_PROJECTION_S else
+             f" Per-day figures need runs at least {_duration(scaling.MIN_PROJECTION_S)} apart."))
     doc.blocks.append(Table(
         headers=("Table", "Size now", "Growth", "Rows added", "Per day", "Doubles in"),
         rows=tuple((Code(g.table), human_bytes(g.bytes_now), human_bytes(g.bytes_delta), count(g.rows_delta),
-                    human_bytes(int(g.per_day)), f"{g.days_to_double:,.0f} days" if g.days_to_double else "-")
+                    human_bytes(int(g.per_day)) if g.per_day else "-",
+                    f"{g.days_to_double:,.0f} days" if g.days_to_double else "-")
                    for g in grown),
         numeric=frozenset({1, 2, 3, 4, 5}),
         sort_keys=tuple((None, g.bytes_now, g.bytes_delta, g.rows_delta, g.per_day, g.days_to_double)
                         for g in grown),
     ))
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} minutes"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.0f} hours"
+    return f"{seconds / 86400:.0f} days"
 
 
 def _partitioning(doc: Document, report: Report, snap: Snapshot) -> None:

@@ -82,6 +82,7 @@ class _TableDelta:  # the shape auditor.history gives (read by attribute: scalin
 @dataclass(frozen=True)
 class _History:
     tables: tuple[_TableDelta, ...]
+    interval_s: float = 86_400.0
 
 
 def test_growth_comes_from_the_history_when_there_is_one() -> None:
@@ -103,6 +104,11 @@ def test_growth_comes_from_the_history_when_there_is_one() -> None:
     assert "within a year" in found[0].reason
     assert found[0].key.startswith("PARTITION BY RANGE (created_at)")
     assert scaling.candidates(s, None) == []
+    # two runs minutes apart say what grew, not how fast: no per-day figure, no projection
+    hurried = _History(history.tables, interval_s=600.0)
+    assert [(g.table, g.per_day) for g in scaling.growth(hurried)] == [("public.events", None),
+                                                                       ("public.users", None)]
+    assert scaling.candidates(s, hurried) == []
 
 
 def test_partition_key_without_a_time_column_hashes_the_key() -> None:
