@@ -44,7 +44,6 @@ LOCK_TIMEOUT = "5s"  # the switch gives up rather than queue writes behind a lon
 
 INDEX_ADD_CODES = ("IX05", "WL02")
 INDEX_DROP_CODES = ("IX02", "IX03", "IX01")  # duplicates first: the surest
-WIDEN_CODES = ("KY04", "KY02")
 # schema findings that need a design decision or an application change, not a scripted migration
 DESIGN_CODES = {
     "KY01": "choosing the key is a design decision (a natural key, or a new identity column built online)",
@@ -55,7 +54,6 @@ DESIGN_CODES = {
     "WL03": "an application change: fetch the rows in one statement",
     "WL04": "an application change: keyset pagination",
 }
-# MySQL 8.0.16+ CHECK ... NOT ENFORCED: the closest thing to NOT VALID there
 _INTEGER_TYPES = {"smallint", "integer", "bigint", "int", "tinyint", "mediumint", "int2", "int4", "int8"}
 _INT_RANK = {"smallint": 1, "int2": 1, "integer": 2, "int": 2, "int4": 2, "bigint": 3, "int8": 3}
 _IDENT = r'(?:"(?:[^"]|"")+"|`(?:[^`]|``)+`|[^\s."`(;]+)'
@@ -409,7 +407,7 @@ def _pg_widen_steps(snap: Snapshot, w: _Widen, dropped: frozenset[tuple[str, str
         forward.append(f"ALTER TABLE {qt} VALIDATE CONSTRAINT {check};")
     if is_pk:
         forward.append(f"CREATE UNIQUE INDEX CONCURRENTLY {new_key} ON {qt} ({n});")
-        rollback.append(f"DROP INDEX CONCURRENTLY IF EXISTS {sqlquote.pg_qualified(t.schema, _unq(new_key))};")
+        rollback.append(f"DROP INDEX CONCURRENTLY IF EXISTS {sqlquote.pg_qualified(t.schema, _unquote(new_key))};")
     renames: list[tuple[str, str]] = []
     manual: list[str] = []
     for ix in snap.indexes_of(t.schema, t.name):
@@ -533,10 +531,6 @@ def _pg_widen_steps(snap: Snapshot, w: _Widen, dropped: frozenset[tuple[str, str
         "",
     ))
     return steps
-
-
-def _unq(ident: str) -> str:
-    return _unquote(ident)
 
 
 def _sequence_of(c: Column, known: str | None) -> str | None:
