@@ -587,32 +587,38 @@ def _serves(wide: tuple[str, ...], narrow: tuple[str, ...], ordered: bool) -> bo
     return lead == narrow if ordered else set(lead) == set(narrow)
 
 
-def _same_table(lead: Finding, table: tuple[str, str], code: str) -> bool:
-    """The lead's index lands on ``table``: its own table, or, for an IX05 key declared on a partition (pagila
-    declares its payment keys partition by partition), one of the partitions a WL02 index on the partitioned
-    table covers (details.scanned names them)."""
-    if (lead.object.schema or "", lead.object.table) == table:
-        return True
-    return lead.code == "WL02" and code == "IX05" and f"{table[0]}.{table[1]}" in lead.details.get("scanned", ())
-
-
 def _index_groups(findings: list[Finding]) -> list[tuple[Finding, list[Finding]]]:
     """One index per table where several proposals would do: (the finding whose index to create, every finding
     that index resolves). A WL02 proposal absorbs a narrower WL02 proposal it leads with (same columns in order)
-    and an IX05 key whose columns lead it; an IX05 proposal only an identical one. Only groups holding a WL02
-    finding are returned: the other IX05 proposals stay in their check's step."""
+    and an IX05 key whose columns lead it, also an IX05 key declared on one of the partitions its index covers
+    (pagila declares its payment keys partition by partition; details.scanned names them); an IX05 proposal
+    absorbs only an identical one. Only groups holding a WL02 finding are returned: the other IX05 proposals stay
+    in their check's step. Groups are kept per table, so a schema with thousands of keys is grouped in one pass.
+    """
     proposals = [(f, t) for f in findings if (t := _index_target(f)) is not None]
     # widest first, WL02 before IX05 on equal width, so each proposal joins the widest index that serves it
     proposals.sort(key=lambda ft: (-len(ft[1][2]), ft[0].code != "WL02", ft[1]))
-    groups: list[tuple[Finding, tuple[str, str, tuple[str, ...]], list[Finding]]] = []
+    groups: list[tuple[Finding, tuple[str, ...], list[Finding]]] = []
+    by_table: dict[tuple[str, str], list[int]] = defaultdict(list)  # table -> groups whose index lands on it
     for f, (schema, table, columns) in proposals:
-        home = next((g for g in groups if _same_table(g[0], (schema, table), f.code)
-                     and _serves(g[1][2], columns, ordered=f.code == "WL02")
-                     and (g[0].code == "WL02" or g[1][2] == columns)), None)
-        if home is None:
-            groups.append((f, (schema, table, columns), [f]))
-        else:
+        home = None
+        for i in by_table.get((schema, table), ()):
+            lead, keys, _ = groups[i]
+            if (lead.object.schema or "", lead.object.table) != (schema, table) and f.code != "IX05":
+                continue  # a partition's entry: only a foreign key declared on the partition joins it there
+            if _serves(keys, columns, ordered=f.code == "WL02") and (lead.code == "WL02" or keys == columns):
+                home = groups[i]
+                break
+        if home is not None:
             home[2].append(f)
+            continue
+        groups.append((f, columns, [f]))
+        by_table[(schema, table)].append(len(groups) - 1)
+        if f.code == "WL02":
+            for member in f.details.get("scanned", ()) or ():
+                part_schema, _, part = str(member).partition(".")
+                if part and (part_schema, part) != (schema, table):
+                    by_table[(part_schema, part)].append(len(groups) - 1)
     return [(lead, members) for lead, _, members in groups if any(m.code == "WL02" for m in members)]
 
 
