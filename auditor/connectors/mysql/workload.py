@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 import pymysql
 
+from auditor import progress
 from auditor.model import IndexProposal, PlanScan, PlanSummary, Snapshot, Statement, WorkloadInfo
 from auditor.mysql_workload import (
     PERCENTILE_METHOD_EXTREMES,
@@ -82,6 +83,7 @@ def collect_workload(session: Session, snapshot: Snapshot, sql: str, *, ps_on: b
     """The snapshot with ``statements``, ``plans`` and ``workload`` filled from performance_schema."""
     options = options or MySqlWorkloadOptions()
     started = time.monotonic()
+    progress.report("statements")
     sent_before = session.queries
     info = WorkloadInfo(source="performance_schema", role=user, dealloc=digest_lost,
                         percentile_method=PERCENTILE_METHOD_QUANTILES if is_mysql8 else PERCENTILE_METHOD_EXTREMES,
@@ -195,7 +197,8 @@ def plan_statements(session: Session, snapshot: Snapshot, statements: Sequence[S
                     started: float) -> tuple[PlanSummary, ...]:
     plans: list[PlanSummary] = []
     budget = options.max_explain
-    for stmt in statements:
+    for n, stmt in enumerate(statements):
+        progress.report("explain", stmt.query, n + 1, len(statements))
         shape = analyze_mysql(stmt.query)
         if not shape.explainable:
             plans.append(PlanSummary(queryid=stmt.queryid, reason=shape.not_explained_reason))

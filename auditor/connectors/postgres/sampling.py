@@ -34,6 +34,7 @@ from typing import Any
 import psycopg
 from psycopg import sql as pgsql
 
+from auditor import progress
 from auditor.connectors import CollectOptions
 from auditor.model import ColumnSample, Sampling, Table, TableSample
 from auditor.sampling import SamplingBudget, over_limits, profiled_column, skipped_table
@@ -114,6 +115,7 @@ def sample_tables(conn: psycopg.Connection[Any], tables: Iterable[Table],
         probe.original_timeout = str(probe.run("SHOW statement_timeout")[0][0])
         readable = _readable_columns(probe, candidates)
         for i, table in enumerate(candidates):
+            progress.report("sampling", f"{table.schema}.{table.name}", i + 1, len(candidates))
             if i >= budget.max_tables:
                 results.append(skipped_table(table, f"past the limit of {budget.max_tables} sampled tables"))
                 continue
