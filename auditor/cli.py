@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from auditor import __version__, progress
+from auditor.dsn import redact
 from auditor.errors import AuditError, ExitCode
 from auditor.model import SNAPSHOT_MAX_MB, snapshot_to_json
 from auditor.progress import TerminalProgress, text_width, use_color
@@ -105,10 +107,22 @@ class Group(click.Group):
             _fail("interrupted")
         except click.ClickException as exc:
             # click's own text, e.g. "No such option: --fromm (Possible options: --from)"
-            _fail(exc.format_message())
+            _fail(redact(exc.format_message()) + _unquoted_dsn_hint(exc))
         except BrokenPipeError:
             sys.exit(int(ExitCode.OK))
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _unquoted_dsn_hint(exc: click.ClickException) -> str:
+    """A libpq ``key=value`` DSN given without quotes arrives as several arguments: say to quote it."""
+    message = exc.format_message()
+    if not message.startswith("Got unexpected extra argument"):
+        return ""
+    words = sys.argv[1:]
+    if sum(1 for w in words if re.match(r"^[A-Za-z_]+=", w)) < 2:
+        return ""
+    dsn = " ".join(w for w in words if re.match(r"^[A-Za-z_]+=", w) and not w.lower().startswith("password="))
+    return f"; a key=value DSN is one argument: quote it, e.g. dbaudit scan \"{terminal_safe(dsn)}\""
 
 
 def _split(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -235,8 +249,20 @@ def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | 
          **conn_kwargs: Any) -> None:
     """Audit the database at DSN (or a snapshot saved with `dbaudit snapshot`).
 
-    DSN is a postgresql:// URL or libpq key=value string; without it dbaudit reads DBAUDIT_DSN, then the PG*
-    variables.
+    DSN is a postgresql:// URL or a libpq key=value string (quoted: one argument), or a mysql:// (or
+    mariadb://) URL. Without one dbaudit reads DBAUDIT_DSN, then the PG* variables. What a mysql:// URL leaves
+    out comes from the [client] group of ~/.my.cnf, then MYSQL_HOST, MYSQL_TCP_PORT, MYSQL_UNIX_PORT and
+    MYSQL_PWD, as for the mysql client.
+
+    \b
+    Examples:
+      dbaudit scan postgresql://app@db.internal:5432/shop
+      dbaudit scan "host=db.internal dbname=shop user=app sslmode=require"
+      dbaudit scan mysql://app@db.internal:3306/shop
+      dbaudit scan "mariadb://app@localhost/shop?socket=/run/mysqld/mysqld.sock"
+      dbaudit scan "$DSN" --format html -o report.html
+      dbaudit scan "$DSN" --format sarif -o dbaudit.sarif --fail-on warning
+      dbaudit scan --from shop.json --all
     """
     from auditor.audit import AuditSettings, SnapshotFile, run_audit, verdict
     from auditor.config import load_config
