@@ -20,6 +20,7 @@ from auditor.sqlquote import pg_ident
 from auditor.workload import (
     DEFAULT_LARGE_ROWS,
     SEQ_SCANS,
+    application_statements,
     is_large,
     loop_parents,
     named_tables,
@@ -136,7 +137,9 @@ def _figures(stmt: Statement) -> dict[str, Any]:
 
 
 def _countable(snap: Snapshot) -> list[Statement]:
-    return [s for s in snap.statements if s.toplevel and s.calls > 0 and query_shape(snap, s.query).explainable]
+    """The application's statements (a bulk load or DDL is set apart, auditor.workload.statement_class)."""
+    return [s for s in application_statements(snap)
+            if s.toplevel and s.calls > 0 and query_shape(snap, s.query).explainable]
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -298,7 +301,7 @@ def missing_index_for_query(snap: Snapshot, opts: MissingIndexOptions) -> Iterat
     """
     plans = plans_by_queryid(snap)
     names = IndexNames(snap)
-    for stmt in snap.statements:
+    for stmt in application_statements(snap):
         plan = plans.get(stmt.queryid)
         if plan is None or not plan.explained:
             continue

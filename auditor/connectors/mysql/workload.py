@@ -38,6 +38,7 @@ from auditor.mysql_workload import (
     explain_cost,
     explain_scans,
     is_probe_text,
+    names_audited_schema,
     stddev_from_extremes,
     stddev_from_quantile,
     touches_only_system_schemas,
@@ -142,6 +143,7 @@ def build_statements(raw: Sequence[Mapping[str, Any]], snapshot: Snapshot, is_my
                      ) -> tuple[tuple[Statement, ...], dict[str, str], dict[str, int]]:
     """Statements from digest rows (one per digest, pooled over schemas); the sample texts by queryid; counts."""
     counts = {"self": 0, "catalog": 0}
+    audited = {s.lower() for s in snapshot.schemas}
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for r in raw:
         text = _text(r["digest_text"])
@@ -150,9 +152,12 @@ def build_statements(raw: Sequence[Mapping[str, Any]], snapshot: Snapshot, is_my
         if is_probe_text(text) or text.lstrip().upper().startswith(("EXPLAIN", "DESCRIBE")):
             counts["self"] += 1
             continue
-        if touches_only_system_schemas(analyze_mysql(text), _text(r["schema_name"]) or None, text):
+        shape = analyze_mysql(text)
+        if touches_only_system_schemas(shape, _text(r["schema_name"]) or None, text):
             counts["catalog"] += 1
             continue
+        if r["schema_name"] is None and not names_audited_schema(shape, text, audited):
+            continue  # run without a default database, on tables of schemas not audited
         groups.setdefault(_text(r["digest"]), []).append(r)
     out: list[Statement] = []
     samples: dict[str, str] = {}
