@@ -174,7 +174,7 @@ class Index:
     def table_key(self) -> tuple[str, str]:
         return (self.schema, self.table)
 
-    @property
+    @cached_property  # read for every index by several checks: computed once (frozen, so it cannot go stale)
     def columns(self) -> tuple[str | None, ...]:
         """Key columns in order; None at expression and prefix-key positions (a prefix is not the column's value:
         it serves neither a foreign key nor an ORDER BY on the column)."""
@@ -543,11 +543,23 @@ class Snapshot:
         return self._indexes_by_table.get((schema, table), [])
 
     def constraints_of(self, schema: str, table: str, type: str | None = None) -> list[Constraint]:
-        cons = self._constraints_by_table.get((schema, table), [])
-        return [c for c in cons if type is None or c.type == type]
+        if type is None:
+            return self._constraints_by_table.get((schema, table), [])
+        return self._constraints_by_table_type.get((schema, table, type), [])
+
+    @cached_property
+    def _constraints_by_table_type(self) -> dict[tuple[str, str, str], list[Constraint]]:
+        out: dict[tuple[str, str, str], list[Constraint]] = {}
+        for c in self.constraints:
+            out.setdefault((c.schema, c.table, c.type), []).append(c)
+        return out
+
+    @cached_property
+    def _foreign_keys(self) -> tuple[Constraint, ...]:
+        return tuple(c for c in self.constraints if c.type == "foreign_key")
 
     def foreign_keys(self) -> Iterator[Constraint]:
-        return (c for c in self.constraints if c.type == "foreign_key")
+        return iter(self._foreign_keys)
 
     def has_extension(self, name: str) -> bool:
         return name in self.extensions

@@ -234,6 +234,8 @@ def serves_fk_lookup(index: Index, columns: Sequence[str]) -> bool:
     if len(index.keys) < n:
         return False
     leading = index.columns[:n]
+    if leading[0] not in columns:  # the common case, rejected before the sorting below
+        return False
     if any(c is None for c in leading) or sorted(c for c in leading if c is not None) != sorted(columns):
         return False
     return implied_by_lookup(index.predicate, columns)
@@ -276,19 +278,26 @@ class IndexNames:
     schema, on MySQL an index name is unique per table. Built once per run; each name given is reserved."""
 
     def __init__(self, snapshot: Snapshot) -> None:
+        self._snapshot = snapshot
         self._per_table = snapshot.engine == "mysql"
-        self._taken: dict[tuple[str, ...], set[str]] = {}
-        for ix in snapshot.indexes:
-            self._taken.setdefault(self._space(ix.schema, ix.table), set()).add(ix.name)
-        if not self._per_table:
-            for t in snapshot.tables:
-                self._taken.setdefault((t.schema,), set()).add(t.name)
+        self._taken: dict[tuple[str, ...], set[str]] | None = None  # read on the first name asked for
 
     def _space(self, schema: str, table: str) -> tuple[str, ...]:
         return (schema, table) if self._per_table else (schema,)
 
+    def _names_taken(self) -> dict[tuple[str, ...], set[str]]:
+        if self._taken is None:
+            taken: dict[tuple[str, ...], set[str]] = {}
+            for ix in self._snapshot.indexes:
+                taken.setdefault(self._space(ix.schema, ix.table), set()).add(ix.name)
+            if not self._per_table:
+                for t in self._snapshot.tables:
+                    taken.setdefault((t.schema,), set()).add(t.name)
+            self._taken = taken
+        return self._taken
+
     def new(self, schema: str, table: str, columns: Sequence[str]) -> str:
-        taken = self._taken.setdefault(self._space(schema, table), set())
+        taken = self._names_taken().setdefault(self._space(schema, table), set())
         name = new_index_name(table, columns)
         n = 1
         while name in taken:

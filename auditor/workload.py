@@ -28,6 +28,7 @@ from typing import Any
 
 from pglast import ast, parse_sql
 from pglast.enums import A_Expr_Kind, BoolExprType, SetOperation
+from pglast.parser import parse_sql_json
 
 from auditor.model import Index, IndexProposal, PlanScan, PlanSummary, Snapshot, Statement, Table
 from auditor.relations import is_partition_tree, members, named_table, planned_rows, referencing_columns
@@ -41,6 +42,8 @@ INDEX_SCANS = frozenset({"Index Scan", "Index Only Scan", "Bitmap Heap Scan", "I
 SEQ_SCANS = frozenset({"Seq Scan", "Parallel Seq Scan", "Full Table Scan"})
 CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
 DEFAULT_LARGE_ROWS = 10_000
+# the statement kinds EXPLAIN accepts (QueryShape.kind)
+EXPLAINABLE = frozenset({"select", "insert", "update", "delete", "merge"})
 
 # The marker every SQL text dbaudit sends starts with, so its own statements can be told apart in
 # pg_stat_statements (which records neither application_name nor the client).
@@ -170,6 +173,15 @@ class WorkloadLatency:
     )
 
 
+_PAGING_WORD = re.compile(r"\b(?:offset|limit)\b", re.IGNORECASE)
+
+
+def may_page(text: str) -> bool:
+    """Whether the text can hold an OFFSET: every OFFSET is written with the word OFFSET, or on MySQL as
+    ``LIMIT n, m``; a text with neither word needs no parse to know it has none."""
+    return _PAGING_WORD.search(text) is not None
+
+
 # Statements that are not the application's queries: a dump restore, a migration, a batch load. They are set
 # apart (shown in the report's notes, see set_apart) and not judged by the WL checks nor counted in the latency
 # figures or the index coverage: a 2-second `INSERT ... VALUES` of 5,000 rows or a `CREATE INDEX` is not a slow
@@ -186,6 +198,7 @@ _INSERT = re.compile(r"(?:INSERT|REPLACE)\b", re.I)
 _MULTI_ROW = re.compile(r"\bVALUES\s*\((?:[^()]|\([^()]*\))*\)\s*(?:/\*\s*,\s*\.\.\.\s*\*/|,\s*\()", re.I)
 
 
+@functools.lru_cache(maxsize=65_536)
 def statement_class(query: str) -> str:
     """``application``, ``bulk_load`` (multi-row INSERT/REPLACE ... VALUES, LOAD DATA, COPY ... FROM) or ``ddl``
     (schema changes, grants, LOCK/UNLOCK TABLES of a dump, maintenance such as VACUUM and ANALYZE)."""
@@ -221,7 +234,7 @@ def latency_statements(snapshot: Snapshot) -> list[Statement]:
     for stmt in application_statements(snapshot):
         if not stmt.toplevel or stmt.calls <= 0:
             continue
-        if query_shape(snapshot, stmt.query).kind == "session":
+        if query_kind(snapshot, stmt.query) == "session":
             continue
         out.append(stmt)
     return out
@@ -249,6 +262,17 @@ def statement_percentile(stmt: Statement, q: float) -> float:
     """A statement's P95 / P99: the server's own figure where it keeps one (MySQL 8), else the model's estimate."""
     own = stmt.p95_ms if q == 0.95 else stmt.p99_ms if q == 0.99 else None
     return own if own is not None else LatencyModel.of(stmt).quantile(q)
+
+
+def query_kind(snapshot: Snapshot, text: str) -> str:
+    """The kind of a statement (:attr:`QueryShape.kind`) without building its parse tree on PostgreSQL.
+
+    Every statement's kind is needed (latency figures, the median of WL03), its tree only for a few: parsing
+    to Python objects costs some 20 times more than the kind alone.
+    """
+    if snapshot.engine == "mysql":
+        return query_shape(snapshot, text).kind
+    return statement_kind(text)
 
 
 def query_shape(snapshot: Snapshot, text: str) -> QueryShape:
@@ -312,7 +336,7 @@ class QueryShape:
 
     @property
     def explainable(self) -> bool:
-        return self.kind in ("select", "insert", "update", "delete", "merge")
+        return self.kind in EXPLAINABLE
 
     @property
     def not_explained_reason(self) -> str:
@@ -354,6 +378,31 @@ def _walk(node: Any) -> Iterator[Any]:
     elif isinstance(node, tuple | list):
         for item in node:
             yield from _walk(item)
+
+
+_TOP_NODE = re.compile(r'"stmts":\[\{"stmt":\{"(\w+)"')
+
+
+@functools.lru_cache(maxsize=65536)
+def statement_kind(text: str) -> str:
+    """``analyze_query(text).kind``, from libpg_query's JSON output read only as far as the statement's node
+    name: the same parser, so the same verdict (unparsed included), at a fraction of the cost."""
+    try:
+        tree = parse_sql_json(text)
+    except Exception:  # noqa: BLE001 - as analyze_query: pglast raises ParseError and a few others
+        return "unparsed"
+    top = _TOP_NODE.search(tree[:200])
+    if top is None:
+        return "unparsed"  # no statement: an empty text
+    node = getattr(ast, top.group(1), None)
+    if node is None:
+        return "utility"
+    if node is ast.ExplainStmt:
+        return "utility"
+    kind = next((k for t, k in _KINDS.items() if issubclass(node, t)), None)
+    if kind is None:
+        kind = "session" if issubclass(node, _SESSION_NODES) else "utility"
+    return kind
 
 
 @functools.lru_cache(maxsize=8192)
