@@ -33,6 +33,7 @@ demo: install
 
 bench: install
 	$(BIN)/python bench/bench_checks.py
+	$(BIN)/python bench/bench_scale.py
 	$(BIN)/python bench/bench_catalog.py
 	$(BIN)/python bench/bench_percentiles.py
 	$(BIN)/python bench/bench_normalization.py

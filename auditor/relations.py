@@ -26,7 +26,7 @@ from pglast import ast, parse_sql
 from pglast.enums import BoolExprType, NullTestType
 
 from auditor import sqlquote
-from auditor.model import Index, Snapshot, Table
+from auditor.model import Constraint, Index, Snapshot, Table
 
 # BRIN only narrows block ranges: every referential check on a delete would read large parts of the table
 FK_LOOKUP_METHODS_EXCLUDED = frozenset({"brin"})
@@ -159,6 +159,31 @@ def reference_candidates(snapshot: Snapshot, tables: list[Table]) -> list[tuple[
     return out
 
 
+def _named_references(snapshot: Snapshot) -> dict[tuple[str, str], list[tuple[Table, str, Table]]]:
+    """:func:`reference_candidates` over the snapshot's tables, by referenced table: computed once per snapshot
+    (WL03 asks for every hot lookup, and each pass reads every column of every table)."""
+    found = snapshot.memo.get("named_references")
+    if found is None:
+        tables = [t for t in snapshot.tables if t.kind in ("table", "partitioned")]
+        found = {}
+        for child, column, target in reference_candidates(snapshot, tables):
+            found.setdefault(target.key, []).append((child, column, target))
+        snapshot.memo["named_references"] = found
+    return found  # type: ignore[no-any-return]
+
+
+def _foreign_keys_to(snapshot: Snapshot) -> dict[tuple[str, str], list[Constraint]]:
+    """The foreign keys by the table they reference, in snapshot order; once per snapshot."""
+    found = snapshot.memo.get("foreign_keys_to")
+    if found is None:
+        found = {}
+        for fk in snapshot.foreign_keys():
+            if fk.ref_table_key is not None:
+                found.setdefault(fk.ref_table_key, []).append(fk)
+        snapshot.memo["foreign_keys_to"] = found
+    return found  # type: ignore[no-any-return]
+
+
 def referencing_columns(snapshot: Snapshot, schema: str, table: str,
                         columns: Sequence[str]) -> dict[tuple[str, str], list[str]]:
     """The tables whose rows name one row of ``schema.table`` by ``columns``, with how: table key -> labels.
@@ -169,15 +194,14 @@ def referencing_columns(snapshot: Snapshot, schema: str, table: str,
     """
     out: dict[tuple[str, str], list[str]] = {}
     declared: set[tuple[str, str, str]] = set()
-    for fk in snapshot.foreign_keys():
-        if fk.ref_table_key == (schema, table) and sorted(fk.ref_columns) == sorted(columns):
+    for fk in _foreign_keys_to(snapshot).get((schema, table), ()):
+        if sorted(fk.ref_columns) == sorted(columns):
             out.setdefault(fk.table_key, []).append(f"{fk.schema}.{fk.table}({', '.join(fk.columns)}) [{fk.name}]")
             declared.update((fk.schema, fk.table, c) for c in fk.columns)
     pk = snapshot.constraints_of(schema, table, "primary_key")
     if len(columns) == 1 and pk and tuple(pk[0].columns) == tuple(columns):
-        tables = [t for t in snapshot.tables if t.kind in ("table", "partitioned")]
-        for child, column, target in reference_candidates(snapshot, tables):
-            if target.key == (schema, table) and (child.schema, child.name, column) not in declared:
+        for child, column, _target in _named_references(snapshot).get((schema, table), ()):
+            if (child.schema, child.name, column) not in declared:
                 out.setdefault(child.key, []).append(
                     f"{child.schema}.{child.name}({column}), named after {schema}.{table}")
     return out

@@ -57,6 +57,14 @@ class SamplingBudget:
     profile_chars: int = 512  # text is cut to this length before profiling
     show_samples: bool = False
     examples_per_column: int = 3
+    # values one table's sample may hold on the client (rows x sampled expressions): the timeouts bound the
+    # server's work, this bounds the client's time and memory (hashing, list profiles, the dependency checks)
+    # whatever --sample-rows asks; the default rows of the widest sampled table stay below it
+    max_values: int = 2_000_000
+
+    def rows_for(self, values_per_row: int) -> int:
+        """Rows to sample from a table whose sample holds ``values_per_row`` values per row."""
+        return max(1, min(self.rows_per_table, self.max_values // max(1, values_per_row)))
 
     @classmethod
     def from_options(cls, options: CollectOptions) -> SamplingBudget:

@@ -103,7 +103,10 @@ class LatencyModel:
         return origin, math.log(m) - sigma2 / 2, math.sqrt(sigma2)
 
     def cdf(self, x: float) -> float:
-        params = self._params()
+        return self._cdf(self._params(), x)
+
+    def _cdf(self, params: tuple[float, float, float] | None, x: float) -> float:
+        """The CDF at ``x`` given :meth:`_params` (computed once by :func:`mixture_quantile`, not per point)."""
         if params is None:
             if self.calls == 2 and self.high > self.low:
                 return 0.0 if x < self.low else (0.5 if x < self.high else 1.0)
@@ -141,8 +144,11 @@ def mixture_quantile(models: Sequence[LatencyModel], q: float, weights: Sequence
     if total <= 0:
         raise ValueError("weights sum to zero")
 
+    # each model's log-normal parameters once: the bisection evaluates every model's CDF up to 100 times
+    fitted = [(wi, m, m._params()) for wi, m in zip(w, models, strict=True)]
+
     def cdf(x: float) -> float:
-        return sum(wi * m.cdf(x) for wi, m in zip(w, models, strict=True)) / total
+        return sum(wi * m._cdf(params, x) for wi, m, params in fitted) / total
 
     lo = min(m.low for m in models)
     hi = max(m.high for m in models)
@@ -174,6 +180,15 @@ class WorkloadLatency:
 
 
 _PAGING_WORD = re.compile(r"\b(?:offset|limit)\b", re.IGNORECASE)
+
+
+_CATALOG_WORD = re.compile(r"pg_|information_schema", re.IGNORECASE)
+
+
+def may_read_catalog(text: str) -> bool:
+    """Whether :attr:`QueryShape.catalog_only` can hold: a catalog relation's name holds ``pg_`` (pg_catalog,
+    pg_class...) or is information_schema's, whatever its case; a text with neither needs no parse."""
+    return _CATALOG_WORD.search(text) is not None
 
 
 def may_page(text: str) -> bool:
@@ -921,6 +936,30 @@ class Loop:
         return self.rows / self.calls if self.calls else 0.0
 
 
+ParentIndex = dict[tuple[str, str], list[tuple[int, Statement, frozenset[tuple[str, str]]]]]
+
+
+def _parents_by_table(snapshot: Snapshot, statements: Sequence[Statement], min_rows_per_call: float) -> ParentIndex:
+    """The statements that can be a loop's parent (top-level SELECTs returning at least ``min_rows_per_call`` rows
+    per call), by each table they read, with their position and tables: built once for a run of WL03, which asks
+    for every hot lookup (a pass over the whole workload per lookup is lookups x statements)."""
+    memo = snapshot.memo.get("loop_parents")
+    if memo is not None and memo[0] is statements and memo[1] == min_rows_per_call:
+        return memo[2]  # type: ignore[no-any-return]
+    index: ParentIndex = {}
+    for pos, stmt in enumerate(statements):
+        if not stmt.toplevel or stmt.calls <= 0 or stmt.rows < min_rows_per_call * stmt.calls:
+            continue
+        if query_kind(snapshot, stmt.query) != "select":
+            continue
+        shape = query_shape(snapshot, stmt.query)
+        tables = frozenset(t.key for t in (resolve_table(snapshot, r) for r in shape.relations) if t is not None)
+        for key in tables:
+            index.setdefault(key, []).append((pos, stmt, tables))
+    snapshot.memo["loop_parents"] = (statements, min_rows_per_call, index)
+    return index
+
+
 def loop_parents(snapshot: Snapshot, lookup_stmt: Statement, lookup: Lookup, statements: Sequence[Statement],
                  min_rows_per_call: float = 2.0, tolerance: float = 0.5) -> Loop | None:
     """The parent statements that explain a lookup's calls as a loop over their rows, or None.
@@ -938,16 +977,13 @@ def loop_parents(snapshot: Snapshot, lookup_stmt: Statement, lookup: Lookup, sta
     refs = referencing_columns(snapshot, lookup.schema, lookup.table, lookup.columns) if lookup.columns else {}
     if not refs:
         return None
+    # the statements that read one of the referencing tables, in workload order
+    by_table = _parents_by_table(snapshot, statements, min_rows_per_call)
+    reading = sorted({pos: (stmt, tables) for key in refs for pos, stmt, tables in by_table.get(key, ())}.items())
     candidates: list[tuple[Statement, tuple[str, ...]]] = []
-    for stmt in statements:
-        if stmt.queryid == lookup_stmt.queryid or not stmt.toplevel or stmt.calls <= 0:
+    for _, (stmt, tables) in reading:
+        if stmt.queryid == lookup_stmt.queryid:
             continue
-        if stmt.rows < min_rows_per_call * stmt.calls:
-            continue
-        shape = query_shape(snapshot, stmt.query)
-        if shape.kind != "select":
-            continue
-        tables = {t.key for t in (resolve_table(snapshot, r) for r in shape.relations) if t is not None}
         how = tuple(label for key in sorted(tables & set(refs)) for label in refs[key])
         if how:
             candidates.append((stmt, how))

@@ -293,6 +293,11 @@ def _er(doc: Document, snap: Snapshot) -> None:
               + ", ".join(f"{e.name} ({e.hidden_columns})" for e in hidden) + ".")
 
 
+# Beyond this many tables, the per-table definitions of the report (columns, constraints, indexes) are those of
+# the largest ones only; the list of tables stays whole.
+DETAIL_MAX_TABLES = 500
+
+
 def _tables(doc: Document, snap: Snapshot) -> None:
     doc.h(2, "3. Table definitions", "tables")
     profiles = design.table_profiles(snap)
@@ -318,7 +323,17 @@ def _tables(doc: Document, snap: Snapshot) -> None:
           "written, from the server's statistics since they were last reset."
           + (" Rows marked (live) are the live-tuple count of a table never analyzed, which has no planner "
              "estimate yet." if any(p.size is not None and p.size.rows_from_live for p in profiles) else ""))
-    for p in profiles:
+    detailed = profiles
+    if len(profiles) > DETAIL_MAX_TABLES:
+        # a 20,000-table schema would make a report of tens of megabytes that a browser barely opens
+        largest = sorted(profiles, key=lambda p: (-(_bytes(p) or 0), -(_row_count(p) or 0),
+                                                  p.table.schema, p.table.name))[:DETAIL_MAX_TABLES]
+        shown = {p.table.key for p in largest}
+        detailed = [p for p in profiles if p.table.key in shown]
+        doc.p(f"Trimmed: the definitions below are those of the {DETAIL_MAX_TABLES} largest of the "
+              f"{len(profiles)} tables (by size, then rows); every table is in the list above, and a snapshot "
+              "(dbaudit snapshot) holds all their definitions.")
+    for p in detailed:
         t = p.table
         doc.h(3, t.qualified, table_anchor(t.schema, t.name))
         facts: list[Inline] = [f"{t.kind.replace('_', ' ')}, about {_rows(p)} rows, {human_bytes(_bytes(p))}"]

@@ -149,8 +149,8 @@ def _statements(n_tables: int, n_statements: int) -> tuple[list[Statement], list
         shape = _SHAPES[k % len(_SHAPES)]
         query = shape.format(t=_name(i), p=_name(i - 1))
         calls = 10 + (k * 7919) % 100_000
-        if k % 1000 == 0:
-            calls *= 100  # a hot lookup (WL03 looks for its parent)
+        if k % 48 == 0:
+            calls *= 100  # a hot lookup (WL03 looks for its parent): about a hundred
         mean = 150.0 if k % 50 == 7 else 0.05 + (k % 97) * 0.3  # one in 50 above WL01's 100 ms
         statements.append(Statement(
             queryid=str(1_000_000 + k), query=query, calls=calls, total_ms=calls * mean, mean_ms=mean,

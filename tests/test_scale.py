@@ -12,7 +12,7 @@ import pytest
 
 from auditor.engine import all_checks, run_checks
 from auditor.model import Finding, Snapshot
-from auditor.workload import analyze_query, may_page, statement_kind
+from auditor.workload import analyze_query, may_page, may_read_catalog, statement_kind
 from tests.scale import EXPLAINED, scale_snapshot
 
 N = 10_000
@@ -88,3 +88,30 @@ def test_statement_kind_agrees_with_the_parse_tree(snapshot: Snapshot) -> None:
 def test_may_page_is_never_wrong_about_an_offset(text: str) -> None:
     if analyze_query(text).has_offset:
         assert may_page(text)
+
+
+@pytest.mark.parametrize("text", [
+    "SELECT * FROM pg_class", "SELECT * FROM PG_CLASS c JOIN Pg_Namespace n ON n.oid = c.relnamespace",
+    "SELECT * FROM information_schema.tables", "SELECT * FROM INFORMATION_SCHEMA.COLUMNS",
+    "SELECT * FROM pg_catalog.pg_stat_activity", "SELECT * FROM orders", "SELECT 1",
+])
+def test_may_read_catalog_is_never_wrong_about_a_catalog_statement(text: str) -> None:
+    if analyze_query(text).catalog_only:
+        assert may_read_catalog(text)
+    assert may_read_catalog(text) == ("pg_" in text.lower() or "information_schema" in text.lower())
+
+
+def test_report_details_the_largest_tables_only_past_the_limit() -> None:
+    from datetime import UTC, datetime
+
+    from auditor.report import build_report
+    from reports.document import DETAIL_MAX_TABLES, Heading, Para, build_document
+
+    snap = scale_snapshot(DETAIL_MAX_TABLES + 100, 50)
+    doc = build_document(build_report(snap, run_checks(snap, all_checks()), datetime.now(UTC), 1.0))
+    details = [b for b in doc.blocks if isinstance(b, Heading) and b.level == 3 and b.anchor.startswith("t-")]
+    assert len(details) == DETAIL_MAX_TABLES
+    largest = sorted(snap.tables, key=lambda t: -(t.total_bytes or 0))[:DETAIL_MAX_TABLES]
+    assert {d.anchor for d in details} == {f"t-{t.schema}-{t.name}" for t in largest}
+    notes = [b for b in doc.blocks if isinstance(b, Para) and "Trimmed: the definitions" in str(b.runs[0])]
+    assert len(notes) == 1 and f"of the {DETAIL_MAX_TABLES + 100} tables" in str(notes[0].runs[0])

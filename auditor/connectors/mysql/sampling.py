@@ -125,7 +125,7 @@ def _sample_one(session: Session, snapshot: Snapshot, table: Table, budget: Samp
     exprs += [f"LEFT({mysql_ident(c.name)}, {budget.profile_chars}) AS t{i}" for i, c in enumerate(text_cols)]
     select_list = ", ".join(exprs)
     target = mysql_qualified(table.schema, table.name)
-    n = budget.rows_per_table
+    n = budget.rows_for(len(exprs) - 1)  # the probe's own mark aside
     timeout_s = max(0.1, min(budget.table_timeout_s, remaining))
     pk = integer_pk(snapshot, table)
     est = table.estimated_rows

@@ -113,7 +113,8 @@ def sample_tables(conn: psycopg.Connection[Any], tables: Iterable[Table],
         probe.own_transaction = True
     try:
         probe.original_timeout = str(probe.run("SHOW statement_timeout")[0][0])
-        readable = _readable_columns(probe, candidates)
+        # privileges of the tables that will be sampled only: the rest are skipped by the limit anyway
+        readable = _readable_columns(probe, candidates[:budget.max_tables])
         for i, table in enumerate(candidates):
             progress.report("sampling", f"{table.schema}.{table.name}", i + 1, len(candidates))
             if i >= budget.max_tables:
@@ -160,9 +161,8 @@ def _readable_columns(probe: _Probe, tables: list[Table]) -> dict[tuple[str, str
     return {(r[0], r[1]): set(r[2] or ()) for r in rows}
 
 
-def _method(table: Table, budget: SamplingBudget) -> tuple[str, float | None]:
+def _method(table: Table, budget: SamplingBudget, n: int) -> tuple[str, float | None]:
     est = table.estimated_rows
-    n = budget.rows_per_table
     if est is None or est <= max(budget.full_read_rows, n):
         return "full", None
     # 10 % more than needed, so that LIMIT trims little and the sample stays spread over the table
@@ -194,7 +194,8 @@ def _sample_one(probe: _Probe, table: Table, readable: set[str] | None) -> Table
         pgsql.SQL("left({}::text, {})").format(pgsql.Identifier(c.name), pgsql.Literal(budget.profile_chars))
         for c in text_cols
     ]
-    method, percent = _method(table, budget)
+    n = budget.rows_for(len(exprs))
+    method, percent = _method(table, budget, n)
     sample_clause: pgsql.Composable = pgsql.SQL("")
     if method != "full":
         sample_clause = pgsql.SQL(" TABLESAMPLE {} ({}) REPEATABLE ({})").format(
@@ -203,7 +204,7 @@ def _sample_one(probe: _Probe, table: Table, readable: set[str] | None) -> Table
     # the alias is a second mark, inside the statement: it survives where a comment is dropped
     select = pgsql.SQL("SELECT {}, 1 AS {} FROM {}{} LIMIT {}").format(
         pgsql.SQL(", ").join(exprs), pgsql.Identifier(PROBE_ALIAS), pgsql.Identifier(table.schema, table.name),
-        sample_clause, pgsql.Literal(budget.rows_per_table))
+        sample_clause, pgsql.Literal(n))
     t0 = time.perf_counter()
     try:
         rows = probe.run("SAVEPOINT dbaudit_sample",

@@ -38,12 +38,14 @@ SELECT
   LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
   LEFT JOIN pg_catalog.pg_stat_all_tables s ON s.relid = c.oid
   CROSS JOIN (SELECT current_setting('block_size')::bigint AS size) bs
-  -- the TOAST table and its index
-  LEFT JOIN LATERAL (SELECT sum(tc.relpages)::bigint AS pages
+  -- the TOAST table and its index, each looked up by oid (an OR of the two would read pg_class whole per table)
+  LEFT JOIN LATERAL (SELECT tc.relpages::bigint
+                            + coalesce((SELECT sum(tic.relpages)::bigint
+                                          FROM pg_catalog.pg_index ti
+                                          JOIN pg_catalog.pg_class tic ON tic.oid = ti.indexrelid
+                                         WHERE ti.indrelid = c.reltoastrelid), 0) AS pages
                        FROM pg_catalog.pg_class tc
-                      WHERE tc.oid = c.reltoastrelid
-                         OR tc.oid IN (SELECT ti.indexrelid FROM pg_catalog.pg_index ti
-                                        WHERE ti.indrelid = c.reltoastrelid)) toast ON c.reltoastrelid <> 0
+                      WHERE tc.oid = c.reltoastrelid) toast ON c.reltoastrelid <> 0
   LEFT JOIN LATERAL (SELECT sum(xc.relpages)::bigint AS pages
                        FROM pg_catalog.pg_index x
                        JOIN pg_catalog.pg_class xc ON xc.oid = x.indexrelid
