@@ -101,6 +101,7 @@ class Table:
     engine: str | None = None  # storage engine (MySQL)
     columns: tuple[Column, ...] = ()
     stats: TableStats = field(default_factory=TableStats)
+    policy_columns: tuple[str, ...] = ()  # columns row-level security policies read (PostgreSQL)
 
     @property
     def qualified(self) -> str:
@@ -278,6 +279,9 @@ class ListProfile:
     # item occurs in at least two distinct values (tags reuse a vocabulary, prose does not); None: not measured.
     word_list_rows: int = 0
     item_recurrence: float | None = None
+    # share of the distinct items seen at two or more positions across values ("red,green" / "green,blue"),
+    # a value holding one item alone counting as position 0: pairs ("Smith, John") keep their parts in place
+    position_overlap: float | None = None
 
 
 @dataclass(frozen=True)
@@ -294,6 +298,53 @@ class ColumnSample:
 
 
 @dataclass(frozen=True)
+class ParentMatch:
+    """One column of a sampled table compared, row by row on the server, with one column of the row its foreign
+    key references: counts only, never values (the copies-through-foreign-keys probe, NF03/NF04)."""
+
+    column: str  # the sampled (child) table's column
+    parent_column: str  # the referenced table's column
+    compared: int = 0  # joined rows where either is non-null (a NULL beside a value disagrees)
+    equal: int = 0  # of them, rows where the two are equal (compared as text)
+
+
+@dataclass(frozen=True)
+class ForeignKeyJoin:
+    """A sample of a table's rows joined to the rows its foreign key references."""
+
+    constraint: str
+    columns: tuple[str, ...] = ()  # the foreign key's columns, in the sampled table
+    ref_schema: str = ""
+    ref_table: str = ""
+    rows: int = 0  # sampled rows that found their referenced row
+    parents: int = 0  # distinct referenced rows among them
+    matches: tuple[ParentMatch, ...] = ()
+    skipped_reason: str | None = None  # set when the join could not be read
+
+
+@dataclass(frozen=True)
+class GroupSelection:
+    """The rows of a group sample chosen for one candidate determinant: every row of each chosen value."""
+
+    determinant: tuple[str, ...]
+    mask: str = ""  # auditor.sampling.encode_codes of 1 (chosen for this determinant) / 0, row-aligned
+    rows: int = 0  # rows chosen for it
+
+
+@dataclass(frozen=True)
+class GroupSample:
+    """A second sample of a large table, keyed by the hash of candidate determinants, so that each chosen
+    determinant value comes with all its rows (codes only, like the uniform sample)."""
+
+    rows: int = 0
+    method: str = "hash"  # rows where hash(determinant) falls in a slice of the hash space
+    duration_s: float = 0.0
+    columns: tuple[ColumnSample, ...] = ()
+    selections: tuple[GroupSelection, ...] = ()
+    skipped_reason: str | None = None
+
+
+@dataclass(frozen=True)
 class TableSample:
     schema: str
     table: str
@@ -305,6 +356,8 @@ class TableSample:
     columns: tuple[ColumnSample, ...] = ()
     unsampled_columns: tuple[str, ...] = ()  # types without useful equality (bytea, json, arrays...) or no privilege
     skipped_reason: str | None = None  # set when the table was not sampled at all
+    fk_joins: tuple[ForeignKeyJoin, ...] = ()  # sampled rows compared with the rows their foreign keys reference
+    groups: GroupSample | None = None  # whole groups of high-cardinality candidate determinants (large tables)
 
     @property
     def key(self) -> tuple[str, str]:

@@ -25,6 +25,12 @@ SELECT
     pc.relname AS parent_name,
     c.relispartition AS is_partition,
     pg_catalog.has_table_privilege(c.oid, 'SELECT') AS readable,
+    -- columns that row-level security policies read (a policy's expression depends on each column it uses)
+    (SELECT array_agg(DISTINCT a.attname::text)
+       FROM pg_catalog.pg_depend pd
+       JOIN pg_catalog.pg_attribute a ON a.attrelid = pd.refobjid AND a.attnum = pd.refobjsubid
+      WHERE pd.classid = 'pg_catalog.pg_policy'::regclass AND pd.refclassid = 'pg_catalog.pg_class'::regclass
+        AND pd.refobjid = c.oid AND pd.refobjsubid > 0) AS policy_columns,
     s.seq_scan, s.seq_tup_read, s.idx_scan, s.idx_tup_fetch,
     s.n_tup_ins, s.n_tup_upd, s.n_tup_del, s.n_tup_hot_upd, s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze,
     s.last_vacuum, s.last_autovacuum, s.last_analyze, s.last_autoanalyze,
