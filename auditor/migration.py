@@ -44,7 +44,6 @@ LOCK_TIMEOUT = "5s"  # the switch gives up rather than queue writes behind a lon
 
 INDEX_ADD_CODES = ("IX05", "WL02")
 INDEX_DROP_CODES = ("IX02", "IX03", "IX01")  # duplicates first: the surest
-WIDEN_CODES = ("KY04", "KY02")
 # schema findings that need a design decision or an application change, not a scripted migration
 DESIGN_CODES = {
     "KY01": "choosing the key is a design decision (a natural key, or a new identity column built online)",
@@ -55,8 +54,8 @@ DESIGN_CODES = {
     "WL03": "an application change: fetch the rows in one statement",
     "WL04": "an application change: keyset pagination",
 }
-# MySQL 8.0.16+ CHECK ... NOT ENFORCED: the closest thing to NOT VALID there
 _INTEGER_TYPES = {"smallint", "integer", "bigint", "int", "tinyint", "mediumint", "int2", "int4", "int8"}
+_INT_RANK = {"smallint": 1, "int2": 1, "integer": 2, "int": 2, "int4": 2, "bigint": 3, "int8": 3}
 _IDENT = r'(?:"(?:[^"]|"")+"|`(?:[^`]|``)+`|[^\s."`(;]+)'
 _CREATE_INDEX = re.compile(
     rf"^CREATE (?P<unique>UNIQUE )?INDEX (?P<conc>CONCURRENTLY )?(?P<name>{_IDENT}) ON (?P<only>ONLY )?"
@@ -75,6 +74,7 @@ class Step:
     rollback: tuple[str, ...]  # statements that undo it; comments only where nothing needs undoing
     lock: str  # what it locks, for how long
     note: str = ""
+    kind: str = ""  # steps of one kind ("add-index", "drop-index", "drop-unused") merge when there are many
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ def _index_add_step(snap: Snapshot, f: Finding) -> Step | None:
         "A failed or cancelled concurrent build leaves an INVALID index behind: run the rollback, then retry."
     more = f" (and {len(names) - 1} on its partitions or children)" if len(names) > 1 else ""
     return Step(1, f"Add the index {names[0]} on {table}{more}", table, (f.code,), forward, tuple(rollback),
-                lock, note)
+                lock, note, "add-index")
 
 
 def _recreate_index_sql(snap: Snapshot, ix: Index) -> tuple[str, ...]:
@@ -198,7 +198,7 @@ def _index_drop_step(snap: Snapshot, f: Finding) -> Step | None:
         lock = "SHARE UPDATE EXCLUSIVE: reads and writes go on"
     table = f"{ix.schema}.{ix.table}"
     return Step(4, f"Drop the {why} index {ix.qualified}".replace("  ", " "), table, (f.code,), forward,
-                _recreate_index_sql(snap, ix), lock, note)
+                _recreate_index_sql(snap, ix), lock, note, "drop-unused" if f.code == "IX01" else "drop-index")
 
 
 def _rebuild_step(snap: Snapshot, f: Finding) -> Step | None:
@@ -230,7 +230,7 @@ def _validate_step(snap: Snapshot, f: Finding) -> Step | None:
             f"SELECT count(*) FROM {qualified} WHERE NOT ({clause});  -- must be 0 before enforcing",
             f"ALTER TABLE {qualified} ALTER CHECK {sqlquote.mysql_ident(con.name)} ENFORCED;",
         ), (f"ALTER TABLE {qualified} ALTER CHECK {sqlquote.mysql_ident(con.name)} NOT ENFORCED;",),
-            "MySQL 8.0.16+ checks the existing rows as it enforces", "")
+            "MySQL 8.0.16+ reads every row as it enforces the check: time it on a replica first", "")
     if not f.remediation:
         return None
     return Step(2, f"Validate {o.constraint} on {table}", table, (f.code,), _sql_lines(f.remediation),
@@ -276,7 +276,8 @@ def _widenings(snap: Snapshot, findings: Sequence[Finding]) -> list[_Widen]:
                 continue
             for name, ref_type in zip(con.columns, con.ref_column_types, strict=False):
                 c = t.column(name)
-                if c is None or c.data_type == ref_type or ref_type.split("(")[0] not in _INTEGER_TYPES:
+                # only a widening: a wider referencing column is KY02's other case, whose fix is the referenced key's
+                if c is None or _INT_RANK.get(ref_type, 0) <= _INT_RANK.get(c.data_type, 9):
                     continue
                 key = (t.schema, t.name, c.name)
                 if key in found:
@@ -354,6 +355,12 @@ def widen_blocker(snap: Snapshot, w: _Widen) -> str | None:
               if con.type in ("unique", "exclusion", "check") and w.column.name in con.columns]
     if others:
         return f"constraints {', '.join(others)} name the column and would need rebuilding"
+    word = re.compile(rf"\b{re.escape(w.column.name)}\b")
+    by_expression = [ix.name for ix in snap.indexes_of(w.table.schema, w.table.name)
+                     if any(k.expression and word.search(k.expression) for k in ix.keys)
+                     or (ix.predicate and word.search(ix.predicate))]
+    if by_expression:
+        return f"expression or partial indexes {', '.join(by_expression)} use the column and would need rebuilding"
     return None
 
 
@@ -400,20 +407,22 @@ def _pg_widen_steps(snap: Snapshot, w: _Widen, dropped: frozenset[tuple[str, str
         forward.append(f"ALTER TABLE {qt} VALIDATE CONSTRAINT {check};")
     if is_pk:
         forward.append(f"CREATE UNIQUE INDEX CONCURRENTLY {new_key} ON {qt} ({n});")
-        rollback.append(f"DROP INDEX CONCURRENTLY IF EXISTS {sqlquote.pg_qualified(t.schema, _unq(new_key))};")
+        rollback.append(f"DROP INDEX CONCURRENTLY IF EXISTS {sqlquote.pg_qualified(t.schema, _unquote(new_key))};")
     renames: list[tuple[str, str]] = []
     manual: list[str] = []
     for ix in snap.indexes_of(t.schema, t.name):
         if c.name not in ix.columns or ix.backs_constraint or (ix.schema, ix.name) in dropped:
             continue
         keys = _key_list(ix, c.name, new)
-        if keys is None or ix.predicate:
+        if keys is None:  # an expression on another column, beside this one: left to the reader
             manual.append(ix.name)
             continue
         copy = _with_suffix(ix.name, "_new")
         unique = "UNIQUE " if ix.is_unique else ""
         method = f" USING {ix.method}" if ix.method != "btree" else ""
-        forward.append(f"CREATE {unique}INDEX CONCURRENTLY {sqlquote.pg_ident(copy)} ON {qt}{method} ({keys});")
+        where = f" WHERE {ix.predicate}" if ix.predicate else ""  # a predicate on other columns, kept as is
+        forward.append(f"CREATE {unique}INDEX CONCURRENTLY {sqlquote.pg_ident(copy)} ON {qt}{method} ({keys})"
+                       f"{where};")
         rollback.append(f"DROP INDEX CONCURRENTLY IF EXISTS {sqlquote.pg_qualified(t.schema, copy)};")
         renames.append((copy, ix.name))
     steps.append(Step(
@@ -524,10 +533,6 @@ def _pg_widen_steps(snap: Snapshot, w: _Widen, dropped: frozenset[tuple[str, str
     return steps
 
 
-def _unq(ident: str) -> str:
-    return _unquote(ident)
-
-
 def _sequence_of(c: Column, known: str | None) -> str | None:
     if c.default:
         m = _NEXTVAL.search(c.default)
@@ -562,10 +567,17 @@ def _mysql_widen_step(snap: Snapshot, f: Finding) -> Step | None:
             continue
         parts = [_unquote(p) for p in re.findall(_IDENT, m["table"])]
         schema, name = (parts[0], parts[1]) if len(parts) == 2 else (snap.database or "", parts[0])
-        change = m["change"].replace('"', '\\"')
-        forward.append(f'-- pt-online-schema-change --alter "{change}" D={schema},t={name} '
+        change = "'" + m["change"].replace("'", "'\\''") + "'"  # one shell word: backticks stay literal
+        forward.append(f"-- pt-online-schema-change --alter {change} D={schema},t={name} "
                        "--no-drop-old-table --execute")
-        forward.append(f"--   (or: gh-ost --database={schema} --table={name} --alter=\"{change}\" --execute)")
+        forward.append(f"--   (or: gh-ost --database={schema} --table={name} --alter={change} --execute)")
+        referenced = [fk.name for fk in snap.foreign_keys() if fk.ref_table_key == (schema, name)]
+        own = snap.constraints_of(schema, name, "foreign_key")
+        if referenced:
+            forward.append(f"--   {name} is referenced by foreign keys ({', '.join(referenced)}): pt-online-schema-"
+                           "change needs --alter-foreign-keys-method=rebuild_constraints")
+        if referenced or own:
+            forward.append("--   gh-ost does not support tables with foreign keys: use pt-online-schema-change")
         rollback.append(f"-- pt-online-schema-change kept the old table as _{name}_old: "
                         f"RENAME TABLE {sqlquote.mysql_qualified(schema, name)} TO "
                         f"{sqlquote.mysql_qualified(schema, name + '_widened')}, "
@@ -575,6 +587,30 @@ def _mysql_widen_step(snap: Snapshot, f: Finding) -> Step | None:
     return Step(3, f"Widen the counter {f.object.label()}", table or f.object.label(), (f.code,), tuple(forward),
                 tuple(rollback), "the tools copy in small chunks and swap with one atomic RENAME TABLE",
                 "Both tools need a primary or unique key on the table; test them on a replica first.")
+
+
+GROUP_AT = 4  # this many steps of one kind in a phase read better as one step with one statement a line
+_GROUP_TITLES = {"add-index": "Add {n} indexes", "drop-index": "Drop {n} duplicate or redundant indexes",
+                 "drop-unused": "Drop {n} unused indexes"}
+
+
+def _merged(steps: list[Step]) -> list[Step]:
+    """Many steps of one kind (a schema with hundreds of missing foreign-key indexes) as one step each kind."""
+    out: list[Step] = []
+    for step in steps:
+        group = [s for s in steps if s.kind and s.kind == step.kind and s.phase == step.phase]
+        if len(group) < GROUP_AT or not step.kind:
+            out.append(step)
+            continue
+        if step is not group[0]:
+            continue
+        tables = sorted({s.table for s in group})
+        codes = tuple(sorted({c for s in group for c in s.codes}))
+        title = _GROUP_TITLES[step.kind].format(n=len(group)) + f" on {len(tables)} tables"
+        out.append(Step(step.phase, title, ", ".join(tables), codes,
+                        tuple(line for s in group for line in s.forward),
+                        tuple(line for s in reversed(group) for line in s.rollback), step.lock, step.note, step.kind))
+    return out
 
 
 # ---- the plan --------------------------------------------------------------------------------------------------
@@ -617,6 +653,7 @@ def plan(snap: Snapshot, findings: Iterable[Finding]) -> Plan:
     for code in INDEX_DROP_CODES:
         steps += [s for f in findings if f.code == code and (s := _index_drop_step(snap, f)) is not None]
     steps.sort(key=lambda s: s.phase)  # stable: the order above holds within a phase
+    steps = _merged(steps)
     design = tuple((f, DESIGN_CODES[f.code]) for f in findings if f.code in DESIGN_CODES)
     server = tuple(f for f in findings if f.code[:2] in ("SC", "ST"))
     return Plan(snap.engine, tuple(steps), design, tuple(manual), server)

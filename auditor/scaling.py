@@ -21,6 +21,7 @@ from auditor.model import Snapshot, Table
 
 PARTITION_BYTES = 100 * 1024**3
 HORIZON_DAYS = 365
+MIN_PROJECTION_S = 6 * 3600  # growth per day is projected from an interval of six hours or more
 FASTEST = 10
 _TIME_TYPES = ("timestamp", "date")
 _TIME_NAMES = re.compile(r"(created|inserted|occurred|logged|recorded|event|updated)?_?(at|on|time|date|ts)$|"
@@ -32,9 +33,9 @@ class Growth:
     table: str  # "schema.table"
     bytes_now: int | None
     rows_now: int | None
-    bytes_delta: int | None
+    bytes_delta: int
     rows_delta: int | None
-    per_day: float  # bytes
+    per_day: float | None  # bytes; None when the interval is too short to project from
     days_to_double: float | None
 
 
@@ -47,26 +48,36 @@ class Candidate:
     key: str  # the suggested partitioning, as a clause with a comment
 
 
+def interval_s(history: Any) -> float | None:
+    value = getattr(history, "interval_s", None)
+    return float(value) if isinstance(value, int | float) and value > 0 else None
+
+
 def growth(history: Any, limit: int = FASTEST) -> list[Growth]:
     """The fastest-growing tables from a run history (``report.history``), read defensively: any object with
-    ``tables`` holding ``schema``, ``table``, ``bytes``, ``bytes_delta``, ``rows``, ``rows_delta`` and
-    ``growth_bytes_per_day``; nothing when the history is absent or has no previous run."""
+    ``interval_s`` and ``tables`` holding ``schema``, ``table``, ``bytes``, ``bytes_delta``, ``rows``,
+    ``rows_delta`` and ``growth_bytes_per_day``; nothing when the history is absent or has no previous run.
+    Per-day figures only from an interval of at least ``MIN_PROJECTION_S``: two runs minutes apart say what
+    grew, not how fast it grows."""
+    project = (interval_s(history) or 0) >= MIN_PROJECTION_S
     out: list[Growth] = []
     for t in getattr(history, "tables", None) or ():
-        per_day = getattr(t, "growth_bytes_per_day", None)
-        if not isinstance(per_day, int | float) or per_day <= 0:
+        delta = getattr(t, "bytes_delta", None)
+        if not isinstance(delta, int) or delta <= 0:
             continue
         size = getattr(t, "bytes", None)
+        per_day = getattr(t, "growth_bytes_per_day", None)
+        per_day = float(per_day) if project and isinstance(per_day, int | float) and per_day > 0 else None
         out.append(Growth(
             table=f"{getattr(t, 'schema', '?')}.{getattr(t, 'table', '?')}",
             bytes_now=size if isinstance(size, int) else None,
             rows_now=getattr(t, "rows", None),
-            bytes_delta=getattr(t, "bytes_delta", None),
+            bytes_delta=delta,
             rows_delta=getattr(t, "rows_delta", None),
-            per_day=float(per_day),
-            days_to_double=size / per_day if isinstance(size, int) and size > 0 else None,
+            per_day=per_day,
+            days_to_double=size / per_day if per_day and isinstance(size, int) and size > 0 else None,
         ))
-    out.sort(key=lambda g: -g.per_day)
+    out.sort(key=lambda g: (-(g.per_day or 0), -g.bytes_delta, g.table))
     return out[:limit]
 
 
@@ -105,7 +116,7 @@ def candidates(snap: Snapshot, history: Any = None) -> list[Candidate]:
         if total is not None and total >= PARTITION_BYTES:
             reasons.append(f"{total / 1024**3:,.0f} GB")
         g = grow.get(f"{key[0]}.{key[1]}")
-        if not reasons and g is not None and total is not None \
+        if not reasons and g is not None and g.per_day is not None and total is not None \
                 and total + g.per_day * HORIZON_DAYS >= PARTITION_BYTES:
             reasons.append(f"growing {g.per_day / 1024**3:,.2f} GB a day: 100 GB within a year")
         if reasons:

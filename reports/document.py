@@ -286,7 +286,8 @@ def _er(doc: Document, snap: Snapshot) -> None:
         shown = ", ".join(f"{s}.{n}" for s, n in model.omitted[:20])
         more = f" and {len(model.omitted) - 20} more" if len(model.omitted) > 20 else ""
         doc.p(f"Trimmed: the diagram shows the {len(model.entities)} most connected of {model.total_tables} "
-              f"tables; left out: {shown}{more} ({model.omitted_relations} relationships not drawn).")
+              f"tables; left out: {shown}{more} ({model.omitted_relations} relationships not drawn). Every "
+              "table has its definition in section 3.")
     hidden = [e for e in model.entities if e.hidden_columns]
     if hidden:
         doc.p("Columns left out of the diagram (see the table definitions): "
@@ -527,15 +528,33 @@ def _growth(doc: Document, report: Report) -> None:
               + ("this report was made without one." if history is None else
                  "the history holds no earlier run with table sizes, or no table grew."))
         return
+    span = scaling.interval_s(history)
+    previous = getattr(getattr(history, "previous_run", None), "started_at", None)
+    since = f" on {iso_utc(previous)}" if previous is not None else ""
+    doc.p(f"What grew since the previous recorded run{since}"
+          + (f", {_duration(span)} before this one" if span else "") + "."
+          + ("" if (span or 0) >= scaling.MIN_PROJECTION_S else
+             f" Per-day figures need runs at least {_duration(scaling.MIN_PROJECTION_S)} apart."))
     doc.blocks.append(Table(
         headers=("Table", "Size now", "Growth", "Rows added", "Per day", "Doubles in"),
         rows=tuple((Code(g.table), human_bytes(g.bytes_now), human_bytes(g.bytes_delta), count(g.rows_delta),
-                    human_bytes(int(g.per_day)), f"{g.days_to_double:,.0f} days" if g.days_to_double else "-")
+                    human_bytes(int(g.per_day)) if g.per_day else "-",
+                    f"{g.days_to_double:,.0f} days" if g.days_to_double else "-")
                    for g in grown),
         numeric=frozenset({1, 2, 3, 4, 5}),
         sort_keys=tuple((None, g.bytes_now, g.bytes_delta, g.rows_delta, g.per_day, g.days_to_double)
                         for g in grown),
     ))
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} minutes"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.0f} hours"
+    return f"{seconds / 86400:.0f} days"
 
 
 def _partitioning(doc: Document, report: Report, snap: Snapshot) -> None:
@@ -548,7 +567,8 @@ def _partitioning(doc: Document, report: Report, snap: Snapshot) -> None:
         return
     doc.p(f"Unpartitioned tables past {design.PARTITION_ROWS:,} estimated rows or "
           f"{human_bytes(scaling.PARTITION_BYTES)}, or growing there within a year. Partitioning rewrites the "
-          "table: build the partitioned copy beside it and move the rows in batches, as in the migration plan.")
+          "table: build the partitioned copy beside it, copy the rows in batches while a trigger keeps it in step, "
+          "then switch names in one short transaction (the pattern of the migration plan's widenings).")
     doc.blocks.append(Table(
         headers=("Table", "Rows (est.)", "Total size", "Why", "Partition key to start from"),
         rows=tuple((Code(c.table.qualified), count(c.rows), human_bytes(c.total_bytes), c.reason, Code(c.key))
@@ -614,9 +634,11 @@ def _migration(doc: Document, report: Report, snap: Snapshot) -> None:
         phases = sorted({s.phase for s in plan.steps})
         doc.p(f"The schema fixes as {_plural(len(plan.steps), 'step')} in {len(phases)} phases that keep the "
               "application running: additive changes first, then backfills and validations, then a short "
-              "switch, and what nothing uses is dropped last. Run every statement on its own (",
-              Code("CONCURRENTLY"), " refuses a transaction block), finish a phase everywhere (replicas "
-              "included) before the next, and keep each step's rollback at hand.")
+              "switch, and what nothing uses is dropped last. ",
+              *(("Run the statements one at a time",) if mysql else
+                ("Run every statement on its own (", Code("CONCURRENTLY"), " refuses a transaction block)")),
+              ", finish a phase everywhere (replicas included) before the next, and keep each step's rollback "
+              "at hand.")
         if mysql:
             doc.p("MySQL and MariaDB have no ", Code("NOT VALID"), ": a foreign key is added with ",
                   Code("SET SESSION foreign_key_checks = 0"), " (then ", Code("ALGORITHM=INPLACE, LOCK=NONE"),

@@ -82,6 +82,7 @@ class _TableDelta:  # the shape auditor.history gives (read by attribute: scalin
 @dataclass(frozen=True)
 class _History:
     tables: tuple[_TableDelta, ...]
+    interval_s: float = 86_400.0
 
 
 def test_growth_comes_from_the_history_when_there_is_one() -> None:
@@ -103,6 +104,11 @@ def test_growth_comes_from_the_history_when_there_is_one() -> None:
     assert "within a year" in found[0].reason
     assert found[0].key.startswith("PARTITION BY RANGE (created_at)")
     assert scaling.candidates(s, None) == []
+    # two runs minutes apart say what grew, not how fast: no per-day figure, no projection
+    hurried = _History(history.tables, interval_s=600.0)
+    assert [(g.table, g.per_day) for g in scaling.growth(hurried)] == [("public.events", None),
+                                                                       ("public.users", None)]
+    assert scaling.candidates(s, hurried) == []
 
 
 def test_partition_key_without_a_time_column_hashes_the_key() -> None:
@@ -111,3 +117,44 @@ def test_partition_key_without_a_time_column_hashes_the_key() -> None:
     assert scaling.partition_key(s, t).startswith("PARTITION BY HASH (id)")
     m = snap(table("blobs", ["id", "data blob"]), pk("blobs"), engine="mysql")
     assert scaling.partition_key(m, m.tables[0]).startswith("PARTITION BY KEY (id)")
+
+
+def test_many_steps_of_one_kind_read_as_one() -> None:
+    names = [f"t{n}" for n in range(5)]
+    s = snap(*(table(n, ["id", "ref_id"]) for n in names))
+    found = [_finding("IX05", ObjectRef("foreign_key", "public", n, ("ref_id",)),
+                      f"CREATE INDEX CONCURRENTLY {n}_ref_id_idx ON public.{n} (ref_id);") for n in names]
+    three = plan(s, found[:3]).steps
+    assert len(three) == 3  # below the mark: one step each
+    (step,) = plan(s, found).steps
+    assert step.title == "Add 5 indexes on 5 tables" and step.codes == ("IX05",)
+    assert step.forward[0].startswith("CREATE INDEX CONCURRENTLY t0_ref_id_idx")
+    assert step.rollback[0] == "DROP INDEX CONCURRENTLY IF EXISTS public.t4_ref_id_idx;"  # undone in reverse
+
+
+def test_a_wider_referencing_column_is_not_narrowed() -> None:
+    s = snap(table("customers", ["id"]), table("orders", ["id", "customer_id bigint"]), pk("customers"),
+             pk("orders"), replace(fk("orders", ["customer_id"], "customers"), ref_column_types=("integer",)))
+    found = [_finding("KY02", ObjectRef("foreign_key", "public", "orders", ("customer_id",),
+                                        constraint="orders_customer_id_fkey"))]
+    assert plan(s, found).steps == ()
+    widened = replace(s, constraints=tuple(replace(c, ref_column_types=("bigint",)) if c.type == "foreign_key"
+                                           else c for c in s.constraints))
+    narrow = replace(widened, tables=tuple(
+        replace(t, columns=tuple(replace(c, data_type="integer") for c in t.columns)) if t.name == "orders" else t
+        for t in widened.tables))
+    assert [st.title for st in plan(narrow, found).steps][0] == (
+        "Widen public.orders.customer_id to bigint: add customer_id_new, kept in step by a trigger")
+
+
+def test_an_expression_index_on_the_column_is_left_to_the_reader() -> None:
+    s = snap(table("orders", ["id", "customer_id", "note text"]), table("customers", ["id bigint"]), pk("orders"),
+             pk("customers"), replace(fk("orders", ["customer_id"], "customers"), ref_column_types=("bigint",)),
+             index("orders", ["(customer_id % 16)"], name="orders_shard_idx"))
+    found = [_finding("KY02", ObjectRef("foreign_key", "public", "orders", ("customer_id",),
+                                        constraint="orders_customer_id_fkey"))]
+    p = plan(s, found)
+    assert p.steps == ()
+    assert [why for _, why in p.manual] == [
+        "public.orders.customer_id: expression or partial indexes orders_shard_idx use the column and would need "
+        "rebuilding"]

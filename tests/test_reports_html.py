@@ -204,6 +204,12 @@ window.addEventListener("load", function () {
   choose("check", ""); choose("table", "public.orders"); set("orders", shown());
   set("count-text", document.querySelector(".f-count").textContent);
   document.querySelector(".f-reset").click(); set("reset", shown());
+  var copy = document.querySelector("li.finding .fix button.copy");
+  copy.click();
+  window.setTimeout(function () {
+    set("copy", copy.textContent);
+    set("selected", String(window.getSelection()) === copy.parentNode.querySelector("code").textContent);
+  }, 50);
 });
 </script></body>"""
 
@@ -235,6 +241,9 @@ def test_diagram_drawn_filters_work_and_nothing_overflows(width: int) -> None:
         # the filters: 6 findings, 1 error, 1 IX05, 2 on public.orders (IX01 and WL02), then all again
         assert (got["all"], got["errors"], got["ix05"], got["orders"], got["reset"]) == ("6", "1", "1", "2", "6")
         assert got["count-text"] == "2 of 6 shown"
+        # the copy button: on the clipboard where the browser allows the page to write it, else the SQL selected
+        # for Ctrl+C (headless Chromium gives a script's click no clipboard)
+        assert (got["copy"], got["selected"]) in {("Copied", "false"), ("Selected: press Ctrl+C", "true")}, got
 
         shot = tmp / "shot.png"
         run = _run([f"--window-size={width},2000", f"--screenshot={shot}", html_file_of(tmp, width).as_uri()], tmp)
@@ -252,11 +261,13 @@ def test_pagila_report_draws_its_diagram_in_chromium(pg_server: PgServer, pg_new
     dsn = load_sample("pagila", pg_server, pg_new_db)
     report = run_audit(dsn, AuditSettings(collect=CollectOptions(sample=False, workload=False)))
     page = render_html(report)
-    with tempfile.TemporaryDirectory(prefix="dbaudit-html-") as tmp_name:
-        got = _probe(page, 1000, Path(tmp_name))
-    assert got["entities"] == got["drawn"] == "15"
-    assert got["edges"] == "21"
-    assert int(got["page-width"]) <= 1000
-    assert int(got["all"]) == len(report.findings) == int(got["reset"])
     errors = sum(1 for f in report.findings if f.severity is Severity.ERROR)
-    assert int(got["errors"]) == errors
+    for width in (1000, 1400):
+        with tempfile.TemporaryDirectory(prefix="dbaudit-html-") as tmp_name:
+            got = _probe(page, width, Path(tmp_name))
+        assert got["entities"] == got["drawn"] == "15"
+        assert got["edges"] == "21"
+        assert int(got["page-width"]) <= width
+        assert got["scrolling-tables"] == "0", width  # every table fits, statements included
+        assert int(got["all"]) == len(report.findings) == int(got["reset"])
+        assert int(got["errors"]) == errors

@@ -97,7 +97,10 @@
       button.addEventListener("click", function () {
         var code = button.parentNode.querySelector("code");
         copyText(code ? code.textContent : "", function (ok) {
-          button.textContent = ok ? "Copied" : "Select and copy";
+          if (!ok && code) {  // no clipboard for this page: select the SQL, so that Ctrl+C copies it
+            window.getSelection().selectAllChildren(code);
+          }
+          button.textContent = ok ? "Copied" : "Selected: press Ctrl+C";
           window.setTimeout(function () { button.textContent = "Copy SQL"; }, 1500);
         });
       });
