@@ -18,6 +18,7 @@ from auditor.model import Hit, IndexProposal, ObjectRef, PlanScan, Severity, Sna
 from auditor.relations import IndexNames, create_index_sql, members, planned_rows
 from auditor.sqlquote import pg_ident
 from auditor.workload import (
+    APPLICATION,
     DEFAULT_LARGE_ROWS,
     EXPLAINABLE,
     SEQ_SCANS,
@@ -32,6 +33,7 @@ from auditor.workload import (
     scan_rows,
     scan_table,
     single_row_lookup,
+    statement_class,
     statement_percentile,
     weak_index_scan,
 )
@@ -196,8 +198,9 @@ def slow_query(snap: Snapshot, opts: SlowQueryOptions) -> Iterator[Hit]:
         p95 = statement_percentile(stmt, 0.95)
         if p95 <= opts.p95_target_ms and stmt.mean_ms <= opts.mean_target_ms:
             continue
-        # parsed only when slow: the parse costs far more than the estimate, and most statements are fast
-        if query_kind(snap, stmt.query) not in EXPLAINABLE:
+        # parsed only when slow: the parse costs far more than the estimate, and most statements are fast;
+        # a bulk load or DDL is set apart (auditor.workload.statement_class)
+        if statement_class(stmt.query) != APPLICATION or query_kind(snap, stmt.query) not in EXPLAINABLE:
             continue
         what = "P95" if stmt.p95_ms is not None else "estimated P95"
         why = (f"{what} {p95:.1f} ms > {opts.p95_target_ms:g} ms" if p95 > opts.p95_target_ms
