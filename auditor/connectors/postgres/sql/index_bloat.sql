@@ -1,0 +1,54 @@
+-- description: B-tree size estimate inputs from pg_stats per index (as the ioguix btree bloat query): key widths, NULLs, fillfactor
+-- an expression key's statistics are the index's own pg_stats rows (ANALYZE collects them); a key without
+-- statistics makes the estimate unusable and the check skips the index saying why
+WITH ix AS (
+    SELECT x.indexrelid, x.indrelid, x.indkey, x.indnatts, n.nspname AS schema, tc.relname AS "table",
+           ic.relname AS "index", ic.reltuples, ic.relpages, x.indpred IS NOT NULL AS partial,
+           coalesce((SELECT substring(o FROM '^fillfactor=(\d+)$')::int
+                       FROM pg_catalog.unnest(ic.reloptions) o WHERE o LIKE 'fillfactor=%%' LIMIT 1), 90)
+               AS fillfactor,
+           current_setting('server_version_num')::int >= 130000
+               AND NOT coalesce('deduplicate_items=off' = ANY (ic.reloptions), false)
+               AND NOT x.indisunique AS deduplicated,
+           pg_catalog.has_table_privilege(tc.oid, 'SELECT') AS readable
+      FROM pg_catalog.pg_index x
+      JOIN pg_catalog.pg_class ic ON ic.oid = x.indexrelid
+      JOIN pg_catalog.pg_class tc ON tc.oid = x.indrelid
+      JOIN pg_catalog.pg_namespace n ON n.oid = tc.relnamespace
+      JOIN pg_catalog.pg_am am ON am.oid = ic.relam
+     WHERE am.amname = 'btree'
+       AND ic.relkind = 'i'
+       AND ic.relpages > 0
+       AND tc.relkind IN ('r', 'm')
+       AND n.nspname = ANY (%(schemas)s::text[])
+       AND tc.oid <> ALL (%(locked)s::oid[])
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
+                        WHERE e.classid = 'pg_catalog.pg_class'::regclass AND e.objid = tc.oid AND e.deptype = 'e')
+)
+SELECT
+    ix.schema,
+    ix."table",
+    ix."index",
+    ix.relpages AS pages,
+    ix.reltuples,
+    ix.fillfactor,
+    ix.partial,
+    ix.deduplicated,
+    ix.readable,
+    current_setting('block_size')::int AS block_size,
+    count(*) AS keys,
+    count(s.attname) AS with_stats,
+    count(*) FILTER (WHERE ix.indkey[k.i] = 0) AS expressions,
+    coalesce(max(s.null_frac), 0) AS max_null_frac,
+    coalesce(sum((1 - coalesce(s.null_frac, 0)) * coalesce(s.avg_width, 0)), 0) AS data_width
+  FROM ix
+ CROSS JOIN LATERAL pg_catalog.generate_series(0, ix.indnatts - 1) AS k(i)
+  LEFT JOIN pg_catalog.pg_attribute ta ON ta.attrelid = ix.indrelid AND ta.attnum = ix.indkey[k.i]
+  LEFT JOIN pg_catalog.pg_attribute ia ON ia.attrelid = ix.indexrelid AND ia.attnum = k.i + 1
+  LEFT JOIN pg_catalog.pg_stats s
+         ON s.schemaname = ix.schema AND NOT s.inherited
+        AND ((ix.indkey[k.i] <> 0 AND s.tablename = ix."table" AND s.attname = ta.attname)
+          OR (ix.indkey[k.i] = 0 AND s.tablename = ix."index" AND s.attname = ia.attname))
+ GROUP BY ix.schema, ix."table", ix."index", ix.relpages, ix.reltuples, ix.fillfactor, ix.partial, ix.deduplicated,
+          ix.readable
+ ORDER BY 1, 2, 3
