@@ -13,6 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the model imports this module
+    from auditor.model import Snapshot, Table
+    from auditor.posture import Posture
 
 # Note.area values of the maintenance parts
 FREEZE_AREA = "freeze"  # PostgreSQL: XID and multixact ages of tables and databases, reloptions
@@ -180,6 +185,7 @@ class Maintenance:
     index_bloat: tuple[IndexBloat, ...] | None = None  # PostgreSQL
     exact_bloat: str | None = None  # "pgstattuple" when its figures were read for the estimate's candidates
     innodb: tuple[InnodbTableStats, ...] | None = None  # MySQL/MariaDB
+    innodb_counters: bool = False  # InnodbTableStats.modified / stats_rows were readable (PROCESS)
 
     @cached_property
     def _freeze_map(self) -> dict[tuple[str, str], TableFreeze]:
@@ -194,3 +200,101 @@ class Maintenance:
 
     def innodb_of(self, schema: str, table: str) -> InnodbTableStats | None:
         return self._innodb_map.get((schema, table))
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Autovacuum's triggers and whether a table is kept up with (MT06, MT08 and the vacuumed_on_time_pct metric)
+# ------------------------------------------------------------------------------------------------------------
+
+# the defaults of MT06 dead-tuples and MT08 stale-statistics, which the metric shares
+DEAD_MIN_PCT = 10.0
+DEAD_MIN_ROWS = 10_000
+ANALYZE_TRIGGER_FACTOR = 2.0
+ANALYZE_MIN_ROWS = 1_000
+# InnoDB recalculates persistent statistics once 10 % of a table's rows changed (innodb_stats_auto_recalc)
+INNODB_RECALC_SHARE = 0.1
+
+
+def table_setting(posture: Posture | None, freeze: TableFreeze | None, name: str) -> float | None:
+    """A per-table storage parameter (``autovacuum_vacuum_scale_factor=0.01``), else the server's setting."""
+    if freeze is not None:
+        raw = freeze.option(name)
+        if raw is not None:
+            try:
+                value = float(raw)
+            except ValueError:
+                value = -1.0
+            if value >= 0:  # -1: use the server's value
+                return value
+    s = posture.setting(name) if posture is not None else None
+    return s.number() if s is not None else None
+
+
+def table_rows(t: Table) -> float:
+    """The rows autovacuum's formulas scale with: reltuples (estimated_rows), else the live-row counter."""
+    if t.estimated_rows is not None and t.estimated_rows >= 0:
+        return float(t.estimated_rows)
+    return float(t.stats.n_live_tup or 0)
+
+
+def autovacuum_trigger(snap: Snapshot, t: Table, action: str) -> float | None:
+    """Rows past which autovacuum vacuums (``action="vacuum"``: dead rows) or analyzes (``"analyze"``: rows
+    modified since the last analyze) the table: threshold + scale factor x reltuples, the table's own storage
+    parameters first, as pg-extras' ``vacuum_stats`` computes expect_autovacuum / expect_autoanalyze."""
+    freeze = snap.maintenance.freeze_of(t.schema, t.name) if snap.maintenance is not None else None
+    threshold = table_setting(snap.posture, freeze, f"autovacuum_{action}_threshold")
+    scale = table_setting(snap.posture, freeze, f"autovacuum_{action}_scale_factor")
+    if threshold is None or scale is None:
+        return None
+    return threshold + scale * table_rows(t)
+
+
+def vacuum_late(snap: Snapshot, t: Table, min_dead_pct: float = DEAD_MIN_PCT,
+                min_dead_rows: int = DEAD_MIN_ROWS) -> tuple[int, float, float] | None:
+    """(dead rows, their share %, the trigger) when the table's dead rows are past its autovacuum trigger, at
+    least ``min_dead_pct`` % of its rows and ``min_dead_rows`` in number; else None."""
+    dead = t.stats.n_dead_tup
+    live = t.stats.n_live_tup or 0
+    if dead is None or dead < min_dead_rows:
+        return None
+    share = 100.0 * dead / (dead + live) if dead + live else 0.0
+    trigger = autovacuum_trigger(snap, t, "vacuum")
+    if trigger is None or dead <= trigger or share < min_dead_pct:
+        return None
+    return dead, share, trigger
+
+
+def never_analyzed(t: Table, hidden: bool, min_rows: int = ANALYZE_MIN_ROWS) -> bool:
+    """PostgreSQL: rows and no planner statistics at all, never analyzed since the counters were reset.
+    ``hidden``: pg_stats hides the table's columns from the audit role, so no statistics proves nothing."""
+    s = t.stats
+    if hidden or not t.columns or s.last_analyze is not None or s.last_autoanalyze is not None:
+        return False
+    rows = max(table_rows(t), float(s.n_live_tup or 0))
+    return rows >= min_rows and not any(c.null_frac is not None for c in t.columns)
+
+
+def analyze_late(snap: Snapshot, t: Table, factor: float = ANALYZE_TRIGGER_FACTOR,
+                 min_rows: int = ANALYZE_MIN_ROWS) -> tuple[int, float] | None:
+    """PostgreSQL: (rows modified since the last analyze, the analyze trigger) when the modifications are past
+    ``factor`` times the trigger, on a table of ``min_rows`` rows or with that many modifications; else None."""
+    modified = t.stats.n_mod_since_analyze
+    trigger = autovacuum_trigger(snap, t, "analyze")
+    if modified is None or trigger is None:
+        return None
+    rows = max(table_rows(t), float(t.stats.n_live_tup or 0))
+    if (rows < min_rows and modified < min_rows) or modified <= factor * trigger:
+        return None
+    return modified, trigger
+
+
+def innodb_analyze_late(stats: InnodbTableStats, factor: float = ANALYZE_TRIGGER_FACTOR,
+                        min_rows: int = ANALYZE_MIN_ROWS) -> tuple[int, float] | None:
+    """MySQL/MariaDB: (rows modified since InnoDB computed its statistics, its 10 % recalculation point) when
+    the modifications are past ``factor`` times that point and at least ``min_rows``; else None."""
+    if stats.modified is None or stats.stats_rows is None:
+        return None
+    trigger = max(INNODB_RECALC_SHARE * stats.stats_rows, 1.0)
+    if stats.modified < min_rows or stats.modified <= factor * trigger:
+        return None
+    return stats.modified, trigger

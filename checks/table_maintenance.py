@@ -14,7 +14,22 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from auditor.engine import Precondition, Unmet, check
-from auditor.maintenance import FREEZE_AREA, INDEX_BLOAT_AREA, INNODB_STATS_AREA, TABLE_BLOAT_AREA, TableFreeze
+from auditor.maintenance import (
+    ANALYZE_MIN_ROWS,
+    ANALYZE_TRIGGER_FACTOR,
+    DEAD_MIN_PCT,
+    DEAD_MIN_ROWS,
+    FREEZE_AREA,
+    INDEX_BLOAT_AREA,
+    INNODB_STATS_AREA,
+    TABLE_BLOAT_AREA,
+    TableFreeze,
+    analyze_late,
+    innodb_analyze_late,
+    never_analyzed,
+    table_rows,
+    vacuum_late,
+)
 from auditor.model import Hit, ObjectRef, Severity, Snapshot, Table
 from auditor.sqlquote import mysql_qualified, pg_qualified
 from checks._posture import pct, requires_posture, size
@@ -24,12 +39,13 @@ PG_ONLY_NA = {"mysql": "MySQL/MariaDB have no vacuum: InnoDB purges old row vers
 
 # Maintenance part -> the Note area its connector writes when it cannot read it
 _AREA_OF = {"freeze": FREEZE_AREA, "databases": "database_freeze", "table_bloat": TABLE_BLOAT_AREA,
-            "index_bloat": INDEX_BLOAT_AREA, "innodb": INNODB_STATS_AREA}
+            "index_bloat": INDEX_BLOAT_AREA, "innodb": INNODB_STATS_AREA, "innodb_counters": INNODB_STATS_AREA}
 _WHAT = {"freeze": "the freeze ages and storage parameters of the tables (pg_class)",
          "databases": "the freeze ages of the databases (pg_database)",
          "table_bloat": "the heap size estimates (pg_stats)",
          "index_bloat": "the B-tree size estimates (pg_stats)",
-         "innodb": "InnoDB's statistics counters (INNODB_SYS_TABLESTATS / INNODB_TABLESTATS)"}
+         "innodb": "the InnoDB tables' free space (information_schema.TABLES)",
+         "innodb_counters": "InnoDB's statistics counters (INNODB_SYS_TABLESTATS / INNODB_TABLESTATS)"}
 
 
 def requires_maintenance(*, postgresql: tuple[str, ...] = (), mysql: tuple[str, ...] = ()) -> Precondition:
@@ -38,7 +54,7 @@ def requires_maintenance(*, postgresql: tuple[str, ...] = (), mysql: tuple[str, 
 
     def pre(snap: Snapshot) -> Unmet | None:
         for part in needed.get(snap.engine, ()):
-            if snap.maintenance is not None and getattr(snap.maintenance, part) is not None:
+            if snap.maintenance is not None and getattr(snap.maintenance, part) not in (None, False):
                 continue
             note = next((n for n in snap.notes if n.area == _AREA_OF[part]), None)
             if note is not None:
@@ -61,29 +77,8 @@ def _setting_number(snap: Snapshot, name: str) -> float | None:
     return s.number() if s is not None else None
 
 
-def _table_number(snap: Snapshot, freeze: TableFreeze | None, name: str) -> float | None:
-    """A per-table storage parameter (``autovacuum_vacuum_scale_factor=0.01``) or else the server's setting."""
-    if freeze is not None:
-        raw = freeze.option(name)
-        if raw is not None:
-            try:
-                value = float(raw)
-            except ValueError:
-                value = None
-            if value is not None and value >= 0:  # -1: use the server's value
-                return value
-    return _setting_number(snap, name)
-
-
 def _is_false(value: str | None) -> bool:
     return (value or "").strip().lower() in ("false", "off", "0", "no", "f", "n")
-
-
-def _rows(t: Table) -> float:
-    """The rows autovacuum's formulas scale with: reltuples (estimated_rows), else the live-row counter."""
-    if t.estimated_rows is not None and t.estimated_rows >= 0:
-        return float(t.estimated_rows)
-    return float(t.stats.n_live_tup or 0)
 
 
 def _when(moment: datetime | None) -> str:
@@ -287,29 +282,8 @@ def multixact_wraparound(snap: Snapshot, opts: MultixactWraparoundOptions) -> It
 
 @dataclass(frozen=True)
 class DeadTuplesOptions:
-    min_dead_pct: float = 10.0  # dead rows as a share of live + dead
-    min_dead_rows: int = 10_000  # small tables are vacuumed in an instant whenever it happens
-
-
-def vacuum_trigger(snap: Snapshot, t: Table) -> float | None:
-    """Dead rows past which autovacuum vacuums the table: threshold + scale factor x reltuples, with the
-    table's own storage parameters first (pg-extras `vacuum_stats`' expect_autovacuum)."""
-    freeze = snap.maintenance.freeze_of(t.schema, t.name) if snap.maintenance is not None else None
-    threshold = _table_number(snap, freeze, "autovacuum_vacuum_threshold")
-    scale = _table_number(snap, freeze, "autovacuum_vacuum_scale_factor")
-    if threshold is None or scale is None:
-        return None
-    return threshold + scale * _rows(t)
-
-
-def analyze_trigger(snap: Snapshot, t: Table) -> float | None:
-    """Modified rows past which autovacuum analyzes the table (threshold + scale factor x reltuples)."""
-    freeze = snap.maintenance.freeze_of(t.schema, t.name) if snap.maintenance is not None else None
-    threshold = _table_number(snap, freeze, "autovacuum_analyze_threshold")
-    scale = _table_number(snap, freeze, "autovacuum_analyze_scale_factor")
-    if threshold is None or scale is None:
-        return None
-    return threshold + scale * _rows(t)
+    min_dead_pct: float = DEAD_MIN_PCT  # dead rows as a share of live + dead
+    min_dead_rows: int = DEAD_MIN_ROWS  # small tables are vacuumed in an instant whenever it happens
 
 
 def _autovacuum_busy_with(snap: Snapshot, t: Table) -> bool:
@@ -367,14 +341,11 @@ def dead_tuples(snap: Snapshot, opts: DeadTuplesOptions) -> Iterator[Hit]:
     - pg-extras `vacuum_stats`, PgHero maintenance, pganalyze VACUUM advisor ("dead rows")
     """
     for t in _heap_tables(snap):
-        dead = t.stats.n_dead_tup
+        late = vacuum_late(snap, t, opts.min_dead_pct, opts.min_dead_rows)
+        if late is None:
+            continue
+        dead, share, trigger = late
         live = t.stats.n_live_tup or 0
-        if dead is None or dead < opts.min_dead_rows:
-            continue
-        share = 100.0 * dead / (dead + live) if dead + live else 0.0
-        trigger = vacuum_trigger(snap, t)
-        if trigger is None or dead <= trigger or share < opts.min_dead_pct:
-            continue
         last = _last(t.stats.last_vacuum, t.stats.last_autovacuum)
         busy = _autovacuum_busy_with(snap, t)
         if busy:
@@ -487,8 +458,9 @@ def autovacuum_disabled(snap: Snapshot, opts: AutovacuumDisabledOptions) -> Iter
 
 @dataclass(frozen=True)
 class StaleStatisticsOptions:
-    trigger_factor: float = 2.0  # modifications since the last analyze, as a multiple of the analyze trigger
-    min_rows: int = 1_000  # smaller tables are planned well enough on any statistics
+    # modifications since the last analyze, as a multiple of the analyze trigger
+    trigger_factor: float = ANALYZE_TRIGGER_FACTOR
+    min_rows: int = ANALYZE_MIN_ROWS  # smaller tables are planned well enough on any statistics
 
 
 def _unreadable(snap: Snapshot) -> set[str]:
@@ -497,7 +469,7 @@ def _unreadable(snap: Snapshot) -> set[str]:
 
 @check(code="MT08", name="stale-statistics", severity=Severity.WARNING, engines=("postgresql", "mysql"),
        options=StaleStatisticsOptions, category=FAMILY,
-       requires=(requires_posture(postgresql=("settings",)), requires_maintenance(mysql=("innodb",))),
+       requires=(requires_posture(postgresql=("settings",)), requires_maintenance(mysql=("innodb", "innodb_counters"))),
        reads=("tables", "columns"))
 def stale_statistics(snap: Snapshot, opts: StaleStatisticsOptions) -> Iterator[Hit]:
     """A table with rows that was never analyzed, or changed far past the point where it should have been.
@@ -556,25 +528,23 @@ def _pg_stale(snap: Snapshot, opts: StaleStatisticsOptions) -> Iterator[Hit]:
     unreadable = _unreadable(snap)
     for t in _heap_tables(snap):
         s = t.stats
-        analyzed = _last(s.last_analyze, s.last_autoanalyze)
-        rows = max(_rows(t), float(s.n_live_tup or 0))
-        # pg_stats hides the columns of a table the role may not read: no statistics proves nothing there
-        has_stats = t.qualified in unreadable or any(c.null_frac is not None for c in t.columns)
-        if not has_stats and analyzed is None and rows >= opts.min_rows and t.columns:
+        if never_analyzed(t, t.qualified in unreadable, opts.min_rows):
+            rows = max(table_rows(t), float(s.n_live_tup or 0))
             yield Hit(
                 object=_table_ref(t),
                 message=f"about {rows:,.0f} rows and no planner statistics: the table was never analyzed, so "
                         "the planner guesses its row counts and value distributions",
-                details={"rows": round(rows), "last_analyze": "never", "n_mod_since_analyze": s.n_mod_since_analyze},
+                details={"rows": round(rows), "last_analyze": "never",
+                         "n_mod_since_analyze": s.n_mod_since_analyze},
                 remediation=f"ANALYZE {pg_qualified(t.schema, t.name)};",
             )
             continue
-        modified = s.n_mod_since_analyze
-        trigger = analyze_trigger(snap, t)
-        if modified is None or trigger is None or rows < opts.min_rows and modified < opts.min_rows:
+        late = analyze_late(snap, t, opts.trigger_factor, opts.min_rows)
+        if late is None:
             continue
-        if modified <= opts.trigger_factor * trigger:
-            continue
+        modified, trigger = late
+        rows = max(table_rows(t), float(s.n_live_tup or 0))
+        analyzed = _last(s.last_analyze, s.last_autoanalyze)
         yield Hit(
             object=_table_ref(t),
             message=f"{modified:,} rows modified since the last analyze ({_when(analyzed)}), "
@@ -593,21 +563,292 @@ def _mysql_stale(snap: Snapshot, opts: StaleStatisticsOptions) -> Iterator[Hit]:
         if t.kind != "table" or (t.engine or "").lower() != "innodb":
             continue
         st = snap.maintenance.innodb_of(t.schema, t.name)
-        if st is None or st.modified is None or st.stats_rows is None:
+        late = None if st is None else innodb_analyze_late(st, opts.trigger_factor, opts.min_rows)
+        if st is None or late is None or st.stats_rows is None:
             continue
+        modified, trigger = late
         rows = max(st.stats_rows, t.estimated_rows or 0)
-        trigger = max(0.1 * st.stats_rows, 1.0)
-        if st.modified < opts.min_rows or st.modified <= opts.trigger_factor * trigger:
-            continue
         recalc = ("automatic recalculation is off for it (STATS_AUTO_RECALC=0 or innodb_stats_auto_recalc=OFF)"
                   if st.auto_recalc is False else "InnoDB's automatic recalculation has not caught up")
         yield Hit(
             object=_table_ref(t),
-            message=f"{st.modified:,} rows modified since InnoDB last computed its statistics (on "
-                    f"{st.stats_rows:,} rows), {st.modified / trigger:.1f} times its 10 % recalculation point: "
+            message=f"{modified:,} rows modified since InnoDB last computed its statistics (on "
+                    f"{st.stats_rows:,} rows), {modified / trigger:.1f} times its 10 % recalculation point: "
                     f"{recalc}",
-            details={"modified": st.modified, "stats_rows": st.stats_rows, "rows": rows,
+            details={"modified": modified, "stats_rows": st.stats_rows, "rows": rows,
                      "auto_recalc": st.auto_recalc, "stats_updated": st.stats_updated,
                      "trigger_factor": opts.trigger_factor},
             remediation=f"ANALYZE TABLE {mysql_qualified(t.schema, t.name)};",
+        )
+
+
+# ------------------------------------------------------------------------------------------------------------
+# MT09 table-bloat, MT10 index-bloat
+# ------------------------------------------------------------------------------------------------------------
+
+# the pgexperts bloat query's own warning: "is often off by +/- 20%"; a share past that margin is bloat
+_BLOAT_PCT = 30.0
+# PgHero's index bloat page lists indexes with at least 100 MB of estimated bloat
+_BLOAT_BYTES = 100 * 1024**2
+
+
+@dataclass(frozen=True)
+class TableBloatOptions:
+    min_bloat_pct: float = _BLOAT_PCT  # estimated free space as a share of the heap
+    min_bloat_bytes: int = _BLOAT_BYTES  # and in bytes
+
+
+@dataclass(frozen=True)
+class IndexBloatOptions:
+    min_bloat_pct: float = _BLOAT_PCT
+    min_bloat_bytes: int = _BLOAT_BYTES
+
+
+def _estimates_readable(part: str) -> Precondition:
+    """At least one estimate was possible, unless there is nothing to estimate; when every table's columns are
+    hidden from the audit role, the check is skipped with the grant that shows them."""
+
+    def pre(snap: Snapshot) -> Unmet | None:
+        if snap.engine != "postgresql" or snap.maintenance is None:
+            return None
+        rows = getattr(snap.maintenance, part) or ()
+        if not rows or any(r.estimable for r in rows):
+            return None
+        hidden = [r for r in rows if "may not read" in (r.reason or "")]
+        if not hidden:
+            return None
+        note = next((n for n in snap.notes if n.area == "privileges"), None)
+        return Unmet("pg_stats hides the columns of every table from the audit role, so no size can be estimated",
+                     note.enable if note is not None else "GRANT pg_read_all_data TO <role>")
+
+    pre.__name__ = f"estimates_readable_{part}"
+    return pre
+
+
+def _stale_for_estimate(snap: Snapshot, schema: str, table: str) -> bool:
+    """pg_stats and reltuples describe a table that has changed since (MT08's test): no estimate from them."""
+    t = snap.table(schema, table)
+    return t is None or analyze_late(snap, t, ANALYZE_TRIGGER_FACTOR, 0) is not None
+
+
+@check(code="MT09", name="table-bloat", severity=Severity.WARNING, engines=("postgresql",),
+       options=TableBloatOptions, category=FAMILY, not_applicable={
+           "mysql": "InnoDB's free space is judged by MT11 table-fragmentation"},
+       requires=(requires_maintenance(postgresql=("table_bloat",)), _estimates_readable("table_bloat")),
+       reads=("tables",))
+def table_bloat(snap: Snapshot, opts: TableBloatOptions) -> Iterator[Hit]:
+    """A table whose heap is much larger than its live rows need: space left behind by deleted and updated rows.
+
+    ## What it does
+    Estimates the pages the live rows need from pg_stats (average column widths, NULL shares, tuple headers
+    and alignment, the table's fillfactor), as the ioguix / pgexperts bloat queries do, and compares them with
+    the heap's pages (`relpages`). Flags a heap with at least `min_bloat_pct` % and `min_bloat_bytes` of
+    estimated free space. TOAST is left out of the estimate (values stored out of line count as their 18-byte
+    pointers in pg_stats), so TOAST-heavy tables are not mistaken for bloated ones. Tables whose statistics
+    are missing, hidden from the audit role or stale (modified since the last analyze past twice the analyze
+    trigger: MT08) are not estimated.
+
+    ## Why is this bad?
+    Every scan reads the empty space, the cache holds it, and backups copy it. VACUUM makes the space
+    reusable but does not return it; a table that once held far more rows stays that large.
+
+    ## Example
+    ```text
+    public.events: about 1.2 GB of its 1.6 GB heap (75 %) holds no live row
+    ```
+
+    ## Fix
+    ```sql
+    -- VACUUM FULL rewrites the table under an ACCESS EXCLUSIVE lock (no reads, no writes) for the whole
+    -- rewrite; pg_repack does the same online: pg_repack --table=public.events
+    VACUUM (FULL, VERBOSE, ANALYZE) public.events;
+    ```
+
+    ## Options
+    - `min_bloat_pct` (default 30): the pgexperts query warns that its estimate "is often off by +/- 20%";
+      past 30 % the space is there.
+    - `min_bloat_bytes` (default 100 MiB): PgHero's floor for the bloat worth acting on.
+
+    ## Known problems
+    The estimate assumes average widths; tables with very uneven rows, or columns whose statistics are
+    sampled from few rows, can be off either way. With pgstattuple installed, `pgstattuple_approx()` gives the
+    real free space.
+
+    ## References
+    - https://github.com/ioguix/pgsql-bloat-estimation (table/table_bloat.sql)
+    - pgexperts pgx_scripts `bloat/table_bloat_check.sql`, postgres-checkup F004 (heap bloat)
+    - https://www.postgresql.org/docs/current/routine-vacuuming.html#VACUUM-FOR-SPACE-RECOVERY
+    """
+    assert snap.maintenance is not None
+    for b in snap.maintenance.table_bloat or ():
+        share, wasted = b.bloat_pct, b.bloat_bytes
+        if not b.estimable or share is None or wasted is None:
+            continue
+        if share < opts.min_bloat_pct or wasted < opts.min_bloat_bytes:
+            continue
+        if _stale_for_estimate(snap, b.schema, b.table):
+            continue
+        heap = b.pages * b.block_size
+        yield Hit(
+            object=ObjectRef(type="table", schema=b.schema, table=b.table),
+            message=f"about {size(wasted)} of its {size(heap)} heap ({pct(share)}) holds no live row, by the "
+                    f"pg_stats estimate ({b.expected_pages:,.0f} pages needed at fillfactor {b.fillfactor}, "
+                    f"{b.pages:,} used)",
+            details={"bloat_bytes": round(wasted), "bloat_pct": round(share, 1), "pages": b.pages,
+                     "expected_pages": b.expected_pages, "fillfactor": b.fillfactor, "method": "estimate"},
+            remediation="-- VACUUM FULL rewrites the table under an ACCESS EXCLUSIVE lock (no reads, no writes) "
+                        "for the whole rewrite;\n-- pg_repack does the same online: "
+                        f"pg_repack --table={b.schema}.{b.table}\n"
+                        f"VACUUM (FULL, VERBOSE, ANALYZE) {pg_qualified(b.schema, b.table)};",
+        )
+
+
+@check(code="MT10", name="index-bloat", severity=Severity.WARNING, engines=("postgresql",),
+       options=IndexBloatOptions, category=FAMILY, not_applicable={
+           "mysql": "InnoDB indexes live in the table's tablespace: MT11 table-fragmentation judges its free space"},
+       requires=(requires_maintenance(postgresql=("index_bloat",)), _estimates_readable("index_bloat")),
+       reads=("tables", "indexes"))
+def index_bloat(snap: Snapshot, opts: IndexBloatOptions) -> Iterator[Hit]:
+    """A B-tree index much larger than its entries need: pages emptied by deletes and page splits.
+
+    ## What it does
+    Estimates the leaf pages a B-tree's entries need from pg_stats (key widths, NULLs, tuple headers and
+    alignment, the index's fillfactor, 90 by default), as the ioguix btree bloat query does, and compares them
+    with the index's pages. Flags an index with at least `min_bloat_pct` % and `min_bloat_bytes` of estimated
+    free space. Partial indexes (pg_stats describes every row, not the predicate's), expression keys without
+    statistics and indexes of tables with stale statistics are not estimated. Deduplicated indexes
+    (PostgreSQL 13+) are smaller than the estimate, never larger, so they are not reported by mistake; a
+    freshly rebuilt index is at its estimate.
+
+    ## Why is this bad?
+    A bloated index costs more reads per lookup and more cache, and every write still maintains it. Unlike a
+    table, a B-tree rarely gives back the space of a mostly emptied page range.
+
+    ## Example
+    ```text
+    public.events_created_at_idx: about 800 MB of its 1.1 GB (72 %) holds no entry
+    ```
+
+    ## Fix
+    ```sql
+    REINDEX INDEX CONCURRENTLY public.events_created_at_idx;
+    ```
+
+    ## Options
+    - `min_bloat_pct` (default 30): past the estimate's margin of error (pgexperts: "+/- 20%").
+    - `min_bloat_bytes` (default 100 MiB): PgHero's index bloat page lists indexes with 100 MB of bloat or more.
+
+    ## Known problems
+    Inner pages are left out of the estimate (a few percent of a B-tree). With pgstattuple installed,
+    `pgstatindex()` gives the real leaf density.
+
+    ## References
+    - https://github.com/ioguix/pgsql-bloat-estimation (btree/btree_bloat.sql)
+    - PgHero `index_bloat`, pg-index-health "bloated indexes", postgres-checkup F005
+    - https://www.postgresql.org/docs/current/sql-reindex.html
+    """
+    assert snap.maintenance is not None
+    for b in snap.maintenance.index_bloat or ():
+        share, wasted = b.bloat_pct, b.bloat_bytes
+        if not b.estimable or share is None or wasted is None:
+            continue
+        if share < opts.min_bloat_pct or wasted < opts.min_bloat_bytes:
+            continue
+        if _stale_for_estimate(snap, b.schema, b.table):
+            continue
+        whole = b.pages * b.block_size
+        if snap.server_version_num >= 120000:
+            fix = f"REINDEX INDEX CONCURRENTLY {pg_qualified(b.schema, b.index)};"
+        else:
+            fix = ("-- before PostgreSQL 12 REINDEX blocks writes: build a copy concurrently, then swap\n"
+                   f"REINDEX INDEX {pg_qualified(b.schema, b.index)};")
+        yield Hit(
+            object=ObjectRef(type="index", schema=b.schema, table=b.table, index=b.index),
+            message=f"about {size(wasted)} of its {size(whole)} ({pct(share)}) holds no entry, by the pg_stats "
+                    f"estimate ({b.expected_pages:,.0f} pages needed at fillfactor {b.fillfactor}, "
+                    f"{b.pages:,} used)",
+            details={"bloat_bytes": round(wasted), "bloat_pct": round(share, 1), "pages": b.pages,
+                     "expected_pages": b.expected_pages, "fillfactor": b.fillfactor,
+                     "deduplicated": b.deduplicated, "method": "estimate"},
+            remediation=fix,
+        )
+
+
+# ------------------------------------------------------------------------------------------------------------
+# MT11 table-fragmentation
+# ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TableFragmentationOptions:
+    min_free_pct: float = 10.0  # DATA_FREE against the table's data and indexes
+    min_free_bytes: int = 100 * 1024**2  # InnoDB keeps a few extents free in any large table
+
+
+@check(code="MT11", name="table-fragmentation", severity=Severity.WARNING, engines=("mysql",),
+       options=TableFragmentationOptions, category=FAMILY, not_applicable={
+           "postgresql": "PostgreSQL's free space in tables and indexes is judged by MT09 and MT10"},
+       requires=(requires_maintenance(mysql=("innodb", "innodb_counters")),), reads=("tables",))
+def table_fragmentation(snap: Snapshot, opts: TableFragmentationOptions) -> Iterator[Hit]:
+    """An InnoDB table whose tablespace holds much free space: what large deletes left behind.
+
+    ## What it does
+    Compares `DATA_FREE` (free space in the table's own tablespace) with its data and indexes
+    (`DATA_LENGTH + INDEX_LENGTH`), for InnoDB tables in a tablespace of their own. Flags at least
+    `min_free_pct` % and `min_free_bytes`. Small absolute amounts are left out: InnoDB keeps a few free
+    extents in every large table. Tables in the shared system tablespace (or a general tablespace shared with
+    others) report the free space of that whole tablespace, which `OPTIMIZE TABLE` cannot give back: they are
+    not judged. Which tablespace a table lives in is known from INNODB_SYS_TABLES (MariaDB) / INNODB_TABLES
+    (MySQL 8), which need the PROCESS privilege: without it the check is skipped with that GRANT rather than
+    risk reporting the shared tablespace's free space as the table's.
+
+    ## Why is this bad?
+    The file keeps its size after a purge: backups, replicas and the buffer pool's read-ahead carry the empty
+    pages. New rows reuse the space only where they fit the freed pages.
+
+    ## Example
+    ```sql
+    DELETE FROM events WHERE created_at < NOW() - INTERVAL 1 YEAR;  -- 70 % of the rows
+    ```
+
+    ## Fix
+    ```sql
+    -- InnoDB rebuilds the table (ALTER TABLE ... FORCE), online; it needs free disk for a copy of the table
+    OPTIMIZE TABLE `shop`.`events`;
+    ```
+
+    ## Options
+    - `min_free_pct` (default 10): the MySQL Shell plugin `innodb.getFragmentedTables` (lefred) reports
+      tables from 10 % free space; MySQLTuner counts every table with `DATA_FREE` above zero.
+    - `min_free_bytes` (default 100 MiB): below that the rebuild is not worth its copy.
+
+    ## Known problems
+    `DATA_FREE` is refreshed with the table statistics (`information_schema_stats_expiry` on MySQL 8, 24 hours
+    by default): a recent purge may not show yet.
+
+    ## References
+    - https://dev.mysql.com/doc/refman/8.0/en/optimize-table.html
+    - https://mariadb.com/kb/en/optimize-table/
+    - MySQLTuner (fragmented tables), MySQL Shell plugins `innodb.getFragmentedTables`
+    """
+    assert snap.maintenance is not None
+    for s in snap.maintenance.innodb or ():
+        t = snap.table(s.schema, s.table)
+        free = s.data_free or 0
+        # None: InnoDB has not opened the table since the start, so its tablespace is unknown
+        if t is None or t.kind != "table" or not free or s.shared_tablespace is not False:
+            continue
+        used = (t.table_bytes or 0) + (t.index_bytes or 0)
+        share = 100.0 * free / used if used else 100.0
+        if free < opts.min_free_bytes or share < opts.min_free_pct:
+            continue
+        yield Hit(
+            object=_table_ref(t),
+            message=f"{size(free)} free in its tablespace against {size(used)} of data and indexes "
+                    f"({pct(share)}): space that deletes left behind and the file still holds",
+            details={"data_free": free, "data_bytes": t.table_bytes, "index_bytes": t.index_bytes,
+                     "free_pct": round(share, 1)},
+            remediation="-- InnoDB rebuilds the table (ALTER TABLE ... FORCE), online; it needs free disk for a "
+                        "copy of the table\n"
+                        f"OPTIMIZE TABLE {mysql_qualified(t.schema, t.name)};",
         )

@@ -7,14 +7,24 @@ from dataclasses import replace
 from datetime import timedelta
 
 from auditor.engine import iter_hits, load_checks, unmet_precondition
-from auditor.maintenance import DatabaseFreeze, InnodbTableStats, Maintenance, TableFreeze
+from auditor.maintenance import (
+    DatabaseFreeze,
+    IndexBloat,
+    InnodbTableStats,
+    Maintenance,
+    TableBloat,
+    TableFreeze,
+)
 from auditor.model import Column, Hit, Note, Severity, Snapshot, Table, TableStats
 from auditor.operations import Activity, Backend
+from auditor.scoring import Metric, compute_metrics
 from checks.table_maintenance import (
     AutovacuumDisabledOptions,
     DeadTuplesOptions,
     MultixactWraparoundOptions,
     StaleStatisticsOptions,
+    TableBloatOptions,
+    TableFragmentationOptions,
     XidWraparoundOptions,
 )
 from tests.builders import NOW, posture, snap
@@ -188,8 +198,133 @@ def test_mt08_mysql_modified_counter() -> None:
                                                                               engine="InnoDB"))
     m = Maintenance(innodb=(InnodbTableStats("public", "orders", stats_rows=100_000, modified=20_001,
                                              auto_recalc=False),
-                            InnodbTableStats("public", "fine", stats_rows=100_000, modified=20_000)))
+                            InnodbTableStats("public", "fine", stats_rows=100_000, modified=20_000)),
+                    innodb_counters=True)
     s = snap(*tables, engine="mysql", posture=posture(settings=None, status={}), maintenance=m)
     found = hits("MT08", s)
     assert labels(found) == ["public.orders"] and "STATS_AUTO_RECALC=0" in found[0].message
     assert found[0].remediation == "ANALYZE TABLE `public`.`orders`;"
+
+
+# ---- MT09 / MT10 ---------------------------------------------------------------------------------------------
+
+MIB = 1024**2
+
+
+def _bloat_snap(*tables: Table, heap: tuple[TableBloat, ...] = (), btree: tuple[IndexBloat, ...] = (),
+                **extra: object) -> Snapshot:
+    return snap(*tables, posture=posture(), maintenance=Maintenance(table_bloat=heap, index_bloat=btree), **extra)
+
+
+def test_mt09_share_and_size_edges_and_unusable_estimates() -> None:
+    # 25,600 pages of 8 kB = 200 MiB; 30 % of it = 60 MiB
+    s = _bloat_snap(tbl("events"), tbl("edge"), tbl("unusable"), tbl("stale", n_mod_since_analyze=80_000),
+                    heap=(TableBloat("public", "events", pages=25_600, expected_pages=6_400),
+                          TableBloat("public", "edge", pages=25_600, expected_pages=17_920),
+                          TableBloat("public", "unusable", pages=25_600, estimable=False, reason="no stats"),
+                          TableBloat("public", "stale", pages=25_600, expected_pages=1_000)))
+    found = hits("MT09", s)
+    assert labels(found) == ["public.events"] and found[0].details["bloat_pct"] == 75.0
+    assert "VACUUM (FULL, VERBOSE, ANALYZE) public.events;" in (found[0].remediation or "")
+    assert "ACCESS EXCLUSIVE" in (found[0].remediation or "")
+    assert labels(hits("MT09", s, TableBloatOptions(min_bloat_pct=30.0, min_bloat_bytes=60 * MIB))) == \
+        ["public.events", "public.edge"]
+
+
+def test_mt09_skipped_when_every_table_is_hidden() -> None:
+    hidden = TableBloat("public", "events", pages=100, estimable=False,
+                        reason="the audit role may not read the table, so pg_stats hides its columns")
+    note = Note(area="privileges", message="cannot read", objects=("public.events",), enable="GRANT SELECT x")
+    unmet = unmet_precondition(SPECS["MT09"], _bloat_snap(tbl("events"), heap=(hidden,), notes=(note,)))
+    assert unmet is not None and unmet.enable == "GRANT SELECT x"
+
+
+def test_mt10_reindex_concurrently_and_estimate_guards() -> None:
+    s = _bloat_snap(tbl("events"),
+                    btree=(IndexBloat("public", "events", "events_at_idx", pages=25_600, expected_pages=5_000),
+                           IndexBloat("public", "events", "events_open_idx", pages=25_600, estimable=False,
+                                      reason="a partial index"),
+                           IndexBloat("public", "events", "events_kind_idx", pages=2_000, expected_pages=6_000,
+                                      deduplicated=True)))
+    (h,) = hits("MT10", s)
+    assert h.object.label() == "public.events_at_idx"
+    assert h.remediation == "REINDEX INDEX CONCURRENTLY public.events_at_idx;"
+    assert s.maintenance is not None
+    older = _bloat_snap(tbl("events"), btree=s.maintenance.index_bloat or (), server_version_num=110000)
+    assert "before PostgreSQL 12" in (hits("MT10", older)[0].remediation or "")
+
+
+# ---- MT11 ----------------------------------------------------------------------------------------------------
+
+
+def _frag(*stats: InnodbTableStats, counters: bool = True) -> Snapshot:
+    tables = [replace(tbl(s.table), engine="InnoDB", table_bytes=200 * MIB, index_bytes=50 * MIB) for s in stats]
+    return snap(*tables, engine="mysql", posture=posture(settings=None, status={}),
+                maintenance=Maintenance(innodb=stats, innodb_counters=counters))
+
+
+def test_mt11_free_space_share_and_floor_and_shared_tablespaces() -> None:
+    s = _frag(InnodbTableStats("public", "purged", data_free=300 * MIB, shared_tablespace=False),
+              InnodbTableStats("public", "edge", data_free=25 * MIB, shared_tablespace=False),
+              InnodbTableStats("public", "small", data_free=99 * MIB, shared_tablespace=False),
+              InnodbTableStats("public", "in_system", data_free=900 * MIB, shared_tablespace=True),
+              InnodbTableStats("public", "unopened", data_free=900 * MIB, shared_tablespace=None))
+    found = hits("MT11", s)
+    assert labels(found) == ["public.purged"] and found[0].details["free_pct"] == 120.0
+    assert (found[0].remediation or "").endswith("OPTIMIZE TABLE `public`.`purged`;")
+    low = TableFragmentationOptions(min_free_pct=10.0, min_free_bytes=25 * MIB)
+    assert labels(hits("MT11", s, low)) == ["public.purged", "public.edge", "public.small"]
+
+
+def test_mt11_skipped_without_process() -> None:
+    note = Note(area="innodb_stats", message="not read", enable="GRANT PROCESS ON *.* TO 'a'@'%'")
+    s = _frag(InnodbTableStats("public", "purged", data_free=300 * MIB), counters=False)
+    s = replace(s, notes=(note,))
+    unmet = unmet_precondition(SPECS["MT11"], s)
+    assert unmet is not None and unmet.enable == "GRANT PROCESS ON *.* TO 'a'@'%'"
+
+
+# ---- metrics: xid_headroom_pct, vacuumed_on_time_pct -----------------------------------------------------------
+
+
+def _metric(s: Snapshot, key: str) -> Metric:
+    return next(m for m in compute_metrics(s, []) if m.key == key)
+
+
+def test_xid_headroom_is_the_oldest_database_and_the_lower_of_xids_and_multixacts() -> None:
+    s = pg(databases=(DatabaseFreeze("test", 200_000_000, 10), DatabaseFreeze("old", 1_300_000_000, 5),
+                      DatabaseFreeze("locks", 1_000, 1_200_000_000)))
+    m = _metric(s, "xid_headroom_pct")
+    assert m.value == round(100 * (2**31 - 1_300_000_000) / 2**31, 2) == 39.46
+    assert m.passed is False and m.target == ">= 40 %"
+    assert [p.label for p in m.parts] == ["transaction ids", "multixacts"] and "old" in m.parts[0].detail
+    healthy = _metric(pg(databases=(DatabaseFreeze("test", 200_000_000, 10),)), "xid_headroom_pct")
+    assert healthy.passed is True and healthy.value == 90.69
+    assert _metric(pg(), "xid_headroom_pct").value is None  # not read
+    mysql_snap = snap(engine="mysql", posture=posture(settings=None, status={}))
+    assert "do not wrap around" in (_metric(mysql_snap, "xid_headroom_pct").reason or "")
+
+
+def test_vacuumed_on_time_counts_tables_late_for_vacuum_or_analyze() -> None:
+    s = pg(tbl("purged", n_dead_tup=80_000, n_live_tup=20_000),
+           tbl("stale", n_mod_since_analyze=50_000, n_live_tup=100_000),
+           *(tbl(f"ok{i}", n_live_tup=100_000, n_mod_since_analyze=10, n_dead_tup=5) for i in range(18)),
+           tbl("empty", rows=0, n_live_tup=0, n_dead_tup=0))
+    m = _metric(s, "vacuumed_on_time_pct")
+    assert m.value == 90.0 and m.passed is False
+    assert [p.value for p in m.parts] == [95.0, 95.0]
+    assert _metric(pg(*(tbl(f"ok{i}", n_live_tup=10) for i in range(3))), "vacuumed_on_time_pct").value == 100.0
+
+
+def test_vacuumed_on_time_on_innodb_needs_the_counters() -> None:
+    tables = tuple(replace(tbl(f"t{i}"), engine="InnoDB") for i in range(4))
+    stats = (InnodbTableStats("public", "t0", stats_rows=100_000, modified=30_000),
+             InnodbTableStats("public", "t1", stats_rows=100_000, modified=10),
+             InnodbTableStats("public", "t2", stats_rows=100_000, modified=0))
+    s = snap(*tables, engine="mysql", posture=posture(settings=None, status={}),
+             maintenance=Maintenance(innodb=stats, innodb_counters=True))
+    m = _metric(s, "vacuumed_on_time_pct")
+    assert m.value == 66.7 and m.measured == "3 of 4 InnoDB tables"
+    blind = replace(s, maintenance=Maintenance(innodb=stats, innodb_counters=False),
+                    notes=(Note(area="innodb_stats", message="needs PROCESS", enable="GRANT PROCESS"),))
+    assert _metric(blind, "vacuumed_on_time_pct").reason == "needs PROCESS"

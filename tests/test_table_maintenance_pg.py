@@ -22,6 +22,7 @@ from auditor.connectors import CollectOptions, collect
 from auditor.dsn import parse_dsn
 from auditor.engine import load_checks, run_checks
 from auditor.model import Finding, Snapshot
+from auditor.scoring import compute_metrics
 from auditor.throwaway import PostgresServer, start_postgres
 from checks.table_maintenance import MultixactWraparoundOptions, XidWraparoundOptions
 
@@ -163,6 +164,13 @@ def test_every_planted_problem_is_found_and_no_look_alike(shop: tuple[PostgresSe
     assert frozen is not None and frozen.xid_age is not None and frozen.xid_age < 30
     parent = snap.maintenance.freeze_of("app", "measures")
     assert parent is not None and parent.kind == "partitioned" and parent.xid_age is None
+    # the metrics: a young server has nearly all its XIDs left; 2 of the 11 tables with rows are late
+    # (app.purged for its dead rows and its statistics, app.loaded never analyzed)
+    metrics = {m.key: m for m in compute_metrics(snap, findings)}
+    assert (metrics["xid_headroom_pct"].value or 0) > 99.99 and metrics["xid_headroom_pct"].passed
+    on_time = metrics["vacuumed_on_time_pct"]
+    assert on_time.value == 81.8 and on_time.passed is False
+    assert [p.value for p in on_time.parts] == [90.9, 81.8]
 
 
 def test_default_thresholds_report_nothing_on_a_young_server(shop: tuple[PostgresServer, str]) -> None:
