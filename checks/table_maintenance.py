@@ -646,7 +646,10 @@ def table_bloat(snap: Snapshot, opts: TableBloatOptions) -> Iterator[Hit]:
     estimated free space. TOAST is left out of the estimate (values stored out of line count as their 18-byte
     pointers in pg_stats), so TOAST-heavy tables are not mistaken for bloated ones. Tables whose statistics
     are missing, hidden from the audit role or stale (modified since the last analyze past twice the analyze
-    trigger: MT08) are not estimated.
+    trigger: MT08) are not estimated. When the pgstattuple extension is installed and the audit role may run
+    it (`pg_stat_scan_tables`), the candidates (the largest estimated bloat first, and tables without a usable
+    estimate; at most 20 heaps and 10 GiB) are measured with `pgstattuple_approx()` instead: free space and
+    dead rows, less what the fillfactor keeps free on purpose.
 
     ## Why is this bad?
     Every scan reads the empty space, the cache holds it, and backups copy it. VACUUM makes the space
@@ -671,8 +674,8 @@ def table_bloat(snap: Snapshot, opts: TableBloatOptions) -> Iterator[Hit]:
 
     ## Known problems
     The estimate assumes average widths; tables with very uneven rows, or columns whose statistics are
-    sampled from few rows, can be off either way. With pgstattuple installed, `pgstattuple_approx()` gives the
-    real free space.
+    sampled from few rows, can be off either way; pgstattuple settles it. `pgstattuple_approx()` reads the pages
+    the visibility map does not mark all-visible: on a table never vacuumed, the whole table.
 
     ## References
     - https://github.com/ioguix/pgsql-bloat-estimation (table/table_bloat.sql)
@@ -681,21 +684,30 @@ def table_bloat(snap: Snapshot, opts: TableBloatOptions) -> Iterator[Hit]:
     """
     assert snap.maintenance is not None
     for b in snap.maintenance.table_bloat or ():
-        share, wasted = b.bloat_pct, b.bloat_bytes
-        if not b.estimable or share is None or wasted is None:
-            continue
+        heap = b.pages * b.block_size
+        if b.exact_free_pct is not None:
+            # measured: free space and dead rows, less the room the fillfactor keeps free on purpose
+            share = max(0.0, b.exact_free_pct + (b.exact_dead_pct or 0.0) - (100 - b.fillfactor))
+            wasted = heap * share / 100.0
+            how = (f"measured by pgstattuple_approx: {b.exact_free_pct:.1f} % free, {b.exact_dead_pct or 0:.1f} % "
+                   f"dead rows, fillfactor {b.fillfactor}")
+            method = "pgstattuple"
+        else:
+            if not b.estimable or b.bloat_pct is None or b.bloat_bytes is None:
+                continue
+            if _stale_for_estimate(snap, b.schema, b.table):
+                continue
+            share, wasted, method = b.bloat_pct, b.bloat_bytes, "estimate"
+            how = (f"by the pg_stats estimate ({b.expected_pages:,.0f} pages needed at fillfactor "
+                   f"{b.fillfactor}, {b.pages:,} used)")
         if share < opts.min_bloat_pct or wasted < opts.min_bloat_bytes:
             continue
-        if _stale_for_estimate(snap, b.schema, b.table):
-            continue
-        heap = b.pages * b.block_size
         yield Hit(
             object=ObjectRef(type="table", schema=b.schema, table=b.table),
-            message=f"about {size(wasted)} of its {size(heap)} heap ({pct(share)}) holds no live row, by the "
-                    f"pg_stats estimate ({b.expected_pages:,.0f} pages needed at fillfactor {b.fillfactor}, "
-                    f"{b.pages:,} used)",
+            message=f"about {size(wasted)} of its {size(heap)} heap ({pct(share)}) holds no live row, {how}",
             details={"bloat_bytes": round(wasted), "bloat_pct": round(share, 1), "pages": b.pages,
-                     "expected_pages": b.expected_pages, "fillfactor": b.fillfactor, "method": "estimate"},
+                     "expected_pages": b.expected_pages, "fillfactor": b.fillfactor, "method": method,
+                     "free_pct": b.exact_free_pct, "dead_pct": b.exact_dead_pct},
             remediation="-- VACUUM FULL rewrites the table under an ACCESS EXCLUSIVE lock (no reads, no writes) "
                         "for the whole rewrite;\n-- pg_repack does the same online: "
                         f"pg_repack --table={b.schema}.{b.table}\n"
@@ -718,7 +730,9 @@ def index_bloat(snap: Snapshot, opts: IndexBloatOptions) -> Iterator[Hit]:
     free space. Partial indexes (pg_stats describes every row, not the predicate's), expression keys without
     statistics and indexes of tables with stale statistics are not estimated. Deduplicated indexes
     (PostgreSQL 13+) are smaller than the estimate, never larger, so they are not reported by mistake; a
-    freshly rebuilt index is at its estimate.
+    freshly rebuilt index is at its estimate. With pgstattuple installed and runnable, the candidates (at
+    most 20 B-trees and 10 GiB, partial ones included) are measured with `pgstatindex()`: the leaf density
+    against the fillfactor.
 
     ## Why is this bad?
     A bloated index costs more reads per lookup and more cache, and every write still maintains it. Unlike a
@@ -739,8 +753,8 @@ def index_bloat(snap: Snapshot, opts: IndexBloatOptions) -> Iterator[Hit]:
     - `min_bloat_bytes` (default 100 MiB): PgHero's index bloat page lists indexes with 100 MB of bloat or more.
 
     ## Known problems
-    Inner pages are left out of the estimate (a few percent of a B-tree). With pgstattuple installed,
-    `pgstatindex()` gives the real leaf density.
+    Inner pages are left out of the estimate (a few percent of a B-tree). `pgstatindex()` reads the whole
+    index.
 
     ## References
     - https://github.com/ioguix/pgsql-bloat-estimation (btree/btree_bloat.sql)
@@ -749,14 +763,24 @@ def index_bloat(snap: Snapshot, opts: IndexBloatOptions) -> Iterator[Hit]:
     """
     assert snap.maintenance is not None
     for b in snap.maintenance.index_bloat or ():
-        share, wasted = b.bloat_pct, b.bloat_bytes
-        if not b.estimable or share is None or wasted is None:
-            continue
+        whole = b.pages * b.block_size
+        if b.exact_leaf_density is not None:
+            # measured: a leaf page filled to the fillfactor is a page without bloat
+            share = max(0.0, 100.0 * (1 - b.exact_leaf_density / b.fillfactor))
+            wasted = whole * share / 100.0
+            how = (f"measured by pgstatindex: leaf pages {b.exact_leaf_density:.1f} % full against a fillfactor "
+                   f"of {b.fillfactor}")
+            method = "pgstatindex"
+        else:
+            if not b.estimable or b.bloat_pct is None or b.bloat_bytes is None:
+                continue
+            if _stale_for_estimate(snap, b.schema, b.table):
+                continue
+            share, wasted, method = b.bloat_pct, b.bloat_bytes, "estimate"
+            how = (f"by the pg_stats estimate ({b.expected_pages:,.0f} pages needed at fillfactor "
+                   f"{b.fillfactor}, {b.pages:,} used)")
         if share < opts.min_bloat_pct or wasted < opts.min_bloat_bytes:
             continue
-        if _stale_for_estimate(snap, b.schema, b.table):
-            continue
-        whole = b.pages * b.block_size
         if snap.server_version_num >= 120000:
             fix = f"REINDEX INDEX CONCURRENTLY {pg_qualified(b.schema, b.index)};"
         else:
@@ -764,12 +788,10 @@ def index_bloat(snap: Snapshot, opts: IndexBloatOptions) -> Iterator[Hit]:
                    f"REINDEX INDEX {pg_qualified(b.schema, b.index)};")
         yield Hit(
             object=ObjectRef(type="index", schema=b.schema, table=b.table, index=b.index),
-            message=f"about {size(wasted)} of its {size(whole)} ({pct(share)}) holds no entry, by the pg_stats "
-                    f"estimate ({b.expected_pages:,.0f} pages needed at fillfactor {b.fillfactor}, "
-                    f"{b.pages:,} used)",
+            message=f"about {size(wasted)} of its {size(whole)} ({pct(share)}) holds no entry, {how}",
             details={"bloat_bytes": round(wasted), "bloat_pct": round(share, 1), "pages": b.pages,
                      "expected_pages": b.expected_pages, "fillfactor": b.fillfactor,
-                     "deduplicated": b.deduplicated, "method": "estimate"},
+                     "deduplicated": b.deduplicated, "method": method, "leaf_density": b.exact_leaf_density},
             remediation=fix,
         )
 

@@ -328,3 +328,20 @@ def test_vacuumed_on_time_on_innodb_needs_the_counters() -> None:
     blind = replace(s, maintenance=Maintenance(innodb=stats, innodb_counters=False),
                     notes=(Note(area="innodb_stats", message="needs PROCESS", enable="GRANT PROCESS"),))
     assert _metric(blind, "vacuumed_on_time_pct").reason == "needs PROCESS"
+
+
+def test_mt09_mt10_prefer_pgstattuple_figures_and_respect_the_fillfactor() -> None:
+    s = _bloat_snap(tbl("measured", n_mod_since_analyze=90_000), tbl("packed"),
+                    heap=(TableBloat("public", "measured", pages=25_600, estimable=False, reason="stale",
+                                     exact_free_pct=60.0, exact_dead_pct=5.0),
+                          TableBloat("public", "packed", pages=25_600, expected_pages=25_000, fillfactor=70,
+                                     exact_free_pct=31.0, exact_dead_pct=0.0)),
+                    btree=(IndexBloat("public", "measured", "measured_pkey", pages=25_600, estimable=False,
+                                      reason="a partial index", exact_leaf_density=45.0),
+                           IndexBloat("public", "packed", "packed_pkey", pages=25_600, expected_pages=1,
+                                      exact_leaf_density=89.0)))
+    (heap,) = hits("MT09", s)
+    assert heap.object.label() == "public.measured" and heap.details["bloat_pct"] == 65.0
+    assert heap.details["method"] == "pgstattuple"
+    (btree,) = hits("MT10", s)  # the exact density wins over an estimate that says 100 %
+    assert btree.object.label() == "public.measured_pkey" and btree.details["bloat_pct"] == 50.0

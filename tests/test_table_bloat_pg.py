@@ -56,19 +56,34 @@ EXPECTED = {("MT09", "public.bloated"), ("MT10", "public.bloated_pkey"), ("MT10"
 
 
 @pytest.fixture(scope="module")
-def shop() -> Iterator[str]:
-    server: PostgresServer = start_postgres("system", settings={"autovacuum": "off"})
+def server() -> Iterator[PostgresServer]:
+    started = start_postgres("system", settings={"autovacuum": "off"})
     try:
-        with server.connect() as conn:
-            conn.execute("CREATE DATABASE shop")
-        dsn = server.dsn("shop")
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            for statement in SEED:
-                conn.execute(statement)
-                conn.execute("SELECT pg_stat_force_next_flush()")  # counters reach the statistics at once
-        yield dsn
+        yield started
     finally:
-        server.stop()
+        started.stop()
+
+
+def _database(server: PostgresServer, name: str, extra: tuple[str, ...] = ()) -> str:
+    with server.connect() as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    dsn = server.dsn(name)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for statement in (*extra, *SEED):
+            conn.execute(statement)
+            conn.execute("SELECT pg_stat_force_next_flush()")  # counters reach the statistics at once
+    return dsn
+
+
+@pytest.fixture(scope="module")
+def shop(server: PostgresServer) -> str:
+    return _database(server, "shop")
+
+
+@pytest.fixture(scope="module")
+def measured(server: PostgresServer) -> str:
+    """The same tables with pgstattuple installed: the candidates are measured, not estimated."""
+    return _database(server, "measured", ("CREATE EXTENSION pgstattuple",))
 
 
 def _scan(dsn: str) -> tuple[Snapshot, list[Finding]]:
@@ -107,3 +122,30 @@ def test_printed_fixes_run_and_resolve_the_findings(shop: str) -> None:
             conn.execute(statement)
     _, after = _scan(shop)
     assert _found(after) == set()
+
+
+def test_pgstattuple_measures_the_candidates(measured: str) -> None:
+    snap, findings = _scan(measured)
+    assert snap.maintenance is not None and snap.maintenance.exact_bloat == "pgstattuple"
+    # measured, the stale table is judged too: its pg_stats no longer matter
+    assert _found(findings) == EXPECTED | {("MT09", "public.stale"), ("MT10", "public.stale_pkey")}
+    assert {f.details["method"] for f in findings} == {"pgstattuple", "pgstatindex"}
+    heap = next(f for f in findings if (f.code, f.object.label()) == ("MT09", "public.bloated"))
+    assert 70 <= heap.details["bloat_pct"] <= 85 and "pgstattuple_approx" in heap.message
+    heaps = {b.table: b for b in snap.maintenance.table_bloat or ()}
+    btrees = {b.index: b for b in snap.maintenance.index_bloat or ()}
+    # the look-alikes were either measured clean or left out as too small or already clean by the estimate
+    assert heaps["rebuilt"].exact_free_pct is None and heaps["toasty"].exact_free_pct is None
+    assert (btrees["bloated_pkey"].exact_leaf_density or 100) < 30
+
+
+def test_a_role_without_pg_stat_scan_tables_falls_back_to_the_estimate(server: PostgresServer,
+                                                                        measured: str) -> None:
+    with server.connect() as conn:
+        conn.execute("CREATE ROLE bloat_reader LOGIN IN ROLE pg_read_all_data")
+    dsn = f"postgresql://bloat_reader@{measured.split('@', 1)[1]}"
+    snap, findings = _scan(dsn)
+    assert snap.maintenance is not None and snap.maintenance.exact_bloat is None
+    note = next(n for n in snap.notes if n.area == "exact_bloat")
+    assert note.enable == "GRANT pg_stat_scan_tables TO bloat_reader"
+    assert _found(findings) == EXPECTED

@@ -9,7 +9,7 @@ Nothing here reads a table's pages.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -22,6 +22,7 @@ from auditor.maintenance import (
     TableFreeze,
 )
 from auditor.model import Note
+from auditor.sqlquote import pg_ident
 
 DATABASES_AREA = "database_freeze"
 MAXALIGN = 8
@@ -31,20 +32,95 @@ HEAP_TUPLE_HEADER = 23  # HeapTupleHeaderData before alignment
 ITEM_POINTER = 4  # the line pointer of each tuple
 
 
-def collect_maintenance(read: AreaReader, schemas: list[str], notes: list[Note]) -> Maintenance:
+ProbeReader = Callable[[str, Mapping[str, Any], Mapping[str, str]], "list[dict[str, Any]] | None"]
+
+# pgstattuple reads the pages it measures: at most this many heaps and B-trees, and this many pages in all
+EXACT_MAX_RELATIONS = 20
+EXACT_MAX_PAGES = 10 * 1024**3 // 8192  # 10 GiB of 8 kB pages
+EXACT_MIN_PAGES = 128  # 1 MiB: smaller relations are not worth a look
+
+
+def collect_maintenance(read: AreaReader, schemas: list[str], notes: list[Note],
+                        probe: ProbeReader | None = None, pgstattuple: bool = False, role: str = "") -> Maintenance:
     scope = {"schemas": schemas}
     freeze_rows = read("freeze", scope)
     database_rows = read(DATABASES_AREA, {})
     table_rows = read("table_bloat", scope)
     index_rows = read("index_bloat", scope)
+    heaps = None if table_rows is None else [(int(r["oid"]), table_bloat(r)) for r in table_rows]
+    btrees = None if index_rows is None else [(int(r["oid"]), index_bloat(r)) for r in index_rows]
+    exact = None
+    if pgstattuple and probe is not None and (heaps or btrees):
+        exact = _exact(read, probe, heaps or [], btrees or [], notes, role)
+        if exact is not None:
+            heaps = [(oid, _with_exact(b, exact.get(("table", oid)))) for oid, b in heaps or []] \
+                if heaps is not None else None
+            btrees = [(oid, _with_exact(b, exact.get(("index", oid)))) for oid, b in btrees or []] \
+                if btrees is not None else None
     return Maintenance(
         freeze=None if freeze_rows is None else tuple(_freeze(r) for r in freeze_rows),
         databases=None if database_rows is None else tuple(
             DatabaseFreeze(name=str(r["name"]), xid_age=int(r["xid_age"]), mxid_age=int(r["mxid_age"]),
                            allow_connections=bool(r["allow_connections"])) for r in database_rows),
-        table_bloat=None if table_rows is None else tuple(table_bloat(r) for r in table_rows),
-        index_bloat=None if index_rows is None else tuple(index_bloat(r) for r in index_rows),
+        table_bloat=None if heaps is None else tuple(b for _, b in heaps),
+        index_bloat=None if btrees is None else tuple(b for _, b in btrees),
+        exact_bloat="pgstattuple" if exact else None,
     )
+
+
+def _candidates(items: list[tuple[int, TableBloat]] | list[tuple[int, IndexBloat]]) -> list[int]:
+    """The relations worth an exact look: the largest estimated bloat first, then (no usable estimate) the
+    largest, within the relation and page budgets."""
+    ranked = sorted(((oid, b) for oid, b in items if b.pages >= EXACT_MIN_PAGES),
+                    key=lambda ob: (-(ob[1].bloat_bytes or 0), -ob[1].pages))
+    chosen: list[int] = []
+    pages = 0
+    for oid, b in ranked:
+        if b.estimable and (b.bloat_pct or 0) < 10:
+            continue  # the estimate already says there is little to find
+        if len(chosen) >= EXACT_MAX_RELATIONS or pages + b.pages > EXACT_MAX_PAGES:
+            break
+        chosen.append(oid)
+        pages += b.pages
+    return chosen
+
+
+def _exact(read: AreaReader, probe: ProbeReader, heaps: list[tuple[int, TableBloat]],
+           btrees: list[tuple[int, IndexBloat]], notes: list[Note], role: str
+           ) -> dict[tuple[str, int], Mapping[str, Any]] | None:
+    access = read("pgstattuple_access", {})
+    if not access:
+        return None
+    row = access[0]
+    if not (row["can_approx"] and row["can_index"]):
+        notes.append(Note(area="exact_bloat",
+                          message="pgstattuple is installed but the audit role may not run its functions: bloat "
+                                  "is estimated from pg_stats instead of measured",
+                          enable=f"GRANT pg_stat_scan_tables TO {pg_ident(role) if role else '<role>'}"))
+        return None
+    tables, indexes = _candidates(heaps), _candidates(btrees)
+    if not tables and not indexes:
+        return {}
+    rows = probe("exact_bloat", {"tables": tables, "indexes": indexes},
+                 {"pgstattuple": pg_ident(str(row["schema"]))})
+    if rows is None:
+        return None
+    return {(str(r["kind"]), int(r["oid"])): r for r in rows}
+
+
+def _finite(v: Any) -> float | None:
+    if v is None:
+        return None
+    f = float(v)
+    return f if math.isfinite(f) else None
+
+
+def _with_exact(b: TableBloat | IndexBloat, r: Mapping[str, Any] | None) -> Any:
+    if r is None:
+        return b
+    if isinstance(b, TableBloat):
+        return replace(b, exact_free_pct=_finite(r["free_pct"]), exact_dead_pct=_finite(r["dead_pct"]))
+    return replace(b, exact_leaf_density=_finite(r["leaf_density"]))
 
 
 def _int(v: Any) -> int | None:

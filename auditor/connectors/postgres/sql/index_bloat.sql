@@ -19,6 +19,7 @@ WITH ix AS (
      WHERE am.amname = 'btree'
        AND ic.relkind = 'i'
        AND ic.relpages > 0
+       AND x.indisvalid AND x.indisready
        AND tc.relkind IN ('r', 'm')
        AND n.nspname = ANY (%(schemas)s::text[])
        AND tc.oid <> ALL (%(locked)s::oid[])
@@ -26,6 +27,7 @@ WITH ix AS (
                         WHERE e.classid = 'pg_catalog.pg_class'::regclass AND e.objid = tc.oid AND e.deptype = 'e')
 )
 SELECT
+    ix.indexrelid AS oid,
     ix.schema,
     ix."table",
     ix."index",
@@ -49,6 +51,6 @@ SELECT
          ON s.schemaname = ix.schema AND NOT s.inherited
         AND ((ix.indkey[k.i] <> 0 AND s.tablename = ix."table" AND s.attname = ta.attname)
           OR (ix.indkey[k.i] = 0 AND s.tablename = ix."index" AND s.attname = ia.attname))
- GROUP BY ix.schema, ix."table", ix."index", ix.relpages, ix.reltuples, ix.fillfactor, ix.partial, ix.deduplicated,
+ GROUP BY ix.indexrelid, ix.schema, ix."table", ix."index", ix.relpages, ix.reltuples, ix.fillfactor, ix.partial, ix.deduplicated,
           ix.readable
  ORDER BY 1, 2, 3

@@ -17,6 +17,7 @@ WITH tbl AS (
                         WHERE e.classid = 'pg_catalog.pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e')
 )
 SELECT
+    t.oid,
     t.schema,
     t."table",
     t.relpages AS pages,
@@ -33,5 +34,5 @@ SELECT
   LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped
   LEFT JOIN pg_catalog.pg_stats s
          ON s.schemaname = t.schema AND s.tablename = t."table" AND s.attname = a.attname AND NOT s.inherited
- GROUP BY t.schema, t."table", t.relpages, t.reltuples, t.fillfactor, t.readable
+ GROUP BY t.oid, t.schema, t."table", t.relpages, t.reltuples, t.fillfactor, t.readable
  ORDER BY 1, 2
