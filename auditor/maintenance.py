@@ -211,6 +211,9 @@ DEAD_MIN_PCT = 10.0
 DEAD_MIN_ROWS = 10_000
 ANALYZE_TRIGGER_FACTOR = 2.0
 ANALYZE_MIN_ROWS = 1_000
+# autovacuum looks at each database every autovacuum_naptime (1 min): an hour without an analyze while far past
+# the trigger means it is not keeping up, a few minutes only that the table is busy
+ANALYZE_MIN_MINUTES = 60.0
 # InnoDB recalculates persistent statistics once 10 % of a table's rows changed (innodb_stats_auto_recalc)
 INNODB_RECALC_SHARE = 0.1
 
@@ -275,15 +278,21 @@ def never_analyzed(t: Table, hidden: bool, min_rows: int = ANALYZE_MIN_ROWS) -> 
 
 
 def analyze_late(snap: Snapshot, t: Table, factor: float = ANALYZE_TRIGGER_FACTOR,
-                 min_rows: int = ANALYZE_MIN_ROWS) -> tuple[int, float] | None:
+                 min_rows: int = ANALYZE_MIN_ROWS, min_minutes: float = ANALYZE_MIN_MINUTES
+                 ) -> tuple[int, float] | None:
     """PostgreSQL: (rows modified since the last analyze, the analyze trigger) when the modifications are past
-    ``factor`` times the trigger, on a table of ``min_rows`` rows or with that many modifications; else None."""
+    ``factor`` times the trigger, on a table of ``min_rows`` rows, and the last analyze is at least
+    ``min_minutes`` old (a busy table that autovacuum analyzes every few minutes is kept up with); else None."""
     modified = t.stats.n_mod_since_analyze
     trigger = autovacuum_trigger(snap, t, "analyze")
     if modified is None or trigger is None:
         return None
     rows = max(table_rows(t), float(t.stats.n_live_tup or 0))
-    if (rows < min_rows and modified < min_rows) or modified <= factor * trigger:
+    if rows < min_rows or modified <= factor * trigger:
+        return None
+    analyzed = [m for m in (t.stats.last_analyze, t.stats.last_autoanalyze) if m is not None]
+    if analyzed and snap.collected_at is not None \
+            and (snap.collected_at - max(analyzed)).total_seconds() < 60.0 * min_minutes:
         return None
     return modified, trigger
 

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from auditor.engine import Precondition, Unmet, check
 from auditor.maintenance import (
+    ANALYZE_MIN_MINUTES,
     ANALYZE_MIN_ROWS,
     ANALYZE_TRIGGER_FACTOR,
     DEAD_MIN_PCT,
@@ -461,6 +462,7 @@ class StaleStatisticsOptions:
     # modifications since the last analyze, as a multiple of the analyze trigger
     trigger_factor: float = ANALYZE_TRIGGER_FACTOR
     min_rows: int = ANALYZE_MIN_ROWS  # smaller tables are planned well enough on any statistics
+    min_stale_minutes: float = ANALYZE_MIN_MINUTES  # PostgreSQL: the last analyze at least this old
 
 
 def _unreadable(snap: Snapshot) -> set[str]:
@@ -476,12 +478,14 @@ def stale_statistics(snap: Snapshot, opts: StaleStatisticsOptions) -> Iterator[H
 
     ## What it does
     PostgreSQL: flags a table with at least `min_rows` rows and no planner statistics at all (no column in
-    pg_stats, never analyzed since the statistics were reset), and a table whose modifications since the last
-    analyze (`n_mod_since_analyze`) exceed `trigger_factor` times its autovacuum analyze trigger
-    (`autovacuum_analyze_threshold + autovacuum_analyze_scale_factor x reltuples`, the table's own storage
-    parameters first). MySQL/MariaDB: flags an InnoDB table whose rows modified since its statistics were
-    computed (`MODIFIED_COUNTER`) exceed `trigger_factor` times InnoDB's own recalculation point, 10 % of its
-    rows. A table bulk-loaded and then analyzed has nothing modified since and is silent; so are small tables.
+    pg_stats, never analyzed since the statistics were reset), and a table of `min_rows` rows whose
+    modifications since the last analyze (`n_mod_since_analyze`) exceed `trigger_factor` times its autovacuum
+    analyze trigger (`autovacuum_analyze_threshold + autovacuum_analyze_scale_factor x reltuples`, the table's
+    own storage parameters first) while that analyze is at least `min_stale_minutes` old: a busy table that
+    autovacuum analyzes every few minutes is kept up with, whatever it gathered since. MySQL/MariaDB: flags an
+    InnoDB table whose rows modified since its statistics were computed (`MODIFIED_COUNTER`) exceed
+    `trigger_factor` times InnoDB's own recalculation point, 10 % of its rows. A table bulk-loaded and then
+    analyzed has nothing modified since and is silent; so are small tables.
 
     ## Why is this bad?
     The planner estimates row counts from these statistics. Stale ones make it pick nested loops over
@@ -506,6 +510,8 @@ def stale_statistics(snap: Snapshot, opts: StaleStatisticsOptions) -> Iterator[H
       analyzes at 1, so twice that means it is not keeping up (or is off: MT07). On InnoDB the trigger is the
       10 % of `innodb_stats_auto_recalc`.
     - `min_rows` (default 1,000): smaller tables are planned well on any statistics.
+    - `min_stale_minutes` (default 60): autovacuum visits each database every `autovacuum_naptime` (1 minute);
+      an hour without an analyze while far past the trigger means it is not keeping up.
 
     ## Known problems
     Partitioned parents are never analyzed by autovacuum and are not judged here; run `ANALYZE` on them after
@@ -539,7 +545,7 @@ def _pg_stale(snap: Snapshot, opts: StaleStatisticsOptions) -> Iterator[Hit]:
                 remediation=f"ANALYZE {pg_qualified(t.schema, t.name)};",
             )
             continue
-        late = analyze_late(snap, t, opts.trigger_factor, opts.min_rows)
+        late = analyze_late(snap, t, opts.trigger_factor, opts.min_rows, opts.min_stale_minutes)
         if late is None:
             continue
         modified, trigger = late
@@ -628,7 +634,7 @@ def _estimates_readable(part: str) -> Precondition:
 def _stale_for_estimate(snap: Snapshot, schema: str, table: str) -> bool:
     """pg_stats and reltuples describe a table that has changed since (MT08's test): no estimate from them."""
     t = snap.table(schema, table)
-    return t is None or analyze_late(snap, t, ANALYZE_TRIGGER_FACTOR, 0) is not None
+    return t is None or analyze_late(snap, t, ANALYZE_TRIGGER_FACTOR, 0, 0) is not None
 
 
 @check(code="MT09", name="table-bloat", severity=Severity.WARNING, engines=("postgresql",),

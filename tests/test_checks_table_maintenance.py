@@ -345,3 +345,14 @@ def test_mt09_mt10_prefer_pgstattuple_figures_and_respect_the_fillfactor() -> No
     assert heap.details["method"] == "pgstattuple"
     (btree,) = hits("MT10", s)  # the exact density wins over an estimate that says 100 %
     assert btree.object.label() == "public.measured_pkey" and btree.details["bloat_pct"] == 50.0
+
+
+def test_mt08_busy_tables_analyzed_recently_and_tiny_hot_tables_are_silent() -> None:
+    # 50,000 modifications against a trigger of 10,050: autovacuum analyzed it 10 minutes ago, it keeps up
+    recent = tbl("busy", n_mod_since_analyze=50_000, last_autoanalyze=NOW - timedelta(minutes=10))
+    # pgbench_branches: 10 rows updated 20,000 times
+    tiny = tbl("branches", rows=10, n_live_tup=10, n_mod_since_analyze=20_000,
+               last_autoanalyze=NOW - timedelta(days=1))
+    s = pg(recent, tiny)
+    assert hits("MT08", s) == []
+    assert labels(hits("MT08", s, StaleStatisticsOptions(min_stale_minutes=5))) == ["public.busy"]
