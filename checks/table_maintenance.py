@@ -37,6 +37,7 @@ from checks._posture import pct, requires_posture, size
 
 FAMILY = "maintenance"
 PG_ONLY_NA = {"mysql": "MySQL/MariaDB have no vacuum: InnoDB purges old row versions by itself"}
+WRAPAROUND_NA = {"mysql": "InnoDB transaction ids are 48-bit and are never frozen: they do not wrap around"}
 
 # Maintenance part -> the Note area its connector writes when it cannot read it
 _AREA_OF = {"freeze": FREEZE_AREA, "databases": "database_freeze", "table_bloat": TABLE_BLOAT_AREA,
@@ -182,7 +183,7 @@ def _freeze_fix(schema: str, table: str) -> str:
 
 
 @check(code="MT01", name="xid-wraparound", severity=Severity.WARNING, engines=("postgresql",),
-       options=XidWraparoundOptions, category=FAMILY, not_applicable=PG_ONLY_NA,
+       options=XidWraparoundOptions, category=FAMILY, not_applicable=WRAPAROUND_NA,
        requires=(requires_maintenance(postgresql=("freeze", "databases")),
                  requires_posture(postgresql=("settings",))),
        reads=())
@@ -232,7 +233,7 @@ def xid_wraparound(snap: Snapshot, opts: XidWraparoundOptions) -> Iterator[Hit]:
 
 
 @check(code="MT02", name="multixact-wraparound", severity=Severity.WARNING, engines=("postgresql",),
-       options=MultixactWraparoundOptions, category=FAMILY, not_applicable=PG_ONLY_NA,
+       options=MultixactWraparoundOptions, category=FAMILY, not_applicable=WRAPAROUND_NA,
        requires=(requires_maintenance(postgresql=("freeze", "databases")),
                  requires_posture(postgresql=("settings",))),
        reads=())
