@@ -291,10 +291,26 @@ def analyze_late(snap: Snapshot, t: Table, factor: float = ANALYZE_TRIGGER_FACTO
     if rows < min_rows or modified <= factor * trigger:
         return None
     analyzed = [m for m in (t.stats.last_analyze, t.stats.last_autoanalyze) if m is not None]
-    if analyzed and snap.collected_at is not None \
+    if analyzed and snap.collected_at is not None and autovacuum_on(snap, t) \
             and (snap.collected_at - max(analyzed)).total_seconds() < 60.0 * min_minutes:
         return None
     return modified, trigger
+
+
+def _off(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("off", "false", "0", "no", "f", "n")
+
+
+def autovacuum_on(snap: Snapshot, t: Table) -> bool:
+    """Autovacuum may vacuum and analyze this table: on for the server (with track_counts), not switched off
+    by the table's ``autovacuum_enabled`` storage parameter."""
+    posture = snap.posture
+    for name in ("autovacuum", "track_counts"):
+        s = posture.setting(name) if posture is not None else None
+        if s is not None and _off(s.value):
+            return False
+    freeze = snap.maintenance.freeze_of(t.schema, t.name) if snap.maintenance is not None else None
+    return freeze is None or not _off(freeze.option("autovacuum_enabled"))
 
 
 def innodb_analyze_late(stats: InnodbTableStats, factor: float = ANALYZE_TRIGGER_FACTOR,

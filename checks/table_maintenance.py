@@ -483,10 +483,11 @@ def stale_statistics(snap: Snapshot, opts: StaleStatisticsOptions) -> Iterator[H
     modifications since the last analyze (`n_mod_since_analyze`) exceed `trigger_factor` times its autovacuum
     analyze trigger (`autovacuum_analyze_threshold + autovacuum_analyze_scale_factor x reltuples`, the table's
     own storage parameters first) while that analyze is at least `min_stale_minutes` old: a busy table that
-    autovacuum analyzes every few minutes is kept up with, whatever it gathered since. MySQL/MariaDB: flags an
-    InnoDB table whose rows modified since its statistics were computed (`MODIFIED_COUNTER`) exceed
-    `trigger_factor` times InnoDB's own recalculation point, 10 % of its rows. A table bulk-loaded and then
-    analyzed has nothing modified since and is silent; so are small tables.
+    autovacuum analyzes every few minutes is kept up with, whatever it gathered since (a table autovacuum may
+    not analyze, `autovacuum_enabled = false` or autovacuum off, is judged however recent its analyze).
+    MySQL/MariaDB: flags an InnoDB table whose rows modified since its statistics were computed
+    (`MODIFIED_COUNTER`) exceed `trigger_factor` times InnoDB's own recalculation point, 10 % of its rows. A
+    table bulk-loaded and then analyzed has nothing modified since and is silent; so are small tables.
 
     ## Why is this bad?
     The planner estimates row counts from these statistics. Stale ones make it pick nested loops over

@@ -27,7 +27,7 @@ from checks.table_maintenance import (
     TableFragmentationOptions,
     XidWraparoundOptions,
 )
-from tests.builders import NOW, posture, snap
+from tests.builders import NOW, pg_settings, posture, snap
 
 SPECS = load_checks()
 
@@ -356,3 +356,13 @@ def test_mt08_busy_tables_analyzed_recently_and_tiny_hot_tables_are_silent() -> 
     s = pg(recent, tiny)
     assert hits("MT08", s) == []
     assert labels(hits("MT08", s, StaleStatisticsOptions(min_stale_minutes=5))) == ["public.busy"]
+
+
+def test_mt08_recent_analyze_does_not_excuse_a_table_autovacuum_may_not_analyze() -> None:
+    t = tbl("events", n_mod_since_analyze=240_000, last_analyze=NOW - timedelta(minutes=2))
+    assert hits("MT08", pg(t, freeze=(fr("events"),))) == []
+    off = pg(t, freeze=(fr("events", options=("autovacuum_enabled=false",)),))
+    assert labels(hits("MT08", off)) == ["public.events"]
+    server_off = snap(t, posture=posture(settings=pg_settings(autovacuum="off")),
+                      maintenance=Maintenance(freeze=(), databases=()))
+    assert labels(hits("MT08", server_off)) == ["public.events"]

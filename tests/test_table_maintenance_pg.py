@@ -171,7 +171,8 @@ def test_every_planted_problem_is_found_and_no_look_alike(shop: tuple[PostgresSe
     assert (metrics["xid_headroom_pct"].value or 0) > 99.99 and metrics["xid_headroom_pct"].passed
     on_time = metrics["vacuumed_on_time_pct"]
     assert on_time.value == 81.8 and on_time.passed is False
-    assert [p.value for p in on_time.parts] == [90.9, 90.9]  # purged was analyzed seconds ago: on time
+    # autovacuum is off on this server: a recent analyze does not excuse app.purged's 80,000 deletes since
+    assert [p.value for p in on_time.parts] == [90.9, 81.8]
 
 
 def test_default_thresholds_report_nothing_on_a_young_server(shop: tuple[PostgresServer, str]) -> None:
