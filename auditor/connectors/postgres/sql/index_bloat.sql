@@ -25,6 +25,25 @@ WITH ix AS (
        AND tc.oid <> ALL (%(locked)s::oid[])
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
                         WHERE e.classid = 'pg_catalog.pg_class'::regclass AND e.objid = tc.oid AND e.deptype = 'e')
+),
+-- the statistics of the audited schemas once, joined by equality below (an OR join would compare every key
+-- with every row of pg_stats)
+st AS MATERIALIZED (
+    SELECT s.schemaname, s.tablename, s.attname, s.null_frac, s.avg_width
+      FROM pg_catalog.pg_stats s
+     WHERE s.schemaname = ANY (%(schemas)s::text[]) AND NOT s.inherited
+),
+keys AS (
+    SELECT ix.indexrelid, ix.schema, ix."table", ix."index", ix.indkey[k.i] = 0 AS expression,
+           coalesce(ts.null_frac, xs.null_frac) AS null_frac, coalesce(ts.avg_width, xs.avg_width) AS avg_width,
+           (ts.attname IS NOT NULL OR xs.attname IS NOT NULL) AS has_stats
+      FROM ix
+     CROSS JOIN LATERAL pg_catalog.generate_series(0, ix.indnatts - 1) AS k(i)
+      LEFT JOIN pg_catalog.pg_attribute ta ON ta.attrelid = ix.indrelid AND ta.attnum = ix.indkey[k.i]
+      LEFT JOIN pg_catalog.pg_attribute ia ON ia.attrelid = ix.indexrelid AND ia.attnum = k.i + 1
+      LEFT JOIN st ts ON ts.schemaname = ix.schema AND ts.tablename = ix."table" AND ts.attname = ta.attname
+      LEFT JOIN st xs ON ix.indkey[k.i] = 0 AND xs.schemaname = ix.schema AND xs.tablename = ix."index"
+                     AND xs.attname = ia.attname
 )
 SELECT
     ix.indexrelid AS oid,
@@ -39,18 +58,12 @@ SELECT
     ix.readable,
     current_setting('block_size')::int AS block_size,
     count(*) AS keys,
-    count(s.attname) AS with_stats,
-    count(*) FILTER (WHERE ix.indkey[k.i] = 0) AS expressions,
-    coalesce(max(s.null_frac), 0) AS max_null_frac,
-    coalesce(sum((1 - coalesce(s.null_frac, 0)) * coalesce(s.avg_width, 0)), 0) AS data_width
+    count(*) FILTER (WHERE k.has_stats) AS with_stats,
+    count(*) FILTER (WHERE k.expression) AS expressions,
+    coalesce(max(k.null_frac), 0) AS max_null_frac,
+    coalesce(sum((1 - coalesce(k.null_frac, 0)) * coalesce(k.avg_width, 0)), 0) AS data_width
   FROM ix
- CROSS JOIN LATERAL pg_catalog.generate_series(0, ix.indnatts - 1) AS k(i)
-  LEFT JOIN pg_catalog.pg_attribute ta ON ta.attrelid = ix.indrelid AND ta.attnum = ix.indkey[k.i]
-  LEFT JOIN pg_catalog.pg_attribute ia ON ia.attrelid = ix.indexrelid AND ia.attnum = k.i + 1
-  LEFT JOIN pg_catalog.pg_stats s
-         ON s.schemaname = ix.schema AND NOT s.inherited
-        AND ((ix.indkey[k.i] <> 0 AND s.tablename = ix."table" AND s.attname = ta.attname)
-          OR (ix.indkey[k.i] = 0 AND s.tablename = ix."index" AND s.attname = ia.attname))
- GROUP BY ix.indexrelid, ix.schema, ix."table", ix."index", ix.relpages, ix.reltuples, ix.fillfactor, ix.partial, ix.deduplicated,
-          ix.readable
- ORDER BY 1, 2, 3
+  JOIN keys k ON k.indexrelid = ix.indexrelid
+ GROUP BY ix.indexrelid, ix.schema, ix."table", ix."index", ix.relpages, ix.reltuples, ix.fillfactor, ix.partial,
+          ix.deduplicated, ix.readable
+ ORDER BY 2, 3, 4
