@@ -181,6 +181,32 @@ def test_default_thresholds_report_nothing_on_a_young_server(shop: tuple[Postgre
     assert list(result.findings) == []
 
 
+def _as(dsn: str, role: str) -> str:
+    return f"postgresql://{quote(role, safe='')}@{dsn.split('@', 1)[1]}"
+
+
+def test_a_pg_monitor_role_sees_the_same_and_no_false_finding(shop: tuple[PostgresServer, str]) -> None:
+    server, dsn = shop
+    role = "monitor_" + uuid.uuid4().hex[:6]
+    with server.connect() as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN IN ROLE pg_monitor")
+    snap = collect(parse_dsn(_as(dsn, role)), CollectOptions(sample=False, workload=False))
+    result = run_checks(snap, [SPECS[c] for c in CODES], options=OPTIONS)
+    found = _found(list(result.findings))
+    assert found == TABLE_FINDINGS | {(code, t) for code in ("MT01", "MT02") for t in AGED}
+    # pg_stats hides every column of the tables it may not read: "no statistics" proves nothing there, so
+    # app.loaded is reported from the counters everyone may read (its modifications since no analyze)
+    loaded = next(f for f in result.findings if (f.code, f.object.label()) == ("MT08", "app.loaded"))
+    assert "modified since the last analyze (never)" in loaded.message
+    assert any(n.area == "privileges" for n in snap.notes)
+    assert snap.maintenance is not None and snap.maintenance.table_bloat is not None
+    assert all(not b.estimable and "may not read" in (b.reason or "") for b in snap.maintenance.table_bloat)
+    # so the bloat checks are skipped with the grant that shows the columns, never a silent pass
+    bloat = run_checks(snap, [SPECS["MT09"], SPECS["MT10"]])
+    assert {s.code for s in bloat.skipped} == {"MT09", "MT10"} and not bloat.findings
+    assert all("GRANT" in (s.enable or "") for s in bloat.skipped)
+
+
 def test_printed_fixes_run_and_resolve_the_findings(shop: tuple[PostgresServer, str]) -> None:
     _, before = _scan(shop[1])
     fixable = [f for f in before if f.object.type == "table" and f.remediation]
@@ -192,33 +218,3 @@ def test_printed_fixes_run_and_resolve_the_findings(shop: tuple[PostgresServer, 
                     conn.execute(statement)
     _, after = _scan(shop[1])
     assert _found(after) == set()
-
-
-def _as(dsn: str, role: str) -> str:
-    return f"postgresql://{quote(role, safe='')}@{dsn.split('@', 1)[1]}"
-
-
-def test_a_pg_monitor_role_sees_the_same_and_no_false_finding() -> None:
-    server = start_postgres("system", settings={"autovacuum": "off"})
-    try:
-        dsn = _seed(server)
-        role = "monitor_" + uuid.uuid4().hex[:6]
-        with server.connect() as conn:
-            conn.execute(f"CREATE ROLE {role} LOGIN IN ROLE pg_monitor")
-        snap = collect(parse_dsn(_as(dsn, role)), CollectOptions(sample=False, workload=False))
-        result = run_checks(snap, [SPECS[c] for c in CODES], options=OPTIONS)
-        found = _found(list(result.findings))
-        assert found == TABLE_FINDINGS | {(code, t) for code in ("MT01", "MT02") for t in AGED}
-        # pg_stats hides every column of the tables it may not read: "no statistics" proves nothing there, so
-        # app.loaded is reported from the counters everyone may read (its modifications since no analyze)
-        loaded = next(f for f in result.findings if (f.code, f.object.label()) == ("MT08", "app.loaded"))
-        assert "modified since the last analyze (never)" in loaded.message
-        assert any(n.area == "privileges" for n in snap.notes)
-        assert snap.maintenance is not None and snap.maintenance.table_bloat is not None
-        assert all(not b.estimable and "may not read" in (b.reason or "") for b in snap.maintenance.table_bloat)
-        # so the bloat checks are skipped with the grant that shows the columns, never a silent pass
-        bloat = run_checks(snap, [SPECS["MT09"], SPECS["MT10"]])
-        assert {s.code for s in bloat.skipped} == {"MT09", "MT10"} and not bloat.findings
-        assert all("GRANT" in (s.enable or "") for s in bloat.skipped)
-    finally:
-        server.stop()
