@@ -366,3 +366,31 @@ def test_mt08_recent_analyze_does_not_excuse_a_table_autovacuum_may_not_analyze(
     server_off = snap(t, posture=posture(settings=pg_settings(autovacuum="off")),
                       maintenance=Maintenance(freeze=(), databases=()))
     assert labels(hits("MT08", server_off)) == ["public.events"]
+
+
+def test_mysql8_reads_innodb_tablestats_on_recorded_rows() -> None:
+    """No MySQL 8 server here: the connector's MySQL 8 path, fed rows as INNODB_TABLESTATS returns them."""
+    from auditor.connectors.mysql.maintenance import collect_maintenance
+
+    asked: list[str] = []
+
+    def rows(area: str) -> list[dict[str, object]]:
+        asked.append(area)
+        return [{"name": "shop/orders", "initialized": "Initialized", "num_rows": 100_000, "modified": 30_000,
+                 "space": 12},
+                {"name": "shop/in@002dsystem", "initialized": "Initialized", "num_rows": 10, "modified": 0,
+                 "space": 0}]
+
+    tables = [{"schema_name": "shop", "table_name": "orders", "data_free": 4_194_304,
+               "create_options": "stats_auto_recalc=0"},
+              {"schema_name": "shop", "table_name": "in-system", "data_free": 7_340_032, "create_options": ""},
+              {"schema_name": "shop", "table_name": "unopened", "data_free": 0, "create_options": ""}]
+    notes: list[Note] = []
+    m = collect_maintenance(tables, rows, "mysql", 80036, {"innodb_stats_auto_recalc": "ON"}, "'a'@'%'", notes)
+    assert asked == ["innodb_tablestats.mysql8"] and notes == [] and m.innodb_counters
+    by = {s.table: s for s in m.innodb or ()}
+    assert by["orders"].auto_recalc is False and by["orders"].modified == 30_000
+    assert by["orders"].shared_tablespace is False and by["in-system"].shared_tablespace is True
+    assert by["unopened"].modified is None and by["unopened"].shared_tablespace is None
+    assert collect_maintenance(tables, rows, "mariadb", 101106, {}, "'a'@'%'", []).innodb_counters
+    assert asked[-1] == "innodb_tablestats"
