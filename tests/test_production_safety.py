@@ -167,6 +167,23 @@ def test_alter_table_during_the_explains_waits_under_a_second(faults_db: Db) -> 
     print(f"\nALTER TABLE during the EXPLAINs: waited {waited * 1000:.0f} ms")
 
 
+def test_alter_table_during_the_sample_waits_under_a_second(faults_db: Db) -> None:
+    """Each table is sampled in a transaction of its own: a_small, sampled first, is free to ALTER while the
+    sample of big (read whole: seconds) still runs."""
+    scan = ScanThread(faults_db.dsn, CollectOptions(workload=False, sample_rows=1_000_000))
+    scan.start()
+    pid = _dbaudit_backend(faults_db.dsn, '%"public"."big"%')
+    waited = _timed(faults_db.dsn, "ALTER TABLE a_small ADD COLUMN during_sample int")
+    still_sampling = _still_running(faults_db.dsn, pid, '%"public"."big"%')
+    scan.join(120)
+    assert scan.error is None and scan.snap is not None, scan.error
+    assert waited < 1.0, f"ALTER TABLE waited {waited:.2f} s behind the scan's sampling"
+    assert still_sampling, "the sample of big ended before the ALTER"
+    sampled = {t.table: t for t in scan.snap.sampling.tables}
+    assert sampled["a_small"].rows == 2000 and sampled["big"].rows == 800_000
+    print(f"\nALTER TABLE during the sample of big: waited {waited * 1000:.0f} ms")
+
+
 # ------------------------------------------------------------------------------------------------------------
 # A locked table spoils nothing else
 # ------------------------------------------------------------------------------------------------------------

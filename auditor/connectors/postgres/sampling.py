@@ -107,21 +107,21 @@ def sample_tables(conn: psycopg.Connection[Any], tables: Iterable[Table],
     candidates = sorted((t for t in tables if t.kind in SAMPLED_KINDS and not t.is_partition),
                         key=lambda t: (t.schema, t.name))
     results: list[TableSample] = []
-    if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-        probe.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        probe.own_transaction = True
-    try:
+    # Outside a transaction (the connector's autocommit session) each table is read in a transaction of its
+    # own, so the AccessShareLock its SELECT takes ends with that SELECT: an application's DDL on a table
+    # sampled earlier never queues behind the rest of the sampling. Inside a caller's transaction the tables
+    # are read under savepoints, and their locks are the caller's to end.
+    probe.own_transaction = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    if not probe.own_transaction:
         probe.original_timeout = str(probe.run("SHOW statement_timeout")[0][0])
-        readable = _readable_columns(probe, candidates)
-        for i, table in enumerate(candidates):
-            if i >= budget.max_tables:
-                results.append(skipped_table(table, f"past the limit of {budget.max_tables} sampled tables"))
-                continue
-            results.append(_sample_one(probe, table, readable.get(table.key)))
+    readable = _readable_columns(probe, candidates)
+    for i, table in enumerate(candidates):
+        if i >= budget.max_tables:
+            results.append(skipped_table(table, f"past the limit of {budget.max_tables} sampled tables"))
+            continue
+        results.append(_sample_one(probe, table, readable.get(table.key)))
+    if not probe.own_transaction:
         probe.run(pgsql.SQL("SET LOCAL statement_timeout = {}").format(pgsql.Literal(probe.original_timeout)))
-    finally:
-        if probe.own_transaction and not conn.closed:
-            probe.run("COMMIT")
     return Sampling(
         enabled=True,
         show_samples=budget.show_samples,
@@ -203,14 +203,18 @@ def _sample_one(probe: _Probe, table: Table, readable: set[str] | None) -> Table
         pgsql.SQL(", ").join(exprs), pgsql.Identifier(PROBE_ALIAS), pgsql.Identifier(table.schema, table.name),
         sample_clause, pgsql.Literal(budget.rows_per_table))
     t0 = time.perf_counter()
+    begin, end, undo = (("BEGIN READ ONLY", "COMMIT", ("ROLLBACK",)) if probe.own_transaction else
+                        ("SAVEPOINT dbaudit_sample", "RELEASE SAVEPOINT dbaudit_sample",
+                         ("ROLLBACK TO SAVEPOINT dbaudit_sample", "RELEASE SAVEPOINT dbaudit_sample")))
     try:
-        rows = probe.run("SAVEPOINT dbaudit_sample",
-                         pgsql.SQL("SET LOCAL statement_timeout = {}").format(pgsql.Literal(timeout_ms)),
-                         select, "RELEASE SAVEPOINT dbaudit_sample")
+        # SET LOCAL ends with its transaction; under a savepoint RELEASE keeps it, so sample_tables restores
+        # the caller's statement_timeout after the last table
+        rows = probe.run(begin, pgsql.SQL("SET LOCAL statement_timeout = {}").format(pgsql.Literal(timeout_ms)),
+                         select, end)
     except psycopg.Error as exc:
         if probe.conn.closed or probe.conn.broken:
             raise
-        probe.run("ROLLBACK TO SAVEPOINT dbaudit_sample", "RELEASE SAVEPOINT dbaudit_sample")
+        probe.run(*undo)
         return skipped_table(table, _failure_reason(exc, timeout_ms))
     samples = _column_samples(rows, columns, text_cols, budget)
     return TableSample(
