@@ -184,6 +184,42 @@ def test_alter_table_during_the_sample_waits_under_a_second(faults_db: Db) -> No
     print(f"\nALTER TABLE during the sample of big: waited {waited * 1000:.0f} ms")
 
 
+def test_ddl_on_the_table_being_sampled_makes_the_sample_yield(faults_db: Db) -> None:
+    """An ALTER TABLE on the very table being read waits only until dbaudit notices it and cancels its sample;
+    the table is then reported as not sampled, naming the session it yielded to."""
+    scan = ScanThread(faults_db.dsn, CollectOptions(workload=False, sample_rows=1_000_000))
+    scan.start()
+    _dbaudit_backend(faults_db.dsn, '%"public"."big"%')
+    with psycopg.connect(faults_db.dsn, autocommit=True) as app:
+        app.execute("SET lock_timeout = '20s'")
+        app_pid = app.info.backend_pid
+        started = time.perf_counter()
+        app.execute("ALTER TABLE big ADD COLUMN during_sample int")
+        waited = time.perf_counter() - started
+        app.execute("ALTER TABLE big DROP COLUMN during_sample")
+    scan.join(120)
+    assert scan.error is None and scan.snap is not None, scan.error
+    assert waited < 1.0, f"ALTER TABLE on the sampled table waited {waited:.2f} s"
+    big = next(t for t in scan.snap.sampling.tables if t.table == "big")
+    assert big.rows == 0 and f"yielded to session {app_pid}" in (big.skipped_reason or ""), big
+    print(f"\nALTER TABLE on the table being sampled: waited {waited * 1000:.0f} ms")
+
+
+def test_writes_on_the_table_being_sampled_do_not_make_it_yield(faults_db: Db) -> None:
+    """The trap: an INSERT and a SELECT do not wait for the sample's AccessShareLock, so the sample ends."""
+    scan = ScanThread(faults_db.dsn, CollectOptions(workload=False, sample_rows=1_000_000))
+    scan.start()
+    _dbaudit_backend(faults_db.dsn, '%"public"."big"%')
+    with psycopg.connect(faults_db.dsn) as app:
+        app.execute("INSERT INTO big VALUES (900001, 1, 'x', 1)")
+        app.execute("SELECT count(*) FROM big WHERE id < 10").fetchone()
+        app.rollback()
+    scan.join(120)
+    assert scan.error is None and scan.snap is not None, scan.error
+    big = next(t for t in scan.snap.sampling.tables if t.table == "big")
+    assert big.skipped_reason is None and big.rows == 800_000, big
+
+
 # ------------------------------------------------------------------------------------------------------------
 # A locked table spoils nothing else
 # ------------------------------------------------------------------------------------------------------------

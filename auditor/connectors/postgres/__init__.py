@@ -27,8 +27,10 @@ from auditor.connectors.postgres.session import (
     RECOVERABLE,
     Session,
     SessionLimits,
+    connect,
     open_session,
 )
+from auditor.connectors.postgres.yielding import LockYield
 from auditor.dsn import Dsn
 from auditor.errors import AuditError, ScanInterrupted
 from auditor.model import (
@@ -139,7 +141,19 @@ def _run_probes(session: Session, snap: Snapshot, options: CollectOptions, clock
     def sample(s: Snapshot) -> Snapshot:
         bounded = dataclasses.replace(options, sample_budget_s=clock.cap(options.sample_budget_s, reserve=5.0),
                                       sample_table_timeout_s=probe_limit_s(options.sample_table_timeout_s, options))
-        return dataclasses.replace(s, sampling=sampling.probe(session.conn, s.tables, bounded))
+        yielder = LockYield(lambda: connect(session.dsn, limits_of(options, clock)))
+        try:
+            result = sampling.probe(session.conn, s.tables, bounded, yielder)
+        finally:
+            yielder.close()
+        s = dataclasses.replace(s, sampling=result)
+        if yielder.unavailable is not None:
+            note = Note(area="sampling", message=(
+                "could not watch for sessions waiting on the sample's locks from a second connection "
+                f"({yielder.unavailable}): an application's DDL on a table being sampled waited for the sample "
+                "to end (at most the per-table limit)"))
+            s = dataclasses.replace(s, notes=(*s.notes, note))
+        return s
 
     def explain(s: Snapshot) -> Snapshot:
         bounded = workload.WorkloadOptions(

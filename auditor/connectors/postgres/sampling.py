@@ -2,9 +2,11 @@
 
 ``sample_tables(conn, tables, budget)`` reads a bounded sample of each table and returns a
 :class:`~auditor.model.Sampling` for the snapshot; ``probe(conn, tables, options)`` is the connector's entry
-point. Bounds: rows per table, a statement_timeout per table (``SET LOCAL`` inside a savepoint, so a slow
-table is rolled back and skipped), a total time budget, a maximum number of tables, and size/width limits; a
-table that is not sampled is kept with its ``skipped_reason``.
+point. Bounds: rows per table, a statement_timeout per table (``SET LOCAL`` inside the table's own short
+transaction, so a slow table is rolled back and skipped and its lock ends with its SELECT), a total time
+budget, a maximum number of tables, and size/width limits; a table that is not sampled is kept with its
+``skipped_reason``. A sample that an application's lock request waits for is cancelled at once (yielding,
+:mod:`auditor.connectors.postgres.yielding`).
 
 How rows are chosen, by the table's estimated row count E and the row budget N:
 
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +38,7 @@ import psycopg
 from psycopg import sql as pgsql
 
 from auditor.connectors import CollectOptions
+from auditor.connectors.postgres.yielding import LockYield, Yielded
 from auditor.model import ColumnSample, Sampling, Table, TableSample
 from auditor.sampling import SamplingBudget, over_limits, profiled_column, skipped_table
 from auditor.workload import DBAUDIT_MARKER, PROBE_ALIAS
@@ -67,6 +71,7 @@ class _Probe:
     hash_fn: str = "hashtextextended({}::text, 0)"
     own_transaction: bool = False
     original_timeout: str = "0"
+    yielder: LockYield | None = None
     started: float = field(default_factory=time.perf_counter)
 
     def run(self, *statements: str | pgsql.Composable,
@@ -92,15 +97,21 @@ class _Probe:
                     break
         return rows
 
+    def watching(self) -> AbstractContextManager[Yielded]:
+        return self.yielder.watching(self.conn) if self.yielder is not None else nullcontext(Yielded())
+
     def remaining(self) -> float:
         return self.budget.budget_s - (time.perf_counter() - self.started)
 
 
 def sample_tables(conn: psycopg.Connection[Any], tables: Iterable[Table],
-                  budget: SamplingBudget | None = None) -> Sampling:
-    """Sample the given snapshot tables on ``conn`` (read-only; inside or outside a transaction)."""
+                  budget: SamplingBudget | None = None, yielder: LockYield | None = None) -> Sampling:
+    """Sample the given snapshot tables on ``conn`` (read-only; inside or outside a transaction).
+
+    With a ``yielder``, a sample that another session's lock request waits for is cancelled (see
+    :mod:`auditor.connectors.postgres.yielding`)."""
     budget = budget or SamplingBudget()
-    probe = _Probe(conn, budget)
+    probe = _Probe(conn, budget, yielder=yielder)
     if conn.info.server_version < 110000:
         # hashtextextended came with PostgreSQL 11; 32 bits are enough for equality within one sample
         probe.hash_fn = "hashtext({}::text)"
@@ -209,13 +220,15 @@ def _sample_one(probe: _Probe, table: Table, readable: set[str] | None) -> Table
     try:
         # SET LOCAL ends with its transaction; under a savepoint RELEASE keeps it, so sample_tables restores
         # the caller's statement_timeout after the last table
-        rows = probe.run(begin, pgsql.SQL("SET LOCAL statement_timeout = {}").format(pgsql.Literal(timeout_ms)),
-                         select, end)
+        with probe.watching() as yielded:
+            rows = probe.run(begin, pgsql.SQL("SET LOCAL statement_timeout = {}").format(pgsql.Literal(timeout_ms)),
+                             select, end)
     except psycopg.Error as exc:
         if probe.conn.closed or probe.conn.broken:
             raise
         probe.run(*undo)
-        return skipped_table(table, _failure_reason(exc, timeout_ms))
+        why = yielded.reason() if yielded.waiter is not None else _failure_reason(exc, timeout_ms)
+        return skipped_table(table, why)
     samples = _column_samples(rows, columns, text_cols, budget)
     return TableSample(
         schema=table.schema,
@@ -251,9 +264,10 @@ def _failure_reason(exc: psycopg.Error, timeout_ms: int) -> str:
     return f"sampling failed: {first}"
 
 
-def probe(conn: psycopg.Connection[Any], tables: Iterable[Table], options: CollectOptions) -> Sampling:
+def probe(conn: psycopg.Connection[Any], tables: Iterable[Table], options: CollectOptions,
+          yielder: LockYield | None = None) -> Sampling:
     """The connector's entry point: sample the tables, or record that sampling is off."""
     budget = SamplingBudget.from_options(options)
     if not options.sample:
         return sampling_off(budget)
-    return sample_tables(conn, tables, budget)
+    return sample_tables(conn, tables, budget, yielder)
