@@ -30,7 +30,8 @@ from auditor.connectors.postgres.session import (
     connect,
     open_session,
 )
-from auditor.connectors.postgres.yielding import LockYield
+from auditor.connectors.postgres.yielding import PgLockYield
+from auditor.connectors.yielding import unavailable_note_text
 from auditor.dsn import Dsn
 from auditor.errors import AuditError, ScanInterrupted
 from auditor.model import (
@@ -141,17 +142,14 @@ def _run_probes(session: Session, snap: Snapshot, options: CollectOptions, clock
     def sample(s: Snapshot) -> Snapshot:
         bounded = dataclasses.replace(options, sample_budget_s=clock.cap(options.sample_budget_s, reserve=5.0),
                                       sample_table_timeout_s=probe_limit_s(options.sample_table_timeout_s, options))
-        yielder = LockYield(lambda: connect(session.dsn, limits_of(options, clock)))
+        yielder = PgLockYield(lambda: connect(session.dsn, limits_of(options, clock)))
         try:
             result = sampling.probe(session.conn, s.tables, bounded, yielder)
         finally:
             yielder.close()
         s = dataclasses.replace(s, sampling=result)
         if yielder.unavailable is not None:
-            note = Note(area="sampling", message=(
-                "could not watch for sessions waiting on the sample's locks from a second connection "
-                f"({yielder.unavailable}): an application's DDL on a table being sampled waited for the sample "
-                "to end (at most the per-table limit)"))
+            note = Note(area="sampling", message=unavailable_note_text(yielder.unavailable))
             s = dataclasses.replace(s, notes=(*s.notes, note))
         return s
 

@@ -6,7 +6,7 @@ point. Bounds: rows per table, a statement_timeout per table (``SET LOCAL`` insi
 transaction, so a slow table is rolled back and skipped and its lock ends with its SELECT), a total time
 budget, a maximum number of tables, and size/width limits; a table that is not sampled is kept with its
 ``skipped_reason``. A sample that an application's lock request waits for is cancelled at once (yielding,
-:mod:`auditor.connectors.postgres.yielding`).
+:mod:`auditor.connectors.yielding`).
 
 How rows are chosen, by the table's estimated row count E and the row budget N:
 
@@ -38,7 +38,7 @@ import psycopg
 from psycopg import sql as pgsql
 
 from auditor.connectors import CollectOptions
-from auditor.connectors.postgres.yielding import LockYield, Yielded
+from auditor.connectors.yielding import LockYield, Yielded
 from auditor.model import ColumnSample, Sampling, Table, TableSample
 from auditor.sampling import SamplingBudget, over_limits, profiled_column, skipped_table
 from auditor.workload import DBAUDIT_MARKER, PROBE_ALIAS
@@ -71,7 +71,7 @@ class _Probe:
     hash_fn: str = "hashtextextended({}::text, 0)"
     own_transaction: bool = False
     original_timeout: str = "0"
-    yielder: LockYield | None = None
+    yielder: LockYield[Any] | None = None
     started: float = field(default_factory=time.perf_counter)
 
     def run(self, *statements: str | pgsql.Composable,
@@ -97,19 +97,23 @@ class _Probe:
                     break
         return rows
 
-    def watching(self) -> AbstractContextManager[Yielded]:
-        return self.yielder.watching(self.conn) if self.yielder is not None else nullcontext(Yielded())
+    def watching(self, table: Table) -> AbstractContextManager[Yielded]:
+        if self.yielder is None:
+            return nullcontext(Yielded())
+        conn = self.conn
+        return self.yielder.watching(conn.info.backend_pid, table.schema, table.name,
+                                     lambda: conn.cancel_safe(timeout=2.0))
 
     def remaining(self) -> float:
         return self.budget.budget_s - (time.perf_counter() - self.started)
 
 
 def sample_tables(conn: psycopg.Connection[Any], tables: Iterable[Table],
-                  budget: SamplingBudget | None = None, yielder: LockYield | None = None) -> Sampling:
+                  budget: SamplingBudget | None = None, yielder: LockYield[Any] | None = None) -> Sampling:
     """Sample the given snapshot tables on ``conn`` (read-only; inside or outside a transaction).
 
     With a ``yielder``, a sample that another session's lock request waits for is cancelled (see
-    :mod:`auditor.connectors.postgres.yielding`)."""
+    :mod:`auditor.connectors.yielding`)."""
     budget = budget or SamplingBudget()
     probe = _Probe(conn, budget, yielder=yielder)
     if conn.info.server_version < 110000:
@@ -220,7 +224,7 @@ def _sample_one(probe: _Probe, table: Table, readable: set[str] | None) -> Table
     try:
         # SET LOCAL ends with its transaction; under a savepoint RELEASE keeps it, so sample_tables restores
         # the caller's statement_timeout after the last table
-        with probe.watching() as yielded:
+        with probe.watching(table) as yielded:
             rows = probe.run(begin, pgsql.SQL("SET LOCAL statement_timeout = {}").format(pgsql.Literal(timeout_ms)),
                              select, end)
     except psycopg.Error as exc:
@@ -265,7 +269,7 @@ def _failure_reason(exc: psycopg.Error, timeout_ms: int) -> str:
 
 
 def probe(conn: psycopg.Connection[Any], tables: Iterable[Table], options: CollectOptions,
-          yielder: LockYield | None = None) -> Sampling:
+          yielder: LockYield[Any] | None = None) -> Sampling:
     """The connector's entry point: sample the tables, or record that sampling is off."""
     budget = SamplingBudget.from_options(options)
     if not options.sample:
