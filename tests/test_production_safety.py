@@ -54,6 +54,9 @@ CREATE TABLE held3 (id int PRIMARY KEY, v int);
 ANALYZE;
 """
 
+# big read whole, with a per-table limit well above its time on a loaded machine: only a yield ends it early
+SAMPLE_BIG = CollectOptions(workload=False, sample_rows=1_000_000, sample_table_timeout_s=60.0)
+
 # what a scan may take on a busy 2-core machine beyond the bound under test: interpreter start, connection,
 # catalog, the report
 SLACK_S = 8.0
@@ -170,7 +173,7 @@ def test_alter_table_during_the_explains_waits_under_a_second(faults_db: Db) -> 
 def test_alter_table_during_the_sample_waits_under_a_second(faults_db: Db) -> None:
     """Each table is sampled in a transaction of its own: a_small, sampled first, is free to ALTER while the
     sample of big (read whole: seconds) still runs."""
-    scan = ScanThread(faults_db.dsn, CollectOptions(workload=False, sample_rows=1_000_000))
+    scan = ScanThread(faults_db.dsn, SAMPLE_BIG)
     scan.start()
     pid = _dbaudit_backend(faults_db.dsn, '%"public"."big"%')
     waited = _timed(faults_db.dsn, "ALTER TABLE a_small ADD COLUMN during_sample int")
@@ -187,7 +190,7 @@ def test_alter_table_during_the_sample_waits_under_a_second(faults_db: Db) -> No
 def test_ddl_on_the_table_being_sampled_makes_the_sample_yield(faults_db: Db) -> None:
     """An ALTER TABLE on the very table being read waits only until dbaudit notices it and cancels its sample;
     the table is then reported as not sampled, naming the session it yielded to."""
-    scan = ScanThread(faults_db.dsn, CollectOptions(workload=False, sample_rows=1_000_000))
+    scan = ScanThread(faults_db.dsn, SAMPLE_BIG)
     scan.start()
     _dbaudit_backend(faults_db.dsn, '%"public"."big"%')
     with psycopg.connect(faults_db.dsn, autocommit=True) as app:
@@ -207,7 +210,7 @@ def test_ddl_on_the_table_being_sampled_makes_the_sample_yield(faults_db: Db) ->
 
 def test_writes_on_the_table_being_sampled_do_not_make_it_yield(faults_db: Db) -> None:
     """The trap: an INSERT and a SELECT do not wait for the sample's AccessShareLock, so the sample ends."""
-    scan = ScanThread(faults_db.dsn, CollectOptions(workload=False, sample_rows=1_000_000))
+    scan = ScanThread(faults_db.dsn, SAMPLE_BIG)
     scan.start()
     _dbaudit_backend(faults_db.dsn, '%"public"."big"%')
     with psycopg.connect(faults_db.dsn) as app:

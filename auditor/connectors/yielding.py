@@ -81,9 +81,9 @@ class LockYield(Generic[C]):
         return self._conn
 
     @contextmanager
-    def watching(self, own_id: int, schema: str, table: str, cancel: Callable[[], None]) -> Iterator[Yielded]:
-        """Bracket one statement of session ``own_id`` on the table: ``cancel`` it when a session starts
-        waiting for one of its locks."""
+    def watching(self, own_id: int, schema: str, table: str, cancel: Callable[[C], object]) -> Iterator[Yielded]:
+        """Bracket one statement of session ``own_id`` on the table: ``cancel`` it (given the watcher
+        connection) when a session starts waiting for one of its locks."""
         state = Yielded()
         watcher = self._watcher()
         if watcher is None:
@@ -102,7 +102,7 @@ class LockYield(Generic[C]):
                 if found is not None:
                     state.waiter, state.after_s = found, time.monotonic() - started
                     with suppress(Exception):
-                        cancel()
+                        cancel(watcher)
                     return
 
         thread = threading.Thread(target=poll, name="dbaudit-lock-yield", daemon=True)

@@ -27,11 +27,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Protocol
 
 import pymysql
 
 from auditor.connectors import CollectOptions
+from auditor.connectors.mysql.yielding import kill_query
+from auditor.connectors.yielding import LockYield, Yielded
 from auditor.model import Column, ColumnSample, Sampling, Snapshot, Table, TableSample
 from auditor.mysql_workload import PROBE_ALIAS
 from auditor.sampling import SamplingBudget, over_limits, profiled_column, skipped_table
@@ -47,6 +50,7 @@ _INT_TYPES = ("tinyint", "smallint", "mediumint", "int", "integer", "bigint")
 
 class Session(Protocol):
     queries: int
+    conn: Any  # the PyMySQL connection: its thread id is what a yield cancels
 
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]: ...
 
@@ -65,16 +69,19 @@ def is_text_type(data_type: str) -> bool:
     return _base(data_type) in _TEXT_TYPES
 
 
-def probe(session: Session, snapshot: Snapshot, options: CollectOptions, flavor: str, vnum: int) -> Sampling:
+def probe(session: Session, snapshot: Snapshot, options: CollectOptions, flavor: str, vnum: int,
+          yielder: LockYield[Any] | None = None) -> Sampling:
     """The connector's entry point: sample the snapshot's tables, or record that sampling is off."""
     budget = SamplingBudget.from_options(options)
     if not options.sample:
         return Sampling(enabled=False, show_samples=False, rows_per_table=budget.rows_per_table, budget_s=0.0)
-    return sample_tables(session, snapshot, budget, flavor, vnum, options.statement_timeout_ms)
+    return sample_tables(session, snapshot, budget, flavor, vnum, options.statement_timeout_ms, yielder)
 
 
 def sample_tables(session: Session, snapshot: Snapshot, budget: SamplingBudget, flavor: str, vnum: int,
-                  session_timeout_ms: int) -> Sampling:
+                  session_timeout_ms: int, yielder: LockYield[Any] | None = None) -> Sampling:
+    """Sample each table; with a ``yielder``, a sample that another session's metadata lock request waits for
+    is cancelled (:mod:`auditor.connectors.yielding`)."""
     started = time.perf_counter()
     sent_before = session.queries
     candidates = sorted((t for t in snapshot.tables if t.kind == "table"), key=lambda t: (t.schema, t.name))
@@ -86,7 +93,7 @@ def sample_tables(session: Session, snapshot: Snapshot, budget: SamplingBudget, 
                 results.append(skipped_table(table, f"past the limit of {budget.max_tables} sampled tables"))
                 continue
             remaining = budget.budget_s - (time.perf_counter() - started)
-            results.append(_sample_one(session, snapshot, table, budget, remaining, flavor, mysql_bound))
+            results.append(_sample_one(session, snapshot, table, budget, remaining, flavor, mysql_bound, yielder))
     finally:
         if mysql_bound:
             session.run(f"SET SESSION max_execution_time = {int(session_timeout_ms)}")
@@ -107,7 +114,7 @@ def integer_pk(snapshot: Snapshot, table: Table) -> Column | None:
 
 
 def _sample_one(session: Session, snapshot: Snapshot, table: Table, budget: SamplingBudget, remaining: float,
-                flavor: str, mysql_bound: bool) -> TableSample:
+                flavor: str, mysql_bound: bool, yielder: LockYield[Any] | None = None) -> TableSample:
     too_much = over_limits(table, budget, remaining)
     if too_much is not None:
         return too_much
@@ -128,37 +135,51 @@ def _sample_one(session: Session, snapshot: Snapshot, table: Table, budget: Samp
     pk = integer_pk(snapshot, table)
     est = table.estimated_rows
     t0 = time.perf_counter()
+    watch: AbstractContextManager[Yielded] = nullcontext(Yielded())
+    if yielder is not None:
+        own = session.conn.thread_id()
+        watch = yielder.watching(own, table.schema, table.name, kill_query(own))
     try:
-        if mysql_bound:
-            session.run(f"SET SESSION max_execution_time = {int(timeout_s * 1000)}")
-        if pk is None or est is None or est <= n:
-            method = "full" if est is not None and est <= n else "first_rows"
-            sql = f"SELECT {select_list} FROM {target} LIMIT {n}"
-        else:
-            method = "pk_ranges"
-            key = mysql_ident(pk.name)
-            bounds = session.rows(_bounded(
-                f"SELECT '{PROBE_ALIAS}' AS {PROBE_ALIAS}, MIN({key}) AS lo, MAX({key}) AS hi FROM {target}",
-                flavor, timeout_s))
-            lo, hi = bounds[0]["lo"], bounds[0]["hi"]
-            if lo is None:
-                sql = f"SELECT {select_list} FROM {target} LIMIT {n}"
-            else:
-                step = (int(hi) - int(lo) + 1) / RANGES
-                per = max(1, n // RANGES)
-                arms = [f"(SELECT {select_list} FROM {target} WHERE {key} >= {int(lo) + int(i * step)} "
-                        f"AND {key} < {int(lo) + int((i + 1) * step) if i < RANGES - 1 else int(hi) + 1} "
-                        f"ORDER BY {key} LIMIT {per})" for i in range(RANGES)]
-                sql = " UNION ALL ".join(arms)
-        rows = session.rows(_bounded(sql, flavor, timeout_s))
+        with watch as yielded:
+            rows, method = _read_sample(session, table, select_list, target, pk, est, n, timeout_s, flavor,
+                                        mysql_bound)
     except pymysql.err.MySQLError as exc:
         if not _recoverable(exc):
             raise
-        return skipped_table(table, _failure_reason(exc, timeout_s))
+        return skipped_table(table, yielded.reason() if yielded.waiter is not None
+                             else _failure_reason(exc, timeout_s))
     samples = _column_samples(rows, columns, text_cols, budget)
     return TableSample(schema=table.schema, table=table.name, rows=len(rows), method=method,
                        estimated_rows=est, duration_s=round(time.perf_counter() - t0, 4), columns=samples,
                        unsampled_columns=unsampled)
+
+
+def _read_sample(session: Session, table: Table, select_list: str, target: str, pk: Column | None,
+                 est: int | None, n: int, timeout_s: float, flavor: str,
+                 mysql_bound: bool) -> tuple[list[dict[str, Any]], str]:
+    """The sample's rows and the method that chose them (see the module's docstring)."""
+    if mysql_bound:
+        session.run(f"SET SESSION max_execution_time = {int(timeout_s * 1000)}")
+    if pk is None or est is None or est <= n:
+        method = "full" if est is not None and est <= n else "first_rows"
+        sql = f"SELECT {select_list} FROM {target} LIMIT {n}"
+    else:
+        method = "pk_ranges"
+        key = mysql_ident(pk.name)
+        bounds = session.rows(_bounded(
+            f"SELECT '{PROBE_ALIAS}' AS {PROBE_ALIAS}, MIN({key}) AS lo, MAX({key}) AS hi FROM {target}",
+            flavor, timeout_s))
+        lo, hi = bounds[0]["lo"], bounds[0]["hi"]
+        if lo is None:
+            sql = f"SELECT {select_list} FROM {target} LIMIT {n}"
+        else:
+            step = (int(hi) - int(lo) + 1) / RANGES
+            per = max(1, n // RANGES)
+            arms = [f"(SELECT {select_list} FROM {target} WHERE {key} >= {int(lo) + int(i * step)} "
+                    f"AND {key} < {int(lo) + int((i + 1) * step) if i < RANGES - 1 else int(hi) + 1} "
+                    f"ORDER BY {key} LIMIT {per})" for i in range(RANGES)]
+            sql = " UNION ALL ".join(arms)
+    return session.rows(_bounded(sql, flavor, timeout_s)), method
 
 
 def _bounded(sql: str, flavor: str, timeout_s: float) -> str:

@@ -102,7 +102,7 @@ class _Probe:
             return nullcontext(Yielded())
         conn = self.conn
         return self.yielder.watching(conn.info.backend_pid, table.schema, table.name,
-                                     lambda: conn.cancel_safe(timeout=2.0))
+                                     lambda _watcher: conn.cancel_safe(timeout=2.0))
 
     def remaining(self) -> float:
         return self.budget.budget_s - (time.perf_counter() - self.started)
