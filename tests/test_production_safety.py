@@ -183,7 +183,8 @@ def test_alter_table_during_the_sample_waits_under_a_second(faults_db: Db) -> No
     assert waited < 1.0, f"ALTER TABLE waited {waited:.2f} s behind the scan's sampling"
     assert still_sampling, "the sample of big ended before the ALTER"
     sampled = {t.table: t for t in scan.snap.sampling.tables}
-    assert sampled["a_small"].rows == 2000 and sampled["big"].rows == 800_000
+    # big's sample is as large as the client-side bound allows (rows x columns): a BERNOULLI read of the whole table
+    assert sampled["a_small"].rows == 2000 and sampled["big"].rows >= 100_000 and sampled["big"].skipped_reason is None
     print(f"\nALTER TABLE during the sample of big: waited {waited * 1000:.0f} ms")
 
 
@@ -220,7 +221,7 @@ def test_writes_on_the_table_being_sampled_do_not_make_it_yield(faults_db: Db) -
     scan.join(120)
     assert scan.error is None and scan.snap is not None, scan.error
     big = next(t for t in scan.snap.sampling.tables if t.table == "big")
-    assert big.skipped_reason is None and big.rows == 800_000, big
+    assert big.skipped_reason is None and big.rows >= 100_000, big
 
 
 # ------------------------------------------------------------------------------------------------------------

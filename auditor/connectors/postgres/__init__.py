@@ -144,7 +144,7 @@ def _run_probes(session: Session, snap: Snapshot, options: CollectOptions, clock
                                       sample_table_timeout_s=probe_limit_s(options.sample_table_timeout_s, options))
         yielder = PgLockYield(lambda: connect(session.dsn, limits_of(options, clock)))
         try:
-            result = sampling.probe(session.conn, s.tables, bounded, yielder)
+            result = sampling.probe(session.conn, s.tables, bounded, s.constraints, s.indexes, yielder)
         finally:
             yielder.close()
         s = dataclasses.replace(s, sampling=result)
@@ -380,6 +380,7 @@ def _tables(table_rows: list[dict[str, Any]], column_rows: list[dict[str, Any]],
             index_bytes=_int(r["index_bytes"]), toast_bytes=_int(r["toast_bytes"]), comment=r["comment"],
             parent=parent, is_partition=bool(r["is_partition"]), columns=tuple(cols),
             stats=TableStats(**{f: r[f] for f in STAT_FIELDS}),
+            policy_columns=tuple(sorted(r.get("policy_columns") or ())),
         ))
     return tuple(tables)
 
