@@ -825,8 +825,10 @@ def cache_hit_ratio(snap: Snapshot, opts: CacheHitRatioOptions) -> Iterator[Hit]
             advice = "raise shared_buffers (a restart) or read less (WL02's indexes, archiving cold rows)"
         else:
             advice = "raise innodb_buffer_pool_size or read less (WL02's indexes, archiving cold rows)"
+        # PostgreSQL has two ratios: each its own object, so that baselining one does not silence the other
+        kind = f"{ratio.kind} cache" if snap.engine == "postgresql" else "database"
         yield Hit(
-            object=ObjectRef(type="database", database=snap.database or None),
+            object=ObjectRef(type=kind, database=snap.database or None),
             message=f"{message}: {advice}",
             details=details,
         )

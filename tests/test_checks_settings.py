@@ -251,6 +251,17 @@ def test_st08_low_table_ratio_names_the_table() -> None:
     assert h.details["kind"] == "table" and "app.events" in h.message and "90.0 %" in h.message
 
 
+def test_st08_table_and_index_ratios_are_distinct_objects_for_the_baseline() -> None:
+    from auditor.baseline import fingerprint
+    from auditor.model import Finding
+
+    found = hits("ST08", _io(900_000, 100_000, index_hits=900_000, index_reads=100_000))
+    assert sorted(h.object.label() for h in found) == ["index cache", "table cache"]
+    prints = {fingerprint(Finding("ST08", "cache-hit-ratio", Severity.WARNING, "settings", h.object, h.message))
+              for h in found}
+    assert len(prints) == 2
+
+
 def test_st08_tiny_read_counts_and_the_target_edge() -> None:
     assert hits("ST08", _io(50, 50)) == []  # 100 requests
     # with users' 1,000 hits: 99,999 requests at 51 % stay silent, 100,000 fire

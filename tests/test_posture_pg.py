@@ -113,7 +113,7 @@ EXPECTED_BAD = {
     ("ST05", "app_scram"), ("ST05", "reader"),
     ("ST06", "max_wal_size"),
     ("ST07", "enable_nestloop"), ("ST07", "random_page_cost"),
-    ("ST08", "shop"),
+    ("ST08", "table cache"),
     ("SC01", "pg_hba.conf line 2"), ("SC01", "pg_hba.conf line 4"), ("SC01", "pg_hba.conf line 5"),
     ("SC02", "password_encryption"), ("SC02", "app_md5"),
     ("SC03", "public"),
@@ -246,8 +246,8 @@ def test_every_planted_problem_is_found_and_nothing_else(bad: tuple[PostgresServ
     assert by[("SC01", "pg_hba.conf line 4")].severity is Severity.ERROR
     assert by[("SC01", "pg_hba.conf line 2")].severity is Severity.WARNING
     assert "SQL cannot see the machine's memory" in by[("ST03", "shared_buffers")].message
-    assert by[("ST08", "shop")].details["kind"] == "table"
-    assert "app.events" in by[("ST08", "shop")].message
+    assert by[("ST08", "table cache")].details["kind"] == "table"
+    assert "app.events" in by[("ST08", "table cache")].message
     assert by[("ST06", "max_wal_size")].details["requested"] >= 3
     assert "1 data statements (1,200 calls)" in by[("SC04", "app_admin")].message
     assert "holds 6 client sessions now (shop-web)" in by[("SC04", "app_admin")].message

@@ -36,7 +36,7 @@ def mysql_login(current_user: str) -> str:
 
 
 def collect_posture(rows: Rows, flavor: str, status: Mapping[str, str], login: str, ps_readable: bool,
-                    notes: list[Note]) -> Posture:
+                    notes: list[Note], ps_on: bool = True) -> Posture:
     """Accounts and per-user statement counts through ``rows(area_name)``; refusals become notes."""
     roles: tuple[Role, ...] | None = None
     try:
@@ -61,6 +61,13 @@ def collect_posture(rows: Rows, flavor: str, status: Mapping[str, str], login: s
                 message=f"statements per user unknown: performance_schema is not readable ({_error_text(exc)})",
                 enable=f"GRANT SELECT ON performance_schema.* TO {login}",
             ))
+    elif not ps_on:
+        notes.append(Note(
+            area=USER_STATEMENTS_AREA,
+            message="statements per user unknown: performance_schema is off on this server (set it in the option "
+                    "file and restart)",
+            enable="[mysqld]\nperformance_schema = ON",  # read at startup only: a restart
+        ))
     return Posture(login=login, roles=roles, passwords_known=roles is not None, status=dict(status),
                    user_statements=statements)
 
