@@ -291,6 +291,24 @@ def test_settings_checks_skip_when_the_area_was_not_read() -> None:
     assert HBA_AREA == "hba_rules"
 
 
+def test_st07_a_planner_method_off_for_one_role() -> None:
+    role_settings = (
+        RoleSetting("app", None, {"enable_nestloop": "off", "statement_timeout": "30s"}),
+        RoleSetting("etl", "blog", {"enable_seqscan": "off"}),
+        RoleSetting("etl", "other", {"enable_hashjoin": "off"}),  # another database: not this audit's
+        RoleSetting("bi", None, {"enable_partitionwise_join": "off", "enable_mergejoin": "on"}),  # defaults
+        RoleSetting("dbaudit", None, {"enable_nestloop": "off"}),  # the session's own: read from pg_settings
+        RoleSetting(None, "blog", {"enable_nestloop": "off"}),  # the database's: the session's value too
+    )
+    found = hits("ST07", snap(posture=posture(settings=pg_settings(random_page_cost="1.1"),
+                                              role_settings=role_settings), database="blog"))
+    assert [(h.object.label(), h.details["setting"]) for h in found] == [
+        ("app", "enable_nestloop"), ("etl", "enable_seqscan")]
+    assert "for every session of role app:" in found[0].message
+    assert found[0].remediation.startswith("ALTER ROLE app RESET enable_nestloop;")
+    assert found[1].remediation.startswith("ALTER ROLE etl IN DATABASE blog RESET enable_seqscan;")
+
+
 def test_a_value_stored_for_the_database_is_fixed_there_not_with_alter_system() -> None:
     import dataclasses
 
