@@ -752,6 +752,14 @@ def empty_password(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
         )
 
 
+# the static privileges that may be granted on one schema (`db`.*); the others exist on *.* only
+SCHEMA_PRIVILEGES = frozenset((
+    "SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "REFERENCES", "INDEX", "ALTER",
+    "CREATE TEMPORARY TABLES", "LOCK TABLES", "EXECUTE", "CREATE VIEW", "SHOW VIEW", "CREATE ROUTINE",
+    "ALTER ROUTINE", "EVENT", "TRIGGER",
+))
+
+
 @dataclass(frozen=True)
 class AppUserGlobalPrivilegesOptions:
     min_data_statements: int = 1000  # data statements (SELECT/INSERT/UPDATE/DELETE...) that mark an application
@@ -785,6 +793,8 @@ def app_user_global_privileges(snap: Snapshot, opts: AppUserGlobalPrivilegesOpti
     REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'shop'@'%';
     GRANT SELECT, INSERT, UPDATE, DELETE ON `shop`.* TO 'shop'@'%';
     ```
+    An account without ALL PRIVILEGES keeps exactly what it holds, moved to its schema, without GRANT OPTION
+    (`REVOKE SELECT, GRANT OPTION ON *.* FROM 'report'@'%'; GRANT SELECT ON `shop`.* TO 'report'@'%';`).
 
     ## Options
     - `min_data_statements` (default 1000): below, the account is taken for an administrator's.
@@ -816,12 +826,22 @@ def app_user_global_privileges(snap: Snapshot, opts: AppUserGlobalPrivilegesOpti
         held = "ALL PRIVILEGES" if role.all_privileges else ", ".join(role.global_privileges) or "USAGE"
         what = held + (" WITH GRANT OPTION" if role.grant_option else "")
         target = f"{mysql_ident(database)}.*" if database else "<database>.*"
+        if role.all_privileges:
+            risk = "which then controls the whole server"
+            fix = (f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {account};\n"
+                   f"GRANT SELECT, INSERT, UPDATE, DELETE ON {target} TO {account};")
+        else:
+            # only GRANT OPTION on top of some privileges: move what it holds to its schema, never add any
+            local = [p for p in role.global_privileges if p in SCHEMA_PRIVILEGES]
+            risk = "which can then hand its privileges on every database to any account"
+            fix = f"REVOKE {', '.join([*local, 'GRANT OPTION'])} ON *.* FROM {account};"
+            if local:
+                fix += f"\nGRANT {', '.join(local)} ON {target} TO {account};"
         yield Hit(
             object=_account_ref(role),
             message=f"account {account} holds {what} on *.* and ran {ran:,} data statements: it serves an "
-                    "application, which then controls the whole server",
+                    f"application, {risk}",
             details={"account": account, "all_privileges": role.all_privileges, "grant_option": role.grant_option,
                      "data_statements": ran},
-            remediation=f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {account};\n"
-                        f"GRANT SELECT, INSERT, UPDATE, DELETE ON {target} TO {account};",
+            remediation=fix,
         )

@@ -696,6 +696,10 @@ def checkpoint_pressure(snap: Snapshot, opts: CheckpointPressureOptions) -> Iter
 # ------------------------------------------------------------------------------------------------------------
 
 
+# the planner methods that are off by default: not findings when off
+_OFF_BY_DEFAULT = frozenset(("enable_partitionwise_join", "enable_partitionwise_aggregate"))
+
+
 @check(code="ST07", name="planner-settings", severity=Severity.WARNING, engines=("postgresql",),
        requires=(requires_posture(postgresql=("settings",)),),
        not_applicable={"mysql": "MySQL/MariaDB switch optimizer features through optimizer_switch, not checked"})
@@ -703,7 +707,8 @@ def planner_settings(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     """A planner method switched off for every session, or `random_page_cost` left at the spinning-disk default.
 
     ## What it does
-    Flags every `enable_*` setting that is off server-wide although it is on by default (warning), and
+    Flags every `enable_*` setting that is off server-wide although it is on by default (warning), or off for
+    one role (`ALTER ROLE ... [IN DATABASE ...] SET`, read from pg_db_role_setting when readable), and
     reports `random_page_cost` at its built-in 4 as info. Tuned values are not findings; neither are the
     methods that are off by default (`enable_partitionwise_join`, `enable_partitionwise_aggregate`).
 
@@ -742,6 +747,26 @@ def planner_settings(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
                 details={"setting": s.name, "value": s.value, "source": s.source},
                 # SET rather than RESET: RESET only drops an ALTER SYSTEM value, not postgresql.conf's
                 remediation=alter_system(snap, s.name, "on", s),
+            )
+    # stored for one role (ALTER ROLE r [IN DATABASE d] SET enable_x = off): this session does not see it;
+    # dbaudit's own role's values are the session's, reported above
+    for rs in snap.posture.role_settings or ():
+        if rs.role is None or rs.role == snap.posture.login or rs.database not in (None, snap.database):
+            continue
+        for name, value in sorted(rs.settings.items()):
+            server = snap.posture.setting(name)
+            default_on = server.boot_value == "on" if server is not None else name not in _OFF_BY_DEFAULT
+            if not (name.startswith("enable_") and _is_off(value) and default_on):
+                continue
+            where = f" in database {rs.database}" if rs.database else ""
+            target = pg_ident(rs.role) + (f" IN DATABASE {pg_ident(rs.database)}" if rs.database else "")
+            yield Hit(
+                object=ObjectRef(type="role", role=rs.role, setting=name),
+                message=f"{name} = off for every session of role {rs.role}{where}: the planner avoids that plan "
+                        "method in each of its queries, even where it is the cheapest",
+                details={"setting": name, "value": value, "source": "database user" if rs.database else "user",
+                         "role": rs.role},
+                remediation=f"ALTER ROLE {target} RESET {name};  -- new sessions get the server's value",
             )
     cost = snap.posture.setting("random_page_cost")
     seq = snap.posture.setting("seq_page_cost")
@@ -825,8 +850,10 @@ def cache_hit_ratio(snap: Snapshot, opts: CacheHitRatioOptions) -> Iterator[Hit]
             advice = "raise shared_buffers (a restart) or read less (WL02's indexes, archiving cold rows)"
         else:
             advice = "raise innodb_buffer_pool_size or read less (WL02's indexes, archiving cold rows)"
+        # PostgreSQL has two ratios: each its own object, so that baselining one does not silence the other
+        kind = f"{ratio.kind} cache" if snap.engine == "postgresql" else "database"
         yield Hit(
-            object=ObjectRef(type="database", database=snap.database or None),
+            object=ObjectRef(type=kind, database=snap.database or None),
             message=f"{message}: {advice}",
             details=details,
         )

@@ -394,8 +394,10 @@ def autovacuum_disabled(snap: Snapshot, opts: AutovacuumDisabledOptions) -> Iter
 
     ## Why is this bad?
     Autovacuum then neither vacuums nor analyzes the table: dead rows pile up (MT06), statistics go stale
-    (MT08), and only the emergency anti-wraparound vacuum still runs, late and unthrottled. The setting is
-    usually left over from a bulk load.
+    (MT08), and only the emergency anti-wraparound vacuum still runs, late and unthrottled. With
+    `toast.autovacuum_enabled = false` alone the table is still vacuumed and analyzed, but its TOAST table
+    (the out-of-line values of long columns) is not, and bloats. The setting is usually left over from a bulk
+    load.
 
     ## Example
     ```sql
@@ -440,12 +442,20 @@ def autovacuum_disabled(snap: Snapshot, opts: AutovacuumDisabledOptions) -> Iter
             evidence.append(f"{changes:,} rows written since the statistics were reset")
         if total >= opts.min_bytes:
             evidence.append(f"{size(total)}")
-        if s.n_dead_tup:
-            evidence.append(f"{s.n_dead_tup:,} dead rows now")
+        if off == ["toast."]:
+            # the heap is still vacuumed and analyzed: only its TOAST table is skipped; the figures are the heap's
+            message = (f"{names}: autovacuum skips the table's TOAST table (the table itself is still vacuumed "
+                       f"and analyzed) although the table changes or is large ({', '.join(evidence)}); dead "
+                       "out-of-line values pile up there, and only the emergency anti-wraparound vacuum still "
+                       "vacuums it")
+        else:
+            if s.n_dead_tup:
+                evidence.append(f"{s.n_dead_tup:,} dead rows now")
+            message = (f"{names}: autovacuum neither vacuums nor analyzes it although it changes or is large "
+                       f"({', '.join(evidence)}); only the emergency anti-wraparound vacuum still runs")
         yield Hit(
             object=_table_ref(t),
-            message=f"{names}: autovacuum neither vacuums nor analyzes it although it changes or is large "
-                    f"({', '.join(evidence)}); only the emergency anti-wraparound vacuum still runs",
+            message=message,
             details={"reloptions": [f"{p}autovacuum_enabled=false" for p in off], "changes": changes,
                      "total_bytes": total, "n_dead_tup": s.n_dead_tup},
             remediation="\n".join(f"ALTER TABLE {pg_qualified(t.schema, t.name)} RESET ({p}autovacuum_enabled);"

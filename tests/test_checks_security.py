@@ -206,9 +206,30 @@ def test_sc09_app_account_with_global_privileges_but_not_root_or_idle_admins() -
     assert "ALL PRIVILEGES WITH GRANT OPTION" in found[0].message
     assert found[0].remediation == ("REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'shop'@'%';\n"
                                     "GRANT SELECT, INSERT, UPDATE, DELETE ON `shop`.* TO 'shop'@'%';")
+    # GRANT OPTION without ALL: says what it holds, and the fix adds no privilege it did not have
+    assert "CREATE WITH GRANT OPTION on *.*" in found[1].message
+    assert "whole server" not in found[1].message
+    assert found[1].remediation == ("REVOKE CREATE, GRANT OPTION ON *.* FROM 'deployer'@'%';\n"
+                                    "GRANT CREATE ON `shop`.* TO 'deployer'@'%';")
     # the edge of the evidence option
     opts = AppUserGlobalPrivilegesOptions(min_data_statements=1001)
     assert [h.object.role for h in hits("SC09", _accounts(*roles, statements=statements), opts)] == ["'shop'@'%'"]
+
+
+def test_sc09_select_with_grant_option_is_narrowed_without_new_rights() -> None:
+    roles = (Role("report", host="%", global_privileges=("SELECT",), grant_option=True),
+             Role("ops", host="%", global_privileges=("SELECT", "PROCESS"), grant_option=True),
+             Role("bare", host="%", grant_option=True))
+    statements = tuple(UserStatements(r.name, dml=5000) for r in roles)
+    found = {h.object.role: h for h in hits("SC09", _accounts(*roles, statements=statements))}
+    report = found["'report'@'%'"]
+    assert "holds SELECT WITH GRANT OPTION on *.*" in report.message and "whole server" not in report.message
+    assert report.remediation == ("REVOKE SELECT, GRANT OPTION ON *.* FROM 'report'@'%';\n"
+                                  "GRANT SELECT ON `shop`.* TO 'report'@'%';")
+    # PROCESS exists on *.* only: left in place, not moved
+    assert found["'ops'@'%'"].remediation == ("REVOKE SELECT, GRANT OPTION ON *.* FROM 'ops'@'%';\n"
+                                              "GRANT SELECT ON `shop`.* TO 'ops'@'%';")
+    assert found["'bare'@'%'"].remediation == "REVOKE GRANT OPTION ON *.* FROM 'bare'@'%';"
 
 
 def test_sc09_does_not_judge_the_audit_account_itself() -> None:

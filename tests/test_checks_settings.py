@@ -251,6 +251,17 @@ def test_st08_low_table_ratio_names_the_table() -> None:
     assert h.details["kind"] == "table" and "app.events" in h.message and "90.0 %" in h.message
 
 
+def test_st08_table_and_index_ratios_are_distinct_objects_for_the_baseline() -> None:
+    from auditor.baseline import fingerprint
+    from auditor.model import Finding
+
+    found = hits("ST08", _io(900_000, 100_000, index_hits=900_000, index_reads=100_000))
+    assert sorted(h.object.label() for h in found) == ["index cache", "table cache"]
+    prints = {fingerprint(Finding("ST08", "cache-hit-ratio", Severity.WARNING, "settings", h.object, h.message))
+              for h in found}
+    assert len(prints) == 2
+
+
 def test_st08_tiny_read_counts_and_the_target_edge() -> None:
     assert hits("ST08", _io(50, 50)) == []  # 100 requests
     # with users' 1,000 hits: 99,999 requests at 51 % stay silent, 100,000 fire
@@ -278,6 +289,24 @@ def test_settings_checks_skip_when_the_area_was_not_read() -> None:
     unmet = unmet_precondition(SPECS["ST07"], older)
     assert unmet is not None and "not collected" in unmet.reason
     assert HBA_AREA == "hba_rules"
+
+
+def test_st07_a_planner_method_off_for_one_role() -> None:
+    role_settings = (
+        RoleSetting("app", None, {"enable_nestloop": "off", "statement_timeout": "30s"}),
+        RoleSetting("etl", "blog", {"enable_seqscan": "off"}),
+        RoleSetting("etl", "other", {"enable_hashjoin": "off"}),  # another database: not this audit's
+        RoleSetting("bi", None, {"enable_partitionwise_join": "off", "enable_mergejoin": "on"}),  # defaults
+        RoleSetting("dbaudit", None, {"enable_nestloop": "off"}),  # the session's own: read from pg_settings
+        RoleSetting(None, "blog", {"enable_nestloop": "off"}),  # the database's: the session's value too
+    )
+    found = hits("ST07", snap(posture=posture(settings=pg_settings(random_page_cost="1.1"),
+                                              role_settings=role_settings), database="blog"))
+    assert [(h.object.label(), h.details["setting"]) for h in found] == [
+        ("app", "enable_nestloop"), ("etl", "enable_seqscan")]
+    assert "for every session of role app:" in found[0].message
+    assert found[0].remediation.startswith("ALTER ROLE app RESET enable_nestloop;")
+    assert found[1].remediation.startswith("ALTER ROLE etl IN DATABASE blog RESET enable_seqscan;")
 
 
 def test_a_value_stored_for_the_database_is_fixed_there_not_with_alter_system() -> None:

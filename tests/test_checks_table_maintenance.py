@@ -155,6 +155,11 @@ def test_mt07_disabled_with_churn_or_size_and_toast() -> None:
     assert set(found) == {"public.busy", "public.toasty"}
     assert found["public.busy"].remediation == "ALTER TABLE public.busy RESET (autovacuum_enabled);"
     assert found["public.toasty"].remediation == "ALTER TABLE public.toasty RESET (toast.autovacuum_enabled);"
+    # TOAST only: the heap is still vacuumed and analyzed, the wording says so
+    assert "neither vacuums nor analyzes" in found["public.busy"].message
+    assert "neither vacuums nor analyzes" not in found["public.toasty"].message
+    assert "skips the table's TOAST table" in found["public.toasty"].message
+    assert "still vacuumed and analyzed" in found["public.toasty"].message
     edge = AutovacuumDisabledOptions(min_changes=5_001, min_bytes=2 * 1024**2)
     assert set(labels(hits("MT07", s, edge))) == {"public.toasty"}
 

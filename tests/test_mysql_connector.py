@@ -266,6 +266,12 @@ def test_performance_schema_off_gives_unknown_usage_and_a_note(
     assert note.enable == PERFORMANCE_SCHEMA_ENABLE == "[mysqld]\nperformance_schema = ON"
     assert "performance_schema is off" in note.message
     assert snap.table(snap.database, "t") is not None  # the catalog is still collected
+    # SC09 reads the statements per user: skipped for the reason that holds, with the line that enables it
+    from auditor.engine import load_checks, unmet_precondition
+
+    unmet = unmet_precondition(load_checks()["SC09"], snap)
+    assert unmet is not None and "performance_schema is off" in unmet.reason and "older dbaudit" not in unmet.reason
+    assert unmet.enable == PERFORMANCE_SCHEMA_ENABLE
 
 
 def test_limited_user_gets_notes_not_errors(mysql_server: MySqlServer, mysql_new_db: NewMySqlDb) -> None:  # noqa: F811

@@ -50,6 +50,7 @@ ANALYZE TABLE events, users;
 BAD_ACCOUNTS = """
 CREATE USER ''@'localhost';
 CREATE USER 'report'@'%';
+CREATE USER 'retired'@'%' ACCOUNT LOCK;
 CREATE USER 'shop'@'%' IDENTIFIED BY 'shop-secret-1';
 GRANT ALL PRIVILEGES ON *.* TO 'shop'@'%' WITH GRANT OPTION;
 """
@@ -163,7 +164,12 @@ def test_every_planted_problem_is_found_and_nothing_else(bad: tuple[MariaDbServe
         cur.execute("SELECT User, Host FROM mysql.user WHERE authentication_string = '' AND plugin IN "
                     "('', 'mysql_native_password') AND User <> '' AND password_expired = 'N'")
         passwordless = {f"'{u}'@'{h}'" for u, h in cur.fetchall()}
-    assert passwordless == {label for code, label in expected if code == "SC08"}
+        cur.execute("SELECT User, Host FROM mysql.global_priv "
+                    "WHERE JSON_VALUE(Priv, '$.account_locked') IN ('1', 'true')")
+        locked = {f"'{u}'@'{h}'" for u, h in cur.fetchall()}
+    # the locked accounts without a password cannot log in: not findings
+    assert "'retired'@'%'" in locked and "'retired'@'%'" in passwordless
+    assert passwordless - locked == {label for code, label in expected if code == "SC08"}
 
 
 def test_the_look_alikes_stay_silent(good: tuple[MariaDbServer, str]) -> None:
@@ -223,7 +229,7 @@ def test_a_user_without_mysql_user_gets_the_account_checks_skipped(bad: tuple[Ma
         limited = server.dsn("shop", user=user, password=password)
         _, root_findings, _ = _scan(dsn)
         _, findings, skipped = _scan(limited)
-        grant = f"GRANT SELECT ON mysql.user TO '{user}'@'%'"
+        grant = f"GRANT SELECT ON mysql.user TO '{user}'@'%'; GRANT SELECT ON mysql.global_priv TO '{user}'@'%'"
         assert skipped == {"SC07": grant, "SC08": grant, "SC09": grant}
         # no false finding from what it cannot see: the rest agrees with root's scan
         settings_checks = {fc for fc in _found(root_findings) if fc[0].startswith("ST")}

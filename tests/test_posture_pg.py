@@ -94,6 +94,7 @@ CREATE ROLE reader LOGIN IN ROLE pg_read_all_data;
 CREATE ROLE app_md5 LOGIN PASSWORD 'md5-secret-1';
 ALTER ROLE app_md5 SET statement_timeout = '30s';
 ALTER ROLE app_md5 SET idle_in_transaction_session_timeout = '5min';
+ALTER ROLE app_md5 SET enable_hashjoin = off;
 SET password_encryption = 'scram-sha-256';
 CREATE ROLE app_scram LOGIN PASSWORD 'scram-secret-1';
 CREATE ROLE app_pw LOGIN PASSWORD 'pw-secret-1';
@@ -103,6 +104,7 @@ CREATE ROLE report_writer NOLOGIN;
 CREATE ROLE app_scram LOGIN PASSWORD 'scram-secret-1';
 ALTER ROLE app_scram SET statement_timeout = '30s';
 ALTER ROLE app_scram SET idle_in_transaction_session_timeout = '5min';
+ALTER ROLE app_scram IN DATABASE postgres SET enable_nestloop = off;
 """
 
 EXPECTED_BAD = {
@@ -112,8 +114,8 @@ EXPECTED_BAD = {
     ("ST04", "max_connections"),
     ("ST05", "app_scram"), ("ST05", "reader"),
     ("ST06", "max_wal_size"),
-    ("ST07", "enable_nestloop"), ("ST07", "random_page_cost"),
-    ("ST08", "shop"),
+    ("ST07", "enable_nestloop"), ("ST07", "random_page_cost"), ("ST07", "app_md5"),
+    ("ST08", "table cache"),
     ("SC01", "pg_hba.conf line 2"), ("SC01", "pg_hba.conf line 4"), ("SC01", "pg_hba.conf line 5"),
     ("SC02", "password_encryption"), ("SC02", "app_md5"),
     ("SC03", "public"),
@@ -246,8 +248,9 @@ def test_every_planted_problem_is_found_and_nothing_else(bad: tuple[PostgresServ
     assert by[("SC01", "pg_hba.conf line 4")].severity is Severity.ERROR
     assert by[("SC01", "pg_hba.conf line 2")].severity is Severity.WARNING
     assert "SQL cannot see the machine's memory" in by[("ST03", "shared_buffers")].message
-    assert by[("ST08", "shop")].details["kind"] == "table"
-    assert "app.events" in by[("ST08", "shop")].message
+    assert by[("ST07", "app_md5")].remediation.startswith("ALTER ROLE app_md5 RESET enable_hashjoin;")
+    assert by[("ST08", "table cache")].details["kind"] == "table"
+    assert "app.events" in by[("ST08", "table cache")].message
     assert by[("ST06", "max_wal_size")].details["requested"] >= 3
     assert "1 data statements (1,200 calls)" in by[("SC04", "app_admin")].message
     assert "holds 6 client sessions now (shop-web)" in by[("SC04", "app_admin")].message

@@ -485,7 +485,8 @@ def _collect(session: _Session, dsn: Dsn, options: CollectOptions, started: floa
     activity = _read_activity(session, now_utc, ps_on, _text(server.get("current_user_name")), notes)
     posture = collect_posture(
         lambda area: session.rows(load_sql(area)), flavor, status,
-        mysql_login(_text(server.get("current_user_name"))), "performance_schema" in capabilities, notes)
+        mysql_login(_text(server.get("current_user_name"))), "performance_schema" in capabilities, notes,
+        ps_on=ps_on)
     maintenance = collect_maintenance(
         [r for r in session.rows(load_sql("table_storage"), params) if (_text(r["schema_name"]),
                                                                         _text(r["table_name"])) not in partial],

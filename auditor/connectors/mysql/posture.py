@@ -1,7 +1,7 @@
 """The posture areas of a MySQL/MariaDB collection: accounts, their global privileges, what each user runs.
 
 The settings and status counters come with the catalog's SHOW GLOBAL VARIABLES / STATUS; this adds mysql.user
-(plugin, whether the password is empty, the static privileges on ``*.*`` -- never the hash) and, from
+(plugin, whether the password is empty, ACCOUNT LOCK, the static privileges on ``*.*`` -- never the hash) and, from
 performance_schema, how many data statements each user ran. mysql.user is readable only with a grant on it:
 without one the accounts are left out with a Note naming the GRANT, and the account checks are skipped.
 """
@@ -36,17 +36,18 @@ def mysql_login(current_user: str) -> str:
 
 
 def collect_posture(rows: Rows, flavor: str, status: Mapping[str, str], login: str, ps_readable: bool,
-                    notes: list[Note]) -> Posture:
+                    notes: list[Note], ps_on: bool = True) -> Posture:
     """Accounts and per-user statement counts through ``rows(area_name)``; refusals become notes."""
     roles: tuple[Role, ...] | None = None
     try:
-        account_rows = rows("accounts" if flavor == "mariadb" else "accounts.mysql")
+        account_rows = _mariadb_accounts(rows) if flavor == "mariadb" else rows("accounts.mysql")
         roles = tuple(_role(r) for r in account_rows)
     except pymysql.err.MySQLError as exc:
         notes.append(Note(
             area=ROLES_AREA,
             message=f"accounts not read: mysql.user is not readable ({_error_text(exc)})",
-            enable=f"GRANT SELECT ON mysql.user TO {login}",
+            enable=f"GRANT SELECT ON mysql.user TO {login}" + (
+                f"; GRANT SELECT ON mysql.global_priv TO {login}" if flavor == "mariadb" else ""),
         ))
     statements: tuple[UserStatements, ...] | None = None
     if ps_readable:
@@ -60,8 +61,24 @@ def collect_posture(rows: Rows, flavor: str, status: Mapping[str, str], login: s
                 message=f"statements per user unknown: performance_schema is not readable ({_error_text(exc)})",
                 enable=f"GRANT SELECT ON performance_schema.* TO {login}",
             ))
+    elif not ps_on:
+        notes.append(Note(
+            area=USER_STATEMENTS_AREA,
+            message="statements per user unknown: performance_schema is off on this server (set it in the option "
+                    "file and restart)",
+            enable="[mysqld]\nperformance_schema = ON",  # read at startup only: a restart
+        ))
     return Posture(login=login, roles=roles, passwords_known=roles is not None, status=dict(status),
                    user_statements=statements)
+
+
+def _mariadb_accounts(rows: Rows) -> list[dict[str, Any]]:
+    """mysql.user with ACCOUNT LOCK from mysql.global_priv (10.4+); mysql.user alone when that is refused or
+    absent (before 10.4, which has no ACCOUNT LOCK): one round trip unless the first is refused."""
+    try:
+        return rows("accounts")
+    except pymysql.err.MySQLError:
+        return rows("accounts.user_only")
 
 
 def _text(value: Any) -> str:

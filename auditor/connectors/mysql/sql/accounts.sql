@@ -1,11 +1,12 @@
--- MariaDB accounts and roles (mysql.user): plugin, whether the stored password is empty, the privileges on *.*; never the hash.
+-- MariaDB 10.4+ accounts and roles (mysql.user, ACCOUNT LOCK from mysql.global_priv): plugin, whether the stored
+-- password is empty, lock, the privileges on *.*; never the hash.
 SELECT 1 AS dbaudit_probe,  -- an alias survives in statement digests, which drop comments
-       User AS user_name,
-       Host AS host,
-       plugin,
+       u.User AS user_name,
+       u.Host AS host,
+       u.plugin,
        -- compared on the server: the hash itself is never fetched
        COALESCE(authentication_string, '') = '' AS empty_password,
-       password_expired = 'Y' AS locked,
+       u.password_expired = 'Y' OR COALESCE(JSON_VALUE(g.Priv, '$.account_locked'), '') IN ('1', 'true') AS locked,
        is_role = 'Y' AS is_role,
        CONCAT_WS(',', IF(Select_priv = 'Y', 'SELECT', NULL), IF(Insert_priv = 'Y', 'INSERT', NULL),
                  IF(Update_priv = 'Y', 'UPDATE', NULL), IF(Delete_priv = 'Y', 'DELETE', NULL),
@@ -25,5 +26,6 @@ SELECT 1 AS dbaudit_probe,  -- an alias survives in statement digests, which dro
                  IF(Trigger_priv = 'Y', 'TRIGGER', NULL),
                  IF(Create_tablespace_priv = 'Y', 'CREATE TABLESPACE', NULL)) AS privileges,
        Grant_priv = 'Y' AS grant_option
-FROM mysql.user
-ORDER BY User, Host
+FROM mysql.user u
+     LEFT JOIN mysql.global_priv g ON g.User = u.User AND g.Host = u.Host
+ORDER BY u.User, u.Host
