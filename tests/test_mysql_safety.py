@@ -159,6 +159,8 @@ def test_ddl_on_the_table_being_sampled_makes_the_sample_yield(mysql_server: MyS
     assert waited < 1.0, f"ALTER TABLE on the sampled table waited {waited:.2f} s"
     big = next(t for t in snap.sampling.tables if t.table == "big")
     assert big.rows == 0 and f"yielded to session {app_id}" in (big.skipped_reason or ""), big
+    notes = [n for n in snap.notes if n.area == "sampling" and f"{db}.big" in n.objects]
+    assert len(notes) == 1 and f"1 table not sampled: yielded to session {app_id}" in notes[0].message, notes
     print(f"\nMariaDB ALTER TABLE on the table being sampled: waited {waited * 1000:.0f} ms")
 
 

@@ -48,6 +48,7 @@ from auditor.model import (
     Sequence as SequenceInfo,
 )
 from auditor.operations import Activity
+from auditor.sampling import skipped_notes
 from auditor.workload import DBAUDIT_MARKER
 
 SYSTEM_SCHEMAS = frozenset({"information_schema", "performance_schema", "mysql", "sys"})
@@ -562,7 +563,8 @@ def _run_probes(session: _Session, snap: Snapshot, options: CollectOptions, flav
         yielder = MySqlLockYield(lambda: _connect(dsn, options, clock), operations.account(user),
                                  mariadb=flavor == "mariadb")
         try:
-            snap = replace(snap, sampling=sampling.probe(session, snap, bounded, flavor, vnum, yielder))
+            sampled = sampling.probe(session, snap, bounded, flavor, vnum, yielder)
+            snap = replace(snap, sampling=sampled, notes=(*snap.notes, *skipped_notes(sampled)))
         finally:
             yielder.close()
         if yielder.unavailable is not None and options.sample:
