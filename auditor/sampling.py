@@ -769,3 +769,27 @@ def violations_on(frame: SampleFrame, determinant: Sequence[str], dependent: str
     y = frame.codes[dependent][det.mask][det.repeated] + 1
     kept, _ = _kept_rows(det.x, y)
     return det.support, det.support - kept
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Notes
+# ------------------------------------------------------------------------------------------------------------
+
+# tables named per note at the most; the message gives the full count
+NOTE_OBJECTS = 50
+
+
+def skipped_notes(sampling: Sampling) -> tuple[Note, ...]:
+    """One note per reason a table was not sampled (a lock, a timeout, a yield to a waiting session, the
+    limits), naming the tables, so that a report says what its normalization verdicts did not see."""
+    by_reason: dict[str, list[str]] = {}
+    for t in sampling.tables:
+        if t.skipped_reason:
+            by_reason.setdefault(t.skipped_reason, []).append(f"{t.schema}.{t.table}")
+    notes = []
+    for reason, names in by_reason.items():
+        more = f" (the first {NOTE_OBJECTS} named)" if len(names) > NOTE_OBJECTS else ""
+        count = "1 table" if len(names) == 1 else f"{len(names)} tables"
+        notes.append(Note(area="sampling", message=f"{count} not sampled: {reason}{more}",
+                          objects=tuple(names[:NOTE_OBJECTS])))
+    return tuple(notes)

@@ -209,7 +209,9 @@ def test_role_without_privileges_on_some_tables_still_scans(pg_server: PgServer,
         notes = json.loads(out.read_text())["notes"]
         # besides the closed table, what only a superuser reads: password kinds and pg_hba.conf rules
         assert [(n["area"], n["objects"]) for n in notes] == [
-            ("privileges", ["public.closed_t"]), ("passwords", []), ("hba_rules", [])]
+            ("privileges", ["public.closed_t"]), ("passwords", []), ("hba_rules", []),
+            ("sampling", ["public.closed_t"])]
+        assert notes[-1]["message"] == "1 table not sampled: no SELECT privilege on the table"
         assert f"GRANT SELECT ON public.closed_t TO {role};" in notes[0]["enable"]
 
         scan = dbaudit("scan", "--from", str(out), "--format", "json")

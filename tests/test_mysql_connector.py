@@ -301,6 +301,8 @@ def test_session_is_read_only_and_bounded(mysql_new_db: NewMySqlDb) -> None:  # 
     bounds = CollectOptions(statement_timeout_ms=2500, lock_timeout_ms=1500)
     mariadb = _session_setup("mariadb", 101106, bounds)
     assert "max_statement_time = 2.500" in mariadb and "lock_wait_timeout = 2" in mariadb
+    # a client that stops reading frees its statement at the statement bound plus a grace, not at 60 s
+    assert "net_write_timeout = 6" in mariadb
     assert "max_execution_time" not in mariadb and "information_schema_stats_expiry" not in mariadb
     mysql8 = _session_setup("mysql", 80036, CollectOptions(statement_timeout_ms=2500))
     assert "max_execution_time = 2500" in mysql8 and "information_schema_stats_expiry = 0" in mysql8

@@ -159,6 +159,8 @@ def test_ddl_on_the_table_being_sampled_makes_the_sample_yield(mysql_server: MyS
     assert waited < 1.0, f"ALTER TABLE on the sampled table waited {waited:.2f} s"
     big = next(t for t in snap.sampling.tables if t.table == "big")
     assert big.rows == 0 and f"yielded to session {app_id}" in (big.skipped_reason or ""), big
+    notes = [n for n in snap.notes if n.area == "sampling" and f"{db}.big" in n.objects]
+    assert len(notes) == 1 and f"1 table not sampled: yielded to session {app_id}" in notes[0].message, notes
     print(f"\nMariaDB ALTER TABLE on the table being sampled: waited {waited * 1000:.0f} ms")
 
 
@@ -177,6 +179,34 @@ def test_writes_on_the_table_being_sampled_do_not_make_it_yield(mysql_server: My
     assert isinstance(snap, Snapshot), result
     big = next(t for t in snap.sampling.tables if t.table == "big")
     assert big.skipped_reason is None and big.rows >= 100_000, big
+
+
+def test_a_frozen_client_releases_the_metadata_lock_within_the_write_timeout(
+        mysql_server: MySqlServer, safety_db: tuple[str, str]) -> None:  # noqa: F811
+    """dbaudit stopped (SIGSTOP) while big's rows are on their way: the statement stays "Writing to net" with its
+    metadata lock until net_write_timeout, which dbaudit sets to the sample's bound plus a grace (7 s for the
+    default 5 s) instead of the server's 60 s."""
+    db, dsn = safety_db
+    proc = _cli("scan", dsn, "--format", "json", "--no-workload", "--sample-rows", "1000000", "--fail-on", "never")
+    try:
+        _sampling_connection(mysql_server, db)
+        time.sleep(0.3)  # rows flowing: the socket fills while the client is stopped
+        proc.send_signal(signal.SIGSTOP)
+        try:
+            with mysql_server.connect(db) as conn, conn.cursor() as cur:
+                cur.execute("SET SESSION lock_wait_timeout = 60")
+                started = time.perf_counter()
+                cur.execute("ALTER TABLE big ADD COLUMN while_frozen int")
+                waited = time.perf_counter() - started
+                cur.execute("ALTER TABLE big DROP COLUMN while_frozen")
+        finally:
+            proc.send_signal(signal.SIGCONT)
+        proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert waited < 7 + SLACK_S, f"ALTER TABLE waited {waited:.1f} s behind a frozen dbaudit"
+    print(f"\nMariaDB ALTER TABLE behind a frozen dbaudit: waited {waited:.1f} s")
 
 
 def test_without_process_privilege_the_report_says_ddl_may_wait(mysql_server: MySqlServer,  # noqa: F811

@@ -206,6 +206,9 @@ def test_ddl_on_the_table_being_sampled_makes_the_sample_yield(faults_db: Db) ->
     assert waited < 1.0, f"ALTER TABLE on the sampled table waited {waited:.2f} s"
     big = next(t for t in scan.snap.sampling.tables if t.table == "big")
     assert big.rows == 0 and f"yielded to session {app_pid}" in (big.skipped_reason or ""), big
+    # the report says so: a note names the table and the session
+    notes = [n for n in scan.snap.notes if n.area == "sampling" and "public.big" in n.objects]
+    assert len(notes) == 1 and f"1 table not sampled: yielded to session {app_pid}" in notes[0].message, notes
     print(f"\nALTER TABLE on the table being sampled: waited {waited * 1000:.0f} ms")
 
 

@@ -48,6 +48,7 @@ from auditor.model import (
     Sequence as SequenceInfo,
 )
 from auditor.operations import Activity
+from auditor.sampling import skipped_notes
 from auditor.workload import DBAUDIT_MARKER
 
 SYSTEM_SCHEMAS = frozenset({"information_schema", "performance_schema", "mysql", "sys"})
@@ -330,7 +331,11 @@ def version_num(version: str) -> int:
 
 def _session_setup(flavor: str, vnum: int, options: CollectOptions) -> str:
     lock_s = max(1, (options.lock_timeout_ms + 999) // 1000)
-    parts = [f"lock_wait_timeout = {lock_s}", f"innodb_lock_wait_timeout = {lock_s}"]
+    # net_write_timeout: a client that stops reading must not keep a statement (and its metadata lock)
+    # "Writing to net" for the server's 60 s default
+    write_s = max(5, int(statement_bound_s(options.statement_timeout_ms)) + 1)
+    parts = [f"lock_wait_timeout = {lock_s}", f"innodb_lock_wait_timeout = {lock_s}",
+             f"net_write_timeout = {write_s}"]
     if flavor == "mariadb":
         if vnum >= 100100:
             parts.append(f"max_statement_time = {options.statement_timeout_ms / 1000:.3f}")
@@ -559,7 +564,8 @@ def _run_probes(session: _Session, snap: Snapshot, options: CollectOptions, flav
         yielder = MySqlLockYield(lambda: _connect(dsn, options, clock), operations.account(user),
                                  mariadb=flavor == "mariadb")
         try:
-            snap = replace(snap, sampling=sampling.probe(session, snap, bounded, flavor, vnum, yielder))
+            sampled = sampling.probe(session, snap, bounded, flavor, vnum, yielder)
+            snap = replace(snap, sampling=sampled, notes=(*snap.notes, *skipped_notes(sampled)))
         finally:
             yielder.close()
         if yielder.unavailable is not None and options.sample:

@@ -25,6 +25,7 @@ column alias, so that the workload probe recognises its digests (performance_sch
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
@@ -314,9 +315,18 @@ def _fk_joins(session: Session, snapshot: Snapshot, table: Table, budget: Sampli
 
 
 def _bounded(sql: str, flavor: str, timeout_s: float) -> str:
+    """The statement under its time bound. On MariaDB also ``net_write_timeout``: a client that stops reading
+    (a frozen process, a suspended laptop) would otherwise keep the statement "Writing to net", with its
+    metadata lock, for the server's 60 s default, as max_statement_time does not interrupt a blocked write."""
     if flavor == "mariadb":
-        return f"SET STATEMENT max_statement_time = {timeout_s:.3f} FOR {sql}"
+        return (f"SET STATEMENT max_statement_time = {timeout_s:.3f}, "
+                f"net_write_timeout = {write_timeout_s(timeout_s)} FOR {sql}")
     return sql  # MySQL: the session's max_execution_time, set per table
+
+
+def write_timeout_s(timeout_s: float) -> int:
+    """Seconds the server may wait for dbaudit to read a result: the statement's bound plus a grace."""
+    return int(math.ceil(timeout_s)) + 2
 
 
 def _recoverable(exc: pymysql.err.MySQLError) -> bool:

@@ -48,6 +48,7 @@ from auditor.model import (
     Table,
     TableStats,
 )
+from auditor.sampling import skipped_notes
 from auditor.sqlquote import pg_ident, pg_qualified
 
 __all__ = ["collect", "glob_to_regex", "limits_of"]
@@ -150,7 +151,7 @@ def _run_probes(session: Session, snap: Snapshot, options: CollectOptions, clock
             result = sampling.probe(session.conn, s.tables, bounded, s.constraints, s.indexes, yielder)
         finally:
             yielder.close()
-        s = dataclasses.replace(s, sampling=result)
+        s = dataclasses.replace(s, sampling=result, notes=(*s.notes, *skipped_notes(result)))
         if yielder.unavailable is not None:
             note = Note(area="sampling", message=unavailable_note_text(yielder.unavailable))
             s = dataclasses.replace(s, notes=(*s.notes, note))
