@@ -380,6 +380,10 @@ def test_query_count_does_not_grow_with_the_schema(pg_server: PgServer) -> None:
     assert snap_large.posture is not None and snap_large.posture.io is not None
     assert len(snap_large.posture.definer_functions or ()) == 60
     assert len(snap_large.posture.io) == 60 + 180  # every table's heap and every index
+    # so do the transaction and replication areas (prepared transactions, slots, standbys, replay position)
+    for s in (snap_small, snap_large):
+        assert s.replication is not None and s.replication.server_time is not None
+        assert (s.replication.prepared_xacts, s.replication.slots, s.replication.standbys) == ((), (), ())
     assert snap_small.queries_sent == snap_large.queries_sent
     # what the server saw: the same number of statements, and at least one per round trip we counted
     assert server_small == server_large

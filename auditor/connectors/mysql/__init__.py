@@ -27,6 +27,7 @@ from auditor.connectors import CollectOptions, interrupted, probe_limit_s
 from auditor.connectors.guard import Clock, WaitExpired, Watchdog, keepalive, statement_bound_s
 from auditor.connectors.mysql import operations
 from auditor.connectors.mysql.posture import collect_posture, mysql_login
+from auditor.connectors.mysql.replication import collect_replication
 from auditor.dsn import Dsn, redact
 from auditor.errors import ConnectError, ScanInterrupted
 from auditor.model import (
@@ -480,6 +481,8 @@ def _collect(session: _Session, dsn: Dsn, options: CollectOptions, started: floa
     posture = collect_posture(
         lambda area: session.rows(load_sql(area)), flavor, status,
         mysql_login(_text(server.get("current_user_name"))), "performance_schema" in capabilities, notes)
+    replication = collect_replication(lambda area: session.rows(load_sql(area)), flavor, vnum, now_utc,
+                                      mysql_login(_text(server.get("current_user_name"))), notes)
     session.run("COMMIT")
     catalog_queries = session.queries
     catalog_seconds = round(time.monotonic() - started, 3)
@@ -519,6 +522,7 @@ def _collect(session: _Session, dsn: Dsn, options: CollectOptions, started: floa
         notes=tuple(notes),
         activity=activity,
         posture=posture,
+        replication=replication,
     )
     return _run_probes(session, snap, options, flavor, vnum, ps_on=ps_on,
                        user=_text(server.get("current_user_name")) or None,

@@ -23,6 +23,7 @@ from auditor.connectors import CollectOptions, interrupted, probe_limit_s
 from auditor.connectors.guard import Clock, WaitExpired
 from auditor.connectors.postgres import operations
 from auditor.connectors.postgres.posture import collect_posture
+from auditor.connectors.postgres.replication import collect_replication
 from auditor.connectors.postgres.session import (
     RECOVERABLE,
     Session,
@@ -234,6 +235,7 @@ class _Collector:
         tables = _tables(rows["tables"], rows["columns"], rows["column_stats"])
         self.notes.extend(_privilege_notes(rows["tables"], rows["sequences"], role, self.session.server_major))
         posture = collect_posture(self._area, server, schemas, self.notes)
+        replication = collect_replication(self._area, role, self.notes)
         capabilities = list(server.get("member_of") or [])
         if server.get("is_superuser"):
             capabilities.insert(0, "superuser")
@@ -258,6 +260,7 @@ class _Collector:
             notes=tuple(self.notes),
             activity=None if activity_rows is None else operations.activity(activity_rows, capabilities, role),
             posture=posture,
+            replication=replication,
             unread_areas=tuple(self.unread),
         )
 
