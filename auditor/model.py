@@ -100,6 +100,7 @@ class Table:
     parent: str | None = None  # "schema.table" of the partitioned parent, for partitions and inheritance children
     is_partition: bool = False
     engine: str | None = None  # storage engine (MySQL)
+    partitioned: bool = False  # MySQL/MariaDB: PARTITION BY (PostgreSQL's partitioned parents: kind "partitioned")
     columns: tuple[Column, ...] = ()
     stats: TableStats = field(default_factory=TableStats)
 

@@ -1,7 +1,18 @@
 """The check battery: one module per family. Importing this package registers every check."""
 
-from checks import indexes, keys, normalization, security, settings, transactions, workload
+from checks import (
+    capacity,
+    indexes,
+    keys,
+    normalization,
+    replication,
+    security,
+    settings,
+    transactions,
+    workload,
+)
 
-FAMILIES = (indexes, keys, normalization, workload, settings, security, transactions)
+FAMILIES = (indexes, keys, normalization, workload, settings, security, transactions, replication, capacity)
 
-__all__ = ["FAMILIES", "indexes", "keys", "normalization", "security", "settings", "transactions", "workload"]
+__all__ = ["FAMILIES", "capacity", "indexes", "keys", "normalization", "replication", "security", "settings",
+           "transactions", "workload"]

@@ -767,6 +767,7 @@ def _build_tables(
             index_bytes=index if kind == "table" else None,
             comment=comment or None,
             engine=_text(r["engine"]) or None,
+            partitioned="partitioned" in _text(r["create_options"]).lower(),
             columns=tuple(columns.get((schema, name), ())),
         ))
         auto = auto_columns.get((schema, name))
