@@ -269,7 +269,8 @@ def long_transaction(snap: Snapshot, opts: LongTransactionOptions) -> Iterator[H
         yield Hit(
             object=_session_ref(b),
             message=f"session {b.pid} of {b.user or '?'}" + (f" on {b.database}" if b.database else "")
-                    + f" {what}{modified}: it keeps its locks and its snapshot{last}",
+                    + f" {what}{modified}: it keeps its locks and holds back "
+                    + ("InnoDB's purge" if snap.engine == "mysql" else "vacuum") + last,
             details={"pid": b.pid, "user": b.user, "state": b.state, "idle_s": _round(idle_s),
                      "transaction_s": _round(open_s), "application_name": b.application_name,
                      "rows_modified": b.rows_modified},

@@ -24,7 +24,7 @@ GOLDEN = Path(__file__).parent / "golden"
 SECTIONS = (
     "## 1. Executive summary", "### Key risks", "## 2. Entity-relationship diagram", "## 3. Table definitions",
     "## 4. Normalization analysis", "## 5. Indexing strategy", "## 6. Query optimization", "## 7. Scaling notes",
-    "## 8. Quality metrics", "## 9. Next steps",
+    "## 8. Maintenance and operations", "## 9. Quality metrics", "## 10. Next steps",
 )
 
 
