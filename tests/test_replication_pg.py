@@ -225,3 +225,27 @@ def test_least_privilege_roles_on_the_primary(pair: tuple[PostgresServer, Postgr
         with primary.connect() as conn:
             conn.execute("DROP ROLE rp_watcher")
             conn.execute("DROP ROLE rp_plain")
+
+
+def test_a_pg_monitor_role_gets_the_whole_report_without_a_false_finding(
+        pair: tuple[PostgresServer, PostgresServer]) -> None:
+    """Every check, as the superuser and as a pg_monitor-only role: the role's findings are the superuser's
+    minus what it may not read, and what it may not read is skipped with the GRANT that lifts it."""
+    primary, _ = pair
+    with primary.connect() as conn:
+        conn.execute("CREATE ROLE full_watcher LOGIN IN ROLE pg_monitor")
+    try:
+        codes = tuple(sorted(SPECS))
+        _, root_findings, root_skips = _scan(primary, codes)
+        _, findings, skips = _scan(primary, codes, user="full_watcher")
+        assert _labels(findings) <= _labels(root_findings), _labels(findings) - _labels(root_findings)
+        for code in set(skips) - set(root_skips):
+            assert skips[code], f"{code} skipped without the grant that enables it"
+        # the superuser-only areas: pg_hba_file_rules (SC01) and pg_authid (SC02's roles)
+        assert "SC01" in skips and "pg_hba_file_rules" in (skips["SC01"] or "")
+        # ST05 judges every role but the audit role itself: the superuser's scan names full_watcher
+        missing = _labels(root_findings) - _labels(findings) - {("ST05", "full_watcher")}
+        assert {code for code, _ in missing} <= set(skips), missing
+    finally:
+        with primary.connect() as conn:
+            conn.execute("DROP ROLE full_watcher")
