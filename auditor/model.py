@@ -20,6 +20,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
+from auditor.maintenance import Maintenance
 from auditor.operations import Activity
 from auditor.posture import Posture
 from auditor.replication import Replication
@@ -532,6 +533,8 @@ class Snapshot:
     sampling: Sampling | None = None  # None: no data sample was collected (see auditor.sampling)
     activity: Activity | None = None  # the server's sessions; None: not read (refused, or an older snapshot)
     posture: Posture | None = None  # settings, counters and security facts; None: not read (older snapshot)
+    # freeze ages, storage parameters, bloat estimates; None: not read (older snapshot)
+    maintenance: Maintenance | None = None
     # prepared transactions, replication slots, standbys, replica status; None: not read (older snapshot)
     replication: Replication | None = None
     # catalog areas ("tables", "indexes", ...) whose query failed: the checks that read them are skipped

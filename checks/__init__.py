@@ -8,11 +8,13 @@ from checks import (
     replication,
     security,
     settings,
+    table_maintenance,
     transactions,
     workload,
 )
 
-FAMILIES = (indexes, keys, normalization, workload, settings, security, transactions, replication, capacity)
+FAMILIES = (indexes, keys, normalization, workload, settings, security, table_maintenance, transactions, replication,
+            capacity)
 
 __all__ = ["FAMILIES", "capacity", "indexes", "keys", "normalization", "replication", "security", "settings",
-           "transactions", "workload"]
+           "table_maintenance", "transactions", "workload"]

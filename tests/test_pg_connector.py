@@ -380,6 +380,11 @@ def test_query_count_does_not_grow_with_the_schema(pg_server: PgServer) -> None:
     assert snap_large.posture is not None and snap_large.posture.io is not None
     assert len(snap_large.posture.definer_functions or ()) == 60
     assert len(snap_large.posture.io) == 60 + 180  # every table's heap and every index
+    # and so do the maintenance parts: freeze ages and bloat estimate inputs of every table and B-tree
+    assert snap_large.maintenance is not None
+    assert len(snap_large.maintenance.freeze or ()) == 60
+    assert len(snap_large.maintenance.databases or ()) >= 3
+    assert snap_large.maintenance.table_bloat is not None and snap_large.maintenance.index_bloat is not None
     # so do the transaction and replication areas (prepared transactions, slots, standbys, replay position)
     for s in (snap_small, snap_large):
         assert s.replication is not None and s.replication.server_time is not None
