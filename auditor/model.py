@@ -1146,5 +1146,5 @@ def _no_constant(name: str) -> Any:
     raise SnapshotFieldError(f"{name} is not a number JSON allows")
 
 
-# --from refuses files larger than this (--max-snapshot-mb): a 10,000-table snapshot is about 80 MB
+# --from refuses files larger than this (--max-snapshot-mb): a 10,000-table snapshot is about 40 MB (compact)
 SNAPSHOT_MAX_MB = 512
