@@ -176,7 +176,9 @@ def seed(dsn: str) -> None:
     writes; :func:`cleanup` drops it (a slot is the server's, not the database's).
     """
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("SELECT pg_create_physical_replication_slot(%s, true)", (ABANDONED_SLOT,))
+        # idempotent: a seed of another database on the same server may have left it
+        conn.execute("SELECT pg_create_physical_replication_slot(%s, true) WHERE NOT EXISTS "
+                     "(SELECT FROM pg_replication_slots WHERE slot_name = %s)", (ABANDONED_SLOT, ABANDONED_SLOT))
         conn.execute((HERE / "seed.sql").read_text())
     _plant_invalid_index(dsn)
     # The seed's own foreign-key checks scanned indexes thousands of times: start the counters from zero
