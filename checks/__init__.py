@@ -1,7 +1,20 @@
 """The check battery: one module per family. Importing this package registers every check."""
 
-from checks import indexes, keys, normalization, security, settings, table_maintenance, workload
+from checks import (
+    capacity,
+    indexes,
+    keys,
+    normalization,
+    replication,
+    security,
+    settings,
+    table_maintenance,
+    transactions,
+    workload,
+)
 
-FAMILIES = (indexes, keys, normalization, workload, settings, security, table_maintenance)
+FAMILIES = (indexes, keys, normalization, workload, settings, security, table_maintenance, transactions, replication,
+            capacity)
 
-__all__ = ["FAMILIES", "indexes", "keys", "normalization", "security", "settings", "table_maintenance", "workload"]
+__all__ = ["FAMILIES", "capacity", "indexes", "keys", "normalization", "replication", "security", "settings",
+           "table_maintenance", "transactions", "workload"]

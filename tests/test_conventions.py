@@ -189,11 +189,14 @@ def test_the_schema_rejects_what_breaks_the_contract() -> None:
 
 
 def test_a_real_postgresql_report_follows_the_schema(pg_new_db: NewDb, tmp_path: Path) -> None:
-    from demo.run_demo import drive, seed
+    from demo.run_demo import cleanup, drive, seed
 
     dsn = pg_new_db()
     seed(dsn)
-    drive(dsn)
+    try:
+        drive(dsn)
+    finally:
+        cleanup(dsn)  # the demo's replication slot is the server's, not the database's
     report = run_audit(dsn, AuditSettings())
     data = _validate(render(report, "json"))
     assert data["findings"] and data["quality"]
