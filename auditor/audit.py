@@ -1,8 +1,9 @@
 """The audit pipeline, and dbaudit's Python API: ``run_audit(source, settings) -> Report``.
 
 One function runs a whole audit: collect (or load) the snapshot → run the selected checks → apply the configured
-severities → suppress what the ignore rules cover → compare with (or record) the baseline. The command line, the
-demo and the tests call it; so can any Python program::
+severities → suppress what the ignore rules cover → record the run and compare it with the previous one (with a
+run store: ``history``) → compare with (or record) the baseline. The command line, the demo and the tests call it;
+so can any Python program::
 
     from auditor.audit import AuditSettings, run_audit
     from auditor.config import load_config
@@ -43,6 +44,7 @@ from auditor.engine import (
     select_checks,
 )
 from auditor.errors import AuditError, ExitCode, SnapshotFileError
+from auditor.history.model import HistoryOptions
 from auditor.model import SNAPSHOT_MAX_MB, Severity, Snapshot, SnapshotFieldError, snapshot_from_json
 from auditor.report import Report, build_report
 from auditor.scoring import Targets
@@ -86,6 +88,10 @@ class AuditSettings:
     # an audit that judged nothing (no table seen, no check run) is an error unless this is set (--allow-empty)
     allow_empty: bool = False
     progress: Progress | None = field(default=None, compare=False)
+    history: str | None = None  # record the run in this store and compare it with the previous one
+    history_options: HistoryOptions = field(default_factory=HistoryOptions)
+    # exit 1 only for findings new since the previous recorded run, at or above this severity (needs history)
+    fail_on_new: str | None = None
 
     @classmethod
     def from_config(cls, config: Config, **overrides: Any) -> AuditSettings:
@@ -99,6 +105,7 @@ class AuditSettings:
             targets=config.targets,
             baseline=str(config.baseline) if config.baseline else None,
             fail_on=config.fail_on or "error",
+            history=config.history,
         )
         return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -115,6 +122,13 @@ def run_audit(source: Source, settings: AuditSettings | None = None) -> Report:
     settings = settings or AuditSettings()
     if settings.update_baseline and not settings.baseline:
         raise AuditError("--update-baseline needs --baseline FILE (or baseline = \"FILE\" in the config)")
+    if settings.fail_on_new and not settings.history:
+        raise AuditError("--fail-on-new needs --history STORE (or history = \"FILE\" in the config)")
+    if settings.history:
+        # a store that cannot be opened fails before the collection, which can take minutes
+        from auditor.history import open_store
+
+        open_store(settings.history).close()
     specs = settings.checks()
     # a missing or broken baseline fails before the collection, which can take minutes
     known = baselines.read_baseline(settings.baseline) if settings.baseline and not settings.update_baseline \
@@ -133,6 +147,12 @@ def run_audit(source: Source, settings: AuditSettings | None = None) -> Report:
     if settings.update_baseline and (report.partial or report.empty):
         # a baseline written from a partial or empty audit would accept, unseen, whatever the rest holds
         raise AuditError(f"not recording a baseline: {report.partial or report.empty}")
+    if settings.history:
+        # every finding the ignore rules kept, before the baseline narrows them to the new ones
+        from auditor.history import record_and_compare
+
+        _phase(settings, "history")
+        report = record_and_compare(report, settings.history, settings.history_options)
     if settings.update_baseline and settings.baseline:
         # recording a baseline accepts today's findings; the report itself stays a plain one
         baselines.write_baseline(settings.baseline, report.findings, snap.database, started)
@@ -164,6 +184,13 @@ def verdict(report: Report, settings: AuditSettings) -> Verdict:
     warning = Verdict(ExitCode.OK, report.empty, "warning") if report.empty else Verdict(ExitCode.OK)
     if settings.update_baseline:
         return warning  # recording a baseline accepts today's findings
+    if settings.fail_on_new:
+        # only what appeared since the previous recorded run counts (none on a target's first run)
+        new = report.history.new_findings if report.history is not None else ()
+        threshold = Severity(settings.fail_on_new)
+        if any(f.severity.rank >= threshold.rank for f in new):
+            return dataclasses.replace(warning, exit_code=ExitCode.FINDINGS)
+        return warning
     if settings.fail_on != "never" and report.at_or_above(Severity(settings.fail_on)):
         return dataclasses.replace(warning, exit_code=ExitCode.FINDINGS)
     return warning

@@ -207,6 +207,12 @@ def main() -> None:
               help="Compare with the findings recorded in FILE: only new ones count for the exit code.")
 @click.option("--update-baseline", is_flag=True,
               help="Record this run's findings in the --baseline FILE (and exit 0).")
+@click.option("--history", "history_store", metavar="STORE",
+              help="Record the run in STORE (a SQLite file, created on first use) and report what changed since "
+                   "the previous run of the same target.")
+@click.option("--fail-on-new", type=click.Choice(FAIL_ON[:3]), default=None,
+              help="Exit 1 only for findings new since the previous recorded run, at or above this severity "
+                   "(needs --history; replaces --fail-on).")
 @click.option("--select", multiple=True, metavar="CHECKS",
               help="Run only these checks: codes, names, families, prefixes or globs (comma-separated).")
 @click.option("--ignore", multiple=True, metavar="CHECKS", help="Leave out these checks (same forms as --select).")
@@ -218,7 +224,8 @@ def main() -> None:
 @_connection_options
 @handle_errors
 def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | None, fail_on: str | None,
-         config_file: str | None, baseline_file: str | None, update_baseline: bool,
+         config_file: str | None, baseline_file: str | None, update_baseline: bool, history_store: str | None,
+         fail_on_new: str | None,
          select: tuple[str, ...], ignore: tuple[str, ...], color: bool | None, allow_empty: bool,
          max_snapshot_mb: float, **conn_kwargs: Any) -> None:
     """Audit the database at DSN (or a snapshot saved with `dbaudit snapshot`).
@@ -248,6 +255,8 @@ def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | 
         collect=_collect_options(conn_kwargs),
         workload_off=conn_kwargs["no_workload"],
         allow_empty=allow_empty,
+        history=history_store,
+        fail_on_new=fail_on_new,
     )
     source = SnapshotFile(from_file, max_bytes=int(max_snapshot_mb * 1_000_000)) if from_file else dsn
     report = run_audit(source, settings)

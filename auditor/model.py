@@ -24,6 +24,7 @@ from auditor.operations import Activity
 from auditor.posture import Posture
 
 SNAPSHOT_FORMAT_VERSION = 1
+_T = typing.TypeVar("_T")
 
 
 class Severity(enum.StrEnum):
@@ -334,6 +335,21 @@ class Sampling:
 
 
 @dataclass(frozen=True)
+class UserCounters:
+    """One role's share of a pooled statement (PostgreSQL keeps a pg_stat_statements row per role): the
+    cumulative counters the run history turns into interval figures per (database, user, statement)."""
+
+    user: str
+    calls: int = 0
+    total_ms: float = 0.0
+    sumsq_ms: float = 0.0  # sum of squared execution times: calls * (stddev^2 + mean^2), for interval stddev
+    rows: int = 0
+    shared_blks_hit: int = 0
+    shared_blks_read: int = 0
+    stats_since: datetime | None = None  # PG17+: the latest start of these entries' counters (entry resets)
+
+
+@dataclass(frozen=True)
 class Statement:
     """One normalized statement of the recorded workload (pg_stat_statements rows of one queryid, pooled)."""
 
@@ -365,6 +381,8 @@ class Statement:
     no_index_calls: int | None = None  # SUM_NO_INDEX_USED: executions that scanned a table without an index
     # PostgreSQL: calls per role that ran it (pg_stat_statements keeps a row per role); empty when not known
     users: Mapping[str, int] = field(default_factory=dict)
+    # PostgreSQL: every counter per role (auditor.history's per-user deltas); empty when not known
+    by_user: tuple[UserCounters, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -929,3 +947,10 @@ def _no_constant(name: str) -> Any:
 
 # --from refuses files larger than this (--max-snapshot-mb): a 10,000-table snapshot is about 80 MB
 SNAPSHOT_MAX_MB = 512
+
+
+def from_jsonable(tp: type[_T], value: Any) -> _T:
+    """Rebuild a dataclass of this module from :func:`to_jsonable`'s form (SnapshotFieldError when it does not
+    fit): the run history keeps findings this way."""
+    built: _T = _builder(typing.cast(Any, tp))(value)
+    return built

@@ -15,6 +15,7 @@ from auditor.model import Finding, Severity
 from auditor.report import Report
 from auditor.sampling import describe_skips, skipped_tables
 from auditor.scoring import Metric
+from reports.history import since_lines
 from reports.jsonfmt import iso_utc
 
 WIDTH = 100
@@ -264,6 +265,7 @@ def _policy(report: Report, paint: _Painter) -> list[str]:
 def render_text(report: Report, color: bool = False) -> str:
     paint = _Painter(color)
     lines = _header(report, paint)
+    lines.extend(since_lines(report))  # --history: what changed since the previous run, first
     lines.extend(_findings(report.findings, paint))
     lines.extend(_heading("Summary", paint))
     lines.extend(_counts(report))
