@@ -45,6 +45,7 @@ from auditor.engine import (
 )
 from auditor.errors import AuditError, ExitCode, SnapshotFileError
 from auditor.history.model import HistoryOptions
+from auditor.history.store import RETENTION_DAYS
 from auditor.model import SNAPSHOT_MAX_MB, Severity, Snapshot, SnapshotFieldError, snapshot_from_json
 from auditor.report import Report, build_report
 from auditor.scoring import Targets
@@ -90,6 +91,8 @@ class AuditSettings:
     progress: Progress | None = field(default=None, compare=False)
     history: str | None = None  # record the run in this store and compare it with the previous one
     history_options: HistoryOptions = field(default_factory=HistoryOptions)
+    history_retention_days: float = RETENTION_DAYS  # fine-grained runs kept this long, then rolled up daily
+    history_in_audited_db: bool = False  # the user accepts a PostgreSQL store in the audited database itself
     # exit 1 only for findings new since the previous recorded run, at or above this severity (needs history)
     fail_on_new: str | None = None
 
@@ -106,6 +109,7 @@ class AuditSettings:
             baseline=str(config.baseline) if config.baseline else None,
             fail_on=config.fail_on or "error",
             history=config.history,
+            history_retention_days=config.history_retention_days or RETENTION_DAYS,
         )
         return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -126,8 +130,10 @@ def run_audit(source: Source, settings: AuditSettings | None = None) -> Report:
         raise AuditError("--fail-on-new needs --history STORE (or history = \"FILE\" in the config)")
     if settings.history:
         # a store that cannot be opened fails before the collection, which can take minutes
-        from auditor.history import open_store
+        from auditor.history import check_store_target, open_store
 
+        if not settings.history_in_audited_db and isinstance(source, str | None):
+            check_store_target(settings.history, source if source is not None else os.environ.get("DBAUDIT_DSN"))
         open_store(settings.history).close()
     specs = settings.checks()
     # a missing or broken baseline fails before the collection, which can take minutes
@@ -137,6 +143,11 @@ def run_audit(source: Source, settings: AuditSettings | None = None) -> Report:
     t0 = time.perf_counter()
     _phase(settings, "collect")
     snap = _snapshot_of(source, settings, specs)
+    if settings.history:
+        # the previous runs' facts, for the checks that judge over time (IX01's window, CP03's growth)
+        from auditor.history import attach_run_history
+
+        snap = attach_run_history(snap, settings.history)
     _phase(settings, "checks")
     result = apply_severities(run_checks(snap, specs, settings.options), settings.severities)
     kept = suppress(result, settings.ignores)
@@ -152,7 +163,8 @@ def run_audit(source: Source, settings: AuditSettings | None = None) -> Report:
         from auditor.history import record_and_compare
 
         _phase(settings, "history")
-        report = record_and_compare(report, settings.history, settings.history_options)
+        report = record_and_compare(report, settings.history, settings.history_options,
+                                    settings.history_retention_days)
     if settings.update_baseline and settings.baseline:
         # recording a baseline accepts today's findings; the report itself stays a plain one
         baselines.write_baseline(settings.baseline, report.findings, snap.database, started)

@@ -55,7 +55,7 @@ TARGET_OPTIONS: Mapping[str, tuple[tuple[str, str], ...]] = {
 }
 
 TOP_LEVEL_KEYS = ("select", "ignore", "fail-on", "format", "severities", "checks", "targets", "baseline",
-                  "history")
+                  "history", "history-retention-days")
 IGNORE_KEYS = ("check", "object", "reason")
 
 
@@ -106,6 +106,7 @@ class Config:
     baseline: Path | None = None  # relative to the config file's directory
     # the run store (auditor.history): a file path relative to the config file's directory, or a URL as given
     history: str | None = None
+    history_retention_days: float | None = None  # runs older than this are rolled up daily (default 35)
 
 
 def object_names(obj: ObjectRef) -> list[str]:
@@ -262,6 +263,14 @@ def parse_config(table: Mapping[str, Any], path: Path | None = None) -> Config:
                               f"{_type_name(value)}")
         history = value if "://" in value else str((path.parent if path else Path.cwd()) / value)
 
+    retention: float | None = None
+    if "history-retention-days" in table:
+        value = table["history-retention-days"]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value <= 36_500:
+            raise ConfigError(f"{where}: history-retention-days must be a number of days from 1 to 36500, got "
+                              f"{value!r}")
+        retention = float(value)
+
     targets = _targets(table.get("targets"), where)
     return Config(
         path=path,
@@ -276,6 +285,7 @@ def parse_config(table: Mapping[str, Any], path: Path | None = None) -> Config:
         ignores=ignores,
         baseline=baseline,
         history=history,
+        history_retention_days=retention,
     )
 
 

@@ -466,6 +466,67 @@ class WorkloadInfo:
     plan_method: str | None = None  # how plans / index coverage were obtained, when not generic-plan EXPLAIN
 
 
+# ---- run history (auditor.history): facts from the previous runs of the same target --------------------------
+
+
+@dataclass(frozen=True)
+class UsagePoint:
+    """An index's cumulative scan counter at one run; ``reset``: the counters were reset since the run before."""
+
+    at: datetime
+    scans: int | None
+    reset: bool = False
+
+
+@dataclass(frozen=True)
+class IndexHistory:
+    schema: str
+    table: str
+    index: str
+    points: tuple[UsagePoint, ...] = ()  # oldest first; the last is this run's
+
+
+@dataclass(frozen=True)
+class SizePoint:
+    at: datetime
+    rows: int | None
+    bytes: int | None
+
+
+@dataclass(frozen=True)
+class TableHistory:
+    schema: str
+    table: str
+    points: tuple[SizePoint, ...] = ()  # oldest first; the last is this run's
+
+
+@dataclass(frozen=True)
+class RunHistory:
+    """What the run store (``--history``) knows of this target's previous runs, for the checks that judge over
+    time (IX01's window, CP03's growth). Only complete runs count."""
+
+    runs: int = 0  # complete runs stored before this one
+    first_run_at: datetime | None = None
+    window_days: float = 0.0  # how far back the points go
+    indexes: tuple[IndexHistory, ...] = ()
+    tables: tuple[TableHistory, ...] = ()
+    database: tuple[SizePoint, ...] = ()  # the database's size (sum of its tables) at each run
+
+    @cached_property
+    def _indexes(self) -> dict[tuple[str, str, str], IndexHistory]:
+        return {(i.schema, i.table, i.index): i for i in self.indexes}
+
+    @cached_property
+    def _tables(self) -> dict[tuple[str, str], TableHistory]:
+        return {(t.schema, t.table): t for t in self.tables}
+
+    def index(self, schema: str, table: str, name: str) -> IndexHistory | None:
+        return self._indexes.get((schema, table, name))
+
+    def table(self, schema: str, name: str) -> TableHistory | None:
+        return self._tables.get((schema, name))
+
+
 @dataclass(frozen=True)
 class Snapshot:
     engine: str  # "postgresql" or "mysql"
@@ -495,6 +556,7 @@ class Snapshot:
     sampling: Sampling | None = None  # None: no data sample was collected (see auditor.sampling)
     activity: Activity | None = None  # the server's sessions; None: not read (refused, or an older snapshot)
     posture: Posture | None = None  # settings, counters and security facts; None: not read (older snapshot)
+    run_history: RunHistory | None = None  # the previous runs' facts, attached by --history; None: no history
     # catalog areas ("tables", "indexes", ...) whose query failed: the checks that read them are skipped
     unread_areas: tuple[str, ...] = ()
     # set when the collection ended early (the server stopped answering, the connection died, --timeout ran

@@ -1,7 +1,7 @@
 """The check battery: one module per family. Importing this package registers every check."""
 
-from checks import indexes, keys, normalization, security, settings, workload
+from checks import growth, indexes, keys, normalization, security, settings, workload
 
-FAMILIES = (indexes, keys, normalization, workload, settings, security)
+FAMILIES = (indexes, keys, normalization, workload, settings, security, growth)
 
-__all__ = ["FAMILIES", "indexes", "keys", "normalization", "security", "settings", "workload"]
+__all__ = ["FAMILIES", "growth", "indexes", "keys", "normalization", "security", "settings", "workload"]

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from auditor import sqlquote
 from auditor.engine import NoOptions, check
+from auditor.history.trends import Window, window_scans
 from auditor.model import Constraint, Hit, Index, IndexKey, ObjectRef, Severity, Snapshot, Table
 from auditor.relations import IndexNames, create_index_sql, fk_lookup_indexes, fk_lookup_served
 
@@ -110,10 +111,15 @@ class UnusedIndexOptions:
     min_table_scans: below that age, an index is reported (as info) only when the table's other indexes that
     enforce nothing were scanned at least this many times in the window (on MySQL/MariaDB: read at least this
     many rows), so the planner had its chances to use it.
+    history_days: with run history, the window judged: an index is unused when the stored runs of these last
+    days (30, the month pganalyze's and PgHero's unused-index advice asks for, month-end jobs included) show no
+    scan; the window must cover ``min_stats_age_days``.
     """
 
     min_stats_age_days: float = 7.0
     min_table_scans: int = 100
+    # with run history (--history): the days of stored runs an index must go unscanned across
+    history_days: float = 30.0
 
 
 @check(
@@ -184,7 +190,11 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
     mature = age is not None and age >= opts.min_stats_age_days * 86400
     window = _stats_window(snap)
     for ix in snap.indexes:
-        if ix.scans is None or ix.scans != 0:
+        stored = _history_window(snap, ix, opts)
+        if stored is not None:
+            if stored.scans:
+                continue  # scanned within the stored window, whatever the counter says since a reset
+        elif ix.scans is None or ix.scans != 0:
             continue
         if ix.backs_constraint or ix.is_unique or not ix.is_valid or _on_partitioned_parent(snap, ix):
             continue
@@ -195,11 +205,18 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
         table = snap.table(ix.schema, ix.table)
         table_scans = _table_scans(snap, table, ix)
         severity: Severity | None = None
-        if not mature:
+        if stored is None and not mature:
             if table_scans is None or table_scans < opts.min_table_scans:
                 continue  # too little evidence that the planner ever had a reason to use the index
             severity = Severity.INFO
-        if snap.engine == "mysql":
+        history_details: dict[str, object] = {}
+        if stored is not None:
+            span = f"{stored.days:.0f} days" if stored.days >= 1.5 else f"{stored.days * 24:.0f} hours"
+            message = (f"{ix.qualified} on {ix.table} had no scans across the {span} of {stored.runs} recorded "
+                       f"runs since {_day(stored.since)} (run history)")
+            table_scans = None
+            history_details = {"history_days": round(stored.days, 2), "history_runs": stored.runs}
+        elif snap.engine == "mysql":
             message = f"{ix.qualified} on {ix.table} read no rows in {window}"
             if table_scans is not None:
                 message += f" while queries read {table_scans} rows of the table through its other indexes"
@@ -233,11 +250,26 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
                 "stats_age_s": round(age) if age is not None else None,
                 "stats_since": snap.stats_since.isoformat() if snap.stats_since else None,
                 "table_scans": table_scans,
+                **history_details,
                 **details,
             },
             remediation=remediation,
             severity=severity,
         )
+
+
+def _history_window(snap: Snapshot, ix: Index, opts: UnusedIndexOptions) -> Window | None:
+    """The index's scans across the stored runs of the last ``history_days`` (run history), when they cover at
+    least ``min_stats_age_days``; None otherwise (then the counter since the reset decides)."""
+    if snap.run_history is None or snap.collected_at is None:
+        return None
+    history = snap.run_history.index(ix.schema, ix.table, ix.name)
+    if history is None:
+        return None
+    window = window_scans(history, opts.history_days, snap.collected_at)
+    if window is None or window.days < opts.min_stats_age_days:
+        return None
+    return window
 
 
 def _table_scans(snap: Snapshot, table: Table | None, unused: Index) -> int | None:

@@ -9,10 +9,16 @@ Field names of the JSON part are a public contract (issue 11): ``history.previou
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from tabulate import tabulate
+
+from auditor.history import TrendPoint
 from auditor.history.model import HistoryComparison, ResetEvent, StatementDelta, TableDelta
+from auditor.history.record import RunRecord
 from auditor.report import Report
 
 
@@ -106,8 +112,15 @@ def since_lines(report: Report, top: int = 5) -> list[str]:
     if h.previous_run is None:
         return ["", f"History: first recorded run of this target (run {h.run_id} in {h.store}); the next run "
                     "reports what changed since this one."]
+    return ["", *comparison_lines(h, top)]
+
+
+def comparison_lines(h: HistoryComparison, top: int = 5) -> list[str]:
+    """What changed between the previous run and this one, in a few lines (the since block, ``history diff``)."""
     prev = h.previous_run
-    lines = ["", f"Since {_iso(prev.started_at)} (run {prev.id}, {_duration(h.interval_s or 0)} ago)"]
+    if prev is None:
+        return [f"Run {h.run_id}: no previous run to compare with"]
+    lines = [f"Since {_iso(prev.started_at)} (run {prev.id}, {_duration(h.interval_s or 0)} ago)"]
     score = ""
     if h.score_previous is not None and h.score_current is not None:
         diff = h.score_current - h.score_previous
@@ -140,3 +153,88 @@ def since_lines(report: Report, top: int = 5) -> list[str]:
     for r in h.resets:
         lines.append(f"  reset: {r.message}")
     return lines
+
+
+# ---- dbaudit history ---------------------------------------------------------------------------------------
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    return _bytes(n).lstrip("+")
+
+
+def runs_dict(runs: Sequence[RunRecord], counts: Mapping[int, int]) -> list[dict[str, Any]]:
+    return [{"id": r.id, "started_at": _iso(r.started_at), "target": r.target, "engine": r.engine,
+             "database": r.database, "status": r.status, "message": r.message, "score": r.score, "grade": r.grade,
+             "findings": counts.get(r.id or 0, 0), "db_bytes": r.db_bytes, "interval_p95_ms": r.interval_p95_ms,
+             "rollup": r.rollup, "duration_s": r.duration_s, "tool_version": r.tool_version} for r in runs]
+
+
+def render_runs(runs: Sequence[RunRecord], counts: Mapping[int, int], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps({"runs": runs_dict(runs, counts)}, indent=2, ensure_ascii=False) + "\n"
+    if not runs:
+        return "no runs recorded\n"
+    rows = [(r.id, _iso(r.started_at), r.target, r.status + (" (daily)" if r.rollup else ""),
+             f"{r.score} {r.grade}" if r.score is not None else (r.grade or "-"), counts.get(r.id or 0, 0),
+             _size(r.db_bytes)) for r in runs]
+    return tabulate(rows, headers=("id", "started (UTC)", "target", "status", "score", "findings", "size")) + "\n"
+
+
+def run_dict(run: RunRecord) -> dict[str, Any]:
+    base = runs_dict([run], {run.id or 0: len(run.findings)})[0]
+    base["metrics"] = dict(run.metrics)
+    base["findings"] = [f.as_dict() for _, f in run.findings]
+    base["server_started"] = _iso(run.server_started)
+    base["stats_reset"] = _iso(run.stats_reset)
+    base["pg_stat_statements_reset"] = _iso(run.pgss_reset)
+    base["statements"] = [{"query": s.query, "user": s.user, "toplevel": s.toplevel, "calls": s.calls,
+                           "total_ms": round(s.total_ms, 3), "interval_calls": s.interval_calls,
+                           "interval_mean_ms": s.interval_mean_ms, "interval_p95_ms": s.interval_p95_ms}
+                          for s in sorted(run.statements, key=lambda s: -(s.interval_calls or 0))]
+    base["tables"] = [{"schema": t.schema, "table": t.table, "rows": t.rows, "bytes": t.bytes}
+                      for t in run.tables]
+    return base
+
+
+def render_run(run: RunRecord, fmt: str, top: int = 10) -> str:
+    if fmt == "json":
+        return json.dumps(run_dict(run), indent=2, ensure_ascii=False) + "\n"
+    score = f"{run.score} {run.grade}" if run.score is not None else (run.grade or "-")
+    lines = [f"run {run.id}: {run.target}", f"  started   {_iso(run.started_at)} ({run.status}"
+             + (", daily roll-up" if run.rollup else "") + ")",
+             f"  score     {score}", f"  size      {_size(run.db_bytes)}",
+             f"  findings  {len(run.findings)}"]
+    if run.message:
+        lines.append(f"  note      {run.message}")
+    metrics = [(k, v) for k, v in sorted(run.metrics.items()) if v is not None]
+    if metrics:
+        lines.append("  metrics   " + ", ".join(f"{k} {v:g}" for k, v in metrics))
+    for _, f in sorted(run.findings, key=lambda x: (-x[1].severity.rank, x[1].code))[:top]:
+        lines.append(f"    {f.severity.value:<7} {f.code} {f.check}  {f.object.label()}")
+    if len(run.findings) > top:
+        lines.append(f"    ... and {len(run.findings) - top} more (--format json lists them all)")
+    busiest = sorted((s for s in run.statements if s.interval_calls), key=lambda s: -(s.interval_calls or 0))
+    for s in busiest[:5]:
+        lines.append(f"    {s.interval_calls} calls, mean {s.interval_mean_ms or 0:g} ms  {_short(s.query)}")
+    return "\n".join(lines) + "\n"
+
+
+def render_diff(h: HistoryComparison, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(history_dict(h), indent=2, ensure_ascii=False) + "\n"
+    return "\n".join(comparison_lines(h, top=20)) + "\n"
+
+
+def render_trend(points: Sequence[TrendPoint], key: str, target: str, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps({"metric": key, "target": target, "points": [
+            {"run_id": p.run_id, "started_at": _iso(p.started_at), "value": p.value} for p in points]},
+            indent=2, ensure_ascii=False) + "\n"
+    values = [p.value for p in points if p.value is not None]
+    head = f"{key} of {target}: {len(points)} runs"
+    if values:
+        head += f", min {min(values):g}, max {max(values):g}, last {values[-1]:g}"
+    rows = [(p.run_id, _iso(p.started_at), "-" if p.value is None else f"{p.value:g}") for p in points]
+    return head + "\n" + tabulate(rows, headers=("id", "started (UTC)", key)) + "\n"

@@ -231,15 +231,17 @@ def table_deltas(prev: Iterable[TableCounters], cur: Iterable[TableCounters], re
 
 
 def finding_changes(prev: Iterable[tuple[str, Finding]], cur: Iterable[tuple[str, Finding]],
-                    ran: Collection[str]) -> tuple[tuple[Finding, ...], tuple[Finding, ...]]:
+                    ran: Collection[str], prev_ran: Collection[str] | None = None
+                    ) -> tuple[tuple[Finding, ...], tuple[Finding, ...]]:
     """(new, resolved): findings by identity (check + object, as baselines), matched as a multiset. A finding
-    of a check that did not run this time is not resolved: it was not looked at."""
+    of a check that did not run this time is not resolved, and one of a check that did not run the previous
+    time (``prev_ran``, when recorded) is not new: neither was looked at."""
     remaining = Counter(fp for fp, _ in prev)
     new: list[Finding] = []
     for fp, finding in cur:
         if remaining[fp] > 0:
             remaining[fp] -= 1
-        else:
+        elif prev_ran is None or finding.code in prev_ran:
             new.append(finding)
     resolved: list[Finding] = []
     for fp, finding in prev:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from auditor.baseline import fingerprint as finding_fingerprint
 from auditor.model import Finding, Snapshot, Statement
 from auditor.report import Report
+from auditor.scoring import audited_tables
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,8 @@ class RunRecord:
     interval_p95_ms: float | None = None
     tool_version: str = ""
     workload_read: bool = False  # the statements were read: without them on both sides there are no deltas
+    rollup: bool = False  # kept as its day's point after the retention window (auditor.history.store)
+    checks_run: tuple[str, ...] | None = None  # None: not recorded (a store from before schema version 2)
     statements: tuple[StatementCounters, ...] = ()
     tables: tuple[TableCounters, ...] = ()
     indexes: tuple[IndexCounters, ...] = ()
@@ -205,9 +208,18 @@ def target_identity(report: Report) -> str:
     return report.target.dsn or f"{report.target.engine}:{report.target.database}"
 
 
+def snapshot_target(snap: Snapshot) -> str:
+    """:func:`target_identity` of the report this snapshot gives (the report redacts the DSN the same way)."""
+    from auditor.dsn import redact
+
+    return redact(snap.dsn) or f"{snap.engine}:{snap.database}"
+
+
 def run_record(report: Report, target: str | None = None) -> RunRecord:
     snap = report.snapshot
-    status = "partial" if report.partial else "empty" if report.empty else "ok"
+    # a run that saw no table is "empty"; one whose selection ran no check still read the counters
+    saw_nothing = report.empty is not None and (snap is None or not audited_tables(snap))
+    status = "partial" if report.partial else "empty" if saw_nothing else "ok"
     findings = tuple((finding_fingerprint(f), f) for f in report.findings)
     base = RunRecord(
         target=target or target_identity(report), engine=report.target.engine, database=report.target.database,
@@ -217,7 +229,7 @@ def run_record(report: Report, target: str | None = None) -> RunRecord:
         grade=report.score.grade,
         metrics={m.key: _metric_number(m.value) for m in report.metrics},
         status=status, message=report.partial or report.empty, tool_version=report.tool_version,
-        findings=findings,
+        findings=findings, checks_run=tuple(report.checks_run),
     )
     if snap is None:
         return base

@@ -17,7 +17,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -115,8 +115,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             severity TEXT NOT NULL)""",
         "CREATE INDEX run_findings_run ON run_findings (run_id)",
     )),
+    Migration(2, "daily roll-up of old runs; the checks each run ran", (
+        "ALTER TABLE runs ADD COLUMN rollup INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE runs ADD COLUMN checks_run TEXT",
+    )),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
+# fine-grained runs are kept this many days, then rolled up daily (pgwatch keeps 14-30 days of fine
+# metrics by default, pganalyze 35 days of query statistics on its standard plan)
+RETENTION_DAYS = 35
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -228,11 +235,11 @@ class RunStore:
                 run.duration_s, run.status, run.message, run.score, run.grade,
                 json.dumps(dict(run.metrics), sort_keys=True), _iso(run.server_started), _iso(run.stats_reset),
                 _iso(run.pgss_reset), run.pgss_dealloc, int(run.workload_read), run.db_bytes, run.interval_p95_ms,
-                run.tool_version))
-            known = {r[0] for r in self._rows("SELECT fingerprint FROM statement_texts")} if run.statements \
-                else set()
-            texts = {s.fingerprint: s.query for s in run.statements if s.fingerprint not in known}
-            self._many("INSERT INTO statement_texts (fingerprint, query) VALUES (?, ?)", texts.items())
+                run.tool_version, int(run.rollup), json.dumps(list(run.checks_run)) if run.checks_run is not None
+                else None))
+            texts = {s.fingerprint: s.query for s in run.statements}
+            self._many("INSERT INTO statement_texts (fingerprint, query) VALUES (?, ?) ON CONFLICT (fingerprint) "
+                       "DO NOTHING", texts.items())
             self._many(
                 "INSERT INTO run_statements (run_id, fingerprint, database_name, user_name, toplevel, calls, "
                 "total_ms, sumsq_ms, min_ms, max_ms, rows_count, blks_hit, blks_read, interval_calls, "
@@ -250,15 +257,86 @@ class RunStore:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 ((run_id, i.schema, i.table, i.index, i.scans, i.bytes) for i in run.indexes))
             latest = {fp: f for fp, f in run.findings}
-            if latest:
-                have = {r[0] for r in self._rows("SELECT fingerprint FROM findings")}
-                self._many("UPDATE findings SET code = ?, finding = ? WHERE fingerprint = ?",
-                           ((f.code, _finding_json(f), fp) for fp, f in latest.items() if fp in have))
-                self._many("INSERT INTO findings (fingerprint, code, finding) VALUES (?, ?, ?)",
-                           ((fp, f.code, _finding_json(f)) for fp, f in latest.items() if fp not in have))
+            self._many("INSERT INTO findings (fingerprint, code, finding) VALUES (?, ?, ?) ON CONFLICT (fingerprint) "
+                       "DO UPDATE SET code = excluded.code, finding = excluded.finding",
+                       ((fp, f.code, _finding_json(f)) for fp, f in sorted(latest.items())))
             self._many("INSERT INTO run_findings (run_id, fingerprint, severity) VALUES (?, ?, ?)",
                        ((run_id, fp, f.severity.value) for fp, f in run.findings))
         return run_id
+
+    def prune(self, keep_days: float = RETENTION_DAYS, now: datetime | None = None, target: str | None = None,
+              drop_days: float | None = None) -> PruneResult:
+        """Retention: runs older than ``keep_days`` are rolled up daily -- the last run of each target and UTC
+        day is kept (its statement counters dropped: the day's point keeps its tables, indexes, findings,
+        metrics and score, what trends and growth read), the day's other runs deleted. Runs older than
+        ``drop_days`` (None: never) are deleted whole."""
+        now = now or datetime.now(UTC)
+        horizon = _iso(now - timedelta(days=keep_days))
+        where, params = ("AND target = ?", (target,)) if target else ("", ())
+        old = self._rows(f"SELECT id, target, started_at, rollup FROM runs WHERE started_at < ? {where} "
+                         "ORDER BY target, started_at, id", (horizon, *params))
+        last_of_day: dict[tuple[str, str], int] = {}
+        for run_id, run_target, started, _ in old:
+            last_of_day[(run_target, str(started)[:10])] = int(run_id)
+        keep = set(last_of_day.values())
+        doomed = [int(r[0]) for r in old if int(r[0]) not in keep]
+        rolled = [int(r[0]) for r in old if int(r[0]) in keep and not r[3]]
+        if drop_days is not None:
+            limit = _iso(now - timedelta(days=drop_days))
+            doomed += [int(r[0]) for r in self._rows(f"SELECT id FROM runs WHERE started_at < ? {where}",
+                                                     (limit, *params))]
+            doomed = sorted(set(doomed))
+            rolled = [r for r in rolled if r not in set(doomed)]
+        with self.transaction():
+            for chunk in _chunks(doomed):
+                marks = ", ".join("?" for _ in chunk)
+                for table in ("run_statements", "run_tables", "run_indexes", "run_findings", "runs"):
+                    column = "id" if table == "runs" else "run_id"
+                    self._rows(f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk)
+            for chunk in _chunks(rolled):
+                marks = ", ".join("?" for _ in chunk)
+                self._rows(f"DELETE FROM run_statements WHERE run_id IN ({marks})", chunk)
+                self._rows(f"UPDATE runs SET rollup = 1 WHERE id IN ({marks})", chunk)
+            if doomed or rolled:
+                # texts and finding forms no run refers to any more
+                self._rows("DELETE FROM statement_texts WHERE fingerprint NOT IN "
+                           "(SELECT DISTINCT fingerprint FROM run_statements)")
+                self._rows("DELETE FROM findings WHERE fingerprint NOT IN (SELECT DISTINCT fingerprint FROM "
+                           "run_findings)")
+        return PruneResult(deleted=len(doomed), rolled_up=len(rolled))
+
+    def finding_counts(self, ids: Sequence[int] | None = None) -> dict[int, int]:
+        rows = self._rows("SELECT run_id, COUNT(*) FROM run_findings GROUP BY run_id")
+        wanted = set(ids) if ids is not None else None
+        return {int(r[0]): int(r[1]) for r in rows if wanted is None or int(r[0]) in wanted}
+
+    def table_series(self, target: str, since: datetime | None = None) -> dict[tuple[str, str],
+                                                                                list[tuple[datetime, int | None,
+                                                                                           int | None]]]:
+        """Per table, its (time, rows, bytes) at each complete run of ``target`` since ``since``, oldest first."""
+        rows = self._rows(
+            "SELECT t.schema_name, t.table_name, r.started_at, t.rows_count, t.bytes FROM run_tables t "
+            "JOIN runs r ON r.id = t.run_id WHERE r.target = ? AND r.status = 'ok' AND r.started_at >= ? "
+            "ORDER BY r.started_at, r.id", (target, _iso(since) or ""))
+        out: dict[tuple[str, str], list[tuple[datetime, int | None, int | None]]] = {}
+        for schema, table, started, n, size in rows:
+            out.setdefault((schema, table), []).append((_time(started) or datetime.now(UTC), n, size))
+        return out
+
+    def index_series(self, target: str, since: datetime | None = None) -> dict[tuple[str, str, str],
+                                                                                list[tuple[datetime, int | None]]]:
+        """Per index, its (time, cumulative scans) at each complete run of ``target`` since ``since``."""
+        rows = self._rows(
+            "SELECT i.schema_name, i.table_name, i.index_name, r.started_at, i.scans FROM run_indexes i "
+            "JOIN runs r ON r.id = i.run_id WHERE r.target = ? AND r.status = 'ok' AND r.started_at >= ? "
+            "ORDER BY r.started_at, r.id", (target, _iso(since) or ""))
+        out: dict[tuple[str, str, str], list[tuple[datetime, int | None]]] = {}
+        for schema, table, index, started, scans in rows:
+            out.setdefault((schema, table, index), []).append((_time(started) or datetime.now(UTC), scans))
+        return out
+
+    def targets(self) -> list[str]:
+        return [r[0] for r in self._rows("SELECT DISTINCT target FROM runs ORDER BY target")]
 
     def previous_run(self, target: str, before: datetime) -> RunRecord | None:
         """The latest complete run of ``target`` that started before ``before``, with its counters."""
@@ -306,13 +384,68 @@ class RunStore:
                             "findings": tuple(findings)})
 
 
+@dataclass(frozen=True)
+class PruneResult:
+    deleted: int
+    rolled_up: int
+
+
+def _chunks(ids: Sequence[int], size: int = 500) -> Iterator[list[int]]:
+    for i in range(0, len(ids), size):
+        yield list(ids[i:i + size])
+
+
+class PgRunStore(RunStore):
+    """A run store in a PostgreSQL database (a ``postgresql://`` URL), in its own schema ``dbaudit_history``,
+    created on first use: a store a team or a fleet shares. Migrations take an advisory lock, so that two
+    scans starting at once do not both create the tables."""
+
+    id_type = "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"
+    placeholder = "%s"
+
+    def _insert_run(self, values: Sequence[Any]) -> int:
+        rows = self._rows(_INSERT_RUN + " RETURNING id", values)
+        return int(rows[0][0])
+
+    def _tables(self) -> set[str]:
+        return {r[0] for r in self._rows("SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
+                                         (PG_SCHEMA,))}
+
+    def migrate(self, upto: int = SCHEMA_VERSION) -> int:
+        with self.transaction():
+            self._rows("SELECT pg_advisory_xact_lock(hashtext('dbaudit_history migrations'))")
+            self._rows(f"CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA}")
+            return super().migrate(upto)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        # nested (migrate inside its lock): the outer one commits
+        if self._depth:
+            yield
+            return
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            self._conn.rollback()
+            raise
+        finally:
+            self._depth -= 1
+        self._conn.commit()
+
+    _depth = 0
+
+
+PG_SCHEMA = "dbaudit_history"
+
+
 def _finding_json(finding: Finding) -> str:
     return json.dumps(to_jsonable(finding), sort_keys=True, ensure_ascii=False)
 
 
 _RUN_FIELDS = ("target", "engine", "database_name", "started_at", "collected_at", "duration_s", "status", "message",
                "score", "grade", "metrics", "server_started", "stats_reset", "pgss_reset", "pgss_dealloc",
-               "workload_read", "db_bytes", "interval_p95_ms", "tool_version")
+               "workload_read", "db_bytes", "interval_p95_ms", "tool_version", "rollup", "checks_run")
 _INSERT_RUN = f"INSERT INTO runs ({', '.join(_RUN_FIELDS)}) VALUES ({', '.join('?' for _ in _RUN_FIELDS)})"
 _RUN_COLUMNS = "id, " + ", ".join(_RUN_FIELDS)
 
@@ -323,13 +456,19 @@ def _run_of(r: Sequence[Any]) -> RunRecord:
         collected_at=_time(r[5]), duration_s=r[6], status=r[7], message=r[8], score=r[9], grade=r[10],
         metrics=json.loads(r[11] or "{}"), server_started=_time(r[12]), stats_reset=_time(r[13]),
         pgss_reset=_time(r[14]), pgss_dealloc=r[15], workload_read=bool(r[16]), db_bytes=r[17],
-        interval_p95_ms=r[18], tool_version=r[19] or "")
+        interval_p95_ms=r[18], tool_version=r[19] or "", rollup=bool(r[20]),
+        checks_run=tuple(json.loads(r[21])) if r[21] else None)
+
+
+def is_url(location: str) -> bool:
+    return location.startswith(("postgresql://", "postgres://"))
 
 
 def open_store(location: str, migrate: bool = True) -> RunStore:
-    """Open (creating it on first use) the store at ``location``: a SQLite file path."""
-    if location.startswith(("postgresql://", "postgres://")):
-        raise StoreError("a PostgreSQL run store is not available in this dbaudit yet: give a file path")
+    """Open (creating it on first use) the store at ``location``: a SQLite file path, or a ``postgresql://``
+    URL (the tables live in the schema ``dbaudit_history``)."""
+    if is_url(location):
+        return _open_pg(location, migrate)
     path = Path(location)
     if path.is_dir():
         raise StoreError(f"run store {location} is a directory: give a file path")
@@ -347,6 +486,32 @@ def open_store(location: str, migrate: bool = True) -> RunStore:
     except sqlite3.DatabaseError as exc:
         store.close()
         raise StoreError(f"cannot use run store {location}: {exc}") from None
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def _open_pg(location: str, migrate: bool) -> RunStore:
+    import psycopg
+
+    from auditor.dsn import redact
+
+    shown = redact(location)
+    try:
+        conn = psycopg.connect(location, connect_timeout=10, application_name="dbaudit-history",
+                               options=f"-c search_path={PG_SCHEMA} -c lock_timeout=30s -c statement_timeout=300s")
+    except psycopg.Error as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise StoreError(redact(f"cannot open run store {shown}: {first}")) from None
+    store = PgRunStore(shown, conn)
+    try:
+        if migrate:
+            store.migrate()
+    except psycopg.Error as exc:
+        store.close()
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise StoreError(redact(f"cannot use run store {shown}: {first}")) from None
     except BaseException:
         store.close()
         raise
