@@ -75,6 +75,11 @@ def history_dict(h: HistoryComparison | None) -> dict[str, Any] | None:
         "interval_p95_ms": h.interval_p95_ms,
         "score": {"previous": h.score_previous, "current": h.score_current},
         "metrics": {m.key: {"previous": m.previous, "current": m.current, "delta": m.delta} for m in h.metrics},
+        "trend": [{"run_id": r.run_id, "started_at": _iso(r.started_at), "score": r.score, "p95_ms": r.p95_ms,
+                   "interval_p95_ms": r.interval_p95_ms, "db_bytes": r.db_bytes} for r in h.trend],
+        "growers": [{"schema": g.schema, "table": g.table, "bytes_first": g.bytes_first,
+                     "bytes_last": g.bytes_last, "growth_bytes": g.growth, "days": round(g.days, 2)}
+                    for g in h.growers],
     }
 
 
@@ -148,7 +153,7 @@ def comparison_lines(h: HistoryComparison, top: int = 5) -> list[str]:
         total = sum(t.bytes_delta or 0 for t in growers)
         lines.append(f"  size: {_bytes(total)} over {len(growers)} tables")
         for t in growers[:3]:
-            rows = f", {t.rows_delta:+d} rows" if t.rows_delta else ""
+            rows = f", {t.rows_delta:+,d} rows" if t.rows_delta else ""
             lines.append(f"    {t.schema}.{t.table}: {_bytes(t.bytes_delta or 0)}{rows}")
     for r in h.resets:
         lines.append(f"  reset: {r.message}")

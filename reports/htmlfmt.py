@@ -19,6 +19,7 @@ from reports.document import (
     CodeBlock,
     Heading,
     Inline,
+    LineChart,
     ListBlock,
     Para,
     Strong,
@@ -136,6 +137,10 @@ def _block(block: Block) -> str:
         return f"<{tag}>{items}</{tag}>"
     if isinstance(block, Chart):
         return _chart(block)
+    if isinstance(block, LineChart):
+        from reports.svgcharts import line_chart
+
+        return line_chart(block)
     raise TypeError(f"unknown block {type(block).__name__}")  # pragma: no cover
 
 

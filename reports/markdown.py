@@ -18,6 +18,7 @@ from reports.document import (
     CodeBlock,
     Heading,
     Inline,
+    LineChart,
     ListBlock,
     Para,
     Strong,
@@ -96,7 +97,7 @@ def _block(block: Block, indent: str = "") -> list[str]:
                     prefix = marker if k == 0 and j == 0 else pad
                     lines.append(prefix + line if line else "")
         return lines
-    if isinstance(block, Chart):
+    if isinstance(block, Chart | LineChart):
         return []  # the figures are in the tables beside it; charts are drawn in the HTML report
     raise TypeError(f"unknown block {type(block).__name__}")  # pragma: no cover
 

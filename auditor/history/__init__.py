@@ -25,7 +25,14 @@ from auditor.history.deltas import (
     statement_deltas,
     table_deltas,
 )
-from auditor.history.model import HistoryComparison, HistoryOptions, ResetEvent, StatementDelta
+from auditor.history.model import (
+    Grower,
+    HistoryComparison,
+    HistoryOptions,
+    ResetEvent,
+    StatementDelta,
+    TrendRun,
+)
 from auditor.history.record import RunRecord, run_record
 from auditor.history.store import RETENTION_DAYS, RunStore, StoreError, is_url, open_store
 from auditor.model import Snapshot
@@ -86,7 +93,30 @@ def record_and_compare(report: Report, location: str, options: HistoryOptions | 
         comparison, recorded = compare_runs(prev, cur, redact(location), 0, report.checks_run, options, session)
         run_id = store.save_run(recorded)
         store.prune(retention_days, target=cur.target)
-    return dataclasses.replace(report, history=dataclasses.replace(comparison, run_id=run_id))
+        runs, growers = trend_of(store, cur.target)
+    return dataclasses.replace(report, history=dataclasses.replace(comparison, run_id=run_id, trend=runs,
+                                                                   growers=growers))
+
+
+def trend_of(store: RunStore, target: str, limit: int = 365, grower_days: float = 30.0,
+             top: int = 5) -> tuple[tuple[TrendRun, ...], tuple[Grower, ...]]:
+    """The target's last ``limit`` complete runs' headline figures, and the ``top`` tables that grew most
+    between the first and the last of those within ``grower_days``."""
+    runs = [r for r in store.runs(target) if r.status == "ok"][-limit:]
+    trend = tuple(TrendRun(r.id or 0, r.started_at, r.score, r.metrics.get("p95_ms"), r.interval_p95_ms,
+                           r.db_bytes) for r in runs)
+    if len(runs) < 2:
+        return trend, ()
+    last = runs[-1]
+    first = next(r for r in runs if r.started_at >= last.started_at - timedelta(days=grower_days))
+    if first is last:
+        return trend, ()
+    before, after = store.table_bytes(first.id or 0), store.table_bytes(last.id or 0)
+    days = (last.started_at - first.started_at).total_seconds() / 86_400
+    growers = [Grower(s, t, before.get((s, t)), size, days) for (s, t), size in after.items()]
+    growers = [g for g in growers if g.growth > 0]
+    growers.sort(key=lambda g: (-g.growth, g.schema, g.table))
+    return trend, tuple(growers[:top])
 
 
 def _session_texts(report: Report) -> frozenset[str]:

@@ -107,6 +107,33 @@ class MetricDelta:
 
 
 @dataclass(frozen=True)
+class TrendRun:
+    """One stored complete run's headline figures, for the trend charts."""
+
+    run_id: int
+    started_at: datetime
+    score: int | None
+    p95_ms: float | None  # the report's P95 (cumulative since the statistics reset)
+    interval_p95_ms: float | None  # the P95 of the run's interval
+    db_bytes: int | None
+
+
+@dataclass(frozen=True)
+class Grower:
+    """A table's growth across the stored runs of the trend window."""
+
+    schema: str
+    table: str
+    bytes_first: int | None
+    bytes_last: int | None
+    days: float
+
+    @property
+    def growth(self) -> int:
+        return (self.bytes_last or 0) - (self.bytes_first or 0)
+
+
+@dataclass(frozen=True)
 class HistoryComparison:
     """This run against the previous recorded run of the same target (``previous_run`` None: the first)."""
 
@@ -127,6 +154,8 @@ class HistoryComparison:
     interval_p95_ms: float | None = None  # workload-wide P95 of the interval's calls
     interval_calls: int = 0
     options: HistoryOptions = field(default_factory=HistoryOptions)
+    trend: tuple[TrendRun, ...] = ()  # the target's stored complete runs (this one last), for the charts
+    growers: tuple[Grower, ...] = ()  # the tables that grew most across the trend's last 30 days
 
     @property
     def regressed(self) -> tuple[StatementDelta, ...]:

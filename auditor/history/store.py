@@ -335,6 +335,10 @@ class RunStore:
             out.setdefault((schema, table, index), []).append((_time(started) or datetime.now(UTC), scans))
         return out
 
+    def table_bytes(self, run_id: int) -> dict[tuple[str, str], int | None]:
+        return {(r[0], r[1]): r[2] for r in self._rows(
+            "SELECT schema_name, table_name, bytes FROM run_tables WHERE run_id = ?", (run_id,))}
+
     def targets(self) -> list[str]:
         return [r[0] for r in self._rows("SELECT DISTINCT target FROM runs ORDER BY target")]
 
