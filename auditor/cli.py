@@ -215,6 +215,14 @@ def main() -> None:
 @click.option("--fail-on-new", type=click.Choice(FAIL_ON[:3]), default=None,
               help="Exit 1 only for findings new since the previous recorded run, at or above this severity "
                    "(needs --history; replaces --fail-on).")
+@click.option("--targets", "targets_file", metavar="INVENTORY",
+              help="Scan every database of INVENTORY (TOML [[target]] tables, or one DSN a line) and print a "
+                   "summary per target.")
+@click.option("--concurrency", type=Finite(1, 64, integer=True), default=4, show_default=True,
+              help="With --targets: scans running at once.")
+@click.option("--shard", metavar="I/N", help="With --targets: scan only this machine's share of the inventory.")
+@click.option("--output-dir", metavar="DIR",
+              help="With --targets: write each target's report (in --format) into DIR.")
 @click.option("--select", multiple=True, metavar="CHECKS",
               help="Run only these checks: codes, names, families, prefixes or globs (comma-separated).")
 @click.option("--ignore", multiple=True, metavar="CHECKS", help="Leave out these checks (same forms as --select).")
@@ -227,7 +235,8 @@ def main() -> None:
 @handle_errors
 def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | None, fail_on: str | None,
          config_file: str | None, baseline_file: str | None, update_baseline: bool, history_store: str | None,
-         history_in_audited_db: bool, fail_on_new: str | None,
+         history_in_audited_db: bool, fail_on_new: str | None, targets_file: str | None, concurrency: int,
+         shard: str | None, output_dir: str | None,
          select: tuple[str, ...], ignore: tuple[str, ...], color: bool | None, allow_empty: bool,
          max_snapshot_mb: float, **conn_kwargs: Any) -> None:
     """Audit the database at DSN (or a snapshot saved with `dbaudit snapshot`).
@@ -261,6 +270,13 @@ def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | 
         history_in_audited_db=history_in_audited_db or None,
         fail_on_new=fail_on_new,
     )
+    if targets_file:
+        if dsn or from_file:
+            raise AuditError("give either --targets INVENTORY or a DSN / --from FILE, not both")
+        _scan_fleet(targets_file, settings, fmt, concurrency, shard, output_dir)
+        return
+    if shard or output_dir:
+        raise AuditError(f"{'--shard' if shard else '--output-dir'} needs --targets INVENTORY")
     source = SnapshotFile(from_file, max_bytes=int(max_snapshot_mb * 1_000_000)) if from_file else dsn
     report = run_audit(source, settings)
     if settings.update_baseline:
@@ -272,6 +288,36 @@ def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | 
         _say(end.message, end.level)
     if end.exit_code != ExitCode.OK:
         sys.exit(int(end.exit_code))
+
+
+def _scan_fleet(inventory: str, settings: Any, fmt: str, concurrency: int, shard_text: str | None,
+                output_dir: str | None) -> None:
+    import re
+
+    from auditor.fleet import fleet_exit_code, load_inventory, parse_shard, scan_fleet, shard
+    from reports import render
+    from reports.history import render_fleet
+
+    targets = load_inventory(inventory)
+    if shard_text:
+        targets = shard(targets, *parse_shard(shard_text))
+    if output_dir and not Path(output_dir).is_dir():
+        raise AuditError(f"--output-dir {output_dir} is not a directory")
+    suffix = {"text": "txt", "json": "json", "markdown": "md", "html": "html", "sarif": "sarif", "junit": "xml"}
+
+    def done(result: Any) -> None:
+        state = "failed: " + (result.error or "") if result.report is None else f"score {result.report.score.label()}"
+        _say(f"{result.target.name}: {state} ({result.duration_s:.1f} s)", "info")
+        if output_dir and result.report is not None:
+            name = re.sub(r"[^A-Za-z0-9._-]+", "_", result.target.name).strip("_") or "target"
+            _write(render(result.report, fmt), str(Path(output_dir) / f"{name}.{suffix[fmt]}"))
+
+    results = scan_fleet(targets, settings, concurrency, on_done=done)
+    summary_format = "json" if fmt == "json" else "text"
+    _emit(render_fleet(results, summary_format), summary_format)
+    code = fleet_exit_code(results)
+    if code != ExitCode.OK:
+        sys.exit(int(code))
 
 
 @main.command()

@@ -12,13 +12,16 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tabulate import tabulate
 
 from auditor.history import TrendPoint
 from auditor.history.model import HistoryComparison, ResetEvent, StatementDelta, TableDelta
 from auditor.history.record import RunRecord
+
+if TYPE_CHECKING:
+    from auditor.fleet import TargetResult
 from auditor.report import Report
 
 
@@ -243,3 +246,42 @@ def render_trend(points: Sequence[TrendPoint], key: str, target: str, fmt: str) 
         head += f", min {min(values):g}, max {max(values):g}, last {values[-1]:g}"
     rows = [(p.run_id, _iso(p.started_at), "-" if p.value is None else f"{p.value:g}") for p in points]
     return head + "\n" + tabulate(rows, headers=("id", "started (UTC)", key)) + "\n"
+
+
+# ---- fleet scans ---------------------------------------------------------------------------------------------
+
+
+def fleet_rows(results: Sequence[TargetResult]) -> list[dict[str, Any]]:
+    out = []
+    for r in results:
+        report, h = r.report, (r.report.history if r.report is not None else None)
+        out.append({
+            "name": r.target.name, "target": report.target.dsn if report is not None else r.target.shown,
+            "status": "error" if report is None else ("partial" if report.partial else "ok"),
+            "score": report.score.value if report is not None else None,
+            "grade": report.score.grade if report is not None else None,
+            "findings": len(report.findings) if report is not None else None,
+            "new_findings": len(h.new_findings) if h is not None and h.previous_run is not None else None,
+            "resolved_findings": len(h.resolved_findings) if h is not None and h.previous_run is not None
+            else None,
+            "run_id": h.run_id if h is not None else None,
+            "exit_code": int(r.exit_code), "duration_s": round(r.duration_s, 2), "error": r.error,
+        })
+    return out
+
+
+def render_fleet(results: Sequence[TargetResult], fmt: str) -> str:
+    rows = fleet_rows(results)
+    if fmt == "json":
+        return json.dumps({"targets": rows}, indent=2, ensure_ascii=False) + "\n"
+
+    def n(value: object) -> str:
+        return "-" if value is None else str(value)
+
+    table = [(r["name"], r["status"], f"{n(r['score'])} {r['grade'] or ''}".strip(), n(r["findings"]),
+              n(r["new_findings"]), n(r["resolved_findings"]), f"{r['duration_s']:.1f} s",
+              _short(r["error"] or "", 60)) for r in rows]
+    failed = sum(1 for r in rows if r["status"] != "ok")
+    head = f"{len(rows)} targets scanned, {len(rows) - failed} ok, {failed} failed"
+    return head + "\n" + tabulate(table, headers=("target", "status", "score", "findings", "new", "resolved",
+                                                    "took", "error")) + "\n"

@@ -182,12 +182,21 @@ class RunStore:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        """One write transaction. SQLite's is taken IMMEDIATE: concurrent writers (a fleet scan's threads, two
+        cron jobs) queue on the busy timeout instead of failing when a read would have to become a write."""
+        if self._conn.in_transaction:
+            yield
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield
         except BaseException:
             self._conn.rollback()
             raise
         self._conn.commit()
+
+    def _lock_for_migration(self) -> None:
+        """Held until the migration's transaction ends (SQLite: the IMMEDIATE transaction itself)."""
 
     def close(self) -> None:
         self._conn.close()
@@ -208,11 +217,13 @@ class RunStore:
 
     def migrate(self, upto: int = SCHEMA_VERSION) -> int:
         """Apply the migrations the store lacks (up to ``upto``); returns the version it is at."""
-        current = self.version()
-        if current > SCHEMA_VERSION:
-            raise StoreError(f"run store {self.location} has schema version {current}, newer than this dbaudit "
-                             f"reads ({SCHEMA_VERSION}): upgrade dbaudit")
         with self.transaction():
+            # two scans starting together on a new store: the second waits here, then finds the tables made
+            self._lock_for_migration()
+            current = self.version()
+            if current > SCHEMA_VERSION:
+                raise StoreError(f"run store {self.location} has schema version {current}, newer than this "
+                                 f"dbaudit reads ({SCHEMA_VERSION}): upgrade dbaudit")
             if current == 0 and "schema_version" not in self._tables():
                 self._rows("CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at TEXT NOT NULL, "
                            "description TEXT NOT NULL)")
@@ -415,29 +426,15 @@ class PgRunStore(RunStore):
         return {r[0] for r in self._rows("SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
                                          (PG_SCHEMA,))}
 
-    def migrate(self, upto: int = SCHEMA_VERSION) -> int:
-        with self.transaction():
-            self._rows("SELECT pg_advisory_xact_lock(hashtext('dbaudit_history migrations'))")
-            self._rows(f"CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA}")
-            return super().migrate(upto)
+    def _lock_for_migration(self) -> None:
+        self._rows("SELECT pg_advisory_xact_lock(hashtext('dbaudit_history migrations'))")
+        self._rows(f"CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA}")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        # nested (migrate inside its lock): the outer one commits
-        if self._depth:
+        # the session is in autocommit: reads leave no transaction open, writes get one here
+        with self._conn.transaction():
             yield
-            return
-        self._depth += 1
-        try:
-            yield
-        except BaseException:
-            self._conn.rollback()
-            raise
-        finally:
-            self._depth -= 1
-        self._conn.commit()
-
-    _depth = 0
 
 
 PG_SCHEMA = "dbaudit_history"
@@ -479,7 +476,8 @@ def open_store(location: str, migrate: bool = True) -> RunStore:
     if not path.parent.is_dir():
         raise StoreError(f"cannot create run store {location}: directory {path.parent} does not exist")
     try:
-        conn = sqlite3.connect(str(path), timeout=30, isolation_level="DEFERRED")
+        # transactions are begun by RunStore.transaction (BEGIN IMMEDIATE), reads run on their own
+        conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode = WAL")
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open run store {location}: {exc}") from None
@@ -503,7 +501,7 @@ def _open_pg(location: str, migrate: bool) -> RunStore:
 
     shown = redact(location)
     try:
-        conn = psycopg.connect(location, connect_timeout=10, application_name="dbaudit-history",
+        conn = psycopg.connect(location, connect_timeout=10, application_name="dbaudit-history", autocommit=True,
                                options=f"-c search_path={PG_SCHEMA} -c lock_timeout=30s -c statement_timeout=300s")
     except psycopg.Error as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
