@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # Re-install when pyproject.toml changes (new dependency, new entry point), not on every target.
 STAMP  := $(VENV)/.dbaudit-installed
 
-.PHONY: install test lint demo bench docs clean
+.PHONY: install system-deps test lint demo bench docs clean
 
 install: $(STAMP)
 
@@ -14,8 +14,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,demo]'
 	touch $(STAMP)
 
+# The servers and browser the suite runs (PostgreSQL + hypopg, MariaDB, Chromium), installed when missing.
+system-deps:
+	@scripts/system-deps
+
 # pytest's exit code 5 means "no tests collected": say so instead of leaving a bare failure.
-test: install
+# system-deps comes first: it also brings python3-venv, which `install` needs on a bare Debian.
+test: system-deps install
 	@$(BIN)/python -m pytest -q; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$rc
 

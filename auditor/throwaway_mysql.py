@@ -13,11 +13,13 @@ create users with limited privileges.
 
 from __future__ import annotations
 
+import argparse
 import atexit
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -122,8 +124,9 @@ class MariaDbServer:
 
 
 def start_mariadb(performance_schema: bool = True, timeout: float = 60.0,
-                  extra_args: Sequence[str] = ()) -> MariaDbServer:
-    """Bootstrap a data directory and start a server on a free port; raises ThrowawayMySqlError on failure.
+                  extra_args: Sequence[str] = (), port: int | None = None) -> MariaDbServer:
+    """Bootstrap a data directory and start a server on ``port`` (default: a free one); raises
+    ThrowawayMySqlError on failure.
 
     ``extra_args`` are further server options (``--innodb-flush-log-at-trx-commit=2``, ``--log-bin``); they
     come last, so they override the defaults above.
@@ -148,8 +151,9 @@ def start_mariadb(performance_schema: bool = True, timeout: float = 60.0,
         lines = (base / "install.log").read_text(errors="replace").splitlines()[-10:]
         server.stop()
         raise ThrowawayMySqlError("mariadb-install-db failed: " + " | ".join(lines))
-    for _attempt in range(3):  # another process may take the free port between the probe and the bind
-        server.port = free_port()
+    # another process may take the free port between the probe and the bind: retry, unless the port was given
+    for _attempt in range(3 if port is None else 1):
+        server.port = port if port is not None else free_port()
         if _launch(server, binaries.server, timeout):
             return server
     tail = server.log_tail()
@@ -188,9 +192,20 @@ def _launch(server: MariaDbServer, binary: Path, timeout: float) -> bool:
     return False
 
 
-def main() -> None:
-    """``python -m auditor.throwaway_mysql``: start a server, print its DSN, stop on Ctrl-C."""
-    server = start_mariadb()
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m auditor.throwaway_mysql [--port N]``: start a server, print its DSN, stop on Ctrl-C."""
+    parser = argparse.ArgumentParser(prog="python -m auditor.throwaway_mysql",
+                                     description="Start a throwaway MariaDB server and print its DSN.")
+    parser.add_argument("--port", type=int, default=None, help="TCP port on 127.0.0.1 (default: a free one)")
+    args = parser.parse_args(argv)
+    if args.port is not None and not 1 <= args.port <= 65535:
+        parser.error(f"--port {args.port} is not in the range 1 to 65535")
+    try:
+        server = start_mariadb(port=args.port)
+    except ThrowawayMySqlError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"python -m auditor.throwaway_mysql: {first}", file=sys.stderr)
+        sys.exit(2)
     print(server.dsn(), flush=True)
     try:
         while server.running():

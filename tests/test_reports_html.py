@@ -1,7 +1,7 @@
 """The HTML report: golden file, self-containment, escaping, and a real render in headless Chromium.
 
 Regenerate the golden file after an intended change with ``UPDATE_GOLDEN=1 pytest tests/test_reports_html.py``.
-Chromium comes from Debian's ``chromium`` package (.ci/run installs it).
+Chromium comes from Debian's ``chromium`` package (scripts/system-deps installs it for `make test`).
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def test_sections_charts_and_sortable_tables() -> None:
 def _chromium() -> str:
     binary = shutil.which("chromium") or shutil.which("chromium-browser")
     if binary is None:
-        pytest.fail("chromium is not installed: apt-get install -y chromium (.ci/run installs it)")
+        pytest.fail("chromium is not installed: run scripts/system-deps as root (make test does)")
     return binary
 
 
