@@ -470,47 +470,36 @@ class WorkloadInfo:
 
 
 @dataclass(frozen=True)
-class UsagePoint:
-    """An index's cumulative scan counter at one run; ``reset``: the counters were reset since the run before."""
-
-    at: datetime
-    scans: int | None
-    reset: bool = False
-
-
-@dataclass(frozen=True)
 class IndexHistory:
     schema: str
     table: str
     index: str
-    points: tuple[UsagePoint, ...] = ()  # oldest first; the last is this run's
-
-
-@dataclass(frozen=True)
-class SizePoint:
-    at: datetime
-    rows: int | None
-    bytes: int | None
+    # the cumulative scan counter at each run of RunHistory.times (None: the index was not there, or no figure)
+    scans: tuple[int | None, ...] = ()
 
 
 @dataclass(frozen=True)
 class TableHistory:
     schema: str
     table: str
-    points: tuple[SizePoint, ...] = ()  # oldest first; the last is this run's
+    rows: tuple[int | None, ...] = ()  # at each run of RunHistory.times (None: not there, or no figure)
+    bytes: tuple[int | None, ...] = ()
 
 
 @dataclass(frozen=True)
 class RunHistory:
     """What the run store (``--history``) knows of this target's previous runs, for the checks that judge over
-    time (IX01's window, CP03's growth). Only complete runs count."""
+    time (IX01's window, CP03's growth). Only complete runs count. The figures are columns aligned with
+    ``times``: the window's runs, oldest first, this run last."""
 
     runs: int = 0  # complete runs stored before this one
     first_run_at: datetime | None = None
-    window_days: float = 0.0  # how far back the points go
+    window_days: float = 0.0  # how far back the runs go
+    times: tuple[datetime, ...] = ()
+    resets: tuple[bool, ...] = ()  # the usage counters were reset between the run before and this one
     indexes: tuple[IndexHistory, ...] = ()
     tables: tuple[TableHistory, ...] = ()
-    database: tuple[SizePoint, ...] = ()  # the database's size (sum of its tables) at each run
+    database_bytes: tuple[int | None, ...] = ()  # the database's size (sum of its tables) at each run
 
     @cached_property
     def _indexes(self) -> dict[tuple[str, str, str], IndexHistory]:

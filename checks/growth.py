@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from auditor.engine import Unmet, check
 from auditor.history.trends import Growth, growth_rate
-from auditor.model import Hit, ObjectRef, Severity, SizePoint, Snapshot
+from auditor.model import Hit, ObjectRef, Severity, Snapshot
 
 BOTH = {"postgresql", "mysql"}
 # the stored runs must span at least this long for a rate: two runs minutes apart extrapolate noise
@@ -26,8 +26,8 @@ def _needs_history(snap: Snapshot) -> Unmet | None:
     if history.runs == 0:
         return Unmet("growth needs at least 2 recorded runs a day or more apart; this is the first: 1 more run "
                      "needed", ENABLE_HISTORY)
-    points = [p.at for p in history.database]
-    span = (max(points) - min(points)).total_seconds() / 86_400 if points else 0.0
+    times = history.times
+    span = (times[-1] - times[0]).total_seconds() / 86_400 if times else 0.0
     if span < MIN_SPAN_DAYS:
         hours = span * 24
         return Unmet(f"growth needs recorded runs spanning at least {MIN_SPAN_DAYS:g} day; the "
@@ -114,21 +114,20 @@ def growth_projection(snap: Snapshot, opts: GrowthProjectionOptions) -> Iterator
         if table.kind != "table" or table.is_partition or table.parent is not None:
             continue
         th = history.table(table.schema, table.name)
-        if th is None or not th.points:
+        if th is None or not th.bytes:
             continue
-        last = th.points[-1]
-        if last.bytes is None or last.bytes < opts.min_bytes:
+        if th.bytes[-1] is None or th.bytes[-1] < opts.min_bytes:
             continue
-        hit = _projection(th.points, now, opts, rows=True)
+        hit = _projection(history.times, th.bytes, th.rows, now, opts)
         if hit is None:
             continue
         message, details, days = hit
         yield Hit(object=ObjectRef(type="table", schema=table.schema, table=table.name),
                   message=f"{table.schema}.{table.name} {message}", details=details,
                   severity=Severity.WARNING if days <= opts.warn_days else None)
-    db_now = history.database[-1].bytes if history.database else None
+    db_now = history.database_bytes[-1] if history.database_bytes else None
     if db_now is not None and db_now >= opts.min_bytes:
-        hit = _projection(history.database, now, opts, rows=False)
+        hit = _projection(history.times, history.database_bytes, None, now, opts)
         if hit is not None:
             message, details, days = hit
             yield Hit(object=ObjectRef(type="database", database=snap.database),
@@ -136,15 +135,18 @@ def growth_projection(snap: Snapshot, opts: GrowthProjectionOptions) -> Iterator
                       severity=Severity.WARNING if days <= opts.warn_days else None)
 
 
-def _projection(points: Sequence[SizePoint], now: datetime, opts: GrowthProjectionOptions,
-                rows: bool) -> tuple[str, dict[str, object], float] | None:
-    size_now = points[-1].bytes
-    rows_now = points[-1].rows
-    sizes = [(p.at, p.bytes) for p in points]
-    bytes_7 = growth_rate(sizes, 7, now)
-    bytes_30 = growth_rate(sizes, 30, now)
-    rows_30 = growth_rate([(p.at, p.rows) for p in points], 30, now) if rows else None
-    rows_7 = growth_rate([(p.at, p.rows) for p in points], 7, now) if rows else None
+def _projection(times: Sequence[datetime], sizes: Sequence[int | None], counts: Sequence[int | None] | None,
+                now: datetime, opts: GrowthProjectionOptions) -> tuple[str, dict[str, object], float] | None:
+    """The projection from the sizes (and row counts, for a table) aligned with ``times``."""
+    rows = counts is not None
+    size_now = sizes[-1]
+    rows_now = counts[-1] if counts else None
+    size_points = list(zip(times, sizes, strict=False))
+    bytes_7 = growth_rate(size_points, 7, now)
+    bytes_30 = growth_rate(size_points, 30, now)
+    row_points = list(zip(times, counts, strict=False)) if counts else []
+    rows_30 = growth_rate(row_points, 30, now) if rows else None
+    rows_7 = growth_rate(row_points, 7, now) if rows else None
     if bytes_30 is None or bytes_30.days < MIN_SPAN_DAYS or size_now is None:
         return None
     projections: list[tuple[float, str]] = []

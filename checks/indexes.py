@@ -263,10 +263,11 @@ def _history_window(snap: Snapshot, ix: Index, opts: UnusedIndexOptions) -> Wind
     least ``min_stats_age_days``; None otherwise (then the counter since the reset decides)."""
     if snap.run_history is None or snap.collected_at is None:
         return None
-    history = snap.run_history.index(ix.schema, ix.table, ix.name)
+    run_history = snap.run_history
+    history = run_history.index(ix.schema, ix.table, ix.name)
     if history is None:
         return None
-    window = window_scans(history, opts.history_days, snap.collected_at)
+    window = window_scans(history, run_history.times, run_history.resets, opts.history_days, snap.collected_at)
     if window is None or window.days < opts.min_stats_age_days:
         return None
     return window

@@ -23,6 +23,7 @@ from auditor.history.record import RunRecord
 if TYPE_CHECKING:
     from auditor.fleet import TargetResult
 from auditor.report import Report
+from auditor.textsafe import terminal_safe
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -40,7 +41,7 @@ def _statement(s: StatementDelta) -> dict[str, Any]:
         "status": s.status, "database": s.database, "user": s.user, "toplevel": s.toplevel,
         "fingerprint": s.fingerprint, "rows": s.rows, "shared_blks_hit": s.shared_blks_hit,
         "shared_blks_read": s.shared_blks_read, "previous_mean_ms": s.previous_mean_ms,
-        "previous_p95_ms": s.previous_p95_ms, "reset": s.reset,
+        "previous_p95_ms": s.previous_p95_ms, "reset": s.reset, "p99_ms": s.p99_ms,
     }
 
 
@@ -76,6 +77,9 @@ def history_dict(h: HistoryComparison | None) -> dict[str, Any] | None:
         "vanished_statements": [_statement(s) for s in h.vanished_statements],
         "interval_calls": h.interval_calls,
         "interval_p95_ms": h.interval_p95_ms,
+        "interval_p99_ms": h.interval_p99_ms,
+        "indexes": [{"schema": i.schema, "table": i.table, "index": i.index, "scans": i.scans, "bytes": i.bytes,
+                     "bytes_delta": i.bytes_delta, "status": i.status, "reset": i.reset} for i in h.indexes],
         "score": {"previous": h.score_previous, "current": h.score_current},
         "metrics": {m.key: {"previous": m.previous, "current": m.current, "delta": m.delta} for m in h.metrics},
         "trend": [{"run_id": r.run_id, "started_at": _iso(r.started_at), "score": r.score, "p95_ms": r.p95_ms,
@@ -118,9 +122,10 @@ def since_lines(report: Report, top: int = 5) -> list[str]:
     if h is None:
         return []
     if h.previous_run is None:
-        return ["", f"History: first recorded run of this target (run {h.run_id} in {h.store}); the next run "
-                    "reports what changed since this one."]
-    return ["", *comparison_lines(h, top)]
+        return ["", terminal_safe(f"History: first recorded run of this target (run {h.run_id} in {h.store}); "
+                                  "the next run reports what changed since this one.")]
+    # object names and statement texts come from the audited server: escaped as the rest of the text report
+    return ["", *(terminal_safe(line) for line in comparison_lines(h, top))]
 
 
 def comparison_lines(h: HistoryComparison, top: int = 5) -> list[str]:

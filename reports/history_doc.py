@@ -29,6 +29,10 @@ def _signed_bytes(n: int | None) -> str:
     return ("+" if n >= 0 else "-") + human_bytes(abs(n))
 
 
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
 def since_section(doc: Document, report: Report) -> None:
     h = report.history
     if h is None:
@@ -51,6 +55,14 @@ def _changes(doc: Document, h: HistoryComparison) -> None:
     doc.p(f"Compared with run {h.previous_run.id} of {iso_utc(h.previous_run.started_at)}: "
           f"{len(h.new_findings)} new findings, "
           f"{len(h.resolved_findings)} resolved{score}.")
+    moved = [m for m in h.metrics if m.previous != m.current and (m.previous is not None or m.current is not None)]
+    if moved:
+        doc.p(Strong("Metrics that changed"))
+        doc.blocks.append(Table(
+            headers=("Metric", "Before", "Now", "Change"),
+            rows=tuple((m.key, _num(m.previous), _num(m.current), "-" if m.delta is None else f"{m.delta:+g}")
+                       for m in moved),
+        ))
     for title, findings in (("New findings", h.new_findings), ("Resolved findings", h.resolved_findings)):
         if findings:
             doc.p(Strong(title))

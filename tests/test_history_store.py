@@ -173,3 +173,12 @@ def test_history_command(tmp_path: Path) -> None:
     assert several.returncode == 2 and "choose one with --target" in several.stderr
     assert _cli("history", "trend", "score", "--store", store, "--target",
                 "postgresql://app@other:5432/shop").returncode == 0
+
+
+def test_the_history_benchmark_runs_small() -> None:
+    """`make bench`'s bench_history.py on a small database: it fills the store and compares the two runs."""
+    out = subprocess.run([sys.executable, "bench/bench_history.py", "--tables", "20", "--days", "5", "--repeat", "1"],
+                         capture_output=True, text=True, timeout=300, check=False,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.returncode in (0, 1), out.stderr  # 1: over 2x, possible on a loaded machine at this size
+    assert "kB per run" in out.stdout and "ratio" in out.stdout

@@ -20,6 +20,7 @@ from auditor.errors import AuditError
 from auditor.history.deltas import (
     detect_resets,
     finding_changes,
+    index_deltas,
     metric_deltas,
     previous_run,
     statement_deltas,
@@ -55,12 +56,13 @@ def compare_runs(prev: RunRecord | None, cur: RunRecord, store: str, run_id: int
     statements: tuple[StatementDelta, ...] = ()
     vanished: tuple[StatementDelta, ...] = ()
     recorded = cur
-    p95 = None
+    p95 = p99 = None
     calls = 0
     if prev.workload_read and cur.workload_read:
         result = statement_deltas(prev.statements, cur.statements, resets.statements, options, session_texts,
                                   prev.collected_at or prev.started_at)
         statements, vanished, p95, calls = result.statements, result.vanished, result.p95_ms, result.calls
+        p99 = result.p99_ms
         recorded = dataclasses.replace(cur, statements=result.recorded, interval_p95_ms=p95)
         if result.decreased:
             events.append(ResetEvent("counter_decrease", f"{result.decreased} statements' counters were reset on "
@@ -70,12 +72,14 @@ def compare_runs(prev: RunRecord | None, cur: RunRecord, store: str, run_id: int
     if decreased:
         events.append(ResetEvent("counter_decrease", f"the counters of {decreased} tables went down (reset one by "
                                  "one): their scans count from then", objects=decreased))
+    indexes = index_deltas(prev.indexes, cur.indexes, resets.tables)
     new, resolved = finding_changes(prev.findings, cur.findings, ran, prev.checks_run)
     return HistoryComparison(
         store=store, run_id=run_id, target=cur.target, previous_run=previous_run(prev), interval_s=interval,
         new_findings=new, resolved_findings=resolved, statements=statements, vanished_statements=vanished,
-        tables=tables, resets=tuple(events), metrics=metric_deltas(prev, cur), score_previous=prev.score,
-        score_current=cur.score, interval_p95_ms=p95, interval_calls=calls, options=options,
+        tables=tables, indexes=indexes, resets=tuple(events), metrics=metric_deltas(prev, cur),
+        score_previous=prev.score, score_current=cur.score, interval_p95_ms=p95, interval_p99_ms=p99,
+        interval_calls=calls, options=options,
     ), recorded
 
 

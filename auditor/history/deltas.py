@@ -28,13 +28,14 @@ from datetime import datetime, timedelta
 
 from auditor.history.model import (
     HistoryOptions,
+    IndexDelta,
     MetricDelta,
     PreviousRun,
     ResetEvent,
     StatementDelta,
     TableDelta,
 )
-from auditor.history.record import RunRecord, StatementCounters, TableCounters
+from auditor.history.record import IndexCounters, RunRecord, StatementCounters, TableCounters
 from auditor.model import Finding
 from auditor.workload import LatencyModel, mixture_quantile
 
@@ -113,6 +114,13 @@ def _interval_p95(calls: int, mean: float, stddev: float, low: float, high: floa
     return round(model.quantile(0.95), 3)
 
 
+def _interval_p99(calls: int, mean: float, stddev: float, low: float, high: float) -> float:
+    if calls <= 2:
+        return _interval_p95(calls, mean, stddev, low, high)
+    model = LatencyModel(calls=calls, mean=mean, stddev=stddev, low=min(low, mean), high=max(high, mean))
+    return round(model.quantile(0.99), 3)
+
+
 def _model(calls: int, mean: float, stddev: float, low: float, high: float) -> LatencyModel:
     if calls <= 2:
         return LatencyModel(calls=1, mean=mean, stddev=0.0, low=mean, high=mean)
@@ -127,6 +135,7 @@ class StatementResult:
     decreased: int  # entries whose counters went down
     p95_ms: float | None
     calls: int
+    p99_ms: float | None = None
 
 
 def statement_deltas(prev: Iterable[StatementCounters], cur: Iterable[StatementCounters], reset_all: bool,
@@ -168,7 +177,8 @@ def statement_deltas(prev: Iterable[StatementCounters], cur: Iterable[StatementC
             rows=max(0, c.rows - (base.rows if base else 0)),
             shared_blks_hit=max(0, c.blks_hit - (base.blks_hit if base else 0)),
             shared_blks_read=max(0, c.blks_read - (base.blks_read if base else 0)),
-            status=status, previous_mean_ms=prev_mean, previous_p95_ms=prev_p95, reset=reset))
+            status=status, previous_mean_ms=prev_mean, previous_p95_ms=prev_p95, reset=reset,
+            p99_ms=_interval_p99(calls, mean, stddev, c.min_ms, c.max_ms)))
         recorded.append(replace(c, interval_calls=calls, interval_mean_ms=round(mean, 6), interval_p95_ms=p95))
         if c.toplevel and " ".join(c.query.split()).lower() not in session_texts:
             models.append(_model(calls, mean, stddev, c.min_ms, c.max_ms))
@@ -179,9 +189,11 @@ def statement_deltas(prev: Iterable[StatementCounters], cur: Iterable[StatementC
         for p in before.values())
     out.sort(key=lambda s: (-s.total_ms, s.fingerprint, s.user))
     weights = [float(m.calls) for m in models]
-    p95_all = round(mixture_quantile(models, 0.95, weights), 3) if models and sum(weights) > 0 else None
+    judged = bool(models) and sum(weights) > 0
+    p95_all = round(mixture_quantile(models, 0.95, weights), 3) if judged else None
+    p99_all = round(mixture_quantile(models, 0.99, weights), 3) if judged else None
     return StatementResult(tuple(out), vanished, tuple(recorded), decreased, p95_all,
-                           sum(s.calls for s in out if s.toplevel))
+                           sum(s.calls for s in out if s.toplevel), p99_all)
 
 
 def _previous_figures(p: StatementCounters | None, options: HistoryOptions) -> tuple[float | None, float | None]:
@@ -228,6 +240,25 @@ def table_deltas(prev: Iterable[TableCounters], cur: Iterable[TableCounters], re
                for p in before.values())
     out.sort(key=lambda t: (t.bytes_delta is None, -(t.bytes_delta or 0), t.schema, t.table))
     return tuple(out), decreased
+
+
+def index_deltas(prev: Iterable[IndexCounters], cur: Iterable[IndexCounters], reset_all: bool
+                 ) -> tuple[IndexDelta, ...]:
+    """Indexes scanned or resized in the interval, and the new and dropped ones; most scanned first."""
+    before = {(i.schema, i.table, i.index): i for i in prev}
+    out: list[IndexDelta] = []
+    for c in cur:
+        p = before.pop((c.schema, c.table, c.index), None)
+        if p is None:
+            out.append(IndexDelta(c.schema, c.table, c.index, c.scans, c.bytes, None, status="new"))
+            continue
+        scans, reset = _counter(c.scans, p.scans, reset_all)
+        grew = c.bytes - p.bytes if c.bytes is not None and p.bytes is not None else None
+        if scans or grew:
+            out.append(IndexDelta(c.schema, c.table, c.index, scans, c.bytes, grew, reset=reset))
+    out.extend(IndexDelta(p.schema, p.table, p.index, None, None, None, status="dropped") for p in before.values())
+    out.sort(key=lambda i: (-(i.scans or 0), i.schema, i.table, i.index))
+    return tuple(out)
 
 
 def finding_changes(prev: Iterable[tuple[str, Finding]], cur: Iterable[tuple[str, Finding]],

@@ -61,6 +61,7 @@ class StatementDelta:
     previous_mean_ms: float | None = None
     previous_p95_ms: float | None = None
     reset: bool = False
+    p99_ms: float | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,20 @@ class TableDelta:
     idx_scans: int | None = None
     dead_rows: int | None = None
     dead_rows_delta: int | None = None
+    status: str = "steady"  # "new", "steady", "dropped"
+    reset: bool = False
+
+
+@dataclass(frozen=True)
+class IndexDelta:
+    """An index's scans in the interval (from a reset when ``reset``) and its size change."""
+
+    schema: str
+    table: str
+    index: str
+    scans: int | None
+    bytes: int | None
+    bytes_delta: int | None
     status: str = "steady"  # "new", "steady", "dropped"
     reset: bool = False
 
@@ -147,11 +162,13 @@ class HistoryComparison:
     statements: tuple[StatementDelta, ...] = ()  # the interval's statements (calls > 0), costliest first
     vanished_statements: tuple[StatementDelta, ...] = ()
     tables: tuple[TableDelta, ...] = ()  # tables whose size or activity changed, biggest growth first
+    indexes: tuple[IndexDelta, ...] = ()  # indexes scanned or resized in the interval, new or dropped
     resets: tuple[ResetEvent, ...] = ()
     metrics: tuple[MetricDelta, ...] = ()
     score_previous: int | None = None
     score_current: int | None = None
     interval_p95_ms: float | None = None  # workload-wide P95 of the interval's calls
+    interval_p99_ms: float | None = None
     interval_calls: int = 0
     options: HistoryOptions = field(default_factory=HistoryOptions)
     trend: tuple[TrendRun, ...] = ()  # the target's stored complete runs (this one last), for the charts

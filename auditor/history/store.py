@@ -12,6 +12,7 @@ form) and ``run_findings`` (which identities each run found).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -23,7 +24,7 @@ from typing import Any
 
 from auditor.errors import AuditError
 from auditor.history.record import IndexCounters, RunRecord, StatementCounters, TableCounters
-from auditor.model import Finding, SnapshotFieldError, from_jsonable, to_jsonable
+from auditor.model import Finding, ObjectRef, Severity, SnapshotFieldError, from_jsonable
 
 
 class StoreError(AuditError):
@@ -118,6 +119,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "daily roll-up of old runs; the checks each run ran", (
         "ALTER TABLE runs ADD COLUMN rollup INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE runs ADD COLUMN checks_run TEXT",
+        "ALTER TABLE findings ADD COLUMN form_key TEXT",
     )),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
@@ -267,10 +269,15 @@ class RunStore:
                 "INSERT INTO run_indexes (run_id, schema_name, table_name, index_name, scans, bytes) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 ((run_id, i.schema, i.table, i.index, i.scans, i.bytes) for i in run.indexes))
+            # each identity's last form; unchanged forms (most, night after night) are not rewritten
             latest = {fp: f for fp, f in run.findings}
-            self._many("INSERT INTO findings (fingerprint, code, finding) VALUES (?, ?, ?) ON CONFLICT (fingerprint) "
-                       "DO UPDATE SET code = excluded.code, finding = excluded.finding",
-                       ((fp, f.code, _finding_json(f)) for fp, f in sorted(latest.items())))
+            stored = dict(self._rows("SELECT fingerprint, form_key FROM findings")) if latest else {}
+            changed = [(fp, f, key) for fp, f in sorted(latest.items(), key=lambda x: x[0])
+                       if stored.get(fp) != (key := _form_key(f))]
+            self._many("INSERT INTO findings (fingerprint, code, finding, form_key) VALUES (?, ?, ?, ?) "
+                       "ON CONFLICT (fingerprint) DO UPDATE SET code = excluded.code, finding = excluded.finding, "
+                       "form_key = excluded.form_key",
+                       ((fp, f.code, _finding_json(f), key) for fp, f, key in changed))
             self._many("INSERT INTO run_findings (run_id, fingerprint, severity) VALUES (?, ?, ?)",
                        ((run_id, fp, f.severity.value) for fp, f in run.findings))
         return run_id
@@ -308,10 +315,11 @@ class RunStore:
                 marks = ", ".join("?" for _ in chunk)
                 self._rows(f"DELETE FROM run_statements WHERE run_id IN ({marks})", chunk)
                 self._rows(f"UPDATE runs SET rollup = 1 WHERE id IN ({marks})", chunk)
+            # texts and finding forms no run refers to any more (a roll-up keeps the findings)
             if doomed or rolled:
-                # texts and finding forms no run refers to any more
                 self._rows("DELETE FROM statement_texts WHERE fingerprint NOT IN "
                            "(SELECT DISTINCT fingerprint FROM run_statements)")
+            if doomed:
                 self._rows("DELETE FROM findings WHERE fingerprint NOT IN (SELECT DISTINCT fingerprint FROM "
                            "run_findings)")
         return PruneResult(deleted=len(doomed), rolled_up=len(rolled))
@@ -321,34 +329,17 @@ class RunStore:
         wanted = set(ids) if ids is not None else None
         return {int(r[0]): int(r[1]) for r in rows if wanted is None or int(r[0]) in wanted}
 
-    def table_series(self, target: str, since: datetime | None = None) -> dict[tuple[str, str],
-                                                                                list[tuple[datetime, int | None,
-                                                                                           int | None]]]:
-        """Per table, its (time, rows, bytes) at each complete run of ``target`` since ``since``, oldest first."""
-        rows = self._rows(
-            "SELECT t.schema_name, t.table_name, r.started_at, t.rows_count, t.bytes FROM run_tables t "
-            "JOIN runs r ON r.id = t.run_id WHERE r.target = ? AND r.status = 'ok' AND r.started_at >= ? "
-            "ORDER BY r.started_at, r.id", (target, _iso(since) or ""))
-        out: dict[tuple[str, str], list[tuple[datetime, int | None, int | None]]] = {}
-        for schema, table, started, n, size in rows:
-            out.setdefault((schema, table), []).append((_time(started) or datetime.now(UTC), n, size))
-        return out
-
-    def index_series(self, target: str, since: datetime | None = None) -> dict[tuple[str, str, str],
-                                                                                list[tuple[datetime, int | None]]]:
-        """Per index, its (time, cumulative scans) at each complete run of ``target`` since ``since``."""
-        rows = self._rows(
-            "SELECT i.schema_name, i.table_name, i.index_name, r.started_at, i.scans FROM run_indexes i "
-            "JOIN runs r ON r.id = i.run_id WHERE r.target = ? AND r.status = 'ok' AND r.started_at >= ? "
-            "ORDER BY r.started_at, r.id", (target, _iso(since) or ""))
-        out: dict[tuple[str, str, str], list[tuple[datetime, int | None]]] = {}
-        for schema, table, index, started, scans in rows:
-            out.setdefault((schema, table, index), []).append((_time(started) or datetime.now(UTC), scans))
-        return out
-
     def table_bytes(self, run_id: int) -> dict[tuple[str, str], int | None]:
         return {(r[0], r[1]): r[2] for r in self._rows(
             "SELECT schema_name, table_name, bytes FROM run_tables WHERE run_id = ?", (run_id,))}
+
+    def index_scans(self, run_id: int) -> list[tuple[tuple[str, str, str], int | None]]:
+        return [((r[0], r[1], r[2]), r[3]) for r in self._rows(
+            "SELECT schema_name, table_name, index_name, scans FROM run_indexes WHERE run_id = ?", (run_id,))]
+
+    def table_sizes(self, run_id: int) -> list[tuple[tuple[str, str], int | None, int | None]]:
+        return [((r[0], r[1]), r[2], r[3]) for r in self._rows(
+            "SELECT schema_name, table_name, rows_count, bytes FROM run_tables WHERE run_id = ?", (run_id,))]
 
     def targets(self) -> list[str]:
         return [r[0] for r in self._rows("SELECT DISTINCT target FROM runs ORDER BY target")]
@@ -389,12 +380,12 @@ class RunStore:
         indexes = tuple(IndexCounters(*r) for r in self._rows(
             "SELECT schema_name, table_name, index_name, scans, bytes FROM run_indexes WHERE run_id = ?", (rid,)))
         findings: list[tuple[str, Finding]] = []
+        forms: dict[str, Finding | None] = {}
         for fp, text in self._rows("SELECT r.fingerprint, f.finding FROM run_findings r JOIN findings f "
                                    "ON f.fingerprint = r.fingerprint WHERE r.run_id = ?", (rid,)):
-            try:
-                findings.append((fp, from_jsonable(Finding, json.loads(text))))
-            except (ValueError, SnapshotFieldError):
-                continue  # a form this dbaudit cannot rebuild: left out rather than misread
+            finding = forms[fp] if fp in forms else forms.setdefault(fp, _finding_of(text))
+            if finding is not None:  # a form this dbaudit cannot rebuild is left out rather than misread
+                findings.append((fp, finding))
         return RunRecord(**{**run.__dict__, "statements": statements, "tables": tables, "indexes": indexes,
                             "findings": tuple(findings)})
 
@@ -440,8 +431,35 @@ class PgRunStore(RunStore):
 PG_SCHEMA = "dbaudit_history"
 
 
+def _form_key(finding: Finding) -> str:
+    """What distinguishes one form of a finding identity from another (its figures change, its identity not)."""
+    text = repr((finding.severity.value, finding.message, finding.remediation, sorted(finding.details.items(),
+                                                                                       key=lambda kv: kv[0])))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
+def _finding_of(text: str) -> Finding | None:
+    """A finding from its stored form: built directly (thousands per run), by the snapshot builder when the form
+    has fields this code does not expect; None when neither fits."""
+    try:
+        doc = json.loads(text)
+        obj = dict(doc["object"])
+        if isinstance(obj.get("columns"), list):
+            obj["columns"] = tuple(obj["columns"])
+        return Finding(code=doc["code"], check=doc["check"], severity=Severity(doc["severity"]),
+                       category=doc["category"], object=ObjectRef(**obj), message=doc["message"],
+                       details=doc.get("details") or {}, remediation=doc.get("remediation"),
+                       doc_url=doc.get("doc_url"))
+    except (ValueError, KeyError, TypeError):
+        try:
+            return from_jsonable(Finding, json.loads(text))
+        except (ValueError, SnapshotFieldError):
+            return None
+
+
 def _finding_json(finding: Finding) -> str:
-    return json.dumps(to_jsonable(finding), sort_keys=True, ensure_ascii=False)
+    # the report's own form of a finding (fields left out are None), which from_jsonable rebuilds
+    return json.dumps(finding.as_dict(), sort_keys=True, ensure_ascii=False, default=str)
 
 
 _RUN_FIELDS = ("target", "engine", "database_name", "started_at", "collected_at", "duration_s", "status", "message",

@@ -23,20 +23,20 @@ class Window:
     since: datetime
 
 
-def window_scans(history: IndexHistory, days: float, now: datetime) -> Window | None:
-    """The index's scans across the points of the last ``days`` (a counter that went down, or a reset, counts
-    from the reset); None with fewer than two points."""
-    points = [p for p in history.points if p.at >= now - timedelta(days=days) and p.scans is not None]
+def window_scans(history: IndexHistory, times: Sequence[datetime], resets: Sequence[bool], days: float,
+                 now: datetime) -> Window | None:
+    """The index's scans across the runs of the last ``days`` (``history.scans`` aligned with ``times``; a
+    counter that went down, or a reset, counts from the reset); None with fewer than two figures."""
+    start = now - timedelta(days=days)
+    points = [(at, scans, reset) for at, scans, reset in zip(times, history.scans, resets, strict=False)
+              if at >= start and scans is not None]
     if len(points) < 2:
         return None
     total = 0
-    for before, after in zip(points, points[1:], strict=False):
-        assert before.scans is not None and after.scans is not None
-        if after.reset or after.scans < before.scans:
-            total += after.scans
-        else:
-            total += after.scans - before.scans
-    return Window(total, (points[-1].at - points[0].at).total_seconds() / 86_400, len(points), points[0].at)
+    for (_, before, _), (_, after, reset) in zip(points, points[1:], strict=False):
+        assert before is not None and after is not None
+        total += after if reset or after < before else after - before
+    return Window(total, (points[-1][0] - points[0][0]).total_seconds() / 86_400, len(points), points[0][0])
 
 
 @dataclass(frozen=True)
