@@ -45,7 +45,7 @@ from auditor.engine import (
 )
 from auditor.errors import AuditError, ExitCode, SnapshotFileError
 from auditor.history.model import HistoryOptions
-from auditor.history.store import RETENTION_DAYS
+from auditor.history.store import RETENTION_DAYS, RunStore
 from auditor.model import SNAPSHOT_MAX_MB, Severity, Snapshot, SnapshotFieldError, snapshot_from_json
 from auditor.report import Report, build_report
 from auditor.scoring import Targets
@@ -128,26 +128,36 @@ def run_audit(source: Source, settings: AuditSettings | None = None) -> Report:
         raise AuditError("--update-baseline needs --baseline FILE (or baseline = \"FILE\" in the config)")
     if settings.fail_on_new and not settings.history:
         raise AuditError("--fail-on-new needs --history STORE (or history = \"FILE\" in the config)")
+    specs = settings.checks()
+    # a missing or broken baseline fails before the collection, which can take minutes
+    known = baselines.read_baseline(settings.baseline) if settings.baseline and not settings.update_baseline \
+        else None
+    store = None
     if settings.history:
         # a store that cannot be opened fails before the collection, which can take minutes
         from auditor.history import check_store_target, open_store
 
         if not settings.history_in_audited_db and isinstance(source, str | None):
             check_store_target(settings.history, source if source is not None else os.environ.get("DBAUDIT_DSN"))
-        open_store(settings.history).close()
-    specs = settings.checks()
-    # a missing or broken baseline fails before the collection, which can take minutes
-    known = baselines.read_baseline(settings.baseline) if settings.baseline and not settings.update_baseline \
-        else None
+        store = open_store(settings.history)
+    try:
+        return _run(source, settings, specs, known, store)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _run(source: Source, settings: AuditSettings, specs: list[CheckSpec], known: baselines.Baseline | None,
+         store: RunStore | None) -> Report:
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     _phase(settings, "collect")
     snap = _snapshot_of(source, settings, specs)
-    if settings.history:
+    if store is not None:
         # the previous runs' facts, for the checks that judge over time (IX01's window, CP03's growth)
         from auditor.history import attach_run_history
 
-        snap = attach_run_history(snap, settings.history)
+        snap = attach_run_history(snap, store)
     _phase(settings, "checks")
     result = apply_severities(run_checks(snap, specs, settings.options), settings.severities)
     kept = suppress(result, settings.ignores)
@@ -158,13 +168,12 @@ def run_audit(source: Source, settings: AuditSettings | None = None) -> Report:
     if settings.update_baseline and (report.partial or report.empty):
         # a baseline written from a partial or empty audit would accept, unseen, whatever the rest holds
         raise AuditError(f"not recording a baseline: {report.partial or report.empty}")
-    if settings.history:
+    if store is not None:
         # every finding the ignore rules kept, before the baseline narrows them to the new ones
         from auditor.history import record_and_compare
 
         _phase(settings, "history")
-        report = record_and_compare(report, settings.history, settings.history_options,
-                                    settings.history_retention_days)
+        report = record_and_compare(report, store, settings.history_options, settings.history_retention_days)
     if settings.update_baseline and settings.baseline:
         # recording a baseline accepts today's findings; the report itself stays a plain one
         baselines.write_baseline(settings.baseline, report.findings, snap.database, started)

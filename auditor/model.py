@@ -470,12 +470,15 @@ class WorkloadInfo:
 
 
 @dataclass(frozen=True)
-class IndexHistory:
+class IndexUsage:
+    """What the run store knows of an index's use: when it was first recorded, and the last run whose scan
+    counter had risen (this one included; a statistics reset is taken into account). None: never seen used."""
+
     schema: str
     table: str
     index: str
-    # the cumulative scan counter at each run of RunHistory.times (None: the index was not there, or no figure)
-    scans: tuple[int | None, ...] = ()
+    first_seen: datetime
+    last_used: datetime | None
 
 
 @dataclass(frozen=True)
@@ -489,7 +492,7 @@ class TableHistory:
 @dataclass(frozen=True)
 class RunHistory:
     """What the run store (``--history``) knows of this target's previous runs, for the checks that judge over
-    time (IX01's window, CP03's growth). Only complete runs count. The figures are columns aligned with
+    time (IX01's window, CP03's growth). Only complete runs count. The table figures are columns aligned with
     ``times``: the window's runs, oldest first, this run last."""
 
     runs: int = 0  # complete runs stored before this one
@@ -497,19 +500,19 @@ class RunHistory:
     window_days: float = 0.0  # how far back the runs go
     times: tuple[datetime, ...] = ()
     resets: tuple[bool, ...] = ()  # the usage counters were reset between the run before and this one
-    indexes: tuple[IndexHistory, ...] = ()
+    indexes: tuple[IndexUsage, ...] = ()  # the indexes that enforce nothing
     tables: tuple[TableHistory, ...] = ()
     database_bytes: tuple[int | None, ...] = ()  # the database's size (sum of its tables) at each run
 
     @cached_property
-    def _indexes(self) -> dict[tuple[str, str, str], IndexHistory]:
+    def _indexes(self) -> dict[tuple[str, str, str], IndexUsage]:
         return {(i.schema, i.table, i.index): i for i in self.indexes}
 
     @cached_property
     def _tables(self) -> dict[tuple[str, str], TableHistory]:
         return {(t.schema, t.table): t for t in self.tables}
 
-    def index(self, schema: str, table: str, name: str) -> IndexHistory | None:
+    def index(self, schema: str, table: str, name: str) -> IndexUsage | None:
         return self._indexes.get((schema, table, name))
 
     def table(self, schema: str, name: str) -> TableHistory | None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from auditor.engine import Unmet, check
-from auditor.history.trends import Growth, growth_rate
+from auditor.history.trends import Growth, LinearFit
 from auditor.model import Hit, ObjectRef, Severity, Snapshot
 
 BOTH = {"postgresql", "mysql"}
@@ -110,6 +110,7 @@ def growth_projection(snap: Snapshot, opts: GrowthProjectionOptions) -> Iterator
     now = snap.collected_at
     if history is None or now is None:
         return
+    fits = (LinearFit(history.times, 7, now), LinearFit(history.times, 30, now))
     for table in snap.tables:
         if table.kind != "table" or table.is_partition or table.parent is not None:
             continue
@@ -118,7 +119,7 @@ def growth_projection(snap: Snapshot, opts: GrowthProjectionOptions) -> Iterator
             continue
         if th.bytes[-1] is None or th.bytes[-1] < opts.min_bytes:
             continue
-        hit = _projection(history.times, th.bytes, th.rows, now, opts)
+        hit = _projection(fits, th.bytes, th.rows, now, opts)
         if hit is None:
             continue
         message, details, days = hit
@@ -127,7 +128,7 @@ def growth_projection(snap: Snapshot, opts: GrowthProjectionOptions) -> Iterator
                   severity=Severity.WARNING if days <= opts.warn_days else None)
     db_now = history.database_bytes[-1] if history.database_bytes else None
     if db_now is not None and db_now >= opts.min_bytes:
-        hit = _projection(history.times, history.database_bytes, None, now, opts)
+        hit = _projection(fits, history.database_bytes, None, now, opts)
         if hit is not None:
             message, details, days = hit
             yield Hit(object=ObjectRef(type="database", database=snap.database),
@@ -135,20 +136,20 @@ def growth_projection(snap: Snapshot, opts: GrowthProjectionOptions) -> Iterator
                       severity=Severity.WARNING if days <= opts.warn_days else None)
 
 
-def _projection(times: Sequence[datetime], sizes: Sequence[int | None], counts: Sequence[int | None] | None,
-                now: datetime, opts: GrowthProjectionOptions) -> tuple[str, dict[str, object], float] | None:
-    """The projection from the sizes (and row counts, for a table) aligned with ``times``."""
+def _projection(fits: tuple[LinearFit, LinearFit], sizes: Sequence[int | None],
+                counts: Sequence[int | None] | None, now: datetime,
+                opts: GrowthProjectionOptions) -> tuple[str, dict[str, object], float] | None:
+    """The projection from the sizes (and row counts, for a table) aligned with the run history's times."""
     rows = counts is not None
     size_now = sizes[-1]
     rows_now = counts[-1] if counts else None
-    size_points = list(zip(times, sizes, strict=False))
-    bytes_7 = growth_rate(size_points, 7, now)
-    bytes_30 = growth_rate(size_points, 30, now)
-    row_points = list(zip(times, counts, strict=False)) if counts else []
-    rows_30 = growth_rate(row_points, 30, now) if rows else None
-    rows_7 = growth_rate(row_points, 7, now) if rows else None
+    week, month = fits
+    bytes_30 = month.rate(sizes)
     if bytes_30 is None or bytes_30.days < MIN_SPAN_DAYS or size_now is None:
         return None
+    bytes_7 = week.rate(sizes)
+    rows_30 = month.rate(counts) if counts else None
+    rows_7 = week.rate(counts) if counts else None
     projections: list[tuple[float, str]] = []
     if bytes_30.per_day > 0 and size_now > 0:
         days = (opts.factor - 1) * size_now / bytes_30.per_day

@@ -5,11 +5,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from auditor import sqlquote
 from auditor.engine import NoOptions, check
-from auditor.history.trends import Window, window_scans
 from auditor.model import Constraint, Hit, Index, IndexKey, ObjectRef, Severity, Snapshot, Table
 from auditor.relations import IndexNames, create_index_sql, fk_lookup_indexes, fk_lookup_served
 
@@ -192,7 +191,7 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
     for ix in snap.indexes:
         stored = _history_window(snap, ix, opts)
         if stored is not None:
-            if stored.scans:
+            if stored.used:
                 continue  # scanned within the stored window, whatever the counter says since a reset
         elif ix.scans is None or ix.scans != 0:
             continue
@@ -258,19 +257,31 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
         )
 
 
-def _history_window(snap: Snapshot, ix: Index, opts: UnusedIndexOptions) -> Window | None:
-    """The index's scans across the stored runs of the last ``history_days`` (run history), when they cover at
-    least ``min_stats_age_days``; None otherwise (then the counter since the reset decides)."""
-    if snap.run_history is None or snap.collected_at is None:
+@dataclass(frozen=True)
+class _Stored:
+    """IX01's judgement from the run history: the window it covers, and whether a run in it saw a scan."""
+
+    since: datetime
+    days: float
+    runs: int
+    used: bool
+
+
+def _history_window(snap: Snapshot, ix: Index, opts: UnusedIndexOptions) -> _Stored | None:
+    """The stored runs of the last ``history_days`` (run history) for this index, when they cover at least
+    ``min_stats_age_days``; None otherwise (then the counter since the reset decides)."""
+    history, now = snap.run_history, snap.collected_at
+    if history is None or now is None:
         return None
-    run_history = snap.run_history
-    history = run_history.index(ix.schema, ix.table, ix.name)
-    if history is None:
+    usage = history.index(ix.schema, ix.table, ix.name)
+    if usage is None:
         return None
-    window = window_scans(history, run_history.times, run_history.resets, opts.history_days, snap.collected_at)
-    if window is None or window.days < opts.min_stats_age_days:
+    start = max(usage.first_seen, now - timedelta(days=opts.history_days))
+    days = (now - start).total_seconds() / 86_400
+    if days < opts.min_stats_age_days:
         return None
-    return window
+    runs = sum(1 for t in history.times if t >= start)
+    return _Stored(start, days, runs, usage.last_used is not None and usage.last_used > start)
 
 
 def _table_scans(snap: Snapshot, table: Table | None, unused: Index) -> int | None:

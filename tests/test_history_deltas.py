@@ -174,7 +174,7 @@ def _finding(code: str, table: str) -> tuple[str, Finding]:
 def test_findings_new_resolved_and_not_looked_at() -> None:
     prev = [_finding("KY01", "a"), _finding("KY01", "b"), _finding("IX01", "c")]
     cur = [_finding("KY01", "b"), _finding("KY01", "d")]
-    new, resolved = finding_changes(prev, cur, ran={"KY01"})
+    new, resolved = finding_changes([(fp, f.code, (lambda f=f: f)) for fp, f in prev], cur, ran={"KY01"})
     assert [f.object.table for f in new] == ["d"]
     assert [f.object.table for f in resolved] == ["a"]  # IX01 did not run: c is not resolved
 

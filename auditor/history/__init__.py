@@ -73,7 +73,7 @@ def compare_runs(prev: RunRecord | None, cur: RunRecord, store: str, run_id: int
         events.append(ResetEvent("counter_decrease", f"the counters of {decreased} tables went down (reset one by "
                                  "one): their scans count from then", objects=decreased))
     indexes = index_deltas(prev.indexes, cur.indexes, resets.tables)
-    new, resolved = finding_changes(prev.findings, cur.findings, ran, prev.checks_run)
+    new, resolved = finding_changes(prev.finding_sources(), cur.findings, ran, prev.checks_run)
     return HistoryComparison(
         store=store, run_id=run_id, target=cur.target, previous_run=previous_run(prev), interval_s=interval,
         new_findings=new, resolved_findings=resolved, statements=statements, vanished_statements=vanished,
@@ -83,21 +83,20 @@ def compare_runs(prev: RunRecord | None, cur: RunRecord, store: str, run_id: int
     ), recorded
 
 
-def record_and_compare(report: Report, location: str, options: HistoryOptions | None = None,
+def record_and_compare(report: Report, store: RunStore, options: HistoryOptions | None = None,
                        retention_days: float = RETENTION_DAYS) -> Report:
-    """Record ``report``'s run in the store at ``location`` and return it with its ``history``; then roll the
-    target's runs older than ``retention_days`` up daily (:meth:`RunStore.prune`)."""
+    """Record ``report``'s run in ``store`` and return it with its ``history``; then roll the target's runs
+    older than ``retention_days`` up daily (:meth:`RunStore.prune`)."""
     options = options or HistoryOptions()
     cur = run_record(report)
-    with open_store(location) as store:
-        # a partial or empty run is recorded, but neither compared (its findings are not the whole story) nor
-        # used as the next run's previous one
-        prev = store.previous_run(cur.target, cur.started_at) if cur.status == "ok" else None
-        session = _session_texts(report)
-        comparison, recorded = compare_runs(prev, cur, redact(location), 0, report.checks_run, options, session)
-        run_id = store.save_run(recorded)
-        store.prune(retention_days, target=cur.target)
-        runs, growers = trend_of(store, cur.target)
+    # a partial or empty run is recorded, but neither compared (its findings are not the whole story) nor used
+    # as the next run's previous one
+    prev = store.previous_run(cur.target, cur.started_at) if cur.status == "ok" else None
+    session = _session_texts(report)
+    comparison, recorded = compare_runs(prev, cur, redact(store.location), 0, report.checks_run, options, session)
+    run_id = store.save_run(recorded)
+    store.prune(retention_days, target=cur.target)
+    runs, growers = trend_of(store, cur.target)
     return dataclasses.replace(report, history=dataclasses.replace(comparison, run_id=run_id, trend=runs,
                                                                    growers=growers))
 
@@ -226,11 +225,11 @@ def one_target(store: RunStore, target: str | None) -> str:
     return targets[0]
 
 
-def attach_run_history(snap: Snapshot, location: str) -> Snapshot:
+def attach_run_history(snap: Snapshot, store: RunStore) -> Snapshot:
     """``snap`` with the facts of its target's previous runs (:class:`~auditor.model.RunHistory`), for the checks
     that judge over time."""
     from auditor.history.facts import run_history
     from auditor.history.record import snapshot_target
 
-    with open_store(location) as store:
-        return dataclasses.replace(snap, run_history=run_history(store, snapshot_target(snap), snap))
+    facts = run_history(store, snapshot_target(snap), snap)
+    return dataclasses.replace(snap, run_history=facts)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -261,13 +261,15 @@ def index_deltas(prev: Iterable[IndexCounters], cur: Iterable[IndexCounters], re
     return tuple(out)
 
 
-def finding_changes(prev: Iterable[tuple[str, Finding]], cur: Iterable[tuple[str, Finding]],
-                    ran: Collection[str], prev_ran: Collection[str] | None = None
-                    ) -> tuple[tuple[Finding, ...], tuple[Finding, ...]]:
-    """(new, resolved): findings by identity (check + object, as baselines), matched as a multiset. A finding
-    of a check that did not run this time is not resolved, and one of a check that did not run the previous
-    time (``prev_ran``, when recorded) is not new: neither was looked at."""
-    remaining = Counter(fp for fp, _ in prev)
+def finding_changes(prev: Iterable[tuple[str, str, Callable[[], Finding | None]]],
+                    cur: Iterable[tuple[str, Finding]], ran: Collection[str],
+                    prev_ran: Collection[str] | None = None) -> tuple[tuple[Finding, ...], tuple[Finding, ...]]:
+    """(new, resolved): findings by identity (check + object, as baselines), matched as a multiset. ``prev``
+    gives each previous finding's fingerprint, code, and a function that builds it (only resolved ones are
+    built). A finding of a check that did not run this time is not resolved, and one of a check that did not run
+    the previous time (``prev_ran``, when recorded) is not new: neither was looked at."""
+    prev = list(prev)
+    remaining = Counter(fp for fp, _, _ in prev)
     new: list[Finding] = []
     for fp, finding in cur:
         if remaining[fp] > 0:
@@ -275,11 +277,13 @@ def finding_changes(prev: Iterable[tuple[str, Finding]], cur: Iterable[tuple[str
         elif prev_ran is None or finding.code in prev_ran:
             new.append(finding)
     resolved: list[Finding] = []
-    for fp, finding in prev:
+    for fp, code, make in prev:
         if remaining[fp] > 0:
             remaining[fp] -= 1
-            if finding.code in ran:
-                resolved.append(finding)
+            if code in ran:
+                built = make()
+                if built is not None:
+                    resolved.append(built)
     return tuple(new), tuple(resolved)
 
 

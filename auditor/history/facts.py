@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from auditor.history.record import index_counters, table_counters, utc
+from auditor.history.record import table_counters, utc
 from auditor.history.store import RunStore
-from auditor.model import IndexHistory, RunHistory, Snapshot, TableHistory
+from auditor.model import IndexUsage, RunHistory, Snapshot, TableHistory
 
 # how far back the facts reach: IX01's and CP03's longest window (both 30 days by default), within the 35 days
 # of fine-grained runs the store keeps
@@ -27,23 +27,13 @@ def run_history(store: RunStore, target: str, snap: Snapshot, days: float = FACT
     marks.append((utc(snap.stats_reset) if snap.stats_reset else None,
                   utc(snap.server_started) if snap.server_started else None, snap.engine))
     resets = tuple([False] + [_counters_reset(marks[k - 1], marks[k]) for k in range(1, n)])
-    # IX01 judges indexes that enforce nothing: the others' series are not read
-    candidates = {(i.schema, i.table, i.name) for i in snap.indexes if not (i.is_unique or i.backs_constraint)}
-    scans: dict[tuple[str, str, str], list[int | None]] = {}
     rows: dict[tuple[str, str], list[int | None]] = {}
     sizes: dict[tuple[str, str], list[int | None]] = {}
     for k, r in enumerate(window):
         assert r.id is not None
-        for key, value in store.index_scans(r.id):
-            if key in candidates:
-                scans.setdefault(key, [None] * n)[k] = value
         for tkey, count, size in store.table_sizes(r.id):
             rows.setdefault(tkey, [None] * n)[k] = count
             sizes.setdefault(tkey, [None] * n)[k] = size
-    for ix in index_counters(snap):
-        key = (ix.schema, ix.table, ix.index)
-        if key in candidates:
-            scans.setdefault(key, [None] * n)[-1] = ix.scans
     for t in table_counters(snap):
         rows.setdefault((t.schema, t.table), [None] * n)[-1] = t.rows
         sizes.setdefault((t.schema, t.table), [None] * n)[-1] = t.bytes
@@ -52,7 +42,7 @@ def run_history(store: RunStore, target: str, snap: Snapshot, days: float = FACT
     return RunHistory(
         runs=len(runs), first_run_at=runs[0].started_at if runs else None, window_days=days, times=times,
         resets=resets,
-        indexes=tuple(IndexHistory(s, t, i, tuple(v)) for (s, t, i), v in scans.items()),
+        indexes=_index_usage(store, target, snap, now, resets[-1]),
         tables=tuple(TableHistory(s, t, tuple(rows[(s, t)]), tuple(v)) for (s, t), v in sizes.items()),
         database_bytes=tuple([r.db_bytes for r in window] + [sum(own) if own else None]),
     )
@@ -67,3 +57,23 @@ def _counters_reset(before: tuple[datetime | None, datetime | None, str],
     # MySQL/MariaDB count from the start; PostgreSQL keeps its counters across a clean restart
     return bool(engine == "mysql" and server_started is not None and before_start is not None
                 and server_started > before_start + timedelta(seconds=3))
+
+
+
+def _index_usage(store: RunStore, target: str, snap: Snapshot, now: datetime, reset_now: bool
+                 ) -> tuple[IndexUsage, ...]:
+    """The use of each index that enforces nothing (IX01 judges no other), this run's counter included."""
+    known = store.index_usage(target)
+    out = []
+    for ix in snap.indexes:
+        if ix.is_unique or ix.backs_constraint:
+            continue
+        seen = known.get((ix.schema, ix.table, ix.name))
+        if seen is None:
+            continue  # first recorded now: the store says nothing of it yet
+        first, last_used, last_scans = seen
+        if ix.scans is not None and ((ix.scans > 0 and (reset_now or last_scans is None or ix.scans < last_scans))
+                                     or (last_scans is not None and ix.scans > last_scans)):
+            last_used = now
+        out.append(IndexUsage(ix.schema, ix.table, ix.name, first, last_used))
+    return tuple(out)

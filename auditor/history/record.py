@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -101,6 +101,20 @@ class RunRecord:
     tables: tuple[TableCounters, ...] = ()
     indexes: tuple[IndexCounters, ...] = ()
     findings: tuple[tuple[str, Finding], ...] = ()  # (identity fingerprint, finding)
+    # a run read back from the store for a comparison: (fingerprint, code, stored form), rebuilt into findings
+    # only for those that need showing (the resolved ones), not thousands a night
+    stored_findings: tuple[tuple[str, str, str], ...] = ()
+
+    def finding_sources(self) -> list[tuple[str, str, Callable[[], Finding | None]]]:
+        """(fingerprint, code, a function giving the finding) for every finding of the run."""
+        out: list[tuple[str, str, Callable[[], Finding | None]]] = [
+            (fp, f.code, functools.partial(_same, f)) for fp, f in self.findings]
+        out.extend((fp, code, functools.partial(finding_of, text)) for fp, code, text in self.stored_findings)
+        return out
+
+
+def _same(finding: Finding) -> Finding | None:
+    return finding
 
 
 def utc(moment: datetime) -> datetime:
@@ -252,3 +266,26 @@ def run_record(report: Report, target: str | None = None) -> RunRecord:
            "tables": tables,
            "indexes": index_counters(snap)},
     )
+
+
+def finding_of(text: str) -> Finding | None:
+    """A finding from its stored form (the report's JSON form): built directly (thousands per run), by the
+    snapshot builder when the form has fields this code does not expect; None when neither fits."""
+    import json
+
+    from auditor.model import ObjectRef, Severity, SnapshotFieldError, from_jsonable
+
+    try:
+        doc = json.loads(text)
+        obj = dict(doc["object"])
+        if isinstance(obj.get("columns"), list):
+            obj["columns"] = tuple(obj["columns"])
+        return Finding(code=doc["code"], check=doc["check"], severity=Severity(doc["severity"]),
+                       category=doc["category"], object=ObjectRef(**obj), message=doc["message"],
+                       details=doc.get("details") or {}, remediation=doc.get("remediation"),
+                       doc_url=doc.get("doc_url"))
+    except (ValueError, KeyError, TypeError):
+        try:
+            return from_jsonable(Finding, json.loads(text))
+        except (ValueError, SnapshotFieldError):
+            return None

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from auditor.errors import AuditError
-from auditor.history.record import IndexCounters, RunRecord, StatementCounters, TableCounters
-from auditor.model import Finding, ObjectRef, Severity, SnapshotFieldError, from_jsonable
+from auditor.history.record import IndexCounters, RunRecord, StatementCounters, TableCounters, finding_of
+from auditor.model import Finding
 
 
 class StoreError(AuditError):
@@ -120,6 +120,16 @@ MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE runs ADD COLUMN rollup INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE runs ADD COLUMN checks_run TEXT",
         "ALTER TABLE findings ADD COLUMN form_key TEXT",
+        # per index: first recorded, last seen scanned (IX01's window without reading every run's counters)
+        """CREATE TABLE index_usage (
+            target TEXT NOT NULL,
+            schema_name TEXT NOT NULL,
+            table_name TEXT NOT NULL,
+            index_name TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_used TEXT,
+            last_scans BIGINT,
+            PRIMARY KEY (target, schema_name, table_name, index_name))""",
     )),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
@@ -280,7 +290,43 @@ class RunStore:
                        ((fp, f.code, _finding_json(f), key) for fp, f, key in changed))
             self._many("INSERT INTO run_findings (run_id, fingerprint, severity) VALUES (?, ?, ?)",
                        ((run_id, fp, f.severity.value) for fp, f in run.findings))
+            if run.status == "ok" and run.indexes:
+                self._track_index_usage(run, run_id)
         return run_id
+
+    def _track_index_usage(self, run: RunRecord, run_id: int) -> None:
+        """Keep ``index_usage`` up to date with this run: an index whose counter rose since the previous run (or
+        counts from a reset and is above zero) was used by this run's time; a dropped index is forgotten, so one
+        re-created under its name starts afresh."""
+        before = self._rows("SELECT stats_reset, server_started FROM runs WHERE target = ? AND status = 'ok' AND "
+                            "id <> ? AND started_at < ? ORDER BY started_at DESC, id DESC LIMIT 1",
+                            (run.target, run_id, _iso(run.started_at)))
+        reset = False
+        if before:
+            old_reset, old_start = _time(before[0][0]), _time(before[0][1])
+            reset = run.stats_reset is not None and (old_reset is None or run.stats_reset > old_reset)
+            reset = reset or (run.engine == "mysql" and run.server_started is not None and old_start is not None
+                              and run.server_started > old_start + timedelta(seconds=3))
+        known = self.index_usage(run.target)
+        now = _iso(run.started_at)
+        rows: list[tuple[str, str, str, str, str | None, str | None, int | None]] = []
+        for ix in run.indexes:
+            key = (ix.schema, ix.table, ix.index)
+            seen = known.pop(key, None)
+            if seen is None:
+                rows.append((run.target, *key, now, None, ix.scans))
+                continue
+            first, last_used, last_scans = seen
+            rose = ix.scans is not None and (
+                (ix.scans > 0 and (reset or last_scans is None or ix.scans < last_scans))
+                or (last_scans is not None and ix.scans > last_scans))
+            rows.append((run.target, *key, _iso(first), now if rose else _iso(last_used), ix.scans))
+        self._many("INSERT INTO index_usage (target, schema_name, table_name, index_name, first_seen, last_used, "
+                   "last_scans) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (target, schema_name, table_name, "
+                   "index_name) DO UPDATE SET first_seen = excluded.first_seen, last_used = excluded.last_used, "
+                   "last_scans = excluded.last_scans", rows)
+        self._many("DELETE FROM index_usage WHERE target = ? AND schema_name = ? AND table_name = ? AND "
+                   "index_name = ?", ((run.target, *key) for key in known))
 
     def prune(self, keep_days: float = RETENTION_DAYS, now: datetime | None = None, target: str | None = None,
               drop_days: float | None = None) -> PruneResult:
@@ -337,6 +383,13 @@ class RunStore:
         return [((r[0], r[1], r[2]), r[3]) for r in self._rows(
             "SELECT schema_name, table_name, index_name, scans FROM run_indexes WHERE run_id = ?", (run_id,))]
 
+    def index_usage(self, target: str) -> dict[tuple[str, str, str], tuple[datetime, datetime | None, int | None]]:
+        """Per index of ``target``: when it was first recorded, the last run that saw its scan counter rise (None:
+        never), and its counter then."""
+        return {(r[0], r[1], r[2]): (_time(r[3]) or datetime.now(UTC), _time(r[4]), r[5]) for r in self._rows(
+            "SELECT schema_name, table_name, index_name, first_seen, last_used, last_scans FROM index_usage "
+            "WHERE target = ?", (target,))}
+
     def table_sizes(self, run_id: int) -> list[tuple[tuple[str, str], int | None, int | None]]:
         return [((r[0], r[1]), r[2], r[3]) for r in self._rows(
             "SELECT schema_name, table_name, rows_count, bytes FROM run_tables WHERE run_id = ?", (run_id,))]
@@ -348,7 +401,8 @@ class RunStore:
         """The latest complete run of ``target`` that started before ``before``, with its counters."""
         rows = self._rows(f"SELECT {_RUN_COLUMNS} FROM runs WHERE target = ? AND status = 'ok' AND started_at < ? "
                           "ORDER BY started_at DESC, id DESC LIMIT 1", (target, _iso(before)))
-        return self._with_counters(_run_of(rows[0])) if rows else None
+        # its findings stay stored forms: the comparison rebuilds only the resolved ones
+        return self._with_counters(_run_of(rows[0]), full_findings=False) if rows else None
 
     def load_run(self, run_id: int, counters: bool = True) -> RunRecord | None:
         rows = self._rows(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
@@ -363,7 +417,7 @@ class RunStore:
         return [_run_of(r) for r in self._rows(f"SELECT {_RUN_COLUMNS} FROM runs {where} ORDER BY started_at, id",
                                                params)]
 
-    def _with_counters(self, run: RunRecord) -> RunRecord:
+    def _with_counters(self, run: RunRecord, full_findings: bool = True) -> RunRecord:
         rid = run.id
         statements = tuple(
             StatementCounters(r[0], r[1], r[2], bool(r[3]), r[4] or "", int(r[5]), float(r[6]), float(r[7]),
@@ -379,15 +433,18 @@ class RunStore:
             "n_tup_upd, n_tup_del FROM run_tables WHERE run_id = ?", (rid,)))
         indexes = tuple(IndexCounters(*r) for r in self._rows(
             "SELECT schema_name, table_name, index_name, scans, bytes FROM run_indexes WHERE run_id = ?", (rid,)))
+        stored = self._rows("SELECT r.fingerprint, f.code, f.finding FROM run_findings r JOIN findings f "
+                            "ON f.fingerprint = r.fingerprint WHERE r.run_id = ?", (rid,))
         findings: list[tuple[str, Finding]] = []
-        forms: dict[str, Finding | None] = {}
-        for fp, text in self._rows("SELECT r.fingerprint, f.finding FROM run_findings r JOIN findings f "
-                                   "ON f.fingerprint = r.fingerprint WHERE r.run_id = ?", (rid,)):
-            finding = forms[fp] if fp in forms else forms.setdefault(fp, _finding_of(text))
-            if finding is not None:  # a form this dbaudit cannot rebuild is left out rather than misread
-                findings.append((fp, finding))
+        if full_findings:
+            forms: dict[str, Finding | None] = {}
+            for fp, _, text in stored:
+                finding = forms[fp] if fp in forms else forms.setdefault(fp, finding_of(text))
+                if finding is not None:  # a form this dbaudit cannot rebuild is left out rather than misread
+                    findings.append((fp, finding))
         return RunRecord(**{**run.__dict__, "statements": statements, "tables": tables, "indexes": indexes,
-                            "findings": tuple(findings)})
+                            "findings": tuple(findings),
+                            "stored_findings": () if full_findings else tuple((r[0], r[1], r[2]) for r in stored)})
 
 
 @dataclass(frozen=True)
@@ -436,25 +493,6 @@ def _form_key(finding: Finding) -> str:
     text = repr((finding.severity.value, finding.message, finding.remediation, sorted(finding.details.items(),
                                                                                        key=lambda kv: kv[0])))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
-
-
-def _finding_of(text: str) -> Finding | None:
-    """A finding from its stored form: built directly (thousands per run), by the snapshot builder when the form
-    has fields this code does not expect; None when neither fits."""
-    try:
-        doc = json.loads(text)
-        obj = dict(doc["object"])
-        if isinstance(obj.get("columns"), list):
-            obj["columns"] = tuple(obj["columns"])
-        return Finding(code=doc["code"], check=doc["check"], severity=Severity(doc["severity"]),
-                       category=doc["category"], object=ObjectRef(**obj), message=doc["message"],
-                       details=doc.get("details") or {}, remediation=doc.get("remediation"),
-                       doc_url=doc.get("doc_url"))
-    except (ValueError, KeyError, TypeError):
-        try:
-            return from_jsonable(Finding, json.loads(text))
-        except (ValueError, SnapshotFieldError):
-            return None
 
 
 def _finding_json(finding: Finding) -> str:

@@ -1,7 +1,8 @@
 """Arithmetic over the run history's facts, pure: what the checks that judge over time compute.
 
 - IX01 (unused-index) judges an index by its scans across the stored runs of the last N days
-  (:func:`window_scans`), not since the last statistics reset, so a reset no longer blinds it.
+  (``RunHistory.indexes``, summed by the store), not since the last statistics reset, so a reset no longer
+  blinds it.
 - CP03 (growth-projection) fits the growth of each table and of the database by least squares over the runs of
   the last 7 and 30 days (:func:`growth_rate`), not from two points, so one odd run moves it little.
 """
@@ -11,32 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-from auditor.model import IndexHistory
-
-
-@dataclass(frozen=True)
-class Window:
-    scans: int  # scans counted across the window
-    days: float  # the time the window's runs cover
-    runs: int  # points in the window (this run included)
-    since: datetime
-
-
-def window_scans(history: IndexHistory, times: Sequence[datetime], resets: Sequence[bool], days: float,
-                 now: datetime) -> Window | None:
-    """The index's scans across the runs of the last ``days`` (``history.scans`` aligned with ``times``; a
-    counter that went down, or a reset, counts from the reset); None with fewer than two figures."""
-    start = now - timedelta(days=days)
-    points = [(at, scans, reset) for at, scans, reset in zip(times, history.scans, resets, strict=False)
-              if at >= start and scans is not None]
-    if len(points) < 2:
-        return None
-    total = 0
-    for (_, before, _), (_, after, reset) in zip(points, points[1:], strict=False):
-        assert before is not None and after is not None
-        total += after if reset or after < before else after - before
-    return Window(total, (points[-1][0] - points[0][0]).total_seconds() / 86_400, len(points), points[0][0])
 
 
 @dataclass(frozen=True)
@@ -62,3 +37,28 @@ def growth_rate(points: Sequence[tuple[datetime, int | None]], days: float, now:
         return None
     slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sxx
     return Growth(slope, len(chosen), xs[-1] - xs[0])
+
+
+class LinearFit:
+    """:func:`growth_rate` for many series over the same run times: the times' part of the least squares is
+    computed once (CP03 fits thousands of tables over the same runs)."""
+
+    def __init__(self, times: Sequence[datetime], days: float, now: datetime) -> None:
+        self.times, self.days, self.now = times, days, now
+        start = now - timedelta(days=days)
+        self.chosen = [k for k, at in enumerate(times) if at >= start]
+        first = times[self.chosen[0]] if self.chosen else now
+        self.xs = [(times[k] - first).total_seconds() / 86_400 for k in self.chosen]
+        self.mean_x = sum(self.xs) / len(self.xs) if self.xs else 0.0
+        self.sxx = sum((x - self.mean_x) ** 2 for x in self.xs)
+
+    def rate(self, values: Sequence[int | None], min_points: int = 2) -> Growth | None:
+        ys = [values[k] for k in self.chosen]
+        if any(y is None for y in ys):  # a table missing from some runs: fit the points it has
+            return growth_rate(list(zip(self.times, values, strict=False)), self.days, self.now, min_points)
+        if len(ys) < min_points or self.sxx <= 0:
+            return None
+        mean_y = sum(ys) / len(ys)  # type: ignore[arg-type]
+        slope = sum((x - self.mean_x) * (float(y or 0) - mean_y) for x, y in zip(self.xs, ys, strict=True)) \
+            / self.sxx
+        return Growth(slope, len(ys), self.xs[-1] - self.xs[0])
