@@ -373,8 +373,10 @@ def _launch(server: PostgresServer, user: _OsUser | None, timeout: float) -> boo
             with psycopg.connect(server.dsn(), connect_timeout=2):
                 return True
         except psycopg.OperationalError as exc:
-            # "starting up" and "connection refused" are expected for a moment; anything else is real.
-            if not re.search(r"starting up|refused|could not receive|server closed", str(exc), re.I):
+            # "starting up" and "connection refused" are expected for a moment (and "in recovery mode" / "not yet
+            # accepting connections" after a crash-like restart); anything else is real.
+            if not re.search(r"starting up|refused|could not receive|server closed|recovery|not yet accepting",
+                             str(exc), re.I):
                 raise ThrowawayError(f"cannot connect to the throwaway server: {exc}") from None
         time.sleep(0.05)
     raise ThrowawayError(f"postgres did not accept connections within {timeout:.0f} s:\n{server.log_tail()}")
