@@ -133,8 +133,18 @@ def _seed(server: PostgresServer, roles: str, extra: str = "") -> str:
         conn.execute("CREATE DATABASE shop")
     with server.connect("shop") as conn:
         conn.execute(SEED + extra)
-        # the seed's own writes are no evidence of how the cache serves reads: start this throwaway
-        # database's counters from zero (dbaudit itself never resets statistics)
+    # the seed's own writes are no evidence of how the cache serves reads: start this throwaway database's
+    # counters from zero (dbaudit itself never resets statistics) once the seeding backend has exited -- a
+    # backend may hold its block counts back (PostgreSQL 15+ flushes them when it can, at the latest when it
+    # exits), and counts flushed after the reset made ST08 fire on a loaded machine
+    with server.connect("shop") as conn:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = 'shop' "
+                               "AND pid <> pg_backend_pid() AND backend_type = 'client backend'").fetchone()
+            if row is not None and row[0] == 0:
+                break
+            time.sleep(0.05)
         conn.execute("SELECT pg_stat_reset()")
     return server.dsn("shop")
 
