@@ -32,6 +32,8 @@ demo: install
 	$(BIN)/python demo/run_demo.py
 
 bench: install
+	$(BIN)/python bench/bench_checks.py
+	$(BIN)/python bench/bench_scale.py
 	$(BIN)/python bench/bench_catalog.py
 	$(BIN)/python bench/bench_percentiles.py
 	$(BIN)/python bench/bench_normalization.py

@@ -21,14 +21,16 @@ so can any Python program::
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
 import os
 import stat
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 from auditor import baseline as baselines
 from auditor.config import Config, IgnoreRule, apply_severities, suppress
@@ -304,6 +306,8 @@ def _read_capped(path: str, max_bytes: int) -> str:
             if stat.S_ISREG(info.st_mode) and info.st_size > max_bytes:
                 raise SnapshotFileError(f"snapshot {path} is {limit}")
             head = handle.read(64 * 1024)
+            if head.startswith(GZIP_MAGIC):
+                return _read_gzip(path, handle, max_bytes, limit)
             if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
                 # /dev/zero, a binary file, a report saved by mistake: no need to read further
                 raise SnapshotFileError(f"{path} is not a dbaudit snapshot: it does not hold a JSON object")
@@ -315,6 +319,28 @@ def _read_capped(path: str, max_bytes: int) -> str:
     data = head + rest
     if len(data) > max_bytes:
         raise SnapshotFileError(f"snapshot {path} is {limit}")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise SnapshotFileError(f"{path} is not a dbaudit snapshot: it is not UTF-8 text") from None
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _read_gzip(path: str, handle: BinaryIO, max_bytes: int, limit: str) -> str:
+    """A snapshot saved as ``.json.gz`` (``dbaudit snapshot -o snap.json.gz``), read up to ``max_bytes`` once
+    decompressed: a small file that inflates to gigabytes ends as soon as it passes the limit."""
+    handle.seek(0)
+    try:
+        with gzip.GzipFile(fileobj=handle, mode="rb") as unzipped:
+            data = unzipped.read(max_bytes + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise SnapshotFileError(f"{path} is not a dbaudit snapshot: a damaged gzip file ({exc})") from None
+    if len(data) > max_bytes:
+        raise SnapshotFileError(f"snapshot {path} is {limit} once decompressed")
+    if not data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        raise SnapshotFileError(f"{path} is not a dbaudit snapshot: it does not hold a JSON object")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -102,6 +102,7 @@ class Table:
     engine: str | None = None  # storage engine (MySQL)
     columns: tuple[Column, ...] = ()
     stats: TableStats = field(default_factory=TableStats)
+    policy_columns: tuple[str, ...] = ()  # columns row-level security policies read (PostgreSQL)
 
     @property
     def qualified(self) -> str:
@@ -175,7 +176,7 @@ class Index:
     def table_key(self) -> tuple[str, str]:
         return (self.schema, self.table)
 
-    @property
+    @cached_property  # read for every index by several checks: computed once (frozen, so it cannot go stale)
     def columns(self) -> tuple[str | None, ...]:
         """Key columns in order; None at expression and prefix-key positions (a prefix is not the column's value:
         it serves neither a foreign key nor an ORDER BY on the column)."""
@@ -279,6 +280,9 @@ class ListProfile:
     # item occurs in at least two distinct values (tags reuse a vocabulary, prose does not); None: not measured.
     word_list_rows: int = 0
     item_recurrence: float | None = None
+    # share of the distinct items seen at two or more positions across values ("red,green" / "green,blue"),
+    # a value holding one item alone counting as position 0: pairs ("Smith, John") keep their parts in place
+    position_overlap: float | None = None
 
 
 @dataclass(frozen=True)
@@ -295,6 +299,53 @@ class ColumnSample:
 
 
 @dataclass(frozen=True)
+class ParentMatch:
+    """One column of a sampled table compared, row by row on the server, with one column of the row its foreign
+    key references: counts only, never values (the copies-through-foreign-keys probe, NF03/NF04)."""
+
+    column: str  # the sampled (child) table's column
+    parent_column: str  # the referenced table's column
+    compared: int = 0  # joined rows where either is non-null (a NULL beside a value disagrees)
+    equal: int = 0  # of them, rows where the two are equal (compared as text)
+
+
+@dataclass(frozen=True)
+class ForeignKeyJoin:
+    """A sample of a table's rows joined to the rows its foreign key references."""
+
+    constraint: str
+    columns: tuple[str, ...] = ()  # the foreign key's columns, in the sampled table
+    ref_schema: str = ""
+    ref_table: str = ""
+    rows: int = 0  # sampled rows that found their referenced row
+    parents: int = 0  # distinct referenced rows among them
+    matches: tuple[ParentMatch, ...] = ()
+    skipped_reason: str | None = None  # set when the join could not be read
+
+
+@dataclass(frozen=True)
+class GroupSelection:
+    """The rows of a group sample chosen for one candidate determinant: every row of each chosen value."""
+
+    determinant: tuple[str, ...]
+    mask: str = ""  # auditor.sampling.encode_codes of 1 (chosen for this determinant) / 0, row-aligned
+    rows: int = 0  # rows chosen for it
+
+
+@dataclass(frozen=True)
+class GroupSample:
+    """A second sample of a large table, keyed by the hash of candidate determinants, so that each chosen
+    determinant value comes with all its rows (codes only, like the uniform sample)."""
+
+    rows: int = 0
+    method: str = "hash"  # rows where hash(determinant) falls in a slice of the hash space
+    duration_s: float = 0.0
+    columns: tuple[ColumnSample, ...] = ()
+    selections: tuple[GroupSelection, ...] = ()
+    skipped_reason: str | None = None
+
+
+@dataclass(frozen=True)
 class TableSample:
     schema: str
     table: str
@@ -306,6 +357,8 @@ class TableSample:
     columns: tuple[ColumnSample, ...] = ()
     unsampled_columns: tuple[str, ...] = ()  # types without useful equality (bytea, json, arrays...) or no privilege
     skipped_reason: str | None = None  # set when the table was not sampled at all
+    fk_joins: tuple[ForeignKeyJoin, ...] = ()  # sampled rows compared with the rows their foreign keys reference
+    groups: GroupSample | None = None  # whole groups of high-cardinality candidate determinants (large tables)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -558,6 +611,12 @@ class Snapshot:
 
     # ---- lookups (computed once, not serialized) -------------------------------------------------------------
     @cached_property
+    def memo(self) -> dict[str, Any]:
+        """Values pure helpers derive from the whole snapshot, kept for the next caller (the snapshot is
+        frozen, so they cannot go stale): ``auditor.relations`` keeps its name-based references here."""
+        return {}
+
+    @cached_property
     def table_map(self) -> dict[tuple[str, str], Table]:
         return {t.key: t for t in self.tables}
 
@@ -615,11 +674,23 @@ class Snapshot:
         return self._indexes_by_table.get((schema, table), [])
 
     def constraints_of(self, schema: str, table: str, type: str | None = None) -> list[Constraint]:
-        cons = self._constraints_by_table.get((schema, table), [])
-        return [c for c in cons if type is None or c.type == type]
+        if type is None:
+            return self._constraints_by_table.get((schema, table), [])
+        return self._constraints_by_table_type.get((schema, table, type), [])
+
+    @cached_property
+    def _constraints_by_table_type(self) -> dict[tuple[str, str, str], list[Constraint]]:
+        out: dict[tuple[str, str, str], list[Constraint]] = {}
+        for c in self.constraints:
+            out.setdefault((c.schema, c.table, c.type), []).append(c)
+        return out
+
+    @cached_property
+    def _foreign_keys(self) -> tuple[Constraint, ...]:
+        return tuple(c for c in self.constraints if c.type == "foreign_key")
 
     def foreign_keys(self) -> Iterator[Constraint]:
-        return (c for c in self.constraints if c.type == "foreign_key")
+        return iter(self._foreign_keys)
 
     def has_extension(self, name: str) -> bool:
         return name in self.extensions
@@ -753,9 +824,17 @@ class Skipped:
 # --------------------------------------------------------------------------------------------------------------
 
 
+@functools.cache
+def _field_names(tp: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(tp))
+
+
 def _jsonable(value: Any) -> Any:
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value  # the common case first: a snapshot holds millions of these
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {name: _jsonable(getattr(value, name)) for name in _field_names(kind)}  # type: ignore[arg-type]
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, enum.Enum):
@@ -834,6 +913,18 @@ def _builder(tp: Any) -> Builder:
         members = typing.get_args(tp)
         optional = type(None) in members
         inner = [_builder(a) for a in members if a is not type(None)]
+        plain = [a for a in members if a is not type(None)]
+        if optional and len(plain) == 1 and plain[0] in (str, int, bool):
+            exact: Any = plain[0]
+            checked = inner[0]
+
+            def build_optional_scalar(value: Any) -> Any:
+                # the common case without a call; anything else goes through the checking builder
+                if value is None or type(value) is exact:
+                    return value
+                return checked(value)
+
+            return build_optional_scalar
 
         def build_union(value: Any) -> Any:
             if value is None:
@@ -858,14 +949,18 @@ def _builder(tp: Any) -> Builder:
         def build_sequence(value: Any) -> Any:
             if not isinstance(value, list):
                 raise SnapshotFieldError(f"expected an array, got {_json_type(value)}")
-            out = []
+            try:
+                return make([item(v) for v in value])
+            except SnapshotFieldError:
+                pass
+            # a bad item (rare): build them one by one again, so that the error names its position
             for i, v in enumerate(value):
                 try:
-                    out.append(item(v))
+                    item(v)
                 except SnapshotFieldError as exc:
                     exc.path.append(f"[{i}]")
                     raise
-            return make(out)
+            raise AssertionError("unreachable: an item failed once and not twice")  # pragma: no cover
 
         return build_sequence
     if origin in (dict, Mapping) or tp in (dict, Mapping) or origin is typing.Mapping:
@@ -917,55 +1012,156 @@ def _identity(value: Any) -> Any:
     return value
 
 
-def _checked(accepts: typing.Callable[[Any], bool], expected: str, convert: Builder = _identity) -> Builder:
-    def build(value: Any) -> Any:
-        if accepts(value):
-            return convert(value)
-        raise SnapshotFieldError(f"expected {expected}, got {_json_type(value)}")
-
-    return build
-
-
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _build_str(value: Any) -> Any:
+    if type(value) is str:
+        return value
+    if isinstance(value, str):
+        return value
+    raise SnapshotFieldError(f"expected a string, got {_json_type(value)}")
+
+
+def _build_float(value: Any) -> Any:
+    if type(value) is float and math.isfinite(value):
+        return value
+    if _is_number(value) and math.isfinite(value):
+        return float(value)
+    raise SnapshotFieldError(f"expected a finite number, got {_json_type(value)}")
+
+
+def _build_bool(value: Any) -> Any:
+    if value is True or value is False:
+        return value
+    raise SnapshotFieldError(f"expected true or false, got {_json_type(value)}")
+
+
+def _build_int(value: Any) -> Any:
+    if type(value) is int or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise SnapshotFieldError(f"expected an integer, got {_json_type(value)}")
+
+
 _SCALARS: dict[Any, Builder] = {
-    bool: _checked(lambda v: isinstance(v, bool), "true or false"),
-    int: _checked(lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
-    float: _checked(lambda v: _is_number(v) and math.isfinite(v), "a finite number", float),
-    str: _checked(lambda v: isinstance(v, str), "a string"),
+    bool: _build_bool,
+    int: _build_int,
+    float: _build_float,
+    str: _build_str,
 }
 
 
 def _dataclass_builder(tp: type) -> Builder:
     hints = typing.get_type_hints(tp)
-    fields = [(f.name, _builder(hints[f.name]),
-               f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
-              for f in dataclasses.fields(tp) if f.init]
+    init_fields = [f for f in dataclasses.fields(tp) if f.init]
+    builders = {f.name: _builder(hints[f.name]) for f in init_fields}
+    required = [f.name for f in init_fields
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    required_keys = frozenset(required)
+    # the fast construction below fills the instance's __dict__ directly: only for a plain frozen dataclass
+    # (no __post_init__, no slots, every field set by __init__)
+    plain = (not hasattr(tp, "__post_init__") and not hasattr(tp, "__slots__")
+             and len(init_fields) == len(dataclasses.fields(tp)))
+    defaults: dict[str, Any] | None = (
+        {f.name: f.default for f in init_fields if f.default is not dataclasses.MISSING} if plain else None)
+    factories = [(f.name, f.default_factory) for f in init_fields
+                 if f.default_factory is not dataclasses.MISSING]
 
     def build_dataclass(value: Any) -> Any:
         if not isinstance(value, dict):
             raise SnapshotFieldError(f"expected an object, got {_json_type(value)}")
         kwargs = {}
-        for name, build, required in fields:
-            if name in value:  # keys a newer writer added are ignored
-                try:
-                    kwargs[name] = build(value[name])
-                except SnapshotFieldError as exc:
-                    exc.path.append(f".{name}")
-                    raise
-            elif required:
-                error = SnapshotFieldError("missing")
-                error.path.append(f".{name}")
-                raise error
-        return tp(**kwargs)
+        # the keys present, not every field: a compact snapshot leaves out the fields at their default
+        for name, raw in value.items():
+            build = builders.get(name)
+            if build is None:
+                continue  # keys a newer writer added are ignored
+            try:
+                kwargs[name] = build(raw)
+            except SnapshotFieldError as exc:
+                exc.path.append(f".{name}")
+                raise
+        if not required_keys <= kwargs.keys():
+            name = next(n for n in required if n not in kwargs)
+            error = SnapshotFieldError("missing")
+            error.path.append(f".{name}")
+            raise error
+        if defaults is None:
+            return tp(**kwargs)
+        # what the generated __init__ does, without its per-field object.__setattr__ calls (the class is frozen):
+        # the defaults, fresh ones from the factories, then the values read
+        obj: Any = object.__new__(tp)
+        attrs = obj.__dict__
+        attrs.update(defaults)
+        for name, factory in factories:
+            if name not in kwargs:
+                attrs[name] = factory()
+        attrs.update(kwargs)
+        return obj
 
     return build_dataclass
 
 
+# The records a snapshot holds by the thousand, whose fields at their default a snapshot file leaves out; the
+# rest (the snapshot's own fields, notes, workload and sampling summaries) is written whole.
+_COMPACT_RECORDS = frozenset({
+    "Column", "TableStats", "Table", "IndexKey", "Index", "Constraint", "ColumnRef", "Sequence", "Statement",
+    "PlanScan", "IndexProposal", "PlanSummary", "ColumnSample", "ListProfile", "TableSample",
+    "RelationIo", "DefinerFunction", "ServerSetting", "Role", "Backend",
+})
+
+
+@functools.cache
+def _compact_plan(tp: type) -> tuple[tuple[str, bool, Any], ...]:
+    """(name, has a default, the default) per field: what :func:`_compact` leaves out."""
+    compact = tp.__name__ in _COMPACT_RECORDS
+    plan = []
+    for f in dataclasses.fields(tp):
+        if not compact:
+            plan.append((f.name, False, None))
+        elif f.default is not dataclasses.MISSING:
+            plan.append((f.name, True, f.default))
+        elif f.default_factory is not dataclasses.MISSING:
+            plan.append((f.name, True, f.default_factory()))
+        else:
+            plan.append((f.name, False, None))
+    return tuple(plan)
+
+
+def _compact(value: Any) -> Any:
+    """:func:`_jsonable`, leaving out the fields of the bulk records that hold their default: a 10,000-table
+    snapshot has some 100,000 columns, indexes and keys, most of whose optional fields are unset. Reading fills
+    them in again (a missing key takes the field's default), so the round trip gives the same snapshot."""
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value
+    if kind is tuple or kind is list:
+        return [_compact(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = {}
+        for name, has_default, default in _compact_plan(kind):  # type: ignore[arg-type]
+            v = getattr(value, name)
+            if has_default and (v is default or (type(v) is type(default) and v == default)):
+                continue
+            out[name] = _compact(v)
+        return out
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return {str(k): _compact(v) for k, v in value.items()}
+    if isinstance(value, set | frozenset):
+        return [_compact(v) for v in value]
+    return value
+
+
 def snapshot_to_dict(snapshot: Snapshot) -> dict[str, Any]:
-    return {f.name: _jsonable(getattr(snapshot, f.name)) for f in dataclasses.fields(snapshot)}
+    """The snapshot as plain JSON types; fields at their default are left out (see :func:`_compact`)."""
+    out: dict[str, Any] = _compact(snapshot)
+    out["format_version"] = snapshot.format_version  # always said: a reader checks it first
+    return out
 
 
 def snapshot_from_dict(data: Mapping[str, Any]) -> Snapshot:
@@ -985,8 +1181,11 @@ def snapshot_from_dict(data: Mapping[str, Any]) -> Snapshot:
     return result
 
 
-def snapshot_to_json(snapshot: Snapshot, indent: int | None = 1) -> str:
-    return json.dumps(snapshot_to_dict(snapshot), indent=indent, ensure_ascii=False)
+def snapshot_to_json(snapshot: Snapshot, indent: int | None = None) -> str:
+    """Compact JSON by default: Python's encoder is written in C only without indentation (a 10,000-table
+    snapshot takes seconds to indent), and the file is smaller. ``indent`` gives a readable one."""
+    separators = (",", ":") if indent is None else None
+    return json.dumps(snapshot_to_dict(snapshot), indent=indent, separators=separators, ensure_ascii=False)
 
 
 def snapshot_from_json(text: str) -> Snapshot:

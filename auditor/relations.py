@@ -26,7 +26,7 @@ from pglast import ast, parse_sql
 from pglast.enums import BoolExprType, NullTestType
 
 from auditor import sqlquote
-from auditor.model import Index, Snapshot, Table
+from auditor.model import Constraint, Index, Snapshot, Table
 
 # BRIN only narrows block ranges: every referential check on a delete would read large parts of the table
 FK_LOOKUP_METHODS_EXCLUDED = frozenset({"brin"})
@@ -159,6 +159,31 @@ def reference_candidates(snapshot: Snapshot, tables: list[Table]) -> list[tuple[
     return out
 
 
+def _named_references(snapshot: Snapshot) -> dict[tuple[str, str], list[tuple[Table, str, Table]]]:
+    """:func:`reference_candidates` over the snapshot's tables, by referenced table: computed once per snapshot
+    (WL03 asks for every hot lookup, and each pass reads every column of every table)."""
+    found = snapshot.memo.get("named_references")
+    if found is None:
+        tables = [t for t in snapshot.tables if t.kind in ("table", "partitioned")]
+        found = {}
+        for child, column, target in reference_candidates(snapshot, tables):
+            found.setdefault(target.key, []).append((child, column, target))
+        snapshot.memo["named_references"] = found
+    return found  # type: ignore[no-any-return]
+
+
+def _foreign_keys_to(snapshot: Snapshot) -> dict[tuple[str, str], list[Constraint]]:
+    """The foreign keys by the table they reference, in snapshot order; once per snapshot."""
+    found = snapshot.memo.get("foreign_keys_to")
+    if found is None:
+        found = {}
+        for fk in snapshot.foreign_keys():
+            if fk.ref_table_key is not None:
+                found.setdefault(fk.ref_table_key, []).append(fk)
+        snapshot.memo["foreign_keys_to"] = found
+    return found  # type: ignore[no-any-return]
+
+
 def referencing_columns(snapshot: Snapshot, schema: str, table: str,
                         columns: Sequence[str]) -> dict[tuple[str, str], list[str]]:
     """The tables whose rows name one row of ``schema.table`` by ``columns``, with how: table key -> labels.
@@ -169,15 +194,14 @@ def referencing_columns(snapshot: Snapshot, schema: str, table: str,
     """
     out: dict[tuple[str, str], list[str]] = {}
     declared: set[tuple[str, str, str]] = set()
-    for fk in snapshot.foreign_keys():
-        if fk.ref_table_key == (schema, table) and sorted(fk.ref_columns) == sorted(columns):
+    for fk in _foreign_keys_to(snapshot).get((schema, table), ()):
+        if sorted(fk.ref_columns) == sorted(columns):
             out.setdefault(fk.table_key, []).append(f"{fk.schema}.{fk.table}({', '.join(fk.columns)}) [{fk.name}]")
             declared.update((fk.schema, fk.table, c) for c in fk.columns)
     pk = snapshot.constraints_of(schema, table, "primary_key")
     if len(columns) == 1 and pk and tuple(pk[0].columns) == tuple(columns):
-        tables = [t for t in snapshot.tables if t.kind in ("table", "partitioned")]
-        for child, column, target in reference_candidates(snapshot, tables):
-            if target.key == (schema, table) and (child.schema, child.name, column) not in declared:
+        for child, column, _target in _named_references(snapshot).get((schema, table), ()):
+            if (child.schema, child.name, column) not in declared:
                 out.setdefault(child.key, []).append(
                     f"{child.schema}.{child.name}({column}), named after {schema}.{table}")
     return out
@@ -234,6 +258,8 @@ def serves_fk_lookup(index: Index, columns: Sequence[str]) -> bool:
     if len(index.keys) < n:
         return False
     leading = index.columns[:n]
+    if leading[0] not in columns:  # the common case, rejected before the sorting below
+        return False
     if any(c is None for c in leading) or sorted(c for c in leading if c is not None) != sorted(columns):
         return False
     return implied_by_lookup(index.predicate, columns)
@@ -276,19 +302,26 @@ class IndexNames:
     schema, on MySQL an index name is unique per table. Built once per run; each name given is reserved."""
 
     def __init__(self, snapshot: Snapshot) -> None:
+        self._snapshot = snapshot
         self._per_table = snapshot.engine == "mysql"
-        self._taken: dict[tuple[str, ...], set[str]] = {}
-        for ix in snapshot.indexes:
-            self._taken.setdefault(self._space(ix.schema, ix.table), set()).add(ix.name)
-        if not self._per_table:
-            for t in snapshot.tables:
-                self._taken.setdefault((t.schema,), set()).add(t.name)
+        self._taken: dict[tuple[str, ...], set[str]] | None = None  # read on the first name asked for
 
     def _space(self, schema: str, table: str) -> tuple[str, ...]:
         return (schema, table) if self._per_table else (schema,)
 
+    def _names_taken(self) -> dict[tuple[str, ...], set[str]]:
+        if self._taken is None:
+            taken: dict[tuple[str, ...], set[str]] = {}
+            for ix in self._snapshot.indexes:
+                taken.setdefault(self._space(ix.schema, ix.table), set()).add(ix.name)
+            if not self._per_table:
+                for t in self._snapshot.tables:
+                    taken.setdefault((t.schema,), set()).add(t.name)
+            self._taken = taken
+        return self._taken
+
     def new(self, schema: str, table: str, columns: Sequence[str]) -> str:
-        taken = self._taken.setdefault(self._space(schema, table), set())
+        taken = self._names_taken().setdefault(self._space(schema, table), set())
         name = new_index_name(table, columns)
         n = 1
         while name in taken:

@@ -22,14 +22,24 @@ import math
 import re
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from auditor.model import ColumnSample, ListProfile, Note, Sampling, Table, TableSample
+from auditor.model import (
+    ColumnSample,
+    Constraint,
+    GroupSample,
+    GroupSelection,
+    ListProfile,
+    Note,
+    Sampling,
+    Table,
+    TableSample,
+)
 
 if TYPE_CHECKING:
     from auditor.connectors import CollectOptions
@@ -53,10 +63,21 @@ class SamplingBudget:
     max_columns: int = 100  # wider tables are skipped
     max_table_bytes: int = 1 << 40  # 1 TiB: above it even TABLESAMPLE SYSTEM is not worth the risk
     full_read_rows: int = 20_000  # tables estimated at or below this are read whole (up to rows_per_table)
+    # whole-group sample: tables estimated above this are not scanned for it; on PostgreSQL their candidate
+    # determinants that lead an index are read through it instead (= ANY of values drawn by TABLESAMPLE)
+    group_scan_max_rows: int = 5_000_000
     bernoulli_max_rows: int = 1_000_000  # up to this, row-level BERNOULLI; above, block-level SYSTEM
     profile_chars: int = 512  # text is cut to this length before profiling
     show_samples: bool = False
     examples_per_column: int = 3
+    # values one table's sample may hold on the client (rows x sampled expressions): the timeouts bound the
+    # server's work, this bounds the client's time and memory (hashing, list profiles, the dependency checks)
+    # whatever --sample-rows asks; the default rows of the widest sampled table stay below it
+    max_values: int = 2_000_000
+
+    def rows_for(self, values_per_row: int) -> int:
+        """Rows to sample from a table whose sample holds ``values_per_row`` values per row."""
+        return max(1, min(self.rows_per_table, self.max_values // max(1, values_per_row)))
 
     @classmethod
     def from_options(cls, options: CollectOptions) -> SamplingBudget:
@@ -110,6 +131,141 @@ def sample_examples(texts: Iterable[str | None], limit: int, max_chars: int = 80
             if len(seen) >= limit:
                 return tuple(seen)
     return tuple(seen)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Copies through foreign keys: which child/parent column pairs the join probe compares
+# ------------------------------------------------------------------------------------------------------------
+
+MAX_PAIRS_PER_FK = 120  # aggregates per join query stay bounded whatever the tables' widths
+
+_FAMILIES = {
+    "text": "text", "character varying": "text", "varchar": "text", "character": "text", "char": "text",
+    "bpchar": "text", "citext": "text", "name": "text", "tinytext": "text", "mediumtext": "text",
+    "longtext": "text", "enum": "text", "smallint": "int", "integer": "int", "bigint": "int", "int": "int",
+    "tinyint": "int", "mediumint": "int", "int2": "int", "int4": "int", "int8": "int", "numeric": "number",
+    "decimal": "number", "real": "float", "double precision": "float", "double": "float", "float": "float",
+    "money": "number", "timestamp with time zone": "time", "timestamp without time zone": "time",
+    "timestamp": "time", "datetime": "time", "date": "date", "uuid": "uuid", "boolean": "bool", "bool": "bool",
+}
+
+
+def type_family(data_type: str) -> str:
+    """A coarse family of a column type: columns of one family can hold copies of each other."""
+    base = data_type.lower().split("(", 1)[0].strip()
+    for suffix in (" unsigned", " zerofill"):
+        base = base.removesuffix(suffix)
+    return _FAMILIES.get(base, base)
+
+
+def copy_pairs(child: Table, parent: Table, fk: Constraint, sampled: Callable[[str], bool],
+               key_columns: Iterable[str] = (), limit: int = MAX_PAIRS_PER_FK) -> list[tuple[str, str]]:
+    """(child column, parent column) pairs the foreign-key join probe compares: same type family, both of a
+    sampled type; not the foreign key's own columns, not the child's key columns (they identify, they are
+    not copies), not the referenced key. Nearest names first, at most ``limit`` pairs."""
+    skip_child = set(fk.columns) | set(key_columns)
+    skip_parent = set(fk.ref_columns)
+    kids = [c for c in child.columns if c.name not in skip_child and sampled(c.data_type)]
+    parents = [c for c in parent.columns if c.name not in skip_parent and sampled(c.data_type)]
+    pairs = [(k.name, p.name) for k in kids for p in parents if type_family(k.data_type) == type_family(p.data_type)]
+
+    def nearness(pair: tuple[str, str]) -> tuple[int, int]:
+        k, p = pair[0].lower(), pair[1].lower()
+        return (0 if k == p else 1 if k.endswith(p) or p.endswith(k) else 2, 0)
+
+    return sorted(pairs, key=nearness)[:limit]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Group sampling: whole groups of high-cardinality candidate determinants
+# ------------------------------------------------------------------------------------------------------------
+
+MAX_GROUP_CANDIDATES = 6  # determinants per table whose groups a second, hash-keyed sample keeps whole
+HASH_SLICES = 1 << 20  # the hash space is cut into this many slices; a candidate takes the first k
+GROUP_SEED = 7  # a seed of its own, so that the chosen values do not follow the uniform sample's order
+_GROUP_FAMILIES = ("text", "int", "uuid", "number")  # codes, ids, names; not floats, times or flags
+_IDISH = ("_id", "id", "_code", "code", "_no", "_num", "_key", "sku", "zip", "postcode", "postal_code", "_ref")
+
+
+def group_candidates(table: Table, sample: TableSample, constraints: Iterable[Constraint],
+                     rows_per_table: int, limit: int = MAX_GROUP_CANDIDATES) -> list[tuple[str, ...]]:
+    """Candidate determinants whose groups the uniform sample cannot see whole, best first.
+
+    The uniform sample of a large table almost never holds two rows of a value that occurs two or three
+    times in the table: a code with tens of thousands of values, an order id of a composite-key order-lines
+    table, a foreign key. Those are the candidates: proper leading prefixes and single columns of composite
+    declared keys (2NF), foreign keys (3NF), and other columns of a code-like type whose values rarely repeat
+    in the sample (fewer than two rows per value) and are mostly non-NULL. Declared single-column keys are
+    never candidates (their groups are one row). None when the uniform sample read the whole table (a plain
+    read that stopped short of its LIMIT).
+    """
+    if sample.rows == 0 or (sample.method in ("full", "first_rows") and sample.rows < rows_per_table):
+        return []
+    frame = SampleFrame(sample)
+    cols = {c.name: c for c in table.columns}
+    constraints = list(constraints)
+    unique_one = {k.columns[0] for k in constraints if k.type in ("primary_key", "unique") and len(k.columns) == 1}
+
+    def sparse(det: tuple[str, ...]) -> bool:
+        if not all(c in frame for c in det):
+            return False
+        codes = frame.combined(det)
+        nonnull = int((codes >= 0).sum())
+        if nonnull < max(20, sample.rows // 2):
+            return False  # NULL-heavy: not a determinant worth a scan
+        distinct = int(np.unique(codes[codes >= 0]).size)
+        return nonnull / max(distinct, 1) < 2.0 * 1.5  # fewer than ~3 rows per value: support is thin
+
+    found: list[tuple[str, ...]] = []
+    for k in constraints:
+        if k.type in ("primary_key", "unique") and len(k.columns) > 1:
+            found += [tuple(k.columns[:i]) for i in range(1, len(k.columns))]
+            found += [(c,) for c in k.columns[1:]]
+    for k in constraints:
+        if k.type == "foreign_key" and k.columns:
+            found.append(tuple(k.columns))
+    others = [c.name for c in table.columns if type_family(c.data_type) in _GROUP_FAMILIES]
+    others.sort(key=lambda n: 0 if n.lower().endswith(_IDISH) else 1)
+    found += [(c,) for c in others]
+    out: list[tuple[str, ...]] = []
+    for det in dict.fromkeys(found):
+        if len(det) == 1 and det[0] in unique_one or not all(c in cols for c in det) or not sparse(det):
+            continue
+        out.append(det)
+        if len(out) >= limit:
+            break
+    return out
+
+
+def group_threshold(estimated_rows: int | None, rows_per_table: int, candidates: int) -> int:
+    """How many of the ``HASH_SLICES`` slices each candidate takes: about rows_per_table / candidates rows."""
+    est = max(int(estimated_rows or 0), 1)
+    share = 0.8 * (rows_per_table / max(candidates, 1)) / est  # 80 %: LIMIT should not cut the scan short
+    return max(1, min(HASH_SLICES, int(share * HASH_SLICES)))
+
+
+def group_sample(columns: Sequence[tuple[str, str]], hashes: Sequence[Sequence[object]],
+                 selections: Sequence[tuple[tuple[str, ...], Sequence[object]]], duration_s: float) -> GroupSample:
+    """The GroupSample of rows fetched by a connector: per column its hashes (row-aligned), per candidate
+    determinant the rows chosen for it (truthy flags)."""
+    cols = tuple(column_sample(name, data_type, values) for (name, data_type), values in zip(columns, hashes,
+                                                                                             strict=True))
+    sels = []
+    for det, flags in selections:
+        mask = np.array([1 if f else 0 for f in flags], dtype=np.int64)
+        sels.append(GroupSelection(determinant=tuple(det), mask=encode_codes(mask), rows=int(mask.sum())))
+    rows = len(hashes[0]) if hashes else 0
+    return GroupSample(rows=rows, duration_s=round(duration_s, 4), columns=cols, selections=tuple(sels))
+
+
+def group_frames(sample: TableSample) -> list[tuple[tuple[str, ...], SampleFrame]]:
+    """(determinant, frame of the rows chosen for it) for each selection of the table's group sample."""
+    g = sample.groups
+    if g is None or g.skipped_reason is not None or not g.rows:
+        return []
+    codes = {c.name: decode_codes(c.codes) for c in g.columns}
+    whole = SampleFrame(None, codes)
+    return [(sel.determinant, whole.rows_where(decode_codes(sel.mask) == 1)) for sel in g.selections if sel.rows]
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -253,12 +409,16 @@ def _item_class(item: str) -> str | None:
         return "url"
     if _ALPHA_WORDS.match(item):
         words = item.lower().replace("-", " ").replace("'", " ").split()
-        if len(words) > MAX_ITEM_WORDS or any(w in _STOP_WORDS for w in words):
-            return None
+        if len(words) > MAX_ITEM_WORDS or words[0] in _STOP_WORDS or words[-1] in _STOP_WORDS:
+            return None  # "and it works", "I liked it": prose; "Behind the Scenes" is a name
         return "words"
     if _TOKEN.match(item):
         return "token"
     return None  # "12 Main St", "IL 62701": multi-word with digits is an address part, not a list item
+
+
+_MIXABLE = frozenset({"int", "words", "token"})
+RECURRING_SHAPES = ("words", "mixed")  # shapes prose can take: counted as lists only when their items recur
 
 
 def list_shape(value: str) -> tuple[str, list[str], str] | None:
@@ -291,6 +451,8 @@ def list_shape(value: str) -> tuple[str, list[str], str] | None:
         classes = {_item_class(i) for i in items}
         if len(classes) == 1 and None not in classes:
             return delim, items, classes.pop() or ""
+        if None not in classes and classes <= _MIXABLE:
+            return delim, items, "mixed"  # codes and words ("A12, blue, XL-3"): a list if its items recur
     return None
 
 
@@ -317,6 +479,23 @@ def item_recurrence(lists: Iterable[tuple[str, ...]]) -> float | None:
     return round(recurring / total, 3) if total else None
 
 
+def position_overlap(lists: Iterable[tuple[str, ...]], singles: Iterable[str] = ()) -> float | None:
+    """Share of the distinct items of ``lists`` seen at two or more positions (a value holding one item
+    alone counts as position 0). Pairs keep their parts in place ("Smith, John": surnames first, given names
+    second; "Austin, TX"); lists do not ("red,green", "green,blue"). None without a list to measure."""
+    positions: dict[str, set[int]] = {}
+    for items in lists:
+        for i, item in enumerate(items):
+            positions.setdefault(item, set()).add(i)
+    if not positions:
+        return None
+    for item in singles:
+        if item in positions:
+            positions[item].add(0)
+    moved = sum(1 for p in positions.values() if len(p) > 1)
+    return round(moved / len(positions), 3)
+
+
 def list_profile(values: Iterable[str | None]) -> ListProfile:
     """Count the values that hold delimited lists, for the dominant delimiter.
 
@@ -325,22 +504,30 @@ def list_profile(values: Iterable[str | None]) -> ListProfile:
     non_null = 0
     per_delim: dict[str, list[int]] = {}
     word_lists: dict[str, list[tuple[str, ...]]] = {}  # word-group lists per delimiter, items case-folded
+    all_lists: dict[str, set[tuple[str, ...]]] = {}  # distinct lists per delimiter, items case-folded
+    singles: set[str] = set()  # short values that hold no list: an item standing alone
     for v in values:
         if v is None:
             continue
         non_null += 1
         found = list_shape(v)
         if found is None:
+            text = " ".join(v.lower().split())
+            if text and len(text) <= MAX_ITEM_CHARS:
+                singles.add(text)
             continue
         delim, items, shape = found
         per_delim.setdefault(delim, []).append(len(items))
-        if shape == "words":
-            word_lists.setdefault(delim, []).append(tuple(" ".join(i.lower().split()) for i in items))
+        folded = tuple(" ".join(i.lower().split()) for i in items)
+        all_lists.setdefault(delim, set()).add(folded)
+        if shape in RECURRING_SHAPES:
+            word_lists.setdefault(delim, []).append(folded)
     if not per_delim:
         return ListProfile(non_null=non_null)
     delim, counts = max(per_delim.items(), key=lambda kv: len(kv[1]))
     words = word_lists.get(delim, [])
     return ListProfile(
+        position_overlap=position_overlap(all_lists.get(delim, set()), singles),
         non_null=non_null,
         list_rows=len(counts),
         delimiter=delim,
@@ -379,6 +566,9 @@ class Dependency:
     dependent_distinct: int
     violations: int  # rows to remove for the FD to hold exactly
     chance: float  # probability that independent columns would look this dependent
+    groups: int = 0  # determinant values whose rows were examined together (repeated groups, or parents)
+    kind: str = "uniform"  # the sample that showed it: "uniform", "groups" (whole groups), "foreign_key_join"
+    copies: str | None = None  # "schema.table.column" of the referenced row's column the dependent equals
 
     @property
     def error(self) -> float:
@@ -397,17 +587,43 @@ class Dependency:
             "violating_rows": self.violations,
             "confidence": round(self.confidence, 4),
             "chance": float(f"{self.chance:.3g}"),
+            "groups": self.groups,
+            "sampling": self.kind,
+            **({"copies": self.copies} if self.copies else {}),
         }
 
 
 class SampleFrame:
     """A table sample decoded for analysis: one code array per column, rows aligned."""
 
-    def __init__(self, sample: TableSample) -> None:
+    def __init__(self, sample: TableSample | None, codes: dict[str, Codes] | None = None) -> None:
         self.sample = sample
-        self.codes: dict[str, Codes] = {c.name: decode_codes(c.codes) for c in sample.columns}
-        self.rows = sample.rows
+        self.codes: dict[str, Codes] = codes if codes is not None else \
+            {c.name: decode_codes(c.codes) for c in sample.columns} if sample is not None else {}
+        self.rows = sample.rows if sample is not None else len(next(iter(self.codes.values()), ()))
         self._stats: dict[str, tuple[int, int, float]] = {}
+
+    def rows_where(self, mask: npt.NDArray[np.bool_]) -> SampleFrame:
+        """The frame of the rows ``mask`` selects."""
+        return SampleFrame(None, {name: c[mask] for name, c in self.codes.items()})
+
+    def first_of_each(self, columns: Sequence[str]) -> SampleFrame:
+        """One row per distinct value of ``columns`` (rows where any is NULL dropped): facts stored once per
+        determinant value, counted once."""
+        combined = self.combined(columns)
+        _, first = np.unique(combined, return_index=True)
+        mask = np.zeros(self.rows, dtype=bool)
+        mask[first] = True
+        return self.rows_where(mask & (combined >= 0))
+
+    def collision(self, column: str) -> float:
+        """Probability that two sampled non-null values of ``column`` drawn at random are equal."""
+        c = self.codes[column]
+        c = c[c >= 0]
+        if not c.size:
+            return 1.0
+        p = np.bincount(c).astype(np.float64) / c.size
+        return float((p * p).sum())
 
     def __contains__(self, column: str) -> bool:
         return column in self.codes
@@ -511,6 +727,7 @@ def dependency(frame: SampleFrame, det: _Determinant, determinant: tuple[str, ..
         dependent_distinct=dep_distinct,
         violations=violations,
         chance=chance,
+        groups=int(det.sizes.size),
     )
 
 
@@ -532,3 +749,23 @@ def find_dependencies(frame: SampleFrame, determinants: Iterable[tuple[str, ...]
             if found is not None:
                 out.append(found)
     return out
+
+
+def judge(frame: SampleFrame, determinant: Sequence[str], dependent: str, th: FdThresholds) -> Dependency | None:
+    """The one dependency ``determinant -> dependent`` on ``frame``, or None when it does not hold there."""
+    if not all(c in frame for c in (*determinant, dependent)):
+        return None
+    det = _Determinant(frame.combined(determinant))
+    return dependency(frame, det, tuple(determinant), dependent, th) if det.usable(th) else None
+
+
+def violations_on(frame: SampleFrame, determinant: Sequence[str], dependent: str) -> tuple[int, int]:
+    """(rows in repeated determinant groups, rows to remove for determinant -> dependent to hold) on frame."""
+    if not all(c in frame for c in (*determinant, dependent)):
+        return 0, 0
+    det = _Determinant(frame.combined(determinant))
+    if det.support == 0:
+        return 0, 0
+    y = frame.codes[dependent][det.mask][det.repeated] + 1
+    kept, _ = _kept_rows(det.x, y)
+    return det.support, det.support - kept

@@ -28,6 +28,7 @@ from typing import Any
 
 from pglast import ast, parse_sql
 from pglast.enums import A_Expr_Kind, BoolExprType, SetOperation
+from pglast.parser import parse_sql_json
 
 from auditor.model import Index, IndexProposal, PlanScan, PlanSummary, Snapshot, Statement, Table
 from auditor.relations import is_partition_tree, members, named_table, planned_rows, referencing_columns
@@ -41,6 +42,8 @@ INDEX_SCANS = frozenset({"Index Scan", "Index Only Scan", "Bitmap Heap Scan", "I
 SEQ_SCANS = frozenset({"Seq Scan", "Parallel Seq Scan", "Full Table Scan"})
 CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
 DEFAULT_LARGE_ROWS = 10_000
+# the statement kinds EXPLAIN accepts (QueryShape.kind)
+EXPLAINABLE = frozenset({"select", "insert", "update", "delete", "merge"})
 
 # The marker every SQL text dbaudit sends starts with, so its own statements can be told apart in
 # pg_stat_statements (which records neither application_name nor the client).
@@ -100,7 +103,10 @@ class LatencyModel:
         return origin, math.log(m) - sigma2 / 2, math.sqrt(sigma2)
 
     def cdf(self, x: float) -> float:
-        params = self._params()
+        return self._cdf(self._params(), x)
+
+    def _cdf(self, params: tuple[float, float, float] | None, x: float) -> float:
+        """The CDF at ``x`` given :meth:`_params` (computed once by :func:`mixture_quantile`, not per point)."""
         if params is None:
             if self.calls == 2 and self.high > self.low:
                 return 0.0 if x < self.low else (0.5 if x < self.high else 1.0)
@@ -138,8 +144,11 @@ def mixture_quantile(models: Sequence[LatencyModel], q: float, weights: Sequence
     if total <= 0:
         raise ValueError("weights sum to zero")
 
+    # each model's log-normal parameters once: the bisection evaluates every model's CDF up to 100 times
+    fitted = [(wi, m, m._params()) for wi, m in zip(w, models, strict=True)]
+
     def cdf(x: float) -> float:
-        return sum(wi * m.cdf(x) for wi, m in zip(w, models, strict=True)) / total
+        return sum(wi * m._cdf(params, x) for wi, m, params in fitted) / total
 
     lo = min(m.low for m in models)
     hi = max(m.high for m in models)
@@ -170,13 +179,31 @@ class WorkloadLatency:
     )
 
 
+_PAGING_WORD = re.compile(r"\b(?:offset|limit)\b", re.IGNORECASE)
+
+
+_CATALOG_WORD = re.compile(r"pg_|information_schema", re.IGNORECASE)
+
+
+def may_read_catalog(text: str) -> bool:
+    """Whether :attr:`QueryShape.catalog_only` can hold: a catalog relation's name holds ``pg_`` (pg_catalog,
+    pg_class...) or is information_schema's, whatever its case; a text with neither needs no parse."""
+    return _CATALOG_WORD.search(text) is not None
+
+
+def may_page(text: str) -> bool:
+    """Whether the text can hold an OFFSET: every OFFSET is written with the word OFFSET, or on MySQL as
+    ``LIMIT n, m``; a text with neither word needs no parse to know it has none."""
+    return _PAGING_WORD.search(text) is not None
+
+
 def latency_statements(snapshot: Snapshot) -> list[Statement]:
     """The statements that count in the latency figures: top-level, called, not transaction or session control."""
     out = []
     for stmt in snapshot.statements:
         if not stmt.toplevel or stmt.calls <= 0:
             continue
-        if query_shape(snapshot, stmt.query).kind == "session":
+        if query_kind(snapshot, stmt.query) == "session":
             continue
         out.append(stmt)
     return out
@@ -204,6 +231,17 @@ def statement_percentile(stmt: Statement, q: float) -> float:
     """A statement's P95 / P99: the server's own figure where it keeps one (MySQL 8), else the model's estimate."""
     own = stmt.p95_ms if q == 0.95 else stmt.p99_ms if q == 0.99 else None
     return own if own is not None else LatencyModel.of(stmt).quantile(q)
+
+
+def query_kind(snapshot: Snapshot, text: str) -> str:
+    """The kind of a statement (:attr:`QueryShape.kind`) without building its parse tree on PostgreSQL.
+
+    Every statement's kind is needed (latency figures, the median of WL03), its tree only for a few: parsing
+    to Python objects costs some 20 times more than the kind alone.
+    """
+    if snapshot.engine == "mysql":
+        return query_shape(snapshot, text).kind
+    return statement_kind(text)
 
 
 def query_shape(snapshot: Snapshot, text: str) -> QueryShape:
@@ -267,7 +305,7 @@ class QueryShape:
 
     @property
     def explainable(self) -> bool:
-        return self.kind in ("select", "insert", "update", "delete", "merge")
+        return self.kind in EXPLAINABLE
 
     @property
     def not_explained_reason(self) -> str:
@@ -309,6 +347,31 @@ def _walk(node: Any) -> Iterator[Any]:
     elif isinstance(node, tuple | list):
         for item in node:
             yield from _walk(item)
+
+
+_TOP_NODE = re.compile(r'"stmts":\[\{"stmt":\{"(\w+)"')
+
+
+@functools.lru_cache(maxsize=65536)
+def statement_kind(text: str) -> str:
+    """``analyze_query(text).kind``, from libpg_query's JSON output read only as far as the statement's node
+    name: the same parser, so the same verdict (unparsed included), at a fraction of the cost."""
+    try:
+        tree = parse_sql_json(text)
+    except Exception:  # noqa: BLE001 - as analyze_query: pglast raises ParseError and a few others
+        return "unparsed"
+    top = _TOP_NODE.search(tree[:200])
+    if top is None:
+        return "unparsed"  # no statement: an empty text
+    node = getattr(ast, top.group(1), None)
+    if node is None:
+        return "utility"
+    if node is ast.ExplainStmt:
+        return "utility"
+    kind = next((k for t, k in _KINDS.items() if issubclass(node, t)), None)
+    if kind is None:
+        kind = "session" if issubclass(node, _SESSION_NODES) else "utility"
+    return kind
 
 
 @functools.lru_cache(maxsize=8192)
@@ -827,6 +890,30 @@ class Loop:
         return self.rows / self.calls if self.calls else 0.0
 
 
+ParentIndex = dict[tuple[str, str], list[tuple[int, Statement, frozenset[tuple[str, str]]]]]
+
+
+def _parents_by_table(snapshot: Snapshot, statements: Sequence[Statement], min_rows_per_call: float) -> ParentIndex:
+    """The statements that can be a loop's parent (top-level SELECTs returning at least ``min_rows_per_call`` rows
+    per call), by each table they read, with their position and tables: built once for a run of WL03, which asks
+    for every hot lookup (a pass over the whole workload per lookup is lookups x statements)."""
+    memo = snapshot.memo.get("loop_parents")
+    if memo is not None and memo[0] is statements and memo[1] == min_rows_per_call:
+        return memo[2]  # type: ignore[no-any-return]
+    index: ParentIndex = {}
+    for pos, stmt in enumerate(statements):
+        if not stmt.toplevel or stmt.calls <= 0 or stmt.rows < min_rows_per_call * stmt.calls:
+            continue
+        if query_kind(snapshot, stmt.query) != "select":
+            continue
+        shape = query_shape(snapshot, stmt.query)
+        tables = frozenset(t.key for t in (resolve_table(snapshot, r) for r in shape.relations) if t is not None)
+        for key in tables:
+            index.setdefault(key, []).append((pos, stmt, tables))
+    snapshot.memo["loop_parents"] = (statements, min_rows_per_call, index)
+    return index
+
+
 def loop_parents(snapshot: Snapshot, lookup_stmt: Statement, lookup: Lookup, statements: Sequence[Statement],
                  min_rows_per_call: float = 2.0, tolerance: float = 0.5) -> Loop | None:
     """The parent statements that explain a lookup's calls as a loop over their rows, or None.
@@ -844,16 +931,13 @@ def loop_parents(snapshot: Snapshot, lookup_stmt: Statement, lookup: Lookup, sta
     refs = referencing_columns(snapshot, lookup.schema, lookup.table, lookup.columns) if lookup.columns else {}
     if not refs:
         return None
+    # the statements that read one of the referencing tables, in workload order
+    by_table = _parents_by_table(snapshot, statements, min_rows_per_call)
+    reading = sorted({pos: (stmt, tables) for key in refs for pos, stmt, tables in by_table.get(key, ())}.items())
     candidates: list[tuple[Statement, tuple[str, ...]]] = []
-    for stmt in statements:
-        if stmt.queryid == lookup_stmt.queryid or not stmt.toplevel or stmt.calls <= 0:
+    for _, (stmt, tables) in reading:
+        if stmt.queryid == lookup_stmt.queryid:
             continue
-        if stmt.rows < min_rows_per_call * stmt.calls:
-            continue
-        shape = query_shape(snapshot, stmt.query)
-        if shape.kind != "select":
-            continue
-        tables = {t.key for t in (resolve_table(snapshot, r) for r in shape.relations) if t is not None}
         how = tuple(label for key in sorted(tables & set(refs)) for label in refs[key])
         if how:
             candidates.append((stmt, how))

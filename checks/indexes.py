@@ -315,6 +315,12 @@ def _signature(snap: Snapshot, ix: Index) -> tuple[object, ...]:
     return (ix.schema, ix.table, _reading_keys(snap, ix), ix.predicate, ix.method, ix.include)
 
 
+def _rough_signature(ix: Index) -> tuple[object, ...]:
+    """What two indexes with the same :func:`_signature` also share, without comparing their keys whole."""
+    first = (ix.keys[0].column, ix.keys[0].expression) if ix.keys else None
+    return (ix.schema, ix.table, len(ix.keys), first, ix.predicate, ix.method, ix.include)
+
+
 def _keep_rank(ix: Index) -> tuple[object, ...]:
     """Sort key choosing the duplicate to keep: the constraint's, else a unique one, else the most used."""
     stricter_unique = "NULLS NOT DISTINCT" in ix.definition.upper()
@@ -359,12 +365,16 @@ def duplicate_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     ## References
     - https://wiki.postgresql.org/wiki/Index_Maintenance#Duplicate_indexes
     """
+    # attached partition indexes mirror their parent's, which is reported (and dropped) once
+    judged = [ix for ix in snap.indexes if ix.is_valid and not ix.is_partition_child]
+    # a cheap key that equal signatures share: only indexes that share it with another need the full signature
+    rough: dict[tuple[object, ...], int] = {}
+    for ix in judged:
+        rough[_rough_signature(ix)] = rough.get(_rough_signature(ix), 0) + 1
     groups: dict[tuple[object, ...], list[Index]] = {}
-    for ix in snap.indexes:
-        # attached partition indexes mirror their parent's, which is reported (and dropped) once
-        if not ix.is_valid or ix.is_partition_child:
-            continue
-        groups.setdefault(_signature(snap, ix), []).append(ix)
+    for ix in judged:
+        if rough[_rough_signature(ix)] > 1:
+            groups.setdefault(_signature(snap, ix), []).append(ix)
     for members in groups.values():
         if len(members) < 2:
             continue
@@ -454,6 +464,14 @@ def redundant_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     The narrow index is smaller, so a very hot lookup on it can be slightly faster; check its scan count
     first.
     """
+    reading: dict[int, tuple[IndexKey, ...]] = {}  # id(index) -> its reading keys, each computed once
+
+    def reading_keys(ix: Index) -> tuple[IndexKey, ...]:
+        keys = reading.get(id(ix))
+        if keys is None:
+            keys = reading[id(ix)] = _reading_keys(snap, ix)
+        return keys
+
     for ix in snap.indexes:
         if (
             ix.method != "btree"
@@ -463,29 +481,36 @@ def redundant_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
             or ix.is_partition_child
         ):
             continue
-        keys = _reading_keys(snap, ix)
+        siblings = snap.indexes_of(ix.schema, ix.table)
+        if len(siblings) < 2:
+            continue
+        keys = reading_keys(ix)
         n = len(keys)
+        # a wider or covering index starts with the same column or expression (a prefix key differs only in its
+        # length): a cheap test that leaves out most of a table's other indexes before the key comparisons
+        lead = (keys[0].column, keys[0].expression) if keys else None
         candidates = [
             other
-            for other in snap.indexes_of(ix.schema, ix.table)
+            for other in siblings
             if other.name != ix.name
             and other.is_valid
             and other.method == "btree"
             and other.predicate == ix.predicate
+            and (lead is None or (bool(other.keys) and (other.keys[0].column, other.keys[0].expression) == lead))
         ]
         wider = [
             other
             for other in candidates
-            if _include_covered(ix, other) and _leads_with(keys, _reading_keys(snap, other))
+            if _leads_with(keys, reading_keys(other)) and _include_covered(ix, other)
             # as many keys is wider only where a prefix key of this one is the whole column (or a longer
             # prefix) there: equal keys are duplicates (IX02)
-            and (len(other.keys) > n or _reading_keys(snap, other) != keys)
+            and (len(other.keys) > n or reading_keys(other) != keys)
         ]
         # same keys, and the other one carries more INCLUDE columns: it serves all this one does, and more
         covering = [
             other
             for other in candidates
-            if _reading_keys(snap, other) == keys and set(ix.include) < set(other.include)
+            if reading_keys(other) == keys and set(ix.include) < set(other.include)
         ]
         if wider:
             cover = sorted(wider, key=lambda o: (-len(o.keys), not o.backs_constraint, o.name))[0]

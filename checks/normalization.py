@@ -3,15 +3,36 @@ found in the bounded data sample the connector stores in the snapshot (see audit
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, fields, replace
 from itertools import combinations
 
 from auditor.engine import Unmet, check
-from auditor.model import Constraint, Hit, ObjectRef, Severity, Snapshot, Table, TableSample
-from auditor.sampling import Dependency, FdThresholds, SampleFrame, find_dependencies, sampling_gap
-from auditor.sqlquote import pg_qualified
+from auditor.model import (
+    Constraint,
+    ForeignKeyJoin,
+    Hit,
+    ObjectRef,
+    ParentMatch,
+    Severity,
+    Snapshot,
+    Table,
+    TableSample,
+)
+from auditor.sampling import (
+    Dependency,
+    FdThresholds,
+    SampleFrame,
+    find_dependencies,
+    group_frames,
+    judge,
+    sampling_gap,
+    type_family,
+    violations_on,
+)
+from auditor.sqlquote import mysql_ident, mysql_qualified, pg_ident, pg_qualified
 
 BOTH = ("postgresql", "mysql")
 
@@ -35,6 +56,7 @@ def _sampled(snap: Snapshot) -> Iterator[tuple[Table, TableSample]]:
 
 DEFAULT_ALLOWED_FAMILIES = (
     "address", "address_line", "addressline", "addr", "addr_line", "street", "street_line", "line",
+    "x", "y", "z", "lat", "lon", "lng", "latitude", "longitude",  # coordinates: x1, y1, x2, y2 of a segment
 )
 
 _NUM_SUFFIX = re.compile(r"^(?P<stem>.*?[^\d_])_?(?P<n>\d{1,4})$")
@@ -61,8 +83,38 @@ class RepeatingGroupOptions:
     min_members: int = 2
 
 
-def repeating_groups(table: Table, opts: RepeatingGroupOptions) -> list[tuple[str, list[str]]]:
-    """(stem, member columns in order) of every repeating group of a table."""
+def _roles_not_repeats(snap: Snapshot | None, table: Table, members: list[str], numbers: list[int]) -> bool:
+    """Numbered columns that name the ends of a relationship, not positions in a list.
+
+    - every member is a single-column foreign key and they reference different tables (``entity0`` ->
+      artist, ``entity1`` -> label: MusicBrainz's ``l_artist_label``);
+    - every member is a single-column foreign key to one table and together they belong to a declared key
+      (primary key, unique constraint or unique index): an association, an edge of a graph
+      (``l_artist_artist(entity0, entity1)``, ``tag_relation(tag1, tag2)``);
+    - exactly two members numbered 0 and 1: the two ends of a binary relationship (``entity_type0``,
+      ``entity_type1``), a list does not start counting at 0 and stop at 1.
+    """
+    if len(members) == 2 and numbers == [0, 1]:
+        return True
+    if snap is None:
+        return False
+    refs = []
+    for m in members:
+        fk = _fk_of(snap, table, (m,))
+        if fk is None or fk.ref_table is None:
+            return False
+        refs.append((fk.ref_schema or table.schema, fk.ref_table))
+    if len(set(refs)) == len(refs):
+        return True
+    if len(set(refs)) == 1:
+        return any(set(members) <= set(k) for k in _keys(snap, table))
+    return False
+
+
+def repeating_groups(table: Table, opts: RepeatingGroupOptions,
+                     snap: Snapshot | None = None) -> list[tuple[str, list[str]]]:
+    """(stem, member columns in order) of every repeating group of a table; with the snapshot, numbered
+    foreign keys that are the ends of a relationship are left out (see :func:`_roles_not_repeats`)."""
     names = {c.name.lower(): c for c in table.columns}
     numbered: dict[str, dict[int, str]] = {}
     lettered: dict[str, dict[str, str]] = {}
@@ -84,6 +136,8 @@ def repeating_groups(table: Table, opts: RepeatingGroupOptions) -> list[tuple[st
         if nums != list(range(nums[0], nums[0] + len(nums))):
             continue  # ipv4/ipv6, sha1/sha256, int4/int8: names with numbers, not a numbered series
         members = [by_n[n] for n in nums]
+        if _roles_not_repeats(snap, table, members, nums):
+            continue
         if nums[0] == 2 and stem in names:
             members.insert(0, names[stem].name)  # phone, phone2, phone3
         out.append((stem, members))
@@ -112,7 +166,11 @@ def repeating_group(snap: Snapshot, opts: RepeatingGroupOptions) -> Iterator[Hit
     (`phone1, phone2, phone3`, `email_1, email_2`, or `phone, phone2`) or a letter series from `a` (`tag_a,
     tag_b`), whose types are the same or compatible (all text, all integers...). Judged from names and types
     only; no data is read. Numbers that are not a series (`ipv4`/`ipv6`, `sha1`/`sha256`) and letters that do
-    not start at `a` (`point_x`/`point_y`) are not families.
+    not start at `a` (`point_x`/`point_y`) are not families. Numbered columns that name the ends of a
+    relationship are not a repeating group either: foreign keys to different tables (`entity0` -> artist,
+    `entity1` -> label), foreign keys to one table that together belong to a declared key (a link table's
+    `entity0, entity1`, `tag_relation(tag1, tag2)`), and a pair numbered 0 and 1 (`entity_type0`,
+    `entity_type1`). Coordinates (`x1, y1, x2, y2`) and postal address lines are allowed families.
 
     ## Why is this bad?
     A repeating group caps the number of values (a fourth phone needs a schema change), spreads one attribute
@@ -137,13 +195,14 @@ def repeating_group(snap: Snapshot, opts: RepeatingGroupOptions) -> Iterator[Hit
 
     ## Options
     - `allowed_families` (default `address, address_line, addressline, addr, addr_line, street, street_line,
-      line`): stems that may repeat, because `address_line1/address_line2` is the conventional postal layout
-      and not a list.
+      line, x, y, z, lat, lon, lng, latitude, longitude`): stems that may repeat, because
+      `address_line1/address_line2` is the conventional postal layout and `x1, x2` the ends of a segment,
+      not lists.
     - `min_members` (default 2): the smallest family reported.
 
     ## Known problems
-    Deliberate pairs with another meaning (`x1, x2` of a segment) are reported; add their stem to
-    `allowed_families`.
+    Deliberate pairs with another meaning (`home_team1, home_team2` that are not foreign keys) are reported;
+    add their stem to `allowed_families`.
 
     ## References
     - https://en.wikipedia.org/wiki/First_normal_form
@@ -151,7 +210,7 @@ def repeating_group(snap: Snapshot, opts: RepeatingGroupOptions) -> Iterator[Hit
     for table in snap.tables:
         if table.kind not in ("table", "partitioned") or table.is_partition:
             continue
-        for stem, members in repeating_groups(table, opts):
+        for stem, members in repeating_groups(table, opts, snap):
             child = f"{table.name}_{stem}s"
             yield Hit(
                 object=ObjectRef(type="table", schema=table.schema, table=table.name, columns=tuple(members)),
@@ -176,6 +235,7 @@ class MultiValuedOptions:
     min_rows: int = 20  # sampled non-null values needed to judge
     max_two_item_share: float = 0.9  # above it the lists are pairs ("Smith, John", "Austin, TX")
     min_item_recurrence: float = 0.3  # word-group lists whose items recur less are terse prose, not lists
+    min_position_overlap: float = 0.2  # two-item values whose items change places this often are lists
     report_structured_types: bool = True  # arrays and json/jsonb as info
 
 
@@ -205,13 +265,19 @@ def multi_valued_column(snap: Snapshot, opts: MultiValuedOptions) -> Iterator[Hi
     type.
 
     A value counts as a list only when it splits into two or more non-empty items of one shape (all integers,
-    all e-mail addresses, all short word groups of at most three words, all codes), none longer than 40
-    characters and none that reads as prose (a sentence end, or a stop word such as "and", "the", "it").
+    all e-mail addresses, all short word groups of at most three words, all codes) or of codes, integers
+    and word groups mixed (`A12, blue, XL-3`), none longer than 40 characters and none that reads as prose
+    (a sentence end, or an item that starts or ends with a stop word such as "and", "the", "it"; "Behind the
+    Scenes" is a name).
     Decimal numbers with a comma (`3,14`, `1.234,56`) are not lists, and address parts mixing digits and words
     (`12 Main St, Springfield`) are not list items. A column whose lists almost always have exactly two items
-    (`max_two_item_share`) holds pairs such as `Smith, John` or `Austin, TX`, and is not reported.
+    (`max_two_item_share`) holds pairs such as `Smith, John` or `Austin, TX`, and is not reported, unless
+    its items change places across values (`red,green` / `green,blue`, or an item also standing alone):
+    pairs keep their parts in place, lists do not (`min_position_overlap`). So a column with a handful of
+    distinct combinations is still a list when its items recur and move.
 
-    Lists of word groups must also reuse a vocabulary: tags, sizes or names recur across values (`golf;tennis`,
+    Lists of word groups (and mixed lists) must also reuse a vocabulary: tags, sizes or names recur across
+    values (`golf;tennis`,
     `chess;golf`), while terse free text (`Great product, fast shipping, would buy again`) puts different
     phrases in every value. The probe measures, over the distinct word-group lists of a column, the share of
     item occurrences whose item occurs in at least two of them; below `min_item_recurrence` those values are
@@ -239,7 +305,9 @@ def multi_valued_column(snap: Snapshot, opts: MultiValuedOptions) -> Iterator[Hi
     ## Options
     - `min_share` (default 0.2): share of sampled non-null values that must hold a list.
     - `min_rows` (default 20): sampled non-null values needed before judging a column.
-    - `max_two_item_share` (default 0.9): above it the lists are pairs, not lists.
+    - `max_two_item_share` (default 0.9): above it the lists are pairs, not lists...
+    - `min_position_overlap` (default 0.2): ...unless at least this share of their distinct items is seen
+      at two positions (first and second, or alone).
     - `min_item_recurrence` (default 0.3): word-group lists whose items recur across distinct values less
       than this are free text, not lists.
     - `report_structured_types` (default true): report array, json/jsonb and MySQL SET columns as info.
@@ -263,7 +331,8 @@ def multi_valued_column(snap: Snapshot, opts: MultiValuedOptions) -> Iterator[Hi
             if p.item_recurrence is not None and p.item_recurrence < opts.min_item_recurrence:
                 list_rows -= p.word_list_rows  # phrases that never recur: prose written with commas
             share = list_rows / p.non_null
-            pairs = p.delimiter != "json" and p.two_item_share > opts.max_two_item_share
+            pairs = (p.delimiter != "json" and p.two_item_share > opts.max_two_item_share
+                     and (p.position_overlap or 0.0) < opts.min_position_overlap)
             if share < opts.min_share or pairs:
                 continue
             details: dict[str, object] = {
@@ -272,6 +341,8 @@ def multi_valued_column(snap: Snapshot, opts: MultiValuedOptions) -> Iterator[Hi
             }
             if p.item_recurrence is not None:
                 details["item_recurrence"] = p.item_recurrence
+            if p.position_overlap is not None:
+                details["position_overlap"] = p.position_overlap
             if snap.sampling is not None and snap.sampling.show_samples and cs.examples:
                 details["examples"] = list(cs.examples)
             yield Hit(
@@ -306,7 +377,9 @@ def multi_valued_column(snap: Snapshot, opts: MultiValuedOptions) -> Iterator[Hi
 
 @dataclass(frozen=True)
 class DependencyOptions:
-    max_error: float = 0.01
+    max_error: float = 0.0  # exact or nothing: a dependency with violations in the sample is no warning
+    near_dependencies: bool = False  # report near-dependencies (error up to near_max_error) as info
+    near_max_error: float = 0.01
     min_rows: int = 20
     min_support_rows: int = 20
     min_mean_group: float = 2.0
@@ -317,9 +390,10 @@ class DependencyOptions:
 
     def thresholds(self) -> FdThresholds:
         names = {f.name for f in fields(FdThresholds)}
-        return FdThresholds(**{k: getattr(self, k) for k in names})
-
-
+        th = FdThresholds(**{k: getattr(self, k) for k in names})
+        if self.near_dependencies:
+            th = replace(th, max_error=max(self.max_error, self.near_max_error))
+        return th
 
 
 def _keys(snap: Snapshot, table: Table) -> list[tuple[str, ...]]:
@@ -405,17 +479,201 @@ def _group(snap: Snapshot, table: Table,
     return sorted(out)
 
 
+def _copies(snap: Snapshot, table: Table, ts: TableSample, frame: SampleFrame,
+            th: FdThresholds) -> list[Dependency]:
+    """Dependents that equal a column of the row their foreign key references, from the join probe.
+
+    A column that agrees with the parent's column on every joined row (within ``max_error``) copies it. The
+    evidence is per row, so it holds even where each parent appears once in the sample; rows of one parent
+    are counted once in the chance estimate (they are one fact), and a column constant in the sample is no
+    copy (anything "agrees" with a constant).
+    """
+    out: list[Dependency] = []
+    for join in ts.fk_joins:
+        if join.skipped_reason is not None or join.rows < th.min_rows or join.parents < 2:
+            continue
+        by_column: dict[str, list[ParentMatch]] = {}
+        for m in join.matches:
+            if m.compared >= th.min_rows and m.compared - m.equal <= th.max_error * m.compared:
+                by_column.setdefault(m.column, []).append(m)
+        for column, matches in by_column.items():
+            if column not in frame:
+                continue
+            _, distinct, top = frame.column_stats(column)
+            if distinct < 2 or top >= th.quasi_constant_share:
+                continue
+            best = max(matches, key=lambda m: (m.equal - (m.compared - m.equal), m.compared))
+            evidence = min(best.compared, join.parents)
+            chance = math.exp(max(evidence * math.log(max(frame.collision(column), 1e-300)), -700.0))
+            if chance > th.max_chance:
+                continue
+            out.append(Dependency(
+                determinant=tuple(join.columns), dependent=column, rows=join.rows, support_rows=best.compared,
+                determinant_distinct=join.parents, dependent_distinct=distinct,
+                violations=best.compared - best.equal, chance=chance, groups=join.parents,
+                kind="foreign_key_join", copies=f"{join.ref_schema}.{join.ref_table}.{best.parent_column}"))
+    return out
+
+
+def _join_of(ts: TableSample, det: tuple[str, ...]) -> ForeignKeyJoin | None:
+    for join in ts.fk_joins:
+        if tuple(join.columns) == det and join.skipped_reason is None and join.rows > 0:
+            return join
+    return None
+
+
+def _merge(found: list[Dependency], copies: list[Dependency]) -> list[Dependency]:
+    """The dependencies of the sample and the copies of the join, one per (determinant, dependent): a copy
+    replaces the plain dependency it explains."""
+    merged = {(d.determinant, d.dependent): d for d in found}
+    for c in copies:
+        merged[(c.determinant, c.dependent)] = c
+    return list(merged.values())
+
+
+def _drop_echoes(frame: SampleFrame, deps: list[Dependency], th: FdThresholds,
+                 key_parts: Sequence[Dependency] = ()) -> list[Dependency]:
+    """Drop x -> y where both x and y are stored once per value of another determinant k (k -> x, k -> y).
+
+    Rows that repeat k repeat its facts: an invoice table repeats the billing city and state of each
+    customer on every invoice, so "city -> state" seems supported by hundreds of rows while only the
+    customers' few dozen addresses say anything. Such a dependency is judged again on one row per k; it
+    stays only if it still holds there with the support the thresholds ask. ``key_parts`` are the
+    dependencies of parts of composite keys (NF03's): an order's reference and date, stored on each of its
+    lines, are facts of the order, not of each other.
+    """
+    by_det: dict[tuple[str, ...], set[str]] = {}
+    for d in [*deps, *key_parts]:
+        by_det.setdefault(d.determinant, set()).add(d.dependent)
+    kept = []
+    for d in deps:
+        sources = [k for k, ys in by_det.items() if k != d.determinant and d.dependent in ys
+                   and set(d.determinant) <= ys and all(c in frame for c in k)]
+        if d.kind != "foreign_key_join" and sources:
+            again = None
+            for k in sources:
+                again = judge(frame.first_of_each(k), d.determinant, d.dependent, th)
+                if again is None:
+                    break
+            if again is None:
+                continue
+        kept.append(d)
+    return kept
+
+
+def _group_thresholds(th: FdThresholds) -> FdThresholds:
+    """Thresholds on whole groups: two or three rows per value are full support there (each group is
+    complete), so fewer rows per value pass; more witnessing rows are asked instead."""
+    return replace(th, min_mean_group=min(th.min_mean_group, 1.5),
+                   max_determinant_uniqueness=max(th.max_determinant_uniqueness, 0.8),
+                   min_support_rows=max(th.min_support_rows, 50))
+
+
+def _with_groups(ts: TableSample, found: list[Dependency], determinants: list[tuple[str, ...]],
+                 dependents: list[str], th: FdThresholds) -> list[Dependency]:
+    """Add the dependencies the group sample shows for ``determinants``, and drop those it refutes.
+
+    The group sample holds every row of each chosen determinant value, so a violation there is a real one:
+    a dependency the uniform sample suggested and the whole groups break is dropped.
+    """
+    frames = {det: frame for det, frame in group_frames(ts) if det in determinants}
+    if not frames:
+        return found
+    gth = _group_thresholds(th)
+    kept = []
+    for d in found:
+        frame = frames.get(d.determinant)
+        if frame is not None and d.kind != "foreign_key_join":
+            support, bad = violations_on(frame, d.determinant, d.dependent)
+            if support and bad > th.max_error * support:
+                continue
+            if bad:  # within a near-dependency's allowance: its violations are the whole groups'
+                d = replace(d, violations=bad, support_rows=support, kind="groups")
+        kept.append(d)
+    have = {(d.determinant, d.dependent) for d in kept}
+    for det, frame in frames.items():
+        deps = [y for y in dependents if y not in det and y in frame and not frame.is_unique(y)]
+        for g in find_dependencies(frame, [det], deps, gth):
+            if (g.determinant, g.dependent) not in have:
+                kept.append(replace(g, kind="groups"))
+                have.add((g.determinant, g.dependent))
+    return kept
+
+
+def _drop_reversed(deps: list[Dependency]) -> list[Dependency]:
+    """Drop x -> c where c is part of a multi-column determinant d with d -> x: x names the same thing as d
+    (a label copied through a composite foreign key identifies its parent row), reported once, under d."""
+    holds = {(d.determinant, d.dependent) for d in deps}
+    wide = [det for det, _ in holds if len(det) > 1]
+    return [d for d in deps if not (len(d.determinant) == 1 and any(
+        d.dependent in w and (w, d.determinant[0]) in holds for w in wide))]
+
+
+def _key_part_dependencies(ts: TableSample, frame: SampleFrame, keys: list[tuple[str, ...]], prime: set[str],
+                           th: FdThresholds, max_key_columns: int) -> list[Dependency]:
+    """Dependencies of proper subsets of composite keys on non-key columns (what NF03 looks for)."""
+    subsets = list(dict.fromkeys(s for k in keys if 1 < len(k) <= max_key_columns
+                                 for size in range(1, len(k)) for s in combinations(k, size)))
+    if not subsets:
+        return []
+    dependents = [c.name for c in ts.columns if c.name not in prime]
+    found = find_dependencies(frame, subsets, [c for c in dependents if not frame.is_unique(c)], th)
+    return _with_groups(ts, found, subsets, dependents, th)
+
+
+def _drop_ambiguous(deps: list[Dependency]) -> list[Dependency]:
+    """Drop a dependent that two unrelated columns each determine: it follows a hidden attribute of the rows.
+
+    Chinook's track.unit_price is 0.99 or 1.99 depending on whether the track is a video; album_id and
+    genre_id both "determine" it in the data, and neither determines the other. The price is a fact about
+    neither album nor genre. A dependent fixed by two determinants of which neither fixes the other is not
+    reported (copies through foreign keys, which the join proves column by column, are kept).
+    """
+    holds = {(d.determinant, d.dependent) for d in deps}
+    dets_of: dict[str, list[str]] = {}
+    for d in deps:
+        if len(d.determinant) == 1 and not d.copies:
+            dets_of.setdefault(d.dependent, []).append(d.determinant[0])
+    ambiguous = {y for y, xs in dets_of.items() for a, b in combinations(xs, 2)
+                 if ((a,), b) not in holds and ((b,), a) not in holds}
+    return [d for d in deps if d.copies or d.dependent not in ambiguous]
+
+
+def _evidence_text(deps: list[Dependency]) -> str:
+    """One line of evidence for the report: distinct determinant values, rows and groups examined, violations."""
+    d = min(deps, key=lambda x: x.support_rows)
+    violations = max(x.violations for x in deps)
+    kind = {"uniform": "uniform sample", "groups": "whole-group sample",
+            "foreign_key_join": "sampled rows joined to the referenced rows"}.get(d.kind, d.kind)
+    return (f"evidence: {d.determinant_distinct:,} distinct determinant values, {d.support_rows:,} rows in "
+            f"{d.groups:,} groups examined, {violations:,} violating rows ({kind})")
+
+
 def _hit(snap: Snapshot, table: Table, ts: TableSample, det: tuple[str, ...], deps: list[Dependency],
          key: tuple[str, ...] | None) -> Hit:
     dependents = [d.dependent for d in deps]
     det_text = ", ".join(f"{table.qualified}.{c}" for c in det) if len(det) == 1 else \
         f"({', '.join(det)}) of {table.qualified}"
-    dep_text = ", ".join(f"{table.qualified}.{c}" for c in dependents)
-    verb = "is" if len(dependents) == 1 else "are"
-    message = f"{dep_text} {verb} determined by {det_text}"
+    fk = _fk_of(snap, table, det)
+    copies = [d for d in deps if d.copies]
+    plain = [d for d in deps if not d.copies]
+    parts = []
+    if copies:
+        ref = f"{fk.ref_schema or table.schema}.{fk.ref_table}" if fk is not None and fk.ref_table else ""
+        pairs = ", ".join(f"{table.qualified}.{d.dependent} copies {d.copies}" for d in copies)
+        parts.append(f"{pairs} through the foreign key ({', '.join(det)}) to {ref}")
+    if plain:
+        dep_text = ", ".join(f"{table.qualified}.{d.dependent}" for d in plain)
+        verb = "is" if len(plain) == 1 else "are"
+        parts.append(f"{dep_text} {verb} determined by {det_text}")
+    message = "; ".join(parts)
     if key is not None:
         message += f", part of the key ({', '.join(key)})"
-    fk = _fk_of(snap, table, det)
+    join = _join_of(ts, det)
+    if plain and fk is not None and join is not None and not copies:
+        message += (f" ({join.ref_schema}.{join.ref_table}, which {', '.join(det)} references, "
+                    "has no column that holds the same values)")
+    message += f"; {_evidence_text(deps)}"
     details: dict[str, object] = {
         "determinant": list(det),
         "dependent": dependents,
@@ -425,21 +683,43 @@ def _hit(snap: Snapshot, table: Table, ts: TableSample, det: tuple[str, ...], de
     }
     if key is not None:
         details["key"] = list(key)
-    if fk is not None and fk.ref_table is not None:
-        ref = pg_qualified(fk.ref_schema or table.schema, fk.ref_table)
-        message += f": {'it duplicates' if len(dependents) == 1 else 'they duplicate'} data of {ref}"
+    if copies and fk is not None and fk.ref_table is not None:
+        ref = f"{fk.ref_schema or table.schema}.{fk.ref_table}"
         details["references"] = f"{fk.ref_schema or table.schema}.{fk.ref_table}"
-        remediation = (f"-- read {', '.join(dependents)} from {ref} through {', '.join(det)} and drop the "
-                       f"copies from {table.qualified}")
+        details["copies"] = {d.dependent: d.copies for d in copies}
+        remediation = (f"-- {', '.join(d.dependent for d in copies)} equal the referenced row of {ref} on every "
+                       "sampled row. If they must keep the value as it was when the row was written (an "
+                       "invoice's billing address, a price at the time of sale), they are a deliberate "
+                       "snapshot: keep them and suppress this finding. If they must follow the referenced "
+                       f"row, read them from {ref} through {', '.join(det)} and drop the copies:\n"
+                       + "\n".join(_drop_column(snap, table, d.dependent) for d in copies))
+        if plain:
+            remediation += (f"\n-- move {', '.join(d.dependent for d in plain)} to a table keyed by "
+                            f"{', '.join(det)}, referenced from {table.qualified}")
     else:
         remediation = (f"-- move {', '.join(dependents)} to a table keyed by {', '.join(det)}, "
                        f"referenced from {table.qualified}")
+    near = any(d.violations for d in deps)
     return Hit(
         object=ObjectRef(type="table", schema=table.schema, table=table.name, columns=(*det, *dependents)),
         message=message,
         details=details,
         remediation=remediation,
+        severity=Severity.INFO if near else None,
     )
+
+
+def _drop_column(snap: Snapshot, table: Table, column: str) -> str:
+    if snap.engine == "mysql":
+        return f"ALTER TABLE {mysql_qualified(table.schema, table.name)} DROP COLUMN {mysql_ident(column)};"
+    return f"ALTER TABLE {pg_qualified(table.schema, table.name)} DROP COLUMN {pg_ident(column)};"
+
+
+def _split_near(group: list[Dependency]) -> list[list[Dependency]]:
+    """Exact dependencies and near ones (info) in separate findings."""
+    exact = [d for d in group if not d.violations]
+    near = [d for d in group if d.violations]
+    return [g for g in (exact, near) if g]
 
 
 @check(code="NF03", name="partial-dependency", severity=Severity.WARNING, engines=BOTH,
@@ -454,8 +734,19 @@ def partial_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[Hit]
     are found on value codes (equality only, never the values), allowing a small error (`max_error`), and
     need support: the determinant's values must repeat, and independent columns must be very unlikely to
     agree that well. Columns of any declared key, and columns unique in the sample, are not dependents.
-    Where the determinant is a foreign key, the message says that the dependent duplicates data of the
-    referenced table.
+    Exact or nothing by default: a dependency with a violating row in the sample is no finding (see
+    `near_dependencies`).
+
+    Copies through foreign keys: the probe joins a sample of the rows to the rows each foreign key
+    (single or composite) references and counts, per pair of columns of one type family, the rows where the
+    two agree (compared on the server; only counts come back). A column that agrees with a column `Y` of the
+    referenced row on every joined row is reported as "X copies parent.Y": the join proves it row by row,
+    even when each parent appears once in the sample. Where the determinant is a foreign key but no column
+    of the referenced table agrees, the wording is "is determined by", with a note that the referenced table
+    has no such column; a table is never said to hold data it does not have. A column equal to the referenced
+    row may be a deliberate snapshot (an invoice's billing address, a price at the time of sale): the fix
+    says how to tell. The text, Markdown and HTML reports end each message with its evidence: distinct
+    determinant values, rows and groups examined, violating rows and the kind of sample.
 
     ## Why is this bad?
     The dependent value is stored once per key row instead of once per determinant value: it is repeated,
@@ -475,8 +766,11 @@ def partial_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[Hit]
 
     ## Options
     - `max_key_columns` (default 4): wider composite keys are not split.
-    - `max_error` (default 0.01): the g3 error bound: the share of the witnessing rows (rows whose
-      determinant value repeats) that would have to be removed for the dependency to hold exactly.
+    - `max_error` (default 0): the g3 error bound: the share of the witnessing rows (rows whose
+      determinant value repeats) that may be removed for the dependency to hold exactly. 0: exact or nothing.
+    - `near_dependencies` (default false), `near_max_error` (default 0.01): also report dependencies broken
+      by at most this share of the witnessing rows, as info with their violation count (correlations of
+      95-98 % stay silent either way).
     - `min_rows` (default 20), `min_support_rows` (default 20): sampled rows with a non-null determinant, and
       of them rows whose determinant value occurs at least twice.
     - `min_mean_group` (default 2.0): sampled rows per distinct determinant value; below it the dependency is
@@ -491,9 +785,10 @@ def partial_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[Hit]
 
     ## Known problems
     A sample shows what the data does, not what it must do: a dependency that holds by accident in the sample
-    (or only in it) is reported, and one broken by a few rows beyond `max_error` is not. Needs the data sample
-    (on by default, off with `--no-sample`). Deliberate denormalization (a price copied at order time) is
-    reported too; suppress it by check and object.
+    (or only in it) is reported, and one broken by a single row is not (unless `near_dependencies`). Needs
+    the data sample (on by default, off with `--no-sample`). Deliberate denormalization (a price copied at
+    order time) is reported too, worded as a copy with how to tell a snapshot; suppress it by check and
+    object. MySQL/MariaDB join the first rows of the table, not a spread sample.
 
     ## References
     - https://en.wikipedia.org/wiki/Second_normal_form
@@ -508,18 +803,34 @@ def partial_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[Hit]
             continue
         frame = SampleFrame(ts)
         non_prime = [c.name for c in ts.columns if c.name not in prime and not frame.is_unique(c.name)]
+        copies = [c for c in _copies(snap, table, ts, frame, th) if c.dependent not in prime]
         reported: set[tuple[tuple[str, ...], str]] = set()
         for key in composite:
             subsets = [s for size in range(1, len(key)) for s in combinations(key, size)]
             deps = find_dependencies(frame, subsets, non_prime, th)
+            dependents = [c.name for c in ts.columns if c.name not in prime]
+            deps = _with_groups(ts, deps, subsets, dependents, th)
+            deps = _merge(deps, [c for c in copies if set(c.determinant) < set(key)])
             # keep minimal determinants only: (a) -> x makes (a, b) -> x redundant
             deps = [d for d in deps if not any(
                 o.dependent == d.dependent and set(o.determinant) < set(d.determinant) for o in deps)]
-            deps = [d for d in deps if (d.determinant, d.dependent) not in reported]
+            deps = [d for d in deps if (d.determinant, d.dependent) not in reported
+                    and d.dependent not in table.policy_columns]
             for det, group in _group(snap, table, deps):
                 reported.update((det, d.dependent) for d in group)
-                yield _hit(snap, table, ts, det, group, key)
+                for part in _split_near(group):
+                    yield _hit(snap, table, ts, det, part, key)
 
+
+
+def _null_heavy_text(frame: SampleFrame, ts: TableSample, column: str) -> bool:
+    """A text column NULL in most sampled rows: free text filled now and then (a composer, a note) is no
+    determinant; the few rows that have it say nothing about the others."""
+    sample = next((c for c in ts.columns if c.name == column), None)
+    if sample is None or type_family(sample.data_type) != "text" or not frame.rows:
+        return False
+    nonnull, _, _ = frame.column_stats(column)
+    return nonnull < 0.5 * frame.rows
 
 
 def _key_is_not_null(table: Table, key: tuple[str, ...]) -> bool:
@@ -540,8 +851,28 @@ def transitive_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[H
     determinants; the determinant's values must repeat (support) and independent columns must be very
     unlikely to agree that well. Two columns that determine each other (one-to-one) are reported once, and a
     dependency implied by two others (a -> b -> c) is reported only at its last step. Evidence is counts
-    (distinct values, support, confidence, sample size), never values. Where the determinant is a foreign
-    key, the message says that the dependent duplicates data of the referenced table.
+    (distinct values, support, confidence, sample size), never values. Exact or nothing by default: a
+    dependency with a violating row in the sample is no finding (see `near_dependencies`).
+
+    Look-alikes that stay silent: where rows repeat the facts of another determinant (an invoice repeats its
+    customer's city and state), a dependency between those facts (city -> state) is judged again on one row
+    per that determinant, so a few dozen addresses do not pass for hundreds of rows. A dependent that two
+    unrelated columns each determine (Chinook's track.unit_price, fixed by album and by genre because videos
+    cost more) follows a hidden attribute of the rows, not either column, and is not reported. A text
+    column NULL in most sampled rows (a note written now and then) is no determinant, and a column that a
+    row-level security policy reads (a `tenant_id` beside the key that determines it) is carried for the
+    policy, not a dependent (PostgreSQL).
+
+    Copies through foreign keys: the probe joins a sample of the rows to the rows each foreign key
+    (single or composite) references and counts, per pair of columns of one type family, the rows where the
+    two agree (compared on the server; only counts come back). A column that agrees with a column `Y` of the
+    referenced row on every joined row is reported as "X copies parent.Y": the join proves it row by row,
+    even when each parent appears once in the sample. Where the determinant is a foreign key but no column
+    of the referenced table agrees, the wording is "is determined by", with a note that the referenced table
+    has no such column; a table is never said to hold data it does not have. A column equal to the referenced
+    row may be a deliberate snapshot (an invoice's billing address, a price at the time of sale): the fix
+    says how to tell. The text, Markdown and HTML reports end each message with its evidence: distinct
+    determinant values, rows and groups examined, violating rows and the kind of sample.
 
     ## Why is this bad?
     The dependent is a fact about the determinant, stored again on every row that mentions it: it wastes
@@ -558,8 +889,11 @@ def transitive_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[H
     ```
 
     ## Options
-    - `max_error` (default 0.01): the g3 error bound: the share of the witnessing rows (rows whose
-      determinant value repeats) that would have to be removed for the dependency to hold exactly.
+    - `max_error` (default 0): the g3 error bound: the share of the witnessing rows (rows whose
+      determinant value repeats) that may be removed for the dependency to hold exactly. 0: exact or nothing.
+    - `near_dependencies` (default false), `near_max_error` (default 0.01): also report dependencies broken
+      by at most this share of the witnessing rows, as info with their violation count (correlations of
+      95-98 % stay silent either way).
     - `min_rows` (default 20), `min_support_rows` (default 20): sampled rows with a non-null determinant, and
       of them rows whose determinant value occurs at least twice.
     - `min_mean_group` (default 2.0): sampled rows per distinct determinant value; below it the dependency is
@@ -574,8 +908,10 @@ def transitive_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[H
 
     ## Known problems
     A sample shows what the data does, not what it must do; on small tables coincidences are possible despite
-    the chance bound, and deliberate denormalization (a snapshot of an address at order time) is reported.
-    Needs the data sample (on by default, off with `--no-sample`).
+    the chance bound, and deliberate denormalization (a snapshot of an address at order time) is reported,
+    worded as a copy with how to tell a snapshot. Needs the data sample (on by default, off with
+    `--no-sample`). MySQL/MariaDB join the first rows of the table to the referenced rows, not a spread
+    sample.
 
     ## References
     - https://en.wikipedia.org/wiki/Third_normal_form
@@ -586,7 +922,18 @@ def transitive_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[H
         prime = {c for k in keys for c in k}
         frame = SampleFrame(ts)
         candidates = [c.name for c in ts.columns if c.name not in prime and not frame.is_unique(c.name)]
-        deps = find_dependencies(frame, [(c,) for c in candidates], candidates, th)
+        determinants = [(c,) for c in candidates if not _null_heavy_text(frame, ts, c)]
+        deps = find_dependencies(frame, determinants, candidates, th)
+        non_prime = [c.name for c in ts.columns if c.name not in prime]
+        group_dets = [det for det, _ in group_frames(ts) if not set(det) & prime]
+        deps = _with_groups(ts, deps, group_dets, non_prime, th)
+        in_keys = [set(k) for k in keys if len(k) > 1]
+        copies = [c for c in _copies(snap, table, ts, frame, th) if c.dependent not in prime
+                  and not any(set(c.determinant) <= k for k in in_keys) and not set(c.determinant) & prime]
+        key_parts = _key_part_dependencies(ts, frame, keys, prime, th, opts.max_key_columns)
+        deps = _drop_ambiguous(_drop_reversed(_drop_echoes(frame, _merge(deps, copies), th, key_parts)))
+        deps = [d for d in deps if d.dependent not in table.policy_columns]
         for det, group in _group(snap, table, deps):
-            yield _hit(snap, table, ts, det, group, None)
+            for part in _split_near(group):
+                yield _hit(snap, table, ts, det, part, None)
 

@@ -11,7 +11,7 @@ from auditor.model import Hit, ObjectRef, Severity, Snapshot, Statement
 from auditor.operations import REMOTE, Backend
 from auditor.posture import PASSWORDS_AREA, DefinerFunction, HbaRule, Role
 from auditor.sqlquote import mysql_account, mysql_ident, pg_ident, pg_qualified
-from auditor.workload import query_shape
+from auditor.workload import may_read_catalog, query_kind, query_shape
 from checks._posture import BOTH, alter_system, requires_activity, requires_posture, scope
 
 # Authentication plugins that check who the client is without a password (socket credentials, PAM, Kerberos,
@@ -374,8 +374,10 @@ def superuser_application_role(snap: Snapshot, opts: SuperuserApplicationRoleOpt
     for stmt in snap.statements:
         if not stmt.toplevel or not (set(stmt.users) & supers):
             continue
-        shape = query_shape(snap, stmt.query)
-        if shape.kind not in APP_KINDS or shape.catalog_only:
+        # the kind first, cheaply; the parse tree only for a text that may name a catalog
+        if query_kind(snap, stmt.query) not in APP_KINDS:
+            continue
+        if may_read_catalog(stmt.query) and query_shape(snap, stmt.query).catalog_only:
             continue
         for user, n in stmt.users.items():
             if user in supers:

@@ -19,11 +19,14 @@ from auditor.relations import IndexNames, create_index_sql, members, planned_row
 from auditor.sqlquote import pg_ident
 from auditor.workload import (
     DEFAULT_LARGE_ROWS,
+    EXPLAINABLE,
     SEQ_SCANS,
     is_large,
     loop_parents,
+    may_page,
     named_tables,
     plans_by_queryid,
+    query_kind,
     query_shape,
     scan_rows,
     scan_table,
@@ -136,7 +139,7 @@ def _figures(stmt: Statement) -> dict[str, Any]:
 
 
 def _countable(snap: Snapshot) -> list[Statement]:
-    return [s for s in snap.statements if s.toplevel and s.calls > 0 and query_shape(snap, s.query).explainable]
+    return [s for s in snap.statements if s.toplevel and s.calls > 0 and query_kind(snap, s.query) in EXPLAINABLE]
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -184,11 +187,14 @@ def slow_query(snap: Snapshot, opts: SlowQueryOptions) -> Iterator[Hit]:
     The P95 is an estimate from five figures; a statement with two latency modes is approximated by one
     log-normal (the benchmark in docs/workload.md measures the error).
     """
-    for stmt in _countable(snap):
-        if stmt.calls < opts.min_calls:
+    for stmt in snap.statements:
+        if not stmt.toplevel or stmt.calls <= 0 or stmt.calls < opts.min_calls:
             continue
         p95 = statement_percentile(stmt, 0.95)
         if p95 <= opts.p95_target_ms and stmt.mean_ms <= opts.mean_target_ms:
+            continue
+        # parsed only when slow: the parse costs far more than the estimate, and most statements are fast
+        if query_kind(snap, stmt.query) not in EXPLAINABLE:
             continue
         what = "P95" if stmt.p95_ms is not None else "estimated P95"
         why = (f"{what} {p95:.1f} ms > {opts.p95_target_ms:g} ms" if p95 > opts.p95_target_ms
@@ -504,7 +510,7 @@ def offset_pagination(snap: Snapshot, opts: OffsetPaginationOptions) -> Iterator
     - https://use-the-index-luke.com/no-offset
     """
     for stmt in snap.statements:
-        if stmt.calls < opts.min_calls or not query_shape(snap, stmt.query).has_offset:
+        if stmt.calls < opts.min_calls or not may_page(stmt.query) or not query_shape(snap, stmt.query).has_offset:
             continue
         yield Hit(
             object=_query_ref(stmt),

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from auditor import design
+from auditor import design, migration, scaling
 from auditor.model import Finding, Severity, Snapshot
 from auditor.report import Report
 from auditor.scoring import Metric, penalties
+from reports.erdiagram import table_anchor
 from reports.jsonfmt import iso_utc
 
 ENGINE_LABEL = {"postgresql": "PostgreSQL", "mysql": "MySQL"}
@@ -104,7 +105,32 @@ class LineChart:
         return f"{value:.4g} {self.unit}".strip()
 
 
-Block = Heading | Para | Table | CodeBlock | ListBlock | Chart | LineChart
+@dataclass(frozen=True)
+class ErDiagram:
+    """The entity-relationship diagram: Mermaid source in markdown, an SVG drawn at report time in HTML."""
+
+    model: design.ErModel
+
+
+@dataclass(frozen=True)
+class FindingItem:
+    severity: Severity
+    code: str
+    check: str
+    table: str  # "schema.table" the finding is about, "" for server-level objects and queries
+    object: str
+    message: str
+    fix: str | None  # the remediation SQL, when the check gives one
+
+
+@dataclass(frozen=True)
+class FindingList:
+    """Every finding, most severe first: a filterable list with copyable fix SQL in HTML, a table in markdown."""
+
+    items: tuple[FindingItem, ...]
+
+
+Block = Heading | Para | Table | CodeBlock | ListBlock | Chart | ErDiagram | FindingList | LineChart
 
 
 @dataclass
@@ -206,6 +232,8 @@ def build_document(report: Report) -> Document:
     growth_notes(doc, report)  # run history: CP03's projections, at the end of the scaling notes
     _metrics(doc, report)
     _next_steps(doc, report)
+    _migration(doc, report, snap)
+    _all_findings(doc, report)
     _appendix(doc, report)
     return doc
 
@@ -262,7 +290,7 @@ def _er(doc: Document, snap: Snapshot) -> None:
           "catalog. Crow's feet mark the referencing side; ", Code("|o"),
           " marks a foreign key whose columns may be NULL; keys and up to "
           f"{design.ER_MAX_COLUMNS} columns per table are shown.")
-    doc.blocks.append(CodeBlock(design.mermaid_er(model), "mermaid"))
+    doc.blocks.append(ErDiagram(model))
     if model.relations:
         doc.blocks.append(Table(
             headers=("Referenced table", "Referencing table", "Columns", "Cardinality", "Foreign key"),
@@ -276,11 +304,17 @@ def _er(doc: Document, snap: Snapshot) -> None:
         shown = ", ".join(f"{s}.{n}" for s, n in model.omitted[:20])
         more = f" and {len(model.omitted) - 20} more" if len(model.omitted) > 20 else ""
         doc.p(f"Trimmed: the diagram shows the {len(model.entities)} most connected of {model.total_tables} "
-              f"tables; left out: {shown}{more} ({model.omitted_relations} relationships not drawn).")
+              f"tables; left out: {shown}{more} ({model.omitted_relations} relationships not drawn). Every "
+              "table has its definition in section 3.")
     hidden = [e for e in model.entities if e.hidden_columns]
     if hidden:
         doc.p("Columns left out of the diagram (see the table definitions): "
               + ", ".join(f"{e.name} ({e.hidden_columns})" for e in hidden) + ".")
+
+
+# Beyond this many tables, the per-table definitions of the report (columns, constraints, indexes) are those of
+# the largest ones only; the list of tables stays whole.
+DETAIL_MAX_TABLES = 500
 
 
 def _tables(doc: Document, snap: Snapshot) -> None:
@@ -308,9 +342,19 @@ def _tables(doc: Document, snap: Snapshot) -> None:
           "written, from the server's statistics since they were last reset."
           + (" Rows marked (live) are the live-tuple count of a table never analyzed, which has no planner "
              "estimate yet." if any(p.size is not None and p.size.rows_from_live for p in profiles) else ""))
-    for p in profiles:
+    detailed = profiles
+    if len(profiles) > DETAIL_MAX_TABLES:
+        # a 20,000-table schema would make a report of tens of megabytes that a browser barely opens
+        largest = sorted(profiles, key=lambda p: (-(_bytes(p) or 0), -(_row_count(p) or 0),
+                                                  p.table.schema, p.table.name))[:DETAIL_MAX_TABLES]
+        shown = {p.table.key for p in largest}
+        detailed = [p for p in profiles if p.table.key in shown]
+        doc.p(f"Trimmed: the definitions below are those of the {DETAIL_MAX_TABLES} largest of the "
+              f"{len(profiles)} tables (by size, then rows); every table is in the list above, and a snapshot "
+              "(dbaudit snapshot) holds all their definitions.")
+    for p in detailed:
         t = p.table
-        doc.h(3, t.qualified, f"t-{t.schema}-{t.name}")
+        doc.h(3, t.qualified, table_anchor(t.schema, t.name))
         facts: list[Inline] = [f"{t.kind.replace('_', ' ')}, about {_rows(p)} rows, {human_bytes(_bytes(p))}"]
         if p.partitions:
             facts.append(f", {p.partitions} partitions (rows and size summed over them)")
@@ -472,6 +516,7 @@ def _scaling(doc: Document, report: Report, snap: Snapshot) -> None:
     doc.h(2, "7. Scaling notes", "scaling")
     largest = design.largest_tables(snap)
     if largest:
+        doc.h(3, "Largest tables", "scaling-largest")
         doc.blocks.append(Table(
             headers=("Table", "Rows (est.)", "Total size", "Partitions"),
             rows=tuple((Code(r.table.qualified), count(r.rows), human_bytes(r.total_bytes),
@@ -482,17 +527,73 @@ def _scaling(doc: Document, report: Report, snap: Snapshot) -> None:
         doc.blocks.append(Chart("Largest tables (total size with indexes and TOAST)", tuple(
             Bar(r.table.qualified, float(r.total_bytes or 0), human_bytes(r.total_bytes)) for r in largest
         )))
-    candidates = design.partition_candidates(snap)
-    if candidates:
-        doc.p(f"Partitioning candidates (unpartitioned, at least {design.PARTITION_ROWS:,} estimated rows): ",
-              *[run for r in candidates for run in (Code(r.table.qualified), f" ({count(r.rows)} rows) ")])
-    else:
-        doc.p(f"No unpartitioned table has {design.PARTITION_ROWS:,} estimated rows or more: partitioning is not "
-              "needed for size yet.")
+    _growth(doc, report)
+    _partitioning(doc, report, snap)
     seq = [f for f in report.findings if f.code == "KY04"]
     if seq:
-        doc.p("Counters running out of range:")
+        doc.h(3, "Counters running out of range", "scaling-counters")
+        if snap.engine == "postgresql":
+            doc.p("The migration plan (section 10) widens these columns without a maintenance window.")
         doc.blocks.append(ListBlock(tuple(_sql_item(f) for f in seq)))
+
+
+def _growth(doc: Document, report: Report) -> None:
+    doc.h(3, "Fastest-growing tables", "scaling-growth")
+    history = getattr(report, "history", None)  # the run history, when this run was compared with a previous one
+    grown = scaling.growth(history)
+    if not grown:
+        doc.p("No growth figures: growth needs two recorded runs of this database (the run history), and "
+              + ("this report was made without one." if history is None else
+                 "the history holds no earlier run with table sizes, or no table grew."))
+        return
+    span = scaling.interval_s(history)
+    previous = getattr(getattr(history, "previous_run", None), "started_at", None)
+    since = f" on {iso_utc(previous)}" if previous is not None else ""
+    doc.p(f"What grew since the previous recorded run{since}"
+          + (f", {_duration(span)} before this one" if span else "") + "."
+          + ("" if (span or 0) >= scaling.MIN_PROJECTION_S else
+             f" Per-day figures need runs at least {_duration(scaling.MIN_PROJECTION_S)} apart."))
+    doc.blocks.append(Table(
+        headers=("Table", "Size now", "Growth", "Rows added", "Per day", "Doubles in"),
+        rows=tuple((Code(g.table), human_bytes(g.bytes_now), human_bytes(g.bytes_delta), count(g.rows_delta),
+                    human_bytes(int(g.per_day)) if g.per_day else "-",
+                    f"{g.days_to_double:,.0f} days" if g.days_to_double else "-")
+                   for g in grown),
+        numeric=frozenset({1, 2, 3, 4, 5}),
+        sort_keys=tuple((None, g.bytes_now, g.bytes_delta, g.rows_delta, g.per_day, g.days_to_double)
+                        for g in grown),
+    ))
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} minutes"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.0f} hours"
+    return f"{seconds / 86400:.0f} days"
+
+
+def _partitioning(doc: Document, report: Report, snap: Snapshot) -> None:
+    doc.h(3, "Partitioning candidates", "scaling-partitions")
+    found = scaling.candidates(snap, getattr(report, "history", None))
+    if not found:
+        doc.p(f"No unpartitioned table has {design.PARTITION_ROWS:,} estimated rows or "
+              f"{human_bytes(scaling.PARTITION_BYTES)} (nor grows there within a year): partitioning is not "
+              "needed for size yet.")
+        return
+    doc.p(f"Unpartitioned tables past {design.PARTITION_ROWS:,} estimated rows or "
+          f"{human_bytes(scaling.PARTITION_BYTES)}, or growing there within a year. Partitioning rewrites the "
+          "table: build the partitioned copy beside it, copy the rows in batches while a trigger keeps it in step, "
+          "then switch names in one short transaction (the pattern of the migration plan's widenings).")
+    doc.blocks.append(Table(
+        headers=("Table", "Rows (est.)", "Total size", "Why", "Partition key to start from"),
+        rows=tuple((Code(c.table.qualified), count(c.rows), human_bytes(c.total_bytes), c.reason, Code(c.key))
+                   for c in found),
+        numeric=frozenset({1, 2}),
+        sort_keys=tuple((None, c.rows, c.total_bytes) for c in found),
+    ))
 
 
 def _metrics(doc: Document, report: Report) -> None:
@@ -539,6 +640,86 @@ def _next_steps(doc: Document, report: Report) -> None:
             blocks.append(CodeBlock("\n".join(s.sql), "sql"))
         items.append(tuple(blocks))
     doc.blocks.append(ListBlock(tuple(items), ordered=True))
+
+
+def _migration(doc: Document, report: Report, snap: Snapshot) -> None:
+    doc.h(2, "10. Migration plan", "migration")
+    plan = migration.plan(snap, report.findings)
+    mysql = plan.engine == "mysql"
+    if not plan.steps:
+        doc.p("No finding asks for a schema change that needs rolling out.")
+    else:
+        phases = sorted({s.phase for s in plan.steps})
+        doc.p(f"The schema fixes as {_plural(len(plan.steps), 'step')} in {len(phases)} phases that keep the "
+              "application running: additive changes first, then backfills and validations, then a short "
+              "switch, and what nothing uses is dropped last. ",
+              *(("Run the statements one at a time",) if mysql else
+                ("Run every statement on its own (", Code("CONCURRENTLY"), " refuses a transaction block)")),
+              ", finish a phase everywhere (replicas included) before the next, and keep each step's rollback "
+              "at hand.")
+        if mysql:
+            doc.p("MySQL and MariaDB have no ", Code("NOT VALID"), ": a foreign key is added with ",
+                  Code("SET SESSION foreign_key_checks = 0"), " (then ", Code("ALGORITHM=INPLACE, LOCK=NONE"),
+                  " is allowed and the rows already there are not checked) and validated by an anti-join that "
+                  "must return no row; a CHECK constraint is added ", Code("NOT ENFORCED"), " (MySQL 8.0.16+) "
+                  "and enforced once a query finds no row breaking it. Index changes name ",
+                  Code("ALGORITHM=INPLACE LOCK=NONE"), " so that the server refuses rather than copies the table; "
+                  "a type change always copies it, so it goes through gh-ost or pt-online-schema-change.")
+        else:
+            doc.p("Set ", Code(f"lock_timeout = '{migration.LOCK_TIMEOUT}'"), " in the session that runs them: a "
+                  "DDL statement queued behind a long transaction blocks every query after it, and failing fast "
+                  "then retrying is the safe choice.")
+        for number, title in migration.PHASES:
+            steps = [s for s in plan.steps if s.phase == number]
+            if not steps:
+                continue
+            doc.h(3, f"Phase {number}. {title}", f"migration-{number}")
+            doc.blocks.append(ListBlock(tuple(_step_item(s) for s in steps), ordered=True))
+    left = list(plan.design) + list(plan.manual)
+    if left:
+        doc.h(3, "Not scripted", "migration-manual")
+        doc.p("Schema findings the plan leaves to you (a design decision, an application change, or a case the "
+              "scripted pattern does not cover):")
+        doc.blocks.append(Table(
+            headers=("Check", "Object", "Why not scripted"),
+            rows=tuple((f"{f.code} {f.check}", Code(f.object.label()), why) for f, why in left),
+        ))
+    if plan.server:
+        doc.p(f"{_plural(len(plan.server), 'server setting and security finding')} change the server, not the "
+              "schema: they are applied as their fix says (see the findings below), outside this plan.")
+
+
+def _step_item(step: migration.Step) -> tuple[Block, ...]:
+    head: list[Inline] = [Strong(step.title), f" ({', '.join(step.codes)}). Locks: {step.lock}."]
+    if step.note:
+        head.append(f" {step.note}")
+    return (Para(tuple(head)), CodeBlock("\n".join(step.forward), "sql"), Para(("Rollback:",)),
+            CodeBlock("\n".join(step.rollback), "sql"))
+
+
+SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
+
+
+def finding_table(f: Finding) -> str:
+    """The table a finding is about, "schema.table", or "" when it is about no table."""
+    o = f.object
+    return ".".join(p for p in (o.schema, o.table) if p) if o.table else ""
+
+
+def _all_findings(doc: Document, report: Report) -> None:
+    doc.h(2, "11. All findings", "findings")
+    if not report.findings:
+        doc.p("No finding.")
+        return
+    ordered = sorted(report.findings, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.code,
+                                                      f.object.label()))
+    fixes = sum(1 for f in ordered if f.remediation)
+    doc.p(f"{_plural(len(ordered), 'finding')}, most severe first; {fixes} come with the SQL that fixes them "
+          "(read it before running it; the migration plan above orders the schema changes).")
+    doc.blocks.append(FindingList(tuple(
+        FindingItem(f.severity, f.code, f.check, finding_table(f), f.object.label(), f.message, f.remediation)
+        for f in ordered
+    )))
 
 
 def _appendix(doc: Document, report: Report) -> None:

@@ -140,6 +140,8 @@ def growth_notes(doc: Document, report: Report) -> None:
     """CP03's projections (run history), appended to the scaling notes."""
     projections = [f for f in report.findings if f.code == "CP03"]
     skipped = next((s for s in report.skipped if s.code == "CP03"), None)
+    if projections or "CP03" in report.checks_run or (skipped is not None and report.history is not None):
+        doc.h(3, "Growth projection", "scaling-projection")
     if projections:
         doc.p(Strong("Growth (run history, CP03):"), " projected from the stored runs by least squares.")
         doc.blocks.append(ListBlock(tuple((Para((Code(f.object.label()), f": {f.message}")),)

@@ -2,7 +2,10 @@
 
 No network at view time: the CSS and the small sorting script (reports/assets) are inlined, the charts are inline
 SVG drawn here, and a Content-Security-Policy forbids loading anything. Every text from the database goes
-through html.escape, attribute values included. The ER diagram is shown as its Mermaid source (no mermaid.js).
+through html.escape, attribute values included. The ER diagram is an SVG laid out at report time
+(reports.erdiagram), with its Mermaid source folded below it; the findings list filters by severity, check and
+table and copies each fix's SQL (reports/assets/report.js). Every table sits in a box that scrolls sideways, so the
+page itself never does, even at 1,000 px.
 """
 
 from __future__ import annotations
@@ -10,13 +13,18 @@ from __future__ import annotations
 import html
 from importlib import resources
 
+from auditor.design import mermaid_er
+from auditor.model import Severity
 from auditor.report import Report
+from reports import erdiagram
 from reports.document import (
     Badge,
     Block,
     Chart,
     Code,
     CodeBlock,
+    ErDiagram,
+    FindingList,
     Heading,
     Inline,
     LineChart,
@@ -34,6 +42,7 @@ VALUE_WIDTH = 90
 BAR_HEIGHT = 18
 BAR_GAP = 6
 LABEL_CHARS = 40
+COPY_BUTTON = '<button type="button" class="copy" title="Copy the SQL">Copy SQL</button>'
 
 
 def _esc(text: str) -> str:
@@ -67,7 +76,7 @@ def _table(t: Table) -> str:
     if not any(t.headers):  # a key/value table: the first column is the row header
         rows = "".join(f"<tr><th scope=\"row\">{_cell(r[0])}</th>{''.join(f'<td>{_cell(c)}</td>' for c in r[1:])}"
                        "</tr>" for r in t.rows)
-        return f'<table class="kv"><tbody>{rows}</tbody></table>'
+        return f'<div class="tw"><table class="kv"><tbody>{rows}</tbody></table></div>'
     sortable = len(t.rows) > 2
     num = ' class="num"'
     head = "".join(
@@ -85,7 +94,7 @@ def _table(t: Table) -> str:
                 cells.append(f"<td>{_cell(c)}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
     cls = ' class="sortable"' if sortable else ""
-    return f"<table{cls}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return f'<div class="tw"><table{cls}><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
 
 
 def _chart(chart: Chart) -> str:
@@ -117,6 +126,61 @@ def _chart(chart: Chart) -> str:
     return f"<figure><figcaption>{_esc(chart.title)}</figcaption>{''.join(parts)}</figure>"
 
 
+def _er_diagram(block: ErDiagram) -> str:
+    """The drawn diagram, scaled to the page (a button shows it at actual size), then its Mermaid source folded."""
+    source = f'<pre><code class="language-mermaid">{_esc(mermaid_er(block.model).rstrip())}</code></pre>'
+    return (
+        '<figure class="er-figure"><figcaption>Entity-relationship diagram '
+        '<button type="button" class="er-zoom" aria-pressed="false">Actual size</button></figcaption>'
+        f'<div class="er-wrap">{erdiagram.render_svg(block.model)}</div></figure>'
+        "<details><summary>Mermaid source of the diagram (for a Mermaid viewer; the markdown report carries it "
+        f"too, which GitHub and GitLab draw)</summary>{source}</details>"
+    )
+
+
+def _options(name: str, counts: dict[str, int], labels: dict[str, str] | None = None) -> str:
+    total = sum(counts.values())
+    opts = [f'<option value="">all ({total})</option>']
+    opts += [f'<option value="{_esc(k)}">{_esc((labels or {}).get(k, k) or "(no table)")} ({n})</option>'
+             for k, n in counts.items()]
+    return (f'<label>{_esc(name.capitalize())} <select data-filter="{_esc(name)}">{"".join(opts)}</select>'
+            "</label>")
+
+
+def _finding_list(block: FindingList) -> str:
+    """Filters (severity, check, table), then one item per finding with its fix SQL and a copy button."""
+    items = block.items
+    severities = {s.value: n for s in Severity if (n := sum(1 for i in items if i.severity is s))}
+    checks: dict[str, int] = {}
+    check_labels: dict[str, str] = {}
+    for i in sorted(items, key=lambda i: i.code):
+        checks[i.code] = checks.get(i.code, 0) + 1
+        check_labels[i.code] = f"{i.code} {i.check}"
+    tables: dict[str, int] = {}
+    for i in sorted(items, key=lambda i: (i.table == "", i.table)):
+        tables[i.table] = tables.get(i.table, 0) + 1
+    filters = (
+        '<div class="filters" role="group" aria-label="Filter the findings">'
+        + _options("severity", severities) + _options("check", checks, check_labels) + _options("table", tables)
+        + '<button type="button" class="f-reset">Show all</button>'
+        f'<span class="f-count" aria-live="polite">{len(items)} of {len(items)} shown</span></div>'
+    )
+    rows: list[str] = []
+    for i in items:
+        sev = i.severity.value
+        fix = ""
+        if i.fix:
+            fix = (f'<div class="fix">{COPY_BUTTON}'
+                   f'<pre><code class="language-sql">{_esc(i.fix.rstrip())}</code></pre></div>')
+        rows.append(
+            f'<li class="finding" data-severity="{_esc(sev)}" data-check="{_esc(i.code)}" '
+            f'data-table="{_esc(i.table)}"><div class="f-head"><span class="badge b-{_esc(sev)}">{_esc(sev)}</span> '
+            f"<strong>{_esc(i.code)}</strong> {_esc(i.check)} <code>{_esc(i.object)}</code></div>"
+            f'<p class="f-msg">{_esc(i.message)}</p>{fix}</li>'
+        )
+    return f'{filters}<ol class="findings">{"".join(rows)}</ol>'
+
+
 def _block(block: Block) -> str:
     if isinstance(block, Heading):
         return f'<h{block.level} id="{_esc(block.anchor)}">{_esc(block.text)}</h{block.level}>'
@@ -127,9 +191,8 @@ def _block(block: Block) -> str:
     if isinstance(block, CodeBlock):
         cls = f' class="language-{_esc(block.lang)}"' if block.lang else ""
         pre = f"<pre><code{cls}>{_esc(block.text.rstrip())}</code></pre>"
-        if block.lang == "mermaid":  # long, and only useful pasted into a Mermaid viewer: folded
-            return f"<details><summary>Mermaid source of the diagram (paste into any Mermaid viewer, or see the " \
-                   f"markdown report, which GitHub and GitLab draw)</summary>{pre}</details>"
+        if block.lang == "sql":  # SQL to run: a copy button beside it
+            return f'<div class="fix">{COPY_BUTTON}{pre}</div>'
         return pre
     if isinstance(block, ListBlock):
         tag = "ol" if block.ordered else "ul"
@@ -141,6 +204,10 @@ def _block(block: Block) -> str:
         from reports.svgcharts import line_chart
 
         return line_chart(block)
+    if isinstance(block, ErDiagram):
+        return _er_diagram(block)
+    if isinstance(block, FindingList):
+        return _finding_list(block)
     raise TypeError(f"unknown block {type(block).__name__}")  # pragma: no cover
 
 

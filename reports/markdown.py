@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from auditor.design import mermaid_er
 from auditor.report import Report
 from reports.document import (
     Badge,
@@ -16,6 +17,8 @@ from reports.document import (
     Chart,
     Code,
     CodeBlock,
+    ErDiagram,
+    FindingList,
     Heading,
     Inline,
     LineChart,
@@ -75,6 +78,15 @@ def _table(t: Table) -> list[str]:
     return [header, align, *body]
 
 
+def _findings(block: FindingList) -> list[str]:
+    """One row per finding; the fix SQL is in the sections above, in the HTML and in the JSON report."""
+    return _table(Table(
+        headers=("Severity", "Check", "Object", "Finding"),
+        rows=tuple((Badge(i.severity.value, i.severity.value), f"{i.code} {i.check}", Code(i.object), i.message)
+                   for i in block.items),
+    ))
+
+
 def _block(block: Block, indent: str = "") -> list[str]:
     if isinstance(block, Heading):
         return [f"{'#' * block.level} {escape(block.text)}"]
@@ -99,6 +111,10 @@ def _block(block: Block, indent: str = "") -> list[str]:
         return lines
     if isinstance(block, Chart | LineChart):
         return []  # the figures are in the tables beside it; charts are drawn in the HTML report
+    if isinstance(block, ErDiagram):
+        return _fence(mermaid_er(block.model), "mermaid")  # GitHub and GitLab draw it
+    if isinstance(block, FindingList):
+        return _findings(block)
     raise TypeError(f"unknown block {type(block).__name__}")  # pragma: no cover
 
 

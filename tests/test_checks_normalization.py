@@ -8,7 +8,18 @@ from collections.abc import Sequence
 import pytest
 
 from auditor.engine import REGISTRY, iter_hits, load_checks, run_checks
-from auditor.model import Hit, Note, Sampling, Snapshot, TableSample, snapshot_from_json, snapshot_to_json
+from auditor.model import (
+    ForeignKeyJoin,
+    Hit,
+    Note,
+    ParentMatch,
+    Sampling,
+    Severity,
+    Snapshot,
+    TableSample,
+    snapshot_from_json,
+    snapshot_to_json,
+)
 from auditor.sampling import column_sample, decode_codes, dense_codes, encode_codes, list_items, list_profile
 from checks.normalization import MultiValuedOptions, RepeatingGroupOptions
 from tests.builders import fk, pk, snap, table
@@ -165,7 +176,9 @@ def test_list_profile_measures_item_recurrence() -> None:
     tags = list_profile(["golf;tennis", "chess;golf;yoga", "tennis;yoga", "jazz;chess"] * 10)
     assert tags.word_list_rows == 40 and tags.item_recurrence == 0.889  # 8 of 9 occurrences: all but jazz
     reviews = list_profile(REVIEWS * 50)
-    assert reviews.list_rows == 200 and reviews.item_recurrence == 0.0  # counted over distinct texts, not rows
+    # "Works as described" reads as a name-like item now (stop words only inside), yet nothing recurs:
+    # counted over distinct texts, not rows
+    assert reviews.list_rows == 250 and reviews.item_recurrence == 0.0
     assert list_profile(["12,15,99", "3,4"] * 10).item_recurrence is None  # numbers: no word items
     assert list_profile(["red,green,blue"] * 10).item_recurrence is None  # one distinct list: nothing to compare
 
@@ -244,12 +257,15 @@ def test_nf04_fires_on_fk_determined_column() -> None:
     assert [(h.details["determinant"], h.details["dependent"]) for h in found] == [
         (["customer_id"], ["customer_email"])
     ]
+    # no join probe in this snapshot: nothing shows a column of customers that holds the e-mail, so no "copies"
     assert found[0].message == (
-        "public.orders.customer_email is determined by public.orders.customer_id: "
-        "it duplicates data of public.customers"
+        "public.orders.customer_email is determined by public.orders.customer_id; evidence: 40 distinct "
+        "determinant values, 200 rows in 40 groups examined, 0 violating rows (uniform sample)"
     )
+    assert "duplicate" not in found[0].message and "copies" not in found[0].details
     ev = found[0].details["evidence"]["customer_email"]
     assert ev["determinant_distinct"] == 40 and ev["support_rows"] == N and ev["confidence"] == 1.0
+    assert ev["groups"] == 40 and ev["sampling"] == "uniform"
 
 
 def test_nf04_silent_on_key_attribute_unique_and_constant_columns() -> None:
@@ -280,13 +296,16 @@ def test_nf04_approximate_dependency_within_error_bound() -> None:
         fk("orders", ["customer_id"], "customers"),
         sampling=Sampling(tables=(sample("orders", cols),)),
     )
-    found = hits("NF04", s2)
-    assert found and found[0].details["evidence"]["customer_email"]["violating_rows"] == 1
     from checks.normalization import DependencyOptions
 
-    strict = hits("NF04", s2, DependencyOptions(max_error=0.001))
-    # the other direction still holds exactly (the typo is a value of its own), so only that one is reported
-    assert [h.details["determinant"] for h in strict] == [["customer_email"]]
+    # exact or nothing by default: the near-dependency is no finding; the other direction still holds
+    # exactly (the typo is a value of its own), so only that one is reported
+    assert [h.details["determinant"] for h in hits("NF04", s2)] == [["customer_email"]]
+    near = hits("NF04", s2, DependencyOptions(near_dependencies=True))
+    noisy_hit = [h for h in near if h.details["determinant"] == ["customer_id"]]
+    assert len(noisy_hit) == 1 and noisy_hit[0].severity == Severity.INFO
+    assert noisy_hit[0].details["evidence"]["customer_email"]["violating_rows"] == 1
+    assert "1 violating rows" in noisy_hit[0].message
 
 
 def test_nf03_fires_on_part_of_composite_key_and_not_on_whole_key() -> None:
@@ -367,3 +386,154 @@ def test_sample_round_trips_through_json() -> None:
     again = snapshot_from_json(snapshot_to_json(s))
     assert again.sampling == s.sampling
     assert [h.message for h in hits("NF04", again)] == [h.message for h in hits("NF04", s)]
+
+
+# ---- copies through foreign keys, and the look-alikes (Chinook) ---
+
+
+def _invoices(matches: tuple[ParentMatch, ...], rows: int = 400) -> Snapshot:
+    """invoice(customer_id -> customer) repeating each customer's city and state on its invoices."""
+    customer = [i % 50 for i in range(rows)]
+    city = [f"city{c % 45}" for c in customer]  # 45 cities over 50 customers
+    state = [f"st{(c % 45) % 20}" for c in customer]  # city -> state holds, but only on 45 addresses
+    cols: dict[str, Sequence[object]] = {"id": list(range(rows)), "customer_id": customer,
+                                         "billing_city": city, "billing_state": state}
+    ts = dataclasses.replace(
+        sample("invoice", cols, text=("billing_city", "billing_state")),
+        fk_joins=(ForeignKeyJoin(constraint="invoice_customer_id_fkey", columns=("customer_id",),
+                                 ref_schema="public", ref_table="customer", rows=rows, parents=50,
+                                 matches=matches),),
+    )
+    return snap(
+        table("invoice", ["id", "customer_id", "billing_city text", "billing_state text"]), pk("invoice"),
+        table("customer", ["id", "city text", "state text"]), pk("customer"),
+        fk("invoice", ["customer_id"], "customer", name="invoice_customer_id_fkey"),
+        sampling=Sampling(tables=(ts,)),
+    )
+
+
+def test_nf04_says_copies_only_when_the_parent_column_agrees() -> None:
+    agree = (ParentMatch("billing_city", "city", 400, 400), ParentMatch("billing_state", "state", 400, 400),
+             ParentMatch("billing_city", "state", 400, 3))
+    found = hits("NF04", _invoices(agree))
+    assert len(found) == 1, [h.message for h in found]
+    h = found[0]
+    assert h.message.startswith(
+        "public.invoice.billing_city copies public.customer.city, public.invoice.billing_state copies "
+        "public.customer.state through the foreign key (customer_id) to public.customer; evidence: ")
+    assert h.details["copies"] == {"billing_city": "public.customer.city", "billing_state": "public.customer.state"}
+    assert "deliberate snapshot" in (h.remediation or "")
+    assert "ALTER TABLE public.invoice DROP COLUMN billing_city;" in (h.remediation or "")
+    # city -> state, seen on 400 invoice rows, is only 45 addresses stored again: no finding of its own
+    assert not any(x.details["determinant"] == ["billing_city"] for x in found)
+
+
+def test_nf04_is_determined_by_when_no_parent_column_agrees() -> None:
+    # the join ran and no column of customer holds the same values (one row in a hundred differs)
+    differ = (ParentMatch("billing_city", "city", 400, 396), ParentMatch("billing_state", "state", 400, 120))
+    found = hits("NF04", _invoices(differ))
+    assert found and all("copies" not in h.message and "duplicate" not in h.message for h in found)
+    h = next(x for x in found if x.details["determinant"] == ["customer_id"])
+    assert "is determined by public.invoice.customer_id" in h.message or "are determined by" in h.message
+    assert "(public.customer, which customer_id references, has no column that holds the same values)" in h.message
+
+
+def test_nf04_copy_seen_only_through_the_join() -> None:
+    # each customer appears once in the sample: no repeated group, yet every joined row equals its parent
+    rows = 300
+    cols: dict[str, Sequence[object]] = {"id": list(range(rows)), "customer_id": list(range(rows)),
+                                         "customer_name": [f"name{i}" for i in range(rows)]}
+    ts = dataclasses.replace(sample("orders", cols, text=("customer_name",)), fk_joins=(ForeignKeyJoin(
+        constraint="orders_customer_id_fkey", columns=("customer_id",), ref_schema="public", ref_table="customers",
+        rows=rows, parents=rows, matches=(ParentMatch("customer_name", "name", rows, rows),)),))
+    s = snap(table("orders", ["id", "customer_id", "customer_name text"]), pk("orders"),
+             table("customers", ["id", "name text"]), pk("customers"),
+             fk("orders", ["customer_id"], "customers", name="orders_customer_id_fkey"),
+             sampling=Sampling(tables=(ts,)))
+    [h] = hits("NF04", s)
+    assert h.details["copies"] == {"customer_name": "public.customers.name"}
+    assert h.details["evidence"]["customer_name"]["sampling"] == "foreign_key_join"
+    # one row short of agreeing everywhere: no copy, and nothing else to report
+    off = dataclasses.replace(ts, fk_joins=(dataclasses.replace(
+        ts.fk_joins[0], matches=(ParentMatch("customer_name", "name", rows, rows - 1),)),))
+    assert hits("NF04", dataclasses.replace(s, sampling=Sampling(tables=(off,)))) == []
+
+
+def test_nf04_silent_on_a_low_cardinality_column_two_unrelated_columns_determine() -> None:
+    # Chinook: track.unit_price is 1.99 for videos, 0.99 otherwise; album_id and genre_id both "determine" it
+    rows = 600
+    album = [i // 10 for i in range(rows)]  # 60 albums of 10 tracks
+    video = [a % 12 == 0 for a in album]
+    genre = [(a % 12 == 0) * 100 + (i * 7 + a) % 9 for i, a in enumerate(album)]  # genres split by video
+    cols: dict[str, Sequence[object]] = {"id": list(range(rows)), "album_id": album, "genre_id": genre,
+                                         "unit_price": [199 if v else 99 for v in video]}
+    s = snap(table("track", list(cols)), pk("track"), sampling=Sampling(tables=(sample("track", cols),)))
+    assert hits("NF04", s) == []
+
+
+def test_nf04_exact_or_nothing_silences_a_coincidence_with_violations() -> None:
+    # Chinook: composer -> media_type_id held with 12 violating rows of 1,960
+    rows = 400
+    composer = [i % 80 for i in range(rows)]
+    media = [c % 3 for c in composer]
+    for i in (7, 91, 203):
+        media[i] = (media[i] + 1) % 3
+    cols: dict[str, Sequence[object]] = {"id": list(range(rows)), "composer": composer, "media_type_id": media}
+    s = snap(table("track", list(cols)), pk("track"), sampling=Sampling(tables=(sample("track", cols),)))
+    assert hits("NF04", s) == []
+
+
+def test_nf01_link_tables_are_not_repeating_groups() -> None:
+    from tests.builders import index
+
+    s = snap(
+        table("artist", ["id"]), pk("artist"), table("label", ["id"]), pk("label"),
+        # MusicBrainz: l_artist_label(entity0 -> artist, entity1 -> label)
+        table("l_artist_label", ["id", "link", "entity0", "entity1"]), pk("l_artist_label"),
+        fk("l_artist_label", ["entity0"], "artist"), fk("l_artist_label", ["entity1"], "label"),
+        # l_artist_artist(entity0, entity1 -> artist), unique with link: an edge between two artists
+        table("l_artist_artist", ["id", "link", "entity0", "entity1"]), pk("l_artist_artist"),
+        fk("l_artist_artist", ["entity0"], "artist"), fk("l_artist_artist", ["entity1"], "artist"),
+        index("l_artist_artist", ["entity0", "entity1", "link"], unique=True),
+        # link_type(entity_type0, entity_type1): the two ends of a relationship
+        table("link_type", ["id", "entity_type0 text", "entity_type1 text"]), pk("link_type"),
+        # a segment's ends
+        table("segment", ["id", "x1", "y1", "x2", "y2"]), pk("segment"),
+        # autoeditor_election(seconder_1, seconder_2 -> editor), in no key: a repeating group
+        table("editor", ["id"]), pk("editor"),
+        table("election", ["id", "seconder_1", "seconder_2"]), pk("election"),
+        fk("election", ["seconder_1"], "editor"), fk("election", ["seconder_2"], "editor"),
+    )
+    assert [(h.object.table, h.object.columns) for h in hits("NF01", s)] == [
+        ("election", ("seconder_1", "seconder_2"))]
+
+
+# ---- NF02: lists with few distinct combinations, mixed shapes; pairs and prose stay silent ---
+
+
+@pytest.mark.parametrize(("name", "values", "listed"), [
+    ("few_combinations", ["Trailers,Deleted Scenes", "Commentaries,Trailers", "Trailers",
+                          "Behind the Scenes,Commentaries"], True),
+    ("two_combinations", ["red,green", "green,blue"], True),
+    ("mixed_shapes", ["A12,blue,XL-3", "B7,red", "C3,green,XL-3", "blue,A12"], True),
+    ("last_first", ["Smith, John", "Doe, Jane", "Brown, Bob", "Lee, Ann", "James, Lee"], False),
+    ("city_state", ["Austin, TX", "Dallas, TX", "Reno, NV", "Salem, OR"], False),
+    ("titles", ["The Good, the Bad and the Ugly", "Crime and Punishment", "Hello, World"], False),
+    ("addresses", ["12 Main St, Springfield, IL", "5 Oak Ave, Austin, TX"], False),
+    ("one_combination", ["red,green"], False),  # nothing to compare: a pair as far as the sample shows
+])
+def test_nf02_lists_with_few_combinations_and_mixed_shapes(name: str, values: list[str], listed: bool) -> None:
+    rows = values * (200 // len(values))
+    ts = sample("t", {"id": list(range(len(rows))), "v": rows}, text=("v",))
+    s = snap(table("t", ["id", "v text"]), pk("t"), sampling=Sampling(tables=(ts,)))
+    assert bool(hits("NF02", s)) == listed, (name, ts.columns[1].profile)
+
+
+def test_nf02_position_overlap_edge() -> None:
+    from auditor.sampling import position_overlap
+
+    # 1 of 5 items changes places: 0.2, the default min_position_overlap, makes two-item values lists
+    assert position_overlap([("a", "b"), ("c", "d"), ("b", "e")]) == 0.2
+    assert position_overlap([("a", "b"), ("c", "d")]) == 0.0
+    assert position_overlap([("a", "b")], singles=["b"]) == 0.5
+    assert position_overlap([]) is None

@@ -17,9 +17,14 @@ from pathlib import Path
 
 import pytest
 
+from auditor.audit import AuditSettings, run_audit
+from auditor.connectors import CollectOptions
+from auditor.model import Severity
 from reports.htmlfmt import render_html
+from tests.conftest import NewDb, PgServer
 from tests.report_samples import ODD_TABLE, design_report
 from tests.test_reports_markdown import golden
+from tests.test_sample_schemas import _load as load_sample
 
 CHROMIUM_FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -76,9 +81,10 @@ def test_odd_names_are_escaped() -> None:
 
 def test_sections_charts_and_sortable_tables() -> None:
     page = render_html(design_report())
-    for anchor in ("summary", "er", "tables", "normalization", "indexing", "queries", "scaling", "metrics", "next"):
+    for anchor in ("summary", "er", "tables", "normalization", "indexing", "queries", "scaling", "metrics", "next",
+                   "findings"):
         assert f'id="{anchor}"' in page
-    assert page.count("<svg") == 3  # index usage, time by statement, table sizes
+    assert page.count("<svg") == 4  # the ER diagram; index usage, time by statement, table sizes
     assert page.count('<table class="sortable">') >= 3
 
 
@@ -115,13 +121,26 @@ def _png_is_not_blank(data: bytes) -> tuple[int, int, int]:
 
 SORT_PROBE = """<script>
 window.addEventListener("load", function () {
-  var table = document.querySelector("#tables ~ table.sortable");
+  var table = document.querySelector("#tables ~ .tw table.sortable");
   var th = table.tHead.rows[0].cells[1];   // Rows (est.)
   th.click(); th.click();                  // descending
   document.body.setAttribute("data-first-row", table.tBodies[0].rows[0].cells[0].textContent);
   document.body.setAttribute("data-sorted", th.getAttribute("aria-sort"));
 });
 </script></body>"""
+
+
+def test_findings_list_has_filters_and_fix_sql() -> None:
+    report = design_report()
+    page = render_html(report)
+    assert page.count('<li class="finding"') == len(report.findings)
+    listed = page[page.index('id="findings"'):]
+    assert listed.count('class="copy"') == sum(1 for f in report.findings if f.remediation)
+    assert '<option value="error">error (1)</option>' in page
+    assert '<option value="IX05">IX05 missing-fk-index (1)</option>' in page
+    assert '<option value="public.orders">public.orders (2)</option>' in page
+    # the most severe first
+    assert page.index('data-severity="error"') < page.index('data-severity="warning"')
 
 
 def test_renders_in_headless_chromium_without_errors() -> None:
@@ -149,3 +168,106 @@ def test_renders_in_headless_chromium_without_errors() -> None:
         assert run.returncode == 0 and shot.exists(), run.stderr[-2000:]
         width, height, distinct = _png_is_not_blank(shot.read_bytes())
         assert (width, height) == (1280, 1600) and distinct > 16
+
+
+# Runs after report.js: draws nothing itself, only measures and clicks, then writes the results on <body>.
+PROBE = """<script>
+window.addEventListener("load", function () {
+  var b = document.body;
+  function set(k, v) { b.setAttribute("data-probe-" + k, String(v)); }
+  var entities = document.querySelectorAll("svg.er a.er-entity");
+  var drawn = Array.prototype.filter.call(entities, function (e) {
+    var r = e.getBoundingClientRect(); return r.width > 40 && r.height > 20;
+  });
+  set("entities", entities.length);
+  set("drawn", drawn.length);
+  set("edges", Array.prototype.filter.call(document.querySelectorAll("svg.er path.er-edge"), function (e) {
+    return e.getTotalLength() > 10;
+  }).length);
+  set("page-width", document.documentElement.scrollWidth);
+  set("window-width", window.innerWidth);
+  set("scrolling-tables", Array.prototype.filter.call(document.querySelectorAll(".tw"), function (w) {
+    return w.scrollWidth > w.clientWidth + 1;
+  }).length);
+  function shown() {
+    return Array.prototype.filter.call(document.querySelectorAll("li.finding"), function (li) {
+      return li.offsetParent !== null;
+    }).length;
+  }
+  function choose(name, value) {
+    var s = document.querySelector('select[data-filter="' + name + '"]');
+    s.value = value; s.dispatchEvent(new Event("change"));
+  }
+  set("all", shown());
+  choose("severity", "error"); set("errors", shown());
+  choose("severity", ""); choose("check", "IX05"); set("ix05", shown());
+  choose("check", ""); choose("table", "public.orders"); set("orders", shown());
+  set("count-text", document.querySelector(".f-count").textContent);
+  document.querySelector(".f-reset").click(); set("reset", shown());
+  var copy = document.querySelector("li.finding .fix button.copy");
+  copy.click();
+  window.setTimeout(function () {
+    set("copy", copy.textContent);
+    set("selected", String(window.getSelection()) === copy.parentNode.querySelector("code").textContent);
+  }, 50);
+});
+</script></body>"""
+
+
+def _probe(page: str, width: int, tmp: Path) -> dict[str, str]:
+    html_file = tmp / f"probe-{width}.html"
+    html_file.write_text(page.replace("</body>", PROBE), encoding="utf-8")
+    dom = _run([f"--window-size={width},900", "--dump-dom", html_file.as_uri()], tmp)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    body = re.search(r"<body([^>]*)>", dom.stdout)
+    assert body is not None
+    assert "data-js-errors" not in body.group(1), body.group(1)
+    return dict(re.findall(r'data-probe-([a-z0-9-]+)="([^"]*)"', body.group(1)))
+
+
+@pytest.mark.parametrize("width", [1000, 1400])
+def test_diagram_drawn_filters_work_and_nothing_overflows(width: int) -> None:
+    report = design_report()
+    page = render_html(report)
+    with tempfile.TemporaryDirectory(prefix="dbaudit-html-") as tmp_name:
+        tmp = Path(tmp_name)
+        got = _probe(page, width, tmp)
+        # every table of the model is a drawn box, every relationship a drawn line
+        assert got["entities"] == got["drawn"] == "5"
+        assert got["edges"] == "2"
+        # the page never scrolls sideways, and no table needs its own scroll bar at this width
+        assert int(got["page-width"]) <= int(got["window-width"]) == width
+        assert got["scrolling-tables"] == "0"
+        # the filters: 6 findings, 1 error, 1 IX05, 2 on public.orders (IX01 and WL02), then all again
+        assert (got["all"], got["errors"], got["ix05"], got["orders"], got["reset"]) == ("6", "1", "1", "2", "6")
+        assert got["count-text"] == "2 of 6 shown"
+        # the copy button: on the clipboard where the browser allows the page to write it, else the SQL selected
+        # for Ctrl+C (headless Chromium gives a script's click no clipboard)
+        assert (got["copy"], got["selected"]) in {("Copied", "false"), ("Selected: press Ctrl+C", "true")}, got
+
+        shot = tmp / "shot.png"
+        run = _run([f"--window-size={width},2000", f"--screenshot={shot}", html_file_of(tmp, width).as_uri()], tmp)
+        assert run.returncode == 0 and shot.exists(), run.stderr[-2000:]
+        w, h, distinct = _png_is_not_blank(shot.read_bytes())
+        assert (w, h) == (width, 2000) and distinct > 16
+
+
+def html_file_of(tmp: Path, width: int) -> Path:
+    return tmp / f"probe-{width}.html"
+
+
+def test_pagila_report_draws_its_diagram_in_chromium(pg_server: PgServer, pg_new_db: NewDb) -> None:
+    """A schema written by others, on a real server: 15 tables (payment's partitions drawn through it)."""
+    dsn = load_sample("pagila", pg_server, pg_new_db)
+    report = run_audit(dsn, AuditSettings(collect=CollectOptions(sample=False, workload=False)))
+    page = render_html(report)
+    errors = sum(1 for f in report.findings if f.severity is Severity.ERROR)
+    for width in (1000, 1400):
+        with tempfile.TemporaryDirectory(prefix="dbaudit-html-") as tmp_name:
+            got = _probe(page, width, Path(tmp_name))
+        assert got["entities"] == got["drawn"] == "15"
+        assert got["edges"] == "21"
+        assert int(got["page-width"]) <= width
+        assert got["scrolling-tables"] == "0", width  # every table fits, statements included
+        assert int(got["all"]) == len(report.findings) == int(got["reset"])
+        assert int(got["errors"]) == errors

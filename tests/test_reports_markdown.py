@@ -52,7 +52,9 @@ def test_markdown_content() -> None:
     text = render_markdown(design_report())
     assert "| Health score | **60/100** grade D |" in text
     assert "CREATE INDEX CONCURRENTLY orders_status_created_at_idx ON public.orders (status, created_at);" in text
-    assert "Partitioning candidates" in text and "`public.orders` (150,000,000 rows)" in text
+    assert "### Partitioning candidates" in text
+    assert "| `public.orders` | 150,000,000 | 37.3 GB | 150,000,000 rows | `PARTITION BY RANGE (created_at)" in text
+    assert "## 10. Migration plan" in text and "### Phase 1. Expand: additive changes, online" in text
     # metrics: target, verdict and method or reason on every row
     assert re.search(r"\| Schema completeness \| 68\.9 % \| >= 95 % \| \*\*FAIL\*\* \| mean of", text)
     assert "| Tables with a comment | 20 % | no | 1/5 |" in text

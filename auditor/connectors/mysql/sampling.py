@@ -27,14 +27,37 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Protocol
 
 import pymysql
 
 from auditor.connectors import CollectOptions
-from auditor.model import Column, ColumnSample, Sampling, Snapshot, Table, TableSample
+from auditor.model import (
+    Column,
+    ColumnSample,
+    ForeignKeyJoin,
+    GroupSample,
+    ParentMatch,
+    Sampling,
+    Snapshot,
+    Table,
+    TableSample,
+)
 from auditor.mysql_workload import PROBE_ALIAS
-from auditor.sampling import SamplingBudget, over_limits, profiled_column, skipped_table
+from auditor.sampling import (
+    GROUP_SEED,
+    HASH_SLICES,
+    MIN_TABLE_SECONDS,
+    SamplingBudget,
+    copy_pairs,
+    group_candidates,
+    group_sample,
+    group_threshold,
+    over_limits,
+    profiled_column,
+    skipped_table,
+)
 from auditor.sqlquote import mysql_ident, mysql_qualified
 
 RANGES = 10
@@ -108,6 +131,7 @@ def integer_pk(snapshot: Snapshot, table: Table) -> Column | None:
 
 def _sample_one(session: Session, snapshot: Snapshot, table: Table, budget: SamplingBudget, remaining: float,
                 flavor: str, mysql_bound: bool) -> TableSample:
+    started = time.perf_counter() - (budget.budget_s - remaining)  # when the whole probe started
     too_much = over_limits(table, budget, remaining)
     if too_much is not None:
         return too_much
@@ -123,7 +147,7 @@ def _sample_one(session: Session, snapshot: Snapshot, table: Table, budget: Samp
     exprs += [f"LEFT({mysql_ident(c.name)}, {budget.profile_chars}) AS t{i}" for i, c in enumerate(text_cols)]
     select_list = ", ".join(exprs)
     target = mysql_qualified(table.schema, table.name)
-    n = budget.rows_per_table
+    n = budget.rows_for(len(exprs) - 1)  # the probe's own mark aside
     timeout_s = max(0.1, min(budget.table_timeout_s, remaining))
     pk = integer_pk(snapshot, table)
     est = table.estimated_rows
@@ -156,9 +180,105 @@ def _sample_one(session: Session, snapshot: Snapshot, table: Table, budget: Samp
             raise
         return skipped_table(table, _failure_reason(exc, timeout_s))
     samples = _column_samples(rows, columns, text_cols, budget)
-    return TableSample(schema=table.schema, table=table.name, rows=len(rows), method=method,
-                       estimated_rows=est, duration_s=round(time.perf_counter() - t0, 4), columns=samples,
-                       unsampled_columns=unsampled)
+    joins = _fk_joins(session, snapshot, table, budget, started, flavor, mysql_bound) if rows else ()
+    uniform = TableSample(schema=table.schema, table=table.name, rows=len(rows), method=method,
+                          estimated_rows=est, columns=samples, unsampled_columns=unsampled, fk_joins=joins)
+    candidates = group_candidates(table, uniform, snapshot.constraints_of(table.schema, table.name),
+                                  budget.rows_per_table)
+    groups = _group_sample(session, table, columns, candidates, budget, started, flavor, mysql_bound) \
+        if candidates else None
+    return replace(uniform, duration_s=round(time.perf_counter() - t0, 4), groups=groups)
+
+
+def _group_sample(session: Session, table: Table, columns: list[Column], candidates: list[tuple[str, ...]],
+                  budget: SamplingBudget, started: float, flavor: str, mysql_bound: bool) -> GroupSample:
+    """Rows whose candidate determinant hashes into the first slices of the hash space (``CRC32(det) &
+    (2^20 - 1) < k``, one flag per candidate): every row of each chosen value. One scan of the table under
+    the per-table time bound, LIMIT ``rows_per_table``; only hashes come back."""
+    remaining = budget.budget_s - (time.perf_counter() - started)
+    if remaining < MIN_TABLE_SECONDS:
+        return GroupSample(skipped_reason="the sampling budget was used up")
+    timeout_s = max(0.1, min(budget.table_timeout_s, remaining))
+    k = group_threshold(table.estimated_rows, budget.rows_per_table, len(candidates))
+
+    def flag(det: tuple[str, ...]) -> str:
+        nonnull = " AND ".join(f"{mysql_ident(c)} IS NOT NULL" for c in det)
+        key = mysql_ident(det[0]) if len(det) == 1 else \
+            f"CONCAT_WS(CHAR(31), {', '.join(mysql_ident(c) for c in det)})"
+        return f"({nonnull} AND (CRC32(CONCAT({key}, '#{GROUP_SEED}')) & {HASH_SLICES - 1}) < {k})"
+
+    flags = [flag(det) for det in candidates]
+    exprs = [f"'{PROBE_ALIAS}' AS {PROBE_ALIAS}"]
+    exprs += [f"LEFT(MD5({mysql_ident(c.name)}), 16) AS h{i}" for i, c in enumerate(columns)]
+    exprs += [f"{f} AS s{j}" for j, f in enumerate(flags)]
+    sql = (f"SELECT {', '.join(exprs)} FROM {mysql_qualified(table.schema, table.name)} "
+           f"WHERE {' OR '.join(flags)} LIMIT {budget.rows_per_table}")
+    t0 = time.perf_counter()
+    try:
+        if mysql_bound:
+            session.run(f"SET SESSION max_execution_time = {int(timeout_s * 1000)}")
+        rows = session.rows(_bounded(sql, flavor, timeout_s))
+    except pymysql.err.MySQLError as exc:
+        if not _recoverable(exc):
+            raise
+        return GroupSample(skipped_reason=_failure_reason(exc, timeout_s))
+    return group_sample([(c.name, c.data_type) for c in columns],
+                        [[r[f"h{i}"] for r in rows] for i in range(len(columns))],
+                        [(det, [r[f"s{j}"] for r in rows]) for j, det in enumerate(candidates)],
+                        time.perf_counter() - t0)
+
+
+def _fk_joins(session: Session, snapshot: Snapshot, table: Table, budget: SamplingBudget, started: float,
+              flavor: str, mysql_bound: bool) -> tuple[ForeignKeyJoin, ...]:
+    """The first ``rows_per_table`` rows of the table joined to the rows each foreign key references, with
+    per pair of same-family columns the count of rows where ``MD5(child) = MD5(parent)``: counts only.
+
+    One statement per foreign key, under the same per-table time bound as the sample.
+    """
+    out: list[ForeignKeyJoin] = []
+    constraints = snapshot.constraints_of(table.schema, table.name)
+    keys = {c for k in constraints if k.type in ("primary_key", "unique") for c in k.columns}
+    for fk in constraints:
+        if fk.type != "foreign_key" or not fk.columns or len(fk.columns) != len(fk.ref_columns):
+            continue
+        parent = snapshot.table(fk.ref_schema or table.schema, fk.ref_table or "")
+        if parent is None:
+            continue
+        pairs = copy_pairs(table, parent, fk, sampled_type, keys)
+        if not pairs:
+            continue
+        base = ForeignKeyJoin(constraint=fk.name, columns=fk.columns, ref_schema=parent.schema,
+                              ref_table=parent.name)
+        remaining = budget.budget_s - (time.perf_counter() - started)
+        if remaining < MIN_TABLE_SECONDS:
+            out.append(replace(base, skipped_reason="the sampling budget was used up"))
+            continue
+        timeout_s = max(0.1, min(budget.table_timeout_s, remaining))
+        child_cols = list(dict.fromkeys([*fk.columns, *(k for k, _ in pairs)]))
+        on = " AND ".join(f"p.{mysql_ident(r)} = c.{mysql_ident(f)}"
+                          for f, r in zip(fk.columns, fk.ref_columns, strict=True))
+        aggs = [f"'{PROBE_ALIAS}' AS {PROBE_ALIAS}", "COUNT(*) AS n",
+                f"COUNT(DISTINCT {', '.join(f'p.{mysql_ident(r)}' for r in fk.ref_columns)}) AS parents"]
+        for i, (k, p) in enumerate(pairs):
+            ck, cp = f"c.{mysql_ident(k)}", f"p.{mysql_ident(p)}"
+            aggs.append(f"COALESCE(SUM({ck} IS NOT NULL OR {cp} IS NOT NULL), 0) AS c{i}")
+            aggs.append(f"COALESCE(SUM(MD5({ck}) = MD5({cp})), 0) AS e{i}")
+        sql = (f"SELECT {', '.join(aggs)} FROM (SELECT {', '.join(mysql_ident(c) for c in child_cols)} "
+               f"FROM {mysql_qualified(table.schema, table.name)} LIMIT {budget.rows_per_table}) AS c "
+               f"JOIN {mysql_qualified(parent.schema, parent.name)} AS p ON {on}")
+        try:
+            if mysql_bound:
+                session.run(f"SET SESSION max_execution_time = {int(timeout_s * 1000)}")
+            row = session.rows(_bounded(sql, flavor, timeout_s))[0]
+        except pymysql.err.MySQLError as exc:
+            if not _recoverable(exc):
+                raise
+            out.append(replace(base, skipped_reason=_failure_reason(exc, timeout_s)))
+            continue
+        matches = tuple(ParentMatch(column=k, parent_column=p, compared=int(row[f"c{i}"]), equal=int(row[f"e{i}"]))
+                        for i, (k, p) in enumerate(pairs))
+        out.append(replace(base, rows=int(row["n"]), parents=int(row["parents"]), matches=matches))
+    return tuple(out)
 
 
 def _bounded(sql: str, flavor: str, timeout_s: float) -> str:

@@ -139,7 +139,8 @@ def _run_probes(session: Session, snap: Snapshot, options: CollectOptions, clock
     def sample(s: Snapshot) -> Snapshot:
         bounded = dataclasses.replace(options, sample_budget_s=clock.cap(options.sample_budget_s, reserve=5.0),
                                       sample_table_timeout_s=probe_limit_s(options.sample_table_timeout_s, options))
-        return dataclasses.replace(s, sampling=sampling.probe(session.conn, s.tables, bounded))
+        return dataclasses.replace(s, sampling=sampling.probe(session.conn, s.tables, bounded,
+                                                                    s.constraints, s.indexes))
 
     def explain(s: Snapshot) -> Snapshot:
         bounded = workload.WorkloadOptions(
@@ -368,6 +369,7 @@ def _tables(table_rows: list[dict[str, Any]], column_rows: list[dict[str, Any]],
             index_bytes=_int(r["index_bytes"]), toast_bytes=_int(r["toast_bytes"]), comment=r["comment"],
             parent=parent, is_partition=bool(r["is_partition"]), columns=tuple(cols),
             stats=TableStats(**{f: r[f] for f in STAT_FIELDS}),
+            policy_columns=tuple(sorted(r.get("policy_columns") or ())),
         ))
     return tuple(tables)
 

@@ -20,12 +20,25 @@ cut to ``profile_chars`` characters, only to compute their delimited-list profil
 dropped and never stored, unless ``show_samples`` keeps a few examples. Columns whose types have no useful
 equality for normalization (bytea, json, jsonb, xml, arrays, tsvector, geometric types) are not read at all.
 
-The probe sends one round trip for privileges, then one per sampled table (two when a table fails): it is a
-bounded probe, outside the fixed catalog query count, and reports its own count in ``Sampling.queries``.
+Two more statements per table, for NF03/NF04 (each under the same per-table timeout, in its own savepoint):
+
+- per foreign key, the sampled rows joined to the rows it references, counting per pair of same-family
+  columns the rows where ``child::text = parent::text`` (copies through foreign keys; counts only);
+- for a table larger than the row budget, a whole-group sample: the rows whose candidate determinant (foreign
+  keys, prefixes of composite keys, codes seen fewer than three times per value in the uniform sample) hashes
+  into the first slices of the hash space, ``hashtextextended(det::text, 7) & (2^20 - 1) < k``, so that every
+  chosen value comes with all its rows; one scan, LIMIT the row budget, hashes only. A table estimated above
+  ``group_scan_max_rows`` is not scanned: each candidate that leads a valid, non-partial btree index is read
+  through it (``det = ANY (ARRAY(SELECT det FROM t TABLESAMPLE SYSTEM (p) ... LIMIT m))``), one statement each.
+
+The probe sends one round trip for privileges, then one per sampled table, foreign key and group sample (two
+when one fails): it is a bounded probe, outside the fixed catalog query count, and reports its own count in
+``Sampling.queries``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -35,8 +48,30 @@ import psycopg
 from psycopg import sql as pgsql
 
 from auditor.connectors import CollectOptions
-from auditor.model import ColumnSample, Sampling, Table, TableSample
-from auditor.sampling import SamplingBudget, over_limits, profiled_column, skipped_table
+from auditor.model import (
+    ColumnSample,
+    Constraint,
+    ForeignKeyJoin,
+    GroupSample,
+    Index,
+    ParentMatch,
+    Sampling,
+    Table,
+    TableSample,
+)
+from auditor.sampling import (
+    GROUP_SEED,
+    HASH_SLICES,
+    MIN_TABLE_SECONDS,
+    SamplingBudget,
+    copy_pairs,
+    group_candidates,
+    group_sample,
+    group_threshold,
+    over_limits,
+    profiled_column,
+    skipped_table,
+)
 from auditor.workload import DBAUDIT_MARKER, PROBE_ALIAS
 
 SAMPLED_KINDS = ("table", "partitioned")
@@ -68,6 +103,9 @@ class _Probe:
     own_transaction: bool = False
     original_timeout: str = "0"
     started: float = field(default_factory=time.perf_counter)
+    by_key: dict[tuple[str, str], Table] = field(default_factory=dict)
+    indexed: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # leading columns of usable indexes
+    constraints: dict[tuple[str, str], list[Constraint]] = field(default_factory=dict)
 
     def run(self, *statements: str | pgsql.Composable,
             params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
@@ -97,10 +135,22 @@ class _Probe:
 
 
 def sample_tables(conn: psycopg.Connection[Any], tables: Iterable[Table],
-                  budget: SamplingBudget | None = None) -> Sampling:
-    """Sample the given snapshot tables on ``conn`` (read-only; inside or outside a transaction)."""
+                  budget: SamplingBudget | None = None, constraints: Iterable[Constraint] = (),
+                  indexes: Iterable[Index] = ()) -> Sampling:
+    """Sample the given snapshot tables on ``conn`` (read-only; inside or outside a transaction).
+
+    With the snapshot's ``constraints``, each sampled table's rows are also joined to the rows their foreign
+    keys reference (see :func:`_fk_joins`)."""
     budget = budget or SamplingBudget()
+    tables = list(tables)
     probe = _Probe(conn, budget)
+    probe.by_key = {t.key: t for t in tables}
+    for c in constraints:
+        probe.constraints.setdefault((c.schema, c.table), []).append(c)
+    for ix in indexes:
+        lead = ix.columns[0] if ix.columns else None
+        if lead is not None and ix.is_valid and ix.predicate is None and ix.method == "btree":
+            probe.indexed.setdefault((ix.schema, ix.table), set()).add(lead)
     if conn.info.server_version < 110000:
         # hashtextextended came with PostgreSQL 11; 32 bits are enough for equality within one sample
         probe.hash_fn = "hashtext({}::text)"
@@ -112,7 +162,8 @@ def sample_tables(conn: psycopg.Connection[Any], tables: Iterable[Table],
         probe.own_transaction = True
     try:
         probe.original_timeout = str(probe.run("SHOW statement_timeout")[0][0])
-        readable = _readable_columns(probe, candidates)
+        # privileges of the tables that will be sampled only: the rest are skipped by the limit anyway
+        readable = _readable_columns(probe, candidates[:budget.max_tables])
         for i, table in enumerate(candidates):
             if i >= budget.max_tables:
                 results.append(skipped_table(table, f"past the limit of {budget.max_tables} sampled tables"))
@@ -158,9 +209,8 @@ def _readable_columns(probe: _Probe, tables: list[Table]) -> dict[tuple[str, str
     return {(r[0], r[1]): set(r[2] or ()) for r in rows}
 
 
-def _method(table: Table, budget: SamplingBudget) -> tuple[str, float | None]:
+def _method(table: Table, budget: SamplingBudget, n: int) -> tuple[str, float | None]:
     est = table.estimated_rows
-    n = budget.rows_per_table
     if est is None or est <= max(budget.full_read_rows, n):
         return "full", None
     # 10 % more than needed, so that LIMIT trims little and the sample stays spread over the table
@@ -192,7 +242,8 @@ def _sample_one(probe: _Probe, table: Table, readable: set[str] | None) -> Table
         pgsql.SQL("left({}::text, {})").format(pgsql.Identifier(c.name), pgsql.Literal(budget.profile_chars))
         for c in text_cols
     ]
-    method, percent = _method(table, budget)
+    n = budget.rows_for(len(exprs))
+    method, percent = _method(table, budget, n)
     sample_clause: pgsql.Composable = pgsql.SQL("")
     if method != "full":
         sample_clause = pgsql.SQL(" TABLESAMPLE {} ({}) REPEATABLE ({})").format(
@@ -201,7 +252,7 @@ def _sample_one(probe: _Probe, table: Table, readable: set[str] | None) -> Table
     # the alias is a second mark, inside the statement: it survives where a comment is dropped
     select = pgsql.SQL("SELECT {}, 1 AS {} FROM {}{} LIMIT {}").format(
         pgsql.SQL(", ").join(exprs), pgsql.Identifier(PROBE_ALIAS), pgsql.Identifier(table.schema, table.name),
-        sample_clause, pgsql.Literal(budget.rows_per_table))
+        sample_clause, pgsql.Literal(n))
     t0 = time.perf_counter()
     try:
         rows = probe.run("SAVEPOINT dbaudit_sample",
@@ -213,17 +264,112 @@ def _sample_one(probe: _Probe, table: Table, readable: set[str] | None) -> Table
         probe.run("ROLLBACK TO SAVEPOINT dbaudit_sample", "RELEASE SAVEPOINT dbaudit_sample")
         return skipped_table(table, _failure_reason(exc, timeout_ms))
     samples = _column_samples(rows, columns, text_cols, budget)
-    return TableSample(
-        schema=table.schema,
-        table=table.name,
-        rows=len(rows),
-        method=method,
-        percent=percent,
-        estimated_rows=table.estimated_rows,
-        duration_s=round(time.perf_counter() - t0, 4),
-        columns=samples,
-        unsampled_columns=unsampled,
-    )
+    joins = _fk_joins(probe, table, readable, sample_clause) if rows else ()
+    uniform = TableSample(schema=table.schema, table=table.name, rows=len(rows), method=method, percent=percent,
+                          estimated_rows=table.estimated_rows, columns=samples, unsampled_columns=unsampled,
+                          fk_joins=joins)
+    candidates = group_candidates(table, uniform, probe.constraints.get(table.key, []), budget.rows_per_table)
+    groups = _group_sample(probe, table, columns, candidates) if candidates else None
+    return dataclasses.replace(uniform, duration_s=round(time.perf_counter() - t0, 4), groups=groups)
+
+
+def _group_sample(probe: _Probe, table: Table, columns: list[Any],
+                  candidates: list[tuple[str, ...]]) -> GroupSample:
+    """Rows whose candidate determinant hashes into the first slices of the hash space: every row of each
+    chosen value, so that dependencies are judged on whole groups.
+
+    One statement, a scan of the table under the per-table timeout (``hashtextextended(det::text, seed) &
+    (2^20 - 1) < k``, one flag per candidate); LIMIT ``rows_per_table``. Only hashes come back.
+    """
+    budget = probe.budget
+    remaining = probe.remaining()
+    if remaining < MIN_TABLE_SECONDS:
+        return GroupSample(skipped_reason="the sampling budget was used up")
+    if (table.estimated_rows or 0) > budget.group_scan_max_rows:
+        return _group_sample_by_index(probe, table, columns, candidates)
+    k = group_threshold(table.estimated_rows, budget.rows_per_table, len(candidates))
+    ident = pgsql.Identifier
+
+    def hashed(det: tuple[str, ...]) -> pgsql.Composable:
+        inner = ident(det[0]) if len(det) == 1 else pgsql.SQL("ROW({})").format(
+            pgsql.SQL(", ").join(ident(c) for c in det))
+        nonnull = pgsql.SQL(" AND ").join(pgsql.SQL("{} IS NOT NULL").format(ident(c)) for c in det)
+        return pgsql.SQL("({nonnull} AND (hashtextextended(({inner})::text, {seed}) & {mask}) < {k})").format(
+            nonnull=nonnull, inner=inner, seed=pgsql.Literal(GROUP_SEED), mask=pgsql.Literal(HASH_SLICES - 1),
+            k=pgsql.Literal(k))
+
+    flags = [hashed(det) for det in candidates]
+    exprs = [pgsql.SQL(probe.hash_fn).format(ident(c.name)) for c in columns]
+    select = pgsql.SQL("SELECT {}, {}, 1 AS {} FROM {} WHERE {} LIMIT {}").format(
+        pgsql.SQL(", ").join(exprs), pgsql.SQL(", ").join(flags), ident(PROBE_ALIAS),
+        ident(table.schema, table.name), pgsql.SQL(" OR ").join(flags), pgsql.Literal(budget.rows_per_table))
+    timeout_ms = max(100, int(min(budget.table_timeout_s, remaining) * 1000))
+    t0 = time.perf_counter()
+    try:
+        rows = probe.run("SAVEPOINT dbaudit_sample",
+                         pgsql.SQL("SET LOCAL statement_timeout = {}").format(pgsql.Literal(timeout_ms)),
+                         select, "RELEASE SAVEPOINT dbaudit_sample")
+    except psycopg.Error as exc:
+        if probe.conn.closed or probe.conn.broken:
+            raise
+        probe.run("ROLLBACK TO SAVEPOINT dbaudit_sample", "RELEASE SAVEPOINT dbaudit_sample")
+        return GroupSample(skipped_reason=_failure_reason(exc, timeout_ms))
+    n = len(columns)
+    return group_sample([(c.name, c.data_type) for c in columns], [[r[i] for r in rows] for i in range(n)],
+                        [(det, [r[n + j] for r in rows]) for j, det in enumerate(candidates)],
+                        time.perf_counter() - t0)
+
+
+def _group_sample_by_index(probe: _Probe, table: Table, columns: list[Any],
+                           candidates: list[tuple[str, ...]]) -> GroupSample:
+    """The whole-group sample of a table too large to scan: for each single-column candidate that leads a
+    valid, non-partial index, about ``rows_per_table / candidates / 3`` of its values drawn with
+    ``TABLESAMPLE SYSTEM`` and every row of them read through the index (``= ANY (ARRAY(...))``), one bounded
+    statement per candidate. Candidates without such an index are left out."""
+    budget = probe.budget
+    est = max(int(table.estimated_rows or 0), 1)
+    usable = [det for det in candidates if len(det) == 1 and det[0] in probe.indexed.get(table.key, set())]
+    if not usable:
+        return GroupSample(skipped_reason=f"{est} rows, more than {budget.group_scan_max_rows} for a whole-group "
+                                          "scan, and no index leads with a candidate determinant")
+    ident = pgsql.Identifier
+    per = max(1, budget.rows_per_table // len(usable))
+    values = max(1, per // 3)
+    percent = min(100.0, max(1e-4, round(100.0 * values * 4 / est, 6)))
+    exprs = [pgsql.SQL(probe.hash_fn).format(ident(c.name)) for c in columns]
+    hashes: list[list[Any]] = [[] for _ in columns]
+    flags: list[list[bool]] = [[] for _ in usable]
+    t0 = time.perf_counter()
+    for j, det in enumerate(usable):
+        remaining = probe.remaining()
+        if remaining < MIN_TABLE_SECONDS:
+            break
+        d = ident(det[0])
+        select = pgsql.SQL(
+            "SELECT {exprs}, 1 AS {mark} FROM {t} WHERE {d} = ANY (ARRAY(SELECT {d} FROM {t} TABLESAMPLE SYSTEM "
+            "({p}) REPEATABLE ({seed}) WHERE {d} IS NOT NULL LIMIT {m})) LIMIT {n}").format(
+            exprs=pgsql.SQL(", ").join(exprs), mark=ident(PROBE_ALIAS), t=ident(table.schema, table.name), d=d,
+            p=pgsql.Literal(percent), seed=pgsql.Literal(GROUP_SEED), m=pgsql.Literal(values),
+            n=pgsql.Literal(per))
+        timeout_ms = max(100, int(min(budget.table_timeout_s, remaining) * 1000))
+        try:
+            rows = probe.run("SAVEPOINT dbaudit_sample",
+                             pgsql.SQL("SET LOCAL statement_timeout = {}").format(pgsql.Literal(timeout_ms)),
+                             select, "RELEASE SAVEPOINT dbaudit_sample")
+        except psycopg.Error:
+            if probe.conn.closed or probe.conn.broken:
+                raise
+            probe.run("ROLLBACK TO SAVEPOINT dbaudit_sample", "RELEASE SAVEPOINT dbaudit_sample")
+            continue
+        for i in range(len(columns)):
+            hashes[i].extend(r[i] for r in rows)
+        for jj in range(len(usable)):
+            flags[jj].extend([jj == j] * len(rows))
+    if not hashes or not hashes[0]:
+        return GroupSample(skipped_reason="the whole-group sample through the indexes read no row")
+    g = group_sample([(c.name, c.data_type) for c in columns], hashes, list(zip(usable, flags, strict=True)),
+                     time.perf_counter() - t0)
+    return dataclasses.replace(g, method="index")
 
 
 def _column_samples(rows: list[tuple[Any, ...]], columns: list[Any], text_cols: list[Any],
@@ -247,9 +393,77 @@ def _failure_reason(exc: psycopg.Error, timeout_ms: int) -> str:
     return f"sampling failed: {first}"
 
 
-def probe(conn: psycopg.Connection[Any], tables: Iterable[Table], options: CollectOptions) -> Sampling:
+def probe(conn: psycopg.Connection[Any], tables: Iterable[Table], options: CollectOptions,
+          constraints: Iterable[Constraint] = (), indexes: Iterable[Index] = ()) -> Sampling:
     """The connector's entry point: sample the tables, or record that sampling is off."""
     budget = SamplingBudget.from_options(options)
     if not options.sample:
         return sampling_off(budget)
-    return sample_tables(conn, tables, budget)
+    return sample_tables(conn, tables, budget, constraints, indexes)
+
+
+def _fk_joins(probe: _Probe, table: Table, readable: set[str],
+              sample_clause: pgsql.Composable) -> tuple[ForeignKeyJoin, ...]:
+    """Join a sample of the table's rows (drawn like the main sample) to the rows each foreign key references
+    and count, per pair of same-family columns, the rows where child and parent agree.
+
+    One statement per foreign key, in its own savepoint under the per-table timeout; only counts come back.
+    The comparison is ``child::text = parent::text`` on the server: no value crosses the wire.
+    """
+    out: list[ForeignKeyJoin] = []
+    keys = {c for k in probe.constraints.get(table.key, []) if k.type in ("primary_key", "unique")
+            for c in k.columns}
+    for fk in probe.constraints.get(table.key, []):
+        if fk.type != "foreign_key" or not fk.columns or len(fk.columns) != len(fk.ref_columns):
+            continue
+        parent = probe.by_key.get((fk.ref_schema or table.schema, fk.ref_table or ""))
+        if parent is None or not all(c in readable for c in fk.columns):
+            continue
+        pairs = [(k, p) for k, p in copy_pairs(table, parent, fk, sampled_type, keys) if k in readable]
+        if not pairs:
+            continue
+        remaining = probe.remaining()
+        if remaining < MIN_TABLE_SECONDS:
+            out.append(ForeignKeyJoin(constraint=fk.name, columns=fk.columns, ref_schema=parent.schema,
+                                      ref_table=parent.name, skipped_reason="the sampling budget was used up"))
+            continue
+        out.append(_fk_join(probe, table, parent, fk, pairs, sample_clause, remaining))
+    return tuple(out)
+
+
+def _fk_join(probe: _Probe, table: Table, parent: Table, fk: Constraint, pairs: list[tuple[str, str]],
+             sample_clause: pgsql.Composable, remaining: float) -> ForeignKeyJoin:
+    budget = probe.budget
+    ident = pgsql.Identifier
+    child_cols = list(dict.fromkeys([*fk.columns, *(k for k, _ in pairs)]))
+    on = pgsql.SQL(" AND ").join(pgsql.SQL("p.{} = c.{}").format(ident(r), ident(f))
+                                 for f, r in zip(fk.columns, fk.ref_columns, strict=True))
+    parent_key = pgsql.SQL(", ").join(pgsql.SQL("p.{}").format(ident(r)) for r in fk.ref_columns)
+    if len(fk.ref_columns) > 1:
+        parent_key = pgsql.SQL("({})").format(parent_key)
+    aggs: list[pgsql.Composable] = [pgsql.SQL("count(*)"), pgsql.SQL("count(DISTINCT {})").format(parent_key)]
+    for k, p in pairs:
+        aggs.append(pgsql.SQL("count(*) FILTER (WHERE c.{k} IS NOT NULL OR p.{p} IS NOT NULL)").format(
+            k=ident(k), p=ident(p)))
+        aggs.append(pgsql.SQL("count(*) FILTER (WHERE c.{k}::text = p.{p}::text)").format(k=ident(k), p=ident(p)))
+    select = pgsql.SQL("SELECT {aggs}, 1 AS {mark} FROM (SELECT {cols} FROM {child}{clause} LIMIT {n}) AS c"
+                       " JOIN {parent} AS p ON {on}").format(
+        aggs=pgsql.SQL(", ").join(aggs), mark=ident(PROBE_ALIAS),
+        cols=pgsql.SQL(", ").join(ident(c) for c in child_cols), child=ident(table.schema, table.name),
+        clause=sample_clause, n=pgsql.Literal(budget.rows_per_table), parent=ident(parent.schema, parent.name),
+        on=on)
+    timeout_ms = max(100, int(min(budget.table_timeout_s, remaining) * 1000))
+    base = ForeignKeyJoin(constraint=fk.name, columns=fk.columns, ref_schema=parent.schema, ref_table=parent.name)
+    try:
+        rows = probe.run("SAVEPOINT dbaudit_sample",
+                         pgsql.SQL("SET LOCAL statement_timeout = {}").format(pgsql.Literal(timeout_ms)),
+                         select, "RELEASE SAVEPOINT dbaudit_sample")
+    except psycopg.Error as exc:
+        if probe.conn.closed or probe.conn.broken:
+            raise
+        probe.run("ROLLBACK TO SAVEPOINT dbaudit_sample", "RELEASE SAVEPOINT dbaudit_sample")
+        return dataclasses.replace(base, skipped_reason=_failure_reason(exc, timeout_ms))
+    row = rows[0]
+    matches = tuple(ParentMatch(column=k, parent_column=p, compared=int(row[2 + 2 * i]), equal=int(row[3 + 2 * i]))
+                    for i, (k, p) in enumerate(pairs))
+    return dataclasses.replace(base, rows=int(row[0]), parents=int(row[1]), matches=matches)

@@ -40,15 +40,18 @@ from auditor.model import (
 from auditor.relations import is_partition_tree, members
 from auditor.sqlquote import pg_column_list, pg_qualified
 from auditor.workload import (
+    EXPLAINABLE,
     INDEX_SCANS,
     SEQ_SCANS,
     analyze_query,
     is_large,
     is_own_statement,
     marked,
+    may_read_catalog,
     named_tables,
     propose_index,
     scan_table,
+    statement_kind,
     weak_index_scan,
 )
 
@@ -263,7 +266,7 @@ def pool_rows(raw: Sequence[Sequence[Any]]) -> tuple[tuple[Statement, ...], dict
             calls_by_id[str(r[0])] = calls_by_id.get(str(r[0]), 0) + int(r[2] or 0)
         queryid = max(calls_by_id, key=lambda q: (calls_by_id[q], q))
         query = next(str(r[1]) for r in rows if str(r[0]) == queryid)
-        if analyze_query(query).catalog_only:
+        if may_read_catalog(query) and analyze_query(query).catalog_only:
             counts["catalog"] += 1
             continue
         toplevel = bool(rows[0][12]) if rows[0][12] is not None else True
@@ -349,9 +352,10 @@ def _explain_all(session: _Session, snapshot: Snapshot, statements: Sequence[Sta
     try:
         budget = options.max_explain
         for n, stmt in enumerate(statements):
-            shape = analyze_query(stmt.query)
-            if not shape.explainable:
-                plans.append(PlanSummary(queryid=stmt.queryid, reason=shape.not_explained_reason))
+            # the kind first, cheaply; the parse tree only for what is explained (or to say why not)
+            if statement_kind(stmt.query) not in EXPLAINABLE:
+                plans.append(PlanSummary(queryid=stmt.queryid,
+                                         reason=analyze_query(stmt.query).not_explained_reason))
                 continue
             if budget <= 0:
                 plans.append(PlanSummary(queryid=stmt.queryid, reason="over the statement budget"))
@@ -360,6 +364,7 @@ def _explain_all(session: _Session, snapshot: Snapshot, statements: Sequence[Sta
                 plans.append(PlanSummary(queryid=stmt.queryid, reason="over the time budget"))
                 continue
             budget -= 1
+            shape = analyze_query(stmt.query)
             plans.append(_explain_one(session, snapshot, stmt, shape.params, n, server_version_num, options,
                                       hypopg))
     finally:

@@ -20,7 +20,12 @@ SELECT 1 AS dbaudit_probe,  -- an alias survives in statement digests, which dro
        r.DELETE_RULE AS delete_rule,
        r.MATCH_OPTION AS match_option
 FROM information_schema.KEY_COLUMN_USAGE AS k
-LEFT JOIN information_schema.REFERENTIAL_CONSTRAINTS AS r
+-- REFERENTIAL_CONSTRAINTS filtered by schema inside a derived table that DISTINCT keeps from being merged: MariaDB
+-- fills an information_schema table for the schemas its own WHERE names, and ignores a join condition, so a plain
+-- join reads the foreign keys of every database on the server (seconds per thousand tables elsewhere)
+LEFT JOIN (SELECT DISTINCT CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, UPDATE_RULE, DELETE_RULE, MATCH_OPTION
+           FROM information_schema.REFERENTIAL_CONSTRAINTS
+           WHERE CONSTRAINT_SCHEMA IN %(schemas)s) AS r
   ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA
  AND r.TABLE_NAME = k.TABLE_NAME
  AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME

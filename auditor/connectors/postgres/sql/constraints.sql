@@ -7,6 +7,33 @@
 -- foreign key whose referenced table lies outside the audited schemas.
 -- Domain constraints (contypid <> 0) have no table: only the unvalidated ones are read, for KY03, with the
 -- domain's name in "domain" and an empty "table".
+-- The foreign keys' referenced columns are read in one pass over all of them, joined by hash: names, declared
+-- types, and the type under a domain (through domains over domains; NULL where the column's type is no domain),
+-- each domain's resolved once: resolving it per column cost seconds at 10,000 foreign keys.
+WITH RECURSIVE chain(domain, base, typmod, depth) AS (
+    SELECT t.oid, t.typbasetype, t.typtypmod, 1 FROM pg_catalog.pg_type t WHERE t.typtype = 'd'
+    UNION ALL
+    SELECT chain.domain, t.typbasetype, t.typtypmod, chain.depth + 1
+      FROM chain JOIN pg_catalog.pg_type t ON t.oid = chain.base AND t.typtype = 'd'
+),
+domain_base AS (  -- every domain's type at the bottom of its chain, once (few domains, however many columns)
+    SELECT DISTINCT ON (domain) domain, pg_catalog.format_type(base, typmod) AS base_type
+      FROM chain ORDER BY domain, depth DESC
+),
+ref AS (
+    SELECT fk.oid,
+           array_agg(a.attname::text ORDER BY k.ord) AS columns,
+           array_agg(pg_catalog.format_type(a.atttypid, a.atttypmod) ORDER BY k.ord) AS types,
+           array_agg(db.base_type ORDER BY k.ord) AS base_types
+      FROM pg_catalog.pg_constraint fk
+      JOIN pg_catalog.pg_class fc ON fc.oid = fk.conrelid
+      JOIN pg_catalog.pg_namespace fn ON fn.oid = fc.relnamespace
+     CROSS JOIN LATERAL unnest(fk.confkey) WITH ORDINALITY AS k(attnum, ord)
+      JOIN pg_catalog.pg_attribute a ON a.attrelid = fk.confrelid AND a.attnum = k.attnum
+      LEFT JOIN domain_base db ON db.domain = a.atttypid
+     WHERE fk.contype = 'f' AND fn.nspname = ANY (%(schemas)s::text[])
+     GROUP BY fk.oid
+)
 SELECT
     n.nspname AS schema,
     c.relname AS table,
@@ -22,25 +49,9 @@ SELECT
     con.condeferrable AS deferrable,
     rn.nspname AS ref_schema,
     rc.relname AS ref_table,
-    ARRAY(SELECT a.attname::text
-            FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
-            JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum
-           ORDER BY k.ord) AS ref_columns,
-    ARRAY(SELECT pg_catalog.format_type(a.atttypid, a.atttypmod)
-            FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
-            JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum
-           ORDER BY k.ord) AS ref_column_types,
-    -- the type under a domain (through domains over domains), NULL where the column's type is no domain
-    ARRAY(SELECT (WITH RECURSIVE d(base, typmod, depth) AS (
-                      SELECT t.typbasetype, t.typtypmod, 1 FROM pg_catalog.pg_type t
-                       WHERE t.oid = a.atttypid AND t.typtype = 'd'
-                      UNION ALL
-                      SELECT t.typbasetype, t.typtypmod, d.depth + 1 FROM d
-                        JOIN pg_catalog.pg_type t ON t.oid = d.base AND t.typtype = 'd')
-                  SELECT pg_catalog.format_type(base, typmod) FROM d ORDER BY depth DESC LIMIT 1)
-            FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
-            JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum
-           ORDER BY k.ord) AS ref_column_base_types,
+    coalesce(ref.columns, ARRAY[]::text[]) AS ref_columns,
+    coalesce(ref.types, ARRAY[]::text[]) AS ref_column_types,
+    coalesce(ref.base_types, ARRAY[]::text[]) AS ref_column_base_types,
     CASE WHEN con.contype = 'f' THEN
         CASE con.confupdtype WHEN 'a' THEN 'no action' WHEN 'r' THEN 'restrict' WHEN 'c' THEN 'cascade'
                              WHEN 'n' THEN 'set null' WHEN 'd' THEN 'set default' END END AS on_update,
@@ -59,6 +70,7 @@ SELECT
   LEFT JOIN pg_catalog.pg_class rc ON rc.oid = con.confrelid
   LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace
   LEFT JOIN pg_catalog.pg_class ic ON ic.oid = con.conindid
+  LEFT JOIN ref ON ref.oid = con.oid
  WHERE (con.contype IN ('p', 'u', 'f', 'c', 'x') OR (con.contype = 'n' AND NOT con.convalidated))
    AND con.conparentid = 0
    AND c.relkind IN ('r', 'p', 'f', 'm')

@@ -25,6 +25,12 @@ SELECT
     pc.relname AS parent_name,
     c.relispartition AS is_partition,
     pg_catalog.has_table_privilege(c.oid, 'SELECT') AS readable,
+    -- columns that row-level security policies read (a policy's expression depends on each column it uses)
+    (SELECT array_agg(DISTINCT a.attname::text)
+       FROM pg_catalog.pg_depend pd
+       JOIN pg_catalog.pg_attribute a ON a.attrelid = pd.refobjid AND a.attnum = pd.refobjsubid
+      WHERE pd.classid = 'pg_catalog.pg_policy'::regclass AND pd.refclassid = 'pg_catalog.pg_class'::regclass
+        AND pd.refobjid = c.oid AND pd.refobjsubid > 0) AS policy_columns,
     s.seq_scan, s.seq_tup_read, s.idx_scan, s.idx_tup_fetch,
     s.n_tup_ins, s.n_tup_upd, s.n_tup_del, s.n_tup_hot_upd, s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze,
     s.last_vacuum, s.last_autovacuum, s.last_analyze, s.last_autoanalyze,
@@ -38,12 +44,14 @@ SELECT
   LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
   LEFT JOIN pg_catalog.pg_stat_all_tables s ON s.relid = c.oid
   CROSS JOIN (SELECT current_setting('block_size')::bigint AS size) bs
-  -- the TOAST table and its index
-  LEFT JOIN LATERAL (SELECT sum(tc.relpages)::bigint AS pages
+  -- the TOAST table and its index, each looked up by oid (an OR of the two would read pg_class whole per table)
+  LEFT JOIN LATERAL (SELECT tc.relpages::bigint
+                            + coalesce((SELECT sum(tic.relpages)::bigint
+                                          FROM pg_catalog.pg_index ti
+                                          JOIN pg_catalog.pg_class tic ON tic.oid = ti.indexrelid
+                                         WHERE ti.indrelid = c.reltoastrelid), 0) AS pages
                        FROM pg_catalog.pg_class tc
-                      WHERE tc.oid = c.reltoastrelid
-                         OR tc.oid IN (SELECT ti.indexrelid FROM pg_catalog.pg_index ti
-                                        WHERE ti.indrelid = c.reltoastrelid)) toast ON c.reltoastrelid <> 0
+                      WHERE tc.oid = c.reltoastrelid) toast ON c.reltoastrelid <> 0
   LEFT JOIN LATERAL (SELECT sum(xc.relpages)::bigint AS pages
                        FROM pg_catalog.pg_index x
                        JOIN pg_catalog.pg_class xc ON xc.oid = x.indexrelid
