@@ -27,12 +27,13 @@ import os
 import stat
 import time
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from auditor import baseline as baselines
+from auditor import progress
 from auditor.config import Config, IgnoreRule, apply_severities, suppress
 from auditor.connectors import CollectOptions
 from auditor.engine import (
@@ -49,14 +50,13 @@ from auditor.errors import AuditError, ExitCode, SnapshotFileError
 from auditor.history.model import HistoryOptions
 from auditor.history.store import RETENTION_DAYS, RunStore
 from auditor.model import SNAPSHOT_MAX_MB, Severity, Snapshot, SnapshotFieldError, snapshot_from_json
+from auditor.progress import Progress
 from auditor.report import Report, build_report
 from auditor.scoring import Targets
 
 __all__ = ["AuditSettings", "Progress", "SnapshotFile", "Verdict", "collect_snapshot", "load_snapshot", "run_audit",
            "verdict"]
 
-# Called with the name of each phase as it starts ("collect", "checks", ...): the CLI shows progress with it.
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,8 @@ class AuditSettings:
     fail_on: str = "error"  # error, warning, info, never: recorded in the report for the renderers and the CLI
     # an audit that judged nothing (no table seen, no check run) is an error unless this is set (--allow-empty)
     allow_empty: bool = False
+    # called as each phase starts ("collect", "catalog", "explain", "sampling", "checks", ...) and for each step
+    # of the long ones, with what is being done, the how-manieth of how many (auditor.progress)
     progress: Progress | None = field(default=None, compare=False)
     history: str | None = None  # record the run in this store and compare it with the previous one
     history_options: HistoryOptions = field(default_factory=HistoryOptions)
@@ -126,6 +128,11 @@ class AuditSettings:
 def run_audit(source: Source, settings: AuditSettings | None = None) -> Report:
     """Collect or load the snapshot, run the checks and return the report (see the module's docstring)."""
     settings = settings or AuditSettings()
+    with progress.announcing(settings.progress):
+        return _run_audit(source, settings)
+
+
+def _run_audit(source: Source, settings: AuditSettings) -> Report:
     if settings.update_baseline and not settings.baseline:
         raise AuditError("--update-baseline needs --baseline FILE (or baseline = \"FILE\" in the config)")
     if settings.fail_on_new and not settings.history:
@@ -238,8 +245,7 @@ def without_sample_values(snap: Snapshot) -> Snapshot:
 
 
 def _phase(settings: AuditSettings, name: str) -> None:
-    if settings.progress is not None:
-        settings.progress(name)
+    progress.report(name)
 
 
 def _snapshot_of(source: Source, settings: AuditSettings, specs: list[CheckSpec]) -> Snapshot:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
+import re
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -12,9 +14,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from auditor import __version__
+from auditor import __version__, progress
+from auditor.dsn import redact
 from auditor.errors import AuditError, ExitCode
 from auditor.model import SNAPSHOT_MAX_MB, snapshot_to_json
+from auditor.progress import TerminalProgress, text_width, use_color
 from auditor.textsafe import terminal_safe
 
 if TYPE_CHECKING:
@@ -103,10 +107,22 @@ class Group(click.Group):
             _fail("interrupted")
         except click.ClickException as exc:
             # click's own text, e.g. "No such option: --fromm (Possible options: --from)"
-            _fail(exc.format_message())
+            _fail(redact(exc.format_message()) + _unquoted_dsn_hint(exc))
         except BrokenPipeError:
             sys.exit(int(ExitCode.OK))
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _unquoted_dsn_hint(exc: click.ClickException) -> str:
+    """A libpq ``key=value`` DSN given without quotes arrives as several arguments: say to quote it."""
+    message = exc.format_message()
+    if not message.startswith("Got unexpected extra argument"):
+        return ""
+    words = sys.argv[1:]
+    if sum(1 for w in words if re.match(r"^[A-Za-z_]+=", w)) < 2:
+        return ""
+    dsn = " ".join(w for w in words if re.match(r"^[A-Za-z_]+=", w) and not w.lower().startswith("password="))
+    return f"; a key=value DSN is one argument: quote it, e.g. dbaudit scan \"{terminal_safe(dsn)}\""
 
 
 def _split(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -174,7 +190,8 @@ def _check_output(output: str | None) -> None:
 
 def _write(text: str, output: str | None) -> None:
     if output is None or output == "-":
-        click.echo(text, nl=not text.endswith("\n"))
+        # color=True: click would strip the codes off a pipe, but the colour was decided already (FORCE_COLOR)
+        click.echo(text, nl=not text.endswith("\n"), color=True)
         return
     try:
         Path(output).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
@@ -238,7 +255,15 @@ def main() -> None:
 @click.option("--select", multiple=True, metavar="CHECKS",
               help="Run only these checks: codes, names, families, prefixes or globs (comma-separated).")
 @click.option("--ignore", multiple=True, metavar="CHECKS", help="Leave out these checks (same forms as --select).")
-@click.option("--color/--no-color", default=None, help="Colour the text report (default: when on a terminal).")
+@click.option("--color/--no-color", default=None,
+              help="Colour the text report (default: on a terminal, unless NO_COLOR is set; FORCE_COLOR forces it).")
+@click.option("--limit", type=Finite(1, 1_000_000, integer=True), default=None, metavar="N",
+              help="Text report: show the first N findings of each check in full, then how many more (default 5).")
+@click.option("--all", "show_all", is_flag=True,
+              help="Text report: show every finding (JSON, SARIF and the other formats always hold them all).")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Say how each metric is measured, and print each phase's duration on stderr.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr (it is shown only on a terminal anyway).")
 @click.option("--allow-empty", is_flag=True,
               help="Accept an audit that saw no table or ran no check (otherwise exit 2).")
 @click.option("--max-snapshot-mb", type=Finite(1, 1_000_000), default=SNAPSHOT_MAX_MB, show_default=True,
@@ -249,12 +274,25 @@ def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | 
          config_file: str | None, baseline_file: str | None, update_baseline: bool, history_store: str | None,
          history_in_audited_db: bool, fail_on_new: str | None, targets_file: str | None, concurrency: int,
          shard: str | None, output_dir: str | None,
-         select: tuple[str, ...], ignore: tuple[str, ...], color: bool | None, allow_empty: bool,
-         max_snapshot_mb: float, **conn_kwargs: Any) -> None:
+         select: tuple[str, ...], ignore: tuple[str, ...], color: bool | None, limit: int | None,
+         show_all: bool, verbose: bool, quiet: bool, allow_empty: bool, max_snapshot_mb: float,
+         **conn_kwargs: Any) -> None:
     """Audit the database at DSN (or a snapshot saved with `dbaudit snapshot`).
 
-    DSN is a postgresql:// URL or libpq key=value string; without it dbaudit reads DBAUDIT_DSN, then the PG*
-    variables.
+    DSN is a postgresql:// URL or a libpq key=value string (quoted: one argument), or a mysql:// (or
+    mariadb://) URL. Without one dbaudit reads DBAUDIT_DSN, then the PG* variables. What a mysql:// URL leaves
+    out comes from the [client] group of ~/.my.cnf, then MYSQL_HOST, MYSQL_TCP_PORT, MYSQL_UNIX_PORT and
+    MYSQL_PWD, as for the mysql client.
+
+    \b
+    Examples:
+      dbaudit scan postgresql://app@db.internal:5432/shop
+      dbaudit scan "host=db.internal dbname=shop user=app sslmode=require"
+      dbaudit scan mysql://app@db.internal:3306/shop
+      dbaudit scan "mariadb://app@localhost/shop?socket=/run/mysqld/mysqld.sock"
+      dbaudit scan "$DSN" --format html -o report.html
+      dbaudit scan "$DSN" --format sarif -o dbaudit.sarif --fail-on warning
+      dbaudit scan --from shop.json --all
     """
     from auditor.audit import AuditSettings, SnapshotFile, run_audit, verdict
     from auditor.config import load_config
@@ -262,6 +300,10 @@ def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | 
 
     if from_file and dsn:
         raise AuditError("give either a DSN or --from FILE, not both")
+    if show_all and limit is not None:
+        raise AuditError("give either --limit N or --all, not both")
+    if quiet and verbose:
+        raise AuditError("give either --quiet or --verbose, not both")
     _check_output(output)
     config = load_config(config_file)
     # command-line flags win over the file, the file over the built-in defaults
@@ -290,11 +332,13 @@ def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | 
     if shard or output_dir:
         raise AuditError(f"{'--shard' if shard else '--output-dir'} needs --targets INVENTORY")
     source = SnapshotFile(from_file, max_bytes=int(max_snapshot_mb * 1_000_000)) if from_file else dsn
-    report = run_audit(source, settings)
+    with TerminalProgress(quiet=quiet, verbose=verbose) as shown:
+        report = run_audit(source, dataclasses.replace(settings, progress=shown))
     if settings.update_baseline:
         click.echo(f"baseline {settings.baseline}: {len(report.findings)} findings recorded", err=True)
-    use_color = color if color is not None else (output is None and sys.stdout.isatty())
-    _write(render(report, fmt, color=use_color), output)
+    text = render(report, fmt, color=use_color(color, output), width=text_width(output),
+                  limit=None if show_all else (limit or -1), verbose=verbose)
+    _write(text, output)
     end = verdict(report, settings)
     if end.message:
         _say(end.message, end.level)
@@ -336,14 +380,18 @@ def _scan_fleet(inventory: str, settings: Any, fmt: str, concurrency: int, shard
 @click.argument("dsn", required=False)
 @click.option("-o", "--output", metavar="FILE",
               help="Write the snapshot to FILE (default: stdout); gzip-compressed when FILE ends in .gz.")
+@click.option("-v", "--verbose", is_flag=True, help="Print each phase's duration on stderr.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr (it is shown only on a terminal anyway).")
 @_connection_options
 @handle_errors
-def snapshot(dsn: str | None, output: str | None, **conn_kwargs: Any) -> None:
+def snapshot(dsn: str | None, output: str | None, verbose: bool, quiet: bool, **conn_kwargs: Any) -> None:
     """Save what dbaudit reads from the server as JSON, to scan later with `dbaudit scan --from FILE`."""
     from auditor.audit import collect_snapshot
 
     _check_output(output)
-    snap = collect_snapshot(dsn, _collect_options(conn_kwargs), workload_off=conn_kwargs["no_workload"])
+    with TerminalProgress(quiet=quiet, verbose=verbose) as shown, progress.announcing(shown):
+        progress.report("collect")
+        snap = collect_snapshot(dsn, _collect_options(conn_kwargs), workload_off=conn_kwargs["no_workload"])
     if output and output.endswith(".gz"):
         _write_gzip(snapshot_to_json(snap), output)
     else:

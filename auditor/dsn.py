@@ -4,7 +4,10 @@ Accepted forms:
 
 * ``postgresql://user:pass@host:5432/db?sslmode=require`` and ``postgres://…``
 * libpq ``key=value`` strings: ``host=db dbname=shop user=app``
-* ``mysql://`` / ``mariadb://`` URLs (connector: issue 4)
+* ``mysql://`` / ``mariadb://`` URLs; what the URL leaves out comes, as for the ``mysql`` client, from the
+  ``[client]`` group of ``~/.my.cnf``, then from ``MYSQL_HOST``, ``MYSQL_TCP_PORT``, ``MYSQL_UNIX_PORT`` and
+  ``MYSQL_PWD`` (command line over option file over environment, MySQL reference manual 6.9, "Environment
+  Variables")
 * nothing at all: ``$DBAUDIT_DSN``, then libpq's own ``PG*`` variables (PGHOST, PGPORT, PGUSER, PGDATABASE, …)
 """
 
@@ -98,7 +101,8 @@ def parse_dsn(text: str | None, environ: Mapping[str, str] | None = None) -> Dsn
         if scheme in PG_SCHEMES:
             return Dsn(engine="postgresql", params=_parse_pg(text, source), source=source)
         if scheme in MYSQL_SCHEMES:
-            return Dsn(engine="mysql", params=_parse_mysql_url(text, source), source=source)
+            params = with_mysql_client_defaults(_parse_mysql_url(text, source), env)
+            return Dsn(engine="mysql", params=params, source=source)
         raise DsnError(f"unsupported DSN scheme {scheme!r} ({source}): use postgresql://, postgres:// or mysql://")
     if "=" in text:
         return Dsn(engine="postgresql", params=_parse_pg(text, source), source=source)
@@ -252,6 +256,76 @@ def _parse_mysql_url(text: str, source: str) -> dict[str, str]:
             out[key] = value
         else:
             out[key] = value
+    return out
+
+
+# option-file keys of the [client] group that a connection takes, with the Dsn keyword each becomes
+_CNF_KEYS = {"user": "user", "password": "password", "host": "host", "port": "port", "socket": "unix_socket",
+             "database": "database", "ssl_ca": "ssl_ca", "ssl_cert": "ssl_cert", "ssl_key": "ssl_key",
+             "ssl_mode": "ssl_mode", "default_character_set": "charset"}
+
+
+def read_my_cnf(path: str) -> dict[str, str]:
+    """The ``[client]`` group of a MySQL option file as Dsn keywords; {} when it is absent or unreadable.
+
+    Read the way the client library reads it: ``-`` and ``_`` are the same in option names, values may be
+    quoted, ``#`` and ``;`` start comments, ``!include`` lines are ignored (dbaudit reads one file), and a
+    world-writable file is ignored as the mysql client ignores it (anyone could have put a host there).
+    """
+    try:
+        if os.stat(path).st_mode & 0o002:
+            return {}
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return {}
+    out: dict[str, str] = {}
+    group = ""
+    for raw in lines:
+        line = raw.strip()
+        if not line or line[0] in "#;!":
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            group = line[1:-1].strip().lower()
+            continue
+        if group != "client":
+            continue
+        name, eq, value = line.partition("=")
+        key = _CNF_KEYS.get(name.strip().lower().replace("-", "_"))
+        if key is None or not eq:
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        else:
+            value = re.split(r"\s+#", value, maxsplit=1)[0].strip()
+        if key == "ssl_mode":
+            value = value.lower()
+        out[key] = value
+    return out
+
+
+def with_mysql_client_defaults(params: Mapping[str, str], env: Mapping[str, str]) -> dict[str, str]:
+    """A mysql:// URL's keywords completed as the ``mysql`` client completes its command line: first from the
+    ``[client]`` group of ``~/.my.cnf``, then from ``MYSQL_HOST``, ``MYSQL_TCP_PORT``, ``MYSQL_UNIX_PORT`` and
+    ``MYSQL_PWD``. A URL that names a host or a socket takes neither from elsewhere."""
+    home = env.get("HOME") or ""
+    cnf = read_my_cnf(os.path.join(home, ".my.cnf")) if home else {}
+    environment = {key: env[var] for var, key in (("MYSQL_HOST", "host"), ("MYSQL_TCP_PORT", "port"),
+                                                    ("MYSQL_UNIX_PORT", "unix_socket"), ("MYSQL_PWD", "password"))
+                   if env.get(var)}
+    out = dict(params)
+    located = "host" in params or "unix_socket" in params
+    for source in (cnf, environment):
+        for key, value in source.items():
+            if key in out or (located and key in ("host", "unix_socket")):
+                continue
+            if key == "host" and "unix_socket" in out or key == "unix_socket" and "host" in out:
+                continue  # the first source to give a location wins
+            out[key] = value
+    port = out.get("port")
+    if port is not None and not port.isdigit():
+        raise DsnError(f"malformed DSN: port {port!r} (from ~/.my.cnf or MYSQL_TCP_PORT) is not a number")
     return out
 
 

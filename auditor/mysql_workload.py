@@ -22,7 +22,7 @@ import logging
 import math
 import re
 import statistics
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 import sqlglot
@@ -217,6 +217,14 @@ def touches_only_system_schemas(shape: QueryShape, default_schema: str | None, t
     if not shape.relations:
         return False
     return all((r.schema or default_schema or "").lower() in SYSTEM_SCHEMAS for r in shape.relations)
+
+
+def names_audited_schema(shape: QueryShape, text: str, audited: Collection[str]) -> bool:
+    """A digest recorded without a default database (``SCHEMA_NAME`` NULL) that qualifies a table of an audited
+    schema (lower-case names in ``audited``): it belongs to the audited workload like any other."""
+    if shape.kind != "unparsed" and shape.relations:
+        return any(r.schema is not None and r.schema.lower() in audited for r in shape.relations)
+    return any(m.group(1).lower() in audited for m in _QUALIFIED.finditer(text))
 
 
 def is_probe_text(text: str) -> bool:

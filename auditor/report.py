@@ -98,13 +98,43 @@ def build_report(
         skipped=result.skipped,
         metrics=metrics,
         score=compute_score(metrics, result.findings, not_graded=not_graded),
-        notes=snapshot.notes,
+        notes=snapshot.notes + set_apart_note(snapshot),
         checks_run=result.ran,
         snapshot=snapshot,
         targets=targets,
         partial=partial,
         empty=empty,
     )
+
+
+_SET_APART_WORDS = {"bulk_load": ("bulk load", "bulk loads", "multi-row INSERT ... VALUES, LOAD DATA, COPY FROM"),
+                    "ddl": ("DDL or maintenance statement", "DDL and maintenance statements",
+                            "CREATE, ALTER, DROP, LOCK TABLES, VACUUM, ...")}
+
+
+def set_apart_note(snapshot: Snapshot) -> tuple[Note, ...]:
+    """A note naming the recorded statements that are not the application's queries (a dump restore, a
+    migration, a batch load): they are shown here, apart, and judged by no WL check nor counted in P50-P99."""
+    from auditor.workload import set_apart
+
+    groups = set_apart(snapshot)
+    if not groups:
+        return ()
+    parts = []
+    objects: list[str] = []
+    for kind in ("bulk_load", "ddl"):
+        group = groups.get(kind, [])
+        if not group:
+            continue
+        one, many, examples = _SET_APART_WORDS[kind]
+        calls = sum(s.calls for s in group)
+        seconds = sum(s.total_ms for s in group) / 1000
+        parts.append(f"{len(group)} {one if len(group) == 1 else many} ({examples}; {calls:,} calls, "
+                     f"{seconds:,.1f} s in total)")
+        objects.extend(" ".join(s.query.split())[:80] for s in group[:5])
+    return (Note(area="workload", objects=tuple(objects), message=(
+        "set apart from the application's workload, not judged by WL01-WL04 nor counted in P50-P99 or the "
+        "index coverage: " + "; ".join(parts))),)
 
 
 def empty_reason(snapshot: Snapshot, result: RunResult) -> str | None:

@@ -338,11 +338,11 @@ def explained_share(snapshot: Snapshot) -> tuple[int, int, float] | None:
     """(explained, candidates, % of the candidates' calls explained) over the top-level statements dbaudit tried
     or meant to explain; statements that have no plan by nature (utility statements: SET, BEGIN, DDL) are not
     candidates. None when no statement is a candidate."""
-    from auditor.workload import plans_by_queryid, unexplainable_by_nature
+    from auditor.workload import application_statements, plans_by_queryid, unexplainable_by_nature
 
     plans = plans_by_queryid(snapshot)
     explained = candidates = explained_calls = candidate_calls = 0
-    for stmt in snapshot.statements:
+    for stmt in application_statements(snapshot):
         plan = plans.get(stmt.queryid)
         if plan is None or not stmt.toplevel or (not plan.explained and unexplainable_by_nature(plan.reason)):
             continue

@@ -197,10 +197,56 @@ def may_page(text: str) -> bool:
     return _PAGING_WORD.search(text) is not None
 
 
-def latency_statements(snapshot: Snapshot) -> list[Statement]:
-    """The statements that count in the latency figures: top-level, called, not transaction or session control."""
-    out = []
+# Statements that are not the application's queries: a dump restore, a migration, a batch load. They are set
+# apart (shown in the report's notes, see set_apart) and not judged by the WL checks nor counted in the latency
+# figures or the index coverage: a 2-second `INSERT ... VALUES` of 5,000 rows or a `CREATE INDEX` is not a slow
+# query (pganalyze and PgHero likewise leave utility statements out of their query statistics).
+APPLICATION, BULK_LOAD, DDL = "application", "bulk_load", "ddl"
+_LEADING_COMMENTS = re.compile(r"^(?:\s+|/\*.*?\*/|--[^\n]*\n?)*", re.S)
+_DDL = re.compile(
+    r"(?:CREATE|ALTER|DROP|TRUNCATE|RENAME|COMMENT\s+ON|GRANT|REVOKE|LOCK\s+TABLES|UNLOCK\s+TABLES|ANALYZE|OPTIMIZE"
+    r"|VACUUM|REINDEX|CLUSTER|REFRESH\s+MATERIALIZED\s+VIEW|SECURITY\s+LABEL)\b", re.I)
+_BULK = re.compile(r"(?:LOAD\s+(?:DATA|XML)\b|COPY\b[^;]*\bFROM\b)", re.I)
+_INSERT = re.compile(r"(?:INSERT|REPLACE)\b", re.I)
+# several rows in VALUES: a MySQL/MariaDB digest folds them into "VALUES (...) /* , ... */", pg_stat_statements
+# keeps "VALUES ($1, $2), ($3, $4)"
+_MULTI_ROW = re.compile(r"\bVALUES\s*\((?:[^()]|\([^()]*\))*\)\s*(?:/\*\s*,\s*\.\.\.\s*\*/|,\s*\()", re.I)
+
+
+@functools.lru_cache(maxsize=65_536)
+def statement_class(query: str) -> str:
+    """``application``, ``bulk_load`` (multi-row INSERT/REPLACE ... VALUES, LOAD DATA, COPY ... FROM) or ``ddl``
+    (schema changes, grants, LOCK/UNLOCK TABLES of a dump, maintenance such as VACUUM and ANALYZE)."""
+    text = _LEADING_COMMENTS.sub("", query, count=1)
+    if _DDL.match(text):
+        return DDL
+    if _BULK.match(text) or (_INSERT.match(text) and _MULTI_ROW.search(text)):
+        return BULK_LOAD
+    return APPLICATION
+
+
+def application_statements(snapshot: Snapshot) -> list[Statement]:
+    """The recorded statements that are the application's queries (see :func:`statement_class`)."""
+    return [s for s in snapshot.statements if statement_class(s.query) == APPLICATION]
+
+
+def set_apart(snapshot: Snapshot) -> dict[str, list[Statement]]:
+    """The recorded statements that are not the application's, by class (bulk_load, ddl), busiest first."""
+    out: dict[str, list[Statement]] = {}
     for stmt in snapshot.statements:
+        kind = statement_class(stmt.query)
+        if kind != APPLICATION:
+            out.setdefault(kind, []).append(stmt)
+    for group in out.values():
+        group.sort(key=lambda s: (-s.total_ms, s.queryid))
+    return out
+
+
+def latency_statements(snapshot: Snapshot) -> list[Statement]:
+    """The statements that count in the latency figures: top-level, called, not transaction or session control,
+    not a bulk load nor DDL (:func:`statement_class`)."""
+    out = []
+    for stmt in application_statements(snapshot):
         if not stmt.toplevel or stmt.calls <= 0:
             continue
         if query_kind(snapshot, stmt.query) == "session":
@@ -803,7 +849,7 @@ def index_coverage(snapshot: Snapshot, large_rows: int = DEFAULT_LARGE_ROWS) -> 
         return None, why
     plans = plans_by_queryid(snapshot)
     covered_calls = total_calls = statements = large_statements = uncovered = weak_index = 0
-    for stmt in snapshot.statements:
+    for stmt in application_statements(snapshot):
         plan = plans.get(stmt.queryid)
         if plan is None or not plan.explained or not stmt.toplevel:
             continue

@@ -18,9 +18,11 @@ from auditor.model import Hit, IndexProposal, ObjectRef, PlanScan, Severity, Sna
 from auditor.relations import IndexNames, create_index_sql, members, planned_rows
 from auditor.sqlquote import pg_ident
 from auditor.workload import (
+    APPLICATION,
     DEFAULT_LARGE_ROWS,
     EXPLAINABLE,
     SEQ_SCANS,
+    application_statements,
     is_large,
     loop_parents,
     may_page,
@@ -31,6 +33,7 @@ from auditor.workload import (
     scan_rows,
     scan_table,
     single_row_lookup,
+    statement_class,
     statement_percentile,
     weak_index_scan,
 )
@@ -139,7 +142,9 @@ def _figures(stmt: Statement) -> dict[str, Any]:
 
 
 def _countable(snap: Snapshot) -> list[Statement]:
-    return [s for s in snap.statements if s.toplevel and s.calls > 0 and query_kind(snap, s.query) in EXPLAINABLE]
+    """The application's statements (a bulk load or DDL is set apart, auditor.workload.statement_class)."""
+    return [s for s in application_statements(snap)
+            if s.toplevel and s.calls > 0 and query_kind(snap, s.query) in EXPLAINABLE]
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -193,8 +198,9 @@ def slow_query(snap: Snapshot, opts: SlowQueryOptions) -> Iterator[Hit]:
         p95 = statement_percentile(stmt, 0.95)
         if p95 <= opts.p95_target_ms and stmt.mean_ms <= opts.mean_target_ms:
             continue
-        # parsed only when slow: the parse costs far more than the estimate, and most statements are fast
-        if query_kind(snap, stmt.query) not in EXPLAINABLE:
+        # parsed only when slow: the parse costs far more than the estimate, and most statements are fast;
+        # a bulk load or DDL is set apart (auditor.workload.statement_class)
+        if statement_class(stmt.query) != APPLICATION or query_kind(snap, stmt.query) not in EXPLAINABLE:
             continue
         what = "P95" if stmt.p95_ms is not None else "estimated P95"
         why = (f"{what} {p95:.1f} ms > {opts.p95_target_ms:g} ms" if p95 > opts.p95_target_ms
@@ -304,7 +310,7 @@ def missing_index_for_query(snap: Snapshot, opts: MissingIndexOptions) -> Iterat
     """
     plans = plans_by_queryid(snap)
     names = IndexNames(snap)
-    for stmt in snap.statements:
+    for stmt in application_statements(snap):
         plan = plans.get(stmt.queryid)
         if plan is None or not plan.explained:
             continue

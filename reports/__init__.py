@@ -8,13 +8,19 @@ from auditor.report import Report
 from auditor.textsafe import json_safe, safe_copy, terminal_safe
 
 
-def render(report: Report, fmt: str, *, color: bool = False) -> str:
+def render(report: Report, fmt: str, *, color: bool = False, width: int | None = None, limit: int | None = -1,
+           verbose: bool = False) -> str:
     """The report in ``fmt``. What a terminal may show (text, Markdown, JSON, SARIF) carries no raw control
-    character from object names or server messages (auditor.textsafe); HTML and XML escape their own."""
-    if fmt == "text":
-        from reports.text import render_text
+    character from object names or server messages (auditor.textsafe); HTML and XML escape their own.
 
-        return render_text(_terminal_safe_report(report), color=color)
+    ``width``, ``limit`` (findings shown in full per check; None: all, -1: the default) and ``verbose``
+    shape the text report only: every other format is complete whatever they say.
+    """
+    if fmt == "text":
+        from reports.text import LIMIT, WIDTH, render_text
+
+        return render_text(_terminal_safe_report(report), color=color, width=width or WIDTH,
+                           limit=LIMIT if limit == -1 else limit, verbose=verbose)
     if fmt == "json":
         from reports.jsonfmt import render_json
 

@@ -1,65 +1,82 @@
-"""The human report: header, findings by severity with their fix, counts, metrics, skipped checks, notes.
+"""The human report: header, findings grouped by check with their fix, counts, metrics, skipped checks, notes.
 
-Laid out for a 100-column terminal; long messages wrap, remediation SQL is printed as is (indented) so that it
-can be copied. Formatting only: every figure comes from the Report.
+Built to stay readable at any size: the findings of a check come together (worst severity first), a check
+with more than ``limit`` findings shows the first ``limit`` in full, then one line with how many more there are
+and on which objects (``limit=None`` shows all; the JSON and SARIF reports always hold every finding);
+checks skipped for the same reason are listed once; the notes on how each metric was measured only with
+``verbose``. Text wraps to ``width`` (the CLI passes the terminal's, ``COLUMNS`` first); remediation SQL is
+printed as is (indented) so that it can be copied, only its ``--`` comment lines wrap. Formatting only: every
+figure comes from the Report.
 """
 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
+from rich.color import ColorSystem
+from rich.style import Style
 from tabulate import tabulate
 
-from auditor.model import Finding, Severity
+from auditor.model import Finding, Severity, Skipped
 from auditor.report import Report
 from auditor.sampling import describe_skips, skipped_tables
 from auditor.scoring import Metric
 from reports.history import since_lines
 from reports.jsonfmt import iso_utc
 
-WIDTH = 100
+WIDTH = 100  # when the CLI knows no terminal width (a file, a pipe without COLUMNS)
+MIN_WIDTH = 40
+LIMIT = 5  # findings shown in full per check unless --limit / --all
 ORDER = (Severity.ERROR, Severity.WARNING, Severity.INFO)
 ENGINE_LABEL = {"postgresql": "PostgreSQL", "mysql": "MySQL"}
 
-_ANSI = {"red": "31", "yellow": "33", "cyan": "36", "green": "32", "bold": "1", "dim": "2"}
 SEVERITY_COLOUR = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 _SINGULAR = {"indexes": "index", "bytes": "byte", "tables": "table", "statements": "statement"}
 GRADE_COLOUR = {"A": "green", "B": "green", "C": "yellow", "D": "yellow", "F": "red"}
 
 
 class _Painter:
+    """Styles text with rich's 16 standard colours (the CLI decides whether: --color, NO_COLOR, a terminal)."""
+
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
 
     def __call__(self, text: str, *styles: str) -> str:
         if not self.enabled or not styles:
             return text
-        codes = ";".join(_ANSI[s] for s in styles)
-        return f"\x1b[{codes}m{text}\x1b[0m"
+        return Style.parse(" ".join(styles)).render(text, color_system=ColorSystem.STANDARD)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    paint: _Painter
+    width: int = WIDTH
+    limit: int | None = LIMIT
+    verbose: bool = False
+
+    def wrap(self, text: str, indent: str, hang: int = 0) -> list[str]:
+        """Wrap to the width; ``hang`` extra spaces on continuation lines line them up after a "label: "."""
+        wrapped = textwrap.wrap(
+            " ".join(text.split()),
+            max(self.width, MIN_WIDTH),
+            initial_indent=indent,
+            subsequent_indent=indent + " " * hang,
+            break_on_hyphens=False,
+        )
+        return wrapped or [indent]
 
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def _wrap(text: str, indent: str, hang: int = 0) -> list[str]:
-    """Wrap to WIDTH; ``hang`` extra spaces on continuation lines line them up after a "label: " prefix."""
-    wrapped = textwrap.wrap(
-        " ".join(text.split()),
-        WIDTH,
-        initial_indent=indent,
-        subsequent_indent=indent + " " * hang,
-        break_on_hyphens=False,
-    )
-    return wrapped or [indent]
-
-
-def _enable(text: str, indent: str) -> list[str]:
+def _enable(text: str, indent: str, layout: _Layout) -> list[str]:
     """What would enable a check; a multi-line fix (a my.cnf section) keeps its lines, indented under it."""
     parts = [line.rstrip() for line in text.strip().splitlines() if line.strip()]
     if len(parts) <= 1:
-        return _wrap(f"to enable: {text}", indent, hang=11)
+        return layout.wrap(f"to enable: {text}", indent, hang=11)
     # each line is a line of a file or a statement: joining them would make "[mysqld] performance_schema = ON"
     return [f"{indent}to enable:", *(f"{indent}  {line}" for line in parts)]
 
@@ -68,7 +85,8 @@ def _heading(title: str, paint: _Painter) -> list[str]:
     return ["", paint(title, "bold"), paint("-" * len(title), "dim")]
 
 
-def _header(report: Report, paint: _Painter) -> list[str]:
+def _header(report: Report, layout: _Layout) -> list[str]:
+    paint = layout.paint
     target = report.target
     engine = ENGINE_LABEL.get(target.engine, target.engine)
     if report.snapshot is not None and report.snapshot.flavor == "mariadb":
@@ -99,8 +117,8 @@ def _header(report: Report, paint: _Painter) -> list[str]:
             lines.append(label.ljust(width) + value)
             continue
         # wrapped by hand: tabulate would not wrap a long per-check line
-        lines.extend(textwrap.wrap(value, WIDTH, initial_indent=label.ljust(width), subsequent_indent=" " * width,
-                                   break_long_words=False, break_on_hyphens=False))
+        lines.extend(textwrap.wrap(value, max(layout.width, MIN_WIDTH), initial_indent=label.ljust(width),
+                                   subsequent_indent=" " * width, break_long_words=False, break_on_hyphens=False))
     return lines
 
 
@@ -122,32 +140,114 @@ def _counts_line(report: Report) -> str:
     )
 
 
-def _finding(finding: Finding, paint: _Painter) -> list[str]:
-    code = paint(finding.code, SEVERITY_COLOUR[finding.severity])
-    lines = [f"  {code}  {finding.check}  {finding.object.label()}"]
-    lines.extend(_wrap(finding.message, "        "))
-    if finding.remediation:
-        lines.append(paint("        fix:", "dim"))
-        lines.extend("          " + line for line in finding.remediation.splitlines())
+def _remediation(text: str, indent: str, layout: _Layout) -> list[str]:
+    """SQL as is, to be copied; a ``--`` comment line longer than the width wraps into more comment lines."""
+    lines: list[str] = []
+    for line in text.splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith("--") and len(indent) + len(line) > layout.width:
+            lead = indent + line[: len(line) - len(stripped)] + "-- "
+            body = stripped[2:].strip()
+            lines.extend(textwrap.wrap(body, max(layout.width, MIN_WIDTH), initial_indent=lead,
+                                       subsequent_indent=lead + "   ", break_long_words=False,
+                                       break_on_hyphens=False) or [lead.rstrip()])
+        else:
+            lines.append(indent + line)
     return lines
 
 
-def _findings(findings: Iterable[Finding], paint: _Painter) -> list[str]:
-    by_severity: dict[Severity, list[Finding]] = {sev: [] for sev in ORDER}
-    for f in findings:
-        by_severity[f.severity].append(f)
-    lines: list[str] = []
+def _severity_counts(findings: Sequence[Finding]) -> str:
+    parts = []
     for sev in ORDER:
-        group = by_severity[sev]
-        if not group:
-            continue
-        lines.extend(_heading(f"{sev.value.upper()} ({len(group)})", paint))
-        for finding in group:
-            lines.extend(_finding(finding, paint))
-            lines.append("")
-        lines.pop()
-    if not lines:
-        lines = ["", paint("No findings.", "green")]
+        n = sum(1 for f in findings if f.severity == sev)
+        if n:
+            parts.append(f"{n} info" if sev is Severity.INFO else _plural(n, sev.value))
+    return ", ".join(parts)
+
+
+def _finding(finding: Finding, layout: _Layout, mixed: bool) -> list[str]:
+    paint = layout.paint
+    tag = " " + paint(f"({Severity(finding.severity).value})", SEVERITY_COLOUR[finding.severity]) if mixed else ""
+    lines = [f"  {finding.object.label()}{tag}"]
+    lines.extend(layout.wrap(finding.message, "      "))
+    if finding.remediation:
+        lines.append(paint("      fix:", "dim"))
+        lines.extend(_remediation(finding.remediation, "        ", layout))
+    return lines
+
+
+def _tables_of(findings: Iterable[Finding]) -> set[str]:
+    return {f"{f.object.schema}.{f.object.table}" if f.object.schema else f.object.table
+            for f in findings if f.object.table}
+
+
+def _more(rest: Sequence[Finding], layout: _Layout) -> list[str]:
+    """'... and 283 more: a, b, c, ...': the objects not shown, on as many names as fit in two lines."""
+    head = f"... and {len(rest)} more"
+    budget = 2 * max(layout.width, MIN_WIDTH) - 6 - len(head) - 60
+    names: list[str] = []
+    used = 0
+    for f in rest:
+        label = f.object.label()
+        if used + len(label) + 2 > budget:
+            break
+        names.append(label)
+        used += len(label) + 2
+    listed = ": " + ", ".join(names) + (", ..." if len(names) < len(rest) else "") if names else ""
+    hint = " (--all or --limit N shows them; the JSON report lists every one)"
+    return layout.wrap(f"{head}{listed}{hint}", "  ", hang=4)
+
+
+def _check_group(findings: list[Finding], layout: _Layout, summary: str) -> list[str]:
+    paint = layout.paint
+    ordered = sorted(findings, key=lambda f: ORDER.index(f.severity))  # stable: the check's own order within
+    worst = ordered[0].severity
+    first = ordered[0]
+    mixed = len({f.severity for f in ordered}) > 1
+    counts = _severity_counts(ordered)
+    if mixed:
+        counts = f"{len(ordered)} findings: {counts}"
+    tables = _tables_of(ordered)
+    limit = layout.limit
+    large = limit is not None and len(ordered) > limit
+    title = f"{paint(first.code, SEVERITY_COLOUR[worst], 'bold')}  {paint(first.check, 'bold')}  {counts}"
+    if large and len(tables) > 1:
+        title += f", on {len(tables)} tables" if mixed else f" on {len(tables)} tables"
+    lines = [title]
+    if large and summary:  # one line on what the check looks for, so the group reads without the details
+        lines.extend(layout.wrap(summary, "  "))
+    shown = ordered if limit is None else ordered[:limit]
+    for finding in shown:
+        lines.extend(_finding(finding, layout, mixed))
+    if len(shown) < len(ordered):
+        lines.extend(_more(ordered[len(shown):], layout))
+    return lines
+
+
+def _summaries() -> dict[str, str]:
+    """Each check's one-line summary from the registry (the same text as `dbaudit checks`)."""
+    try:
+        from auditor.engine import all_checks
+
+        return {spec.code: spec.summary for spec in all_checks()}
+    except Exception:  # a renderer never fails for want of a docstring
+        return {}
+
+
+def _findings(findings: Iterable[Finding], layout: _Layout) -> list[str]:
+    groups: dict[str, list[Finding]] = {}
+    for f in findings:
+        groups.setdefault(f.code, []).append(f)
+    if not groups:
+        return ["", layout.paint("No findings.", "green")]
+    summaries = _summaries()
+    ordered = sorted(groups.values(), key=lambda g: (min(ORDER.index(f.severity) for f in g), g[0].code))
+    total = sum(len(g) for g in ordered)
+    lines = _heading(f"Findings ({total} in {_plural(len(ordered), 'check')})", layout.paint)
+    for group in ordered:
+        lines.extend(_check_group(group, layout, summaries.get(group[0].code, "")))
+        lines.append("")
+    lines.pop()
     return lines
 
 
@@ -175,28 +275,35 @@ def _metric_status(metric: Metric, paint: _Painter) -> str:
     return paint("pass", "green") if metric.passed else paint("FAIL", "red")
 
 
-def _metrics(metrics: Iterable[Metric], paint: _Painter) -> list[str]:
-    """One line per metric; how each was measured (or why not) once below the table, as numbered notes.
+def _metrics(metrics: Iterable[Metric], layout: _Layout) -> list[str]:
+    """One line per metric; why one was not measured once below the table, as numbered notes, and with
+    ``verbose`` how each was measured.
 
     P50, P95 and P99 come from one model and share its note, so the table stays one line per metric.
     """
     notes: dict[str, int] = {}  # note text -> its number
     rows = []
     for m in metrics:
-        text = f"why not: {m.reason}" if m.value is None else (f"how: {m.method}" if m.method else "")
+        how = f"how: {m.method}" if m.method and layout.verbose else ""
+        text = f"why not: {m.reason}" if m.value is None else how
         ref = f"[{notes.setdefault(text, len(notes) + 1)}]" if text else ""
-        rows.append([m.label, _metric_value(m), m.target, _metric_status(m, paint), ref])
+        rows.append([m.label, _metric_value(m), m.target, _metric_status(m, layout.paint), ref])
     if not rows:
         return []
-    table = tabulate(rows, headers=["metric", "value", "target", "status", "note"], tablefmt="simple")
-    lines = [*_heading("Quality metrics", paint), table, ""]
+    headers = ["metric", "value", "target", "status", "note"] if notes else ["metric", "value", "target", "status"]
+    table = tabulate([row if notes else row[:4] for row in rows], headers=headers, tablefmt="simple")
+    lines = [*_heading("Quality metrics", layout.paint), table]
+    if notes:
+        lines.append("")
     for text, number in notes.items():
         tag = f"[{number}]"
-        lines.extend(_wrap(f"{tag} {text}", "  ", hang=len(tag) + 1))
+        lines.extend(layout.wrap(f"{tag} {text}", "  ", hang=len(tag) + 1))
+    if not layout.verbose and any(m.method for m in metrics if m.value is not None):
+        lines.extend(["", *layout.wrap("how each metric is measured: --verbose", "  ")])
     return lines
 
 
-def _data_sample(report: Report) -> list[str]:
+def _data_sample(report: Report, layout: _Layout) -> list[str]:
     """Which tables the normalization checks could judge: a partial sample is otherwise invisible."""
     sampling = report.snapshot.sampling if report.snapshot is not None else None
     if sampling is None:
@@ -209,69 +316,77 @@ def _data_sample(report: Report) -> list[str]:
             f"{sampling.rows_per_table:,} rows each) in {sampling.duration_s:.2f} s")
     if skips:
         text += f"; not judged by NF02-NF04: {describe_skips(skips)}"
-    return ["", *_wrap(text, "", hang=13)]
+    return ["", *layout.wrap(text, "", hang=13)]
 
 
-def _skipped(report: Report, paint: _Painter) -> list[str]:
+def _skipped(report: Report, layout: _Layout) -> list[str]:
+    """Skipped checks, those skipped for the same reason (and with the same remedy) listed together."""
     if not report.skipped:
         return []
-    lines = _heading(f"Skipped checks ({len(report.skipped)})", paint)
+    merged: dict[tuple[str, str | None], list[Skipped]] = {}
     for entry in report.skipped:
-        lines.append(f"  {entry.code}  {entry.check}")
-        lines.extend(_wrap(f"why: {entry.reason}", "        ", hang=5))
-        if entry.enable:
-            lines.extend(_enable(entry.enable, "        "))
+        merged.setdefault((entry.reason, entry.enable), []).append(entry)
+    lines = _heading(f"Skipped checks ({len(report.skipped)})", layout.paint)
+    for (reason, enable), entries in merged.items():
+        lines.extend(layout.wrap(", ".join(f"{e.code} {e.check}" for e in entries), "  ", hang=2))
+        lines.extend(layout.wrap(f"why: {reason}", "        ", hang=5))
+        if enable:
+            lines.extend(_enable(enable, "        ", layout))
     return lines
 
 
-def _notes(report: Report, paint: _Painter) -> list[str]:
+def _notes(report: Report, layout: _Layout) -> list[str]:
     if not report.notes:
         return []
-    lines = _heading(f"Notes ({len(report.notes)})", paint)
+    lines = _heading(f"Notes ({len(report.notes)})", layout.paint)
     for note in report.notes:
-        lines.extend(_wrap(f"[{note.area}] {note.message}", "  ", hang=len(note.area) + 3))
+        lines.extend(layout.wrap(f"[{note.area}] {note.message}", "  ", hang=len(note.area) + 3))
         if note.objects:
             shown = ", ".join(note.objects[:10])
             more = f" and {len(note.objects) - 10} more" if len(note.objects) > 10 else ""
-            lines.extend(_wrap(f"objects: {shown}{more}", "        ", hang=9))
+            lines.extend(layout.wrap(f"objects: {shown}{more}", "        ", hang=9))
         if note.enable:
-            lines.extend(_enable(note.enable, "        "))
+            lines.extend(_enable(note.enable, "        ", layout))
     return lines
 
 
-def _policy(report: Report, paint: _Painter) -> list[str]:
+def _policy(report: Report, layout: _Layout) -> list[str]:
     """Suppressed findings, stale ignores and the baseline comparison (auditor.config, auditor.baseline)."""
     lines: list[str] = []
     if report.suppressed:
-        lines.extend(_heading(f"Suppressed findings ({len(report.suppressed)})", paint))
+        lines.extend(_heading(f"Suppressed findings ({len(report.suppressed)})", layout.paint))
         for item in report.suppressed:
             lines.append(f"  {item.finding.code}  {item.finding.check}  {item.finding.object.label()}")
-            lines.extend(_wrap(f"reason: {item.rule.reason}", "        ", hang=8))
+            lines.extend(layout.wrap(f"reason: {item.rule.reason}", "        ", hang=8))
     if report.stale_ignores:
-        lines.extend(_heading(f"Stale ignores ({len(report.stale_ignores)})", paint))
+        lines.extend(_heading(f"Stale ignores ({len(report.stale_ignores)})", layout.paint))
         for rule in report.stale_ignores:
-            lines.extend(_wrap(f"{rule.where or 'ignore'}: check {rule.check!r}, object {rule.object!r} matched no "
-                               "finding; remove it", "  ", hang=4))
+            lines.extend(layout.wrap(f"{rule.where or 'ignore'}: check {rule.check!r}, object {rule.object!r} "
+                                     "matched no finding; remove it", "  ", hang=4))
     if report.baseline is not None:
         base = report.baseline
-        lines.extend(_heading("Baseline", paint))
-        lines.extend(_wrap(f"{base.path}: {base.entries} recorded; {len(report.findings)} new, "
-                           f"{len(base.unchanged)} unchanged (not shown above), {len(base.fixed)} fixed", "  ", hang=4))
+        lines.extend(_heading("Baseline", layout.paint))
+        lines.extend(layout.wrap(f"{base.path}: {base.entries} recorded; {len(report.findings)} new, "
+                                 f"{len(base.unchanged)} unchanged (not shown above), {len(base.fixed)} fixed",
+                                 "  ", hang=4))
         for entry in base.fixed:
             lines.append(f"  fixed: {entry.code}  {entry.check}  {entry.object}")
     return lines
 
 
-def render_text(report: Report, color: bool = False) -> str:
-    paint = _Painter(color)
-    lines = _header(report, paint)
+def render_text(report: Report, color: bool = False, *, width: int = WIDTH, limit: int | None = LIMIT,
+                verbose: bool = False) -> str:
+    """The text report; ``limit`` findings in full per check (None: all), wrapped to ``width`` columns,
+    the methodology notes with ``verbose``."""
+    layout = _Layout(_Painter(color), max(width, MIN_WIDTH), limit, verbose)
+    lines = _header(report, layout)
     lines.extend(since_lines(report))  # --history: what changed since the previous run, first
-    lines.extend(_findings(report.findings, paint))
-    lines.extend(_heading("Summary", paint))
+    lines.extend(_findings(report.findings, layout))
+    lines.extend(_heading("Summary", layout.paint))
     lines.extend(_counts(report))
-    lines.extend(_data_sample(report))
-    lines.extend(_metrics(report.metrics, paint))
-    lines.extend(_skipped(report, paint))
-    lines.extend(_notes(report, paint))
-    lines.extend(_policy(report, paint))
+    lines.extend(_data_sample(report, layout))
+    lines.extend(_metrics(report.metrics, layout))
+    lines.extend(_skipped(report, layout))
+    lines.extend(_notes(report, layout))
+    lines.extend(_policy(report, layout))
     return "\n".join(line.rstrip() for line in lines) + "\n"

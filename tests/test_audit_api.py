@@ -105,4 +105,4 @@ def test_settings_from_config_with_overrides_winning() -> None:
 def test_progress_reports_each_phase(dsn: str) -> None:
     phases: list[str] = []
     run_audit(dsn, AuditSettings(collect=QUICK, select=("KY01",), progress=phases.append))
-    assert phases == ["collect", "checks", "report"]
+    assert phases == ["collect", "catalog", "checks", "report"]

@@ -140,7 +140,7 @@ def assert_one_line_error(result: Result, *fragments: str) -> None:
 def test_scan_from_snapshot_prints_the_text_report(no_pk_file: str) -> None:
     result = run("scan", "--from", no_pk_file, "--select", "KY01")
     assert result.exit_code == ExitCode.OK, result.output
-    assert "KY01  no-primary-key  public.notes" in result.stdout
+    assert "KY01  no-primary-key  1 warning\n  public.notes\n" in result.stdout
     assert "postgresql://app@db.internal:5432/shop" in result.stdout
     assert result.stderr == ""
 

@@ -14,8 +14,10 @@ SECRET = "s3cr3t-Pw"
 def _clean_pg_env(monkeypatch: pytest.MonkeyPatch) -> None:
     # Dsn.display falls back on PG* variables like libpq does: the machine's own must not leak into the cases
     for name in ("PGHOST", "PGHOSTADDR", "PGPORT", "PGUSER", "PGDATABASE", "PGPASSWORD", "PGSERVICE",
-                 "DBAUDIT_DSN"):
+                 "DBAUDIT_DSN", "MYSQL_HOST", "MYSQL_TCP_PORT", "MYSQL_UNIX_PORT", "MYSQL_PWD"):
         monkeypatch.delenv(name, raising=False)
+    # nor may the developer's ~/.my.cnf complete the mysql:// cases
+    monkeypatch.setenv("HOME", "/nonexistent")
 
 
 @pytest.mark.parametrize(("text", "params", "display"), [

@@ -23,6 +23,7 @@ import pymysql
 import pymysql.charset
 import pymysql.cursors
 
+from auditor import progress
 from auditor.connectors import CollectOptions, interrupted, probe_limit_s
 from auditor.connectors.guard import Clock, WaitExpired, Watchdog, keepalive, statement_bound_s
 from auditor.connectors.mysql import operations
@@ -383,6 +384,7 @@ def collect(dsn: Dsn, options: CollectOptions | None = None) -> Snapshot:
 
 def _collect(session: _Session, dsn: Dsn, options: CollectOptions, started: float, clock: Clock) -> Snapshot:
     notes: list[Note] = []
+    progress.report("catalog")
     server = session.rows(load_sql("server"))[0]
     version = str(server["server_version"])
     comment = str(server["version_comment"] or "")

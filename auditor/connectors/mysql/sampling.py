@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 import pymysql
 
+from auditor import progress
 from auditor.connectors import CollectOptions
 from auditor.model import (
     Column,
@@ -105,6 +106,7 @@ def sample_tables(session: Session, snapshot: Snapshot, budget: SamplingBudget, 
     results: list[TableSample] = []
     try:
         for i, table in enumerate(candidates):
+            progress.report("sampling", f"{table.schema}.{table.name}", i + 1, len(candidates))
             if i >= budget.max_tables:
                 results.append(skipped_table(table, f"past the limit of {budget.max_tables} sampled tables"))
                 continue

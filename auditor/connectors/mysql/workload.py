@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 import pymysql
 
+from auditor import progress
 from auditor.model import IndexProposal, PlanScan, PlanSummary, Snapshot, Statement, WorkloadInfo
 from auditor.mysql_workload import (
     PERCENTILE_METHOD_EXTREMES,
@@ -37,6 +38,7 @@ from auditor.mysql_workload import (
     explain_cost,
     explain_scans,
     is_probe_text,
+    names_audited_schema,
     stddev_from_extremes,
     stddev_from_quantile,
     touches_only_system_schemas,
@@ -82,6 +84,7 @@ def collect_workload(session: Session, snapshot: Snapshot, sql: str, *, ps_on: b
     """The snapshot with ``statements``, ``plans`` and ``workload`` filled from performance_schema."""
     options = options or MySqlWorkloadOptions()
     started = time.monotonic()
+    progress.report("statements")
     sent_before = session.queries
     info = WorkloadInfo(source="performance_schema", role=user, dealloc=digest_lost,
                         percentile_method=PERCENTILE_METHOD_QUANTILES if is_mysql8 else PERCENTILE_METHOD_EXTREMES,
@@ -140,6 +143,7 @@ def build_statements(raw: Sequence[Mapping[str, Any]], snapshot: Snapshot, is_my
                      ) -> tuple[tuple[Statement, ...], dict[str, str], dict[str, int]]:
     """Statements from digest rows (one per digest, pooled over schemas); the sample texts by queryid; counts."""
     counts = {"self": 0, "catalog": 0}
+    audited = {s.lower() for s in snapshot.schemas}
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for r in raw:
         text = _text(r["digest_text"])
@@ -148,9 +152,12 @@ def build_statements(raw: Sequence[Mapping[str, Any]], snapshot: Snapshot, is_my
         if is_probe_text(text) or text.lstrip().upper().startswith(("EXPLAIN", "DESCRIBE")):
             counts["self"] += 1
             continue
-        if touches_only_system_schemas(analyze_mysql(text), _text(r["schema_name"]) or None, text):
+        shape = analyze_mysql(text)
+        if touches_only_system_schemas(shape, _text(r["schema_name"]) or None, text):
             counts["catalog"] += 1
             continue
+        if r["schema_name"] is None and not names_audited_schema(shape, text, audited):
+            continue  # run without a default database, on tables of schemas not audited
         groups.setdefault(_text(r["digest"]), []).append(r)
     out: list[Statement] = []
     samples: dict[str, str] = {}
@@ -195,7 +202,8 @@ def plan_statements(session: Session, snapshot: Snapshot, statements: Sequence[S
                     started: float) -> tuple[PlanSummary, ...]:
     plans: list[PlanSummary] = []
     budget = options.max_explain
-    for stmt in statements:
+    for n, stmt in enumerate(statements):
+        progress.report("explain", stmt.query, n + 1, len(statements))
         shape = analyze_mysql(stmt.query)
         if not shape.explainable:
             plans.append(PlanSummary(queryid=stmt.queryid, reason=shape.not_explained_reason))

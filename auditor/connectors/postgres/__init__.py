@@ -19,6 +19,7 @@ from typing import Any
 
 import psycopg
 
+from auditor import progress
 from auditor.connectors import CollectOptions, interrupted, probe_limit_s
 from auditor.connectors.guard import Clock, WaitExpired
 from auditor.connectors.postgres import operations
@@ -118,6 +119,7 @@ def collect(dsn: Dsn, options: CollectOptions) -> Snapshot:
     started = time.perf_counter()
     collected_at = datetime.now(UTC)
     with open_session(dsn, limits_of(options, clock), clock) as session:
+        progress.report("catalog")
         with session.transaction():
             snap = _Collector(session, dsn, options).run()
         catalog_queries = session.round_trips

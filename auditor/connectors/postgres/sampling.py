@@ -47,6 +47,7 @@ from typing import Any
 import psycopg
 from psycopg import sql as pgsql
 
+from auditor import progress
 from auditor.connectors import CollectOptions
 from auditor.model import (
     ColumnSample,
@@ -165,6 +166,7 @@ def sample_tables(conn: psycopg.Connection[Any], tables: Iterable[Table],
         # privileges of the tables that will be sampled only: the rest are skipped by the limit anyway
         readable = _readable_columns(probe, candidates[:budget.max_tables])
         for i, table in enumerate(candidates):
+            progress.report("sampling", f"{table.schema}.{table.name}", i + 1, len(candidates))
             if i >= budget.max_tables:
                 results.append(skipped_table(table, f"past the limit of {budget.max_tables} sampled tables"))
                 continue

@@ -27,6 +27,7 @@ import psycopg
 from psycopg import errors as pgerrors
 from psycopg.rows import tuple_row
 
+from auditor import progress
 from auditor.model import (
     IndexProposal,
     PlanScan,
@@ -130,6 +131,7 @@ def collect_workload(conn: psycopg.Connection[Any], snapshot: Snapshot,
     """The snapshot with ``statements``, ``plans`` and ``workload`` filled in from the live server."""
     options = options or WorkloadOptions()
     started = time.monotonic()
+    progress.report("statements")
     session = _Session(conn)
     # In autocommit mode (the connector's session) every statement is its own short transaction. A connection
     # that is not in autocommit mode opens a transaction by itself: it is made read-only and ended at the end.
@@ -352,6 +354,7 @@ def _explain_all(session: _Session, snapshot: Snapshot, statements: Sequence[Sta
     try:
         budget = options.max_explain
         for n, stmt in enumerate(statements):
+            progress.report("explain", stmt.query, n + 1, len(statements))
             # the kind first, cheaply; the parse tree only for what is explained (or to say why not)
             if statement_kind(stmt.query) not in EXPLAINABLE:
                 plans.append(PlanSummary(queryid=stmt.queryid,

@@ -19,5 +19,6 @@ SELECT 1 AS dbaudit_probe,  -- an alias survives in statement digests, which dro
        (SELECT c.ENABLED FROM performance_schema.setup_consumers AS c
          WHERE c.NAME = 'statements_digest') AS digest_consumer
 FROM performance_schema.events_statements_summary_by_digest AS d
-WHERE d.SCHEMA_NAME IN %(schemas)s
+-- no default database (SCHEMA_NAME NULL): kept when the text qualifies an audited schema's tables (the client decides)
+WHERE (d.SCHEMA_NAME IN %(schemas)s OR d.SCHEMA_NAME IS NULL)
   AND d.DIGEST IS NOT NULL
