@@ -200,7 +200,7 @@ def _write(text: str, output: str | None) -> None:
 
 
 def _write_gzip(text: str, output: str) -> None:
-    """A snapshot file ending in .gz is gzip-compressed (a 10,000-table snapshot: ~40 MB, ~2 MB gzipped);
+    """A snapshot file ending in .gz is gzip-compressed (a 10,000-table snapshot: ~37 MB, ~1.2 MB gzipped);
     ``scan --from`` reads either."""
     import gzip
 

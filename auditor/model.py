@@ -20,6 +20,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
+from auditor.maintenance import Maintenance
 from auditor.operations import Activity
 from auditor.posture import Posture
 
@@ -602,6 +603,8 @@ class Snapshot:
     activity: Activity | None = None  # the server's sessions; None: not read (refused, or an older snapshot)
     posture: Posture | None = None  # settings, counters and security facts; None: not read (older snapshot)
     run_history: RunHistory | None = None  # the previous runs' facts, attached by --history; None: no history
+    # freeze ages, storage parameters, bloat estimates; None: not read (older snapshot)
+    maintenance: Maintenance | None = None
     # catalog areas ("tables", "indexes", ...) whose query failed: the checks that read them are skipped
     unread_areas: tuple[str, ...] = ()
     # set when the collection ended early (the server stopped answering, the connection died, --timeout ran
@@ -1198,7 +1201,7 @@ def _no_constant(name: str) -> Any:
     raise SnapshotFieldError(f"{name} is not a number JSON allows")
 
 
-# --from refuses files larger than this (--max-snapshot-mb): a 10,000-table snapshot is about 80 MB
+# --from refuses files larger than this (--max-snapshot-mb): a 10,000-table snapshot is about 40 MB (compact)
 SNAPSHOT_MAX_MB = 512
 
 

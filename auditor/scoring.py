@@ -22,6 +22,13 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from auditor.maintenance import (
+    INNODB_STATS_AREA,
+    analyze_late,
+    innodb_analyze_late,
+    never_analyzed,
+    vacuum_late,
+)
 from auditor.model import Finding, Severity, Snapshot, Table
 from auditor.posture import hit_ratios
 from auditor.relations import reference_candidates
@@ -29,6 +36,7 @@ from auditor.relations import reference_candidates
 SEVERITY_WEIGHT = {Severity.ERROR: 10.0, Severity.WARNING: 3.0, Severity.INFO: 0.5}
 SEVERITY_CAP = {Severity.ERROR: 25.0, Severity.WARNING: 10.0, Severity.INFO: 2.0}
 FAILED_METRIC_PENALTY = 5.0
+WRAPAROUND = 2**31  # transaction ids and multixacts wrap around at 2^31
 GRADES = ((90, "A"), (80, "B"), (70, "C"), (60, "D"))
 
 
@@ -45,6 +53,12 @@ class Targets:
     large_table_rows: int = 10_000  # a table this large must be reached through an index (index coverage)
     cache_hit_ratio_pct: float = 99.0  # at least (PgHero's cache_hit_rate_threshold)
     cache_hit_min_blocks: int = 100_000  # block requests before the ratio is judged
+    # at least this share of the 2^31 transaction ids (and multixacts) left before wraparound: check_postgres'
+    # txn_wraparound warns at an age of 1.3 billion, 39.5 % left
+    xid_headroom_pct: float = 40.0
+    # at least this share of the tables with rows kept up with by autovacuum (neither MT06's dead rows nor
+    # MT08's stale statistics)
+    vacuumed_on_time_pct: float = 95.0
     # a metric computed from a part of its objects (sampled tables, explained statements' calls) is reported
     # only when that part reaches this share; below it the metric is "not measured", never a pass
     min_measured_pct: float = 50.0
@@ -113,6 +127,8 @@ def compute_metrics(snapshot: Snapshot, findings: Iterable[Finding], targets: Ta
     metrics.extend(_workload_metrics(snapshot, targets))
     metrics.append(_normalization_metric(snapshot, tables, findings, targets, ran))
     metrics.append(_cache_metric(snapshot, targets))
+    metrics.append(_xid_headroom_metric(snapshot, targets))
+    metrics.append(_on_time_metric(snapshot, targets))
     return tuple(metrics)
 
 
@@ -441,3 +457,94 @@ def _cache_metric(snapshot: Snapshot, targets: Targets) -> Metric:
                   passed=value >= targets.cache_hit_ratio_pct,
                   method=f"the lowest ratio of {source}, since the statistics were reset or the server started; "
                          f"{shown}")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# XID headroom and tables vacuumed / analyzed on time
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _xid_headroom_metric(snapshot: Snapshot, targets: Targets) -> Metric:
+    """What is left of the 2^31 transaction ids and multixacts before wraparound, for the server's oldest
+    database (its datfrozenxid / datminmxid): the lower of the two."""
+    label, target = "XID headroom", f">= {targets.xid_headroom_pct:g} %"
+    if snapshot.engine != "postgresql":
+        return Metric(key="xid_headroom_pct", label=label, value=None, unit="%", target=target,
+                      reason="MySQL/MariaDB transaction ids do not wrap around")
+    databases = snapshot.maintenance.databases if snapshot.maintenance is not None else None
+    if not databases:
+        return Metric(key="xid_headroom_pct", label=label, value=None, unit="%", target=target,
+                      reason="the databases' freeze ages (pg_database) were not read")
+    oldest_xid = max(databases, key=lambda d: d.xid_age)
+    oldest_mxid = max(databases, key=lambda d: d.mxid_age)
+    xid_left = 100.0 * (WRAPAROUND - oldest_xid.xid_age) / WRAPAROUND
+    mxid_left = 100.0 * (WRAPAROUND - oldest_mxid.mxid_age) / WRAPAROUND
+    value = round(min(xid_left, mxid_left), 2)
+    parts = (
+        Part("transaction ids", round(xid_left, 2),
+             f"oldest: database {oldest_xid.name}, age(datfrozenxid) {oldest_xid.xid_age:,}"),
+        Part("multixacts", round(mxid_left, 2),
+             f"oldest: database {oldest_mxid.name}, mxid_age(datminmxid) {oldest_mxid.mxid_age:,}"),
+    )
+    return Metric(key="xid_headroom_pct", label=label, value=value, unit="%", target=target,
+                  passed=value >= targets.xid_headroom_pct, parts=parts,
+                  method="the share of the 2^31 transaction ids (and multixacts) not yet used since the oldest "
+                         "unfrozen one of the server's oldest database (age(datfrozenxid), "
+                         "mxid_age(datminmxid) in pg_database), the lower of the two; MT01/MT02 name the tables")
+
+
+def _on_time_metric(snapshot: Snapshot, targets: Targets) -> Metric:
+    """The share of the tables with rows that autovacuum (InnoDB's statistics recalculation) keeps up with."""
+    label, target = "Tables vacuumed and analyzed on time", f">= {targets.vacuumed_on_time_pct:g} %"
+
+    def unmeasured(reason: str) -> Metric:
+        return Metric(key="vacuumed_on_time_pct", label=label, value=None, unit="%", target=target, reason=reason)
+
+    if snapshot.engine == "postgresql":
+        posture = snapshot.posture
+        if posture is None or posture.setting("autovacuum_vacuum_threshold") is None:
+            return unmeasured("the autovacuum settings (pg_settings) were not read")
+        hidden = {o for n in snapshot.notes if n.area == "privileges" for o in n.objects}
+        tables = [t for t in snapshot.tables if t.kind in ("table", "materialized_view")
+                  and (t.stats.n_live_tup or 0) + (t.stats.n_dead_tup or 0) + max(t.estimated_rows or 0, 0) > 0]
+        if not tables:
+            return unmeasured("no table with rows in the audited schemas")
+        vacuum = [t for t in tables if vacuum_late(snapshot, t) is not None]
+        analyze = [t for t in tables if never_analyzed(t, t.qualified in hidden)
+                   or analyze_late(snapshot, t) is not None]
+        late = {t.key for t in vacuum} | {t.key for t in analyze}
+        value = round(_share(len(tables) - len(late), len(tables)), 1)
+        return Metric(
+            key="vacuumed_on_time_pct", label=label, value=value, unit="%", target=target,
+            passed=value >= targets.vacuumed_on_time_pct,
+            parts=(Part("vacuumed on time", round(_share(len(tables) - len(vacuum), len(tables)), 1),
+                        f"{len(vacuum)} of {len(tables)} with dead rows past their trigger (MT06)"),
+                   Part("analyzed on time", round(_share(len(tables) - len(analyze), len(tables)), 1),
+                        f"{len(analyze)} of {len(tables)} never analyzed or past their analyze trigger (MT08)")),
+            method=f"{len(tables) - len(late)} of {len(tables)} tables with rows (partitions included) have "
+                   "neither dead rows past their autovacuum trigger (at least 10 % and 10,000 of them, MT06) nor "
+                   "stale statistics (never analyzed, or modified past twice the analyze trigger, MT08), the "
+                   "tables' own storage parameters first")
+    maintenance = snapshot.maintenance
+    if maintenance is None or not maintenance.innodb_counters:
+        note = next((n for n in snapshot.notes if n.area == INNODB_STATS_AREA), None)
+        return unmeasured(note.message if note is not None else "InnoDB's statistics counters were not read")
+    innodb = [t for t in snapshot.tables if t.kind == "table" and (t.engine or "").lower() == "innodb"]
+    counted = [(t, s) for t in innodb if (s := maintenance.innodb_of(t.schema, t.name)) is not None
+               and s.modified is not None and s.stats_rows is not None]
+    if not counted:
+        return unmeasured("InnoDB has opened none of the audited tables since the server started: no counters")
+    measured = f"{len(counted)} of {len(innodb)} InnoDB tables"
+    if _share(len(counted), len(innodb)) < targets.min_measured_pct:
+        return Metric(key="vacuumed_on_time_pct", label=label, value=None, unit="%", target=target,
+                      reason=f"InnoDB has counters for only {measured} (the others were not opened since the "
+                             f"server started), below {targets.min_measured_pct:g} %", measured=measured)
+    late_rows = [t for t, s in counted if innodb_analyze_late(s) is not None]
+    value = round(_share(len(counted) - len(late_rows), len(counted)), 1)
+    return Metric(
+        key="vacuumed_on_time_pct", label=label, value=value, unit="%", target=target,
+        passed=value >= targets.vacuumed_on_time_pct,
+        measured=None if len(counted) == len(innodb) else measured,
+        method=f"{len(counted) - len(late_rows)} of {len(counted)} InnoDB tables have no more rows modified since "
+               "their statistics were computed than twice InnoDB's 10 % recalculation point (MT08); InnoDB purges "
+               "old row versions by itself, so only the statistics are judged")

@@ -95,12 +95,12 @@ def catalog_only(dsn: str) -> tuple[int, int]:
         major = conn.info.server_version // 10000
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         params: dict[str, Any] = {"settings": list(SETTINGS), "include": [], "exclude": [],
-                                  "schemas": []}
+                                  "schemas": [], "locked": []}
         schemas_sql = load_sql("schemas", major)
         params["schemas"] = [r[0] for r in conn.execute(schemas_sql, params).fetchall()]  # type: ignore[call-overload]
         rows = 0
         for area in areas:
-            if area == "schemas":
+            if area in ("schemas", "exact_bloat"):  # exact_bloat runs only where pgstattuple is installed
                 continue
             cur = conn.execute(load_sql(area, major), params)  # type: ignore[call-overload]
             rows += len(cur.fetchall()) if cur.description else 0

@@ -319,6 +319,12 @@ _PG_DEFAULTS: dict[str, tuple[str, str | None, str]] = {
     "enable_partitionwise_join": ("off", None, "user"),
     "password_encryption": ("scram-sha-256", None, "user"),
     "max_connections": ("100", None, "postmaster"),
+    "autovacuum_freeze_max_age": ("200000000", None, "postmaster"),
+    "autovacuum_multixact_freeze_max_age": ("400000000", None, "postmaster"),
+    "autovacuum_vacuum_threshold": ("50", None, "sighup"),
+    "autovacuum_vacuum_scale_factor": ("0.2", None, "sighup"),
+    "autovacuum_analyze_threshold": ("50", None, "sighup"),
+    "autovacuum_analyze_scale_factor": ("0.1", None, "sighup"),
 }
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from auditor.config import IgnoreRule, SuppressedFinding
+from auditor.maintenance import Maintenance
 from auditor.model import (
     Column,
     Constraint,
@@ -44,7 +45,8 @@ def _table(name: str) -> Table:
             Column("at", "timestamp with time zone", position=2),
             Column("note", "text", position=3),
         ),
-        stats=TableStats(seq_scan=400, idx_scan=100),
+        stats=TableStats(seq_scan=400, idx_scan=100, n_live_tup=1000, n_dead_tup=0, n_mod_since_analyze=0,
+                         last_autoanalyze=STATS_RESET),
     )
 
 
@@ -93,6 +95,7 @@ def policy_snapshot(*, extra_unused: bool = False) -> Snapshot:
         ),
         indexes=tuple(indexes),
         posture=_healthy_posture(),
+        maintenance=Maintenance(freeze=(), databases=(), table_bloat=(), index_bloat=()),
         # dbaudit's own session only: nothing for the session-based checks to find
         activity=Activity(backends=(Backend(pid=4242, user="app", database="shop", backend_type="client backend",
                                             client="remote", client_addr="10.0.0.9", ssl=True, is_self=True),)),

@@ -263,3 +263,18 @@ def test_pg_table_too_large_to_scan_reads_whole_groups_through_its_indexes(pg_ne
     ts = sampling.table("public", "order_lines")
     assert ts is not None and ts.groups is not None
     assert {sel.determinant for sel in ts.groups.selections} == {("order_id",)}
+
+
+def test_pg_group_sample_keeps_the_client_bound(pg_new_db: NewDb) -> None:
+    from auditor.connectors.postgres.sampling import sample_tables
+    from auditor.sampling import SamplingBudget
+
+    dsn = pg_new_db(PG_SEED)
+    s = collect(parse_dsn(dsn), CollectOptions(workload=False, sample=False))
+    budget = SamplingBudget(max_values=20_000)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        sampling = sample_tables(conn, s.tables, budget, s.constraints, s.indexes)
+    ts = sampling.table("public", "order_lines")
+    assert ts is not None and ts.groups is not None and ts.groups.selections
+    width = len(ts.groups.columns) + len(ts.groups.selections)
+    assert 0 < ts.groups.rows <= budget.rows_for(width) and ts.groups.rows * width <= 20_000

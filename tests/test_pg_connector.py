@@ -380,6 +380,11 @@ def test_query_count_does_not_grow_with_the_schema(pg_server: PgServer) -> None:
     assert snap_large.posture is not None and snap_large.posture.io is not None
     assert len(snap_large.posture.definer_functions or ()) == 60
     assert len(snap_large.posture.io) == 60 + 180  # every table's heap and every index
+    # and so do the maintenance parts: freeze ages and bloat estimate inputs of every table and B-tree
+    assert snap_large.maintenance is not None
+    assert len(snap_large.maintenance.freeze or ()) == 60
+    assert len(snap_large.maintenance.databases or ()) >= 3
+    assert snap_large.maintenance.table_bloat is not None and snap_large.maintenance.index_bloat is not None
     assert snap_small.queries_sent == snap_large.queries_sent
     # what the server saw: the same number of statements, and at least one per round trip we counted
     assert server_small == server_large

@@ -27,6 +27,7 @@ from auditor import progress
 from auditor.connectors import CollectOptions, interrupted, probe_limit_s
 from auditor.connectors.guard import Clock, WaitExpired, Watchdog, keepalive, statement_bound_s
 from auditor.connectors.mysql import operations
+from auditor.connectors.mysql.maintenance import collect_maintenance
 from auditor.connectors.mysql.posture import collect_posture, mysql_login
 from auditor.dsn import Dsn, redact
 from auditor.errors import ConnectError, ScanInterrupted
@@ -64,6 +65,7 @@ SETTINGS = (
     "innodb_doublewrite", "innodb_flush_method", "innodb_log_file_size", "innodb_buffer_pool_instances",
     "extra_max_connections", "max_user_connections", "have_ssl", "have_openssl", "require_secure_transport",
     "bind_address", "skip_networking", "ssl_cert", "tls_version", "interactive_timeout",
+    "innodb_stats_auto_recalc",
 )
 
 # Counters that say performance_schema ran out of room: then a missing usage row is no proof of zero reads.
@@ -482,6 +484,11 @@ def _collect(session: _Session, dsn: Dsn, options: CollectOptions, started: floa
     posture = collect_posture(
         lambda area: session.rows(load_sql(area)), flavor, status,
         mysql_login(_text(server.get("current_user_name"))), "performance_schema" in capabilities, notes)
+    maintenance = collect_maintenance(
+        [r for r in session.rows(load_sql("table_storage"), params) if (_text(r["schema_name"]),
+                                                                        _text(r["table_name"])) not in partial],
+        lambda area: session.rows(load_sql(area)), flavor, vnum, settings,
+        mysql_login(_text(server.get("current_user_name"))), notes)
     session.run("COMMIT")
     catalog_queries = session.queries
     catalog_seconds = round(time.monotonic() - started, 3)
@@ -521,6 +528,7 @@ def _collect(session: _Session, dsn: Dsn, options: CollectOptions, started: floa
         notes=tuple(notes),
         activity=activity,
         posture=posture,
+        maintenance=maintenance,
     )
     return _run_probes(session, snap, options, flavor, vnum, ps_on=ps_on,
                        user=_text(server.get("current_user_name")) or None,

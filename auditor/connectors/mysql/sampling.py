@@ -185,8 +185,7 @@ def _sample_one(session: Session, snapshot: Snapshot, table: Table, budget: Samp
     joins = _fk_joins(session, snapshot, table, budget, started, flavor, mysql_bound) if rows else ()
     uniform = TableSample(schema=table.schema, table=table.name, rows=len(rows), method=method,
                           estimated_rows=est, columns=samples, unsampled_columns=unsampled, fk_joins=joins)
-    candidates = group_candidates(table, uniform, snapshot.constraints_of(table.schema, table.name),
-                                  budget.rows_per_table)
+    candidates = group_candidates(table, uniform, snapshot.constraints_of(table.schema, table.name), n)
     groups = _group_sample(session, table, columns, candidates, budget, started, flavor, mysql_bound) \
         if candidates else None
     return replace(uniform, duration_s=round(time.perf_counter() - t0, 4), groups=groups)
@@ -196,12 +195,13 @@ def _group_sample(session: Session, table: Table, columns: list[Column], candida
                   budget: SamplingBudget, started: float, flavor: str, mysql_bound: bool) -> GroupSample:
     """Rows whose candidate determinant hashes into the first slices of the hash space (``CRC32(det) &
     (2^20 - 1) < k``, one flag per candidate): every row of each chosen value. One scan of the table under
-    the per-table time bound, LIMIT ``rows_per_table``; only hashes come back."""
+    the per-table time bound, LIMIT the row budget (``rows_for``); only hashes come back."""
     remaining = budget.budget_s - (time.perf_counter() - started)
     if remaining < MIN_TABLE_SECONDS:
         return GroupSample(skipped_reason="the sampling budget was used up")
     timeout_s = max(0.1, min(budget.table_timeout_s, remaining))
-    k = group_threshold(table.estimated_rows, budget.rows_per_table, len(candidates))
+    limit = budget.rows_for(len(columns) + len(candidates))  # the client's work bounded as for the uniform sample
+    k = group_threshold(table.estimated_rows, limit, len(candidates))
 
     def flag(det: tuple[str, ...]) -> str:
         nonnull = " AND ".join(f"{mysql_ident(c)} IS NOT NULL" for c in det)
@@ -214,7 +214,7 @@ def _group_sample(session: Session, table: Table, columns: list[Column], candida
     exprs += [f"LEFT(MD5({mysql_ident(c.name)}), 16) AS h{i}" for i, c in enumerate(columns)]
     exprs += [f"{f} AS s{j}" for j, f in enumerate(flags)]
     sql = (f"SELECT {', '.join(exprs)} FROM {mysql_qualified(table.schema, table.name)} "
-           f"WHERE {' OR '.join(flags)} LIMIT {budget.rows_per_table}")
+           f"WHERE {' OR '.join(flags)} LIMIT {limit}")
     t0 = time.perf_counter()
     try:
         if mysql_bound:

@@ -23,6 +23,7 @@ from auditor import progress
 from auditor.connectors import CollectOptions, interrupted, probe_limit_s
 from auditor.connectors.guard import Clock, WaitExpired
 from auditor.connectors.postgres import operations
+from auditor.connectors.postgres.maintenance import collect_maintenance
 from auditor.connectors.postgres.posture import collect_posture
 from auditor.connectors.postgres.session import (
     RECOVERABLE,
@@ -210,6 +211,21 @@ class _Collector:
                 return None
         return None  # pragma: no cover (the loop returns)
 
+    def _probe_area(self, area: str, params: Mapping[str, Any], names: Mapping[str, str]
+                    ) -> list[dict[str, Any]] | None:
+        """An optional query that reads relations' pages (pgstattuple): any server error costs only its figures
+        (a note says why); a lost connection still ends the run."""
+        try:
+            return self.session.query(area, {**params, "locked": sorted(self.locked)}, names)
+        except psycopg.Error as exc:
+            if self.session.conn.closed or self.session.conn.broken:
+                raise
+            self.session.rollback_area()
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            self.notes.append(Note(area=area, message=f"the {area} query stopped ({first}); the estimates are "
+                                                      "used instead"))
+            return None
+
     def _read_locks(self, schemas: list[str]) -> None:
         rows = self._area("locks", {"schemas": schemas}) or []
         for r in rows:
@@ -237,6 +253,8 @@ class _Collector:
         tables = _tables(rows["tables"], rows["columns"], rows["column_stats"])
         self.notes.extend(_privilege_notes(rows["tables"], rows["sequences"], role, self.session.server_major))
         posture = collect_posture(self._area, server, schemas, self.notes)
+        maintenance = collect_maintenance(self._area, schemas, self.notes, self._probe_area,
+                                          "pgstattuple" in (ext.get("installed") or {}), role)
         capabilities = list(server.get("member_of") or [])
         if server.get("is_superuser"):
             capabilities.insert(0, "superuser")
@@ -261,6 +279,7 @@ class _Collector:
             notes=tuple(self.notes),
             activity=None if activity_rows is None else operations.activity(activity_rows, capabilities, role),
             posture=posture,
+            maintenance=maintenance,
             unread_areas=tuple(self.unread),
         )
 

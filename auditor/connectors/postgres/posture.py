@@ -46,6 +46,7 @@ POSTURE_SETTINGS = (
     "effective_io_concurrency", "default_statistics_target", "ssl", "ssl_min_protocol_version",
     "password_encryption", "listen_addresses", "log_min_duration_statement", "log_lock_waits", "log_temp_files",
     "log_autovacuum_min_duration", "jit", "max_parallel_workers_per_gather", "block_size", "max_worker_processes",
+    "vacuum_failsafe_age", "vacuum_multixact_failsafe_age", "vacuum_freeze_min_age", "vacuum_freeze_table_age",
 )
 
 AreaReader = Callable[[str, Mapping[str, Any]], "list[dict[str, Any]] | None"]

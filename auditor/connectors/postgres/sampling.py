@@ -270,7 +270,7 @@ def _sample_one(probe: _Probe, table: Table, readable: set[str] | None) -> Table
     uniform = TableSample(schema=table.schema, table=table.name, rows=len(rows), method=method, percent=percent,
                           estimated_rows=table.estimated_rows, columns=samples, unsampled_columns=unsampled,
                           fk_joins=joins)
-    candidates = group_candidates(table, uniform, probe.constraints.get(table.key, []), budget.rows_per_table)
+    candidates = group_candidates(table, uniform, probe.constraints.get(table.key, []), n)
     groups = _group_sample(probe, table, columns, candidates) if candidates else None
     return dataclasses.replace(uniform, duration_s=round(time.perf_counter() - t0, 4), groups=groups)
 
@@ -281,7 +281,7 @@ def _group_sample(probe: _Probe, table: Table, columns: list[Any],
     chosen value, so that dependencies are judged on whole groups.
 
     One statement, a scan of the table under the per-table timeout (``hashtextextended(det::text, seed) &
-    (2^20 - 1) < k``, one flag per candidate); LIMIT ``rows_per_table``. Only hashes come back.
+    (2^20 - 1) < k``, one flag per candidate); LIMIT the row budget (``rows_for``). Only hashes come back.
     """
     budget = probe.budget
     remaining = probe.remaining()
@@ -289,7 +289,8 @@ def _group_sample(probe: _Probe, table: Table, columns: list[Any],
         return GroupSample(skipped_reason="the sampling budget was used up")
     if (table.estimated_rows or 0) > budget.group_scan_max_rows:
         return _group_sample_by_index(probe, table, columns, candidates)
-    k = group_threshold(table.estimated_rows, budget.rows_per_table, len(candidates))
+    limit = budget.rows_for(len(columns) + len(candidates))  # the client's work bounded as for the uniform sample
+    k = group_threshold(table.estimated_rows, limit, len(candidates))
     ident = pgsql.Identifier
 
     def hashed(det: tuple[str, ...]) -> pgsql.Composable:
@@ -304,7 +305,7 @@ def _group_sample(probe: _Probe, table: Table, columns: list[Any],
     exprs = [pgsql.SQL(probe.hash_fn).format(ident(c.name)) for c in columns]
     select = pgsql.SQL("SELECT {}, {}, 1 AS {} FROM {} WHERE {} LIMIT {}").format(
         pgsql.SQL(", ").join(exprs), pgsql.SQL(", ").join(flags), ident(PROBE_ALIAS),
-        ident(table.schema, table.name), pgsql.SQL(" OR ").join(flags), pgsql.Literal(budget.rows_per_table))
+        ident(table.schema, table.name), pgsql.SQL(" OR ").join(flags), pgsql.Literal(limit))
     timeout_ms = max(100, int(min(budget.table_timeout_s, remaining) * 1000))
     t0 = time.perf_counter()
     try:
@@ -335,7 +336,7 @@ def _group_sample_by_index(probe: _Probe, table: Table, columns: list[Any],
         return GroupSample(skipped_reason=f"{est} rows, more than {budget.group_scan_max_rows} for a whole-group "
                                           "scan, and no index leads with a candidate determinant")
     ident = pgsql.Identifier
-    per = max(1, budget.rows_per_table // len(usable))
+    per = max(1, budget.rows_for(len(columns)) // len(usable))
     values = max(1, per // 3)
     percent = min(100.0, max(1e-4, round(100.0 * values * 4 / est, 6)))
     exprs = [pgsql.SQL(probe.hash_fn).format(ident(c.name)) for c in columns]

@@ -222,12 +222,17 @@ class Session:
             why = f"lost the connection to {host}:{port}: {_first_line(exc)}"
         return ScanInterrupted(redact(why, self.dsn))
 
-    def query(self, area: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def query(self, area: str, params: Mapping[str, Any], names: Mapping[str, str] | None = None
+              ) -> list[dict[str, Any]]:
         """Run the catalog query of ``area`` under a savepoint: a refusal must not end the transaction.
 
-        The savepoint travels in the same round trip as the query, thanks to client-side binding.
+        The savepoint travels in the same round trip as the query, thanks to client-side binding. ``names``
+        fills ``{name}`` placeholders of the file with identifiers the caller has quoted (an extension's
+        schema, read from the catalog).
         """
         sql = load_sql(area, self.server_major)
+        for key, quoted in (names or {}).items():
+            sql = sql.replace("{" + key + "}", quoted)
         # the marker after the semicolon stays with the SELECT in pg_stat_statements, which then tells our
         # catalog reads apart from the application's workload
         return self.execute(f"{marked('SAVEPOINT dbaudit_area')};\n{marked(sql)}", params)

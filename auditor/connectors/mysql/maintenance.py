@@ -1,0 +1,89 @@
+"""The maintenance part of a MySQL/MariaDB collection: free space and InnoDB's statistics counters per table.
+
+``DATA_FREE`` and the table options come from information_schema.TABLES, readable wherever the tables are.
+InnoDB's counters (rows its statistics counted, rows modified since) come from INNODB_SYS_TABLESTATS (MariaDB,
+MySQL 5.7) or INNODB_TABLESTATS (MySQL 8), which need the PROCESS privilege: without it the counters stay
+unknown and a Note names the GRANT. Both are one query whatever the number of tables.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import pymysql
+
+from auditor.maintenance import INNODB_STATS_AREA, InnodbTableStats, Maintenance
+from auditor.model import Note
+
+Rows = Callable[[str], "list[dict[str, Any]]"]
+_ENCODED = re.compile(r"@([0-9a-fA-F]{4})")
+
+
+def decode_innodb_name(name: str) -> tuple[str, str] | None:
+    """('shop', 'order-lines') from InnoDB's 'shop/order@002dlines' (its file-name encoding of odd characters);
+    None for a name without a schema part (system tables) or a partition ('t#P#p0')."""
+    schema, sep, table = name.partition("/")
+    if not sep or "#" in table:
+        return None
+
+    def plain(text: str) -> str:
+        return _ENCODED.sub(lambda m: chr(int(m.group(1), 16)), text)
+
+    return plain(schema), plain(table)
+
+
+def collect_maintenance(table_rows: Sequence[Mapping[str, Any]], rows: Rows, flavor: str, vnum: int,
+                        settings: Mapping[str, str], login: str, notes: list[Note]) -> Maintenance:
+    counters: dict[tuple[str, str], Mapping[str, Any]] = {}
+    spaces: Counter[int] = Counter()
+    try:
+        stat_rows = rows("innodb_tablestats.mysql8" if flavor == "mysql" and vnum >= 80000 else "innodb_tablestats")
+    except pymysql.err.MySQLError as exc:
+        notes.append(Note(
+            area=INNODB_STATS_AREA,
+            message="InnoDB's statistics counters (rows modified since the statistics were computed) were not "
+                    f"read: they need the PROCESS privilege ({_error_text(exc)})",
+            enable=f"GRANT PROCESS ON *.* TO {login}",
+        ))
+        stat_rows = None
+    for row in stat_rows or ():
+        name = decode_innodb_name(_text(row["name"]))
+        if name is not None:
+            counters[name] = row
+            spaces[int(row["space"] or 0)] += 1
+    default_recalc = (settings.get("innodb_stats_auto_recalc") or "ON").upper() in ("ON", "1")
+    out = []
+    for r in table_rows:
+        key = (_text(r["schema_name"]), _text(r["table_name"]))
+        options = _text(r["create_options"]).lower()
+        recalc = default_recalc
+        m = re.search(r"stats_auto_recalc=(\w+)", options)
+        if m:
+            recalc = m.group(1) not in ("0", "off")
+        c = counters.get(key)
+        space = int(c["space"] or 0) if c is not None else None
+        out.append(InnodbTableStats(
+            schema=key[0], table=key[1],
+            data_free=None if r["data_free"] is None else int(r["data_free"]),
+            shared_tablespace=None if space is None else (space == 0 or spaces[space] > 1),
+            stats_initialized=None if c is None else _text(c["initialized"]).lower() == "initialized",
+            stats_rows=None if c is None or c["num_rows"] is None else int(c["num_rows"]),
+            modified=None if c is None or c["modified"] is None else int(c["modified"]),
+            auto_recalc=recalc,
+        ))
+    return Maintenance(innodb=tuple(out), innodb_counters=stat_rows is not None)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes | bytearray):
+        return value.decode("utf-8", errors="replace")
+    return "" if value is None else str(value)
+
+
+def _error_text(exc: pymysql.err.MySQLError) -> str:
+    if len(exc.args) > 1:
+        return f"error {exc.args[0]}: {' '.join(str(exc.args[1]).split())}"
+    return " ".join(str(exc).split())

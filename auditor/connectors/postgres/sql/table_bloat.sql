@@ -1,0 +1,38 @@
+-- description: heap size estimate inputs from pg_stats per table (as the ioguix / pgexperts bloat queries): widths, NULLs, fillfactor
+-- pg_stats shows only the columns the role may read: a column without a row makes the estimate unusable,
+-- and the check then skips the table saying why; nothing here reads a table's pages
+WITH tbl AS (
+    SELECT c.oid, n.nspname AS schema, c.relname AS "table", c.reltuples, c.relpages,
+           coalesce((SELECT substring(o FROM '^fillfactor=(\d+)$')::int
+                       FROM pg_catalog.unnest(c.reloptions) o WHERE o LIKE 'fillfactor=%%' LIMIT 1), 100)
+               AS fillfactor,
+           pg_catalog.has_table_privilege(c.oid, 'SELECT') AS readable
+      FROM pg_catalog.pg_class c
+      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind IN ('r', 'm')
+       AND c.relpages > 0
+       AND n.nspname = ANY (%(schemas)s::text[])
+       AND c.oid <> ALL (%(locked)s::oid[])
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
+                        WHERE e.classid = 'pg_catalog.pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e')
+)
+SELECT
+    t.oid,
+    t.schema,
+    t."table",
+    t.relpages AS pages,
+    t.reltuples,
+    t.fillfactor,
+    t.readable,
+    current_setting('block_size')::int AS block_size,
+    count(a.attnum) AS columns,
+    count(s.attname) AS with_stats,
+    coalesce(bool_or(a.atttypid = 'pg_catalog.name'::pg_catalog.regtype), false) AS has_name,
+    coalesce(max(s.null_frac), 0) AS max_null_frac,
+    coalesce(sum((1 - coalesce(s.null_frac, 0)) * coalesce(s.avg_width, 0)), 0) AS data_width
+  FROM tbl t
+  LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped
+  LEFT JOIN pg_catalog.pg_stats s
+         ON s.schemaname = t.schema AND s.tablename = t."table" AND s.attname = a.attname AND NOT s.inherited
+ GROUP BY t.oid, t.schema, t."table", t.relpages, t.reltuples, t.fillfactor, t.readable
+ ORDER BY 1, 2

@@ -1,0 +1,884 @@
+"""Maintenance of the audited tables: freezing before wraparound, dead rows, autovacuum switched off per table,
+stale planner statistics, heap and index bloat, InnoDB fragmentation.
+
+The checks' family is ``maintenance`` (the session, replication-horizon and prepared-transaction checks of the
+same family live beside them). They read the activity counters of :class:`auditor.model.TableStats`, the
+autovacuum settings of the posture and the freeze ages, storage parameters and bloat estimates of
+:class:`auditor.maintenance.Maintenance`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from auditor.engine import Precondition, Unmet, check
+from auditor.maintenance import (
+    ANALYZE_MIN_MINUTES,
+    ANALYZE_MIN_ROWS,
+    ANALYZE_TRIGGER_FACTOR,
+    DEAD_MIN_PCT,
+    DEAD_MIN_ROWS,
+    FREEZE_AREA,
+    INDEX_BLOAT_AREA,
+    INNODB_STATS_AREA,
+    TABLE_BLOAT_AREA,
+    TableFreeze,
+    analyze_late,
+    innodb_analyze_late,
+    never_analyzed,
+    table_rows,
+    vacuum_late,
+)
+from auditor.model import Hit, ObjectRef, Severity, Snapshot, Table
+from auditor.sqlquote import mysql_qualified, pg_qualified
+from checks._posture import pct, requires_posture, size
+
+FAMILY = "maintenance"
+PG_ONLY_NA = {"mysql": "MySQL/MariaDB have no vacuum: InnoDB purges old row versions by itself"}
+WRAPAROUND_NA = {"mysql": "InnoDB transaction ids are 48-bit and are never frozen: they do not wrap around"}
+
+# Maintenance part -> the Note area its connector writes when it cannot read it
+_AREA_OF = {"freeze": FREEZE_AREA, "databases": "database_freeze", "table_bloat": TABLE_BLOAT_AREA,
+            "index_bloat": INDEX_BLOAT_AREA, "innodb": INNODB_STATS_AREA, "innodb_counters": INNODB_STATS_AREA}
+_WHAT = {"freeze": "the freeze ages and storage parameters of the tables (pg_class)",
+         "databases": "the freeze ages of the databases (pg_database)",
+         "table_bloat": "the heap size estimates (pg_stats)",
+         "index_bloat": "the B-tree size estimates (pg_stats)",
+         "innodb": "the InnoDB tables' free space (information_schema.TABLES)",
+         "innodb_counters": "InnoDB's statistics counters (INNODB_SYS_TABLESTATS / INNODB_TABLESTATS)"}
+
+
+def requires_maintenance(*, postgresql: tuple[str, ...] = (), mysql: tuple[str, ...] = ()) -> Precondition:
+    """The maintenance parts a check reads, per engine; a missing one skips the check with its note's GRANT."""
+    needed = {"postgresql": postgresql, "mysql": mysql}
+
+    def pre(snap: Snapshot) -> Unmet | None:
+        for part in needed.get(snap.engine, ()):
+            if snap.maintenance is not None and getattr(snap.maintenance, part) not in (None, False):
+                continue
+            note = next((n for n in snap.notes if n.area == _AREA_OF[part]), None)
+            if note is not None:
+                return Unmet(note.message, note.enable)
+            return Unmet(f"{_WHAT[part]} were not collected (a snapshot from an older dbaudit, or the query "
+                         "was refused)", None)
+        return None
+
+    pre.__name__ = "requires_maintenance_" + "_".join(sorted({*postgresql, *mysql}))
+    return pre
+
+
+def _table_ref(t: Table | TableFreeze) -> ObjectRef:
+    name = t.name if isinstance(t, Table) else t.table
+    return ObjectRef(type="table", schema=t.schema, table=name)
+
+
+def _setting_number(snap: Snapshot, name: str) -> float | None:
+    s = snap.posture.setting(name) if snap.posture is not None else None
+    return s.number() if s is not None else None
+
+
+def _is_false(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("false", "off", "0", "no", "f", "n")
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment is not None else "never"
+
+
+def _last(*moments: datetime | None) -> datetime | None:
+    known = [m for m in moments if m is not None]
+    return max(known) if known else None
+
+
+def _heap_tables(snap: Snapshot) -> Iterator[Table]:
+    """Tables and materialized views with their own rows (partitioned parents and foreign tables aside)."""
+    return (t for t in snap.tables if t.kind in ("table", "materialized_view"))
+
+
+# ------------------------------------------------------------------------------------------------------------
+# MT01 xid-wraparound, MT02 multixact-wraparound
+# ------------------------------------------------------------------------------------------------------------
+
+# PostgreSQL stops assigning transaction ids (multixacts) this close to 2^31 and needs a single-user VACUUM
+WRAPAROUND_LIMIT = 2**31
+
+
+@dataclass(frozen=True)
+class XidWraparoundOptions:
+    # autovacuum forces an anti-wraparound vacuum at autovacuum_freeze_max_age: an age well past it means
+    # those vacuums do not finish (postgres-checkup F003 and pganalyze alert past the freeze max age)
+    max_age_factor: float = 1.5
+    # PostgreSQL's own emergency point: vacuum_failsafe_age (PostgreSQL 14+, default 1.6 billion)
+    error_age: int = 1_600_000_000
+
+
+@dataclass(frozen=True)
+class MultixactWraparoundOptions:
+    max_age_factor: float = 1.5  # of autovacuum_multixact_freeze_max_age (default 400 million)
+    error_age: int = 1_600_000_000  # vacuum_multixact_failsafe_age's default
+
+
+def _wraparound(snap: Snapshot, *, multixact: bool, factor: float, error_age: int) -> Iterator[Hit]:
+    assert snap.maintenance is not None
+    setting = "autovacuum_multixact_freeze_max_age" if multixact else "autovacuum_freeze_max_age"
+    unit = "multixacts" if multixact else "transactions"
+    what = "multixact" if multixact else "transaction id (XID)"
+    freeze_max = _setting_number(snap, setting) or (400_000_000 if multixact else 200_000_000)
+    limit = factor * freeze_max
+    fired = False
+    for f in snap.maintenance.freeze or ():
+        if f.kind == "partitioned":
+            continue  # no rows, no relfrozenxid: its partitions are judged one by one
+        heap = f.mxid_age if multixact else f.xid_age
+        toast = f.toast_mxid_age if multixact else f.toast_xid_age
+        ages = [(age, part) for age, part in ((heap, "table"), (toast, "TOAST table")) if age is not None]
+        if not ages:
+            continue
+        age, part = max(ages)
+        if age <= limit:
+            continue
+        fired = True
+        left = WRAPAROUND_LIMIT - age
+        which = "its TOAST table's oldest" if part == "TOAST table" else "its oldest"
+        yield Hit(
+            object=_table_ref(f),
+            message=f"{which} unfrozen {what} is {age:,} {unit} old, {age / freeze_max:.1f} times "
+                    f"{setting} ({freeze_max:,.0f}): the anti-wraparound vacuums autovacuum forces from that "
+                    f"age on are not finishing; {left:,} {unit} remain before PostgreSQL stops accepting writes",
+            details={"age": age, "part": part, "freeze_max_age": int(freeze_max), "remaining": left,
+                     "max_age_factor": factor},
+            remediation=_freeze_fix(f.schema, f.table),
+            severity=Severity.ERROR if age >= error_age else None,
+        )
+    for db in snap.maintenance.databases or ():
+        age = db.mxid_age if multixact else db.xid_age
+        if age <= limit or (db.name == snap.database and fired):
+            continue
+        left = WRAPAROUND_LIMIT - age
+        where = ("the audited database" if db.name == snap.database
+                 else "a database of the same server (XIDs are shared by the whole server)")
+        yield Hit(
+            object=ObjectRef(type="database", database=db.name),
+            message=f"database {db.name}, {where}, holds a {what} {age:,} {unit} old, {age / freeze_max:.1f} "
+                    f"times {setting}: some table in it (the audited schemas' are not the cause) is not being "
+                    f"frozen; {left:,} {unit} remain before PostgreSQL stops accepting writes",
+            details={"database": db.name, "age": age, "freeze_max_age": int(freeze_max), "remaining": left,
+                     "allow_connections": db.allow_connections},
+            remediation=(f"-- connected to database {db.name}, as its owner or a superuser; find the oldest "
+                         "tables first:\n"
+                         "SELECT c.oid::regclass, greatest(age(c.relfrozenxid), age(t.relfrozenxid))\n"
+                         "  FROM pg_class c LEFT JOIN pg_class t ON t.oid = c.reltoastrelid\n"
+                         " WHERE c.relkind IN ('r', 'm') ORDER BY 2 DESC LIMIT 10;\n"
+                         "VACUUM (FREEZE, VERBOSE);"),
+            severity=Severity.ERROR if age >= error_age else None,
+        )
+
+
+def _freeze_fix(schema: str, table: str) -> str:
+    return ("-- first end what holds vacuum back (MT03: a long transaction, a prepared transaction, a slot), "
+            "else the freeze cannot advance\n"
+            f"VACUUM (FREEZE, VERBOSE) {pg_qualified(schema, table)};")
+
+
+@check(code="MT01", name="xid-wraparound", severity=Severity.WARNING, engines=("postgresql",),
+       options=XidWraparoundOptions, category=FAMILY, not_applicable=WRAPAROUND_NA,
+       requires=(requires_maintenance(postgresql=("freeze", "databases")),
+                 requires_posture(postgresql=("settings",))),
+       reads=())
+def xid_wraparound(snap: Snapshot, opts: XidWraparoundOptions) -> Iterator[Hit]:
+    """A table (or its TOAST) or a database whose transaction ids are far older than autovacuum lets them get.
+
+    ## What it does
+    Compares `age(relfrozenxid)` of every audited table and of its TOAST table, and `age(datfrozenxid)` of
+    every database of the server, with `autovacuum_freeze_max_age`: past `max_age_factor` times that age it is
+    a warning, past `error_age` an error. The age of a healthy table climbs up to the freeze max age, an
+    anti-wraparound vacuum brings it down, and it climbs again: that sawtooth is not a finding. Partitioned
+    parents hold no rows and have no relfrozenxid; their partitions are judged one by one. A database is
+    reported when none of the audited tables explains its age.
+
+    ## Why is this bad?
+    Transaction ids are 32-bit. When the oldest unfrozen one gets within 3 million of 2^31, PostgreSQL refuses
+    every write until a vacuum freezes the old rows, and on a large table that vacuum takes hours. An age well
+    past the freeze max age means the anti-wraparound vacuums are not finishing: something holds the xmin
+    horizon back (MT03), a vacuum is cancelled again and again, or autovacuum is throttled (ST02).
+
+    ## Example
+    ```text
+    public.events: its oldest unfrozen transaction id is 310,000,000 transactions old, 1.6 times
+    autovacuum_freeze_max_age
+    ```
+
+    ## Fix
+    ```sql
+    VACUUM (FREEZE, VERBOSE) public.events;
+    ```
+
+    ## Options
+    - `max_age_factor` (default 1.5): how many times `autovacuum_freeze_max_age` (default 200 million) the age
+      may reach before it is reported. postgres-checkup (F003) and pganalyze's wraparound alert both judge the
+      age against the freeze max age; 1.5 leaves room for an anti-wraparound vacuum in progress.
+    - `error_age` (default 1.6 billion): PostgreSQL's own `vacuum_failsafe_age` default, where vacuum drops
+      its cost limits to avoid a shutdown. PgHero's `transaction_id_danger` warns with 10 million left.
+
+    ## Known problems
+    The age is the server's at collection time; a VACUUM running now brings it down when it finishes.
+
+    ## References
+    - https://www.postgresql.org/docs/current/routine-vacuuming.html#VACUUM-FOR-WRAPAROUND
+    - PgHero `transaction_id_danger`, postgres-checkup F003, pganalyze "Transaction ID wraparound"
+    """
+    yield from _wraparound(snap, multixact=False, factor=opts.max_age_factor, error_age=opts.error_age)
+
+
+@check(code="MT02", name="multixact-wraparound", severity=Severity.WARNING, engines=("postgresql",),
+       options=MultixactWraparoundOptions, category=FAMILY, not_applicable=WRAPAROUND_NA,
+       requires=(requires_maintenance(postgresql=("freeze", "databases")),
+                 requires_posture(postgresql=("settings",))),
+       reads=())
+def multixact_wraparound(snap: Snapshot, opts: MultixactWraparoundOptions) -> Iterator[Hit]:
+    """A table (or its TOAST) or a database whose multixacts are far older than autovacuum lets them get.
+
+    ## What it does
+    The same as MT01 for multixact ids: compares `mxid_age(relminmxid)` of every audited table and its TOAST,
+    and `mxid_age(datminmxid)` of every database, with `autovacuum_multixact_freeze_max_age`. Past
+    `max_age_factor` times that age it is a warning, past `error_age` an error; the sawtooth of a healthy
+    table and partitioned parents (no relminmxid) are not findings.
+
+    ## Why is this bad?
+    Multixacts record several transactions locking one row (foreign key checks, `SELECT ... FOR SHARE`). They
+    wrap around like transaction ids, and PostgreSQL stops writes the same way when the oldest one gets too
+    close; the member storage (pg_multixact/members) can also run out first.
+
+    ## Example
+    ```text
+    public.orders: its oldest unfrozen multixact is 700,000,000 multixacts old, 1.8 times
+    autovacuum_multixact_freeze_max_age
+    ```
+
+    ## Fix
+    ```sql
+    VACUUM (FREEZE, VERBOSE) public.orders;
+    ```
+
+    ## Options
+    - `max_age_factor` (default 1.5): how many times `autovacuum_multixact_freeze_max_age` (default 400
+      million) the age may reach (postgres-checkup F003 judges both ages against their freeze max ages).
+    - `error_age` (default 1.6 billion): PostgreSQL's `vacuum_multixact_failsafe_age` default.
+
+    ## Known problems
+    Multixact member space is not measured; a server with very wide multixacts can hit that limit first.
+
+    ## References
+    - https://www.postgresql.org/docs/current/routine-vacuuming.html#VACUUM-FOR-MULTIXACT-WRAPAROUND
+    - postgres-checkup F003, pganalyze "Multixact ID wraparound"
+    """
+    yield from _wraparound(snap, multixact=True, factor=opts.max_age_factor, error_age=opts.error_age)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# MT06 dead-tuples
+# ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeadTuplesOptions:
+    min_dead_pct: float = DEAD_MIN_PCT  # dead rows as a share of live + dead
+    min_dead_rows: int = DEAD_MIN_ROWS  # small tables are vacuumed in an instant whenever it happens
+
+
+def _autovacuum_busy_with(snap: Snapshot, t: Table) -> bool:
+    """An autovacuum worker is on this table right now (its pg_stat_activity query names it)."""
+    if snap.activity is None:
+        return False
+    for b in snap.activity.backends:
+        text = (b.statement or "").lower()
+        if b.backend_type == "autovacuum worker" and text.startswith("autovacuum:") \
+                and f"{t.schema}.{t.name}".lower() in text:
+            return True
+    return False
+
+
+@check(code="MT06", name="dead-tuples", severity=Severity.WARNING, engines=("postgresql",),
+       options=DeadTuplesOptions, category=FAMILY, not_applicable=PG_ONLY_NA,
+       requires=(requires_posture(postgresql=("settings",)),), reads=("tables",))
+def dead_tuples(snap: Snapshot, opts: DeadTuplesOptions) -> Iterator[Hit]:
+    """Dead rows past the point where autovacuum should have vacuumed the table, and a real share of it.
+
+    ## What it does
+    Flags a table whose dead rows (`n_dead_tup`) exceed its autovacuum trigger,
+    `autovacuum_vacuum_threshold + autovacuum_vacuum_scale_factor x reltuples` (the table's own storage
+    parameters first), and are at least `min_dead_pct` % of its rows and `min_dead_rows` in number. A table
+    vacuumed after its purge has few dead rows left and is silent; so are small tables. When the dead rows
+    outlived a recent vacuum, the finding says so: something holds vacuum's horizon (MT03). When an autovacuum
+    worker is on the table at collection time, the finding is only info.
+
+    ## Why is this bad?
+    Dead rows take space in the table and its indexes until a vacuum removes them: scans read them, the cache
+    holds them, and the table bloats for good once new rows go to the end instead of the freed space.
+
+    ## Example
+    ```sql
+    DELETE FROM events WHERE created_at < now() - interval '90 days';  -- 80 % of the table, autovacuum off
+    ```
+
+    ## Fix
+    ```sql
+    VACUUM (VERBOSE, ANALYZE) public.events;
+    ```
+
+    ## Options
+    - `min_dead_pct` (default 10): dead rows as a share of live and dead ones; pg-extras' `vacuum_stats` lists
+      tables past their trigger (expect_autovacuum) whatever the share, PgHero's maintenance page shows the
+      same counters; a share keeps tables with a tiny per-table scale factor out.
+    - `min_dead_rows` (default 10,000): fewer dead rows are vacuumed in an instant whenever it happens.
+
+    ## Known problems
+    `n_dead_tup` is an estimate kept by the statistics system; it is reset with the statistics (after a crash,
+    `pg_stat_reset()`), which can hide dead rows until the next vacuum counts them.
+
+    ## References
+    - https://www.postgresql.org/docs/current/routine-vacuuming.html#AUTOVACUUM
+    - pg-extras `vacuum_stats`, PgHero maintenance, pganalyze VACUUM advisor ("dead rows")
+    """
+    for t in _heap_tables(snap):
+        late = vacuum_late(snap, t, opts.min_dead_pct, opts.min_dead_rows)
+        if late is None:
+            continue
+        dead, share, trigger = late
+        live = t.stats.n_live_tup or 0
+        last = _last(t.stats.last_vacuum, t.stats.last_autovacuum)
+        busy = _autovacuum_busy_with(snap, t)
+        if busy:
+            tail = "; an autovacuum worker is on it right now"
+        elif last is None:
+            tail = "; it was never vacuumed since the statistics were reset"
+        else:
+            tail = (f"; last vacuumed {_when(last)}: if that vacuum ran after the rows died, something holds "
+                    "vacuum's horizon back (MT03)")
+        yield Hit(
+            object=_table_ref(t),
+            message=f"{dead:,} dead rows ({pct(share)} of the table) against an autovacuum trigger of "
+                    f"{trigger:,.0f}{tail}",
+            details={"n_dead_tup": dead, "n_live_tup": live, "dead_pct": round(share, 1),
+                     "trigger": round(trigger), "last_vacuum": _when(t.stats.last_vacuum),
+                     "last_autovacuum": _when(t.stats.last_autovacuum), "autovacuum_running": busy},
+            remediation=f"VACUUM (VERBOSE, ANALYZE) {pg_qualified(t.schema, t.name)};",
+            severity=Severity.INFO if busy else None,
+        )
+
+
+# ------------------------------------------------------------------------------------------------------------
+# MT07 autovacuum-disabled
+# ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AutovacuumDisabledOptions:
+    min_changes: int = 1_000  # rows inserted, updated or deleted since the statistics were reset
+    min_bytes: int = 10 * 1024**2  # or a table at least this large
+
+
+@check(code="MT07", name="autovacuum-disabled", severity=Severity.WARNING, engines=("postgresql",),
+       options=AutovacuumDisabledOptions, category=FAMILY, not_applicable=PG_ONLY_NA,
+       requires=(requires_maintenance(postgresql=("freeze",)),), reads=("tables",))
+def autovacuum_disabled(snap: Snapshot, opts: AutovacuumDisabledOptions) -> Iterator[Hit]:
+    """Autovacuum switched off for a table (or its TOAST) that changes or is large.
+
+    ## What it does
+    Flags the storage parameters `autovacuum_enabled = false` and `toast.autovacuum_enabled = false` on a
+    table with at least `min_changes` rows inserted, updated or deleted since the statistics were reset, or at
+    least `min_bytes` large. Per-table tuning (scale factors, thresholds, cost limits) is not disabling and is
+    not reported; a small table nobody writes to costs nothing unvacuumed.
+
+    ## Why is this bad?
+    Autovacuum then neither vacuums nor analyzes the table: dead rows pile up (MT06), statistics go stale
+    (MT08), and only the emergency anti-wraparound vacuum still runs, late and unthrottled. The setting is
+    usually left over from a bulk load.
+
+    ## Example
+    ```sql
+    ALTER TABLE events SET (autovacuum_enabled = false);  -- for the import, three years ago
+    ```
+
+    ## Fix
+    ```sql
+    ALTER TABLE public.events RESET (autovacuum_enabled);
+    ```
+
+    ## Options
+    - `min_changes` (default 1,000) and `min_bytes` (default 10 MiB): the churn or size from which a table
+      needs vacuuming; pganalyze's VACUUM advisor and postgres-checkup (F001) list every table with
+      autovacuum off, dbaudit leaves out tables too small and too quiet to matter.
+
+    ## Known problems
+    A table whose changes all happened before the last statistics reset and that is under `min_bytes` is not
+    reported.
+
+    ## References
+    - https://www.postgresql.org/docs/current/sql-createtable.html#RELOPTION-AUTOVACUUM-ENABLED
+    - postgres-checkup F001 (per-table autovacuum settings), pganalyze VACUUM advisor
+    """
+    assert snap.maintenance is not None
+    for t in _heap_tables(snap):
+        f = snap.maintenance.freeze_of(t.schema, t.name)
+        if f is None:
+            continue
+        off = [prefix for prefix, toast in (("", False), ("toast.", True))
+               if _is_false(f.option("autovacuum_enabled", toast=toast))]
+        if not off:
+            continue
+        s = t.stats
+        changes = (s.n_tup_ins or 0) + (s.n_tup_upd or 0) + (s.n_tup_del or 0)
+        total = t.total_bytes or 0
+        if changes < opts.min_changes and total < opts.min_bytes:
+            continue
+        names = " and ".join(f"{p}autovacuum_enabled = false" for p in off)
+        evidence = []
+        if changes >= opts.min_changes:
+            evidence.append(f"{changes:,} rows written since the statistics were reset")
+        if total >= opts.min_bytes:
+            evidence.append(f"{size(total)}")
+        if s.n_dead_tup:
+            evidence.append(f"{s.n_dead_tup:,} dead rows now")
+        yield Hit(
+            object=_table_ref(t),
+            message=f"{names}: autovacuum neither vacuums nor analyzes it although it changes or is large "
+                    f"({', '.join(evidence)}); only the emergency anti-wraparound vacuum still runs",
+            details={"reloptions": [f"{p}autovacuum_enabled=false" for p in off], "changes": changes,
+                     "total_bytes": total, "n_dead_tup": s.n_dead_tup},
+            remediation="\n".join(f"ALTER TABLE {pg_qualified(t.schema, t.name)} RESET ({p}autovacuum_enabled);"
+                                  for p in off),
+        )
+
+
+# ------------------------------------------------------------------------------------------------------------
+# MT08 stale-statistics
+# ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StaleStatisticsOptions:
+    # modifications since the last analyze, as a multiple of the analyze trigger
+    trigger_factor: float = ANALYZE_TRIGGER_FACTOR
+    min_rows: int = ANALYZE_MIN_ROWS  # smaller tables are planned well enough on any statistics
+    min_stale_minutes: float = ANALYZE_MIN_MINUTES  # PostgreSQL: the last analyze at least this old
+
+
+def _unreadable(snap: Snapshot) -> set[str]:
+    return {o for n in snap.notes if n.area == "privileges" for o in n.objects}
+
+
+@check(code="MT08", name="stale-statistics", severity=Severity.WARNING, engines=("postgresql", "mysql"),
+       options=StaleStatisticsOptions, category=FAMILY,
+       requires=(requires_posture(postgresql=("settings",)), requires_maintenance(mysql=("innodb", "innodb_counters"))),
+       reads=("tables", "columns"))
+def stale_statistics(snap: Snapshot, opts: StaleStatisticsOptions) -> Iterator[Hit]:
+    """A table with rows that was never analyzed, or changed far past the point where it should have been.
+
+    ## What it does
+    PostgreSQL: flags a table with at least `min_rows` rows and no planner statistics at all (no column in
+    pg_stats, never analyzed since the statistics were reset), and a table of `min_rows` rows whose
+    modifications since the last analyze (`n_mod_since_analyze`) exceed `trigger_factor` times its autovacuum
+    analyze trigger (`autovacuum_analyze_threshold + autovacuum_analyze_scale_factor x reltuples`, the table's
+    own storage parameters first) while that analyze is at least `min_stale_minutes` old: a busy table that
+    autovacuum analyzes every few minutes is kept up with, whatever it gathered since (a table autovacuum may
+    not analyze, `autovacuum_enabled = false` or autovacuum off, is judged however recent its analyze).
+    MySQL/MariaDB: flags an InnoDB table whose rows modified since its statistics were computed
+    (`MODIFIED_COUNTER`) exceed `trigger_factor` times InnoDB's own recalculation point, 10 % of its rows. A
+    table bulk-loaded and then analyzed has nothing modified since and is silent; so are small tables.
+
+    ## Why is this bad?
+    The planner estimates row counts from these statistics. Stale ones make it pick nested loops over
+    millions of rows, or scans where an index would serve, and the plans change abruptly when the statistics
+    finally catch up.
+
+    ## Example
+    ```sql
+    COPY events FROM 'events.csv';  -- 5 million rows into an empty table, then straight into production
+    ```
+
+    ## Fix
+    ```sql
+    ANALYZE public.events;
+    ```
+    ```sql
+    ANALYZE TABLE shop.events;
+    ```
+
+    ## Options
+    - `trigger_factor` (default 2): how far past the analyze trigger the modifications may go; autovacuum
+      analyzes at 1, so twice that means it is not keeping up (or is off: MT07). On InnoDB the trigger is the
+      10 % of `innodb_stats_auto_recalc`.
+    - `min_rows` (default 1,000): smaller tables are planned well on any statistics.
+    - `min_stale_minutes` (default 60): autovacuum visits each database every `autovacuum_naptime` (1 minute);
+      an hour without an analyze while far past the trigger means it is not keeping up.
+
+    ## Known problems
+    Partitioned parents are never analyzed by autovacuum and are not judged here; run `ANALYZE` on them after
+    large changes. On MySQL/MariaDB InnoDB knows the modification counter only for tables it has opened since
+    the server started, and a table whose statistics are not persistent is recalculated when it is opened.
+
+    ## References
+    - https://www.postgresql.org/docs/current/routine-vacuuming.html#VACUUM-FOR-STATISTICS
+    - pg-extras `vacuum_stats` (expect_autoanalyze), PgHero maintenance (last analyze),
+      MySQLTuner (innodb_stats_on_metadata, stale statistics)
+    - https://dev.mysql.com/doc/refman/8.0/en/innodb-persistent-stats.html (10 % recalculation)
+    """
+    if snap.engine == "postgresql":
+        yield from _pg_stale(snap, opts)
+    else:
+        yield from _mysql_stale(snap, opts)
+
+
+def _pg_stale(snap: Snapshot, opts: StaleStatisticsOptions) -> Iterator[Hit]:
+    unreadable = _unreadable(snap)
+    for t in _heap_tables(snap):
+        s = t.stats
+        if never_analyzed(t, t.qualified in unreadable, opts.min_rows):
+            rows = max(table_rows(t), float(s.n_live_tup or 0))
+            yield Hit(
+                object=_table_ref(t),
+                message=f"about {rows:,.0f} rows and no planner statistics: the table was never analyzed, so "
+                        "the planner guesses its row counts and value distributions",
+                details={"rows": round(rows), "last_analyze": "never",
+                         "n_mod_since_analyze": s.n_mod_since_analyze},
+                remediation=f"ANALYZE {pg_qualified(t.schema, t.name)};",
+            )
+            continue
+        late = analyze_late(snap, t, opts.trigger_factor, opts.min_rows, opts.min_stale_minutes)
+        if late is None:
+            continue
+        modified, trigger = late
+        rows = max(table_rows(t), float(s.n_live_tup or 0))
+        analyzed = _last(s.last_analyze, s.last_autoanalyze)
+        yield Hit(
+            object=_table_ref(t),
+            message=f"{modified:,} rows modified since the last analyze ({_when(analyzed)}), "
+                    f"{modified / trigger:.1f} times the autovacuum analyze trigger of {trigger:,.0f}: the "
+                    "planner works from statistics of a table that has changed",
+            details={"n_mod_since_analyze": modified, "trigger": round(trigger), "rows": round(rows),
+                     "last_analyze": _when(s.last_analyze), "last_autoanalyze": _when(s.last_autoanalyze),
+                     "trigger_factor": opts.trigger_factor},
+            remediation=f"ANALYZE {pg_qualified(t.schema, t.name)};",
+        )
+
+
+def _mysql_stale(snap: Snapshot, opts: StaleStatisticsOptions) -> Iterator[Hit]:
+    assert snap.maintenance is not None
+    for t in snap.tables:
+        if t.kind != "table" or (t.engine or "").lower() != "innodb":
+            continue
+        st = snap.maintenance.innodb_of(t.schema, t.name)
+        late = None if st is None else innodb_analyze_late(st, opts.trigger_factor, opts.min_rows)
+        if st is None or late is None or st.stats_rows is None:
+            continue
+        modified, trigger = late
+        rows = max(st.stats_rows, t.estimated_rows or 0)
+        recalc = ("automatic recalculation is off for it (STATS_AUTO_RECALC=0 or innodb_stats_auto_recalc=OFF)"
+                  if st.auto_recalc is False else "InnoDB's automatic recalculation has not caught up")
+        yield Hit(
+            object=_table_ref(t),
+            message=f"{modified:,} rows modified since InnoDB last computed its statistics (on "
+                    f"{st.stats_rows:,} rows), {modified / trigger:.1f} times its 10 % recalculation point: "
+                    f"{recalc}",
+            details={"modified": modified, "stats_rows": st.stats_rows, "rows": rows,
+                     "auto_recalc": st.auto_recalc, "stats_updated": st.stats_updated,
+                     "trigger_factor": opts.trigger_factor},
+            remediation=f"ANALYZE TABLE {mysql_qualified(t.schema, t.name)};",
+        )
+
+
+# ------------------------------------------------------------------------------------------------------------
+# MT09 table-bloat, MT10 index-bloat
+# ------------------------------------------------------------------------------------------------------------
+
+# the pgexperts bloat query's own warning: "is often off by +/- 20%"; a share past that margin is bloat
+_BLOAT_PCT = 30.0
+# PgHero's index bloat page lists indexes with at least 100 MB of estimated bloat
+_BLOAT_BYTES = 100 * 1024**2
+
+
+@dataclass(frozen=True)
+class TableBloatOptions:
+    min_bloat_pct: float = _BLOAT_PCT  # estimated free space as a share of the heap
+    min_bloat_bytes: int = _BLOAT_BYTES  # and in bytes
+
+
+@dataclass(frozen=True)
+class IndexBloatOptions:
+    min_bloat_pct: float = _BLOAT_PCT
+    min_bloat_bytes: int = _BLOAT_BYTES
+
+
+def _estimates_readable(part: str) -> Precondition:
+    """At least one estimate was possible, unless there is nothing to estimate; when every table's columns are
+    hidden from the audit role, the check is skipped with the grant that shows them."""
+
+    def pre(snap: Snapshot) -> Unmet | None:
+        if snap.engine != "postgresql" or snap.maintenance is None:
+            return None
+        rows = getattr(snap.maintenance, part) or ()
+        if not rows or any(r.estimable for r in rows):
+            return None
+        hidden = [r for r in rows if "may not read" in (r.reason or "")]
+        if not hidden:
+            return None
+        note = next((n for n in snap.notes if n.area == "privileges"), None)
+        return Unmet("pg_stats hides the columns of every table from the audit role, so no size can be estimated",
+                     note.enable if note is not None else "GRANT pg_read_all_data TO <role>")
+
+    pre.__name__ = f"estimates_readable_{part}"
+    return pre
+
+
+def _stale_for_estimate(snap: Snapshot, schema: str, table: str) -> bool:
+    """pg_stats and reltuples describe a table that has changed since (MT08's test): no estimate from them."""
+    t = snap.table(schema, table)
+    return t is None or analyze_late(snap, t, ANALYZE_TRIGGER_FACTOR, 0, 0) is not None
+
+
+@check(code="MT09", name="table-bloat", severity=Severity.WARNING, engines=("postgresql",),
+       options=TableBloatOptions, category=FAMILY, not_applicable={
+           "mysql": "InnoDB's free space is judged by MT11 table-fragmentation"},
+       requires=(requires_maintenance(postgresql=("table_bloat",)), _estimates_readable("table_bloat")),
+       reads=("tables",))
+def table_bloat(snap: Snapshot, opts: TableBloatOptions) -> Iterator[Hit]:
+    """A table whose heap is much larger than its live rows need: space left behind by deleted and updated rows.
+
+    ## What it does
+    Estimates the pages the live rows need from pg_stats (average column widths, NULL shares, tuple headers
+    and alignment, the table's fillfactor), as the ioguix / pgexperts bloat queries do, and compares them with
+    the heap's pages (`relpages`). Flags a heap with at least `min_bloat_pct` % and `min_bloat_bytes` of
+    estimated free space. TOAST is left out of the estimate (values stored out of line count as their 18-byte
+    pointers in pg_stats), so TOAST-heavy tables are not mistaken for bloated ones. Tables whose statistics
+    are missing, hidden from the audit role or stale (modified since the last analyze past twice the analyze
+    trigger: MT08) are not estimated. When the pgstattuple extension is installed and the audit role may run
+    it (`pg_stat_scan_tables`), the candidates (the largest estimated bloat first, and tables without a usable
+    estimate; at most 20 heaps and 10 GiB) are measured with `pgstattuple_approx()` instead: free space and
+    dead rows, less what the fillfactor keeps free on purpose.
+
+    ## Why is this bad?
+    Every scan reads the empty space, the cache holds it, and backups copy it. VACUUM makes the space
+    reusable but does not return it; a table that once held far more rows stays that large.
+
+    ## Example
+    ```text
+    public.events: about 1.2 GB of its 1.6 GB heap (75 %) holds no live row
+    ```
+
+    ## Fix
+    ```sql
+    -- VACUUM FULL rewrites the table under an ACCESS EXCLUSIVE lock (no reads, no writes) for the whole
+    -- rewrite; pg_repack does the same online: pg_repack --table=public.events
+    VACUUM (FULL, VERBOSE, ANALYZE) public.events;
+    ```
+
+    ## Options
+    - `min_bloat_pct` (default 30): the pgexperts query warns that its estimate "is often off by +/- 20%";
+      past 30 % the space is there.
+    - `min_bloat_bytes` (default 100 MiB): PgHero's floor for the bloat worth acting on.
+
+    ## Known problems
+    The estimate assumes average widths; tables with very uneven rows, or columns whose statistics are
+    sampled from few rows, can be off either way; pgstattuple settles it. `pgstattuple_approx()` reads the pages
+    the visibility map does not mark all-visible: on a table never vacuumed, the whole table.
+
+    ## References
+    - https://github.com/ioguix/pgsql-bloat-estimation (table/table_bloat.sql)
+    - pgexperts pgx_scripts `bloat/table_bloat_check.sql`, postgres-checkup F004 (heap bloat)
+    - https://www.postgresql.org/docs/current/routine-vacuuming.html#VACUUM-FOR-SPACE-RECOVERY
+    """
+    assert snap.maintenance is not None
+    for b in snap.maintenance.table_bloat or ():
+        heap = b.pages * b.block_size
+        if b.exact_free_pct is not None:
+            # measured: free space and dead rows, less the room the fillfactor keeps free on purpose
+            share = max(0.0, b.exact_free_pct + (b.exact_dead_pct or 0.0) - (100 - b.fillfactor))
+            wasted = heap * share / 100.0
+            how = (f"measured by pgstattuple_approx: {b.exact_free_pct:.1f} % free, {b.exact_dead_pct or 0:.1f} % "
+                   f"dead rows, fillfactor {b.fillfactor}")
+            method = "pgstattuple"
+        else:
+            if not b.estimable or b.bloat_pct is None or b.bloat_bytes is None:
+                continue
+            if _stale_for_estimate(snap, b.schema, b.table):
+                continue
+            share, wasted, method = b.bloat_pct, b.bloat_bytes, "estimate"
+            how = (f"by the pg_stats estimate ({b.expected_pages:,.0f} pages needed at fillfactor "
+                   f"{b.fillfactor}, {b.pages:,} used)")
+        if share < opts.min_bloat_pct or wasted < opts.min_bloat_bytes:
+            continue
+        yield Hit(
+            object=ObjectRef(type="table", schema=b.schema, table=b.table),
+            message=f"about {size(wasted)} of its {size(heap)} heap ({pct(share)}) holds no live row, {how}",
+            details={"bloat_bytes": round(wasted), "bloat_pct": round(share, 1), "pages": b.pages,
+                     "expected_pages": b.expected_pages, "fillfactor": b.fillfactor, "method": method,
+                     "free_pct": b.exact_free_pct, "dead_pct": b.exact_dead_pct},
+            remediation="-- VACUUM FULL rewrites the table under an ACCESS EXCLUSIVE lock (no reads, no writes) "
+                        "for the whole rewrite;\n-- pg_repack does the same online: "
+                        f"pg_repack --table={b.schema}.{b.table}\n"
+                        f"VACUUM (FULL, VERBOSE, ANALYZE) {pg_qualified(b.schema, b.table)};",
+        )
+
+
+@check(code="MT10", name="index-bloat", severity=Severity.WARNING, engines=("postgresql",),
+       options=IndexBloatOptions, category=FAMILY, not_applicable={
+           "mysql": "InnoDB indexes live in the table's tablespace: MT11 table-fragmentation judges its free space"},
+       requires=(requires_maintenance(postgresql=("index_bloat",)), _estimates_readable("index_bloat")),
+       reads=("tables", "indexes"))
+def index_bloat(snap: Snapshot, opts: IndexBloatOptions) -> Iterator[Hit]:
+    """A B-tree index much larger than its entries need: pages emptied by deletes and page splits.
+
+    ## What it does
+    Estimates the leaf pages a B-tree's entries need from pg_stats (key widths, NULLs, tuple headers and
+    alignment, the index's fillfactor, 90 by default), as the ioguix btree bloat query does, and compares them
+    with the index's pages. Flags an index with at least `min_bloat_pct` % and `min_bloat_bytes` of estimated
+    free space. Partial indexes (pg_stats describes every row, not the predicate's), expression keys without
+    statistics and indexes of tables with stale statistics are not estimated. Deduplicated indexes
+    (PostgreSQL 13+) are smaller than the estimate, never larger, so they are not reported by mistake; a
+    freshly rebuilt index is at its estimate. With pgstattuple installed and runnable, the candidates (at
+    most 20 B-trees and 10 GiB, partial ones included) are measured with `pgstatindex()`: the leaf density
+    against the fillfactor.
+
+    ## Why is this bad?
+    A bloated index costs more reads per lookup and more cache, and every write still maintains it. Unlike a
+    table, a B-tree rarely gives back the space of a mostly emptied page range.
+
+    ## Example
+    ```text
+    public.events_created_at_idx: about 800 MB of its 1.1 GB (72 %) holds no entry
+    ```
+
+    ## Fix
+    ```sql
+    REINDEX INDEX CONCURRENTLY public.events_created_at_idx;
+    ```
+
+    ## Options
+    - `min_bloat_pct` (default 30): past the estimate's margin of error (pgexperts: "+/- 20%").
+    - `min_bloat_bytes` (default 100 MiB): PgHero's index bloat page lists indexes with 100 MB of bloat or more.
+
+    ## Known problems
+    Inner pages are left out of the estimate (a few percent of a B-tree). `pgstatindex()` reads the whole
+    index.
+
+    ## References
+    - https://github.com/ioguix/pgsql-bloat-estimation (btree/btree_bloat.sql)
+    - PgHero `index_bloat`, pg-index-health "bloated indexes", postgres-checkup F005
+    - https://www.postgresql.org/docs/current/sql-reindex.html
+    """
+    assert snap.maintenance is not None
+    for b in snap.maintenance.index_bloat or ():
+        whole = b.pages * b.block_size
+        if b.exact_leaf_density is not None:
+            # measured: a leaf page filled to the fillfactor is a page without bloat
+            share = max(0.0, 100.0 * (1 - b.exact_leaf_density / b.fillfactor))
+            wasted = whole * share / 100.0
+            how = (f"measured by pgstatindex: leaf pages {b.exact_leaf_density:.1f} % full against a fillfactor "
+                   f"of {b.fillfactor}")
+            method = "pgstatindex"
+        else:
+            if not b.estimable or b.bloat_pct is None or b.bloat_bytes is None:
+                continue
+            if _stale_for_estimate(snap, b.schema, b.table):
+                continue
+            share, wasted, method = b.bloat_pct, b.bloat_bytes, "estimate"
+            how = (f"by the pg_stats estimate ({b.expected_pages:,.0f} pages needed at fillfactor "
+                   f"{b.fillfactor}, {b.pages:,} used)")
+        if share < opts.min_bloat_pct or wasted < opts.min_bloat_bytes:
+            continue
+        if snap.server_version_num >= 120000:
+            fix = f"REINDEX INDEX CONCURRENTLY {pg_qualified(b.schema, b.index)};"
+        else:
+            fix = ("-- before PostgreSQL 12 REINDEX blocks writes: build a copy concurrently, then swap\n"
+                   f"REINDEX INDEX {pg_qualified(b.schema, b.index)};")
+        yield Hit(
+            object=ObjectRef(type="index", schema=b.schema, table=b.table, index=b.index),
+            message=f"about {size(wasted)} of its {size(whole)} ({pct(share)}) holds no entry, {how}",
+            details={"bloat_bytes": round(wasted), "bloat_pct": round(share, 1), "pages": b.pages,
+                     "expected_pages": b.expected_pages, "fillfactor": b.fillfactor,
+                     "deduplicated": b.deduplicated, "method": method, "leaf_density": b.exact_leaf_density},
+            remediation=fix,
+        )
+
+
+# ------------------------------------------------------------------------------------------------------------
+# MT11 table-fragmentation
+# ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TableFragmentationOptions:
+    min_free_pct: float = 10.0  # DATA_FREE against the table's data and indexes
+    min_free_bytes: int = 100 * 1024**2  # InnoDB keeps a few extents free in any large table
+
+
+@check(code="MT11", name="table-fragmentation", severity=Severity.WARNING, engines=("mysql",),
+       options=TableFragmentationOptions, category=FAMILY, not_applicable={
+           "postgresql": "PostgreSQL's free space in tables and indexes is judged by MT09 and MT10"},
+       requires=(requires_maintenance(mysql=("innodb", "innodb_counters")),), reads=("tables",))
+def table_fragmentation(snap: Snapshot, opts: TableFragmentationOptions) -> Iterator[Hit]:
+    """An InnoDB table whose tablespace holds much free space: what large deletes left behind.
+
+    ## What it does
+    Compares `DATA_FREE` (free space in the table's own tablespace) with its data and indexes
+    (`DATA_LENGTH + INDEX_LENGTH`), for InnoDB tables in a tablespace of their own. Flags at least
+    `min_free_pct` % and `min_free_bytes`. Small absolute amounts are left out: InnoDB keeps a few free
+    extents in every large table. Tables in the shared system tablespace (or a general tablespace shared with
+    others) report the free space of that whole tablespace, which `OPTIMIZE TABLE` cannot give back: they are
+    not judged. Which tablespace a table lives in is known from INNODB_SYS_TABLES (MariaDB) / INNODB_TABLES
+    (MySQL 8), which need the PROCESS privilege: without it the check is skipped with that GRANT rather than
+    risk reporting the shared tablespace's free space as the table's.
+
+    ## Why is this bad?
+    The file keeps its size after a purge: backups, replicas and the buffer pool's read-ahead carry the empty
+    pages. New rows reuse the space only where they fit the freed pages.
+
+    ## Example
+    ```sql
+    DELETE FROM events WHERE created_at < NOW() - INTERVAL 1 YEAR;  -- 70 % of the rows
+    ```
+
+    ## Fix
+    ```sql
+    -- InnoDB rebuilds the table (ALTER TABLE ... FORCE), online; it needs free disk for a copy of the table
+    OPTIMIZE TABLE `shop`.`events`;
+    ```
+
+    ## Options
+    - `min_free_pct` (default 10): the MySQL Shell plugin `innodb.getFragmentedTables` (lefred) reports
+      tables from 10 % free space; MySQLTuner counts every table with `DATA_FREE` above zero.
+    - `min_free_bytes` (default 100 MiB): below that the rebuild is not worth its copy.
+
+    ## Known problems
+    `DATA_FREE` is refreshed with the table statistics (`information_schema_stats_expiry` on MySQL 8, 24 hours
+    by default): a recent purge may not show yet.
+
+    ## References
+    - https://dev.mysql.com/doc/refman/8.0/en/optimize-table.html
+    - https://mariadb.com/kb/en/optimize-table/
+    - MySQLTuner (fragmented tables), MySQL Shell plugins `innodb.getFragmentedTables`
+    """
+    assert snap.maintenance is not None
+    for s in snap.maintenance.innodb or ():
+        t = snap.table(s.schema, s.table)
+        free = s.data_free or 0
+        # None: InnoDB has not opened the table since the start, so its tablespace is unknown
+        if t is None or t.kind != "table" or not free or s.shared_tablespace is not False:
+            continue
+        used = (t.table_bytes or 0) + (t.index_bytes or 0)
+        share = 100.0 * free / used if used else 100.0
+        if free < opts.min_free_bytes or share < opts.min_free_pct:
+            continue
+        yield Hit(
+            object=_table_ref(t),
+            message=f"{size(free)} free in its tablespace against {size(used)} of data and indexes "
+                    f"({pct(share)}): space that deletes left behind and the file still holds",
+            details={"data_free": free, "data_bytes": t.table_bytes, "index_bytes": t.index_bytes,
+                     "free_pct": round(share, 1)},
+            remediation="-- InnoDB rebuilds the table (ALTER TABLE ... FORCE), online; it needs free disk for a "
+                        "copy of the table\n"
+                        f"OPTIMIZE TABLE {mysql_qualified(t.schema, t.name)};",
+        )

@@ -1,0 +1,145 @@
+"""MT08 stale-statistics and MT11 table-fragmentation on a real MariaDB server set up for the purpose.
+
+``events_stale`` has automatic statistics recalculation off and most of its rows rewritten since its last
+ANALYZE (MT08); ``events_loaded`` was bulk-loaded and then analyzed (silent). ``purged`` lost 80 % of its rows
+in one range, and purge has run (MT11); ``small_purged`` lost as much but is small; ``in_system`` lives in the
+shared system tablespace, whose free space is not its own (both silent). The size floor is lowered through the
+option, never by waiting. The printed fixes run and the findings go away, and a user with SELECT on the schema
+and performance_schema only gets both skipped with ``GRANT PROCESS`` (no false finding from the shared
+tablespace's free space, which it cannot tell from a table's own).
+
+MySQL 8 reads INNODB_TABLESTATS / INNODB_TABLES instead (innodb_tablestats.mysql8.sql): no MySQL 8 server
+here, so that path is proved on recorded rows only (tests/test_checks_table_maintenance.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pymysql
+import pytest
+
+from auditor.connectors import CollectOptions, collect
+from auditor.connectors.mysql.maintenance import decode_innodb_name
+from auditor.dsn import parse_dsn
+from auditor.engine import load_checks, run_checks
+from auditor.model import Finding, Snapshot
+from auditor.scoring import compute_metrics
+from auditor.throwaway_mysql import MariaDbServer, find_mariadb, start_mariadb
+from checks.table_maintenance import TableFragmentationOptions
+
+pytestmark = pytest.mark.skipif(find_mariadb() is None, reason="no MariaDB server binary on this machine")
+
+SPECS = load_checks()
+CODES = ("MT08", "MT11")
+OPTIONS = {"MT11": TableFragmentationOptions(min_free_bytes=8 * 1024**2)}
+
+SEED = [
+    "CREATE TABLE events_stale (id INT PRIMARY KEY, kind INT NOT NULL, note VARCHAR(40)) ENGINE=InnoDB"
+    " STATS_AUTO_RECALC=0",
+    "INSERT INTO events_stale SELECT seq, seq % 17, 'n' FROM seq_1_to_20000",
+    "ANALYZE TABLE events_stale",
+    "UPDATE events_stale SET note = 'changed'",
+    "INSERT INTO events_stale SELECT seq, seq % 17, 'new' FROM seq_20001_to_40000",
+    "CREATE TABLE events_loaded (id INT PRIMARY KEY, kind INT NOT NULL, note VARCHAR(40)) ENGINE=InnoDB"
+    " STATS_AUTO_RECALC=0",
+    "INSERT INTO events_loaded SELECT seq, seq % 17, 'n' FROM seq_1_to_40000",
+    "ANALYZE TABLE events_loaded",
+    "CREATE TABLE purged (id INT PRIMARY KEY, payload VARCHAR(400) NOT NULL) ENGINE=InnoDB",
+    "INSERT INTO purged SELECT seq, REPEAT(MD5(seq), 10) FROM seq_1_to_60000",
+    "DELETE FROM purged WHERE id <= 48000",
+    "CREATE TABLE small_purged (id INT PRIMARY KEY, payload VARCHAR(400) NOT NULL) ENGINE=InnoDB",
+    "INSERT INTO small_purged SELECT seq, REPEAT(MD5(seq), 10) FROM seq_1_to_3000",
+    "DELETE FROM small_purged WHERE id <= 2400",
+    "SET GLOBAL innodb_file_per_table = OFF",
+    "CREATE TABLE in_system (id INT PRIMARY KEY, payload VARCHAR(400) NOT NULL) ENGINE=InnoDB",
+    "INSERT INTO in_system SELECT seq, REPEAT(MD5(seq), 10) FROM seq_1_to_30000",
+    "DELETE FROM in_system WHERE id <= 24000",
+    "SET GLOBAL innodb_file_per_table = ON",
+    # wait (bounded by the server) until purge has freed the deleted rows' pages
+    "SET GLOBAL innodb_max_purge_lag_wait = 0",
+]
+EXPECTED = {("MT08", "shop.events_stale"), ("MT11", "shop.purged")}
+
+
+def _connect(server: MariaDbServer, database: str | None = "shop", user: str = "root",
+             password: str = "") -> pymysql.connections.Connection[pymysql.cursors.Cursor]:
+    return pymysql.connect(host="127.0.0.1", port=server.port, user=user, password=password, database=database,
+                           autocommit=True)
+
+
+@pytest.fixture(scope="module")
+def shop() -> Iterator[tuple[MariaDbServer, str]]:
+    server = start_mariadb()
+    try:
+        with _connect(server, database=None) as conn, conn.cursor() as cur:
+            cur.execute("CREATE DATABASE shop")
+        with _connect(server) as conn, conn.cursor() as cur:
+            for statement in SEED:
+                cur.execute(statement)
+        yield server, server.dsn("shop")
+    finally:
+        server.stop()
+
+
+def _scan(dsn: str) -> tuple[Snapshot, list[Finding]]:
+    snap = collect(parse_dsn(dsn), CollectOptions(sample=False, workload=False))
+    result = run_checks(snap, [SPECS[c] for c in CODES], options=OPTIONS)
+    return snap, list(result.findings)
+
+
+def _found(findings: list[Finding]) -> set[tuple[str, str]]:
+    return {(f.code, f.object.label()) for f in findings}
+
+
+def test_planted_problems_are_found_and_no_look_alike(shop: tuple[MariaDbServer, str]) -> None:
+    snap, findings = _scan(shop[1])
+    assert _found(findings) == EXPECTED
+    assert snap.maintenance is not None and snap.maintenance.innodb_counters
+    by = {s.table: s for s in snap.maintenance.innodb or ()}
+    assert by["in_system"].shared_tablespace is True and by["purged"].shared_tablespace is False
+    assert by["events_stale"].auto_recalc is False and (by["events_stale"].modified or 0) >= 40_000
+    assert by["events_loaded"].modified == 0
+    stale = next(f for f in findings if f.code == "MT08")
+    assert stale.remediation == "ANALYZE TABLE `shop`.`events_stale`;"
+    on_time = next(m for m in compute_metrics(snap, findings) if m.key == "vacuumed_on_time_pct")
+    assert on_time.value == 80.0 and on_time.passed is False  # 4 of the 5 InnoDB tables
+    frag = next(f for f in findings if f.code == "MT11")
+    assert frag.details["free_pct"] >= 10 and (frag.remediation or "").endswith("OPTIMIZE TABLE `shop`.`purged`;")
+
+
+def test_printed_fixes_run_and_resolve_the_findings(shop: tuple[MariaDbServer, str]) -> None:
+    _, before = _scan(shop[1])
+    with _connect(shop[0]) as conn, conn.cursor() as cur:
+        for f in before:
+            for statement in (f.remediation or "").split(";\n"):
+                lines = [ln for ln in statement.splitlines() if not ln.strip().startswith("--")]
+                if "".join(lines).strip():
+                    cur.execute("\n".join(lines))
+                    cur.fetchall()
+    _, after = _scan(shop[1])
+    assert _found(after) == set()
+
+
+def test_a_user_without_process_gets_both_skipped_with_the_grant(shop: tuple[MariaDbServer, str]) -> None:
+    server, _ = shop
+    user, password = "audit_" + uuid.uuid4().hex[:6], "pw-" + uuid.uuid4().hex[:8]
+    with _connect(server) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'")
+        cur.execute(f"GRANT SELECT ON shop.* TO '{user}'@'%'")
+        cur.execute(f"GRANT SELECT ON performance_schema.* TO '{user}'@'%'")
+    snap = collect(parse_dsn(server.dsn("shop", user=user, password=password)),
+                   CollectOptions(sample=False, workload=False))
+    result = run_checks(snap, [SPECS[c] for c in CODES], options=OPTIONS)
+    skipped = {s.code: s for s in result.skipped}
+    # without INNODB_SYS_TABLES the shared tablespace's free space cannot be told from a table's own
+    assert set(skipped) == {"MT08", "MT11"}
+    assert skipped["MT08"].enable == skipped["MT11"].enable == f"GRANT PROCESS ON *.* TO '{user}'@'%'"
+    assert list(result.findings) == []
+
+
+def test_innodb_names_are_decoded() -> None:
+    assert decode_innodb_name("shop/order@002dlines") == ("shop", "order-lines")
+    assert decode_innodb_name("shop/t#P#p0") is None
+    assert decode_innodb_name("SYS_FOREIGN") is None
