@@ -3,14 +3,14 @@
 The reporters render these and nothing else: the entity-relationship graph (trimmed to the most connected tables
 for large schemas), per-table profiles with their read/write mix, the largest tables and partitioning candidates,
 the index strategy (what to drop, what to add), the costliest statements with their findings, and a prioritised
-list of next steps ordered by the score points each would recover.
+list of next steps ordered by the database time each would save, then the score points it recovers.
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from auditor.model import (
@@ -26,7 +26,7 @@ from auditor.model import (
     Table,
 )
 from auditor.scoring import FAILED_METRIC_PENALTY, Metric, audited_tables, penalties, unused_candidate_reason
-from auditor.workload import latency_statements
+from auditor.workload import latency_statements, unexplainable_by_nature
 
 ER_MAX_TABLES = 40
 ER_MAX_COLUMNS = 12  # per entity in the diagram; keys are always shown
@@ -495,19 +495,174 @@ class Step:
     code: str | None = None
     examples: tuple[str, ...] = ()  # objects
     sql: tuple[str, ...] = ()  # remediation, first few
+    saves_ms: float | None = None  # measured statement time the fix addresses (see statement_time_saved)
+    saves_how: str = ""  # how saves_ms was estimated, for the reader
+    codes: tuple[str, ...] = ()  # every check a merged step resolves (one CREATE INDEX for WL02 and IX05)
+
+
+WORKLOAD_TIME_CODES = ("WL01", "WL02", "WL03", "WL04")
+MIN_SAVED_SHARE = 0.01  # a step saving less than this share of the workload's time is ranked by points
+
+
+def statement_time_saved(finding: Finding) -> tuple[float, bool] | None:
+    """(ms, estimated) of database time a workload finding's fix would save; None for other findings.
+
+    The basis is the statement's measured total execution time in the statistics window. A WL02 proposal that
+    hypopg verified saves that time in the proportion its plan cost falls (1 - cost_after / cost_before): an
+    estimate. Otherwise the statement's whole time is what is at stake, an upper bound (estimated False).
+    """
+    if finding.code not in WORKLOAD_TIME_CODES:
+        return None
+    total = finding.details.get("total_ms")
+    if not isinstance(total, int | float) or total <= 0:
+        return None
+    before, after = finding.details.get("cost_before"), finding.details.get("cost_after")
+    if (finding.code == "WL02" and finding.details.get("verified") and isinstance(before, int | float)
+            and isinstance(after, int | float) and before > 0):
+        return max(0.0, float(total) * (1.0 - min(1.0, after / before))), True
+    return float(total), False
+
+
+def _statement_key(f: Finding) -> str:
+    return f.object.queryid or f.object.query or f.message
+
+
+def _saved(findings: Iterable[Finding], fixed_elsewhere: Collection[str] = ()) -> tuple[float | None, str]:
+    """Time the fixes of ``findings`` would save, counting each statement once, and how it was estimated.
+
+    A slow statement (WL01) that another workload finding gives a fix for (an index, a join instead of a loop)
+    is counted there, not here: WL01 names a symptom, the other step the cure.
+    """
+    by_statement: dict[str, tuple[float, bool]] = {}
+    for f in findings:
+        saved = statement_time_saved(f)
+        key = _statement_key(f)
+        if saved is None or (f.code == "WL01" and key in fixed_elsewhere):
+            continue
+        if key not in by_statement or saved[0] > by_statement[key][0]:
+            by_statement[key] = saved
+    if not by_statement:
+        return None, ""
+    total = sum(ms for ms, _ in by_statement.values())
+    estimated = sum(1 for _, est in by_statement.values() if est)
+    n = len(by_statement)
+    what = f"{n} statements' measured time" if n != 1 else "the statement's measured time"
+    if estimated == n:
+        how = f"{what} scaled by the plan cost hypopg predicts"
+    elif estimated:
+        how = f"{what}, {estimated} scaled by the plan cost hypopg predicts; an upper bound"
+    else:
+        how = f"{what}; an upper bound"
+    return total, how
+
+
+def _points_per_finding(findings: list[Finding]) -> dict[int, float]:
+    """Each finding's share of the score points its check and severity lose (the score caps them per group)."""
+    out: dict[int, float] = {}
+    for code, sev, n, points in penalties(findings):
+        for f in findings:
+            if f.code == code and f.severity == sev:
+                out[id(f)] = points / n
+    return out
+
+
+def _index_target(f: Finding) -> tuple[str, str, tuple[str, ...]] | None:
+    """(schema, table, columns) of the index a WL02 or IX05 finding proposes to create; None otherwise."""
+    if f.code not in ADD_CODES or not f.remediation or "CREATE INDEX" not in f.remediation.upper():
+        return None
+    if not f.object.table or not f.object.columns:
+        return None
+    expression = f.details.get("expression")
+    if expression:  # an expression index serves only its expression: it merges with the same one alone
+        return f.object.schema or "", f.object.table, (f"({expression})",)
+    return f.object.schema or "", f.object.table, tuple(f.object.columns)
+
+
+def _serves(wide: tuple[str, ...], narrow: tuple[str, ...], ordered: bool) -> bool:
+    """Whether an index on ``wide`` serves what one on ``narrow`` was proposed for: ``narrow`` leads it (a
+    foreign key's columns in any order: its lookup is equality on all of them)."""
+    if len(narrow) > len(wide):
+        return False
+    lead = wide[: len(narrow)]
+    return lead == narrow if ordered else set(lead) == set(narrow)
+
+
+def _index_groups(findings: list[Finding]) -> list[tuple[Finding, list[Finding]]]:
+    """One index per table where several proposals would do: (the finding whose index to create, every finding
+    that index resolves). A WL02 proposal absorbs a narrower WL02 proposal it leads with (same columns in order)
+    and an IX05 key whose columns lead it, also an IX05 key declared on one of the partitions its index covers
+    (pagila declares its payment keys partition by partition; details.scanned names them); an IX05 proposal
+    absorbs only an identical one. Only groups holding a WL02 finding are returned: the other IX05 proposals stay
+    in their check's step. Groups are kept per table, so a schema with thousands of keys is grouped in one pass.
+    """
+    proposals = [(f, t) for f in findings if (t := _index_target(f)) is not None]
+    # widest first, WL02 before IX05 on equal width, so each proposal joins the widest index that serves it
+    proposals.sort(key=lambda ft: (-len(ft[1][2]), ft[0].code != "WL02", ft[1]))
+    groups: list[tuple[Finding, tuple[str, ...], list[Finding]]] = []
+    by_table: dict[tuple[str, str], list[int]] = defaultdict(list)  # table -> groups whose index lands on it
+    for f, (schema, table, columns) in proposals:
+        home = None
+        for i in by_table.get((schema, table), ()):
+            lead, keys, _ = groups[i]
+            if (lead.object.schema or "", lead.object.table) != (schema, table) and f.code != "IX05":
+                continue  # a partition's entry: only a foreign key declared on the partition joins it there
+            if _serves(keys, columns, ordered=f.code == "WL02") and (lead.code == "WL02" or keys == columns):
+                home = groups[i]
+                break
+        if home is not None:
+            home[2].append(f)
+            continue
+        groups.append((f, columns, [f]))
+        by_table[(schema, table)].append(len(groups) - 1)
+        if f.code == "WL02":
+            for member in f.details.get("scanned", ()) or ():
+                part_schema, _, part = str(member).partition(".")
+                if part and (part_schema, part) != (schema, table):
+                    by_table[(part_schema, part)].append(len(groups) - 1)
+    return [(lead, members) for lead, _, members in groups if any(m.code == "WL02" for m in members)]
 
 
 def next_steps(findings: Iterable[Finding], metrics: Iterable[Metric], skipped: Iterable[Skipped] = (),
-               max_sql: int = 3) -> list[Step]:
-    """What to do, most valuable first: errors, then by the score points each fix recovers.
+               max_sql: int = 3, workload_ms: float | None = None) -> list[Step]:
+    """What to do, most valuable first: errors, then by the database time each would save, then by score points.
 
-    One step per check and severity (the score counts them that way), then one per failed metric, then the
-    checks that could not run with what would enable them.
+    The time a step saves is the measured execution time of the statements its fixes address (see
+    statement_time_saved); steps saving less than MIN_SAVED_SHARE of ``workload_ms`` (the workload's total
+    time, when known) are ranked with the steps that save no measured time, by the score points they recover.
+    A proposed index is one step however many findings propose it: WL02 statements that one index serves and
+    the IX05 foreign key it leads with are merged into it, so no CREATE INDEX is proposed twice. Then one step
+    per remaining check and severity (the score counts them that way), one per failed metric, and the checks
+    that could not run with what would enable them.
     """
     findings = list(findings)
+    share = _points_per_finding(findings)
+    cured = {_statement_key(f) for f in findings if f.code in WORKLOAD_TIME_CODES and f.code != "WL01"}
     steps: list[Step] = []
-    for code, sev, n, points in penalties(findings):
-        group = [f for f in findings if f.code == code and f.severity == sev]
+    merged: set[int] = set()
+    for lead, group in _index_groups(findings):
+        merged.update(id(f) for f in group)
+        saves, how = _saved(group)
+        codes = tuple(sorted({f.code for f in group}))
+        counted = ", ".join(f"{c} x{n}" if (n := sum(1 for f in group if f.code == c)) > 1 else c for c in codes)
+        also = [f.object.label() for f in group if f.code == "IX05"]
+        detail = (f"resolves {counted}; e.g. {lead.message}" if len(group) > 1
+                  else f"1 {lead.check} finding; e.g. {lead.message}")
+        if also:
+            more = f" and {len(also) - 3} more" if len(also) > 3 else ""
+            detail += f"; also serves the lookups of foreign key {', '.join(also[:3])}{more}"
+        steps.append(Step(
+            title=f"Create the index on {lead.object.schema}.{lead.object.table} "
+                  f"({lead.details.get('expression') or ', '.join(lead.object.columns or ())})",
+            detail=detail,
+            points=round(sum(share.get(id(f), 0.0) for f in group), 2),
+            severity=max((f.severity for f in group), key=lambda s: s.rank), code=lead.code,
+            examples=tuple(f.object.label() for f in group[:5]),
+            sql=(lead.remediation,) if lead.remediation else (),
+            saves_ms=saves, saves_how=how, codes=codes,
+        ))
+    rest = [f for f in findings if id(f) not in merged]
+    for code, sev, n, _ in penalties(rest):
+        group = [f for f in rest if f.code == code and f.severity == sev]
         first = group[0]
         what = f"{n} {first.check} finding{'s' if n != 1 else ''}"
         title = f"{code} {first.check}: fix {n} {sev.value}{'s' if n != 1 and sev != Severity.INFO else ''}"
@@ -516,14 +671,21 @@ def next_steps(findings: Iterable[Finding], metrics: Iterable[Metric], skipped: 
         if watched and len(watched) == n:
             reasons = sorted({unused_candidate_reason(f) or "" for f in watched})
             title = f"{code} {first.check}: watch {n} candidate{'s' if n != 1 else ''} ({', '.join(reasons)})"
+        saves, how = _saved(group, cured)
         steps.append(Step(
             title=title,
             detail=f"{what}; e.g. {first.message}",
-            points=points, severity=sev, code=code,
+            points=round(sum(share.get(id(f), 0.0) for f in group), 2), severity=sev, code=code,
             examples=tuple(f.object.label() for f in group[:5]),
             sql=tuple(f.remediation for f in group if f.remediation and f not in watched)[:max_sql],
+            saves_ms=saves, saves_how=how, codes=(code,),
         ))
-    steps.sort(key=lambda s: (s.severity != Severity.ERROR, -s.points, s.code or ""))
+    floor = MIN_SAVED_SHARE * workload_ms if workload_ms else 0.0
+
+    def timed(s: Step) -> float:
+        return s.saves_ms if s.saves_ms is not None and s.saves_ms > floor else 0.0
+
+    steps.sort(key=lambda s: (s.severity != Severity.ERROR, -timed(s), -s.points, s.code or "", s.title))
     for m in metrics:
         if m.passed is False:
             steps.append(Step(
@@ -538,6 +700,41 @@ def next_steps(findings: Iterable[Finding], metrics: Iterable[Metric], skipped: 
     return steps
 
 
-def key_risks(findings: Iterable[Finding], limit: int = 5) -> list[Step]:
+def saving_text(step: Step, workload_ms: float | None = None) -> str:
+    """'saves up to 1,234.5 ms of the measured database time (52.1 % of the workload)', or '' when unmeasured."""
+    if step.saves_ms is None:
+        return ""
+    bound = "about" if step.saves_how and "upper bound" not in step.saves_how else "up to"
+    value = f"{step.saves_ms:,.1f} ms" if step.saves_ms < 10_000 else f"{step.saves_ms / 1000:,.1f} s"
+    share = f", {100.0 * step.saves_ms / workload_ms:.1f} % of the workload's" if workload_ms else ""
+    return f"saves {bound} {value} of measured database time{share}"
+
+
+def workload_time_ms(snapshot: Snapshot | None) -> float | None:
+    """The workload's total measured execution time (the statements a DBA tunes), for ranking next steps."""
+    if snapshot is None:
+        return None
+    total = sum(s.total_ms for s in latency_statements(snapshot))
+    return total or None
+
+
+def key_risks(findings: Iterable[Finding], limit: int = 5, workload_ms: float | None = None) -> list[Step]:
     """The few findings groups an executive summary names: errors first, then the costliest warnings."""
-    return [s for s in next_steps(findings, ()) if s.severity != Severity.INFO][:limit]
+    return [s for s in next_steps(findings, (), workload_ms=workload_ms) if s.severity != Severity.INFO][:limit]
+
+
+def unexplained_statements(snapshot: Snapshot | None) -> list[tuple[Statement, str]]:
+    """Top-level statements dbaudit meant to explain and could not, costliest first, with the reason.
+
+    Statements that have no plan by nature (SET, BEGIN, DDL) are left out: nothing was missed there.
+    """
+    if snapshot is None:
+        return []
+    plans = {p.queryid: p for p in snapshot.plans}
+    out = []
+    for stmt in snapshot.statements:
+        plan = plans.get(stmt.queryid)
+        if plan is None or plan.explained or not stmt.toplevel or unexplainable_by_nature(plan.reason):
+            continue
+        out.append((stmt, plan.reason or "unknown"))
+    return sorted(out, key=lambda sr: (-sr[0].total_ms, sr[0].queryid))

@@ -478,6 +478,8 @@ class IndexProposal:
     # the index the plan uses today when the proposal improves on an index scan that filters most of what it
     # reads (None: the proposal replaces a sequential scan)
     current_index: str | None = None
+    # an expression index ("lower(email)", PostgreSQL): ``columns`` then holds the one column it reads
+    expression: str | None = None
 
 
 @dataclass(frozen=True)

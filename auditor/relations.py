@@ -237,6 +237,47 @@ def _not_null_columns(predicate: str) -> frozenset[str] | None:
     return frozenset(out) if where is not None and collect(where) else None
 
 
+@functools.lru_cache(maxsize=4096)
+def literal_equality_columns(predicate: str) -> frozenset[str] | None:
+    """The columns of a predicate that is a conjunction of ``col = constant`` (or ``col IN (constants)``)
+    tests, else None: ``(status = 'open'::text)`` -> {status}."""
+    try:
+        raw = parse_sql(f"SELECT 1 WHERE {predicate}")
+    except Exception:  # noqa: BLE001 - pglast raises its own ParseError and a few others; all mean "not provable"
+        return None
+    where = getattr(raw[0].stmt, "whereClause", None) if raw else None
+    out: set[str] = set()
+
+    def constant(node: Any) -> bool:
+        while isinstance(node, ast.TypeCast):
+            node = node.arg
+        if isinstance(node, ast.A_Const):
+            return True
+        return isinstance(node, tuple | list) and all(constant(n) for n in node)
+
+    def column(node: Any) -> str | None:
+        while isinstance(node, ast.TypeCast):
+            node = node.arg
+        if isinstance(node, ast.ColumnRef):
+            fields = node.fields or ()
+            last = fields[-1] if fields else None
+            if isinstance(last, ast.String):
+                return str(last.sval)
+        return None
+
+    def collect(node: Any) -> bool:
+        if isinstance(node, ast.BoolExpr) and node.boolop == BoolExprType.AND_EXPR:
+            return all(collect(arg) for arg in node.args or ())
+        if isinstance(node, ast.A_Expr) and node.name and getattr(node.name[-1], "sval", None) == "=":
+            name = column(node.lexpr)
+            if name is not None and constant(node.rexpr):
+                out.add(name)
+                return True
+        return False
+
+    return frozenset(out) if where is not None and collect(where) else None
+
+
 def implied_by_lookup(predicate: str | None, columns: Collection[str]) -> bool:
     """A partial index's predicate holds for every row a lookup ``col = $1`` on ``columns`` can find.
 
@@ -332,7 +373,7 @@ class IndexNames:
 
 
 def create_index_sql(snapshot: Snapshot, table: Table, columns: Sequence[str], names: IndexNames,
-                     with_children: bool = True) -> str:
+                     with_children: bool = True, expression: str | None = None) -> str:
     """The statements that create a B-tree index on ``columns`` of ``table`` without blocking writes for long.
 
     - MySQL/MariaDB: one online CREATE INDEX (InnoDB builds a secondary index while reads and writes go on).
@@ -341,6 +382,8 @@ def create_index_sql(snapshot: Snapshot, table: Table, columns: Sequence[str], n
       partition until all are indexed: the parent's index ON ONLY the parent (invalid, empty), each partition's
       built CONCURRENTLY and attached; the parent's index becomes valid once every partition has one.
     - An inheritance parent (``with_children``): its children do not share its indexes, so one index per table.
+
+    ``expression`` (PostgreSQL): an index on that expression of ``columns``' one column instead, named after it.
     """
     engine = snapshot.engine
     if engine == "mysql":
@@ -349,13 +392,15 @@ def create_index_sql(snapshot: Snapshot, table: Table, columns: Sequence[str], n
         # MariaDB and MySQL both refuse it here (error 1064)
         return (f"CREATE INDEX {sqlquote.mysql_ident(name)} ON {sqlquote.mysql_qualified(table.schema, table.name)} "
                 f"({sqlquote.column_list(engine, columns)}) ALGORITHM=INPLACE LOCK=NONE;")
-    cols = sqlquote.pg_column_list(columns)
+    cols = f"({expression})" if expression else sqlquote.pg_column_list(columns)
+    if expression:
+        columns = tuple(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", expression))[:4] or tuple(columns)  # for the name
     if table.kind == "partitioned":
-        return _partitioned_index_sql(snapshot, table, columns, names)
+        return _partitioned_index_sql(snapshot, table, columns, names, cols, attach=expression is None)
     targets = members(snapshot, table) if with_children else [table]
     if len(targets) > 1:
         # an inheritance tree: the members that already have the index need none
-        targets = [t for t in targets if not _has_index_on(snapshot, t, columns)] or [table]
+        targets = [t for t in targets if expression or not _has_index_on(snapshot, t, columns)] or [table]
     lines = []
     if len(targets) > 1 or targets[0].key != table.key:
         lines.append("-- inheritance children do not share their parent's indexes: one index per table")
@@ -372,8 +417,35 @@ def _has_index_on(snapshot: Snapshot, table: Table, columns: Sequence[str]) -> b
                for ix in snapshot.indexes_of(table.schema, table.name))
 
 
-def _partitioned_index_sql(snapshot: Snapshot, table: Table, columns: Sequence[str], names: IndexNames) -> str:
-    cols = sqlquote.pg_column_list(columns)
+def attachable_index(snapshot: Snapshot, part: Table, columns: Sequence[str]) -> Index | None:
+    """A partition's index that ``ALTER INDEX parent ATTACH PARTITION`` accepts for a plain B-tree index on
+    ``columns``: valid, attached to no other index, B-tree, not unique, no predicate nor INCLUDE, exactly those
+    columns in that order, ascending, with the default operator class and collation."""
+    for ix in snapshot.indexes_of(part.schema, part.name):
+        if (not ix.is_valid or ix.is_partition_child or ix.is_unique or ix.backs_constraint or ix.method != "btree"
+                or ix.predicate is not None or ix.include or len(ix.keys) != len(columns)):
+            continue
+        if all(k.column == c and k.expression is None and not k.descending and not k.nulls_first
+               and k.opclass is None and k.collation is None for k, c in zip(ix.keys, columns, strict=True)):
+            return ix
+    return None
+
+
+def unserved_partitions(snapshot: Snapshot, table: Table, columns: Sequence[str]) -> list[Table]:
+    """The leaf partitions of a partitioned table whose foreign-key lookups on ``columns`` no index serves."""
+    out: list[Table] = []
+    for part in sorted(snapshot.children_of(table), key=lambda t: (t.schema, t.name)):
+        if fk_lookup_indexes(snapshot, part.schema, part.name, columns):
+            continue
+        if part.kind == "partitioned":
+            out.extend(unserved_partitions(snapshot, part, columns))
+        else:
+            out.append(part)
+    return out
+
+
+def _partitioned_index_sql(snapshot: Snapshot, table: Table, columns: Sequence[str], names: IndexNames, cols: str,
+                           attach: bool = True) -> str:
     parent_index = names.new(table.schema, table.name, columns)
     lines = [f"CREATE INDEX {sqlquote.pg_ident(parent_index)} "
              f"ON ONLY {sqlquote.pg_qualified(table.schema, table.name)} ({cols});"]
@@ -386,9 +458,21 @@ def _partitioned_index_sql(snapshot: Snapshot, table: Table, columns: Sequence[s
         lines.append(f"--   CREATE INDEX CONCURRENTLY <partition>_{stem}_idx ON <partition> ({cols});")
         lines.append(f"--   ALTER INDEX {sqlquote.pg_qualified(table.schema, parent_index)} ATTACH PARTITION "
                      f"<partition>_{stem}_idx;")
+        having = [p.name for p in parts if attach and attachable_index(snapshot, p, columns) is not None]
+        if having:
+            many = f"{len(having)} partitions have" if len(having) > 1 else "1 partition has"
+            lines.append(f"-- {many} an index on exactly ({cols}) already (e.g. {having[0]}): attach that one "
+                         "instead of building another")
         lines.append("-- the parent's index becomes valid when every partition's index is attached")
         return "\n".join(lines)
     for part in parts:
+        existing = attachable_index(snapshot, part, columns) if attach else None
+        if existing is not None:
+            # the partition has the very index already: attached, it counts for the parent (a second one built
+            # beside it would be a duplicate)
+            lines.append(f"ALTER INDEX {sqlquote.pg_qualified(table.schema, parent_index)} "
+                         f"ATTACH PARTITION {sqlquote.pg_qualified(part.schema, existing.name)};")
+            continue
         name = names.new(part.schema, part.name, columns)
         # a sub-partitioned partition refuses CONCURRENTLY too; its own index then covers its sub-partitions
         concurrently = "" if part.kind == "partitioned" else "CONCURRENTLY "

@@ -10,6 +10,7 @@ bidirectional controls written as ``\\xNN`` / ``\\uNNNN``; dbaudit's own colours
 from __future__ import annotations
 
 import dataclasses
+import enum
 import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -48,6 +49,8 @@ def safe_copy(value: T, skip: frozenset[str] = frozenset(), _keep_newlines: bool
     """A copy of a dataclass tree (tuples, lists and mappings inside it too) with every string made
     :func:`terminal_safe`; fields named in ``skip`` are left as they are. Objects without strings to change are
     returned as they are, so the copy costs little when nothing needs escaping."""
+    if isinstance(value, enum.Enum):
+        return value  # a Severity is a str too: its value is the program's own, and its methods must stay
     if isinstance(value, str):
         return terminal_safe(value, keep_newlines=_keep_newlines)  # type: ignore[return-value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):

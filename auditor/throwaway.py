@@ -452,15 +452,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         hint = " (is the port taken?)" if args.port is not None else ""
         print(f"python -m auditor.throwaway: {first}{hint}", file=sys.stderr)
         sys.exit(2)
-    with server:
+    # the stop signal may come as soon as the DSN line is out: the suppress covers the print too, or an
+    # interrupt between the two would end the process as killed by SIGINT (exit -2)
+    with server, contextlib.suppress(KeyboardInterrupt, EOFError):
         print(f"{server.dsn()}  (PostgreSQL {server.version_num}, hypopg={server.has_hypopg}, "
               f"up in {server.start_seconds:.2f} s, log {server.log_path})", flush=True)
-        with contextlib.suppress(KeyboardInterrupt, EOFError):
-            if sys.stdin.isatty():
-                input("Enter or Ctrl-C stops it\n")
-            else:
-                while True:
-                    time.sleep(3600)
+        if sys.stdin.isatty():
+            input("Enter or Ctrl-C stops it\n")
+        else:
+            while True:
+                time.sleep(3600)
 
 
 if __name__ == "__main__":

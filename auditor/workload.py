@@ -29,9 +29,17 @@ from typing import Any
 from pglast import ast, parse_sql
 from pglast.enums import A_Expr_Kind, BoolExprType, SetOperation
 from pglast.parser import parse_sql_json
+from pglast.stream import RawStream
 
 from auditor.model import Index, IndexProposal, PlanScan, PlanSummary, Snapshot, Statement, Table
-from auditor.relations import is_partition_tree, members, named_table, planned_rows, referencing_columns
+from auditor.relations import (
+    is_partition_tree,
+    literal_equality_columns,
+    members,
+    named_table,
+    planned_rows,
+    referencing_columns,
+)
 
 _STD_NORMAL = statistics.NormalDist()
 
@@ -319,7 +327,9 @@ class RelationRef:
 class ColumnUse:
     qualifier: str | None  # table name or alias written before the column, None when unqualified
     column: str
-    kind: str  # "eq" (= or IN against a value), "join" (= against another column), "range", "sort"
+    kind: str  # "eq" (= or IN against a value), "join" (= against another column), "range", "sort",
+    # "expr_eq" (an expression of this one column = a value: lower(email) = lower($1))
+    expression: str | None = None  # expr_eq: the expression, without the column's qualifier
 
 
 @dataclass(frozen=True)
@@ -420,6 +430,26 @@ def statement_kind(text: str) -> str:
     return kind
 
 
+# pg_stat_statements replaces the string of a typed literal (interval '1 day', date '2024-01-01') by a parameter
+# and keeps the type name: "interval $1" is then no SQL PostgreSQL's server parses (libpg_query, pglast's parser,
+# accepts it for normalized texts). Written as a cast it plans the same: the literal's type was known.
+_TYPED_LITERAL = re.compile(
+    r"\b(interval|timestamptz|timestamp(?:\s+with(?:out)?\s+time\s+zone)?|timetz|"
+    r"time(?:\s+with(?:out)?\s+time\s+zone)?|date|uuid|jsonb|json|inet|cidr|macaddr|numeric|decimal|bigint|"
+    r"smallint|integer|int[248]?|boolean|bool|text|bytea|money|real|float[48]|double\s+precision|point)"
+    r"\s+\$(\d+)\b", re.IGNORECASE)
+_QUOTED = re.compile(r"('(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")")
+
+
+def explainable_text(query: str) -> str:
+    """A normalized PostgreSQL statement the server can PREPARE: typed literals whose string became a parameter
+    (``now() - interval $1``) written as casts (``now() - $1::interval``); quoted text is left alone."""
+    parts = _QUOTED.split(query)
+    for i in range(0, len(parts), 2):  # even parts lie outside quotes
+        parts[i] = _TYPED_LITERAL.sub(lambda m: f"${m.group(2)}::{' '.join(m.group(1).split())}", parts[i])
+    return "".join(parts)
+
+
 @functools.lru_cache(maxsize=8192)
 def analyze_query(text: str) -> QueryShape:
     """The shape of a normalized statement: its kind, relations, and per-level predicate and sort columns."""
@@ -514,6 +544,31 @@ def _column(node: Any) -> tuple[str | None, str] | None:
     return (names[-2] if len(names) >= 2 else None), names[-1]
 
 
+def _expression(node: Any) -> tuple[str | None, str, str] | None:
+    """(qualifier, column, text) of an expression over exactly one column (``lower(c.email)`` ->
+    ('c', 'email', 'lower(email)')), the form an expression index takes; None for anything else."""
+    if isinstance(node, ast.ColumnRef) or _column(node) is not None:
+        return None
+    if not isinstance(node, ast.FuncCall | ast.A_Expr | ast.TypeCast | ast.CoalesceExpr):
+        return None
+    inner = list(_walk(node))
+    if any(isinstance(n, ast.SubLink | ast.ParamRef) for n in inner):
+        return None
+    if any(isinstance(n, ast.FuncCall) and (n.agg_star or n.over is not None) for n in inner):
+        return None
+    refs = [c for n in inner if isinstance(n, ast.ColumnRef) and (c := _column(n)) is not None]
+    if len(refs) != 1 or sum(1 for n in inner if isinstance(n, ast.ColumnRef)) != 1:
+        return None
+    qualifier, column = refs[0]
+    try:
+        text = RawStream()(node)
+    except Exception:  # noqa: BLE001 - pglast cannot print every node; no proposal then
+        return None
+    if qualifier is not None:
+        text = re.sub(r'(?<![\w$."])"?' + re.escape(qualifier) + r'"?\.', "", text)
+    return qualifier, column, text
+
+
 def _is_value(node: Any) -> bool:
     """A parameter, constant or expression of them: no column of any table inside (sublinks aside)."""
     if isinstance(node, ast.SubLink):
@@ -540,6 +595,11 @@ def _conditions(node: Any, uses: list[ColumnUse]) -> None:
             uses.append(ColumnUse(left[0], left[1], "eq"))
         elif right and _is_value(node.lexpr):
             uses.append(ColumnUse(right[0], right[1], "eq"))
+        elif not left and not right:
+            expr = _expression(node.lexpr) if _is_value(node.rexpr) else \
+                _expression(node.rexpr) if _is_value(node.lexpr) else None
+            if expr is not None:
+                uses.append(ColumnUse(expr[0], expr[1], "expr_eq", expression=expr[2]))
     elif kind == A_Expr_Kind.AEXPR_OP and op in _RANGE_OPS:
         if left and not right and _is_value(node.rexpr):
             uses.append(ColumnUse(left[0], left[1], "range"))
@@ -679,7 +739,7 @@ def propose_index(snapshot: Snapshot, query: str, schema: str, table: str,
                 continue
         rng = tuple(c for c in _unique(u.column for u in uses if u.kind == "range") if c not in eq)
         if in_join and found is not None:
-            rng = tuple(c for c in rng if not _non_selective(snapshot, found, c, max_selectivity))
+            rng = tuple(c for c in rng if not non_selective(snapshot, found, c, max_selectivity))
         all_sorts = [u for u in scope.uses if u.kind == "sort"]
         sort: tuple[str, ...] = ()
         if scope.has_limit and all_sorts and len(all_sorts) == sum(1 for u in uses if u.kind == "sort"):
@@ -691,12 +751,86 @@ def propose_index(snapshot: Snapshot, query: str, schema: str, table: str,
         if best is None or len(eq) + len(tail) > len(best[0]) + len(best[1]) + len(best[2]):
             best = candidate
     if best is None:
-        return None
+        return _expression_proposal(snapshot, shape, schema, table)
     eq, rng, sort = best
     columns = eq + (sort or rng)
     if leading_index(snapshot, schema, table, columns, len(eq)) is not None:
         return None
+    if literal_partial_index(snapshot, schema, table, eq) is not None:
+        return None
     return IndexProposal(schema=schema, table=table, columns=columns, equality=eq, range=rng, sort=sort)
+
+
+def _expression_proposal(snapshot: Snapshot, shape: QueryShape, schema: str, table: str) -> IndexProposal | None:
+    """An expression index for a level that compares only an expression of one column with a value
+    (``lower(email) = lower($1)``); PostgreSQL only, None where an index on that expression exists."""
+    if snapshot.engine != "postgresql":
+        return None
+    for scope in shape.scopes:
+        uses = scope_columns(snapshot, scope).get((schema, table)) or []
+        if any(u.kind != "expr_eq" for u in uses if u.kind != "sort"):
+            continue  # plain columns to index: the column proposal's business
+        exprs = [u for u in uses if u.kind == "expr_eq" and u.expression]
+        if not exprs:
+            continue
+        use = exprs[0]
+        wanted = normal_expression(use.expression or "")
+        def has_it(ix: Index, wanted: str = wanted) -> bool:
+            return ix.is_valid and ix.predicate is None and bool(ix.keys) \
+                and normal_expression(ix.keys[0].expression or "") == wanted
+
+        if _tree_index(snapshot, schema, table, has_it) is not None:
+            return None
+        return IndexProposal(schema=schema, table=table, columns=(use.column,), expression=use.expression)
+    return None
+
+
+def normal_expression(text: str) -> str:
+    """An expression as written or as pg_get_indexdef prints it, compared loosely: no spaces, quotes, casts to
+    text or outer parentheses (``lower((email)::text)`` and ``lower(email)`` match)."""
+    t = re.sub(r"::\w+(\s+\w+)*", "", text.replace(" ", "").replace('"', "").lower())
+    t = re.sub(r"(?<=[(,])\((\w+)\)", r"\1", t)  # lower((email)) -> lower(email); lower(email) stays
+    while t.startswith("(") and t.endswith(")"):
+        t = t[1:-1]
+    return t
+
+
+def literal_partial_index(snapshot: Snapshot, schema: str, table: str, eq: Sequence[str]) -> Index | None:
+    """A scanned partial index that the statement's literal values may select, which its generic plan cannot.
+
+    pg_stat_statements replaces a statement's constants by parameters: ``status = 'open'`` is recorded as
+    ``status = $2``, and a generic plan of that text can never use a partial index ``WHERE status = 'open'``,
+    while each execution, with its literal, did. Such an index (its predicate only ``col = constant`` tests on
+    columns the statement compares for equality, leading with one of the statement's equality columns, and
+    scanned since the statistics were reset) is taken to serve the statement: proposing another would be the
+    normalization's artefact. A never-scanned one is no such evidence.
+    """
+    wanted = set(eq)
+
+    def fits(ix: Index) -> bool:
+        if not ix.is_valid or ix.predicate is None or not ix.columns or ix.columns[0] not in wanted:
+            return False
+        if ix.scans is not None and ix.scans == 0:
+            return False
+        tested = literal_equality_columns(ix.predicate)
+        return bool(tested) and tested is not None and tested <= wanted
+
+    return _tree_index(snapshot, schema, table, fits)
+
+
+def _literal_partial_serves(snapshot: Snapshot, query: str, scan: PlanScan,
+                            named: Collection[tuple[str, str]]) -> bool:
+    """A sequential scan in a generic plan where the executed statements' literals select a partial index
+    (see literal_partial_index): the plan's scan is the normalization's artefact."""
+    table = scan_table(snapshot, scan, named)
+    if table is None or snapshot.engine != "postgresql":
+        return False
+    for scope in query_shape(snapshot, query).scopes:
+        uses = scope_columns(snapshot, scope).get(table.key) or []
+        eq = [u.column for u in uses if u.kind == "eq"]
+        if eq and literal_partial_index(snapshot, table.schema, table.name, eq) is not None:
+            return True
+    return False
 
 
 def _tree_index(snapshot: Snapshot, schema: str, table: str, fits: Callable[[Index], bool]) -> Index | None:
@@ -744,7 +878,7 @@ def column_distinct(snapshot: Snapshot, table: Table, column: str) -> float | No
     return float(seen.distinct) if seen is not None and seen.distinct else None
 
 
-def _non_selective(snapshot: Snapshot, table: Table, column: str, max_selectivity: float) -> bool:
+def non_selective(snapshot: Snapshot, table: Table, column: str, max_selectivity: float) -> bool:
     """A range on this column keeps more than ``max_selectivity`` of the rows on average: it has fewer distinct
     values than 1 / max_selectivity (a range covers one value at least)."""
     distinct = column_distinct(snapshot, table, column)
@@ -865,7 +999,8 @@ def index_coverage(snapshot: Snapshot, large_rows: int = DEFAULT_LARGE_ROWS) -> 
         if weak:
             weak_index += 1
             uncovered += 1
-        elif all(s.scan_type in INDEX_SCANS for s in large):
+        elif all(s.scan_type in INDEX_SCANS or _literal_partial_serves(snapshot, stmt.query, s, named)
+                 for s in large):
             covered_calls += stmt.calls
         else:
             uncovered += 1

@@ -10,7 +10,15 @@ from datetime import datetime, timedelta
 from auditor import sqlquote
 from auditor.engine import NoOptions, check
 from auditor.model import Constraint, Hit, Index, IndexKey, ObjectRef, Severity, Snapshot, Table
-from auditor.relations import IndexNames, create_index_sql, fk_lookup_indexes, fk_lookup_served
+from auditor.relations import (
+    IndexNames,
+    ancestors,
+    create_index_sql,
+    fk_lookup_indexes,
+    fk_lookup_served,
+    unserved_partitions,
+)
+from auditor.relations import members as tree_members
 
 BOTH = ("postgresql", "mysql")
 
@@ -89,11 +97,18 @@ def _day(moment: datetime) -> str:
 
 
 def _fk_served_only_by(snap: Snapshot, ix: Index) -> Constraint | None:
-    """A foreign key of the index's table whose referential lookups this index alone can serve."""
-    for fk in snap.constraints_of(ix.schema, ix.table, "foreign_key"):
-        serving = fk_lookup_indexes(snap, ix.schema, ix.table, fk.columns)
-        if serving and all(i.name == ix.name for i in serving):
-            return fk
+    """A foreign key of the index's table whose referential lookups this index alone can serve.
+
+    A key declared on a partitioned table is checked partition by partition: on a partition, its ancestors'
+    keys count as its own (PostgreSQL clones them onto each partition)."""
+    table = snap.table(ix.schema, ix.table)
+    owners = list(ancestors(snap, table)) if table is not None else []
+    keys = [(o.schema, o.name) for o in owners] or [(ix.schema, ix.table)]
+    for schema, name in keys:
+        for fk in snap.constraints_of(schema, name, "foreign_key"):
+            serving = fk_lookup_indexes(snap, ix.schema, ix.table, fk.columns)
+            if serving and all(i.name == ix.name for i in serving):
+                return fk
     return None
 
 
@@ -174,7 +189,8 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
     ## Known problems
     Scan counters are per server: an index used only on a read replica looks unused on the primary. An index
     that is the only one serving a foreign key's referential lookups (the notion IX05 uses: leading with the
-    key's columns, partial only when its predicate is implied by them being NOT NULL) is reported as info,
+    key's columns, partial only when its predicate is implied by them being NOT NULL; on a partition, the keys
+    declared on its partitioned table count, since their lookups run partition by partition) is reported as info,
     without a drop statement, saying why: every DELETE on the referenced table would scan the referencing one
     without it, and IX05 would report the key. On MySQL/MariaDB the index InnoDB keeps for a foreign key is
     never reported (InnoDB refuses to drop it), and performance_schema counts rows read through an index rather
@@ -679,7 +695,9 @@ def missing_fk_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     ```
     On a partitioned table, where PostgreSQL refuses CONCURRENTLY, the index is created ON ONLY the parent,
     then built CONCURRENTLY on each partition and attached (`ALTER INDEX ... ATTACH PARTITION`), so that no
-    write waits for the whole table to be indexed.
+    write waits for the whole table to be indexed. A partitioned table's key is served when every partition has
+    such an index; when only some have one, the message names those without, and the fix attaches the index a
+    partition already has (exactly those columns, plain B-tree) rather than building a duplicate beside it.
 
     ## Known problems
     A small or append-only referencing table whose parent rows are never deleted may not need the index.
@@ -702,11 +720,19 @@ def missing_fk_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
         # the lookups read ONLY the referencing table: an inheritance parent's children need no index for them
         target = table or Table(schema=fk.schema, name=fk.table)
         remediation = create_index_sql(snap, target, fk.columns, names, with_children=False)
+        missing = ""
+        if table is not None and table.kind == "partitioned":
+            unserved = unserved_partitions(snap, table, fk.columns)
+            leaves = [m for m in tree_members(snap, table) if m.kind != "partitioned" and m.key != table.key]
+            if unserved and len(unserved) < len(leaves):
+                shown = ", ".join(p.name for p in unserved[:5]) + (" ..." if len(unserved) > 5 else "")
+                missing = f" on {len(unserved)} of its {len(leaves)} partitions ({shown})"
         yield Hit(
             object=ObjectRef(
                 type="foreign_key", schema=fk.schema, table=fk.table, columns=fk.columns, constraint=fk.name
             ),
-            message=f"{fk.schema}.{fk.table}({columns}) references {ref_label} but no index leads with it",
+            message=f"{fk.schema}.{fk.table}({columns}) references {ref_label} but no index leads with it"
+                    + missing,
             details={
                 "table_rows": table.estimated_rows if table is not None else None,
                 "references": f"{ref_label}({', '.join(fk.ref_columns)})",

@@ -497,6 +497,8 @@ def sequence_exhaustion(snap: Snapshot, opts: SequenceExhaustionOptions) -> Iter
         label = _sequence_label(seq)
         if limiting is not None:
             bound = f"the {limiting.data_type} column {limiting.table}.{limiting.column}"
+        elif seq.kind == "auto_increment":
+            bound = f"the {column_type} column's maximum"  # the counter has no bound of its own
         else:
             bound = f"its own {'maximum' if ascending else 'minimum'}"
         # the table and columns it feeds, so that a baseline or an ignore by table and column finds it: the

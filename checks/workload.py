@@ -27,6 +27,7 @@ from auditor.workload import (
     loop_parents,
     may_page,
     named_tables,
+    non_selective,
     plans_by_queryid,
     query_kind,
     query_shape,
@@ -230,6 +231,8 @@ def _worth_it(proposal: IndexProposal, scan_rows: float | None, rows: int | None
     if proposal.verified:
         return bool(proposal.used) and proposal.cost_before is not None and proposal.cost_after is not None \
             and proposal.cost_after <= proposal.cost_before * opts.max_cost_ratio
+    if proposal.expression is not None:
+        return False  # a generic plan guesses an expression's selectivity: only hypopg's verdict counts
     if proposal.sort:
         return True  # ORDER BY ... LIMIT served from an index stops after a few rows
     if scan_rows is None or not rows:
@@ -302,8 +305,16 @@ def missing_index_for_query(snap: Snapshot, opts: MissingIndexOptions) -> Iterat
     ## Known problems
     Generic plans assume default selectivities for parameters, so a plan for a rare value may differ from the
     plan the statement gets with real values (MySQL 8 plans the one sample text, MariaDB's counters are
-    averages). Expressions (`lower(email) = $1`) and OR conditions get no proposal. An index scan that filters
-    is only reported with hypopg's verdict.
+    averages). OR conditions get no proposal. A level comparing only an expression of one column with a value
+    (`lower(email) = lower($1)`) gets an expression index on PostgreSQL, kept only with hypopg's verdict (a
+    generic plan guesses an expression's selectivity), `details.expression` naming it. An index scan that filters
+    is only reported with hypopg's verdict. pg_stat_statements records the literals of a statement as
+    parameters (`status = 'open'` becomes `status = $2`), so its generic plan cannot use a partial index
+    `WHERE status = 'open'` that every execution used: no index is proposed where such a partial index (its
+    predicate only `column = constant` tests on columns the statement compares for equality, leading with one
+    of its equality columns) was scanned since the statistics were reset, and index coverage counts the
+    statement as covered. Statements whose typed literals were normalized (`now() - interval $1`) are planned
+    with the cast (`$1::interval`).
 
     ## References
     - https://github.com/HypoPG/hypopg
@@ -332,6 +343,11 @@ def missing_index_for_query(snap: Snapshot, opts: MissingIndexOptions) -> Iterat
             kept = sum(r for r in per_scan if r is not None) if all(r is not None for r in per_scan) else None
             if not _worth_it(proposal, kept, rows, opts):
                 continue
+            if proposal.expression is not None and non_selective(snap, table, proposal.columns[0],
+                                                                 opts.max_selectivity):
+                # hypopg's expression index has no statistics; a function of a column has at most the column's
+                # distinct values, and too few of them make any index useless
+                continue
             if proposal.verified:
                 verdict = f"hypopg: plan cost {proposal.cost_before:.1f} -> {proposal.cost_after:.1f}"
             else:
@@ -344,6 +360,7 @@ def missing_index_for_query(snap: Snapshot, opts: MissingIndexOptions) -> Iterat
                 "equality_columns": list(proposal.equality), "range_columns": list(proposal.range),
                 "sort_columns": list(proposal.sort), "verified": proposal.verified,
                 "cost_before": proposal.cost_before, "cost_after": proposal.cost_after, "plan_method": plan.method,
+                "expression": proposal.expression,
                 "scan_rows": round(kept, 1) if kept is not None else None}
             if len(scans) > 1 or (scans[0].schema, scans[0].table) != table.key:
                 details["scanned"] = [f"{s.schema}.{s.table}" for s in scans]
@@ -354,9 +371,9 @@ def missing_index_for_query(snap: Snapshot, opts: MissingIndexOptions) -> Iterat
             yield Hit(
                 object=ObjectRef(type="query", schema=proposal.schema, table=proposal.table,
                                  columns=proposal.columns, query=stmt.query, queryid=stmt.queryid),
-                message=f"{how}; index ({', '.join(proposal.columns)}) proposed, {verdict}",
+                message=f"{how}; index ({proposal.expression or ', '.join(proposal.columns)}) proposed, {verdict}",
                 details=details,
-                remediation=create_index_sql(snap, table, proposal.columns, names),
+                remediation=create_index_sql(snap, table, proposal.columns, names, expression=proposal.expression),
             )
 
 

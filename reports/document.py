@@ -269,7 +269,7 @@ def _summary(doc: Document, report: Report, snap: Snapshot, engine: str) -> None
                                 + f", {len(unmeasured)} not measured"),
         ),
     ))
-    risks = design.key_risks(report.findings)
+    risks = design.key_risks(report.findings, workload_ms=design.workload_time_ms(report.snapshot))
     doc.h(3, "Key risks", "risks")
     if not risks:
         doc.p("No error or warning finding.")
@@ -627,14 +627,20 @@ def _metrics(doc: Document, report: Report) -> None:
 
 def _next_steps(doc: Document, report: Report) -> None:
     doc.h(2, "9. Next steps", "next")
-    steps = design.next_steps(report.findings, report.metrics, report.skipped)
+    workload_ms = design.workload_time_ms(report.snapshot)
+    steps = design.next_steps(report.findings, report.metrics, report.skipped, workload_ms=workload_ms)
     if not steps:
         doc.p("Nothing to do: no finding, every measured metric meets its target.")
         return
+    doc.p("Ranked by the measured database time each step would save (errors first), then by the score points "
+          "it recovers; one index proposed by several checks is one step.")
     items: list[tuple[Block, ...]] = []
     for s in steps:
-        gain = f" (+{s.points:g} points)" if s.points else ""
-        head: list[Inline] = [Strong(s.title + gain), f": {s.detail}"]
+        gain = [part for part in (design.saving_text(s, workload_ms), f"+{s.points:g} points" if s.points else "")
+                if part]
+        head: list[Inline] = [Strong(s.title + (f" ({'; '.join(gain)})" if gain else "")), f": {s.detail}"]
+        if s.saves_how:
+            head.append(f" (time: {s.saves_how})")
         blocks: list[Block] = [Para(tuple(head))]
         if s.sql:
             blocks.append(CodeBlock("\n".join(s.sql), "sql"))

@@ -19,10 +19,12 @@ from rich.color import ColorSystem
 from rich.style import Style
 from tabulate import tabulate
 
+from auditor import design
 from auditor.model import Finding, Severity, Skipped
 from auditor.report import Report
 from auditor.sampling import describe_skips, skipped_tables
 from auditor.scoring import Metric
+from auditor.textsafe import terminal_safe
 from reports.history import since_lines
 from reports.jsonfmt import iso_utc
 
@@ -374,6 +376,46 @@ def _policy(report: Report, layout: _Layout) -> list[str]:
     return lines
 
 
+NEXT_STEPS = 5
+UNEXPLAINED = 10
+
+
+def _next_steps(report: Report, layout: _Layout) -> list[str]:
+    """The first few steps of the design document's list: what saves the most measured time first."""
+    workload_ms = design.workload_time_ms(report.snapshot)
+    steps = [s for s in design.next_steps(report.findings, (), workload_ms=workload_ms)
+             if s.severity != Severity.INFO][:NEXT_STEPS]
+    if not steps:
+        return []
+    lines = _heading("Next steps (by measured time saved, errors first)", layout.paint)
+    for n, step in enumerate(steps, 1):
+        lines.extend(layout.wrap(f"{n}. {step.title}", "  ", hang=3))
+        saving = design.saving_text(step, workload_ms)
+        if saving:
+            lines.extend(layout.wrap(f"{saving} ({step.saves_how})", "     "))
+        if step.detail.startswith("resolves "):  # one index for several findings
+            lines.extend(layout.wrap(step.detail.split("; e.g. ")[0], "     "))
+    return lines
+
+
+def _unexplained(report: Report, layout: _Layout) -> list[str]:
+    """Statements dbaudit meant to explain and could not: their plans are in no workload check or figure."""
+    missed = design.unexplained_statements(report.snapshot)
+    if not missed:
+        return []
+    lines = _heading(f"Statements not explained ({len(missed)})", layout.paint)
+    lines.extend(layout.wrap("no plan, so not judged by WL02 nor counted in index coverage; the reason, then the "
+                             "statement:", "  "))
+    for stmt, reason in missed[:UNEXPLAINED]:
+        query = terminal_safe(" ".join(stmt.query.split()))  # the snapshot's text is not escaped for us
+        query = query if len(query) <= 200 else query[:197] + "..."
+        figures = f"{stmt.calls:,} calls, {stmt.total_ms:,.1f} ms"
+        lines.extend(layout.wrap(f"{terminal_safe(reason)} ({figures}): {query}", "  ", hang=4))
+    if len(missed) > UNEXPLAINED:
+        lines.append(f"  and {len(missed) - UNEXPLAINED} more")
+    return lines
+
+
 def render_text(report: Report, color: bool = False, *, width: int = WIDTH, limit: int | None = LIMIT,
                 verbose: bool = False) -> str:
     """The text report; ``limit`` findings in full per check (None: all), wrapped to ``width`` columns,
@@ -386,6 +428,8 @@ def render_text(report: Report, color: bool = False, *, width: int = WIDTH, limi
     lines.extend(_counts(report))
     lines.extend(_data_sample(report, layout))
     lines.extend(_metrics(report.metrics, layout))
+    lines.extend(_next_steps(report, layout))
+    lines.extend(_unexplained(report, layout))
     lines.extend(_skipped(report, layout))
     lines.extend(_notes(report, layout))
     lines.extend(_policy(report, layout))

@@ -124,10 +124,12 @@ def design_findings() -> tuple[Finding, ...]:
                  ObjectRef("table", "public", "customers", ("country", "name")),
                  "in public.customers, country determines name in the sample (3NF)"),
         _finding("WL02", "missing-index-for-query", Severity.WARNING, "workload",
-                 ObjectRef("query", "public", "orders", query=design_snapshot_query(), queryid="101"),
+                 ObjectRef("query", "public", "orders", ("status", "created_at"), query=design_snapshot_query(),
+                           queryid="101"),
                  "reads public.orders (150,000,000 rows) sequentially; an index on (status, created_at) cuts "
                  "the plan cost from 1000000 to 12",
-                 "CREATE INDEX CONCURRENTLY orders_status_created_at_idx ON public.orders (status, created_at);"),
+                 "CREATE INDEX CONCURRENTLY orders_status_created_at_idx ON public.orders (status, created_at);",
+                 calls=5_000, total_ms=90_000.0, verified=True, cost_before=1_000_000.0, cost_after=12.0),
     )
 
 

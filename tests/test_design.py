@@ -193,3 +193,110 @@ def test_unused_index_candidates_are_watched_not_dropped() -> None:
     # no failed metric, and the info step proposes no DROP
     assert [s.title for s in steps] == ["IX01 unused-index: watch 1 candidate (too early to judge)"]
     assert steps[0].sql == ()
+
+
+def _wl(code: str, queryid: str, total_ms: float, table: str = "orders", columns: tuple[str, ...] = (),
+        remediation: str | None = None, **details: object) -> Finding:
+    check = {"WL01": "slow-query", "WL02": "missing-index-for-query", "WL03": "n-plus-one"}[code]
+    return Finding(code=code, check=check, severity=Severity.WARNING, category="workload",
+                   object=ObjectRef("query", "public", table, columns, query=f"SELECT {queryid}", queryid=queryid),
+                   message=f"{code} on {queryid}", details={"total_ms": total_ms, "calls": 10, **details},
+                   remediation=remediation)
+
+
+def _ix05(table: str, columns: tuple[str, ...], remediation: str) -> Finding:
+    return Finding(code="IX05", check="missing-fk-index", severity=Severity.WARNING, category="indexes",
+                   object=ObjectRef("foreign_key", "public", table, columns, constraint=f"{table}_fkey"),
+                   message=f"{table}{columns} unindexed", remediation=remediation)
+
+
+def test_next_steps_rank_by_the_time_they_would_save_not_by_points() -> None:
+    ky01 = [Finding(code="KY01", check="no-primary-key", severity=Severity.WARNING, category="keys",
+                    object=ObjectRef("table", "public", f"t{i}"), message="no pk") for i in range(4)]
+    slow = _wl("WL01", "1", 5_000.0)  # 5 s measured: one finding, 3 points
+    lookup = _wl("WL03", "2", 40_000.0)  # 40 s measured
+    tiny = _wl("WL01", "3", 0.5)  # below 1 % of the workload: ranked by points, behind KY01's 4 findings
+    steps = next_steps([*ky01, slow, lookup, tiny], (), workload_ms=100_000.0)
+    assert [s.code for s in steps] == ["WL03", "WL01", "KY01"]
+    assert steps[0].saves_ms == 40_000.0 and "upper bound" in steps[0].saves_how
+    assert steps[1].saves_ms == 5_000.5  # both WL01 statements, each counted once
+    assert steps[2].points == 10  # 4 x 3, capped
+    # an error still comes first, whatever the time
+    ix04 = Finding(code="IX04", check="invalid-index", severity=Severity.ERROR, category="indexes",
+                   object=ObjectRef("index", "public", "t", index="i"), message="invalid")
+    assert next_steps([lookup, ix04], ())[0].code == "IX04"
+
+
+def test_one_create_index_for_several_checks() -> None:
+    narrow = "CREATE INDEX CONCURRENTLY orders_customer_id_idx ON public.orders (customer_id);"
+    wide = "CREATE INDEX CONCURRENTLY orders_customer_id_created_at_idx ON public.orders (customer_id, created_at);"
+    by_customer = _wl("WL02", "11", 9_000.0, columns=("customer_id",), remediation=narrow,
+                      verified=True, cost_before=1000.0, cost_after=10.0)
+    by_customer_sorted = _wl("WL02", "12", 1_000.0, columns=("customer_id", "created_at"), remediation=wide)
+    fk_same = _ix05("orders", ("customer_id",), narrow)
+    other_fk = _ix05("lines", ("order_id",), "CREATE INDEX CONCURRENTLY lines_order_id_idx ON public.lines (order_id);")
+    by_status = _wl("WL02", "13", 50.0, columns=("status",),
+                    remediation="CREATE INDEX CONCURRENTLY orders_status_idx ON public.orders (status);")
+    steps = next_steps([by_customer, by_customer_sorted, fk_same, other_fk, by_status], (), workload_ms=20_000.0)
+    sql = [line for s in steps for line in s.sql]
+    assert sql.count(narrow) == 0 and sql.count(wide) == 1  # the wider index serves all three
+    (merged,) = [s for s in steps if wide in s.sql]
+    assert merged.codes == ("IX05", "WL02") and merged.points == 9
+    assert merged.title == "Create the index on public.orders (customer_id, created_at)"
+    assert "resolves IX05, WL02 x2" in merged.detail and "public.orders(customer_id) [orders_fkey]" in merged.detail
+    # hypopg's cost ratio scales the verified statement: 9000 x (1 - 10/1000) + 1000 (unverified: all of it)
+    assert merged.saves_ms == 9_000.0 * 0.99 + 1_000.0 and "upper bound" in merged.saves_how
+    assert steps[0] is merged
+    # the other foreign key stays in IX05's own step, the status index is its own step
+    assert [s.code for s in steps[1:]] == ["IX05", "WL02"]
+    assert steps[2].saves_ms == 50.0  # under 1 % of 20 s: ranked by points, after IX05 on a tie
+    assert steps[2].title == "Create the index on public.orders (status)"
+    assert steps[2].detail == "1 missing-index-for-query finding; e.g. WL02 on 13"
+
+
+def test_an_identical_proposal_merges_but_a_different_key_does_not() -> None:
+    sql = "CREATE INDEX CONCURRENTLY t_a_b_idx ON public.t (a, b);"
+    # a composite key (b, a) is served by an index leading with a, b in any order; (a) alone is not a WL02 prefix
+    wl = _wl("WL02", "1", 100.0, table="t", columns=("a", "b"), remediation=sql)
+    fk = _ix05("t", ("b", "a"), "CREATE INDEX CONCURRENTLY t_b_a_idx ON public.t (b, a);")
+    other = _wl("WL02", "2", 100.0, table="t", columns=("b",),
+                remediation="CREATE INDEX CONCURRENTLY t_b_idx ON public.t (b);")
+    steps = next_steps([wl, fk, other], ())
+    assert [s.sql for s in steps] == [(sql,), ("CREATE INDEX CONCURRENTLY t_b_idx ON public.t (b);",)]
+    assert steps[0].codes == ("IX05", "WL02")
+
+
+def test_a_slow_statement_with_a_fix_elsewhere_counts_its_time_there() -> None:
+    sql = "CREATE INDEX CONCURRENTLY orders_customer_id_idx ON public.orders (customer_id);"
+    cured = _wl("WL02", "1", 30_000.0, columns=("customer_id",), remediation=sql)
+    slow_cured = _wl("WL01", "1", 30_000.0)  # the same statement: the index is its cure
+    slow_alone = _wl("WL01", "2", 2_000.0)
+    steps = next_steps([cured, slow_cured, slow_alone], (), workload_ms=40_000.0)
+    assert [(s.code, s.saves_ms) for s in steps] == [("WL02", 30_000.0), ("WL01", 2_000.0)]
+
+
+def test_an_expression_index_merges_only_with_the_same_expression() -> None:
+    expr = _wl("WL02", "1", 500.0, table="t", columns=("name",), expression="lower(name)",
+               remediation="CREATE INDEX CONCURRENTLY t_lower_name_idx ON public.t ((lower(name)));")
+    plain = _wl("WL02", "2", 400.0, table="t", columns=("name",),
+                remediation="CREATE INDEX CONCURRENTLY t_name_idx ON public.t (name);")
+    fk = _ix05("t", ("name",), "CREATE INDEX CONCURRENTLY t_name_idx ON public.t (name);")
+    steps = next_steps([expr, plain, fk], ())
+    assert [(s.title, s.codes) for s in steps] == [
+        ("Create the index on public.t (lower(name))", ("WL02",)),
+        ("Create the index on public.t (name)", ("IX05", "WL02")),
+    ]
+
+
+def test_keys_declared_on_partitions_merge_into_the_partitioned_tables_index() -> None:
+    fix = "CREATE INDEX payment_rental_id_idx ON ONLY public.payment (rental_id);"
+    wl = _wl("WL02", "1", 300.0, table="payment", columns=("rental_id",), remediation=fix,
+             scanned=["public.payment_p1", "public.payment_p2"])
+    on_parts = [_ix05(f"payment_p{i}", ("rental_id",), f"CREATE INDEX CONCURRENTLY p{i} ON public.payment_p{i} "
+                      "(rental_id);") for i in (1, 2, 3)]
+    steps = next_steps([wl, *on_parts], ())
+    assert steps[0].title == "Create the index on public.payment (rental_id)" and steps[0].codes == ("IX05", "WL02")
+    assert "resolves IX05 x2, WL02" in steps[0].detail
+    # a partition the statement did not read keeps its own step
+    assert [s.code for s in steps[1:]] == ["IX05"] and steps[1].examples == ("public.payment_p3(rental_id) "
+                                                                            "[payment_p3_fkey]",)

@@ -123,6 +123,79 @@ def test_alter_table_during_the_sample_waits_under_a_second(mysql_server: MySqlS
     print(f"\nMariaDB ALTER TABLE during the sample of big: waited {waited * 1000:.0f} ms")
 
 
+def _scan_in_thread(dsn: str) -> tuple[threading.Thread, dict[str, Snapshot | BaseException]]:
+    result: dict[str, Snapshot | BaseException] = {}
+
+    def scan() -> None:
+        try:
+            # the per-table limit well above the sample's time on a loaded machine: only a yield ends it early
+            result["snap"] = collect(parse_dsn(dsn), CollectOptions(workload=False, sample_rows=1_000_000,
+                                                                    sample_table_timeout_s=60.0))
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            result["error"] = exc
+
+    thread = threading.Thread(target=scan, daemon=True)
+    thread.start()
+    return thread, result
+
+
+def test_ddl_on_the_table_being_sampled_makes_the_sample_yield(mysql_server: MySqlServer,  # noqa: F811
+                                                               safety_db: tuple[str, str]) -> None:
+    """An ALTER TABLE on the very table being read waits only until dbaudit sees it waiting for the metadata
+    lock and kills its own sample; the table is reported as not sampled, naming the session."""
+    db, dsn = safety_db
+    thread, result = _scan_in_thread(dsn)
+    _sampling_connection(mysql_server, db)
+    with mysql_server.connect(db) as conn, conn.cursor() as cur:
+        cur.execute("SET SESSION lock_wait_timeout = 20")
+        app_id = conn.thread_id()
+        started = time.perf_counter()
+        cur.execute("ALTER TABLE big ADD COLUMN during_sample int")
+        waited = time.perf_counter() - started
+        cur.execute("ALTER TABLE big DROP COLUMN during_sample")
+    thread.join(120)
+    snap = result.get("snap")
+    assert isinstance(snap, Snapshot), result
+    assert waited < 1.0, f"ALTER TABLE on the sampled table waited {waited:.2f} s"
+    big = next(t for t in snap.sampling.tables if t.table == "big")
+    assert big.rows == 0 and f"yielded to session {app_id}" in (big.skipped_reason or ""), big
+    print(f"\nMariaDB ALTER TABLE on the table being sampled: waited {waited * 1000:.0f} ms")
+
+
+def test_writes_on_the_table_being_sampled_do_not_make_it_yield(mysql_server: MySqlServer,  # noqa: F811
+                                                                safety_db: tuple[str, str]) -> None:
+    """The trap: an INSERT and a SELECT do not wait for the sample's shared metadata lock."""
+    db, dsn = safety_db
+    thread, result = _scan_in_thread(dsn)
+    _sampling_connection(mysql_server, db)
+    with mysql_server.connect(db) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO big VALUES (900001, 1, 'x', 1)")
+        cur.execute("SELECT COUNT(*) FROM big WHERE id < 10")
+        cur.execute("DELETE FROM big WHERE id = 900001")
+    thread.join(120)
+    snap = result.get("snap")
+    assert isinstance(snap, Snapshot), result
+    big = next(t for t in snap.sampling.tables if t.table == "big")
+    assert big.skipped_reason is None and big.rows >= 100_000, big
+
+
+def test_without_process_privilege_the_report_says_ddl_may_wait(mysql_server: MySqlServer,  # noqa: F811
+                                                                safety_db: tuple[str, str]) -> None:
+    db, _ = safety_db
+    user = f"noproc_{uuid.uuid4().hex[:6]}"
+    with mysql_server.connect() as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'")
+        cur.execute(f"GRANT SELECT ON `{db}`.* TO '{user}'@'%'")
+    try:
+        snap = collect(parse_dsn(mysql_server.dsn(db, user=user, password="pw")), CollectOptions(workload=False))
+    finally:
+        with mysql_server.connect() as conn, conn.cursor() as cur:
+            cur.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+    notes = [n.message for n in snap.notes if n.area == "sampling"]
+    assert any(f"GRANT PROCESS ON *.* TO '{user}'@'%'" in m for m in notes), notes
+    assert all(t.skipped_reason is None for t in snap.sampling.tables if t.table in ("a_small", "big"))
+
+
 # ------------------------------------------------------------------------------------------------------------
 # Every wait ends
 # ------------------------------------------------------------------------------------------------------------

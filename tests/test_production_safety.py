@@ -54,6 +54,9 @@ CREATE TABLE held3 (id int PRIMARY KEY, v int);
 ANALYZE;
 """
 
+# big read whole, with a per-table limit well above its time on a loaded machine: only a yield ends it early
+SAMPLE_BIG = CollectOptions(workload=False, sample_rows=1_000_000, sample_table_timeout_s=60.0)
+
 # what a scan may take on a busy 2-core machine beyond the bound under test: interpreter start, connection,
 # catalog, the report
 SLACK_S = 8.0
@@ -165,6 +168,60 @@ def test_alter_table_during_the_explains_waits_under_a_second(faults_db: Db) -> 
     held = [plans[q] for t, q in by_text.items() if "held" in t and t.startswith("SELECT")]
     assert len(held) == 3 and all(not p.explained and "locked" in (p.reason or "") for p in held)
     print(f"\nALTER TABLE during the EXPLAINs: waited {waited * 1000:.0f} ms")
+
+
+def test_alter_table_during_the_sample_waits_under_a_second(faults_db: Db) -> None:
+    """Each table is sampled in a transaction of its own: a_small, sampled first, is free to ALTER while the
+    sample of big (read whole: seconds) still runs."""
+    scan = ScanThread(faults_db.dsn, SAMPLE_BIG)
+    scan.start()
+    pid = _dbaudit_backend(faults_db.dsn, '%"public"."big"%')
+    waited = _timed(faults_db.dsn, "ALTER TABLE a_small ADD COLUMN during_sample int")
+    still_sampling = _still_running(faults_db.dsn, pid, '%"public"."big"%')
+    scan.join(120)
+    assert scan.error is None and scan.snap is not None, scan.error
+    assert waited < 1.0, f"ALTER TABLE waited {waited:.2f} s behind the scan's sampling"
+    assert still_sampling, "the sample of big ended before the ALTER"
+    sampled = {t.table: t for t in scan.snap.sampling.tables}
+    # big's sample is as large as the client-side bound allows (rows x columns): a BERNOULLI read of the whole table
+    assert sampled["a_small"].rows == 2000 and sampled["big"].rows >= 100_000 and sampled["big"].skipped_reason is None
+    print(f"\nALTER TABLE during the sample of big: waited {waited * 1000:.0f} ms")
+
+
+def test_ddl_on_the_table_being_sampled_makes_the_sample_yield(faults_db: Db) -> None:
+    """An ALTER TABLE on the very table being read waits only until dbaudit notices it and cancels its sample;
+    the table is then reported as not sampled, naming the session it yielded to."""
+    scan = ScanThread(faults_db.dsn, SAMPLE_BIG)
+    scan.start()
+    _dbaudit_backend(faults_db.dsn, '%"public"."big"%')
+    with psycopg.connect(faults_db.dsn, autocommit=True) as app:
+        app.execute("SET lock_timeout = '20s'")
+        app_pid = app.info.backend_pid
+        started = time.perf_counter()
+        app.execute("ALTER TABLE big ADD COLUMN during_sample int")
+        waited = time.perf_counter() - started
+        app.execute("ALTER TABLE big DROP COLUMN during_sample")
+    scan.join(120)
+    assert scan.error is None and scan.snap is not None, scan.error
+    assert waited < 1.0, f"ALTER TABLE on the sampled table waited {waited:.2f} s"
+    big = next(t for t in scan.snap.sampling.tables if t.table == "big")
+    assert big.rows == 0 and f"yielded to session {app_pid}" in (big.skipped_reason or ""), big
+    print(f"\nALTER TABLE on the table being sampled: waited {waited * 1000:.0f} ms")
+
+
+def test_writes_on_the_table_being_sampled_do_not_make_it_yield(faults_db: Db) -> None:
+    """The trap: an INSERT and a SELECT do not wait for the sample's AccessShareLock, so the sample ends."""
+    scan = ScanThread(faults_db.dsn, SAMPLE_BIG)
+    scan.start()
+    _dbaudit_backend(faults_db.dsn, '%"public"."big"%')
+    with psycopg.connect(faults_db.dsn) as app:
+        app.execute("INSERT INTO big VALUES (900001, 1, 'x', 1)")
+        app.execute("SELECT count(*) FROM big WHERE id < 10").fetchone()
+        app.rollback()
+    scan.join(120)
+    assert scan.error is None and scan.snap is not None, scan.error
+    big = next(t for t in scan.snap.sampling.tables if t.table == "big")
+    assert big.skipped_reason is None and big.rows >= 100_000, big
 
 
 # ------------------------------------------------------------------------------------------------------------

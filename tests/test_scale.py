@@ -69,6 +69,18 @@ def test_findings_name_the_right_objects(findings: list[Finding]) -> None:
     assert len(names) == len(set(names))
 
 
+def test_next_steps_group_thousands_of_findings_in_one_pass(findings: list[Finding]) -> None:
+    import time
+
+    from auditor.design import next_steps
+
+    started = time.perf_counter()
+    steps = next_steps(findings, ())
+    # 8,000+ IX05 proposals compared pairwise took 10 s; grouped per table, a fraction of a second
+    assert time.perf_counter() - started < 2.0
+    assert sum(1 for s in steps if s.code == "IX05") == 1
+
+
 def test_statement_kind_agrees_with_the_parse_tree(snapshot: Snapshot) -> None:
     texts = [s.query for s in snapshot.statements[:300]] + [
         "", "-- only a comment", "SELEC x", "EXPLAIN SELECT 1", "VALUES (1)", "(SELECT 1) UNION SELECT 2",

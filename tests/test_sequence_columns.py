@@ -12,7 +12,7 @@ from auditor.dsn import parse_dsn
 from auditor.engine import find_check, run_checks
 from auditor.model import Finding, Snapshot
 from tests.conftest import NewDb
-from tests.mysql_support import NewMySqlDb, mysql_new_db, mysql_server  # noqa: F401  (pytest fixtures)
+from tests.mysql_support import MySqlServer, mysql_server, new_db_on  # noqa: F401  (pytest fixture)
 
 PG_SCHEMA = """
 -- a serial column at 90 % of integer, an identity column at 80 %, one sequence shared by two tables (one of
@@ -54,11 +54,20 @@ def test_postgresql_sequence_findings_name_the_columns_they_feed(pg_new_db: NewD
     assert "up to the integer column credit_notes.doc_no" in shared.message and "it feeds" in shared.message
 
 
-def test_mysql_auto_increment_findings_name_the_column(mysql_new_db: NewMySqlDb) -> None:  # noqa: F811
-    dsn = mysql_new_db(MYSQL_SCHEMA)
+def test_mysql_auto_increment_findings_name_the_column(mysql_server: MySqlServer) -> None:  # noqa: F811
+    db, dsn = new_db_on(mysql_server, MYSQL_SCHEMA)
     snap = collect(parse_dsn(dsn), CollectOptions(sample=False, workload=False))
     (f,) = _ky04(snap)
     assert (f.object.type, f.object.schema, f.object.table, f.object.columns, f.object.sequence) == (
         "column", snap.database, "flags", ("id",), None)
     assert f.object.label() == f"{snap.database}.flags(id)"
     assert f.message.startswith(f"AUTO_INCREMENT of {snap.database}.flags.id has used")
+    # the counter's bound is its column's type, not a maximum of its own
+    assert f.message.endswith("up to the tinyint(4) column's maximum"), f.message
+    # the fix, run as printed, gives the counter room
+    assert f.remediation is not None
+    with mysql_server.connect(db) as conn, conn.cursor() as cur:
+        for statement in (line for line in f.remediation.splitlines() if not line.startswith("--")):
+            cur.execute(statement)
+    again = collect(parse_dsn(dsn), CollectOptions(sample=False, workload=False))
+    assert _ky04(again) == []

@@ -29,6 +29,8 @@ from auditor.connectors.guard import Clock, WaitExpired, Watchdog, keepalive, st
 from auditor.connectors.mysql import operations
 from auditor.connectors.mysql.maintenance import collect_maintenance
 from auditor.connectors.mysql.posture import collect_posture, mysql_login
+from auditor.connectors.mysql.yielding import MySqlLockYield
+from auditor.connectors.yielding import unavailable_note_text
 from auditor.dsn import Dsn, redact
 from auditor.errors import ConnectError, ScanInterrupted
 from auditor.model import (
@@ -530,13 +532,13 @@ def _collect(session: _Session, dsn: Dsn, options: CollectOptions, started: floa
         posture=posture,
         maintenance=maintenance,
     )
-    return _run_probes(session, snap, options, flavor, vnum, ps_on=ps_on,
+    return _run_probes(session, snap, options, flavor, vnum, dsn=dsn, ps_on=ps_on,
                        user=_text(server.get("current_user_name")) or None,
                        digest_lost=_opt_int(status.get("Performance_schema_digest_lost")), clock=clock)
 
 
 def _run_probes(session: _Session, snap: Snapshot, options: CollectOptions, flavor: str, vnum: int, *,
-                ps_on: bool, user: str | None, digest_lost: int | None, clock: Clock) -> Snapshot:
+                dsn: Dsn, ps_on: bool, user: str | None, digest_lost: int | None, clock: Clock) -> Snapshot:
     """The bounded live probes after the catalog's COMMIT, statement by statement (autocommit), so that the
     metadata lock a sample takes ends with it; they count their own round trips (not in ``queries_sent``).
 
@@ -553,7 +555,15 @@ def _run_probes(session: _Session, snap: Snapshot, options: CollectOptions, flav
             raise ScanInterrupted(f"the scan ran past --timeout {clock.timeout_s:g} s")
         bounded = replace(options, sample_budget_s=clock.cap(options.sample_budget_s, reserve=5.0),
                           sample_table_timeout_s=probe_limit_s(options.sample_table_timeout_s, options))
-        snap = replace(snap, sampling=sampling.probe(session, snap, bounded, flavor, vnum))
+        yielder = MySqlLockYield(lambda: _connect(dsn, options, clock), operations.account(user),
+                                 mariadb=flavor == "mariadb")
+        try:
+            snap = replace(snap, sampling=sampling.probe(session, snap, bounded, flavor, vnum, yielder))
+        finally:
+            yielder.close()
+        if yielder.unavailable is not None and options.sample:
+            snap = replace(snap, notes=(*snap.notes, Note(area="sampling",
+                                                          message=unavailable_note_text(yielder.unavailable))))
         missing.pop(0)
         if options.workload:
             if clock.expired():

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -34,6 +35,8 @@ import pymysql
 
 from auditor import progress
 from auditor.connectors import CollectOptions
+from auditor.connectors.mysql.yielding import kill_query
+from auditor.connectors.yielding import LockYield, Yielded
 from auditor.model import (
     Column,
     ColumnSample,
@@ -71,6 +74,7 @@ _INT_TYPES = ("tinyint", "smallint", "mediumint", "int", "integer", "bigint")
 
 class Session(Protocol):
     queries: int
+    conn: Any  # the PyMySQL connection: its thread id is what a yield cancels
 
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]: ...
 
@@ -89,16 +93,19 @@ def is_text_type(data_type: str) -> bool:
     return _base(data_type) in _TEXT_TYPES
 
 
-def probe(session: Session, snapshot: Snapshot, options: CollectOptions, flavor: str, vnum: int) -> Sampling:
+def probe(session: Session, snapshot: Snapshot, options: CollectOptions, flavor: str, vnum: int,
+          yielder: LockYield[Any] | None = None) -> Sampling:
     """The connector's entry point: sample the snapshot's tables, or record that sampling is off."""
     budget = SamplingBudget.from_options(options)
     if not options.sample:
         return Sampling(enabled=False, show_samples=False, rows_per_table=budget.rows_per_table, budget_s=0.0)
-    return sample_tables(session, snapshot, budget, flavor, vnum, options.statement_timeout_ms)
+    return sample_tables(session, snapshot, budget, flavor, vnum, options.statement_timeout_ms, yielder)
 
 
 def sample_tables(session: Session, snapshot: Snapshot, budget: SamplingBudget, flavor: str, vnum: int,
-                  session_timeout_ms: int) -> Sampling:
+                  session_timeout_ms: int, yielder: LockYield[Any] | None = None) -> Sampling:
+    """Sample each table; with a ``yielder``, a statement that another session's metadata lock request waits
+    for is killed and the table read no further (:mod:`auditor.connectors.yielding`)."""
     started = time.perf_counter()
     sent_before = session.queries
     candidates = sorted((t for t in snapshot.tables if t.kind == "table"), key=lambda t: (t.schema, t.name))
@@ -111,7 +118,7 @@ def sample_tables(session: Session, snapshot: Snapshot, budget: SamplingBudget, 
                 results.append(skipped_table(table, f"past the limit of {budget.max_tables} sampled tables"))
                 continue
             remaining = budget.budget_s - (time.perf_counter() - started)
-            results.append(_sample_one(session, snapshot, table, budget, remaining, flavor, mysql_bound))
+            results.append(_sample_one(session, snapshot, table, budget, remaining, flavor, mysql_bound, yielder))
     finally:
         if mysql_bound:
             session.run(f"SET SESSION max_execution_time = {int(session_timeout_ms)}")
@@ -131,8 +138,20 @@ def integer_pk(snapshot: Snapshot, table: Table) -> Column | None:
     return None
 
 
+def _watched(session: Session, yielder: LockYield[Any] | None, table: Table) -> AbstractContextManager[Yielded]:
+    """Watch the statements run inside for a session waiting behind their metadata lock on ``table``."""
+    if yielder is None:
+        return nullcontext(Yielded())
+    own = session.conn.thread_id()
+    return yielder.watching(own, table.schema, table.name, kill_query(own))
+
+
+def _why(exc: pymysql.err.MySQLError, yielded: Yielded, timeout_s: float) -> str:
+    return yielded.reason() if yielded.waiter is not None else _failure_reason(exc, timeout_s)
+
+
 def _sample_one(session: Session, snapshot: Snapshot, table: Table, budget: SamplingBudget, remaining: float,
-                flavor: str, mysql_bound: bool) -> TableSample:
+                flavor: str, mysql_bound: bool, yielder: LockYield[Any] | None = None) -> TableSample:
     started = time.perf_counter() - (budget.budget_s - remaining)  # when the whole probe started
     too_much = over_limits(table, budget, remaining)
     if too_much is not None:
@@ -154,45 +173,50 @@ def _sample_one(session: Session, snapshot: Snapshot, table: Table, budget: Samp
     pk = integer_pk(snapshot, table)
     est = table.estimated_rows
     t0 = time.perf_counter()
+    yielded = Yielded()
     try:
-        if mysql_bound:
-            session.run(f"SET SESSION max_execution_time = {int(timeout_s * 1000)}")
-        if pk is None or est is None or est <= n:
-            method = "full" if est is not None and est <= n else "first_rows"
-            sql = f"SELECT {select_list} FROM {target} LIMIT {n}"
-        else:
-            method = "pk_ranges"
-            key = mysql_ident(pk.name)
-            bounds = session.rows(_bounded(
-                f"SELECT '{PROBE_ALIAS}' AS {PROBE_ALIAS}, MIN({key}) AS lo, MAX({key}) AS hi FROM {target}",
-                flavor, timeout_s))
-            lo, hi = bounds[0]["lo"], bounds[0]["hi"]
-            if lo is None:
+        with _watched(session, yielder, table) as yielded:
+            if mysql_bound:
+                session.run(f"SET SESSION max_execution_time = {int(timeout_s * 1000)}")
+            if pk is None or est is None or est <= n:
+                method = "full" if est is not None and est <= n else "first_rows"
                 sql = f"SELECT {select_list} FROM {target} LIMIT {n}"
             else:
-                step = (int(hi) - int(lo) + 1) / RANGES
-                per = max(1, n // RANGES)
-                arms = [f"(SELECT {select_list} FROM {target} WHERE {key} >= {int(lo) + int(i * step)} "
-                        f"AND {key} < {int(lo) + int((i + 1) * step) if i < RANGES - 1 else int(hi) + 1} "
-                        f"ORDER BY {key} LIMIT {per})" for i in range(RANGES)]
-                sql = " UNION ALL ".join(arms)
-        rows = session.rows(_bounded(sql, flavor, timeout_s))
+                method = "pk_ranges"
+                key = mysql_ident(pk.name)
+                bounds = session.rows(_bounded(
+                    f"SELECT '{PROBE_ALIAS}' AS {PROBE_ALIAS}, MIN({key}) AS lo, MAX({key}) AS hi FROM {target}",
+                    flavor, timeout_s))
+                lo, hi = bounds[0]["lo"], bounds[0]["hi"]
+                if lo is None:
+                    sql = f"SELECT {select_list} FROM {target} LIMIT {n}"
+                else:
+                    step = (int(hi) - int(lo) + 1) / RANGES
+                    per = max(1, n // RANGES)
+                    arms = [f"(SELECT {select_list} FROM {target} WHERE {key} >= {int(lo) + int(i * step)} "
+                            f"AND {key} < {int(lo) + int((i + 1) * step) if i < RANGES - 1 else int(hi) + 1} "
+                            f"ORDER BY {key} LIMIT {per})" for i in range(RANGES)]
+                    sql = " UNION ALL ".join(arms)
+            rows = session.rows(_bounded(sql, flavor, timeout_s))
     except pymysql.err.MySQLError as exc:
         if not _recoverable(exc):
             raise
-        return skipped_table(table, _failure_reason(exc, timeout_s))
+        return skipped_table(table, _why(exc, yielded, timeout_s))
     samples = _column_samples(rows, columns, text_cols, budget)
-    joins = _fk_joins(session, snapshot, table, budget, started, flavor, mysql_bound) if rows else ()
+    joins = _fk_joins(session, snapshot, table, budget, started, flavor, mysql_bound, yielder) if rows else ()
     uniform = TableSample(schema=table.schema, table=table.name, rows=len(rows), method=method,
                           estimated_rows=est, columns=samples, unsampled_columns=unsampled, fk_joins=joins)
     candidates = group_candidates(table, uniform, snapshot.constraints_of(table.schema, table.name), n)
-    groups = _group_sample(session, table, columns, candidates, budget, started, flavor, mysql_bound) \
+    if any((j.skipped_reason or "").startswith("yielded") for j in joins):
+        candidates = []  # a session waits for the table: read it no further
+    groups = _group_sample(session, table, columns, candidates, budget, started, flavor, mysql_bound, yielder) \
         if candidates else None
     return replace(uniform, duration_s=round(time.perf_counter() - t0, 4), groups=groups)
 
 
 def _group_sample(session: Session, table: Table, columns: list[Column], candidates: list[tuple[str, ...]],
-                  budget: SamplingBudget, started: float, flavor: str, mysql_bound: bool) -> GroupSample:
+                  budget: SamplingBudget, started: float, flavor: str, mysql_bound: bool,
+                  yielder: LockYield[Any] | None = None) -> GroupSample:
     """Rows whose candidate determinant hashes into the first slices of the hash space (``CRC32(det) &
     (2^20 - 1) < k``, one flag per candidate): every row of each chosen value. One scan of the table under
     the per-table time bound, LIMIT the row budget (``rows_for``); only hashes come back."""
@@ -216,14 +240,16 @@ def _group_sample(session: Session, table: Table, columns: list[Column], candida
     sql = (f"SELECT {', '.join(exprs)} FROM {mysql_qualified(table.schema, table.name)} "
            f"WHERE {' OR '.join(flags)} LIMIT {limit}")
     t0 = time.perf_counter()
+    yielded = Yielded()
     try:
-        if mysql_bound:
-            session.run(f"SET SESSION max_execution_time = {int(timeout_s * 1000)}")
-        rows = session.rows(_bounded(sql, flavor, timeout_s))
+        with _watched(session, yielder, table) as yielded:
+            if mysql_bound:
+                session.run(f"SET SESSION max_execution_time = {int(timeout_s * 1000)}")
+            rows = session.rows(_bounded(sql, flavor, timeout_s))
     except pymysql.err.MySQLError as exc:
         if not _recoverable(exc):
             raise
-        return GroupSample(skipped_reason=_failure_reason(exc, timeout_s))
+        return GroupSample(skipped_reason=_why(exc, yielded, timeout_s))
     return group_sample([(c.name, c.data_type) for c in columns],
                         [[r[f"h{i}"] for r in rows] for i in range(len(columns))],
                         [(det, [r[f"s{j}"] for r in rows]) for j, det in enumerate(candidates)],
@@ -231,7 +257,7 @@ def _group_sample(session: Session, table: Table, columns: list[Column], candida
 
 
 def _fk_joins(session: Session, snapshot: Snapshot, table: Table, budget: SamplingBudget, started: float,
-              flavor: str, mysql_bound: bool) -> tuple[ForeignKeyJoin, ...]:
+              flavor: str, mysql_bound: bool, yielder: LockYield[Any] | None = None) -> tuple[ForeignKeyJoin, ...]:
     """The first ``rows_per_table`` rows of the table joined to the rows each foreign key references, with
     per pair of same-family columns the count of rows where ``MD5(child) = MD5(parent)``: counts only.
 
@@ -268,14 +294,18 @@ def _fk_joins(session: Session, snapshot: Snapshot, table: Table, budget: Sampli
         sql = (f"SELECT {', '.join(aggs)} FROM (SELECT {', '.join(mysql_ident(c) for c in child_cols)} "
                f"FROM {mysql_qualified(table.schema, table.name)} LIMIT {budget.rows_per_table}) AS c "
                f"JOIN {mysql_qualified(parent.schema, parent.name)} AS p ON {on}")
+        yielded = Yielded()
         try:
-            if mysql_bound:
-                session.run(f"SET SESSION max_execution_time = {int(timeout_s * 1000)}")
-            row = session.rows(_bounded(sql, flavor, timeout_s))[0]
+            with _watched(session, yielder, table) as yielded:
+                if mysql_bound:
+                    session.run(f"SET SESSION max_execution_time = {int(timeout_s * 1000)}")
+                row = session.rows(_bounded(sql, flavor, timeout_s))[0]
         except pymysql.err.MySQLError as exc:
             if not _recoverable(exc):
                 raise
-            out.append(replace(base, skipped_reason=_failure_reason(exc, timeout_s)))
+            out.append(replace(base, skipped_reason=_why(exc, yielded, timeout_s)))
+            if yielded.waiter is not None:
+                break  # a session waits for the table: read it no further
             continue
         matches = tuple(ParentMatch(column=k, parent_column=p, compared=int(row[f"c{i}"]), equal=int(row[f"e{i}"]))
                         for i, (k, p) in enumerate(pairs))

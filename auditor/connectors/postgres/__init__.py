@@ -29,8 +29,11 @@ from auditor.connectors.postgres.session import (
     RECOVERABLE,
     Session,
     SessionLimits,
+    connect,
     open_session,
 )
+from auditor.connectors.postgres.yielding import PgLockYield
+from auditor.connectors.yielding import unavailable_note_text
 from auditor.dsn import Dsn
 from auditor.errors import AuditError, ScanInterrupted
 from auditor.model import (
@@ -142,8 +145,16 @@ def _run_probes(session: Session, snap: Snapshot, options: CollectOptions, clock
     def sample(s: Snapshot) -> Snapshot:
         bounded = dataclasses.replace(options, sample_budget_s=clock.cap(options.sample_budget_s, reserve=5.0),
                                       sample_table_timeout_s=probe_limit_s(options.sample_table_timeout_s, options))
-        return dataclasses.replace(s, sampling=sampling.probe(session.conn, s.tables, bounded,
-                                                                    s.constraints, s.indexes))
+        yielder = PgLockYield(lambda: connect(session.dsn, limits_of(options, clock)))
+        try:
+            result = sampling.probe(session.conn, s.tables, bounded, s.constraints, s.indexes, yielder)
+        finally:
+            yielder.close()
+        s = dataclasses.replace(s, sampling=result)
+        if yielder.unavailable is not None:
+            note = Note(area="sampling", message=unavailable_note_text(yielder.unavailable))
+            s = dataclasses.replace(s, notes=(*s.notes, note))
+        return s
 
     def explain(s: Snapshot) -> Snapshot:
         bounded = workload.WorkloadOptions(

@@ -2,9 +2,11 @@
 
 ``sample_tables(conn, tables, budget)`` reads a bounded sample of each table and returns a
 :class:`~auditor.model.Sampling` for the snapshot; ``probe(conn, tables, options)`` is the connector's entry
-point. Bounds: rows per table, a statement_timeout per table (``SET LOCAL`` inside a savepoint, so a slow
-table is rolled back and skipped), a total time budget, a maximum number of tables, and size/width limits; a
-table that is not sampled is kept with its ``skipped_reason``.
+point. Bounds: rows per table, a statement_timeout per statement (``SET LOCAL`` inside the statement's own
+short transaction, so a slow table is rolled back and skipped and its lock ends with its statement), a total
+time budget, a maximum number of tables, and size/width limits; a table that is not sampled is kept with its
+``skipped_reason``. A statement that an application's lock request waits for is cancelled at once, and the
+table is read no further (yielding, :mod:`auditor.connectors.yielding`).
 
 How rows are chosen, by the table's estimated row count E and the row budget N:
 
@@ -41,6 +43,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +52,7 @@ from psycopg import sql as pgsql
 
 from auditor import progress
 from auditor.connectors import CollectOptions
+from auditor.connectors.yielding import LockYield, Yielded
 from auditor.model import (
     ColumnSample,
     Constraint,
@@ -107,6 +111,8 @@ class _Probe:
     by_key: dict[tuple[str, str], Table] = field(default_factory=dict)
     indexed: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # leading columns of usable indexes
     constraints: dict[tuple[str, str], list[Constraint]] = field(default_factory=dict)
+    yielder: LockYield[Any] | None = None
+    yielded: dict[tuple[str, str], str] = field(default_factory=dict)  # table -> why it is read no further
 
     def run(self, *statements: str | pgsql.Composable,
             params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
@@ -134,17 +140,61 @@ class _Probe:
     def remaining(self) -> float:
         return self.budget.budget_s - (time.perf_counter() - self.started)
 
+    def watching(self, table: Table) -> AbstractContextManager[Yielded]:
+        if self.yielder is None:
+            return nullcontext(Yielded())
+        conn = self.conn
+        return self.yielder.watching(conn.info.backend_pid, table.schema, table.name,
+                                     lambda _watcher: conn.cancel_safe(timeout=2.0))
+
+    def bounded(self, table: Table, select: pgsql.Composable, timeout_ms: int) -> list[tuple[Any, ...]]:
+        """One statement of the probe on ``table`` under its own timeout, watched for lock waiters; its rows.
+
+        Outside a caller's transaction (the connector's autocommit session) the statement runs in a
+        transaction of its own, so the lock it takes ends with it; inside one, under a savepoint (SET LOCAL is
+        then kept by RELEASE: :func:`sample_tables` restores the caller's statement_timeout at the end). A
+        failure raises :class:`_Failed` with the reason; once a statement on a table has yielded to a waiting
+        session, no further statement touches that table.
+        """
+        if table.key in self.yielded:
+            raise _Failed(self.yielded[table.key])
+        begin, end, undo = (("BEGIN READ ONLY", "COMMIT", ("ROLLBACK",)) if self.own_transaction else
+                            ("SAVEPOINT dbaudit_sample", "RELEASE SAVEPOINT dbaudit_sample",
+                             ("ROLLBACK TO SAVEPOINT dbaudit_sample", "RELEASE SAVEPOINT dbaudit_sample")))
+        yielded = Yielded()
+        try:
+            with self.watching(table) as yielded:
+                return self.run(begin, pgsql.SQL("SET LOCAL statement_timeout = {}").format(pgsql.Literal(timeout_ms)),
+                                select, end)
+        except psycopg.Error as exc:
+            if self.conn.closed or self.conn.broken:
+                raise
+            self.run(*undo)
+            if yielded.waiter is not None:
+                self.yielded[table.key] = yielded.reason()
+                raise _Failed(yielded.reason()) from None
+            raise _Failed(_failure_reason(exc, timeout_ms)) from None
+
+
+class _Failed(Exception):
+    """A probe statement failed or yielded; ``reason`` says why, for the report."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
 
 def sample_tables(conn: psycopg.Connection[Any], tables: Iterable[Table],
                   budget: SamplingBudget | None = None, constraints: Iterable[Constraint] = (),
-                  indexes: Iterable[Index] = ()) -> Sampling:
+                  indexes: Iterable[Index] = (), yielder: LockYield[Any] | None = None) -> Sampling:
     """Sample the given snapshot tables on ``conn`` (read-only; inside or outside a transaction).
 
     With the snapshot's ``constraints``, each sampled table's rows are also joined to the rows their foreign
-    keys reference (see :func:`_fk_joins`)."""
+    keys reference (see :func:`_fk_joins`). With a ``yielder``, a statement that another session's lock
+    request waits for is cancelled (see :mod:`auditor.connectors.yielding`)."""
     budget = budget or SamplingBudget()
     tables = list(tables)
-    probe = _Probe(conn, budget)
+    probe = _Probe(conn, budget, yielder=yielder)
     probe.by_key = {t.key: t for t in tables}
     for c in constraints:
         probe.constraints.setdefault((c.schema, c.table), []).append(c)
@@ -158,23 +208,22 @@ def sample_tables(conn: psycopg.Connection[Any], tables: Iterable[Table],
     candidates = sorted((t for t in tables if t.kind in SAMPLED_KINDS and not t.is_partition),
                         key=lambda t: (t.schema, t.name))
     results: list[TableSample] = []
-    if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-        probe.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        probe.own_transaction = True
-    try:
+    # Outside a transaction (the connector's autocommit session) each statement runs in a transaction of its
+    # own (_Probe.bounded), so the AccessShareLock it takes ends with it: an application's DDL on a table read
+    # earlier never queues behind the rest of the sampling. Inside a caller's transaction, savepoints.
+    probe.own_transaction = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    if not probe.own_transaction:
         probe.original_timeout = str(probe.run("SHOW statement_timeout")[0][0])
-        # privileges of the tables that will be sampled only: the rest are skipped by the limit anyway
-        readable = _readable_columns(probe, candidates[:budget.max_tables])
-        for i, table in enumerate(candidates):
-            progress.report("sampling", f"{table.schema}.{table.name}", i + 1, len(candidates))
-            if i >= budget.max_tables:
-                results.append(skipped_table(table, f"past the limit of {budget.max_tables} sampled tables"))
-                continue
-            results.append(_sample_one(probe, table, readable.get(table.key)))
+    # privileges of the tables that will be sampled only: the rest are skipped by the limit anyway
+    readable = _readable_columns(probe, candidates[:budget.max_tables])
+    for i, table in enumerate(candidates):
+        progress.report("sampling", f"{table.schema}.{table.name}", i + 1, len(candidates))
+        if i >= budget.max_tables:
+            results.append(skipped_table(table, f"past the limit of {budget.max_tables} sampled tables"))
+            continue
+        results.append(_sample_one(probe, table, readable.get(table.key)))
+    if not probe.own_transaction:
         probe.run(pgsql.SQL("SET LOCAL statement_timeout = {}").format(pgsql.Literal(probe.original_timeout)))
-    finally:
-        if probe.own_transaction and not conn.closed:
-            probe.run("COMMIT")
     return Sampling(
         enabled=True,
         show_samples=budget.show_samples,
@@ -257,14 +306,9 @@ def _sample_one(probe: _Probe, table: Table, readable: set[str] | None) -> Table
         sample_clause, pgsql.Literal(n))
     t0 = time.perf_counter()
     try:
-        rows = probe.run("SAVEPOINT dbaudit_sample",
-                         pgsql.SQL("SET LOCAL statement_timeout = {}").format(pgsql.Literal(timeout_ms)),
-                         select, "RELEASE SAVEPOINT dbaudit_sample")
-    except psycopg.Error as exc:
-        if probe.conn.closed or probe.conn.broken:
-            raise
-        probe.run("ROLLBACK TO SAVEPOINT dbaudit_sample", "RELEASE SAVEPOINT dbaudit_sample")
-        return skipped_table(table, _failure_reason(exc, timeout_ms))
+        rows = probe.bounded(table, select, timeout_ms)
+    except _Failed as failed:
+        return skipped_table(table, failed.reason)
     samples = _column_samples(rows, columns, text_cols, budget)
     joins = _fk_joins(probe, table, readable, sample_clause) if rows else ()
     uniform = TableSample(schema=table.schema, table=table.name, rows=len(rows), method=method, percent=percent,
@@ -309,14 +353,9 @@ def _group_sample(probe: _Probe, table: Table, columns: list[Any],
     timeout_ms = max(100, int(min(budget.table_timeout_s, remaining) * 1000))
     t0 = time.perf_counter()
     try:
-        rows = probe.run("SAVEPOINT dbaudit_sample",
-                         pgsql.SQL("SET LOCAL statement_timeout = {}").format(pgsql.Literal(timeout_ms)),
-                         select, "RELEASE SAVEPOINT dbaudit_sample")
-    except psycopg.Error as exc:
-        if probe.conn.closed or probe.conn.broken:
-            raise
-        probe.run("ROLLBACK TO SAVEPOINT dbaudit_sample", "RELEASE SAVEPOINT dbaudit_sample")
-        return GroupSample(skipped_reason=_failure_reason(exc, timeout_ms))
+        rows = probe.bounded(table, select, timeout_ms)
+    except _Failed as failed:
+        return GroupSample(skipped_reason=failed.reason)
     n = len(columns)
     return group_sample([(c.name, c.data_type) for c in columns], [[r[i] for r in rows] for i in range(n)],
                         [(det, [r[n + j] for r in rows]) for j, det in enumerate(candidates)],
@@ -356,13 +395,10 @@ def _group_sample_by_index(probe: _Probe, table: Table, columns: list[Any],
             n=pgsql.Literal(per))
         timeout_ms = max(100, int(min(budget.table_timeout_s, remaining) * 1000))
         try:
-            rows = probe.run("SAVEPOINT dbaudit_sample",
-                             pgsql.SQL("SET LOCAL statement_timeout = {}").format(pgsql.Literal(timeout_ms)),
-                             select, "RELEASE SAVEPOINT dbaudit_sample")
-        except psycopg.Error:
-            if probe.conn.closed or probe.conn.broken:
-                raise
-            probe.run("ROLLBACK TO SAVEPOINT dbaudit_sample", "RELEASE SAVEPOINT dbaudit_sample")
+            rows = probe.bounded(table, select, timeout_ms)
+        except _Failed:
+            if table.key in probe.yielded:
+                break
             continue
         for i in range(len(columns)):
             hashes[i].extend(r[i] for r in rows)
@@ -397,12 +433,13 @@ def _failure_reason(exc: psycopg.Error, timeout_ms: int) -> str:
 
 
 def probe(conn: psycopg.Connection[Any], tables: Iterable[Table], options: CollectOptions,
-          constraints: Iterable[Constraint] = (), indexes: Iterable[Index] = ()) -> Sampling:
+          constraints: Iterable[Constraint] = (), indexes: Iterable[Index] = (),
+          yielder: LockYield[Any] | None = None) -> Sampling:
     """The connector's entry point: sample the tables, or record that sampling is off."""
     budget = SamplingBudget.from_options(options)
     if not options.sample:
         return sampling_off(budget)
-    return sample_tables(conn, tables, budget, constraints, indexes)
+    return sample_tables(conn, tables, budget, constraints, indexes, yielder)
 
 
 def _fk_joins(probe: _Probe, table: Table, readable: set[str],
@@ -410,7 +447,8 @@ def _fk_joins(probe: _Probe, table: Table, readable: set[str],
     """Join a sample of the table's rows (drawn like the main sample) to the rows each foreign key references
     and count, per pair of same-family columns, the rows where child and parent agree.
 
-    One statement per foreign key, in its own savepoint under the per-table timeout; only counts come back.
+    One statement per foreign key, on its own (:meth:`_Probe.bounded`) under the per-table timeout; only counts
+    come back.
     The comparison is ``child::text = parent::text`` on the server: no value crosses the wire.
     """
     out: list[ForeignKeyJoin] = []
@@ -458,14 +496,9 @@ def _fk_join(probe: _Probe, table: Table, parent: Table, fk: Constraint, pairs: 
     timeout_ms = max(100, int(min(budget.table_timeout_s, remaining) * 1000))
     base = ForeignKeyJoin(constraint=fk.name, columns=fk.columns, ref_schema=parent.schema, ref_table=parent.name)
     try:
-        rows = probe.run("SAVEPOINT dbaudit_sample",
-                         pgsql.SQL("SET LOCAL statement_timeout = {}").format(pgsql.Literal(timeout_ms)),
-                         select, "RELEASE SAVEPOINT dbaudit_sample")
-    except psycopg.Error as exc:
-        if probe.conn.closed or probe.conn.broken:
-            raise
-        probe.run("ROLLBACK TO SAVEPOINT dbaudit_sample", "RELEASE SAVEPOINT dbaudit_sample")
-        return dataclasses.replace(base, skipped_reason=_failure_reason(exc, timeout_ms))
+        rows = probe.bounded(table, select, timeout_ms)
+    except _Failed as failed:
+        return dataclasses.replace(base, skipped_reason=failed.reason)
     row = rows[0]
     matches = tuple(ParentMatch(column=k, parent_column=p, compared=int(row[2 + 2 * i]), equal=int(row[3 + 2 * i]))
                     for i, (k, p) in enumerate(pairs))

@@ -45,6 +45,7 @@ from auditor.workload import (
     INDEX_SCANS,
     SEQ_SCANS,
     analyze_query,
+    explainable_text,
     is_large,
     is_own_statement,
     marked,
@@ -394,8 +395,9 @@ def _milliseconds(setting: str) -> int:
 def _explain_one(session: _Session, snapshot: Snapshot, stmt: Statement, params: int, n: int,
                  server_version_num: int, options: WorkloadOptions, hypopg: bool) -> PlanSummary:
     method = "generic_plan" if server_version_num >= 160000 else "prepare"
+    query = explainable_text(stmt.query)
     try:
-        plan = _plan(session, stmt.query, params, n, method)
+        plan = _plan(session, query, params, n, method)
     except psycopg.Error as exc:
         return PlanSummary(queryid=stmt.queryid, reason=_reason(exc), method=method)
     scans = tuple(_scans(plan))
@@ -410,9 +412,11 @@ def _explain_one(session: _Session, snapshot: Snapshot, stmt: Statement, params:
         if table is None or not is_large(snapshot, table, options.proposal_min_rows):
             continue
         proposal = propose_index(snapshot, stmt.query, table.schema, table.name)
-        if proposal is None or any((p.schema, p.table, p.columns) == (proposal.schema, proposal.table,
-                                                                       proposal.columns) for p in proposals):
+        if proposal is None or any((p.schema, p.table, p.columns, p.expression) == (
+                proposal.schema, proposal.table, proposal.columns, proposal.expression) for p in proposals):
             continue
+        if scan.scan_type in INDEX_SCANS and proposal.expression is not None:
+            continue  # an index scan already: an expression index is proposed only for a sequential scan
         if scan.scan_type in INDEX_SCANS:
             # an index scan is questioned only when the index leaves equality columns to a Filter; without
             # hypopg there is no second plan to compare with, so the proposal is not made at all
@@ -422,7 +426,7 @@ def _explain_one(session: _Session, snapshot: Snapshot, stmt: Statement, params:
         if hypopg:
             targets = [table] if table.kind == "partitioned" or not is_partition_tree(snapshot, table) \
                 else [m for m in members(snapshot, table) if m.kind != "partitioned"]
-            proposal = _verify(session, stmt.query, params, n, method, proposal, float(plan["Total Cost"]), targets)
+            proposal = _verify(session, query, params, n, method, proposal, float(plan["Total Cost"]), targets)
         proposals.append(proposal)
     return PlanSummary(queryid=stmt.queryid, explained=True, method=method, total_cost=float(plan["Total Cost"]),
                        plan_rows=float(plan["Plan Rows"]), scans=scans, proposals=tuple(proposals))
@@ -497,8 +501,8 @@ def _verify(session: _Session, query: str, params: int, n: int, method: str, pro
             try:
                 created: set[str] = set()
                 for target in targets:
-                    ddl = (f"CREATE INDEX ON {pg_qualified(target.schema, target.name)} "
-                           f"({pg_column_list(proposal.columns)})")
+                    keys = f"({proposal.expression})" if proposal.expression else pg_column_list(proposal.columns)
+                    ddl = f"CREATE INDEX ON {pg_qualified(target.schema, target.name)} ({keys})"
                     row = session.one("SELECT indexname FROM hypopg_create_index(%s)", (ddl,))
                     if row:
                         created.add(str(row[0]))
