@@ -23,6 +23,7 @@ from typing import Any
 from auditor.maintenance import Maintenance
 from auditor.operations import Activity
 from auditor.posture import Posture
+from auditor.replication import Replication
 
 SNAPSHOT_FORMAT_VERSION = 1
 _T = typing.TypeVar("_T")
@@ -101,6 +102,7 @@ class Table:
     parent: str | None = None  # "schema.table" of the partitioned parent, for partitions and inheritance children
     is_partition: bool = False
     engine: str | None = None  # storage engine (MySQL)
+    partitioned: bool = False  # MySQL/MariaDB: PARTITION BY (PostgreSQL's partitioned parents: kind "partitioned")
     columns: tuple[Column, ...] = ()
     stats: TableStats = field(default_factory=TableStats)
     policy_columns: tuple[str, ...] = ()  # columns row-level security policies read (PostgreSQL)
@@ -607,6 +609,8 @@ class Snapshot:
     run_history: RunHistory | None = None  # the previous runs' facts, attached by --history; None: no history
     # freeze ages, storage parameters, bloat estimates; None: not read (older snapshot)
     maintenance: Maintenance | None = None
+    # prepared transactions, replication slots, standbys, replica status; None: not read (older snapshot)
+    replication: Replication | None = None
     # catalog areas ("tables", "indexes", ...) whose query failed: the checks that read them are skipped
     unread_areas: tuple[str, ...] = ()
     # set when the collection ended early (the server stopped answering, the connection died, --timeout ran
@@ -738,6 +742,11 @@ class ObjectRef:
     function: str | None = None  # a function or procedure with its identity arguments ("f(integer)")
     rule: str | None = None  # a pg_hba.conf rule ("pg_hba.conf line 5")
     database: str | None = None
+    # operational objects (maintenance and replication checks)
+    pid: int | None = None  # a session (with ``role`` and ``database``)
+    gid: str | None = None  # a prepared transaction's global identifier
+    slot: str | None = None  # a replication slot
+    channel: str | None = None  # a replica's channel ("" the default one) or a standby's application name
 
     def label(self) -> str:
         """Short human form: schema.table(cols) / schema.index ..."""
@@ -745,6 +754,14 @@ class ObjectRef:
                         "database": self.database}
         if server_level.get(self.type):
             return str(server_level[self.type])
+        if self.type == "session" and self.pid is not None:
+            return f"{self.role or '?'} pid {self.pid}"
+        if self.type == "prepared_transaction" and self.gid is not None:
+            return f"prepared transaction {self.gid}"
+        if self.type == "replication_slot" and self.slot is not None:
+            return f"slot {self.slot}"
+        if self.type in ("replica", "standby"):
+            return f"{self.type} {self.channel}" if self.channel else self.type
         if self.type == "function" and self.function:
             return f"{self.schema}.{self.function}" if self.schema else self.function
         base = ".".join(p for p in (self.schema, self.table or self.domain) if p)

@@ -426,6 +426,56 @@ def attach_postgres(dsn: str) -> ExistingServer:
     return server
 
 
+REPLICATION_HBA = "host  replication all 127.0.0.1/32 trust\n"
+
+
+def start_standby(
+    primary: PostgresServer,
+    *,
+    slot: str | None = None,
+    settings: Mapping[str, str] | None = None,
+    start_timeout: float = 60.0,
+) -> PostgresServer:
+    """A streaming standby of a throwaway ``primary``: pg_basebackup -R, then started on a free port.
+
+    The primary must accept replication connections from 127.0.0.1 (start it with ``hba=HBA +
+    REPLICATION_HBA``). ``slot`` names a physical slot on the primary the standby streams from (it must
+    exist). ``settings`` are added to the standby's postgresql.conf (``hot_standby_feedback``, ...).
+    """
+    t0 = time.perf_counter()
+    user = _server_os_user()
+    base_dir = Path(tempfile.mkdtemp(prefix="dbaudit-pg-standby-"))
+    server = PostgresServer(bin_dir=primary.bin_dir, base_dir=base_dir, port=0)
+    atexit.register(server.stop)
+    try:
+        if user is not None:
+            os.chown(base_dir, user.uid, user.gid)
+        server.log_path.touch()
+        if user is not None:
+            os.chown(server.log_path, user.uid, user.gid)
+        backup = [str(primary.bin_dir / "pg_basebackup"), "-h", primary.host, "-p", str(primary.port),
+                  "-U", primary.superuser, "-D", str(server.data_dir), "-R", "-X", "stream", "--no-sync",
+                  "--checkpoint=fast"]
+        if slot is not None:
+            backup += ["-S", slot]
+        _run_as(user, backup, server.log_path)
+        if settings:
+            with (server.data_dir / "postgresql.conf").open("a") as fh:
+                fh.write("\n# dbaudit throwaway standby\n" + _format_settings(settings))
+        for attempt in range(4):
+            server.port = free_port()
+            if _launch(server, user, start_timeout):
+                break
+            if attempt == 3 or "could not" not in server.log_tail(40):
+                raise ThrowawayError(f"the standby did not start on port {server.port}:\n{server.log_tail()}")
+        server.version_num, server.has_hypopg = _probe(server.dsn())
+    except BaseException:
+        server.stop()
+        raise
+    server.start_seconds = time.perf_counter() - t0
+    return server
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """`python -m auditor.throwaway [auto|system|embedded] [--port N]`: start a server, print its DSN.
 

@@ -1,8 +1,21 @@
 """The check battery: one module per family. Importing this package registers every check."""
 
-from checks import growth, indexes, keys, normalization, security, settings, table_maintenance, workload
+from checks import (
+    capacity,
+    growth,
+    indexes,
+    keys,
+    normalization,
+    replication,
+    security,
+    settings,
+    table_maintenance,
+    transactions,
+    workload,
+)
 
-FAMILIES = (indexes, keys, normalization, workload, settings, security, table_maintenance, growth)
+FAMILIES = (indexes, keys, normalization, workload, settings, security, table_maintenance, transactions, replication,
+            capacity, growth)
 
-__all__ = ["FAMILIES", "growth", "indexes", "keys", "normalization", "security", "settings", "table_maintenance",
-           "workload"]
+__all__ = ["FAMILIES", "capacity", "growth", "indexes", "keys", "normalization", "replication", "security",
+           "settings", "table_maintenance", "transactions", "workload"]

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -21,6 +22,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run as a script from anywhere: make the project importable
 
 from auditor.audit import AuditSettings, run_audit  # noqa: E402
+from auditor.config import load_config  # noqa: E402
 from auditor.errors import AuditError  # noqa: E402
 from auditor.report import Report  # noqa: E402
 from auditor.throwaway import PostgresServer, ThrowawayError, start_postgres  # noqa: E402
@@ -29,6 +31,8 @@ from reports import render  # noqa: E402
 
 DBNAME = "blog"
 OUT = HERE.parent / "out"  # the design documents the demo ends with (gitignored)
+CONFIG = HERE / "dbaudit.toml"  # the demo's policy: time and size thresholds lowered for a small, young server
+ABANDONED_SLOT = "blog_old_replica"  # a replica decommissioned without dropping its slot
 
 # (code, names any of which the finding's object may carry). IX02 may name either index of the duplicate pair:
 # which one is kept depends on which the planner happened to scan.
@@ -57,6 +61,11 @@ PLANTED: list[tuple[str, frozenset[str]]] = [
     ("SC05", frozenset({"publish_post(p bigint)"})),
     # the demo's application logs in as the superuser postgres, as too many do
     ("SC04", frozenset({"postgres"})),
+    # operations: a session forgotten in its transaction (its role), a slot whose replica is gone, and the
+    # largest table without partitions (thresholds lowered by demo/dbaudit.toml)
+    ("MT04", frozenset({"postgres"})),
+    ("RP01", frozenset({ABANDONED_SLOT})),
+    ("CP02", frozenset({"comments"})),
 ]
 # What a throwaway server plants by itself (auditor/throwaway.py: no durability, loopback trusted): required on
 # the demo's own server; on another one (DBAUDIT_TEST_PG_DSN) these codes are not judged. A rule on PostgreSQL
@@ -113,7 +122,8 @@ def _object_names(finding: dict[str, object]) -> set[str]:
     obj = finding.get("object")
     if not isinstance(obj, dict):
         return set()
-    keys = ("index", "constraint", "sequence", "table", "query", "setting", "function", "rule", "role")
+    keys = ("index", "constraint", "sequence", "table", "query", "setting", "function", "rule", "role", "slot",
+            "gid", "channel")
     names = {str(obj[k]) for k in keys if obj.get(k)}
     if obj.get("type") == "schema" and obj.get("schema"):
         names.add(str(obj["schema"]))
@@ -128,7 +138,11 @@ def _matches(finding: dict[str, object], code: str, names: frozenset[str]) -> bo
 def _verify(report_json: str, own_server: bool = True) -> bool:
     planted = PLANTED + (SERVER_PLANTED if own_server else [])
     codes = AUDITED_CODES | (SERVER_CODES if own_server else set())
-    findings = [f for f in json.loads(report_json)["findings"] if f.get("code") in codes]
+    report = json.loads(report_json)
+    database = (report.get("target") or {}).get("database")
+    # sessions are the server's: one forgotten in another database (another test's) is not the demo's to judge
+    findings = [f for f in report["findings"] if f.get("code") in codes
+                and not (f.get("code") == "MT04" and (f.get("object") or {}).get("database") != database)]
     missing = [(code, names) for code, names in planted if not any(_matches(f, code, names) for f in findings)]
     unexpected = [f for f in findings if not any(_matches(f, code, names) for code, names in planted)]
     wrong = [f for f in findings for (code, name), severity in EXPECTED_SEVERITY.items()
@@ -156,8 +170,13 @@ def _write_documents(report: Report) -> list[Path]:
 
 
 def seed(dsn: str) -> None:
-    """Create the blog schema with its planted problems in the (empty) database at ``dsn``."""
+    """Create the blog schema with its planted problems in the (empty) database at ``dsn``.
+
+    The replication slot of a decommissioned replica is created first, so that it keeps the WAL the seed
+    writes; :func:`cleanup` drops it (a slot is the server's, not the database's).
+    """
     with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_create_physical_replication_slot(%s, true)", (ABANDONED_SLOT,))
         conn.execute((HERE / "seed.sql").read_text())
     _plant_invalid_index(dsn)
     # The seed's own foreign-key checks scanned indexes thousands of times: start the counters from zero
@@ -167,6 +186,31 @@ def seed(dsn: str) -> None:
         conn.execute("SELECT pg_stat_reset()")
         conn.execute("SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database "
                      "WHERE datname = current_database()), 0)")
+
+
+def cleanup(dsn: str) -> None:
+    """Drop what :func:`seed` planted outside the database (the replication slot)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s",
+                     (ABANDONED_SLOT,))
+
+
+@contextlib.contextmanager
+def forgotten_transaction(dsn: str, idle_s: float = 1.0) -> Iterator[None]:
+    """A session of the application left idle in its open transaction (an UPDATE never committed), idle at
+    least ``idle_s`` (demo/dbaudit.toml's max_idle_in_transaction_s) when the block starts."""
+    with psycopg.connect(dsn, application_name="blog-worker") as conn:
+        conn.execute("UPDATE users SET display_name = display_name WHERE id = 1")
+        since = time.monotonic()
+        yield_at = since + idle_s + 0.2
+        time.sleep(max(0.0, yield_at - time.monotonic()))
+        yield
+        conn.rollback()
+
+
+def audit_settings() -> AuditSettings:
+    """The settings of the demo's audit: the defaults, with demo/dbaudit.toml's lowered thresholds."""
+    return AuditSettings.from_config(load_config(str(CONFIG)))
 
 
 def drive(dsn: str) -> int:
@@ -201,8 +245,8 @@ def _second_scan(dbaudit: Path, dsn: str, store: str) -> bool:
           file=sys.stderr)
     print(f"demo: $ dbaudit scan {dsn} --history {store}   (the \"since\" block it leads with:)\n",
           file=sys.stderr, flush=True)
-    again = subprocess.run([str(dbaudit), "scan", dsn, "--no-color", "--history", store], capture_output=True,
-                           text=True)
+    again = subprocess.run([str(dbaudit), "scan", dsn, "--no-color", "--config", str(CONFIG), "--history", store],
+                           capture_output=True, text=True)
     if again.returncode not in (0, 1) or "\nSince " not in again.stdout:
         sys.stderr.write(again.stderr)
         print(f"demo: the second scan failed (exit {again.returncode})", file=sys.stderr)
@@ -244,23 +288,25 @@ def main() -> int:
         sent = drive(dsn)
         print(f"demo: workload of {sent} queries in {time.perf_counter() - t:.1f} s", file=sys.stderr)
 
-        store = str(Path(server.base_dir) / "history.db")  # the run store lives and goes with the server
-        print(f"demo: $ dbaudit scan {dsn} --history {store}\n", file=sys.stderr, flush=True)
-        text = subprocess.run([str(dbaudit), "scan", dsn, "--no-color", "--history", store], capture_output=True,
-                              text=True)
-        sys.stdout.write(text.stdout)
-        sys.stderr.write(text.stderr)
-        sys.stdout.flush()
-        if text.returncode not in (0, 1):
-            print(f"demo: dbaudit scan failed (exit {text.returncode})", file=sys.stderr)
-            return 2
-        # the same audit through the Python API (auditor.audit), rendered as JSON to verify it and as the
-        # design document: one more collection, however many formats
-        try:
-            report = run_audit(dsn, AuditSettings())
-        except AuditError as exc:
-            print(f"demo: run_audit failed: {exc}", file=sys.stderr)
-            return 2
+        with forgotten_transaction(dsn):
+            store = str(Path(server.base_dir) / "history.db")  # the run store lives and goes with the server
+            print(f"demo: $ dbaudit scan {dsn} --config {CONFIG.relative_to(HERE.parent)} --history {store}\n",
+                  file=sys.stderr, flush=True)
+            text = subprocess.run([str(dbaudit), "scan", dsn, "--no-color", "--config", str(CONFIG), "--history",
+                                   store], capture_output=True, text=True)
+            sys.stdout.write(text.stdout)
+            sys.stderr.write(text.stderr)
+            sys.stdout.flush()
+            if text.returncode not in (0, 1):
+                print(f"demo: dbaudit scan failed (exit {text.returncode})", file=sys.stderr)
+                return 2
+            # the same audit through the Python API (auditor.audit), rendered as JSON to verify it and as the
+            # design document: one more collection, however many formats
+            try:
+                report = run_audit(dsn, audit_settings())
+            except AuditError as exc:
+                print(f"demo: run_audit failed: {exc}", file=sys.stderr)
+                return 2
         ok = _verify(render(report, "json"))
         written = _write_documents(report)
         if not _second_scan(dbaudit, dsn, store):

@@ -25,6 +25,7 @@ FAMILY_TITLES = {
     "normalization": "Normalization",
     "workload": "Workload",
     "maintenance": "Maintenance",
+    "replication": "Replication",
     "capacity": "Capacity",
     "settings": "Settings",
     "security": "Security",

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from auditor import design, migration, scaling
+from auditor import design, health, migration, scaling
 from auditor.model import Finding, Severity, Snapshot
 from auditor.report import Report
 from auditor.scoring import Metric, penalties
@@ -230,6 +231,7 @@ def build_document(report: Report) -> Document:
     _queries(doc, report, snap)
     _scaling(doc, report, snap)
     growth_notes(doc, report)  # run history: CP03's projections, at the end of the scaling notes
+    _operations(doc, report, snap)
     _metrics(doc, report)
     _next_steps(doc, report)
     _migration(doc, report, snap)
@@ -264,6 +266,7 @@ def _summary(doc: Document, report: Report, snap: Snapshot, engine: str) -> None
             *((("Nothing audited", Strong(report.empty)),) if report.empty else ()),
             ("Findings", f"{_plural(report.count(Severity.ERROR), 'error')}, "
                          f"{_plural(report.count(Severity.WARNING), 'warning')}, {report.count(Severity.INFO)} info"),
+            ("Server health", _health_counts(report)),
             ("Quality metrics", f"{len(measured) - len(failed)} passed, {len(failed)} failed"
                                 + (f" ({', '.join(m.label for m in failed)})" if failed else "")
                                 + f", {len(unmeasured)} not measured"),
@@ -278,6 +281,17 @@ def _summary(doc: Document, report: Report, snap: Snapshot, engine: str) -> None
         (Para((severity_badge(r.severity) if r.severity else "", " ", Strong(r.title), f": {r.detail}")),)
         for r in risks
     ), ordered=True))
+
+
+def _health_counts(report: Report) -> str:
+    found = health.health_findings(report.findings)
+    if not found:
+        return "no maintenance, replication, settings, security or capacity finding (section 8)"
+    by: dict[str, int] = {}
+    for f in found:
+        by[f.category] = by.get(f.category, 0) + 1
+    return ", ".join(f"{family} {by[family]}" for family in health.HEALTH_FAMILIES if family in by) \
+        + " finding(s) (section 8)"
 
 
 def _er(doc: Document, snap: Snapshot) -> None:
@@ -537,6 +551,142 @@ def _scaling(doc: Document, report: Report, snap: Snapshot) -> None:
         doc.blocks.append(ListBlock(tuple(_sql_item(f) for f in seq)))
 
 
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment is not None else "never"
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _operations(doc: Document, report: Report, snap: Snapshot) -> None:
+    """Vacuum and analyze per table, transaction ID ages, sessions, replication, settings, security posture."""
+    doc.h(2, "8. Maintenance and operations", "operations")
+    found = health.health_findings(report.findings)
+    if found:
+        shown = found[:30]
+        doc.p(f"{_plural(len(found), 'server health finding')} (maintenance, replication, settings, security, "
+              "capacity)" + (f"; the first {len(shown)}:" if len(found) > len(shown) else ":"))
+        doc.blocks.append(Table(
+            headers=("Check", "Severity", "Object", "Finding"),
+            rows=tuple((f"{f.code} {f.check}", severity_badge(f.severity), Code(f.object.label()),
+                        _one_line(f.message, 200)) for f in shown),
+        ))
+    else:
+        doc.p("No maintenance, replication, settings, security or capacity finding.")
+
+    doc.h(3, "Vacuum and statistics", "operations-vacuum")
+    rows = health.vacuum_rows(snap)
+    if snap.engine == "postgresql" and rows:
+        with_age = any(r.xid_age is not None for r in rows)
+        headers = ("Table", "Live rows", "Dead rows", "Dead %", "Last vacuum", "Last analyze",
+                   "Changed since analyze") + (("XID age",) if with_age else ())
+        doc.blocks.append(Table(
+            headers=headers,
+            rows=tuple((Code(r.table.qualified), count(r.live), count(r.dead),
+                        "-" if r.dead_pct is None else f"{r.dead_pct:.1f} %",
+                        _when(r.last_vacuum) if r.stats_known else "-",
+                        _when(r.last_analyze) if r.stats_known else "-", count(r.modified_since_analyze))
+                       + ((count(r.xid_age),) if with_age else ()) for r in rows),
+            numeric=frozenset({1, 2, 3, 6} | ({7} if with_age else set())),
+            sort_keys=tuple((None, r.live, r.dead, r.dead_pct, None, None, r.modified_since_analyze)
+                            + ((r.xid_age,) if with_age else ()) for r in rows),
+        ))
+    elif rows:
+        doc.p("InnoDB purges old row versions by itself; its statistics are kept per table (see MT08 and MT11 "
+              "among the findings above).")
+    else:
+        doc.p("No table to show.")
+    ages = health.database_ages(snap)
+    freeze = (snap.settings.get("autovacuum_freeze_max_age") or "").strip()
+    if ages:
+        limit = f" (autovacuum_freeze_max_age {int(freeze):,})" if freeze.isdigit() else ""
+        doc.p(f"Transaction ID age per database{limit}:")
+        doc.blocks.append(Table(
+            headers=("Database", "XID age", "Multixact age"),
+            rows=tuple((Code(d.name), count(d.xid_age), count(d.mxid_age)) for d in ages[:10]),
+            numeric=frozenset({1, 2}),
+            sort_keys=tuple((None, d.xid_age, d.mxid_age) for d in ages[:10]),
+        ))
+    elif snap.engine == "postgresql":
+        doc.p("Transaction ID ages per database were not collected.")
+
+    doc.h(3, "Sessions", "operations-sessions")
+    sessions = health.session_summary(snap)
+    if sessions is None:
+        doc.p("The sessions were not read.")
+    else:
+        states = ", ".join(f"{n} {state}" for state, n in sessions.by_state) or "none"
+        parts = [f"{sessions.total} client session(s): {states}; {sessions.in_transaction} in a transaction",
+                 f", the oldest open for {_age(sessions.oldest_transaction_s)}"
+                 if sessions.oldest_transaction_s is not None else ""]
+        if sessions.prepared is not None:
+            parts.append(f"; {sessions.prepared} prepared transaction(s)")
+        if not sessions.complete:
+            parts.append(" (the audit role sees only part of them)")
+        doc.p("".join(parts) + ".")
+
+    doc.h(3, "Replication", "operations-replication")
+    _replication(doc, snap)
+
+    doc.h(3, "Settings that matter", "operations-settings")
+    settings = health.settings_that_matter(snap)
+    if settings:
+        doc.blocks.append(Table(headers=("Setting", "Value", "Source"),
+                                rows=tuple((Code(n), v, src or "-") for n, v, src in settings)))
+    else:
+        doc.p("The server settings were not read.")
+
+    doc.h(3, "Security posture", "operations-security")
+    facts = health.security_facts(snap)
+    if facts:
+        doc.blocks.append(Table(headers=("", ""), rows=tuple((k, v) for k, v in facts)))
+    else:
+        doc.p("The roles and authentication rules were not read.")
+
+
+def _replication(doc: Document, snap: Snapshot) -> None:
+    rep = snap.replication
+    if rep is None:
+        doc.p("Replication was not read.")
+        return
+    if snap.engine == "postgresql":
+        role = "a standby (in recovery)" if rep.in_recovery else "a primary"
+        doc.p(f"This server is {role}; {len(rep.standbys or ())} standby(s) stream from it, "
+              f"{len(rep.slots or ())} replication slot(s).")
+        if rep.slots:
+            doc.blocks.append(Table(
+                headers=("Slot", "Type", "Active", "WAL kept", "wal_status"),
+                rows=tuple((Code(s.name), s.slot_type, "yes" if s.active else "no", human_bytes(s.retained_bytes),
+                            s.wal_status or "-") for s in rep.slots),
+            ))
+        if rep.standbys:
+            doc.blocks.append(Table(
+                headers=("Standby", "Address", "State", "Replay lag", "WAL not replayed"),
+                rows=tuple((Code(s.application_name or str(s.pid)), s.client_addr or "-", s.state or "-",
+                            _age(s.replay_lag_s), human_bytes(s.replay_lag_bytes)) for s in rep.standbys),
+            ))
+        for r in rep.replicas or ():
+            doc.p(f"Replay: received up to {r.receive_lsn or '?'}, replayed up to {r.replay_lsn or '?'} "
+                  f"({human_bytes(r.receive_replay_bytes)} waiting), last replayed commit {_when(r.last_replay_at)}"
+                  + ("; replay is paused" if r.replay_paused else "") + ".")
+        return
+    if rep.replicas is None:
+        doc.p("The replica status was not readable.")
+    elif not rep.replicas:
+        doc.p("This server replicates from no source.")
+    else:
+        doc.blocks.append(Table(
+            headers=("Channel", "Source", "I/O thread", "SQL thread", "Seconds behind"),
+            rows=tuple((Code(r.channel or "(default)"), r.source or "-", r.io_running or "-", r.sql_running or "-",
+                        count(r.seconds_behind)) for r in rep.replicas),
+        ))
 def _growth(doc: Document, report: Report) -> None:
     doc.h(3, "Fastest-growing tables", "scaling-growth")
     history = getattr(report, "history", None)  # the run history, when this run was compared with a previous one
@@ -597,7 +747,7 @@ def _partitioning(doc: Document, report: Report, snap: Snapshot) -> None:
 
 
 def _metrics(doc: Document, report: Report) -> None:
-    doc.h(2, "8. Quality metrics", "metrics")
+    doc.h(2, "9. Quality metrics", "metrics")
     doc.blocks.append(Table(
         headers=("Metric", "Value", "Target", "Status", "How it was measured / why not"),
         rows=tuple((m.label, metric_value(m), m.target or "-", metric_status(m),
@@ -626,7 +776,7 @@ def _metrics(doc: Document, report: Report) -> None:
 
 
 def _next_steps(doc: Document, report: Report) -> None:
-    doc.h(2, "9. Next steps", "next")
+    doc.h(2, "10. Next steps", "next")
     workload_ms = design.workload_time_ms(report.snapshot)
     steps = design.next_steps(report.findings, report.metrics, report.skipped, workload_ms=workload_ms)
     if not steps:
@@ -649,7 +799,7 @@ def _next_steps(doc: Document, report: Report) -> None:
 
 
 def _migration(doc: Document, report: Report, snap: Snapshot) -> None:
-    doc.h(2, "10. Migration plan", "migration")
+    doc.h(2, "11. Migration plan", "migration")
     plan = migration.plan(snap, report.findings)
     mysql = plan.engine == "mysql"
     if not plan.steps:
@@ -713,7 +863,7 @@ def finding_table(f: Finding) -> str:
 
 
 def _all_findings(doc: Document, report: Report) -> None:
-    doc.h(2, "11. All findings", "findings")
+    doc.h(2, "12. All findings", "findings")
     if not report.findings:
         doc.p("No finding.")
         return

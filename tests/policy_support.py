@@ -28,6 +28,7 @@ from auditor.model import (
 )
 from auditor.operations import Activity, Backend
 from auditor.posture import CheckpointStats, DatabaseStats, HbaRule, Posture, SchemaPrivileges
+from auditor.replication import Replication
 from auditor.report import Report, Target
 from auditor.scoring import Metric, Score
 
@@ -99,6 +100,8 @@ def policy_snapshot(*, extra_unused: bool = False) -> Snapshot:
         # dbaudit's own session only: nothing for the session-based checks to find
         activity=Activity(backends=(Backend(pid=4242, user="app", database="shop", backend_type="client backend",
                                             client="remote", client_addr="10.0.0.9", ssl=True, is_self=True),)),
+        # a primary with nothing prepared, no slot and no standby: the transaction and replication checks run
+        replication=Replication(server_time=COLLECTED, prepared_xacts=(), slots=(), standbys=(), replicas=()),
     )
 
 

@@ -385,6 +385,10 @@ def test_query_count_does_not_grow_with_the_schema(pg_server: PgServer) -> None:
     assert len(snap_large.maintenance.freeze or ()) == 60
     assert len(snap_large.maintenance.databases or ()) >= 3
     assert snap_large.maintenance.table_bloat is not None and snap_large.maintenance.index_bloat is not None
+    # so do the transaction and replication areas (prepared transactions, slots, standbys, replay position)
+    for s in (snap_small, snap_large):
+        assert s.replication is not None and s.replication.server_time is not None
+        assert (s.replication.prepared_xacts, s.replication.slots, s.replication.standbys) == ((), (), ())
     assert snap_small.queries_sent == snap_large.queries_sent
     # what the server saw: the same number of statements, and at least one per round trip we counted
     assert server_small == server_large

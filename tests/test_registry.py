@@ -36,6 +36,7 @@ FAMILY_PREFIX = {
     "workload": "WL",
     "maintenance": "MT",
     "capacity": "CP",
+    "replication": "RP",
     "settings": "ST",
     "security": "SC",
 }

@@ -24,7 +24,7 @@ GOLDEN = Path(__file__).parent / "golden"
 SECTIONS = (
     "## 1. Executive summary", "### Key risks", "## 2. Entity-relationship diagram", "## 3. Table definitions",
     "## 4. Normalization analysis", "## 5. Indexing strategy", "## 6. Query optimization", "## 7. Scaling notes",
-    "## 8. Quality metrics", "## 9. Next steps",
+    "## 8. Maintenance and operations", "## 9. Quality metrics", "## 10. Next steps",
 )
 
 
@@ -54,7 +54,7 @@ def test_markdown_content() -> None:
     assert "CREATE INDEX CONCURRENTLY orders_status_created_at_idx ON public.orders (status, created_at);" in text
     assert "### Partitioning candidates" in text
     assert "| `public.orders` | 150,000,000 | 37.3 GB | 150,000,000 rows | `PARTITION BY RANGE (created_at)" in text
-    assert "## 10. Migration plan" in text and "### Phase 1. Expand: additive changes, online" in text
+    assert "## 11. Migration plan" in text and "### Phase 1. Expand: additive changes, online" in text
     # metrics: target, verdict and method or reason on every row
     assert re.search(r"\| Schema completeness \| 68\.9 % \| >= 95 % \| \*\*FAIL\*\* \| mean of", text)
     assert "| Tables with a comment | 20 % | no | 1/5 |" in text

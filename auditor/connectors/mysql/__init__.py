@@ -29,6 +29,7 @@ from auditor.connectors.guard import Clock, WaitExpired, Watchdog, keepalive, st
 from auditor.connectors.mysql import operations
 from auditor.connectors.mysql.maintenance import collect_maintenance
 from auditor.connectors.mysql.posture import collect_posture, mysql_login
+from auditor.connectors.mysql.replication import collect_replication
 from auditor.connectors.mysql.yielding import MySqlLockYield
 from auditor.connectors.yielding import unavailable_note_text
 from auditor.dsn import Dsn, redact
@@ -491,6 +492,8 @@ def _collect(session: _Session, dsn: Dsn, options: CollectOptions, started: floa
                                                                         _text(r["table_name"])) not in partial],
         lambda area: session.rows(load_sql(area)), flavor, vnum, settings,
         mysql_login(_text(server.get("current_user_name"))), notes)
+    replication = collect_replication(lambda area: session.rows(load_sql(area)), flavor, vnum, now_utc,
+                                      mysql_login(_text(server.get("current_user_name"))), notes)
     session.run("COMMIT")
     catalog_queries = session.queries
     catalog_seconds = round(time.monotonic() - started, 3)
@@ -531,6 +534,7 @@ def _collect(session: _Session, dsn: Dsn, options: CollectOptions, started: floa
         activity=activity,
         posture=posture,
         maintenance=maintenance,
+        replication=replication,
     )
     return _run_probes(session, snap, options, flavor, vnum, dsn=dsn, ps_on=ps_on,
                        user=_text(server.get("current_user_name")) or None,
@@ -783,6 +787,7 @@ def _build_tables(
             index_bytes=index if kind == "table" else None,
             comment=comment or None,
             engine=_text(r["engine"]) or None,
+            partitioned="partitioned" in _text(r["create_options"]).lower(),
             columns=tuple(columns.get((schema, name), ())),
         ))
         auto = auto_columns.get((schema, name))

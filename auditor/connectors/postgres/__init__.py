@@ -25,6 +25,7 @@ from auditor.connectors.guard import Clock, WaitExpired
 from auditor.connectors.postgres import operations
 from auditor.connectors.postgres.maintenance import collect_maintenance
 from auditor.connectors.postgres.posture import collect_posture
+from auditor.connectors.postgres.replication import collect_replication
 from auditor.connectors.postgres.session import (
     RECOVERABLE,
     Session,
@@ -266,6 +267,7 @@ class _Collector:
         posture = collect_posture(self._area, server, schemas, self.notes)
         maintenance = collect_maintenance(self._area, schemas, self.notes, self._probe_area,
                                           "pgstattuple" in (ext.get("installed") or {}), role)
+        replication = collect_replication(self._area, role, self.notes)
         capabilities = list(server.get("member_of") or [])
         if server.get("is_superuser"):
             capabilities.insert(0, "superuser")
@@ -291,6 +293,7 @@ class _Collector:
             activity=None if activity_rows is None else operations.activity(activity_rows, capabilities, role),
             posture=posture,
             maintenance=maintenance,
+            replication=replication,
             unread_areas=tuple(self.unread),
         )
 

@@ -1,0 +1,2 @@
+-- The replication channels this server replicates from (MySQL before 8.0.22), empty on a primary.
+SHOW SLAVE STATUS

@@ -1,0 +1,252 @@
+"""RP01, RP02 (and MT03's standby feedback, CP01, CP02) on a real primary with a real streaming standby.
+
+A throwaway primary and a standby made from it with pg_basebackup, streaming through the physical slot
+``replica1`` with hot_standby_feedback; an abandoned slot ``old_replica`` keeps WAL on the primary. Thresholds
+are lowered through the options; the test waits only for replication itself to happen (bounded polls), never
+for a threshold to be reached.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import psycopg
+import pytest
+
+from auditor.connectors import CollectOptions, collect
+from auditor.dsn import parse_dsn
+from auditor.engine import load_checks, run_checks
+from auditor.model import Finding, Snapshot
+from auditor.throwaway import HBA, REPLICATION_HBA, PostgresServer, start_postgres, start_standby
+from checks.capacity import PartitionCandidateOptions, ToastHeavyOptions
+from checks.replication import ReplicationLagOptions, SlotRetentionOptions
+from checks.transactions import XminHorizonOptions
+
+SPECS = load_checks()
+MIB = 1024**2
+
+
+@pytest.fixture(scope="module")
+def pair() -> Iterator[tuple[PostgresServer, PostgresServer]]:
+    primary = start_postgres("auto", hba=HBA + REPLICATION_HBA, settings={"max_wal_size": "'64MB'"})
+    standby: PostgresServer | None = None
+    try:
+        with primary.connect() as conn:
+            conn.execute("CREATE DATABASE shop")
+            conn.execute("SELECT pg_create_physical_replication_slot('replica1')")
+        with psycopg.connect(primary.dsn("shop"), autocommit=True) as conn:
+            conn.execute("CREATE TABLE events (id bigint PRIMARY KEY, tenant_id int NOT NULL, "
+                         "created_at timestamptz NOT NULL DEFAULT now(), body text)")
+            # TOAST-heavy: 400 rows of ~40 kB of incompressible text each
+            conn.execute("INSERT INTO events (id, tenant_id, body) SELECT g, g % 7, "
+                         "(SELECT string_agg(md5(g::text || '-' || i::text), '') FROM generate_series(1, 1250) i) "
+                         "FROM generate_series(1, 400) g")
+            conn.execute("CREATE TABLE tags (id int PRIMARY KEY, label text NOT NULL)")
+            conn.execute("INSERT INTO tags SELECT g, 'tag ' || g FROM generate_series(1, 500) g")
+            conn.execute("VACUUM ANALYZE")  # relpages of the tables and their TOAST
+        standby = start_standby(primary, slot="replica1", settings={
+            "hot_standby_feedback": "on", "wal_receiver_status_interval": "'1s'", "cluster_name": "'replica1'"})
+        _wait_until(lambda: _caught_up(primary), "the standby to catch up")
+        yield primary, standby
+    finally:
+        if standby is not None:
+            standby.stop()
+        primary.stop()
+
+
+def _wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _caught_up(primary: PostgresServer) -> bool:
+    with primary.connect() as conn:
+        row = conn.execute("SELECT count(*) FILTER (WHERE replay_lsn = pg_current_wal_lsn()), count(*) "
+                           "FROM pg_stat_replication").fetchone()
+    return row is not None and row[1] == 1 and row[0] == 1
+
+
+def _scan(srv: PostgresServer, codes: tuple[str, ...], options: dict[str, object] | None = None,
+          user: str | None = None) -> tuple[Snapshot, list[Finding], dict[str, str | None]]:
+    dsn = srv.dsn("shop")
+    if user is not None:
+        dsn = dsn.replace("postgres@", f"{user}@", 1)
+    snap = collect(parse_dsn(dsn), CollectOptions(sample=False, workload=False))
+    result = run_checks(snap, [SPECS[c] for c in codes], options)
+    return snap, list(result.findings), {s.code: s.enable for s in result.skipped}
+
+
+def _labels(findings: list[Finding]) -> set[tuple[str, str]]:
+    return {(f.code, f.object.label()) for f in findings}
+
+
+def _write_wal(primary: PostgresServer, rows: int = 60_000) -> None:
+    with psycopg.connect(primary.dsn("shop"), autocommit=True) as conn:
+        conn.execute(f"INSERT INTO tags SELECT g, repeat('x', 300) FROM generate_series(100000, {100000 + rows}) g")
+        conn.execute("DELETE FROM tags WHERE id >= 100000")
+
+
+def test_an_abandoned_slot_is_reported_and_the_live_one_is_not(pair: tuple[PostgresServer, PostgresServer]) -> None:
+    primary, _ = pair
+    with primary.connect() as conn:
+        conn.execute("SELECT pg_create_physical_replication_slot('old_replica', true)")
+    try:
+        _write_wal(primary)
+        _wait_until(lambda: _caught_up(primary), "the standby to catch up")
+        opts = {"RP01": SlotRetentionOptions(min_retained_bytes=16 * MIB)}
+        snap, findings, skipped = _scan(primary, ("RP01",), opts)
+        assert not skipped
+        assert _labels(findings) == {("RP01", "slot old_replica")}, [f.message for f in findings]
+        assert snap.replication is not None
+        slots = {s.name: s for s in snap.replication.slots or ()}
+        assert slots["replica1"].active and not slots["old_replica"].active
+        assert (slots["old_replica"].retained_bytes or 0) >= 16 * MIB
+        # the byte floor: a consumer briefly away is not a finding
+        _, quiet, _ = _scan(primary, ("RP01",))
+        assert quiet == []
+        # the printed fix, run
+        with primary.connect() as conn:
+            statement = findings[0].remediation.splitlines()[0].split("--")[0]  # type: ignore[union-attr]
+            conn.execute(statement)
+        _, after, _ = _scan(primary, ("RP01",), opts)
+        assert after == []
+    finally:
+        with primary.connect() as conn:
+            conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                         "WHERE slot_name = 'old_replica'")
+
+
+def test_replication_lag_on_both_sides_and_the_idle_guard(pair: tuple[PostgresServer, PostgresServer]) -> None:
+    primary, standby = pair
+    _wait_until(lambda: _caught_up(primary), "the standby to catch up")
+    tight = {"RP02": ReplicationLagOptions(max_lag_s=0, max_lag_bytes=1)}
+    # idle: everything received is replayed; neither side reports lag even with the tightest options (the
+    # primary may still write a running-transactions record now and then: quiet within a few seconds)
+    snap, _, skipped = _scan(standby, ("RP02",), tight)
+    assert not skipped and snap.replication is not None and snap.replication.in_recovery
+    _wait_until(lambda: _scan(standby, ("RP02",), tight)[1] == [], "the idle standby to report no lag", 15)
+    lenient_time = {"RP02": ReplicationLagOptions(max_lag_s=1e9, max_lag_bytes=1)}
+    _wait_until(lambda: _scan(primary, ("RP02",), lenient_time)[1] == [], "the idle primary to report no lag", 15)
+
+    with standby.connect() as conn:
+        conn.execute("SELECT pg_wal_replay_pause()")
+    try:
+        _write_wal(primary, 5_000)
+        with standby.connect() as conn:
+            _wait_until(lambda: bool(conn.execute(
+                "SELECT pg_last_wal_receive_lsn() > pg_last_wal_replay_lsn()").fetchone()[0]),  # type: ignore[index]
+                "WAL received but not replayed")
+        _, lag_standby, _ = _scan(standby, ("RP02",))
+        assert _labels(lag_standby) == {("RP02", "replica")}
+        assert "replay is paused" in lag_standby[0].message
+        assert lag_standby[0].remediation == "SELECT pg_wal_replay_resume();"
+        _wait_until(lambda: _replay_behind(primary), "pg_stat_replication to show the gap")
+        _, lag_primary, _ = _scan(primary, ("RP02",), {"RP02": ReplicationLagOptions(max_lag_s=1e9,
+                                                                                         max_lag_bytes=1)})
+        assert _labels(lag_primary) == {("RP02", "standby replica1")}
+        # the default byte floor (1 GiB) is far from a few MB of WAL: silent
+        _, default_primary, _ = _scan(primary, ("RP02",), {"RP02": ReplicationLagOptions(max_lag_s=1e9)})
+        assert default_primary == []
+    finally:
+        with standby.connect() as conn:
+            conn.execute("SELECT pg_wal_replay_resume()")
+    _wait_until(lambda: _caught_up(primary), "the standby to catch up")
+
+
+def _replay_behind(primary: PostgresServer) -> bool:
+    with primary.connect() as conn:
+        row = conn.execute("SELECT bool_or(replay_lsn < pg_current_wal_lsn()) FROM pg_stat_replication").fetchone()
+    return bool(row and row[0])
+
+
+def test_standby_feedback_holding_the_horizon_is_named(pair: tuple[PostgresServer, PostgresServer]) -> None:
+    primary, standby = pair
+    reader = psycopg.connect(standby.dsn("shop"))
+    reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+    reader.execute("SELECT count(*) FROM tags").fetchone()
+    try:
+        with psycopg.connect(primary.dsn("shop"), autocommit=True) as conn:
+            for _ in range(40):
+                conn.execute("SELECT txid_current()")
+
+        def slot_xmin_age() -> int:
+            with primary.connect() as conn:
+                row = conn.execute("SELECT coalesce(age(xmin), 0) FROM pg_replication_slots "
+                                   "WHERE slot_name = 'replica1'").fetchone()
+            return int(row[0]) if row else 0
+
+        _wait_until(lambda: slot_xmin_age() >= 40, "the standby's feedback to reach the slot")
+        _, findings, _ = _scan(primary, ("MT03",), {"MT03": XminHorizonOptions(max_xmin_age=40)})
+        assert _labels(findings) == {("MT03", "slot replica1")}
+        assert "hot_standby_feedback" in findings[0].message
+    finally:
+        reader.close()
+
+
+def test_capacity_checks_on_real_sizes(pair: tuple[PostgresServer, PostgresServer]) -> None:
+    primary, _ = pair
+    opts = {"CP01": ToastHeavyOptions(min_toast_bytes=4 * MIB),
+            "CP02": PartitionCandidateOptions(min_rows=400)}
+    snap, findings, _ = _scan(primary, ("CP01", "CP02"), opts)
+    events = snap.table("public", "events")
+    assert events is not None and (events.toast_bytes or 0) > 10 * (events.table_bytes or 1)
+    assert _labels(findings) == {("CP01", "public.events"), ("CP02", "public.events")}
+    cp02 = next(f for f in findings if f.code == "CP02")
+    assert cp02.details["partition_key"] == "created_at" and cp02.details["tenant_column"] == "tenant_id"
+    # tags has 500 rows but no time or tenant column: no key to propose, no finding; with default options
+    # nothing here is big enough
+    _, defaults, _ = _scan(primary, ("CP01", "CP02"))
+    assert defaults == []
+    # the printed CREATE TABLE ... PARTITION BY runs
+    with psycopg.connect(primary.dsn("shop"), autocommit=True) as conn:
+        conn.execute(cp02.remediation or "")
+        kind = conn.execute("SELECT relkind FROM pg_class WHERE relname = 'events_partitioned'").fetchone()
+        assert kind is not None and kind[0] == "p"
+        conn.execute("DROP TABLE events_partitioned")
+
+
+def test_least_privilege_roles_on_the_primary(pair: tuple[PostgresServer, PostgresServer]) -> None:
+    primary, _ = pair
+    with primary.connect() as conn:
+        conn.execute("CREATE ROLE rp_watcher LOGIN IN ROLE pg_monitor")
+        conn.execute("CREATE ROLE rp_plain LOGIN")
+    try:
+        codes = ("RP01", "RP02", "MT03", "MT05")
+        _, monitor, monitor_skips = _scan(primary, codes, user="rp_watcher")
+        assert monitor == [] and monitor_skips == {}
+        _, plain, plain_skips = _scan(primary, codes, user="rp_plain")
+        # the standby's positions are hidden from a role without pg_read_all_stats: RP02 skipped, with the grant
+        assert plain == [] and plain_skips == {"RP02": "GRANT pg_monitor TO rp_plain"}
+    finally:
+        with primary.connect() as conn:
+            conn.execute("DROP ROLE rp_watcher")
+            conn.execute("DROP ROLE rp_plain")
+
+
+def test_a_pg_monitor_role_gets_the_whole_report_without_a_false_finding(
+        pair: tuple[PostgresServer, PostgresServer]) -> None:
+    """Every check, as the superuser and as a pg_monitor-only role: the role's findings are the superuser's
+    minus what it may not read, and what it may not read is skipped with the GRANT that lifts it."""
+    primary, _ = pair
+    with primary.connect() as conn:
+        conn.execute("CREATE ROLE full_watcher LOGIN IN ROLE pg_monitor")
+    try:
+        codes = tuple(sorted(SPECS))
+        _, root_findings, root_skips = _scan(primary, codes)
+        _, findings, skips = _scan(primary, codes, user="full_watcher")
+        assert _labels(findings) <= _labels(root_findings), _labels(findings) - _labels(root_findings)
+        for code in set(skips) - set(root_skips):
+            assert skips[code], f"{code} skipped without the grant that enables it"
+        # the superuser-only areas: pg_hba_file_rules (SC01) and pg_authid (SC02's roles)
+        assert "SC01" in skips and "pg_hba_file_rules" in (skips["SC01"] or "")
+        # ST05 judges every role but the audit role itself: the superuser's scan names full_watcher
+        missing = _labels(root_findings) - _labels(findings) - {("ST05", "full_watcher")}
+        assert {code for code, _ in missing} <= set(skips), missing
+    finally:
+        with primary.connect() as conn:
+            conn.execute("DROP ROLE full_watcher")
