@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python bench/bench_percentiles.py
 	$(BIN)/python bench/bench_normalization.py
 	$(BIN)/python bench/bench_cost.py
+	$(BIN)/python bench/bench_history.py
 
 docs: install
 	@mkdir -p docs

@@ -1,8 +1,9 @@
 """The audit pipeline, and dbaudit's Python API: ``run_audit(source, settings) -> Report``.
 
 One function runs a whole audit: collect (or load) the snapshot → run the selected checks → apply the configured
-severities → suppress what the ignore rules cover → compare with (or record) the baseline. The command line, the
-demo and the tests call it; so can any Python program::
+severities → suppress what the ignore rules cover → record the run and compare it with the previous one (with a
+run store: ``history``) → compare with (or record) the baseline. The command line, the demo and the tests call it;
+so can any Python program::
 
     from auditor.audit import AuditSettings, run_audit
     from auditor.config import load_config
@@ -46,6 +47,8 @@ from auditor.engine import (
     select_checks,
 )
 from auditor.errors import AuditError, ExitCode, SnapshotFileError
+from auditor.history.model import HistoryOptions
+from auditor.history.store import RETENTION_DAYS, RunStore
 from auditor.model import SNAPSHOT_MAX_MB, Severity, Snapshot, SnapshotFieldError, snapshot_from_json
 from auditor.progress import Progress
 from auditor.report import Report, build_report
@@ -90,6 +93,12 @@ class AuditSettings:
     # called as each phase starts ("collect", "catalog", "explain", "sampling", "checks", ...) and for each step
     # of the long ones, with what is being done, the how-manieth of how many (auditor.progress)
     progress: Progress | None = field(default=None, compare=False)
+    history: str | None = None  # record the run in this store and compare it with the previous one
+    history_options: HistoryOptions = field(default_factory=HistoryOptions)
+    history_retention_days: float = RETENTION_DAYS  # fine-grained runs kept this long, then rolled up daily
+    history_in_audited_db: bool = False  # the user accepts a PostgreSQL store in the audited database itself
+    # exit 1 only for findings new since the previous recorded run, at or above this severity (needs history)
+    fail_on_new: str | None = None
 
     @classmethod
     def from_config(cls, config: Config, **overrides: Any) -> AuditSettings:
@@ -103,6 +112,8 @@ class AuditSettings:
             targets=config.targets,
             baseline=str(config.baseline) if config.baseline else None,
             fail_on=config.fail_on or "error",
+            history=config.history,
+            history_retention_days=config.history_retention_days or RETENTION_DAYS,
         )
         return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -124,14 +135,38 @@ def run_audit(source: Source, settings: AuditSettings | None = None) -> Report:
 def _run_audit(source: Source, settings: AuditSettings) -> Report:
     if settings.update_baseline and not settings.baseline:
         raise AuditError("--update-baseline needs --baseline FILE (or baseline = \"FILE\" in the config)")
+    if settings.fail_on_new and not settings.history:
+        raise AuditError("--fail-on-new needs --history STORE (or history = \"FILE\" in the config)")
     specs = settings.checks()
     # a missing or broken baseline fails before the collection, which can take minutes
     known = baselines.read_baseline(settings.baseline) if settings.baseline and not settings.update_baseline \
         else None
+    store = None
+    if settings.history:
+        # a store that cannot be opened fails before the collection, which can take minutes
+        from auditor.history import check_store_target, open_store
+
+        if not settings.history_in_audited_db and isinstance(source, str | None):
+            check_store_target(settings.history, source if source is not None else os.environ.get("DBAUDIT_DSN"))
+        store = open_store(settings.history)
+    try:
+        return _run(source, settings, specs, known, store)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _run(source: Source, settings: AuditSettings, specs: list[CheckSpec], known: baselines.Baseline | None,
+         store: RunStore | None) -> Report:
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     _phase(settings, "collect")
     snap = _snapshot_of(source, settings, specs)
+    if store is not None:
+        # the previous runs' facts, for the checks that judge over time (IX01's window, CP03's growth)
+        from auditor.history import attach_run_history
+
+        snap = attach_run_history(snap, store)
     _phase(settings, "checks")
     result = apply_severities(run_checks(snap, specs, settings.options), settings.severities)
     kept = suppress(result, settings.ignores)
@@ -142,6 +177,12 @@ def _run_audit(source: Source, settings: AuditSettings) -> Report:
     if settings.update_baseline and (report.partial or report.empty):
         # a baseline written from a partial or empty audit would accept, unseen, whatever the rest holds
         raise AuditError(f"not recording a baseline: {report.partial or report.empty}")
+    if store is not None:
+        # every finding the ignore rules kept, before the baseline narrows them to the new ones
+        from auditor.history import record_and_compare
+
+        _phase(settings, "history")
+        report = record_and_compare(report, store, settings.history_options, settings.history_retention_days)
     if settings.update_baseline and settings.baseline:
         # recording a baseline accepts today's findings; the report itself stays a plain one
         baselines.write_baseline(settings.baseline, report.findings, snap.database, started)
@@ -173,6 +214,13 @@ def verdict(report: Report, settings: AuditSettings) -> Verdict:
     warning = Verdict(ExitCode.OK, report.empty, "warning") if report.empty else Verdict(ExitCode.OK)
     if settings.update_baseline:
         return warning  # recording a baseline accepts today's findings
+    if settings.fail_on_new:
+        # only what appeared since the previous recorded run counts (none on a target's first run)
+        new = report.history.new_findings if report.history is not None else ()
+        threshold = Severity(settings.fail_on_new)
+        if any(f.severity.rank >= threshold.rank for f in new):
+            return dataclasses.replace(warning, exit_code=ExitCode.FINDINGS)
+        return warning
     if settings.fail_on != "never" and report.at_or_above(Severity(settings.fail_on)):
         return dataclasses.replace(warning, exit_code=ExitCode.FINDINGS)
     return warning

@@ -236,6 +236,22 @@ def main() -> None:
               help="Compare with the findings recorded in FILE: only new ones count for the exit code.")
 @click.option("--update-baseline", is_flag=True,
               help="Record this run's findings in the --baseline FILE (and exit 0).")
+@click.option("--history", "history_store", metavar="STORE",
+              help="Record the run in STORE (a SQLite file, created on first use) and report what changed since "
+                   "the previous run of the same target.")
+@click.option("--history-in-audited-db", is_flag=True,
+              help="Accept a postgresql:// --history store in the audited database itself (refused otherwise).")
+@click.option("--fail-on-new", type=click.Choice(FAIL_ON[:3]), default=None,
+              help="Exit 1 only for findings new since the previous recorded run, at or above this severity "
+                   "(needs --history; replaces --fail-on).")
+@click.option("--targets", "targets_file", metavar="INVENTORY",
+              help="Scan every database of INVENTORY (TOML [[target]] tables, or one DSN a line) and print a "
+                   "summary per target.")
+@click.option("--concurrency", type=Finite(1, 64, integer=True), default=4, show_default=True,
+              help="With --targets: scans running at once.")
+@click.option("--shard", metavar="I/N", help="With --targets: scan only this machine's share of the inventory.")
+@click.option("--output-dir", metavar="DIR",
+              help="With --targets: write each target's report (in --format) into DIR.")
 @click.option("--select", multiple=True, metavar="CHECKS",
               help="Run only these checks: codes, names, families, prefixes or globs (comma-separated).")
 @click.option("--ignore", multiple=True, metavar="CHECKS", help="Leave out these checks (same forms as --select).")
@@ -255,7 +271,9 @@ def main() -> None:
 @_connection_options
 @handle_errors
 def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | None, fail_on: str | None,
-         config_file: str | None, baseline_file: str | None, update_baseline: bool,
+         config_file: str | None, baseline_file: str | None, update_baseline: bool, history_store: str | None,
+         history_in_audited_db: bool, fail_on_new: str | None, targets_file: str | None, concurrency: int,
+         shard: str | None, output_dir: str | None,
          select: tuple[str, ...], ignore: tuple[str, ...], color: bool | None, limit: int | None,
          show_all: bool, verbose: bool, quiet: bool, allow_empty: bool, max_snapshot_mb: float,
          **conn_kwargs: Any) -> None:
@@ -302,7 +320,17 @@ def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | 
         collect=_collect_options(conn_kwargs),
         workload_off=conn_kwargs["no_workload"],
         allow_empty=allow_empty,
+        history=history_store,
+        history_in_audited_db=history_in_audited_db or None,
+        fail_on_new=fail_on_new,
     )
+    if targets_file:
+        if dsn or from_file:
+            raise AuditError("give either --targets INVENTORY or a DSN / --from FILE, not both")
+        _scan_fleet(targets_file, settings, fmt, concurrency, shard, output_dir)
+        return
+    if shard or output_dir:
+        raise AuditError(f"{'--shard' if shard else '--output-dir'} needs --targets INVENTORY")
     source = SnapshotFile(from_file, max_bytes=int(max_snapshot_mb * 1_000_000)) if from_file else dsn
     with TerminalProgress(quiet=quiet, verbose=verbose) as shown:
         report = run_audit(source, dataclasses.replace(settings, progress=shown))
@@ -316,6 +344,36 @@ def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | 
         _say(end.message, end.level)
     if end.exit_code != ExitCode.OK:
         sys.exit(int(end.exit_code))
+
+
+def _scan_fleet(inventory: str, settings: Any, fmt: str, concurrency: int, shard_text: str | None,
+                output_dir: str | None) -> None:
+    import re
+
+    from auditor.fleet import fleet_exit_code, load_inventory, parse_shard, scan_fleet, shard
+    from reports import render
+    from reports.history import render_fleet
+
+    targets = load_inventory(inventory)
+    if shard_text:
+        targets = shard(targets, *parse_shard(shard_text))
+    if output_dir and not Path(output_dir).is_dir():
+        raise AuditError(f"--output-dir {output_dir} is not a directory")
+    suffix = {"text": "txt", "json": "json", "markdown": "md", "html": "html", "sarif": "sarif", "junit": "xml"}
+
+    def done(result: Any) -> None:
+        state = "failed: " + (result.error or "") if result.report is None else f"score {result.report.score.label()}"
+        _say(f"{result.target.name}: {state} ({result.duration_s:.1f} s)", "info")
+        if output_dir and result.report is not None:
+            name = re.sub(r"[^A-Za-z0-9._-]+", "_", result.target.name).strip("_") or "target"
+            _write(render(result.report, fmt), str(Path(output_dir) / f"{name}.{suffix[fmt]}"))
+
+    results = scan_fleet(targets, settings, concurrency, on_done=done)
+    summary_format = "json" if fmt == "json" else "text"
+    _emit(render_fleet(results, summary_format), summary_format)
+    code = fleet_exit_code(results)
+    if code != ExitCode.OK:
+        sys.exit(int(code))
 
 
 @main.command()
@@ -368,6 +426,129 @@ def explain(check: str) -> None:
     if spec is None:
         raise AuditError(f"no check called {check!r}{_nearest_hint(check, all_checks())}")
     click.echo(render_explain(spec), nl=False)
+
+
+# ---- dbaudit history: the run store -------------------------------------------------------------------------
+
+
+def _store_options(func: F) -> F:
+    func = click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text",
+                        show_default=True)(func)
+    func = click.option("--config", "config_file", metavar="FILE",
+                        help="Read the store's location (history = ...) from FILE.")(func)
+    func = click.option("--store", metavar="STORE",
+                        help="The run store: a SQLite file or a postgresql:// URL (default: the config's history).")(
+        func)
+    return func
+
+
+def _open_history(store: str | None, config_file: str | None) -> Any:
+    from auditor.config import load_config
+    from auditor.history import open_store
+
+    location = store or load_config(config_file).history
+    if not location:
+        raise AuditError("no run store: give --store STORE (or history = \"FILE\" in the config)")
+    if "://" not in location and not Path(location).is_file():
+        raise AuditError(f"run store {location} does not exist (dbaudit scan --history {location} creates it)")
+    return open_store(location)
+
+
+def _emit(text: str, fmt: str) -> None:
+    from auditor.textsafe import json_safe
+
+    click.echo(json_safe(text) if fmt == "json" else terminal_safe(text, keep_newlines=True), nl=False)
+
+
+@main.group()
+def history() -> None:
+    """Browse and maintain the run store that `dbaudit scan --history STORE` records into."""
+
+
+@history.command(name="list")
+@click.option("--target", metavar="DSN", help="Only the runs of this target (as `list` prints it).")
+@_store_options
+@handle_errors
+def history_list(target: str | None, store: str | None, config_file: str | None, fmt: str) -> None:
+    """List the recorded runs, oldest first."""
+    from reports.history import render_runs
+
+    with _open_history(store, config_file) as runs_store:
+        runs = runs_store.runs(target)
+        _emit(render_runs(runs, runs_store.finding_counts(), fmt), fmt)
+
+
+@history.command(name="show")
+@click.argument("run_id", type=Finite(1, 2**62, integer=True), metavar="RUN")
+@_store_options
+@handle_errors
+def history_show(run_id: int, store: str | None, config_file: str | None, fmt: str) -> None:
+    """Show one recorded run: its score, metrics, findings and busiest statements."""
+    from reports.history import render_run
+
+    with _open_history(store, config_file) as runs_store:
+        run = runs_store.load_run(run_id)
+        if run is None:
+            raise AuditError(f"run {run_id} is not in the store {runs_store.location} (dbaudit history list)")
+        _emit(render_run(run, fmt), fmt)
+
+
+@history.command(name="diff")
+@click.argument("first", type=Finite(1, 2**62, integer=True), metavar="A")
+@click.argument("second", type=Finite(1, 2**62, integer=True), metavar="B")
+@_store_options
+@handle_errors
+def history_diff(first: int, second: int, store: str | None, config_file: str | None, fmt: str) -> None:
+    """What changed from run A to run B: findings, statements (interval figures), tables, resets."""
+    from auditor.history import diff_runs
+    from reports.history import render_diff
+
+    with _open_history(store, config_file) as runs_store:
+        _emit(render_diff(diff_runs(runs_store, first, second), fmt), fmt)
+
+
+@history.command(name="trend")
+@click.argument("metric")
+@click.option("--target", metavar="DSN", help="The target (needed when the store holds several).")
+@click.option("--days", type=Finite(0.01, 36_500), default=None, help="Only the last DAYS of runs.")
+@_store_options
+@handle_errors
+def history_trend(metric: str, target: str | None, days: float | None, store: str | None,
+                  config_file: str | None, fmt: str) -> None:
+    """A metric over the recorded runs: score, db_bytes, interval_p95_ms, findings, or a report metric (p95_ms,
+    index_coverage_pct, ...)."""
+    from auditor.history import one_target, trend
+    from reports.history import render_trend
+
+    with _open_history(store, config_file) as runs_store:
+        chosen = one_target(runs_store, target)
+        _emit(render_trend(trend(runs_store, metric, chosen, days), metric, chosen, fmt), fmt)
+
+
+@history.command(name="prune")
+@click.option("--keep-days", type=Finite(0, 36_500), default=None,
+              help="Roll runs older than this up daily (default: the config's history-retention-days, else 35).")
+@click.option("--drop-days", type=Finite(0, 36_500), default=None,
+              help="Delete runs older than this entirely (default: never).")
+@click.option("--target", metavar="DSN", help="Only the runs of this target.")
+@_store_options
+@handle_errors
+def history_prune(keep_days: float | None, drop_days: float | None, target: str | None, store: str | None,
+                  config_file: str | None, fmt: str) -> None:
+    """Apply the retention: old runs rolled up to one per day, the oldest deleted when asked."""
+    import json
+
+    from auditor.config import load_config
+    from auditor.history import RETENTION_DAYS
+
+    keep = keep_days if keep_days is not None else (load_config(config_file).history_retention_days
+                                                    or RETENTION_DAYS)
+    with _open_history(store, config_file) as runs_store:
+        result = runs_store.prune(keep, target=target, drop_days=drop_days)
+    if fmt == "json":
+        _emit(json.dumps({"rolled_up": result.rolled_up, "deleted": result.deleted}) + "\n", fmt)
+    else:
+        _emit(f"{result.rolled_up} runs rolled up daily, {result.deleted} deleted\n", fmt)
 
 
 if __name__ == "__main__":  # pragma: no cover

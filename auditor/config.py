@@ -54,7 +54,8 @@ TARGET_OPTIONS: Mapping[str, tuple[tuple[str, str], ...]] = {
     "cache_hit_min_blocks": (("ST08", "min_blocks"),),
 }
 
-TOP_LEVEL_KEYS = ("select", "ignore", "fail-on", "format", "severities", "checks", "targets", "baseline")
+TOP_LEVEL_KEYS = ("select", "ignore", "fail-on", "format", "severities", "checks", "targets", "baseline",
+                  "history", "history-retention-days")
 IGNORE_KEYS = ("check", "object", "reason")
 
 
@@ -103,6 +104,9 @@ class Config:
     targets: Targets | None = None  # None: the defaults of auditor.scoring
     ignores: tuple[IgnoreRule, ...] = ()
     baseline: Path | None = None  # relative to the config file's directory
+    # the run store (auditor.history): a file path relative to the config file's directory, or a URL as given
+    history: str | None = None
+    history_retention_days: float | None = None  # runs older than this are rolled up daily (default 35)
 
 
 def object_names(obj: ObjectRef) -> list[str]:
@@ -251,6 +255,22 @@ def parse_config(table: Mapping[str, Any], path: Path | None = None) -> Config:
             raise ConfigError(f"{where}: baseline must be a file name (a string), got {_type_name(value)}")
         baseline = (path.parent if path else Path.cwd()) / value
 
+    history: str | None = None
+    if "history" in table:
+        value = table["history"]
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{where}: history must be a file name or a postgresql:// URL (a string), got "
+                              f"{_type_name(value)}")
+        history = value if "://" in value else str((path.parent if path else Path.cwd()) / value)
+
+    retention: float | None = None
+    if "history-retention-days" in table:
+        value = table["history-retention-days"]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value <= 36_500:
+            raise ConfigError(f"{where}: history-retention-days must be a number of days from 1 to 36500, got "
+                              f"{value!r}")
+        retention = float(value)
+
     targets = _targets(table.get("targets"), where)
     return Config(
         path=path,
@@ -264,6 +284,8 @@ def parse_config(table: Mapping[str, Any], path: Path | None = None) -> Config:
         targets=targets,
         ignores=ignores,
         baseline=baseline,
+        history=history,
+        history_retention_days=retention,
     )
 
 

@@ -26,6 +26,7 @@ from auditor.posture import Posture
 from auditor.replication import Replication
 
 SNAPSHOT_FORMAT_VERSION = 1
+_T = typing.TypeVar("_T")
 
 
 class Severity(enum.StrEnum):
@@ -390,6 +391,21 @@ class Sampling:
 
 
 @dataclass(frozen=True)
+class UserCounters:
+    """One role's share of a pooled statement (PostgreSQL keeps a pg_stat_statements row per role): the
+    cumulative counters the run history turns into interval figures per (database, user, statement)."""
+
+    user: str
+    calls: int = 0
+    total_ms: float = 0.0
+    sumsq_ms: float = 0.0  # sum of squared execution times: calls * (stddev^2 + mean^2), for interval stddev
+    rows: int = 0
+    shared_blks_hit: int = 0
+    shared_blks_read: int = 0
+    stats_since: datetime | None = None  # PG17+: the latest start of these entries' counters (entry resets)
+
+
+@dataclass(frozen=True)
 class Statement:
     """One normalized statement of the recorded workload (pg_stat_statements rows of one queryid, pooled)."""
 
@@ -421,6 +437,8 @@ class Statement:
     no_index_calls: int | None = None  # SUM_NO_INDEX_USED: executions that scanned a table without an index
     # PostgreSQL: calls per role that ran it (pg_stat_statements keeps a row per role); empty when not known
     users: Mapping[str, int] = field(default_factory=dict)
+    # PostgreSQL: every counter per role (auditor.history's per-user deltas); empty when not known
+    by_user: tuple[UserCounters, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -506,6 +524,59 @@ class WorkloadInfo:
     plan_method: str | None = None  # how plans / index coverage were obtained, when not generic-plan EXPLAIN
 
 
+# ---- run history (auditor.history): facts from the previous runs of the same target --------------------------
+
+
+@dataclass(frozen=True)
+class IndexUsage:
+    """What the run store knows of an index's use: when it was first recorded, and the last run whose scan
+    counter had risen (this one included; a statistics reset is taken into account). None: never seen used."""
+
+    schema: str
+    table: str
+    index: str
+    first_seen: datetime
+    last_used: datetime | None
+
+
+@dataclass(frozen=True)
+class TableHistory:
+    schema: str
+    table: str
+    rows: tuple[int | None, ...] = ()  # at each run of RunHistory.times (None: not there, or no figure)
+    bytes: tuple[int | None, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunHistory:
+    """What the run store (``--history``) knows of this target's previous runs, for the checks that judge over
+    time (IX01's window, CP03's growth). Only complete runs count. The table figures are columns aligned with
+    ``times``: the window's runs, oldest first, this run last."""
+
+    runs: int = 0  # complete runs stored before this one
+    first_run_at: datetime | None = None
+    window_days: float = 0.0  # how far back the runs go
+    times: tuple[datetime, ...] = ()
+    resets: tuple[bool, ...] = ()  # the usage counters were reset between the run before and this one
+    indexes: tuple[IndexUsage, ...] = ()  # the indexes that enforce nothing
+    tables: tuple[TableHistory, ...] = ()
+    database_bytes: tuple[int | None, ...] = ()  # the database's size (sum of its tables) at each run
+
+    @cached_property
+    def _indexes(self) -> dict[tuple[str, str, str], IndexUsage]:
+        return {(i.schema, i.table, i.index): i for i in self.indexes}
+
+    @cached_property
+    def _tables(self) -> dict[tuple[str, str], TableHistory]:
+        return {(t.schema, t.table): t for t in self.tables}
+
+    def index(self, schema: str, table: str, name: str) -> IndexUsage | None:
+        return self._indexes.get((schema, table, name))
+
+    def table(self, schema: str, name: str) -> TableHistory | None:
+        return self._tables.get((schema, name))
+
+
 @dataclass(frozen=True)
 class Snapshot:
     engine: str  # "postgresql" or "mysql"
@@ -535,6 +606,7 @@ class Snapshot:
     sampling: Sampling | None = None  # None: no data sample was collected (see auditor.sampling)
     activity: Activity | None = None  # the server's sessions; None: not read (refused, or an older snapshot)
     posture: Posture | None = None  # settings, counters and security facts; None: not read (older snapshot)
+    run_history: RunHistory | None = None  # the previous runs' facts, attached by --history; None: no history
     # freeze ages, storage parameters, bloat estimates; None: not read (older snapshot)
     maintenance: Maintenance | None = None
     # prepared transactions, replication slots, standbys, replica status; None: not read (older snapshot)
@@ -1150,3 +1222,10 @@ def _no_constant(name: str) -> Any:
 
 # --from refuses files larger than this (--max-snapshot-mb): a 10,000-table snapshot is about 40 MB (compact)
 SNAPSHOT_MAX_MB = 512
+
+
+def from_jsonable(tp: type[_T], value: Any) -> _T:
+    """Rebuild a dataclass of this module from :func:`to_jsonable`'s form (SnapshotFieldError when it does not
+    fit): the run history keeps findings this way."""
+    built: _T = _builder(typing.cast(Any, tp))(value)
+    return built

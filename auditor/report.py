@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor import __version__
 from auditor.baseline import BaselineComparison
@@ -13,6 +13,9 @@ from auditor.dsn import redact
 from auditor.engine import RunResult
 from auditor.model import Finding, Note, Severity, Skipped, Snapshot
 from auditor.scoring import Metric, Score, Targets, audited_tables, compute_metrics, compute_score
+
+if TYPE_CHECKING:  # auditor.history imports this module
+    from auditor.history.model import HistoryComparison
 
 REPORT_FORMAT_VERSION = 1
 
@@ -52,6 +55,8 @@ class Report:
     # why this audit judged nothing (no table seen, no check run). The report is not graded, and the run
     # fails unless the user accepts it (--allow-empty)
     empty: str | None = None
+    # --history: this run against the previous recorded run of the same target (auditor.history)
+    history: HistoryComparison | None = None
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity == severity)

@@ -222,6 +222,16 @@ class PostgresServer:
     def log_tail(self, lines: int = 15) -> str:
         return tail(self.log_path, lines)
 
+    def restart(self, immediate: bool = False, timeout: float = 60.0) -> None:
+        """Stop the server and start it again on the same data and port: a clean ("fast") shutdown, or with
+        ``immediate`` a crash-like one (SIGQUIT: no checkpoint, statistics discarded, crash recovery at start)."""
+        proc, self._process = self._process, None
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGQUIT if immediate else signal.SIGINT)
+            proc.wait(timeout=timeout)
+        if not _launch(self, _server_os_user(), timeout):
+            raise ThrowawayError(f"postgres did not restart on port {self.port}:\n{self.log_tail()}")
+
     def __enter__(self) -> PostgresServer:
         return self
 
@@ -363,8 +373,9 @@ def _launch(server: PostgresServer, user: _OsUser | None, timeout: float) -> boo
             with psycopg.connect(server.dsn(), connect_timeout=2):
                 return True
         except psycopg.OperationalError as exc:
-            # "starting up" and "connection refused" are expected for a moment; anything else is real.
-            if not re.search(r"starting up|refused|could not receive|server closed|not yet accepting",
+            # "starting up" and "connection refused" are expected for a moment (and "in recovery mode" / "not yet
+            # accepting connections" after a crash-like restart); anything else is real.
+            if not re.search(r"starting up|refused|could not receive|server closed|recovery|not yet accepting",
                              str(exc), re.I):
                 raise ThrowawayError(f"cannot connect to the throwaway server: {exc}") from None
         time.sleep(0.05)

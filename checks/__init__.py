@@ -2,6 +2,7 @@
 
 from checks import (
     capacity,
+    growth,
     indexes,
     keys,
     normalization,
@@ -14,7 +15,7 @@ from checks import (
 )
 
 FAMILIES = (indexes, keys, normalization, workload, settings, security, table_maintenance, transactions, replication,
-            capacity)
+            capacity, growth)
 
-__all__ = ["FAMILIES", "capacity", "indexes", "keys", "normalization", "replication", "security", "settings",
-           "table_maintenance", "transactions", "workload"]
+__all__ = ["FAMILIES", "capacity", "growth", "indexes", "keys", "normalization", "replication", "security",
+           "settings", "table_maintenance", "transactions", "workload"]

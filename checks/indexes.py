@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from auditor import sqlquote
 from auditor.engine import NoOptions, check
@@ -125,10 +125,15 @@ class UnusedIndexOptions:
     min_table_scans: below that age, an index is reported (as info) only when the table's other indexes that
     enforce nothing were scanned at least this many times in the window (on MySQL/MariaDB: read at least this
     many rows), so the planner had its chances to use it.
+    history_days: with run history, the window judged: an index is unused when the stored runs of these last
+    days (30, the month pganalyze's and PgHero's unused-index advice asks for, month-end jobs included) show no
+    scan; the window must cover ``min_stats_age_days``.
     """
 
     min_stats_age_days: float = 7.0
     min_table_scans: int = 100
+    # with run history (--history): the days of stored runs an index must go unscanned across
+    history_days: float = 30.0
 
 
 @check(
@@ -200,7 +205,11 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
     mature = age is not None and age >= opts.min_stats_age_days * 86400
     window = _stats_window(snap)
     for ix in snap.indexes:
-        if ix.scans is None or ix.scans != 0:
+        stored = _history_window(snap, ix, opts)
+        if stored is not None:
+            if stored.used:
+                continue  # scanned within the stored window, whatever the counter says since a reset
+        elif ix.scans is None or ix.scans != 0:
             continue
         if ix.backs_constraint or ix.is_unique or not ix.is_valid or _on_partitioned_parent(snap, ix):
             continue
@@ -211,11 +220,18 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
         table = snap.table(ix.schema, ix.table)
         table_scans = _table_scans(snap, table, ix)
         severity: Severity | None = None
-        if not mature:
+        if stored is None and not mature:
             if table_scans is None or table_scans < opts.min_table_scans:
                 continue  # too little evidence that the planner ever had a reason to use the index
             severity = Severity.INFO
-        if snap.engine == "mysql":
+        history_details: dict[str, object] = {}
+        if stored is not None:
+            span = f"{stored.days:.0f} days" if stored.days >= 1.5 else f"{stored.days * 24:.0f} hours"
+            message = (f"{ix.qualified} on {ix.table} had no scans across the {span} of {stored.runs} recorded "
+                       f"runs since {_day(stored.since)} (run history)")
+            table_scans = None
+            history_details = {"history_days": round(stored.days, 2), "history_runs": stored.runs}
+        elif snap.engine == "mysql":
             message = f"{ix.qualified} on {ix.table} read no rows in {window}"
             if table_scans is not None:
                 message += f" while queries read {table_scans} rows of the table through its other indexes"
@@ -249,11 +265,39 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
                 "stats_age_s": round(age) if age is not None else None,
                 "stats_since": snap.stats_since.isoformat() if snap.stats_since else None,
                 "table_scans": table_scans,
+                **history_details,
                 **details,
             },
             remediation=remediation,
             severity=severity,
         )
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """IX01's judgement from the run history: the window it covers, and whether a run in it saw a scan."""
+
+    since: datetime
+    days: float
+    runs: int
+    used: bool
+
+
+def _history_window(snap: Snapshot, ix: Index, opts: UnusedIndexOptions) -> _Stored | None:
+    """The stored runs of the last ``history_days`` (run history) for this index, when they cover at least
+    ``min_stats_age_days``; None otherwise (then the counter since the reset decides)."""
+    history, now = snap.run_history, snap.collected_at
+    if history is None or now is None:
+        return None
+    usage = history.index(ix.schema, ix.table, ix.name)
+    if usage is None:
+        return None
+    start = max(usage.first_seen, now - timedelta(days=opts.history_days))
+    days = (now - start).total_seconds() / 86_400
+    if days < opts.min_stats_age_days:
+        return None
+    runs = sum(1 for t in history.times if t >= start)
+    return _Stored(start, days, runs, usage.last_used is not None and usage.last_used > start)
 
 
 def _table_scans(snap: Snapshot, table: Table | None, unused: Index) -> int | None:

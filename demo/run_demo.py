@@ -231,6 +231,34 @@ def verify(report_json: str, own_server: bool = True) -> bool:
     return _verify(report_json, own_server)
 
 
+# What the second scan finds changed: one planted problem fixed, one new, more traffic.
+CHANGE = """
+DROP INDEX comments_post_id_idx1;                               -- fixes IX02 duplicate-index
+CREATE TABLE coupons (code text NOT NULL, discount int NOT NULL); -- a new KY01 no-primary-key
+"""
+
+
+def _second_scan(dbaudit: Path, dsn: str, store: str) -> bool:
+    """A change and more traffic, then a second scan into the same run store: print its "since" block."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(CHANGE)
+    sent = drive(dsn)
+    print(f"\ndemo: changed the database ({' '.join(CHANGE.split())}) and sent {sent} more queries",
+          file=sys.stderr)
+    print(f"demo: $ dbaudit scan {dsn} --history {store}   (the \"since\" block it leads with:)\n",
+          file=sys.stderr, flush=True)
+    again = subprocess.run([str(dbaudit), "scan", dsn, "--no-color", "--config", str(CONFIG), "--history", store],
+                           capture_output=True, text=True)
+    if again.returncode not in (0, 1) or "\nSince " not in again.stdout:
+        sys.stderr.write(again.stderr)
+        print(f"demo: the second scan failed (exit {again.returncode})", file=sys.stderr)
+        return False
+    block = again.stdout[again.stdout.index("\nSince ") + 1:]
+    sys.stdout.write(block[:block.index("\n\n") + 1] if "\n\n" in block else block)
+    sys.stdout.flush()
+    return True
+
+
 def main() -> int:
     dbaudit = Path(sys.executable).parent / "dbaudit"
     if not dbaudit.exists():
@@ -263,10 +291,11 @@ def main() -> int:
         print(f"demo: workload of {sent} queries in {time.perf_counter() - t:.1f} s", file=sys.stderr)
 
         with forgotten_transaction(dsn):
-            print(f"demo: $ dbaudit scan {dsn} --config {CONFIG.relative_to(HERE.parent)}\n", file=sys.stderr,
-                  flush=True)
-            text = subprocess.run([str(dbaudit), "scan", dsn, "--no-color", "--config", str(CONFIG)],
-                                  capture_output=True, text=True)
+            store = str(Path(server.base_dir) / "history.db")  # the run store lives and goes with the server
+            print(f"demo: $ dbaudit scan {dsn} --config {CONFIG.relative_to(HERE.parent)} --history {store}\n",
+                  file=sys.stderr, flush=True)
+            text = subprocess.run([str(dbaudit), "scan", dsn, "--no-color", "--config", str(CONFIG), "--history",
+                                   store], capture_output=True, text=True)
             sys.stdout.write(text.stdout)
             sys.stderr.write(text.stderr)
             sys.stdout.flush()
@@ -282,6 +311,8 @@ def main() -> int:
                 return 2
         ok = _verify(render(report, "json"))
         written = _write_documents(report)
+        if not _second_scan(dbaudit, dsn, store):
+            return 2
     print(f"demo: done in {time.perf_counter() - t0:.1f} s (server stopped and removed)", file=sys.stderr)
     for path in written:
         print(f"demo: wrote {path}", file=sys.stderr)

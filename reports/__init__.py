@@ -45,8 +45,11 @@ def render(report: Report, fmt: str, *, color: bool = False, width: int | None =
 
 
 def _terminal_safe_report(report: Report) -> Report:
-    """The report with its strings escaped; of the snapshot, the text report shows the data sample only."""
-    safe = safe_copy(report, skip=frozenset({"snapshot"}))
+    """The report with its strings escaped; of the snapshot, the text report shows the data sample only; the
+    run history's lines are escaped as they are printed."""
+    # the run history's part is escaped line by line where it is printed (reports.history.since_lines): it
+    # can hold thousands of tables and statements, of which the text report shows a few
+    safe = safe_copy(report, skip=frozenset({"snapshot", "history"}))
     snap = report.snapshot
     if snap is not None and snap.sampling is not None:
         sampling = safe_copy(snap.sampling)

@@ -93,6 +93,20 @@ class Chart:
 
 
 @dataclass(frozen=True)
+class LineChart:
+    """A value over time (the run history's trends): points of (date label, value or None, value as printed)."""
+
+    title: str
+    points: tuple[tuple[str, float | None, str], ...]
+    unit: str = ""  # "bytes" prints the axis as sizes, else the number and this unit
+
+    def axis(self, value: float) -> str:
+        if self.unit == "bytes":
+            return human_bytes(int(value))
+        return f"{value:.4g} {self.unit}".strip()
+
+
+@dataclass(frozen=True)
 class ErDiagram:
     """The entity-relationship diagram: Mermaid source in markdown, an SVG drawn at report time in HTML."""
 
@@ -117,7 +131,7 @@ class FindingList:
     items: tuple[FindingItem, ...]
 
 
-Block = Heading | Para | Table | CodeBlock | ListBlock | Chart | ErDiagram | FindingList
+Block = Heading | Para | Table | CodeBlock | ListBlock | Chart | ErDiagram | FindingList | LineChart
 
 
 @dataclass
@@ -195,6 +209,8 @@ def _one_line(text: str, limit: int = 0) -> str:
 
 
 def build_document(report: Report) -> Document:
+    from reports.history_doc import growth_notes, since_section
+
     snap = report.snapshot or Snapshot(engine=report.target.engine, server_version=report.target.server_version,
                                        database=report.target.database)
     target = report.target
@@ -207,12 +223,14 @@ def build_document(report: Report) -> Document:
         f"{iso_utc(report.started_at)}: {engine} {target.server_version}, {target.dsn or '(unknown DSN)'}",
     )
     _summary(doc, report, snap, engine)
+    since_section(doc, report)  # run history (--history): what changed since the previous run, and the trends
     _er(doc, snap)
     _tables(doc, snap)
     _normalization(doc, report)
     _indexing(doc, report, snap)
     _queries(doc, report, snap)
     _scaling(doc, report, snap)
+    growth_notes(doc, report)  # run history: CP03's projections, at the end of the scaling notes
     _operations(doc, report, snap)
     _metrics(doc, report)
     _next_steps(doc, report)

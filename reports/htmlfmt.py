@@ -27,6 +27,7 @@ from reports.document import (
     FindingList,
     Heading,
     Inline,
+    LineChart,
     ListBlock,
     Para,
     Strong,
@@ -199,6 +200,10 @@ def _block(block: Block) -> str:
         return f"<{tag}>{items}</{tag}>"
     if isinstance(block, Chart):
         return _chart(block)
+    if isinstance(block, LineChart):
+        from reports.svgcharts import line_chart
+
+        return line_chart(block)
     if isinstance(block, ErDiagram):
         return _er_diagram(block)
     if isinstance(block, FindingList):

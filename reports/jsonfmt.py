@@ -101,4 +101,10 @@ def report_dict(report: Report) -> dict[str, Any]:
 
 
 def render_json(report: Report) -> str:
-    return json.dumps(report_dict(report), indent=2, ensure_ascii=False, default=str) + "\n"
+    doc = report_dict(report)
+    if report.history is not None:
+        # --history: what changed since the previous recorded run (reports.history has the contract)
+        from reports.history import history_dict
+
+        doc["history"] = history_dict(report.history)
+    return json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"

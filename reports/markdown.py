@@ -21,6 +21,7 @@ from reports.document import (
     FindingList,
     Heading,
     Inline,
+    LineChart,
     ListBlock,
     Para,
     Strong,
@@ -108,7 +109,7 @@ def _block(block: Block, indent: str = "") -> list[str]:
                     prefix = marker if k == 0 and j == 0 else pad
                     lines.append(prefix + line if line else "")
         return lines
-    if isinstance(block, Chart):
+    if isinstance(block, Chart | LineChart):
         return []  # the figures are in the tables beside it; charts are drawn in the HTML report
     if isinstance(block, ErDiagram):
         return _fence(mermaid_er(block.model), "mermaid")  # GitHub and GitLab draw it

@@ -25,6 +25,7 @@ from auditor.report import Report
 from auditor.sampling import describe_skips, skipped_tables
 from auditor.scoring import Metric
 from auditor.textsafe import terminal_safe
+from reports.history import since_lines
 from reports.jsonfmt import iso_utc
 
 WIDTH = 100  # when the CLI knows no terminal width (a file, a pipe without COLUMNS)
@@ -421,6 +422,7 @@ def render_text(report: Report, color: bool = False, *, width: int = WIDTH, limi
     the methodology notes with ``verbose``."""
     layout = _Layout(_Painter(color), max(width, MIN_WIDTH), limit, verbose)
     lines = _header(report, layout)
+    lines.extend(since_lines(report))  # --history: what changed since the previous run, first
     lines.extend(_findings(report.findings, layout))
     lines.extend(_heading("Summary", layout.paint))
     lines.extend(_counts(report))

@@ -90,9 +90,10 @@ def test_sarif_from_the_cli_validates(
     data = json.loads(result.stdout)
     assert_valid(validator, data)
     run = data["runs"][0]
-    # 4 WL + 3 NF checks skipped, and the MySQL-only checks, not applicable to this PostgreSQL snapshot
+    # 4 WL + 3 NF checks skipped, the MySQL-only checks, not applicable to this PostgreSQL snapshot, and CP03,
+    # which needs the run history (--history)
     mysql_only = sum(1 for s in all_checks() if "postgresql" not in s.engines)
-    assert len(run["invocations"][0]["toolExecutionNotifications"]) == 7 + mysql_only
+    assert len(run["invocations"][0]["toolExecutionNotifications"]) == 7 + mysql_only + 1
     assert [r.get("suppressions", [{}])[0].get("justification") for r in run["results"]].count("archive") == 1
     assert run["properties"]["baseline"]["unchanged"] == 4
 
@@ -115,7 +116,8 @@ def test_rules_come_from_the_registry() -> None:
         assert rule["fullDescription"]["text"] == " ".join(sections["What it does"].split())
         for title in ("What it does", "Why is this bad?", "Example", "Fix"):
             assert f"## {title}\n\n{sections[title]}" in rule["help"]["markdown"]
-    assert rules["IX01"]["properties"]["options"] == {"min_stats_age_days": 7.0, "min_table_scans": 100}
+    assert rules["IX01"]["properties"]["options"] == {"min_stats_age_days": 7.0, "min_table_scans": 100,
+                                                      "history_days": 30.0}
     for result in data["runs"][0]["results"]:
         assert data["runs"][0]["tool"]["driver"]["rules"][result["ruleIndex"]]["id"] == result["ruleId"]
 

@@ -28,7 +28,16 @@ from psycopg import errors as pgerrors
 from psycopg.rows import tuple_row
 
 from auditor import progress
-from auditor.model import IndexProposal, PlanScan, PlanSummary, Snapshot, Statement, Table, WorkloadInfo
+from auditor.model import (
+    IndexProposal,
+    PlanScan,
+    PlanSummary,
+    Snapshot,
+    Statement,
+    Table,
+    UserCounters,
+    WorkloadInfo,
+)
 from auditor.relations import is_partition_tree, members
 from auditor.sqlquote import pg_column_list, pg_qualified
 from auditor.workload import (
@@ -167,6 +176,8 @@ def _probe(session: _Session, snapshot: Snapshot, options: WorkloadOptions,
         name = next((n for n in names if n in present), None)
         select.append(f"s.{name}" if name else "NULL")
     select.append("pg_catalog.pg_get_userbyid(s.userid)::text")  # the role: SC04 weighs who runs what
+    # 1.11 / PG17: when the entry's counters started (the run history detects an entry's own reset by it)
+    select.append("s.stats_since" if "stats_since" in present else "NULL")
     try:
         with session.savepoint():
             raw = session.rows(
@@ -270,9 +281,22 @@ def pool_rows(raw: Sequence[Sequence[Any]]) -> tuple[tuple[Statement, ...], dict
         variance = max(0.0, second / calls - mean**2) if calls else 0.0
         read_times = [float(r[11]) for r in rows if r[11] is not None]
         users: dict[str, int] = {}
+        per_user: dict[str, list[float]] = {}
+        since: dict[str, Any] = {}  # the latest start of the user's entries' counters (17+)
         for r in rows:
             if len(r) > 13 and r[13] is not None:
                 users[str(r[13])] = users.get(str(r[13]), 0) + int(r[2] or 0)
+                n, row_mean, row_sd = int(r[2] or 0), float(r[4] or 0.0), float(r[5] or 0.0)
+                acc = per_user.setdefault(str(r[13]), [0, 0.0, 0.0, 0, 0, 0])
+                for k, v in enumerate((n, float(r[3] or 0.0), n * (row_sd**2 + row_mean**2), int(r[8] or 0),
+                                       int(r[9] or 0), int(r[10] or 0))):
+                    acc[k] += v
+                if len(r) > 14 and r[14] is not None:
+                    since[str(r[13])] = max(since.get(str(r[13]), r[14]), r[14])
+        by_user = tuple(UserCounters(user=u, calls=int(a[0]), total_ms=a[1], sumsq_ms=a[2], rows=int(a[3]),
+                                     shared_blks_hit=int(a[4]), shared_blks_read=int(a[5]),
+                                     stats_since=since.get(u))
+                        for u, a in sorted(per_user.items()))
         out.append(Statement(
             queryid=queryid, query=query, calls=calls, total_ms=total, mean_ms=mean,
             stddev_ms=variance**0.5 if len(rows) > 1 else float(rows[0][5] or 0.0),
@@ -281,7 +305,7 @@ def pool_rows(raw: Sequence[Sequence[Any]]) -> tuple[tuple[Statement, ...], dict
             shared_blks_read=sum(int(r[10] or 0) for r in rows),
             blk_read_ms=sum(read_times) if read_times else None, toplevel=toplevel, roles=len(rows),
             queryids=tuple(sorted(calls_by_id, key=lambda q: (-calls_by_id[q], q))) if len(calls_by_id) > 1 else (),
-            users=users,
+            users=users, by_user=by_user,
         ))
     out.sort(key=lambda s: (-s.total_ms, s.queryid))
     return tuple(out), counts

@@ -1,0 +1,207 @@
+"""Fleet scans: many databases from an inventory, with bounded concurrency, into one run store.
+
+``dbaudit scan --targets inventory.toml --history STORE`` scans every target of the inventory (or of this
+machine's shard of it, ``--shard i/n``) with at most ``--concurrency`` scans at a time. A target that fails
+(unreachable, refused, partial) never stops the others: its error is recorded in the store as a run with status
+``error`` and listed in the summary.
+
+The inventory is TOML::
+
+    [[target]]
+    name = "shop"                                  # optional: defaults to the DSN without its password
+    dsn = "postgresql://dbaudit@db1.internal/shop"
+
+    [[target]]
+    name = "billing"
+    dsn-env = "BILLING_DSN"                        # the DSN read from this environment variable (passwords)
+
+or a plain file of DSNs, one per line (blank lines and ``#`` comments ignored).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+import tomllib
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from auditor.audit import AuditSettings, run_audit, verdict
+from auditor.dsn import parse_dsn, redact
+from auditor.errors import AuditError, ExitCode
+from auditor.report import Report
+
+TARGET_KEYS = ("name", "dsn", "dsn-env")
+
+
+class InventoryError(AuditError):
+    """The inventory file is unreadable or malformed."""
+
+
+@dataclass(frozen=True)
+class FleetTarget:
+    name: str
+    dsn: str  # may hold a password: never printed (see ``shown``)
+
+    @property
+    def shown(self) -> str:
+        return redact(self.dsn)
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    target: FleetTarget
+    report: Report | None  # None: the scan failed
+    error: str | None = None
+    exit_code: ExitCode = ExitCode.OK
+    duration_s: float = 0.0
+
+
+def load_inventory(path: str, environ: dict[str, str] | None = None) -> list[FleetTarget]:
+    """The targets of an inventory file (TOML with ``[[target]]`` tables, or one DSN a line)."""
+    env = dict(os.environ) if environ is None else environ
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InventoryError(f"inventory {path} does not exist") from None
+    except IsADirectoryError:
+        raise InventoryError(f"inventory {path} is a directory") from None
+    except OSError as exc:
+        raise InventoryError(f"cannot read inventory {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InventoryError(f"inventory {path} is not UTF-8 text") from None
+    if path.endswith(".toml") or re.search(r"^\s*\[\[target\]\]", text, re.M):
+        targets = _toml_targets(path, text, env)
+    else:
+        targets = [FleetTarget(redact(line.strip()), line.strip()) for line in text.splitlines()
+                   if line.strip() and not line.strip().startswith("#")]
+    if not targets:
+        raise InventoryError(f"inventory {path} lists no target")
+    seen: set[str] = set()
+    for t in targets:
+        if t.name in seen:
+            raise InventoryError(f"inventory {path}: target name {t.name!r} appears twice")
+        seen.add(t.name)
+    return targets
+
+
+def _toml_targets(path: str, text: str, env: dict[str, str]) -> list[FleetTarget]:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InventoryError(f"inventory {path} is not valid TOML: {exc}") from None
+    unknown = set(data) - {"target"}
+    if unknown:
+        raise InventoryError(f"inventory {path}: unknown key {sorted(unknown)[0]!r} (expected [[target]] tables)")
+    entries = data.get("target", [])
+    if not isinstance(entries, list):
+        raise InventoryError(f"inventory {path}: target must be an array of tables ([[target]])")
+    out = []
+    for i, entry in enumerate(entries, start=1):
+        where = f"inventory {path}: target {i}"
+        if not isinstance(entry, dict):
+            raise InventoryError(f"{where} is not a table")
+        bad = set(entry) - set(TARGET_KEYS)
+        if bad:
+            raise InventoryError(f"{where}: unknown key {sorted(bad)[0]!r} (known: {', '.join(TARGET_KEYS)})")
+        dsn = entry.get("dsn")
+        if "dsn-env" in entry:
+            variable = entry["dsn-env"]
+            if not isinstance(variable, str) or not env.get(variable):
+                raise InventoryError(f"{where}: environment variable {variable!r} (dsn-env) is not set")
+            dsn = env[variable]
+        if not isinstance(dsn, str) or not dsn.strip():
+            raise InventoryError(f"{where} has no dsn (or dsn-env)")
+        name = entry.get("name", redact(dsn))
+        if not isinstance(name, str) or not name:
+            raise InventoryError(f"{where}: name must be a string")
+        out.append(FleetTarget(name, dsn.strip()))
+    return out
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"i/n"`` -> (i, n) with 1 <= i <= n."""
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
+        raise AuditError(f"--shard {text!r}: give i/n with 1 <= i <= n, e.g. 2/4")
+    return int(match.group(1)), int(match.group(2))
+
+
+def shard(targets: Sequence[FleetTarget], index: int, count: int) -> list[FleetTarget]:
+    """This machine's share: targets whose name hashes to ``index`` of ``count`` (1-based). By the name's hash,
+    not its position, so that adding a target to the inventory moves no other target to another machine."""
+    return [t for t in targets
+            if int(hashlib.sha256(t.name.encode("utf-8")).hexdigest(), 16) % count == index - 1]
+
+
+def scan_fleet(targets: Sequence[FleetTarget], settings: AuditSettings, concurrency: int = 4,
+               on_done: Callable[[TargetResult], None] | None = None) -> list[TargetResult]:
+    """Scan every target, at most ``concurrency`` at a time; results in the inventory's order."""
+    results: dict[int, TargetResult] = {}
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="dbaudit-scan") as pool:
+        futures = {pool.submit(_scan_one, t, settings): i for i, t in enumerate(targets)}
+        for future in as_completed(futures):
+            result = future.result()
+            results[futures[future]] = result
+            if on_done is not None:
+                on_done(result)
+    return [results[i] for i in range(len(targets))]
+
+
+def _scan_one(target: FleetTarget, settings: AuditSettings) -> TargetResult:
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    try:
+        report = run_audit(target.dsn, settings)
+    except Exception as exc:  # noqa: BLE001 - one target's failure, whatever it is, must not stop the others
+        message = str(exc) if isinstance(exc, AuditError) else f"internal error: {type(exc).__name__}: {exc}"
+        message = _redacted(" ".join(message.split()), target)
+        _record_error(target, settings, started, message, time.perf_counter() - t0)
+        return TargetResult(target, None, message, ExitCode.ERROR, time.perf_counter() - t0)
+    end = verdict(report, settings)
+    return TargetResult(target, report, end.message if end.exit_code == ExitCode.ERROR else None, end.exit_code,
+                        time.perf_counter() - t0)
+
+
+def _redacted(message: str, target: FleetTarget) -> str:
+    try:
+        return redact(message, parse_dsn(target.dsn))
+    except AuditError:
+        return redact(message)
+
+
+def _record_error(target: FleetTarget, settings: AuditSettings, started: datetime, message: str,
+                  duration: float) -> None:
+    """The failed scan as a run with status ``error`` in the store (never the previous run of a later one)."""
+    if not settings.history:
+        return
+    from auditor.history import open_store
+    from auditor.history.record import RunRecord
+
+    try:
+        dsn = parse_dsn(target.dsn)
+        shown, engine = dsn.display, dsn.engine
+        database = dsn.params.get("dbname") or dsn.params.get("database") or ""
+    except AuditError:
+        shown, engine, database = target.shown, "unknown", ""
+    try:
+        with open_store(settings.history) as store:
+            store.save_run(RunRecord(target=shown, engine=engine, database=database, started_at=started,
+                                     duration_s=round(duration, 3), status="error", message=message))
+    except AuditError:
+        pass  # the store itself failing is reported by the other targets' runs, and in the summary
+
+
+def fleet_exit_code(results: Sequence[TargetResult]) -> ExitCode:
+    """2 when a target failed, else 1 when a target's findings fail it (--fail-on / --fail-on-new), else 0."""
+    if any(r.exit_code == ExitCode.ERROR for r in results):
+        return ExitCode.ERROR
+    if any(r.exit_code == ExitCode.FINDINGS for r in results):
+        return ExitCode.FINDINGS
+    return ExitCode.OK
+

@@ -1,0 +1,235 @@
+"""Run history: record each run in a store and compare it with the previous run of the same target.
+
+``dbaudit scan DSN --history STORE`` (or ``history = "..."`` in ``[tool.dbaudit]``) calls :func:`record_and_compare`
+from the pipeline (:func:`auditor.audit.run_audit`): the previous complete run of the target is read, this run's
+interval figures are computed against it (:mod:`auditor.history.deltas`, never resetting anything on the server),
+the run is recorded (:mod:`auditor.history.store`) and the report gets a
+:class:`~auditor.history.model.HistoryComparison`. The store is the user's file; the audited database is never
+written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from auditor.dsn import redact
+from auditor.errors import AuditError
+from auditor.history.deltas import (
+    detect_resets,
+    finding_changes,
+    index_deltas,
+    metric_deltas,
+    previous_run,
+    statement_deltas,
+    table_deltas,
+)
+from auditor.history.model import (
+    Grower,
+    HistoryComparison,
+    HistoryOptions,
+    ResetEvent,
+    StatementDelta,
+    TrendRun,
+)
+from auditor.history.record import RunRecord, run_record
+from auditor.history.store import RETENTION_DAYS, RunStore, StoreError, is_url, open_store
+from auditor.model import Snapshot
+from auditor.report import Report
+
+__all__ = ["RETENTION_DAYS", "HistoryComparison", "HistoryOptions", "RunStore", "StoreError", "check_store_target",
+           "compare_runs", "diff_runs", "open_store", "record_and_compare", "trend"]
+
+
+def compare_runs(prev: RunRecord | None, cur: RunRecord, store: str, run_id: int, ran: Collection[str],
+                 options: HistoryOptions, session_texts: Collection[str] = ()) -> tuple[HistoryComparison,
+                                                                                         RunRecord]:
+    """The comparison of ``cur`` with ``prev``, and ``cur`` with its statements' interval figures filled in."""
+    if prev is None:
+        return HistoryComparison(store=store, run_id=run_id, target=cur.target, options=options,
+                                 score_current=cur.score), cur
+    interval = (cur.started_at - prev.started_at).total_seconds()
+    resets = detect_resets(prev, cur)
+    events = list(resets.events)
+    statements: tuple[StatementDelta, ...] = ()
+    vanished: tuple[StatementDelta, ...] = ()
+    recorded = cur
+    p95 = p99 = None
+    calls = 0
+    if prev.workload_read and cur.workload_read:
+        result = statement_deltas(prev.statements, cur.statements, resets.statements, options, session_texts,
+                                  prev.collected_at or prev.started_at)
+        statements, vanished, p95, calls = result.statements, result.vanished, result.p95_ms, result.calls
+        p99 = result.p99_ms
+        recorded = dataclasses.replace(cur, statements=result.recorded, interval_p95_ms=p95)
+        if result.decreased:
+            events.append(ResetEvent("counter_decrease", f"{result.decreased} statements' counters were reset on "
+                                     "their own (went down, or a later stats_since): their figures count from then",
+                                     objects=result.decreased))
+    tables, decreased = table_deltas(prev.tables, cur.tables, resets.tables, interval)
+    if decreased:
+        events.append(ResetEvent("counter_decrease", f"the counters of {decreased} tables went down (reset one by "
+                                 "one): their scans count from then", objects=decreased))
+    indexes = index_deltas(prev.indexes, cur.indexes, resets.tables)
+    new, resolved = finding_changes(prev.finding_sources(), cur.findings, ran, prev.checks_run)
+    return HistoryComparison(
+        store=store, run_id=run_id, target=cur.target, previous_run=previous_run(prev), interval_s=interval,
+        new_findings=new, resolved_findings=resolved, statements=statements, vanished_statements=vanished,
+        tables=tables, indexes=indexes, resets=tuple(events), metrics=metric_deltas(prev, cur),
+        score_previous=prev.score, score_current=cur.score, interval_p95_ms=p95, interval_p99_ms=p99,
+        interval_calls=calls, options=options,
+    ), recorded
+
+
+def record_and_compare(report: Report, store: RunStore, options: HistoryOptions | None = None,
+                       retention_days: float = RETENTION_DAYS) -> Report:
+    """Record ``report``'s run in ``store`` and return it with its ``history``; then roll the target's runs
+    older than ``retention_days`` up daily (:meth:`RunStore.prune`)."""
+    options = options or HistoryOptions()
+    cur = run_record(report)
+    # a partial or empty run is recorded, but neither compared (its findings are not the whole story) nor used
+    # as the next run's previous one
+    prev = store.previous_run(cur.target, cur.started_at) if cur.status == "ok" else None
+    session = _session_texts(report)
+    comparison, recorded = compare_runs(prev, cur, redact(store.location), 0, report.checks_run, options, session)
+    run_id = store.save_run(recorded)
+    store.prune(retention_days, target=cur.target)
+    runs, growers = trend_of(store, cur.target)
+    return dataclasses.replace(report, history=dataclasses.replace(comparison, run_id=run_id, trend=runs,
+                                                                   growers=growers))
+
+
+def trend_of(store: RunStore, target: str, limit: int = 365, grower_days: float = 30.0,
+             top: int = 5) -> tuple[tuple[TrendRun, ...], tuple[Grower, ...]]:
+    """The target's last ``limit`` complete runs' headline figures, and the ``top`` tables that grew most
+    between the first and the last of those within ``grower_days``."""
+    runs = [r for r in store.runs(target) if r.status == "ok"][-limit:]
+    trend = tuple(TrendRun(r.id or 0, r.started_at, r.score, r.metrics.get("p95_ms"), r.interval_p95_ms,
+                           r.db_bytes) for r in runs)
+    if len(runs) < 2:
+        return trend, ()
+    last = runs[-1]
+    first = next(r for r in runs if r.started_at >= last.started_at - timedelta(days=grower_days))
+    if first is last:
+        return trend, ()
+    before, after = store.table_bytes(first.id or 0), store.table_bytes(last.id or 0)
+    days = (last.started_at - first.started_at).total_seconds() / 86_400
+    growers = [Grower(s, t, before.get((s, t)), size, days) for (s, t), size in after.items()]
+    growers = [g for g in growers if g.growth > 0]
+    growers.sort(key=lambda g: (-g.growth, g.schema, g.table))
+    return trend, tuple(growers[:top])
+
+
+def _session_texts(report: Report) -> frozenset[str]:
+    """Transaction and session control statements (BEGIN, COMMIT, SET): left out of the interval P95 as they are
+    out of the workload's (auditor.workload.latency_statements)."""
+    snap = report.snapshot
+    if snap is None:
+        return frozenset()
+    from auditor.workload import query_shape
+
+    return frozenset(" ".join(s.query.split()).lower() for s in snap.statements
+                     if query_shape(snap, s.query).kind == "session")
+
+
+def check_store_target(location: str, audited: str | None) -> None:
+    """Refuse a PostgreSQL store that is the audited database itself: dbaudit never writes to what it audits
+    unless told so (``allow_audited``: the caller checked the user's explicit consent)."""
+    if not is_url(location) or audited is None or not audited.strip():
+        return
+    from auditor.dsn import parse_dsn
+
+    try:
+        store, target = parse_dsn(location), parse_dsn(audited)
+    except AuditError:
+        return
+    if target.engine != "postgresql":
+        return
+
+    def where(params: Mapping[str, str]) -> tuple[str, str, str]:
+        host = params.get("host") or params.get("hostaddr") or "localhost"
+        return (host.lower(), params.get("port") or "5432", params.get("dbname") or params.get("user") or "")
+
+    if where(store.params) == where(target.params):
+        raise StoreError(f"the run store {redact(location)} is the audited database: dbaudit never writes to the "
+                         "database it audits (give another database, or --history-in-audited-db to accept it)")
+
+
+def diff_runs(store: RunStore, a: int, b: int, options: HistoryOptions | None = None) -> HistoryComparison:
+    """Run ``b`` compared with run ``a``, as if ``a`` were its previous run."""
+    first, second = store.load_run(a), store.load_run(b)
+    for run_id, run in ((a, first), (b, second)):
+        if run is None:
+            raise StoreError(f"run {run_id} is not in the store {store.location} (dbaudit history list)")
+    assert first is not None and second is not None
+    ran = second.checks_run if second.checks_run is not None else tuple({f.code for _, f in second.findings})
+    comparison, _ = compare_runs(first, second, store.location, b, ran, options or HistoryOptions())
+    return comparison
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    run_id: int
+    started_at: datetime
+    value: float | None
+
+
+TREND_KEYS = ("score", "db_bytes", "interval_p95_ms", "findings")
+
+
+def trend(store: RunStore, key: str, target: str | None = None, days: float | None = None) -> list[TrendPoint]:
+    """A metric over the stored complete runs of one target, oldest first: ``score``, ``db_bytes``,
+    ``interval_p95_ms``, ``findings`` (their count) or any key of the report's metrics (``p95_ms``...)."""
+    target = one_target(store, target)
+    runs = [r for r in store.runs(target) if r.status == "ok"]
+    if days is not None and runs:
+        start = runs[-1].started_at - timedelta(days=days)
+        runs = [r for r in runs if r.started_at >= start]
+    known = set(TREND_KEYS) | {k for r in runs for k in r.metrics}
+    if key not in known:
+        names = ", ".join(sorted(known))
+        raise StoreError(f"no metric {key!r} in the store's runs of {target} (known: {names})")
+    counts = store.finding_counts([r.id for r in runs if r.id is not None]) if key == "findings" else {}
+    points = []
+    for r in runs:
+        assert r.id is not None
+        if key == "score":
+            value: float | None = r.score
+        elif key == "db_bytes":
+            value = r.db_bytes
+        elif key == "interval_p95_ms":
+            value = r.interval_p95_ms
+        elif key == "findings":
+            value = counts.get(r.id, 0)
+        else:
+            value = r.metrics.get(key)
+        points.append(TrendPoint(r.id, r.started_at, value))
+    return points
+
+
+def one_target(store: RunStore, target: str | None) -> str:
+    """``target``, or the store's only target; an error naming them when there are several or none."""
+    targets = store.targets()
+    if target is not None:
+        if target not in targets:
+            raise StoreError(f"no run of {target!r} in the store {store.location}"
+                             + (f" (targets: {', '.join(targets)})" if targets else " (it is empty)"))
+        return target
+    if not targets:
+        raise StoreError(f"the store {store.location} holds no run yet")
+    if len(targets) > 1:
+        raise StoreError(f"the store {store.location} holds runs of {len(targets)} targets: choose one with "
+                         f"--target ({', '.join(targets)})")
+    return targets[0]
+
+
+def attach_run_history(snap: Snapshot, store: RunStore) -> Snapshot:
+    """``snap`` with the facts of its target's previous runs (:class:`~auditor.model.RunHistory`), for the checks
+    that judge over time."""
+    from auditor.history.facts import run_history
+    from auditor.history.record import snapshot_target
+
+    facts = run_history(store, snapshot_target(snap), snap)
+    return dataclasses.replace(snap, run_history=facts)

@@ -1,0 +1,576 @@
+"""The run store: every recorded run of every target, in a SQLite file (the default: nothing to install).
+
+The store has its own schema version (table ``schema_version``) and applies the migrations it lacks when it is
+opened; a store written by a newer dbaudit is refused rather than misread. SQL is kept to what SQLite and
+PostgreSQL share (text timestamps in ISO 8601 UTC, integer booleans) so that both give the same answers.
+
+Layout: ``runs`` (one row per run: when, target without password, status, score, metrics, the server's reset
+and start times), ``run_statements`` / ``run_tables`` / ``run_indexes`` (the cumulative counters deltas need, per
+run), ``statement_texts`` (each statement fingerprint's text, once), ``findings`` (each finding identity's last
+form) and ``run_findings`` (which identities each run found).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from auditor.errors import AuditError
+from auditor.history.record import IndexCounters, RunRecord, StatementCounters, TableCounters, finding_of
+from auditor.model import Finding
+
+
+class StoreError(AuditError):
+    """The run store cannot be opened, read or written."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+# {id}: the dialect's auto-numbered primary key
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "runs, their counters and findings", (
+        """CREATE TABLE runs (
+            id {id},
+            target TEXT NOT NULL,
+            engine TEXT NOT NULL,
+            database_name TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            collected_at TEXT,
+            duration_s DOUBLE PRECISION,
+            status TEXT NOT NULL,
+            message TEXT,
+            score INTEGER,
+            grade TEXT,
+            metrics TEXT NOT NULL,
+            server_started TEXT,
+            stats_reset TEXT,
+            pgss_reset TEXT,
+            pgss_dealloc BIGINT,
+            workload_read INTEGER NOT NULL,
+            db_bytes BIGINT,
+            interval_p95_ms DOUBLE PRECISION,
+            tool_version TEXT NOT NULL)""",
+        "CREATE INDEX runs_target_started ON runs (target, started_at)",
+        """CREATE TABLE statement_texts (
+            fingerprint TEXT PRIMARY KEY,
+            query TEXT NOT NULL)""",
+        """CREATE TABLE run_statements (
+            run_id BIGINT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            database_name TEXT NOT NULL,
+            user_name TEXT NOT NULL,
+            toplevel INTEGER NOT NULL,
+            calls BIGINT NOT NULL,
+            total_ms DOUBLE PRECISION NOT NULL,
+            sumsq_ms DOUBLE PRECISION NOT NULL,
+            min_ms DOUBLE PRECISION NOT NULL,
+            max_ms DOUBLE PRECISION NOT NULL,
+            rows_count BIGINT NOT NULL,
+            blks_hit BIGINT NOT NULL,
+            blks_read BIGINT NOT NULL,
+            interval_calls BIGINT,
+            interval_mean_ms DOUBLE PRECISION,
+            interval_p95_ms DOUBLE PRECISION,
+            stats_since TEXT)""",
+        "CREATE INDEX run_statements_run ON run_statements (run_id)",
+        """CREATE TABLE run_tables (
+            run_id BIGINT NOT NULL,
+            schema_name TEXT NOT NULL,
+            table_name TEXT NOT NULL,
+            rows_count BIGINT,
+            bytes BIGINT,
+            seq_scan BIGINT,
+            idx_scan BIGINT,
+            dead_rows BIGINT,
+            n_tup_ins BIGINT,
+            n_tup_upd BIGINT,
+            n_tup_del BIGINT)""",
+        "CREATE INDEX run_tables_run ON run_tables (run_id)",
+        """CREATE TABLE run_indexes (
+            run_id BIGINT NOT NULL,
+            schema_name TEXT NOT NULL,
+            table_name TEXT NOT NULL,
+            index_name TEXT NOT NULL,
+            scans BIGINT,
+            bytes BIGINT)""",
+        "CREATE INDEX run_indexes_run ON run_indexes (run_id)",
+        """CREATE TABLE findings (
+            fingerprint TEXT PRIMARY KEY,
+            code TEXT NOT NULL,
+            finding TEXT NOT NULL)""",
+        """CREATE TABLE run_findings (
+            run_id BIGINT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            severity TEXT NOT NULL)""",
+        "CREATE INDEX run_findings_run ON run_findings (run_id)",
+    )),
+    Migration(2, "daily roll-up of old runs; the checks each run ran", (
+        "ALTER TABLE runs ADD COLUMN rollup INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE runs ADD COLUMN checks_run TEXT",
+        "ALTER TABLE findings ADD COLUMN form_key TEXT",
+        # per index: first recorded, last seen scanned (IX01's window without reading every run's counters)
+        """CREATE TABLE index_usage (
+            target TEXT NOT NULL,
+            schema_name TEXT NOT NULL,
+            table_name TEXT NOT NULL,
+            index_name TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_used TEXT,
+            last_scans BIGINT,
+            PRIMARY KEY (target, schema_name, table_name, index_name))""",
+    )),
+)
+SCHEMA_VERSION = MIGRATIONS[-1].version
+# fine-grained runs are kept this many days, then rolled up daily (pgwatch keeps 14-30 days of fine
+# metrics by default, pganalyze 35 days of query statistics on its standard plan)
+RETENTION_DAYS = 35
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+class RunStore:
+    """An open run store. Use as a context manager, or call :meth:`close`."""
+
+    id_type = "INTEGER PRIMARY KEY"  # SQLite: an alias of the rowid, numbered on insert
+    placeholder = "?"
+
+    def __init__(self, location: str, conn: Any) -> None:
+        self.location = location
+        self._conn = conn
+
+    # ---- connection-level parts a dialect changes -------------------------------------------------------
+
+    def _sql(self, sql: str) -> str:
+        return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cur = self._conn.cursor()
+        try:
+            cur.execute(self._sql(sql), tuple(params))
+            return list(cur.fetchall()) if cur.description else []
+        finally:
+            cur.close()
+
+    def _many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        cur = self._conn.cursor()
+        try:
+            cur.executemany(self._sql(sql), [tuple(r) for r in rows])
+        finally:
+            cur.close()
+
+    def _insert_run(self, values: Sequence[Any]) -> int:
+        cur = self._conn.cursor()
+        try:
+            cur.execute(self._sql(_INSERT_RUN), tuple(values))
+            return int(cur.lastrowid)
+        finally:
+            cur.close()
+
+    def _tables(self) -> set[str]:
+        return {r[0] for r in self._rows("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction. SQLite's is taken IMMEDIATE: concurrent writers (a fleet scan's threads, two
+        cron jobs) queue on the busy timeout instead of failing when a read would have to become a write."""
+        if self._conn.in_transaction:
+            yield
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._conn.rollback()
+            raise
+        self._conn.commit()
+
+    def _lock_for_migration(self) -> None:
+        """Held until the migration's transaction ends (SQLite: the IMMEDIATE transaction itself)."""
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- schema ----------------------------------------------------------------------------------------
+
+    def version(self) -> int:
+        if "schema_version" not in self._tables():
+            return 0
+        rows = self._rows("SELECT MAX(version) FROM schema_version")
+        return int(rows[0][0] or 0) if rows else 0
+
+    def migrate(self, upto: int = SCHEMA_VERSION) -> int:
+        """Apply the migrations the store lacks (up to ``upto``); returns the version it is at."""
+        with self.transaction():
+            # two scans starting together on a new store: the second waits here, then finds the tables made
+            self._lock_for_migration()
+            current = self.version()
+            if current > SCHEMA_VERSION:
+                raise StoreError(f"run store {self.location} has schema version {current}, newer than this "
+                                 f"dbaudit reads ({SCHEMA_VERSION}): upgrade dbaudit")
+            if current == 0 and "schema_version" not in self._tables():
+                self._rows("CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at TEXT NOT NULL, "
+                           "description TEXT NOT NULL)")
+            for step in MIGRATIONS:
+                if current < step.version <= upto:
+                    for statement in step.statements:
+                        self._rows(statement.replace("{id}", self.id_type))
+                    self._rows("INSERT INTO schema_version (version, applied_at, description) VALUES (?, ?, ?)",
+                               (step.version, _iso(datetime.now(UTC)), step.description))
+                    current = step.version
+        return current
+
+    # ---- runs ------------------------------------------------------------------------------------------
+
+    def save_run(self, run: RunRecord) -> int:
+        """Record a run with its counters and findings; returns its id."""
+        with self.transaction():
+            run_id = self._insert_run((
+                run.target, run.engine, run.database, _iso(run.started_at), _iso(run.collected_at),
+                run.duration_s, run.status, run.message, run.score, run.grade,
+                json.dumps(dict(run.metrics), sort_keys=True), _iso(run.server_started), _iso(run.stats_reset),
+                _iso(run.pgss_reset), run.pgss_dealloc, int(run.workload_read), run.db_bytes, run.interval_p95_ms,
+                run.tool_version, int(run.rollup), json.dumps(list(run.checks_run)) if run.checks_run is not None
+                else None))
+            texts = {s.fingerprint: s.query for s in run.statements}
+            self._many("INSERT INTO statement_texts (fingerprint, query) VALUES (?, ?) ON CONFLICT (fingerprint) "
+                       "DO NOTHING", texts.items())
+            self._many(
+                "INSERT INTO run_statements (run_id, fingerprint, database_name, user_name, toplevel, calls, "
+                "total_ms, sumsq_ms, min_ms, max_ms, rows_count, blks_hit, blks_read, interval_calls, "
+                "interval_mean_ms, interval_p95_ms, stats_since) VALUES (" + ", ".join("?" * 17) + ")",
+                ((run_id, s.fingerprint, s.database, s.user, int(s.toplevel), s.calls, s.total_ms, s.sumsq_ms,
+                  s.min_ms, s.max_ms, s.rows, s.blks_hit, s.blks_read, s.interval_calls, s.interval_mean_ms,
+                  s.interval_p95_ms, _iso(s.stats_since)) for s in run.statements))
+            self._many(
+                "INSERT INTO run_tables (run_id, schema_name, table_name, rows_count, bytes, seq_scan, idx_scan, "
+                "dead_rows, n_tup_ins, n_tup_upd, n_tup_del) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ((run_id, t.schema, t.table, t.rows, t.bytes, t.seq_scan, t.idx_scan, t.dead_rows, t.n_tup_ins,
+                  t.n_tup_upd, t.n_tup_del) for t in run.tables))
+            self._many(
+                "INSERT INTO run_indexes (run_id, schema_name, table_name, index_name, scans, bytes) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                ((run_id, i.schema, i.table, i.index, i.scans, i.bytes) for i in run.indexes))
+            # each identity's last form; unchanged forms (most, night after night) are not rewritten
+            latest = {fp: f for fp, f in run.findings}
+            stored = dict(self._rows("SELECT fingerprint, form_key FROM findings")) if latest else {}
+            changed = [(fp, f, key) for fp, f in sorted(latest.items(), key=lambda x: x[0])
+                       if stored.get(fp) != (key := _form_key(f))]
+            self._many("INSERT INTO findings (fingerprint, code, finding, form_key) VALUES (?, ?, ?, ?) "
+                       "ON CONFLICT (fingerprint) DO UPDATE SET code = excluded.code, finding = excluded.finding, "
+                       "form_key = excluded.form_key",
+                       ((fp, f.code, _finding_json(f), key) for fp, f, key in changed))
+            self._many("INSERT INTO run_findings (run_id, fingerprint, severity) VALUES (?, ?, ?)",
+                       ((run_id, fp, f.severity.value) for fp, f in run.findings))
+            if run.status == "ok" and run.indexes:
+                self._track_index_usage(run, run_id)
+        return run_id
+
+    def _track_index_usage(self, run: RunRecord, run_id: int) -> None:
+        """Keep ``index_usage`` up to date with this run: an index whose counter rose since the previous run (or
+        counts from a reset and is above zero) was used by this run's time; a dropped index is forgotten, so one
+        re-created under its name starts afresh."""
+        before = self._rows("SELECT stats_reset, server_started FROM runs WHERE target = ? AND status = 'ok' AND "
+                            "id <> ? AND started_at < ? ORDER BY started_at DESC, id DESC LIMIT 1",
+                            (run.target, run_id, _iso(run.started_at)))
+        reset = False
+        if before:
+            old_reset, old_start = _time(before[0][0]), _time(before[0][1])
+            reset = run.stats_reset is not None and (old_reset is None or run.stats_reset > old_reset)
+            reset = reset or (run.engine == "mysql" and run.server_started is not None and old_start is not None
+                              and run.server_started > old_start + timedelta(seconds=3))
+        known = self.index_usage(run.target)
+        now = _iso(run.started_at)
+        rows: list[tuple[str, str, str, str, str | None, str | None, int | None]] = []
+        for ix in run.indexes:
+            key = (ix.schema, ix.table, ix.index)
+            seen = known.pop(key, None)
+            if seen is None:
+                rows.append((run.target, *key, now, None, ix.scans))
+                continue
+            first, last_used, last_scans = seen
+            rose = ix.scans is not None and (
+                (ix.scans > 0 and (reset or last_scans is None or ix.scans < last_scans))
+                or (last_scans is not None and ix.scans > last_scans))
+            rows.append((run.target, *key, _iso(first), now if rose else _iso(last_used), ix.scans))
+        self._many("INSERT INTO index_usage (target, schema_name, table_name, index_name, first_seen, last_used, "
+                   "last_scans) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (target, schema_name, table_name, "
+                   "index_name) DO UPDATE SET first_seen = excluded.first_seen, last_used = excluded.last_used, "
+                   "last_scans = excluded.last_scans", rows)
+        self._many("DELETE FROM index_usage WHERE target = ? AND schema_name = ? AND table_name = ? AND "
+                   "index_name = ?", ((run.target, *key) for key in known))
+
+    def prune(self, keep_days: float = RETENTION_DAYS, now: datetime | None = None, target: str | None = None,
+              drop_days: float | None = None) -> PruneResult:
+        """Retention: runs older than ``keep_days`` are rolled up daily -- the last run of each target and UTC
+        day is kept (its statement counters dropped: the day's point keeps its tables, indexes, findings,
+        metrics and score, what trends and growth read), the day's other runs deleted. Runs older than
+        ``drop_days`` (None: never) are deleted whole."""
+        now = now or datetime.now(UTC)
+        horizon = _iso(now - timedelta(days=keep_days))
+        where, params = ("AND target = ?", (target,)) if target else ("", ())
+        old = self._rows(f"SELECT id, target, started_at, rollup FROM runs WHERE started_at < ? {where} "
+                         "ORDER BY target, started_at, id", (horizon, *params))
+        last_of_day: dict[tuple[str, str], int] = {}
+        for run_id, run_target, started, _ in old:
+            last_of_day[(run_target, str(started)[:10])] = int(run_id)
+        keep = set(last_of_day.values())
+        doomed = [int(r[0]) for r in old if int(r[0]) not in keep]
+        rolled = [int(r[0]) for r in old if int(r[0]) in keep and not r[3]]
+        if drop_days is not None:
+            limit = _iso(now - timedelta(days=drop_days))
+            doomed += [int(r[0]) for r in self._rows(f"SELECT id FROM runs WHERE started_at < ? {where}",
+                                                     (limit, *params))]
+            doomed = sorted(set(doomed))
+            rolled = [r for r in rolled if r not in set(doomed)]
+        with self.transaction():
+            for chunk in _chunks(doomed):
+                marks = ", ".join("?" for _ in chunk)
+                for table in ("run_statements", "run_tables", "run_indexes", "run_findings", "runs"):
+                    column = "id" if table == "runs" else "run_id"
+                    self._rows(f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk)
+            for chunk in _chunks(rolled):
+                marks = ", ".join("?" for _ in chunk)
+                self._rows(f"DELETE FROM run_statements WHERE run_id IN ({marks})", chunk)
+                self._rows(f"UPDATE runs SET rollup = 1 WHERE id IN ({marks})", chunk)
+            # texts and finding forms no run refers to any more (a roll-up keeps the findings)
+            if doomed or rolled:
+                self._rows("DELETE FROM statement_texts WHERE fingerprint NOT IN "
+                           "(SELECT DISTINCT fingerprint FROM run_statements)")
+            if doomed:
+                self._rows("DELETE FROM findings WHERE fingerprint NOT IN (SELECT DISTINCT fingerprint FROM "
+                           "run_findings)")
+        return PruneResult(deleted=len(doomed), rolled_up=len(rolled))
+
+    def finding_counts(self, ids: Sequence[int] | None = None) -> dict[int, int]:
+        rows = self._rows("SELECT run_id, COUNT(*) FROM run_findings GROUP BY run_id")
+        wanted = set(ids) if ids is not None else None
+        return {int(r[0]): int(r[1]) for r in rows if wanted is None or int(r[0]) in wanted}
+
+    def table_bytes(self, run_id: int) -> dict[tuple[str, str], int | None]:
+        return {(r[0], r[1]): r[2] for r in self._rows(
+            "SELECT schema_name, table_name, bytes FROM run_tables WHERE run_id = ?", (run_id,))}
+
+    def index_scans(self, run_id: int) -> list[tuple[tuple[str, str, str], int | None]]:
+        return [((r[0], r[1], r[2]), r[3]) for r in self._rows(
+            "SELECT schema_name, table_name, index_name, scans FROM run_indexes WHERE run_id = ?", (run_id,))]
+
+    def index_usage(self, target: str) -> dict[tuple[str, str, str], tuple[datetime, datetime | None, int | None]]:
+        """Per index of ``target``: when it was first recorded, the last run that saw its scan counter rise (None:
+        never), and its counter then."""
+        return {(r[0], r[1], r[2]): (_time(r[3]) or datetime.now(UTC), _time(r[4]), r[5]) for r in self._rows(
+            "SELECT schema_name, table_name, index_name, first_seen, last_used, last_scans FROM index_usage "
+            "WHERE target = ?", (target,))}
+
+    def table_sizes(self, run_id: int) -> list[tuple[tuple[str, str], int | None, int | None]]:
+        return [((r[0], r[1]), r[2], r[3]) for r in self._rows(
+            "SELECT schema_name, table_name, rows_count, bytes FROM run_tables WHERE run_id = ?", (run_id,))]
+
+    def targets(self) -> list[str]:
+        return [r[0] for r in self._rows("SELECT DISTINCT target FROM runs ORDER BY target")]
+
+    def previous_run(self, target: str, before: datetime) -> RunRecord | None:
+        """The latest complete run of ``target`` that started before ``before``, with its counters."""
+        rows = self._rows(f"SELECT {_RUN_COLUMNS} FROM runs WHERE target = ? AND status = 'ok' AND started_at < ? "
+                          "ORDER BY started_at DESC, id DESC LIMIT 1", (target, _iso(before)))
+        # its findings stay stored forms: the comparison rebuilds only the resolved ones
+        return self._with_counters(_run_of(rows[0]), full_findings=False) if rows else None
+
+    def load_run(self, run_id: int, counters: bool = True) -> RunRecord | None:
+        rows = self._rows(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
+        if not rows:
+            return None
+        run = _run_of(rows[0])
+        return self._with_counters(run) if counters else run
+
+    def runs(self, target: str | None = None) -> list[RunRecord]:
+        """Every run (of ``target``), oldest first, without counters."""
+        where, params = ("WHERE target = ?", (target,)) if target else ("", ())
+        return [_run_of(r) for r in self._rows(f"SELECT {_RUN_COLUMNS} FROM runs {where} ORDER BY started_at, id",
+                                               params)]
+
+    def _with_counters(self, run: RunRecord, full_findings: bool = True) -> RunRecord:
+        rid = run.id
+        statements = tuple(
+            StatementCounters(r[0], r[1], r[2], bool(r[3]), r[4] or "", int(r[5]), float(r[6]), float(r[7]),
+                              float(r[8]), float(r[9]), int(r[10]), int(r[11]), int(r[12]),
+                              None if r[13] is None else int(r[13]), r[14], r[15], _time(r[16]))
+            for r in self._rows(
+                "SELECT s.fingerprint, s.database_name, s.user_name, s.toplevel, t.query, s.calls, s.total_ms, "
+                "s.sumsq_ms, s.min_ms, s.max_ms, s.rows_count, s.blks_hit, s.blks_read, s.interval_calls, "
+                "s.interval_mean_ms, s.interval_p95_ms, s.stats_since FROM run_statements s "
+                "LEFT JOIN statement_texts t ON t.fingerprint = s.fingerprint WHERE s.run_id = ?", (rid,)))
+        tables = tuple(TableCounters(*r) for r in self._rows(
+            "SELECT schema_name, table_name, rows_count, bytes, seq_scan, idx_scan, dead_rows, n_tup_ins, "
+            "n_tup_upd, n_tup_del FROM run_tables WHERE run_id = ?", (rid,)))
+        indexes = tuple(IndexCounters(*r) for r in self._rows(
+            "SELECT schema_name, table_name, index_name, scans, bytes FROM run_indexes WHERE run_id = ?", (rid,)))
+        stored = self._rows("SELECT r.fingerprint, f.code, f.finding FROM run_findings r JOIN findings f "
+                            "ON f.fingerprint = r.fingerprint WHERE r.run_id = ?", (rid,))
+        findings: list[tuple[str, Finding]] = []
+        if full_findings:
+            forms: dict[str, Finding | None] = {}
+            for fp, _, text in stored:
+                finding = forms[fp] if fp in forms else forms.setdefault(fp, finding_of(text))
+                if finding is not None:  # a form this dbaudit cannot rebuild is left out rather than misread
+                    findings.append((fp, finding))
+        return RunRecord(**{**run.__dict__, "statements": statements, "tables": tables, "indexes": indexes,
+                            "findings": tuple(findings),
+                            "stored_findings": () if full_findings else tuple((r[0], r[1], r[2]) for r in stored)})
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    deleted: int
+    rolled_up: int
+
+
+def _chunks(ids: Sequence[int], size: int = 500) -> Iterator[list[int]]:
+    for i in range(0, len(ids), size):
+        yield list(ids[i:i + size])
+
+
+class PgRunStore(RunStore):
+    """A run store in a PostgreSQL database (a ``postgresql://`` URL), in its own schema ``dbaudit_history``,
+    created on first use: a store a team or a fleet shares. Migrations take an advisory lock, so that two
+    scans starting at once do not both create the tables."""
+
+    id_type = "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"
+    placeholder = "%s"
+
+    def _insert_run(self, values: Sequence[Any]) -> int:
+        rows = self._rows(_INSERT_RUN + " RETURNING id", values)
+        return int(rows[0][0])
+
+    def _tables(self) -> set[str]:
+        return {r[0] for r in self._rows("SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
+                                         (PG_SCHEMA,))}
+
+    def _lock_for_migration(self) -> None:
+        self._rows("SELECT pg_advisory_xact_lock(hashtext('dbaudit_history migrations'))")
+        self._rows(f"CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        # the session is in autocommit: reads leave no transaction open, writes get one here
+        with self._conn.transaction():
+            yield
+
+
+PG_SCHEMA = "dbaudit_history"
+
+
+def _form_key(finding: Finding) -> str:
+    """What distinguishes one form of a finding identity from another (its figures change, its identity not)."""
+    text = repr((finding.severity.value, finding.message, finding.remediation, sorted(finding.details.items(),
+                                                                                       key=lambda kv: kv[0])))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
+def _finding_json(finding: Finding) -> str:
+    # the report's own form of a finding (fields left out are None), which from_jsonable rebuilds
+    return json.dumps(finding.as_dict(), sort_keys=True, ensure_ascii=False, default=str)
+
+
+_RUN_FIELDS = ("target", "engine", "database_name", "started_at", "collected_at", "duration_s", "status", "message",
+               "score", "grade", "metrics", "server_started", "stats_reset", "pgss_reset", "pgss_dealloc",
+               "workload_read", "db_bytes", "interval_p95_ms", "tool_version", "rollup", "checks_run")
+_INSERT_RUN = f"INSERT INTO runs ({', '.join(_RUN_FIELDS)}) VALUES ({', '.join('?' for _ in _RUN_FIELDS)})"
+_RUN_COLUMNS = "id, " + ", ".join(_RUN_FIELDS)
+
+
+def _run_of(r: Sequence[Any]) -> RunRecord:
+    return RunRecord(
+        id=int(r[0]), target=r[1], engine=r[2], database=r[3], started_at=_time(r[4]) or datetime.now(UTC),
+        collected_at=_time(r[5]), duration_s=r[6], status=r[7], message=r[8], score=r[9], grade=r[10],
+        metrics=json.loads(r[11] or "{}"), server_started=_time(r[12]), stats_reset=_time(r[13]),
+        pgss_reset=_time(r[14]), pgss_dealloc=r[15], workload_read=bool(r[16]), db_bytes=r[17],
+        interval_p95_ms=r[18], tool_version=r[19] or "", rollup=bool(r[20]),
+        checks_run=tuple(json.loads(r[21])) if r[21] else None)
+
+
+def is_url(location: str) -> bool:
+    return location.startswith(("postgresql://", "postgres://"))
+
+
+def open_store(location: str, migrate: bool = True) -> RunStore:
+    """Open (creating it on first use) the store at ``location``: a SQLite file path, or a ``postgresql://``
+    URL (the tables live in the schema ``dbaudit_history``)."""
+    if is_url(location):
+        return _open_pg(location, migrate)
+    path = Path(location)
+    if path.is_dir():
+        raise StoreError(f"run store {location} is a directory: give a file path")
+    if not path.parent.is_dir():
+        raise StoreError(f"cannot create run store {location}: directory {path.parent} does not exist")
+    try:
+        # transactions are begun by RunStore.transaction (BEGIN IMMEDIATE), reads run on their own
+        conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode = WAL")
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open run store {location}: {exc}") from None
+    store = RunStore(location, conn)
+    try:
+        if migrate:
+            store.migrate()
+    except sqlite3.DatabaseError as exc:
+        store.close()
+        raise StoreError(f"cannot use run store {location}: {exc}") from None
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def _open_pg(location: str, migrate: bool) -> RunStore:
+    import psycopg
+
+    from auditor.dsn import redact
+
+    shown = redact(location)
+    try:
+        conn = psycopg.connect(location, connect_timeout=10, application_name="dbaudit-history", autocommit=True,
+                               options=f"-c search_path={PG_SCHEMA} -c lock_timeout=30s -c statement_timeout=300s")
+    except psycopg.Error as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise StoreError(redact(f"cannot open run store {shown}: {first}")) from None
+    store = PgRunStore(shown, conn)
+    try:
+        if migrate:
+            store.migrate()
+    except psycopg.Error as exc:
+        store.close()
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise StoreError(redact(f"cannot use run store {shown}: {first}")) from None
+    except BaseException:
+        store.close()
+        raise
+    return store

@@ -1,0 +1,292 @@
+"""The run history's part of the reports: ``history`` in JSON, the "since <time>" block of the text report.
+
+Field names of the JSON part are a public contract (issue 11): ``history.previous_run`` (``id``, ``started_at``),
+``history.new_findings`` / ``history.resolved_findings`` (finding objects), ``history.statements[]`` (``query``,
+``calls``, ``total_ms``, ``mean_ms``, ``p95_ms``, ``regressed``: the interval's figures), ``history.tables[]``
+(``schema``, ``table``, ``rows``, ``rows_delta``, ``bytes``, ``bytes_delta``, ``growth_bytes_per_day``) and
+``history.resets``. Other fields are additions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from tabulate import tabulate
+
+from auditor.history import TrendPoint
+from auditor.history.model import HistoryComparison, ResetEvent, StatementDelta, TableDelta
+from auditor.history.record import RunRecord
+
+if TYPE_CHECKING:
+    from auditor.fleet import TargetResult
+from auditor.report import Report
+from auditor.textsafe import terminal_safe
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    moment = moment.astimezone(UTC) if moment.tzinfo else moment
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _statement(s: StatementDelta) -> dict[str, Any]:
+    return {
+        "query": s.query, "calls": s.calls, "total_ms": s.total_ms, "mean_ms": s.mean_ms, "p95_ms": s.p95_ms,
+        "regressed": s.regressed,
+        # additions
+        "status": s.status, "database": s.database, "user": s.user, "toplevel": s.toplevel,
+        "fingerprint": s.fingerprint, "rows": s.rows, "shared_blks_hit": s.shared_blks_hit,
+        "shared_blks_read": s.shared_blks_read, "previous_mean_ms": s.previous_mean_ms,
+        "previous_p95_ms": s.previous_p95_ms, "reset": s.reset, "p99_ms": s.p99_ms,
+    }
+
+
+def _table(t: TableDelta) -> dict[str, Any]:
+    return {
+        "schema": t.schema, "table": t.table, "rows": t.rows, "rows_delta": t.rows_delta, "bytes": t.bytes,
+        "bytes_delta": t.bytes_delta, "growth_bytes_per_day": t.growth_bytes_per_day,
+        # additions
+        "status": t.status, "seq_scans": t.seq_scans, "idx_scans": t.idx_scans, "dead_rows": t.dead_rows,
+        "dead_rows_delta": t.dead_rows_delta, "reset": t.reset,
+    }
+
+
+def _reset(r: ResetEvent) -> dict[str, Any]:
+    return {"kind": r.kind, "message": r.message, "at": _iso(r.at), "objects": r.objects}
+
+
+def history_dict(h: HistoryComparison | None) -> dict[str, Any] | None:
+    if h is None:
+        return None
+    prev = h.previous_run
+    return {
+        "previous_run": {"id": prev.id, "started_at": _iso(prev.started_at)} if prev else None,
+        "new_findings": [f.as_dict() for f in h.new_findings],
+        "resolved_findings": [f.as_dict() for f in h.resolved_findings],
+        "statements": [_statement(s) for s in h.statements],
+        "tables": [_table(t) for t in h.tables],
+        "resets": [_reset(r) for r in h.resets],
+        # additions
+        "run_id": h.run_id,
+        "store": h.store,
+        "interval_s": h.interval_s,
+        "vanished_statements": [_statement(s) for s in h.vanished_statements],
+        "interval_calls": h.interval_calls,
+        "interval_p95_ms": h.interval_p95_ms,
+        "interval_p99_ms": h.interval_p99_ms,
+        "indexes": [{"schema": i.schema, "table": i.table, "index": i.index, "scans": i.scans, "bytes": i.bytes,
+                     "bytes_delta": i.bytes_delta, "status": i.status, "reset": i.reset} for i in h.indexes],
+        "score": {"previous": h.score_previous, "current": h.score_current},
+        "metrics": {m.key: {"previous": m.previous, "current": m.current, "delta": m.delta} for m in h.metrics},
+        "trend": [{"run_id": r.run_id, "started_at": _iso(r.started_at), "score": r.score, "p95_ms": r.p95_ms,
+                   "interval_p95_ms": r.interval_p95_ms, "db_bytes": r.db_bytes} for r in h.trend],
+        "growers": [{"schema": g.schema, "table": g.table, "bytes_first": g.bytes_first,
+                     "bytes_last": g.bytes_last, "growth_bytes": g.growth, "days": round(g.days, 2)}
+                    for g in h.growers],
+    }
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172_800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86_400:.1f} days"
+
+
+def _bytes(n: float) -> str:
+    sign = "-" if n < 0 else "+"
+    n = abs(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1024 or unit == "TB":
+            return f"{sign}{n:.0f} {unit}" if unit == "B" else f"{sign}{n:.1f} {unit}"
+        n /= 1024
+    return f"{sign}{n:.1f} TB"
+
+
+def _short(text: str, width: int = 70) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[:width - 3] + "..."
+
+
+def since_lines(report: Report, top: int = 5) -> list[str]:
+    """The text report's "since <time>" block: what changed since the previous recorded run (empty without
+    ``--history``)."""
+    h = report.history
+    if h is None:
+        return []
+    if h.previous_run is None:
+        return ["", terminal_safe(f"History: first recorded run of this target (run {h.run_id} in {h.store}); "
+                                  "the next run reports what changed since this one.")]
+    # object names and statement texts come from the audited server: escaped as the rest of the text report
+    return ["", *(terminal_safe(line) for line in comparison_lines(h, top))]
+
+
+def comparison_lines(h: HistoryComparison, top: int = 5) -> list[str]:
+    """What changed between the previous run and this one, in a few lines (the since block, ``history diff``)."""
+    prev = h.previous_run
+    if prev is None:
+        return [f"Run {h.run_id}: no previous run to compare with"]
+    lines = [f"Since {_iso(prev.started_at)} (run {prev.id}, {_duration(h.interval_s or 0)} ago)"]
+    score = ""
+    if h.score_previous is not None and h.score_current is not None:
+        diff = h.score_current - h.score_previous
+        score = f"; score {h.score_previous} -> {h.score_current} ({diff:+d})"
+    lines.append(f"  findings: {len(h.new_findings)} new, {len(h.resolved_findings)} resolved{score}")
+    for f in h.new_findings[:top]:
+        lines.append(f"    new:      {f.code} {f.check}  {f.object.label()}")
+    for f in h.resolved_findings[:top]:
+        lines.append(f"    resolved: {f.code} {f.check}  {f.object.label()}")
+    hidden = max(0, len(h.new_findings) - top) + max(0, len(h.resolved_findings) - top)
+    if hidden:
+        lines.append(f"    ... and {hidden} more (JSON: history.new_findings / history.resolved_findings)")
+    if h.statements or h.vanished_statements:
+        p95 = f", P95 {h.interval_p95_ms:g} ms" if h.interval_p95_ms is not None else ""
+        new = len(h.new_statements)
+        lines.append(f"  workload: {h.interval_calls} calls{p95}; {len(h.statements)} statements ran ({new} new, "
+                     f"{len(h.regressed)} regressed, {len(h.vanished_statements)} vanished)")
+        for s in h.regressed[:top]:
+            before = f"{s.previous_mean_ms:g}" if s.previous_mean_ms is not None else "?"
+            lines.append(f"    regressed: mean {before} -> {s.mean_ms:g} ms, {s.calls} calls  {_short(s.query)}")
+        for s in h.statements[:3]:
+            lines.append(f"    top: {s.total_ms:g} ms in {s.calls} calls (mean {s.mean_ms:g} ms)  {_short(s.query)}")
+    growers = [t for t in h.tables if t.bytes_delta]
+    if growers:
+        total = sum(t.bytes_delta or 0 for t in growers)
+        lines.append(f"  size: {_bytes(total)} over {len(growers)} tables")
+        for t in growers[:3]:
+            rows = f", {t.rows_delta:+,d} rows" if t.rows_delta else ""
+            lines.append(f"    {t.schema}.{t.table}: {_bytes(t.bytes_delta or 0)}{rows}")
+    for r in h.resets:
+        lines.append(f"  reset: {r.message}")
+    return lines
+
+
+# ---- dbaudit history ---------------------------------------------------------------------------------------
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    return _bytes(n).lstrip("+")
+
+
+def runs_dict(runs: Sequence[RunRecord], counts: Mapping[int, int]) -> list[dict[str, Any]]:
+    return [{"id": r.id, "started_at": _iso(r.started_at), "target": r.target, "engine": r.engine,
+             "database": r.database, "status": r.status, "message": r.message, "score": r.score, "grade": r.grade,
+             "findings": counts.get(r.id or 0, 0), "db_bytes": r.db_bytes, "interval_p95_ms": r.interval_p95_ms,
+             "rollup": r.rollup, "duration_s": r.duration_s, "tool_version": r.tool_version} for r in runs]
+
+
+def render_runs(runs: Sequence[RunRecord], counts: Mapping[int, int], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps({"runs": runs_dict(runs, counts)}, indent=2, ensure_ascii=False) + "\n"
+    if not runs:
+        return "no runs recorded\n"
+    rows = [(r.id, _iso(r.started_at), r.target, r.status + (" (daily)" if r.rollup else ""),
+             f"{r.score} {r.grade}" if r.score is not None else (r.grade or "-"), counts.get(r.id or 0, 0),
+             _size(r.db_bytes)) for r in runs]
+    return tabulate(rows, headers=("id", "started (UTC)", "target", "status", "score", "findings", "size")) + "\n"
+
+
+def run_dict(run: RunRecord) -> dict[str, Any]:
+    base = runs_dict([run], {run.id or 0: len(run.findings)})[0]
+    base["metrics"] = dict(run.metrics)
+    base["findings"] = [f.as_dict() for _, f in run.findings]
+    base["server_started"] = _iso(run.server_started)
+    base["stats_reset"] = _iso(run.stats_reset)
+    base["pg_stat_statements_reset"] = _iso(run.pgss_reset)
+    base["statements"] = [{"query": s.query, "user": s.user, "toplevel": s.toplevel, "calls": s.calls,
+                           "total_ms": round(s.total_ms, 3), "interval_calls": s.interval_calls,
+                           "interval_mean_ms": s.interval_mean_ms, "interval_p95_ms": s.interval_p95_ms}
+                          for s in sorted(run.statements, key=lambda s: -(s.interval_calls or 0))]
+    base["tables"] = [{"schema": t.schema, "table": t.table, "rows": t.rows, "bytes": t.bytes}
+                      for t in run.tables]
+    return base
+
+
+def render_run(run: RunRecord, fmt: str, top: int = 10) -> str:
+    if fmt == "json":
+        return json.dumps(run_dict(run), indent=2, ensure_ascii=False) + "\n"
+    score = f"{run.score} {run.grade}" if run.score is not None else (run.grade or "-")
+    lines = [f"run {run.id}: {run.target}", f"  started   {_iso(run.started_at)} ({run.status}"
+             + (", daily roll-up" if run.rollup else "") + ")",
+             f"  score     {score}", f"  size      {_size(run.db_bytes)}",
+             f"  findings  {len(run.findings)}"]
+    if run.message:
+        lines.append(f"  note      {run.message}")
+    metrics = [(k, v) for k, v in sorted(run.metrics.items()) if v is not None]
+    if metrics:
+        lines.append("  metrics   " + ", ".join(f"{k} {v:g}" for k, v in metrics))
+    for _, f in sorted(run.findings, key=lambda x: (-x[1].severity.rank, x[1].code))[:top]:
+        lines.append(f"    {f.severity.value:<7} {f.code} {f.check}  {f.object.label()}")
+    if len(run.findings) > top:
+        lines.append(f"    ... and {len(run.findings) - top} more (--format json lists them all)")
+    busiest = sorted((s for s in run.statements if s.interval_calls), key=lambda s: -(s.interval_calls or 0))
+    for s in busiest[:5]:
+        lines.append(f"    {s.interval_calls} calls, mean {s.interval_mean_ms or 0:g} ms  {_short(s.query)}")
+    return "\n".join(lines) + "\n"
+
+
+def render_diff(h: HistoryComparison, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(history_dict(h), indent=2, ensure_ascii=False) + "\n"
+    return "\n".join(comparison_lines(h, top=20)) + "\n"
+
+
+def render_trend(points: Sequence[TrendPoint], key: str, target: str, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps({"metric": key, "target": target, "points": [
+            {"run_id": p.run_id, "started_at": _iso(p.started_at), "value": p.value} for p in points]},
+            indent=2, ensure_ascii=False) + "\n"
+    values = [p.value for p in points if p.value is not None]
+    head = f"{key} of {target}: {len(points)} runs"
+    if values:
+        head += f", min {min(values):g}, max {max(values):g}, last {values[-1]:g}"
+    rows = [(p.run_id, _iso(p.started_at), "-" if p.value is None else f"{p.value:g}") for p in points]
+    return head + "\n" + tabulate(rows, headers=("id", "started (UTC)", key)) + "\n"
+
+
+# ---- fleet scans ---------------------------------------------------------------------------------------------
+
+
+def fleet_rows(results: Sequence[TargetResult]) -> list[dict[str, Any]]:
+    out = []
+    for r in results:
+        report, h = r.report, (r.report.history if r.report is not None else None)
+        out.append({
+            "name": r.target.name, "target": report.target.dsn if report is not None else r.target.shown,
+            "status": "error" if report is None else ("partial" if report.partial else "ok"),
+            "score": report.score.value if report is not None else None,
+            "grade": report.score.grade if report is not None else None,
+            "findings": len(report.findings) if report is not None else None,
+            "new_findings": len(h.new_findings) if h is not None and h.previous_run is not None else None,
+            "resolved_findings": len(h.resolved_findings) if h is not None and h.previous_run is not None
+            else None,
+            "run_id": h.run_id if h is not None else None,
+            "exit_code": int(r.exit_code), "duration_s": round(r.duration_s, 2), "error": r.error,
+        })
+    return out
+
+
+def render_fleet(results: Sequence[TargetResult], fmt: str) -> str:
+    rows = fleet_rows(results)
+    if fmt == "json":
+        return json.dumps({"targets": rows}, indent=2, ensure_ascii=False) + "\n"
+
+    def n(value: object) -> str:
+        return "-" if value is None else str(value)
+
+    table = [(r["name"], r["status"], f"{n(r['score'])} {r['grade'] or ''}".strip(), n(r["findings"]),
+              n(r["new_findings"]), n(r["resolved_findings"]), f"{r['duration_s']:.1f} s",
+              _short(r["error"] or "", 60)) for r in rows]
+    failed = sum(1 for r in rows if r["status"] != "ok")
+    head = f"{len(rows)} targets scanned, {len(rows) - failed} ok, {failed} failed"
+    return head + "\n" + tabulate(table, headers=("target", "status", "score", "findings", "new", "resolved",
+                                                    "took", "error")) + "\n"

@@ -1,0 +1,255 @@
+"""Run history on real PostgreSQL servers: interval figures, resets and restarts, new and resolved findings.
+
+Each test scans a fresh database twice (or more) with ``--history`` into a SQLite store, running a known workload
+between the scans, and reads what the second run reports as the interval. The restart and full-reset tests start
+their own server: ``pg_stat_statements_reset()`` and a restart would disturb the session's shared one.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from auditor.audit import AuditSettings, run_audit
+from auditor.connectors import CollectOptions
+from auditor.history.model import HistoryComparison, StatementDelta
+from auditor.history.store import SCHEMA_VERSION, StoreError, open_store
+from auditor.report import Report
+from auditor.throwaway import PostgresServer, start_postgres
+from tests.conftest import NewDb, PgServer
+
+SCHEMA = """
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+CREATE TABLE items (id int PRIMARY KEY, v text NOT NULL);
+INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, 5000) g;
+CREATE TABLE loose (x int, y text);
+ANALYZE;
+"""
+LOOKUP = "SELECT v FROM items WHERE id = %s"
+
+
+def _settings(store: Path) -> AuditSettings:
+    return AuditSettings(collect=CollectOptions(sample=False), history=str(store))
+
+
+def _scan(dsn: str, store: Path) -> Report:
+    report = run_audit(dsn, _settings(store))
+    assert report.history is not None
+    return report
+
+
+def _history(report: Report) -> HistoryComparison:
+    assert report.history is not None
+    return report.history
+
+
+def _lookups(h: HistoryComparison) -> list[StatementDelta]:
+    return [s for s in h.statements if "from items where id" in " ".join(s.query.lower().split())]
+
+
+def _run_lookups(dsn: str, n: int) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for i in range(n):
+            conn.execute(LOOKUP, (i % 5000 + 1,))
+
+
+def test_two_scans_report_exactly_the_workload_between(pg_new_db: NewDb, tmp_path: Path) -> None:
+    dsn = pg_new_db(SCHEMA)
+    store = tmp_path / "runs.db"
+    _run_lookups(dsn, 40)
+    first = _history(_scan(dsn, store))
+    assert first.previous_run is None and first.statements == ()
+    _run_lookups(dsn, 123)
+    second = _history(_scan(dsn, store))
+    assert second.previous_run is not None and second.previous_run.id == first.run_id
+    lookups = _lookups(second)
+    assert sum(s.calls for s in lookups) == 123, lookups  # the interval, not the cumulative 163
+    assert all(s.user == "postgres" and s.toplevel and s.mean_ms > 0 and s.p95_ms is not None for s in lookups)
+    assert all(s.status == "steady" and not s.reset for s in lookups)
+    assert not [r for r in second.resets if r.kind != "restart"]
+    # nothing ran in between: the third interval holds no lookup at all
+    third = _history(_scan(dsn, store))
+    assert _lookups(third) == []
+    assert all(s.calls > 0 and s.total_ms >= 0 for s in third.statements)
+
+
+def test_an_entry_reset_between_runs_counts_from_the_reset(pg_new_db: NewDb, tmp_path: Path) -> None:
+    """``pg_stat_statements_reset(0, dbid, 0)`` (this database's entries only) removes the entries: the counter
+    that comes back is lower than the stored one, and the interval is what ran after the reset."""
+    dsn = pg_new_db(SCHEMA)
+    store = tmp_path / "runs.db"
+    _run_lookups(dsn, 200)
+    _scan(dsn, store)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = "
+                     "current_database()), 0)")
+    _run_lookups(dsn, 30)
+    h = _history(_scan(dsn, store))
+    lookups = _lookups(h)
+    assert sum(s.calls for s in lookups) == 30
+    assert all(s.reset for s in lookups)
+    assert "counter_decrease" in {r.kind for r in h.resets}
+    assert all(s.calls > 0 and s.total_ms >= 0 and s.rows >= 0 for s in h.statements)
+
+
+@pytest.fixture(scope="module")
+def own_server() -> Iterator[PostgresServer]:
+    server = start_postgres("auto")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_full_reset_and_restarts_are_detected_without_negative_or_inflated_figures(own_server: PostgresServer,
+                                                                                   tmp_path: Path) -> None:
+    with own_server.connect() as conn:
+        conn.execute("CREATE DATABASE hist")
+    dsn = own_server.dsn("hist")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(SCHEMA)
+    store = tmp_path / "runs.db"
+    _run_lookups(dsn, 300)
+    _scan(dsn, store)
+
+    # pg_stat_statements_reset(): everything counts from the reset (30, not 30 - 300 nor 330)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_statements_reset()")
+    _run_lookups(dsn, 30)
+    h = _history(_scan(dsn, store))
+    assert "pg_stat_statements_reset" in {r.kind for r in h.resets}
+    assert sum(s.calls for s in _lookups(h)) == 30
+    assert all(s.reset for s in h.statements)
+
+    # a clean restart: PostgreSQL keeps pg_stat_statements (saved at shutdown), so the interval is exact
+    own_server.restart()
+    _run_lookups(dsn, 17)
+    h = _history(_scan(dsn, store))
+    assert "restart" in {r.kind for r in h.resets}
+    assert sum(s.calls for s in _lookups(h)) == 17
+
+    # a crash (immediate shutdown): the statistics are discarded, and the figures count from the start
+    _run_lookups(dsn, 400)
+    _scan(dsn, store)
+    own_server.restart(immediate=True)
+    _run_lookups(dsn, 25)
+    h = _history(_scan(dsn, store))
+    kinds = {r.kind for r in h.resets}
+    assert "restart" in kinds and kinds & {"pg_stat_statements_reset", "counter_decrease"}, h.resets
+    assert sum(s.calls for s in _lookups(h)) == 25
+    assert all(s.calls > 0 and s.total_ms >= 0 for s in h.statements)
+    assert all((t.seq_scans or 0) >= 0 and (t.idx_scans or 0) >= 0 for t in h.tables)
+
+
+def test_a_fixed_finding_is_resolved_and_a_new_one_is_new(pg_new_db: NewDb, tmp_path: Path) -> None:
+    dsn = pg_new_db(SCHEMA)
+    store = tmp_path / "runs.db"
+    _scan(dsn, store)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("ALTER TABLE loose ADD COLUMN id serial PRIMARY KEY")
+        conn.execute("CREATE TABLE later (a int, b int)")
+        conn.execute("INSERT INTO items SELECT g, 'w' || g FROM generate_series(5001, 25000) g")
+        conn.execute("ANALYZE")
+    h = _history(_scan(dsn, store))
+    assert [(f.code, f.object.table) for f in h.resolved_findings if f.code == "KY01"] == [("KY01", "loose")]
+    assert [(f.code, f.object.table) for f in h.new_findings if f.code == "KY01"] == [("KY01", "later")]
+    items = next(t for t in h.tables if t.table == "items")
+    assert items.rows_delta == 20000 and items.rows == 25000
+    assert items.bytes_delta is not None and items.bytes_delta > 0 and items.growth_bytes_per_day is not None
+    assert next(t for t in h.tables if t.table == "later").status == "new"
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "auditor.cli", *args], capture_output=True, text=True,
+                          timeout=300, check=False)
+
+
+def test_cli_json_text_and_fail_on_new(pg_new_db: NewDb, tmp_path: Path) -> None:
+    dsn = pg_new_db(SCHEMA)
+    store = str(tmp_path / "runs.db")
+    base = ["scan", dsn, "--history", store, "--no-sample", "--fail-on-new", "warning"]
+    first = _cli(*base, "--format", "json")
+    assert first.returncode == 0, first.stderr  # a first run has nothing new: KY01 on loose does not fail it
+    doc = json.loads(first.stdout)
+    assert doc["history"]["previous_run"] is None
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE later (a int, b int)")
+    _run_lookups(dsn, 11)
+    second = _cli(*base, "--format", "json")
+    assert second.returncode == 1, second.stderr  # KY01 on later is new, and a warning
+    h = json.loads(second.stdout)["history"]
+    assert set(h["previous_run"]) == {"id", "started_at"} and h["previous_run"]["id"] == doc["history"]["run_id"]
+    assert [f["object"]["table"] for f in h["new_findings"]] == ["later"]
+    assert h["resolved_findings"] == []
+    for key in ("query", "calls", "total_ms", "mean_ms", "p95_ms", "regressed"):
+        assert all(key in s for s in h["statements"])
+    assert sum(s["calls"] for s in h["statements"] if "from items where id" in s["query"].lower()) == 11
+    for key in ("schema", "table", "rows", "rows_delta", "bytes", "bytes_delta", "growth_bytes_per_day"):
+        assert all(key in t for t in h["tables"])
+    assert isinstance(h["resets"], list)
+    third = _cli(*base)
+    assert third.returncode == 0, third.stderr  # nothing new since the second run
+    assert "Since " in third.stdout and "0 new, 0 resolved" in third.stdout
+    assert third.stdout.index("Since ") < third.stdout.index("Summary")
+
+
+def test_history_never_writes_to_or_resets_the_audited_database(pg_new_db: NewDb, tmp_path: Path) -> None:
+    dsn = pg_new_db(SCHEMA)
+    store = tmp_path / "runs.db"
+    _run_lookups(dsn, 50)
+
+    def state() -> tuple[object, ...]:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            rels = conn.execute("SELECT count(*) FROM pg_class WHERE relpersistence <> 't'").fetchone()
+            info = conn.execute("SELECT stats_reset, dealloc FROM pg_stat_statements_info").fetchone()
+            writes = conn.execute("SELECT sum(n_tup_ins + n_tup_upd + n_tup_del) FROM pg_stat_user_tables")\
+                .fetchone()
+            # the application's own statement (the probe's EXPLAIN of it carries dbaudit's marker)
+            calls = conn.execute("SELECT sum(calls) FROM pg_stat_statements WHERE query ILIKE 'select v from items "
+                                 "where id%' AND dbid = (SELECT oid FROM pg_database WHERE datname = "
+                                 "current_database())").fetchone()
+        return rels, info, writes, calls
+
+    before = state()
+    _scan(dsn, store)
+    _scan(dsn, store)
+    assert state() == before
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        texts = [r[0] for r in conn.execute(
+            "SELECT query FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = "
+            "current_database())").fetchall()]
+    # the store is a file: none of its SQL reached the audited database (other tests' PostgreSQL stores on this
+    # shared server are other databases)
+    assert not [t for t in texts if "run_statements" in t or "schema_version" in t]
+
+
+def test_store_schema_version_and_bad_stores(tmp_path: Path) -> None:
+    with open_store(str(tmp_path / "a.db")) as store:
+        assert store.version() == SCHEMA_VERSION
+        assert store.migrate() == SCHEMA_VERSION  # idempotent
+    newer = tmp_path / "newer.db"
+    open_store(str(newer)).close()
+    with sqlite3.connect(newer) as conn:
+        conn.execute("INSERT INTO schema_version VALUES (99, 'x', 'from the future')")
+    with pytest.raises(StoreError, match="newer than this dbaudit"):
+        open_store(str(newer))
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database" * 100)
+    with pytest.raises(StoreError, match="junk.db"):
+        open_store(str(junk))
+    with pytest.raises(StoreError, match="does not exist"):
+        open_store(str(tmp_path / "missing" / "runs.db"))
+    bad = _cli("scan", "--from", "/nonexistent.json", "--history", str(tmp_path / "missing" / "x.db"))
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+def test_fail_on_new_needs_history(pg_server: PgServer) -> None:
+    out = _cli("scan", "--from", "/nonexistent.json", "--fail-on-new", "error")
+    assert out.returncode == 2 and "--fail-on-new needs --history" in out.stderr
