@@ -52,7 +52,7 @@ from auditor.model import (
 from auditor.sampling import skipped_notes
 from auditor.sqlquote import pg_ident, pg_qualified
 
-__all__ = ["collect", "glob_to_regex", "limits_of"]
+__all__ = ["area_names", "collect", "glob_to_regex", "limits_of"]
 
 # settings the checks and reports read; autovacuum*, track_* and pg_stat_statements.* come along by prefix
 SETTINGS = (
@@ -198,6 +198,13 @@ CATALOG_AREAS = ("tables", "columns", "column_stats", "constraints", "indexes", 
 LOCK_RETRIES = 2
 
 
+def area_names(area: str, server_major: int) -> dict[str, str] | None:
+    """What fills the ``{name}`` placeholders of a catalog file on this server version."""
+    if area == "indexes":
+        return {"nulls_not_distinct": "i.indnullsnotdistinct" if server_major >= 15 else "false"}
+    return None
+
+
 class _Collector:
     def __init__(self, session: Session, dsn: Dsn, options: CollectOptions) -> None:
         self.session = session
@@ -209,9 +216,10 @@ class _Collector:
 
     def _area(self, area: str, params: Mapping[str, Any]) -> list[dict[str, Any]] | None:
         """Rows of one catalog query, or None (with a note) when the server refused it."""
+        names = area_names(area, self.session.server_major)
         for attempt in range(LOCK_RETRIES + 1):
             try:
-                return self.session.query(area, {**params, "locked": sorted(self.locked)})
+                return self.session.query(area, {**params, "locked": sorted(self.locked)}, names)
             except RECOVERABLE as exc:
                 self.session.rollback_area()
                 if isinstance(exc, psycopg.errors.LockNotAvailable) and attempt < LOCK_RETRIES \
@@ -264,6 +272,8 @@ class _Collector:
         activity_rows = self._area("activity", {})
 
         tables = _tables(rows["tables"], rows["columns"], rows["column_stats"])
+        writer = _IndexWriter(rows["columns"], server.get("reserved_words") or (),
+                              bool(server.get("quote_all_identifiers")))
         self.notes.extend(_privilege_notes(rows["tables"], rows["sequences"], role, self.session.server_major))
         posture = collect_posture(self._area, server, schemas, self.notes)
         maintenance = collect_maintenance(self._area, schemas, self.notes, self._probe_area,
@@ -287,7 +297,7 @@ class _Collector:
             server_started=server.get("server_started"),
             schemas=tuple(schemas),
             tables=tables,
-            indexes=tuple(_index(r) for r in rows["indexes"]),
+            indexes=tuple(writer.index(r) for r in rows["indexes"]),
             constraints=tuple(_constraint(r) for r in rows["constraints"]),
             sequences=tuple(_sequence(r) for r in rows["sequences"]),
             notes=tuple(self.notes),
@@ -383,7 +393,11 @@ def _group(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, str], list[dict[st
 def _tables(table_rows: list[dict[str, Any]], column_rows: list[dict[str, Any]],
             stat_rows: list[dict[str, Any]]) -> tuple[Table, ...]:
     columns_of = _group(column_rows)
-    stats = {(r["schema"], r["table"], r["name"]): r for r in stat_rows}
+    stats: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in stat_rows:
+        column = (r["schema"], r["table"], r["name"])
+        if not r["inherited"] or column not in stats:  # the table's own row wins over its children's
+            stats[column] = r
     tables: list[Table] = []
     for r in table_rows:
         key = (r["schema"], r["name"])
@@ -410,20 +424,71 @@ def _tables(table_rows: list[dict[str, Any]], column_rows: list[dict[str, Any]],
     return tuple(tables)
 
 
-def _index(r: dict[str, Any]) -> Index:
-    keys = tuple(
-        IndexKey(column=k["column"], expression=k["expression"], descending=bool(k["descending"]),
-                 nulls_first=bool(k["nulls_first"]), opclass=k["opclass"], collation=k["collation"])
-        for k in (r["keys"] or ())
-    )
-    return Index(
-        schema=r["schema"], table=r["table"], name=r["name"], keys=keys, include=tuple(r["include"] or ()),
-        method=r["method"], is_unique=bool(r["is_unique"]), is_primary=bool(r["is_primary"]),
-        predicate=r["predicate"], is_valid=bool(r["is_valid"]), is_ready=bool(r["is_ready"]),
-        constraint=r["constraint"], constraint_type=r["constraint_type"], definition=r["definition"] or "",
-        size_bytes=_int(r["size_bytes"]), scans=_int(r["scans"]), tuples_read=_int(r["tuples_read"]),
-        tuples_fetched=_int(r["tuples_fetched"]), is_partition_child=bool(r["is_partition_child"]),
-    )
+DEFAULT_COLLATION = 100  # pg_collation's "default" (the database's collation)
+_LOWER_CASE_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+class _IndexWriter:
+    """Indexes from indexes.sql rows: key columns named from their numbers (columns.sql), and the CREATE INDEX of
+    the plain indexes written as pg_get_indexdef() writes it (the query brings the server's own text for the
+    others, and their keys' expression, operator class and collation)."""
+
+    def __init__(self, column_rows: list[dict[str, Any]], reserved_words: Iterable[str], quote_all: bool) -> None:
+        self.attributes: dict[tuple[str, str], dict[int, tuple[str, int]]] = {}
+        for c in column_rows:
+            self.attributes.setdefault((c["schema"], c["table"]), {})[c["position"]] = (c["name"], c["collation"])
+        self.reserved = frozenset(reserved_words)
+        self.quote_all = quote_all
+
+    def quote(self, name: str) -> str:
+        """quote_ident(): as is when lower case, not a keyword that needs quoting, and not quote_all_identifiers."""
+        if not self.quote_all and _LOWER_CASE_NAME.fullmatch(name) and name not in self.reserved:
+            return name
+        return '"' + name.replace('"', '""') + '"'
+
+    def index(self, r: dict[str, Any]) -> Index:
+        attributes = self.attributes.get((r["schema"], r["table"]), {})
+        attnums: list[int] = r["attnums"]
+        key_count: int = r["key_count"]
+        details: list[dict[str, Any]] = r["details"] or []
+        keys: list[IndexKey] = []
+        for pos in range(key_count):
+            # an expression (0), or a column the columns area missed (it was refused): no column name
+            column, column_collation = attributes.get(attnums[pos], (None, DEFAULT_COLLATION))
+            option = r["options"][pos]
+            if details:
+                detail = details[pos]
+                expression, opclass, collation = detail["expression"], detail["opclass"], detail["collation"]
+            else:
+                # default operator class, and no collation or the database's: named only where the column has
+                # another (pg_get_indexdef prints COLLATE "default" then)
+                expression = opclass = None
+                collation = "default" if r["collations"][pos] not in (0, column_collation) else None
+            keys.append(IndexKey(column=None if attnums[pos] == 0 else column, expression=expression,
+                                 descending=bool(option & 1), nulls_first=bool(option & 2), opclass=opclass,
+                                 collation=collation))
+        include = tuple(attributes[a][0] for a in attnums[key_count:] if a in attributes)
+        definition = r["definition"]
+        if definition is None and all(k.column is not None for k in keys):
+            definition = self.plain_definition(r, keys, include)
+        return Index(
+            schema=r["schema"], table=r["table"], name=r["name"], keys=tuple(keys), include=include,
+            method=r["method"], is_unique=bool(r["is_unique"]), is_primary=bool(r["is_primary"]),
+            predicate=r["predicate"], is_valid=bool(r["is_valid"]), is_ready=bool(r["is_ready"]),
+            constraint=r["constraint"], constraint_type=r["constraint_type"], definition=definition or "",
+            size_bytes=_int(r["size_bytes"]), scans=_int(r["scans"]), tuples_read=_int(r["tuples_read"]),
+            tuples_fetched=_int(r["tuples_fetched"]), is_partition_child=bool(r["is_partition_child"]),
+        )
+
+    def plain_definition(self, r: dict[str, Any], keys: list[IndexKey], include: tuple[str, ...]) -> str:
+        """pg_get_indexdef() of an index of column keys, ascending, with default operator classes, without a
+        predicate, storage parameters or NULLS NOT DISTINCT, on a table (not a partitioned one's ON ONLY)."""
+        q = self.quote
+        columns = ", ".join(q(k.column or "") + (f" COLLATE {q(k.collation)}" if k.collation else "")
+                            for k in keys)
+        covering = f" INCLUDE ({', '.join(q(c) for c in include)})" if include else ""
+        return (f"CREATE {'UNIQUE ' if r['is_unique'] else ''}INDEX {q(r['name'])} ON {q(r['schema'])}."
+                f"{q(r['table'])} USING {q(r['method'])} ({columns}){covering}")
 
 
 def _constraint(r: dict[str, Any]) -> Constraint:

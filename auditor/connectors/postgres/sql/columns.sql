@@ -22,6 +22,7 @@ SELECT
     CASE WHEN a.attgenerated <> '' THEN pg_catalog.pg_get_expr(ad.adbin, ad.adrelid, true) END AS generated,
     d.description AS comment,
     a.attnum AS position,
+    a.attcollation AS collation,  -- the client compares the indexes' key collations with it (indexes.sql)
     CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by default' END AS identity
   FROM pg_catalog.pg_attribute a
   JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
