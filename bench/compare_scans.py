@@ -37,8 +37,10 @@ def save(dsn: str, out: str) -> None:
     result = run_checks(snap, all_checks())
     report = json.loads(render(build_report(snap, result, datetime.now(UTC), 0.0), "json"))
     whole = snapshot_to_dict(snap)
+    # the bloat estimates; not the freeze ages, which grow with every transaction the server runs meanwhile
+    maintenance = {k: v for k, v in (whole.get("maintenance") or {}).items() if k not in ("freeze", "databases")}
     Path(out).write_text(json.dumps({
-        "snapshot": {area: whole.get(area) for area in SNAPSHOT_AREAS},
+        "snapshot": {**{area: whole.get(area) for area in SNAPSHOT_AREAS}, "maintenance": maintenance},
         "findings": report.get("findings"),
         "score": report.get("score"),
     }, sort_keys=True, default=str))

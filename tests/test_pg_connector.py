@@ -567,3 +567,10 @@ def test_refused_catalog_query_is_noted_and_the_rest_collected(limited_role: tup
     assert len(snap.sequences) == 2
     open_t = snap.table("shop", "open_t")
     assert open_t is not None and open_t.column("v") is not None and open_t.column("v").null_frac is None  # type: ignore[union-attr]
+    # the bloat estimates read column_stats' rows: none either, each with the refusal and its GRANT
+    assert snap.maintenance is not None
+    assert snap.maintenance.table_bloat is None and snap.maintenance.index_bloat is None
+    for area in ("table_bloat", "index_bloat"):
+        note = next(n for n in snap.notes if n.area == area)
+        assert note.message.startswith(f"the {area} query was refused (permission denied")
+        assert note.enable == refused[0].enable and area in snap.unread_areas

@@ -23,7 +23,7 @@ from auditor import progress
 from auditor.connectors import CollectOptions, interrupted, probe_limit_s
 from auditor.connectors.guard import Clock, WaitExpired
 from auditor.connectors.postgres import operations
-from auditor.connectors.postgres.maintenance import collect_maintenance
+from auditor.connectors.postgres.maintenance import bloat_stats, collect_maintenance
 from auditor.connectors.postgres.posture import collect_posture
 from auditor.connectors.postgres.replication import collect_replication
 from auditor.connectors.postgres.session import (
@@ -37,6 +37,7 @@ from auditor.connectors.postgres.yielding import PgLockYield
 from auditor.connectors.yielding import unavailable_note_text
 from auditor.dsn import Dsn
 from auditor.errors import AuditError, ScanInterrupted
+from auditor.maintenance import INDEX_BLOAT_AREA, TABLE_BLOAT_AREA
 from auditor.model import (
     Column,
     ColumnRef,
@@ -276,8 +277,14 @@ class _Collector:
                               bool(server.get("quote_all_identifiers")))
         self.notes.extend(_privilege_notes(rows["tables"], rows["sequences"], role, self.session.server_major))
         posture = collect_posture(self._area, server, schemas, self.notes)
-        maintenance = collect_maintenance(self._area, schemas, self.notes, self._probe_area,
-                                          "pgstattuple" in (ext.get("installed") or {}), role)
+        # the bloat estimates read column_stats' pg_stats rows: without them, no estimate (and the same note)
+        stats_read = "column_stats" not in self.unread
+        if not stats_read:
+            self.unread.extend((TABLE_BLOAT_AREA, INDEX_BLOAT_AREA))
+        maintenance = collect_maintenance(
+            self._area, schemas, self.notes, self._probe_area, "pgstattuple" in (ext.get("installed") or {}), role,
+            stats=bloat_stats(rows["column_stats"]) if stats_read else None,
+            stats_note=next((n for n in self.notes if n.area == "column_stats"), None))
         replication = collect_replication(self._area, role, self.notes)
         capabilities = list(server.get("member_of") or [])
         if server.get("is_superuser"):

@@ -9,12 +9,15 @@ Nothing here reads a table's pages.
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
 from auditor.connectors.postgres.posture import AreaReader
 from auditor.maintenance import (
+    INDEX_BLOAT_AREA,
+    TABLE_BLOAT_AREA,
     DatabaseFreeze,
     IndexBloat,
     Maintenance,
@@ -40,13 +43,67 @@ EXACT_MAX_PAGES = 10 * 1024**3 // 8192  # 10 GiB of 8 kB pages
 EXACT_MIN_PAGES = 128  # 1 MiB: smaller relations are not worth a look
 
 
+# (schema, table or index, column) -> (share of NULLs, average width) of pg_stats' own (not inherited) rows
+ColumnStats = Mapping[tuple[str, str, str], tuple[float, int]]
+_FLOAT4 = struct.Struct("f")
+
+
+def bloat_stats(column_stats_rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], tuple[float, int]]:
+    """The estimates' inputs from column_stats.sql's rows. null_frac is a float4 on the server, and the server's
+    arithmetic on it is double precision: the value is taken back to the float4 it is (0.3 arrives as the text
+    "0.3"; the server computes with 0.30000001192...), so that the estimates are the ones the SQL computed."""
+    return {(r["schema"], r["table"], r["name"]): (_FLOAT4.unpack(_FLOAT4.pack(r["null_frac"]))[0],
+                                                   int(r["avg_width"]))
+            for r in column_stats_rows if not r["inherited"]}
+
+
+def _widths(stats: ColumnStats, keys: list[tuple[str, str, str]]) -> tuple[int, float, float]:
+    """Of these columns: how many have statistics, the largest share of NULLs, the average data width."""
+    with_stats, max_null_frac, data_width = 0, 0.0, 0.0
+    for key in keys:
+        found = stats.get(key)
+        if found is not None:
+            null_frac, width = found
+            with_stats += 1
+            max_null_frac = max(max_null_frac, null_frac)
+            data_width += (1 - null_frac) * width
+    return with_stats, max_null_frac, data_width
+
+
+def _with_table_widths(r: dict[str, Any], stats: ColumnStats) -> dict[str, Any]:
+    names = r["column_names"]
+    with_stats, max_null_frac, data_width = _widths(stats, [(r["schema"], r["table"], n) for n in names])
+    return {**r, "columns": len(names), "with_stats": with_stats, "max_null_frac": max_null_frac,
+            "data_width": data_width}
+
+
+def _with_index_widths(r: dict[str, Any], stats: ColumnStats) -> dict[str, Any]:
+    # a column key goes by its table's statistics, an expression key by the index's own
+    keys = [(r["schema"], r["index"] if expression else r["table"], name)
+            for expression, name in zip(r["expressions"], r["stat_names"], strict=True)]
+    with_stats, max_null_frac, data_width = _widths(stats, keys)
+    return {**r, "keys": len(keys), "with_stats": with_stats, "expressions": sum(map(bool, r["expressions"])),
+            "max_null_frac": max_null_frac, "data_width": data_width}
+
+
 def collect_maintenance(read: AreaReader, schemas: list[str], notes: list[Note],
-                        probe: ProbeReader | None = None, pgstattuple: bool = False, role: str = "") -> Maintenance:
+                        probe: ProbeReader | None = None, pgstattuple: bool = False, role: str = "",
+                        stats: ColumnStats | None = None, stats_note: Note | None = None) -> Maintenance:
+    """``stats``: pg_stats' rows as :func:`bloat_stats` gives them, None when column_stats.sql could not be read
+    (then no estimate either: ``stats_note`` says why, for each of them)."""
     scope = {"schemas": schemas}
     freeze_rows = read("freeze", scope)
     database_rows = read(DATABASES_AREA, {})
-    table_rows = read("table_bloat", scope)
-    index_rows = read("index_bloat", scope)
+    if stats is None:
+        table_rows = index_rows = None
+        for area in (TABLE_BLOAT_AREA, INDEX_BLOAT_AREA):
+            why = stats_note.message.replace("the column_stats query", f"the {area} query") if stats_note else \
+                f"pg_stats could not be read: no {area} estimate"
+            notes.append(Note(area=area, message=why, enable=stats_note.enable if stats_note else None))
+    else:
+        heap_rows, btree_rows = read(TABLE_BLOAT_AREA, scope), read(INDEX_BLOAT_AREA, scope)
+        table_rows = None if heap_rows is None else [_with_table_widths(r, stats) for r in heap_rows]
+        index_rows = None if btree_rows is None else [_with_index_widths(r, stats) for r in btree_rows]
     heaps = None if table_rows is None else [(int(r["oid"]), table_bloat(r)) for r in table_rows]
     btrees = None if index_rows is None else [(int(r["oid"]), index_bloat(r)) for r in index_rows]
     exact = None
