@@ -45,6 +45,8 @@ EXACT_MIN_PAGES = 128  # 1 MiB: smaller relations are not worth a look
 
 # (schema, table or index, column) -> (share of NULLs, average width) of pg_stats' own (not inherited) rows
 ColumnStats = Mapping[tuple[str, str, str], tuple[float, int]]
+# (schema, table) -> column number -> name, from columns.sql
+ColumnNames = Mapping[tuple[str, str], Mapping[int, str]]
 _FLOAT4 = struct.Struct("f")
 
 
@@ -77,20 +79,25 @@ def _with_table_widths(r: dict[str, Any], stats: ColumnStats) -> dict[str, Any]:
             "data_width": data_width}
 
 
-def _with_index_widths(r: dict[str, Any], stats: ColumnStats) -> dict[str, Any]:
+def _with_index_widths(r: dict[str, Any], stats: ColumnStats, column_names: ColumnNames) -> dict[str, Any]:
     # a column key goes by its table's statistics, an expression key by the index's own
-    keys = [(r["schema"], r["index"] if expression else r["table"], name)
-            for expression, name in zip(r["expressions"], r["stat_names"], strict=True)]
+    schema, table, index = r["schema"], r["table"], r["index"]
+    names = column_names.get((schema, table), {})
+    own = r["index_columns"] or ()
+    keys = [(schema, index, own[pos]) if attnum == 0 else (schema, table, names.get(attnum, ""))
+            for pos, attnum in enumerate(r["attnums"])]
     with_stats, max_null_frac, data_width = _widths(stats, keys)
-    return {**r, "keys": len(keys), "with_stats": with_stats, "expressions": sum(map(bool, r["expressions"])),
+    return {**r, "keys": len(keys), "with_stats": with_stats, "expressions": r["attnums"].count(0),
             "max_null_frac": max_null_frac, "data_width": data_width}
 
 
 def collect_maintenance(read: AreaReader, schemas: list[str], notes: list[Note],
                         probe: ProbeReader | None = None, pgstattuple: bool = False, role: str = "",
-                        stats: ColumnStats | None = None, stats_note: Note | None = None) -> Maintenance:
+                        stats: ColumnStats | None = None, stats_note: Note | None = None,
+                        column_names: ColumnNames | None = None) -> Maintenance:
     """``stats``: pg_stats' rows as :func:`bloat_stats` gives them, None when column_stats.sql could not be read
-    (then no estimate either: ``stats_note`` says why, for each of them)."""
+    (then no estimate either: ``stats_note`` says why, for each of them); ``column_names`` names the B-tree
+    keys' columns."""
     scope = {"schemas": schemas}
     freeze_rows = read("freeze", scope)
     database_rows = read(DATABASES_AREA, {})
@@ -103,7 +110,8 @@ def collect_maintenance(read: AreaReader, schemas: list[str], notes: list[Note],
     else:
         heap_rows, btree_rows = read(TABLE_BLOAT_AREA, scope), read(INDEX_BLOAT_AREA, scope)
         table_rows = None if heap_rows is None else [_with_table_widths(r, stats) for r in heap_rows]
-        index_rows = None if btree_rows is None else [_with_index_widths(r, stats) for r in btree_rows]
+        index_rows = None if btree_rows is None else [_with_index_widths(r, stats, column_names or {})
+                                                      for r in btree_rows]
     heaps = None if table_rows is None else [(int(r["oid"]), table_bloat(r)) for r in table_rows]
     btrees = None if index_rows is None else [(int(r["oid"]), index_bloat(r)) for r in index_rows]
     exact = None

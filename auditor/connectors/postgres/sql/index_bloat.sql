@@ -1,11 +1,11 @@
 -- description: B-tree size estimate inputs per index (as the ioguix btree bloat query): keys, fillfactor, flags
 -- The key widths and NULL shares come from column_stats.sql's pg_stats rows, joined by the client (pg_stats is
--- read once for all the areas that need it): a column key's are its table column's (stat_names holds the
--- column's name), an expression key's are the index's own pg_stats rows, which ANALYZE collects (stat_names
--- holds the index column's name, looked up under the index's name). A key without statistics makes the
--- estimate unusable and the check skips the index saying why
+-- read once for all the areas that need it): a column key's are its table column's (the client names it from
+-- attnums with columns.sql), an expression key's are the index's own pg_stats rows, which ANALYZE collects
+-- (under the index's name and index_columns' name). A key without statistics makes the estimate unusable and
+-- the check skips the index saying why
 WITH ix AS (
-    SELECT x.indexrelid, x.indrelid, x.indkey, x.indnatts, n.nspname AS schema, tc.relname AS "table",
+    SELECT x.indexrelid, x.indrelid, x.indkey, x.indexprs, n.nspname AS schema, tc.relname AS "table",
            ic.relname AS "index", ic.reltuples, ic.relpages, x.indpred IS NOT NULL AS partial,
            coalesce((SELECT substring(o FROM '^fillfactor=(\d+)$')::int
                        FROM pg_catalog.unnest(ic.reloptions) o WHERE o LIKE 'fillfactor=%%' LIMIT 1), 90)
@@ -41,13 +41,10 @@ SELECT
     ix.deduplicated,
     ix.readable,
     current_setting('block_size')::int AS block_size,
-    -- every key and INCLUDE position: an expression (true) or a column, and the name its statistics go by
-    array_agg(ix.indkey[k.i] = 0 ORDER BY k.i) AS expressions,
-    array_agg(CASE WHEN ix.indkey[k.i] = 0 THEN ia.attname ELSE ta.attname END::text ORDER BY k.i) AS stat_names
+    ix.indkey::int2[] AS attnums,  -- every key and INCLUDE position: the table column's number, 0 for an expression
+    -- the index's own column names, where an expression's statistics are found (only expression indexes)
+    CASE WHEN ix.indexprs IS NOT NULL THEN
+        ARRAY(SELECT ia.attname::text FROM pg_catalog.pg_attribute ia
+               WHERE ia.attrelid = ix.indexrelid AND ia.attnum > 0 ORDER BY ia.attnum) END AS index_columns
   FROM ix
- CROSS JOIN LATERAL pg_catalog.generate_series(0, ix.indnatts - 1) AS k(i)
-  LEFT JOIN pg_catalog.pg_attribute ta ON ta.attrelid = ix.indrelid AND ta.attnum = ix.indkey[k.i]
-  LEFT JOIN pg_catalog.pg_attribute ia ON ia.attrelid = ix.indexrelid AND ia.attnum = k.i + 1
- GROUP BY ix.indexrelid, ix.schema, ix."table", ix."index", ix.relpages, ix.reltuples, ix.fillfactor, ix.partial,
-          ix.deduplicated, ix.readable
  ORDER BY 2, 3, 4
