@@ -342,6 +342,8 @@ CREATE INDEX order_expr ON "Odd ""Schema"""."Order" (lower(name), "limit");
 CREATE TABLE parted (id int, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
 CREATE TABLE parted_2024 PARTITION OF parted FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
 CREATE INDEX parted_at ON parted (at);
+CREATE TABLE checked ("Low" int, high int, CONSTRAINT ordered CHECK (high > "Low"),
+    CONSTRAINT own_table CHECK (tableoid <> 0), UNIQUE (high, "Low"));
 '''
 
 
@@ -366,6 +368,10 @@ def test_index_definitions_are_the_servers(pg_new_db: Callable[..., str], pg_ser
         "varchar_pattern_ops", "text_pattern_ops"]
     assert [(k.column, k.expression) for k in _by_name(snap.indexes, "order_expr").keys] == [
         (None, "lower(name)"), ("limit", None)]
+    # constraints' columns are named from their numbers too, a system column (tableoid) included
+    columns = {c.name: c.columns for c in snap.constraints_of("public", "checked")}
+    assert columns == {"ordered": ("high", "Low"), "own_table": ("tableoid",),
+                       "checked_high_Low_key": ("high", "Low")}
     desc = _by_name(snap.indexes, "order_desc").keys
     assert [(k.column, k.descending, k.nulls_first) for k in desc] == [("at", True, True), ("name", False, True)]
 

@@ -322,7 +322,7 @@ class _Collector:
             schemas=tuple(schemas),
             tables=tables,
             indexes=tuple(writer.index(r) for r in rows["indexes"]),
-            constraints=tuple(_constraint(r) for r in rows["constraints"]),
+            constraints=tuple(_constraint(r, writer.column_names) for r in rows["constraints"]),
             sequences=tuple(_sequence(r) for r in rows["sequences"]),
             notes=tuple(self.notes),
             activity=None if activity_rows is None else operations.activity(activity_rows, capabilities, role),
@@ -414,6 +414,10 @@ def _group(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, str], list[dict[st
     return out
 
 
+def _position(column_row: dict[str, Any]) -> int:
+    return int(column_row["position"])
+
+
 def _tables(table_rows: list[dict[str, Any]], column_rows: list[dict[str, Any]],
             stat_rows: list[dict[str, Any]]) -> tuple[Table, ...]:
     columns_of = _group(column_rows)
@@ -426,7 +430,7 @@ def _tables(table_rows: list[dict[str, Any]], column_rows: list[dict[str, Any]],
     for r in table_rows:
         key = (r["schema"], r["name"])
         cols = []
-        for c in columns_of.get(key, []):
+        for c in sorted(columns_of.get(key, ()), key=_position):  # columns.sql sends them in no order
             st = stats.get((key[0], key[1], c["name"]), {})
             cols.append(Column(
                 name=c["name"], data_type=c["data_type"], nullable=bool(c["nullable"]), default=c["default"],
@@ -517,10 +521,15 @@ class _IndexWriter:
                 f"{q(r['table'])} USING {q(r['method'])} ({columns}){covering}")
 
 
-def _constraint(r: dict[str, Any]) -> Constraint:
+# the system columns a CHECK constraint may name (tableoid), by their fixed numbers
+SYSTEM_COLUMNS = {-1: "ctid", -2: "xmin", -3: "cmin", -4: "xmax", -5: "cmax", -6: "tableoid"}
+
+
+def _constraint(r: dict[str, Any], column_names: Mapping[tuple[str, str], Mapping[int, str]]) -> Constraint:
+    names = column_names.get((r["schema"], r["table"]), {})
     return Constraint(
         schema=r["schema"], table=r["table"], name=r["name"], type=r["type"],
-        columns=tuple(r["columns"] or ()),
+        columns=tuple(names.get(a) or SYSTEM_COLUMNS.get(a, "") for a in r["attnums"] or ()),
         definition=r["definition"] or "", validated=bool(r["validated"]), deferrable=bool(r["deferrable"]),
         ref_schema=r["ref_schema"], ref_table=r["ref_table"], ref_columns=tuple(r["ref_columns"] or ()),
         on_update=r["on_update"], on_delete=r["on_delete"], match_type=r["match_type"], index=r["index"],
