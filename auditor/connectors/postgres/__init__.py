@@ -414,6 +414,10 @@ def _group(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, str], list[dict[st
     return out
 
 
+COLUMN_FIELDS = ("name", "data_type", "nullable", "default", "comment", "position", "identity", "null_frac",
+                 "n_distinct", "generated", "base_type")
+
+
 def _position(column_row: dict[str, Any]) -> int:
     return int(column_row["position"])
 
@@ -426,18 +430,22 @@ def _tables(table_rows: list[dict[str, Any]], column_rows: list[dict[str, Any]],
         column = (r["schema"], r["table"], r["name"])
         if not r["inherited"] or column not in stats:  # the table's own row wins over its children's
             stats[column] = r
+    # the same column (name, type, position, default, statistics...) recurs in many tables of a big schema: one
+    # immutable object for all of them (fewer objects to build and hold)
+    shared: dict[tuple[Any, ...], Column] = {}
     tables: list[Table] = []
     for r in table_rows:
         key = (r["schema"], r["name"])
         cols = []
         for c in sorted(columns_of.get(key, ()), key=_position):  # columns.sql sends them in no order
             st = stats.get((key[0], key[1], c["name"]), {})
-            cols.append(Column(
-                name=c["name"], data_type=c["data_type"], nullable=bool(c["nullable"]), default=c["default"],
-                comment=c["comment"], position=int(c["position"]), identity=c["identity"],
-                null_frac=_float(st.get("null_frac")), n_distinct=_float(st.get("n_distinct")),
-                generated=c["generated"], base_type=c["base_type"],
-            ))
+            spec = (c["name"], c["data_type"], bool(c["nullable"]), c["default"], c["comment"], int(c["position"]),
+                    c["identity"], _float(st.get("null_frac")), _float(st.get("n_distinct")), c["generated"],
+                    c["base_type"])
+            built = shared.get(spec)
+            if built is None:
+                built = shared[spec] = Column(**dict(zip(COLUMN_FIELDS, spec, strict=True)))
+            cols.append(built)
         parent = None
         if r["parent_name"] is not None:
             parent = f"{r['parent_schema']}.{r['parent_name']}"
@@ -469,12 +477,19 @@ class _IndexWriter:
                              for table, columns in self.attributes.items()}
         self.reserved = frozenset(reserved_words)
         self.quote_all = quote_all
+        self.quoted: dict[str, str] = {}
+        # the same key (column name, ordering, opclass, collation) recurs in many indexes: one immutable object
+        self.keys: dict[tuple[Any, ...], IndexKey] = {}
 
     def quote(self, name: str) -> str:
         """quote_ident(): as is when lower case, not a keyword that needs quoting, and not quote_all_identifiers."""
-        if not self.quote_all and _LOWER_CASE_NAME.fullmatch(name) and name not in self.reserved:
-            return name
-        return '"' + name.replace('"', '""') + '"'
+        quoted = self.quoted.get(name)
+        if quoted is None:
+            quoted = name
+            if self.quote_all or not _LOWER_CASE_NAME.fullmatch(name) or name in self.reserved:
+                quoted = '"' + name.replace('"', '""') + '"'
+            self.quoted[name] = quoted
+        return quoted
 
     def index(self, r: dict[str, Any]) -> Index:
         attributes = self.attributes.get((r["schema"], r["table"]), {})
@@ -494,9 +509,13 @@ class _IndexWriter:
                 # another (pg_get_indexdef prints COLLATE "default" then)
                 expression = opclass = None
                 collation = "default" if r["collations"][pos] not in (0, column_collation) else None
-            keys.append(IndexKey(column=None if attnums[pos] == 0 else column, expression=expression,
-                                 descending=bool(option & 1), nulls_first=bool(option & 2), opclass=opclass,
-                                 collation=collation))
+            spec = (None if attnums[pos] == 0 else column, expression, bool(option & 1), bool(option & 2), opclass,
+                    collation)
+            key = self.keys.get(spec)
+            if key is None:
+                key = self.keys[spec] = IndexKey(column=spec[0], expression=expression, descending=spec[2],
+                                                 nulls_first=spec[3], opclass=opclass, collation=collation)
+            keys.append(key)
         include = tuple(attributes[a][0] for a in attnums[key_count:] if a in attributes)
         definition = r["definition"]
         if definition is None and all(k.column is not None for k in keys):
