@@ -687,11 +687,14 @@ def _hit(snap: Snapshot, table: Table, ts: TableSample, det: tuple[str, ...], de
         ref = f"{fk.ref_schema or table.schema}.{fk.ref_table}"
         details["references"] = f"{fk.ref_schema or table.schema}.{fk.ref_table}"
         details["copies"] = {d.dependent: d.copies for d in copies}
-        remediation = (f"-- {', '.join(d.dependent for d in copies)} equal the referenced row of {ref} on every "
-                       "sampled row. If they must keep the value as it was when the row was written (an "
-                       "invoice's billing address, a price at the time of sale), they are a deliberate "
-                       "snapshot: keep them and suppress this finding. If they must follow the referenced "
-                       f"row, read them from {ref} through {', '.join(det)} and drop the copies:\n"
+        one = len(copies) == 1
+        they, them, equal, copies_word = ("it", "it", "equals", "the copy") if one else \
+            ("they", "them", "equal", "the copies")
+        remediation = (f"-- {', '.join(d.dependent for d in copies)} {equal} the referenced row of {ref} on every "
+                       f"sampled row. If {they} must keep the value as it was when the row was written (an "
+                       f"invoice's billing address, a price at the time of sale), {they} {'is' if one else 'are'} "
+                       f"a deliberate snapshot: keep {them} and suppress this finding. If {they} must follow the "
+                       f"referenced row, read {them} from {ref} through {', '.join(det)} and drop {copies_word}:\n"
                        + "\n".join(_drop_column(snap, table, d.dependent) for d in copies))
         if plain:
             remediation += (f"\n-- move {', '.join(d.dependent for d in plain)} to a table keyed by "
