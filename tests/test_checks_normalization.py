@@ -260,8 +260,13 @@ def test_nf04_fires_on_fk_determined_column() -> None:
     # no join probe in this snapshot: nothing shows a column of customers that holds the e-mail, so no "copies"
     assert found[0].message == (
         "public.orders.customer_email is determined by public.orders.customer_id; evidence: 40 distinct "
-        "determinant values, 200 rows in 40 groups examined, 0 violating rows (uniform sample)"
+        "determinant values, 200 rows in 40 groups examined, 0 violating rows (whole table)"
     )
+    # the evidence names how the rows were chosen: a MariaDB primary-key-range sample is not a uniform one
+    ranged = _orders()
+    ranged = dataclasses.replace(ranged, sampling=Sampling(tables=(
+        dataclasses.replace(ranged.sampling.tables[0], method="pk_ranges"),)))
+    assert hits("NF04", ranged)[0].message.endswith("0 violating rows (primary-key-range sample)")
     assert "duplicate" not in found[0].message and "copies" not in found[0].details
     ev = found[0].details["evidence"]["customer_email"]
     assert ev["determinant_distinct"] == 40 and ev["support_rows"] == N and ev["confidence"] == 1.0
