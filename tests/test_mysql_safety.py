@@ -176,7 +176,8 @@ INSERT INTO accounts SELECT seq, ELT(1 + seq % 4, 'eu', 'us', 'ap', 'sa'), ELT(1
 CREATE TABLE invoices (id int PRIMARY KEY, account_id int NOT NULL, account_region char(2) NOT NULL,
   total int NOT NULL, CONSTRAINT fk_invoices_account FOREIGN KEY (account_id) REFERENCES accounts (id))
   ENGINE=InnoDB;
-INSERT INTO invoices SELECT seq, a.id, a.region, seq % 997 FROM seq_1_to_60000 JOIN accounts a ON a.id = 1 + seq % 20000;
+INSERT INTO invoices SELECT seq, a.id, a.region, seq % 997 FROM seq_1_to_60000
+  JOIN accounts a ON a.id = 1 + seq % 20000;
 ANALYZE TABLE accounts, invoices;
 """)
     with mysql_server.connect(db) as locker, locker.cursor() as cur:
