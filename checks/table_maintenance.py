@@ -1006,8 +1006,10 @@ def table_fragmentation(snap: Snapshot, opts: TableFragmentationOptions) -> Iter
         if free < opts.min_free_bytes or share < opts.min_free_pct:
             continue
         if s.index_free_bytes is None:
+            why = ("mysql.innodb_index_stats has no figures for it (STATS_PERSISTENT=0)"
+                   if "innodb_index_stats" in snap.capabilities else "mysql.innodb_index_stats is not readable")
             where = (f"{size(extents)} of free extents (DATA_FREE; the pages emptied inside its indexes are not "
-                     "counted: mysql.innodb_index_stats is not readable)")
+                     f"counted: {why})")
         elif pages:
             where = (f"{size(extents)} of free extents (DATA_FREE) and {size(pages)} of index pages that hold no "
                      "row (innodb_index_stats size - n_leaf_pages, past InnoDB's reserve)")
