@@ -330,3 +330,58 @@ def test_a_store_in_the_audited_database_is_refused_by_server_identity(socket_se
         conn.execute("DROP SCHEMA dbaudit_history CASCADE")
     with psycopg.connect(server.dsn("runs"), autocommit=True) as conn:
         conn.execute("DROP SCHEMA dbaudit_history CASCADE")
+
+
+def _chattr(path: Path, flag: str) -> None:
+    subprocess.run(["chattr", flag, str(path)], check=True, capture_output=True)
+
+
+def test_a_store_that_cannot_be_written_still_gives_the_report(pg_new_db: NewDb, pg_server: PgServer,
+                                                               tmp_path: Path) -> None:
+    """An immutable store file, a read-only directory for SQLite's WAL files, a read-only PostgreSQL store: the
+    scan's report is still written, saying the run was not recorded; one line on stderr, exit code 2; the
+    store keeps its runs (rt11 item 6: was "internal error: OperationalError", no report)."""
+    dsn = pg_new_db(SCHEMA)
+    store_dir = tmp_path / "store"
+    store_dir.mkdir()
+    store = store_dir / "runs.db"
+    _scan(dsn, store)
+
+    def scan(location: str, name: str) -> tuple[subprocess.CompletedProcess[str], dict[str, object]]:
+        out = tmp_path / f"{name}.json"
+        result = _cli("scan", dsn, "--history", location, "--no-sample", "--format", "json", "-o", str(out),
+                      "--fail-on-new", "warning")
+        return result, json.loads(out.read_text())
+
+    for name, locked in (("file", store), ("directory", store_dir)):
+        # no WAL files left over (the last connection to close removes them): in a read-only directory SQLite
+        # cannot make them, and with them there it could write
+        open_store(str(store)).close()
+        assert sorted(p.name for p in store_dir.iterdir()) == ["runs.db"]
+        _chattr(locked, "+i")
+        try:
+            result, doc = scan(str(store), name)
+        finally:
+            _chattr(locked, "-i")
+        assert result.returncode == 2, (name, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in result.stderr and "internal error" not in result.stderr
+        assert lines[0].startswith("dbaudit: error: run history not updated: cannot write to run store")
+        assert "readonly" in lines[0] and "the report was written" in lines[0]
+        assert doc.get("history") is None and doc["findings"]  # the night's report itself is whole
+        notes = [n["message"] for n in doc["notes"] if n["area"] == "history"]  # type: ignore[index, union-attr]
+        assert len(notes) == 1 and "this run was not recorded" in notes[0]
+    with open_store(str(store)) as opened:
+        assert len(opened.runs()) == 1 and opened.write_error is None
+
+    # a PostgreSQL store in read-only mode: the same
+    pg_store = pg_new_db()
+    run_audit(dsn, AuditSettings(collect=CollectOptions(sample=False), history=pg_store))
+    dbname = pg_store.rsplit("/", 1)[1]
+    with psycopg.connect(pg_server.dsn(), autocommit=True) as conn:
+        conn.execute(f"ALTER DATABASE {dbname} SET default_transaction_read_only = on")
+    result, doc = scan(pg_store, "pg")
+    assert result.returncode == 2 and "read-only transaction" in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and doc.get("history") is None
+    with open_store(pg_store) as opened:
+        assert len(opened.runs()) == 1 and opened.write_error is not None

@@ -47,7 +47,7 @@ from auditor.history.store import (
     is_url,
     open_store,
 )
-from auditor.model import Snapshot
+from auditor.model import Note, Snapshot
 from auditor.report import Report
 
 __all__ = ["RETENTION_DAYS", "HistoryComparison", "HistoryOptions", "RunStore", "StoreError", "StoreIsAuditedError",
@@ -106,11 +106,28 @@ def record_and_compare(report: Report, store: RunStore, options: HistoryOptions 
     prev = store.previous_run(cur.target, cur.started_at) if cur.status == "ok" else None
     session = _session_texts(report)
     comparison, recorded = compare_runs(prev, cur, redact(store.location), 0, report.checks_run, options, session)
-    run_id = store.save_run(recorded)
-    store.prune(retention_days, target=cur.target)
+    try:
+        run_id = store.save_run(recorded)
+    except StoreError as exc:
+        # the night's report is still written, saying so; the run ends in exit code 2 (auditor.audit.verdict)
+        return not_recorded(report, str(exc))
+    try:
+        store.prune(retention_days, target=cur.target)
+    except StoreError as exc:
+        report = dataclasses.replace(report, history_error=f"{exc} (rolling up old runs)", notes=(
+            *report.notes, Note("history", f"this run was recorded, but the runs older than {retention_days:g} "
+                                f"days were not rolled up: {exc}")))
     runs, growers = trend_of(store, cur.target)
     return dataclasses.replace(report, history=dataclasses.replace(comparison, run_id=run_id, trend=runs,
                                                                    growers=growers))
+
+
+def not_recorded(report: Report, why: str) -> Report:
+    """``report`` when its run could not be recorded in the store: no comparison, a note, and ``history_error``
+    (the run then ends in exit code 2)."""
+    note = Note("history", f"this run was not recorded in the run store ({why}); the report has no comparison "
+                "with the previous run")
+    return dataclasses.replace(report, history=None, history_error=why, notes=(*report.notes, note))
 
 
 def trend_of(store: RunStore, target: str, limit: int = 365, grower_days: float = 30.0,

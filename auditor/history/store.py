@@ -12,6 +12,7 @@ form) and ``run_findings`` (which identities each run found).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
@@ -29,6 +30,10 @@ from auditor.model import Finding
 
 class StoreError(AuditError):
     """The run store cannot be opened, read or written."""
+
+
+class _ProbeDone(Exception):
+    """Rolls the write probe's transaction back."""
 
 
 class StoreIsAuditedError(StoreError):
@@ -189,6 +194,9 @@ class RunStore:
     def __init__(self, location: str, conn: Any) -> None:
         self.location = location
         self._conn = conn
+        # why the store cannot be written (found when it was opened), or None: it is still read (the previous
+        # runs' facts), but runs are not recorded in it
+        self.write_error: str | None = None
 
     # ---- connection-level parts a dialect changes -------------------------------------------------------
 
@@ -228,13 +236,44 @@ class RunStore:
         if self._conn.in_transaction:
             yield
             return
-        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise self.write_failure(exc) from None
         try:
             yield
+            self._conn.commit()
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise self.write_failure(exc) from None
         except BaseException:
-            self._conn.rollback()
+            self._rollback()
             raise
-        self._conn.commit()
+
+    def _rollback(self) -> None:
+        # the write failed; so may its rollback (the file went away, the disk is full)
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.rollback()
+
+    def write_failure(self, exc: BaseException) -> StoreError:
+        """The error to raise when the store refused a write: one line, no driver class names."""
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        from auditor.dsn import redact
+
+        return StoreError(redact(f"cannot write to run store {self.location}: {first}"))
+
+    def probe_write(self) -> str | None:
+        """Why the store cannot be written (a read-only file, directory, database or role), or None: a row
+        inserted into ``schema_version`` and rolled back."""
+        try:
+            with self.transaction():
+                self._rows("INSERT INTO schema_version (version, applied_at, description) VALUES (?, ?, ?)",
+                           (0, "probe", "write probe, rolled back"))
+                raise _ProbeDone
+        except _ProbeDone:
+            return None
+        except StoreError as exc:
+            return str(exc)
 
     def _lock_for_migration(self) -> None:
         """Held until the migration's transaction ends (SQLite: the IMMEDIATE transaction itself)."""
@@ -258,6 +297,8 @@ class RunStore:
 
     def migrate(self, upto: int = SCHEMA_VERSION) -> int:
         """Apply the migrations the store lacks (up to ``upto``); returns the version it is at."""
+        if self.version() == upto == SCHEMA_VERSION:
+            return upto  # nothing to do: no write (a read-only store is still read)
         with self.transaction():
             # two scans starting together on a new store: the second waits here, then finds the tables made
             self._lock_for_migration()
@@ -281,6 +322,8 @@ class RunStore:
 
     def save_run(self, run: RunRecord) -> int:
         """Record a run with its counters and findings; returns its id."""
+        if self.write_error:
+            raise StoreError(self.write_error)
         with self.transaction():
             run_id = self._insert_run((
                 run.target, run.engine, run.database, _iso(run.started_at), _iso(run.collected_at),
@@ -363,6 +406,8 @@ class RunStore:
         day is kept (its statement counters dropped: the day's point keeps its tables, indexes, findings,
         metrics and score, what trends and growth read), the day's other runs deleted. Runs older than
         ``drop_days`` (None: never) are deleted whole."""
+        if self.write_error:
+            raise StoreError(self.write_error)
         now = now or datetime.now(UTC)
         horizon = _iso(now - timedelta(days=keep_days))
         where, params = ("AND target = ?", (target,)) if target else ("", ())
@@ -520,8 +565,16 @@ class PgRunStore(RunStore):
     @contextmanager
     def transaction(self) -> Iterator[None]:
         # the session is in autocommit: reads leave no transaction open, writes get one here
-        with self._conn.transaction():
+        import psycopg
+
+        if self._conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             yield
+            return
+        try:
+            with self._conn.transaction():
+                yield
+        except psycopg.Error as exc:
+            raise self.write_failure(exc) from None
 
 
 PG_SCHEMA = "dbaudit_history"
@@ -572,18 +625,23 @@ def open_store(location: str, migrate: bool = True,
         raise StoreError(f"run store {location} is a directory: give a file path")
     if not path.parent.is_dir():
         raise StoreError(f"cannot create run store {location}: directory {path.parent} does not exist")
+    conn = None
     try:
         # transactions are begun by RunStore.transaction (BEGIN IMMEDIATE), reads run on their own
         conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode = WAL")
     except sqlite3.Error as exc:
-        raise StoreError(f"cannot open run store {location}: {exc}") from None
+        if conn is not None:
+            conn.close()
+        conn = _read_only_sqlite(path, location, exc)
     store = RunStore(location, conn)
     try:
         if before_migrate is not None:
             before_migrate(store)
+        store.version()  # a file that is no database fails here, as a read
         if migrate:
             store.migrate()
+            store.write_error = store.probe_write()
     except sqlite3.DatabaseError as exc:
         store.close()
         raise StoreError(f"cannot use run store {location}: {exc}") from None
@@ -591,6 +649,21 @@ def open_store(location: str, migrate: bool = True,
         store.close()
         raise
     return store
+
+
+def _read_only_sqlite(path: Path, location: str, exc: sqlite3.Error) -> sqlite3.Connection:
+    """An existing store that cannot be opened for writing (an immutable file, a read-only directory where the
+    WAL's files cannot be made): opened read-only, so that the scan still reads the previous runs (the write
+    probe then says why nothing is recorded); an error when even that fails."""
+    if not path.is_file():
+        raise StoreError(f"cannot open run store {location}: {exc}") from None
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True, timeout=30,
+                               isolation_level=None, check_same_thread=False)
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+    except sqlite3.Error:
+        raise StoreError(f"cannot open run store {location}: {exc}") from None
+    return conn
 
 
 def _open_pg(location: str, migrate: bool, before_migrate: Callable[[RunStore], None] | None = None) -> RunStore:
@@ -611,6 +684,7 @@ def _open_pg(location: str, migrate: bool, before_migrate: Callable[[RunStore], 
             before_migrate(store)
         if migrate:
             store.migrate()
+            store.write_error = store.probe_write()
     except psycopg.Error as exc:
         store.close()
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
