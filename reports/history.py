@@ -164,7 +164,7 @@ def comparison_lines(h: HistoryComparison, top: int = 5) -> list[str]:
             rows = f", {t.rows_delta:+,d} rows" if t.rows_delta else ""
             lines.append(f"    {t.schema}.{t.table}: {_bytes(t.bytes_delta or 0)}{rows}")
     for r in h.resets:
-        lines.append(f"  reset: {r.message}")
+        lines.append(f"  {'note' if r.kind == 'no_counters' else 'reset'}: {r.message}")
     return lines
 
 

@@ -385,3 +385,36 @@ def test_a_store_that_cannot_be_written_still_gives_the_report(pg_new_db: NewDb,
     assert len(result.stderr.strip().splitlines()) == 1 and doc.get("history") is None
     with open_store(pg_store) as opened:
         assert len(opened.runs()) == 1 and opened.write_error is not None
+
+
+def test_a_rolled_up_previous_run_gives_no_interval_figures(pg_new_db: NewDb, tmp_path: Path) -> None:
+    """The previous run was rolled up (``history prune``: its statement counters dropped): the interval's
+    statements are unknown, not every statement's cumulative count as "new" (rt11 item 2: +10 calls reported as
+    62, three idle statements as new, their P95 plotted). The run after it counts again."""
+    from datetime import UTC, datetime, timedelta
+
+    from auditor.history import trend
+
+    dsn = pg_new_db(SCHEMA)
+    store = tmp_path / "runs.db"
+    _run_lookups(dsn, 40)
+    first = _history(_scan(dsn, store))
+    with open_store(str(store)) as opened:
+        assert opened.prune(1, now=datetime.now(UTC) + timedelta(days=2)).rolled_up == 1
+    _run_lookups(dsn, 10)
+    second = _history(_scan(dsn, store))
+    assert second.previous_run is not None and second.previous_run.id == first.run_id
+    assert second.statements == () and second.vanished_statements == () and second.new_statements == ()
+    assert second.interval_calls == 0 and second.interval_p95_ms is None
+    unknown = [r for r in second.resets if r.kind == "no_counters"]
+    assert len(unknown) == 1 and "rolled up" in unknown[0].message and "unknown" in unknown[0].message
+    # the tables and indexes a roll-up keeps still give their interval
+    assert any(t.table == "items" and t.idx_scans for t in second.tables)
+    _run_lookups(dsn, 7)
+    third = _history(_scan(dsn, store))
+    assert sum(s.calls for s in _lookups(third)) == 7 and not third.new_statements
+    assert not [r for r in third.resets if r.kind == "no_counters"]
+    with open_store(str(store)) as opened:
+        points = {p.run_id: p.value for p in trend(opened, "interval_p95_ms")}
+    # the trend chart gets no point for the interval without counters
+    assert points[second.run_id] is None and points[third.run_id] is not None

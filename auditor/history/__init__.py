@@ -25,6 +25,7 @@ from auditor.history.deltas import (
     previous_run,
     statement_deltas,
     table_deltas,
+    when,
 )
 from auditor.history.model import (
     Grower,
@@ -70,7 +71,12 @@ def compare_runs(prev: RunRecord | None, cur: RunRecord, store: str, run_id: int
     recorded = cur
     p95 = p99 = None
     calls = 0
-    if prev.workload_read and cur.workload_read:
+    if prev.workload_read and cur.workload_read and prev.rollup:
+        # a daily roll-up keeps no statement counters: subtracting nothing would count months as the interval
+        events.append(ResetEvent("no_counters", f"the previous run ({prev.id}, {when(prev.started_at)}) was "
+                                 "rolled up into its day's point and kept no statement counters: the interval's "
+                                 "statement figures are unknown"))
+    elif prev.workload_read and cur.workload_read:
         result = statement_deltas(prev.statements, cur.statements, resets.statements, options, session_texts,
                                   prev.collected_at or prev.started_at)
         statements, vanished, p95, calls = result.statements, result.vanished, result.p95_ms, result.calls

@@ -67,17 +67,17 @@ def detect_resets(prev: RunRecord, cur: RunRecord) -> Resets:
         else:
             note = ("PostgreSQL keeps its statistics across a clean restart; after a crash they restart from "
                     "zero, which the counters show")
-        events.append(ResetEvent("restart", f"the server restarted at {_when(cur.server_started)}: {note}",
+        events.append(ResetEvent("restart", f"the server restarted at {when(cur.server_started)}: {note}",
                                  cur.server_started))
     if cur.stats_reset is not None and (prev.stats_reset is None or cur.stats_reset > prev.stats_reset + _EXACT):
         tables = True
         events.append(ResetEvent("stats_reset", f"the database's statistics were reset at "
-                                 f"{_when(cur.stats_reset)} (pg_stat_database.stats_reset): table and index "
+                                 f"{when(cur.stats_reset)} (pg_stat_database.stats_reset): table and index "
                                  "figures count from then", cur.stats_reset))
     if cur.pgss_reset is not None and prev.pgss_reset is not None and cur.pgss_reset > prev.pgss_reset + _EXACT:
         statements = True
         events.append(ResetEvent("pg_stat_statements_reset", f"pg_stat_statements was reset at "
-                                 f"{_when(cur.pgss_reset)} (pg_stat_statements_info.stats_reset): statement "
+                                 f"{when(cur.pgss_reset)} (pg_stat_statements_info.stats_reset): statement "
                                  "figures count from then", cur.pgss_reset))
     elif (cur.pgss_dealloc is not None and prev.pgss_dealloc is not None
           and cur.pgss_dealloc > prev.pgss_dealloc):
@@ -88,7 +88,7 @@ def detect_resets(prev: RunRecord, cur: RunRecord) -> Resets:
     return Resets(tuple(events), statements, tables)
 
 
-def _when(moment: datetime | None) -> str:
+def when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%SZ") if moment else "an unknown time"
 
 
