@@ -77,8 +77,18 @@ def compare_runs(prev: RunRecord | None, cur: RunRecord, store: str, run_id: int
                                  "rolled up into its day's point and kept no statement counters: the interval's "
                                  "statement figures are unknown"))
     elif prev.workload_read and cur.workload_read:
+        # MySQL/MariaDB FIRST_SEEN is the server's clock: compared with the entry's previous one only
+        prev_seen = (prev.collected_at or prev.started_at) if cur.engine == "postgresql" else None
         result = statement_deltas(prev.statements, cur.statements, resets.statements, options, session_texts,
-                                  prev.collected_at or prev.started_at)
+                                  prev_seen)
+        if result.decreased and cur.engine == "mysql":
+            # performance_schema resets no digest on its own: an entry that went down or started anew means the
+            # digest table was truncated, every entry with it (absent ones were not run since: not vanished)
+            events.append(ResetEvent("digest_truncate", "the statement digests were truncated since the previous "
+                                     "run (TRUNCATE performance_schema.events_statements_summary_by_digest): "
+                                     "statement figures count from then, and statements not run since are not "
+                                     "listed as vanished", objects=result.decreased))
+            result = statement_deltas(prev.statements, cur.statements, True, options, session_texts, prev_seen)
         statements, vanished, p95, calls = result.statements, result.vanished, result.p95_ms, result.calls
         p99 = result.p99_ms
         recorded = dataclasses.replace(cur, statements=result.recorded, interval_p95_ms=p95)
@@ -86,11 +96,21 @@ def compare_runs(prev: RunRecord | None, cur: RunRecord, store: str, run_id: int
             events.append(ResetEvent("counter_decrease", f"{result.decreased} statements' counters were reset on "
                                      "their own (went down, or a later stats_since): their figures count from then",
                                      objects=result.decreased))
-    tables, decreased = table_deltas(prev.tables, cur.tables, resets.tables, interval)
-    if decreased:
-        events.append(ResetEvent("counter_decrease", f"the counters of {decreased} tables went down (reset one by "
-                                 "one): their scans count from then", objects=decreased))
-    indexes = index_deltas(prev.indexes, cur.indexes, resets.tables)
+    tables_reset = resets.tables
+    tables, decreased = table_deltas(prev.tables, cur.tables, tables_reset, interval)
+    if decreased and any(r.kind == "restart" for r in resets.events):
+        # PostgreSQL discards its statistics after a crash or an immediate shutdown: every table counts from the
+        # restart (subtracting would undercount the tables whose counters grew back past their old values)
+        tables_reset = True
+        tables, _ = table_deltas(prev.tables, cur.tables, True, interval)
+        events.append(ResetEvent("restart_stats_lost", f"the counters of {decreased} tables went down across the "
+                                 "restart: the server discarded its statistics (a crash or an immediate shutdown), "
+                                 "so table and index figures count from the restart", objects=decreased))
+    elif decreased:
+        events.append(ResetEvent("counter_decrease", f"the counters of {decreased} tables went down (reset on "
+                                 "their own, or the tables were dropped and re-created): their figures count from "
+                                 "then", objects=decreased))
+    indexes = index_deltas(prev.indexes, cur.indexes, tables_reset)
     new, resolved = finding_changes(prev.finding_sources(), cur.findings, ran, prev.checks_run)
     return HistoryComparison(
         store=store, run_id=run_id, target=cur.target, previous_run=previous_run(prev), interval_s=interval,

@@ -141,8 +141,10 @@ class StatementResult:
 def statement_deltas(prev: Iterable[StatementCounters], cur: Iterable[StatementCounters], reset_all: bool,
                      options: HistoryOptions, session_texts: Collection[str] = (),
                      prev_seen: datetime | None = None) -> StatementResult:
-    """The interval's statements. ``prev_seen``: when the previous run read its counters; an entry whose
-    ``stats_since`` (PG17+) is later was reset on its own since, even if its counters did not go down."""
+    """The interval's statements. An entry whose ``stats_since`` (PG17+; MySQL/MariaDB FIRST_SEEN) is later
+    than at the previous run -- or, when the previous run did not keep it, than ``prev_seen`` (when that run
+    read its counters; None: not compared) -- was reset on its own since, even if its counters did not go
+    down."""
     before = {s.key: s for s in prev}
     out: list[StatementDelta] = []
     recorded: list[StatementCounters] = []
@@ -151,7 +153,11 @@ def statement_deltas(prev: Iterable[StatementCounters], cur: Iterable[StatementC
     for c in cur:
         p = before.pop(c.key, None)
         reset = reset_all
-        entry_reset = c.stats_since is not None and prev_seen is not None and c.stats_since > prev_seen
+        # the entry started counting after the previous run: compared with the entry's own start then (the
+        # server's clock on both sides), else with when the previous run read it
+        entry_reset = c.stats_since is not None and (
+            c.stats_since > p.stats_since + _EXACT if p is not None and p.stats_since is not None
+            else prev_seen is not None and c.stats_since > prev_seen)
         if p is not None and not reset and (entry_reset or c.calls < p.calls or c.total_ms < p.total_ms - 1e-6):
             reset = True
             decreased += 1

@@ -43,7 +43,8 @@ class StatementCounters:
     interval_calls: int | None = None
     interval_mean_ms: float | None = None
     interval_p95_ms: float | None = None
-    stats_since: datetime | None = None  # PG17+: when the entry's counters started
+    # when the entry's counters started: PG17+ stats_since, MySQL/MariaDB FIRST_SEEN
+    stats_since: datetime | None = None
 
     @property
     def key(self) -> tuple[str, str, str, bool]:
@@ -193,7 +194,8 @@ def _per_user(stmt: Statement) -> list[_Part]:
                 for u in stmt.by_user]
     # MySQL/MariaDB digests are not kept per user; an older snapshot has no per-role figures
     return [_Part("", stmt.calls, stmt.total_ms, _sumsq(stmt.calls, stmt.mean_ms, stmt.stddev_ms), stmt.rows,
-                  stmt.shared_blks_hit, stmt.shared_blks_read)]
+                  stmt.shared_blks_hit, stmt.shared_blks_read,
+                  utc(stmt.first_seen) if stmt.first_seen else None)]
 
 
 def table_counters(snap: Snapshot) -> tuple[TableCounters, ...]:
