@@ -67,6 +67,8 @@ def history_dict(h: HistoryComparison | None) -> dict[str, Any] | None:
         "previous_run": {"id": prev.id, "started_at": _iso(prev.started_at)} if prev else None,
         "new_findings": [f.as_dict() for f in h.new_findings],
         "resolved_findings": [f.as_dict() for f in h.resolved_findings],
+        # addition: the previous run's findings this run could not look at (neither new nor resolved)
+        "not_looked_at_findings": [f.as_dict() for f in h.not_looked_at],
         "statements": [_statement(s) for s in h.statements],
         "tables": [_table(t) for t in h.tables],
         "resets": [_reset(r) for r in h.resets],
@@ -143,6 +145,9 @@ def comparison_lines(h: HistoryComparison, top: int = 5) -> list[str]:
         lines.append(f"    new:      {f.code} {f.check}  {f.object.label()}")
     for f in h.resolved_findings[:top]:
         lines.append(f"    resolved: {f.code} {f.check}  {f.object.label()}")
+    if h.not_looked_at:
+        lines.append(f"    not looked at: {len(h.not_looked_at)} of the previous run's findings (their object was "
+                     "not seen, or their statement not run since a reset); kept, neither new nor resolved")
     hidden = max(0, len(h.new_findings) - top) + max(0, len(h.resolved_findings) - top)
     if hidden:
         lines.append(f"    ... and {hidden} more (JSON: history.new_findings / history.resolved_findings)")

@@ -437,3 +437,115 @@ def test_a_rolled_up_previous_run_gives_no_interval_figures(pg_new_db: NewDb, tm
         points = {p.run_id: p.value for p in trend(opened, "interval_p95_ms")}
     # the trend chart gets no point for the interval without counters
     assert points[second.run_id] is None and points[third.run_id] is not None
+
+
+EVENTS = """
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+CREATE TABLE events (id bigint PRIMARY KEY, customer_id bigint NOT NULL, kind text NOT NULL, payload text);
+INSERT INTO events SELECT g, 1 + g % 1000, 'view', repeat('x', 50) FROM generate_series(1, 100000) g;
+ANALYZE;
+"""
+
+
+def _events(dsn: str, n: int) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for i in range(n):
+            conn.execute("SELECT count(*) FROM events WHERE customer_id = %s", (1 + i % 1000,)).fetchall()
+
+
+def test_a_statistics_reset_does_not_resolve_workload_findings(own_server: PostgresServer, tmp_path: Path) -> None:
+    """pg_stat_statements_reset() removes the statements WL findings are about: they were not looked at, not
+    resolved, and seeing them again the next night is not new (rt11 item 4: 4 WL findings "resolved", then WL02
+    "new" and --fail-on-new exited 1)."""
+    from auditor.audit import verdict
+    from auditor.errors import ExitCode
+
+    with own_server.connect() as conn:
+        conn.execute("CREATE DATABASE wl")
+    dsn = own_server.dsn("wl")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(EVENTS)
+    store = tmp_path / "runs.db"
+    settings = AuditSettings(collect=CollectOptions(sample=False), history=str(store), fail_on_new="warning")
+    _events(dsn, 20)
+    first = run_audit(dsn, settings)
+    workload = sorted(f.code for f in first.findings if f.code.startswith("WL"))
+    assert "WL02" in workload, [f.code for f in first.findings]
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_statements_reset()")
+    second = run_audit(dsn, settings)
+    h = _history(second)
+    assert "pg_stat_statements_reset" in {r.kind for r in h.resets}
+    assert not [f for f in h.resolved_findings if f.code.startswith("WL")], h.resolved_findings
+    assert sorted(f.code for f in h.not_looked_at) == workload
+    assert verdict(second, settings).exit_code == ExitCode.OK
+
+    _events(dsn, 20)
+    third = run_audit(dsn, settings)
+    h = _history(third)
+    assert "WL02" in {f.code for f in third.findings}
+    assert not [f for f in h.new_findings if f.code.startswith("WL")], h.new_findings
+    assert verdict(third, settings).exit_code == ExitCode.OK
+    # a statement not run since the reset stays not looked at (carried again); none of them is resolved
+    assert not [f for f in h.resolved_findings if f.code.startswith("WL")]
+
+
+def test_a_table_locked_during_a_scan_is_not_dropped_nor_resolved(pg_new_db: NewDb, tmp_path: Path) -> None:
+    """A table another session holds ACCESS EXCLUSIVE during one scan is left out of that snapshot: history keeps
+    it (not "dropped"), its findings are not resolved, its counters and its indexes' usage window go on, the
+    database size does not dip, and the next run does not call it new (rt11 item 5)."""
+    import threading
+
+    dsn = pg_new_db(SCHEMA + "CREATE INDEX loose_x ON loose (x); INSERT INTO loose SELECT g, 'y' FROM "
+                             "generate_series(1, 20000) g; ANALYZE loose;")
+    store = tmp_path / "runs.db"
+    first = _scan(dsn, store)
+    assert ("KY01", "loose") in {(f.code, f.object.table) for f in first.findings}
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for i in range(7):
+            conn.execute("SELECT * FROM loose WHERE x = %s", (i,)).fetchall()
+    with open_store(str(store)) as opened:
+        usage_before = opened.index_usage(first.target.dsn)[("public", "loose", "loose_x")]
+
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with psycopg.connect(dsn) as conn:
+            conn.execute("LOCK TABLE loose IN ACCESS EXCLUSIVE MODE")
+            locked.set()
+            release.wait(120)
+            conn.rollback()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert locked.wait(30)
+        second = _scan(dsn, store)
+    finally:
+        release.set()
+        holder.join(30)
+    assert second.snapshot is not None and "loose" not in {t.name for t in second.snapshot.tables}
+    h = _history(second)
+    assert not [t for t in h.tables if t.table == "loose"], h.tables  # not "dropped"
+    assert not [i for i in h.indexes if i.table == "loose"], h.indexes
+    assert not [f for f in h.resolved_findings if f.object.table == "loose"], h.resolved_findings
+    assert ("KY01", "loose") in {(f.code, f.object.table) for f in h.not_looked_at}
+    with open_store(str(store)) as opened:
+        runs = [r for r in opened.runs() if r.status == "ok"]
+        assert runs[-1].db_bytes == runs[-2].db_bytes  # no dip in the size trend
+        usage = opened.index_usage(first.target.dsn)[("public", "loose", "loose_x")]
+        assert usage[0] == usage_before[0]  # its window goes on
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for i in range(3):
+            conn.execute("SELECT * FROM loose WHERE x = %s", (i,)).fetchall()
+    third = _scan(dsn, store)
+    h = _history(third)
+    assert not [f for f in h.new_findings if f.object.table == "loose"], h.new_findings
+    loose = [t for t in h.tables if t.table == "loose"]
+    # not "new" with its cumulative counters: the scans since it was last seen (the 7 and the 3)
+    assert [(t.status, t.idx_scans) for t in loose] == [("steady", 10)], loose
+    with open_store(str(store)) as opened:
+        usage = opened.index_usage(first.target.dsn)[("public", "loose", "loose_x")]
+        assert usage[0] == usage_before[0] and usage[1] is not None

@@ -11,7 +11,7 @@ written.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -35,7 +35,7 @@ from auditor.history.model import (
     StatementDelta,
     TrendRun,
 )
-from auditor.history.record import RunRecord, run_record
+from auditor.history.record import RunRecord, run_record, statement_fingerprint
 from auditor.history.store import (
     IDENTITY_FALLBACK_SQL,
     IDENTITY_SQL,
@@ -48,7 +48,7 @@ from auditor.history.store import (
     is_url,
     open_store,
 )
-from auditor.model import Note, Snapshot
+from auditor.model import Finding, Note, Snapshot
 from auditor.report import Report
 
 __all__ = ["RETENTION_DAYS", "HistoryComparison", "HistoryOptions", "RunStore", "StoreError", "StoreIsAuditedError",
@@ -64,6 +64,7 @@ def compare_runs(prev: RunRecord | None, cur: RunRecord, store: str, run_id: int
         return HistoryComparison(store=store, run_id=run_id, target=cur.target, options=options,
                                  score_current=cur.score), cur
     interval = (cur.started_at - prev.started_at).total_seconds()
+    cur = _with_unseen_counters(prev, cur)
     resets = detect_resets(prev, cur)
     events = list(resets.events)
     statements: tuple[StatementDelta, ...] = ()
@@ -111,14 +112,61 @@ def compare_runs(prev: RunRecord | None, cur: RunRecord, store: str, run_id: int
                                  "their own, or the tables were dropped and re-created): their figures count from "
                                  "then", objects=decreased))
     indexes = index_deltas(prev.indexes, cur.indexes, tables_reset)
-    new, resolved = finding_changes(prev.finding_sources(), cur.findings, ran, prev.checks_run)
+    # after a reset (or evictions), a statement not run since says nothing about its findings
+    statements_unknown = prev.rollup or any(
+        r.kind in ("pg_stat_statements_reset", "digest_truncate", "dealloc") for r in events) or resets.statements
+    unseen = _unseen(prev, cur, statements_unknown)
+    changes = finding_changes(prev.finding_sources(), cur.findings, ran, prev.checks_run, unseen)
+    new, resolved = changes.new, changes.resolved
+    recorded = dataclasses.replace(recorded, carried=changes.carried)
     return HistoryComparison(
         store=store, run_id=run_id, target=cur.target, previous_run=previous_run(prev), interval_s=interval,
         new_findings=new, resolved_findings=resolved, statements=statements, vanished_statements=vanished,
         tables=tables, indexes=indexes, resets=tuple(events), metrics=metric_deltas(prev, cur),
         score_previous=prev.score, score_current=cur.score, interval_p95_ms=p95, interval_p99_ms=p99,
-        interval_calls=calls, options=options,
+        interval_calls=calls, options=options, not_looked_at=tuple(f for _, f in changes.carried),
     ), recorded
+
+
+def _with_unseen_counters(prev: RunRecord, cur: RunRecord) -> RunRecord:
+    """``cur`` with the previous run's counters of the tables it left out (locked, hidden) and of their indexes:
+    not dropped, their usage windows and sizes go on, and the next interval counts from what was last seen."""
+    if not cur.unseen_tables:
+        return cur
+    seen = {(t.schema, t.table) for t in cur.tables}
+    tables = [t for t in prev.tables if (t.schema, t.table) in cur.unseen_tables and (t.schema, t.table) not in seen]
+    if not tables:
+        return cur
+    kept = {(t.schema, t.table) for t in tables}
+    indexes = [i for i in prev.indexes if (i.schema, i.table) in kept]
+    sizes = [t.bytes for t in tables if t.bytes is not None]
+    db_bytes = cur.db_bytes + sum(sizes) if cur.db_bytes is not None and sizes else cur.db_bytes
+    return dataclasses.replace(cur, tables=(*cur.tables, *tables), indexes=(*cur.indexes, *indexes),
+                               db_bytes=db_bytes)
+
+
+def _unseen(prev: RunRecord, cur: RunRecord, statements_unknown: bool) -> Callable[[str, Finding], bool]:
+    """Whether this run could not see what a previous finding (absent now) is about: its table was left out of
+    the snapshot (locked, hidden), or its statement -- a workload finding's -- is absent after a reset (or was
+    already absent when the previous run carried the finding), or WL02's statement had its plan unread."""
+    present = {s.fingerprint for s in cur.statements}
+    carried_before = prev.carried_fingerprints()
+    carried_now = cur.carried_fingerprints()  # a stored run compared again (history diff)
+
+    def unseen(fp: str, finding: Finding) -> bool:
+        if fp in carried_now:
+            return True
+        obj = finding.object
+        if obj.table is not None and (obj.schema or "", obj.table) in cur.unseen_tables:
+            return True
+        if obj.query is not None and finding.code.startswith("WL") and cur.workload_read:
+            statement = statement_fingerprint(obj.query, cur.engine)
+            if statement not in present:
+                return statements_unknown or fp in carried_before
+            return finding.code == "WL02" and statement in cur.unexplained
+        return False
+
+    return unseen
 
 
 def record_and_compare(report: Report, store: RunStore, options: HistoryOptions | None = None,

@@ -267,13 +267,23 @@ def index_deltas(prev: Iterable[IndexCounters], cur: Iterable[IndexCounters], re
     return tuple(out)
 
 
+@dataclass(frozen=True)
+class FindingChanges:
+    new: tuple[Finding, ...]
+    resolved: tuple[Finding, ...]
+    carried: tuple[tuple[str, Finding], ...]  # (fingerprint, finding): previous findings not looked at
+
+
 def finding_changes(prev: Iterable[tuple[str, str, Callable[[], Finding | None]]],
                     cur: Iterable[tuple[str, Finding]], ran: Collection[str],
-                    prev_ran: Collection[str] | None = None) -> tuple[tuple[Finding, ...], tuple[Finding, ...]]:
-    """(new, resolved): findings by identity (check + object, as baselines), matched as a multiset. ``prev``
-    gives each previous finding's fingerprint, code, and a function that builds it (only resolved ones are
-    built). A finding of a check that did not run this time is not resolved, and one of a check that did not run
-    the previous time (``prev_ran``, when recorded) is not new: neither was looked at."""
+                    prev_ran: Collection[str] | None = None,
+                    unseen: Callable[[str, Finding], bool] | None = None) -> FindingChanges:
+    """New, resolved and carried findings by identity (check + object, as baselines), matched as a multiset.
+    ``prev`` gives each previous finding's fingerprint, code, and a function that builds it (only the absent ones
+    are built). A finding of a check that did not run this time is not resolved, and one of a check that did not
+    run the previous time (``prev_ran``, when recorded) is not new: neither was looked at. Nor is a previous
+    finding that ``unseen`` says this run could not see (its object left out, its statement not run since a
+    reset): it is carried, as it was, into this run's record, so that seeing it again is not new."""
     prev = list(prev)
     remaining = Counter(fp for fp, _, _ in prev)
     new: list[Finding] = []
@@ -283,14 +293,19 @@ def finding_changes(prev: Iterable[tuple[str, str, Callable[[], Finding | None]]
         elif prev_ran is None or finding.code in prev_ran:
             new.append(finding)
     resolved: list[Finding] = []
+    carried: list[tuple[str, Finding]] = []
     for fp, code, make in prev:
         if remaining[fp] > 0:
             remaining[fp] -= 1
             if code in ran:
                 built = make()
-                if built is not None:
+                if built is None:
+                    continue
+                if unseen is not None and unseen(fp, built):
+                    carried.append((fp, built))
+                else:
                     resolved.append(built)
-    return tuple(new), tuple(resolved)
+    return FindingChanges(tuple(new), tuple(resolved), tuple(carried))
 
 
 def metric_deltas(prev: RunRecord, cur: RunRecord) -> tuple[MetricDelta, ...]:

@@ -165,6 +165,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             last_scans BIGINT,
             PRIMARY KEY (target, schema_name, table_name, index_name))""",
     )),
+    Migration(3, "findings a run did not look at, carried from its previous run", (
+        # 1: the previous run's finding, kept as it was because this run could not see its object (locked table,
+        # statement not run since a reset): not one of the run's own findings
+        "ALTER TABLE run_findings ADD COLUMN carried INTEGER NOT NULL DEFAULT 0",
+    )),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 # fine-grained runs are kept this many days, then rolled up daily (pgwatch keeps 14-30 days of fine
@@ -352,7 +357,7 @@ class RunStore:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 ((run_id, i.schema, i.table, i.index, i.scans, i.bytes) for i in run.indexes))
             # each identity's last form; unchanged forms (most, night after night) are not rewritten
-            latest = {fp: f for fp, f in run.findings}
+            latest = {fp: f for fp, f in (*run.carried, *run.findings)}
             stored = dict(self._rows("SELECT fingerprint, form_key FROM findings")) if latest else {}
             changed = [(fp, f, key) for fp, f in sorted(latest.items(), key=lambda x: x[0])
                        if stored.get(fp) != (key := _form_key(f))]
@@ -360,8 +365,9 @@ class RunStore:
                        "ON CONFLICT (fingerprint) DO UPDATE SET code = excluded.code, finding = excluded.finding, "
                        "form_key = excluded.form_key",
                        ((fp, f.code, _finding_json(f), key) for fp, f, key in changed))
-            self._many("INSERT INTO run_findings (run_id, fingerprint, severity) VALUES (?, ?, ?)",
-                       ((run_id, fp, f.severity.value) for fp, f in run.findings))
+            self._many("INSERT INTO run_findings (run_id, fingerprint, severity, carried) VALUES (?, ?, ?, ?)",
+                       [*((run_id, fp, f.severity.value, 0) for fp, f in run.findings),
+                        *((run_id, fp, f.severity.value, 1) for fp, f in run.carried)])
             if run.status == "ok" and run.indexes:
                 self._track_index_usage(run, run_id)
         return run_id
@@ -445,7 +451,7 @@ class RunStore:
         return PruneResult(deleted=len(doomed), rolled_up=len(rolled))
 
     def finding_counts(self, ids: Sequence[int] | None = None) -> dict[int, int]:
-        rows = self._rows("SELECT run_id, COUNT(*) FROM run_findings GROUP BY run_id")
+        rows = self._rows("SELECT run_id, COUNT(*) FROM run_findings WHERE carried = 0 GROUP BY run_id")
         wanted = set(ids) if ids is not None else None
         return {int(r[0]): int(r[1]) for r in rows if wanted is None or int(r[0]) in wanted}
 
@@ -507,18 +513,23 @@ class RunStore:
             "n_tup_upd, n_tup_del FROM run_tables WHERE run_id = ?", (rid,)))
         indexes = tuple(IndexCounters(*r) for r in self._rows(
             "SELECT schema_name, table_name, index_name, scans, bytes FROM run_indexes WHERE run_id = ?", (rid,)))
-        stored = self._rows("SELECT r.fingerprint, f.code, f.finding FROM run_findings r JOIN findings f "
-                            "ON f.fingerprint = r.fingerprint WHERE r.run_id = ?", (rid,))
+        rows = self._rows("SELECT r.fingerprint, f.code, f.finding, r.carried FROM run_findings r JOIN findings f "
+                          "ON f.fingerprint = r.fingerprint WHERE r.run_id = ?", (rid,))
+        stored = [(r[0], r[1], r[2]) for r in rows if not r[3]]
+        carried = [(r[0], r[1], r[2]) for r in rows if r[3]]
         findings: list[tuple[str, Finding]] = []
+        kept: list[tuple[str, Finding]] = []
         if full_findings:
             forms: dict[str, Finding | None] = {}
-            for fp, _, text in stored:
-                finding = forms[fp] if fp in forms else forms.setdefault(fp, finding_of(text))
-                if finding is not None:  # a form this dbaudit cannot rebuild is left out rather than misread
-                    findings.append((fp, finding))
+            for out, source in ((findings, stored), (kept, carried)):
+                for fp, _, text in source:
+                    finding = forms[fp] if fp in forms else forms.setdefault(fp, finding_of(text))
+                    if finding is not None:  # a form this dbaudit cannot rebuild is left out rather than misread
+                        out.append((fp, finding))
         return RunRecord(**{**run.__dict__, "statements": statements, "tables": tables, "indexes": indexes,
-                            "findings": tuple(findings),
-                            "stored_findings": () if full_findings else tuple((r[0], r[1], r[2]) for r in stored)})
+                            "findings": tuple(findings), "carried": tuple(kept),
+                            "stored_findings": () if full_findings else tuple(stored),
+                            "stored_carried": () if full_findings else tuple(carried)})
 
 
 @dataclass(frozen=True)
