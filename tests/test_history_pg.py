@@ -549,3 +549,42 @@ def test_a_table_locked_during_a_scan_is_not_dropped_nor_resolved(pg_new_db: New
     with open_store(str(store)) as opened:
         usage = opened.index_usage(first.target.dsn)[("public", "loose", "loose_x")]
         assert usage[0] == usage_before[0] and usage[1] is not None
+
+
+def test_history_show_and_diff_give_each_run_as_its_scan_reported_it(pg_new_db: NewDb, tmp_path: Path) -> None:
+    """`history show N` lists run N's own findings in the form its report gave them, with its growers, and
+    `history diff A B` gives B's scan's history block, figure for figure -- not the findings' later forms nor
+    an empty growers list (rt11 items 7, 8)."""
+    from reports.history import history_dict
+
+    dsn = pg_new_db(EVENTS)
+    store = tmp_path / "runs.db"
+    _scan(dsn, store)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("INSERT INTO events SELECT g, 1 + g % 1000, 'view', repeat('x', 50) "
+                     "FROM generate_series(100001, 160000) g")
+        conn.execute("VACUUM ANALYZE events")
+    _events(dsn, 20)
+    second = _scan(dsn, store)
+    h2 = _history(second)
+    assert "WL02" in {f.code for f in h2.new_findings} and h2.growers, (h2.new_findings, h2.growers)
+    _events(dsn, 130)  # the next run's WL02 says 150 calls: another form of the same finding
+    third = _scan(dsn, store)
+    wl02 = [f for f in third.findings if f.code == "WL02"]
+    assert wl02 and wl02[0].details != next(f for f in second.findings if f.code == "WL02").details
+
+    shown = _cli("history", "show", str(h2.run_id), "--store", str(store), "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    doc = json.loads(shown.stdout)
+    key = lambda f: (f["code"], json.dumps(f["object"], sort_keys=True))  # noqa: E731
+    assert sorted(doc["findings"], key=key) == sorted((f.as_dict() for f in second.findings), key=key)
+    assert [(g["table"], g["growth_bytes"]) for g in doc["growers"]] == [(g.table, g.growth) for g in h2.growers]
+    text = _cli("history", "show", str(h2.run_id), "--store", str(store))
+    assert "growers" in text.stdout and "public.events" in text.stdout
+
+    diffed = _cli("history", "diff", str(h2.previous_run.id if h2.previous_run else 0), str(h2.run_id),
+                  "--store", str(store), "--format", "json")
+    assert diffed.returncode == 0, diffed.stderr
+    scanned = history_dict(h2)
+    assert scanned is not None
+    assert json.loads(diffed.stdout) | {"store": None} == json.loads(json.dumps(scanned)) | {"store": None}

@@ -11,7 +11,7 @@ written.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -178,7 +178,8 @@ def record_and_compare(report: Report, store: RunStore, options: HistoryOptions 
     # a partial or empty run is recorded, but neither compared (its findings are not the whole story) nor used
     # as the next run's previous one
     prev = store.previous_run(cur.target, cur.started_at) if cur.status == "ok" else None
-    session = _session_texts(report)
+    session = session_texts(cur.engine, [s.query for s in report.snapshot.statements]) \
+        if report.snapshot is not None else frozenset()
     comparison, recorded = compare_runs(prev, cur, redact(store.location), 0, report.checks_run, options, session)
     try:
         run_id = store.save_run(recorded)
@@ -205,10 +206,13 @@ def not_recorded(report: Report, why: str) -> Report:
 
 
 def trend_of(store: RunStore, target: str, limit: int = 365, grower_days: float = 30.0,
-             top: int = 5) -> tuple[tuple[TrendRun, ...], tuple[Grower, ...]]:
+             top: int = 5, until: RunRecord | None = None) -> tuple[tuple[TrendRun, ...], tuple[Grower, ...]]:
     """The target's last ``limit`` complete runs' headline figures, and the ``top`` tables that grew most
-    between the first and the last of those within ``grower_days``."""
-    runs = [r for r in store.runs(target) if r.status == "ok"][-limit:]
+    between the first and the last of those within ``grower_days``; as of run ``until`` (None: the last)."""
+    runs = [r for r in store.runs(target) if r.status == "ok"]
+    if until is not None:
+        runs = [r for r in runs if (r.started_at, r.id or 0) <= (until.started_at, until.id or 0)]
+    runs = runs[-limit:]
     trend = tuple(TrendRun(r.id or 0, r.started_at, r.score, r.metrics.get("p95_ms"), r.interval_p95_ms,
                            r.db_bytes) for r in runs)
     if len(runs) < 2:
@@ -225,16 +229,13 @@ def trend_of(store: RunStore, target: str, limit: int = 365, grower_days: float 
     return trend, tuple(growers[:top])
 
 
-def _session_texts(report: Report) -> frozenset[str]:
-    """Transaction and session control statements (BEGIN, COMMIT, SET): left out of the interval P95 as they are
-    out of the workload's (auditor.workload.latency_statements)."""
-    snap = report.snapshot
-    if snap is None:
-        return frozenset()
+def session_texts(engine: str, texts: Iterable[str]) -> frozenset[str]:
+    """Transaction and session control statements (BEGIN, COMMIT, SET) among ``texts``: left out of the
+    interval P95 as they are out of the workload's (auditor.workload.latency_statements)."""
     from auditor.workload import query_shape
 
-    return frozenset(" ".join(s.query.split()).lower() for s in snap.statements
-                     if query_shape(snap, s.query).kind == "session")
+    probe = Snapshot(engine=engine)
+    return frozenset(" ".join(t.split()).lower() for t in texts if query_shape(probe, t).kind == "session")
 
 
 def check_store_target(location: str, audited: str | None) -> None:
@@ -306,8 +307,11 @@ def diff_runs(store: RunStore, a: int, b: int, options: HistoryOptions | None = 
             raise StoreError(f"run {run_id} is not in the store {store.location} (dbaudit history list)")
     assert first is not None and second is not None
     ran = second.checks_run if second.checks_run is not None else tuple({f.code for _, f in second.findings})
-    comparison, _ = compare_runs(first, second, store.location, b, ran, options or HistoryOptions())
-    return comparison
+    # the same figures as run b's own report: its session statements left out of the P95, its growers then
+    session = session_texts(second.engine, [s.query for s in second.statements])
+    comparison, _ = compare_runs(first, second, store.location, b, ran, options or HistoryOptions(), session)
+    runs, growers = trend_of(store, second.target, until=second)
+    return dataclasses.replace(comparison, trend=runs, growers=growers)
 
 
 @dataclass(frozen=True)

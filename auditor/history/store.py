@@ -165,10 +165,16 @@ MIGRATIONS: tuple[Migration, ...] = (
             last_scans BIGINT,
             PRIMARY KEY (target, schema_name, table_name, index_name))""",
     )),
-    Migration(3, "findings a run did not look at, carried from its previous run", (
+    Migration(3, "each run's own form of its findings; findings a run did not look at", (
         # 1: the previous run's finding, kept as it was because this run could not see its object (locked table,
         # statement not run since a reset): not one of the run's own findings
         "ALTER TABLE run_findings ADD COLUMN carried INTEGER NOT NULL DEFAULT 0",
+        # the form (message, figures) the run reported, shared by the runs that reported the same one; rows from
+        # before version 3 have none and read the identity's last form (findings)
+        "ALTER TABLE run_findings ADD COLUMN form_key TEXT",
+        """CREATE TABLE finding_forms (
+            form_key TEXT PRIMARY KEY,
+            finding TEXT NOT NULL)""",
     )),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
@@ -365,9 +371,15 @@ class RunStore:
                        "ON CONFLICT (fingerprint) DO UPDATE SET code = excluded.code, finding = excluded.finding, "
                        "form_key = excluded.form_key",
                        ((fp, f.code, _finding_json(f), key) for fp, f, key in changed))
-            self._many("INSERT INTO run_findings (run_id, fingerprint, severity, carried) VALUES (?, ?, ?, ?)",
-                       [*((run_id, fp, f.severity.value, 0) for fp, f in run.findings),
-                        *((run_id, fp, f.severity.value, 1) for fp, f in run.carried)])
+            # the run's own forms, once each (most are the same night after night)
+            keys = {fp: _run_form_key(fp, f) for fp, f in (*run.carried, *run.findings)}
+            self._many("INSERT INTO finding_forms (form_key, finding) VALUES (?, ?) ON CONFLICT (form_key) "
+                       "DO NOTHING", sorted({keys[fp]: _finding_json(f) for fp, f in
+                                            (*run.carried, *run.findings)}.items()))
+            self._many("INSERT INTO run_findings (run_id, fingerprint, severity, carried, form_key) "
+                       "VALUES (?, ?, ?, ?, ?)",
+                       [*((run_id, fp, f.severity.value, 0, _run_form_key(fp, f)) for fp, f in run.findings),
+                        *((run_id, fp, f.severity.value, 1, _run_form_key(fp, f)) for fp, f in run.carried)])
             if run.status == "ok" and run.indexes:
                 self._track_index_usage(run, run_id)
         return run_id
@@ -448,6 +460,8 @@ class RunStore:
             if doomed:
                 self._rows("DELETE FROM findings WHERE fingerprint NOT IN (SELECT DISTINCT fingerprint FROM "
                            "run_findings)")
+                self._rows("DELETE FROM finding_forms WHERE form_key NOT IN (SELECT DISTINCT form_key FROM "
+                           "run_findings WHERE form_key IS NOT NULL)")
         return PruneResult(deleted=len(doomed), rolled_up=len(rolled))
 
     def finding_counts(self, ids: Sequence[int] | None = None) -> dict[int, int]:
@@ -513,8 +527,10 @@ class RunStore:
             "n_tup_upd, n_tup_del FROM run_tables WHERE run_id = ?", (rid,)))
         indexes = tuple(IndexCounters(*r) for r in self._rows(
             "SELECT schema_name, table_name, index_name, scans, bytes FROM run_indexes WHERE run_id = ?", (rid,)))
-        rows = self._rows("SELECT r.fingerprint, f.code, f.finding, r.carried FROM run_findings r JOIN findings f "
-                          "ON f.fingerprint = r.fingerprint WHERE r.run_id = ?", (rid,))
+        # the run's own form of each finding (the identity's last form for runs from before schema version 3)
+        rows = self._rows("SELECT r.fingerprint, f.code, COALESCE(o.finding, f.finding), r.carried "
+                          "FROM run_findings r JOIN findings f ON f.fingerprint = r.fingerprint "
+                          "LEFT JOIN finding_forms o ON o.form_key = r.form_key WHERE r.run_id = ?", (rid,))
         stored = [(r[0], r[1], r[2]) for r in rows if not r[3]]
         carried = [(r[0], r[1], r[2]) for r in rows if r[3]]
         findings: list[tuple[str, Finding]] = []
@@ -596,6 +612,11 @@ def _form_key(finding: Finding) -> str:
     text = repr((finding.severity.value, finding.message, finding.remediation, sorted(finding.details.items(),
                                                                                        key=lambda kv: kv[0])))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
+def _run_form_key(fingerprint: str, finding: Finding) -> str:
+    """One form of one finding identity (``finding_forms``): the identity and what its report said."""
+    return hashlib.sha256(f"{fingerprint}:{_form_key(finding)}".encode()).hexdigest()[:32]
 
 
 def _finding_json(finding: Finding) -> str:
