@@ -363,23 +363,35 @@ class RunStore:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 ((run_id, i.schema, i.table, i.index, i.scans, i.bytes) for i in run.indexes))
             # each identity's last form; unchanged forms (most, night after night) are not rewritten
-            latest = {fp: f for fp, f in (*run.carried, *run.findings)}
+            latest = dict((*run.carried, *run.findings))
+            forms = {fp: _form_key(f) for fp, f in latest.items()}
+            jsons: dict[str, str] = {}
+
+            def text(fp: str) -> str:
+                if fp not in jsons:
+                    jsons[fp] = _finding_json(latest[fp])
+                return jsons[fp]
+
             stored = dict(self._rows("SELECT fingerprint, form_key FROM findings")) if latest else {}
-            changed = [(fp, f, key) for fp, f in sorted(latest.items(), key=lambda x: x[0])
-                       if stored.get(fp) != (key := _form_key(f))]
+            changed = [fp for fp in sorted(latest) if stored.get(fp) != forms[fp]]
             self._many("INSERT INTO findings (fingerprint, code, finding, form_key) VALUES (?, ?, ?, ?) "
                        "ON CONFLICT (fingerprint) DO UPDATE SET code = excluded.code, finding = excluded.finding, "
                        "form_key = excluded.form_key",
-                       ((fp, f.code, _finding_json(f), key) for fp, f, key in changed))
-            # the run's own forms, once each (most are the same night after night)
-            keys = {fp: _run_form_key(fp, f) for fp, f in (*run.carried, *run.findings)}
+                       ((fp, latest[fp].code, text(fp), forms[fp]) for fp in changed))
+            # the run's own forms, once each: most are the same night after night, and only new ones are written
+            keys = {fp: _run_form_key(fp, forms[fp]) for fp in latest}
+            known: set[str] = set()
+            for chunk in _chunks(sorted(set(keys.values()))):
+                marks = ", ".join("?" for _ in chunk)
+                known.update(r[0] for r in self._rows(f"SELECT form_key FROM finding_forms WHERE form_key IN "
+                                                      f"({marks})", chunk))
+            fresh = sorted({keys[fp]: fp for fp in latest if keys[fp] not in known}.items())
             self._many("INSERT INTO finding_forms (form_key, finding) VALUES (?, ?) ON CONFLICT (form_key) "
-                       "DO NOTHING", sorted({keys[fp]: _finding_json(f) for fp, f in
-                                            (*run.carried, *run.findings)}.items()))
+                       "DO NOTHING", ((key, text(fp)) for key, fp in fresh))
             self._many("INSERT INTO run_findings (run_id, fingerprint, severity, carried, form_key) "
                        "VALUES (?, ?, ?, ?, ?)",
-                       [*((run_id, fp, f.severity.value, 0, _run_form_key(fp, f)) for fp, f in run.findings),
-                        *((run_id, fp, f.severity.value, 1, _run_form_key(fp, f)) for fp, f in run.carried)])
+                       [*((run_id, fp, f.severity.value, 0, keys[fp]) for fp, f in run.findings),
+                        *((run_id, fp, f.severity.value, 1, keys[fp]) for fp, f in run.carried)])
             if run.status == "ok" and run.indexes:
                 self._track_index_usage(run, run_id)
         return run_id
@@ -554,7 +566,7 @@ class PruneResult:
     rolled_up: int
 
 
-def _chunks(ids: Sequence[int], size: int = 500) -> Iterator[list[int]]:
+def _chunks(ids: Sequence[Any], size: int = 500) -> Iterator[list[Any]]:
     for i in range(0, len(ids), size):
         yield list(ids[i:i + size])
 
@@ -614,9 +626,9 @@ def _form_key(finding: Finding) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
 
 
-def _run_form_key(fingerprint: str, finding: Finding) -> str:
+def _run_form_key(fingerprint: str, form_key: str) -> str:
     """One form of one finding identity (``finding_forms``): the identity and what its report said."""
-    return hashlib.sha256(f"{fingerprint}:{_form_key(finding)}".encode()).hexdigest()[:32]
+    return hashlib.sha256(f"{fingerprint}:{form_key}".encode()).hexdigest()[:32]
 
 
 def _finding_json(finding: Finding) -> str:
