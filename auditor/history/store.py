@@ -171,9 +171,10 @@ MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE run_findings ADD COLUMN carried INTEGER NOT NULL DEFAULT 0",
         # the form (message, figures) the run reported, shared by the runs that reported the same one; rows from
         # before version 3 have none and read the identity's last form (findings)
-        "ALTER TABLE run_findings ADD COLUMN form_key TEXT",
+        "ALTER TABLE run_findings ADD COLUMN form_id BIGINT",
         """CREATE TABLE finding_forms (
-            form_key TEXT PRIMARY KEY,
+            id {id},
+            form_key TEXT NOT NULL UNIQUE,
             finding TEXT NOT NULL)""",
     )),
 )
@@ -380,21 +381,28 @@ class RunStore:
                        ((fp, latest[fp].code, text(fp), forms[fp]) for fp in changed))
             # the run's own forms, once each: most are the same night after night, and only new ones are written
             keys = {fp: _run_form_key(fp, forms[fp]) for fp in latest}
-            known: set[str] = set()
-            for chunk in _chunks(sorted(set(keys.values()))):
-                marks = ", ".join("?" for _ in chunk)
-                known.update(r[0] for r in self._rows(f"SELECT form_key FROM finding_forms WHERE form_key IN "
-                                                      f"({marks})", chunk))
-            fresh = sorted({keys[fp]: fp for fp in latest if keys[fp] not in known}.items())
+            ids = self._form_ids(set(keys.values()))
+            fresh = sorted({keys[fp]: fp for fp in latest if keys[fp] not in ids}.items())
             self._many("INSERT INTO finding_forms (form_key, finding) VALUES (?, ?) ON CONFLICT (form_key) "
                        "DO NOTHING", ((key, text(fp)) for key, fp in fresh))
-            self._many("INSERT INTO run_findings (run_id, fingerprint, severity, carried, form_key) "
+            if fresh:
+                ids.update(self._form_ids({key for key, _ in fresh}))
+            self._many("INSERT INTO run_findings (run_id, fingerprint, severity, carried, form_id) "
                        "VALUES (?, ?, ?, ?, ?)",
-                       [*((run_id, fp, f.severity.value, 0, keys[fp]) for fp, f in run.findings),
-                        *((run_id, fp, f.severity.value, 1, keys[fp]) for fp, f in run.carried)])
+                       [*((run_id, fp, f.severity.value, 0, ids.get(keys[fp])) for fp, f in run.findings),
+                        *((run_id, fp, f.severity.value, 1, ids.get(keys[fp])) for fp, f in run.carried)])
             if run.status == "ok" and run.indexes:
                 self._track_index_usage(run, run_id)
         return run_id
+
+    def _form_ids(self, keys: set[str]) -> dict[str, int]:
+        """The ids of the stored finding forms among ``keys``."""
+        out: dict[str, int] = {}
+        for chunk in _chunks(sorted(keys)):
+            marks = ", ".join("?" for _ in chunk)
+            out.update((r[1], int(r[0])) for r in self._rows(
+                f"SELECT id, form_key FROM finding_forms WHERE form_key IN ({marks})", chunk))
+        return out
 
     def _track_index_usage(self, run: RunRecord, run_id: int) -> None:
         """Keep ``index_usage`` up to date with this run: an index whose counter rose since the previous run (or
@@ -472,8 +480,8 @@ class RunStore:
             if doomed:
                 self._rows("DELETE FROM findings WHERE fingerprint NOT IN (SELECT DISTINCT fingerprint FROM "
                            "run_findings)")
-                self._rows("DELETE FROM finding_forms WHERE form_key NOT IN (SELECT DISTINCT form_key FROM "
-                           "run_findings WHERE form_key IS NOT NULL)")
+                self._rows("DELETE FROM finding_forms WHERE id NOT IN (SELECT DISTINCT form_id FROM "
+                           "run_findings WHERE form_id IS NOT NULL)")
         return PruneResult(deleted=len(doomed), rolled_up=len(rolled))
 
     def finding_counts(self, ids: Sequence[int] | None = None) -> dict[int, int]:
@@ -542,7 +550,7 @@ class RunStore:
         # the run's own form of each finding (the identity's last form for runs from before schema version 3)
         rows = self._rows("SELECT r.fingerprint, f.code, COALESCE(o.finding, f.finding), r.carried "
                           "FROM run_findings r JOIN findings f ON f.fingerprint = r.fingerprint "
-                          "LEFT JOIN finding_forms o ON o.form_key = r.form_key WHERE r.run_id = ?", (rid,))
+                          "LEFT JOIN finding_forms o ON o.id = r.form_id WHERE r.run_id = ?", (rid,))
         stored = [(r[0], r[1], r[2]) for r in rows if not r[3]]
         carried = [(r[0], r[1], r[2]) for r in rows if r[3]]
         findings: list[tuple[str, Finding]] = []
