@@ -496,7 +496,7 @@ def _collect(session: _Session, dsn: Dsn, options: CollectOptions, started: floa
     maintenance = collect_maintenance(
         [r for r in session.rows(load_sql("table_storage"), params) if (_text(r["schema_name"]),
                                                                         _text(r["table_name"])) not in partial],
-        lambda area: session.rows(load_sql(area)), flavor, vnum, settings,
+        lambda area: session.rows(load_sql(area), params), flavor, vnum, settings,
         mysql_login(_text(server.get("current_user_name"))), notes)
     replication = collect_replication(lambda area: session.rows(load_sql(area)), flavor, vnum, now_utc,
                                       mysql_login(_text(server.get("current_user_name"))), notes)
