@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from auditor.bulk import cached
+
 # Areas of the posture, as Note.area values: a check that needs one is skipped with that note's GRANT.
 SETTINGS_AREA = "server_settings"
 ROLE_SETTINGS_AREA = "role_settings"
@@ -252,10 +254,14 @@ class Posture:
     user_statements: tuple[UserStatements, ...] | None = None  # MySQL/MariaDB
 
     def setting(self, name: str) -> ServerSetting | None:
+        return self._settings_by_name.get(name)
+
+    @cached  # some 350 settings, read per table by the maintenance checks: a lookup, not a search
+    def _settings_by_name(self) -> dict[str, ServerSetting]:
+        out: dict[str, ServerSetting] = {}
         for s in self.settings or ():
-            if s.name == name:
-                return s
-        return None
+            out.setdefault(s.name, s)  # the first of a name, as a search finds it
+        return out
 
     def status_int(self, name: str) -> int | None:
         raw = (self.status or {}).get(name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -110,6 +111,7 @@ _MYSQL_INTEGERS = frozenset({"tinyint", "smallint", "mediumint", "int", "integer
 _MODIFIER = re.compile(r"\(([^)]*)\)")
 
 
+@functools.lru_cache(maxsize=4096)  # a few dozen types, met on every key column of every table
 def normalize_type(engine: str, data_type: str) -> tuple[str, str]:
     """(base type, full normalized type) of a column type as the server prints it."""
     text = " ".join(data_type.strip().lower().split())
@@ -384,6 +386,7 @@ _PG_INT_RANGE = {
 _MYSQL_INT_BITS = {"tinyint": 8, "smallint": 16, "mediumint": 24, "int": 32, "integer": 32, "bigint": 64}
 
 
+@functools.lru_cache(maxsize=4096)
 def integer_range(engine: str, data_type: str) -> tuple[int, int] | None:
     """(min, max) of an integer column type; None for anything else (numeric columns have no such limit)."""
     base, _ = normalize_type(engine, data_type)
