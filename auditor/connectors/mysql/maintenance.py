@@ -49,14 +49,11 @@ def collect_maintenance(table_rows: Sequence[Mapping[str, Any]], rows: Rows, fla
             enable=f"GRANT PROCESS ON *.* TO {login}",
         ))
         stat_rows = None
-    paired, shared = _paired(stat_rows or ())
-    for row in paired:
+    for row in stat_rows or ():
         name = decode_innodb_name(_text(row["name"]))
         if name is not None:
             counters[name] = row
             spaces[int(row["space"] or 0)] += 1
-    if shared is None:
-        shared = {space for space, n in spaces.items() if n > 1}
     default_recalc = (settings.get("innodb_stats_auto_recalc") or "ON").upper() in ("ON", "1")
     out = []
     for r in table_rows:
@@ -71,26 +68,13 @@ def collect_maintenance(table_rows: Sequence[Mapping[str, Any]], rows: Rows, fla
         out.append(InnodbTableStats(
             schema=key[0], table=key[1],
             data_free=None if r["data_free"] is None else int(r["data_free"]),
-            shared_tablespace=None if space is None else (space == 0 or space in shared),
+            shared_tablespace=None if space is None else (space == 0 or spaces[space] > 1),
             stats_initialized=None if c is None else _text(c["initialized"]).lower() == "initialized",
             stats_rows=None if c is None or c["num_rows"] is None else int(c["num_rows"]),
             modified=None if c is None or c["modified"] is None else int(c["modified"]),
             auto_recalc=recalc,
         ))
     return Maintenance(innodb=tuple(out), innodb_counters=stat_rows is not None)
-
-
-def _paired(rows: Sequence[Mapping[str, Any]]) -> tuple[list[Mapping[str, Any]], set[int] | None]:
-    """The statistics rows with their tablespace, and the tablespaces of the server that hold several tables
-    (None: not said, count them in the rows). MariaDB's query (innodb_tablestats.sql) returns its parts apart,
-    paired here by TABLE_ID as a JOIN would (a statistics row without its table is dropped); MySQL 8's come
-    joined."""
-    if not any("part" in r for r in rows):
-        return list(rows), None
-    spaces = {r["table_id"]: r["space"] for r in rows if r["part"] == "space"}
-    shared = {int(r["space"]) for r in rows if r["part"] == "shared"}
-    return [{**r, "space": spaces[r["table_id"]]} for r in rows
-            if r["part"] == "stats" and r["table_id"] in spaces], shared
 
 
 def _text(value: Any) -> str:
