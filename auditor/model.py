@@ -1104,10 +1104,29 @@ _SCALARS: dict[Any, Builder] = {
 }
 
 
+class _NoValue:
+    """A type no JSON value has: the plain types of a field that has none."""
+
+
+def _plain_types(tp: Any) -> tuple[type, type]:
+    """The types whose JSON values a field of type ``tp`` takes unchanged: str, int and bool fields (the
+    builders return such a value as it is), with None too when the field is optional."""
+    if tp in (str, int, bool):
+        return tp, tp
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        members = typing.get_args(tp)
+        plain = [a for a in members if a is not type(None)]
+        if type(None) in members and len(plain) == 1 and plain[0] in (str, int, bool):
+            return plain[0], type(None)
+    return _NoValue, _NoValue
+
+
 def _dataclass_builder(tp: type) -> Builder:
     hints = typing.get_type_hints(tp)
     init_fields = [f for f in dataclasses.fields(tp) if f.init]
-    builders = {f.name: _builder(hints[f.name]) for f in init_fields}
+    # per field: the two types of a value taken as it is, without a call (a str field's str, an optional int
+    # field's int or None; a snapshot holds millions of these), and the builder for anything else
+    builders = {f.name: (*_plain_types(hints[f.name]), _builder(hints[f.name])) for f in init_fields}
     required = [f.name for f in init_fields
                 if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
     required_keys = frozenset(required)
@@ -1126,9 +1145,14 @@ def _dataclass_builder(tp: type) -> Builder:
         kwargs = {}
         # the keys present, not every field: a compact snapshot leaves out the fields at their default
         for name, raw in value.items():
-            build = builders.get(name)
-            if build is None:
+            field_builder = builders.get(name)
+            if field_builder is None:
                 continue  # keys a newer writer added are ignored
+            plain, other_plain, build = field_builder
+            kind = type(raw)
+            if kind is plain or kind is other_plain:
+                kwargs[name] = raw
+                continue
             try:
                 kwargs[name] = build(raw)
             except SnapshotFieldError as exc:
