@@ -11,7 +11,9 @@ and ``BENCH_MYSQL_DSN`` (default ``mysql://root@127.0.0.1:3306``), in databases 
 * anchors: the single-purpose queries PgHero, pg-extras, the PostgreSQL wiki and pg-index-health run for unused
   indexes, duplicate indexes and unindexed foreign keys (written out below from their public sources), each
   timed in the same run; on MariaDB the sys schema's unused and redundant index views;
-* the ratios scan / anchors and catalog / anchors.
+* the ratios scan / anchors and catalog / anchors;
+* MariaDB: a 20-table schema's scan on the shared server (beside the large schemas) against the same schema alone
+  on a throwaway MariaDB: a small schema's scan must not depend on what else the server holds.
 
 The machine may be shared: the load average is printed with the figures.
 """
@@ -42,6 +44,7 @@ sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 PG_SIZES = (20, 2000)
 MYSQL_SIZES = (2000,)
 LARGE = 10_000
+SMALL = 20  # MariaDB: the schema scanned alone and beside the large ones
 
 # Single-purpose queries of the anchors, as their projects publish them (schema filters as they have them).
 PG_ANCHORS: dict[str, str] = {
@@ -326,6 +329,35 @@ def measure(engine: str, dsn: str, runs: int) -> dict[str, Any]:
     }
 
 
+def mysql_isolation(server: str, runs: int) -> str | None:
+    """A small schema's scan on the shared server, which holds the large ones, against the same schema alone on a
+    throwaway MariaDB (issue 15: its scan time must not depend on what else the server holds)."""
+    from auditor.throwaway_mysql import ThrowawayMySqlError, start_mariadb
+
+    shared = ensure_database("mysql", server, SMALL)
+    conn = mysql_connect(shared)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT COUNT(*) FROM information_schema.TABLES "
+                        "WHERE TABLE_SCHEMA NOT IN ('mysql', 'sys', 'information_schema', 'performance_schema')")
+            (on_server,) = cur.fetchone()
+    finally:
+        conn.close()
+    try:
+        with start_mariadb() as own:
+            alone = ensure_database("mysql", own.dsn(), SMALL)
+            walls_alone, walls_shared = [], []
+            for _ in range(runs):  # interleaved, so that a burst of load hits both alike
+                walls_alone.append(scan_once(alone)["wall_s"])
+                walls_shared.append(scan_once(shared)["wall_s"])
+    except ThrowawayMySqlError as exc:
+        print(f"bench: no throwaway MariaDB for the isolation case: {exc}", file=sys.stderr)
+        return None
+    a, b = statistics.median(walls_alone), statistics.median(walls_shared)
+    return (f"mysql {SMALL} tables: scan {spread(walls_alone)} s alone on its own server, {spread(walls_shared)} s on "
+            f"the shared server beside {on_server - SMALL} other tables ({b / a:.2f} x)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--child", metavar="DSN", help=argparse.SUPPRESS)
@@ -372,6 +404,13 @@ def main() -> int:
         print(f"{r['engine']} {r['tables']} tables, anchors: {each}")
         if r["unread"] or r["interrupted"]:
             print(f"  NOTE: unread areas {r['unread']}, interrupted: {r['interrupted']}")
+    if "mysql" in args.engines:
+        try:
+            line = mysql_isolation(mysql_server, args.runs)
+            if line:
+                print(line)
+        except Exception as exc:  # noqa: BLE001 - as the cases above: say why, go on
+            print(f"bench: mysql isolation case skipped: {exc}", file=sys.stderr)
     status = 0
     for engine in ("postgresql", "mysql"):
         counts = {q for r in results if r["engine"] == engine for q in r["queries"]}

@@ -167,7 +167,6 @@ def fk_type_mismatch(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
         ref = snap.table(*ref_key) if ref_key else None
         if table is None or ref_key is None or table.is_partition and _has_parent_fk(snap, table, fk):
             continue
-        ref_label = f"{ref_key[0]}.{ref_key[1]}"
         pairs: list[_TypePair] = []
         worst: Severity | None = None
         for i, (column, ref_column) in enumerate(zip(fk.columns, fk.ref_columns, strict=False)):
@@ -187,6 +186,7 @@ def fk_type_mismatch(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
             pairs.append(_TypePair(column, mine.data_type, mine.base_type, ref_column, ref_type, ref_base))
         if not pairs or worst is None:
             continue
+        ref_label = f"{ref_key[0]}.{ref_key[1]}"
         described = ", ".join(p.describe() for p in pairs)
         message = (
             f"{table.qualified} foreign key {fk.name} has columns whose types differ from {ref_label}'s: "
