@@ -204,8 +204,9 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
     age = snap.stats_age_seconds()
     mature = age is not None and age >= opts.min_stats_age_days * 86400
     window = _stats_window(snap)
+    with_history = snap.run_history is not None and snap.collected_at is not None
     for ix in snap.indexes:
-        stored = _history_window(snap, ix, opts)
+        stored = _history_window(snap, ix, opts) if with_history else None
         if stored is not None:
             if stored.used:
                 continue  # scanned within the stored window, whatever the counter says since a reset
