@@ -713,12 +713,9 @@ def table_bloat(snap: Snapshot, opts: TableBloatOptions) -> Iterator[Hit]:
         else:
             if not b.estimable or b.bloat_pct is None or b.bloat_bytes is None:
                 continue
-            share, wasted, method = b.bloat_pct, b.bloat_bytes, "estimate"
-            # the thresholds before the dearer staleness test (the table's autovacuum trigger)
-            if share < opts.min_bloat_pct or wasted < opts.min_bloat_bytes:
-                continue
             if _stale_for_estimate(snap, b.schema, b.table):
                 continue
+            share, wasted, method = b.bloat_pct, b.bloat_bytes, "estimate"
             how = (f"by the pg_stats estimate ({b.expected_pages:,.0f} pages needed at fillfactor "
                    f"{b.fillfactor}, {b.pages:,} used)")
         if share < opts.min_bloat_pct or wasted < opts.min_bloat_bytes:
