@@ -34,6 +34,7 @@ from typing import Any, BinaryIO
 
 from auditor import baseline as baselines
 from auditor import progress
+from auditor.bulk import frozen_heap
 from auditor.config import Config, IgnoreRule, apply_severities, suppress
 from auditor.connectors import CollectOptions
 from auditor.engine import (
@@ -169,6 +170,12 @@ def _run(source: Source, settings: AuditSettings, specs: list[CheckSpec], known:
     t0 = time.perf_counter()
     _phase(settings, "collect")
     snap = _snapshot_of(source, settings, specs)
+    with frozen_heap():  # the snapshot lives until the end: the collector need not walk it again
+        return _judge(snap, settings, specs, known, store, started, t0)
+
+
+def _judge(snap: Snapshot, settings: AuditSettings, specs: list[CheckSpec], known: baselines.Baseline | None,
+           store: RunStore | None, started: datetime, t0: float) -> Report:
     if store is not None:
         # the previous runs' facts, for the checks that judge over time (IX01's window, CP03's growth)
         from auditor.history import attach_run_history
