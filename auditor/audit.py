@@ -135,6 +135,10 @@ def run_audit(source: Source, settings: AuditSettings | None = None) -> Report:
 def _run_audit(source: Source, settings: AuditSettings) -> Report:
     if settings.update_baseline and not settings.baseline:
         raise AuditError("--update-baseline needs --baseline FILE (or baseline = \"FILE\" in the config)")
+    if settings.history is not None:
+        from auditor.history.store import check_location
+
+        check_location(settings.history)  # "" is an error, not history switched off
     if settings.fail_on_new and not settings.history:
         raise AuditError("--fail-on-new needs --history STORE (or history = \"FILE\" in the config)")
     specs = settings.checks()

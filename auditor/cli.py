@@ -305,6 +305,10 @@ def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | 
     if quiet and verbose:
         raise AuditError("give either --quiet or --verbose, not both")
     _check_output(output)
+    if history_store is not None:
+        from auditor.history.store import check_location
+
+        check_location(history_store)  # --history "" is an error, not history switched off
     config = load_config(config_file)
     # command-line flags win over the file, the file over the built-in defaults
     fmt = fmt or config.format or "text"
@@ -445,7 +449,10 @@ def _store_options(func: F) -> F:
 def _open_history(store: str | None, config_file: str | None) -> Any:
     from auditor.config import load_config
     from auditor.history import open_store
+    from auditor.history.store import check_location
 
+    if store is not None:
+        check_location(store)  # --store "" is an error, not "use the config's"
     location = store or load_config(config_file).history
     if not location:
         raise AuditError("no run store: give --store STORE (or history = \"FILE\" in the config)")
@@ -504,6 +511,11 @@ def history_diff(first: int, second: int, store: str | None, config_file: str | 
     from reports.history import render_diff
 
     with _open_history(store, config_file) as runs_store:
+        a, b = runs_store.load_run(first, counters=False), runs_store.load_run(second, counters=False)
+        if a is not None and b is not None and a.started_at > b.started_at:
+            raise AuditError(f"run {first} ({a.started_at:%Y-%m-%d %H:%M} UTC) is newer than run {second} "
+                             f"({b.started_at:%Y-%m-%d %H:%M} UTC): give the older run first (dbaudit history diff "
+                             f"{second} {first})")
         _emit(render_diff(diff_runs(runs_store, first, second), fmt), fmt)
 
 
@@ -526,7 +538,7 @@ def history_trend(metric: str, target: str | None, days: float | None, store: st
 
 
 @history.command(name="prune")
-@click.option("--keep-days", type=Finite(0, 36_500), default=None,
+@click.option("--keep-days", type=Finite(1, 36_500), default=None,
               help="Roll runs older than this up daily (default: the config's history-retention-days, else 35).")
 @click.option("--drop-days", type=Finite(0, 36_500), default=None,
               help="Delete runs older than this entirely (default: never).")

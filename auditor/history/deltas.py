@@ -284,7 +284,14 @@ def finding_changes(prev: Iterable[tuple[str, str, Callable[[], Finding | None]]
                 built = make()
                 if built is not None:
                     resolved.append(built)
+    # the report's order (auditor.engine), whatever order the store returned the previous run's findings in
+    new.sort(key=_finding_order)
+    resolved.sort(key=_finding_order)
     return tuple(new), tuple(resolved)
+
+
+def _finding_order(f: Finding) -> tuple[int, str, str, str]:
+    return (-f.severity.rank, f.code, f.object.label(), f.message)
 
 
 def metric_deltas(prev: RunRecord, cur: RunRecord) -> tuple[MetricDelta, ...]:
