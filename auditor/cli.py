@@ -331,7 +331,7 @@ def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | 
     if targets_file:
         if dsn or from_file:
             raise AuditError("give either --targets INVENTORY or a DSN / --from FILE, not both")
-        _scan_fleet(targets_file, settings, fmt, concurrency, shard, output_dir)
+        _scan_fleet(targets_file, settings, fmt, concurrency, shard, output_dir, output, quiet)
         return
     if shard or output_dir:
         raise AuditError(f"{'--shard' if shard else '--output-dir'} needs --targets INVENTORY")
@@ -351,7 +351,9 @@ def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | 
 
 
 def _scan_fleet(inventory: str, settings: Any, fmt: str, concurrency: int, shard_text: str | None,
-                output_dir: str | None) -> None:
+                output_dir: str | None, output: str | None, quiet: bool) -> None:
+    """Scan the inventory's targets (this shard's); the summary goes to stdout or ``-o FILE``, each report into
+    ``--output-dir`` (created when missing); ``-q`` leaves out the per-target info lines."""
     import re
 
     from auditor.fleet import fleet_exit_code, load_inventory, parse_shard, scan_fleet, shard
@@ -361,20 +363,29 @@ def _scan_fleet(inventory: str, settings: Any, fmt: str, concurrency: int, shard
     targets = load_inventory(inventory)
     if shard_text:
         targets = shard(targets, *parse_shard(shard_text))
-    if output_dir and not Path(output_dir).is_dir():
-        raise AuditError(f"--output-dir {output_dir} is not a directory")
+    if output_dir:
+        if Path(output_dir).exists() and not Path(output_dir).is_dir():
+            raise AuditError(f"--output-dir {output_dir} is not a directory")
+        try:
+            Path(output_dir).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise AuditError(f"cannot create --output-dir {output_dir}: {exc.strerror}") from None
     suffix = {"text": "txt", "json": "json", "markdown": "md", "html": "html", "sarif": "sarif", "junit": "xml"}
 
     def done(result: Any) -> None:
         state = "failed: " + (result.error or "") if result.report is None else f"score {result.report.score.label()}"
-        _say(f"{result.target.name}: {state} ({result.duration_s:.1f} s)", "info")
+        if not quiet:
+            _say(f"{result.target.name}: {state} ({result.duration_s:.1f} s)", "info")
         if output_dir and result.report is not None:
             name = re.sub(r"[^A-Za-z0-9._-]+", "_", result.target.name).strip("_") or "target"
             _write(render(result.report, fmt), str(Path(output_dir) / f"{name}.{suffix[fmt]}"))
 
     results = scan_fleet(targets, settings, concurrency, on_done=done)
     summary_format = "json" if fmt == "json" else "text"
-    _emit(render_fleet(results, summary_format), summary_format)
+    if output is None or output == "-":
+        _emit(render_fleet(results, summary_format), summary_format)
+    else:
+        _write(render_fleet(results, summary_format), output)
     code = fleet_exit_code(results)
     if code != ExitCode.OK:
         sys.exit(int(code))

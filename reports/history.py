@@ -269,7 +269,7 @@ def fleet_rows(results: Sequence[TargetResult]) -> list[dict[str, Any]]:
             "new_findings": len(h.new_findings) if h is not None and h.previous_run is not None else None,
             "resolved_findings": len(h.resolved_findings) if h is not None and h.previous_run is not None
             else None,
-            "run_id": h.run_id if h is not None else None,
+            "run_id": h.run_id if h is not None else r.run_id,
             "exit_code": int(r.exit_code), "duration_s": round(r.duration_s, 2), "error": r.error,
         })
     return out
