@@ -114,6 +114,7 @@ class AuditSettings:
             fail_on=config.fail_on or "error",
             history=config.history,
             history_retention_days=config.history_retention_days or RETENTION_DAYS,
+            history_options=config.history_options(),
         )
         return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
 

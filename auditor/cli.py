@@ -244,6 +244,12 @@ def main() -> None:
 @click.option("--fail-on-new", type=click.Choice(FAIL_ON[:3]), default=None,
               help="Exit 1 only for findings new since the previous recorded run, at or above this severity "
                    "(needs --history; replaces --fail-on).")
+@click.option("--regression-factor", type=Finite(1.01, 1000), default=None, metavar="X",
+              help="With --history: a statement regressed when its interval mean or P95 is X times the previous "
+                   "interval's (default: the config's history-regression-factor, else 2).")
+@click.option("--regression-min-calls", type=Finite(1, 1_000_000_000, integer=True), default=None, metavar="N",
+              help="With --history: ... and it had at least N calls in both intervals (default: the config's "
+                   "history-regression-min-calls, else 10).")
 @click.option("--targets", "targets_file", metavar="INVENTORY",
               help="Scan every database of INVENTORY (TOML [[target]] tables, or one DSN a line) and print a "
                    "summary per target.")
@@ -272,7 +278,8 @@ def main() -> None:
 @handle_errors
 def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | None, fail_on: str | None,
          config_file: str | None, baseline_file: str | None, update_baseline: bool, history_store: str | None,
-         history_in_audited_db: bool, fail_on_new: str | None, targets_file: str | None, concurrency: int,
+         history_in_audited_db: bool, fail_on_new: str | None, regression_factor: float | None,
+         regression_min_calls: int | None, targets_file: str | None, concurrency: int,
          shard: str | None, output_dir: str | None,
          select: tuple[str, ...], ignore: tuple[str, ...], color: bool | None, limit: int | None,
          show_all: bool, verbose: bool, quiet: bool, allow_empty: bool, max_snapshot_mb: float,
@@ -327,7 +334,11 @@ def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | 
         history=history_store,
         history_in_audited_db=history_in_audited_db or None,
         fail_on_new=fail_on_new,
+        history_options=config.history_options(regression_factor, regression_min_calls),
     )
+    for given, flag in ((regression_factor, "--regression-factor"), (regression_min_calls, "--regression-min-calls")):
+        if given is not None and not settings.history:
+            raise AuditError(f"{flag} needs --history STORE (or history = \"FILE\" in the config)")
     if targets_file:
         if dsn or from_file:
             raise AuditError("give either --targets INVENTORY or a DSN / --from FILE, not both")
@@ -514,12 +525,21 @@ def history_show(run_id: int, store: str | None, config_file: str | None, fmt: s
 @history.command(name="diff")
 @click.argument("first", type=Finite(1, 2**62, integer=True), metavar="A")
 @click.argument("second", type=Finite(1, 2**62, integer=True), metavar="B")
+@click.option("--regression-factor", type=Finite(1.01, 1000), default=None, metavar="X",
+              help="A statement regressed when its interval mean or P95 is X times run A's (default: the config's "
+                   "history-regression-factor, else 2).")
+@click.option("--regression-min-calls", type=Finite(1, 1_000_000_000, integer=True), default=None, metavar="N",
+              help="... with at least N calls in both (default: the config's history-regression-min-calls, else 10).")
 @_store_options
 @handle_errors
-def history_diff(first: int, second: int, store: str | None, config_file: str | None, fmt: str) -> None:
+def history_diff(first: int, second: int, regression_factor: float | None, regression_min_calls: int | None,
+                 store: str | None, config_file: str | None, fmt: str) -> None:
     """What changed from run A to run B: findings, statements (interval figures), tables, resets."""
+    from auditor.config import load_config
     from auditor.history import diff_runs
     from reports.history import render_diff
+
+    options = load_config(config_file).history_options(regression_factor, regression_min_calls)
 
     with _open_history(store, config_file) as runs_store:
         a, b = runs_store.load_run(first, counters=False), runs_store.load_run(second, counters=False)
@@ -527,7 +547,7 @@ def history_diff(first: int, second: int, store: str | None, config_file: str | 
             raise AuditError(f"run {first} ({a.started_at:%Y-%m-%d %H:%M} UTC) is newer than run {second} "
                              f"({b.started_at:%Y-%m-%d %H:%M} UTC): give the older run first (dbaudit history diff "
                              f"{second} {first})")
-        _emit(render_diff(diff_runs(runs_store, first, second), fmt), fmt)
+        _emit(render_diff(diff_runs(runs_store, first, second, options), fmt), fmt)
 
 
 @history.command(name="trend")
