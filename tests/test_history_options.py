@@ -1,6 +1,7 @@
 """The regression factor and minimum calls of run history, from the command line and the configuration, on a real
 PostgreSQL with pg_stat_statements: a statement twice as slow as last interval is regressed at factor 1.3, not
-when the minimum calls exceed its interval's; `history diff` takes the same options."""
+when the minimum calls exceed its interval's; `history diff` takes the same options. The reports' `history`
+object follows docs/report.schema.json."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import psycopg
+import pytest
 
 from auditor.config import ConfigError, parse_config
 from auditor.history.model import HistoryOptions
 from tests.conftest import NewDb
 
+REPORT_SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "docs" / "report.schema.json").read_text())
 SCHEMA = ("CREATE EXTENSION IF NOT EXISTS pg_stat_statements; CREATE TABLE items (id int PRIMARY KEY, v text);"
           " INSERT INTO items SELECT g, 'v' FROM generate_series(1, 100) g;")
 
@@ -25,10 +29,17 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           timeout=300, check=False, cwd=cwd)
 
 
+def _validated(text: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(text)
+    jsonschema.Draft202012Validator(REPORT_SCHEMA, format_checker=jsonschema.FormatChecker()).validate(data)
+    return data
+
+
 def _sleeps(dsn: str, seconds: float, n: int) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         for _ in range(n):
             conn.execute("SELECT pg_sleep(%s)", (seconds,))
+            conn.execute("SELECT v FROM items WHERE id = 7")  # activity: items is in history.tables
 
 
 def _sleep_statement(doc: dict[str, Any]) -> dict[str, Any]:
@@ -40,14 +51,25 @@ def _sleep_statement(doc: dict[str, Any]) -> dict[str, Any]:
 def test_regression_factor_and_min_calls_from_cli_and_config(pg_new_db: NewDb, tmp_path: Path) -> None:
     dsn = pg_new_db(SCHEMA)
     base = ["scan", dsn, "--history", "runs.db", "--no-sample", "--fail-on", "never", "--format", "json"]
-    assert _cli(*base, cwd=tmp_path).returncode == 0
+    first = _cli(*base, cwd=tmp_path)
+    assert first.returncode == 0
+    assert _validated(first.stdout)["history"]["previous_run"] is None
     _sleeps(dsn, 0.002, 20)
     assert _cli(*base, cwd=tmp_path).returncode == 0
     _sleeps(dsn, 0.004, 20)  # twice as slow, 20 calls
     third = _cli(*base, "--regression-factor", "1.3", cwd=tmp_path)
     assert third.returncode == 0, third.stderr
-    stmt = _sleep_statement(json.loads(third.stdout)["history"])
+    doc = _validated(third.stdout)
+    stmt = _sleep_statement(doc["history"])
     assert stmt["calls"] == 20 and stmt["regressed"] is True, stmt
+    assert doc["history"]["previous_run"]["id"] == 2
+    assert [t["table"] for t in doc["history"]["tables"]] == ["items"]
+    # what breaks the contract is refused by the schema
+    for broken in ({**doc["history"], "statements": [{**stmt, "calls": "20"}]},
+                   {k: v for k, v in doc["history"].items() if k != "resets"},
+                   {**doc["history"], "previous_run": {"id": 2}}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({**doc, "history": broken}, REPORT_SCHEMA)
     # the same pair of runs through `history diff`: the options, then the configuration's keys
     diff = ["history", "diff", "2", "3", "--store", "runs.db", "--format", "json"]
     out = _cli(*diff, "--regression-factor", "1.3", cwd=tmp_path)
