@@ -137,7 +137,7 @@ def _run_audit(source: Source, settings: AuditSettings) -> Report:
     if settings.update_baseline and not settings.baseline:
         raise AuditError("--update-baseline needs --baseline FILE (or baseline = \"FILE\" in the config)")
     if settings.history is not None:
-        from auditor.history.store import check_location
+        from auditor.history.location import check_location
 
         check_location(settings.history)  # "" is an error, not history switched off
     if settings.fail_on_new and not settings.history:

@@ -313,7 +313,7 @@ def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | 
         raise AuditError("give either --quiet or --verbose, not both")
     _check_output(output)
     if history_store is not None:
-        from auditor.history.store import check_location
+        from auditor.history.location import check_location
 
         check_location(history_store)  # --history "" is an error, not history switched off
     config = load_config(config_file)
@@ -471,7 +471,7 @@ def _store_options(func: F) -> F:
 def _open_history(store: str | None, config_file: str | None) -> Any:
     from auditor.config import load_config
     from auditor.history import open_store
-    from auditor.history.store import check_location
+    from auditor.history.location import check_location
 
     if store is not None:
         check_location(store)  # --store "" is an error, not "use the config's"
