@@ -177,6 +177,16 @@ def _size(n: int | None) -> str:
     return _bytes(n).lstrip("+")
 
 
+def _value(key: str, value: float) -> str:
+    """A metric's value as a person reads it, never ``1.64413e+08``: a size (a key ending in ``bytes``) in kB /
+    MB / GB, a whole number with thousands separators, anything else with at most 3 decimals."""
+    if key.endswith("bytes"):
+        return _size(int(value))
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.3f}".rstrip("0").rstrip(".")
+
+
 def runs_dict(runs: Sequence[RunRecord], counts: Mapping[int, int]) -> list[dict[str, Any]]:
     return [{"id": r.id, "started_at": _iso(r.started_at), "target": r.target, "engine": r.engine,
              "database": r.database, "status": r.status, "message": r.message, "score": r.score, "grade": r.grade,
@@ -223,14 +233,15 @@ def render_run(run: RunRecord, fmt: str, top: int = 10) -> str:
         lines.append(f"  note      {run.message}")
     metrics = [(k, v) for k, v in sorted(run.metrics.items()) if v is not None]
     if metrics:
-        lines.append("  metrics   " + ", ".join(f"{k} {v:g}" for k, v in metrics))
+        lines.append("  metrics   " + ", ".join(f"{k} {_value(k, v)}" for k, v in metrics))
     for _, f in sorted(run.findings, key=lambda x: (-x[1].severity.rank, x[1].code))[:top]:
         lines.append(f"    {f.severity.value:<7} {f.code} {f.check}  {f.object.label()}")
     if len(run.findings) > top:
         lines.append(f"    ... and {len(run.findings) - top} more (--format json lists them all)")
     busiest = sorted((s for s in run.statements if s.interval_calls), key=lambda s: -(s.interval_calls or 0))
     for s in busiest[:5]:
-        lines.append(f"    {s.interval_calls} calls, mean {s.interval_mean_ms or 0:g} ms  {_short(s.query)}")
+        lines.append(f"    {s.interval_calls:,} calls, mean {_value('ms', s.interval_mean_ms or 0)} ms  "
+                     f"{_short(s.query)}")
     return "\n".join(lines) + "\n"
 
 
@@ -248,9 +259,11 @@ def render_trend(points: Sequence[TrendPoint], key: str, target: str, fmt: str) 
     values = [p.value for p in points if p.value is not None]
     head = f"{key} of {target}: {len(points)} runs"
     if values:
-        head += f", min {min(values):g}, max {max(values):g}, last {values[-1]:g}"
-    rows = [(p.run_id, _iso(p.started_at), "-" if p.value is None else f"{p.value:g}") for p in points]
-    return head + "\n" + tabulate(rows, headers=("id", "started (UTC)", key)) + "\n"
+        head += f", min {_value(key, min(values))}, max {_value(key, max(values))}, last {_value(key, values[-1])}"
+    rows = [(p.run_id, _iso(p.started_at), "-" if p.value is None else _value(key, p.value)) for p in points]
+    # the values are formatted already: tabulate would read "12,345,678" back as a number and print 1.23457e+07
+    return head + "\n" + tabulate(rows, headers=("id", "started (UTC)", key), disable_numparse=True,
+                                   colalign=("right", "left", "right")) + "\n"
 
 
 # ---- fleet scans ---------------------------------------------------------------------------------------------

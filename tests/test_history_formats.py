@@ -1,0 +1,39 @@
+"""How history figures read: sizes and large counts in `history trend` and `history show`, spans of runs in words."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from auditor.history import TrendPoint
+from auditor.history.record import RunRecord
+from reports.history import render_run, render_trend
+from reports.history_doc import span
+
+T0 = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
+
+
+def test_trend_of_sizes_and_counts_never_prints_exponents() -> None:
+    points = [TrendPoint(1, T0, 164_413_440.0), TrendPoint(2, T0 + timedelta(days=1), 171_966_464.0),
+              TrendPoint(3, T0 + timedelta(days=2), None)]
+    text = render_trend(points, "db_bytes", "postgresql://app@db/shop", "text")
+    assert "e+0" not in text
+    assert "min 156.8 MB, max 164.0 MB, last 164.0 MB" in text, text
+    assert "156.8 MB" in text.splitlines()[3] and text.splitlines()[-1].rstrip().endswith("-"), text
+    calls = render_trend([TrendPoint(1, T0, 12_345_678.0), TrendPoint(2, T0, 0.125)], "interval_calls", "t", "text")
+    assert "12,345,678" in calls and "0.125" in calls and "e+0" not in calls, calls
+
+
+def test_history_show_prints_sizes_and_numbers_readably() -> None:
+    run = RunRecord(target="postgresql://app@db/shop", engine="postgresql", database="shop", started_at=T0, id=4,
+                    score=81, grade="B", db_bytes=164_413_440,
+                    metrics={"unused_index_bytes": 23_535_616.0, "p95_ms": 12.5, "tables": 2000.0,
+                             "index_coverage_pct": 97.12345})
+    text = render_run(run, "text")
+    assert "e+0" not in text, text
+    assert "unused_index_bytes 22.4 MB" in text and "tables 2,000" in text and "p95_ms 12.5" in text, text
+    assert "index_coverage_pct 97.123" in text and "size      156.8 MB" in text, text
+
+
+def test_spans_of_runs_in_words() -> None:
+    assert [span(d) for d in (30, 2.4, 1.2, 1.0, 0.5, 1 / 24, 0.3 / 24, 10 / 86_400)] == \
+        ["30 days", "2 days", "1 day", "1 day", "12 hours", "1 hour", "18 minutes", "1 minute"]
