@@ -25,6 +25,7 @@ line in the summary); a shard that does not hold it never reads the variable.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -182,6 +183,8 @@ def scan_fleet(targets: Sequence[FleetTarget], settings: AuditSettings, concurre
         futures = {pool.submit(_scan_one, t, settings): i for i, t in enumerate(targets)}
         for future in as_completed(futures):
             result = future.result()
+            if result.report is None:
+                result = dataclasses.replace(result, run_id=_error_runs.pop(result.target, None))
             results[futures[future]] = result
             if on_done is not None:
                 on_done(result)
@@ -198,8 +201,8 @@ def _scan_one(target: FleetTarget, settings: AuditSettings) -> TargetResult:
     except Exception as exc:  # noqa: BLE001 - one target's failure, whatever it is, must not stop the others
         message = str(exc) if isinstance(exc, AuditError) else f"internal error: {type(exc).__name__}: {exc}"
         message = _redacted(" ".join(message.split()), target)
-        run_id = _record_error(target, settings, started, message, time.perf_counter() - t0)
-        return TargetResult(target, None, message, ExitCode.ERROR, time.perf_counter() - t0, run_id)
+        _record_error(target, settings, started, message, time.perf_counter() - t0)
+        return TargetResult(target, None, message, ExitCode.ERROR, time.perf_counter() - t0)
     end = verdict(report, settings)
     return TargetResult(target, report, end.message if end.exit_code == ExitCode.ERROR else None, end.exit_code,
                         time.perf_counter() - t0)
@@ -214,12 +217,16 @@ def _redacted(message: str, target: FleetTarget) -> str:
         return redact(message)
 
 
+# the id of each failed target's error run in the store, taken by scan_fleet into the target's result
+_error_runs: dict[FleetTarget, int] = {}
+
+
 def _record_error(target: FleetTarget, settings: AuditSettings, started: datetime, message: str,
-                  duration: float) -> int | None:
+                  duration: float) -> None:
     """The failed scan as a run with status ``error`` in the store (never the previous run of a later one); its
-    id, or None when there is no store or it could not be written."""
+    id goes to ``_error_runs``."""
     if not settings.history:
-        return None
+        return
     from auditor.history import open_store
     from auditor.history.record import RunRecord
 
@@ -233,10 +240,11 @@ def _record_error(target: FleetTarget, settings: AuditSettings, started: datetim
         shown, engine, database = target.shown, "unknown", ""
     try:
         with open_store(settings.history) as store:
-            return store.save_run(RunRecord(target=shown, engine=engine, database=database, started_at=started,
-                                            duration_s=round(duration, 3), status="error", message=message))
+            _error_runs[target] = store.save_run(RunRecord(
+                target=shown, engine=engine, database=database, started_at=started, duration_s=round(duration, 3),
+                status="error", message=message))
     except AuditError:
-        return None  # the store itself failing is reported by the other targets' runs, and in the summary
+        pass  # the store itself failing is reported by the other targets' runs, and in the summary
 
 
 def fleet_exit_code(results: Sequence[TargetResult]) -> ExitCode:
