@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from auditor.history import TrendPoint
 from auditor.history.record import RunRecord
@@ -37,3 +38,34 @@ def test_history_show_prints_sizes_and_numbers_readably() -> None:
 def test_spans_of_runs_in_words() -> None:
     assert [span(d) for d in (30, 2.4, 1.2, 1.0, 0.5, 1 / 24, 0.3 / 24, 10 / 86_400)] == \
         ["30 days", "2 days", "1 day", "1 day", "12 hours", "1 hour", "18 minutes", "1 minute"]
+
+
+def test_design_document_lists_the_tables_cp03_projects_past_the_partitioning_threshold(tmp_path: Path) -> None:
+    """rt11: orders, 30 M rows growing 1 M a day (CP03: 100 M rows in 70 days), was missing from the design
+    document's partitioning candidates, whose text says "or growing there within a year"."""
+    from auditor.audit import AuditSettings, run_audit
+    from reports.markdown import render_markdown
+    from tests.history_support import day_snapshot
+
+    store = str(tmp_path / "runs.db")
+    for d in range(31):
+        report = run_audit(day_snapshot(d, rows_per_day=1_000_000), AuditSettings(history=store))
+    assert [f.object.table for f in report.findings if f.code == "CP03" and f.object.type == "table"] == ["orders"]
+    text = render_markdown(report)
+    section = text[text.index("Partitioning candidates"):]
+    section = section[:section.index("\n#")]
+    row = next(line for line in section.splitlines() if "`public.orders`" in line)
+    assert "CP03 projects the partitioning threshold in 70 days, 1,000,000 rows a day" in row, row
+    # past the year: not a candidate (orders' CP03 finding moved to 400 days)
+    from dataclasses import replace
+
+    from auditor import scaling
+
+    far = [replace(f, details={**f.details, "days_to_partition_rows": 400.0}) if f.code == "CP03" else f
+           for f in report.findings]
+    assert report.snapshot is not None
+    assert "orders" in [c.table.name for c in scaling.candidates(report.snapshot, None, report.findings)]
+    assert "orders" not in [c.table.name for c in scaling.candidates(report.snapshot, None, far)]
+    # without a projection (a single run): not a candidate
+    late = run_audit(day_snapshot(31, rows_per_day=1_000_000), AuditSettings(history=str(tmp_path / "other.db")))
+    assert "`public.orders`" not in render_markdown(late).split("Partitioning candidates", 1)[1].split("\n#")[0]
