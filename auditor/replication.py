@@ -108,6 +108,9 @@ class ReplicaStatus:
     receive_replay_bytes: int | None = None  # WAL received but not replayed yet
     last_replay_at: datetime | None = None  # pg_last_xact_replay_timestamp()
     replay_paused: bool | None = None
+    # how far replay moved in a second reading half a second later, taken only while WAL waited to be replayed
+    # (None: not taken). A moving replay is catching up, not stalled.
+    replay_moved_bytes: int | None = None
     # MySQL/MariaDB
     io_running: str | None = None  # "Yes", "No", "Connecting"
     sql_running: str | None = None  # "Yes", "No"

@@ -150,11 +150,14 @@ def replication_lag(snap: Snapshot, opts: ReplicationLagOptions) -> Iterator[Hit
     ## What it does
     On a PostgreSQL primary: each standby in pg_stat_replication whose `replay_lag` reaches `max_lag_s`, or
     whose replay position is `max_lag_bytes` behind the current WAL. On a PostgreSQL standby: WAL received but
-    not replayed while the last replayed commit is `max_lag_s` old (or `max_lag_bytes` waiting), and a paused
-    replay. On a MySQL/MariaDB replica: a stopped I/O or SQL thread (error, with its last error), or
+    not replayed while the last replayed commit is `max_lag_s` old and replay does not move (dbaudit reads the
+    replay position a second time half a second later, only when WAL is waiting), `max_lag_bytes` waiting,
+    and a paused replay. On a MySQL/MariaDB replica: a stopped I/O or SQL thread (error, with its last error), or
     `Seconds_Behind_Source` past `max_lag_s` beyond a delayed replica's configured `SQL_Delay`.
     An idle primary is not lag: when everything received is replayed, an old last commit only means nothing
-    was written.
+    was written. Nor is a primary writing without committing (a bulk load, an index build, VACUUM in the
+    nightly window): received WAL then runs a record or a page ahead of replay and the last commit ages, but
+    replay keeps moving.
 
     ## Why is this bad?
     Reads from a lagging replica return stale data; a failover to it loses every transaction it has not
@@ -181,7 +184,9 @@ def replication_lag(snap: Snapshot, opts: ReplicationLagOptions) -> Iterator[Hit
     ## Known problems
     `Seconds_Behind_Source` measures the SQL thread against the relay log, not against the primary: a slow I/O
     thread hides lag from it. PostgreSQL's `replay_lag` is empty once an idle standby has caught up, and the
-    byte distance is then zero.
+    byte distance is then zero. On a standby, a replay that moves but cannot keep up is judged by the bytes
+    waiting (`max_lag_bytes`) only: the time the standby is behind cannot be read there between commits;
+    scan the primary for its `replay_lag`.
 
     ## References
     - https://www.postgresql.org/docs/current/monitoring-stats.html#MONITORING-PG-STAT-REPLICATION-VIEW
@@ -220,18 +225,23 @@ def replication_lag(snap: Snapshot, opts: ReplicationLagOptions) -> Iterator[Hit
         if waiting <= 0 and not replica.replay_paused:
             continue  # everything received is replayed: an idle primary, not lag
         age = (now - replica.last_replay_at).total_seconds() if now and replica.last_replay_at else None
-        slow = age is not None and age >= opts.max_lag_s
+        # while the primary writes without committing (a bulk load, an index build, VACUUM) received WAL runs a
+        # record or a page ahead of replay and the last commit ages: a caught-up standby, as long as replay moves
+        moving = (replica.replay_moved_bytes or 0) > 0
+        slow = age is not None and age >= opts.max_lag_s and not moving
         far = waiting >= opts.max_lag_bytes
         if not slow and not far and not replica.replay_paused:
             continue
         paused = "replay is paused (pg_wal_replay_pause()); " if replica.replay_paused else ""
         last = f"the last replayed commit is {duration(age)} old" if age is not None else "no commit replayed yet"
+        if replica.replay_moved_bytes == 0 and not replica.replay_paused:
+            last += ", and replay did not move in half a second"
         yield Hit(
             object=ObjectRef(type="replica", database=snap.database or None),
             message=f"this standby has {size(waiting)} of WAL received but not replayed: {paused}{last}",
             details={"receive_lsn": replica.receive_lsn, "replay_lsn": replica.replay_lsn,
                      "receive_replay_bytes": waiting, "last_replay_age_s": None if age is None else round(age),
-                     "replay_paused": replica.replay_paused},
+                     "replay_paused": replica.replay_paused, "replay_moved_bytes": replica.replay_moved_bytes},
             remediation="SELECT pg_wal_replay_resume();" if replica.replay_paused else
                         "-- look for queries conflicting with replay (pg_stat_database_conflicts), and the disk",
         )

@@ -95,6 +95,23 @@ def test_rp02_on_a_standby_and_the_idle_primary_guard() -> None:
     assert p.remediation == "SELECT pg_wal_replay_resume();"
 
 
+def test_rp02_on_a_standby_a_moving_replay_is_not_lag_a_still_one_is() -> None:
+    """A primary writing without committing: a few bytes waiting, an old last commit, replay moving."""
+    old = NOW - timedelta(minutes=5)
+
+    def standby(moved: int | None, waiting: int = 72) -> Snapshot:
+        return pg(in_recovery=True, replicas=(ReplicaStatus(receive_lsn="0/325C6000", replay_lsn="0/325C5FB8",
+                                                            receive_replay_bytes=waiting, last_replay_at=old,
+                                                            replay_moved_bytes=moved),))
+    assert hits("RP02", standby(moved=8192)) == []
+    (still,) = hits("RP02", standby(moved=0))
+    assert "did not move in half a second" in still.message and still.details["replay_moved_bytes"] == 0
+    # an old snapshot without the second reading keeps the rule on time alone
+    assert len(hits("RP02", standby(moved=None))) == 1
+    # a moving replay past the byte floor is still lag
+    assert len(hits("RP02", standby(moved=8192, waiting=1024**3))) == 1
+
+
 def test_rp02_skipped_when_standby_positions_are_hidden() -> None:
     s = snap(replication=Replication(standbys=(Standby(pid=1),), standbys_complete=False, replicas=()),
              notes=(Note(area=STANDBYS_AREA, message="hidden", enable="GRANT pg_monitor TO app"),))

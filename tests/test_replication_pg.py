@@ -8,6 +8,8 @@ for a threshold to be reached.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -46,7 +48,9 @@ def pair() -> Iterator[tuple[PostgresServer, PostgresServer]]:
             conn.execute("INSERT INTO tags SELECT g, 'tag ' || g FROM generate_series(1, 500) g")
             conn.execute("VACUUM ANALYZE")  # relpages of the tables and their TOAST
         standby = start_standby(primary, slot="replica1", settings={
-            "hot_standby_feedback": "on", "wal_receiver_status_interval": "'1s'", "cluster_name": "'replica1'"})
+            "hot_standby_feedback": "on", "wal_receiver_status_interval": "'1s'", "cluster_name": "'replica1'",
+            # a query holding a lock replay needs stalls replay until it ends (the stalled-standby test)
+            "max_standby_streaming_delay": "-1"})
         _wait_until(lambda: _caught_up(primary), "the standby to catch up")
         yield primary, standby
     finally:
@@ -156,6 +160,82 @@ def test_replication_lag_on_both_sides_and_the_idle_guard(pair: tuple[PostgresSe
         with standby.connect() as conn:
             conn.execute("SELECT pg_wal_replay_resume()")
     _wait_until(lambda: _caught_up(primary), "the standby to catch up")
+
+
+def test_a_caught_up_standby_while_the_primary_writes_without_committing_is_not_lag(
+        pair: tuple[PostgresServer, PostgresServer]) -> None:
+    """rt10b: a bulk load (one long transaction) on the primary keeps received WAL a record or a page ahead of
+    replay while the last replayed commit ages; the standby is caught up and RP02 must stay silent on it."""
+    primary, standby = pair
+    with psycopg.connect(primary.dsn("shop"), autocommit=True) as conn:
+        conn.execute("CREATE TABLE bulk_load (g int, v text)")
+        conn.execute("INSERT INTO bulk_load VALUES (0, 'committed before the load')")
+    _wait_until(lambda: _caught_up(primary), "the standby to catch up")
+    loader = psycopg.connect(primary.dsn("shop"), autocommit=True)
+    load = threading.Thread(target=_run_until_cancelled, args=(
+        loader, "INSERT INTO bulk_load SELECT g, md5(g::text) FROM generate_series(1, 10000000) g "
+                "WHERE pg_sleep(0.0005) IS NOT NULL"))
+    load.start()
+    tight_time = {"RP02": ReplicationLagOptions(max_lag_s=0)}
+    try:
+        seen_waiting = 0
+        deadline = time.monotonic() + 30
+        while seen_waiting < 2 and time.monotonic() < deadline:
+            snap, findings, _ = _scan(standby, ("RP02",), tight_time)
+            assert snap.replication is not None and snap.replication.replicas
+            replica = snap.replication.replicas[0]
+            assert replica.last_replay_at is not None  # the commit before the load: its age is past max_lag_s=0
+            if (replica.receive_replay_bytes or 0) > 0:
+                seen_waiting += 1
+                assert (replica.replay_moved_bytes or 0) > 0, replica
+            assert findings == [], [f.message for f in findings]
+        assert seen_waiting == 2, "the bulk load never left WAL waiting on the standby: the trap was not set"
+    finally:
+        loader.cancel()
+        load.join(10)
+        loader.close()
+        with psycopg.connect(primary.dsn("shop"), autocommit=True) as conn:
+            conn.execute("DROP TABLE bulk_load")
+    _wait_until(lambda: _caught_up(primary), "the standby to catch up")
+
+
+def _run_until_cancelled(conn: psycopg.Connection[tuple[object, ...]], sql: str) -> None:
+    with contextlib.suppress(psycopg.errors.QueryCanceled):
+        conn.execute(sql)
+
+
+def test_a_stalled_standby_replay_is_lag_without_a_pause(pair: tuple[PostgresServer, PostgresServer]) -> None:
+    """A query on the standby holding a lock the next record needs (max_standby_streaming_delay = -1): replay
+    stops without being paused, and the second reading of the replay position shows it did not move."""
+    primary, standby = pair
+    with psycopg.connect(primary.dsn("shop"), autocommit=True) as conn:
+        conn.execute("CREATE TABLE stall (id int)")
+    with psycopg.connect(standby.dsn("shop"), autocommit=True) as conn:
+        _wait_until(lambda: conn.execute("SELECT to_regclass('stall')").fetchone() != (None,),
+                    "the table to reach the standby")
+    reader = psycopg.connect(standby.dsn("shop"))
+    try:
+        reader.execute("SELECT count(*) FROM stall").fetchone()  # keeps its ACCESS SHARE lock until rollback
+        with psycopg.connect(primary.dsn("shop"), autocommit=True) as conn:
+            with conn.transaction():
+                conn.execute("LOCK TABLE stall IN ACCESS EXCLUSIVE MODE")  # logged: replay must take it too
+            conn.execute("INSERT INTO stall VALUES (1)")
+        with standby.connect() as conn:
+            _wait_until(lambda: bool(conn.execute(
+                "SELECT pg_last_wal_receive_lsn() > pg_last_wal_replay_lsn()").fetchone()[0]),  # type: ignore[index]
+                "WAL received but not replayed")
+        snap, findings, _ = _scan(standby, ("RP02",), {"RP02": ReplicationLagOptions(max_lag_s=0)})
+        assert _labels(findings) == {("RP02", "replica")}, [f.message for f in findings]
+        assert "did not move in half a second" in findings[0].message
+        assert findings[0].details["replay_moved_bytes"] == 0
+        # its threshold: the last replayed commit is seconds old, under the default minute
+        _, defaults, _ = _scan(standby, ("RP02",))
+        assert defaults == []
+    finally:
+        reader.close()
+    _wait_until(lambda: _caught_up(primary), "the standby to catch up")
+    with psycopg.connect(primary.dsn("shop"), autocommit=True) as conn:
+        conn.execute("DROP TABLE stall")
 
 
 def _replay_behind(primary: PostgresServer) -> bool:

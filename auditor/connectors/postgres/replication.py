@@ -54,6 +54,7 @@ def collect_replication(read: AreaReader, role: str, notes: list[Note]) -> Repli
                 receive_lsn=position["receive_lsn"], replay_lsn=position["replay_lsn"],
                 receive_replay_bytes=_int(position["receive_replay_bytes"]),
                 last_replay_at=position["last_replay_at"], replay_paused=position["replay_paused"],
+                replay_moved_bytes=_int(position.get("replay_moved_bytes")),
             ),)
     standbys = None if standby_rows is None else tuple(_standby(r) for r in standby_rows)
     complete = standby_rows is None or all(r["visible"] for r in standby_rows)
