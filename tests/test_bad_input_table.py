@@ -179,6 +179,12 @@ CASES = (
          ("only a file path or a postgresql:// URL can be a run store",)),
     Case("history-store-libpq", ("history", "trend", "score", "--store", "dbname=runs"),
          ("the run store is a libpq key=value string",)),
+    Case("fleet-output-dir-under-a-file", ("scan", "--targets", "fleet.txt", "--output-dir", "snap.json/reports"),
+         ("cannot create --output-dir snap.json/reports: Not a directory",),
+         files=(("fleet.txt", b"postgresql://app@127.0.0.1:1/shop  # never reached\n"),)),
+    Case("fleet-output-dir-is-a-file", ("scan", "--targets", "fleet.txt", "--output-dir", "snap.json"),
+         ("--output-dir snap.json is not a directory",),
+         files=(("fleet.txt", b"postgresql://app@127.0.0.1:1/shop\n"),)),
     Case("history-prune-keep-zero", ("history", "prune", "--store", "runs.db", "--keep-days", "0"),
          ("Invalid value for '--keep-days': '0' is not in the range 1 to 36500",)),
 )
