@@ -288,9 +288,6 @@ def finding_changes(prev: Iterable[tuple[str, str, Callable[[], Finding | None]]
                 built = make()
                 if built is not None:
                     resolved.append(built)
-    # the report's order (auditor.engine), whatever order the store returned the previous run's findings in
-    new.sort(key=_finding_order)
-    resolved.sort(key=_finding_order)
     return tuple(new), tuple(resolved)
 
 
