@@ -193,18 +193,3 @@ def test_fingerprints_survive_renumbering_and_spacing() -> None:
     assert pg(my, "mysql").startswith("my:")
     assert pg("this is not SQL at all (", "postgresql").startswith("tx:")
 
-
-def test_new_and_resolved_findings_come_in_the_reports_order_whatever_the_stores_order() -> None:
-    """A SQLite and a PostgreSQL store return the previous run's findings in different orders: the lists are
-    sorted as the report sorts (severity, check, object), so both stores give the same answer."""
-    prev = [_finding("KY01", t) for t in "zqa"] + [_finding("FK01", "m")]
-    expected = [("FK01", "m"), ("KY01", "a"), ("KY01", "q"), ("KY01", "z")]
-    for order in (prev, prev[::-1], prev[1:] + prev[:1]):
-        _, resolved = finding_changes([(fp, f.code, (lambda f=f: f)) for fp, f in order], [], ran={"KY01", "FK01"})
-        assert [(f.code, f.object.table) for f in resolved] == expected
-        new, _ = finding_changes([], list(order), ran={"KY01", "FK01"})
-        assert [(f.code, f.object.table) for f in new] == expected
-    error = Finding(code="ZZ01", check="x", severity=Severity.ERROR, category="keys",
-                    object=ObjectRef(type="table", schema="public", table="y"), message="m")
-    new, _ = finding_changes([], [_finding("KY01", "b"), ("ZZ01:y", error)], ran={"KY01", "ZZ01"})
-    assert [f.code for f in new] == ["ZZ01", "KY01"]  # errors first
