@@ -69,3 +69,22 @@ def test_design_document_lists_the_tables_cp03_projects_past_the_partitioning_th
     # without a projection (a single run): not a candidate
     late = run_audit(day_snapshot(31, rows_per_day=1_000_000), AuditSettings(history=str(tmp_path / "other.db")))
     assert "`public.orders`" not in render_markdown(late).split("Partitioning candidates", 1)[1].split("\n#")[0]
+
+
+def test_new_and_resolved_findings_come_in_the_reports_order_whatever_the_stores_order() -> None:
+    """rt11: a SQLite and a PostgreSQL store returned the previous run's findings in different orders, so
+    resolved_findings differed; both lists are sorted as the report sorts (severity, check, object)."""
+    from auditor.history.model import HistoryComparison
+    from auditor.model import Finding, ObjectRef, Severity
+
+    def finding(code: str, table: str, severity: Severity = Severity.WARNING) -> Finding:
+        return Finding(code=code, check="x", severity=severity, category="keys",
+                       object=ObjectRef(type="table", schema="public", table=table), message=f"{table} message")
+
+    found = [finding("KY01", t) for t in "zqa"] + [finding("FK01", "m"), finding("ZZ01", "y", Severity.ERROR)]
+    expected = [("ZZ01", "y"), ("FK01", "m"), ("KY01", "a"), ("KY01", "q"), ("KY01", "z")]
+    for order in (found, found[::-1], found[2:] + found[:2]):
+        h = HistoryComparison(store="runs.db", run_id=2, target="t", new_findings=tuple(order),
+                              resolved_findings=tuple(reversed(order)))
+        assert [(f.code, f.object.table) for f in h.new_findings] == expected
+        assert [(f.code, f.object.table) for f in h.resolved_findings] == expected
