@@ -115,6 +115,7 @@ class AuditSettings:
             fail_on=config.fail_on or "error",
             history=config.history,
             history_retention_days=config.history_retention_days or RETENTION_DAYS,
+            history_options=config.history_options(),
         )
         return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -136,6 +137,10 @@ def run_audit(source: Source, settings: AuditSettings | None = None) -> Report:
 def _run_audit(source: Source, settings: AuditSettings) -> Report:
     if settings.update_baseline and not settings.baseline:
         raise AuditError("--update-baseline needs --baseline FILE (or baseline = \"FILE\" in the config)")
+    if settings.history is not None:
+        from auditor.history.location import check_location
+
+        check_location(settings.history)  # "" is an error, not history switched off
     if settings.fail_on_new and not settings.history:
         raise AuditError("--fail-on-new needs --history STORE (or history = \"FILE\" in the config)")
     specs = settings.checks()

@@ -5,14 +5,16 @@ history; the reporters only render them.
 Partitioning thresholds: the PostgreSQL manual's rule of thumb is to partition a table once it would otherwise
 be larger than the server's memory ("Table Partitioning", 5.12.1); dbaudit cannot see the machine's memory, so
 it uses fixed marks instead: 100 M estimated rows (auditor.design.PARTITION_ROWS) or 100 GB, or a table that
-its recorded growth takes past either within a year. A time column is the usual key (old partitions are then
-detached and dropped instead of deleted row by row, the main win); without one, a hash of the key spreads
-writes but prunes only on that key.
+its recorded growth takes past either within a year (100 GB from the last interval's growth, the rows threshold
+from CP03 growth-projection's least squares over the stored runs). A time column is the usual key (old
+partitions are then detached and dropped instead of deleted row by row, the main win); without one, a hash of
+the key spreads writes but prunes only on that key.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,10 +102,28 @@ def partition_key(snap: Snapshot, t: Table) -> str:
     return "-- no time column and no primary key: choose the key the queries filter on"
 
 
-def candidates(snap: Snapshot, history: Any = None) -> list[Candidate]:
+def projected_crossings(findings: Iterable[Any]) -> dict[str, tuple[float, float | None]]:
+    """``"schema.table"`` -> (days, rows a day) for each table CP03 growth-projection projects across its
+    partitioning threshold (``details.days_to_partition_rows``, least squares over the stored runs)."""
+    out: dict[str, tuple[float, float | None]] = {}
+    for f in findings:
+        if getattr(f, "code", None) != "CP03" or getattr(getattr(f, "object", None), "type", None) != "table":
+            continue
+        details = getattr(f, "details", None) or {}
+        days = details.get("days_to_partition_rows")
+        if isinstance(days, int | float) and days >= 0:
+            rate = details.get("growth_rows_per_day_30d")
+            out[f"{f.object.schema}.{f.object.table}"] = (float(days),
+                                                          float(rate) if isinstance(rate, int | float) else None)
+    return out
+
+
+def candidates(snap: Snapshot, history: Any = None, findings: Iterable[Any] = ()) -> list[Candidate]:
     """Unpartitioned tables past 100 M rows or 100 GB, or that their recorded growth takes past 100 GB within
-    a year; the primary key of a partitioned PostgreSQL table must include the partition key."""
+    a year, or that CP03 (in ``findings``) projects past its partitioning threshold within a year; the primary
+    key of a partitioned PostgreSQL table must include the partition key."""
     grow = {g.table: g for g in growth(history, limit=10_000)}
+    crossing = projected_crossings(findings)
     out: list[Candidate] = []
     for key, size in design.table_sizes(snap).items():
         t = size.table
@@ -119,6 +139,11 @@ def candidates(snap: Snapshot, history: Any = None) -> list[Candidate]:
         if not reasons and g is not None and g.per_day is not None and total is not None \
                 and total + g.per_day * HORIZON_DAYS >= PARTITION_BYTES:
             reasons.append(f"growing {g.per_day / 1024**3:,.2f} GB a day: 100 GB within a year")
+        projected = crossing.get(f"{key[0]}.{key[1]}")
+        if not reasons and projected is not None and projected[0] <= HORIZON_DAYS:
+            days, per_day = projected
+            rate = f", {per_day:,.0f} rows a day" if per_day is not None else ""
+            reasons.append(f"CP03 projects the partitioning threshold in {days:,.0f} days{rate}")
         if reasons:
             out.append(Candidate(t, rows, total, ", ".join(reasons), partition_key(snap, t)))
     out.sort(key=lambda c: (-(c.total_bytes or 0), -(c.rows or 0), c.table.schema, c.table.name))

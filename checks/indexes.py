@@ -186,6 +186,11 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
     - `min_table_scans` (default 100): for younger statistics, the scans of the table's other indexes that
       enforce nothing (rows read through them on MySQL/MariaDB) needed before an unscanned index is reported
       (as info).
+    - `history_days` (default 30.0): with run history (`--history`), the days of stored runs judged instead of
+      the statistics window: an index is unused when the runs of these last days show no scan of it, so a
+      statistics reset or a restart no longer hides or shortens its record (30 days: the month pganalyze's and
+      PgHero's unused-index advice asks for, month-end jobs included); the stored runs must cover
+      `min_stats_age_days` for a warning.
 
     ## Known problems
     Scan counters are per server: an index used only on a read replica looks unused on the primary. An index

@@ -727,7 +727,7 @@ def _duration(seconds: float) -> str:
 
 def _partitioning(doc: Document, report: Report, snap: Snapshot) -> None:
     doc.h(3, "Partitioning candidates", "scaling-partitions")
-    found = scaling.candidates(snap, getattr(report, "history", None))
+    found = scaling.candidates(snap, getattr(report, "history", None), report.findings)
     if not found:
         doc.p(f"No unpartitioned table has {design.PARTITION_ROWS:,} estimated rows or "
               f"{human_bytes(scaling.PARTITION_BYTES)} (nor grows there within a year): partitioning is not "
