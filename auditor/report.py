@@ -57,6 +57,9 @@ class Report:
     empty: str | None = None
     # --history: this run against the previous recorded run of the same target (auditor.history)
     history: HistoryComparison | None = None
+    # --history: why the run store could not be written (the run was not recorded, or old runs not rolled up);
+    # the report says so in a note and the run ends in exit code 2
+    history_error: str | None = None
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity == severity)

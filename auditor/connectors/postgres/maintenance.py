@@ -1,9 +1,9 @@
 """The maintenance parts of a PostgreSQL collection: freeze ages, storage parameters, bloat estimate inputs.
 
 Each part is one bulk catalog query in the connector's read-only transaction (see :mod:`auditor.maintenance`).
-pg_class and pg_database are readable by every role; the bloat estimates read pg_stats, which shows only the
-columns the audit role may read, so a table it may not read gets an estimate marked unusable, with the reason.
-Nothing here reads a table's pages.
+pg_class and pg_database are readable by every role; the bloat estimates use the pg_stats rows the connector
+read once for the columns (column_stats.sql), which show only the columns the audit role may read, so a table
+it may not read gets an estimate marked unusable, with the reason. Nothing here reads a table's pages.
 """
 
 from __future__ import annotations
