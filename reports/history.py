@@ -256,7 +256,8 @@ def render_run(run: RunRecord, fmt: str, top: int = 10, growers: Sequence[Grower
         lines.append(f"    ... and {len(run.findings) - top} more (--format json lists them all)")
     busiest = sorted((s for s in run.statements if s.interval_calls), key=lambda s: -(s.interval_calls or 0))
     for s in busiest[:5]:
-        lines.append(f"    {s.interval_calls} calls, mean {s.interval_mean_ms or 0:g} ms  {_short(s.query)}")
+        lines.append(f"    {s.interval_calls:,} calls, mean {_value('ms', s.interval_mean_ms or 0)} ms  "
+                     f"{_short(s.query)}")
     if growers:
         lines.append(f"  growers   over the {growers[0].days:.1f} days of runs up to this one")
         for g in growers:

@@ -147,7 +147,7 @@ def test_history_command(tmp_path: Path) -> None:
     runs = json.loads(_cli("history", "list", "--store", store, "--format", "json").stdout)["runs"]
     assert [r["id"] for r in runs] == [1, 2, 3, 4] and runs[-1]["findings"] == runs[0]["findings"] - 1
     shown = _cli("history", "show", "2", "--store", store)
-    assert shown.returncode == 0 and "KY01 no-primary-key" in shown.stdout and "1000 calls" in shown.stdout
+    assert shown.returncode == 0 and "KY01 no-primary-key" in shown.stdout and "1,000 calls" in shown.stdout
     one = json.loads(_cli("history", "show", "2", "--store", store, "--format", "json").stdout)
     assert one["id"] == 2 and one["tables"] and one["findings"]
     diff = _cli("history", "diff", "1", "4", "--store", store)
