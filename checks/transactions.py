@@ -85,6 +85,8 @@ def xmin_horizon_held(snap: Snapshot, opts: XminHorizonOptions) -> Iterator[Hit]
     ROLLBACK PREPARED 'order-7781';             -- a prepared transaction its manager gave up on
     SELECT pg_drop_replication_slot('old_replica');  -- a slot whose consumer is gone for good
     ```
+    A connected standby's feedback (a walsender without a slot, or an active physical slot) is not dropped:
+    end or shorten the long queries on that standby, or turn `hot_standby_feedback` off there.
 
     ## Options
     - `max_xmin_age` (default 1,000,000 transactions): dbaudit's own default, about a quarter of an hour of a
@@ -111,6 +113,7 @@ def xmin_horizon_held(snap: Snapshot, opts: XminHorizonOptions) -> Iterator[Hit]
         return Severity.ERROR if age >= freeze else None
 
     standby_names = {s.pid: s for s in snap.replication.standbys or ()}
+    walsenders = {b.pid: b for b in snap.activity.backends if b.backend_type == "walsender"}
     for b in snap.activity.backends:
         age = max(b.xmin_age or 0, b.xid_age or 0)
         if b.is_self or age < limit:
@@ -125,8 +128,7 @@ def xmin_horizon_held(snap: Snapshot, opts: XminHorizonOptions) -> Iterator[Hit]
                         "through hot_standby_feedback (no slot): long queries on the standby keep dead rows on "
                         "the primary",
                 details={"holder": "standby_feedback", "xmin_age": age, "pid": b.pid, "application_name": name},
-                remediation="-- on the standby: end or shorten its long queries, or let them be cancelled:\n"
-                            "ALTER SYSTEM SET hot_standby_feedback = off;\nSELECT pg_reload_conf();",
+                remediation=_feedback_fix(name, where),
                 severity=severity(age),
             )
             continue
@@ -165,6 +167,27 @@ def xmin_horizon_held(snap: Snapshot, opts: XminHorizonOptions) -> Iterator[Hit]
         if age < limit:
             continue
         state = "active" if slot.active else "inactive"
+        if slot.active and slot.slot_type == "physical" and age == (slot.xmin_age or 0):
+            # a connected standby's feedback: dropping the slot fails (it is in use) and would not help; the
+            # long queries are on the standby
+            standby = standby_names.get(slot.active_pid or -1)
+            sender = walsenders.get(slot.active_pid or -1)
+            name = (standby.application_name if standby else None) or (sender.application_name if sender
+                                                                       else None) or "?"
+            where = (standby.client_addr if standby else None) or (sender.client_addr if sender else None) or "?"
+            yield Hit(
+                object=ObjectRef(type="replication_slot", slot=slot.name),
+                message=f"active physical replication slot {slot.name} (walsender pid {slot.active_pid}, standby "
+                        f"{name} at {where}) holds vacuum's horizon {count(age)} {_transactions(age)} back "
+                        "through its xmin, the standby's hot_standby_feedback: long queries on the standby keep "
+                        "dead rows on the primary, in every database",
+                details={"holder": "standby_feedback", "xmin_age": slot.xmin_age,
+                         "catalog_xmin_age": slot.catalog_xmin_age, "slot": slot.name, "active": True,
+                         "pid": slot.active_pid, "application_name": name, "client_addr": where},
+                remediation=_feedback_fix(name, where),
+                severity=severity(age),
+            )
+            continue
         yield Hit(
             object=ObjectRef(type="replication_slot", slot=slot.name),
             message=f"{state} {slot.slot_type} replication slot {slot.name} holds vacuum's horizon {count(age)} "
@@ -175,6 +198,16 @@ def xmin_horizon_held(snap: Snapshot, opts: XminHorizonOptions) -> Iterator[Hit]
                         "gone for good: a standby or subscriber using it must then be rebuilt",
             severity=severity(age),
         )
+
+
+def _transactions(n: int) -> str:
+    return "transaction" if n == 1 else "transactions"
+
+
+def _feedback_fix(name: str, where: str) -> str:
+    return (f"-- on the standby {name} at {where}: end or shorten its long queries (pg_stat_activity there), "
+            "or let them be cancelled instead of holding the primary back:\n"
+            "ALTER SYSTEM SET hot_standby_feedback = off;\nSELECT pg_reload_conf();")
 
 
 def _prepared_ref(x: PreparedXact) -> ObjectRef:

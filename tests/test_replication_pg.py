@@ -261,11 +261,28 @@ def test_standby_feedback_holding_the_horizon_is_named(pair: tuple[PostgresServe
             return int(row[0]) if row else 0
 
         _wait_until(lambda: slot_xmin_age() >= 40, "the standby's feedback to reach the slot")
-        _, findings, _ = _scan(primary, ("MT03",), {"MT03": XminHorizonOptions(max_xmin_age=40)})
+        snap, findings, _ = _scan(primary, ("MT03",), {"MT03": XminHorizonOptions(max_xmin_age=40)})
         assert _labels(findings) == {("MT03", "slot replica1")}
-        assert "hot_standby_feedback" in findings[0].message
+        (held,) = findings
+        assert snap.replication is not None
+        (walsender,) = snap.replication.standbys or ()
+        # rt10b: the slot is in use, dropping it fails and would not help; the walsender and the standby named
+        assert "hot_standby_feedback" in held.message and f"walsender pid {walsender.pid}" in held.message
+        assert "standby replica1 at 127.0.0.1" in held.message, held.message
+        assert held.remediation is not None and "pg_drop_replication_slot" not in held.remediation
+        # the printed fix, run on the standby: the slot's xmin is released and MT03 falls silent
+        with standby.connect() as conn:
+            for statement in held.remediation.split(";"):
+                if statement.split("\n")[-1].strip():
+                    conn.execute("\n".join(line for line in statement.splitlines() if not line.startswith("--")))
+        _wait_until(lambda: slot_xmin_age() == 0, "the slot's xmin to be released")
+        _, after, _ = _scan(primary, ("MT03",), {"MT03": XminHorizonOptions(max_xmin_age=40)})
+        assert after == []
     finally:
         reader.close()
+        with standby.connect() as conn:
+            conn.execute("ALTER SYSTEM RESET hot_standby_feedback")
+            conn.execute("SELECT pg_reload_conf()")
 
 
 def test_capacity_checks_on_real_sizes(pair: tuple[PostgresServer, PostgresServer]) -> None:
