@@ -125,6 +125,41 @@ def test_an_abandoned_slot_is_reported_and_the_live_one_is_not(pair: tuple[Postg
                          "WHERE slot_name = 'old_replica'")
 
 
+def test_an_unreserved_slot_names_max_slot_wal_keep_size_and_never_lowers_it(
+        pair: tuple[PostgresServer, PostgresServer]) -> None:
+    """rt10b: wal_status = unreserved means past max_slot_wal_keep_size (past max_wal_size is `extended`); the
+    fix must not propose a limit at or under the one crossed, and the drop it prints runs."""
+    primary, _ = pair
+    with primary.connect() as conn:
+        conn.execute("SELECT pg_create_physical_replication_slot('old_replica', true)")
+        conn.execute("ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'")
+        conn.execute("SELECT pg_reload_conf()")
+    try:
+        with primary.connect() as conn:
+            conn.execute("SELECT pg_switch_wal()")  # old_replica's segment is now behind the 1 MB the limit keeps
+            conn.execute("SELECT txid_current()")
+        _wait_until(lambda: _caught_up(primary), "the standby to catch up")
+        snap, findings, _ = _scan(primary, ("RP01",))
+        assert snap.settings.get("max_slot_wal_keep_size") == "1MB"
+        assert _labels(findings) == {("RP01", "slot old_replica")}, [f.message for f in findings]
+        (hit,) = findings
+        assert hit.details["wal_status"] == "unreserved"
+        assert "past max_slot_wal_keep_size = 1.0 MB" in hit.message and "max_wal_size" not in hit.message
+        assert "its consumer is not connected" in hit.message
+        fix = hit.remediation or ""
+        assert "ALTER SYSTEM SET max_slot_wal_keep_size = '1GB'" in fix and "50GB" not in fix, fix
+        with primary.connect() as conn:  # the printed fix, run: the slot's consumer is gone
+            conn.execute(fix.splitlines()[0].split("--")[0])
+        _, after, _ = _scan(primary, ("RP01",))
+        assert after == []
+    finally:
+        with primary.connect() as conn:
+            conn.execute("ALTER SYSTEM RESET max_slot_wal_keep_size")
+            conn.execute("SELECT pg_reload_conf()")
+            conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                         "WHERE slot_name = 'old_replica'")
+
+
 def test_replication_lag_on_both_sides_and_the_idle_guard(pair: tuple[PostgresServer, PostgresServer]) -> None:
     primary, standby = pair
     _wait_until(lambda: _caught_up(primary), "the standby to catch up")
