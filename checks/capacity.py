@@ -151,7 +151,10 @@ def partition_candidate(snap: Snapshot, opts: PartitionCandidateOptions) -> Iter
     ## Fix
     PostgreSQL cannot partition a table in place: create a partitioned table and move the rows in batches (or
     attach the old table as the first partition); MySQL/MariaDB rebuild the table with
-    `ALTER TABLE ... PARTITION BY RANGE COLUMNS (...)` (the partition key must be part of every unique key).
+    `ALTER TABLE ... PARTITION BY RANGE COLUMNS (...)` (`RANGE (UNIX_TIMESTAMP(...))` for a TIMESTAMP column).
+    The partition key must be part of every unique key: the printed statement widens the primary key and the
+    unique keys to include it, and drops the foreign keys to and from the table first (InnoDB partitioned
+    tables have none).
     ```sql
     CREATE TABLE public.events_new (LIKE public.events INCLUDING DEFAULTS INCLUDING CONSTRAINTS)
         PARTITION BY RANGE (created_at);
@@ -198,14 +201,51 @@ def partition_candidate(snap: Snapshot, opts: PartitionCandidateOptions) -> Iter
         )
 
 
+def _mysql_partition_sketch(snap: Snapshot, t: Table, key: Column, how: str) -> str:
+    """ALTER TABLE ... PARTITION BY that runs: the partition key joins the primary key and every unique key
+    (error 1503 otherwise), and foreign keys go first (InnoDB partitioned tables have none, error 1506)."""
+    q = ident("mysql", key.name)
+    lines = ["-- rebuilds the table (plan a maintenance window or an online schema change tool)"]
+    fks = [c for c in snap.foreign_keys()
+           if (c.schema, c.table) == (t.schema, t.name) or (c.ref_schema, c.ref_table) == (t.schema, t.name)]
+    if fks:
+        lines.append("-- partitioned InnoDB tables can have no foreign keys, to or from them: these go first "
+                     "(the application then keeps the references)")
+        lines += [f"ALTER TABLE {mysql_qualified(c.schema, c.table)} DROP FOREIGN KEY {ident('mysql', c.name)};"
+                  for c in fks]
+    changes = []
+    for c in snap.constraints_of(t.schema, t.name):
+        if c.type not in ("primary_key", "unique") or key.name in c.columns:
+            continue
+        cols = ", ".join(ident("mysql", n) for n in (*c.columns, key.name))
+        if c.type == "primary_key":
+            changes.append(f"DROP PRIMARY KEY, ADD PRIMARY KEY ({cols})")
+        else:
+            name = ident("mysql", c.name)
+            changes.append(f"DROP INDEX {name}, ADD UNIQUE KEY {name} ({cols})")
+    if changes:
+        lines.append(f"-- the partition key must be in every unique key: they widen to include {key.name} (a "
+                     "unique key then holds per partition key value only)")
+    timestamp = key.data_type.lower().startswith("timestamp")
+    if how == "RANGE" and timestamp:  # RANGE COLUMNS takes no TIMESTAMP: its UNIX_TIMESTAMP() instead
+        clause = f"RANGE (UNIX_TIMESTAMP({q}))"
+        bounds = ("LESS THAN (UNIX_TIMESTAMP('2026-01-01 00:00:00')),\n    PARTITION p_max VALUES LESS THAN "
+                  "(MAXVALUE)")
+    elif how == "RANGE":
+        clause = f"RANGE COLUMNS ({q})"
+        bounds = "LESS THAN ('2026-01-01'),\n    PARTITION p_max VALUES LESS THAN (MAXVALUE)"
+    else:
+        clause = f"LIST COLUMNS ({q})"
+        bounds = "IN (...)  -- one partition per tenant or group of tenants"
+    head = f"ALTER TABLE {mysql_qualified(t.schema, t.name)}" + ("".join(f"\n    {c}," for c in changes)
+                                                                  ).rstrip(",")
+    lines.append(f"{head}\n    PARTITION BY {clause} (\n    PARTITION p_first VALUES {bounds}\n);")
+    return "\n".join(lines)
+
+
 def _partition_sketch(snap: Snapshot, t: Table, key: Column, how: str) -> str:
     if snap.engine == "mysql":
-        part = "RANGE COLUMNS" if how == "RANGE" else "LIST COLUMNS"
-        return (f"-- rebuilds the table (plan a maintenance window or an online schema change tool); the key "
-                f"must be in every unique key:\nALTER TABLE {mysql_qualified(t.schema, t.name)} PARTITION BY "
-                f"{part} ({ident('mysql', key.name)}) (\n    PARTITION p_first VALUES "
-                + ("LESS THAN ('2026-01-01'),\n    PARTITION p_max VALUES LESS THAN (MAXVALUE)\n);"
-                   if how == "RANGE" else "IN (...)\n);"))
+        return _mysql_partition_sketch(snap, t, key, how)
     new = pg_qualified(t.schema, t.name + "_partitioned")
     return (f"-- PostgreSQL cannot partition in place: build a partitioned copy, then move the rows in batches\n"
             f"CREATE TABLE {new} (LIKE {pg_qualified(t.schema, t.name)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"

@@ -244,7 +244,7 @@ def test_cp02_silent_on_partitioned_tables_partitions_and_tables_without_a_key()
 def test_cp02_on_mysql_rebuilds_with_range_columns() -> None:
     t = _big("clicks", 200_000_000, ("id bigint", "created_at datetime"))
     (h,) = hits("CP02", snap(t, engine="mysql"))
-    assert "ALTER TABLE `public`.`clicks` PARTITION BY RANGE COLUMNS (`created_at`)" in (h.remediation or "")
+    assert "ALTER TABLE `public`.`clicks`\n    PARTITION BY RANGE COLUMNS (`created_at`)" in (h.remediation or "")
 
 
 def test_time_column_prefers_a_not_null_creation_time() -> None:
