@@ -65,7 +65,9 @@ def xmin_horizon_held(snap: Snapshot, opts: XminHorizonOptions) -> Iterator[Hit]
     old snapshot or transaction ID (pg_stat_activity `backend_xmin` / `backend_xid`), a prepared transaction
     (pg_prepared_xacts), a replication slot's `xmin` (a standby's hot_standby_feedback kept in a physical
     slot), the `catalog_xmin` of an inactive logical slot, and a standby's feedback through a walsender without
-    a slot. A holder past `autovacuum_freeze_max_age` is an error: vacuum cannot freeze past it either.
+    a slot. A holder past `autovacuum_freeze_max_age` is an error, and says so: vacuum cannot freeze past it
+    either. Holders are judged from `max_xmin_age` or half of `autovacuum_freeze_max_age`, whichever is
+    lower, so that a server tuned to a small freeze age never leaves such a holder unreported.
     dbaudit's own session, autovacuum and the other server processes are left out.
 
     ## Why is this bad?
@@ -90,7 +92,7 @@ def xmin_horizon_held(snap: Snapshot, opts: XminHorizonOptions) -> Iterator[Hit]
 
     ## Options
     - `max_xmin_age` (default 1,000,000 transactions): dbaudit's own default, about a quarter of an hour of a
-      busy server's work. Amazon RDS's `postgres_get_av_diag()` names the same holders (active statement, idle
+      busy server's work; half of `autovacuum_freeze_max_age` when that is lower. Amazon RDS's `postgres_get_av_diag()` names the same holders (active statement, idle
       in transaction, prepared transaction, logical slot, read replica) but only once they reach 500 million,
       the wraparound emergency; bloat starts far earlier.
 
@@ -105,12 +107,24 @@ def xmin_horizon_held(snap: Snapshot, opts: XminHorizonOptions) -> Iterator[Hit]
     - pganalyze VACUUM advisor, "xmin horizon"
     """
     assert snap.activity is not None and snap.replication is not None
-    limit = opts.max_xmin_age
     freeze = _freeze_max_age(snap)
+    # a holder past autovacuum_freeze_max_age is an error whatever max_xmin_age says (rt10b: a server tuned to
+    # a small freeze age went silent): judged from half of it on
+    limit = min(opts.max_xmin_age, max(1, freeze // 2))
     now = server_now(snap)
 
     def severity(age: int) -> Severity | None:
         return Severity.ERROR if age >= freeze else None
+
+    def back(age: int) -> str:
+        return f"{count(age)} {_transactions(age)} back"
+
+    def why(age: int) -> str:
+        if age < freeze:
+            return ""
+        return (f"; that is past autovacuum_freeze_max_age = {count(freeze)}: vacuum cannot freeze rows newer "
+                "than the horizon, so anti-wraparound vacuums repeat without advancing relfrozenxid and the "
+                "server heads for transaction ID wraparound")
 
     standby_names = {s.pid: s for s in snap.replication.standbys or ()}
     walsenders = {b.pid: b for b in snap.activity.backends if b.backend_type == "walsender"}
@@ -124,9 +138,9 @@ def xmin_horizon_held(snap: Snapshot, opts: XminHorizonOptions) -> Iterator[Hit]
             where = (standby.client_addr if standby else None) or b.client_addr or "?"
             yield Hit(
                 object=ObjectRef(type="standby", channel=name, pid=b.pid),
-                message=f"the standby {name} at {where} holds vacuum's horizon {count(age)} transactions back "
-                        "through hot_standby_feedback (no slot): long queries on the standby keep dead rows on "
-                        "the primary",
+                message=f"the standby {name} at {where} (walsender pid {b.pid}) holds vacuum's horizon "
+                        f"{back(age)} through hot_standby_feedback (no slot): long queries on the standby keep "
+                        f"dead rows on the primary{why(age)}",
                 details={"holder": "standby_feedback", "xmin_age": age, "pid": b.pid, "application_name": name},
                 remediation=_feedback_fix(name, where),
                 severity=severity(age),
@@ -136,11 +150,15 @@ def xmin_horizon_held(snap: Snapshot, opts: XminHorizonOptions) -> Iterator[Hit]
             continue
         since = _age_s(now, b.xact_start)
         held = f", its transaction open for {duration(since)}" if since is not None else ""
+        if b.xmin_age:
+            pinned = "no dead row newer than its snapshot can be removed"
+        else:  # a transaction ID but no snapshot: idle between statements of a writing transaction
+            pinned = ("it holds no snapshot, but its transaction ID keeps every row version deleted or updated "
+                      "since it began")
         yield Hit(
             object=_session_ref(b),
             message=f"session {b.pid} of {b.user or '?'} on {b.database or '?'} ({b.state or 'state hidden'}"
-                    f"{held}) holds vacuum's horizon {count(age)} transactions back: no dead row newer than its "
-                    "snapshot can be removed",
+                    f"{held}) holds vacuum's horizon {back(age)}: {pinned}{why(age)}",
             details={"holder": "session", "xmin_age": age, "pid": b.pid, "user": b.user, "state": b.state,
                      "application_name": b.application_name, "transaction_s": round(since) if since else since},
             remediation=f"SELECT pg_terminate_backend({b.pid});  -- after checking with its owner: its open "
@@ -152,9 +170,9 @@ def xmin_horizon_held(snap: Snapshot, opts: XminHorizonOptions) -> Iterator[Hit]
             continue
         yield Hit(
             object=_prepared_ref(x),
-            message=f"prepared transaction {x.gid!r} of {x.owner or '?'} on {x.database or '?'} holds vacuum's "
-                    f"horizon {count(x.xid_age)} transactions back in every database, and keeps its locks, until "
-                    "it is committed or rolled back",
+            message=f"prepared transaction {pg_literal(x.gid)} of {x.owner or '?'} on {x.database or '?'} holds "
+                    f"vacuum's horizon {back(x.xid_age)} in every database, and keeps its locks, until it is "
+                    f"committed or rolled back{why(x.xid_age)}",
             details={"holder": "prepared_transaction", "xmin_age": x.xid_age, "gid": x.gid, "owner": x.owner},
             remediation=_resolve_prepared(x),
             severity=severity(x.xid_age),
@@ -178,9 +196,9 @@ def xmin_horizon_held(snap: Snapshot, opts: XminHorizonOptions) -> Iterator[Hit]
             yield Hit(
                 object=ObjectRef(type="replication_slot", slot=slot.name),
                 message=f"active physical replication slot {slot.name} (walsender pid {slot.active_pid}, standby "
-                        f"{name} at {where}) holds vacuum's horizon {count(age)} {_transactions(age)} back "
-                        "through its xmin, the standby's hot_standby_feedback: long queries on the standby keep "
-                        "dead rows on the primary, in every database",
+                        f"{name} at {where}) holds vacuum's horizon {back(age)} through its xmin, the standby's "
+                        "hot_standby_feedback: long queries on the standby keep dead rows on the primary, in every "
+                        f"database{why(age)}",
                 details={"holder": "standby_feedback", "xmin_age": slot.xmin_age,
                          "catalog_xmin_age": slot.catalog_xmin_age, "slot": slot.name, "active": True,
                          "pid": slot.active_pid, "application_name": name, "client_addr": where},
@@ -190,8 +208,8 @@ def xmin_horizon_held(snap: Snapshot, opts: XminHorizonOptions) -> Iterator[Hit]
             continue
         yield Hit(
             object=ObjectRef(type="replication_slot", slot=slot.name),
-            message=f"{state} {slot.slot_type} replication slot {slot.name} holds vacuum's horizon {count(age)} "
-                    f"transactions back through {what}, in every database",
+            message=f"{state} {slot.slot_type} replication slot {slot.name} holds vacuum's horizon {back(age)} "
+                    f"through {what}, in every database{why(age)}",
             details={"holder": "replication_slot", "xmin_age": slot.xmin_age,
                      "catalog_xmin_age": slot.catalog_xmin_age, "slot": slot.name, "active": slot.active},
             remediation=f"SELECT pg_drop_replication_slot({pg_literal(slot.name)});  -- only if its consumer is "
@@ -383,7 +401,7 @@ def stale_prepared_transaction(snap: Snapshot, opts: StalePreparedOptions) -> It
         held = f", holding vacuum's horizon {count(x.xid_age)} transactions back" if x.xid_age else ""
         yield Hit(
             object=_prepared_ref(x),
-            message=f"transaction {x.gid!r} of {x.owner or '?'} on {x.database or '?'} was prepared "
+            message=f"transaction {pg_literal(x.gid)} of {x.owner or '?'} on {x.database or '?'} was prepared "
                     f"{duration(age)} ago and is still neither committed nor rolled back: it keeps its locks"
                     f"{held}",
             details={"gid": x.gid, "owner": x.owner, "database": x.database, "age_s": round(age),

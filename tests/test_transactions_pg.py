@@ -174,3 +174,39 @@ def test_least_privilege_roles_get_the_same_holders_or_a_skip_with_the_grant(ser
             conn.execute("DROP ROLE watcher")
             conn.execute("DROP ROLE plain_app")
 
+
+
+def test_a_holder_past_autovacuum_freeze_max_age_is_an_error_with_the_default_options() -> None:
+    """rt10b: autovacuum_freeze_max_age = 100,000 (its minimum) and a snapshot 100,000+ transactions old went
+    unreported with the default max_xmin_age (1,000,000); it is judged from half the freeze age on, and the
+    error says why. Below half of it, silent."""
+    srv = start_postgres("auto", settings={"autovacuum_freeze_max_age": "100000", "synchronous_commit": "off"})
+    try:
+        with srv.connect() as conn:
+            conn.execute("CREATE DATABASE shop")
+        with psycopg.connect(srv.dsn("shop"), autocommit=True) as conn:
+            conn.execute("CREATE TABLE orders (id bigint PRIMARY KEY, total numeric NOT NULL)")
+            conn.execute("INSERT INTO orders SELECT g, g * 1.5 FROM generate_series(1, 20000) g")
+            conn.execute("CREATE PROCEDURE burn(n int) LANGUAGE plpgsql AS "
+                         "$$ BEGIN FOR i IN 1..n LOOP PERFORM txid_current(); COMMIT; END LOOP; END $$")
+        reader = psycopg.connect(srv.dsn("shop"), application_name="weekend report")
+        reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        reader.execute("SELECT count(*) FROM orders").fetchone()
+        try:
+            with psycopg.connect(srv.dsn("shop"), autocommit=True) as conn:
+                conn.execute("CALL burn(45000)")
+                _, under = _scan(srv)
+                assert [f for f in under if f.code == "MT03"] == []  # 45,000: under half the freeze age
+                conn.execute("CALL burn(7000)")
+                _, half = _scan(srv)
+                (warn,) = [f for f in half if f.code == "MT03"]
+                assert warn.severity.value == "warning" and warn.details["pid"] == reader.info.backend_pid
+                conn.execute("CALL burn(50000)")
+            _, past = _scan(srv)
+            (err,) = [f for f in past if f.code == "MT03"]
+            assert err.severity.value == "error" and err.details["xmin_age"] >= 100_000
+            assert "past autovacuum_freeze_max_age = 100,000" in err.message, err.message
+        finally:
+            reader.close()
+    finally:
+        srv.stop()
