@@ -92,9 +92,10 @@ def xmin_horizon_held(snap: Snapshot, opts: XminHorizonOptions) -> Iterator[Hit]
 
     ## Options
     - `max_xmin_age` (default 1,000,000 transactions): dbaudit's own default, about a quarter of an hour of a
-      busy server's work; half of `autovacuum_freeze_max_age` when that is lower. Amazon RDS's `postgres_get_av_diag()` names the same holders (active statement, idle
-      in transaction, prepared transaction, logical slot, read replica) but only once they reach 500 million,
-      the wraparound emergency; bloat starts far earlier.
+      busy server's work; half of `autovacuum_freeze_max_age` when that is lower. Amazon RDS's
+      `postgres_get_av_diag()` names the same holders (active statement, idle in transaction, prepared
+      transaction, logical slot, read replica) but only once they reach 500 million, the wraparound
+      emergency; bloat starts far earlier.
 
     ## Known problems
     An active logical slot holds `catalog_xmin` while its consumer decodes, which is normal: only inactive
@@ -260,9 +261,12 @@ def long_transaction(snap: Snapshot, opts: LongTransactionOptions) -> Iterator[H
     Flags client sessions that have sat idle inside an open transaction for `max_idle_in_transaction_s`
     (measured from `state_change`, when they went idle; MySQL/MariaDB: a sleeping thread with an InnoDB
     transaction) and transactions open for `max_transaction_s` whatever they do (`xact_start`;
-    INNODB_TRX.trx_started). dbaudit's own session, autovacuum, walsenders and the servers' replication and
-    system threads are not judged. Needs every session in view: `pg_read_all_stats` (pg_monitor) on
-    PostgreSQL, `PROCESS` on MySQL/MariaDB, otherwise the check is skipped.
+    INNODB_TRX.trx_started). A PostgreSQL session `idle in transaction (aborted)` (a statement failed, the
+    application never rolled back) is judged on the idle limit too: it holds no lock or snapshot any more, but
+    keeps its connection; `idle_in_transaction_session_timeout` ends it as well. dbaudit's own session,
+    autovacuum, walsenders and the servers' replication and system threads are not judged. Needs every
+    session in view: `pg_read_all_stats` (pg_monitor) on PostgreSQL, `PROCESS` on MySQL/MariaDB, otherwise the
+    check is skipped. On a standby, the role setting of the fix is to be run on the primary (it replicates).
 
     ## Why is this bad?
     An open transaction keeps its locks (an `ALTER TABLE` queues behind it, and every query queues behind the
@@ -301,7 +305,9 @@ def long_transaction(snap: Snapshot, opts: LongTransactionOptions) -> Iterator[H
     assert snap.activity is not None
     now = server_now(snap)
     for b in snap.activity.clients():
-        if b.xact_start is None or not b.visible:
+        aborted = b.state == "idle in transaction (aborted)"
+        # a failed transaction has no xact_start any more (PostgreSQL clears it); it waits for its ROLLBACK
+        if (b.xact_start is None and not aborted) or not b.visible:
             continue
         open_s = _age_s(now, b.xact_start)
         idle_s = _age_s(now, b.state_change) if (b.state or "").startswith("idle in transaction") else None
@@ -309,7 +315,11 @@ def long_transaction(snap: Snapshot, opts: LongTransactionOptions) -> Iterator[H
         open_long = open_s is not None and open_s >= opts.max_transaction_s
         if not idle_long and not open_long:
             continue
-        if idle_long:
+        if aborted:
+            what = (f"has been idle in its failed transaction for {duration(idle_s or 0)} (idle in transaction "
+                    "(aborted)): it holds no lock or snapshot any more, but keeps its connection and pool slot "
+                    "until the application rolls back")
+        elif idle_long:
             what = f"has been idle in its open transaction for {duration(idle_s or 0)}"
             if open_s is not None:
                 what += f" (transaction open for {duration(open_s)})"
@@ -317,11 +327,14 @@ def long_transaction(snap: Snapshot, opts: LongTransactionOptions) -> Iterator[H
             what = f"has had a transaction open for {duration(open_s or 0)} ({b.state or 'state unknown'})"
         modified = f", {b.rows_modified} row(s) modified" if b.rows_modified else ""
         last = f"; last statement: {b.statement}" if b.statement else ""
+        holds = ("" if aborted else ": it keeps its locks and holds back "
+                 + ("InnoDB's purge" if snap.engine == "mysql" else "vacuum"))
+        # MySQL/MariaDB: a connection (thread) id, what KILL takes, not an operating system pid
+        who = f"connection {b.pid}" if snap.engine == "mysql" else f"session {b.pid}"
         yield Hit(
             object=_session_ref(b),
-            message=f"session {b.pid} of {b.user or '?'}" + (f" on {b.database}" if b.database else "")
-                    + f" {what}{modified}: it keeps its locks and holds back "
-                    + ("InnoDB's purge" if snap.engine == "mysql" else "vacuum") + last,
+            message=f"{who} of {b.user or '?'}" + (f" on {b.database}" if b.database else "")
+                    + f" {what}{modified}{holds}{last}",
             details={"pid": b.pid, "user": b.user, "state": b.state, "idle_s": _round(idle_s),
                      "transaction_s": _round(open_s), "application_name": b.application_name,
                      "rows_modified": b.rows_modified},
@@ -342,6 +355,10 @@ def _end_session(snap: Snapshot, b: Backend, idle: bool, opts: LongTransactionOp
         return fix
     fix = f"SELECT pg_terminate_backend({b.pid});  -- after checking with its owner: its transaction is rolled back"
     if idle and b.user:
+        standby = (snap.replication is not None and snap.replication.in_recovery) \
+            or (snap.settings.get("in_hot_standby") or "").lower() == "on"
+        if standby:  # a hot standby is read-only: role settings are written on the primary and replicate
+            fix += "\n-- on the primary (this server is a read-only standby; the setting replicates to it):"
         fix += f"\nALTER ROLE {pg_ident(b.user)} SET idle_in_transaction_session_timeout = '{minutes}min';"
     return fix
 

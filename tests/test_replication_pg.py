@@ -23,7 +23,7 @@ from auditor.model import Finding, Snapshot
 from auditor.throwaway import HBA, REPLICATION_HBA, PostgresServer, start_postgres, start_standby
 from checks.capacity import PartitionCandidateOptions, ToastHeavyOptions
 from checks.replication import ReplicationLagOptions, SlotRetentionOptions
-from checks.transactions import XminHorizonOptions
+from checks.transactions import LongTransactionOptions, XminHorizonOptions
 
 SPECS = load_checks()
 MIB = 1024**2
@@ -318,6 +318,44 @@ def test_standby_feedback_holding_the_horizon_is_named(pair: tuple[PostgresServe
         with standby.connect() as conn:
             conn.execute("ALTER SYSTEM RESET hot_standby_feedback")
             conn.execute("SELECT pg_reload_conf()")
+
+
+def test_mt04_on_a_standby_prints_the_role_setting_for_the_primary(
+        pair: tuple[PostgresServer, PostgresServer]) -> None:
+    """rt10b: the timeout fix (ALTER ROLE ... SET) fails on a read-only standby; it is to be run on the primary,
+    from where it replicates, and the printed fix says so."""
+    primary, standby = pair
+    with primary.connect() as conn:
+        conn.execute("CREATE ROLE report_app LOGIN")
+    with standby.connect() as conn:
+        _wait_until(lambda: conn.execute("SELECT count(*) FROM pg_roles WHERE rolname = 'report_app'"
+                                         ).fetchone() == (1,), "the role to reach the standby")
+    idle = psycopg.connect(standby.dsn("shop").replace("postgres@", "report_app@", 1))
+    try:
+        idle.execute("SELECT 1").fetchone()  # a transaction opened, then left idle
+        _, findings, _ = _scan(standby, ("MT04",),
+                               {"MT04": LongTransactionOptions(max_idle_in_transaction_s=0)})
+        (hit,) = findings
+        fix = hit.remediation or ""
+        assert "-- on the primary" in fix, fix
+        alter = next(line for line in fix.splitlines() if line.startswith("ALTER ROLE"))
+        with standby.connect() as conn, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            conn.execute(alter)
+        with primary.connect() as conn:
+            conn.execute(alter)
+        with standby.connect() as conn:
+            _wait_until(lambda: conn.execute(
+                "SELECT count(*) FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole "
+                "WHERE r.rolname = 'report_app'").fetchone() == (1,), "the role setting to replicate")
+        # the primary itself: no hint
+        with psycopg.connect(primary.dsn("shop").replace("postgres@", "report_app@", 1)) as on_primary:
+            on_primary.execute("SELECT 1").fetchone()
+            _, there, _ = _scan(primary, ("MT04",), {"MT04": LongTransactionOptions(max_idle_in_transaction_s=0)})
+            assert there and all("on the primary" not in (f.remediation or "") for f in there)
+    finally:
+        idle.close()
+        with primary.connect() as conn:
+            conn.execute("DROP ROLE report_app")
 
 
 def test_capacity_checks_on_real_sizes(pair: tuple[PostgresServer, PostgresServer]) -> None:

@@ -210,3 +210,34 @@ def test_a_holder_past_autovacuum_freeze_max_age_is_an_error_with_the_default_op
             reader.close()
     finally:
         srv.stop()
+
+
+def test_a_session_idle_in_a_failed_transaction_is_reported_without_the_locks_wording(
+        server: PostgresServer) -> None:
+    """rt10b: `idle in transaction (aborted)` has no xact_start and was skipped; it ties up its connection until
+    the application rolls back. It holds no lock or snapshot: MT03 stays silent on it, MT04 says so."""
+    failed = psycopg.connect(server.dsn("shop"), application_name="failed checkout")
+    failed.execute("BEGIN")
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        failed.execute("SELECT 1 / 0")
+    pid = failed.info.backend_pid
+    try:
+        snap, findings = _scan(server, LOWERED)
+        assert snap.activity is not None
+        (b,) = [b for b in snap.activity.backends if b.pid == pid]
+        assert b.state == "idle in transaction (aborted)" and b.xact_start is None
+        assert _found(findings) == {("MT04", f"postgres pid {pid}")}, [f.message for f in findings]
+        (hit,) = findings
+        assert "failed transaction" in hit.message and "keeps its locks" not in hit.message
+        # its threshold: idle for well under a minute, silent at 60 s
+        _, later = _scan(server, {**LOWERED, "MT04": LongTransactionOptions(max_idle_in_transaction_s=60)})
+        assert later == []
+        # the printed fix runs (the role setting is reset afterwards: the role is the test server's superuser)
+        with psycopg.connect(server.dsn("shop"), autocommit=True) as conn:
+            for line in (hit.remediation or "").splitlines():
+                conn.execute(line.split("--")[0])
+            conn.execute("ALTER ROLE postgres RESET idle_in_transaction_session_timeout")
+        _, after = _scan(server, LOWERED)
+        assert after == []
+    finally:
+        failed.close()
