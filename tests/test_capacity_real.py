@@ -17,7 +17,7 @@ import psycopg
 from auditor.audit import AuditSettings, run_audit
 from auditor.connectors import CollectOptions
 from auditor.report import Report
-from checks.capacity import PartitionCandidateOptions
+from checks.capacity import PartitionCandidateOptions, ToastHeavyOptions
 from reports.markdown import render_markdown
 from tests.conftest import NewDb
 from tests.mysql_support import (  # noqa: F401  (pytest fixtures)
@@ -30,6 +30,8 @@ from tests.mysql_support import (  # noqa: F401  (pytest fixtures)
 
 QUICK = CollectOptions(sample=False, workload=False)
 CP02_LOW = {"CP02": PartitionCandidateOptions(min_rows=100_000)}
+CP01_LOW = {"CP01": ToastHeavyOptions(min_toast_bytes=4 * 1024**2)}
+MIB = 1024**2
 
 
 def _audit(dsn: str, codes: tuple[str, ...], options: dict[str, Any]) -> Report:
@@ -119,3 +121,34 @@ def test_cp02_mariadb_fix_widens_the_keys_and_runs(mysql_new_db: NewMySqlDb,  # 
             assert cur.fetchall() == (("clicks", 2), ("orders", 2))
     # partitioned now: CP02 is silent on both
     assert _audit(dsn, ("CP02",), CP02_LOW).findings == ()
+
+
+def test_cp01_names_the_column_that_holds_the_toast(pg_new_db: NewDb) -> None:
+    """rt10b: the fix named `title` (8-byte strings, first in the table) while `body` held the 63 MB. Here
+    `title` and `tags` come before `body`; pg_stats' avg_width says 18 for body (its TOAST pointer), more for
+    tags: only the sampled stored size tells. `notes` has TOAST under the floor: silent."""
+    dsn = pg_new_db("""
+        CREATE TABLE documents (id int PRIMARY KEY, title text NOT NULL, tags text[], body text);
+        INSERT INTO documents
+        SELECT g, 'doc ' || g, ARRAY['draft', 'tag' || (g % 40), 'x' || g],
+               (SELECT string_agg(md5(g::text || '-' || i::text), '') FROM generate_series(1, 320) i)
+          FROM generate_series(1, 3000) g;
+        CREATE TABLE notes (id int PRIMARY KEY, note text);
+        INSERT INTO notes SELECT g, (SELECT string_agg(md5(g::text || i::text), '') FROM generate_series(1, 100) i)
+          FROM generate_series(1, 100) g;
+    """)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")  # the TOAST tables' relpages
+        widths = dict(conn.execute("SELECT attname, avg_width FROM pg_stats WHERE tablename = 'documents'"))
+    assert widths["body"] == 18 and widths["tags"] > widths["body"]  # the trap avg_width sets
+    report = _audit(dsn, ("CP01",), CP01_LOW)
+    (hit,) = report.findings
+    assert hit.object.label() == "public.documents"
+    assert hit.details["toastable_columns"][0] == "body", hit.details
+    assert (hit.details["column_avg_bytes"] or {})["body"] > 5000 > (hit.details["column_avg_bytes"] or {})["title"]
+    assert "ALTER COLUMN body SET COMPRESSION lz4" in (hit.remediation or ""), hit.remediation
+    assert hit.message.index("body (") < hit.message.index("title")
+    with psycopg.connect(dsn, autocommit=True) as conn:  # the printed fix runs
+        conn.execute((hit.remediation or "").splitlines()[1].split("--")[0])
+        assert conn.execute("SELECT attcompression FROM pg_attribute WHERE attrelid = 'documents'::regclass "
+                            "AND attname = 'body'").fetchone() == ("l",)

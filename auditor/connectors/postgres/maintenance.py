@@ -3,7 +3,8 @@
 Each part is one bulk catalog query in the connector's read-only transaction (see :mod:`auditor.maintenance`).
 pg_class and pg_database are readable by every role; the bloat estimates read pg_stats, which shows only the
 columns the audit role may read, so a table it may not read gets an estimate marked unusable, with the reason.
-Nothing here reads a table's pages.
+Nothing here reads a table's pages but the TOAST-heavy tables' sample (toast_columns.sql: about 256 heap
+pages of each of at most 20 tables, value sizes read from their TOAST pointers, never the values).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from auditor.maintenance import (
     Maintenance,
     TableBloat,
     TableFreeze,
+    ToastColumn,
 )
 from auditor.model import Note
 from auditor.sqlquote import pg_ident
@@ -47,6 +49,7 @@ def collect_maintenance(read: AreaReader, schemas: list[str], notes: list[Note],
     database_rows = read(DATABASES_AREA, {})
     table_rows = read("table_bloat", scope)
     index_rows = read("index_bloat", scope)
+    toast_rows = read("toast_columns", scope)
     heaps = None if table_rows is None else [(int(r["oid"]), table_bloat(r)) for r in table_rows]
     btrees = None if index_rows is None else [(int(r["oid"]), index_bloat(r)) for r in index_rows]
     exact = None
@@ -65,6 +68,9 @@ def collect_maintenance(read: AreaReader, schemas: list[str], notes: list[Note],
         table_bloat=None if heaps is None else tuple(b for _, b in heaps),
         index_bloat=None if btrees is None else tuple(b for _, b in btrees),
         exact_bloat="pgstattuple" if exact else None,
+        toast_columns=None if toast_rows is None else tuple(
+            ToastColumn(schema=str(r["schema"]), table=str(r["table"]), column=str(r["column"]),
+                        avg_bytes=float(r["avg_bytes"] or 0)) for r in toast_rows),
     )
 
 
