@@ -346,3 +346,10 @@ def test_st04_postgresql_counts_client_connections_against_the_usable_slots() ->
     (over,) = hits("ST04", snap(posture=posture(settings=settings), activity=activity(100)))
     assert over.severity is Severity.ERROR and "%" not in over.message
     assert "are taken, and 3 more of the 3 kept for superusers" in over.message
+
+
+def test_percentages_read_alike_everywhere() -> None:
+    """rt10b: "100.00 %" in one finding, "50.0 %" in the next; two decimals only where one would round up."""
+    from checks._posture import pct
+
+    assert [pct(v) for v in (50, 99.9, 99.96, 100)] == ["50.0 %", "99.9 %", "99.96 %", "100.0 %"]
