@@ -28,8 +28,10 @@ _SERVER_WORKERS = frozenset({"autovacuum worker", "autovacuum launcher", "walsen
                              "startup", "archiver"})
 
 
-def _session_ref(b: Backend) -> ObjectRef:
-    return ObjectRef(type="session", role=b.user, database=b.database, pid=b.pid)
+def _session_ref(b: Backend, engine: str = "postgresql") -> ObjectRef:
+    # MySQL/MariaDB: a connection (thread) id, what KILL takes, not an operating system process id
+    return ObjectRef(type="connection" if engine == "mysql" else "session", role=b.user, database=b.database,
+                     pid=b.pid)
 
 
 def _age_s(now: datetime | None, moment: datetime | None) -> float | None:
@@ -332,7 +334,7 @@ def long_transaction(snap: Snapshot, opts: LongTransactionOptions) -> Iterator[H
         # MySQL/MariaDB: a connection (thread) id, what KILL takes, not an operating system pid
         who = f"connection {b.pid}" if snap.engine == "mysql" else f"session {b.pid}"
         yield Hit(
-            object=_session_ref(b),
+            object=_session_ref(b, snap.engine),
             message=f"{who} of {b.user or '?'}" + (f" on {b.database}" if b.database else "")
                     + f" {what}{modified}{holds}{last}",
             details={"pid": b.pid, "user": b.user, "state": b.state, "idle_s": _round(idle_s),
