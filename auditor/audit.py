@@ -144,11 +144,18 @@ def _run_audit(source: Source, settings: AuditSettings) -> Report:
     store = None
     if settings.history:
         # a store that cannot be opened fails before the collection, which can take minutes
-        from auditor.history import check_store_target, open_store
+        from auditor.history import check_store_server, check_store_target, open_store
 
+        check = None
         if not settings.history_in_audited_db and isinstance(source, str | None):
-            check_store_target(settings.history, source if source is not None else os.environ.get("DBAUDIT_DSN"))
-        store = open_store(settings.history)
+            audited = source if source is not None else os.environ.get("DBAUDIT_DSN")
+            check_store_target(settings.history, audited)
+
+            def check(opened: RunStore) -> None:
+                # by server identity, before the store writes anything (its schema included)
+                check_store_server(opened, audited, settings.collect.connect_timeout_s)
+
+        store = open_store(settings.history, before_migrate=check)
     try:
         return _run(source, settings, specs, known, store)
     finally:

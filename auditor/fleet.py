@@ -34,6 +34,7 @@ from pathlib import Path
 from auditor.audit import AuditSettings, run_audit, verdict
 from auditor.dsn import parse_dsn, redact
 from auditor.errors import AuditError, ExitCode
+from auditor.history.store import StoreIsAuditedError
 from auditor.report import Report
 
 TARGET_KEYS = ("name", "dsn", "dsn-env")
@@ -161,7 +162,8 @@ def _scan_one(target: FleetTarget, settings: AuditSettings) -> TargetResult:
     except Exception as exc:  # noqa: BLE001 - one target's failure, whatever it is, must not stop the others
         message = str(exc) if isinstance(exc, AuditError) else f"internal error: {type(exc).__name__}: {exc}"
         message = _redacted(" ".join(message.split()), target)
-        _record_error(target, settings, started, message, time.perf_counter() - t0)
+        if not isinstance(exc, StoreIsAuditedError):  # never written into the audited database, errors neither
+            _record_error(target, settings, started, message, time.perf_counter() - t0)
         return TargetResult(target, None, message, ExitCode.ERROR, time.perf_counter() - t0)
     end = verdict(report, settings)
     return TargetResult(target, report, end.message if end.exit_code == ExitCode.ERROR else None, end.exit_code,

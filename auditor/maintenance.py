@@ -184,10 +184,33 @@ class InnodbTableStats:
     modified: int | None = None
     auto_recalc: bool | None = None  # STATS_AUTO_RECALC of the table, or the server's default
     stats_updated: str | None = None  # mysql.innodb_table_stats.last_update, as the server prints it
+    # pages allocated to the table's indexes (clustered one included) that hold no leaf, past the reserve InnoDB
+    # keeps in every segment (see index_free_pages); None when mysql.innodb_index_stats was not readable
+    index_free_bytes: int | None = None
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.schema, self.table)
+
+
+def segment_reserve_pages(pages: int, page_size: int) -> int:
+    """Pages InnoDB may leave unused in an index's segments without anything having been deleted.
+
+    A segment takes whole extents (1 MiB, at least 64 pages) once past its first 32 single pages, and takes a new
+    extent while up to an eighth of the pages it reserved are still unused (FSEG_FILLFACTOR = 8 in fsp0fsp): the
+    extent being filled plus an eighth of the index. Measured on MariaDB 10.11, 500,000-row tables loaded in
+    key order or in random key order, and one just rebuilt by OPTIMIZE TABLE, kept 1 to 17 % of their index
+    pages unused, always within this reserve.
+    """
+    extent = max(64, 1024 * 1024 // max(page_size, 1))
+    return pages // 8 + extent
+
+
+def index_free_pages(pages: int, leaf_pages: int, page_size: int) -> int:
+    """Unused pages of one index past the normal reserve: ``size - n_leaf_pages`` of mysql.innodb_index_stats
+    (pages allocated to the index that hold no leaf: emptied by deletes and merges, or never used) less
+    :func:`segment_reserve_pages`. Non-leaf pages (a fraction of a percent of a B-tree) fall within the reserve."""
+    return max(0, pages - leaf_pages - segment_reserve_pages(pages, page_size))
 
 
 @dataclass(frozen=True)

@@ -1200,9 +1200,23 @@ def snapshot_from_dict(data: Mapping[str, Any]) -> Snapshot:
         raise SnapshotFieldError(
             f"format_version {version} is newer than this dbaudit understands ({SNAPSHOT_FORMAT_VERSION})"
         )
+    if "engine" not in data:
+        raise SnapshotFieldError("engine: missing (expected 'postgresql' or 'mysql')")
+    engine = data["engine"]
+    if engine not in ENGINES:
+        # the checks are keyed by engine: an unknown one would skip every check and look like an empty report
+        raise SnapshotFieldError(f"engine: expected one of {', '.join(map(repr, ENGINES))}, got {_clip_value(engine)}")
     result = _builder(Snapshot)(dict(data))
     assert isinstance(result, Snapshot)
     return result
+
+
+ENGINES = ("postgresql", "mysql")
+
+
+def _clip_value(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def snapshot_to_json(snapshot: Snapshot, indent: int | None = None) -> str:

@@ -171,10 +171,11 @@ def child_scan(dsn: str) -> None:
     result = run_checks(snap, all_checks())
     report = build_report(snap, result, started, time.perf_counter() - t0)
     render(report, "json")
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # the whole process: start-up and imports included
     print(json.dumps({
         "scan_s": time.perf_counter() - t0, "collect_s": collected, "queries": snap.queries_sent,
         "tables": len(snap.tables), "indexes": len(snap.indexes), "findings": len(report.findings),
-        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_mb": usage.ru_maxrss / 1024, "cpu_s": usage.ru_utime + usage.ru_stime,
         "unread": list(snap.unread_areas), "interrupted": snap.interrupted,
     }))
 
@@ -194,9 +195,14 @@ def scan_once(dsn: str) -> dict[str, Any]:
 
 
 def pg_catalog_once(dsn: str) -> float:
+    return sum(pg_catalog_areas(dsn).values())
+
+
+def pg_catalog_areas(dsn: str) -> dict[str, float]:
+    """Each catalog file's time (wait for the rows included), and the transaction's BEGIN and COMMIT."""
     import psycopg
 
-    from auditor.connectors.postgres import SETTINGS
+    from auditor.connectors.postgres import SETTINGS, area_names
     from auditor.connectors.postgres.session import load_sql
 
     folder = resources.files("auditor.connectors.postgres").joinpath("sql")
@@ -204,19 +210,29 @@ def pg_catalog_once(dsn: str) -> float:
     areas = sorted({re.sub(r"_pg\d+$", "", Path(name).stem) for name in names})
     with psycopg.connect(dsn, autocommit=True, cursor_factory=psycopg.ClientCursor) as conn:
         major = conn.info.server_version // 10000
+        out: dict[str, float] = {}
         t0 = time.perf_counter()
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         params: dict[str, Any] = {"settings": list(SETTINGS), "include": [], "exclude": [], "schemas": [],
-                                  "locked": []}
+                                  "locked": [], "tables": [], "indexes": []}
         params["schemas"] = [r[0] for r in conn.execute(load_sql("schemas", major), params).fetchall()  # type: ignore[call-overload]
                              if r[1] and not r[2]]
+        out["BEGIN, schemas"] = time.perf_counter() - t0
         for area in areas:
-            if area != "schemas":
-                cur = conn.execute(load_sql(area, major), params)  # type: ignore[call-overload]
+            sql = load_sql(area, major)
+            for key, value in (area_names(area, major) or {}).items():
+                sql = sql.replace("{" + key + "}", value)
+            # the schemas came first; exact_bloat is a probe of pgstattuple (in its schema, {pgstattuple})
+            if area != "schemas" and not re.search(r"\{[a-z_]+\}", sql):
+                t0 = time.perf_counter()
+                cur = conn.execute(sql, params)  # type: ignore[call-overload]
                 if cur.description:
                     cur.fetchall()
+                out[area] = time.perf_counter() - t0
+        t0 = time.perf_counter()
         conn.execute("COMMIT")
-        return time.perf_counter() - t0
+        out["COMMIT"] = time.perf_counter() - t0
+        return out
 
 
 def pg_anchors_once(dsn: str) -> dict[str, float]:
@@ -305,21 +321,24 @@ def ensure_database(engine: str, server: str, n_tables: int) -> str:
 
 
 def measure(engine: str, dsn: str, runs: int) -> dict[str, Any]:
-    catalog: Callable[[str], float] = pg_catalog_once if engine == "postgresql" else mysql_catalog_once
+    catalog: Callable[[str], dict[str, float]] = (
+        pg_catalog_areas if engine == "postgresql" else lambda d: {"all files": mysql_catalog_once(d)})
     anchors: Callable[[str], dict[str, float]] = pg_anchors_once if engine == "postgresql" else mysql_anchors_once
     scans: list[dict[str, Any]] = []
-    catalogs: list[float] = []
+    catalog_runs: list[dict[str, float]] = []
     anchor_runs: list[dict[str, float]] = []
     for _ in range(runs):  # interleaved, so that a burst of load hits all three alike
         scans.append(scan_once(dsn))
-        catalogs.append(catalog(dsn))
+        catalog_runs.append(catalog(dsn))
         anchor_runs.append(anchors(dsn))
     anchor_totals = [sum(a.values()) for a in anchor_runs]
     walls = [s["wall_s"] for s in scans]
     last = scans[-1]
     return {
         "engine": engine, "tables": last["tables"], "indexes": last["indexes"], "findings": last["findings"],
-        "scan": walls, "catalog": catalogs, "anchors": anchor_totals,
+        "scan": walls, "catalog": [sum(c.values()) for c in catalog_runs], "anchors": anchor_totals,
+        "scan_cpu": [s["cpu_s"] for s in scans],
+        "catalog_each": {name: statistics.median(c[name] for c in catalog_runs) for name in catalog_runs[0]},
         "anchor_each": {name: statistics.median(a[name] for a in anchor_runs) for name in anchor_runs[0]},
         "rss_mb": max(s["rss_mb"] for s in scans), "queries": sorted({s["queries"] for s in scans}),
         "unread": last["unread"], "interrupted": last["interrupted"],
@@ -357,12 +376,13 @@ def main() -> int:
     load = os.getloadavg()
     print(f"medians of {args.runs} runs (min-max), seconds; load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} "
           f"on {os.cpu_count()} CPUs")
-    header = ["engine", "tables", "indexes", "scan", "catalog SQL", "anchors (all)", "scan / catalog",
+    header = ["engine", "tables", "indexes", "scan", "scan CPU", "catalog SQL", "anchors (all)", "scan / catalog",
               "scan / anchors", "catalog / anchors", "peak RSS MB", "round trips"]
     rows = []
     for r in results:
         scan, cat, anc = (statistics.median(r[k]) for k in ("scan", "catalog", "anchors"))
-        rows.append([r["engine"], r["tables"], r["indexes"], spread(r["scan"]), spread(r["catalog"]),
+        rows.append([r["engine"], r["tables"], r["indexes"], spread(r["scan"]), spread(r["scan_cpu"]),
+                     spread(r["catalog"]),
                      spread(r["anchors"]), f"{scan / cat:.1f}", f"{scan / anc:.1f}", f"{cat / anc:.1f}",
                      f"{r['rss_mb']:.0f}", ",".join(str(q) for q in r["queries"])])
     print(tabulate(rows, headers=header, disable_numparse=True))
@@ -370,6 +390,8 @@ def main() -> int:
     for r in results:
         each = ", ".join(f"{name} {t:.2f}" for name, t in r["anchor_each"].items())
         print(f"{r['engine']} {r['tables']} tables, anchors: {each}")
+        slowest = sorted(r["catalog_each"].items(), key=lambda kv: -kv[1])[:8]
+        print(f"  catalog SQL, slowest files: {', '.join(f'{name} {t:.2f}' for name, t in slowest)}")
         if r["unread"] or r["interrupted"]:
             print(f"  NOTE: unread areas {r['unread']}, interrupted: {r['interrupted']}")
     status = 0

@@ -639,11 +639,18 @@ def _drop_ambiguous(deps: list[Dependency]) -> list[Dependency]:
     return [d for d in deps if d.copies or d.dependent not in ambiguous]
 
 
-def _evidence_text(deps: list[Dependency]) -> str:
+# how the rows of a table's first sample were chosen (TableSample.method), as the evidence line names it
+_SAMPLE_METHODS = {
+    "full": "whole table", "bernoulli": "uniform sample", "system": "block sample",
+    "first_rows": "first rows read", "pk_ranges": "primary-key-range sample",
+}
+
+
+def _evidence_text(deps: list[Dependency], method: str = "") -> str:
     """One line of evidence for the report: distinct determinant values, rows and groups examined, violations."""
     d = min(deps, key=lambda x: x.support_rows)
     violations = max(x.violations for x in deps)
-    kind = {"uniform": "uniform sample", "groups": "whole-group sample",
+    kind = {"uniform": _SAMPLE_METHODS.get(method, "uniform sample"), "groups": "whole-group sample",
             "foreign_key_join": "sampled rows joined to the referenced rows"}.get(d.kind, d.kind)
     return (f"evidence: {d.determinant_distinct:,} distinct determinant values, {d.support_rows:,} rows in "
             f"{d.groups:,} groups examined, {violations:,} violating rows ({kind})")
@@ -673,7 +680,7 @@ def _hit(snap: Snapshot, table: Table, ts: TableSample, det: tuple[str, ...], de
     if plain and fk is not None and join is not None and not copies:
         message += (f" ({join.ref_schema}.{join.ref_table}, which {', '.join(det)} references, "
                     "has no column that holds the same values)")
-    message += f"; {_evidence_text(deps)}"
+    message += f"; {_evidence_text(deps, ts.method)}"
     details: dict[str, object] = {
         "determinant": list(det),
         "dependent": dependents,
@@ -687,11 +694,14 @@ def _hit(snap: Snapshot, table: Table, ts: TableSample, det: tuple[str, ...], de
         ref = f"{fk.ref_schema or table.schema}.{fk.ref_table}"
         details["references"] = f"{fk.ref_schema or table.schema}.{fk.ref_table}"
         details["copies"] = {d.dependent: d.copies for d in copies}
-        remediation = (f"-- {', '.join(d.dependent for d in copies)} equal the referenced row of {ref} on every "
-                       "sampled row. If they must keep the value as it was when the row was written (an "
-                       "invoice's billing address, a price at the time of sale), they are a deliberate "
-                       "snapshot: keep them and suppress this finding. If they must follow the referenced "
-                       f"row, read them from {ref} through {', '.join(det)} and drop the copies:\n"
+        one = len(copies) == 1
+        they, them, equal, copies_word = ("it", "it", "equals", "the copy") if one else \
+            ("they", "them", "equal", "the copies")
+        remediation = (f"-- {', '.join(d.dependent for d in copies)} {equal} the referenced row of {ref} on every "
+                       f"sampled row. If {they} must keep the value as it was when the row was written (an "
+                       f"invoice's billing address, a price at the time of sale), {they} {'is' if one else 'are'} "
+                       f"a deliberate snapshot: keep {them} and suppress this finding. If {they} must follow the "
+                       f"referenced row, read {them} from {ref} through {', '.join(det)} and drop {copies_word}:\n"
                        + "\n".join(_drop_column(snap, table, d.dependent) for d in copies))
         if plain:
             remediation += (f"\n-- move {', '.join(d.dependent for d in plain)} to a table keyed by "

@@ -8,6 +8,7 @@ was reported and nothing else from the planted checks' codes, 1 otherwise, 2 whe
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -238,8 +239,11 @@ CREATE TABLE coupons (code text NOT NULL, discount int NOT NULL); -- a new KY01 
 """
 
 
-def _second_scan(dbaudit: Path, dsn: str, store: str) -> bool:
-    """A change and more traffic, then a second scan into the same run store: print its "since" block."""
+def _second_scan(dsn: str, store: str) -> Report | None:
+    """A change and more traffic, then a second scan into the same run store: print its "since" block.
+
+    It runs through the Python API with the same store (``--history``'s), so that the design documents written
+    afterwards are this run's: with the "since" section and the trend charts over the two recorded runs."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(CHANGE)
     sent = drive(dsn)
@@ -247,16 +251,19 @@ def _second_scan(dbaudit: Path, dsn: str, store: str) -> bool:
           file=sys.stderr)
     print(f"demo: $ dbaudit scan {dsn} --history {store}   (the \"since\" block it leads with:)\n",
           file=sys.stderr, flush=True)
-    again = subprocess.run([str(dbaudit), "scan", dsn, "--no-color", "--config", str(CONFIG), "--history", store],
-                           capture_output=True, text=True)
-    if again.returncode not in (0, 1) or "\nSince " not in again.stdout:
-        sys.stderr.write(again.stderr)
-        print(f"demo: the second scan failed (exit {again.returncode})", file=sys.stderr)
-        return False
-    block = again.stdout[again.stdout.index("\nSince ") + 1:]
+    try:
+        report = run_audit(dsn, dataclasses.replace(audit_settings(), history=store))
+    except AuditError as exc:
+        print(f"demo: the second scan failed: {exc}", file=sys.stderr)
+        return None
+    text = render(report, "text", color=False)
+    if "\nSince " not in text:
+        print("demo: the second scan recorded no comparison with the first", file=sys.stderr)
+        return None
+    block = text[text.index("\nSince ") + 1:]
     sys.stdout.write(block[:block.index("\n\n") + 1] if "\n\n" in block else block)
     sys.stdout.flush()
-    return True
+    return report
 
 
 def main() -> int:
@@ -310,9 +317,10 @@ def main() -> int:
                 print(f"demo: run_audit failed: {exc}", file=sys.stderr)
                 return 2
         ok = _verify(render(report, "json"))
-        written = _write_documents(report)
-        if not _second_scan(dbaudit, dsn, store):
+        second = _second_scan(dsn, store)
+        if second is None:
             return 2
+        written = _write_documents(second)  # the second run's: with what changed and the trends
     print(f"demo: done in {time.perf_counter() - t0:.1f} s (server stopped and removed)", file=sys.stderr)
     for path in written:
         print(f"demo: wrote {path}", file=sys.stderr)

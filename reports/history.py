@@ -149,23 +149,29 @@ def comparison_lines(h: HistoryComparison, top: int = 5) -> list[str]:
     if h.statements or h.vanished_statements:
         p95 = f", P95 {h.interval_p95_ms:g} ms" if h.interval_p95_ms is not None else ""
         new = len(h.new_statements)
-        lines.append(f"  workload: {h.interval_calls} calls{p95}; {len(h.statements)} statements ran ({new} new, "
+        lines.append(f"  workload: {_n(h.interval_calls, 'call')}{p95}; {_n(len(h.statements), 'statement')} ran "
+                     f"({new} new, "
                      f"{len(h.regressed)} regressed, {len(h.vanished_statements)} vanished)")
         for s in h.regressed[:top]:
             before = f"{s.previous_mean_ms:g}" if s.previous_mean_ms is not None else "?"
-            lines.append(f"    regressed: mean {before} -> {s.mean_ms:g} ms, {s.calls} calls  {_short(s.query)}")
+            lines.append(f"    regressed: mean {before} -> {s.mean_ms:g} ms, {_n(s.calls, 'call')}  {_short(s.query)}")
         for s in h.statements[:3]:
-            lines.append(f"    top: {s.total_ms:g} ms in {s.calls} calls (mean {s.mean_ms:g} ms)  {_short(s.query)}")
+            calls = _n(s.calls, "call")
+            lines.append(f"    top: {s.total_ms:g} ms in {calls} (mean {s.mean_ms:g} ms)  {_short(s.query)}")
     growers = [t for t in h.tables if t.bytes_delta]
     if growers:
         total = sum(t.bytes_delta or 0 for t in growers)
-        lines.append(f"  size: {_bytes(total)} over {len(growers)} tables")
+        lines.append(f"  size: {_bytes(total)} over {_n(len(growers), 'table')}")
         for t in growers[:3]:
             rows = f", {t.rows_delta:+,d} rows" if t.rows_delta else ""
             lines.append(f"    {t.schema}.{t.table}: {_bytes(t.bytes_delta or 0)}{rows}")
     for r in h.resets:
         lines.append(f"  reset: {r.message}")
     return lines
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
 
 
 # ---- dbaudit history ---------------------------------------------------------------------------------------

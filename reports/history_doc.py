@@ -33,6 +33,11 @@ def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
 
+def _metric_label(key: str, labels: dict[str, tuple[str, str]]) -> str:
+    label, unit = labels.get(key, (key, ""))
+    return f"{label} ({unit})" if unit else label
+
+
 def since_section(doc: Document, report: Report) -> None:
     h = report.history
     if h is None:
@@ -43,25 +48,25 @@ def since_section(doc: Document, report: Report) -> None:
               "since this one.")
         return
     doc.h(2, "Since the previous run", "since")
-    _changes(doc, h)
+    _changes(doc, h, {m.key: (m.label, m.unit) for m in report.metrics})
     _trends(doc, h)
 
 
-def _changes(doc: Document, h: HistoryComparison) -> None:
+def _changes(doc: Document, h: HistoryComparison, labels: dict[str, tuple[str, str]]) -> None:
     assert h.previous_run is not None
     score = ""
     if h.score_previous is not None and h.score_current is not None:
         score = f"; health score {h.score_previous} -> {h.score_current} ({h.score_current - h.score_previous:+d})"
     doc.p(f"Compared with run {h.previous_run.id} of {iso_utc(h.previous_run.started_at)}: "
-          f"{len(h.new_findings)} new findings, "
+          f"{len(h.new_findings)} new finding{'' if len(h.new_findings) == 1 else 's'}, "
           f"{len(h.resolved_findings)} resolved{score}.")
     moved = [m for m in h.metrics if m.previous != m.current and (m.previous is not None or m.current is not None)]
     if moved:
         doc.p(Strong("Metrics that changed"))
         doc.blocks.append(Table(
             headers=("Metric", "Before", "Now", "Change"),
-            rows=tuple((m.key, _num(m.previous), _num(m.current), "-" if m.delta is None else f"{m.delta:+g}")
-                       for m in moved),
+            rows=tuple((_metric_label(m.key, labels), _num(m.previous), _num(m.current),
+                        "-" if m.delta is None else f"{m.delta:+g}") for m in moved),
         ))
     for title, findings in (("New findings", h.new_findings), ("Resolved findings", h.resolved_findings)):
         if findings:
@@ -81,7 +86,7 @@ def _changes(doc: Document, h: HistoryComparison) -> None:
             headers=("Statement", "Status", "Calls", "Total ms", "Mean ms", "P95 ms", "Before (mean ms)"),
             rows=tuple((Code(" ".join(s.query.split())[:200]), s.status, count(s.calls), f"{s.total_ms:g}",
                         f"{s.mean_ms:g}", "-" if s.p95_ms is None else f"{s.p95_ms:g}",
-                        "-" if s.previous_mean_ms is None else f"{s.previous_mean_ms:g}") for s in shown),
+                        "-" if s.previous_mean_ms is None else f"{round(s.previous_mean_ms, 3):g}") for s in shown),
             numeric=frozenset({2, 3, 4, 5, 6}),
             sort_keys=tuple((None, None, s.calls, s.total_ms, s.mean_ms, s.p95_ms, s.previous_mean_ms)
                             for s in shown),
@@ -110,7 +115,8 @@ def _trends(doc: Document, h: HistoryComparison) -> None:
     if len(runs) < 2:
         return
     doc.p(Strong(f"Trends over {len(runs)} recorded runs"),
-          f" ({iso_utc(runs[0].started_at)} to {iso_utc(runs[-1].started_at)}; charts in the HTML report).")
+          f" ({iso_utc(runs[0].started_at)} to {iso_utc(runs[-1].started_at)}; drawn as charts in the HTML "
+          "report, listed in the Markdown).")
 
     def label(i: int) -> str:
         return runs[i].started_at.strftime("%Y-%m-%d %H:%M")

@@ -87,6 +87,18 @@ def _findings(block: FindingList) -> list[str]:
     ))
 
 
+LINE_CHART_ROWS = 10  # a trend's last runs listed in Markdown (the HTML draws them all)
+
+
+def _line_chart(chart: LineChart) -> list[str]:
+    """A trend as a small table of its last runs: Markdown has no charts."""
+    points = chart.points[-LINE_CHART_ROWS:]
+    shown = f" (the last {len(points)} of {len(chart.points)} runs)" if len(points) < len(chart.points) else ""
+    lines = [f"*{escape(chart.title)}*{shown}", "", "| Run | Value |", "|---|---:|"]
+    lines.extend(f"| {_cell(label)} | {_cell(text)} |" for label, _, text in points)
+    return lines
+
+
 def _block(block: Block, indent: str = "") -> list[str]:
     if isinstance(block, Heading):
         return [f"{'#' * block.level} {escape(block.text)}"]
@@ -109,7 +121,9 @@ def _block(block: Block, indent: str = "") -> list[str]:
                     prefix = marker if k == 0 and j == 0 else pad
                     lines.append(prefix + line if line else "")
         return lines
-    if isinstance(block, Chart | LineChart):
+    if isinstance(block, LineChart):
+        return _line_chart(block)
+    if isinstance(block, Chart):
         return []  # the figures are in the tables beside it; charts are drawn in the HTML report
     if isinstance(block, ErDiagram):
         return _fence(mermaid_er(block.model), "mermaid")  # GitHub and GitLab draw it

@@ -260,8 +260,13 @@ def test_nf04_fires_on_fk_determined_column() -> None:
     # no join probe in this snapshot: nothing shows a column of customers that holds the e-mail, so no "copies"
     assert found[0].message == (
         "public.orders.customer_email is determined by public.orders.customer_id; evidence: 40 distinct "
-        "determinant values, 200 rows in 40 groups examined, 0 violating rows (uniform sample)"
+        "determinant values, 200 rows in 40 groups examined, 0 violating rows (whole table)"
     )
+    # the evidence names how the rows were chosen: a MariaDB primary-key-range sample is not a uniform one
+    ranged = _orders()
+    ranged = dataclasses.replace(ranged, sampling=Sampling(tables=(
+        dataclasses.replace(ranged.sampling.tables[0], method="pk_ranges"),)))
+    assert hits("NF04", ranged)[0].message.endswith("0 violating rows (primary-key-range sample)")
     assert "duplicate" not in found[0].message and "copies" not in found[0].details
     ev = found[0].details["evidence"]["customer_email"]
     assert ev["determinant_distinct"] == 40 and ev["support_rows"] == N and ev["confidence"] == 1.0
@@ -422,7 +427,8 @@ def test_nf04_says_copies_only_when_the_parent_column_agrees() -> None:
         "public.invoice.billing_city copies public.customer.city, public.invoice.billing_state copies "
         "public.customer.state through the foreign key (customer_id) to public.customer; evidence: ")
     assert h.details["copies"] == {"billing_city": "public.customer.city", "billing_state": "public.customer.state"}
-    assert "deliberate snapshot" in (h.remediation or "")
+    assert "they are a deliberate snapshot: keep them" in (h.remediation or "")
+    assert "billing_city, billing_state equal the referenced row" in (h.remediation or "")
     assert "ALTER TABLE public.invoice DROP COLUMN billing_city;" in (h.remediation or "")
     # city -> state, seen on 400 invoice rows, is only 45 addresses stored again: no finding of its own
     assert not any(x.details["determinant"] == ["billing_city"] for x in found)
@@ -453,6 +459,12 @@ def test_nf04_copy_seen_only_through_the_join() -> None:
     [h] = hits("NF04", s)
     assert h.details["copies"] == {"customer_name": "public.customers.name"}
     assert h.details["evidence"]["customer_name"]["sampling"] == "foreign_key_join"
+    # one column copied: the advice speaks of it in the singular
+    assert (h.remediation or "").startswith(
+        "-- customer_name equals the referenced row of public.customers on every sampled row. If it must keep the "
+        "value as it was when the row was written")
+    assert "it is a deliberate snapshot: keep it and suppress" in (h.remediation or "")
+    assert "drop the copy:\nALTER TABLE public.orders DROP COLUMN customer_name;" in (h.remediation or "")
     # one row short of agreeing everywhere: no copy, and nothing else to report
     off = dataclasses.replace(ts, fk_joins=(dataclasses.replace(
         ts.fk_joins[0], matches=(ParentMatch("customer_name", "name", rows, rows - 1),)),))

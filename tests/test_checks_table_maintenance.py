@@ -14,6 +14,8 @@ from auditor.maintenance import (
     Maintenance,
     TableBloat,
     TableFreeze,
+    index_free_pages,
+    segment_reserve_pages,
 )
 from auditor.model import Column, Hit, Note, Severity, Snapshot, Table, TableStats
 from auditor.operations import Activity, Backend
@@ -270,15 +272,37 @@ def _frag(*stats: InnodbTableStats, counters: bool = True) -> Snapshot:
 
 def test_mt11_free_space_share_and_floor_and_shared_tablespaces() -> None:
     s = _frag(InnodbTableStats("public", "purged", data_free=300 * MIB, shared_tablespace=False),
-              InnodbTableStats("public", "edge", data_free=25 * MIB, shared_tablespace=False),
+              # 28 MiB of 250 + 28: 10.07 %, MySQLTuner's denominator (data + indexes + DATA_FREE)
+              InnodbTableStats("public", "edge", data_free=28 * MIB, shared_tablespace=False),
+              InnodbTableStats("public", "below", data_free=27 * MIB, shared_tablespace=False),
               InnodbTableStats("public", "small", data_free=99 * MIB, shared_tablespace=False),
               InnodbTableStats("public", "in_system", data_free=900 * MIB, shared_tablespace=True),
               InnodbTableStats("public", "unopened", data_free=900 * MIB, shared_tablespace=None))
     found = hits("MT11", s)
-    assert labels(found) == ["public.purged"] and found[0].details["free_pct"] == 120.0
+    assert labels(found) == ["public.purged"] and found[0].details["free_pct"] == 54.5
     assert (found[0].remediation or "").endswith("OPTIMIZE TABLE `public`.`purged`;")
     low = TableFragmentationOptions(min_free_pct=10.0, min_free_bytes=25 * MIB)
     assert labels(hits("MT11", s, low)) == ["public.purged", "public.edge", "public.small"]
+
+
+def test_mt11_counts_the_pages_emptied_inside_the_indexes() -> None:
+    s = _frag(InnodbTableStats("public", "thinned", data_free=5 * MIB, shared_tablespace=False,
+                               index_free_bytes=120 * MIB),
+              # the same DATA_FREE without innodb_index_stats: 2 %, nothing to report
+              InnodbTableStats("public", "unknown", data_free=5 * MIB, shared_tablespace=False),
+              # pages within InnoDB's reserve are left out by the connector: 0 here
+              InnodbTableStats("public", "loaded", data_free=5 * MIB, shared_tablespace=False, index_free_bytes=0))
+    found = hits("MT11", s)
+    assert labels(found) == ["public.thinned"]
+    assert found[0].details["free_bytes"] == 125 * MIB and found[0].details["free_pct"] == 49.0
+    assert "120 MB of index pages that hold no row" in found[0].message
+
+
+def test_mt11_reserve_of_an_index_segment() -> None:
+    # 1/8 of the index plus the extent being filled (64 pages of 16 KiB, 256 of 4 KiB)
+    assert segment_reserve_pages(800, 16384) == 164 and segment_reserve_pages(800, 4096) == 356
+    assert index_free_pages(3080, 610, 16384) == 3080 - 610 - 385 - 64
+    assert index_free_pages(801, 681, 16384) == 0  # just rebuilt by OPTIMIZE TABLE (measured on MariaDB 10.11)
 
 
 def test_mt11_skipped_without_process() -> None:

@@ -163,6 +163,11 @@ def test_table_growth_per_day_and_scans_of_the_interval() -> None:
     assert by["fresh"].status == "new" and by["gone"].status == "dropped"
     reset, decreased = table_deltas(prev[:1], [dataclasses.replace(cur[0], seq_scan=1, idx_scan=3)], False, 86_400)
     assert (reset[0].seq_scans, reset[0].idx_scans, reset[0].reset, decreased) == (1, 3, True, 1)
+    # runs an hour apart give a daily rate; minutes apart do not (the change scaled to a day would be noise)
+    hourly, _ = table_deltas(prev[:1], cur[:1], False, 3600)
+    assert hourly[0].growth_bytes_per_day == 480_000.0
+    minutes, _ = table_deltas(prev[:1], cur[:1], False, 3599)
+    assert minutes[0].growth_bytes_per_day is None and minutes[0].bytes_delta == 20_000
 
 
 def _finding(code: str, table: str) -> tuple[str, Finding]:

@@ -162,7 +162,8 @@ def test_a_fixed_finding_is_resolved_and_a_new_one_is_new(pg_new_db: NewDb, tmp_
     assert [(f.code, f.object.table) for f in h.new_findings if f.code == "KY01"] == [("KY01", "later")]
     items = next(t for t in h.tables if t.table == "items")
     assert items.rows_delta == 20000 and items.rows == 25000
-    assert items.bytes_delta is not None and items.bytes_delta > 0 and items.growth_bytes_per_day is not None
+    # seconds apart: the size change is said, a per-day rate is not (it would be those seconds scaled to a day)
+    assert items.bytes_delta is not None and items.bytes_delta > 0 and items.growth_bytes_per_day is None
     assert next(t for t in h.tables if t.table == "later").status == "new"
 
 
@@ -253,3 +254,80 @@ def test_store_schema_version_and_bad_stores(tmp_path: Path) -> None:
 def test_fail_on_new_needs_history(pg_server: PgServer) -> None:
     out = _cli("scan", "--from", "/nonexistent.json", "--fail-on-new", "error")
     assert out.returncode == 2 and "--fail-on-new needs --history" in out.stderr
+
+
+@pytest.fixture(scope="module")
+def socket_server() -> Iterator[tuple[PostgresServer, str]]:
+    """A server listening on localhost (127.0.0.1 and ::1 when there is one) and on a unix socket."""
+    import os
+    import shutil
+    import tempfile
+
+    sockets = tempfile.mkdtemp(prefix="dbaudit-sk-", dir="/tmp")  # short: a socket path has a 107-byte limit
+    os.chmod(sockets, 0o777)
+    server = start_postgres("auto", settings={"listen_addresses": "'localhost'",
+                                              "unix_socket_directories": f"'{sockets}'"})
+    try:
+        with server.connect() as conn:
+            conn.execute("CREATE DATABASE shop")
+            conn.execute("CREATE DATABASE runs")
+            conn.execute("CREATE ROLE auditor LOGIN")
+        with psycopg.connect(server.dsn("shop"), autocommit=True) as conn:
+            conn.execute(SCHEMA)
+        yield server, sockets
+    finally:
+        server.stop()
+        shutil.rmtree(sockets, ignore_errors=True)
+
+
+def _history_schema(dsn: str) -> int:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = 'dbaudit_history'").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+@pytest.mark.parametrize("revoked", [False, True], ids=["system-identifier", "start-time-and-port"])
+def test_a_store_in_the_audited_database_is_refused_by_server_identity(socket_server: tuple[PostgresServer, str],
+                                                                       revoked: bool, tmp_path: Path) -> None:
+    """The URL may call the audited server localhost, 127.0.0.1 or its unix socket: the store's connection and
+    the audited one are asked which server and database they reached, and nothing is written (rt11 item 1).
+    Without pg_control_system() (revoked), the postmaster's start time and port tell the server."""
+    server, sockets = socket_server
+    port = server.port
+    with server.connect() as conn:
+        conn.execute("REVOKE EXECUTE ON FUNCTION pg_control_system() FROM PUBLIC" if revoked else
+                     "GRANT EXECUTE ON FUNCTION pg_control_system() TO PUBLIC")
+    audited = f"postgresql://auditor@127.0.0.1:{port}/shop"
+    spellings = [f"postgresql://auditor@localhost:{port}/shop", f"postgresql://postgres@localhost:{port}/shop",
+                 f"postgresql://postgres@/shop?host={sockets}&port={port}",
+                 f"postgresql://postgres@127.0.0.1:{port}/shop?sslmode=disable"]
+    for store in spellings[1:3] if revoked else spellings:
+        result = subprocess.run([sys.executable, "-m", "auditor.cli", "scan", audited, "--history", store,
+                                 "--no-sample", "-o", str(tmp_path / "r.json"), "--format", "json"],
+                                capture_output=True, text=True, timeout=300, check=False)
+        assert result.returncode == 2, (store, result.stdout, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "is the audited database" in lines[0] and "--history-in-audited-db" in lines[0]
+        assert "Traceback" not in result.stderr
+        assert _history_schema(server.dsn("shop")) == 0, store
+    # through the API too, with the DSN from the environment's side (a socket host for the audited database)
+    with pytest.raises(StoreError, match="is the audited database"):
+        run_audit(f"postgresql://auditor@/shop?host={sockets}&port={port}",
+                  AuditSettings(collect=CollectOptions(sample=False),
+                                history=f"postgresql://postgres@localhost:{port}/shop"))
+    assert _history_schema(server.dsn("shop")) == 0
+    # another database of the same server is a store like any other
+    other = f"postgresql://postgres@/runs?host={sockets}&port={port}"
+    report = run_audit(audited, AuditSettings(collect=CollectOptions(sample=False), history=other))
+    assert report.history is not None and report.history.run_id > 0
+    assert _history_schema(server.dsn("runs")) == 1 and _history_schema(server.dsn("shop")) == 0
+    # and the user may accept the audited database explicitly
+    accepted = run_audit(audited, AuditSettings(collect=CollectOptions(sample=False),
+                                                history=f"postgresql://postgres@localhost:{port}/shop",
+                                                history_in_audited_db=True))
+    assert accepted.history is not None and _history_schema(server.dsn("shop")) == 1
+    with psycopg.connect(server.dsn("shop"), autocommit=True) as conn:
+        conn.execute("DROP SCHEMA dbaudit_history CASCADE")
+    with psycopg.connect(server.dsn("runs"), autocommit=True) as conn:
+        conn.execute("DROP SCHEMA dbaudit_history CASCADE")

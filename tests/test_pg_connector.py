@@ -313,6 +313,69 @@ def test_domains_and_types_of_referenced_columns(pg_new_db: Callable[..., str]) 
     assert snapshot_from_json(snapshot_to_json(snap)) == snap
 
 
+# Indexes whose CREATE INDEX the client writes (plain ones) next to those the server writes: names that need
+# quoting (capitals, quotes, keywords quote_ident quotes and one it does not, non-ASCII, a dollar), INCLUDE,
+# an explicit COLLATE "default" on a "C" column, a column with a non-default collation, varchar with text_ops
+# by default, non-default opclasses, DESC / NULLS FIRST, a predicate, storage parameters, NULLS NOT DISTINCT,
+# hash / GIN / BRIN / GiST, unique and primary keys, a partitioned parent (ON ONLY) and its children.
+INDEX_DEFINITIONS = '''
+CREATE SCHEMA "Odd ""Schema""";
+CREATE TABLE "Odd ""Schema"""."Order" ("select" int PRIMARY KEY, "Name" text COLLATE "C", "user" varchar(20),
+    name text, "naïve" text, cost$ int, "limit" int, tags int[], doc jsonb, at timestamptz, ip inet,
+    span int4range, value text, "group" int);
+CREATE INDEX "Order_mixed" ON "Odd ""Schema"""."Order" ("Name", "user") INCLUDE ("naïve", cost$);
+CREATE INDEX order_default_coll ON "Odd ""Schema"""."Order" ("Name" COLLATE "default");
+CREATE INDEX order_c_coll ON "Odd ""Schema"""."Order" (name COLLATE "C");
+CREATE INDEX order_keywords ON "Odd ""Schema"""."Order" ("limit", "group", value);
+CREATE UNIQUE INDEX order_user_key ON "Odd ""Schema"""."Order" ("user");
+CREATE INDEX order_pattern ON "Odd ""Schema"""."Order" ("user" varchar_pattern_ops, name text_pattern_ops);
+CREATE INDEX order_desc ON "Odd ""Schema"""."Order" (at DESC, name NULLS FIRST);
+CREATE INDEX order_partial ON "Odd ""Schema"""."Order" (name) WHERE "limit" > 0;
+CREATE INDEX order_fill ON "Odd ""Schema"""."Order" (name) WITH (fillfactor = 70);
+CREATE INDEX order_hash ON "Odd ""Schema"""."Order" USING hash (name);
+CREATE INDEX order_gin ON "Odd ""Schema"""."Order" USING gin (tags);
+CREATE INDEX order_gin_path ON "Odd ""Schema"""."Order" USING gin (doc jsonb_path_ops);
+CREATE INDEX order_brin ON "Odd ""Schema"""."Order" USING brin (at);
+CREATE INDEX order_gist ON "Odd ""Schema"""."Order" USING gist (span);
+CREATE INDEX order_inet ON "Odd ""Schema"""."Order" (ip);
+CREATE INDEX order_expr ON "Odd ""Schema"""."Order" (lower(name), "limit");
+CREATE TABLE parted (id int, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+CREATE TABLE parted_2024 PARTITION OF parted FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE INDEX parted_at ON parted (at);
+CREATE TABLE checked ("Low" int, high int, CONSTRAINT ordered CHECK (high > "Low"),
+    CONSTRAINT own_table CHECK (tableoid <> 0), UNIQUE (high, "Low"));
+'''
+
+
+def test_index_definitions_are_the_servers(pg_new_db: Callable[..., str], pg_server: PgServer) -> None:
+    """Every index's definition is pg_get_indexdef()'s text, whether the client or the server wrote it."""
+    sql = INDEX_DEFINITIONS
+    if pg_server.version_num >= 150000:
+        sql += 'CREATE UNIQUE INDEX order_nnd ON "Odd ""Schema"""."Order" ("limit") NULLS NOT DISTINCT;\n'
+    dsn = pg_new_db(sql)
+    snap = collect(parse_dsn(dsn), CollectOptions(workload=False, sample=False))
+    with psycopg.connect(dsn) as conn:
+        server = {(str(r[0]), str(r[1])): str(r[2]) for r in conn.execute(
+            "SELECT n.nspname, c.relname, pg_get_indexdef(c.oid) FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('i', 'I') AND n.nspname !~ '^pg_'")}
+    ours = {(ix.schema, ix.name): ix.definition for ix in snap.indexes}
+    assert len(ours) >= 20 and ours == server
+    mixed = _by_name(snap.indexes, "Order_mixed")
+    assert mixed.columns == ("Name", "user") and mixed.include == ("naïve", "cost$")
+    assert [k.collation for k in _by_name(snap.indexes, "order_default_coll").keys] == ["default"]
+    assert [k.collation for k in _by_name(snap.indexes, "order_c_coll").keys] == ["C"]
+    assert [k.opclass for k in _by_name(snap.indexes, "order_pattern").keys] == [
+        "varchar_pattern_ops", "text_pattern_ops"]
+    assert [(k.column, k.expression) for k in _by_name(snap.indexes, "order_expr").keys] == [
+        (None, "lower(name)"), ("limit", None)]
+    # constraints' columns are named from their numbers too, a system column (tableoid) included
+    columns = {c.name: c.columns for c in snap.constraints_of("public", "checked")}
+    assert columns == {"ordered": ("high", "Low"), "own_table": ("tableoid",),
+                       "checked_high_Low_key": ("high", "Low")}
+    desc = _by_name(snap.indexes, "order_desc").keys
+    assert [(k.column, k.descending, k.nulls_first) for k in desc] == [("at", True, True), ("name", False, True)]
+
+
 def test_glob_to_regex() -> None:
     assert glob_to_regex("app_*") == "^app_.*$"
     assert glob_to_regex("v?.x") == "^v.\\.x$"
@@ -510,3 +573,10 @@ def test_refused_catalog_query_is_noted_and_the_rest_collected(limited_role: tup
     assert len(snap.sequences) == 2
     open_t = snap.table("shop", "open_t")
     assert open_t is not None and open_t.column("v") is not None and open_t.column("v").null_frac is None  # type: ignore[union-attr]
+    # the bloat estimates read column_stats' rows: none either, each with the refusal and its GRANT
+    assert snap.maintenance is not None
+    assert snap.maintenance.table_bloat is None and snap.maintenance.index_bloat is None
+    for area in ("table_bloat", "index_bloat"):
+        note = next(n for n in snap.notes if n.area == area)
+        assert note.message.startswith(f"the {area} query was refused (permission denied")
+        assert note.enable == refused[0].enable and area in snap.unread_areas

@@ -139,16 +139,23 @@ def _seed(server: PostgresServer, roles: str, extra: str = "") -> str:
     # counters from zero (dbaudit itself never resets statistics) once the seeding backend has exited -- a
     # backend may hold its block counts back (PostgreSQL 15+ flushes them when it can, at the latest when it
     # exits), and counts flushed after the reset made ST08 fire on a loaded machine
-    with server.connect("shop") as conn:
-        deadline = time.monotonic() + 10
+    _reset_when_alone(server.dsn("shop"))
+    return server.dsn("shop")
+
+
+def _reset_when_alone(dsn: str) -> None:
+    """pg_stat_reset() once no other backend of the database (client or autovacuum worker) is left to flush
+    block counts after it: a closed connection's backend flushes its counts as it exits, a moment later."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = 'shop' "
-                               "AND pid <> pg_backend_pid() AND backend_type = 'client backend'").fetchone()
+            row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                               "AND pid <> pg_backend_pid() "
+                               "AND backend_type IN ('client backend', 'autovacuum worker')").fetchone()
             if row is not None and row[0] == 0:
                 break
             time.sleep(0.05)
         conn.execute("SELECT pg_stat_reset()")
-    return server.dsn("shop")
 
 
 @pytest.fixture(scope="module")
@@ -177,8 +184,7 @@ def good() -> Iterator[tuple[PostgresServer, str]]:
         # count from zero. A backend reports its counters when its session ends: the reset comes after that.
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("VACUUM (ANALYZE) app.events")
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute("SELECT pg_stat_reset()")
+        _reset_when_alone(dsn)  # after the VACUUM's backend has exited and flushed its reads
         with psycopg.connect(dsn, autocommit=True) as conn:  # a few reads: far below ST08's evidence floor
             for i in range(20):
                 conn.execute("SELECT name FROM app.users WHERE id = %s", (i,))

@@ -35,12 +35,24 @@ from auditor.history.model import (
     TrendRun,
 )
 from auditor.history.record import RunRecord, run_record
-from auditor.history.store import RETENTION_DAYS, RunStore, StoreError, is_url, open_store
+from auditor.history.store import (
+    IDENTITY_FALLBACK_SQL,
+    IDENTITY_SQL,
+    RETENTION_DAYS,
+    PgRunStore,
+    RunStore,
+    ServerIdentity,
+    StoreError,
+    StoreIsAuditedError,
+    is_url,
+    open_store,
+)
 from auditor.model import Snapshot
 from auditor.report import Report
 
-__all__ = ["RETENTION_DAYS", "HistoryComparison", "HistoryOptions", "RunStore", "StoreError", "check_store_target",
-           "compare_runs", "diff_runs", "open_store", "record_and_compare", "trend"]
+__all__ = ["RETENTION_DAYS", "HistoryComparison", "HistoryOptions", "RunStore", "StoreError", "StoreIsAuditedError",
+           "check_store_server", "check_store_target", "compare_runs", "diff_runs", "open_store",
+           "record_and_compare", "trend"]
 
 
 def compare_runs(prev: RunRecord | None, cur: RunRecord, store: str, run_id: int, ran: Collection[str],
@@ -135,8 +147,8 @@ def _session_texts(report: Report) -> frozenset[str]:
 
 
 def check_store_target(location: str, audited: str | None) -> None:
-    """Refuse a PostgreSQL store that is the audited database itself: dbaudit never writes to what it audits
-    unless told so (``allow_audited``: the caller checked the user's explicit consent)."""
+    """Refuse a PostgreSQL store whose URL names the audited database (same host, port and database): the
+    quick check, before any connection. :func:`check_store_server` is the real one, by server identity."""
     if not is_url(location) or audited is None or not audited.strip():
         return
     from auditor.dsn import parse_dsn
@@ -153,8 +165,46 @@ def check_store_target(location: str, audited: str | None) -> None:
         return (host.lower(), params.get("port") or "5432", params.get("dbname") or params.get("user") or "")
 
     if where(store.params) == where(target.params):
-        raise StoreError(f"the run store {redact(location)} is the audited database: dbaudit never writes to the "
-                         "database it audits (give another database, or --history-in-audited-db to accept it)")
+        raise _refusal(location)
+
+
+def _refusal(location: str) -> StoreIsAuditedError:
+    return StoreIsAuditedError(f"the run store {redact(location)} is the audited database: dbaudit never writes "
+                               "to the database it audits (give another database, or --history-in-audited-db "
+                               "to accept it)")
+
+
+def check_store_server(store: RunStore, audited: str | None, connect_timeout_s: int = 10) -> None:
+    """Refuse a PostgreSQL ``store`` on the audited server's audited database, however its URL spells the host
+    (localhost, 127.0.0.1, a unix socket, another address): both connections are asked which server (its
+    system identifier, else its start time and port) and which database they reached. Called before the store
+    writes anything (its schema included). One short read-only connection to the audited database."""
+    if not isinstance(store, PgRunStore):
+        return
+    from auditor.dsn import parse_dsn
+
+    try:
+        target = parse_dsn(audited)  # None: $DBAUDIT_DSN or the PG* variables, as the scan reads them
+    except AuditError:
+        return  # the scan itself says what is wrong with the DSN
+    if target.engine != "postgresql":
+        return
+    import psycopg
+
+    from auditor.connectors.postgres.session import SessionLimits, open_session
+    from auditor.workload import marked
+
+    with open_session(target, SessionLimits(connect_timeout_s=connect_timeout_s,
+                                                       statement_timeout_ms=10_000)) as session:
+        try:
+            row = session.execute(marked(IDENTITY_SQL))[0]
+        except psycopg.errors.InsufficientPrivilege:
+            row = session.execute(marked(IDENTITY_FALLBACK_SQL))[0]
+    values = list(row.values())
+    audited_identity = ServerIdentity(None if values[0] is None else str(values[0]), str(values[1]),
+                                      str(values[2]), str(values[3]))
+    if store.identity().same_database(audited_identity):
+        raise _refusal(store.location)
 
 
 def diff_runs(store: RunStore, a: int, b: int, options: HistoryOptions | None = None) -> HistoryComparison:

@@ -209,12 +209,16 @@ def _previous_figures(p: StatementCounters | None, options: HistoryOptions) -> t
     return None, None
 
 
+GROWTH_MIN_INTERVAL_S = 3600  # shorter intervals give no growth_bytes_per_day
+
+
 def table_deltas(prev: Iterable[TableCounters], cur: Iterable[TableCounters], reset_all: bool,
                  interval_s: float | None) -> tuple[tuple[TableDelta, ...], int]:
     before = {(t.schema, t.table): t for t in prev}
     out: list[TableDelta] = []
     decreased = 0
-    days = interval_s / 86_400 if interval_s and interval_s > 0 else None
+    # a per-day rate from minutes of change is noise scaled up (440 kB in 8 s is not "-4.7 GB a day")
+    days = interval_s / 86_400 if interval_s and interval_s >= GROWTH_MIN_INTERVAL_S else None
     for c in cur:
         p = before.pop((c.schema, c.table), None)
         if p is None:

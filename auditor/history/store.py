@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,6 +29,35 @@ from auditor.model import Finding
 
 class StoreError(AuditError):
     """The run store cannot be opened, read or written."""
+
+
+class StoreIsAuditedError(StoreError):
+    """The run store is the audited database itself (refused unless the user accepts it)."""
+
+
+# which PostgreSQL server and database a connection reached, whatever the URL calls it (localhost, 127.0.0.1, a
+# unix socket): the cluster's system identifier (pg_control_system(), readable by every role unless revoked),
+# else the postmaster's start time and port, which no two running servers share; and the database
+IDENTITY_SQL = ("SELECT (SELECT system_identifier::text FROM pg_control_system()), "
+                "pg_postmaster_start_time()::text, current_setting('port'), current_database()")
+IDENTITY_FALLBACK_SQL = ("SELECT NULL::text, pg_postmaster_start_time()::text, current_setting('port'), "
+                         "current_database()")
+
+
+@dataclass(frozen=True)
+class ServerIdentity:
+    system_identifier: str | None
+    started: str
+    port: str
+    database: str
+
+    def same_database(self, other: ServerIdentity) -> bool:
+        if self.database != other.database:
+            return False
+        if self.system_identifier and other.system_identifier:
+            # a physical standby shares its primary's identifier: a store there would be replicated into it
+            return self.system_identifier == other.system_identifier
+        return (self.started, self.port) == (other.started, other.port)
 
 
 @dataclass(frozen=True)
@@ -474,6 +503,16 @@ class PgRunStore(RunStore):
         return {r[0] for r in self._rows("SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
                                          (PG_SCHEMA,))}
 
+    def identity(self) -> ServerIdentity:
+        """The server and database the store's connection reached."""
+        import psycopg
+
+        try:
+            row = self._rows(IDENTITY_SQL)[0]
+        except psycopg.errors.InsufficientPrivilege:
+            row = self._rows(IDENTITY_FALLBACK_SQL)[0]
+        return ServerIdentity(None if row[0] is None else str(row[0]), str(row[1]), str(row[2]), str(row[3]))
+
     def _lock_for_migration(self) -> None:
         self._rows("SELECT pg_advisory_xact_lock(hashtext('dbaudit_history migrations'))")
         self._rows(f"CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA}")
@@ -521,11 +560,13 @@ def is_url(location: str) -> bool:
     return location.startswith(("postgresql://", "postgres://"))
 
 
-def open_store(location: str, migrate: bool = True) -> RunStore:
+def open_store(location: str, migrate: bool = True,
+               before_migrate: Callable[[RunStore], None] | None = None) -> RunStore:
     """Open (creating it on first use) the store at ``location``: a SQLite file path, or a ``postgresql://``
-    URL (the tables live in the schema ``dbaudit_history``)."""
+    URL (the tables live in the schema ``dbaudit_history``). ``before_migrate`` is called with the open store
+    before anything is written to it (the check that it is not the audited database)."""
     if is_url(location):
-        return _open_pg(location, migrate)
+        return _open_pg(location, migrate, before_migrate)
     path = Path(location)
     if path.is_dir():
         raise StoreError(f"run store {location} is a directory: give a file path")
@@ -539,6 +580,8 @@ def open_store(location: str, migrate: bool = True) -> RunStore:
         raise StoreError(f"cannot open run store {location}: {exc}") from None
     store = RunStore(location, conn)
     try:
+        if before_migrate is not None:
+            before_migrate(store)
         if migrate:
             store.migrate()
     except sqlite3.DatabaseError as exc:
@@ -550,7 +593,7 @@ def open_store(location: str, migrate: bool = True) -> RunStore:
     return store
 
 
-def _open_pg(location: str, migrate: bool) -> RunStore:
+def _open_pg(location: str, migrate: bool, before_migrate: Callable[[RunStore], None] | None = None) -> RunStore:
     import psycopg
 
     from auditor.dsn import redact
@@ -564,6 +607,8 @@ def _open_pg(location: str, migrate: bool) -> RunStore:
         raise StoreError(redact(f"cannot open run store {shown}: {first}")) from None
     store = PgRunStore(shown, conn)
     try:
+        if before_migrate is not None:
+            before_migrate(store)
         if migrate:
             store.migrate()
     except psycopg.Error as exc:

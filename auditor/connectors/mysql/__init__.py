@@ -449,15 +449,18 @@ def _collect(session: _Session, dsn: Dsn, options: CollectOptions, started: floa
 
     capabilities: list[str] = []
     size_rows: list[dict[str, Any]] = []
+    sizes_read = False
     try:
         size_rows = session.rows(load_sql("index_sizes"), params)
+        sizes_read = True
         capabilities.append("innodb_index_stats")
     except pymysql.err.MySQLError as exc:
         # no SELECT on mysql.innodb_index_stats is common for audit users: sizes stay unknown
         notes.append(Note(
             area="indexes",
             message="index sizes unknown: mysql.innodb_index_stats is not readable "
-                    f"({_mysql_error_text(exc)})",
+                    f"({_mysql_error_text(exc)}); MT11 table-fragmentation then sees only DATA_FREE, not the "
+                    "pages that deletes emptied inside the tables' indexes",
             enable="GRANT SELECT ON mysql.innodb_index_stats TO <audit user>",
         ))
 
@@ -497,7 +500,8 @@ def _collect(session: _Session, dsn: Dsn, options: CollectOptions, started: floa
         [r for r in session.rows(load_sql("table_storage"), params) if (_text(r["schema_name"]),
                                                                         _text(r["table_name"])) not in partial],
         lambda area: session.rows(load_sql(area)), flavor, vnum, settings,
-        mysql_login(_text(server.get("current_user_name"))), notes)
+        mysql_login(_text(server.get("current_user_name"))), notes,
+        index_pages=size_rows if sizes_read else None)
     replication = collect_replication(lambda area: session.rows(load_sql(area)), flavor, vnum, now_utc,
                                       mysql_login(_text(server.get("current_user_name"))), notes)
     session.run("COMMIT")
@@ -925,7 +929,8 @@ def _build_indexes(
     pages: dict[tuple[str, str, str], int] = {}
     for r in size_rows:
         key = (_text(r["schema_name"]), _base_table_name(_text(r["table_name"])), _text(r["index_name"]))
-        pages[key] = pages.get(key, 0) + int(r["pages"])
+        if r["pages"] is not None:
+            pages[key] = pages.get(key, 0) + int(r["pages"])
     usage: dict[tuple[str, str, str], tuple[int, int]] = {}
     for r in usage_rows or ():
         if r["index_name"] is None:

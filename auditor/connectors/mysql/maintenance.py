@@ -15,7 +15,7 @@ from typing import Any
 
 import pymysql
 
-from auditor.maintenance import INNODB_STATS_AREA, InnodbTableStats, Maintenance
+from auditor.maintenance import INNODB_STATS_AREA, InnodbTableStats, Maintenance, index_free_pages
 from auditor.model import Note
 
 Rows = Callable[[str], "list[dict[str, Any]]"]
@@ -35,8 +35,24 @@ def decode_innodb_name(name: str) -> tuple[str, str] | None:
     return plain(schema), plain(table)
 
 
+def index_free_bytes(index_pages: Sequence[Mapping[str, Any]], page_size: int) -> dict[tuple[str, str], int]:
+    """(schema, table) -> bytes of index pages that hold no leaf past InnoDB's reserve, summed over the table's
+    indexes, from the rows of index_sizes.sql (mysql.innodb_index_stats ``size`` and ``n_leaf_pages``). Partitions
+    ('t#P#p0') are left out, like the partitioned table itself (its tablespaces are per partition)."""
+    out: dict[tuple[str, str], int] = {}
+    for r in index_pages:
+        name = decode_innodb_name(f"{_text(r['schema_name'])}/{_text(r['table_name'])}")
+        if name is None or r["pages"] is None or r.get("leaf_pages") is None:
+            continue
+        free = index_free_pages(int(r["pages"]), int(r["leaf_pages"]), page_size)
+        out[name] = out.get(name, 0) + free * page_size
+    return out
+
+
 def collect_maintenance(table_rows: Sequence[Mapping[str, Any]], rows: Rows, flavor: str, vnum: int,
-                        settings: Mapping[str, str], login: str, notes: list[Note]) -> Maintenance:
+                        settings: Mapping[str, str], login: str, notes: list[Note],
+                        index_pages: Sequence[Mapping[str, Any]] | None = None) -> Maintenance:
+    """``index_pages``: the rows of index_sizes.sql, None when mysql.innodb_index_stats was not readable."""
     counters: dict[tuple[str, str], Mapping[str, Any]] = {}
     spaces: Counter[int] = Counter()
     try:
@@ -55,6 +71,8 @@ def collect_maintenance(table_rows: Sequence[Mapping[str, Any]], rows: Rows, fla
             counters[name] = row
             spaces[int(row["space"] or 0)] += 1
     default_recalc = (settings.get("innodb_stats_auto_recalc") or "ON").upper() in ("ON", "1")
+    page_size = int(settings.get("innodb_page_size", "16384") or 16384)
+    segment_free = index_free_bytes(index_pages, page_size) if index_pages is not None else {}
     out = []
     for r in table_rows:
         key = (_text(r["schema_name"]), _text(r["table_name"]))
@@ -73,6 +91,7 @@ def collect_maintenance(table_rows: Sequence[Mapping[str, Any]], rows: Rows, fla
             stats_rows=None if c is None or c["num_rows"] is None else int(c["num_rows"]),
             modified=None if c is None or c["modified"] is None else int(c["modified"]),
             auto_recalc=recalc,
+            index_free_bytes=segment_free.get(key) if index_pages is not None else None,
         ))
     return Maintenance(innodb=tuple(out), innodb_counters=stat_rows is not None)
 

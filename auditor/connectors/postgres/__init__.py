@@ -11,9 +11,11 @@ the schemas being audited. A query the role may not run is noted, and the collec
 from __future__ import annotations
 
 import dataclasses
+import gc
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +25,7 @@ from auditor import progress
 from auditor.connectors import CollectOptions, interrupted, probe_limit_s
 from auditor.connectors.guard import Clock, WaitExpired
 from auditor.connectors.postgres import operations
-from auditor.connectors.postgres.maintenance import collect_maintenance
+from auditor.connectors.postgres.maintenance import bloat_stats, collect_maintenance
 from auditor.connectors.postgres.posture import collect_posture
 from auditor.connectors.postgres.replication import collect_replication
 from auditor.connectors.postgres.session import (
@@ -37,6 +39,7 @@ from auditor.connectors.postgres.yielding import PgLockYield
 from auditor.connectors.yielding import unavailable_note_text
 from auditor.dsn import Dsn
 from auditor.errors import AuditError, ScanInterrupted
+from auditor.maintenance import INDEX_BLOAT_AREA, TABLE_BLOAT_AREA
 from auditor.model import (
     Column,
     ColumnRef,
@@ -52,7 +55,7 @@ from auditor.model import (
 from auditor.sampling import skipped_notes
 from auditor.sqlquote import pg_ident, pg_qualified
 
-__all__ = ["collect", "glob_to_regex", "limits_of"]
+__all__ = ["area_names", "collect", "glob_to_regex", "limits_of"]
 
 # settings the checks and reports read; autovacuum*, track_* and pg_stat_statements.* come along by prefix
 SETTINGS = (
@@ -127,13 +130,27 @@ def collect(dsn: Dsn, options: CollectOptions) -> Snapshot:
     collected_at = datetime.now(UTC)
     with open_session(dsn, limits_of(options, clock), clock) as session:
         progress.report("catalog")
-        with session.transaction():
+        with session.transaction(), _without_cycle_collection():
             snap = _Collector(session, dsn, options).run()
         catalog_queries = session.round_trips
         duration = round(time.perf_counter() - started, 4)
         snap = _run_probes(session, snap, options, clock)
     return dataclasses.replace(snap, queries_sent=catalog_queries, collected_at=collected_at,
                                collect_duration_s=duration)
+
+
+@contextmanager
+def _without_cycle_collection() -> Iterator[None]:
+    """Reading the catalog builds a million small objects (rows, then the snapshot's), none of them in a
+    reference cycle: the cyclic garbage collector would walk them all again at every full collection (2 s of
+    CPU at 10,000 tables). It is paused meanwhile and runs as before afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _run_probes(session: Session, snap: Snapshot, options: CollectOptions, clock: Clock) -> Snapshot:
@@ -199,6 +216,13 @@ CATALOG_AREAS = ("tables", "columns", "column_stats", "constraints", "indexes", 
 LOCK_RETRIES = 2
 
 
+def area_names(area: str, server_major: int) -> dict[str, str] | None:
+    """What fills the ``{name}`` placeholders of a catalog file on this server version."""
+    if area == "indexes":
+        return {"nulls_not_distinct": "i.indnullsnotdistinct" if server_major >= 15 else "false"}
+    return None
+
+
 class _Collector:
     def __init__(self, session: Session, dsn: Dsn, options: CollectOptions) -> None:
         self.session = session
@@ -210,9 +234,10 @@ class _Collector:
 
     def _area(self, area: str, params: Mapping[str, Any]) -> list[dict[str, Any]] | None:
         """Rows of one catalog query, or None (with a note) when the server refused it."""
+        names = area_names(area, self.session.server_major)
         for attempt in range(LOCK_RETRIES + 1):
             try:
-                return self.session.query(area, {**params, "locked": sorted(self.locked)})
+                return self.session.query(area, {**params, "locked": sorted(self.locked)}, names)
             except RECOVERABLE as exc:
                 self.session.rollback_area()
                 if isinstance(exc, psycopg.errors.LockNotAvailable) and attempt < LOCK_RETRIES \
@@ -265,10 +290,19 @@ class _Collector:
         activity_rows = self._area("activity", {})
 
         tables = _tables(rows["tables"], rows["columns"], rows["column_stats"])
+        writer = _IndexWriter(rows["columns"], server.get("reserved_words") or (),
+                              bool(server.get("quote_all_identifiers")))
         self.notes.extend(_privilege_notes(rows["tables"], rows["sequences"], role, self.session.server_major))
         posture = collect_posture(self._area, server, schemas, self.notes)
-        maintenance = collect_maintenance(self._area, schemas, self.notes, self._probe_area,
-                                          "pgstattuple" in (ext.get("installed") or {}), role)
+        # the bloat estimates read column_stats' pg_stats rows: without them, no estimate (and the same note)
+        stats_read = "column_stats" not in self.unread
+        if not stats_read:
+            self.unread.extend((TABLE_BLOAT_AREA, INDEX_BLOAT_AREA))
+        maintenance = collect_maintenance(
+            self._area, schemas, self.notes, self._probe_area, "pgstattuple" in (ext.get("installed") or {}), role,
+            stats=bloat_stats(rows["column_stats"]) if stats_read else None,
+            stats_note=next((n for n in self.notes if n.area == "column_stats"), None),
+            column_names=writer.column_names)
         replication = collect_replication(self._area, role, self.notes)
         capabilities = list(server.get("member_of") or [])
         if server.get("is_superuser"):
@@ -288,8 +322,8 @@ class _Collector:
             server_started=server.get("server_started"),
             schemas=tuple(schemas),
             tables=tables,
-            indexes=tuple(_index(r) for r in rows["indexes"]),
-            constraints=tuple(_constraint(r) for r in rows["constraints"]),
+            indexes=tuple(writer.index(r) for r in rows["indexes"]),
+            constraints=tuple(_constraint(r, writer.column_names) for r in rows["constraints"]),
             sequences=tuple(_sequence(r) for r in rows["sequences"]),
             notes=tuple(self.notes),
             activity=None if activity_rows is None else operations.activity(activity_rows, capabilities, role),
@@ -381,22 +415,38 @@ def _group(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, str], list[dict[st
     return out
 
 
+COLUMN_FIELDS = ("name", "data_type", "nullable", "default", "comment", "position", "identity", "null_frac",
+                 "n_distinct", "generated", "base_type")
+
+
+def _position(column_row: dict[str, Any]) -> int:
+    return int(column_row["position"])
+
+
 def _tables(table_rows: list[dict[str, Any]], column_rows: list[dict[str, Any]],
             stat_rows: list[dict[str, Any]]) -> tuple[Table, ...]:
     columns_of = _group(column_rows)
-    stats = {(r["schema"], r["table"], r["name"]): r for r in stat_rows}
+    stats: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in stat_rows:
+        column = (r["schema"], r["table"], r["name"])
+        if not r["inherited"] or column not in stats:  # the table's own row wins over its children's
+            stats[column] = r
+    # the same column (name, type, position, default, statistics...) recurs in many tables of a big schema: one
+    # immutable object for all of them (fewer objects to build and hold)
+    shared: dict[tuple[Any, ...], Column] = {}
     tables: list[Table] = []
     for r in table_rows:
         key = (r["schema"], r["name"])
         cols = []
-        for c in columns_of.get(key, []):
+        for c in sorted(columns_of.get(key, ()), key=_position):  # columns.sql sends them in no order
             st = stats.get((key[0], key[1], c["name"]), {})
-            cols.append(Column(
-                name=c["name"], data_type=c["data_type"], nullable=bool(c["nullable"]), default=c["default"],
-                comment=c["comment"], position=int(c["position"]), identity=c["identity"],
-                null_frac=_float(st.get("null_frac")), n_distinct=_float(st.get("n_distinct")),
-                generated=c["generated"], base_type=c["base_type"],
-            ))
+            spec = (c["name"], c["data_type"], bool(c["nullable"]), c["default"], c["comment"], int(c["position"]),
+                    c["identity"], _float(st.get("null_frac")), _float(st.get("n_distinct")), c["generated"],
+                    c["base_type"])
+            built = shared.get(spec)
+            if built is None:
+                built = shared[spec] = Column(**dict(zip(COLUMN_FIELDS, spec, strict=True)))
+            cols.append(built)
         parent = None
         if r["parent_name"] is not None:
             parent = f"{r['parent_schema']}.{r['parent_name']}"
@@ -411,26 +461,95 @@ def _tables(table_rows: list[dict[str, Any]], column_rows: list[dict[str, Any]],
     return tuple(tables)
 
 
-def _index(r: dict[str, Any]) -> Index:
-    keys = tuple(
-        IndexKey(column=k["column"], expression=k["expression"], descending=bool(k["descending"]),
-                 nulls_first=bool(k["nulls_first"]), opclass=k["opclass"], collation=k["collation"])
-        for k in (r["keys"] or ())
-    )
-    return Index(
-        schema=r["schema"], table=r["table"], name=r["name"], keys=keys, include=tuple(r["include"] or ()),
-        method=r["method"], is_unique=bool(r["is_unique"]), is_primary=bool(r["is_primary"]),
-        predicate=r["predicate"], is_valid=bool(r["is_valid"]), is_ready=bool(r["is_ready"]),
-        constraint=r["constraint"], constraint_type=r["constraint_type"], definition=r["definition"] or "",
-        size_bytes=_int(r["size_bytes"]), scans=_int(r["scans"]), tuples_read=_int(r["tuples_read"]),
-        tuples_fetched=_int(r["tuples_fetched"]), is_partition_child=bool(r["is_partition_child"]),
-    )
+DEFAULT_COLLATION = 100  # pg_collation's "default" (the database's collation)
+_LOWER_CASE_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 
-def _constraint(r: dict[str, Any]) -> Constraint:
+class _IndexWriter:
+    """Indexes from indexes.sql rows: key columns named from their numbers (columns.sql), and the CREATE INDEX of
+    the plain indexes written as pg_get_indexdef() writes it (the query brings the server's own text for the
+    others, and their keys' expression, operator class and collation)."""
+
+    def __init__(self, column_rows: list[dict[str, Any]], reserved_words: Iterable[str], quote_all: bool) -> None:
+        self.attributes: dict[tuple[str, str], dict[int, tuple[str, int]]] = {}
+        for c in column_rows:
+            self.attributes.setdefault((c["schema"], c["table"]), {})[c["position"]] = (c["name"], c["collation"])
+        self.column_names = {table: {attnum: name for attnum, (name, _) in columns.items()}
+                             for table, columns in self.attributes.items()}
+        self.reserved = frozenset(reserved_words)
+        self.quote_all = quote_all
+        self.quoted: dict[str, str] = {}
+        # the same key (column name, ordering, opclass, collation) recurs in many indexes: one immutable object
+        self.keys: dict[tuple[Any, ...], IndexKey] = {}
+
+    def quote(self, name: str) -> str:
+        """quote_ident(): as is when lower case, not a keyword that needs quoting, and not quote_all_identifiers."""
+        quoted = self.quoted.get(name)
+        if quoted is None:
+            quoted = name
+            if self.quote_all or not _LOWER_CASE_NAME.fullmatch(name) or name in self.reserved:
+                quoted = '"' + name.replace('"', '""') + '"'
+            self.quoted[name] = quoted
+        return quoted
+
+    def index(self, r: dict[str, Any]) -> Index:
+        attributes = self.attributes.get((r["schema"], r["table"]), {})
+        attnums: list[int] = r["attnums"]
+        key_count: int = r["key_count"]
+        details: list[dict[str, Any]] = r["details"] or []
+        keys: list[IndexKey] = []
+        for pos in range(key_count):
+            # an expression (0), or a column the columns area missed (it was refused): no column name
+            column, column_collation = attributes.get(attnums[pos], (None, DEFAULT_COLLATION))
+            option = r["options"][pos]
+            if details:
+                detail = details[pos]
+                expression, opclass, collation = detail["expression"], detail["opclass"], detail["collation"]
+            else:
+                # default operator class, and no collation or the database's: named only where the column has
+                # another (pg_get_indexdef prints COLLATE "default" then)
+                expression = opclass = None
+                collation = "default" if r["collations"][pos] not in (0, column_collation) else None
+            spec = (None if attnums[pos] == 0 else column, expression, bool(option & 1), bool(option & 2), opclass,
+                    collation)
+            key = self.keys.get(spec)
+            if key is None:
+                key = self.keys[spec] = IndexKey(column=spec[0], expression=expression, descending=spec[2],
+                                                 nulls_first=spec[3], opclass=opclass, collation=collation)
+            keys.append(key)
+        include = tuple(attributes[a][0] for a in attnums[key_count:] if a in attributes)
+        definition = r["definition"]
+        if definition is None and all(k.column is not None for k in keys):
+            definition = self.plain_definition(r, keys, include)
+        return Index(
+            schema=r["schema"], table=r["table"], name=r["name"], keys=tuple(keys), include=include,
+            method=r["method"], is_unique=bool(r["is_unique"]), is_primary=bool(r["is_primary"]),
+            predicate=r["predicate"], is_valid=bool(r["is_valid"]), is_ready=bool(r["is_ready"]),
+            constraint=r["constraint"], constraint_type=r["constraint_type"], definition=definition or "",
+            size_bytes=_int(r["size_bytes"]), scans=_int(r["scans"]), tuples_read=_int(r["tuples_read"]),
+            tuples_fetched=_int(r["tuples_fetched"]), is_partition_child=bool(r["is_partition_child"]),
+        )
+
+    def plain_definition(self, r: dict[str, Any], keys: list[IndexKey], include: tuple[str, ...]) -> str:
+        """pg_get_indexdef() of an index of column keys, ascending, with default operator classes, without a
+        predicate, storage parameters or NULLS NOT DISTINCT, on a table (not a partitioned one's ON ONLY)."""
+        q = self.quote
+        columns = ", ".join(q(k.column or "") + (f" COLLATE {q(k.collation)}" if k.collation else "")
+                            for k in keys)
+        covering = f" INCLUDE ({', '.join(q(c) for c in include)})" if include else ""
+        return (f"CREATE {'UNIQUE ' if r['is_unique'] else ''}INDEX {q(r['name'])} ON {q(r['schema'])}."
+                f"{q(r['table'])} USING {q(r['method'])} ({columns}){covering}")
+
+
+# the system columns a CHECK constraint may name (tableoid), by their fixed numbers
+SYSTEM_COLUMNS = {-1: "ctid", -2: "xmin", -3: "cmin", -4: "xmax", -5: "cmax", -6: "tableoid"}
+
+
+def _constraint(r: dict[str, Any], column_names: Mapping[tuple[str, str], Mapping[int, str]]) -> Constraint:
+    names = column_names.get((r["schema"], r["table"]), {})
     return Constraint(
         schema=r["schema"], table=r["table"], name=r["name"], type=r["type"],
-        columns=tuple(r["columns"] or ()),
+        columns=tuple(names.get(a) or SYSTEM_COLUMNS.get(a, "") for a in r["attnums"] or ()),
         definition=r["definition"] or "", validated=bool(r["validated"]), deferrable=bool(r["deferrable"]),
         ref_schema=r["ref_schema"], ref_table=r["ref_table"], ref_columns=tuple(r["ref_columns"] or ()),
         on_update=r["on_update"], on_delete=r["on_delete"], match_type=r["match_type"], index=r["index"],

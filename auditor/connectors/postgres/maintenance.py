@@ -10,12 +10,15 @@ pages of each of at most 20 tables, value sizes read from their TOAST pointers, 
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
 from auditor.connectors.postgres.posture import AreaReader
 from auditor.maintenance import (
+    INDEX_BLOAT_AREA,
+    TABLE_BLOAT_AREA,
     DatabaseFreeze,
     IndexBloat,
     Maintenance,
@@ -42,13 +45,75 @@ EXACT_MAX_PAGES = 10 * 1024**3 // 8192  # 10 GiB of 8 kB pages
 EXACT_MIN_PAGES = 128  # 1 MiB: smaller relations are not worth a look
 
 
+# (schema, table or index, column) -> (share of NULLs, average width) of pg_stats' own (not inherited) rows
+ColumnStats = Mapping[tuple[str, str, str], tuple[float, int]]
+# (schema, table) -> column number -> name, from columns.sql
+ColumnNames = Mapping[tuple[str, str], Mapping[int, str]]
+_FLOAT4 = struct.Struct("f")
+
+
+def bloat_stats(column_stats_rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], tuple[float, int]]:
+    """The estimates' inputs from column_stats.sql's rows. null_frac is a float4 on the server, and the server's
+    arithmetic on it is double precision: the value is taken back to the float4 it is (0.3 arrives as the text
+    "0.3"; the server computes with 0.30000001192...), so that the estimates are the ones the SQL computed."""
+    return {(r["schema"], r["table"], r["name"]): (_FLOAT4.unpack(_FLOAT4.pack(r["null_frac"]))[0],
+                                                   int(r["avg_width"]))
+            for r in column_stats_rows if not r["inherited"]}
+
+
+def _widths(stats: ColumnStats, keys: list[tuple[str, str, str]]) -> tuple[int, float, float]:
+    """Of these columns: how many have statistics, the largest share of NULLs, the average data width."""
+    with_stats, max_null_frac, data_width = 0, 0.0, 0.0
+    for key in keys:
+        found = stats.get(key)
+        if found is not None:
+            null_frac, width = found
+            with_stats += 1
+            max_null_frac = max(max_null_frac, null_frac)
+            data_width += (1 - null_frac) * width
+    return with_stats, max_null_frac, data_width
+
+
+def _with_table_widths(r: dict[str, Any], stats: ColumnStats) -> dict[str, Any]:
+    names = r["column_names"]
+    with_stats, max_null_frac, data_width = _widths(stats, [(r["schema"], r["table"], n) for n in names])
+    return {**r, "columns": len(names), "with_stats": with_stats, "max_null_frac": max_null_frac,
+            "data_width": data_width}
+
+
+def _with_index_widths(r: dict[str, Any], stats: ColumnStats, column_names: ColumnNames) -> dict[str, Any]:
+    # a column key goes by its table's statistics, an expression key by the index's own
+    schema, table, index = r["schema"], r["table"], r["index"]
+    names = column_names.get((schema, table), {})
+    own = r["index_columns"] or ()
+    keys = [(schema, index, own[pos]) if attnum == 0 else (schema, table, names.get(attnum, ""))
+            for pos, attnum in enumerate(r["attnums"])]
+    with_stats, max_null_frac, data_width = _widths(stats, keys)
+    return {**r, "keys": len(keys), "with_stats": with_stats, "expressions": r["attnums"].count(0),
+            "max_null_frac": max_null_frac, "data_width": data_width}
+
+
 def collect_maintenance(read: AreaReader, schemas: list[str], notes: list[Note],
-                        probe: ProbeReader | None = None, pgstattuple: bool = False, role: str = "") -> Maintenance:
+                        probe: ProbeReader | None = None, pgstattuple: bool = False, role: str = "",
+                        stats: ColumnStats | None = None, stats_note: Note | None = None,
+                        column_names: ColumnNames | None = None) -> Maintenance:
+    """``stats``: pg_stats' rows as :func:`bloat_stats` gives them, None when column_stats.sql could not be read
+    (then no estimate either: ``stats_note`` says why, for each of them); ``column_names`` names the B-tree
+    keys' columns."""
     scope = {"schemas": schemas}
     freeze_rows = read("freeze", scope)
     database_rows = read(DATABASES_AREA, {})
-    table_rows = read("table_bloat", scope)
-    index_rows = read("index_bloat", scope)
+    if stats is None:
+        table_rows = index_rows = None
+        for area in (TABLE_BLOAT_AREA, INDEX_BLOAT_AREA):
+            why = stats_note.message.replace("the column_stats query", f"the {area} query") if stats_note else \
+                f"pg_stats could not be read: no {area} estimate"
+            notes.append(Note(area=area, message=why, enable=stats_note.enable if stats_note else None))
+    else:
+        heap_rows, btree_rows = read(TABLE_BLOAT_AREA, scope), read(INDEX_BLOAT_AREA, scope)
+        table_rows = None if heap_rows is None else [_with_table_widths(r, stats) for r in heap_rows]
+        index_rows = None if btree_rows is None else [_with_index_widths(r, stats, column_names or {})
+                                                      for r in btree_rows]
     toast_rows = read("toast_columns", scope)
     heaps = None if table_rows is None else [(int(r["oid"]), table_bloat(r)) for r in table_rows]
     btrees = None if index_rows is None else [(int(r["oid"]), index_bloat(r)) for r in index_rows]
@@ -157,28 +222,26 @@ def heap_tuple_bytes(columns: int, max_null_frac: float, data_width: float) -> f
 
 
 def table_bloat(r: Mapping[str, Any]) -> TableBloat:
-    pages = int(r["pages"])
-    block = int(r["block_size"])
-    fillfactor = int(r["fillfactor"])
-    base = TableBloat(schema=str(r["schema"]), table=str(r["table"]), pages=pages, fillfactor=fillfactor,
-                      block_size=block)
-    reltuples = float(r["reltuples"])
+    # built once with its outcome (dataclasses.replace per table cost a third of a second at 10,000 tables)
+    block, fillfactor, reltuples = int(r["block_size"]), int(r["fillfactor"]), float(r["reltuples"])
+    expected: float | None = None
+    reason: str | None = None
     if not r["readable"]:
-        return replace(base, estimable=False,
-                          reason="the audit role may not read the table, so pg_stats hides its columns")
-    if reltuples < 0:
-        return replace(base, estimable=False, reason="never vacuumed nor analyzed")
-    if int(r["columns"]) != int(r["with_stats"]):
+        reason = "the audit role may not read the table, so pg_stats hides its columns"
+    elif reltuples < 0:
+        reason = "never vacuumed nor analyzed"
+    elif int(r["columns"]) != int(r["with_stats"]):
         missing = int(r["columns"]) - int(r["with_stats"])
-        return replace(base, estimable=False,
-                          reason=f"{missing} of its {int(r['columns'])} columns have no statistics (ANALYZE)")
-    if r["has_name"]:
-        return replace(base, estimable=False,
-                          reason="a column of type name, whose width pg_stats misreports")
-    row = heap_tuple_bytes(int(r["columns"]), float(r["max_null_frac"]), float(r["data_width"]))
-    per_page = (block - PAGE_HEADER) * fillfactor / 100.0 / row
-    expected = math.ceil(reltuples / per_page) if per_page > 0 else None
-    return replace(base, expected_pages=expected)
+        reason = f"{missing} of its {int(r['columns'])} columns have no statistics (ANALYZE)"
+    elif r["has_name"]:
+        reason = "a column of type name, whose width pg_stats misreports"
+    else:
+        row = heap_tuple_bytes(int(r["columns"]), float(r["max_null_frac"]), float(r["data_width"]))
+        per_page = (block - PAGE_HEADER) * fillfactor / 100.0 / row
+        expected = math.ceil(reltuples / per_page) if per_page > 0 else None
+    return TableBloat(schema=str(r["schema"]), table=str(r["table"]), pages=int(r["pages"]),
+                      expected_pages=expected, fillfactor=fillfactor, estimable=reason is None, reason=reason,
+                      block_size=block)
 
 
 def btree_tuple_bytes(max_null_frac: float, data_width: float) -> float:
@@ -190,26 +253,23 @@ def btree_tuple_bytes(max_null_frac: float, data_width: float) -> float:
 
 
 def index_bloat(r: Mapping[str, Any]) -> IndexBloat:
-    pages = int(r["pages"])
-    block = int(r["block_size"])
-    fillfactor = int(r["fillfactor"])
-    base = IndexBloat(schema=str(r["schema"]), table=str(r["table"]), index=str(r["index"]), pages=pages,
-                      fillfactor=fillfactor, block_size=block, deduplicated=bool(r["deduplicated"]))
-    reltuples = float(r["reltuples"])
+    block, fillfactor, reltuples = int(r["block_size"]), int(r["fillfactor"]), float(r["reltuples"])
+    expected: float | None = None
+    reason: str | None = None
     if not r["readable"]:
-        return replace(base, estimable=False,
-                          reason="the audit role may not read the table, so pg_stats hides its columns")
-    if r["partial"]:
-        return replace(base, estimable=False,
-                          reason="a partial index: pg_stats describes every row, not the predicate's")
-    if reltuples < 0:
-        return replace(base, estimable=False, reason="never vacuumed nor analyzed")
-    if int(r["keys"]) != int(r["with_stats"]):
+        reason = "the audit role may not read the table, so pg_stats hides its columns"
+    elif r["partial"]:
+        reason = "a partial index: pg_stats describes every row, not the predicate's"
+    elif reltuples < 0:
+        reason = "never vacuumed nor analyzed"
+    elif int(r["keys"]) != int(r["with_stats"]):
         what = "an expression key" if int(r["expressions"]) else "a key column"
-        return replace(base, estimable=False,
-                          reason=f"{what} has no statistics (ANALYZE the table)")
-    entry = btree_tuple_bytes(float(r["max_null_frac"]), float(r["data_width"]))
-    per_page = math.floor((block - PAGE_HEADER - BTREE_OPAQUE) * fillfactor / 100.0 / entry)
-    # one metapage, then the leaves; the inner levels are a few percent more and are left to the margin
-    expected = 1 + math.ceil(reltuples / per_page) if per_page > 0 else None
-    return replace(base, expected_pages=expected)
+        reason = f"{what} has no statistics (ANALYZE the table)"
+    else:
+        entry = btree_tuple_bytes(float(r["max_null_frac"]), float(r["data_width"]))
+        per_page = math.floor((block - PAGE_HEADER - BTREE_OPAQUE) * fillfactor / 100.0 / entry)
+        # one metapage, then the leaves; the inner levels are a few percent more and are left to the margin
+        expected = 1 + math.ceil(reltuples / per_page) if per_page > 0 else None
+    return IndexBloat(schema=str(r["schema"]), table=str(r["table"]), index=str(r["index"]), pages=int(r["pages"]),
+                      expected_pages=expected, fillfactor=fillfactor, estimable=reason is None, reason=reason,
+                      block_size=block, deduplicated=bool(r["deduplicated"]))

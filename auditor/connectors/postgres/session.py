@@ -28,6 +28,7 @@ from auditor.connectors.guard import (
     Watchdog,
     user_timeout_ms,
 )
+from auditor.connectors.yielding import first_line
 from auditor.dsn import Dsn, redact
 from auditor.errors import AuditError, ConnectError, ScanInterrupted
 from auditor.workload import marked
@@ -219,7 +220,7 @@ class Session:
         why = self.watchdog.describe() if self.watchdog is not None else None
         if why is None:
             host, port = _endpoint(self.dsn)
-            why = f"lost the connection to {host}:{port}: {_first_line(exc)}"
+            why = f"lost the connection to {host}:{port}: {first_line(exc)}"
         return ScanInterrupted(redact(why, self.dsn))
 
     def query(self, area: str, params: Mapping[str, Any], names: Mapping[str, str] | None = None
@@ -258,11 +259,6 @@ def _count_statements(sql: str) -> int:
     # our SQL files hold no semicolon inside literals or comments, so a split is exact for them
     body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
     return sum(1 for part in body.split(";") if part.strip())
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def connect(dsn: Dsn, limits: SessionLimits, watchdog: Watchdog | None = None) -> psycopg.Connection[Any]:
@@ -305,7 +301,7 @@ def open_session(dsn: Dsn, limits: SessionLimits, clock: Clock | None = None) ->
     except psycopg.Error as exc:
         if conn.closed or conn.broken:
             raise Session(conn, dsn, watchdog).interruption(exc) from None
-        raise AuditError(redact(f"catalog read failed: {_first_line(exc)}", dsn)) from None
+        raise AuditError(redact(f"catalog read failed: {first_line(exc)}", dsn)) from None
     finally:
         watchdog.close()
         conn.close()

@@ -1,40 +1,70 @@
 -- description: indexes with their keys in order (column or expression, ordering, opclass, collation), INCLUDE
 -- columns, predicate, method, flags, the constraint they back, definition, size and scan counters
--- Every audited index's key positions in one pass, joined by hash to the indexes below (a correlated subquery
--- per index costs a sub-plan start each: seconds at 40,000 indexes)
-WITH k AS (
+-- Most indexes are plain: column keys with the default operator class and collation, no predicate, no storage
+-- parameter. Their keys come as the column numbers (indkey, named by the client from columns.sql) and the
+-- ordering flags (indoption), and the client writes their CREATE INDEX as pg_get_indexdef() would: calling it,
+-- or reading every key's attribute, operator class and collation, costs seconds at 40,000 indexes. The other
+-- indexes get pg_get_indexdef() and their keys' details ("details": expression, opclass, collation per key).
+-- {nulls_not_distinct} is pg_index.indnullsnotdistinct from PostgreSQL 15 on, false before.
+WITH default_opclass AS (
+    SELECT array_agg(o.oid) AS oids FROM pg_catalog.pg_opclass o WHERE o.opcdefault
+),
+idx AS (
+    SELECT i.indexrelid, i.indrelid, i.indkey, i.indnkeyatts, i.indoption, i.indclass, i.indcollation, i.indpred,
+           i.indisunique, i.indisprimary, i.indisvalid, i.indisready, ic.relname AS index_name, ic.relkind AS index_kind, ic.reltuples AS index_tuples,
+           ic.relpages AS index_pages, ic.relam, ic.relispartition AS index_is_partition, t.relname AS table_name,
+           t.relkind AS table_kind, n.nspname,
+           -- keys that plain column numbers do not describe: expressions, other operator classes or collations
+           (i.indexprs IS NOT NULL
+            OR NOT i.indclass::oid[] <@ (SELECT oids FROM default_opclass)
+            OR NOT i.indcollation::oid[] <@ ARRAY[0, 100]::oid[]) AS has_details,
+           -- what the client cannot write: a partitioned parent (ON ONLY), a predicate, storage parameters,
+           -- NULLS NOT DISTINCT, DESC / NULLS FIRST
+           (ic.relkind = 'I' OR i.indpred IS NOT NULL OR ic.reloptions IS NOT NULL OR {nulls_not_distinct}
+            OR NOT i.indoption::int2[] <@ ARRAY[0]::int2[]) AS not_plain
+      FROM pg_catalog.pg_index i
+      JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+      JOIN pg_catalog.pg_class t ON t.oid = i.indrelid
+      JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
+     WHERE t.relkind IN ('r', 'p', 'm')
+       AND n.nspname = ANY (%(schemas)s::text[])
+       -- pg_get_indexdef and pg_get_expr lock the table: tables under ACCESS EXCLUSIVE are left out (locks.sql)
+       AND t.oid <> ALL (%(locked)s::oid[])
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
+                        WHERE e.classid = 'pg_catalog.pg_class'::regclass AND e.objid = t.oid AND e.deptype = 'e')
+),
+-- the key positions of the indexes with details, in one pass joined by hash (a correlated subquery per index
+-- costs a sub-plan start each)
+details AS (
     SELECT i.indexrelid,
            json_agg(json_build_object(
-                'column', CASE WHEN k.attnum <> 0 THEN a.attname END,
                 -- per-position text, without ordering, opclass or collation (those come next)
                 'expression', CASE WHEN k.attnum = 0
                                    THEN pg_catalog.pg_get_indexdef(i.indexrelid, k.ord::int, true) END,
-                'descending', (i.indoption[k.ord - 1] & 1) = 1,
-                'nulls_first', (i.indoption[k.ord - 1] & 2) = 2,
                 'opclass', CASE WHEN NOT opc.opcdefault THEN opc.opcname END,
                 'collation', CASE WHEN i.indcollation[k.ord - 1] <> 0
                                    AND i.indcollation[k.ord - 1] <> coalesce(a.attcollation, 100)
                                   THEN coll.collname END)
-            ORDER BY k.ord) FILTER (WHERE k.ord <= i.indnkeyatts) AS keys,
-           array_agg(a.attname::text ORDER BY k.ord)
-               FILTER (WHERE k.ord > i.indnkeyatts AND a.attname IS NOT NULL) AS include
-      FROM pg_catalog.pg_index i
-      JOIN pg_catalog.pg_class kt ON kt.oid = i.indrelid
-      JOIN pg_catalog.pg_namespace kn ON kn.oid = kt.relnamespace
+            ORDER BY k.ord) AS keys
+      FROM idx i
      CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
-      LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum AND k.attnum <> 0
+      -- looked up by key (these indexes are few: a hash of pg_attribute would read it whole)
+      LEFT JOIN LATERAL (SELECT a.attcollation FROM pg_catalog.pg_attribute a
+                          WHERE a.attrelid = i.indrelid AND a.attnum = k.attnum AND k.attnum <> 0) a ON true
       LEFT JOIN pg_catalog.pg_opclass opc ON opc.oid = i.indclass[k.ord - 1]
       LEFT JOIN pg_catalog.pg_collation coll ON coll.oid = i.indcollation[k.ord - 1]
-     WHERE kn.nspname = ANY (%(schemas)s::text[])
-       AND kt.oid <> ALL (%(locked)s::oid[])
+     WHERE i.has_details AND k.ord <= i.indnkeyatts
      GROUP BY i.indexrelid
 )
 SELECT
-    n.nspname AS schema,
-    t.relname AS table,
-    ic.relname AS name,
-    k.keys,
-    coalesce(k.include, ARRAY[]::text[]) AS include,
+    i.nspname AS schema,
+    i.table_name AS table,
+    i.index_name AS name,
+    i.indkey::int2[] AS attnums,  -- key columns, then INCLUDE columns; 0 for an expression
+    i.indnkeyatts AS key_count,
+    i.indoption::int2[] AS options,  -- per key: 1 DESC, 2 NULLS FIRST
+    i.indcollation::oid[] AS collations,
+    d.keys AS details,
     am.amname AS method,
     i.indisunique AS is_unique,
     i.indisprimary AS is_primary,
@@ -44,27 +74,18 @@ SELECT
     con.conname AS constraint,
     CASE con.contype WHEN 'p' THEN 'primary_key' WHEN 'u' THEN 'unique' WHEN 'x' THEN 'exclusion' END
         AS constraint_type,
-    pg_catalog.pg_get_indexdef(i.indexrelid) AS definition,
+    CASE WHEN i.has_details OR i.not_plain THEN pg_catalog.pg_get_indexdef(i.indexrelid) END AS definition,
     -- relpages, not pg_relation_size(): no lock (see tables.sql); partitioned indexes have no storage
-    CASE WHEN ic.relkind = 'I' THEN 0 WHEN ic.reltuples < 0 AND ic.relpages = 0 THEN NULL
-         ELSE ic.relpages::bigint * current_setting('block_size')::bigint END AS size_bytes,
-    s.idx_scan AS scans,
-    s.idx_tup_read AS tuples_read,
-    s.idx_tup_fetch AS tuples_fetched,
-    ic.relispartition AS is_partition_child
-  FROM pg_catalog.pg_index i
-  JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
-  JOIN pg_catalog.pg_class t ON t.oid = i.indrelid
-  JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
-  JOIN pg_catalog.pg_am am ON am.oid = ic.relam
+    CASE WHEN i.index_kind = 'I' THEN 0 WHEN i.index_tuples < 0 AND i.index_pages = 0 THEN NULL
+         ELSE i.index_pages::bigint * current_setting('block_size')::bigint END AS size_bytes,
+    -- the counters pg_stat_all_indexes shows (for indexes of tables and materialized views), without its joins
+    CASE WHEN i.table_kind <> 'p' THEN pg_catalog.pg_stat_get_numscans(i.indexrelid) END AS scans,
+    CASE WHEN i.table_kind <> 'p' THEN pg_catalog.pg_stat_get_tuples_returned(i.indexrelid) END AS tuples_read,
+    CASE WHEN i.table_kind <> 'p' THEN pg_catalog.pg_stat_get_tuples_fetched(i.indexrelid) END AS tuples_fetched,
+    i.index_is_partition AS is_partition_child
+  FROM idx i
+  JOIN pg_catalog.pg_am am ON am.oid = i.relam
   LEFT JOIN pg_catalog.pg_constraint con
          ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
-  LEFT JOIN pg_catalog.pg_stat_all_indexes s ON s.indexrelid = i.indexrelid
-  LEFT JOIN k ON k.indexrelid = i.indexrelid
- WHERE t.relkind IN ('r', 'p', 'm')
-   AND n.nspname = ANY (%(schemas)s::text[])
-   -- pg_get_indexdef and pg_get_expr lock the table: tables under ACCESS EXCLUSIVE are left out (locks.sql)
-   AND t.oid <> ALL (%(locked)s::oid[])
-   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
-                    WHERE e.classid = 'pg_catalog.pg_class'::regclass AND e.objid = t.oid AND e.deptype = 'e')
+  LEFT JOIN details d ON d.indexrelid = i.indexrelid
  ORDER BY 1, 2, 3

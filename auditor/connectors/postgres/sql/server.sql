@@ -12,6 +12,10 @@ SELECT
          OR s.name ~ '^track_') AS settings,
     (SELECT d.stats_reset FROM pg_catalog.pg_stat_database d WHERE d.datname = current_database()) AS stats_reset,
     pg_catalog.pg_postmaster_start_time() AS server_started,
+    -- what quote_ident() quotes besides names that are not lower case: the client writes the plain indexes'
+    -- CREATE INDEX with them (indexes.sql)
+    ARRAY(SELECT k.word FROM pg_catalog.pg_get_keywords() k WHERE k.catcode <> 'U') AS reserved_words,
+    current_setting('quote_all_identifiers')::bool AS quote_all_identifiers,
     (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) AS is_superuser,
     -- superuser-only by default: the posture areas that read them run only when they may
     pg_catalog.has_table_privilege('pg_catalog.pg_hba_file_rules', 'SELECT')

@@ -1,6 +1,8 @@
--- description: heap size estimate inputs from pg_stats per table (as the ioguix / pgexperts bloat queries): widths, NULLs, fillfactor
--- pg_stats shows only the columns the role may read: a column without a row makes the estimate unusable,
--- and the check then skips the table saying why; nothing here reads a table's pages
+-- description: heap size estimate inputs per table (as the ioguix / pgexperts bloat queries): columns, fillfactor
+-- The widths and NULL shares come from column_stats.sql's pg_stats rows, joined by the client: pg_stats costs
+-- a second per row (its privilege checks), so it is read once for all the areas that need it. pg_stats shows
+-- only the columns the role may read: a column without a row makes the estimate unusable, and the check then
+-- skips the table saying why; nothing here reads a table's pages
 WITH tbl AS (
     SELECT c.oid, n.nspname AS schema, c.relname AS "table", c.reltuples, c.relpages,
            coalesce((SELECT substring(o FROM '^fillfactor=(\d+)$')::int
@@ -25,14 +27,9 @@ SELECT
     t.fillfactor,
     t.readable,
     current_setting('block_size')::int AS block_size,
-    count(a.attnum) AS columns,
-    count(s.attname) AS with_stats,
-    coalesce(bool_or(a.atttypid = 'pg_catalog.name'::pg_catalog.regtype), false) AS has_name,
-    coalesce(max(s.null_frac), 0) AS max_null_frac,
-    coalesce(sum((1 - coalesce(s.null_frac, 0)) * coalesce(s.avg_width, 0)), 0) AS data_width
+    coalesce(array_agg(a.attname::text) FILTER (WHERE a.attnum IS NOT NULL), ARRAY[]::text[]) AS column_names,
+    coalesce(bool_or(a.atttypid = 'pg_catalog.name'::pg_catalog.regtype), false) AS has_name
   FROM tbl t
   LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped
-  LEFT JOIN pg_catalog.pg_stats s
-         ON s.schemaname = t.schema AND s.tablename = t."table" AND s.attname = a.attname AND NOT s.inherited
  GROUP BY t.oid, t.schema, t."table", t.relpages, t.reltuples, t.fillfactor, t.readable
  ORDER BY 1, 2
