@@ -212,12 +212,16 @@ def verdict(report: Report, settings: AuditSettings) -> Verdict:
     """The exit code of a finished run (README, "Exit codes").
 
     A partial report (the scan stopped early) and an audit that judged nothing end in 2, whatever the findings:
-    neither may pass a CI job. ``--allow-empty`` turns the second into a warning.
+    neither may pass a CI job. ``--allow-empty`` turns the second into a warning. So does a run the ``--history``
+    store could not record (a read-only file or database): the report is written, with a note.
     """
     if report.partial:
         return Verdict(ExitCode.ERROR, f"partial report: {report.partial}")
     if report.empty and not settings.allow_empty:
         return Verdict(ExitCode.ERROR, f"{report.empty} (--allow-empty accepts an empty audit)")
+    if report.history_error:
+        return Verdict(ExitCode.ERROR, f"run history not updated: {report.history_error} (the report was "
+                       "written, with a note)")
     warning = Verdict(ExitCode.OK, report.empty, "warning") if report.empty else Verdict(ExitCode.OK)
     if settings.update_baseline:
         return warning  # recording a baseline accepts today's findings

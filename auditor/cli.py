@@ -490,7 +490,10 @@ def history_show(run_id: int, store: str | None, config_file: str | None, fmt: s
         run = runs_store.load_run(run_id)
         if run is None:
             raise AuditError(f"run {run_id} is not in the store {runs_store.location} (dbaudit history list)")
-        _emit(render_run(run, fmt), fmt)
+        from auditor.history import trend_of
+
+        _, growers = trend_of(runs_store, run.target, until=run)  # the growers its own report listed
+        _emit(render_run(run, fmt, growers=growers), fmt)
 
 
 @history.command(name="diff")

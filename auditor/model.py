@@ -439,6 +439,9 @@ class Statement:
     users: Mapping[str, int] = field(default_factory=dict)
     # PostgreSQL: every counter per role (auditor.history's per-user deltas); empty when not known
     by_user: tuple[UserCounters, ...] = ()
+    # MySQL/MariaDB: when the digest entry started counting (FIRST_SEEN; the latest of the pooled rows): a
+    # TRUNCATE of the digest table removes every entry, and the next execution starts one anew
+    first_seen: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ SERVER_STATS_AREA = "server_stats"
 IO_AREA = "io"
 STATUS_AREA = "status"
 USER_STATEMENTS_AREA = "user_statements"
+ACCOUNT_LOCKS_AREA = "account_locks"  # MariaDB 10.4+: ACCOUNT LOCK, in mysql.global_priv
+ROLE_GRANTS_AREA = "role_grants"  # MariaDB: the roles granted to accounts and roles (mysql.roles_mapping)
 
 # pg_settings units and the bytes or milliseconds one unit holds
 _BYTE_UNITS = {"B": 1, "kB": 1024, "8kB": 8192, "16kB": 16384, "32kB": 32768, "MB": 1024**2, "GB": 1024**3,
@@ -122,6 +124,10 @@ class Role:
     global_privileges: tuple[str, ...] = ()  # static privileges held on *.* ("SELECT", "SUPER", ...)
     grant_option: bool = False  # GRANT OPTION on *.*
     all_privileges: bool = False  # every static privilege on *.* (ALL PRIVILEGES)
+    # MariaDB roles: the account's default role (mysql.user.default_role, active from login), and the roles
+    # granted to this account or role (mysql.roles_mapping; empty when that was not readable)
+    default_role: str | None = None
+    granted_roles: tuple[str, ...] = ()
 
     @property
     def account(self) -> str:
@@ -250,6 +256,29 @@ class Posture:
     io: tuple[RelationIo, ...] | None = None  # PostgreSQL
     status: Mapping[str, str] | None = None  # MySQL/MariaDB SHOW GLOBAL STATUS (the counters the checks read)
     user_statements: tuple[UserStatements, ...] | None = None  # MySQL/MariaDB
+    # MySQL/MariaDB: Role.locked is known (False when MariaDB 10.4+'s mysql.global_priv was not readable, so a
+    # locked account looks unlocked); Role.granted_roles was read (mysql.roles_mapping)
+    account_locks_known: bool = True
+    role_grants_known: bool = False
+
+    def active_roles(self, account: Role) -> tuple[Role, ...]:
+        """MariaDB: the roles whose privileges an account holds from login: its default role (when it is still
+        granted, as far as mysql.roles_mapping tells) and, recursively, the roles granted to that role. Roles
+        granted but not default are active only after the session runs SET ROLE: not counted, as MariaDB does."""
+        if not account.default_role or account.is_role:
+            return ()
+        if self.role_grants_known and account.default_role not in account.granted_roles:
+            return ()  # revoked since SET DEFAULT ROLE: the server ignores it at login
+        by_name = {r.name: r for r in self.roles or () if r.is_role}
+        found: list[Role] = []
+        pending = [account.default_role]
+        while pending:
+            role = by_name.get(pending.pop())
+            if role is None or role in found:
+                continue
+            found.append(role)
+            pending.extend(role.granted_roles)
+        return tuple(found)
 
     def setting(self, name: str) -> ServerSetting | None:
         for s in self.settings or ():

@@ -58,6 +58,9 @@ class Report:
     empty: str | None = None
     # --history: this run against the previous recorded run of the same target (auditor.history)
     history: HistoryComparison | None = None
+    # --history: why the run store could not be written (the run was not recorded, or old runs not rolled up);
+    # the report says so in a note and the run ends in exit code 2
+    history_error: str | None = None
     # check code -> the options dataclass the checks ran with (the configured ones): the design document's
     # figures follow the same marks as the checks (CP02's min_rows in "Partitioning candidates")
     check_options: Mapping[str, Any] = field(default_factory=dict, compare=False)

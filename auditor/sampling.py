@@ -781,15 +781,33 @@ NOTE_OBJECTS = 50
 
 def skipped_notes(sampling: Sampling) -> tuple[Note, ...]:
     """One note per reason a table was not sampled (a lock, a timeout, a yield to a waiting session, the
-    limits), naming the tables, so that a report says what its normalization verdicts did not see."""
+    limits), naming the tables, so that a report says what its normalization verdicts did not see; likewise for
+    the foreign-key joins and group samples of sampled tables that could not be read (a referenced table locked
+    by another session's LOCK TABLES ... WRITE, a timeout)."""
     by_reason: dict[str, list[str]] = {}
     for t in sampling.tables:
         if t.skipped_reason:
             by_reason.setdefault(t.skipped_reason, []).append(f"{t.schema}.{t.table}")
+    # a table sampled whose rows could not be joined to those its foreign keys reference (the referenced table
+    # locked, too slow...) or whose group sample failed: its copies and dependencies are judged on less
+    joins: dict[str, list[str]] = {}
+    groups: dict[str, list[str]] = {}
+    for t in sampling.tables:
+        for j in t.fk_joins:
+            if j.skipped_reason:
+                joins.setdefault(j.skipped_reason, []).append(
+                    f"{t.schema}.{t.table} -> {j.ref_schema}.{j.ref_table} ({j.constraint})")
+        if t.groups is not None and t.groups.skipped_reason:
+            groups.setdefault(t.groups.skipped_reason, []).append(f"{t.schema}.{t.table}")
     notes = []
-    for reason, names in by_reason.items():
-        more = f" (the first {NOTE_OBJECTS} named)" if len(names) > NOTE_OBJECTS else ""
-        count = "1 table" if len(names) == 1 else f"{len(names)} tables"
-        notes.append(Note(area="sampling", message=f"{count} not sampled: {reason}{more}",
-                          objects=tuple(names[:NOTE_OBJECTS])))
+    for what, found in (("not sampled", by_reason),
+                        ("not sampled (NF03/NF04 do not compare those rows with the referenced ones)", joins),
+                        ("without a group sample (NF02-NF04 judge them on the uniform sample)", groups)):
+        for reason, names in found.items():
+            more = f" (the first {NOTE_OBJECTS} named)" if len(names) > NOTE_OBJECTS else ""
+            count = "1 table" if len(names) == 1 else f"{len(names)} tables"
+            if found is joins:
+                count = "1 foreign key join" if len(names) == 1 else f"{len(names)} foreign key joins"
+            notes.append(Note(area="sampling", message=f"{count} {what}: {reason}{more}",
+                              objects=tuple(names[:NOTE_OBJECTS])))
     return tuple(notes)

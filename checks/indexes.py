@@ -127,7 +127,8 @@ class UnusedIndexOptions:
     many rows), so the planner had its chances to use it.
     history_days: with run history, the window judged: an index is unused when the stored runs of these last
     days (30, the month pganalyze's and PgHero's unused-index advice asks for, month-end jobs included) show no
-    scan; the window must cover ``min_stats_age_days``.
+    scan; the window must cover ``min_stats_age_days``. A shorter window in which a stored run saw the index
+    used keeps it from being reported, whatever its counter says since it was cleared.
     """
 
     min_stats_age_days: float = 7.0
@@ -209,7 +210,9 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
         if stored is not None:
             if stored.used:
                 continue  # scanned within the stored window, whatever the counter says since a reset
-        elif ix.scans is None or ix.scans != 0:
+        elif ix.scans is None or ix.scans != 0 or _used_in_history(snap, ix, opts):
+            # a window too short to judge, but the stored runs saw it used (its counter was since cleared: a
+            # statistics reset, a restart, DDL on the table on MySQL/MariaDB)
             continue
         if ix.backs_constraint or ix.is_unique or not ix.is_valid or _on_partitioned_parent(snap, ix):
             continue
@@ -281,6 +284,16 @@ class _Stored:
     days: float
     runs: int
     used: bool
+
+
+def _used_in_history(snap: Snapshot, ix: Index, opts: UnusedIndexOptions) -> bool:
+    """The stored runs of the last ``history_days`` saw this index's counter rise."""
+    history, now = snap.run_history, snap.collected_at
+    if history is None or now is None:
+        return False
+    usage = history.index(ix.schema, ix.table, ix.name)
+    return usage is not None and usage.last_used is not None and \
+        usage.last_used >= now - timedelta(days=opts.history_days)
 
 
 def _history_window(snap: Snapshot, ix: Index, opts: UnusedIndexOptions) -> _Stored | None:

@@ -715,7 +715,9 @@ def empty_password(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     Flags named accounts whose stored password is empty and whose authentication plugin asks for a password
     (the default `mysql_native_password`, `caching_sha2_password`, `ed25519`...). Accounts authenticated by
     the operating system (`unix_socket`, `auth_socket`, PAM, GSSAPI, LDAP), locked accounts, accounts with an
-    expired password and roles are not findings; anonymous accounts are SC07's.
+    expired password and roles are not findings; anonymous accounts are SC07's. MariaDB 10.4+ keeps ACCOUNT
+    LOCK in mysql.global_priv: when the audit account may read mysql.user but not that table, locked accounts
+    cannot be told apart, and every finding says so with the GRANT that settles it (a note too).
 
     ## Why is this bad?
     Anyone who can reach the server and guess the account name logs in, with every privilege the account has.
@@ -737,17 +739,23 @@ def empty_password(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     - https://mariadb.com/kb/en/authentication-plugin-unix-socket/
     """
     assert snap.posture is not None
+    locks_known = snap.posture.account_locks_known
     for role in snap.posture.roles or ():
         if role.name == "" or role.is_role or role.locked or role.password != "empty":
             continue
         if (role.plugin or "").lower() in NO_PASSWORD_PLUGINS:
             continue
         account = mysql_account(role.name, role.host or "%")
+        caveat = ""
+        if not locks_known:
+            caveat = ("; unless it is locked: ACCOUNT LOCK is kept in mysql.global_priv, which the audit account "
+                      f"may not read (GRANT SELECT ON mysql.global_priv TO {snap.posture.login} to know)")
         yield Hit(
             object=_account_ref(role),
             message=f"account {account} logs in without a password (plugin {role.plugin or 'mysql_native_password'})"
-                    + (", with ALL PRIVILEGES on *.*" if role.all_privileges else ""),
-            details={"account": account, "plugin": role.plugin or "", "all_privileges": role.all_privileges},
+                    + (", with ALL PRIVILEGES on *.*" if role.all_privileges else "") + caveat,
+            details={"account": account, "plugin": role.plugin or "", "all_privileges": role.all_privileges,
+                     "locked": False if locks_known else "unknown"},
             remediation=f"ALTER USER {account} IDENTIFIED BY '<a new password>';",
         )
 
@@ -777,6 +785,12 @@ def app_user_global_privileges(snap: Snapshot, opts: AppUserGlobalPrivilegesOpti
     their user ran at least `min_data_statements` data statements (SELECT, INSERT, UPDATE, DELETE, REPLACE,
     LOAD DATA) since the server started (performance_schema). The administrative accounts
     (`admin_accounts`, by default `root`), the server's own accounts and dbaudit's own account are not judged.
+    On MariaDB the privileges of the account's default role (`SET DEFAULT ROLE`, mysql.user `default_role`)
+    and of the roles granted to that role (mysql.roles_mapping) count as the account's: the server activates
+    them at login. A role granted but not default is active only once the session runs `SET ROLE`, so it is
+    not counted, as the server does not count it at login; nor is a default role revoked since (the server
+    ignores it). Without SELECT on mysql.roles_mapping the default role's own privileges still count, and the
+    finding says that whether it is still granted is unknown (a note names the GRANT).
 
     ## Why is this bad?
     Whoever takes over the application (an SQL injection, a leaked configuration) then owns the whole
@@ -795,6 +809,8 @@ def app_user_global_privileges(snap: Snapshot, opts: AppUserGlobalPrivilegesOpti
     ```
     An account without ALL PRIVILEGES keeps exactly what it holds, moved to its schema, without GRANT OPTION
     (`REVOKE SELECT, GRANT OPTION ON *.* FROM 'report'@'%'; GRANT SELECT ON `shop`.* TO 'report'@'%';`).
+    An account that holds them through its default role loses the role, which keeps its privileges for its
+    other holders (`SET DEFAULT ROLE NONE FOR 'shop'@'%'; REVOKE `app_admin` FROM 'shop'@'%';`).
 
     ## Options
     - `min_data_statements` (default 1000): below, the account is taken for an administrator's.
@@ -802,7 +818,10 @@ def app_user_global_privileges(snap: Snapshot, opts: AppUserGlobalPrivilegesOpti
 
     ## Known problems
     performance_schema counts statements per user name, not per account: accounts sharing a user name share
-    the evidence. An account dbaudit itself runs as is not judged, since its own reads count too.
+    the evidence. An account dbaudit itself runs as is not judged, since its own reads count too. An
+    application that runs `SET ROLE` itself uses a role that is not its default: not seen. MySQL 8 roles
+    (mysql.default_roles, `activate_all_roles_on_login`) are not resolved: only privileges granted to the
+    account itself count there.
 
     ## References
     - https://dev.mysql.com/doc/refman/8.0/en/privileges-provided.html
@@ -818,30 +837,60 @@ def app_user_global_privileges(snap: Snapshot, opts: AppUserGlobalPrivilegesOpti
         account = mysql_account(role.name, role.host or "%")
         if account == me or f"'{role.name}'@'{role.host}'" == me:
             continue
-        if not (role.all_privileges or role.grant_option):
+        # MariaDB: the default role and the roles granted to it are active from login
+        via = [r for r in snap.posture.active_roles(role) if r.all_privileges or r.grant_option]
+        all_privileges = role.all_privileges or any(r.all_privileges for r in via)
+        grant_option = role.grant_option or any(r.grant_option for r in via)
+        if not (all_privileges or grant_option):
             continue
         ran = dml.get(role.name, 0)
         if ran < opts.min_data_statements:
             continue
-        held = "ALL PRIVILEGES" if role.all_privileges else ", ".join(role.global_privileges) or "USAGE"
-        what = held + (" WITH GRANT OPTION" if role.grant_option else "")
+        held = "ALL PRIVILEGES" if all_privileges else ", ".join(_global_privileges(role, via)) or "USAGE"
+        what = held + (" WITH GRANT OPTION" if grant_option else "")
         target = f"{mysql_ident(database)}.*" if database else "<database>.*"
+        risk = ("which then controls the whole server" if all_privileges
+                else "which can then hand its privileges on every database to any account")
+        fixes: list[str] = []
         if role.all_privileges:
-            risk = "which then controls the whole server"
-            fix = (f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {account};\n"
-                   f"GRANT SELECT, INSERT, UPDATE, DELETE ON {target} TO {account};")
-        else:
+            fixes.append(f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {account};")
+        elif role.grant_option:
             # only GRANT OPTION on top of some privileges: move what it holds to its schema, never add any
             local = [p for p in role.global_privileges if p in SCHEMA_PRIVILEGES]
-            risk = "which can then hand its privileges on every database to any account"
-            fix = f"REVOKE {', '.join([*local, 'GRANT OPTION'])} ON *.* FROM {account};"
-            if local:
-                fix += f"\nGRANT {', '.join(local)} ON {target} TO {account};"
+            fixes.append(f"REVOKE {', '.join([*local, 'GRANT OPTION'])} ON *.* FROM {account};")
+            if local and not via:
+                fixes.append(f"GRANT {', '.join(local)} ON {target} TO {account};")
+        how = caveat = ""
+        if via:
+            default = role.default_role or ""
+            others = [mysql_ident(r.name) for r in via if r.name != default]
+            how = f" through its default role {mysql_ident(default)}"
+            if others:
+                how += f" and the role{'s' if len(others) > 1 else ''} {', '.join(others)} granted to it"
+            how += ", active from login,"
+            if not snap.posture.role_grants_known:
+                caveat = ("; whether that role is still granted is unknown: mysql.roles_mapping is not readable "
+                          f"(GRANT SELECT ON mysql.roles_mapping TO {me} to know)")
+            # the role keeps its privileges for whoever else holds it: take it away from this account only
+            fixes.append(f"-- the role keeps its privileges for its other holders\n"
+                         f"SET DEFAULT ROLE NONE FOR {account};\n"
+                         f"REVOKE {mysql_ident(default)} FROM {account};")
+        if all_privileges or via:
+            fixes.append(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {target} TO {account};")
         yield Hit(
             object=_account_ref(role),
-            message=f"account {account} holds {what} on *.* and ran {ran:,} data statements: it serves an "
-                    f"application, {risk}",
-            details={"account": account, "all_privileges": role.all_privileges, "grant_option": role.grant_option,
-                     "data_statements": ran},
-            remediation=fix,
+            message=f"account {account} holds {what} on *.*{how} and ran {ran:,} data statements: it serves an "
+                    f"application, {risk}{caveat}",
+            details={"account": account, "all_privileges": all_privileges, "grant_option": grant_option,
+                     "data_statements": ran, "default_role": role.default_role,
+                     "through_roles": [r.name for r in via]},
+            remediation="\n".join(fixes),
         )
+
+
+def _global_privileges(account: Role, roles: list[Role]) -> list[str]:
+    """The static privileges on *.* an account holds itself and through its active roles, in mysql.user's order."""
+    held: list[str] = []
+    for source in (account, *roles):
+        held.extend(p for p in source.global_privileges if p not in held)
+    return held

@@ -32,7 +32,7 @@ from auditor.maintenance import (
     vacuum_late,
 )
 from auditor.model import Hit, ObjectRef, Severity, Snapshot, Table
-from auditor.sqlquote import mysql_qualified, pg_qualified
+from auditor.sqlquote import mysql_qualified, pg_literal, pg_qualified
 from checks._posture import pct, requires_posture, size
 
 FAMILY = "maintenance"
@@ -286,6 +286,62 @@ def multixact_wraparound(snap: Snapshot, opts: MultixactWraparoundOptions) -> It
 class DeadTuplesOptions:
     min_dead_pct: float = DEAD_MIN_PCT  # dead rows as a share of live + dead
     min_dead_rows: int = DEAD_MIN_ROWS  # small tables are vacuumed in an instant whenever it happens
+    # a holder of vacuum's horizon this many transactions old is named as the cause: MT03's max_xmin_age default
+    holder_min_xmin_age: int = 1_000_000
+
+
+@dataclass(frozen=True)
+class _Holder:
+    """What holds back vacuum's horizon for a table's database (as MT03 names it), and how to end it."""
+
+    age: int
+    what: str
+    fix: str
+
+
+def _horizon_holders(snap: Snapshot, t: Table, min_age: int) -> list[_Holder]:
+    """The holders that keep the table's dead rows from being removed, oldest first: a session of the audited
+    database (or a standby's feedback through a walsender), a prepared transaction, a physical slot's xmin, whose
+    horizon is at least ``min_age`` transactions old or began before the table's last vacuum (which then ran and
+    left the rows). A logical slot's catalog_xmin holds only the system catalogs: not a holder of a table."""
+    last = _last(t.stats.last_vacuum, t.stats.last_autovacuum)
+
+    def held_before(moment: datetime | None) -> bool:
+        return last is not None and moment is not None and moment < last
+
+    out: list[_Holder] = []
+    for b in snap.activity.backends if snap.activity is not None else ():
+        age = max(b.xmin_age or 0, b.xid_age or 0)
+        if b.is_self or not age:
+            continue
+        if b.backend_type == "walsender":
+            if age >= min_age:
+                name = b.application_name or "?"
+                out.append(_Holder(age, f"the standby {name}'s hot_standby_feedback (walsender {b.pid})",
+                                   "-- on the standby: end or shorten its long queries (MT03)"))
+            continue
+        if b.backend_type != "client backend" or (b.database is not None and b.database != snap.database):
+            continue
+        if age >= min_age or held_before(b.xact_start):
+            about = [b.state] if b.state else []
+            if b.xact_start is not None:
+                about.append(f"transaction open since {_when(b.xact_start)}")
+            state = f" ({', '.join(about)})" if about else ""
+            out.append(_Holder(age, f"session {b.pid} of {b.user or '?'}{state}",
+                               f"SELECT pg_terminate_backend({b.pid});  -- after checking with its owner: its "
+                               "open transaction is rolled back"))
+    if snap.replication is not None:
+        for x in snap.replication.prepared_xacts or ():
+            if x.xid_age is not None and (x.xid_age >= min_age or held_before(x.prepared)):
+                out.append(_Holder(x.xid_age, f"prepared transaction {x.gid!r}",
+                                   f"-- once its transaction manager has decided: ROLLBACK PREPARED "
+                                   f"{pg_literal(x.gid)}; (or COMMIT PREPARED), in database {x.database or '?'}"))
+        for slot in snap.replication.slots or ():
+            if (slot.xmin_age or 0) >= min_age:
+                out.append(_Holder(slot.xmin_age or 0, f"replication slot {slot.name}'s xmin",
+                                   f"-- only if its consumer is gone for good: SELECT pg_drop_replication_slot("
+                                   f"{pg_literal(slot.name)});"))
+    return sorted(out, key=lambda h: -h.age)
 
 
 def _autovacuum_busy_with(snap: Snapshot, t: Table) -> bool:
@@ -310,8 +366,14 @@ def dead_tuples(snap: Snapshot, opts: DeadTuplesOptions) -> Iterator[Hit]:
     Flags a table whose dead rows (`n_dead_tup`) exceed its autovacuum trigger,
     `autovacuum_vacuum_threshold + autovacuum_vacuum_scale_factor x reltuples` (the table's own storage
     parameters first), and are at least `min_dead_pct` % of its rows and `min_dead_rows` in number. A table
-    vacuumed after its purge has few dead rows left and is silent; so are small tables. When the dead rows
-    outlived a recent vacuum, the finding says so: something holds vacuum's horizon (MT03). When an autovacuum
+    vacuumed after its purge has few dead rows left and is silent; so are small tables. The share is
+    `n_dead_tup / (n_live_tup + n_dead_tup)`, the dead rows among the row versions the heap holds, as
+    pgstattuple counts them (`dead_tuple_count / (tuple_count + dead_tuple_count)`): 80 % of the rows deleted
+    is 80 %, every row updated once is 50 %. When something holds vacuum's horizon back for the table's
+    database (what MT03 reports: a session of that database, a prepared transaction, a physical slot's xmin, a
+    standby's feedback) for at least `holder_min_xmin_age` transactions, or since before the table's last
+    vacuum, no VACUUM can remove the rows: the finding names the holder and the fix ends it first. When the
+    dead rows outlived a recent vacuum without a visible holder, the finding says so. When an autovacuum
     worker is on the table at collection time, the finding is only info.
 
     ## Why is this bad?
@@ -327,16 +389,24 @@ def dead_tuples(snap: Snapshot, opts: DeadTuplesOptions) -> Iterator[Hit]:
     ```sql
     VACUUM (VERBOSE, ANALYZE) public.events;
     ```
+    While the horizon is held, end the holder first (MT03), then vacuum:
+    ```sql
+    SELECT pg_terminate_backend(4242);  -- after checking with its owner
+    VACUUM (VERBOSE, ANALYZE) public.events;
+    ```
 
     ## Options
     - `min_dead_pct` (default 10): dead rows as a share of live and dead ones; pg-extras' `vacuum_stats` lists
       tables past their trigger (expect_autovacuum) whatever the share, PgHero's maintenance page shows the
       same counters; a share keeps tables with a tiny per-table scale factor out.
     - `min_dead_rows` (default 10,000): fewer dead rows are vacuumed in an instant whenever it happens.
+    - `holder_min_xmin_age` (default 1,000,000 transactions): MT03's `max_xmin_age` default; set both alike.
 
     ## Known problems
     `n_dead_tup` is an estimate kept by the statistics system; it is reset with the statistics (after a crash,
-    `pg_stat_reset()`), which can hide dead rows until the next vacuum counts them.
+    `pg_stat_reset()`), which can hide dead rows until the next vacuum counts them. A session's counters reach
+    the statistics when it goes idle (up to a few seconds later): a VACUUM or ANALYZE run right after the
+    DELETE in the same session can have its counts overwritten by the DELETE's, until the next vacuum.
 
     ## References
     - https://www.postgresql.org/docs/current/routine-vacuuming.html#AUTOVACUUM
@@ -350,22 +420,37 @@ def dead_tuples(snap: Snapshot, opts: DeadTuplesOptions) -> Iterator[Hit]:
         live = t.stats.n_live_tup or 0
         last = _last(t.stats.last_vacuum, t.stats.last_autovacuum)
         busy = _autovacuum_busy_with(snap, t)
-        if busy:
+        holders = _horizon_holders(snap, t, opts.holder_min_xmin_age)
+        vacuum = f"VACUUM (VERBOSE, ANALYZE) {pg_qualified(t.schema, t.name)};"
+        if holders:
+            first = holders[0]
+            others = f" (and {len(holders) - 1} more holder{'s' if len(holders) > 2 else ''})" \
+                if len(holders) > 1 else ""
+            back = f" {first.age:,} transactions" if first.age >= opts.holder_min_xmin_age else ""
+            tail = (f"; no VACUUM can remove them while {first.what} holds vacuum's xmin horizon{back} back"
+                    f"{others} (MT03)" + (f": the vacuum of {_when(last)} left them" if last is not None else ""))
+            fix = ("-- VACUUM cannot remove these rows while vacuum's horizon is held (MT03): end the holder "
+                   f"first, {first.what}:\n{first.fix}\n-- then autovacuum removes them, or at once:\n{vacuum}")
+        elif busy:
             tail = "; an autovacuum worker is on it right now"
+            fix = vacuum
         elif last is None:
             tail = "; it was never vacuumed since the statistics were reset"
+            fix = vacuum
         else:
             tail = (f"; last vacuumed {_when(last)}: if that vacuum ran after the rows died, something holds "
                     "vacuum's horizon back (MT03)")
+            fix = vacuum
         yield Hit(
             object=_table_ref(t),
-            message=f"{dead:,} dead rows ({pct(share)} of the table) against an autovacuum trigger of "
-                    f"{trigger:,.0f}{tail}",
+            message=f"{dead:,} dead rows ({pct(share)} of its live and dead rows) against an autovacuum trigger "
+                    f"of {trigger:,.0f}{tail}",
             details={"n_dead_tup": dead, "n_live_tup": live, "dead_pct": round(share, 1),
                      "trigger": round(trigger), "last_vacuum": _when(t.stats.last_vacuum),
-                     "last_autovacuum": _when(t.stats.last_autovacuum), "autovacuum_running": busy},
-            remediation=f"VACUUM (VERBOSE, ANALYZE) {pg_qualified(t.schema, t.name)};",
-            severity=Severity.INFO if busy else None,
+                     "last_autovacuum": _when(t.stats.last_autovacuum), "autovacuum_running": busy,
+                     "horizon_held_by": [h.what for h in holders]},
+            remediation=fix,
+            severity=Severity.INFO if busy and not holders else None,
         )
 
 
@@ -666,8 +751,12 @@ def table_bloat(snap: Snapshot, opts: TableBloatOptions) -> Iterator[Hit]:
     are missing, hidden from the audit role or stale (modified since the last analyze past twice the analyze
     trigger: MT08) are not estimated. When the pgstattuple extension is installed and the audit role may run
     it (`pg_stat_scan_tables`), the candidates (the largest estimated bloat first, and tables without a usable
-    estimate; at most 20 heaps and 10 GiB) are measured with `pgstattuple_approx()` instead: free space and
-    dead rows, less what the fillfactor keeps free on purpose.
+    estimate; at most 20 heaps and 10 GiB) are measured with `pgstattuple_approx()` instead: free space, less
+    what the fillfactor keeps free on purpose. Dead rows are not bloat: plain VACUUM turns them into reusable
+    space (MT06 reports them), and while a snapshot still needs them (a held horizon, MT03) neither VACUUM nor
+    VACUUM FULL can drop them, so a rewrite under an exclusive lock would buy nothing for them. The estimate
+    likewise counts the dead rows (`n_dead_tup`) as filling pages at the live rows' width. The finding says
+    how many dead rows there are besides.
 
     ## Why is this bad?
     Every scan reads the empty space, the cache holds it, and backups copy it. VACUUM makes the space
@@ -703,29 +792,45 @@ def table_bloat(snap: Snapshot, opts: TableBloatOptions) -> Iterator[Hit]:
     assert snap.maintenance is not None
     for b in snap.maintenance.table_bloat or ():
         heap = b.pages * b.block_size
+        dead_pct: float | None
         if b.exact_free_pct is not None:
-            # measured: free space and dead rows, less the room the fillfactor keeps free on purpose
-            share = max(0.0, b.exact_free_pct + (b.exact_dead_pct or 0.0) - (100 - b.fillfactor))
+            # measured: free space, less the room the fillfactor keeps free on purpose; dead rows are not bloat
+            # (plain VACUUM turns them into free space, MT06, or nothing can while a snapshot needs them, MT03)
+            share = max(0.0, b.exact_free_pct - (100 - b.fillfactor))
             wasted = heap * share / 100.0
-            how = (f"measured by pgstattuple_approx: {b.exact_free_pct:.1f} % free, {b.exact_dead_pct or 0:.1f} % "
-                   f"dead rows, fillfactor {b.fillfactor}")
+            dead_pct = b.exact_dead_pct or 0.0
+            how = (f"measured by pgstattuple_approx: {b.exact_free_pct:.1f} % free, fillfactor {b.fillfactor}")
             method = "pgstattuple"
         else:
-            if not b.estimable or b.bloat_pct is None or b.bloat_bytes is None:
+            if not b.estimable or b.bloat_pct is None or b.bloat_bytes is None or b.expected_pages is None:
                 continue
-            if _stale_for_estimate(snap, b.schema, b.table):
+            t = snap.table(b.schema, b.table)
+            if t is None or _stale_for_estimate(snap, b.schema, b.table):
                 continue
-            share, wasted, method = b.bloat_pct, b.bloat_bytes, "estimate"
+            # the estimate's live rows (reltuples) leave out the dead ones, which still fill pages: count them
+            # at the same width, so that dead rows are not taken for free space
+            live = table_rows(t)
+            dead = float(t.stats.n_dead_tup or 0)
+            needed = b.expected_pages * ((live + dead) / live) if live > 0 else b.expected_pages
+            share = max(0.0, 100.0 * (b.pages - needed) / b.pages) if b.pages > 0 else 0.0
+            wasted = max(0.0, (b.pages - needed) * b.block_size)
+            dead_pct = 100.0 * dead / (live + dead) if live + dead > 0 else 0.0
             how = (f"by the pg_stats estimate ({b.expected_pages:,.0f} pages needed at fillfactor "
                    f"{b.fillfactor}, {b.pages:,} used)")
+            method = "estimate"
         if share < opts.min_bloat_pct or wasted < opts.min_bloat_bytes:
             continue
+        also = ""
+        if dead_pct >= 1.0:
+            also = (f"; besides, {pct(dead_pct)} of its row versions are dead rows, which VACUUM FULL copies too "
+                    "while a snapshot may still need them (MT03) and plain VACUUM turns into free space (MT06)")
         yield Hit(
             object=ObjectRef(type="table", schema=b.schema, table=b.table),
-            message=f"about {size(wasted)} of its {size(heap)} heap ({pct(share)}) holds no live row, {how}",
+            message=f"about {size(wasted)} of its {size(heap)} heap ({pct(share)}) is free space no live or dead "
+                    f"row uses, {how}{also}",
             details={"bloat_bytes": round(wasted), "bloat_pct": round(share, 1), "pages": b.pages,
                      "expected_pages": b.expected_pages, "fillfactor": b.fillfactor, "method": method,
-                     "free_pct": b.exact_free_pct, "dead_pct": b.exact_dead_pct},
+                     "free_pct": b.exact_free_pct, "dead_pct": round(dead_pct, 1)},
             remediation="-- VACUUM FULL rewrites the table under an ACCESS EXCLUSIVE lock (no reads, no writes) "
                         "for the whole rewrite;\n-- pg_repack does the same online: "
                         f"pg_repack --table={b.schema}.{b.table}\n"
@@ -901,8 +1006,10 @@ def table_fragmentation(snap: Snapshot, opts: TableFragmentationOptions) -> Iter
         if free < opts.min_free_bytes or share < opts.min_free_pct:
             continue
         if s.index_free_bytes is None:
+            why = ("mysql.innodb_index_stats has no figures for it (STATS_PERSISTENT=0)"
+                   if "innodb_index_stats" in snap.capabilities else "mysql.innodb_index_stats is not readable")
             where = (f"{size(extents)} of free extents (DATA_FREE; the pages emptied inside its indexes are not "
-                     "counted: mysql.innodb_index_stats is not readable)")
+                     f"counted: {why})")
         elif pages:
             where = (f"{size(extents)} of free extents (DATA_FREE) and {size(pages)} of index pages that hold no "
                      "row (innodb_index_stats size - n_leaf_pages, past InnoDB's reserve)")

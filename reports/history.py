@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from tabulate import tabulate
 
 from auditor.history import TrendPoint
-from auditor.history.model import HistoryComparison, ResetEvent, StatementDelta, TableDelta
+from auditor.history.model import Grower, HistoryComparison, ResetEvent, StatementDelta, TableDelta
 from auditor.history.record import RunRecord
 
 if TYPE_CHECKING:
@@ -67,6 +67,8 @@ def history_dict(h: HistoryComparison | None) -> dict[str, Any] | None:
         "previous_run": {"id": prev.id, "started_at": _iso(prev.started_at)} if prev else None,
         "new_findings": [f.as_dict() for f in h.new_findings],
         "resolved_findings": [f.as_dict() for f in h.resolved_findings],
+        # addition: the previous run's findings this run could not look at (neither new nor resolved)
+        "not_looked_at_findings": [f.as_dict() for f in h.not_looked_at],
         "statements": [_statement(s) for s in h.statements],
         "tables": [_table(t) for t in h.tables],
         "resets": [_reset(r) for r in h.resets],
@@ -84,9 +86,7 @@ def history_dict(h: HistoryComparison | None) -> dict[str, Any] | None:
         "metrics": {m.key: {"previous": m.previous, "current": m.current, "delta": m.delta} for m in h.metrics},
         "trend": [{"run_id": r.run_id, "started_at": _iso(r.started_at), "score": r.score, "p95_ms": r.p95_ms,
                    "interval_p95_ms": r.interval_p95_ms, "db_bytes": r.db_bytes} for r in h.trend],
-        "growers": [{"schema": g.schema, "table": g.table, "bytes_first": g.bytes_first,
-                     "bytes_last": g.bytes_last, "growth_bytes": g.growth, "days": round(g.days, 2)}
-                    for g in h.growers],
+        "growers": [_grower(g) for g in h.growers],
     }
 
 
@@ -143,6 +143,9 @@ def comparison_lines(h: HistoryComparison, top: int = 5) -> list[str]:
         lines.append(f"    new:      {f.code} {f.check}  {f.object.label()}")
     for f in h.resolved_findings[:top]:
         lines.append(f"    resolved: {f.code} {f.check}  {f.object.label()}")
+    if h.not_looked_at:
+        lines.append(f"    not looked at: {len(h.not_looked_at)} of the previous run's findings (their object was "
+                     "not seen, or their statement not run since a reset); kept, neither new nor resolved")
     hidden = max(0, len(h.new_findings) - top) + max(0, len(h.resolved_findings) - top)
     if hidden:
         lines.append(f"    ... and {hidden} more (JSON: history.new_findings / history.resolved_findings)")
@@ -166,7 +169,7 @@ def comparison_lines(h: HistoryComparison, top: int = 5) -> list[str]:
             rows = f", {t.rows_delta:+,d} rows" if t.rows_delta else ""
             lines.append(f"    {t.schema}.{t.table}: {_bytes(t.bytes_delta or 0)}{rows}")
     for r in h.resets:
-        lines.append(f"  reset: {r.message}")
+        lines.append(f"  {'note' if r.kind == 'no_counters' else 'reset'}: {r.message}")
     return lines
 
 
@@ -201,8 +204,14 @@ def render_runs(runs: Sequence[RunRecord], counts: Mapping[int, int], fmt: str) 
     return tabulate(rows, headers=("id", "started (UTC)", "target", "status", "score", "findings", "size")) + "\n"
 
 
-def run_dict(run: RunRecord) -> dict[str, Any]:
+def _grower(g: Grower) -> dict[str, Any]:
+    return {"schema": g.schema, "table": g.table, "bytes_first": g.bytes_first, "bytes_last": g.bytes_last,
+            "growth_bytes": g.growth, "days": round(g.days, 2)}
+
+
+def run_dict(run: RunRecord, growers: Sequence[Grower] = ()) -> dict[str, Any]:
     base = runs_dict([run], {run.id or 0: len(run.findings)})[0]
+    base["growers"] = [_grower(g) for g in growers]
     base["metrics"] = dict(run.metrics)
     base["findings"] = [f.as_dict() for _, f in run.findings]
     base["server_started"] = _iso(run.server_started)
@@ -217,9 +226,10 @@ def run_dict(run: RunRecord) -> dict[str, Any]:
     return base
 
 
-def render_run(run: RunRecord, fmt: str, top: int = 10) -> str:
+def render_run(run: RunRecord, fmt: str, top: int = 10, growers: Sequence[Grower] = ()) -> str:
+    """One stored run as its scan reported it: its own findings (their form that night), figures and growers."""
     if fmt == "json":
-        return json.dumps(run_dict(run), indent=2, ensure_ascii=False) + "\n"
+        return json.dumps(run_dict(run, growers), indent=2, ensure_ascii=False) + "\n"
     score = f"{run.score} {run.grade}" if run.score is not None else (run.grade or "-")
     lines = [f"run {run.id}: {run.target}", f"  started   {_iso(run.started_at)} ({run.status}"
              + (", daily roll-up" if run.rollup else "") + ")",
@@ -237,6 +247,10 @@ def render_run(run: RunRecord, fmt: str, top: int = 10) -> str:
     busiest = sorted((s for s in run.statements if s.interval_calls), key=lambda s: -(s.interval_calls or 0))
     for s in busiest[:5]:
         lines.append(f"    {s.interval_calls} calls, mean {s.interval_mean_ms or 0:g} ms  {_short(s.query)}")
+    if growers:
+        lines.append(f"  growers   over the {growers[0].days:.1f} days of runs up to this one")
+        for g in growers:
+            lines.append(f"    {g.schema}.{g.table}: {_bytes(g.growth)}")
     return "\n".join(lines) + "\n"
 
 

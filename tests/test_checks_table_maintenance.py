@@ -141,6 +141,40 @@ def test_mt06_recent_vacuum_points_at_the_horizon_and_a_running_autovacuum_is_in
     assert h.severity is Severity.INFO and h.details["autovacuum_running"] is True
 
 
+def test_mt06_a_held_horizon_names_the_holder_instead_of_offering_a_vacuum_alone() -> None:
+    t = tbl("events", n_dead_tup=400_000, n_live_tup=100_000, last_vacuum=NOW - timedelta(minutes=3))
+    idle = Backend(pid=4242, user="report", database="test", backend_type="client backend",
+                   state="idle in transaction", xact_start=NOW - timedelta(hours=2), xmin_age=1_500_000)
+    elsewhere = Backend(pid=77, user="etl", database="other", backend_type="client backend",
+                        state="idle in transaction", xact_start=NOW - timedelta(hours=3), xmin_age=2_000_000)
+    (h,) = hits("MT06", pg(t, activity=Activity(backends=(idle, elsewhere))))
+    assert ("no VACUUM can remove them while session 4242 of report (idle in transaction, transaction open since "
+            "2026-11-24 19:00 UTC) holds vacuum's xmin horizon 1,500,000 transactions back (MT03)") in h.message
+    fix = h.remediation or ""
+    assert fix.startswith("-- VACUUM cannot remove these rows while vacuum's horizon is held (MT03)")
+    assert fix.index("SELECT pg_terminate_backend(4242);") < fix.index("VACUUM (VERBOSE, ANALYZE) public.events;")
+    assert h.details["horizon_held_by"] == [
+        "session 4242 of report (idle in transaction, transaction open since 2026-11-24 19:00 UTC)"]
+    # another database's session holds nothing here, and a young snapshot opened after the last vacuum neither
+    young = replace(idle, xmin_age=50, xact_start=NOW - timedelta(minutes=1))
+    for backends in ((elsewhere,), (young,)):
+        (h,) = hits("MT06", pg(t, activity=Activity(backends=backends)))
+        assert h.remediation == "VACUUM (VERBOSE, ANALYZE) public.events;" and h.details["horizon_held_by"] == []
+    # a young one that was already open when the last vacuum ran: that vacuum left the rows because of it
+    before = replace(young, xact_start=NOW - timedelta(minutes=10))
+    (h,) = hits("MT06", pg(t, activity=Activity(backends=(before,))))
+    assert "holds vacuum's xmin horizon back (MT03): the vacuum of" in h.message
+    # the option lowers the age at which a holder is named (tests never wait for a million transactions)
+    (h,) = hits("MT06", pg(t, activity=Activity(backends=(young,))), DeadTuplesOptions(holder_min_xmin_age=10))
+    assert "session 4242" in h.message
+
+
+def test_mt06_share_is_dead_among_live_and_dead() -> None:
+    # pgstattuple's dead_tuple_count / (tuple_count + dead_tuple_count): every row updated once is 50 %
+    (h,) = hits("MT06", pg(tbl("updated", n_dead_tup=100_000, n_live_tup=100_000)))
+    assert h.details["dead_pct"] == 50.0 and "50.0 % of its live and dead rows" in h.message
+
+
 # ---- MT07 ----------------------------------------------------------------------------------------------------
 
 
@@ -236,6 +270,22 @@ def test_mt09_share_and_size_edges_and_unusable_estimates() -> None:
     assert "ACCESS EXCLUSIVE" in (found[0].remediation or "")
     assert labels(hits("MT09", s, TableBloatOptions(min_bloat_pct=30.0, min_bloat_bytes=60 * MIB))) == \
         ["public.events", "public.edge"]
+
+
+def test_mt09_dead_rows_are_not_bloat_measured_or_estimated() -> None:
+    # 80 % of the rows deleted and a snapshot still needing them: pgstattuple_approx counts them dead, the page
+    # has no free space; VACUUM FULL would copy them all under an exclusive lock
+    held = TableBloat("public", "held", pages=25_600, expected_pages=5_120, exact_free_pct=0.5,
+                      exact_dead_pct=76.6)
+    assert hits("MT09", _bloat_snap(tbl("held"), heap=(held,))) == []
+    # the estimate: 100,000 live rows need 5,120 pages, the 400,000 dead ones fill the rest
+    deleted = tbl("deleted", rows=100_000, n_live_tup=100_000, n_dead_tup=400_000)
+    estimated = TableBloat("public", "deleted", pages=25_600, expected_pages=5_120)
+    assert hits("MT09", _bloat_snap(deleted, heap=(estimated,))) == []
+    # once vacuumed, the same pages are free space that only a rewrite gives back
+    vacuumed = replace(deleted, stats=replace(deleted.stats, n_dead_tup=0))
+    (h,) = hits("MT09", _bloat_snap(vacuumed, heap=(estimated,)))
+    assert h.details["bloat_pct"] == 80.0 and "VACUUM (FULL" in (h.remediation or "")
 
 
 def test_mt09_skipped_when_every_table_is_hidden() -> None:
@@ -370,7 +420,9 @@ def test_mt09_mt10_prefer_pgstattuple_figures_and_respect_the_fillfactor() -> No
                            IndexBloat("public", "packed", "packed_pkey", pages=25_600, expected_pages=1,
                                       exact_leaf_density=89.0)))
     (heap,) = hits("MT09", s)
-    assert heap.object.label() == "public.measured" and heap.details["bloat_pct"] == 65.0
+    # free space only: the 5 % dead rows are MT06's (VACUUM), not a reason to rewrite the table
+    assert heap.object.label() == "public.measured" and heap.details["bloat_pct"] == 60.0
+    assert heap.details["dead_pct"] == 5.0 and "5.0 % of its row versions are dead rows" in heap.message
     assert heap.details["method"] == "pgstattuple"
     (btree,) = hits("MT10", s)  # the exact density wins over an estimate that says 100 %
     assert btree.object.label() == "public.measured_pkey" and btree.details["bloat_pct"] == 50.0

@@ -179,9 +179,14 @@ def _finding(code: str, table: str) -> tuple[str, Finding]:
 def test_findings_new_resolved_and_not_looked_at() -> None:
     prev = [_finding("KY01", "a"), _finding("KY01", "b"), _finding("IX01", "c")]
     cur = [_finding("KY01", "b"), _finding("KY01", "d")]
-    new, resolved = finding_changes([(fp, f.code, (lambda f=f: f)) for fp, f in prev], cur, ran={"KY01"})
-    assert [f.object.table for f in new] == ["d"]
-    assert [f.object.table for f in resolved] == ["a"]  # IX01 did not run: c is not resolved
+    changes = finding_changes([(fp, f.code, (lambda f=f: f)) for fp, f in prev], cur, ran={"KY01"})
+    assert [f.object.table for f in changes.new] == ["d"]
+    assert [f.object.table for f in changes.resolved] == ["a"]  # IX01 did not run: c is not resolved
+    assert changes.carried == ()
+    # a finding whose object this run could not see is carried, not resolved
+    unseen = finding_changes([(fp, f.code, (lambda f=f: f)) for fp, f in prev], cur, ran={"KY01"},
+                             unseen=lambda fp, f: f.object.table == "a")
+    assert unseen.resolved == () and [fp for fp, _ in unseen.carried] == ["KY01:a"]
 
 
 def test_fingerprints_survive_renumbering_and_spacing() -> None:

@@ -53,3 +53,103 @@ def test_two_mariadb_scans_report_exactly_the_workload_between(mysql_server: MyS
     assert lookups[0].fingerprint.startswith("my:") and lookups[0].mean_ms > 0
     assert not [r for r in h.resets if r.kind in ("restart", "counter_decrease")]
     assert all(s.calls > 0 for s in h.statements)
+
+
+def _lookups(report: Report) -> list[tuple[int, bool]]:
+    h = report.history
+    assert h is not None
+    return [(s.calls, s.reset) for s in h.statements if re.search(r"from `items` where `?id`? = \?", s.query, re.I)]
+
+
+def test_a_truncated_digest_table_counts_from_the_truncate(mysql_server: MySqlServer,  # noqa: F811
+                                                           tmp_path: Path) -> None:
+    """TRUNCATE of events_statements_summary_by_digest between runs, then the statement runs past its old count:
+    the entry's FIRST_SEEN is later than at the previous run, so all 30 calls are the interval's (rt11 item 3:
+    reported 20); a global reset is said as one ("the statement digests were truncated"), and the statements
+    not run since are not listed as vanished (rt11 item 10)."""
+    db, dsn = new_db_on(mysql_server, SCHEMA)
+    store = tmp_path / "runs.db"
+    _scan(dsn, store)
+    _run(mysql_server, db, 10)
+    second = _scan(dsn, store)
+    assert _lookups(second) == [(10, False)]
+    with mysql_server.connect() as conn, conn.cursor() as cur:
+        cur.execute("TRUNCATE TABLE performance_schema.events_statements_summary_by_digest")
+    _run(mysql_server, db, 30)
+    third = _scan(dsn, store)
+    h = third.history
+    assert h is not None
+    assert _lookups(third) == [(30, True)]
+    kinds = [r.kind for r in h.resets]
+    assert "digest_truncate" in kinds and "counter_decrease" not in kinds, h.resets
+    assert "truncated" in next(r.message for r in h.resets if r.kind == "digest_truncate")
+    assert h.vanished_statements == ()
+    assert all(s.reset for s in h.statements)
+    # the night after: counted normally again
+    _run(mysql_server, db, 4)
+    fourth = _scan(dsn, store)
+    assert fourth.history is not None and _lookups(fourth) == [(4, False)]
+    assert not [r for r in fourth.history.resets if r.kind in ("digest_truncate", "counter_decrease")]
+
+
+INDEXED = """
+CREATE TABLE orders (id int PRIMARY KEY, status int NOT NULL, customer int NOT NULL, note varchar(20),
+                     KEY orders_status_idx (status), KEY orders_customer_idx (customer));
+INSERT INTO orders SELECT seq, seq % 7, seq % 500, 'x' FROM seq_1_to_5000;
+"""
+
+
+def _reads(server: MySqlServer, db: str, index: str, n: int) -> None:
+    with server.connect(db) as conn, conn.cursor() as cur:
+        for i in range(n):
+            column = "status" if index == "orders_status_idx" else "customer"
+            cur.execute(f"SELECT id FROM orders FORCE INDEX ({index}) WHERE {column} = %s", (i % 5,))
+            cur.fetchall()
+
+
+def test_an_index_the_history_saw_read_is_not_called_unused_after_its_counter_was_cleared(
+        mysql_server: MySqlServer, tmp_path: Path) -> None:  # noqa: F811
+    """An index whose counter was cleared after the previous interval read rows through it is not "read no rows
+    in the 13 minutes since the server started" (rt11 item 10): the stored runs saw it used."""
+    db, dsn = new_db_on(mysql_server, INDEXED)
+    store = tmp_path / "runs.db"
+    _scan(dsn, store)
+    _reads(mysql_server, db, "orders_status_idx", 5)
+    _reads(mysql_server, db, "orders_customer_idx", 20)
+    _scan(dsn, store)
+    with mysql_server.connect(db) as conn, conn.cursor() as cur:
+        # what a table's re-opened share or a DBA's reset does to its counters
+        cur.execute("TRUNCATE TABLE performance_schema.table_io_waits_summary_by_index_usage")
+    _reads(mysql_server, db, "orders_customer_idx", 20)
+    third = _scan(dsn, store)
+    unused = [f for f in third.findings if f.code == "IX01"]
+    assert not [f for f in unused if f.object.index == "orders_status_idx"], [f.message for f in unused]
+    # the trap: the same database without history reports it (its counter says no rows since it was cleared)
+    plain = run_audit(dsn, AuditSettings(collect=CollectOptions(sample=False)))
+    found = [f for f in plain.findings if f.code == "IX01"]
+    assert [f.object.index for f in found] == ["orders_status_idx"], [f.message for f in found]
+
+
+def test_history_diff_gives_the_scan_s_own_interval_figures(mysql_server: MySqlServer,  # noqa: F811
+                                                             tmp_path: Path) -> None:
+    """`history diff A B` on MariaDB: the interval P95 and every figure as B's scan gave them (rt11 item 8: the
+    diff counted transaction control, which the scan leaves out of the P95: 30.463 against 34.274 ms)."""
+    from auditor.history import diff_runs, open_store
+    from reports.history import history_dict
+
+    db, dsn = new_db_on(mysql_server, SCHEMA)
+    store = tmp_path / "runs.db"
+    _scan(dsn, store)
+    with mysql_server.connect(db) as conn, conn.cursor() as cur:
+        for i in range(30):
+            cur.execute("START TRANSACTION")
+            cur.execute("SELECT v FROM items WHERE id = %s", (i % 4 + 1,))
+            cur.execute("SELECT SLEEP(0.002)")
+            cur.execute("COMMIT")
+    second = _scan(dsn, store)
+    h = second.history
+    assert h is not None and h.previous_run is not None and h.interval_p95_ms is not None
+    with open_store(str(store)) as opened:
+        diffed = diff_runs(opened, h.previous_run.id, h.run_id)
+    assert diffed.interval_p95_ms == h.interval_p95_ms
+    assert history_dict(diffed) | {"store": None} == history_dict(h) | {"store": None}  # type: ignore[operator]

@@ -142,10 +142,29 @@ def test_full_reset_and_restarts_are_detected_without_negative_or_inflated_figur
     _run_lookups(dsn, 25)
     h = _history(_scan(dsn, store))
     kinds = {r.kind for r in h.resets}
-    assert "restart" in kinds and kinds & {"pg_stat_statements_reset", "counter_decrease"}, h.resets
+    # the table statistics are discarded; pg_stat_statements is saved at the postmaster's exit even then (or
+    # reset, which its stats_reset shows)
+    assert "restart" in kinds and "restart_stats_lost" in kinds, h.resets
     assert sum(s.calls for s in _lookups(h)) == 25
     assert all(s.calls > 0 and s.total_ms >= 0 for s in h.statements)
     assert all((t.seq_scans or 0) >= 0 and (t.idx_scans or 0) >= 0 for t in h.tables)
+    # the tables' counters count from the restart, said as such (rt11 item 10: was "reset one by one")
+    lost = [r for r in h.resets if r.kind == "restart_stats_lost"]
+    assert len(lost) == 1 and "crash" in lost[0].message and "counter_decrease" not in kinds, h.resets
+    items = next(t for t in h.tables if t.table == "items")
+    assert items.reset and items.idx_scans == 25
+
+    # a table dropped and re-created: its counters went down, said without claiming a reset
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for _ in range(5):
+            conn.execute("SELECT count(*) FROM loose")
+    _scan(dsn, store)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE loose")
+        conn.execute("CREATE TABLE loose (x int, y text)")
+    h = _history(_scan(dsn, store))
+    down = [r for r in h.resets if r.kind == "counter_decrease"]
+    assert len(down) == 1 and "re-created" in down[0].message and "one by one" not in down[0].message
 
 
 def test_a_fixed_finding_is_resolved_and_a_new_one_is_new(pg_new_db: NewDb, tmp_path: Path) -> None:
@@ -331,3 +350,242 @@ def test_a_store_in_the_audited_database_is_refused_by_server_identity(socket_se
         conn.execute("DROP SCHEMA dbaudit_history CASCADE")
     with psycopg.connect(server.dsn("runs"), autocommit=True) as conn:
         conn.execute("DROP SCHEMA dbaudit_history CASCADE")
+
+
+def _chattr(path: Path, flag: str) -> None:
+    subprocess.run(["chattr", flag, str(path)], check=True, capture_output=True)
+
+
+def test_a_store_that_cannot_be_written_still_gives_the_report(pg_new_db: NewDb, pg_server: PgServer,
+                                                               tmp_path: Path) -> None:
+    """An immutable store file, a read-only directory for SQLite's WAL files, a read-only PostgreSQL store: the
+    scan's report is still written, saying the run was not recorded; one line on stderr, exit code 2; the
+    store keeps its runs (rt11 item 6: was "internal error: OperationalError", no report)."""
+    dsn = pg_new_db(SCHEMA)
+    store_dir = tmp_path / "store"
+    store_dir.mkdir()
+    store = store_dir / "runs.db"
+    _scan(dsn, store)
+
+    def scan(location: str, name: str) -> tuple[subprocess.CompletedProcess[str], dict[str, object]]:
+        out = tmp_path / f"{name}.json"
+        result = _cli("scan", dsn, "--history", location, "--no-sample", "--format", "json", "-o", str(out),
+                      "--fail-on-new", "warning")
+        return result, json.loads(out.read_text())
+
+    for name, locked in (("file", store), ("directory", store_dir)):
+        # no WAL files left over (the last connection to close removes them): in a read-only directory SQLite
+        # cannot make them, and with them there it could write
+        open_store(str(store)).close()
+        assert sorted(p.name for p in store_dir.iterdir()) == ["runs.db"]
+        _chattr(locked, "+i")
+        try:
+            result, doc = scan(str(store), name)
+        finally:
+            _chattr(locked, "-i")
+        assert result.returncode == 2, (name, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in result.stderr and "internal error" not in result.stderr
+        assert lines[0].startswith("dbaudit: error: run history not updated: cannot write to run store")
+        assert "readonly" in lines[0] and "the report was written" in lines[0]
+        assert doc.get("history") is None and doc["findings"]  # the night's report itself is whole
+        notes = [n["message"] for n in doc["notes"] if n["area"] == "history"]  # type: ignore[index, union-attr]
+        assert len(notes) == 1 and "this run was not recorded" in notes[0]
+    with open_store(str(store)) as opened:
+        assert len(opened.runs()) == 1 and opened.write_error is None
+
+    # a PostgreSQL store in read-only mode: the same
+    pg_store = pg_new_db()
+    run_audit(dsn, AuditSettings(collect=CollectOptions(sample=False), history=pg_store))
+    dbname = pg_store.rsplit("/", 1)[1]
+    with psycopg.connect(pg_server.dsn(), autocommit=True) as conn:
+        conn.execute(f"ALTER DATABASE {dbname} SET default_transaction_read_only = on")
+    result, doc = scan(pg_store, "pg")
+    assert result.returncode == 2 and "read-only transaction" in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and doc.get("history") is None
+    with open_store(pg_store) as opened:
+        assert len(opened.runs()) == 1 and opened.write_error is not None
+
+
+def test_a_rolled_up_previous_run_gives_no_interval_figures(pg_new_db: NewDb, tmp_path: Path) -> None:
+    """The previous run was rolled up (``history prune``: its statement counters dropped): the interval's
+    statements are unknown, not every statement's cumulative count as "new" (rt11 item 2: +10 calls reported as
+    62, three idle statements as new, their P95 plotted). The run after it counts again."""
+    from datetime import UTC, datetime, timedelta
+
+    from auditor.history import trend
+
+    dsn = pg_new_db(SCHEMA)
+    store = tmp_path / "runs.db"
+    _run_lookups(dsn, 40)
+    first = _history(_scan(dsn, store))
+    with open_store(str(store)) as opened:
+        assert opened.prune(1, now=datetime.now(UTC) + timedelta(days=2)).rolled_up == 1
+    _run_lookups(dsn, 10)
+    second = _history(_scan(dsn, store))
+    assert second.previous_run is not None and second.previous_run.id == first.run_id
+    assert second.statements == () and second.vanished_statements == () and second.new_statements == ()
+    assert second.interval_calls == 0 and second.interval_p95_ms is None
+    unknown = [r for r in second.resets if r.kind == "no_counters"]
+    assert len(unknown) == 1 and "rolled up" in unknown[0].message and "unknown" in unknown[0].message
+    # the tables and indexes a roll-up keeps still give their interval
+    assert any(t.table == "items" and t.idx_scans for t in second.tables)
+    _run_lookups(dsn, 7)
+    third = _history(_scan(dsn, store))
+    assert sum(s.calls for s in _lookups(third)) == 7 and not third.new_statements
+    assert not [r for r in third.resets if r.kind == "no_counters"]
+    with open_store(str(store)) as opened:
+        points = {p.run_id: p.value for p in trend(opened, "interval_p95_ms")}
+    # the trend chart gets no point for the interval without counters
+    assert points[second.run_id] is None and points[third.run_id] is not None
+
+
+EVENTS = """
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+CREATE TABLE events (id bigint PRIMARY KEY, customer_id bigint NOT NULL, kind text NOT NULL, payload text);
+INSERT INTO events SELECT g, 1 + g % 1000, 'view', repeat('x', 50) FROM generate_series(1, 100000) g;
+ANALYZE;
+"""
+
+
+def _events(dsn: str, n: int) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for i in range(n):
+            conn.execute("SELECT count(*) FROM events WHERE customer_id = %s", (1 + i % 1000,)).fetchall()
+
+
+def test_a_statistics_reset_does_not_resolve_workload_findings(own_server: PostgresServer, tmp_path: Path) -> None:
+    """pg_stat_statements_reset() removes the statements WL findings are about: they were not looked at, not
+    resolved, and seeing them again the next night is not new (rt11 item 4: 4 WL findings "resolved", then WL02
+    "new" and --fail-on-new exited 1)."""
+    from auditor.audit import verdict
+    from auditor.errors import ExitCode
+
+    with own_server.connect() as conn:
+        conn.execute("CREATE DATABASE wl")
+    dsn = own_server.dsn("wl")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(EVENTS)
+    store = tmp_path / "runs.db"
+    settings = AuditSettings(collect=CollectOptions(sample=False), history=str(store), fail_on_new="warning")
+    _events(dsn, 20)
+    first = run_audit(dsn, settings)
+    workload = sorted(f.code for f in first.findings if f.code.startswith("WL"))
+    assert "WL02" in workload, [f.code for f in first.findings]
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_statements_reset()")
+    second = run_audit(dsn, settings)
+    h = _history(second)
+    assert "pg_stat_statements_reset" in {r.kind for r in h.resets}
+    assert not [f for f in h.resolved_findings if f.code.startswith("WL")], h.resolved_findings
+    assert sorted(f.code for f in h.not_looked_at) == workload
+    assert verdict(second, settings).exit_code == ExitCode.OK
+
+    _events(dsn, 20)
+    third = run_audit(dsn, settings)
+    h = _history(third)
+    assert "WL02" in {f.code for f in third.findings}
+    assert not [f for f in h.new_findings if f.code.startswith("WL")], h.new_findings
+    assert verdict(third, settings).exit_code == ExitCode.OK
+    # a statement not run since the reset stays not looked at (carried again); none of them is resolved
+    assert not [f for f in h.resolved_findings if f.code.startswith("WL")]
+
+
+def test_a_table_locked_during_a_scan_is_not_dropped_nor_resolved(pg_new_db: NewDb, tmp_path: Path) -> None:
+    """A table another session holds ACCESS EXCLUSIVE during one scan is left out of that snapshot: history keeps
+    it (not "dropped"), its findings are not resolved, its counters and its indexes' usage window go on, the
+    database size does not dip, and the next run does not call it new (rt11 item 5)."""
+    import threading
+
+    dsn = pg_new_db(SCHEMA + "CREATE INDEX loose_x ON loose (x); INSERT INTO loose SELECT g, 'y' FROM "
+                             "generate_series(1, 20000) g; ANALYZE loose;")
+    store = tmp_path / "runs.db"
+    first = _scan(dsn, store)
+    assert ("KY01", "loose") in {(f.code, f.object.table) for f in first.findings}
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for i in range(7):
+            conn.execute("SELECT * FROM loose WHERE x = %s", (i,)).fetchall()
+    with open_store(str(store)) as opened:
+        usage_before = opened.index_usage(first.target.dsn)[("public", "loose", "loose_x")]
+
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with psycopg.connect(dsn) as conn:
+            conn.execute("LOCK TABLE loose IN ACCESS EXCLUSIVE MODE")
+            locked.set()
+            release.wait(120)
+            conn.rollback()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert locked.wait(30)
+        second = _scan(dsn, store)
+    finally:
+        release.set()
+        holder.join(30)
+    assert second.snapshot is not None and "loose" not in {t.name for t in second.snapshot.tables}
+    h = _history(second)
+    assert not [t for t in h.tables if t.table == "loose"], h.tables  # not "dropped"
+    assert not [i for i in h.indexes if i.table == "loose"], h.indexes
+    assert not [f for f in h.resolved_findings if f.object.table == "loose"], h.resolved_findings
+    assert ("KY01", "loose") in {(f.code, f.object.table) for f in h.not_looked_at}
+    with open_store(str(store)) as opened:
+        runs = [r for r in opened.runs() if r.status == "ok"]
+        assert runs[-1].db_bytes == runs[-2].db_bytes  # no dip in the size trend
+        usage = opened.index_usage(first.target.dsn)[("public", "loose", "loose_x")]
+        assert usage[0] == usage_before[0]  # its window goes on
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for i in range(3):
+            conn.execute("SELECT * FROM loose WHERE x = %s", (i,)).fetchall()
+    third = _scan(dsn, store)
+    h = _history(third)
+    assert not [f for f in h.new_findings if f.object.table == "loose"], h.new_findings
+    loose = [t for t in h.tables if t.table == "loose"]
+    # not "new" with its cumulative counters: the scans since it was last seen (the 7 and the 3)
+    assert [(t.status, t.idx_scans) for t in loose] == [("steady", 10)], loose
+    with open_store(str(store)) as opened:
+        usage = opened.index_usage(first.target.dsn)[("public", "loose", "loose_x")]
+        assert usage[0] == usage_before[0] and usage[1] is not None
+
+
+def test_history_show_and_diff_give_each_run_as_its_scan_reported_it(pg_new_db: NewDb, tmp_path: Path) -> None:
+    """`history show N` lists run N's own findings in the form its report gave them, with its growers, and
+    `history diff A B` gives B's scan's history block, figure for figure -- not the findings' later forms nor
+    an empty growers list (rt11 items 7, 8)."""
+    from reports.history import history_dict
+
+    dsn = pg_new_db(EVENTS)
+    store = tmp_path / "runs.db"
+    _scan(dsn, store)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("INSERT INTO events SELECT g, 1 + g % 1000, 'view', repeat('x', 50) "
+                     "FROM generate_series(100001, 160000) g")
+        conn.execute("VACUUM ANALYZE events")
+    _events(dsn, 20)
+    second = _scan(dsn, store)
+    h2 = _history(second)
+    assert "WL02" in {f.code for f in h2.new_findings} and h2.growers, (h2.new_findings, h2.growers)
+    _events(dsn, 130)  # the next run's WL02 says 150 calls: another form of the same finding
+    third = _scan(dsn, store)
+    wl02 = [f for f in third.findings if f.code == "WL02"]
+    assert wl02 and wl02[0].details != next(f for f in second.findings if f.code == "WL02").details
+
+    shown = _cli("history", "show", str(h2.run_id), "--store", str(store), "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    doc = json.loads(shown.stdout)
+    key = lambda f: (f["code"], json.dumps(f["object"], sort_keys=True))  # noqa: E731
+    assert sorted(doc["findings"], key=key) == sorted((f.as_dict() for f in second.findings), key=key)
+    assert [(g["table"], g["growth_bytes"]) for g in doc["growers"]] == [(g.table, g.growth) for g in h2.growers]
+    text = _cli("history", "show", str(h2.run_id), "--store", str(store))
+    assert "growers" in text.stdout and "public.events" in text.stdout
+
+    diffed = _cli("history", "diff", str(h2.previous_run.id if h2.previous_run else 0), str(h2.run_id),
+                  "--store", str(store), "--format", "json")
+    assert diffed.returncode == 0, diffed.stderr
+    scanned = history_dict(h2)
+    assert scanned is not None
+    assert json.loads(diffed.stdout) | {"store": None} == json.loads(json.dumps(scanned)) | {"store": None}

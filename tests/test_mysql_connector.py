@@ -210,7 +210,8 @@ def test_query_count_does_not_grow_with_the_schema(mysql_new_db: NewMySqlDb) -> 
     # and the maintenance part: free space and InnoDB's counters of every table in one query each
     assert large.maintenance is not None and large.maintenance.innodb_counters
     assert len(large.maintenance.innodb or ()) == 60
-    assert large.queries_sent <= 23
+    # 24: MariaDB's role grants (mysql.roles_mapping, for SC09's default roles) are one query of their own
+    assert large.queries_sent <= 24
     print(f"\n60 tables: {large.queries_sent} queries, {large.collect_duration_s:.3f} s")
 
 

@@ -164,6 +164,42 @@ def test_ddl_on_the_table_being_sampled_makes_the_sample_yield(mysql_server: MyS
     print(f"\nMariaDB ALTER TABLE on the table being sampled: waited {waited * 1000:.0f} ms")
 
 
+def test_a_table_another_session_locked_with_lock_tables_is_named_in_the_notes(
+        mysql_server: MySqlServer) -> None:  # noqa: F811
+    """LOCK TABLES ... WRITE in another session: the locked table and the foreign-key join of a table that
+    references it are not sampled, and the notes name both; InnoDB's counters are still read (MT08 and MT11
+    are not skipped for a privilege the account has)."""
+    db, dsn = new_db_on(mysql_server, """
+CREATE TABLE accounts (id int PRIMARY KEY, region char(2) NOT NULL, plan varchar(20) NOT NULL) ENGINE=InnoDB;
+INSERT INTO accounts SELECT seq, ELT(1 + seq % 4, 'eu', 'us', 'ap', 'sa'), ELT(1 + seq % 3, 'free', 'pro', 'team')
+  FROM seq_1_to_20000;
+CREATE TABLE invoices (id int PRIMARY KEY, account_id int NOT NULL, account_region char(2) NOT NULL,
+  total int NOT NULL, CONSTRAINT fk_invoices_account FOREIGN KEY (account_id) REFERENCES accounts (id))
+  ENGINE=InnoDB;
+INSERT INTO invoices SELECT seq, a.id, a.region, seq % 997 FROM seq_1_to_60000
+  JOIN accounts a ON a.id = 1 + seq % 20000;
+ANALYZE TABLE accounts, invoices;
+""")
+    with mysql_server.connect(db) as locker, locker.cursor() as cur:
+        cur.execute("LOCK TABLES accounts WRITE")
+        try:
+            snap = collect(parse_dsn(dsn), CollectOptions(workload=False))
+        finally:
+            cur.execute("UNLOCK TABLES")
+    assert snap.sampling is not None
+    accounts = snap.sampling.table(db, "accounts")
+    invoices = snap.sampling.table(db, "invoices")
+    assert accounts is not None and accounts.rows == 0 and accounts.skipped_reason, accounts
+    assert invoices is not None and invoices.rows > 0
+    (join,) = invoices.fk_joins
+    assert join.skipped_reason and join.rows == 0
+    sampling = [n for n in snap.notes if n.area == "sampling"]
+    assert any(f"{db}.accounts" in n.objects and "1 table not sampled" in n.message for n in sampling), sampling
+    assert any(f"{db}.invoices -> {db}.accounts (fk_invoices_account)" in n.objects
+               and "1 foreign key join not sampled" in n.message for n in sampling), sampling
+    assert snap.maintenance is not None and snap.maintenance.innodb_counters, snap.notes
+
+
 def test_writes_on_the_table_being_sampled_do_not_make_it_yield(mysql_server: MySqlServer,  # noqa: F811
                                                                 safety_db: tuple[str, str]) -> None:
     """The trap: an INSERT and a SELECT do not wait for the sample's shared metadata lock."""

@@ -376,6 +376,46 @@ def test_index_definitions_are_the_servers(pg_new_db: Callable[..., str], pg_ser
     assert [(k.column, k.descending, k.nulls_first) for k in desc] == [("at", True, True), ("name", False, True)]
 
 
+STATISTICS = '''
+CREATE SCHEMA stats;
+CREATE TABLE stats.parted (id int, at date, note text) PARTITION BY RANGE (at);
+CREATE TABLE stats.parted_a PARTITION OF stats.parted FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+INSERT INTO stats.parted SELECT g, date '2024-01-01' + g % 300, CASE WHEN g % 3 = 0 THEN 'n' END
+    FROM generate_series(1, 2000) g;
+CREATE TABLE stats.base (id int, kind text);
+CREATE TABLE stats.derived (extra int) INHERITS (stats.base);
+INSERT INTO stats.base SELECT g, 'k' || g % 7 FROM generate_series(1, 500) g;
+INSERT INTO stats.derived SELECT g, 'd', g FROM generate_series(1, 500) g;
+CREATE TABLE stats.secret (id int, owner text, gone int);
+ALTER TABLE stats.secret DROP COLUMN gone;
+ALTER TABLE stats.secret ENABLE ROW LEVEL SECURITY;
+CREATE POLICY mine ON stats.secret USING (owner = current_user);
+INSERT INTO stats.secret SELECT g, 'u' || g % 4 FROM generate_series(1, 400) g;
+CREATE INDEX secret_lower ON stats.secret (lower(owner));
+ANALYZE;
+'''
+
+
+def test_superusers_column_statistics_are_the_rows_pg_stats_shows(pg_new_db: Callable[..., str]) -> None:
+    """A superuser reads pg_statistic directly (column_stats_superuser.sql): the same rows as pg_stats, with
+    a partitioned parent's and an inheritance parent's inherited rows, a dropped column, row-level security and
+    an expression index's own rows."""
+    dsn = pg_new_db(STATISTICS)
+    with read_only_session(parse_dsn(dsn), SessionLimits()) as session:
+        by_view, direct = (
+            sorted(tuple(r.values()) for r in session.query(area, {"schemas": ["stats"], "locked": []}))
+            for area in ("column_stats", "column_stats_superuser"))
+    assert len(by_view) >= 12 and direct == by_view
+    assert {(r[1], r[2]) for r in direct if r[3]} >= {("parted", "note"), ("base", "kind")}  # inherited rows
+    assert any(r[1] == "secret_lower" for r in direct)  # the expression index's statistics
+    snap = collect(parse_dsn(dsn), CollectOptions(workload=False, sample=False))
+    note = snap.table("stats", "parted_a").column("note")  # type: ignore[union-attr]
+    assert note is not None and note.null_frac is not None and 0.6 < note.null_frac < 0.7
+    # an inheritance parent keeps its own rows' figures, not its children's
+    kind = snap.table("stats", "base").column("kind")  # type: ignore[union-attr]
+    assert kind is not None and kind.n_distinct == 7
+
+
 def test_glob_to_regex() -> None:
     assert glob_to_regex("app_*") == "^app_.*$"
     assert glob_to_regex("v?.x") == "^v.\\.x$"

@@ -53,14 +53,38 @@ CREATE USER 'report'@'%';
 CREATE USER 'retired'@'%' ACCOUNT LOCK;
 CREATE USER 'shop'@'%' IDENTIFIED BY 'shop-secret-1';
 GRANT ALL PRIVILEGES ON *.* TO 'shop'@'%' WITH GRANT OPTION;
+CREATE ROLE app_admin;
+GRANT ALL PRIVILEGES ON *.* TO app_admin;
+CREATE USER 'billing'@'%' IDENTIFIED BY 'billing-secret-1';
+GRANT app_admin TO 'billing'@'%';
+SET DEFAULT ROLE app_admin FOR 'billing'@'%';
+CREATE ROLE ledger_rw;
+GRANT app_admin TO ledger_rw;
+CREATE USER 'ledger'@'%' IDENTIFIED BY 'ledger-secret-1';
+GRANT ledger_rw TO 'ledger'@'%';
+SET DEFAULT ROLE ledger_rw FOR 'ledger'@'%';
 """
+# accounts holding ALL on *.* through their default role (directly, or through a role granted to it)
+ROLE_APPS = (("billing", "billing-secret-1"), ("ledger", "ledger-secret-1"))
 GOOD_ACCOUNTS = """
 CREATE USER 'sockadm'@'localhost' IDENTIFIED VIA unix_socket;
 CREATE USER 'dba'@'%' IDENTIFIED BY 'dba-secret-1';
 GRANT ALL PRIVILEGES ON *.* TO 'dba'@'%';
 CREATE USER 'app'@'%' IDENTIFIED BY 'app-secret-1';
 GRANT SELECT, INSERT, UPDATE, DELETE ON shop.* TO 'app'@'%';
+CREATE ROLE ops_all;
+GRANT ALL PRIVILEGES ON *.* TO ops_all;
+CREATE USER 'batch'@'%' IDENTIFIED BY 'batch-secret-1';
+GRANT SELECT, INSERT, UPDATE, DELETE ON shop.* TO 'batch'@'%';
+GRANT ops_all TO 'batch'@'%';
+CREATE USER 'former'@'%' IDENTIFIED BY 'former-secret-1';
+GRANT SELECT, INSERT, UPDATE, DELETE ON shop.* TO 'former'@'%';
+GRANT ops_all TO 'former'@'%';
+SET DEFAULT ROLE ops_all FOR 'former'@'%';
+REVOKE ops_all FROM 'former'@'%';
 """
+# granted ALL through a role that is not (or no longer) active at login: MariaDB gives it only after SET ROLE
+ROLE_TRAPS = (("batch", "batch-secret-1"), ("former", "former-secret-1"))
 
 def _connect(server: MariaDbServer, user: str = "root", password: str = "",
              database: str | None = "shop") -> pymysql.connections.Connection[pymysql.cursors.Cursor]:
@@ -105,6 +129,8 @@ def bad() -> Iterator[tuple[MariaDbServer, str]]:
     try:
         dsn = _seed(server, BAD_ACCOUNTS)
         _app_traffic(server, "shop", "shop-secret-1", 1200)
+        for user, password in ROLE_APPS:
+            _app_traffic(server, user, password, 1200)
         with _connect(server) as conn:  # 40,000 random lookups through a pool a third of the table's size
             _run(conn, "SELECT COUNT(*) FROM events a JOIN events b ON b.id = (a.id * 7919) % 200000 + 1 "
                        "WHERE a.id <= 40000 AND b.payload LIKE 'x%'")
@@ -123,6 +149,8 @@ def good() -> Iterator[tuple[MariaDbServer, str]]:
         dsn = _seed(server, GOOD_ACCOUNTS)
         _app_traffic(server, "app", "app-secret-1", 1200)
         _app_traffic(server, "dba", "dba-secret-1", 5)
+        for user, password in ROLE_TRAPS:
+            _app_traffic(server, user, password, 1200)
         yield server, dsn
     finally:
         server.stop()
@@ -151,6 +179,7 @@ def test_every_planted_problem_is_found_and_nothing_else(bad: tuple[MariaDbServe
         ("ST01", "innodb_doublewrite"), ("ST01", "innodb_flush_log_at_trx_commit"), ("ST01", "sync_binlog"),
         ("ST03", "innodb_buffer_pool_size"), ("ST04", "max_connections"), ("ST08", "shop"),
         ("SC07", "''@'localhost'"), ("SC08", "'report'@'%'"), ("SC09", "'shop'@'%'"),
+        ("SC09", "'billing'@'%'"), ("SC09", "'ledger'@'%'"),
     } | _roots(server)
     assert _found(findings) == expected
     by = {(f.code, f.object.label()): f for f in findings}
@@ -159,10 +188,20 @@ def test_every_planted_problem_is_found_and_nothing_else(bad: tuple[MariaDbServe
     assert by[("ST04", "max_connections")].details["max_used_connections"] >= 9
     assert "dbaudit proposes no size" in by[("ST03", "innodb_buffer_pool_size")].message
     assert by[("SC09", "'shop'@'%'")].details["data_statements"] >= 1000
+    billing, ledger = by[("SC09", "'billing'@'%'")], by[("SC09", "'ledger'@'%'")]
+    assert "ALL PRIVILEGES on *.* through its default role `app_admin`, active from login" in billing.message
+    assert "through its default role `ledger_rw` and the role `app_admin` granted to it" in ledger.message
+    assert ledger.details["through_roles"] == ["app_admin"] and ledger.details["all_privileges"] is True
+    assert "REVOKE `ledger_rw` FROM 'ledger'@'%';" in (ledger.remediation or "")
+    # what the server says: those sessions really hold ALL from login
+    for user, password in ROLE_APPS:
+        with _connect(server, user, password, database=None) as conn, conn.cursor() as cur:
+            cur.execute("SELECT COUNT(*) FROM mysql.user")  # refused without a global privilege
+            assert cur.fetchall()
     # what the server says: the flagged accounts really are anonymous / passwordless / global
     with _connect(server, database=None) as conn, conn.cursor() as cur:
         cur.execute("SELECT User, Host FROM mysql.user WHERE authentication_string = '' AND plugin IN "
-                    "('', 'mysql_native_password') AND User <> '' AND password_expired = 'N'")
+                    "('', 'mysql_native_password') AND User <> '' AND password_expired = 'N' AND is_role = 'N'")
         passwordless = {f"'{u}'@'{h}'" for u, h in cur.fetchall()}
         cur.execute("SELECT User, Host FROM mysql.global_priv "
                     "WHERE JSON_VALUE(Priv, '$.account_locked') IN ('1', 'true')")
@@ -188,9 +227,20 @@ def test_every_slot_taken_is_an_error_before_any_refusal(bad: tuple[MariaDbServe
 
 def test_the_look_alikes_stay_silent(good: tuple[MariaDbServer, str]) -> None:
     server, dsn = good
-    _, findings, skipped = _scan(dsn)
+    snap, findings, skipped = _scan(dsn)
     assert skipped == {}
     assert _found(findings) == _roots(server)
+    # the role traps: ALL granted through a role, ran the application's statements, yet no active role at login
+    assert snap.posture is not None
+    accounts = {r.name: r for r in snap.posture.roles or ()}
+    assert accounts["batch"].granted_roles == ("ops_all",) and accounts["batch"].default_role is None
+    assert accounts["former"].default_role == "ops_all" and accounts["former"].granted_roles == ()
+    for user, password in ROLE_TRAPS:
+        with _connect(server, user, password, database=None) as conn, conn.cursor() as cur:
+            cur.execute("SELECT CURRENT_ROLE()")
+            assert cur.fetchall() == ((None,),)
+            with pytest.raises(pymysql.err.OperationalError):
+                cur.execute("SELECT COUNT(*) FROM mysql.user")
 
 
 def test_no_secret_reaches_the_snapshot(bad: tuple[MariaDbServer, str], good: tuple[MariaDbServer, str]) -> None:
@@ -198,7 +248,8 @@ def test_no_secret_reaches_the_snapshot(bad: tuple[MariaDbServer, str], good: tu
 
     for server, dsn in (bad, good):
         text = snapshot_to_json(collect(parse_dsn(dsn), CollectOptions(sample=False, workload=False)))
-        assert not any(s in text for s in ("shop-secret-1", "dba-secret-1", "app-secret-1"))
+        secrets = ("shop-secret-1", "dba-secret-1", "app-secret-1", *(p for _, p in ROLE_APPS + ROLE_TRAPS))
+        assert not any(s in text for s in secrets)
         with _connect(server, database=None) as conn, conn.cursor() as cur:
             cur.execute("SELECT authentication_string FROM mysql.user WHERE authentication_string <> ''")
             hashes = [str(r[0]) for r in cur.fetchall() if str(r[0]) != "invalid"]
@@ -210,6 +261,8 @@ def test_printed_fixes_run_and_resolve_the_findings() -> None:
     try:
         dsn = _seed(server, BAD_ACCOUNTS)
         _app_traffic(server, "shop", "shop-secret-1", 1200)
+        for user, password in ROLE_APPS:
+            _app_traffic(server, user, password, 1200)
         with ExitStack() as stack:
             for _ in range(9):
                 stack.enter_context(_connect(server))
@@ -243,7 +296,8 @@ def test_a_user_without_mysql_user_gets_the_account_checks_skipped(bad: tuple[Ma
         limited = server.dsn("shop", user=user, password=password)
         _, root_findings, _ = _scan(dsn)
         _, findings, skipped = _scan(limited)
-        grant = f"GRANT SELECT ON mysql.user TO '{user}'@'%'; GRANT SELECT ON mysql.global_priv TO '{user}'@'%'"
+        grant = (f"GRANT SELECT ON mysql.user TO '{user}'@'%'; GRANT SELECT ON mysql.global_priv TO '{user}'@'%'; "
+                 f"GRANT SELECT ON mysql.roles_mapping TO '{user}'@'%'")
         assert skipped == {"SC07": grant, "SC08": grant, "SC09": grant}
         # no false finding from what it cannot see: the rest agrees with root's scan
         settings_checks = {fc for fc in _found(root_findings) if fc[0].startswith("ST")}
@@ -254,6 +308,45 @@ def test_a_user_without_mysql_user_gets_the_account_checks_skipped(bad: tuple[Ma
         _, findings, skipped = _scan(limited)
         assert skipped == {}
         assert _found(findings) == _found(root_findings)
+    finally:
+        with _connect(server, database=None) as conn:
+            _run(conn, f"DROP USER '{user}'@'%'")
+
+
+def test_without_global_priv_and_roles_mapping_the_findings_carry_their_caveat(
+        bad: tuple[MariaDbServer, str]) -> None:
+    """SELECT on mysql.user alone: a locked account without a password is reported only with the caveat that
+    it may be locked, and a default role's privileges count with the caveat that it may have been revoked."""
+    server, dsn = bad
+    user, password = "auditor_" + uuid.uuid4().hex[:6], "aud-" + uuid.uuid4().hex[:8]
+    with _connect(server, database=None) as conn:
+        _run(conn, f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'; "
+                   f"GRANT SELECT ON shop.* TO '{user}'@'%'; GRANT SELECT ON performance_schema.* TO '{user}'@'%'; "
+                   f"GRANT SELECT ON mysql.user TO '{user}'@'%'")
+    try:
+        snap, findings, skipped = _scan(server.dsn("shop", user=user, password=password))
+        assert skipped == {}
+        notes = {n.area: n for n in snap.notes}
+        assert notes["account_locks"].enable == f"GRANT SELECT ON mysql.global_priv TO '{user}'@'%'"
+        assert notes["role_grants"].enable == f"GRANT SELECT ON mysql.roles_mapping TO '{user}'@'%'"
+        by = {(f.code, f.object.label()): f for f in findings}
+        # 'retired' is locked: it cannot be told apart now, so it is reported, never without the caveat
+        passwordless = [f for f in findings if f.code == "SC08"]
+        assert ("SC08", "'retired'@'%'") in by and ("SC08", "'report'@'%'") in by
+        assert all("unless it is locked" in f.message and "GRANT SELECT ON mysql.global_priv" in f.message
+                   and f.details["locked"] == "unknown" for f in passwordless)
+        # the default role's own ALL still counts, with its caveat; the role granted to a default role is unseen
+        billing = by[("SC09", "'billing'@'%'")]
+        assert "whether that role is still granted is unknown" in billing.message
+        assert ("SC09", "'ledger'@'%'") not in by
+        # with the GRANTs the notes name, root's result
+        with _connect(server, database=None) as conn:
+            _run(conn, f"GRANT SELECT ON mysql.global_priv TO '{user}'@'%'; "
+                       f"GRANT SELECT ON mysql.roles_mapping TO '{user}'@'%'")
+        _, full, _ = _scan(server.dsn("shop", user=user, password=password))
+        _, root_findings, _ = _scan(dsn)
+        assert _found(full) == _found(root_findings)
+        assert not any("unless it is locked" in f.message for f in full)
     finally:
         with _connect(server, database=None) as conn:
             _run(conn, f"DROP USER '{user}'@'%'")

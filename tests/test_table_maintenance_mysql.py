@@ -18,7 +18,8 @@ here, so that path is proved on recorded rows only (tests/test_checks_table_main
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pymysql
 import pytest
@@ -27,7 +28,7 @@ from auditor.connectors import CollectOptions, collect
 from auditor.connectors.mysql.maintenance import decode_innodb_name
 from auditor.dsn import parse_dsn
 from auditor.engine import load_checks, run_checks
-from auditor.model import Finding, Snapshot
+from auditor.model import Finding, Note, Snapshot
 from auditor.scoring import compute_metrics
 from auditor.throwaway_mysql import MariaDbServer, find_mariadb, start_mariadb
 from checks.table_maintenance import TableFragmentationOptions
@@ -205,3 +206,21 @@ def test_innodb_names_are_decoded() -> None:
     assert decode_innodb_name("shop/order@002dlines") == ("shop", "order-lines")
     assert decode_innodb_name("shop/t#P#p0") is None
     assert decode_innodb_name("SYS_FOREIGN") is None
+
+
+def test_counters_refused_or_timed_out_are_told_apart() -> None:
+    """Only a refusal asks for PROCESS; a query that ran out of time says so (it is not a privilege)."""
+    from auditor.connectors.mysql.maintenance import collect_maintenance
+
+    def failing(code: int, text: str) -> Callable[[str], list[dict[str, Any]]]:
+        def rows(area: str) -> list[dict[str, Any]]:
+            raise pymysql.err.OperationalError(code, text)
+        return rows
+
+    cases = {1227: "GRANT PROCESS ON *.* TO 'a'@'%'", 1969: "dbaudit scan --statement-timeout <ms>"}
+    for code, enable in cases.items():
+        notes: list[Note] = []
+        m = collect_maintenance([], failing(code, "refused or interrupted"), "mariadb", 101100, {}, "'a'@'%'",
+                                notes)
+        assert not m.innodb_counters and [n.enable for n in notes] == [enable]
+        assert ("PROCESS privilege" in notes[0].message) is (code == 1227)

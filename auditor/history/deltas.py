@@ -67,17 +67,17 @@ def detect_resets(prev: RunRecord, cur: RunRecord) -> Resets:
         else:
             note = ("PostgreSQL keeps its statistics across a clean restart; after a crash they restart from "
                     "zero, which the counters show")
-        events.append(ResetEvent("restart", f"the server restarted at {_when(cur.server_started)}: {note}",
+        events.append(ResetEvent("restart", f"the server restarted at {when(cur.server_started)}: {note}",
                                  cur.server_started))
     if cur.stats_reset is not None and (prev.stats_reset is None or cur.stats_reset > prev.stats_reset + _EXACT):
         tables = True
         events.append(ResetEvent("stats_reset", f"the database's statistics were reset at "
-                                 f"{_when(cur.stats_reset)} (pg_stat_database.stats_reset): table and index "
+                                 f"{when(cur.stats_reset)} (pg_stat_database.stats_reset): table and index "
                                  "figures count from then", cur.stats_reset))
     if cur.pgss_reset is not None and prev.pgss_reset is not None and cur.pgss_reset > prev.pgss_reset + _EXACT:
         statements = True
         events.append(ResetEvent("pg_stat_statements_reset", f"pg_stat_statements was reset at "
-                                 f"{_when(cur.pgss_reset)} (pg_stat_statements_info.stats_reset): statement "
+                                 f"{when(cur.pgss_reset)} (pg_stat_statements_info.stats_reset): statement "
                                  "figures count from then", cur.pgss_reset))
     elif (cur.pgss_dealloc is not None and prev.pgss_dealloc is not None
           and cur.pgss_dealloc > prev.pgss_dealloc):
@@ -88,7 +88,7 @@ def detect_resets(prev: RunRecord, cur: RunRecord) -> Resets:
     return Resets(tuple(events), statements, tables)
 
 
-def _when(moment: datetime | None) -> str:
+def when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%SZ") if moment else "an unknown time"
 
 
@@ -141,8 +141,10 @@ class StatementResult:
 def statement_deltas(prev: Iterable[StatementCounters], cur: Iterable[StatementCounters], reset_all: bool,
                      options: HistoryOptions, session_texts: Collection[str] = (),
                      prev_seen: datetime | None = None) -> StatementResult:
-    """The interval's statements. ``prev_seen``: when the previous run read its counters; an entry whose
-    ``stats_since`` (PG17+) is later was reset on its own since, even if its counters did not go down."""
+    """The interval's statements. An entry whose ``stats_since`` (PG17+; MySQL/MariaDB FIRST_SEEN) is later
+    than at the previous run -- or, when the previous run did not keep it, than ``prev_seen`` (when that run
+    read its counters; None: not compared) -- was reset on its own since, even if its counters did not go
+    down."""
     before = {s.key: s for s in prev}
     out: list[StatementDelta] = []
     recorded: list[StatementCounters] = []
@@ -151,7 +153,11 @@ def statement_deltas(prev: Iterable[StatementCounters], cur: Iterable[StatementC
     for c in cur:
         p = before.pop(c.key, None)
         reset = reset_all
-        entry_reset = c.stats_since is not None and prev_seen is not None and c.stats_since > prev_seen
+        # the entry started counting after the previous run: compared with the entry's own start then (the
+        # server's clock on both sides), else with when the previous run read it
+        entry_reset = c.stats_since is not None and (
+            c.stats_since > p.stats_since + _EXACT if p is not None and p.stats_since is not None
+            else prev_seen is not None and c.stats_since > prev_seen)
         if p is not None and not reset and (entry_reset or c.calls < p.calls or c.total_ms < p.total_ms - 1e-6):
             reset = True
             decreased += 1
@@ -265,13 +271,23 @@ def index_deltas(prev: Iterable[IndexCounters], cur: Iterable[IndexCounters], re
     return tuple(out)
 
 
+@dataclass(frozen=True)
+class FindingChanges:
+    new: tuple[Finding, ...]
+    resolved: tuple[Finding, ...]
+    carried: tuple[tuple[str, Finding], ...]  # (fingerprint, finding): previous findings not looked at
+
+
 def finding_changes(prev: Iterable[tuple[str, str, Callable[[], Finding | None]]],
                     cur: Iterable[tuple[str, Finding]], ran: Collection[str],
-                    prev_ran: Collection[str] | None = None) -> tuple[tuple[Finding, ...], tuple[Finding, ...]]:
-    """(new, resolved): findings by identity (check + object, as baselines), matched as a multiset. ``prev``
-    gives each previous finding's fingerprint, code, and a function that builds it (only resolved ones are
-    built). A finding of a check that did not run this time is not resolved, and one of a check that did not run
-    the previous time (``prev_ran``, when recorded) is not new: neither was looked at."""
+                    prev_ran: Collection[str] | None = None,
+                    unseen: Callable[[str, Finding], bool] | None = None) -> FindingChanges:
+    """New, resolved and carried findings by identity (check + object, as baselines), matched as a multiset.
+    ``prev`` gives each previous finding's fingerprint, code, and a function that builds it (only the absent ones
+    are built). A finding of a check that did not run this time is not resolved, and one of a check that did not
+    run the previous time (``prev_ran``, when recorded) is not new: neither was looked at. Nor is a previous
+    finding that ``unseen`` says this run could not see (its object left out, its statement not run since a
+    reset): it is carried, as it was, into this run's record, so that seeing it again is not new."""
     prev = list(prev)
     remaining = Counter(fp for fp, _, _ in prev)
     new: list[Finding] = []
@@ -281,14 +297,19 @@ def finding_changes(prev: Iterable[tuple[str, str, Callable[[], Finding | None]]
         elif prev_ran is None or finding.code in prev_ran:
             new.append(finding)
     resolved: list[Finding] = []
+    carried: list[tuple[str, Finding]] = []
     for fp, code, make in prev:
         if remaining[fp] > 0:
             remaining[fp] -= 1
             if code in ran:
                 built = make()
-                if built is not None:
+                if built is None:
+                    continue
+                if unseen is not None and unseen(fp, built):
+                    carried.append((fp, built))
+                else:
                     resolved.append(built)
-    return tuple(new), tuple(resolved)
+    return FindingChanges(tuple(new), tuple(resolved), tuple(carried))
 
 
 def metric_deltas(prev: RunRecord, cur: RunRecord) -> tuple[MetricDelta, ...]:

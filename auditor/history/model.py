@@ -173,6 +173,9 @@ class HistoryComparison:
     options: HistoryOptions = field(default_factory=HistoryOptions)
     trend: tuple[TrendRun, ...] = ()  # the target's stored complete runs (this one last), for the charts
     growers: tuple[Grower, ...] = ()  # the tables that grew most across the trend's last 30 days
+    # the previous run's findings this run could not look at (object left out, statement not run since a reset,
+    # plan not read): neither resolved nor dropped, carried into this run's record
+    not_looked_at: tuple[Finding, ...] = ()
 
     @property
     def regressed(self) -> tuple[StatementDelta, ...]:

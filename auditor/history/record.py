@@ -43,7 +43,8 @@ class StatementCounters:
     interval_calls: int | None = None
     interval_mean_ms: float | None = None
     interval_p95_ms: float | None = None
-    stats_since: datetime | None = None  # PG17+: when the entry's counters started
+    # when the entry's counters started: PG17+ stats_since, MySQL/MariaDB FIRST_SEEN
+    stats_since: datetime | None = None
 
     @property
     def key(self) -> tuple[str, str, str, bool]:
@@ -104,13 +105,26 @@ class RunRecord:
     # a run read back from the store for a comparison: (fingerprint, code, stored form), rebuilt into findings
     # only for those that need showing (the resolved ones), not thousands a night
     stored_findings: tuple[tuple[str, str, str], ...] = ()
+    # the previous run's findings this run did not look at (the object was not seen, the statement not run since
+    # a reset, its plan not read), kept as they were: neither resolved now nor new the next time it is seen
+    carried: tuple[tuple[str, Finding], ...] = ()
+    stored_carried: tuple[tuple[str, str, str], ...] = ()
+    # what this run could not see (not stored): tables left out of the snapshot (locked, hidden), and the
+    # fingerprints of the statements whose plan was not read (EXPLAIN refused or out of time)
+    unseen_tables: frozenset[tuple[str, str]] = frozenset()
+    unexplained: frozenset[str] = frozenset()
 
     def finding_sources(self) -> list[tuple[str, str, Callable[[], Finding | None]]]:
-        """(fingerprint, code, a function giving the finding) for every finding of the run."""
+        """(fingerprint, code, a function giving the finding) for every finding of the run, the ones it carried
+        over from its previous run included."""
         out: list[tuple[str, str, Callable[[], Finding | None]]] = [
-            (fp, f.code, functools.partial(_same, f)) for fp, f in self.findings]
-        out.extend((fp, code, functools.partial(finding_of, text)) for fp, code, text in self.stored_findings)
+            (fp, f.code, functools.partial(_same, f)) for fp, f in (*self.findings, *self.carried)]
+        out.extend((fp, code, functools.partial(finding_of, text))
+                   for fp, code, text in (*self.stored_findings, *self.stored_carried))
         return out
+
+    def carried_fingerprints(self) -> frozenset[str]:
+        return frozenset([fp for fp, _ in self.carried] + [fp for fp, _, _ in self.stored_carried])
 
 
 def _same(finding: Finding) -> Finding | None:
@@ -193,7 +207,8 @@ def _per_user(stmt: Statement) -> list[_Part]:
                 for u in stmt.by_user]
     # MySQL/MariaDB digests are not kept per user; an older snapshot has no per-role figures
     return [_Part("", stmt.calls, stmt.total_ms, _sumsq(stmt.calls, stmt.mean_ms, stmt.stddev_ms), stmt.rows,
-                  stmt.shared_blks_hit, stmt.shared_blks_read)]
+                  stmt.shared_blks_hit, stmt.shared_blks_read,
+                  utc(stmt.first_seen) if stmt.first_seen else None)]
 
 
 def table_counters(snap: Snapshot) -> tuple[TableCounters, ...]:
@@ -253,6 +268,9 @@ def run_record(report: Report, target: str | None = None) -> RunRecord:
     sizes = [t.total_bytes for t in snap.tables if t.kind in ("table", "materialized_view")
              and t.total_bytes is not None]
     workload_read = workload is not None and workload.status in ("ok", "no_privilege")
+    plans = {p.queryid: p for p in snap.plans}
+    unexplained = frozenset(statement_fingerprint(s.query, snap.engine) for s in snap.statements
+                            if s.queryid in plans and not plans[s.queryid].explained) if workload_read else frozenset()
     return RunRecord(
         **{**base.__dict__,
            "collected_at": utc(snap.collected_at) if snap.collected_at else None,
@@ -264,8 +282,23 @@ def run_record(report: Report, target: str | None = None) -> RunRecord:
            "workload_read": workload_read,
            "statements": statement_counters(snap) if workload_read else (),
            "tables": tables,
-           "indexes": index_counters(snap)},
+           "indexes": index_counters(snap),
+           "unseen_tables": unseen_tables(snap),
+           "unexplained": unexplained},
     )
+
+
+def unseen_tables(snap: Snapshot) -> frozenset[tuple[str, str]]:
+    """The tables a note names (``schema.table``) that the snapshot left out: locked by another session, visible
+    through column privileges only. They were not looked at: not dropped."""
+    present = {(t.schema, t.name) for t in snap.tables}
+    out = set()
+    for note in snap.notes:
+        for name in note.objects:
+            schema, dot, table = name.partition(".")
+            if dot and "." not in table and (schema, table) not in present:
+                out.add((schema, table))
+    return frozenset(out)
 
 
 def finding_of(text: str) -> Finding | None:

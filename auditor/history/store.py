@@ -12,6 +12,7 @@ form) and ``run_findings`` (which identities each run found).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
@@ -29,6 +30,10 @@ from auditor.model import Finding
 
 class StoreError(AuditError):
     """The run store cannot be opened, read or written."""
+
+
+class _ProbeDone(Exception):
+    """Rolls the write probe's transaction back."""
 
 
 class StoreIsAuditedError(StoreError):
@@ -160,6 +165,18 @@ MIGRATIONS: tuple[Migration, ...] = (
             last_scans BIGINT,
             PRIMARY KEY (target, schema_name, table_name, index_name))""",
     )),
+    Migration(3, "each run's own form of its findings; findings a run did not look at", (
+        # 1: the previous run's finding, kept as it was because this run could not see its object (locked table,
+        # statement not run since a reset): not one of the run's own findings
+        "ALTER TABLE run_findings ADD COLUMN carried INTEGER NOT NULL DEFAULT 0",
+        # the form (message, figures) the run reported, shared by the runs that reported the same one; rows from
+        # before version 3 have none and read the identity's last form (findings)
+        "ALTER TABLE run_findings ADD COLUMN form_id BIGINT",
+        """CREATE TABLE finding_forms (
+            id {id},
+            form_key TEXT NOT NULL UNIQUE,
+            finding TEXT NOT NULL)""",
+    )),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 # fine-grained runs are kept this many days, then rolled up daily (pgwatch keeps 14-30 days of fine
@@ -189,6 +206,9 @@ class RunStore:
     def __init__(self, location: str, conn: Any) -> None:
         self.location = location
         self._conn = conn
+        # why the store cannot be written (found when it was opened), or None: it is still read (the previous
+        # runs' facts), but runs are not recorded in it
+        self.write_error: str | None = None
 
     # ---- connection-level parts a dialect changes -------------------------------------------------------
 
@@ -228,13 +248,44 @@ class RunStore:
         if self._conn.in_transaction:
             yield
             return
-        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise self.write_failure(exc) from None
         try:
             yield
+            self._conn.commit()
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise self.write_failure(exc) from None
         except BaseException:
-            self._conn.rollback()
+            self._rollback()
             raise
-        self._conn.commit()
+
+    def _rollback(self) -> None:
+        # the write failed; so may its rollback (the file went away, the disk is full)
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.rollback()
+
+    def write_failure(self, exc: BaseException) -> StoreError:
+        """The error to raise when the store refused a write: one line, no driver class names."""
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        from auditor.dsn import redact
+
+        return StoreError(redact(f"cannot write to run store {self.location}: {first}"))
+
+    def probe_write(self) -> str | None:
+        """Why the store cannot be written (a read-only file, directory, database or role), or None: a row
+        inserted into ``schema_version`` and rolled back."""
+        try:
+            with self.transaction():
+                self._rows("INSERT INTO schema_version (version, applied_at, description) VALUES (?, ?, ?)",
+                           (0, "probe", "write probe, rolled back"))
+                raise _ProbeDone
+        except _ProbeDone:
+            return None
+        except StoreError as exc:
+            return str(exc)
 
     def _lock_for_migration(self) -> None:
         """Held until the migration's transaction ends (SQLite: the IMMEDIATE transaction itself)."""
@@ -258,6 +309,8 @@ class RunStore:
 
     def migrate(self, upto: int = SCHEMA_VERSION) -> int:
         """Apply the migrations the store lacks (up to ``upto``); returns the version it is at."""
+        if self.version() == upto == SCHEMA_VERSION:
+            return upto  # nothing to do: no write (a read-only store is still read)
         with self.transaction():
             # two scans starting together on a new store: the second waits here, then finds the tables made
             self._lock_for_migration()
@@ -281,6 +334,8 @@ class RunStore:
 
     def save_run(self, run: RunRecord) -> int:
         """Record a run with its counters and findings; returns its id."""
+        if self.write_error:
+            raise StoreError(self.write_error)
         with self.transaction():
             run_id = self._insert_run((
                 run.target, run.engine, run.database, _iso(run.started_at), _iso(run.collected_at),
@@ -309,19 +364,45 @@ class RunStore:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 ((run_id, i.schema, i.table, i.index, i.scans, i.bytes) for i in run.indexes))
             # each identity's last form; unchanged forms (most, night after night) are not rewritten
-            latest = {fp: f for fp, f in run.findings}
+            latest = dict((*run.carried, *run.findings))
+            forms = {fp: _form_key(f) for fp, f in latest.items()}
+            jsons: dict[str, str] = {}
+
+            def text(fp: str) -> str:
+                if fp not in jsons:
+                    jsons[fp] = _finding_json(latest[fp])
+                return jsons[fp]
+
             stored = dict(self._rows("SELECT fingerprint, form_key FROM findings")) if latest else {}
-            changed = [(fp, f, key) for fp, f in sorted(latest.items(), key=lambda x: x[0])
-                       if stored.get(fp) != (key := _form_key(f))]
+            changed = [fp for fp in sorted(latest) if stored.get(fp) != forms[fp]]
             self._many("INSERT INTO findings (fingerprint, code, finding, form_key) VALUES (?, ?, ?, ?) "
                        "ON CONFLICT (fingerprint) DO UPDATE SET code = excluded.code, finding = excluded.finding, "
                        "form_key = excluded.form_key",
-                       ((fp, f.code, _finding_json(f), key) for fp, f, key in changed))
-            self._many("INSERT INTO run_findings (run_id, fingerprint, severity) VALUES (?, ?, ?)",
-                       ((run_id, fp, f.severity.value) for fp, f in run.findings))
+                       ((fp, latest[fp].code, text(fp), forms[fp]) for fp in changed))
+            # the run's own forms, once each: most are the same night after night, and only new ones are written
+            keys = {fp: _run_form_key(fp, forms[fp]) for fp in latest}
+            ids = self._form_ids(set(keys.values()))
+            fresh = sorted({keys[fp]: fp for fp in latest if keys[fp] not in ids}.items())
+            self._many("INSERT INTO finding_forms (form_key, finding) VALUES (?, ?) ON CONFLICT (form_key) "
+                       "DO NOTHING", ((key, text(fp)) for key, fp in fresh))
+            if fresh:
+                ids.update(self._form_ids({key for key, _ in fresh}))
+            self._many("INSERT INTO run_findings (run_id, fingerprint, severity, carried, form_id) "
+                       "VALUES (?, ?, ?, ?, ?)",
+                       [*((run_id, fp, f.severity.value, 0, ids.get(keys[fp])) for fp, f in run.findings),
+                        *((run_id, fp, f.severity.value, 1, ids.get(keys[fp])) for fp, f in run.carried)])
             if run.status == "ok" and run.indexes:
                 self._track_index_usage(run, run_id)
         return run_id
+
+    def _form_ids(self, keys: set[str]) -> dict[str, int]:
+        """The ids of the stored finding forms among ``keys``."""
+        out: dict[str, int] = {}
+        for chunk in _chunks(sorted(keys)):
+            marks = ", ".join("?" for _ in chunk)
+            out.update((r[1], int(r[0])) for r in self._rows(
+                f"SELECT id, form_key FROM finding_forms WHERE form_key IN ({marks})", chunk))
+        return out
 
     def _track_index_usage(self, run: RunRecord, run_id: int) -> None:
         """Keep ``index_usage`` up to date with this run: an index whose counter rose since the previous run (or
@@ -363,6 +444,8 @@ class RunStore:
         day is kept (its statement counters dropped: the day's point keeps its tables, indexes, findings,
         metrics and score, what trends and growth read), the day's other runs deleted. Runs older than
         ``drop_days`` (None: never) are deleted whole."""
+        if self.write_error:
+            raise StoreError(self.write_error)
         now = now or datetime.now(UTC)
         horizon = _iso(now - timedelta(days=keep_days))
         where, params = ("AND target = ?", (target,)) if target else ("", ())
@@ -397,10 +480,12 @@ class RunStore:
             if doomed:
                 self._rows("DELETE FROM findings WHERE fingerprint NOT IN (SELECT DISTINCT fingerprint FROM "
                            "run_findings)")
+                self._rows("DELETE FROM finding_forms WHERE id NOT IN (SELECT DISTINCT form_id FROM "
+                           "run_findings WHERE form_id IS NOT NULL)")
         return PruneResult(deleted=len(doomed), rolled_up=len(rolled))
 
     def finding_counts(self, ids: Sequence[int] | None = None) -> dict[int, int]:
-        rows = self._rows("SELECT run_id, COUNT(*) FROM run_findings GROUP BY run_id")
+        rows = self._rows("SELECT run_id, COUNT(*) FROM run_findings WHERE carried = 0 GROUP BY run_id")
         wanted = set(ids) if ids is not None else None
         return {int(r[0]): int(r[1]) for r in rows if wanted is None or int(r[0]) in wanted}
 
@@ -462,18 +547,25 @@ class RunStore:
             "n_tup_upd, n_tup_del FROM run_tables WHERE run_id = ?", (rid,)))
         indexes = tuple(IndexCounters(*r) for r in self._rows(
             "SELECT schema_name, table_name, index_name, scans, bytes FROM run_indexes WHERE run_id = ?", (rid,)))
-        stored = self._rows("SELECT r.fingerprint, f.code, f.finding FROM run_findings r JOIN findings f "
-                            "ON f.fingerprint = r.fingerprint WHERE r.run_id = ?", (rid,))
+        # the run's own form of each finding (the identity's last form for runs from before schema version 3)
+        rows = self._rows("SELECT r.fingerprint, f.code, COALESCE(o.finding, f.finding), r.carried "
+                          "FROM run_findings r JOIN findings f ON f.fingerprint = r.fingerprint "
+                          "LEFT JOIN finding_forms o ON o.id = r.form_id WHERE r.run_id = ?", (rid,))
+        stored = [(r[0], r[1], r[2]) for r in rows if not r[3]]
+        carried = [(r[0], r[1], r[2]) for r in rows if r[3]]
         findings: list[tuple[str, Finding]] = []
+        kept: list[tuple[str, Finding]] = []
         if full_findings:
             forms: dict[str, Finding | None] = {}
-            for fp, _, text in stored:
-                finding = forms[fp] if fp in forms else forms.setdefault(fp, finding_of(text))
-                if finding is not None:  # a form this dbaudit cannot rebuild is left out rather than misread
-                    findings.append((fp, finding))
+            for out, source in ((findings, stored), (kept, carried)):
+                for fp, _, text in source:
+                    finding = forms[fp] if fp in forms else forms.setdefault(fp, finding_of(text))
+                    if finding is not None:  # a form this dbaudit cannot rebuild is left out rather than misread
+                        out.append((fp, finding))
         return RunRecord(**{**run.__dict__, "statements": statements, "tables": tables, "indexes": indexes,
-                            "findings": tuple(findings),
-                            "stored_findings": () if full_findings else tuple((r[0], r[1], r[2]) for r in stored)})
+                            "findings": tuple(findings), "carried": tuple(kept),
+                            "stored_findings": () if full_findings else tuple(stored),
+                            "stored_carried": () if full_findings else tuple(carried)})
 
 
 @dataclass(frozen=True)
@@ -482,7 +574,7 @@ class PruneResult:
     rolled_up: int
 
 
-def _chunks(ids: Sequence[int], size: int = 500) -> Iterator[list[int]]:
+def _chunks(ids: Sequence[Any], size: int = 500) -> Iterator[list[Any]]:
     for i in range(0, len(ids), size):
         yield list(ids[i:i + size])
 
@@ -520,8 +612,16 @@ class PgRunStore(RunStore):
     @contextmanager
     def transaction(self) -> Iterator[None]:
         # the session is in autocommit: reads leave no transaction open, writes get one here
-        with self._conn.transaction():
+        import psycopg
+
+        if self._conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             yield
+            return
+        try:
+            with self._conn.transaction():
+                yield
+        except psycopg.Error as exc:
+            raise self.write_failure(exc) from None
 
 
 PG_SCHEMA = "dbaudit_history"
@@ -532,6 +632,11 @@ def _form_key(finding: Finding) -> str:
     text = repr((finding.severity.value, finding.message, finding.remediation, sorted(finding.details.items(),
                                                                                        key=lambda kv: kv[0])))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
+def _run_form_key(fingerprint: str, form_key: str) -> str:
+    """One form of one finding identity (``finding_forms``): the identity and what its report said."""
+    return hashlib.sha256(f"{fingerprint}:{form_key}".encode()).hexdigest()[:32]
 
 
 def _finding_json(finding: Finding) -> str:
@@ -572,18 +677,23 @@ def open_store(location: str, migrate: bool = True,
         raise StoreError(f"run store {location} is a directory: give a file path")
     if not path.parent.is_dir():
         raise StoreError(f"cannot create run store {location}: directory {path.parent} does not exist")
+    conn = None
     try:
         # transactions are begun by RunStore.transaction (BEGIN IMMEDIATE), reads run on their own
         conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode = WAL")
     except sqlite3.Error as exc:
-        raise StoreError(f"cannot open run store {location}: {exc}") from None
+        if conn is not None:
+            conn.close()
+        conn = _read_only_sqlite(path, location, exc)
     store = RunStore(location, conn)
     try:
         if before_migrate is not None:
             before_migrate(store)
+        store.version()  # a file that is no database fails here, as a read
         if migrate:
             store.migrate()
+            store.write_error = store.probe_write()
     except sqlite3.DatabaseError as exc:
         store.close()
         raise StoreError(f"cannot use run store {location}: {exc}") from None
@@ -591,6 +701,21 @@ def open_store(location: str, migrate: bool = True,
         store.close()
         raise
     return store
+
+
+def _read_only_sqlite(path: Path, location: str, exc: sqlite3.Error) -> sqlite3.Connection:
+    """An existing store that cannot be opened for writing (an immutable file, a read-only directory where the
+    WAL's files cannot be made): opened read-only, so that the scan still reads the previous runs (the write
+    probe then says why nothing is recorded); an error when even that fails."""
+    if not path.is_file():
+        raise StoreError(f"cannot open run store {location}: {exc}") from None
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True, timeout=30,
+                               isolation_level=None, check_same_thread=False)
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+    except sqlite3.Error:
+        raise StoreError(f"cannot open run store {location}: {exc}") from None
+    return conn
 
 
 def _open_pg(location: str, migrate: bool, before_migrate: Callable[[RunStore], None] | None = None) -> RunStore:
@@ -611,6 +736,7 @@ def _open_pg(location: str, migrate: bool, before_migrate: Callable[[RunStore], 
             before_migrate(store)
         if migrate:
             store.migrate()
+            store.write_error = store.probe_write()
     except psycopg.Error as exc:
         store.close()
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -19,6 +19,9 @@ from auditor.maintenance import INNODB_STATS_AREA, InnodbTableStats, Maintenance
 from auditor.model import Note
 
 Rows = Callable[[str], "list[dict[str, Any]]"]
+# access denied (1227: PROCESS needed; 1142/1143: a table or column refused; 1044: the schema)
+_DENIED = frozenset({1044, 1142, 1143, 1227})
+_TIMED_OUT = frozenset({1969, 3024})  # max_statement_time (MariaDB) / max_execution_time (MySQL) exceeded
 _ENCODED = re.compile(r"@([0-9a-fA-F]{4})")
 
 
@@ -58,11 +61,19 @@ def collect_maintenance(table_rows: Sequence[Mapping[str, Any]], rows: Rows, fla
     try:
         stat_rows = rows("innodb_tablestats.mysql8" if flavor == "mysql" and vnum >= 80000 else "innodb_tablestats")
     except pymysql.err.MySQLError as exc:
+        code = exc.args[0] if exc.args else 0
+        if code in _TIMED_OUT:
+            # not a privilege: the query ran out of time (a server with very many tables, or a loaded one)
+            why, enable = "the query took longer than the statement timeout", "dbaudit scan --statement-timeout <ms>"
+        elif code in _DENIED:
+            why, enable = "they need the PROCESS privilege", f"GRANT PROCESS ON *.* TO {login}"
+        else:
+            why, enable = "the query failed", None
         notes.append(Note(
             area=INNODB_STATS_AREA,
             message="InnoDB's statistics counters (rows modified since the statistics were computed) were not "
-                    f"read: they need the PROCESS privilege ({_error_text(exc)})",
-            enable=f"GRANT PROCESS ON *.* TO {login}",
+                    f"read: {why} ({_error_text(exc)})",
+            enable=enable,
         ))
         stat_rows = None
     for row in stat_rows or ():

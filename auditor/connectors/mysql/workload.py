@@ -24,6 +24,7 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import pymysql
@@ -187,9 +188,16 @@ def build_statements(raw: Sequence[Mapping[str, Any]], snapshot: Snapshot, is_my
             sample_text=sample if keep_sample_text else None, stddev_estimated=True,
             rows_examined=sum(int(r["rows_examined"] or 0) for r in rows),
             no_index_calls=sum(int(r["no_index_used"] or 0) for r in rows),
+            first_seen=_first_seen(rows),
         ))
     out.sort(key=lambda s: (-s.total_ms, s.queryid))
     return tuple(out), samples, counts
+
+
+def _first_seen(rows: Sequence[Mapping[str, Any]]) -> datetime | None:
+    """The latest FIRST_SEEN of the pooled rows (read as epoch seconds), in UTC."""
+    epochs = [float(r["first_seen"]) for r in rows if r.get("first_seen") is not None]
+    return datetime.fromtimestamp(max(epochs), UTC) if epochs else None
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ from auditor.model import (
 from auditor.sampling import skipped_notes
 from auditor.sqlquote import pg_ident, pg_qualified
 
-__all__ = ["area_names", "collect", "glob_to_regex", "limits_of"]
+__all__ = ["area_names", "catalog_file", "collect", "glob_to_regex", "limits_of"]
 
 # settings the checks and reports read; autovacuum*, track_* and pg_stat_statements.* come along by prefix
 SETTINGS = (
@@ -216,6 +216,12 @@ CATALOG_AREAS = ("tables", "columns", "column_stats", "constraints", "indexes", 
 LOCK_RETRIES = 2
 
 
+def catalog_file(area: str, superuser: bool) -> str:
+    """The file that reads a catalog area for this role: a superuser reads the column statistics from
+    pg_statistic, the same rows pg_stats would show it, without the view's privilege check per column."""
+    return "column_stats_superuser" if area == "column_stats" and superuser else area
+
+
 def area_names(area: str, server_major: int) -> dict[str, str] | None:
     """What fills the ``{name}`` placeholders of a catalog file on this server version."""
     if area == "indexes":
@@ -232,12 +238,14 @@ class _Collector:
         self.unread: list[str] = []
         self.locked: dict[int, dict[str, Any]] = {}  # oid -> locks.sql row, for every relation left out
 
-    def _area(self, area: str, params: Mapping[str, Any]) -> list[dict[str, Any]] | None:
-        """Rows of one catalog query, or None (with a note) when the server refused it."""
+    def _area(self, area: str, params: Mapping[str, Any], sql_file: str | None = None
+              ) -> list[dict[str, Any]] | None:
+        """Rows of one catalog query, or None (with a note) when the server refused it. ``sql_file`` names the
+        file when it is another than the area's own (notes still name the area)."""
         names = area_names(area, self.session.server_major)
         for attempt in range(LOCK_RETRIES + 1):
             try:
-                return self.session.query(area, {**params, "locked": sorted(self.locked)}, names)
+                return self.session.query(sql_file or area, {**params, "locked": sorted(self.locked)}, names)
             except RECOVERABLE as exc:
                 self.session.rollback_area()
                 if isinstance(exc, psycopg.errors.LockNotAvailable) and attempt < LOCK_RETRIES \
@@ -283,7 +291,8 @@ class _Collector:
             raise AuditError(_no_schema_message(schema_rows, self.options))
         self._read_locks(schemas)
         scope = {"schemas": schemas}
-        rows = {area: self._area(area, scope) or [] for area in CATALOG_AREAS}
+        rows = {area: self._area(area, scope, catalog_file(area, bool(server.get("is_superuser")))) or []
+                for area in CATALOG_AREAS}
         rows = _without_locked(rows, self.locked.values())
         if self.locked:
             self.notes.append(_locked_note(list(self.locked.values())))

@@ -8,6 +8,7 @@ SELECT 1 AS dbaudit_probe,  -- an alias survives in statement digests, which dro
        COALESCE(authentication_string, '') = '' AS empty_password,
        u.password_expired = 'Y' OR COALESCE(JSON_VALUE(g.Priv, '$.account_locked'), '') IN ('1', 'true') AS locked,
        is_role = 'Y' AS is_role,
+       u.default_role AS default_role,
        CONCAT_WS(',', IF(Select_priv = 'Y', 'SELECT', NULL), IF(Insert_priv = 'Y', 'INSERT', NULL),
                  IF(Update_priv = 'Y', 'UPDATE', NULL), IF(Delete_priv = 'Y', 'DELETE', NULL),
                  IF(Create_priv = 'Y', 'CREATE', NULL), IF(Drop_priv = 'Y', 'DROP', NULL),

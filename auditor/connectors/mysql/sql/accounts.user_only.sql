@@ -7,6 +7,7 @@ SELECT 1 AS dbaudit_probe,  -- an alias survives in statement digests, which dro
        COALESCE(authentication_string, '') = '' AS empty_password,
        password_expired = 'Y' AS locked,
        is_role = 'Y' AS is_role,
+       default_role,
        CONCAT_WS(',', IF(Select_priv = 'Y', 'SELECT', NULL), IF(Insert_priv = 'Y', 'INSERT', NULL),
                  IF(Update_priv = 'Y', 'UPDATE', NULL), IF(Delete_priv = 'Y', 'DELETE', NULL),
                  IF(Create_priv = 'Y', 'CREATE', NULL), IF(Drop_priv = 'Y', 'DROP', NULL),

@@ -12,7 +12,7 @@ SELECT 1 AS dbaudit_probe,  -- an alias survives in statement digests, which dro
        d.SUM_ROWS_AFFECTED AS rows_affected,
        d.SUM_ROWS_EXAMINED AS rows_examined,
        d.SUM_NO_INDEX_USED AS no_index_used,
-       d.FIRST_SEEN AS first_seen,
+       UNIX_TIMESTAMP(d.FIRST_SEEN) AS first_seen,  -- epoch seconds: a TRUNCATE of the table starts entries anew
        d.QUANTILE_95 AS quantile_95_ps,
        d.QUANTILE_99 AS quantile_99_ps,
        d.QUERY_SAMPLE_TEXT AS sample_text,

@@ -7,4 +7,7 @@ SELECT 1 AS dbaudit_probe,  -- an alias survives in statement digests, which dro
        s.MODIFIED_COUNTER AS modified,
        t.SPACE AS space
 FROM information_schema.INNODB_TABLESTATS AS s
-JOIN information_schema.INNODB_TABLES AS t ON t.TABLE_ID = s.TABLE_ID
+-- information_schema's InnoDB views have no index: joined directly, the server compares every pair of tables
+-- (23 s for 12,000 tables); grouped, the derived table is materialized with a key on TABLE_ID (0.07 s)
+JOIN (SELECT TABLE_ID, MIN(SPACE) AS SPACE FROM information_schema.INNODB_TABLES GROUP BY TABLE_ID) AS t
+  ON t.TABLE_ID = s.TABLE_ID
