@@ -3,9 +3,9 @@
 Each part is one bulk catalog query in the connector's read-only transaction (see :mod:`auditor.maintenance`).
 pg_class and pg_database are readable by every role; the bloat estimates use the pg_stats rows the connector
 read once for the columns (column_stats.sql), which show only the columns the audit role may read, so a table
-it may not read gets an estimate marked unusable, with the reason. Nothing here reads a table's pages but the TOAST-heavy tables'
-sample (toast_columns.sql: about 256 heap pages of each of at most 20 tables, value sizes read from their TOAST
-pointers, never the values).
+it may not read gets an estimate marked unusable, with the reason. Nothing here reads a table's pages but the
+TOAST-heavy tables' sample (toast_columns.sql: about 256 heap pages of each of at most 20 tables, value sizes
+read from their TOAST pointers, never the values).
 """
 
 from __future__ import annotations
