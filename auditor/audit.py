@@ -34,6 +34,7 @@ from typing import Any, BinaryIO
 
 from auditor import baseline as baselines
 from auditor import progress
+from auditor.bulk import frozen_heap
 from auditor.config import Config, IgnoreRule, apply_severities, suppress
 from auditor.connectors import CollectOptions
 from auditor.engine import (
@@ -114,6 +115,7 @@ class AuditSettings:
             fail_on=config.fail_on or "error",
             history=config.history,
             history_retention_days=config.history_retention_days or RETENTION_DAYS,
+            history_options=config.history_options(),
         )
         return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -135,6 +137,10 @@ def run_audit(source: Source, settings: AuditSettings | None = None) -> Report:
 def _run_audit(source: Source, settings: AuditSettings) -> Report:
     if settings.update_baseline and not settings.baseline:
         raise AuditError("--update-baseline needs --baseline FILE (or baseline = \"FILE\" in the config)")
+    if settings.history is not None:
+        from auditor.history.location import check_location
+
+        check_location(settings.history)  # "" is an error, not history switched off
     if settings.fail_on_new and not settings.history:
         raise AuditError("--fail-on-new needs --history STORE (or history = \"FILE\" in the config)")
     specs = settings.checks()
@@ -169,6 +175,12 @@ def _run(source: Source, settings: AuditSettings, specs: list[CheckSpec], known:
     t0 = time.perf_counter()
     _phase(settings, "collect")
     snap = _snapshot_of(source, settings, specs)
+    with frozen_heap():  # the snapshot lives until the end: the collector need not walk it again
+        return _judge(snap, settings, specs, known, store, started, t0)
+
+
+def _judge(snap: Snapshot, settings: AuditSettings, specs: list[CheckSpec], known: baselines.Baseline | None,
+           store: RunStore | None, started: datetime, t0: float) -> Report:
     if store is not None:
         # the previous runs' facts, for the checks that judge over time (IX01's window, CP03's growth)
         from auditor.history import attach_run_history

@@ -244,6 +244,12 @@ def main() -> None:
 @click.option("--fail-on-new", type=click.Choice(FAIL_ON[:3]), default=None,
               help="Exit 1 only for findings new since the previous recorded run, at or above this severity "
                    "(needs --history; replaces --fail-on).")
+@click.option("--regression-factor", type=Finite(1.01, 1000), default=None, metavar="X",
+              help="With --history: a statement regressed when its interval mean or P95 is X times the previous "
+                   "interval's (default: the config's history-regression-factor, else 2).")
+@click.option("--regression-min-calls", type=Finite(1, 1_000_000_000, integer=True), default=None, metavar="N",
+              help="With --history: ... and it had at least N calls in both intervals (default: the config's "
+                   "history-regression-min-calls, else 10).")
 @click.option("--targets", "targets_file", metavar="INVENTORY",
               help="Scan every database of INVENTORY (TOML [[target]] tables, or one DSN a line) and print a "
                    "summary per target.")
@@ -272,7 +278,8 @@ def main() -> None:
 @handle_errors
 def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | None, fail_on: str | None,
          config_file: str | None, baseline_file: str | None, update_baseline: bool, history_store: str | None,
-         history_in_audited_db: bool, fail_on_new: str | None, targets_file: str | None, concurrency: int,
+         history_in_audited_db: bool, fail_on_new: str | None, regression_factor: float | None,
+         regression_min_calls: int | None, targets_file: str | None, concurrency: int,
          shard: str | None, output_dir: str | None,
          select: tuple[str, ...], ignore: tuple[str, ...], color: bool | None, limit: int | None,
          show_all: bool, verbose: bool, quiet: bool, allow_empty: bool, max_snapshot_mb: float,
@@ -305,6 +312,10 @@ def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | 
     if quiet and verbose:
         raise AuditError("give either --quiet or --verbose, not both")
     _check_output(output)
+    if history_store is not None:
+        from auditor.history.location import check_location
+
+        check_location(history_store)  # --history "" is an error, not history switched off
     config = load_config(config_file)
     # command-line flags win over the file, the file over the built-in defaults
     fmt = fmt or config.format or "text"
@@ -323,11 +334,15 @@ def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | 
         history=history_store,
         history_in_audited_db=history_in_audited_db or None,
         fail_on_new=fail_on_new,
+        history_options=config.history_options(regression_factor, regression_min_calls),
     )
+    for given, flag in ((regression_factor, "--regression-factor"), (regression_min_calls, "--regression-min-calls")):
+        if given is not None and not settings.history:
+            raise AuditError(f"{flag} needs --history STORE (or history = \"FILE\" in the config)")
     if targets_file:
         if dsn or from_file:
             raise AuditError("give either --targets INVENTORY or a DSN / --from FILE, not both")
-        _scan_fleet(targets_file, settings, fmt, concurrency, shard, output_dir)
+        _scan_fleet(targets_file, settings, fmt, concurrency, shard, output_dir, output, quiet)
         return
     if shard or output_dir:
         raise AuditError(f"{'--shard' if shard else '--output-dir'} needs --targets INVENTORY")
@@ -347,7 +362,9 @@ def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | 
 
 
 def _scan_fleet(inventory: str, settings: Any, fmt: str, concurrency: int, shard_text: str | None,
-                output_dir: str | None) -> None:
+                output_dir: str | None, output: str | None, quiet: bool) -> None:
+    """Scan the inventory's targets (this shard's); the summary goes to stdout or ``-o FILE``, each report into
+    ``--output-dir`` (created when missing); ``-q`` leaves out the per-target info lines."""
     import re
 
     from auditor.fleet import fleet_exit_code, load_inventory, parse_shard, scan_fleet, shard
@@ -357,20 +374,29 @@ def _scan_fleet(inventory: str, settings: Any, fmt: str, concurrency: int, shard
     targets = load_inventory(inventory)
     if shard_text:
         targets = shard(targets, *parse_shard(shard_text))
-    if output_dir and not Path(output_dir).is_dir():
-        raise AuditError(f"--output-dir {output_dir} is not a directory")
+    if output_dir:
+        if Path(output_dir).exists() and not Path(output_dir).is_dir():
+            raise AuditError(f"--output-dir {output_dir} is not a directory")
+        try:
+            Path(output_dir).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise AuditError(f"cannot create --output-dir {output_dir}: {exc.strerror}") from None
     suffix = {"text": "txt", "json": "json", "markdown": "md", "html": "html", "sarif": "sarif", "junit": "xml"}
 
     def done(result: Any) -> None:
         state = "failed: " + (result.error or "") if result.report is None else f"score {result.report.score.label()}"
-        _say(f"{result.target.name}: {state} ({result.duration_s:.1f} s)", "info")
+        if not quiet:
+            _say(f"{result.target.name}: {state} ({result.duration_s:.1f} s)", "info")
         if output_dir and result.report is not None:
             name = re.sub(r"[^A-Za-z0-9._-]+", "_", result.target.name).strip("_") or "target"
             _write(render(result.report, fmt), str(Path(output_dir) / f"{name}.{suffix[fmt]}"))
 
     results = scan_fleet(targets, settings, concurrency, on_done=done)
     summary_format = "json" if fmt == "json" else "text"
-    _emit(render_fleet(results, summary_format), summary_format)
+    if output is None or output == "-":
+        _emit(render_fleet(results, summary_format), summary_format)
+    else:
+        _write(render_fleet(results, summary_format), output)
     code = fleet_exit_code(results)
     if code != ExitCode.OK:
         sys.exit(int(code))
@@ -445,7 +471,10 @@ def _store_options(func: F) -> F:
 def _open_history(store: str | None, config_file: str | None) -> Any:
     from auditor.config import load_config
     from auditor.history import open_store
+    from auditor.history.location import check_location
 
+    if store is not None:
+        check_location(store)  # --store "" is an error, not "use the config's"
     location = store or load_config(config_file).history
     if not location:
         raise AuditError("no run store: give --store STORE (or history = \"FILE\" in the config)")
@@ -499,15 +528,29 @@ def history_show(run_id: int, store: str | None, config_file: str | None, fmt: s
 @history.command(name="diff")
 @click.argument("first", type=Finite(1, 2**62, integer=True), metavar="A")
 @click.argument("second", type=Finite(1, 2**62, integer=True), metavar="B")
+@click.option("--regression-factor", type=Finite(1.01, 1000), default=None, metavar="X",
+              help="A statement regressed when its interval mean or P95 is X times run A's (default: the config's "
+                   "history-regression-factor, else 2).")
+@click.option("--regression-min-calls", type=Finite(1, 1_000_000_000, integer=True), default=None, metavar="N",
+              help="... with at least N calls in both (default: the config's history-regression-min-calls, else 10).")
 @_store_options
 @handle_errors
-def history_diff(first: int, second: int, store: str | None, config_file: str | None, fmt: str) -> None:
+def history_diff(first: int, second: int, regression_factor: float | None, regression_min_calls: int | None,
+                 store: str | None, config_file: str | None, fmt: str) -> None:
     """What changed from run A to run B: findings, statements (interval figures), tables, resets."""
+    from auditor.config import load_config
     from auditor.history import diff_runs
     from reports.history import render_diff
 
+    options = load_config(config_file).history_options(regression_factor, regression_min_calls)
+
     with _open_history(store, config_file) as runs_store:
-        _emit(render_diff(diff_runs(runs_store, first, second), fmt), fmt)
+        a, b = runs_store.load_run(first, counters=False), runs_store.load_run(second, counters=False)
+        if a is not None and b is not None and a.started_at > b.started_at:
+            raise AuditError(f"run {first} ({a.started_at:%Y-%m-%d %H:%M} UTC) is newer than run {second} "
+                             f"({b.started_at:%Y-%m-%d %H:%M} UTC): give the older run first (dbaudit history diff "
+                             f"{second} {first})")
+        _emit(render_diff(diff_runs(runs_store, first, second, options), fmt), fmt)
 
 
 @history.command(name="trend")
@@ -529,7 +572,7 @@ def history_trend(metric: str, target: str | None, days: float | None, store: st
 
 
 @history.command(name="prune")
-@click.option("--keep-days", type=Finite(0, 36_500), default=None,
+@click.option("--keep-days", type=Finite(1, 36_500), default=None,
               help="Roll runs older than this up daily (default: the config's history-retention-days, else 35).")
 @click.option("--drop-days", type=Finite(0, 36_500), default=None,
               help="Delete runs older than this entirely (default: never).")

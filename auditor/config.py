@@ -32,12 +32,15 @@ import typing
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor.engine import CheckSpec, RunResult, SelectionError, all_checks, find_check, select_checks
 from auditor.errors import AuditError
 from auditor.model import Finding, ObjectRef, Severity
 from auditor.scoring import Targets
+
+if TYPE_CHECKING:
+    from auditor.history.model import HistoryOptions
 
 CONFIG_FILE = "dbaudit.toml"
 PYPROJECT = "pyproject.toml"
@@ -55,7 +58,7 @@ TARGET_OPTIONS: Mapping[str, tuple[tuple[str, str], ...]] = {
 }
 
 TOP_LEVEL_KEYS = ("select", "ignore", "fail-on", "format", "severities", "checks", "targets", "baseline",
-                  "history", "history-retention-days")
+                  "history", "history-retention-days", "history-regression-factor", "history-regression-min-calls")
 IGNORE_KEYS = ("check", "object", "reason")
 
 
@@ -107,6 +110,24 @@ class Config:
     # the run store (auditor.history): a file path relative to the config file's directory, or a URL as given
     history: str | None = None
     history_retention_days: float | None = None  # runs older than this are rolled up daily (default 35)
+    # a statement regressed when its interval mean or P95 is this many times the previous (default 2) ...
+    history_regression_factor: float | None = None
+    # ... with at least this many calls in both intervals (default 10)
+    history_regression_min_calls: int | None = None
+
+    def history_options(self, factor: float | None = None, min_calls: int | None = None) -> HistoryOptions:
+        """How runs are compared: the command line's ``factor`` / ``min_calls`` over the file's, over the
+        defaults of :class:`~auditor.history.model.HistoryOptions`."""
+        from auditor.history.model import HistoryOptions
+
+        factor = factor if factor is not None else self.history_regression_factor
+        min_calls = min_calls if min_calls is not None else self.history_regression_min_calls
+        chosen: dict[str, Any] = {}
+        if factor is not None:
+            chosen["regression_factor"] = factor
+        if min_calls is not None:
+            chosen["regression_min_calls"] = min_calls
+        return HistoryOptions(**chosen)
 
 
 def object_names(obj: ObjectRef) -> list[str]:
@@ -271,6 +292,21 @@ def parse_config(table: Mapping[str, Any], path: Path | None = None) -> Config:
                               f"{value!r}")
         retention = float(value)
 
+    factor: float | None = None
+    if "history-regression-factor" in table:
+        value = table["history-regression-factor"]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 1 < value <= 1000:
+            raise ConfigError(f"{where}: history-regression-factor must be a number above 1 and at most 1000, got "
+                              f"{value!r}")
+        factor = float(value)
+    min_calls: int | None = None
+    if "history-regression-min-calls" in table:
+        value = table["history-regression-min-calls"]
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1_000_000_000:
+            raise ConfigError(f"{where}: history-regression-min-calls must be a whole number from 1 to 1000000000, "
+                              f"got {value!r}")
+        min_calls = value
+
     targets = _targets(table.get("targets"), where)
     return Config(
         path=path,
@@ -286,6 +322,8 @@ def parse_config(table: Mapping[str, Any], path: Path | None = None) -> Config:
         baseline=baseline,
         history=history,
         history_retention_days=retention,
+        history_regression_factor=factor,
+        history_regression_min_calls=min_calls,
     )
 
 

@@ -336,5 +336,23 @@ def redact(text: str, dsn: Dsn | None = None) -> str:
     if dsn is not None:
         pw = dsn.params.get("password")
         if pw:
-            text = text.replace(pw, "***")
+            text = _mask_password(text, pw, dsn.params)
     return text
+
+
+def _mask_password(text: str, pw: str, params: Mapping[str, str]) -> str:
+    """``text`` with every occurrence of the password masked, except inside the DSN's user, database or host
+    names that contain it (user ``app_audit`` with password ``audit``: the server's "access denied for user
+    'app_audit'" keeps the name). A name equal to the password is masked like the password."""
+    names = {v for k in ("user", "dbname", "database", "host") if (v := params.get(k)) and pw in v and v != pw}
+    kept: list[tuple[int, int]] = []
+    for name in sorted(names, key=len, reverse=True):
+        kept.extend((m.start(), m.end()) for m in re.finditer(re.escape(name), text))
+    out: list[str] = []
+    last = 0
+    for m in re.finditer(re.escape(pw), text):
+        if any(start <= m.start() and m.end() <= end for start, end in kept):
+            continue
+        out.append(text[last:m.start()] + "***")
+        last = m.end()
+    return "".join(out) + text[last:]

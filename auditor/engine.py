@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from auditor.bulk import gc_paused
 from auditor.model import Finding, Hit, Severity, Skipped, Snapshot, WorkloadInfo
 
 DOCS_BASE = "https://github.com/dbaudit/dbaudit/blob/main/docs/checks.md"
@@ -304,17 +305,18 @@ def run_checks(
     findings: list[Finding] = []
     skipped: list[Skipped] = []
     ran: list[str] = []
-    for spec in specs:
-        unmet = unmet_precondition(spec, snap)
-        if unmet is not None:
-            skipped.append(Skipped(check=spec.name, code=spec.code, reason=unmet.reason, enable=unmet.enable))
-            continue
-        opts = options.get(spec.code) or spec.options()
-        default_severity = severities.get(spec.code, spec.severity)
-        for hit in spec.func(snap, opts):
-            findings.append(stamp(spec, hit, default_severity))
-        ran.append(spec.code)
-    findings.sort(key=lambda f: (-f.severity.rank, f.code, f.object.label()))
+    with gc_paused():  # tens of thousands of findings on a large database, over millions of objects that stay
+        for spec in specs:
+            unmet = unmet_precondition(spec, snap)
+            if unmet is not None:
+                skipped.append(Skipped(check=spec.name, code=spec.code, reason=unmet.reason, enable=unmet.enable))
+                continue
+            opts = options.get(spec.code) or spec.options()
+            default_severity = severities.get(spec.code, spec.severity)
+            for hit in spec.func(snap, opts):
+                findings.append(stamp(spec, hit, default_severity))
+            ran.append(spec.code)
+        findings.sort(key=lambda f: (-f.severity.rank, f.code, f.object.label()))
     return RunResult(findings=tuple(findings), skipped=tuple(skipped), ran=tuple(ran))
 
 

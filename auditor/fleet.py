@@ -15,11 +15,17 @@ The inventory is TOML::
     name = "billing"
     dsn-env = "BILLING_DSN"                        # the DSN read from this environment variable (passwords)
 
-or a plain file of DSNs, one per line (blank lines and ``#`` comments ignored).
+or a plain file of DSNs, one per line: blank lines and comments are ignored, a comment being a ``#`` at the
+start of a line or after whitespace (outside single quotes), so that a ``#`` inside a password
+(``postgresql://u:pa#ss@h/db``, ``password='a #b'``) stays part of the DSN.
+
+A target whose ``dsn-env`` variable is not set fails alone, like an unreachable one (an error run in the store, a
+line in the summary); a shard that does not hold it never reads the variable.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -47,11 +53,12 @@ class InventoryError(AuditError):
 @dataclass(frozen=True)
 class FleetTarget:
     name: str
-    dsn: str  # may hold a password: never printed (see ``shown``)
+    dsn: str  # may hold a password: never printed (see ``shown``); "" when ``error`` says why there is none
+    error: str | None = None  # the target cannot be scanned (its dsn-env variable is not set)
 
     @property
     def shown(self) -> str:
-        return redact(self.dsn)
+        return redact(self.dsn) if self.dsn else self.name
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,7 @@ class TargetResult:
     error: str | None = None
     exit_code: ExitCode = ExitCode.OK
     duration_s: float = 0.0
+    run_id: int | None = None  # the error run recorded in the store for a failed target
 
 
 def load_inventory(path: str, environ: dict[str, str] | None = None) -> list[FleetTarget]:
@@ -79,8 +87,8 @@ def load_inventory(path: str, environ: dict[str, str] | None = None) -> list[Fle
     if path.endswith(".toml") or re.search(r"^\s*\[\[target\]\]", text, re.M):
         targets = _toml_targets(path, text, env)
     else:
-        targets = [FleetTarget(redact(line.strip()), line.strip()) for line in text.splitlines()
-                   if line.strip() and not line.strip().startswith("#")]
+        dsns = [strip_comment(line) for line in text.splitlines()]
+        targets = [FleetTarget(redact(dsn), dsn) for dsn in dsns if dsn]
     if not targets:
         raise InventoryError(f"inventory {path} lists no target")
     seen: set[str] = set()
@@ -113,8 +121,15 @@ def _toml_targets(path: str, text: str, env: dict[str, str]) -> list[FleetTarget
         dsn = entry.get("dsn")
         if "dsn-env" in entry:
             variable = entry["dsn-env"]
-            if not isinstance(variable, str) or not env.get(variable):
-                raise InventoryError(f"{where}: environment variable {variable!r} (dsn-env) is not set")
+            if not isinstance(variable, str) or not variable.strip():
+                raise InventoryError(f"{where}: dsn-env must name an environment variable (a string)")
+            name = entry.get("name", f"${variable}")
+            if not isinstance(name, str) or not name:
+                raise InventoryError(f"{where}: name must be a string")
+            if not env.get(variable, "").strip():
+                # this target fails alone when scanned (an error run), not the whole inventory
+                out.append(FleetTarget(name, "", error=f"environment variable {variable!r} (dsn-env) is not set"))
+                continue
             dsn = env[variable]
         if not isinstance(dsn, str) or not dsn.strip():
             raise InventoryError(f"{where} has no dsn (or dsn-env)")
@@ -123,6 +138,27 @@ def _toml_targets(path: str, text: str, env: dict[str, str]) -> list[FleetTarget
             raise InventoryError(f"{where}: name must be a string")
         out.append(FleetTarget(name, dsn.strip()))
     return out
+
+
+def strip_comment(line: str) -> str:
+    """A line of a plain DSN file without its comment: from a ``#`` that starts the line or follows whitespace,
+    outside single quotes (libpq's quoting, backslash escapes); a ``#`` inside a DSN's password is kept."""
+    quoted = False
+    previous = " "
+    i = 0
+    while i < len(line):
+        ch = line[i]
+        if quoted and ch == "\\":
+            i += 2
+            previous = "x"
+            continue
+        if ch == "'":
+            quoted = not quoted
+        elif ch == "#" and not quoted and previous.isspace():
+            return line[:i].strip()
+        previous = ch
+        i += 1
+    return line.strip()
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -148,6 +184,8 @@ def scan_fleet(targets: Sequence[FleetTarget], settings: AuditSettings, concurre
         futures = {pool.submit(_scan_one, t, settings): i for i, t in enumerate(targets)}
         for future in as_completed(futures):
             result = future.result()
+            if result.report is None:
+                result = dataclasses.replace(result, run_id=_error_runs.pop(result.target, None))
             results[futures[future]] = result
             if on_done is not None:
                 on_done(result)
@@ -158,6 +196,8 @@ def _scan_one(target: FleetTarget, settings: AuditSettings) -> TargetResult:
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     try:
+        if target.error is not None:
+            raise AuditError(target.error)
         report = run_audit(target.dsn, settings)
     except Exception as exc:  # noqa: BLE001 - one target's failure, whatever it is, must not stop the others
         message = str(exc) if isinstance(exc, AuditError) else f"internal error: {type(exc).__name__}: {exc}"
@@ -171,21 +211,30 @@ def _scan_one(target: FleetTarget, settings: AuditSettings) -> TargetResult:
 
 
 def _redacted(message: str, target: FleetTarget) -> str:
+    if not target.dsn:
+        return message
     try:
         return redact(message, parse_dsn(target.dsn))
     except AuditError:
         return redact(message)
 
 
+# the id of each failed target's error run in the store, taken by scan_fleet into the target's result
+_error_runs: dict[FleetTarget, int] = {}
+
+
 def _record_error(target: FleetTarget, settings: AuditSettings, started: datetime, message: str,
                   duration: float) -> None:
-    """The failed scan as a run with status ``error`` in the store (never the previous run of a later one)."""
+    """The failed scan as a run with status ``error`` in the store (never the previous run of a later one); its
+    id goes to ``_error_runs``."""
     if not settings.history:
         return
     from auditor.history import open_store
     from auditor.history.record import RunRecord
 
     try:
+        if not target.dsn:
+            raise AuditError(target.error or "no DSN")
         dsn = parse_dsn(target.dsn)
         shown, engine = dsn.display, dsn.engine
         database = dsn.params.get("dbname") or dsn.params.get("database") or ""
@@ -193,8 +242,9 @@ def _record_error(target: FleetTarget, settings: AuditSettings, started: datetim
         shown, engine, database = target.shown, "unknown", ""
     try:
         with open_store(settings.history) as store:
-            store.save_run(RunRecord(target=shown, engine=engine, database=database, started_at=started,
-                                     duration_s=round(duration, 3), status="error", message=message))
+            _error_runs[target] = store.save_run(RunRecord(
+                target=shown, engine=engine, database=database, started_at=started, duration_s=round(duration, 3),
+                status="error", message=message))
     except AuditError:
         pass  # the store itself failing is reported by the other targets' runs, and in the summary
 

@@ -17,9 +17,9 @@ import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 from typing import Any
 
+from auditor.bulk import cached, direct_init, gc_paused
 from auditor.maintenance import Maintenance
 from auditor.operations import Activity
 from auditor.posture import Posture
@@ -36,7 +36,10 @@ class Severity(enum.StrEnum):
 
     @property
     def rank(self) -> int:
-        return {"info": 0, "warning": 1, "error": 2}[self.value]
+        return _SEVERITY_RANKS[self.value]
+
+
+_SEVERITY_RANKS = {"info": 0, "warning": 1, "error": 2}
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -44,6 +47,7 @@ class Severity(enum.StrEnum):
 # --------------------------------------------------------------------------------------------------------------
 
 
+@direct_init
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -59,6 +63,7 @@ class Column:
     base_type: str | None = None  # PostgreSQL: the type under a domain (data_type names the domain); else None
 
 
+@direct_init
 @dataclass(frozen=True)
 class TableStats:
     """Activity counters (pg_stat_user_tables); None where the server keeps no such figure.
@@ -88,6 +93,7 @@ class TableStats:
     autoanalyze_count: int | None = None
 
 
+@direct_init
 @dataclass(frozen=True)
 class Table:
     schema: str
@@ -122,6 +128,7 @@ class Table:
         return None
 
 
+@direct_init
 @dataclass(frozen=True)
 class IndexKey:
     """One key position of an index: a plain column, or an expression (then ``column`` is None)."""
@@ -143,6 +150,7 @@ class IndexKey:
         return f"({self.expression})"
 
 
+@direct_init
 @dataclass(frozen=True)
 class Index:
     schema: str
@@ -179,7 +187,7 @@ class Index:
     def table_key(self) -> tuple[str, str]:
         return (self.schema, self.table)
 
-    @cached_property  # read for every index by several checks: computed once (frozen, so it cannot go stale)
+    @cached  # read for every index by several checks: computed once (frozen, so it cannot go stale)
     def columns(self) -> tuple[str | None, ...]:
         """Key columns in order; None at expression and prefix-key positions (a prefix is not the column's value:
         it serves neither a foreign key nor an ORDER BY on the column)."""
@@ -190,6 +198,7 @@ class Index:
         return self.constraint is not None or self.is_primary
 
 
+@direct_init
 @dataclass(frozen=True)
 class Constraint:
     schema: str
@@ -227,6 +236,7 @@ class Constraint:
         return (self.ref_schema or self.schema, self.ref_table)
 
 
+@direct_init
 @dataclass(frozen=True)
 class ColumnRef:
     schema: str
@@ -235,6 +245,7 @@ class ColumnRef:
     data_type: str = ""
 
 
+@direct_init
 @dataclass(frozen=True)
 class Sequence:
     schema: str
@@ -256,6 +267,7 @@ class Sequence:
         return f"{self.schema}.{self.name}"
 
 
+@direct_init
 @dataclass(frozen=True)
 class Note:
     """Something the connector could not see in full, kept so that reports can say so."""
@@ -269,6 +281,7 @@ class Note:
 # ---- data samples (the normalization probe) -------------------------------------------------------------------
 
 
+@direct_init
 @dataclass(frozen=True)
 class ListProfile:
     """How the sampled values of one text column look as delimited lists (NF02): counts only, never values."""
@@ -288,6 +301,7 @@ class ListProfile:
     position_overlap: float | None = None
 
 
+@direct_init
 @dataclass(frozen=True)
 class ColumnSample:
     """One sampled column: value codes (equal values share a code, see auditor.sampling), never the values."""
@@ -348,6 +362,7 @@ class GroupSample:
     skipped_reason: str | None = None
 
 
+@direct_init
 @dataclass(frozen=True)
 class TableSample:
     schema: str
@@ -390,6 +405,7 @@ class Sampling:
 # ---- workload (pg_stat_statements and the probes over it) -----------------------------------------------------
 
 
+@direct_init
 @dataclass(frozen=True)
 class UserCounters:
     """One role's share of a pooled statement (PostgreSQL keeps a pg_stat_statements row per role): the
@@ -405,6 +421,7 @@ class UserCounters:
     stats_since: datetime | None = None  # PG17+: the latest start of these entries' counters (entry resets)
 
 
+@direct_init
 @dataclass(frozen=True)
 class Statement:
     """One normalized statement of the recorded workload (pg_stat_statements rows of one queryid, pooled)."""
@@ -444,6 +461,7 @@ class Statement:
     first_seen: datetime | None = None
 
 
+@direct_init
 @dataclass(frozen=True)
 class PlanScan:
     """One relation access of a generic plan."""
@@ -465,6 +483,7 @@ class PlanScan:
     workers: int | None = None
 
 
+@direct_init
 @dataclass(frozen=True)
 class IndexProposal:
     """The index WL02 proposes for a statement, derived from its parse tree, and hypopg's verdict on it."""
@@ -487,6 +506,7 @@ class IndexProposal:
     expression: str | None = None
 
 
+@direct_init
 @dataclass(frozen=True)
 class PlanSummary:
     """What EXPLAIN (generic plan, no ANALYZE) said about one statement, or why it could not say."""
@@ -530,6 +550,7 @@ class WorkloadInfo:
 # ---- run history (auditor.history): facts from the previous runs of the same target --------------------------
 
 
+@direct_init
 @dataclass(frozen=True)
 class IndexUsage:
     """What the run store knows of an index's use: when it was first recorded, and the last run whose scan
@@ -542,6 +563,7 @@ class IndexUsage:
     last_used: datetime | None
 
 
+@direct_init
 @dataclass(frozen=True)
 class TableHistory:
     schema: str
@@ -565,11 +587,11 @@ class RunHistory:
     tables: tuple[TableHistory, ...] = ()
     database_bytes: tuple[int | None, ...] = ()  # the database's size (sum of its tables) at each run
 
-    @cached_property
+    @cached
     def _indexes(self) -> dict[tuple[str, str, str], IndexUsage]:
         return {(i.schema, i.table, i.index): i for i in self.indexes}
 
-    @cached_property
+    @cached
     def _tables(self) -> dict[tuple[str, str], TableHistory]:
         return {(t.schema, t.table): t for t in self.tables}
 
@@ -622,31 +644,31 @@ class Snapshot:
     format_version: int = SNAPSHOT_FORMAT_VERSION
 
     # ---- lookups (computed once, not serialized) -------------------------------------------------------------
-    @cached_property
+    @cached
     def memo(self) -> dict[str, Any]:
         """Values pure helpers derive from the whole snapshot, kept for the next caller (the snapshot is
         frozen, so they cannot go stale): ``auditor.relations`` keeps its name-based references here."""
         return {}
 
-    @cached_property
+    @cached
     def table_map(self) -> dict[tuple[str, str], Table]:
         return {t.key: t for t in self.tables}
 
-    @cached_property
+    @cached
     def _indexes_by_table(self) -> dict[tuple[str, str], list[Index]]:
         out: dict[tuple[str, str], list[Index]] = {}
         for ix in self.indexes:
             out.setdefault(ix.table_key, []).append(ix)
         return out
 
-    @cached_property
+    @cached
     def _constraints_by_table(self) -> dict[tuple[str, str], list[Constraint]]:
         out: dict[tuple[str, str], list[Constraint]] = {}
         for c in self.constraints:
             out.setdefault(c.table_key, []).append(c)
         return out
 
-    @cached_property
+    @cached
     def _parents(self) -> dict[tuple[str, str], tuple[str, str]]:
         """Child table key -> parent table key, for partitions and inheritance children whose parent is known."""
         out: dict[tuple[str, str], tuple[str, str]] = {}
@@ -661,7 +683,7 @@ class Snapshot:
                     break
         return out
 
-    @cached_property
+    @cached
     def _children(self) -> dict[tuple[str, str], list[Table]]:
         out: dict[tuple[str, str], list[Table]] = {}
         for t in self.tables:
@@ -690,14 +712,14 @@ class Snapshot:
             return self._constraints_by_table.get((schema, table), [])
         return self._constraints_by_table_type.get((schema, table, type), [])
 
-    @cached_property
+    @cached
     def _constraints_by_table_type(self) -> dict[tuple[str, str, str], list[Constraint]]:
         out: dict[tuple[str, str, str], list[Constraint]] = {}
         for c in self.constraints:
             out.setdefault((c.schema, c.table, c.type), []).append(c)
         return out
 
-    @cached_property
+    @cached
     def _foreign_keys(self) -> tuple[Constraint, ...]:
         return tuple(c for c in self.constraints if c.type == "foreign_key")
 
@@ -725,6 +747,11 @@ class Snapshot:
 # --------------------------------------------------------------------------------------------------------------
 
 
+# the object types named by one field alone (settings and security checks): type -> that field
+_SERVER_LEVEL = {"setting": "setting", "role": "role", "hba_rule": "rule", "database": "database"}
+
+
+@direct_init
 @dataclass(frozen=True)
 class ObjectRef:
     """What a finding is about. Only the fields that apply are set; None fields are left out of JSON."""
@@ -753,10 +780,10 @@ class ObjectRef:
 
     def label(self) -> str:
         """Short human form: schema.table(cols) / schema.index ..."""
-        server_level = {"setting": self.setting, "role": self.role, "hba_rule": self.rule,
-                        "database": self.database}
-        if server_level.get(self.type):
-            return str(server_level[self.type])
+        if self.type in _SERVER_LEVEL:
+            value = getattr(self, _SERVER_LEVEL[self.type])
+            if value:
+                return str(value)
         if self.type == "session" and self.pid is not None:
             return f"{self.role or '?'} pid {self.pid}"
         if self.type == "connection" and self.pid is not None:  # MySQL/MariaDB: a connection (thread) id
@@ -793,6 +820,7 @@ class ObjectRef:
         return out
 
 
+@direct_init
 @dataclass(frozen=True)
 class Hit:
     """What a check yields: the object, a message, evidence and the fix. The engine adds the check metadata."""
@@ -804,6 +832,7 @@ class Hit:
     severity: Severity | None = None  # overrides the check's default severity for this one hit
 
 
+@direct_init
 @dataclass(frozen=True)
 class Finding:
     code: str
@@ -832,6 +861,7 @@ class Finding:
         return out
 
 
+@direct_init
 @dataclass(frozen=True)
 class Skipped:
     check: str
@@ -1079,10 +1109,29 @@ _SCALARS: dict[Any, Builder] = {
 }
 
 
+class _NoValue:
+    """A type no JSON value has: the plain types of a field that has none."""
+
+
+def _plain_types(tp: Any) -> tuple[type, type]:
+    """The types whose JSON values a field of type ``tp`` takes unchanged: str, int and bool fields (the
+    builders return such a value as it is), with None too when the field is optional."""
+    if tp in (str, int, bool):
+        return tp, tp
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        members = typing.get_args(tp)
+        plain = [a for a in members if a is not type(None)]
+        if type(None) in members and len(plain) == 1 and plain[0] in (str, int, bool):
+            return plain[0], type(None)
+    return _NoValue, _NoValue
+
+
 def _dataclass_builder(tp: type) -> Builder:
     hints = typing.get_type_hints(tp)
     init_fields = [f for f in dataclasses.fields(tp) if f.init]
-    builders = {f.name: _builder(hints[f.name]) for f in init_fields}
+    # per field: the two types of a value taken as it is, without a call (a str field's str, an optional int
+    # field's int or None; a snapshot holds millions of these), and the builder for anything else
+    builders = {f.name: (*_plain_types(hints[f.name]), _builder(hints[f.name])) for f in init_fields}
     required = [f.name for f in init_fields
                 if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
     required_keys = frozenset(required)
@@ -1101,9 +1150,14 @@ def _dataclass_builder(tp: type) -> Builder:
         kwargs = {}
         # the keys present, not every field: a compact snapshot leaves out the fields at their default
         for name, raw in value.items():
-            build = builders.get(name)
-            if build is None:
+            field_builder = builders.get(name)
+            if field_builder is None:
                 continue  # keys a newer writer added are ignored
+            plain, other_plain, build = field_builder
+            kind = type(raw)
+            if kind is plain or kind is other_plain:
+                kwargs[name] = raw
+                continue
             try:
                 kwargs[name] = build(raw)
             except SnapshotFieldError as exc:
@@ -1226,13 +1280,15 @@ def snapshot_to_json(snapshot: Snapshot, indent: int | None = None) -> str:
     """Compact JSON by default: Python's encoder is written in C only without indentation (a 10,000-table
     snapshot takes seconds to indent), and the file is smaller. ``indent`` gives a readable one."""
     separators = (",", ":") if indent is None else None
-    return json.dumps(snapshot_to_dict(snapshot), indent=indent, separators=separators, ensure_ascii=False)
+    with gc_paused():
+        return json.dumps(snapshot_to_dict(snapshot), indent=indent, separators=separators, ensure_ascii=False)
 
 
 def snapshot_from_json(text: str) -> Snapshot:
     """Parse and check a snapshot file's text. Raises :class:`SnapshotFieldError` (a bad field, NaN or Infinity),
     ``json.JSONDecodeError`` (not JSON) or ``RecursionError`` (nested deeper than Python's parser goes)."""
-    return snapshot_from_dict(json.loads(text, parse_constant=_no_constant))
+    with gc_paused():  # some two million objects for a 10,000-table database, none of them garbage
+        return snapshot_from_dict(json.loads(text, parse_constant=_no_constant))
 
 
 def _no_constant(name: str) -> Any:

@@ -11,10 +11,13 @@ Nothing here ever holds a password or a password hash: the connectors compute th
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from auditor.bulk import cached
 
 # Areas of the posture, as Note.area values: a check that needs one is skipped with that note's GRANT.
 SETTINGS_AREA = "server_settings"
@@ -38,6 +41,11 @@ _TIME_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "min": 60_000.0, "h": 3_600_
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
+@functools.lru_cache(maxsize=1024)  # the maintenance checks read the same settings for every table
+def _number(value: str) -> float | None:
+    return float(value) if _NUMBER.match(value.strip()) else None
+
+
 @dataclass(frozen=True)
 class ServerSetting:
     """One PostgreSQL setting as new sessions get it (pg_settings), with what the remediation needs to know.
@@ -56,7 +64,7 @@ class ServerSetting:
     pending_restart: bool = False
 
     def number(self) -> float | None:
-        return float(self.value) if _NUMBER.match(self.value.strip()) else None
+        return _number(self.value)
 
     def bytes(self) -> int | None:
         """The value in bytes for a memory setting (None when it has no byte unit or is not a number)."""
@@ -281,10 +289,14 @@ class Posture:
         return tuple(found)
 
     def setting(self, name: str) -> ServerSetting | None:
+        return self._settings_by_name.get(name)
+
+    @cached  # some 350 settings, read per table by the maintenance checks: a lookup, not a search
+    def _settings_by_name(self) -> dict[str, ServerSetting]:
+        out: dict[str, ServerSetting] = {}
         for s in self.settings or ():
-            if s.name == name:
-                return s
-        return None
+            out.setdefault(s.name, s)  # the first of a name, as a search finds it
+        return out
 
     def status_int(self, name: str) -> int | None:
         raw = (self.status or {}).get(name)

@@ -121,6 +121,7 @@ def named_table(snapshot: Snapshot, scanned: Table, named: Collection[tuple[str,
 
 # A column that names another entity: customer_id, customerId, CustomerID (not a bare "id").
 _REF_COLUMN = re.compile(r"^(?P<stem>.+?)_?(?:id|Id|ID)$")
+_REF_ENDINGS = ("id", "Id", "ID")
 
 
 def _singular_forms(name: str) -> set[str]:
@@ -130,6 +131,11 @@ def _singular_forms(name: str) -> set[str]:
     if n.endswith("y"):
         forms.add(n[:-1] + "ies")
     return forms
+
+
+@functools.lru_cache(maxsize=4096)  # the same stems (parent_id, customer_id) in table after table
+def _table_forms(stem: str) -> tuple[str, ...]:
+    return tuple(sorted(_singular_forms(stem)))
 
 
 def reference_candidates(snapshot: Snapshot, tables: list[Table]) -> list[tuple[Table, str, Table]]:
@@ -145,12 +151,14 @@ def reference_candidates(snapshot: Snapshot, tables: list[Table]) -> list[tuple[
     out: list[tuple[Table, str, Table]] = []
     for t in tables:
         for col in t.columns:
+            # the pattern's end, tested first ($ also matches before a final newline)
+            if not col.name.endswith(_REF_ENDINGS) and not col.name.endswith("\n"):
+                continue
             m = _REF_COLUMN.match(col.name)
             if m is None or not m.group("stem").strip("_"):
                 continue
             stem = m.group("stem").rstrip("_")
-            target = next((by_name[(t.schema, f)] for f in sorted(_singular_forms(stem))
-                           if (t.schema, f) in by_name), None)
+            target = next((by_name[(t.schema, f)] for f in _table_forms(stem) if (t.schema, f) in by_name), None)
             # a table's own key (film.film_id) is no reference, nor is the key an inheritance child or a partition
             # has from its parent (payment_p2007_01.payment_id in jOOQ's sakila)
             if target is None or any(a.key == target.key for a in ancestors(snapshot, t)):
@@ -293,15 +301,17 @@ def implied_by_lookup(predicate: str | None, columns: Collection[str]) -> bool:
 def serves_fk_lookup(index: Index, columns: Sequence[str]) -> bool:
     """The index can serve a referential lookup on ``columns``: valid, not BRIN, its first len(columns) keys
     are those columns (any order, no expression), and a partial one's predicate is implied by the lookup."""
-    if not index.is_valid or index.method in FK_LOOKUP_METHODS_EXCLUDED or not columns:
+    keys = index.columns
+    # the common case first: the index leads with another column (also rejects an empty ``columns``)
+    if not keys or keys[0] not in columns:
+        return False
+    if not index.is_valid or index.method in FK_LOOKUP_METHODS_EXCLUDED:
         return False
     n = len(columns)
-    if len(index.keys) < n:
+    if len(keys) < n:
         return False
-    leading = index.columns[:n]
-    if leading[0] not in columns:  # the common case, rejected before the sorting below
-        return False
-    if any(c is None for c in leading) or sorted(c for c in leading if c is not None) != sorted(columns):
+    leading = keys[:n]
+    if n > 1 and (None in leading or sorted(c for c in leading if c is not None) != sorted(columns)):
         return False
     return implied_by_lookup(index.predicate, columns)
 
@@ -353,11 +363,16 @@ class IndexNames:
     def _names_taken(self) -> dict[tuple[str, ...], set[str]]:
         if self._taken is None:
             taken: dict[tuple[str, ...], set[str]] = {}
-            for ix in self._snapshot.indexes:
-                taken.setdefault(self._space(ix.schema, ix.table), set()).add(ix.name)
-            if not self._per_table:
+            if self._per_table:
+                for ix in self._snapshot.indexes:
+                    taken.setdefault((ix.schema, ix.table), set()).add(ix.name)
+            else:
+                by_schema: dict[str, set[str]] = {}
+                for ix in self._snapshot.indexes:
+                    by_schema.setdefault(ix.schema, set()).add(ix.name)
                 for t in self._snapshot.tables:
-                    taken.setdefault((t.schema,), set()).add(t.name)
+                    by_schema.setdefault(t.schema, set()).add(t.name)
+                taken = {(schema, ): names for schema, names in by_schema.items()}
             self._taken = taken
         return self._taken
 

@@ -5,14 +5,16 @@ history; the reporters only render them.
 Partitioning thresholds: the PostgreSQL manual's rule of thumb is to partition a table once it would otherwise
 be larger than the server's memory ("Table Partitioning", 5.12.1); dbaudit cannot see the machine's memory, so
 it uses fixed marks instead: 100 M estimated rows (auditor.design.PARTITION_ROWS) or 100 GB, or a table that
-its recorded growth takes past either within a year. A time column is the usual key (old partitions are then
-detached and dropped instead of deleted row by row, the main win); without one, a hash of the key spreads
-writes but prunes only on that key.
+its recorded growth takes past either within a year (100 GB from the last interval's growth, the rows threshold
+from CP03 growth-projection's least squares over the stored runs). A time column is the usual key (old
+partitions are then detached and dropped instead of deleted row by row, the main win); without one, a hash of
+the key spreads writes but prunes only on that key.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,12 +111,31 @@ def marks(cp02_options: Any = None) -> tuple[int, int]:
             int(gb * 1024**3) if isinstance(gb, int | float) and gb > 0 else PARTITION_BYTES)
 
 
-def candidates(snap: Snapshot, history: Any = None, cp02_options: Any = None) -> list[Candidate]:
+def projected_crossings(findings: Iterable[Any]) -> dict[str, tuple[float, float | None]]:
+    """``"schema.table"`` -> (days, rows a day) for each table CP03 growth-projection projects across its
+    partitioning threshold (``details.days_to_partition_rows``, least squares over the stored runs)."""
+    out: dict[str, tuple[float, float | None]] = {}
+    for f in findings:
+        if getattr(f, "code", None) != "CP03" or getattr(getattr(f, "object", None), "type", None) != "table":
+            continue
+        details = getattr(f, "details", None) or {}
+        days = details.get("days_to_partition_rows")
+        if isinstance(days, int | float) and days >= 0:
+            rate = details.get("growth_rows_per_day_30d")
+            out[f"{f.object.schema}.{f.object.table}"] = (float(days),
+                                                          float(rate) if isinstance(rate, int | float) else None)
+    return out
+
+
+def candidates(snap: Snapshot, history: Any = None, findings: Iterable[Any] = (),
+               cp02_options: Any = None) -> list[Candidate]:
     """Unpartitioned tables past 100 M rows or 100 GB (or CP02's configured marks), or that their recorded
-    growth takes past the bytes mark within a year; the primary key of a partitioned PostgreSQL table must
-    include the partition key."""
+    growth takes past the bytes mark within a year, or that CP03 (in ``findings``) projects past its
+    partitioning threshold within a year; the primary key of a partitioned PostgreSQL table must include the
+    partition key."""
     min_rows, min_bytes = marks(cp02_options)
     grow = {g.table: g for g in growth(history, limit=10_000)}
+    crossing = projected_crossings(findings)
     out: list[Candidate] = []
     for key, size in design.table_sizes(snap).items():
         t = size.table
@@ -131,6 +152,11 @@ def candidates(snap: Snapshot, history: Any = None, cp02_options: Any = None) ->
                 and total + g.per_day * HORIZON_DAYS >= min_bytes:
             reasons.append(f"growing {g.per_day / 1024**3:,.2f} GB a day: {min_bytes / 1024**3:,.0f} GB within "
                            "a year")
+        projected = crossing.get(f"{key[0]}.{key[1]}")
+        if not reasons and projected is not None and projected[0] <= HORIZON_DAYS:
+            days, per_day = projected
+            rate = f", {per_day:,.0f} rows a day" if per_day is not None else ""
+            reasons.append(f"CP03 projects the partitioning threshold in {days:,.0f} days{rate}")
         if reasons:
             out.append(Candidate(t, rows, total, ", ".join(reasons), partition_key(snap, t)))
     out.sort(key=lambda c: (-(c.total_bytes or 0), -(c.rows or 0), c.table.schema, c.table.name))

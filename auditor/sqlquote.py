@@ -6,6 +6,7 @@ printed SQL passes through here.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -31,6 +32,7 @@ _PG_RESERVED = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=65536)  # the same table and schema names, in thousands of remediations
 def pg_ident(name: str) -> str:
     """Quote a PostgreSQL identifier only when it needs it, doubling embedded quotes."""
     if _PG_PLAIN.match(name) and name not in _PG_RESERVED:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -41,6 +42,11 @@ def json_safe(text: str) -> str:
     return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
 
 
+@functools.cache
+def _init_fields(kind: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(kind) if f.init)
+
+
 # fields whose text is SQL to copy: their newlines are line breaks of the statement, kept as they are
 _MULTILINE_FIELDS = frozenset({"remediation", "enable"})
 
@@ -49,19 +55,26 @@ def safe_copy(value: T, skip: frozenset[str] = frozenset(), _keep_newlines: bool
     """A copy of a dataclass tree (tuples, lists and mappings inside it too) with every string made
     :func:`terminal_safe`; fields named in ``skip`` are left as they are. Objects without strings to change are
     returned as they are, so the copy costs little when nothing needs escaping."""
+    kind: Any = type(value)
+    if kind is str:  # the common case first: a report holds tens of thousands of strings
+        text: Any = value
+        pattern = _UNSAFE if _keep_newlines else _UNSAFE_OR_NEWLINE
+        return text if pattern.search(text) is None else pattern.sub(_escape, text)  # type: ignore[return-value]
+    if value is None or kind is int or kind is float or kind is bool:
+        return value
     if isinstance(value, enum.Enum):
         return value  # a Severity is a str too: its value is the program's own, and its methods must stay
     if isinstance(value, str):
         return terminal_safe(value, keep_newlines=_keep_newlines)  # type: ignore[return-value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         changes: dict[str, Any] = {}
-        for f in dataclasses.fields(value):
-            if f.name in skip or not f.init:
+        for name in _init_fields(kind):
+            if name in skip:
                 continue
-            old = getattr(value, f.name)
-            new = safe_copy(old, skip, f.name in _MULTILINE_FIELDS)
+            old = getattr(value, name)
+            new = safe_copy(old, skip, name in _MULTILINE_FIELDS)
             if new is not old:
-                changes[f.name] = new
+                changes[name] = new
         return dataclasses.replace(value, **changes) if changes else value  # type: ignore[type-var]
     if isinstance(value, tuple | list):
         items = [safe_copy(v, skip, _keep_newlines) for v in value]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import math
 import re
 import statistics
@@ -152,11 +153,32 @@ def mixture_quantile(models: Sequence[LatencyModel], q: float, weights: Sequence
     if total <= 0:
         raise ValueError("weights sum to zero")
 
-    # each model's log-normal parameters once: the bisection evaluates every model's CDF up to 100 times
-    fitted = [(wi, m, m._params()) for wi, m in zip(w, models, strict=True)]
+    # each model's log-normal parameters once: the bisection evaluates every model's CDF up to 100 times, for
+    # thousands of statements; LatencyModel._cdf's steps are written out below (a call per model and point was
+    # most of the time), the same arithmetic in the same order, so that the figures are the same to the bit
+    fitted = [(wi, m.low, m.high, m.calls, m.mean, m._params()) for wi, m in zip(w, models, strict=True)]
+    normal_cdf = _STD_NORMAL.cdf
+    log = math.log
 
     def cdf(x: float) -> float:
-        return sum(wi * m._cdf(params, x) for wi, m, params in fitted) / total
+        acc = 0.0  # sum() of floats, in order (0 + the first term is that term)
+        for wi, low, high, calls, mean, params in fitted:
+            if params is None:
+                if calls == 2 and high > low:
+                    c = 0.0 if x < low else (0.5 if x < high else 1.0)
+                else:
+                    c = 1.0 if x >= mean else 0.0
+            elif x < low:
+                c = 0.0
+            elif x >= high:
+                c = 1.0
+            elif x <= params[0]:
+                c = 0.0
+            else:
+                origin, mu, sigma = params
+                c = normal_cdf((log(x - origin) - mu) / sigma)
+            acc += wi * c
+        return acc / total
 
     lo = min(m.low for m in models)
     hi = max(m.high for m in models)
@@ -298,6 +320,14 @@ def query_kind(snapshot: Snapshot, text: str) -> str:
     return statement_kind(text)
 
 
+def query_has_offset(snapshot: Snapshot, text: str) -> bool:
+    """:attr:`QueryShape.has_offset` of a statement, without building its parse tree on PostgreSQL (WL04 asks
+    it of every statement that may page, see :func:`statement_has_offset`)."""
+    if snapshot.engine == "mysql":
+        return query_shape(snapshot, text).has_offset
+    return statement_has_offset(text)
+
+
 def query_shape(snapshot: Snapshot, text: str) -> QueryShape:
     """The shape of a statement text in the audited engine's dialect (pglast, or sqlglot for MySQL)."""
     if snapshot.engine == "mysql":
@@ -406,6 +436,26 @@ def _walk(node: Any) -> Iterator[Any]:
 
 
 _TOP_NODE = re.compile(r'"stmts":\[\{"stmt":\{"(\w+)"')
+# in libpg_query's JSON a field name is the only string followed by a colon (a quote inside a value is escaped),
+# and a raw parse tree has LIMIT ... OFFSET as SelectStmt's limitOffset only
+_OFFSET_FIELD = '"limitOffset":'
+
+
+@functools.lru_cache(maxsize=65536)
+def statement_has_offset(text: str) -> bool:
+    """``analyze_query(text).has_offset`` from libpg_query's JSON output: whether any SELECT of the statement
+    (subqueries and CTEs included) has an OFFSET, with the same parser and without the Python objects of a
+    parse tree (some 20 times the cost, for each of the hundreds of paging statements of a large workload)."""
+    try:
+        tree = parse_sql_json(text)
+    except Exception:  # noqa: BLE001 - as analyze_query: pglast raises ParseError and a few others
+        return False
+    statements = json.loads(tree).get("stmts") or []
+    if len(statements) != 1:  # none, or several (analyze_query judges the first): the tree decides
+        return bool(statements) and analyze_query(text).has_offset
+    if "ExplainStmt" in (statements[0].get("stmt") or {}):
+        return False  # analyze_query gives an EXPLAIN no scopes
+    return _OFFSET_FIELD in tree
 
 
 @functools.lru_cache(maxsize=65536)

@@ -16,6 +16,9 @@ and ``BENCH_MYSQL_DSN`` (default ``mysql://root@127.0.0.1:3306``), in databases 
 * the ratios scan / anchors and catalog / anchors, and for 10,000 tables issue 15's targets, met or missed.
 
 The machine may be shared: the load average is printed with the figures.
+
+On MariaDB it also scans a 20-table schema on the shared server (beside the large schemas) and the same schema
+alone on a throwaway MariaDB: a small schema's scan must not depend on what else the server holds.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 PG_SIZES = (20, 2000)
 MYSQL_SIZES = (2000,)
 LARGE = 10_000
+SMALL = 20  # MariaDB: the schema scanned alone and beside the large ones
 
 # Single-purpose queries of the anchors, as their projects publish them (schema filters as they have them).
 PG_ANCHORS: dict[str, str] = {
@@ -348,6 +352,35 @@ def measure(engine: str, dsn: str, runs: int) -> dict[str, Any]:
     }
 
 
+def mysql_isolation(server: str, runs: int) -> str | None:
+    """A small schema's scan on the shared server, which holds the large ones, against the same schema alone on a
+    throwaway MariaDB (issue 15: its scan time must not depend on what else the server holds)."""
+    from auditor.throwaway_mysql import ThrowawayMySqlError, start_mariadb
+
+    shared = ensure_database("mysql", server, SMALL)
+    conn = mysql_connect(shared)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT COUNT(*) FROM information_schema.TABLES "
+                        "WHERE TABLE_SCHEMA NOT IN ('mysql', 'sys', 'information_schema', 'performance_schema')")
+            (on_server,) = cur.fetchone()
+    finally:
+        conn.close()
+    try:
+        with start_mariadb() as own:
+            alone = ensure_database("mysql", own.dsn(), SMALL)
+            walls_alone, walls_shared = [], []
+            for _ in range(runs):  # interleaved, so that a burst of load hits both alike
+                walls_alone.append(scan_once(alone)["wall_s"])
+                walls_shared.append(scan_once(shared)["wall_s"])
+    except ThrowawayMySqlError as exc:
+        print(f"bench: no throwaway MariaDB for the isolation case: {exc}", file=sys.stderr)
+        return None
+    a, b = statistics.median(walls_alone), statistics.median(walls_shared)
+    return (f"mysql {SMALL} tables: scan {spread(walls_alone)} s alone on its own server, {spread(walls_shared)} s on "
+            f"the shared server beside {on_server - SMALL} other tables ({b / a:.2f} x)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--child", metavar="DSN", help=argparse.SUPPRESS)
@@ -410,6 +443,13 @@ def main() -> int:
         if len(counts) > 1:
             print(f"FAIL: {engine} round trips differ between sizes: {sorted(counts)}")
             status = 1
+    if "mysql" in args.engines:
+        try:
+            line = mysql_isolation(mysql_server, args.runs)
+            if line:
+                print(line)
+        except Exception as exc:  # noqa: BLE001 - as the cases above: say why, go on
+            print(f"bench: mysql isolation case skipped: {exc}", file=sys.stderr)
     return status
 
 

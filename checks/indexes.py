@@ -64,8 +64,8 @@ def _reading_keys(snap: Snapshot, ix: Index) -> tuple[IndexKey, ...]:
     keys = ix.keys
     if ix.method == "btree" and keys and keys[0].descending:
         keys = tuple(dataclasses.replace(k, descending=not k.descending, nulls_first=not k.nulls_first) for k in keys)
-    if snap.engine == "mysql":
-        keys = tuple(dataclasses.replace(k, nulls_first=False) for k in keys)
+    if snap.engine == "mysql" and any(k.nulls_first for k in keys):
+        keys = tuple(dataclasses.replace(k, nulls_first=False) if k.nulls_first else k for k in keys)
     return keys
 
 
@@ -186,6 +186,11 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
     - `min_table_scans` (default 100): for younger statistics, the scans of the table's other indexes that
       enforce nothing (rows read through them on MySQL/MariaDB) needed before an unscanned index is reported
       (as info).
+    - `history_days` (default 30.0): with run history (`--history`), the days of stored runs judged instead of
+      the statistics window: an index is unused when the runs of these last days show no scan of it, so a
+      statistics reset or a restart no longer hides or shortens its record (30 days: the month pganalyze's and
+      PgHero's unused-index advice asks for, month-end jobs included); the stored runs must cover
+      `min_stats_age_days` for a warning.
 
     ## Known problems
     Scan counters are per server: an index used only on a read replica looks unused on the primary. An index
@@ -205,8 +210,9 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
     age = snap.stats_age_seconds()
     mature = age is not None and age >= opts.min_stats_age_days * 86400
     window = _stats_window(snap)
+    with_history = snap.run_history is not None and snap.collected_at is not None
     for ix in snap.indexes:
-        stored = _history_window(snap, ix, opts)
+        stored = _history_window(snap, ix, opts) if with_history else None
         if stored is not None:
             if stored.used:
                 continue  # scanned within the stored window, whatever the counter says since a reset
@@ -397,12 +403,13 @@ def duplicate_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     # attached partition indexes mirror their parent's, which is reported (and dropped) once
     judged = [ix for ix in snap.indexes if ix.is_valid and not ix.is_partition_child]
     # a cheap key that equal signatures share: only indexes that share it with another need the full signature
+    signatures = [_rough_signature(ix) for ix in judged]
     rough: dict[tuple[object, ...], int] = {}
-    for ix in judged:
-        rough[_rough_signature(ix)] = rough.get(_rough_signature(ix), 0) + 1
+    for signature in signatures:
+        rough[signature] = rough.get(signature, 0) + 1
     groups: dict[tuple[object, ...], list[Index]] = {}
-    for ix in judged:
-        if rough[_rough_signature(ix)] > 1:
+    for ix, signature in zip(judged, signatures, strict=True):
+        if rough[signature] > 1:
             groups.setdefault(_signature(snap, ix), []).append(ix)
     for members in groups.values():
         if len(members) < 2:
@@ -501,6 +508,15 @@ def redundant_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
             keys = reading[id(ix)] = _reading_keys(snap, ix)
         return keys
 
+    # a wider or covering index is a valid B-tree of the same table with the same predicate that starts with the
+    # same column or expression (a prefix key differs only in its length): grouped once by that, so that each
+    # index meets only the few others it could be a prefix of before the key comparisons
+    alike: dict[tuple[object, ...], list[Index]] = {}
+    for other in snap.indexes:
+        if other.is_valid and other.method == "btree" and other.keys:
+            first = other.keys[0]
+            alike.setdefault((other.schema, other.table, other.predicate, first.column, first.expression),
+                             []).append(other)
     for ix in snap.indexes:
         if (
             ix.method != "btree"
@@ -510,23 +526,18 @@ def redundant_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
             or ix.is_partition_child
         ):
             continue
-        siblings = snap.indexes_of(ix.schema, ix.table)
-        if len(siblings) < 2:
+        if ix.keys:  # the reading keys start with the same column or expression
+            first = ix.keys[0]
+            group = alike.get((ix.schema, ix.table, ix.predicate, first.column, first.expression), ())
+            candidates = [other for other in group if other is not ix and other.name != ix.name]
+        else:
+            candidates = [other for other in snap.indexes_of(ix.schema, ix.table)
+                          if other.name != ix.name and other.is_valid and other.method == "btree"
+                          and other.predicate == ix.predicate]
+        if not candidates:
             continue
         keys = reading_keys(ix)
         n = len(keys)
-        # a wider or covering index starts with the same column or expression (a prefix key differs only in its
-        # length): a cheap test that leaves out most of a table's other indexes before the key comparisons
-        lead = (keys[0].column, keys[0].expression) if keys else None
-        candidates = [
-            other
-            for other in siblings
-            if other.name != ix.name
-            and other.is_valid
-            and other.method == "btree"
-            and other.predicate == ix.predicate
-            and (lead is None or (bool(other.keys) and (other.keys[0].column, other.keys[0].expression) == lead))
-        ]
         wider = [
             other
             for other in candidates

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -110,6 +111,7 @@ _MYSQL_INTEGERS = frozenset({"tinyint", "smallint", "mediumint", "int", "integer
 _MODIFIER = re.compile(r"\(([^)]*)\)")
 
 
+@functools.lru_cache(maxsize=4096)  # a few dozen types, met on every key column of every table
 def normalize_type(engine: str, data_type: str) -> tuple[str, str]:
     """(base type, full normalized type) of a column type as the server prints it."""
     text = " ".join(data_type.strip().lower().split())
@@ -165,7 +167,6 @@ def fk_type_mismatch(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
         ref = snap.table(*ref_key) if ref_key else None
         if table is None or ref_key is None or table.is_partition and _has_parent_fk(snap, table, fk):
             continue
-        ref_label = f"{ref_key[0]}.{ref_key[1]}"
         pairs: list[_TypePair] = []
         worst: Severity | None = None
         for i, (column, ref_column) in enumerate(zip(fk.columns, fk.ref_columns, strict=False)):
@@ -185,6 +186,7 @@ def fk_type_mismatch(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
             pairs.append(_TypePair(column, mine.data_type, mine.base_type, ref_column, ref_type, ref_base))
         if not pairs or worst is None:
             continue
+        ref_label = f"{ref_key[0]}.{ref_key[1]}"
         described = ", ".join(p.describe() for p in pairs)
         message = (
             f"{table.qualified} foreign key {fk.name} has columns whose types differ from {ref_label}'s: "
@@ -384,6 +386,7 @@ _PG_INT_RANGE = {
 _MYSQL_INT_BITS = {"tinyint": 8, "smallint": 16, "mediumint": 24, "int": 32, "integer": 32, "bigint": 64}
 
 
+@functools.lru_cache(maxsize=4096)
 def integer_range(engine: str, data_type: str) -> tuple[int, int] | None:
     """(min, max) of an integer column type; None for anything else (numeric columns have no such limit)."""
     base, _ = normalize_type(engine, data_type)

@@ -115,18 +115,25 @@ def repeating_groups(table: Table, opts: RepeatingGroupOptions,
                      snap: Snapshot | None = None) -> list[tuple[str, list[str]]]:
     """(stem, member columns in order) of every repeating group of a table; with the snapshot, numbered
     foreign keys that are the ends of a relationship are left out (see :func:`_roles_not_repeats`)."""
-    names = {c.name.lower(): c for c in table.columns}
     numbered: dict[str, dict[int, str]] = {}
     lettered: dict[str, dict[str, str]] = {}
     for c in table.columns:
         low = c.name.lower()
-        m = _NUM_SUFFIX.match(low)
-        if m:
-            numbered.setdefault(m["stem"].rstrip("_"), {})[int(m["n"])] = c.name
+        # the patterns' last characters, tested first: most names end in neither a digit nor "_x" ($ also
+        # matches before a final newline)
+        tail = low[:-1] if low.endswith("\n") else low
+        if tail[-1:].isdigit():
+            m = _NUM_SUFFIX.match(low)
+            if m:
+                numbered.setdefault(m["stem"].rstrip("_"), {})[int(m["n"])] = c.name
             continue
-        m = _LETTER_SUFFIX.match(low)
-        if m:
-            lettered.setdefault(m["stem"], {})[m["l"]] = c.name
+        if tail[-2:-1] == "_":
+            m = _LETTER_SUFFIX.match(low)
+            if m:
+                lettered.setdefault(m["stem"], {})[m["l"]] = c.name
+    if not numbered and not lettered:
+        return []
+    names = {c.name.lower(): c for c in table.columns}
     allowed = {a.lower() for a in opts.allowed_families}
     out: list[tuple[str, list[str]]] = []
     for stem, by_n in numbered.items():

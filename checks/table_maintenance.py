@@ -897,9 +897,13 @@ def index_bloat(snap: Snapshot, opts: IndexBloatOptions) -> Iterator[Hit]:
         else:
             if not b.estimable or b.bloat_pct is None or b.bloat_bytes is None:
                 continue
+            share, wasted, method = b.bloat_pct, b.bloat_bytes, "estimate"
+            # the thresholds first: the staleness test (the table's autovacuum trigger) is the dearer one, and
+            # a table has several indexes
+            if share < opts.min_bloat_pct or wasted < opts.min_bloat_bytes:
+                continue
             if _stale_for_estimate(snap, b.schema, b.table):
                 continue
-            share, wasted, method = b.bloat_pct, b.bloat_bytes, "estimate"
             how = (f"by the pg_stats estimate ({b.expected_pages:,.0f} pages needed at fillfactor "
                    f"{b.fillfactor}, {b.pages:,} used)")
         if share < opts.min_bloat_pct or wasted < opts.min_bloat_bytes:

@@ -29,8 +29,8 @@ from auditor.workload import (
     named_tables,
     non_selective,
     plans_by_queryid,
+    query_has_offset,
     query_kind,
-    query_shape,
     scan_rows,
     scan_table,
     single_row_lookup,
@@ -533,7 +533,7 @@ def offset_pagination(snap: Snapshot, opts: OffsetPaginationOptions) -> Iterator
     - https://use-the-index-luke.com/no-offset
     """
     for stmt in snap.statements:
-        if stmt.calls < opts.min_calls or not may_page(stmt.query) or not query_shape(snap, stmt.query).has_offset:
+        if stmt.calls < opts.min_calls or not may_page(stmt.query) or not query_has_offset(snap, stmt.query):
             continue
         yield Hit(
             object=_query_ref(stmt),

@@ -728,7 +728,7 @@ def _duration(seconds: float) -> str:
 def _partitioning(doc: Document, report: Report, snap: Snapshot) -> None:
     doc.h(3, "Partitioning candidates", "scaling-partitions")
     cp02 = (getattr(report, "check_options", None) or {}).get("CP02")
-    found = scaling.candidates(snap, getattr(report, "history", None), cp02)
+    found = scaling.candidates(snap, getattr(report, "history", None), report.findings, cp02)
     min_rows, min_bytes = scaling.marks(cp02)
     configured = " (CP02's configured marks)" if (min_rows, min_bytes) != scaling.marks() else ""
     if not found:

@@ -186,6 +186,16 @@ def _size(n: int | None) -> str:
     return _bytes(n).lstrip("+")
 
 
+def _value(key: str, value: float) -> str:
+    """A metric's value as a person reads it, never ``1.64413e+08``: a size (a key ending in ``bytes``) in kB /
+    MB / GB, a whole number with thousands separators, anything else with at most 3 decimals."""
+    if key.endswith("bytes"):
+        return _size(int(value))
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.3f}".rstrip("0").rstrip(".")
+
+
 def runs_dict(runs: Sequence[RunRecord], counts: Mapping[int, int]) -> list[dict[str, Any]]:
     return [{"id": r.id, "started_at": _iso(r.started_at), "target": r.target, "engine": r.engine,
              "database": r.database, "status": r.status, "message": r.message, "score": r.score, "grade": r.grade,
@@ -239,7 +249,7 @@ def render_run(run: RunRecord, fmt: str, top: int = 10, growers: Sequence[Grower
         lines.append(f"  note      {run.message}")
     metrics = [(k, v) for k, v in sorted(run.metrics.items()) if v is not None]
     if metrics:
-        lines.append("  metrics   " + ", ".join(f"{k} {v:g}" for k, v in metrics))
+        lines.append("  metrics   " + ", ".join(f"{k} {_value(k, v)}" for k, v in metrics))
     for _, f in sorted(run.findings, key=lambda x: (-x[1].severity.rank, x[1].code))[:top]:
         lines.append(f"    {f.severity.value:<7} {f.code} {f.check}  {f.object.label()}")
     if len(run.findings) > top:
@@ -268,9 +278,11 @@ def render_trend(points: Sequence[TrendPoint], key: str, target: str, fmt: str) 
     values = [p.value for p in points if p.value is not None]
     head = f"{key} of {target}: {len(points)} runs"
     if values:
-        head += f", min {min(values):g}, max {max(values):g}, last {values[-1]:g}"
-    rows = [(p.run_id, _iso(p.started_at), "-" if p.value is None else f"{p.value:g}") for p in points]
-    return head + "\n" + tabulate(rows, headers=("id", "started (UTC)", key)) + "\n"
+        head += f", min {_value(key, min(values))}, max {_value(key, max(values))}, last {_value(key, values[-1])}"
+    rows = [(p.run_id, _iso(p.started_at), "-" if p.value is None else _value(key, p.value)) for p in points]
+    # the values are formatted already: tabulate would read "12,345,678" back as a number and print 1.23457e+07
+    return head + "\n" + tabulate(rows, headers=("id", "started (UTC)", key), disable_numparse=True,
+                                   colalign=("right", "left", "right")) + "\n"
 
 
 # ---- fleet scans ---------------------------------------------------------------------------------------------
@@ -289,7 +301,7 @@ def fleet_rows(results: Sequence[TargetResult]) -> list[dict[str, Any]]:
             "new_findings": len(h.new_findings) if h is not None and h.previous_run is not None else None,
             "resolved_findings": len(h.resolved_findings) if h is not None and h.previous_run is not None
             else None,
-            "run_id": h.run_id if h is not None else None,
+            "run_id": h.run_id if h is not None else r.run_id,
             "exit_code": int(r.exit_code), "duration_s": round(r.duration_s, 2), "error": r.error,
         })
     return out

@@ -130,8 +130,7 @@ def _trends(doc: Document, h: HistoryComparison) -> None:
         (label(i), None if r.db_bytes is None else float(r.db_bytes), human_bytes(r.db_bytes))
         for i, r in enumerate(runs)), unit="bytes"))
     if h.growers:
-        days = h.growers[0].days
-        doc.blocks.append(Chart(f"Top growers over the last {days:.0f} days of runs", tuple(
+        doc.blocks.append(Chart(f"Top growers over the last {span(h.growers[0].days)} of runs", tuple(
             Bar(f"{g.schema}.{g.table}", float(g.growth), _signed_bytes(g.growth)) for g in h.growers)))
         doc.blocks.append(Table(
             headers=("Table", "Size then", "Size now", "Growth"),
@@ -140,6 +139,21 @@ def _trends(doc: Document, h: HistoryComparison) -> None:
             numeric=frozenset({1, 2, 3}),
             sort_keys=tuple((None, g.bytes_first, g.bytes_last, g.growth) for g in h.growers),
         ))
+
+
+def span(days: float) -> str:
+    """A stretch of stored runs in words: "3 days", "1 day", "5 hours", "12 minutes" (never "0 days")."""
+    if days >= 1.5:
+        return f"{days:.0f} days"
+    if days >= 1:
+        return "1 day"
+    hours = days * 24
+    if hours >= 1.5:
+        return f"{hours:.0f} hours"
+    if hours >= 1:
+        return "1 hour"
+    minutes = max(1, round(hours * 60))
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def growth_notes(doc: Document, report: Report) -> None:

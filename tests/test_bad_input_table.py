@@ -160,6 +160,33 @@ CASES = (
          ("no check ran",), files=(("ok.json", _snapshot().encode()),), code=0, level="warning"),
     Case("no-table", ("scan", "--from", "empty.json"), ("the audit saw no table in database 'shop'",),
          files=(("empty.json", _snapshot(tables=[]).encode()),)),
+    # ---- run stores (--history, dbaudit history) ------------------------------------------------------------
+    Case("history-empty", ("scan", "--from", "snap.json", "--history", ""),
+         ("the run store is empty: give a file path or a postgresql:// URL",)),
+    Case("history-blank-with-fail-on-new", ("scan", "--from", "snap.json", "--history", " ", "--fail-on-new", "error"),
+         ("the run store is empty",)),
+    Case("history-mysql-url", ("scan", "--from", "snap.json", "--history", f"mysql://root:{SECRET}@127.0.0.1:3306/x"),
+         ("run store mysql://...: only a file path or a postgresql:// URL can be a run store",)),
+    Case("history-http-url", ("scan", "--from", "snap.json", "--history", "http://example.invalid/runs"),
+         ("run store http://...: only a file path or a postgresql:// URL",)),
+    Case("history-sqlite-url", ("scan", "--from", "snap.json", "--history", "sqlite:///runs.db"),
+         ("run store sqlite://...: only a file path",)),
+    Case("history-libpq-string", ("scan", "--from", "snap.json", "--history",
+                                  f"host=127.0.0.1 dbname=runs password={SECRET}"),
+         ("the run store is a libpq key=value string", "postgresql://user@host:5432/dbname")),
+    Case("history-store-empty", ("history", "list", "--store", ""), ("the run store is empty",)),
+    Case("history-store-mysql", ("history", "list", "--store", "mysql://root@127.0.0.1/x"),
+         ("only a file path or a postgresql:// URL can be a run store",)),
+    Case("history-store-libpq", ("history", "trend", "score", "--store", "dbname=runs"),
+         ("the run store is a libpq key=value string",)),
+    Case("fleet-output-dir-under-a-file", ("scan", "--targets", "fleet.txt", "--output-dir", "snap.json/reports"),
+         ("cannot create --output-dir snap.json/reports: Not a directory",),
+         files=(("fleet.txt", b"postgresql://app@127.0.0.1:1/shop  # never reached\n"),)),
+    Case("fleet-output-dir-is-a-file", ("scan", "--targets", "fleet.txt", "--output-dir", "snap.json"),
+         ("--output-dir snap.json is not a directory",),
+         files=(("fleet.txt", b"postgresql://app@127.0.0.1:1/shop\n"),)),
+    Case("history-prune-keep-zero", ("history", "prune", "--store", "runs.db", "--keep-days", "0"),
+         ("Invalid value for '--keep-days': '0' is not in the range 1 to 36500",)),
 )
 
 
@@ -218,3 +245,25 @@ def test_a_role_without_connect_privilege(no_connect_role: tuple[str, str]) -> N
     dsn, db = no_connect_role
     run = dbaudit("scan", dsn, "--connect-timeout", "5")
     assert_one_line(run, f"may not connect to database '{db}'", "(GRANT CONNECT)")
+
+
+def test_a_libpq_string_as_the_store_creates_no_file(tmp_path: Path) -> None:
+    (tmp_path / "snap.json").write_text(_snapshot(), encoding="utf-8")
+    run = dbaudit("scan", "--from", "snap.json", "--history", "host=127.0.0.1 dbname=runs", cwd=tmp_path)
+    assert_one_line(run, "libpq key=value string")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["snap.json"]
+
+
+def test_history_diff_refuses_a_reversed_pair(tmp_path: Path) -> None:
+    """Run A must be the older: `history diff 2 1` is refused with the pair to give, `diff 1 2` works."""
+    for day, name in ((1, "a.json"), (2, "b.json")):
+        (tmp_path / name).write_text(_snapshot(collected_at=f"2026-03-0{day}T02:00:00+00:00"), encoding="utf-8")
+        run = dbaudit("scan", "--from", name, "--history", "runs.db", "--fail-on", "never", "-o", "/dev/null",
+                      cwd=tmp_path)
+        assert run.code == 0, run
+    run = dbaudit("history", "diff", "2", "1", "--store", "runs.db", cwd=tmp_path)
+    assert_one_line(run, "run 2 (2026-03-02 02:00 UTC) is newer than run 1 (2026-03-01 02:00 UTC)",
+                    "give the older run first (dbaudit history diff 1 2)")
+    run = dbaudit("history", "diff", "1", "2", "--store", "runs.db", "--format", "json", cwd=tmp_path)
+    assert run.code == 0, run
+    assert json.loads(run.stdout)["previous_run"]["id"] == 1

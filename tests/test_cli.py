@@ -348,6 +348,15 @@ def test_explain_by_code_or_name(token: str) -> None:
     assert "What it does" in result.stdout and "docs/checks.md#ix01-unused-index" in result.stdout
 
 
+def test_explain_describes_every_option_of_ix01() -> None:
+    """rt11: `history_days` was in the options table but had no description."""
+    out = run("explain", "IX01").stdout
+    options = out.split("\nOptions\n", 1)[1]
+    for name in ("min_stats_age_days", "min_table_scans", "history_days"):
+        assert f"`{name}` (default" in options, (name, options)
+    assert "with run history (`--history`), the days of stored runs judged" in " ".join(options.split())
+
+
 def test_explain_unknown_check() -> None:
     assert_one_line_error(
         run("explain", "unused-indexes"), "no check called 'unused-indexes'", "unused-index"

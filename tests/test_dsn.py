@@ -128,3 +128,14 @@ def test_redact() -> None:
     assert redact(f"failed for postgresql://u:{SECRET}@h/db", dsn) == "failed for postgresql://u:***@h/db"
     assert redact(f"host=h password={SECRET} user=u") == "host=h password=*** user=u"
     assert redact(f"the server said {SECRET}", dsn) == "the server said ***"
+
+
+def test_redact_keeps_names_that_contain_the_password() -> None:
+    """User app_audit with password audit: the server's message names the user, which must stay readable;
+    the password itself is masked everywhere else, and a name equal to the password is masked like it."""
+    dsn = parse_dsn("mysql://app_audit:audit@127.0.0.1:3306/audit_db")
+    said = "access denied for user 'app_audit' on audit_db; the password audit was refused"
+    assert redact(said, dsn) == "access denied for user 'app_audit' on audit_db; the password *** was refused"
+    assert redact("mysql://app_audit:audit@h/x failed", dsn) == "mysql://app_audit:***@h/x failed"
+    same = parse_dsn("postgresql://hunter:hunter@db/shop")
+    assert redact("role 'hunter' refused hunter", same) == "role '***' refused ***"

@@ -15,7 +15,15 @@ import psycopg
 import pytest
 
 from auditor.audit import AuditSettings
-from auditor.fleet import FleetTarget, InventoryError, load_inventory, parse_shard, scan_fleet, shard
+from auditor.fleet import (
+    FleetTarget,
+    InventoryError,
+    load_inventory,
+    parse_shard,
+    scan_fleet,
+    shard,
+    strip_comment,
+)
 from auditor.history import open_store
 from auditor.throwaway import free_port
 from tests.conftest import NewDb
@@ -113,7 +121,7 @@ def test_inventory_forms_and_errors(tmp_path: Path) -> None:
         "missing.toml": (None, "does not exist"),
         "bad.toml": ("[[target]\n", "not valid TOML"),
         "unknown.toml": ('[[target]]\ndsn = "postgresql://h/x"\nport = 5\n', "unknown key 'port'"),
-        "env.toml": ('[[target]]\ndsn-env = "NOPE_NOT_SET"\n', "'NOPE_NOT_SET' (dsn-env) is not set"),
+        "env.toml": ('[[target]]\ndsn-env = 5\n', "dsn-env must name an environment variable"),
         "twice.toml": ('[[target]]\nname = "a"\ndsn = "postgresql://h/x"\n[[target]]\nname = "a"\n'
                        'dsn = "postgresql://h/y"\n', "appears twice"),
         "empty.txt": ("# nothing\n", "lists no target"),
@@ -130,3 +138,54 @@ def test_inventory_forms_and_errors(tmp_path: Path) -> None:
     assert both.returncode == 2 and "not both" in both.stderr
     lone = _cli("scan", "--from", str(plain), "--shard", "1/2")
     assert lone.returncode == 2 and "--shard needs --targets" in lone.stderr
+
+
+def test_plain_dsn_files_take_inline_comments_but_keep_a_hash_in_a_password(tmp_path: Path) -> None:
+    plain = tmp_path / "dsns.txt"
+    plain.write_text("# the fleet\n"
+                     "postgresql://a:pa#ss@h1/shop   # the shop, primary\n"
+                     "  postgresql://h2/billing\t# billing\n"
+                     "host=h3 dbname=crm password='se #cret'  # libpq form, quoted password with a space and #\n"
+                     "mysql://u:x@h4/legacy#frag\n")
+    targets = load_inventory(str(plain))
+    assert [t.dsn for t in targets] == ["postgresql://a:pa#ss@h1/shop", "postgresql://h2/billing",
+                                        "host=h3 dbname=crm password='se #cret'", "mysql://u:x@h4/legacy#frag"]
+    assert all("#" not in t.name or "frag" in t.name for t in targets)  # the names are redacted DSNs
+    assert strip_comment("# whole line") == "" and strip_comment("x=1 y='a\\' #b' # c") == "x=1 y='a\\' #b'"
+
+
+def test_an_unset_dsn_env_fails_only_its_target(pg_new_db: NewDb, tmp_path: Path) -> None:
+    """rt11: an unset dsn-env aborted the whole run (exit 2, nothing scanned), even for a shard without it; -o was
+    ignored, -q still printed info lines, the error row's run_id was null, --output-dir had to exist."""
+    shop = pg_new_db(SCHEMA)
+    inventory = tmp_path / "inventory.toml"
+    inventory.write_text(f'[[target]]\nname = "shop"\ndsn = "{shop}"\n\n'
+                         '[[target]]\nname = "billing"\ndsn-env = "FX_BILLING_DSN_UNSET"\n')
+    store = str(tmp_path / "runs.db")
+    summary = tmp_path / "summary.json"
+    reports = tmp_path / "nightly" / "reports"  # does not exist yet
+    base = ["scan", "--targets", str(inventory), "--history", store, "--no-sample", "--fail-on", "never"]
+    run = _cli(*base, "-q", "-o", str(summary), "--output-dir", str(reports), "--format", "json")
+    assert run.returncode == 2, run.stderr  # a target failed
+    assert run.stdout == "" and run.stderr == "", (run.stdout, run.stderr)  # -q: no info lines; summary in -o
+    rows = {r["name"]: r for r in json.loads(summary.read_text())["targets"]}
+    assert rows["shop"]["status"] == "ok" and rows["billing"]["status"] == "error"
+    assert rows["billing"]["error"] == "environment variable 'FX_BILLING_DSN_UNSET' (dsn-env) is not set"
+    assert sorted(p.name for p in reports.iterdir()) == ["shop.json"]
+    with open_store(store) as s:
+        runs = {r.id: r for r in s.runs()}
+    error_run = runs[rows["billing"]["run_id"]]
+    assert (error_run.status, error_run.target, error_run.message) == ("error", "billing", rows["billing"]["error"])
+    assert runs[rows["shop"]["run_id"]].status == "ok"
+    # without -q the info lines are there, one per target
+    loud = _cli(*base, "--output-dir", str(reports))
+    assert sorted(line.split(":")[2].strip() for line in loud.stderr.splitlines()) == ["billing", "shop"], loud.stderr
+    # a shard that does not hold billing never reads its variable
+    listed = load_inventory(str(inventory), environ={})
+    mine = next(f"{i}/2" for i in (1, 2) if [t.name for t in shard(listed, i, 2)] == ["shop"])
+    alone = _cli(*base, "--shard", mine)
+    assert alone.returncode == 0, alone.stderr
+    assert "1 targets scanned, 1 ok, 0 failed" in alone.stdout
+    # -o on an existing directory is refused before anything is scanned
+    refused = _cli(*base, "-o", str(tmp_path))
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "is a directory" in refused.stderr

@@ -197,3 +197,4 @@ def test_fingerprints_survive_renumbering_and_spacing() -> None:
     assert pg(my, "mysql") == pg("select `a`  from `t` where `id` = ?", "mysql")
     assert pg(my, "mysql").startswith("my:")
     assert pg("this is not SQL at all (", "postgresql").startswith("tx:")
+

@@ -426,3 +426,22 @@ def test_statement_bound_is_enforced(mysql_server: MySqlServer) -> None:  # noqa
         with pytest.raises(pymysql.err.MySQLError) as ro:
             cur.execute("CREATE DATABASE dbaudit_must_not_exist")
         assert ro.value.args[0] == 1792  # cannot execute statement in a READ ONLY transaction
+
+
+def test_a_password_inside_the_user_name_does_not_mask_the_name(mysql_server: MySqlServer) -> None:  # noqa: F811
+    """rt11: user fx_audit with password audit -> "access denied for user 'fx_***'" made the message useless."""
+    with mysql_server.connect() as conn, conn.cursor() as cur:
+        cur.execute("CREATE USER IF NOT EXISTS 'fx_audit'@'%' IDENTIFIED BY 'audit'")
+        cur.execute("CREATE DATABASE IF NOT EXISTS fx_closed")
+    try:
+        with pytest.raises(ConnectError) as err:
+            _collect(mysql_server.dsn("fx_closed", user="fx_audit", password="audit"), connect_timeout_s=5)
+        assert "user 'fx_audit' may not use database 'fx_closed'" in str(err.value), str(err.value)
+        with pytest.raises(ConnectError) as err:
+            _collect(mysql_server.dsn("fx_closed", user="fx_audit", password="audi"), connect_timeout_s=5)
+        text = str(err.value)
+        assert "access denied for user 'fx_audit'" in text and "audi'" not in text.replace("fx_audit'", ""), text
+    finally:
+        with mysql_server.connect() as conn, conn.cursor() as cur:
+            cur.execute("DROP USER IF EXISTS 'fx_audit'@'%'")
+            cur.execute("DROP DATABASE IF EXISTS fx_closed")

@@ -63,8 +63,10 @@ def _sampling_connection(server: Any, db: str, timeout: float = 60.0) -> int:
     deadline = time.monotonic() + timeout
     with server.connect() as conn, conn.cursor() as cur:
         while time.monotonic() < deadline:
-            cur.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s AND INFO LIKE %s"
-                        " AND INFO LIKE %s AND INFO NOT LIKE %s", (db, "%`big`%", "%dbaudit_probe%", "%PROCESSLIST%"))
+            # dbaudit's session has no default database (PROCESSLIST.DB NULL): its sample names `db`.`big`
+            cur.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE %s"
+                        " AND INFO LIKE %s AND INFO NOT LIKE %s", (f"%`{db}`.`big`%", "%dbaudit_probe%",
+                                                                  "%PROCESSLIST%"))
             row = cur.fetchone()
             if row:
                 return int(row[0])

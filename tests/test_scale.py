@@ -12,7 +12,7 @@ import pytest
 
 from auditor.engine import all_checks, run_checks
 from auditor.model import Finding, Snapshot
-from auditor.workload import analyze_query, may_page, may_read_catalog, statement_kind
+from auditor.workload import analyze_query, may_page, may_read_catalog, statement_has_offset, statement_kind
 from tests.scale import EXPLAINED, scale_snapshot
 
 N = 10_000
@@ -91,6 +91,20 @@ def test_statement_kind_agrees_with_the_parse_tree(snapshot: Snapshot) -> None:
     ]
     for text in texts:
         assert statement_kind(text) == analyze_query(text).kind, text
+
+
+def test_statement_has_offset_agrees_with_the_parse_tree(snapshot: Snapshot) -> None:
+    texts = [s.query for s in snapshot.statements[:300]] + [
+        "SELECT * FROM (SELECT 1 OFFSET 2) x", "WITH c AS (SELECT 1 OFFSET 1) SELECT * FROM c",
+        "SELECT 1 UNION (SELECT 2 OFFSET 4)", "UPDATE t SET a = (SELECT b FROM u OFFSET 1)",
+        "DELETE FROM t WHERE id IN (SELECT id FROM t OFFSET $1)", "CREATE VIEW v AS SELECT 1 OFFSET 1",
+        "EXPLAIN SELECT 1 OFFSET 3", "SELECT 1; SELECT 2 OFFSET 1", "SELECT 2 OFFSET 1; SELECT 1", "", "SELEC x",
+        "SELECT '\"limitOffset\":' AS x", 'SELECT 1 AS "limitOffset"', 'SELECT "limitOffset:" FROM t',
+        "SELECT offset FROM t", "SELECT 1 FETCH FIRST 3 ROWS ONLY", "SELECT 1 LIMIT ALL OFFSET 0",
+    ]
+    assert sum(analyze_query(text).has_offset for text in texts) >= 50  # both answers are met
+    for text in texts:
+        assert statement_has_offset(text) == analyze_query(text).has_offset, text
 
 
 @pytest.mark.parametrize("text", [

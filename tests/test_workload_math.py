@@ -108,6 +108,43 @@ def test_mixture_matches_pooled_samples() -> None:
         assert mixture_quantile(models, q) == pytest.approx(true_quantile(pooled, q), rel=0.1)
 
 
+def _plain_mixture_quantile(models: list[LatencyModel], q: float, weights: list[float] | None = None) -> float:
+    """The bisection of mixture_quantile over each model's own CDF, as it was before its loop was written out."""
+    w = list(weights) if weights is not None else [float(m.calls) for m in models]
+    total = sum(w)
+
+    def cdf(x: float) -> float:
+        return sum(wi * m.cdf(x) for wi, m in zip(w, models, strict=True)) / total
+
+    lo, hi = min(m.low for m in models), max(m.high for m in models)
+    if cdf(lo) >= q:
+        return lo
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        if cdf(mid) >= q:
+            hi = mid
+        else:
+            lo = mid
+        if hi - lo <= 1e-6 * max(1.0, hi):
+            break
+    return hi
+
+
+def test_mixture_is_the_models_cdfs_summed_to_the_bit() -> None:
+    rng = random.Random(11)
+    for _ in range(200):
+        models = []
+        for _ in range(rng.choice([1, 2, 3, 10, 200])):
+            low = rng.choice([0.0, 0.01, 1.0, 5.0])
+            mean = low + rng.random() * 50
+            models.append(LatencyModel(calls=rng.choice([1, 2, 3, 50, 1000]), mean=mean,
+                                       stddev=rng.choice([0.0, rng.random() * 30]), low=low,
+                                       high=mean + rng.choice([0.0, rng.random() * 500]), shifted=rng.random() < 0.8))
+        weights = None if rng.random() < 0.7 else [rng.choice([1.0, 2.5, 7.0]) for _ in models]
+        for q in (0.0, 0.5, 0.95, 0.99, 1.0):
+            assert mixture_quantile(models, q, weights) == _plain_mixture_quantile(models, q, weights)
+
+
 def test_workload_percentiles_skip_session_statements() -> None:
     s = snap(
         statements=(stmt_of([1.0] * 99 + [2.0], "SELECT * FROM t WHERE id = $1", "1"),

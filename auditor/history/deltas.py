@@ -312,6 +312,10 @@ def finding_changes(prev: Iterable[tuple[str, str, Callable[[], Finding | None]]
     return FindingChanges(tuple(new), tuple(resolved), tuple(carried))
 
 
+def _finding_order(f: Finding) -> tuple[int, str, str, str]:
+    return (-f.severity.rank, f.code, f.object.label(), f.message)
+
+
 def metric_deltas(prev: RunRecord, cur: RunRecord) -> tuple[MetricDelta, ...]:
     keys = list(cur.metrics) + [k for k in prev.metrics if k not in cur.metrics]
     return tuple(MetricDelta(k, prev.metrics.get(k), cur.metrics.get(k)) for k in keys)

@@ -184,3 +184,13 @@ class HistoryComparison:
     @property
     def new_statements(self) -> tuple[StatementDelta, ...]:
         return tuple(s for s in self.statements if s.status == "new")
+
+    def __post_init__(self) -> None:
+        # new and resolved findings in the report's order (auditor.engine: severity, check, object), whatever
+        # order the store returned the previous run's findings in: a SQLite and a PostgreSQL store give the same
+        for name in ("new_findings", "resolved_findings"):
+            object.__setattr__(self, name, tuple(sorted(getattr(self, name), key=finding_order)))
+
+
+def finding_order(f: Finding) -> tuple[int, str, str, str]:
+    return (-f.severity.rank, f.code, f.object.label(), f.message)

@@ -19,6 +19,7 @@ survives normalization; EXPLAIN digests and statements that read only system sch
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
@@ -227,8 +228,21 @@ def plan_statements(session: Session, snapshot: Snapshot, statements: Sequence[S
             plans.append(PlanSummary(queryid=stmt.queryid, reason="over the time budget"))
             continue
         budget -= 1
+        if budget == options.max_explain - 1 and snapshot.database:
+            _use_database(session, snapshot.database)
         plans.append(explain_sample(session, snapshot, stmt, sample, options))
     return tuple(plans)
+
+
+def _use_database(session: Session, database: str) -> None:
+    """The audited database as the default before the first EXPLAIN of a sample text (its tables unqualified).
+    The session ran without one so far (its own statements are then left out of the digests' workload); the
+    EXPLAINs themselves are left out by their text."""
+    use = getattr(session, "use", None)
+    if use is None:
+        return
+    with contextlib.suppress(pymysql.err.MySQLError):
+        use(database)  # the EXPLAINs then say what is missing ("table does not exist")
 
 
 def counter_plan(snapshot: Snapshot, stmt: Statement, options: MySqlWorkloadOptions) -> PlanSummary:
