@@ -192,7 +192,7 @@ def _judge(snap: Snapshot, settings: AuditSettings, specs: list[CheckSpec], know
     _phase(settings, "report")
     report = build_report(snap, kept.result, started, time.perf_counter() - t0, settings.targets)
     report = dataclasses.replace(report, suppressed=kept.suppressed, stale_ignores=kept.stale,
-                                 fail_on=settings.fail_on)
+                                 fail_on=settings.fail_on, check_options=dict(settings.options))
     if settings.update_baseline and (report.partial or report.empty):
         # a baseline written from a partial or empty audit would accept, unseen, whatever the rest holds
         raise AuditError(f"not recording a baseline: {report.partial or report.empty}")

@@ -27,6 +27,21 @@ INNODB_STATS_AREA = "innodb_stats"  # MySQL/MariaDB: InnoDB's statistics counter
 
 
 @dataclass(frozen=True)
+class ToastColumn:
+    """The average stored size of one large-value column of a TOAST-heavy table (PostgreSQL), over a sample.
+
+    pg_column_size of each sampled row's value (compressed, or out of line: read from its TOAST pointer), NULLs
+    counted as 0; pg_stats' avg_width cannot tell which column holds the TOAST, since it counts an out-of-line
+    value as its 18-byte pointer.
+    """
+
+    schema: str
+    table: str
+    column: str
+    avg_bytes: float
+
+
+@dataclass(frozen=True)
 class TableFreeze:
     """Freeze ages and storage parameters of one PostgreSQL table, materialized view or partitioned parent.
 
@@ -209,6 +224,13 @@ class Maintenance:
     exact_bloat: str | None = None  # "pgstattuple" when its figures were read for the estimate's candidates
     innodb: tuple[InnodbTableStats, ...] | None = None  # MySQL/MariaDB
     innodb_counters: bool = False  # InnodbTableStats.modified / stats_rows were readable (PROCESS)
+    # PostgreSQL: the large-value columns of the 20 tables with the most TOAST, by sampled stored size
+    toast_columns: tuple[ToastColumn, ...] | None = None
+
+    def toast_columns_of(self, schema: str, table: str) -> list[ToastColumn]:
+        """Largest first; [] when not measured."""
+        return sorted((c for c in self.toast_columns or () if (c.schema, c.table) == (schema, table)),
+                      key=lambda c: -c.avg_bytes)
 
     @cached_property
     def _freeze_map(self) -> dict[tuple[str, str], TableFreeze]:

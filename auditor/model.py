@@ -773,7 +773,7 @@ class ObjectRef:
     rule: str | None = None  # a pg_hba.conf rule ("pg_hba.conf line 5")
     database: str | None = None
     # operational objects (maintenance and replication checks)
-    pid: int | None = None  # a session (with ``role`` and ``database``)
+    pid: int | None = None  # a session (with ``role`` and ``database``); MySQL/MariaDB: a connection id
     gid: str | None = None  # a prepared transaction's global identifier
     slot: str | None = None  # a replication slot
     channel: str | None = None  # a replica's channel ("" the default one) or a standby's application name
@@ -786,6 +786,8 @@ class ObjectRef:
                 return str(value)
         if self.type == "session" and self.pid is not None:
             return f"{self.role or '?'} pid {self.pid}"
+        if self.type == "connection" and self.pid is not None:  # MySQL/MariaDB: a connection (thread) id
+            return f"{self.role or '?'} connection {self.pid}"
         if self.type == "prepared_transaction" and self.gid is not None:
             return f"prepared transaction {self.gid}"
         if self.type == "replication_slot" and self.slot is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -60,6 +61,9 @@ class Report:
     # --history: why the run store could not be written (the run was not recorded, or old runs not rolled up);
     # the report says so in a note and the run ends in exit code 2
     history_error: str | None = None
+    # check code -> the options dataclass the checks ran with (the configured ones): the design document's
+    # figures follow the same marks as the checks (CP02's min_rows in "Partitioning candidates")
+    check_options: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity == severity)

@@ -102,6 +102,15 @@ def partition_key(snap: Snapshot, t: Table) -> str:
     return "-- no time column and no primary key: choose the key the queries filter on"
 
 
+def marks(cp02_options: Any = None) -> tuple[int, int]:
+    """The rows and bytes marks: 100 M rows and 100 GB, or CP02's (partition-candidate) configured `min_rows`
+    and `min_total_gb` (when set above 0), so that the document and the check agree on what is big."""
+    rows = getattr(cp02_options, "min_rows", None)
+    gb = getattr(cp02_options, "min_total_gb", None)
+    return (int(rows) if isinstance(rows, int | float) else design.PARTITION_ROWS,
+            int(gb * 1024**3) if isinstance(gb, int | float) and gb > 0 else PARTITION_BYTES)
+
+
 def projected_crossings(findings: Iterable[Any]) -> dict[str, tuple[float, float | None]]:
     """``"schema.table"`` -> (days, rows a day) for each table CP03 growth-projection projects across its
     partitioning threshold (``details.days_to_partition_rows``, least squares over the stored runs)."""
@@ -118,10 +127,13 @@ def projected_crossings(findings: Iterable[Any]) -> dict[str, tuple[float, float
     return out
 
 
-def candidates(snap: Snapshot, history: Any = None, findings: Iterable[Any] = ()) -> list[Candidate]:
-    """Unpartitioned tables past 100 M rows or 100 GB, or that their recorded growth takes past 100 GB within
-    a year, or that CP03 (in ``findings``) projects past its partitioning threshold within a year; the primary
-    key of a partitioned PostgreSQL table must include the partition key."""
+def candidates(snap: Snapshot, history: Any = None, findings: Iterable[Any] = (),
+               cp02_options: Any = None) -> list[Candidate]:
+    """Unpartitioned tables past 100 M rows or 100 GB (or CP02's configured marks), or that their recorded
+    growth takes past the bytes mark within a year, or that CP03 (in ``findings``) projects past its
+    partitioning threshold within a year; the primary key of a partitioned PostgreSQL table must include the
+    partition key."""
+    min_rows, min_bytes = marks(cp02_options)
     grow = {g.table: g for g in growth(history, limit=10_000)}
     crossing = projected_crossings(findings)
     out: list[Candidate] = []
@@ -131,14 +143,15 @@ def candidates(snap: Snapshot, history: Any = None, findings: Iterable[Any] = ()
             continue
         rows, total = size.rows, size.total_bytes
         reasons = []
-        if rows is not None and rows >= design.PARTITION_ROWS:
+        if rows is not None and rows >= min_rows:
             reasons.append(f"{rows:,} rows")
-        if total is not None and total >= PARTITION_BYTES:
-            reasons.append(f"{total / 1024**3:,.0f} GB")
+        if total is not None and total >= min_bytes:
+            reasons.append(f"{total / 1024**3:,.1f} GB")
         g = grow.get(f"{key[0]}.{key[1]}")
         if not reasons and g is not None and g.per_day is not None and total is not None \
-                and total + g.per_day * HORIZON_DAYS >= PARTITION_BYTES:
-            reasons.append(f"growing {g.per_day / 1024**3:,.2f} GB a day: 100 GB within a year")
+                and total + g.per_day * HORIZON_DAYS >= min_bytes:
+            reasons.append(f"growing {g.per_day / 1024**3:,.2f} GB a day: {min_bytes / 1024**3:,.0f} GB within "
+                           "a year")
         projected = crossing.get(f"{key[0]}.{key[1]}")
         if not reasons and projected is not None and projected[0] <= HORIZON_DAYS:
             days, per_day = projected

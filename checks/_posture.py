@@ -104,7 +104,8 @@ def size(n: float | int | None) -> str:
 
 
 def pct(value: float) -> str:
-    return f"{value:.1f} %" if value < 99.95 else f"{value:.2f} %"
+    """One decimal, as everywhere; two only where one would round a near-total up to a whole (99.96 %)."""
+    return f"{value:.2f} %" if 99.95 <= value < 100 else f"{value:.1f} %"
 
 
 _BARE = re.compile(r"^(-?\d+(\.\d+)?|on|off|true|false)$")

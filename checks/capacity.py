@@ -42,7 +42,10 @@ def toast_heavy_table(snap: Snapshot, opts: ToastHeavyOptions) -> Iterator[Hit]:
     ## What it does
     Compares each table's TOAST relation with its heap: flags TOAST at least `min_toast_ratio` times the heap
     and at least `min_toast_bytes`, naming the columns that can hold large values (text, bytea, json/jsonb,
-    xml, arrays). Small TOAST, whatever the ratio, is not a finding.
+    xml, arrays), the one holding the bytes first: for the 20 tables with the most TOAST, dbaudit samples about
+    256 heap pages and averages each such column's stored size (`pg_column_size`, read from the TOAST pointer,
+    never the value); pg_stats' `avg_width` cannot tell, it counts an out-of-line value as its 18-byte pointer.
+    The fix names that column. Small TOAST, whatever the ratio, is not a finding.
 
     ## Why is this bad?
     Large values live in a second relation: reading a row means extra index lookups into the TOAST table and
@@ -65,8 +68,10 @@ def toast_heavy_table(snap: Snapshot, opts: ToastHeavyOptions) -> Iterator[Hit]:
       `table_size` / `total_table_size` and PgHero's space page list the same figures, without a threshold.
 
     ## Known problems
-    Sizes come from `relpages`, as of the last VACUUM or ANALYZE. A TOAST-heavy design can be right (a
-    document store): ignore the finding with a reason.
+    Sizes come from `relpages` (read without locking each relation, unlike `pg_relation_size`): a heap's as of
+    its last VACUUM or ANALYZE, but a TOAST table's as of its last VACUUM only, since ANALYZE does not visit
+    TOAST. A table bulk-loaded and only analyzed shows no TOAST until (auto)vacuum runs on it. A TOAST-heavy
+    design can be right (a document store): ignore the finding with a reason.
 
     ## References
     - https://www.postgresql.org/docs/current/storage-toast.html
@@ -79,14 +84,24 @@ def toast_heavy_table(snap: Snapshot, opts: ToastHeavyOptions) -> Iterator[Hit]:
         if toast < opts.min_toast_bytes or toast < opts.min_toast_ratio * heap:
             continue
         wide = [c.name for c in t.columns if _TOASTABLE.search(c.data_type.lower())]
-        shown = ", ".join(wide[:5]) if wide else "?"
+        measured = snap.maintenance.toast_columns_of(t.schema, t.name) if snap.maintenance else []
+        if measured:  # the column holding the bytes first, by its sampled stored size (rt10b)
+            order = {c.column: i for i, c in enumerate(measured)}
+            wide.sort(key=lambda name: order.get(name, len(order)))
+            sizes = {c.column: c.avg_bytes for c in measured}
+            shown = ", ".join(f"{n} ({size(sizes[n])} a row)" if n in sizes else n for n in wide[:5])
+            what = "columns by the stored size of a sample of rows"
+        else:
+            shown = ", ".join(wide[:5]) if wide else "?"
+            what = "columns that can hold such values (sizes not sampled)"
         first = wide[0] if wide else "<large column>"
         yield Hit(
             object=ObjectRef(type="table", schema=t.schema, table=t.name),
             message=f"{t.qualified} keeps {size(toast)} out of line (TOAST), {toast / heap:.0f} times its "
-                    f"{size(t.table_bytes)} heap; columns that can hold such values: {shown}",
+                    f"{size(t.table_bytes)} heap; {what}: {shown}",
             details={"toast_bytes": toast, "table_bytes": t.table_bytes, "ratio": round(toast / heap, 1),
-                     "toastable_columns": wide},
+                     "toastable_columns": wide,
+                     "column_avg_bytes": {c.column: round(c.avg_bytes) for c in measured} or None},
             remediation=f"-- move the large values to a side table or object storage, or compress them:\n"
                         f"ALTER TABLE {pg_qualified(t.schema, t.name)} ALTER COLUMN {pg_ident(first)} "
                         "SET COMPRESSION lz4;  -- PostgreSQL 14+, applies to values written from now on",
@@ -151,7 +166,10 @@ def partition_candidate(snap: Snapshot, opts: PartitionCandidateOptions) -> Iter
     ## Fix
     PostgreSQL cannot partition a table in place: create a partitioned table and move the rows in batches (or
     attach the old table as the first partition); MySQL/MariaDB rebuild the table with
-    `ALTER TABLE ... PARTITION BY RANGE COLUMNS (...)` (the partition key must be part of every unique key).
+    `ALTER TABLE ... PARTITION BY RANGE COLUMNS (...)` (`RANGE (UNIX_TIMESTAMP(...))` for a TIMESTAMP column).
+    The partition key must be part of every unique key: the printed statement widens the primary key and the
+    unique keys to include it, and drops the foreign keys to and from the table first (InnoDB partitioned
+    tables have none).
     ```sql
     CREATE TABLE public.events_new (LIKE public.events INCLUDING DEFAULTS INCLUDING CONSTRAINTS)
         PARTITION BY RANGE (created_at);
@@ -198,14 +216,51 @@ def partition_candidate(snap: Snapshot, opts: PartitionCandidateOptions) -> Iter
         )
 
 
+def _mysql_partition_sketch(snap: Snapshot, t: Table, key: Column, how: str) -> str:
+    """ALTER TABLE ... PARTITION BY that runs: the partition key joins the primary key and every unique key
+    (error 1503 otherwise), and foreign keys go first (InnoDB partitioned tables have none, error 1506)."""
+    q = ident("mysql", key.name)
+    lines = ["-- rebuilds the table (plan a maintenance window or an online schema change tool)"]
+    fks = [c for c in snap.foreign_keys()
+           if (c.schema, c.table) == (t.schema, t.name) or (c.ref_schema, c.ref_table) == (t.schema, t.name)]
+    if fks:
+        lines.append("-- partitioned InnoDB tables can have no foreign keys, to or from them: these go first "
+                     "(the application then keeps the references)")
+        lines += [f"ALTER TABLE {mysql_qualified(c.schema, c.table)} DROP FOREIGN KEY {ident('mysql', c.name)};"
+                  for c in fks]
+    changes = []
+    for c in snap.constraints_of(t.schema, t.name):
+        if c.type not in ("primary_key", "unique") or key.name in c.columns:
+            continue
+        cols = ", ".join(ident("mysql", n) for n in (*c.columns, key.name))
+        if c.type == "primary_key":
+            changes.append(f"DROP PRIMARY KEY, ADD PRIMARY KEY ({cols})")
+        else:
+            name = ident("mysql", c.name)
+            changes.append(f"DROP INDEX {name}, ADD UNIQUE KEY {name} ({cols})")
+    if changes:
+        lines.append(f"-- the partition key must be in every unique key: they widen to include {key.name} (a "
+                     "unique key then holds per partition key value only)")
+    timestamp = key.data_type.lower().startswith("timestamp")
+    if how == "RANGE" and timestamp:  # RANGE COLUMNS takes no TIMESTAMP: its UNIX_TIMESTAMP() instead
+        clause = f"RANGE (UNIX_TIMESTAMP({q}))"
+        bounds = ("LESS THAN (UNIX_TIMESTAMP('2026-01-01 00:00:00')),\n    PARTITION p_max VALUES LESS THAN "
+                  "(MAXVALUE)")
+    elif how == "RANGE":
+        clause = f"RANGE COLUMNS ({q})"
+        bounds = "LESS THAN ('2026-01-01'),\n    PARTITION p_max VALUES LESS THAN (MAXVALUE)"
+    else:
+        clause = f"LIST COLUMNS ({q})"
+        bounds = "IN (...)  -- one partition per tenant or group of tenants"
+    head = f"ALTER TABLE {mysql_qualified(t.schema, t.name)}" + ("".join(f"\n    {c}," for c in changes)
+                                                                  ).rstrip(",")
+    lines.append(f"{head}\n    PARTITION BY {clause} (\n    PARTITION p_first VALUES {bounds}\n);")
+    return "\n".join(lines)
+
+
 def _partition_sketch(snap: Snapshot, t: Table, key: Column, how: str) -> str:
     if snap.engine == "mysql":
-        part = "RANGE COLUMNS" if how == "RANGE" else "LIST COLUMNS"
-        return (f"-- rebuilds the table (plan a maintenance window or an online schema change tool); the key "
-                f"must be in every unique key:\nALTER TABLE {mysql_qualified(t.schema, t.name)} PARTITION BY "
-                f"{part} ({ident('mysql', key.name)}) (\n    PARTITION p_first VALUES "
-                + ("LESS THAN ('2026-01-01'),\n    PARTITION p_max VALUES LESS THAN (MAXVALUE)\n);"
-                   if how == "RANGE" else "IN (...)\n);"))
+        return _mysql_partition_sketch(snap, t, key, how)
     new = pg_qualified(t.schema, t.name + "_partitioned")
     return (f"-- PostgreSQL cannot partition in place: build a partitioned copy, then move the rows in batches\n"
             f"CREATE TABLE {new} (LIKE {pg_qualified(t.schema, t.name)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -36,8 +37,9 @@ def replication_slot_retaining_wal(snap: Snapshot, opts: SlotRetentionOptions) -
 
     ## What it does
     Flags an inactive slot (no consumer connected) whose `restart_lsn` keeps at least `min_retained_bytes` of
-    WAL on disk, and any slot whose `wal_status` (PostgreSQL 13+) is `unreserved` (past `max_wal_size`, the
-    WAL it needs is about to be removed) or `lost` (error: the slot can no longer serve its consumer).
+    WAL on disk, and any slot whose `wal_status` (PostgreSQL 13+) is `unreserved` (it keeps more than
+    `max_slot_wal_keep_size`: the next checkpoint removes WAL it needs) or `lost` (error: the slot can no longer
+    serve its consumer). `extended` (past `max_wal_size`, still kept) is not a finding by itself.
     An inactive slot under the byte floor is a consumer briefly disconnected, not a finding.
 
     ## Why is this bad?
@@ -55,6 +57,9 @@ def replication_slot_retaining_wal(snap: Snapshot, opts: SlotRetentionOptions) -
     ALTER SYSTEM SET max_slot_wal_keep_size = '50GB'; -- bound what any slot may keep (PostgreSQL 13+)
     SELECT pg_reload_conf();
     ```
+    The bound is proposed only while `max_slot_wal_keep_size` is unset (-1). An `unreserved` slot has crossed
+    the bound already: drop it if its consumer is gone, otherwise let the consumer catch up or, if pg_wal's
+    disk has room, raise the limit above what the slot keeps (the printed value is at least twice that).
 
     ## Options
     - `min_retained_bytes` (default 1 GiB): the built-in `max_wal_size`, the WAL the server itself keeps
@@ -70,6 +75,7 @@ def replication_slot_retaining_wal(snap: Snapshot, opts: SlotRetentionOptions) -
     - pg-extras / PgHero (replication slots), Amazon RDS "Resolving identifiable vacuum blockers"
     """
     assert snap.replication is not None
+    keep = slot_keep_limit(snap)
     for slot in snap.replication.slots or ():
         status = (slot.wal_status or "").lower()
         retained = slot.retained_bytes
@@ -84,21 +90,26 @@ def replication_slot_retaining_wal(snap: Snapshot, opts: SlotRetentionOptions) -
                 severity=Severity.ERROR,
             )
         elif status == "unreserved":
+            limit = f"max_slot_wal_keep_size = {size(keep)}" if keep is not None else "max_slot_wal_keep_size"
+            state = "its consumer is connected but behind" if slot.active else "its consumer is not connected"
             yield Hit(
                 object=_slot_ref(slot),
                 message=f"replication slot {slot.name} ({slot.slot_type}) keeps {size(retained)} of WAL, past "
-                        "max_wal_size (wal_status = unreserved): the next checkpoint may remove WAL it needs",
+                        f"{limit} (wal_status = unreserved; {state}): the next checkpoint removes WAL it needs "
+                        "and the slot is then lost",
                 details=_slot_details(slot),
-                remediation=_drop_or_bound(slot),
+                remediation=_unreserved_fix(slot, keep),
             )
         elif not slot.active and retained is not None and retained >= opts.min_retained_bytes:
             since = f" since {slot.inactive_since:%Y-%m-%d %H:%M} UTC" if slot.inactive_since else ""
+            bounded = (f"; max_slot_wal_keep_size = {size(keep)} bounds it (the slot is lost past that)"
+                       if keep is not None else "; it grows until pg_wal fills the disk")
             yield Hit(
                 object=_slot_ref(slot),
                 message=f"inactive replication slot {slot.name} ({slot.slot_type}) keeps {size(retained)} of WAL "
-                        f"for a consumer that is not connected{since}; it grows until pg_wal fills the disk",
+                        f"for a consumer that is not connected{since}{bounded}",
                 details=_slot_details(slot),
-                remediation=_drop_or_bound(slot),
+                remediation=_drop_or_bound(slot, keep),
             )
 
 
@@ -111,10 +122,40 @@ def _slot_details(slot: ReplicationSlot) -> dict[str, object]:
             "retained_bytes": slot.retained_bytes, "restart_lsn": slot.restart_lsn, "plugin": slot.plugin}
 
 
-def _drop_or_bound(slot: ReplicationSlot) -> str:
-    return (f"SELECT pg_drop_replication_slot({pg_literal(slot.name)});  -- if its consumer is gone for good\n"
-            "-- or bound what any slot may keep (PostgreSQL 13+):\n"
+_SIZE = re.compile(r"^\s*(-?\d+)\s*(B|kB|MB|GB|TB)?\s*$")
+_UNIT = {None: 1024**2, "B": 1, "kB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}  # bare: MB
+
+
+def slot_keep_limit(snap: Snapshot) -> int | None:
+    """max_slot_wal_keep_size in bytes; None when unset (-1, every slot keeps all it needs) or not read."""
+    m = _SIZE.match(snap.settings.get("max_slot_wal_keep_size") or "")
+    if m is None or int(m.group(1)) < 0:
+        return None
+    return int(m.group(1)) * _UNIT[m.group(2)]
+
+
+def _room_for(retained: int | None, keep: int | None) -> str:
+    """A limit above what the slot keeps now (and above the current one): whole GB, at least twice the WAL."""
+    need = max(2 * (retained or 0), 2 * (keep or 0), GIB)
+    return f"{-(-need // GIB)}GB"
+
+
+def _drop_or_bound(slot: ReplicationSlot, keep: int | None) -> str:
+    drop = f"SELECT pg_drop_replication_slot({pg_literal(slot.name)});  -- if its consumer is gone for good"
+    if keep is not None:
+        return drop  # already bounded: proposing a limit here could raise it
+    return (f"{drop}\n-- or bound what any slot may keep (PostgreSQL 13+; pick what pg_wal's disk can hold):\n"
             "ALTER SYSTEM SET max_slot_wal_keep_size = '50GB';\nSELECT pg_reload_conf();")
+
+
+def _unreserved_fix(slot: ReplicationSlot, keep: int | None) -> str:
+    room = ("-- or, if pg_wal's disk has room, raise the limit above what it keeps while it catches up:\n"
+            f"ALTER SYSTEM SET max_slot_wal_keep_size = '{_room_for(slot.retained_bytes, keep)}';\n"
+            "SELECT pg_reload_conf();")
+    if slot.active:
+        return "-- its consumer is behind: look at its disk, its network and what it replays or decodes\n" + room
+    return (f"SELECT pg_drop_replication_slot({pg_literal(slot.name)});  -- if its consumer is gone for good\n"
+            + room)
 
 
 # ------------------------------------------------------------------------------------------------------------

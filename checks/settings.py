@@ -463,8 +463,12 @@ def connection_headroom(snap: Snapshot, opts: ConnectionHeadroomOptions) -> Iter
     if used < opts.max_used_pct and not refused:
         return
     when = (snap.posture.status or {}).get("Max_used_connections_time")
+    full = peak >= limit
     message = (f"{peak} connections were open at once since the server started"
                + (f" (at {when})" if when else "") + f", {used:.0f} % of max_connections = {limit}")
+    if full:
+        message += (": every slot was taken" + (" (and the one kept for a SUPER / CONNECTION ADMIN account)"
+                                                if peak > limit else ""))
     if refused:
         message += f"; {refused} connection(s) were already refused for lack of a free slot"
     new_limit = max(limit + 1, int(peak / (opts.max_used_pct / 100.0)) + 1)
@@ -474,7 +478,7 @@ def connection_headroom(snap: Snapshot, opts: ConnectionHeadroomOptions) -> Iter
         details={"max_used_connections": peak, "max_connections": limit, "used_pct": round(used, 1),
                  "refused": refused},
         remediation=mysql_set_global(snap, "max_connections", str(new_limit)),
-        severity=Severity.ERROR if refused else None,
+        severity=Severity.ERROR if refused or full else None,
     )
 
 
@@ -498,11 +502,19 @@ def _pg_connections(snap: Snapshot, opts: ConnectionHeadroomOptions) -> Iterator
         by_user[b.user or "?"] = by_user.get(b.user or "?", 0) + 1
     busiest = ", ".join(f"{u} {n}" for u, n in sorted(by_user.items(), key=lambda kv: (-kv[1], kv[0]))[:3])
     new_limit = max(int(limit) + 1, int(len(clients) / (opts.max_used_pct / 100.0) + reserved) + 1)
+    if len(clients) >= usable:
+        # superusers may also take the reserved slots: 18 of 17 is not "106 %", it is every slot and then some
+        extra = len(clients) - usable
+        taken = (f"{len(clients)} client connections are open: all {usable:g} slots that max_connections = "
+                 f"{limit:g} leaves to ordinary roles are taken"
+                 + (f", and {extra:g} more of the {reserved:g} kept for superusers" if extra > 0 else ""))
+    else:
+        taken = (f"{len(clients)} client connections are open of the {usable:g} that max_connections = "
+                 f"{limit:g} leaves to ordinary roles ({used:.0f} %")
     yield Hit(
         object=_setting_ref("max_connections"),
-        message=f"{len(clients)} client connections are open of the {usable:g} that max_connections = {limit:g} "
-                f"leaves to ordinary roles ({used:.0f} %, at collection time; by role: {busiest}); pool them or "
-                "raise the limit",
+        message=f"{taken}{', at' if len(clients) < usable else ' (at'} collection time; by role: {busiest}); pool "
+                "them or raise the limit",
         details={"connections": len(clients), "usable": usable, "max_connections": limit,
                  "used_pct": round(used, 1), "by_role": by_user},
         remediation=alter_system(snap, "max_connections", str(new_limit), limit_setting),

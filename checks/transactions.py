@@ -28,8 +28,10 @@ _SERVER_WORKERS = frozenset({"autovacuum worker", "autovacuum launcher", "walsen
                              "startup", "archiver"})
 
 
-def _session_ref(b: Backend) -> ObjectRef:
-    return ObjectRef(type="session", role=b.user, database=b.database, pid=b.pid)
+def _session_ref(b: Backend, engine: str = "postgresql") -> ObjectRef:
+    # MySQL/MariaDB: a connection (thread) id, what KILL takes, not an operating system process id
+    return ObjectRef(type="connection" if engine == "mysql" else "session", role=b.user, database=b.database,
+                     pid=b.pid)
 
 
 def _age_s(now: datetime | None, moment: datetime | None) -> float | None:
@@ -65,7 +67,9 @@ def xmin_horizon_held(snap: Snapshot, opts: XminHorizonOptions) -> Iterator[Hit]
     old snapshot or transaction ID (pg_stat_activity `backend_xmin` / `backend_xid`), a prepared transaction
     (pg_prepared_xacts), a replication slot's `xmin` (a standby's hot_standby_feedback kept in a physical
     slot), the `catalog_xmin` of an inactive logical slot, and a standby's feedback through a walsender without
-    a slot. A holder past `autovacuum_freeze_max_age` is an error: vacuum cannot freeze past it either.
+    a slot. A holder past `autovacuum_freeze_max_age` is an error, and says so: vacuum cannot freeze past it
+    either. Holders are judged from `max_xmin_age` or half of `autovacuum_freeze_max_age`, whichever is
+    lower, so that a server tuned to a small freeze age never leaves such a holder unreported.
     dbaudit's own session, autovacuum and the other server processes are left out.
 
     ## Why is this bad?
@@ -85,12 +89,15 @@ def xmin_horizon_held(snap: Snapshot, opts: XminHorizonOptions) -> Iterator[Hit]
     ROLLBACK PREPARED 'order-7781';             -- a prepared transaction its manager gave up on
     SELECT pg_drop_replication_slot('old_replica');  -- a slot whose consumer is gone for good
     ```
+    A connected standby's feedback (a walsender without a slot, or an active physical slot) is not dropped:
+    end or shorten the long queries on that standby, or turn `hot_standby_feedback` off there.
 
     ## Options
     - `max_xmin_age` (default 1,000,000 transactions): dbaudit's own default, about a quarter of an hour of a
-      busy server's work. Amazon RDS's `postgres_get_av_diag()` names the same holders (active statement, idle
-      in transaction, prepared transaction, logical slot, read replica) but only once they reach 500 million,
-      the wraparound emergency; bloat starts far earlier.
+      busy server's work; half of `autovacuum_freeze_max_age` when that is lower. Amazon RDS's
+      `postgres_get_av_diag()` names the same holders (active statement, idle in transaction, prepared
+      transaction, logical slot, read replica) but only once they reach 500 million, the wraparound
+      emergency; bloat starts far earlier.
 
     ## Known problems
     An active logical slot holds `catalog_xmin` while its consumer decodes, which is normal: only inactive
@@ -103,14 +110,27 @@ def xmin_horizon_held(snap: Snapshot, opts: XminHorizonOptions) -> Iterator[Hit]
     - pganalyze VACUUM advisor, "xmin horizon"
     """
     assert snap.activity is not None and snap.replication is not None
-    limit = opts.max_xmin_age
     freeze = _freeze_max_age(snap)
+    # a holder past autovacuum_freeze_max_age is an error whatever max_xmin_age says (rt10b: a server tuned to
+    # a small freeze age went silent): judged from half of it on
+    limit = min(opts.max_xmin_age, max(1, freeze // 2))
     now = server_now(snap)
 
     def severity(age: int) -> Severity | None:
         return Severity.ERROR if age >= freeze else None
 
+    def back(age: int) -> str:
+        return f"{count(age)} {_transactions(age)} back"
+
+    def why(age: int) -> str:
+        if age < freeze:
+            return ""
+        return (f"; that is past autovacuum_freeze_max_age = {count(freeze)}: vacuum cannot freeze rows newer "
+                "than the horizon, so anti-wraparound vacuums repeat without advancing relfrozenxid and the "
+                "server heads for transaction ID wraparound")
+
     standby_names = {s.pid: s for s in snap.replication.standbys or ()}
+    walsenders = {b.pid: b for b in snap.activity.backends if b.backend_type == "walsender"}
     for b in snap.activity.backends:
         age = max(b.xmin_age or 0, b.xid_age or 0)
         if b.is_self or age < limit:
@@ -121,12 +141,11 @@ def xmin_horizon_held(snap: Snapshot, opts: XminHorizonOptions) -> Iterator[Hit]
             where = (standby.client_addr if standby else None) or b.client_addr or "?"
             yield Hit(
                 object=ObjectRef(type="standby", channel=name, pid=b.pid),
-                message=f"the standby {name} at {where} holds vacuum's horizon {count(age)} transactions back "
-                        "through hot_standby_feedback (no slot): long queries on the standby keep dead rows on "
-                        "the primary",
+                message=f"the standby {name} at {where} (walsender pid {b.pid}) holds vacuum's horizon "
+                        f"{back(age)} through hot_standby_feedback (no slot): long queries on the standby keep "
+                        f"dead rows on the primary{why(age)}",
                 details={"holder": "standby_feedback", "xmin_age": age, "pid": b.pid, "application_name": name},
-                remediation="-- on the standby: end or shorten its long queries, or let them be cancelled:\n"
-                            "ALTER SYSTEM SET hot_standby_feedback = off;\nSELECT pg_reload_conf();",
+                remediation=_feedback_fix(name, where),
                 severity=severity(age),
             )
             continue
@@ -134,11 +153,15 @@ def xmin_horizon_held(snap: Snapshot, opts: XminHorizonOptions) -> Iterator[Hit]
             continue
         since = _age_s(now, b.xact_start)
         held = f", its transaction open for {duration(since)}" if since is not None else ""
+        if b.xmin_age:
+            pinned = "no dead row newer than its snapshot can be removed"
+        else:  # a transaction ID but no snapshot: idle between statements of a writing transaction
+            pinned = ("it holds no snapshot, but its transaction ID keeps every row version deleted or updated "
+                      "since it began")
         yield Hit(
             object=_session_ref(b),
             message=f"session {b.pid} of {b.user or '?'} on {b.database or '?'} ({b.state or 'state hidden'}"
-                    f"{held}) holds vacuum's horizon {count(age)} transactions back: no dead row newer than its "
-                    "snapshot can be removed",
+                    f"{held}) holds vacuum's horizon {back(age)}: {pinned}{why(age)}",
             details={"holder": "session", "xmin_age": age, "pid": b.pid, "user": b.user, "state": b.state,
                      "application_name": b.application_name, "transaction_s": round(since) if since else since},
             remediation=f"SELECT pg_terminate_backend({b.pid});  -- after checking with its owner: its open "
@@ -150,9 +173,9 @@ def xmin_horizon_held(snap: Snapshot, opts: XminHorizonOptions) -> Iterator[Hit]
             continue
         yield Hit(
             object=_prepared_ref(x),
-            message=f"prepared transaction {x.gid!r} of {x.owner or '?'} on {x.database or '?'} holds vacuum's "
-                    f"horizon {count(x.xid_age)} transactions back in every database, and keeps its locks, until "
-                    "it is committed or rolled back",
+            message=f"prepared transaction {pg_literal(x.gid)} of {x.owner or '?'} on {x.database or '?'} holds "
+                    f"vacuum's horizon {back(x.xid_age)} in every database, and keeps its locks, until it is "
+                    f"committed or rolled back{why(x.xid_age)}",
             details={"holder": "prepared_transaction", "xmin_age": x.xid_age, "gid": x.gid, "owner": x.owner},
             remediation=_resolve_prepared(x),
             severity=severity(x.xid_age),
@@ -165,16 +188,47 @@ def xmin_horizon_held(snap: Snapshot, opts: XminHorizonOptions) -> Iterator[Hit]
         if age < limit:
             continue
         state = "active" if slot.active else "inactive"
+        if slot.active and slot.slot_type == "physical" and age == (slot.xmin_age or 0):
+            # a connected standby's feedback: dropping the slot fails (it is in use) and would not help; the
+            # long queries are on the standby
+            standby = standby_names.get(slot.active_pid or -1)
+            sender = walsenders.get(slot.active_pid or -1)
+            name = (standby.application_name if standby else None) or (sender.application_name if sender
+                                                                       else None) or "?"
+            where = (standby.client_addr if standby else None) or (sender.client_addr if sender else None) or "?"
+            yield Hit(
+                object=ObjectRef(type="replication_slot", slot=slot.name),
+                message=f"active physical replication slot {slot.name} (walsender pid {slot.active_pid}, standby "
+                        f"{name} at {where}) holds vacuum's horizon {back(age)} through its xmin, the standby's "
+                        "hot_standby_feedback: long queries on the standby keep dead rows on the primary, in every "
+                        f"database{why(age)}",
+                details={"holder": "standby_feedback", "xmin_age": slot.xmin_age,
+                         "catalog_xmin_age": slot.catalog_xmin_age, "slot": slot.name, "active": True,
+                         "pid": slot.active_pid, "application_name": name, "client_addr": where},
+                remediation=_feedback_fix(name, where),
+                severity=severity(age),
+            )
+            continue
         yield Hit(
             object=ObjectRef(type="replication_slot", slot=slot.name),
-            message=f"{state} {slot.slot_type} replication slot {slot.name} holds vacuum's horizon {count(age)} "
-                    f"transactions back through {what}, in every database",
+            message=f"{state} {slot.slot_type} replication slot {slot.name} holds vacuum's horizon {back(age)} "
+                    f"through {what}, in every database{why(age)}",
             details={"holder": "replication_slot", "xmin_age": slot.xmin_age,
                      "catalog_xmin_age": slot.catalog_xmin_age, "slot": slot.name, "active": slot.active},
             remediation=f"SELECT pg_drop_replication_slot({pg_literal(slot.name)});  -- only if its consumer is "
                         "gone for good: a standby or subscriber using it must then be rebuilt",
             severity=severity(age),
         )
+
+
+def _transactions(n: int) -> str:
+    return "transaction" if n == 1 else "transactions"
+
+
+def _feedback_fix(name: str, where: str) -> str:
+    return (f"-- on the standby {name} at {where}: end or shorten its long queries (pg_stat_activity there), "
+            "or let them be cancelled instead of holding the primary back:\n"
+            "ALTER SYSTEM SET hot_standby_feedback = off;\nSELECT pg_reload_conf();")
 
 
 def _prepared_ref(x: PreparedXact) -> ObjectRef:
@@ -209,9 +263,12 @@ def long_transaction(snap: Snapshot, opts: LongTransactionOptions) -> Iterator[H
     Flags client sessions that have sat idle inside an open transaction for `max_idle_in_transaction_s`
     (measured from `state_change`, when they went idle; MySQL/MariaDB: a sleeping thread with an InnoDB
     transaction) and transactions open for `max_transaction_s` whatever they do (`xact_start`;
-    INNODB_TRX.trx_started). dbaudit's own session, autovacuum, walsenders and the servers' replication and
-    system threads are not judged. Needs every session in view: `pg_read_all_stats` (pg_monitor) on
-    PostgreSQL, `PROCESS` on MySQL/MariaDB, otherwise the check is skipped.
+    INNODB_TRX.trx_started). A PostgreSQL session `idle in transaction (aborted)` (a statement failed, the
+    application never rolled back) is judged on the idle limit too: it holds no lock or snapshot any more, but
+    keeps its connection; `idle_in_transaction_session_timeout` ends it as well. dbaudit's own session,
+    autovacuum, walsenders and the servers' replication and system threads are not judged. Needs every
+    session in view: `pg_read_all_stats` (pg_monitor) on PostgreSQL, `PROCESS` on MySQL/MariaDB, otherwise the
+    check is skipped. On a standby, the role setting of the fix is to be run on the primary (it replicates).
 
     ## Why is this bad?
     An open transaction keeps its locks (an `ALTER TABLE` queues behind it, and every query queues behind the
@@ -250,7 +307,9 @@ def long_transaction(snap: Snapshot, opts: LongTransactionOptions) -> Iterator[H
     assert snap.activity is not None
     now = server_now(snap)
     for b in snap.activity.clients():
-        if b.xact_start is None or not b.visible:
+        aborted = b.state == "idle in transaction (aborted)"
+        # a failed transaction has no xact_start any more (PostgreSQL clears it); it waits for its ROLLBACK
+        if (b.xact_start is None and not aborted) or not b.visible:
             continue
         open_s = _age_s(now, b.xact_start)
         idle_s = _age_s(now, b.state_change) if (b.state or "").startswith("idle in transaction") else None
@@ -258,7 +317,11 @@ def long_transaction(snap: Snapshot, opts: LongTransactionOptions) -> Iterator[H
         open_long = open_s is not None and open_s >= opts.max_transaction_s
         if not idle_long and not open_long:
             continue
-        if idle_long:
+        if aborted:
+            what = (f"has been idle in its failed transaction for {duration(idle_s or 0)} (idle in transaction "
+                    "(aborted)): it holds no lock or snapshot any more, but keeps its connection and pool slot "
+                    "until the application rolls back")
+        elif idle_long:
             what = f"has been idle in its open transaction for {duration(idle_s or 0)}"
             if open_s is not None:
                 what += f" (transaction open for {duration(open_s)})"
@@ -266,11 +329,14 @@ def long_transaction(snap: Snapshot, opts: LongTransactionOptions) -> Iterator[H
             what = f"has had a transaction open for {duration(open_s or 0)} ({b.state or 'state unknown'})"
         modified = f", {b.rows_modified} row(s) modified" if b.rows_modified else ""
         last = f"; last statement: {b.statement}" if b.statement else ""
+        holds = ("" if aborted else ": it keeps its locks and holds back "
+                 + ("InnoDB's purge" if snap.engine == "mysql" else "vacuum"))
+        # MySQL/MariaDB: a connection (thread) id, what KILL takes, not an operating system pid
+        who = f"connection {b.pid}" if snap.engine == "mysql" else f"session {b.pid}"
         yield Hit(
-            object=_session_ref(b),
-            message=f"session {b.pid} of {b.user or '?'}" + (f" on {b.database}" if b.database else "")
-                    + f" {what}{modified}: it keeps its locks and holds back "
-                    + ("InnoDB's purge" if snap.engine == "mysql" else "vacuum") + last,
+            object=_session_ref(b, snap.engine),
+            message=f"{who} of {b.user or '?'}" + (f" on {b.database}" if b.database else "")
+                    + f" {what}{modified}{holds}{last}",
             details={"pid": b.pid, "user": b.user, "state": b.state, "idle_s": _round(idle_s),
                      "transaction_s": _round(open_s), "application_name": b.application_name,
                      "rows_modified": b.rows_modified},
@@ -291,6 +357,10 @@ def _end_session(snap: Snapshot, b: Backend, idle: bool, opts: LongTransactionOp
         return fix
     fix = f"SELECT pg_terminate_backend({b.pid});  -- after checking with its owner: its transaction is rolled back"
     if idle and b.user:
+        standby = (snap.replication is not None and snap.replication.in_recovery) \
+            or (snap.settings.get("in_hot_standby") or "").lower() == "on"
+        if standby:  # a hot standby is read-only: role settings are written on the primary and replicate
+            fix += "\n-- on the primary (this server is a read-only standby; the setting replicates to it):"
         fix += f"\nALTER ROLE {pg_ident(b.user)} SET idle_in_transaction_session_timeout = '{minutes}min';"
     return fix
 
@@ -350,7 +420,7 @@ def stale_prepared_transaction(snap: Snapshot, opts: StalePreparedOptions) -> It
         held = f", holding vacuum's horizon {count(x.xid_age)} transactions back" if x.xid_age else ""
         yield Hit(
             object=_prepared_ref(x),
-            message=f"transaction {x.gid!r} of {x.owner or '?'} on {x.database or '?'} was prepared "
+            message=f"transaction {pg_literal(x.gid)} of {x.owner or '?'} on {x.database or '?'} was prepared "
                     f"{duration(age)} ago and is still neither committed nor rolled back: it keeps its locks"
                     f"{held}",
             details={"gid": x.gid, "owner": x.owner, "database": x.database, "age_s": round(age),

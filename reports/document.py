@@ -727,14 +727,17 @@ def _duration(seconds: float) -> str:
 
 def _partitioning(doc: Document, report: Report, snap: Snapshot) -> None:
     doc.h(3, "Partitioning candidates", "scaling-partitions")
-    found = scaling.candidates(snap, getattr(report, "history", None), report.findings)
+    cp02 = (getattr(report, "check_options", None) or {}).get("CP02")
+    found = scaling.candidates(snap, getattr(report, "history", None), report.findings, cp02)
+    min_rows, min_bytes = scaling.marks(cp02)
+    configured = " (CP02's configured marks)" if (min_rows, min_bytes) != scaling.marks() else ""
     if not found:
-        doc.p(f"No unpartitioned table has {design.PARTITION_ROWS:,} estimated rows or "
-              f"{human_bytes(scaling.PARTITION_BYTES)} (nor grows there within a year): partitioning is not "
+        doc.p(f"No unpartitioned table has {min_rows:,} estimated rows or "
+              f"{human_bytes(min_bytes)}{configured} (nor grows there within a year): partitioning is not "
               "needed for size yet.")
         return
-    doc.p(f"Unpartitioned tables past {design.PARTITION_ROWS:,} estimated rows or "
-          f"{human_bytes(scaling.PARTITION_BYTES)}, or growing there within a year. Partitioning rewrites the "
+    doc.p(f"Unpartitioned tables past {min_rows:,} estimated rows or "
+          f"{human_bytes(min_bytes)}{configured}, or growing there within a year. Partitioning rewrites the "
           "table: build the partitioned copy beside it, copy the rows in batches while a trigger keeps it in step, "
           "then switch names in one short transaction (the pattern of the migration plan's widenings).")
     doc.blocks.append(Table(

@@ -6,6 +6,7 @@ SHOW REPLICA STATUS (8.0.22+) and of MariaDB's SHOW ALL SLAVES STATUS go through
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from auditor.connectors.mysql.replication import replica_grant, replica_sql, replica_status
@@ -52,6 +53,22 @@ def test_rp01_inactive_slot_past_the_floor_and_unreserved_or_lost_slots() -> Non
     assert found[2].severity is Severity.ERROR and "lost" in found[2].message
     assert "pg_drop_replication_slot('old_replica')" in (found[0].remediation or "")
     assert "max_slot_wal_keep_size" in (found[0].remediation or "")
+
+
+def test_rp01_a_bound_already_set_is_never_proposed_lower() -> None:
+    slots = (ReplicationSlot(name="old_replica", slot_type="physical", retained_bytes=5 * GIB,
+                             wal_status="extended"),
+             ReplicationSlot(name="cdc", slot_type="logical", active=True, retained_bytes=231 * 1024**2,
+                             wal_status="unreserved"))
+    base = pg(slots=slots)
+    bounded = replace(base, settings={**base.settings, "max_slot_wal_keep_size": "64MB"})
+    old, cdc = hits("RP01", bounded)
+    assert (old.remediation or "").splitlines() == ["SELECT pg_drop_replication_slot('old_replica');  -- if its "
+                                                     "consumer is gone for good"]
+    assert "max_slot_wal_keep_size = 64 MB bounds it" in old.message
+    assert "past max_slot_wal_keep_size = 64 MB" in cdc.message and "connected but behind" in cdc.message
+    assert "pg_drop_replication_slot" not in (cdc.remediation or "")
+    assert "max_slot_wal_keep_size = '1GB'" in (cdc.remediation or "")
 
 
 def test_rp01_silent_for_a_briefly_disconnected_consumer_and_active_slots() -> None:
@@ -227,7 +244,7 @@ def test_cp02_silent_on_partitioned_tables_partitions_and_tables_without_a_key()
 def test_cp02_on_mysql_rebuilds_with_range_columns() -> None:
     t = _big("clicks", 200_000_000, ("id bigint", "created_at datetime"))
     (h,) = hits("CP02", snap(t, engine="mysql"))
-    assert "ALTER TABLE `public`.`clicks` PARTITION BY RANGE COLUMNS (`created_at`)" in (h.remediation or "")
+    assert "ALTER TABLE `public`.`clicks`\n    PARTITION BY RANGE COLUMNS (`created_at`)" in (h.remediation or "")
 
 
 def test_time_column_prefers_a_not_null_creation_time() -> None:

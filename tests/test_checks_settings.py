@@ -160,6 +160,10 @@ def test_st04_mysql_peak_near_the_limit_and_refusals() -> None:
     (h,) = hits("ST04", refused)
     assert h.severity is Severity.ERROR and "3 connection(s) were already refused" in h.message
     assert hits("ST04", s, ConnectionHeadroomOptions(max_used_pct=90)) == []
+    # every slot taken, none refused yet: an error as documented (rt10b: 31 of 30 was a warning); 29 is not
+    for peak, severity in (("30", Severity.ERROR), ("31", Severity.ERROR), ("29", None)):
+        (h,) = hits("ST04", mysql({"max_connections": "30"}, {"Max_used_connections": peak}))
+        assert h.severity is severity and ("every slot was taken" in h.message) is (severity is not None)
 
 
 # ---- ST05 ----------------------------------------------------------------------------------------------------
@@ -337,3 +341,15 @@ def test_st04_postgresql_counts_client_connections_against_the_usable_slots() ->
     assert hits("ST04", snap(posture=posture(settings=settings), activity=activity(82))) == []  # 84.5 %
     (full,) = hits("ST04", snap(posture=posture(settings=settings), activity=activity(97)))
     assert full.severity is Severity.ERROR
+    assert "all 97 slots that max_connections = 100 leaves to ordinary roles are taken (at" in full.message
+    # superusers in the reserved slots: every slot and then some, never "103 %" (rt10b)
+    (over,) = hits("ST04", snap(posture=posture(settings=settings), activity=activity(100)))
+    assert over.severity is Severity.ERROR and "%" not in over.message
+    assert "are taken, and 3 more of the 3 kept for superusers" in over.message
+
+
+def test_percentages_read_alike_everywhere() -> None:
+    """rt10b: "100.00 %" in one finding, "50.0 %" in the next; two decimals only where one would round up."""
+    from checks._posture import pct
+
+    assert [pct(v) for v in (50, 99.9, 99.96, 100)] == ["50.0 %", "99.9 %", "99.96 %", "100.0 %"]

@@ -211,6 +211,20 @@ def test_every_planted_problem_is_found_and_nothing_else(bad: tuple[MariaDbServe
     assert passwordless - locked == {label for code, label in expected if code == "SC08"}
 
 
+def test_every_slot_taken_is_an_error_before_any_refusal(bad: tuple[MariaDbServer, str]) -> None:
+    """rt10b: Max_used_connections at max_connections (10) with no connection refused yet was a warning,
+    although README and the check's documentation call every slot taken an error."""
+    server, dsn = bad
+    with ExitStack() as stack:  # all 10 slots at once (root may take an 11th, kept for SUPER)
+        for _ in range(10):
+            stack.enter_context(_connect(server))
+    snap, findings, _ = _scan(dsn, ("ST04",))
+    assert snap.posture is not None and snap.posture.status_int("Connection_errors_max_connections") == 0
+    (hit,) = findings
+    assert hit.details["max_used_connections"] >= 10 and hit.severity is Severity.ERROR
+    assert "every slot was taken" in hit.message
+
+
 def test_the_look_alikes_stay_silent(good: tuple[MariaDbServer, str]) -> None:
     server, dsn = good
     snap, findings, skipped = _scan(dsn)

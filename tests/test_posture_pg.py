@@ -402,3 +402,21 @@ def test_a_pg_monitor_role_on_an_md5_server_still_judges_the_setting(bad: tuple[
     finally:
         with server.connect() as conn:
             conn.execute(f"DROP ROLE {role}")
+
+
+def test_st04_superuser_sessions_in_the_reserved_slots_are_said_so() -> None:
+    """rt10b: 18 client connections against the 17 slots of max_connections = 20 (3 reserved) read "(106 %)";
+    every ordinary slot is taken and the rest sit in the superusers' reserved slots."""
+    srv = start_postgres("auto", settings={"max_connections": "8", "superuser_reserved_connections": "3"})
+    try:
+        with ExitStack() as stack:
+            for _ in range(6):  # superuser sessions: 5 ordinary slots, then one of the reserved ones
+                stack.enter_context(psycopg.connect(srv.dsn("postgres")))
+            snap = collect(parse_dsn(srv.dsn("postgres")), CollectOptions(sample=False, workload=False))
+        (hit,) = run_checks(snap, [SPECS["ST04"]]).findings
+        assert hit.severity is Severity.ERROR and hit.details["connections"] == 7
+        assert "all 5 slots that max_connections = 8 leaves to ordinary roles are taken, and 2 more of the 3 " \
+               "kept for superusers" in hit.message, hit.message
+        assert "%" not in hit.message
+    finally:
+        srv.stop()

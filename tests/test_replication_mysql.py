@@ -118,8 +118,9 @@ def test_an_idle_transaction_on_the_primary_is_found_and_replication_threads_are
         thread = _run(holder, "SELECT CONNECTION_ID()")[0][0]
         snap, findings, skipped = _scan(primary.dsn("shop"), ("MT04",), LOWERED)
         assert not skipped
-        assert [(f.code, f.object.label()) for f in findings] == [("MT04", f"root pid {thread}")]
+        assert [(f.code, f.object.label()) for f in findings] == [("MT04", f"root connection {thread}")]
         assert "1 row(s) modified" in findings[0].message
+        assert findings[0].message.startswith(f"connection {thread} of root") and " pid " not in findings[0].message
         assert findings[0].remediation is not None and findings[0].remediation.startswith(f"KILL {thread};")
         assert snap.activity is not None
         assert any(b.backend_type == "replication" for b in snap.activity.backends)  # the binlog dump thread

@@ -23,7 +23,7 @@ from auditor.model import Finding, Snapshot
 from auditor.throwaway import HBA, REPLICATION_HBA, PostgresServer, start_postgres, start_standby
 from checks.capacity import PartitionCandidateOptions, ToastHeavyOptions
 from checks.replication import ReplicationLagOptions, SlotRetentionOptions
-from checks.transactions import XminHorizonOptions
+from checks.transactions import LongTransactionOptions, XminHorizonOptions
 
 SPECS = load_checks()
 MIB = 1024**2
@@ -121,6 +121,41 @@ def test_an_abandoned_slot_is_reported_and_the_live_one_is_not(pair: tuple[Postg
         assert after == []
     finally:
         with primary.connect() as conn:
+            conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                         "WHERE slot_name = 'old_replica'")
+
+
+def test_an_unreserved_slot_names_max_slot_wal_keep_size_and_never_lowers_it(
+        pair: tuple[PostgresServer, PostgresServer]) -> None:
+    """rt10b: wal_status = unreserved means past max_slot_wal_keep_size (past max_wal_size is `extended`); the
+    fix must not propose a limit at or under the one crossed, and the drop it prints runs."""
+    primary, _ = pair
+    with primary.connect() as conn:
+        conn.execute("SELECT pg_create_physical_replication_slot('old_replica', true)")
+        conn.execute("ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'")
+        conn.execute("SELECT pg_reload_conf()")
+    try:
+        with primary.connect() as conn:
+            conn.execute("SELECT pg_switch_wal()")  # old_replica's segment is now behind the 1 MB the limit keeps
+            conn.execute("SELECT txid_current()")
+        _wait_until(lambda: _caught_up(primary), "the standby to catch up")
+        snap, findings, _ = _scan(primary, ("RP01",))
+        assert snap.settings.get("max_slot_wal_keep_size") == "1MB"
+        assert _labels(findings) == {("RP01", "slot old_replica")}, [f.message for f in findings]
+        (hit,) = findings
+        assert hit.details["wal_status"] == "unreserved"
+        assert "past max_slot_wal_keep_size = 1.0 MB" in hit.message and "max_wal_size" not in hit.message
+        assert "its consumer is not connected" in hit.message
+        fix = hit.remediation or ""
+        assert "ALTER SYSTEM SET max_slot_wal_keep_size = '1GB'" in fix and "50GB" not in fix, fix
+        with primary.connect() as conn:  # the printed fix, run: the slot's consumer is gone
+            conn.execute(fix.splitlines()[0].split("--")[0])
+        _, after, _ = _scan(primary, ("RP01",))
+        assert after == []
+    finally:
+        with primary.connect() as conn:
+            conn.execute("ALTER SYSTEM RESET max_slot_wal_keep_size")
+            conn.execute("SELECT pg_reload_conf()")
             conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
                          "WHERE slot_name = 'old_replica'")
 
@@ -261,11 +296,66 @@ def test_standby_feedback_holding_the_horizon_is_named(pair: tuple[PostgresServe
             return int(row[0]) if row else 0
 
         _wait_until(lambda: slot_xmin_age() >= 40, "the standby's feedback to reach the slot")
-        _, findings, _ = _scan(primary, ("MT03",), {"MT03": XminHorizonOptions(max_xmin_age=40)})
+        snap, findings, _ = _scan(primary, ("MT03",), {"MT03": XminHorizonOptions(max_xmin_age=40)})
         assert _labels(findings) == {("MT03", "slot replica1")}
-        assert "hot_standby_feedback" in findings[0].message
+        (held,) = findings
+        assert snap.replication is not None
+        (walsender,) = snap.replication.standbys or ()
+        # rt10b: the slot is in use, dropping it fails and would not help; the walsender and the standby named
+        assert "hot_standby_feedback" in held.message and f"walsender pid {walsender.pid}" in held.message
+        assert "standby replica1 at 127.0.0.1" in held.message, held.message
+        assert held.remediation is not None and "pg_drop_replication_slot" not in held.remediation
+        # the printed fix, run on the standby: the slot's xmin is released and MT03 falls silent
+        with standby.connect() as conn:
+            for statement in held.remediation.split(";"):
+                if statement.split("\n")[-1].strip():
+                    conn.execute("\n".join(line for line in statement.splitlines() if not line.startswith("--")))
+        _wait_until(lambda: slot_xmin_age() == 0, "the slot's xmin to be released")
+        _, after, _ = _scan(primary, ("MT03",), {"MT03": XminHorizonOptions(max_xmin_age=40)})
+        assert after == []
     finally:
         reader.close()
+        with standby.connect() as conn:
+            conn.execute("ALTER SYSTEM RESET hot_standby_feedback")
+            conn.execute("SELECT pg_reload_conf()")
+
+
+def test_mt04_on_a_standby_prints_the_role_setting_for_the_primary(
+        pair: tuple[PostgresServer, PostgresServer]) -> None:
+    """rt10b: the timeout fix (ALTER ROLE ... SET) fails on a read-only standby; it is to be run on the primary,
+    from where it replicates, and the printed fix says so."""
+    primary, standby = pair
+    with primary.connect() as conn:
+        conn.execute("CREATE ROLE report_app LOGIN")
+    with standby.connect() as conn:
+        _wait_until(lambda: conn.execute("SELECT count(*) FROM pg_roles WHERE rolname = 'report_app'"
+                                         ).fetchone() == (1,), "the role to reach the standby")
+    idle = psycopg.connect(standby.dsn("shop").replace("postgres@", "report_app@", 1))
+    try:
+        idle.execute("SELECT 1").fetchone()  # a transaction opened, then left idle
+        _, findings, _ = _scan(standby, ("MT04",),
+                               {"MT04": LongTransactionOptions(max_idle_in_transaction_s=0)})
+        (hit,) = findings
+        fix = hit.remediation or ""
+        assert "-- on the primary" in fix, fix
+        alter = next(line for line in fix.splitlines() if line.startswith("ALTER ROLE"))
+        with standby.connect() as conn, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            conn.execute(alter)
+        with primary.connect() as conn:
+            conn.execute(alter)
+        with standby.connect() as conn:
+            _wait_until(lambda: conn.execute(
+                "SELECT count(*) FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole "
+                "WHERE r.rolname = 'report_app'").fetchone() == (1,), "the role setting to replicate")
+        # the primary itself: no hint
+        with psycopg.connect(primary.dsn("shop").replace("postgres@", "report_app@", 1)) as on_primary:
+            on_primary.execute("SELECT 1").fetchone()
+            _, there, _ = _scan(primary, ("MT04",), {"MT04": LongTransactionOptions(max_idle_in_transaction_s=0)})
+            assert there and all("on the primary" not in (f.remediation or "") for f in there)
+    finally:
+        idle.close()
+        with primary.connect() as conn:
+            conn.execute("DROP ROLE report_app")
 
 
 def test_capacity_checks_on_real_sizes(pair: tuple[PostgresServer, PostgresServer]) -> None:

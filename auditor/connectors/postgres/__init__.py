@@ -67,7 +67,8 @@ SETTINGS = (
     "password_encryption", "listen_addresses", "server_encoding", "lc_collate", "TimeZone", "block_size",
     "data_checksums", "max_parallel_workers", "max_parallel_workers_per_gather", "max_worker_processes",
     "huge_pages", "temp_buffers", "hot_standby", "max_locks_per_transaction", "default_transaction_isolation",
-    "in_hot_standby", "server_version", "parallel_leader_participation",
+    "in_hot_standby", "server_version", "parallel_leader_participation", "max_slot_wal_keep_size",
+    "wal_keep_size",
 )
 
 STAT_FIELDS = (

@@ -3,7 +3,9 @@
 Each part is one bulk catalog query in the connector's read-only transaction (see :mod:`auditor.maintenance`).
 pg_class and pg_database are readable by every role; the bloat estimates use the pg_stats rows the connector
 read once for the columns (column_stats.sql), which show only the columns the audit role may read, so a table
-it may not read gets an estimate marked unusable, with the reason. Nothing here reads a table's pages.
+it may not read gets an estimate marked unusable, with the reason. Nothing here reads a table's pages but the
+TOAST-heavy tables' sample (toast_columns.sql: about 256 heap pages of each of at most 20 tables, value sizes
+read from their TOAST pointers, never the values).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from auditor.maintenance import (
     Maintenance,
     TableBloat,
     TableFreeze,
+    ToastColumn,
 )
 from auditor.model import Note
 from auditor.sqlquote import pg_ident
@@ -112,6 +115,7 @@ def collect_maintenance(read: AreaReader, schemas: list[str], notes: list[Note],
         table_rows = None if heap_rows is None else [_with_table_widths(r, stats) for r in heap_rows]
         index_rows = None if btree_rows is None else [_with_index_widths(r, stats, column_names or {})
                                                       for r in btree_rows]
+    toast_rows = read("toast_columns", scope)
     heaps = None if table_rows is None else [(int(r["oid"]), table_bloat(r)) for r in table_rows]
     btrees = None if index_rows is None else [(int(r["oid"]), index_bloat(r)) for r in index_rows]
     exact = None
@@ -130,6 +134,9 @@ def collect_maintenance(read: AreaReader, schemas: list[str], notes: list[Note],
         table_bloat=None if heaps is None else tuple(b for _, b in heaps),
         index_bloat=None if btrees is None else tuple(b for _, b in btrees),
         exact_bloat="pgstattuple" if exact else None,
+        toast_columns=None if toast_rows is None else tuple(
+            ToastColumn(schema=str(r["schema"]), table=str(r["table"]), column=str(r["column"]),
+                        avg_bytes=float(r["avg_bytes"] or 0)) for r in toast_rows),
     )
 
 
