@@ -150,17 +150,18 @@ def comparison_lines(h: HistoryComparison, top: int = 5) -> list[str]:
     if hidden:
         lines.append(f"    ... and {hidden} more (JSON: history.new_findings / history.resolved_findings)")
     if h.statements or h.vanished_statements:
-        p95 = f", P95 {h.interval_p95_ms:g} ms" if h.interval_p95_ms is not None else ""
+        p95 = f", P95 {_ms(h.interval_p95_ms)} ms" if h.interval_p95_ms is not None else ""
         new = len(h.new_statements)
         lines.append(f"  workload: {_n(h.interval_calls, 'call')}{p95}; {_n(len(h.statements), 'statement')} ran "
                      f"({new} new, "
                      f"{len(h.regressed)} regressed, {len(h.vanished_statements)} vanished)")
         for s in h.regressed[:top]:
-            before = f"{s.previous_mean_ms:g}" if s.previous_mean_ms is not None else "?"
-            lines.append(f"    regressed: mean {before} -> {s.mean_ms:g} ms, {_n(s.calls, 'call')}  {_short(s.query)}")
+            before = _ms(s.previous_mean_ms) if s.previous_mean_ms is not None else "?"
+            calls = _n(s.calls, "call")
+            lines.append(f"    regressed: mean {before} -> {_ms(s.mean_ms)} ms, {calls}  {_short(s.query)}")
         for s in h.statements[:3]:
             calls = _n(s.calls, "call")
-            lines.append(f"    top: {s.total_ms:g} ms in {calls} (mean {s.mean_ms:g} ms)  {_short(s.query)}")
+            lines.append(f"    top: {_ms(s.total_ms)} ms in {calls} (mean {_ms(s.mean_ms)} ms)  {_short(s.query)}")
     growers = [t for t in h.tables if t.bytes_delta]
     if growers:
         total = sum(t.bytes_delta or 0 for t in growers)
@@ -171,6 +172,12 @@ def comparison_lines(h: HistoryComparison, top: int = 5) -> list[str]:
     for r in h.resets:
         lines.append(f"  {'note' if r.kind == 'no_counters' else 'reset'}: {r.message}")
     return lines
+
+
+def _ms(value: float) -> str:
+    """Milliseconds as people read them: 1,234,567.8 rather than 1.23457e+06, at most three decimals."""
+    text = f"{value:,.3f}".rstrip("0").rstrip(".")
+    return text if text not in ("-0", "") else "0"
 
 
 def _n(count: int, word: str) -> str:
