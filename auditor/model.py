@@ -812,11 +812,11 @@ class ObjectRef:
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
+        for name in _field_names(type(self)):  # type: ignore[arg-type]  # not fields() per call
+            v = getattr(self, name)
             if v is None:
                 continue
-            out[f.name] = list(v) if isinstance(v, tuple) else v
+            out[name] = list(v) if isinstance(v, tuple) else v
         return out
 
 
