@@ -21,7 +21,8 @@ col AS MATERIALIZED (
      WHERE a.attnum > 0 AND NOT a.attisdropped
        AND c.relkind IN ('r', 'p', 'f', 'm')
        AND n.nspname = ANY (%(schemas)s::text[])
-       -- pg_get_expr locks the table: tables under ACCESS EXCLUSIVE are left out (locks.sql)
+       -- pg_get_expr of a generation expression locks the table: tables under ACCESS EXCLUSIVE are left out
+       -- (locks.sql)
        AND c.oid <> ALL (%(locked)s::oid[])
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
                         WHERE e.classid = 'pg_catalog.pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e')
@@ -39,7 +40,10 @@ SELECT
     -- the type under a domain (through domains over domains); NULL where the type is no domain
     db.base_type,
     NOT a.attnotnull AS nullable,
-    CASE WHEN a.attgenerated = '' THEN pg_catalog.pg_get_expr(ad.adbin, ad.adrelid, true) END AS default,
+    -- a DEFAULT is variable-free (no column reference is allowed in it): deparsed without its table, whose
+    -- opening (a lock, and on a new connection its relation cache entry built) cost half a second at 10,000
+    -- tables; a generation expression names columns, so it needs its table
+    CASE WHEN a.attgenerated = '' THEN pg_catalog.pg_get_expr(ad.adbin, 0, true) END AS default,
     CASE WHEN a.attgenerated <> '' THEN pg_catalog.pg_get_expr(ad.adbin, ad.adrelid, true) END AS generated,
     d.description AS comment,
     a.attnum AS position,
