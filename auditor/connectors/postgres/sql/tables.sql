@@ -64,9 +64,11 @@ SELECT
   LEFT JOIN index_pages tix ON tix.indrelid = tc.oid
   CROSS JOIN LATERAL (SELECT tc.relpages::bigint + coalesce(tix.pages, 0) AS pages) toast  -- NULL without one
   LEFT JOIN index_pages ix ON ix.indrelid = c.oid
-  -- pg_stat_all_tables' counters (for tables, partitioned tables and materialized views; none for foreign
-  -- tables) from the functions the view calls, for the audited tables only: the view computes them for every
-  -- relation of the database, TOAST tables included
+  -- pg_stat_all_tables' counters from the functions the view calls, for the audited tables only: the view
+  -- computes them for every relation of the database, TOAST tables included. The view has tables and
+  -- materialized views, no foreign tables, and partitioned tables in some versions only: whether it has one
+  -- is asked of the view itself, by its key, for the few partitioned tables (OFFSET 0 keeps the look-up by
+  -- key: else the planner may compute the whole view once, to hash it)
   LEFT JOIN LATERAL (
       SELECT pg_catalog.pg_stat_get_numscans(c.oid) AS seq_scan,
              pg_catalog.pg_stat_get_tuples_returned(c.oid) AS seq_tup_read,
@@ -87,7 +89,9 @@ SELECT
              pg_catalog.pg_stat_get_autovacuum_count(c.oid) AS autovacuum_count,
              pg_catalog.pg_stat_get_analyze_count(c.oid) AS analyze_count,
              pg_catalog.pg_stat_get_autoanalyze_count(c.oid) AS autoanalyze_count
-  ) s ON c.relkind <> 'f'
+  ) s ON c.relkind IN ('r', 'm')
+          OR (c.relkind = 'p' AND EXISTS (SELECT 1 FROM pg_catalog.pg_stat_all_tables v WHERE v.relid = c.oid
+                                              OFFSET 0))
   LEFT JOIN policy_columns pol ON pol.relid = c.oid
  WHERE c.relkind IN ('r', 'p', 'f', 'm')
    AND n.nspname = ANY (%(schemas)s::text[])
