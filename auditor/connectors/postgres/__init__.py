@@ -1,7 +1,8 @@
 """PostgreSQL connector: one read-only session, a fixed set of bulk catalog queries, a :class:`Snapshot` out.
 
 The catalog is read in one short REPEATABLE READ transaction, committed before any probe runs; the probes
-(data sample, EXPLAIN) then run statement by statement, so no lock outlives the statement that needed it.
+(the reads of relations' pages the catalog chose, data sample, EXPLAIN) then run statement by statement, so no
+lock outlives the statement that needed it.
 
 The queries live in ``sql/*.sql`` (one per snapshot area, columns aliased to the snapshot's field names).
 Their number does not depend on the size of the schema: each reads a whole area at once, filtered in SQL to
@@ -25,7 +26,7 @@ from auditor import progress
 from auditor.connectors import CollectOptions, interrupted, probe_limit_s
 from auditor.connectors.guard import Clock, WaitExpired
 from auditor.connectors.postgres import operations
-from auditor.connectors.postgres.maintenance import bloat_stats, collect_maintenance
+from auditor.connectors.postgres.maintenance import PageProbes, bloat_stats, collect_maintenance, measure
 from auditor.connectors.postgres.posture import collect_posture
 from auditor.connectors.postgres.replication import collect_replication
 from auditor.connectors.postgres.session import (
@@ -130,13 +131,14 @@ def collect(dsn: Dsn, options: CollectOptions) -> Snapshot:
     collected_at = datetime.now(UTC)
     with open_session(dsn, limits_of(options, clock), clock) as session:
         progress.report("catalog")
+        collector = _Collector(session, dsn, options)
         with session.transaction(), _without_cycle_collection():
-            snap = _Collector(session, dsn, options).run()
+            snap = collector.run()
         catalog_queries = session.round_trips
         duration = round(time.perf_counter() - started, 4)
-        snap = _run_probes(session, snap, options, clock)
-    return dataclasses.replace(snap, queries_sent=catalog_queries, collected_at=collected_at,
-                               collect_duration_s=duration)
+        snap = _run_probes(session, snap, options, clock, collector.measure_pages)
+    return dataclasses.replace(snap, queries_sent=catalog_queries + collector.page_queries,
+                               collected_at=collected_at, collect_duration_s=duration)
 
 
 @contextmanager
@@ -153,12 +155,15 @@ def _without_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def _run_probes(session: Session, snap: Snapshot, options: CollectOptions, clock: Clock) -> Snapshot:
+def _run_probes(session: Session, snap: Snapshot, options: CollectOptions, clock: Clock,
+                measure_pages: Callable[[Snapshot], Snapshot] | None = None) -> Snapshot:
     """The bounded live probes, after the catalog's COMMIT (they need its tables), in autocommit mode.
 
-    They count their own round trips (``Sampling.queries``, ``WorkloadInfo.queries_sent``): the snapshot's
-    ``queries_sent`` and ``collect_duration_s`` cover the fixed catalog part only. Their budgets shrink to what
-    is left of ``--timeout``, so that they end in time rather than being cut.
+    ``measure_pages`` first (:meth:`_Collector.measure_pages`: the relations' pages the catalog chose to read,
+    one statement each). The data sample and the EXPLAINs count their own round trips (``Sampling.queries``,
+    ``WorkloadInfo.queries_sent``): the snapshot's ``queries_sent`` covers the fixed catalog part and the
+    page reads (a fixed number too), ``collect_duration_s`` the catalog. Their budgets shrink to what is left of
+    ``--timeout``, so that they end in time rather than being cut.
     """
     from auditor.connectors.postgres import sampling, workload
 
@@ -183,6 +188,8 @@ def _run_probes(session: Session, snap: Snapshot, options: CollectOptions, clock
         return workload.collect_workload(session.conn, s, bounded)
 
     steps: list[tuple[str, Callable[[Snapshot], Snapshot]]] = [("sampling", sample)]
+    if measure_pages is not None:
+        steps.insert(0, ("maintenance", measure_pages))
     if options.workload:
         steps.append(("workload", explain))
     for i, (area, probe) in enumerate(steps):
@@ -237,6 +244,8 @@ class _Collector:
         self.notes: list[Note] = []
         self.unread: list[str] = []
         self.locked: dict[int, dict[str, Any]] = {}  # oid -> locks.sql row, for every relation left out
+        self.page_probes: PageProbes | None = None  # what measure_pages reads, once run() chose it
+        self.page_queries = 0  # round trips of measure_pages
 
     def _area(self, area: str, params: Mapping[str, Any], sql_file: str | None = None
               ) -> list[dict[str, Any]] | None:
@@ -273,6 +282,22 @@ class _Collector:
                                                       "used instead"))
             return None
 
+    def measure_pages(self, snap: Snapshot) -> Snapshot:
+        """After the catalog's COMMIT, in autocommit mode: the reads of relations' pages that :meth:`run` chose
+        (the TOAST column sample, pgstattuple), each a statement of its own, so that the locks they take on
+        those tables end with it rather than with the catalog's transaction. Their errors are handled and
+        noted as in the catalog (the readers are the same; :meth:`Session.query` sends no savepoint here)."""
+        if snap.maintenance is None or self.page_probes is None:
+            return snap
+        notes, unread, sent = len(self.notes), len(self.unread), self.session.round_trips
+        try:
+            maintenance = measure(self._area, self._probe_area, snap.maintenance, self.page_probes, self.notes,
+                                  sample=self.options.sample)
+        finally:
+            self.page_queries = self.session.round_trips - sent
+        return dataclasses.replace(snap, maintenance=maintenance, notes=(*snap.notes, *self.notes[notes:]),
+                                   unread_areas=(*snap.unread_areas, *self.unread[unread:]))
+
     def _read_locks(self, schemas: list[str]) -> None:
         rows = self._area("locks", {"schemas": schemas}) or []
         for r in rows:
@@ -307,8 +332,8 @@ class _Collector:
         stats_read = "column_stats" not in self.unread
         if not stats_read:
             self.unread.extend((TABLE_BLOAT_AREA, INDEX_BLOAT_AREA))
-        maintenance = collect_maintenance(
-            self._area, schemas, self.notes, self._probe_area, "pgstattuple" in (ext.get("installed") or {}), role,
+        maintenance, self.page_probes = collect_maintenance(
+            self._area, schemas, self.notes, "pgstattuple" in (ext.get("installed") or {}), role,
             stats=bloat_stats(rows["column_stats"]) if stats_read else None,
             stats_note=next((n for n in self.notes if n.area == "column_stats"), None),
             column_names=writer.column_names)
