@@ -275,11 +275,12 @@ def _snapshot_of(source: Source, settings: AuditSettings, specs: list[CheckSpec]
     if isinstance(source, Snapshot | SnapshotFile):
         snap = source if isinstance(source, Snapshot) else load_snapshot(source.path, source.max_bytes)
         return snap if settings.collect.show_samples else without_sample_values(snap)
-    # collect only the probes a selected check reads: --select KY01 neither samples data nor EXPLAINs
+    # collect only the probes a selected check reads: --select KY01 neither samples tables nor EXPLAINs (``sample``
+    # stays the user's --no-sample: CP01's TOAST column sizes, one bounded query, follow it alone)
     unneeded = {"sampling", "workload"} - needed_probes(specs)
     options = dataclasses.replace(
         settings.collect,
-        sample=settings.collect.sample and "sampling" not in unneeded,
+        normalization_sample=settings.collect.normalization_sample and "sampling" not in unneeded,
         workload=settings.collect.workload and not settings.workload_off and "workload" not in unneeded,
     )
     snap = collect_snapshot(source, options, workload_off=settings.workload_off)

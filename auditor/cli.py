@@ -145,7 +145,8 @@ def _connection_options(func: F) -> F:
     func = click.option("--timeout", "scan_timeout", type=Finite(1, 86_400), default=600, show_default=True,
                         help="Seconds the whole scan may take; past it the report is partial (exit 2).")(func)
     func = click.option("--no-sample", "no_sample", is_flag=True,
-                        help="Do not read data samples (the normalization checks NF02-NF04 are then skipped).")(func)
+                        help="Do not read table data: the normalization checks NF02-NF04 are then skipped, and "
+                             "CP01 does not size the large columns.")(func)
     func = click.option("--show-samples", is_flag=True,
                         help="Keep a few sampled example values in the snapshot and report (off: never shown).")(func)
     func = click.option("--sample-rows", type=Finite(100, 1_000_000, integer=True), default=10_000,

@@ -45,7 +45,8 @@ def toast_heavy_table(snap: Snapshot, opts: ToastHeavyOptions) -> Iterator[Hit]:
     xml, arrays), the one holding the bytes first: for the 20 tables with the most TOAST, dbaudit samples about
     256 heap pages and averages each such column's stored size (`pg_column_size`, read from the TOAST pointer,
     never the value); pg_stats' `avg_width` cannot tell, it counts an out-of-line value as its 18-byte pointer.
-    The fix names that column. Small TOAST, whatever the ratio, is not a finding.
+    The fix names that column. Small TOAST, whatever the ratio, is not a finding. The sample reads table data:
+    under `--no-sample` the columns are listed unsized, in table order, and a note names the tables.
 
     ## Why is this bad?
     Large values live in a second relation: reading a row means extra index lookups into the TOAST table and

@@ -20,8 +20,12 @@ class CollectOptions:
     timeout_s: float | None = 600.0
     lock_timeout_ms: int = 1_000
     idle_in_transaction_timeout_ms: int = 60_000  # ends a stalled session server-side
-    # data sampling for the normalization checks (auditor.sampling); --no-sample sets sample=False
+    # reading table data: the normalization checks' sample (auditor.sampling) and CP01's TOAST column sizes;
+    # --no-sample sets sample=False
     sample: bool = True
+    # the normalization checks' per-table sample (NF02-NF04), when ``sample`` allows it: the pipeline turns it
+    # off when no selected check reads it (CP01's column sizes, one bounded query, follow ``sample`` alone)
+    normalization_sample: bool = True
     show_samples: bool = False  # keep a few raw example values in the snapshot (--show-samples)
     sample_rows: int = 10_000  # rows per table
     sample_table_timeout_s: float = 5.0
@@ -32,7 +36,8 @@ class CollectOptions:
 
 
 # the probes, in the order they run, with the words a partial report uses for what they collect
-PROBE_WORDS = {"sampling": "the data sample (NF02-NF04)",
+PROBE_WORDS = {"maintenance": "the TOAST column sample (CP01) and pgstattuple's bloat measures (MT09, MT10)",
+               "sampling": "the data sample (NF02-NF04)",
                "workload": "the workload (WL01-WL04, latency, index coverage)"}
 
 

@@ -607,7 +607,7 @@ def _run_probes(session: _Session, snap: Snapshot, options: CollectOptions, flav
             snap = replace(snap, sampling=sampled, notes=(*snap.notes, *skipped_notes(sampled)))
         finally:
             yielder.close()
-        if yielder.unavailable is not None and options.sample:
+        if yielder.unavailable is not None and options.sample and options.normalization_sample:
             snap = replace(snap, notes=(*snap.notes, Note(area="sampling",
                                                           message=unavailable_note_text(yielder.unavailable))))
         missing.pop(0)

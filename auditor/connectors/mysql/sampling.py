@@ -98,7 +98,7 @@ def probe(session: Session, snapshot: Snapshot, options: CollectOptions, flavor:
           yielder: LockYield[Any] | None = None) -> Sampling:
     """The connector's entry point: sample the snapshot's tables, or record that sampling is off."""
     budget = SamplingBudget.from_options(options)
-    if not options.sample:
+    if not (options.sample and options.normalization_sample):
         return Sampling(enabled=False, show_samples=False, rows_per_table=budget.rows_per_table, budget_s=0.0)
     return sample_tables(session, snapshot, budget, flavor, vnum, options.statement_timeout_ms, yielder)
 

@@ -1,7 +1,8 @@
 """PostgreSQL connector: one read-only session, a fixed set of bulk catalog queries, a :class:`Snapshot` out.
 
 The catalog is read in one short REPEATABLE READ transaction, committed before any probe runs; the probes
-(data sample, EXPLAIN) then run statement by statement, so no lock outlives the statement that needed it.
+(the reads of relations' pages the catalog chose, data sample, EXPLAIN) then run statement by statement, so no
+lock outlives the statement that needed it.
 
 The queries live in ``sql/*.sql`` (one per snapshot area, columns aliased to the snapshot's field names).
 Their number does not depend on the size of the schema: each reads a whole area at once, filtered in SQL to
@@ -25,9 +26,15 @@ from auditor import progress
 from auditor.connectors import CollectOptions, interrupted, probe_limit_s
 from auditor.connectors.guard import Clock, WaitExpired
 from auditor.connectors.postgres import operations
-from auditor.connectors.postgres.maintenance import DATABASES_AREA, bloat_stats, collect_maintenance
+from auditor.connectors.postgres.maintenance import (
+    DATABASES_AREA,
+    PageProbes,
+    bloat_stats,
+    collect_maintenance,
+    measure,
+)
 from auditor.connectors.postgres.posture import POSTURE_SETTINGS, collect_posture
-from auditor.connectors.postgres.prefetch import AreaRead, Prefetch, Read
+from auditor.connectors.postgres.prefetch import AreaRead, Prefetch, Read, read_area, read_probe
 from auditor.connectors.postgres.replication import collect_replication
 from auditor.connectors.postgres.session import Session, SessionLimits, connect, open_session
 from auditor.connectors.postgres.yielding import PgLockYield
@@ -136,13 +143,14 @@ def collect(dsn: Dsn, options: CollectOptions) -> Snapshot:
     collected_at = datetime.now(UTC)
     with open_session(dsn, limits_of(options, clock), clock) as session:
         progress.report("catalog")
+        collector = _Collector(session, dsn, options)
         with session.transaction(), _without_cycle_collection():
-            snap = _Collector(session, dsn, options).run()
+            snap = collector.run()
         catalog_queries = session.round_trips
         duration = round(time.perf_counter() - started, 4)
-        snap = _run_probes(session, snap, options, clock)
-    return dataclasses.replace(snap, queries_sent=catalog_queries, collected_at=collected_at,
-                               collect_duration_s=duration)
+        snap = _run_probes(session, snap, options, clock, collector.measure_pages)
+    return dataclasses.replace(snap, queries_sent=catalog_queries + collector.page_queries,
+                               collected_at=collected_at, collect_duration_s=duration)
 
 
 @contextmanager
@@ -159,12 +167,15 @@ def _without_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def _run_probes(session: Session, snap: Snapshot, options: CollectOptions, clock: Clock) -> Snapshot:
+def _run_probes(session: Session, snap: Snapshot, options: CollectOptions, clock: Clock,
+                measure_pages: Callable[[Snapshot], Snapshot] | None = None) -> Snapshot:
     """The bounded live probes, after the catalog's COMMIT (they need its tables), in autocommit mode.
 
-    They count their own round trips (``Sampling.queries``, ``WorkloadInfo.queries_sent``): the snapshot's
-    ``queries_sent`` and ``collect_duration_s`` cover the fixed catalog part only. Their budgets shrink to what
-    is left of ``--timeout``, so that they end in time rather than being cut.
+    ``measure_pages`` first (:meth:`_Collector.measure_pages`: the relations' pages the catalog chose to read,
+    one statement each). The data sample and the EXPLAINs count their own round trips (``Sampling.queries``,
+    ``WorkloadInfo.queries_sent``): the snapshot's ``queries_sent`` covers the fixed catalog part and the
+    page reads (a fixed number too), ``collect_duration_s`` the catalog. Their budgets shrink to what is left of
+    ``--timeout``, so that they end in time rather than being cut.
     """
     from auditor.connectors.postgres import sampling, workload
 
@@ -189,6 +200,8 @@ def _run_probes(session: Session, snap: Snapshot, options: CollectOptions, clock
         return workload.collect_workload(session.conn, s, bounded)
 
     steps: list[tuple[str, Callable[[Snapshot], Snapshot]]] = [("sampling", sample)]
+    if measure_pages is not None:
+        steps.insert(0, ("maintenance", measure_pages))
     if options.workload:
         steps.append(("workload", explain))
     for i, (area, probe) in enumerate(steps):
@@ -244,7 +257,9 @@ class _Collector:
         self.notes: list[Note] = []
         self.unread: list[str] = []
         self.locked: dict[int, dict[str, Any]] = {}  # oid -> locks.sql row, for every relation left out
-        self.prefetch: Prefetch | None = None
+        self.prefetch: Prefetch | None = None  # while run() reads the catalog
+        self.page_probes: PageProbes | None = None  # what measure_pages reads, once run() chose it
+        self.page_queries = 0  # round trips of measure_pages
 
     def _read(self, area: str, params: Mapping[str, Any], sql_file: str | None = None,
               when: Callable[[Mapping[str, AreaRead]], bool] | None = None) -> Read:
@@ -253,8 +268,11 @@ class _Collector:
     def _take(self, read: Read) -> list[dict[str, Any]] | None:
         """An area's rows, and what its reading decided (refusal notes, areas unread, locks) recorded in the
         collection's own order."""
-        assert self.prefetch is not None
-        result = self.prefetch.take(read)
+        if self.prefetch is None:  # after the catalog's COMMIT (measure_pages): sent now, in autocommit mode
+            reader = read_probe if read.kind == "probe" else read_area
+            result = reader(self.session, read, self.locked)
+        else:
+            result = self.prefetch.take(read)
         self.notes.extend(result.notes)
         self.unread.extend(result.unread)
         for r in result.locks:
@@ -272,6 +290,23 @@ class _Collector:
         """An optional query that reads relations' pages (pgstattuple): any server error costs only its figures
         (a note says why); a lost connection still ends the run."""
         return self._take(Read(area, params, None, names, kind="probe"))
+
+    def measure_pages(self, snap: Snapshot) -> Snapshot:
+        """After the catalog's COMMIT, in autocommit mode: the reads of relations' pages that :meth:`run` chose
+        (the TOAST column sample, pgstattuple), each a statement of its own, so that the locks they take on
+        those tables end with it rather than with the catalog's transaction. Their errors are handled and
+        noted as in the catalog (the same readers, without the prefetch; :meth:`Session.query` sends no
+        savepoint here)."""
+        if snap.maintenance is None or self.page_probes is None:
+            return snap
+        notes, unread, sent = len(self.notes), len(self.unread), self.session.round_trips
+        try:
+            maintenance = measure(self._area, self._probe_area, snap.maintenance, self.page_probes, self.notes,
+                                  sample=self.options.sample)
+        finally:
+            self.page_queries = self.session.round_trips - sent
+        return dataclasses.replace(snap, maintenance=maintenance, notes=(*snap.notes, *self.notes[notes:]),
+                                   unread_areas=(*snap.unread_areas, *self.unread[unread:]))
 
     def _read_locks(self, schemas: list[str]) -> None:
         rows = self._area("locks", {"schemas": schemas}) or []
@@ -296,7 +331,8 @@ class _Collector:
                   read(IO_AREA, scope)]
 
         # collect_maintenance: the estimates only with column_stats' rows, pgstattuple's grant check only with
-        # estimates to refine (its exact_bloat probe is asked for when it is due)
+        # estimates to refine (toast_columns and the exact_bloat probe read relations' pages: measure_pages
+        # sends them after the COMMIT)
         def stats_read(done: Mapping[str, AreaRead]) -> bool:
             return done["column_stats"].rows is not None
 
@@ -304,8 +340,7 @@ class _Collector:
             return any(done[area].rows for area in (TABLE_BLOAT_AREA, INDEX_BLOAT_AREA) if area in done)
 
         reads += [read("freeze", scope), read(DATABASES_AREA, {}),
-                  read(TABLE_BLOAT_AREA, scope, when=stats_read), read(INDEX_BLOAT_AREA, scope, when=stats_read),
-                  read("toast_columns", scope)]
+                  read(TABLE_BLOAT_AREA, scope, when=stats_read), read(INDEX_BLOAT_AREA, scope, when=stats_read)]
         if "pgstattuple" in (ext.get("installed") or {}):
             reads.append(read("pgstattuple_access", {}, when=estimated))
         # collect_replication
@@ -318,6 +353,7 @@ class _Collector:
             return self._run()
         finally:
             self.prefetch.close()
+            self.prefetch = None
 
     def _run(self) -> Snapshot:
         server = (self._area("server", {"settings": list(SETTINGS)}) or [{}])[0]
@@ -364,8 +400,8 @@ class _Collector:
         stats_read = "column_stats" not in self.unread
         if not stats_read:
             self.unread.extend((TABLE_BLOAT_AREA, INDEX_BLOAT_AREA))
-        maintenance = collect_maintenance(
-            self._area, schemas, self.notes, self._probe_area, "pgstattuple" in (ext.get("installed") or {}), role,
+        maintenance, self.page_probes = collect_maintenance(
+            self._area, schemas, self.notes, "pgstattuple" in (ext.get("installed") or {}), role,
             stats=bloat_stats(rows["column_stats"]) if stats_read else None,
             stats_note=next((n for n in self.notes if n.area == "column_stats"), None),
             column_names=writer.column_names)

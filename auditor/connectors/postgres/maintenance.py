@@ -3,9 +3,14 @@
 Each part is one bulk catalog query in the connector's read-only transaction (see :mod:`auditor.maintenance`).
 pg_class and pg_database are readable by every role; the bloat estimates use the pg_stats rows the connector
 read once for the columns (column_stats.sql), which show only the columns the audit role may read, so a table
-it may not read gets an estimate marked unusable, with the reason. Nothing here reads a table's pages but the
-TOAST-heavy tables' sample (toast_columns.sql: about 256 heap pages of each of at most 20 tables, value sizes
-read from their TOAST pointers, never the values).
+it may not read gets an estimate marked unusable, with the reason.
+
+Two queries read relations' pages: the TOAST-heavy tables' sample (toast_columns.sql: about 256 heap pages of
+each of at most 20 tables, value sizes read from their TOAST pointers, never the values) and pgstattuple's
+measure of the bloat candidates (exact_bloat.sql). The catalog transaction only chooses what they read
+(:class:`PageProbes`); they run after its COMMIT, each as a statement of its own (:func:`measure`), so that the
+locks they take on those tables end with them and an application's ALTER TABLE does not queue behind the rest
+of the catalog.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from auditor.connectors.postgres.posture import AreaReader
@@ -94,11 +99,26 @@ def _with_index_widths(r: dict[str, Any], stats: ColumnStats, column_names: Colu
             "max_null_frac": max_null_frac, "data_width": data_width}
 
 
-def collect_maintenance(read: AreaReader, schemas: list[str], notes: list[Note],
-                        probe: ProbeReader | None = None, pgstattuple: bool = False, role: str = "",
-                        stats: ColumnStats | None = None, stats_note: Note | None = None,
-                        column_names: ColumnNames | None = None) -> Maintenance:
-    """``stats``: pg_stats' rows as :func:`bloat_stats` gives them, None when column_stats.sql could not be read
+@dataclass(frozen=True)
+class PageProbes:
+    """What the catalog transaction chose to read from relations' pages, for :func:`measure` after its COMMIT."""
+
+    schemas: tuple[str, ...]  # toast_columns.sql's scope
+    # the estimates' relations in the order of Maintenance.table_bloat / index_bloat (None: not estimated)
+    heap_oids: tuple[int, ...] | None = None
+    btree_oids: tuple[int, ...] | None = None
+    # pgstattuple's candidates and its quoted schema; None: not measured (not installed, no grant, no estimate)
+    exact_tables: tuple[int, ...] = ()
+    exact_indexes: tuple[int, ...] = ()
+    pgstattuple: str | None = None
+
+
+def collect_maintenance(read: AreaReader, schemas: list[str], notes: list[Note], pgstattuple: bool = False,
+                        role: str = "", stats: ColumnStats | None = None, stats_note: Note | None = None,
+                        column_names: ColumnNames | None = None) -> tuple[Maintenance, PageProbes]:
+    """The catalog's part, and what :func:`measure` reads from relations' pages after the catalog's COMMIT.
+
+    ``stats``: pg_stats' rows as :func:`bloat_stats` gives them, None when column_stats.sql could not be read
     (then no estimate either: ``stats_note`` says why, for each of them); ``column_names`` names the B-tree
     keys' columns."""
     scope = {"schemas": schemas}
@@ -115,29 +135,86 @@ def collect_maintenance(read: AreaReader, schemas: list[str], notes: list[Note],
         table_rows = None if heap_rows is None else [_with_table_widths(r, stats) for r in heap_rows]
         index_rows = None if btree_rows is None else [_with_index_widths(r, stats, column_names or {})
                                                       for r in btree_rows]
-    toast_rows = read("toast_columns", scope)
     heaps = None if table_rows is None else [(int(r["oid"]), table_bloat(r)) for r in table_rows]
     btrees = None if index_rows is None else [(int(r["oid"]), index_bloat(r)) for r in index_rows]
-    exact = None
-    if pgstattuple and probe is not None and (heaps or btrees):
-        exact = _exact(read, probe, heaps or [], btrees or [], notes, role)
-        if exact is not None:
-            heaps = [(oid, _with_exact(b, exact.get(("table", oid)))) for oid, b in heaps or []] \
-                if heaps is not None else None
-            btrees = [(oid, _with_exact(b, exact.get(("index", oid)))) for oid, b in btrees or []] \
-                if btrees is not None else None
-    return Maintenance(
+    probes = PageProbes(schemas=tuple(schemas),
+                        heap_oids=None if heaps is None else tuple(oid for oid, _ in heaps),
+                        btree_oids=None if btrees is None else tuple(oid for oid, _ in btrees))
+    if pgstattuple and (heaps or btrees):
+        probes = _exact_candidates(read, probes, heaps or [], btrees or [], notes, role)
+    maintenance = Maintenance(
         freeze=None if freeze_rows is None else tuple(_freeze(r) for r in freeze_rows),
         databases=None if database_rows is None else tuple(
             DatabaseFreeze(name=str(r["name"]), xid_age=int(r["xid_age"]), mxid_age=int(r["mxid_age"]),
                            allow_connections=bool(r["allow_connections"])) for r in database_rows),
         table_bloat=None if heaps is None else tuple(b for _, b in heaps),
         index_bloat=None if btrees is None else tuple(b for _, b in btrees),
+    )
+    return maintenance, probes
+
+
+def measure(read: AreaReader, probe: ProbeReader, maintenance: Maintenance, probes: PageProbes,
+            notes: list[Note], sample: bool = True) -> Maintenance:
+    """Read what the catalog chose from the relations' pages, in autocommit mode (after the catalog's COMMIT):
+    the TOAST-heavy tables' column sample (unless ``--no-sample``: it reads table data) and pgstattuple's
+    measure of the bloat candidates. ``read`` and ``probe`` run one statement each, so no lock they take
+    outlives it."""
+    toast_rows = None
+    if not sample:
+        note = _toast_sample_off_note(maintenance)
+        if note is not None:
+            notes.append(note)
+    else:
+        toast_rows = read("toast_columns", {"schemas": list(probes.schemas)})
+    exact: dict[tuple[str, int], Mapping[str, Any]] | None = None
+    if probes.pgstattuple is not None:
+        exact = {}
+        if probes.exact_tables or probes.exact_indexes:
+            rows = probe("exact_bloat", {"tables": list(probes.exact_tables), "indexes": list(probes.exact_indexes)},
+                         {"pgstattuple": probes.pgstattuple})
+            exact = None if rows is None else {(str(r["kind"]), int(r["oid"])): r for r in rows}
+    table_bloat, index_bloat = maintenance.table_bloat, maintenance.index_bloat
+    if exact is not None:
+        if table_bloat is not None and probes.heap_oids is not None:
+            table_bloat = tuple(_with_exact(b, exact.get(("table", oid)))
+                                for oid, b in zip(probes.heap_oids, table_bloat, strict=True))
+        if index_bloat is not None and probes.btree_oids is not None:
+            index_bloat = tuple(_with_exact(b, exact.get(("index", oid)))
+                                for oid, b in zip(probes.btree_oids, index_bloat, strict=True))
+    return replace(
+        maintenance, table_bloat=table_bloat, index_bloat=index_bloat,
         exact_bloat="pgstattuple" if exact else None,
         toast_columns=None if toast_rows is None else tuple(
             ToastColumn(schema=str(r["schema"]), table=str(r["table"]), column=str(r["column"]),
                         avg_bytes=float(r["avg_bytes"] or 0)) for r in toast_rows),
     )
+
+
+# toast_columns.sql's choice: TOAST of 128 pages (1 MiB) or more and at least the heap's, the 20 largest
+TOAST_SAMPLE_MIN_PAGES = 128
+TOAST_SAMPLE_TABLES = 20
+
+
+def _toast_sample_off_note(maintenance: Maintenance) -> Note | None:
+    """Under ``--no-sample``, what toast_columns.sql would have sampled (from the freeze area's page counts,
+    which know no column privilege): None when no table has TOAST worth a look."""
+    if maintenance.freeze is None:
+        names: tuple[str, ...] = ()
+    else:
+        heavy = sorted((f for f in maintenance.freeze
+                        if f.kind in ("table", "materialized_view") and f.toast_pages is not None
+                        and f.toast_pages >= max(TOAST_SAMPLE_MIN_PAGES, f.pages or 0)),
+                       key=lambda f: -(f.toast_pages or 0))[:TOAST_SAMPLE_TABLES]
+        if not heavy:
+            return None
+        names = tuple(sorted(f"{f.schema}.{f.table}" for f in heavy))
+    count = f"{len(names)} table(s) with the most TOAST" if names else "the tables with the most TOAST"
+    return Note(area="toast_columns",
+                message=f"data sampling was off (--no-sample): the stored sizes of the large columns of {count} "
+                        "were not sampled, so CP01 lists the columns that can hold large values without telling "
+                        "which one holds the bytes",
+                objects=names,
+                enable="run the scan without --no-sample (data sampling is on by default)")
 
 
 def _candidates(items: list[tuple[int, TableBloat]] | list[tuple[int, IndexBloat]]) -> list[int]:
@@ -157,27 +234,21 @@ def _candidates(items: list[tuple[int, TableBloat]] | list[tuple[int, IndexBloat
     return chosen
 
 
-def _exact(read: AreaReader, probe: ProbeReader, heaps: list[tuple[int, TableBloat]],
-           btrees: list[tuple[int, IndexBloat]], notes: list[Note], role: str
-           ) -> dict[tuple[str, int], Mapping[str, Any]] | None:
+def _exact_candidates(read: AreaReader, probes: PageProbes, heaps: list[tuple[int, TableBloat]],
+                      btrees: list[tuple[int, IndexBloat]], notes: list[Note], role: str) -> PageProbes:
+    """``probes`` with pgstattuple's candidates, when the audit role may run it (else a note says so)."""
     access = read("pgstattuple_access", {})
     if not access:
-        return None
+        return probes
     row = access[0]
     if not (row["can_approx"] and row["can_index"]):
         notes.append(Note(area="exact_bloat",
                           message="pgstattuple is installed but the audit role may not run its functions: bloat "
                                   "is estimated from pg_stats instead of measured",
                           enable=f"GRANT pg_stat_scan_tables TO {pg_ident(role) if role else '<role>'}"))
-        return None
-    tables, indexes = _candidates(heaps), _candidates(btrees)
-    if not tables and not indexes:
-        return {}
-    rows = probe("exact_bloat", {"tables": tables, "indexes": indexes},
-                 {"pgstattuple": pg_ident(str(row["schema"]))})
-    if rows is None:
-        return None
-    return {(str(r["kind"]), int(r["oid"])): r for r in rows}
+        return probes
+    return replace(probes, exact_tables=tuple(_candidates(heaps)), exact_indexes=tuple(_candidates(btrees)),
+                   pgstattuple=pg_ident(str(row["schema"])))
 
 
 def _finite(v: Any) -> float | None:

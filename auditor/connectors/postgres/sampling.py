@@ -437,7 +437,7 @@ def probe(conn: psycopg.Connection[Any], tables: Iterable[Table], options: Colle
           yielder: LockYield[Any] | None = None) -> Sampling:
     """The connector's entry point: sample the tables, or record that sampling is off."""
     budget = SamplingBudget.from_options(options)
-    if not options.sample:
+    if not (options.sample and options.normalization_sample):
         return sampling_off(budget)
     return sample_tables(conn, tables, budget, constraints, indexes, yielder)
 

@@ -195,6 +195,7 @@ class Session:
         self.round_trips = 0  # execute calls: what the snapshot reports as queries_sent
         self.statements = 0  # SQL statements inside them, as the server counts them
         self.server_major = conn.info.server_version // 10000
+        self.in_transaction = False  # inside :meth:`transaction` (the catalog's), else autocommit
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Send one round trip (may hold several statements) and return the rows of the last result."""
@@ -225,7 +226,8 @@ class Session:
 
     def query(self, area: str, params: Mapping[str, Any], names: Mapping[str, str] | None = None
               ) -> list[dict[str, Any]]:
-        """Run the catalog query of ``area`` under a savepoint: a refusal must not end the transaction.
+        """Run the catalog query of ``area``: in the catalog's transaction under a savepoint (a refusal must not
+        end the transaction), after its COMMIT as a statement of its own (its locks end with it).
 
         The savepoint travels in the same round trip as the query, thanks to client-side binding. ``names``
         fills ``{name}`` placeholders of the file with identifiers the caller has quoted (an extension's
@@ -236,10 +238,14 @@ class Session:
             sql = sql.replace("{" + key + "}", quoted)
         # the marker after the semicolon stays with the SELECT in pg_stat_statements, which then tells our
         # catalog reads apart from the application's workload
+        if not self.in_transaction:
+            return self.execute(marked(sql), params)
         return self.execute(f"{marked('SAVEPOINT dbaudit_area')};\n{marked(sql)}", params)
 
     def rollback_area(self) -> None:
-        self.execute(marked("ROLLBACK TO SAVEPOINT dbaudit_area"))
+        """Undo a failed :meth:`query`: back to its savepoint in the transaction; nothing to undo after it."""
+        if self.in_transaction:
+            self.execute(marked("ROLLBACK TO SAVEPOINT dbaudit_area"))
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -254,9 +260,11 @@ class Session:
         # are not the long analytic queries JIT pays off for. SET LOCAL: for this transaction only.
         self.execute(";\n".join((marked("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
                                   marked("SET LOCAL jit = off"))))
+        self.in_transaction = True
         yield
         # nothing was written, so ending it either way is the same; COMMIT says "all went well" in logs
         self.execute(marked("COMMIT"))
+        self.in_transaction = False
 
 
 def _count_statements(sql: str) -> int:
