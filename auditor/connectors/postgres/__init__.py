@@ -25,16 +25,11 @@ from auditor import progress
 from auditor.connectors import CollectOptions, interrupted, probe_limit_s
 from auditor.connectors.guard import Clock, WaitExpired
 from auditor.connectors.postgres import operations
-from auditor.connectors.postgres.maintenance import bloat_stats, collect_maintenance
-from auditor.connectors.postgres.posture import collect_posture
+from auditor.connectors.postgres.maintenance import DATABASES_AREA, bloat_stats, collect_maintenance
+from auditor.connectors.postgres.posture import POSTURE_SETTINGS, collect_posture
+from auditor.connectors.postgres.prefetch import AreaRead, Prefetch, Read
 from auditor.connectors.postgres.replication import collect_replication
-from auditor.connectors.postgres.session import (
-    RECOVERABLE,
-    Session,
-    SessionLimits,
-    connect,
-    open_session,
-)
+from auditor.connectors.postgres.session import Session, SessionLimits, connect, open_session
 from auditor.connectors.postgres.yielding import PgLockYield
 from auditor.connectors.yielding import unavailable_note_text
 from auditor.dsn import Dsn
@@ -52,6 +47,17 @@ from auditor.model import (
     Table,
     TableStats,
 )
+from auditor.posture import (
+    FUNCTIONS_AREA,
+    HBA_AREA,
+    IO_AREA,
+    ROLE_SETTINGS_AREA,
+    ROLES_AREA,
+    SCHEMA_PRIVILEGES_AREA,
+    SERVER_STATS_AREA,
+    SETTINGS_AREA,
+)
+from auditor.replication import PREPARED_AREA, REPLICA_AREA, SLOTS_AREA, STANDBYS_AREA
 from auditor.sampling import skipped_notes
 from auditor.sqlquote import pg_ident, pg_qualified
 
@@ -212,8 +218,6 @@ def _guarded(session: Session, snap: Snapshot, area: str, probe: Callable[[Snaps
 
 # catalog areas, in the order they are read; each is one query, filtered to the audited schemas
 CATALOG_AREAS = ("tables", "columns", "column_stats", "constraints", "indexes", "sequences")
-# how often an area query is retried when a table was locked after locks.sql was read
-LOCK_RETRIES = 2
 
 
 def catalog_file(area: str, superuser: bool) -> str:
@@ -230,6 +234,9 @@ def area_names(area: str, server_major: int) -> dict[str, str] | None:
 
 
 class _Collector:
+    """Reads the areas through a :class:`Prefetch` (the queries go out from its thread, ahead of their turn) and
+    builds the snapshot's objects from each area as it arrives, while the server reads the next ones."""
+
     def __init__(self, session: Session, dsn: Dsn, options: CollectOptions) -> None:
         self.session = session
         self.dsn = dsn
@@ -237,48 +244,82 @@ class _Collector:
         self.notes: list[Note] = []
         self.unread: list[str] = []
         self.locked: dict[int, dict[str, Any]] = {}  # oid -> locks.sql row, for every relation left out
+        self.prefetch: Prefetch | None = None
+
+    def _read(self, area: str, params: Mapping[str, Any], sql_file: str | None = None,
+              when: Callable[[Mapping[str, AreaRead]], bool] | None = None) -> Read:
+        return Read(area, params, sql_file, area_names(area, self.session.server_major), when=when)
+
+    def _take(self, read: Read) -> list[dict[str, Any]] | None:
+        """An area's rows, and what its reading decided (refusal notes, areas unread, locks) recorded in the
+        collection's own order."""
+        assert self.prefetch is not None
+        result = self.prefetch.take(read)
+        self.notes.extend(result.notes)
+        self.unread.extend(result.unread)
+        for r in result.locks:
+            self.locked.setdefault(int(r["oid"]), r)
+        return result.rows
 
     def _area(self, area: str, params: Mapping[str, Any], sql_file: str | None = None
               ) -> list[dict[str, Any]] | None:
         """Rows of one catalog query, or None (with a note) when the server refused it. ``sql_file`` names the
         file when it is another than the area's own (notes still name the area)."""
-        names = area_names(area, self.session.server_major)
-        for attempt in range(LOCK_RETRIES + 1):
-            try:
-                return self.session.query(sql_file or area, {**params, "locked": sorted(self.locked)}, names)
-            except RECOVERABLE as exc:
-                self.session.rollback_area()
-                if isinstance(exc, psycopg.errors.LockNotAvailable) and attempt < LOCK_RETRIES \
-                        and area != "locks" and "schemas" in params:
-                    # a table was locked after locks.sql was read: read the holders again, leave it out too
-                    self._read_locks(params["schemas"])
-                    continue
-                self.notes.append(_refusal_note(area, exc))
-                self.unread.append(area)
-                return None
-        return None  # pragma: no cover (the loop returns)
+        return self._take(self._read(area, params, sql_file))
 
     def _probe_area(self, area: str, params: Mapping[str, Any], names: Mapping[str, str]
                     ) -> list[dict[str, Any]] | None:
         """An optional query that reads relations' pages (pgstattuple): any server error costs only its figures
         (a note says why); a lost connection still ends the run."""
-        try:
-            return self.session.query(area, {**params, "locked": sorted(self.locked)}, names)
-        except psycopg.Error as exc:
-            if self.session.conn.closed or self.session.conn.broken:
-                raise
-            self.session.rollback_area()
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            self.notes.append(Note(area=area, message=f"the {area} query stopped ({first}); the estimates are "
-                                                      "used instead"))
-            return None
+        return self._take(Read(area, params, None, names, kind="probe"))
 
     def _read_locks(self, schemas: list[str]) -> None:
         rows = self._area("locks", {"schemas": schemas}) or []
         for r in rows:
             self.locked.setdefault(int(r["oid"]), r)
 
+    def _plan(self, server: Mapping[str, Any], ext: Mapping[str, Any], schemas: list[str]) -> list[Read]:
+        """The reads after locks.sql, in the order :meth:`run` and the collect_* functions it calls take them.
+        An area missing here is still read when asked for (later); one here that is never asked for is a query
+        too many: a test checks that none is."""
+        scope = {"schemas": schemas}
+        superuser = bool(server.get("is_superuser"))
+        read = self._read
+        reads = [read(area, scope, catalog_file(area, superuser)) for area in CATALOG_AREAS]
+        reads.append(read("activity", {}))
+        # collect_posture
+        reads += [read(SETTINGS_AREA, {"settings": list(POSTURE_SETTINGS)}), read(ROLE_SETTINGS_AREA, {}),
+                  read("roles_passwords" if server.get("can_read_authid") else ROLES_AREA, {})]
+        if server.get("can_read_hba"):
+            reads.append(read(HBA_AREA, {}))
+        reads += [read(SCHEMA_PRIVILEGES_AREA, scope), read(FUNCTIONS_AREA, scope), read(SERVER_STATS_AREA, {}),
+                  read(IO_AREA, scope)]
+
+        # collect_maintenance: the estimates only with column_stats' rows, pgstattuple's grant check only with
+        # estimates to refine (its exact_bloat probe is asked for when it is due)
+        def stats_read(done: Mapping[str, AreaRead]) -> bool:
+            return done["column_stats"].rows is not None
+
+        def estimated(done: Mapping[str, AreaRead]) -> bool:
+            return any(done[area].rows for area in (TABLE_BLOAT_AREA, INDEX_BLOAT_AREA) if area in done)
+
+        reads += [read("freeze", scope), read(DATABASES_AREA, {}),
+                  read(TABLE_BLOAT_AREA, scope, when=stats_read), read(INDEX_BLOAT_AREA, scope, when=stats_read),
+                  read("toast_columns", scope)]
+        if "pgstattuple" in (ext.get("installed") or {}):
+            reads.append(read("pgstattuple_access", {}, when=estimated))
+        # collect_replication
+        reads += [read(area, {}) for area in (REPLICA_AREA, PREPARED_AREA, SLOTS_AREA, STANDBYS_AREA)]
+        return reads
+
     def run(self) -> Snapshot:
+        self.prefetch = Prefetch(self.session)
+        try:
+            return self._run()
+        finally:
+            self.prefetch.close()
+
+    def _run(self) -> Snapshot:
         server = (self._area("server", {"settings": list(SETTINGS)}) or [{}])[0]
         role = str(server.get("role") or "")
         ext = (self._area("extensions", {}) or [{}])[0]
@@ -290,17 +331,33 @@ class _Collector:
         if not schemas and schema_rows:
             raise AuditError(_no_schema_message(schema_rows, self.options))
         self._read_locks(schemas)
+        assert self.prefetch is not None
+        self.prefetch.plan(self._plan(server, ext, schemas))
         scope = {"schemas": schemas}
-        rows = {area: self._area(area, scope, catalog_file(area, bool(server.get("is_superuser")))) or []
-                for area in CATALOG_AREAS}
-        rows = _without_locked(rows, self.locked.values())
-        if self.locked:
-            self.notes.append(_locked_note(list(self.locked.values())))
-        activity_rows = self._area("activity", {})
+        superuser = bool(server.get("is_superuser"))
 
+        def area_rows(area: str) -> list[dict[str, Any]]:
+            return self._area(area, scope, catalog_file(area, superuser)) or []
+
+        # each area is built as soon as it is there, while the server reads the next; the relations found locked
+        # meanwhile are taken out of the built objects afterwards (as _without_locked takes them out of rows)
+        rows = {area: area_rows(area) for area in ("tables", "columns", "column_stats")}
         tables = _tables(rows["tables"], rows["columns"], rows["column_stats"])
         writer = _IndexWriter(rows["columns"], server.get("reserved_words") or (),
                               bool(server.get("quote_all_identifiers")))
+        rows["constraints"] = area_rows("constraints")
+        constraints = tuple(_constraint(r, writer.column_names) for r in rows["constraints"])
+        rows["indexes"] = area_rows("indexes")
+        indexes = tuple(writer.index(r) for r in rows["indexes"])
+        rows["sequences"] = area_rows("sequences")
+        sequences = tuple(_sequence(r) for r in rows["sequences"])
+        if self.locked:
+            rows = _without_locked(rows, self.locked.values())
+            tables, indexes, constraints, sequences = _objects_without_locked(
+                tables, indexes, constraints, sequences, self.locked.values(), writer)
+            self.notes.append(_locked_note(list(self.locked.values())))
+        activity_rows = self._area("activity", {})
+
         self.notes.extend(_privilege_notes(rows["tables"], rows["sequences"], role, self.session.server_major))
         posture = collect_posture(self._area, server, schemas, self.notes)
         # the bloat estimates read column_stats' pg_stats rows: without them, no estimate (and the same note)
@@ -331,9 +388,9 @@ class _Collector:
             server_started=server.get("server_started"),
             schemas=tuple(schemas),
             tables=tables,
-            indexes=tuple(writer.index(r) for r in rows["indexes"]),
-            constraints=tuple(_constraint(r, writer.column_names) for r in rows["constraints"]),
-            sequences=tuple(_sequence(r) for r in rows["sequences"]),
+            indexes=indexes,
+            constraints=constraints,
+            sequences=sequences,
             notes=tuple(self.notes),
             activity=None if activity_rows is None else operations.activity(activity_rows, capabilities, role),
             posture=posture,
@@ -341,6 +398,25 @@ class _Collector:
             replication=replication,
             unread_areas=tuple(self.unread),
         )
+
+
+def _objects_without_locked(tables: tuple[Table, ...], indexes: tuple[Index, ...],
+                            constraints: tuple[Constraint, ...], sequences: tuple[Sequence, ...],
+                            locked: Iterable[dict[str, Any]], writer: _IndexWriter
+                            ) -> tuple[tuple[Table, ...], tuple[Index, ...], tuple[Constraint, ...],
+                                       tuple[Sequence, ...]]:
+    """The objects built from the areas' rows, as if built from :func:`_without_locked`'s rows (and the index
+    writer's column names without the locked tables', which the maintenance estimates read)."""
+    locked = list(locked)
+    gone = {(r["schema"], r["name"]) for r in locked if r["kind"] == "table"}
+    gone_sequences = {(r["schema"], r["name"]) for r in locked if r["kind"] == "sequence"}
+    for key in gone:
+        writer.column_names.pop(key, None)
+        writer.attributes.pop(key, None)
+    return (tuple(t for t in tables if (t.schema, t.name) not in gone),
+            tuple(i for i in indexes if (i.schema, i.table) not in gone),
+            tuple(c for c in constraints if (c.schema, c.table) not in gone),
+            tuple(s for s in sequences if (s.schema, s.name) not in gone_sequences))
 
 
 def _without_locked(rows: dict[str, list[dict[str, Any]]],
@@ -392,21 +468,6 @@ def _short_version(text: str, num: int) -> str:
     if m:
         return m.group(0)
     return f"{num // 10000}.{num % 10000}"
-
-
-def _refusal_note(area: str, exc: psycopg.Error) -> Note:
-    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
-        return Note(area=area,
-                    message=f"the {area} query was refused ({first}); that part of the snapshot is empty",
-                    enable="GRANT pg_read_all_stats TO <role>, or run dbaudit as the database owner")
-    if isinstance(exc, psycopg.errors.LockNotAvailable):
-        return Note(area=area, message=f"the {area} query waited longer than lock_timeout ({first}); "
-                                       "that part of the snapshot is empty",
-                    enable="run dbaudit again when no DDL holds the tables")
-    return Note(area=area,
-                message=f"the {area} query ran past statement_timeout; that part of the snapshot is empty",
-                enable="raise --statement-timeout")
 
 
 def _int(v: Any) -> int | None:
