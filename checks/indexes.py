@@ -507,19 +507,17 @@ def redundant_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     # a wider or covering index is a valid B-tree of the same table with the same predicate that starts with the
     # same column or expression (a prefix key differs only in its length): grouped once by that, so that each
     # index meets only the few others it could be a prefix of before the key comparisons
-    alike: dict[tuple[object, ...], list[tuple[int, Index]]] = {}  # (position in the snapshot, index) per group
-    keyless: list[tuple[int, Index]] = []  # an index without keys is compared with its table's others
-    for position, other in enumerate(snap.indexes):
-        if not other.keys:
-            keyless.append((position, other))
-        elif other.is_valid and other.method == "btree":
+    alike: dict[tuple[object, ...], list[Index]] = {}
+    for other in snap.indexes:
+        if other.is_valid and other.method == "btree" and other.keys:
             first = other.keys[0]
             alike.setdefault((other.schema, other.table, other.predicate, first.column, first.expression),
-                             []).append((position, other))
-    # only an index that shares its group with another can be a prefix of one: those, in snapshot order
-    judged = sorted([member for group in alike.values() if len(group) > 1 for member in group] + keyless,
-                    key=lambda member: member[0])
-    for _position, ix in judged:
+                             []).append(other)
+    # only an index that shares its group with another can be a prefix of one (most share it with none)
+    shared = {id(ix) for group in alike.values() if len(group) > 1 for ix in group}
+    for ix in snap.indexes:
+        if ix.keys and id(ix) not in shared:
+            continue
         if (
             ix.method != "btree"
             or ix.is_unique
@@ -530,8 +528,8 @@ def redundant_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
             continue
         if ix.keys:  # the reading keys start with the same column or expression
             first = ix.keys[0]
-            group = alike.get((ix.schema, ix.table, ix.predicate, first.column, first.expression), [])
-            candidates = [other for _, other in group if other is not ix and other.name != ix.name]
+            group = alike.get((ix.schema, ix.table, ix.predicate, first.column, first.expression), ())
+            candidates = [other for other in group if other is not ix and other.name != ix.name]
         else:
             candidates = [other for other in snap.indexes_of(ix.schema, ix.table)
                           if other.name != ix.name and other.is_valid and other.method == "btree"

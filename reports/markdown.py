@@ -46,7 +46,13 @@ def escape(text: str) -> str:
     # case, tested without the regex: a 10,000-table document escapes some 170,000 cells)
     if not flat.isprintable() or "  " in flat:
         flat = _WHITESPACE.sub(" ", flat)
-    return _SPECIAL.sub(r"\\\g<0>", flat)
+    if _SPECIAL.search(flat) is None:  # most names and numbers: nothing to escape, no replacement set up
+        return flat
+    return _SPECIAL.sub(_backslashed, flat)
+
+
+def _backslashed(match: re.Match[str]) -> str:
+    return "\\" + match.group(0)
 
 
 def code_span(text: str, in_table: bool = False) -> str:
@@ -60,6 +66,8 @@ def code_span(text: str, in_table: bool = False) -> str:
 
 
 def _inline(run: Inline, in_table: bool = False) -> str:
+    if type(run) is str:  # the common case first (a str subclass goes the long way, as before)
+        return escape(run)
     if isinstance(run, Code):
         return code_span(run.text, in_table)
     if isinstance(run, Strong):
@@ -70,6 +78,8 @@ def _inline(run: Inline, in_table: bool = False) -> str:
 
 
 def _cell(cell: Inline | tuple[Inline, ...]) -> str:
+    if type(cell) is str:  # most cells: one plain run
+        return escape(cell) or " "
     runs = cell if isinstance(cell, tuple) else (cell,)
     return "".join(_inline(r, in_table=True) for r in runs) or " "
 
