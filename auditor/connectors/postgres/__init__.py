@@ -243,6 +243,10 @@ def area_names(area: str, server_major: int) -> dict[str, str] | None:
     """What fills the ``{name}`` placeholders of a catalog file on this server version."""
     if area == "indexes":
         return {"nulls_not_distinct": "i.indnullsnotdistinct" if server_major >= 15 else "false"}
+    if area == "replication_slots":  # wal_status and safe_wal_size came in PostgreSQL 13, inactive_since in 17
+        return {"wal_status": "s.wal_status" if server_major >= 13 else "NULL::text",
+                "safe_wal_size": "s.safe_wal_size" if server_major >= 13 else "NULL::bigint",
+                "inactive_since": "s.inactive_since" if server_major >= 17 else "NULL::timestamptz"}
     return None
 
 
