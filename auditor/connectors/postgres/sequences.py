@@ -53,11 +53,11 @@ def read_last_values(session: Session, snap: Snapshot, batch: int = BATCH) -> Sn
             message=f"{plural(len(locked), 'sequence')} held by another session (ALTER SEQUENCE, DROP or TRUNCATE "
                     "... RESTART IDENTITY in progress): not waited for, their headroom is unknown",
             objects=tuple(sorted(locked)), enable="run dbaudit again when that statement has finished"))
-    for part, why in failed:
+    for unread, why in failed:
         notes.append(Note(
             area="sequences",
-            message=f"the last value of {plural(len(part), 'sequence')} could not be read ({why}): their "
+            message=f"the last value of {plural(len(unread), 'sequence')} could not be read ({why}): their "
                     "headroom is unknown",
-            objects=tuple(s.qualified for s in part),
+            objects=tuple(s.qualified for s in unread),
             enable="run dbaudit again; raise --statement-timeout if the server was busy"))
     return dataclasses.replace(snap, sequences=sequences, notes=tuple(notes))
