@@ -30,7 +30,7 @@ from tabulate import tabulate
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
 from auditor.connectors import CollectOptions, collect  # noqa: E402
-from auditor.connectors.postgres import SETTINGS  # noqa: E402
+from auditor.connectors.postgres import SETTINGS, area_names  # noqa: E402
 from auditor.connectors.postgres.session import load_sql  # noqa: E402
 from auditor.dsn import parse_dsn  # noqa: E402
 from auditor.engine import all_checks, run_checks  # noqa: E402
@@ -102,7 +102,10 @@ def catalog_only(dsn: str) -> tuple[int, int]:
         for area in areas:
             if area in ("schemas", "exact_bloat"):  # exact_bloat runs only where pgstattuple is installed
                 continue
-            cur = conn.execute(load_sql(area, major), params)  # type: ignore[call-overload]
+            sql = load_sql(area, major)
+            for key, value in (area_names(area, major) or {}).items():  # as Session.query fills them
+                sql = sql.replace("{" + key + "}", value)
+            cur = conn.execute(sql, params)  # type: ignore[call-overload]
             rows += len(cur.fetchall()) if cur.description else 0
         conn.execute("COMMIT")
     return len(areas), rows

@@ -69,17 +69,3 @@ def server_now(snap: Snapshot) -> datetime | None:
     return snap.collected_at
 
 
-def duration(seconds: float) -> str:
-    """45 s, 12 min, 3.5 h, 4.2 days."""
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 172_800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86_400:.1f} days"
-
-
-def count(n: int) -> str:
-    """1,234,567"""
-    return f"{n:,}"

@@ -20,6 +20,7 @@ from auditor.relations import (
     unserved_partitions,
 )
 from auditor.relations import members as tree_members
+from auditor.textfmt import duration
 
 BOTH = ("postgresql", "mysql")
 
@@ -74,15 +75,6 @@ def _key_text(keys: tuple[IndexKey, ...]) -> str:
     return ", ".join(k.text + (" DESC" if k.descending else "") for k in keys)
 
 
-def _duration(seconds: float) -> str:
-    if seconds < 2 * 3600:
-        minutes = max(1, round(seconds / 60))
-        return f"{minutes} minute{'s' if minutes != 1 else ''}"
-    if seconds < 2 * 86400:
-        return f"{round(seconds / 3600)} hours"
-    return f"{round(seconds / 86400)} days"
-
-
 def _stats_window(snap: Snapshot) -> str:
     """How long the usage counters cover: "the 12 days since statistics were reset on 2026-11-12"."""
     age = snap.stats_age_seconds()
@@ -90,7 +82,7 @@ def _stats_window(snap: Snapshot) -> str:
     if age is None or since is None:
         return "a statistics window of unknown age"
     what = "statistics were reset" if since == snap.stats_reset else "the server started"
-    return f"the {_duration(age)} since {what} on {_day(since)}"
+    return f"the {duration(age)} since {what} on {_day(since)}"
 
 
 def _day(moment: datetime) -> str:

@@ -10,7 +10,8 @@ from auditor.engine import Precondition, Unmet, check
 from auditor.model import Hit, ObjectRef, Severity, Snapshot
 from auditor.replication import STANDBYS_AREA, ReplicaStatus, ReplicationSlot
 from auditor.sqlquote import pg_literal
-from checks._operations import duration, requires_replication, server_now
+from auditor.textfmt import duration
+from checks._operations import requires_replication, server_now
 from checks._posture import BOTH, size
 
 GIB = 1024**3

@@ -15,7 +15,8 @@ from auditor.model import Hit, ObjectRef, Severity, Snapshot
 from auditor.operations import Backend
 from auditor.replication import PreparedXact
 from auditor.sqlquote import pg_ident, pg_literal
-from checks._operations import count, duration, requires_full_activity, requires_replication, server_now
+from auditor.textfmt import count, duration
+from checks._operations import requires_full_activity, requires_replication, server_now
 from checks._posture import BOTH, requires_activity
 
 MAINTENANCE = "maintenance"

@@ -15,6 +15,7 @@ from auditor import design, health, migration, scaling
 from auditor.model import Finding, Severity, Snapshot
 from auditor.report import Report
 from auditor.scoring import Metric, penalties
+from auditor.textfmt import count, duration, plural
 from reports.erdiagram import table_anchor
 from reports.jsonfmt import iso_utc
 
@@ -161,10 +162,6 @@ def human_bytes(n: int | None) -> str:
     return f"{n} B"  # pragma: no cover
 
 
-def count(n: int | None) -> str:
-    return "-" if n is None else f"{n:,}"
-
-
 def ms(v: float | None) -> str:
     if v is None:
         return "-"
@@ -194,10 +191,6 @@ def metric_status(m: Metric) -> Badge | str:
 
 def severity_badge(sev: Severity) -> Badge:
     return Badge(sev.value, sev.value)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _one_line(text: str, limit: int = 0) -> str:
@@ -264,8 +257,8 @@ def _summary(doc: Document, report: Report, snap: Snapshot, engine: str) -> None
                              if score.graded else Strong(score.label())),
             *((("Partial report", Strong(report.partial)),) if report.partial else ()),
             *((("Nothing audited", Strong(report.empty)),) if report.empty else ()),
-            ("Findings", f"{_plural(report.count(Severity.ERROR), 'error')}, "
-                         f"{_plural(report.count(Severity.WARNING), 'warning')}, {report.count(Severity.INFO)} info"),
+            ("Findings", f"{plural(report.count(Severity.ERROR), 'error')}, "
+                         f"{plural(report.count(Severity.WARNING), 'warning')}, {report.count(Severity.INFO)} info"),
             ("Server health", _health_counts(report)),
             ("Quality metrics", f"{len(measured) - len(failed)} passed, {len(failed)} failed"
                                 + (f" ({', '.join(m.label for m in failed)})" if failed else "")
@@ -556,13 +549,7 @@ def _when(moment: datetime | None) -> str:
 
 
 def _age(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+    return "-" if seconds is None else duration(seconds)
 
 
 def _operations(doc: Document, report: Report, snap: Snapshot) -> None:
@@ -571,7 +558,7 @@ def _operations(doc: Document, report: Report, snap: Snapshot) -> None:
     found = health.health_findings(report.findings)
     if found:
         shown = found[:30]
-        doc.p(f"{_plural(len(found), 'server health finding')} (maintenance, replication, settings, security, "
+        doc.p(f"{plural(len(found), 'server health finding')} (maintenance, replication, settings, security, "
               "capacity)" + (f"; the first {len(shown)}:" if len(found) > len(shown) else ":"))
         doc.blocks.append(Table(
             headers=("Check", "Severity", "Object", "Finding"),
@@ -700,9 +687,9 @@ def _growth(doc: Document, report: Report) -> None:
     previous = getattr(getattr(history, "previous_run", None), "started_at", None)
     since = f" on {iso_utc(previous)}" if previous is not None else ""
     doc.p(f"What grew since the previous recorded run{since}"
-          + (f", {_duration(span)} before this one" if span else "") + "."
+          + (f", {duration(span)} before this one" if span else "") + "."
           + ("" if (span or 0) >= scaling.MIN_PROJECTION_S else
-             f" Per-day figures need runs at least {_duration(scaling.MIN_PROJECTION_S)} apart."))
+             f" Per-day figures need runs at least {duration(scaling.MIN_PROJECTION_S)} apart."))
     doc.blocks.append(Table(
         headers=("Table", "Size now", "Growth", "Rows added", "Per day", "Doubles in"),
         rows=tuple((Code(g.table), human_bytes(g.bytes_now), human_bytes(g.bytes_delta), count(g.rows_delta),
@@ -713,16 +700,6 @@ def _growth(doc: Document, report: Report) -> None:
         sort_keys=tuple((None, g.bytes_now, g.bytes_delta, g.rows_delta, g.per_day, g.days_to_double)
                         for g in grown),
     ))
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} minutes"
-    if seconds < 2 * 86400:
-        return f"{seconds / 3600:.0f} hours"
-    return f"{seconds / 86400:.0f} days"
 
 
 def _partitioning(doc: Document, report: Report, snap: Snapshot) -> None:
@@ -809,7 +786,7 @@ def _migration(doc: Document, report: Report, snap: Snapshot) -> None:
         doc.p("No finding asks for a schema change that needs rolling out.")
     else:
         phases = sorted({s.phase for s in plan.steps})
-        doc.p(f"The schema fixes as {_plural(len(plan.steps), 'step')} in {len(phases)} phases that keep the "
+        doc.p(f"The schema fixes as {plural(len(plan.steps), 'step')} in {len(phases)} phases that keep the "
               "application running: additive changes first, then backfills and validations, then a short "
               "switch, and what nothing uses is dropped last. ",
               *(("Run the statements one at a time",) if mysql else
@@ -844,7 +821,7 @@ def _migration(doc: Document, report: Report, snap: Snapshot) -> None:
             rows=tuple((f"{f.code} {f.check}", Code(f.object.label()), why) for f, why in left),
         ))
     if plan.server:
-        doc.p(f"{_plural(len(plan.server), 'server setting and security finding')} change the server, not the "
+        doc.p(f"{plural(len(plan.server), 'server setting and security finding')} change the server, not the "
               "schema: they are applied as their fix says (see the findings below), outside this plan.")
 
 
@@ -873,7 +850,7 @@ def _all_findings(doc: Document, report: Report) -> None:
     ordered = sorted(report.findings, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.code,
                                                       f.object.label()))
     fixes = sum(1 for f in ordered if f.remediation)
-    doc.p(f"{_plural(len(ordered), 'finding')}, most severe first; {fixes} come with the SQL that fixes them "
+    doc.p(f"{plural(len(ordered), 'finding')}, most severe first; {fixes} come with the SQL that fixes them "
           "(read it before running it; the migration plan above orders the schema changes).")
     doc.blocks.append(FindingList(tuple(
         FindingItem(f.severity, f.code, f.check, finding_table(f), f.object.label(), f.message, f.remediation)

@@ -23,6 +23,7 @@ from auditor.history.record import RunRecord
 if TYPE_CHECKING:
     from auditor.fleet import TargetResult
 from auditor.report import Report
+from auditor.textfmt import duration, plural
 from auditor.textsafe import terminal_safe
 
 
@@ -90,16 +91,6 @@ def history_dict(h: HistoryComparison | None) -> dict[str, Any] | None:
     }
 
 
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 172_800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86_400:.1f} days"
-
-
 def _bytes(n: float) -> str:
     sign = "-" if n < 0 else "+"
     n = abs(n)
@@ -133,7 +124,7 @@ def comparison_lines(h: HistoryComparison, top: int = 5) -> list[str]:
     prev = h.previous_run
     if prev is None:
         return [f"Run {h.run_id}: no previous run to compare with"]
-    lines = [f"Since {_iso(prev.started_at)} (run {prev.id}, {_duration(h.interval_s or 0)} ago)"]
+    lines = [f"Since {_iso(prev.started_at)} (run {prev.id}, {duration(h.interval_s or 0)} ago)"]
     score = ""
     if h.score_previous is not None and h.score_current is not None:
         diff = h.score_current - h.score_previous
@@ -152,20 +143,20 @@ def comparison_lines(h: HistoryComparison, top: int = 5) -> list[str]:
     if h.statements or h.vanished_statements:
         p95 = f", P95 {_ms(h.interval_p95_ms)} ms" if h.interval_p95_ms is not None else ""
         new = len(h.new_statements)
-        lines.append(f"  workload: {_n(h.interval_calls, 'call')}{p95}; {_n(len(h.statements), 'statement')} ran "
-                     f"({new} new, "
+        lines.append(f"  workload: {plural(h.interval_calls, 'call')}{p95}; "
+                     f"{plural(len(h.statements), 'statement')} ran ({new} new, "
                      f"{len(h.regressed)} regressed, {len(h.vanished_statements)} vanished)")
         for s in h.regressed[:top]:
             before = _ms(s.previous_mean_ms) if s.previous_mean_ms is not None else "?"
-            calls = _n(s.calls, "call")
+            calls = plural(s.calls, "call")
             lines.append(f"    regressed: mean {before} -> {_ms(s.mean_ms)} ms, {calls}  {_short(s.query)}")
         for s in h.statements[:3]:
-            calls = _n(s.calls, "call")
+            calls = plural(s.calls, "call")
             lines.append(f"    top: {_ms(s.total_ms)} ms in {calls} (mean {_ms(s.mean_ms)} ms)  {_short(s.query)}")
     growers = [t for t in h.tables if t.bytes_delta]
     if growers:
         total = sum(t.bytes_delta or 0 for t in growers)
-        lines.append(f"  size: {_bytes(total)} over {_n(len(growers), 'table')}")
+        lines.append(f"  size: {_bytes(total)} over {plural(len(growers), 'table')}")
         for t in growers[:3]:
             rows = f", {t.rows_delta:+,d} rows" if t.rows_delta else ""
             lines.append(f"    {t.schema}.{t.table}: {_bytes(t.bytes_delta or 0)}{rows}")
@@ -178,10 +169,6 @@ def _ms(value: float) -> str:
     """Milliseconds as people read them: 1,234,567.8 rather than 1.23457e+06, at most three decimals."""
     text = f"{value:,.3f}".rstrip("0").rstrip(".")
     return text if text not in ("-0", "") else "0"
-
-
-def _n(count: int, word: str) -> str:
-    return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
 
 
 # ---- dbaudit history ---------------------------------------------------------------------------------------

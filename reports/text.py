@@ -24,6 +24,7 @@ from auditor.model import Finding, Severity, Skipped
 from auditor.report import Report
 from auditor.sampling import describe_skips, skipped_tables
 from auditor.scoring import Metric
+from auditor.textfmt import plural
 from auditor.textsafe import terminal_safe
 from reports.history import since_lines
 from reports.jsonfmt import iso_utc
@@ -68,10 +69,6 @@ class _Layout:
             break_on_hyphens=False,
         )
         return wrapped or [indent]
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _enable(text: str, indent: str, layout: _Layout) -> list[str]:
@@ -135,8 +132,8 @@ def _per_check_line(report: Report) -> str:
 def _counts_line(report: Report) -> str:
     return ", ".join(
         (
-            _plural(report.count(Severity.ERROR), "error"),
-            _plural(report.count(Severity.WARNING), "warning"),
+            plural(report.count(Severity.ERROR), "error"),
+            plural(report.count(Severity.WARNING), "warning"),
             f"{report.count(Severity.INFO)} info",
         )
     )
@@ -163,7 +160,7 @@ def _severity_counts(findings: Sequence[Finding]) -> str:
     for sev in ORDER:
         n = sum(1 for f in findings if f.severity == sev)
         if n:
-            parts.append(f"{n} info" if sev is Severity.INFO else _plural(n, sev.value))
+            parts.append(f"{n} info" if sev is Severity.INFO else plural(n, sev.value))
     return ", ".join(parts)
 
 
@@ -245,7 +242,7 @@ def _findings(findings: Iterable[Finding], layout: _Layout) -> list[str]:
     summaries = _summaries()
     ordered = sorted(groups.values(), key=lambda g: (min(ORDER.index(f.severity) for f in g), g[0].code))
     total = sum(len(g) for g in ordered)
-    lines = _heading(f"Findings ({total} in {_plural(len(ordered), 'check')})", layout.paint)
+    lines = _heading(f"Findings ({total} in {plural(len(ordered), 'check')})", layout.paint)
     for group in ordered:
         lines.extend(_check_group(group, layout, summaries.get(group[0].code, "")))
         lines.append("")

@@ -109,7 +109,7 @@ def test_unused_index_on_young_stats_needs_table_reads_and_is_info() -> None:
     found = young(100)
     assert names(found) == ["t_a_idx"]  # t_b_idx was scanned
     assert found[0].severity is Severity.INFO
-    assert "in the 3 hours since the server started on 2026-11-24" in found[0].message
+    assert "in the 3 h since the server started on 2026-11-24" in found[0].message
 
 
 def test_unused_index_young_stats_leave_out_constraint_lookups_from_the_evidence() -> None:

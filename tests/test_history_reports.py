@@ -25,7 +25,7 @@ def test_text_since_block_leads_the_report(tmp_path: Path) -> None:
     assert "History: first recorded run of this target (run 1" in text
     text = render(last, "text")
     block = text[text.index("Since "):text.index("Summary")]
-    assert "(run 3, 24.0 h ago)" in block
+    assert "(run 3, 24 h ago)" in block
     assert "findings: 0 new, 1 resolved" in block and "resolved: KY01 no-primary-key  public.loose" in block
     assert "workload: 9,010 calls" in block and "size: +95.4 MB over 1 table\n" in block
     assert text.index("Since ") < text.index("Summary")

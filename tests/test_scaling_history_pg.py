@@ -41,6 +41,6 @@ def test_growth_comes_from_two_recorded_runs(pg_new_db: NewDb, tmp_path: Path) -
     assert rows and rows[0].startswith("| `public.events` |"), growth
     assert "20,000" in rows[0]  # rows added between the runs
     # seconds apart: what grew, but no per-day projection and so no partitioning advice from it
-    assert rows[0].endswith("| - | - |") and "Per-day figures need runs at least 6 hours apart." in growth
+    assert rows[0].endswith("| - | - |") and "Per-day figures need runs at least 6 h apart." in growth
     assert "No unpartitioned table" in text
     assert not any("settings" in r for r in rows)  # unchanged: not growing

@@ -36,7 +36,8 @@ class CollectOptions:
 
 
 # the probes, in the order they run, with the words a partial report uses for what they collect
-PROBE_WORDS = {"maintenance": "the TOAST column sample (CP01) and pgstattuple's bloat measures (MT09, MT10)",
+PROBE_WORDS = {"sequences": "the sequences' last values (KY04)",
+               "maintenance": "the TOAST column sample (CP01) and pgstattuple's bloat measures (MT09, MT10)",
                "sampling": "the data sample (NF02-NF04)",
                "workload": "the workload (WL01-WL04, latency, index coverage)"}
 

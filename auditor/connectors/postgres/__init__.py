@@ -199,9 +199,15 @@ def _run_probes(session: Session, snap: Snapshot, options: CollectOptions, clock
             explain_timeout_ms=min(workload.WorkloadOptions.explain_timeout_ms, options.statement_timeout_ms))
         return workload.collect_workload(session.conn, s, bounded)
 
-    steps: list[tuple[str, Callable[[Snapshot], Snapshot]]] = [("sampling", sample)]
+    def last_values(s: Snapshot) -> Snapshot:
+        from auditor.connectors.postgres.sequences import read_last_values
+
+        return read_last_values(session, s)
+
+    # the sequences' last values first: the headroom checks need them, and they cost a few statements
+    steps: list[tuple[str, Callable[[Snapshot], Snapshot]]] = [("sequences", last_values), ("sampling", sample)]
     if measure_pages is not None:
-        steps.insert(0, ("maintenance", measure_pages))
+        steps.insert(1, ("maintenance", measure_pages))
     if options.workload:
         steps.append(("workload", explain))
     for i, (area, probe) in enumerate(steps):
@@ -243,6 +249,10 @@ def area_names(area: str, server_major: int) -> dict[str, str] | None:
     """What fills the ``{name}`` placeholders of a catalog file on this server version."""
     if area == "indexes":
         return {"nulls_not_distinct": "i.indnullsnotdistinct" if server_major >= 15 else "false"}
+    if area == "replication_slots":  # wal_status and safe_wal_size came in PostgreSQL 13, inactive_since in 17
+        return {"wal_status": "s.wal_status" if server_major >= 13 else "NULL::text",
+                "safe_wal_size": "s.safe_wal_size" if server_major >= 13 else "NULL::bigint",
+                "inactive_since": "s.inactive_since" if server_major >= 17 else "NULL::timestamptz"}
     return None
 
 
@@ -672,7 +682,7 @@ def _sequence(r: dict[str, Any]) -> Sequence:
     return Sequence(
         schema=r["schema"], name=r["name"], data_type=r["data_type"], start_value=_int(r["start_value"]),
         increment=int(r["increment"]), min_value=_int(r["min_value"]), max_value=_int(r["max_value"]),
-        last_value=_int(r["last_value"]), cycle=bool(r["cycle"]), feeds=feeds,
+        last_value=None, cycle=bool(r["cycle"]), feeds=feeds,
     )
 
 

@@ -1,4 +1,5 @@
--- description: replication slots with the WAL and the transaction horizon they retain (before PostgreSQL 13: no wal_status)
+-- description: replication slots with the WAL and the transaction horizon they retain, wal_status and inactive_since
+-- {wal_status}, {safe_wal_size} (PostgreSQL 13+) and {inactive_since} (17+) are NULL on older servers (area_names)
 SELECT
     s.slot_name::text AS name,
     s.slot_type AS slot_type,
@@ -15,8 +16,8 @@ SELECT
         CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_receive_lsn()
              ELSE pg_catalog.pg_current_wal_lsn() END,
         s.restart_lsn)::bigint AS retained_bytes,
-    NULL::text AS wal_status,
-    NULL::bigint AS safe_wal_size,
-    NULL::timestamptz AS inactive_since
+    {wal_status} AS wal_status,
+    {safe_wal_size} AS safe_wal_size,
+    {inactive_since} AS inactive_since
   FROM pg_catalog.pg_replication_slots s
  ORDER BY s.slot_name

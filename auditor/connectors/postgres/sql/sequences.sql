@@ -1,7 +1,10 @@
 -- description: sequences (as pg_sequences shows them) with the columns each one feeds and those columns' types
 -- A sequence feeds a column through OWNED BY (serial: deptype 'a'), an identity (deptype 'i'), or a column
 -- DEFAULT nextval('seq'::regclass), which pg_depend records from the pg_attrdef row to the sequence.
--- last_value is NULL when the sequence was never called or the role may not read it (readable tells which).
+-- Not last_value: pg_sequence_last_value() locks each sequence (ROW EXCLUSIVE) until the END OF THE TRANSACTION,
+-- even under a savepoint: at 10,000 sequences the catalog's transaction would hold 10,000 locks (past the server's
+-- shared lock table: "out of shared memory" for every session) and an ALTER SEQUENCE or a DROP TABLE of a serial
+-- column would wait for its COMMIT. sequence_values.sql reads it after the COMMIT, in bounded batches.
 SELECT
     n.nspname AS schema,
     c.relname AS name,
@@ -10,8 +13,6 @@ SELECT
     s.seqincrement AS increment,
     s.seqmin AS min_value,
     s.seqmax AS max_value,
-    CASE WHEN pg_catalog.has_sequence_privilege(c.oid, 'SELECT,USAGE')
-         THEN pg_catalog.pg_sequence_last_value(c.oid::regclass) END AS last_value,
     pg_catalog.has_sequence_privilege(c.oid, 'SELECT,USAGE') AS readable,
     s.seqcycle AS cycle,
     (SELECT json_agg(json_build_object('schema', fn.nspname, 'table', fc.relname, 'column', fa.attname,
@@ -36,7 +37,7 @@ SELECT
   JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE n.nspname = ANY (%(schemas)s::text[])
-   -- pg_sequence_last_value locks the sequence: sequences under ACCESS EXCLUSIVE are left out (locks.sql)
+   -- sequences under ACCESS EXCLUSIVE (being altered or dropped) are left out, as the tables are (locks.sql)
    AND c.oid <> ALL (%(locked)s::oid[])
    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
                     WHERE e.classid = 'pg_catalog.pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e')
