@@ -319,7 +319,7 @@ class _Collector:
                                    unread_areas=(*snap.unread_areas, *self.unread[unread:]))
 
     def _read_locks(self, schemas: list[str]) -> None:
-        rows = self._area("locks", {"schemas": schemas}) or []
+        rows = self._area("locks", {"schemas": schemas, "dropped": False}) or []
         for r in rows:
             self.locked.setdefault(int(r["oid"]), r)
 

@@ -104,7 +104,8 @@ def read_area(session: Session, read: Read, locked: Locked, out: AreaRead | None
                     and attempt < LOCK_RETRIES \
                     and read.area != "locks" and "schemas" in params:
                 # a table was locked (or dropped) after locks.sql was read: read them again, leave it out too
-                again = read_area(session, Read("locks", {"schemas": params["schemas"]}), locked, out)
+                again = read_area(session, Read("locks", {"schemas": params["schemas"], "dropped": True}), locked,
+                                  out)
                 for r in again.rows or ():
                     locked.setdefault(int(r["oid"]), r)
                     out.locks.append(r)

@@ -21,11 +21,13 @@ SELECT
 UNION
 -- dropped (and committed) after the snapshot was taken: the snapshot still shows the table, but the deparsing
 -- functions (pg_get_constraintdef, pg_get_expr, pg_get_indexdef) look it up in the current catalog and fail with
--- "cache lookup failed"; has_table_privilege() on an OID looks there too, and is NULL for one that is gone
+-- "cache lookup failed"; has_table_privilege() on an OID looks there too, and is NULL for one that is gone. Asked
+-- for (%(dropped)s) only when an area failed so: a call per relation, ~0.1 s at 10,000 tables
 SELECT c.oid::bigint, n.nspname, c.relname, CASE c.relkind WHEN 'S' THEN 'sequence' ELSE 'table' END
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname = ANY (%(schemas)s::text[])
+ WHERE %(dropped)s::boolean
+   AND n.nspname = ANY (%(schemas)s::text[])
    AND c.relkind IN ('r', 'p', 'm', 'f', 'v', 'S')
    AND pg_catalog.has_table_privilege(c.oid, 'SELECT') IS NULL
  ORDER BY 2, 3
