@@ -59,7 +59,7 @@ class SamplingBudget:
     rows_per_table: int = 10_000
     table_timeout_s: float = 5.0  # per-table statement_timeout
     budget_s: float = 60.0  # whole probe; tables left when it runs out are skipped with a note
-    max_tables: int = 200  # tables past it (in schema, name order) are skipped with a note
+    max_tables: int = 200  # past it, the tables with the fewest rows are skipped with a note (sampling_choice)
     max_columns: int = 100  # wider tables are skipped
     max_table_bytes: int = 1 << 40  # 1 TiB: above it even TABLESAMPLE SYSTEM is not worth the risk
     full_read_rows: int = 20_000  # tables estimated at or below this are read whole (up to rows_per_table)
@@ -88,6 +88,26 @@ class SamplingBudget:
 
 # Seconds of budget below which no further table is started: a sample could not finish in it.
 MIN_TABLE_SECONDS = 0.2
+
+
+def sampling_choice(tables: list[Table], max_tables: int) -> set[tuple[str, str]]:
+    """The tables the sample reads when there are more than ``max_tables``: those with rows, the most rows first
+    (the statistics' estimate), then those never analyzed (no estimate), the empty ones last. In schema and name
+    order, a schema of thousands of empty or lookup tables spent the whole limit before its big tables."""
+    if len(tables) <= max_tables:
+        return {t.key for t in tables}
+
+    def rank(t: Table) -> tuple[int, int, str, str]:
+        rows = t.estimated_rows
+        if rows is None or rows < 0:
+            return (1, 0, t.schema, t.name)
+        return (2, 0, t.schema, t.name) if rows == 0 else (0, -rows, t.schema, t.name)
+
+    return {t.key for t in sorted(tables, key=rank)[:max_tables]}
+
+
+def past_the_limit(max_tables: int) -> str:
+    return f"past the limit of {max_tables} sampled tables (those with the most rows are sampled)"
 
 
 def skipped_table(table: Table, reason: str) -> TableSample:

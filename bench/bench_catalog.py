@@ -95,7 +95,7 @@ def catalog_only(dsn: str) -> tuple[int, int]:
         major = conn.info.server_version // 10000
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         params: dict[str, Any] = {"settings": list(SETTINGS), "include": [], "exclude": [],
-                                  "schemas": [], "locked": []}
+                                  "schemas": [], "locked": [], "dropped": False, "names": []}
         schemas_sql = load_sql("schemas", major)
         params["schemas"] = [r[0] for r in conn.execute(schemas_sql, params).fetchall()]  # type: ignore[call-overload]
         rows = 0

@@ -221,7 +221,7 @@ def pg_catalog_areas(dsn: str) -> dict[str, float]:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         conn.execute("SET LOCAL jit = off")  # as the connector's catalog transaction
         params: dict[str, Any] = {"settings": list(SETTINGS), "include": [], "exclude": [], "schemas": [],
-                                  "locked": [], "tables": [], "indexes": []}
+                                  "locked": [], "tables": [], "indexes": [], "dropped": False, "names": []}
         params["schemas"] = [r[0] for r in conn.execute(load_sql("schemas", major), params).fetchall()  # type: ignore[call-overload]
                              if r[1] and not r[2]]
         out["BEGIN, schemas"] = time.perf_counter() - t0

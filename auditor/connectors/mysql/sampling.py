@@ -60,7 +60,9 @@ from auditor.sampling import (
     group_sample,
     group_threshold,
     over_limits,
+    past_the_limit,
     profiled_column,
+    sampling_choice,
     skipped_table,
 )
 from auditor.sqlquote import mysql_ident, mysql_qualified
@@ -113,10 +115,11 @@ def sample_tables(session: Session, snapshot: Snapshot, budget: SamplingBudget, 
     mysql_bound = flavor != "mariadb" and vnum >= 50708
     results: list[TableSample] = []
     try:
+        chosen = sampling_choice(candidates, budget.max_tables)
         for i, table in enumerate(candidates):
             progress.report("sampling", f"{table.schema}.{table.name}", i + 1, len(candidates))
-            if i >= budget.max_tables:
-                results.append(skipped_table(table, f"past the limit of {budget.max_tables} sampled tables"))
+            if table.key not in chosen:
+                results.append(skipped_table(table, past_the_limit(budget.max_tables)))
                 continue
             remaining = budget.budget_s - (time.perf_counter() - started)
             results.append(_sample_one(session, snapshot, table, budget, remaining, flavor, mysql_bound, yielder))

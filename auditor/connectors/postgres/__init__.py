@@ -319,7 +319,7 @@ class _Collector:
                                    unread_areas=(*snap.unread_areas, *self.unread[unread:]))
 
     def _read_locks(self, schemas: list[str]) -> None:
-        rows = self._area("locks", {"schemas": schemas}) or []
+        rows = self._area("locks", {"schemas": schemas, "dropped": False}) or []
         for r in rows:
             self.locked.setdefault(int(r["oid"]), r)
 
@@ -490,8 +490,8 @@ def _locked_note(locked: list[dict[str, Any]]) -> Note:
     return Note(
         area="locks",
         message=f"{len(names)} relation(s) were locked by another session (ACCESS EXCLUSIVE: an ALTER TABLE, "
-                "TRUNCATE, DROP or REINDEX in progress) and were not read; no check judged them, and they are "
-                "left out of the metrics",
+                "TRUNCATE, DROP or REINDEX in progress) or dropped while the catalog was read, and were not read; "
+                "no check judged them, and they are left out of the metrics",
         objects=names,
         enable="run dbaudit again when that statement has finished",
     )

@@ -74,9 +74,17 @@ def refusal_note(area: str, exc: psycopg.Error) -> Note:
         return Note(area=area, message=f"the {area} query waited longer than lock_timeout ({first}); "
                                        "that part of the snapshot is empty",
                     enable="run dbaudit again when no DDL holds the tables")
+    if isinstance(exc, psycopg.errors.InternalError_):
+        return Note(area=area, message=f"the {area} query met objects dropped while it ran ({first}); that part "
+                                       "of the snapshot is empty", enable="run dbaudit again")
     return Note(area=area,
                 message=f"the {area} query ran past statement_timeout; that part of the snapshot is empty",
                 enable="raise --statement-timeout")
+
+
+def dropped_meanwhile(exc: psycopg.Error) -> bool:
+    """A deparsing function met a relation, attribute or constraint dropped since the snapshot was taken."""
+    return str(exc).startswith("cache lookup failed")
 
 
 def read_area(session: Session, read: Read, locked: Locked, out: AreaRead | None = None) -> AreaRead:
@@ -88,12 +96,16 @@ def read_area(session: Session, read: Read, locked: Locked, out: AreaRead | None
         try:
             out.rows = session.query(read.sql_file or read.area, {**params, "locked": sorted(locked)}, read.names)
             return out
-        except RECOVERABLE as exc:
+        except (*RECOVERABLE, psycopg.errors.InternalError_) as exc:
+            if isinstance(exc, psycopg.errors.InternalError_) and not dropped_meanwhile(exc):
+                raise
             session.rollback_area()
-            if isinstance(exc, psycopg.errors.LockNotAvailable) and attempt < LOCK_RETRIES \
+            if isinstance(exc, (psycopg.errors.LockNotAvailable, psycopg.errors.InternalError_)) \
+                    and attempt < LOCK_RETRIES \
                     and read.area != "locks" and "schemas" in params:
-                # a table was locked after locks.sql was read: read the holders again, leave it out too
-                again = read_area(session, Read("locks", {"schemas": params["schemas"]}), locked, out)
+                # a table was locked (or dropped) after locks.sql was read: read them again, leave it out too
+                again = read_area(session, Read("locks", {"schemas": params["schemas"], "dropped": True}), locked,
+                                  out)
                 for r in again.rows or ():
                     locked.setdefault(int(r["oid"]), r)
                     out.locks.append(r)

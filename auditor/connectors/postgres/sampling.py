@@ -74,7 +74,9 @@ from auditor.sampling import (
     group_sample,
     group_threshold,
     over_limits,
+    past_the_limit,
     profiled_column,
+    sampling_choice,
     skipped_table,
 )
 from auditor.workload import DBAUDIT_MARKER, PROBE_ALIAS
@@ -214,12 +216,13 @@ def sample_tables(conn: psycopg.Connection[Any], tables: Iterable[Table],
     probe.own_transaction = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     if not probe.own_transaction:
         probe.original_timeout = str(probe.run("SHOW statement_timeout")[0][0])
+    chosen = sampling_choice(candidates, budget.max_tables)
     # privileges of the tables that will be sampled only: the rest are skipped by the limit anyway
-    readable = _readable_columns(probe, candidates[:budget.max_tables])
+    readable = _readable_columns(probe, [t for t in candidates if t.key in chosen])
     for i, table in enumerate(candidates):
         progress.report("sampling", f"{table.schema}.{table.name}", i + 1, len(candidates))
-        if i >= budget.max_tables:
-            results.append(skipped_table(table, f"past the limit of {budget.max_tables} sampled tables"))
+        if table.key not in chosen:
+            results.append(skipped_table(table, past_the_limit(budget.max_tables)))
             continue
         results.append(_sample_one(probe, table, readable.get(table.key)))
     if not probe.own_transaction:
