@@ -341,10 +341,12 @@ class _Collector:
 
         # each area is built as soon as it is there, while the server reads the next; the relations found locked
         # meanwhile are taken out of the built objects afterwards (as _without_locked takes them out of rows)
-        rows = {area: area_rows(area) for area in ("tables", "columns", "column_stats")}
-        tables = _tables(rows["tables"], rows["columns"], rows["column_stats"])
+        rows = {area: area_rows(area) for area in ("tables", "columns")}
         writer = _IndexWriter(rows["columns"], server.get("reserved_words") or (),
                               bool(server.get("quote_all_identifiers")))
+        columns_of = _columns_by_table(rows["columns"])
+        rows["column_stats"] = area_rows("column_stats")
+        tables = _tables(rows["tables"], columns_of, rows["column_stats"])
         rows["constraints"] = area_rows("constraints")
         constraints = tuple(_constraint(r, writer.column_names) for r in rows["constraints"])
         rows["indexes"] = area_rows("indexes")
@@ -493,45 +495,57 @@ def _position(column_row: dict[str, Any]) -> int:
     return int(column_row["position"])
 
 
-def _tables(table_rows: list[dict[str, Any]], column_rows: list[dict[str, Any]],
-            stat_rows: list[dict[str, Any]]) -> tuple[Table, ...]:
+def _columns_by_table(column_rows: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """columns.sql's rows by table, in their order (columns.sql sends them in no order)."""
     columns_of = _group(column_rows)
-    stats: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for columns in columns_of.values():
+        columns.sort(key=_position)
+    return columns_of
+
+
+def _tables(table_rows: list[dict[str, Any]], columns_of: Mapping[tuple[str, str], list[dict[str, Any]]],
+            stat_rows: list[dict[str, Any]]) -> tuple[Table, ...]:
+    """``columns_of``: :func:`_columns_by_table`'s."""
+    # (schema, table, column) -> (null_frac, n_distinct): the table's own row wins over its children's
+    stats: dict[tuple[str, str, str], tuple[float | None, float | None]] = {}
     for r in stat_rows:
         column = (r["schema"], r["table"], r["name"])
-        if not r["inherited"] or column not in stats:  # the table's own row wins over its children's
-            stats[column] = r
+        if not r["inherited"] or column not in stats:
+            null_frac, n_distinct = r["null_frac"], r["n_distinct"]
+            stats[column] = (None if null_frac is None else float(null_frac),
+                             None if n_distinct is None else float(n_distinct))
+    no_stats = (None, None)
     # the same column (name, type, position, default, statistics...) recurs in many tables of a big schema: one
     # immutable object for all of them (fewer objects to build and hold)
     shared: dict[tuple[Any, ...], Column] = {}
     tables: list[Table] = []
     for r in table_rows:
-        key = (r["schema"], r["name"])
+        schema, name = key = (r["schema"], r["name"])
         cols = []
-        for c in sorted(columns_of.get(key, ()), key=_position):  # columns.sql sends them in no order
-            st = stats.get((key[0], key[1], c["name"]), {})
+        for c in columns_of.get(key, ()):
+            null_frac, n_distinct = stats.get((schema, name, c["name"]), no_stats)
             spec = (c["name"], c["data_type"], bool(c["nullable"]), c["default"], c["comment"], int(c["position"]),
-                    c["identity"], _float(st.get("null_frac")), _float(st.get("n_distinct")), c["generated"],
-                    c["base_type"])
+                    c["identity"], null_frac, n_distinct, c["generated"], c["base_type"])
             built = shared.get(spec)
             if built is None:
-                built = shared[spec] = Column(**dict(zip(COLUMN_FIELDS, spec, strict=True)))
+                built = shared[spec] = Column(*spec)  # COLUMN_FIELDS' order
             cols.append(built)
         parent = None
         if r["parent_name"] is not None:
             parent = f"{r['parent_schema']}.{r['parent_name']}"
         tables.append(Table(
-            schema=r["schema"], name=r["name"], kind=r["kind"], estimated_rows=_int(r["estimated_rows"]),
+            schema=schema, name=name, kind=r["kind"], estimated_rows=_int(r["estimated_rows"]),
             total_bytes=_int(r["total_bytes"]), table_bytes=_int(r["table_bytes"]),
             index_bytes=_int(r["index_bytes"]), toast_bytes=_int(r["toast_bytes"]), comment=r["comment"],
             parent=parent, is_partition=bool(r["is_partition"]), columns=tuple(cols),
-            stats=TableStats(**{f: r[f] for f in STAT_FIELDS}),
+            stats=TableStats(*[r[f] for f in STAT_FIELDS]),
             policy_columns=tuple(sorted(r.get("policy_columns") or ())),
         ))
     return tuple(tables)
 
 
 DEFAULT_COLLATION = 100  # pg_collation's "default" (the database's collation)
+_NO_ATTRIBUTE = (None, DEFAULT_COLLATION)
 _LOWER_CASE_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 
@@ -567,11 +581,15 @@ class _IndexWriter:
         attnums: list[int] = r["attnums"]
         key_count: int = r["key_count"]
         details: list[dict[str, Any]] = r["details"] or []
+        options: list[int] = r["options"]
+        collations: list[int] = r["collations"]
+        known = self.keys
         keys: list[IndexKey] = []
         for pos in range(key_count):
             # an expression (0), or a column the columns area missed (it was refused): no column name
-            column, column_collation = attributes.get(attnums[pos], (None, DEFAULT_COLLATION))
-            option = r["options"][pos]
+            attnum = attnums[pos]
+            column, column_collation = attributes.get(attnum, _NO_ATTRIBUTE)
+            option = options[pos]
             if details:
                 detail = details[pos]
                 expression, opclass, collation = detail["expression"], detail["opclass"], detail["collation"]
@@ -579,13 +597,12 @@ class _IndexWriter:
                 # default operator class, and no collation or the database's: named only where the column has
                 # another (pg_get_indexdef prints COLLATE "default" then)
                 expression = opclass = None
-                collation = "default" if r["collations"][pos] not in (0, column_collation) else None
-            spec = (None if attnums[pos] == 0 else column, expression, bool(option & 1), bool(option & 2), opclass,
+                collation = "default" if collations[pos] not in (0, column_collation) else None
+            spec = (None if attnum == 0 else column, expression, bool(option & 1), bool(option & 2), opclass,
                     collation)
-            key = self.keys.get(spec)
+            key = known.get(spec)
             if key is None:
-                key = self.keys[spec] = IndexKey(column=spec[0], expression=expression, descending=spec[2],
-                                                 nulls_first=spec[3], opclass=opclass, collation=collation)
+                key = known[spec] = IndexKey(*spec)  # IndexKey's fields, in order
             keys.append(key)
         include = tuple(attributes[a][0] for a in attnums[key_count:] if a in attributes)
         definition = r["definition"]
