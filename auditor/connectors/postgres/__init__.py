@@ -216,7 +216,8 @@ def _guarded(session: Session, snap: Snapshot, area: str, probe: Callable[[Snaps
         return dataclasses.replace(snap, notes=(*snap.notes, note))
 
 
-# catalog areas, in the order they are read; each is one query, filtered to the audited schemas
+# catalog areas, in the order their outcomes are recorded (columns.sql is sent first, see _Collector._plan); each
+# is one query, filtered to the audited schemas
 CATALOG_AREAS = ("tables", "columns", "column_stats", "constraints", "indexes", "sequences")
 
 
@@ -254,7 +255,9 @@ class _Collector:
         """An area's rows, and what its reading decided (refusal notes, areas unread, locks) recorded in the
         collection's own order."""
         assert self.prefetch is not None
-        result = self.prefetch.take(read)
+        return self._record(self.prefetch.take(read))
+
+    def _record(self, result: AreaRead) -> list[dict[str, Any]] | None:
         self.notes.extend(result.notes)
         self.unread.extend(result.unread)
         for r in result.locks:
@@ -285,7 +288,9 @@ class _Collector:
         scope = {"schemas": schemas}
         superuser = bool(server.get("is_superuser"))
         read = self._read
-        reads = [read(area, scope, catalog_file(area, superuser)) for area in CATALOG_AREAS]
+        # columns.sql before tables.sql: the client has work to do with the columns, none with the tables alone
+        order = ("columns", "tables", *(area for area in CATALOG_AREAS if area not in ("columns", "tables")))
+        reads = [read(area, scope, catalog_file(area, superuser)) for area in order]
         reads.append(read("activity", {}))
         # collect_posture
         reads += [read(SETTINGS_AREA, {"settings": list(POSTURE_SETTINGS)}), read(ROLE_SETTINGS_AREA, {}),
@@ -341,10 +346,15 @@ class _Collector:
 
         # each area is built as soon as it is there, while the server reads the next; the relations found locked
         # meanwhile are taken out of the built objects afterwards (as _without_locked takes them out of rows)
-        rows = {area: area_rows(area) for area in ("tables", "columns")}
-        writer = _IndexWriter(rows["columns"], server.get("reserved_words") or (),
+        # columns.sql goes out first (see _plan): the index writer and the columns by table are built while the
+        # server reads tables.sql; what its reading decided is recorded after tables.sql's, in CATALOG_AREAS' order
+        columns_read = self.prefetch.take(self._read("columns", scope, catalog_file("columns", superuser)))
+        column_rows = columns_read.rows or []
+        writer = _IndexWriter(column_rows, server.get("reserved_words") or (),
                               bool(server.get("quote_all_identifiers")))
-        columns_of = _columns_by_table(rows["columns"])
+        columns_of = _columns_by_table(column_rows)
+        rows = {"tables": area_rows("tables")}
+        rows["columns"] = self._record(columns_read) or []
         rows["column_stats"] = area_rows("column_stats")
         tables = _tables(rows["tables"], columns_of, rows["column_stats"])
         rows["constraints"] = area_rows("constraints")
