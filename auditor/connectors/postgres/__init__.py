@@ -248,7 +248,7 @@ class _Collector:
         self.prefetch: Prefetch | None = None
 
     def _read(self, area: str, params: Mapping[str, Any], sql_file: str | None = None,
-              when: Callable[[Mapping[str, AreaRead]], bool] | None = None) -> Read:
+              when: Callable[[Mapping[str, int | None]], bool] | None = None) -> Read:
         return Read(area, params, sql_file, area_names(area, self.session.server_major), when=when)
 
     def _take(self, read: Read) -> list[dict[str, Any]] | None:
@@ -302,11 +302,11 @@ class _Collector:
 
         # collect_maintenance: the estimates only with column_stats' rows, pgstattuple's grant check only with
         # estimates to refine (its exact_bloat probe is asked for when it is due)
-        def stats_read(done: Mapping[str, AreaRead]) -> bool:
-            return done["column_stats"].rows is not None
+        def stats_read(done: Mapping[str, int | None]) -> bool:
+            return done["column_stats"] is not None
 
-        def estimated(done: Mapping[str, AreaRead]) -> bool:
-            return any(done[area].rows for area in (TABLE_BLOAT_AREA, INDEX_BLOAT_AREA) if area in done)
+        def estimated(done: Mapping[str, int | None]) -> bool:
+            return any(done.get(area) for area in (TABLE_BLOAT_AREA, INDEX_BLOAT_AREA))
 
         reads += [read("freeze", scope), read(DATABASES_AREA, {}),
                   read(TABLE_BLOAT_AREA, scope, when=stats_read), read(INDEX_BLOAT_AREA, scope, when=stats_read),
