@@ -373,7 +373,17 @@ def table_sizes(snapshot: Snapshot) -> dict[tuple[str, str], TableSize]:
     Rows come from the leaf tables only: a partitioned parent that was analyzed carries the total of its
     partitions as its own estimate, and adding both would count every row twice. Sizes add up every member
     (a partitioned parent has no storage of its own on PostgreSQL, so it adds nothing).
+
+    Computed once per snapshot (the document, the scaling section and the largest tables all ask): callers
+    read the mapping and never change it.
     """
+    found = snapshot.memo.get("table_sizes")
+    if found is None:
+        found = snapshot.memo["table_sizes"] = _table_sizes(snapshot)
+    return found  # type: ignore[no-any-return]
+
+
+def _table_sizes(snapshot: Snapshot) -> dict[tuple[str, str], TableSize]:
     tables = {t.key: t for t in audited_tables(snapshot)}
     by_key = {t.key: t for t in snapshot.tables}
     members: dict[tuple[str, str], list[Table]] = defaultdict(list)

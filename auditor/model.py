@@ -812,11 +812,11 @@ class ObjectRef:
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
+        for name in _field_names(type(self)):  # type: ignore[arg-type]  # not fields() per call
+            v = getattr(self, name)
             if v is None:
                 continue
-            out[f.name] = list(v) if isinstance(v, tuple) else v
+            out[name] = list(v) if isinstance(v, tuple) else v
         return out
 
 
@@ -1126,12 +1126,28 @@ def _plain_types(tp: Any) -> tuple[type, type]:
     return _NoValue, _NoValue
 
 
+# shapes remembered per class (see build_dataclass): a bound for a file whose objects all differ
+_MAX_PLANS = 4096
+_Plan = tuple[bool, tuple[str, ...], tuple[tuple[str, Builder], ...], tuple[tuple[str, Builder], ...],
+              tuple[tuple[str, Any], ...]]
+
+
+def _is_float_type(tp: Any) -> bool:
+    """``float`` or ``float | None``."""
+    if tp is float:
+        return True
+    members = typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType) else ()
+    return len(members) == 2 and float in members and type(None) in members
+
+
 def _dataclass_builder(tp: type) -> Builder:
     hints = typing.get_type_hints(tp)
     init_fields = [f for f in dataclasses.fields(tp) if f.init]
     # per field: the two types of a value taken as it is, without a call (a str field's str, an optional int
     # field's int or None; a snapshot holds millions of these), and the builder for anything else
     builders = {f.name: (*_plain_types(hints[f.name]), _builder(hints[f.name])) for f in init_fields}
+    # the float fields (optional or not): a float value is taken as it is when finite, tested without a call
+    float_fields = frozenset(f.name for f in init_fields if _is_float_type(hints[f.name]))
     required = [f.name for f in init_fields
                 if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
     required_keys = frozenset(required)
@@ -1144,7 +1160,71 @@ def _dataclass_builder(tp: type) -> Builder:
     factories = [(f.name, f.default_factory) for f in init_fields
                  if f.default_factory is not dataclasses.MISSING]
 
+    # The objects of one class come in few shapes (which keys are present, and the type of each value): per shape,
+    # the first object is checked field by field below, and the plan it leaves says which values the next ones
+    # take as they are and which go through their field's builder. A 10,000-table snapshot has some 300,000
+    # objects in a few hundred shapes.
+    plans: dict[tuple[tuple[str, ...], tuple[type, ...]], _Plan] = {}
+
     def build_dataclass(value: Any) -> Any:
+        if type(value) is dict and defaults is not None:
+            shape = (tuple(value), tuple(map(type, value.values())))
+            plan = plans.get(shape)
+            if plan is not None:
+                whole, taken, floats, built, absent_factories = plan
+                obj: Any = object.__new__(tp)
+                attrs = obj.__dict__
+                attrs.update(defaults)
+                for name, factory in absent_factories:
+                    attrs[name] = factory()
+                if whole:
+                    attrs.update(value)
+                else:
+                    for name in taken:
+                        attrs[name] = value[name]
+                    for name, build in floats:
+                        number = value[name]
+                        # x - x is 0.0 for a finite float, NaN for NaN and the infinities (the builder refuses them)
+                        if number - number == 0.0:
+                            attrs[name] = number
+                        else:
+                            built = ((name, build), *built)
+                for name, build in built:
+                    try:
+                        attrs[name] = build(value[name])
+                    except SnapshotFieldError as exc:
+                        exc.path.append(f".{name}")
+                        raise
+                return obj
+            result = build_checked(value)
+            if len(plans) < _MAX_PLANS:
+                plans[shape] = _plan(value)
+            return result
+        return build_checked(value)
+
+    def _plan(value: dict[str, Any]) -> _Plan:
+        """What :func:`build_checked` did with an object of this shape, for the next ones: (every key is a field
+        taken as it is, the fields taken as they are, the fields built with their builders, the fields made by
+        their default factories)."""
+        taken: list[str] = []
+        floats: list[tuple[str, Builder]] = []
+        built: list[tuple[str, Builder]] = []
+        for name, raw in value.items():
+            field_builder = builders.get(name)
+            if field_builder is None:
+                continue
+            plain, other_plain, build = field_builder
+            if type(raw) is plain or type(raw) is other_plain:
+                taken.append(name)
+            elif type(raw) is float and name in float_fields:
+                floats.append((name, build))
+            else:
+                built.append((name, build))
+        whole = len(taken) == len(value)  # every key a field taken as it is: one update
+        return (whole, tuple(taken), tuple(floats), tuple(built),
+                tuple((n, f) for n, f in factories if n not in value))
+
+    def build_checked(value: Any) -> Any:
         if not isinstance(value, dict):
             raise SnapshotFieldError(f"expected an object, got {_json_type(value)}")
         kwargs = {}

@@ -122,6 +122,7 @@ def named_table(snapshot: Snapshot, scanned: Table, named: Collection[tuple[str,
 # A column that names another entity: customer_id, customerId, CustomerID (not a bare "id").
 _REF_COLUMN = re.compile(r"^(?P<stem>.+?)_?(?:id|Id|ID)$")
 _REF_ENDINGS = ("id", "Id", "ID")
+_REF_ENDINGS_OR_NEWLINE = (*_REF_ENDINGS, "\n")  # $ also matches before a final newline
 
 
 def _singular_forms(name: str) -> set[str]:
@@ -151,19 +152,21 @@ def reference_candidates(snapshot: Snapshot, tables: list[Table]) -> list[tuple[
     out: list[tuple[Table, str, Table]] = []
     for t in tables:
         for col in t.columns:
-            # the pattern's end, tested first ($ also matches before a final newline)
-            if not col.name.endswith(_REF_ENDINGS) and not col.name.endswith("\n"):
+            name = col.name
+            if not name.endswith(_REF_ENDINGS_OR_NEWLINE):  # the pattern's end, tested first
                 continue
-            m = _REF_COLUMN.match(col.name)
+            m = _REF_COLUMN.match(name)
             if m is None or not m.group("stem").strip("_"):
                 continue
             stem = m.group("stem").rstrip("_")
             target = next((by_name[(t.schema, f)] for f in _table_forms(stem) if (t.schema, f) in by_name), None)
             # a table's own key (film.film_id) is no reference, nor is the key an inheritance child or a partition
-            # has from its parent (payment_p2007_01.payment_id in jOOQ's sakila)
-            if target is None or any(a.key == target.key for a in ancestors(snapshot, t)):
+            # has from its parent (payment_p2007_01.payment_id in jOOQ's sakila); a table without a parent is its
+            # only ancestor
+            if target is None or target.key == t.key or (
+                    t.parent and any(a.key == target.key for a in ancestors(snapshot, t))):
                 continue
-            out.append((t, col.name, target))
+            out.append((t, name, target))
     return out
 
 

@@ -39,6 +39,8 @@ def terminal_safe(text: str, keep_newlines: bool = False) -> str:
 def json_safe(text: str) -> str:
     """JSON text whose strings hold no raw DEL, C1 or bidirectional control (written as ``\\uNNNN`` escapes,
     which every JSON reader decodes back): JSON reports are read in terminals too."""
+    if text.isascii():
+        return text  # every character above is outside ASCII; isascii() reads a flag of the string, no scan
     return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
 
 

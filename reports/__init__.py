@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from auditor.bulk import gc_paused
 from auditor.report import Report
 from auditor.textsafe import json_safe, safe_copy, terminal_safe
 
@@ -15,7 +16,16 @@ def render(report: Report, fmt: str, *, color: bool = False, width: int | None =
 
     ``width``, ``limit`` (findings shown in full per check; None: all, -1: the default) and ``verbose``
     shape the text report only: every other format is complete whatever they say.
+
+    No cyclic garbage collection while rendering (auditor.bulk.gc_paused): a reporter builds hundreds of
+    thousands of short-lived strings, dicts and rows, freed by reference counting, and each collection they
+    trigger would walk the snapshot's millions of objects again (a third of the time of the 10,000-table reports).
     """
+    with gc_paused():
+        return _render(report, fmt, color=color, width=width, limit=limit, verbose=verbose)
+
+
+def _render(report: Report, fmt: str, *, color: bool, width: int | None, limit: int | None, verbose: bool) -> str:
     if fmt == "text":
         from reports.text import LIMIT, WIDTH, render_text
 

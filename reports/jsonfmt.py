@@ -6,7 +6,6 @@ order (contract fields first, additions after) so that two runs over the same sn
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +13,7 @@ from auditor.config import IgnoreRule
 from auditor.model import Note, Severity, Skipped
 from auditor.report import REPORT_FORMAT_VERSION, Report
 from auditor.scoring import Metric
+from reports import jsontext
 
 TOOL_NAME = "dbaudit"
 
@@ -107,4 +107,4 @@ def render_json(report: Report) -> str:
         from reports.history import history_dict
 
         doc["history"] = history_dict(report.history)
-    return json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"
+    return jsontext.dumps(doc, default=str) + "\n"

@@ -34,15 +34,24 @@ from reports.document import (
 _SPECIAL = re.compile(r"([\\`*\[\]<|~])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 
 
+_WHITESPACE = re.compile(r"\s+")
+_BACKTICKS = re.compile(r"`+")
+_FENCES = re.compile(r"`{3,}")
+
+
 def escape(text: str) -> str:
     """Plain text for a Markdown paragraph or table cell: one line, markup escaped, & as an entity."""
-    flat = re.sub(r"\s+", " ", text.replace("&", "&amp;"))
-    return _SPECIAL.sub(lambda m: "\\" + m.group(0), flat)
+    flat = text.replace("&", "&amp;")
+    # printable text holds no whitespace but spaces: without two in a row there is no run to fold (the common
+    # case, tested without the regex: a 10,000-table document escapes some 170,000 cells)
+    if not flat.isprintable() or "  " in flat:
+        flat = _WHITESPACE.sub(" ", flat)
+    return _SPECIAL.sub(r"\\\g<0>", flat)
 
 
 def code_span(text: str, in_table: bool = False) -> str:
     flat = " ".join(text.split())
-    longest = max((len(m) for m in re.findall(r"`+", flat)), default=0)
+    longest = max((len(m) for m in _BACKTICKS.findall(flat)), default=0) if "`" in flat else 0
     fence = "`" * (longest + 1)
     pad = " " if flat.startswith("`") or flat.endswith("`") or longest else ""
     if in_table:  # a pipe inside a code span still splits a GFM table row
@@ -66,7 +75,7 @@ def _cell(cell: Inline | tuple[Inline, ...]) -> str:
 
 
 def _fence(text: str, lang: str) -> list[str]:
-    longest = max((len(m) for m in re.findall(r"`{3,}", text)), default=0)
+    longest = max((len(m) for m in _FENCES.findall(text)), default=0) if "```" in text else 0
     fence = "`" * max(3, longest + 1)
     return [f"{fence}{lang}", *text.rstrip("\n").splitlines(), fence]
 

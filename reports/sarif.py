@@ -29,6 +29,7 @@ from auditor.baseline import fingerprint
 from auditor.engine import DOCS_BASE, CheckSpec, find_check, option_fields
 from auditor.model import Finding, ObjectRef, Severity
 from auditor.report import Report
+from reports import jsontext
 from reports.jsonfmt import TOOL_NAME, iso_utc
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -37,6 +38,9 @@ INFORMATION_URI = DOCS_BASE.split("/blob/", 1)[0]
 FINGERPRINT_KEY = "dbaudit/v1"
 
 LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+
+# json.dumps(details, default=str) without a new encoder per finding
+_DETAILS = json.JSONEncoder(default=str)
 
 _HELP_SECTIONS = ("What it does", "Why is this bad?", "Example", "Fix", "Options", "Known problems", "References")
 
@@ -157,7 +161,7 @@ def _result(
         "object": obj.as_dict(),
     }
     if finding.details:
-        properties["details"] = json.loads(json.dumps(dict(finding.details), default=str))
+        properties["details"] = json.loads(_DETAILS.encode(dict(finding.details)))
     if finding.remediation:
         properties["remediation"] = finding.remediation
     result["properties"] = properties
@@ -259,4 +263,4 @@ def sarif_dict(report: Report) -> dict[str, Any]:
 
 
 def render_sarif(report: Report) -> str:
-    return json.dumps(sarif_dict(report), indent=2, ensure_ascii=False) + "\n"
+    return jsontext.dumps(sarif_dict(report)) + "\n"

@@ -74,3 +74,32 @@ def test_posture_round_trips_through_json() -> None:
     assert again.posture.setting("shared_buffers").bytes() == 128 * 1024 * 1024  # type: ignore[union-attr]
     assert again.posture.definer_functions[0].search_path == "app, pg_temp"  # type: ignore[index]
     assert again.posture.roles[1].account == "'shop'@'%'"  # type: ignore[index]
+
+
+def test_objects_of_one_shape_are_each_checked() -> None:
+    """The loader remembers what it did for the first object of a shape (auditor.model.build_dataclass): the
+    next ones of that shape are still checked, and a bad value among them is named by its path."""
+    import json
+
+    import pytest
+
+    from auditor.model import SnapshotFieldError, snapshot_from_dict
+
+    columns = [{"name": f"c{i}", "data_type": "integer", "null_frac": 0.5, "nullable": False} for i in range(3)]
+    tables = [{"schema": "public", "name": f"t{i}", "columns": columns} for i in range(3)]
+    data = {"engine": "postgresql", "tables": tables}
+    snap = snapshot_from_dict(json.loads(json.dumps(data)))
+    assert snap.tables[2].columns[1] == Column("c1", "integer", nullable=False, null_frac=0.5)
+    assert snap.tables[1].stats is not snap.tables[2].stats  # each a fresh default
+    for bad, path, reason in ((float("inf"), "null_frac", "expected a finite number"),
+                              (float("nan"), "null_frac", "expected a finite number")):
+        broken = json.loads(json.dumps(data))
+        broken["tables"][2]["columns"][1][path] = bad
+        with pytest.raises(SnapshotFieldError) as error:
+            snapshot_from_dict(broken)
+        assert str(error.value).startswith(f"tables[2].columns[1].{path}: {reason}")
+    # a key missing from a later object gives another shape, checked in full
+    broken = json.loads(json.dumps(data))
+    del broken["tables"][2]["columns"][1]["name"]
+    with pytest.raises(SnapshotFieldError, match=r"tables\[2\]\.columns\[1\]\.name: missing"):
+        snapshot_from_dict(broken)

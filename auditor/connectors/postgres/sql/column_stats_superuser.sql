@@ -11,10 +11,12 @@ SELECT
     s.stadistinct AS n_distinct,
     s.stawidth AS avg_width
   FROM pg_catalog.pg_statistic s
-  -- each row's attribute by both keys of its index (joined through pg_class, the plan matched on the table only
-  -- and compared every attribute of the table)
-  JOIN pg_catalog.pg_attribute a ON a.attrelid = s.starelid AND a.attnum = s.staattnum
-  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+  JOIN pg_catalog.pg_class c ON c.oid = s.starelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
- WHERE NOT a.attisdropped
-   AND n.nspname = ANY (%(schemas)s::text[])
+  -- each row's attribute by both keys of its index: joined directly, the plan matched on the table only and
+  -- compared every attribute of the table (700,000 comparisons at 10,000 tables); a subquery that is not
+  -- flattened (OFFSET 0) keeps both keys in its index condition
+ CROSS JOIN LATERAL (SELECT a.attname FROM pg_catalog.pg_attribute a
+                      WHERE a.attrelid = s.starelid AND a.attnum = s.staattnum AND NOT a.attisdropped
+                     OFFSET 0) a
+ WHERE n.nspname = ANY (%(schemas)s::text[])

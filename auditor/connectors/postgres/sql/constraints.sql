@@ -29,7 +29,10 @@ ref AS (
       JOIN pg_catalog.pg_class fc ON fc.oid = fk.conrelid
       JOIN pg_catalog.pg_namespace fn ON fn.oid = fc.relnamespace
      CROSS JOIN LATERAL unnest(fk.confkey) WITH ORDINALITY AS k(attnum, ord)
-      JOIN pg_catalog.pg_attribute a ON a.attrelid = fk.confrelid AND a.attnum = k.attnum
+      -- each key's attribute by both keys of pg_attribute's index: a subquery that is not flattened (OFFSET 0)
+      -- (joined directly, the plan read every attribute of the referenced table for each foreign key)
+     CROSS JOIN LATERAL (SELECT a.attname, a.atttypid, a.atttypmod FROM pg_catalog.pg_attribute a
+                          WHERE a.attrelid = fk.confrelid AND a.attnum = k.attnum OFFSET 0) a
       LEFT JOIN domain_base db ON db.domain = a.atttypid
      WHERE fk.contype = 'f' AND fn.nspname = ANY (%(schemas)s::text[])
      GROUP BY fk.oid

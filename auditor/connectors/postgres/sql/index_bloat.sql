@@ -4,30 +4,38 @@
 -- attnums with columns.sql), an expression key's are the index's own pg_stats rows, which ANALYZE collects
 -- (under the index's name and index_columns' name). A key without statistics makes the estimate unusable and
 -- the check skips the index saying why
-WITH ix AS (
-    SELECT x.indexrelid, x.indrelid, x.indkey, x.indexprs, n.nspname AS schema, tc.relname AS "table",
+-- The audited tables first, each judged once (an extension's member or not, readable or not), then their
+-- indexes: per index, the same tests cost 40,000 look-ups at 10,000 tables.
+WITH tbl AS MATERIALIZED (
+    SELECT tc.oid, tc.relname, n.nspname, pg_catalog.has_table_privilege(tc.oid, 'SELECT') AS readable
+      FROM pg_catalog.pg_class tc
+      JOIN pg_catalog.pg_namespace n ON n.oid = tc.relnamespace
+     WHERE tc.relkind IN ('r', 'm')
+       AND n.nspname = ANY (%(schemas)s::text[])
+       AND tc.oid <> ALL (%(locked)s::oid[])
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
+                        WHERE e.classid = 'pg_catalog.pg_class'::regclass AND e.objid = tc.oid AND e.deptype = 'e')
+),
+ix AS (
+    SELECT x.indexrelid, x.indrelid, x.indkey, x.indexprs, tc.nspname AS schema, tc.relname AS "table",
            ic.relname AS "index", ic.reltuples, ic.relpages, x.indpred IS NOT NULL AS partial,
-           coalesce((SELECT substring(o FROM '^fillfactor=(\d+)$')::int
-                       FROM pg_catalog.unnest(ic.reloptions) o WHERE o LIKE 'fillfactor=%%' LIMIT 1), 90)
-               AS fillfactor,
+           -- the storage parameters are read only where there are some (a sub-plan run per index otherwise)
+           CASE WHEN ic.reloptions IS NULL THEN 90
+                ELSE coalesce((SELECT substring(o FROM '^fillfactor=(\d+)$')::int
+                                 FROM pg_catalog.unnest(ic.reloptions) o WHERE o LIKE 'fillfactor=%%' LIMIT 1), 90)
+           END AS fillfactor,
            current_setting('server_version_num')::int >= 130000
                AND NOT coalesce('deduplicate_items=off' = ANY (ic.reloptions), false)
                AND NOT x.indisunique AS deduplicated,
-           pg_catalog.has_table_privilege(tc.oid, 'SELECT') AS readable
-      FROM pg_catalog.pg_index x
+           tc.readable
+      FROM tbl tc
+      JOIN pg_catalog.pg_index x ON x.indrelid = tc.oid
       JOIN pg_catalog.pg_class ic ON ic.oid = x.indexrelid
-      JOIN pg_catalog.pg_class tc ON tc.oid = x.indrelid
-      JOIN pg_catalog.pg_namespace n ON n.oid = tc.relnamespace
       JOIN pg_catalog.pg_am am ON am.oid = ic.relam
      WHERE am.amname = 'btree'
        AND ic.relkind = 'i'
        AND ic.relpages > 0
        AND x.indisvalid AND x.indisready
-       AND tc.relkind IN ('r', 'm')
-       AND n.nspname = ANY (%(schemas)s::text[])
-       AND tc.oid <> ALL (%(locked)s::oid[])
-       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
-                        WHERE e.classid = 'pg_catalog.pg_class'::regclass AND e.objid = tc.oid AND e.deptype = 'e')
 )
 SELECT
     ix.indexrelid AS oid,

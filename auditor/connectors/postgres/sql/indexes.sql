@@ -6,25 +6,10 @@
 -- or reading every key's attribute, operator class and collation, costs seconds at 40,000 indexes. The other
 -- indexes get pg_get_indexdef() and their keys' details ("details": expression, opclass, collation per key).
 -- {nulls_not_distinct} is pg_index.indnullsnotdistinct from PostgreSQL 15 on, false before.
-WITH default_opclass AS (
-    SELECT array_agg(o.oid) AS oids FROM pg_catalog.pg_opclass o WHERE o.opcdefault
-),
-idx AS (
-    SELECT i.indexrelid, i.indrelid, i.indkey, i.indnkeyatts, i.indoption, i.indclass, i.indcollation, i.indpred,
-           i.indisunique, i.indisprimary, i.indisvalid, i.indisready, ic.relname AS index_name, ic.relkind AS index_kind, ic.reltuples AS index_tuples,
-           ic.relpages AS index_pages, ic.relam, ic.relispartition AS index_is_partition, t.relname AS table_name,
-           t.relkind AS table_kind, n.nspname,
-           -- keys that plain column numbers do not describe: expressions, other operator classes or collations
-           (i.indexprs IS NOT NULL
-            OR NOT i.indclass::oid[] <@ (SELECT oids FROM default_opclass)
-            OR NOT i.indcollation::oid[] <@ ARRAY[0, 100]::oid[]) AS has_details,
-           -- what the client cannot write: a partitioned parent (ON ONLY), a predicate, storage parameters,
-           -- NULLS NOT DISTINCT, DESC / NULLS FIRST
-           (ic.relkind = 'I' OR i.indpred IS NOT NULL OR ic.reloptions IS NOT NULL OR {nulls_not_distinct}
-            OR NOT i.indoption::int2[] <@ ARRAY[0]::int2[]) AS not_plain
-      FROM pg_catalog.pg_index i
-      JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
-      JOIN pg_catalog.pg_class t ON t.oid = i.indrelid
+-- the audited tables first, each judged once (an extension's member or not), not once per index
+WITH tbl AS MATERIALIZED (
+    SELECT t.oid, t.relname, t.relkind, n.nspname
+      FROM pg_catalog.pg_class t
       JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
      WHERE t.relkind IN ('r', 'p', 'm')
        AND n.nspname = ANY (%(schemas)s::text[])
@@ -33,28 +18,25 @@ idx AS (
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
                         WHERE e.classid = 'pg_catalog.pg_class'::regclass AND e.objid = t.oid AND e.deptype = 'e')
 ),
--- the key positions of the indexes with details, in one pass joined by hash (a correlated subquery per index
--- costs a sub-plan start each)
-details AS (
-    SELECT i.indexrelid,
-           json_agg(json_build_object(
-                -- per-position text, without ordering, opclass or collation (those come next)
-                'expression', CASE WHEN k.attnum = 0
-                                   THEN pg_catalog.pg_get_indexdef(i.indexrelid, k.ord::int, true) END,
-                'opclass', CASE WHEN NOT opc.opcdefault THEN opc.opcname END,
-                'collation', CASE WHEN i.indcollation[k.ord - 1] <> 0
-                                   AND i.indcollation[k.ord - 1] <> coalesce(a.attcollation, 100)
-                                  THEN coll.collname END)
-            ORDER BY k.ord) AS keys
-      FROM idx i
-     CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
-      -- looked up by key (these indexes are few: a hash of pg_attribute would read it whole)
-      LEFT JOIN LATERAL (SELECT a.attcollation FROM pg_catalog.pg_attribute a
-                          WHERE a.attrelid = i.indrelid AND a.attnum = k.attnum AND k.attnum <> 0) a ON true
-      LEFT JOIN pg_catalog.pg_opclass opc ON opc.oid = i.indclass[k.ord - 1]
-      LEFT JOIN pg_catalog.pg_collation coll ON coll.oid = i.indcollation[k.ord - 1]
-     WHERE i.has_details AND k.ord <= i.indnkeyatts
-     GROUP BY i.indexrelid
+default_opclass AS (
+    SELECT array_agg(o.oid) AS oids FROM pg_catalog.pg_opclass o WHERE o.opcdefault
+),
+idx AS (
+    SELECT i.indexrelid, i.indrelid, i.indkey, i.indnkeyatts, i.indoption, i.indclass, i.indcollation, i.indpred,
+           i.indisunique, i.indisprimary, i.indisvalid, i.indisready, ic.relname AS index_name, ic.relkind AS index_kind, ic.reltuples AS index_tuples,
+           ic.relpages AS index_pages, ic.relam, ic.relispartition AS index_is_partition, t.relname AS table_name,
+           t.relkind AS table_kind, t.nspname,
+           -- keys that plain column numbers do not describe: expressions, other operator classes or collations
+           (i.indexprs IS NOT NULL
+            OR NOT i.indclass::oid[] <@ (SELECT oids FROM default_opclass)
+            OR NOT i.indcollation::oid[] <@ ARRAY[0, 100]::oid[]) AS has_details,
+           -- what the client cannot write: a partitioned parent (ON ONLY), a predicate, storage parameters,
+           -- NULLS NOT DISTINCT, DESC / NULLS FIRST
+           (ic.relkind = 'I' OR i.indpred IS NOT NULL OR ic.reloptions IS NOT NULL OR {nulls_not_distinct}
+            OR NOT i.indoption::int2[] <@ ARRAY[0]::int2[]) AS not_plain
+      FROM tbl t
+      JOIN pg_catalog.pg_index i ON i.indrelid = t.oid
+      JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
 )
 SELECT
     i.nspname AS schema,
@@ -64,7 +46,23 @@ SELECT
     i.indnkeyatts AS key_count,
     i.indoption::int2[] AS options,  -- per key: 1 DESC, 2 NULLS FIRST
     i.indcollation::oid[] AS collations,
-    d.keys AS details,
+    -- the keys' details, for the indexes that have some (few): a sub-plan run each, whose lookups go by key
+    -- (a join for all of them let the planner hash pg_attribute whole, or compare every index with every one)
+    CASE WHEN i.has_details THEN (
+        SELECT json_agg(json_build_object(
+                   -- per-position text, without ordering, opclass or collation (those come next)
+                   'expression', CASE WHEN k.attnum = 0
+                                      THEN pg_catalog.pg_get_indexdef(i.indexrelid, k.ord::int, true) END,
+                   'opclass', CASE WHEN NOT opc.opcdefault THEN opc.opcname END,
+                   'collation', CASE WHEN i.indcollation[k.ord - 1] <> 0
+                                      AND i.indcollation[k.ord - 1] <> coalesce(a.attcollation, 100)
+                                     THEN coll.collname END)
+               ORDER BY k.ord)
+          FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+          LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum AND k.attnum <> 0
+          LEFT JOIN pg_catalog.pg_opclass opc ON opc.oid = i.indclass[k.ord - 1]
+          LEFT JOIN pg_catalog.pg_collation coll ON coll.oid = i.indcollation[k.ord - 1]
+         WHERE k.ord <= i.indnkeyatts) END AS details,
     am.amname AS method,
     i.indisunique AS is_unique,
     i.indisprimary AS is_primary,
@@ -87,5 +85,4 @@ SELECT
   JOIN pg_catalog.pg_am am ON am.oid = i.relam
   LEFT JOIN pg_catalog.pg_constraint con
          ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
-  LEFT JOIN details d ON d.indexrelid = i.indexrelid
  ORDER BY 1, 2, 3

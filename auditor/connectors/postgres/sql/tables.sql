@@ -3,7 +3,10 @@
 -- policies read come from one grouped pass each, joined by hash: a subquery per table cost a sub-plan start
 -- each, a second at 10,000 tables.
 WITH index_pages AS (
-    SELECT x.indrelid, sum(xc.relpages)::bigint AS pages
+    SELECT x.indrelid, sum(xc.relpages)::bigint AS pages,
+           -- pg_stat_all_tables' index counters, as the view sums them
+           sum(pg_catalog.pg_stat_get_numscans(x.indexrelid))::bigint AS scans,
+           sum(pg_catalog.pg_stat_get_tuples_fetched(x.indexrelid))::bigint AS tuples_fetched
       FROM pg_catalog.pg_index x
       JOIN pg_catalog.pg_class xc ON xc.oid = x.indexrelid
      GROUP BY x.indrelid
@@ -55,13 +58,40 @@ SELECT
   LEFT JOIN pg_catalog.pg_inherits i ON i.inhrelid = c.oid AND i.inhseqno = 1
   LEFT JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent
   LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
-  LEFT JOIN pg_catalog.pg_stat_all_tables s ON s.relid = c.oid
   CROSS JOIN (SELECT current_setting('block_size')::bigint AS size) bs
   -- the TOAST table and its index (an OR of the two would read pg_class whole per table)
   LEFT JOIN pg_catalog.pg_class tc ON tc.oid = c.reltoastrelid AND c.reltoastrelid <> 0
   LEFT JOIN index_pages tix ON tix.indrelid = tc.oid
   CROSS JOIN LATERAL (SELECT tc.relpages::bigint + coalesce(tix.pages, 0) AS pages) toast  -- NULL without one
   LEFT JOIN index_pages ix ON ix.indrelid = c.oid
+  -- pg_stat_all_tables' counters from the functions the view calls, for the audited tables only: the view
+  -- computes them for every relation of the database, TOAST tables included. The view has tables and
+  -- materialized views, no foreign tables, and partitioned tables in some versions only: whether it has one
+  -- is asked of the view itself, by its key, for the few partitioned tables (OFFSET 0 keeps the look-up by
+  -- key: else the planner may compute the whole view once, to hash it)
+  LEFT JOIN LATERAL (
+      SELECT pg_catalog.pg_stat_get_numscans(c.oid) AS seq_scan,
+             pg_catalog.pg_stat_get_tuples_returned(c.oid) AS seq_tup_read,
+             ix.scans AS idx_scan,
+             ix.tuples_fetched + pg_catalog.pg_stat_get_tuples_fetched(c.oid) AS idx_tup_fetch,
+             pg_catalog.pg_stat_get_tuples_inserted(c.oid) AS n_tup_ins,
+             pg_catalog.pg_stat_get_tuples_updated(c.oid) AS n_tup_upd,
+             pg_catalog.pg_stat_get_tuples_deleted(c.oid) AS n_tup_del,
+             pg_catalog.pg_stat_get_tuples_hot_updated(c.oid) AS n_tup_hot_upd,
+             pg_catalog.pg_stat_get_live_tuples(c.oid) AS n_live_tup,
+             pg_catalog.pg_stat_get_dead_tuples(c.oid) AS n_dead_tup,
+             pg_catalog.pg_stat_get_mod_since_analyze(c.oid) AS n_mod_since_analyze,
+             pg_catalog.pg_stat_get_last_vacuum_time(c.oid) AS last_vacuum,
+             pg_catalog.pg_stat_get_last_autovacuum_time(c.oid) AS last_autovacuum,
+             pg_catalog.pg_stat_get_last_analyze_time(c.oid) AS last_analyze,
+             pg_catalog.pg_stat_get_last_autoanalyze_time(c.oid) AS last_autoanalyze,
+             pg_catalog.pg_stat_get_vacuum_count(c.oid) AS vacuum_count,
+             pg_catalog.pg_stat_get_autovacuum_count(c.oid) AS autovacuum_count,
+             pg_catalog.pg_stat_get_analyze_count(c.oid) AS analyze_count,
+             pg_catalog.pg_stat_get_autoanalyze_count(c.oid) AS autoanalyze_count
+  ) s ON c.relkind IN ('r', 'm')
+          OR (c.relkind = 'p' AND EXISTS (SELECT 1 FROM pg_catalog.pg_stat_all_tables v WHERE v.relid = c.oid
+                                              OFFSET 0))
   LEFT JOIN policy_columns pol ON pol.relid = c.oid
  WHERE c.relkind IN ('r', 'p', 'f', 'm')
    AND n.nspname = ANY (%(schemas)s::text[])
