@@ -30,7 +30,7 @@ CREATE TABLE early (id int PRIMARY KEY, v int CHECK (v > 0));
 CREATE TABLE late (id int PRIMARY KEY, v int CHECK (v > 0));
 CREATE INDEX late_v_idx ON late (v);
 CREATE TABLE other (id int PRIMARY KEY, late_id int REFERENCES late);
-CREATE TABLE defaulted (id int PRIMARY KEY, v int DEFAULT 1);
+CREATE TABLE computed (id int PRIMARY KEY, v int, w int GENERATED ALWAYS AS (v * 2) STORED);
 ANALYZE;
 """
 
@@ -77,12 +77,13 @@ def test_every_planned_query_is_taken_and_the_count_is_unchanged(dsn: str, untak
     # server, extensions, schemas, locks, the six areas, activity, posture, maintenance, replication; BEGIN,
     # COMMIT and the session's SETs are three more (not counted in queries_sent: they are all round trips)
     assert snap.queries_sent is not None and snap.queries_sent >= 28
-    assert {t.name for t in snap.tables} == {"early", "late", "other", "defaulted"}
+    assert {t.name for t in snap.tables} == {"early", "late", "other", "computed"}
 
 
 # (the area, a table it needs an ACCESS SHARE lock on, and no area sent before it does): columns.sql prints the
-# default with pg_get_expr and goes out first; constraints.sql prints the CHECK constraints with pg_get_constraintdef
-@pytest.mark.parametrize(("area", "table"), [("columns", "defaulted"), ("constraints", "late")])
+# generation expression with pg_get_expr and goes out first; constraints.sql prints the CHECK constraints with
+# pg_get_constraintdef
+@pytest.mark.parametrize(("area", "table"), [("columns", "computed"), ("constraints", "late")])
 def test_a_table_locked_mid_catalog_is_left_out_of_every_area_with_the_note(
         dsn: str, monkeypatch: pytest.MonkeyPatch, untaken: list[list[str]], area: str, table: str) -> None:
     free = pg.collect(parse_dsn(dsn), OPTIONS)
