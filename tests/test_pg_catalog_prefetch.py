@@ -30,6 +30,7 @@ CREATE TABLE early (id int PRIMARY KEY, v int CHECK (v > 0));
 CREATE TABLE late (id int PRIMARY KEY, v int CHECK (v > 0));
 CREATE INDEX late_v_idx ON late (v);
 CREATE TABLE other (id int PRIMARY KEY, late_id int REFERENCES late);
+CREATE TABLE computed (id int PRIMARY KEY, v int, w int GENERATED ALWAYS AS (v * 2) STORED);
 ANALYZE;
 """
 
@@ -76,34 +77,36 @@ def test_every_planned_query_is_taken_and_the_count_is_unchanged(dsn: str, untak
     # server, extensions, schemas, locks, the six areas, activity, posture, maintenance, replication; BEGIN,
     # COMMIT and the session's SETs are three more (not counted in queries_sent: they are all round trips)
     assert snap.queries_sent is not None and snap.queries_sent >= 28
-    assert {t.name for t in snap.tables} == {"early", "late", "other"}
+    assert {t.name for t in snap.tables} == {"early", "late", "other", "computed"}
 
 
+# (the area, a table it needs an ACCESS SHARE lock on, and no area sent before it does): columns.sql prints the
+# generation expression with pg_get_expr and goes out first; constraints.sql prints the CHECK constraints with
+# pg_get_constraintdef
+@pytest.mark.parametrize(("area", "table"), [("columns", "computed"), ("constraints", "late")])
 def test_a_table_locked_mid_catalog_is_left_out_of_every_area_with_the_note(
-        dsn: str, monkeypatch: pytest.MonkeyPatch, untaken: list[list[str]]) -> None:
+        dsn: str, monkeypatch: pytest.MonkeyPatch, untaken: list[list[str]], area: str, table: str) -> None:
     free = pg.collect(parse_dsn(dsn), OPTIONS)
     holder = psycopg.connect(dsn)
     try:
-        # constraints.sql prints the CHECK constraints with pg_get_constraintdef, which needs an ACCESS SHARE lock:
-        # locked once tables and columns were read, late makes constraints.sql wait out lock_timeout, locks.sql is
-        # read again, and constraints.sql sent again without it
-        _before(monkeypatch, "constraints",
-                lambda _: holder.execute("LOCK TABLE late IN ACCESS EXCLUSIVE MODE"))
+        holder.execute("SET lock_timeout = '10s'")  # a mistake in the test fails, rather than hangs
+        # locked after locks.sql was read: the area waits out lock_timeout, locks.sql is read again, and the area
+        # sent again without the table
+        _before(monkeypatch, area, lambda _: holder.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
         snap = pg.collect(parse_dsn(dsn), OPTIONS)
     finally:
         holder.close()
     (note,) = [n for n in snap.notes if n.area == "locks"]
-    assert note.objects == ("public.late",)
-    assert snap.table("public", "late") is None and not snap.indexes_of("public", "late")
-    assert not [c for c in snap.constraints if c.table == "late"]
-    assert not [b for b in snap.maintenance.table_bloat or () if b.table == "late"] if snap.maintenance else True
+    assert note.objects == (f"public.{table}",)
+    assert snap.table("public", table) is None and not snap.indexes_of("public", table)
+    assert not [c for c in snap.constraints if c.table == table]
+    assert snap.maintenance is not None and not [b for b in snap.maintenance.table_bloat or () if b.table == table]
     # the rest as without the lock, and nothing noted as unread
-    assert {t.key: t for t in snap.tables} == {t.key: t for t in free.tables if t.name != "late"}
-    assert set(snap.indexes) == {i for i in free.indexes if i.table != "late"}
-    assert set(snap.constraints) == {c for c in free.constraints if c.table != "late"}
+    assert {t.key: t for t in snap.tables} == {t.key: t for t in free.tables if t.name != table}
+    assert set(snap.indexes) == {i for i in free.indexes if i.table != table}
+    assert set(snap.constraints) == {c for c in free.constraints if c.table != table}
     assert snap.unread_areas == ()
-    # two round trips more than the free scan: locks.sql again and constraints.sql again (the refused attempt's
-    # rollback is one more)
+    # three round trips more than the free scan: the refused attempt's rollback, locks.sql again, the area again
     assert free.queries_sent is not None and snap.queries_sent == free.queries_sent + 3
     assert untaken == [[], []]
 

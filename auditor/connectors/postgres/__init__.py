@@ -235,7 +235,8 @@ def _guarded(session: Session, snap: Snapshot, area: str, probe: Callable[[Snaps
         return dataclasses.replace(snap, notes=(*snap.notes, note))
 
 
-# catalog areas, in the order they are read; each is one query, filtered to the audited schemas
+# catalog areas, in the order their outcomes are recorded (columns.sql is sent first, see _Collector._plan); each
+# is one query, filtered to the audited schemas
 CATALOG_AREAS = ("tables", "columns", "column_stats", "constraints", "indexes", "sequences")
 
 
@@ -272,7 +273,7 @@ class _Collector:
         self.page_queries = 0  # round trips of measure_pages
 
     def _read(self, area: str, params: Mapping[str, Any], sql_file: str | None = None,
-              when: Callable[[Mapping[str, AreaRead]], bool] | None = None) -> Read:
+              when: Callable[[Mapping[str, int | None]], bool] | None = None) -> Read:
         return Read(area, params, sql_file, area_names(area, self.session.server_major), when=when)
 
     def _take(self, read: Read) -> list[dict[str, Any]] | None:
@@ -280,9 +281,10 @@ class _Collector:
         collection's own order."""
         if self.prefetch is None:  # after the catalog's COMMIT (measure_pages): sent now, in autocommit mode
             reader = read_probe if read.kind == "probe" else read_area
-            result = reader(self.session, read, self.locked)
-        else:
-            result = self.prefetch.take(read)
+            return self._record(reader(self.session, read, self.locked))
+        return self._record(self.prefetch.take(read))
+
+    def _record(self, result: AreaRead) -> list[dict[str, Any]] | None:
         self.notes.extend(result.notes)
         self.unread.extend(result.unread)
         for r in result.locks:
@@ -330,7 +332,9 @@ class _Collector:
         scope = {"schemas": schemas}
         superuser = bool(server.get("is_superuser"))
         read = self._read
-        reads = [read(area, scope, catalog_file(area, superuser)) for area in CATALOG_AREAS]
+        # columns.sql before tables.sql: the client has work to do with the columns, none with the tables alone
+        order = ("columns", "tables", *(area for area in CATALOG_AREAS if area not in ("columns", "tables")))
+        reads = [read(area, scope, catalog_file(area, superuser)) for area in order]
         reads.append(read("activity", {}))
         # collect_posture
         reads += [read(SETTINGS_AREA, {"settings": list(POSTURE_SETTINGS)}), read(ROLE_SETTINGS_AREA, {}),
@@ -343,11 +347,11 @@ class _Collector:
         # collect_maintenance: the estimates only with column_stats' rows, pgstattuple's grant check only with
         # estimates to refine (toast_columns and the exact_bloat probe read relations' pages: measure_pages
         # sends them after the COMMIT)
-        def stats_read(done: Mapping[str, AreaRead]) -> bool:
-            return done["column_stats"].rows is not None
+        def stats_read(done: Mapping[str, int | None]) -> bool:
+            return done["column_stats"] is not None
 
-        def estimated(done: Mapping[str, AreaRead]) -> bool:
-            return any(done[area].rows for area in (TABLE_BLOAT_AREA, INDEX_BLOAT_AREA) if area in done)
+        def estimated(done: Mapping[str, int | None]) -> bool:
+            return any(done.get(area) for area in (TABLE_BLOAT_AREA, INDEX_BLOAT_AREA))
 
         reads += [read("freeze", scope), read(DATABASES_AREA, {}),
                   read(TABLE_BLOAT_AREA, scope, when=stats_read), read(INDEX_BLOAT_AREA, scope, when=stats_read)]
@@ -387,10 +391,17 @@ class _Collector:
 
         # each area is built as soon as it is there, while the server reads the next; the relations found locked
         # meanwhile are taken out of the built objects afterwards (as _without_locked takes them out of rows)
-        rows = {area: area_rows(area) for area in ("tables", "columns", "column_stats")}
-        tables = _tables(rows["tables"], rows["columns"], rows["column_stats"])
-        writer = _IndexWriter(rows["columns"], server.get("reserved_words") or (),
+        # columns.sql goes out first (see _plan): the index writer and the columns by table are built while the
+        # server reads tables.sql; what its reading decided is recorded after tables.sql's, in CATALOG_AREAS' order
+        columns_read = self.prefetch.take(self._read("columns", scope, catalog_file("columns", superuser)))
+        column_rows = columns_read.rows or []
+        writer = _IndexWriter(column_rows, server.get("reserved_words") or (),
                               bool(server.get("quote_all_identifiers")))
+        columns_of = _columns_by_table(column_rows)
+        rows = {"tables": area_rows("tables")}
+        rows["columns"] = self._record(columns_read) or []
+        rows["column_stats"] = area_rows("column_stats")
+        tables = _tables(rows["tables"], columns_of, rows["column_stats"])
         rows["constraints"] = area_rows("constraints")
         constraints = tuple(_constraint(r, writer.column_names) for r in rows["constraints"])
         rows["indexes"] = area_rows("indexes")
@@ -539,45 +550,57 @@ def _position(column_row: dict[str, Any]) -> int:
     return int(column_row["position"])
 
 
-def _tables(table_rows: list[dict[str, Any]], column_rows: list[dict[str, Any]],
-            stat_rows: list[dict[str, Any]]) -> tuple[Table, ...]:
+def _columns_by_table(column_rows: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """columns.sql's rows by table, in their order (columns.sql sends them in no order)."""
     columns_of = _group(column_rows)
-    stats: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for columns in columns_of.values():
+        columns.sort(key=_position)
+    return columns_of
+
+
+def _tables(table_rows: list[dict[str, Any]], columns_of: Mapping[tuple[str, str], list[dict[str, Any]]],
+            stat_rows: list[dict[str, Any]]) -> tuple[Table, ...]:
+    """``columns_of``: :func:`_columns_by_table`'s."""
+    # (schema, table, column) -> (null_frac, n_distinct): the table's own row wins over its children's
+    stats: dict[tuple[str, str, str], tuple[float | None, float | None]] = {}
     for r in stat_rows:
         column = (r["schema"], r["table"], r["name"])
-        if not r["inherited"] or column not in stats:  # the table's own row wins over its children's
-            stats[column] = r
+        if not r["inherited"] or column not in stats:
+            null_frac, n_distinct = r["null_frac"], r["n_distinct"]
+            stats[column] = (None if null_frac is None else float(null_frac),
+                             None if n_distinct is None else float(n_distinct))
+    no_stats = (None, None)
     # the same column (name, type, position, default, statistics...) recurs in many tables of a big schema: one
     # immutable object for all of them (fewer objects to build and hold)
     shared: dict[tuple[Any, ...], Column] = {}
     tables: list[Table] = []
     for r in table_rows:
-        key = (r["schema"], r["name"])
+        schema, name = key = (r["schema"], r["name"])
         cols = []
-        for c in sorted(columns_of.get(key, ()), key=_position):  # columns.sql sends them in no order
-            st = stats.get((key[0], key[1], c["name"]), {})
+        for c in columns_of.get(key, ()):
+            null_frac, n_distinct = stats.get((schema, name, c["name"]), no_stats)
             spec = (c["name"], c["data_type"], bool(c["nullable"]), c["default"], c["comment"], int(c["position"]),
-                    c["identity"], _float(st.get("null_frac")), _float(st.get("n_distinct")), c["generated"],
-                    c["base_type"])
+                    c["identity"], null_frac, n_distinct, c["generated"], c["base_type"])
             built = shared.get(spec)
             if built is None:
-                built = shared[spec] = Column(**dict(zip(COLUMN_FIELDS, spec, strict=True)))
+                built = shared[spec] = Column(*spec)  # COLUMN_FIELDS' order
             cols.append(built)
         parent = None
         if r["parent_name"] is not None:
             parent = f"{r['parent_schema']}.{r['parent_name']}"
         tables.append(Table(
-            schema=r["schema"], name=r["name"], kind=r["kind"], estimated_rows=_int(r["estimated_rows"]),
+            schema=schema, name=name, kind=r["kind"], estimated_rows=_int(r["estimated_rows"]),
             total_bytes=_int(r["total_bytes"]), table_bytes=_int(r["table_bytes"]),
             index_bytes=_int(r["index_bytes"]), toast_bytes=_int(r["toast_bytes"]), comment=r["comment"],
             parent=parent, is_partition=bool(r["is_partition"]), columns=tuple(cols),
-            stats=TableStats(**{f: r[f] for f in STAT_FIELDS}),
+            stats=TableStats(*[r[f] for f in STAT_FIELDS]),
             policy_columns=tuple(sorted(r.get("policy_columns") or ())),
         ))
     return tuple(tables)
 
 
 DEFAULT_COLLATION = 100  # pg_collation's "default" (the database's collation)
+_NO_ATTRIBUTE = (None, DEFAULT_COLLATION)
 _LOWER_CASE_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 
@@ -613,11 +636,15 @@ class _IndexWriter:
         attnums: list[int] = r["attnums"]
         key_count: int = r["key_count"]
         details: list[dict[str, Any]] = r["details"] or []
+        options: list[int] = r["options"]
+        collations: list[int] = r["collations"]
+        known = self.keys
         keys: list[IndexKey] = []
         for pos in range(key_count):
             # an expression (0), or a column the columns area missed (it was refused): no column name
-            column, column_collation = attributes.get(attnums[pos], (None, DEFAULT_COLLATION))
-            option = r["options"][pos]
+            attnum = attnums[pos]
+            column, column_collation = attributes.get(attnum, _NO_ATTRIBUTE)
+            option = options[pos]
             if details:
                 detail = details[pos]
                 expression, opclass, collation = detail["expression"], detail["opclass"], detail["collation"]
@@ -625,13 +652,12 @@ class _IndexWriter:
                 # default operator class, and no collation or the database's: named only where the column has
                 # another (pg_get_indexdef prints COLLATE "default" then)
                 expression = opclass = None
-                collation = "default" if r["collations"][pos] not in (0, column_collation) else None
-            spec = (None if attnums[pos] == 0 else column, expression, bool(option & 1), bool(option & 2), opclass,
+                collation = "default" if collations[pos] not in (0, column_collation) else None
+            spec = (None if attnum == 0 else column, expression, bool(option & 1), bool(option & 2), opclass,
                     collation)
-            key = self.keys.get(spec)
+            key = known.get(spec)
             if key is None:
-                key = self.keys[spec] = IndexKey(column=spec[0], expression=expression, descending=spec[2],
-                                                 nulls_first=spec[3], opclass=opclass, collation=collation)
+                key = known[spec] = IndexKey(*spec)  # IndexKey's fields, in order
             keys.append(key)
         include = tuple(attributes[a][0] for a in attnums[key_count:] if a in attributes)
         definition = r["definition"]

@@ -16,7 +16,7 @@ of the catalog.
 from __future__ import annotations
 
 import math
-import struct
+from array import array
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -55,19 +55,25 @@ EXACT_MIN_PAGES = 128  # 1 MiB: smaller relations are not worth a look
 ColumnStats = Mapping[tuple[str, str, str], tuple[float, int]]
 # (schema, table) -> column number -> name, from columns.sql
 ColumnNames = Mapping[tuple[str, str], Mapping[int, str]]
-_FLOAT4 = struct.Struct("f")
 
 
 def bloat_stats(column_stats_rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], tuple[float, int]]:
     """The estimates' inputs from column_stats.sql's rows. null_frac is a float4 on the server, and the server's
     arithmetic on it is double precision: the value is taken back to the float4 it is (0.3 arrives as the text
-    "0.3"; the server computes with 0.30000001192...), so that the estimates are the ones the SQL computed."""
-    return {(r["schema"], r["table"], r["name"]): (_FLOAT4.unpack(_FLOAT4.pack(r["null_frac"]))[0],
-                                                   int(r["avg_width"]))
-            for r in column_stats_rows if not r["inherited"]}
+    "0.3"; the server computes with 0.30000001192...), so that the estimates are the ones the SQL computed. An
+    array of C floats rounds them all at once, as struct's "f" would one by one."""
+    own = [r for r in column_stats_rows if not r["inherited"]]
+    null_fracs = array("f", [r["null_frac"] for r in own]).tolist()
+    return {(r["schema"], r["table"], r["name"]): (null_frac, int(r["avg_width"]))
+            for r, null_frac in zip(own, null_fracs, strict=True)}
 
 
-def _widths(stats: ColumnStats, keys: list[tuple[str, str, str]]) -> tuple[int, float, float]:
+# of a relation's columns or keys: how many, how many have statistics, how many are expressions, the largest share
+# of NULLs, the average data width
+Widths = tuple[int, int, int, float, float]
+
+
+def _widths(stats: ColumnStats, keys: list[tuple[str, str, str]], expressions: int = 0) -> Widths:
     """Of these columns: how many have statistics, the largest share of NULLs, the average data width."""
     with_stats, max_null_frac, data_width = 0, 0.0, 0.0
     for key in keys:
@@ -75,28 +81,26 @@ def _widths(stats: ColumnStats, keys: list[tuple[str, str, str]]) -> tuple[int, 
         if found is not None:
             null_frac, width = found
             with_stats += 1
-            max_null_frac = max(max_null_frac, null_frac)
+            if null_frac > max_null_frac:
+                max_null_frac = null_frac
             data_width += (1 - null_frac) * width
-    return with_stats, max_null_frac, data_width
+    return len(keys), with_stats, expressions, max_null_frac, data_width
 
 
-def _with_table_widths(r: dict[str, Any], stats: ColumnStats) -> dict[str, Any]:
-    names = r["column_names"]
-    with_stats, max_null_frac, data_width = _widths(stats, [(r["schema"], r["table"], n) for n in names])
-    return {**r, "columns": len(names), "with_stats": with_stats, "max_null_frac": max_null_frac,
-            "data_width": data_width}
+def _table_widths(r: Mapping[str, Any], stats: ColumnStats) -> Widths:
+    schema, table = r["schema"], r["table"]
+    return _widths(stats, [(schema, table, n) for n in r["column_names"]])
 
 
-def _with_index_widths(r: dict[str, Any], stats: ColumnStats, column_names: ColumnNames) -> dict[str, Any]:
+def _index_widths(r: Mapping[str, Any], stats: ColumnStats, column_names: ColumnNames) -> Widths:
     # a column key goes by its table's statistics, an expression key by the index's own
     schema, table, index = r["schema"], r["table"], r["index"]
     names = column_names.get((schema, table), {})
     own = r["index_columns"] or ()
+    attnums = r["attnums"]
     keys = [(schema, index, own[pos]) if attnum == 0 else (schema, table, names.get(attnum, ""))
-            for pos, attnum in enumerate(r["attnums"])]
-    with_stats, max_null_frac, data_width = _widths(stats, keys)
-    return {**r, "keys": len(keys), "with_stats": with_stats, "expressions": r["attnums"].count(0),
-            "max_null_frac": max_null_frac, "data_width": data_width}
+            for pos, attnum in enumerate(attnums)]
+    return _widths(stats, keys, attnums.count(0))
 
 
 @dataclass(frozen=True)
@@ -131,12 +135,13 @@ def collect_maintenance(read: AreaReader, schemas: list[str], notes: list[Note],
                 f"pg_stats could not be read: no {area} estimate"
             notes.append(Note(area=area, message=why, enable=stats_note.enable if stats_note else None))
     else:
-        heap_rows, btree_rows = read(TABLE_BLOAT_AREA, scope), read(INDEX_BLOAT_AREA, scope)
-        table_rows = None if heap_rows is None else [_with_table_widths(r, stats) for r in heap_rows]
-        index_rows = None if btree_rows is None else [_with_index_widths(r, stats, column_names or {})
-                                                      for r in btree_rows]
-    heaps = None if table_rows is None else [(int(r["oid"]), table_bloat(r)) for r in table_rows]
-    btrees = None if index_rows is None else [(int(r["oid"]), index_bloat(r)) for r in index_rows]
+        table_rows, index_rows = read(TABLE_BLOAT_AREA, scope), read(INDEX_BLOAT_AREA, scope)
+    heaps = btrees = None
+    if stats is not None and table_rows is not None:
+        heaps = [(int(r["oid"]), table_bloat(r, _table_widths(r, stats))) for r in table_rows]
+    if stats is not None and index_rows is not None:
+        names = column_names or {}
+        btrees = [(int(r["oid"]), index_bloat(r, _index_widths(r, stats, names))) for r in index_rows]
     probes = PageProbes(schemas=tuple(schemas),
                         heap_oids=None if heaps is None else tuple(oid for oid, _ in heaps),
                         btree_oids=None if btrees is None else tuple(oid for oid, _ in btrees))
@@ -293,8 +298,9 @@ def heap_tuple_bytes(columns: int, max_null_frac: float, data_width: float) -> f
     return ITEM_POINTER + header + _align_pad(header) + data_width + _align_pad(data_width)
 
 
-def table_bloat(r: Mapping[str, Any]) -> TableBloat:
+def table_bloat(r: Mapping[str, Any], widths: Widths) -> TableBloat:
     # built once with its outcome (dataclasses.replace per table cost a third of a second at 10,000 tables)
+    columns, with_stats, _, max_null_frac, data_width = widths
     block, fillfactor, reltuples = int(r["block_size"]), int(r["fillfactor"]), float(r["reltuples"])
     expected: float | None = None
     reason: str | None = None
@@ -302,13 +308,12 @@ def table_bloat(r: Mapping[str, Any]) -> TableBloat:
         reason = "the audit role may not read the table, so pg_stats hides its columns"
     elif reltuples < 0:
         reason = "never vacuumed nor analyzed"
-    elif int(r["columns"]) != int(r["with_stats"]):
-        missing = int(r["columns"]) - int(r["with_stats"])
-        reason = f"{missing} of its {int(r['columns'])} columns have no statistics (ANALYZE)"
+    elif columns != with_stats:
+        reason = f"{columns - with_stats} of its {columns} columns have no statistics (ANALYZE)"
     elif r["has_name"]:
         reason = "a column of type name, whose width pg_stats misreports"
     else:
-        row = heap_tuple_bytes(int(r["columns"]), float(r["max_null_frac"]), float(r["data_width"]))
+        row = heap_tuple_bytes(columns, max_null_frac, data_width)
         per_page = (block - PAGE_HEADER) * fillfactor / 100.0 / row
         expected = math.ceil(reltuples / per_page) if per_page > 0 else None
     return TableBloat(schema=str(r["schema"]), table=str(r["table"]), pages=int(r["pages"]),
@@ -324,7 +329,8 @@ def btree_tuple_bytes(max_null_frac: float, data_width: float) -> float:
     return ITEM_POINTER + padded
 
 
-def index_bloat(r: Mapping[str, Any]) -> IndexBloat:
+def index_bloat(r: Mapping[str, Any], widths: Widths) -> IndexBloat:
+    keys, with_stats, expressions, max_null_frac, data_width = widths
     block, fillfactor, reltuples = int(r["block_size"]), int(r["fillfactor"]), float(r["reltuples"])
     expected: float | None = None
     reason: str | None = None
@@ -334,11 +340,11 @@ def index_bloat(r: Mapping[str, Any]) -> IndexBloat:
         reason = "a partial index: pg_stats describes every row, not the predicate's"
     elif reltuples < 0:
         reason = "never vacuumed nor analyzed"
-    elif int(r["keys"]) != int(r["with_stats"]):
-        what = "an expression key" if int(r["expressions"]) else "a key column"
+    elif keys != with_stats:
+        what = "an expression key" if expressions else "a key column"
         reason = f"{what} has no statistics (ANALYZE the table)"
     else:
-        entry = btree_tuple_bytes(float(r["max_null_frac"]), float(r["data_width"]))
+        entry = btree_tuple_bytes(max_null_frac, data_width)
         per_page = math.floor((block - PAGE_HEADER - BTREE_OPAQUE) * fillfactor / 100.0 / entry)
         # one metapage, then the leaves; the inner levels are a few percent more and are left to the margin
         expected = 1 + math.ceil(reltuples / per_page) if per_page > 0 else None

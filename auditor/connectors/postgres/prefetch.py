@@ -60,8 +60,9 @@ class Read:
     sql_file: str | None = None
     names: Mapping[str, str] | None = None
     kind: str = "area"
-    # planned reads only: whether to send it, from the outcomes read before it (area -> AreaRead); None: always
-    when: Callable[[Mapping[str, AreaRead]], bool] | None = field(default=None, compare=False)
+    # planned reads only: whether to send it, from the areas read before it (area -> its number of rows, None when
+    # it was not read); None: always
+    when: Callable[[Mapping[str, int | None]], bool] | None = field(default=None, compare=False)
 
 
 def refusal_note(area: str, exc: psycopg.Error) -> Note:
@@ -134,6 +135,9 @@ def read_probe(session: Session, read: Read, locked: Locked) -> AreaRead:
     return out
 
 
+_TAKEN = AreaRead()  # what is left of an outcome once taken
+
+
 class Prefetch:
     """The helper thread and its queue of reads (see the module's docstring)."""
 
@@ -144,7 +148,7 @@ class Prefetch:
         self._queue: deque[int] = deque()  # job numbers not yet sent
         self._jobs: list[Read] = []
         self._results: dict[int, AreaRead | None] = {}  # None: a planned read its condition skipped
-        self._by_area: dict[str, AreaRead] = {}  # outcomes so far, for the plan's conditions
+        self._counts: dict[str, int | None] = {}  # rows of each area read so far, for the plan's conditions
         self._taken: set[int] = set()
         self._failed: BaseException | None = None
         self._stopping = False
@@ -189,6 +193,7 @@ class Prefetch:
                     self._cond.wait(0.5)
                 result = self._results[job]
             assert result is not None
+            self._results[job] = _TAKEN  # the rows are the collection's now: not held here until the end
             return result
 
     def untaken(self) -> list[str]:
@@ -229,7 +234,7 @@ class Prefetch:
                 read = self._jobs[job]
                 self._busy = True
             try:
-                if read.when is not None and job not in self._taken and not read.when(self._by_area):
+                if read.when is not None and job not in self._taken and not read.when(self._counts):
                     result: AreaRead | None = None
                 else:
                     reader = read_probe if read.kind == "probe" else read_area
@@ -247,5 +252,5 @@ class Prefetch:
                 self._busy = False
                 self._results[job] = result
                 if result is not None:
-                    self._by_area[read.area] = result
+                    self._counts[read.area] = None if result.rows is None else len(result.rows)
                 self._cond.notify_all()
