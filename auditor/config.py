@@ -29,7 +29,7 @@ import math
 import tomllib
 import types
 import typing
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -284,28 +284,13 @@ def parse_config(table: Mapping[str, Any], path: Path | None = None) -> Config:
                               f"{_type_name(value)}")
         history = value if "://" in value else str((path.parent if path else Path.cwd()) / value)
 
-    retention: float | None = None
-    if "history-retention-days" in table:
-        value = table["history-retention-days"]
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value <= 36_500:
-            raise ConfigError(f"{where}: history-retention-days must be a number of days from 1 to 36500, got "
-                              f"{value!r}")
-        retention = float(value)
-
-    factor: float | None = None
-    if "history-regression-factor" in table:
-        value = table["history-regression-factor"]
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 1 < value <= 1000:
-            raise ConfigError(f"{where}: history-regression-factor must be a number above 1 and at most 1000, got "
-                              f"{value!r}")
-        factor = float(value)
-    min_calls: int | None = None
-    if "history-regression-min-calls" in table:
-        value = table["history-regression-min-calls"]
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1_000_000_000:
-            raise ConfigError(f"{where}: history-regression-min-calls must be a whole number from 1 to 1000000000, "
-                              f"got {value!r}")
-        min_calls = value
+    retention = _number(table, "history-retention-days", where, lambda v: 1 <= v <= 36_500,
+                        "a number of days from 1 to 36500")
+    factor = _number(table, "history-regression-factor", where, lambda v: 1 < v <= 1000,
+                     "a number above 1 and at most 1000")
+    calls = _number(table, "history-regression-min-calls", where, lambda v: 1 <= v <= 1_000_000_000,
+                    "a whole number from 1 to 1000000000", whole=True)
+    min_calls = None if calls is None else int(calls)
 
     targets = _targets(table.get("targets"), where)
     return Config(
@@ -336,6 +321,18 @@ def _string_list(table: Mapping[str, Any], key: str, where: str) -> tuple[str, .
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{where}: {key} must be an array of strings (check codes, names or families)")
     return tuple(v.strip() for v in value if v.strip())
+
+
+def _number(table: Mapping[str, Any], key: str, where: str, within: Callable[[float], bool], expected: str,
+            whole: bool = False) -> float | None:
+    """A number the table may set: None when it does not, a ConfigError naming ``expected`` when it is not one
+    (a boolean is not), is fractional where ``whole``, or is out of ``within``."""
+    if key not in table:
+        return None
+    value = table[key]
+    if isinstance(value, bool) or not isinstance(value, int if whole else int | float) or not within(value):
+        raise ConfigError(f"{where}: {key} must be {expected}, got {value!r}")
+    return float(value)
 
 
 def _choice(table: Mapping[str, Any], key: str, choices: Sequence[str], where: str) -> str | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 
 import pymysql
 import pytest
@@ -285,14 +285,26 @@ def test_printed_fixes_run_and_resolve_the_findings() -> None:
         server.stop()
 
 
-def test_a_user_without_mysql_user_gets_the_account_checks_skipped(bad: tuple[MariaDbServer, str]) -> None:
-    server, dsn = bad
+@contextmanager
+def _auditor(server: MariaDbServer, *tables: str) -> Iterator[tuple[str, str]]:
+    """A throwaway account that reads shop and performance_schema, and SELECT on the mysql ``tables`` named;
+    (user, password), dropped afterwards."""
     user, password = "auditor_" + uuid.uuid4().hex[:6], "aud-" + uuid.uuid4().hex[:8]
     with _connect(server, database=None) as conn:
-        _run(conn, f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'; "
-                   f"GRANT SELECT ON shop.* TO '{user}'@'%'; "
-                   f"GRANT SELECT ON performance_schema.* TO '{user}'@'%'")
+        _run(conn, "; ".join([f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'",
+                              f"GRANT SELECT ON shop.* TO '{user}'@'%'",
+                              f"GRANT SELECT ON performance_schema.* TO '{user}'@'%'",
+                              *(f"GRANT SELECT ON mysql.{t} TO '{user}'@'%'" for t in tables)]))
     try:
+        yield user, password
+    finally:
+        with _connect(server, database=None) as conn:
+            _run(conn, f"DROP USER '{user}'@'%'")
+
+
+def test_a_user_without_mysql_user_gets_the_account_checks_skipped(bad: tuple[MariaDbServer, str]) -> None:
+    server, dsn = bad
+    with _auditor(server) as (user, password):
         limited = server.dsn("shop", user=user, password=password)
         _, root_findings, _ = _scan(dsn)
         _, findings, skipped = _scan(limited)
@@ -308,9 +320,6 @@ def test_a_user_without_mysql_user_gets_the_account_checks_skipped(bad: tuple[Ma
         _, findings, skipped = _scan(limited)
         assert skipped == {}
         assert _found(findings) == _found(root_findings)
-    finally:
-        with _connect(server, database=None) as conn:
-            _run(conn, f"DROP USER '{user}'@'%'")
 
 
 def test_without_global_priv_and_roles_mapping_the_findings_carry_their_caveat(
@@ -318,12 +327,7 @@ def test_without_global_priv_and_roles_mapping_the_findings_carry_their_caveat(
     """SELECT on mysql.user alone: a locked account without a password is reported only with the caveat that
     it may be locked, and a default role's privileges count with the caveat that it may have been revoked."""
     server, dsn = bad
-    user, password = "auditor_" + uuid.uuid4().hex[:6], "aud-" + uuid.uuid4().hex[:8]
-    with _connect(server, database=None) as conn:
-        _run(conn, f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'; "
-                   f"GRANT SELECT ON shop.* TO '{user}'@'%'; GRANT SELECT ON performance_schema.* TO '{user}'@'%'; "
-                   f"GRANT SELECT ON mysql.user TO '{user}'@'%'")
-    try:
+    with _auditor(server, "user") as (user, password):
         snap, findings, skipped = _scan(server.dsn("shop", user=user, password=password))
         assert skipped == {}
         notes = {n.area: n for n in snap.notes}
@@ -347,6 +351,3 @@ def test_without_global_priv_and_roles_mapping_the_findings_carry_their_caveat(
         _, root_findings, _ = _scan(dsn)
         assert _found(full) == _found(root_findings)
         assert not any("unless it is locked" in f.message for f in full)
-    finally:
-        with _connect(server, database=None) as conn:
-            _run(conn, f"DROP USER '{user}'@'%'")

@@ -11,7 +11,7 @@ import psycopg
 
 from auditor.connectors import CollectOptions, collect
 from auditor.dsn import parse_dsn
-from auditor.model import Table
+from auditor.model import Table, TableSample
 from auditor.sampling import sampling_choice
 from tests.conftest import NewDb
 from tests.mysql_support import (  # noqa: F401  (pytest fixtures)
@@ -25,20 +25,19 @@ LIMIT = 3
 
 
 def _seed(engine: str) -> str:
-    key = "id int PRIMARY KEY"
-    empty = "\n".join(f"CREATE TABLE a_empty_{i:02d} ({key}, v int);" for i in range(EMPTY))
+    empty = "\n".join(f"CREATE TABLE a_empty_{i:02d} (id int PRIMARY KEY, v int);" for i in range(EMPTY))
     rows = "SELECT g, g % 7, 'c' || (g % 7) FROM generate_series(1, 5000) g" if engine == "postgresql" else \
         "SELECT seq, seq % 7, CONCAT('c', seq % 7) FROM seq_1_to_5000"
     return empty + f"""
-CREATE TABLE z_orders ({key}, city_id int, city_name varchar(20));
+CREATE TABLE z_orders (id int PRIMARY KEY, city_id int, city_name varchar(20));
 INSERT INTO z_orders {rows};
-CREATE TABLE z_small ({key}, v int);
+CREATE TABLE z_small (id int PRIMARY KEY, v int);
 INSERT INTO z_small VALUES (1, 1), (2, 2);
 """
 
 
-def _sampled(snap_tables: tuple[object, ...]) -> list[str]:
-    return sorted(t.table for t in snap_tables if t.skipped_reason is None)  # type: ignore[attr-defined]
+def _sampled(samples: tuple[TableSample, ...]) -> list[str]:
+    return sorted(t.table for t in samples if t.skipped_reason is None)
 
 
 def test_postgresql_samples_the_tables_with_rows_first(pg_new_db: NewDb) -> None:

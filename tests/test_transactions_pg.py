@@ -29,16 +29,21 @@ LOWERED = {
 }
 
 
+def _shop(srv: PostgresServer) -> None:
+    """Database shop with its orders table (20,000 rows)."""
+    with srv.connect() as conn:
+        conn.execute("CREATE DATABASE shop")
+    with psycopg.connect(srv.dsn("shop"), autocommit=True) as conn:
+        conn.execute("CREATE TABLE orders (id bigint PRIMARY KEY, total numeric NOT NULL)")
+        conn.execute("INSERT INTO orders SELECT g, g * 1.5 FROM generate_series(1, 20000) g")
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[PostgresServer]:
     srv = start_postgres("auto", settings={"max_prepared_transactions": "4", "wal_level": "logical",
                                            "max_replication_slots": "4", "max_wal_senders": "4"})
     try:
-        with srv.connect() as conn:
-            conn.execute("CREATE DATABASE shop")
-        with psycopg.connect(srv.dsn("shop"), autocommit=True) as conn:
-            conn.execute("CREATE TABLE orders (id bigint PRIMARY KEY, total numeric NOT NULL)")
-            conn.execute("INSERT INTO orders SELECT g, g * 1.5 FROM generate_series(1, 20000) g")
+        _shop(srv)
         yield srv
     finally:
         srv.stop()
@@ -182,11 +187,8 @@ def test_a_holder_past_autovacuum_freeze_max_age_is_an_error_with_the_default_op
     error says why. Below half of it, silent."""
     srv = start_postgres("auto", settings={"autovacuum_freeze_max_age": "100000", "synchronous_commit": "off"})
     try:
-        with srv.connect() as conn:
-            conn.execute("CREATE DATABASE shop")
+        _shop(srv)
         with psycopg.connect(srv.dsn("shop"), autocommit=True) as conn:
-            conn.execute("CREATE TABLE orders (id bigint PRIMARY KEY, total numeric NOT NULL)")
-            conn.execute("INSERT INTO orders SELECT g, g * 1.5 FROM generate_series(1, 20000) g")
             conn.execute("CREATE PROCEDURE burn(n int) LANGUAGE plpgsql AS "
                          "$$ BEGIN FOR i IN 1..n LOOP PERFORM txid_current(); COMMIT; END LOOP; END $$")
         reader = psycopg.connect(srv.dsn("shop"), application_name="weekend report")

@@ -38,7 +38,7 @@ from auditor.connectors.postgres.prefetch import AreaRead, Prefetch, Read, read_
 from auditor.connectors.postgres.replication import collect_replication
 from auditor.connectors.postgres.session import Session, SessionLimits, connect, open_session
 from auditor.connectors.postgres.yielding import PgLockYield
-from auditor.connectors.yielding import unavailable_note_text
+from auditor.connectors.yielding import first_line, unavailable_note_text
 from auditor.dsn import Dsn
 from auditor.errors import AuditError, ScanInterrupted
 from auditor.maintenance import INDEX_BLOAT_AREA, TABLE_BLOAT_AREA
@@ -230,7 +230,7 @@ def _guarded(session: Session, snap: Snapshot, area: str, probe: Callable[[Snaps
     except (psycopg.errors.Error, psycopg.DatabaseError) as exc:
         if session.conn.closed or session.conn.broken:
             raise
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = first_line(exc)
         note = Note(area=area, message=f"the {area} probe stopped: {first}")
         return dataclasses.replace(snap, notes=(*snap.notes, note))
 

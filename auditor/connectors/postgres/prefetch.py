@@ -32,6 +32,7 @@ import psycopg
 
 from auditor.connectors.guard import shut_down, statement_bound_s
 from auditor.connectors.postgres.session import RECOVERABLE, Session
+from auditor.connectors.yielding import first_line
 from auditor.model import Note
 
 # how often an area query is retried when a table was locked after locks.sql was read
@@ -66,7 +67,7 @@ class Read:
 
 
 def refusal_note(area: str, exc: psycopg.Error) -> Note:
-    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    first = first_line(exc)
     if isinstance(exc, psycopg.errors.InsufficientPrivilege):
         return Note(area=area,
                     message=f"the {area} query was refused ({first}); that part of the snapshot is empty",
@@ -129,7 +130,7 @@ def read_probe(session: Session, read: Read, locked: Locked) -> AreaRead:
         if session.conn.closed or session.conn.broken:
             raise
         session.rollback_area()
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = first_line(exc)
         out.notes.append(Note(area=read.area, message=f"the {read.area} query stopped ({first}); the estimates "
                                                       "are used instead"))
     return out

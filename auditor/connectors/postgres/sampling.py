@@ -52,7 +52,7 @@ from psycopg import sql as pgsql
 
 from auditor import progress
 from auditor.connectors import CollectOptions
-from auditor.connectors.yielding import LockYield, Yielded
+from auditor.connectors.yielding import LockYield, Yielded, first_line
 from auditor.model import (
     ColumnSample,
     Constraint,
@@ -431,7 +431,7 @@ def _failure_reason(exc: psycopg.Error, timeout_ms: int) -> str:
         return "no SELECT privilege on the table"
     if isinstance(exc, psycopg.errors.LockNotAvailable):
         return "the table was locked (lock_timeout)"
-    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    first = first_line(exc)
     return f"sampling failed: {first}"
 
 

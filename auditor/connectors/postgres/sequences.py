@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Sequence as Seq
 
 from auditor.connectors.postgres.session import RECOVERABLE, Session
+from auditor.connectors.yielding import first_line
 from auditor.model import Note, Sequence, Snapshot
 from auditor.textfmt import plural
 
@@ -35,17 +36,17 @@ def read_last_values(session: Session, snap: Snapshot, batch: int = BATCH) -> Sn
             rows = session.query("sequence_values", {"schemas": [s.schema for s in part],
                                                      "names": [s.name for s in part]})
         except RECOVERABLE as exc:  # refused, lock_timeout or statement_timeout: this batch stays unknown
-            failed.append((part, (str(exc).strip().splitlines() or [type(exc).__name__])[0]))
+            failed.append((part, first_line(exc)))
             continue
         for r in rows:
             if not r["readable"]:  # the privilege notes of the catalog already name it
                 continue
             if r["locked"]:
                 locked.append(f"{r['schema']}.{r['name']}")
-            else:
-                values[(r["schema"], r["name"])] = None if r["last_value"] is None else int(r["last_value"])
+            elif r["last_value"] is not None:  # None: never called, as the catalog left it
+                values[(r["schema"], r["name"])] = int(r["last_value"])
     sequences = tuple(dataclasses.replace(s, last_value=values[(s.schema, s.name)])
-                      if values.get((s.schema, s.name)) is not None else s for s in snap.sequences)
+                      if (s.schema, s.name) in values else s for s in snap.sequences)
     notes = list(snap.notes)
     if locked:
         notes.append(Note(
