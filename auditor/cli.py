@@ -131,10 +131,12 @@ def _exit_process(code: Any) -> None:
     frees each of them and then its modules, some 0.3-0.4 s after the report is written. Here the exit
     handlers run and the standard streams are flushed as in an ordinary exit, then the process ends at once
     (``os._exit``): nothing else is left to write. While a thread that is not a daemon still runs (the
-    ordinary exit would wait for it), the ordinary exit is taken."""
+    ordinary exit would wait for it), or under a profiler or a tracer (``python -m cProfile``, coverage: they
+    write their data as the ordinary exit unwinds), the ordinary exit is taken."""
     import threading
 
-    if any(t is not threading.main_thread() and not t.daemon and t.is_alive() for t in threading.enumerate()):
+    if sys.getprofile() is not None or sys.gettrace() is not None or any(
+            t is not threading.main_thread() and not t.daemon and t.is_alive() for t in threading.enumerate()):
         sys.exit(code)
     if code is None:
         status = 0
