@@ -456,15 +456,19 @@ def _scan_fleet(inventory: str, settings: Any, fmt: str, concurrency: int, shard
 def snapshot(dsn: str | None, output: str | None, verbose: bool, quiet: bool, **conn_kwargs: Any) -> None:
     """Save what dbaudit reads from the server as JSON, to scan later with `dbaudit scan --from FILE`."""
     from auditor.audit import collect_snapshot
+    from auditor.bulk import gc_paused
 
     _check_output(output)
-    with TerminalProgress(quiet=quiet, verbose=verbose) as shown, progress.announcing(shown):
-        progress.report("collect")
-        snap = collect_snapshot(dsn, _collect_options(conn_kwargs), workload_off=conn_kwargs["no_workload"])
-    if output and output.endswith(".gz"):
-        _write_gzip(snapshot_to_json(snap), output)
-    else:
-        _write(snapshot_to_json(snap), output)
+    # no cyclic collection walks the snapshot's millions of objects (a 10,000-table database) while they are
+    # built and written: none of them is garbage (as in a scan: auditor.audit._run)
+    with gc_paused():
+        with TerminalProgress(quiet=quiet, verbose=verbose) as shown, progress.announcing(shown):
+            progress.report("collect")
+            snap = collect_snapshot(dsn, _collect_options(conn_kwargs), workload_off=conn_kwargs["no_workload"])
+        if output and output.endswith(".gz"):
+            _write_gzip(snapshot_to_json(snap), output)
+        else:
+            _write(snapshot_to_json(snap), output)
     if output and output != "-":
         click.echo(terminal_safe(f"snapshot of {snap.dsn}: {len(snap.tables)} tables, {len(snap.indexes)} "
                                  f"indexes -> {output}"), err=True)
