@@ -20,6 +20,7 @@ so can any Python program::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gzip
 import json
@@ -34,7 +35,7 @@ from typing import Any, BinaryIO
 
 from auditor import baseline as baselines
 from auditor import progress
-from auditor.bulk import frozen_heap
+from auditor.bulk import frozen_heap, gc_paused
 from auditor.config import Config, IgnoreRule, apply_severities, suppress
 from auditor.connectors import CollectOptions
 from auditor.engine import (
@@ -174,8 +175,16 @@ def _run(source: Source, settings: AuditSettings, specs: list[CheckSpec], known:
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     _phase(settings, "collect")
-    snap = _snapshot_of(source, settings, specs)
-    with frozen_heap():  # the snapshot lives until the end: the collector need not walk it again
+    # the snapshot's millions of objects (a 10,000-table database) are built with the cyclic collector paused,
+    # the probes after the catalog included, and frozen before it runs again: no collection walks them. With the
+    # collector back on during the probes, the first collections walked the whole fresh catalog two or three
+    # times (about half a second at 10,000 tables) for no garbage: none of it is in a cycle
+    with contextlib.ExitStack() as stack:
+        with gc_paused():
+            snap = _snapshot_of(source, settings, specs)
+            # the snapshot lives until the end: frozen before the collector is back on (its next allocation
+            # would otherwise start a collection of everything built meanwhile)
+            stack.enter_context(frozen_heap())
         return _judge(snap, settings, specs, known, store, started, t0)
 
 

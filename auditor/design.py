@@ -633,7 +633,8 @@ def _index_groups(findings: list[Finding]) -> list[tuple[Finding, list[Finding]]
 
 
 def next_steps(findings: Iterable[Finding], metrics: Iterable[Metric], skipped: Iterable[Skipped] = (),
-               max_sql: int = 3, workload_ms: float | None = None) -> list[Step]:
+               max_sql: int = 3, workload_ms: float | None = None,
+               found: list[Step] | None = None) -> list[Step]:
     """What to do, most valuable first: errors, then by the database time each would save, then by score points.
 
     The time a step saves is the measured execution time of the statements its fixes address (see
@@ -643,7 +644,28 @@ def next_steps(findings: Iterable[Finding], metrics: Iterable[Metric], skipped: 
     the IX05 foreign key it leads with are merged into it, so no CREATE INDEX is proposed twice. Then one step
     per remaining check and severity (the score counts them that way), one per failed metric, and the checks
     that could not run with what would enable them.
+
+    ``found``: the findings' steps already ranked by :func:`finding_steps` (a report that shows them twice, as
+    key risks and as next steps, ranks them once).
     """
+    steps = list(found) if found is not None else finding_steps(findings, max_sql, workload_ms)
+    for m in metrics:
+        if m.passed is False:
+            steps.append(Step(
+                title=f"Bring {m.label.lower()} to its target ({m.target})",
+                detail=f"now {m.value}{' ' + m.unit if m.unit else ''}; {m.method}",
+                points=FAILED_METRIC_PENALTY,
+            ))
+    for s in skipped:
+        if s.enable:
+            steps.append(Step(title=f"Enable {s.code} {s.check}", detail=f"{s.reason}; to enable: {s.enable}",
+                              points=0.0))
+    return steps
+
+
+def finding_steps(findings: Iterable[Finding], max_sql: int = 3, workload_ms: float | None = None) -> list[Step]:
+    """The steps of :func:`next_steps` that fix findings, ranked (its failed metrics and checks to enable come
+    after them)."""
     findings = list(findings)
     share = _points_per_finding(findings)
     cured = {_statement_key(f) for f in findings if f.code in WORKLOAD_TIME_CODES and f.code != "WL01"}
@@ -696,17 +718,6 @@ def next_steps(findings: Iterable[Finding], metrics: Iterable[Metric], skipped: 
         return s.saves_ms if s.saves_ms is not None and s.saves_ms > floor else 0.0
 
     steps.sort(key=lambda s: (s.severity != Severity.ERROR, -timed(s), -s.points, s.code or "", s.title))
-    for m in metrics:
-        if m.passed is False:
-            steps.append(Step(
-                title=f"Bring {m.label.lower()} to its target ({m.target})",
-                detail=f"now {m.value}{' ' + m.unit if m.unit else ''}; {m.method}",
-                points=FAILED_METRIC_PENALTY,
-            ))
-    for s in skipped:
-        if s.enable:
-            steps.append(Step(title=f"Enable {s.code} {s.check}", detail=f"{s.reason}; to enable: {s.enable}",
-                              points=0.0))
     return steps
 
 
@@ -728,9 +739,12 @@ def workload_time_ms(snapshot: Snapshot | None) -> float | None:
     return total or None
 
 
-def key_risks(findings: Iterable[Finding], limit: int = 5, workload_ms: float | None = None) -> list[Step]:
-    """The few findings groups an executive summary names: errors first, then the costliest warnings."""
-    return [s for s in next_steps(findings, (), workload_ms=workload_ms) if s.severity != Severity.INFO][:limit]
+def key_risks(findings: Iterable[Finding], limit: int = 5, workload_ms: float | None = None,
+              found: list[Step] | None = None) -> list[Step]:
+    """The few findings groups an executive summary names: errors first, then the costliest warnings.
+    ``found``: the findings' steps already ranked by :func:`finding_steps`."""
+    steps = found if found is not None else finding_steps(findings, workload_ms=workload_ms)
+    return [s for s in steps if s.severity != Severity.INFO][:limit]
 
 
 def unexplained_statements(snapshot: Snapshot | None) -> list[tuple[Statement, str]]:

@@ -26,9 +26,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
-import numpy.typing as npt
-
 from auditor.model import (
     ColumnSample,
     Constraint,
@@ -42,9 +39,15 @@ from auditor.model import (
 )
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
     from auditor.connectors import CollectOptions
 
-Codes = npt.NDArray[np.int64]
+    Codes = npt.NDArray[np.int64]
+
+# numpy is imported where it is used: a scan that samples nothing (--no-sample, --from a snapshot without a
+# sample) does not pay its import (~0.1-0.2 s of start-up)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -227,6 +230,8 @@ def group_candidates(table: Table, sample: TableSample, constraints: Iterable[Co
     unique_one = {k.columns[0] for k in constraints if k.type in ("primary_key", "unique") and len(k.columns) == 1}
 
     def sparse(det: tuple[str, ...]) -> bool:
+        import numpy as np
+
         if not all(c in frame for c in det):
             return False
         codes = frame.combined(det)
@@ -268,6 +273,8 @@ def group_sample(columns: Sequence[tuple[str, str]], hashes: Sequence[Sequence[o
                  selections: Sequence[tuple[tuple[str, ...], Sequence[object]]], duration_s: float) -> GroupSample:
     """The GroupSample of rows fetched by a connector: per column its hashes (row-aligned), per candidate
     determinant the rows chosen for it (truthy flags)."""
+    import numpy as np
+
     cols = tuple(column_sample(name, data_type, values) for (name, data_type), values in zip(columns, hashes,
                                                                                              strict=True))
     sels = []
@@ -352,6 +359,8 @@ def sampling_gap(sampling: Sampling | None, notes: Iterable[Note] = ()) -> tuple
 
 def dense_codes(values: Sequence[object]) -> Codes:
     """Dense codes for a column of values or hashes: equal values share a code, NULL (None) is -1."""
+    import numpy as np
+
     seen: dict[object, int] = {}
     out = np.empty(len(values), dtype=np.int64)
     for i, v in enumerate(values):
@@ -366,6 +375,8 @@ def dense_codes(values: Sequence[object]) -> Codes:
 
 
 def encode_codes(codes: Codes) -> str:
+    import numpy as np
+
     shifted = codes.astype(np.int64) + 1
     top = int(shifted.max()) if shifted.size else 0
     kind, dtype = ("u1", "<u1") if top < 1 << 8 else ("u2", "<u2") if top < 1 << 16 else ("u4", "<u4")
@@ -374,6 +385,8 @@ def encode_codes(codes: Codes) -> str:
 
 
 def decode_codes(text: str) -> Codes:
+    import numpy as np
+
     if not text:
         return np.empty(0, dtype=np.int64)
     kind, _, payload = text.partition(":")
@@ -630,6 +643,8 @@ class SampleFrame:
     def first_of_each(self, columns: Sequence[str]) -> SampleFrame:
         """One row per distinct value of ``columns`` (rows where any is NULL dropped): facts stored once per
         determinant value, counted once."""
+        import numpy as np
+
         combined = self.combined(columns)
         _, first = np.unique(combined, return_index=True)
         mask = np.zeros(self.rows, dtype=bool)
@@ -638,6 +653,8 @@ class SampleFrame:
 
     def collision(self, column: str) -> float:
         """Probability that two sampled non-null values of ``column`` drawn at random are equal."""
+        import numpy as np
+
         c = self.codes[column]
         c = c[c >= 0]
         if not c.size:
@@ -650,6 +667,8 @@ class SampleFrame:
 
     def column_stats(self, column: str) -> tuple[int, int, float]:
         """(non-null rows, distinct, top value share among all rows) of one column."""
+        import numpy as np
+
         if column not in self._stats:
             c = self.codes[column]
             counts = np.bincount(c + 1)  # slot 0 counts NULLs
@@ -665,6 +684,8 @@ class SampleFrame:
 
     def combined(self, columns: Sequence[str]) -> Codes:
         """Codes of a column tuple: NULL when any member is NULL."""
+        import numpy as np
+
         out = self.codes[columns[0]].copy()
         for name in columns[1:]:
             other = self.codes[name]
@@ -680,6 +701,8 @@ class _Determinant:
     """Per-determinant precomputation: which rows witness a dependency, grouped."""
 
     def __init__(self, codes: Codes) -> None:
+        import numpy as np
+
         mask = codes >= 0
         x = codes[mask]
         self.mask = mask
@@ -703,6 +726,8 @@ class _Determinant:
 
 def _kept_rows(x: Codes, y: Codes) -> tuple[int, Codes]:
     """Rows kept if each group keeps its most frequent dependent value; distinct values per group."""
+    import numpy as np
+
     width = int(y.max()) + 1
     pairs, counts = np.unique(x * width + y, return_counts=True)
     groups = pairs // width
@@ -714,6 +739,8 @@ def _kept_rows(x: Codes, y: Codes) -> tuple[int, Codes]:
 
 def _chance(group_sizes_pure: Counter[int], y: Codes) -> float:
     """Chance that independent columns agree within every pure group: prod over groups of sum_v p_v^size."""
+    import numpy as np
+
     freqs = np.bincount(y).astype(np.float64)
     p = freqs[freqs > 0] / y.size
     log_chance = 0.0

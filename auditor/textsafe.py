@@ -45,6 +45,13 @@ def json_safe(text: str) -> str:
 
 
 @functools.cache
+def _is_dataclass_type(kind: type) -> bool:
+    """Whether an object of this type is a dataclass instance (``dataclasses.is_dataclass`` of a value that is not
+    a class), once per type."""
+    return dataclasses.is_dataclass(kind) and not issubclass(kind, type)
+
+
+@functools.cache
 def _init_fields(kind: type) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(kind) if f.init)
 
@@ -68,13 +75,24 @@ def safe_copy(value: T, skip: frozenset[str] = frozenset(), _keep_newlines: bool
         return value  # a Severity is a str too: its value is the program's own, and its methods must stay
     if isinstance(value, str):
         return terminal_safe(value, keep_newlines=_keep_newlines)  # type: ignore[return-value]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if _is_dataclass_type(kind):
         changes: dict[str, Any] = {}
         for name in _init_fields(kind):
             if name in skip:
                 continue
             old = getattr(value, name)
-            new = safe_copy(old, skip, name in _MULTILINE_FIELDS)
+            # the plain fields (most of a finding's) tested here rather than in a call each: the same outcome
+            # as safe_copy(old, ...), a third of the text report's time at 10,000 tables
+            field_kind = type(old)
+            if field_kind is str:
+                pattern = _UNSAFE if name in _MULTILINE_FIELDS else _UNSAFE_OR_NEWLINE
+                if pattern.search(old) is None:
+                    continue
+                new = pattern.sub(_escape, old)
+            elif old is None or field_kind is int or field_kind is float or field_kind is bool:
+                continue
+            else:
+                new = safe_copy(old, skip, name in _MULTILINE_FIELDS)
             if new is not old:
                 changes[name] = new
         return dataclasses.replace(value, **changes) if changes else value  # type: ignore[type-var]

@@ -33,7 +33,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -163,20 +162,25 @@ def with_database(server: str, database: str) -> str:
 
 
 def child_scan(dsn: str) -> None:
-    """Run as `bench_scale.py --child DSN`: one whole scan, as `dbaudit scan --no-sample --format json`."""
-    from auditor.connectors import CollectOptions, collect
-    from auditor.dsn import parse_dsn
-    from auditor.engine import all_checks, run_checks
-    from auditor.report import build_report
+    """Run as `bench_scale.py --child DSN`: one whole scan, as `dbaudit scan --no-sample --format json` runs it
+    (the same pipeline, run_audit then the JSON reporter, and the same quick exit: auditor.cli._exit_process)."""
+    from auditor.audit import AuditSettings, run_audit
+    from auditor.cli import _exit_process
+    from auditor.connectors import CollectOptions
     from reports import render
 
-    started = datetime.now(UTC)
     t0 = time.perf_counter()
-    snap = collect(parse_dsn(dsn), CollectOptions(sample=False))
-    collected = time.perf_counter() - t0
-    result = run_checks(snap, all_checks())
-    report = build_report(snap, result, started, time.perf_counter() - t0)
+    phases: dict[str, float] = {}
+
+    def started(phase: str, *step: object) -> None:
+        phases.setdefault(phase, time.perf_counter())
+
+    settings = AuditSettings(collect=CollectOptions(sample=False), fail_on="never", progress=started)
+    report = run_audit(dsn, settings)
     render(report, "json")
+    snap = report.snapshot
+    assert snap is not None
+    collected = phases["checks"] - phases["collect"]  # the connection, the catalog and the probes
     usage = resource.getrusage(resource.RUSAGE_SELF)  # the whole process: start-up and imports included
     print(json.dumps({
         "scan_s": time.perf_counter() - t0, "collect_s": collected, "queries": snap.queries_sent,
@@ -184,6 +188,7 @@ def child_scan(dsn: str) -> None:
         "rss_mb": usage.ru_maxrss / 1024, "cpu_s": usage.ru_utime + usage.ru_stime,
         "unread": list(snap.unread_areas), "interrupted": snap.interrupted,
     }))
+    _exit_process(0)
 
 
 def scan_once(dsn: str) -> dict[str, Any]:

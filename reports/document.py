@@ -215,7 +215,10 @@ def build_document(report: Report) -> Document:
         subtitle=f"Reverse-engineered from the live database by dbaudit {report.tool_version} on "
         f"{iso_utc(report.started_at)}: {engine} {target.server_version}, {target.dsn or '(unknown DSN)'}",
     )
-    _summary(doc, report, snap, engine)
+    # the findings' steps, ranked once: the summary's key risks are the first of the next steps (section 10)
+    workload_ms = design.workload_time_ms(report.snapshot)
+    steps = design.finding_steps(report.findings, workload_ms=workload_ms)
+    _summary(doc, report, snap, engine, steps)
     since_section(doc, report)  # run history (--history): what changed since the previous run, and the trends
     _er(doc, snap)
     _tables(doc, snap)
@@ -226,14 +229,14 @@ def build_document(report: Report) -> Document:
     growth_notes(doc, report)  # run history: CP03's projections, at the end of the scaling notes
     _operations(doc, report, snap)
     _metrics(doc, report)
-    _next_steps(doc, report)
+    _next_steps(doc, report, workload_ms, steps)
     _migration(doc, report, snap)
     _all_findings(doc, report)
     _appendix(doc, report)
     return doc
 
 
-def _summary(doc: Document, report: Report, snap: Snapshot, engine: str) -> None:
+def _summary(doc: Document, report: Report, snap: Snapshot, engine: str, steps: list[design.Step]) -> None:
     doc.h(2, "1. Executive summary", "summary")
     tables = design.audited_tables(snap)
     # every relation once: a partition through its parent (design.table_sizes), never beside it
@@ -265,7 +268,7 @@ def _summary(doc: Document, report: Report, snap: Snapshot, engine: str) -> None
                                 + f", {len(unmeasured)} not measured"),
         ),
     ))
-    risks = design.key_risks(report.findings, workload_ms=design.workload_time_ms(report.snapshot))
+    risks = design.key_risks(report.findings, found=steps)
     doc.h(3, "Key risks", "risks")
     if not risks:
         doc.p("No error or warning finding.")
@@ -755,10 +758,9 @@ def _metrics(doc: Document, report: Report) -> None:
                                 numeric=frozenset({1, 2})))
 
 
-def _next_steps(doc: Document, report: Report) -> None:
+def _next_steps(doc: Document, report: Report, workload_ms: float | None, found: list[design.Step]) -> None:
     doc.h(2, "10. Next steps", "next")
-    workload_ms = design.workload_time_ms(report.snapshot)
-    steps = design.next_steps(report.findings, report.metrics, report.skipped, workload_ms=workload_ms)
+    steps = design.next_steps(report.findings, report.metrics, report.skipped, workload_ms=workload_ms, found=found)
     if not steps:
         doc.p("Nothing to do: no finding, every measured metric meets its target.")
         return

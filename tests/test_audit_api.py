@@ -106,3 +106,20 @@ def test_progress_reports_each_phase(dsn: str) -> None:
     phases: list[str] = []
     run_audit(dsn, AuditSettings(collect=QUICK, select=("KY01",), progress=phases.append))
     assert phases == ["collect", "catalog", "checks", "report"]
+
+
+def test_the_collection_runs_without_cyclic_collections_and_leaves_none_frozen(dsn: str) -> None:
+    # the snapshot's objects are built with the collector paused, the probes after the catalog included, and
+    # frozen before it is back on (auditor.audit._run); after the run it is on again, nothing left frozen
+    import gc
+
+    seen: dict[str, bool] = {}
+
+    def phase(name: str, *step: object) -> None:
+        seen.setdefault(name, gc.isenabled())
+
+    assert gc.isenabled()
+    run_audit(dsn, AuditSettings(collect=CollectOptions(sample=False), progress=phase))
+    assert seen["collect"] is True  # before the collection: on
+    assert seen["catalog"] is False and seen["statements"] is False  # the catalog, then the workload probe: off
+    assert gc.isenabled() and gc.get_freeze_count() == 0

@@ -322,6 +322,24 @@ def test_corrupt_snapshot_in_a_real_process(tmp_path: Path) -> None:
     assert len(proc.stderr.splitlines()) == 1 and "Traceback" not in proc.stderr, proc.stderr
 
 
+@pytest.mark.parametrize("fail_on, code", [("warning", ExitCode.FINDINGS), ("never", ExitCode.OK)])
+def test_quick_exit_keeps_the_report_and_the_exit_code(no_pk_file: str, tmp_path: Path, fail_on: str,
+                                                      code: ExitCode) -> None:
+    # the process ends without freeing its objects one by one (auditor.cli._exit_process): the report on stdout
+    # (a pipe, block-buffered) and in -o FILE is whole, the stderr line is there, the exit code is the run's
+    out = tmp_path / "report.json"
+    for extra in ([], ["-o", str(out)]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "auditor", "scan", "--from", no_pk_file, "--format", "json", "--fail-on",
+             fail_on, "--verbose", *extra],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert proc.returncode == code, proc.stderr
+        report = json.loads(out.read_text(encoding="utf-8") if extra else proc.stdout)
+        assert [f["code"] for f in report["findings"]] == ["KY01"]
+        assert "report done" in proc.stderr
+
+
 # ---- checks and explain ------------------------------------------------------------------------------------
 
 
