@@ -17,6 +17,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from operator import itemgetter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -336,17 +337,11 @@ class _Collector:
         order = ("columns", "tables", *(area for area in CATALOG_AREAS if area not in ("columns", "tables")))
         reads = [read(area, scope, catalog_file(area, superuser)) for area in order]
         reads.append(read("activity", {}))
-        # collect_posture
-        reads += [read(SETTINGS_AREA, {"settings": list(POSTURE_SETTINGS)}), read(ROLE_SETTINGS_AREA, {}),
-                  read("roles_passwords" if server.get("can_read_authid") else ROLES_AREA, {})]
-        if server.get("can_read_hba"):
-            reads.append(read(HBA_AREA, {}))
-        reads += [read(SCHEMA_PRIVILEGES_AREA, scope), read(FUNCTIONS_AREA, scope), read(SERVER_STATS_AREA, {}),
-                  read(IO_AREA, scope)]
 
-        # collect_maintenance: the estimates only with column_stats' rows, pgstattuple's grant check only with
-        # estimates to refine (toast_columns and the exact_bloat probe read relations' pages: measure_pages
-        # sends them after the COMMIT)
+        # collect_maintenance (before collect_posture: its index estimates are the client's longest work after the
+        # catalog areas, done while the server reads posture's areas): the estimates only with column_stats'
+        # rows, pgstattuple's grant check only with estimates to refine (toast_columns and the exact_bloat probe
+        # read relations' pages: measure_pages sends them after the COMMIT)
         def stats_read(done: Mapping[str, int | None]) -> bool:
             return done["column_stats"] is not None
 
@@ -357,6 +352,13 @@ class _Collector:
                   read(TABLE_BLOAT_AREA, scope, when=stats_read), read(INDEX_BLOAT_AREA, scope, when=stats_read)]
         if "pgstattuple" in (ext.get("installed") or {}):
             reads.append(read("pgstattuple_access", {}, when=estimated))
+        # collect_posture
+        reads += [read(SETTINGS_AREA, {"settings": list(POSTURE_SETTINGS)}), read(ROLE_SETTINGS_AREA, {}),
+                  read("roles_passwords" if server.get("can_read_authid") else ROLES_AREA, {})]
+        if server.get("can_read_hba"):
+            reads.append(read(HBA_AREA, {}))
+        reads += [read(SCHEMA_PRIVILEGES_AREA, scope), read(FUNCTIONS_AREA, scope), read(SERVER_STATS_AREA, {}),
+                  read(IO_AREA, scope)]
         # collect_replication
         reads += [read(area, {}) for area in (REPLICA_AREA, PREPARED_AREA, SLOTS_AREA, STANDBYS_AREA)]
         return reads
@@ -395,9 +397,9 @@ class _Collector:
         # server reads tables.sql; what its reading decided is recorded after tables.sql's, in CATALOG_AREAS' order
         columns_read = self.prefetch.take(self._read("columns", scope, catalog_file("columns", superuser)))
         column_rows = columns_read.rows or []
-        writer = _IndexWriter(column_rows, server.get("reserved_words") or (),
-                              bool(server.get("quote_all_identifiers")))
         columns_of = _columns_by_table(column_rows)
+        writer = _IndexWriter(columns_of, server.get("reserved_words") or (),
+                              bool(server.get("quote_all_identifiers")))
         rows = {"tables": area_rows("tables")}
         rows["columns"] = self._record(columns_read) or []
         rows["column_stats"] = area_rows("column_stats")
@@ -415,17 +417,25 @@ class _Collector:
             self.notes.append(_locked_note(list(self.locked.values())))
         activity_rows = self._area("activity", {})
 
-        self.notes.extend(_privilege_notes(rows["tables"], rows["sequences"], role, self.session.server_major))
-        posture = collect_posture(self._area, server, schemas, self.notes)
+        privilege_notes = _privilege_notes(rows["tables"], rows["sequences"], role, self.session.server_major)
+        # the maintenance areas are read before posture's (see _plan), and what their reading notes is recorded
+        # after posture's, as when they were read after them
+        notes, unread = self.notes, self.unread
+        self.notes, self.unread = [], []
         # the bloat estimates read column_stats' pg_stats rows: without them, no estimate (and the same note)
-        stats_read = "column_stats" not in self.unread
+        stats_read = "column_stats" not in unread
         if not stats_read:
             self.unread.extend((TABLE_BLOAT_AREA, INDEX_BLOAT_AREA))
         maintenance, self.page_probes = collect_maintenance(
             self._area, schemas, self.notes, "pgstattuple" in (ext.get("installed") or {}), role,
             stats=bloat_stats(rows["column_stats"]) if stats_read else None,
-            stats_note=next((n for n in self.notes if n.area == "column_stats"), None),
+            stats_note=next((n for n in notes if n.area == "column_stats"), None),
             column_names=writer.column_names)
+        maintenance_notes, maintenance_unread = self.notes, self.unread
+        self.notes, self.unread = [*notes, *privilege_notes], unread
+        posture = collect_posture(self._area, server, schemas, self.notes)
+        self.notes.extend(maintenance_notes)
+        self.unread.extend(maintenance_unread)
         replication = collect_replication(self._area, role, self.notes)
         capabilities = list(server.get("member_of") or [])
         if server.get("is_superuser"):
@@ -469,7 +479,7 @@ def _objects_without_locked(tables: tuple[Table, ...], indexes: tuple[Index, ...
     gone_sequences = {(r["schema"], r["name"]) for r in locked if r["kind"] == "sequence"}
     for key in gone:
         writer.column_names.pop(key, None)
-        writer.attributes.pop(key, None)
+        writer.collations.pop(key, None)
     return (tuple(t for t in tables if (t.schema, t.name) not in gone),
             tuple(i for i in indexes if (i.schema, i.table) not in gone),
             tuple(c for c in constraints if (c.schema, c.table) not in gone),
@@ -546,21 +556,26 @@ COLUMN_FIELDS = ("name", "data_type", "nullable", "default", "comment", "positio
                  "n_distinct", "generated", "base_type")
 
 
-def _position(column_row: dict[str, Any]) -> int:
-    return int(column_row["position"])
-
-
 def _columns_by_table(column_rows: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """columns.sql's rows by table, in their order (columns.sql sends them in no order)."""
     columns_of = _group(column_rows)
+    by_position = itemgetter("position")
     for columns in columns_of.values():
-        columns.sort(key=_position)
+        columns.sort(key=by_position)
     return columns_of
+
+
+# a columns.sql row's fields, in Column's order but for the statistics (null_frac, n_distinct), which follow
+_COLUMN_ROW = itemgetter("name", "data_type", "nullable", "default", "comment", "position", "identity")
+_COLUMN_ROW_TAIL = itemgetter("generated", "base_type")
+_STATS_ROW = itemgetter(*STAT_FIELDS)
+_SIZES_ROW = itemgetter("estimated_rows", "total_bytes", "table_bytes", "index_bytes", "toast_bytes")
 
 
 def _tables(table_rows: list[dict[str, Any]], columns_of: Mapping[tuple[str, str], list[dict[str, Any]]],
             stat_rows: list[dict[str, Any]]) -> tuple[Table, ...]:
-    """``columns_of``: :func:`_columns_by_table`'s."""
+    """``columns_of``: :func:`_columns_by_table`'s. The rows' values are taken as psycopg typed them (the
+    files cast every number and flag)."""
     # (schema, table, column) -> (null_frac, n_distinct): the table's own row wins over its children's
     stats: dict[tuple[str, str, str], tuple[float | None, float | None]] = {}
     for r in stat_rows:
@@ -578,48 +593,59 @@ def _tables(table_rows: list[dict[str, Any]], columns_of: Mapping[tuple[str, str
         schema, name = key = (r["schema"], r["name"])
         cols = []
         for c in columns_of.get(key, ()):
-            null_frac, n_distinct = stats.get((schema, name, c["name"]), no_stats)
-            spec = (c["name"], c["data_type"], bool(c["nullable"]), c["default"], c["comment"], int(c["position"]),
-                    c["identity"], null_frac, n_distinct, c["generated"], c["base_type"])
+            head = _COLUMN_ROW(c)
+            spec = head + stats.get((schema, name, head[0]), no_stats) + _COLUMN_ROW_TAIL(c)  # COLUMN_FIELDS' order
             built = shared.get(spec)
             if built is None:
-                built = shared[spec] = Column(*spec)  # COLUMN_FIELDS' order
+                built = shared[spec] = Column(*spec)
             cols.append(built)
         parent = None
         if r["parent_name"] is not None:
             parent = f"{r['parent_schema']}.{r['parent_name']}"
+        estimated_rows, total_bytes, table_bytes, index_bytes, toast_bytes = _SIZES_ROW(r)
+        policy_columns = r.get("policy_columns")
         tables.append(Table(
-            schema=schema, name=name, kind=r["kind"], estimated_rows=_int(r["estimated_rows"]),
-            total_bytes=_int(r["total_bytes"]), table_bytes=_int(r["table_bytes"]),
-            index_bytes=_int(r["index_bytes"]), toast_bytes=_int(r["toast_bytes"]), comment=r["comment"],
-            parent=parent, is_partition=bool(r["is_partition"]), columns=tuple(cols),
-            stats=TableStats(*[r[f] for f in STAT_FIELDS]),
-            policy_columns=tuple(sorted(r.get("policy_columns") or ())),
+            schema, name, r["kind"], estimated_rows, total_bytes, table_bytes, index_bytes, toast_bytes,
+            r["comment"], parent, r["is_partition"], None, False, tuple(cols), TableStats(*_STATS_ROW(r)),
+            tuple(sorted(policy_columns)) if policy_columns else (),
         ))
     return tuple(tables)
 
 
 DEFAULT_COLLATION = 100  # pg_collation's "default" (the database's collation)
-_NO_ATTRIBUTE = (None, DEFAULT_COLLATION)
 _LOWER_CASE_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+# an indexes.sql row's fields after its keys', in Index's order from ``method`` on (but for ``definition``)
+_INDEX_ROW = itemgetter("method", "is_unique", "is_primary", "predicate", "is_valid", "is_ready", "constraint",
+                        "constraint_type")
+_INDEX_COUNTERS = itemgetter("size_bytes", "scans", "tuples_read", "tuples_fetched")
 
 
 class _IndexWriter:
     """Indexes from indexes.sql rows: key columns named from their numbers (columns.sql), and the CREATE INDEX of
     the plain indexes written as pg_get_indexdef() writes it (the query brings the server's own text for the
-    others, and their keys' expression, operator class and collation)."""
+    others, and their keys' expression, operator class and collation).
 
-    def __init__(self, column_rows: list[dict[str, Any]], reserved_words: Iterable[str], quote_all: bool) -> None:
-        self.attributes: dict[tuple[str, str], dict[int, tuple[str, int]]] = {}
-        for c in column_rows:
-            self.attributes.setdefault((c["schema"], c["table"]), {})[c["position"]] = (c["name"], c["collation"])
-        self.column_names = {table: {attnum: name for attnum, (name, _) in columns.items()}
-                             for table, columns in self.attributes.items()}
+    ``column_names`` and ``collations``: (schema, table) -> column number -> the column's name, its collation."""
+
+    def __init__(self, columns_of: Mapping[tuple[str, str], list[dict[str, Any]]], reserved_words: Iterable[str],
+                 quote_all: bool) -> None:
+        self.column_names: dict[tuple[str, str], dict[int, str]] = {}
+        self.collations: dict[tuple[str, str], dict[int, int]] = {}
+        for table, columns in columns_of.items():
+            self.column_names[table] = {c["position"]: c["name"] for c in columns}
+            self.collations[table] = {c["position"]: c["collation"] for c in columns}
         self.reserved = frozenset(reserved_words)
         self.quote_all = quote_all
         self.quoted: dict[str, str] = {}
         # the same key (column name, ordering, opclass, collation) recurs in many indexes: one immutable object
         self.keys: dict[tuple[Any, ...], IndexKey] = {}
+        # a plain key (column, indoption, COLLATE "default" or not): its IndexKey and its text in a CREATE INDEX
+        self.plain_keys: dict[tuple[str, int, bool], tuple[IndexKey, str]] = {}
+        # the table of the last index written (indexes.sql sends them by table): its columns, and " ON t USING "
+        self.table: tuple[str, str] | None = None
+        self.table_names: Mapping[int, str] = {}
+        self.table_collations: Mapping[int, int] = {}
+        self.on_table = ""
 
     def quote(self, name: str) -> str:
         """quote_ident(): as is when lower case, not a keyword that needs quoting, and not quote_all_identifiers."""
@@ -631,56 +657,74 @@ class _IndexWriter:
             self.quoted[name] = quoted
         return quoted
 
+    def _key(self, spec: tuple[Any, ...]) -> IndexKey:
+        key = self.keys.get(spec)
+        if key is None:
+            key = self.keys[spec] = IndexKey(*spec)  # IndexKey's fields, in order
+        return key
+
     def index(self, r: dict[str, Any]) -> Index:
-        attributes = self.attributes.get((r["schema"], r["table"]), {})
+        schema, table = r["schema"], r["table"]
+        if self.table != (schema, table):
+            self.table = (schema, table)
+            self.table_names = self.column_names.get(self.table, {})
+            self.table_collations = self.collations.get(self.table, {})
+            self.on_table = f" ON {self.quote(schema)}.{self.quote(table)} USING "
+        names, column_collations = self.table_names, self.table_collations
         attnums: list[int] = r["attnums"]
         key_count: int = r["key_count"]
-        details: list[dict[str, Any]] = r["details"] or []
+        details: list[dict[str, Any]] | None = r["details"]
         options: list[int] = r["options"]
-        collations: list[int] = r["collations"]
-        known = self.keys
         keys: list[IndexKey] = []
-        for pos in range(key_count):
-            # an expression (0), or a column the columns area missed (it was refused): no column name
-            attnum = attnums[pos]
-            column, column_collation = attributes.get(attnum, _NO_ATTRIBUTE)
-            option = options[pos]
-            if details:
-                detail = details[pos]
-                expression, opclass, collation = detail["expression"], detail["opclass"], detail["collation"]
-            else:
-                # default operator class, and no collation or the database's: named only where the column has
-                # another (pg_get_indexdef prints COLLATE "default" then)
-                expression = opclass = None
-                collation = "default" if collations[pos] not in (0, column_collation) else None
-            spec = (None if attnum == 0 else column, expression, bool(option & 1), bool(option & 2), opclass,
-                    collation)
-            key = known.get(spec)
-            if key is None:
-                key = known[spec] = IndexKey(*spec)  # IndexKey's fields, in order
-            keys.append(key)
-        include = tuple(attributes[a][0] for a in attnums[key_count:] if a in attributes)
+        texts: list[str] | None = None  # the keys' text in a CREATE INDEX written here; None: not written here
+        if details:
+            for pos in range(key_count):
+                attnum, option, detail = attnums[pos], options[pos], details[pos]
+                # an expression (0), or a column the columns area missed (it was refused): no column name
+                keys.append(self._key((names.get(attnum) if attnum else None, detail["expression"],
+                                       bool(option & 1), bool(option & 2), detail["opclass"], detail["collation"])))
+        else:
+            texts = []
+            plain_keys = self.plain_keys
+            # default operator class, and no collation or the database's: named only where the column has another
+            # (pg_get_indexdef prints COLLATE "default" then)
+            for attnum, option, collation in zip(attnums[:key_count], options, r["collations"], strict=False):
+                column = names.get(attnum) if attnum else None
+                if column is None:
+                    named = collation not in (0, DEFAULT_COLLATION)
+                    keys.append(self._key((None, None, bool(option & 1), bool(option & 2), None,
+                                           "default" if named else None)))
+                    texts = None
+                    continue
+                named = collation != 0 and collation != column_collations.get(attnum, DEFAULT_COLLATION)
+                plain = plain_keys.get((column, option, named))
+                if plain is None:
+                    key = self._key((column, None, bool(option & 1), bool(option & 2), None,
+                                     "default" if named else None))
+                    plain = plain_keys[(column, option, named)] = (
+                        key, self.quote(column) + (f" COLLATE {self.quote('default')}" if named else ""))
+                keys.append(plain[0])
+                if texts is not None:
+                    texts.append(plain[1])
+        include = tuple(names[a] for a in attnums[key_count:] if a in names)
         definition = r["definition"]
-        if definition is None and all(k.column is not None for k in keys):
-            definition = self.plain_definition(r, keys, include)
-        return Index(
-            schema=r["schema"], table=r["table"], name=r["name"], keys=tuple(keys), include=include,
-            method=r["method"], is_unique=bool(r["is_unique"]), is_primary=bool(r["is_primary"]),
-            predicate=r["predicate"], is_valid=bool(r["is_valid"]), is_ready=bool(r["is_ready"]),
-            constraint=r["constraint"], constraint_type=r["constraint_type"], definition=definition or "",
-            size_bytes=_int(r["size_bytes"]), scans=_int(r["scans"]), tuples_read=_int(r["tuples_read"]),
-            tuples_fetched=_int(r["tuples_fetched"]), is_partition_child=bool(r["is_partition_child"]),
-        )
+        if definition is None and texts is None and all(k.column is not None for k in keys):
+            # the server's text missing (the index dropped meanwhile): written from the keys' details
+            q = self.quote
+            texts = [q(k.column or "") + (f" COLLATE {q(k.collation)}" if k.collation else "") for k in keys]
+        if definition is None and texts is not None:
+            definition = self.plain_definition(r, texts, include)
+        return Index(schema, table, r["name"], tuple(keys), include, *_INDEX_ROW(r), definition or "",
+                     *_INDEX_COUNTERS(r), True, r["is_partition_child"], False)
 
-    def plain_definition(self, r: dict[str, Any], keys: list[IndexKey], include: tuple[str, ...]) -> str:
+    def plain_definition(self, r: dict[str, Any], texts: list[str], include: tuple[str, ...]) -> str:
         """pg_get_indexdef() of an index of column keys, ascending, with default operator classes, without a
-        predicate, storage parameters or NULLS NOT DISTINCT, on a table (not a partitioned one's ON ONLY)."""
+        predicate, storage parameters or NULLS NOT DISTINCT, on a table (not a partitioned one's ON ONLY);
+        ``texts``: its keys' (a column, and its collation where named)."""
         q = self.quote
-        columns = ", ".join(q(k.column or "") + (f" COLLATE {q(k.collation)}" if k.collation else "")
-                            for k in keys)
         covering = f" INCLUDE ({', '.join(q(c) for c in include)})" if include else ""
-        return (f"CREATE {'UNIQUE ' if r['is_unique'] else ''}INDEX {q(r['name'])} ON {q(r['schema'])}."
-                f"{q(r['table'])} USING {q(r['method'])} ({columns}){covering}")
+        return (f"CREATE {'UNIQUE ' if r['is_unique'] else ''}INDEX {q(r['name'])}{self.on_table}"
+                f"{q(r['method'])} ({', '.join(texts)}){covering}")
 
 
 # the system columns a CHECK constraint may name (tableoid), by their fixed numbers

@@ -73,34 +73,48 @@ def bloat_stats(column_stats_rows: list[dict[str, Any]]) -> dict[tuple[str, str,
 Widths = tuple[int, int, int, float, float]
 
 
-def _widths(stats: ColumnStats, keys: list[tuple[str, str, str]], expressions: int = 0) -> Widths:
-    """Of these columns: how many have statistics, the largest share of NULLs, the average data width."""
+def _widths(found: list[tuple[float, int] | None], expressions: int = 0) -> Widths:
+    """Of these columns' statistics (None: none): how many have some, the largest share of NULLs, the average
+    data width."""
     with_stats, max_null_frac, data_width = 0, 0.0, 0.0
-    for key in keys:
-        found = stats.get(key)
-        if found is not None:
-            null_frac, width = found
+    for entry in found:
+        if entry is not None:
+            null_frac, width = entry
             with_stats += 1
             if null_frac > max_null_frac:
                 max_null_frac = null_frac
             data_width += (1 - null_frac) * width
-    return len(keys), with_stats, expressions, max_null_frac, data_width
+    return len(found), with_stats, expressions, max_null_frac, data_width
 
 
 def _table_widths(r: Mapping[str, Any], stats: ColumnStats) -> Widths:
     schema, table = r["schema"], r["table"]
-    return _widths(stats, [(schema, table, n) for n in r["column_names"]])
+    return _widths([stats.get((schema, table, n)) for n in r["column_names"]])
 
 
-def _index_widths(r: Mapping[str, Any], stats: ColumnStats, column_names: ColumnNames) -> Widths:
-    # a column key goes by its table's statistics, an expression key by the index's own
-    schema, table, index = r["schema"], r["table"], r["index"]
-    names = column_names.get((schema, table), {})
-    own = r["index_columns"] or ()
-    attnums = r["attnums"]
-    keys = [(schema, index, own[pos]) if attnum == 0 else (schema, table, names.get(attnum, ""))
-            for pos, attnum in enumerate(attnums)]
-    return _widths(stats, keys, attnums.count(0))
+def _index_bloats(rows: list[dict[str, Any]], stats: ColumnStats, column_names: ColumnNames
+                  ) -> list[tuple[int, IndexBloat]]:
+    """Each index's estimate, with its oid. A column key goes by its table's statistics, an expression key by
+    the index's own; each table's columns' statistics are looked up once, by column number, for all its
+    indexes."""
+    by_number: dict[tuple[str, str], dict[int, tuple[float, int] | None]] = {}
+    out: list[tuple[int, IndexBloat]] = []
+    for r in rows:
+        schema, table = key = r["schema"], r["table"]
+        columns = by_number.get(key)
+        if columns is None:
+            columns = by_number[key] = {attnum: stats.get((schema, table, name))
+                                        for attnum, name in column_names.get(key, {}).items()}
+        attnums: list[int] = r["attnums"]
+        if 0 in attnums:
+            index, own = r["index"], r["index_columns"] or ()
+            found = [stats.get((schema, index, own[pos])) if attnum == 0 else columns.get(attnum)
+                     for pos, attnum in enumerate(attnums)]
+            widths = _widths(found, attnums.count(0))
+        else:
+            widths = _widths([columns.get(attnum) for attnum in attnums])
+        out.append((int(r["oid"]), index_bloat(r, widths)))
+    return out
 
 
 @dataclass(frozen=True)
@@ -140,8 +154,7 @@ def collect_maintenance(read: AreaReader, schemas: list[str], notes: list[Note],
     if stats is not None and table_rows is not None:
         heaps = [(int(r["oid"]), table_bloat(r, _table_widths(r, stats))) for r in table_rows]
     if stats is not None and index_rows is not None:
-        names = column_names or {}
-        btrees = [(int(r["oid"]), index_bloat(r, _index_widths(r, stats, names))) for r in index_rows]
+        btrees = _index_bloats(index_rows, stats, column_names or {})
     probes = PageProbes(schemas=tuple(schemas),
                         heap_oids=None if heaps is None else tuple(oid for oid, _ in heaps),
                         btree_oids=None if btrees is None else tuple(oid for oid, _ in btrees))
