@@ -37,7 +37,14 @@ from auditor.connectors.postgres.maintenance import (
 from auditor.connectors.postgres.posture import POSTURE_SETTINGS, collect_posture
 from auditor.connectors.postgres.prefetch import AreaRead, Prefetch, Read, read_area, read_probe
 from auditor.connectors.postgres.replication import collect_replication
-from auditor.connectors.postgres.session import Session, SessionLimits, TupleRows, connect, open_session
+from auditor.connectors.postgres.session import (
+    Session,
+    SessionLimits,
+    TupleRows,
+    as_tuples,
+    connect,
+    open_session,
+)
 from auditor.connectors.postgres.yielding import PgLockYield
 from auditor.connectors.yielding import first_line, unavailable_note_text
 from auditor.dsn import Dsn
@@ -392,7 +399,7 @@ class _Collector:
 
         def area_rows(area: str) -> TupleRows:
             rows = self._area(area, scope, catalog_file(area, superuser))
-            return TupleRows() if rows is None else rows  # type: ignore[return-value]  # TUPLE_AREAS' rows
+            return TupleRows() if rows is None else as_tuples(rows)
 
         # each area is built as soon as it is there, while the server reads the next; the relations found locked
         # meanwhile are taken out of the built objects afterwards (as _without_locked takes them out of rows)
