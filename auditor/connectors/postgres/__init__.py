@@ -564,7 +564,7 @@ COLUMN_FIELDS = ("name", "data_type", "nullable", "default", "comment", "positio
 
 # the areas fetched as tuples (Session.tuple_areas): the large ones, read by name through TupleRows.fields
 TUPLE_AREAS = frozenset({"columns", "tables", "column_stats", "column_stats_superuser", "constraints", "indexes",
-                         "sequences", INDEX_BLOAT_AREA, IO_AREA})
+                         "sequences", INDEX_BLOAT_AREA, TABLE_BLOAT_AREA, "freeze", IO_AREA, FUNCTIONS_AREA})
 
 Row = tuple[Any, ...]
 

@@ -89,9 +89,17 @@ def _widths(found: list[tuple[float, int] | None], expressions: int = 0) -> Widt
     return len(found), with_stats, expressions, max_null_frac, data_width
 
 
-def _table_widths(r: Mapping[str, Any], stats: ColumnStats) -> Widths:
-    schema, table = r["schema"], r["table"]
-    return _widths([stats.get((schema, table, n)) for n in r["column_names"]])
+def _table_bloats(rows: TupleRows, stats: ColumnStats) -> list[tuple[int, TableBloat]]:
+    """Each table's estimate, with its oid."""
+    fields = rows.fields("oid", "schema", "table", "pages", "reltuples", "fillfactor", "readable", "block_size",
+                         "column_names", "has_name")
+    out: list[tuple[int, TableBloat]] = []
+    for r in rows:
+        oid, schema, table, pages, reltuples, fillfactor, readable, block_size, column_names, has_name = fields(r)
+        widths = _widths([stats.get((schema, table, n)) for n in column_names])
+        out.append((int(oid), table_bloat(schema, table, pages, reltuples, fillfactor, readable, block_size,
+                                          has_name, widths)))
+    return out
 
 
 def _index_bloats(rows: TupleRows, stats: ColumnStats, column_names: ColumnNames) -> list[tuple[int, IndexBloat]]:
@@ -157,7 +165,7 @@ def collect_maintenance(read: AreaReader, schemas: list[str], notes: list[Note],
         table_rows, index_rows = read(TABLE_BLOAT_AREA, scope), read(INDEX_BLOAT_AREA, scope)
     heaps = btrees = None
     if stats is not None and table_rows is not None:
-        heaps = [(int(r["oid"]), table_bloat(r, _table_widths(r, stats))) for r in table_rows]
+        heaps = _table_bloats(as_tuples(table_rows), stats)
     if stats is not None and index_rows is not None:
         btrees = _index_bloats(as_tuples(index_rows), stats, column_names or {})
     probes = PageProbes(schemas=tuple(schemas),
@@ -166,7 +174,7 @@ def collect_maintenance(read: AreaReader, schemas: list[str], notes: list[Note],
     if pgstattuple and (heaps or btrees):
         probes = _exact_candidates(read, probes, heaps or [], btrees or [], notes, role)
     maintenance = Maintenance(
-        freeze=None if freeze_rows is None else tuple(_freeze(r) for r in freeze_rows),
+        freeze=None if freeze_rows is None else _freeze(as_tuples(freeze_rows)),
         databases=None if database_rows is None else tuple(
             DatabaseFreeze(name=str(r["name"]), xid_age=int(r["xid_age"]), mxid_age=int(r["mxid_age"]),
                            allow_connections=bool(r["allow_connections"])) for r in database_rows),
@@ -293,14 +301,21 @@ def _int(v: Any) -> int | None:
     return None if v is None else int(v)
 
 
-def _freeze(r: Mapping[str, Any]) -> TableFreeze:
-    return TableFreeze(
-        schema=str(r["schema"]), table=str(r["table"]), kind=str(r["kind"]), xid_age=_int(r["xid_age"]),
-        mxid_age=_int(r["mxid_age"]), toast_xid_age=_int(r["toast_xid_age"]),
-        toast_mxid_age=_int(r["toast_mxid_age"]), reloptions=tuple(str(o) for o in r["reloptions"] or ()),
-        toast_reloptions=tuple(str(o) for o in r["toast_reloptions"] or ()), pages=_int(r["pages"]),
-        toast_pages=_int(r["toast_pages"]),
-    )
+def _freeze(rows: TupleRows) -> tuple[TableFreeze, ...]:
+    fields = rows.fields("schema", "table", "kind", "xid_age", "mxid_age", "toast_xid_age", "toast_mxid_age",
+                         "reloptions", "toast_reloptions", "pages", "toast_pages")
+    out: list[TableFreeze] = []
+    for r in rows:
+        (schema, table, kind, xid_age, mxid_age, toast_xid_age, toast_mxid_age, reloptions, toast_reloptions, pages,
+         toast_pages) = fields(r)
+        out.append(TableFreeze(
+            schema=str(schema), table=str(table), kind=str(kind), xid_age=_int(xid_age), mxid_age=_int(mxid_age),
+            toast_xid_age=_int(toast_xid_age), toast_mxid_age=_int(toast_mxid_age),
+            reloptions=tuple(str(o) for o in reloptions or ()),
+            toast_reloptions=tuple(str(o) for o in toast_reloptions or ()), pages=_int(pages),
+            toast_pages=_int(toast_pages),
+        ))
+    return tuple(out)
 
 
 def _align_pad(n: float) -> int:
@@ -316,25 +331,27 @@ def heap_tuple_bytes(columns: int, max_null_frac: float, data_width: float) -> f
     return ITEM_POINTER + header + _align_pad(header) + data_width + _align_pad(data_width)
 
 
-def table_bloat(r: Mapping[str, Any], widths: Widths) -> TableBloat:
+def table_bloat(schema: str, table: str, pages: int, reltuples: float, fillfactor: int, readable: bool,
+                block_size: int, has_name: bool, widths: Widths) -> TableBloat:
+    """The estimate of one table of table_bloat.sql (its row's fields), from its columns' :func:`_widths`."""
     # built once with its outcome (dataclasses.replace per table cost a third of a second at 10,000 tables)
     columns, with_stats, _, max_null_frac, data_width = widths
-    block, fillfactor, reltuples = int(r["block_size"]), int(r["fillfactor"]), float(r["reltuples"])
+    block, fillfactor, reltuples = int(block_size), int(fillfactor), float(reltuples)
     expected: float | None = None
     reason: str | None = None
-    if not r["readable"]:
+    if not readable:
         reason = "the audit role may not read the table, so pg_stats hides its columns"
     elif reltuples < 0:
         reason = "never vacuumed nor analyzed"
     elif columns != with_stats:
         reason = f"{columns - with_stats} of its {columns} columns have no statistics (ANALYZE)"
-    elif r["has_name"]:
+    elif has_name:
         reason = "a column of type name, whose width pg_stats misreports"
     else:
         row = heap_tuple_bytes(columns, max_null_frac, data_width)
         per_page = (block - PAGE_HEADER) * fillfactor / 100.0 / row
         expected = math.ceil(reltuples / per_page) if per_page > 0 else None
-    return TableBloat(schema=str(r["schema"]), table=str(r["table"]), pages=int(r["pages"]),
+    return TableBloat(schema=str(schema), table=str(table), pages=int(pages),
                       expected_pages=expected, fillfactor=fillfactor, estimable=reason is None, reason=reason,
                       block_size=block)
 
