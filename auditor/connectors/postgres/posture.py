@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from auditor.connectors.postgres.session import TupleRows, as_tuples
 from auditor.model import Note
 from auditor.posture import (
     FUNCTIONS_AREA,
@@ -103,10 +104,10 @@ def collect_posture(read: AreaReader, server: Mapping[str, Any], schemas: list[s
         passwords_known=passwords_known,
         hba_rules=None if hba_rows is None else tuple(_hba(r) for r in hba_rows),
         schema_privileges=None if schema_rows is None else tuple(_schema(r) for r in schema_rows),
-        definer_functions=None if function_rows is None else tuple(_function(r) for r in function_rows),
+        definer_functions=None if function_rows is None else _functions(as_tuples(function_rows)),
         database_stats=None if stats is None else _database_stats(stats),
         checkpoints=None if stats is None else _checkpoints(stats),
-        io=None if io_rows is None else tuple(_io(r) for r in io_rows),
+        io=None if io_rows is None else _io(as_tuples(io_rows)),
     )
 
 
@@ -154,12 +155,18 @@ def _schema(r: Mapping[str, Any]) -> SchemaPrivileges:
                             public_usage=bool(r["public_usage"]), create_grantees=tuple(r["create_grantees"] or ()))
 
 
-def _function(r: Mapping[str, Any]) -> DefinerFunction:
-    return DefinerFunction(
-        schema=str(r["schema"]), name=str(r["name"]), arguments=str(r["arguments"] or ""), kind=str(r["kind"]),
-        owner=str(r["owner"]), owner_superuser=bool(r["owner_superuser"]), language=str(r["language"]),
-        config=tuple(str(c) for c in r["config"] or ()), public_execute=bool(r["public_execute"]),
-    )
+def _functions(rows: TupleRows) -> tuple[DefinerFunction, ...]:
+    fields = rows.fields("schema", "name", "arguments", "kind", "owner", "owner_superuser", "language", "config",
+                         "public_execute")
+    out: list[DefinerFunction] = []
+    for r in rows:
+        schema, name, arguments, kind, owner, owner_superuser, language, config, public_execute = fields(r)
+        out.append(DefinerFunction(
+            schema=str(schema), name=str(name), arguments=str(arguments or ""), kind=str(kind), owner=str(owner),
+            owner_superuser=bool(owner_superuser), language=str(language),
+            config=tuple(str(c) for c in config or ()), public_execute=bool(public_execute),
+        ))
+    return tuple(out)
 
 
 def _database_stats(r: Mapping[str, Any]) -> DatabaseStats:
@@ -181,7 +188,6 @@ def _checkpoints(r: Mapping[str, Any]) -> CheckpointStats:
     )
 
 
-def _io(r: Mapping[str, Any]) -> RelationIo:
-    return RelationIo(schema=str(r["schema"]), table=str(r["table"]), index=r["index"],
-                      blks_read=int(r["blks_read"]), blks_hit=int(r["blks_hit"]),
-                      toast_blks_read=int(r["toast_blks_read"]), toast_blks_hit=int(r["toast_blks_hit"]))
+def _io(rows: TupleRows) -> tuple[RelationIo, ...]:
+    fields = rows.fields("schema", "table", "index", "blks_read", "blks_hit", "toast_blks_read", "toast_blks_hit")
+    return tuple(RelationIo(*r) for r in map(fields, rows))  # RelationIo's fields, in order
