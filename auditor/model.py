@@ -61,6 +61,7 @@ class Column:
     n_distinct: float | None = None  # pg_stats: > 0 absolute count, < 0 minus the share of rows
     generated: str | None = None  # expression of a GENERATED ALWAYS AS (...) column (then default is None)
     base_type: str | None = None  # PostgreSQL: the type under a domain (data_type names the domain); else None
+    collation: str | None = None  # MySQL/MariaDB: a text column's collation (it implies the character set)
 
 
 @direct_init

@@ -116,7 +116,9 @@ def build_report(
 
 _SET_APART_WORDS = {"bulk_load": ("bulk load", "bulk loads", "multi-row INSERT ... VALUES, LOAD DATA, COPY FROM"),
                     "ddl": ("DDL or maintenance statement", "DDL and maintenance statements",
-                            "CREATE, ALTER, DROP, LOCK TABLES, VACUUM, ...")}
+                            "CREATE, ALTER, DROP, LOCK TABLES, VACUUM, ..."),
+                    "dump": ("backup read", "backup reads",
+                             "mysqldump / mariadb-dump SELECT SQL_NO_CACHE, pg_dump COPY TO stdout")}
 
 
 def set_apart_note(snapshot: Snapshot) -> tuple[Note, ...]:
@@ -129,7 +131,7 @@ def set_apart_note(snapshot: Snapshot) -> tuple[Note, ...]:
         return ()
     parts = []
     objects: list[str] = []
-    for kind in ("bulk_load", "ddl"):
+    for kind in ("bulk_load", "ddl", "dump"):
         group = groups.get(kind, [])
         if not group:
             continue

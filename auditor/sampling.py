@@ -181,6 +181,23 @@ def type_family(data_type: str) -> str:
     return _FAMILIES.get(base, base)
 
 
+_JSON_VALID = re.compile(r"json_valid\s*\(\s*(?:`((?:[^`]|``)+)`|([A-Za-z0-9_$]+))\s*\)", re.IGNORECASE)
+
+
+def json_document_columns(table: Table, constraints: Iterable[Constraint]) -> set[str]:
+    """The columns of ``table`` that hold JSON documents: a json/jsonb type, or (MariaDB, whose JSON is an alias
+    of LONGTEXT) a CHECK constraint of the table calling ``json_valid(column)``. A document is no list item nor
+    a fact other columns depend on: the sampling probes do not read it and NF03/NF04 never judge it."""
+    names = {c.name for c in table.columns if c.data_type.lower().strip() in ("json", "jsonb")}
+    for con in constraints:
+        if con.type == "check" and con.definition and "json_valid" in con.definition.lower():
+            for quoted, bare in _JSON_VALID.findall(con.definition):
+                name = quoted.replace("``", "`") if quoted else bare
+                if table.column(name) is not None:
+                    names.add(name)
+    return names
+
+
 def copy_pairs(child: Table, parent: Table, fk: Constraint, sampled: Callable[[str], bool],
                key_columns: Iterable[str] = (), limit: int = MAX_PAIRS_PER_FK) -> list[tuple[str, str]]:
     """(child column, parent column) pairs the foreign-key join probe compares: same type family, both of a

@@ -231,13 +231,21 @@ def may_page(text: str) -> bool:
 # apart (shown in the report's notes, see set_apart) and not judged by the WL checks nor counted in the latency
 # figures or the index coverage: a 2-second `INSERT ... VALUES` of 5,000 rows or a `CREATE INDEX` is not a slow
 # query (pganalyze and PgHero likewise leave utility statements out of their query statistics).
-APPLICATION, BULK_LOAD, DDL = "application", "bulk_load", "ddl"
+# A backup tool's reads are maintenance too: mysqldump / mariadb-dump read each table whole with
+# `SELECT /*!40001 SQL_NO_CACHE */ * FROM t` (its digest: SELECT SQL_NO_CACHE ... FROM `t`, possibly cut short with
+# "..."), pg_dump with `COPY t (...) TO stdout`; each runs once per backup, as long as the table is large.
+APPLICATION, BULK_LOAD, DDL, DUMP = "application", "bulk_load", "ddl", "dump"
 _LEADING_COMMENTS = re.compile(r"^(?:\s+|/\*.*?\*/|--[^\n]*\n?)*", re.S)
 _DDL = re.compile(
     r"(?:CREATE|ALTER|DROP|TRUNCATE|RENAME|COMMENT\s+ON|GRANT|REVOKE|LOCK\s+TABLES|UNLOCK\s+TABLES|ANALYZE|OPTIMIZE"
     r"|VACUUM|REINDEX|CLUSTER|REFRESH\s+MATERIALIZED\s+VIEW|SECURITY\s+LABEL)\b", re.I)
 _BULK = re.compile(r"(?:LOAD\s+(?:DATA|XML)\b|COPY\b[^;]*\bFROM\b)", re.I)
 _INSERT = re.compile(r"(?:INSERT|REPLACE)\b", re.I)
+_IDENT = r"(?:`(?:[^`]|``)+`|\"(?:[^\"]|\"\")+\"|[\w$]+)"
+_DUMP = re.compile(
+    r"SELECT\s+(?:/\*!\d*\s*)?SQL_NO_CACHE\b(?:\s*\*/)?(?:[^;]*?\bFROM\s+" + _IDENT + r"(?:\s*\.\s*" + _IDENT
+    + r")?(?:\s+ORDER\s+BY\b[^;]*)?\s*;?\s*|[^;]*\.\.\.\s*)$"  # one whole table, or a digest cut short
+    r"|COPY\b[^;]*\bTO\s+STDOUT\b", re.I | re.S)
 # several rows in VALUES: a MySQL/MariaDB digest folds them into "VALUES (...) /* , ... */", pg_stat_statements
 # keeps "VALUES ($1, $2), ($3, $4)"
 _MULTI_ROW = re.compile(r"\bVALUES\s*\((?:[^()]|\([^()]*\))*\)\s*(?:/\*\s*,\s*\.\.\.\s*\*/|,\s*\()", re.I)
@@ -245,11 +253,14 @@ _MULTI_ROW = re.compile(r"\bVALUES\s*\((?:[^()]|\([^()]*\))*\)\s*(?:/\*\s*,\s*\.
 
 @functools.lru_cache(maxsize=65_536)
 def statement_class(query: str) -> str:
-    """``application``, ``bulk_load`` (multi-row INSERT/REPLACE ... VALUES, LOAD DATA, COPY ... FROM) or ``ddl``
-    (schema changes, grants, LOCK/UNLOCK TABLES of a dump, maintenance such as VACUUM and ANALYZE)."""
+    """``application``, ``bulk_load`` (multi-row INSERT/REPLACE ... VALUES, LOAD DATA, COPY ... FROM), ``ddl``
+    (schema changes, grants, LOCK/UNLOCK TABLES of a dump, maintenance such as VACUUM and ANALYZE) or ``dump``
+    (a backup tool's whole-table reads: mysqldump's SELECT SQL_NO_CACHE, pg_dump's COPY ... TO stdout)."""
     text = _LEADING_COMMENTS.sub("", query, count=1)
     if _DDL.match(text):
         return DDL
+    if _DUMP.match(text):  # before COPY ... FROM: a COPY (SELECT ... FROM t) TO stdout reads
+        return DUMP
     if _BULK.match(text) or (_INSERT.match(text) and _MULTI_ROW.search(text)):
         return BULK_LOAD
     return APPLICATION
@@ -261,7 +272,7 @@ def application_statements(snapshot: Snapshot) -> list[Statement]:
 
 
 def set_apart(snapshot: Snapshot) -> dict[str, list[Statement]]:
-    """The recorded statements that are not the application's, by class (bulk_load, ddl), busiest first."""
+    """The recorded statements that are not the application's, by class (bulk_load, ddl, dump), busiest first."""
     out: dict[str, list[Statement]] = {}
     for stmt in snapshot.statements:
         kind = statement_class(stmt.query)
@@ -274,7 +285,7 @@ def set_apart(snapshot: Snapshot) -> dict[str, list[Statement]]:
 
 def latency_statements(snapshot: Snapshot) -> list[Statement]:
     """The statements that count in the latency figures: top-level, called, not transaction or session control,
-    not a bulk load nor DDL (:func:`statement_class`)."""
+    not a bulk load, DDL nor a backup read (:func:`statement_class`)."""
     out = []
     for stmt in application_statements(snapshot):
         if not stmt.toplevel or stmt.calls <= 0:

@@ -156,3 +156,39 @@ def mysql_set_global(snap: Snapshot, name: str, value: str, dynamic: bool = True
         return f"SET PERSIST {name} = {value};"
     return f"SET GLOBAL {name} = {value};\n-- and in the server's option file, so that a restart keeps it:\n" \
            f"-- [mysqld]\n-- {name} = {value}"
+
+
+# ---- timeouts of a role (ST05; SC04's new application role gets them too) ----------------------------------
+
+TIMEOUTS = ("statement_timeout", "idle_in_transaction_session_timeout")
+# what ST05's fix proposes by default (its options), and SC04's fix sets on the role it creates
+DEFAULT_TIMEOUTS = {"statement_timeout": "60s", "idle_in_transaction_session_timeout": "10min"}
+
+
+def timeout_off(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("off", "0", "false", "no")
+
+
+def timeout_value(snap: Snapshot, role: str, name: str) -> str | None:
+    """The value the setting ``name`` takes for ``role``'s sessions in the audited database: set for the role
+    in this database, else for the role, else for the database, else server-wide; None when not visible (the
+    server-wide value is hidden behind a value dbaudit's own role stores)."""
+    posture = snap.posture
+    if posture is None:
+        return None
+    role_settings = posture.role_settings or ()
+    for want_role, want_db in ((role, snap.database), (role, None), (None, snap.database)):
+        for rs in role_settings:
+            if rs.role == want_role and rs.database == want_db and name in rs.settings:
+                return rs.settings[name]
+    # the server-wide value is what this session would reset to, unless its own role stores one
+    if any(rs.role == posture.login and name in rs.settings for rs in role_settings):
+        return None
+    server = posture.setting(name)
+    return server.value if server is not None else None
+
+
+def timeouts_off(snap: Snapshot, role: str) -> list[str]:
+    """The timeouts (of :data:`TIMEOUTS`) that are off for ``role``'s sessions here, as far as visible."""
+    return [name for name in TIMEOUTS if (value := timeout_value(snap, role, name)) is not None
+            and timeout_off(value)]

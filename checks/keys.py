@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from auditor import sqlquote
 from auditor.engine import NoOptions, check
 from auditor.model import ColumnRef, Constraint, Hit, ObjectRef, Sequence, Severity, Snapshot, Table
+from auditor.sampling import type_family
 
 BOTH = ("postgresql", "mysql")
 
@@ -160,6 +161,14 @@ def fk_type_mismatch(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     ```sql
     ALTER TABLE orders ALTER COLUMN customer_id TYPE bigint;
     ```
+    On MariaDB, which refuses to change a column its foreign key uses, the key is dropped and added back around
+    a `MODIFY COLUMN` that keeps the column's NULL / NOT NULL, default, collation and comment:
+    ```sql
+    ALTER TABLE orders DROP FOREIGN KEY orders_ibfk_1, MODIFY COLUMN customer_id bigint NOT NULL;
+    ALTER TABLE orders ADD CONSTRAINT orders_ibfk_1 FOREIGN KEY (customer_id) REFERENCES shop.customers (id);
+    ```
+    No fix is printed on MySQL 8 (its catalog gives a default as a bare value) nor where the key's ON DELETE /
+    ON UPDATE actions were not readable.
     """
     for fk in snap.foreign_keys():
         ref_key = fk.ref_table_key
@@ -279,12 +288,47 @@ def _has_parent_fk(snap: Snapshot, table: Table, fk: Constraint) -> bool:
 def _retype_sql(snap: Snapshot, fk: Constraint, changes: list[tuple[str, str]]) -> str | None:
     # narrowing a wider referencing column is no fix: the referenced key is the one to widen, with its other
     # referencing columns, which is a migration of its own
-    if snap.engine == "mysql" or not changes:
-        return None  # MODIFY needs the column's whole definition, which a type alone does not give
+    if not changes:
+        return None
+    if snap.engine == "mysql":
+        return _modify_sql(snap, fk, changes)
     table = sqlquote.pg_qualified(fk.schema, fk.table)
     # the referenced type is printed by the server, already quoted where it needs to be
     actions = ", ".join(f"ALTER COLUMN {sqlquote.pg_ident(c)} TYPE {t}" for c, t in changes)
     return f"ALTER TABLE {table} {actions};"
+
+
+def _modify_sql(snap: Snapshot, fk: Constraint, changes: list[tuple[str, str]]) -> str | None:
+    """MariaDB: MODIFY COLUMN restates the whole column, so it keeps NULL / NOT NULL, the default, the collation
+    (which implies the character set) and the comment. MariaDB refuses to change a column its foreign key uses
+    (error 1832, whatever foreign_key_checks): the key is dropped, the column changed, the key added back (which
+    checks every row again). None where the column's definition is not fully known: MySQL 8 prints a default
+    as a bare value, not an expression; an AUTO_INCREMENT or generated column; a backslash in a literal (its
+    meaning follows sql_mode); a key whose ON DELETE / ON UPDATE actions were not readable."""
+    table = snap.table(fk.schema, fk.table)
+    # without the key's ON DELETE / ON UPDATE (REFERENTIAL_CONSTRAINTS hidden) it cannot be added back as it was
+    if snap.flavor != "mariadb" or table is None or not fk.definition or fk.on_delete is None:
+        return None
+    modifies = []
+    for name, new_type in changes:
+        col = table.column(name)
+        if col is None or col.identity or col.generated or "\\" in (col.default or "") + (col.comment or ""):
+            return None
+        parts = [f"MODIFY COLUMN {sqlquote.mysql_ident(name)} {new_type}"]
+        if col.collation and type_family(new_type) == "text":
+            parts.append(f"COLLATE {col.collation}")
+        parts.append("NULL" if col.nullable else "NOT NULL")
+        if col.default is not None:
+            parts.append(f"DEFAULT {col.default}")  # MariaDB prints it as an SQL expression
+        if col.comment:
+            parts.append("COMMENT '" + col.comment.replace("'", "''") + "'")
+        modifies.append(" ".join(parts))
+    target = sqlquote.mysql_qualified(fk.schema, fk.table)
+    key = sqlquote.mysql_ident(fk.name)
+    return ("-- MariaDB does not change a column its foreign key uses: drop the key, change the column, add the "
+            "key back\n"
+            f"ALTER TABLE {target} DROP FOREIGN KEY {key}, {', '.join(modifies)};\n"
+            f"ALTER TABLE {target} ADD CONSTRAINT {key} {fk.definition};")
 
 
 # ------------------------------------------------------------------------------------------------------------

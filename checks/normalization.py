@@ -27,6 +27,7 @@ from auditor.sampling import (
     SampleFrame,
     find_dependencies,
     group_frames,
+    json_document_columns,
     judge,
     sampling_gap,
     type_family,
@@ -48,6 +49,31 @@ def _sampled(snap: Snapshot) -> Iterator[tuple[Table, TableSample]]:
         table = snap.table(ts.schema, ts.table)
         if table is not None and ts.skipped_reason is None and ts.rows > 0:
             yield table, ts
+
+
+def _documents(snap: Snapshot, table: Table) -> set[str]:
+    return json_document_columns(table, snap.constraints_of(table.schema, table.name, "check"))
+
+
+def _without_documents(snap: Snapshot, table: Table, ts: TableSample) -> TableSample:
+    """The sample without its JSON documents (see auditor.sampling.json_document_columns): a document is neither
+    a determinant nor a dependent. Snapshots taken before the probe skipped MariaDB's JSON (a LONGTEXT) and
+    MySQL 8's json columns still hold their codes."""
+    docs = _documents(snap, table) & {c.name for c in ts.columns}
+    if not docs:
+        return ts
+    groups = ts.groups
+    if groups is not None:
+        groups = replace(groups, columns=tuple(c for c in groups.columns if c.name not in docs),
+                         selections=tuple(s for s in groups.selections if not set(s.determinant) & docs))
+    joins = tuple(replace(j, matches=tuple(m for m in j.matches if m.column not in docs)) for j in ts.fk_joins)
+    return replace(ts, columns=tuple(c for c in ts.columns if c.name not in docs), groups=groups, fk_joins=joins)
+
+
+def _sampled_facts(snap: Snapshot) -> Iterator[tuple[Table, TableSample]]:
+    """The sampled tables, as NF03/NF04 judge them: without their JSON documents."""
+    for table, ts in _sampled(snap):
+        yield table, _without_documents(snap, table, ts)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -268,8 +294,8 @@ def multi_valued_column(snap: Snapshot, opts: MultiValuedOptions) -> Iterator[Hi
     ## What it does
     Reads the list profile the sampling probe computed for each sampled text column and reports a column
     when at least `min_share` of its sampled non-null values hold a delimited list: comma, semicolon or pipe
-    separated, or a JSON array stored as text. Array, json/jsonb and MySQL SET columns are reported as info from their
-    type.
+    separated, or a JSON array stored as text. Array, json/jsonb (and MariaDB's JSON, a LONGTEXT with a
+    `json_valid` CHECK) and MySQL SET columns are reported as info from their type.
 
     A value counts as a list only when it splits into two or more non-empty items of one shape (all integers,
     all e-mail addresses, all short word groups of at most three words, all codes) or of codes, integers
@@ -317,7 +343,8 @@ def multi_valued_column(snap: Snapshot, opts: MultiValuedOptions) -> Iterator[Hi
       at two positions (first and second, or alone).
     - `min_item_recurrence` (default 0.3): word-group lists whose items recur across distinct values less
       than this are free text, not lists.
-    - `report_structured_types` (default true): report array, json/jsonb and MySQL SET columns as info.
+    - `report_structured_types` (default true): report array, json/jsonb (MariaDB: a LONGTEXT with a
+      `json_valid` CHECK) and MySQL SET columns as info.
 
     ## Known problems
     Needs the data sample (on by default, off with `--no-sample`). Values are never shown unless the scan ran
@@ -330,9 +357,11 @@ def multi_valued_column(snap: Snapshot, opts: MultiValuedOptions) -> Iterator[Hi
     - https://en.wikipedia.org/wiki/First_normal_form
     """
     for table, ts in _sampled(snap):
+        docs = _documents(snap, table) if any(cs.profile is not None for cs in ts.columns) else set()
         for cs in ts.columns:
             p = cs.profile
-            if p is None or p.non_null < opts.min_rows or not p.delimiter or _is_structured(cs.data_type):
+            if (p is None or p.non_null < opts.min_rows or not p.delimiter or _is_structured(cs.data_type)
+                    or cs.name in docs):
                 continue  # a structured column's values are lists by design: reported as info below
             list_rows = p.list_rows
             if p.item_recurrence is not None and p.item_recurrence < opts.min_item_recurrence:
@@ -364,13 +393,16 @@ def multi_valued_column(snap: Snapshot, opts: MultiValuedOptions) -> Iterator[Hi
     for table in snap.tables:
         if table.kind not in ("table", "partitioned") or table.is_partition:
             continue
+        docs = _documents(snap, table) if snap.constraints_of(table.schema, table.name, "check") else set()
         for c in table.columns:
-            kind = _is_structured(c.data_type)
+            kind = _is_structured(c.data_type) or ("json" if c.name in docs else None)
             if kind is None:
                 continue
+            # MariaDB's JSON is a LONGTEXT with a json_valid CHECK: named for what it holds
+            shown = c.data_type if _is_structured(c.data_type) else f"JSON ({c.data_type} with a json_valid CHECK)"
             yield Hit(
                 object=ObjectRef(type="column", schema=table.schema, table=table.name, columns=(c.name,)),
-                message=f"{table.qualified}.{c.name} is a {c.data_type} column: several values in one "
+                message=f"{table.qualified}.{c.name} is a {shown} column: several values in one "
                         "column; fine when they are always read together, otherwise a child table",
                 details={"data_type": c.data_type, "kind": kind},
                 severity=Severity.INFO,
@@ -750,9 +782,9 @@ def partial_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[Hit]
     sampled row with the same `order_id` has the same `customer_id`, whatever the `product_id`. Dependencies
     are found on value codes (equality only, never the values), allowing a small error (`max_error`), and
     need support: the determinant's values must repeat, and independent columns must be very unlikely to
-    agree that well. Columns of any declared key, and columns unique in the sample, are not dependents.
-    Exact or nothing by default: a dependency with a violating row in the sample is no finding (see
-    `near_dependencies`).
+    agree that well. Columns of any declared key, columns unique in the sample and JSON documents (json,
+    jsonb, MariaDB's JSON) are not dependents, and a document is no determinant either. Exact or nothing by
+    default: a dependency with a violating row in the sample is no finding (see `near_dependencies`).
 
     Copies through foreign keys: the probe joins a sample of the rows to the rows each foreign key
     (single or composite) references and counts, per pair of columns of one type family, the rows where the
@@ -812,7 +844,7 @@ def partial_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[Hit]
     - Kivinen & Mannila, "Approximate inference of functional dependencies from relations" (g3 error), 1995
     """
     th = opts.thresholds()
-    for table, ts in _sampled(snap):
+    for table, ts in _sampled_facts(snap):
         keys = _keys(snap, table)
         prime = {c for k in keys for c in k}
         composite = [k for k in keys if 1 < len(k) <= opts.max_key_columns and _key_is_not_null(table, k)]
@@ -878,7 +910,8 @@ def transitive_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[H
     cost more) follows a hidden attribute of the rows, not either column, and is not reported. A text
     column NULL in most sampled rows (a note written now and then) is no determinant, and a column that a
     row-level security policy reads (a `tenant_id` beside the key that determines it) is carried for the
-    policy, not a dependent (PostgreSQL).
+    policy, not a dependent (PostgreSQL). A JSON document (json, jsonb, or MariaDB's JSON: a LONGTEXT with a
+    `json_valid` CHECK) is neither a determinant nor a dependent; the probes do not read it.
 
     Copies through foreign keys: the probe joins a sample of the rows to the rows each foreign key
     (single or composite) references and counts, per pair of columns of one type family, the rows where the
@@ -934,7 +967,7 @@ def transitive_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[H
     - https://en.wikipedia.org/wiki/Third_normal_form
     """
     th = opts.thresholds()
-    for table, ts in _sampled(snap):
+    for table, ts in _sampled_facts(snap):
         keys = _keys(snap, table)
         prime = {c for k in keys for c in k}
         frame = SampleFrame(ts)

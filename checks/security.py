@@ -10,9 +10,17 @@ from auditor.engine import NoOptions, Unmet, check
 from auditor.model import Hit, ObjectRef, Severity, Snapshot, Statement
 from auditor.operations import REMOTE, Backend
 from auditor.posture import PASSWORDS_AREA, DefinerFunction, HbaRule, Role
-from auditor.sqlquote import mysql_account, mysql_ident, pg_ident, pg_qualified
+from auditor.sqlquote import mysql_account, mysql_ident, pg_ident, pg_literal, pg_qualified
 from auditor.workload import may_read_catalog, query_kind, query_shape
-from checks._posture import BOTH, alter_system, requires_activity, requires_posture, scope
+from checks._posture import (
+    BOTH,
+    DEFAULT_TIMEOUTS,
+    alter_system,
+    requires_activity,
+    requires_posture,
+    scope,
+    timeouts_off,
+)
 
 # Authentication plugins that check who the client is without a password (socket credentials, PAM, Kerberos,
 # LDAP, Windows): an empty authentication string is no empty password for them.
@@ -342,6 +350,8 @@ def superuser_application_role(snap: Snapshot, opts: SuperuserApplicationRoleOpt
     ## Fix
     ```sql
     CREATE ROLE shop_app LOGIN PASSWORD '<a new password>';
+    ALTER ROLE shop_app SET statement_timeout = '60s';  -- where neither database nor server bounds it (ST05)
+    ALTER ROLE shop_app SET idle_in_transaction_session_timeout = '10min';
     GRANT CONNECT ON DATABASE shop TO shop_app;
     GRANT USAGE ON SCHEMA public TO shop_app;
     GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO shop_app;
@@ -417,9 +427,14 @@ def _short(query: str, limit: int = 80) -> str:
 
 
 def _app_role_fix(snap: Snapshot, role: str) -> str:
-    new = pg_ident(f"{snap.database or 'app'}_app")
+    name = f"{snap.database or 'app'}_app"
+    new = pg_ident(name)
     schemas = [pg_ident(s) for s in snap.schemas] or ["public"]
     lines = [f"CREATE ROLE {new} LOGIN PASSWORD '<a new password>';  -- the application's own role"]
+    # bounded from the start, as ST05 asks of every application role (its default values), where neither the
+    # database nor the server bounds it already: applying this fix raises no new finding (rt16)
+    lines += [f"ALTER ROLE {new} SET {setting} = {pg_literal(DEFAULT_TIMEOUTS[setting])};"
+              for setting in timeouts_off(snap, name)]
     if snap.database:
         lines.append(f"GRANT CONNECT ON DATABASE {pg_ident(snap.database)} TO {new};")
     for schema in schemas:

@@ -13,6 +13,7 @@ from auditor.posture import Posture, ServerSetting, hit_ratios
 from auditor.sqlquote import pg_ident, pg_literal
 from checks._posture import (
     BOTH,
+    DEFAULT_TIMEOUTS,
     alter_system,
     mysql_set_global,
     pct,
@@ -20,6 +21,7 @@ from checks._posture import (
     requires_posture,
     scope,
     size,
+    timeouts_off,
 )
 
 
@@ -526,13 +528,11 @@ def _pg_connections(snap: Snapshot, opts: ConnectionHeadroomOptions) -> Iterator
 # ST05 missing-timeouts
 # ------------------------------------------------------------------------------------------------------------
 
-TIMEOUTS = ("statement_timeout", "idle_in_transaction_session_timeout")
-
-
 @dataclass(frozen=True)
 class MissingTimeoutsOptions:
-    statement_timeout: str = "60s"  # proposed in the fix; pick the longest statement the application needs
-    idle_in_transaction_session_timeout: str = "10min"
+    # proposed in the fix; pick the longest statement the application needs
+    statement_timeout: str = DEFAULT_TIMEOUTS["statement_timeout"]
+    idle_in_transaction_session_timeout: str = DEFAULT_TIMEOUTS["idle_in_transaction_session_timeout"]
 
 
 @check(code="ST05", name="missing-timeouts", severity=Severity.INFO, engines=("postgresql",),
@@ -578,26 +578,11 @@ def missing_timeouts(snap: Snapshot, opts: MissingTimeoutsOptions) -> Iterator[H
     """
     assert snap.posture is not None
     posture = snap.posture
-    role_settings = posture.role_settings or ()
     me = posture.login
-    # the server-wide value is what this session would reset to, unless its own role stores one
-    shadowed = {name for rs in role_settings if rs.role == me for name in rs.settings}
-
-    def effective(role: str, name: str) -> str | None:
-        for want_role, want_db in ((role, snap.database), (role, None), (None, snap.database)):
-            for rs in role_settings:
-                if rs.role == want_role and rs.database == want_db and name in rs.settings:
-                    return rs.settings[name]
-        if name in shadowed:
-            return None
-        server = posture.setting(name)
-        return server.value if server is not None else None
-
     for role in posture.roles or ():
         if not role.login or role.superuser or role.name == me or role.connect is False:
             continue
-        missing = [name for name in TIMEOUTS if (value := effective(role.name, name)) is not None
-                   and _is_off(value)]
+        missing = timeouts_off(snap, role.name)
         if not missing:
             continue
         proposals = {"statement_timeout": opts.statement_timeout,

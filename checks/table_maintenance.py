@@ -426,10 +426,14 @@ def dead_tuples(snap: Snapshot, opts: DeadTuplesOptions) -> Iterator[Hit]:
             first = holders[0]
             others = f" (and {len(holders) - 1} more holder{'s' if len(holders) > 2 else ''})" \
                 if len(holders) > 1 else ""
-            back = f" {first.age:,} transactions" if first.age >= opts.holder_min_xmin_age else ""
+            # MT03 reports a holder from its max_xmin_age (holder_min_xmin_age's default): a younger one, named
+            # because it began before the vacuum that left the rows, has no MT03 finding to point to (rt16)
+            old_enough = first.age >= opts.holder_min_xmin_age
+            back = f" {first.age:,} transactions" if old_enough else ""
+            code = " (MT03)" if old_enough else ""
             tail = (f"; no VACUUM can remove them while {first.what} holds vacuum's xmin horizon{back} back"
-                    f"{others} (MT03)" + (f": the vacuum of {_when(last)} left them" if last is not None else ""))
-            fix = ("-- VACUUM cannot remove these rows while vacuum's horizon is held (MT03): end the holder "
+                    f"{others}{code}" + (f": the vacuum of {_when(last)} left them" if last is not None else ""))
+            fix = (f"-- VACUUM cannot remove these rows while vacuum's horizon is held{code}: end the holder "
                    f"first, {first.what}:\n{first.fix}\n-- then autovacuum removes them, or at once:\n{vacuum}")
         elif busy:
             tail = "; an autovacuum worker is on it right now"
@@ -438,8 +442,9 @@ def dead_tuples(snap: Snapshot, opts: DeadTuplesOptions) -> Iterator[Hit]:
             tail = "; it was never vacuumed since the statistics were reset"
             fix = vacuum
         else:
+            # no holder in the snapshot, so no MT03 finding to cite: say what can hold it
             tail = (f"; last vacuumed {_when(last)}: if that vacuum ran after the rows died, something holds "
-                    "vacuum's horizon back (MT03)")
+                    "vacuum's horizon back (a long or idle transaction, a prepared transaction, a replication slot)")
             fix = vacuum
         yield Hit(
             object=_table_ref(t),

@@ -155,7 +155,8 @@ def _countable(snap: Snapshot) -> list[Statement]:
 class SlowQueryOptions:
     p95_target_ms: float = 100.0  # latency target for the P95 estimate
     mean_target_ms: float = 100.0  # a mean above this is slow whatever the spread
-    min_calls: int = 1
+    # below 20 calls the P95 is the slowest call itself (nearest rank ceil(0.95 n) = n): one run, not a percentile
+    min_calls: int = 20
 
 
 @check(code="WL01", name="slow-query", severity=Severity.WARNING, engines=ENGINES, options=SlowQueryOptions,
@@ -168,8 +169,11 @@ def slow_query(snap: Snapshot, opts: SlowQueryOptions) -> Iterator[Hit]:
     calls, mean, standard deviation, minimum and maximum that pg_stat_statements records (a log-normal shifted
     to the minimum and truncated at the maximum, see docs/workload.md); on MariaDB the same model with the
     standard deviation fitted to the maximum, since its digests keep none. Flags SELECT / INSERT / UPDATE /
-    DELETE / MERGE statements whose P95 is above `p95_target_ms` or whose mean is above `mean_target_ms`. One
-    slow outlier among many fast calls does not make a statement slow.
+    DELETE / MERGE statements called at least `min_calls` times whose P95 is above `p95_target_ms` or whose mean
+    is above `mean_target_ms`. One slow outlier among many fast calls does not make a statement slow, and a
+    statement run a few times (a one-off batch UPDATE, an administrator's query) has no percentile to judge.
+    A backup tool's whole-table reads (mysqldump / mariadb-dump `SELECT SQL_NO_CACHE ... FROM t`, pg_dump
+    `COPY ... TO stdout`) are maintenance, set apart from the application's workload like bulk loads and DDL.
 
     ## Why is this bad?
     The 95th percentile is what one user in twenty waits for; a statement slower than the target is where
@@ -187,7 +191,11 @@ def slow_query(snap: Snapshot, opts: SlowQueryOptions) -> Iterator[Hit]:
     - `p95_target_ms` (100): target for the P95 estimate. When the config sets the latency target
       (`[tool.dbaudit.targets] p95_ms`) and not this option, the target is used.
     - `mean_target_ms` (100): target for the mean.
-    - `min_calls` (1): ignore statements called fewer times.
+    - `min_calls` (20): ignore statements called fewer times. With fewer than 20 calls the 95th percentile
+      is the slowest call itself (nearest rank: ceil(0.95 n) = n), one run rather than a percentile. PgHero
+      draws the same line higher: a slow query there needs `slow_query_calls` = 100 calls and
+      `slow_query_ms` = 20 ms on average (lib/pghero.rb, https://github.com/ankane/pghero); lower it for a
+      short statistics window, raise it to PgHero's 100 for a busy server.
 
     ## Known problems
     The P95 is an estimate from five figures; a statement with two latency modes is approximated by one

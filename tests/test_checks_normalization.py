@@ -9,6 +9,8 @@ import pytest
 
 from auditor.engine import REGISTRY, iter_hits, load_checks, run_checks
 from auditor.model import (
+    Column,
+    Constraint,
     ForeignKeyJoin,
     Hit,
     Note,
@@ -549,3 +551,55 @@ def test_nf02_position_overlap_edge() -> None:
     assert position_overlap([("a", "b"), ("c", "d")]) == 0.0
     assert position_overlap([("a", "b")], singles=["b"]) == 0.5
     assert position_overlap([]) is None
+
+
+# ---- JSON documents: neither determinant nor dependent ---
+
+
+def _tenants(settings_type: str, check: str | None, key: Sequence[str] = ("id",)) -> Snapshot:
+    """rt16: tenants whose address_line2 follows their settings document in the sample (100 documents, each
+    shared by two rows), beside a real zip -> city dependency that must stay reported."""
+    ids = list(range(N))
+    cols: dict[str, Sequence[object]] = {
+        "id": ids,
+        "settings": [f'{{"theme": "t{i % 100}"}}' for i in ids],
+        "address_line2": [f"Suite {i % 100}" for i in ids],
+        "zip": [i % 23 for i in ids],
+        "city": [f"city {i % 23}" for i in ids],
+    }
+    ts = sample("tenants", cols, text=("settings", "address_line2", "city"))
+    ts = dataclasses.replace(ts, columns=tuple(
+        dataclasses.replace(c, data_type=settings_type) if c.name == "settings" else c for c in ts.columns))
+    checks = [Constraint("public", "tenants", "settings", "check", columns=("settings",), definition=check)] \
+        if check else []
+    columns = [Column("id", "bigint", nullable=False, position=1),
+               Column("settings", settings_type, nullable=False, position=2),
+               "address_line2 text", "zip", "city text"]
+    s = snap(table("tenants", columns), pk("tenants", key), *checks, sampling=Sampling(tables=(ts,)))
+    return dataclasses.replace(s, engine="mysql")
+
+
+@pytest.mark.parametrize(("settings_type", "check"), [
+    ("longtext", "CHECK (json_valid(`settings`))"),  # MariaDB's JSON alias, as CHECK_CONSTRAINTS prints it
+    ("longtext", "CHECK (`settings` IS NULL OR json_valid(settings))"),
+    ("json", None),  # MySQL 8's own type, sampled by a snapshot from before the probe skipped it
+])
+def test_nf03_nf04_never_use_a_json_document_as_determinant_or_dependent(settings_type: str,
+                                                                          check: str | None) -> None:
+    s = _tenants(settings_type, check)
+    found = hits("NF04", s)
+    assert [(h.details["determinant"], h.details["dependent"]) for h in found] == [(["zip"], ["city"])]
+    assert "settings" not in " ".join(h.message + (h.remediation or "") for h in found)
+    # the same rows keyed by (id, settings): no partial dependency on part of the key that is a document
+    assert hits("NF03", _tenants(settings_type, check, key=("id", "settings"))) == []
+    # NF02: a document is reported as info from its type, never as a delimited list
+    nf02 = [(h.object.columns, h.severity and h.severity.value) for h in hits("NF02", s)]
+    assert nf02 == [(("settings",), "info")]
+
+
+def test_a_longtext_with_another_check_is_still_judged() -> None:
+    s = _tenants("longtext", "CHECK (char_length(`settings`) < 100)")
+    found = hits("NF04", s)
+    assert (["settings"], ["address_line2"]) in [(h.details["determinant"], h.details["dependent"]) for h in found]
+    assert [h.details["determinant"] for h in hits("NF03", _tenants("longtext", None, key=("id", "settings")))] \
+        == [["settings"]]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from auditor.engine import iter_hits, load_checks, unmet_precondition
 from auditor.model import Hit, Note, Severity, Snapshot, Statement, WorkloadInfo
 from auditor.operations import LOCAL, LOOPBACK, REMOTE, Activity, Backend
@@ -12,6 +14,7 @@ from auditor.posture import (
     DefinerFunction,
     HbaRule,
     Role,
+    RoleSetting,
     SchemaPrivileges,
     ServerSetting,
     UserStatements,
@@ -281,6 +284,29 @@ def test_sc04_a_superuser_running_the_application_is_an_error() -> None:
     assert "2 data statements (4,500 calls)" in h.message and "SELECT id FROM app.orders" in h.message
     assert h.remediation is not None and h.remediation.startswith("CREATE ROLE shop_app LOGIN")
     assert "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA app TO shop_app;" in h.remediation
+
+
+def test_sc04_fix_bounds_the_new_role_where_nothing_else_does() -> None:
+    """rt16: the role SC04's fix creates was then flagged by ST05; the fix sets the timeouts ST05 proposes, only
+    those the database or the server leaves off."""
+    stmts = (_stmt("SELECT id FROM app.orders WHERE id = $1", {"postgres": 4000}),)
+    (h,) = hits("SC04", _sc04(*stmts))
+    assert "ALTER ROLE shop_app SET statement_timeout = '60s';\n" \
+           "ALTER ROLE shop_app SET idle_in_transaction_session_timeout = '10min';" in (h.remediation or "")
+    bounded = dataclasses.replace(_sc04(*stmts), posture=posture(roles=_SUPERS, settings=pg_settings(
+        statement_timeout="30s")))
+    (h,) = hits("SC04", bounded)
+    assert "statement_timeout" not in (h.remediation or "").replace("idle_in_transaction_session_timeout", "")
+    assert "ALTER ROLE shop_app SET idle_in_transaction_session_timeout = '10min';" in (h.remediation or "")
+    # what ST05 would say of the new role once created as the fix prints it: nothing
+    created = dataclasses.replace(bounded, posture=posture(
+        roles=(*_SUPERS, Role("shop_app")), settings=pg_settings(statement_timeout="30s"),
+        role_settings=(RoleSetting(role="shop_app", database=None,
+                                   settings={"idle_in_transaction_session_timeout": "10min"}),)))
+    assert [x for x in hits("ST05", created) if x.object.role == "shop_app"] == []
+    assert [x.object.role for x in hits("ST05", dataclasses.replace(created, posture=posture(
+        roles=(*_SUPERS, Role("shop_app")), settings=pg_settings(statement_timeout="30s"), role_settings=())))] \
+        == ["reader", "shop", "shop_app"]
 
 
 def test_sc04_maintenance_only_admins_and_pg_read_all_data_roles_are_silent() -> None:

@@ -76,6 +76,21 @@ def test_slow_query_threshold_edge() -> None:
     assert codes_for("WL01", wl_snap(flat), SlowQueryOptions(p95_target_ms=98.0, mean_target_ms=98.0)) == ["1"]
 
 
+def test_slow_query_needs_min_calls_for_a_percentile() -> None:
+    """rt16: "estimated P95 ... over 1 calls" is one run, not a percentile: below 20 calls the P95 is the
+    slowest call itself. The edge: 19 calls are not judged, 20 are; the option moves the line."""
+    def batch(calls: int) -> Statement:
+        return stmt("1", "UPDATE job_queue SET attempts = attempts + $1", calls=calls, mean=600.0, stddev=5.0,
+                    lo=590.0, hi=610.0)
+    assert codes_for("WL01", wl_snap(batch(1))) == []
+    assert codes_for("WL01", wl_snap(batch(19))) == []
+    assert codes_for("WL01", wl_snap(batch(20))) == ["1"]
+    assert codes_for("WL01", wl_snap(batch(1)), SlowQueryOptions(min_calls=1)) == ["1"]
+    # a backup tool's whole-table read is maintenance, whatever its calls
+    dump = stmt("2", "SELECT SQL_NO_CACHE `id` , `body` FROM `events`", calls=40, mean=900.0, lo=800, hi=1000)
+    assert codes_for("WL01", wl_snap(dump), SlowQueryOptions(min_calls=1)) == []
+
+
 def test_slow_query_ignores_utility_statements() -> None:
     assert codes_for("WL01", wl_snap(stmt("1", "VACUUM orders", calls=1, mean=5000.0, lo=5000, hi=5000))) == []
 

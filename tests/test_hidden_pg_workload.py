@@ -69,7 +69,7 @@ def drive(dsn: str) -> None:
             last = rows[-1][0]
         for _ in range(300):  # TRAP-WL02-reviews: indexed
             q("SELECT rating, comment FROM reviews WHERE product_id = %s", (rng.randint(1, 2000),)).fetchall()
-        for _ in range(6):  # PLANT-WL01: full scans no index can help (must not be WL02)
+        for _ in range(20):  # PLANT-WL01: full scans no index can help (must not be WL02); WL01's min_calls
             q(AGGREGATE).fetchall()
 
 

@@ -77,3 +77,25 @@ def test_mysql8_bounds_every_probe_statement_and_restores_the_session() -> None:
     found = list(iter_hits(REGISTRY["NF04"], dataclasses.replace(s, sampling=sampling)))
     assert [(h.details["determinant"], h.details.get("copies")) for h in found] == [
         (["customer_id"], {"customer_name": "public.customers.name"})]
+
+
+def test_mysql8_json_column_is_not_read_nor_judged() -> None:
+    """MySQL 8's own JSON type (rt16): the probe reads no document, so no document is a determinant or a
+    dependent; NF02 names the column as structured (info)."""
+    s = snap(
+        table("orders", ["id", "customer_id", "customer_name varchar(40)", "settings json"], rows=100_000),
+        pk("orders"), index("orders", ["id"], primary=True, unique=True),
+        table("customers", ["id", "name varchar(40)"], rows=50_000), pk("customers"),
+        fk("orders", ["customer_id"], "customers"),
+    )
+    s = dataclasses.replace(s, engine="mysql")
+    rec = Recorder()
+    sampling = sample_tables(rec, s, SamplingBudget(rows_per_table=N), "mysql", 80030, 30_000)
+    assert not [q for q in rec.log if "`settings`" in q]
+    orders = sampling.table("public", "orders")
+    assert orders is not None and orders.unsampled_columns == ("settings",)
+    s = dataclasses.replace(s, sampling=sampling)
+    for code in ("NF03", "NF04"):
+        assert not [h for h in iter_hits(REGISTRY[code], s) if "settings" in h.object.columns]
+    assert [(h.object.columns, h.severity and h.severity.value) for h in iter_hits(REGISTRY["NF02"], s)] == [
+        (("settings",), "info")]

@@ -83,8 +83,11 @@ def drive(server: MySqlServer, db: str) -> None:
             run("SELECT id FROM orders ORDER BY created_at DESC LIMIT %s, 20", 40 * (i % 5))
             run("SELECT * FROM orders WHERE id > %s ORDER BY id LIMIT %s", 200, 20)  # keyset look-alike
             run("SELECT * FROM customers WHERE email = %s", f"c{cid}@example.com")
-        for _ in range(3):  # WL01; its look-alike has one slow outlier among many fast calls
-            run("SELECT SLEEP(%s), NOW()", 0.15)
+        # WL01: twenty slow calls (its min_calls); its look-alikes: one slow outlier among many fast calls, and
+        # a slow statement run once (an ad-hoc query: one run, no percentile)
+        for _ in range(20):
+            run("SELECT SLEEP(%s), NOW()", 0.12)
+        run("SELECT SLEEP(%s), CURTIME()", 0.3)
         for i in range(60):
             run("SELECT SLEEP(%s), CURDATE()", 0.3 if i == 0 else 0.0005)
         for page in range(100):  # WL03: a page of 15 orders, then each customer; the look-alike returns many rows

@@ -308,6 +308,9 @@ def test_printed_fixes_run_and_resolve_the_findings() -> None:
     server = _start(BAD_SETTINGS, BAD_HBA)
     try:
         dsn = _seed(server, ROLES_BAD, BAD_EXTRA)
+        with psycopg.connect(_as(dsn, "app_admin"), autocommit=True) as conn:  # SC04's evidence
+            for i in range(1200):
+                conn.execute("SELECT name FROM app.users WHERE id = %s", (i % 2000 + 1,))
         _, before = _scan(dsn)
         # pg_hba.conf and shared_buffers are not changed by SQL alone (an edit, a restart); ST06 counts past
         # checkpoints, which a larger max_wal_size does not undo
@@ -323,10 +326,21 @@ def test_printed_fixes_run_and_resolve_the_findings() -> None:
                 for statement in (part.strip() for part in sql.split(";\n")):
                     if statement:
                         conn.execute(statement)
+            # SC04's fix, run as printed: the application's new role is bounded from the start, so that
+            # applying it raises no ST05 (rt16: the role it created was then flagged for missing timeouts)
+            (sc04,) = [f for f in before if f.code == "SC04"]
+            fix = (sc04.remediation or "").replace("<a new password>", "new-" + uuid.uuid4().hex[:6])
+            created = fix.split()[2]
+            assert "ALTER ROLE " + created + " SET statement_timeout = '60s';" in fix
+            for line in fix.splitlines():
+                if not line.lstrip().startswith("--"):
+                    conn.execute(line)
         _wait_for_reload(dsn)
-        _, after = _scan(dsn)
+        snap_after, after = _scan(dsn)
         left = _found(after) & {(f.code, f.object.label()) for f in fixable}
         assert left == set()
+        assert created.strip('"') in {r.name for r in snap_after.posture.roles or ()}  # type: ignore[union-attr]
+        assert not [f for f in after if f.code == "ST05" and f.object.role == created.strip('"')]
     finally:
         server.stop()
 

@@ -19,10 +19,10 @@ from auditor.audit import AuditSettings, run_audit
 from auditor.connectors import CollectOptions, collect
 from auditor.dsn import parse_dsn
 from auditor.model import Statement, WorkloadInfo
-from auditor.workload import APPLICATION, BULK_LOAD, DDL, latency_statements, statement_class
+from auditor.workload import APPLICATION, BULK_LOAD, DDL, DUMP, latency_statements, statement_class
 from reports import render
 from tests.builders import snap, table
-from tests.mysql_support import MySqlServer, mysql_server  # noqa: F401
+from tests.mysql_support import MySqlServer, mysql_server, new_db_on  # noqa: F401
 
 SAMPLES = Path(os.environ.get("DBAUDIT_SAMPLES", Path(__file__).resolve().parents[2] / "shared" / "samples"))
 
@@ -42,7 +42,15 @@ SAMPLES = Path(os.environ.get("DBAUDIT_SAMPLES", Path(__file__).resolve().parent
     ("INSERT INTO t (a, b) VALUES (?, ?)", APPLICATION),  # one row: the application's insert
     ("INSERT INTO t VALUES ($1, now())", APPLICATION),
     ("INSERT INTO t SELECT * FROM u WHERE a = $1", APPLICATION),
-    ("COPY t TO STDOUT", APPLICATION),
+    ("COPY public.t (a, b) TO stdout", DUMP),  # pg_dump's read of a table
+    ("COPY (SELECT * FROM t WHERE a = $1) TO STDOUT", DUMP),
+    ("SELECT SQL_NO_CACHE `id` , `tenant_id` , `key_hash` FROM `api_keys`", DUMP),  # mariadb-dump's digest (rt16)
+    ("SELECT /*!40001 SQL_NO_CACHE */ * FROM `t`", DUMP),  # mysqldump's text
+    ("SELECT SQL_NO_CACHE `a` , `b` , `c` , `d...", DUMP),  # a digest cut short
+    ("SELECT SQL_NO_CACHE * FROM `db` . `t` ORDER BY `id`", DUMP),  # --order-by-primary
+    ("SELECT SQL_NO_CACHE * FROM `t` WHERE `id` = ?", APPLICATION),  # a lookup, whatever its cache hint
+    ("SELECT SQL_NO_CACHE * FROM `a` JOIN `b` USING (`id`)", APPLICATION),
+    ("SELECT * FROM `t`", APPLICATION),
     ("SELECT * FROM t WHERE a = $1", APPLICATION),
     ("WITH x AS (SELECT 1) SELECT * FROM x", APPLICATION),
 ])
@@ -51,7 +59,7 @@ def test_statement_class(query: str, expected: str) -> None:
 
 
 def _slow(queryid: str, query: str) -> Statement:
-    return Statement(queryid=queryid, query=query, calls=10, total_ms=20_000.0, mean_ms=2_000.0, stddev_ms=10.0,
+    return Statement(queryid=queryid, query=query, calls=20, total_ms=40_000.0, mean_ms=2_000.0, stddev_ms=10.0,
                      min_ms=1_900.0, max_ms=2_100.0)
 
 
@@ -132,3 +140,32 @@ def test_a_dump_restore_is_set_apart_and_prints_no_warning(mysql_server: MySqlSe
     finally:
         with mysql_server.connect() as conn, conn.cursor() as cur:
             cur.execute(f"DROP DATABASE `{database}`")
+
+
+def test_a_mariadb_dump_is_a_backup_read_not_slow_queries(mysql_server: MySqlServer) -> None:  # noqa: F811
+    """rt16: mariadb-dump's whole-table reads, one call each, were 11 of 13 WL01 warnings; an application
+    statement run once is no slow query either (WL01's min_calls), while the same run 20 times is."""
+    database, dsn = new_db_on(mysql_server, """
+        CREATE TABLE events (id bigint AUTO_INCREMENT PRIMARY KEY, kind varchar(20), body varchar(200));
+        INSERT INTO events (kind, body) SELECT CONCAT('k', seq % 7), REPEAT('x', 150) FROM seq_1_to_50000;
+    """)
+    p = parse_dsn(dsn).params
+    where = (["--socket", p["unix_socket"]] if p.get("unix_socket")
+             else ["--host", p.get("host", "127.0.0.1"), "--port", p.get("port", "3306")])
+    client = "mariadb-dump" if subprocess.run(["which", "mariadb-dump"], capture_output=True).returncode == 0 \
+        else "mysqldump"
+    done = subprocess.run([client, "--no-defaults", "--user", p.get("user", "root"), *where, "--single-transaction",
+                           database], capture_output=True, timeout=300,
+                          env={**os.environ, "MYSQL_PWD": p.get("password", "")})
+    assert done.returncode == 0, done.stderr[-2000:]
+    with mysql_server.connect(database) as conn, conn.cursor() as cur:
+        cur.execute("SELECT SLEEP(0.15), COUNT(*) FROM events WHERE kind = 'k1'")  # once: an ad-hoc query
+        for _ in range(20):
+            cur.execute("SELECT SLEEP(0.12), MAX(id) FROM events")
+    snapshot = collect(parse_dsn(dsn), CollectOptions(sample=False))
+    dumps = [s for s in snapshot.statements if statement_class(s.query) == DUMP]
+    assert [s.calls for s in dumps] == [1] and "SQL_NO_CACHE" in dumps[0].query
+    report = run_audit(snapshot, AuditSettings(select=("WL01",)))
+    assert [("MAX" in (f.object.query or ""), f.details["calls"]) for f in report.findings] == [(True, 20)]
+    note = next(n for n in report.notes if n.area == "workload")
+    assert "1 backup read (mysqldump / mariadb-dump SELECT SQL_NO_CACHE" in note.message

@@ -58,9 +58,11 @@ def drive(dsn: str, with_hypopg: bool) -> None:
             # a fast statement and a unique lookup called as often as its neighbours
             conn.execute("SELECT %s::int + 1", (1,)).fetchall()
             conn.execute("SELECT * FROM customers WHERE email = %s", (f"c{cid}@example.com",)).fetchall()
-        # WL01: three slow calls; its look-alike has one slow outlier among many fast calls
-        for _ in range(3):
-            conn.execute("SELECT pg_sleep(%s), now()", (0.15,)).fetchall()
+        # WL01: twenty slow calls (its min_calls); its look-alikes: one slow outlier among many fast calls, and
+        # a slow statement run once (an ad-hoc query: one run, no percentile)
+        for _ in range(20):
+            conn.execute("SELECT pg_sleep(%s), now()", (0.12,)).fetchall()
+        conn.execute("SELECT pg_sleep(%s), current_date", (0.3,)).fetchall()
         for i in range(60):
             conn.execute("SELECT pg_sleep(%s), clock_timestamp()", (0.3 if i == 0 else 0.0005,)).fetchall()
         # WL03: a page of 15 orders, then each order's customer looked up one by one; the look-alike below is
@@ -162,6 +164,21 @@ def test_unexplainable_statements_are_listed_not_fatal(pg_new_db: Any) -> None:
     assert sum(reasons.values()) + w.statements_explained == len(snap.plans)
     assert w.statements_explained + reasons.get("relation does not exist (dropped, or a temporary table)", 0) \
         + reasons.get("over the statement budget", 0) >= 2
+
+
+def test_an_unexplained_statement_gives_the_servers_message(pg_new_db: Any) -> None:
+    """rt16: "error 42725" alone said nothing; the first line of the server's message says which operator."""
+    dsn = pg_new_db("CREATE EXTENSION IF NOT EXISTS pg_stat_statements; "
+                    "CREATE TABLE plans (id int PRIMARY KEY, name text);")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_statements_reset()")
+        for _ in range(3):
+            conn.execute("SELECT name FROM plans WHERE id = 1 + 2 % 3")
+    snap = collect(parse_dsn(dsn), CollectOptions(sample=False))
+    plan = next(p for p in snap.plans if p.queryid in
+                {s.queryid for s in snap.statements if s.query == "SELECT name FROM plans WHERE id = $1 + $2 % $3"})
+    assert plan.reason == "error 42725: operator is not unique: unknown % unknown"
+    assert snap.workload is not None and dict(snap.workload.not_explained).get(plan.reason) == 1
 
 
 def test_without_the_extension_checks_are_skipped(pg_new_db: Any) -> None:

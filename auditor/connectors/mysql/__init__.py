@@ -801,6 +801,7 @@ def _build_tables(
             comment=_text(r["comment"]) or None,
             position=int(r["position"]),
             identity=identity,
+            collation=_text(r.get("collation_name")) or None,
         )
         columns.setdefault(key, []).append(col)
         if identity:

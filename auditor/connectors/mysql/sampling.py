@@ -19,8 +19,9 @@ limits; a table that is not sampled is kept with its ``skipped_reason``.
 What crosses the wire: every sampled column as ``LEFT(MD5(col), 16)`` (64 bits of a hash the server computes),
 turned into dense codes on arrival. Text columns are also fetched, cut to ``profile_chars`` characters, only to
 compute their delimited-list profile in memory; the text is then dropped unless ``show_samples`` keeps a few
-examples. BLOB, BINARY, JSON and spatial columns are not read. Every query carries the ``dbaudit_probe``
-column alias, so that the workload probe recognises its digests (performance_schema strips comments).
+examples. BLOB, BINARY, JSON (on MariaDB, a LONGTEXT with a ``json_valid`` CHECK) and spatial columns are not
+read. Every query carries the ``dbaudit_probe`` column alias, so that the workload probe recognises its digests
+(performance_schema strips comments).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ from auditor.sampling import (
     group_candidates,
     group_sample,
     group_threshold,
+    json_document_columns,
     over_limits,
     past_the_limit,
     profiled_column,
@@ -160,7 +162,8 @@ def _sample_one(session: Session, snapshot: Snapshot, table: Table, budget: Samp
     too_much = over_limits(table, budget, remaining)
     if too_much is not None:
         return too_much
-    columns = [c for c in table.columns if sampled_type(c.data_type)]
+    documents = json_document_columns(table, snapshot.constraints_of(table.schema, table.name))
+    columns = [c for c in table.columns if sampled_type(c.data_type) and c.name not in documents]
     unsampled = tuple(c.name for c in table.columns if c not in columns)
     if not columns:
         return TableSample(schema=table.schema, table=table.name, estimated_rows=table.estimated_rows,

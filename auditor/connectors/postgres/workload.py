@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -332,11 +333,20 @@ _REASONS: Mapping[type[Exception], str] = {
 }
 
 
+# a quoted fragment of a server message may be a value (invalid input syntax for type integer: "abc"): masked
+_QUOTED = re.compile(r'"(?:[^"]|"")*"|\'(?:[^\']|\'\')*\'')
+
+
 def _reason(exc: psycopg.Error) -> str:
+    """Why EXPLAIN failed: a known cause in words, else the SQLSTATE with the first line of the server's
+    message, quoted fragments masked (``error 42725: operator is not unique: unknown % unknown``)."""
     for cls, reason in _REASONS.items():
         if isinstance(exc, cls):
             return reason
-    return f"error {exc.sqlstate or type(exc).__name__}"
+    code = exc.sqlstate or type(exc).__name__
+    lines = (exc.diag.message_primary or "").strip().splitlines()
+    message = _QUOTED.sub("\"...\"", lines[0]).strip() if lines else ""
+    return f"error {code}: {message}" if message else f"error {code}"
 
 
 def _explain_all(session: _Session, snapshot: Snapshot, statements: Sequence[Statement],

@@ -1,4 +1,4 @@
--- Columns of the audited schemas: full type (with unsigned and lengths), nullability, default, extra, comment.
+-- Columns of the audited schemas: full type (unsigned, lengths), nullability, default, extra, comment, collation.
 SELECT 1 AS dbaudit_probe,  -- an alias survives in statement digests, which drop comments
        c.TABLE_SCHEMA AS schema_name,
        c.TABLE_NAME AS table_name,
@@ -9,7 +9,8 @@ SELECT 1 AS dbaudit_probe,  -- an alias survives in statement digests, which dro
        c.COLUMN_DEFAULT AS column_default,
        c.EXTRA AS extra,
        c.COLUMN_COMMENT AS comment,
-       c.GENERATION_EXPRESSION AS generation_expression
+       c.GENERATION_EXPRESSION AS generation_expression,
+       c.COLLATION_NAME AS collation_name
 FROM information_schema.COLUMNS AS c
 WHERE c.TABLE_SCHEMA IN %(schemas)s
 ORDER BY c.TABLE_SCHEMA, c.TABLE_NAME, c.ORDINAL_POSITION
