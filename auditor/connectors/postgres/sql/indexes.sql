@@ -16,10 +16,12 @@ WITH tbl AS MATERIALIZED (
        -- pg_get_indexdef and pg_get_expr lock the table: tables under ACCESS EXCLUSIVE are left out (locks.sql)
        AND t.oid <> ALL (%(locked)s::oid[])
        -- not an extension's member: the members are read from the extensions' side of pg_depend (by its index
-       -- on the referenced object) and hashed once, not looked up per row (10,000 index probes)
-       AND t.oid NOT IN (SELECT e.objid FROM pg_catalog.pg_depend e
-                          WHERE e.refclassid = 'pg_catalog.pg_extension'::regclass
-                            AND e.classid = 'pg_catalog.pg_class'::regclass AND e.deptype = 'e')
+       -- on the referenced object) once, not looked up per row (10,000 index probes). An anti-join here, not
+       -- the other files' NOT IN: NOT IN's guessed selectivity halves the tables' estimate, and the plan then
+       -- looked the 40,000 indexes' pg_class rows up one by one instead of hashing pg_class
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
+                        WHERE e.refclassid = 'pg_catalog.pg_extension'::regclass
+                          AND e.classid = 'pg_catalog.pg_class'::regclass AND e.objid = t.oid AND e.deptype = 'e')
 ),
 default_opclass AS (
     SELECT array_agg(o.oid) AS oids FROM pg_catalog.pg_opclass o WHERE o.opcdefault
@@ -49,22 +51,26 @@ SELECT
     i.indnkeyatts AS key_count,
     i.indoption::int2[] AS options,  -- per key: 1 DESC, 2 NULLS FIRST
     i.indcollation::oid[] AS collations,
-    -- the keys' details, for the indexes that have some (few): a sub-plan run each, whose lookups go by key
-    -- (a join for all of them let the planner hash pg_attribute whole, or compare every index with every one)
+    -- the keys' details, for the indexes that have some (few): a sub-plan run each, whose lookups go by key,
+    -- each a scalar subquery on its catalog's unique index (a join for all of them let the planner hash
+    -- pg_attribute whole, or compare every index with every one; joins in the sub-plan built a hash of
+    -- pg_opclass for each index)
     CASE WHEN i.has_details THEN (
         SELECT json_agg(json_build_object(
                    -- per-position text, without ordering, opclass or collation (those come next)
                    'expression', CASE WHEN k.attnum = 0
                                       THEN pg_catalog.pg_get_indexdef(i.indexrelid, k.ord::int, true) END,
-                   'opclass', CASE WHEN NOT opc.opcdefault THEN opc.opcname END,
+                   'opclass', (SELECT opc.opcname FROM pg_catalog.pg_opclass opc
+                                WHERE opc.oid = i.indclass[k.ord - 1] AND NOT opc.opcdefault),
                    'collation', CASE WHEN i.indcollation[k.ord - 1] <> 0
-                                      AND i.indcollation[k.ord - 1] <> coalesce(a.attcollation, 100)
-                                     THEN coll.collname END)
+                                      AND i.indcollation[k.ord - 1]
+                                          <> coalesce((SELECT a.attcollation FROM pg_catalog.pg_attribute a
+                                                        WHERE a.attrelid = i.indrelid AND a.attnum = k.attnum
+                                                          AND k.attnum <> 0), 100)
+                                     THEN (SELECT coll.collname FROM pg_catalog.pg_collation coll
+                                            WHERE coll.oid = i.indcollation[k.ord - 1]) END)
                ORDER BY k.ord)
           FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
-          LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum AND k.attnum <> 0
-          LEFT JOIN pg_catalog.pg_opclass opc ON opc.oid = i.indclass[k.ord - 1]
-          LEFT JOIN pg_catalog.pg_collation coll ON coll.oid = i.indcollation[k.ord - 1]
          WHERE k.ord <= i.indnkeyatts) END AS details,
     am.amname AS method,
     i.indisunique AS is_unique,
