@@ -175,6 +175,9 @@ class Index:
     tuples_fetched: int | None = None
     visible: bool = True  # MySQL 8 invisible indexes
     is_partition_child: bool = False  # attached to a partitioned parent's index
+    # PostgreSQL: the name of the partitioned index this one is attached to (it lives on the table's partitioned
+    # parent, in the parent's schema); None for others, and in snapshots written before it was collected
+    parent_index: str | None = None
     # MySQL/InnoDB: the index a foreign key relies on (its columns lead it; InnoDB refuses to drop it, error 1553).
     # Set on one index per foreign key side that no primary key or unique index already serves.
     supports_fk: bool = False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -204,23 +204,32 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
     mature = age is not None and age >= opts.min_stats_age_days * 86400
     window = _stats_window(snap)
     with_history = snap.run_history is not None and snap.collected_at is not None
+    attached = _attached_indexes(snap)
     for ix in snap.indexes:
-        stored = _history_window(snap, ix, opts) if with_history else None
+        if ix.parent_index is not None:
+            continue  # judged with the partitioned index it is attached to, over all its partitions
+        leaves: list[Index] = []
+        if ix.scans is None and attached and _on_partitioned_parent(snap, ix):
+            # a partitioned table's index has no counter: those of the indexes attached to it on its partitions,
+            # summed (an old partition is pruned by design, the parent serves the current ones)
+            leaves = _partition_indexes(attached, ix)
+        judged = leaves or [ix]
+        scans = None if any(i.scans is None for i in judged) else sum(i.scans or 0 for i in judged)
+        stored = _history_window(snap, judged, opts) if with_history else None
         if stored is not None:
             if stored.used:
                 continue  # scanned within the stored window, whatever the counter says since a reset
-        elif ix.scans is None or ix.scans != 0 or _used_in_history(snap, ix, opts):
+        elif scans is None or scans != 0 or any(_used_in_history(snap, i, opts) for i in judged):
             # a window too short to judge, but the stored runs saw it used (its counter was since cleared: a
             # statistics reset, a restart, DDL on the table on MySQL/MariaDB)
             continue
-        if ix.backs_constraint or ix.is_unique or not ix.is_valid or _on_partitioned_parent(snap, ix):
+        if ix.backs_constraint or ix.is_unique or not ix.is_valid:
             continue
         if ix.supports_fk:
             continue  # InnoDB keeps this index for a foreign key and refuses to drop it
         if snap.engine == "mysql" and ix.method in ("fulltext", "spatial"):
             continue  # performance_schema counts no reads for these: usage unknown
-        table = snap.table(ix.schema, ix.table)
-        table_scans = _table_scans(snap, table, ix)
+        table_scans = _summed(_table_scans(snap, snap.table(i.schema, i.table), i) for i in judged)
         severity: Severity | None = None
         if stored is None and not mature:
             if table_scans is None or table_scans < opts.min_table_scans:
@@ -239,6 +248,9 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
                 message += f" while queries read {table_scans} rows of the table through its other indexes"
         else:
             message = f"{ix.qualified} on {ix.table} had no scans in {window}"
+            if leaves:
+                message = (f"{ix.qualified} on {ix.table} had no scans on any of its {len(leaves)} "
+                           f"partition{'s' if len(leaves) != 1 else ''} in {window}")
             if table_scans is not None:
                 message += f" while queries scanned the table's other indexes {table_scans} times"
         remediation: str | None = drop_index_sql(snap, ix)
@@ -259,11 +271,13 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
         if not _droppable(ix):
             message += "; it is attached to its partitioned table's index and goes only with that one"
             remediation = None
+        if leaves:
+            details["partitions"] = len(leaves)
         yield Hit(
             object=_index_ref(ix),
             message=message,
             details={
-                "index_bytes": ix.size_bytes,
+                "index_bytes": _summed(i.size_bytes for i in leaves) if leaves else ix.size_bytes,
                 "stats_age_s": round(age) if age is not None else None,
                 "stats_since": snap.stats_since.isoformat() if snap.stats_since else None,
                 "table_scans": table_scans,
@@ -295,21 +309,58 @@ def _used_in_history(snap: Snapshot, ix: Index, opts: UnusedIndexOptions) -> boo
         usage.last_used >= now - timedelta(days=opts.history_days)
 
 
-def _history_window(snap: Snapshot, ix: Index, opts: UnusedIndexOptions) -> _Stored | None:
-    """The stored runs of the last ``history_days`` (run history) for this index, when they cover at least
-    ``min_stats_age_days``; None otherwise (then the counter since the reset decides)."""
+def _history_window(snap: Snapshot, judged: list[Index], opts: UnusedIndexOptions) -> _Stored | None:
+    """The stored runs of the last ``history_days`` (run history) for these indexes (one, or the indexes of a
+    partitioned index's partitions), when they cover at least ``min_stats_age_days`` for each; None otherwise
+    (then the counters since the reset decide). Several indexes: the shortest window, used when one was used."""
     history, now = snap.run_history, snap.collected_at
     if history is None or now is None:
         return None
-    usage = history.index(ix.schema, ix.table, ix.name)
-    if usage is None:
+    start: datetime | None = None
+    used = False
+    for ix in judged:
+        usage = history.index(ix.schema, ix.table, ix.name)
+        if usage is None:
+            return None
+        since = max(usage.first_seen, now - timedelta(days=opts.history_days))
+        start = since if start is None else max(start, since)
+        used = used or (usage.last_used is not None and usage.last_used > since)
+    if start is None:
         return None
-    start = max(usage.first_seen, now - timedelta(days=opts.history_days))
     days = (now - start).total_seconds() / 86_400
     if days < opts.min_stats_age_days:
         return None
     runs = sum(1 for t in history.times if t >= start)
-    return _Stored(start, days, runs, usage.last_used is not None and usage.last_used > start)
+    return _Stored(start, days, runs, used)
+
+
+def _attached_indexes(snap: Snapshot) -> dict[tuple[str, str, str], list[Index]]:
+    """(schema, table, name) of a partitioned index -> the indexes attached to it, one per partition (PostgreSQL
+    keeps the scan counters on these: the partitioned index has none of its own)."""
+    out: dict[tuple[str, str, str], list[Index]] = {}
+    for ix in snap.indexes:
+        if ix.parent_index is None:
+            continue
+        table = snap.table(ix.schema, ix.table)
+        parent = snap.parent_of(table) if table is not None else None
+        if parent is not None:
+            out.setdefault((parent.schema, parent.name, ix.parent_index), []).append(ix)
+    return out
+
+
+def _partition_indexes(attached: dict[tuple[str, str, str], list[Index]], ix: Index) -> list[Index]:
+    """The indexes of the leaf partitions attached to a partitioned index, through sub-partitioned levels."""
+    out: list[Index] = []
+    for child in attached.get((ix.schema, ix.table, ix.name), []):
+        below = _partition_indexes(attached, child)
+        out.extend(below or [child])
+    return out
+
+
+def _summed(values: Iterable[int | None]) -> int | None:
+    """The sum of the known figures; None when none is known."""
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
 
 
 def _table_scans(snap: Snapshot, table: Table | None, unused: Index) -> int | None:

@@ -670,6 +670,7 @@ class _IndexWriter:
             constraint=r["constraint"], constraint_type=r["constraint_type"], definition=definition or "",
             size_bytes=_int(r["size_bytes"]), scans=_int(r["scans"]), tuples_read=_int(r["tuples_read"]),
             tuples_fetched=_int(r["tuples_fetched"]), is_partition_child=bool(r["is_partition_child"]),
+            parent_index=r["parent_index"],
         )
 
     def plain_definition(self, r: dict[str, Any], keys: list[IndexKey], include: tuple[str, ...]) -> str:
