@@ -209,7 +209,7 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
         if ix.parent_index is not None:
             continue  # judged with the partitioned index it is attached to, over all its partitions
         leaves: list[Index] = []
-        if ix.scans is None and attached and _on_partitioned_parent(snap, ix):
+        if attached and _on_partitioned_parent(snap, ix):
             # a partitioned table's index has no counter: those of the indexes attached to it on its partitions,
             # summed (an old partition is pruned by design, the parent serves the current ones)
             leaves = _partition_indexes(attached, ix)
@@ -223,7 +223,7 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
             # a window too short to judge, but the stored runs saw it used (its counter was since cleared: a
             # statistics reset, a restart, DDL on the table on MySQL/MariaDB)
             continue
-        if ix.backs_constraint or ix.is_unique or not ix.is_valid:
+        if ix.backs_constraint or ix.is_unique or not ix.is_valid or (not leaves and _on_partitioned_parent(snap, ix)):
             continue
         if ix.supports_fk:
             continue  # InnoDB keeps this index for a foreign key and refuses to drop it
