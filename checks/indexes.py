@@ -21,6 +21,7 @@ from auditor.relations import (
 )
 from auditor.relations import members as tree_members
 from auditor.textfmt import duration
+from auditor.workload import application_statements, query_shape, scope_columns
 
 BOTH = ("postgresql", "mysql")
 
@@ -81,6 +82,11 @@ def _stats_window(snap: Snapshot) -> str:
     since = snap.stats_since
     if age is None or since is None:
         return "a statistics window of unknown age"
+    if snap.engine == "mysql" and since != snap.stats_reset:
+        # performance_schema's summaries can be truncated at any time, and nothing records when: the window
+        # starts at the server's start or at the last truncation, whichever came later
+        return (f"the time since the server started on {_day(since)} ({duration(age)} ago) or "
+                "performance_schema's counters were last truncated, whichever is later")
     what = "statistics were reset" if since == snap.stats_reset else "the server started"
     return f"the {duration(age)} since {what} on {_day(since)}"
 
@@ -205,6 +211,7 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
     window = _stats_window(snap)
     with_history = snap.run_history is not None and snap.collected_at is not None
     attached = _attached_indexes(snap)
+    workload: _MySqlUse | None = None  # read from the statements at the first MySQL/MariaDB candidate
     for ix in snap.indexes:
         if ix.parent_index is not None:
             continue  # judged with the partitioned index it is attached to, over all its partitions
@@ -229,6 +236,14 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
             continue  # InnoDB keeps this index for a foreign key and refuses to drop it
         if snap.engine == "mysql" and ix.method in ("fulltext", "spatial"):
             continue  # performance_schema counts no reads for these: usage unknown
+        if snap.engine == "mysql":
+            table = snap.table(ix.schema, ix.table)
+            if snap.flavor == "mariadb" and table is not None and table.partitioned:
+                continue  # MariaDB's performance_schema counts no index reads on a partitioned table: unknown
+            if workload is None:
+                workload = _MySqlUse.of(snap)
+            if workload.uses(ix):
+                continue  # in use: a plan reads it, or its lookups found nothing (0 rows read is all it shows)
         table_scans = _summed(_table_scans(snap, snap.table(i.schema, i.table), i) for i in judged)
         severity: Severity | None = None
         if stored is None and not mature:
@@ -287,6 +302,41 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
             remediation=remediation,
             severity=severity,
         )
+
+
+@dataclass(frozen=True)
+class _MySqlUse:
+    """MySQL/MariaDB: the evidence of an index's use that performance_schema's rows read cannot show.
+
+    ``planned``: the indexes the EXPLAIN of a recorded statement reads (MySQL 8's sample texts). ``missed``: per
+    table, the columns that recorded statements compared with a value (= or a range) in executions that all
+    used an index (SUM_NO_INDEX_USED 0) and examined no row at all: lookups that found nothing, which leave the
+    index's COUNT_READ at 0 although they went through it.
+    """
+
+    planned: frozenset[tuple[str, str, str]]
+    missed: dict[tuple[str, str], set[str]]
+
+    @classmethod
+    def of(cls, snap: Snapshot) -> _MySqlUse:
+        ran = {s.queryid for s in snap.statements if s.calls > 0}
+        planned = frozenset((scan.schema or snap.database, scan.table, scan.index)
+                            for plan in snap.plans if plan.explained and plan.queryid in ran
+                            for scan in plan.scans if scan.index)
+        missed: dict[tuple[str, str], set[str]] = {}
+        for stmt in application_statements(snap):
+            if stmt.calls <= 0 or stmt.no_index_calls != 0 or stmt.rows_examined != 0:
+                continue
+            for scope in query_shape(snap, stmt.query).scopes:
+                for key, uses in scope_columns(snap, scope).items():
+                    missed.setdefault(key, set()).update(u.column for u in uses if u.kind in ("eq", "range"))
+        return cls(planned, missed)
+
+    def uses(self, ix: Index) -> bool:
+        if (ix.schema, ix.table, ix.name) in self.planned:
+            return True
+        lead = ix.columns[0] if ix.columns else None
+        return lead is not None and lead in self.missed.get(ix.table_key, ())
 
 
 @dataclass(frozen=True)
