@@ -149,7 +149,11 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
     ## What it does
     Flags valid indexes whose scan counter is zero. Indexes that back a primary key, unique or exclusion
     constraint, and unique indexes, are never flagged: they enforce something even when no query reads them.
-    Indexes of partitioned tables are judged through their partitions, whose counters the server keeps.
+    On PostgreSQL, a partitioned table's index is judged with the indexes attached to it on its partitions
+    (the server keeps the counters there): their scans are summed, since partition pruning leaves the old
+    partitions unread by design while the parent index serves the current ones, and an unused one is reported
+    once, on the parent index, whose DROP INDEX takes the attached ones along (PostgreSQL refuses to drop an
+    attached index alone). A partition's attached index is never reported by itself.
 
     The counters only cover the time since the last statistics reset or server start, and the message says how
     long that is. When the window is shorter than `min_stats_age_days` (or unknown), an index is only
@@ -163,7 +167,13 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
     counts rows rather than scans, so the evidence there is rows read through those indexes.
 
     FULLTEXT and SPATIAL indexes are never reported on MySQL/MariaDB: performance_schema records no reads for
-    them even when MATCH ... AGAINST queries use them.
+    them even when MATCH ... AGAINST queries use them. Nor, there, is an index that the plan of a recorded
+    statement reads (MySQL 8's EXPLAIN of sample texts), or one that leads with a column recorded statements
+    compare with a value in executions that all used an index and examined no row at all: lookups that find
+    nothing leave its rows read at 0 although every one went through it. On MariaDB, performance_schema counts
+    no index reads on partitioned tables: their indexes' usage is unknown (a note names the tables) and they are
+    not judged. The counters there cover the time since the server started or since performance_schema's
+    summaries were last truncated, whichever is later (nothing records a truncation), and the message says so.
 
     ## Why is this bad?
     Every index slows down each INSERT, most UPDATEs and every DELETE on its table, takes disk and cache
@@ -199,7 +209,10 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
     without a drop statement, saying why: every DELETE on the referenced table would scan the referencing one
     without it, and IX05 would report the key. On MySQL/MariaDB the index InnoDB keeps for a foreign key is
     never reported (InnoDB refuses to drop it), and performance_schema counts rows read through an index rather
-    than lookups, so an index used only by lookups that find nothing looks unused. FULLTEXT and SPATIAL
+    than lookups: an index used only by lookups that find nothing is recognised only through a recorded statement
+    whose executions examined no row (a digest evicted or truncated, or one that also examined rows elsewhere,
+    leaves it looking unused). On PostgreSQL the scan counters decide, not the generic plans: the custom
+    plans the executions used may read other indexes. FULLTEXT and SPATIAL
     indexes there are never judged, whatever their use. On young statistics, a table read only by sequential
     scans gives no evidence, so its unused indexes wait for `min_stats_age_days`.
 

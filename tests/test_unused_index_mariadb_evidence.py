@@ -16,6 +16,7 @@ from typing import Any
 from auditor.connectors import CollectOptions, collect
 from auditor.dsn import parse_dsn
 from auditor.engine import load_checks, run_checks
+from auditor.scoring import compute_metrics
 from tests.mysql_support import MySqlServer, mysql_server, new_db_on  # noqa: F401  (pytest fixture)
 
 SCHEMA = """
@@ -66,6 +67,14 @@ def test_indexes_in_use_without_counted_reads_stay_silent(mysql_server: MySqlSer
         [f.message for f in found]
     assert "since the server started on " in found[0].message
     assert "or performance_schema's counters were last truncated, whichever is later" in found[0].message
+    # the metric judges by IX01's marks: counted with the options IX01 ran with; with the default 7 days, a
+    # server up for minutes is too early to judge (not "0, pass" beside IX01's candidates)
+    counted_metric = compute_metrics(snap, found, checks_run=("IX01",), check_options={
+        "IX01": UnusedIndexOptions(min_stats_age_days=0)})
+    assert next(m for m in counted_metric if m.key == "unused_indexes").value == 1
+    young = run_checks(snap, [load_checks()["IX01"]])
+    (metric,) = [m for m in compute_metrics(snap, young.findings, checks_run=young.ran) if m.key == "unused_indexes"]
+    assert metric.value is None and (metric.reason or "").startswith("too early to judge: the index usage statistics")
     # the partitioned table's usage is unknown, and said so
     (events,) = [ix for ix in snap.indexes if ix.name == "events_tenant_time_idx"]
     assert events.scans is None
