@@ -142,6 +142,8 @@ class UnusedIndexOptions:
     severity=Severity.WARNING,
     engines=BOTH,
     options=UnusedIndexOptions,
+    # MySQL/MariaDB: the recorded statements show the use that performance_schema's rows read miss
+    needs=("workload",),
 )
 def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
     """Index never scanned since the statistics were reset or the server started.

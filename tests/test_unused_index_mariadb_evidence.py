@@ -11,8 +11,13 @@ truncated.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
+from click.testing import CliRunner
+
+from auditor.cli import main
 from auditor.connectors import CollectOptions, collect
 from auditor.dsn import parse_dsn
 from auditor.engine import load_checks, run_checks
@@ -38,7 +43,8 @@ BY_NUMBER = "SELECT id FROM invoices WHERE number_lower = LOWER(%s)"
 RECENT = "SELECT kind, COUNT(*) FROM events WHERE tenant_id = %s AND occurred_at > '2026-06-01' GROUP BY kind"
 
 
-def test_indexes_in_use_without_counted_reads_stay_silent(mysql_server: MySqlServer) -> None:  # noqa: F811
+def test_indexes_in_use_without_counted_reads_stay_silent(mysql_server: MySqlServer,  # noqa: F811
+                                                          tmp_path: Path) -> None:
     from checks.indexes import UnusedIndexOptions
 
     db, dsn = new_db_on(mysql_server, SCHEMA)
@@ -67,6 +73,13 @@ def test_indexes_in_use_without_counted_reads_stay_silent(mysql_server: MySqlSer
         [f.message for f in found]
     assert "since the server started on " in found[0].message
     assert "or performance_schema's counters were last truncated, whichever is later" in found[0].message
+    # `--select IX01` collects the workload too: the lookups' evidence is there on the command line
+    config = tmp_path / "dbaudit.toml"
+    config.write_text("[checks.unused-index]\nmin_stats_age_days = 0\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["scan", dsn, "--select", "IX01", "--no-sample", "--format", "json",
+                                       "--config", str(config)])
+    reported = [f["object"]["index"] for f in json.loads(result.stdout)["findings"]]
+    assert reported == ["invoices_total_idx"], result.stdout[-2000:]
     # the metric judges by IX01's marks: counted with the options IX01 ran with; with the default 7 days, a
     # server up for minutes is too early to judge (not "0, pass" beside IX01's candidates)
     counted_metric = compute_metrics(snap, found, checks_run=("IX01",), check_options={
