@@ -225,18 +225,24 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
     mature = age is not None and age >= opts.min_stats_age_days * 86400
     window = _stats_window(snap)
     with_history = snap.run_history is not None and snap.collected_at is not None
-    attached = _attached_indexes(snap)
+    # PostgreSQL's partitioned tables (none in most databases: then no index is looked at twice for them)
+    partitioned = any(t.kind == "partitioned" for t in snap.tables)
+    attached = _attached_indexes(snap) if partitioned else {}
     workload: _MySqlUse | None = None  # read from the statements at the first MySQL/MariaDB candidate
     for ix in snap.indexes:
-        if ix.parent_index is not None:
+        if partitioned and ix.parent_index is not None:
             continue  # judged with the partitioned index it is attached to, over all its partitions
+        scans = ix.scans
         leaves: list[Index] = []
         if attached and _on_partitioned_parent(snap, ix):
             # a partitioned table's index has no counter: those of the indexes attached to it on its partitions,
             # summed (an old partition is pruned by design, the parent serves the current ones)
             leaves = _partition_indexes(attached, ix)
+            if leaves:
+                scans = None if any(i.scans is None for i in leaves) else sum(i.scans or 0 for i in leaves)
+        if scans != 0 and not with_history:
+            continue  # scanned, or no counter (most indexes: decided here, without the rest of the pass)
         judged = leaves or [ix]
-        scans = None if any(i.scans is None for i in judged) else sum(i.scans or 0 for i in judged)
         stored = _history_window(snap, judged, opts) if with_history else None
         if stored is not None:
             if stored.used:
