@@ -662,6 +662,46 @@ class Snapshot:
         return out
 
     @cached
+    def _leads(self) -> tuple[dict[tuple[str, str, str | None, str | None], list[Index]], list[Index]]:
+        """The indexes of each table by their first key's column and expression, in snapshot order (an index
+        without keys under (schema, table, None, None)); and, in snapshot order, the indexes that share their
+        group with another one or have no keys."""
+        out: dict[tuple[str, str, str | None, str | None], list[Index]] = {}
+        first_at: dict[tuple[str, str, str | None, str | None], int] = {}
+        sharing: list[tuple[int, Index]] = []  # found in one pass: a large database has few of them
+        for at, ix in enumerate(self.indexes):
+            keys = ix.keys
+            if keys:
+                first = keys[0]
+                lead = (ix.schema, ix.table, first.column, first.expression)
+            else:
+                lead = (ix.schema, ix.table, None, None)
+                sharing.append((at, ix))
+            group = out.get(lead)
+            if group is None:
+                out[lead] = [ix]
+                first_at[lead] = at
+                continue
+            if len(group) == 1 and keys:
+                sharing.append((first_at[lead], group[0]))
+            if keys:
+                sharing.append((at, ix))
+            group.append(ix)
+        sharing.sort(key=_first)
+        return out, [ix for _, ix in sharing]
+
+    def indexes_leading_with(self, schema: str, table: str, column: str) -> list[Index]:
+        """The indexes of a table whose first key is ``column`` (a whole column or a prefix of it), in snapshot
+        order."""
+        return self._leads[0].get((schema, table, column, None), [])
+
+    def indexes_sharing_lead(self) -> list[Index]:
+        """The indexes, in snapshot order, that share their table and first key (column or expression) with
+        another index, and those without keys: the only ones that can duplicate another index or be a prefix of
+        one (IX02, IX03). A large database has few of them."""
+        return self._leads[1]
+
+    @cached
     def _constraints_by_table(self) -> dict[tuple[str, str], list[Constraint]]:
         out: dict[tuple[str, str], list[Constraint]] = {}
         for c in self.constraints:
@@ -740,6 +780,10 @@ class Snapshot:
         if since is None or self.collected_at is None:
             return None
         return max(0.0, (self.collected_at - since).total_seconds())
+
+
+def _first(pair: tuple[int, Index]) -> int:
+    return pair[0]
 
 
 # --------------------------------------------------------------------------------------------------------------

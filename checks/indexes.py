@@ -388,7 +388,8 @@ def duplicate_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     - https://wiki.postgresql.org/wiki/Index_Maintenance#Duplicate_indexes
     """
     # attached partition indexes mirror their parent's, which is reported (and dropped) once
-    judged = [ix for ix in snap.indexes if ix.is_valid and not ix.is_partition_child]
+    # (only indexes that share their first key with another of their table can be one)
+    judged = [ix for ix in snap.indexes_sharing_lead() if ix.is_valid and not ix.is_partition_child]
     # a cheap key that equal signatures share, without comparing the keys whole: only indexes that share it with
     # another need the full signature (written out here, not a call per index: on 40,000 indexes the calls are
     # most of the pass)
@@ -499,15 +500,17 @@ def redundant_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     # a wider or covering index is a valid B-tree of the same table with the same predicate that starts with the
     # same column or expression (a prefix key differs only in its length): grouped once by that, so that each
     # index meets only the few others it could be a prefix of before the key comparisons
+    # (only indexes that share their first key with another of their table can be in one)
+    sharing = snap.indexes_sharing_lead()
     alike: dict[tuple[object, ...], list[Index]] = {}
-    for other in snap.indexes:
+    for other in sharing:
         if other.is_valid and other.method == "btree" and other.keys:
             first = other.keys[0]
             alike.setdefault((other.schema, other.table, other.predicate, first.column, first.expression),
                              []).append(other)
     # only an index that shares its group with another can be a prefix of one (most share it with none)
     shared = {id(ix) for group in alike.values() if len(group) > 1 for ix in group}
-    for ix in snap.indexes:
+    for ix in sharing:
         if ix.keys and id(ix) not in shared:
             continue
         if (
