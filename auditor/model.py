@@ -793,6 +793,9 @@ def _first(pair: tuple[int, Index]) -> int:
 
 # the object types named by one field alone (settings and security checks): type -> that field
 _SERVER_LEVEL = {"setting": "setting", "role": "role", "hba_rule": "rule", "database": "database"}
+# the types ObjectRef.label names by their own field rather than by schema, table and columns
+_SPECIAL_LABELS = frozenset({*_SERVER_LEVEL, "session", "connection", "prepared_transaction", "replication_slot",
+                             "replica", "standby", "function", "sequence", "query"})
 
 
 @direct_init
@@ -824,35 +827,47 @@ class ObjectRef:
 
     def label(self) -> str:
         """Short human form: schema.table(cols) / schema.index ..."""
-        if self.type in _SERVER_LEVEL:
-            value = getattr(self, _SERVER_LEVEL[self.type])
-            if value:
-                return str(value)
-        if self.type == "session" and self.pid is not None:
-            return f"{self.role or '?'} pid {self.pid}"
-        if self.type == "connection" and self.pid is not None:  # MySQL/MariaDB: a connection (thread) id
-            return f"{self.role or '?'} connection {self.pid}"
-        if self.type == "prepared_transaction" and self.gid is not None:
-            return f"prepared transaction {self.gid}"
-        if self.type == "replication_slot" and self.slot is not None:
-            return f"slot {self.slot}"
-        if self.type in ("replica", "standby"):
-            return f"{self.type} {self.channel}" if self.channel else self.type
-        if self.type == "function" and self.function:
-            return f"{self.schema}.{self.function}" if self.schema else self.function
-        base = ".".join(p for p in (self.schema, self.table or self.domain) if p)
-        if self.type == "index" and self.index:
+        kind = self.type
+        if kind == "index" and self.index:  # the most common first: the engine sorts tens of thousands by it
             return f"{self.schema}.{self.index}" if self.schema else self.index
-        if self.type == "sequence" and self.sequence:
-            return f"{self.schema}.{self.sequence}" if self.schema else self.sequence
-        if self.type == "query" and self.query:
-            q = " ".join(self.query.split())
-            return q if len(q) <= 80 else q[:77] + "..."
+        if kind in _SPECIAL_LABELS:
+            special = self._special_label()
+            if special is not None:
+                return special
+        schema, relation = self.schema, self.table or self.domain
+        base = f"{schema}.{relation}" if schema and relation else (schema or relation or "")
         if self.columns:
             base += "(" + ", ".join(self.columns) + ")"
-        if self.constraint and self.type in ("constraint", "foreign_key"):
+        if self.constraint and (kind == "foreign_key" or kind == "constraint"):
             base += f" [{self.constraint}]"
-        return base or self.type
+        return base or kind
+
+    def _special_label(self) -> str | None:
+        """The label of the object types named otherwise than by their schema, table and columns, when the
+        field that names them is set."""
+        kind = self.type
+        if kind in _SERVER_LEVEL:
+            value = getattr(self, _SERVER_LEVEL[kind])
+            if value:
+                return str(value)
+        if kind == "session" and self.pid is not None:
+            return f"{self.role or '?'} pid {self.pid}"
+        if kind == "connection" and self.pid is not None:  # MySQL/MariaDB: a connection (thread) id
+            return f"{self.role or '?'} connection {self.pid}"
+        if kind == "prepared_transaction" and self.gid is not None:
+            return f"prepared transaction {self.gid}"
+        if kind == "replication_slot" and self.slot is not None:
+            return f"slot {self.slot}"
+        if kind in ("replica", "standby"):
+            return f"{kind} {self.channel}" if self.channel else kind
+        if kind == "function" and self.function:
+            return f"{self.schema}.{self.function}" if self.schema else self.function
+        if kind == "sequence" and self.sequence:
+            return f"{self.schema}.{self.sequence}" if self.schema else self.sequence
+        if kind == "query" and self.query:
+            q = " ".join(self.query.split())
+            return q if len(q) <= 80 else q[:77] + "..."
+        return None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

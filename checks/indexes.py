@@ -204,7 +204,9 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
     mature = age is not None and age >= opts.min_stats_age_days * 86400
     window = _stats_window(snap)
     with_history = snap.run_history is not None and snap.collected_at is not None
-    for ix in snap.indexes:
+    # without history only a counter at zero can make an index unused: those few, in snapshot order
+    judged = snap.indexes if with_history else [ix for ix in snap.indexes if ix.scans == 0]
+    for ix in judged:
         stored = _history_window(snap, ix, opts) if with_history else None
         if stored is not None:
             if stored.used:
