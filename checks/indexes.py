@@ -229,7 +229,11 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
     partitioned = any(t.kind == "partitioned" for t in snap.tables)
     attached = _attached_indexes(snap) if partitioned else {}
     workload: _MySqlUse | None = None  # read from the statements at the first MySQL/MariaDB candidate
-    for ix in snap.indexes:
+    # without history only a counter at zero can make an index unused (or a partitioned table's index, which
+    # has none: its partitions' count): those few, in snapshot order
+    candidates = snap.indexes if with_history else [
+        ix for ix in snap.indexes if ix.scans == 0 or (ix.scans is None and attached)]
+    for ix in candidates:
         if partitioned and ix.parent_index is not None:
             continue  # judged with the partitioned index it is attached to, over all its partitions
         scans = ix.scans
@@ -241,7 +245,7 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
             if leaves:
                 scans = None if any(i.scans is None for i in leaves) else sum(i.scans or 0 for i in leaves)
         if scans != 0 and not with_history:
-            continue  # scanned, or no counter (most indexes: decided here, without the rest of the pass)
+            continue  # no counter (an unpartitioned index without statistics)
         judged = leaves or [ix]
         stored = _history_window(snap, judged, opts) if with_history else None
         if stored is not None:
@@ -510,7 +514,8 @@ def duplicate_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     - https://wiki.postgresql.org/wiki/Index_Maintenance#Duplicate_indexes
     """
     # attached partition indexes mirror their parent's, which is reported (and dropped) once
-    judged = [ix for ix in snap.indexes if ix.is_valid and not ix.is_partition_child]
+    # (only indexes that share their first key with another of their table can be one)
+    judged = [ix for ix in snap.indexes_sharing_lead() if ix.is_valid and not ix.is_partition_child]
     # a cheap key that equal signatures share, without comparing the keys whole: only indexes that share it with
     # another need the full signature (written out here, not a call per index: on 40,000 indexes the calls are
     # most of the pass)
@@ -621,15 +626,17 @@ def redundant_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     # a wider or covering index is a valid B-tree of the same table with the same predicate that starts with the
     # same column or expression (a prefix key differs only in its length): grouped once by that, so that each
     # index meets only the few others it could be a prefix of before the key comparisons
+    # (only indexes that share their first key with another of their table can be in one)
+    sharing = snap.indexes_sharing_lead()
     alike: dict[tuple[object, ...], list[Index]] = {}
-    for other in snap.indexes:
+    for other in sharing:
         if other.is_valid and other.method == "btree" and other.keys:
             first = other.keys[0]
             alike.setdefault((other.schema, other.table, other.predicate, first.column, first.expression),
                              []).append(other)
     # only an index that shares its group with another can be a prefix of one (most share it with none)
     shared = {id(ix) for group in alike.values() if len(group) > 1 for ix in group}
-    for ix in snap.indexes:
+    for ix in sharing:
         if ix.keys and id(ix) not in shared:
             continue
         if (
