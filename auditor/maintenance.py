@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from auditor.bulk import direct_init
+
 if TYPE_CHECKING:  # the model imports this module
     from auditor.model import Snapshot, Table
     from auditor.posture import Posture
@@ -41,6 +43,7 @@ class ToastColumn:
     avg_bytes: float
 
 
+@direct_init
 @dataclass(frozen=True)
 class TableFreeze:
     """Freeze ages and storage parameters of one PostgreSQL table, materialized view or partitioned parent.
@@ -95,6 +98,7 @@ class DatabaseFreeze:
     allow_connections: bool = True
 
 
+@direct_init
 @dataclass(frozen=True)
 class TableBloat:
     """The pg_stats-based estimate of one heap's size, as the ioguix / pgexperts bloat queries compute it.
@@ -130,6 +134,7 @@ class TableBloat:
         return max(0.0, 100.0 * (self.pages - self.expected_pages) / self.pages)
 
 
+@direct_init
 @dataclass(frozen=True)
 class IndexBloat:
     """The pg_stats-based estimate of one B-tree index's size (the ioguix btree bloat query).

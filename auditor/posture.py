@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from auditor.bulk import cached
+from auditor.bulk import cached, direct_init
 
 # Areas of the posture, as Note.area values: a check that needs one is skipped with that note's GRANT.
 SETTINGS_AREA = "server_settings"
@@ -174,6 +174,7 @@ class SchemaPrivileges:
     create_grantees: tuple[str, ...] = ()  # named roles with CREATE, the owner aside
 
 
+@direct_init
 @dataclass(frozen=True)
 class DefinerFunction:
     """A SECURITY DEFINER function or procedure of an audited schema (extension members aside)."""
@@ -227,6 +228,7 @@ class CheckpointStats:
     stats_reset: datetime | None = None
 
 
+@direct_init
 @dataclass(frozen=True)
 class RelationIo:
     """Buffer hits and reads of one table or index (pg_statio_user_tables / pg_statio_user_indexes)."""

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 import psycopg
@@ -36,7 +37,14 @@ from auditor.connectors.postgres.maintenance import (
 from auditor.connectors.postgres.posture import POSTURE_SETTINGS, collect_posture
 from auditor.connectors.postgres.prefetch import AreaRead, Prefetch, Read, read_area, read_probe
 from auditor.connectors.postgres.replication import collect_replication
-from auditor.connectors.postgres.session import Session, SessionLimits, connect, open_session
+from auditor.connectors.postgres.session import (
+    Session,
+    SessionLimits,
+    TupleRows,
+    as_tuples,
+    connect,
+    open_session,
+)
 from auditor.connectors.postgres.yielding import PgLockYield
 from auditor.connectors.yielding import first_line, unavailable_note_text
 from auditor.dsn import Dsn
@@ -336,17 +344,11 @@ class _Collector:
         order = ("columns", "tables", *(area for area in CATALOG_AREAS if area not in ("columns", "tables")))
         reads = [read(area, scope, catalog_file(area, superuser)) for area in order]
         reads.append(read("activity", {}))
-        # collect_posture
-        reads += [read(SETTINGS_AREA, {"settings": list(POSTURE_SETTINGS)}), read(ROLE_SETTINGS_AREA, {}),
-                  read("roles_passwords" if server.get("can_read_authid") else ROLES_AREA, {})]
-        if server.get("can_read_hba"):
-            reads.append(read(HBA_AREA, {}))
-        reads += [read(SCHEMA_PRIVILEGES_AREA, scope), read(FUNCTIONS_AREA, scope), read(SERVER_STATS_AREA, {}),
-                  read(IO_AREA, scope)]
 
-        # collect_maintenance: the estimates only with column_stats' rows, pgstattuple's grant check only with
-        # estimates to refine (toast_columns and the exact_bloat probe read relations' pages: measure_pages
-        # sends them after the COMMIT)
+        # collect_maintenance (before collect_posture: its index estimates are the client's longest work after the
+        # catalog areas, done while the server reads posture's areas): the estimates only with column_stats'
+        # rows, pgstattuple's grant check only with estimates to refine (toast_columns and the exact_bloat probe
+        # read relations' pages: measure_pages sends them after the COMMIT)
         def stats_read(done: Mapping[str, int | None]) -> bool:
             return done["column_stats"] is not None
 
@@ -357,17 +359,26 @@ class _Collector:
                   read(TABLE_BLOAT_AREA, scope, when=stats_read), read(INDEX_BLOAT_AREA, scope, when=stats_read)]
         if "pgstattuple" in (ext.get("installed") or {}):
             reads.append(read("pgstattuple_access", {}, when=estimated))
+        # collect_posture
+        reads += [read(SETTINGS_AREA, {"settings": list(POSTURE_SETTINGS)}), read(ROLE_SETTINGS_AREA, {}),
+                  read("roles_passwords" if server.get("can_read_authid") else ROLES_AREA, {})]
+        if server.get("can_read_hba"):
+            reads.append(read(HBA_AREA, {}))
+        reads += [read(SCHEMA_PRIVILEGES_AREA, scope), read(FUNCTIONS_AREA, scope), read(SERVER_STATS_AREA, {}),
+                  read(IO_AREA, scope)]
         # collect_replication
         reads += [read(area, {}) for area in (REPLICA_AREA, PREPARED_AREA, SLOTS_AREA, STANDBYS_AREA)]
         return reads
 
     def run(self) -> Snapshot:
+        self.session.tuple_areas = TUPLE_AREAS
         self.prefetch = Prefetch(self.session)
         try:
             return self._run()
         finally:
             self.prefetch.close()
             self.prefetch = None
+            self.session.tuple_areas = frozenset()
 
     def _run(self) -> Snapshot:
         server = (self._area("server", {"settings": list(SETTINGS)}) or [{}])[0]
@@ -386,28 +397,30 @@ class _Collector:
         scope = {"schemas": schemas}
         superuser = bool(server.get("is_superuser"))
 
-        def area_rows(area: str) -> list[dict[str, Any]]:
-            return self._area(area, scope, catalog_file(area, superuser)) or []
+        def area_rows(area: str) -> TupleRows:
+            rows = self._area(area, scope, catalog_file(area, superuser))
+            return TupleRows() if rows is None else as_tuples(rows)
 
         # each area is built as soon as it is there, while the server reads the next; the relations found locked
         # meanwhile are taken out of the built objects afterwards (as _without_locked takes them out of rows)
         # columns.sql goes out first (see _plan): the index writer and the columns by table are built while the
         # server reads tables.sql; what its reading decided is recorded after tables.sql's, in CATALOG_AREAS' order
         columns_read = self.prefetch.take(self._read("columns", scope, catalog_file("columns", superuser)))
-        column_rows = columns_read.rows or []
-        writer = _IndexWriter(column_rows, server.get("reserved_words") or (),
-                              bool(server.get("quote_all_identifiers")))
+        column_rows = columns_read.rows if isinstance(columns_read.rows, TupleRows) else TupleRows()
         columns_of = _columns_by_table(column_rows)
+        writer = _IndexWriter(columns_of, column_rows, server.get("reserved_words") or (),
+                              bool(server.get("quote_all_identifiers")))
         rows = {"tables": area_rows("tables")}
-        rows["columns"] = self._record(columns_read) or []
+        self._record(columns_read)
+        rows["columns"] = column_rows
         rows["column_stats"] = area_rows("column_stats")
-        tables = _tables(rows["tables"], columns_of, rows["column_stats"])
+        tables = _tables(rows["tables"], column_rows, columns_of, rows["column_stats"])
         rows["constraints"] = area_rows("constraints")
-        constraints = tuple(_constraint(r, writer.column_names) for r in rows["constraints"])
+        constraints = _constraints(rows["constraints"], writer.column_names)
         rows["indexes"] = area_rows("indexes")
-        indexes = tuple(writer.index(r) for r in rows["indexes"])
+        indexes = writer.indexes(rows["indexes"])
         rows["sequences"] = area_rows("sequences")
-        sequences = tuple(_sequence(r) for r in rows["sequences"])
+        sequences = _sequences(rows["sequences"])
         if self.locked:
             rows = _without_locked(rows, self.locked.values())
             tables, indexes, constraints, sequences = _objects_without_locked(
@@ -415,17 +428,25 @@ class _Collector:
             self.notes.append(_locked_note(list(self.locked.values())))
         activity_rows = self._area("activity", {})
 
-        self.notes.extend(_privilege_notes(rows["tables"], rows["sequences"], role, self.session.server_major))
-        posture = collect_posture(self._area, server, schemas, self.notes)
+        privilege_notes = _privilege_notes(rows["tables"], rows["sequences"], role, self.session.server_major)
+        # the maintenance areas are read before posture's (see _plan), and what their reading notes is recorded
+        # after posture's, as when they were read after them
+        notes, unread = self.notes, self.unread
+        self.notes, self.unread = [], []
         # the bloat estimates read column_stats' pg_stats rows: without them, no estimate (and the same note)
-        stats_read = "column_stats" not in self.unread
+        stats_read = "column_stats" not in unread
         if not stats_read:
             self.unread.extend((TABLE_BLOAT_AREA, INDEX_BLOAT_AREA))
         maintenance, self.page_probes = collect_maintenance(
             self._area, schemas, self.notes, "pgstattuple" in (ext.get("installed") or {}), role,
             stats=bloat_stats(rows["column_stats"]) if stats_read else None,
-            stats_note=next((n for n in self.notes if n.area == "column_stats"), None),
+            stats_note=next((n for n in notes if n.area == "column_stats"), None),
             column_names=writer.column_names)
+        maintenance_notes, maintenance_unread = self.notes, self.unread
+        self.notes, self.unread = [*notes, *privilege_notes], unread
+        posture = collect_posture(self._area, server, schemas, self.notes)
+        self.notes.extend(maintenance_notes)
+        self.unread.extend(maintenance_unread)
         replication = collect_replication(self._area, role, self.notes)
         capabilities = list(server.get("member_of") or [])
         if server.get("is_superuser"):
@@ -469,15 +490,14 @@ def _objects_without_locked(tables: tuple[Table, ...], indexes: tuple[Index, ...
     gone_sequences = {(r["schema"], r["name"]) for r in locked if r["kind"] == "sequence"}
     for key in gone:
         writer.column_names.pop(key, None)
-        writer.attributes.pop(key, None)
+        writer.collations.pop(key, None)
     return (tuple(t for t in tables if (t.schema, t.name) not in gone),
             tuple(i for i in indexes if (i.schema, i.table) not in gone),
             tuple(c for c in constraints if (c.schema, c.table) not in gone),
             tuple(s for s in sequences if (s.schema, s.name) not in gone_sequences))
 
 
-def _without_locked(rows: dict[str, list[dict[str, Any]]],
-                    locked: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+def _without_locked(rows: dict[str, TupleRows], locked: Iterable[dict[str, Any]]) -> dict[str, TupleRows]:
     """Every area without the locked relations, so that no check judges a table from part of its catalog.
 
     An area read before a retry may still hold a table that a later area left out: the union of every lock
@@ -487,12 +507,16 @@ def _without_locked(rows: dict[str, list[dict[str, Any]]],
     sequences = {(r["schema"], r["name"]) for r in locked if r["kind"] == "sequence"}
     if not tables and not sequences:
         return rows
+
+    def without(area: str, table: str, gone: set[tuple[str, str]]) -> TupleRows:
+        key = rows[area].fields("schema", table)
+        return TupleRows((r for r in rows[area] if key(r) not in gone), rows[area].columns)
+
     out = dict(rows)
-    out["tables"] = [r for r in rows["tables"] if (r["schema"], r["name"]) not in tables]
-    for area in ("columns", "column_stats", "indexes"):
-        out[area] = [r for r in rows[area] if (r["schema"], r["table"]) not in tables]
-    out["constraints"] = [r for r in rows["constraints"] if (r["schema"], r["table"]) not in tables]
-    out["sequences"] = [r for r in rows["sequences"] if (r["schema"], r["name"]) not in sequences]
+    out["tables"] = without("tables", "name", tables)
+    for area in ("columns", "column_stats", "indexes", "constraints"):
+        out[area] = without(area, "table", tables)
+    out["sequences"] = without("sequences", "name", sequences)
     return out
 
 
@@ -535,91 +559,106 @@ def _float(v: Any) -> float | None:
     return None if v is None else float(v)
 
 
-def _group(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
-    out: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for r in rows:
-        out.setdefault((r["schema"], r["table"]), []).append(r)
-    return out
-
-
 COLUMN_FIELDS = ("name", "data_type", "nullable", "default", "comment", "position", "identity", "null_frac",
                  "n_distinct", "generated", "base_type")
 
+# the areas fetched as tuples (Session.tuple_areas): the large ones, read by name through TupleRows.fields
+TUPLE_AREAS = frozenset({"columns", "tables", "column_stats", "column_stats_superuser", "constraints", "indexes",
+                         "sequences", INDEX_BLOAT_AREA, IO_AREA})
 
-def _position(column_row: dict[str, Any]) -> int:
-    return int(column_row["position"])
+Row = tuple[Any, ...]
 
 
-def _columns_by_table(column_rows: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+def _columns_by_table(column_rows: TupleRows) -> dict[tuple[str, str], list[Row]]:
     """columns.sql's rows by table, in their order (columns.sql sends them in no order)."""
-    columns_of = _group(column_rows)
-    for columns in columns_of.values():
-        columns.sort(key=_position)
+    columns_of: dict[tuple[str, str], list[Row]] = {}
+    table_of = column_rows.fields("schema", "table")
+    for c in column_rows:
+        key = table_of(c)
+        columns = columns_of.get(key)
+        if columns is None:
+            columns_of[key] = [c]
+        else:
+            columns.append(c)
+    if column_rows.columns:
+        by_position = itemgetter(column_rows.columns.index("position"))
+        for columns in columns_of.values():
+            columns.sort(key=by_position)
     return columns_of
 
 
-def _tables(table_rows: list[dict[str, Any]], columns_of: Mapping[tuple[str, str], list[dict[str, Any]]],
-            stat_rows: list[dict[str, Any]]) -> tuple[Table, ...]:
-    """``columns_of``: :func:`_columns_by_table`'s."""
+def _tables(table_rows: TupleRows, column_rows: TupleRows, columns_of: Mapping[tuple[str, str], list[Row]],
+            stat_rows: TupleRows) -> tuple[Table, ...]:
+    """``columns_of``: :func:`_columns_by_table`'s. The rows' values are taken as psycopg typed them (the
+    files cast every number and flag)."""
     # (schema, table, column) -> (null_frac, n_distinct): the table's own row wins over its children's
     stats: dict[tuple[str, str, str], tuple[float | None, float | None]] = {}
-    for r in stat_rows:
-        column = (r["schema"], r["table"], r["name"])
-        if not r["inherited"] or column not in stats:
-            null_frac, n_distinct = r["null_frac"], r["n_distinct"]
+    for schema, table, name, inherited, null_frac, n_distinct in map(
+            stat_rows.fields("schema", "table", "name", "inherited", "null_frac", "n_distinct"), stat_rows):
+        column = (schema, table, name)
+        if not inherited or column not in stats:
             stats[column] = (None if null_frac is None else float(null_frac),
                              None if n_distinct is None else float(n_distinct))
     no_stats = (None, None)
+    # a column's fields in COLUMN_FIELDS' order, but for the statistics, which go between the two parts
+    head = column_rows.fields("name", "data_type", "nullable", "default", "comment", "position", "identity")
+    tail = column_rows.fields("generated", "base_type")
     # the same column (name, type, position, default, statistics...) recurs in many tables of a big schema: one
     # immutable object for all of them (fewer objects to build and hold)
     shared: dict[tuple[Any, ...], Column] = {}
     tables: list[Table] = []
+    table_fields = table_rows.fields("schema", "name", "kind", "estimated_rows", "total_bytes", "table_bytes",
+                                     "index_bytes", "toast_bytes", "comment", "parent_schema", "parent_name",
+                                     "is_partition", "policy_columns")
+    table_stats = table_rows.fields(*STAT_FIELDS)
     for r in table_rows:
-        schema, name = key = (r["schema"], r["name"])
+        (schema, name, kind, estimated_rows, total_bytes, table_bytes, index_bytes, toast_bytes, comment,
+         parent_schema, parent_name, is_partition, policy_columns) = table_fields(r)
         cols = []
-        for c in columns_of.get(key, ()):
-            null_frac, n_distinct = stats.get((schema, name, c["name"]), no_stats)
-            spec = (c["name"], c["data_type"], bool(c["nullable"]), c["default"], c["comment"], int(c["position"]),
-                    c["identity"], null_frac, n_distinct, c["generated"], c["base_type"])
+        for c in columns_of.get((schema, name), ()):
+            first = head(c)
+            spec = first + stats.get((schema, name, first[0]), no_stats) + tail(c)  # COLUMN_FIELDS' order
             built = shared.get(spec)
             if built is None:
-                built = shared[spec] = Column(*spec)  # COLUMN_FIELDS' order
+                built = shared[spec] = Column(*spec)
             cols.append(built)
-        parent = None
-        if r["parent_name"] is not None:
-            parent = f"{r['parent_schema']}.{r['parent_name']}"
         tables.append(Table(
-            schema=schema, name=name, kind=r["kind"], estimated_rows=_int(r["estimated_rows"]),
-            total_bytes=_int(r["total_bytes"]), table_bytes=_int(r["table_bytes"]),
-            index_bytes=_int(r["index_bytes"]), toast_bytes=_int(r["toast_bytes"]), comment=r["comment"],
-            parent=parent, is_partition=bool(r["is_partition"]), columns=tuple(cols),
-            stats=TableStats(*[r[f] for f in STAT_FIELDS]),
-            policy_columns=tuple(sorted(r.get("policy_columns") or ())),
+            schema=schema, name=name, kind=kind, estimated_rows=estimated_rows, total_bytes=total_bytes,
+            table_bytes=table_bytes, index_bytes=index_bytes, toast_bytes=toast_bytes, comment=comment,
+            parent=None if parent_name is None else f"{parent_schema}.{parent_name}", is_partition=is_partition,
+            columns=tuple(cols), stats=TableStats(*table_stats(r)),
+            policy_columns=tuple(sorted(policy_columns)) if policy_columns else (),
         ))
     return tuple(tables)
 
 
 DEFAULT_COLLATION = 100  # pg_collation's "default" (the database's collation)
-_NO_ATTRIBUTE = (None, DEFAULT_COLLATION)
 _LOWER_CASE_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 class _IndexWriter:
     """Indexes from indexes.sql rows: key columns named from their numbers (columns.sql), and the CREATE INDEX of
     the plain indexes written as pg_get_indexdef() writes it (the query brings the server's own text for the
-    others, and their keys' expression, operator class and collation)."""
+    others, and their keys' expression, operator class and collation).
 
-    def __init__(self, column_rows: list[dict[str, Any]], reserved_words: Iterable[str], quote_all: bool) -> None:
-        self.attributes: dict[tuple[str, str], dict[int, tuple[str, int]]] = {}
-        for c in column_rows:
-            self.attributes.setdefault((c["schema"], c["table"]), {})[c["position"]] = (c["name"], c["collation"])
-        self.column_names = {table: {attnum: name for attnum, (name, _) in columns.items()}
-                             for table, columns in self.attributes.items()}
+    ``column_names`` and ``collations``: (schema, table) -> column number -> the column's name, its collation."""
+
+    def __init__(self, columns_of: Mapping[tuple[str, str], list[Row]], column_rows: TupleRows,
+                 reserved_words: Iterable[str], quote_all: bool) -> None:
+        self.column_names: dict[tuple[str, str], dict[int, str]] = {}
+        self.collations: dict[tuple[str, str], dict[int, int]] = {}
+        numbered = column_rows.fields("position", "name", "collation")
+        for table, columns in columns_of.items():
+            fields = list(map(numbered, columns))
+            self.column_names[table] = {position: name for position, name, _ in fields}
+            self.collations[table] = {position: collation for position, _, collation in fields}
         self.reserved = frozenset(reserved_words)
         self.quote_all = quote_all
         self.quoted: dict[str, str] = {}
         # the same key (column name, ordering, opclass, collation) recurs in many indexes: one immutable object
         self.keys: dict[tuple[Any, ...], IndexKey] = {}
+        # a plain key (column, indoption, COLLATE "default" or not): its IndexKey and its text in a CREATE INDEX
+        self.plain_keys: dict[tuple[str, int, bool], tuple[IndexKey, str]] = {}
 
     def quote(self, name: str) -> str:
         """quote_ident(): as is when lower case, not a keyword that needs quoting, and not quote_all_identifiers."""
@@ -631,128 +670,172 @@ class _IndexWriter:
             self.quoted[name] = quoted
         return quoted
 
-    def index(self, r: dict[str, Any]) -> Index:
-        attributes = self.attributes.get((r["schema"], r["table"]), {})
-        attnums: list[int] = r["attnums"]
-        key_count: int = r["key_count"]
-        details: list[dict[str, Any]] = r["details"] or []
-        options: list[int] = r["options"]
-        collations: list[int] = r["collations"]
-        known = self.keys
-        keys: list[IndexKey] = []
-        for pos in range(key_count):
-            # an expression (0), or a column the columns area missed (it was refused): no column name
-            attnum = attnums[pos]
-            column, column_collation = attributes.get(attnum, _NO_ATTRIBUTE)
-            option = options[pos]
+    def _key(self, spec: tuple[Any, ...]) -> IndexKey:
+        key = self.keys.get(spec)
+        if key is None:
+            key = self.keys[spec] = IndexKey(*spec)  # IndexKey's fields, in order
+        return key
+
+    def indexes(self, rows: TupleRows) -> tuple[Index, ...]:
+        fields = rows.fields(
+            "schema", "table", "name", "attnums", "key_count", "options", "collations", "details", "method",
+            "is_unique", "is_primary", "predicate", "is_valid", "is_ready", "constraint", "constraint_type",
+            "definition", "size_bytes", "scans", "tuples_read", "tuples_fetched", "is_partition_child",
+            "parent_index")
+        out: list[Index] = []
+        table: tuple[str, str] | None = None
+        names: Mapping[int, str] = {}
+        column_collations: Mapping[int, int] = {}
+        on_table = ""
+        plain_keys = self.plain_keys
+        for r in rows:
+            (schema, table_name, name, attnums, key_count, options, collations, details, method, is_unique,
+             is_primary, predicate, is_valid, is_ready, constraint, constraint_type, definition, size_bytes,
+             scans, tuples_read, tuples_fetched, is_partition_child, parent_index) = fields(r)
+            if table != (schema, table_name):  # indexes.sql sends them by table
+                table = (schema, table_name)
+                names = self.column_names.get(table, {})
+                column_collations = self.collations.get(table, {})
+                on_table = f" ON {self.quote(schema)}.{self.quote(table_name)} USING "
+            keys: list[IndexKey] = []
+            texts: list[str] | None = None  # the keys' text in a CREATE INDEX written here; None: not written here
             if details:
-                detail = details[pos]
-                expression, opclass, collation = detail["expression"], detail["opclass"], detail["collation"]
+                for pos in range(key_count):
+                    attnum, option, detail = attnums[pos], options[pos], details[pos]
+                    # an expression (0), or a column the columns area missed (it was refused): no column name
+                    keys.append(self._key((names.get(attnum) if attnum else None, detail["expression"],
+                                           bool(option & 1), bool(option & 2), detail["opclass"],
+                                           detail["collation"])))
             else:
+                texts = []
                 # default operator class, and no collation or the database's: named only where the column has
                 # another (pg_get_indexdef prints COLLATE "default" then)
-                expression = opclass = None
-                collation = "default" if collations[pos] not in (0, column_collation) else None
-            spec = (None if attnum == 0 else column, expression, bool(option & 1), bool(option & 2), opclass,
-                    collation)
-            key = known.get(spec)
-            if key is None:
-                key = known[spec] = IndexKey(*spec)  # IndexKey's fields, in order
-            keys.append(key)
-        include = tuple(attributes[a][0] for a in attnums[key_count:] if a in attributes)
-        definition = r["definition"]
-        if definition is None and all(k.column is not None for k in keys):
-            definition = self.plain_definition(r, keys, include)
-        return Index(
-            schema=r["schema"], table=r["table"], name=r["name"], keys=tuple(keys), include=include,
-            method=r["method"], is_unique=bool(r["is_unique"]), is_primary=bool(r["is_primary"]),
-            predicate=r["predicate"], is_valid=bool(r["is_valid"]), is_ready=bool(r["is_ready"]),
-            constraint=r["constraint"], constraint_type=r["constraint_type"], definition=definition or "",
-            size_bytes=_int(r["size_bytes"]), scans=_int(r["scans"]), tuples_read=_int(r["tuples_read"]),
-            tuples_fetched=_int(r["tuples_fetched"]), is_partition_child=bool(r["is_partition_child"]),
-            parent_index=r["parent_index"],
-        )
+                for attnum, option, collation in zip(attnums[:key_count], options, collations, strict=False):
+                    column = names.get(attnum) if attnum else None
+                    if column is None:
+                        named = collation not in (0, DEFAULT_COLLATION)
+                        keys.append(self._key((None, None, bool(option & 1), bool(option & 2), None,
+                                               "default" if named else None)))
+                        texts = None
+                        continue
+                    named = collation != 0 and collation != column_collations.get(attnum, DEFAULT_COLLATION)
+                    plain = plain_keys.get((column, option, named))
+                    if plain is None:
+                        key = self._key((column, None, bool(option & 1), bool(option & 2), None,
+                                         "default" if named else None))
+                        plain = plain_keys[(column, option, named)] = (
+                            key, self.quote(column) + (f" COLLATE {self.quote('default')}" if named else ""))
+                    keys.append(plain[0])
+                    if texts is not None:
+                        texts.append(plain[1])
+            include = tuple(names[a] for a in attnums[key_count:] if a in names)
+            if definition is None and texts is None and all(k.column is not None for k in keys):
+                # the server's text missing (the index dropped meanwhile): written from the keys' details
+                q = self.quote
+                texts = [q(k.column or "") + (f" COLLATE {q(k.collation)}" if k.collation else "") for k in keys]
+            if definition is None and texts is not None:
+                definition = self.plain_definition(name, is_unique, method, on_table, texts, include)
+            out.append(Index(
+                schema=schema, table=table_name, name=name, keys=tuple(keys), include=include, method=method,
+                is_unique=is_unique, is_primary=is_primary, predicate=predicate, is_valid=is_valid,
+                is_ready=is_ready, constraint=constraint, constraint_type=constraint_type,
+                definition=definition or "", size_bytes=size_bytes, scans=scans, tuples_read=tuples_read,
+                tuples_fetched=tuples_fetched, is_partition_child=is_partition_child, parent_index=parent_index))
+        return tuple(out)
 
-    def plain_definition(self, r: dict[str, Any], keys: list[IndexKey], include: tuple[str, ...]) -> str:
+    def plain_definition(self, name: str, is_unique: bool, method: str, on_table: str, texts: list[str],
+                         include: tuple[str, ...]) -> str:
         """pg_get_indexdef() of an index of column keys, ascending, with default operator classes, without a
-        predicate, storage parameters or NULLS NOT DISTINCT, on a table (not a partitioned one's ON ONLY)."""
+        predicate, storage parameters or NULLS NOT DISTINCT, on a table (not a partitioned one's ON ONLY);
+        ``on_table``: " ON schema.table USING ", ``texts``: its keys' (a column, and its collation where named)."""
         q = self.quote
-        columns = ", ".join(q(k.column or "") + (f" COLLATE {q(k.collation)}" if k.collation else "")
-                            for k in keys)
         covering = f" INCLUDE ({', '.join(q(c) for c in include)})" if include else ""
-        return (f"CREATE {'UNIQUE ' if r['is_unique'] else ''}INDEX {q(r['name'])} ON {q(r['schema'])}."
-                f"{q(r['table'])} USING {q(r['method'])} ({columns}){covering}")
+        return (f"CREATE {'UNIQUE ' if is_unique else ''}INDEX {q(name)}{on_table}{q(method)} "
+                f"({', '.join(texts)}){covering}")
 
 
 # the system columns a CHECK constraint may name (tableoid), by their fixed numbers
 SYSTEM_COLUMNS = {-1: "ctid", -2: "xmin", -3: "cmin", -4: "xmax", -5: "cmax", -6: "tableoid"}
 
 
-def _constraint(r: dict[str, Any], column_names: Mapping[tuple[str, str], Mapping[int, str]]) -> Constraint:
-    names = column_names.get((r["schema"], r["table"]), {})
-    return Constraint(
-        schema=r["schema"], table=r["table"], name=r["name"], type=r["type"],
-        columns=tuple(names.get(a) or SYSTEM_COLUMNS.get(a, "") for a in r["attnums"] or ()),
-        definition=r["definition"] or "", validated=bool(r["validated"]), deferrable=bool(r["deferrable"]),
-        ref_schema=r["ref_schema"], ref_table=r["ref_table"], ref_columns=tuple(r["ref_columns"] or ()),
-        on_update=r["on_update"], on_delete=r["on_delete"], match_type=r["match_type"], index=r["index"],
-        ref_column_types=tuple(r["ref_column_types"] or ()),
-        ref_column_base_types=tuple(r["ref_column_base_types"] or ()), domain=r["domain"],
-    )
+def _constraints(rows: TupleRows, column_names: Mapping[tuple[str, str], Mapping[int, str]]
+                 ) -> tuple[Constraint, ...]:
+    fields = rows.fields("schema", "table", "name", "type", "attnums", "definition", "validated", "deferrable",
+                         "ref_schema", "ref_table", "ref_columns", "on_update", "on_delete", "match_type", "index",
+                         "ref_column_types", "ref_column_base_types", "domain")
+    out: list[Constraint] = []
+    for r in rows:
+        (schema, table, name, type_, attnums, definition, validated, deferrable, ref_schema, ref_table,
+         ref_columns, on_update, on_delete, match_type, index, ref_column_types, ref_column_base_types,
+         domain) = fields(r)
+        names = column_names.get((schema, table), {})
+        out.append(Constraint(
+            schema=schema, table=table, name=name, type=type_,
+            columns=tuple(names.get(a) or SYSTEM_COLUMNS.get(a, "") for a in attnums or ()),
+            definition=definition or "", validated=validated, deferrable=deferrable, ref_schema=ref_schema,
+            ref_table=ref_table, ref_columns=tuple(ref_columns or ()), on_update=on_update, on_delete=on_delete,
+            match_type=match_type, index=index, ref_column_types=tuple(ref_column_types or ()),
+            ref_column_base_types=tuple(ref_column_base_types or ()), domain=domain,
+        ))
+    return tuple(out)
 
 
-def _sequence(r: dict[str, Any]) -> Sequence:
-    feeds = tuple(
-        ColumnRef(schema=f["schema"], table=f["table"], column=f["column"], data_type=f["data_type"])
-        for f in (r["feeds"] or ())
-    )
-    return Sequence(
-        schema=r["schema"], name=r["name"], data_type=r["data_type"], start_value=_int(r["start_value"]),
-        increment=int(r["increment"]), min_value=_int(r["min_value"]), max_value=_int(r["max_value"]),
-        last_value=None, cycle=bool(r["cycle"]), feeds=feeds,
-    )
+def _sequences(rows: TupleRows) -> tuple[Sequence, ...]:
+    fields = rows.fields("schema", "name", "data_type", "start_value", "increment", "min_value", "max_value",
+                         "cycle", "feeds")
+    out: list[Sequence] = []
+    for r in rows:
+        schema, name, data_type, start_value, increment, min_value, max_value, cycle, feeds = fields(r)
+        out.append(Sequence(
+            schema=schema, name=name, data_type=data_type, start_value=start_value, increment=increment,
+            min_value=min_value, max_value=max_value, last_value=None, cycle=cycle,
+            feeds=tuple(ColumnRef(schema=f["schema"], table=f["table"], column=f["column"],
+                                  data_type=f["data_type"]) for f in feeds or ()),
+        ))
+    return tuple(out)
 
 
-def _privilege_notes(table_rows: list[dict[str, Any]], sequence_rows: list[dict[str, Any]], role: str,
-                     server_major: int) -> list[Note]:
+def _privilege_notes(table_rows: TupleRows, sequence_rows: TupleRows, role: str, server_major: int) -> list[Note]:
     notes: list[Note] = []
     grantee = pg_ident(role) if role else "<role>"
     everything = f"GRANT pg_read_all_data TO {grantee}" if server_major >= 14 else None
+    # (schema, name, readable) of each table, each sequence
+    tables = list(map(table_rows.fields("schema", "name", "readable"), table_rows))
+    sequences = list(map(sequence_rows.fields("schema", "name", "readable"), sequence_rows))
 
-    def grant(kind: str, rows: list[dict[str, Any]], all_rows: list[dict[str, Any]],
-              label: Callable[[dict[str, Any]], str]) -> str:
+    def grant(kind: str, rows: list[Row], all_rows: list[Row]) -> str:
         """GRANT ... ON ALL ... IN SCHEMA where a whole schema is closed, else the objects one by one."""
-        closed_schemas = {r["schema"] for r in rows}
+        closed_schemas = {r[0] for r in rows}
         parts: list[str] = []
         for schema in sorted(closed_schemas):
-            total = sum(1 for r in all_rows if r["schema"] == schema)
-            mine = [r for r in rows if r["schema"] == schema]
+            total = sum(1 for r in all_rows if r[0] == schema)
+            mine = [r for r in rows if r[0] == schema]
             if len(mine) == total and total > 1:
                 everything_in = f"ALL {kind.upper()}S IN SCHEMA {pg_ident(schema)}"
                 parts.append(f"GRANT SELECT ON {everything_in} TO {grantee};")
             else:
                 kw = "" if kind == "table" else "SEQUENCE "
-                parts.append(f"GRANT SELECT ON {kw}{', '.join(label(r) for r in mine)} TO {grantee};")
+                parts.append(f"GRANT SELECT ON {kw}{', '.join(pg_qualified(r[0], r[1]) for r in mine)} "
+                             f"TO {grantee};")
         text = " ".join(parts)
         return f"{text} (or {everything})" if everything else text
 
-    closed = [r for r in table_rows if not r["readable"]]
+    closed = [r for r in tables if not r[2]]
     if closed:
-        names = tuple(f"{r['schema']}.{r['name']}" for r in closed)
         notes.append(Note(
             area="privileges",
             message=f"role {role or '?'} cannot read {len(closed)} table(s): their column statistics are "
                     "missing and data sampling skips them",
-            objects=names,
-            enable=grant("table", closed, table_rows, lambda r: pg_qualified(r["schema"], r["name"])),
+            objects=tuple(f"{schema}.{name}" for schema, name, _ in closed),
+            enable=grant("table", closed, tables),
         ))
-    hidden = [r for r in sequence_rows if not r["readable"]]
+    hidden = [r for r in sequences if not r[2]]
     if hidden:
         notes.append(Note(
             area="sequences",
             message=f"role {role or '?'} cannot read the last value of {len(hidden)} sequence(s): their "
                     "headroom is unknown",
-            objects=tuple(f"{r['schema']}.{r['name']}" for r in hidden),
-            enable=grant("sequence", hidden, sequence_rows, lambda r: pg_qualified(r["schema"], r["name"])),
+            objects=tuple(f"{schema}.{name}" for schema, name, _ in hidden),
+            enable=grant("sequence", hidden, sequences),
         ))
     return notes

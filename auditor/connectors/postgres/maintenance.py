@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from auditor.connectors.postgres.posture import AreaReader
+from auditor.connectors.postgres.session import TupleRows, as_tuples
 from auditor.maintenance import (
     INDEX_BLOAT_AREA,
     TABLE_BLOAT_AREA,
@@ -57,15 +58,16 @@ ColumnStats = Mapping[tuple[str, str, str], tuple[float, int]]
 ColumnNames = Mapping[tuple[str, str], Mapping[int, str]]
 
 
-def bloat_stats(column_stats_rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], tuple[float, int]]:
+def bloat_stats(column_stats_rows: TupleRows) -> dict[tuple[str, str, str], tuple[float, int]]:
     """The estimates' inputs from column_stats.sql's rows. null_frac is a float4 on the server, and the server's
     arithmetic on it is double precision: the value is taken back to the float4 it is (0.3 arrives as the text
     "0.3"; the server computes with 0.30000001192...), so that the estimates are the ones the SQL computed. An
     array of C floats rounds them all at once, as struct's "f" would one by one."""
-    own = [r for r in column_stats_rows if not r["inherited"]]
-    null_fracs = array("f", [r["null_frac"] for r in own]).tolist()
-    return {(r["schema"], r["table"], r["name"]): (null_frac, int(r["avg_width"]))
-            for r, null_frac in zip(own, null_fracs, strict=True)}
+    fields = column_stats_rows.fields("schema", "table", "name", "null_frac", "avg_width", "inherited")
+    own = [r for r in map(fields, column_stats_rows) if not r[5]]
+    null_fracs = array("f", [r[3] for r in own]).tolist()
+    return {(schema, table, name): (null_frac, int(avg_width))
+            for (schema, table, name, _, avg_width, _), null_frac in zip(own, null_fracs, strict=True)}
 
 
 # of a relation's columns or keys: how many, how many have statistics, how many are expressions, the largest share
@@ -73,34 +75,51 @@ def bloat_stats(column_stats_rows: list[dict[str, Any]]) -> dict[tuple[str, str,
 Widths = tuple[int, int, int, float, float]
 
 
-def _widths(stats: ColumnStats, keys: list[tuple[str, str, str]], expressions: int = 0) -> Widths:
-    """Of these columns: how many have statistics, the largest share of NULLs, the average data width."""
+def _widths(found: list[tuple[float, int] | None], expressions: int = 0) -> Widths:
+    """Of these columns' statistics (None: none): how many have some, the largest share of NULLs, the average
+    data width."""
     with_stats, max_null_frac, data_width = 0, 0.0, 0.0
-    for key in keys:
-        found = stats.get(key)
-        if found is not None:
-            null_frac, width = found
+    for entry in found:
+        if entry is not None:
+            null_frac, width = entry
             with_stats += 1
             if null_frac > max_null_frac:
                 max_null_frac = null_frac
             data_width += (1 - null_frac) * width
-    return len(keys), with_stats, expressions, max_null_frac, data_width
+    return len(found), with_stats, expressions, max_null_frac, data_width
 
 
 def _table_widths(r: Mapping[str, Any], stats: ColumnStats) -> Widths:
     schema, table = r["schema"], r["table"]
-    return _widths(stats, [(schema, table, n) for n in r["column_names"]])
+    return _widths([stats.get((schema, table, n)) for n in r["column_names"]])
 
 
-def _index_widths(r: Mapping[str, Any], stats: ColumnStats, column_names: ColumnNames) -> Widths:
-    # a column key goes by its table's statistics, an expression key by the index's own
-    schema, table, index = r["schema"], r["table"], r["index"]
-    names = column_names.get((schema, table), {})
-    own = r["index_columns"] or ()
-    attnums = r["attnums"]
-    keys = [(schema, index, own[pos]) if attnum == 0 else (schema, table, names.get(attnum, ""))
-            for pos, attnum in enumerate(attnums)]
-    return _widths(stats, keys, attnums.count(0))
+def _index_bloats(rows: TupleRows, stats: ColumnStats, column_names: ColumnNames) -> list[tuple[int, IndexBloat]]:
+    """Each index's estimate, with its oid. A column key goes by its table's statistics, an expression key by
+    the index's own; each table's columns' statistics are looked up once, by column number, for all its
+    indexes."""
+    by_number: dict[tuple[str, str], dict[int, tuple[float, int] | None]] = {}
+    out: list[tuple[int, IndexBloat]] = []
+    fields = rows.fields("oid", "schema", "table", "index", "pages", "reltuples", "fillfactor", "partial",
+                         "deduplicated", "readable", "block_size", "attnums", "index_columns")
+    for r in rows:
+        (oid, schema, table, index, pages, reltuples, fillfactor, partial, deduplicated, readable, block_size,
+         attnums, index_columns) = fields(r)
+        key = (schema, table)
+        columns = by_number.get(key)
+        if columns is None:
+            columns = by_number[key] = {attnum: stats.get((schema, table, name))
+                                        for attnum, name in column_names.get(key, {}).items()}
+        if 0 in attnums:
+            own = index_columns or ()
+            found = [stats.get((schema, index, own[pos])) if attnum == 0 else columns.get(attnum)
+                     for pos, attnum in enumerate(attnums)]
+            widths = _widths(found, attnums.count(0))
+        else:
+            widths = _widths([columns.get(attnum) for attnum in attnums])
+        out.append((int(oid), index_bloat(schema, table, index, pages, reltuples, fillfactor, partial, deduplicated,
+                                          readable, block_size, widths)))
+    return out
 
 
 @dataclass(frozen=True)
@@ -140,8 +159,7 @@ def collect_maintenance(read: AreaReader, schemas: list[str], notes: list[Note],
     if stats is not None and table_rows is not None:
         heaps = [(int(r["oid"]), table_bloat(r, _table_widths(r, stats))) for r in table_rows]
     if stats is not None and index_rows is not None:
-        names = column_names or {}
-        btrees = [(int(r["oid"]), index_bloat(r, _index_widths(r, stats, names))) for r in index_rows]
+        btrees = _index_bloats(as_tuples(index_rows), stats, column_names or {})
     probes = PageProbes(schemas=tuple(schemas),
                         heap_oids=None if heaps is None else tuple(oid for oid, _ in heaps),
                         btree_oids=None if btrees is None else tuple(oid for oid, _ in btrees))
@@ -329,14 +347,16 @@ def btree_tuple_bytes(max_null_frac: float, data_width: float) -> float:
     return ITEM_POINTER + padded
 
 
-def index_bloat(r: Mapping[str, Any], widths: Widths) -> IndexBloat:
+def index_bloat(schema: str, table: str, index: str, pages: int, reltuples: float, fillfactor: int, partial: bool,
+                deduplicated: bool, readable: bool, block_size: int, widths: Widths) -> IndexBloat:
+    """The estimate of one index of index_bloat.sql (its row's fields), from its keys' :func:`_widths`."""
     keys, with_stats, expressions, max_null_frac, data_width = widths
-    block, fillfactor, reltuples = int(r["block_size"]), int(r["fillfactor"]), float(r["reltuples"])
+    block, fillfactor, reltuples = int(block_size), int(fillfactor), float(reltuples)
     expected: float | None = None
     reason: str | None = None
-    if not r["readable"]:
+    if not readable:
         reason = "the audit role may not read the table, so pg_stats hides its columns"
-    elif r["partial"]:
+    elif partial:
         reason = "a partial index: pg_stats describes every row, not the predicate's"
     elif reltuples < 0:
         reason = "never vacuumed nor analyzed"
@@ -348,6 +368,6 @@ def index_bloat(r: Mapping[str, Any], widths: Widths) -> IndexBloat:
         per_page = math.floor((block - PAGE_HEADER - BTREE_OPAQUE) * fillfactor / 100.0 / entry)
         # one metapage, then the leaves; the inner levels are a few percent more and are left to the margin
         expected = 1 + math.ceil(reltuples / per_page) if per_page > 0 else None
-    return IndexBloat(schema=str(r["schema"]), table=str(r["table"]), index=str(r["index"]), pages=int(r["pages"]),
+    return IndexBloat(schema=str(schema), table=str(table), index=str(index), pages=int(pages),
                       expected_pages=expected, fillfactor=fillfactor, estimable=reason is None, reason=reason,
-                      block_size=block, deduplicated=bool(r["deduplicated"]))
+                      block_size=block, deduplicated=bool(deduplicated))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from auditor.connectors.postgres.session import TupleRows, as_tuples
 from auditor.model import Note
 from auditor.posture import (
     FUNCTIONS_AREA,
@@ -106,7 +107,7 @@ def collect_posture(read: AreaReader, server: Mapping[str, Any], schemas: list[s
         definer_functions=None if function_rows is None else tuple(_function(r) for r in function_rows),
         database_stats=None if stats is None else _database_stats(stats),
         checkpoints=None if stats is None else _checkpoints(stats),
-        io=None if io_rows is None else tuple(_io(r) for r in io_rows),
+        io=None if io_rows is None else _io(as_tuples(io_rows)),
     )
 
 
@@ -181,7 +182,6 @@ def _checkpoints(r: Mapping[str, Any]) -> CheckpointStats:
     )
 
 
-def _io(r: Mapping[str, Any]) -> RelationIo:
-    return RelationIo(schema=str(r["schema"]), table=str(r["table"]), index=r["index"],
-                      blks_read=int(r["blks_read"]), blks_hit=int(r["blks_hit"]),
-                      toast_blks_read=int(r["toast_blks_read"]), toast_blks_hit=int(r["toast_blks_hit"]))
+def _io(rows: TupleRows) -> tuple[RelationIo, ...]:
+    fields = rows.fields("schema", "table", "index", "blks_read", "blks_hit", "toast_blks_read", "toast_blks_hit")
+    return tuple(RelationIo(*r) for r in map(fields, rows))  # RelationIo's fields, in order

@@ -38,7 +38,7 @@ from auditor.model import Note
 # how often an area query is retried when a table was locked after locks.sql was read
 LOCK_RETRIES = 2
 
-Rows = list[dict[str, Any]]
+Rows = list[Any]  # dicts, or TupleRows for the areas in Session.tuple_areas
 Locked = dict[int, dict[str, Any]]  # oid -> locks.sql row, for every relation left out
 
 
