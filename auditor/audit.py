@@ -199,7 +199,8 @@ def _judge(snap: Snapshot, settings: AuditSettings, specs: list[CheckSpec], know
     result = apply_severities(run_checks(snap, specs, settings.options), settings.severities)
     kept = suppress(result, settings.ignores)
     _phase(settings, "report")
-    report = build_report(snap, kept.result, started, time.perf_counter() - t0, settings.targets)
+    report = build_report(snap, kept.result, started, time.perf_counter() - t0, settings.targets,
+                          check_options=settings.options)
     report = dataclasses.replace(report, suppressed=kept.suppressed, stale_ignores=kept.stale,
                                  fail_on=settings.fail_on, check_options=dict(settings.options))
     if settings.update_baseline and (report.partial or report.empty):

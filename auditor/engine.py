@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.bulk import gc_paused
+from auditor.bulk import cached, gc_paused
 from auditor.model import Finding, Hit, Severity, Skipped, Snapshot, WorkloadInfo
 
 DOCS_BASE = "https://github.com/dbaudit/dbaudit/blob/main/docs/checks.md"
@@ -78,7 +78,7 @@ class CheckSpec:
     def summary(self) -> str:
         return self.doc.splitlines()[0] if self.doc else ""
 
-    @property
+    @cached  # stamped on every finding: tens of thousands on a large database
     def doc_url(self) -> str:
         return f"{DOCS_BASE}#{self.code.lower()}-{self.name}"
 
@@ -316,8 +316,11 @@ def run_checks(
             for hit in spec.func(snap, opts):
                 findings.append(stamp(spec, hit, default_severity))
             ran.append(spec.code)
-        findings.sort(key=lambda f: (-f.severity.rank, f.code, f.object.label()))
+        findings.sort(key=lambda f: (_DESCENDING_RANK[f.severity], f.code, f.object.label()))
     return RunResult(findings=tuple(findings), skipped=tuple(skipped), ran=tuple(ran))
+
+
+_DESCENDING_RANK = {severity: -severity.rank for severity in Severity}  # not the enum's value per finding
 
 
 def stamp(spec: CheckSpec, hit: Hit, default_severity: Severity | None = None) -> Finding:

@@ -176,6 +176,9 @@ class Index:
     tuples_fetched: int | None = None
     visible: bool = True  # MySQL 8 invisible indexes
     is_partition_child: bool = False  # attached to a partitioned parent's index
+    # PostgreSQL: the name of the partitioned index this one is attached to (it lives on the table's partitioned
+    # parent, in the parent's schema); None for others, and in snapshots written before it was collected
+    parent_index: str | None = None
     # MySQL/InnoDB: the index a foreign key relies on (its columns lead it; InnoDB refuses to drop it, error 1553).
     # Set on one index per foreign key side that no primary key or unique index already serves.
     supports_fk: bool = False
@@ -663,6 +666,46 @@ class Snapshot:
         return out
 
     @cached
+    def _leads(self) -> tuple[dict[tuple[str, str, str | None, str | None], list[Index]], list[Index]]:
+        """The indexes of each table by their first key's column and expression, in snapshot order (an index
+        without keys under (schema, table, None, None)); and, in snapshot order, the indexes that share their
+        group with another one or have no keys."""
+        out: dict[tuple[str, str, str | None, str | None], list[Index]] = {}
+        first_at: dict[tuple[str, str, str | None, str | None], int] = {}
+        sharing: list[tuple[int, Index]] = []  # found in one pass: a large database has few of them
+        for at, ix in enumerate(self.indexes):
+            keys = ix.keys
+            if keys:
+                first = keys[0]
+                lead = (ix.schema, ix.table, first.column, first.expression)
+            else:
+                lead = (ix.schema, ix.table, None, None)
+                sharing.append((at, ix))
+            group = out.get(lead)
+            if group is None:
+                out[lead] = [ix]
+                first_at[lead] = at
+                continue
+            if len(group) == 1 and keys:
+                sharing.append((first_at[lead], group[0]))
+            if keys:
+                sharing.append((at, ix))
+            group.append(ix)
+        sharing.sort(key=_first)
+        return out, [ix for _, ix in sharing]
+
+    def indexes_leading_with(self, schema: str, table: str, column: str) -> list[Index]:
+        """The indexes of a table whose first key is ``column`` (a whole column or a prefix of it), in snapshot
+        order."""
+        return self._leads[0].get((schema, table, column, None), [])
+
+    def indexes_sharing_lead(self) -> list[Index]:
+        """The indexes, in snapshot order, that share their table and first key (column or expression) with
+        another index, and those without keys: the only ones that can duplicate another index or be a prefix of
+        one (IX02, IX03). A large database has few of them."""
+        return self._leads[1]
+
+    @cached
     def _constraints_by_table(self) -> dict[tuple[str, str], list[Constraint]]:
         out: dict[tuple[str, str], list[Constraint]] = {}
         for c in self.constraints:
@@ -743,6 +786,10 @@ class Snapshot:
         return max(0.0, (self.collected_at - since).total_seconds())
 
 
+def _first(pair: tuple[int, Index]) -> int:
+    return pair[0]
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Findings
 # --------------------------------------------------------------------------------------------------------------
@@ -750,6 +797,9 @@ class Snapshot:
 
 # the object types named by one field alone (settings and security checks): type -> that field
 _SERVER_LEVEL = {"setting": "setting", "role": "role", "hba_rule": "rule", "database": "database"}
+# the types ObjectRef.label names by their own field rather than by schema, table and columns
+_SPECIAL_LABELS = frozenset({*_SERVER_LEVEL, "session", "connection", "prepared_transaction", "replication_slot",
+                             "replica", "standby", "function", "sequence", "query"})
 
 
 @direct_init
@@ -781,35 +831,47 @@ class ObjectRef:
 
     def label(self) -> str:
         """Short human form: schema.table(cols) / schema.index ..."""
-        if self.type in _SERVER_LEVEL:
-            value = getattr(self, _SERVER_LEVEL[self.type])
-            if value:
-                return str(value)
-        if self.type == "session" and self.pid is not None:
-            return f"{self.role or '?'} pid {self.pid}"
-        if self.type == "connection" and self.pid is not None:  # MySQL/MariaDB: a connection (thread) id
-            return f"{self.role or '?'} connection {self.pid}"
-        if self.type == "prepared_transaction" and self.gid is not None:
-            return f"prepared transaction {self.gid}"
-        if self.type == "replication_slot" and self.slot is not None:
-            return f"slot {self.slot}"
-        if self.type in ("replica", "standby"):
-            return f"{self.type} {self.channel}" if self.channel else self.type
-        if self.type == "function" and self.function:
-            return f"{self.schema}.{self.function}" if self.schema else self.function
-        base = ".".join(p for p in (self.schema, self.table or self.domain) if p)
-        if self.type == "index" and self.index:
+        kind = self.type
+        if kind == "index" and self.index:  # the most common first: the engine sorts tens of thousands by it
             return f"{self.schema}.{self.index}" if self.schema else self.index
-        if self.type == "sequence" and self.sequence:
-            return f"{self.schema}.{self.sequence}" if self.schema else self.sequence
-        if self.type == "query" and self.query:
-            q = " ".join(self.query.split())
-            return q if len(q) <= 80 else q[:77] + "..."
+        if kind in _SPECIAL_LABELS:
+            special = self._special_label()
+            if special is not None:
+                return special
+        schema, relation = self.schema, self.table or self.domain
+        base = f"{schema}.{relation}" if schema and relation else (schema or relation or "")
         if self.columns:
             base += "(" + ", ".join(self.columns) + ")"
-        if self.constraint and self.type in ("constraint", "foreign_key"):
+        if self.constraint and (kind == "foreign_key" or kind == "constraint"):
             base += f" [{self.constraint}]"
-        return base or self.type
+        return base or kind
+
+    def _special_label(self) -> str | None:
+        """The label of the object types named otherwise than by their schema, table and columns, when the
+        field that names them is set."""
+        kind = self.type
+        if kind in _SERVER_LEVEL:
+            value = getattr(self, _SERVER_LEVEL[kind])
+            if value:
+                return str(value)
+        if kind == "session" and self.pid is not None:
+            return f"{self.role or '?'} pid {self.pid}"
+        if kind == "connection" and self.pid is not None:  # MySQL/MariaDB: a connection (thread) id
+            return f"{self.role or '?'} connection {self.pid}"
+        if kind == "prepared_transaction" and self.gid is not None:
+            return f"prepared transaction {self.gid}"
+        if kind == "replication_slot" and self.slot is not None:
+            return f"slot {self.slot}"
+        if kind in ("replica", "standby"):
+            return f"{kind} {self.channel}" if self.channel else kind
+        if kind == "function" and self.function:
+            return f"{self.schema}.{self.function}" if self.schema else self.function
+        if kind == "sequence" and self.sequence:
+            return f"{self.schema}.{self.sequence}" if self.schema else self.sequence
+        if kind == "query" and self.query:
+            q = " ".join(self.query.split())
+            return q if len(q) <= 80 else q[:77] + "..."
+        return None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

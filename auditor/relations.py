@@ -18,8 +18,10 @@ only such index) and IX05 (a foreign key without one).
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Collection, Iterator, Sequence
+from operator import attrgetter
 from typing import Any
 
 from pglast import ast, parse_sql
@@ -150,16 +152,22 @@ def reference_candidates(snapshot: Snapshot, tables: list[Table]) -> list[tuple[
     for t in tables:
         by_name.setdefault((t.schema, t.name.lower()), t)
     out: list[tuple[Table, str, Table]] = []
+    # the table a column name points to, per schema and name: the same names (parent_id, customer_id) come back
+    # in table after table
+    named: dict[str, dict[str, Table | None]] = {}
     for t in tables:
+        schema = t.schema
+        known = named.get(schema)
+        if known is None:
+            known = named[schema] = {}
         for col in t.columns:
             name = col.name
             if not name.endswith(_REF_ENDINGS_OR_NEWLINE):  # the pattern's end, tested first
                 continue
-            m = _REF_COLUMN.match(name)
-            if m is None or not m.group("stem").strip("_"):
-                continue
-            stem = m.group("stem").rstrip("_")
-            target = next((by_name[(t.schema, f)] for f in _table_forms(stem) if (t.schema, f) in by_name), None)
+            if name in known:
+                target = known[name]
+            else:
+                target = known[name] = _named_table(by_name, schema, name)
             # a table's own key (film.film_id) is no reference, nor is the key an inheritance child or a partition
             # has from its parent (payment_p2007_01.payment_id in jOOQ's sakila); a table without a parent is its
             # only ancestor
@@ -168,6 +176,15 @@ def reference_candidates(snapshot: Snapshot, tables: list[Table]) -> list[tuple[
                 continue
             out.append((t, name, target))
     return out
+
+
+def _named_table(by_name: dict[tuple[str, str], Table], schema: str, name: str) -> Table | None:
+    """The table of ``schema`` a column called ``name`` is named after (customer_id -> customers), if any."""
+    m = _REF_COLUMN.match(name)
+    if m is None or not m.group("stem").strip("_"):
+        return None
+    stem = m.group("stem").rstrip("_")
+    return next((by_name[(schema, f)] for f in _table_forms(stem) if (schema, f) in by_name), None)
 
 
 def _named_references(snapshot: Snapshot) -> dict[tuple[str, str], list[tuple[Table, str, Table]]]:
@@ -189,8 +206,8 @@ def _foreign_keys_to(snapshot: Snapshot) -> dict[tuple[str, str], list[Constrain
     if found is None:
         found = {}
         for fk in snapshot.foreign_keys():
-            if fk.ref_table_key is not None:
-                found.setdefault(fk.ref_table_key, []).append(fk)
+            if fk.ref_table is not None:  # Constraint.ref_table_key, without a call per key
+                found.setdefault((fk.ref_schema or fk.schema, fk.ref_table), []).append(fk)
         snapshot.memo["foreign_keys_to"] = found
     return found  # type: ignore[no-any-return]
 
@@ -321,7 +338,13 @@ def serves_fk_lookup(index: Index, columns: Sequence[str]) -> bool:
 
 def fk_lookup_indexes(snapshot: Snapshot, schema: str, table: str, columns: Sequence[str]) -> list[Index]:
     """The indexes of one table that serve a referential lookup on ``columns``."""
-    return [ix for ix in snapshot.indexes_of(schema, table) if serves_fk_lookup(ix, columns)]
+    if len(columns) == 1:
+        # most keys have one column: only the indexes that lead with it can serve them, found without a pass over
+        # the table's indexes (IX05 asks for every foreign key)
+        candidates = snapshot.indexes_leading_with(schema, table, columns[0])
+    else:
+        candidates = snapshot.indexes_of(schema, table)
+    return [ix for ix in candidates if serves_fk_lookup(ix, columns)]
 
 
 def fk_lookup_served(snapshot: Snapshot, table: Table, columns: Sequence[str]) -> bool:
@@ -347,8 +370,13 @@ def new_index_name(table: str, columns: Sequence[str], suffix: str = "idx") -> s
     """A name in the server's own style (table_col1_col2_idx), cut to PostgreSQL's 63-byte identifier limit."""
     base = "_".join([table, *columns]).replace(" ", "_")
     room = 63 - len(suffix.encode()) - 1
-    cut = base.encode()[:room].decode(errors="ignore")
-    return f"{cut}_{suffix}"
+    if len(base) > room or not base.isascii():  # else it fits as it is, a byte per character
+        base = base.encode()[:room].decode(errors="ignore")
+    return f"{base}_{suffix}"
+
+
+_schema_of = attrgetter("schema")
+_name_of = attrgetter("name")
 
 
 class IndexNames:
@@ -358,35 +386,42 @@ class IndexNames:
     def __init__(self, snapshot: Snapshot) -> None:
         self._snapshot = snapshot
         self._per_table = snapshot.engine == "mysql"
-        self._taken: dict[tuple[str, ...], set[str]] | None = None  # read on the first name asked for
+        self._given: dict[tuple[str, ...], set[str]] = {}  # the names this one gave, per namespace
 
-    def _space(self, schema: str, table: str) -> tuple[str, ...]:
-        return (schema, table) if self._per_table else (schema,)
-
-    def _names_taken(self) -> dict[tuple[str, ...], set[str]]:
-        if self._taken is None:
-            taken: dict[tuple[str, ...], set[str]] = {}
-            if self._per_table:
-                for ix in self._snapshot.indexes:
-                    taken.setdefault((ix.schema, ix.table), set()).add(ix.name)
+    def _taken(self, schema: str, table: str) -> frozenset[str]:
+        """The names of the namespace's indexes and tables, read on the first name asked for."""
+        if self._per_table:
+            return frozenset(map(_name_of, self._snapshot.indexes_of(schema, table)))
+        by_schema = self._snapshot.memo.get("relation_names")
+        if by_schema is None:
+            # once per snapshot, shared by the checks that propose indexes: tens of thousands of names
+            indexes, tables = self._snapshot.indexes, self._snapshot.tables
+            schemas = set(map(_schema_of, indexes))
+            schemas.update(map(_schema_of, tables))
+            if len(schemas) == 1:  # the common case, read in C
+                by_schema = {s: frozenset(itertools.chain(map(_name_of, indexes), map(_name_of, tables)))
+                             for s in schemas}
             else:
-                by_schema: dict[str, set[str]] = {}
-                for ix in self._snapshot.indexes:
-                    by_schema.setdefault(ix.schema, set()).add(ix.name)
-                for t in self._snapshot.tables:
-                    by_schema.setdefault(t.schema, set()).add(t.name)
-                taken = {(schema, ): names for schema, names in by_schema.items()}
-            self._taken = taken
-        return self._taken
+                found: dict[str, set[str]] = {}
+                for ix in indexes:
+                    found.setdefault(ix.schema, set()).add(ix.name)
+                for t in tables:
+                    found.setdefault(t.schema, set()).add(t.name)
+                by_schema = {s: frozenset(names) for s, names in found.items()}
+            self._snapshot.memo["relation_names"] = by_schema
+        return by_schema.get(schema, frozenset())  # type: ignore[no-any-return]
 
     def new(self, schema: str, table: str, columns: Sequence[str]) -> str:
-        taken = self._names_taken().setdefault(self._space(schema, table), set())
+        space = (schema, table) if self._per_table else (schema,)
+        given = self._given.get(space)
+        if given is None:
+            given = self._given[space] = set(self._taken(schema, table))
         name = new_index_name(table, columns)
         n = 1
-        while name in taken:
+        while name in given:
             name = new_index_name(table, columns, suffix=f"idx{n}")
             n += 1
-        taken.add(name)
+        given.add(name)
         return name
 
 

@@ -81,9 +81,10 @@ def build_report(
     started_at: datetime,
     duration_s: float,
     targets: Targets | None = None,
+    check_options: Mapping[str, Any] | None = None,
 ) -> Report:
     targets = targets or Targets()
-    metrics = compute_metrics(snapshot, result.findings, targets, checks_run=result.ran)
+    metrics = compute_metrics(snapshot, result.findings, targets, checks_run=result.ran, check_options=check_options)
     empty = empty_reason(snapshot, result)
     partial = f"the scan stopped early: {snapshot.interrupted}" if snapshot.interrupted else None
     not_graded = None

@@ -19,9 +19,11 @@ every other signal.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from auditor.engine import REGISTRY
 from auditor.maintenance import (
     INNODB_STATS_AREA,
     analyze_late,
@@ -32,6 +34,7 @@ from auditor.maintenance import (
 from auditor.model import Finding, Severity, Snapshot, Table
 from auditor.posture import hit_ratios
 from auditor.relations import reference_candidates
+from auditor.textfmt import duration
 
 SEVERITY_WEIGHT = {Severity.ERROR: 10.0, Severity.WARNING: 3.0, Severity.INFO: 0.5}
 SEVERITY_CAP = {Severity.ERROR: 25.0, Severity.WARNING: 10.0, Severity.INFO: 2.0}
@@ -115,14 +118,21 @@ NOT_GRADED = "not graded"
 
 
 def compute_metrics(snapshot: Snapshot, findings: Iterable[Finding], targets: Targets | None = None,
-                    checks_run: Iterable[str] | None = None) -> tuple[Metric, ...]:
+                    checks_run: Iterable[str] | None = None,
+                    check_options: Mapping[str, Any] | None = None) -> tuple[Metric, ...]:
     """The quality metrics. ``checks_run`` (codes) lets a metric built on findings say it was not measured when
-    none of its checks ran (``--select IX`` does not judge normalization); None: every check ran."""
+    none of its checks ran (``--select IX`` does not judge normalization); None: every check ran.
+    ``check_options``: the options the checks ran with, by code (the defaults for the others): a metric built on
+    a check's findings judges by the same marks (IX01's ``min_stats_age_days``)."""
     targets = targets or Targets()
     findings = list(findings)
     tables = audited_tables(snapshot)
     ran = None if checks_run is None else frozenset(checks_run)
-    metrics: list[Metric] = [*_unused_metrics(snapshot, findings, targets, ran),
+    ix01 = (check_options or {}).get("IX01")
+    if ix01 is None and "IX01" in REGISTRY:
+        ix01 = REGISTRY["IX01"].options()
+    min_age_days: float | None = getattr(ix01, "min_stats_age_days", None)
+    metrics: list[Metric] = [*_unused_metrics(snapshot, findings, targets, ran, min_age_days),
                              _completeness_metric(snapshot, tables, targets)]
     metrics.extend(_workload_metrics(snapshot, targets))
     metrics.append(_normalization_metric(snapshot, tables, findings, targets, ran))
@@ -187,8 +197,27 @@ def unused_candidate_reason(finding: Finding) -> str | None:
     return None
 
 
+def _too_young(snapshot: Snapshot, findings: list[Finding], min_age_days: float) -> str | None:
+    """Why no index can be called unused yet: the usage statistics (and the stored runs of ``--history``)
+    cover less than IX01's ``min_stats_age_days``; its findings are then candidates (info), and "0, pass" or a
+    count would contradict them. None: old enough."""
+    age = snapshot.stats_age_seconds()
+    history = snapshot.run_history
+    if (age is not None and age >= min_age_days * 86_400) or (
+            history is not None and history.window_days >= min_age_days):
+        return None
+    covered = "of unknown age" if age is None else f"cover {duration(age)}"
+    reason = (f"too early to judge: the index usage statistics {covered}, less than the {min_age_days:g} days "
+              "IX01 (unused-index) needs to call an index unused (its min_stats_age_days)")
+    candidates = sum(1 for f in findings if f.code == "IX01" and unused_candidate_reason(f) == "too early to judge")
+    if candidates:
+        reason += (f"; {candidates} candidate{'s' if candidates != 1 else ''} reported as info "
+                   "(their drop statements are for review, not yet advice)")
+    return reason
+
+
 def _unused_metrics(snapshot: Snapshot, findings: list[Finding], targets: Targets,
-                    ran: frozenset[str] | None) -> list[Metric]:
+                    ran: frozenset[str] | None, min_age_days: float | None = None) -> list[Metric]:
     target = f"<= {targets.unused_indexes}" if targets.unused_indexes else "0"
     reason: str | None = None
     if ran is not None and "IX01" not in ran:
@@ -197,6 +226,8 @@ def _unused_metrics(snapshot: Snapshot, findings: list[Finding], targets: Target
     elif snapshot.indexes and all(ix.scans is None for ix in snapshot.indexes):
         reason = ("no index usage figures were collected (statistics not readable: "
                   "performance_schema off or no privilege on it, or no access to the statistics views)")
+    elif min_age_days is not None:
+        reason = _too_young(snapshot, findings, min_age_days)
     if reason is not None:
         return [
             Metric(key="unused_indexes", label="Unused indexes", value=None, unit="indexes", target=target,

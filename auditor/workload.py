@@ -1099,11 +1099,15 @@ def single_row_lookup(snapshot: Snapshot, stmt: Statement) -> Lookup | None:
     used = scope_columns(snapshot, top)
     for key, uses in used.items():
         eq = {u.column for u in uses if u.kind == "eq"}
-        for con in snapshot.constraints_of(*key):
-            if con.type in ("primary_key", "unique") and con.columns and set(con.columns) <= eq:
-                what = "primary key" if con.type == "primary_key" else "unique key"
-                return Lookup(key[0], key[1], tuple(con.columns),
-                              f"equality on the {what} of {key[0]}.{key[1]} ({', '.join(con.columns)})")
+        keys = [con for kind in ("primary_key", "unique") for con in snapshot.constraints_of(*key, kind)
+                if con.columns and set(con.columns) <= eq]
+        if keys:
+            # the first in the snapshot's order, as the catalog lists them
+            con = keys[0] if len(keys) == 1 else next(
+                c for c in snapshot.constraints_of(*key) if any(c is k for k in keys))
+            what = "primary key" if con.type == "primary_key" else "unique key"
+            return Lookup(key[0], key[1], tuple(con.columns),
+                          f"equality on the {what} of {key[0]}.{key[1]} ({', '.join(con.columns)})")
         for ix in snapshot.indexes_of(*key):
             cols = tuple(c for c in ix.columns if c is not None)
             if ix.is_unique and ix.predicate is None and cols and len(cols) == len(ix.columns) and set(cols) <= eq:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,6 +21,7 @@ from auditor.relations import (
 )
 from auditor.relations import members as tree_members
 from auditor.textfmt import duration
+from auditor.workload import application_statements, query_shape, scope_columns
 
 BOTH = ("postgresql", "mysql")
 
@@ -81,6 +82,11 @@ def _stats_window(snap: Snapshot) -> str:
     since = snap.stats_since
     if age is None or since is None:
         return "a statistics window of unknown age"
+    if snap.engine == "mysql" and since != snap.stats_reset:
+        # performance_schema's summaries can be truncated at any time, and nothing records when: the window
+        # starts at the server's start or at the last truncation, whichever came later
+        return (f"the time since the server started on {_day(since)} ({duration(age)} ago) or "
+                "performance_schema's counters were last truncated, whichever is later")
     what = "statistics were reset" if since == snap.stats_reset else "the server started"
     return f"the {duration(age)} since {what} on {_day(since)}"
 
@@ -136,6 +142,8 @@ class UnusedIndexOptions:
     severity=Severity.WARNING,
     engines=BOTH,
     options=UnusedIndexOptions,
+    # MySQL/MariaDB: the recorded statements show the use that performance_schema's rows read miss
+    needs=("workload",),
 )
 def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
     """Index never scanned since the statistics were reset or the server started.
@@ -143,7 +151,11 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
     ## What it does
     Flags valid indexes whose scan counter is zero. Indexes that back a primary key, unique or exclusion
     constraint, and unique indexes, are never flagged: they enforce something even when no query reads them.
-    Indexes of partitioned tables are judged through their partitions, whose counters the server keeps.
+    On PostgreSQL, a partitioned table's index is judged with the indexes attached to it on its partitions
+    (the server keeps the counters there): their scans are summed, since partition pruning leaves the old
+    partitions unread by design while the parent index serves the current ones, and an unused one is reported
+    once, on the parent index, whose DROP INDEX takes the attached ones along (PostgreSQL refuses to drop an
+    attached index alone). A partition's attached index is never reported by itself.
 
     The counters only cover the time since the last statistics reset or server start, and the message says how
     long that is. When the window is shorter than `min_stats_age_days` (or unknown), an index is only
@@ -157,7 +169,13 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
     counts rows rather than scans, so the evidence there is rows read through those indexes.
 
     FULLTEXT and SPATIAL indexes are never reported on MySQL/MariaDB: performance_schema records no reads for
-    them even when MATCH ... AGAINST queries use them.
+    them even when MATCH ... AGAINST queries use them. Nor, there, is an index that the plan of a recorded
+    statement reads (MySQL 8's EXPLAIN of sample texts), or one that leads with a column recorded statements
+    compare with a value in executions that all used an index and examined no row at all: lookups that find
+    nothing leave its rows read at 0 although every one went through it. On MariaDB, performance_schema counts
+    no index reads on partitioned tables: their indexes' usage is unknown (a note names the tables) and they are
+    not judged. The counters there cover the time since the server started or since performance_schema's
+    summaries were last truncated, whichever is later (nothing records a truncation), and the message says so.
 
     ## Why is this bad?
     Every index slows down each INSERT, most UPDATEs and every DELETE on its table, takes disk and cache
@@ -193,7 +211,10 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
     without a drop statement, saying why: every DELETE on the referenced table would scan the referencing one
     without it, and IX05 would report the key. On MySQL/MariaDB the index InnoDB keeps for a foreign key is
     never reported (InnoDB refuses to drop it), and performance_schema counts rows read through an index rather
-    than lookups, so an index used only by lookups that find nothing looks unused. FULLTEXT and SPATIAL
+    than lookups: an index used only by lookups that find nothing is recognised only through a recorded statement
+    whose executions examined no row (a digest evicted or truncated, or one that also examined rows elsewhere,
+    leaves it looking unused). On PostgreSQL the scan counters decide, not the generic plans: the custom
+    plans the executions used may read other indexes. FULLTEXT and SPATIAL
     indexes there are never judged, whatever their use. On young statistics, a table read only by sequential
     scans gives no evidence, so its unused indexes wait for `min_stats_age_days`.
 
@@ -204,23 +225,51 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
     mature = age is not None and age >= opts.min_stats_age_days * 86400
     window = _stats_window(snap)
     with_history = snap.run_history is not None and snap.collected_at is not None
-    for ix in snap.indexes:
-        stored = _history_window(snap, ix, opts) if with_history else None
+    # PostgreSQL's partitioned tables (none in most databases: then no index is looked at twice for them)
+    partitioned = any(t.kind == "partitioned" for t in snap.tables)
+    attached = _attached_indexes(snap) if partitioned else {}
+    workload: _MySqlUse | None = None  # read from the statements at the first MySQL/MariaDB candidate
+    # without history only a counter at zero can make an index unused (or a partitioned table's index, which
+    # has none: its partitions' count): those few, in snapshot order
+    candidates = snap.indexes if with_history else [
+        ix for ix in snap.indexes if ix.scans == 0 or (ix.scans is None and attached)]
+    for ix in candidates:
+        if partitioned and ix.parent_index is not None:
+            continue  # judged with the partitioned index it is attached to, over all its partitions
+        scans = ix.scans
+        leaves: list[Index] = []
+        if attached and _on_partitioned_parent(snap, ix):
+            # a partitioned table's index has no counter: those of the indexes attached to it on its partitions,
+            # summed (an old partition is pruned by design, the parent serves the current ones)
+            leaves = _partition_indexes(attached, ix)
+            if leaves:
+                scans = None if any(i.scans is None for i in leaves) else sum(i.scans or 0 for i in leaves)
+        if scans != 0 and not with_history:
+            continue  # no counter (an unpartitioned index without statistics)
+        judged = leaves or [ix]
+        stored = _history_window(snap, judged, opts) if with_history else None
         if stored is not None:
             if stored.used:
                 continue  # scanned within the stored window, whatever the counter says since a reset
-        elif ix.scans is None or ix.scans != 0 or _used_in_history(snap, ix, opts):
+        elif scans is None or scans != 0 or any(_used_in_history(snap, i, opts) for i in judged):
             # a window too short to judge, but the stored runs saw it used (its counter was since cleared: a
             # statistics reset, a restart, DDL on the table on MySQL/MariaDB)
             continue
-        if ix.backs_constraint or ix.is_unique or not ix.is_valid or _on_partitioned_parent(snap, ix):
+        if ix.backs_constraint or ix.is_unique or not ix.is_valid or (not leaves and _on_partitioned_parent(snap, ix)):
             continue
         if ix.supports_fk:
             continue  # InnoDB keeps this index for a foreign key and refuses to drop it
         if snap.engine == "mysql" and ix.method in ("fulltext", "spatial"):
             continue  # performance_schema counts no reads for these: usage unknown
-        table = snap.table(ix.schema, ix.table)
-        table_scans = _table_scans(snap, table, ix)
+        if snap.engine == "mysql":
+            table = snap.table(ix.schema, ix.table)
+            if snap.flavor == "mariadb" and table is not None and table.partitioned:
+                continue  # MariaDB's performance_schema counts no index reads on a partitioned table: unknown
+            if workload is None:
+                workload = _MySqlUse.of(snap)
+            if workload.uses(ix):
+                continue  # in use: a plan reads it, or its lookups found nothing (0 rows read is all it shows)
+        table_scans = _summed(_table_scans(snap, snap.table(i.schema, i.table), i) for i in judged)
         severity: Severity | None = None
         if stored is None and not mature:
             if table_scans is None or table_scans < opts.min_table_scans:
@@ -239,6 +288,9 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
                 message += f" while queries read {table_scans} rows of the table through its other indexes"
         else:
             message = f"{ix.qualified} on {ix.table} had no scans in {window}"
+            if leaves:
+                message = (f"{ix.qualified} on {ix.table} had no scans on any of its {len(leaves)} "
+                           f"partition{'s' if len(leaves) != 1 else ''} in {window}")
             if table_scans is not None:
                 message += f" while queries scanned the table's other indexes {table_scans} times"
         remediation: str | None = drop_index_sql(snap, ix)
@@ -259,11 +311,13 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
         if not _droppable(ix):
             message += "; it is attached to its partitioned table's index and goes only with that one"
             remediation = None
+        if leaves:
+            details["partitions"] = len(leaves)
         yield Hit(
             object=_index_ref(ix),
             message=message,
             details={
-                "index_bytes": ix.size_bytes,
+                "index_bytes": _summed(i.size_bytes for i in leaves) if leaves else ix.size_bytes,
                 "stats_age_s": round(age) if age is not None else None,
                 "stats_since": snap.stats_since.isoformat() if snap.stats_since else None,
                 "table_scans": table_scans,
@@ -273,6 +327,41 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
             remediation=remediation,
             severity=severity,
         )
+
+
+@dataclass(frozen=True)
+class _MySqlUse:
+    """MySQL/MariaDB: the evidence of an index's use that performance_schema's rows read cannot show.
+
+    ``planned``: the indexes the EXPLAIN of a recorded statement reads (MySQL 8's sample texts). ``missed``: per
+    table, the columns that recorded statements compared with a value (= or a range) in executions that all
+    used an index (SUM_NO_INDEX_USED 0) and examined no row at all: lookups that found nothing, which leave the
+    index's COUNT_READ at 0 although they went through it.
+    """
+
+    planned: frozenset[tuple[str, str, str]]
+    missed: dict[tuple[str, str], set[str]]
+
+    @classmethod
+    def of(cls, snap: Snapshot) -> _MySqlUse:
+        ran = {s.queryid for s in snap.statements if s.calls > 0}
+        planned = frozenset((scan.schema or snap.database, scan.table, scan.index)
+                            for plan in snap.plans if plan.explained and plan.queryid in ran
+                            for scan in plan.scans if scan.index)
+        missed: dict[tuple[str, str], set[str]] = {}
+        for stmt in application_statements(snap):
+            if stmt.calls <= 0 or stmt.no_index_calls != 0 or stmt.rows_examined != 0:
+                continue
+            for scope in query_shape(snap, stmt.query).scopes:
+                for key, uses in scope_columns(snap, scope).items():
+                    missed.setdefault(key, set()).update(u.column for u in uses if u.kind in ("eq", "range"))
+        return cls(planned, missed)
+
+    def uses(self, ix: Index) -> bool:
+        if (ix.schema, ix.table, ix.name) in self.planned:
+            return True
+        lead = ix.columns[0] if ix.columns else None
+        return lead is not None and lead in self.missed.get(ix.table_key, ())
 
 
 @dataclass(frozen=True)
@@ -295,21 +384,58 @@ def _used_in_history(snap: Snapshot, ix: Index, opts: UnusedIndexOptions) -> boo
         usage.last_used >= now - timedelta(days=opts.history_days)
 
 
-def _history_window(snap: Snapshot, ix: Index, opts: UnusedIndexOptions) -> _Stored | None:
-    """The stored runs of the last ``history_days`` (run history) for this index, when they cover at least
-    ``min_stats_age_days``; None otherwise (then the counter since the reset decides)."""
+def _history_window(snap: Snapshot, judged: list[Index], opts: UnusedIndexOptions) -> _Stored | None:
+    """The stored runs of the last ``history_days`` (run history) for these indexes (one, or the indexes of a
+    partitioned index's partitions), when they cover at least ``min_stats_age_days`` for each; None otherwise
+    (then the counters since the reset decide). Several indexes: the shortest window, used when one was used."""
     history, now = snap.run_history, snap.collected_at
     if history is None or now is None:
         return None
-    usage = history.index(ix.schema, ix.table, ix.name)
-    if usage is None:
+    start: datetime | None = None
+    used = False
+    for ix in judged:
+        usage = history.index(ix.schema, ix.table, ix.name)
+        if usage is None:
+            return None
+        since = max(usage.first_seen, now - timedelta(days=opts.history_days))
+        start = since if start is None else max(start, since)
+        used = used or (usage.last_used is not None and usage.last_used > since)
+    if start is None:
         return None
-    start = max(usage.first_seen, now - timedelta(days=opts.history_days))
     days = (now - start).total_seconds() / 86_400
     if days < opts.min_stats_age_days:
         return None
     runs = sum(1 for t in history.times if t >= start)
-    return _Stored(start, days, runs, usage.last_used is not None and usage.last_used > start)
+    return _Stored(start, days, runs, used)
+
+
+def _attached_indexes(snap: Snapshot) -> dict[tuple[str, str, str], list[Index]]:
+    """(schema, table, name) of a partitioned index -> the indexes attached to it, one per partition (PostgreSQL
+    keeps the scan counters on these: the partitioned index has none of its own)."""
+    out: dict[tuple[str, str, str], list[Index]] = {}
+    for ix in snap.indexes:
+        if ix.parent_index is None:
+            continue
+        table = snap.table(ix.schema, ix.table)
+        parent = snap.parent_of(table) if table is not None else None
+        if parent is not None:
+            out.setdefault((parent.schema, parent.name, ix.parent_index), []).append(ix)
+    return out
+
+
+def _partition_indexes(attached: dict[tuple[str, str, str], list[Index]], ix: Index) -> list[Index]:
+    """The indexes of the leaf partitions attached to a partitioned index, through sub-partitioned levels."""
+    out: list[Index] = []
+    for child in attached.get((ix.schema, ix.table, ix.name), []):
+        below = _partition_indexes(attached, child)
+        out.extend(below or [child])
+    return out
+
+
+def _summed(values: Iterable[int | None]) -> int | None:
+    """The sum of the known figures; None when none is known."""
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
 
 
 def _table_scans(snap: Snapshot, table: Table | None, unused: Index) -> int | None:
@@ -388,7 +514,8 @@ def duplicate_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     - https://wiki.postgresql.org/wiki/Index_Maintenance#Duplicate_indexes
     """
     # attached partition indexes mirror their parent's, which is reported (and dropped) once
-    judged = [ix for ix in snap.indexes if ix.is_valid and not ix.is_partition_child]
+    # (only indexes that share their first key with another of their table can be one)
+    judged = [ix for ix in snap.indexes_sharing_lead() if ix.is_valid and not ix.is_partition_child]
     # a cheap key that equal signatures share, without comparing the keys whole: only indexes that share it with
     # another need the full signature (written out here, not a call per index: on 40,000 indexes the calls are
     # most of the pass)
@@ -499,15 +626,17 @@ def redundant_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     # a wider or covering index is a valid B-tree of the same table with the same predicate that starts with the
     # same column or expression (a prefix key differs only in its length): grouped once by that, so that each
     # index meets only the few others it could be a prefix of before the key comparisons
+    # (only indexes that share their first key with another of their table can be in one)
+    sharing = snap.indexes_sharing_lead()
     alike: dict[tuple[object, ...], list[Index]] = {}
-    for other in snap.indexes:
+    for other in sharing:
         if other.is_valid and other.method == "btree" and other.keys:
             first = other.keys[0]
             alike.setdefault((other.schema, other.table, other.predicate, first.column, first.expression),
                              []).append(other)
     # only an index that shares its group with another can be a prefix of one (most share it with none)
     shared = {id(ix) for group in alike.values() if len(group) > 1 for ix in group}
-    for ix in snap.indexes:
+    for ix in sharing:
         if ix.keys and id(ix) not in shared:
             continue
         if (

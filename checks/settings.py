@@ -3,6 +3,8 @@ timeouts, checkpoints, planner, cache hits)."""
 
 from __future__ import annotations
 
+import heapq
+import operator
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +25,8 @@ from checks._posture import (
     size,
     timeouts_off,
 )
+
+_blocks_read = operator.attrgetter("blks_read")
 
 
 def _setting_ref(name: str) -> ObjectRef:
@@ -838,8 +842,12 @@ def cache_hit_ratio(snap: Snapshot, opts: CacheHitRatioOptions) -> Iterator[Hit]
         details: dict[str, object] = {"kind": ratio.kind, "hit_pct": round(value, 3), "hits": ratio.hits,
                                       "reads": ratio.reads, "target_pct": opts.target_pct}
         if snap.engine == "postgresql" and snap.posture is not None and snap.posture.io is not None:
-            rows = [r for r in snap.posture.io if (r.index is None) == (ratio.kind == "table")]
-            top = sorted(rows, key=lambda r: -r.blks_read)[:3]
+            io = snap.posture.io
+            if ratio.kind == "table":
+                rows = [r for r in io if r.index is None]
+            else:
+                rows = [r for r in io if r.index is not None]
+            top = heapq.nlargest(3, rows, key=_blocks_read)  # as a stable sort by reads, without sorting all
             names = [f"{r.schema}.{r.index or r.table}" for r in top if r.blks_read]
             if names:
                 message += "; most reads: " + ", ".join(names)

@@ -118,6 +118,7 @@ def index(
     constraint_type: str | None = None,
     size_bytes: int | None = 8192,
     partition_child: bool = False,
+    parent_index: str | None = None,
 ) -> Index:
     built = tuple(key(k) for k in keys)
     default_name = "_".join([table_name, *(k.column or "expr" for k in built), "idx"])
@@ -136,7 +137,8 @@ def index(
         constraint_type=constraint_type,
         size_bytes=size_bytes,
         scans=scans,
-        is_partition_child=partition_child,
+        is_partition_child=partition_child or parent_index is not None,
+        parent_index=parent_index,
     )
 
 

@@ -12,7 +12,7 @@ from auditor.dsn import parse_dsn
 from auditor.engine import iter_hits, load_checks, run_checks
 from auditor.model import Hit, IndexKey, Severity, Snapshot
 from checks.indexes import UnusedIndexOptions
-from tests.builders import fk, index, pk, snap, table, unique
+from tests.builders import SnapObject, fk, index, pk, snap, table, unique
 from tests.conftest import NewDb
 
 SPECS = load_checks()
@@ -75,8 +75,25 @@ def test_unused_index_judges_partitions_not_partitioned_parents() -> None:
     )
     found = hits("IX01", s)
     assert names(found) == ["events_2026_kind_idx"]
-    # an attached partition index cannot be dropped alone
+    # an attached partition index cannot be dropped alone (a snapshot that does not name its parent index)
     assert found[0].remediation is None
+
+
+def test_unused_index_judges_an_attached_index_with_its_parent_over_all_partitions() -> None:
+    def parts(*scans: int) -> list[SnapObject]:
+        out: list[SnapObject] = [table("events", ["id", "kind"], kind="partitioned", seq_scan=None)]
+        for n, count in enumerate(scans):
+            out += [table(f"events_{n}", ["id", "kind"], is_partition=True, parent="public.events"),
+                    index(f"events_{n}", ["kind"], name=f"events_{n}_kind_idx", scans=count, size_bytes=8192,
+                          parent_index="events_kind_idx")]
+        return [*out, index("events", ["kind"], name="events_kind_idx", scans=None, size_bytes=0)]
+
+    # scanned on the current partition only: the old ones are pruned by design, the parent index is in use
+    assert hits("IX01", snap(parts(0, 0, 5))) == []
+    (found,) = hits("IX01", snap(parts(0, 0, 0)))
+    assert names([found]) == ["events_kind_idx"]
+    assert found.remediation == "DROP INDEX public.events_kind_idx;"
+    assert found.details["index_bytes"] == 3 * 8192 and found.details["partitions"] == 3
 
 
 def test_unused_index_stats_age_edge() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 from auditor.model import Finding, ObjectRef, Sampling, Severity, TableSample
 from auditor.scoring import Targets, compute_metrics, compute_score, reference_candidates
@@ -132,3 +133,23 @@ def test_unused_index_candidates_do_not_fail_the_metric() -> None:
     m = _metric(compute_metrics(s, [young, kept, drop]), "unused_indexes")
     assert m.value == 1 and m.passed is False
     assert _metric(compute_metrics(s, [young, kept, drop]), "unused_index_bytes").value == 7
+
+
+def test_unused_indexes_unmeasured_while_the_statistics_are_younger_than_ix01_needs() -> None:
+    """rt16 item 4: "0, pass" beside IX01's info candidates with drop statements contradicted them."""
+    from checks.indexes import UnusedIndexOptions
+
+    young = snap(table("t", ["id", "a"]), index("t", ["a"], scans=0), stats_age=timedelta(hours=3))
+    candidate = _f("IX01", Severity.INFO, remediation="DROP INDEX CONCURRENTLY public.t_a_idx;", index_bytes=100)
+    m = _metric(compute_metrics(young, [candidate], checks_run=("IX01",)), "unused_indexes")
+    assert m.value is None and m.passed is None
+    assert m.reason == ("too early to judge: the index usage statistics cover 3 h, less than the 7 days IX01 "
+                        "(unused-index) needs to call an index unused (its min_stats_age_days); 1 candidate "
+                        "reported as info (their drop statements are for review, not yet advice)")
+    # IX01 configured to judge statistics of any age: the metric counts by the same mark
+    judged = compute_metrics(young, [candidate], checks_run=("IX01",),
+                             check_options={"IX01": UnusedIndexOptions(min_stats_age_days=0)})
+    assert _metric(judged, "unused_indexes").value == 0
+    # the look-alike: statistics old enough
+    old = snap(table("t", ["id", "a"]), index("t", ["a"], scans=3), stats_age=timedelta(days=8))
+    assert _metric(compute_metrics(old, [], checks_run=("IX01",)), "unused_indexes").value == 0

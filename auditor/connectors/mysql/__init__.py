@@ -545,8 +545,21 @@ def _collect(session: _Session, dsn: Dsn, options: CollectOptions, started: floa
     constraints = _build_constraints(constraint_rows, check_rows)
     notes.extend(constraint_notes(constraints, index_rows))
     page_size = int(settings.get("innodb_page_size", "16384") or 16384)
+    uncounted: frozenset[tuple[str, str]] = frozenset()
+    if flavor == "mariadb" and usage_rows is not None:
+        # MariaDB's performance_schema records no index reads on a partitioned table (its partition handler
+        # is not instrumented per index): 0 there is no evidence of disuse, the usage is unknown
+        uncounted = frozenset(t.key for t in tables if t.partitioned)
+        if uncounted:
+            notes.append(Note(
+                area="statistics",
+                message=f"index usage unknown on {len(uncounted)} partitioned table(s): MariaDB's "
+                        "performance_schema counts no index reads on partitioned tables (even of indexes their "
+                        "queries use), so IX01 (unused-index) does not judge their indexes",
+                objects=tuple(sorted(f"{schema}.{name}" for schema, name in uncounted)[:20]),
+            ))
     indexes = _build_indexes(
-        index_rows, constraints, size_rows, page_size, usage_rows, missing_is_zero=not lost
+        index_rows, constraints, size_rows, page_size, usage_rows, missing_is_zero=not lost, uncounted=uncounted
     )
     indexes = mark_fk_indexes(indexes, constraints)
     increment = int(settings.get("auto_increment_increment", "1") or 1)
@@ -959,6 +972,7 @@ def _build_indexes(
     page_size: int,
     usage_rows: Sequence[Mapping[str, Any]] | None,
     missing_is_zero: bool,
+    uncounted: frozenset[tuple[str, str]] = frozenset(),
 ) -> list[Index]:
     pages: dict[tuple[str, str, str], int] = {}
     for r in size_rows:
@@ -988,7 +1002,7 @@ def _build_indexes(
         cons = backing.get((schema, table, name))
         constraint_type = "primary_key" if is_primary else ("unique" if is_unique else None)
         scans = read = fetched = None
-        if usage_rows is not None:
+        if usage_rows is not None and (schema, table) not in uncounted:
             hit = usage.get((schema, table, name))
             if hit is not None:
                 read, fetched = hit

@@ -680,7 +680,8 @@ class _IndexWriter:
         fields = rows.fields(
             "schema", "table", "name", "attnums", "key_count", "options", "collations", "details", "method",
             "is_unique", "is_primary", "predicate", "is_valid", "is_ready", "constraint", "constraint_type",
-            "definition", "size_bytes", "scans", "tuples_read", "tuples_fetched", "is_partition_child")
+            "definition", "size_bytes", "scans", "tuples_read", "tuples_fetched", "is_partition_child",
+            "parent_index")
         out: list[Index] = []
         table: tuple[str, str] | None = None
         names: Mapping[int, str] = {}
@@ -690,7 +691,7 @@ class _IndexWriter:
         for r in rows:
             (schema, table_name, name, attnums, key_count, options, collations, details, method, is_unique,
              is_primary, predicate, is_valid, is_ready, constraint, constraint_type, definition, size_bytes,
-             scans, tuples_read, tuples_fetched, is_partition_child) = fields(r)
+             scans, tuples_read, tuples_fetched, is_partition_child, parent_index) = fields(r)
             if table != (schema, table_name):  # indexes.sql sends them by table
                 table = (schema, table_name)
                 names = self.column_names.get(table, {})
@@ -739,7 +740,7 @@ class _IndexWriter:
                 is_unique=is_unique, is_primary=is_primary, predicate=predicate, is_valid=is_valid,
                 is_ready=is_ready, constraint=constraint, constraint_type=constraint_type,
                 definition=definition or "", size_bytes=size_bytes, scans=scans, tuples_read=tuples_read,
-                tuples_fetched=tuples_fetched, is_partition_child=is_partition_child))
+                tuples_fetched=tuples_fetched, is_partition_child=is_partition_child, parent_index=parent_index))
         return tuple(out)
 
     def plain_definition(self, name: str, is_unique: bool, method: str, on_table: str, texts: list[str],

@@ -1,5 +1,6 @@
 -- description: indexes with their keys in order (column or expression, ordering, opclass, collation), INCLUDE
--- columns, predicate, method, flags, the constraint they back, definition, size and scan counters
+-- columns, predicate, method, flags, the constraint they back, definition, size and scan counters, and the
+-- partitioned index an attached partition index belongs to
 -- Most indexes are plain: column keys with the default operator class and collation, no predicate, no storage
 -- parameter. Their keys come as the column numbers (indkey, named by the client from columns.sql) and the
 -- ordering flags (indoption), and the client writes their CREATE INDEX as pg_get_indexdef() would: calling it,
@@ -89,7 +90,11 @@ SELECT
     CASE WHEN i.table_kind <> 'p' THEN pg_catalog.pg_stat_get_numscans(i.indexrelid) END AS scans,
     CASE WHEN i.table_kind <> 'p' THEN pg_catalog.pg_stat_get_tuples_returned(i.indexrelid) END AS tuples_read,
     CASE WHEN i.table_kind <> 'p' THEN pg_catalog.pg_stat_get_tuples_fetched(i.indexrelid) END AS tuples_fetched,
-    i.index_is_partition AS is_partition_child
+    i.index_is_partition AS is_partition_child,
+    -- the partitioned index it is attached to: a sub-plan for the attached indexes only, by pg_inherits' key
+    CASE WHEN i.index_is_partition THEN (
+        SELECT p.relname FROM pg_catalog.pg_inherits h JOIN pg_catalog.pg_class p ON p.oid = h.inhparent
+         WHERE h.inhrelid = i.indexrelid) END AS parent_index
   FROM idx i
   JOIN pg_catalog.pg_am am ON am.oid = i.relam
   LEFT JOIN pg_catalog.pg_constraint con
