@@ -1227,11 +1227,11 @@ def _dataclass_builder(tp: type) -> Builder:
     # the first object is checked field by field below, and the plan it leaves says which values the next ones
     # take as they are and which go through their field's builder. A 10,000-table snapshot has some 300,000
     # objects in a few hundred shapes.
-    plans: dict[tuple[tuple[str, ...], tuple[type, ...]], _Plan] = {}
+    plans: dict[tuple[str | type, ...], _Plan] = {}  # (the keys..., the type of each value...) -> plan
 
     def build_dataclass(value: Any) -> Any:
         if type(value) is dict and defaults is not None:
-            shape = (tuple(value), tuple(map(type, value.values())))
+            shape = (*value, *map(type, value.values()))  # one tuple: n keys, then n types
             plan = plans.get(shape)
             if plan is not None:
                 whole, taken, floats, built, absent_factories = plan

@@ -791,9 +791,9 @@ def _duplicates_sql(ix: Index) -> str:
 # ------------------------------------------------------------------------------------------------------------
 
 
-def _inherited_from_parent(snap: Snapshot, fk: Constraint) -> bool:
-    """Whether a partition's foreign key is its parent's, cloned onto it (the parent is judged instead)."""
-    table = snap.table(fk.schema, fk.table)
+def _inherited_from_parent(snap: Snapshot, fk: Constraint, table: Table | None) -> bool:
+    """Whether a partition's foreign key (on ``table``) is its parent's, cloned onto it (the parent is judged
+    instead)."""
     if table is None or not table.is_partition or not table.parent:
         return False
     parent_schema, _, parent_name = table.parent.rpartition(".")
@@ -852,9 +852,11 @@ def missing_fk_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     """
     names = IndexNames(snap)
     for fk in snap.foreign_keys():
-        if not fk.columns or _inherited_from_parent(snap, fk):
+        if not fk.columns:
             continue
         table = snap.table(fk.schema, fk.table)
+        if _inherited_from_parent(snap, fk, table):
+            continue
         if table is not None and fk_lookup_served(snap, table, fk.columns):
             continue
         if table is None and fk_lookup_indexes(snap, fk.schema, fk.table, fk.columns):

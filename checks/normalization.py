@@ -3,6 +3,7 @@ found in the bounded data sample the connector stores in the snapshot (see audit
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterator, Sequence
@@ -137,6 +138,24 @@ def _roles_not_repeats(snap: Snapshot | None, table: Table, members: list[str], 
     return False
 
 
+@functools.lru_cache(maxsize=65536)  # the same column names (id, name, created_at) in table after table
+def _series_suffix(name: str) -> tuple[str, int, str | None] | None:
+    """(stem, number, None) for a numbered name (phone2), (stem, 0, letter) for a lettered one (size_a), else
+    None."""
+    low = name.lower()
+    # the patterns' last characters, tested first: most names end in neither a digit nor "_x" ($ also matches
+    # before a final newline)
+    tail = low[:-1] if low.endswith("\n") else low
+    if tail[-1:].isdigit():
+        m = _NUM_SUFFIX.match(low)
+        return (m["stem"].rstrip("_"), int(m["n"]), None) if m else None
+    if tail[-2:-1] == "_":
+        m = _LETTER_SUFFIX.match(low)
+        if m:
+            return (m["stem"], 0, m["l"])
+    return None
+
+
 def repeating_groups(table: Table, opts: RepeatingGroupOptions,
                      snap: Snapshot | None = None) -> list[tuple[str, list[str]]]:
     """(stem, member columns in order) of every repeating group of a table; with the snapshot, numbered
@@ -144,19 +163,14 @@ def repeating_groups(table: Table, opts: RepeatingGroupOptions,
     numbered: dict[str, dict[int, str]] = {}
     lettered: dict[str, dict[str, str]] = {}
     for c in table.columns:
-        low = c.name.lower()
-        # the patterns' last characters, tested first: most names end in neither a digit nor "_x" ($ also
-        # matches before a final newline)
-        tail = low[:-1] if low.endswith("\n") else low
-        if tail[-1:].isdigit():
-            m = _NUM_SUFFIX.match(low)
-            if m:
-                numbered.setdefault(m["stem"].rstrip("_"), {})[int(m["n"])] = c.name
+        suffix = _series_suffix(c.name)
+        if suffix is None:
             continue
-        if tail[-2:-1] == "_":
-            m = _LETTER_SUFFIX.match(low)
-            if m:
-                lettered.setdefault(m["stem"], {})[m["l"]] = c.name
+        stem, n, letter = suffix
+        if letter is None:
+            numbered.setdefault(stem, {})[n] = c.name
+        else:
+            lettered.setdefault(stem, {})[letter] = c.name
     if not numbered and not lettered:
         return []
     names = {c.name.lower(): c for c in table.columns}
