@@ -270,7 +270,8 @@ def mysql_catalog_once(dsn: str) -> float:
     database = urlsplit(dsn).path.lstrip("/")
     folder = resources.files("auditor.connectors.mysql").joinpath("sql")
     areas = sorted(entry.name[:-4] for entry in folder.iterdir()
-                   if entry.name.endswith(".sql") and ".mysql" not in entry.name and entry.name != "indexes.sql")
+                   if entry.name.endswith(".sql") and ".mysql" not in entry.name
+                   and entry.name not in ("indexes.sql", "innodb_tablestats.sql"))  # MySQL 5.7's, MariaDB's before 10.6
     conn = mysql_connect(dsn)
     try:
         with conn.cursor() as cur:

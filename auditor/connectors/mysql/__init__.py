@@ -528,9 +528,7 @@ def _collect(session: _Session, dsn: Dsn, options: CollectOptions, started: floa
         mysql_login(_text(server.get("current_user_name"))), "performance_schema" in capabilities, notes,
         ps_on=ps_on)
     maintenance = collect_maintenance(
-        [r for r in session.rows(load_sql("table_storage"), params) if (_text(r["schema_name"]),
-                                                                        _text(r["table_name"])) not in partial],
-        lambda area: session.rows(load_sql(area)), flavor, vnum, settings,
+        _innodb_tables(table_rows), lambda area: session.rows(load_sql(area), params), flavor, vnum, settings,
         mysql_login(_text(server.get("current_user_name"))), notes,
         index_pages=size_rows if sizes_read else None)
     replication = collect_replication(lambda area: session.rows(load_sql(area)), flavor, vnum, now_utc,
@@ -623,6 +621,14 @@ def _run_probes(session: _Session, snap: Snapshot, options: CollectOptions, flav
     except ScanInterrupted as exc:
         return interrupted(snap, exc.message, missing)
     return snap
+
+
+def _innodb_tables(table_rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The InnoDB base tables among the rows of tables.sql (in its order), whose DATA_FREE and options the
+    maintenance area reads: information_schema.TABLES is read once (a second pass opened every table again)."""
+    return [r for r in table_rows
+            if _text(r["table_type"]).upper() in ("BASE TABLE", "SYSTEM VERSIONED")
+            and _text(r["engine"]).lower() == "innodb"]
 
 
 def _read_activity(session: _Session, now_utc: datetime, ps_on: bool, user: str,
