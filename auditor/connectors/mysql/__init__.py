@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import functools
 import re
 import ssl
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
@@ -24,6 +25,7 @@ import pymysql.charset
 import pymysql.cursors
 
 from auditor import progress
+from auditor.bulk import gc_paused
 from auditor.connectors import CollectOptions, interrupted, probe_limit_s
 from auditor.connectors.guard import Clock, WaitExpired, Watchdog, keepalive, statement_bound_s
 from auditor.connectors.mysql import operations
@@ -93,6 +95,7 @@ def load_sql(name: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
+@functools.lru_cache(maxsize=1 << 16)  # the same few names, quoted some 200,000 times for 10,000 tables
 def quote_ident(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
@@ -424,6 +427,26 @@ def collect(dsn: Dsn, options: CollectOptions | None = None) -> Snapshot:
 
 
 def _collect(session: _Session, dsn: Dsn, options: CollectOptions, started: float, clock: Clock) -> Snapshot:
+    # the catalog's rows and the snapshot built from them (millions of objects on a 10,000-table schema, none of
+    # them garbage): without the collector walking them again and again, half the client's time there
+    with gc_paused():
+        snap, probing = _read_catalog(session, dsn, options, started)
+    return _run_probes(session, snap, options, probing.flavor, probing.vnum, dsn=dsn, ps_on=probing.ps_on,
+                       user=probing.user, digest_lost=probing.digest_lost, clock=clock)
+
+
+@dataclass(frozen=True)
+class _Probing:
+    """What the probes after the catalog need to know of the server."""
+
+    flavor: str
+    vnum: int
+    ps_on: bool
+    user: str | None
+    digest_lost: int | None
+
+
+def _read_catalog(session: _Session, dsn: Dsn, options: CollectOptions, started: float) -> tuple[Snapshot, _Probing]:
     notes: list[Note] = []
     progress.report("catalog")
     server = session.rows(load_sql("server"))[0]
@@ -575,9 +598,8 @@ def _collect(session: _Session, dsn: Dsn, options: CollectOptions, started: floa
         maintenance=maintenance,
         replication=replication,
     )
-    return _run_probes(session, snap, options, flavor, vnum, dsn=dsn, ps_on=ps_on,
-                       user=_text(server.get("current_user_name")) or None,
-                       digest_lost=_opt_int(status.get("Performance_schema_digest_lost")), clock=clock)
+    return snap, _Probing(flavor, vnum, ps_on, user=_text(server.get("current_user_name")) or None,
+                          digest_lost=_opt_int(status.get("Performance_schema_digest_lost")))
 
 
 def _run_probes(session: _Session, snap: Snapshot, options: CollectOptions, flavor: str, vnum: int, *,

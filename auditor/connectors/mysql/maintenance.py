@@ -33,6 +33,8 @@ def decode_innodb_name(name: str) -> tuple[str, str] | None:
         return None
 
     def plain(text: str) -> str:
+        if "@" not in text:  # most names: nothing encoded
+            return text
         return _ENCODED.sub(lambda m: chr(int(m.group(1), 16)), text)
 
     return plain(schema), plain(table)
