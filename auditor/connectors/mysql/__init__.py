@@ -808,6 +808,10 @@ def _column_default(raw: Any, flavor_quoted_null: bool = True) -> str | None:
     return text
 
 
+def _position(column: Column) -> int:
+    return column.position
+
+
 def _build_tables(
     table_rows: Sequence[Mapping[str, Any]], column_rows: Sequence[Mapping[str, Any]]
 ) -> tuple[list[Table], list[SequenceInfo]]:
@@ -860,7 +864,8 @@ def _build_tables(
             comment=comment or None,
             engine=_text(r["engine"]) or None,
             partitioned="partitioned" in _text(r["create_options"]).lower(),
-            columns=tuple(columns.get((schema, name), ())),
+            # columns.sql leaves the order to the client (the server's sort of 73,000 rows cost 0.7 s)
+            columns=tuple(sorted(columns.get((schema, name), ()), key=_position)),
         ))
         auto = auto_columns.get((schema, name))
         if auto is not None and kind == "table":
