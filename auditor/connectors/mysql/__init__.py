@@ -862,7 +862,7 @@ def _build_tables(
             comment=comment or None,
             engine=_text(r["engine"]) or None,
             partitioned="partitioned" in _text(r["create_options"]).lower(),
-            # columns.sql leaves the order to the client (the server's sort of 73,000 rows cost 0.7 s)
+            # columns.sql leaves the order to the client (the server's sort of 73,000 rows: 0.13 s of its CPU)
             columns=tuple(sorted(columns.get((schema, name), ()), key=_position)),
         ))
         auto = auto_columns.get((schema, name))

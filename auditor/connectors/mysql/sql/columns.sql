@@ -13,5 +13,5 @@ SELECT 1 AS dbaudit_probe,  -- an alias survives in statement digests, which dro
 FROM information_schema.COLUMNS AS c
 WHERE c.TABLE_SCHEMA IN %(schemas)s
 -- no ORDER BY: the client puts each table's columns in ORDINAL_POSITION order; the server's sort of the rows
--- (COLUMN_TYPE and the defaults are TEXT, so it re-reads each row from an on-disk temporary table) cost 0.7 s of
--- 2.5 s for 10,000 tables
+-- (COLUMN_TYPE and the defaults are TEXT, so it re-reads each row from an on-disk temporary table) took a quarter
+-- of the query's server CPU (0.48 s -> 0.35 s for 10,000 tables)
