@@ -103,7 +103,8 @@ def collect_maintenance(table_rows: Sequence[Mapping[str, Any]], rows: Rows, fla
             schema=key[0], table=key[1],
             data_free=None if r["data_free"] is None else int(r["data_free"]),
             shared_tablespace=shared,
-            stats_initialized=None if c is None else _text(c["initialized"]).lower() == "initialized",
+            # 'Initialized' (MySQL) or 1 (MariaDB's STATS_INITIALIZED is an integer)
+            stats_initialized=None if c is None else _text(c["initialized"]).lower() in ("initialized", "1"),
             stats_rows=None if c is None or c["num_rows"] is None else int(c["num_rows"]),
             modified=None if c is None or c["modified"] is None else int(c["modified"]),
             auto_recalc=recalc,
