@@ -83,3 +83,33 @@ def test_sample_rows_bounded_by_the_values_the_client_holds(pg_new_db: NewDb) ->
     # 4 hashed columns + 2 text profiles = 6 values a row: 6,000 values are 1,000 rows
     assert asked.tables[0].rows == 4000 and bounded.tables[0].rows == 1000
     assert SamplingBudget(rows_per_table=10_000).rows_for(200) == 10_000  # the default's widest table: untouched
+
+
+def test_extension_members_left_out_of_every_area(pg_new_db: NewDb) -> None:
+    """A table, its sequence and a function an extension owns are the extension's, not the application's: no area
+    reads them (each file finds the members from the extensions' side of pg_depend)."""
+    dsn = pg_new_db("""
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+CREATE TABLE owned (id serial PRIMARY KEY, parent int REFERENCES owned (id), v int CHECK (v > 0));
+CREATE INDEX owned_v_idx ON owned (v);
+CREATE FUNCTION owned_touch() RETURNS int SECURITY DEFINER LANGUAGE sql AS 'SELECT 1';
+ALTER EXTENSION pg_stat_statements ADD TABLE owned;
+ALTER EXTENSION pg_stat_statements ADD SEQUENCE owned_id_seq;
+ALTER EXTENSION pg_stat_statements ADD FUNCTION owned_touch();
+CREATE TABLE mine (id serial PRIMARY KEY, owned_id int REFERENCES owned (id), v int CHECK (v > 0));
+CREATE INDEX mine_v_idx ON mine (v);
+CREATE FUNCTION mine_touch() RETURNS int SECURITY DEFINER LANGUAGE sql AS 'SELECT 1';
+INSERT INTO mine (v) SELECT g FROM generate_series(1, 100) g;
+ANALYZE mine;
+""")
+    snap = collect(parse_dsn(dsn), CollectOptions(sample=False, workload=False))
+    assert [t.name for t in snap.tables] == ["mine"]
+    assert {i.table for i in snap.indexes} == {"mine"}
+    assert {c.table for c in snap.constraints} == {"mine"}
+    assert [s.name for s in snap.sequences] == ["mine_id_seq"]
+    assert snap.posture is not None and snap.maintenance is not None
+    assert [f.name for f in snap.posture.definer_functions or ()] == ["mine_touch"]
+    assert {r.table for r in snap.posture.io or ()} == {"mine"}
+    assert [f.table for f in snap.maintenance.freeze or ()] == ["mine"]
+    assert {b.table for b in snap.maintenance.table_bloat or ()} == {"mine"}
+    assert {b.table for b in snap.maintenance.index_bloat or ()} == {"mine"}

@@ -13,8 +13,11 @@ WITH tbl AS MATERIALIZED (
      WHERE tc.relkind IN ('r', 'm')
        AND n.nspname = ANY (%(schemas)s::text[])
        AND tc.oid <> ALL (%(locked)s::oid[])
-       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
-                        WHERE e.classid = 'pg_catalog.pg_class'::regclass AND e.objid = tc.oid AND e.deptype = 'e')
+       -- not an extension's member: the members are read from the extensions' side of pg_depend (by its index
+       -- on the referenced object) and hashed once, not looked up per row (10,000 index probes)
+       AND tc.oid NOT IN (SELECT e.objid FROM pg_catalog.pg_depend e
+                           WHERE e.refclassid = 'pg_catalog.pg_extension'::regclass
+                             AND e.classid = 'pg_catalog.pg_class'::regclass AND e.deptype = 'e')
 ),
 ix AS (
     SELECT x.indexrelid, x.indrelid, x.indkey, x.indexprs, tc.nspname AS schema, tc.relname AS "table",
