@@ -460,14 +460,22 @@ def test_mysql8_reads_innodb_tablestats_on_recorded_rows() -> None:
 
     def rows(area: str) -> list[dict[str, object]]:
         asked.append(area)
+        # space_tables: the tables of every schema in that tablespace, counted by the server (general tablespaces)
         return [{"name": "shop/orders", "initialized": "Initialized", "num_rows": 100_000, "modified": 30_000,
-                 "space": 12},
+                 "space": 12, "space_tables": 1},
                 {"name": "shop/in@002dsystem", "initialized": "Initialized", "num_rows": 10, "modified": 0,
-                 "space": 0}]
+                 "space": 0, "space_tables": 40},
+                # a general tablespace it shares with another schema's table, which the query does not send
+                {"name": "shop/in_general", "initialized": "Initialized", "num_rows": 10, "modified": 0,
+                 "space": 30, "space_tables": 2},
+                {"name": "shop/alone_in_general", "initialized": "Initialized", "num_rows": 10, "modified": 0,
+                 "space": 31, "space_tables": 1}]
 
     tables = [{"schema_name": "shop", "table_name": "orders", "data_free": 4_194_304,
                "create_options": "stats_auto_recalc=0"},
               {"schema_name": "shop", "table_name": "in-system", "data_free": 7_340_032, "create_options": ""},
+              {"schema_name": "shop", "table_name": "in_general", "data_free": 7_340_032, "create_options": ""},
+              {"schema_name": "shop", "table_name": "alone_in_general", "data_free": 0, "create_options": ""},
               {"schema_name": "shop", "table_name": "unopened", "data_free": 0, "create_options": ""}]
     notes: list[Note] = []
     m = collect_maintenance(tables, rows, "mysql", 80036, {"innodb_stats_auto_recalc": "ON"}, "'a'@'%'", notes)
@@ -475,6 +483,9 @@ def test_mysql8_reads_innodb_tablestats_on_recorded_rows() -> None:
     by = {s.table: s for s in m.innodb or ()}
     assert by["orders"].auto_recalc is False and by["orders"].modified == 30_000
     assert by["orders"].shared_tablespace is False and by["in-system"].shared_tablespace is True
+    assert by["in_general"].shared_tablespace is True and by["alone_in_general"].shared_tablespace is False
     assert by["unopened"].modified is None and by["unopened"].shared_tablespace is None
-    assert collect_maintenance(tables, rows, "mariadb", 101106, {}, "'a'@'%'", []).innodb_counters
+    assert collect_maintenance(tables, rows, "mysql", 50744, {}, "'a'@'%'", []).innodb_counters
     assert asked[-1] == "innodb_tablestats"
+    assert collect_maintenance(tables, rows, "mariadb", 101106, {}, "'a'@'%'", []).innodb_counters
+    assert asked[-1] == "innodb_tablestats.mariadb"

@@ -15,6 +15,7 @@ from auditor.connectors.mysql import (
     PERFORMANCE_SCHEMA_ENABLE,
     _build_constraints,
     _build_indexes,
+    _build_tables,
     _session_setup,
     collect,
     integer_max,
@@ -445,3 +446,17 @@ def test_a_password_inside_the_user_name_does_not_mask_the_name(mysql_server: My
         with mysql_server.connect() as conn, conn.cursor() as cur:
             cur.execute("DROP USER IF EXISTS 'fx_audit'@'%'")
             cur.execute("DROP DATABASE IF EXISTS fx_closed")
+
+
+def test_columns_take_their_ordinal_order_whatever_order_the_rows_come_in() -> None:
+    """columns.sql has no ORDER BY (the server's sort was a quarter of its CPU for 10,000 tables): the client
+    orders them."""
+    table = {"schema_name": "shop", "table_name": "orders", "table_type": "BASE TABLE", "engine": "InnoDB",
+             "estimated_rows": 10, "table_bytes": 16384, "index_bytes": 0, "data_free": 0, "auto_increment": None,
+             "create_options": "", "comment": ""}
+    rows = [{"schema_name": "shop", "table_name": "orders", "column_name": name, "position": position,
+             "column_type": "int(11)", "is_nullable": "NO", "column_default": None, "extra": "", "comment": "",
+             "generation_expression": None}
+            for name, position in (("total", 3), ("id", 1), ("customer_id", 2))]
+    tables, _ = _build_tables([table], rows)
+    assert [(c.name, c.position) for c in tables[0].columns] == [("id", 1), ("customer_id", 2), ("total", 3)]

@@ -119,6 +119,8 @@ def test_planted_problems_are_found_and_no_look_alike(shop: tuple[MariaDbServer,
     assert by["in_system"].shared_tablespace is True and by["purged"].shared_tablespace is False
     assert by["events_stale"].auto_recalc is False and (by["events_stale"].modified or 0) >= 40_000
     assert by["events_loaded"].modified == 0
+    # MariaDB's STATS_INITIALIZED is 1/0 (MySQL's INNODB_TABLESTATS says 'Initialized'/'Uninitialized')
+    assert by["events_loaded"].stats_initialized is True
     stale = next(f for f in findings if f.code == "MT08")
     assert stale.remediation == "ANALYZE TABLE `shop`.`events_stale`;"
     on_time = next(m for m in compute_metrics(snap, findings) if m.key == "vacuumed_on_time_pct")

@@ -3,13 +3,13 @@
 ``DATA_FREE`` and the table options come from information_schema.TABLES, readable wherever the tables are.
 InnoDB's counters (rows its statistics counted, rows modified since) come from INNODB_SYS_TABLESTATS (MariaDB,
 MySQL 5.7) or INNODB_TABLESTATS (MySQL 8), which need the PROCESS privilege: without it the counters stay
-unknown and a Note names the GRANT. Both are one query whatever the number of tables.
+unknown and a Note names the GRANT. Both are one query whatever the number of tables, and the counters' query
+returns only the audited schemas' rows (``rows`` binds ``%(schemas)s``).
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -33,6 +33,8 @@ def decode_innodb_name(name: str) -> tuple[str, str] | None:
         return None
 
     def plain(text: str) -> str:
+        if "@" not in text:  # most names: nothing encoded
+            return text
         return _ENCODED.sub(lambda m: chr(int(m.group(1), 16)), text)
 
     return plain(schema), plain(table)
@@ -57,9 +59,12 @@ def collect_maintenance(table_rows: Sequence[Mapping[str, Any]], rows: Rows, fla
                         index_pages: Sequence[Mapping[str, Any]] | None = None) -> Maintenance:
     """``index_pages``: the rows of index_sizes.sql, None when mysql.innodb_index_stats was not readable."""
     counters: dict[tuple[str, str], Mapping[str, Any]] = {}
-    spaces: Counter[int] = Counter()
+    if flavor == "mariadb":
+        area = "innodb_tablestats.mariadb"
+    else:
+        area = "innodb_tablestats.mysql8" if vnum >= 80000 else "innodb_tablestats"
     try:
-        stat_rows = rows("innodb_tablestats.mysql8" if flavor == "mysql" and vnum >= 80000 else "innodb_tablestats")
+        stat_rows = rows(area)
     except pymysql.err.MySQLError as exc:
         code = exc.args[0] if exc.args else 0
         if code in _TIMED_OUT:
@@ -80,7 +85,6 @@ def collect_maintenance(table_rows: Sequence[Mapping[str, Any]], rows: Rows, fla
         name = decode_innodb_name(_text(row["name"]))
         if name is not None:
             counters[name] = row
-            spaces[int(row["space"] or 0)] += 1
     default_recalc = (settings.get("innodb_stats_auto_recalc") or "ON").upper() in ("ON", "1")
     page_size = int(settings.get("innodb_page_size", "16384") or 16384)
     segment_free = index_free_bytes(index_pages, page_size) if index_pages is not None else {}
@@ -93,12 +97,14 @@ def collect_maintenance(table_rows: Sequence[Mapping[str, Any]], rows: Rows, fla
         if m:
             recalc = m.group(1) not in ("0", "off")
         c = counters.get(key)
-        space = int(c["space"] or 0) if c is not None else None
+        # the system tablespace (SPACE 0), or a general tablespace (MySQL) that holds other tables too
+        shared = None if c is None else (int(c["space"] or 0) == 0 or int(c["space_tables"] or 0) > 1)
         out.append(InnodbTableStats(
             schema=key[0], table=key[1],
             data_free=None if r["data_free"] is None else int(r["data_free"]),
-            shared_tablespace=None if space is None else (space == 0 or spaces[space] > 1),
-            stats_initialized=None if c is None else _text(c["initialized"]).lower() == "initialized",
+            shared_tablespace=shared,
+            # 'Initialized' (MySQL) or 1 (MariaDB's STATS_INITIALIZED is an integer)
+            stats_initialized=None if c is None else _text(c["initialized"]).lower() in ("initialized", "1"),
             stats_rows=None if c is None or c["num_rows"] is None else int(c["num_rows"]),
             modified=None if c is None or c["modified"] is None else int(c["modified"]),
             auto_recalc=recalc,

@@ -13,4 +13,6 @@ SELECT 1 AS dbaudit_probe,  -- an alias survives in statement digests, which dro
        c.COLLATION_NAME AS collation_name
 FROM information_schema.COLUMNS AS c
 WHERE c.TABLE_SCHEMA IN %(schemas)s
-ORDER BY c.TABLE_SCHEMA, c.TABLE_NAME, c.ORDINAL_POSITION
+-- no ORDER BY: the client puts each table's columns in ORDINAL_POSITION order; the server's sort of the rows
+-- (COLUMN_TYPE and the defaults are TEXT, so it re-reads each row from an on-disk temporary table) took a quarter
+-- of the query's server CPU (0.48 s -> 0.35 s for 10,000 tables)

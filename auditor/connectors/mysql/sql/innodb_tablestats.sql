@@ -1,13 +1,26 @@
--- InnoDB's statistics counters per table (rows counted, rows modified since) and its tablespace; needs PROCESS.
+-- InnoDB's statistics counters per table of the audited schemas (rows counted, rows modified since), its tablespace
+-- and how many tables share that tablespace (MySQL 5.7); needs PROCESS.
 -- NAME is 'schema/table' in InnoDB's file-name encoding; only tables InnoDB has opened since the start appear.
 SELECT 1 AS dbaudit_probe,  -- an alias survives in statement digests, which drop comments
        s.NAME AS name,
        s.STATS_INITIALIZED AS initialized,
        s.NUM_ROWS AS num_rows,
        s.MODIFIED_COUNTER AS modified,
-       t.SPACE AS space
+       t.SPACE AS space,
+       n.TABLES AS space_tables
 FROM information_schema.INNODB_SYS_TABLESTATS AS s
 -- information_schema's InnoDB views have no index: joined directly, the server compares every pair of tables
 -- (23 s for 12,000 tables); grouped, the derived table is materialized with a key on TABLE_ID (0.07 s)
-JOIN (SELECT TABLE_ID, MIN(SPACE) AS SPACE FROM information_schema.INNODB_SYS_TABLES GROUP BY TABLE_ID) AS t
+JOIN (SELECT TABLE_ID, MIN(SPACE) AS SPACE FROM information_schema.INNODB_SYS_TABLES
+      WHERE SUBSTRING_INDEX(NAME, '/', 1) IN %(schemas)s OR LOCATE('@', SUBSTRING_INDEX(NAME, '/', 1)) > 0
+      GROUP BY TABLE_ID) AS t
   ON t.TABLE_ID = s.TABLE_ID
+-- the tables (not partitions: 't#P#p0') of every schema in each tablespace: a general tablespace (MySQL) may hold
+-- another schema's tables, and then DATA_FREE is not the table's own; only counted here, never sent
+LEFT JOIN (SELECT SPACE, COUNT(*) AS TABLES FROM information_schema.INNODB_SYS_TABLES
+           WHERE LOCATE('/', NAME) > 0 AND LOCATE('#', NAME, LOCATE('/', NAME)) = 0
+           GROUP BY SPACE) AS n
+  ON n.SPACE = t.SPACE
+-- only the audited schemas' rows (a schema whose name InnoDB encodes, with '@', is told apart by the client): the
+-- other databases on the server are not sent, decoded and dropped (0.5 s for 12,000 tables beside a small schema)
+WHERE SUBSTRING_INDEX(s.NAME, '/', 1) IN %(schemas)s OR LOCATE('@', SUBSTRING_INDEX(s.NAME, '/', 1)) > 0

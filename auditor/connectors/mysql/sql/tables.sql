@@ -1,4 +1,4 @@
--- Tables and views of the audited schemas with row estimates, sizes, storage engine and AUTO_INCREMENT counter.
+-- Tables and views of the audited schemas with row estimates, sizes, free space, storage engine and AUTO_INCREMENT counter.
 SELECT 1 AS dbaudit_probe,  -- an alias survives in statement digests, which drop comments
        t.TABLE_SCHEMA AS schema_name,
        t.TABLE_NAME AS table_name,
@@ -7,6 +7,7 @@ SELECT 1 AS dbaudit_probe,  -- an alias survives in statement digests, which dro
        t.TABLE_ROWS AS estimated_rows,
        t.DATA_LENGTH AS table_bytes,
        t.INDEX_LENGTH AS index_bytes,
+       t.DATA_FREE AS data_free,  -- free space in the tablespace (the maintenance area, InnoDB tables)
        t.AUTO_INCREMENT AS auto_increment,
        t.CREATE_OPTIONS AS create_options,
        t.TABLE_COMMENT AS comment
