@@ -19,7 +19,8 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
 import psycopg
 import pytest
@@ -28,6 +29,7 @@ from psycopg import sql as pgsql
 from auditor.audit import AuditSettings, run_audit
 from auditor.connectors import CollectOptions, collect
 from auditor.connectors.guard import statement_bound_s
+from auditor.connectors.postgres.yielding import WATCHER_STATEMENT_TIMEOUT_MS
 from auditor.dsn import parse_dsn
 from auditor.model import Snapshot
 from auditor.throwaway import ExistingServer, PostgresServer
@@ -83,14 +85,27 @@ def faults_db(pg_server: PgServer) -> Iterator[Db]:
             conn.execute(pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(pgsql.Identifier(name)))
 
 
-def _dbaudit_backend(dsn: str, pattern: str, timeout: float = 60.0) -> int:
-    """The pid of dbaudit's backend once it runs a statement matching ``pattern`` (ILIKE)."""
+def _server_now(dsn: str) -> datetime:
+    """The server's clock, read before a scan starts: its backends start later (see :func:`_dbaudit_backend`)."""
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        row = admin.execute("SELECT clock_timestamp()").fetchone()
+    assert row is not None
+    return cast(datetime, row[0])
+
+
+def _dbaudit_backend(dsn: str, pattern: str, since: datetime, timeout: float = 60.0,
+                     scan: subprocess.Popen[str] | None = None) -> int:
+    """The pid of dbaudit's backend once it runs a statement matching ``pattern`` (ILIKE), among the backends
+    started after ``since`` (:func:`_server_now` before the scan started): a backend of an earlier scan, stopped
+    by an earlier test and resumed once its client was gone, can still show the same statement as active for a
+    while, and is no backend this scan waits for. With ``scan``, the search ends when that process does."""
     deadline = time.monotonic() + timeout
     with psycopg.connect(dsn, autocommit=True) as admin:
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and (scan is None or scan.poll() is None):
             row = admin.execute(
                 "SELECT pid FROM pg_stat_activity WHERE application_name = 'dbaudit' AND state = 'active'"
-                " AND datname = current_database() AND query ILIKE %s", (pattern,)).fetchone()
+                " AND datname = current_database() AND backend_start >= %s AND query ILIKE %s",
+                (since, pattern)).fetchone()
             if row:
                 return int(row[0])
             time.sleep(0.02)
@@ -151,8 +166,9 @@ def test_alter_table_during_the_explains_waits_under_a_second(faults_db: Db) -> 
         # another session's DDL holds the three tables: each of their EXPLAINs waits lock_timeout (1 s)
         holder.execute("LOCK TABLE held1, held2, held3 IN ACCESS EXCLUSIVE MODE")
         scan = ScanThread(faults_db.dsn, CollectOptions(sample=False))
+        since = _server_now(faults_db.dsn)
         scan.start()
-        pid = _dbaudit_backend(faults_db.dsn, "%held%")
+        pid = _dbaudit_backend(faults_db.dsn, "%held%", since)
         waited = _timed(faults_db.dsn, "ALTER TABLE a_small ADD COLUMN during_explain int")
         assert _still_running(faults_db.dsn, pid, "%held%") or scan.is_alive()
         scan.join(120)
@@ -174,8 +190,9 @@ def test_alter_table_during_the_sample_waits_under_a_second(faults_db: Db) -> No
     """Each table is sampled in a transaction of its own: a_small, sampled first, is free to ALTER while the
     sample of big (read whole: seconds) still runs."""
     scan = ScanThread(faults_db.dsn, SAMPLE_BIG)
+    since = _server_now(faults_db.dsn)
     scan.start()
-    pid = _dbaudit_backend(faults_db.dsn, '%"public"."big"%')
+    pid = _dbaudit_backend(faults_db.dsn, '%"public"."big"%', since)
     waited = _timed(faults_db.dsn, "ALTER TABLE a_small ADD COLUMN during_sample int")
     still_sampling = _still_running(faults_db.dsn, pid, '%"public"."big"%')
     scan.join(120)
@@ -192,8 +209,9 @@ def test_ddl_on_the_table_being_sampled_makes_the_sample_yield(faults_db: Db) ->
     """An ALTER TABLE on the very table being read waits only until dbaudit notices it and cancels its sample;
     the table is then reported as not sampled, naming the session it yielded to."""
     scan = ScanThread(faults_db.dsn, SAMPLE_BIG)
+    since = _server_now(faults_db.dsn)
     scan.start()
-    _dbaudit_backend(faults_db.dsn, '%"public"."big"%')
+    _dbaudit_backend(faults_db.dsn, '%"public"."big"%', since)
     with psycopg.connect(faults_db.dsn, autocommit=True) as app:
         app.execute("SET lock_timeout = '20s'")
         app_pid = app.info.backend_pid
@@ -215,8 +233,9 @@ def test_ddl_on_the_table_being_sampled_makes_the_sample_yield(faults_db: Db) ->
 def test_writes_on_the_table_being_sampled_do_not_make_it_yield(faults_db: Db) -> None:
     """The trap: an INSERT and a SELECT do not wait for the sample's AccessShareLock, so the sample ends."""
     scan = ScanThread(faults_db.dsn, SAMPLE_BIG)
+    since = _server_now(faults_db.dsn)
     scan.start()
-    _dbaudit_backend(faults_db.dsn, '%"public"."big"%')
+    _dbaudit_backend(faults_db.dsn, '%"public"."big"%', since)
     with psycopg.connect(faults_db.dsn) as app:
         app.execute("INSERT INTO big VALUES (900001, 1, 'x', 1)")
         app.execute("SELECT count(*) FROM big WHERE id < 10").fetchone()
@@ -283,21 +302,58 @@ def _local_server(pg_server: PgServer) -> None:
 
 def _stopped_scan(faults_db: Db, *args: str) -> tuple[subprocess.CompletedProcess[str], float]:
     """Start a scan, SIGSTOP its backend while it samples big, and time how long the scan takes to end."""
+    since = _server_now(faults_db.dsn)
     proc = _cli("scan", faults_db.dsn, "--format", "json", "--no-workload", "--sample-rows", "1000000",
                 "--fail-on", "never", *args)
     pid = 0
     try:
-        pid = _dbaudit_backend(faults_db.dsn, '%"big"%')
-        os.kill(pid, signal.SIGSTOP)
+        pid = _stop_inside(faults_db.dsn, '%"public"."big"%', since, proc)
         stopped = time.perf_counter()
         out, err = proc.communicate(timeout=120)
         took = time.perf_counter() - stopped
     finally:
         if pid:
             os.kill(pid, signal.SIGCONT)
+            _ended(faults_db.dsn, pid)
         if proc.poll() is None:
             proc.kill()
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), took
+
+
+def _stop_inside(dsn: str, pattern: str, since: datetime, scan: subprocess.Popen[str]) -> int:
+    """SIGSTOP the scan's backend in the middle of a statement matching ``pattern``; its pid.
+
+    The statement found can end between the look at pg_stat_activity and the signal (on a loaded machine the
+    test may wait its turn for a while; a sample cut short by the little budget a short --timeout leaves is
+    quick): a backend stopped between statements stalls the scan only if it has more to send. So the stop is
+    checked once made (a stopped backend's entry no longer changes) and made again on the next such
+    statement when it missed."""
+    deadline = time.monotonic() + 60
+    missed = 0
+    while True:
+        try:
+            pid = _dbaudit_backend(dsn, pattern, since, max(0.0, deadline - time.monotonic()), scan)
+        except AssertionError:
+            if missed:
+                raise AssertionError(f"each statement like {pattern!r} ended before its backend was stopped "
+                                     f"({missed} missed), and the scan sent no other") from None
+            raise
+        os.kill(pid, signal.SIGSTOP)
+        if _still_running(dsn, pid, pattern):
+            return pid
+        os.kill(pid, signal.SIGCONT)
+        missed += 1
+
+
+def _ended(dsn: str, pid: int, within_s: float = 30.0) -> None:
+    """Wait (bounded) for a resumed backend whose client is gone to end, so that it does not linger into the
+    next test."""
+    deadline = time.monotonic() + within_s
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        while time.monotonic() < deadline:
+            if admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone() is None:
+                return
+            time.sleep(0.05)
 
 
 def _assert_partial(done: subprocess.CompletedProcess[str], *fragments: str) -> dict[str, Any]:
@@ -338,10 +394,11 @@ def test_a_stopped_backend_ends_the_scan_at_the_overall_timeout(pg_server: PgSer
 
 
 def test_a_killed_connection_still_gives_a_partial_report(faults_db: Db) -> None:
+    since = _server_now(faults_db.dsn)
     proc = _cli("scan", faults_db.dsn, "--format", "json", "--no-workload", "--sample-rows", "1000000",
                 "--fail-on", "never")
     try:
-        pid = _dbaudit_backend(faults_db.dsn, '%"big"%')
+        pid = _dbaudit_backend(faults_db.dsn, '%"public"."big"%', since, scan=proc)
         with psycopg.connect(faults_db.dsn, autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
         out, err = proc.communicate(timeout=120)
@@ -349,3 +406,45 @@ def test_a_killed_connection_still_gives_a_partial_report(faults_db: Db) -> None
         if proc.poll() is None:
             proc.kill()
     _assert_partial(subprocess.CompletedProcess(proc.args, proc.returncode, out, err), "lost the connection")
+
+
+def test_a_stopped_watcher_turns_yielding_off_with_a_note(pg_server: PgServer, faults_db: Db) -> None:
+    """The second connection, which watches for sessions waiting on the sample's locks, is bounded like the
+    first: its backend stopped, its poll gives up after 1 s plus the grace, the sampling goes on without
+    yielding, and a note says so. (Unbounded, the poll waited for ever, every later poll behind it on the
+    connection's lock, each watched statement then waited 5 s for its poll to end, and no note said that DDL
+    would now queue behind the sample.)"""
+    _local_server(pg_server)
+    since = _server_now(faults_db.dsn)
+    scan = ScanThread(faults_db.dsn, SAMPLE_BIG)
+    scan.start()
+    main = _dbaudit_backend(faults_db.dsn, '%"public"."big"%', since)
+    row = None
+    with psycopg.connect(faults_db.dsn, autocommit=True) as admin:
+        deadline = time.monotonic() + 30
+        while row is None and time.monotonic() < deadline and scan.is_alive():
+            # the watcher of big's sample, which polls every 0.1 s meanwhile
+            row = admin.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = 'dbaudit'"
+                " AND datname = current_database() AND backend_start >= %s AND pid <> %s"
+                " AND query ILIKE '%%pg_blocking_pids%%' ORDER BY backend_start DESC LIMIT 1", (since, main)).fetchone()
+            time.sleep(0.02)
+    assert row is not None, "no watcher polled while big was sampled"
+    watcher = int(row[0])
+    os.kill(watcher, signal.SIGSTOP)
+    try:
+        scan.join(120)
+    finally:
+        os.kill(watcher, signal.SIGCONT)
+    assert not scan.is_alive(), "the scan still ran 120 s later"
+    assert scan.error is None and scan.snap is not None, scan.error
+    snap = scan.snap
+    notes = [n.message for n in snap.notes if n.area == "sampling" and "could not watch" in n.message]
+    bound = statement_bound_s(WATCHER_STATEMENT_TIMEOUT_MS)
+    assert len(notes) == 1 and f"its server process sent no answer for {bound:g} s" in notes[0], snap.notes
+    assert snap.sampling is not None
+    by_name = {t.table: t for t in snap.sampling.tables}
+    assert by_name["big"].skipped_reason is None and by_name["big"].rows >= 100_000, by_name["big"]
+    # the tables after big are sampled unwatched, without waiting for the stopped watcher (before: 5 s each)
+    later = [t for name, t in by_name.items() if name > "big"]
+    assert later and all(t.skipped_reason is None and t.duration_s < 4.0 for t in later), later

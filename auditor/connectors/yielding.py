@@ -66,16 +66,24 @@ class LockYield(Generic[C]):
     # ---- the shared mechanism ----------------------------------------------------------------------------------
 
     def _watcher(self) -> C | None:
-        if self._conn is None and self.unavailable is None:
+        """The watcher connection, opened on first use; None once yielding is off (:attr:`unavailable` says
+        why: the first failure is kept, and a watcher that failed is not polled again)."""
+        if self.unavailable is not None:
+            return None
+        if self._conn is None:
             try:
                 conn = self._open()
             except Exception as exc:  # noqa: BLE001 - any failure only turns yielding off
                 self.unavailable = first_line(exc)
                 return None
-            why = self.prepare(conn)
+            try:
+                why = self.prepare(conn)
+            except Exception as exc:  # noqa: BLE001 - a watcher that cannot be set up only turns yielding off
+                why = first_line(exc)
             if why is not None:
                 self.unavailable = why
-                self.close_watcher(conn)
+                with suppress(Exception):
+                    self.close_watcher(conn)
                 return None
             self._conn = conn
         return self._conn

@@ -7,6 +7,8 @@ from typing import Any
 
 import psycopg
 
+from auditor.connectors.guard import Clock, Watchdog
+from auditor.connectors.postgres.session import GuardedConnection
 from auditor.connectors.yielding import LockYield
 from auditor.workload import marked
 
@@ -19,14 +21,39 @@ WAITERS_SQL = marked(
 WATCHER_STATEMENT_TIMEOUT_MS = 1_000
 
 
+class WatcherStalled(Exception):
+    """The watcher's server process sent no answer within its bound (stopped, or the server froze)."""
+
+
 class PgLockYield(LockYield[psycopg.Connection[Any]]):
     def prepare(self, watcher: psycopg.Connection[Any]) -> str | None:
-        watcher.execute(marked(f"SET statement_timeout = {WATCHER_STATEMENT_TIMEOUT_MS}"))
+        # The watcher's waits are bounded from the client like the main session's (the server's
+        # statement_timeout never fires in a backend that stopped running): unbounded, a watcher whose backend
+        # stopped answering held the poll for ever, and every later poll behind the connection's lock, so that
+        # the sampling went on without yielding and without saying so; its set-up here would even hold the scan.
+        if isinstance(watcher, GuardedConnection) and watcher.watchdog is None:
+            watcher.watchdog = Watchdog(WATCHER_STATEMENT_TIMEOUT_MS, Clock())
+        _execute(watcher, marked(f"SET statement_timeout = {WATCHER_STATEMENT_TIMEOUT_MS}"))
         return None
 
     def waiter(self, watcher: psycopg.Connection[Any], own_id: int, schema: str, table: str) -> int | None:
-        row = watcher.execute(WAITERS_SQL, {"pid": own_id}).fetchone()
+        row = _execute(watcher, WAITERS_SQL, {"pid": own_id}).fetchone()
         return None if row is None else int(row[0])
 
     def close_watcher(self, watcher: psycopg.Connection[Any]) -> None:
+        dog = watcher.watchdog if isinstance(watcher, GuardedConnection) else None
         watcher.close()
+        if dog is not None:
+            dog.close()
+
+
+def _execute(watcher: psycopg.Connection[Any], sql: str, params: dict[str, Any] | None = None
+             ) -> psycopg.Cursor[Any]:
+    """``watcher.execute``, with the watchdog's cut said as such (the driver only sees a closed socket)."""
+    try:
+        return watcher.execute(sql, params)
+    except psycopg.OperationalError:
+        dog = watcher.watchdog if isinstance(watcher, GuardedConnection) else None
+        if dog is not None and dog.fired is not None:
+            raise WatcherStalled(f"its server process sent no answer for {dog.bound_s:g} s") from None
+        raise
