@@ -85,10 +85,7 @@ def safe_copy(value: T, skip: frozenset[str] = frozenset(), _keep_newlines: bool
             # as safe_copy(old, ...), a third of the text report's time at 10,000 tables
             field_kind = type(old)
             if field_kind is str:
-                pattern = _UNSAFE if name in _MULTILINE_FIELDS else _UNSAFE_OR_NEWLINE
-                if pattern.search(old) is None:
-                    continue
-                new = pattern.sub(_escape, old)
+                new = terminal_safe(old, keep_newlines=name in _MULTILINE_FIELDS)  # the same str when safe
             elif old is None or field_kind is int or field_kind is float or field_kind is bool:
                 continue
             else:
