@@ -66,9 +66,7 @@ def safe_copy(value: T, skip: frozenset[str] = frozenset(), _keep_newlines: bool
     returned as they are, so the copy costs little when nothing needs escaping."""
     kind: Any = type(value)
     if kind is str:  # the common case first: a report holds tens of thousands of strings
-        text: Any = value
-        pattern = _UNSAFE if _keep_newlines else _UNSAFE_OR_NEWLINE
-        return text if pattern.search(text) is None else pattern.sub(_escape, text)  # type: ignore[return-value]
+        return terminal_safe(value, keep_newlines=_keep_newlines)  # type: ignore[arg-type, return-value]
     if value is None or kind is int or kind is float or kind is bool:
         return value
     if isinstance(value, enum.Enum):
