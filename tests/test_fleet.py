@@ -52,7 +52,7 @@ def test_a_fleet_scan_records_every_target_and_isolates_the_failing_one(pg_new_d
     first = _cli(*base, "--output-dir", str(out), "--format", "json", env={"BILLING_DSN": billing})
     assert first.returncode == 2, first.stderr  # a target failed
     rows = {r["name"]: r for r in json.loads(first.stdout)["targets"]}
-    assert [rows[n]["status"] for n in ("shop", "dead", "billing")] == ["ok", "error", "ok"]
+    assert [rows[n]["status"] for n in ("shop", "dead", "billing")] == ["ok", "error", "ok"], (rows, first.stderr)
     assert "dead" in first.stderr and rows["dead"]["error"] and rows["shop"]["score"] is not None
     assert sorted(p.name for p in out.iterdir()) == ["billing.json", "shop.json"]
     with open_store(store) as s:

@@ -182,3 +182,25 @@ def test_the_history_benchmark_runs_small() -> None:
                          cwd=Path(__file__).resolve().parent.parent)
     assert out.returncode in (0, 1), out.stderr  # 1: over 2x, possible on a loaded machine at this size
     assert "kB per run" in out.stdout and "ratio" in out.stdout
+
+
+def test_a_new_store_being_created_by_another_writer_is_waited_for_not_opened_read_only(tmp_path: Path) -> None:
+    # two targets of a fleet scan record their first runs together: the second opener's switch to WAL met the
+    # first's write transaction, SQLite answered "database is locked" at once (no busy wait for that switch), and
+    # the store was opened read-only: that target's scan failed with "attempt to write a readonly database"
+    import threading
+
+    path = tmp_path / "runs.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE other_writer (x int)")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO other_writer VALUES (1)")
+    release = threading.Timer(0.5, lambda: other.execute("COMMIT"))
+    release.start()
+    try:
+        with open_store(str(path)) as store:
+            assert store.write_error is None
+            assert store.version() == SCHEMA_VERSION
+    finally:
+        release.join()
+        other.close()

@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import json
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -680,8 +681,9 @@ def open_store(location: str, migrate: bool = True,
     conn = None
     try:
         # transactions are begun by RunStore.transaction (BEGIN IMMEDIATE), reads run on their own
-        conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode = WAL")
+        conn = sqlite3.connect(str(path), timeout=SQLITE_BUSY_TIMEOUT_S, isolation_level=None,
+                               check_same_thread=False)
+        _wal_mode(conn)
     except sqlite3.Error as exc:
         if conn is not None:
             conn.close()
@@ -701,6 +703,27 @@ def open_store(location: str, migrate: bool = True,
         store.close()
         raise
     return store
+
+
+SQLITE_BUSY_TIMEOUT_S = 30  # how long a write waits for another writer (a fleet scan's threads, two cron jobs)
+
+
+def _wal_mode(conn: sqlite3.Connection) -> None:
+    """Put the store in WAL mode (readers never wait for the writer). The switch needs the file to itself and
+    SQLite answers "database is locked" at once, without its busy handler, when another connection is opening
+    the same new file (two targets of a fleet scan recording their first runs): retried for the busy timeout,
+    so that the store is not taken for a read-only one."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    pause = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.2)
 
 
 def _read_only_sqlite(path: Path, location: str, exc: sqlite3.Error) -> sqlite3.Connection:
