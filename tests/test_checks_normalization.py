@@ -22,7 +22,8 @@ from auditor.model import (
     snapshot_from_json,
     snapshot_to_json,
 )
-from auditor.sampling import column_sample, decode_codes, dense_codes, encode_codes, list_items, list_profile
+from auditor.sample_analysis import column_sample, decode_codes, dense_codes, encode_codes
+from auditor.sampling import list_items, list_profile
 from checks.normalization import MultiValuedOptions, RepeatingGroupOptions
 from tests.builders import fk, pk, snap, table
 
