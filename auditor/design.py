@@ -25,6 +25,7 @@ from auditor.model import (
     Statement,
     Table,
 )
+from auditor.relations import summed
 from auditor.scoring import FAILED_METRIC_PENALTY, Metric, audited_tables, penalties, unused_candidate_reason
 from auditor.workload import latency_statements, unexplainable_by_nature
 
@@ -392,18 +393,14 @@ def _table_sizes(snapshot: Snapshot) -> dict[tuple[str, str], TableSize]:
         if owner in tables:
             members[owner].append(t)
 
-    def total(values: Iterable[int | None]) -> int | None:
-        known = [v for v in values if v is not None]
-        return sum(known) if known else None
-
     out: dict[tuple[str, str], TableSize] = {}
     for k, ms in members.items():
         leaves = [m for m in ms if m.kind != "partitioned"] or [tables[k]]
         estimates = [row_estimate(m) for m in leaves]
-        rows = total(r for r, _ in estimates)
+        rows = summed(r for r, _ in estimates)
         if rows is None and tables[k].estimated_rows is not None:
             rows = tables[k].estimated_rows  # partitions never counted, the parent was analyzed
-        out[k] = TableSize(tables[k], rows, total(m.total_bytes for m in ms), sum(1 for m in ms if m.key != k),
+        out[k] = TableSize(tables[k], rows, summed(m.total_bytes for m in ms), sum(1 for m in ms if m.key != k),
                            rows_from_live=any(live and r is not None for r, live in estimates))
     return out
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from operator import attrgetter
 from typing import Any
 
@@ -56,6 +56,13 @@ def table_rows(table: Table) -> int | None:
     return analysed
 
 
+def summed(values: Iterable[int | None]) -> int | None:
+    """The sum of the known figures; None when none is known (the members of a partition tree, the indexes
+    attached to a partitioned index: one member without a figure does not make the whole unknown)."""
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
+
+
 def members(snapshot: Snapshot, table: Table) -> list[Table]:
     """The table and every partition or inheritance child below it, depth first (each once)."""
     out: list[Table] = []
@@ -80,15 +87,9 @@ def planned_rows(snapshot: Snapshot, table: Table) -> int | None:
     partitions, used only when no partition has a figure. An inheritance parent holds rows of its own besides
     its children's. None when no member has a figure.
     """
-    known: list[int] = []
-    for member in members(snapshot, table):
-        if member.kind == "partitioned":
-            continue
-        rows = table_rows(member)
-        if rows is not None:
-            known.append(rows)
-    if known:
-        return sum(known)
+    rows = summed(table_rows(m) for m in members(snapshot, table) if m.kind != "partitioned")
+    if rows is not None:
+        return rows
     return table_rows(table) if table.kind == "partitioned" else None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,6 +17,7 @@ from auditor.relations import (
     create_index_sql,
     fk_lookup_indexes,
     fk_lookup_served,
+    summed,
     unserved_partitions,
 )
 from auditor.relations import members as tree_members
@@ -269,7 +270,7 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
                 workload = _MySqlUse.of(snap)
             if workload.uses(ix):
                 continue  # in use: a plan reads it, or its lookups found nothing (0 rows read is all it shows)
-        table_scans = _summed(_table_scans(snap, snap.table(i.schema, i.table), i) for i in judged)
+        table_scans = summed(_table_scans(snap, snap.table(i.schema, i.table), i) for i in judged)
         severity: Severity | None = None
         if stored is None and not mature:
             if table_scans is None or table_scans < opts.min_table_scans:
@@ -317,7 +318,7 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
             object=_index_ref(ix),
             message=message,
             details={
-                "index_bytes": _summed(i.size_bytes for i in leaves) if leaves else ix.size_bytes,
+                "index_bytes": summed(i.size_bytes for i in leaves) if leaves else ix.size_bytes,
                 "stats_age_s": round(age) if age is not None else None,
                 "stats_since": snap.stats_since.isoformat() if snap.stats_since else None,
                 "table_scans": table_scans,
@@ -430,12 +431,6 @@ def _partition_indexes(attached: dict[tuple[str, str, str], list[Index]], ix: In
         below = _partition_indexes(attached, child)
         out.extend(below or [child])
     return out
-
-
-def _summed(values: Iterable[int | None]) -> int | None:
-    """The sum of the known figures; None when none is known."""
-    known = [v for v in values if v is not None]
-    return sum(known) if known else None
 
 
 def _table_scans(snap: Snapshot, table: Table | None, unused: Index) -> int | None:
