@@ -21,7 +21,7 @@ from auditor.relations import (
     unserved_partitions,
 )
 from auditor.relations import members as tree_members
-from auditor.textfmt import duration
+from auditor.textfmt import duration, plural
 from auditor.workload import application_statements, query_shape, scope_columns
 
 BOTH = ("postgresql", "mysql")
@@ -239,7 +239,8 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
             continue  # judged with the partitioned index it is attached to, over all its partitions
         scans = ix.scans
         leaves: list[Index] = []
-        if attached and _on_partitioned_parent(snap, ix):
+        on_parent = partitioned and _on_partitioned_parent(snap, ix)
+        if attached and on_parent:
             # a partitioned table's index has no counter: those of the indexes attached to it on its partitions,
             # summed (an old partition is pruned by design, the parent serves the current ones)
             leaves = _partition_indexes(attached, ix)
@@ -256,7 +257,7 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
             # a window too short to judge, but the stored runs saw it used (its counter was since cleared: a
             # statistics reset, a restart, DDL on the table on MySQL/MariaDB)
             continue
-        if ix.backs_constraint or ix.is_unique or not ix.is_valid or (not leaves and _on_partitioned_parent(snap, ix)):
+        if ix.backs_constraint or ix.is_unique or not ix.is_valid or (not leaves and on_parent):
             continue
         if ix.supports_fk:
             continue  # InnoDB keeps this index for a foreign key and refuses to drop it
@@ -290,8 +291,8 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
         else:
             message = f"{ix.qualified} on {ix.table} had no scans in {window}"
             if leaves:
-                message = (f"{ix.qualified} on {ix.table} had no scans on any of its {len(leaves)} "
-                           f"partition{'s' if len(leaves) != 1 else ''} in {window}")
+                message = (f"{ix.qualified} on {ix.table} had no scans on any of its "
+                           f"{plural(len(leaves), 'partition')} in {window}")
             if table_scans is not None:
                 message += f" while queries scanned the table's other indexes {table_scans} times"
         remediation: str | None = drop_index_sql(snap, ix)
