@@ -63,6 +63,29 @@ def summed(values: Iterable[int | None]) -> int | None:
     return sum(known) if known else None
 
 
+def attached_indexes(snapshot: Snapshot) -> dict[tuple[str, str, str], list[Index]]:
+    """(schema, table, name) of a partitioned index -> the indexes attached to it, one per partition (PostgreSQL
+    keeps the scan counters on these: the partitioned index has none of its own)."""
+    out: dict[tuple[str, str, str], list[Index]] = {}
+    for ix in snapshot.indexes:
+        if ix.parent_index is None:
+            continue
+        table = snapshot.table(ix.schema, ix.table)
+        parent = snapshot.parent_of(table) if table is not None else None
+        if parent is not None:
+            out.setdefault((parent.schema, parent.name, ix.parent_index), []).append(ix)
+    return out
+
+
+def partition_indexes(attached: dict[tuple[str, str, str], list[Index]], ix: Index) -> list[Index]:
+    """The indexes of the leaf partitions attached to a partitioned index, through sub-partitioned levels."""
+    out: list[Index] = []
+    for child in attached.get((ix.schema, ix.table, ix.name), []):
+        below = partition_indexes(attached, child)
+        out.extend(below or [child])
+    return out
+
+
 def members(snapshot: Snapshot, table: Table) -> list[Table]:
     """The table and every partition or inheritance child below it, depth first (each once)."""
     out: list[Table] = []

@@ -14,9 +14,11 @@ from auditor.model import Constraint, Hit, Index, IndexKey, ObjectRef, Severity,
 from auditor.relations import (
     IndexNames,
     ancestors,
+    attached_indexes,
     create_index_sql,
     fk_lookup_indexes,
     fk_lookup_served,
+    partition_indexes,
     summed,
     unserved_partitions,
 )
@@ -228,7 +230,7 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
     with_history = snap.run_history is not None and snap.collected_at is not None
     # PostgreSQL's partitioned tables (none in most databases: then no index is looked at twice for them)
     partitioned = any(t.kind == "partitioned" for t in snap.tables)
-    attached = _attached_indexes(snap) if partitioned else {}
+    attached = attached_indexes(snap) if partitioned else {}
     workload: _MySqlUse | None = None  # read from the statements at the first MySQL/MariaDB candidate
     # without history only a counter at zero can make an index unused (or a partitioned table's index, which
     # has none: its partitions' count): those few, in snapshot order
@@ -243,7 +245,7 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
         if attached and on_parent:
             # a partitioned table's index has no counter: those of the indexes attached to it on its partitions,
             # summed (an old partition is pruned by design, the parent serves the current ones)
-            leaves = _partition_indexes(attached, ix)
+            leaves = partition_indexes(attached, ix)
             if leaves:
                 scans = None if any(i.scans is None for i in leaves) else sum(i.scans or 0 for i in leaves)
         if scans != 0 and not with_history:
@@ -409,29 +411,6 @@ def _history_window(snap: Snapshot, judged: list[Index], opts: UnusedIndexOption
         return None
     runs = sum(1 for t in history.times if t >= start)
     return _Stored(start, days, runs, used)
-
-
-def _attached_indexes(snap: Snapshot) -> dict[tuple[str, str, str], list[Index]]:
-    """(schema, table, name) of a partitioned index -> the indexes attached to it, one per partition (PostgreSQL
-    keeps the scan counters on these: the partitioned index has none of its own)."""
-    out: dict[tuple[str, str, str], list[Index]] = {}
-    for ix in snap.indexes:
-        if ix.parent_index is None:
-            continue
-        table = snap.table(ix.schema, ix.table)
-        parent = snap.parent_of(table) if table is not None else None
-        if parent is not None:
-            out.setdefault((parent.schema, parent.name, ix.parent_index), []).append(ix)
-    return out
-
-
-def _partition_indexes(attached: dict[tuple[str, str, str], list[Index]], ix: Index) -> list[Index]:
-    """The indexes of the leaf partitions attached to a partitioned index, through sub-partitioned levels."""
-    out: list[Index] = []
-    for child in attached.get((ix.schema, ix.table, ix.name), []):
-        below = _partition_indexes(attached, child)
-        out.extend(below or [child])
-    return out
 
 
 def _table_scans(snap: Snapshot, table: Table | None, unused: Index) -> int | None:
