@@ -450,6 +450,13 @@ class FdThresholds:
     max_chance: float = 1e-6  # probability that independent columns would agree this well
 
 
+# The evidence's "sampling" of a dependency found in a table's first sample, by how its rows were chosen
+# (TableSample.method): BERNOULLI picks each row alike (uniform); SYSTEM whole pages (block: rows stored together
+# come together); MySQL/MariaDB read the whole table, its first rows or primary-key ranges.
+FIRST_SAMPLE_KINDS = {"bernoulli": "uniform", "system": "block", "full": "whole_table", "first_rows": "first_rows",
+                      "pk_ranges": "pk_ranges"}
+
+
 @dataclass(frozen=True)
 class Dependency:
     determinant: tuple[str, ...]
@@ -472,7 +479,9 @@ class Dependency:
     def confidence(self) -> float:
         return 1.0 - self.error
 
-    def evidence(self, sample_rows: int) -> dict[str, object]:
+    def evidence(self, sample_rows: int, method: str = "") -> dict[str, object]:
+        """The figures behind the dependency; ``method`` is the table sample's (TableSample.method), which names
+        the sampling of a dependency found in it."""
         return {
             "sample_rows": sample_rows,
             "determinant_distinct": self.determinant_distinct,
@@ -482,7 +491,7 @@ class Dependency:
             "confidence": round(self.confidence, 4),
             "chance": float(f"{self.chance:.3g}"),
             "groups": self.groups,
-            "sampling": self.kind,
+            "sampling": FIRST_SAMPLE_KINDS.get(method, method or "uniform") if self.kind == "uniform" else self.kind,
             **({"copies": self.copies} if self.copies else {}),
         }
 

@@ -744,7 +744,7 @@ def _hit(snap: Snapshot, table: Table, ts: TableSample, det: tuple[str, ...], de
     details: dict[str, object] = {
         "determinant": list(det),
         "dependent": dependents,
-        "evidence": {d.dependent: d.evidence(ts.rows) for d in deps},
+        "evidence": {d.dependent: d.evidence(ts.rows, ts.method) for d in deps},
         "sample_rows": ts.rows,
         "sample_method": ts.method,
     }

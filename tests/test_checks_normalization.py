@@ -269,11 +269,13 @@ def test_nf04_fires_on_fk_determined_column() -> None:
     ranged = _orders()
     ranged = dataclasses.replace(ranged, sampling=Sampling(tables=(
         dataclasses.replace(ranged.sampling.tables[0], method="pk_ranges"),)))
-    assert hits("NF04", ranged)[0].message.endswith("0 violating rows (primary-key-range sample)")
+    (ranged_hit,) = hits("NF04", ranged)
+    assert ranged_hit.message.endswith("0 violating rows (primary-key-range sample)")
+    assert ranged_hit.details["evidence"]["customer_email"]["sampling"] == "pk_ranges"
     assert "duplicate" not in found[0].message and "copies" not in found[0].details
     ev = found[0].details["evidence"]["customer_email"]
     assert ev["determinant_distinct"] == 40 and ev["support_rows"] == N and ev["confidence"] == 1.0
-    assert ev["groups"] == 40 and ev["sampling"] == "uniform"
+    assert ev["groups"] == 40 and ev["sampling"] == "whole_table"  # read whole, as the message says
 
 
 def test_nf04_silent_on_key_attribute_unique_and_constant_columns() -> None:
