@@ -606,3 +606,20 @@ def test_a_longtext_with_another_check_is_still_judged() -> None:
     assert (["settings"], ["address_line2"]) in [(h.details["determinant"], h.details["dependent"]) for h in found]
     assert [h.details["determinant"] for h in hits("NF03", _tenants("longtext", None, key=("id", "settings")))] \
         == [["settings"]]
+
+
+def test_a_scan_without_a_sample_never_imports_numpy() -> None:
+    # numpy (~0.1-0.2 s of start-up) is imported by auditor.sample_analysis alone, where a sample is taken or judged
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import auditor.audit, auditor.connectors.postgres, auditor.connectors.mysql, reports.text, reports.jsonfmt\n"
+        "from auditor.engine import load_checks, run_checks\n"
+        "from tests.builders import snap, table\n"
+        "run_checks(snap(table('t', ['id', 'a'])), list(load_checks().values()))\n"
+        "assert 'numpy' not in sys.modules, 'numpy was imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
