@@ -419,7 +419,7 @@ class _Collector:
 
     def second_sent(self) -> int:
         """The second session's catalog round trips (0 when there was none)."""
-        return 0 if self.finished is None else self.finished.second_sent
+        return 0 if self.finished is None else self.finished.second_catalog_sent()
 
     def last_values(self) -> LastValues | None:
         """The sequences' last values the second session read, if it did."""

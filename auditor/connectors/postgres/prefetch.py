@@ -252,6 +252,15 @@ class Prefetch:
         if abort:
             self.finish()
 
+    def second_catalog_sent(self) -> int:
+        """The second session's round trips up to its COMMIT, once it is through (a moment after its last
+        area was taken: its COMMIT)."""
+        thread = self._second_thread
+        with self._cond:
+            while self._second_state in ("opening", "reading") and thread is not None and thread.is_alive():
+                self._cond.wait(0.5)
+            return self.second_sent
+
     def last_values(self) -> LastValues | None:
         """The sequences' last values the second session read; None when it did not (the caller reads them)."""
         thread = self._second_thread
@@ -349,6 +358,7 @@ class Prefetch:
     def _read_share(self, second: Session) -> bool:
         """Read the areas given to the second session, then COMMIT; False when it stopped or gave up."""
         locked: Locked = {}
+        cancel = _canceller(second.conn)
         while True:
             with self._cond:
                 while not self._queues[SECOND] and not self._planned and not self._stop_second:
@@ -367,6 +377,11 @@ class Prefetch:
                 with self._cond:
                     self.second_sent = second.round_trips
                     self._give_up_second(job)
+                # cut by its watchdog (--timeout, a server that stopped answering): the statement may still run
+                # on the server, which notices a closed socket only when it sends; a cancel request ends it now
+                if cancel is not None:
+                    with suppress(Exception):
+                        cancel()
                 return False
             self._done(SECOND, job, read, result)
         try:
@@ -375,10 +390,12 @@ class Prefetch:
             with self._cond:
                 self.second_sent = second.round_trips
                 self._second_state = "off"
+                self._cond.notify_all()
             return False
         with self._cond:
             self.second_sent = second.round_trips
             self._second_state = "done"
+            self._cond.notify_all()
         return True
 
     def _read_sequences(self, second: Session) -> None:
@@ -397,6 +414,24 @@ class Prefetch:
             self._busy[SECOND] = False
             self._last_values = read
             self._cond.notify_all()
+
+
+def _canceller(conn: psycopg.Connection[Any]) -> Callable[[], None] | None:
+    """A cancel request for the statement running on ``conn``, made now: psycopg's own cancel does nothing once
+    the watchdog has cut the socket (the connection counts as closed), the server's cancel key still works. It
+    waits at most the connection's connect_timeout (libpq's PQcancelBlocking, PostgreSQL 17's libpq on)."""
+    with suppress(Exception):
+        if psycopg.capabilities.has_cancel_safe():
+            request = conn.pgconn.cancel_conn()
+
+            def cancel() -> None:
+                request.blocking()
+                request.finish()
+
+            return cancel
+        old = conn.pgconn.get_cancel()
+        return old.cancel
+    return None
 
 
 def _stop(session: Session, thread: threading.Thread, busy: bool) -> None:
