@@ -375,7 +375,7 @@ class _Collector:
         # rows, pgstattuple's grant check only with estimates to refine (toast_columns and the exact_bloat probe
         # read relations' pages: measure_pages sends them after the COMMIT)
         def stats_read(done: Mapping[str, int | None]) -> bool:
-            return done["column_stats"] is not None
+            return done.get("column_stats") is not None  # not read yet (another session's): asked for later
 
         def estimated(done: Mapping[str, int | None]) -> bool:
             return any(done.get(area) for area in (TABLE_BLOAT_AREA, INDEX_BLOAT_AREA))

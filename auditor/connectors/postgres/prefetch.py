@@ -17,6 +17,20 @@ Stopping: a lost connection, the watchdog's cut (``--timeout``) or any other fai
 the collecting thread when it takes that area; when the collecting thread stops first (an error, Ctrl-C), the
 helper is told to start nothing more, its statement is cancelled on the server, and it is waited for (bounded)
 before the connection is closed, so the transaction's locks end with the connection as before.
+
+Two sessions (issue 15: the server read the areas on one core while the machine had two): the first session
+exports its snapshot in the BEGIN's round trip; a second connection, bounded exactly as the first (the same
+:func:`~auditor.connectors.postgres.session.connect`, its own watchdog on the same ``--timeout``, the same
+timeouts in the round trip that imports the snapshot), reads the planned areas of its share (``SECOND_SHARE`` in
+the connector) in the same snapshot, from a second helper thread, and commits as soon as they are read: its locks
+end no later than the first's. Each area still has one reader and one outcome, taken in the collection's order.
+The conditions of the plan (``Read.when``) see the areas read so far by either session; a condition whose input
+is not read yet says no, and the collection then asks for the area itself (time, never a wrong snapshot). When
+the second session cannot be opened or import the snapshot, or fails while reading (a lost connection, its
+watchdog's cut), the reads it has not handed over go to the first session in the plan's order, read in the
+first's transaction: the same snapshot, nothing lost, nothing noted (a refusal or a timeout of an area's query is
+noted as with one session). After its COMMIT, it reads the sequences' last values (the same autocommit batches
+as :mod:`~auditor.connectors.postgres.sequences`) while the first still reads, then closes.
 """
 
 from __future__ import annotations
@@ -267,7 +281,10 @@ class Prefetch:
         with self._cond:
             while self._last_values is None and thread is not None and thread.is_alive():
                 self._cond.wait(0.5)
-            return self._last_values
+            read = self._last_values
+        if thread is not None:
+            thread.join(timeout=5.0)  # its connection closed next: not open beside the sample's watcher
+        return read
 
     def finish(self) -> None:
         """End the second session: its statement cancelled when one is running, its connection closed."""
