@@ -258,12 +258,14 @@ def _guarded(session: Session, snap: Snapshot, area: str, probe: Callable[[Snaps
 # snapshot, at the same time (see prefetch.py); 1: one session reads them all, one after another (tests).
 CATALOG_SESSIONS = 2
 # The areas the second session reads, chosen so that the two sessions' server time balances: longest first, each to
-# the less loaded session, on the times one session took for each area at 10,000 tables (bench15_10000,
-# PostgreSQL 15, 2026-11-29, min of 3 runs, seconds): indexes 0.94, constraints 0.98, tables 0.73,
-# sequences 0.59, columns 0.68, column_stats 0.55 + table_bloat 0.26 + index_bloat 0.40 (kept together: the
-# bloat reads depend on column_stats' rows), io 0.38, server_stats 0.39, definer_functions 0.16, freeze 0.16,
-# the rest 0.1 together: 3.2 s for the first, 3.1 s for the second. The areas whose rows depend on the reading
-# session (server, activity: is_self; server_settings: the session's own values) stay with the first.
+# the less loaded session, then each session sends its areas in the collection's order. The figures: the time one
+# session took for each area at 10,000 tables (bench15_10000, PostgreSQL 15, 2026-11-29, the shorter of two
+# scans, load average 4 on 2 CPUs; seconds): column_stats 0.55 + table_bloat 0.26 + index_bloat 0.40 (1.21, kept
+# together: the bloat reads depend on column_stats' rows), constraints 0.98, indexes 0.94, tables 0.73,
+# columns 0.68, sequences 0.59, server_stats 0.39, io 0.38 (these two interchangeable), definer_functions 0.16,
+# freeze 0.16, the rest 0.1 together: 3.2 s for the first session, 3.15 s for the second. The areas whose rows
+# depend on the reading session (server, activity: is_self; server_settings: the session's own values) stay
+# with the first.
 SECOND_SHARE = frozenset({"columns", "constraints", "indexes", "freeze", SERVER_STATS_AREA})
 
 # catalog areas, in the order their outcomes are recorded (columns.sql is sent first, see _Collector._plan); each

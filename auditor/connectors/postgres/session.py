@@ -301,7 +301,10 @@ class Session:
 
         ``export``: the same round trip exports the transaction's snapshot (``pg_export_snapshot()``), whose
         id is yielded, for a second session to read the same state (:meth:`import_snapshot`); None when the
-        server refused it (the transaction is then begun again without it: nothing was read yet).
+        server refused it (the transaction is then begun again without it: nothing was read yet). A hot standby
+        exports and imports too (PostgreSQL 10 on, where the export no longer needs a transaction id; tried on
+        a PostgreSQL 15 standby); 9.6 and older refuse it there ("cannot assign TransactionIds during
+        recovery").
         """
         begin = (marked("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"), BEGIN_JIT_OFF)
         snapshot: str | None = None
