@@ -163,6 +163,41 @@ def test_an_import_the_server_refuses_leaves_the_first_session_alone(
     _same(two, one)
 
 
+def test_no_second_session_where_the_server_is_short_of_connection_slots(
+        dsn: str, monkeypatch: pytest.MonkeyPatch, seconds: list[Session | BaseException]) -> None:
+    """The export's round trip also reads the free slots; with fewer than the margin, one session reads all."""
+    import auditor.connectors.postgres.session as session_module
+
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int"
+            " - (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int").fetchone()
+    assert row is not None
+    free_now = row[0] - 1  # this test's admin connection is gone; the scan's first session is one more
+    seen: list[tuple[int, int]] = []
+    real = session_module._room_for_one_more
+
+    def short(free_slots: int, max_connections: int) -> bool:
+        seen.append((free_slots, max_connections))
+        assert real(free_slots, max_connections)  # this server has room: the margin is what the test moves
+        return real(free_slots, 10 * free_slots + 100)  # as on a server whose slots are nearly all taken
+
+    one = _one_session(dsn, monkeypatch)
+    monkeypatch.setattr(session_module, "_room_for_one_more", short)
+    two = pg.collect(parse_dsn(dsn), OPTIONS)
+    assert len(seen) == 1 and abs(seen[0][0] - free_now) <= 2  # other tests' servers come and go: a margin
+    assert seconds == []  # no second connection was even tried
+    _same(two, one)
+    assert two.unread_areas == ()
+
+
+def test_the_margin_of_free_slots() -> None:
+    from auditor.connectors.postgres.session import _room_for_one_more
+
+    assert _room_for_one_more(100, 100) and _room_for_one_more(6, 20) and not _room_for_one_more(5, 20)
+    assert _room_for_one_more(51, 500) and not _room_for_one_more(50, 500)
+
+
 def test_a_second_session_lost_mid_read_loses_no_area(
         dsn: str, monkeypatch: pytest.MonkeyPatch, seconds: list[Session | BaseException]) -> None:
     one = _one_session(dsn, monkeypatch)

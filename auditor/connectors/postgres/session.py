@@ -310,8 +310,11 @@ class Session:
         snapshot: str | None = None
         if export:
             try:
-                rows = self.execute(";\n".join((*begin, marked("SELECT pg_catalog.pg_export_snapshot() AS id"))))
-                snapshot = str(rows[0]["id"])
+                rows = self.execute(";\n".join((*begin, marked(EXPORT_WITH_HEADROOM))))
+                # a second connection only where the server has room for it: never the last free slots, which
+                # an application may need (the catalog is then read by this session alone, as before)
+                if _room_for_one_more(rows[0]["free_slots"], rows[0]["max_connections"]):
+                    snapshot = str(rows[0]["id"])
             except psycopg.Error:
                 if self.conn.closed or self.conn.broken:
                     raise
@@ -345,6 +348,25 @@ class Session:
 # tables, and compiling them cost more (0.3-0.5 s each) than running them; the catalog queries are not the long
 # analytic queries JIT pays off for. SET LOCAL: for this transaction only.
 BEGIN_JIT_OFF = marked("SET LOCAL jit = off")
+# The snapshot's export, and how many connection slots an ordinary role still has: max_connections less the
+# superuser-reserved slots (reserved_connections too on PostgreSQL 16+) less the client backends connected now
+# (pg_stat_activity lists every backend to every role; walsenders and background workers have slots of their own)
+EXPORT_WITH_HEADROOM = """SELECT pg_catalog.pg_export_snapshot() AS id,
+       current_setting('max_connections')::int AS max_connections,
+       current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int
+         - coalesce(current_setting('reserved_connections', true)::int, 0)
+         - (SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE backend_type = 'client backend')::int
+         AS free_slots"""
+
+
+def _room_for_one_more(free_slots: int, max_connections: int) -> bool:
+    """Whether the second catalog session may take a slot: at least 5 free, and at least a tenth of
+    max_connections (a pool of 500 keeps 50 free). A judgment, not a published figure: the second session
+    lives for the catalog's few seconds, and the slots it must leave are those an application's pool or a DBA
+    would reach for in that time."""
+    return free_slots - 1 >= max(5, max_connections // 10)
+
+
 # what pg_export_snapshot() returns ("00000003-0000001B-1"): checked before it goes into SQL text
 _SNAPSHOT_ID = re.compile(r"[0-9A-Fa-f]+-[0-9A-Fa-f]+-[0-9]+")
 
