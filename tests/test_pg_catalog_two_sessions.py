@@ -72,7 +72,25 @@ def seconds(monkeypatch: pytest.MonkeyPatch) -> list[Session | BaseException]:
 def _one_session(dsn: str, monkeypatch: pytest.MonkeyPatch) -> Snapshot:
     with monkeypatch.context() as m:
         m.setattr(pg, "CATALOG_SESSIONS", 1)
-        return pg.collect(parse_dsn(dsn), OPTIONS)
+        snap = pg.collect(parse_dsn(dsn), OPTIONS)
+    _gone(dsn)
+    return snap
+
+
+def _gone(dsn: str, timeout_s: float = 10.0) -> None:
+    """Wait until no backend is left on the scan's database: a closed connection's backend exits on its own time
+    (tens of ms on a loaded machine), and until then it counts against a role's CONNECTION LIMIT and shows in
+    the next scan's activity. Watched from the server's ``postgres`` database, not from the scan's."""
+    params = parse_dsn(dsn).params
+    deadline = time.monotonic() + timeout_s
+    with psycopg.connect(host=params["host"], port=params["port"], user="postgres", dbname="postgres",
+                         autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
+                               (params["dbname"],)).fetchone()
+            if row is not None and row[0] == 0:
+                return
+            time.sleep(0.02)
 
 
 def _same(a: Snapshot, b: Snapshot) -> None:

@@ -355,8 +355,10 @@ class Prefetch:
     def _work_second(self, open_second: Callable[[], Session]) -> None:
         try:
             second = open_second()
-        except Exception:  # noqa: BLE001 - no second session (no slot, a pooler, a refusal): the first reads all
+        except Exception as exc:  # noqa: BLE001 - no second session (no slot, a pooler, a refusal): the first reads all
             with self._cond:
+                # connected but refused the snapshot: its backend, maybe not gone yet, is left out of the activity
+                self.second_pid = getattr(exc, "dbaudit_backend_pid", None)
                 self._give_up_second()
             return
         with self._cond:

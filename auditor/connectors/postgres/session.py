@@ -447,7 +447,9 @@ def open_imported(dsn: Dsn, limits: SessionLimits, clock: Clock, snapshot: str) 
     session = Session(conn, dsn, watchdog)
     try:
         session.import_snapshot(snapshot, limits)
-    except BaseException:
+    except BaseException as exc:
+        # its backend may still be on its way out when the first session reads the activity: still dbaudit's
+        exc.dbaudit_backend_pid = conn.info.backend_pid  # type: ignore[attr-defined]
         close_session(session)
         raise
     return session
