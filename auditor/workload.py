@@ -43,6 +43,7 @@ from auditor.relations import (
 )
 
 _STD_NORMAL = statistics.NormalDist()
+_SQRT2 = math.sqrt(2.0)  # statistics.NormalDist.cdf's constant
 
 # PostgreSQL plan node names, and the names auditor.mysql_workload gives MySQL's EXPLAIN access types
 INDEX_SCANS = frozenset({"Index Scan", "Index Only Scan", "Bitmap Heap Scan", "Index Lookup", "Index Range Scan",
@@ -156,14 +157,19 @@ def mixture_quantile(models: Sequence[LatencyModel], q: float, weights: Sequence
     # each model's log-normal parameters once: the bisection evaluates every model's CDF up to 100 times, for
     # thousands of statements; LatencyModel._cdf's steps are written out below (a call per model and point was
     # most of the time), the same arithmetic in the same order, so that the figures are the same to the bit
-    fitted = [(wi, m.low, m.high, m.calls, m.mean, m._params()) for wi, m in zip(w, models, strict=True)]
-    normal_cdf = _STD_NORMAL.cdf
+    # (the log-normal's standard normal CDF is written out too: statistics.NormalDist.cdf's arithmetic with mu 0
+    # and sigma 1, ``0.5 * (1.0 + erf((z - 0.0) / (1.0 * sqrt(2))))``, where z - 0.0 is z and 1.0 * sqrt(2) is
+    # sqrt(2) exactly; tests/test_workload_percentiles.py holds it to NormalDist's figures)
+    fitted = [(wi, m.low, m.high, m.calls, m.mean, *(m._params() or (None, 0.0, 1.0)))
+              for wi, m in zip(w, models, strict=True)]
     log = math.log
+    erf = math.erf
+    sqrt2 = _SQRT2
 
     def cdf(x: float) -> float:
         acc = 0.0  # sum() of floats, in order (0 + the first term is that term)
-        for wi, low, high, calls, mean, params in fitted:
-            if params is None:
+        for wi, low, high, calls, mean, origin, mu, sigma in fitted:
+            if origin is None:  # no log-normal (LatencyModel._params): a point or two points
                 if calls == 2 and high > low:
                     c = 0.0 if x < low else (0.5 if x < high else 1.0)
                 else:
@@ -172,11 +178,10 @@ def mixture_quantile(models: Sequence[LatencyModel], q: float, weights: Sequence
                 c = 0.0
             elif x >= high:
                 c = 1.0
-            elif x <= params[0]:
+            elif x <= origin:
                 c = 0.0
             else:
-                origin, mu, sigma = params
-                c = normal_cdf((log(x - origin) - mu) / sigma)
+                c = 0.5 * (1.0 + erf(((log(x - origin) - mu) / sigma) / sqrt2))
             acc += wi * c
         return acc / total
 
