@@ -26,9 +26,10 @@ import gzip
 import json
 import os
 import stat
+import threading
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
@@ -39,9 +40,11 @@ from auditor.bulk import frozen_heap, gc_paused
 from auditor.config import Config, IgnoreRule, apply_severities, suppress
 from auditor.connectors import CollectOptions
 from auditor.engine import (
+    PROBES,
     CheckSpec,
     SelectionError,
     all_checks,
+    load_checks,
     mark_not_needed,
     mark_workload_off,
     needed_probes,
@@ -144,7 +147,9 @@ def _run_audit(source: Source, settings: AuditSettings) -> Report:
         check_location(settings.history)  # "" is an error, not history switched off
     if settings.fail_on_new and not settings.history:
         raise AuditError("--fail-on-new needs --history STORE (or history = \"FILE\" in the config)")
-    specs = settings.checks()
+    # the whole battery (no --select, no --ignore) reads every probe: its modules need not be imported before the
+    # collection, which starts the sooner (they are imported while the server reads the catalog, see _run)
+    specs = settings.checks() if settings.select or settings.ignore else None
     # a missing or broken baseline fails before the collection, which can take minutes
     known = baselines.read_baseline(settings.baseline) if settings.baseline and not settings.update_baseline \
         else None
@@ -170,7 +175,7 @@ def _run_audit(source: Source, settings: AuditSettings) -> Report:
             store.close()
 
 
-def _run(source: Source, settings: AuditSettings, specs: list[CheckSpec], known: baselines.Baseline | None,
+def _run(source: Source, settings: AuditSettings, specs: list[CheckSpec] | None, known: baselines.Baseline | None,
          store: RunStore | None) -> Report:
     started = datetime.now(UTC)
     t0 = time.perf_counter()
@@ -180,12 +185,44 @@ def _run(source: Source, settings: AuditSettings, specs: list[CheckSpec], known:
     # collector back on during the probes, the first collections walked the whole fresh catalog two or three
     # times (about half a second at 10,000 tables) for no garbage: none of it is in a cycle
     with contextlib.ExitStack() as stack:
-        with gc_paused():
+        with _importing_checks_meanwhile(settings if specs is None else None), gc_paused():
             snap = _snapshot_of(source, settings, specs)
             # the snapshot lives until the end: frozen before the collector is back on (its next allocation
             # would otherwise start a collection of everything built meanwhile)
             stack.enter_context(frozen_heap())
-        return _judge(snap, settings, specs, known, store, started, t0)
+        return _judge(snap, settings, settings.checks() if specs is None else specs, known, store, started, t0)
+
+
+@contextlib.contextmanager
+def _importing_checks_meanwhile(settings: AuditSettings | None) -> Iterator[None]:
+    """With ``settings``: the checks' modules imported in a thread once the connector starts on the catalog
+    (its "catalog" phase: the session is open), while the server works, rather than before the connection.
+    The block's end waits for the import (a failure is left for the main thread's own import to raise)."""
+    if settings is None:
+        yield
+        return
+    shown = settings.progress
+    started: list[threading.Thread] = []
+
+    def hook(phase: str, *step: Any) -> None:
+        if phase == "catalog" and not started:
+            thread = threading.Thread(target=_import_checks, name="dbaudit-imports", daemon=True)
+            started.append(thread)
+            thread.start()
+        if shown is not None:
+            shown(phase, *step)
+
+    try:
+        with progress.announcing(hook):
+            yield
+    finally:
+        for thread in started:
+            thread.join()
+
+
+def _import_checks() -> None:
+    with contextlib.suppress(Exception):
+        load_checks()
 
 
 def _judge(snap: Snapshot, settings: AuditSettings, specs: list[CheckSpec], known: baselines.Baseline | None,
@@ -281,13 +318,13 @@ def _phase(settings: AuditSettings, name: str) -> None:
     progress.report(name)
 
 
-def _snapshot_of(source: Source, settings: AuditSettings, specs: list[CheckSpec]) -> Snapshot:
+def _snapshot_of(source: Source, settings: AuditSettings, specs: list[CheckSpec] | None) -> Snapshot:
     if isinstance(source, Snapshot | SnapshotFile):
         snap = source if isinstance(source, Snapshot) else load_snapshot(source.path, source.max_bytes)
         return snap if settings.collect.show_samples else without_sample_values(snap)
     # collect only the probes a selected check reads: --select KY01 neither samples tables nor EXPLAINs (``sample``
     # stays the user's --no-sample: CP01's TOAST column sizes, one bounded query, follow it alone)
-    unneeded = {"sampling", "workload"} - needed_probes(specs)
+    unneeded = {"sampling", "workload"} - (PROBES if specs is None else needed_probes(specs))
     options = dataclasses.replace(
         settings.collect,
         normalization_sample=settings.collect.normalization_sample and "sampling" not in unneeded,

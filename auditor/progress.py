@@ -25,6 +25,7 @@ from typing import IO, TYPE_CHECKING
 from auditor.textsafe import terminal_safe
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.status import Status
 
 PHASES = ("collect", "catalog", "statements", "explain", "sampling", "history", "checks", "report")
@@ -106,15 +107,25 @@ class TerminalProgress:
     """
 
     def __init__(self, *, quiet: bool = False, verbose: bool = False, stream: IO[str] | None = None) -> None:
-        from rich.console import Console
-
-        self.console = Console(file=stream or sys.stderr, stderr=stream is None, highlight=False)
-        self.enabled = not quiet and self.console.is_terminal
+        self._stream = stream
+        self._console: Console | None = None
+        # rich (some 40 modules) is imported only when something may be shown: not for a scan whose stderr is a
+        # file or a pipe, where its import would only delay the connection
+        self.enabled = not quiet and _may_be_terminal(stream or sys.stderr) and self.console.is_terminal
         self.verbose = verbose and not quiet
         self._status: Status | None = None
         self._phase: str | None = None
         self._phase_started = 0.0
         self._steps = 0
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            stream = self._stream
+            self._console = Console(file=stream or sys.stderr, stderr=stream is None, highlight=False)
+        return self._console
 
     def __call__(self, phase: str, detail: str = "", done: int | None = None, total: int | None = None) -> None:
         if phase != self._phase:
@@ -158,6 +169,18 @@ class TerminalProgress:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _may_be_terminal(stream: IO[str]) -> bool:
+    """False where rich's ``Console.is_terminal`` is sure to be False (so that rich need not be imported to ask
+    it): no TTY_COMPATIBLE nor FORCE_COLOR in the environment (either can make it a terminal) and a stream that is
+    not a TTY. rich 13-15, ``Console.is_terminal``."""
+    if "TTY_COMPATIBLE" in os.environ or "FORCE_COLOR" in os.environ:
+        return True
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream: rich says False too
+        return False
 
 
 def _clip(text: str, limit: int) -> str:

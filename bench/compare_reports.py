@@ -3,10 +3,10 @@
     git archive main | tar -x -C /tmp/base
     python bench/compare_reports.py /tmp/base SNAPSHOT.json [--config FILE]
 
-Runs ``dbaudit scan --from SNAPSHOT`` with the code of ``/tmp/base`` and with this tree's, in JSON, text, SARIF
-and markdown, and prints IDENTICAL or the first differences for each. What changes from one run to the next by
-itself is left out: the run's start time and duration, the tool's version, and durations and dates in the text
-formats. Exit status 1 when a format differs.
+Runs ``dbaudit scan --from SNAPSHOT`` with the code of ``/tmp/base`` and with this tree's, in JSON, text, SARIF,
+markdown, HTML and JUnit XML, and prints IDENTICAL or the first differences for each. What changes from one run
+to the next by itself is left out: the run's start time and duration, the tool's version, and durations and dates
+in the text formats. Exit status 1 when a format differs.
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-FORMATS = ("json", "text", "sarif", "markdown")
-_VOLATILE_TEXT = re.compile(r"\d+(\.\d+)? s\b|\d{4}-\d\d-\d\dT[\d:.+Z-]+|\d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)?( UTC)?")
+FORMATS = ("json", "text", "sarif", "markdown", "html", "junit")
+# durations and dates; JUnit's time="..." attributes (its timestamp is a date)
+_VOLATILE_TEXT = re.compile(r"\d+(\.\d+)? s\b|\d{4}-\d\d-\d\dT[\d:.+Z-]+|\d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)?( UTC)?"
+                            r'|\btime="[\d.]+"')
 
 
 def report(tree: str, snapshot: str, fmt: str, extra: list[str]) -> str:

@@ -24,6 +24,7 @@ from auditor.workload import (
     analyze_query,
     index_coverage,
     mixture_quantile,
+    mixture_quantiles,
     propose_index,
     single_row_lookup,
     workload_percentiles,
@@ -143,6 +144,9 @@ def test_mixture_is_the_models_cdfs_summed_to_the_bit() -> None:
         weights = None if rng.random() < 0.7 else [rng.choice([1.0, 2.5, 7.0]) for _ in models]
         for q in (0.0, 0.5, 0.95, 0.99, 1.0):
             assert mixture_quantile(models, q, weights) == _plain_mixture_quantile(models, q, weights)
+        qs = (0.5, 0.95, 0.99, 0.0, 0.95, 1.0)  # in any order, repeated: each as if alone, to the bit
+        assert mixture_quantiles(models, qs, weights) == tuple(_plain_mixture_quantile(models, q, weights)
+                                                               for q in qs)
 
 
 def test_workload_percentiles_skip_session_statements() -> None:

@@ -37,7 +37,7 @@ from auditor.history.model import (
 )
 from auditor.history.record import IndexCounters, RunRecord, StatementCounters, TableCounters
 from auditor.model import Finding
-from auditor.workload import LatencyModel, mixture_quantile
+from auditor.workload import LatencyModel, mixture_quantiles
 
 # the server's reset and start times are exact timestamps; MySQL's start time is derived from Uptime (whole
 # seconds) and the client's clock, so it moves by a second or two from one read to the next
@@ -196,8 +196,8 @@ def statement_deltas(prev: Iterable[StatementCounters], cur: Iterable[StatementC
     out.sort(key=lambda s: (-s.total_ms, s.fingerprint, s.user))
     weights = [float(m.calls) for m in models]
     judged = bool(models) and sum(weights) > 0
-    p95_all = round(mixture_quantile(models, 0.95, weights), 3) if judged else None
-    p99_all = round(mixture_quantile(models, 0.99, weights), 3) if judged else None
+    p95_all, p99_all = (round(value, 3) for value in mixture_quantiles(models, (0.95, 0.99), weights)) if judged \
+        else (None, None)
     return StatementResult(tuple(out), vanished, tuple(recorded), decreased, p95_all,
                            sum(s.calls for s in out if s.toplevel), p99_all)
 
