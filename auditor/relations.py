@@ -386,7 +386,9 @@ class IndexNames:
     def __init__(self, snapshot: Snapshot) -> None:
         self._snapshot = snapshot
         self._per_table = snapshot.engine == "mysql"
-        self._given: dict[tuple[str, ...], set[str]] = {}  # the names this one gave, per namespace
+        # per namespace: the names its indexes and tables have, and those this one gave (not a copy of the first:
+        # tens of thousands of names on a large database)
+        self._names: dict[tuple[str, ...], tuple[frozenset[str], set[str]]] = {}
 
     def _taken(self, schema: str, table: str) -> frozenset[str]:
         """The names of the namespace's indexes and tables, read on the first name asked for."""
@@ -413,12 +415,13 @@ class IndexNames:
 
     def new(self, schema: str, table: str, columns: Sequence[str]) -> str:
         space = (schema, table) if self._per_table else (schema,)
-        given = self._given.get(space)
-        if given is None:
-            given = self._given[space] = set(self._taken(schema, table))
+        names = self._names.get(space)
+        if names is None:
+            names = self._names[space] = (self._taken(schema, table), set())
+        taken, given = names
         name = new_index_name(table, columns)
         n = 1
-        while name in given:
+        while name in taken or name in given:
             name = new_index_name(table, columns, suffix=f"idx{n}")
             n += 1
         given.add(name)
