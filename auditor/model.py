@@ -18,7 +18,7 @@ import typing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from auditor.bulk import cached, direct_init, gc_paused
 from auditor.maintenance import Maintenance
@@ -788,7 +788,6 @@ def _first(pair: tuple[int, Index]) -> int:
 
 _schema_and_table = operator.attrgetter("schema", "table")
 _schema_table_and_type = operator.attrgetter("schema", "table", "type")
-_T = TypeVar("_T")
 
 
 def _grouped(items: tuple[_T, ...], key_of: Callable[[_T], Any]) -> dict[Any, list[_T]]:
