@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Collection, Iterator, Sequence
-from operator import attrgetter
+from operator import attrgetter, methodcaller
 from typing import Any
 
 from pglast import ast, parse_sql
@@ -124,6 +124,7 @@ def named_table(snapshot: Snapshot, scanned: Table, named: Collection[tuple[str,
 _REF_COLUMN = re.compile(r"^(?P<stem>.+?)_?(?:id|Id|ID)$")
 _REF_ENDINGS = ("id", "Id", "ID")
 _REF_ENDINGS_OR_NEWLINE = (*_REF_ENDINGS, "\n")  # $ also matches before a final newline
+_ref_shaped = methodcaller("endswith", _REF_ENDINGS_OR_NEWLINE)
 
 
 def _singular_forms(name: str) -> set[str]:
@@ -159,10 +160,8 @@ def reference_candidates(snapshot: Snapshot, tables: list[Table]) -> list[tuple[
         known = named.get(schema)
         if known is None:
             known = named[schema] = {}
-        for col in t.columns:
-            name = col.name
-            if not name.endswith(_REF_ENDINGS_OR_NEWLINE):  # the pattern's end, tested first
-                continue
+        # the pattern's end, tested first, in C: most columns end otherwise (tens of thousands on a large database)
+        for name in filter(_ref_shaped, map(_name_of, t.columns)):
             if name in known:
                 target = known[name]
             else:
