@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.bulk import cached, gc_paused
+from auditor.bulk import cached, gc_paused_keeping
 from auditor.model import Finding, Hit, Severity, Skipped, Snapshot, WorkloadInfo
 
 DOCS_BASE = "https://github.com/dbaudit/dbaudit/blob/main/docs/checks.md"
@@ -302,25 +302,48 @@ def run_checks(
     """Run the given checks over a snapshot. ``options`` maps a check code to its options instance."""
     options = options or {}
     severities = severities or {}
-    findings: list[Finding] = []
+    # the findings by (severity, check), each group in the order its check yielded them: the report's order,
+    # as a stable sort by (severity, code, label) gives it, with a sort by label within each group only
+    groups: dict[tuple[int, str], list[Finding]] = {}
     skipped: list[Skipped] = []
     ran: list[str] = []
-    with gc_paused():  # tens of thousands of findings on a large database, over millions of objects that stay
+    with gc_paused_keeping():  # tens of thousands of findings on a large database, over millions of objects
         for spec in specs:
             unmet = unmet_precondition(spec, snap)
             if unmet is not None:
                 skipped.append(Skipped(check=spec.name, code=spec.code, reason=unmet.reason, enable=unmet.enable))
                 continue
             opts = options.get(spec.code) or spec.options()
-            default_severity = severities.get(spec.code, spec.severity)
+            default_severity = severities.get(spec.code, spec.severity) or spec.severity
+            code, name, category, doc_url = spec.code, spec.name, spec.category, spec.doc_url
+            usual: list[Finding] = []  # at the default severity: most of them
+            other: dict[Severity, list[Finding]] = {}
             for hit in spec.func(snap, opts):
-                findings.append(stamp(spec, hit, default_severity))
+                severity = hit.severity or default_severity
+                # :func:`stamp`, inlined: called once per finding, tens of thousands of times
+                finding = Finding(code, name, severity, category, hit.object, hit.message, dict(hit.details),
+                                  hit.remediation, doc_url)
+                if severity == default_severity:
+                    usual.append(finding)
+                else:
+                    other.setdefault(severity, []).append(finding)
+            for severity, found in ((default_severity, usual), *other.items()):
+                if found:
+                    groups.setdefault((_DESCENDING_RANK[severity], code), []).extend(found)
             ran.append(spec.code)
-        findings.sort(key=lambda f: (_DESCENDING_RANK[f.severity], f.code, f.object.label()))
+        findings: list[Finding] = []
+        for key in sorted(groups):
+            group = groups[key]
+            group.sort(key=_object_label)
+            findings.extend(group)
     return RunResult(findings=tuple(findings), skipped=tuple(skipped), ran=tuple(ran))
 
 
 _DESCENDING_RANK = {severity: -severity.rank for severity in Severity}  # not the enum's value per finding
+
+
+def _object_label(finding: Finding) -> str:
+    return finding.object.label()
 
 
 def stamp(spec: CheckSpec, hit: Hit, default_severity: Severity | None = None) -> Finding:

@@ -12,9 +12,10 @@ import enum
 import functools
 import json
 import math
+import operator
 import types
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -195,7 +196,11 @@ class Index:
     def columns(self) -> tuple[str | None, ...]:
         """Key columns in order; None at expression and prefix-key positions (a prefix is not the column's value:
         it serves neither a foreign key nor an ORDER BY on the column)."""
-        return tuple(k.column if k.prefix_length is None else None for k in self.keys)
+        keys = self.keys
+        if len(keys) == 1:  # most indexes: no generator for them (tens of thousands on a large database)
+            key = keys[0]
+            return (key.column if key.prefix_length is None else None,)
+        return tuple([k.column if k.prefix_length is None else None for k in keys])
 
     @property
     def backs_constraint(self) -> bool:
@@ -660,10 +665,7 @@ class Snapshot:
 
     @cached
     def _indexes_by_table(self) -> dict[tuple[str, str], list[Index]]:
-        out: dict[tuple[str, str], list[Index]] = {}
-        for ix in self.indexes:
-            out.setdefault(ix.table_key, []).append(ix)
-        return out
+        return _grouped(self.indexes, _schema_and_table)
 
     @cached
     def _leads(self) -> tuple[dict[tuple[str, str, str | None, str | None], list[Index]], list[Index]]:
@@ -707,10 +709,7 @@ class Snapshot:
 
     @cached
     def _constraints_by_table(self) -> dict[tuple[str, str], list[Constraint]]:
-        out: dict[tuple[str, str], list[Constraint]] = {}
-        for c in self.constraints:
-            out.setdefault(c.table_key, []).append(c)
-        return out
+        return _grouped(self.constraints, _schema_and_table)
 
     @cached
     def _parents(self) -> dict[tuple[str, str], tuple[str, str]]:
@@ -758,10 +757,7 @@ class Snapshot:
 
     @cached
     def _constraints_by_table_type(self) -> dict[tuple[str, str, str], list[Constraint]]:
-        out: dict[tuple[str, str, str], list[Constraint]] = {}
-        for c in self.constraints:
-            out.setdefault((c.schema, c.table, c.type), []).append(c)
-        return out
+        return _grouped(self.constraints, _schema_table_and_type)
 
     @cached
     def _foreign_keys(self) -> tuple[Constraint, ...]:
@@ -788,6 +784,23 @@ class Snapshot:
 
 def _first(pair: tuple[int, Index]) -> int:
     return pair[0]
+
+
+_schema_and_table = operator.attrgetter("schema", "table")
+_schema_table_and_type = operator.attrgetter("schema", "table", "type")
+
+
+def _grouped(items: tuple[_T, ...], key_of: Callable[[_T], Any]) -> dict[Any, list[_T]]:
+    """The items by their key, each group in the items' order: a snapshot's lookups over tens of thousands of
+    indexes and constraints (the key read in C, no property call nor a new list per item)."""
+    out: dict[Any, list[_T]] = {}
+    for key, item in zip(map(key_of, items), items, strict=True):
+        group = out.get(key)
+        if group is None:
+            out[key] = [item]
+        else:
+            group.append(item)
+    return out
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -18,10 +18,9 @@ only such index) and IX05 (a foreign key without one).
 from __future__ import annotations
 
 import functools
-import itertools
 import re
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from operator import attrgetter
+from operator import attrgetter, methodcaller
 from typing import Any
 
 from pglast import ast, parse_sql
@@ -149,6 +148,7 @@ def named_table(snapshot: Snapshot, scanned: Table, named: Collection[tuple[str,
 _REF_COLUMN = re.compile(r"^(?P<stem>.+?)_?(?:id|Id|ID)$")
 _REF_ENDINGS = ("id", "Id", "ID")
 _REF_ENDINGS_OR_NEWLINE = (*_REF_ENDINGS, "\n")  # $ also matches before a final newline
+_ref_shaped = methodcaller("endswith", _REF_ENDINGS_OR_NEWLINE)
 
 
 def _singular_forms(name: str) -> set[str]:
@@ -184,10 +184,8 @@ def reference_candidates(snapshot: Snapshot, tables: list[Table]) -> list[tuple[
         known = named.get(schema)
         if known is None:
             known = named[schema] = {}
-        for col in t.columns:
-            name = col.name
-            if not name.endswith(_REF_ENDINGS_OR_NEWLINE):  # the pattern's end, tested first
-                continue
+        # the pattern's end, tested first, in C: most columns end otherwise (tens of thousands on a large database)
+        for name in filter(_ref_shaped, map(_name_of, t.columns)):
             if name in known:
                 target = known[name]
             else:
@@ -399,8 +397,8 @@ def new_index_name(table: str, columns: Sequence[str], suffix: str = "idx") -> s
     return f"{base}_{suffix}"
 
 
-_schema_of = attrgetter("schema")
 _name_of = attrgetter("name")
+_schema_and_name_of = attrgetter("schema", "name")
 
 
 class IndexNames:
@@ -411,42 +409,40 @@ class IndexNames:
         self._snapshot = snapshot
         self._per_table = snapshot.engine == "mysql"
         self._given: dict[tuple[str, ...], set[str]] = {}  # the names this one gave, per namespace
+        self._table_indexes: dict[tuple[str, str], frozenset[str]] = {}  # MySQL: the names of a table's indexes
 
-    def _taken(self, schema: str, table: str) -> frozenset[str]:
-        """The names of the namespace's indexes and tables, read on the first name asked for."""
+    def _taken(self, schema: str, table: str, name: str) -> bool:
+        """The namespace has an index of that name or, on PostgreSQL, a table."""
         if self._per_table:
-            return frozenset(map(_name_of, self._snapshot.indexes_of(schema, table)))
-        by_schema = self._snapshot.memo.get("relation_names")
-        if by_schema is None:
-            # once per snapshot, shared by the checks that propose indexes: tens of thousands of names
-            indexes, tables = self._snapshot.indexes, self._snapshot.tables
-            schemas = set(map(_schema_of, indexes))
-            schemas.update(map(_schema_of, tables))
-            if len(schemas) == 1:  # the common case, read in C
-                by_schema = {s: frozenset(itertools.chain(map(_name_of, indexes), map(_name_of, tables)))
-                             for s in schemas}
-            else:
-                found: dict[str, set[str]] = {}
-                for ix in indexes:
-                    found.setdefault(ix.schema, set()).add(ix.name)
-                for t in tables:
-                    found.setdefault(t.schema, set()).add(t.name)
-                by_schema = {s: frozenset(names) for s, names in found.items()}
-            self._snapshot.memo["relation_names"] = by_schema
-        return by_schema.get(schema, frozenset())  # type: ignore[no-any-return]
+            names = self._table_indexes.get((schema, table))
+            if names is None:
+                names = self._table_indexes[(schema, table)] = frozenset(
+                    map(_name_of, self._snapshot.indexes_of(schema, table)))
+            return name in names
+        key = (schema, name)
+        return key in self._snapshot.table_map or key in _index_names(self._snapshot)
 
     def new(self, schema: str, table: str, columns: Sequence[str]) -> str:
         space = (schema, table) if self._per_table else (schema,)
         given = self._given.get(space)
         if given is None:
-            given = self._given[space] = set(self._taken(schema, table))
+            given = self._given[space] = set()
         name = new_index_name(table, columns)
         n = 1
-        while name in given:
+        while name in given or self._taken(schema, table, name):
             name = new_index_name(table, columns, suffix=f"idx{n}")
             n += 1
         given.add(name)
         return name
+
+
+def _index_names(snapshot: Snapshot) -> frozenset[tuple[str, str]]:
+    """(schema, name) of every index: once per snapshot, shared by the checks that propose indexes (tens of
+    thousands of names, read in one pass in C; the tables' are the keys of ``Snapshot.table_map``)."""
+    found = snapshot.memo.get("index_names")
+    if found is None:
+        found = snapshot.memo["index_names"] = frozenset(map(_schema_and_name_of, snapshot.indexes))
+    return found  # type: ignore[no-any-return]
 
 
 def create_index_sql(snapshot: Snapshot, table: Table, columns: Sequence[str], names: IndexNames,
@@ -474,7 +470,11 @@ def create_index_sql(snapshot: Snapshot, table: Table, columns: Sequence[str], n
         columns = tuple(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", expression))[:4] or tuple(columns)  # for the name
     if table.kind == "partitioned":
         return _partitioned_index_sql(snapshot, table, columns, names, cols, attach=expression is None)
-    targets = members(snapshot, table) if with_children else [table]
+    if not with_children:  # the table alone (IX05's thousands of foreign keys): the loop below, for one target
+        name = names.new(table.schema, table.name, columns)
+        return (f"CREATE INDEX CONCURRENTLY {sqlquote.pg_ident(name)} "
+                f"ON {sqlquote.pg_qualified(table.schema, table.name)} ({cols});")
+    targets = members(snapshot, table)
     if len(targets) > 1:
         # an inheritance tree: the members that already have the index need none
         targets = [t for t in targets if expression or not _has_index_on(snapshot, t, columns)] or [table]

@@ -842,11 +842,8 @@ def cache_hit_ratio(snap: Snapshot, opts: CacheHitRatioOptions) -> Iterator[Hit]
         details: dict[str, object] = {"kind": ratio.kind, "hit_pct": round(value, 3), "hits": ratio.hits,
                                       "reads": ratio.reads, "target_pct": opts.target_pct}
         if snap.engine == "postgresql" and snap.posture is not None and snap.posture.io is not None:
-            io = snap.posture.io
-            if ratio.kind == "table":
-                rows = [r for r in io if r.index is None]
-            else:
-                rows = [r for r in io if r.index is not None]
+            tables, indexes = snap.posture.io_by_kind
+            rows = tables if ratio.kind == "table" else indexes
             top = heapq.nlargest(3, rows, key=_blocks_read)  # as a stable sort by reads, without sorting all
             names = [f"{r.schema}.{r.index or r.table}" for r in top if r.blks_read]
             if names:

@@ -6,12 +6,14 @@ is that the lookups the checks were rewritten to use give the same answers the r
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 
 import pytest
 
+from auditor.bulk import frozen_heap
 from auditor.engine import all_checks, run_checks
-from auditor.model import Finding, Snapshot
+from auditor.model import Finding, Severity, Snapshot
 from auditor.workload import analyze_query, may_page, may_read_catalog, statement_has_offset, statement_kind
 from tests.scale import EXPLAINED, scale_snapshot
 
@@ -150,3 +152,45 @@ def test_report_details_the_largest_tables_only_past_the_limit() -> None:
     assert {d.anchor for d in details} == {f"t-{t.schema}-{t.name}" for t in largest}
     notes = [b for b in doc.blocks if isinstance(b, Para) and "Trimmed: the definitions" in str(b.runs[0])]
     assert len(notes) == 1 and f"of the {DETAIL_MAX_TABLES + 100} tables" in str(notes[0].runs[0])
+
+
+def test_findings_come_in_the_order_of_severity_code_and_label(findings: list[Finding]) -> None:
+    """run_checks groups the findings by severity and check and sorts each group by label: the order a stable
+    sort of them all by (severity, code, label) gives."""
+    rank = {severity: -severity.rank for severity in Severity}
+    assert findings == sorted(findings, key=lambda f: (rank[f.severity], f.code, f.object.label()))
+    assert len({f.severity for f in findings}) > 1
+
+
+def test_no_collection_walks_what_the_checks_built() -> None:
+    """The objects the checks leave (findings, the snapshot's lookups) go to the oldest generation when run_checks
+    ends: the collection the first allocation after it started used to walk them all (a tenth of the checks'
+    time at 10,000 tables), for no garbage."""
+    snap = scale_snapshot(300, 100)
+    started: list[int] = []
+
+    def watch(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started.append(info["generation"])
+
+    assert gc.isenabled()
+    gc.callbacks.append(watch)
+    try:
+        result = run_checks(snap, all_checks())
+        after = [object() for _ in range(10)]  # the allocations that started that collection
+    finally:
+        gc.callbacks.remove(watch)
+    assert result.findings and after
+    assert started == []
+    assert gc.isenabled()
+
+
+def test_what_the_checks_built_stays_frozen_inside_a_frozen_heap() -> None:
+    """In a scan the snapshot is frozen (auditor.audit): the checks' objects join it, and leave with it."""
+    snap = scale_snapshot(300, 100)
+    with frozen_heap():
+        frozen = gc.get_freeze_count()
+        result = run_checks(snap, all_checks())
+        assert gc.get_freeze_count() > frozen
+    assert gc.get_freeze_count() == 0
+    assert result.findings
