@@ -75,6 +75,73 @@ class ErRelation:
 
 
 @dataclass(frozen=True)
+class SchemaFamily:
+    """Schemas named alike (``tenant_1``, ``tenant_2``...) that hold the same tables with the same columns:
+    the copies of a schema-per-tenant design."""
+
+    prefix: str  # the name without its number: "tenant_"
+    schemas: tuple[str, ...]  # in number order; the first stands for them all
+    tables: tuple[str, ...]  # the table names each holds
+
+    @property
+    def pattern(self) -> str:
+        return f"{self.prefix}*"
+
+    @property
+    def representative(self) -> str:
+        return self.schemas[0]
+
+    def text(self) -> str:
+        """``tenant_* schemas: 400 schemas of the same 10 tables, tenant_1 shown``"""
+        return (f"{self.pattern} schemas: {len(self.schemas):,} schemas of the same {len(self.tables)} "
+                f"table{'s' if len(self.tables) != 1 else ''}, {self.representative} shown")
+
+
+# A family needs at least this many schemas: two alike (app_v1, app_v2) may be a migration's old and new copy,
+# both worth seeing; a schema-per-tenant design has many (rt17: 400)
+SCHEMA_FAMILY_MIN = 3
+_NUMBERED = re.compile(r"^(.*\D)(\d+)$")
+
+
+def schema_families(tables: Iterable[Table]) -> list[SchemaFamily]:
+    """The families of numbered schemas holding identical tables (names, columns and types), largest first."""
+    by_schema: dict[str, list[Table]] = defaultdict(list)
+    for t in tables:
+        by_schema[t.schema].append(t)
+    groups: dict[tuple[object, ...], list[tuple[int, str]]] = defaultdict(list)
+    for schema, members in by_schema.items():
+        m = _NUMBERED.match(schema)
+        if m is None:
+            continue
+        shape = tuple(sorted((t.name, t.kind, tuple((c.name, c.data_type) for c in
+                                                     sorted(t.columns, key=lambda c: c.position)))
+                             for t in members))
+        groups[(m.group(1), shape)].append((int(m.group(2)), schema))
+    families = [SchemaFamily(prefix=str(key[0]), schemas=tuple(s for _, s in sorted(members)),
+                             tables=tuple(sorted(t[0] for t in key[1])))  # type: ignore[attr-defined]
+                for key, members in groups.items() if len(members) >= SCHEMA_FAMILY_MIN]
+    families.sort(key=lambda f: (-len(f.schemas), f.prefix))
+    return families
+
+
+def audited_name(database: str | None, snapshot: Snapshot) -> str:
+    """What a scan audited, for a title: the database, else its schemas (a family as ``tenant_* (400
+    schemas)``), else the server. MariaDB/MySQL scanned without a database in the URL audit every schema."""
+    if database:
+        return database
+    schemas = sorted(set(snapshot.schemas) | {t.schema for t in snapshot.tables})
+    if not schemas:
+        return "the whole server"
+    families = schema_families(audited_tables(snapshot))
+    in_family = {s for f in families for s in f.schemas}
+    names = [s for s in schemas if s not in in_family] + [f"{f.pattern} ({len(f.schemas):,} schemas)"
+                                                         for f in families]
+    if len(names) <= 4:
+        return ", ".join(names)
+    return f"{len(schemas):,} schemas ({', '.join(names[:3])}, ...)"
+
+
+@dataclass(frozen=True)
 class ErModel:
     entities: tuple[ErEntity, ...]
     relations: tuple[ErRelation, ...]
@@ -82,6 +149,8 @@ class ErModel:
     omitted: tuple[tuple[str, str], ...] = ()  # tables left out, most connected first
     omitted_relations: int = 0
     multi_schema: bool = False  # names need their schema to be unambiguous
+    # schema families drawn through one representative schema each (their copies are not in ``total_tables``)
+    families: tuple[SchemaFamily, ...] = ()
 
 
 def _table_keys(snapshot: Snapshot, t: Table) -> tuple[set[str], set[str], set[str], list[set[str]]]:
@@ -123,8 +192,18 @@ def er_model(snapshot: Snapshot, max_tables: int = ER_MAX_TABLES, max_columns: i
 
     Connectedness is the number of foreign keys a table holds or is referenced by (self-references count
     once); ties go to the larger table, then to the name. Partitions are shown through their parent.
+
+    When most tables are copies of one another in numbered schemas (schema per tenant: 400 schemas of the same
+    10 tables), each family is drawn through its first schema, with its relationships and those to the
+    shared tables; the copies are left out and the family says so (rt17: 38 unconnected tenant_N.orders).
     """
     tables = audited_tables(snapshot)
+    families = tuple(schema_families(tables))
+    copies = {s for f in families for s in f.schemas[1:]}
+    if families and 2 * sum(1 for t in tables if t.schema in copies) > len(tables):
+        tables = [t for t in tables if t.schema not in copies]
+    else:
+        families = ()
     known = {t.key for t in tables}
     parent_of = {t.key: tuple(t.parent.split(".", 1)) for t in snapshot.tables if t.parent and "." in t.parent}
 
@@ -166,6 +245,7 @@ def er_model(snapshot: Snapshot, max_tables: int = ER_MAX_TABLES, max_columns: i
         omitted=tuple(t.key for t in ranked[max_tables:]),
         omitted_relations=len(relations) - len(shown),
         multi_schema=len({t.schema for t in tables}) > 1,
+        families=families,
     )
 
 

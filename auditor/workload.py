@@ -1136,7 +1136,9 @@ def single_row_lookup(snapshot: Snapshot, stmt: Statement) -> Lookup | None:
                           f"equality on the {what} of {key[0]}.{key[1]} ({', '.join(con.columns)})")
         for ix in snapshot.indexes_of(*key):
             cols = tuple(c for c in ix.columns if c is not None)
-            if ix.is_unique and ix.predicate is None and cols and len(cols) == len(ix.columns) and set(cols) <= eq:
+            # an index left INVALID by a failed unique build enforces nothing: the rows it names need not be one
+            if ix.is_unique and ix.is_valid and ix.predicate is None and cols and len(cols) == len(ix.columns) \
+                    and set(cols) <= eq:
                 return Lookup(key[0], key[1], cols,
                               f"equality on the unique index {ix.qualified} ({', '.join(cols)})")
     if top.limit_one or (top.has_limit and top.relations):

@@ -457,16 +457,29 @@ class DependencyOptions:
 
 
 def _keys(snap: Snapshot, table: Table) -> list[tuple[str, ...]]:
-    """Declared candidate keys: primary key, unique constraints, unique indexes without predicate."""
+    """Declared unique keys: primary key, unique constraints, valid unique indexes without predicate.
+
+    An index left INVALID by a failed CREATE UNIQUE INDEX CONCURRENTLY (pg_index.indisvalid false) enforces
+    nothing the rows must obey: no key (rt17: one on city hid zip -> city); IX04 reports the index itself."""
     keys: list[tuple[str, ...]] = []
     for c in snap.constraints_of(table.schema, table.name):
         if c.type in ("primary_key", "unique") and c.columns:
             keys.append(tuple(c.columns))
     for ix in snap.indexes_of(table.schema, table.name):
         cols = ix.columns
-        if ix.is_unique and ix.predicate is None and cols and all(c is not None for c in cols):
+        if ix.is_unique and ix.is_valid and ix.is_ready and ix.predicate is None and cols \
+                and all(c is not None for c in cols):
             keys.append(tuple(c for c in cols if c is not None))
     return list(dict.fromkeys(keys))
+
+
+def _candidate_keys(snap: Snapshot, table: Table) -> list[tuple[str, ...]]:
+    """The minimal declared keys: a unique key that holds another (UNIQUE (id, tenant_id) beside PRIMARY KEY
+    (id)) is a superkey, not a candidate key. Normal forms speak of candidate keys: a column fixed by part of a
+    superkey (tenant_id -> status) depends on a non-prime column, a transitive (3NF) dependency, not a 2NF one
+    (rt17: NF03 called (id, tenant_id) "the key")."""
+    keys = _keys(snap, table)
+    return [k for k in keys if not any(set(o) < set(k) for o in keys)]
 
 
 def _fk_of(snap: Snapshot, table: Table, columns: tuple[str, ...]) -> Constraint | None:
@@ -799,7 +812,9 @@ def partial_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[Hit]
 
     ## What it does
     For each table with a composite primary key (or a composite unique key whose columns are all NOT NULL),
-    looks in the sampled rows for a non-key column whose value is fixed by a proper subset of the key: every
+    a candidate key (minimal: a unique key that holds another, such as UNIQUE (id, tenant_id) beside PRIMARY
+    KEY (id), is a superkey, and what part of it determines is NF04's), looks in the sampled rows for a
+    non-key column whose value is fixed by a proper subset of the key: every
     sampled row with the same `order_id` has the same `customer_id`, whatever the `product_id`. Dependencies
     are found on value codes (equality only, never the values), allowing a small error (`max_error`), and
     need support: the determinant's values must repeat, and independent columns must be very unlikely to
@@ -866,7 +881,7 @@ def partial_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[Hit]
     """
     th = opts.thresholds()
     for table, ts in _sampled_facts(snap):
-        keys = _keys(snap, table)
+        keys = _candidate_keys(snap, table)
         prime = {c for k in keys for c in k}
         composite = [k for k in keys if 1 < len(k) <= opts.max_key_columns and _key_is_not_null(table, k)]
         if not composite:
@@ -916,7 +931,8 @@ def transitive_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[H
     ## What it does
     Looks in the sampled rows of each table for a non-key column whose value is fixed by another non-key
     column: every row with the same `customer_id` has the same `customer_email`, or every row with the same
-    `zip_code` the same `city`. Declared keys (primary key, unique constraints, unique indexes), columns
+    `zip_code` the same `city`. Candidate keys (primary key, unique constraints, valid unique indexes; not
+    an index left INVALID by a failed concurrent build, nor a superkey holding another key), columns
     unique in the sample, constant or nearly constant columns, and nearly unique columns are never
     determinants; the determinant's values must repeat (support) and independent columns must be very
     unlikely to agree that well. Two columns that determine each other (one-to-one) are reported once, and a
@@ -989,7 +1005,7 @@ def transitive_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[H
     """
     th = opts.thresholds()
     for table, ts in _sampled_facts(snap):
-        keys = _keys(snap, table)
+        keys = _candidate_keys(snap, table)
         prime = {c for k in keys for c in k}
         frame = _frame(ts)
         candidates = [c.name for c in ts.columns if c.name not in prime and not frame.is_unique(c.name)]

@@ -211,7 +211,7 @@ def build_document(report: Report) -> Document:
     if snap.flavor == "mariadb":
         engine = "MariaDB"
     doc = Document(
-        title=f"Database design: {target.database or '(unknown database)'}",
+        title=f"Database design: {design.audited_name(target.database, snap)}",
         subtitle=f"Reverse-engineered from the live database by dbaudit {report.tool_version} on "
         f"{iso_utc(report.started_at)}: {engine} {target.server_version}, {target.dsn or '(unknown DSN)'}",
     )
@@ -252,7 +252,8 @@ def _summary(doc: Document, report: Report, snap: Snapshot, engine: str, steps: 
         headers=("", ""),
         rows=(
             ("Engine", f"{engine} {report.target.server_version}".strip()),
-            ("Database", (Code(report.target.database or "?"), f" at {report.target.dsn}")),
+            ("Database", (Code(report.target.database), f" at {report.target.dsn}")) if report.target.database
+            else ("Audited", (design.audited_name(None, snap), f" at {report.target.dsn}")),
             ("Size", f"{len(tables)} tables, {len(snap.indexes)} indexes, {human_bytes(total_bytes)} "
                      f"(of which indexes {human_bytes(index_bytes)}), about {rows:,} rows"),
             ("Health score", (Strong(f"{score.value}/100"), " ", Badge(f"grade {score.grade}",
@@ -296,6 +297,9 @@ def _er(doc: Document, snap: Snapshot) -> None:
     if not model.entities:
         doc.p("The audited schemas hold no table.")
         return
+    for family in model.families:
+        doc.p(family.text() + f" (the same tables in {', '.join(family.schemas[1:3])}"
+              + (", ..." if len(family.schemas) > 3 else "") + " are not drawn again).")
     doc.p(f"{len(model.entities)} tables and {len(model.relations)} foreign-key relationships, from the "
           "catalog. Crow's feet mark the referencing side; ", Code("|o"),
           " marks a foreign key whose columns may be NULL; keys and up to "

@@ -338,3 +338,9 @@ def test_single_row_lookup() -> None:
     assert single_row_lookup(s, by_email) is not None
     assert single_row_lookup(s, by_country) is None
     assert single_row_lookup(s, first) is not None
+    # a unique index left INVALID by a failed concurrent build enforces nothing: no single-row lookup (rt17)
+    by_code = Statement(queryid="5", query="SELECT id FROM users WHERE country = $1", calls=100, rows=90)
+    with_index = snap(users, pk("users"), index("users", ["country"], unique=True, valid=False))
+    assert single_row_lookup(with_index, by_code) is None
+    valid = snap(users, pk("users"), index("users", ["country"], unique=True))
+    assert single_row_lookup(valid, by_code) is not None
