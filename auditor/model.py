@@ -110,6 +110,10 @@ class Table:
     is_partition: bool = False
     engine: str | None = None  # storage engine (MySQL)
     partitioned: bool = False  # MySQL/MariaDB: PARTITION BY (PostgreSQL's partitioned parents: kind "partitioned")
+    # MySQL/MariaDB: information_schema.TABLES.CREATE_TIME, the table's creation or last ALTER (MariaDB 10.11
+    # measured: CREATE INDEX moves it, and restarts performance_schema's index counters of the table); MySQL 8
+    # caches it (information_schema_stats_expiry, 24 h by default). None: unknown (PostgreSQL)
+    altered_at: datetime | None = None
     columns: tuple[Column, ...] = ()
     stats: TableStats = field(default_factory=TableStats)
     policy_columns: tuple[str, ...] = ()  # columns row-level security policies read (PostgreSQL)
