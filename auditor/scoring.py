@@ -190,6 +190,8 @@ def unused_candidate_reason(finding: Finding) -> str | None:
     """
     if finding.code != "IX01":
         return None
+    if finding.severity == Severity.INFO and finding.details.get("young_table_window"):
+        return "too early to judge"  # MySQL/MariaDB: no drop statement while the index may be that young
     if not finding.remediation:
         return "kept"
     if finding.severity == Severity.INFO:

@@ -347,6 +347,7 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
             message += ("; no drop proposed: the index may be as young as the table's last ALTER (a CREATE INDEX "
                         "is one), too recent to judge")
             remediation = None
+            details["young_table_window"] = True  # a candidate to watch, not one to keep (scoring)
         if not _droppable(ix):
             message += "; it is attached to its partitioned table's index and goes only with that one"
             remediation = None

@@ -20,6 +20,7 @@ from auditor.connectors import CollectOptions, collect
 from auditor.dsn import parse_dsn
 from auditor.engine import find_check, run_checks
 from auditor.model import Finding, Severity, Snapshot
+from auditor.scoring import unused_candidate_reason
 from tests.mysql_support import MySqlServer, mysql_server, new_db_on  # noqa: F401  (pytest fixture)
 
 SCHEMA = """
@@ -62,6 +63,7 @@ def test_index_made_on_advice_is_not_proposed_for_dropping(mysql_server: MySqlSe
     assert "no drop proposed" in young.message and "since the table was created or last altered" in young.message
     assert "read the table through an index 210 times" in young.message, young.message
     assert young.details["table_scans"] == 210 and young.details["table_rows_read"] == 3000
+    assert unused_candidate_reason(young) == "too early to judge"  # a candidate to watch, not "kept"
     # eight days later, nothing else changed: the digest still pools calls from before the index
     later = dataclasses.replace(snap, collected_at=(snap.collected_at or snap.server_started) + timedelta(days=8))
     found = _ix01(later)
