@@ -287,8 +287,9 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
                 since_ddl = max(0.0, (snap.collected_at - altered).total_seconds())
                 ix_mature = since_ddl >= opts.min_stats_age_days * 86400
                 young_index = not ix_mature
-                ix_window = (f"the {duration(since_ddl)} since the table was created or last altered "
-                             f"({_day(altered)}; its index counters restarted then)")
+                ix_window = (f"the time since the table was created or last altered on {_day(altered)} "
+                             f"({duration(since_ddl)} ago; its index counters restart then) or performance_schema's "
+                             "counters were last truncated, whichever is later")
             if workload is None:
                 workload = _MySqlUse.of(snap)
             if workload.uses(ix):
@@ -424,7 +425,8 @@ def _altered_in_window(snap: Snapshot, table: Table | None) -> datetime | None:
     if altered is None:
         return None
     since = snap.stats_since
-    return altered if since is None or altered > since else None
+    # CREATE_TIME has whole seconds and the server's start (now - Uptime) a second's error: the same second counts
+    return altered if since is None or altered + timedelta(seconds=1) > since else None
 
 
 def _predates_ddl(snap: Snapshot, stmt: Statement, key: tuple[str, str]) -> bool:
