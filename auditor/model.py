@@ -111,6 +111,10 @@ class Table:
     is_partition: bool = False
     engine: str | None = None  # storage engine (MySQL)
     partitioned: bool = False  # MySQL/MariaDB: PARTITION BY (PostgreSQL's partitioned parents: kind "partitioned")
+    # MySQL/MariaDB: information_schema.TABLES.CREATE_TIME, the table's creation or last ALTER (MariaDB 10.11
+    # measured: CREATE INDEX moves it, and restarts performance_schema's index counters of the table); MySQL 8
+    # caches it (information_schema_stats_expiry, 24 h by default). None: unknown (PostgreSQL)
+    altered_at: datetime | None = None
     columns: tuple[Column, ...] = ()
     stats: TableStats = field(default_factory=TableStats)
     policy_columns: tuple[str, ...] = ()  # columns row-level security policies read (PostgreSQL)
@@ -540,6 +544,12 @@ class WorkloadInfo:
     extension_version: str | None = None
     stats_reset: datetime | None = None  # pg_stat_statements_info.stats_reset (1.9+)
     dealloc: int | None = None  # entries evicted since the reset (1.9+): the view is incomplete when > 0
+    # MySQL/MariaDB: ``dealloc`` holds Performance_schema_digest_lost (executions no digest row could take since
+    # the server started; a TRUNCATE of the digest table does not clear it). The row a full digest table counts
+    # those executions in (DIGEST NULL): its COUNT_STAR and FIRST_SEEN (when the table filled); 0 / None: no
+    # such row (the table is not full now: it was emptied since); None / None: not read (no digest row read)
+    overflow_calls: int | None = None
+    overflow_since: datetime | None = None
     can_read_all: bool = True  # superuser or pg_read_all_stats
     role: str | None = None  # the role the probe ran as, for the GRANT that would lift a limit
     hidden_statements: int = 0  # rows shown as <insufficient privilege>

@@ -14,6 +14,7 @@ from auditor.dsn import redact
 from auditor.engine import RunResult
 from auditor.model import Finding, Note, Severity, Skipped, Snapshot
 from auditor.scoring import Metric, Score, Targets, audited_tables, compute_metrics, compute_score
+from auditor.workload_loss import statement_loss_notes
 
 if TYPE_CHECKING:  # auditor.history imports this module
     from auditor.history.model import HistoryComparison
@@ -106,7 +107,7 @@ def build_report(
         skipped=result.skipped,
         metrics=metrics,
         score=compute_score(metrics, result.findings, not_graded=not_graded),
-        notes=snapshot.notes + set_apart_note(snapshot),
+        notes=snapshot.notes + statement_loss_notes(snapshot) + set_apart_note(snapshot),
         checks_run=result.ran,
         snapshot=snapshot,
         targets=targets,

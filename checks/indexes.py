@@ -11,7 +11,7 @@ from operator import attrgetter
 
 from auditor import sqlquote
 from auditor.engine import NoOptions, check
-from auditor.model import Constraint, Hit, Index, IndexKey, ObjectRef, Severity, Snapshot, Table
+from auditor.model import Constraint, Hit, Index, IndexKey, ObjectRef, Severity, Snapshot, Statement, Table
 from auditor.relations import (
     IndexNames,
     ancestors,
@@ -25,7 +25,7 @@ from auditor.relations import (
 )
 from auditor.relations import members as tree_members
 from auditor.textfmt import duration, plural
-from auditor.workload import application_statements, query_shape, scope_columns
+from auditor.workload import application_statements, named_tables, query_shape, scope_columns
 
 BOTH = ("postgresql", "mysql")
 _kind_of = attrgetter("kind")
@@ -127,8 +127,9 @@ class UnusedIndexOptions:
 
     min_stats_age_days: statistics covering at least this many days make "never scanned" a warning.
     min_table_scans: below that age, an index is reported (as info) only when the table's other indexes that
-    enforce nothing were scanned at least this many times in the window (on MySQL/MariaDB: read at least this
-    many rows), so the planner had its chances to use it.
+    enforce nothing were scanned at least this many times in the window (on MySQL/MariaDB: the recorded
+    statements that read the table through an index ran this many times; rows read without the workload),
+    so the planner had its chances to use it.
     history_days: with run history, the window judged: an index is unused when the stored runs of these last
     days (30, the month pganalyze's and PgHero's unused-index advice asks for, month-end jobs included) show no
     scan; the window must cover ``min_stats_age_days``. A shorter window in which a stored run saw the index
@@ -170,8 +171,21 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
     index, one per row written to a referencing table, are not a query the planner could have served with
     another index, and a freshly loaded schema has millions of them. Sequential scans do not count either:
     dbaudit's own sampling reads every table that way (and by primary key ranges on MySQL), so counting them
-    would make each new scan of the same database report more indexes. On MySQL/MariaDB, performance_schema
-    counts rows rather than scans, so the evidence there is rows read through those indexes.
+    would make each new scan of the same database report more indexes. On MySQL/MariaDB, performance_schema's
+    per-index COUNT_READ (= COUNT_FETCH) counts rows fetched, not reads (a 30-row table read 5 times shows 150,
+    a lookup that finds nothing 0), so the evidence there is the executions of the recorded statements that name
+    the table and used an index (their calls minus SUM_NO_INDEX_USED: SELECT, UPDATE, DELETE), counted when the
+    table's other plain indexes read rows; without the recorded statements (workload off), the rows read stand
+    in, and the message says rows.
+
+    On MySQL/MariaDB a table's last ALTER (information_schema.TABLES.CREATE_TIME: creation, ALTER, CREATE or
+    DROP INDEX; MariaDB 10.11 measured) restarts its index counters, and an index may be as young as it: an
+    ALTER inside the statistics window makes the table's window start there, and before `min_stats_age_days`
+    since then its unused indexes are reported as info without a drop statement (an index just created on
+    WL02's advice is not proposed for dropping). A recorded statement whose digest started counting before that
+    ALTER pools executions from before the index and after it; when it compares an index's leading column with
+    a value and some of its executions used an index, the index counts as in use. MySQL 8 caches CREATE_TIME
+    (information_schema_stats_expiry, 24 h by default), so an ALTER may show there a day late.
 
     FULLTEXT and SPATIAL indexes are never reported on MySQL/MariaDB: performance_schema records no reads for
     them even when MATCH ... AGAINST queries use them. Nor, there, is an index that the plan of a recorded
@@ -200,8 +214,8 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
     ## Options
     - `min_stats_age_days` (default 7.0): statistics at least this old make a finding a warning.
     - `min_table_scans` (default 100): for younger statistics, the scans of the table's other indexes that
-      enforce nothing (rows read through them on MySQL/MariaDB) needed before an unscanned index is reported
-      (as info).
+      enforce nothing needed before an unscanned index is reported (as info); on MySQL/MariaDB the executions
+      of recorded statements that read the table through an index (rows read without the workload).
     - `history_days` (default 30.0): with run history (`--history`), the days of stored runs judged instead of
       the statistics window: an index is unused when the runs of these last days show no scan of it, so a
       statistics reset or a restart no longer hides or shortens its record (30 days: the month pganalyze's and
@@ -267,17 +281,36 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
             continue  # InnoDB keeps this index for a foreign key and refuses to drop it
         if snap.engine == "mysql" and ix.method in ("fulltext", "spatial"):
             continue  # performance_schema counts no reads for these: usage unknown
+        ix_window, ix_mature, young_index = window, mature, False
         if snap.engine == "mysql":
             table = snap.table(ix.schema, ix.table)
             if snap.flavor == "mariadb" and table is not None and table.partitioned:
                 continue  # MariaDB's performance_schema counts no index reads on a partitioned table: unknown
+            altered = _altered_in_window(snap, table) if stored is None else None
+            if altered is not None and snap.collected_at is not None:
+                # its counters restarted at the table's last ALTER, and the index may be that young (CREATE
+                # INDEX is an ALTER): judged over the time since; no drop proposed before min_stats_age_days
+                since_ddl = max(0.0, (snap.collected_at - altered).total_seconds())
+                ix_mature = since_ddl >= opts.min_stats_age_days * 86400
+                young_index = not ix_mature
+                ix_window = (f"the time since the table was created or last altered on {_day(altered)} "
+                             f"({duration(since_ddl)} ago; its index counters restart then) or performance_schema's "
+                             "counters were last truncated, whichever is later")
             if workload is None:
                 workload = _MySqlUse.of(snap)
             if workload.uses(ix):
                 continue  # in use: a plan reads it, or its lookups found nothing (0 rows read is all it shows)
         table_scans = summed(_table_scans(snap, snap.table(i.schema, i.table), i) for i in judged)
+        rows_read: int | None = None
+        if snap.engine == "mysql" and workload is not None and snap.workload is not None and \
+                snap.workload.status == "ok":
+            # performance_schema counts rows read through an index, not reads: the reads are the executions of
+            # the recorded statements on the table that used an index, when its other indexes read rows
+            # (without the recorded statements, the rows read stand in, and the message says rows)
+            rows_read = table_scans
+            table_scans = workload.index_reads.get(ix.table_key, 0) if rows_read else None
         severity: Severity | None = None
-        if stored is None and not mature:
+        if stored is None and not ix_mature:
             if table_scans is None or table_scans < opts.min_table_scans:
                 continue  # too little evidence that the planner ever had a reason to use the index
             severity = Severity.INFO
@@ -289,8 +322,11 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
             table_scans = None
             history_details = {"history_days": round(stored.days, 2), "history_runs": stored.runs}
         elif snap.engine == "mysql":
-            message = f"{ix.qualified} on {ix.table} read no rows in {window}"
-            if table_scans is not None:
+            message = f"{ix.qualified} on {ix.table} read no rows in {ix_window}"
+            if table_scans is not None and rows_read is not None:
+                message += (f" while recorded statements read the table through an index {table_scans:,} times "
+                            f"({rows_read:,} rows read through its other indexes)")
+            elif table_scans is not None:
                 message += f" while queries read {table_scans} rows of the table through its other indexes"
         else:
             message = f"{ix.qualified} on {ix.table} had no scans in {window}"
@@ -314,6 +350,11 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
             remediation = None
             severity = Severity.INFO
             details["serves_foreign_key"] = fk.name
+        if young_index:
+            message += ("; no drop proposed: the index may be as young as the table's last ALTER (a CREATE INDEX "
+                        "is one), too recent to judge")
+            remediation = None
+            details["young_table_window"] = True  # a candidate to watch, not one to keep (scoring)
         if not _droppable(ix):
             message += "; it is attached to its partitioned table's index and goes only with that one"
             remediation = None
@@ -327,6 +368,7 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
                 "stats_age_s": round(age) if age is not None else None,
                 "stats_since": snap.stats_since.isoformat() if snap.stats_since else None,
                 "table_scans": table_scans,
+                **({"table_rows_read": rows_read} if rows_read is not None else {}),
                 **history_details,
                 **details,
             },
@@ -347,6 +389,10 @@ class _MySqlUse:
 
     planned: frozenset[tuple[str, str, str]]
     missed: dict[tuple[str, str], set[str]]
+    # per table, the executions of recorded statements that name it and used an index (calls minus
+    # SUM_NO_INDEX_USED): performance_schema's exact count of reads, which its per-index COUNT_READ (rows
+    # fetched; a lookup that finds nothing adds 0) is not
+    index_reads: dict[tuple[str, str], int]
 
     @classmethod
     def of(cls, snap: Snapshot) -> _MySqlUse:
@@ -355,19 +401,50 @@ class _MySqlUse:
                             for plan in snap.plans if plan.explained and plan.queryid in ran
                             for scan in plan.scans if scan.index)
         missed: dict[tuple[str, str], set[str]] = {}
+        index_reads: dict[tuple[str, str], int] = {}
         for stmt in application_statements(snap):
-            if stmt.calls <= 0 or stmt.no_index_calls != 0 or stmt.rows_examined != 0:
+            if stmt.calls <= 0:
                 continue
-            for scope in query_shape(snap, stmt.query).scopes:
+            with_index = stmt.calls - (stmt.no_index_calls or 0)
+            shape = query_shape(snap, stmt.query)
+            if with_index > 0 and stmt.no_index_calls is not None and shape.kind in ("select", "update", "delete"):
+                for key in named_tables(snap, stmt.query):  # an INSERT ... VALUES reads nothing
+                    index_reads[key] = index_reads.get(key, 0) + with_index
+            found_nothing = stmt.no_index_calls == 0 and stmt.rows_examined == 0
+            for scope in shape.scopes:
                 for key, uses in scope_columns(snap, scope).items():
-                    missed.setdefault(key, set()).update(u.column for u in uses if u.kind in ("eq", "range"))
-        return cls(planned, missed)
+                    if found_nothing or _predates_ddl(snap, stmt, key):
+                        missed.setdefault(key, set()).update(u.column for u in uses if u.kind in ("eq", "range"))
+        return cls(planned, missed, index_reads)
 
     def uses(self, ix: Index) -> bool:
         if (ix.schema, ix.table, ix.name) in self.planned:
             return True
         lead = ix.columns[0] if ix.columns else None
         return lead is not None and lead in self.missed.get(ix.table_key, ())
+
+
+def _altered_in_window(snap: Snapshot, table: Table | None) -> datetime | None:
+    """MySQL/MariaDB: the table's last ALTER (TABLES.CREATE_TIME) when it falls inside the statistics window (or
+    the window's start is unknown): its index counters restarted then, so they cover less than the window."""
+    altered = table.altered_at if table is not None else None
+    if altered is None:
+        return None
+    since = snap.stats_since
+    # CREATE_TIME has whole seconds and the server's start (now - Uptime) a second's error: the same second counts
+    return altered if since is None or altered + timedelta(seconds=1) > since else None
+
+
+def _predates_ddl(snap: Snapshot, stmt: Statement, key: tuple[str, str]) -> bool:
+    """A digest that started counting before its table's last ALTER (an index created since, perhaps for it):
+    its figures pool the executions before and after, so "examined no row" cannot tell lookups that found
+    nothing through the new index; its comparisons then count as evidence of use (never a drop proposal), unless
+    none of its executions used an index at all (SUM_NO_INDEX_USED = calls: not this one's use either)."""
+    table = snap.table(*key)
+    altered = table.altered_at if table is not None else None
+    if altered is None or stmt.first_seen is None or stmt.first_seen >= altered:
+        return False
+    return stmt.no_index_calls is None or stmt.no_index_calls < stmt.calls
 
 
 @dataclass(frozen=True)

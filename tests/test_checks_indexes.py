@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from typing import Any
 
@@ -10,7 +11,7 @@ import psycopg
 from auditor.connectors import CollectOptions, collect
 from auditor.dsn import parse_dsn
 from auditor.engine import iter_hits, load_checks, run_checks
-from auditor.model import Hit, IndexKey, Severity, Snapshot
+from auditor.model import Hit, IndexKey, Severity, Snapshot, Statement, WorkloadInfo
 from checks.indexes import UnusedIndexOptions
 from tests.builders import SnapObject, fk, index, pk, snap, table, unique
 from tests.conftest import NewDb
@@ -564,12 +565,21 @@ def test_unused_index_on_mysql_skips_fulltext_and_spatial_and_speaks_of_rows() -
         index("tickets", ["org_id"], name="ix_org", scans=120),
         engine="mysql",
         stats_age=timedelta(hours=2),
+        # performance_schema's COUNT_READ counts rows: the reads are the recorded statements' executions that
+        # used an index (calls minus SUM_NO_INDEX_USED)
+        statements=(Statement(queryid="d1", query="SELECT id FROM tickets WHERE org_id = ?", calls=130,
+                              no_index_calls=10, rows_examined=400),),
+        workload=WorkloadInfo(source="performance_schema"),
     )
     (hit,) = hits("IX01", s)
     assert hit.object.index == "ix_status"
     assert "read no rows" in hit.message
-    assert "while queries read 120 rows of the table through its other indexes" in hit.message
-    assert "times" not in hit.message
+    assert ("while recorded statements read the table through an index 120 times (120 rows read through its "
+            "other indexes)") in hit.message
+    assert hit.details["table_scans"] == 120 and hit.details["table_rows_read"] == 120
+    # the same rows read by 99 reads: below min_table_scans
+    fewer = dataclasses.replace(s, statements=(dataclasses.replace(s.statements[0], calls=109),))
+    assert hits("IX01", fewer) == []
 
 
 RESCANNED = """

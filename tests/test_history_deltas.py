@@ -145,6 +145,15 @@ def test_stats_reset_and_pg_stat_statements_reset() -> None:
     evicted = detect_resets(prev, run(T0 + DAY, stats_reset=T0 - 9 * DAY, pgss_reset=T0 - 9 * DAY,
                                       pgss_dealloc=3))
     assert [(e.kind, e.objects) for e in evicted.events] == [("dealloc", 3)] and not evicted.statements
+    assert "pg_stat_statements evicted entries 3 times" in evicted.events[0].message
+
+
+def test_mysql_digests_lost_are_named_as_performance_schema_s() -> None:
+    prev = run(T0, "mysql", pgss_dealloc=0)
+    [event] = detect_resets(prev, run(T0 + DAY, "mysql", pgss_dealloc=396_877)).events
+    assert event.kind == "dealloc" and event.objects == 396_877
+    assert "performance_schema had no digest row for 396,877 statement executions" in event.message
+    assert "pg_stat_statements" not in event.message
 
 
 def test_table_growth_per_day_and_scans_of_the_interval() -> None:

@@ -101,7 +101,8 @@ def test_unused_index_fires_on_the_planted_index_only(seeded: tuple[Snapshot, Ru
         "(Index.supports_fk); InnoDB refuses that DROP with error 1553"
     )
     assert flagged == [("products", "ix_products_name")]
-    assert hits[0].remediation is not None and "DROP INDEX `ix_products_name`" in hits[0].remediation
+    # the table was created inside the statistics window: the index may be that young, no drop proposed yet
+    assert hits[0].remediation is None and "no drop proposed" in hits[0].message
     fk_index = next(i for i in snap.indexes if i.name == "fk_orders_customer")
     assert fk_index.scans == 0 and fk_index.supports_fk  # unused, but InnoDB keeps it for the foreign key
 

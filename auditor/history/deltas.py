@@ -82,9 +82,14 @@ def detect_resets(prev: RunRecord, cur: RunRecord) -> Resets:
     elif (cur.pgss_dealloc is not None and prev.pgss_dealloc is not None
           and cur.pgss_dealloc > prev.pgss_dealloc):
         evicted = cur.pgss_dealloc - prev.pgss_dealloc
-        events.append(ResetEvent("dealloc", f"pg_stat_statements evicted entries {evicted} times in the interval "
-                                 "(pg_stat_statements.max is too small): rarely run statements may be missing "
-                                 "or count from their return", objects=evicted))
+        if cur.engine == "postgresql":
+            text = (f"pg_stat_statements evicted entries {evicted:,} times in the interval (pg_stat_statements.max "
+                    "is too small): rarely run statements may be missing or count from their return")
+        else:  # MySQL/MariaDB: Performance_schema_digest_lost, executions the full digest table had no row for
+            text = (f"performance_schema had no digest row for {evicted:,} statement executions in the interval "
+                    "(Performance_schema_digest_lost; performance_schema_digests_size is too small): statements "
+                    "first run after the digest table filled are missing")
+        events.append(ResetEvent("dealloc", text, objects=evicted))
     return Resets(tuple(events), statements, tables)
 
 

@@ -796,6 +796,14 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _epoch(value: Any) -> datetime | None:
+    """Epoch seconds (UNIX_TIMESTAMP, so the server's time zone does not matter) as a UTC datetime."""
+    if value is None:
+        return None
+    seconds = float(value)
+    return datetime.fromtimestamp(seconds, UTC) if seconds > 0 else None
+
+
 def _opt_int(value: Any) -> int | None:
     return None if value is None else int(value)
 
@@ -876,6 +884,7 @@ def _build_tables(
             comment=comment or None,
             engine=_text(r["engine"]) or None,
             partitioned="partitioned" in _text(r["create_options"]).lower(),
+            altered_at=_epoch(r.get("altered_epoch")) if kind == "table" else None,
             # columns.sql leaves the order to the client (the server's sort of 73,000 rows: 0.13 s of its CPU)
             columns=tuple(sorted(columns.get((schema, name), ()), key=_position)),
         ))

@@ -112,8 +112,13 @@ def collect_workload(session: Session, snapshot: Snapshot, sql: str, *, ps_on: b
                     "SELECT ENABLED AS enabled FROM performance_schema.setup_consumers"
                     " WHERE NAME = 'statements_digest'")
                 consumer = str(consumer_rows[0]["enabled"]) if consumer_rows else None
+            overflow = next((r for r in raw if r.get("overflow_calls") is not None), None)
             info = dataclasses.replace(info, statements_total=len(statements), excluded_self=counts["self"],
-                                       excluded_catalog=counts["catalog"])
+                                       excluded_catalog=counts["catalog"],
+                                       # 0: rows were read and none is the overflow row (the table is not full)
+                                       overflow_calls=int(overflow["overflow_calls"]) if overflow else
+                                       (0 if raw else None),
+                                       overflow_since=_epoch(overflow.get("overflow_since")) if overflow else None)
             if consumer is not None and consumer.upper() != "YES":
                 info = dataclasses.replace(
                     info, status="not_installed",
@@ -193,6 +198,11 @@ def build_statements(raw: Sequence[Mapping[str, Any]], snapshot: Snapshot, is_my
         ))
     out.sort(key=lambda s: (-s.total_ms, s.queryid))
     return tuple(out), samples, counts
+
+
+def _epoch(value: Any) -> datetime | None:
+    """Epoch seconds (UNIX_TIMESTAMP) as a UTC datetime."""
+    return None if value is None else datetime.fromtimestamp(float(value), UTC)
 
 
 def _first_seen(rows: Sequence[Mapping[str, Any]]) -> datetime | None:

@@ -16,6 +16,12 @@ SELECT 1 AS dbaudit_probe,  -- an alias survives in statement digests, which dro
        d.QUANTILE_95 AS quantile_95_ps,
        d.QUANTILE_99 AS quantile_99_ps,
        d.QUERY_SAMPLE_TEXT AS sample_text,
+       -- a full table counts the executions of statements it has no row for in one row with DIGEST NULL,
+       -- from the moment it filled (FIRST_SEEN) until a TRUNCATE
+       (SELECT o.COUNT_STAR FROM performance_schema.events_statements_summary_by_digest AS o
+         WHERE o.DIGEST IS NULL LIMIT 1) AS overflow_calls,
+       (SELECT UNIX_TIMESTAMP(o.FIRST_SEEN) FROM performance_schema.events_statements_summary_by_digest AS o
+         WHERE o.DIGEST IS NULL LIMIT 1) AS overflow_since,
        (SELECT c.ENABLED FROM performance_schema.setup_consumers AS c
          WHERE c.NAME = 'statements_digest') AS digest_consumer
 FROM performance_schema.events_statements_summary_by_digest AS d

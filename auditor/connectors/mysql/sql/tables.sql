@@ -10,6 +10,8 @@ SELECT 1 AS dbaudit_probe,  -- an alias survives in statement digests, which dro
        t.DATA_FREE AS data_free,  -- free space in the tablespace (the maintenance area, InnoDB tables)
        t.AUTO_INCREMENT AS auto_increment,
        t.CREATE_OPTIONS AS create_options,
+       -- epoch seconds: the table's creation or last ALTER (CREATE/DROP INDEX included), when its index counters restart
+       UNIX_TIMESTAMP(t.CREATE_TIME) AS altered_epoch,
        t.TABLE_COMMENT AS comment
 FROM information_schema.TABLES AS t
 WHERE t.TABLE_SCHEMA IN %(schemas)s
