@@ -202,7 +202,7 @@ def _judge(snap: Snapshot, settings: AuditSettings, specs: list[CheckSpec], know
 
         snap = attach_run_history(snap, store)
     _phase(settings, "checks")
-    stop_at, reached = _checks_stop(settings.collect)
+    stop_at, reached = _checks_stop(settings.collect, len(snap.tables))
     result = apply_severities(run_checks(snap, specs, settings.options, stop_at=stop_at,
                                          stop_reason=f"not run: {reached}"), settings.severities)
     not_run = [s.code for s in result.skipped if s.reason == f"not run: {reached}"]
@@ -232,12 +232,13 @@ def _judge(snap: Snapshot, settings: AuditSettings, specs: list[CheckSpec], know
     return report
 
 
-def _checks_stop(options: CollectOptions) -> tuple[float | None, str]:
+def _checks_stop(options: CollectOptions, tables: int) -> tuple[float | None, str]:
     """When no check may start any more (``time.monotonic()``; None: no bound), and the words for it: the last
     ``checks_stop_s`` of ``--timeout`` are the report's."""
     if options.timeout_s is None or options.started is None:
         return None, ""
-    clock = Clock(timeout_s=options.timeout_s, started=options.started, reserve_s=checks_stop_s(options.timeout_s))
+    clock = Clock(timeout_s=options.timeout_s, started=options.started,
+                  reserve_s=checks_stop_s(options.timeout_s, tables))
     return clock.deadline, clock.reached()
 
 

@@ -99,6 +99,8 @@ def test_the_reserve_and_the_checks_stop_follow_the_timeout() -> None:
     assert collection_reserve_s(600) == 5.0
     assert checks_stop_s(7) == pytest.approx(0.35)
     assert checks_stop_s(600) == 2.0
+    assert checks_stop_s(600, tables=10_000) == pytest.approx(2.7)  # the report of 10,000 tables takes longer
+    assert checks_stop_s(14, tables=10_000) == pytest.approx(2.1)  # within what the collection keeps
     clock = Clock.start(10, started=100.0, reserve=True)
     assert clock.deadline == pytest.approx(108.5)
     assert clock.reached() == "--timeout 10 s reached"

@@ -46,6 +46,10 @@ RESERVE_MAX_S = 5.0
 # 0.21 s (IX05, bench/bench_checks.py).
 CHECKS_STOP_SHARE = 0.05
 CHECKS_STOP_MAX_S = 2.0
+# ... and at least the time the report of that many tables takes to build and render: 2.7 s of wall time at
+# 10,000 tables on this 2-CPU machine at load 5.6 (--timeout 14 on bench15_10000, "report done" to the end,
+# 2026-11-29), within what the collection keeps for the checks and the report.
+REPORT_S_PER_TABLE = 2.7 / 10_000
 # How long past the collection's deadline the client waits for the server's own cancellation of a statement
 # (statement_timeout / max_statement_time, set to what is left) before it cuts the connection: the
 # cancellation reaches the client within milliseconds on a live server (measured: 2-20 ms on loopback).
@@ -57,9 +61,11 @@ def collection_reserve_s(timeout_s: float) -> float:
     return min(RESERVE_SHARE * timeout_s, RESERVE_MAX_S)
 
 
-def checks_stop_s(timeout_s: float) -> float:
-    """Seconds before the end of ``--timeout`` after which no check starts (see CHECKS_STOP_SHARE)."""
-    return min(CHECKS_STOP_SHARE * timeout_s, CHECKS_STOP_MAX_S)
+def checks_stop_s(timeout_s: float, tables: int = 0) -> float:
+    """Seconds before the end of ``--timeout`` after which no check starts, for a snapshot of ``tables`` tables
+    (see CHECKS_STOP_SHARE, REPORT_S_PER_TABLE)."""
+    share = min(CHECKS_STOP_SHARE * timeout_s, CHECKS_STOP_MAX_S)
+    return min(collection_reserve_s(timeout_s), max(share, REPORT_S_PER_TABLE * tables))
 
 
 @dataclass(frozen=True)
