@@ -244,3 +244,24 @@ def test_a_deadline_inside_the_mariadb_catalog_ends_in_one_line(
     assert "--timeout 3 s reached while the catalog was read" in err and len(err.strip().splitlines()) == 1
     assert took < 3 + 1, f"--timeout 3 took {took:.2f} s"
 
+
+
+def test_a_deadline_inside_the_postgresql_probes_gives_a_partial_report(
+        pg_new_db: Callable[..., str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sequences' last values are read after the catalog, batch by batch: a batch due after the deadline is
+    not sent, and the probes left are reported as not collected (it was an internal error)."""
+    import auditor.connectors.postgres.sequences as sequences
+
+    dsn = pg_new_db(SCHEMA)
+    started = time.monotonic() - 14  # --timeout 20: the collection's deadline (17 s, 3 s kept) is 3 s away
+    read = sequences.read_last_values
+
+    def late(*args: object, **kwargs: object) -> object:
+        while time.monotonic() < started + 17.1:
+            time.sleep(0.05)
+        return read(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sequences, "read_last_values", late)
+    report = run_audit(dsn, AuditSettings(collect=CollectOptions(timeout_s=20, started=started, workload=False)))
+    assert report.partial is not None
+    assert "--timeout 20 s reached; not collected: the sequences' last values (KY04)" in report.partial

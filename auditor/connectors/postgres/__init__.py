@@ -25,7 +25,7 @@ import psycopg
 
 from auditor import progress
 from auditor.connectors import CollectOptions, catalog_cut, interrupted, sample_budget, sampling_cut
-from auditor.connectors.guard import Clock, WaitExpired
+from auditor.connectors.guard import Clock, DeadlineReached, WaitExpired
 from auditor.connectors.postgres import operations
 from auditor.connectors.postgres.maintenance import (
     DATABASES_AREA,
@@ -231,10 +231,11 @@ def _run_probes(session: Session, snap: Snapshot, options: CollectOptions, clock
             if clock.expired():
                 raise ScanInterrupted(f"the scan ran past --timeout {clock.timeout_s:g} s")
             snap = _guarded(session, snap, area, probe)
-        except (ScanInterrupted, WaitExpired, psycopg.OperationalError) as exc:
+        except (ScanInterrupted, WaitExpired, DeadlineReached, psycopg.OperationalError) as exc:
             if isinstance(exc, psycopg.OperationalError) and not (session.conn.closed or session.conn.broken):
                 raise
-            why = exc.message if isinstance(exc, ScanInterrupted) else str(session.interruption(exc))
+            why = exc.message if isinstance(exc, ScanInterrupted) else str(exc) if isinstance(
+                exc, DeadlineReached) else str(session.interruption(exc))
             return interrupted(snap, why, [name for name, _ in steps[i:]])
     return snap
 
