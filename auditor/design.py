@@ -25,6 +25,7 @@ from auditor.model import (
     Statement,
     Table,
 )
+from auditor.relations import attached_indexes, partition_indexes, summed
 from auditor.scoring import FAILED_METRIC_PENALTY, Metric, audited_tables, penalties, unused_candidate_reason
 from auditor.workload import latency_statements, unexplainable_by_nature
 
@@ -392,18 +393,14 @@ def _table_sizes(snapshot: Snapshot) -> dict[tuple[str, str], TableSize]:
         if owner in tables:
             members[owner].append(t)
 
-    def total(values: Iterable[int | None]) -> int | None:
-        known = [v for v in values if v is not None]
-        return sum(known) if known else None
-
     out: dict[tuple[str, str], TableSize] = {}
     for k, ms in members.items():
         leaves = [m for m in ms if m.kind != "partitioned"] or [tables[k]]
         estimates = [row_estimate(m) for m in leaves]
-        rows = total(r for r, _ in estimates)
+        rows = summed(r for r, _ in estimates)
         if rows is None and tables[k].estimated_rows is not None:
             rows = tables[k].estimated_rows  # partitions never counted, the parent was analyzed
-        out[k] = TableSize(tables[k], rows, total(m.total_bytes for m in ms), sum(1 for m in ms if m.key != k),
+        out[k] = TableSize(tables[k], rows, summed(m.total_bytes for m in ms), sum(1 for m in ms if m.key != k),
                            rows_from_live=any(live and r is not None for r, live in estimates))
     return out
 
@@ -481,11 +478,36 @@ def top_statements(snapshot: Snapshot, findings: Iterable[Finding], limit: int =
     ]
 
 
-def index_usage(snapshot: Snapshot, limit: int = 20) -> list[Index]:
-    """Indexes by scans, busiest first, then the never-scanned ones by size (the chart's bars)."""
-    known = [i for i in snapshot.indexes if i.scans is not None and not i.is_partition_child]
-    used = sorted((i for i in known if i.scans), key=lambda i: (-(i.scans or 0), i.schema, i.name))
-    unused = sorted((i for i in known if not i.scans), key=lambda i: (-(i.size_bytes or 0), i.schema, i.name))
+@dataclass(frozen=True)
+class IndexUse:
+    """One bar of the index-usage chart: an index's scans and size; for a partitioned table's index (PostgreSQL
+    keeps no counter on it) those of the indexes attached to it on its leaf partitions, summed, as IX01 judges
+    it, with how many partitions they are."""
+
+    index: Index
+    scans: int
+    size_bytes: int | None
+    partitions: int = 0
+
+
+def index_usage(snapshot: Snapshot, limit: int = 20) -> list[IndexUse]:
+    """Indexes by scans, busiest first, then the never-scanned ones by size (the chart's bars). A partition's
+    attached index is no bar of its own: it counts in its partitioned index's."""
+    partitioned = any(t.kind == "partitioned" for t in snapshot.tables)
+    attached = attached_indexes(snapshot) if partitioned else {}
+    known: list[IndexUse] = []
+    for i in snapshot.indexes:
+        if i.is_partition_child:
+            continue
+        leaves = partition_indexes(attached, i) if attached else []
+        if leaves and all(leaf.scans is not None for leaf in leaves):
+            scans = sum(leaf.scans or 0 for leaf in leaves)
+            known.append(IndexUse(i, scans, summed(leaf.size_bytes for leaf in leaves), len(leaves)))
+        elif not leaves and i.scans is not None:
+            known.append(IndexUse(i, i.scans, i.size_bytes))
+    used = sorted((u for u in known if u.scans), key=lambda u: (-u.scans, u.index.schema, u.index.name))
+    unused = sorted((u for u in known if not u.scans),
+                    key=lambda u: (-(u.size_bytes or 0), u.index.schema, u.index.name))
     half = limit // 2
     picked = used[: max(half, limit - len(unused))]
     return picked + unused[: limit - len(picked)]

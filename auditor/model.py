@@ -312,7 +312,7 @@ class ColumnSample:
 
     name: str
     data_type: str = ""
-    codes: str = ""  # auditor.sampling.encode_codes: compressed dense codes, row-aligned across the table's columns
+    codes: str = ""  # auditor.sample_analysis.encode_codes: dense codes, row-aligned across the table's columns
     distinct: int = 0  # distinct non-null values in the sample
     nulls: int = 0
     profile: ListProfile | None = None  # text columns only
@@ -349,7 +349,7 @@ class GroupSelection:
     """The rows of a group sample chosen for one candidate determinant: every row of each chosen value."""
 
     determinant: tuple[str, ...]
-    mask: str = ""  # auditor.sampling.encode_codes of 1 (chosen for this determinant) / 0, row-aligned
+    mask: str = ""  # auditor.sample_analysis.encode_codes of 1 (chosen for this determinant) / 0, row-aligned
     rows: int = 0  # rows chosen for it
 
 

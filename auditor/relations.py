@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from operator import attrgetter
 from typing import Any
 
@@ -56,6 +56,36 @@ def table_rows(table: Table) -> int | None:
     return analysed
 
 
+def summed(values: Iterable[int | None]) -> int | None:
+    """The sum of the known figures; None when none is known (the members of a partition tree, the indexes
+    attached to a partitioned index: one member without a figure does not make the whole unknown)."""
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
+
+
+def attached_indexes(snapshot: Snapshot) -> dict[tuple[str, str, str], list[Index]]:
+    """(schema, table, name) of a partitioned index -> the indexes attached to it, one per partition (PostgreSQL
+    keeps the scan counters on these: the partitioned index has none of its own)."""
+    out: dict[tuple[str, str, str], list[Index]] = {}
+    for ix in snapshot.indexes:
+        if ix.parent_index is None:
+            continue
+        table = snapshot.table(ix.schema, ix.table)
+        parent = snapshot.parent_of(table) if table is not None else None
+        if parent is not None:
+            out.setdefault((parent.schema, parent.name, ix.parent_index), []).append(ix)
+    return out
+
+
+def partition_indexes(attached: dict[tuple[str, str, str], list[Index]], ix: Index) -> list[Index]:
+    """The indexes of the leaf partitions attached to a partitioned index, through sub-partitioned levels."""
+    out: list[Index] = []
+    for child in attached.get((ix.schema, ix.table, ix.name), []):
+        below = partition_indexes(attached, child)
+        out.extend(below or [child])
+    return out
+
+
 def members(snapshot: Snapshot, table: Table) -> list[Table]:
     """The table and every partition or inheritance child below it, depth first (each once)."""
     out: list[Table] = []
@@ -80,15 +110,9 @@ def planned_rows(snapshot: Snapshot, table: Table) -> int | None:
     partitions, used only when no partition has a figure. An inheritance parent holds rows of its own besides
     its children's. None when no member has a figure.
     """
-    known: list[int] = []
-    for member in members(snapshot, table):
-        if member.kind == "partitioned":
-            continue
-        rows = table_rows(member)
-        if rows is not None:
-            known.append(rows)
-    if known:
-        return sum(known)
+    rows = summed(table_rows(m) for m in members(snapshot, table) if m.kind != "partitioned")
+    if rows is not None:
+        return rows
     return table_rows(table) if table.kind == "partitioned" else None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,13 +14,16 @@ from auditor.model import Constraint, Hit, Index, IndexKey, ObjectRef, Severity,
 from auditor.relations import (
     IndexNames,
     ancestors,
+    attached_indexes,
     create_index_sql,
     fk_lookup_indexes,
     fk_lookup_served,
+    partition_indexes,
+    summed,
     unserved_partitions,
 )
 from auditor.relations import members as tree_members
-from auditor.textfmt import duration
+from auditor.textfmt import duration, plural
 from auditor.workload import application_statements, query_shape, scope_columns
 
 BOTH = ("postgresql", "mysql")
@@ -227,7 +230,7 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
     with_history = snap.run_history is not None and snap.collected_at is not None
     # PostgreSQL's partitioned tables (none in most databases: then no index is looked at twice for them)
     partitioned = any(t.kind == "partitioned" for t in snap.tables)
-    attached = _attached_indexes(snap) if partitioned else {}
+    attached = attached_indexes(snap) if partitioned else {}
     workload: _MySqlUse | None = None  # read from the statements at the first MySQL/MariaDB candidate
     # without history only a counter at zero can make an index unused (or a partitioned table's index, which
     # has none: its partitions' count): those few, in snapshot order
@@ -238,10 +241,11 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
             continue  # judged with the partitioned index it is attached to, over all its partitions
         scans = ix.scans
         leaves: list[Index] = []
-        if attached and _on_partitioned_parent(snap, ix):
+        on_parent = partitioned and _on_partitioned_parent(snap, ix)
+        if attached and on_parent:
             # a partitioned table's index has no counter: those of the indexes attached to it on its partitions,
             # summed (an old partition is pruned by design, the parent serves the current ones)
-            leaves = _partition_indexes(attached, ix)
+            leaves = partition_indexes(attached, ix)
             if leaves:
                 scans = None if any(i.scans is None for i in leaves) else sum(i.scans or 0 for i in leaves)
         if scans != 0 and not with_history:
@@ -255,7 +259,7 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
             # a window too short to judge, but the stored runs saw it used (its counter was since cleared: a
             # statistics reset, a restart, DDL on the table on MySQL/MariaDB)
             continue
-        if ix.backs_constraint or ix.is_unique or not ix.is_valid or (not leaves and _on_partitioned_parent(snap, ix)):
+        if ix.backs_constraint or ix.is_unique or not ix.is_valid or (not leaves and on_parent):
             continue
         if ix.supports_fk:
             continue  # InnoDB keeps this index for a foreign key and refuses to drop it
@@ -269,7 +273,7 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
                 workload = _MySqlUse.of(snap)
             if workload.uses(ix):
                 continue  # in use: a plan reads it, or its lookups found nothing (0 rows read is all it shows)
-        table_scans = _summed(_table_scans(snap, snap.table(i.schema, i.table), i) for i in judged)
+        table_scans = summed(_table_scans(snap, snap.table(i.schema, i.table), i) for i in judged)
         severity: Severity | None = None
         if stored is None and not mature:
             if table_scans is None or table_scans < opts.min_table_scans:
@@ -289,8 +293,8 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
         else:
             message = f"{ix.qualified} on {ix.table} had no scans in {window}"
             if leaves:
-                message = (f"{ix.qualified} on {ix.table} had no scans on any of its {len(leaves)} "
-                           f"partition{'s' if len(leaves) != 1 else ''} in {window}")
+                message = (f"{ix.qualified} on {ix.table} had no scans on any of its "
+                           f"{plural(len(leaves), 'partition')} in {window}")
             if table_scans is not None:
                 message += f" while queries scanned the table's other indexes {table_scans} times"
         remediation: str | None = drop_index_sql(snap, ix)
@@ -317,7 +321,7 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
             object=_index_ref(ix),
             message=message,
             details={
-                "index_bytes": _summed(i.size_bytes for i in leaves) if leaves else ix.size_bytes,
+                "index_bytes": summed(i.size_bytes for i in leaves) if leaves else ix.size_bytes,
                 "stats_age_s": round(age) if age is not None else None,
                 "stats_since": snap.stats_since.isoformat() if snap.stats_since else None,
                 "table_scans": table_scans,
@@ -407,35 +411,6 @@ def _history_window(snap: Snapshot, judged: list[Index], opts: UnusedIndexOption
         return None
     runs = sum(1 for t in history.times if t >= start)
     return _Stored(start, days, runs, used)
-
-
-def _attached_indexes(snap: Snapshot) -> dict[tuple[str, str, str], list[Index]]:
-    """(schema, table, name) of a partitioned index -> the indexes attached to it, one per partition (PostgreSQL
-    keeps the scan counters on these: the partitioned index has none of its own)."""
-    out: dict[tuple[str, str, str], list[Index]] = {}
-    for ix in snap.indexes:
-        if ix.parent_index is None:
-            continue
-        table = snap.table(ix.schema, ix.table)
-        parent = snap.parent_of(table) if table is not None else None
-        if parent is not None:
-            out.setdefault((parent.schema, parent.name, ix.parent_index), []).append(ix)
-    return out
-
-
-def _partition_indexes(attached: dict[tuple[str, str, str], list[Index]], ix: Index) -> list[Index]:
-    """The indexes of the leaf partitions attached to a partitioned index, through sub-partitioned levels."""
-    out: list[Index] = []
-    for child in attached.get((ix.schema, ix.table, ix.name), []):
-        below = _partition_indexes(attached, child)
-        out.extend(below or [child])
-    return out
-
-
-def _summed(values: Iterable[int | None]) -> int | None:
-    """The sum of the known figures; None when none is known."""
-    known = [v for v in values if v is not None]
-    return sum(known) if known else None
 
 
 def _table_scans(snap: Snapshot, table: Table | None, unused: Index) -> int | None:

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from itertools import combinations
+from typing import TYPE_CHECKING
 
 from auditor.engine import Unmet, check
 from auditor.model import (
@@ -25,18 +26,24 @@ from auditor.model import (
 from auditor.sampling import (
     Dependency,
     FdThresholds,
-    SampleFrame,
-    find_dependencies,
-    group_frames,
     json_document_columns,
-    judge,
     sampling_gap,
     type_family,
-    violations_on,
 )
 from auditor.sqlquote import mysql_ident, mysql_qualified, pg_ident, pg_qualified
 
+if TYPE_CHECKING:
+    from auditor.sample_analysis import SampleFrame
+
 BOTH = ("postgresql", "mysql")
+
+def _frame(ts: TableSample) -> SampleFrame:
+    """The table's sample decoded for NF03/NF04. The one place the checks import the numpy half of sampling:
+    a scan that samples nothing never loads numpy (see auditor.sample_analysis)."""
+    from auditor.sample_analysis import SampleFrame
+
+    return SampleFrame(ts)
+
 
 def requires_sample(snap: Snapshot) -> Unmet | None:
     gap = sampling_gap(snap.sampling, snap.notes)
@@ -605,7 +612,7 @@ def _drop_echoes(frame: SampleFrame, deps: list[Dependency], th: FdThresholds,
         if d.kind != "foreign_key_join" and sources:
             again = None
             for k in sources:
-                again = judge(frame.first_of_each(k), d.determinant, d.dependent, th)
+                again = frame.first_of_each(k).judge(d.determinant, d.dependent, th)
                 if again is None:
                     break
             if again is None:
@@ -622,14 +629,14 @@ def _group_thresholds(th: FdThresholds) -> FdThresholds:
                    min_support_rows=max(th.min_support_rows, 50))
 
 
-def _with_groups(ts: TableSample, found: list[Dependency], determinants: list[tuple[str, ...]],
+def _with_groups(uniform: SampleFrame, found: list[Dependency], determinants: list[tuple[str, ...]],
                  dependents: list[str], th: FdThresholds) -> list[Dependency]:
     """Add the dependencies the group sample shows for ``determinants``, and drop those it refutes.
 
     The group sample holds every row of each chosen determinant value, so a violation there is a real one:
     a dependency the uniform sample suggested and the whole groups break is dropped.
     """
-    frames = {det: frame for det, frame in group_frames(ts) if det in determinants}
+    frames = {det: frame for det, frame in uniform.group_frames() if det in determinants}
     if not frames:
         return found
     gth = _group_thresholds(th)
@@ -637,7 +644,7 @@ def _with_groups(ts: TableSample, found: list[Dependency], determinants: list[tu
     for d in found:
         frame = frames.get(d.determinant)
         if frame is not None and d.kind != "foreign_key_join":
-            support, bad = violations_on(frame, d.determinant, d.dependent)
+            support, bad = frame.violations_on(d.determinant, d.dependent)
             if support and bad > th.max_error * support:
                 continue
             if bad:  # within a near-dependency's allowance: its violations are the whole groups'
@@ -646,7 +653,7 @@ def _with_groups(ts: TableSample, found: list[Dependency], determinants: list[tu
     have = {(d.determinant, d.dependent) for d in kept}
     for det, frame in frames.items():
         deps = [y for y in dependents if y not in det and y in frame and not frame.is_unique(y)]
-        for g in find_dependencies(frame, [det], deps, gth):
+        for g in frame.find_dependencies([det], deps, gth):
             if (g.determinant, g.dependent) not in have:
                 kept.append(replace(g, kind="groups"))
                 have.add((g.determinant, g.dependent))
@@ -670,8 +677,8 @@ def _key_part_dependencies(ts: TableSample, frame: SampleFrame, keys: list[tuple
     if not subsets:
         return []
     dependents = [c.name for c in ts.columns if c.name not in prime]
-    found = find_dependencies(frame, subsets, [c for c in dependents if not frame.is_unique(c)], th)
-    return _with_groups(ts, found, subsets, dependents, th)
+    found = frame.find_dependencies(subsets, [c for c in dependents if not frame.is_unique(c)], th)
+    return _with_groups(frame, found, subsets, dependents, th)
 
 
 def _drop_ambiguous(deps: list[Dependency]) -> list[Dependency]:
@@ -737,7 +744,7 @@ def _hit(snap: Snapshot, table: Table, ts: TableSample, det: tuple[str, ...], de
     details: dict[str, object] = {
         "determinant": list(det),
         "dependent": dependents,
-        "evidence": {d.dependent: d.evidence(ts.rows) for d in deps},
+        "evidence": {d.dependent: d.evidence(ts.rows, ts.method) for d in deps},
         "sample_rows": ts.rows,
         "sample_method": ts.method,
     }
@@ -864,15 +871,15 @@ def partial_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[Hit]
         composite = [k for k in keys if 1 < len(k) <= opts.max_key_columns and _key_is_not_null(table, k)]
         if not composite:
             continue
-        frame = SampleFrame(ts)
+        frame = _frame(ts)
         non_prime = [c.name for c in ts.columns if c.name not in prime and not frame.is_unique(c.name)]
         copies = [c for c in _copies(snap, table, ts, frame, th) if c.dependent not in prime]
         reported: set[tuple[tuple[str, ...], str]] = set()
         for key in composite:
             subsets = [s for size in range(1, len(key)) for s in combinations(key, size)]
-            deps = find_dependencies(frame, subsets, non_prime, th)
+            deps = frame.find_dependencies(subsets, non_prime, th)
             dependents = [c.name for c in ts.columns if c.name not in prime]
-            deps = _with_groups(ts, deps, subsets, dependents, th)
+            deps = _with_groups(frame, deps, subsets, dependents, th)
             deps = _merge(deps, [c for c in copies if set(c.determinant) < set(key)])
             # keep minimal determinants only: (a) -> x makes (a, b) -> x redundant
             deps = [d for d in deps if not any(
@@ -984,13 +991,13 @@ def transitive_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[H
     for table, ts in _sampled_facts(snap):
         keys = _keys(snap, table)
         prime = {c for k in keys for c in k}
-        frame = SampleFrame(ts)
+        frame = _frame(ts)
         candidates = [c.name for c in ts.columns if c.name not in prime and not frame.is_unique(c.name)]
         determinants = [(c,) for c in candidates if not _null_heavy_text(frame, ts, c)]
-        deps = find_dependencies(frame, determinants, candidates, th)
+        deps = frame.find_dependencies(determinants, candidates, th)
         non_prime = [c.name for c in ts.columns if c.name not in prime]
-        group_dets = [det for det, _ in group_frames(ts) if not set(det) & prime]
-        deps = _with_groups(ts, deps, group_dets, non_prime, th)
+        group_dets = [det for det, _ in frame.group_frames() if not set(det) & prime]
+        deps = _with_groups(frame, deps, group_dets, non_prime, th)
         in_keys = [set(k) for k in keys if len(k) > 1]
         copies = [c for c in _copies(snap, table, ts, frame, th) if c.dependent not in prime
                   and not any(set(c.determinant) <= k for k in in_keys) and not set(c.determinant) & prime]

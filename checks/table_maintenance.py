@@ -506,7 +506,10 @@ def autovacuum_disabled(snap: Snapshot, opts: AutovacuumDisabledOptions) -> Iter
 
     ## Known problems
     A table whose changes all happened before the last statistics reset and that is under `min_bytes` is not
-    reported.
+    reported. Sizes are `relpages` (read without a lock on each relation, unlike `pg_relation_size`), as of the
+    table's last VACUUM or ANALYZE, which on a table with autovacuum off may be long ago: the message says
+    which of them measured the size and when, and the rows written since its last ANALYZE; a table that grew
+    since then is judged on its old size against `min_bytes`.
 
     ## References
     - https://www.postgresql.org/docs/current/sql-createtable.html#RELOPTION-AUTOVACUUM-ENABLED
@@ -530,24 +533,36 @@ def autovacuum_disabled(snap: Snapshot, opts: AutovacuumDisabledOptions) -> Iter
         evidence = []
         if changes >= opts.min_changes:
             evidence.append(f"{changes:,} rows written since the statistics were reset")
-        if total >= opts.min_bytes:
-            evidence.append(f"{size(total)}")
+        # the size is relpages', as of the last VACUUM or ANALYZE: with autovacuum off, maybe long ago
+        analyzed, vacuumed = _last(s.last_analyze, s.last_autoanalyze), _last(s.last_vacuum, s.last_autovacuum)
+        measured = _last(analyzed, vacuumed)
+        measured_by = None if measured is None else "ANALYZE" if measured == analyzed else "VACUUM"
+        if t.total_bytes is None:
+            evidence.append("size unknown: never vacuumed nor analyzed")
+        elif measured is None:
+            evidence.append(f"{size(total)} as of its last VACUUM or ANALYZE, none since the statistics were reset")
+        else:
+            since = f", {s.n_mod_since_analyze:,} rows written since" \
+                if measured_by == "ANALYZE" and s.n_mod_since_analyze else ""
+            evidence.append(f"{size(total)} as of its last {measured_by} on {_when(measured)}{since}")
         if off == ["toast."]:
             # the heap is still vacuumed and analyzed: only its TOAST table is skipped; the figures are the heap's
             message = (f"{names}: autovacuum skips the table's TOAST table (the table itself is still vacuumed "
-                       f"and analyzed) although the table changes or is large ({', '.join(evidence)}); dead "
+                       f"and analyzed) although the table changes or is large ({'; '.join(evidence)}); dead "
                        "out-of-line values pile up there, and only the emergency anti-wraparound vacuum still "
                        "vacuums it")
         else:
             if s.n_dead_tup:
                 evidence.append(f"{s.n_dead_tup:,} dead rows now")
             message = (f"{names}: autovacuum neither vacuums nor analyzes it although it changes or is large "
-                       f"({', '.join(evidence)}); only the emergency anti-wraparound vacuum still runs")
+                       f"({'; '.join(evidence)}); only the emergency anti-wraparound vacuum still runs")
         yield Hit(
             object=_table_ref(t),
             message=message,
             details={"reloptions": [f"{p}autovacuum_enabled=false" for p in off], "changes": changes,
-                     "total_bytes": total, "n_dead_tup": s.n_dead_tup},
+                     "total_bytes": total, "n_dead_tup": s.n_dead_tup,
+                     "size_as_of": _when(measured) if measured is not None else None,
+                     "size_measured_by": measured_by},
             remediation="\n".join(f"ALTER TABLE {pg_qualified(t.schema, t.name)} RESET ({p}autovacuum_enabled);"
                                   for p in off),
         )

@@ -469,12 +469,14 @@ def _indexing(doc: Document, report: Report, snap: Snapshot) -> None:
         doc.p("No missing index was found.")
     usage = design.index_usage(snap)
     if usage:
-        doc.blocks.append(Chart(
-            "Index usage: scans since the statistics were reset (never-scanned indexes that back no constraint marked)",
-            tuple(Bar(f"{i.table}.{i.name}", float(i.scans or 0),
-                      count(i.scans) if i.scans or i.backs_constraint else "0, never scanned",
-                      "" if i.scans or i.backs_constraint else "warn") for i in usage),
-        ))
+        title = ("Index usage: scans since the statistics were reset (never-scanned indexes that back no constraint "
+                 "marked)")
+        if any(u.partitions for u in usage):
+            title += "; a partitioned table's index: the scans of its partitions' indexes, summed"
+        doc.blocks.append(Chart(title, tuple(
+            Bar(f"{u.index.table}.{u.index.name}" + (f" ({plural(u.partitions, 'partition')})" if u.partitions else ""),
+                float(u.scans), count(u.scans) if u.scans or u.index.backs_constraint else "0, never scanned",
+                "" if u.scans or u.index.backs_constraint else "warn") for u in usage)))
 
 
 def _queries(doc: Document, report: Report, snap: Snapshot) -> None:

@@ -22,7 +22,8 @@ from auditor.model import (
     snapshot_from_json,
     snapshot_to_json,
 )
-from auditor.sampling import column_sample, decode_codes, dense_codes, encode_codes, list_items, list_profile
+from auditor.sample_analysis import column_sample, decode_codes, dense_codes, encode_codes
+from auditor.sampling import list_items, list_profile
 from checks.normalization import MultiValuedOptions, RepeatingGroupOptions
 from tests.builders import fk, pk, snap, table
 
@@ -268,11 +269,13 @@ def test_nf04_fires_on_fk_determined_column() -> None:
     ranged = _orders()
     ranged = dataclasses.replace(ranged, sampling=Sampling(tables=(
         dataclasses.replace(ranged.sampling.tables[0], method="pk_ranges"),)))
-    assert hits("NF04", ranged)[0].message.endswith("0 violating rows (primary-key-range sample)")
+    (ranged_hit,) = hits("NF04", ranged)
+    assert ranged_hit.message.endswith("0 violating rows (primary-key-range sample)")
+    assert ranged_hit.details["evidence"]["customer_email"]["sampling"] == "pk_ranges"
     assert "duplicate" not in found[0].message and "copies" not in found[0].details
     ev = found[0].details["evidence"]["customer_email"]
     assert ev["determinant_distinct"] == 40 and ev["support_rows"] == N and ev["confidence"] == 1.0
-    assert ev["groups"] == 40 and ev["sampling"] == "uniform"
+    assert ev["groups"] == 40 and ev["sampling"] == "whole_table"  # read whole, as the message says
 
 
 def test_nf04_silent_on_key_attribute_unique_and_constant_columns() -> None:
@@ -603,3 +606,20 @@ def test_a_longtext_with_another_check_is_still_judged() -> None:
     assert (["settings"], ["address_line2"]) in [(h.details["determinant"], h.details["dependent"]) for h in found]
     assert [h.details["determinant"] for h in hits("NF03", _tenants("longtext", None, key=("id", "settings")))] \
         == [["settings"]]
+
+
+def test_a_scan_without_a_sample_never_imports_numpy() -> None:
+    # numpy (~0.1-0.2 s of start-up) is imported by auditor.sample_analysis alone, where a sample is taken or judged
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import auditor.audit, auditor.connectors.postgres, auditor.connectors.mysql, reports.text, reports.jsonfmt\n"
+        "from auditor.engine import load_checks, run_checks\n"
+        "from tests.builders import snap, table\n"
+        "run_checks(snap(table('t', ['id', 'a'])), list(load_checks().values()))\n"
+        "assert 'numpy' not in sys.modules, 'numpy was imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]

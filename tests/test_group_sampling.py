@@ -20,7 +20,7 @@ from auditor.connectors import CollectOptions, collect
 from auditor.dsn import parse_dsn
 from auditor.engine import REGISTRY, all_checks, iter_hits, load_checks, run_checks, select_checks
 from auditor.model import Constraint, Finding, Sampling, Snapshot, TableSample, snapshot_to_json
-from auditor.sampling import column_sample, group_candidates, group_sample
+from auditor.sample_analysis import column_sample, group_candidates, group_sample
 from tests.builders import pk, snap, table
 from tests.conftest import NewDb
 from tests.mysql_support import (  # noqa: F401  (pytest fixtures)

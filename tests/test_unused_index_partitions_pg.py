@@ -73,3 +73,17 @@ def test_a_partitioned_index_is_judged_over_all_its_partitions_and_dropped_on_th
                                  "AND indexname LIKE '%kind%'").fetchone()
     assert left == (0,)
     assert _ix01(dsn) == []
+
+
+def test_a_thousand_partitions_and_more_are_counted_with_the_house_thousands_separator(pg_new_db: NewDb) -> None:
+    # IX01 counts the partitions with textfmt.plural, as every report counts: "1,001 partitions", not "1001"
+    dsn = pg_new_db("""
+        CREATE TABLE ev (id bigint NOT NULL, kind int NOT NULL) PARTITION BY HASH (id);
+        DO $$ BEGIN FOR i IN 0..1000 LOOP
+            EXECUTE format('CREATE TABLE ev_%s PARTITION OF ev FOR VALUES WITH (MODULUS 1001, REMAINDER %s)', i, i);
+        END LOOP; END $$;
+        CREATE INDEX ev_kind_idx ON ev (kind);
+    """)
+    (f,) = _ix01(dsn)
+    assert f.object.index == "ev_kind_idx" and f.details["partitions"] == 1001
+    assert " had no scans on any of its 1,001 partitions in " in f.message, f.message

@@ -51,19 +51,17 @@ from auditor.model import (
     TableSample,
 )
 from auditor.mysql_workload import PROBE_ALIAS
+from auditor.sample_analysis import group_candidates, group_sample, profiled_column
 from auditor.sampling import (
     GROUP_SEED,
     HASH_SLICES,
     MIN_TABLE_SECONDS,
     SamplingBudget,
     copy_pairs,
-    group_candidates,
-    group_sample,
     group_threshold,
     json_document_columns,
     over_limits,
     past_the_limit,
-    profiled_column,
     sampling_choice,
     skipped_table,
 )

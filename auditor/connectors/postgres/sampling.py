@@ -64,18 +64,16 @@ from auditor.model import (
     Table,
     TableSample,
 )
+from auditor.sample_analysis import group_candidates, group_sample, profiled_column
 from auditor.sampling import (
     GROUP_SEED,
     HASH_SLICES,
     MIN_TABLE_SECONDS,
     SamplingBudget,
     copy_pairs,
-    group_candidates,
-    group_sample,
     group_threshold,
     over_limits,
     past_the_limit,
-    profiled_column,
     sampling_choice,
     skipped_table,
 )
