@@ -186,7 +186,8 @@ def _connection_options(func: F) -> F:
                         show_default=True,
                         help="Upper bound of every statement dbaudit sends, probes included, in ms.")(func)
     func = click.option("--timeout", "scan_timeout", type=Finite(1, 86_400), default=600, show_default=True,
-                        help="Seconds the whole scan may take; past it the report is partial (exit 2).")(func)
+                        help="Seconds the whole run may take, from the command's start; what it leaves out "
+                             "makes the report partial (exit 2).")(func)
     func = click.option("--no-sample", "no_sample", is_flag=True,
                         help="Do not read table data: the normalization checks NF02-NF04 are then skipped, and "
                              "CP01 does not size the large columns.")(func)
