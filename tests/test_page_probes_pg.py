@@ -96,9 +96,9 @@ def _before_commit(monkeypatch: pytest.MonkeyPatch, look: Callable[[Session], No
     original = Session.transaction
 
     @contextmanager
-    def transaction(self: Session) -> Iterator[None]:
-        with original(self):
-            yield
+    def transaction(self: Session, export: bool = False) -> Iterator[str | None]:
+        with original(self, export) as exported:
+            yield exported
             look(self)
 
     monkeypatch.setattr(Session, "transaction", transaction)

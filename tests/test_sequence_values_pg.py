@@ -53,9 +53,9 @@ def test_no_sequence_lock_outlives_its_statement_and_every_value_is_read(
     original = Session.transaction
 
     @contextmanager
-    def transaction(self: Session) -> Iterator[None]:
-        with original(self):
-            yield
+    def transaction(self: Session, export: bool = False) -> Iterator[str | None]:
+        with original(self, export) as exported:
+            yield exported
             # the catalog's last moment: every catalog query has run, its COMMIT has not
             pid = self.conn.info.backend_pid
             with psycopg.connect(serials, autocommit=True) as admin:

@@ -37,12 +37,14 @@ from auditor.connectors.postgres.maintenance import (
 from auditor.connectors.postgres.posture import POSTURE_SETTINGS, collect_posture
 from auditor.connectors.postgres.prefetch import AreaRead, Prefetch, Read, read_area, read_probe
 from auditor.connectors.postgres.replication import collect_replication
+from auditor.connectors.postgres.sequences import LastValues
 from auditor.connectors.postgres.session import (
     Session,
     SessionLimits,
     TupleRows,
     as_tuples,
     connect,
+    open_imported,
     open_session,
 )
 from auditor.connectors.postgres.yielding import PgLockYield
@@ -149,23 +151,29 @@ def collect(dsn: Dsn, options: CollectOptions) -> Snapshot:
     clock = Clock.start(options.timeout_s, options.started, reserve=True)
     started = time.perf_counter()
     collected_at = datetime.now(UTC)
-    with open_session(dsn, limits_of(options, clock), clock) as session:
+    limits = limits_of(options, clock)
+    with open_session(dsn, limits, clock) as session:
         progress.report("catalog")
         collector = _Collector(session, dsn, options)
         snap: Snapshot | None = None
         try:
-            with session.transaction(), _without_cycle_collection():
-                snap = collector.run()
-        except ScanInterrupted:
-            if snap is None or not clock.expired():
-                raise
-            # --timeout ran out after the catalog was built (its COMMIT cut): the connection's close ends the
-            # transaction; the catalog read is reported, partial (the probes do not start)
-        assert snap is not None
-        snap = catalog_cut(snap, clock.reached())
-        catalog_queries = session.round_trips
-        duration = round(time.perf_counter() - started, 4)
-        snap = _run_probes(session, snap, options, clock, collector.measure_pages)
+            try:
+                with session.transaction(export=CATALOG_SESSIONS > 1) as exported, _without_cycle_collection():
+                    if exported is not None:
+                        collector.second = lambda: open_imported(dsn, limits, clock, exported)
+                    snap = collector.run()
+            except ScanInterrupted:
+                if snap is None or not clock.expired():
+                    raise
+                # --timeout ran out after the catalog was built (its COMMIT cut): the connection's close ends the
+                # transaction; the catalog read is reported, partial (the probes do not start)
+            assert snap is not None
+            snap = catalog_cut(snap, clock.reached())
+            catalog_queries = session.round_trips + collector.second_sent()
+            duration = round(time.perf_counter() - started, 4)
+            snap = _run_probes(session, snap, options, clock, collector.measure_pages, collector.last_values)
+        finally:
+            collector.finish()
     return dataclasses.replace(snap, queries_sent=catalog_queries + collector.page_queries,
                                collected_at=collected_at, collect_duration_s=duration)
 
@@ -185,10 +193,13 @@ def _without_cycle_collection() -> Iterator[None]:
 
 
 def _run_probes(session: Session, snap: Snapshot, options: CollectOptions, clock: Clock,
-                measure_pages: Callable[[Snapshot], Snapshot] | None = None) -> Snapshot:
+                measure_pages: Callable[[Snapshot], Snapshot] | None = None,
+                read_values: Callable[[], LastValues | None] | None = None) -> Snapshot:
     """The bounded live probes, after the catalog's COMMIT (they need its tables), in autocommit mode.
 
-    ``measure_pages`` first (:meth:`_Collector.measure_pages`: the relations' pages the catalog chose to read,
+    ``read_values``: the sequences' last values when the catalog's second session read them meanwhile (the
+    same statements), else they are read here. ``measure_pages`` next (:meth:`_Collector.measure_pages`: the
+    relations' pages the catalog chose to read,
     one statement each). The data sample and the EXPLAINs count their own round trips (``Sampling.queries``,
     ``WorkloadInfo.queries_sent``): the snapshot's ``queries_sent`` covers the fixed catalog part and the
     page reads (a fixed number too), ``collect_duration_s`` the catalog. Their budgets shrink to what is left of
@@ -218,7 +229,7 @@ def _run_probes(session: Session, snap: Snapshot, options: CollectOptions, clock
     def last_values(s: Snapshot) -> Snapshot:
         from auditor.connectors.postgres.sequences import read_last_values
 
-        return read_last_values(session, s)
+        return read_last_values(session, s, read=None if read_values is None else read_values())
 
     # the sequences' last values first: the headroom checks need them, and they cost a few statements
     steps: list[tuple[str, Callable[[Snapshot], Snapshot]]] = [("sequences", last_values), ("sampling", sample)]
@@ -251,6 +262,20 @@ def _guarded(session: Session, snap: Snapshot, area: str, probe: Callable[[Snaps
         note = Note(area=area, message=f"the {area} probe stopped: {first}")
         return dataclasses.replace(snap, notes=(*snap.notes, note))
 
+
+# How many sessions read the catalog: the second reads its share of the areas (SECOND_SHARE) in the first's
+# snapshot, at the same time (see prefetch.py); 1: one session reads them all, one after another (tests).
+CATALOG_SESSIONS = 2
+# The areas the second session reads, chosen so that the two sessions' server time balances: longest first, each to
+# the less loaded session, then each session sends its areas in the collection's order. The figures: the time one
+# session took for each area at 10,000 tables (bench15_10000, PostgreSQL 15, 2026-11-29, the shorter of two
+# scans, load average 4 on 2 CPUs; seconds): column_stats 0.55 + table_bloat 0.26 + index_bloat 0.40 (1.21, kept
+# together: the bloat reads depend on column_stats' rows), constraints 0.98, indexes 0.94, tables 0.73,
+# columns 0.68, sequences 0.59, server_stats 0.39, io 0.38 (these two interchangeable), definer_functions 0.16,
+# freeze 0.16, the rest 0.1 together: 3.2 s for the first session, 3.15 s for the second. The areas whose rows
+# depend on the reading session (server, activity: is_self; server_settings: the session's own values) stay
+# with the first.
+SECOND_SHARE = frozenset({"columns", "constraints", "indexes", "freeze", SERVER_STATS_AREA})
 
 # catalog areas, in the order their outcomes are recorded (columns.sql is sent first, see _Collector._plan); each
 # is one query, filtered to the audited schemas
@@ -288,6 +313,8 @@ class _Collector:
         self.prefetch: Prefetch | None = None  # while run() reads the catalog
         self.page_probes: PageProbes | None = None  # what measure_pages reads, once run() chose it
         self.page_queries = 0  # round trips of measure_pages
+        self.second: Callable[[], Session] | None = None  # opens the second catalog session (see collect)
+        self.finished: Prefetch | None = None  # run()'s, until finish(): its second session outlives run()
 
     def _read(self, area: str, params: Mapping[str, Any], sql_file: str | None = None,
               when: Callable[[Mapping[str, int | None]], bool] | None = None) -> Read:
@@ -359,7 +386,7 @@ class _Collector:
         # rows, pgstattuple's grant check only with estimates to refine (toast_columns and the exact_bloat probe
         # read relations' pages: measure_pages sends them after the COMMIT)
         def stats_read(done: Mapping[str, int | None]) -> bool:
-            return done["column_stats"] is not None
+            return done.get("column_stats") is not None  # not read yet (another session's): asked for later
 
         def estimated(done: Mapping[str, int | None]) -> bool:
             return any(done.get(area) for area in (TABLE_BLOAT_AREA, INDEX_BLOAT_AREA))
@@ -381,13 +408,38 @@ class _Collector:
 
     def run(self) -> Snapshot:
         self.session.tuple_areas = TUPLE_AREAS
-        self.prefetch = Prefetch(self.session)
+        second = self.second
+
+        def open_second() -> Session:
+            assert second is not None
+            session = second()
+            session.tuple_areas = TUPLE_AREAS
+            return session
+
+        self.prefetch = self.finished = Prefetch(self.session, None if second is None else open_second,
+                                                 SECOND_SHARE)
+        done = False
         try:
-            return self._run()
+            snap = self._run()
+            done = True
+            return snap
         finally:
-            self.prefetch.close()
+            self.prefetch.close(abort=not done)
             self.prefetch = None
             self.session.tuple_areas = frozenset()
+
+    def second_sent(self) -> int:
+        """The second session's catalog round trips (0 when there was none)."""
+        return 0 if self.finished is None else self.finished.second_catalog_sent()
+
+    def last_values(self) -> LastValues | None:
+        """The sequences' last values the second session read, if it did."""
+        return None if self.finished is None else self.finished.last_values()
+
+    def finish(self) -> None:
+        """The second session closed (cancelled when still running: the scan stopped)."""
+        if self.finished is not None:
+            self.finished.finish()
 
     def _run(self) -> Snapshot:
         server = (self._area("server", {"settings": list(SETTINGS)}) or [{}])[0]
@@ -435,7 +487,13 @@ class _Collector:
             tables, indexes, constraints, sequences = _objects_without_locked(
                 tables, indexes, constraints, sequences, self.locked.values(), writer)
             self.notes.append(_locked_note(list(self.locked.values())))
+        self.prefetch.post_sequences(sequences)  # their last values: read by the second session meanwhile
         activity_rows = self._area("activity", {})
+        second_pid = self.prefetch.second_pid
+        if activity_rows is not None and second_pid is not None:
+            # the catalog's second session is the scan's own reading, not a session of the server's: as with one
+            # session, the activity shows dbaudit once
+            activity_rows = [r for r in activity_rows if r["pid"] != second_pid]
 
         privilege_notes = _privilege_notes(rows["tables"], rows["sequences"], role, self.session.server_major)
         # the maintenance areas are read before posture's (see _plan), and what their reading notes is recorded

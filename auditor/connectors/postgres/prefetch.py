@@ -17,6 +17,20 @@ Stopping: a lost connection, the watchdog's cut (``--timeout``) or any other fai
 the collecting thread when it takes that area; when the collecting thread stops first (an error, Ctrl-C), the
 helper is told to start nothing more, its statement is cancelled on the server, and it is waited for (bounded)
 before the connection is closed, so the transaction's locks end with the connection as before.
+
+Two sessions (issue 15: the server read the areas on one core while the machine had two): the first session
+exports its snapshot in the BEGIN's round trip; a second connection, bounded exactly as the first (the same
+:func:`~auditor.connectors.postgres.session.connect`, its own watchdog on the same ``--timeout``, the same
+timeouts in the round trip that imports the snapshot), reads the planned areas of its share (``SECOND_SHARE`` in
+the connector) in the same snapshot, from a second helper thread, and commits as soon as they are read: its locks
+end no later than the first's. Each area still has one reader and one outcome, taken in the collection's order.
+The conditions of the plan (``Read.when``) see the areas read so far by either session; a condition whose input
+is not read yet says no, and the collection then asks for the area itself (time, never a wrong snapshot). When
+the second session cannot be opened or import the snapshot, or fails while reading (a lost connection, its
+watchdog's cut), the reads it has not handed over go to the first session in the plan's order, read in the
+first's transaction: the same snapshot, nothing lost, nothing noted (a refusal or a timeout of an area's query is
+noted as with one session). After its COMMIT, it reads the sequences' last values (the same autocommit batches
+as :mod:`~auditor.connectors.postgres.sequences`) while the first still reads, then closes.
 """
 
 from __future__ import annotations
@@ -31,9 +45,10 @@ from typing import Any
 import psycopg
 
 from auditor.connectors.guard import DeadlineReached, shut_down, statement_bound_s
-from auditor.connectors.postgres.session import RECOVERABLE, Session
+from auditor.connectors.postgres.sequences import LastValues, fetch_last_values
+from auditor.connectors.postgres.session import RECOVERABLE, Session, close_session
 from auditor.connectors.yielding import first_line
-from auditor.model import Note
+from auditor.model import Note, Sequence
 
 # how often an area query is retried when a table was locked after locks.sql was read
 LOCK_RETRIES = 2
@@ -161,24 +176,51 @@ def read_probe(session: Session, read: Read, locked: Locked) -> AreaRead:
 
 _TAKEN = AreaRead()  # what is left of an outcome once taken
 
+FIRST, SECOND = 0, 1  # the workers: the collection's own session, the second catalog session
+
 
 class Prefetch:
-    """The helper thread and its queue of reads (see the module's docstring)."""
+    """The helper threads and their queues of reads (see the module's docstring).
 
-    def __init__(self, session: Session) -> None:
+    ``second``: opens the second catalog session, already inside a transaction that imported the first's
+    snapshot (:meth:`Session.import_snapshot`); the planned reads of the areas in ``share`` go to it. When it
+    cannot be opened, or fails while reading, its reads not yet handed over go to the first session, in the
+    plan's order: nothing is lost, and the snapshot is the same. Once its share is read it commits, then reads
+    the sequences' last values the collection hands it (:meth:`post_sequences`), in autocommit, and closes.
+    """
+
+    def __init__(self, session: Session, second: Callable[[], Session] | None = None,
+                 share: frozenset[str] = frozenset()) -> None:
         self.session = session
-        self.locked: Locked = {}  # the helper's own view, ahead of the collector's
+        self.locked: Locked = {}  # the first helper's own view, ahead of the collector's
         self._cond = threading.Condition()
-        self._queue: deque[int] = deque()  # job numbers not yet sent
+        self._queues: tuple[deque[int], deque[int]] = (deque(), deque())  # job numbers not yet sent, per worker
         self._jobs: list[Read] = []
         self._results: dict[int, AreaRead | None] = {}  # None: a planned read its condition skipped
         self._counts: dict[str, int | None] = {}  # rows of each area read so far, for the plan's conditions
         self._taken: set[int] = set()
         self._failed: BaseException | None = None
         self._stopping = False
-        self._busy = False
+        self._busy = [False, False]
+        self._planned = False
         self._thread = threading.Thread(target=self._work, name="dbaudit-catalog", daemon=True)
         self._thread.start()
+        # the second session: "off" (none, or given up: its reads go to the first), "opening", "reading",
+        # "done" (its share read and committed)
+        self._share = share
+        self._second_state = "off"
+        self._second: Session | None = None
+        self._stop_second = False
+        self.second_pid: int | None = None  # its server process, left out of the activity area
+        self.second_sent = 0  # its round trips up to its COMMIT (the catalog's)
+        self._sequences: tuple[Sequence, ...] | None = None
+        self._last_values: LastValues | None = None
+        self._second_thread: threading.Thread | None = None
+        if second is not None:
+            self._second_state = "opening"
+            self._second_thread = threading.Thread(target=self._work_second, args=(second,),
+                                                   name="dbaudit-catalog-2", daemon=True)
+            self._second_thread.start()
 
     # ---- the collecting thread ------------------------------------------------------------------------------
 
@@ -187,7 +229,10 @@ class Prefetch:
         with self._cond:
             for read in reads:
                 self._jobs.append(read)
-                self._queue.append(len(self._jobs) - 1)
+                second = self._second_state in ("opening", "reading") and read.area in self._share \
+                    and read.kind == "area"
+                self._queues[SECOND if second else FIRST].append(len(self._jobs) - 1)
+            self._planned = True
             self._cond.notify_all()
 
     def take(self, read: Read) -> AreaRead:
@@ -199,7 +244,7 @@ class Prefetch:
             if job is None:
                 self._jobs.append(read)
                 job = len(self._jobs) - 1
-                self._queue.append(job)
+                self._queues[FIRST].append(job)
                 self._cond.notify_all()
             self._taken.add(job)
             while job not in self._results:
@@ -209,7 +254,7 @@ class Prefetch:
             result = self._results[job]
             if result is None:  # its condition said no when the helper came to it: send it now after all
                 self._results.pop(job)
-                self._queue.append(job)
+                self._queues[FIRST].append(job)
                 self._cond.notify_all()
                 while self._results.get(job) is None:
                     if self._failed is not None:
@@ -225,56 +270,223 @@ class Prefetch:
         with self._cond:
             return [self._jobs[i].area for i, r in self._results.items() if r is not None and i not in self._taken]
 
-    def close(self) -> None:
-        """End the helper: at once when idle; when it is still sending (the collection stopped early), cancel its
-        statement on the server and wait for it, at most a statement's bound, then cut the socket."""
+    def post_sequences(self, sequences: tuple[Sequence, ...]) -> None:
+        """The snapshot's sequences, for the second session to read their last values once its share is read."""
+        with self._cond:
+            self._sequences = sequences
+            self._cond.notify_all()
+
+    def close(self, abort: bool = False) -> None:
+        """End the first helper (the collection has taken every area): at once when idle; when it is still
+        sending (the collection stopped early), cancel its statement on the server and wait for it, at most a
+        statement's bound, then cut the socket. ``abort`` (the collection failed): the second session too."""
         with self._cond:
             self._stopping = True
-            self._queue.clear()
-            busy = self._busy
+            self._queues[FIRST].clear()
+            busy = self._busy[FIRST]
             self._cond.notify_all()
-        conn = self.session.conn
-        if busy and not (conn.closed or conn.broken):
-            # a cancel that fails leaves the bounded wait and the cut below
-            with suppress(Exception):
-                conn.cancel_safe(timeout=5.0)
-        bound = statement_bound_s(self.session.watchdog.statement_timeout_ms) if self.session.watchdog else 10.0
-        self._thread.join(timeout=min(bound, 10.0))
-        if self._thread.is_alive():
-            if not conn.closed:
-                shut_down(conn.pgconn.socket)
-            self._thread.join(timeout=bound)
+        _stop(self.session, self._thread, busy)
+        if abort:
+            self.finish()
 
-    # ---- the helper thread ----------------------------------------------------------------------------------
+    def second_catalog_sent(self) -> int:
+        """The second session's round trips up to its COMMIT, once it is through (a moment after its last
+        area was taken: its COMMIT)."""
+        thread = self._second_thread
+        with self._cond:
+            while self._second_state in ("opening", "reading") and thread is not None and thread.is_alive():
+                self._cond.wait(0.5)
+            return self.second_sent
+
+    def last_values(self) -> LastValues | None:
+        """The sequences' last values the second session read; None when it did not (the caller reads them)."""
+        thread = self._second_thread
+        with self._cond:
+            while self._last_values is None and thread is not None and thread.is_alive():
+                self._cond.wait(0.5)
+            read = self._last_values
+        if thread is not None:
+            thread.join(timeout=5.0)  # its connection closed next: not open beside the sample's watcher
+        return read
+
+    def finish(self) -> None:
+        """End the second session: its statement cancelled when one is running, its connection closed."""
+        thread = self._second_thread
+        if thread is None:
+            return
+        with self._cond:
+            self._stop_second = True
+            self._queues[SECOND].clear()
+            busy = self._busy[SECOND]
+            second = self._second
+            self._cond.notify_all()
+        if second is not None:
+            _stop(second, thread, busy)
+        else:
+            thread.join(timeout=10.0)  # opening: bounded by the connect timeout and the statement's bound
+
+    # ---- the helper threads ---------------------------------------------------------------------------------
 
     def _work(self) -> None:
         while True:
             with self._cond:
-                while not self._queue and not self._stopping:
+                while not self._queues[FIRST] and not self._stopping:
                     self._cond.wait()
                 if self._stopping:
                     return
-                job = self._queue.popleft()
+                job = self._queues[FIRST].popleft()
                 read = self._jobs[job]
-                self._busy = True
+                self._busy[FIRST] = True
             try:
-                if read.when is not None and job not in self._taken and not read.when(self._counts):
-                    result: AreaRead | None = None
-                else:
-                    reader = read_probe if read.kind == "probe" else read_area
-                    result = reader(self.session, read, self.locked)
-                    if read.area == "locks":  # the first reading of the holders: later reads leave them out
-                        for r in result.rows or ():
-                            self.locked.setdefault(int(r["oid"]), r)
+                result = self._send(self.session, job, read, self.locked)
+                if result is not None and read.area == "locks":  # the first reading of the holders: later
+                    for r in result.rows or ():                    # reads leave them out
+                        self.locked.setdefault(int(r["oid"]), r)
             except BaseException as exc:  # noqa: BLE001 - handed to the collecting thread, which raises it
                 with self._cond:
                     self._failed = exc
-                    self._busy = False
+                    self._busy[FIRST] = False
                     self._cond.notify_all()
                 return
+            self._done(FIRST, job, read, result)
+
+    def _send(self, session: Session, job: int, read: Read, locked: Locked) -> AreaRead | None:
+        if read.when is not None and job not in self._taken and not read.when(self._counts):
+            return None
+        reader = read_probe if read.kind == "probe" else read_area
+        return reader(session, read, locked)
+
+    def _done(self, worker: int, job: int, read: Read, result: AreaRead | None) -> None:
+        with self._cond:
+            self._busy[worker] = False
+            self._results[job] = result
+            if result is not None:
+                self._counts[read.area] = None if result.rows is None else len(result.rows)
+            self._cond.notify_all()
+
+    def _give_up_second(self, failed_job: int | None = None) -> None:
+        """The second session is gone: its reads not handed over go to the first, in the plan's order.
+        Holding the condition."""
+        pending = [*self._queues[FIRST], *self._queues[SECOND], *(() if failed_job is None else (failed_job,))]
+        self._queues[FIRST].clear()
+        self._queues[FIRST].extend(sorted(pending))
+        self._queues[SECOND].clear()
+        self._second_state = "off"
+        self._busy[SECOND] = False
+        self._cond.notify_all()
+
+    def _work_second(self, open_second: Callable[[], Session]) -> None:
+        try:
+            second = open_second()
+        except Exception as exc:  # noqa: BLE001 - no second session (no slot, a pooler, a refusal): the first reads all
             with self._cond:
-                self._busy = False
-                self._results[job] = result
-                if result is not None:
-                    self._counts[read.area] = None if result.rows is None else len(result.rows)
+                # connected but refused the snapshot: its backend, maybe not gone yet, is left out of the activity
+                self.second_pid = getattr(exc, "dbaudit_backend_pid", None)
+                self._give_up_second()
+            return
+        with self._cond:
+            self._second = second
+            self.second_pid = second.conn.info.backend_pid
+            if self._stop_second:
+                self._second_state = "off"
+            else:
+                self._second_state = "reading"
+        try:
+            if self._read_share(second):
+                self._read_sequences(second)
+        finally:
+            close_session(second)
+
+    def _read_share(self, second: Session) -> bool:
+        """Read the areas given to the second session, then COMMIT; False when it stopped or gave up."""
+        locked: Locked = {}
+        cancel = _canceller(second.conn)
+        while True:
+            with self._cond:
+                while not self._queues[SECOND] and not self._planned and not self._stop_second:
+                    self._cond.wait()
+                if self._stop_second or self._second_state != "reading":
+                    return False
+                if not self._queues[SECOND]:
+                    break
+                job = self._queues[SECOND].popleft()
+                read = self._jobs[job]
+                self._busy[SECOND] = True
+            locked.update(self.locked)  # what the first session knows of (int keys: copied at once)
+            try:
+                result = self._send(second, job, read, locked)
+            except BaseException:  # noqa: BLE001 - the first session reads it again, in the same snapshot
+                with self._cond:
+                    self.second_sent = second.round_trips
+                    self._give_up_second(job)
+                # cut by its watchdog (--timeout, a server that stopped answering): the statement may still run
+                # on the server, which notices a closed socket only when it sends; a cancel request ends it now
+                if cancel is not None:
+                    with suppress(Exception):
+                        cancel()
+                return False
+            self._done(SECOND, job, read, result)
+        try:
+            second.commit()
+        except Exception:  # noqa: BLE001 - its areas are all handed over: nothing is lost
+            with self._cond:
+                self.second_sent = second.round_trips
+                self._second_state = "off"
                 self._cond.notify_all()
+            return False
+        with self._cond:
+            self.second_sent = second.round_trips
+            self._second_state = "done"
+            self._cond.notify_all()
+        return True
+
+    def _read_sequences(self, second: Session) -> None:
+        with self._cond:
+            while self._sequences is None and not self._stop_second:
+                self._cond.wait()
+            if self._stop_second or self._sequences is None:
+                return
+            sequences = self._sequences
+            self._busy[SECOND] = True
+        try:
+            read: LastValues | None = fetch_last_values(second, sequences)
+        except Exception:  # noqa: BLE001 - lost or cut: the collection reads them on its own session
+            read = None
+        with self._cond:
+            self._busy[SECOND] = False
+            self._last_values = read
+            self._cond.notify_all()
+
+
+def _canceller(conn: psycopg.Connection[Any]) -> Callable[[], None] | None:
+    """A cancel request for the statement running on ``conn``, made now: psycopg's own cancel does nothing once
+    the watchdog has cut the socket (the connection counts as closed), the server's cancel key still works. It
+    waits at most the connection's connect_timeout (libpq's PQcancelBlocking, PostgreSQL 17's libpq on)."""
+    with suppress(Exception):
+        if psycopg.capabilities.has_cancel_safe():
+            request = conn.pgconn.cancel_conn()
+
+            def cancel() -> None:
+                request.blocking()
+                request.finish()
+
+            return cancel
+        old = conn.pgconn.get_cancel()
+        return old.cancel
+    return None
+
+
+def _stop(session: Session, thread: threading.Thread, busy: bool) -> None:
+    """Wait for a helper told to stop: its running statement cancelled on the server, the wait bounded, then
+    the socket cut."""
+    conn = session.conn
+    if busy and not (conn.closed or conn.broken):
+        # a cancel that fails leaves the bounded wait and the cut below
+        with suppress(Exception):
+            conn.cancel_safe(timeout=5.0)
+    bound = statement_bound_s(session.watchdog.statement_timeout_ms) if session.watchdog else 10.0
+    thread.join(timeout=min(bound, 10.0))
+    if thread.is_alive():
+        if not conn.closed:
+            shut_down(conn.pgconn.socket)
+        thread.join(timeout=bound)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence as Seq
+from dataclasses import dataclass
 
 from auditor.connectors.postgres.session import RECOVERABLE, Session
 from auditor.connectors.yielding import first_line
@@ -23,15 +24,24 @@ from auditor.textfmt import plural
 BATCH = 500
 
 
-def read_last_values(session: Session, snap: Snapshot, batch: int = BATCH) -> Snapshot:
-    """The snapshot with its sequences' last values, and a note for those that could not be read."""
-    if not snap.sequences:
-        return snap
-    values: dict[tuple[str, str], int | None] = {}
+@dataclass(frozen=True)
+class LastValues:
+    """What the batches read: the last values, the sequences found held, the batches that failed (and why)."""
+
+    sequences: tuple[Sequence, ...]  # the sequences asked for
+    values: dict[tuple[str, str], int]
+    locked: list[str]
+    failed: list[tuple[Seq[Sequence], str]]
+
+
+def fetch_last_values(session: Session, sequences: tuple[Sequence, ...], batch: int = BATCH) -> LastValues:
+    """Send the batches (autocommit statements, each its own locks); a refused or timed-out batch is kept as
+    failed, a lost connection raises."""
+    values: dict[tuple[str, str], int] = {}
     locked: list[str] = []
     failed: list[tuple[Seq[Sequence], str]] = []
-    for start in range(0, len(snap.sequences), batch):
-        part = snap.sequences[start:start + batch]
+    for start in range(0, len(sequences), batch):
+        part = sequences[start:start + batch]
         try:
             rows = session.query("sequence_values", {"schemas": [s.schema for s in part],
                                                      "names": [s.name for s in part]})
@@ -45,6 +55,18 @@ def read_last_values(session: Session, snap: Snapshot, batch: int = BATCH) -> Sn
                 locked.append(f"{r['schema']}.{r['name']}")
             elif r["last_value"] is not None:  # None: never called, as the catalog left it
                 values[(r["schema"], r["name"])] = int(r["last_value"])
+    return LastValues(sequences, values, locked, failed)
+
+
+def read_last_values(session: Session, snap: Snapshot, batch: int = BATCH,
+                     read: LastValues | None = None) -> Snapshot:
+    """The snapshot with its sequences' last values, and a note for those that could not be read. ``read``:
+    the batches already read for exactly these sequences (by the catalog's second session), else sent here."""
+    if not snap.sequences:
+        return snap
+    if read is None or (read.sequences is not snap.sequences and read.sequences != snap.sequences):
+        read = fetch_last_values(session, snap.sequences, batch)
+    values, locked, failed = read.values, read.locked, read.failed
     sequences = tuple(dataclasses.replace(s, last_value=values[(s.schema, s.name)])
                       if (s.schema, s.name) in values else s for s in snap.sequences)
     notes = list(snap.notes)

@@ -299,23 +299,90 @@ class Session:
             self.execute(marked("ROLLBACK TO SAVEPOINT dbaudit_area"))
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self, export: bool = False) -> Iterator[str | None]:
         """One REPEATABLE READ READ ONLY transaction, so that every catalog query sees the same state.
 
         Opened and ended by hand (the connection is in autocommit mode) so that psycopg sends nothing of its
         own. It holds the catalog queries only: the probes run after its COMMIT, each statement on its own,
         so that no lock outlives the statement that needed it.
+
+        ``export``: the same round trip exports the transaction's snapshot (``pg_export_snapshot()``), whose
+        id is yielded, for a second session to read the same state (:meth:`import_snapshot`); None when the
+        server refused it (the transaction is then begun again without it: nothing was read yet). A hot standby
+        exports and imports too (PostgreSQL 10 on, where the export no longer needs a transaction id; tried on
+        a PostgreSQL 15 standby); 9.6 and older refuse it there ("cannot assign TransactionIds during
+        recovery").
         """
-        # JIT compiles a query whose estimated cost passes jit_above_cost: tables.sql and sequences.sql do at
-        # 10,000 tables, and compiling them cost more (0.3-0.5 s each) than running them; the catalog queries
-        # are not the long analytic queries JIT pays off for. SET LOCAL: for this transaction only.
-        self.execute(";\n".join((marked("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
-                                  marked("SET LOCAL jit = off"))))
+        begin = (marked("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"), BEGIN_JIT_OFF)
+        snapshot: str | None = None
+        if export:
+            try:
+                rows = self.execute(";\n".join((*begin, marked(EXPORT_WITH_HEADROOM))))
+                # a second connection only where the server has room for it: never the last free slots, which
+                # an application may need (the catalog is then read by this session alone, as before)
+                if _room_for_one_more(rows[0]["free_slots"], rows[0]["max_connections"]):
+                    snapshot = str(rows[0]["id"])
+            except psycopg.Error:
+                if self.conn.closed or self.conn.broken:
+                    raise
+                # an export cannot go under a savepoint: the failed transaction ends, and begins again as usual
+                self.execute(marked("ROLLBACK"))
+        if snapshot is None:
+            self.execute(";\n".join(begin))
         self.in_transaction = True
-        yield
+        yield snapshot
+        self.commit()
+
+    def import_snapshot(self, snapshot: str, limits: SessionLimits) -> None:
+        """Set the session's bounds (as :func:`open_session` does) and begin a transaction that reads the
+        snapshot another session exported (:meth:`transaction`): one round trip. A refusal raises, and the
+        session is then not to be used (its SETs went with the failed transaction)."""
+        if not _SNAPSHOT_ID.fullmatch(snapshot):
+            raise ValueError(f"unexpected snapshot id {snapshot!r}")
+        self.execute(";\n".join((
+            *limit_statements(limits), marked("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
+            marked(f"SET TRANSACTION SNAPSHOT '{snapshot}'"), BEGIN_JIT_OFF)))
+        self.in_transaction = True
+
+    def commit(self) -> None:
+        """End the catalog's transaction (:meth:`transaction` or :meth:`import_snapshot`)."""
         # nothing was written, so ending it either way is the same; COMMIT says "all went well" in logs
         self.execute(marked("COMMIT"))
         self.in_transaction = False
+
+
+# JIT compiles a query whose estimated cost passes jit_above_cost: tables.sql and sequences.sql do at 10,000
+# tables, and compiling them cost more (0.3-0.5 s each) than running them; the catalog queries are not the long
+# analytic queries JIT pays off for. SET LOCAL: for this transaction only.
+BEGIN_JIT_OFF = marked("SET LOCAL jit = off")
+# The snapshot's export, and how many connection slots an ordinary role still has: max_connections less the
+# superuser-reserved slots (reserved_connections too on PostgreSQL 16+) less the client backends connected now
+# (pg_stat_activity lists every backend to every role; walsenders and background workers have slots of their own)
+EXPORT_WITH_HEADROOM = """SELECT pg_catalog.pg_export_snapshot() AS id,
+       current_setting('max_connections')::int AS max_connections,
+       current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int
+         - coalesce(current_setting('reserved_connections', true)::int, 0)
+         - (SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE backend_type = 'client backend')::int
+         AS free_slots"""
+
+
+def _room_for_one_more(free_slots: int, max_connections: int) -> bool:
+    """Whether the second catalog session may take a slot: at least 5 free, and at least a tenth of
+    max_connections (a pool of 500 keeps 50 free). A judgment, not a published figure: the second session
+    lives for the catalog's few seconds, and the slots it must leave are those an application's pool or a DBA
+    would reach for in that time."""
+    return free_slots - 1 >= max(5, max_connections // 10)
+
+
+# what pg_export_snapshot() returns ("00000003-0000001B-1"): checked before it goes into SQL text
+_SNAPSHOT_ID = re.compile(r"[0-9A-Fa-f]+-[0-9A-Fa-f]+-[0-9]+")
+
+
+def limit_statements(limits: SessionLimits) -> tuple[str, ...]:
+    """The session's bounds, for the session, not LOCAL: the probes run outside any transaction."""
+    return tuple(marked(f"SET {name} = {int(value)}") for name, value in (
+        ("statement_timeout", limits.statement_timeout_ms), ("lock_timeout", limits.lock_timeout_ms),
+        ("idle_in_transaction_session_timeout", limits.idle_in_transaction_timeout_ms)))
 
 
 def _count_statements(sql: str) -> int:
@@ -356,10 +423,7 @@ def open_session(dsn: Dsn, limits: SessionLimits, clock: Clock | None = None) ->
     conn = connect(dsn, limits, watchdog)
     try:
         session = Session(conn, dsn, watchdog)
-        # for the session, not LOCAL: the probes run outside any transaction; one round trip for the three
-        session.execute(";\n".join(marked(f"SET {name} = {int(value)}") for name, value in (
-            ("statement_timeout", limits.statement_timeout_ms), ("lock_timeout", limits.lock_timeout_ms),
-            ("idle_in_transaction_session_timeout", limits.idle_in_transaction_timeout_ms))))
+        session.execute(";\n".join(limit_statements(limits)))  # one round trip for the three
         yield session
     except psycopg.Error as exc:
         if conn.closed or conn.broken:
@@ -375,3 +439,31 @@ def read_only_session(dsn: Dsn, limits: SessionLimits) -> Iterator[Session]:
     """A session inside one read-only REPEATABLE READ transaction (the catalog's), for tests and tools."""
     with open_session(dsn, limits) as session, session.transaction():
         yield session
+
+
+def open_imported(dsn: Dsn, limits: SessionLimits, clock: Clock, snapshot: str) -> Session:
+    """A second catalog session, bounded like the first (:func:`connect`: read-only, application_name,
+    keepalives; its own :class:`Watchdog` on the same ``--timeout``; the same timeouts), inside a transaction
+    that reads the snapshot the first exported. Close it with :func:`close_session`."""
+    watchdog = Watchdog(limits.statement_timeout_ms, clock)
+    try:
+        conn = connect(dsn, limits, watchdog)
+    except BaseException:
+        watchdog.close()
+        raise
+    session = Session(conn, dsn, watchdog)
+    try:
+        session.import_snapshot(snapshot, limits)
+    except BaseException as exc:
+        # its backend may still be on its way out when the first session reads the activity: still dbaudit's
+        exc.dbaudit_backend_pid = conn.info.backend_pid  # type: ignore[attr-defined]
+        close_session(session)
+        raise
+    return session
+
+
+def close_session(session: Session) -> None:
+    """Close a session's connection (its open transaction, if any, ends with it) and its watchdog."""
+    if session.watchdog is not None:
+        session.watchdog.close()
+    session.conn.close()
