@@ -38,7 +38,8 @@ from auditor import baseline as baselines
 from auditor import progress
 from auditor.bulk import frozen_heap, gc_paused
 from auditor.config import Config, IgnoreRule, apply_severities, suppress
-from auditor.connectors import CollectOptions
+from auditor.connectors import CollectOptions, partial
+from auditor.connectors.guard import Clock, checks_stop_s
 from auditor.engine import (
     PROBES,
     CheckSpec,
@@ -134,6 +135,11 @@ class AuditSettings:
 def run_audit(source: Source, settings: AuditSettings | None = None) -> Report:
     """Collect or load the snapshot, run the checks and return the report (see the module's docstring)."""
     settings = settings or AuditSettings()
+    if settings.collect.started is None:
+        # --timeout counts from here unless the caller (the command line) started its clock earlier: each call
+        # has its own budget
+        settings = dataclasses.replace(settings, collect=dataclasses.replace(settings.collect,
+                                                                             started=time.monotonic()))
     with progress.announcing(settings.progress):
         return _run_audit(source, settings)
 
@@ -233,7 +239,12 @@ def _judge(snap: Snapshot, settings: AuditSettings, specs: list[CheckSpec], know
 
         snap = attach_run_history(snap, store)
     _phase(settings, "checks")
-    result = apply_severities(run_checks(snap, specs, settings.options), settings.severities)
+    stop_at, reached = _checks_stop(settings.collect, len(snap.tables))
+    result = apply_severities(run_checks(snap, specs, settings.options, stop_at=stop_at,
+                                         stop_reason=f"not run: {reached}"), settings.severities)
+    not_run = [s.code for s in result.skipped if s.reason == f"not run: {reached}"]
+    if not_run:
+        snap = partial(snap, f"{reached} before every check ran; not run: {', '.join(not_run)}")
     kept = suppress(result, settings.ignores)
     _phase(settings, "report")
     report = build_report(snap, kept.result, started, time.perf_counter() - t0, settings.targets,
@@ -256,6 +267,16 @@ def _judge(snap: Snapshot, settings: AuditSettings, specs: list[CheckSpec], know
         new, comparison = baselines.compare(report.findings, known, report.checks_run)
         report = dataclasses.replace(report, findings=new, baseline=comparison)
     return report
+
+
+def _checks_stop(options: CollectOptions, tables: int) -> tuple[float | None, str]:
+    """When no check may start any more (``time.monotonic()``; None: no bound), and the words for it: the last
+    ``checks_stop_s`` of ``--timeout`` are the report's."""
+    if options.timeout_s is None or options.started is None:
+        return None, ""
+    clock = Clock(timeout_s=options.timeout_s, started=options.started,
+                  reserve_s=checks_stop_s(options.timeout_s, tables))
+    return clock.deadline, clock.reached()
 
 
 @dataclass(frozen=True)

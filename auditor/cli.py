@@ -8,6 +8,7 @@ import math
 import os
 import re
 import sys
+import time
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -185,7 +186,8 @@ def _connection_options(func: F) -> F:
                         show_default=True,
                         help="Upper bound of every statement dbaudit sends, probes included, in ms.")(func)
     func = click.option("--timeout", "scan_timeout", type=Finite(1, 86_400), default=600, show_default=True,
-                        help="Seconds the whole scan may take; past it the report is partial (exit 2).")(func)
+                        help="Seconds the whole run may take, from the command's start; what it leaves out "
+                             "makes the report partial (exit 2).")(func)
     func = click.option("--no-sample", "no_sample", is_flag=True,
                         help="Do not read table data: the normalization checks NF02-NF04 are then skipped, and "
                              "CP01 does not size the large columns.")(func)
@@ -200,10 +202,12 @@ def _connection_options(func: F) -> F:
     return func
 
 
-def _collect_options(kwargs: dict[str, Any]) -> CollectOptions:
+def _collect_options(kwargs: dict[str, Any], started: float | None = None) -> CollectOptions:
+    """``started``: when the command started (``--timeout`` counts from it); None: each run's own start."""
     from auditor.connectors import CollectOptions
 
     return CollectOptions(
+        started=started,
         include_schemas=_split(kwargs["schemas"]),
         exclude_schemas=_split(kwargs["exclude_schemas"]),
         connect_timeout_s=kwargs["connect_timeout"],
@@ -344,6 +348,7 @@ def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | 
       dbaudit scan "$DSN" --format sarif -o dbaudit.sarif --fail-on warning
       dbaudit scan --from shop.json --all
     """
+    started = time.monotonic()  # --timeout bounds the whole command, from here
     from auditor.audit import AuditSettings, SnapshotFile, run_audit, verdict
     from auditor.config import load_config
     from reports import render
@@ -390,6 +395,8 @@ def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | 
     if shard or output_dir:
         raise AuditError(f"{'--shard' if shard else '--output-dir'} needs --targets INVENTORY")
     source = SnapshotFile(from_file, max_bytes=int(max_snapshot_mb * 1_000_000)) if from_file else dsn
+    # one target: its --timeout counts from the command's start (each fleet target's from its own)
+    settings = dataclasses.replace(settings, collect=dataclasses.replace(settings.collect, started=started))
     with TerminalProgress(quiet=quiet, verbose=verbose) as shown:
         report = run_audit(source, dataclasses.replace(settings, progress=shown))
     if settings.update_baseline:
@@ -455,6 +462,7 @@ def _scan_fleet(inventory: str, settings: Any, fmt: str, concurrency: int, shard
 @handle_errors
 def snapshot(dsn: str | None, output: str | None, verbose: bool, quiet: bool, **conn_kwargs: Any) -> None:
     """Save what dbaudit reads from the server as JSON, to scan later with `dbaudit scan --from FILE`."""
+    started = time.monotonic()  # --timeout bounds the whole command, from here
     from auditor.audit import collect_snapshot
     from auditor.bulk import gc_paused
 
@@ -464,7 +472,8 @@ def snapshot(dsn: str | None, output: str | None, verbose: bool, quiet: bool, **
     with gc_paused():
         with TerminalProgress(quiet=quiet, verbose=verbose) as shown, progress.announcing(shown):
             progress.report("collect")
-            snap = collect_snapshot(dsn, _collect_options(conn_kwargs), workload_off=conn_kwargs["no_workload"])
+            snap = collect_snapshot(dsn, _collect_options(conn_kwargs, started),
+                                    workload_off=conn_kwargs["no_workload"])
         if output and output.endswith(".gz"):
             _write_gzip(snapshot_to_json(snap), output)
         else:

@@ -11,6 +11,7 @@ import dataclasses
 import fnmatch
 import inspect
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -298,8 +299,13 @@ def run_checks(
     specs: Iterable[CheckSpec],
     options: Mapping[str, Any] | None = None,
     severities: Mapping[str, Severity] | None = None,
+    stop_at: float | None = None,
+    stop_reason: str = "",
 ) -> RunResult:
-    """Run the given checks over a snapshot. ``options`` maps a check code to its options instance."""
+    """Run the given checks over a snapshot. ``options`` maps a check code to its options instance.
+
+    ``stop_at`` (``time.monotonic()``; ``--timeout``): no check starts after it, each one left is skipped with
+    ``stop_reason`` (\"not run: --timeout N s reached\")."""
     options = options or {}
     severities = severities or {}
     # the findings by (severity, check), each group in the order its check yielded them: the report's order,
@@ -309,6 +315,10 @@ def run_checks(
     ran: list[str] = []
     with gc_paused_keeping():  # tens of thousands of findings on a large database, over millions of objects
         for spec in specs:
+            if stop_at is not None and time.monotonic() >= stop_at:
+                skipped.append(Skipped(check=spec.name, code=spec.code, reason=stop_reason,
+                                       enable="raise --timeout"))
+                continue
             unmet = unmet_precondition(spec, snap)
             if unmet is not None:
                 skipped.append(Skipped(check=spec.name, code=spec.code, reason=unmet.reason, enable=unmet.enable))

@@ -68,6 +68,17 @@ class SamplingBudget:
     # server's work, this bounds the client's time and memory (hashing, list profiles, the dependency checks)
     # whatever --sample-rows asks; the default rows of the widest sampled table stay below it
     max_values: int = 2_000_000
+    # ``--timeout`` (seconds) when it shortened ``budget_s`` (auditor.connectors: what was left of it), else None
+    cut_by_timeout_s: float | None = None
+
+    def used_up(self) -> str:
+        """Why a table met after the budget ran out is not sampled, rounded figures."""
+        if self.cut_by_timeout_s is not None:
+            if self.budget_s < MIN_TABLE_SECONDS:
+                return f"--timeout {self.cut_by_timeout_s:g} s left no time for sampling"
+            return (f"--timeout {self.cut_by_timeout_s:g} s left {self.budget_s:.1f} s for sampling, "
+                    "used up")
+        return f"the sampling budget of {round(self.budget_s, 1):g} s was used up"
 
     def rows_for(self, values_per_row: int) -> int:
         """Rows to sample from a table whose sample holds ``values_per_row`` values per row."""
@@ -77,7 +88,8 @@ class SamplingBudget:
     def from_options(cls, options: CollectOptions) -> SamplingBudget:
         return cls(rows_per_table=options.sample_rows, table_timeout_s=options.sample_table_timeout_s,
                    budget_s=options.sample_budget_s, max_tables=options.sample_max_tables,
-                   show_samples=options.show_samples)
+                   show_samples=options.show_samples,
+                   cut_by_timeout_s=options.timeout_s if options.sample_budget_cut else None)
 
 
 # Seconds of budget below which no further table is started: a sample could not finish in it.
@@ -116,7 +128,7 @@ def over_limits(table: Table, budget: SamplingBudget, remaining_s: float) -> Tab
     if table.total_bytes is not None and table.total_bytes > budget.max_table_bytes:
         return skipped_table(table, f"{table.total_bytes} bytes, more than the limit of {budget.max_table_bytes}")
     if remaining_s < MIN_TABLE_SECONDS:
-        return skipped_table(table, f"the sampling budget of {budget.budget_s:g} s was used up")
+        return skipped_table(table, budget.used_up())
     return None
 
 
@@ -218,6 +230,8 @@ EMPTY = "empty"  # a sampled table with no rows: nothing to judge, though nothin
 
 
 def _fix_for(reason: str) -> str | None:
+    if reason.startswith("--timeout"):
+        return "give the whole scan more time with --timeout SECONDS (default 600)"
     if "budget" in reason:
         return "give the probe more time with --sample-budget SECONDS (default 60)"
     if "privilege" in reason:

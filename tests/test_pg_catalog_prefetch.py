@@ -166,9 +166,12 @@ def test_a_lost_connection_mid_catalog_ends_the_scan_with_one_line(dsn: str, mon
 def test_the_overall_timeout_cuts_a_catalog_query(dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
     _slow_constraints(monkeypatch)
     started = time.perf_counter()
-    with pytest.raises(ScanInterrupted, match="ran past --timeout 3 s"):
-        pg.collect(parse_dsn(dsn), CollectOptions(sample=False, workload=False, timeout_s=3))
+    snap = pg.collect(parse_dsn(dsn), CollectOptions(sample=False, workload=False, timeout_s=3))
     took = time.perf_counter() - started
-    assert took < 10, f"--timeout 3 ended the collection after {took:.1f} s"
+    # the catalog's statements run under a statement_timeout of what is left of --timeout (less the checks'
+    # reserve): the server ends the sleep, the areas read are kept, the snapshot is partial
+    assert snap.interrupted is not None
+    assert snap.interrupted.startswith("--timeout 3 s reached while the catalog was read; not read: constraints")
+    assert {t.name for t in snap.tables} >= {"early", "late"}
+    assert took < 3.5, f"--timeout 3 ended the collection after {took:.1f} s"
     assert not _helper_alive()
-    # (the watchdog cut the socket: the backend notices when its pg_sleep ends, as with a single thread)

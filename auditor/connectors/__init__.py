@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from auditor.connectors.guard import Clock
 from auditor.dsn import Dsn
 from auditor.errors import AuditError
 from auditor.model import Note, Snapshot, WorkloadInfo
@@ -16,8 +17,11 @@ class CollectOptions:
     exclude_schemas: tuple[str, ...] = ()  # glob patterns
     connect_timeout_s: int = 10
     statement_timeout_ms: int = 30_000  # every statement, probes included (their own limits are capped by it)
-    # the whole collection (--timeout): past it the scan ends with a partial report; None: no overall bound
+    # the whole run (--timeout), counted from ``started``: the collection stops early enough for the checks and
+    # the report (auditor.connectors.guard.RESERVE_SHARE), past it the report is partial; None: no overall bound
     timeout_s: float | None = 600.0
+    # when the command started (time.monotonic()); None: when the collection starts (run_audit sets it)
+    started: float | None = None
     lock_timeout_ms: int = 1_000
     idle_in_transaction_timeout_ms: int = 60_000  # ends a stalled session server-side
     # reading table data: the normalization checks' sample (auditor.sampling) and CP01's TOAST column sizes;
@@ -30,6 +34,7 @@ class CollectOptions:
     sample_rows: int = 10_000  # rows per table
     sample_table_timeout_s: float = 5.0
     sample_budget_s: float = 60.0  # the whole sampling probe
+    sample_budget_cut: bool = False  # set by the connectors: --timeout left less than sample_budget_s
     sample_max_tables: int = 200
     # the workload probe (pg_stat_statements, generic-plan EXPLAIN, hypopg); --no-workload sets it off
     workload: bool = True
@@ -56,8 +61,44 @@ def interrupted(snap: Snapshot, why: str, missing: list[str]) -> Snapshot:
     if "workload" in missing:
         source = "performance_schema" if snap.engine == "mysql" else "pg_stat_statements"
         workload = WorkloadInfo(source=source, status="interrupted", message=f"the workload was {reason}")
-    return dataclasses.replace(snap, notes=tuple(notes), workload=workload, sampling=None if "sampling" in missing
-                               else snap.sampling, interrupted=f"{why}; not collected: {', '.join(words)}")
+    return partial(dataclasses.replace(snap, notes=tuple(notes), workload=workload,
+                                       sampling=None if "sampling" in missing else snap.sampling),
+                   f"{why}; not collected: {', '.join(words)}")
+
+
+def partial(snap: Snapshot, why: str) -> Snapshot:
+    """The snapshot marked as partial (``interrupted``) for ``why``, after any earlier reason."""
+    return dataclasses.replace(snap, interrupted=why if not snap.interrupted else f"{snap.interrupted}; {why}")
+
+
+def sample_budget(options: CollectOptions, clock: Clock, reserve: float) -> CollectOptions:
+    """The options the sampling probe runs with: its budget capped by what is left of ``--timeout`` (less
+    ``reserve``, kept for the probes after it), saying so when it was; its per-table limit by
+    ``--statement-timeout``."""
+    budget = clock.cap(options.sample_budget_s, reserve=reserve)
+    return dataclasses.replace(options, sample_budget_s=budget, sample_budget_cut=budget < options.sample_budget_s,
+                               sample_table_timeout_s=probe_limit_s(options.sample_table_timeout_s, options))
+
+
+def sampling_cut(snap: Snapshot, options: CollectOptions) -> Snapshot:
+    """When ``--timeout`` left too little time to sample every table the sample chose: the report is partial."""
+    if not options.sample_budget_cut or snap.sampling is None or options.timeout_s is None:
+        return snap
+    cut = f"--timeout {options.timeout_s:g} s left"
+    left = [t for t in snap.sampling.tables if (t.skipped_reason or "").startswith(cut)]
+    if not left:
+        return snap
+    return partial(snap, f"{left[0].skipped_reason}: {len(left)} of {len(snap.sampling.tables)} tables not "
+                         "sampled (NF02-NF04)")
+
+
+def catalog_cut(snap: Snapshot, reached: str) -> Snapshot:
+    """When ``--timeout`` left catalog areas unread (their notes say ``reached``): the snapshot is partial and
+    names them; the checks that read them are skipped by their own notes."""
+    areas = list(dict.fromkeys(n.area for n in snap.notes if reached in n.message))
+    if not areas:
+        return snap
+    return partial(snap, f"{reached} while the catalog was read; not read: {', '.join(areas)}")
 
 
 def probe_limit_s(limit_s: float, options: CollectOptions) -> float:

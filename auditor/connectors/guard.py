@@ -34,20 +34,60 @@ def statement_bound_s(statement_timeout_ms: int) -> float:
     return seconds * (1 + GRACE_SHARE) + GRACE_S
 
 
+# The share of --timeout kept for the checks and the report after the collection, at most RESERVE_MAX_S: the
+# checks took 1.6-1.8 s and the text report 0.3-0.6 s on 4,000-10,000 tables (red team rt17, 2026-11-29:
+# pg_timeout7/9, my_timeout12; bench/bench_checks.py on the 10,000-table snapshot: 1.6 s of CPU), so 5 s is
+# enough at any size; 15 % leaves the collection most of a short budget.
+RESERVE_SHARE = 0.15
+RESERVE_MAX_S = 5.0
+# No check starts in the last CHECKS_STOP_SHARE of --timeout (at most CHECKS_STOP_MAX_S): the report is built
+# and rendered then. Measured on the 10,000-table snapshot (/work/notes/snap10k.json, 16,211 findings,
+# 2026-11-29): rendering took 0.86 s of CPU as text, 0.38 s as JSON (3.0 s as Markdown), the slowest check
+# 0.21 s (IX05, bench/bench_checks.py).
+CHECKS_STOP_SHARE = 0.05
+CHECKS_STOP_MAX_S = 2.0
+# ... and at least the time the report of that many tables takes to build and render: 2.7 s of wall time at
+# 10,000 tables on this 2-CPU machine at load 5.6 (--timeout 14 on bench15_10000, "report done" to the end,
+# 2026-11-29), within what the collection keeps for the checks and the report.
+REPORT_S_PER_TABLE = 2.7 / 10_000
+# How long past the collection's deadline the client waits for the server's own cancellation of a statement
+# (statement_timeout / max_statement_time, set to what is left) before it cuts the connection: the
+# cancellation reaches the client within milliseconds on a live server (measured: 2-20 ms on loopback).
+DEADLINE_GRACE_S = 0.5
+
+
+def collection_reserve_s(timeout_s: float) -> float:
+    """Seconds of ``--timeout`` kept for the checks and the report (see RESERVE_SHARE)."""
+    return min(RESERVE_SHARE * timeout_s, RESERVE_MAX_S)
+
+
+def checks_stop_s(timeout_s: float, tables: int = 0) -> float:
+    """Seconds before the end of ``--timeout`` after which no check starts, for a snapshot of ``tables`` tables
+    (see CHECKS_STOP_SHARE, REPORT_S_PER_TABLE)."""
+    share = min(CHECKS_STOP_SHARE * timeout_s, CHECKS_STOP_MAX_S)
+    return min(collection_reserve_s(timeout_s), max(share, REPORT_S_PER_TABLE * tables))
+
+
 @dataclass(frozen=True)
 class Clock:
-    """The scan's deadline on the monotonic clock; ``timeout_s`` None: no overall bound."""
+    """The collection's deadline on the monotonic clock: ``--timeout`` counted from ``started`` (when the command
+    started), less ``reserve_s`` kept for the checks and the report; ``timeout_s`` None: no overall bound.
+    Messages name ``timeout_s``, the user's figure."""
 
     timeout_s: float | None = None
     started: float = 0.0
+    reserve_s: float = 0.0
 
     @classmethod
-    def start(cls, timeout_s: float | None) -> Clock:
-        return cls(timeout_s=timeout_s, started=time.monotonic())
+    def start(cls, timeout_s: float | None, started: float | None = None, reserve: bool = False) -> Clock:
+        """``started``: when the command started (``time.monotonic()``), else now; ``reserve``: keep
+        :func:`collection_reserve_s` for the checks and the report."""
+        return cls(timeout_s=timeout_s, started=time.monotonic() if started is None else started,
+                   reserve_s=collection_reserve_s(timeout_s) if reserve and timeout_s is not None else 0.0)
 
     @property
     def deadline(self) -> float | None:
-        return None if self.timeout_s is None else self.started + self.timeout_s
+        return None if self.timeout_s is None else self.started + self.timeout_s - self.reserve_s
 
     def remaining(self) -> float | None:
         deadline = self.deadline
@@ -61,6 +101,32 @@ class Clock:
         """``seconds``, or less when the deadline (minus ``reserve``) comes first; never below zero."""
         left = self.remaining()
         return seconds if left is None else max(0.0, min(seconds, left - reserve))
+
+    def reached(self) -> str:
+        """The words for what ended a part of the scan at the deadline."""
+        return f"--timeout {self.timeout_s:g} s reached"
+
+
+# A catalog statement is not sent with less than this left before the collection's deadline: its server-side
+# timeout would end it before it read anything (the smallest catalog area takes ~1 ms, the large ones 0.1-1 s at
+# 10,000 tables).
+MIN_STATEMENT_S = 0.05
+
+
+class DeadlineReached(Exception):
+    """The collection's deadline came before a catalog statement was sent: it was not sent (its area is then
+    reported as not read)."""
+
+
+def deadline_bound_ms(clock: Clock, statement_timeout_ms: int) -> int | None:
+    """The server-side timeout for a statement sent now, when what is left of the collection is shorter than
+    ``statement_timeout_ms`` (None: the session's own applies); DeadlineReached when too little is left."""
+    left = clock.remaining()
+    if left is None or left * 1000 >= statement_timeout_ms:
+        return None
+    if left < MIN_STATEMENT_S:
+        raise DeadlineReached(clock.reached())
+    return max(1, int(left * 1000))
 
 
 class WaitExpired(Exception):
@@ -98,6 +164,10 @@ class Watchdog:
         now = time.monotonic()
         expires, why = now + self.bound_s, "statement"
         deadline = self.clock.deadline
+        if deadline is not None:
+            # the server cancels the statement at the deadline itself (its timeout capped by what is left): the
+            # cut is for a server that does not answer
+            deadline += DEADLINE_GRACE_S
         if deadline is not None and deadline < expires:
             expires, why = deadline, "deadline"
         if expires <= now:

@@ -26,8 +26,16 @@ import pymysql.cursors
 
 from auditor import progress
 from auditor.bulk import gc_paused
-from auditor.connectors import CollectOptions, interrupted, probe_limit_s
-from auditor.connectors.guard import Clock, WaitExpired, Watchdog, keepalive, statement_bound_s
+from auditor.connectors import CollectOptions, interrupted, sample_budget, sampling_cut
+from auditor.connectors.guard import (
+    Clock,
+    DeadlineReached,
+    WaitExpired,
+    Watchdog,
+    deadline_bound_ms,
+    keepalive,
+    statement_bound_s,
+)
 from auditor.connectors.mysql import operations
 from auditor.connectors.mysql.maintenance import collect_maintenance
 from auditor.connectors.mysql.posture import collect_posture, mysql_login
@@ -113,8 +121,12 @@ class _Session:
         self.conn = conn
         self.queries = 0
         self.watchdog = watchdog
+        # while the catalog is read (flavor, version): each SELECT's server-side limit is capped by what is left
+        # of the collection's time (--timeout)
+        self.capped: tuple[str, int] | None = None
 
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        sql = self._capped(sql)
         self.queries += 1
         with self._bounded(), self.conn.cursor(pymysql.cursors.DictCursor) as cur:
             cur.execute(f"{DBAUDIT_MARKER} {sql}", params)
@@ -132,6 +144,22 @@ class _Session:
         self.queries += 1
         with self._bounded():
             self.conn.select_db(database)
+
+    def _capped(self, sql: str) -> str:
+        """``sql`` under a server-side limit of what is left of the collection, when that is shorter than the
+        session's (DeadlineReached: nothing left). MariaDB: ``SET STATEMENT max_statement_time``; MySQL: the
+        ``MAX_EXECUTION_TIME`` hint (SELECT only, which every catalog file is)."""
+        if self.capped is None or self.watchdog is None:
+            return sql
+        bound = deadline_bound_ms(self.watchdog.clock, self.watchdog.statement_timeout_ms)
+        if bound is None:
+            return sql
+        flavor, vnum = self.capped
+        if flavor == "mariadb" and vnum >= 100100:
+            return f"SET STATEMENT max_statement_time = {bound / 1000:.3f} FOR {sql}"
+        if flavor == "mysql" and vnum >= 50708:
+            return _SELECT.sub(lambda m: f"{m.group(0)} /*+ MAX_EXECUTION_TIME({bound}) */", sql, count=1)
+        return sql
 
     @contextlib.contextmanager
     def _bounded(self) -> Iterator[None]:
@@ -151,6 +179,10 @@ class _Session:
             if _lost(exc):
                 raise ScanInterrupted(f"lost the connection to the server: {_mysql_error_text(exc)}") from None
             raise
+
+
+# the first SELECT keyword of a catalog file, after its header comments: where an optimizer hint goes
+_SELECT = re.compile(r"^(?:\s*--[^\n]*\n)*\s*SELECT\b", re.IGNORECASE)
 
 
 def _lost(exc: pymysql.err.MySQLError) -> bool:
@@ -402,16 +434,24 @@ def collect(dsn: Dsn, options: CollectOptions | None = None) -> Snapshot:
     """Open a read-only session on a MySQL or MariaDB server and return its snapshot."""
     options = options or CollectOptions()
     started = time.monotonic()
-    clock = Clock.start(options.timeout_s)
+    clock = Clock.start(options.timeout_s, options.started, reserve=True)
     conn = _connect(dsn, options, clock)
     watchdog = Watchdog(options.statement_timeout_ms, clock)
     try:
         session = _Session(conn, watchdog)
         try:
             return _collect(session, dsn, options, started, clock)
+        except DeadlineReached:
+            raise ScanInterrupted(_catalog_deadline(clock)) from None
+        except ScanInterrupted:
+            if clock.expired():
+                raise ScanInterrupted(_catalog_deadline(clock)) from None
+            raise
         except pymysql.err.OperationalError as exc:
             code = exc.args[0] if exc.args else 0
             text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+            if code in (1969, 3024) and clock.expired():
+                raise ScanInterrupted(_catalog_deadline(clock)) from None
             if code in (1969, 3024):  # max_statement_time / max_execution_time exceeded
                 raise ConnectError(
                     f"a catalog query on {dsn.display} ran past the statement bound of "
@@ -424,6 +464,14 @@ def collect(dsn: Dsn, options: CollectOptions | None = None) -> Snapshot:
         watchdog.close()
         with contextlib.suppress(pymysql.err.Error, OSError):
             conn.close()
+
+
+def _catalog_deadline(clock: Clock) -> str:
+    """The one line of a MySQL/MariaDB scan whose catalog ``--timeout`` cut: its snapshot is built from every
+    area at once (the tables' rows are filtered by the constraints', privileges' and partitions' reads), so
+    there is no partial report of it."""
+    return (f"{clock.reached()} while the catalog was read (the catalog is read whole or not at all on MySQL and "
+            "MariaDB, so there is no report): raise --timeout")
 
 
 def _collect(session: _Session, dsn: Dsn, options: CollectOptions, started: float, clock: Clock) -> Snapshot:
@@ -459,6 +507,7 @@ def _read_catalog(session: _Session, dsn: Dsn, options: CollectOptions, started:
     session.run(_session_setup(flavor, vnum, options))
     session.run("SET SESSION TRANSACTION READ ONLY")
     session.run("START TRANSACTION READ ONLY")
+    session.capped = (flavor, vnum)
 
     settings = {
         str(r["Variable_name"]): str(r["Value"])
@@ -557,6 +606,7 @@ def _read_catalog(session: _Session, dsn: Dsn, options: CollectOptions, started:
     replication = collect_replication(lambda area: session.rows(load_sql(area)), flavor, vnum, now_utc,
                                       mysql_login(_text(server.get("current_user_name"))), notes)
     session.run("COMMIT")
+    session.capped = None
     catalog_queries = session.queries
     catalog_seconds = round(time.monotonic() - started, 3)
 
@@ -630,13 +680,13 @@ def _run_probes(session: _Session, snap: Snapshot, options: CollectOptions, flav
     try:
         if clock.expired():
             raise ScanInterrupted(f"the scan ran past --timeout {clock.timeout_s:g} s")
-        bounded = replace(options, sample_budget_s=clock.cap(options.sample_budget_s, reserve=5.0),
-                          sample_table_timeout_s=probe_limit_s(options.sample_table_timeout_s, options))
+        bounded = sample_budget(options, clock, reserve=5.0)
         yielder = MySqlLockYield(lambda: _connect(dsn, options, clock), operations.account(user),
                                  mariadb=flavor == "mariadb")
         try:
             sampled = sampling.probe(session, snap, bounded, flavor, vnum, yielder)
-            snap = replace(snap, sampling=sampled, notes=(*snap.notes, *skipped_notes(sampled)))
+            snap = sampling_cut(replace(snap, sampling=sampled, notes=(*snap.notes, *skipped_notes(sampled))),
+                                bounded)
         finally:
             yielder.close()
         if yielder.unavailable is not None and options.sample and options.normalization_sample:

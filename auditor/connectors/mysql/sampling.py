@@ -227,7 +227,7 @@ def _group_sample(session: Session, table: Table, columns: list[Column], candida
     the per-table time bound, LIMIT the row budget (``rows_for``); only hashes come back."""
     remaining = budget.budget_s - (time.perf_counter() - started)
     if remaining < MIN_TABLE_SECONDS:
-        return GroupSample(skipped_reason="the sampling budget was used up")
+        return GroupSample(skipped_reason=budget.used_up())
     timeout_s = max(0.1, min(budget.table_timeout_s, remaining))
     limit = budget.rows_for(len(columns) + len(candidates))  # the client's work bounded as for the uniform sample
     k = group_threshold(table.estimated_rows, limit, len(candidates))
@@ -284,7 +284,7 @@ def _fk_joins(session: Session, snapshot: Snapshot, table: Table, budget: Sampli
                               ref_table=parent.name)
         remaining = budget.budget_s - (time.perf_counter() - started)
         if remaining < MIN_TABLE_SECONDS:
-            out.append(replace(base, skipped_reason="the sampling budget was used up"))
+            out.append(replace(base, skipped_reason=budget.used_up()))
             continue
         timeout_s = max(0.1, min(budget.table_timeout_s, remaining))
         child_cols = list(dict.fromkeys([*fk.columns, *(k for k, _ in pairs)]))

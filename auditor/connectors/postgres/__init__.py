@@ -24,8 +24,8 @@ from typing import Any
 import psycopg
 
 from auditor import progress
-from auditor.connectors import CollectOptions, interrupted, probe_limit_s
-from auditor.connectors.guard import Clock, WaitExpired
+from auditor.connectors import CollectOptions, catalog_cut, interrupted, sample_budget, sampling_cut
+from auditor.connectors.guard import Clock, DeadlineReached, WaitExpired
 from auditor.connectors.postgres import operations
 from auditor.connectors.postgres.maintenance import (
     DATABASES_AREA,
@@ -148,18 +148,27 @@ def collect(dsn: Dsn, options: CollectOptions) -> Snapshot:
     stopped answering, ``--timeout`` ran out) during the probes, the snapshot keeps what was collected and says
     what is missing in ``interrupted``.
     """
-    clock = Clock.start(options.timeout_s)
+    clock = Clock.start(options.timeout_s, options.started, reserve=True)
     started = time.perf_counter()
     collected_at = datetime.now(UTC)
     limits = limits_of(options, clock)
     with open_session(dsn, limits, clock) as session:
         progress.report("catalog")
         collector = _Collector(session, dsn, options)
+        snap: Snapshot | None = None
         try:
-            with session.transaction(export=CATALOG_SESSIONS > 1) as exported, _without_cycle_collection():
-                if exported is not None:
-                    collector.second = lambda: open_imported(dsn, limits, clock, exported)
-                snap = collector.run()
+            try:
+                with session.transaction(export=CATALOG_SESSIONS > 1) as exported, _without_cycle_collection():
+                    if exported is not None:
+                        collector.second = lambda: open_imported(dsn, limits, clock, exported)
+                    snap = collector.run()
+            except ScanInterrupted:
+                if snap is None or not clock.expired():
+                    raise
+                # --timeout ran out after the catalog was built (its COMMIT cut): the connection's close ends the
+                # transaction; the catalog read is reported, partial (the probes do not start)
+            assert snap is not None
+            snap = catalog_cut(snap, clock.reached())
             catalog_queries = session.round_trips + collector.second_sent()
             duration = round(time.perf_counter() - started, 4)
             snap = _run_probes(session, snap, options, clock, collector.measure_pages, collector.last_values)
@@ -199,14 +208,13 @@ def _run_probes(session: Session, snap: Snapshot, options: CollectOptions, clock
     from auditor.connectors.postgres import sampling, workload
 
     def sample(s: Snapshot) -> Snapshot:
-        bounded = dataclasses.replace(options, sample_budget_s=clock.cap(options.sample_budget_s, reserve=5.0),
-                                      sample_table_timeout_s=probe_limit_s(options.sample_table_timeout_s, options))
+        bounded = sample_budget(options, clock, reserve=5.0)
         yielder = PgLockYield(lambda: connect(session.dsn, limits_of(options, clock)))
         try:
             result = sampling.probe(session.conn, s.tables, bounded, s.constraints, s.indexes, yielder)
         finally:
             yielder.close()
-        s = dataclasses.replace(s, sampling=result, notes=(*s.notes, *skipped_notes(result)))
+        s = sampling_cut(dataclasses.replace(s, sampling=result, notes=(*s.notes, *skipped_notes(result))), bounded)
         if yielder.unavailable is not None:
             note = Note(area="sampling", message=unavailable_note_text(yielder.unavailable))
             s = dataclasses.replace(s, notes=(*s.notes, note))
@@ -234,10 +242,11 @@ def _run_probes(session: Session, snap: Snapshot, options: CollectOptions, clock
             if clock.expired():
                 raise ScanInterrupted(f"the scan ran past --timeout {clock.timeout_s:g} s")
             snap = _guarded(session, snap, area, probe)
-        except (ScanInterrupted, WaitExpired, psycopg.OperationalError) as exc:
+        except (ScanInterrupted, WaitExpired, DeadlineReached, psycopg.OperationalError) as exc:
             if isinstance(exc, psycopg.OperationalError) and not (session.conn.closed or session.conn.broken):
                 raise
-            why = exc.message if isinstance(exc, ScanInterrupted) else str(session.interruption(exc))
+            why = exc.message if isinstance(exc, ScanInterrupted) else str(exc) if isinstance(
+                exc, DeadlineReached) else str(session.interruption(exc))
             return interrupted(snap, why, [name for name, _ in steps[i:]])
     return snap
 

@@ -44,7 +44,7 @@ from typing import Any
 
 import psycopg
 
-from auditor.connectors.guard import shut_down, statement_bound_s
+from auditor.connectors.guard import DeadlineReached, shut_down, statement_bound_s
 from auditor.connectors.postgres.sequences import LastValues, fetch_last_values
 from auditor.connectors.postgres.session import RECOVERABLE, Session, close_session
 from auditor.connectors.yielding import first_line
@@ -113,6 +113,8 @@ def read_area(session: Session, read: Read, locked: Locked, out: AreaRead | None
         try:
             out.rows = session.query(read.sql_file or read.area, {**params, "locked": sorted(locked)}, read.names)
             return out
+        except DeadlineReached as exc:
+            return _not_read(out, read.area, str(exc))
         except (*RECOVERABLE, psycopg.errors.InternalError_) as exc:
             if isinstance(exc, psycopg.errors.InternalError_) and not dropped_meanwhile(exc):
                 raise
@@ -128,11 +130,29 @@ def read_area(session: Session, read: Read, locked: Locked, out: AreaRead | None
                     out.locks.append(r)
                 again.rows = None
                 continue
+            reached = deadline_reached(session)
+            if isinstance(exc, psycopg.errors.QueryCanceled) and reached is not None:
+                return _not_read(out, read.area, reached)
             out.notes.append(refusal_note(read.area, exc))
             out.unread.append(read.area)
             out.rows = None
             return out
     return out  # pragma: no cover (the loop returns)
+
+
+def deadline_reached(session: Session) -> str | None:
+    """"--timeout N s reached" once the collection's deadline has passed, else None."""
+    clock = None if session.watchdog is None else session.watchdog.clock
+    return clock.reached() if clock is not None and clock.expired() else None
+
+
+def _not_read(out: AreaRead, area: str, reached: str) -> AreaRead:
+    """An area the collection's deadline left unread (not sent, or cancelled by its server-side timeout)."""
+    out.notes.append(Note(area=area, message=f"the {area} query was not run to its end: {reached}; that part of "
+                                             "the snapshot is empty", enable="raise --timeout"))
+    out.unread.append(area)
+    out.rows = None
+    return out
 
 
 def read_probe(session: Session, read: Read, locked: Locked) -> AreaRead:
@@ -141,6 +161,9 @@ def read_probe(session: Session, read: Read, locked: Locked) -> AreaRead:
     out = AreaRead()
     try:
         out.rows = session.query(read.area, {**read.params, "locked": sorted(locked)}, read.names)
+    except DeadlineReached as exc:
+        out.notes.append(Note(area=read.area, message=f"the {read.area} query was not run ({exc}); the estimates "
+                                                      "are used instead"))
     except psycopg.Error as exc:
         if session.conn.closed or session.conn.broken:
             raise

@@ -331,7 +331,7 @@ def _group_sample(probe: _Probe, table: Table, columns: list[Any],
     budget = probe.budget
     remaining = probe.remaining()
     if remaining < MIN_TABLE_SECONDS:
-        return GroupSample(skipped_reason="the sampling budget was used up")
+        return GroupSample(skipped_reason=budget.used_up())
     if (table.estimated_rows or 0) > budget.group_scan_max_rows:
         return _group_sample_by_index(probe, table, columns, candidates)
     limit = budget.rows_for(len(columns) + len(candidates))  # the client's work bounded as for the uniform sample
@@ -467,7 +467,7 @@ def _fk_joins(probe: _Probe, table: Table, readable: set[str],
         remaining = probe.remaining()
         if remaining < MIN_TABLE_SECONDS:
             out.append(ForeignKeyJoin(constraint=fk.name, columns=fk.columns, ref_schema=parent.schema,
-                                      ref_table=parent.name, skipped_reason="the sampling budget was used up"))
+                                      ref_table=parent.name, skipped_reason=probe.budget.used_up()))
             continue
         out.append(_fk_join(probe, table, parent, fk, pairs, sample_clause, remaining))
     return tuple(out)

@@ -27,6 +27,7 @@ from auditor.connectors.guard import (
     Clock,
     WaitExpired,
     Watchdog,
+    deadline_bound_ms,
     user_timeout_ms,
 )
 from auditor.connectors.yielding import first_line
@@ -280,11 +281,17 @@ class Session:
             sql = sql.replace("{" + key + "}", quoted)
         send: Callable[[str, Mapping[str, Any]], list[Any]] = (
             self.execute_tuples if area in self.tuple_areas else self.execute)
+        # --timeout: the server ends the statement when the collection's time is up (DeadlineReached: none
+        # left); SET LOCAL lasts until the transaction's end (the savepoint's rollback, or the implicit
+        # transaction of this round trip in autocommit mode), and every later query sets it again
+        bound = None if self.watchdog is None else deadline_bound_ms(self.watchdog.clock,
+                                                                      self.watchdog.statement_timeout_ms)
+        before = [marked("SAVEPOINT dbaudit_area")] if self.in_transaction else []
+        if bound is not None:
+            before.append(marked(f"SET LOCAL statement_timeout = {bound}"))
         # the marker after the semicolon stays with the SELECT in pg_stat_statements, which then tells our
         # catalog reads apart from the application's workload
-        if not self.in_transaction:
-            return send(marked(sql), params)
-        return send(f"{marked('SAVEPOINT dbaudit_area')};\n{marked(sql)}", params)
+        return send(";\n".join((*before, marked(sql))), params)
 
     def rollback_area(self) -> None:
         """Undo a failed :meth:`query`: back to its savepoint in the transaction; nothing to undo after it."""
