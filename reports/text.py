@@ -401,6 +401,9 @@ def _unexplained(report: Report, layout: _Layout) -> list[str]:
     if not missed:
         return []
     lines = _heading(f"Statements not explained ({len(missed)})", layout.paint)
+    kinds = design.unexplained_by_reason(missed)
+    if len(kinds) > 1:
+        lines.extend(layout.wrap("by reason: " + ", ".join(f"{n:,} {kind}" for kind, n in kinds), "  "))
     lines.extend(layout.wrap("no plan, so not judged by WL02 nor counted in index coverage; the reason, then the "
                              "statement:", "  "))
     for stmt, reason in missed[:UNEXPLAINED]:

@@ -300,3 +300,19 @@ def test_keys_declared_on_partitions_merge_into_the_partitioned_tables_index() -
     # a partition the statement did not read keeps its own step
     assert [s.code for s in steps[1:]] == ["IX05"] and steps[1].examples == ("public.payment_p3(rental_id) "
                                                                             "[payment_p3_fkey]",)
+
+
+def test_the_unexplained_statements_counted_by_reason() -> None:
+    from auditor.design import unexplained_by_reason
+    from auditor.model import Statement
+
+    def stmt(n: int) -> Statement:
+        return Statement(queryid=str(n), query=f"SELECT {n}")
+
+    missed = [(stmt(n), "over the statement budget") for n in range(2273)]
+    missed += [(stmt(3000), "error 42725: operator is not unique: date + unknown"),
+               (stmt(3001), "error 42P01: relation \"...\" does not exist"),
+               (stmt(3002), "over the time budget")]
+    assert unexplained_by_reason(missed) == [("over the statement budget", 2273), ("an error from the server", 2),
+                                             ("over the time budget", 1)]
+    assert unexplained_by_reason([]) == []
