@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
@@ -26,6 +26,7 @@ from auditor.connectors import CollectOptions
 from auditor.connectors.postgres.session import Session
 from auditor.dsn import parse_dsn
 from auditor.model import Snapshot
+from tests.test_pg_catalog_prefetch import _before
 
 SCHEMA = """
 CREATE TABLE parent (id serial PRIMARY KEY, code text UNIQUE, v int CHECK (v > 0));
@@ -103,21 +104,6 @@ def _same(a: Snapshot, b: Snapshot) -> None:
     # the second session is not shown: dbaudit's own are the first session and the test's
     mine = [b for b in a.activity.backends if b.application_name == "dbaudit"]
     assert len(mine) == len([b for b in b.activity.backends if b.application_name == "dbaudit"]) == 1
-
-
-def _before(monkeypatch: pytest.MonkeyPatch, area: str, action: Callable[[Session], object]) -> None:
-    """Run ``action`` (in the thread that sends it) just before ``area``'s query is first sent."""
-    query = Session.query
-    done: list[bool] = []
-
-    def wrapped(self: Session, name: str, params: Mapping[str, Any],
-                names: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
-        if name == area and not done:
-            done.append(True)
-            action(self)
-        return query(self, name, params, names)
-
-    monkeypatch.setattr(Session, "query", wrapped)
 
 
 def test_two_sessions_read_the_snapshot_one_session_reads(
