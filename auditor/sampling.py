@@ -121,6 +121,12 @@ def skipped_table(table: Table, reason: str) -> TableSample:
                        skipped_reason=reason)
 
 
+def sampling_off(budget: SamplingBudget | None = None) -> Sampling:
+    """What the snapshot records under ``--no-sample``: the checks then say how to turn sampling on."""
+    budget = budget or SamplingBudget()
+    return Sampling(enabled=False, show_samples=False, rows_per_table=budget.rows_per_table, budget_s=0.0)
+
+
 def over_limits(table: Table, budget: SamplingBudget, remaining_s: float) -> TableSample | None:
     """The skipped record of a table too wide or too big to sample, or met after the budget ran out."""
     if len(table.columns) > budget.max_columns:

@@ -10,6 +10,9 @@ import sys
 import textwrap
 from pathlib import Path
 
+from tests.conftest import NewDb
+from tests.mysql_support import NewMySqlDb, mysql_new_db, mysql_server  # noqa: F401  (pytest fixtures)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -115,3 +118,26 @@ def test_progress_forced_colour_is_a_terminal() -> None:
         print(json.dumps({"enabled": TerminalProgress(stream=io.StringIO()).enabled}))
     """)
     assert result == {"enabled": True}
+
+
+def _scan_modules(dsn: str) -> dict[str, object]:
+    return _run(f"""
+        import json, sys
+        from auditor.audit import AuditSettings, run_audit
+        from auditor.connectors import CollectOptions
+
+        report = run_audit({dsn!r}, AuditSettings(collect=CollectOptions(sample=False), allow_empty=True))
+        print(json.dumps({{"numpy": "numpy" in sys.modules, "tables": len(report.snapshot.tables),
+                          "sampling": report.snapshot.sampling is not None and report.snapshot.sampling.enabled}}))
+    """)
+
+
+def test_a_live_scan_without_a_sample_never_imports_numpy_postgresql(pg_new_db: NewDb) -> None:
+    # the sampling probe's module needs numpy (0.1-0.2 s of import): with --no-sample it is not loaded at all
+    result = _scan_modules(pg_new_db("CREATE TABLE t (id int PRIMARY KEY, a text)"))
+    assert result == {"numpy": False, "tables": 1, "sampling": False}
+
+
+def test_a_live_scan_without_a_sample_never_imports_numpy_mysql(mysql_new_db: NewMySqlDb) -> None:  # noqa: F811
+    result = _scan_modules(mysql_new_db("CREATE TABLE t (id int PRIMARY KEY, a text)"))
+    assert result == {"numpy": False, "tables": 1, "sampling": False}

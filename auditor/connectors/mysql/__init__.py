@@ -59,7 +59,7 @@ from auditor.model import (
     Sequence as SequenceInfo,
 )
 from auditor.operations import Activity
-from auditor.sampling import skipped_notes
+from auditor.sampling import SamplingBudget, sampling_off, skipped_notes
 from auditor.workload import DBAUDIT_MARKER
 
 SYSTEM_SCHEMAS = frozenset({"information_schema", "performance_schema", "mysql", "sys"})
@@ -673,7 +673,7 @@ def _run_probes(session: _Session, snap: Snapshot, options: CollectOptions, flav
     records the refusal itself. When the connection is lost or cut (the server stopped answering,
     ``--timeout`` ran out), the snapshot keeps what was collected and says what is missing in ``interrupted``.
     """
-    from auditor.connectors.mysql import sampling, workload
+    from auditor.connectors.mysql import workload
 
     is_mysql8 = flavor == "mysql" and vnum >= 80000
     missing = ["sampling", "workload"] if options.workload else ["sampling"]
@@ -681,17 +681,24 @@ def _run_probes(session: _Session, snap: Snapshot, options: CollectOptions, flav
         if clock.expired():
             raise ScanInterrupted(f"the scan ran past --timeout {clock.timeout_s:g} s")
         bounded = sample_budget(options, clock, reserve=5.0)
-        yielder = MySqlLockYield(lambda: _connect(dsn, options, clock), operations.account(user),
-                                 mariadb=flavor == "mariadb")
-        try:
-            sampled = sampling.probe(session, snap, bounded, flavor, vnum, yielder)
-            snap = sampling_cut(replace(snap, sampling=sampled, notes=(*snap.notes, *skipped_notes(sampled))),
-                                bounded)
-        finally:
-            yielder.close()
-        if yielder.unavailable is not None and options.sample and options.normalization_sample:
-            snap = replace(snap, notes=(*snap.notes, Note(area="sampling",
-                                                          message=unavailable_note_text(yielder.unavailable))))
+        if not (bounded.sample and bounded.normalization_sample):
+            # sampling off: its module (and numpy's 0.1-0.2 s of import, which it needs) is not loaded at all
+            off = sampling_off(SamplingBudget.from_options(bounded))
+            snap = sampling_cut(replace(snap, sampling=off, notes=(*snap.notes, *skipped_notes(off))), bounded)
+        else:
+            from auditor.connectors.mysql import sampling
+
+            yielder = MySqlLockYield(lambda: _connect(dsn, options, clock), operations.account(user),
+                                     mariadb=flavor == "mariadb")
+            try:
+                sampled = sampling.probe(session, snap, bounded, flavor, vnum, yielder)
+                snap = sampling_cut(replace(snap, sampling=sampled, notes=(*snap.notes, *skipped_notes(sampled))),
+                                    bounded)
+            finally:
+                yielder.close()
+            if yielder.unavailable is not None:
+                snap = replace(snap, notes=(*snap.notes, Note(area="sampling",
+                                                              message=unavailable_note_text(yielder.unavailable))))
         missing.pop(0)
         if options.workload:
             if clock.expired():

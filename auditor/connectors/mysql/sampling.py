@@ -63,6 +63,7 @@ from auditor.sampling import (
     over_limits,
     past_the_limit,
     sampling_choice,
+    sampling_off,
     skipped_table,
 )
 from auditor.sqlquote import mysql_ident, mysql_qualified
@@ -101,7 +102,7 @@ def probe(session: Session, snapshot: Snapshot, options: CollectOptions, flavor:
     """The connector's entry point: sample the snapshot's tables, or record that sampling is off."""
     budget = SamplingBudget.from_options(options)
     if not (options.sample and options.normalization_sample):
-        return Sampling(enabled=False, show_samples=False, rows_per_table=budget.rows_per_table, budget_s=0.0)
+        return sampling_off(budget)
     return sample_tables(session, snapshot, budget, flavor, vnum, options.statement_timeout_ms, yielder)
 
 

@@ -75,7 +75,7 @@ from auditor.posture import (
     SETTINGS_AREA,
 )
 from auditor.replication import PREPARED_AREA, REPLICA_AREA, SLOTS_AREA, STANDBYS_AREA
-from auditor.sampling import skipped_notes
+from auditor.sampling import SamplingBudget, sampling_off, skipped_notes
 from auditor.sqlquote import pg_ident, pg_qualified
 
 __all__ = ["area_names", "catalog_file", "collect", "glob_to_regex", "limits_of"]
@@ -205,10 +205,14 @@ def _run_probes(session: Session, snap: Snapshot, options: CollectOptions, clock
     page reads (a fixed number too), ``collect_duration_s`` the catalog. Their budgets shrink to what is left of
     ``--timeout``, so that they end in time rather than being cut.
     """
-    from auditor.connectors.postgres import sampling, workload
-
     def sample(s: Snapshot) -> Snapshot:
         bounded = sample_budget(options, clock, reserve=5.0)
+        if not (bounded.sample and bounded.normalization_sample):
+            # sampling off: its module (and numpy's 0.1-0.2 s of import, which it needs) is not loaded at all
+            off = sampling_off(SamplingBudget.from_options(bounded))
+            return sampling_cut(dataclasses.replace(s, sampling=off, notes=(*s.notes, *skipped_notes(off))), bounded)
+        from auditor.connectors.postgres import sampling
+
         yielder = PgLockYield(lambda: connect(session.dsn, limits_of(options, clock)))
         try:
             result = sampling.probe(session.conn, s.tables, bounded, s.constraints, s.indexes, yielder)
@@ -221,6 +225,8 @@ def _run_probes(session: Session, snap: Snapshot, options: CollectOptions, clock
         return s
 
     def explain(s: Snapshot) -> Snapshot:
+        from auditor.connectors.postgres import workload
+
         bounded = workload.WorkloadOptions(
             time_budget_s=clock.cap(workload.WorkloadOptions.time_budget_s, reserve=2.0),
             explain_timeout_ms=min(workload.WorkloadOptions.explain_timeout_ms, options.statement_timeout_ms))

@@ -75,6 +75,7 @@ from auditor.sampling import (
     over_limits,
     past_the_limit,
     sampling_choice,
+    sampling_off,
     skipped_table,
 )
 from auditor.workload import DBAUDIT_MARKER, PROBE_ALIAS
@@ -234,12 +235,6 @@ def sample_tables(conn: psycopg.Connection[Any], tables: Iterable[Table],
         queries=probe.queries,
         tables=tuple(results),
     )
-
-
-def sampling_off(budget: SamplingBudget | None = None) -> Sampling:
-    """What the snapshot records under ``--no-sample``: the checks then say how to turn sampling on."""
-    budget = budget or SamplingBudget()
-    return Sampling(enabled=False, show_samples=False, rows_per_table=budget.rows_per_table, budget_s=0.0)
 
 
 def _readable_columns(probe: _Probe, tables: list[Table]) -> dict[tuple[str, str], set[str]]:
