@@ -160,6 +160,11 @@ def connect_error_message(exc: psycopg.Error, dsn: Dsn, connect_timeout_s: int) 
     if "server does not support SSL, but SSL was required" in text:
         return f"the server at {where} does not offer TLS, and sslmode requires it (use sslmode=prefer to allow " \
                "plaintext)"
+    if "unsupported startup parameter: options" in text:
+        # PgBouncer refuses libpq's "options" (dbaudit's timeouts travel in it) unless told to ignore it
+        return f"the server at {where} is a pooler (PgBouncer?) that refuses the startup parameter 'options': " \
+               "point dbaudit at the PostgreSQL server itself (a pooler in transaction mode also keeps a session's " \
+               "settings for the next client)"
     if "the database system is starting up" in text or "shutting down" in text:
         return f"the server at {where} is starting up or shutting down"
     # libpq's own wording, first line only, without its "connection failed: ..." preambles
