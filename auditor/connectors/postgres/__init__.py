@@ -44,6 +44,7 @@ from auditor.connectors.postgres.session import (
     TupleRows,
     as_tuples,
     connect,
+    crowded,
     open_imported,
     open_session,
 )
@@ -209,7 +210,16 @@ def _run_probes(session: Session, snap: Snapshot, options: CollectOptions, clock
 
     def sample(s: Snapshot) -> Snapshot:
         bounded = sample_budget(options, clock, reserve=5.0)
-        yielder = PgLockYield(lambda: connect(session.dsn, limits_of(options, clock)))
+        # the sample's lock watcher is a second connection: not where the applications would be left without a
+        # free slot (asked only when there is a sample to take)
+        no_room = crowded(session) if bounded.sample and bounded.normalization_sample else None
+
+        def open_watcher() -> psycopg.Connection[Any]:
+            if no_room is not None:
+                raise no_room
+            return connect(session.dsn, limits_of(options, clock))
+
+        yielder = PgLockYield(open_watcher)
         try:
             result = sampling.probe(session.conn, s.tables, bounded, s.constraints, s.indexes, yielder)
         finally:
