@@ -421,13 +421,24 @@ def superuser_application_role(snap: Snapshot, opts: SuperuserApplicationRoleOpt
         )
 
 
+def _new_role_name(snap: Snapshot, role: str) -> str:
+    """``<database>_app``, or with a number when a role of that name exists (rt18: the superuser serving the
+    application was itself ``shop_app``, and the fix began with a CREATE ROLE the server refused)."""
+    base = f"{snap.database or 'app'}_app"
+    taken = {role, *(r.name for r in ((snap.posture.roles if snap.posture is not None else None) or ()))}
+    n = 1
+    while (name := base if n == 1 else f"{base}{n}") in taken:
+        n += 1
+    return name
+
+
 def _short(query: str, limit: int = 80) -> str:
     flat = " ".join(query.split())
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 def _app_role_fix(snap: Snapshot, role: str) -> str:
-    name = f"{snap.database or 'app'}_app"
+    name = _new_role_name(snap, role)
     new = pg_ident(name)
     schemas = [pg_ident(s) for s in snap.schemas] or ["public"]
     lines = [f"CREATE ROLE {new} LOGIN PASSWORD '<a new password>';  -- the application's own role"]

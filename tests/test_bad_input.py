@@ -240,3 +240,62 @@ def test_snapshot_then_scan_from_file(pg_new_db: object, tmp_path: Path) -> None
 
     assert findings(live.stdout) == findings(offline.stdout)
     assert ("IX05", "child") in findings(offline.stdout) and ("KY01", "loose") in findings(offline.stdout)
+
+
+@pytest.fixture
+def bouncer_listener() -> Iterator[int]:
+    """A PgBouncer as it answers by default: SSL refused, then the startup packet's "options" refused."""
+    import struct
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(0.2)
+    stop = threading.Event()
+    fields = b"SFATAL\0VFATAL\0C08P01\0Munsupported startup parameter: options\0\0"
+    refusal = b"E" + struct.pack("!i", 4 + len(fields)) + fields
+
+    def answer() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                try:
+                    while True:
+                        head = conn.recv(8)
+                        if len(head) < 8:
+                            break
+                        length, code = struct.unpack("!ii", head)
+                        if length > 8:
+                            conn.recv(length - 8)
+                        if code in (80877103, 80877104):  # SSLRequest, GSSENCRequest: no
+                            conn.sendall(b"N")
+                            continue
+                        conn.sendall(refusal)
+                        break
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+        server.close()
+
+
+def test_a_pooler_refusing_the_options_parameter_is_named(bouncer_listener: int) -> None:
+    # rt18: "cannot connect to ...: unsupported startup parameter: options" said nothing of what to do
+    run = dbaudit("scan", f"host=127.0.0.1 port={bouncer_listener} user=app password={SECRET}",
+                  "--connect-timeout", str(CONNECT_TIMEOUT))
+    assert_one_clear_line(
+        run, f"the server at 127.0.0.1:{bouncer_listener} is a pooler (PgBouncer?) that refuses the startup "
+             "parameter 'options': point dbaudit at the PostgreSQL server itself (a pooler in transaction mode also "
+             "keeps a session's settings for the next client)"
+    )

@@ -286,6 +286,18 @@ def test_sc04_a_superuser_running_the_application_is_an_error() -> None:
     assert "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA app TO shop_app;" in h.remediation
 
 
+def test_sc04_fix_never_creates_a_role_that_exists() -> None:
+    """rt18: the superuser serving the application was named shop_app, and the fix began with CREATE ROLE
+    shop_app, which the server refused; the new role takes the next free name."""
+    stmts = (_stmt("SELECT id FROM app.orders WHERE id = $1", {"shop_app": 4000}),)
+    s = dataclasses.replace(_sc04(*stmts), posture=posture(roles=(*_SUPERS, Role("shop_app", superuser=True),
+                                                                   Role("shop_app2"))))
+    (h,) = hits("SC04", s)
+    assert h.object.role == "shop_app"
+    assert (h.remediation or "").startswith("CREATE ROLE shop_app3 LOGIN")
+    assert "TO shop_app3;" in (h.remediation or "") and "TO shop_app;" not in (h.remediation or "")
+
+
 def test_sc04_fix_bounds_the_new_role_where_nothing_else_does() -> None:
     """rt16: the role SC04's fix creates was then flagged by ST05; the fix sets the timeouts ST05 proposes, only
     those the database or the server leaves off."""

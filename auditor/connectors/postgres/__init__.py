@@ -44,6 +44,7 @@ from auditor.connectors.postgres.session import (
     TupleRows,
     as_tuples,
     connect,
+    crowded,
     open_imported,
     open_session,
 )
@@ -213,7 +214,16 @@ def _run_probes(session: Session, snap: Snapshot, options: CollectOptions, clock
             return sampling_cut(dataclasses.replace(s, sampling=off, notes=(*s.notes, *skipped_notes(off))), bounded)
         from auditor.connectors.postgres import sampling
 
-        yielder = PgLockYield(lambda: connect(session.dsn, limits_of(options, clock)))
+        # the sample's lock watcher is a second connection: not where the applications would be left without a
+        # free slot
+        no_room = crowded(session)
+
+        def open_watcher() -> psycopg.Connection[Any]:
+            if no_room is not None:
+                raise no_room
+            return connect(session.dsn, limits_of(options, clock))
+
+        yielder = PgLockYield(open_watcher)
         try:
             result = sampling.probe(session.conn, s.tables, bounded, s.constraints, s.indexes, yielder)
         finally:

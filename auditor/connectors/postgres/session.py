@@ -160,6 +160,11 @@ def connect_error_message(exc: psycopg.Error, dsn: Dsn, connect_timeout_s: int) 
     if "server does not support SSL, but SSL was required" in text:
         return f"the server at {where} does not offer TLS, and sslmode requires it (use sslmode=prefer to allow " \
                "plaintext)"
+    if "unsupported startup parameter: options" in text:
+        # PgBouncer refuses libpq's "options" (dbaudit's timeouts travel in it) unless told to ignore it
+        return f"the server at {where} is a pooler (PgBouncer?) that refuses the startup parameter 'options': " \
+               "point dbaudit at the PostgreSQL server itself (a pooler in transaction mode also keeps a session's " \
+               "settings for the next client)"
     if "the database system is starting up" in text or "shutting down" in text:
         return f"the server at {where} is starting up or shutting down"
     # libpq's own wording, first line only, without its "connection failed: ..." preambles
@@ -358,12 +363,29 @@ BEGIN_JIT_OFF = marked("SET LOCAL jit = off")
 # The snapshot's export, and how many connection slots an ordinary role still has: max_connections less the
 # superuser-reserved slots (reserved_connections too on PostgreSQL 16+) less the client backends connected now
 # (pg_stat_activity lists every backend to every role; walsenders and background workers have slots of their own)
-EXPORT_WITH_HEADROOM = """SELECT pg_catalog.pg_export_snapshot() AS id,
-       current_setting('max_connections')::int AS max_connections,
+_HEADROOM = """current_setting('max_connections')::int AS max_connections,
        current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int
          - coalesce(current_setting('reserved_connections', true)::int, 0)
          - (SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE backend_type = 'client backend')::int
          AS free_slots"""
+EXPORT_WITH_HEADROOM = f"SELECT pg_catalog.pg_export_snapshot() AS id,\n       {_HEADROOM}"
+
+
+class NoFreeSlot(Exception):
+    """A second connection would take connection slots the applications may need."""
+
+
+def crowded(session: Session) -> NoFreeSlot | None:
+    """Why a second connection (the sample's lock watcher) must not be opened now, or None: as for the catalog's
+    second session (:func:`_room_for_one_more`), at least 5 slots and a tenth of max_connections stay free
+    after it (rt18: on a server one slot from full, the watcher took the last one and the application was
+    refused for the sample's three seconds). One statement."""
+    rows = session.execute(marked(f"SELECT {_HEADROOM}"))
+    free, most = int(rows[0]["free_slots"]), int(rows[0]["max_connections"])
+    if _room_for_one_more(free, most):
+        return None
+    return NoFreeSlot(f"{free} connection slot{'s' if free != 1 else ''} free of max_connections {most}: dbaudit "
+                      f"leaves at least {max(5, most // 10)} to the applications")
 
 
 def _room_for_one_more(free_slots: int, max_connections: int) -> bool:
