@@ -170,12 +170,13 @@ def fk_type_mismatch(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     No fix is printed on MySQL 8 (its catalog gives a default as a bare value) nor where the key's ON DELETE /
     ON UPDATE actions were not readable.
     """
+    tables = snap.table_map  # once, not a method call per foreign key (thousands on a large database)
     for fk in snap.foreign_keys():
         ref_key = fk.ref_table_key
-        table = snap.table(fk.schema, fk.table)
-        ref = snap.table(*ref_key) if ref_key else None
+        table = tables.get((fk.schema, fk.table))
         if table is None or ref_key is None or table.is_partition and _has_parent_fk(snap, table, fk):
             continue
+        ref = tables.get(ref_key)
         pairs: list[_TypePair] = []
         worst: Severity | None = None
         for i, (column, ref_column) in enumerate(zip(fk.columns, fk.ref_columns, strict=False)):
