@@ -171,6 +171,9 @@ def fk_type_mismatch(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     ON UPDATE actions were not readable.
     """
     tables = snap.table_map  # once, not a method call per foreign key (thousands on a large database)
+    engine = snap.engine
+    # the (column type, referenced type) pairs found to match: a few pairs (bigint, bigint) for thousands of keys
+    matching: set[tuple[str, str]] = set()
     for fk in snap.foreign_keys():
         ref_key = fk.ref_table_key
         table = tables.get((fk.schema, fk.table))
@@ -186,9 +189,13 @@ def fk_type_mismatch(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
                 continue
             ref_type, ref_base = theirs
             # a domain is judged by the type under it: a domain over bigint referencing a bigint key matches
-            base, full = normalize_type(snap.engine, mine.base_type or mine.data_type)
-            ref_base_name, ref_full = normalize_type(snap.engine, ref_base or ref_type)
+            compared = (mine.base_type or mine.data_type, ref_base or ref_type)
+            if compared in matching:
+                continue
+            base, full = normalize_type(engine, compared[0])
+            ref_base_name, ref_full = normalize_type(engine, compared[1])
             if full == ref_full:
+                matching.add(compared)
                 continue
             level = Severity.INFO if base == ref_base_name and base in _LENGTH_TYPES else Severity.WARNING
             if worst is None or level.rank > worst.rank:
