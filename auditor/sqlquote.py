@@ -45,7 +45,7 @@ def pg_qualified(schema: str | None, name: str) -> str:
 
 
 def pg_column_list(columns: Iterable[str]) -> str:
-    return ", ".join(pg_ident(c) for c in columns)
+    return ", ".join(map(pg_ident, columns))  # no generator: once per proposed index, thousands of times
 
 
 def mysql_ident(name: str) -> str:

@@ -506,7 +506,13 @@ def statement_kind(text: str) -> str:
     top = _TOP_NODE.search(tree[:200])
     if top is None:
         return "unparsed"  # no statement: an empty text
-    node = getattr(ast, top.group(1), None)
+    return _node_kind(top.group(1))
+
+
+@functools.lru_cache(maxsize=1024)  # a few node names (SelectStmt, InsertStmt...) for thousands of statements
+def _node_kind(name: str) -> str:
+    """The kind of a statement whose top node is the pglast node class ``name``."""
+    node = getattr(ast, name, None)
     if node is None:
         return "utility"
     if node is ast.ExplainStmt:

@@ -170,12 +170,16 @@ def fk_type_mismatch(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     No fix is printed on MySQL 8 (its catalog gives a default as a bare value) nor where the key's ON DELETE /
     ON UPDATE actions were not readable.
     """
+    tables = snap.table_map  # once, not a method call per foreign key (thousands on a large database)
+    engine = snap.engine
+    # the (column type, referenced type) pairs found to match: a few pairs (bigint, bigint) for thousands of keys
+    matching: set[tuple[str, str]] = set()
     for fk in snap.foreign_keys():
         ref_key = fk.ref_table_key
-        table = snap.table(fk.schema, fk.table)
-        ref = snap.table(*ref_key) if ref_key else None
+        table = tables.get((fk.schema, fk.table))
         if table is None or ref_key is None or table.is_partition and _has_parent_fk(snap, table, fk):
             continue
+        ref = tables.get(ref_key)
         pairs: list[_TypePair] = []
         worst: Severity | None = None
         for i, (column, ref_column) in enumerate(zip(fk.columns, fk.ref_columns, strict=False)):
@@ -185,9 +189,13 @@ def fk_type_mismatch(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
                 continue
             ref_type, ref_base = theirs
             # a domain is judged by the type under it: a domain over bigint referencing a bigint key matches
-            base, full = normalize_type(snap.engine, mine.base_type or mine.data_type)
-            ref_base_name, ref_full = normalize_type(snap.engine, ref_base or ref_type)
+            compared = (mine.base_type or mine.data_type, ref_base or ref_type)
+            if compared in matching:
+                continue
+            base, full = normalize_type(engine, compared[0])
+            ref_base_name, ref_full = normalize_type(engine, compared[1])
             if full == ref_full:
+                matching.add(compared)
                 continue
             level = Severity.INFO if base == ref_base_name and base in _LENGTH_TYPES else Severity.WARNING
             if worst is None or level.rank > worst.rank:

@@ -656,6 +656,10 @@ def security_definer_search_path(snap: Snapshot, opts: NoOptions) -> Iterator[Hi
     writable = {sp.schema for sp in snap.posture.schema_privileges or () if sp.public_create}
     for fn in snap.posture.definer_functions or ():
         path = fn.search_path
+        entries = _path_entries(path) if path is not None else []
+        exposed = [e for e in entries if e in writable]
+        if path is not None and not exposed and entries and entries[-1] == "pg_temp":
+            continue  # a safe path: nothing below is built for it (most functions of a well-kept database)
         owner = f"its owner {fn.owner}" + (" (a superuser)" if fn.owner_superuser else "")
         details = {"function": f"{fn.name}({fn.arguments})", "owner": fn.owner,
                    "owner_superuser": fn.owner_superuser, "public_execute": fn.public_execute,
@@ -667,8 +671,6 @@ def security_definer_search_path(snap: Snapshot, opts: NoOptions) -> Iterator[Hi
                               "objects on that path runs code with the owner's rights",
                       details=details, remediation=_definer_fix(fn, writable))
             continue
-        entries = _path_entries(path)
-        exposed = [e for e in entries if e in writable]
         if exposed:
             yield Hit(object=_function_ref(fn),
                       message=f"SECURITY DEFINER {fn.kind} {fn.schema}.{fn.name}({fn.arguments}) runs as {owner} "

@@ -134,6 +134,23 @@ def test_fk_type_mismatch_composite_reports_only_differing_pairs() -> None:
     assert [p["column"] for p in hit.details["pairs"]] == ["b"]
 
 
+def test_fk_type_mismatch_judges_every_key_whatever_the_keys_before_it() -> None:
+    # the check remembers the type pairs found to match: a matching pair met first must not hide a mismatch
+    # on the next keys, and a pair spelled otherwise (int8 / bigint) matches as before
+    s = snap(
+        table("p", ["id bigint"]),
+        table("a", ["p_id bigint"]),
+        table("b", ["p_id integer"]),
+        table("c", ["p_id int8"]),
+        table("d", ["p_id integer"]),
+        fk("a", ["p_id"], "p"),
+        fk("b", ["p_id"], "p"),
+        fk("c", ["p_id"], "p"),
+        fk("d", ["p_id"], "p"),
+    )
+    assert [h.object.table for h in hits("KY02", s)] == ["b", "d"]
+
+
 def test_fk_type_mismatch_look_alikes_stay_silent() -> None:
     s = snap(
         table("p", ["id bigint", "code character varying(20)"]),
