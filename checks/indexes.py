@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -785,8 +786,10 @@ def invalid_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     ```sql
     SELECT email, count(*) FROM users WHERE email IS NOT NULL GROUP BY email HAVING count(*) > 1;
     REINDEX INDEX CONCURRENTLY users_email_key;
-    -- or: DROP INDEX CONCURRENTLY users_email_key; then CREATE INDEX CONCURRENTLY again
+    -- or, where the duplicates are legitimate: DROP INDEX CONCURRENTLY users_email_key;
     ```
+    A failed `REINDEX INDEX CONCURRENTLY` leaves its copy (`users_email_key_ccnew`) invalid beside the index:
+    that one is only dropped.
 
     ## References
     - https://www.postgresql.org/docs/current/sql-createindex.html#SQL-CREATEINDEX-CONCURRENTLY
@@ -794,6 +797,7 @@ def invalid_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     for ix in snap.indexes:
         if ix.is_valid:
             continue
+        leftover = None
         message = (
             f"{ix.qualified} on {ix.table} is invalid: queries do not use it but writes still maintain it"
         )
@@ -803,23 +807,36 @@ def invalid_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
         elif _on_partitioned_parent(snap, ix):
             message += "; a partition has no index attached to it yet"
             remediation = None
+        elif (leftover := _REINDEX_LEFTOVER.fullmatch(ix.name)) is not None:
+            # what a failed REINDEX INDEX CONCURRENTLY leaves beside the index it rebuilt: only to be dropped
+            # (rt18: rebuilding a unique index over legitimate duplicates left users_zip_key_ccnew)
+            message += (f"; it is the copy a failed REINDEX CONCURRENTLY of {leftover.group(1)} left behind: drop "
+                        "it")
+            remediation = drop_index_sql(snap, ix)
         elif snap.server_version_num and snap.server_version_num < 120000:
             remediation = drop_index_sql(snap, ix)
         else:
             remediation = f"REINDEX INDEX CONCURRENTLY {sqlquote.pg_qualified(ix.schema, ix.name)};"
-        if ix.is_unique and remediation is not None:
+        if ix.is_unique and remediation is not None and leftover is None:
             # rebuilding a unique index over the same duplicates fails again, and leaves it invalid again
             message += (
                 "; a unique build most likely failed on duplicate values: find and resolve them first, "
                 "then rebuild it"
             )
             remediation = f"{_duplicates_sql(ix)}\n{remediation}"
+            if remediation.endswith(";") and remediation.rsplit("\n", 1)[-1].startswith("REINDEX"):
+                # duplicates that are the data's truth: the index should not be unique
+                remediation += f"\n-- or, where the duplicates are legitimate: {drop_index_sql(snap, ix)}"
         yield Hit(
             object=_index_ref(ix),
             message=message,
             details={"index_bytes": ix.size_bytes, "unique": ix.is_unique},
             remediation=remediation,
         )
+
+
+# the name REINDEX INDEX CONCURRENTLY gives its new copy (<index>_ccnew, _ccnew1, ...), left INVALID when it fails
+_REINDEX_LEFTOVER = re.compile(r"(.+)_ccnew\d*")
 
 
 def _duplicates_sql(ix: Index) -> str:

@@ -423,7 +423,8 @@ def test_invalid_unique_index_asks_to_resolve_duplicates_before_the_rebuild() ->
     assert hit.remediation == (
         "-- the key values held more than once: resolve them before rebuilding\n"
         "SELECT name, count(*) FROM public.products WHERE name IS NOT NULL GROUP BY name HAVING count(*) > 1;\n"
-        "REINDEX INDEX CONCURRENTLY public.products_name_uidx;"
+        "REINDEX INDEX CONCURRENTLY public.products_name_uidx;\n"
+        "-- or, where the duplicates are legitimate: DROP INDEX CONCURRENTLY public.products_name_uidx;"
     )
     partial = found["partial_uidx"].remediation or ""
     assert (
@@ -434,6 +435,20 @@ def test_invalid_unique_index_asks_to_resolve_duplicates_before_the_rebuild() ->
     (plain,) = hits("IX04", snap(table("t", ["id", "a"]), index("t", ["a"], name="t_a_idx", valid=False)))
     assert plain.remediation == "REINDEX INDEX CONCURRENTLY public.t_a_idx;"
     assert "duplicate" not in plain.message
+
+
+def test_the_copy_a_failed_reindex_left_is_dropped_not_rebuilt() -> None:
+    # rt18: REINDEX CONCURRENTLY of a unique index over legitimate duplicates failed and left <name>_ccnew
+    s = snap(table("customers", ["id", "zip"]),
+             index("customers", ["zip"], name="customers_zip_key", unique=True, valid=False),
+             index("customers", ["zip"], name="customers_zip_key_ccnew", unique=True, valid=False),
+             index("customers", ["zip"], name="customers_zip_key_ccnew1", unique=True, valid=False))
+    found = {h.object.index: h for h in hits("IX04", s)}
+    for copy in ("customers_zip_key_ccnew", "customers_zip_key_ccnew1"):
+        assert found[copy].remediation == f"DROP INDEX CONCURRENTLY public.{copy};"
+        assert "failed REINDEX CONCURRENTLY of customers_zip_key left behind" in found[copy].message
+        assert "duplicate" not in found[copy].message
+    assert (found["customers_zip_key"].remediation or "").startswith("-- the key values held more than once")
 
 
 # ---- IX05 missing-fk-index ---------------------------------------------------------------------------------

@@ -122,3 +122,25 @@ def test_partitioned_fk_index_is_built_per_partition_and_attached(pg_new_db: New
         ).fetchone()
     assert valid == (True,)  # every partition's index attached: the parent's index is valid
     assert [f.message for f in _findings(collect(parse_dsn(dsn))) if f.code == "IX05"] == []
+
+
+def test_a_failed_reindex_copy_is_dropped_and_legitimate_duplicates_can_drop_the_index(pg_new_db: NewDb) -> None:
+    # rt18: REINDEX CONCURRENTLY of a unique index over duplicates that are the data's truth fails again and
+    # leaves <name>_ccnew invalid; that copy is only dropped, and the index itself may go instead of its rebuild
+    dsn = pg_new_db("CREATE TABLE customers (id int PRIMARY KEY, zip text);"
+                    "INSERT INTO customers SELECT g, 'z' || (g % 10) FROM generate_series(1, 200) g;")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for statement in ("CREATE UNIQUE INDEX CONCURRENTLY customers_zip_key ON customers (zip)",
+                          "REINDEX INDEX CONCURRENTLY customers_zip_key"):
+            with contextlib.suppress(psycopg.errors.UniqueViolation):
+                conn.execute(statement)
+    specs = load_checks()
+    found = {f.object.index: f for f in run_checks(collect(parse_dsn(dsn)), [specs["IX04"]]).findings}
+    assert set(found) == {"customers_zip_key", "customers_zip_key_ccnew"}
+    assert found["customers_zip_key_ccnew"].remediation == "DROP INDEX CONCURRENTLY public.customers_zip_key_ccnew;"
+    (alternative,) = [line for line in (found["customers_zip_key"].remediation or "").splitlines()
+                      if line.startswith("-- or, where the duplicates are legitimate: ")]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(found["customers_zip_key_ccnew"].remediation or "")
+        conn.execute(alternative.split(": ", 1)[1])
+    assert run_checks(collect(parse_dsn(dsn)), [specs["IX04"]]).findings == ()
