@@ -137,3 +137,20 @@ def unavailable_note_text(why: str) -> str:
     return (f"could not watch for sessions waiting on the sample's locks from a second connection ({why}): an "
             "application's DDL on a table being sampled waited for the sample to end (at most the per-table limit)")
 
+
+class NoFreeSlot(Exception):
+    """A second connection would take connection slots the applications may need."""
+
+    @classmethod
+    def of(cls, free: int, most: int) -> NoFreeSlot:
+        return cls(f"{free} connection slot{'s' if free != 1 else ''} free of max_connections {most}: dbaudit "
+                   f"leaves at least {max(5, most // 10)} to the applications")
+
+
+def room_for_one_more(free_slots: int, max_connections: int) -> bool:
+    """Whether a second connection of dbaudit's (the catalog's second session, the sample's lock watcher) may
+    take a slot: at least 5 free after it, and at least a tenth of max_connections (a pool of 500 keeps 50
+    free). A judgment, not a published figure: the connection lives for seconds, and the slots it must leave are
+    those an application's pool or a DBA would reach for in that time (rt18: at max_connections 20 the watcher
+    took the last ordinary slot and an application was refused for the sample's three seconds)."""
+    return free_slots - 1 >= max(5, max_connections // 10)

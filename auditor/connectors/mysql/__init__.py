@@ -41,7 +41,7 @@ from auditor.connectors.mysql.maintenance import collect_maintenance
 from auditor.connectors.mysql.posture import collect_posture, mysql_login
 from auditor.connectors.mysql.replication import collect_replication
 from auditor.connectors.mysql.yielding import MySqlLockYield
-from auditor.connectors.yielding import unavailable_note_text
+from auditor.connectors.yielding import NoFreeSlot, room_for_one_more, unavailable_note_text
 from auditor.dsn import Dsn, redact
 from auditor.errors import ConnectError, ScanInterrupted
 from auditor.model import (
@@ -664,6 +664,17 @@ def _read_catalog(session: _Session, dsn: Dsn, options: CollectOptions, started:
                           digest_lost=_opt_int(status.get("Performance_schema_digest_lost")))
 
 
+def _crowded(snap: Snapshot) -> NoFreeSlot | None:
+    """Why the sample's lock watcher must not be opened (:func:`room_for_one_more`), or None, from the
+    ``Threads_connected`` and ``max_connections`` the catalog read; None when either is unknown."""
+    threads = snap.posture.status_int("Threads_connected") if snap.posture is not None else None
+    limit = snap.settings.get("max_connections", "")
+    if threads is None or not limit.isdigit():
+        return None
+    free, most = int(limit) - threads, int(limit)
+    return None if room_for_one_more(free, most) else NoFreeSlot.of(free, most)
+
+
 def _run_probes(session: _Session, snap: Snapshot, options: CollectOptions, flavor: str, vnum: int, *,
                 dsn: Dsn, ps_on: bool, user: str | None, digest_lost: int | None, clock: Clock) -> Snapshot:
     """The bounded live probes after the catalog's COMMIT, statement by statement (autocommit), so that the
@@ -688,8 +699,16 @@ def _run_probes(session: _Session, snap: Snapshot, options: CollectOptions, flav
         else:
             from auditor.connectors.mysql import sampling
 
-            yielder = MySqlLockYield(lambda: _connect(dsn, options, clock), operations.account(user),
-                                     mariadb=flavor == "mariadb")
+            # the watcher is a second connection: not where the applications would be left without a free slot
+            # (the connections open and the limit as the catalog read them, seconds ago)
+            no_room = _crowded(snap)
+
+            def open_watcher() -> pymysql.connections.Connection[Any]:
+                if no_room is not None:
+                    raise no_room
+                return _connect(dsn, options, clock)
+
+            yielder = MySqlLockYield(open_watcher, operations.account(user), mariadb=flavor == "mariadb")
             try:
                 sampled = sampling.probe(session, snap, bounded, flavor, vnum, yielder)
                 snap = sampling_cut(replace(snap, sampling=sampled, notes=(*snap.notes, *skipped_notes(sampled))),

@@ -30,7 +30,8 @@ from auditor.connectors.guard import (
     deadline_bound_ms,
     user_timeout_ms,
 )
-from auditor.connectors.yielding import first_line
+from auditor.connectors.yielding import NoFreeSlot, first_line
+from auditor.connectors.yielding import room_for_one_more as _room_for_one_more
 from auditor.dsn import Dsn, redact
 from auditor.errors import AuditError, ConnectError, ScanInterrupted
 from auditor.workload import marked
@@ -371,10 +372,6 @@ _HEADROOM = """current_setting('max_connections')::int AS max_connections,
 EXPORT_WITH_HEADROOM = f"SELECT pg_catalog.pg_export_snapshot() AS id,\n       {_HEADROOM}"
 
 
-class NoFreeSlot(Exception):
-    """A second connection would take connection slots the applications may need."""
-
-
 def crowded(session: Session) -> NoFreeSlot | None:
     """Why a second connection (the sample's lock watcher) must not be opened now, or None: as for the catalog's
     second session (:func:`_room_for_one_more`), at least 5 slots and a tenth of max_connections stay free
@@ -382,18 +379,7 @@ def crowded(session: Session) -> NoFreeSlot | None:
     refused for the sample's three seconds). One statement."""
     rows = session.execute(marked(f"SELECT {_HEADROOM}"))
     free, most = int(rows[0]["free_slots"]), int(rows[0]["max_connections"])
-    if _room_for_one_more(free, most):
-        return None
-    return NoFreeSlot(f"{free} connection slot{'s' if free != 1 else ''} free of max_connections {most}: dbaudit "
-                      f"leaves at least {max(5, most // 10)} to the applications")
-
-
-def _room_for_one_more(free_slots: int, max_connections: int) -> bool:
-    """Whether the second catalog session may take a slot: at least 5 free, and at least a tenth of
-    max_connections (a pool of 500 keeps 50 free). A judgment, not a published figure: the second session
-    lives for the catalog's few seconds, and the slots it must leave are those an application's pool or a DBA
-    would reach for in that time."""
-    return free_slots - 1 >= max(5, max_connections // 10)
+    return None if _room_for_one_more(free, most) else NoFreeSlot.of(free, most)
 
 
 # what pg_export_snapshot() returns ("00000003-0000001B-1"): checked before it goes into SQL text
