@@ -5,6 +5,7 @@ Each case runs ``python -m auditor.cli`` in a subprocess, as a user would run ``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
@@ -112,9 +113,9 @@ def password_role(pg_server: PgServer) -> Iterator[str]:
         conn.execute(f"DROP ROLE IF EXISTS {PASSWORD_ROLE}")
 
 
-@pytest.fixture
-def http_listener() -> Iterator[int]:
-    """A port where a web server answers: the first byte PostgreSQL's client reads is the "H" of HTTP/1.1."""
+@contextlib.contextmanager
+def _listening(respond: Callable[[socket.socket], None]) -> Iterator[int]:
+    """A loopback port whose every connection is handed to ``respond`` (errors of the exchange ignored)."""
     import threading
 
     server = socket.socket()
@@ -131,11 +132,8 @@ def http_listener() -> Iterator[int]:
                 continue
             with conn:
                 conn.settimeout(2)
-                try:
-                    conn.recv(1024)
-                    conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-                except OSError:
-                    pass
+                with contextlib.suppress(OSError):
+                    respond(conn)
 
     thread = threading.Thread(target=answer, daemon=True)
     thread.start()
@@ -145,6 +143,18 @@ def http_listener() -> Iterator[int]:
         stop.set()
         thread.join(timeout=2)
         server.close()
+
+
+@pytest.fixture
+def http_listener() -> Iterator[int]:
+    """A port where a web server answers: the first byte PostgreSQL's client reads is the "H" of HTTP/1.1."""
+
+    def respond(conn: socket.socket) -> None:
+        conn.recv(1024)
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+    with _listening(respond) as port:
+        yield port
 
 
 @pytest.mark.parametrize("sslmode", ["prefer", "disable"])
@@ -246,48 +256,25 @@ def test_snapshot_then_scan_from_file(pg_new_db: object, tmp_path: Path) -> None
 def bouncer_listener() -> Iterator[int]:
     """A PgBouncer as it answers by default: SSL refused, then the startup packet's "options" refused."""
     import struct
-    import threading
 
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    server.settimeout(0.2)
-    stop = threading.Event()
     fields = b"SFATAL\0VFATAL\0C08P01\0Munsupported startup parameter: options\0\0"
     refusal = b"E" + struct.pack("!i", 4 + len(fields)) + fields
 
-    def answer() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                continue
-            with conn:
-                conn.settimeout(2)
-                try:
-                    while True:
-                        head = conn.recv(8)
-                        if len(head) < 8:
-                            break
-                        length, code = struct.unpack("!ii", head)
-                        if length > 8:
-                            conn.recv(length - 8)
-                        if code in (80877103, 80877104):  # SSLRequest, GSSENCRequest: no
-                            conn.sendall(b"N")
-                            continue
-                        conn.sendall(refusal)
-                        break
-                except OSError:
-                    pass
+    def respond(conn: socket.socket) -> None:
+        while True:
+            head = conn.recv(8)
+            if len(head) < 8:
+                return
+            length, code = struct.unpack("!ii", head)
+            if length > 8:
+                conn.recv(length - 8)
+            if code not in (80877103, 80877104):  # SSLRequest, GSSENCRequest: answered no; else the startup
+                conn.sendall(refusal)
+                return
+            conn.sendall(b"N")
 
-    thread = threading.Thread(target=answer, daemon=True)
-    thread.start()
-    try:
-        yield server.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(timeout=2)
-        server.close()
+    with _listening(respond) as port:
+        yield port
 
 
 def test_a_pooler_refusing_the_options_parameter_is_named(bouncer_listener: int) -> None:
