@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from auditor.connectors.guard import Clock
 from auditor.dsn import Dsn
 from auditor.errors import AuditError
-from auditor.model import Note, Snapshot, WorkloadInfo
+from auditor.model import Note, Sampling, Snapshot, WorkloadInfo
+from auditor.sampling import skipped_notes
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,13 @@ def sampling_cut(snap: Snapshot, options: CollectOptions) -> Snapshot:
         return snap
     return partial(snap, f"{left[0].skipped_reason}: {len(left)} of {len(snap.sampling.tables)} tables not "
                          "sampled (NF02-NF04)")
+
+
+def with_sampling(snap: Snapshot, sampling: Sampling, options: CollectOptions) -> Snapshot:
+    """The snapshot with the sampling probe's outcome: a note per reason tables were not sampled, and partial
+    when ``--timeout`` cut the sample short (:func:`sampling_cut`)."""
+    return sampling_cut(dataclasses.replace(snap, sampling=sampling, notes=(*snap.notes, *skipped_notes(sampling))),
+                        options)
 
 
 def catalog_cut(snap: Snapshot, reached: str) -> Snapshot:

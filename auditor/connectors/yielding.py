@@ -144,7 +144,12 @@ class NoFreeSlot(Exception):
     @classmethod
     def of(cls, free: int, most: int) -> NoFreeSlot:
         return cls(f"{free} connection slot{'s' if free != 1 else ''} free of max_connections {most}: dbaudit "
-                   f"leaves at least {max(5, most // 10)} to the applications")
+                   f"leaves at least {slots_kept(most)} to the applications")
+
+
+def slots_kept(max_connections: int) -> int:
+    """The connection slots dbaudit leaves free for the applications (:func:`room_for_one_more`)."""
+    return max(5, max_connections // 10)
 
 
 def room_for_one_more(free_slots: int, max_connections: int) -> bool:
@@ -153,4 +158,4 @@ def room_for_one_more(free_slots: int, max_connections: int) -> bool:
     free). A judgment, not a published figure: the connection lives for seconds, and the slots it must leave are
     those an application's pool or a DBA would reach for in that time (rt18: at max_connections 20 the watcher
     took the last ordinary slot and an application was refused for the sample's three seconds)."""
-    return free_slots - 1 >= max(5, max_connections // 10)
+    return free_slots - 1 >= slots_kept(max_connections)

@@ -26,7 +26,7 @@ import pymysql.cursors
 
 from auditor import progress
 from auditor.bulk import gc_paused
-from auditor.connectors import CollectOptions, interrupted, sample_budget, sampling_cut
+from auditor.connectors import CollectOptions, interrupted, sample_budget, with_sampling
 from auditor.connectors.guard import (
     Clock,
     DeadlineReached,
@@ -59,7 +59,7 @@ from auditor.model import (
     Sequence as SequenceInfo,
 )
 from auditor.operations import Activity
-from auditor.sampling import SamplingBudget, sampling_off, skipped_notes
+from auditor.sampling import SamplingBudget, sampling_off
 from auditor.workload import DBAUDIT_MARKER
 
 SYSTEM_SCHEMAS = frozenset({"information_schema", "performance_schema", "mysql", "sys"})
@@ -694,8 +694,7 @@ def _run_probes(session: _Session, snap: Snapshot, options: CollectOptions, flav
         bounded = sample_budget(options, clock, reserve=5.0)
         if not (bounded.sample and bounded.normalization_sample):
             # sampling off: its module (and numpy's 0.1-0.2 s of import, which it needs) is not loaded at all
-            off = sampling_off(SamplingBudget.from_options(bounded))
-            snap = sampling_cut(replace(snap, sampling=off, notes=(*snap.notes, *skipped_notes(off))), bounded)
+            snap = with_sampling(snap, sampling_off(SamplingBudget.from_options(bounded)), bounded)
         else:
             from auditor.connectors.mysql import sampling
 
@@ -710,9 +709,7 @@ def _run_probes(session: _Session, snap: Snapshot, options: CollectOptions, flav
 
             yielder = MySqlLockYield(open_watcher, operations.account(user), mariadb=flavor == "mariadb")
             try:
-                sampled = sampling.probe(session, snap, bounded, flavor, vnum, yielder)
-                snap = sampling_cut(replace(snap, sampling=sampled, notes=(*snap.notes, *skipped_notes(sampled))),
-                                    bounded)
+                snap = with_sampling(snap, sampling.probe(session, snap, bounded, flavor, vnum, yielder), bounded)
             finally:
                 yielder.close()
             if yielder.unavailable is not None:

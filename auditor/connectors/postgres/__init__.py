@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 
 from auditor import progress
-from auditor.connectors import CollectOptions, catalog_cut, interrupted, sample_budget, sampling_cut
+from auditor.connectors import CollectOptions, catalog_cut, interrupted, sample_budget, with_sampling
 from auditor.connectors.guard import Clock, DeadlineReached, WaitExpired
 from auditor.connectors.postgres import operations
 from auditor.connectors.postgres.maintenance import (
@@ -76,7 +76,7 @@ from auditor.posture import (
     SETTINGS_AREA,
 )
 from auditor.replication import PREPARED_AREA, REPLICA_AREA, SLOTS_AREA, STANDBYS_AREA
-from auditor.sampling import SamplingBudget, sampling_off, skipped_notes
+from auditor.sampling import SamplingBudget, sampling_off
 from auditor.sqlquote import pg_ident, pg_qualified
 
 __all__ = ["area_names", "catalog_file", "collect", "glob_to_regex", "limits_of"]
@@ -210,8 +210,7 @@ def _run_probes(session: Session, snap: Snapshot, options: CollectOptions, clock
         bounded = sample_budget(options, clock, reserve=5.0)
         if not (bounded.sample and bounded.normalization_sample):
             # sampling off: its module (and numpy's 0.1-0.2 s of import, which it needs) is not loaded at all
-            off = sampling_off(SamplingBudget.from_options(bounded))
-            return sampling_cut(dataclasses.replace(s, sampling=off, notes=(*s.notes, *skipped_notes(off))), bounded)
+            return with_sampling(s, sampling_off(SamplingBudget.from_options(bounded)), bounded)
         from auditor.connectors.postgres import sampling
 
         # the sample's lock watcher is a second connection: not where the applications would be left without a
@@ -228,7 +227,7 @@ def _run_probes(session: Session, snap: Snapshot, options: CollectOptions, clock
             result = sampling.probe(session.conn, s.tables, bounded, s.constraints, s.indexes, yielder)
         finally:
             yielder.close()
-        s = sampling_cut(dataclasses.replace(s, sampling=result, notes=(*s.notes, *skipped_notes(result))), bounded)
+        s = with_sampling(s, result, bounded)
         if yielder.unavailable is not None:
             note = Note(area="sampling", message=unavailable_note_text(yielder.unavailable))
             s = dataclasses.replace(s, notes=(*s.notes, note))

@@ -326,7 +326,7 @@ class Session:
                 rows = self.execute(";\n".join((*begin, marked(EXPORT_WITH_HEADROOM))))
                 # a second connection only where the server has room for it: never the last free slots, which
                 # an application may need (the catalog is then read by this session alone, as before)
-                if _room_for_one_more(rows[0]["free_slots"], rows[0]["max_connections"]):
+                if _no_room(rows[0]) is None:
                     snapshot = str(rows[0]["id"])
             except psycopg.Error:
                 if self.conn.closed or self.conn.broken:
@@ -377,8 +377,12 @@ def crowded(session: Session) -> NoFreeSlot | None:
     second session (:func:`_room_for_one_more`), at least 5 slots and a tenth of max_connections stay free
     after it (rt18: on a server one slot from full, the watcher took the last one and the application was
     refused for the sample's three seconds). One statement."""
-    rows = session.execute(marked(f"SELECT {_HEADROOM}"))
-    free, most = int(rows[0]["free_slots"]), int(rows[0]["max_connections"])
+    return _no_room(session.execute(marked(f"SELECT {_HEADROOM}"))[0])
+
+
+def _no_room(headroom: Mapping[str, Any]) -> NoFreeSlot | None:
+    """What :data:`_HEADROOM` read, judged: why no second connection, or None."""
+    free, most = int(headroom["free_slots"]), int(headroom["max_connections"])
     return None if _room_for_one_more(free, most) else NoFreeSlot.of(free, most)
 
 
