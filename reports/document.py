@@ -14,7 +14,7 @@ from datetime import datetime
 from auditor import design, health, migration, scaling
 from auditor.model import Finding, Severity, Snapshot
 from auditor.report import Report
-from auditor.scoring import Metric, penalties
+from auditor.scoring import NOT_MEASURED, PARTIAL, Metric, penalties
 from auditor.textfmt import count, duration, plural
 from reports.erdiagram import table_anchor
 from reports.jsonfmt import iso_utc
@@ -182,11 +182,16 @@ def metric_value(m: Metric) -> str:
 
 
 def metric_status(m: Metric) -> Badge | str:
+    kind = {"pass": "pass", "FAIL": "fail", NOT_MEASURED: "na", PARTIAL: "warning"}.get(m.status)
+    return Badge(m.status, kind) if kind else m.status
+
+
+def metric_how(m: Metric) -> str:
+    """How a metric was measured, led by the part of the objects it covers; why not, for one not measured."""
     if m.value is None:
-        return Badge("not measured", "na")
-    if m.passed is None:
-        return ""
-    return Badge("pass", "pass") if m.passed else Badge("FAIL", "fail")
+        return m.reason or ""
+    over = f"over {m.measured}" + (f"; {m.reason}" if m.reason else "") if m.measured else ""
+    return "; ".join(x for x in (over, m.method) if x)
 
 
 def severity_badge(sev: Severity) -> Badge:
@@ -247,6 +252,7 @@ def _summary(doc: Document, report: Report, snap: Snapshot, engine: str, steps: 
     measured = [m for m in report.metrics if m.passed is not None]
     failed = [m for m in measured if m.passed is False]
     unmeasured = [m for m in report.metrics if m.value is None]
+    partial = [m for m in report.metrics if m.status == PARTIAL]
     score = report.score
     doc.blocks.append(Table(
         headers=("", ""),
@@ -266,6 +272,8 @@ def _summary(doc: Document, report: Report, snap: Snapshot, engine: str, steps: 
             ("Server health", _health_counts(report)),
             ("Quality metrics", f"{len(measured) - len(failed)} passed, {len(failed)} failed"
                                 + (f" ({', '.join(m.label for m in failed)})" if failed else "")
+                                + (f", {len(partial)} partial ({', '.join(m.label for m in partial)})"
+                                   if partial else "")
                                 + f", {len(unmeasured)} not measured"),
         ),
     ))
@@ -433,7 +441,9 @@ def _normalization(doc: Document, report: Report) -> None:
         if metric.value is None:
             doc.p(Strong(f"{metric.label}: not measured"), f" ({metric.reason}).")
         else:
-            doc.p(Strong(f"{metric.label}: {metric_value(metric)}"), f" (target {metric.target}); {metric.method}.")
+            status = f", {metric.status}" if metric.status else ""
+            doc.p(Strong(f"{metric.label}: {metric_value(metric)}"), f" (target {metric.target}{status}); "
+                  f"{metric_how(metric)}.")
     nf = [f for f in report.findings if f.code.startswith("NF")]
     if nf:
         doc.blocks.append(_findings_table(nf))
@@ -740,7 +750,7 @@ def _metrics(doc: Document, report: Report) -> None:
     doc.blocks.append(Table(
         headers=("Metric", "Value", "Target", "Status", "How it was measured / why not"),
         rows=tuple((m.label, metric_value(m), m.target or "-", metric_status(m),
-                    (m.reason or "") if m.value is None else m.method) for m in report.metrics),
+                    metric_how(m)) for m in report.metrics),
     ))
     for m in report.metrics:
         if m.parts:

@@ -33,6 +33,7 @@ def _metric(metric: Metric) -> dict[str, Any]:
         "unit": metric.unit,
         "target": metric.target,
         "passed": metric.passed,
+        "status": metric.status,
         "method": metric.method,
         "reason": metric.reason,
         "measured": metric.measured,

@@ -23,7 +23,7 @@ from auditor import design
 from auditor.model import Finding, Severity, Skipped
 from auditor.report import Report
 from auditor.sampling import describe_skips, skipped_tables
-from auditor.scoring import Metric
+from auditor.scoring import NOT_MEASURED, PARTIAL, Metric
 from auditor.textfmt import plural
 from auditor.textsafe import terminal_safe
 from reports.history import since_lines
@@ -267,11 +267,8 @@ def _metric_value(metric: Metric) -> str:
 
 
 def _metric_status(metric: Metric, paint: _Painter) -> str:
-    if metric.value is None:
-        return paint("not measured", "dim")
-    if metric.passed is None:
-        return ""
-    return paint("pass", "green") if metric.passed else paint("FAIL", "red")
+    style = {"pass": "green", "FAIL": "red", NOT_MEASURED: "dim", PARTIAL: "yellow"}.get(metric.status)
+    return paint(metric.status, style) if style else metric.status
 
 
 def _metrics(metrics: Iterable[Metric], layout: _Layout) -> list[str]:
@@ -284,7 +281,9 @@ def _metrics(metrics: Iterable[Metric], layout: _Layout) -> list[str]:
     rows = []
     for m in metrics:
         how = f"how: {m.method}" if m.method and layout.verbose else ""
-        text = f"why not: {m.reason}" if m.value is None else how
+        # a value over part of the objects says so whatever the verbosity: it is not the whole database's
+        over = f"over {m.measured}" + (f"; {m.reason}" if m.reason else "") if m.measured else ""
+        text = f"why not: {m.reason}" if m.value is None else "; ".join(x for x in (over, how) if x)
         ref = f"[{notes.setdefault(text, len(notes) + 1)}]" if text else ""
         rows.append([m.label, _metric_value(m), m.target, _metric_status(m, layout.paint), ref])
     if not rows:

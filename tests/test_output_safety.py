@@ -198,7 +198,7 @@ def test_normalization_below_the_floor_is_not_measured() -> None:
     assert m.value is None and m.reason and m.reason.startswith("only 1 of 20 tables could be judged (5 %")
     ten = Sampling(tables=tuple(sample(f"t{i:02d}", {"id": [1, 2, 3]}) for i in range(10)))
     (half,) = [m for m in compute_metrics(snap(*tables, sampling=ten), []) if m.key == "normalization_pct"]
-    assert half.value == 100.0 and half.measured == "10 of 20 tables"
+    assert half.value == 100.0 and half.measured == "10 of 20 tables (not judged: 10: not in the data sample)"
 
 
 # ---- catalog areas that were not read ----------------------------------------------------------------------------
