@@ -156,3 +156,20 @@ def test_every_format_says_partial_and_over_how_many_tables() -> None:
     assert "**Tables in 3NF: 100 %** (target 100 %, pass); share of the tables" in render_markdown(whole)
     assert next(m for m in json.loads(render_json(whole))["quality"] if m["key"] == "normalization_pct")["status"] \
         == "pass"
+
+
+def test_index_coverage_over_part_of_the_calls_is_bounded_the_same_way() -> None:
+    from tests.test_output_safety import _workload
+
+    def coverage(explained: int, refused: int) -> Metric:
+        return next(m for m in compute_metrics(_workload(explained, refused), []) if m.key == "index_coverage_pct")
+
+    # every explained call covered, 92.3 % of the calls explained: at worst 92.3 %, the target is met
+    most = coverage(24, 2)
+    assert most.value == 100.0 and most.passed is True and most.status == "pass" and most.reason is None
+    # half the calls explained: between 50 % and 100 %
+    half = coverage(13, 13)
+    assert half.value == 100.0 and half.passed is None and half.status == "partial"
+    assert half.reason is not None and half.reason.startswith("over all the calls the share lies between 50.0 % and "
+                                                              "100.0 %") and "permission denied" in half.reason
+    assert coverage(3, 0).status == "pass"
