@@ -665,9 +665,15 @@ def _on_time_metric(snapshot: Snapshot, targets: Targets) -> Metric:
                              f"server started), below {targets.min_measured_pct:g} %", measured=measured)
     late_rows = [t for t, s in counted if innodb_analyze_late(s) is not None]
     value = round(_share(len(counted) - len(late_rows), len(counted)), 1)
+    passed: bool | None = value >= targets.vacuumed_on_time_pct
+    reason = None
+    if len(counted) < len(innodb):
+        measured += " (not judged: the others were not opened since the server started)"
+        passed, reason = _partial_verdict(len(counted) - len(late_rows), len(counted), len(innodb),
+                                          targets.vacuumed_on_time_pct, target)
     return Metric(
         key="vacuumed_on_time_pct", label=label, value=value, unit="%", target=target,
-        passed=value >= targets.vacuumed_on_time_pct,
+        passed=passed, reason=reason,
         measured=None if len(counted) == len(innodb) else measured,
         method=f"{len(counted) - len(late_rows)} of {len(counted)} InnoDB tables have no more rows modified since "
                "their statistics were computed than twice InnoDB's 10 % recalculation point (MT08); InnoDB purges "
