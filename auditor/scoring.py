@@ -468,7 +468,7 @@ def _normalization_metric(snapshot: Snapshot, tables: list[Table], findings: lis
     if not tables:
         return Metric(key="normalization_pct", label=label, value=None, unit="%", target=target,
                       reason="no tables in the audited schemas")
-    from auditor.sampling import describe_skips, sampling_gap
+    from auditor.sampling import EMPTY, describe_skips, sampling_gap
 
     gap = sampling_gap(snapshot.sampling, snapshot.notes)
     if gap is not None or snapshot.sampling is None or not snapshot.sampling.tables:
@@ -485,9 +485,15 @@ def _normalization_metric(snapshot: Snapshot, tables: list[Table], findings: lis
     judged = {t.key for t in snapshot.sampling.tables if t.skipped_reason is None and t.rows > 0}
     measured = (judged & audited) | flagged
     unjudged = _unjudged_tables(snapshot, audited - measured)
+    # a table with no rows holds no dependency to judge, and no violation either: it is left out of the share
+    # (its columns' names are still judged by NF01), so a schema with empty tables can still pass
+    empty = unjudged.pop(EMPTY, 0)
     total = len(measured) + sum(unjudged.values())
-    of = f"{len(measured)} of {total} tables"
+    of = f"{len(measured)} of {total} tables" + (f" with rows ({empty} empty, not counted)" if empty else "")
     why = f"not judged: {describe_skips(unjudged)}" if unjudged else ""
+    if not total:
+        return Metric(key="normalization_pct", label=label, value=None, unit="%", target=target,
+                      reason=f"every table is empty ({empty}): no data to judge")
     share = 100.0 * len(measured) / total
     if not measured or share < targets.min_measured_pct:
         below = f" ({share:.0f} %, below the {targets.min_measured_pct:g} % a figure needs)" if measured else ""
@@ -497,7 +503,8 @@ def _normalization_metric(snapshot: Snapshot, tables: list[Table], findings: lis
         of += f" ({why})"
     clean = len(measured - flagged)
     pct = _share(clean, len(measured))
-    method = (f"share of the tables measured ({len(measured)} of {total}: sampled, or flagged by a finding) with no "
+    counted = f"{len(measured)} of {total}" + (f" with rows, {empty} empty not counted" if empty else "")
+    method = (f"share of the tables measured ({counted}: sampled, or flagged by a finding) with no "
               f"NF01-NF04 finding of warning or error severity ({clean}/{len(measured)}); dependencies judged on "
               "sampled data")
     if notes:

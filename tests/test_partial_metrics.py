@@ -173,3 +173,18 @@ def test_index_coverage_over_part_of_the_calls_is_bounded_the_same_way() -> None
     assert half.reason is not None and half.reason.startswith("over all the calls the share lies between 50.0 % and "
                                                               "100.0 %") and "permission denied" in half.reason
     assert coverage(3, 0).status == "pass"
+
+
+def test_an_empty_table_is_left_out_of_the_share_not_left_undecided() -> None:
+    # a table with no rows has no dependency to judge and no violation: the others' clean share is a pass, and the
+    # empty one is named, not counted (else any schema with an empty table could never pass)
+    s = _two_tables(TableSample("public", "orders", rows=10_000), TableSample("public", "employees", rows=0))
+    m = _nf(s)
+    assert m.value == 100.0 and m.passed is True and m.status == "pass" and m.reason is None
+    assert "(1 of 1 with rows, 1 empty not counted: sampled" in m.method
+
+
+def test_only_empty_tables_is_not_measured() -> None:
+    s = _two_tables(TableSample("public", "orders", rows=0), TableSample("public", "employees", rows=0))
+    m = _nf(s)
+    assert m.value is None and m.status == "not measured"
