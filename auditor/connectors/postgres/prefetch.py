@@ -273,8 +273,8 @@ class Prefetch:
             return [self._jobs[i].area for i, r in self._results.items() if r is not None and i not in self._taken]
 
     def post_sequences(self, sequences: tuple[Sequence, ...]) -> None:
-        """The catalog's sequences, for the second session to read their last values once its share is read
-        (some may be left out of the snapshot later: found locked by a later area)."""
+        """The snapshot's sequences, for the second session to read their last values once its share is read
+        (and the first after its COMMIT: :meth:`sequence_batches`)."""
         with self._cond:
             self._batches = Batches(sequences)
             self._cond.notify_all()
