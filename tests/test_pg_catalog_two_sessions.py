@@ -1,12 +1,14 @@
 """The catalog read by two sessions in one snapshot (auditor/connectors/postgres/prefetch.py, SECOND_SHARE):
 the first exports its snapshot, the second imports it and reads its share of the areas, then the sequences'
-last values. On a real PostgreSQL:
+last values, which the first shares after its COMMIT. On a real PostgreSQL:
 
 - the snapshot is the one a single session reads, even when the schema changes between the export and the import;
 - no second session (a role's CONNECTION LIMIT 1, an import the server refuses) or a second session lost while
   reading: the first reads everything, nothing is lost, nothing is noted;
 - an application's ALTER TABLE waits for the first session's COMMIT at most, as before: the second has
   committed and holds no lock by then;
+- the last values' batches are read once each, by both sessions after their COMMITs; one the second session
+  was reading when it was lost is read by the first;
 - a scan cut by --timeout while the second session waits on the server leaves no backend behind.
 """
 
@@ -23,6 +25,7 @@ import pytest
 
 import auditor.connectors.postgres as pg
 from auditor.connectors import CollectOptions
+from auditor.connectors.postgres import sequences as sequence_values
 from auditor.connectors.postgres.session import Session
 from auditor.dsn import parse_dsn
 from auditor.model import Snapshot
@@ -111,7 +114,7 @@ def test_two_sessions_read_the_snapshot_one_session_reads(
     one = _one_session(dsn, monkeypatch)
     assert seconds == []
     # a table created after the first session's export, before the second's import: neither session sees it,
-    # nor its primary key's index and constraint (tables.sql is the first's, indexes.sql and constraints.sql the
+    # nor its primary key's index and constraint (tables.sql and constraints.sql are the first's, indexes.sql the
     # second's)
     import_snapshot = Session.import_snapshot
 
@@ -214,6 +217,63 @@ def test_a_second_session_lost_mid_read_loses_no_area(
     assert len(seconds) == 1 and isinstance(seconds[0], Session) and seconds[0].conn.closed
     _same(two, one)
     assert "child_note_idx" in {i.name for i in two.indexes}
+
+
+def _batch_readers(monkeypatch: pytest.MonkeyPatch, seconds: list[Session | BaseException],
+                   second_batch: Callable[[Session], object]) -> list[tuple[str, str, bool]]:
+    """Each batch of one sequence (BATCH 1: the schema's 3 sequences, 3 batches) as it is sent: the session
+    reading it, the sequence, whether that session was in a transaction; ``second_batch`` runs before each of the
+    second session's."""
+    monkeypatch.setattr(sequence_values, "BATCH", 1)
+    readers: list[tuple[str, str, bool]] = []
+    read_batch = sequence_values._read_batch
+
+    def spy(session: Session, part: Any) -> Any:
+        second = bool(seconds) and session is seconds[0]
+        readers.append(("second" if second else "first", part[0].name, session.in_transaction))
+        if second:
+            second_batch(session)
+        return read_batch(session, part)
+
+    monkeypatch.setattr(sequence_values, "_read_batch", spy)
+    return readers
+
+
+def test_both_sessions_read_the_last_values_after_their_commits_each_batch_once(
+        dsn: str, monkeypatch: pytest.MonkeyPatch, seconds: list[Session | BaseException]) -> None:
+    one = _one_session(dsn, monkeypatch)
+
+    def until_the_first_takes_one(session: Session) -> None:
+        # the second session is slow: the first takes the batches left after its COMMIT, it does not wait
+        deadline = time.monotonic() + 10
+        while not any(who == "first" for who, _, _ in readers) and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    readers = _batch_readers(monkeypatch, seconds, until_the_first_takes_one)
+    two = pg.collect(parse_dsn(dsn), OPTIONS)
+    _same(two, one)
+    assert {s.name: s.last_value for s in two.sequences}["standalone"] == 2
+    # every batch once, each in autocommit (no lock beyond its statement), by both sessions
+    assert sorted(name for _, name, _ in readers) == sorted(s.name for s in one.sequences), readers
+    assert {who for who, _, _ in readers} == {"first", "second"}, readers
+    assert not any(in_transaction for _, _, in_transaction in readers), readers
+
+
+def test_a_second_session_lost_while_reading_last_values_loses_none(
+        dsn: str, monkeypatch: pytest.MonkeyPatch, seconds: list[Session | BaseException]) -> None:
+    one = _one_session(dsn, monkeypatch)
+
+    def kill(session: Session) -> None:
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (session.conn.info.backend_pid,))
+
+    readers = _batch_readers(monkeypatch, seconds, kill)
+    two = pg.collect(parse_dsn(dsn), OPTIONS)
+    _same(two, one)
+    assert {s.name: s.last_value for s in two.sequences}["standalone"] == 2
+    # the second session's batch, lost with it, read again by the first; nothing noted
+    assert [who for who, _, _ in readers] == ["second", "first", "first", "first"], readers
+    assert sorted(name for who, name, _ in readers if who == "first") == sorted(s.name for s in one.sequences)
 
 
 def _relation_locks(dsn: str, pid: int) -> int:

@@ -27,6 +27,7 @@ from auditor import progress
 from auditor.connectors import CollectOptions, catalog_cut, interrupted, sample_budget, with_sampling
 from auditor.connectors.guard import Clock, DeadlineReached, WaitExpired
 from auditor.connectors.postgres import operations
+from auditor.connectors.postgres import sequences as sequence_values
 from auditor.connectors.postgres.maintenance import (
     DATABASES_AREA,
     PageProbes,
@@ -37,7 +38,6 @@ from auditor.connectors.postgres.maintenance import (
 from auditor.connectors.postgres.posture import POSTURE_SETTINGS, collect_posture
 from auditor.connectors.postgres.prefetch import AreaRead, Prefetch, Read, read_area, read_probe
 from auditor.connectors.postgres.replication import collect_replication
-from auditor.connectors.postgres.sequences import LastValues
 from auditor.connectors.postgres.session import (
     Session,
     SessionLimits,
@@ -194,14 +194,14 @@ def _without_cycle_collection() -> Iterator[None]:
 
 
 def _run_probes(session: Session, snap: Snapshot, options: CollectOptions, clock: Clock,
-                measure_pages: Callable[[Snapshot], Snapshot] | None = None,
-                read_values: Callable[[], LastValues | None] | None = None) -> Snapshot:
+                measure_pages: Callable[[Snapshot], Snapshot] | None,
+                read_values: Callable[[Session, Snapshot], Snapshot]) -> Snapshot:
     """The bounded live probes, after the catalog's COMMIT (they need its tables), in autocommit mode.
 
-    ``read_values``: the sequences' last values when the catalog's second session read them meanwhile (the
-    same statements), else they are read here. ``measure_pages`` next (:meth:`_Collector.measure_pages`: the
-    relations' pages the catalog chose to read,
-    one statement each). The data sample and the EXPLAINs count their own round trips (``Sampling.queries``,
+    ``read_values``: the snapshot with the sequences' last values, first (:meth:`_Collector.last_values`: the
+    batches the catalog's second session has not read yet, read on this one). ``measure_pages`` next
+    (:meth:`_Collector.measure_pages`: the relations' pages the catalog chose to read, one statement each).
+    The data sample and the EXPLAINs count their own round trips (``Sampling.queries``,
     ``WorkloadInfo.queries_sent``): the snapshot's ``queries_sent`` covers the fixed catalog part and the
     page reads (a fixed number too), ``collect_duration_s`` the catalog. Their budgets shrink to what is left of
     ``--timeout``, so that they end in time rather than being cut.
@@ -242,9 +242,7 @@ def _run_probes(session: Session, snap: Snapshot, options: CollectOptions, clock
         return workload.collect_workload(session.conn, s, bounded)
 
     def last_values(s: Snapshot) -> Snapshot:
-        from auditor.connectors.postgres.sequences import read_last_values
-
-        return read_last_values(session, s, read=None if read_values is None else read_values())
+        return read_values(session, s)
 
     # the sequences' last values first: the headroom checks need them, and they cost a few statements
     steps: list[tuple[str, Callable[[Snapshot], Snapshot]]] = [("sequences", last_values), ("sampling", sample)]
@@ -281,16 +279,19 @@ def _guarded(session: Session, snap: Snapshot, area: str, probe: Callable[[Snaps
 # How many sessions read the catalog: the second reads its share of the areas (SECOND_SHARE) in the first's
 # snapshot, at the same time (see prefetch.py); 1: one session reads them all, one after another (tests).
 CATALOG_SESSIONS = 2
-# The areas the second session reads, chosen so that the two sessions' server time balances: longest first, each to
-# the less loaded session, then each session sends its areas in the collection's order. The figures: the time one
-# session took for each area at 10,000 tables (bench15_10000, PostgreSQL 15, 2026-11-29, the shorter of two
-# scans, load average 4 on 2 CPUs; seconds): column_stats 0.55 + table_bloat 0.26 + index_bloat 0.40 (1.21, kept
-# together: the bloat reads depend on column_stats' rows), constraints 0.98, indexes 0.94, tables 0.73,
-# columns 0.68, sequences 0.59, server_stats 0.39, io 0.38 (these two interchangeable), definer_functions 0.16,
-# freeze 0.16, the rest 0.1 together: 3.2 s for the first session, 3.15 s for the second. The areas whose rows
-# depend on the reading session (server, activity: is_self; server_settings: the session's own values) stay
-# with the first.
-SECOND_SHARE = frozenset({"columns", "constraints", "indexes", "freeze", SERVER_STATS_AREA})
+# The areas the second session reads, chosen so that the two sessions end together and the collection gets the
+# areas it builds the most from early. The figures: the time one session took for each area (bench15_*,
+# PostgreSQL 15, 2026-11-29, the shortest of three scans, load average 10-13 on 2 CPUs: for their ratios; ms at
+# 2,000 / 10,000 tables): indexes 552 / 2,681, constraints 630 / 2,617, columns 614 / 1,694, tables 327 / 1,577,
+# index_bloat 177 / 1,436, sequences 191 / 1,253, the sequences' last values 222 / 1,137, io 110 / 1,112,
+# column_stats 162 / 923, server_stats 152 / 796, table_bloat 120 / 677, freeze 50 / 301, definer_functions
+# 101 / 253, the rest 100 / 90 together (at 20 tables: 160 ms in all). The second reads columns and indexes
+# first, then freeze, index_bloat, server_stats and io (1.7 / 8.0 s); the first tables, column_stats,
+# constraints, sequences and the rest (1.7 / 7.4 s); the last values go to whichever session has committed
+# and is free (sequences.Batches), the second first. index_bloat needs column_stats' rows, which the first has
+# read by then (when it has not, in a small schema, the first reads it). The areas whose rows depend on the
+# reading session (server, activity: is_self; server_settings: the session's own values) stay with the first.
+SECOND_SHARE = frozenset({"columns", "indexes", "freeze", INDEX_BLOAT_AREA, SERVER_STATS_AREA, IO_AREA})
 
 # catalog areas, in the order their outcomes are recorded (columns.sql is sent first, see _Collector._plan); each
 # is one query, filtered to the audited schemas
@@ -391,8 +392,9 @@ class _Collector:
         scope = {"schemas": schemas}
         superuser = bool(server.get("is_superuser"))
         read = self._read
-        # columns.sql before tables.sql: the client has work to do with the columns, none with the tables alone
-        order = ("columns", "tables", *(area for area in CATALOG_AREAS if area not in ("columns", "tables")))
+        # columns.sql before tables.sql: the client has work to do with the columns, none with the tables alone;
+        # indexes (the second session's) before constraints (the first's): the collection builds them first
+        order = ("columns", "tables", "column_stats", "indexes", "constraints", "sequences")
         reads = [read(area, scope, catalog_file(area, superuser)) for area in order]
         reads.append(read("activity", {}))
 
@@ -447,9 +449,14 @@ class _Collector:
         """The second session's catalog round trips (0 when there was none)."""
         return 0 if self.finished is None else self.finished.second_catalog_sent()
 
-    def last_values(self) -> LastValues | None:
-        """The sequences' last values the second session read, if it did."""
-        return None if self.finished is None else self.finished.last_values()
+    def last_values(self, session: Session, snap: Snapshot) -> Snapshot:
+        """The snapshot with its sequences' last values: the batches the second session has not read are read on
+        ``session`` (after the catalog's COMMIT), then the second session is closed."""
+        batches = None if self.finished is None else self.finished.sequence_batches()
+        snap = sequence_values.read_last_values(session, snap, batches=batches)
+        if self.finished is not None:
+            self.finished.second_closed()
+        return snap
 
     def finish(self) -> None:
         """The second session closed (cancelled when still running: the scan stopped)."""
@@ -482,7 +489,7 @@ class _Collector:
         # columns.sql goes out first (see _plan): the index writer and the columns by table are built while the
         # server reads tables.sql; what its reading decided is recorded after tables.sql's, in CATALOG_AREAS' order
         columns_read = self.prefetch.take(self._read("columns", scope, catalog_file("columns", superuser)))
-        column_rows = columns_read.rows if isinstance(columns_read.rows, TupleRows) else TupleRows()
+        column_rows = _tuple_rows(columns_read.rows)
         columns_of = _columns_by_table(column_rows)
         writer = _IndexWriter(columns_of, column_rows, server.get("reserved_words") or (),
                               bool(server.get("quote_all_identifiers")))
@@ -491,10 +498,15 @@ class _Collector:
         rows["columns"] = column_rows
         rows["column_stats"] = area_rows("column_stats")
         tables = _tables(rows["tables"], column_rows, columns_of, rows["column_stats"])
+        # indexes before constraints: the second session reads them while the first reads constraints (see _plan);
+        # what their reading decided is recorded in CATALOG_AREAS' order
+        indexes_read = self.prefetch.take(self._read("indexes", scope, catalog_file("indexes", superuser)))
+        index_rows = _tuple_rows(indexes_read.rows)
+        indexes = writer.indexes(index_rows)
         rows["constraints"] = area_rows("constraints")
         constraints = _constraints(rows["constraints"], writer.column_names)
-        rows["indexes"] = area_rows("indexes")
-        indexes = writer.indexes(rows["indexes"])
+        self._record(indexes_read)
+        rows["indexes"] = index_rows
         rows["sequences"] = area_rows("sequences")
         sequences = _sequences(rows["sequences"])
         if self.locked:
@@ -502,7 +514,8 @@ class _Collector:
             tables, indexes, constraints, sequences = _objects_without_locked(
                 tables, indexes, constraints, sequences, self.locked.values(), writer)
             self.notes.append(_locked_note(list(self.locked.values())))
-        self.prefetch.post_sequences(sequences)  # their last values: read by the second session meanwhile
+        # their last values: read by whichever session has committed (the second, as soon as its share is read)
+        self.prefetch.post_sequences(sequences)
         activity_rows = self._area("activity", {})
         second_pid = self.prefetch.second_pid
         if activity_rows is not None and second_pid is not None:
@@ -558,6 +571,11 @@ class _Collector:
             replication=replication,
             unread_areas=tuple(self.unread),
         )
+
+
+def _tuple_rows(rows: list[Any] | None) -> TupleRows:
+    """An area's rows taken ahead of their turn: TupleRows (one of Session.tuple_areas), empty when not read."""
+    return rows if isinstance(rows, TupleRows) else TupleRows()
 
 
 def _objects_without_locked(tables: tuple[Table, ...], indexes: tuple[Index, ...],

@@ -30,7 +30,9 @@ the second session cannot be opened or import the snapshot, or fails while readi
 watchdog's cut), the reads it has not handed over go to the first session in the plan's order, read in the
 first's transaction: the same snapshot, nothing lost, nothing noted (a refusal or a timeout of an area's query is
 noted as with one session). After its COMMIT, it reads the sequences' last values (the same autocommit batches
-as :mod:`~auditor.connectors.postgres.sequences`) while the first still reads, then closes.
+as :mod:`~auditor.connectors.postgres.sequences`, posted by the collection as soon as it has built the sequences)
+while the first still reads; the first takes the batches left after its own COMMIT, so that both sessions end
+together; then the second closes.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from typing import Any
 import psycopg
 
 from auditor.connectors.guard import DeadlineReached, shut_down, statement_bound_s
-from auditor.connectors.postgres.sequences import LastValues, fetch_last_values
+from auditor.connectors.postgres.sequences import Batches
 from auditor.connectors.postgres.session import RECOVERABLE, Session, close_session
 from auditor.connectors.yielding import first_line
 from auditor.model import Note, Sequence
@@ -186,7 +188,8 @@ class Prefetch:
     snapshot (:meth:`Session.import_snapshot`); the planned reads of the areas in ``share`` go to it. When it
     cannot be opened, or fails while reading, its reads not yet handed over go to the first session, in the
     plan's order: nothing is lost, and the snapshot is the same. Once its share is read it commits, then reads
-    the sequences' last values the collection hands it (:meth:`post_sequences`), in autocommit, and closes.
+    batches of the sequences' last values the collection posts (:meth:`post_sequences`), in autocommit, until
+    none is left (the first session takes its part after its COMMIT: :meth:`sequence_batches`), and closes.
     """
 
     def __init__(self, session: Session, second: Callable[[], Session] | None = None,
@@ -213,8 +216,7 @@ class Prefetch:
         self._stop_second = False
         self.second_pid: int | None = None  # its server process, left out of the activity area
         self.second_sent = 0  # its round trips up to its COMMIT (the catalog's)
-        self._sequences: tuple[Sequence, ...] | None = None
-        self._last_values: LastValues | None = None
+        self._batches: Batches | None = None
         self._second_thread: threading.Thread | None = None
         if second is not None:
             self._second_state = "opening"
@@ -271,10 +273,16 @@ class Prefetch:
             return [self._jobs[i].area for i, r in self._results.items() if r is not None and i not in self._taken]
 
     def post_sequences(self, sequences: tuple[Sequence, ...]) -> None:
-        """The snapshot's sequences, for the second session to read their last values once its share is read."""
+        """The snapshot's sequences, for the second session to read their last values once its share is read
+        (and the first after its COMMIT: :meth:`sequence_batches`)."""
         with self._cond:
-            self._sequences = sequences
+            self._batches = Batches(sequences)
             self._cond.notify_all()
+
+    def sequence_batches(self) -> Batches | None:
+        """The batches of the sequences posted, some read already by the second session; None when none were."""
+        with self._cond:
+            return self._batches
 
     def close(self, abort: bool = False) -> None:
         """End the first helper (the collection has taken every area): at once when idle; when it is still
@@ -298,16 +306,11 @@ class Prefetch:
                 self._cond.wait(0.5)
             return self.second_sent
 
-    def last_values(self) -> LastValues | None:
-        """The sequences' last values the second session read; None when it did not (the caller reads them)."""
-        thread = self._second_thread
-        with self._cond:
-            while self._last_values is None and thread is not None and thread.is_alive():
-                self._cond.wait(0.5)
-            read = self._last_values
-        if thread is not None:
-            thread.join(timeout=5.0)  # its connection closed next: not open beside the sample's watcher
-        return read
+    def second_closed(self) -> None:
+        """Wait (bounded) for the second session to close once no batch is left: not open beside the sample's
+        watcher."""
+        if self._second_thread is not None:
+            self._second_thread.join(timeout=5.0)
 
     def finish(self) -> None:
         """End the second session: its statement cancelled when one is running, its connection closed."""
@@ -442,19 +445,18 @@ class Prefetch:
 
     def _read_sequences(self, second: Session) -> None:
         with self._cond:
-            while self._sequences is None and not self._stop_second:
+            while self._batches is None and not self._stop_second:
                 self._cond.wait()
-            if self._stop_second or self._sequences is None:
+            if self._stop_second or self._batches is None:
                 return
-            sequences = self._sequences
+            batches = self._batches
             self._busy[SECOND] = True
-        try:
-            read: LastValues | None = fetch_last_values(second, sequences)
-        except Exception:  # noqa: BLE001 - lost or cut: the collection reads them on its own session
-            read = None
+
+        # lost or cut: its batch goes back, the collection reads the rest on its own session
+        with suppress(Exception):
+            batches.read(second, lambda: self._stop_second)
         with self._cond:
             self._busy[SECOND] = False
-            self._last_values = read
             self._cond.notify_all()
 
 
