@@ -12,11 +12,11 @@ The health score (0-100) is documented in docs/scoring.md:
     weights: error 10, warning 3, info 0.5; caps: error 25, warning 10, info 2.
     grade: A >= 90, B >= 80, C >= 70, D >= 60, else F.
 
-A check skipped because dbaudit could not read what it needs (a privilege, an extension, a setting: the skip says
-how to enable it) and a metric left unmeasured for the same kind of reason count at their worst, so the score is
-a lower bound that never rises because less could be seen; ``Score.upper`` is what it would be had they all been
-clean. What the user chose not to audit (``--select``/``--ignore``, ``--no-workload``, ``--no-sample``, no
-``--history``) and what does not apply to the engine cost nothing.
+A check that applies to the engine but was skipped because dbaudit could not read what it needs (a privilege, an
+extension, a setting, a failed query) and a metric left unmeasured for the same kind of reason count at their
+worst, so the score is a lower bound that never rises because less could be seen; ``Score.upper`` is what it
+would be had they all been clean. What the user chose not to audit (``--select``/``--ignore``,
+``--no-workload``, ``--no-sample``, no ``--history``) and what does not apply to the engine cost nothing.
 
 The per-check cap makes the score count kinds of problems rather than objects: one systemic habit (every foreign
 key of a 500-table schema without its index) costs as much as it does in a 10-table schema, and does not hide
@@ -189,21 +189,22 @@ def _marked_unread(snapshot: Snapshot, metric: Metric) -> Metric:
 
 
 def compute_score(metrics: Iterable[Metric], findings: Iterable[Finding], not_graded: str | None = None,
-                  skipped: Iterable[Skipped] = ()) -> Score:
+                  skipped: Iterable[Skipped] = (), engine: str = "") -> Score:
     """The health score; ``not_graded``: why there is none (an audit of nothing, a partial scan): a score of
-    100 for a database nobody looked at would read as a pass. ``skipped``: the run's skipped checks; those
-    dbaudit could not run (:func:`not_measured`) and the metrics it could not measure (``Metric.unread``) count
-    at their worst, so that an audit role that sees less never gets the better score."""
+    100 for a database nobody looked at would read as a pass. ``skipped``: the run's skipped checks on an
+    ``engine`` server; those that apply but could not run (:func:`not_measured`) and the metrics that could not
+    be read (``Metric.unread``) count at their worst, so that an audit role that sees less never gets the better
+    score."""
     if not_graded is not None:
         return Score(value=None, grade=NOT_GRADED, reason=not_graded)
     metrics = list(metrics)
     penalty = sum(p for _, _, _, p in penalties(findings))
     failed = Counter(m.passed for m in metrics)[False]
     measured = 100.0 - penalty - FAILED_METRIC_PENALTY * failed
-    checks = not_measured(skipped)
+    checks = not_measured(skipped, engine)
     unread = [m.key for m in metrics if m.unread]
     registry = load_checks()
-    worst = sum(SEVERITY_CAP[registry[s.code].severity] for s in checks)
+    worst = sum(SEVERITY_CAP[registry[s.code].severity] for s in checks)  # not_measured keeps registered ones
     worst += FAILED_METRIC_PENALTY * len(unread)
     value = _clamp(measured - worst)
     if not checks and not unread:
@@ -216,11 +217,17 @@ def _clamp(score: float) -> int:
     return int(round(max(0.0, min(100.0, score))))
 
 
-def not_measured(skipped: Iterable[Skipped]) -> list[Skipped]:
-    """The skipped checks that are blind spots: skipped because what they need could not be read (the skip says
-    which grant, extension or setting enables it), not because they do not apply (no ``enable``) nor because the
-    user left them out (:data:`USER_CHOICES`)."""
-    return [s for s in skipped if s.enable and not any(choice in s.reason for choice in USER_CHOICES)]
+def not_measured(skipped: Iterable[Skipped], engine: str) -> list[Skipped]:
+    """The skipped checks that are blind spots: every check skipped on an ``engine`` server (what it needs could
+    not be read: a privilege, an extension, a setting, a failed query, ``--timeout``), except those that do not
+    apply to the engine (their decorator says so) and those the user left out (:data:`USER_CHOICES`)."""
+    registry = load_checks()
+
+    def applies(code: str) -> bool:
+        spec = registry.get(code)
+        return spec is not None and engine in spec.engines and engine not in spec.not_applicable
+
+    return [s for s in skipped if applies(s.code) and not any(choice in s.reason for choice in USER_CHOICES)]
 
 
 def penalties(findings: Iterable[Finding]) -> list[tuple[str, Severity, int, float]]:

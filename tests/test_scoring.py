@@ -167,7 +167,8 @@ def test_a_check_skipped_for_a_privilege_costs_its_worst_and_the_score_says_so()
     full = compute_score((), seen)
     hidden = compute_score((), [], skipped=[
         _skip("SC01", "pg_hba_file_rules is readable by superusers only", "GRANT SELECT ON pg_hba_file_rules TO a"),
-        _skip("NF04", "no table could be sampled (5: no SELECT privilege on the table)", "GRANT SELECT ...")])
+        _skip("NF04", "no table could be sampled (5: no SELECT privilege on the table)", "GRANT SELECT ...")],
+        engine="postgresql")
     assert full.value == 100 - 20 - 6 and full.upper is None and full.not_measured == ()
     # SC01 is an error check (cap 25), NF04 a warning one (cap 10): seeing less never scores better
     assert hidden.value == 100 - 25 - 10 and hidden.value <= full.value
@@ -176,7 +177,7 @@ def test_a_check_skipped_for_a_privilege_costs_its_worst_and_the_score_says_so()
                               "they been clean)")
 
 
-def test_skips_that_do_not_apply_or_that_the_user_chose_cost_nothing() -> None:
+def test_skips_that_do_not_apply_to_the_engine_or_that_the_user_chose_cost_nothing() -> None:
     skipped = [
         _skip("SC07", "PostgreSQL has no anonymous roles", None),
         _skip("WL01", "workload collection was off (--no-workload)", "run the scan without --no-workload"),
@@ -184,8 +185,12 @@ def test_skips_that_do_not_apply_or_that_the_user_chose_cost_nothing() -> None:
         _skip("CP03", "growth needs the run history: the scan was not recorded (--history STORE)", "--history"),
         _skip("CP03", "growth needs at least 2 recorded runs a day or more apart; this is the first", "--history"),
     ]
-    score = compute_score((), [_f("KY01")], skipped=skipped)
+    score = compute_score((), [_f("KY01")], skipped=skipped, engine="postgresql")
     assert score.value == 97 and score.upper is None and score.not_measured == ()
+    # a check that applies but whose input failed to read is a blind spot, even with nothing to enable it
+    failed = _skip("WL01", "pg_stat_statements could not be read (error)", None)
+    assert compute_score((), [], skipped=[failed], engine="postgresql").not_measured == ("WL01",)
+    assert compute_score((), [], skipped=[_skip("MT01", "no wraparound", None)], engine="mysql").value == 100
 
 
 def test_a_metric_not_read_counts_as_failed_one_not_applicable_does_not() -> None:
