@@ -87,7 +87,7 @@ def build_report(
     targets = targets or Targets()
     metrics = compute_metrics(snapshot, result.findings, targets, checks_run=result.ran, check_options=check_options)
     empty = empty_reason(snapshot, result)
-    partial = f"the scan stopped early: {snapshot.interrupted}" if snapshot.interrupted else None
+    partial = partial_reason(snapshot)
     not_graded = None
     if partial is not None:
         not_graded = "partial scan"
@@ -106,7 +106,8 @@ def build_report(
         findings=result.findings,
         skipped=result.skipped,
         metrics=metrics,
-        score=compute_score(metrics, result.findings, not_graded=not_graded),
+        score=compute_score(metrics, result.findings, not_graded=not_graded, skipped=result.skipped,
+                            engine=snapshot.engine),
         notes=snapshot.notes + statement_loss_notes(snapshot) + set_apart_note(snapshot),
         checks_run=result.ran,
         snapshot=snapshot,
@@ -146,6 +147,24 @@ def set_apart_note(snapshot: Snapshot) -> tuple[Note, ...]:
     return (Note(area="workload", objects=tuple(objects), message=(
         "set apart from the application's workload, not judged by WL01-WL04 nor counted in P50-P99 or the "
         "index coverage: " + "; ".join(parts))),)
+
+
+def partial_reason(snapshot: Snapshot) -> str | None:
+    """Why the report covers only part of the database, None when it covers it all: the scan stopped early, or
+    tables were left out of the catalog because another session held them under ACCESS EXCLUSIVE (or dropped
+    them) while it was read. A graded score without them would grade the tables that happened to be free (the
+    largest table is the likeliest to be under a long ALTER), and a CI gate would pass on what nobody read."""
+    reasons = [f"the scan stopped early: {snapshot.interrupted}"] if snapshot.interrupted else []
+    locked = [name for note in snapshot.notes if note.area == LOCKS_AREA for name in note.objects]
+    if locked:
+        shown = ", ".join(locked[:5]) + (f" and {len(locked) - 5} more" if len(locked) > 5 else "")
+        reasons.append(f"{len(locked)} relation{'s' if len(locked) != 1 else ''} locked by another session (or "
+                       f"dropped) while the catalog was read, not read: {shown}; scan again once that statement "
+                       "has finished")
+    return "; ".join(reasons) or None
+
+
+LOCKS_AREA = "locks"  # the note of the relations the catalog left out (auditor.connectors.postgres)
 
 
 def empty_reason(snapshot: Snapshot, result: RunResult) -> str | None:

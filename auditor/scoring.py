@@ -7,9 +7,16 @@ has ``value = None`` and says why in ``reason`` instead of showing 0. The target
 The health score (0-100) is documented in docs/scoring.md:
 
     penalty(check, severity) = min(cap(severity), weight(severity) x findings of that check at that severity)
-    score = 100 - sum of the penalties - 5 x failed metrics, clamped to 0..100
+    score = 100 - sum of the penalties - 5 x failed metrics
+            - cap(its default severity) per check not measured - 5 x metrics not measured, clamped to 0..100
     weights: error 10, warning 3, info 0.5; caps: error 25, warning 10, info 2.
     grade: A >= 90, B >= 80, C >= 70, D >= 60, else F.
+
+A check that applies to the engine but was skipped because dbaudit could not read what it needs (a privilege, an
+extension, a setting, a failed query) and a metric left unmeasured for the same kind of reason count at their
+worst, so the score is a lower bound that never rises because less could be seen; ``Score.upper`` is what it
+would be had they all been clean. What the user chose not to audit (``--select``/``--ignore``,
+``--no-workload``, ``--no-sample``, no ``--history``) and what does not apply to the engine cost nothing.
 
 The per-check cap makes the score count kinds of problems rather than objects: one systemic habit (every foreign
 key of a 500-table schema without its index) costs as much as it does in a 10-table schema, and does not hide
@@ -18,12 +25,14 @@ every other signal.
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.engine import REGISTRY
+from auditor.engine import NOT_NEEDED, REGISTRY, load_checks
 from auditor.maintenance import (
     INNODB_STATS_AREA,
     analyze_late,
@@ -31,7 +40,7 @@ from auditor.maintenance import (
     never_analyzed,
     vacuum_late,
 )
-from auditor.model import Finding, Severity, Snapshot, Table
+from auditor.model import Finding, Severity, Skipped, Snapshot, Table
 from auditor.posture import hit_ratios
 from auditor.relations import reference_candidates
 from auditor.textfmt import duration
@@ -91,6 +100,9 @@ class Metric:
     # what the value was computed from when it covers only part of the objects: "18 of 20 tables",
     # "24 of 26 statements (95.1 % of their calls)"; None when it covers them all
     measured: str | None = None
+    # unmeasured because what it needs could not be read (a privilege, an extension, a setting the user can
+    # change), not because it does not apply: the score counts it as failed
+    unread: bool = False
 
     @property
     def status(self) -> str:
@@ -108,25 +120,43 @@ class Score:
     value: int | None  # None: not graded (``reason`` says why)
     grade: str  # A-F, or NOT_GRADED
     formula: str = (
-        "100 - sum over checks and severities of min(cap, weight x count) - 5 x failed metrics; "
-        "weight/cap: error 10/25, warning 3/10, info 0.5/2"
+        "100 - sum over checks and severities of min(cap, weight x count) - 5 x failed metrics - cap per check "
+        "not measured - 5 x metrics not measured; weight/cap: error 10/25, warning 3/10, info 0.5/2"
     )
     reason: str | None = None
+    # the score had every check and metric not measured (``not_measured``) been clean; None when everything
+    # that applies was measured (``value`` is then the score itself, not a lower bound)
+    upper: int | None = None
+    not_measured: tuple[str, ...] = ()  # check codes and metric keys counted at their worst
 
     @property
     def graded(self) -> bool:
         return self.value is not None
 
     def label(self) -> str:
-        """'71/100, grade C', or 'not graded (why)'."""
+        """'71/100, grade C', '40/100, grade F (at least: ...)', or 'not graded (why)'."""
         if self.value is None:
             return f"{NOT_GRADED} ({self.reason})" if self.reason else NOT_GRADED
-        return f"{self.value}/100, grade {self.grade}"
+        if self.upper is None:
+            return f"{self.value}/100, grade {self.grade}"
+        return f"{self.value}/100, grade {self.grade} (at least; {self.coverage()})"
+
+    def coverage(self) -> str:
+        """'2 checks and 1 metric not measured count as failed: up to 63 had they been clean'."""
+        metrics = sum(1 for name in self.not_measured if not CHECK_CODE.match(name))
+        checks = len(self.not_measured) - metrics
+        parts = [f"{n} {word}{'s' if n != 1 else ''}" for n, word in ((checks, "check"), (metrics, "metric")) if n]
+        return (f"{' and '.join(parts)} not measured count as failed: up to {self.upper} had "
+                f"{'it' if len(self.not_measured) == 1 else 'they'} been clean")
 
 
 NOT_GRADED = "not graded"
 NOT_MEASURED = "not measured"
 PARTIAL = "partial"
+CHECK_CODE = re.compile(r"^[A-Z]{2}\d{2}$")
+# skip reasons of what the user chose not to audit (auditor.engine, auditor.sampling) and of CP03 waiting for its
+# recorded runs (checks.growth: no --history, or not yet a day of runs): out of scope, not a blind spot
+USER_CHOICES = ("(--no-workload)", "(--no-sample)", NOT_NEEDED, "growth needs ")
 
 
 def compute_metrics(snapshot: Snapshot, findings: Iterable[Finding], targets: Targets | None = None,
@@ -151,18 +181,67 @@ def compute_metrics(snapshot: Snapshot, findings: Iterable[Finding], targets: Ta
     metrics.append(_cache_metric(snapshot, targets))
     metrics.append(_xid_headroom_metric(snapshot, targets))
     metrics.append(_on_time_metric(snapshot, targets))
-    return tuple(metrics)
+    return tuple(_marked_unread(snapshot, m) for m in metrics)
 
 
-def compute_score(metrics: Iterable[Metric], findings: Iterable[Finding], not_graded: str | None = None) -> Score:
+# the workload probe's states in which the statement statistics could not be read (auditor.model.WorkloadInfo);
+# "off" (--no-workload) and "not_collected" (no selected check needs it) are the user's choice
+UNREAD_WORKLOAD = frozenset({"not_installed", "not_loaded", "no_privilege", "error"})
+WORKLOAD_METRICS = frozenset({"index_coverage_pct", "p95_ms", "p99_ms"})
+
+
+def _marked_unread(snapshot: Snapshot, metric: Metric) -> Metric:
+    """``metric`` marked ``unread`` when it has a target and the statement statistics it is built on could not
+    be read (the other metrics mark themselves where they find their inputs missing)."""
+    workload = snapshot.workload
+    if (metric.key in WORKLOAD_METRICS and metric.value is None and workload is not None
+            and workload.status in UNREAD_WORKLOAD):
+        return dataclasses.replace(metric, unread=True)
+    return metric
+
+
+def compute_score(metrics: Iterable[Metric], findings: Iterable[Finding], not_graded: str | None = None,
+                  skipped: Iterable[Skipped] = (), engine: str = "") -> Score:
     """The health score; ``not_graded``: why there is none (an audit of nothing, a partial scan): a score of
-    100 for a database nobody looked at would read as a pass."""
+    100 for a database nobody looked at would read as a pass. ``skipped``: the run's skipped checks on an
+    ``engine`` server; those that apply but could not run (:func:`not_measured`) and the metrics that could not
+    be read (``Metric.unread``) count at their worst, so that an audit role that sees less never gets the better
+    score."""
     if not_graded is not None:
         return Score(value=None, grade=NOT_GRADED, reason=not_graded)
+    metrics = list(metrics)
     penalty = sum(p for _, _, _, p in penalties(findings))
     failed = Counter(m.passed for m in metrics)[False]
-    value = int(round(max(0.0, min(100.0, 100.0 - penalty - FAILED_METRIC_PENALTY * failed))))
-    return Score(value=value, grade=grade_for(value))
+    measured = 100.0 - penalty - FAILED_METRIC_PENALTY * failed
+    checks = not_measured(skipped, engine)
+    # a partial metric (over part of its tables or calls, the target neither met nor missed) is, for the score,
+    # a verdict not measured: at its worst in the lower bound, or a lock on one table would lift the score
+    unread = [m.key for m in metrics if m.unread or m.status == PARTIAL]
+    registry = load_checks()
+    worst = sum(SEVERITY_CAP[registry[s.code].severity] for s in checks)  # not_measured keeps registered ones
+    worst += FAILED_METRIC_PENALTY * len(unread)
+    value = _clamp(measured - worst)
+    if not checks and not unread:
+        return Score(value=value, grade=grade_for(value))
+    return Score(value=value, grade=grade_for(value), upper=_clamp(measured),
+                 not_measured=(*(s.code for s in checks), *unread))
+
+
+def _clamp(score: float) -> int:
+    return int(round(max(0.0, min(100.0, score))))
+
+
+def not_measured(skipped: Iterable[Skipped], engine: str) -> list[Skipped]:
+    """The skipped checks that are blind spots: every check skipped on an ``engine`` server (what it needs could
+    not be read: a privilege, an extension, a setting, a failed query, ``--timeout``), except those that do not
+    apply to the engine (their decorator says so) and those the user left out (:data:`USER_CHOICES`)."""
+    registry = load_checks()
+
+    def applies(code: str) -> bool:
+        spec = registry.get(code)
+        return spec is not None and engine in spec.engines and engine not in spec.not_applicable
+
+    return [s for s in skipped if applies(s.code) and not any(choice in s.reason for choice in USER_CHOICES)]
 
 
 def penalties(findings: Iterable[Finding]) -> list[tuple[str, Severity, int, float]]:
@@ -234,18 +313,20 @@ def _unused_metrics(snapshot: Snapshot, findings: list[Finding], targets: Target
                     ran: frozenset[str] | None, min_age_days: float | None = None) -> list[Metric]:
     target = f"<= {targets.unused_indexes}" if targets.unused_indexes else "0"
     reason: str | None = None
+    unread = False
     if ran is not None and "IX01" not in ran:
         # no finding because nothing looked: "0, pass" would be a claim the run never tested
         reason = "IX01 (unused-index) did not run (not selected, ignored or skipped)"
     elif snapshot.indexes and all(ix.scans is None for ix in snapshot.indexes):
         reason = ("no index usage figures were collected (statistics not readable: "
                   "performance_schema off or no privilege on it, or no access to the statistics views)")
+        unread = True
     elif min_age_days is not None:
         reason = _too_young(snapshot, findings, min_age_days)
     if reason is not None:
         return [
             Metric(key="unused_indexes", label="Unused indexes", value=None, unit="indexes", target=target,
-                   reason=reason),
+                   reason=reason, unread=unread),
             Metric(key="unused_index_bytes", label="Unused index size", value=None, unit="bytes", target="0",
                    reason=reason),
         ]
@@ -473,8 +554,10 @@ def _normalization_metric(snapshot: Snapshot, tables: list[Table], findings: lis
     gap = sampling_gap(snapshot.sampling, snapshot.notes)
     if gap is not None or snapshot.sampling is None or not snapshot.sampling.tables:
         why = gap[0] if gap is not None else "no table was sampled"
+        # a sample refused or failed (its fix is a grant or a setting), not turned off nor of empty tables only
+        unread = gap is not None and gap[1] is not None and "(--no-sample)" not in gap[0]
         return Metric(key="normalization_pct", label=label, value=None, unit="%", target=target,
-                      reason=f"{why}, so 2NF/3NF cannot be judged")
+                      reason=f"{why}, so 2NF/3NF cannot be judged", unread=unread)
     nf = [f for f in findings if f.code.startswith("NF")]
     # info-level NF findings are design notes (an array column read as a whole), not violations
     audited = {t.key for t in tables}
@@ -570,7 +653,8 @@ def _cache_metric(snapshot: Snapshot, targets: Targets) -> Metric:
     if not ratios:
         why = ("the buffer counters were not read (pg_statio_user_tables / _indexes)" if snapshot.engine ==
                "postgresql" else "the InnoDB buffer pool counters were not read (SHOW GLOBAL STATUS)")
-        return Metric(key="cache_hit_ratio_pct", label=label, value=None, unit="%", target=target, reason=why)
+        return Metric(key="cache_hit_ratio_pct", label=label, value=None, unit="%", target=target, reason=why,
+                      unread=True)
     judged = [r for r in ratios if r.requests >= targets.cache_hit_min_blocks]
     shown = "; ".join(f"{r.kind}: {r.hits:,} of {r.requests:,} requests served from the cache"
                       + (f" ({100.0 * r.hits / r.requests:.2f} %)" if r.requests else "") for r in ratios)
@@ -605,7 +689,7 @@ def _xid_headroom_metric(snapshot: Snapshot, targets: Targets) -> Metric:
     databases = snapshot.maintenance.databases if snapshot.maintenance is not None else None
     if not databases:
         return Metric(key="xid_headroom_pct", label=label, value=None, unit="%", target=target,
-                      reason="the databases' freeze ages (pg_database) were not read")
+                      reason="the databases' freeze ages (pg_database) were not read", unread=True)
     oldest_xid = max(databases, key=lambda d: d.xid_age)
     oldest_mxid = max(databases, key=lambda d: d.mxid_age)
     xid_left = 100.0 * (WRAPAROUND - oldest_xid.xid_age) / WRAPAROUND
@@ -628,13 +712,14 @@ def _on_time_metric(snapshot: Snapshot, targets: Targets) -> Metric:
     """The share of the tables with rows that autovacuum (InnoDB's statistics recalculation) keeps up with."""
     label, target = "Tables vacuumed and analyzed on time", f">= {targets.vacuumed_on_time_pct:g} %"
 
-    def unmeasured(reason: str) -> Metric:
-        return Metric(key="vacuumed_on_time_pct", label=label, value=None, unit="%", target=target, reason=reason)
+    def unmeasured(reason: str, unread: bool = False) -> Metric:
+        return Metric(key="vacuumed_on_time_pct", label=label, value=None, unit="%", target=target, reason=reason,
+                      unread=unread)
 
     if snapshot.engine == "postgresql":
         posture = snapshot.posture
         if posture is None or posture.setting("autovacuum_vacuum_threshold") is None:
-            return unmeasured("the autovacuum settings (pg_settings) were not read")
+            return unmeasured("the autovacuum settings (pg_settings) were not read", unread=True)
         hidden = {o for n in snapshot.notes if n.area == "privileges" for o in n.objects}
         tables = [t for t in snapshot.tables if t.kind in ("table", "materialized_view")
                   and (t.stats.n_live_tup or 0) + (t.stats.n_dead_tup or 0) + max(t.estimated_rows or 0, 0) > 0]
@@ -659,7 +744,8 @@ def _on_time_metric(snapshot: Snapshot, targets: Targets) -> Metric:
     maintenance = snapshot.maintenance
     if maintenance is None or not maintenance.innodb_counters:
         note = next((n for n in snapshot.notes if n.area == INNODB_STATS_AREA), None)
-        return unmeasured(note.message if note is not None else "InnoDB's statistics counters were not read")
+        return unmeasured(note.message if note is not None else "InnoDB's statistics counters were not read",
+                          unread=True)
     innodb = [t for t in snapshot.tables if t.kind == "table" and (t.engine or "").lower() == "innodb"]
     counted = [(t, s) for t in innodb if (s := maintenance.innodb_of(t.schema, t.name)) is not None
                and s.modified is not None and s.stats_rows is not None]

@@ -263,7 +263,8 @@ def _summary(doc: Document, report: Report, snap: Snapshot, engine: str, steps: 
             ("Size", f"{len(tables)} tables, {len(snap.indexes)} indexes, {human_bytes(total_bytes)} "
                      f"(of which indexes {human_bytes(index_bytes)}), about {rows:,} rows"),
             ("Health score", (Strong(f"{score.value}/100"), " ", Badge(f"grade {score.grade}",
-                                                                        f"grade-{score.grade}"))
+                                                                        f"grade-{score.grade}"),
+                              *((f", at least: {score.coverage()}",) if score.upper is not None else ()))
                              if score.graded else Strong(score.label())),
             *((("Partial report", Strong(report.partial)),) if report.partial else ()),
             *((("Nothing audited", Strong(report.empty)),) if report.empty else ()),

@@ -82,7 +82,9 @@ def report_dict(report: Report) -> dict[str, Any]:
         "started_at": iso_utc(report.started_at),
         "duration_s": report.duration_s,
         "metrics": {m.key: m.value for m in report.metrics},
-        "score": {"value": report.score.value, "grade": report.score.grade, "reason": report.score.reason},
+        # upper and not_measured: additions (docs/scoring.md, "Checks and metrics not measured")
+        "score": {"value": report.score.value, "grade": report.score.grade, "reason": report.score.reason,
+                  "upper": report.score.upper, "not_measured": list(report.score.not_measured)},
         "findings": [f.as_dict() for f in report.findings],
         "skipped": [_skipped(s) for s in report.skipped],
         # additions to the version 1 contract

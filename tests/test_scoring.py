@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from auditor.model import Finding, ObjectRef, Sampling, Severity, TableSample
+from auditor.model import Finding, ObjectRef, Sampling, Severity, Skipped, TableSample
 from auditor.scoring import Targets, compute_metrics, compute_score, reference_candidates
 from tests.builders import fk, index, pk, snap, table
 
@@ -155,3 +155,71 @@ def test_unused_indexes_unmeasured_while_the_statistics_are_younger_than_ix01_ne
     # the look-alike: statistics old enough
     old = snap(table("t", ["id", "a"]), index("t", ["a"], scans=3), stats_age=timedelta(days=8))
     assert _metric(compute_metrics(old, [], checks_run=("IX01",)), "unused_indexes").value == 0
+
+
+# ---- checks and metrics not measured: the score is a lower bound, never better for seeing less ----------------
+
+
+def _skip(code: str, reason: str, enable: str | None) -> Skipped:
+    return Skipped(check="x", code=code, reason=reason, enable=enable)
+
+
+def test_a_check_skipped_for_a_privilege_costs_its_worst_and_the_score_says_so() -> None:
+    seen = [_f("SC01", Severity.ERROR), _f("SC01", Severity.ERROR), _f("NF04"), _f("NF04")]
+    full = compute_score((), seen)
+    hidden = compute_score((), [], skipped=[
+        _skip("SC01", "pg_hba_file_rules is readable by superusers only", "GRANT SELECT ON pg_hba_file_rules TO a"),
+        _skip("NF04", "no table could be sampled (5: no SELECT privilege on the table)", "GRANT SELECT ...")],
+        engine="postgresql")
+    assert full.value == 100 - 20 - 6 and full.upper is None and full.not_measured == ()
+    # SC01 is an error check (cap 25), NF04 a warning one (cap 10): seeing less never scores better
+    assert hidden.value == 100 - 25 - 10 and hidden.value <= full.value
+    assert hidden.upper == 100 and hidden.not_measured == ("SC01", "NF04")
+    assert hidden.label() == ("65/100, grade D (at least; 2 checks not measured count as failed: up to 100 had "
+                              "they been clean)")
+
+
+def test_skips_that_do_not_apply_to_the_engine_or_that_the_user_chose_cost_nothing() -> None:
+    skipped = [
+        _skip("SC07", "PostgreSQL has no anonymous roles", None),
+        _skip("WL01", "workload collection was off (--no-workload)", "run the scan without --no-workload"),
+        _skip("NF02", "data sampling was off (--no-sample)", "run the scan without --no-sample"),
+        _skip("CP03", "growth needs the run history: the scan was not recorded (--history STORE)", "--history"),
+        _skip("CP03", "growth needs at least 2 recorded runs a day or more apart; this is the first", "--history"),
+    ]
+    score = compute_score((), [_f("KY01")], skipped=skipped, engine="postgresql")
+    assert score.value == 97 and score.upper is None and score.not_measured == ()
+    # a check that applies but whose input failed to read is a blind spot, even with nothing to enable it
+    failed = _skip("WL01", "pg_stat_statements could not be read (error)", None)
+    assert compute_score((), [], skipped=[failed], engine="postgresql").not_measured == ("WL01",)
+    assert compute_score((), [], skipped=[_skip("MT01", "no wraparound", None)], engine="mysql").value == 100
+
+
+def test_a_metric_not_read_counts_as_failed_one_not_applicable_does_not() -> None:
+    s = snap(table("a", ["id"]), pk("a"))
+    sampled = Sampling(tables=(TableSample("public", "a", skipped_reason="no SELECT privilege on the table"),))
+    refused = compute_metrics(replace(s, sampling=sampled), [])
+    normalization = _metric(refused, "normalization_pct")
+    assert normalization.value is None and normalization.unread
+    off = compute_metrics(replace(s, sampling=Sampling(enabled=False)), [])
+    assert not _metric(off, "normalization_pct").unread
+    mysql = _metric(compute_metrics(replace(s, engine="mysql"), []), "xid_headroom_pct")
+    assert mysql.value is None and not mysql.unread  # MySQL has no wraparound: nothing to read
+    unread = [m.key for m in refused if m.unread]
+    score = compute_score(refused, [])
+    assert score.not_measured == tuple(unread) and "normalization_pct" in unread
+    assert score.value == 100 - 5 * (len(unread) + sum(1 for m in refused if m.passed is False))
+
+
+def test_a_table_locked_out_of_the_catalog_makes_the_report_partial_not_graded_exit_2() -> None:
+    from auditor.audit import AuditSettings, run_audit, verdict
+    from auditor.errors import ExitCode
+    from auditor.model import Note
+
+    s = snap(table("a", ["id", "b_id"]), pk("a"))
+    assert run_audit(s, AuditSettings()).partial is None
+    locked = replace(s, notes=(Note(area="locks", message="locked", objects=("public.orders",)),))
+    report = run_audit(locked, AuditSettings(fail_on="never"))
+    assert report.partial is not None and "public.orders" in report.partial
+    assert report.score.value is None and not report.score.graded
+    assert verdict(report, AuditSettings(fail_on="never")).exit_code == ExitCode.ERROR
