@@ -691,7 +691,7 @@ def _run_probes(session: _Session, snap: Snapshot, options: CollectOptions, flav
     try:
         if clock.expired():
             raise ScanInterrupted(f"the scan ran past --timeout {clock.timeout_s:g} s")
-        bounded = sample_budget(options, clock, reserve=5.0)
+        bounded = sample_budget(options, clock)
         if not (bounded.sample and bounded.normalization_sample):
             # sampling off: its module (and numpy's 0.1-0.2 s of import, which it needs) is not loaded at all
             snap = with_sampling(snap, sampling_off(SamplingBudget.from_options(bounded)), bounded)
