@@ -27,6 +27,7 @@ from auditor.model import (
 )
 from auditor.relations import attached_indexes, partition_indexes, summed
 from auditor.scoring import FAILED_METRIC_PENALTY, Metric, audited_tables, penalties, unused_candidate_reason
+from auditor.textfmt import elapsed_ms
 from auditor.workload import latency_statements, unexplainable_by_nature
 
 ER_MAX_TABLES = 40
@@ -824,11 +825,11 @@ def finding_steps(findings: Iterable[Finding], max_sql: int = 3, workload_ms: fl
 
 
 def saving_text(step: Step, workload_ms: float | None = None) -> str:
-    """'saves up to 1,234.5 ms of the measured database time (52.1 % of the workload)', or '' when unmeasured."""
+    """'saves up to 1.2 s of the measured database time (52.1 % of the workload)', or '' when unmeasured."""
     if step.saves_ms is None:
         return ""
     bound = "about" if step.saves_how and "upper bound" not in step.saves_how else "up to"
-    value = f"{step.saves_ms:,.1f} ms" if step.saves_ms < 10_000 else f"{step.saves_ms / 1000:,.1f} s"
+    value = elapsed_ms(step.saves_ms)
     share = f", {100.0 * step.saves_ms / workload_ms:.1f} % of the workload's" if workload_ms else ""
     return f"saves {bound} {value} of measured database time{share}"
 

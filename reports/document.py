@@ -15,7 +15,7 @@ from auditor import design, health, migration, scaling
 from auditor.model import Finding, Severity, Snapshot
 from auditor.report import Report
 from auditor.scoring import Metric, penalties
-from auditor.textfmt import count, duration, plural
+from auditor.textfmt import count, duration, elapsed_ms, plural
 from reports.erdiagram import table_anchor
 from reports.jsonfmt import iso_utc
 
@@ -163,9 +163,7 @@ def human_bytes(n: int | None) -> str:
 
 
 def ms(v: float | None) -> str:
-    if v is None:
-        return "-"
-    return f"{v:,.3f} ms" if v < 10 else f"{v:,.1f} ms"
+    return "-" if v is None else elapsed_ms(v)
 
 
 def pct(v: float | None) -> str:

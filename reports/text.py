@@ -24,7 +24,7 @@ from auditor.model import Finding, Severity, Skipped
 from auditor.report import Report
 from auditor.sampling import describe_skips, skipped_tables
 from auditor.scoring import Metric
-from auditor.textfmt import plural
+from auditor.textfmt import elapsed_ms, plural
 from auditor.textsafe import terminal_safe
 from reports.history import since_lines
 from reports.jsonfmt import iso_utc
@@ -409,7 +409,7 @@ def _unexplained(report: Report, layout: _Layout) -> list[str]:
     for stmt, reason in missed[:UNEXPLAINED]:
         query = terminal_safe(" ".join(stmt.query.split()))  # the snapshot's text is not escaped for us
         query = query if len(query) <= 200 else query[:197] + "..."
-        figures = f"{stmt.calls:,} calls, {stmt.total_ms:,.1f} ms"
+        figures = f"{stmt.calls:,} calls, {elapsed_ms(stmt.total_ms)}"
         lines.extend(layout.wrap(f"{terminal_safe(reason)} ({figures}): {query}", "  ", hang=4))
     if len(missed) > UNEXPLAINED:
         lines.append(f"  and {len(missed) - UNEXPLAINED} more")
