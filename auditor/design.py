@@ -28,7 +28,7 @@ from auditor.model import (
 from auditor.relations import attached_indexes, partition_indexes, summed
 from auditor.scoring import FAILED_METRIC_PENALTY, Metric, audited_tables, penalties, unused_candidate_reason
 from auditor.textfmt import elapsed_ms
-from auditor.workload import latency_statements, unexplainable_by_nature
+from auditor.workload import APPLICATION, latency_statements, statement_class, unexplainable_by_nature
 
 ER_MAX_TABLES = 40
 ER_MAX_COLUMNS = 12  # per entity in the diagram; keys are always shown
@@ -854,14 +854,30 @@ def unexplained_by_reason(missed: Sequence[tuple[Statement, str]]) -> list[tuple
     """How many of the unexplained statements each kind of reason holds, most first: a 2,473-statement list
     whose 200 first lines are the server's errors says nothing of the 2,273 simply past the statement budget.
     The server's errors (``error 42725: ...``) are one kind."""
-    counts = Counter("an error from the server" if reason.startswith("error ") else reason for _, reason in missed)
+    counts = Counter(_reason_kind(reason) for _, reason in missed)
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+# where in the statement a parser stopped ("... Line 1, Col: 28.", "..., at index 26"): one reason, many positions
+_PARSE_POSITION = re.compile(r"[.,]?\s*(?:Line \d+, )?Col:? \d+\.?|,? at (?:index|location) \d+")
+
+
+def _reason_kind(reason: str) -> str:
+    """The kind of an unexplained statement's reason: the server's errors are one, a parse error is one per
+    message, wherever in the statement the parser stopped."""
+    if reason.startswith("error "):
+        return "an error from the server"
+    if reason.startswith("cannot be parsed"):
+        return _PARSE_POSITION.sub("", reason).rstrip()
+    return reason
 
 
 def unexplained_statements(snapshot: Snapshot | None) -> list[tuple[Statement, str]]:
     """Top-level statements dbaudit meant to explain and could not, costliest first, with the reason.
 
-    Statements that have no plan by nature (SET, BEGIN, DDL) are left out: nothing was missed there.
+    Statements that have no plan by nature (SET, BEGIN, DDL) are left out: nothing was missed there; so are those
+    set apart from the application's workload (DDL, bulk loads, backup reads: :func:`statement_class`), whatever
+    their plan's reason (a MariaDB digest of a CREATE TABLE may not parse).
     """
     if snapshot is None:
         return []
@@ -869,7 +885,8 @@ def unexplained_statements(snapshot: Snapshot | None) -> list[tuple[Statement, s
     out = []
     for stmt in snapshot.statements:
         plan = plans.get(stmt.queryid)
-        if plan is None or plan.explained or not stmt.toplevel or unexplainable_by_nature(plan.reason):
+        if plan is None or plan.explained or not stmt.toplevel or unexplainable_by_nature(plan.reason) \
+                or statement_class(stmt.query) != APPLICATION:
             continue
         out.append((stmt, plan.reason or "unknown"))
     return sorted(out, key=lambda sr: (-sr[0].total_ms, sr[0].queryid))

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 from auditor.report import Report
 from auditor.textfmt import duration, elapsed_ms, plural
 from auditor.textsafe import terminal_safe
+from auditor.workload import APPLICATION, statement_class
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -150,7 +151,8 @@ def comparison_lines(h: HistoryComparison, top: int = 5) -> list[str]:
             before = elapsed_ms(s.previous_mean_ms) if s.previous_mean_ms is not None else "?"
             calls = plural(s.calls, "call")
             lines.append(f"    regressed: mean {before} -> {elapsed_ms(s.mean_ms)}, {calls}  {_short(s.query)}")
-        for s in h.statements[:3]:
+        # the costliest of the application's statements: a migration's ALTER or CREATE INDEX is set apart
+        for s in [s for s in h.statements if statement_class(s.query) == APPLICATION][:3]:
             calls = plural(s.calls, "call")
             lines.append(f"    top: {elapsed_ms(s.total_ms)} in {calls} (mean {elapsed_ms(s.mean_ms)})  "
                          f"{_short(s.query)}")
