@@ -784,6 +784,12 @@ def _next_steps(doc: Document, report: Report, workload_ms: float | None, found:
     doc.blocks.append(ListBlock(tuple(items), ordered=True))
 
 
+def _and(numbers: list[int]) -> str:
+    """1 and 3; 1, 3 and 4."""
+    words = [str(n) for n in numbers]
+    return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else "".join(words)
+
+
 def _migration(doc: Document, report: Report, snap: Snapshot) -> None:
     doc.h(2, "11. Migration plan", "migration")
     plan = migration.plan(snap, report.findings)
@@ -791,8 +797,12 @@ def _migration(doc: Document, report: Report, snap: Snapshot) -> None:
     if not plan.steps:
         doc.p("No finding asks for a schema change that needs rolling out.")
     else:
+        # the phases keep their numbers (the steps refer to "phase 4"): the ones without a step are named
         phases = sorted({s.phase for s in plan.steps})
-        doc.p(f"The schema fixes as {plural(len(plan.steps), 'step')} in {len(phases)} phases that keep the "
+        which = (f"the {len(phases)} phases" if len(phases) == len(migration.PHASES) else
+                 f"{len(phases)} of the {len(migration.PHASES)} phases ({_and(phases)})" if len(phases) > 1 else
+                 f"phase {phases[0]} of the {len(migration.PHASES)}")
+        doc.p(f"The schema fixes as {plural(len(plan.steps), 'step')} in {which} that keep the "
               "application running: additive changes first, then backfills and validations, then a short "
               "switch, and what nothing uses is dropped last. ",
               *(("Run the statements one at a time",) if mysql else
