@@ -26,6 +26,7 @@ from auditor.model import (
     Index,
     IndexKey,
     Snapshot,
+    Statement,
     Table,
     WorkloadInfo,
     snapshot_from_json,
@@ -410,3 +411,18 @@ def test_counter_plan_ignores_a_table_read_through_an_index() -> None:
         __import__("auditor.connectors.mysql.workload", fromlist=["x"]).MySqlWorkloadOptions())).scans == ()
     hot = next(s for s in statements if "customer_id" in s.query)
     assert hot.p95_ms is None and hot.stddev_ms > 0  # MariaDB-style: estimated from min, mean and max
+
+
+def test_counter_plan_does_not_scan_an_insert_target() -> None:
+    """Red team (MariaDB): INSERT ... SELECT FROM seq_1_to_N was labelled "Full Table Scan" on the table it fills;
+    the table an INSERT ... SELECT reads still counts."""
+    snap = _shop()
+    options = __import__("auditor.connectors.mysql.workload", fromlist=["x"]).MySqlWorkloadOptions()
+
+    def insert(query: str) -> Statement:
+        return Statement(queryid=query, query=query, calls=3, rows=0, rows_examined=750_000, no_index_calls=3)
+
+    fill = insert("INSERT INTO `orders` ( `id` , `status` ) SELECT `seq` , ? FROM `seq_1_to_100000`")
+    assert counter_plan(snap, fill, options).scans == ()
+    copy = insert("INSERT INTO `archive` ( `id` ) SELECT `id` FROM `orders` WHERE `status` = ?")
+    assert [s.table for s in counter_plan(snap, copy, options).scans] == ["orders"]
