@@ -492,8 +492,7 @@ def _queries(doc: Document, report: Report, snap: Snapshot) -> None:
     if info is not None:
         since = f" since {iso_utc(info.stats_reset)}" if info.stats_reset else ""
         doc.p(f"The {len(views)} statements with the most total execution time of the {info.statements_total} "
-              f"recorded by {info.source}{since}; {info.statements_explained} were explained (generic plans, "
-              "never executed).")
+              f"recorded by {info.source}{since}; {_how_planned(snap)}.")
     doc.blocks.append(Table(
         headers=("#", "Statement", "Total", "Share", "Calls", "Mean", "Rows", "Plan", "Findings"),
         rows=tuple(
@@ -515,6 +514,23 @@ def _queries(doc: Document, report: Report, snap: Snapshot) -> None:
         doc.h(3, f"Statement #{i}", f"q{i}")
         doc.blocks.append(CodeBlock(v.statement.query.strip(), "sql"))
         doc.blocks.append(ListBlock(tuple(_sql_item(f) for f in v.findings)))
+
+
+def _how_planned(snap: Snapshot) -> str:
+    """How the statements' plans were obtained: EXPLAIN (PostgreSQL's generic plans, MySQL 8's sample texts), or
+    on MySQL/MariaDB without a sample text the digest's execution counters, which no EXPLAIN is run for."""
+    counted = sum(1 for p in snap.plans if p.explained and p.method == "digest_counters")
+    explained = sum(1 for p in snap.plans if p.explained and p.method != "digest_counters")
+    how = "generic plans" if snap.engine == "postgresql" else "of their sample texts"
+    words = [f"{explained:,} {_was(explained)} explained ({how}, never executed)"] if explained or not counted else []
+    if counted:
+        words.append(f"{counted:,} {_was(counted)} judged from performance_schema's execution counters (no EXPLAIN: "
+                     "the server keeps no sample text)")
+    return "; ".join(words)
+
+
+def _was(n: int) -> str:
+    return "was" if n == 1 else "were"
 
 
 def _plan_text(v: design.StatementView) -> str:

@@ -426,3 +426,19 @@ def test_counter_plan_does_not_scan_an_insert_target() -> None:
     assert counter_plan(snap, fill, options).scans == ()
     copy = insert("INSERT INTO `archive` ( `id` ) SELECT `id` FROM `orders` WHERE `status` = ?")
     assert [s.table for s in counter_plan(snap, copy, options).scans] == ["orders"]
+
+
+def test_the_query_section_says_how_plans_were_obtained() -> None:
+    """Red team (MariaDB): "34 were explained (generic plans)" where no statement is EXPLAINed."""
+    from auditor.model import PlanSummary
+    from reports.document import _how_planned
+
+    counted = tuple(PlanSummary(queryid=str(n), explained=True, method="digest_counters") for n in range(34))
+    maria = Snapshot(engine="mysql", flavor="mariadb", server_version="10.11", plans=counted)
+    assert _how_planned(maria) == ("34 were judged from performance_schema's execution counters (no EXPLAIN: the "
+                                   "server keeps no sample text)")
+    explained = (PlanSummary(queryid="e", explained=True, method="explain_json"),)
+    mysql8 = Snapshot(engine="mysql", server_version="8.0.36", plans=explained + counted[:2])
+    assert _how_planned(mysql8).startswith("1 was explained (of their sample texts, never executed); 2 were")
+    pg = Snapshot(engine="postgresql", server_version="15", plans=(PlanSummary(queryid="p", explained=True),))
+    assert _how_planned(pg) == "1 was explained (generic plans, never executed)"
