@@ -84,6 +84,12 @@ def _heading(title: str, paint: _Painter) -> list[str]:
     return ["", paint(title, "bold"), paint("-" * len(title), "dim")]
 
 
+
+def _server_wide(report: Report) -> str:
+    """The header's database of a scan whose DSN names none (MySQL/MariaDB: every schema the account sees)."""
+    audited = design.audited_name(None, report.snapshot) if report.snapshot is not None else "the whole server"
+    return f"none named, server-wide: {audited}"
+
 def _header(report: Report, layout: _Layout) -> list[str]:
     paint = layout.paint
     target = report.target
@@ -94,7 +100,7 @@ def _header(report: Report, layout: _Layout) -> list[str]:
     rows = [
         ("target", target.dsn or "(unknown)"),
         ("server", f"{engine} {target.server_version}".strip()),
-        ("database", target.database or "(unknown)"),
+        ("database", target.database or _server_wide(report)),
         ("started", f"{iso_utc(report.started_at)}, took {report.duration_s:.2f} s"),
         ("findings", _counts_line(report)),
         ("by check", _per_check_line(report)),

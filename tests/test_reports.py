@@ -396,3 +396,13 @@ def test_text_keeps_the_lines_of_a_multi_line_enable() -> None:
     # each line of the my.cnf section stays a line, indented under the entry, never "[mysqld] performance_schema"
     assert lines[at + 2:at + 5] == ["        to enable:", "          [mysqld]", "          performance_schema = ON"]
     assert "        to enable: CREATE EXTENSION pg_stat_statements" in lines
+
+
+def test_a_server_wide_scan_names_what_it_audited_in_the_header() -> None:
+    """Red team (MariaDB, a DSN without a database): the header said "database (unknown)"."""
+    report = sample_report()
+    wide = dataclasses.replace(report, target=dataclasses.replace(report.target, database=None),
+                               snapshot=Snapshot(engine="mysql", server_version="10.11", schemas=("logi", "shop")))
+    header = render_text(wide).split("\n\n")[0]
+    assert re.search(r"database +none named, server-wide: logi, shop\n", header + "\n"), header
+    assert "(unknown)" not in header
