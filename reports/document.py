@@ -373,7 +373,7 @@ def _tables(doc: Document, snap: Snapshot) -> None:
         if t.engine:
             facts.append(f", engine {t.engine}")
         if p.mix.reads is not None or p.mix.writes is not None:
-            facts.append(f"; {count(p.mix.reads)} scans ({pct(p.mix.index_scan_pct)} by index), "
+            facts.append(f"; {_reads(p)}, "
                          f"{count(p.mix.rows_inserted)} rows inserted, {count(p.mix.rows_updated)} updated, "
                          f"{count(p.mix.rows_deleted)} deleted")
         doc.p(*facts, ".")
@@ -527,6 +527,18 @@ def _how_planned(snap: Snapshot) -> str:
         words.append(f"{counted:,} {_was(counted)} judged from performance_schema's execution counters (no EXPLAIN: "
                      "the server keeps no sample text)")
     return "; ".join(words)
+
+
+def _reads(p: design.TableProfile) -> str:
+    """A table's reads: scans on PostgreSQL; on MySQL/MariaDB, which count rows and no scans, the rows read."""
+    if p.mix.reads is not None:
+        return f"{count(p.mix.reads)} scans ({pct(p.mix.index_scan_pct)} by index)"
+    stats = p.table.stats
+    if stats.seq_tup_read is None and stats.idx_tup_fetch is None:
+        return "reads not counted"
+    rows = (stats.seq_tup_read or 0) + (stats.idx_tup_fetch or 0)
+    through = pct(round(100.0 * (stats.idx_tup_fetch or 0) / rows, 1)) if rows else "-"
+    return f"{count(rows)} rows read ({through} through an index)"
 
 
 def _was(n: int) -> str:

@@ -406,3 +406,21 @@ def test_a_server_wide_scan_names_what_it_audited_in_the_header() -> None:
     header = render_text(wide).split("\n\n")[0]
     assert re.search(r"database +none named, server-wide: logi, shop\n", header + "\n"), header
     assert "(unknown)" not in header
+
+
+def test_per_table_reads_on_mysql_are_rows_not_scans() -> None:
+    """Red team (MariaDB, performance_schema on): "- scans (- by index)" beside the rows written that P_S counted;
+    MySQL/MariaDB count rows read, not scans."""
+    from auditor.design import ReadWriteMix, TableProfile
+    from auditor.model import Table, TableStats
+    from reports.document import _reads
+
+    def profile(stats: TableStats) -> TableProfile:
+        mix = ReadWriteMix(stats.seq_scan, stats.idx_scan, stats.n_tup_ins, stats.n_tup_upd, stats.n_tup_del)
+        return TableProfile(table=Table(schema="logi", name="t", stats=stats), columns=(), indexes=(),
+                            constraints=(), mix=mix)
+
+    assert _reads(profile(TableStats(seq_tup_read=9_000, idx_tup_fetch=1_000, n_tup_ins=5))) == \
+        "10,000 rows read (10 % through an index)"
+    assert _reads(profile(TableStats(seq_scan=3, idx_scan=1))) == "4 scans (25 % by index)"
+    assert _reads(profile(TableStats(n_tup_ins=5))) == "reads not counted"
