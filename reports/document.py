@@ -537,8 +537,9 @@ def _reads(p: design.TableProfile) -> str:
     if stats.seq_tup_read is None and stats.idx_tup_fetch is None:
         return "reads not counted"
     rows = (stats.seq_tup_read or 0) + (stats.idx_tup_fetch or 0)
-    through = pct(round(100.0 * (stats.idx_tup_fetch or 0) / rows, 1)) if rows else "-"
-    return f"{count(rows)} rows read ({through} through an index)"
+    if not rows:
+        return "no row read"
+    return f"{count(rows)} rows read ({pct(round(100.0 * (stats.idx_tup_fetch or 0) / rows, 1))} through an index)"
 
 
 def _was(n: int) -> str:

@@ -424,3 +424,4 @@ def test_per_table_reads_on_mysql_are_rows_not_scans() -> None:
         "10,000 rows read (10 % through an index)"
     assert _reads(profile(TableStats(seq_scan=3, idx_scan=1))) == "4 scans (25 % by index)"
     assert _reads(profile(TableStats(n_tup_ins=5))) == "reads not counted"
+    assert _reads(profile(TableStats(seq_tup_read=0, idx_tup_fetch=0))) == "no row read"
