@@ -481,7 +481,9 @@ def _table_sizes(snapshot: Snapshot) -> dict[tuple[str, str], TableSize]:
         rows = summed(r for r, _ in estimates)
         if rows is None and tables[k].estimated_rows is not None:
             rows = tables[k].estimated_rows  # partitions never counted, the parent was analyzed
-        out[k] = TableSize(tables[k], rows, summed(m.total_bytes for m in ms), sum(1 for m in ms if m.key != k),
+        # PostgreSQL's partitions are tables of their own; MySQL/MariaDB's are counted on the table
+        partitions = sum(1 for m in ms if m.key != k) or tables[k].partition_count
+        out[k] = TableSize(tables[k], rows, summed(m.total_bytes for m in ms), partitions,
                            rows_from_live=any(live and r is not None for r, live in estimates))
     return out
 
