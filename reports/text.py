@@ -24,7 +24,7 @@ from auditor.model import Finding, Severity, Skipped
 from auditor.report import Report
 from auditor.sampling import describe_skips, skipped_tables
 from auditor.scoring import Metric
-from auditor.textfmt import elapsed_ms, plural
+from auditor.textfmt import elapsed, elapsed_ms, plural
 from auditor.textsafe import terminal_safe
 from reports.history import since_lines
 from reports.jsonfmt import iso_utc
@@ -101,7 +101,7 @@ def _header(report: Report, layout: _Layout) -> list[str]:
         ("target", target.dsn or "(unknown)"),
         ("server", f"{engine} {target.server_version}".strip()),
         ("database", target.database or _server_wide(report)),
-        ("started", f"{iso_utc(report.started_at)}, took {report.duration_s:.2f} s"),
+        ("started", f"{iso_utc(report.started_at)}, took {elapsed(report.duration_s)}"),
         ("findings", _counts_line(report)),
         ("by check", _per_check_line(report)),
         (
@@ -318,7 +318,7 @@ def _data_sample(report: Report, layout: _Layout) -> list[str]:
     skips = skipped_tables(sampling)
     judged = len(sampling.tables) - sum(skips.values())
     text = (f"data sample: {judged} of {len(sampling.tables)} tables sampled (up to "
-            f"{sampling.rows_per_table:,} rows each) in {sampling.duration_s:.2f} s")
+            f"{sampling.rows_per_table:,} rows each) in {elapsed(sampling.duration_s)}")
     if skips:
         text += f"; not judged by NF02-NF04: {describe_skips(skips)}"
     return ["", *layout.wrap(text, "", hang=13)]

@@ -369,7 +369,7 @@ def test_text_report_says_which_tables_the_sample_covers() -> None:
     ))
     snapshot = Snapshot(engine="postgresql", server_version="15.18", database="shop", sampling=sampling)
     text = render_text(dataclasses.replace(sample_report(), snapshot=snapshot))
-    assert (f"data sample: 1 of 3 tables sampled (up to 10,000 rows each) in 60.20 s; not judged by NF02-NF04: "
+    assert (f"data sample: 1 of 3 tables sampled (up to 10,000 rows each) in 60.2 s; not judged by NF02-NF04: "
             f"2: {budget}") in " ".join(text.split())
     off = dataclasses.replace(snapshot, sampling=Sampling(enabled=False))
     assert "data sample: off (--no-sample)" in render_text(dataclasses.replace(sample_report(), snapshot=off))
