@@ -27,7 +27,8 @@ from auditor.model import (
 )
 from auditor.relations import attached_indexes, partition_indexes, summed
 from auditor.scoring import FAILED_METRIC_PENALTY, Metric, audited_tables, penalties, unused_candidate_reason
-from auditor.workload import latency_statements, unexplainable_by_nature
+from auditor.textfmt import elapsed_ms
+from auditor.workload import APPLICATION, latency_statements, statement_class, unexplainable_by_nature
 
 ER_MAX_TABLES = 40
 ER_MAX_COLUMNS = 12  # per entity in the diagram; keys are always shown
@@ -480,7 +481,9 @@ def _table_sizes(snapshot: Snapshot) -> dict[tuple[str, str], TableSize]:
         rows = summed(r for r, _ in estimates)
         if rows is None and tables[k].estimated_rows is not None:
             rows = tables[k].estimated_rows  # partitions never counted, the parent was analyzed
-        out[k] = TableSize(tables[k], rows, summed(m.total_bytes for m in ms), sum(1 for m in ms if m.key != k),
+        # PostgreSQL's partitions are tables of their own; MySQL/MariaDB's are counted on the table
+        partitions = sum(1 for m in ms if m.key != k) or tables[k].partition_count
+        out[k] = TableSize(tables[k], rows, summed(m.total_bytes for m in ms), partitions,
                            rows_from_live=any(live and r is not None for r, live in estimates))
     return out
 
@@ -824,11 +827,11 @@ def finding_steps(findings: Iterable[Finding], max_sql: int = 3, workload_ms: fl
 
 
 def saving_text(step: Step, workload_ms: float | None = None) -> str:
-    """'saves up to 1,234.5 ms of the measured database time (52.1 % of the workload)', or '' when unmeasured."""
+    """'saves up to 1.2 s of the measured database time (52.1 % of the workload)', or '' when unmeasured."""
     if step.saves_ms is None:
         return ""
     bound = "about" if step.saves_how and "upper bound" not in step.saves_how else "up to"
-    value = f"{step.saves_ms:,.1f} ms" if step.saves_ms < 10_000 else f"{step.saves_ms / 1000:,.1f} s"
+    value = elapsed_ms(step.saves_ms)
     share = f", {100.0 * step.saves_ms / workload_ms:.1f} % of the workload's" if workload_ms else ""
     return f"saves {bound} {value} of measured database time{share}"
 
@@ -853,14 +856,30 @@ def unexplained_by_reason(missed: Sequence[tuple[Statement, str]]) -> list[tuple
     """How many of the unexplained statements each kind of reason holds, most first: a 2,473-statement list
     whose 200 first lines are the server's errors says nothing of the 2,273 simply past the statement budget.
     The server's errors (``error 42725: ...``) are one kind."""
-    counts = Counter("an error from the server" if reason.startswith("error ") else reason for _, reason in missed)
+    counts = Counter(_reason_kind(reason) for _, reason in missed)
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+# where in the statement a parser stopped ("... Line 1, Col: 28.", "..., at index 26"): one reason, many positions
+_PARSE_POSITION = re.compile(r"[.,]?\s*(?:Line \d+, )?Col:? \d+\.?|,? at (?:index|location) \d+")
+
+
+def _reason_kind(reason: str) -> str:
+    """The kind of an unexplained statement's reason: the server's errors are one, a parse error is one per
+    message, wherever in the statement the parser stopped."""
+    if reason.startswith("error "):
+        return "an error from the server"
+    if reason.startswith("cannot be parsed"):
+        return _PARSE_POSITION.sub("", reason).rstrip()
+    return reason
 
 
 def unexplained_statements(snapshot: Snapshot | None) -> list[tuple[Statement, str]]:
     """Top-level statements dbaudit meant to explain and could not, costliest first, with the reason.
 
-    Statements that have no plan by nature (SET, BEGIN, DDL) are left out: nothing was missed there.
+    Statements that have no plan by nature (SET, BEGIN, DDL) are left out: nothing was missed there; so are those
+    set apart from the application's workload (DDL, bulk loads, backup reads: :func:`statement_class`), whatever
+    their plan's reason (a MariaDB digest of a CREATE TABLE may not parse).
     """
     if snapshot is None:
         return []
@@ -868,7 +887,8 @@ def unexplained_statements(snapshot: Snapshot | None) -> list[tuple[Statement, s
     out = []
     for stmt in snapshot.statements:
         plan = plans.get(stmt.queryid)
-        if plan is None or plan.explained or not stmt.toplevel or unexplainable_by_nature(plan.reason):
+        if plan is None or plan.explained or not stmt.toplevel or unexplainable_by_nature(plan.reason) \
+                or statement_class(stmt.query) != APPLICATION:
             continue
         out.append((stmt, plan.reason or "unknown"))
     return sorted(out, key=lambda sr: (-sr[0].total_ms, sr[0].queryid))

@@ -111,6 +111,9 @@ class Table:
     is_partition: bool = False
     engine: str | None = None  # storage engine (MySQL)
     partitioned: bool = False  # MySQL/MariaDB: PARTITION BY (PostgreSQL's partitioned parents: kind "partitioned")
+    # MySQL/MariaDB: how many partitions a PARTITION BY table has (PostgreSQL's are tables of their own); 0: none
+    # or not read
+    partition_count: int = 0
     # MySQL/MariaDB: information_schema.TABLES.CREATE_TIME, the table's creation or last ALTER (MariaDB 10.11
     # measured: CREATE INDEX moves it, and restarts performance_schema's index counters of the table); MySQL 8
     # caches it (information_schema_stats_expiry, 24 h by default). None: unknown (PostgreSQL)

@@ -14,6 +14,7 @@ from auditor.dsn import redact
 from auditor.engine import RunResult
 from auditor.model import Finding, Note, Severity, Skipped, Snapshot
 from auditor.scoring import Metric, Score, Targets, audited_tables, compute_metrics, compute_score
+from auditor.textfmt import elapsed_ms
 from auditor.workload_loss import statement_loss_notes
 
 if TYPE_CHECKING:  # auditor.history imports this module
@@ -140,9 +141,8 @@ def set_apart_note(snapshot: Snapshot) -> tuple[Note, ...]:
             continue
         one, many, examples = _SET_APART_WORDS[kind]
         calls = sum(s.calls for s in group)
-        seconds = sum(s.total_ms for s in group) / 1000
         parts.append(f"{len(group)} {one if len(group) == 1 else many} ({examples}; {calls:,} calls, "
-                     f"{seconds:,.1f} s in total)")
+                     f"{elapsed_ms(sum(s.total_ms for s in group))} in total)")
         objects.extend(" ".join(s.query.split())[:80] for s in group[:5])
     return (Note(area="workload", objects=tuple(objects), message=(
         "set apart from the application's workload, not judged by WL01-WL04 nor counted in P50-P99 or the "

@@ -91,7 +91,7 @@ def _stats_window(snap: Snapshot) -> str:
     if snap.engine == "mysql" and since != snap.stats_reset:
         # performance_schema's summaries can be truncated at any time, and nothing records when: the window
         # starts at the server's start or at the last truncation, whichever came later
-        return (f"the time since the server started on {_day(since)} ({duration(age)} ago) or "
+        return (f"the time since the server started on {_day(since)} ({duration(age)} ago) or since "
                 "performance_schema's counters were last truncated, whichever is later")
     what = "statistics were reset" if since == snap.stats_reset else "the server started"
     return f"the {duration(age)} since {what} on {_day(since)}"
@@ -295,8 +295,8 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
                 ix_mature = since_ddl >= opts.min_stats_age_days * 86400
                 young_index = not ix_mature
                 ix_window = (f"the time since the table was created or last altered on {_day(altered)} "
-                             f"({duration(since_ddl)} ago; its index counters restart then) or performance_schema's "
-                             "counters were last truncated, whichever is later")
+                             f"({duration(since_ddl)} ago; its index counters restart then) or since "
+                             "performance_schema's counters were last truncated, whichever is later")
             if workload is None:
                 workload = _MySqlUse.of(snap)
             if workload.uses(ix):
@@ -323,19 +323,20 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
             table_scans = None
             history_details = {"history_days": round(stored.days, 2), "history_runs": stored.runs}
         elif snap.engine == "mysql":
+            # the window ends in a clause of its own ("..., whichever is later"): a comma sets the evidence apart
             message = f"{ix.qualified} on {ix.table} read no rows in {ix_window}"
             if table_scans is not None and rows_read is not None:
-                message += (f" while recorded statements read the table through an index {table_scans:,} times "
+                message += (f", while recorded statements read the table through an index {table_scans:,} times "
                             f"({rows_read:,} rows read through its other indexes)")
             elif table_scans is not None:
-                message += f" while queries read {table_scans} rows of the table through its other indexes"
+                message += f", while queries read {table_scans:,} rows of the table through its other indexes"
         else:
             message = f"{ix.qualified} on {ix.table} had no scans in {window}"
             if leaves:
                 message = (f"{ix.qualified} on {ix.table} had no scans on any of its "
                            f"{plural(len(leaves), 'partition')} in {window}")
             if table_scans is not None:
-                message += f" while queries scanned the table's other indexes {table_scans} times"
+                message += f" while queries scanned the table's other indexes {table_scans:,} times"
         remediation: str | None = drop_index_sql(snap, ix)
         details: dict[str, object] = {}
         fk = _fk_served_only_by(snap, ix) if snap.engine == "postgresql" else None

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from auditor import sqlquote
 from auditor.engine import NoOptions, check
-from auditor.model import ColumnRef, Constraint, Hit, ObjectRef, Sequence, Severity, Snapshot, Table
+from auditor.model import ColumnRef, Constraint, Hit, Index, ObjectRef, Sequence, Severity, Snapshot, Table
 from auditor.sampling import type_family
 
 BOTH = ("postgresql", "mysql")
@@ -20,25 +20,59 @@ BOTH = ("postgresql", "mysql")
 # ------------------------------------------------------------------------------------------------------------
 
 
-def _promotable_key(snap: Snapshot, table: Table) -> str | None:
-    """A unique constraint or index over NOT NULL columns that could become the primary key."""
-    candidates: list[tuple[str, tuple[str, ...]]] = [
-        (c.name, c.columns) for c in snap.constraints_of(table.schema, table.name, "unique")
-    ]
+@dataclass(frozen=True)
+class _Promotable:
+    """A unique key over NOT NULL columns that could become the primary key."""
+
+    name: str
+    columns: tuple[str, ...]
+    is_constraint: bool  # a UNIQUE constraint (else a unique index of no constraint)
+    index: Index | None  # the index behind it, when the snapshot has it
+
+
+def _promotable_key(snap: Snapshot, table: Table) -> _Promotable | None:
+    """A unique constraint or index over whole NOT NULL columns (no expression, no prefix) that could become the
+    primary key: the fewest columns first."""
+    indexes = {ix.name: ix for ix in snap.indexes_of(table.schema, table.name)}
+    candidates = [_Promotable(c.name, c.columns, True, indexes.get(c.index or c.name))
+                  for c in snap.constraints_of(table.schema, table.name, "unique")]
     candidates += [
-        (ix.name, tuple(c for c in ix.columns if c is not None))
-        for ix in snap.indexes_of(table.schema, table.name)
-        if ix.is_unique
-        and ix.is_valid
-        and ix.predicate is None
-        and None not in ix.columns
-        and not ix.constraint
+        _Promotable(ix.name, tuple(c for c in ix.columns if c is not None), False, ix)
+        for ix in indexes.values()
+        if ix.is_unique and not ix.is_primary and ix.is_valid and ix.predicate is None and not ix.constraint
     ]
-    for name, columns in sorted(candidates, key=lambda c: (len(c[1]), c[0])):
-        cols = [table.column(c) for c in columns]
-        if columns and all(c is not None and not c.nullable for c in cols):
-            return name
+    for key in sorted(candidates, key=lambda c: (len(c.columns), c.name)):
+        cols = [table.column(c) for c in key.columns]
+        whole = key.index is None or (None not in key.index.columns and len(key.index.columns) == len(key.columns))
+        if key.columns and whole and all(c is not None and not c.nullable for c in cols):
+            return key
     return None
+
+
+def _pk_sql(snap: Snapshot, table: Table, key: _Promotable | None) -> str:
+    """The primary key's DDL: the promotable key promoted, else what to decide (dbaudit cannot know which columns
+    identify a row, and does not name a new column for the user)."""
+    target = sqlquote.qualified(snap.engine, table.schema, table.name)
+    if key is None:
+        surrogate = ("BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY" if snap.engine == "mysql"
+                     else "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
+        return (f"-- no NOT NULL unique key to promote: declare the columns that identify a row\n"
+                f"-- ALTER TABLE {target} ADD PRIMARY KEY (<columns>);\n"
+                f"-- or, when none do, add a surrogate key:\n"
+                f"-- ALTER TABLE {target} ADD COLUMN <name> {surrogate};")
+    columns = sqlquote.column_list(snap.engine, key.columns)
+    name = sqlquote.ident(snap.engine, key.name)
+    if snap.engine == "mysql":
+        if key.index is not None and key.index.supports_fk:
+            return f"ALTER TABLE {target} ADD PRIMARY KEY ({columns});"  # InnoDB keeps it for the foreign key
+        return f"ALTER TABLE {target} DROP INDEX {name}, ADD PRIMARY KEY ({columns});"
+    ix = key.index
+    if (not key.is_constraint and ix is not None and table.kind == "table" and ix.method == "btree"
+            and not ix.include and all(k.column is not None and not k.descending and not k.nulls_first
+                                       and k.opclass is None and k.collation is None for k in ix.keys)):
+        return f"ALTER TABLE {target} ADD PRIMARY KEY USING INDEX {name};"
+    # a constraint's index cannot be taken over (nor a partitioned table's): the key builds its own index
+    return f"ALTER TABLE {target} ADD PRIMARY KEY ({columns});"
 
 
 @check(code="KY01", name="no-primary-key", severity=Severity.WARNING, engines=BOTH)
@@ -60,6 +94,13 @@ def no_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     ```
 
     ## Fix
+    Promote the NOT NULL unique key when there is one (the finding's fix names it: PostgreSQL takes a unique
+    index over as is, MySQL/MariaDB swaps it for the primary key in one statement):
+    ```sql
+    ALTER TABLE tickets ADD PRIMARY KEY USING INDEX tickets_a_b_idx;   -- PostgreSQL
+    ALTER TABLE tickets DROP INDEX uq, ADD PRIMARY KEY (a, b);         -- MySQL/MariaDB
+    ```
+    Otherwise declare the columns that identify a row, or add a surrogate key:
     ```sql
     ALTER TABLE audit_log ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY;
     ```
@@ -75,11 +116,13 @@ def no_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
         message = f"{table.qualified} has no primary key"
         promotable = _promotable_key(snap, table)
         if promotable is not None:
-            message += f"; its NOT NULL unique key {promotable} could be promoted"
+            message += f"; its NOT NULL unique key {promotable.name} could be promoted"
         yield Hit(
             object=ObjectRef(type="table", schema=table.schema, table=table.name),
             message=message,
-            details={"table_rows": table.estimated_rows, "promotable_key": promotable},
+            details={"table_rows": table.estimated_rows,
+                     "promotable_key": None if promotable is None else promotable.name},
+            remediation=_pk_sql(snap, table, promotable),
         )
 
 

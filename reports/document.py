@@ -15,7 +15,7 @@ from auditor import design, health, migration, scaling
 from auditor.model import Finding, Severity, Snapshot
 from auditor.report import Report
 from auditor.scoring import NOT_MEASURED, PARTIAL, Metric, penalties
-from auditor.textfmt import count, duration, plural
+from auditor.textfmt import count, duration, elapsed_ms, plural
 from reports.erdiagram import table_anchor
 from reports.jsonfmt import iso_utc
 
@@ -163,9 +163,7 @@ def human_bytes(n: int | None) -> str:
 
 
 def ms(v: float | None) -> str:
-    if v is None:
-        return "-"
-    return f"{v:,.3f} ms" if v < 10 else f"{v:,.1f} ms"
+    return "-" if v is None else elapsed_ms(v)
 
 
 def pct(v: float | None) -> str:
@@ -384,7 +382,7 @@ def _tables(doc: Document, snap: Snapshot) -> None:
         if t.engine:
             facts.append(f", engine {t.engine}")
         if p.mix.reads is not None or p.mix.writes is not None:
-            facts.append(f"; {count(p.mix.reads)} scans ({pct(p.mix.index_scan_pct)} by index), "
+            facts.append(f"; {_reads(p)}, "
                          f"{count(p.mix.rows_inserted)} rows inserted, {count(p.mix.rows_updated)} updated, "
                          f"{count(p.mix.rows_deleted)} deleted")
         doc.p(*facts, ".")
@@ -505,8 +503,7 @@ def _queries(doc: Document, report: Report, snap: Snapshot) -> None:
     if info is not None:
         since = f" since {iso_utc(info.stats_reset)}" if info.stats_reset else ""
         doc.p(f"The {len(views)} statements with the most total execution time of the {info.statements_total} "
-              f"recorded by {info.source}{since}; {info.statements_explained} were explained (generic plans, "
-              "never executed).")
+              f"recorded by {info.source}{since}; {_how_planned(snap)}.")
     doc.blocks.append(Table(
         headers=("#", "Statement", "Total", "Share", "Calls", "Mean", "Rows", "Plan", "Findings"),
         rows=tuple(
@@ -528,6 +525,36 @@ def _queries(doc: Document, report: Report, snap: Snapshot) -> None:
         doc.h(3, f"Statement #{i}", f"q{i}")
         doc.blocks.append(CodeBlock(v.statement.query.strip(), "sql"))
         doc.blocks.append(ListBlock(tuple(_sql_item(f) for f in v.findings)))
+
+
+def _how_planned(snap: Snapshot) -> str:
+    """How the statements' plans were obtained: EXPLAIN (PostgreSQL's generic plans, MySQL 8's sample texts), or
+    on MySQL/MariaDB without a sample text the digest's execution counters, which no EXPLAIN is run for."""
+    counted = sum(1 for p in snap.plans if p.explained and p.method == "digest_counters")
+    explained = sum(1 for p in snap.plans if p.explained and p.method != "digest_counters")
+    how = "generic plans" if snap.engine == "postgresql" else "of their sample texts"
+    words = [f"{explained:,} {_was(explained)} explained ({how}, never executed)"] if explained or not counted else []
+    if counted:
+        words.append(f"{counted:,} {_was(counted)} judged from performance_schema's execution counters (no EXPLAIN: "
+                     "the server keeps no sample text)")
+    return "; ".join(words)
+
+
+def _reads(p: design.TableProfile) -> str:
+    """A table's reads: scans on PostgreSQL; on MySQL/MariaDB, which count rows and no scans, the rows read."""
+    if p.mix.reads is not None:
+        return f"{count(p.mix.reads)} scans ({pct(p.mix.index_scan_pct)} by index)"
+    stats = p.table.stats
+    if stats.seq_tup_read is None and stats.idx_tup_fetch is None:
+        return "reads not counted"
+    rows = (stats.seq_tup_read or 0) + (stats.idx_tup_fetch or 0)
+    if not rows:
+        return "no row read"
+    return f"{count(rows)} rows read ({pct(round(100.0 * (stats.idx_tup_fetch or 0) / rows, 1))} through an index)"
+
+
+def _was(n: int) -> str:
+    return "was" if n == 1 else "were"
 
 
 def _plan_text(v: design.StatementView) -> str:
@@ -797,6 +824,12 @@ def _next_steps(doc: Document, report: Report, workload_ms: float | None, found:
     doc.blocks.append(ListBlock(tuple(items), ordered=True))
 
 
+def _and(numbers: list[int]) -> str:
+    """1 and 3; 1, 3 and 4."""
+    words = [str(n) for n in numbers]
+    return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else "".join(words)
+
+
 def _migration(doc: Document, report: Report, snap: Snapshot) -> None:
     doc.h(2, "11. Migration plan", "migration")
     plan = migration.plan(snap, report.findings)
@@ -804,8 +837,12 @@ def _migration(doc: Document, report: Report, snap: Snapshot) -> None:
     if not plan.steps:
         doc.p("No finding asks for a schema change that needs rolling out.")
     else:
+        # the phases keep their numbers (the steps refer to "phase 4"): the ones without a step are named
         phases = sorted({s.phase for s in plan.steps})
-        doc.p(f"The schema fixes as {plural(len(plan.steps), 'step')} in {len(phases)} phases that keep the "
+        which = (f"the {len(phases)} phases" if len(phases) == len(migration.PHASES) else
+                 f"{len(phases)} of the {len(migration.PHASES)} phases ({_and(phases)})" if len(phases) > 1 else
+                 f"phase {phases[0]} of the {len(migration.PHASES)}")
+        doc.p(f"The schema fixes as {plural(len(plan.steps), 'step')} in {which} that keep the "
               "application running: additive changes first, then backfills and validations, then a short "
               "switch, and what nothing uses is dropped last. ",
               *(("Run the statements one at a time",) if mysql else

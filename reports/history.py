@@ -23,8 +23,9 @@ from auditor.history.record import RunRecord
 if TYPE_CHECKING:
     from auditor.fleet import TargetResult
 from auditor.report import Report
-from auditor.textfmt import duration, plural
+from auditor.textfmt import duration, elapsed_ms, plural
 from auditor.textsafe import terminal_safe
+from auditor.workload import APPLICATION, statement_class
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -141,18 +142,20 @@ def comparison_lines(h: HistoryComparison, top: int = 5) -> list[str]:
     if hidden:
         lines.append(f"    ... and {hidden} more (JSON: history.new_findings / history.resolved_findings)")
     if h.statements or h.vanished_statements:
-        p95 = f", P95 {_ms(h.interval_p95_ms)} ms" if h.interval_p95_ms is not None else ""
+        p95 = f", P95 {elapsed_ms(h.interval_p95_ms)}" if h.interval_p95_ms is not None else ""
         new = len(h.new_statements)
         lines.append(f"  workload: {plural(h.interval_calls, 'call')}{p95}; "
                      f"{plural(len(h.statements), 'statement')} ran ({new} new, "
                      f"{len(h.regressed)} regressed, {len(h.vanished_statements)} vanished)")
         for s in h.regressed[:top]:
-            before = _ms(s.previous_mean_ms) if s.previous_mean_ms is not None else "?"
+            before = elapsed_ms(s.previous_mean_ms) if s.previous_mean_ms is not None else "?"
             calls = plural(s.calls, "call")
-            lines.append(f"    regressed: mean {before} -> {_ms(s.mean_ms)} ms, {calls}  {_short(s.query)}")
-        for s in h.statements[:3]:
+            lines.append(f"    regressed: mean {before} -> {elapsed_ms(s.mean_ms)}, {calls}  {_short(s.query)}")
+        # the costliest of the application's statements: a migration's ALTER or CREATE INDEX is set apart
+        for s in [s for s in h.statements if statement_class(s.query) == APPLICATION][:3]:
             calls = plural(s.calls, "call")
-            lines.append(f"    top: {_ms(s.total_ms)} ms in {calls} (mean {_ms(s.mean_ms)} ms)  {_short(s.query)}")
+            lines.append(f"    top: {elapsed_ms(s.total_ms)} in {calls} (mean {elapsed_ms(s.mean_ms)})  "
+                         f"{_short(s.query)}")
     growers = [t for t in h.tables if t.bytes_delta]
     if growers:
         total = sum(t.bytes_delta or 0 for t in growers)
@@ -163,12 +166,6 @@ def comparison_lines(h: HistoryComparison, top: int = 5) -> list[str]:
     for r in h.resets:
         lines.append(f"  {'note' if r.kind == 'no_counters' else 'reset'}: {r.message}")
     return lines
-
-
-def _ms(value: float) -> str:
-    """Milliseconds as people read them: 1,234,567.8 rather than 1.23457e+06, at most three decimals."""
-    text = f"{value:,.3f}".rstrip("0").rstrip(".")
-    return text if text not in ("-0", "") else "0"
 
 
 # ---- dbaudit history ---------------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from auditor.history.model import HistoryComparison
 from auditor.report import Report
+from auditor.textfmt import elapsed_ms
+from auditor.workload import APPLICATION, statement_class
 from reports.document import (
     Bar,
     Chart,
@@ -77,11 +79,13 @@ def _changes(doc: Document, h: HistoryComparison, labels: dict[str, tuple[str, s
                            for f in findings[:TOP * 5]),
             ))
     if h.statements:
-        p95 = f", P95 {h.interval_p95_ms:g} ms" if h.interval_p95_ms is not None else ""
+        p95 = f", P95 {elapsed_ms(h.interval_p95_ms)}" if h.interval_p95_ms is not None else ""
         doc.p(Strong("Workload of the interval"), f": {count(h.interval_calls)} calls{p95}; "
               f"{len(h.statements)} statements ran ({len(h.new_statements)} new, {len(h.regressed)} regressed, "
               f"{len(h.vanished_statements)} vanished).")
-        shown = list(h.regressed[:TOP]) + [s for s in h.statements[:TOP] if not s.regressed]
+        # the application's statements: a migration's ALTER or CREATE INDEX is set apart (auditor.workload)
+        shown = list(h.regressed[:TOP]) + [s for s in h.statements if not s.regressed
+                                           and statement_class(s.query) == APPLICATION][:TOP]
         doc.blocks.append(Table(
             headers=("Statement", "Status", "Calls", "Total ms", "Mean ms", "P95 ms", "Before (mean ms)"),
             rows=tuple((Code(" ".join(s.query.split())[:200]), s.status, count(s.calls), f"{s.total_ms:g}",

@@ -4,10 +4,18 @@ A database has no source files, so each result carries
 
 - a ``logicalLocation`` that says what the finding is about (``kind`` = the object type: table, index,
   foreign_key, sequence, query, ...; ``fullyQualifiedName`` = schema.table.index and so on), and
-- a ``physicalLocation`` with a stable, repository-relative artifact path ``db/<database>/<schema>/<table>``
-  (each part percent-encoded), because CI systems need one: GitHub code scanning refuses results whose URI has a
-  scheme it does not know (``db://...`` is rejected as "unrecognized SARIF location URI scheme") and files alerts
-  by path. The path need not exist in the repository; the alert is then shown without a code snippet.
+- a ``physicalLocation`` with a stable, repository-relative artifact path (each part percent-encoded), because
+  CI systems need one: GitHub code scanning refuses results whose URI has a scheme it does not know
+  (``db://...`` is rejected as "unrecognized SARIF location URI scheme") and files alerts by path. The path need
+  not exist in the repository; the alert is then shown without a code snippet. One name per level, never twice:
+
+  - a schema object: ``db/<database>/<schema>/<table>`` (or ``<sequence>``, ``<domain>``, ``functions/<f>``) on
+    PostgreSQL, ``db/<schema>/<table>`` on MySQL/MariaDB, where the schema is the database; a schema alone
+    ``db/<database>/<schema>`` (PostgreSQL), ``db/<schema>`` (MySQL/MariaDB);
+  - a statement: ``db/<database>/queries/<fingerprint>``; the database itself: ``db/<database>``;
+  - a server-wide object: ``server/<kind>/<name>``: ``server/roles/<role or 'user'@'host'>``,
+    ``server/settings/<name>``, ``server/hba/<rule>``, ``server/replication_slots/<slot>``,
+    ``server/replicas/<channel>``, ``server/sessions/<pid or gid>``; ``server`` when it names none.
 
 ``partialFingerprints`` hold the finding's identity (check code + object, never the message; the same hash as
 ``--baseline`` uses), under ``dbaudit/v1`` and under ``primaryLocationLineHash`` so that GitHub matches an alert
@@ -87,12 +95,32 @@ def _fallback_rule(code: str, name: str) -> dict[str, Any]:
     return {"id": code, "name": name, "shortDescription": {"text": name}}
 
 
+# server-wide objects: (ObjectRef field, path segment), the first set wins
+_SERVER_OBJECTS = (("role", "roles"), ("setting", "settings"), ("rule", "hba"), ("slot", "replication_slots"),
+                   ("channel", "replicas"), ("pid", "sessions"), ("gid", "sessions"))
+
+
 def _artifact_uri(report: Report, obj: ObjectRef, identity: str) -> str:
-    parts = ["db", report.target.database or "database"]
+    """The finding's path (see the module's docstring)."""
+    database = report.target.database or obj.database or "database"
     if obj.type == "query":
-        parts += ["queries", identity[:16]]
-    elif obj.schema or obj.table or obj.sequence:
-        parts += [p for p in (obj.schema, obj.table or obj.sequence) if p]
+        parts = ["db", database, "queries", identity[:16]]
+    elif obj.schema is not None:
+        # MySQL/MariaDB: the schema is the database, named once
+        parts = ["db", obj.schema] if report.target.engine == "mysql" else ["db", database, obj.schema]
+        if obj.function is not None:
+            parts += ["functions", obj.function]
+        else:
+            parts += [p for p in (obj.table or obj.sequence or obj.domain,) if p]
+    elif obj.type == "database":
+        parts = ["db", obj.database or database]
+    else:
+        parts = ["server"]
+        for field_name, segment in _SERVER_OBJECTS:
+            value = getattr(obj, field_name)
+            if value is not None:
+                parts += [segment, str(value) or "default"]
+                break
     return "/".join(quote(p, safe="") for p in parts)
 
 

@@ -24,7 +24,7 @@ from auditor.model import Finding, Severity, Skipped
 from auditor.report import Report
 from auditor.sampling import describe_skips, skipped_tables
 from auditor.scoring import NOT_MEASURED, PARTIAL, Metric
-from auditor.textfmt import plural
+from auditor.textfmt import elapsed, elapsed_ms, plural
 from auditor.textsafe import terminal_safe
 from reports.history import since_lines
 from reports.jsonfmt import iso_utc
@@ -84,6 +84,12 @@ def _heading(title: str, paint: _Painter) -> list[str]:
     return ["", paint(title, "bold"), paint("-" * len(title), "dim")]
 
 
+
+def _server_wide(report: Report) -> str:
+    """The header's database of a scan whose DSN names none (MySQL/MariaDB: every schema the account sees)."""
+    audited = design.audited_name(None, report.snapshot) if report.snapshot is not None else "the whole server"
+    return f"none named, server-wide: {audited}"
+
 def _header(report: Report, layout: _Layout) -> list[str]:
     paint = layout.paint
     target = report.target
@@ -94,8 +100,8 @@ def _header(report: Report, layout: _Layout) -> list[str]:
     rows = [
         ("target", target.dsn or "(unknown)"),
         ("server", f"{engine} {target.server_version}".strip()),
-        ("database", target.database or "(unknown)"),
-        ("started", f"{iso_utc(report.started_at)}, took {report.duration_s:.2f} s"),
+        ("database", target.database or _server_wide(report)),
+        ("started", f"{iso_utc(report.started_at)}, took {elapsed(report.duration_s)}"),
         ("findings", _counts_line(report)),
         ("by check", _per_check_line(report)),
         (
@@ -311,7 +317,7 @@ def _data_sample(report: Report, layout: _Layout) -> list[str]:
     skips = skipped_tables(sampling)
     judged = len(sampling.tables) - sum(skips.values())
     text = (f"data sample: {judged} of {len(sampling.tables)} tables sampled (up to "
-            f"{sampling.rows_per_table:,} rows each) in {sampling.duration_s:.2f} s")
+            f"{sampling.rows_per_table:,} rows each) in {elapsed(sampling.duration_s)}")
     if skips:
         text += f"; not judged by NF02-NF04: {describe_skips(skips)}"
     return ["", *layout.wrap(text, "", hang=13)]
@@ -408,7 +414,7 @@ def _unexplained(report: Report, layout: _Layout) -> list[str]:
     for stmt, reason in missed[:UNEXPLAINED]:
         query = terminal_safe(" ".join(stmt.query.split()))  # the snapshot's text is not escaped for us
         query = query if len(query) <= 200 else query[:197] + "..."
-        figures = f"{stmt.calls:,} calls, {stmt.total_ms:,.1f} ms"
+        figures = f"{stmt.calls:,} calls, {elapsed_ms(stmt.total_ms)}"
         lines.extend(layout.wrap(f"{terminal_safe(reason)} ({figures}): {query}", "  ", hang=4))
     if len(missed) > UNEXPLAINED:
         lines.append(f"  and {len(missed) - UNEXPLAINED} more")

@@ -47,6 +47,31 @@ def test_no_primary_key_does_not_promote_a_nullable_unique_key() -> None:
     s = snap(table("codes", ["code text"]), unique("codes", ["code"]))
     (hit,) = hits("KY01", s)
     assert hit.details["promotable_key"] is None
+    # no key to promote: what to decide, with placeholders, no invented column
+    assert hit.remediation is not None and "ADD PRIMARY KEY (<columns>)" in hit.remediation
+    assert all(line.startswith("--") for line in hit.remediation.splitlines())
+
+
+def test_no_primary_key_fix_promotes_the_key_on_each_engine() -> None:
+    tables = (table("codes", ["code text"], not_null=["code"]), unique("codes", ["code"]),
+              table("t", ["a int", "b int"], not_null=["a", "b"]), index("t", ["a", "b"], name="uq", unique=True),
+              table("d", ["a int"], not_null=["a"]), index("d", ["a DESC"], name="d_uq", unique=True),
+              table("p", ["a int"], not_null=["a"]), index("p", ["a"], name="p_uq", unique=True, method="hash"))
+    fixes = {h.object.table: h.remediation for h in hits("KY01", snap(*tables))}
+    assert fixes == {"codes": "ALTER TABLE public.codes ADD PRIMARY KEY (code);",
+                     "t": "ALTER TABLE public.t ADD PRIMARY KEY USING INDEX uq;",
+                     "d": "ALTER TABLE public.d ADD PRIMARY KEY (a);",
+                     "p": "ALTER TABLE public.p ADD PRIMARY KEY (a);"}
+    my = {h.object.table: h.remediation for h in hits("KY01", snap(*tables[:4], engine="mysql"))}
+    assert my == {"codes": "ALTER TABLE `public`.`codes` DROP INDEX `codes_code_key`, ADD PRIMARY KEY (`code`);",
+                  "t": "ALTER TABLE `public`.`t` DROP INDEX `uq`, ADD PRIMARY KEY (`a`, `b`);"}
+
+
+def test_no_primary_key_does_not_promote_a_prefix_key() -> None:
+    s = snap(table("t", ["name varchar(100)"], not_null=["name"]),
+             index("t", ["name(10)"], name="uq", unique=True), engine="mysql")
+    (hit,) = hits("KY01", s)
+    assert hit.details["promotable_key"] is None
 
 
 # ---- KY02 fk-type-mismatch ---------------------------------------------------------------------------------

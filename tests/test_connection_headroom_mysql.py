@@ -42,4 +42,5 @@ def test_a_crowded_server_gets_no_watcher_and_the_note_says_why(
     assert [t.table for t in snap.sampling.tables] == ["customers"]
     notes = [n.message for n in snap.notes if n.area == "sampling"]
     assert any("could not watch for sessions waiting on the sample's locks" in n
+               and "would wait for that table's sample to end" in n and "waited" not in n
                and "connection slots free of max_connections" in n for n in notes), notes

@@ -44,6 +44,7 @@ def test_a_crowded_server_gets_no_second_connection_and_the_note_says_why(
     assert [t.table for t in snap.sampling.tables] == ["customers"]
     notes = [n.message for n in snap.notes if n.area == "sampling"]
     assert any("could not watch for sessions waiting on the sample's locks" in n
+               and "would wait for that table's sample to end" in n and "waited" not in n
                and "connection slots free of max_connections" in n and "leaves at least" in n for n in notes), notes
     with psycopg.connect(dsn, autocommit=True) as conn:  # nothing of dbaudit's is left on the server
         row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'dbaudit'"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from auditor.design import (
     er_model,
@@ -316,3 +317,43 @@ def test_the_unexplained_statements_counted_by_reason() -> None:
     assert unexplained_by_reason(missed) == [("over the statement budget", 2273), ("an error from the server", 2),
                                              ("over the time budget", 1)]
     assert unexplained_by_reason([]) == []
+
+
+def test_parse_errors_are_one_reason_wherever_the_parser_stopped() -> None:
+    from auditor.design import unexplained_by_reason
+    from auditor.model import Statement
+
+    missed = [(Statement(queryid=str(n), query=f"SELECT {n}"), f"cannot be parsed: Expecting ). Line 1, Col: {n}.")
+              for n in (12, 40, 77)]
+    missed += [(Statement(queryid=str(n), query="SELECT"),
+                f'cannot be parsed: syntax error at or near "=", at index {n}') for n in (5, 9)]
+    assert unexplained_by_reason(missed) == [("cannot be parsed: Expecting )", 3),
+                                             ('cannot be parsed: syntax error at or near "="', 2)]
+
+
+def test_statements_set_apart_are_not_listed_as_unexplained() -> None:
+    """Red team (MariaDB): CREATE TABLE digests the parser could not read were listed as not explained, though
+    the workload note set them apart; so were they in history's "top:" list."""
+    from auditor.design import unexplained_statements
+    from auditor.history.model import HistoryComparison, PreviousRun, StatementDelta
+    from auditor.model import PlanSummary, Statement
+    from reports.history import comparison_lines
+
+    ddl = Statement(queryid="1", query="CREATE TABLE `t` ( `id` INTEGER , PARTITION BY RANGE", total_ms=9e4)
+    load = Statement(queryid="2", query="INSERT INTO t VALUES (...) /* , ... */", total_ms=8e4)
+    app = Statement(queryid="3", query="SELECT * FROM t WHERE (a = ?", total_ms=10)
+    reason = "cannot be parsed: Expecting ). Line 1, Col: 28."
+    s = snap(table("t"), engine="mysql", statements=(ddl, load, app),
+             plans=tuple(PlanSummary(queryid=q, reason=reason) for q in "123"))
+    assert [st.queryid for st, _ in unexplained_statements(s)] == ["3"]
+
+    def delta(query: str, total_ms: float) -> StatementDelta:
+        return StatementDelta(query=query, calls=1, total_ms=total_ms, mean_ms=total_ms, p95_ms=None,
+                              regressed=False, database="d", user="u", toplevel=True, fingerprint=query)
+
+    h = HistoryComparison(store="s", run_id=2, target="t", interval_calls=3, interval_s=86_400,
+                          previous_run=PreviousRun(id=1, started_at=datetime(2026, 11, 28, tzinfo=UTC)),
+                          statements=(delta("ALTER TABLE t ADD INDEX (a)", 18_600),
+                                      delta("CREATE INDEX i ON t (a)", 9000), delta("SELECT a FROM t", 1820.4)))
+    top = [line for line in comparison_lines(h) if "top:" in line]
+    assert top == ["    top: 1.8 s in 1 call (mean 1.8 s)  SELECT a FROM t"], top

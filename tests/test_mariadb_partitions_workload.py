@@ -12,6 +12,7 @@ import random
 from typing import Any
 
 from auditor.connectors import CollectOptions, collect
+from auditor.design import largest_tables
 from auditor.dsn import parse_dsn
 from auditor.engine import find_check, run_checks
 from tests.mysql_support import MySqlServer, mysql_server, new_db_on  # noqa: F401  (pytest fixture)
@@ -54,6 +55,9 @@ def test_partitioned_table_gets_its_index_and_look_alikes_stay_silent(mysql_serv
     db, dsn = new_db_on(mysql_server, SCHEMA)
     _drive(mysql_server, db)
     snap = collect(parse_dsn(dsn), CollectOptions(sample=False))
+    # the partitions are counted (the Largest tables' Partitions column, red team: "-" for 5 partitions)
+    assert {t.name: t.partition_count for t in snap.tables} == {"customers": 0, "events": 0, "logs": 3, "plans": 0}
+    assert {r.table.name: r.partitions for r in largest_tables(snap)}["logs"] == 3
     found = list(run_checks(snap, [find_check("WL02")]).findings)
     assert [(f.object.table, f.object.columns) for f in found] == [("logs", ("user_id",))]
     (f,) = found

@@ -4,7 +4,10 @@ partitioned parent's index, what stays unscripted, growth read from a history, p
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
+
+import pytest
 
 from auditor import scaling
 from auditor.engine import all_checks, run_checks
@@ -158,3 +161,26 @@ def test_an_expression_index_on_the_column_is_left_to_the_reader() -> None:
     assert [why for _, why in p.manual] == [
         "public.orders.customer_id: expression or partial indexes orders_shard_idx use the column and would need "
         "rebuilding"]
+
+
+def test_the_plan_counts_the_phases_it_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Red team: "3 phases" above phases numbered 1, 3 and 4: the phases keep their numbers (the steps refer to
+    "phase 4"), and the sentence names the ones used."""
+    import reports.document
+    from auditor import migration
+    from reports import render
+    from tests.report_samples import design_report
+
+    def step(phase: int) -> migration.Step:
+        return migration.Step(phase=phase, title=f"step {phase}", table="public.t", codes=("IX01",),
+                              forward=("SELECT 1;",), rollback=("SELECT 2;",), lock="none")
+
+    for phases, words in (((1, 3, 4), "3 of the 4 phases (1, 3 and 4)"), ((4,), "phase 4 of the 4"),
+                          ((1, 2, 3, 4), "the 4 phases")):
+        planned = migration.Plan(engine="postgresql", steps=tuple(step(p) for p in phases), design=(), manual=(),
+                                 server=())
+        monkeypatch.setattr(reports.document.migration, "plan", lambda *_a, _p=planned: _p)
+        md = render(design_report(), "markdown")
+        assert f"steps in {words} that keep the application running" in md or \
+            f"step in {words} that keep the application running" in md, md[md.index("Migration plan"):][:400]
+        assert [int(n) for n in re.findall(r"### Phase (\d)\.", md)] == list(phases)

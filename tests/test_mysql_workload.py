@@ -26,6 +26,7 @@ from auditor.model import (
     Index,
     IndexKey,
     Snapshot,
+    Statement,
     Table,
     WorkloadInfo,
     snapshot_from_json,
@@ -410,3 +411,34 @@ def test_counter_plan_ignores_a_table_read_through_an_index() -> None:
         __import__("auditor.connectors.mysql.workload", fromlist=["x"]).MySqlWorkloadOptions())).scans == ()
     hot = next(s for s in statements if "customer_id" in s.query)
     assert hot.p95_ms is None and hot.stddev_ms > 0  # MariaDB-style: estimated from min, mean and max
+
+
+def test_counter_plan_does_not_scan_an_insert_target() -> None:
+    """Red team (MariaDB): INSERT ... SELECT FROM seq_1_to_N was labelled "Full Table Scan" on the table it fills;
+    the table an INSERT ... SELECT reads still counts."""
+    snap = _shop()
+    options = __import__("auditor.connectors.mysql.workload", fromlist=["x"]).MySqlWorkloadOptions()
+
+    def insert(query: str) -> Statement:
+        return Statement(queryid=query, query=query, calls=3, rows=0, rows_examined=750_000, no_index_calls=3)
+
+    fill = insert("INSERT INTO `orders` ( `id` , `status` ) SELECT `seq` , ? FROM `seq_1_to_100000`")
+    assert counter_plan(snap, fill, options).scans == ()
+    copy = insert("INSERT INTO `archive` ( `id` ) SELECT `id` FROM `orders` WHERE `status` = ?")
+    assert [s.table for s in counter_plan(snap, copy, options).scans] == ["orders"]
+
+
+def test_the_query_section_says_how_plans_were_obtained() -> None:
+    """Red team (MariaDB): "34 were explained (generic plans)" where no statement is EXPLAINed."""
+    from auditor.model import PlanSummary
+    from reports.document import _how_planned
+
+    counted = tuple(PlanSummary(queryid=str(n), explained=True, method="digest_counters") for n in range(34))
+    maria = Snapshot(engine="mysql", flavor="mariadb", server_version="10.11", plans=counted)
+    assert _how_planned(maria) == ("34 were judged from performance_schema's execution counters (no EXPLAIN: the "
+                                   "server keeps no sample text)")
+    explained = (PlanSummary(queryid="e", explained=True, method="explain_json"),)
+    mysql8 = Snapshot(engine="mysql", server_version="8.0.36", plans=explained + counted[:2])
+    assert _how_planned(mysql8).startswith("1 was explained (of their sample texts, never executed); 2 were")
+    pg = Snapshot(engine="postgresql", server_version="15", plans=(PlanSummary(queryid="p", explained=True),))
+    assert _how_planned(pg) == "1 was explained (generic plans, never executed)"

@@ -369,7 +369,7 @@ def test_text_report_says_which_tables_the_sample_covers() -> None:
     ))
     snapshot = Snapshot(engine="postgresql", server_version="15.18", database="shop", sampling=sampling)
     text = render_text(dataclasses.replace(sample_report(), snapshot=snapshot))
-    assert (f"data sample: 1 of 3 tables sampled (up to 10,000 rows each) in 60.20 s; not judged by NF02-NF04: "
+    assert (f"data sample: 1 of 3 tables sampled (up to 10,000 rows each) in 60.2 s; not judged by NF02-NF04: "
             f"2: {budget}") in " ".join(text.split())
     off = dataclasses.replace(snapshot, sampling=Sampling(enabled=False))
     assert "data sample: off (--no-sample)" in render_text(dataclasses.replace(sample_report(), snapshot=off))
@@ -396,3 +396,32 @@ def test_text_keeps_the_lines_of_a_multi_line_enable() -> None:
     # each line of the my.cnf section stays a line, indented under the entry, never "[mysqld] performance_schema"
     assert lines[at + 2:at + 5] == ["        to enable:", "          [mysqld]", "          performance_schema = ON"]
     assert "        to enable: CREATE EXTENSION pg_stat_statements" in lines
+
+
+def test_a_server_wide_scan_names_what_it_audited_in_the_header() -> None:
+    """Red team (MariaDB, a DSN without a database): the header said "database (unknown)"."""
+    report = sample_report()
+    wide = dataclasses.replace(report, target=dataclasses.replace(report.target, database=None),
+                               snapshot=Snapshot(engine="mysql", server_version="10.11", schemas=("logi", "shop")))
+    header = render_text(wide).split("\n\n")[0]
+    assert re.search(r"database +none named, server-wide: logi, shop\n", header + "\n"), header
+    assert "(unknown)" not in header
+
+
+def test_per_table_reads_on_mysql_are_rows_not_scans() -> None:
+    """Red team (MariaDB, performance_schema on): "- scans (- by index)" beside the rows written that P_S counted;
+    MySQL/MariaDB count rows read, not scans."""
+    from auditor.design import ReadWriteMix, TableProfile
+    from auditor.model import Table, TableStats
+    from reports.document import _reads
+
+    def profile(stats: TableStats) -> TableProfile:
+        mix = ReadWriteMix(stats.seq_scan, stats.idx_scan, stats.n_tup_ins, stats.n_tup_upd, stats.n_tup_del)
+        return TableProfile(table=Table(schema="logi", name="t", stats=stats), columns=(), indexes=(),
+                            constraints=(), mix=mix)
+
+    assert _reads(profile(TableStats(seq_tup_read=9_000, idx_tup_fetch=1_000, n_tup_ins=5))) == \
+        "10,000 rows read (10 % through an index)"
+    assert _reads(profile(TableStats(seq_scan=3, idx_scan=1))) == "4 scans (25 % by index)"
+    assert _reads(profile(TableStats(n_tup_ins=5))) == "reads not counted"
+    assert _reads(profile(TableStats(seq_tup_read=0, idx_tup_fetch=0))) == "no row read"

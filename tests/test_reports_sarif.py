@@ -147,6 +147,30 @@ def test_levels_locations_and_fixes() -> None:
     assert results[4]["suppressions"] == [{"kind": "external", "status": "accepted", "justification": "archive tables"}]
 
 
+def test_artifact_uris_name_each_level_once() -> None:
+    """Red team (MariaDB): "db/logi/logi/tickets" named the schema twice, and an account's finding got "db/logi",
+    the database's own path."""
+    from auditor.model import Finding, ObjectRef
+
+    def uri(engine: str, obj: ObjectRef) -> str:
+        finding = Finding(code="SC01", check="weak-authentication", severity=Severity.WARNING,
+                          category="security", object=obj, message="m")
+        report = dataclasses.replace(empty_report(), target=Target(engine, "10.11", "logi", "x://h/logi"),
+                                     findings=(finding,))
+        return str(sarif(report)["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+                   ["uri"])
+
+    table = ObjectRef(type="table", schema="logi", table="tickets")
+    assert uri("mysql", table) == "db/logi/tickets"
+    assert uri("postgresql", table) == "db/logi/logi/tickets"  # database logi, schema logi: two levels
+    assert uri("mysql", ObjectRef(type="role", role="'app'@'%'")) == "server/roles/%27app%27%40%27%25%27"
+    assert uri("mysql", ObjectRef(type="setting", setting="sync_binlog")) == "server/settings/sync_binlog"
+    assert uri("postgresql", ObjectRef(type="database", database="logi")) == "db/logi"
+    assert uri("postgresql", ObjectRef(type="function", schema="public", function="f(integer)")) == \
+        "db/logi/public/functions/f%28integer%29"
+    assert uri("postgresql", ObjectRef(type="replication_slot", slot="s1")) == "server/replication_slots/s1"
+
+
 def test_fingerprints_are_stable_and_ignore_the_message() -> None:
     report = policy_report()
     changed = dataclasses.replace(

@@ -25,7 +25,7 @@ import auditor.connectors.mysql as my
 import auditor.connectors.postgres.session as pg_session
 from auditor.audit import AuditSettings, run_audit
 from auditor.cli import main
-from auditor.connectors import CollectOptions, sampling_cut
+from auditor.connectors import CollectOptions, guard, sample_budget, sampling_cut
 from auditor.connectors.guard import Clock, DeadlineReached, checks_stop_s, collection_reserve_s, deadline_bound_ms
 from auditor.connectors.mysql import _Session
 from auditor.model import Sampling, Snapshot, TableSample
@@ -208,10 +208,11 @@ def test_a_deadline_inside_the_postgresql_catalog_gives_a_partial_report(
 
 def test_a_postgresql_sample_cut_by_the_timeout_makes_the_report_partial(
         pg_new_db: Callable[..., str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Started 52 s ago with --timeout 60: the collection's deadline (55 s, 5 s kept) is 3 s away, the probes
-    after the sample keep 5 s of it: no time for sampling."""
+    """Started 52 s ago with --timeout 60: the collection's deadline (55 s, 5 s kept) is 3 s away, the workload
+    probe after the sample keeps all of it (the share raised for the test): no time for sampling."""
+    monkeypatch.setattr(guard, "WORKLOAD_RESERVE_SHARE", 1.0)
     dsn = pg_new_db(SCHEMA)
-    settings = AuditSettings(collect=CollectOptions(timeout_s=60, started=time.monotonic() - 52, workload=False))
+    settings = AuditSettings(collect=CollectOptions(timeout_s=60, started=time.monotonic() - 52))
     report = run_audit(dsn, settings)
     assert report.partial is not None and "--timeout 60 s left no time for sampling" in report.partial
     nf = {s.code: s.reason for s in report.skipped}
@@ -219,11 +220,35 @@ def test_a_postgresql_sample_cut_by_the_timeout_makes_the_report_partial(
     assert "sampling budget" not in nf["NF04"]
 
 
-def test_a_mariadb_sample_cut_by_the_timeout_makes_the_report_partial(mysql_new_db: NewMySqlDb) -> None:  # noqa: F811
+def test_a_mariadb_sample_cut_by_the_timeout_makes_the_report_partial(
+        mysql_new_db: NewMySqlDb, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    monkeypatch.setattr(guard, "WORKLOAD_RESERVE_SHARE", 1.0)
     dsn = mysql_new_db(MY_SCHEMA)
-    settings = AuditSettings(collect=CollectOptions(timeout_s=60, started=time.monotonic() - 52, workload=False))
+    settings = AuditSettings(collect=CollectOptions(timeout_s=60, started=time.monotonic() - 52))
     report = run_audit(dsn, settings)
     assert report.partial is not None and "--timeout 60 s left no time for sampling" in report.partial
+
+
+def test_a_short_timeout_still_samples_what_fits() -> None:
+    """3.5 s left of the collection: the workload probe after the sample keeps a share of it, not a fixed 5 s
+    that left the sample nothing (red team: --timeout 10 sampled 0 of 12 tables and ended 3.7 s early)."""
+    clock = Clock(timeout_s=10, started=time.monotonic() - 5, reserve_s=1.5)
+    with_workload = sample_budget(CollectOptions(timeout_s=10), clock)
+    assert with_workload.sample_budget_cut and 2.0 < with_workload.sample_budget_s <= 3.5 * 0.7
+    without = sample_budget(CollectOptions(timeout_s=10, workload=False), clock)
+    assert 3.0 < without.sample_budget_s <= 3.5
+    assert sample_budget(CollectOptions(timeout_s=600), Clock(timeout_s=600, started=time.monotonic())) \
+        .sample_budget_s == CollectOptions().sample_budget_s
+
+
+def test_a_mariadb_scan_with_3_s_left_samples(mysql_new_db: NewMySqlDb) -> None:  # noqa: F811
+    """Started 52 s ago with --timeout 60 (3 s left of the collection): the tables are sampled."""
+    dsn = mysql_new_db(MY_SCHEMA)
+    report = run_audit(dsn, AuditSettings(collect=CollectOptions(timeout_s=60, started=time.monotonic() - 52)))
+    assert report.partial is None, report.partial
+    assert report.snapshot.sampling is not None
+    assert [t.table for t in report.snapshot.sampling.tables if t.skipped_reason is None] == \
+        ["child", "loose", "parent"]
 
 
 def test_a_deadline_inside_the_mariadb_catalog_ends_in_one_line(

@@ -73,7 +73,7 @@ def test_indexes_in_use_without_counted_reads_stay_silent(mysql_server: MySqlSer
         [f.message for f in found]
     # the table was created after the server started: its index counters start with it
     assert "since the table was created or last altered on " in found[0].message
-    assert "or performance_schema's counters were last truncated, whichever is later" in found[0].message
+    assert "or since performance_schema's counters were last truncated, whichever is later" in found[0].message
     # `--select IX01` collects the workload too: the lookups' evidence is there on the command line
     config = tmp_path / "dbaudit.toml"
     config.write_text("[checks.unused-index]\nmin_stats_age_days = 0\n", encoding="utf-8")

@@ -78,6 +78,10 @@ def test_bulk_loads_and_ddl_are_shown_apart_and_judged_by_nothing() -> None:
     assert {f.object.queryid for f in report.findings if f.code == "WL01"} == {"3"}
     note = next(n for n in report.notes if n.area == "workload")
     assert "1 bulk load" in note.message and "1 DDL or maintenance statement" in note.message
+    assert "20 calls, 40.0 s in total" in note.message  # the measured-time formatter (auditor.textfmt)
+    from auditor.report import set_apart_note
+    quick = dataclasses.replace(s, statements=(dataclasses.replace(statements[1], total_ms=52.0),))
+    assert "20 calls, 52.0 ms in total" in set_apart_note(quick)[0].message  # was "0.1 s"
     assert note.objects == ("INSERT INTO `t` VALUES (...) /* , ... */", "CREATE INDEX `i` ON `t` (`a`)")
     assert "set apart" in render(report, "text")
     # P95 over the application's statements only: far below the 2-second bulk load

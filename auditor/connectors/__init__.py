@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from auditor.connectors.guard import Clock
+from auditor.connectors.guard import Clock, workload_reserve_s
 from auditor.dsn import Dsn
 from auditor.errors import AuditError
 from auditor.model import Note, Sampling, Snapshot, WorkloadInfo
@@ -72,11 +72,11 @@ def partial(snap: Snapshot, why: str) -> Snapshot:
     return dataclasses.replace(snap, interrupted=why if not snap.interrupted else f"{snap.interrupted}; {why}")
 
 
-def sample_budget(options: CollectOptions, clock: Clock, reserve: float) -> CollectOptions:
-    """The options the sampling probe runs with: its budget capped by what is left of ``--timeout`` (less
-    ``reserve``, kept for the probes after it), saying so when it was; its per-table limit by
-    ``--statement-timeout``."""
-    budget = clock.cap(options.sample_budget_s, reserve=reserve)
+def sample_budget(options: CollectOptions, clock: Clock) -> CollectOptions:
+    """The options the sampling probe runs with: its budget capped by what is left of ``--timeout`` (less what
+    the workload probe after it keeps, :func:`~auditor.connectors.guard.workload_reserve_s`), saying so when it
+    was; its per-table limit by ``--statement-timeout``."""
+    budget = clock.cap(options.sample_budget_s, reserve=workload_reserve_s(clock.remaining(), options.workload))
     return dataclasses.replace(options, sample_budget_s=budget, sample_budget_cut=budget < options.sample_budget_s,
                                sample_table_timeout_s=probe_limit_s(options.sample_table_timeout_s, options))
 

@@ -134,8 +134,11 @@ def first_line(exc: BaseException) -> str:
 
 
 def unavailable_note_text(why: str) -> str:
-    return (f"could not watch for sessions waiting on the sample's locks from a second connection ({why}): an "
-            "application's DDL on a table being sampled waited for the sample to end (at most the per-table limit)")
+    """What the sample did without its watcher: it says what dbaudit would do, not that a DDL waited (nothing
+    was watched, so nothing tells whether one came)."""
+    return (f"could not watch for sessions waiting on the sample's locks from a second connection ({why}): "
+            "dbaudit yields its lock to such a session only when it watches, so an application's DDL on a table "
+            "while it was sampled would wait for that table's sample to end (at most the per-table limit)")
 
 
 class NoFreeSlot(Exception):

@@ -67,6 +67,7 @@ from auditor.sampling import (
     skipped_table,
 )
 from auditor.sqlquote import mysql_ident, mysql_qualified
+from auditor.textfmt import elapsed
 
 RANGES = 10
 _SKIP_TYPES = ("tinyblob", "blob", "mediumblob", "longblob", "binary", "varbinary", "json", "geometry", "point",
@@ -358,7 +359,7 @@ def _as_text(value: Any) -> str:
 def _failure_reason(exc: pymysql.err.MySQLError, timeout_s: float) -> str:
     code = exc.args[0] if exc.args else 0
     if code in (1969, 3024):
-        return f"sampling took longer than {timeout_s:g} s"
+        return f"sampling took longer than {elapsed(timeout_s)}"
     if code in (1142, 1143):
         return "no SELECT privilege on the table"
     if code in (1205, 1213):

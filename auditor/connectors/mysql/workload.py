@@ -263,7 +263,9 @@ def counter_plan(snapshot: Snapshot, stmt: Statement, options: MySqlWorkloadOpti
     if stmt.calls > 0 and stmt.no_index_calls:
         examined = (stmt.rows_examined or 0) / stmt.calls
         sent = stmt.rows / stmt.calls
-        tables = [t for t in (resolve_table(snapshot, r) for r in shape.relations) if t is not None]
+        # the tables the statement reads (its scopes' FROM): an INSERT ... SELECT's target is written, not scanned
+        read = dict.fromkeys(r for scope in shape.scopes for r in scope.relations)
+        tables = [t for t in (resolve_table(snapshot, r) for r in read) if t is not None]
         for table in dict.fromkeys(tables):
             rows = table_rows(table)
             if not is_large(snapshot, table, options.proposal_min_rows) or rows is None:

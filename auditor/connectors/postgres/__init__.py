@@ -207,7 +207,7 @@ def _run_probes(session: Session, snap: Snapshot, options: CollectOptions, clock
     ``--timeout``, so that they end in time rather than being cut.
     """
     def sample(s: Snapshot) -> Snapshot:
-        bounded = sample_budget(options, clock, reserve=5.0)
+        bounded = sample_budget(options, clock)
         if not (bounded.sample and bounded.normalization_sample):
             # sampling off: its module (and numpy's 0.1-0.2 s of import, which it needs) is not loaded at all
             return with_sampling(s, sampling_off(SamplingBudget.from_options(bounded)), bounded)

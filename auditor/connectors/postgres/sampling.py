@@ -78,6 +78,7 @@ from auditor.sampling import (
     sampling_off,
     skipped_table,
 )
+from auditor.textfmt import elapsed_ms
 from auditor.workload import DBAUDIT_MARKER, PROBE_ALIAS
 
 SAMPLED_KINDS = ("table", "partitioned")
@@ -419,7 +420,7 @@ def _column_samples(rows: list[tuple[Any, ...]], columns: list[Any], text_cols: 
 
 def _failure_reason(exc: psycopg.Error, timeout_ms: int) -> str:
     if isinstance(exc, psycopg.errors.QueryCanceled):
-        return f"sampling took longer than {timeout_ms / 1000:g} s"
+        return f"sampling took longer than {elapsed_ms(timeout_ms)}"
     if isinstance(exc, psycopg.errors.InsufficientPrivilege):
         return "no SELECT privilege on the table"
     if isinstance(exc, psycopg.errors.LockNotAvailable):
