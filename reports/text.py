@@ -104,10 +104,7 @@ def _header(report: Report, layout: _Layout) -> list[str]:
         ("started", f"{iso_utc(report.started_at)}, took {elapsed(report.duration_s)}"),
         ("findings", _counts_line(report)),
         ("by check", _per_check_line(report)),
-        (
-            "score",
-            paint(score.label(), "bold", GRADE_COLOUR.get(score.grade, "bold")),
-        ),
+        ("score", score.label()),
     ]
     if report.partial:
         rows.insert(0, ("PARTIAL", report.partial))
@@ -118,12 +115,14 @@ def _header(report: Report, layout: _Layout) -> list[str]:
     for label, value in rows:
         if not value:
             continue
-        if "\x1b" in value:  # painted: short, and textwrap would count the escape codes
-            lines.append(label.ljust(width) + value)
-            continue
-        # wrapped by hand: tabulate would not wrap a long per-check line
-        lines.extend(textwrap.wrap(value, max(layout.width, MIN_WIDTH), initial_indent=label.ljust(width),
-                                   subsequent_indent=" " * width, break_long_words=False, break_on_hyphens=False))
+        # wrapped by hand: tabulate would not wrap a long per-check line; the score is painted after wrapping (a
+        # lower bound's label is long, and textwrap would count the escape codes)
+        wrapped = textwrap.wrap(value, max(layout.width, MIN_WIDTH), initial_indent=label.ljust(width),
+                                subsequent_indent=" " * width, break_long_words=False, break_on_hyphens=False)
+        if label == "score":
+            wrapped = [line[:width] + paint(line[width:], "bold", GRADE_COLOUR.get(score.grade, "bold"))
+                       for line in wrapped]
+        lines.extend(wrapped)
     return lines
 
 
