@@ -41,6 +41,7 @@ LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "n
 
 # json.dumps(details, default=str) without a new encoder per finding
 _DETAILS = json.JSONEncoder(default=str)
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 _HELP_SECTIONS = ("What it does", "Why is this bad?", "Example", "Fix", "Options", "Known problems", "References")
 
@@ -87,13 +88,18 @@ def _fallback_rule(code: str, name: str) -> dict[str, Any]:
     return {"id": code, "name": name, "shortDescription": {"text": name}}
 
 
-def _artifact_uri(report: Report, obj: ObjectRef, identity: str) -> str:
-    parts = ["db", report.target.database or "database"]
+def _database_uri(report: Report) -> str:
+    """The start of every result's artifact URI: computed once per report."""
+    return "db/" + quote(report.target.database or "database", safe="")
+
+
+def _artifact_uri(database_uri: str, obj: ObjectRef, identity: str) -> str:
+    parts = [database_uri]
     if obj.type == "query":
         parts += ["queries", identity[:16]]
     elif obj.schema or obj.table or obj.sequence:
-        parts += [p for p in (obj.schema, obj.table or obj.sequence) if p]
-    return "/".join(quote(p, safe="") for p in parts)
+        parts += [quote(p, safe="") for p in (obj.schema, obj.table or obj.sequence) if p]
+    return "/".join(parts)
 
 
 def _qualified_name(obj: ObjectRef) -> str:
@@ -119,7 +125,7 @@ def _logical_name(obj: ObjectRef) -> str:
 
 
 def _result(
-    report: Report,
+    database_uri: str,
     finding: Finding,
     rule_index: dict[str, int],
     *,
@@ -136,7 +142,7 @@ def _result(
         "locations": [
             {
                 "physicalLocation": {
-                    "artifactLocation": {"uri": _artifact_uri(report, obj, identity)},
+                    "artifactLocation": {"uri": _artifact_uri(database_uri, obj, identity)},
                     "region": {"startLine": 1},
                 },
                 "logicalLocations": [
@@ -161,7 +167,11 @@ def _result(
         "object": obj.as_dict(),
     }
     if finding.details:
-        properties["details"] = json.loads(_DETAILS.encode(dict(finding.details)))
+        details = finding.details
+        # plain values (most findings' details) are what the JSON round trip would give back; any other value is
+        # made JSON by it (default=str)
+        flat = all(type(k) is str and type(v) in _PLAIN for k, v in details.items())
+        properties["details"] = dict(details) if flat else json.loads(_DETAILS.encode(dict(details)))
     if finding.remediation:
         properties["remediation"] = finding.remediation
     result["properties"] = properties
@@ -182,12 +192,14 @@ def sarif_dict(report: Report) -> dict[str, Any]:
         rules.append(_rule(spec) if spec is not None and spec.code == code else _fallback_rule(code, names[code]))
 
     with_baseline = report.baseline is not None
+    database_uri = _database_uri(report)
     results = [
-        _result(report, f, rule_index, baseline_state="new" if with_baseline else None) for f in report.findings
+        _result(database_uri, f, rule_index, baseline_state="new" if with_baseline else None)
+        for f in report.findings
     ]
-    results += [_result(report, f, rule_index, baseline_state="unchanged") for f in unchanged]
+    results += [_result(database_uri, f, rule_index, baseline_state="unchanged") for f in unchanged]
     results += [
-        _result(report, s.finding, rule_index, baseline_state="new" if with_baseline else None,
+        _result(database_uri, s.finding, rule_index, baseline_state="new" if with_baseline else None,
                 suppression=s.rule.reason)
         for s in report.suppressed
     ]
