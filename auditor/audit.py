@@ -32,7 +32,7 @@ import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from auditor import baseline as baselines
 from auditor import progress
@@ -53,12 +53,16 @@ from auditor.engine import (
     select_checks,
 )
 from auditor.errors import AuditError, ExitCode, SnapshotFileError
-from auditor.history.model import HistoryOptions
-from auditor.history.store import RETENTION_DAYS, RunStore
+from auditor.history.model import RETENTION_DAYS, HistoryOptions
 from auditor.model import SNAPSHOT_MAX_MB, Severity, Snapshot, SnapshotFieldError, snapshot_from_json
 from auditor.progress import Progress
-from auditor.report import Report, build_report
-from auditor.scoring import Targets
+
+if TYPE_CHECKING:
+    # the run store (with --history) and the report are imported where they are first used: the collection
+    # starts without them (the report's modules arrive while the server reads the catalog, see _run)
+    from auditor.history.store import RunStore
+    from auditor.report import Report
+    from auditor.scoring import Targets
 
 __all__ = ["AuditSettings", "Progress", "SnapshotFile", "Verdict", "collect_snapshot", "load_snapshot", "run_audit",
            "verdict"]
@@ -191,7 +195,7 @@ def _run(source: Source, settings: AuditSettings, specs: list[CheckSpec] | None,
     # collector back on during the probes, the first collections walked the whole fresh catalog two or three
     # times (about half a second at 10,000 tables) for no garbage: none of it is in a cycle
     with contextlib.ExitStack() as stack:
-        with _importing_checks_meanwhile(settings if specs is None else None), gc_paused():
+        with _importing_judging_meanwhile(settings if specs is None else None), gc_paused():
             snap = _snapshot_of(source, settings, specs)
             # the snapshot lives until the end: frozen before the collector is back on (its next allocation
             # would otherwise start a collection of everything built meanwhile)
@@ -200,10 +204,11 @@ def _run(source: Source, settings: AuditSettings, specs: list[CheckSpec] | None,
 
 
 @contextlib.contextmanager
-def _importing_checks_meanwhile(settings: AuditSettings | None) -> Iterator[None]:
-    """With ``settings``: the checks' modules imported in a thread once the connector starts on the catalog
-    (its "catalog" phase: the session is open), while the server works, rather than before the connection.
-    The block's end waits for the import (a failure is left for the main thread's own import to raise)."""
+def _importing_judging_meanwhile(settings: AuditSettings | None) -> Iterator[None]:
+    """With ``settings``: the checks' and the report's modules imported in a thread once the connector starts on
+    the catalog (its "catalog" phase: the session is open), while the server works, rather than before the
+    connection. The block's end waits for the import (a failure is left for the main thread's own import to
+    raise)."""
     if settings is None:
         yield
         return
@@ -212,7 +217,7 @@ def _importing_checks_meanwhile(settings: AuditSettings | None) -> Iterator[None
 
     def hook(phase: str, *step: Any) -> None:
         if phase == "catalog" and not started:
-            thread = threading.Thread(target=_import_checks, name="dbaudit-imports", daemon=True)
+            thread = threading.Thread(target=_import_judging, name="dbaudit-imports", daemon=True)
             started.append(thread)
             thread.start()
         if shown is not None:
@@ -226,13 +231,16 @@ def _importing_checks_meanwhile(settings: AuditSettings | None) -> Iterator[None
             thread.join()
 
 
-def _import_checks() -> None:
+def _import_judging() -> None:
     with contextlib.suppress(Exception):
         load_checks()
+        import auditor.report  # noqa: F401  (what _judge needs next)
 
 
 def _judge(snap: Snapshot, settings: AuditSettings, specs: list[CheckSpec], known: baselines.Baseline | None,
            store: RunStore | None, started: datetime, t0: float) -> Report:
+    from auditor.report import build_report
+
     if store is not None:
         # the previous runs' facts, for the checks that judge over time (IX01's window, CP03's growth)
         from auditor.history import attach_run_history

@@ -351,7 +351,6 @@ def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | 
     started = time.monotonic()  # --timeout bounds the whole command, from here
     from auditor.audit import AuditSettings, SnapshotFile, run_audit, verdict
     from auditor.config import load_config
-    from reports import render
 
     if from_file and dsn:
         raise AuditError("give either a DSN or --from FILE, not both")
@@ -401,6 +400,8 @@ def scan(dsn: str | None, from_file: str | None, fmt: str | None, output: str | 
         report = run_audit(source, dataclasses.replace(settings, progress=shown))
     if settings.update_baseline:
         click.echo(f"baseline {settings.baseline}: {len(report.findings)} findings recorded", err=True)
+    from reports import render  # after the collection: not needed to connect
+
     text = render(report, fmt, color=use_color(color, output), width=text_width(output),
                   limit=None if show_all else (limit or -1), verbose=verbose)
     _write(text, output)

@@ -942,7 +942,7 @@ class Finding:
             "category": self.category,
             "object": self.object.as_dict(),
             "message": self.message,
-            "details": _jsonable(dict(self.details)),
+            "details": _jsonable(self.details),  # a Mapping: a new dict
             "remediation": self.remediation,
         }
         if self.doc_url:
@@ -979,6 +979,8 @@ def _jsonable(value: Any) -> Any:
     kind = type(value)
     if kind is str or kind is int or kind is float or kind is bool or value is None:
         return value  # the common case first: a snapshot holds millions of these
+    if kind is dict:  # a finding's details (tens of thousands in a report): the Mapping branch's, without its tests
+        return {str(k): _jsonable(v) for k, v in value.items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {name: _jsonable(getattr(value, name)) for name in _field_names(kind)}  # type: ignore[arg-type]
     if isinstance(value, datetime):

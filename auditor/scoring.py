@@ -42,7 +42,6 @@ from auditor.maintenance import (
 )
 from auditor.model import Finding, Severity, Skipped, Snapshot, Table
 from auditor.posture import hit_ratios
-from auditor.relations import reference_candidates
 from auditor.textfmt import duration
 
 SEVERITY_WEIGHT = {Severity.ERROR: 10.0, Severity.WARNING: 3.0, Severity.INFO: 0.5}
@@ -388,6 +387,8 @@ def _completeness_metric(snapshot: Snapshot, tables: list[Table], targets: Targe
             owners.append(parent.key)
             table = parent
         fk_columns.update((schema, name, col) for schema, name in owners for col in c.columns)
+    from auditor.relations import reference_candidates  # pglast: not imported before a scan connects
+
     candidates = reference_candidates(snapshot, tables)
     if candidates:
         declared = sum(1 for t, col, _ in candidates if (t.schema, t.name, col) in fk_columns)

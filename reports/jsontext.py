@@ -4,7 +4,8 @@ in a fraction of its time (issue 15).
 Python 3.11's JSON encoder is written in C only for compact output: with ``indent`` it falls back to the
 pure-Python one, whose generators pass every string of the text up through one generator per nesting level. The
 10,000-table report's 16,000 findings (and SARIF's results, nested eight deep) then take seconds. :func:`dumps`
-walks the value once, appending each piece to one list; the strings are escaped by the same C function the
+walks the value once, appending each piece to one list (a key with the comma, line break and indentation before
+it is one piece, made once per key and depth); the strings are escaped by the same C function the
 standard encoder uses (``json.encoder.encode_basestring``), numbers are written by ``int.__repr__`` and
 ``float.__repr__`` (NaN and infinities as ``NaN``, ``Infinity``, ``-Infinity``), keys are converted and refused
 as the standard encoder does, ``default`` is called for any other object, and circular references raise the same
@@ -37,6 +38,9 @@ def dumps(value: Any, indent: int = 2, default: Callable[[Any], Any] | None = No
     out: list[str] = []
     put = out.append
     newlines = ["\n"]  # by depth: the line break and the indentation that start an item
+    # by depth: each key's text with the comma, line break and indentation before it and the colon after it (the
+    # same few keys come back in every finding)
+    keys: list[dict[str, str]] = []
     step = " " * indent
     markers: dict[int, Any] = {}  # the containers being written, for the circular-reference check
 
@@ -71,13 +75,9 @@ def dumps(value: Any, indent: int = 2, default: Callable[[Any], Any] | None = No
             newline = newlines[depth]
             separator = "," + newline
             put("[")
-            put(newline)
-            first = True
+            opening = len(out)
             for item in o:
-                if first:
-                    first = False
-                else:
-                    put(separator)
+                put(separator)
                 kind = type(item)
                 if kind is str:
                     put(encode_basestring(item))
@@ -85,6 +85,7 @@ def dumps(value: Any, indent: int = 2, default: Callable[[Any], Any] | None = No
                     put(_int_repr(item))
                 else:
                     write(item, depth)
+            out[opening] = newline  # the first item has no comma before it
             put(newlines[depth - 1])
             put("]")
             del markers[id(o)]
@@ -96,11 +97,11 @@ def dumps(value: Any, indent: int = 2, default: Callable[[Any], Any] | None = No
             depth += 1
             if depth == len(newlines):
                 newlines.append("\n" + step * depth)
-            newline = newlines[depth]
-            separator = "," + newline
+            while depth >= len(keys):
+                keys.append({})
+            known = keys[depth]
             put("{")
-            put(newline)
-            first = True
+            opening = len(out)
             for key, item in o.items():
                 if isinstance(key, str):
                     pass
@@ -116,12 +117,10 @@ def dumps(value: Any, indent: int = 2, default: Callable[[Any], Any] | None = No
                     key = _int_repr(key)
                 else:
                     raise TypeError(f"keys must be str, int, float, bool or None, not {key.__class__.__name__}")
-                if first:
-                    first = False
-                else:
-                    put(separator)
-                put(encode_basestring(key))
-                put(": ")
+                text = known.get(key)
+                if text is None:
+                    text = known[key] = "," + newlines[depth] + encode_basestring(key) + ": "
+                put(text)
                 kind = type(item)
                 if kind is str:
                     put(encode_basestring(item))
@@ -131,6 +130,7 @@ def dumps(value: Any, indent: int = 2, default: Callable[[Any], Any] | None = No
                     put("null")
                 else:
                     write(item, depth)
+            out[opening] = out[opening][1:]  # the first key has no comma before it
             put(newlines[depth - 1])
             put("}")
             del markers[id(o)]

@@ -49,6 +49,7 @@ LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "n
 
 # json.dumps(details, default=str) without a new encoder per finding
 _DETAILS = json.JSONEncoder(default=str)
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 _HELP_SECTIONS = ("What it does", "Why is this bad?", "Example", "Fix", "Options", "Known problems", "References")
 
@@ -189,7 +190,11 @@ def _result(
         "object": obj.as_dict(),
     }
     if finding.details:
-        properties["details"] = json.loads(_DETAILS.encode(dict(finding.details)))
+        details = finding.details
+        # plain values (most findings' details) are what the JSON round trip would give back; any other value is
+        # made JSON by it (default=str)
+        flat = all(type(k) is str and type(v) in _PLAIN for k, v in details.items())
+        properties["details"] = dict(details) if flat else json.loads(_DETAILS.encode(dict(details)))
     if finding.remediation:
         properties["remediation"] = finding.remediation
     result["properties"] = properties
@@ -211,7 +216,8 @@ def sarif_dict(report: Report) -> dict[str, Any]:
 
     with_baseline = report.baseline is not None
     results = [
-        _result(report, f, rule_index, baseline_state="new" if with_baseline else None) for f in report.findings
+        _result(report, f, rule_index, baseline_state="new" if with_baseline else None)
+        for f in report.findings
     ]
     results += [_result(report, f, rule_index, baseline_state="unchanged") for f in unchanged]
     results += [

@@ -52,6 +52,9 @@ TRICKY: list[Any] = [
     [[[[[[[[[["deep"]]]]]]]]]],
     {"findings": [{"code": "IX01", "object": {"type": "index", "columns": ["a", "b"]}, "details": {"n": 1,
                                                                                                  "x": None}}]},
+    # the same keys at several depths (each depth keeps its own key texts), and keys that convert alike
+    {"a": {"a": {"a": [{"a": 1}, {"a": 2, "b": []}]}}, "b": [{"a": 3}, {"b": {}}], "c": {"b": None}},
+    [{1: "int key", "1": "str key"}, {True: 1, "true": 2}, {"x": [1, "x\n]", None, 1.5, float("nan"), ()]}],
 ]
 
 

@@ -61,6 +61,32 @@ def test_a_live_scan_connects_before_the_checks_are_imported() -> None:
     assert result["phases"] == ["collect", "catalog", "checks", "report"]  # the user's hook still sees every phase
 
 
+def test_the_command_line_connects_before_importing_what_judges_and_renders() -> None:
+    # the run history's store and interval figures (with --history only), the SQL parser (pglast) of the workload
+    # and of the scoring's reference candidates, the report and its renderers: none of them is needed to connect
+    later = ("pglast", "auditor.workload", "auditor.relations", "auditor.history.runs", "auditor.history.store",
+             "auditor.history.deltas", "sqlite3", "auditor.report", "reports", "checks")
+    result = _run(f"""
+        import json, sys
+        import auditor.audit as audit
+        from auditor.cli import main
+
+        seen = {{}}
+
+        def collect(dsn, options, workload_off=False):
+            seen.update({{name: name in sys.modules for name in {later!r}}})
+            raise SystemExit(0)
+
+        audit.collect_snapshot = collect
+        try:
+            main.main(["scan", "postgresql://u@h/db", "--format", "json", "-q"])  # not __call__: it ends the process
+        except SystemExit:
+            pass
+        print(json.dumps(seen))
+    """)
+    assert result == dict.fromkeys(later, False)
+
+
 def test_a_selection_is_checked_before_connecting() -> None:
     result = _run("""
         import json

@@ -12,6 +12,10 @@ from datetime import datetime
 
 from auditor.model import Finding
 
+# fine-grained runs are kept this many days, then rolled up daily (pgwatch keeps 14-30 days of fine
+# metrics by default, pganalyze 35 days of query statistics on its standard plan)
+RETENTION_DAYS = 35
+
 
 @dataclass(frozen=True)
 class HistoryOptions:

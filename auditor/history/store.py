@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.errors import AuditError
+from auditor.history.model import RETENTION_DAYS
 from auditor.history.record import IndexCounters, RunRecord, StatementCounters, TableCounters, finding_of
 from auditor.model import Finding
 
@@ -180,9 +181,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     )),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
-# fine-grained runs are kept this many days, then rolled up daily (pgwatch keeps 14-30 days of fine
-# metrics by default, pganalyze 35 days of query statistics on its standard plan)
-RETENTION_DAYS = 35
 
 
 def _iso(moment: datetime | None) -> str | None:
