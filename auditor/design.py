@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from auditor.model import (
     Column,
@@ -508,11 +508,14 @@ def partition_candidates(snapshot: Snapshot, min_rows: int = PARTITION_ROWS) -> 
 
 @dataclass(frozen=True)
 class IndexStrategy:
-    drop: tuple[Finding, ...]  # IX04, IX02, IX03, IX01, in that order
-    add: tuple[Finding, ...]  # WL02 (verified by the workload first), IX05
+    drop: tuple[Finding, ...]  # IX04, IX02, IX03, IX01, in that order; one per index
+    add: tuple[Finding, ...]  # WL02 (verified by the workload first), IX05; one per index to create
     unused_bytes: int = 0
     # IX01 findings not to act on yet: too early to judge, or an index the check says to keep
     watch: tuple[Finding, ...] = ()
+    # id() of a listed finding -> the other findings its statement settles (an index both duplicate and unused,
+    # a WL02 index that serves a foreign key): each statement is listed once, with every reason
+    also: dict[int, tuple[Finding, ...]] = field(default_factory=dict)
 
 
 def index_strategy(findings: Iterable[Finding]) -> IndexStrategy:
@@ -521,13 +524,43 @@ def index_strategy(findings: Iterable[Finding]) -> IndexStrategy:
     def ordered(codes: Sequence[str]) -> tuple[Finding, ...]:
         return tuple(f for code in codes for f in findings if f.code == code)
 
+    also: dict[int, tuple[Finding, ...]] = {}
     listed = ordered(DROP_CODES)
-    drop = tuple(f for f in listed if unused_candidate_reason(f) is None)
+    first_drop: dict[tuple[str, str, str], Finding] = {}
+    drop: list[Finding] = []
+    for f in listed:
+        if unused_candidate_reason(f) is not None:
+            continue
+        if f.object.index and f.remediation:
+            key = (f.object.schema or "", f.object.table or "", f.object.index)
+            lead = first_drop.setdefault(key, f)
+            if lead is not f:
+                also[id(lead)] = (*also.get(id(lead), ()), f)
+                continue
+        drop.append(f)
+    add: list[Finding] = []
+    settled: set[int] = set()
+    for lead, group in index_groups([f for f in findings if f.code in ADD_CODES]):
+        others = tuple(f for f in group if f is not lead)
+        if others:
+            also[id(lead)] = others
+            settled.update(id(f) for f in others)
+    seen_sql: dict[str, Finding] = {}
+    for f in ordered(ADD_CODES):
+        if id(f) in settled:
+            continue
+        lead = seen_sql.setdefault(f.remediation, f) if f.remediation else f
+        if lead is not f:  # the very statement proposed again (two checks, one index)
+            also[id(lead)] = (*also.get(id(lead), ()), f)
+            continue
+        add.append(f)
     return IndexStrategy(
-        drop=drop,
-        add=ordered(ADD_CODES),
-        unused_bytes=sum(int(f.details.get("index_bytes") or 0) for f in drop if f.code == "IX01"),
+        drop=tuple(drop),
+        add=tuple(add),
+        unused_bytes=sum(int(f.details.get("index_bytes") or 0) for f in listed
+                         if f.code == "IX01" and unused_candidate_reason(f) is None),
         watch=tuple(f for f in listed if unused_candidate_reason(f) is not None),
+        also=also,
     )
 
 
@@ -699,7 +732,7 @@ def _serves(wide: tuple[str, ...], narrow: tuple[str, ...], ordered: bool) -> bo
     return lead == narrow if ordered else set(lead) == set(narrow)
 
 
-def _index_groups(findings: list[Finding]) -> list[tuple[Finding, list[Finding]]]:
+def index_groups(findings: list[Finding]) -> list[tuple[Finding, list[Finding]]]:
     """One index per table where several proposals would do: (the finding whose index to create, every finding
     that index resolves). A WL02 proposal absorbs a narrower WL02 proposal it leads with (same columns in order)
     and an IX05 key whose columns lead it, also an IX05 key declared on one of the partitions its index covers
@@ -773,7 +806,7 @@ def finding_steps(findings: Iterable[Finding], max_sql: int = 3, workload_ms: fl
     cured = {_statement_key(f) for f in findings if f.code in WORKLOAD_TIME_CODES and f.code != "WL01"}
     steps: list[Step] = []
     merged: set[int] = set()
-    for lead, group in _index_groups(findings):
+    for lead, group in index_groups(findings):
         merged.update(id(f) for f in group)
         saves, how = _saved(group)
         codes = tuple(sorted({f.code for f in group}))

@@ -441,9 +441,14 @@ def _normalization(doc: Document, report: Report) -> None:
         doc.p("No repeating group, multi-valued column, partial or transitive dependency was found.")
 
 
-def _sql_item(f: Finding) -> tuple[Block, ...]:
+def _sql_item(f: Finding, also: Sequence[Finding] = ()) -> tuple[Block, ...]:
+    """A finding and its fix; ``also``: the findings the same statement settles, listed under it."""
     head = Para((severity_badge(f.severity), " ", f"{f.code} ", Code(f.object.label()), f": {f.message}"))
-    return (head, CodeBlock(f.remediation, "sql")) if f.remediation else (head,)
+    more = tuple(Para(("The same statement settles ", severity_badge(g.severity), " ", f"{g.code} ",
+                       Code(g.object.label()), f": {g.message}"
+                       + (" (this index serves its lookups: the key's columns lead it)"
+                          if g.code == "IX05" and f.code == "WL02" else ""))) for g in also)
+    return (head, *more, CodeBlock(f.remediation, "sql")) if f.remediation else (head, *more)
 
 
 def _indexing(doc: Document, report: Report, snap: Snapshot) -> None:
@@ -455,7 +460,7 @@ def _indexing(doc: Document, report: Report, snap: Snapshot) -> None:
               + (f"; the unused ones hold {human_bytes(strategy.unused_bytes)}" if strategy.unused_bytes else "")
               + ". Check replicas and rare jobs before dropping an unused index: its statistics are this "
               "server's only.")
-        doc.blocks.append(ListBlock(tuple(_sql_item(f) for f in strategy.drop)))
+        doc.blocks.append(ListBlock(tuple(_sql_item(f, strategy.also.get(id(f), ())) for f in strategy.drop)))
     else:
         doc.p("Nothing to drop.")
     if strategy.watch:
@@ -468,7 +473,7 @@ def _indexing(doc: Document, report: Report, snap: Snapshot) -> None:
     if strategy.add:
         doc.p("Indexes the workload or the foreign keys need (WL02 proposals first, verified with hypothetical "
               "indexes where hypopg is installed):")
-        doc.blocks.append(ListBlock(tuple(_sql_item(f) for f in strategy.add)))
+        doc.blocks.append(ListBlock(tuple(_sql_item(f, strategy.also.get(id(f), ())) for f in strategy.add)))
     else:
         doc.p("No missing index was found.")
     usage = design.index_usage(snap)
