@@ -141,6 +141,11 @@ def _index_add_step(snap: Snapshot, f: Finding) -> Step | None:
             "SHARE UPDATE EXCLUSIVE: reads and writes go on; it waits for the transactions already running")
     note = "" if snap.engine == "mysql" else \
         "A failed or cancelled concurrent build leaves an INVALID index behind: run the rollback, then retry."
+    if any(line.startswith("DROP INDEX IF EXISTS ") for line in rollback):
+        lock = ("SHARE on the partitioned table for the catalog-only CREATE ... ON ONLY; then, per partition, SHARE "
+                "UPDATE EXCLUSIVE: reads and writes go on; each build waits for the transactions already running")
+        note += (" The rollback's first DROP (the partitioned table's index, with the partitions' attached to it) "
+                 "cannot be CONCURRENTLY: it locks the table and every partition ACCESS EXCLUSIVE until it ends.")
     more = f" (and {len(names) - 1} on its partitions or children)" if len(names) > 1 else ""
     return Step(1, f"Add the index {names[0]} on {table}{more}", table, (f.code,), forward, tuple(rollback),
                 lock, note, "add-index")

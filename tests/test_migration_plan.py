@@ -48,6 +48,9 @@ def test_a_partitioned_parent_index_rolls_back_parent_first() -> None:
     step = plan(s, [_finding("IX05", ObjectRef("foreign_key", "public", "events"), sql)]).steps[0]
     assert step.rollback == ("DROP INDEX IF EXISTS public.events_account_id_idx;",
                              "DROP INDEX CONCURRENTLY IF EXISTS public.events_2026_account_id_idx;")
+    # rt PG4: what the partitioned table's own statements lock, said (neither can be CONCURRENTLY)
+    assert step.lock.startswith("SHARE on the partitioned table for the catalog-only CREATE ... ON ONLY")
+    assert "it locks the table and every partition ACCESS EXCLUSIVE" in step.note
 
 
 def test_dropped_index_comes_back_from_its_keys() -> None:
