@@ -26,6 +26,7 @@ from auditor.model import (
     Table,
 )
 from auditor.relations import attached_indexes, partition_indexes, summed
+from auditor.relations import members as tree_members
 from auditor.scoring import FAILED_METRIC_PENALTY, Metric, audited_tables, penalties, unused_candidate_reason
 from auditor.workload import latency_statements, unexplainable_by_nature
 
@@ -363,14 +364,26 @@ class TableProfile:
     mix: ReadWriteMix
     partitions: int = 0
     size: TableSize | None = None  # rows and bytes with the partitions summed in (table_sizes)
+    # per index of ``indexes``, (bytes, scans): a partitioned table's index has neither, its partitions' indexes
+    # attached to it have them, summed here (like its scans and rows written in ``mix``)
+    index_figures: tuple[tuple[int | None, int | None], ...] = ()
 
 
 def _qualified_cols(schema: str | None, table: str | None, cols: Iterable[str]) -> str:
     return f"{schema}.{table}({', '.join(cols)})"
 
 
+def _partitioned_mix(snapshot: Snapshot, t: Table) -> ReadWriteMix:
+    """A partitioned table's scans and rows written: its partitions' (the server counts them there)."""
+    stats = [m.stats for m in tree_members(snapshot, t)]
+    return ReadWriteMix(summed(s.seq_scan for s in stats), summed(s.idx_scan for s in stats),
+                        summed(s.n_tup_ins for s in stats), summed(s.n_tup_upd for s in stats),
+                        summed(s.n_tup_del for s in stats))
+
+
 def table_profiles(snapshot: Snapshot) -> list[TableProfile]:
     sizes = table_sizes(snapshot)
+    attached = attached_indexes(snapshot) if any(t.kind == "partitioned" for t in snapshot.tables) else {}
     out: list[TableProfile] = []
     for t in sorted(audited_tables(snapshot), key=lambda t: (t.schema, t.name)):
         cons = snapshot.constraints_of(t.schema, t.name)
@@ -398,14 +411,23 @@ def table_profiles(snapshot: Snapshot) -> list[TableProfile]:
                 marks.append(f"DEFAULT {col.default}")
             cols.append(ColumnProfile(col, tuple(marks)))
         s = t.stats
+        indexes = tuple(sorted(snapshot.indexes_of(t.schema, t.name), key=lambda i: i.name))
+        partitioned = t.kind == "partitioned" and bool(attached)
+        figures = []
+        for ix in indexes:
+            leaves = partition_indexes(attached, ix) if partitioned else []
+            figures.append((summed(leaf.size_bytes for leaf in leaves), summed(leaf.scans for leaf in leaves))
+                           if leaves else (ix.size_bytes, ix.scans))
         out.append(TableProfile(
             table=t,
             columns=tuple(cols),
-            indexes=tuple(sorted(snapshot.indexes_of(t.schema, t.name), key=lambda i: i.name)),
+            indexes=indexes,
             constraints=tuple(c for c in cons if c.type in ("check", "exclusion")),
-            mix=ReadWriteMix(s.seq_scan, s.idx_scan, s.n_tup_ins, s.n_tup_upd, s.n_tup_del),
+            mix=_partitioned_mix(snapshot, t) if t.kind == "partitioned" else
+            ReadWriteMix(s.seq_scan, s.idx_scan, s.n_tup_ins, s.n_tup_upd, s.n_tup_del),
             partitions=sizes[t.key].partitions if t.key in sizes else 0,
             size=sizes.get(t.key),
+            index_figures=tuple(figures),
         ))
     return out
 

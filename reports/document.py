@@ -371,7 +371,7 @@ def _tables(doc: Document, snap: Snapshot) -> None:
         doc.h(3, t.qualified, table_anchor(t.schema, t.name))
         facts: list[Inline] = [f"{t.kind.replace('_', ' ')}, about {_rows(p)} rows, {human_bytes(_bytes(p))}"]
         if p.partitions:
-            facts.append(f", {p.partitions} partitions (rows and size summed over them)")
+            facts.append(f", {p.partitions} partitions (rows, size, scans and rows written summed over them)")
         if t.engine:
             facts.append(f", engine {t.engine}")
         if p.mix.reads is not None or p.mix.writes is not None:
@@ -393,16 +393,19 @@ def _tables(doc: Document, snap: Snapshot) -> None:
                                            "" if c.validated else " (NOT VALID)")) for c in p.constraints),
             ))
         if p.indexes:
+            figures = p.index_figures or tuple((i.size_bytes, i.scans) for i in p.indexes)
             doc.blocks.append(Table(
                 headers=("Index", "Definition", "Size", "Scans"),
                 rows=tuple(
                     (Code(i.name), Code(_one_line(i.definition) or ", ".join(k.text for k in i.keys)),
-                     human_bytes(i.size_bytes), count(i.scans) + ("" if i.is_valid else " (INVALID)"))
-                    for i in p.indexes
+                     human_bytes(size), count(scans) + ("" if i.is_valid else " (INVALID)"))
+                    for i, (size, scans) in zip(p.indexes, figures, strict=True)
                 ),
                 numeric=frozenset({2, 3}),
-                sort_keys=tuple((None, None, i.size_bytes, i.scans) for i in p.indexes),
+                sort_keys=tuple((None, None, size, scans) for size, scans in figures),
             ))
+            if p.partitions:
+                doc.p("A partitioned index's size and scans are those of its partitions' indexes, summed.")
 
 
 def _row_count(p: design.TableProfile) -> int | None:
