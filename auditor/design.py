@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from auditor.model import (
     Column,
@@ -26,6 +26,7 @@ from auditor.model import (
     Table,
 )
 from auditor.relations import attached_indexes, partition_indexes, summed
+from auditor.relations import members as tree_members
 from auditor.scoring import FAILED_METRIC_PENALTY, Metric, audited_tables, penalties, unused_candidate_reason
 from auditor.textfmt import elapsed_ms
 from auditor.workload import APPLICATION, latency_statements, statement_class, unexplainable_by_nature
@@ -364,14 +365,26 @@ class TableProfile:
     mix: ReadWriteMix
     partitions: int = 0
     size: TableSize | None = None  # rows and bytes with the partitions summed in (table_sizes)
+    # per index of ``indexes``, (bytes, scans): a partitioned table's index has neither, its partitions' indexes
+    # attached to it have them, summed here (like its scans and rows written in ``mix``)
+    index_figures: tuple[tuple[int | None, int | None], ...] = ()
 
 
 def _qualified_cols(schema: str | None, table: str | None, cols: Iterable[str]) -> str:
     return f"{schema}.{table}({', '.join(cols)})"
 
 
+def _partitioned_mix(snapshot: Snapshot, t: Table) -> ReadWriteMix:
+    """A partitioned table's scans and rows written: its partitions' (the server counts them there)."""
+    stats = [m.stats for m in tree_members(snapshot, t)]
+    return ReadWriteMix(summed(s.seq_scan for s in stats), summed(s.idx_scan for s in stats),
+                        summed(s.n_tup_ins for s in stats), summed(s.n_tup_upd for s in stats),
+                        summed(s.n_tup_del for s in stats))
+
+
 def table_profiles(snapshot: Snapshot) -> list[TableProfile]:
     sizes = table_sizes(snapshot)
+    attached = attached_indexes(snapshot) if any(t.kind == "partitioned" for t in snapshot.tables) else {}
     out: list[TableProfile] = []
     for t in sorted(audited_tables(snapshot), key=lambda t: (t.schema, t.name)):
         cons = snapshot.constraints_of(t.schema, t.name)
@@ -399,14 +412,23 @@ def table_profiles(snapshot: Snapshot) -> list[TableProfile]:
                 marks.append(f"DEFAULT {col.default}")
             cols.append(ColumnProfile(col, tuple(marks)))
         s = t.stats
+        indexes = tuple(sorted(snapshot.indexes_of(t.schema, t.name), key=lambda i: i.name))
+        partitioned = t.kind == "partitioned" and bool(attached)
+        figures = []
+        for ix in indexes:
+            leaves = partition_indexes(attached, ix) if partitioned else []
+            figures.append((summed(leaf.size_bytes for leaf in leaves), summed(leaf.scans for leaf in leaves))
+                           if leaves else (ix.size_bytes, ix.scans))
         out.append(TableProfile(
             table=t,
             columns=tuple(cols),
-            indexes=tuple(sorted(snapshot.indexes_of(t.schema, t.name), key=lambda i: i.name)),
+            indexes=indexes,
             constraints=tuple(c for c in cons if c.type in ("check", "exclusion")),
-            mix=ReadWriteMix(s.seq_scan, s.idx_scan, s.n_tup_ins, s.n_tup_upd, s.n_tup_del),
+            mix=_partitioned_mix(snapshot, t) if t.kind == "partitioned" else
+            ReadWriteMix(s.seq_scan, s.idx_scan, s.n_tup_ins, s.n_tup_upd, s.n_tup_del),
             partitions=sizes[t.key].partitions if t.key in sizes else 0,
             size=sizes.get(t.key),
+            index_figures=tuple(figures),
         ))
     return out
 
@@ -511,11 +533,14 @@ def partition_candidates(snapshot: Snapshot, min_rows: int = PARTITION_ROWS) -> 
 
 @dataclass(frozen=True)
 class IndexStrategy:
-    drop: tuple[Finding, ...]  # IX04, IX02, IX03, IX01, in that order
-    add: tuple[Finding, ...]  # WL02 (verified by the workload first), IX05
+    drop: tuple[Finding, ...]  # IX04, IX02, IX03, IX01, in that order; one per index
+    add: tuple[Finding, ...]  # WL02 (verified by the workload first), IX05; one per index to create
     unused_bytes: int = 0
     # IX01 findings not to act on yet: too early to judge, or an index the check says to keep
     watch: tuple[Finding, ...] = ()
+    # id() of a listed finding -> the other findings its statement settles (an index both duplicate and unused,
+    # a WL02 index that serves a foreign key): each statement is listed once, with every reason
+    also: dict[int, tuple[Finding, ...]] = field(default_factory=dict)
 
 
 def index_strategy(findings: Iterable[Finding]) -> IndexStrategy:
@@ -524,13 +549,43 @@ def index_strategy(findings: Iterable[Finding]) -> IndexStrategy:
     def ordered(codes: Sequence[str]) -> tuple[Finding, ...]:
         return tuple(f for code in codes for f in findings if f.code == code)
 
+    also: dict[int, tuple[Finding, ...]] = {}
     listed = ordered(DROP_CODES)
-    drop = tuple(f for f in listed if unused_candidate_reason(f) is None)
+    first_drop: dict[tuple[str, str, str], Finding] = {}
+    drop: list[Finding] = []
+    for f in listed:
+        if unused_candidate_reason(f) is not None:
+            continue
+        if f.object.index and f.remediation:
+            key = (f.object.schema or "", f.object.table or "", f.object.index)
+            lead = first_drop.setdefault(key, f)
+            if lead is not f:
+                also[id(lead)] = (*also.get(id(lead), ()), f)
+                continue
+        drop.append(f)
+    add: list[Finding] = []
+    settled: set[int] = set()
+    for lead, group in index_groups([f for f in findings if f.code in ADD_CODES]):
+        others = tuple(f for f in group if f is not lead)
+        if others:
+            also[id(lead)] = others
+            settled.update(id(f) for f in others)
+    seen_sql: dict[str, Finding] = {}
+    for f in ordered(ADD_CODES):
+        if id(f) in settled:
+            continue
+        lead = seen_sql.setdefault(f.remediation, f) if f.remediation else f
+        if lead is not f:  # the very statement proposed again (two checks, one index)
+            also[id(lead)] = (*also.get(id(lead), ()), f)
+            continue
+        add.append(f)
     return IndexStrategy(
-        drop=drop,
-        add=ordered(ADD_CODES),
-        unused_bytes=sum(int(f.details.get("index_bytes") or 0) for f in drop if f.code == "IX01"),
+        drop=tuple(drop),
+        add=tuple(add),
+        unused_bytes=sum(int(f.details.get("index_bytes") or 0) for f in listed
+                         if f.code == "IX01" and unused_candidate_reason(f) is None),
         watch=tuple(f for f in listed if unused_candidate_reason(f) is not None),
+        also=also,
     )
 
 
@@ -702,7 +757,7 @@ def _serves(wide: tuple[str, ...], narrow: tuple[str, ...], ordered: bool) -> bo
     return lead == narrow if ordered else set(lead) == set(narrow)
 
 
-def _index_groups(findings: list[Finding]) -> list[tuple[Finding, list[Finding]]]:
+def index_groups(findings: list[Finding]) -> list[tuple[Finding, list[Finding]]]:
     """One index per table where several proposals would do: (the finding whose index to create, every finding
     that index resolves). A WL02 proposal absorbs a narrower WL02 proposal it leads with (same columns in order)
     and an IX05 key whose columns lead it, also an IX05 key declared on one of the partitions its index covers
@@ -776,7 +831,7 @@ def finding_steps(findings: Iterable[Finding], max_sql: int = 3, workload_ms: fl
     cured = {_statement_key(f) for f in findings if f.code in WORKLOAD_TIME_CODES and f.code != "WL01"}
     steps: list[Step] = []
     merged: set[int] = set()
-    for lead, group in _index_groups(findings):
+    for lead, group in index_groups(findings):
         merged.update(id(f) for f in group)
         saves, how = _saved(group)
         codes = tuple(sorted({f.code for f in group}))

@@ -30,7 +30,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from auditor import sqlquote
+from auditor.design import index_groups
 from auditor.model import Column, Constraint, Finding, Index, Snapshot, Table
+from auditor.relations import attached_indexes, members
+from auditor.textfmt import plural
 
 PHASES = (
     (1, "Expand: additive changes, online"),
@@ -138,9 +141,30 @@ def _index_add_step(snap: Snapshot, f: Finding) -> Step | None:
             "SHARE UPDATE EXCLUSIVE: reads and writes go on; it waits for the transactions already running")
     note = "" if snap.engine == "mysql" else \
         "A failed or cancelled concurrent build leaves an INVALID index behind: run the rollback, then retry."
+    if any(line.startswith("DROP INDEX IF EXISTS ") for line in rollback):
+        lock = ("SHARE on the partitioned table for the catalog-only CREATE ... ON ONLY; then, per partition, SHARE "
+                "UPDATE EXCLUSIVE: reads and writes go on; each build waits for the transactions already running")
+        note += (" The rollback's first DROP (the partitioned table's index, with the partitions' attached to it) "
+                 "cannot be CONCURRENTLY: it locks the table and every partition ACCESS EXCLUSIVE until it ends.")
     more = f" (and {len(names) - 1} on its partitions or children)" if len(names) > 1 else ""
     return Step(1, f"Add the index {names[0]} on {table}{more}", table, (f.code,), forward, tuple(rollback),
                 lock, note, "add-index")
+
+
+def _serving(step: Step, lead: Finding, group: Sequence[Finding]) -> Step:
+    """The step of the index that also settles the narrower proposals of its group, saying which and why."""
+    keys = [f for f in group if f is not lead and f.code == "IX05"]
+    narrower = [f for f in group if f is not lead and f.code != "IX05"]
+    notes: list[str] = []
+    if keys:
+        named = ", ".join(f"{f.object.constraint or f.object.label()} ({', '.join(f.object.columns or ())})"
+                          for f in keys)
+        notes.append(f"It also serves the lookups of foreign key {named} (IX05): the key's columns lead it, so no "
+                     "index of the key's own is built (it would be a redundant prefix of this one).")
+    if narrower:
+        notes.append(f"It also serves {plural(len(narrower), 'narrower proposal')} of WL02, whose columns lead it.")
+    codes = tuple(dict.fromkeys((*step.codes, *(f.code for f in group))))
+    return dataclasses.replace(step, codes=codes, note=" ".join((*notes, step.note)).strip())
 
 
 def _recreate_index_sql(snap: Snapshot, ix: Index) -> tuple[str, ...]:
@@ -152,23 +176,51 @@ def _recreate_index_sql(snap: Snapshot, ix: Index) -> tuple[str, ...]:
         return (f"CREATE {unique}INDEX {sqlquote.mysql_ident(ix.name)} ON "
                 f"{sqlquote.mysql_qualified(ix.schema, ix.table)} ({keys}) ALGORITHM=INPLACE LOCK=NONE;",)
     table = snap.table(ix.schema, ix.table)
-    definition = ix.definition.rstrip(";")
-    if not definition:  # rebuilt from the keys read
-        keys = ", ".join((sqlquote.pg_ident(k.column) if k.column else f"({k.expression})")
-                         + (" DESC" if k.descending else "") for k in ix.keys)
-        unique = "UNIQUE " if ix.is_unique else ""
-        method = f" USING {ix.method}" if ix.method != "btree" else ""
-        where = f" WHERE {ix.predicate}" if ix.predicate else ""
-        definition = (f"CREATE {unique}INDEX {sqlquote.pg_ident(ix.name)} ON "
-                      f"{sqlquote.pg_qualified(ix.schema, ix.table)}{method} ({keys}){where}")
-    if table is None or table.kind != "partitioned":
-        definition = re.sub(r"^CREATE (UNIQUE )?INDEX ", r"CREATE \1INDEX CONCURRENTLY ", definition)
-    lines = [definition + ";"]
+    if table is not None and table.kind == "partitioned":
+        # a plain CREATE INDEX would block writes to every partition until all are indexed: the parent's ON ONLY
+        # (empty, invalid), each partition's built CONCURRENTLY under its old name and attached
+        lines = [_on_only(_pg_definition(ix)) + ";", *_attached_rebuild(snap, ix, attached_indexes(snap))]
+    else:
+        lines = [re.sub(r"^CREATE (UNIQUE )?INDEX ", r"CREATE \1INDEX CONCURRENTLY ", _pg_definition(ix)) + ";"]
     if ix.constraint and ix.constraint_type in ("unique", "primary_key"):
         kind = "PRIMARY KEY" if ix.constraint_type == "primary_key" else "UNIQUE"
         lines.append(f"ALTER TABLE {sqlquote.pg_qualified(ix.schema, ix.table)} ADD CONSTRAINT "
                      f"{sqlquote.pg_ident(ix.constraint)} {kind} USING INDEX {sqlquote.pg_ident(ix.name)};")
     return tuple(lines)
+
+
+def _pg_definition(ix: Index) -> str:
+    """The index's CREATE INDEX, as the server printed it or rebuilt from the keys read, without the semicolon."""
+    definition = ix.definition.rstrip(";")
+    if definition:
+        return definition
+    keys = ", ".join((sqlquote.pg_ident(k.column) if k.column else f"({k.expression})")
+                     + (" DESC" if k.descending else "") for k in ix.keys)
+    unique = "UNIQUE " if ix.is_unique else ""
+    method = f" USING {ix.method}" if ix.method != "btree" else ""
+    where = f" WHERE {ix.predicate}" if ix.predicate else ""
+    return (f"CREATE {unique}INDEX {sqlquote.pg_ident(ix.name)} ON "
+            f"{sqlquote.pg_qualified(ix.schema, ix.table)}{method} ({keys}){where}")
+
+
+def _on_only(definition: str) -> str:
+    return re.sub(rf"^(CREATE (?:UNIQUE )?INDEX {_IDENT} ON )(?!ONLY )", r"\1ONLY ", definition)
+
+
+def _attached_rebuild(snap: Snapshot, ix: Index, attached: dict[tuple[str, str, str], list[Index]]) -> list[str]:
+    """Each partition's index of a partitioned index, rebuilt and attached (a sub-partitioned level the same way)."""
+    lines: list[str] = []
+    for child in sorted(attached.get((ix.schema, ix.table, ix.name), []), key=lambda c: (c.schema, c.table)):
+        part = snap.table(child.schema, child.table)
+        if part is not None and part.kind == "partitioned":
+            lines.append(_on_only(_pg_definition(child)) + ";")
+            lines += _attached_rebuild(snap, child, attached)
+        else:
+            lines.append(re.sub(r"^CREATE (UNIQUE )?INDEX ", r"CREATE \1INDEX CONCURRENTLY ", _pg_definition(child))
+                         + ";")
+        lines.append(f"ALTER INDEX {sqlquote.pg_qualified(ix.schema, ix.name)} ATTACH PARTITION "
+                     f"{sqlquote.pg_qualified(child.schema, child.name)};")
+    return lines
 
 
 def _online_mysql_drop(line: str) -> str:
@@ -178,7 +230,12 @@ def _online_mysql_drop(line: str) -> str:
     return line
 
 
-def _index_drop_step(snap: Snapshot, f: Finding) -> Step | None:
+_DROP_WHY = {"IX02": "duplicate", "IX03": "redundant", "IX01": "unused"}
+
+
+def _index_drop_step(snap: Snapshot, found: Sequence[Finding]) -> Step | None:
+    """One index's drop, whichever checks ask for it (a duplicate that is also unused: one DROP, both reasons)."""
+    f = found[0]
     if not f.remediation or not f.object.index:
         return None
     ix = next((i for i in snap.indexes_of(f.object.schema or "", f.object.table or "")
@@ -186,19 +243,22 @@ def _index_drop_step(snap: Snapshot, f: Finding) -> Step | None:
     if ix is None:
         return None
     forward = tuple(_online_mysql_drop(line) for line in _sql_lines(f.remediation))
-    why = {"IX01": "unused", "IX02": "duplicate", "IX03": "redundant"}.get(f.code, "")
+    codes = tuple(dict.fromkeys(g.code for g in found))
+    why = " and ".join(_DROP_WHY[c] for c in codes if c in _DROP_WHY)
     note = ("Its statistics are this server's only: check the replicas and the rare jobs (month end) first."
-            if f.code == "IX01" else "")
+            if "IX01" in codes else "")
     parent = snap.table(ix.schema, ix.table)
     if snap.engine == "mysql":
         lock = "none that blocks: dropping a secondary index is a metadata change"
     elif parent is not None and parent.kind == "partitioned":
-        lock = "ACCESS EXCLUSIVE on the partitioned table, briefly (PostgreSQL refuses CONCURRENTLY there)"
+        parts = sum(1 for m in members(snap, parent) if m.key != parent.key)
+        lock = (f"ACCESS EXCLUSIVE on the partitioned table and each of its {parts} partitions until the DROP ends: "
+                "reads and writes wait (PostgreSQL refuses CONCURRENTLY there); run it at a quiet hour")
     else:
         lock = "SHARE UPDATE EXCLUSIVE: reads and writes go on"
     table = f"{ix.schema}.{ix.table}"
-    return Step(4, f"Drop the {why} index {ix.qualified}".replace("  ", " "), table, (f.code,), forward,
-                _recreate_index_sql(snap, ix), lock, note, "drop-unused" if f.code == "IX01" else "drop-index")
+    return Step(4, f"Drop the {why} index {ix.qualified}".replace("  ", " "), table, codes, forward,
+                _recreate_index_sql(snap, ix), lock, note, "drop-unused" if codes == ("IX01",) else "drop-index")
 
 
 def _rebuild_step(snap: Snapshot, f: Finding) -> Step | None:
@@ -625,9 +685,20 @@ def plan(snap: Snapshot, findings: Iterable[Finding]) -> Plan:
     steps: list[Step] = []
     manual: list[tuple[Finding, str]] = []
     added: dict[tuple[str, ...], int] = {}
+    # one index where a wider proposal serves a narrower one (a WL02 composite led by a foreign key's columns):
+    # building both would leave the narrower one redundant (IX03 on the next scan)
+    served: dict[int, list[Finding]] = {}
+    for lead, group in index_groups(findings):
+        served[id(lead)] = group
+        served.update((id(f), []) for f in group if f is not lead)
     for code in INDEX_ADD_CODES:
         for f in findings:
+            settles = served.get(id(f))
+            if settles == []:
+                continue  # settled by the wider index of its group
             if f.code == code and (step := _index_add_step(snap, f)) is not None:
+                if settles:
+                    step = _serving(step, f, settles)
                 at = added.get(step.forward)
                 if at is not None:  # WL02 and IX05 may propose the same index: one step settles both
                     if f.code not in steps[at].codes:
@@ -654,8 +725,12 @@ def plan(snap: Snapshot, findings: Iterable[Finding]) -> Plan:
                 if f.code in w.codes and (f.object.table == w.table.name or f.code == "KY04") \
                         and all(m is not f for m, _ in manual):
                     manual.append((f, f"{w.table.schema}.{w.table.name}.{w.column.name}: {blocker}"))
+    drops: dict[tuple[str, str, str], list[Finding]] = {}  # per index, in INDEX_DROP_CODES order
     for code in INDEX_DROP_CODES:
-        steps += [s for f in findings if f.code == code and (s := _index_drop_step(snap, f)) is not None]
+        for f in findings:
+            if f.code == code and f.object.index:
+                drops.setdefault((f.object.schema or "", f.object.table or "", f.object.index), []).append(f)
+    steps += [s for found in drops.values() if (s := _index_drop_step(snap, found)) is not None]
     steps.sort(key=lambda s: s.phase)  # stable: the order above holds within a phase
     steps = _merged(steps)
     design = tuple((f, DESIGN_CODES[f.code]) for f in findings if f.code in DESIGN_CODES)

@@ -301,10 +301,14 @@ def _too_young(snapshot: Snapshot, findings: list[Finding], min_age_days: float)
     covered = "of unknown age" if age is None else f"cover {duration(age)}"
     reason = (f"too early to judge: the index usage statistics {covered}, less than the {min_age_days:g} days "
               "IX01 (unused-index) needs to call an index unused (its min_stats_age_days)")
-    candidates = sum(1 for f in findings if f.code == "IX01" and unused_candidate_reason(f) == "too early to judge")
+    reasons = [unused_candidate_reason(f) for f in findings if f.code == "IX01"]
+    candidates, kept = reasons.count("too early to judge"), reasons.count("kept")
     if candidates:
         reason += (f"; {candidates} candidate{'s' if candidates != 1 else ''} reported as info "
                    "(their drop statements are for review, not yet advice)")
+    if kept:  # the other IX01 findings beside them: indexes the check itself says to keep
+        reason += (f"{'; and' if candidates else ';'} {kept} index{'es' if kept != 1 else ''} to keep "
+                   "(reported without a drop statement)")
     return reason
 
 

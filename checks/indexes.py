@@ -52,9 +52,16 @@ def drop_index_sql(snap: Snapshot, ix: Index) -> str:
             f"ALTER TABLE {sqlquote.qualified('mysql', ix.schema, ix.table)} "
             f"DROP INDEX {sqlquote.ident('mysql', ix.name)};"
         )
-    # PostgreSQL refuses CONCURRENTLY on the index of a partitioned table
-    concurrently = "" if _on_partitioned_parent(snap, ix) else "CONCURRENTLY "
-    return f"DROP INDEX {concurrently}{sqlquote.pg_qualified(ix.schema, ix.name)};"
+    table = snap.table(ix.schema, ix.table)
+    if table is None or table.kind != "partitioned":
+        return f"DROP INDEX CONCURRENTLY {sqlquote.pg_qualified(ix.schema, ix.name)};"
+    # PostgreSQL refuses CONCURRENTLY on the index of a partitioned table: the plain DROP locks the whole tree
+    parts = sum(1 for m in tree_members(snap, table) if m.key != table.key)
+    return (f"-- {table.schema}.{table.name} is partitioned: PostgreSQL refuses DROP INDEX CONCURRENTLY here, and "
+            f"this DROP holds an ACCESS EXCLUSIVE lock on it and on each of its {plural(parts, 'partition')} "
+            "(reads and writes wait) until it ends: run it at a quiet hour with a short lock_timeout, so that it "
+            "gives up rather than queue behind a long transaction\n"
+            f"DROP INDEX {sqlquote.pg_qualified(ix.schema, ix.name)};")
 
 
 def _droppable(ix: Index) -> bool:
@@ -782,11 +789,14 @@ def invalid_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     ```
 
     ## Fix
-    Remove the cause (duplicates, a lock timeout), then rebuild it. For a unique index the proposed fix starts
-    with the query that lists the duplicated key values:
+    Remove the cause (duplicates, a lock timeout), then rebuild it. For a unique index the proposed fix is the
+    query that lists the duplicated key values, with the rebuild as a comment to run once it lists none: pasted
+    whole into any client, the block then only reads (a rebuild over the duplicates would fail and leave an
+    invalid copy behind, and psql goes on after an error unless ON_ERROR_STOP is set):
     ```sql
     SELECT email, count(*) FROM users WHERE email IS NOT NULL GROUP BY email HAVING count(*) > 1;
-    REINDEX INDEX CONCURRENTLY users_email_key;
+    -- once the query above returns no row, rebuild it (...):
+    -- REINDEX INDEX CONCURRENTLY users_email_key;
     -- or, where the duplicates are legitimate: DROP INDEX CONCURRENTLY users_email_key;
     ```
     A failed `REINDEX INDEX CONCURRENTLY` leaves its copy (`users_email_key_ccnew`) invalid beside the index:
@@ -824,16 +834,29 @@ def invalid_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
                 "; a unique build most likely failed on duplicate values: find and resolve them first, "
                 "then rebuild it"
             )
-            remediation = f"{_duplicates_sql(ix)}\n{remediation}"
-            if remediation.endswith(";") and remediation.rsplit("\n", 1)[-1].startswith("REINDEX"):
-                # duplicates that are the data's truth: the index should not be unique
-                remediation += f"\n-- or, where the duplicates are legitimate: {drop_index_sql(snap, ix)}"
+            if remediation.startswith("REINDEX"):
+                # pasted whole, a rebuild after the query would run whatever it lists, fail on the duplicates and
+                # leave an invalid <index>_ccnew copy behind: the rebuild is a comment to run once it lists none
+                # (a DO block that raises would not stop psql, which goes on after an error by default)
+                remediation = (f"{_duplicates_sql(ix)}\n"
+                               "-- once the query above returns no row, rebuild it (over duplicates the rebuild "
+                               f"fails and leaves an invalid {_with_suffix(ix.name, '_ccnew')} copy behind):\n"
+                               f"-- {remediation}\n"
+                               # duplicates that are the data's truth: the index should not be unique
+                               f"-- or, where the duplicates are legitimate: {drop_index_sql(snap, ix)}")
+            else:
+                remediation = f"{_duplicates_sql(ix)}\n{remediation}"
         yield Hit(
             object=_index_ref(ix),
             message=message,
             details={"index_bytes": ix.size_bytes, "unique": ix.is_unique},
             remediation=remediation,
         )
+
+
+def _with_suffix(name: str, suffix: str) -> str:
+    """The name PostgreSQL gives a derived relation: the base cut so that the whole fits in 63 bytes."""
+    return name[: 63 - len(suffix)] + suffix
 
 
 # the name REINDEX INDEX CONCURRENTLY gives its new copy (<index>_ccnew, _ccnew1, ...), left INVALID when it fails

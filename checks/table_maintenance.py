@@ -540,7 +540,9 @@ def autovacuum_disabled(snap: Snapshot, opts: AutovacuumDisabledOptions) -> Iter
         if t.total_bytes is None:
             evidence.append("size unknown: never vacuumed nor analyzed")
         elif measured is None:
-            evidence.append(f"{size(total)} as of its last VACUUM or ANALYZE, none since the statistics were reset")
+            # no VACUUM nor ANALYZE on record: relpages comes from one before the reset, or from a CREATE INDEX
+            evidence.append(f"{size(total)} as the catalog last recorded it, with no VACUUM or ANALYZE on record "
+                            "since the statistics were reset (the figure is from an earlier one or a CREATE INDEX)")
         else:
             since = f", {s.n_mod_since_analyze:,} rows written since" \
                 if measured_by == "ANALYZE" and s.n_mod_since_analyze else ""

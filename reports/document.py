@@ -378,7 +378,7 @@ def _tables(doc: Document, snap: Snapshot) -> None:
         doc.h(3, t.qualified, table_anchor(t.schema, t.name))
         facts: list[Inline] = [f"{t.kind.replace('_', ' ')}, about {_rows(p)} rows, {human_bytes(_bytes(p))}"]
         if p.partitions:
-            facts.append(f", {p.partitions} partitions (rows and size summed over them)")
+            facts.append(f", {p.partitions} partitions (rows, size, scans and rows written summed over them)")
         if t.engine:
             facts.append(f", engine {t.engine}")
         if p.mix.reads is not None or p.mix.writes is not None:
@@ -400,16 +400,19 @@ def _tables(doc: Document, snap: Snapshot) -> None:
                                            "" if c.validated else " (NOT VALID)")) for c in p.constraints),
             ))
         if p.indexes:
+            figures = p.index_figures or tuple((i.size_bytes, i.scans) for i in p.indexes)
             doc.blocks.append(Table(
                 headers=("Index", "Definition", "Size", "Scans"),
                 rows=tuple(
                     (Code(i.name), Code(_one_line(i.definition) or ", ".join(k.text for k in i.keys)),
-                     human_bytes(i.size_bytes), count(i.scans) + ("" if i.is_valid else " (INVALID)"))
-                    for i in p.indexes
+                     human_bytes(size), count(scans) + ("" if i.is_valid else " (INVALID)"))
+                    for i, (size, scans) in zip(p.indexes, figures, strict=True)
                 ),
                 numeric=frozenset({2, 3}),
-                sort_keys=tuple((None, None, i.size_bytes, i.scans) for i in p.indexes),
+                sort_keys=tuple((None, None, size, scans) for size, scans in figures),
             ))
+            if p.partitions:
+                doc.p("A partitioned index's size and scans are those of its partitions' indexes, summed.")
 
 
 def _row_count(p: design.TableProfile) -> int | None:
@@ -450,9 +453,14 @@ def _normalization(doc: Document, report: Report) -> None:
         doc.p("No repeating group, multi-valued column, partial or transitive dependency was found.")
 
 
-def _sql_item(f: Finding) -> tuple[Block, ...]:
+def _sql_item(f: Finding, also: Sequence[Finding] = ()) -> tuple[Block, ...]:
+    """A finding and its fix; ``also``: the findings the same statement settles, listed under it."""
     head = Para((severity_badge(f.severity), " ", f"{f.code} ", Code(f.object.label()), f": {f.message}"))
-    return (head, CodeBlock(f.remediation, "sql")) if f.remediation else (head,)
+    more = tuple(Para(("The same statement settles ", severity_badge(g.severity), " ", f"{g.code} ",
+                       Code(g.object.label()), f": {g.message}"
+                       + (" (this index serves its lookups: the key's columns lead it)"
+                          if g.code == "IX05" and f.code == "WL02" else ""))) for g in also)
+    return (head, *more, CodeBlock(f.remediation, "sql")) if f.remediation else (head, *more)
 
 
 def _indexing(doc: Document, report: Report, snap: Snapshot) -> None:
@@ -464,7 +472,7 @@ def _indexing(doc: Document, report: Report, snap: Snapshot) -> None:
               + (f"; the unused ones hold {human_bytes(strategy.unused_bytes)}" if strategy.unused_bytes else "")
               + ". Check replicas and rare jobs before dropping an unused index: its statistics are this "
               "server's only.")
-        doc.blocks.append(ListBlock(tuple(_sql_item(f) for f in strategy.drop)))
+        doc.blocks.append(ListBlock(tuple(_sql_item(f, strategy.also.get(id(f), ())) for f in strategy.drop)))
     else:
         doc.p("Nothing to drop.")
     if strategy.watch:
@@ -477,7 +485,7 @@ def _indexing(doc: Document, report: Report, snap: Snapshot) -> None:
     if strategy.add:
         doc.p("Indexes the workload or the foreign keys need (WL02 proposals first, verified with hypothetical "
               "indexes where hypopg is installed):")
-        doc.blocks.append(ListBlock(tuple(_sql_item(f) for f in strategy.add)))
+        doc.blocks.append(ListBlock(tuple(_sql_item(f, strategy.also.get(id(f), ())) for f in strategy.add)))
     else:
         doc.p("No missing index was found.")
     usage = design.index_usage(snap)

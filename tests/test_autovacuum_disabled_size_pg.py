@@ -37,3 +37,24 @@ def test_the_size_of_a_table_with_autovacuum_off_is_dated_by_its_last_analyze(pg
     assert f" kB as of its last ANALYZE on {when}, {written_since:,} rows written since" in f.message, f.message
     assert f.details["total_bytes"] < 64 * 1024  # the pages ANALYZE counted (heap and primary key), not today's
     assert f.details["size_as_of"] == when and f.details["size_measured_by"] == "ANALYZE"
+
+
+def test_a_table_never_vacuumed_nor_analyzed_is_not_dated_by_a_vacuum(pg_new_db: NewDb) -> None:
+    # rt: "11 MB as of its last VACUUM or ANALYZE" on a table that had neither (MT08 said so): the size is the one
+    # the CREATE INDEX after the load recorded
+    dsn = pg_new_db("""
+        CREATE TABLE reviews (id int, body text) WITH (autovacuum_enabled = false);
+        INSERT INTO reviews SELECT g, repeat('x', 100) FROM generate_series(1, 20000) g;
+        CREATE INDEX reviews_id_idx ON reviews (id);
+    """)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_force_next_flush()")
+        facts: Any = conn.execute(
+            "SELECT c.relpages, coalesce(s.last_analyze, s.last_autoanalyze, s.last_vacuum, s.last_autovacuum) "
+            "FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.relname = 'reviews'").fetchone()
+    assert facts[0] > 0 and facts[1] is None  # sized, never vacuumed nor analyzed
+    report = run_audit(dsn, AuditSettings(collect=CollectOptions(sample=False, workload=False), select=("MT07",)))
+    (f,) = [f for f in report.findings if f.code == "MT07"]
+    assert "as of its last VACUUM or ANALYZE" not in f.message
+    assert ("MB as the catalog last recorded it, with no VACUUM or ANALYZE on record since the statistics were reset "
+            "(the figure is from an earlier one or a CREATE INDEX)") in f.message, f.message

@@ -93,7 +93,12 @@ def test_unused_index_judges_an_attached_index_with_its_parent_over_all_partitio
     assert hits("IX01", snap(parts(0, 0, 5))) == []
     (found,) = hits("IX01", snap(parts(0, 0, 0)))
     assert names([found]) == ["events_kind_idx"]
-    assert found.remediation == "DROP INDEX public.events_kind_idx;"
+    # no CONCURRENTLY on a partitioned table: the fix says what the plain DROP locks (rt: BRIN on audit.events)
+    assert found.remediation == (
+        "-- public.events is partitioned: PostgreSQL refuses DROP INDEX CONCURRENTLY here, and this DROP holds an "
+        "ACCESS EXCLUSIVE lock on it and on each of its 3 partitions (reads and writes wait) until it ends: run it "
+        "at a quiet hour with a short lock_timeout, so that it gives up rather than queue behind a long "
+        "transaction\nDROP INDEX public.events_kind_idx;")
     assert found.details["index_bytes"] == 3 * 8192 and found.details["partitions"] == 3
 
 
@@ -290,7 +295,8 @@ def test_duplicate_index_on_partitioned_table_drops_without_concurrently() -> No
         index("ev_1", ["a"], name="ev_1_a2", partition_child=True),
     )
     (hit,) = hits("IX02", s)
-    assert hit.remediation == "DROP INDEX public.ev_a2;"
+    assert hit.remediation.splitlines()[-1] == "DROP INDEX public.ev_a2;"  # type: ignore[union-attr]
+    assert "ACCESS EXCLUSIVE lock on it and on each of its 1 partition " in hit.remediation  # type: ignore[operator]
 
 
 # ---- IX03 redundant-index ----------------------------------------------------------------------------------
@@ -423,7 +429,9 @@ def test_invalid_unique_index_asks_to_resolve_duplicates_before_the_rebuild() ->
     assert hit.remediation == (
         "-- the key values held more than once: resolve them before rebuilding\n"
         "SELECT name, count(*) FROM public.products WHERE name IS NOT NULL GROUP BY name HAVING count(*) > 1;\n"
-        "REINDEX INDEX CONCURRENTLY public.products_name_uidx;\n"
+        "-- once the query above returns no row, rebuild it (over duplicates the rebuild fails and leaves an "
+        "invalid products_name_uidx_ccnew copy behind):\n"
+        "-- REINDEX INDEX CONCURRENTLY public.products_name_uidx;\n"
         "-- or, where the duplicates are legitimate: DROP INDEX CONCURRENTLY public.products_name_uidx;"
     )
     partial = found["partial_uidx"].remediation or ""

@@ -357,3 +357,32 @@ def test_statements_set_apart_are_not_listed_as_unexplained() -> None:
                                       delta("CREATE INDEX i ON t (a)", 9000), delta("SELECT a FROM t", 1820.4)))
     top = [line for line in comparison_lines(h) if "top:" in line]
     assert top == ["    top: 1.8 s in 1 call (mean 1.8 s)  SELECT a FROM t"], top
+
+
+def test_a_partitioned_table_shows_its_partitions_scans_writes_and_index_figures() -> None:
+    # rt: audit.events showed "0 scans (- by index), 0 rows inserted" and its indexes "0 B" / "-" although its
+    # partitions took 1,920 inserts and their indexes 1,920 scans
+    from dataclasses import replace
+
+    from reports.markdown import render_markdown
+    from tests.builders import index
+
+    def part(n: int) -> object:
+        t = table(f"events_{n}", ["id", "at"], is_partition=True, parent="public.events", seq_scan=2, idx_scan=480)
+        return replace(t, stats=replace(t.stats, n_tup_ins=960))
+
+    s = snap(table("events", ["id", "at"], kind="partitioned", seq_scan=0), part(1), part(2),
+             index("events", ["at"], name="events_at_idx", scans=None, size_bytes=0),
+             index("events_1", ["at"], name="events_1_at_idx", scans=480, size_bytes=8192,
+                   parent_index="events_at_idx"),
+             index("events_2", ["at"], name="events_2_at_idx", scans=1440, size_bytes=16384,
+                   parent_index="events_at_idx"))
+    (events,) = [p for p in table_profiles(s) if p.table.name == "events"]
+    assert (events.mix.reads, events.mix.index_scans, events.mix.rows_inserted) == (964, 960, 1920)
+    assert events.index_figures == ((24576, 1920),)
+    text = render_markdown(replace(design_report(), snapshot=s, findings=()))
+    section = text.split("### public.events\n")[1].split("\n### ")[0]
+    assert "2 partitions (rows, size, scans and rows written summed over them); 964 scans (99.6 % by index), " \
+           "1,920 rows inserted" in section
+    assert "| `events_at_idx` |" in section and "| 24.0 kB | 1,920 |" in section
+    assert "A partitioned index's size and scans are those of its partitions' indexes, summed." in section

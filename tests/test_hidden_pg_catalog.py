@@ -253,7 +253,7 @@ def test_remediations_of_the_edge_cases(scanned: tuple[str, dict[str, Any]]) -> 
     assert _finding(report, "KY04", "sms_id_seq")["severity"] == "error"
     # IX04 on a unique index: the duplicates query comes first, and it finds the planted duplicate
     invalid = _finding(report, "IX04", "products_name_uidx")["remediation"].splitlines()
-    assert invalid[-2:] == ["REINDEX INDEX CONCURRENTLY public.products_name_uidx;",
+    assert invalid[-2:] == ["-- REINDEX INDEX CONCURRENTLY public.products_name_uidx;",
                             "-- or, where the duplicates are legitimate: "
                             "DROP INDEX CONCURRENTLY public.products_name_uidx;"]
     (query,) = [line for line in invalid if line.startswith("SELECT")]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from auditor import scaling
+from auditor import design, scaling
 from auditor.engine import all_checks, run_checks
 from auditor.migration import plan
 from auditor.model import Finding, ObjectRef, Severity
@@ -51,6 +51,9 @@ def test_a_partitioned_parent_index_rolls_back_parent_first() -> None:
     step = plan(s, [_finding("IX05", ObjectRef("foreign_key", "public", "events"), sql)]).steps[0]
     assert step.rollback == ("DROP INDEX IF EXISTS public.events_account_id_idx;",
                              "DROP INDEX CONCURRENTLY IF EXISTS public.events_2026_account_id_idx;")
+    # rt PG4: what the partitioned table's own statements lock, said (neither can be CONCURRENTLY)
+    assert step.lock.startswith("SHARE on the partitioned table for the catalog-only CREATE ... ON ONLY")
+    assert "it locks the table and every partition ACCESS EXCLUSIVE" in step.note
 
 
 def test_dropped_index_comes_back_from_its_keys() -> None:
@@ -184,3 +187,72 @@ def test_the_plan_counts_the_phases_it_numbers(monkeypatch: pytest.MonkeyPatch) 
         assert f"steps in {words} that keep the application running" in md or \
             f"step in {words} that keep the application running" in md, md[md.index("Migration plan"):][:400]
         assert [int(n) for n in re.findall(r"### Phase (\d)\.", md)] == list(phases)
+
+
+def test_a_composite_that_serves_a_foreign_key_is_the_only_index_built() -> None:
+    # rt PG9: IX05's orders(customer_id) and WL02's orders(customer_id, created_at) both built in phase 1, the first
+    # a redundant prefix of the second (IX03 on the next scan); MySQL: two WL02 proposals, one leading the other
+    s = snap(table("orders", ["id", "customer_id", "created_at"]), table("customers", ["id"]), pk("orders"),
+             pk("customers"), fk("orders", ["customer_id"], "customers", name="orders_customer_id_fkey"))
+    key = _finding("IX05", ObjectRef("foreign_key", "public", "orders", ("customer_id",),
+                                     constraint="orders_customer_id_fkey"),
+                   "CREATE INDEX CONCURRENTLY orders_customer_id_idx ON public.orders (customer_id);")
+    wide = _finding("WL02", ObjectRef("query", "public", "orders", ("customer_id", "created_at"), query="q"),
+                    "CREATE INDEX CONCURRENTLY orders_customer_id_created_at_idx ON public.orders "
+                    "(customer_id, created_at);")
+    (step,) = plan(s, [key, wide]).steps
+    assert step.codes == ("WL02", "IX05") and step.title.startswith("Add the index orders_customer_id_created_at_idx")
+    assert "foreign key orders_customer_id_fkey (customer_id) (IX05): the key's columns lead it" in step.note
+    assert step.forward == (wide.remediation,)
+    strategy = design.index_strategy([key, wide])
+    assert strategy.add == (wide,) and strategy.also[id(wide)] == (key,)
+
+    my = snap(table("orders", ["id", "customer_id", "created_at"]), pk("orders"), engine="mysql", database="shop")
+    narrow = _finding("WL02", ObjectRef("query", "shop", "orders", ("customer_id",), query="q1"),
+                      "CREATE INDEX `orders_customer_id_idx` ON `shop`.`orders` (`customer_id`) ALGORITHM=INPLACE "
+                      "LOCK=NONE;")
+    wide_my = _finding("WL02", ObjectRef("query", "shop", "orders", ("customer_id", "created_at"), query="q2"),
+                       "CREATE INDEX `orders_customer_id_created_at_idx` ON `shop`.`orders` (`customer_id`, "
+                       "`created_at`) ALGORITHM=INPLACE LOCK=NONE;")
+    (step,) = plan(my, [narrow, wide_my]).steps
+    assert step.forward == (wide_my.remediation,) and "1 narrower proposal of WL02" in step.note
+
+
+def test_an_index_both_duplicate_and_unused_is_dropped_once() -> None:
+    # rt PG9: IX02 and IX01 both dropped shop.idx_products_name, and the Add section listed one CREATE twice
+    s = snap(table("products", ["id", "name"]), pk("products"),
+             index("products", ["name"], name="idx_products_name", scans=0),
+             index("products", ["name"], name="idx_products_name_copy", scans=150))
+    sql = "DROP INDEX CONCURRENTLY public.idx_products_name;"
+    obj = ObjectRef("index", "public", "products", index="idx_products_name")
+    unused, duplicate = _finding("IX01", obj, sql), _finding("IX02", obj, sql)
+    (step,) = plan(s, [unused, duplicate]).steps
+    assert step.codes == ("IX02", "IX01") and step.forward == (sql,)
+    assert step.title == "Drop the duplicate and unused index public.idx_products_name"
+    assert "check the replicas" in step.note and step.kind == "drop-index"
+    strategy = design.index_strategy([unused, duplicate])
+    assert strategy.drop == (duplicate,) and strategy.also[id(duplicate)] == (unused,)
+    create = "CREATE INDEX CONCURRENTLY invoices_subscription_id_idx ON public.invoices (subscription_id);"
+    ix05 = _finding("IX05", ObjectRef("foreign_key", "public", "invoices", ("subscription_id",)), create)
+    wl02 = _finding("WL02", ObjectRef("query", "public", "invoices", ("subscription_id",), query="q"), create)
+    assert design.index_strategy([ix05, wl02]).add == (wl02,)
+
+
+def test_a_partitioned_index_comes_back_partition_by_partition() -> None:
+    # rt PG4: the rollback of dropping audit's BRIN index was one CREATE INDEX ... ON ONLY, which leaves the parent's
+    # index invalid and the partitions without one
+    s = snap(table("events", ["id", "at"], kind="partitioned"),
+             *(table(f"events_{n}", ["id", "at"], is_partition=True, parent="public.events") for n in (1, 2)),
+             index("events", ["at"], name="events_at_brin", method="brin", scans=None),
+             *(index(f"events_{n}", ["at"], name=f"events_{n}_at_idx", method="brin", scans=0,
+                     parent_index="events_at_brin") for n in (1, 2)))
+    obj = ObjectRef("index", "public", "events", index="events_at_brin")
+    (step,) = plan(s, [_finding("IX01", obj, "DROP INDEX public.events_at_brin;")]).steps
+    assert step.lock.startswith("ACCESS EXCLUSIVE on the partitioned table and each of its 2 partitions")
+    assert step.rollback == (
+        "CREATE INDEX events_at_brin ON ONLY public.events USING brin (at);",
+        "CREATE INDEX CONCURRENTLY events_1_at_idx ON public.events_1 USING brin (at);",
+        "ALTER INDEX public.events_at_brin ATTACH PARTITION public.events_1_at_idx;",
+        "CREATE INDEX CONCURRENTLY events_2_at_idx ON public.events_2 USING brin (at);",
+        "ALTER INDEX public.events_at_brin ATTACH PARTITION public.events_2_at_idx;",
+    )

@@ -148,6 +148,11 @@ def test_unused_indexes_unmeasured_while_the_statistics_are_younger_than_ix01_ne
     assert m.reason == ("too early to judge: the index usage statistics cover 3 h, less than the 7 days IX01 "
                         "(unused-index) needs to call an index unused (its min_stats_age_days); 1 candidate "
                         "reported as info (their drop statements are for review, not yet advice)")
+    # rt: "3 candidates reported as info" beside 4 IX01 info findings, one an index to keep: that one named too
+    kept = _f("IX01", Severity.INFO, tbl="u", index_bytes=50)  # no drop statement: the only index of a foreign key
+    m = _metric(compute_metrics(young, [candidate, kept], checks_run=("IX01",)), "unused_indexes")
+    assert (m.reason or "").endswith("1 candidate reported as info (their drop statements are for review, not yet "
+                                     "advice); and 1 index to keep (reported without a drop statement)")
     # IX01 configured to judge statistics of any age: the metric counts by the same mark
     judged = compute_metrics(young, [candidate], checks_run=("IX01",),
                              check_options={"IX01": UnusedIndexOptions(min_stats_age_days=0)})
