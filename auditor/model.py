@@ -431,7 +431,7 @@ class UserCounters:
     rows: int = 0
     shared_blks_hit: int = 0
     shared_blks_read: int = 0
-    stats_since: datetime | None = None  # PG17+: the latest start of these entries' counters (entry resets)
+    stats_since: datetime | None = None  # PG17+: the earliest start of these entries' counters (entry resets)
 
 
 @direct_init
@@ -469,8 +469,9 @@ class Statement:
     users: Mapping[str, int] = field(default_factory=dict)
     # PostgreSQL: every counter per role (auditor.history's per-user deltas); empty when not known
     by_user: tuple[UserCounters, ...] = ()
-    # MySQL/MariaDB: when the digest entry started counting (FIRST_SEEN; the latest of the pooled rows): a
-    # TRUNCATE of the digest table removes every entry, and the next execution starts one anew
+    # MySQL/MariaDB: when the digest entries started counting (FIRST_SEEN; the earliest of the pooled rows, one
+    # per default database): a TRUNCATE of the digest table removes every entry, and the next execution starts
+    # one anew
     first_seen: datetime | None = None
 
 

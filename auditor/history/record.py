@@ -43,7 +43,8 @@ class StatementCounters:
     interval_calls: int | None = None
     interval_mean_ms: float | None = None
     interval_p95_ms: float | None = None
-    # when the entry's counters started: PG17+ stats_since, MySQL/MariaDB FIRST_SEEN
+    # when the key's counters started, the earliest of its entries (a later one is an entry added, not a reset):
+    # PG17+ stats_since, MySQL/MariaDB FIRST_SEEN
     stats_since: datetime | None = None
 
     @property
@@ -178,7 +179,7 @@ def statement_counters(snap: Snapshot) -> tuple[StatementCounters, ...]:
                                              part.shared_blks_hit, part.shared_blks_read,
                                              stats_since=part.stats_since)
                 continue
-            since = max((m for m in (old.stats_since, part.stats_since) if m is not None), default=None)
+            since = min((m for m in (old.stats_since, part.stats_since) if m is not None), default=None)
             acc[key] = StatementCounters(
                 fp, snap.database, part.user, stmt.toplevel,
                 stmt.query if part.calls > old.calls else old.query, old.calls + part.calls,
