@@ -196,3 +196,38 @@ def test_the_same_text_under_another_default_database_is_not_a_truncate(mysql_se
     fourth = _scan(dsn, store)
     assert fourth.history is not None and calls(fourth) == [(6, False)]
     assert not fourth.history.resets
+
+
+def test_a_previous_p95_that_was_only_the_mean_is_not_compared_as_a_p95(mysql_server: MySqlServer,  # noqa: F811
+                                                                        tmp_path: Path) -> None:
+    """MariaDB keeps no stddev: an interval's comes from the difference of two estimated cumulative ones, and when
+    that comes out as zero the interval's "P95" is its mean (20 calls of 15 ms). The next interval, whose mean went
+    down, is not "regressed" because its estimated P95 is twice that mean (red team: "regressed: mean 2.07 ->
+    1.855 ms")."""
+    from reports.history import history_dict
+
+    db, dsn = new_db_on(mysql_server, SCHEMA)
+    store = tmp_path / "runs.db"
+
+    def sleeps(seconds: list[float]) -> Report:
+        with mysql_server.connect(db) as conn, conn.cursor() as cur:
+            for s in seconds:
+                cur.execute("SELECT SLEEP(%s)", (s,))
+        return _scan(dsn, store)
+
+    def sleep_figures(report: Report) -> tuple[float, float | None, float | None, tuple[str, ...]]:
+        assert report.history is not None
+        s = next(s for s in report.history.statements if "SLEEP" in s.query.upper())
+        return s.mean_ms, s.previous_mean_ms, s.previous_p95_ms, s.regressed_by
+
+    _scan(dsn, store)
+    sleeps([0.002] * 10 + [0.02])
+    mean, prev_mean, _, by = sleep_figures(sleeps([0.015] * 20))
+    assert "mean" in by and prev_mean is not None and mean > 2 * prev_mean
+    third = sleeps([0.012] * 20 + [0.06])
+    mean, prev_mean, prev_p95, by = sleep_figures(third)
+    assert prev_mean is not None and mean < 2 * prev_mean
+    assert (prev_p95, by) == (None, ()), sleep_figures(third)
+    doc = history_dict(third.history)
+    assert doc is not None
+    assert [s["regressed_by"] for s in doc["statements"] if "SLEEP" in s["query"].upper()] == [[]]

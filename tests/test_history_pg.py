@@ -631,3 +631,30 @@ def test_an_entry_added_to_a_statement_is_not_a_reset_of_it(pg17_server: Postgre
     third = _history(_scan(dsn, store))
     assert [(s.calls, s.reset) for s in _lookups(third)] == [(8, False)], third.resets
     assert not [r for r in third.resets if r.kind == "counter_decrease"], third.resets
+
+
+def test_a_statement_regressed_by_its_p95_alone_says_so(pg_new_db: NewDb, tmp_path: Path) -> None:
+    """Two slow calls among forty fast ones: the interval's P95 is more than twice the previous interval's while
+    its mean is not. The since block names the P95 that regressed, with the mean beside it (red team:
+    "regressed: mean 2.07 -> 1.855 ms", the mean that went down, for a flag the P95 set)."""
+    from reports.history import comparison_lines
+
+    dsn = pg_new_db(SCHEMA)
+    store = tmp_path / "runs.db"
+
+    def sleeps(seconds: list[float]) -> HistoryComparison:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            for s in seconds:
+                conn.execute("SELECT pg_sleep(%s::float8)", (s,))
+        return _history(_scan(dsn, store))
+
+    _scan(dsn, store)
+    sleeps([0.005] * 20 + [0.01])
+    h = sleeps([0.002] * 40 + [0.1] * 2)
+    s = next(s for s in h.statements if "pg_sleep" in s.query)
+    assert s.previous_mean_ms is not None and s.previous_p95_ms is not None and s.p95_ms is not None
+    assert s.mean_ms < 2 * s.previous_mean_ms and s.p95_ms >= 2 * s.previous_p95_ms, s
+    assert s.regressed_by == ("p95",)
+    line = next(line for line in comparison_lines(h) if "regressed:" in line)
+    assert line.lstrip().startswith("regressed: P95 "), line
+    assert "(mean " in line, line
