@@ -600,7 +600,7 @@ class RunHistory:
 
     runs: int = 0  # complete runs stored before this one
     first_run_at: datetime | None = None
-    window_days: float = 0.0  # how far back the runs go
+    window_days: float = 0.0  # how far back the window's runs go (0: this run is the first)
     times: tuple[datetime, ...] = ()
     resets: tuple[bool, ...] = ()  # the usage counters were reset between the run before and this one
     indexes: tuple[IndexUsage, ...] = ()  # the indexes that enforce nothing

@@ -231,3 +231,18 @@ def test_a_previous_p95_that_was_only_the_mean_is_not_compared_as_a_p95(mysql_se
     doc = history_dict(third.history)
     assert doc is not None
     assert [s["regressed_by"] for s in doc["statements"] if "SLEEP" in s["query"].upper()] == [[]]
+
+
+def test_a_first_run_with_history_does_not_pass_unused_indexes_on_young_statistics(
+        mysql_server: MySqlServer, tmp_path: Path) -> None:  # noqa: F811
+    """The store holds no run yet, so it covers no time: the unused-index metric is "not measured (too early)"
+    as without --history, not "0 indexes pass" beside IX01's info candidates (red team: 3 candidates on a 6-minute
+    window)."""
+    db, dsn = new_db_on(mysql_server, INDEXED)
+    _reads(mysql_server, db, "orders_customer_idx", 110)  # IX01's evidence on young statistics: 100 reads
+    plain = run_audit(dsn, AuditSettings(collect=CollectOptions(sample=False)))
+    store = tmp_path / "runs.db"
+    for report in (plain, _scan(dsn, store)):
+        metric = next(m for m in report.metrics if m.key == "unused_indexes")
+        assert metric.value is None and (metric.reason or "").startswith("too early"), metric
+        assert [f.object.index for f in report.findings if f.code == "IX01"] == ["orders_status_idx"]

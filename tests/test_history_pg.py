@@ -658,3 +658,22 @@ def test_a_statement_regressed_by_its_p95_alone_says_so(pg_new_db: NewDb, tmp_pa
     line = next(line for line in comparison_lines(h) if "regressed:" in line)
     assert line.lstrip().startswith("regressed: P95 "), line
     assert "(mean " in line, line
+
+
+def test_a_first_run_with_history_does_not_pass_unused_indexes_on_young_statistics(pg_new_db: NewDb,
+                                                                                   tmp_path: Path) -> None:
+    """The store holds no run yet, so it covers no time: the unused-index metric is "not measured (too early)"
+    as without --history, not "0 indexes, pass" beside IX01's candidates (red team: the stored facts' reach, 35
+    days, was read as the time they cover). The second run, seconds later, covers seconds: still too early."""
+    dsn = pg_new_db(SCHEMA + "CREATE TABLE pairs (id int PRIMARY KEY, a int, b int);"
+                    "INSERT INTO pairs SELECT g, g % 100, g % 70 FROM generate_series(1, 5000) g;"
+                    "CREATE INDEX pairs_a_idx ON pairs (a); CREATE INDEX pairs_b_idx ON pairs (b); ANALYZE;")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for i in range(110):  # IX01's evidence on young statistics: the table's other index scanned 100 times
+            conn.execute("SELECT id FROM pairs WHERE a = %s", (i % 100,))
+    plain = run_audit(dsn, AuditSettings(collect=CollectOptions(sample=False)))
+    store = tmp_path / "runs.db"
+    for report in (plain, _scan(dsn, store), _scan(dsn, store)):
+        metric = next(m for m in report.metrics if m.key == "unused_indexes")
+        assert metric.value is None and (metric.reason or "").startswith("too early"), (metric, report.history)
+        assert [f.object.index for f in report.findings if f.code == "IX01"] == ["pairs_b_idx"]
