@@ -137,7 +137,8 @@ def comparison_lines(h: HistoryComparison, top: int = 5) -> list[str]:
         lines.append(f"    resolved: {f.code} {f.check}  {f.object.label()}")
     if h.not_looked_at:
         lines.append(f"    not looked at: {len(h.not_looked_at)} of the previous run's findings (their object was "
-                     "not seen, or their statement not run since a reset); kept, neither new nor resolved")
+                     "not seen, their statement not run since a reset, or their index's usage window too short "
+                     "to judge); kept, neither new nor resolved")
     hidden = max(0, len(h.new_findings) - top) + max(0, len(h.resolved_findings) - top)
     if hidden:
         lines.append(f"    ... and {hidden} more (JSON: history.new_findings / history.resolved_findings)")

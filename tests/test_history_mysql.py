@@ -246,3 +246,28 @@ def test_a_first_run_with_history_does_not_pass_unused_indexes_on_young_statisti
         metric = next(m for m in report.metrics if m.key == "unused_indexes")
         assert metric.value is None and (metric.reason or "").startswith("too early"), metric
         assert [f.object.index for f in report.findings if f.code == "IX01"] == ["orders_status_idx"]
+
+
+def test_a_rebuilt_table_s_unused_index_is_not_looked_at_rather_than_resolved(
+        mysql_server: MySqlServer, tmp_path: Path) -> None:  # noqa: F811
+    """``ALTER TABLE ... ALGORITHM=COPY`` rebuilds the table and restarts its index counters: IX01's window for
+    its indexes starts again and the evidence that the table is read is gone, so it cannot judge them. The
+    previous run's IX01 finding is "not looked at", not "resolved" (red team: "resolved: IX01 ix_weight" on an
+    index still unused); an index scanned since is resolved."""
+    db, dsn = new_db_on(mysql_server, INDEXED)
+    _reads(mysql_server, db, "orders_customer_idx", 110)  # IX01's evidence on young statistics: 100 reads
+    store = tmp_path / "runs.db"
+    first = _scan(dsn, store)
+    assert [f.object.index for f in first.findings if f.code == "IX01"] == ["orders_status_idx"]
+    with mysql_server.connect(db) as conn, conn.cursor() as cur:
+        cur.execute("SELECT SLEEP(1.1)")  # TABLES.CREATE_TIME has whole seconds
+        cur.execute("ALTER TABLE orders FORCE, ALGORITHM=COPY")
+    h = _scan(dsn, store).history
+    assert h is not None
+    assert not [f for f in h.resolved_findings if f.code == "IX01"], h.resolved_findings
+    assert [f.object.index for f in h.not_looked_at if f.code == "IX01"] == ["orders_status_idx"]
+    _reads(mysql_server, db, "orders_status_idx", 3)  # used now: judged, and resolved
+    h = _scan(dsn, store).history
+    assert h is not None
+    assert [f.object.index for f in h.resolved_findings if f.code == "IX01"] == ["orders_status_idx"]
+    assert not h.not_looked_at

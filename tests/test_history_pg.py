@@ -677,3 +677,32 @@ def test_a_first_run_with_history_does_not_pass_unused_indexes_on_young_statisti
         metric = next(m for m in report.metrics if m.key == "unused_indexes")
         assert metric.value is None and (metric.reason or "").startswith("too early"), (metric, report.history)
         assert [f.object.index for f in report.findings if f.code == "IX01"] == ["pairs_b_idx"]
+
+
+def test_a_rewritten_table_s_unused_index_is_not_looked_at_rather_than_resolved(pg_new_db: NewDb,
+                                                                                tmp_path: Path) -> None:
+    """``ALTER TABLE ... ALTER COLUMN ... TYPE`` rewrites the table and re-creates the column's index with a
+    counter at zero: on young statistics IX01 loses its evidence that the table is read and cannot judge the
+    other index. The previous run's IX01 finding is "not looked at", not "resolved" (the MariaDB red-team
+    report's twin); an index scanned since is resolved."""
+    dsn = pg_new_db(SCHEMA + "CREATE TABLE pairs (id int PRIMARY KEY, a int, b int);"
+                    "INSERT INTO pairs SELECT g, g % 100, g % 70 FROM generate_series(1, 5000) g;"
+                    "CREATE INDEX pairs_a_idx ON pairs (a); CREATE INDEX pairs_b_idx ON pairs (b); ANALYZE;")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for i in range(110):  # IX01's evidence on young statistics: the table's other index scanned 100 times
+            conn.execute("SELECT id FROM pairs WHERE a = %s", (i % 100,))
+    store = tmp_path / "runs.db"
+    first = _scan(dsn, store)
+    assert [f.object.index for f in first.findings if f.code == "IX01"] == ["pairs_b_idx"]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("ALTER TABLE pairs ALTER COLUMN a TYPE bigint")
+        conn.execute("ANALYZE pairs")
+    h = _history(_scan(dsn, store))
+    assert not [f for f in h.resolved_findings if f.code == "IX01"], h.resolved_findings
+    assert [f.object.index for f in h.not_looked_at if f.code == "IX01"] == ["pairs_b_idx"]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SET enable_seqscan = off")
+        conn.execute("SELECT id FROM pairs WHERE b = 3")
+    h = _history(_scan(dsn, store))
+    assert [f.object.index for f in h.resolved_findings if f.code == "IX01"] == ["pairs_b_idx"]
+    assert not h.not_looked_at
