@@ -638,6 +638,7 @@ def test_a_statement_regressed_by_its_p95_alone_says_so(pg_new_db: NewDb, tmp_pa
     its mean is not. The since block names the P95 that regressed, with the mean beside it (red team:
     "regressed: mean 2.07 -> 1.855 ms", the mean that went down, for a flag the P95 set)."""
     from reports.history import comparison_lines
+    from reports.markdown import render_markdown
 
     dsn = pg_new_db(SCHEMA)
     store = tmp_path / "runs.db"
@@ -650,7 +651,11 @@ def test_a_statement_regressed_by_its_p95_alone_says_so(pg_new_db: NewDb, tmp_pa
 
     _scan(dsn, store)
     sleeps([0.005] * 20 + [0.01])
-    h = sleeps([0.002] * 40 + [0.1] * 2)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for pause in [0.002] * 40 + [0.1] * 2:
+            conn.execute("SELECT pg_sleep(%s::float8)", (pause,))
+    report = _scan(dsn, store)
+    h = _history(report)
     s = next(s for s in h.statements if "pg_sleep" in s.query)
     assert s.previous_mean_ms is not None and s.previous_p95_ms is not None and s.p95_ms is not None
     assert s.mean_ms < 2 * s.previous_mean_ms and s.p95_ms >= 2 * s.previous_p95_ms, s
@@ -658,6 +663,8 @@ def test_a_statement_regressed_by_its_p95_alone_says_so(pg_new_db: NewDb, tmp_pa
     line = next(line for line in comparison_lines(h) if "regressed:" in line)
     assert line.lstrip().startswith("regressed: P95 "), line
     assert "(mean " in line, line
+    row = next(row for row in render_markdown(report).splitlines() if "pg_sleep" in row and "regressed" in row)
+    assert "regressed (P95)" in row and f"{round(s.previous_p95_ms, 3):g}" in row, row
 
 
 def test_a_first_run_with_history_does_not_pass_unused_indexes_on_young_statistics(pg_new_db: NewDb,
