@@ -434,7 +434,7 @@ class UserCounters:
     rows: int = 0
     shared_blks_hit: int = 0
     shared_blks_read: int = 0
-    stats_since: datetime | None = None  # PG17+: the latest start of these entries' counters (entry resets)
+    stats_since: datetime | None = None  # PG17+: the earliest start of these entries' counters (entry resets)
 
 
 @direct_init
@@ -472,8 +472,9 @@ class Statement:
     users: Mapping[str, int] = field(default_factory=dict)
     # PostgreSQL: every counter per role (auditor.history's per-user deltas); empty when not known
     by_user: tuple[UserCounters, ...] = ()
-    # MySQL/MariaDB: when the digest entry started counting (FIRST_SEEN; the latest of the pooled rows): a
-    # TRUNCATE of the digest table removes every entry, and the next execution starts one anew
+    # MySQL/MariaDB: when the digest entries started counting (FIRST_SEEN; the earliest of the pooled rows, one
+    # per default database): a TRUNCATE of the digest table removes every entry, and the next execution starts
+    # one anew
     first_seen: datetime | None = None
 
 
@@ -602,7 +603,7 @@ class RunHistory:
 
     runs: int = 0  # complete runs stored before this one
     first_run_at: datetime | None = None
-    window_days: float = 0.0  # how far back the runs go
+    window_days: float = 0.0  # how far back the window's runs go (0: this run is the first)
     times: tuple[datetime, ...] = ()
     resets: tuple[bool, ...] = ()  # the usage counters were reset between the run before and this one
     indexes: tuple[IndexUsage, ...] = ()  # the indexes that enforce nothing

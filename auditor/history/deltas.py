@@ -146,10 +146,11 @@ class StatementResult:
 def statement_deltas(prev: Iterable[StatementCounters], cur: Iterable[StatementCounters], reset_all: bool,
                      options: HistoryOptions, session_texts: Collection[str] = (),
                      prev_seen: datetime | None = None) -> StatementResult:
-    """The interval's statements. An entry whose ``stats_since`` (PG17+; MySQL/MariaDB FIRST_SEEN) is later
-    than at the previous run -- or, when the previous run did not keep it, than ``prev_seen`` (when that run
-    read its counters; None: not compared) -- was reset on its own since, even if its counters did not go
-    down."""
+    """The interval's statements. A key whose ``stats_since`` (PG17+; MySQL/MariaDB FIRST_SEEN: the earliest of
+    its entries') is later than at the previous run -- or, when the previous run did not keep it, than
+    ``prev_seen`` (when that run read its counters; None: not compared) -- was reset since, even if its counters
+    did not go down. An entry added to a key (the text under another default database or parameter type) starts
+    later than the others and moves nothing: its calls are the interval's, the others' are subtracted."""
     before = {s.key: s for s in prev}
     out: list[StatementDelta] = []
     recorded: list[StatementCounters] = []
@@ -177,10 +178,11 @@ def statement_deltas(prev: Iterable[StatementCounters], cur: Iterable[StatementC
         stddev = math.sqrt(max(0.0, sumsq / calls - mean**2))
         p95 = _interval_p95(calls, mean, stddev, c.min_ms, c.max_ms)
         prev_mean, prev_p95 = _previous_figures(p, options)
-        regressed = bool(
-            p is not None and calls >= options.regression_min_calls and mean >= options.regression_min_ms
-            and ((prev_mean is not None and prev_mean > 0 and mean >= options.regression_factor * prev_mean)
-                 or (prev_p95 is not None and prev_p95 > 0 and p95 >= options.regression_factor * prev_p95)))
+        judged = p is not None and calls >= options.regression_min_calls and mean >= options.regression_min_ms
+        regressed_by = tuple(name for name, now, before in (("mean", mean, prev_mean), ("p95", p95, prev_p95))
+                             if judged and before is not None and before > 0
+                             and now >= options.regression_factor * before)
+        regressed = bool(regressed_by)
         status = "new" if p is None else "regressed" if regressed else "steady"
         out.append(StatementDelta(
             query=c.query, calls=calls, total_ms=round(total, 3), mean_ms=round(mean, 3), p95_ms=p95,
@@ -189,7 +191,7 @@ def statement_deltas(prev: Iterable[StatementCounters], cur: Iterable[StatementC
             shared_blks_hit=max(0, c.blks_hit - (base.blks_hit if base else 0)),
             shared_blks_read=max(0, c.blks_read - (base.blks_read if base else 0)),
             status=status, previous_mean_ms=prev_mean, previous_p95_ms=prev_p95, reset=reset,
-            p99_ms=_interval_p99(calls, mean, stddev, c.min_ms, c.max_ms)))
+            p99_ms=_interval_p99(calls, mean, stddev, c.min_ms, c.max_ms), regressed_by=regressed_by))
         recorded.append(replace(c, interval_calls=calls, interval_mean_ms=round(mean, 6), interval_p95_ms=p95))
         if c.toplevel and " ".join(c.query.split()).lower() not in session_texts:
             models.append(_model(calls, mean, stddev, c.min_ms, c.max_ms))
@@ -212,12 +214,24 @@ def _previous_figures(p: StatementCounters | None, options: HistoryOptions) -> t
     if p is None:
         return None, None
     if p.interval_calls is not None and p.interval_calls >= options.regression_min_calls:
-        return p.interval_mean_ms, p.interval_p95_ms
+        return p.interval_mean_ms, _spread_p95(p.interval_mean_ms, p.interval_p95_ms)
     if p.calls >= options.regression_min_calls:
         mean = p.total_ms / p.calls
         stddev = math.sqrt(max(0.0, p.sumsq_ms / p.calls - mean**2))
-        return round(mean, 6), _interval_p95(p.calls, mean, stddev, p.min_ms, p.max_ms)
+        return round(mean, 6), _spread_p95(mean, _interval_p95(p.calls, mean, stddev, p.min_ms, p.max_ms))
     return None, None
+
+
+_P95_ROUNDING = 0.0005  # P95 figures are kept to three decimals, means to six
+
+
+def _spread_p95(mean: float | None, p95: float | None) -> float | None:
+    """``p95`` when it is one: a "P95" not above the mean is the mean itself, estimated with no spread (the
+    interval's variance came out as zero: on MariaDB the difference of two estimated stddevs), and a P95 now
+    twice that is no regression of the P95."""
+    if p95 is None or mean is None or p95 <= mean + _P95_ROUNDING:
+        return None
+    return p95
 
 
 GROWTH_MIN_INTERVAL_S = 3600  # shorter intervals give no growth_bytes_per_day

@@ -39,8 +39,10 @@ def run_history(store: RunStore, target: str, snap: Snapshot, days: float = FACT
         sizes.setdefault((t.schema, t.table), [None] * n)[-1] = t.bytes
     own = [t.total_bytes for t in snap.tables if t.kind in ("table", "materialized_view")
            and t.total_bytes is not None]
+    # what the stored runs cover, not how far the facts may reach: a first run covers nothing yet
+    covered = (now - window[0].started_at).total_seconds() / 86_400 if window else 0.0
     return RunHistory(
-        runs=len(runs), first_run_at=runs[0].started_at if runs else None, window_days=days, times=times,
+        runs=len(runs), first_run_at=runs[0].started_at if runs else None, window_days=covered, times=times,
         resets=resets,
         indexes=_index_usage(store, target, snap, now, resets[-1]),
         tables=tuple(TableHistory(s, t, tuple(rows[(s, t)]), tuple(v)) for (s, t), v in sizes.items()),

@@ -66,6 +66,7 @@ class StatementDelta:
     previous_p95_ms: float | None = None
     reset: bool = False
     p99_ms: float | None = None
+    regressed_by: tuple[str, ...] = ()  # which figures regressed: "mean", "p95"
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,11 @@ import hashlib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from auditor.baseline import fingerprint as finding_fingerprint
+from auditor.engine import REGISTRY
 from auditor.model import Finding, Snapshot, Statement
 from auditor.report import Report
 from auditor.scoring import audited_tables
@@ -43,7 +45,8 @@ class StatementCounters:
     interval_calls: int | None = None
     interval_mean_ms: float | None = None
     interval_p95_ms: float | None = None
-    # when the entry's counters started: PG17+ stats_since, MySQL/MariaDB FIRST_SEEN
+    # when the key's counters started, the earliest of its entries (a later one is an entry added, not a reset):
+    # PG17+ stats_since, MySQL/MariaDB FIRST_SEEN
     stats_since: datetime | None = None
 
     @property
@@ -113,6 +116,8 @@ class RunRecord:
     # fingerprints of the statements whose plan was not read (EXPLAIN refused or out of time)
     unseen_tables: frozenset[tuple[str, str]] = frozenset()
     unexplained: frozenset[str] = frozenset()
+    # the indexes IX01 could not judge (no scan over a window too short): (schema, table, index)
+    unjudged_indexes: frozenset[tuple[str, str, str]] = frozenset()
 
     def finding_sources(self) -> list[tuple[str, str, Callable[[], Finding | None]]]:
         """(fingerprint, code, a function giving the finding) for every finding of the run, the ones it carried
@@ -178,7 +183,7 @@ def statement_counters(snap: Snapshot) -> tuple[StatementCounters, ...]:
                                              part.shared_blks_hit, part.shared_blks_read,
                                              stats_since=part.stats_since)
                 continue
-            since = max((m for m in (old.stats_since, part.stats_since) if m is not None), default=None)
+            since = min((m for m in (old.stats_since, part.stats_since) if m is not None), default=None)
             acc[key] = StatementCounters(
                 fp, snap.database, part.user, stmt.toplevel,
                 stmt.query if part.calls > old.calls else old.query, old.calls + part.calls,
@@ -284,8 +289,42 @@ def run_record(report: Report, target: str | None = None) -> RunRecord:
            "tables": tables,
            "indexes": index_counters(snap),
            "unseen_tables": unseen_tables(snap),
-           "unexplained": unexplained},
+           "unexplained": unexplained,
+           "unjudged_indexes": unjudged_indexes(snap, report.check_options.get("IX01"))},
     )
+
+
+def unjudged_indexes(snap: Snapshot, ix01: Any = None) -> frozenset[tuple[str, str, str]]:
+    """The indexes IX01 (unused-index) could not judge this run: no scan counted, over a window shorter than its
+    ``min_stats_age_days`` -- the statistics' (on MySQL/MariaDB from the table's last ALTER, a rebuild restarting
+    its index counters) and the stored runs' alike -- and no stored run saw them scanned. IX01 reports such an
+    index only with evidence that the table is read, which a rebuild clears too: a previous run's finding about
+    it, absent now, was not looked at, not resolved."""
+    if ix01 is None and "IX01" in REGISTRY:
+        ix01 = REGISTRY["IX01"].options()
+    min_days: float | None = getattr(ix01, "min_stats_age_days", None)
+    history_days: float = getattr(ix01, "history_days", 30.0)
+    now = snap.collected_at
+    if min_days is None or now is None:
+        return frozenset()
+    enough = timedelta(days=min_days)
+    out = set()
+    for ix in snap.indexes:
+        if ix.scans:
+            continue
+        since = snap.stats_since
+        table = snap.table(ix.schema, ix.table) if snap.engine == "mysql" else None
+        if table is not None and table.altered_at is not None:
+            since = table.altered_at if since is None else max(since, table.altered_at)
+        if since is not None and now - since >= enough:
+            continue
+        usage = snap.run_history.index(ix.schema, ix.table, ix.name) if snap.run_history is not None else None
+        if usage is not None:
+            start = max(usage.first_seen, now - timedelta(days=history_days))
+            if now - start >= enough or (usage.last_used is not None and usage.last_used >= start):
+                continue
+        out.add((ix.schema, ix.table, ix.name))
+    return frozenset(out)
 
 
 def unseen_tables(snap: Snapshot) -> frozenset[tuple[str, str]]:

@@ -142,7 +142,8 @@ def _with_unseen_counters(prev: RunRecord, cur: RunRecord) -> RunRecord:
 def _unseen(prev: RunRecord, cur: RunRecord, statements_unknown: bool) -> Callable[[str, Finding], bool]:
     """Whether this run could not see what a previous finding (absent now) is about: its table was left out of
     the snapshot (locked, hidden), or its statement -- a workload finding's -- is absent after a reset (or was
-    already absent when the previous run carried the finding), or WL02's statement had its plan unread."""
+    already absent when the previous run carried the finding), or WL02's statement had its plan unread, or
+    IX01's index had a window too short to judge (its counters restarted with a rebuild, young statistics)."""
     present = {s.fingerprint for s in cur.statements}
     carried_before = prev.carried_fingerprints()
     carried_now = cur.carried_fingerprints()  # a stored run compared again (history diff)
@@ -153,6 +154,8 @@ def _unseen(prev: RunRecord, cur: RunRecord, statements_unknown: bool) -> Callab
         obj = finding.object
         if obj.table is not None and (obj.schema or "", obj.table) in cur.unseen_tables:
             return True
+        if finding.code == "IX01" and obj.index is not None:
+            return (obj.schema or "", obj.table or "", obj.index) in cur.unjudged_indexes
         if obj.query is not None and finding.code.startswith("WL") and cur.workload_read:
             statement = statement_fingerprint(obj.query, cur.engine)
             if statement not in present:

@@ -206,9 +206,13 @@ def _epoch(value: Any) -> datetime | None:
 
 
 def _first_seen(rows: Sequence[Mapping[str, Any]]) -> datetime | None:
-    """The latest FIRST_SEEN of the pooled rows (read as epoch seconds), in UTC."""
+    """The earliest FIRST_SEEN of the pooled rows (read as epoch seconds), in UTC.
+
+    Each row is a (SCHEMA_NAME, DIGEST) entry: the same text run under another default database starts a row
+    of its own, later than the others, which is no reset. A TRUNCATE of the digest table removes every row, so
+    it moves the earliest too."""
     epochs = [float(r["first_seen"]) for r in rows if r.get("first_seen") is not None]
-    return datetime.fromtimestamp(max(epochs), UTC) if epochs else None
+    return datetime.fromtimestamp(min(epochs), UTC) if epochs else None
 
 
 # ------------------------------------------------------------------------------------------------------------

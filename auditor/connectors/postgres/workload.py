@@ -283,7 +283,9 @@ def pool_rows(raw: Sequence[Sequence[Any]]) -> tuple[tuple[Statement, ...], dict
         read_times = [float(r[11]) for r in rows if r[11] is not None]
         users: dict[str, int] = {}
         per_user: dict[str, list[float]] = {}
-        since: dict[str, Any] = {}  # the latest start of the user's entries' counters (17+)
+        # the earliest start of the user's entries' counters (17+): a later entry of another queryid (another
+        # parameter type or search_path) is new, not a reset of the others
+        since: dict[str, Any] = {}
         for r in rows:
             if len(r) > 13 and r[13] is not None:
                 users[str(r[13])] = users.get(str(r[13]), 0) + int(r[2] or 0)
@@ -293,7 +295,7 @@ def pool_rows(raw: Sequence[Sequence[Any]]) -> tuple[tuple[Statement, ...], dict
                                        int(r[9] or 0), int(r[10] or 0))):
                     acc[k] += v
                 if len(r) > 14 and r[14] is not None:
-                    since[str(r[13])] = max(since.get(str(r[13]), r[14]), r[14])
+                    since[str(r[13])] = min(since.get(str(r[13]), r[14]), r[14])
         by_user = tuple(UserCounters(user=u, calls=int(a[0]), total_ms=a[1], sumsq_ms=a[2], rows=int(a[3]),
                                      shared_blks_hit=int(a[4]), shared_blks_read=int(a[5]),
                                      stats_since=since.get(u))
