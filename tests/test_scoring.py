@@ -6,7 +6,8 @@ from dataclasses import replace
 from datetime import timedelta
 
 from auditor.model import Finding, ObjectRef, Sampling, Severity, Skipped, TableSample
-from auditor.scoring import Targets, compute_metrics, compute_score, reference_candidates
+from auditor.relations import reference_candidates
+from auditor.scoring import Targets, compute_metrics, compute_score
 from tests.builders import fk, index, pk, snap, table
 
 
