@@ -52,22 +52,29 @@ EXACT_MAX_PAGES = 10 * 1024**3 // 8192  # 10 GiB of 8 kB pages
 EXACT_MIN_PAGES = 128  # 1 MiB: smaller relations are not worth a look
 
 
-# (schema, table or index, column) -> (share of NULLs, average width) of pg_stats' own (not inherited) rows
-ColumnStats = Mapping[tuple[str, str, str], tuple[float, int]]
+# (schema, table or index) -> column -> (share of NULLs, average width) of pg_stats' own (not inherited) rows
+ColumnStats = Mapping[tuple[str, str], Mapping[str, tuple[float, int]]]
 # (schema, table) -> column number -> name, from columns.sql
 ColumnNames = Mapping[tuple[str, str], Mapping[int, str]]
 
 
-def bloat_stats(column_stats_rows: TupleRows) -> dict[tuple[str, str, str], tuple[float, int]]:
-    """The estimates' inputs from column_stats.sql's rows. null_frac is a float4 on the server, and the server's
-    arithmetic on it is double precision: the value is taken back to the float4 it is (0.3 arrives as the text
-    "0.3"; the server computes with 0.30000001192...), so that the estimates are the ones the SQL computed. An
-    array of C floats rounds them all at once, as struct's "f" would one by one."""
+def bloat_stats(column_stats_rows: TupleRows) -> dict[tuple[str, str], dict[str, tuple[float, int]]]:
+    """The estimates' inputs from column_stats.sql's rows, by relation. null_frac is a float4 on the server, and
+    the server's arithmetic on it is double precision: the value is taken back to the float4 it is (0.3 arrives
+    as the text "0.3"; the server computes with 0.30000001192...), so that the estimates are the ones the SQL
+    computed. An array of C floats rounds them all at once, as struct's "f" would one by one."""
     fields = column_stats_rows.fields("schema", "table", "name", "null_frac", "avg_width", "inherited")
     own = [r for r in map(fields, column_stats_rows) if not r[5]]
     null_fracs = array("f", [r[3] for r in own]).tolist()
-    return {(schema, table, name): (null_frac, int(avg_width))
-            for (schema, table, name, _, avg_width, _), null_frac in zip(own, null_fracs, strict=True)}
+    stats: dict[tuple[str, str], dict[str, tuple[float, int]]] = {}
+    of_relation: dict[str, tuple[float, int]] = {}
+    last_schema = last_relation = None
+    for (schema, relation, name, _, avg_width, _), null_frac in zip(own, null_fracs, strict=True):
+        if relation != last_relation or schema != last_schema:  # column_stats.sql sends a relation's rows together
+            last_schema, last_relation = schema, relation
+            of_relation = stats.setdefault((schema, relation), {})
+        of_relation[name] = (null_frac, int(avg_width))
+    return stats
 
 
 # of a relation's columns or keys: how many, how many have statistics, how many are expressions, the largest share
@@ -94,9 +101,11 @@ def _table_bloats(rows: TupleRows, stats: ColumnStats) -> list[tuple[int, TableB
     fields = rows.fields("oid", "schema", "table", "pages", "reltuples", "fillfactor", "readable", "block_size",
                          "column_names", "has_name")
     out: list[tuple[int, TableBloat]] = []
+    no_stats: Mapping[str, tuple[float, int]] = {}
     for r in rows:
         oid, schema, table, pages, reltuples, fillfactor, readable, block_size, column_names, has_name = fields(r)
-        widths = _widths([stats.get((schema, table, n)) for n in column_names])
+        of_table = stats.get((schema, table), no_stats)
+        widths = _widths([of_table.get(n) for n in column_names])
         out.append((int(oid), table_bloat(schema, table, pages, reltuples, fillfactor, readable, block_size,
                                           has_name, widths)))
     return out
@@ -110,23 +119,26 @@ def _index_bloats(rows: TupleRows, stats: ColumnStats, column_names: ColumnNames
     fields = rows.fields("oid", "schema", "table", "index", "pages", "reltuples", "fillfactor", "partial",
                          "deduplicated", "readable", "block_size", "attnums", "index_columns")
     no_names: Mapping[int, str] = {}
-    table_key: tuple[str, str] | None = None
+    no_stats: Mapping[str, tuple[float, int]] = {}
+    last_schema = last_table = None
     names = no_names
+    of_table = no_stats
     for r in rows:
         (oid, schema, table, index, pages, reltuples, fillfactor, partial, deduplicated, readable, block_size,
          attnums, index_columns) = fields(r)
-        if table_key != (schema, table):  # index_bloat.sql sends them by table
-            table_key = (schema, table)
-            names = column_names.get(table_key, no_names)
+        if table != last_table or schema != last_schema:  # index_bloat.sql sends them by table
+            last_schema, last_table = schema, table
+            names = column_names.get((schema, table), no_names)
+            of_table = stats.get((schema, table), no_stats)
         if 0 in attnums:
             own = index_columns or ()
-            found = [stats.get((schema, index, own[pos])) if attnum == 0
-                     else stats.get((schema, table, names[attnum])) if attnum in names else None
+            of_index = stats.get((schema, index), no_stats)
+            found = [of_index.get(own[pos]) if attnum == 0
+                     else of_table.get(names[attnum]) if attnum in names else None
                      for pos, attnum in enumerate(attnums)]
             widths = _widths(found, attnums.count(0))
         else:
-            widths = _widths([stats.get((schema, table, names[attnum])) if attnum in names else None
-                              for attnum in attnums])
+            widths = _widths([of_table.get(names[attnum]) if attnum in names else None for attnum in attnums])
         out.append((int(oid), index_bloat(schema, table, index, pages, reltuples, fillfactor, partial, deduplicated,
                                           readable, block_size, widths)))
     return out
