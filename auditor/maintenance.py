@@ -169,6 +169,7 @@ class IndexBloat:
         return max(0.0, 100.0 * (self.pages - self.expected_pages) / self.pages)
 
 
+@direct_init
 @dataclass(frozen=True)
 class InnodbTableStats:
     """MySQL/MariaDB: what InnoDB keeps about one table's storage and statistics.

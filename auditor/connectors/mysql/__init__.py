@@ -25,7 +25,7 @@ import pymysql.charset
 import pymysql.cursors
 
 from auditor import progress
-from auditor.bulk import gc_paused
+from auditor.bulk import gc_paused, leading_fields
 from auditor.connectors import CollectOptions, interrupted, sample_budget, with_sampling
 from auditor.connectors.guard import (
     Clock,
@@ -834,9 +834,11 @@ def fk_backing_indexes(indexes: Sequence[Index], constraints: Sequence[Constrain
     narrowest is marked: a wider one that leads with the same columns serves the key as well, so it stays free
     to be judged unused, and the narrow one can still be judged redundant to it.
     """
-    by_table: dict[tuple[str, str], list[Index]] = {}
+    # only a B-tree serves a foreign key: the others are not looked at
+    btrees_of: dict[tuple[str, str], list[Index]] = {}
     for ix in indexes:
-        by_table.setdefault(ix.table_key, []).append(ix)
+        if ix.method == "btree":
+            btrees_of.setdefault((ix.schema, ix.table), []).append(ix)
     marked: set[tuple[str, str, str]] = set()
     for fk in constraints:
         if fk.type != "foreign_key":
@@ -846,10 +848,8 @@ def fk_backing_indexes(indexes: Sequence[Index], constraints: Sequence[Constrain
             sides.append(((fk.ref_schema or fk.schema, fk.ref_table), fk.ref_columns))
         for table_key, columns in sides:
             n = len(columns)
-            serving = [
-                ix for ix in by_table.get(table_key, [])
-                if ix.method == "btree" and ix.columns[:n] == tuple(columns)
-            ]
+            wanted = tuple(columns)
+            serving = [ix for ix in btrees_of.get(table_key, ()) if ix.columns[:n] == wanted]
             if not serving or any(ix.is_primary or ix.is_unique for ix in serving):
                 continue
             keep = min(serving, key=lambda ix: (len(ix.keys), ix.name))
@@ -909,31 +909,46 @@ def _position(column: Column) -> int:
     return column.position
 
 
+def _column(r: Mapping[str, Any]) -> Column:
+    extra = _text(r["extra"]).lower()
+    default = _column_default(r["column_default"])
+    generated = _text(r["generation_expression"])
+    if generated and ("virtual" in extra or "stored" in extra or "persistent" in extra):
+        default = f"GENERATED ALWAYS AS ({generated})"
+    return Column(
+        name=_text(r["column_name"]),
+        data_type=_text(r["column_type"]),
+        nullable=_text(r["is_nullable"]).upper() == "YES",
+        default=default,
+        comment=_text(r["comment"]) or None,
+        position=int(r["position"]),
+        identity="auto_increment" if "auto_increment" in extra else None,
+        collation=_text(r.get("collation_name")) or None,
+    )
+
+
 def _build_tables(
     table_rows: Sequence[Mapping[str, Any]], column_rows: Sequence[Mapping[str, Any]],
     partition_counts: Mapping[tuple[str, str], int] | None = None,
 ) -> tuple[list[Table], list[SequenceInfo]]:
     columns: dict[tuple[str, str], list[Column]] = {}
     auto_columns: dict[tuple[str, str], Column] = {}
+    # the same column (name, type, position, default...) recurs in many tables of a big schema: one immutable
+    # object for all of them (fewer objects to build and hold)
+    shared: dict[tuple[Any, ...], Column] = {}
     for r in column_rows:
         key = (_text(r["schema_name"]), _text(r["table_name"]))
-        extra = _text(r["extra"]).lower()
-        identity = "auto_increment" if "auto_increment" in extra else None
-        default = _column_default(r["column_default"])
-        generated = _text(r["generation_expression"])
-        if generated and ("virtual" in extra or "stored" in extra or "persistent" in extra):
-            default = f"GENERATED ALWAYS AS ({generated})"
-        col = Column(
-            name=_text(r["column_name"]),
-            data_type=_text(r["column_type"]),
-            nullable=_text(r["is_nullable"]).upper() == "YES",
-            default=default,
-            comment=_text(r["comment"]) or None,
-            position=int(r["position"]),
-            identity=identity,
-            collation=_text(r.get("collation_name")) or None,
-        )
-        columns.setdefault(key, []).append(col)
+        spec = (r["column_name"], r["column_type"], r["is_nullable"], r["column_default"], r["comment"],
+                r["position"], r["extra"], r["generation_expression"], r.get("collation_name"))
+        col = shared.get(spec)
+        if col is None:
+            col = shared[spec] = _column(r)
+        table_columns = columns.get(key)
+        if table_columns is None:
+            columns[key] = [col]
+        else:
+            table_columns.append(col)
+        identity = col.identity
         if identity:
             auto_columns[key] = col
     tables: list[Table] = []
@@ -1108,14 +1123,34 @@ def _build_indexes(
     backing = {(c.schema, c.table, c.name): c for c in constraints if c.type in ("primary_key", "unique")}
 
     grouped: dict[tuple[str, str, str], list[Mapping[str, Any]]] = {}
+    parts: list[Mapping[str, Any]] = []
+    last: tuple[Any, ...] | None = None
     for r in rows:
-        key = (_text(r["schema_name"]), _text(r["table_name"]), _text(r["index_name"]))
-        grouped.setdefault(key, []).append(r)
-    fields: list[dict[str, Any]] = []
+        raw = (r["schema_name"], r["table_name"], r["index_name"])
+        if raw != last:  # the file sends an index's rows together: its group is looked up once for them
+            last = raw
+            key = (_text(raw[0]), _text(raw[1]), _text(raw[2]))
+            found = grouped.get(key)
+            if found is None:
+                found = grouped[key] = []
+            parts = found
+        parts.append(r)
+    # the same key (column, ordering, prefix) recurs in many indexes: one immutable object for all of them
+    shared_keys: dict[tuple[Any, ...], IndexKey] = {}
+    specs: list[tuple[Any, ...]] = []
+    out: list[Index] = []
     for (schema, table, name), parts in grouped.items():
-        parts = sorted(parts, key=lambda p: int(p["seq_in_index"]))
+        if len(parts) > 1:
+            parts.sort(key=_seq_in_index)
         first = parts[0]
-        keys = tuple(_index_key(p) for p in parts)
+        keys_list: list[IndexKey] = []
+        for p in parts:
+            key_spec = (p["column_name"], p["collation"], p["expression"], p["sub_part"])
+            index_key = shared_keys.get(key_spec)
+            if index_key is None:
+                index_key = shared_keys[key_spec] = _index_key(p)
+            keys_list.append(index_key)
+        keys = tuple(keys_list)
         method = _text(first["index_type"]).lower() or "btree"
         is_primary = name == "PRIMARY"
         is_unique = int(first["non_unique"]) == 0
@@ -1131,28 +1166,31 @@ def _build_indexes(
                 read, fetched = 0, 0
             scans = read
         size = pages.get((schema, table, name))
-        fields.append(dict(
-            schema=schema,
-            table=table,
-            name=name,
-            keys=keys,
-            method=method,
-            is_unique=is_unique,
-            is_primary=is_primary,
-            constraint=(cons.name if cons else (name if constraint_type else None)),
-            constraint_type=constraint_type,
-            definition=_index_definition(schema, table, name, keys, method, is_unique, is_primary),
-            size_bytes=None if size is None else size * page_size,
-            scans=scans,
-            tuples_read=read,
-            tuples_fetched=fetched,
-            visible=_text(first["is_visible"]).upper() != "NO",
-        ))
-    out = [Index(**f) for f in fields]
+        spec: tuple[Any, ...] = (  # INDEX_FIELDS' order, but for supports_fk (last, set below)
+            schema, table, name, keys, (), method, is_unique, is_primary, None, True, True,
+            cons.name if cons else (name if constraint_type else None), constraint_type,
+            _index_definition(schema, table, name, keys, method, is_unique, is_primary),
+            None if size is None else size * page_size, scans, read, fetched,
+            _text(first["is_visible"]).upper() != "NO", False, None)
+        specs.append(spec)
+        out.append(Index(*spec))
     marked = fk_backing_indexes(out, constraints)
-    # the marked ones made again with the flag (dataclasses.replace took 0.25 s for 13,000 of them)
-    return [Index(**f, supports_fk=True) if (ix.schema, ix.table, ix.name) in marked else ix
-            for f, ix in zip(fields, out, strict=True)]
+    if not marked:
+        return out
+    # the marked ones made again with the flag, supports_fk, last (dataclasses.replace took 0.25 s for 13,000)
+    return [Index(*(*made, True)) if (ix.schema, ix.table, ix.name) in marked else ix
+            for made, ix in zip(specs, out, strict=True)]
+
+
+def _seq_in_index(row: Mapping[str, Any]) -> int:
+    return int(row["seq_in_index"])
+
+
+# the indexes are given their fields by position, in this order (checked at import)
+INDEX_FIELDS = leading_fields(Index, "schema", "table", "name", "keys", "include", "method", "is_unique", "is_primary",
+                              "predicate", "is_valid", "is_ready", "constraint", "constraint_type", "definition",
+                              "size_bytes", "scans", "tuples_read", "tuples_fetched", "visible",
+                              "is_partition_child", "parent_index", "supports_fk")
 
 
 def _index_key(row: Mapping[str, Any]) -> IndexKey:

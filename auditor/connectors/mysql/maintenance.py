@@ -23,6 +23,7 @@ Rows = Callable[[str], "list[dict[str, Any]]"]
 _DENIED = frozenset({1044, 1142, 1143, 1227})
 _TIMED_OUT = frozenset({1969, 3024})  # max_statement_time (MariaDB) / max_execution_time (MySQL) exceeded
 _ENCODED = re.compile(r"@([0-9a-fA-F]{4})")
+_AUTO_RECALC = re.compile(r"stats_auto_recalc=(\w+)")
 
 
 def decode_innodb_name(name: str) -> tuple[str, str] | None:
@@ -31,13 +32,13 @@ def decode_innodb_name(name: str) -> tuple[str, str] | None:
     schema, sep, table = name.partition("/")
     if not sep or "#" in table:
         return None
+    return _plain(schema), _plain(table)
 
-    def plain(text: str) -> str:
-        if "@" not in text:  # most names: nothing encoded
-            return text
-        return _ENCODED.sub(lambda m: chr(int(m.group(1), 16)), text)
 
-    return plain(schema), plain(table)
+def _plain(text: str) -> str:
+    if "@" not in text:  # most names: nothing encoded
+        return text
+    return _ENCODED.sub(lambda m: chr(int(m.group(1), 16)), text)
 
 
 def index_free_bytes(index_pages: Sequence[Mapping[str, Any]], page_size: int) -> dict[tuple[str, str], int]:
@@ -93,7 +94,7 @@ def collect_maintenance(table_rows: Sequence[Mapping[str, Any]], rows: Rows, fla
         key = (_text(r["schema_name"]), _text(r["table_name"]))
         options = _text(r["create_options"]).lower()
         recalc = default_recalc
-        m = re.search(r"stats_auto_recalc=(\w+)", options)
+        m = _AUTO_RECALC.search(options) if "stats_auto_recalc" in options else None
         if m:
             recalc = m.group(1) not in ("0", "off")
         c = counters.get(key)
@@ -114,6 +115,8 @@ def collect_maintenance(table_rows: Sequence[Mapping[str, Any]], rows: Rows, fla
 
 
 def _text(value: Any) -> str:
+    if type(value) is str:  # the common case first
+        return value
     if isinstance(value, bytes | bytearray):
         return value.decode("utf-8", errors="replace")
     return "" if value is None else str(value)

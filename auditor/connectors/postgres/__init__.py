@@ -24,6 +24,7 @@ from typing import Any
 import psycopg
 
 from auditor import progress
+from auditor.bulk import leading_fields
 from auditor.connectors import CollectOptions, catalog_cut, interrupted, sample_budget, with_sampling
 from auditor.connectors.guard import Clock, DeadlineReached, WaitExpired
 from auditor.connectors.postgres import operations
@@ -659,8 +660,21 @@ def _float(v: Any) -> float | None:
     return None if v is None else float(v)
 
 
-COLUMN_FIELDS = ("name", "data_type", "nullable", "default", "comment", "position", "identity", "null_frac",
-                 "n_distinct", "generated", "base_type")
+# the objects made in bulk are given their fields by position, in these orders (checked at import)
+COLUMN_FIELDS = leading_fields(Column, "name", "data_type", "nullable", "default", "comment", "position", "identity",
+                               "null_frac", "n_distinct", "generated", "base_type")
+TABLE_FIELDS = leading_fields(Table, "schema", "name", "kind", "estimated_rows", "total_bytes", "table_bytes",
+                              "index_bytes", "toast_bytes", "comment", "parent", "is_partition", "engine",
+                              "partitioned", "altered_at", "columns", "stats", "policy_columns")
+TABLE_STATS_FIELDS = leading_fields(TableStats, *STAT_FIELDS)
+INDEX_FIELDS = leading_fields(Index, "schema", "table", "name", "keys", "include", "method", "is_unique",
+                              "is_primary", "predicate", "is_valid", "is_ready", "constraint", "constraint_type",
+                              "definition", "size_bytes", "scans", "tuples_read", "tuples_fetched", "visible",
+                              "is_partition_child", "parent_index")
+CONSTRAINT_FIELDS = leading_fields(Constraint, "schema", "table", "name", "type", "columns", "definition",
+                                   "validated", "deferrable", "ref_schema", "ref_table", "ref_columns", "on_update",
+                                   "on_delete", "match_type", "index", "ref_column_types", "ref_column_base_types",
+                                   "domain")
 
 # the areas fetched as tuples (Session.tuple_areas): the large ones, read by name through TupleRows.fields
 TUPLE_AREAS = frozenset({"columns", "tables", "column_stats", "column_stats_superuser", "constraints", "indexes",
@@ -690,16 +704,21 @@ def _columns_by_table(column_rows: TupleRows) -> dict[tuple[str, str], list[Row]
 def _tables(table_rows: TupleRows, column_rows: TupleRows, columns_of: Mapping[tuple[str, str], list[Row]],
             stat_rows: TupleRows) -> tuple[Table, ...]:
     """``columns_of``: :func:`_columns_by_table`'s. The rows' values are taken as psycopg typed them (the
-    files cast every number and flag)."""
-    # (schema, table, column) -> (null_frac, n_distinct): the table's own row wins over its children's
-    stats: dict[tuple[str, str, str], tuple[float | None, float | None]] = {}
+    files cast every number and flag; null_frac and n_distinct are real, which psycopg gives as float)."""
+    # (schema, table) -> column -> (null_frac, n_distinct): the table's own row wins over its children's; by table,
+    # so that each column is looked up by its name alone (column_stats.sql sends a table's rows together, mostly)
+    stats: dict[tuple[str, str], dict[str, tuple[float | None, float | None]]] = {}
+    of_table: dict[str, tuple[float | None, float | None]] = {}
+    last_schema = last_table = None
     for schema, table, name, inherited, null_frac, n_distinct in map(
             stat_rows.fields("schema", "table", "name", "inherited", "null_frac", "n_distinct"), stat_rows):
-        column = (schema, table, name)
-        if not inherited or column not in stats:
-            stats[column] = (None if null_frac is None else float(null_frac),
-                             None if n_distinct is None else float(n_distinct))
+        if table != last_table or schema != last_schema:
+            last_schema, last_table = schema, table
+            of_table = stats.setdefault((schema, table), {})
+        if not inherited or name not in of_table:
+            of_table[name] = (null_frac, n_distinct)
     no_stats = (None, None)
+    no_columns: dict[str, tuple[float | None, float | None]] = {}
     # a column's fields in COLUMN_FIELDS' order, but for the statistics, which go between the two parts
     head = column_rows.fields("name", "data_type", "nullable", "default", "comment", "position", "identity")
     tail = column_rows.fields("generated", "base_type")
@@ -715,20 +734,19 @@ def _tables(table_rows: TupleRows, column_rows: TupleRows, columns_of: Mapping[t
         (schema, name, kind, estimated_rows, total_bytes, table_bytes, index_bytes, toast_bytes, comment,
          parent_schema, parent_name, is_partition, policy_columns) = table_fields(r)
         cols = []
+        column_stats = stats.get((schema, name), no_columns)
         for c in columns_of.get((schema, name), ()):
             first = head(c)
-            spec = first + stats.get((schema, name, first[0]), no_stats) + tail(c)  # COLUMN_FIELDS' order
+            spec = first + column_stats.get(first[0], no_stats) + tail(c)  # COLUMN_FIELDS' order
             built = shared.get(spec)
             if built is None:
                 built = shared[spec] = Column(*spec)
             cols.append(built)
-        tables.append(Table(
-            schema=schema, name=name, kind=kind, estimated_rows=estimated_rows, total_bytes=total_bytes,
-            table_bytes=table_bytes, index_bytes=index_bytes, toast_bytes=toast_bytes, comment=comment,
-            parent=None if parent_name is None else f"{parent_schema}.{parent_name}", is_partition=is_partition,
-            columns=tuple(cols), stats=TableStats(*table_stats(r)),
-            policy_columns=tuple(sorted(policy_columns)) if policy_columns else (),
-        ))
+        tables.append(Table(  # TABLE_FIELDS' order
+            schema, name, kind, estimated_rows, total_bytes, table_bytes, index_bytes, toast_bytes, comment,
+            None if parent_name is None else f"{parent_schema}.{parent_name}", is_partition, None, False, None,
+            tuple(cols), TableStats(*table_stats(r)),
+            tuple(sorted(policy_columns)) if policy_columns else ()))
     return tuple(tables)
 
 
@@ -764,11 +782,14 @@ class _IndexWriter:
         """quote_ident(): as is when lower case, not a keyword that needs quoting, and not quote_all_identifiers."""
         quoted = self.quoted.get(name)
         if quoted is None:
-            quoted = name
-            if self.quote_all or not _LOWER_CASE_NAME.fullmatch(name) or name in self.reserved:
-                quoted = '"' + name.replace('"', '""') + '"'
-            self.quoted[name] = quoted
+            quoted = self.quoted[name] = self.quote_once(name)
         return quoted
+
+    def quote_once(self, name: str) -> str:
+        """:meth:`quote` without keeping the result: for an index's own name, which no other index has."""
+        if self.quote_all or not _LOWER_CASE_NAME.fullmatch(name) or name in self.reserved:
+            return '"' + name.replace('"', '""') + '"'
+        return name
 
     def _key(self, spec: tuple[Any, ...]) -> IndexKey:
         key = self.keys.get(spec)
@@ -783,7 +804,7 @@ class _IndexWriter:
             "definition", "size_bytes", "scans", "tuples_read", "tuples_fetched", "is_partition_child",
             "parent_index")
         out: list[Index] = []
-        table: tuple[str, str] | None = None
+        last_schema = last_table = None
         names: Mapping[int, str] = {}
         column_collations: Mapping[int, int] = {}
         on_table = ""
@@ -792,7 +813,8 @@ class _IndexWriter:
             (schema, table_name, name, attnums, key_count, options, collations, details, method, is_unique,
              is_primary, predicate, is_valid, is_ready, constraint, constraint_type, definition, size_bytes,
              scans, tuples_read, tuples_fetched, is_partition_child, parent_index) = fields(r)
-            if table != (schema, table_name):  # indexes.sql sends them by table
+            if table_name != last_table or schema != last_schema:  # indexes.sql sends them by table
+                last_schema, last_table = schema, table_name
                 table = (schema, table_name)
                 names = self.column_names.get(table, {})
                 column_collations = self.collations.get(table, {})
@@ -837,12 +859,10 @@ class _IndexWriter:
                 texts = [q(k.column or "") + (f" COLLATE {q(k.collation)}" if k.collation else "") for k in keys]
             if definition is None and texts is not None:
                 definition = self.plain_definition(name, is_unique, method, on_table, texts, include)
-            out.append(Index(
-                schema=schema, table=table_name, name=name, keys=tuple(keys), include=include, method=method,
-                is_unique=is_unique, is_primary=is_primary, predicate=predicate, is_valid=is_valid,
-                is_ready=is_ready, constraint=constraint, constraint_type=constraint_type,
-                definition=definition or "", size_bytes=size_bytes, scans=scans, tuples_read=tuples_read,
-                tuples_fetched=tuples_fetched, is_partition_child=is_partition_child, parent_index=parent_index))
+            out.append(Index(  # INDEX_FIELDS' order
+                schema, table_name, name, tuple(keys), include, method, is_unique, is_primary, predicate, is_valid,
+                is_ready, constraint, constraint_type, definition or "", size_bytes, scans, tuples_read,
+                tuples_fetched, True, is_partition_child, parent_index))
         return tuple(out)
 
     def plain_definition(self, name: str, is_unique: bool, method: str, on_table: str, texts: list[str],
@@ -852,7 +872,7 @@ class _IndexWriter:
         ``on_table``: " ON schema.table USING ", ``texts``: its keys' (a column, and its collation where named)."""
         q = self.quote
         covering = f" INCLUDE ({', '.join(q(c) for c in include)})" if include else ""
-        return (f"CREATE {'UNIQUE ' if is_unique else ''}INDEX {q(name)}{on_table}{q(method)} "
+        return (f"CREATE {'UNIQUE ' if is_unique else ''}INDEX {self.quote_once(name)}{on_table}{q(method)} "
                 f"({', '.join(texts)}){covering}")
 
 
@@ -866,19 +886,23 @@ def _constraints(rows: TupleRows, column_names: Mapping[tuple[str, str], Mapping
                          "ref_schema", "ref_table", "ref_columns", "on_update", "on_delete", "match_type", "index",
                          "ref_column_types", "ref_column_base_types", "domain")
     out: list[Constraint] = []
+    no_names: Mapping[int, str] = {}
+    names = no_names
+    last_schema = last_table = None
     for r in rows:
         (schema, table, name, type_, attnums, definition, validated, deferrable, ref_schema, ref_table,
          ref_columns, on_update, on_delete, match_type, index, ref_column_types, ref_column_base_types,
          domain) = fields(r)
-        names = column_names.get((schema, table), {})
-        out.append(Constraint(
-            schema=schema, table=table, name=name, type=type_,
-            columns=tuple(names.get(a) or SYSTEM_COLUMNS.get(a, "") for a in attnums or ()),
-            definition=definition or "", validated=validated, deferrable=deferrable, ref_schema=ref_schema,
-            ref_table=ref_table, ref_columns=tuple(ref_columns or ()), on_update=on_update, on_delete=on_delete,
-            match_type=match_type, index=index, ref_column_types=tuple(ref_column_types or ()),
-            ref_column_base_types=tuple(ref_column_base_types or ()), domain=domain,
-        ))
+        if table != last_table or schema != last_schema:  # constraints.sql sends them by table
+            last_schema, last_table = schema, table
+            names = column_names.get((schema, table), no_names)
+        out.append(Constraint(  # CONSTRAINT_FIELDS' order
+            schema, table, name, type_,
+            tuple([names.get(a) or SYSTEM_COLUMNS.get(a, "") for a in attnums]) if attnums else (),
+            definition or "", validated, deferrable, ref_schema, ref_table,
+            tuple(ref_columns) if ref_columns else (), on_update, on_delete, match_type, index,
+            tuple(ref_column_types) if ref_column_types else (),
+            tuple(ref_column_base_types) if ref_column_base_types else (), domain))
     return tuple(out)
 
 

@@ -7,6 +7,7 @@ not grow with the schema.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -77,6 +78,7 @@ def pick_sql_file(area: str, server_major: int, names: list[str]) -> str:
     return best[1]
 
 
+@functools.cache  # the same files, read for each of some 30 round trips per scan (and the folder listed each time)
 def load_sql(area: str, server_major: int) -> str:
     folder = resources.files(__package__).joinpath("sql")
     names = [entry.name for entry in folder.iterdir()]
