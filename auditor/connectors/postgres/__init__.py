@@ -665,7 +665,7 @@ COLUMN_FIELDS = leading_fields(Column, "name", "data_type", "nullable", "default
                                "null_frac", "n_distinct", "generated", "base_type")
 TABLE_FIELDS = leading_fields(Table, "schema", "name", "kind", "estimated_rows", "total_bytes", "table_bytes",
                               "index_bytes", "toast_bytes", "comment", "parent", "is_partition", "engine",
-                              "partitioned", "altered_at", "columns", "stats", "policy_columns")
+                              "partitioned", "partition_count", "altered_at", "columns", "stats", "policy_columns")
 TABLE_STATS_FIELDS = leading_fields(TableStats, *STAT_FIELDS)
 INDEX_FIELDS = leading_fields(Index, "schema", "table", "name", "keys", "include", "method", "is_unique",
                               "is_primary", "predicate", "is_valid", "is_ready", "constraint", "constraint_type",
@@ -744,7 +744,7 @@ def _tables(table_rows: TupleRows, column_rows: TupleRows, columns_of: Mapping[t
             cols.append(built)
         tables.append(Table(  # TABLE_FIELDS' order
             schema, name, kind, estimated_rows, total_bytes, table_bytes, index_bytes, toast_bytes, comment,
-            None if parent_name is None else f"{parent_schema}.{parent_name}", is_partition, None, False, None,
+            None if parent_name is None else f"{parent_schema}.{parent_name}", is_partition, None, False, 0, None,
             tuple(cols), TableStats(*table_stats(r)),
             tuple(sorted(policy_columns)) if policy_columns else ()))
     return tuple(tables)
