@@ -501,6 +501,11 @@ def statement_has_offset(text: str) -> bool:
         tree = parse_sql_json(text)
     except Exception:  # noqa: BLE001 - as analyze_query: pglast raises ParseError and a few others
         return False
+    if ";" not in text:
+        # one statement at most (statements are separated by semicolons): its node name is at the tree's start,
+        # no need to decode the whole tree for it
+        top = _TOP_NODE.search(tree[:200])
+        return top is not None and top.group(1) != "ExplainStmt" and _OFFSET_FIELD in tree
     statements = json.loads(tree).get("stmts") or []
     if len(statements) != 1:  # none, or several (analyze_query judges the first): the tree decides
         return bool(statements) and analyze_query(text).has_offset
