@@ -272,7 +272,7 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
         if stored is not None:
             if stored.used:
                 continue  # scanned within the stored window, whatever the counter says since a reset
-        elif scans is None or scans != 0 or any(_used_in_history(snap, i, opts) for i in judged):
+        elif scans is None or scans != 0 or (with_history and any(_used_in_history(snap, i, opts) for i in judged)):
             # a window too short to judge, but the stored runs saw it used (its counter was since cleared: a
             # statistics reset, a restart, DDL on the table on MySQL/MariaDB)
             continue
@@ -301,7 +301,10 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Hit]:
                 workload = _MySqlUse.of(snap)
             if workload.uses(ix):
                 continue  # in use: a plan reads it, or its lookups found nothing (0 rows read is all it shows)
-        table_scans = summed(_table_scans(snap, snap.table(i.schema, i.table), i) for i in judged)
+        if leaves:
+            table_scans = summed(_table_scans(snap, snap.table(i.schema, i.table), i) for i in leaves)
+        else:  # one index: every never-scanned one of a fresh database, tens of thousands
+            table_scans = _table_scans(snap, snap.table(ix.schema, ix.table), ix)
         rows_read: int | None = None
         if snap.engine == "mysql" and workload is not None and snap.workload is not None and \
                 snap.workload.status == "ok":
@@ -508,9 +511,10 @@ def _table_scans(snap: Snapshot, table: Table | None, unused: Index) -> int | No
     tables = snap.memo.get("scans_enforcing_nothing")
     if tables is None:
         tables = snap.memo["scans_enforcing_nothing"] = {}
-    scans = tables.get(table.key)
+    key = (table.schema, table.name)
+    scans = tables.get(key)
     if scans is None:
-        scans = tables[table.key] = _scans_enforcing_nothing(snap.indexes_of(table.schema, table.name))
+        scans = tables[key] = _scans_enforcing_nothing(snap.indexes_of(table.schema, table.name))
     total, counted, by_name = scans
     own_total, own_counted = by_name.get(unused.name, (0, 0))
     return total - own_total if counted > own_counted else None
