@@ -580,6 +580,16 @@ def test_missing_fk_index_avoids_taken_names_and_quotes() -> None:
     assert hit.remediation == (
         'CREATE INDEX CONCURRENTLY order_user_id_idx1 ON "My Schema"."order" ("user id");'
     )
+    # the same name in another schema takes nothing: index names are unique per schema
+    elsewhere = snap(
+        table("customers", schema="My Schema"),
+        table("order", ["id", "user id"], schema="My Schema"),
+        fk("order", ["user id"], "customers", schema="My Schema"),
+        table("order", ["id"]),
+        index("order", ["id"], name="order_user_id_idx"),
+    )
+    (hit,) = hits("IX05", elsewhere)
+    assert hit.remediation == 'CREATE INDEX CONCURRENTLY order_user_id_idx ON "My Schema"."order" ("user id");'
 
 
 def test_missing_fk_index_is_skipped_on_mysql() -> None:
