@@ -291,13 +291,19 @@ def table_rows(t: Table) -> float:
     return float(t.stats.n_live_tup or 0)
 
 
+# the settings of each autovacuum trigger, not formatted again for every table
+_TRIGGER_SETTINGS = {action: (f"autovacuum_{action}_threshold", f"autovacuum_{action}_scale_factor")
+                     for action in ("vacuum", "analyze")}
+
+
 def autovacuum_trigger(snap: Snapshot, t: Table, action: str) -> float | None:
     """Rows past which autovacuum vacuums (``action="vacuum"``: dead rows) or analyzes (``"analyze"``: rows
     modified since the last analyze) the table: threshold + scale factor x reltuples, the table's own storage
     parameters first, as pg-extras' ``vacuum_stats`` computes expect_autovacuum / expect_autoanalyze."""
     freeze = snap.maintenance.freeze_of(t.schema, t.name) if snap.maintenance is not None else None
-    threshold = table_setting(snap.posture, freeze, f"autovacuum_{action}_threshold")
-    scale = table_setting(snap.posture, freeze, f"autovacuum_{action}_scale_factor")
+    threshold_name, scale_name = _TRIGGER_SETTINGS[action]
+    threshold = table_setting(snap.posture, freeze, threshold_name)
+    scale = table_setting(snap.posture, freeze, scale_name)
     if threshold is None or scale is None:
         return None
     return threshold + scale * table_rows(t)

@@ -42,6 +42,7 @@ _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
 @functools.lru_cache(maxsize=1024)  # the maintenance checks read the same settings for every table
+@functools.lru_cache(maxsize=4096)  # a few hundred settings, read for every table (MT06, MT08: autovacuum's)
 def _number(value: str) -> float | None:
     return float(value) if _NUMBER.match(value.strip()) else None
 

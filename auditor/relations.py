@@ -410,6 +410,7 @@ class IndexNames:
         self._per_table = snapshot.engine == "mysql"
         self._given: dict[tuple[str, ...], set[str]] = {}  # the names this one gave, per namespace
         self._table_indexes: dict[tuple[str, str], frozenset[str]] = {}  # MySQL: the names of a table's indexes
+        self._index_names: frozenset[str] | None = None  # PostgreSQL: every index's name, read at the first name
 
     def _taken(self, schema: str, table: str, name: str) -> bool:
         """The namespace has an index of that name or, on PostgreSQL, a table."""
@@ -419,8 +420,13 @@ class IndexNames:
                 names = self._table_indexes[(schema, table)] = frozenset(
                     map(_name_of, self._snapshot.indexes_of(schema, table)))
             return name in names
-        key = (schema, name)
-        return key in self._snapshot.table_map or key in _index_names(self._snapshot)
+        if (schema, name) in self._snapshot.table_map:
+            return True
+        index_names = self._index_names
+        if index_names is None:
+            index_names = self._index_names = _index_names(self._snapshot)
+        # a proposed name rarely is any index's: the pairs with the schemas are made only then
+        return name in index_names and (schema, name) in _index_schema_names(self._snapshot)
 
     def new(self, schema: str, table: str, columns: Sequence[str]) -> str:
         space = (schema, table) if self._per_table else (schema,)
@@ -436,12 +442,21 @@ class IndexNames:
         return name
 
 
-def _index_names(snapshot: Snapshot) -> frozenset[tuple[str, str]]:
-    """(schema, name) of every index: once per snapshot, shared by the checks that propose indexes (tens of
-    thousands of names, read in one pass in C; the tables' are the keys of ``Snapshot.table_map``)."""
+def _index_names(snapshot: Snapshot) -> frozenset[str]:
+    """The name of every index, in any schema: once per snapshot, shared by the checks that propose indexes (tens
+    of thousands of names, read in one pass in C, without a (schema, name) pair made for each; the tables' are
+    the keys of ``Snapshot.table_map``)."""
     found = snapshot.memo.get("index_names")
     if found is None:
-        found = snapshot.memo["index_names"] = frozenset(map(_schema_and_name_of, snapshot.indexes))
+        found = snapshot.memo["index_names"] = frozenset(map(_name_of, snapshot.indexes))
+    return found  # type: ignore[no-any-return]
+
+
+def _index_schema_names(snapshot: Snapshot) -> frozenset[tuple[str, str]]:
+    """(schema, name) of every index: once per snapshot, when a proposed name is some index's."""
+    found = snapshot.memo.get("index_schema_names")
+    if found is None:
+        found = snapshot.memo["index_schema_names"] = frozenset(map(_schema_and_name_of, snapshot.indexes))
     return found  # type: ignore[no-any-return]
 
 

@@ -23,7 +23,7 @@ import json
 import math
 import re
 import statistics
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -292,9 +292,14 @@ def statement_class(query: str) -> str:
     return APPLICATION
 
 
-def application_statements(snapshot: Snapshot) -> list[Statement]:
-    """The recorded statements that are the application's queries (see :func:`statement_class`)."""
-    return [s for s in snapshot.statements if statement_class(s.query) == APPLICATION]
+def application_statements(snapshot: Snapshot) -> tuple[Statement, ...]:
+    """The recorded statements that are the application's queries (see :func:`statement_class`): once per
+    snapshot (the WL checks, IX01 and the scoring each ask, over thousands of statements)."""
+    found = snapshot.memo.get("application_statements")
+    if found is None:
+        found = snapshot.memo["application_statements"] = tuple(
+            [s for s in snapshot.statements if statement_class(s.query) == APPLICATION])
+    return found  # type: ignore[no-any-return]
 
 
 def set_apart(snapshot: Snapshot) -> dict[str, list[Statement]]:
@@ -461,15 +466,24 @@ if hasattr(ast, "MergeStmt"):
 _RANGE_OPS = frozenset({"<", ">", "<=", ">="})
 
 
-def _walk(node: Any) -> Iterator[Any]:
-    """Every pglast node under ``node`` (itself included), depth first."""
-    if isinstance(node, ast.Node):
-        yield node
-        for name in getattr(type(node), "__slots__", ()):
-            yield from _walk(getattr(node, name, None))
-    elif isinstance(node, tuple | list):
-        for item in node:
-            yield from _walk(item)
+def _walk(node: Any) -> list[Any]:
+    """Every pglast node under ``node`` (itself included), depth first, in the order of each node's fields.
+
+    With a stack rather than recursive generators: a generator per node and per list, each value passed up
+    through every level above it, cost more than the parse itself on the few hundred statements analysed."""
+    out: list[Any] = []
+    pending = [node]
+    pop, push, add = pending.pop, pending.extend, out.append
+    while pending:
+        item = pop()
+        if isinstance(item, ast.Node):
+            add(item)
+            fields = getattr(type(item), "__slots__", ())
+            if fields:
+                push([getattr(item, name, None) for name in reversed(fields)])
+        elif isinstance(item, tuple | list):
+            push(item[::-1])
+    return out
 
 
 _TOP_NODE = re.compile(r'"stmts":\[\{"stmt":\{"(\w+)"')
@@ -487,6 +501,11 @@ def statement_has_offset(text: str) -> bool:
         tree = parse_sql_json(text)
     except Exception:  # noqa: BLE001 - as analyze_query: pglast raises ParseError and a few others
         return False
+    if ";" not in text:
+        # one statement at most (statements are separated by semicolons): its node name is at the tree's start,
+        # no need to decode the whole tree for it
+        top = _TOP_NODE.search(tree[:200])
+        return top is not None and top.group(1) != "ExplainStmt" and _OFFSET_FIELD in tree
     statements = json.loads(tree).get("stmts") or []
     if len(statements) != 1:  # none, or several (analyze_query judges the first): the tree decides
         return bool(statements) and analyze_query(text).has_offset
@@ -561,10 +580,11 @@ def analyze_query(text: str) -> QueryShape:
     relations: list[RelationRef] = []
     scopes: list[Scope] = []
     params = 0
+    nodes = _walk(stmt)  # once for both passes
     cte_names = {
-        cte.ctename for node in _walk(stmt) if isinstance(node, ast.WithClause) for cte in (node.ctes or ())
+        cte.ctename for node in nodes if isinstance(node, ast.WithClause) for cte in (node.ctes or ())
     }
-    for node in _walk(stmt):
+    for node in nodes:
         if isinstance(node, ast.RangeVar) and not (node.schemaname is None and node.relname in cte_names):
             relations.append(_relation(node))
         elif isinstance(node, ast.ParamRef):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -602,7 +603,8 @@ def _encrypt_fix(snap: Snapshot, user: str) -> str:
 # ------------------------------------------------------------------------------------------------------------
 
 
-def _path_entries(path: str) -> list[str]:
+@functools.lru_cache(maxsize=1024)  # a few distinct paths for thousands of functions
+def _path_entries(path: str) -> tuple[str, ...]:
     out = []
     for raw in path.split(","):
         item = raw.strip()
@@ -612,7 +614,7 @@ def _path_entries(path: str) -> list[str]:
             item = item.lower()
         if item:
             out.append(item)
-    return out
+    return tuple(out)
 
 
 @check(code="SC05", name="security-definer-search-path", severity=Severity.WARNING, engines=("postgresql",),
@@ -656,7 +658,7 @@ def security_definer_search_path(snap: Snapshot, opts: NoOptions) -> Iterator[Hi
     writable = {sp.schema for sp in snap.posture.schema_privileges or () if sp.public_create}
     for fn in snap.posture.definer_functions or ():
         path = fn.search_path
-        entries = _path_entries(path) if path is not None else []
+        entries = _path_entries(path) if path is not None else ()
         exposed = [e for e in entries if e in writable]
         if path is not None and not exposed and entries and entries[-1] == "pg_temp":
             continue  # a safe path: nothing below is built for it (most functions of a well-kept database)
@@ -690,7 +692,7 @@ def _function_ref(fn: DefinerFunction) -> ObjectRef:
     return ObjectRef(type="function", schema=fn.schema, function=f"{fn.name}({fn.arguments})")
 
 
-def _definer_fix(fn: DefinerFunction, writable: set[str], keep: list[str] | None = None) -> str:
+def _definer_fix(fn: DefinerFunction, writable: set[str], keep: tuple[str, ...] = ()) -> str:
     """``ALTER FUNCTION ... SET search_path`` to the function's own schema (when safe) and pg_temp last."""
     if keep:
         path = [e for e in keep if e != "pg_temp" and e not in writable] or ["pg_catalog"]

@@ -824,7 +824,8 @@ def table_bloat(snap: Snapshot, opts: TableBloatOptions) -> Iterator[Hit]:
             how = (f"measured by pgstattuple_approx: {b.exact_free_pct:.1f} % free, fillfactor {b.fillfactor}")
             method = "pgstattuple"
         else:
-            if not b.estimable or b.bloat_pct is None or b.bloat_bytes is None or b.expected_pages is None:
+            # no estimate (b.bloat_pct and b.bloat_bytes None), tested without computing it: a row per table
+            if not b.estimable or b.expected_pages is None or b.pages <= 0:
                 continue
             t = snap.table(b.schema, b.table)
             if t is None or _stale_for_estimate(snap, b.schema, b.table):
@@ -917,9 +918,10 @@ def index_bloat(snap: Snapshot, opts: IndexBloatOptions) -> Iterator[Hit]:
                    f"of {b.fillfactor}")
             method = "pgstatindex"
         else:
-            if not b.estimable or b.bloat_pct is None or b.bloat_bytes is None:
+            estimated_pct, estimated_bytes = b.bloat_pct, b.bloat_bytes  # each computed once, for every index
+            if not b.estimable or estimated_pct is None or estimated_bytes is None:
                 continue
-            share, wasted, method = b.bloat_pct, b.bloat_bytes, "estimate"
+            share, wasted, method = estimated_pct, estimated_bytes, "estimate"
             # the thresholds first: the staleness test (the table's autovacuum trigger) is the dearer one, and
             # a table has several indexes
             if share < opts.min_bloat_pct or wasted < opts.min_bloat_bytes:

@@ -158,6 +158,26 @@ def test_unused_index_young_stats_leave_out_constraint_lookups_from_the_evidence
     assert "while queries scanned the table's other indexes 100 times" in hit.message
 
 
+def test_unused_index_evidence_leaves_out_each_index_itself_on_a_table_with_several_unused() -> None:
+    # the table's figures are summed once and each unused index takes out its own: both count the other
+    # (0 scans) and the used one (7), never the primary key's lookups
+    s = snap(
+        table("orders", ["id", "a", "b", "c"], idx_scan=507),
+        pk("orders", scans=500),
+        index("orders", ["a"], name="orders_a_idx", scans=0),
+        index("orders", ["b"], name="orders_b_idx", scans=0),
+        index("orders", ["c"], name="orders_c_idx", scans=7),
+        stats_age=timedelta(days=12),
+    )
+    found = hits("IX01", s)
+    assert names(found) == ["orders_a_idx", "orders_b_idx"]
+    assert [h.details["table_scans"] for h in found] == [7, 7]
+    # alone with the primary key, an unused index has no evidence from other indexes at all
+    (alone,) = hits("IX01", snap(table("t", ["id", "a"]), pk("t", scans=9),
+                                 index("t", ["a"], name="t_a_idx", scans=0), stats_age=timedelta(days=12)))
+    assert alone.details["table_scans"] is None
+
+
 def test_unused_index_that_alone_covers_a_foreign_key_gets_no_drop_statement() -> None:
     s = snap(
         table("customers"),
@@ -568,6 +588,16 @@ def test_missing_fk_index_avoids_taken_names_and_quotes() -> None:
     assert hit.remediation == (
         'CREATE INDEX CONCURRENTLY order_user_id_idx1 ON "My Schema"."order" ("user id");'
     )
+    # the same name in another schema takes nothing: index names are unique per schema
+    elsewhere = snap(
+        table("customers", schema="My Schema"),
+        table("order", ["id", "user id"], schema="My Schema"),
+        fk("order", ["user id"], "customers", schema="My Schema"),
+        table("order", ["id"]),
+        index("order", ["id"], name="order_user_id_idx"),
+    )
+    (hit,) = hits("IX05", elsewhere)
+    assert hit.remediation == 'CREATE INDEX CONCURRENTLY order_user_id_idx ON "My Schema"."order" ("user id");'
 
 
 def test_missing_fk_index_is_skipped_on_mysql() -> None:
