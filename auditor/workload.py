@@ -849,7 +849,7 @@ def propose_index(snapshot: Snapshot, query: str, schema: str, table: str,
     columns = eq + (sort or rng)
     if leading_index(snapshot, schema, table, columns, len(eq)) is not None:
         return None
-    if literal_partial_index(snapshot, schema, table, eq) is not None:
+    if literal_partial_index(snapshot, schema, table, eq, sort or rng) is not None:
         return None
     return IndexProposal(schema=schema, table=table, columns=columns, equality=eq, range=rng, sort=sort)
 
@@ -888,25 +888,32 @@ def normal_expression(text: str) -> str:
     return t
 
 
-def literal_partial_index(snapshot: Snapshot, schema: str, table: str, eq: Sequence[str]) -> Index | None:
+def literal_partial_index(snapshot: Snapshot, schema: str, table: str, eq: Sequence[str],
+                          tail: Sequence[str] = ()) -> Index | None:
     """A scanned partial index that the statement's literal values may select, which its generic plan cannot.
 
     pg_stat_statements replaces a statement's constants by parameters: ``status = 'open'`` is recorded as
     ``status = $2``, and a generic plan of that text can never use a partial index ``WHERE status = 'open'``,
-    while each execution, with its literal, did. Such an index (its predicate only ``col = constant`` tests on
-    columns the statement compares for equality, leading with one of the statement's equality columns, and
-    scanned since the statistics were reset) is taken to serve the statement: proposing another would be the
-    normalization's artefact. A never-scanned one is no such evidence.
+    while each execution, with its literal, did. A bound parameter is no different: the custom plans for
+    ``status_id = 1`` use ``(created_at) WHERE status_id = 1``, the generic plan cannot. Such an index is taken
+    to serve the statement, and proposing another would be the plan's artefact, when its predicate is only
+    ``col = constant`` tests on columns the statement compares for equality, it was scanned since the
+    statistics were reset (a never-scanned one is no such evidence), and it leads with one of the statement's
+    equality columns or, its predicate fixing every one of them, with the first of ``tail`` (the sort columns
+    of an ORDER BY ... LIMIT, or the range columns): the proposal with its equality columns moved into the
+    predicate. An index leading with any other column is not what the statement needs.
     """
     wanted = set(eq)
 
     def fits(ix: Index) -> bool:
-        if not ix.is_valid or ix.predicate is None or not ix.columns or ix.columns[0] not in wanted:
+        if not ix.is_valid or ix.predicate is None or not ix.columns:
             return False
         if ix.scans is not None and ix.scans == 0:
             return False
         tested = literal_equality_columns(ix.predicate)
-        return bool(tested) and tested is not None and tested <= wanted
+        if not tested or not tested <= wanted:
+            return False
+        return ix.columns[0] in wanted or (tested == wanted and bool(tail) and ix.columns[0] == tail[0])
 
     return _tree_index(snapshot, schema, table, fits)
 
@@ -921,7 +928,9 @@ def _literal_partial_serves(snapshot: Snapshot, query: str, scan: PlanScan,
     for scope in query_shape(snapshot, query).scopes:
         uses = scope_columns(snapshot, scope).get(table.key) or []
         eq = [u.column for u in uses if u.kind == "eq"]
-        if eq and literal_partial_index(snapshot, table.schema, table.name, eq) is not None:
+        sort = [u.column for u in uses if u.kind == "sort"] if scope.has_limit else []
+        tail = sort or [u.column for u in uses if u.kind == "range"]
+        if eq and literal_partial_index(snapshot, table.schema, table.name, eq, tail) is not None:
             return True
     return False
 

@@ -317,12 +317,15 @@ def missing_index_for_query(snap: Snapshot, opts: MissingIndexOptions) -> Iterat
     (`lower(email) = lower($1)`) gets an expression index on PostgreSQL, kept only with hypopg's verdict (a
     generic plan guesses an expression's selectivity), `details.expression` naming it. An index scan that filters
     is only reported with hypopg's verdict. pg_stat_statements records the literals of a statement as
-    parameters (`status = 'open'` becomes `status = $2`), so its generic plan cannot use a partial index
-    `WHERE status = 'open'` that every execution used: no index is proposed where such a partial index (its
-    predicate only `column = constant` tests on columns the statement compares for equality, leading with one
-    of its equality columns) was scanned since the statistics were reset, and index coverage counts the
-    statement as covered. Statements whose typed literals were normalized (`now() - interval $1`) are planned
-    with the cast (`$1::interval`).
+    parameters (`status = 'open'` becomes `status = $2`), and an application's bound parameter is as unknown to
+    the generic plan, so it cannot use a partial index `WHERE status = 'open'` that the executions (custom
+    plans) used: no index is proposed where such a partial index (its predicate only `column = constant` tests
+    on columns the statement compares for equality, leading with one of its equality columns, or, when the
+    predicate fixes all of them, with its first sort or range column: `(created_at) WHERE status_id = 1` for
+    `WHERE status_id = $1 ORDER BY created_at LIMIT $2`) was scanned since the statistics were reset, and index
+    coverage counts the statement as covered. A partial index leading with another column, or whose predicate
+    tests a column the statement does not compare for equality, leaves the finding. Statements whose typed
+    literals were normalized (`now() - interval $1`) are planned with the cast (`$1::interval`).
 
     ## References
     - https://github.com/HypoPG/hypopg
