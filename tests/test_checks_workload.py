@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 from typing import Any
 
 from auditor.connectors.postgres.workload import pool_rows
@@ -22,8 +23,10 @@ from auditor.model import (
     IndexProposal,
     PlanScan,
     PlanSummary,
+    RunHistory,
     Snapshot,
     Statement,
+    StatementInterval,
     TableStats,
     WorkloadInfo,
     snapshot_from_json,
@@ -89,6 +92,36 @@ def test_slow_query_needs_min_calls_for_a_percentile() -> None:
     # a backup tool's whole-table read is maintenance, whatever its calls
     dump = stmt("2", "SELECT SQL_NO_CACHE `id` , `body` FROM `events`", calls=40, mean=900.0, lo=800, hi=1000)
     assert codes_for("WL01", wl_snap(dump), SlowQueryOptions(min_calls=1)) == []
+
+
+def test_slow_query_is_judged_on_the_interval_when_the_history_has_one() -> None:
+    """rt: after the fix, the cumulative figures keep the old slow calls; the calls since the previous run are
+    judged when there are min_calls of them, and the message gives both windows; otherwise the cumulative
+    figures, said since when they count."""
+    old = stmt("1", "SELECT * FROM orders WHERE customer_id = $1", calls=800, mean=150.0, stddev=40.0, lo=0.1,
+               hi=400.0)
+    reset = datetime(2026, 11, 1, tzinfo=UTC)
+    before = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+
+    def since(calls: int, mean: float, p95: float) -> Snapshot:
+        history = RunHistory(runs=1, statements_since=before,
+                             statements=(StatementInterval("1", calls, mean, p95),))
+        return wl_snap(old, workload=WorkloadInfo(stats_reset=reset), run_history=history)
+
+    spec = find_check("WL01")
+    assert spec is not None
+    (cumulative,) = iter_hits(spec, wl_snap(old, workload=WorkloadInfo(stats_reset=reset)))
+    assert cumulative.message.endswith("over 800 calls, cumulative since pg_stat_statements' reset at "
+                                       "2026-11-01 00:00:00Z")
+    assert codes_for("WL01", since(300, 0.2, 0.4)) == []  # fast since the previous run
+    (slow,) = iter_hits(spec, since(300, 180.0, 320.0))
+    assert slow.message.startswith("slow statement: estimated P95 320.0 ms > 100 ms over 300 calls since the "
+                                   "previous run at 2026-11-28 03:00:00Z; cumulative since pg_stat_statements' "
+                                   "reset at 2026-11-01 00:00:00Z: 800 calls, P95 "), slow.message
+    assert slow.details["judged_on"] == "interval" and slow.details["interval_calls"] == 300
+    (few,) = iter_hits(spec, since(3, 0.2, 0.4))  # too few calls since: the cumulative figures, said so
+    assert few.details["judged_on"] == "cumulative"
+    assert "(3 calls since the previous run at 2026-11-28 03:00:00Z, fewer than 20" in few.message
 
 
 def test_slow_query_ignores_utility_statements() -> None:
