@@ -335,6 +335,28 @@ def test_index_cond_on_a_non_leading_column_is_a_whole_index_walk() -> None:
     assert weak_index_scan(s, dataclasses.replace(walk, index_cond="(rental.old_customer_id = $1)"), p) is None
 
 
+PENDING_Q = "SELECT id FROM orders WHERE status = $1 ORDER BY created_at LIMIT $2"
+
+
+def test_a_partial_index_on_the_sort_column_fixing_the_equality_serves_a_fast_statement() -> None:
+    """rt: (created_at) WHERE status = 'pending' serves status = $1 ORDER BY created_at LIMIT $2 with the
+    application's value; the generic plan cannot use it. Not when the index was never scanned, leads with
+    another column, or tests a column the statement does not compare, nor for a statement slow on average."""
+    def with_ix(ix: Any) -> Snapshot:
+        return snap(ORDERS, pk("orders"), ix)
+
+    pending = index("orders", ["created_at"], predicate="(status = 'pending'::text)", scans=300)
+    assert propose_index(with_ix(pending), PENDING_Q, "public", "orders") is None
+    assert propose_index(with_ix(pending), PENDING_Q, "public", "orders", mean_ms=0.16) is None
+    for ix in (dataclasses.replace(pending, scans=0),
+               index("orders", ["customer_id"], predicate="(status = 'pending'::text)", scans=300),
+               index("orders", ["created_at"], predicate="(customer_id = 7)", scans=300)):
+        p = propose_index(with_ix(ix), PENDING_Q, "public", "orders")
+        assert p is not None and p.columns == ("status", "created_at"), ix
+    slow = propose_index(with_ix(pending), PENDING_Q, "public", "orders", mean_ms=250.0)
+    assert slow is not None and slow.columns == ("status", "created_at")
+
+
 def test_look_alikes_get_no_proposal() -> None:
     s = filtered_snap()
     # a range query served by its index, a primary-key lookup, keyset paging: an index already leads with it
