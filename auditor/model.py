@@ -575,6 +575,21 @@ class WorkloadInfo:
 
 @direct_init
 @dataclass(frozen=True)
+class StatementInterval:
+    """One statement's figures since the previous run (auditor.history.deltas.statement_deltas), all of its
+    roles together: pg_stat_statements and performance_schema count from their last reset, the interval only
+    the calls made since the previous run read them. ``reset``: the counters were reset inside the interval,
+    and the figures count from that reset."""
+
+    queryid: str
+    calls: int
+    mean_ms: float
+    p95_ms: float | None
+    reset: bool = False
+
+
+@direct_init
+@dataclass(frozen=True)
 class IndexUsage:
     """What the run store knows of an index's use: when it was first recorded, and the last run whose scan
     counter had risen (this one included; a statistics reset is taken into account). None: never seen used."""
@@ -609,6 +624,10 @@ class RunHistory:
     indexes: tuple[IndexUsage, ...] = ()  # the indexes that enforce nothing
     tables: tuple[TableHistory, ...] = ()
     database_bytes: tuple[int | None, ...] = ()  # the database's size (sum of its tables) at each run
+    # when the previous complete run read the statements, and each statement's figures since (WL01 judges the
+    # interval); None / (): no previous run read them, or it was rolled up and kept no counters
+    statements_since: datetime | None = None
+    statements: tuple[StatementInterval, ...] = ()
 
     @cached
     def _indexes(self) -> dict[tuple[str, str, str], IndexUsage]:
@@ -618,8 +637,15 @@ class RunHistory:
     def _tables(self) -> dict[tuple[str, str], TableHistory]:
         return {(t.schema, t.table): t for t in self.tables}
 
+    @cached
+    def _statements(self) -> dict[str, StatementInterval]:
+        return {s.queryid: s for s in self.statements}
+
     def index(self, schema: str, table: str, name: str) -> IndexUsage | None:
         return self._indexes.get((schema, table, name))
+
+    def statement(self, queryid: str) -> StatementInterval | None:
+        return self._statements.get(queryid)
 
     def table(self, schema: str, name: str) -> TableHistory | None:
         return self._tables.get((schema, name))

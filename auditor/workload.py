@@ -52,6 +52,9 @@ INDEX_SCANS = frozenset({"Index Scan", "Index Only Scan", "Bitmap Heap Scan", "I
 SEQ_SCANS = frozenset({"Seq Scan", "Parallel Seq Scan", "Full Table Scan"})
 CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
 DEFAULT_LARGE_ROWS = 10_000
+# WL01's default mean target: a statement slower on average is not taken to be served by a partial index its
+# generic plan cannot use (literal_partial_index)
+SLOW_MEAN_MS = 100.0
 # the statement kinds EXPLAIN accepts (QueryShape.kind)
 EXPLAINABLE = frozenset({"select", "insert", "update", "delete", "merge"})
 
@@ -825,7 +828,7 @@ def _unique(items: Iterable[str]) -> tuple[str, ...]:
 
 
 def propose_index(snapshot: Snapshot, query: str, schema: str, table: str,
-                  max_selectivity: float = 0.1) -> IndexProposal | None:
+                  max_selectivity: float = 0.1, mean_ms: float | None = None) -> IndexProposal | None:
     """The b-tree index that would let ``query`` reach ``schema.table`` without reading all of it, or None.
 
     Equality columns first (compared with a value, or failing those, join columns), then either the sort
@@ -836,6 +839,7 @@ def propose_index(snapshot: Snapshot, query: str, schema: str, table: str,
     with them (the join reaches the table through it -- the primary key, say; a range column added behind it
     does not change how the join runs), and a range column known to be non-selective (fewer than
     1 / ``max_selectivity`` distinct values, from pg_stats or the data sample) is not proposed in a join.
+    ``mean_ms``: the statement's measured mean, for :func:`literal_partial_index`.
     """
     shape = query_shape(snapshot, query)
     found = snapshot.table(schema, table)
@@ -869,7 +873,7 @@ def propose_index(snapshot: Snapshot, query: str, schema: str, table: str,
     columns = eq + (sort or rng)
     if leading_index(snapshot, schema, table, columns, len(eq)) is not None:
         return None
-    if literal_partial_index(snapshot, schema, table, eq) is not None:
+    if literal_partial_index(snapshot, schema, table, eq, sort or rng, mean_ms) is not None:
         return None
     return IndexProposal(schema=schema, table=table, columns=columns, equality=eq, range=rng, sort=sort)
 
@@ -908,40 +912,53 @@ def normal_expression(text: str) -> str:
     return t
 
 
-def literal_partial_index(snapshot: Snapshot, schema: str, table: str, eq: Sequence[str]) -> Index | None:
+def literal_partial_index(snapshot: Snapshot, schema: str, table: str, eq: Sequence[str],
+                          tail: Sequence[str] = (), mean_ms: float | None = None) -> Index | None:
     """A scanned partial index that the statement's literal values may select, which its generic plan cannot.
 
     pg_stat_statements replaces a statement's constants by parameters: ``status = 'open'`` is recorded as
     ``status = $2``, and a generic plan of that text can never use a partial index ``WHERE status = 'open'``,
-    while each execution, with its literal, did. Such an index (its predicate only ``col = constant`` tests on
-    columns the statement compares for equality, leading with one of the statement's equality columns, and
-    scanned since the statistics were reset) is taken to serve the statement: proposing another would be the
-    normalization's artefact. A never-scanned one is no such evidence.
+    while each execution, with its literal, did. A bound parameter is no different: the custom plans for
+    ``status_id = 1`` use ``(created_at) WHERE status_id = 1``, the generic plan cannot. Such an index is taken
+    to serve the statement, and proposing another would be the plan's artefact, when its predicate is only
+    ``col = constant`` tests on columns the statement compares for equality, it was scanned since the
+    statistics were reset (a never-scanned one is no such evidence), and it leads with one of the statement's
+    equality columns or, its predicate fixing every one of them, with the first of ``tail`` (the sort columns
+    of an ORDER BY ... LIMIT, or the range columns): the proposal with its equality columns moved into the
+    predicate. An index leading with any other column is not what the statement needs. Nor is one taken to
+    serve a statement whose measured mean (``mean_ms``) is above ``SLOW_MEAN_MS``: the index may have been
+    scanned by another statement while this one, called with other values, read the table.
     """
+    if mean_ms is not None and mean_ms > SLOW_MEAN_MS:
+        return None
     wanted = set(eq)
 
     def fits(ix: Index) -> bool:
-        if not ix.is_valid or ix.predicate is None or not ix.columns or ix.columns[0] not in wanted:
+        if not ix.is_valid or ix.predicate is None or not ix.columns:
             return False
         if ix.scans is not None and ix.scans == 0:
             return False
         tested = literal_equality_columns(ix.predicate)
-        return bool(tested) and tested is not None and tested <= wanted
+        if not tested or not tested <= wanted:
+            return False
+        return ix.columns[0] in wanted or (tested == wanted and bool(tail) and ix.columns[0] == tail[0])
 
     return _tree_index(snapshot, schema, table, fits)
 
 
-def _literal_partial_serves(snapshot: Snapshot, query: str, scan: PlanScan,
+def _literal_partial_serves(snapshot: Snapshot, stmt: Statement, scan: PlanScan,
                             named: Collection[tuple[str, str]]) -> bool:
     """A sequential scan in a generic plan where the executed statements' literals select a partial index
     (see literal_partial_index): the plan's scan is the normalization's artefact."""
     table = scan_table(snapshot, scan, named)
     if table is None or snapshot.engine != "postgresql":
         return False
-    for scope in query_shape(snapshot, query).scopes:
+    for scope in query_shape(snapshot, stmt.query).scopes:
         uses = scope_columns(snapshot, scope).get(table.key) or []
         eq = [u.column for u in uses if u.kind == "eq"]
-        if eq and literal_partial_index(snapshot, table.schema, table.name, eq) is not None:
+        sort = [u.column for u in uses if u.kind == "sort"] if scope.has_limit else []
+        tail = sort or [u.column for u in uses if u.kind == "range"]
+        if eq and literal_partial_index(snapshot, table.schema, table.name, eq, tail, stmt.mean_ms) is not None:
             return True
     return False
 
@@ -1112,7 +1129,7 @@ def index_coverage(snapshot: Snapshot, large_rows: int = DEFAULT_LARGE_ROWS) -> 
         if weak:
             weak_index += 1
             uncovered += 1
-        elif all(s.scan_type in INDEX_SCANS or _literal_partial_serves(snapshot, stmt.query, s, named)
+        elif all(s.scan_type in INDEX_SCANS or _literal_partial_serves(snapshot, stmt, s, named)
                  for s in large):
             covered_calls += stmt.calls
         else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from auditor.engine import Unmet, check
@@ -175,6 +176,16 @@ def slow_query(snap: Snapshot, opts: SlowQueryOptions) -> Iterator[Hit]:
     A backup tool's whole-table reads (mysqldump / mariadb-dump `SELECT SQL_NO_CACHE ... FROM t`, pg_dump
     `COPY ... TO stdout`) are maintenance, set apart from the application's workload like bulk loads and DDL.
 
+    The server's figures are cumulative: pg_stat_statements counts from its last reset, performance_schema's
+    digests from their first call (the server's start, or a TRUNCATE of the digest table), and dbaudit resets
+    neither, so the calls made before an index was created still weigh in. With `--history` and a previous
+    run of the target in the store, a statement called at least `min_calls` times since that run is judged on
+    those calls alone (their P95 estimated from the interval's calls, mean and standard deviation, see
+    auditor.history.deltas), and the finding gives both: "over 25 calls since the previous run at ...;
+    cumulative since ...: 80 calls, P95 ... ms". Otherwise the cumulative figures are judged, and the finding
+    says since when they count (pg_stat_statements_info.stats_reset; the digest's FIRST_SEEN), and how few
+    calls the interval had when there was one.
+
     ## Why is this bad?
     The 95th percentile is what one user in twenty waits for; a statement slower than the target is where
     tuning pays first.
@@ -201,27 +212,70 @@ def slow_query(snap: Snapshot, opts: SlowQueryOptions) -> Iterator[Hit]:
     The P95 is an estimate from five figures; a statement with two latency modes is approximated by one
     log-normal (the benchmark in docs/workload.md measures the error).
     """
+    history = snap.run_history
+    since = history.statements_since if history is not None else None
     for stmt in snap.statements:
         if not stmt.toplevel or stmt.calls <= 0 or stmt.calls < opts.min_calls:
             continue
-        p95 = statement_percentile(stmt, 0.95)
-        if p95 <= opts.p95_target_ms and stmt.mean_ms <= opts.mean_target_ms:
+        interval = history.statement(stmt.queryid) if history is not None else None
+        recent = interval if interval is not None and interval.calls >= opts.min_calls \
+            and interval.p95_ms is not None else None
+        cumulative = statement_percentile(stmt, 0.95)
+        p95, mean = (recent.p95_ms or 0.0, recent.mean_ms) if recent is not None else (cumulative, stmt.mean_ms)
+        if p95 <= opts.p95_target_ms and mean <= opts.mean_target_ms:
             continue
         # parsed only when slow: the parse costs far more than the estimate, and most statements are fast;
         # a bulk load or DDL is set apart (auditor.workload.statement_class)
         if statement_class(stmt.query) != APPLICATION or query_kind(snap, stmt.query) not in EXPLAINABLE:
             continue
-        what = "P95" if stmt.p95_ms is not None else "estimated P95"
+        what = "P95" if stmt.p95_ms is not None and recent is None else "estimated P95"
         why = (f"{what} {p95:.1f} ms > {opts.p95_target_ms:g} ms" if p95 > opts.p95_target_ms
-               else f"mean {stmt.mean_ms:.1f} ms > {opts.mean_target_ms:g} ms")
-        yield Hit(
-            object=_query_ref(stmt),
-            message=f"slow statement: {why} over {stmt.calls} calls",
-            details={**_figures(stmt), "p95_ms": round(p95, 3), "stddev_ms": round(stmt.stddev_ms, 3),
-                     "min_ms": round(stmt.min_ms, 3), "max_ms": round(stmt.max_ms, 3),
-                     "p95_target_ms": opts.p95_target_ms,
-                     "p95_source": "server" if stmt.p95_ms is not None else "estimate"},
-        )
+               else f"mean {mean:.1f} ms > {opts.mean_target_ms:g} ms")
+        origin = _cumulative_since(snap, stmt)
+        details = {**_figures(stmt), "p95_ms": round(cumulative, 3), "stddev_ms": round(stmt.stddev_ms, 3),
+                   "min_ms": round(stmt.min_ms, 3), "max_ms": round(stmt.max_ms, 3),
+                   "p95_target_ms": opts.p95_target_ms,
+                   "p95_source": "server" if stmt.p95_ms is not None else "estimate",
+                   "judged_on": "interval" if recent is not None else "cumulative",
+                   "cumulative_since": origin[1].isoformat() if origin[1] else None}
+        if recent is not None:
+            moment = "the counters' reset after the previous run" if recent.reset else "the previous run"
+            message = (f"slow statement: {why} over {recent.calls} calls since {moment} at {_at(since)}; "
+                       f"cumulative since {origin[0]}: {stmt.calls} calls, P95 {cumulative:.1f} ms")
+        else:
+            message = f"slow statement: {why} over {stmt.calls} calls, cumulative since {origin[0]}"
+            if interval is not None and since is not None:
+                message += (f" ({interval.calls} calls since the previous run at {_at(since)}, fewer than "
+                            f"{opts.min_calls} to judge the interval by)")
+        if interval is not None:
+            details.update(previous_run_at=since.isoformat() if since else None, interval_calls=interval.calls,
+                           interval_mean_ms=interval.mean_ms, interval_p95_ms=interval.p95_ms)
+        yield Hit(object=_query_ref(stmt), message=message, details=details)
+
+
+def _at(moment: datetime | None) -> str:
+    if moment is None:
+        return "an unknown time"
+    return (moment.astimezone(UTC) if moment.tzinfo else moment).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _cumulative_since(snap: Snapshot, stmt: Statement) -> tuple[str, datetime | None]:
+    """Since when the server's figures of ``stmt`` count, said in words, and the moment (None: unknown).
+
+    pg_stat_statements counts from its last reset (pg_stat_statements_info, 1.9+), across restarts;
+    performance_schema keeps a digest from its FIRST_SEEN (the server's start, or a TRUNCATE of the digest
+    table). dbaudit resets neither, so calls made before an index was created still weigh in.
+    """
+    if snap.engine == "mysql":
+        if stmt.first_seen is not None:
+            return f"the digest's first call at {_at(stmt.first_seen)} (FIRST_SEEN)", stmt.first_seen
+        if snap.server_started is not None:
+            return f"the server's start at {_at(snap.server_started)}", snap.server_started
+        return "the server's start (performance_schema keeps no reset time)", None
+    reset = snap.workload.stats_reset if snap.workload is not None else None
+    if reset is not None:
+        return f"pg_stat_statements' reset at {_at(reset)}", reset
+    return "pg_stat_statements' last reset (its time is not known before version 1.9)", None
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -317,12 +371,16 @@ def missing_index_for_query(snap: Snapshot, opts: MissingIndexOptions) -> Iterat
     (`lower(email) = lower($1)`) gets an expression index on PostgreSQL, kept only with hypopg's verdict (a
     generic plan guesses an expression's selectivity), `details.expression` naming it. An index scan that filters
     is only reported with hypopg's verdict. pg_stat_statements records the literals of a statement as
-    parameters (`status = 'open'` becomes `status = $2`), so its generic plan cannot use a partial index
-    `WHERE status = 'open'` that every execution used: no index is proposed where such a partial index (its
-    predicate only `column = constant` tests on columns the statement compares for equality, leading with one
-    of its equality columns) was scanned since the statistics were reset, and index coverage counts the
-    statement as covered. Statements whose typed literals were normalized (`now() - interval $1`) are planned
-    with the cast (`$1::interval`).
+    parameters (`status = 'open'` becomes `status = $2`), and an application's bound parameter is as unknown to
+    the generic plan, so it cannot use a partial index `WHERE status = 'open'` that the executions (custom
+    plans) used: no index is proposed where such a partial index (its predicate only `column = constant` tests
+    on columns the statement compares for equality, leading with one of its equality columns, or, when the
+    predicate fixes all of them, with its first sort or range column: `(created_at) WHERE status_id = 1` for
+    `WHERE status_id = $1 ORDER BY created_at LIMIT $2`) was scanned since the statistics were reset, and index
+    coverage counts the statement as covered, unless the statement's mean is above 100 ms (WL01's default
+    target; its executions did not look like index reads). A partial index leading with another column, or
+    whose predicate tests a column the statement does not compare for equality, leaves the finding. Statements
+    whose typed literals were normalized (`now() - interval $1`) are planned with the cast (`$1::interval`).
 
     ## References
     - https://github.com/HypoPG/hypopg

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 from typing import Any
 
 from auditor.connectors.postgres.workload import pool_rows
@@ -22,8 +23,10 @@ from auditor.model import (
     IndexProposal,
     PlanScan,
     PlanSummary,
+    RunHistory,
     Snapshot,
     Statement,
+    StatementInterval,
     TableStats,
     WorkloadInfo,
     snapshot_from_json,
@@ -89,6 +92,36 @@ def test_slow_query_needs_min_calls_for_a_percentile() -> None:
     # a backup tool's whole-table read is maintenance, whatever its calls
     dump = stmt("2", "SELECT SQL_NO_CACHE `id` , `body` FROM `events`", calls=40, mean=900.0, lo=800, hi=1000)
     assert codes_for("WL01", wl_snap(dump), SlowQueryOptions(min_calls=1)) == []
+
+
+def test_slow_query_is_judged_on_the_interval_when_the_history_has_one() -> None:
+    """rt: after the fix, the cumulative figures keep the old slow calls; the calls since the previous run are
+    judged when there are min_calls of them, and the message gives both windows; otherwise the cumulative
+    figures, said since when they count."""
+    old = stmt("1", "SELECT * FROM orders WHERE customer_id = $1", calls=800, mean=150.0, stddev=40.0, lo=0.1,
+               hi=400.0)
+    reset = datetime(2026, 11, 1, tzinfo=UTC)
+    before = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+
+    def since(calls: int, mean: float, p95: float) -> Snapshot:
+        history = RunHistory(runs=1, statements_since=before,
+                             statements=(StatementInterval("1", calls, mean, p95),))
+        return wl_snap(old, workload=WorkloadInfo(stats_reset=reset), run_history=history)
+
+    spec = find_check("WL01")
+    assert spec is not None
+    (cumulative,) = iter_hits(spec, wl_snap(old, workload=WorkloadInfo(stats_reset=reset)))
+    assert cumulative.message.endswith("over 800 calls, cumulative since pg_stat_statements' reset at "
+                                       "2026-11-01 00:00:00Z")
+    assert codes_for("WL01", since(300, 0.2, 0.4)) == []  # fast since the previous run
+    (slow,) = iter_hits(spec, since(300, 180.0, 320.0))
+    assert slow.message.startswith("slow statement: estimated P95 320.0 ms > 100 ms over 300 calls since the "
+                                   "previous run at 2026-11-28 03:00:00Z; cumulative since pg_stat_statements' "
+                                   "reset at 2026-11-01 00:00:00Z: 800 calls, P95 "), slow.message
+    assert slow.details["judged_on"] == "interval" and slow.details["interval_calls"] == 300
+    (few,) = iter_hits(spec, since(3, 0.2, 0.4))  # too few calls since: the cumulative figures, said so
+    assert few.details["judged_on"] == "cumulative"
+    assert "(3 calls since the previous run at 2026-11-28 03:00:00Z, fewer than 20" in few.message
 
 
 def test_slow_query_ignores_utility_statements() -> None:
@@ -300,6 +333,28 @@ def test_index_cond_on_a_non_leading_column_is_a_whole_index_walk() -> None:
     assert weak_index_scan(s, dataclasses.replace(walk, index_cond=None), p) is None
     # a column whose name merely contains the missing one is not it
     assert weak_index_scan(s, dataclasses.replace(walk, index_cond="(rental.old_customer_id = $1)"), p) is None
+
+
+PENDING_Q = "SELECT id FROM orders WHERE status = $1 ORDER BY created_at LIMIT $2"
+
+
+def test_a_partial_index_on_the_sort_column_fixing_the_equality_serves_a_fast_statement() -> None:
+    """rt: (created_at) WHERE status = 'pending' serves status = $1 ORDER BY created_at LIMIT $2 with the
+    application's value; the generic plan cannot use it. Not when the index was never scanned, leads with
+    another column, or tests a column the statement does not compare, nor for a statement slow on average."""
+    def with_ix(ix: Any) -> Snapshot:
+        return snap(ORDERS, pk("orders"), ix)
+
+    pending = index("orders", ["created_at"], predicate="(status = 'pending'::text)", scans=300)
+    assert propose_index(with_ix(pending), PENDING_Q, "public", "orders") is None
+    assert propose_index(with_ix(pending), PENDING_Q, "public", "orders", mean_ms=0.16) is None
+    for ix in (dataclasses.replace(pending, scans=0),
+               index("orders", ["customer_id"], predicate="(status = 'pending'::text)", scans=300),
+               index("orders", ["created_at"], predicate="(customer_id = 7)", scans=300)):
+        p = propose_index(with_ix(ix), PENDING_Q, "public", "orders")
+        assert p is not None and p.columns == ("status", "created_at"), ix
+    slow = propose_index(with_ix(pending), PENDING_Q, "public", "orders", mean_ms=250.0)
+    assert slow is not None and slow.columns == ("status", "created_at")
 
 
 def test_look_alikes_get_no_proposal() -> None:

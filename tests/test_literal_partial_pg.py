@@ -104,3 +104,52 @@ def test_literal_equality_columns() -> None:
     assert literal_equality_columns("((status = 'a'::text) OR (status = 'b'::text))") is None
     assert literal_equality_columns("(status = ANY (ARRAY['a'::text, 'b'::text]))") is None
     assert literal_equality_columns("(a = b)") is None
+
+
+PENDING_SCHEMA = """
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+CREATE TABLE orders (id int PRIMARY KEY, customer_id int NOT NULL, status_id int NOT NULL,
+                     created_at timestamptz NOT NULL);
+INSERT INTO orders SELECT g, 1 + g % 5000, CASE WHEN g % 50 = 0 THEN 1 ELSE 2 + g % 4 END,
+                          timestamptz '2024-01-01' + g * interval '1 minute'
+  FROM generate_series(1, 60000) g;
+-- the pending orders, oldest first: the application binds status_id = 1
+CREATE INDEX orders_pending_idx ON orders (created_at) WHERE status_id = 1;
+-- the look-alike: the same rows, the same statement shape, but its partial index leads with customer_id (scanned
+-- by the customer lookup), so no plan of the statement can walk it in created_at order
+CREATE TABLE invoices (id int PRIMARY KEY, customer_id int NOT NULL, status_id int NOT NULL,
+                       created_at timestamptz NOT NULL);
+INSERT INTO invoices SELECT id, customer_id, status_id, created_at FROM orders;
+CREATE INDEX invoices_pending_customer_idx ON invoices (customer_id) WHERE status_id = 1;
+ANALYZE;
+"""
+
+PENDING = "SELECT id, created_at FROM orders WHERE status_id = %s ORDER BY created_at LIMIT %s"
+INVOICES = "SELECT id, created_at FROM invoices WHERE status_id = %s ORDER BY created_at LIMIT %s"
+LOOKUP = "SELECT id FROM invoices WHERE customer_id = %s AND status_id = 1"
+
+
+def test_a_bound_parameter_selecting_a_partial_index_on_the_sort_column(pg_new_db: Any, pg_server: Any) -> None:
+    """The pending-orders query: the generic plan of ``status_id = $1 ORDER BY created_at LIMIT $2`` reads the
+    table, the custom plans (status_id = 1) walk ``(created_at) WHERE status_id = 1``; no index is proposed.
+    The look-alike on invoices, whose scanned partial index leads with customer_id, is still reported."""
+    dsn = pg_new_db(PENDING_SCHEMA)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        if pg_server.has_hypopg:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS hypopg")
+        conn.execute("SELECT pg_stat_statements_reset()")
+        for i in range(60):
+            conn.execute(PENDING, (1, 20)).fetchall()
+            conn.execute(INVOICES, (1, 20)).fetchall()
+            conn.execute(LOOKUP, (1 + i * 50,)).fetchall()
+    with psycopg.connect(dsn, autocommit=True) as conn:  # the driving session flushed its counters on exit
+        scans = dict(conn.execute("SELECT indexrelname, idx_scan FROM pg_stat_user_indexes").fetchall())
+    assert scans["orders_pending_idx"] >= 60 and scans["invoices_pending_customer_idx"] >= 60, scans
+    snap = collect(parse_dsn(dsn), CollectOptions(sample=False))
+    plans = {p.queryid: p for p in snap.plans}
+    pending = next(s for s in snap.statements if "FROM orders WHERE status_id" in s.query)
+    assert [s.scan_type for s in plans[pending.queryid].scans if s.table == "orders"] == ["Seq Scan"]
+    found = list(run_checks(snap, [find_check("WL02")]).findings)  # type: ignore[list-item]
+    assert [(f.object.table, f.object.columns) for f in found] == [("invoices", ("status_id", "created_at"))]
+    pct, how = index_coverage(snap)
+    assert pct is not None and "1 reach one without" in how, how

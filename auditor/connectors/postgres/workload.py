@@ -423,7 +423,7 @@ def _explain_one(session: _Session, snapshot: Snapshot, stmt: Statement, params:
         table = scan_table(snapshot, scan, named)
         if table is None or not is_large(snapshot, table, options.proposal_min_rows):
             continue
-        proposal = propose_index(snapshot, stmt.query, table.schema, table.name)
+        proposal = propose_index(snapshot, stmt.query, table.schema, table.name, mean_ms=stmt.mean_ms)
         if proposal is None or any((p.schema, p.table, p.columns, p.expression) == (
                 proposal.schema, proposal.table, proposal.columns, proposal.expression) for p in proposals):
             continue
