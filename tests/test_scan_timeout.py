@@ -296,3 +296,31 @@ def test_a_deadline_inside_the_postgresql_probes_gives_a_partial_report(
     # the probes after them)
     assert report.partial is not None and "--timeout 20 s" in report.partial
     assert "not collected: the TOAST column sample (CP01)" in report.partial
+
+
+def test_a_server_cut_under_the_deadline_is_the_deadline_even_before_the_clock_says_so(
+        mysql_new_db: NewMySqlDb,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The race the test above lost once: MariaDB's max_statement_time (what was left of --timeout) fired a few
+    milliseconds before the client's clock ran out, and the scan blamed the 30 s statement bound. A statement
+    capped by the deadline that the server cuts is the deadline's, whatever the clock says at that instant."""
+    dsn = mysql_new_db(MY_SCHEMA)
+    load = my.load_sql
+
+    def slow(name: str) -> str:
+        sql = load(name)
+        return f"SELECT q.* FROM (\n{sql.rstrip().rstrip(';')}\n) q, (SELECT SLEEP(30) AS z) s" \
+            if name == "constraints" else sql
+
+    monkeypatch.setattr(my, "load_sql", slow)
+    real_expired = Clock.expired
+
+    def late(self: Clock) -> bool:  # the server's cut seen before the clock's end
+        return False if self.timeout_s == 3 and self.remaining() is not None and self.remaining() > -2 else \
+            real_expired(self)
+
+    monkeypatch.setattr(Clock, "expired", late)
+    code = _scan(dsn, "--timeout", "3", "--no-workload")
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "--timeout 3 s reached while the catalog was read" in err, err

@@ -124,6 +124,9 @@ class _Session:
         # while the catalog is read (flavor, version): each SELECT's server-side limit is capped by what is left
         # of the collection's time (--timeout)
         self.capped: tuple[str, int] | None = None
+        # the last statement ran under what was left of --timeout rather than the session's bound: its server-side
+        # cut is the deadline's even when the server's timer fires a little before the client's clock says so
+        self.cut_by_deadline = False
 
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         sql = self._capped(sql)
@@ -149,11 +152,13 @@ class _Session:
         """``sql`` under a server-side limit of what is left of the collection, when that is shorter than the
         session's (DeadlineReached: nothing left). MariaDB: ``SET STATEMENT max_statement_time``; MySQL: the
         ``MAX_EXECUTION_TIME`` hint (SELECT only, which every catalog file is)."""
+        self.cut_by_deadline = False
         if self.capped is None or self.watchdog is None:
             return sql
         bound = deadline_bound_ms(self.watchdog.clock, self.watchdog.statement_timeout_ms)
         if bound is None:
             return sql
+        self.cut_by_deadline = True
         flavor, vnum = self.capped
         if flavor == "mariadb" and vnum >= 100100:
             return f"SET STATEMENT max_statement_time = {bound / 1000:.3f} FOR {sql}"
@@ -437,8 +442,8 @@ def collect(dsn: Dsn, options: CollectOptions | None = None) -> Snapshot:
     clock = Clock.start(options.timeout_s, options.started, reserve=True)
     conn = _connect(dsn, options, clock)
     watchdog = Watchdog(options.statement_timeout_ms, clock)
+    session = _Session(conn, watchdog)
     try:
-        session = _Session(conn, watchdog)
         try:
             return _collect(session, dsn, options, started, clock)
         except DeadlineReached:
@@ -450,7 +455,7 @@ def collect(dsn: Dsn, options: CollectOptions | None = None) -> Snapshot:
         except pymysql.err.OperationalError as exc:
             code = exc.args[0] if exc.args else 0
             text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
-            if code in (1969, 3024) and clock.expired():
+            if code in (1969, 3024) and (clock.expired() or session.cut_by_deadline):
                 raise ScanInterrupted(_catalog_deadline(clock)) from None
             if code in (1969, 3024):  # max_statement_time / max_execution_time exceeded
                 raise ConnectError(
