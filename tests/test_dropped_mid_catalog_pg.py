@@ -63,3 +63,12 @@ def test_a_table_dropped_after_the_snapshot_is_left_out_with_a_note(
         (note,) = [n for n in snap.notes if n.area == "locks"]
         assert note.objects == ("public.victim",) and "dropped while the catalog was read" in note.message, note
     assert snap.unread_areas == (), snap.unread_areas
+
+
+def test_both_messages_of_a_relation_dropped_since_the_snapshot_are_recognised() -> None:
+    # the suite once met the second one: the other catalog session's area was running when the DROP committed
+    from auditor.connectors.postgres.prefetch import dropped_meanwhile
+
+    assert dropped_meanwhile(psycopg.errors.InternalError_("cache lookup failed for attribute 3 of relation 21225"))
+    assert dropped_meanwhile(psycopg.errors.InternalError_("could not open relation with OID 21225"))
+    assert not dropped_meanwhile(psycopg.errors.InternalError_("invalid page in block 7 of relation base/5/21225"))

@@ -102,8 +102,11 @@ def refusal_note(area: str, exc: psycopg.Error) -> Note:
 
 
 def dropped_meanwhile(exc: psycopg.Error) -> bool:
-    """A deparsing function met a relation, attribute or constraint dropped since the snapshot was taken."""
-    return str(exc).startswith("cache lookup failed")
+    """A deparsing function met a relation, attribute or constraint dropped since the snapshot was taken ("cache
+    lookup failed for ..."), or a function that opens the relation itself did ("could not open relation with OID
+    N": with two sessions, the other one's area may be the one running when an application's DROP commits)."""
+    text = str(exc)
+    return text.startswith("cache lookup failed") or text.startswith("could not open relation with OID")
 
 
 def read_area(session: Session, read: Read, locked: Locked, out: AreaRead | None = None) -> AreaRead:
