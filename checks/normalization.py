@@ -444,6 +444,7 @@ class DependencyOptions:
     min_support_rows: int = 20
     min_mean_group: float = 2.0
     max_determinant_uniqueness: float = 0.9
+    min_repeated_share: float = 0.1
     quasi_constant_share: float = 0.95
     max_chance: float = 1e-6
     max_key_columns: int = 4  # NF03: composite keys wider than this are not split
@@ -862,6 +863,9 @@ def partial_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[Hit]
       nearly vacuous.
     - `max_determinant_uniqueness` (default 0.9): a determinant with more distinct values per row than this
       is nearly unique (a key), not a determinant.
+    - `min_repeated_share` (default 0.1): share of the determinant's distinct sampled values seen on two rows
+      or more (the groups that test the dependency): a nearly unique column whose few repeated values (a
+      default such as '') hold many rows tests the dependency on almost none of its values.
     - `quasi_constant_share` (default 0.95): a dependent whose most common value covers this share of the
       sample is "determined" by anything, and is left out.
     - `max_chance` (default 1e-6): the probability that independent columns with the same value frequencies
@@ -987,6 +991,9 @@ def transitive_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[H
       nearly vacuous.
     - `max_determinant_uniqueness` (default 0.9): a determinant with more distinct values per row than this
       is nearly unique (a key), not a determinant.
+    - `min_repeated_share` (default 0.1): share of the determinant's distinct sampled values seen on two rows
+      or more (the groups that test the dependency): a nearly unique column whose few repeated values (a
+      default such as '') hold many rows tests the dependency on almost none of its values.
     - `quasi_constant_share` (default 0.95): a dependent whose most common value covers this share of the
       sample is "determined" by anything, and is left out.
     - `max_chance` (default 1e-6): the probability that independent columns with the same value frequencies
