@@ -1,9 +1,11 @@
 """NF04 on determinants that barely repeat (rt: "orders.customer_id is determined by shipping_address").
 
-A determinant whose few repeated values (a default such as '') hold many rows, every other value seen once,
-passes the rows-per-value bounds yet tests the dependency on almost none of its values; at least
-``min_repeated_share`` of its distinct sampled values must occur twice. zip -> city at two or three rows per
-zip still holds.
+- Support: a determinant whose few repeated values (a default such as '') hold many rows, every other value
+  seen once, passes the rows-per-value bounds yet tests the dependency on almost none of its values; at least
+  ``min_repeated_share`` of its distinct sampled values must occur twice.
+- A foreign key column is never said to depend on free text (a nearly unique text with no code-like name):
+  "move customer_id to a table keyed by shipping_address" inverts the relationship. A code (zip) determining
+  a foreign key, and zip -> city at two or three rows per zip on a large table, still fire.
 """
 
 from __future__ import annotations
@@ -12,8 +14,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from auditor.sample_analysis import SampleFrame
+from auditor.connectors import CollectOptions, collect
+from auditor.dsn import parse_dsn
+from auditor.engine import REGISTRY, all_checks, iter_hits, load_checks, run_checks, select_checks
+from auditor.model import Sampling, TableSample
+from auditor.sample_analysis import SampleFrame, column_sample
 from auditor.sampling import FdThresholds
+from tests.builders import fk, pk, snap, table
+from tests.conftest import NewDb
+
+load_checks()
 
 
 def _frame(det: Sequence[int], dep: Sequence[int]) -> SampleFrame:
@@ -39,3 +49,48 @@ def test_zip_to_city_at_two_or_three_rows_per_zip_still_holds() -> None:
     rows = [z for z in range(1200) for _ in range(2 + z % 2)]  # 1,200 zips of 2 or 3 rows
     found = _frame(rows, [z // 4 for z in rows]).judge(("det",), "dep", FdThresholds())
     assert found is not None and found.groups == 1200 and found.violations == 0
+
+
+def _orders_sample(columns: dict[str, Sequence[object]], text: Sequence[str]) -> TableSample:
+    rows = len(next(iter(columns.values())))
+    cols = tuple(column_sample(c, "text" if c in text else "integer", v) for c, v in columns.items())
+    return TableSample(schema="public", table="orders", rows=rows, method="full", columns=cols)
+
+
+def test_a_foreign_key_is_not_determined_by_free_text_but_by_a_code() -> None:
+    ids = list(range(400))
+    address = [i // 2 for i in ids]  # 200 addresses of two orders each, two per customer
+    zips = [(i * 7) % 200 for i in ids]
+    cols: dict[str, Sequence[object]] = {
+        "id": ids, "customer_id": [a // 2 for a in address], "shipping_address": [f"{a} Oak Ave" for a in address],
+        "zip": [f"z{z}" for z in zips], "region_id": [z // 10 for z in zips],
+    }
+    s = snap(table("orders", ["id", "customer_id", "shipping_address text", "zip text", "region_id"]),
+             pk("orders"), table("customers", ["id"]), pk("customers"), table("regions", ["id"]), pk("regions"),
+             fk("orders", ["customer_id"], "customers"), fk("orders", ["region_id"], "regions"),
+             sampling=Sampling(tables=(_orders_sample(cols, ("shipping_address", "zip")),)))
+    found = [(h.details["determinant"], h.details["dependent"]) for h in iter_hits(REGISTRY["NF04"], s, None)]
+    assert found == [(["zip"], ["region_id"])]
+
+
+# 50,000 customers with two addresses each, about two orders per address; zip drawn per order, 2.5 rows per zip
+PG_ORDERS = """
+CREATE TABLE customers (id bigint PRIMARY KEY, name text NOT NULL);
+INSERT INTO customers SELECT g, 'Customer ' || g FROM generate_series(1, 50000) g;
+CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL REFERENCES customers,
+                     shipping_address text NOT NULL, zip text NOT NULL, city text NOT NULL);
+INSERT INTO orders SELECT g, c, (c * 2 + (hashint4(g * 5) & 1)) || ' Oak Avenue, Apt ' || (c % 97),
+       'z' || z, 'City-' || (z / 40)
+FROM (SELECT g, 1 + (hashint4(g) & 1048575) % 50000 AS c, (hashint4(g * 3) & 1048575) % 80000 AS z
+      FROM generate_series(1, 200000) g) s;
+ANALYZE;
+"""
+
+
+def test_postgres_orders_address_does_not_key_the_customer(pg_new_db: NewDb) -> None:
+    dsn = pg_new_db(PG_ORDERS)
+    snap_ = collect(parse_dsn(dsn), CollectOptions(workload=False))
+    findings = run_checks(snap_, select_checks(all_checks(), ["NF04"])).findings
+    found = sorted((tuple(f.details["determinant"]), tuple(f.details["dependent"]))  # type: ignore[arg-type]
+                   for f in findings if f.object.table == "orders")
+    assert found == [(("zip",), ("city",))], [f.message for f in findings]
