@@ -922,35 +922,40 @@ def _null_heavy_text(frame: SampleFrame, ts: TableSample, column: str) -> bool:
     return nonnull < 0.5 * frame.rows
 
 
-# names of text columns that hold codes (a zip, a SKU, a reference), not free text
-_CODE_NAMES = ("_id", "id", "_code", "code", "_no", "_num", "_key", "sku", "zip", "postcode", "postal_code", "_ref")
+# names of text columns that hold codes or identifiers (a zip, a SKU, a reference, an e-mail), not free text
+_CODE_NAMES = ("_id", "id", "_code", "code", "_no", "_num", "_key", "sku", "zip", "postcode", "postal_code", "_ref",
+               "email")
 
 
 # distinct values per sampled non-null row from which a text column is free text: a value every row or two
 FREE_TEXT_UNIQUENESS = 0.5
+# referenced rows per distinct text from which the text labels them: about one each (a name, an address)
+LABEL_SHARE = 0.9
 
 
-def _free_text(frame: SampleFrame, table: Table, column: str) -> bool:
-    """A text column whose name says nothing of a code and whose values rarely repeat in the uniform sample:
-    an address, a name, a note; not a category (city, status) nor a code (zip, sku)."""
+def _free_text(table: Table, column: str) -> bool:
+    """A text column whose name says nothing of a code: an address, a name, a city; not a zip, a sku or an
+    e-mail (an identifier: customer_email -> customer_id is reported)."""
     col = table.column(column)
-    if col is None or column not in frame or type_family(col.data_type) != "text" \
-            or column.lower().endswith(_CODE_NAMES):
-        return False
-    nonnull, distinct, _ = frame.column_stats(column)
-    return nonnull > 0 and distinct >= FREE_TEXT_UNIQUENESS * nonnull
+    return col is not None and type_family(col.data_type) == "text" and not column.lower().endswith(_CODE_NAMES)
 
 
-def _keyed_by_free_text(snap: Snapshot, table: Table, frame: SampleFrame, det: tuple[str, ...],
-                        dependent: str) -> bool:
-    """A foreign key column said to depend on a free-text column that is no foreign key itself.
+def _keyed_by_free_text(snap: Snapshot, table: Table, frame: SampleFrame, d: Dependency) -> bool:
+    """A foreign key column said to depend on a free-text column, itself no foreign key, that is nearly unique
+    in the sample or names about one referenced row per value.
 
-    A text that names one referenced row (each shipping address used by one customer) is a fact of that row,
-    stored beside its key; "move customer_id to a table keyed by shipping_address" inverts the relationship,
-    and no DBA keys a table by free text. Where the key also determines the text, the pair is one-to-one and
+    A text that labels one referenced row (each shipping address, or ship name, used by one customer) is a fact
+    of that row, stored beside its key; "move customer_id to a table keyed by shipping_address" inverts the
+    relationship, and no DBA keys a table by free text. A category that many referenced rows share the rows of
+    (city -> region_id) is still reported. Where the key also determines the text, the pair is one-to-one and
     is reported under the foreign key."""
-    return (len(det) == 1 and _fk_of(snap, table, (dependent,)) is not None and _fk_of(snap, table, det) is None
-            and _free_text(frame, table, det[0]))
+    det = d.determinant
+    if len(det) != 1 or _fk_of(snap, table, (d.dependent,)) is None or _fk_of(snap, table, det) is not None \
+            or det[0] not in frame or not _free_text(table, det[0]):
+        return False
+    nonnull, distinct, _ = frame.column_stats(det[0])
+    nearly_unique = nonnull > 0 and distinct >= FREE_TEXT_UNIQUENESS * nonnull
+    return nearly_unique or d.dependent_distinct >= LABEL_SHARE * d.determinant_distinct
 
 
 def _key_is_not_null(table: Table, key: tuple[str, ...]) -> bool:
@@ -982,12 +987,13 @@ def transitive_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[H
     cost more) follows a hidden attribute of the rows, not either column, and is not reported. A text
     column NULL in most sampled rows (a note written now and then) is no determinant, and a column that a
     row-level security policy reads (a `tenant_id` beside the key that determines it) is carried for the
-    policy, not a dependent (PostgreSQL). A foreign key column is never reported as determined by a free-text
-    column (a text whose values rarely repeat in the sample, at least one distinct value per two rows, and
-    whose name says nothing of a code, unlike `zip` or `sku`): a shipping address used by one customer is a
-    fact of that customer, and a table keyed by the address is no fix. A JSON document (json, jsonb, or
-    MariaDB's JSON: a LONGTEXT with a `json_valid` CHECK) is neither a determinant nor a dependent; the probes
-    do not read it.
+    policy, not a dependent (PostgreSQL). A foreign key column is never reported as determined by free text (a
+    text column whose name says nothing of a code, unlike `zip`, `sku` or `email`, with at least one distinct
+    value per two sampled rows or about one referenced row per value): a shipping address or a ship name used
+    by one customer is a fact of that customer, and a table keyed by it is no fix; `city -> region_id` is
+    reported.
+    A JSON document (json, jsonb, or MariaDB's JSON: a LONGTEXT with a `json_valid` CHECK) is neither a
+    determinant nor a dependent; the probes do not read it.
 
     Copies through foreign keys: the probe joins a sample of the rows to the rows each foreign key
     (single or composite) references and counts, per pair of columns of one type family, the rows where the
@@ -1064,7 +1070,7 @@ def transitive_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[H
         deps = [d for d in deps if d.dependent not in table.policy_columns]
         for det, group in _group(snap, table, deps):
             # after _group: the dependency still hides what it implies (customer_id -> name under the address)
-            group = [d for d in group if not _keyed_by_free_text(snap, table, frame, det, d.dependent)]
+            group = [d for d in group if not _keyed_by_free_text(snap, table, frame, d)]
             for part in _split_near(group):
                 yield _hit(snap, table, ts, det, part, None)
 

@@ -17,7 +17,7 @@ import numpy as np
 from auditor.connectors import CollectOptions, collect
 from auditor.dsn import parse_dsn
 from auditor.engine import REGISTRY, all_checks, iter_hits, load_checks, run_checks, select_checks
-from auditor.model import Sampling, TableSample
+from auditor.model import Sampling, Snapshot, TableSample
 from auditor.sample_analysis import SampleFrame, column_sample
 from auditor.sampling import FdThresholds
 from tests.builders import fk, pk, snap, table
@@ -57,20 +57,36 @@ def _orders_sample(columns: dict[str, Sequence[object]], text: Sequence[str]) ->
     return TableSample(schema="public", table="orders", rows=rows, method="full", columns=cols)
 
 
+def _orders(columns: dict[str, Sequence[object]], text: Sequence[str]) -> Snapshot:
+    """An orders table read whole, customer_id and region_id foreign keys."""
+    names = [c if c not in text else f"{c} text" for c in columns]
+    return snap(table("orders", names), pk("orders"), table("customers", ["id"]), pk("customers"),
+                table("regions", ["id"]), pk("regions"), fk("orders", ["customer_id"], "customers"),
+                fk("orders", ["region_id"], "regions"), sampling=Sampling(tables=(_orders_sample(columns, text),)))
+
+
+def _nf04(s: Snapshot) -> list[tuple[object, object]]:
+    return [(h.details["determinant"], h.details["dependent"]) for h in iter_hits(REGISTRY["NF04"], s, None)]
+
+
 def test_a_foreign_key_is_not_determined_by_free_text_but_by_a_code() -> None:
     ids = list(range(400))
-    address = [i // 2 for i in ids]  # 200 addresses of two orders each, two per customer
+    address = [i // 2 for i in ids]  # 200 addresses of two orders each, two per customer: nearly unique
     zips = [(i * 7) % 200 for i in ids]
-    cols: dict[str, Sequence[object]] = {
-        "id": ids, "customer_id": [a // 2 for a in address], "shipping_address": [f"{a} Oak Ave" for a in address],
-        "zip": [f"z{z}" for z in zips], "region_id": [z // 10 for z in zips],
-    }
-    s = snap(table("orders", ["id", "customer_id", "shipping_address text", "zip text", "region_id"]),
-             pk("orders"), table("customers", ["id"]), pk("customers"), table("regions", ["id"]), pk("regions"),
-             fk("orders", ["customer_id"], "customers"), fk("orders", ["region_id"], "regions"),
-             sampling=Sampling(tables=(_orders_sample(cols, ("shipping_address", "zip")),)))
-    found = [(h.details["determinant"], h.details["dependent"]) for h in iter_hits(REGISTRY["NF04"], s, None)]
-    assert found == [(["zip"], ["region_id"])]
+    s = _orders({"id": ids, "customer_id": [a // 2 for a in address],
+                 "shipping_address": [f"{a} Oak Ave" for a in address],
+                 "zip": [f"z{z}" for z in zips], "region_id": [z // 10 for z in zips]}, ("shipping_address", "zip"))
+    assert _nf04(s) == [(["zip"], ["region_id"])]
+
+
+def test_a_foreign_key_is_not_determined_by_a_name_of_its_row_but_by_a_category() -> None:
+    ids = list(range(400))
+    names = [i % 40 for i in ids]  # 40 ship names of 10 orders each, 38 customers (two have two names)
+    cities = [(i // 10) % 40 for i in ids]  # 40 cities in 8 regions
+    s = _orders({"id": ids, "customer_id": [n if n < 38 else n - 2 for n in names],
+                 "ship_name": [f"Ship {n}" for n in names],
+                 "city": [f"City {c}" for c in cities], "region_id": [c // 5 for c in cities]}, ("ship_name", "city"))
+    assert _nf04(s) == [(["city"], ["region_id"])]
 
 
 # 50,000 customers with two addresses each, about two orders per address; zip drawn per order, 2.5 rows per zip
