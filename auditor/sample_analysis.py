@@ -294,6 +294,8 @@ class _Determinant:
     def usable(self, th: FdThresholds) -> bool:
         if self.rows < th.min_rows or self.distinct < 2 or self.support < th.min_support_rows:
             return False
+        if self.sizes.size < th.min_repeated_share * self.distinct:
+            return False
         if self.distinct / self.rows > th.max_determinant_uniqueness:
             return False
         return self.rows / self.distinct >= th.min_mean_group

@@ -466,6 +466,10 @@ class FdThresholds:
     min_support_rows: int = 20  # rows whose determinant value occurs at least twice
     min_mean_group: float = 2.0  # rows per distinct determinant value: below it the FD is nearly vacuous
     max_determinant_uniqueness: float = 0.9  # distinct/rows above it: nearly unique, a key, not a determinant
+    # share of the determinant's distinct values seen on two rows or more (the groups that test the FD): a nearly
+    # unique column whose few repeated values (a default such as '') hold many rows passes the rows-per-value
+    # bounds, yet tests the FD on almost none of its values
+    min_repeated_share: float = 0.1
     quasi_constant_share: float = 0.95  # a dependent this constant is 'determined' by anything
     max_chance: float = 1e-6  # probability that independent columns would agree this well
 

@@ -444,6 +444,7 @@ class DependencyOptions:
     min_support_rows: int = 20
     min_mean_group: float = 2.0
     max_determinant_uniqueness: float = 0.9
+    min_repeated_share: float = 0.1
     quasi_constant_share: float = 0.95
     max_chance: float = 1e-6
     max_key_columns: int = 4  # NF03: composite keys wider than this are not split
@@ -862,6 +863,9 @@ def partial_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[Hit]
       nearly vacuous.
     - `max_determinant_uniqueness` (default 0.9): a determinant with more distinct values per row than this
       is nearly unique (a key), not a determinant.
+    - `min_repeated_share` (default 0.1): share of the determinant's distinct sampled values seen on two rows
+      or more (the groups that test the dependency): a nearly unique column whose few repeated values (a
+      default such as '') hold many rows tests the dependency on almost none of its values.
     - `quasi_constant_share` (default 0.95): a dependent whose most common value covers this share of the
       sample is "determined" by anything, and is left out.
     - `max_chance` (default 1e-6): the probability that independent columns with the same value frequencies
@@ -918,6 +922,42 @@ def _null_heavy_text(frame: SampleFrame, ts: TableSample, column: str) -> bool:
     return nonnull < 0.5 * frame.rows
 
 
+# names of text columns that hold codes or identifiers (a zip, a SKU, a reference, an e-mail), not free text
+_CODE_NAMES = ("_id", "id", "_code", "code", "_no", "_num", "_key", "sku", "zip", "postcode", "postal_code", "_ref",
+               "email")
+
+
+# distinct values per sampled non-null row from which a text column is free text: a value every row or two
+FREE_TEXT_UNIQUENESS = 0.5
+# referenced rows per distinct text from which the text labels them: about one each (a name, an address)
+LABEL_SHARE = 0.9
+
+
+def _free_text(table: Table, column: str) -> bool:
+    """A text column whose name says nothing of a code: an address, a name, a city; not a zip, a sku or an
+    e-mail (an identifier: customer_email -> customer_id is reported)."""
+    col = table.column(column)
+    return col is not None and type_family(col.data_type) == "text" and not column.lower().endswith(_CODE_NAMES)
+
+
+def _keyed_by_free_text(snap: Snapshot, table: Table, frame: SampleFrame, d: Dependency) -> bool:
+    """A foreign key column said to depend on a free-text column, itself no foreign key, that is nearly unique
+    in the sample or names about one referenced row per value.
+
+    A text that labels one referenced row (each shipping address, or ship name, used by one customer) is a fact
+    of that row, stored beside its key; "move customer_id to a table keyed by shipping_address" inverts the
+    relationship, and no DBA keys a table by free text. A category that many referenced rows share the rows of
+    (city -> region_id) is still reported. Where the key also determines the text, the pair is one-to-one and
+    is reported under the foreign key."""
+    det = d.determinant
+    if len(det) != 1 or _fk_of(snap, table, (d.dependent,)) is None or _fk_of(snap, table, det) is not None \
+            or det[0] not in frame or not _free_text(table, det[0]):
+        return False
+    nonnull, distinct, _ = frame.column_stats(det[0])
+    nearly_unique = nonnull > 0 and distinct >= FREE_TEXT_UNIQUENESS * nonnull
+    return nearly_unique or d.dependent_distinct >= LABEL_SHARE * d.determinant_distinct
+
+
 def _key_is_not_null(table: Table, key: tuple[str, ...]) -> bool:
     cols = [table.column(c) for c in key]
     return all(c is not None and not c.nullable for c in cols)
@@ -947,8 +987,13 @@ def transitive_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[H
     cost more) follows a hidden attribute of the rows, not either column, and is not reported. A text
     column NULL in most sampled rows (a note written now and then) is no determinant, and a column that a
     row-level security policy reads (a `tenant_id` beside the key that determines it) is carried for the
-    policy, not a dependent (PostgreSQL). A JSON document (json, jsonb, or MariaDB's JSON: a LONGTEXT with a
-    `json_valid` CHECK) is neither a determinant nor a dependent; the probes do not read it.
+    policy, not a dependent (PostgreSQL). A foreign key column is never reported as determined by free text (a
+    text column whose name says nothing of a code, unlike `zip`, `sku` or `email`, with at least one distinct
+    value per two sampled rows or about one referenced row per value): a shipping address or a ship name used
+    by one customer is a fact of that customer, and a table keyed by it is no fix; `city -> region_id` is
+    reported.
+    A JSON document (json, jsonb, or MariaDB's JSON: a LONGTEXT with a `json_valid` CHECK) is neither a
+    determinant nor a dependent; the probes do not read it.
 
     Copies through foreign keys: the probe joins a sample of the rows to the rows each foreign key
     (single or composite) references and counts, per pair of columns of one type family, the rows where the
@@ -987,6 +1032,9 @@ def transitive_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[H
       nearly vacuous.
     - `max_determinant_uniqueness` (default 0.9): a determinant with more distinct values per row than this
       is nearly unique (a key), not a determinant.
+    - `min_repeated_share` (default 0.1): share of the determinant's distinct sampled values seen on two rows
+      or more (the groups that test the dependency): a nearly unique column whose few repeated values (a
+      default such as '') hold many rows tests the dependency on almost none of its values.
     - `quasi_constant_share` (default 0.95): a dependent whose most common value covers this share of the
       sample is "determined" by anything, and is left out.
     - `max_chance` (default 1e-6): the probability that independent columns with the same value frequencies
@@ -1021,6 +1069,8 @@ def transitive_dependency(snap: Snapshot, opts: DependencyOptions) -> Iterator[H
         deps = _drop_ambiguous(_drop_reversed(_drop_echoes(frame, _merge(deps, copies), th, key_parts)))
         deps = [d for d in deps if d.dependent not in table.policy_columns]
         for det, group in _group(snap, table, deps):
+            # after _group: the dependency still hides what it implies (customer_id -> name under the address)
+            group = [d for d in group if not _keyed_by_free_text(snap, table, frame, d)]
             for part in _split_near(group):
                 yield _hit(snap, table, ts, det, part, None)
 

@@ -8,9 +8,12 @@ How rows are chosen, by the table's estimated row count E and the row budget N:
 - E unknown or at most N, or no single integer primary key: the first N rows (``LIMIT N``; the whole table
   when it is small; method ``full`` or ``first_rows``);
 - larger, with a single-column integer primary key: a primary-key-range sample (method ``pk_ranges``): the key's
-  MIN and MAX (two index dives), then N rows in :data:`RANGES` chunks starting at evenly spaced key values,
-  each chunk read in key order through the primary key. Rows of one chunk are neighbours, so values
-  clustered by insertion order are over-represented; that can only make a determinant look more repeated.
+  MIN and MAX (two index dives), then N rows in :data:`RANGES` chunks, one per equal stratum of the key span,
+  each starting at a pseudo-random key inside its stratum (:func:`range_bounds`) and read in key order
+  through the primary key. Rows of one chunk are neighbours, so values clustered by insertion order are
+  over-represented; that can only make a determinant look more repeated. Random starts, not evenly spaced
+  ones: on data periodic in the key (a value cycling every 400 ids), chunks a multiple of the period apart
+  all see the same phase and show a dependency that every group of the table breaks.
 
 Bounds: rows per table, a per-table time bound (``SET STATEMENT max_statement_time = s FOR`` on MariaDB, the
 session's ``max_execution_time`` on MySQL), a total time budget, a maximum number of tables, width and size
@@ -27,7 +30,9 @@ read. Every query carries the ``dbaudit_probe`` column alias, so that the worklo
 from __future__ import annotations
 
 import math
+import random
 import time
+import zlib
 from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
@@ -144,6 +149,31 @@ def integer_pk(snapshot: Snapshot, table: Table) -> Column | None:
     return None
 
 
+def range_seed(table: Table) -> int:
+    """The seed of a table's range starts: the same table gets the same sample on every scan."""
+    return zlib.crc32(f"{table.schema}.{table.name}".encode())
+
+
+def range_bounds(lo: int, hi: int, estimated_rows: int, per: int, seed: int) -> list[tuple[int, int]]:
+    """[start, stop) key bounds of the :data:`RANGES` chunks of a primary-key-range sample over keys lo..hi.
+
+    The span is cut into equal strata; each chunk starts at a pseudo-random key of its stratum, drawn so that
+    its ``per`` rows (at the key density the row estimate gives) fit before the stratum ends, and stops there.
+    Strata keep the chunks spread over the table and the cost at one index dive and ``per`` rows each; the
+    random starts break the alignment with data periodic in the key.
+    """
+    span = hi - lo + 1
+    step = span / RANGES
+    density = min(1.0, max(estimated_rows, 1) / span)  # rows per key value
+    room = max(0.0, step - per / density)  # where a chunk of ``per`` rows can start and still fit
+    rng = random.Random(seed)
+    bounds = []
+    for i in range(RANGES):
+        stop = lo + int((i + 1) * step) if i < RANGES - 1 else hi + 1
+        bounds.append((min(lo + int(i * step + rng.random() * room), stop - 1), stop))
+    return bounds
+
+
 def _watched(session: Session, yielder: LockYield[Any] | None, table: Table) -> AbstractContextManager[Yielded]:
     """Watch the statements run inside for a session waiting behind their metadata lock on ``table``."""
     if yielder is None:
@@ -198,11 +228,10 @@ def _sample_one(session: Session, snapshot: Snapshot, table: Table, budget: Samp
                 if lo is None:
                     sql = f"SELECT {select_list} FROM {target} LIMIT {n}"
                 else:
-                    step = (int(hi) - int(lo) + 1) / RANGES
                     per = max(1, n // RANGES)
-                    arms = [f"(SELECT {select_list} FROM {target} WHERE {key} >= {int(lo) + int(i * step)} "
-                            f"AND {key} < {int(lo) + int((i + 1) * step) if i < RANGES - 1 else int(hi) + 1} "
-                            f"ORDER BY {key} LIMIT {per})" for i in range(RANGES)]
+                    arms = [f"(SELECT {select_list} FROM {target} WHERE {key} >= {start} AND {key} < {stop} "
+                            f"ORDER BY {key} LIMIT {per})"
+                            for start, stop in range_bounds(int(lo), int(hi), est, per, range_seed(table))]
                     sql = " UNION ALL ".join(arms)
             rows = session.rows(_bounded(sql, flavor, timeout_s))
     except pymysql.err.MySQLError as exc:
