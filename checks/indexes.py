@@ -919,14 +919,50 @@ def _inherited_from_parent(snap: Snapshot, fk: Constraint, table: Table | None) 
     )
 
 
+@dataclass(frozen=True)
+class MissingFkIndexOptions:
+    """Options of missing-fk-index.
+
+    lookup_table_rows: a referenced table of at most this many rows that the statistics show never deleted from
+    and never updated in its key is a lookup table: a key referencing it is info, its index offered as a comment.
+    min_stats_age_days: the statistics must cover at least this many days for "never deleted from" to count
+    (IX01's default: a week of traffic, weekly jobs included).
+    """
+
+    lookup_table_rows: int = 1000
+    min_stats_age_days: float = 7.0
+
+
+def _static_lookup_rows(ref: Table | None, opts: MissingFkIndexOptions) -> int | None:
+    """The rows of a referenced table its counters show to be a small lookup table that no statement deleted
+    from or changed the key of, or None.
+
+    A HOT update changes no indexed column, and the referenced key always has its unique index, so updates that
+    were all HOT (a label, a price) never changed a key; a non-HOT update may have. The row estimate is
+    reltuples, or the live rows counted since the statistics began for a table too small to have been
+    analyzed (autovacuum analyzes a table after 50 changed rows)."""
+    if ref is None:
+        return None
+    stats = ref.stats
+    rows = ref.estimated_rows if ref.estimated_rows is not None else stats.n_live_tup
+    if rows is None or rows > opts.lookup_table_rows:
+        return None
+    if stats.n_tup_del != 0 or stats.n_tup_upd is None:  # None: not counted (a partitioned table)
+        return None
+    if stats.n_tup_upd != (stats.n_tup_hot_upd or 0):
+        return None
+    return rows
+
+
 @check(
     code="IX05",
     name="missing-fk-index",
     severity=Severity.WARNING,
     engines=("postgresql",),
+    options=MissingFkIndexOptions,
     not_applicable={"mysql": "InnoDB creates an index for every foreign key by itself"},
 )
-def missing_fk_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
+def missing_fk_index(snap: Snapshot, opts: MissingFkIndexOptions) -> Iterator[Hit]:
     """Foreign key whose columns no index leads with.
 
     ## What it does
@@ -960,14 +996,38 @@ def missing_fk_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
     such an index; when only some have one, the message names those without, and the fix attaches the index a
     partition already has (exactly those columns, plain B-tree) rather than building a duplicate beside it.
 
+    A key referencing a small lookup table is info, with the index offered as a comment: when the referenced
+    table has at most `lookup_table_rows` rows (its estimate, or its live rows when it was never analyzed) and
+    the statistics, at least `min_stats_age_days` old, show no row of it deleted and no update that could
+    have changed its key (none, or only HOT updates, which change no indexed column). Then no statement ran
+    the lookups the index serves, and the other reads it could serve -- a join or filter on a column of 4 to
+    a few hundred distinct values in a large table -- read so large a share of it that the planner rarely
+    picks the index (WL02 proposes it from the workload where one does). A referenced table with deletes or
+    key updates, or statistics younger or of unknown age, keeps the warning.
+
+    ## Options
+    - `lookup_table_rows` (default 1000): the most rows a referenced table may have to count as a lookup table.
+      A judgment, not a measured edge: plans, statuses, categories and countries hold 4 to a few hundred rows,
+      and postgres_dba's i3 query (postgres-checkup's H003 report) leaves out every key whose referenced table
+      is at most 10 MB and had at most 1,000 writes -- dbaudit only lowers the severity, and only without a
+      delete or key update.
+    - `min_stats_age_days` (default 7.0): how long the statistics must cover for "never deleted from" to mean
+      something (IX01's default for "never scanned").
+
     ## Known problems
     A small or append-only referencing table whose parent rows are never deleted may not need the index.
+    The counters of one table can be reset alone (`pg_stat_reset_single_table_counters`) and PostgreSQL records
+    no time for it: a lookup table's deletes from before such a reset go unseen. Statements that deleted no row
+    (`DELETE ... WHERE false`) leave no trace, and a deletion planned for next month is not in any counter: the
+    info message says when the index would matter.
 
     ## References
     - https://www.postgresql.org/docs/current/ddl-constraints.html#DDL-CONSTRAINTS-FK
     """
     names = IndexNames(snap)
     tables = snap.table_map  # once, not a method call per foreign key (thousands on a large database)
+    age = snap.stats_age_seconds()
+    mature = age is not None and age >= opts.min_stats_age_days * 86400
     for fk in snap.foreign_keys():
         if not fk.columns:
             continue
@@ -979,7 +1039,8 @@ def missing_fk_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
             continue
         if table is None and fk_lookup_indexes(snap, fk.schema, fk.table, fk.columns):
             continue
-        ref_schema, ref_table = fk.ref_table_key or (fk.schema, "?")
+        ref_key = fk.ref_table_key
+        ref_schema, ref_table = ref_key or (fk.schema, "?")
         ref_label = f"{ref_schema}.{ref_table}"
         columns = ", ".join(fk.columns)
         # the lookups read ONLY the referencing table: an inheritance parent's children need no index for them
@@ -992,16 +1053,29 @@ def missing_fk_index(snap: Snapshot, opts: NoOptions) -> Iterator[Hit]:
             if unserved and len(unserved) < len(leaves):
                 shown = ", ".join(p.name for p in unserved[:5]) + (" ..." if len(unserved) > 5 else "")
                 missing = f" on {len(unserved)} of its {len(leaves)} partitions ({shown})"
+        message = f"{fk.schema}.{fk.table}({columns}) references {ref_label} but no index leads with it" + missing
+        details: dict[str, object] = {
+            "table_rows": table.estimated_rows if table is not None else None,
+            "references": f"{ref_label}({', '.join(fk.ref_columns)})",
+            "on_delete": fk.on_delete,
+        }
+        severity = None
+        lookup_rows = _static_lookup_rows(tables.get(ref_key), opts) if mature and ref_key else None
+        if lookup_rows is not None:
+            severity = Severity.INFO
+            message += (f"; {ref_label} is a small lookup table ({plural(lookup_rows, 'row')}) that no statement "
+                        f"deleted from or changed the key of in {_stats_window(snap)}: the index only matters if "
+                        f"its rows are deleted or their keys changed (each such statement scans {fk.table}), "
+                        f"or for queries that read few rows of {fk.table} by ({columns})")
+            details["referenced_rows"] = lookup_rows
+            remediation = "-- only if rows of the lookup table get deleted or their keys changed:\n" + "\n".join(
+                f"-- {line}" for line in remediation.splitlines())
         yield Hit(
             object=ObjectRef(
                 type="foreign_key", schema=fk.schema, table=fk.table, columns=fk.columns, constraint=fk.name
             ),
-            message=f"{fk.schema}.{fk.table}({columns}) references {ref_label} but no index leads with it"
-                    + missing,
-            details={
-                "table_rows": table.estimated_rows if table is not None else None,
-                "references": f"{ref_label}({', '.join(fk.ref_columns)})",
-                "on_delete": fk.on_delete,
-            },
+            message=message,
+            details=details,
             remediation=remediation,
+            severity=severity,
         )

@@ -11,8 +11,8 @@ import psycopg
 from auditor.connectors import CollectOptions, collect
 from auditor.dsn import parse_dsn
 from auditor.engine import iter_hits, load_checks, run_checks
-from auditor.model import Hit, IndexKey, Severity, Snapshot, Statement, WorkloadInfo
-from checks.indexes import UnusedIndexOptions
+from auditor.model import Hit, IndexKey, Severity, Snapshot, Statement, Table, TableStats, WorkloadInfo
+from checks.indexes import MissingFkIndexOptions, UnusedIndexOptions
 from tests.builders import SnapObject, fk, index, pk, snap, table, unique
 from tests.conftest import NewDb
 
@@ -600,6 +600,71 @@ def test_missing_fk_index_avoids_taken_names_and_quotes() -> None:
     assert hit.remediation == 'CREATE INDEX CONCURRENTLY order_user_id_idx ON "My Schema"."order" ("user id");'
 
 
+def _lookup(name: str, rows: int | None, **stats: int | None) -> Table:
+    return dataclasses.replace(table(name, rows=rows), stats=TableStats(**stats))
+
+
+def test_missing_fk_index_to_a_static_small_lookup_table_is_info_with_the_index_as_a_comment() -> None:
+    def subscriptions(plans: Table, stats_age: timedelta | None = timedelta(days=30)) -> list[Hit]:
+        return hits("IX05", snap(plans, pk("plans"), table("subscriptions", ["id", "plan_id"], rows=500000),
+                                 pk("subscriptions"), fk("subscriptions", ["plan_id"], "plans"),
+                                 stats_age=stats_age))
+
+    (hit,) = subscriptions(_lookup("plans", 4, n_tup_del=0, n_tup_upd=0, n_tup_hot_upd=0))
+    assert hit.severity is Severity.INFO
+    assert hit.message == (
+        "public.subscriptions(plan_id) references public.plans but no index leads with it; public.plans is a small "
+        "lookup table (4 rows) that no statement deleted from or changed the key of in the 30 days since "
+        "statistics were reset on 2026-10-25: the index only matters if its rows are deleted or their keys changed "
+        "(each such statement scans subscriptions), or for queries that read few rows of subscriptions by (plan_id)"
+    )
+    assert hit.details["referenced_rows"] == 4
+    assert hit.remediation == (
+        "-- only if rows of the lookup table get deleted or their keys changed:\n"
+        "-- CREATE INDEX CONCURRENTLY subscriptions_plan_id_idx ON public.subscriptions (plan_id);"
+    )
+    # updates that were all HOT changed no indexed column, so no key: a price or a label edited
+    (hot,) = subscriptions(_lookup("plans", 4, n_tup_del=0, n_tup_upd=3, n_tup_hot_upd=3))
+    assert hot.severity is Severity.INFO
+    # never analyzed (no estimate): the live rows counted decide
+    (fresh,) = subscriptions(_lookup("plans", None, n_tup_del=0, n_tup_upd=0, n_live_tup=4))
+    assert fresh.severity is Severity.INFO
+
+    # look-alikes that keep the warning and its CREATE INDEX
+    warned = [
+        _lookup("plans", 4, n_tup_del=1, n_tup_upd=0),  # a row deleted: its lookup scanned subscriptions
+        _lookup("plans", 4, n_tup_del=0, n_tup_upd=3, n_tup_hot_upd=2),  # a non-HOT update may change the key
+        _lookup("plans", 4),  # counters unknown (a partitioned table's, or not read)
+        _lookup("plans", 4, n_tup_del=0, n_tup_upd=None),
+        _lookup("plans", None, n_tup_del=0, n_tup_upd=0),  # no estimate, no live rows
+        _lookup("plans", 1001, n_tup_del=0, n_tup_upd=0),  # past the threshold
+    ]
+    for plans in warned:
+        (hit,) = subscriptions(plans)
+        assert hit.severity is None and hit.remediation is not None, plans.stats
+        assert hit.remediation.startswith("CREATE INDEX CONCURRENTLY"), plans.stats
+    static = _lookup("plans", 4, n_tup_del=0, n_tup_upd=0)
+    for young in (timedelta(days=6, hours=23), None):  # statistics too young, or of unknown age
+        (hit,) = subscriptions(static, stats_age=young)
+        assert hit.severity is None, young
+
+
+def test_missing_fk_index_lookup_table_threshold_edges() -> None:
+    def severity(rows: int, stats_age: timedelta, opts: MissingFkIndexOptions | None = None) -> Severity | None:
+        (hit,) = hits("IX05", snap(_lookup("countries", rows, n_tup_del=0, n_tup_upd=0), pk("countries"),
+                                   table("customers", ["id", "country_id"]), pk("customers"),
+                                   fk("customers", ["country_id"], "countries"), stats_age=stats_age),
+                      opts)
+        return hit.severity
+
+    week = timedelta(days=7)
+    assert severity(1000, week) is Severity.INFO
+    assert severity(1001, week) is None
+    assert severity(1000, week - timedelta(seconds=1)) is None
+    assert severity(200, timedelta(days=1), MissingFkIndexOptions(min_stats_age_days=1)) is Severity.INFO
+    assert severity(200, week, MissingFkIndexOptions(lookup_table_rows=100)) is None
+
+
 def test_missing_fk_index_is_skipped_on_mysql() -> None:
     s = snap(table("p"), table("c", ["id", "p_id"]), fk("c", ["p_id"], "p"), engine="mysql")
     result = run_checks(s, [SPECS["IX05"]])
@@ -676,3 +741,45 @@ def test_unused_index_rescans_do_not_make_findings_appear(pg_new_db: NewDb) -> N
     for _ in range(19):
         collect(parse_dsn(dsn), CollectOptions(workload=False))
     assert unused() == first
+
+
+LOOKUPS = """
+CREATE TABLE plans (id int PRIMARY KEY, label text);
+INSERT INTO plans SELECT g, 'plan ' || g FROM generate_series(1, 4) g;
+UPDATE plans SET label = upper(label) WHERE id = 2;  -- HOT: no indexed column changed
+CREATE TABLE order_status (id int PRIMARY KEY, label text);
+INSERT INTO order_status SELECT g, 'status ' || g FROM generate_series(1, 5) g;
+DELETE FROM order_status WHERE id = 5;
+CREATE TABLE subscriptions (id int PRIMARY KEY, plan_id int REFERENCES plans);
+INSERT INTO subscriptions SELECT g, g % 4 + 1 FROM generate_series(1, 2000) g;
+CREATE TABLE orders (id int PRIMARY KEY, status_id int REFERENCES order_status);
+INSERT INTO orders SELECT g, g % 4 + 1 FROM generate_series(1, 2000) g;
+"""
+
+
+def test_missing_fk_index_to_static_lookup_table_is_info_on_a_real_server(pg_new_db: NewDb) -> None:
+    dsn = pg_new_db(LOOKUPS)
+    # the setup's backend hands its counters over as it exits: wait for them
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for _ in range(100):
+            row = conn.execute("SELECT (SELECT n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'plans'),"
+                               " (SELECT n_tup_del FROM pg_stat_user_tables WHERE relname = 'order_status')"
+                               ).fetchone()
+            if row == (1, 1):
+                break
+            conn.execute("SELECT pg_sleep(0.05), pg_stat_clear_snapshot()")
+        assert row == (1, 1)
+    snapshot = collect(parse_dsn(dsn), CollectOptions(workload=False, sample=False))
+    # the server started a moment ago: the statistics' age is waived here, the unit tests judge it
+    options = {"IX05": MissingFkIndexOptions(min_stats_age_days=0)}
+    found = {f.object.table: f for f in run_checks(snapshot, [SPECS["IX05"]], options=options).findings}
+    assert set(found) == {"subscriptions", "orders"}
+    static, deleted = found["subscriptions"], found["orders"]
+    assert static.severity is Severity.INFO
+    assert "public.plans is a small lookup table (4 rows)" in static.message
+    assert static.remediation is not None and static.remediation.startswith("-- only if")
+    assert deleted.severity is Severity.WARNING
+    assert deleted.remediation == "CREATE INDEX CONCURRENTLY orders_status_id_idx ON public.orders (status_id);"
+    # at the default age the young statistics keep both warnings
+    young = run_checks(snapshot, [SPECS["IX05"]]).findings
+    assert {f.severity for f in young} == {Severity.WARNING}
