@@ -152,6 +152,15 @@ def load_checks() -> dict[str, CheckSpec]:
     return REGISTRY
 
 
+def check_options(code: str, given: Any = None) -> Any:
+    """The options check ``code`` ran with: ``given`` (the run's), else its defaults; None for a check not
+    registered. What a metric or a history record judges by the same marks as the check (IX01's
+    ``min_stats_age_days``)."""
+    if given is None and code in REGISTRY:
+        return REGISTRY[code].options()
+    return given
+
+
 def all_checks() -> list[CheckSpec]:
     return sorted(load_checks().values(), key=lambda s: s.code)
 

@@ -13,7 +13,15 @@ from auditor.config import IgnoreRule, SuppressedFinding
 from auditor.dsn import redact
 from auditor.engine import RunResult
 from auditor.model import Finding, Note, Severity, Skipped, Snapshot
-from auditor.scoring import Metric, Score, Targets, audited_tables, compute_metrics, compute_score
+from auditor.scoring import (
+    Metric,
+    Score,
+    Targets,
+    audited_tables,
+    compute_metrics,
+    compute_score,
+    locked_relations,
+)
 from auditor.textfmt import elapsed_ms
 from auditor.workload_loss import statement_loss_notes
 
@@ -155,16 +163,13 @@ def partial_reason(snapshot: Snapshot) -> str | None:
     them) while it was read. A graded score without them would grade the tables that happened to be free (the
     largest table is the likeliest to be under a long ALTER), and a CI gate would pass on what nobody read."""
     reasons = [f"the scan stopped early: {snapshot.interrupted}"] if snapshot.interrupted else []
-    locked = [name for note in snapshot.notes if note.area == LOCKS_AREA for name in note.objects]
+    locked = locked_relations(snapshot)
     if locked:
         shown = ", ".join(locked[:5]) + (f" and {len(locked) - 5} more" if len(locked) > 5 else "")
         reasons.append(f"{len(locked)} relation{'s' if len(locked) != 1 else ''} locked by another session (or "
                        f"dropped) while the catalog was read, not read: {shown}; scan again once that statement "
                        "has finished")
     return "; ".join(reasons) or None
-
-
-LOCKS_AREA = "locks"  # the note of the relations the catalog left out (auditor.connectors.postgres)
 
 
 def empty_reason(snapshot: Snapshot, result: RunResult) -> str | None:

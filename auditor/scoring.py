@@ -32,7 +32,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.engine import NOT_NEEDED, REGISTRY, load_checks
+from auditor.engine import NOT_NEEDED, load_checks
+from auditor.engine import check_options as options_of
 from auditor.maintenance import (
     INNODB_STATS_AREA,
     analyze_late,
@@ -169,9 +170,7 @@ def compute_metrics(snapshot: Snapshot, findings: Iterable[Finding], targets: Ta
     findings = list(findings)
     tables = audited_tables(snapshot)
     ran = None if checks_run is None else frozenset(checks_run)
-    ix01 = (check_options or {}).get("IX01")
-    if ix01 is None and "IX01" in REGISTRY:
-        ix01 = REGISTRY["IX01"].options()
+    ix01 = options_of("IX01", (check_options or {}).get("IX01"))
     min_age_days: float | None = getattr(ix01, "min_stats_age_days", None)
     metrics: list[Metric] = [*_unused_metrics(snapshot, findings, targets, ran, min_age_days),
                              _completeness_metric(snapshot, tables, targets)]
@@ -422,7 +421,7 @@ def _completeness_metric(snapshot: Snapshot, tables: list[Table], targets: Targe
     value = round(sum(counted) / len(counted), 1)
     # a table a lock kept out of the catalog has keys and constraints nobody read: the value covers the rest,
     # and is bounded over all of them as if each unread table scored 0 or 100 %
-    locked = len(_locked_relations(snapshot))
+    locked = len(set(locked_relations(snapshot)))
     of = f"{len(tables)} of {len(tables) + locked} tables (not read: {locked} locked by another session while " \
          "the catalog was read)" if locked else None
     passed: bool | None = value >= targets.schema_completeness_pct
@@ -614,17 +613,21 @@ def _unjudged_tables(snapshot: Snapshot, unjudged: set[tuple[str, str]]) -> Coun
     for key in unjudged:
         sample = samples.get(key)
         reasons[(sample.skipped_reason or EMPTY) if sample is not None else "not in the data sample"] += 1
-    locked = _locked_relations(snapshot)
+    locked = set(locked_relations(snapshot))
     if locked:
         reasons["locked by another session while the catalog was read, not read"] += len(locked)
     return reasons
 
 
-def _locked_relations(snapshot: Snapshot) -> set[str]:
-    """The relations a lock (an ALTER TABLE, TRUNCATE, DROP in progress) kept out of the catalog, by name. The
-    note does not tell tables from sequences: a locked sequence counts as an unread table, which can make a
-    metric partial, never a pass."""
-    return {name for n in snapshot.notes if n.area == "locks" for name in n.objects}
+LOCKS_AREA = "locks"  # the note of the relations the catalog left out (auditor.connectors.postgres)
+
+
+def locked_relations(snapshot: Snapshot) -> list[str]:
+    """The relations a lock (an ALTER TABLE, TRUNCATE, DROP in progress) kept out of the catalog, by name, in the
+    notes' order: what makes the report partial (auditor.report) and the metrics over tables bounded. The note
+    does not tell tables from sequences: a locked sequence counts as an unread table, which can make a metric
+    partial, never a pass."""
+    return [name for n in snapshot.notes if n.area == LOCKS_AREA for name in n.objects]
 
 
 def _partial_verdict(good: float, measured: int, total: int, target_pct: float,

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from auditor.baseline import fingerprint as finding_fingerprint
-from auditor.engine import REGISTRY
+from auditor.engine import check_options
 from auditor.model import Finding, Snapshot, Statement
 from auditor.report import Report
 from auditor.scoring import audited_tables
@@ -300,8 +300,7 @@ def unjudged_indexes(snap: Snapshot, ix01: Any = None) -> frozenset[tuple[str, s
     its index counters) and the stored runs' alike -- and no stored run saw them scanned. IX01 reports such an
     index only with evidence that the table is read, which a rebuild clears too: a previous run's finding about
     it, absent now, was not looked at, not resolved."""
-    if ix01 is None and "IX01" in REGISTRY:
-        ix01 = REGISTRY["IX01"].options()
+    ix01 = check_options("IX01", ix01)
     min_days: float | None = getattr(ix01, "min_stats_age_days", None)
     history_days: float = getattr(ix01, "history_days", 30.0)
     now = snap.collected_at
