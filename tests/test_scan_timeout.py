@@ -251,10 +251,8 @@ def test_a_mariadb_scan_with_3_s_left_samples(mysql_new_db: NewMySqlDb) -> None:
         ["child", "loose", "parent"]
 
 
-def test_a_deadline_inside_the_mariadb_catalog_ends_in_one_line(
-        mysql_new_db: NewMySqlDb,  # noqa: F811
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    dsn = mysql_new_db(MY_SCHEMA)
+def _sleeping_mariadb_constraints(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The MariaDB catalog's constraints area made to sleep 30 s: a --timeout of a few seconds cuts it."""
     load = my.load_sql
 
     def slow(name: str) -> str:
@@ -263,6 +261,13 @@ def test_a_deadline_inside_the_mariadb_catalog_ends_in_one_line(
             if name == "constraints" else sql
 
     monkeypatch.setattr(my, "load_sql", slow)
+
+
+def test_a_deadline_inside_the_mariadb_catalog_ends_in_one_line(
+        mysql_new_db: NewMySqlDb,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    dsn = mysql_new_db(MY_SCHEMA)
+    _sleeping_mariadb_constraints(monkeypatch)
     started = time.monotonic()
     code = _scan(dsn, "--timeout", "3", "--no-workload")
     took = time.monotonic() - started
@@ -301,23 +306,17 @@ def test_a_deadline_inside_the_postgresql_probes_gives_a_partial_report(
 def test_a_server_cut_under_the_deadline_is_the_deadline_even_before_the_clock_says_so(
         mysql_new_db: NewMySqlDb,  # noqa: F811
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    """The race the test above lost once: MariaDB's max_statement_time (what was left of --timeout) fired a few
-    milliseconds before the client's clock ran out, and the scan blamed the 30 s statement bound. A statement
-    capped by the deadline that the server cuts is the deadline's, whatever the clock says at that instant."""
+    """The race the one-line MariaDB deadline test lost once: MariaDB's max_statement_time (what was left of
+    --timeout) fired a few milliseconds before the client's clock ran out, and the scan blamed the 30 s statement
+    bound. A statement capped by the deadline that the server cuts is the deadline's, whatever the clock says at
+    that instant."""
     dsn = mysql_new_db(MY_SCHEMA)
-    load = my.load_sql
-
-    def slow(name: str) -> str:
-        sql = load(name)
-        return f"SELECT q.* FROM (\n{sql.rstrip().rstrip(';')}\n) q, (SELECT SLEEP(30) AS z) s" \
-            if name == "constraints" else sql
-
-    monkeypatch.setattr(my, "load_sql", slow)
+    _sleeping_mariadb_constraints(monkeypatch)
     real_expired = Clock.expired
 
     def late(self: Clock) -> bool:  # the server's cut seen before the clock's end
-        return False if self.timeout_s == 3 and self.remaining() is not None and self.remaining() > -2 else \
-            real_expired(self)
+        left = self.remaining()
+        return False if self.timeout_s == 3 and left is not None and left > -2 else real_expired(self)
 
     monkeypatch.setattr(Clock, "expired", late)
     code = _scan(dsn, "--timeout", "3", "--no-workload")
